@@ -1,0 +1,125 @@
+#include "addict.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../partitioner/keyhash.h"
+#include "err.h"
+
+struct entry {
+    uint64_t key; /* 0 = empty (sl_key_hash never returns 0) */
+    uint32_t off; /* into arena */
+    uint32_t len;
+};
+
+struct sl_addict {
+    struct entry *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    char *arena;
+    size_t arena_len, arena_cap;
+};
+
+sl_addict *sl_addict_new(void)
+{
+    sl_addict *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->cap = 1024;
+    d->slots = calloc(d->cap, sizeof *d->slots);
+    if (!d->slots) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void sl_addict_destroy(sl_addict **dp)
+{
+    if (!dp || !*dp)
+        return;
+    free((*dp)->slots);
+    free((*dp)->arena);
+    free(*dp);
+    *dp = NULL;
+}
+
+static size_t find(const struct entry *slots, size_t cap, uint64_t key)
+{
+    size_t i = (size_t)key & (cap - 1);
+    while (slots[i].key != 0 && slots[i].key != key)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static int grow(sl_addict *d)
+{
+    size_t ncap = d->cap * 2;
+    struct entry *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < d->cap; i++)
+        if (d->slots[i].key != 0)
+            ns[find(ns, ncap, d->slots[i].key)] = d->slots[i];
+    free(d->slots);
+    d->slots = ns;
+    d->cap = ncap;
+    return 0;
+}
+
+int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key)
+{
+    if (len == 0 || len > SL_ADID_MAX)
+        return SL_ERANGE;
+    uint64_t k = sl_key_hash(id, len);
+    size_t i = find(d->slots, d->cap, k);
+    if (d->slots[i].key == k) {
+        const struct entry *e = &d->slots[i];
+        if (e->len != len || memcmp(d->arena + e->off, id, len) != 0)
+            return SL_ECOLLISION;
+        *key = k;
+        return 0;
+    }
+    if (d->arena_len + len + 1 > UINT32_MAX)
+        return SL_ENOMEM;
+    if (d->arena_len + len + 1 > d->arena_cap) {
+        size_t ncap = d->arena_cap ? d->arena_cap * 2 : 65536;
+        while (ncap < d->arena_len + len + 1)
+            ncap *= 2;
+        char *na = realloc(d->arena, ncap);
+        if (!na)
+            return SL_ENOMEM;
+        d->arena = na;
+        d->arena_cap = ncap;
+    }
+    if ((d->count + 1) * 2 > d->cap) {
+        int rc = grow(d);
+        if (rc)
+            return rc;
+        i = find(d->slots, d->cap, k);
+    }
+    memcpy(d->arena + d->arena_len, id, len);
+    d->arena[d->arena_len + len] = '\0';
+    d->slots[i] = (struct entry){k, (uint32_t)d->arena_len, (uint32_t)len};
+    d->arena_len += len + 1;
+    d->count++;
+    *key = k;
+    return 0;
+}
+
+const char *sl_addict_get(const sl_addict *d, uint64_t key, size_t *len)
+{
+    if (key == 0)
+        return NULL;
+    const struct entry *e = &d->slots[find(d->slots, d->cap, key)];
+    if (e->key != key)
+        return NULL;
+    if (len)
+        *len = e->len;
+    return d->arena + e->off;
+}
+
+size_t sl_addict_count(const sl_addict *d)
+{
+    return d->count;
+}

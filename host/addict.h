@@ -1,0 +1,35 @@
+/* The ad-id dictionary: maps 64-bit keys back to the original id strings for output, and
+ * catches the (astronomically rare) case of two different ids with one hash, which would
+ * otherwise merge two ads silently.
+ *
+ * Not thread-safe: one thread owns a dictionary (the ingest thread, then the sink). */
+#ifndef SL_ADDICT_H
+#define SL_ADDICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_ADID_MAX 1024 /* longest accepted id, bytes */
+
+typedef struct sl_addict sl_addict;
+
+/* Returns a new empty dictionary, or NULL when out of memory. */
+sl_addict *sl_addict_new(void);
+
+/* Frees the dictionary and sets *dp to NULL. Accepts NULL and *dp == NULL. */
+void sl_addict_destroy(sl_addict **dp);
+
+/* Hashes `id` (len bytes, any bytes) with sl_key_hash, records it if new, and stores its key
+ * in *key. Returns 0; SL_ERANGE when len is 0 or over SL_ADID_MAX; SL_ECOLLISION when the key
+ * is already taken by a different id (that id is then readable with sl_addict_get); SL_ENOMEM.
+ * On error nothing is recorded. */
+int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key);
+
+/* Returns the id of `key` (NUL-terminated, length in *len when len is not NULL), or NULL when
+ * unknown. The pointer stays valid until the next sl_addict_intern. */
+const char *sl_addict_get(const sl_addict *d, uint64_t key, size_t *len);
+
+/* Returns the number of distinct ids recorded. */
+size_t sl_addict_count(const sl_addict *d);
+
+#endif

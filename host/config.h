@@ -1,0 +1,94 @@
+/* Topology configuration: a YAML file naming a source, keyless host PEs, one keyed PE and a
+ * sink. Parsed with libyaml; every error names the file, line and column and what was expected.
+ *
+ * Example (docs/config.md lists every key):
+ *   device: pthread              # optional: platform/device name substring
+ *   source:
+ *     type: file                 # file | stdin | generator
+ *     path: events.ndjson
+ *     format: ndjson             # ndjson | csv
+ *   filter:
+ *     event_types: [view, click] # keyless host PE: keep only these types
+ *   pe:
+ *     name: ctr_per_ad
+ *     kind: ctr                  # count | sum | ctr | window_count
+ *     capacity: 1000000          # most keys the device table holds
+ *     prior: [1.0, 10.0]         # ctr only: Beta(a, b) smoothing
+ *     window_ms: 10000           # window_count only
+ *     lateness_ms: 0             # window_count only
+ *     trigger: {every_events: 1000000, every_ms: 1000}
+ *   batch:
+ *     events: 1048576
+ *   sink:
+ *     path: out.csv              # "-" for stdout
+ *     snapshots: false           # also write each trigger's snapshot
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "generator.h"
+#include "reader.h"
+
+enum sl_pe_kind { SL_PE_COUNT = 0, SL_PE_SUM = 1, SL_PE_CTR = 2, SL_PE_WINDOW = 3 };
+#define SL_PE_NKINDS 4
+
+/* "count", "sum", "ctr", "window_count" -> *out. Returns 0 or SL_EINVAL. */
+int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out);
+const char *sl_pe_kind_name(enum sl_pe_kind k);
+
+enum sl_source_kind { SL_SRC_FILE = 0, SL_SRC_STDIN = 1, SL_SRC_GENERATOR = 2 };
+
+typedef struct sl_trigger_cfg {
+    uint64_t every_events; /* 0 = off */
+    uint64_t every_ms;     /* 0 = off (wall-clock milliseconds) */
+} sl_trigger_cfg;
+
+typedef struct sl_pe_cfg {
+    char name[64];
+    enum sl_pe_kind kind;
+    uint64_t capacity;       /* most distinct keys in the state table */
+    int has_prior;           /* ctr: smooth with Beta(prior_a, prior_b) */
+    double prior_a, prior_b; /* ctr: > 0 when has_prior */
+    int64_t window_ms;       /* window_count: window length, > 0 */
+    int64_t lateness_ms;     /* window_count: allowed lateness, >= 0 */
+    sl_trigger_cfg trigger;
+} sl_pe_cfg;
+
+typedef struct sl_topology {
+    char device[128]; /* empty: SLUICE_DEVICE or the first device */
+    struct {
+        enum sl_source_kind kind;
+        char path[4096];
+        sl_format format;
+        sl_gen_cfg gen;
+    } source;
+    uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits = no filter */
+    sl_pe_cfg pe;
+    uint32_t batch_events; /* events per device batch */
+    struct {
+        char path[4096]; /* "-" = stdout */
+        int snapshots;
+    } sink;
+} sl_topology;
+
+/* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
+ * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 1,048,576, sink "-". */
+void sl_topology_defaults(sl_topology *t);
+
+/* Fills pe defaults for `kind` (used by the quickstart commands). */
+void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind);
+
+/* Parses YAML `text` (len bytes) named `name` (for messages) into *t, starting from defaults.
+ * Returns 0, or SL_ECONFIG with a message "NAME:LINE:COLUMN: what was expected" in err.
+ * Relative source/sink paths are resolved against the directory of `name`. Any thread. */
+int sl_config_parse(const char *text, size_t len, const char *name, sl_topology *t, char *err,
+                    size_t errlen);
+
+/* Reads and parses the file at `path`. Returns 0, SL_EIO (message names the file and errno
+ * text) or SL_ECONFIG. */
+int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen);
+
+#endif

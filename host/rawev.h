@@ -1,0 +1,24 @@
+/* One input event as parsed from a text line, before its ad id is hashed. */
+#ifndef SL_RAWEV_H
+#define SL_RAWEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+typedef struct sl_rawev {
+    const char *ad_id; /* points into the line, or into the caller's scratch when unescaped */
+    size_t ad_id_len;
+    enum sl_evtype type;
+    int64_t time_ms;
+    float value; /* 0 when the line has no value field */
+} sl_rawev;
+
+/* Where and why a line was rejected. */
+typedef struct sl_perr {
+    size_t column; /* 1-based byte column in the line of the first offending byte */
+    char reason[192];
+} sl_perr;
+
+#endif

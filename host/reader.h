@@ -1,0 +1,54 @@
+/* Line readers for NDJSON and CSV event files: turn text into records, hash ad ids through the
+ * dictionary, and skip, count and report malformed lines without losing the lines around them.
+ *
+ * A reader and its dictionary belong to one thread. */
+#ifndef SL_READER_H
+#define SL_READER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addict.h"
+#include "event.h"
+
+typedef enum sl_format { SL_FMT_NDJSON = 0, SL_FMT_CSV = 1 } sl_format;
+
+/* "ndjson"/"json" or "csv" -> *out. Returns 0 or SL_EINVAL. */
+int sl_format_parse(const char *s, sl_format *out);
+
+#define SL_READER_MAX_LINE_DEFAULT (1u << 20)
+
+typedef struct sl_reader sl_reader;
+
+/* Called for each malformed line with its 1-based line number, 1-based column, the byte offset
+ * of the offending byte from the start of the input, and the reason. Returns nonzero to stop:
+ * sl_reader_read then returns SL_EPARSE. */
+typedef int (*sl_bad_fn)(void *ud, uint64_t line, size_t column, uint64_t byte_offset,
+                         const char *reason);
+
+struct sl_reader_stats {
+    uint64_t lines;   /* lines seen, blank ones included */
+    uint64_t records; /* records produced */
+    uint64_t bad;     /* malformed lines skipped */
+    uint64_t blank;   /* empty or whitespace-only lines skipped */
+    uint64_t bytes;   /* bytes consumed */
+};
+
+/* Returns a reader of `in` (not closed by the reader), or NULL when out of memory. Lines longer
+ * than max_line bytes are malformed (0 selects SL_READER_MAX_LINE_DEFAULT). */
+sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line);
+
+/* Sets the malformed-line callback (default: none; lines are still counted). */
+void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
+
+/* Reads up to `max` records into out. Returns the number read (0 only at end of input), or a
+ * negative sl_err: SL_EIO, SL_EPARSE when the callback asked to stop, SL_ENOMEM. A two ids
+ * sharing one 64-bit key is reported as a malformed line (reason names both ids). */
+long sl_reader_read(sl_reader *r, sl_rec *out, size_t max);
+
+void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st);
+
+/* Frees the reader (not its FILE or dictionary) and sets *rp to NULL. */
+void sl_reader_destroy(sl_reader **rp);
+
+#endif
