@@ -1,5 +1,6 @@
 # Writes OUT, a C file with each of FILES as a NUL-terminated string:
 #   const struct sl_kernel_source sl_kernel_sources[] = {{"name.cl", "..."}, ..., {0, 0}};
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)

@@ -9,6 +9,9 @@
 #ifndef SL_ABI_H
 #define SL_ABI_H
 
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#pragma OPENCL EXTENSION cl_khr_global_int32_base_atomics : enable
+
 #define SL_EV_VIEW 0u
 #define SL_EV_CLICK 1u
 #define SL_EV_PURCHASE 2u
@@ -23,5 +26,19 @@ typedef struct sl_record {
     float value;
     uint type;
 } sl_record;
+
+/* One output row of a PE, 40 bytes; host/engine.h declares the same layout as sl_row.
+ * Built-in PEs use the fields as follows:
+ *   count:        n0 = events
+ *   sum:          n0 = events, x = sum of value (double, added in arrival order)
+ *   ctr:          n0 = impressions (views), n1 = clicks, x = ctr
+ *   window_count: window_start = window start (ms), n0 = events in the window */
+typedef struct sl_result {
+    ulong key;
+    long window_start;
+    ulong n0;
+    ulong n1;
+    double x;
+} sl_result;
 
 #endif

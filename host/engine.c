@@ -1,0 +1,780 @@
+#include "engine.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "kernsrc.h"
+#include "keyhash.h"
+#include "log.h"
+
+#define DEFAULT_BATCH (1u << 18)
+#define NBUF 2
+
+/* One pipeline stage: a pinned buffer the host fills while the device works on the other. */
+struct stage {
+    cl_mem pinned;      /* CL_MEM_ALLOC_HOST_PTR, batch_cap records */
+    cl_mem dev;         /* device copy on devices without host-unified memory, else NULL */
+    cl_mem bounds;      /* P + 1 partition bounds */
+    sl_rec *host;       /* mapped pointer into pinned, valid once `ready` has completed */
+    cl_event ready;     /* map completion: the last kernel that read this buffer is done */
+    cl_event kernel;    /* aggregation of the last batch in this buffer, for profiling */
+    cl_event transfer;  /* its copy to device memory, for profiling (NULL when unified) */
+    uint32_t *bounds_h; /* P + 1, read by a non-blocking write: untouched until `ready` */
+    uint32_t *fill_h;   /* P live-key counts read back after the last batch in this buffer */
+    uint32_t status_h[2];
+    int pending; /* a batch went out from this buffer and its status was not checked yet */
+};
+
+struct sl_engine {
+    sl_device *dev;
+    cl_context ctx;
+    cl_command_queue q;  /* kernels, in order: batches apply in arrival order */
+    cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
+    cl_program prog;
+    cl_kernel k_agg, k_emit;
+    cl_mem keys, states, fill, used, status, out, out_count;
+    size_t out_rows; /* capacity of `out` in rows */
+    sl_engine_cfg cfg;
+    uint32_t pbits, nparts, region_slots, region_max;
+    uint64_t nslots;
+    size_t state_size;
+    int windowed;
+    size_t batch_cap;
+    sl_rec *staging;
+    size_t staged;
+    uint32_t *cursor; /* P: scatter positions */
+    struct stage st[NBUF];
+    int cur;
+    sl_row *rows;
+    size_t rows_cap;
+    sl_emit_fn on_emit;
+    void *ud;
+    /* window PE: watermark state */
+    int have_time;
+    int64_t max_time;
+    int64_t closed_before; /* windows ending at or before this were emitted */
+    /* triggers */
+    uint64_t next_event_trigger;
+    double last_emit_s;
+    int failed;
+    sl_engine_stats stats;
+    char msg[1024];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Records an error explanation and returns rc; the engine refuses further work. */
+static int fail(sl_engine *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(sl_engine *e, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->failed = rc;
+    SL_ERROR("engine", "%s", e->msg);
+    return rc;
+}
+
+static int clfail(sl_engine *e, cl_int st, const char *what)
+{
+    int rc = sl_cl_check(st, what);
+    return fail(e, rc, "%s failed: %s (%d)", what, sl_cl_strerror(st), (int)st);
+}
+
+static uint32_t next_pow2(uint64_t v)
+{
+    uint64_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p > UINT32_MAX ? 0 : (uint32_t)p;
+}
+
+static const char *pe_file(enum sl_pe_kind k)
+{
+    switch (k) {
+    case SL_PE_COUNT:
+        return "pe_count.cl";
+    case SL_PE_SUM:
+        return "pe_sum.cl";
+    case SL_PE_CTR:
+        return "pe_ctr.cl";
+    case SL_PE_WINDOW:
+        return "pe_window.cl";
+    }
+    return NULL;
+}
+
+static int64_t window_start(int64_t t, int64_t w)
+{
+    int64_t q = t / w;
+    if (t % w < 0)
+        q -= 1;
+    return q * w;
+}
+
+static double event_seconds(cl_event ev)
+{
+    cl_ulong a = 0, b = 0;
+    if (!ev || clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL) ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL) || b < a)
+        return 0.0;
+    return (double)(b - a) * 1e-9;
+}
+
+static void release_event(cl_event *ev)
+{
+    if (*ev) {
+        clReleaseEvent(*ev);
+        *ev = NULL;
+    }
+}
+
+/* Sizes the table: each of the P regions gets room for its share of `capacity` keys plus six
+ * standard deviations of hashing imbalance, at a load of at most 5/8, and refuses inserts past
+ * 7/8 of its slots so that every probe ends at an empty slot. */
+static int size_table(sl_engine *e, char *msg, size_t msglen)
+{
+    uint64_t cap = e->cfg.pe.capacity;
+    uint64_t per = (cap + e->nparts - 1) / e->nparts;
+    uint64_t need = per + (uint64_t)(6.0 * sqrt((double)per)) + 16;
+    e->region_slots = next_pow2(need * 8 / 5);
+    if (e->region_slots == 0 || e->region_slots > (1u << 30)) {
+        snprintf(msg, msglen, "pe.capacity %llu is too large", (unsigned long long)cap);
+        return SL_ERANGE;
+    }
+    e->region_max = e->region_slots - e->region_slots / 8;
+    e->nslots = (uint64_t)e->region_slots * e->nparts;
+    return 0;
+}
+
+static int build(sl_engine *e, char *msg, size_t msglen)
+{
+    const sl_pe_cfg *pe = &e->cfg.pe;
+    char opts[256];
+    int n = snprintf(opts, sizeof opts, "-cl-std=CL1.2");
+    if (pe->kind == SL_PE_CTR && pe->has_prior)
+        n += snprintf(opts + n, sizeof opts - (size_t)n,
+                      " -DSL_PRIOR=1 -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g", pe->prior_a,
+                      pe->prior_b);
+    if (pe->kind == SL_PE_WINDOW)
+        snprintf(opts + n, sizeof opts - (size_t)n, " -DSL_WINDOW_MS=%lldL",
+                 (long long)pe->window_ms);
+    const char *file = pe_file(pe->kind);
+    sl_source srcs[3] = {{"sl_abi.h", sl_kernel_source("sl_abi.h")},
+                         {file, sl_kernel_source(file)},
+                         {"sl_engine.cl", sl_kernel_source("sl_engine.cl")}};
+    SL_CHECK(srcs[0].text && srcs[1].text && srcs[2].text);
+    char *log = NULL;
+    double t0 = now_s();
+    int rc = sl_device_build(e->dev, srcs, 3, opts, &e->prog, &log);
+    if (rc) {
+        snprintf(msg, msglen, "building PE \"%s\" (%s) failed:\n%s", pe->name, file,
+                 log ? log : sl_strerror(rc));
+        free(log);
+        return rc;
+    }
+    SL_INFO("engine", "built %s in %.3f s (%s)", file, now_s() - t0, opts);
+    cl_int st;
+    e->k_agg = clCreateKernel(e->prog, "sl_aggregate", &st);
+    if (st == CL_SUCCESS)
+        e->k_emit = clCreateKernel(e->prog, "sl_emit_rows", &st);
+    if (st != CL_SUCCESS) {
+        snprintf(msg, msglen, "clCreateKernel: %s", sl_cl_strerror(st));
+        return SL_ECL;
+    }
+    /* Ask the device for the PE's state and result sizes. */
+    cl_kernel k_info = clCreateKernel(e->prog, "sl_abi_info", &st);
+    cl_mem info = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, 2 * sizeof(cl_uint), NULL, &st);
+    cl_uint sizes[2] = {0, 0};
+    size_t one = 1;
+    if (k_info && info) {
+        st = clSetKernelArg(k_info, 0, sizeof info, &info);
+        if (st == CL_SUCCESS)
+            st = clEnqueueNDRangeKernel(e->q, k_info, 1, NULL, &one, &one, 0, NULL, NULL);
+        if (st == CL_SUCCESS)
+            st = clEnqueueReadBuffer(e->q, info, CL_TRUE, 0, sizeof sizes, sizes, 0, NULL, NULL);
+    }
+    if (k_info)
+        clReleaseKernel(k_info);
+    if (info)
+        clReleaseMemObject(info);
+    if (st != CL_SUCCESS || sizes[1] != sizeof(sl_row) || sizes[0] == 0) {
+        snprintf(msg, msglen, "PE ABI check failed: state %u bytes, result %u bytes (expected %zu)",
+                 sizes[0], sizes[1], sizeof(sl_row));
+        return SL_ECL;
+    }
+    e->state_size = sizes[0];
+    return 0;
+}
+
+static cl_mem make_buffer(sl_engine *e, cl_mem_flags flags, size_t size, int *rc)
+{
+    cl_int st;
+    cl_mem m = clCreateBuffer(e->ctx, flags, size ? size : 1, NULL, &st);
+    if (st != CL_SUCCESS) {
+        *rc = sl_cl_check(st, "clCreateBuffer");
+        return NULL;
+    }
+    return m;
+}
+
+static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
+{
+    const sl_device_info *in = sl_device_get_info(e->dev);
+    size_t key_bytes = (size_t)e->nslots * sizeof(cl_ulong);
+    size_t state_bytes = (size_t)e->nslots * e->state_size;
+    size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
+    if (state_bytes > in->max_alloc || key_bytes > in->max_alloc) {
+        snprintf(msg, msglen,
+                 "pe.capacity %llu needs a %zu MiB state table, over the device's largest "
+                 "allocation of %llu MiB",
+                 (unsigned long long)e->cfg.pe.capacity, state_bytes >> 20,
+                 (unsigned long long)(in->max_alloc >> 20));
+        return SL_ERANGE;
+    }
+    int rc = 0;
+    e->keys = make_buffer(e, CL_MEM_READ_WRITE, key_bytes, &rc);
+    e->states = make_buffer(e, CL_MEM_READ_WRITE, state_bytes, &rc);
+    e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->nparts * sizeof(cl_uint), &rc);
+    e->used = make_buffer(e, CL_MEM_READ_WRITE, e->nparts * sizeof(cl_uint), &rc);
+    e->status = make_buffer(e, CL_MEM_READ_WRITE, 2 * sizeof(cl_uint), &rc);
+    e->out_count = make_buffer(e, CL_MEM_READ_WRITE, sizeof(cl_uint), &rc);
+    if (rc)
+        goto fail;
+    cl_ulong zero = 0;
+    cl_int st = clEnqueueFillBuffer(e->q, e->keys, &zero, sizeof zero, 0, key_bytes, 0, NULL, NULL);
+    cl_uint zero32 = 0;
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->fill, &zero32, sizeof zero32, 0,
+                                 e->nparts * sizeof(cl_uint), 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->used, &zero32, sizeof zero32, 0,
+                                 e->nparts * sizeof(cl_uint), 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->status, &zero32, sizeof zero32, 0, 2 * sizeof(cl_uint),
+                                 0, NULL, NULL);
+    if (st != CL_SUCCESS) {
+        rc = sl_cl_check(st, "clEnqueueFillBuffer");
+        goto fail;
+    }
+    for (int i = 0; i < NBUF; i++) {
+        struct stage *s = &e->st[i];
+        s->pinned = make_buffer(e, CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR, batch_bytes, &rc);
+        if (!in->unified_memory)
+            s->dev = make_buffer(e, CL_MEM_READ_ONLY, batch_bytes, &rc);
+        s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->nparts + 1) * sizeof(cl_uint), &rc);
+        s->bounds_h = calloc(e->nparts + 1, sizeof *s->bounds_h);
+        s->fill_h = calloc(e->nparts, sizeof *s->fill_h);
+        if (rc)
+            goto fail;
+        if (!s->bounds_h || !s->fill_h) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION,
+                                     0, batch_bytes, 0, NULL, &s->ready, &st);
+        if (st != CL_SUCCESS) {
+            rc = sl_cl_check(st, "clEnqueueMapBuffer");
+            goto fail;
+        }
+    }
+    st = clFinish(e->q);
+    if (st == CL_SUCCESS)
+        st = clFinish(e->qx);
+    if (st != CL_SUCCESS) {
+        rc = sl_cl_check(st, "clFinish");
+        goto fail;
+    }
+    return 0;
+fail:
+    snprintf(msg, msglen, "cannot allocate device buffers (state table %zu MiB, batches %zu MiB): %s",
+             (key_bytes + state_bytes) >> 20, (2 * batch_bytes) >> 20, sl_strerror(rc));
+    return rc;
+}
+
+int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, void *ud,
+                  sl_engine **out, char *msg, size_t msglen)
+{
+    *out = NULL;
+    msg[0] = '\0';
+    const sl_device_info *in = sl_device_get_info(dev);
+    if (!in->fp64) {
+        snprintf(msg, msglen, "device %s lacks cl_khr_fp64, which the built-in PEs need",
+                 in->name);
+        return SL_EUNSUPPORTED;
+    }
+    if (!pe_file(cfg->pe.kind) || cfg->pe.capacity == 0 ||
+        (cfg->pe.kind == SL_PE_WINDOW && (cfg->pe.window_ms <= 0 || cfg->pe.lateness_ms < 0))) {
+        snprintf(msg, msglen, "invalid PE configuration (kind, capacity or window)");
+        return SL_EINVAL;
+    }
+    uint32_t parts = cfg->partitions;
+    if (parts == 0)
+        parts = (in->type & CL_DEVICE_TYPE_CPU) ? 64 : 1024;
+    if (parts > 4096 || (parts & (parts - 1)) != 0) {
+        snprintf(msg, msglen, "partitions must be a power of two up to 4096, got %u", parts);
+        return SL_EINVAL;
+    }
+    sl_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return SL_ENOMEM;
+    int rc = 0;
+    e->dev = dev;
+    e->cfg = *cfg;
+    e->ctx = sl_device_context(dev);
+    e->q = sl_device_queue(dev);
+    e->on_emit = on_emit;
+    e->ud = ud;
+    e->nparts = parts;
+    while ((1u << e->pbits) < parts)
+        e->pbits++;
+    e->batch_cap = cfg->batch_events ? cfg->batch_events : DEFAULT_BATCH;
+    e->windowed = cfg->pe.kind == SL_PE_WINDOW;
+    e->closed_before = INT64_MIN;
+    e->next_event_trigger = cfg->pe.trigger.every_events ? cfg->pe.trigger.every_events : 0;
+    e->last_emit_s = now_s();
+    cl_int st;
+    e->qx = clCreateCommandQueue(e->ctx, sl_device_id(dev), CL_QUEUE_PROFILING_ENABLE, &st);
+    if (st != CL_SUCCESS) {
+        rc = sl_cl_check(st, "clCreateCommandQueue");
+        snprintf(msg, msglen, "cannot create a transfer queue: %s", sl_cl_strerror(st));
+        goto fail;
+    }
+    e->staging = malloc(e->batch_cap * sizeof(sl_rec));
+    e->cursor = malloc(e->nparts * sizeof *e->cursor);
+    if (!e->staging || !e->cursor) {
+        rc = SL_ENOMEM;
+        snprintf(msg, msglen, "out of memory for a batch of %zu events", e->batch_cap);
+        goto fail;
+    }
+    if ((rc = size_table(e, msg, msglen)) || (rc = build(e, msg, msglen)) ||
+        (rc = alloc_buffers(e, msg, msglen)))
+        goto fail;
+    SL_INFO("engine",
+            "PE %s: %u partitions x %u slots (%llu keys max, %zu-byte states), batches of %zu",
+            cfg->pe.name, e->nparts, e->region_slots, (unsigned long long)cfg->pe.capacity,
+            e->state_size, e->batch_cap);
+    *out = e;
+    return 0;
+fail:
+    sl_engine_destroy(&e);
+    return rc;
+}
+
+/* Waits until stage s may be refilled and checks what its previous batch left in status and
+ * fill. Returns 0 or SL_ETABLEFULL / SL_ECL. */
+static int reclaim(sl_engine *e, struct stage *s)
+{
+    if (s->ready) {
+        cl_int st = clWaitForEvents(1, &s->ready);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "waiting for a batch buffer");
+        release_event(&s->ready);
+    }
+    if (!s->pending)
+        return 0;
+    s->pending = 0;
+    e->stats.t_kernel += event_seconds(s->kernel);
+    e->stats.t_transfer += event_seconds(s->transfer);
+    release_event(&s->kernel);
+    release_event(&s->transfer);
+    uint64_t live = 0;
+    for (uint32_t p = 0; p < e->nparts; p++)
+        live += s->fill_h[p];
+    e->stats.keys = live;
+    if (s->status_h[0] != 0)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: partition %u of %u has no free slot among its %u (%llu "
+                    "events could not be applied); pe.capacity is %llu keys: raise it",
+                    s->status_h[1] - 1, e->nparts, e->region_max,
+                    (unsigned long long)s->status_h[0], (unsigned long long)e->cfg.pe.capacity);
+    if (live > e->cfg.pe.capacity)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: %llu %s exceed pe.capacity of %llu: raise it",
+                    (unsigned long long)live, e->windowed ? "open windows" : "keys",
+                    (unsigned long long)e->cfg.pe.capacity);
+    return 0;
+}
+
+/* Groups src[0..n) by partition into the current stage's pinned buffer and enqueues its
+ * aggregation. Returns 0 or a negative sl_err. */
+static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct stage *s = &e->st[e->cur];
+    int rc = reclaim(e, s);
+    if (rc)
+        return rc;
+    double t0 = now_s();
+    const unsigned shift = 64 - e->pbits;
+    uint32_t *bounds = s->bounds_h;
+    memset(bounds, 0, (e->nparts + 1) * sizeof *bounds);
+    uint64_t types[SL_EV_NTYPES] = {0};
+    if (e->pbits == 0) {
+        bounds[1] = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            types[src[i].type & 3]++;
+        memcpy(s->host, src, n * sizeof *src);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            bounds[(src[i].key >> shift) + 1]++;
+            types[src[i].type & 3]++;
+        }
+        for (uint32_t p = 0; p < e->nparts; p++) {
+            e->cursor[p] = bounds[p];
+            bounds[p + 1] += bounds[p];
+        }
+        sl_rec *dst = s->host;
+        uint32_t *cur = e->cursor;
+        for (size_t i = 0; i < n; i++)
+            dst[cur[src[i].key >> shift]++] = src[i];
+    }
+    for (int t = 0; t < SL_EV_NTYPES; t++)
+        e->stats.type_counts[t] += types[t];
+    e->stats.t_group += now_s() - t0;
+
+    cl_int st;
+    cl_event unmapped = NULL, ready_in = NULL;
+    st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clEnqueueUnmapMemObject");
+    s->host = NULL;
+    cl_mem recs = s->pinned;
+    ready_in = unmapped;
+    if (s->dev) {
+        st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * sizeof(sl_rec), 1, &unmapped,
+                                 &s->transfer);
+        clReleaseEvent(unmapped);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "clEnqueueCopyBuffer");
+        ready_in = s->transfer;
+        clRetainEvent(ready_in);
+        recs = s->dev;
+    }
+    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nparts + 1) * sizeof(cl_uint),
+                              bounds, 0, NULL, NULL);
+    cl_uint rs = e->region_slots, rmax = e->region_max;
+    cl_kernel k = e->k_agg;
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 0, sizeof recs, &recs);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 1, sizeof s->bounds, &s->bounds);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 2, sizeof e->keys, &e->keys);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 3, sizeof e->states, &e->states);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 4, sizeof e->fill, &e->fill);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 5, sizeof e->used, &e->used);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 6, sizeof rs, &rs);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 7, sizeof rmax, &rmax);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 8, sizeof e->status, &e->status);
+    size_t global = e->nparts, local = 1;
+    if (st == CL_SUCCESS)
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
+    clReleaseEvent(ready_in);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "enqueueing the aggregation kernel");
+    cl_event got_status = NULL;
+    st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0,
+                             NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->nparts * sizeof(cl_uint),
+                                 s->fill_h, 0, NULL, &got_status);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "reading batch status");
+    s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
+                                 e->batch_cap * sizeof(sl_rec), 1, &got_status, &s->ready, &st);
+    clReleaseEvent(got_status);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clEnqueueMapBuffer");
+    s->pending = 1;
+    clFlush(e->qx);
+    clFlush(e->q);
+    e->stats.batches++;
+    e->cur = (e->cur + 1) % NBUF;
+    if (e->cfg.no_overlap)
+        return reclaim(e, s);
+    return 0;
+}
+
+/* Waits for every batch in flight and checks their status. */
+static int drain(sl_engine *e)
+{
+    for (int i = 0; i < NBUF; i++) { /* oldest first: e->cur is the next stage to reuse */
+        int rc = reclaim(e, &e->st[(e->cur + i) % NBUF]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Runs the emission kernel (close = 0: snapshot; 1: close windows ending at or before
+ * `before`) and hands the rows to the callback. */
+static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
+{
+    int rc = drain(e);
+    if (rc)
+        return rc;
+    double t0 = now_s();
+    size_t need = e->stats.keys ? (size_t)e->stats.keys : 1;
+    cl_int st = CL_SUCCESS;
+    if (need > e->out_rows) {
+        if (e->out)
+            clReleaseMemObject(e->out);
+        e->out = NULL;
+        e->out_rows = 0;
+        free(e->rows);
+        e->rows = malloc(need * sizeof *e->rows);
+        if (!e->rows)
+            return fail(e, SL_ENOMEM, "out of memory for %zu result rows", need);
+        e->out = make_buffer(e, CL_MEM_WRITE_ONLY, need * sizeof(sl_row), &rc);
+        if (rc)
+            return fail(e, rc, "cannot allocate %zu result rows on the device", need);
+        e->out_rows = need;
+    }
+    cl_uint zero = 0, close_u = (cl_uint)close, rs = e->region_slots, cap = (cl_uint)e->out_rows;
+    cl_long before_l = before;
+    cl_kernel k = e->k_emit;
+    st = clEnqueueWriteBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 0, sizeof e->keys, &e->keys);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 1, sizeof e->states, &e->states);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 2, sizeof e->fill, &e->fill);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 3, sizeof e->used, &e->used);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 4, sizeof rs, &rs);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 5, sizeof close_u, &close_u);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 6, sizeof before_l, &before_l);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 7, sizeof e->out, &e->out);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 8, sizeof cap, &cap);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 9, sizeof e->out_count, &e->out_count);
+    size_t global = e->nparts, local = 1;
+    if (st == CL_SUCCESS)
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
+    cl_uint count = 0;
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof count, &count, 0, NULL,
+                                 NULL);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "running the emission kernel");
+    if (count > e->out_rows)
+        return fail(e, SL_ECL, "emission found %u rows but the table counts %llu live keys",
+                    count, (unsigned long long)e->stats.keys);
+    if (count > 0) {
+        st = clEnqueueReadBuffer(e->q, e->out, CL_TRUE, 0, count * sizeof(sl_row), e->rows, 0,
+                                 NULL, NULL);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "reading results");
+    }
+    if (close)
+        e->stats.keys -= count;
+    e->stats.emissions++;
+    e->stats.rows_emitted += count;
+    if (e->on_emit && (rc = e->on_emit(e->ud, kind, e->rows, count)))
+        return fail(e, rc, "the result sink failed: %s", sl_strerror(rc));
+    e->stats.t_emit += now_s() - t0;
+    e->last_emit_s = now_s();
+    return 0;
+}
+
+/* Emits windows closed by the watermark, when it passed a window end since the last time. */
+static int close_windows(sl_engine *e)
+{
+    if (!e->have_time)
+        return 0;
+    int64_t w = e->cfg.pe.window_ms;
+    int64_t wm = e->max_time - e->cfg.pe.lateness_ms;
+    if (e->max_time < INT64_MIN + e->cfg.pe.lateness_ms)
+        return 0;
+    int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
+    if (before <= e->closed_before)
+        return 0;
+    e->closed_before = before;
+    return emit(e, SL_EMIT_WINDOWS, 1, before);
+}
+
+/* Dispatches the staged records, then fires the triggers that are due. */
+static int flush_staged(sl_engine *e)
+{
+    int rc = dispatch(e, e->staging, e->staged);
+    e->staged = 0;
+    if (rc == 0 && e->windowed)
+        rc = close_windows(e);
+    return rc;
+}
+
+static int triggers(sl_engine *e)
+{
+    const sl_trigger_cfg *t = &e->cfg.pe.trigger;
+    int due = 0;
+    if (t->every_events && e->stats.events_in >= e->next_event_trigger) {
+        while (e->next_event_trigger <= e->stats.events_in)
+            e->next_event_trigger += t->every_events;
+        due = 1;
+    }
+    if (t->every_ms && (now_s() - e->last_emit_s) * 1000.0 >= (double)t->every_ms)
+        due = 1;
+    if (!due)
+        return 0;
+    int rc = flush_staged(e);
+    return rc ? rc : emit(e, SL_EMIT_SNAPSHOT, 0, 0);
+}
+
+/* Window PE: copies the records that are not late into staging and counts the late ones. An
+ * event is late when its window ended at or before the watermark (the largest event time seen
+ * before it, minus lateness_ms); such windows may already have been emitted as final. */
+static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
+{
+    const int64_t w = e->cfg.pe.window_ms, lateness = e->cfg.pe.lateness_ms;
+    sl_rec *dst = e->staging + e->staged;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = src[i].time_ms;
+        if (e->have_time && e->max_time >= INT64_MIN + lateness) {
+            int64_t wm = e->max_time - lateness, end;
+            if (__builtin_add_overflow(window_start(t, w), w, &end))
+                end = INT64_MAX;
+            if (end <= wm) {
+                e->stats.events_late++;
+                e->stats.type_counts[src[i].type & 3]++;
+                continue;
+            }
+        }
+        if (!e->have_time || t > e->max_time) {
+            e->max_time = t;
+            e->have_time = 1;
+        }
+        dst[kept++] = src[i];
+    }
+    return kept;
+}
+
+int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
+{
+    if (e->failed)
+        return e->failed;
+    while (n > 0) {
+        size_t room = e->batch_cap - e->staged;
+        if (e->cfg.pe.trigger.every_events) {
+            uint64_t to_trigger = e->next_event_trigger - e->stats.events_in;
+            if (to_trigger < room)
+                room = (size_t)to_trigger;
+        }
+        size_t take = n < room ? n : room;
+        int rc;
+        if (e->staged == 0 && take == e->batch_cap && !e->windowed) {
+            rc = dispatch(e, recs, take); /* a whole batch: group straight from the caller */
+        } else {
+            if (e->windowed) {
+                e->staged += stage_windowed(e, recs, take);
+            } else {
+                memcpy(e->staging + e->staged, recs, take * sizeof *recs);
+                e->staged += take;
+            }
+            rc = e->staged == e->batch_cap ? flush_staged(e) : 0;
+        }
+        if (rc)
+            return rc;
+        e->stats.events_in += take;
+        recs += take;
+        n -= take;
+        if ((rc = triggers(e)))
+            return rc;
+    }
+    return 0;
+}
+
+int sl_engine_finish(sl_engine *e)
+{
+    if (e->failed)
+        return e->failed;
+    int rc = flush_staged(e);
+    if (rc)
+        return rc;
+    /* Window PE: every window is final now. Others: a snapshot of everything is final. */
+    return emit(e, SL_EMIT_FINAL, e->windowed, INT64_MAX);
+}
+
+const char *sl_engine_message(const sl_engine *e)
+{
+    return e->msg;
+}
+
+void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st)
+{
+    *st = e->stats;
+}
+
+void sl_engine_destroy(sl_engine **ep)
+{
+    if (!ep || !*ep)
+        return;
+    sl_engine *e = *ep;
+    if (e->q)
+        clFinish(e->q);
+    if (e->qx)
+        clFinish(e->qx);
+    for (int i = 0; i < NBUF; i++) {
+        struct stage *s = &e->st[i];
+        if (s->ready)
+            clWaitForEvents(1, &s->ready);
+        if (s->host && s->pinned)
+            clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, NULL);
+        release_event(&s->ready);
+        release_event(&s->kernel);
+        release_event(&s->transfer);
+        if (s->pinned)
+            clReleaseMemObject(s->pinned);
+        if (s->dev)
+            clReleaseMemObject(s->dev);
+        if (s->bounds)
+            clReleaseMemObject(s->bounds);
+        free(s->bounds_h);
+        free(s->fill_h);
+    }
+    if (e->qx) {
+        clFinish(e->qx);
+        clReleaseCommandQueue(e->qx);
+    }
+    cl_mem mems[] = {e->keys, e->states, e->fill, e->used, e->status, e->out, e->out_count};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
+        if (mems[i])
+            clReleaseMemObject(mems[i]);
+    if (e->k_agg)
+        clReleaseKernel(e->k_agg);
+    if (e->k_emit)
+        clReleaseKernel(e->k_emit);
+    if (e->prog)
+        clReleaseProgram(e->prog);
+    free(e->staging);
+    free(e->cursor);
+    free(e->rows);
+    free(e);
+    *ep = NULL;
+}

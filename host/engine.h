@@ -1,0 +1,92 @@
+/* The single-node engine: batcher, dispatcher, device-resident state table and output triggers
+ * for one keyed PE on one OpenCL device.
+ *
+ * Data path: sl_engine_push copies records into a staging batch (or, for whole batches, reads
+ * the caller's array directly); a full batch is grouped by key partition (top bits of the key,
+ * stable, so each key keeps its arrival order) into one of two pinned host buffers
+ * (CL_MEM_ALLOC_HOST_PTR); the aggregation kernel for that batch is enqueued behind the buffer's
+ * unmap (and, on devices without host-unified memory, a copy to device memory), and the host goes
+ * on filling the other buffer while the device works. Triggers emit snapshots every N events and
+ * every T ms; window PEs emit windows as the watermark closes them; sl_engine_finish emits the
+ * final, complete result.
+ *
+ * An engine and its device belong to one thread: every call below must come from it. */
+#ifndef SL_ENGINE_H
+#define SL_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "device.h"
+#include "event.h"
+
+/* One result row: the host twin of sl_result in kernels/sl_abi.h (fields per PE are listed
+ * there). */
+typedef struct sl_row {
+    uint64_t key;
+    int64_t window_start;
+    uint64_t n0;
+    uint64_t n1;
+    double x;
+} sl_row;
+_Static_assert(sizeof(sl_row) == 40, "sl_row must match sl_result in kernels/sl_abi.h");
+
+enum sl_emit_kind {
+    SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
+    SL_EMIT_WINDOWS = 1,  /* windows closed by the watermark: final rows for those windows */
+    SL_EMIT_FINAL = 2     /* end of input: every remaining key (or window), final */
+};
+
+/* Receives the rows of one emission, in no particular order; `rows` is owned by the engine and
+ * valid during the call. Returns 0, or a negative sl_err to stop the engine. */
+typedef int (*sl_emit_fn)(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
+
+typedef struct sl_engine_cfg {
+    sl_pe_cfg pe;
+    uint32_t batch_events; /* records per device batch; 0 = 262,144 */
+    uint32_t partitions;   /* power of two 1..4096; 0 = 64 on CPU devices, 1024 otherwise */
+    int no_overlap;        /* 1: wait for each batch before filling the next (for comparisons) */
+} sl_engine_cfg;
+
+typedef struct sl_engine_stats {
+    uint64_t events_in;    /* records pushed */
+    uint64_t events_late;  /* window PE: records dropped as late (counted, never applied) */
+    uint64_t batches;      /* batches dispatched */
+    uint64_t type_counts[SL_EV_NTYPES]; /* records pushed, by event type */
+    uint64_t keys;         /* live keys (or open windows) after the last completed batch */
+    uint64_t emissions;    /* emissions delivered */
+    uint64_t rows_emitted; /* rows delivered */
+    double t_group;        /* seconds: host grouping into pinned buffers */
+    double t_transfer;     /* seconds: device transfers (profiling events) */
+    double t_kernel;       /* seconds: aggregation kernels (profiling events) */
+    double t_emit;         /* seconds: emission (kernel, read back, callback) */
+} sl_engine_stats;
+
+typedef struct sl_engine sl_engine;
+
+/* Builds the PE's program and allocates the state table and batch buffers on `dev` (which must
+ * outlive the engine). Returns 0 with *out set, or SL_EINVAL / SL_ERANGE (bad configuration),
+ * SL_EBUILD, SL_ECL, SL_ENOMEM, SL_EUNSUPPORTED (device lacks fp64); `msg` says why, and for
+ * SL_EBUILD holds the build log's first part. */
+int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, void *ud,
+                  sl_engine **out, char *msg, size_t msglen);
+
+/* Appends n records. Dispatches batches and fires triggers as they fill. Returns 0 or a
+ * negative sl_err (SL_ETABLEFULL, SL_ECL, or the emit callback's code); after an error the
+ * engine accepts nothing more and sl_engine_message() explains. */
+int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
+
+/* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
+ * negative sl_err as for sl_engine_push. */
+int sl_engine_finish(sl_engine *e);
+
+/* The last error's explanation ("" when none). */
+const char *sl_engine_message(const sl_engine *e);
+
+void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st);
+
+/* Releases every OpenCL object and buffer and sets *ep to NULL. */
+void sl_engine_destroy(sl_engine **ep);
+
+#endif

@@ -1,0 +1,175 @@
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "keyhash.h"
+#include "reference.h"
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static double unit(uint64_t *s)
+{
+    return (double)(splitmix(s) >> 11) * 0x1.0p-53;
+}
+
+uint64_t th_key(uint32_t r)
+{
+    char id[32];
+    int n = snprintf(id, sizeof id, "test-ad-%u", r);
+    return sl_key_hash(id, (size_t)n);
+}
+
+void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew, int64_t start_ms,
+                int64_t jitter_ms)
+{
+    uint64_t s = seed * 7919 + 17;
+    double *cdf = NULL;
+    if (skew > 0) {
+        cdf = malloc(keys * sizeof *cdf);
+        cr_assert_not_null(cdf);
+        double acc = 0;
+        for (uint32_t r = 0; r < keys; r++)
+            cdf[r] = (acc += 1.0 / pow((double)r + 1, skew));
+        for (uint32_t r = 0; r < keys; r++)
+            cdf[r] /= acc;
+    }
+    uint64_t *kt = malloc(keys * sizeof *kt);
+    cr_assert_not_null(kt);
+    for (uint32_t r = 0; r < keys; r++)
+        kt[r] = th_key(r);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rank;
+        if (cdf) {
+            double u = unit(&s);
+            uint32_t lo = 0, hi = keys - 1;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (cdf[mid] < u)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            rank = lo;
+        } else {
+            rank = (uint32_t)(splitmix(&s) % keys);
+        }
+        double t = unit(&s);
+        uint32_t type = t < 0.70 ? SL_EV_VIEW : t < 0.90 ? SL_EV_CLICK : t < 0.95 ? SL_EV_PURCHASE
+                                                                                 : SL_EV_OTHER;
+        int64_t jitter = jitter_ms ? (int64_t)(splitmix(&s) % (uint64_t)(jitter_ms + 1)) : 0;
+        out[i].key = kt[rank];
+        out[i].type = type;
+        out[i].value = (float)((double)(int64_t)(splitmix(&s) % 200001 - 100000) / 64.0);
+        out[i].time_ms = start_ms + (int64_t)i - jitter;
+    }
+    free(kt);
+    free(cdf);
+}
+
+struct collect {
+    th_result *res;
+    size_t cap;
+};
+
+static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct collect *c = ud;
+    th_result *r = c->res;
+    if (kind == SL_EMIT_SNAPSHOT) {
+        free(r->snap_rows);
+        r->snap_rows = malloc((n ? n : 1) * sizeof *rows);
+        cr_assert_not_null(r->snap_rows);
+        memcpy(r->snap_rows, rows, n * sizeof *rows);
+        r->nsnap = n;
+        r->nsnapshots++;
+        qsort(r->snap_rows, n, sizeof *rows, sl_row_cmp_key);
+        return 0;
+    }
+    if (r->nfinal + n > c->cap) {
+        c->cap = (r->nfinal + n) * 2;
+        r->final_rows = realloc(r->final_rows, c->cap * sizeof *rows);
+        cr_assert_not_null(r->final_rows);
+    }
+    memcpy(r->final_rows + r->nfinal, rows, n * sizeof *rows);
+    r->nfinal += n;
+    return 0;
+}
+
+int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk, th_result *res)
+{
+    memset(res, 0, sizeof *res);
+    sl_device *dev = NULL;
+    char msg[4096];
+    int rc = sl_device_open(NULL, &dev, msg, sizeof msg);
+    cr_assert_eq(rc, 0, "device: %s", msg);
+    struct collect c = {res, 0};
+    sl_engine *e = NULL;
+    rc = sl_engine_new(dev, cfg, on_emit, &c, &e, msg, sizeof msg);
+    if (rc) {
+        snprintf(res->msg, sizeof res->msg, "%.1000s", msg);
+        sl_device_close(&dev);
+        return rc;
+    }
+    for (size_t i = 0; i < n && rc == 0; i += chunk)
+        rc = sl_engine_push(e, recs + i, n - i < chunk ? n - i : chunk);
+    if (rc == 0)
+        rc = sl_engine_finish(e);
+    snprintf(res->msg, sizeof res->msg, "%s", sl_engine_message(e));
+    sl_engine_get_stats(e, &res->stats);
+    sl_engine_destroy(&e);
+    cr_assert_null(e);
+    sl_device_close(&dev);
+    if (res->final_rows)
+        qsort(res->final_rows, res->nfinal, sizeof *res->final_rows, sl_row_cmp_key);
+    return rc;
+}
+
+void th_result_free(th_result *res)
+{
+    free(res->final_rows);
+    free(res->snap_rows);
+    memset(res, 0, sizeof *res);
+}
+
+void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **rows, size_t *nrows,
+                  uint64_t *late)
+{
+    sl_ref *r = sl_ref_new(pe);
+    cr_assert_not_null(r);
+    cr_assert_eq(sl_ref_push(r, recs, n), 0);
+    cr_assert_eq(sl_ref_rows(r, rows, nrows), 0);
+    if (late)
+        *late = sl_ref_late(r);
+    sl_ref_destroy(&r);
+}
+
+void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, double tol)
+{
+    cr_assert_eq(na, nb, "row count: engine %zu, reference %zu", na, nb);
+    for (size_t i = 0; i < na; i++) {
+        cr_assert_eq(a[i].key, b[i].key, "row %zu key %016llx vs %016llx", i,
+                     (unsigned long long)a[i].key, (unsigned long long)b[i].key);
+        cr_assert_eq(a[i].window_start, b[i].window_start, "row %zu window %lld vs %lld", i,
+                     (long long)a[i].window_start, (long long)b[i].window_start);
+        cr_assert_eq(a[i].n0, b[i].n0, "row %zu (key %016llx) n0 %llu vs %llu", i,
+                     (unsigned long long)a[i].key, (unsigned long long)a[i].n0,
+                     (unsigned long long)b[i].n0);
+        cr_assert_eq(a[i].n1, b[i].n1, "row %zu n1 %llu vs %llu", i, (unsigned long long)a[i].n1,
+                     (unsigned long long)b[i].n1);
+        if (tol > 0)
+            cr_assert_leq(fabs(a[i].x - b[i].x), tol * fmax(1.0, fabs(b[i].x)),
+                          "row %zu x %.17g vs %.17g", i, a[i].x, b[i].x);
+        else
+            cr_assert_eq(a[i].x, b[i].x, "row %zu x %.17g vs %.17g", i, a[i].x, b[i].x);
+    }
+}

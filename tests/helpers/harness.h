@@ -1,0 +1,47 @@
+/* Shared helpers for the engine tests: random inputs, running the engine, comparing rows. */
+#ifndef SL_TEST_HARNESS_H
+#define SL_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "event.h"
+
+/* Fills out[0..n) with records over `keys` distinct keys, Zipf(skew) (0 = uniform), random
+ * types (about 70% views, 20% clicks, 5% purchases, 5% other), values with fractional parts,
+ * and event times that start at start_ms, advance by about one ms per record and jitter back by
+ * up to `jitter_ms`. Deterministic per seed; independent of the generator module. */
+void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew, int64_t start_ms,
+                int64_t jitter_ms);
+
+/* The key of rank r as th_records makes it. */
+uint64_t th_key(uint32_t r);
+
+typedef struct th_result {
+    sl_row *final_rows; /* rows of the final emission plus every SL_EMIT_WINDOWS emission */
+    size_t nfinal;
+    size_t nsnapshots; /* SL_EMIT_SNAPSHOT emissions seen */
+    sl_row *snap_rows; /* rows of the last snapshot */
+    size_t nsnap;
+    sl_engine_stats stats;
+    char msg[1024];
+} th_result;
+
+/* Opens the default device, runs an engine with `cfg` over recs, pushing `chunk` records at a
+ * time, and collects the results sorted by key and window. Returns the engine's status (0 or a
+ * negative sl_err, with res->msg); asserts on device problems. */
+int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk, th_result *res);
+
+void th_result_free(th_result *res);
+
+/* Runs the reference over recs and returns its sorted rows. */
+void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **rows, size_t *nrows,
+                  uint64_t *late);
+
+/* Asserts a and b are equal row for row: integers exactly, x exactly (doubles from the same
+ * sequence of IEEE operations) unless tol > 0, then |a - b| <= tol * max(1, |b|). */
+void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, double tol);
+
+#endif
