@@ -20,7 +20,7 @@ void sl_csv_default_cols(sl_csv_cols *cols);
 int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err);
 
 /* Parses one data line (no newline; trailing '\r' allowed) like sl_ndjson_parse. */
-int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch,
-                 sl_rawev *ev, sl_perr *err);
+int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch, sl_rawev *ev,
+                 sl_perr *err);
 
 #endif

@@ -1,0 +1,345 @@
+/* CSV event lines (RFC 4180 quoting, one record per line).
+ *
+ * Fields are scanned in place: an unquoted field, or a quoted one without doubled quotes, is
+ * returned as a pointer into the line; a quoted field with doubled quotes is unescaped into the
+ * caller's scratch at the offset it has in the line (unescaping only shortens, so `len` bytes of
+ * scratch suffice). Limitation: the line reader splits input at '\n', so a quoted field cannot
+ * span lines here (RFC 4180 allows it); such a field is reported as unterminated.
+ *
+ * Data fields are taken exactly as written: " 123" is not an integer. */
+#include "csvin.h"
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addict.h"
+#include "err.h"
+
+#define MAX_NUMBER 63 /* longest numeric text converted for `value` */
+
+/* One field of a line: content, and where its raw text starts in the line. */
+struct field {
+    const char *s;
+    size_t n;
+    const char *at;
+};
+
+struct ctx {
+    const char *line;
+    const char *end;
+    char *scratch; /* NULL: doubled quotes are left as they are (header names) */
+    sl_perr *err;
+};
+
+/* Records `reason` at the column of `at` and returns SL_EPARSE. */
+__attribute__((cold, noinline, format(printf, 3, 4))) static int
+fail(const struct ctx *c, const char *at, const char *fmt, ...)
+{
+    va_list ap;
+    c->err->column = (size_t)(at - c->line) + 1;
+    va_start(ap, fmt);
+    vsnprintf(c->err->reason, sizeof c->err->reason, fmt, ap);
+    va_end(ap);
+    return SL_EPARSE;
+}
+
+/* Scans the field starting at *pp into *f and leaves *pp at the ',' after it or at the end of
+ * the line. Returns 0 or SL_EPARSE. */
+static int next_field(const struct ctx *c, const char **pp, struct field *f)
+{
+    const char *p = *pp, *end = c->end;
+    f->at = p;
+    if (p < end && *p == '"') {
+        const char *s = ++p;
+        char *d = NULL;
+        for (;;) {
+            const char *q = memchr(p, '"', (size_t)(end - p));
+            if (!q)
+                return fail(c, f->at, "unterminated quoted field");
+            if (q + 1 < end && q[1] == '"') { /* doubled quote: one '"' of content */
+                if (c->scratch) {
+                    if (!d)
+                        d = c->scratch + (s - c->line);
+                    memcpy(d, p, (size_t)(q + 1 - p));
+                    d += q + 1 - p;
+                }
+                p = q + 2;
+                continue;
+            }
+            if (d) {
+                memcpy(d, p, (size_t)(q - p));
+                d += q - p;
+                f->s = c->scratch + (s - c->line);
+                f->n = (size_t)(d - f->s);
+            } else {
+                f->s = s;
+                f->n = (size_t)(q - s);
+            }
+            p = q + 1;
+            break;
+        }
+        if (p < end && *p != ',')
+            return fail(c, p, "expected ',' after closing quote");
+    } else {
+        const char *s = p;
+        while (p < end && *p != ',') {
+            if (*p == '"')
+                return fail(c, p, "quote inside unquoted field");
+            p++;
+        }
+        f->s = s;
+        f->n = (size_t)(p - s);
+    }
+    *pp = p;
+    return 0;
+}
+
+static int eq(const struct field *f, const char *name)
+{
+    size_t n = strlen(name);
+    return f->n == n && memcmp(f->s, name, n) == 0;
+}
+
+static inline int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+void sl_csv_default_cols(sl_csv_cols *cols)
+{
+    cols->ad_id = 0;
+    cols->event_type = 1;
+    cols->event_time = 2;
+    cols->value = 3;
+    cols->ncols = 0;
+}
+
+int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    const struct ctx cx = {line, line + len, NULL, err};
+    static const char *const names[] = {"ad_id", "event_type", "event_time", "value"};
+    int idx[4] = {-1, -1, -1, -1};
+    const char *dup = NULL;
+    int dup_name = 0;
+    const char *p = line;
+    sl_perr ignored;
+    const struct ctx quiet = {line, line + len, NULL, &ignored};
+    long n = 0;
+
+    for (;;) {
+        struct field f;
+        /* A line that is not valid CSV is not a header; sl_csv_parse will say why. */
+        if (next_field(&quiet, &p, &f))
+            return 0;
+        if (n == INT_MAX)
+            return 0;
+        for (int i = 0; i < 4; i++) {
+            if (!eq(&f, names[i]))
+                continue;
+            if (idx[i] >= 0 && !dup) {
+                dup = f.at;
+                dup_name = i;
+            }
+            idx[i] = (int)n;
+        }
+        n++;
+        if (p == cx.end)
+            break;
+        p++;
+    }
+    if (idx[0] < 0)
+        return 0;
+    if (dup)
+        return fail(&cx, dup, "duplicate column \"%s\" in header", names[dup_name]);
+    for (int i = 1; i < 3; i++)
+        if (idx[i] < 0)
+            return fail(&cx, line, "header has no \"%s\" column", names[i]);
+    cols->ad_id = idx[0];
+    cols->event_type = idx[1];
+    cols->event_time = idx[2];
+    cols->value = idx[3];
+    cols->ncols = (int)n;
+    return 1;
+}
+
+/* Parses [-]digits in s[0..n). Returns 0 with *v, 1 when a byte is not a digit (*bad = its
+ * index, n when the digits are missing), 2 when the number does not fit an int64. */
+static int parse_i64(const char *s, size_t n, int64_t *v, size_t *bad)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    if (i == n) {
+        *bad = n;
+        return 1;
+    }
+    uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t acc = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9) {
+            *bad = i;
+            return 1;
+        }
+        /* 18 digits always fit; only longer numbers pay for the overflow check. */
+        if (acc >= UINT64_C(100000000000000000) && acc > (lim - d) / 10)
+            return 2;
+        acc = acc * 10 + d;
+    }
+    if (!neg)
+        *v = (int64_t)acc;
+    else if (acc == (uint64_t)INT64_MAX + 1)
+        *v = INT64_MIN;
+    else
+        *v = -(int64_t)acc;
+    return 0;
+}
+
+/* Checks that s[0..n) is a decimal number: [+-] (digits [. digits] | . digits) [e [+-] digits].
+ * Returns 1 when it is, else 0 with *bad the index of the first offending byte (n when the text
+ * ends too early). Hex, "inf" and "nan", which strtod would take, are refused. */
+static int check_decimal(const char *s, size_t n, size_t *bad)
+{
+    size_t i = 0, digits = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    for (; i < n && is_digit(s[i]); i++)
+        digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && is_digit(s[i]); i++)
+            digits++;
+    if (digits == 0)
+        goto bad;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            goto bad;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i == n)
+        return 1;
+bad:
+    *bad = i;
+    return 0;
+}
+
+/* Column of byte i of field f: exact when the field was not unescaped, its start otherwise. */
+static const char *at_byte(const struct ctx *c, const struct field *f, size_t i)
+{
+    if (f->s >= c->line && f->s < c->end)
+        return f->s + i;
+    return f->at;
+}
+
+static int parse_time(const struct ctx *c, const struct field *f, int64_t *out)
+{
+    size_t bad;
+    int rc = parse_i64(f->s, f->n, out, &bad);
+    if (rc == 1)
+        return fail(c, at_byte(c, f, bad), "event_time is not an integer");
+    if (rc == 2)
+        return fail(c, f->at, "event_time out of range for int64");
+    return 0;
+}
+
+/* An empty value field reads as 0; otherwise a decimal number that fits a float. strtod runs on
+ * a bounded, NUL-terminated copy and follows LC_NUMERIC, which sluice leaves at "C". */
+static int parse_value(const struct ctx *c, const struct field *f, float *out)
+{
+    char buf[MAX_NUMBER + 1];
+    *out = 0;
+    if (f->n == 0)
+        return 0;
+    size_t i;
+    if (!check_decimal(f->s, f->n, &i))
+        return fail(c, at_byte(c, f, i), "value is not a number");
+    if (f->n > MAX_NUMBER)
+        return fail(c, f->at, "value longer than %d characters", MAX_NUMBER);
+    memcpy(buf, f->s, f->n);
+    buf[f->n] = '\0';
+    double d = strtod(buf, NULL);
+    if (!isfinite(d) || fabs(d) > FLT_MAX)
+        return fail(c, f->at, "value out of range for float");
+    *out = (float)d;
+    return 0;
+}
+
+int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch, sl_rawev *ev,
+                 sl_perr *err)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    const struct ctx cx = {line, line + len, scratch, err};
+    const struct ctx *c = &cx;
+    struct field ad = {0}, ty = {0}, tm = {0}, va = {0};
+    const char *extra = NULL; /* the ',' before the first field past the most allowed */
+    const char *p = line;
+    long n = 0;
+    int rc;
+
+    /* Columns allowed: exactly ncols, or without a fixed count every required column and at
+     * most up to the value column. */
+    long need = cols->ncols, most = cols->ncols;
+    if (need <= 0) {
+        need = cols->ad_id;
+        if (cols->event_type > need)
+            need = cols->event_type;
+        if (cols->event_time > need)
+            need = cols->event_time;
+        need++;
+        most = cols->value >= need ? cols->value + 1 : need;
+    }
+
+    for (;;) {
+        struct field f;
+        if ((rc = next_field(c, &p, &f)))
+            return rc;
+        if (n == cols->ad_id)
+            ad = f;
+        if (n == cols->event_type)
+            ty = f;
+        if (n == cols->event_time)
+            tm = f;
+        if (n == cols->value)
+            va = f;
+        if (n == most)
+            extra = f.at - 1;
+        n++;
+        if (p == cx.end)
+            break;
+        p++;
+    }
+    if (n < need || n > most) {
+        const char *at = n > most ? extra : cx.end;
+        if (need == most)
+            return fail(c, at, "expected %ld columns, got %ld", need, n);
+        return fail(c, at, "expected %ld to %ld columns, got %ld", need, most, n);
+    }
+
+    if (ad.n == 0)
+        return fail(c, ad.at, "ad_id is empty");
+    if (ad.n > SL_ADID_MAX)
+        return fail(c, ad.at, "ad_id longer than %d bytes", SL_ADID_MAX);
+    if ((rc = parse_time(c, &tm, &ev->time_ms)))
+        return rc;
+    ev->value = 0;
+    if (va.at && (rc = parse_value(c, &va, &ev->value)))
+        return rc;
+    ev->ad_id = ad.s;
+    ev->ad_id_len = ad.n;
+    ev->type = sl_evtype_parse(ty.s, ty.n);
+    return 0;
+}
