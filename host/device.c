@@ -346,8 +346,7 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
     if (st != CL_SUCCESS) {
         size_t ln = 0;
         char *blog = NULL;
-        if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &ln) ==
-                CL_SUCCESS &&
+        if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &ln) == CL_SUCCESS &&
             (blog = malloc(ln + 1)) != NULL) {
             if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, ln, blog, NULL))
                 ln = 0;
@@ -358,8 +357,7 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
             *log = blog;
         else
             free(blog);
-        rc = st == CL_BUILD_PROGRAM_FAILURE || st == CL_INVALID_BUILD_OPTIONS ? SL_EBUILD
-                                                                              : SL_ECL;
+        rc = st == CL_BUILD_PROGRAM_FAILURE || st == CL_INVALID_BUILD_OPTIONS ? SL_EBUILD : SL_ECL;
         goto out;
     }
     *out = prog;

@@ -14,8 +14,8 @@
 typedef struct sl_device_info {
     char platform[128];
     char name[128];
-    char version[128];   /* CL_DEVICE_VERSION */
-    char c_version[64];  /* CL_DEVICE_OPENCL_C_VERSION */
+    char version[128];  /* CL_DEVICE_VERSION */
+    char c_version[64]; /* CL_DEVICE_OPENCL_C_VERSION */
     char driver[64];
     cl_device_type type;
     cl_uint compute_units;

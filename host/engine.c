@@ -37,13 +37,15 @@ struct sl_engine {
     cl_command_queue q;  /* kernels, in order: batches apply in arrival order */
     cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
     cl_program prog;
-    cl_kernel k_agg, k_emit;
-    cl_mem keys, states, fill, used, status, out, out_count;
+    cl_kernel k_agg, k_emit, k_merge;
+    cl_mem slots, fill, used, status, out, out_count;
     size_t out_rows; /* capacity of `out` in rows */
     sl_engine_cfg cfg;
     uint32_t pbits, nparts, region_slots, region_max;
+    uint32_t copies;    /* chunked mode: table copies = work-items per batch; 0 = grouped mode */
+    uint32_t ncounters; /* fill/used counters: nparts x max(copies, 1) */
     uint64_t nslots;
-    size_t state_size;
+    size_t slot_size; /* sizeof(sl_slot) on the device: key + PE state */
     int windowed;
     size_t batch_cap;
     sl_rec *staging;
@@ -155,7 +157,7 @@ static int size_table(sl_engine *e, char *msg, size_t msglen)
         return SL_ERANGE;
     }
     e->region_max = e->region_slots - e->region_slots / 8;
-    e->nslots = (uint64_t)e->region_slots * e->nparts;
+    e->nslots = (uint64_t)e->region_slots * e->nparts * (e->copies ? e->copies : 1);
     return 0;
 }
 
@@ -190,6 +192,8 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     e->k_agg = clCreateKernel(e->prog, "sl_aggregate", &st);
     if (st == CL_SUCCESS)
         e->k_emit = clCreateKernel(e->prog, "sl_emit_rows", &st);
+    if (st == CL_SUCCESS && e->copies > 1)
+        e->k_merge = clCreateKernel(e->prog, "sl_merge_copies", &st);
     if (st != CL_SUCCESS) {
         snprintf(msg, msglen, "clCreateKernel: %s", sl_cl_strerror(st));
         return SL_ECL;
@@ -211,11 +215,11 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     if (info)
         clReleaseMemObject(info);
     if (st != CL_SUCCESS || sizes[1] != sizeof(sl_row) || sizes[0] == 0) {
-        snprintf(msg, msglen, "PE ABI check failed: state %u bytes, result %u bytes (expected %zu)",
+        snprintf(msg, msglen, "PE ABI check failed: slot %u bytes, result %u bytes (expected %zu)",
                  sizes[0], sizes[1], sizeof(sl_row));
         return SL_ECL;
     }
-    e->state_size = sizes[0];
+    e->slot_size = sizes[0];
     return 0;
 }
 
@@ -230,42 +234,50 @@ static cl_mem make_buffer(sl_engine *e, cl_mem_flags flags, size_t size, int *rc
     return m;
 }
 
+/* Zeroes the table and its counters (enqueued on q). Returns a CL status. */
+static cl_int clear_table(sl_engine *e)
+{
+    cl_uint zero = 0;
+    cl_int st = clEnqueueFillBuffer(e->q, e->slots, &zero, sizeof zero, 0,
+                                    (size_t)e->nslots * e->slot_size, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->fill, &zero, sizeof zero, 0,
+                                 e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->used, &zero, sizeof zero, 0,
+                                 e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->status, &zero, sizeof zero, 0, 2 * sizeof(cl_uint), 0,
+                                 NULL, NULL);
+    return st;
+}
+
+/* Allocates the table and the pinned batch buffers, and touches every page of them now: first
+ * touch of fresh memory is slow on the VMs we measure on (0.5-2 GB/s), and it belongs to setup,
+ * not to the first batches. */
 static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_device_info *in = sl_device_get_info(e->dev);
-    size_t key_bytes = (size_t)e->nslots * sizeof(cl_ulong);
-    size_t state_bytes = (size_t)e->nslots * e->state_size;
+    size_t table_bytes = (size_t)e->nslots * e->slot_size;
     size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
-    if (state_bytes > in->max_alloc || key_bytes > in->max_alloc) {
+    if (table_bytes > in->max_alloc) {
         snprintf(msg, msglen,
                  "pe.capacity %llu needs a %zu MiB state table, over the device's largest "
                  "allocation of %llu MiB",
-                 (unsigned long long)e->cfg.pe.capacity, state_bytes >> 20,
+                 (unsigned long long)e->cfg.pe.capacity, table_bytes >> 20,
                  (unsigned long long)(in->max_alloc >> 20));
         return SL_ERANGE;
     }
     int rc = 0;
-    e->keys = make_buffer(e, CL_MEM_READ_WRITE, key_bytes, &rc);
-    e->states = make_buffer(e, CL_MEM_READ_WRITE, state_bytes, &rc);
-    e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->nparts * sizeof(cl_uint), &rc);
-    e->used = make_buffer(e, CL_MEM_READ_WRITE, e->nparts * sizeof(cl_uint), &rc);
+    cl_int st;
+    e->slots = make_buffer(e, CL_MEM_READ_WRITE, table_bytes, &rc);
+    e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->ncounters * sizeof(cl_uint), &rc);
+    e->used = make_buffer(e, CL_MEM_READ_WRITE, e->ncounters * sizeof(cl_uint), &rc);
     e->status = make_buffer(e, CL_MEM_READ_WRITE, 2 * sizeof(cl_uint), &rc);
     e->out_count = make_buffer(e, CL_MEM_READ_WRITE, sizeof(cl_uint), &rc);
     if (rc)
         goto fail;
-    cl_ulong zero = 0;
-    cl_int st = clEnqueueFillBuffer(e->q, e->keys, &zero, sizeof zero, 0, key_bytes, 0, NULL, NULL);
-    cl_uint zero32 = 0;
-    if (st == CL_SUCCESS)
-        st = clEnqueueFillBuffer(e->q, e->fill, &zero32, sizeof zero32, 0,
-                                 e->nparts * sizeof(cl_uint), 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueFillBuffer(e->q, e->used, &zero32, sizeof zero32, 0,
-                                 e->nparts * sizeof(cl_uint), 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueFillBuffer(e->q, e->status, &zero32, sizeof zero32, 0, 2 * sizeof(cl_uint),
-                                 0, NULL, NULL);
-    if (st != CL_SUCCESS) {
+    if ((st = clear_table(e)) != CL_SUCCESS) {
         rc = sl_cl_check(st, "clEnqueueFillBuffer");
         goto fail;
     }
@@ -276,31 +288,31 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
             s->dev = make_buffer(e, CL_MEM_READ_ONLY, batch_bytes, &rc);
         s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->nparts + 1) * sizeof(cl_uint), &rc);
         s->bounds_h = calloc(e->nparts + 1, sizeof *s->bounds_h);
-        s->fill_h = calloc(e->nparts, sizeof *s->fill_h);
+        s->fill_h = calloc(e->ncounters, sizeof *s->fill_h);
         if (rc)
             goto fail;
         if (!s->bounds_h || !s->fill_h) {
             rc = SL_ENOMEM;
             goto fail;
         }
-        s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION,
-                                     0, batch_bytes, 0, NULL, &s->ready, &st);
+        s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
+                                     batch_bytes, 0, NULL, NULL, &st);
         if (st != CL_SUCCESS) {
             rc = sl_cl_check(st, "clEnqueueMapBuffer");
             goto fail;
         }
+        memset(s->host, 0, batch_bytes);
     }
     st = clFinish(e->q);
-    if (st == CL_SUCCESS)
-        st = clFinish(e->qx);
     if (st != CL_SUCCESS) {
         rc = sl_cl_check(st, "clFinish");
         goto fail;
     }
     return 0;
 fail:
-    snprintf(msg, msglen, "cannot allocate device buffers (state table %zu MiB, batches %zu MiB): %s",
-             (key_bytes + state_bytes) >> 20, (2 * batch_bytes) >> 20, sl_strerror(rc));
+    snprintf(msg, msglen,
+             "cannot allocate device buffers (state table %zu MiB, batches %zu MiB): %s",
+             table_bytes >> 20, (2 * batch_bytes) >> 20, sl_strerror(rc));
     return rc;
 }
 
@@ -311,8 +323,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     msg[0] = '\0';
     const sl_device_info *in = sl_device_get_info(dev);
     if (!in->fp64) {
-        snprintf(msg, msglen, "device %s lacks cl_khr_fp64, which the built-in PEs need",
-                 in->name);
+        snprintf(msg, msglen, "device %s lacks cl_khr_fp64, which the built-in PEs need", in->name);
         return SL_EUNSUPPORTED;
     }
     if (!pe_file(cfg->pe.kind) || cfg->pe.capacity == 0 ||
@@ -320,9 +331,16 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         snprintf(msg, msglen, "invalid PE configuration (kind, capacity or window)");
         return SL_EINVAL;
     }
+    int chunked = cfg->mode == SL_DISPATCH_CHUNKED ||
+                  (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU));
     uint32_t parts = cfg->partitions;
     if (parts == 0)
         parts = (in->type & CL_DEVICE_TYPE_CPU) ? 64 : 1024;
+    uint32_t copies = cfg->copies ? cfg->copies : in->compute_units;
+    if (copies == 0 || copies > 256) {
+        snprintf(msg, msglen, "copies must be 1..256, got %u", copies);
+        return SL_EINVAL;
+    }
     if (parts > 4096 || (parts & (parts - 1)) != 0) {
         snprintf(msg, msglen, "partitions must be a power of two up to 4096, got %u", parts);
         return SL_EINVAL;
@@ -338,6 +356,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->on_emit = on_emit;
     e->ud = ud;
     e->nparts = parts;
+    e->copies = chunked ? copies : 0;
+    e->ncounters = parts * (chunked ? copies : 1);
     while ((1u << e->pbits) < parts)
         e->pbits++;
     e->batch_cap = cfg->batch_events ? cfg->batch_events : DEFAULT_BATCH;
@@ -363,9 +383,9 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     SL_INFO("engine",
-            "PE %s: %u partitions x %u slots (%llu keys max, %zu-byte states), batches of %zu",
+            "PE %s: %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, %s",
             cfg->pe.name, e->nparts, e->region_slots, (unsigned long long)cfg->pe.capacity,
-            e->state_size, e->batch_cap);
+            e->slot_size, e->batch_cap, e->copies ? "chunked" : "grouped by the host");
     *out = e;
     return 0;
 fail:
@@ -391,12 +411,17 @@ static int reclaim(sl_engine *e, struct stage *s)
     release_event(&s->kernel);
     release_event(&s->transfer);
     uint64_t live = 0;
-    for (uint32_t p = 0; p < e->nparts; p++)
-        live += s->fill_h[p];
+    for (uint32_t c = 0; c < (e->copies ? e->copies : 1); c++) {
+        uint64_t in_copy = 0;
+        for (uint32_t p = 0; p < e->nparts; p++)
+            in_copy += s->fill_h[c * e->nparts + p];
+        if (in_copy > live)
+            live = in_copy;
+    }
     e->stats.keys = live;
     if (s->status_h[0] != 0)
         return fail(e, SL_ETABLEFULL,
-                    "state table full: partition %u of %u has no free slot among its %u (%llu "
+                    "state table full: region %u of %u has no free slot among its %u (%llu "
                     "events could not be applied); pe.capacity is %llu keys: raise it",
                     s->status_h[1] - 1, e->nparts, e->region_max,
                     (unsigned long long)s->status_h[0], (unsigned long long)e->cfg.pe.capacity);
@@ -423,8 +448,11 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     uint32_t *bounds = s->bounds_h;
     memset(bounds, 0, (e->nparts + 1) * sizeof *bounds);
     uint64_t types[SL_EV_NTYPES] = {0};
-    if (e->pbits == 0) {
-        bounds[1] = (uint32_t)n;
+    size_t global = e->copies ? e->copies : e->nparts;
+    if (e->copies || e->pbits == 0) {
+        /* arrival order as is, cut into `global` contiguous chunks */
+        for (size_t w = 0; w <= global; w++)
+            bounds[w] = (uint32_t)(n * w / global);
         for (size_t i = 0; i < n; i++)
             types[src[i].type & 3]++;
         memcpy(s->host, src, n * sizeof *src);
@@ -466,37 +494,39 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     }
     st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nparts + 1) * sizeof(cl_uint),
                               bounds, 0, NULL, NULL);
-    cl_uint rs = e->region_slots, rmax = e->region_max;
+    cl_uint rs = e->region_slots, rmax = e->region_max, pbits = e->pbits, copies = e->copies;
     cl_kernel k = e->k_agg;
     if (st == CL_SUCCESS)
         st = clSetKernelArg(k, 0, sizeof recs, &recs);
     if (st == CL_SUCCESS)
         st = clSetKernelArg(k, 1, sizeof s->bounds, &s->bounds);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof e->keys, &e->keys);
+        st = clSetKernelArg(k, 2, sizeof e->slots, &e->slots);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 3, sizeof e->states, &e->states);
+        st = clSetKernelArg(k, 3, sizeof e->fill, &e->fill);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 4, sizeof e->fill, &e->fill);
+        st = clSetKernelArg(k, 4, sizeof e->used, &e->used);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 5, sizeof e->used, &e->used);
+        st = clSetKernelArg(k, 5, sizeof rs, &rs);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 6, sizeof rs, &rs);
+        st = clSetKernelArg(k, 6, sizeof rmax, &rmax);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 7, sizeof rmax, &rmax);
+        st = clSetKernelArg(k, 7, sizeof pbits, &pbits);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 8, sizeof e->status, &e->status);
-    size_t global = e->nparts, local = 1;
+        st = clSetKernelArg(k, 8, sizeof copies, &copies);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 9, sizeof e->status, &e->status);
+    size_t local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
     clReleaseEvent(ready_in);
     if (st != CL_SUCCESS)
         return clfail(e, st, "enqueueing the aggregation kernel");
     cl_event got_status = NULL;
-    st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0,
-                             NULL, NULL);
+    st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0, NULL,
+                             NULL);
     if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->nparts * sizeof(cl_uint),
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->ncounters * sizeof(cl_uint),
                                  s->fill_h, 0, NULL, &got_status);
     if (st != CL_SUCCESS)
         return clfail(e, st, "reading batch status");
@@ -528,12 +558,57 @@ static int drain(sl_engine *e)
 
 /* Runs the emission kernel (close = 0: snapshot; 1: close windows ending at or before
  * `before`) and hands the rows to the callback. */
+/* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. */
+static int merge_copies(sl_engine *e)
+{
+    cl_uint rs = e->region_slots, rmax = e->region_max, copies = e->copies;
+    cl_uint status[2] = {0, 0};
+    cl_kernel k = e->k_merge;
+    cl_int st = clSetKernelArg(k, 0, sizeof e->slots, &e->slots);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 1, sizeof e->fill, &e->fill);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 2, sizeof e->used, &e->used);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 3, sizeof rs, &rs);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 4, sizeof rmax, &rmax);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 5, sizeof copies, &copies);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 6, sizeof e->status, &e->status);
+    size_t global = e->nparts, local = 1;
+    if (st == CL_SUCCESS)
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
+    uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
+    if (st == CL_SUCCESS)
+        st =
+            clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof status, status, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_TRUE, 0, e->nparts * sizeof(cl_uint), fill, 0,
+                                 NULL, NULL);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "merging table copies");
+    uint64_t live = 0;
+    for (uint32_t p = 0; p < e->nparts; p++)
+        live += fill[p];
+    e->stats.keys = live;
+    if (status[0] != 0 || live > e->cfg.pe.capacity)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: %llu %s (or more) exceed pe.capacity of %llu: raise it",
+                    (unsigned long long)live, e->windowed ? "open windows" : "keys",
+                    (unsigned long long)e->cfg.pe.capacity);
+    return 0;
+}
+
 static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
 {
     int rc = drain(e);
     if (rc)
         return rc;
     double t0 = now_s();
+    if (e->copies > 1 && (rc = merge_copies(e)))
+        return rc;
     size_t need = e->stats.keys ? (size_t)e->stats.keys : 1;
     cl_int st = CL_SUCCESS;
     if (need > e->out_rows) {
@@ -555,25 +630,23 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     cl_kernel k = e->k_emit;
     st = clEnqueueWriteBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 0, sizeof e->keys, &e->keys);
+        st = clSetKernelArg(k, 0, sizeof e->slots, &e->slots);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 1, sizeof e->states, &e->states);
+        st = clSetKernelArg(k, 1, sizeof e->fill, &e->fill);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof e->fill, &e->fill);
+        st = clSetKernelArg(k, 2, sizeof e->used, &e->used);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 3, sizeof e->used, &e->used);
+        st = clSetKernelArg(k, 3, sizeof rs, &rs);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 4, sizeof rs, &rs);
+        st = clSetKernelArg(k, 4, sizeof close_u, &close_u);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 5, sizeof close_u, &close_u);
+        st = clSetKernelArg(k, 5, sizeof before_l, &before_l);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 6, sizeof before_l, &before_l);
+        st = clSetKernelArg(k, 6, sizeof e->out, &e->out);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 7, sizeof e->out, &e->out);
+        st = clSetKernelArg(k, 7, sizeof cap, &cap);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 8, sizeof cap, &cap);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 9, sizeof e->out_count, &e->out_count);
+        st = clSetKernelArg(k, 8, sizeof e->out_count, &e->out_count);
     size_t global = e->nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
@@ -584,11 +657,11 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     if (st != CL_SUCCESS)
         return clfail(e, st, "running the emission kernel");
     if (count > e->out_rows)
-        return fail(e, SL_ECL, "emission found %u rows but the table counts %llu live keys",
-                    count, (unsigned long long)e->stats.keys);
+        return fail(e, SL_ECL, "emission found %u rows but the table counts %llu live keys", count,
+                    (unsigned long long)e->stats.keys);
     if (count > 0) {
-        st = clEnqueueReadBuffer(e->q, e->out, CL_TRUE, 0, count * sizeof(sl_row), e->rows, 0,
-                                 NULL, NULL);
+        st = clEnqueueReadBuffer(e->q, e->out, CL_TRUE, 0, count * sizeof(sl_row), e->rows, 0, NULL,
+                                 NULL);
         if (st != CL_SUCCESS)
             return clfail(e, st, "reading results");
     }
@@ -721,6 +794,28 @@ int sl_engine_finish(sl_engine *e)
     return emit(e, SL_EMIT_FINAL, e->windowed, INT64_MAX);
 }
 
+int sl_engine_reset(sl_engine *e)
+{
+    int rc = drain(e);
+    if (rc)
+        return rc;
+    cl_int st = clear_table(e);
+    if (st == CL_SUCCESS)
+        st = clFinish(e->q);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clearing the state table");
+    e->staged = 0;
+    e->have_time = 0;
+    e->max_time = 0;
+    e->closed_before = INT64_MIN;
+    e->next_event_trigger = e->cfg.pe.trigger.every_events;
+    e->last_emit_s = now_s();
+    e->failed = 0;
+    e->msg[0] = '\0';
+    memset(&e->stats, 0, sizeof e->stats);
+    return 0;
+}
+
 const char *sl_engine_message(const sl_engine *e)
 {
     return e->msg;
@@ -762,7 +857,7 @@ void sl_engine_destroy(sl_engine **ep)
         clFinish(e->qx);
         clReleaseCommandQueue(e->qx);
     }
-    cl_mem mems[] = {e->keys, e->states, e->fill, e->used, e->status, e->out, e->out_count};
+    cl_mem mems[] = {e->slots, e->fill, e->used, e->status, e->out, e->out_count};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);
@@ -770,6 +865,8 @@ void sl_engine_destroy(sl_engine **ep)
         clReleaseKernel(e->k_agg);
     if (e->k_emit)
         clReleaseKernel(e->k_emit);
+    if (e->k_merge)
+        clReleaseKernel(e->k_merge);
     if (e->prog)
         clReleaseProgram(e->prog);
     free(e->staging);

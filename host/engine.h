@@ -42,19 +42,32 @@ enum sl_emit_kind {
  * valid during the call. Returns 0, or a negative sl_err to stop the engine. */
 typedef int (*sl_emit_fn)(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
+/* How a batch reaches the work-items (see kernels/sl_engine.cl). */
+enum sl_dispatch_mode {
+    SL_DISPATCH_AUTO = 0,    /* chunked on CPU devices, grouped elsewhere */
+    SL_DISPATCH_GROUPED = 1, /* the host groups each batch by key partition; work-item p owns
+                                partition p's keys and sees their events in arrival order */
+    SL_DISPATCH_CHUNKED = 2  /* the host copies the batch as is; each of `compute units`
+                                work-items aggregates one contiguous chunk into its own copy of
+                                the table, and the copies are merged before each emission */
+};
+
 typedef struct sl_engine_cfg {
     sl_pe_cfg pe;
     uint32_t batch_events; /* records per device batch; 0 = 262,144 */
-    uint32_t partitions;   /* power of two 1..4096; 0 = 64 on CPU devices, 1024 otherwise */
-    int no_overlap;        /* 1: wait for each batch before filling the next (for comparisons) */
+    uint32_t partitions; /* table regions, power of two 1..4096; 0 = 64 on CPU devices, else 1024 */
+    uint32_t copies;     /* chunked mode: table copies (work-items); 0 = compute units */
+    enum sl_dispatch_mode mode;
+    int no_overlap; /* 1: wait for each batch before filling the next (for comparisons) */
 } sl_engine_cfg;
 
 typedef struct sl_engine_stats {
-    uint64_t events_in;    /* records pushed */
-    uint64_t events_late;  /* window PE: records dropped as late (counted, never applied) */
-    uint64_t batches;      /* batches dispatched */
+    uint64_t events_in;   /* records pushed */
+    uint64_t events_late; /* window PE: records dropped as late (counted, never applied) */
+    uint64_t batches;     /* batches dispatched */
     uint64_t type_counts[SL_EV_NTYPES]; /* records pushed, by event type */
-    uint64_t keys;         /* live keys (or open windows) after the last completed batch */
+    uint64_t keys;         /* live keys (or open windows) after the last completed batch; in
+                              chunked mode the largest copy's count until an emission merges */
     uint64_t emissions;    /* emissions delivered */
     uint64_t rows_emitted; /* rows delivered */
     double t_group;        /* seconds: host grouping into pinned buffers */
@@ -80,6 +93,10 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
  * negative sl_err as for sl_engine_push. */
 int sl_engine_finish(sl_engine *e);
+
+/* Waits for the device, discards every key's state, staged records, triggers and statistics, and
+ * keeps the program and buffers, so that a new stream costs no setup. Returns 0 or SL_ECL. */
+int sl_engine_reset(sl_engine *e);
 
 /* The last error's explanation ("" when none). */
 const char *sl_engine_message(const sl_engine *e);

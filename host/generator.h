@@ -9,11 +9,11 @@
 #include "event.h"
 
 typedef struct sl_gen_cfg {
-    uint64_t events;        /* total events to produce */
-    uint32_t keys;          /* distinct ad ids: "ad-00000000" .. */
-    double skew;            /* Zipf exponent; 0 = uniform */
-    double click_rate;      /* mean per-ad click probability (0..1) */
-    double purchase_rate;   /* probability of a purchase event (0..1), counted as "other" by CTR */
+    uint64_t events;      /* total events to produce */
+    uint32_t keys;        /* distinct ad ids: "ad-00000000" .. */
+    double skew;          /* Zipf exponent; 0 = uniform */
+    double click_rate;    /* mean per-ad click probability (0..1) */
+    double purchase_rate; /* probability of a purchase event (0..1), counted as "other" by CTR */
     uint64_t seed;
     int64_t start_ms;       /* event time of the first event */
     uint32_t events_per_ms; /* event-time rate: time advances 1 ms every this many events */

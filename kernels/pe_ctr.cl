@@ -10,19 +10,19 @@ typedef struct sl_state {
 
 #define SL_SLOT_KEY(r) ((r)->key)
 
-void sl_init(sl_state *s)
+void sl_init(__global sl_state *s)
 {
     s->views = 0;
     s->clicks = 0;
 }
 
-void sl_add(sl_state *s, const sl_record *r)
+void sl_add(__global sl_state *s, const sl_record *r)
 {
     s->views += r->type == SL_EV_VIEW;
     s->clicks += r->type == SL_EV_CLICK;
 }
 
-void sl_emit(ulong slot_key, const sl_state *s, sl_result *out)
+void sl_emit(ulong slot_key, __global const sl_state *s, sl_result *out)
 {
     out->key = slot_key;
     out->window_start = 0;
@@ -33,4 +33,12 @@ void sl_emit(ulong slot_key, const sl_state *s, sl_result *out)
 #else
     out->x = s->views ? (double)s->clicks / (double)s->views : 0.0;
 #endif
+}
+
+#define SL_REDUCE 1
+
+void sl_merge(__global sl_state *dst, __global const sl_state *src)
+{
+    dst->views += src->views;
+    dst->clicks += src->clicks;
 }

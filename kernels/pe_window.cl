@@ -35,21 +35,21 @@ ulong sl_window_slot_key(const sl_record *r)
 #define SL_SLOT_KEY(r) sl_window_slot_key(r)
 #define SL_CLOSABLE(s, before) ((s)->window_start + SL_WINDOW_MS <= (before))
 
-void sl_init(sl_state *s)
+void sl_init(__global sl_state *s)
 {
     s->ad_key = 0;
     s->window_start = 0;
     s->n = 0;
 }
 
-void sl_add(sl_state *s, const sl_record *r)
+void sl_add(__global sl_state *s, const sl_record *r)
 {
     s->ad_key = r->key;
     s->window_start = sl_window_start(r->time_ms);
     s->n += 1;
 }
 
-void sl_emit(ulong slot_key, const sl_state *s, sl_result *out)
+void sl_emit(ulong slot_key, __global const sl_state *s, sl_result *out)
 {
     (void)slot_key;
     out->key = s->ad_key;
@@ -57,4 +57,13 @@ void sl_emit(ulong slot_key, const sl_state *s, sl_result *out)
     out->n0 = s->n;
     out->n1 = 0;
     out->x = 0.0;
+}
+
+#define SL_REDUCE 1
+
+void sl_merge(__global sl_state *dst, __global const sl_state *src)
+{
+    dst->ad_key = src->ad_key;
+    dst->window_start = src->window_start;
+    dst->n += src->n;
 }

@@ -140,19 +140,42 @@ Test(engine, batch_edges, .timeout = 300)
     free(recs);
 }
 
-Test(engine, partition_counts_and_overlap_give_the_same_results, .timeout = 300)
+Test(engine, dispatch_modes_partition_counts_and_overlap_give_the_same_results, .timeout = 300)
 {
     size_t n = 100000;
     sl_rec *recs = malloc(n * sizeof *recs);
     cr_assert_not_null(recs);
     th_records(5, recs, n, 20000, 1.0, 0, 0);
     static const uint32_t parts[] = {1, 2, 16, 4096};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 40000, 8192);
-        cfg.partitions = parts[i];
-        check(&cfg, recs, n, 10000);
-        cfg.no_overlap = 1;
-        check(&cfg, recs, n, 10000);
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_GROUPED, SL_DISPATCH_CHUNKED};
+    static const uint32_t copies[] = {1, 2, 5};
+    for (size_t m = 0; m < 2; m++)
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            sl_engine_cfg cfg = make_cfg(SL_PE_SUM, 40000, 8192);
+            cfg.mode = modes[m];
+            cfg.partitions = parts[i];
+            cfg.copies = copies[i % 3];
+            check(&cfg, recs, n, 10000);
+            cfg.no_overlap = 1;
+            check(&cfg, recs, n, 10000);
+        }
+    free(recs);
+}
+
+/* The sweeps above run in the device's default mode (chunked on CPU devices); this one runs every
+ * PE grouped by the host, the mode GPUs use. */
+Test(engine, grouped_mode_matches_reference_for_every_pe, .timeout = 300)
+{
+    size_t n = 120000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    for (int kind = 0; kind < SL_PE_NKINDS; kind++) {
+        th_records(20 + (uint64_t)kind, recs, n, 7000, 1.0, 1000, 200);
+        sl_engine_cfg cfg = make_cfg((enum sl_pe_kind)kind, 100000, 5000);
+        cfg.mode = SL_DISPATCH_GROUPED;
+        cfg.partitions = 64;
+        cfg.pe.window_ms = 2000;
+        check(&cfg, recs, n, 4321);
     }
     free(recs);
 }

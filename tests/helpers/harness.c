@@ -64,8 +64,10 @@ void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew
             rank = (uint32_t)(splitmix(&s) % keys);
         }
         double t = unit(&s);
-        uint32_t type = t < 0.70 ? SL_EV_VIEW : t < 0.90 ? SL_EV_CLICK : t < 0.95 ? SL_EV_PURCHASE
-                                                                                 : SL_EV_OTHER;
+        uint32_t type = t < 0.70   ? SL_EV_VIEW
+                        : t < 0.90 ? SL_EV_CLICK
+                        : t < 0.95 ? SL_EV_PURCHASE
+                                   : SL_EV_OTHER;
         int64_t jitter = jitter_ms ? (int64_t)(splitmix(&s) % (uint64_t)(jitter_ms + 1)) : 0;
         out[i].key = kt[rank];
         out[i].type = type;
