@@ -1,4 +1,550 @@
-int main(void)
+/* The sluice command line: run, ctr, devices. Exit status: 0 success, 1 runtime failure
+ * (device, build, table full, I/O), 2 usage or configuration error, or a malformed line under
+ * --strict. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "device.h"
+#include "err.h"
+#include "pipeline.h"
+
+#define MAX_SHOWN_BAD 10
+
+static const char *prog = "sluice";
+
+static void usage_main(FILE *o)
 {
+    fprintf(o, "usage: sluice [--version] [--help] COMMAND [ARGS]\n"
+               "\n"
+               "A stream processor that runs keyed aggregation PEs as OpenCL kernels.\n"
+               "\n"
+               "commands:\n"
+               "  ctr       click-through rate per ad from NDJSON/CSV events (or the generator)\n"
+               "  run       run a topology from a YAML file\n"
+               "  devices   list OpenCL platforms and devices\n"
+               "\n"
+               "'sluice COMMAND --help' describes each command.\n");
+}
+
+static void usage_ctr(FILE *o)
+{
+    fprintf(o,
+            "usage: sluice ctr [--input PATH|-] [--output PATH|-] [--format ndjson|csv]\n"
+            "                  [--device NAME] [--prior A,B] [--strict] [options]\n"
+            "\n"
+            "Counts impressions (event_type view or impression) and clicks per ad id and writes\n"
+            "CSV 'ad_id,impressions,clicks,ctr' sorted by ad id (byte order). ctr is\n"
+            "clicks/impressions (0 without impressions), or (clicks+A)/(impressions+A+B) with\n"
+            "--prior A,B. Without --input it runs the built-in generator and prints the top ads.\n"
+            "\n"
+            "  -i, --input PATH       events file, '-' for stdin (default: built-in generator)\n"
+            "  -o, --output PATH      CSV output, '-' for stdout (default: stdout with --input,\n"
+            "                         else a top-ads table only)\n"
+            "  -f, --format FMT       ndjson (default) or csv\n"
+            "  -d, --device NAME      OpenCL platform/device name substring (or SLUICE_DEVICE)\n"
+            "      --prior A,B        smooth CTR with a Beta(A, B) prior (A, B > 0)\n"
+            "      --strict           stop at the first malformed line, exit status 2\n"
+            "      --capacity N       most distinct ads the device table holds (default 1048576)\n"
+            "      --batch N          events per device batch (default 262144)\n"
+            "      --top N            rows in the top-ads table (default 10)\n"
+            "      --min-impressions N  ads in the top table need this many (default 1000)\n"
+            "      --progress         live progress line on stderr even when it is not a terminal\n"
+            "  -q, --quiet            no progress line and no summary\n"
+            "generator (without --input):\n"
+            "      --events N         events to generate (default 10000000)\n"
+            "      --keys N           distinct ads (default 100000)\n"
+            "      --skew S           Zipf exponent of ad popularity, 0 = uniform (default 1.0)\n"
+            "      --click-rate P     mean per-ad click probability (default 0.1)\n"
+            "      --seed N           generator seed (default 42)\n"
+            "  -h, --help             this text\n");
+}
+
+static void usage_run(FILE *o)
+{
+    fprintf(o,
+            "usage: sluice run CONFIG.yaml [--device NAME] [--output PATH|-] [--strict]\n"
+            "\n"
+            "Runs the topology in CONFIG.yaml (source, keyless filter, keyed PE, sink); see\n"
+            "docs/config.md. An invalid file fails with FILE:LINE:COLUMN and what was expected.\n"
+            "\n"
+            "  -d, --device NAME   override the config's device\n"
+            "  -o, --output PATH   override the config's sink path ('-' for stdout)\n"
+            "      --strict        stop at the first malformed input line, exit status 2\n"
+            "      --progress      live progress line on stderr even when not a terminal\n"
+            "  -q, --quiet         no progress line and no summary\n"
+            "  -h, --help          this text\n");
+}
+
+static void usage_devices(FILE *o)
+{
+    fprintf(o, "usage: sluice devices\n"
+               "\n"
+               "Lists every OpenCL platform and device with its key limits. Select one with\n"
+               "--device NAME or SLUICE_DEVICE=NAME (a case-insensitive substring of\n"
+               "\"platform / device\").\n");
+}
+
+/* ---- shared run-time reporting ---- */
+
+struct report_ctx {
+    int strict;
+    int quiet;
+    int progress;
+    uint64_t shown;
+};
+
+static int on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, const char *reason)
+{
+    struct report_ctx *rc = ud;
+    if (rc->shown < MAX_SHOWN_BAD || rc->strict) {
+        if (rc->progress)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "line %" PRIu64 ": %s (column %zu, byte %" PRIu64 ")\n", line, reason,
+                column, byte_offset);
+    }
+    rc->shown++;
+    return rc->strict;
+}
+
+static void on_progress(void *ud, const sl_progress *p)
+{
+    (void)ud;
+    fprintf(stderr, "\r\033[K%12" PRIu64 " events  %8.2f M events/s  %6.1f s", p->events,
+            p->rate / 1e6, p->elapsed_s);
+    if (p->bad)
+        fprintf(stderr, "  %" PRIu64 " malformed", p->bad);
+    fflush(stderr);
+}
+
+static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
+{
+    const sl_engine_stats *e = &r->engine;
+    if (rc->progress)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "sluice: %" PRIu64 " events in %.3f s (%.2f M events/s) on %s / %s\n",
+            e->events_in, r->elapsed_s,
+            r->elapsed_s > 0 ? (double)e->events_in / r->elapsed_s / 1e6 : 0.0, r->device.platform,
+            r->device.name);
+    fprintf(stderr,
+            "  by type: view %" PRIu64 ", click %" PRIu64 ", purchase %" PRIu64 ", other %" PRIu64
+            "\n",
+            e->type_counts[0], e->type_counts[1], e->type_counts[2], e->type_counts[3]);
+    fprintf(stderr,
+            "  rows %" PRIu64 ", batches %" PRIu64 "; grouping %.3f s, transfer %.3f s, kernels "
+            "%.3f s, emit %.3f s\n",
+            e->rows_emitted, e->batches, e->t_group, e->t_transfer, e->t_kernel, e->t_emit);
+    if (r->filtered)
+        fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
+    if (e->events_late)
+        fprintf(stderr, "  late events dropped (window already closed): %" PRIu64 "\n",
+                e->events_late);
+    if (r->input.lines)
+        fprintf(stderr,
+                "  input: %" PRIu64 " lines, %" PRIu64 " records, %" PRIu64 " blank, %" PRIu64
+                " malformed\n",
+                r->input.lines, r->input.records, r->input.blank, r->input.bad);
+}
+
+static void report_bad_total(const sl_pipeline_report *r, const struct report_ctx *rc)
+{
+    if (r->input.bad > MAX_SHOWN_BAD)
+        fprintf(stderr, "%s: %" PRIu64 " malformed lines skipped in all (first %d shown)\n", prog,
+                r->input.bad, MAX_SHOWN_BAD);
+    else if (r->input.bad > 0 && !rc->strict)
+        fprintf(stderr, "%s: %" PRIu64 " malformed line%s skipped\n", prog, r->input.bad,
+                r->input.bad == 1 ? "" : "s");
+}
+
+/* Opens the topology's input and output, runs it, reports. Returns the exit status. */
+static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions)
+{
+    FILE *in = NULL, *out = NULL;
+    int status = 0;
+    if (t->source.kind == SL_SRC_STDIN || strcmp(t->source.path, "-") == 0) {
+        in = stdin;
+    } else if (t->source.kind == SL_SRC_FILE) {
+        in = fopen(t->source.path, "rb");
+        if (!in) {
+            fprintf(stderr, "%s: cannot open input %s: %s\n", prog, t->source.path,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    if (!out && !top) {
+        if (strcmp(t->sink.path, "-") == 0) {
+            out = stdout;
+        } else {
+            out = fopen(t->sink.path, "w");
+            if (!out) {
+                fprintf(stderr, "%s: cannot open output %s: %s\n", prog, t->sink.path,
+                        strerror(errno));
+                if (in && in != stdin)
+                    fclose(in);
+                return 1;
+            }
+        }
+    }
+    if (!rc->quiet && isatty(STDERR_FILENO))
+        rc->progress = 1;
+    sl_pipeline_opts o = {
+        .topo = t,
+        .in = in,
+        .out = out,
+        .top = top,
+        .top_min_impressions = min_impressions,
+        .top_out = stdout,
+        .on_bad = on_bad,
+        .bad_ud = rc,
+        .on_progress = rc->progress && !rc->quiet ? on_progress : NULL,
+        .progress_every_s = 0.25,
+    };
+    sl_pipeline_report rep;
+    char msg[8192];
+    int err = sl_pipeline_run(&o, &rep, msg, sizeof msg);
+    if (err == SL_EPARSE) {
+        if (rc->progress)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        status = 2;
+    } else if (err) {
+        if (rc->progress)
+            fputs("\r\033[K", stderr);
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        status = 1;
+    } else {
+        if (!rc->quiet)
+            summary(&rep, rc);
+        report_bad_total(&rep, rc);
+    }
+    if (in && in != stdin)
+        fclose(in);
+    if (out && out != stdout) {
+        if (fclose(out) != 0 && status == 0) {
+            fprintf(stderr, "%s: writing %s failed: %s\n", prog, t->sink.path, strerror(errno));
+            status = 1;
+        }
+    } else if (out == stdout && fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "%s: writing to stdout failed: %s\n", prog, strerror(errno));
+        status = 1;
+    }
+    return status;
+}
+
+/* ---- argument parsing helpers ---- */
+
+static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "%s: %s expects an integer in %" PRIu64 "..%" PRIu64 ", got \"%s\"\n", prog,
+                opt, min, max, s);
+        return -1;
+    }
+    *out = v;
     return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "%s: %s expects a number in %g..%g, got \"%s\"\n", prog, opt, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_prior(const char *s, double *a, double *b)
+{
+    char *end;
+    errno = 0;
+    *a = strtod(s, &end);
+    if (errno == 0 && end != s && *end == ',') {
+        const char *s2 = end + 1;
+        *b = strtod(s2, &end);
+        if (errno == 0 && end != s2 && *end == '\0' && *a > 0 && *b > 0 && isfinite(*a) &&
+            isfinite(*b))
+            return 0;
+    }
+    fprintf(stderr, "%s: --prior expects two positive numbers A,B (for example 1,10), got \"%s\"\n",
+            prog, s);
+    return -1;
+}
+
+static int copy_str(char *dst, size_t len, const char *src, const char *what)
+{
+    if (strlen(src) >= len) {
+        fprintf(stderr, "%s: %s is too long\n", prog, what);
+        return -1;
+    }
+    strcpy(dst, src);
+    return 0;
+}
+
+enum {
+    OPT_PRIOR = 256,
+    OPT_STRICT,
+    OPT_CAPACITY,
+    OPT_BATCH,
+    OPT_TOP,
+    OPT_MIN_IMPR,
+    OPT_EVENTS,
+    OPT_KEYS,
+    OPT_SKEW,
+    OPT_CLICK,
+    OPT_SEED,
+    OPT_PROGRESS,
+};
+
+static int cmd_ctr(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"device", required_argument, NULL, 'd'},
+        {"prior", required_argument, NULL, OPT_PRIOR},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"min-impressions", required_argument, NULL, OPT_MIN_IMPR},
+        {"events", required_argument, NULL, OPT_EVENTS},
+        {"keys", required_argument, NULL, OPT_KEYS},
+        {"skew", required_argument, NULL, OPT_SKEW},
+        {"click-rate", required_argument, NULL, OPT_CLICK},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sl_topology t;
+    sl_topology_defaults(&t);
+    sl_pe_defaults(&t.pe, SL_PE_CTR);
+    snprintf(t.pe.name, sizeof t.pe.name, "ctr");
+    t.source.kind = SL_SRC_GENERATOR;
+    struct report_ctx rc = {0};
+    int have_input = 0, have_output = 0, force_progress = 0;
+    uint64_t top = 10, min_impressions = 1000, v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "i:o:f:d:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            if (copy_str(t.source.path, sizeof t.source.path, optarg, "--input"))
+                return 2;
+            t.source.kind = strcmp(optarg, "-") == 0 ? SL_SRC_STDIN : SL_SRC_FILE;
+            have_input = 1;
+            break;
+        case 'o':
+            if (copy_str(t.sink.path, sizeof t.sink.path, optarg, "--output"))
+                return 2;
+            have_output = 1;
+            break;
+        case 'f':
+            if (sl_format_parse(optarg, &t.source.format)) {
+                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", prog, optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            if (copy_str(t.device, sizeof t.device, optarg, "--device"))
+                return 2;
+            break;
+        case OPT_PRIOR:
+            if (parse_prior(optarg, &t.pe.prior_a, &t.pe.prior_b))
+                return 2;
+            t.pe.has_prior = 1;
+            break;
+        case OPT_STRICT:
+            rc.strict = 1;
+            break;
+        case OPT_CAPACITY:
+            if (parse_u64("--capacity", optarg, 1, UINT64_C(1) << 31, &t.pe.capacity))
+                return 2;
+            break;
+        case OPT_BATCH:
+            if (parse_u64("--batch", optarg, 1, UINT64_C(1) << 26, &v))
+                return 2;
+            t.batch_events = (uint32_t)v;
+            break;
+        case OPT_TOP:
+            if (parse_u64("--top", optarg, 1, 1000000, &top))
+                return 2;
+            break;
+        case OPT_MIN_IMPR:
+            if (parse_u64("--min-impressions", optarg, 0, UINT64_MAX, &min_impressions))
+                return 2;
+            break;
+        case OPT_EVENTS:
+            if (parse_u64("--events", optarg, 0, UINT64_MAX, &t.source.gen.events))
+                return 2;
+            break;
+        case OPT_KEYS:
+            if (parse_u64("--keys", optarg, 1, UINT32_MAX, &v))
+                return 2;
+            t.source.gen.keys = (uint32_t)v;
+            break;
+        case OPT_SKEW:
+            if (parse_double("--skew", optarg, 0, 10, &t.source.gen.skew))
+                return 2;
+            break;
+        case OPT_CLICK:
+            if (parse_double("--click-rate", optarg, 0, 1, &t.source.gen.click_rate))
+                return 2;
+            break;
+        case OPT_SEED:
+            if (parse_u64("--seed", optarg, 0, UINT64_MAX, &t.source.gen.seed))
+                return 2;
+            break;
+        case OPT_PROGRESS:
+            force_progress = 1;
+            break;
+        case 'q':
+            rc.quiet = 1;
+            break;
+        case 'h':
+            usage_ctr(stdout);
+            return 0;
+        default:
+            usage_ctr(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s ctr: unexpected argument \"%s\"\n", prog, argv[optind]);
+        usage_ctr(stderr);
+        return 2;
+    }
+    if (have_input && !have_output)
+        snprintf(t.sink.path, sizeof t.sink.path, "-");
+    rc.progress = force_progress && !rc.quiet;
+    /* The demo (generator, no --output) shows a top-ads table instead of 100k CSV rows. */
+    int show_top = !have_input && !have_output;
+    return execute(&t, &rc, show_top ? top : 0, min_impressions);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *device = NULL, *output = NULL;
+    struct report_ctx rc = {0};
+    int force_progress = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            device = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_STRICT:
+            rc.strict = 1;
+            break;
+        case OPT_PROGRESS:
+            force_progress = 1;
+            break;
+        case 'q':
+            rc.quiet = 1;
+            break;
+        case 'h':
+            usage_run(stdout);
+            return 0;
+        default:
+            usage_run(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "%s run: expected one CONFIG.yaml argument\n", prog);
+        usage_run(stderr);
+        return 2;
+    }
+    sl_topology t;
+    char err[2048];
+    int rcode = sl_config_load(argv[optind], &t, err, sizeof err);
+    if (rcode) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 2;
+    }
+    if (device && copy_str(t.device, sizeof t.device, device, "--device"))
+        return 2;
+    if (output && copy_str(t.sink.path, sizeof t.sink.path, output, "--output"))
+        return 2;
+    rc.progress = force_progress && !rc.quiet;
+    return execute(&t, &rc, 0, 0);
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage_devices(stdout);
+            return 0;
+        }
+        usage_devices(stderr);
+        return 2;
+    }
+    if (optind < argc) {
+        usage_devices(stderr);
+        return 2;
+    }
+    int rc = sl_device_list(stdout);
+    if (rc) {
+        fprintf(stderr, "%s: %s (is an OpenCL ICD installed? on Debian: pocl-opencl-icd)\n", prog,
+                sl_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "ctr") == 0)
+        return cmd_ctr(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "devices") == 0)
+        return cmd_devices(argc - 1, argv + 1);
+    fprintf(stderr, "%s: unknown command \"%s\"\n\n", prog, cmd);
+    usage_main(stderr);
+    return 2;
 }

@@ -1,0 +1,51 @@
+/* One node's pipeline for a topology: source (file, stdin or generator) -> keyless filter on the
+ * host -> keyed PE on the OpenCL device -> CSV sink. `sluice run` and `sluice ctr` both go
+ * through here, so the quickstart and YAML topologies share one engine.
+ *
+ * Runs on the calling thread; callbacks are called from it. */
+#ifndef SL_PIPELINE_H
+#define SL_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "engine.h"
+#include "reader.h"
+
+typedef struct sl_progress {
+    uint64_t events;  /* records pushed to the engine so far */
+    uint64_t bad;     /* malformed lines so far */
+    double elapsed_s; /* since the source started */
+    double rate;      /* events/s over the last interval */
+} sl_progress;
+
+typedef struct sl_pipeline_opts {
+    const sl_topology *topo;
+    FILE *in;     /* for SL_SRC_FILE / SL_SRC_STDIN: opened by the caller */
+    FILE *out;    /* CSV output, or NULL to keep results only (for the top table) */
+    uint64_t top; /* > 0: after the run, print the top ads by CTR to top_out */
+    uint64_t top_min_impressions;
+    FILE *top_out;
+    sl_bad_fn on_bad; /* malformed lines; return nonzero to stop (strict mode) */
+    void *bad_ud;
+    void (*on_progress)(void *ud, const sl_progress *p);
+    void *progress_ud;
+    double progress_every_s; /* 0 = no progress callbacks */
+} sl_pipeline_opts;
+
+typedef struct sl_pipeline_report {
+    struct sl_reader_stats input; /* zero for the generator */
+    uint64_t generated;           /* events from the generator */
+    uint64_t filtered;            /* dropped by the keyless filter (counted, by design) */
+    sl_engine_stats engine;
+    sl_device_info device;
+    double elapsed_s;
+} sl_pipeline_report;
+
+/* Runs the topology to the end of its input. Returns 0; SL_EPARSE when on_bad asked to stop;
+ * or another negative sl_err with `msg` explaining (device, build, table full, I/O). The report
+ * is filled as far as the run got. */
+int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen);
+
+#endif

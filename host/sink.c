@@ -1,0 +1,229 @@
+#include "sink.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+struct sl_sink {
+    FILE *out;
+    enum sl_pe_kind kind;
+    const sl_addict *dict;
+    int snapshots;
+    int header_done;
+    uint64_t nsnap, nwin;
+    sl_row *kept;
+    size_t nkept, capkept;
+    struct named *order; /* scratch for sorting one emission */
+    size_t order_cap;
+};
+
+struct named {
+    const sl_row *row;
+    const char *id;
+    size_t len;
+    char hex[19];
+};
+
+sl_sink *sl_sink_new(FILE *out, enum sl_pe_kind kind, const sl_addict *dict, int snapshots)
+{
+    sl_sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->out = out;
+    s->kind = kind;
+    s->dict = dict;
+    s->snapshots = snapshots;
+    return s;
+}
+
+void sl_sink_destroy(sl_sink **sp)
+{
+    if (!sp || !*sp)
+        return;
+    free((*sp)->kept);
+    free((*sp)->order);
+    free(*sp);
+    *sp = NULL;
+}
+
+void sl_csv_write_field(FILE *out, const char *id, size_t len)
+{
+    if (strcspn(id, ",\"\r\n") >= len) {
+        fwrite(id, 1, len, out);
+        return;
+    }
+    fputc('"', out);
+    for (size_t i = 0; i < len; i++) {
+        if (id[i] == '"')
+            fputc('"', out);
+        fputc(id[i], out);
+    }
+    fputc('"', out);
+}
+
+static int cmp_named(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->id, y->id, n);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    if (x->row->window_start != y->row->window_start)
+        return x->row->window_start < y->row->window_start ? -1 : 1;
+    return 0;
+}
+
+/* Fills s->order with the rows and their ad ids, sorted. Returns 0 or SL_ENOMEM. */
+static int sort_rows(sl_sink *s, const sl_row *rows, size_t n)
+{
+    if (n > s->order_cap) {
+        struct named *no = realloc(s->order, n * sizeof *no);
+        if (!no)
+            return SL_ENOMEM;
+        s->order = no;
+        s->order_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct named *nm = &s->order[i];
+        nm->row = &rows[i];
+        nm->id = sl_addict_get(s->dict, rows[i].key, &nm->len);
+        if (!nm->id) { /* every key comes through the dictionary: this is a bug, but show it */
+            SL_WARN("sink", "no ad id for key %016" PRIx64, rows[i].key);
+            snprintf(nm->hex, sizeof nm->hex, "0x%016" PRIx64, rows[i].key);
+            nm->id = nm->hex;
+            nm->len = strlen(nm->hex);
+        }
+    }
+    qsort(s->order, n, sizeof *s->order, cmp_named);
+    return 0;
+}
+
+static void write_header(sl_sink *s)
+{
+    if (s->snapshots)
+        fputs("emit,", s->out);
+    switch (s->kind) {
+    case SL_PE_CTR:
+        fputs("ad_id,impressions,clicks,ctr\n", s->out);
+        break;
+    case SL_PE_COUNT:
+        fputs("ad_id,count\n", s->out);
+        break;
+    case SL_PE_SUM:
+        fputs("ad_id,count,sum\n", s->out);
+        break;
+    case SL_PE_WINDOW:
+        fputs("ad_id,window_start,count\n", s->out);
+        break;
+    }
+}
+
+static void write_row(sl_sink *s, const struct named *nm)
+{
+    const sl_row *r = nm->row;
+    sl_csv_write_field(s->out, nm->id, nm->len);
+    switch (s->kind) {
+    case SL_PE_CTR:
+        fprintf(s->out, ",%" PRIu64 ",%" PRIu64 ",%.6f\n", r->n0, r->n1, r->x);
+        break;
+    case SL_PE_COUNT:
+        fprintf(s->out, ",%" PRIu64 "\n", r->n0);
+        break;
+    case SL_PE_SUM:
+        fprintf(s->out, ",%" PRIu64 ",%.6f\n", r->n0, r->x);
+        break;
+    case SL_PE_WINDOW:
+        fprintf(s->out, ",%" PRId64 ",%" PRIu64 "\n", r->window_start, r->n0);
+        break;
+    }
+}
+
+int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    sl_sink *s = ud;
+    if (kind != SL_EMIT_SNAPSHOT) {
+        if (s->nkept + n > s->capkept) {
+            size_t ncap = (s->nkept + n) * 2;
+            sl_row *nk = realloc(s->kept, ncap * sizeof *nk);
+            if (!nk)
+                return SL_ENOMEM;
+            s->kept = nk;
+            s->capkept = ncap;
+        }
+        memcpy(s->kept + s->nkept, rows, n * sizeof *rows);
+        s->nkept += n;
+    }
+    if (!s->out || (kind == SL_EMIT_SNAPSHOT && !s->snapshots))
+        return 0;
+    int rc = sort_rows(s, rows, n);
+    if (rc)
+        return rc;
+    if (!s->header_done) {
+        write_header(s);
+        s->header_done = 1;
+    }
+    char label[32] = "final";
+    if (kind == SL_EMIT_SNAPSHOT)
+        snprintf(label, sizeof label, "snapshot-%" PRIu64, ++s->nsnap);
+    else if (kind == SL_EMIT_WINDOWS)
+        snprintf(label, sizeof label, "windows-%" PRIu64, ++s->nwin);
+    for (size_t i = 0; i < n; i++) {
+        if (s->snapshots)
+            fprintf(s->out, "%s,", label);
+        write_row(s, &s->order[i]);
+    }
+    if (fflush(s->out) != 0 || ferror(s->out))
+        return SL_EIO;
+    return 0;
+}
+
+const sl_row *sl_sink_rows(const sl_sink *s, size_t *n)
+{
+    *n = s->nkept;
+    return s->kept;
+}
+
+static int cmp_ctr(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    if (x->row->x != y->row->x)
+        return x->row->x > y->row->x ? -1 : 1;
+    if (x->row->n0 != y->row->n0)
+        return x->row->n0 > y->row->n0 ? -1 : 1;
+    return cmp_named(a, b);
+}
+
+int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions)
+{
+    size_t m = 0;
+    struct named *list = malloc((s->nkept ? s->nkept : 1) * sizeof *list);
+    if (!list)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < s->nkept; i++) {
+        if (s->kept[i].n0 < min_impressions)
+            continue;
+        list[m].row = &s->kept[i];
+        list[m].id = sl_addict_get(s->dict, s->kept[i].key, &list[m].len);
+        if (!list[m].id) {
+            snprintf(list[m].hex, sizeof list[m].hex, "0x%016" PRIx64, s->kept[i].key);
+            list[m].id = list[m].hex;
+            list[m].len = strlen(list[m].hex);
+        }
+        m++;
+    }
+    qsort(list, m, sizeof *list, cmp_ctr);
+    fprintf(out, "Top %zu ads by CTR (of %zu with >= %" PRIu64 " impressions, %zu ads in all)\n",
+            n < m ? n : m, m, min_impressions, s->nkept);
+    fprintf(out, "%4s  %-20s %12s %10s %9s\n", "rank", "ad_id", "impressions", "clicks", "ctr");
+    for (size_t i = 0; i < m && i < n; i++)
+        fprintf(out, "%4zu  %-20.*s %12" PRIu64 " %10" PRIu64 " %9.6f\n", i + 1,
+                (int)(list[i].len > 64 ? 64 : list[i].len), list[i].id, list[i].row->n0,
+                list[i].row->n1, list[i].row->x);
+    free(list);
+    return ferror(out) ? SL_EIO : 0;
+}

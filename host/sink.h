@@ -1,0 +1,41 @@
+/* The CSV result sink: maps keys back to ad ids and writes rows sorted by ad id (byte order),
+ * then window start. Columns per PE:
+ *   ctr           ad_id,impressions,clicks,ctr
+ *   count         ad_id,count
+ *   sum           ad_id,count,sum
+ *   window_count  ad_id,window_start,count
+ * With snapshots on, every row starts with an `emit` column: snapshot-N, windows-N or final.
+ *
+ * A sink belongs to the engine's thread. */
+#ifndef SL_SINK_H
+#define SL_SINK_H
+
+#include <stdio.h>
+
+#include "addict.h"
+#include "config.h"
+#include "engine.h"
+
+typedef struct sl_sink sl_sink;
+
+/* Returns a sink writing to `out` (NULL: write nothing, only keep the final rows), or NULL when
+ * out of memory. `dict` must outlive the sink. Snapshots are written only when `snapshots`. */
+sl_sink *sl_sink_new(FILE *out, enum sl_pe_kind kind, const sl_addict *dict, int snapshots);
+
+/* An sl_emit_fn: `ud` is the sink. Writes the emission (sorted) and keeps final and window
+ * rows. Returns 0, SL_EIO on a write error, SL_ENOMEM. */
+int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
+
+/* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far, in the order written. */
+const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
+
+/* Writes the top `n` ads by ctr (ties: more impressions first, then ad id) among those with at
+ * least `min_impressions`, as an aligned table. Returns 0 or SL_ENOMEM / SL_EIO. */
+int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions);
+
+void sl_sink_destroy(sl_sink **sp);
+
+/* Writes `id` as one CSV field, quoted when it holds a comma, quote, CR or LF. */
+void sl_csv_write_field(FILE *out, const char *id, size_t len);
+
+#endif

@@ -1,0 +1,407 @@
+/* End-to-end tests: run the `sluice` binary on files and compare its CSV with an independent
+ * computation over the same generated input (a plain per-ad-id count written in this file). */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct ad {
+    char id[48];
+    unsigned long long views, clicks;
+};
+
+struct run {
+    int status;
+    char *out, *err;
+};
+
+static char tmpdir[512];
+
+static void make_tmpdir(void)
+{
+    const char *base = getenv("SLUICE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0777);
+    snprintf(tmpdir, sizeof tmpdir, "%s/cli-XXXXXX", base);
+    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s", base);
+}
+
+static char *path_in_tmp(const char *name)
+{
+    static char buf[4][640];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
+    return p;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_not_null(s);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Runs `sluice ARGS` in the temporary directory, capturing stdout and stderr. */
+static struct run run_sluice(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", tmpdir, SLUICE_BIN, args,
+             path_in_tmp("stdout"), path_in_tmp("stderr"));
+    int st = system(cmd);
+    cr_assert_neq(st, -1);
+    struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, slurp(path_in_tmp("stdout")),
+                    slurp(path_in_tmp("stderr"))};
+    return r;
+}
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static uint64_t rng(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Ad ids with characters that need care: commas and quotes (CSV quoting), a UTF-8 letter,
+ * JSON escapes, and ids that are prefixes of each other ("ad-5", "ad-50": byte-order sorting). */
+static void ad_id(unsigned i, char *out, size_t len)
+{
+    switch (i % 5) {
+    case 0:
+        snprintf(out, len, "ad-%u", i);
+        break;
+    case 1:
+        snprintf(out, len, "ad-%u,x", i);
+        break;
+    case 2:
+        snprintf(out, len, "q\"%u\"", i);
+        break;
+    case 3:
+        snprintf(out, len, "caf\xc3\xa9-%u", i);
+        break;
+    default:
+        snprintf(out, len, "%u", i);
+        break;
+    }
+}
+
+/* Writes `s` as a JSON string body (quotes and backslashes escaped, é as \u00e9 sometimes). */
+static void json_str(FILE *f, const char *s, int use_u)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if (use_u && (unsigned char)s[0] == 0xc3 && (unsigned char)s[1] == 0xa9) {
+            fputs("\\u00e9", f);
+            s++;
+        } else
+            fputc(*s, f);
+    }
+}
+
+static int cmp_ad(const void *a, const void *b)
+{
+    const struct ad *x = a, *y = b;
+    size_t lx = strlen(x->id), ly = strlen(y->id), n = lx < ly ? lx : ly;
+    int c = memcmp(x->id, y->id, n);
+    return c ? c : (lx > ly) - (lx < ly);
+}
+
+static void csv_field(char *dst, size_t len, const char *id)
+{
+    if (strcspn(id, ",\"\r\n") == strlen(id)) {
+        snprintf(dst, len, "%s", id);
+        return;
+    }
+    size_t k = 0;
+    dst[k++] = '"';
+    for (; *id && k + 3 < len; id++) {
+        if (*id == '"')
+            dst[k++] = '"';
+        dst[k++] = *id;
+    }
+    dst[k++] = '"';
+    dst[k] = '\0';
+}
+
+/* The expected CSV for ads[0..n), sorted here; prior a, b when a > 0. Every ad seen has a row,
+ * also one seen only with purchases or other types (0 impressions, 0 clicks). */
+static char *expected_csv(struct ad *ads, size_t n, double a, double b)
+{
+    qsort(ads, n, sizeof *ads, cmp_ad);
+    size_t cap = 64 + n * 128, k = 0;
+    char *s = malloc(cap);
+    cr_assert_not_null(s);
+    k += (size_t)snprintf(s + k, cap - k, "ad_id,impressions,clicks,ctr\n");
+    for (size_t i = 0; i < n; i++) {
+        char f[128];
+        csv_field(f, sizeof f, ads[i].id);
+        double v = (double)ads[i].views, c = (double)ads[i].clicks;
+        double ctr = a > 0 ? (c + a) / (v + a + b) : (ads[i].views ? c / v : 0.0);
+        k += (size_t)snprintf(s + k, cap - k, "%s,%llu,%llu,%.6f\n", f, ads[i].views, ads[i].clicks,
+                              ctr);
+    }
+    return s;
+}
+
+struct gen {
+    size_t nads, lines, bad;
+    struct ad *ads;
+};
+
+static const char *const types[] = {"view", "impression", "click", "purchase", "bounce"};
+
+/* Writes an NDJSON file of `lines` events over `nads` ads, with a malformed line every
+ * `bad_every` lines (0 = none) of assorted kinds, and fills g->ads with the true counts. */
+static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t lines,
+                         size_t bad_every, uint64_t seed)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    g->nads = nads;
+    g->lines = lines;
+    g->bad = 0;
+    g->ads = calloc(nads, sizeof *g->ads);
+    cr_assert_not_null(g->ads);
+    for (size_t i = 0; i < nads; i++)
+        ad_id((unsigned)i, g->ads[i].id, sizeof g->ads[i].id);
+    uint64_t s = seed;
+    static const char *const bad[] = {
+        "{\"ad_id\": \"ad-1\", \"event_type\": \"view\"}",                      /* no time */
+        "{\"ad_id\": \"ad-1\", \"event_type\": \"view\", \"event_time\": 1.5}", /* fraction */
+        "not json at all",
+        "{\"ad_id\": \"ad-1\", \"event_type\": \"view\", \"event_time\": \"12\"",
+        "{\"ad_id\": 7, \"event_type\": \"view\", \"event_time\": \"12\"}",
+    };
+    size_t used = 0;
+    for (size_t i = 0; i < lines; i++) {
+        if (bad_every && i % bad_every == bad_every - 1) {
+            fprintf(f, "%s\n", bad[g->bad++ % 5]);
+            continue;
+        }
+        size_t a = (size_t)(rng(&s) % nads);
+        if (a >= used)
+            a = used < nads ? used++ : a; /* introduce ads in order, then reuse */
+        const char *t = types[rng(&s) % 5];
+        if (t[0] == 'v' || t[0] == 'i')
+            g->ads[a].views++;
+        else if (t[0] == 'c')
+            g->ads[a].clicks++;
+        fprintf(f, "{\"user_id\": \"u%llu\", \"page_id\": \"p\", \"ad_id\": \"",
+                (unsigned long long)(rng(&s) % 1000));
+        json_str(f, g->ads[a].id, (int)(i & 1));
+        fprintf(f,
+                "\", \"ad_type\": \"banner\", \"event_type\": \"%s\", \"event_time\": \"%llu\", "
+                "\"ip_address\": \"1.2.3.4\", \"extra\": {\"nested\": [1, {\"x\": null}]}}\n",
+                t, 1700000000000ULL + i);
+    }
+    fclose(f);
+    g->nads = used;
+}
+
+Test(cli, ctr_on_ndjson_matches_independent_count, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 3000, 60000, 0, 1);
+    struct run r = run_sluice("ctr --input events.ndjson --output out.csv --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    char *got = slurp(path_in_tmp("out.csv"));
+    char *want = expected_csv(g.ads, g.nads, 0, 0);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 500, 20000, 97, 2);
+    struct run r = run_sluice("ctr --input events.ndjson --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    char *want = expected_csv(g.ads, g.nads, 0, 0);
+    cr_assert_str_eq(r.out, want, "valid lines around bad ones are all counted");
+    /* the first ten are reported with their line numbers, then a total */
+    cr_assert_not_null(strstr(r.err, "line 97: "), "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "line 194: "), "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "line 970: "), "stderr: %s", r.err);
+    cr_assert_null(strstr(r.err, "line 1067: "), "only the first ten: %s", r.err);
+    char total[96];
+    snprintf(total, sizeof total, "%zu malformed lines skipped in all", g.bad);
+    cr_assert_not_null(strstr(r.err, total), "want \"%s\" in: %s", total, r.err);
+    free(want);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, strict_stops_at_the_first_malformed_line, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 50, 1000, 300, 3);
+    struct run r = run_sluice("ctr --input events.ndjson --strict --quiet");
+    cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert_not_null(strstr(r.err, "line 300: missing field \"event_time\""), "stderr: %s",
+                       r.err);
+    cr_assert_null(strstr(r.err, "line 600:"), "stopped at the first: %s", r.err);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, prior_smooths_ctr, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 800, 30000, 0, 4);
+    struct run r = run_sluice("ctr --input events.ndjson --prior 2,38.5 --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    char *want = expected_csv(g.ads, g.nads, 2, 38.5);
+    cr_assert_str_eq(r.out, want);
+    free(want);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, stdin_and_csv_input_give_the_same_result, .init = make_tmpdir, .timeout = 120)
+{
+    /* the same events as CSV (with a header in another column order), read from stdin */
+    FILE *f = fopen(path_in_tmp("events.csv"), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "event_time,event_type,ad_id,user\n");
+    struct ad ads[40];
+    memset(ads, 0, sizeof ads);
+    uint64_t s = 5;
+    for (unsigned i = 0; i < 40; i++)
+        ad_id(i, ads[i].id, sizeof ads[i].id);
+    for (unsigned i = 0; i < 5000; i++) {
+        unsigned a = (unsigned)(rng(&s) % 40);
+        const char *t = types[rng(&s) % 5];
+        ads[a].views += t[0] == 'v' || t[0] == 'i';
+        ads[a].clicks += t[0] == 'c';
+        char field[128];
+        csv_field(field, sizeof field, ads[a].id);
+        fprintf(f, "%u,%s,%s,u%u\r\n", 1000 + i, t, field, i);
+    }
+    fclose(f);
+    struct run r = run_sluice("ctr --input - --format csv --quiet <events.csv");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    /* 5000 events over 40 ads: every ad appears (each misses with probability ~1e-55) */
+    char *want = expected_csv(ads, 40, 0, 0);
+    cr_assert_str_eq(r.out, want);
+    free(want);
+    run_free(&r);
+}
+
+Test(cli, run_topology_from_yaml, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 1000, 20000, 0, 6);
+    FILE *f = fopen(path_in_tmp("topo.yaml"), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "# a CTR topology\n"
+               "source:\n"
+               "  type: file\n"
+               "  path: events.ndjson\n"
+               "  format: ndjson\n"
+               "pe:\n"
+               "  name: ctr_per_ad\n"
+               "  kind: ctr\n"
+               "  capacity: 5000\n"
+               "sink:\n"
+               "  path: result.csv\n");
+    fclose(f);
+    struct run r = run_sluice("run topo.yaml --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    char *got = slurp(path_in_tmp("result.csv"));
+    char *want = expected_csv(g.ads, g.nads, 0, 0);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, invalid_yaml_names_file_line_and_column, .init = make_tmpdir)
+{
+    FILE *f = fopen(path_in_tmp("bad.yaml"), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "source:\n  type: generator\npe:\n  kind: ctr\n  capacity: lots\n");
+    fclose(f);
+    struct run r = run_sluice("run bad.yaml");
+    cr_assert_eq(r.status, 2, "exit %d", r.status);
+    cr_assert_not_null(strstr(r.err, "bad.yaml:5:13:"), "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "capacity"), "stderr: %s", r.err);
+    run_free(&r);
+}
+
+Test(cli, full_table_is_a_clear_error, .init = make_tmpdir, .timeout = 120)
+{
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 3000, 20000, 0, 7);
+    struct run r = run_sluice("ctr --input events.ndjson --capacity 100 --quiet");
+    cr_assert_eq(r.status, 1, "exit %d", r.status);
+    cr_assert_not_null(strstr(r.err, "state table full"), "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "100"), "names the capacity: %s", r.err);
+    free(g.ads);
+    run_free(&r);
+}
+
+Test(cli, devices_and_device_selection, .init = make_tmpdir, .timeout = 60)
+{
+    struct run r = run_sluice("devices");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.out, "compute units"), "stdout: %s", r.out);
+    run_free(&r);
+    r = run_sluice("ctr --device no-such-device-xyz --events 10 --quiet");
+    cr_assert_eq(r.status, 1);
+    cr_assert_not_null(strstr(r.err, "no OpenCL device matches \"no-such-device-xyz\""), "%s",
+                       r.err);
+    cr_assert_not_null(strstr(r.err, "devices present:"), "lists what exists: %s", r.err);
+    run_free(&r);
+}
+
+Test(cli, demo_prints_top_ads, .init = make_tmpdir, .timeout = 120)
+{
+    struct run r = run_sluice("ctr --events 200000 --keys 1000 --min-impressions 50 --top 5");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.out, "Top 5 ads by CTR"), "stdout: %s", r.out);
+    cr_assert_not_null(strstr(r.err, "200000 events"), "summary: %s", r.err);
+    run_free(&r);
+}
+
+Test(cli, help_and_version, .init = make_tmpdir)
+{
+    static const char *const cmds[] = {"--help", "ctr --help", "run --help", "devices --help"};
+    for (size_t i = 0; i < 4; i++) {
+        struct run r = run_sluice(cmds[i]);
+        cr_assert_eq(r.status, 0, "%s", cmds[i]);
+        cr_assert_not_null(strstr(r.out, "usage: sluice"), "%s: %s", cmds[i], r.out);
+        run_free(&r);
+    }
+    struct run r = run_sluice("--version");
+    cr_assert_eq(r.status, 0);
+    cr_assert_eq(strncmp(r.out, "sluice ", 7), 0, "%s", r.out);
+    run_free(&r);
+    r = run_sluice("ctr --bogus");
+    cr_assert_eq(r.status, 2);
+    run_free(&r);
+}
