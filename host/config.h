@@ -18,7 +18,7 @@
  *     lateness_ms: 0             # window_count only
  *     trigger: {every_events: 1000000, every_ms: 1000}
  *   batch:
- *     events: 1048576
+ *     events: 262144
  *   sink:
  *     path: out.csv              # "-" for stdout
  *     snapshots: false           # also write each trigger's snapshot
@@ -65,7 +65,7 @@ typedef struct sl_topology {
         sl_format format;
         sl_gen_cfg gen;
     } source;
-    uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits = no filter */
+    uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
     sl_pe_cfg pe;
     uint32_t batch_events; /* events per device batch */
     struct {
@@ -75,20 +75,21 @@ typedef struct sl_topology {
 } sl_topology;
 
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
- * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 1,048,576, sink "-". */
+ * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 262,144, sink "-". */
 void sl_topology_defaults(sl_topology *t);
 
 /* Fills pe defaults for `kind` (used by the quickstart commands). */
 void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind);
 
 /* Parses YAML `text` (len bytes) named `name` (for messages) into *t, starting from defaults.
- * Returns 0, or SL_ECONFIG with a message "NAME:LINE:COLUMN: what was expected" in err.
+ * Returns 0, or SL_ECONFIG with a message "NAME:LINE:COLUMN: what was expected" in err, or
+ * SL_ENOMEM; on error *t is unchanged.
  * Relative source/sink paths are resolved against the directory of `name`. Any thread. */
 int sl_config_parse(const char *text, size_t len, const char *name, sl_topology *t, char *err,
                     size_t errlen);
 
 /* Reads and parses the file at `path`. Returns 0, SL_EIO (message names the file and errno
- * text) or SL_ECONFIG. */
+ * text), SL_ECONFIG or SL_ENOMEM. Any thread. */
 int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen);
 
 #endif
