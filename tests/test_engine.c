@@ -1,6 +1,7 @@
 /* Differential tests: the OpenCL engine against the plain C reference (host/reference.c) over
  * randomized inputs: several seeds, 1 to 1,000,000 keys, uniform and Zipf skew, batch edges. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,5 +256,53 @@ Test(engine, every_t_ms_trigger_fires, .timeout = 120)
     cr_assert_leq(snap_total, n);
     free(ref);
     th_result_free(&res);
+    free(recs);
+}
+
+/* Arbitrary float values: grouped mode adds each key's values in arrival order, like the
+ * reference, so sums are bit-identical; chunked mode adds per-chunk partial sums at the merge,
+ * so sums may differ by rounding, within the bound docs/engine.md states:
+ * |engine - reference| <= (n + W) * 2^-53 * sum(|v|) for a key with n values and W copies. */
+Test(engine, sum_of_arbitrary_floats_within_documented_tolerance, .timeout = 120)
+{
+    size_t n = 200000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    th_records(31, recs, n, 300, 1.0, 0, 0);
+    uint64_t s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        recs[i].value = (float)((double)(s >> 11) * 0x1.0p-53 * 2000.0 - 1000.0) * 1.0001f;
+    }
+    sl_row *ref;
+    size_t nref;
+    th_reference(&(sl_pe_cfg){.kind = SL_PE_SUM}, recs, n, &ref, &nref, NULL);
+
+    sl_engine_cfg cfg = make_cfg(SL_PE_SUM, 1000, 16384);
+    cfg.mode = SL_DISPATCH_GROUPED;
+    th_result res;
+    cr_assert_eq(th_run(&cfg, recs, n, 5000, &res), 0, "%s", res.msg);
+    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    th_result_free(&res);
+
+    const uint32_t copies = 4;
+    cfg.mode = SL_DISPATCH_CHUNKED;
+    cfg.copies = copies;
+    cr_assert_eq(th_run(&cfg, recs, n, 5000, &res), 0, "%s", res.msg);
+    cr_assert_eq(res.nfinal, nref);
+    for (size_t i = 0; i < nref; i++) {
+        double abs_sum = 0;
+        for (size_t j = 0; j < n; j++)
+            if (recs[j].key == ref[i].key)
+                abs_sum += fabs((double)recs[j].value);
+        double bound = (double)(ref[i].n0 + copies) * 0x1.0p-53 * abs_sum;
+        cr_assert_eq(res.final_rows[i].key, ref[i].key);
+        cr_assert_eq(res.final_rows[i].n0, ref[i].n0);
+        cr_assert_leq(fabs(res.final_rows[i].x - ref[i].x), bound,
+                      "key %zu: %.17g vs %.17g (bound %.3g)", i, res.final_rows[i].x, ref[i].x,
+                      bound);
+    }
+    th_result_free(&res);
+    free(ref);
     free(recs);
 }

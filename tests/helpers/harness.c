@@ -97,6 +97,8 @@ static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t 
         qsort(r->snap_rows, n, sizeof *rows, sl_row_cmp_key);
         return 0;
     }
+    if (n == 0)
+        return 0;
     if (r->nfinal + n > c->cap) {
         c->cap = (r->nfinal + n) * 2;
         r->final_rows = realloc(r->final_rows, c->cap * sizeof *rows);
