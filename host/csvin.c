@@ -134,7 +134,7 @@ int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
     long n = 0;
 
     for (;;) {
-        struct field f;
+        struct field f = {0};
         /* A line that is not valid CSV is not a header; sl_csv_parse will say why. */
         if (next_field(&quiet, &p, &f))
             return 0;
@@ -304,7 +304,7 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
     }
 
     for (;;) {
-        struct field f;
+        struct field f = {0};
         if ((rc = next_field(c, &p, &f)))
             return rc;
         if (n == cols->ad_id)

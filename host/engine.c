@@ -165,7 +165,12 @@ static int build(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_pe_cfg *pe = &e->cfg.pe;
     char opts[256];
-    int n = snprintf(opts, sizeof opts, "-cl-std=CL1.2");
+    /* CPU devices: prefetch the slot of the event 24 ahead. The loop is bound by the latency of
+     * one random slot access per event; measured with bench_ctr on PoCL 3.1 (2-core VM,
+     * 2026-11-21) the kernel took 0.245 s without, 0.149-0.166 s with a distance of 16-32.
+     * __builtin_prefetch is a clang builtin, so GPUs' compilers do not see it. */
+    int cpu = (sl_device_get_info(e->dev)->type & CL_DEVICE_TYPE_CPU) != 0;
+    int n = snprintf(opts, sizeof opts, "-cl-std=CL1.2%s", cpu ? " -DSL_PREFETCH=24" : "");
     if (pe->kind == SL_PE_CTR && pe->has_prior)
         n += snprintf(opts + n, sizeof opts - (size_t)n,
                       " -DSL_PRIOR=1 -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g", pe->prior_a,

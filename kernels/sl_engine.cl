@@ -77,6 +77,15 @@ __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *
     const uint mask = region_slots - 1;
     const uint nparts = 1u << pbits;
     for (uint i = beg; i < end; i++) {
+#ifdef SL_PREFETCH
+        if (i + SL_PREFETCH < end) {
+            const sl_record ahead = recs[i + SL_PREFETCH];
+            const ulong ka = SL_SLOT_KEY(&ahead);
+            const uint ra = copies ? (pbits ? (uint)(ahead.key >> (64 - pbits)) : 0) : i0;
+            __builtin_prefetch(slots + ((size_t)(copies ? i0 * nparts : 0) + ra) * region_slots +
+                               sl_slot_index(ka, mask));
+        }
+#endif
         const sl_record r = recs[i];
         const ulong k = SL_SLOT_KEY(&r);
         uint region = i0, ctr = i0;
@@ -132,9 +141,9 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
  * close == 0: every live key (a snapshot; the table is unchanged).
  * close == 1: only states for which SL_CLOSABLE(state, close_before) holds; they are deleted
  * (tombstoned), and tombstones directly before an empty slot become empty again. */
-__kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __global uint *used, uint region_slots, uint close,
-                           long close_before, __global sl_result *out, uint out_cap,
-                           __global uint *out_count)
+__kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __global uint *used,
+                           uint region_slots, uint close, long close_before,
+                           __global sl_result *out, uint out_cap, __global uint *out_count)
 {
     const uint p = get_global_id(0);
     __global sl_slot *rs = slots + (size_t)p * region_slots;
