@@ -111,7 +111,7 @@ int main(int argc, char **argv)
         {"skew", required_argument, NULL, 's'},   {"reps", required_argument, NULL, 'r'},
         {"batch", required_argument, NULL, 'b'},  {"partitions", required_argument, NULL, 'p'},
         {"no-overlap", no_argument, NULL, 'n'},   {"copies", required_argument, NULL, 'c'},
-        {"grouped", no_argument, NULL, 'g'},   {"device", required_argument, NULL, 'd'},
+        {"grouped", no_argument, NULL, 'g'},      {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
         }
         sl_engine_stats st;
         sl_engine_get_stats(e, &st);
-        tg += st.t_group;
+        tg += st.t_batch;
         tk += st.t_kernel;
         qsort(col.rows, col.n, sizeof *col.rows, sl_row_cmp_key);
         if (col.n != nref || memcmp(col.rows, ref_rows, nref * sizeof *ref_rows) != 0)
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     stats("opencl (sluice engine)", t_cl, reps, (double)g.events, &m_cl);
     stats("plain C, one thread", t_c, reps, (double)g.events, &m_c);
     printf("ratio opencl / plain C (medians): %.2fx\n", m_c / m_cl);
-    printf("opencl stages (mean per run): host grouping %.3f s, kernels %.3f s; one-time setup "
+    printf("opencl stages (mean per run): host batching %.3f s, kernels %.3f s; one-time setup "
            "%.3f s (program build, table allocation), not in the figures above\n",
            tg / reps, tk / reps, t_setup);
     free(recs);

@@ -477,7 +477,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     }
     for (int t = 0; t < SL_EV_NTYPES; t++)
         e->stats.type_counts[t] += types[t];
-    e->stats.t_group += now_s() - t0;
+    e->stats.t_batch += now_s() - t0;
 
     cl_int st;
     cl_event unmapped = NULL, ready_in = NULL;

@@ -70,7 +70,7 @@ typedef struct sl_engine_stats {
                               chunked mode the largest copy's count until an emission merges */
     uint64_t emissions;    /* emissions delivered */
     uint64_t rows_emitted; /* rows delivered */
-    double t_group;        /* seconds: host grouping into pinned buffers */
+    double t_batch;        /* seconds: host batching (copy or grouping) into pinned buffers */
     double t_transfer;     /* seconds: device transfers (profiling events) */
     double t_kernel;       /* seconds: aggregation kernels (profiling events) */
     double t_emit;         /* seconds: emission (kernel, read back, callback) */
