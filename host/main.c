@@ -137,7 +137,8 @@ static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
             "\n",
             e->type_counts[0], e->type_counts[1], e->type_counts[2], e->type_counts[3]);
     fprintf(stderr,
-            "  rows %" PRIu64 ", batches %" PRIu64 "; host batching %.3f s, transfer %.3f s, kernels "
+            "  rows %" PRIu64 ", batches %" PRIu64
+            "; host batching %.3f s, transfer %.3f s, kernels "
             "%.3f s, emit %.3f s\n",
             e->rows_emitted, e->batches, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
     if (r->filtered)
