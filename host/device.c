@@ -206,9 +206,13 @@ int sl_device_open(const char *match, sl_device **out, char *msg, size_t msglen)
         match = "";
     struct pick pk = {.match = match, .list = list, .listlen = sizeof list};
     int rc = visit_devices(pick_visit, &pk);
-    if (rc == SL_ENODEV || rc == 0) {
+    if (rc == SL_ENODEV) {
         snprintf(msg, msglen,
                  "no OpenCL platform found (is an ICD installed? on Debian: pocl-opencl-icd)");
+        return SL_ENODEV;
+    }
+    if (rc == 0) {
+        snprintf(msg, msglen, "OpenCL platforms exist but offer no device");
         return SL_ENODEV;
     }
     if (rc < 0) {

@@ -51,7 +51,11 @@ void sl_sink_destroy(sl_sink **sp)
 
 void sl_csv_write_field(FILE *out, const char *id, size_t len)
 {
-    if (strcspn(id, ",\"\r\n") >= len) {
+    size_t plain = 0;
+    while (plain < len && id[plain] != ',' && id[plain] != '"' && id[plain] != '\r' &&
+           id[plain] != '\n')
+        plain++;
+    if (plain == len) {
         fwrite(id, 1, len, out);
         return;
     }
@@ -81,6 +85,8 @@ static int cmp_named(const void *a, const void *b)
 /* Fills s->order with the rows and their ad ids, sorted. Returns 0 or SL_ENOMEM. */
 static int sort_rows(sl_sink *s, const sl_row *rows, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (n > s->order_cap) {
         struct named *no = realloc(s->order, n * sizeof *no);
         if (!no)
@@ -146,7 +152,7 @@ static void write_row(sl_sink *s, const struct named *nm)
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
     sl_sink *s = ud;
-    if (kind != SL_EMIT_SNAPSHOT) {
+    if (kind != SL_EMIT_SNAPSHOT && n > 0) {
         if (s->nkept + n > s->capkept) {
             size_t ncap = (s->nkept + n) * 2;
             sl_row *nk = realloc(s->kept, ncap * sizeof *nk);
@@ -225,5 +231,5 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
                 (int)(list[i].len > 64 ? 64 : list[i].len), list[i].id, list[i].row->n0,
                 list[i].row->n1, list[i].row->x);
     free(list);
-    return ferror(out) ? SL_EIO : 0;
+    return fflush(out) != 0 || ferror(out) ? SL_EIO : 0;
 }

@@ -26,7 +26,8 @@ sl_sink *sl_sink_new(FILE *out, enum sl_pe_kind kind, const sl_addict *dict, int
  * rows. Returns 0, SL_EIO on a write error, SL_ENOMEM. */
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
-/* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far, in the order written. */
+/* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far: emissions in order, rows within
+ * one emission in the order the engine handed them over (not sorted). */
 const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
 
 /* Writes the top `n` ads by ctr (ties: more impressions first, then ad id) among those with at
@@ -35,7 +36,8 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
 
 void sl_sink_destroy(sl_sink **sp);
 
-/* Writes `id` as one CSV field, quoted when it holds a comma, quote, CR or LF. */
+/* Writes the `len` bytes at `id` (NUL bytes allowed) as one CSV field, quoted when they hold a
+ * comma, quote, CR or LF. Reads no byte past len. */
 void sl_csv_write_field(FILE *out, const char *id, size_t len);
 
 #endif

@@ -405,3 +405,27 @@ Test(cli, help_and_version, .init = make_tmpdir)
     cr_assert_eq(r.status, 2);
     run_free(&r);
 }
+
+Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = make_tmpdir, .timeout = 60)
+{
+    FILE *f = fopen(path_in_tmp("empty.ndjson"), "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    struct run r = run_sluice("ctr --input empty.ndjson --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
+    run_free(&r);
+
+    f = fopen(path_in_tmp("bad.ndjson"), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\n[1,2]\n\n   \n{\"ad_id\": \"a\"}\n");
+    fclose(f);
+    r = run_sluice("ctr --input bad.ndjson --quiet");
+    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
+    cr_assert_not_null(strstr(r.err, "line 1: "), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "line 2: "), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "line 5: "), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "3 malformed lines skipped"), "%s", r.err);
+    run_free(&r);
+}
