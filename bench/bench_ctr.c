@@ -57,8 +57,8 @@ static size_t plain_c_ctr(const sl_rec *recs, uint64_t n, struct ctr_slot *t, si
     for (size_t h = 0; h < cap; h++) {
         if (t[h].key == 0)
             continue;
-        sl_row r = {.key = t[h].key, .n0 = t[h].views, .n1 = t[h].clicks};
-        r.x = r.n0 ? (double)r.n1 / (double)r.n0 : 0.0;
+        sl_row r = {.key = t[h].key, .v = {(double)t[h].views, (double)t[h].clicks}};
+        r.v[2] = t[h].views ? (double)t[h].clicks / (double)t[h].views : 0.0;
         out[m++] = r;
     }
     return m;

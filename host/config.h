@@ -32,8 +32,14 @@
 #include "generator.h"
 #include "reader.h"
 
-enum sl_pe_kind { SL_PE_COUNT = 0, SL_PE_SUM = 1, SL_PE_CTR = 2, SL_PE_WINDOW = 3 };
-#define SL_PE_NKINDS 4
+enum sl_pe_kind {
+    SL_PE_COUNT = 0,
+    SL_PE_SUM = 1,
+    SL_PE_CTR = 2,
+    SL_PE_WINDOW = 3, /* the count PE per event-time window */
+    SL_PE_USER = 4    /* a user's OpenCL C file (pe.source) or program binary (pe.binary) */
+};
+#define SL_PE_NKINDS 4 /* built-in kinds */
 
 /* "count", "sum", "ctr", "window_count" -> *out. Returns 0 or SL_EINVAL. */
 int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out);
@@ -52,8 +58,10 @@ typedef struct sl_pe_cfg {
     uint64_t capacity;       /* most distinct keys in the state table */
     int has_prior;           /* ctr: smooth with Beta(prior_a, prior_b) */
     double prior_a, prior_b; /* ctr: > 0 when has_prior */
-    int64_t window_ms;       /* window_count: window length, > 0 */
-    int64_t lateness_ms;     /* window_count: allowed lateness, >= 0 */
+    int64_t window_ms;       /* window_count (and optionally user): window length, > 0 */
+    int64_t lateness_ms;     /* windowed PEs: allowed lateness, >= 0 */
+    char source[4096];       /* user: path of the PE's OpenCL C file */
+    char binary[4096];       /* user: path of a program binary (sluice kernel build) */
     sl_trigger_cfg trigger;
 } sl_pe_cfg;
 

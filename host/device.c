@@ -322,6 +322,8 @@ int sl_device_list(FILE *out)
     return rc < 0 ? rc : (rc == 0 ? SL_ENODEV : 0);
 }
 
+static char *build_log(sl_device *d, cl_program prog);
+
 int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *options,
                     cl_program *out, char **log)
 {
@@ -348,14 +350,7 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
         goto out;
     st = clBuildProgram(prog, 1, &d->id, options ? options : "", NULL, NULL);
     if (st != CL_SUCCESS) {
-        size_t ln = 0;
-        char *blog = NULL;
-        if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &ln) == CL_SUCCESS &&
-            (blog = malloc(ln + 1)) != NULL) {
-            if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, ln, blog, NULL))
-                ln = 0;
-            blog[ln] = '\0';
-        }
+        char *blog = build_log(d, prog);
         SL_ERROR("device", "program build failed on %s: %s", d->info.name, sl_cl_strerror(st));
         if (log)
             *log = blog;
@@ -371,4 +366,90 @@ out:
         clReleaseProgram(prog);
     free(text);
     return rc;
+}
+
+/* Returns the program's build log for the device (malloc'd), or NULL. */
+static char *build_log(sl_device *d, cl_program prog)
+{
+    size_t ln = 0;
+    char *blog = NULL;
+    if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &ln) != CL_SUCCESS ||
+        (blog = malloc(ln + 1)) == NULL)
+        return NULL;
+    if (clGetProgramBuildInfo(prog, d->id, CL_PROGRAM_BUILD_LOG, ln, blog, NULL) != CL_SUCCESS)
+        ln = 0;
+    blog[ln] = '\0';
+    return blog;
+}
+
+static char *dup_str(const char *m)
+{
+    char *c = malloc(strlen(m) + 1);
+    if (c)
+        strcpy(c, m);
+    return c;
+}
+
+int sl_device_load_binary(sl_device *d, const unsigned char *bin, size_t len, const char *options,
+                          cl_program *out, char **log)
+{
+    *out = NULL;
+    if (log)
+        *log = NULL;
+    cl_int st, bin_st = CL_SUCCESS;
+    cl_program prog = NULL;
+    if (len == 0) {
+        if (log)
+            *log = dup_str("the binary is empty");
+        return SL_EBUILD;
+    }
+    prog = clCreateProgramWithBinary(d->ctx, 1, &d->id, &len, &bin, &bin_st, &st);
+    if (st == CL_INVALID_BINARY || bin_st == CL_INVALID_BINARY) {
+        char m[512];
+        snprintf(m, sizeof m,
+                 "the binary is not a program for %s (%s): corrupt, or built for another device",
+                 d->info.name, d->info.platform);
+        if (log)
+            *log = dup_str(m);
+        if (prog)
+            clReleaseProgram(prog);
+        return SL_EBUILD;
+    }
+    if (st != CL_SUCCESS)
+        return sl_cl_check(st, "clCreateProgramWithBinary");
+    st = clBuildProgram(prog, 1, &d->id, options ? options : "", NULL, NULL);
+    if (st != CL_SUCCESS) {
+        char *blog = build_log(d, prog);
+        if (log) {
+            *log = blog ? blog : dup_str(sl_cl_strerror(st));
+            blog = NULL;
+        }
+        free(blog);
+        clReleaseProgram(prog);
+        return st == CL_BUILD_PROGRAM_FAILURE || st == CL_INVALID_BINARY ? SL_EBUILD : SL_ECL;
+    }
+    *out = prog;
+    return 0;
+}
+
+int sl_device_program_binary(sl_device *d, cl_program prog, unsigned char **bin, size_t *len)
+{
+    (void)d;
+    *bin = NULL;
+    *len = 0;
+    size_t n = 0;
+    cl_int st = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof n, &n, NULL);
+    if (st != CL_SUCCESS)
+        return sl_cl_check(st, "clGetProgramInfo(CL_PROGRAM_BINARY_SIZES)");
+    unsigned char *b = malloc(n ? n : 1);
+    if (!b)
+        return SL_ENOMEM;
+    st = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof b, &b, NULL);
+    if (st != CL_SUCCESS) {
+        free(b);
+        return sl_cl_check(st, "clGetProgramInfo(CL_PROGRAM_BINARIES)");
+    }
+    *bin = b;
+    *len = n;
+    return 0;
 }

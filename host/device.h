@@ -61,6 +61,17 @@ typedef struct sl_source {
 int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *options,
                     cl_program *out, char **log);
 
+/* Creates a program from a device binary (as `sluice kernel build` writes, or an FPGA's
+ * aocx/xclbin) with clCreateProgramWithBinary and builds it with `options`. Returns 0 with *out
+ * set; SL_EBUILD with an explanation in *log (malloc'd; NULL-safe) when the binary is corrupt,
+ * for another device, or fails to build; SL_ECL, SL_ENOMEM. */
+int sl_device_load_binary(sl_device *d, const unsigned char *bin, size_t len, const char *options,
+                          cl_program *out, char **log);
+
+/* Returns the device binary of a built program in *bin (malloc'd, caller frees) and its size.
+ * Returns 0, SL_ECL or SL_ENOMEM. */
+int sl_device_program_binary(sl_device *d, cl_program prog, unsigned char **bin, size_t *len);
+
 /* Converts an OpenCL status to an sl_err (0 for CL_SUCCESS), logging `what` and the CL name
  * under the "device" category. */
 int sl_cl_check(cl_int st, const char *what);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "err.h"
+#include <errno.h>
 #include "kernsrc.h"
 #include "keyhash.h"
 #include "log.h"
@@ -45,7 +46,10 @@ struct sl_engine {
     uint32_t copies;    /* chunked mode: table copies = work-items per batch; 0 = grouped mode */
     uint32_t ncounters; /* fill/used counters: nparts x max(copies, 1) */
     uint64_t nslots;
-    size_t slot_size; /* sizeof(sl_slot) on the device: key + PE state */
+    size_t slot_size;  /* sizeof(sl_slot) on the device: key (+ window) + PE state */
+    size_t state_size; /* sizeof(sl_state) */
+    int sequential;    /* the PE is SL_PE_SEQUENTIAL: grouped mode, in arrival order per key */
+    sl_columns columns;
     int windowed;
     size_t batch_cap;
     sl_rec *staging;
@@ -103,17 +107,19 @@ static uint32_t next_pow2(uint64_t v)
     return p > UINT32_MAX ? 0 : (uint32_t)p;
 }
 
+/* The built-in PE source of a kind (window_count is the count PE with a window). */
 static const char *pe_file(enum sl_pe_kind k)
 {
     switch (k) {
     case SL_PE_COUNT:
+    case SL_PE_WINDOW:
         return "pe_count.cl";
     case SL_PE_SUM:
         return "pe_sum.cl";
     case SL_PE_CTR:
         return "pe_ctr.cl";
-    case SL_PE_WINDOW:
-        return "pe_window.cl";
+    case SL_PE_USER:
+        break;
     }
     return NULL;
 }
@@ -161,70 +167,190 @@ static int size_table(sl_engine *e, char *msg, size_t msglen)
     return 0;
 }
 
+/* Reads a whole file into a malloc'd NUL-terminated buffer. Returns 0, SL_EIO or SL_ENOMEM. */
+static int read_file(const char *path, char **text, size_t *len, char *msg, size_t msglen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
+        return SL_EIO;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (ferror(f)) {
+            snprintf(msg, msglen, "reading %s failed: %s", path, strerror(errno));
+            rc = SL_EIO;
+            break;
+        }
+        if (feof(f))
+            break;
+        char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+        if (!nb) {
+            snprintf(msg, msglen, "%s is larger than 64 MiB or memory ran out", path);
+            rc = SL_ENOMEM;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (!buf)
+        return SL_ENOMEM;
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* Build options: the include directory of sluice.h, the prior and window of the PE, and the
+ * prefetch on CPU devices. The loop is bound by the latency of one random slot access per event;
+ * measured with bench_ctr on PoCL 3.1 (2-core VM, 2026-11-21) the kernels took 0.245 s without
+ * a prefetch and 0.149-0.166 s with a distance of 16-32 events. __builtin_prefetch is a clang
+ * builtin, so only CPU devices get it. */
+static int build_options(sl_engine *e, char *opts, size_t len, char *msg, size_t msglen)
+{
+    char inc[1024];
+    int rc = sl_kernel_include_dir(inc, sizeof inc);
+    if (rc) {
+        snprintf(msg, msglen, "cannot write sluice.h for the kernel compiler: %s", sl_strerror(rc));
+        return rc;
+    }
+    const sl_pe_cfg *pe = &e->cfg.pe;
+    int cpu = (sl_device_get_info(e->dev)->type & CL_DEVICE_TYPE_CPU) != 0;
+    int n = snprintf(opts, len, "-cl-std=CL1.2 -I%s%s", inc, cpu ? " -DSL_PREFETCH=24" : "");
+    if (pe->kind == SL_PE_CTR && pe->has_prior)
+        n += snprintf(opts + n, len - (size_t)n, " -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g",
+                      pe->prior_a, pe->prior_b);
+    if (e->windowed)
+        n += snprintf(opts + n, len - (size_t)n, " -DSL_WINDOW_MS=%lldL", (long long)pe->window_ms);
+    return (size_t)n < len ? 0 : SL_ERANGE;
+}
+
+/* Runs sl_abi_info and checks what the PE declares: its shape, state size and columns. */
+static int check_abi(sl_engine *e, char *msg, size_t msglen)
+{
+    cl_int st;
+    cl_uint info[5] = {0};
+    char cols[512] = "";
+    cl_uint cols_len = sizeof cols;
+    size_t one = 1;
+    cl_kernel k = clCreateKernel(e->prog, "sl_abi_info", &st);
+    cl_mem info_b = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, sizeof info, NULL, &st);
+    cl_mem cols_b = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, sizeof cols, NULL, &st);
+    st = k && info_b && cols_b ? CL_SUCCESS : CL_INVALID_KERNEL;
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 0, sizeof info_b, &info_b);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 1, sizeof cols_b, &cols_b);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(k, 2, sizeof cols_len, &cols_len);
+    if (st == CL_SUCCESS)
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &one, &one, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, info_b, CL_TRUE, 0, sizeof info, info, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, cols_b, CL_TRUE, 0, sizeof cols, cols, 0, NULL, NULL);
+    if (k)
+        clReleaseKernel(k);
+    if (info_b)
+        clReleaseMemObject(info_b);
+    if (cols_b)
+        clReleaseMemObject(cols_b);
+    if (st != CL_SUCCESS) {
+        snprintf(msg, msglen, "PE \"%s\": running sl_abi_info failed: %s", e->cfg.pe.name,
+                 sl_cl_strerror(st));
+        return SL_ECL;
+    }
+    cols[sizeof cols - 1] = '\0';
+    if (info[1] != sizeof(sl_row) || info[4] != SL_COLUMNS_MAX || (info[3] != 1 && info[3] != 2)) {
+        snprintf(msg, msglen,
+                 "PE \"%s\": ABI mismatch: row %u bytes (expected %zu), %u output columns "
+                 "(expected %d), shape %u; was it built against another sluice.h?",
+                 e->cfg.pe.name, info[1], sizeof(sl_row), info[4], SL_COLUMNS_MAX, info[3]);
+        return SL_EINVAL;
+    }
+    if (info[2] > SL_STATE_MAX) {
+        snprintf(msg, msglen, "PE \"%s\": sl_state is %u bytes, over the limit of %d",
+                 e->cfg.pe.name, info[2], SL_STATE_MAX);
+        return SL_EINVAL;
+    }
+    char err[256];
+    if (sl_columns_parse(cols, &e->columns, err, sizeof err)) {
+        snprintf(msg, msglen, "PE \"%s\": %s", e->cfg.pe.name, err);
+        return SL_EINVAL;
+    }
+    e->slot_size = info[0];
+    e->state_size = info[2];
+    e->sequential = info[3] == 2;
+    return 0;
+}
+
+/* Builds the PE's program: its source (a built-in from kernels/ or the user's file) followed by
+ * the framework's kernels/sl_engine.cl, each under a #line directive so that build errors name
+ * the file and line they are in; or loads a program binary. On a build failure `msg` holds the
+ * device's full build log. */
 static int build(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_pe_cfg *pe = &e->cfg.pe;
-    char opts[256];
-    /* CPU devices: prefetch the slot of the event 24 ahead. The loop is bound by the latency of
-     * one random slot access per event; measured with bench_ctr on PoCL 3.1 (2-core VM,
-     * 2026-11-21) the kernel took 0.245 s without, 0.149-0.166 s with a distance of 16-32.
-     * __builtin_prefetch is a clang builtin, so GPUs' compilers do not see it. */
-    int cpu = (sl_device_get_info(e->dev)->type & CL_DEVICE_TYPE_CPU) != 0;
-    int n = snprintf(opts, sizeof opts, "-cl-std=CL1.2%s", cpu ? " -DSL_PREFETCH=24" : "");
-    if (pe->kind == SL_PE_CTR && pe->has_prior)
-        n += snprintf(opts + n, sizeof opts - (size_t)n,
-                      " -DSL_PRIOR=1 -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g", pe->prior_a,
-                      pe->prior_b);
-    if (pe->kind == SL_PE_WINDOW)
-        snprintf(opts + n, sizeof opts - (size_t)n, " -DSL_WINDOW_MS=%lldL",
-                 (long long)pe->window_ms);
-    const char *file = pe_file(pe->kind);
-    sl_source srcs[3] = {{"sl_abi.h", sl_kernel_source("sl_abi.h")},
-                         {file, sl_kernel_source(file)},
-                         {"sl_engine.cl", sl_kernel_source("sl_engine.cl")}};
-    SL_CHECK(srcs[0].text && srcs[1].text && srcs[2].text);
-    char *log = NULL;
-    double t0 = now_s();
-    int rc = sl_device_build(e->dev, srcs, 3, opts, &e->prog, &log);
-    if (rc) {
-        snprintf(msg, msglen, "building PE \"%s\" (%s) failed:\n%s", pe->name, file,
-                 log ? log : sl_strerror(rc));
-        free(log);
+    char opts[1400];
+    int rc = build_options(e, opts, sizeof opts, msg, msglen);
+    if (rc)
         return rc;
+    char *user = NULL, *log = NULL;
+    size_t user_len = 0;
+    double t0 = now_s();
+    if (pe->kind == SL_PE_USER && pe->binary[0]) {
+        if ((rc = read_file(pe->binary, &user, &user_len, msg, msglen)))
+            return rc;
+        rc = sl_device_load_binary(e->dev, (const unsigned char *)user, user_len, opts, &e->prog,
+                                   &log);
+        if (rc)
+            snprintf(msg, msglen, "loading PE \"%s\" from binary %s failed: %s", pe->name,
+                     pe->binary, log ? log : sl_strerror(rc));
+    } else {
+        sl_source srcs[2] = {{NULL, NULL}, {"sl_engine.cl", sl_kernel_source("sl_engine.cl")}};
+        if (pe->kind == SL_PE_USER) {
+            if (!pe->source[0]) {
+                snprintf(msg, msglen, "PE \"%s\": a user PE needs pe.source or pe.binary",
+                         pe->name);
+                return SL_EINVAL;
+            }
+            if ((rc = read_file(pe->source, &user, &user_len, msg, msglen)))
+                return rc;
+            srcs[0] = (sl_source){pe->source, user};
+        } else {
+            srcs[0] = (sl_source){pe_file(pe->kind), sl_kernel_source(pe_file(pe->kind))};
+        }
+        SL_CHECK(srcs[0].text && srcs[1].text);
+        rc = sl_device_build(e->dev, srcs, 2, opts, &e->prog, &log);
+        if (rc)
+            snprintf(msg, msglen, "building PE \"%s\" (%s) failed:\n%s", pe->name, srcs[0].name,
+                     log ? log : sl_strerror(rc));
     }
-    SL_INFO("engine", "built %s in %.3f s (%s)", file, now_s() - t0, opts);
+    free(user);
+    free(log);
+    if (rc)
+        return rc;
+    SL_INFO("engine", "built PE %s in %.3f s (%s)", pe->name, now_s() - t0, opts);
+    if ((rc = check_abi(e, msg, msglen)))
+        return rc;
     cl_int st;
     e->k_agg = clCreateKernel(e->prog, "sl_aggregate", &st);
     if (st == CL_SUCCESS)
         e->k_emit = clCreateKernel(e->prog, "sl_emit_rows", &st);
-    if (st == CL_SUCCESS && e->copies > 1)
+    if (st == CL_SUCCESS && !e->sequential)
         e->k_merge = clCreateKernel(e->prog, "sl_merge_copies", &st);
     if (st != CL_SUCCESS) {
-        snprintf(msg, msglen, "clCreateKernel: %s", sl_cl_strerror(st));
+        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", pe->name, sl_cl_strerror(st));
         return SL_ECL;
     }
-    /* Ask the device for the PE's state and result sizes. */
-    cl_kernel k_info = clCreateKernel(e->prog, "sl_abi_info", &st);
-    cl_mem info = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, 2 * sizeof(cl_uint), NULL, &st);
-    cl_uint sizes[2] = {0, 0};
-    size_t one = 1;
-    if (k_info && info) {
-        st = clSetKernelArg(k_info, 0, sizeof info, &info);
-        if (st == CL_SUCCESS)
-            st = clEnqueueNDRangeKernel(e->q, k_info, 1, NULL, &one, &one, 0, NULL, NULL);
-        if (st == CL_SUCCESS)
-            st = clEnqueueReadBuffer(e->q, info, CL_TRUE, 0, sizeof sizes, sizes, 0, NULL, NULL);
-    }
-    if (k_info)
-        clReleaseKernel(k_info);
-    if (info)
-        clReleaseMemObject(info);
-    if (st != CL_SUCCESS || sizes[1] != sizeof(sl_row) || sizes[0] == 0) {
-        snprintf(msg, msglen, "PE ABI check failed: slot %u bytes, result %u bytes (expected %zu)",
-                 sizes[0], sizes[1], sizeof(sl_row));
-        return SL_ECL;
-    }
-    e->slot_size = sizes[0];
     return 0;
 }
 
@@ -327,17 +453,18 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     *out = NULL;
     msg[0] = '\0';
     const sl_device_info *in = sl_device_get_info(dev);
+    const sl_pe_cfg *pe = &cfg->pe;
     if (!in->fp64) {
-        snprintf(msg, msglen, "device %s lacks cl_khr_fp64, which the built-in PEs need", in->name);
+        snprintf(msg, msglen, "device %s lacks cl_khr_fp64 (double), which sluice.h needs",
+                 in->name);
         return SL_EUNSUPPORTED;
     }
-    if (!pe_file(cfg->pe.kind) || cfg->pe.capacity == 0 ||
-        (cfg->pe.kind == SL_PE_WINDOW && (cfg->pe.window_ms <= 0 || cfg->pe.lateness_ms < 0))) {
+    int windowed = pe->kind == SL_PE_WINDOW || (pe->kind == SL_PE_USER && pe->window_ms > 0);
+    if ((pe->kind != SL_PE_USER && !pe_file(pe->kind)) || pe->capacity == 0 ||
+        (windowed && (pe->window_ms <= 0 || pe->lateness_ms < 0))) {
         snprintf(msg, msglen, "invalid PE configuration (kind, capacity or window)");
         return SL_EINVAL;
     }
-    int chunked = cfg->mode == SL_DISPATCH_CHUNKED ||
-                  (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU));
     uint32_t parts = cfg->partitions;
     if (parts == 0)
         parts = (in->type & CL_DEVICE_TYPE_CPU) ? 64 : 1024;
@@ -360,15 +487,13 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->q = sl_device_queue(dev);
     e->on_emit = on_emit;
     e->ud = ud;
+    e->windowed = windowed;
     e->nparts = parts;
-    e->copies = chunked ? copies : 0;
-    e->ncounters = parts * (chunked ? copies : 1);
     while ((1u << e->pbits) < parts)
         e->pbits++;
     e->batch_cap = cfg->batch_events ? cfg->batch_events : DEFAULT_BATCH;
-    e->windowed = cfg->pe.kind == SL_PE_WINDOW;
     e->closed_before = INT64_MIN;
-    e->next_event_trigger = cfg->pe.trigger.every_events ? cfg->pe.trigger.every_events : 0;
+    e->next_event_trigger = pe->trigger.every_events;
     e->last_emit_s = now_s();
     cl_int st;
     e->qx = clCreateCommandQueue(e->ctx, sl_device_id(dev), CL_QUEUE_PROFILING_ENABLE, &st);
@@ -384,13 +509,23 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         snprintf(msg, msglen, "out of memory for a batch of %zu events", e->batch_cap);
         goto fail;
     }
-    if ((rc = size_table(e, msg, msglen)) || (rc = build(e, msg, msglen)) ||
-        (rc = alloc_buffers(e, msg, msglen)))
+    if ((rc = build(e, msg, msglen)))
+        goto fail;
+    /* Chunked mode needs merge: a sequential PE is always grouped, so that each key's events
+     * reach its one work-item in arrival order. */
+    int chunked =
+        !e->sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
+                           (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
+    e->copies = chunked ? copies : 0;
+    e->ncounters = parts * (chunked ? copies : 1);
+    if ((rc = size_table(e, msg, msglen)) || (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     SL_INFO("engine",
-            "PE %s: %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, %s",
-            cfg->pe.name, e->nparts, e->region_slots, (unsigned long long)cfg->pe.capacity,
-            e->slot_size, e->batch_cap, e->copies ? "chunked" : "grouped by the host");
+            "PE %s (%s): %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, "
+            "%s",
+            pe->name, e->sequential ? "sequential" : "reduce", e->nparts, e->region_slots,
+            (unsigned long long)pe->capacity, e->slot_size, e->batch_cap,
+            e->copies ? "chunked" : "grouped by the host");
     *out = e;
     return 0;
 fail:
@@ -819,6 +954,26 @@ int sl_engine_reset(sl_engine *e)
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
     return 0;
+}
+
+const sl_columns *sl_engine_columns(const sl_engine *e)
+{
+    return &e->columns;
+}
+
+int sl_engine_windowed(const sl_engine *e)
+{
+    return e->windowed;
+}
+
+int sl_engine_sequential(const sl_engine *e)
+{
+    return e->sequential;
+}
+
+size_t sl_engine_state_size(const sl_engine *e)
+{
+    return e->state_size;
 }
 
 const char *sl_engine_message(const sl_engine *e)

@@ -17,20 +17,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "columns.h"
 #include "config.h"
 #include "device.h"
 #include "event.h"
 
-/* One result row: the host twin of sl_result in kernels/sl_abi.h (fields per PE are listed
- * there). */
+/* One result row: the host twin of sl_row in kernels/sl_engine.cl. v[i] is the PE's output
+ * column i (sl_engine_columns); window_start is 0 for PEs without a window. */
 typedef struct sl_row {
     uint64_t key;
     int64_t window_start;
-    uint64_t n0;
-    uint64_t n1;
-    double x;
+    double v[SL_COLUMNS_MAX];
 } sl_row;
-_Static_assert(sizeof(sl_row) == 40, "sl_row must match sl_result in kernels/sl_abi.h");
+_Static_assert(sizeof(sl_row) == 80, "sl_row must match sl_row in kernels/sl_engine.cl");
+
+#define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
 
 enum sl_emit_kind {
     SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
@@ -93,6 +94,18 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
  * negative sl_err as for sl_engine_push. */
 int sl_engine_finish(sl_engine *e);
+
+/* The PE's output columns, as its SL_COLUMNS declares them. */
+const sl_columns *sl_engine_columns(const sl_engine *e);
+
+/* 1 when rows are per (key, window): window_start is then meaningful. */
+int sl_engine_windowed(const sl_engine *e);
+
+/* 1 for a sequential PE (SL_PE_SEQUENTIAL), 0 for a reduce PE. */
+int sl_engine_sequential(const sl_engine *e);
+
+/* sizeof(sl_state) of the PE on this device. */
+size_t sl_engine_state_size(const sl_engine *e);
 
 /* Waits for the device, discards every key's state, staged records, triggers and statistics, and
  * keeps the program and buffers, so that a new stream costs no setup. Returns 0 or SL_ECL. */

@@ -2,6 +2,8 @@
 #ifndef SL_KERNSRC_H
 #define SL_KERNSRC_H
 
+#include <stddef.h>
+
 struct sl_kernel_source {
     const char *name; /* file name inside kernels/, e.g. "pe_ctr.cl" */
     const char *text; /* NUL-terminated source */
@@ -12,5 +14,12 @@ extern const struct sl_kernel_source sl_kernel_sources[];
 
 /* Returns the embedded source named `name`, or NULL. Any thread. */
 const char *sl_kernel_source(const char *name);
+
+/* Writes the directory holding the embedded sluice.h (the kernel ABI header that PE sources
+ * #include) into out, creating it and the header when needed: $SLUICE_INCLUDE_DIR if set, else
+ * $XDG_CACHE_HOME/sluice/VERSION/include, ~/.cache/sluice/VERSION/include, or
+ * /tmp/sluice-UID/VERSION/include, the first that works and holds no space. The header is
+ * replaced atomically, so concurrent processes are safe. Returns 0, SL_EIO or SL_ERANGE. */
+int sl_kernel_include_dir(char *out, size_t len);
 
 #endif

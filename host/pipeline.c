@@ -53,7 +53,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = SL_ENOMEM;
         goto out;
     }
-    sink = sl_sink_new(o->out, t->pe.kind, dict, t->sink.snapshots);
+    sink = sl_sink_new(o->out, dict, t->sink.snapshots);
     if (!sink) {
         rc = SL_ENOMEM;
         goto out;
@@ -61,6 +61,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_engine_cfg ecfg = {.pe = t->pe, .batch_events = t->batch_events};
     if ((rc = sl_engine_new(dev, &ecfg, sl_sink_emit, sink, &eng, msg, msglen)))
         goto out;
+    sl_sink_set_layout(sink, sl_engine_columns(eng), sl_engine_windowed(eng));
     if (t->source.kind == SL_SRC_GENERATOR) {
         gen = sl_gen_new(&t->source.gen, dict, &rc);
         if (!gen) {

@@ -18,7 +18,8 @@ struct sl_ref {
 
 sl_ref *sl_ref_new(const sl_pe_cfg *pe)
 {
-    if (pe->kind == SL_PE_WINDOW && (pe->window_ms <= 0 || pe->lateness_ms < 0))
+    if (pe->kind == SL_PE_USER ||
+        (pe->kind == SL_PE_WINDOW && (pe->window_ms <= 0 || pe->lateness_ms < 0)))
         return NULL;
     sl_ref *r = calloc(1, sizeof *r);
     if (!r)
@@ -131,16 +132,18 @@ int sl_ref_push(sl_ref *r, const sl_rec *recs, size_t n)
         switch (r->pe.kind) {
         case SL_PE_COUNT:
         case SL_PE_WINDOW:
-            e->n0++;
+            e->v[0] += 1;
             break;
         case SL_PE_SUM:
-            e->n0++;
-            e->x += (double)ev->value;
+            e->v[0] += 1;
+            e->v[1] += (double)ev->value;
             break;
         case SL_PE_CTR:
-            e->n0 += ev->type == SL_EV_VIEW;
-            e->n1 += ev->type == SL_EV_CLICK;
+            e->v[0] += ev->type == SL_EV_VIEW;
+            e->v[1] += ev->type == SL_EV_CLICK;
             break;
+        case SL_PE_USER:
+            return SL_EINVAL;
         }
     }
     return 0;
@@ -167,11 +170,11 @@ int sl_ref_rows(const sl_ref *r, sl_row **rows, size_t *n)
             continue;
         sl_row row = r->tab[i];
         if (r->pe.kind == SL_PE_CTR) {
-            double v = (double)row.n0, c = (double)row.n1;
+            double v = row.v[0], c = row.v[1];
             if (r->pe.has_prior)
-                row.x = (c + r->pe.prior_a) / (v + r->pe.prior_a + r->pe.prior_b);
+                row.v[2] = (c + r->pe.prior_a) / (v + r->pe.prior_a + r->pe.prior_b);
             else
-                row.x = row.n0 ? c / v : 0.0;
+                row.v[2] = v > 0 ? c / v : 0.0;
         }
         out[k++] = row;
     }

@@ -16,8 +16,11 @@
 
 typedef struct sl_ref sl_ref;
 
-/* Returns a reference PE for `pe` (kind, prior, window_ms, lateness_ms are used; capacity and
- * triggers are not), or NULL when out of memory or the configuration is invalid. */
+/* Returns a reference PE for the built-in `pe` (kind, prior, window_ms, lateness_ms are used;
+ * capacity and triggers are not), or NULL when out of memory, the configuration is invalid or
+ * the kind is SL_PE_USER. Rows carry the built-ins' columns: count v[0]; sum v[0] count, v[1]
+ * sum; ctr v[0] impressions, v[1] clicks, v[2] ctr; window_count v[0] (counts are exact doubles
+ * below 2^53). */
 sl_ref *sl_ref_new(const sl_pe_cfg *pe);
 
 /* Applies n records in order. Returns 0 or SL_ENOMEM. */

@@ -9,7 +9,8 @@
 
 struct sl_sink {
     FILE *out;
-    enum sl_pe_kind kind;
+    sl_columns cols;
+    int windowed;
     const sl_addict *dict;
     int snapshots;
     int header_done;
@@ -27,16 +28,21 @@ struct named {
     char hex[19];
 };
 
-sl_sink *sl_sink_new(FILE *out, enum sl_pe_kind kind, const sl_addict *dict, int snapshots)
+sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots)
 {
     sl_sink *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->out = out;
-    s->kind = kind;
     s->dict = dict;
     s->snapshots = snapshots;
     return s;
+}
+
+void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed)
+{
+    s->cols = *cols;
+    s->windowed = windowed;
 }
 
 void sl_sink_destroy(sl_sink **sp)
@@ -113,40 +119,24 @@ static void write_header(sl_sink *s)
 {
     if (s->snapshots)
         fputs("emit,", s->out);
-    switch (s->kind) {
-    case SL_PE_CTR:
-        fputs("ad_id,impressions,clicks,ctr\n", s->out);
-        break;
-    case SL_PE_COUNT:
-        fputs("ad_id,count\n", s->out);
-        break;
-    case SL_PE_SUM:
-        fputs("ad_id,count,sum\n", s->out);
-        break;
-    case SL_PE_WINDOW:
-        fputs("ad_id,window_start,count\n", s->out);
-        break;
-    }
+    fputs(s->windowed ? "ad_id,window_start" : "ad_id", s->out);
+    for (int c = 0; c < s->cols.n; c++)
+        fprintf(s->out, ",%s", s->cols.name[c]);
+    fputc('\n', s->out);
 }
 
 static void write_row(sl_sink *s, const struct named *nm)
 {
     const sl_row *r = nm->row;
+    char buf[64];
     sl_csv_write_field(s->out, nm->id, nm->len);
-    switch (s->kind) {
-    case SL_PE_CTR:
-        fprintf(s->out, ",%" PRIu64 ",%" PRIu64 ",%.6f\n", r->n0, r->n1, r->x);
-        break;
-    case SL_PE_COUNT:
-        fprintf(s->out, ",%" PRIu64 "\n", r->n0);
-        break;
-    case SL_PE_SUM:
-        fprintf(s->out, ",%" PRIu64 ",%.6f\n", r->n0, r->x);
-        break;
-    case SL_PE_WINDOW:
-        fprintf(s->out, ",%" PRId64 ",%" PRIu64 "\n", r->window_start, r->n0);
-        break;
+    if (s->windowed)
+        fprintf(s->out, ",%" PRId64, r->window_start);
+    for (int c = 0; c < s->cols.n; c++) {
+        sl_columns_format(&s->cols, c, r->v[c], buf, sizeof buf);
+        fprintf(s->out, ",%s", buf);
     }
+    fputc('\n', s->out);
 }
 
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
@@ -194,24 +184,33 @@ const sl_row *sl_sink_rows(const sl_sink *s, size_t *n)
     return s->kept;
 }
 
-static int cmp_ctr(const void *a, const void *b)
+/* qsort_r comparator; ctx holds the indices of impressions, clicks and ctr. */
+static int cmp_ctr(const void *a, const void *b, void *ctx)
 {
+    const int *ctr_cols = ctx;
     const struct named *x = a, *y = b;
-    if (x->row->x != y->row->x)
-        return x->row->x > y->row->x ? -1 : 1;
-    if (x->row->n0 != y->row->n0)
-        return x->row->n0 > y->row->n0 ? -1 : 1;
+    double cx = x->row->v[ctr_cols[2]], cy = y->row->v[ctr_cols[2]];
+    double ix = x->row->v[ctr_cols[0]], iy = y->row->v[ctr_cols[0]];
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    if (ix != iy)
+        return ix > iy ? -1 : 1;
     return cmp_named(a, b);
 }
 
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions)
 {
+    static const char *const names[3] = {"impressions", "clicks", "ctr"};
+    int ctr_cols[3];
+    for (int i = 0; i < 3; i++)
+        if ((ctr_cols[i] = sl_columns_find(&s->cols, names[i])) < 0)
+            return SL_EINVAL;
     size_t m = 0;
     struct named *list = malloc((s->nkept ? s->nkept : 1) * sizeof *list);
     if (!list)
         return SL_ENOMEM;
     for (size_t i = 0; i < s->nkept; i++) {
-        if (s->kept[i].n0 < min_impressions)
+        if (s->kept[i].v[ctr_cols[0]] < (double)min_impressions)
             continue;
         list[m].row = &s->kept[i];
         list[m].id = sl_addict_get(s->dict, s->kept[i].key, &list[m].len);
@@ -222,14 +221,14 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
         }
         m++;
     }
-    qsort(list, m, sizeof *list, cmp_ctr);
+    qsort_r(list, m, sizeof *list, cmp_ctr, ctr_cols);
     fprintf(out, "Top %zu ads by CTR (of %zu with >= %" PRIu64 " impressions, %zu ads in all)\n",
             n < m ? n : m, m, min_impressions, s->nkept);
     fprintf(out, "%4s  %-20s %12s %10s %9s\n", "rank", "ad_id", "impressions", "clicks", "ctr");
     for (size_t i = 0; i < m && i < n; i++)
-        fprintf(out, "%4zu  %-20.*s %12" PRIu64 " %10" PRIu64 " %9.6f\n", i + 1,
-                (int)(list[i].len > 64 ? 64 : list[i].len), list[i].id, list[i].row->n0,
-                list[i].row->n1, list[i].row->x);
+        fprintf(out, "%4zu  %-20.*s %12.0f %10.0f %9.6f\n", i + 1,
+                (int)(list[i].len > 64 ? 64 : list[i].len), list[i].id, list[i].row->v[ctr_cols[0]],
+                list[i].row->v[ctr_cols[1]], list[i].row->v[ctr_cols[2]]);
     free(list);
     return fflush(out) != 0 || ferror(out) ? SL_EIO : 0;
 }

@@ -1,5 +1,6 @@
 /* The CSV result sink: maps keys back to ad ids and writes rows sorted by ad id (byte order),
- * then window start. Columns per PE:
+ * then window start. The columns are the PE's (its SL_COLUMNS), after ad_id and, for windowed
+ * PEs, window_start; the built-ins give
  *   ctr           ad_id,impressions,clicks,ctr
  *   count         ad_id,count
  *   sum           ad_id,count,sum
@@ -13,14 +14,19 @@
 #include <stdio.h>
 
 #include "addict.h"
+#include "columns.h"
 #include "config.h"
 #include "engine.h"
 
 typedef struct sl_sink sl_sink;
 
 /* Returns a sink writing to `out` (NULL: write nothing, only keep the final rows), or NULL when
- * out of memory. `dict` must outlive the sink. Snapshots are written only when `snapshots`. */
-sl_sink *sl_sink_new(FILE *out, enum sl_pe_kind kind, const sl_addict *dict, int snapshots);
+ * out of memory. `dict` must outlive the sink. Snapshots are written only when `snapshots`.
+ * sl_sink_set_layout must be called before the first emission. */
+sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots);
+
+/* Sets the output columns (copied) and whether rows carry a window start. */
+void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed);
 
 /* An sl_emit_fn: `ud` is the sink. Writes the emission (sorted) and keeps final and window
  * rows. Returns 0, SL_EIO on a write error, SL_ENOMEM. */
@@ -31,7 +37,8 @@ int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
 
 /* Writes the top `n` ads by ctr (ties: more impressions first, then ad id) among those with at
- * least `min_impressions`, as an aligned table. Returns 0 or SL_ENOMEM / SL_EIO. */
+ * least `min_impressions`, as an aligned table. The PE must have columns named impressions,
+ * clicks and ctr. Returns 0, SL_EINVAL (no such columns), SL_ENOMEM or SL_EIO. */
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions);
 
 void sl_sink_destroy(sl_sink **sp);

@@ -1,9 +1,12 @@
-/* Built-in PE "count": events per key. */
-typedef struct sl_state {
+/* Built-in PE "count": events per key (with a window: per key per window, "window_count"). */
+#include "sluice.h"
+
+#define SL_PE_REDUCE
+#define SL_COLUMNS "count:int"
+
+typedef struct {
     ulong n;
 } sl_state;
-
-#define SL_SLOT_KEY(r) ((r)->key)
 
 void sl_init(__global sl_state *s)
 {
@@ -16,18 +19,12 @@ void sl_add(__global sl_state *s, const sl_record *r)
     s->n += 1;
 }
 
-void sl_emit(ulong slot_key, __global const sl_state *s, sl_result *out)
-{
-    out->key = slot_key;
-    out->window_start = 0;
-    out->n0 = s->n;
-    out->n1 = 0;
-    out->x = 0.0;
-}
-
-#define SL_REDUCE 1
-
 void sl_merge(__global sl_state *dst, __global const sl_state *src)
 {
     dst->n += src->n;
+}
+
+void sl_emit(__global const sl_state *s, sl_out *out)
+{
+    out->v[0] = (double)s->n;
 }

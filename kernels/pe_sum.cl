@@ -1,11 +1,15 @@
-/* Built-in PE "sum": events and the sum of `value` per key. Values are added in arrival
- * order in double precision, so the result equals a sequential C loop bit for bit. */
-typedef struct sl_state {
+/* Built-in PE "sum": events and the sum of `value` per key, in double precision. Within one
+ * table copy values are added in arrival order; partial sums of copies are added at the merge,
+ * so a sum can differ from a sequential one by rounding only (bound in docs/engine.md). */
+#include "sluice.h"
+
+#define SL_PE_REDUCE
+#define SL_COLUMNS "count:int,sum:f6"
+
+typedef struct {
     ulong n;
     double sum;
 } sl_state;
-
-#define SL_SLOT_KEY(r) ((r)->key)
 
 void sl_init(__global sl_state *s)
 {
@@ -19,22 +23,14 @@ void sl_add(__global sl_state *s, const sl_record *r)
     s->sum += (double)r->value;
 }
 
-void sl_emit(ulong slot_key, __global const sl_state *s, sl_result *out)
-{
-    out->key = slot_key;
-    out->window_start = 0;
-    out->n0 = s->n;
-    out->n1 = 0;
-    out->x = s->sum;
-}
-
-#define SL_REDUCE 1
-
-/* Chunked mode adds partial sums: the result then differs from a sequential sum by rounding
- * only (docs/engine.md states the bound); values that are multiples of a power of two small
- * enough for a double's 53 bits sum exactly in any order. */
 void sl_merge(__global sl_state *dst, __global const sl_state *src)
 {
     dst->n += src->n;
     dst->sum += src->sum;
+}
+
+void sl_emit(__global const sl_state *s, sl_out *out)
+{
+    out->v[0] = (double)s->n;
+    out->v[1] = s->sum;
 }

@@ -1,34 +1,95 @@
-/* The framework side of every PE: slot lookup, per-region aggregation and emission.
+/* The framework side of every PE: slot lookup, aggregation, merge and emission.
  *
- * Built after sl_abi.h and one PE source, which provides sl_state, sl_init, sl_add, sl_emit,
- * SL_SLOT_KEY and optionally SL_CLOSABLE.
+ * Built after one PE source (a built-in pe_*.cl or a user's file), which includes sluice.h and
+ * provides the ABI described there. Build options from the host: SL_WINDOW_MS (a tumbling
+ * event-time window: the table is keyed by (key, window)), SL_PREFETCH (CPU devices).
  *
- * Table layout: the key space is cut into P partitions by the top bits of the record key; the
- * host groups each batch by partition, in arrival order, and region p of the table (slots
- * [p*R, (p+1)*R)) belongs to partition p. One work-item walks one partition's events, so every
- * key's events are applied by one work-item in arrival order and no state is shared between
- * work-items: no atomics on state, and sequential PEs work as well as commutative ones. The cost
- * is load balance: a partition holding a very hot key is one work-item's work (docs/engine.md).
- * A slot holds its key and state together, so a lookup touches one cache line (measured on
- * PoCL: separate key and state arrays cost two misses per event and half the speed). Open
- * addressing with linear probing inside a region; fill[p] counts live keys, used[p] live keys
- * plus tombstones, and a region never holds more than region_max used slots, so a probe always
- * ends at an empty slot. */
+ * Table layout: the key space is cut into P regions by the top bits of the record key, and each
+ * region is an open-addressing table with linear probing on the low bits. fill[] counts live
+ * keys per region, used[] live keys plus tombstones; a region never holds more than region_max
+ * used slots, so every probe ends at an empty slot. A slot holds its key and state side by side,
+ * so a lookup touches one cache line (measured on PoCL: separate arrays cost twice the misses).
+ * Nothing here is ever touched by two work-items at once: no atomics on state. */
+#include "sluice.h"
+
+/* ---- ABI checks: a mismatch is a compile error that names the user's file and line ---- */
+#if defined(SL_PE_REDUCE) == defined(SL_PE_SEQUENTIAL)
+#error "sluice ABI: define exactly one of SL_PE_REDUCE and SL_PE_SEQUENTIAL"
+#endif
+#ifndef SL_COLUMNS
+#error "sluice ABI: define SL_COLUMNS, the output column names, e.g. \"count:int,sum:f6\""
+#endif
+
+void sl_init(__global sl_state *s);
+void sl_emit(__global const sl_state *s, sl_out *out);
+#ifdef SL_PE_REDUCE
+void sl_add(__global sl_state *s, const sl_record *r);
+void sl_merge(__global sl_state *dst, __global const sl_state *src);
+#define SL_APPLY(s, r) sl_add(s, r)
+#define SL_SHAPE 1u
+#else
+void sl_process(__global sl_state *s, const sl_record *r);
+#define SL_APPLY(s, r) sl_process(s, r)
+#define SL_SHAPE 2u
+#endif
+
+#define SL_EMPTY_KEY 0ul
+#define SL_TOMBSTONE_KEY 0xfffffffffffffffful
 
 typedef struct sl_slot {
-    ulong key;
+    ulong key; /* table key: the record key, or mixed with the window start */
+#ifdef SL_WINDOW_MS
+    ulong ad_key;
+    long window_start;
+#endif
     sl_state s;
 } sl_slot;
+
+/* One output row, 80 bytes; host/engine.h declares it as sl_row. */
+typedef struct sl_row {
+    ulong key;
+    long window_start;
+    double v[SL_OUT_MAX];
+} sl_row;
+
+__constant char sl_columns[] = SL_COLUMNS;
+
+#ifdef SL_WINDOW_MS
+long sl_window_start(long t)
+{
+    long q = t / SL_WINDOW_MS;
+    if (t % SL_WINDOW_MS < 0)
+        q -= 1;
+    return q * SL_WINDOW_MS;
+}
+
+/* Murmur3's 64-bit finaliser over the key and the window start; never an empty or tombstone
+ * key. Two (key, window) pairs share a table key with probability about 2^-64. */
+ulong sl_table_key(ulong key, long ws)
+{
+    ulong k = key ^ ((ulong)ws * 0x9e3779b97f4a7c15ul);
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdul;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ul;
+    k ^= k >> 33;
+    return k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY ? 0x5bd1e9955bd1e995ul : k;
+}
+#define SL_RECORD_TABLE_KEY(r) sl_table_key((r)->key, sl_window_start((r)->time_ms))
+#else
+#define SL_RECORD_TABLE_KEY(r) ((r)->key)
+#endif
 
 uint sl_slot_index(ulong k, uint mask)
 {
     return (uint)(k ^ (k >> 32)) & mask;
 }
 
-/* Finds key k in region rs (R = mask + 1 slots), inserting it when absent. Returns its slot
- * index, or mask + 1 when the region has no free slot (region_max slots used). */
+/* Finds table key k in region rs (mask + 1 slots), inserting it when absent: a new slot records
+ * ad_key and window_start (windowed PEs) and gets sl_init. Returns the slot index, or mask + 1
+ * when the region has no free slot. */
 uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __global uint *fill,
-               __global uint *used)
+               __global uint *used, ulong ad_key, long window_start)
 {
     const uint none = mask + 1;
     uint h = sl_slot_index(k, mask), tomb = none;
@@ -51,22 +112,29 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
     }
     *fill += 1;
     rs[h].key = k;
+#ifdef SL_WINDOW_MS
+    rs[h].ad_key = ad_key;
+    rs[h].window_start = window_start;
+#else
+    (void)ad_key;
+    (void)window_start;
+#endif
     sl_init(&rs[h].s);
     return h;
 }
 
 /* Aggregates one batch; work-item i applies recs[bounds[i] .. bounds[i+1]) in arrival order.
- *   grouped (copies == 0): the host grouped the batch by partition, so work-item i holds all
- *     of partition i's events and owns region i of the one table. Any PE, any device.
+ *   grouped (copies == 0): the host grouped the batch by region, so work-item i holds all of
+ *     region i's events and owns region i of the one table. Any PE, any device; the only mode
+ *     for sequential PEs.
  *   chunked (copies > 0, reduce PEs): the batch is in arrival order, cut into `copies`
- *     contiguous chunks; work-item i aggregates its chunk into its own copy i of the table
- *     (regions chosen by the top pbits key bits), and sl_merge_copies folds the copies together
- *     before any emission. No host grouping pass: on a CPU device, where host and "device"
- *     share the cores, that pass cost more than the aggregation itself.
- * State is updated in place in its slot (measured on PoCL 3.1: copying it to private memory
- * and back on every key change halved the speed). fill and used hold one counter per region
- * per copy. status[0] counts events that found no free slot (the host fails the run with
- * SL_ETABLEFULL); status[1] is 1 + the region that overflowed. */
+ *     contiguous chunks; work-item i aggregates its chunk into its own copy i of the table, and
+ *     sl_merge_copies folds the copies together before any emission. No host grouping pass: on
+ *     a CPU device, where host and "device" share the cores, that pass cost more than the
+ *     aggregation itself (docs/engine.md).
+ * State is updated in place in its slot (measured on PoCL 3.1: copying it to private memory and
+ * back on every key change halved the speed). status[0] counts events that found no free slot
+ * (the host fails the run with SL_ETABLEFULL); status[1] is 1 + the region that overflowed. */
 __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *bounds,
                            __global sl_slot *slots, __global uint *fill, __global uint *used,
                            uint region_slots, uint region_max, uint pbits, uint copies,
@@ -76,35 +144,42 @@ __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *
     const uint beg = bounds[i0], end = bounds[i0 + 1];
     const uint mask = region_slots - 1;
     const uint nparts = 1u << pbits;
+    __global sl_slot *table = slots + (size_t)(copies ? i0 * nparts : 0) * region_slots;
     for (uint i = beg; i < end; i++) {
 #ifdef SL_PREFETCH
+        /* the loop waits on one random slot access per event: start the one 24 events ahead */
         if (i + SL_PREFETCH < end) {
             const sl_record ahead = recs[i + SL_PREFETCH];
-            const ulong ka = SL_SLOT_KEY(&ahead);
             const uint ra = copies ? (pbits ? (uint)(ahead.key >> (64 - pbits)) : 0) : i0;
-            __builtin_prefetch(slots + ((size_t)(copies ? i0 * nparts : 0) + ra) * region_slots +
-                               sl_slot_index(ka, mask));
+            __builtin_prefetch(table + (size_t)ra * region_slots +
+                               sl_slot_index(SL_RECORD_TABLE_KEY(&ahead), mask));
         }
 #endif
         const sl_record r = recs[i];
-        const ulong k = SL_SLOT_KEY(&r);
         uint region = i0, ctr = i0;
         if (copies) {
             region = pbits ? (uint)(r.key >> (64 - pbits)) : 0;
             ctr = i0 * nparts + region;
         }
-        __global sl_slot *rs = slots + ((size_t)(copies ? i0 * nparts : 0) + region) * region_slots;
-        const uint h = sl_lookup(rs, k, mask, region_max, &fill[ctr], &used[ctr]);
+        __global sl_slot *rs = table + (size_t)region * region_slots;
+#ifdef SL_WINDOW_MS
+        const long ws = sl_window_start(r.time_ms);
+        const ulong k = sl_table_key(r.key, ws);
+#else
+        const long ws = 0;
+        const ulong k = r.key;
+#endif
+        const uint h = sl_lookup(rs, k, mask, region_max, &fill[ctr], &used[ctr], r.key, ws);
         if (h > mask) {
             atomic_add(&status[0], 1);
             atomic_max(&status[1], region + 1);
             continue;
         }
-        sl_add(&rs[h].s, &r);
+        SL_APPLY(&rs[h].s, &r);
     }
 }
 
-#ifdef SL_REDUCE
+#ifdef SL_PE_REDUCE
 /* Chunked mode: work-item p merges region p of copies 1.. into copy 0 and empties them. */
 __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __global uint *used,
                               uint region_slots, uint region_max, uint copies,
@@ -122,7 +197,14 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
             src[h].key = SL_EMPTY_KEY;
             if (k == SL_TOMBSTONE_KEY)
                 continue;
-            const uint d = sl_lookup(dst, k, mask, region_max, &fill[p], &used[p]);
+#ifdef SL_WINDOW_MS
+            const ulong ad_key = src[h].ad_key;
+            const long ws = src[h].window_start;
+#else
+            const ulong ad_key = k;
+            const long ws = 0;
+#endif
+            const uint d = sl_lookup(dst, k, mask, region_max, &fill[p], &used[p], ad_key, ws);
             if (d > mask) {
                 atomic_add(&status[0], 1);
                 atomic_max(&status[1], p + 1);
@@ -136,14 +218,14 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
 }
 #endif
 
-/* Emits rows for region p of copy 0 into out[] at positions taken from *out_count.
- * Rows past out_cap are counted but not written (the host then reports the mismatch).
+/* Emits rows for region p of copy 0 into out[] at positions taken from *out_count; rows past
+ * out_cap are counted but not written (the host then reports the mismatch).
  * close == 0: every live key (a snapshot; the table is unchanged).
- * close == 1: only states for which SL_CLOSABLE(state, close_before) holds; they are deleted
+ * close == 1: windowed PEs only: the windows ending at or before close_before; they are deleted
  * (tombstoned), and tombstones directly before an empty slot become empty again. */
 __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __global uint *used,
-                           uint region_slots, uint close, long close_before,
-                           __global sl_result *out, uint out_cap, __global uint *out_count)
+                           uint region_slots, uint close, long close_before, __global sl_row *out,
+                           uint out_cap, __global uint *out_count)
 {
     const uint p = get_global_id(0);
     __global sl_slot *rs = slots + (size_t)p * region_slots;
@@ -153,19 +235,27 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
         const ulong k = rs[h].key;
         if (k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY)
             continue;
-        __global const sl_state *s = &rs[h].s;
-#ifdef SL_CLOSABLE
-        if (close && !SL_CLOSABLE(s, close_before))
+        sl_row row;
+#ifdef SL_WINDOW_MS
+        if (close && rs[h].window_start + SL_WINDOW_MS > close_before)
             continue;
+        row.key = rs[h].ad_key;
+        row.window_start = rs[h].window_start;
 #else
         if (close)
             continue;
+        row.key = k;
+        row.window_start = 0;
 #endif
-        sl_result res;
-        sl_emit(k, s, &res);
+        sl_out o;
+        for (int c = 0; c < SL_OUT_MAX; c++)
+            o.v[c] = 0.0;
+        sl_emit(&rs[h].s, &o);
+        for (int c = 0; c < SL_OUT_MAX; c++)
+            row.v[c] = o.v[c];
         const uint pos = atomic_inc(out_count);
         if (pos < out_cap)
-            out[pos] = res;
+            out[pos] = row;
         if (close) {
             rs[h].key = SL_TOMBSTONE_KEY;
             removed++;
@@ -183,9 +273,18 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
     used[p] -= freed;
 }
 
-/* Reports the PE's layout to the host: out[0] = sizeof(sl_slot), out[1] = sizeof(sl_result). */
-__kernel void sl_abi_info(__global uint *out)
+/* Reports the PE's layout to the host: info[0] sizeof(sl_slot), info[1] sizeof(sl_row),
+ * info[2] sizeof(sl_state), info[3] shape (1 reduce, 2 sequential), info[4] SL_OUT_MAX; and
+ * the SL_COLUMNS text into cols (cols_len bytes, always terminated). */
+__kernel void sl_abi_info(__global uint *info, __global char *cols, uint cols_len)
 {
-    out[0] = (uint)sizeof(sl_slot);
-    out[1] = (uint)sizeof(sl_result);
+    info[0] = (uint)sizeof(sl_slot);
+    info[1] = (uint)sizeof(sl_row);
+    info[2] = (uint)sizeof(sl_state);
+    info[3] = SL_SHAPE;
+    info[4] = SL_OUT_MAX;
+    uint i = 0;
+    for (; i + 1 < cols_len && sl_columns[i]; i++)
+        cols[i] = sl_columns[i];
+    cols[i] = 0;
 }

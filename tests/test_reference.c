@@ -29,8 +29,13 @@ static sl_rec rec(uint64_t key, int64_t t, float value, enum sl_evtype type)
         .key = (k), .time_ms = (t), .value = (v), .type = (uint32_t)(ty)                           \
     }
 
+/* The kind the current test's rows come from: the built-ins' columns are count v[0]; sum v[0]
+ * count, v[1] sum; ctr v[0] impressions, v[1] clicks, v[2] ctr; window_count v[0]. */
+static enum sl_pe_kind cur_kind = SL_PE_COUNT;
+
 static sl_ref *make(enum sl_pe_kind kind)
 {
+    cur_kind = kind;
     sl_pe_cfg pe;
     sl_pe_defaults(&pe, kind);
     sl_ref *r = sl_ref_new(&pe);
@@ -56,14 +61,22 @@ static sl_row *rows_of(const sl_ref *r, size_t want)
     return rows;
 }
 
+/* Checks one row given as (first count n0, clicks n1, ctr-or-sum x) in the built-ins' terms. */
 static void expect_row(const sl_row *got, uint64_t key, int64_t ws, uint64_t n0, uint64_t n1,
                        double x, size_t i)
 {
     cr_assert(eq(u64, got->key, key), "row %zu", i);
     cr_assert(eq(i64, got->window_start, ws), "row %zu", i);
-    cr_assert(eq(u64, got->n0, n0), "row %zu", i);
-    cr_assert(eq(u64, got->n1, n1), "row %zu", i);
-    cr_assert(ieee_ulp_eq(dbl, got->x, x, 1), "row %zu", i);
+    cr_assert(eq(dbl, got->v[0], (double)n0), "row %zu", i);
+    if (cur_kind == SL_PE_CTR) {
+        cr_assert(eq(dbl, got->v[1], (double)n1), "row %zu", i);
+        cr_assert(ieee_ulp_eq(dbl, got->v[2], x, 1), "row %zu", i);
+    } else if (cur_kind == SL_PE_SUM) {
+        cr_assert(ieee_ulp_eq(dbl, got->v[1], x, 1), "row %zu", i);
+    } else {
+        cr_assert(eq(u64, n1, 0));
+        cr_assert(eq(dbl, got->v[1], 0.0), "row %zu", i);
+    }
 }
 
 /* ---- count, sum, ctr ------------------------------------------------------------------------ */
@@ -125,8 +138,8 @@ Test(reference, sum_uses_float_values)
     sl_ref *r = make(SL_PE_SUM);
     push(r, recs, 10);
     sl_row *rows = rows_of(r, 1);
-    cr_assert(epsilon_eq(dbl, rows[0].x, 10.0 * (double)0.1f, 1e-14));
-    cr_assert(ne(dbl, rows[0].x, 1.0));
+    cr_assert(epsilon_eq(dbl, rows[0].v[1], 10.0 * (double)0.1f, 1e-14));
+    cr_assert(ne(dbl, rows[0].v[1], 1.0));
     free(rows);
     sl_ref_destroy(&r);
 }
@@ -165,6 +178,7 @@ Test(reference, ctr_prior)
 {
     sl_pe_cfg pe;
     sl_pe_defaults(&pe, SL_PE_CTR);
+    cur_kind = SL_PE_CTR;
     pe.has_prior = 1;
     pe.prior_a = 1.0;
     pe.prior_b = 10.0;
@@ -186,7 +200,7 @@ Test(reference, ctr_prior)
     cr_assert_not_null(r);
     push(r, ctr_recs, NCTR);
     rows = rows_of(r, 4);
-    cr_assert(ieee_ulp_eq(dbl, rows[2].x, 1.5 / 5.0, 1));
+    cr_assert(ieee_ulp_eq(dbl, rows[2].v[2], 1.5 / 5.0, 1));
     free(rows);
     sl_ref_destroy(&r);
 }
@@ -234,7 +248,8 @@ Test(reference, many_keys)
     sl_row *rows = rows_of(r, K);
     for (uint64_t i = 0; i < K; i++) {
         cr_assert(eq(u64, rows[i].key, i + 1));
-        cr_assert(eq(u64, rows[i].n0, i % 7 + 1), "key %llu", (unsigned long long)(i + 1));
+        cr_assert(eq(dbl, rows[i].v[0], (double)(i % 7 + 1)), "key %llu",
+                  (unsigned long long)(i + 1));
     }
     free(rows);
     free(recs);
@@ -247,6 +262,7 @@ static sl_ref *make_window(int64_t window_ms, int64_t lateness_ms)
 {
     sl_pe_cfg pe;
     sl_pe_defaults(&pe, SL_PE_WINDOW);
+    cur_kind = SL_PE_WINDOW;
     pe.window_ms = window_ms;
     pe.lateness_ms = lateness_ms;
     sl_ref *r = sl_ref_new(&pe);
@@ -258,6 +274,7 @@ Test(reference, window_rejects_bad_config)
 {
     sl_pe_cfg pe;
     sl_pe_defaults(&pe, SL_PE_WINDOW);
+    cur_kind = SL_PE_WINDOW;
     pe.window_ms = 0;
     cr_assert_null(sl_ref_new(&pe));
     pe.window_ms = -1000;

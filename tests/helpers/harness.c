@@ -165,15 +165,15 @@ void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, doub
                      (unsigned long long)a[i].key, (unsigned long long)b[i].key);
         cr_assert_eq(a[i].window_start, b[i].window_start, "row %zu window %lld vs %lld", i,
                      (long long)a[i].window_start, (long long)b[i].window_start);
-        cr_assert_eq(a[i].n0, b[i].n0, "row %zu (key %016llx) n0 %llu vs %llu", i,
-                     (unsigned long long)a[i].key, (unsigned long long)a[i].n0,
-                     (unsigned long long)b[i].n0);
-        cr_assert_eq(a[i].n1, b[i].n1, "row %zu n1 %llu vs %llu", i, (unsigned long long)a[i].n1,
-                     (unsigned long long)b[i].n1);
-        if (tol > 0)
-            cr_assert_leq(fabs(a[i].x - b[i].x), tol * fmax(1.0, fabs(b[i].x)),
-                          "row %zu x %.17g vs %.17g", i, a[i].x, b[i].x);
-        else
-            cr_assert_eq(a[i].x, b[i].x, "row %zu x %.17g vs %.17g", i, a[i].x, b[i].x);
+        for (int c = 0; c < SL_COLUMNS_MAX; c++) {
+            if (tol > 0)
+                cr_assert_leq(fabs(a[i].v[c] - b[i].v[c]), tol * fmax(1.0, fabs(b[i].v[c])),
+                              "row %zu (key %016llx) column %d: %.17g vs %.17g", i,
+                              (unsigned long long)a[i].key, c, a[i].v[c], b[i].v[c]);
+            else
+                cr_assert_eq(a[i].v[c], b[i].v[c],
+                             "row %zu (key %016llx) column %d: %.17g vs %.17g", i,
+                             (unsigned long long)a[i].key, c, a[i].v[c], b[i].v[c]);
+        }
     }
 }

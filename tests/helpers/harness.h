@@ -40,8 +40,9 @@ void th_result_free(th_result *res);
 void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **rows, size_t *nrows,
                   uint64_t *late);
 
-/* Asserts a and b are equal row for row: integers exactly, x exactly (doubles from the same
- * sequence of IEEE operations) unless tol > 0, then |a - b| <= tol * max(1, |b|). */
+/* Asserts a and b are equal row for row: keys and windows exactly, every column exactly
+ * (doubles from the same sequence of IEEE operations) unless tol > 0, then
+ * |a - b| <= tol * max(1, |b|). */
 void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, double tol);
 
 #endif

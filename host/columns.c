@@ -1,0 +1,110 @@
+#include "columns.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+static int is_name_char(char ch, int first)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+           (!first && ch >= '0' && ch <= '9');
+}
+
+int sl_columns_parse(const char *spec, sl_columns *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    const char *p = spec;
+    if (!*p) {
+        snprintf(err, errlen, "SL_COLUMNS is empty");
+        return SL_EINVAL;
+    }
+    for (;;) {
+        if (c->n == SL_COLUMNS_MAX) {
+            snprintf(err, errlen, "SL_COLUMNS names more than %d columns", SL_COLUMNS_MAX);
+            return SL_EINVAL;
+        }
+        size_t len = 0;
+        while (is_name_char(p[len], len == 0))
+            len++;
+        if (len == 0 || len >= sizeof c->name[0]) {
+            snprintf(err, errlen,
+                     "SL_COLUMNS: column %d: expected a name of 1 to %zu letters, "
+                     "digits or '_' (not starting with a digit) at \"%.20s\"",
+                     c->n + 1, sizeof c->name[0] - 1, p);
+            return SL_EINVAL;
+        }
+        memcpy(c->name[c->n], p, len);
+        c->name[c->n][len] = '\0';
+        static const char *const reserved[] = {"ad_id", "window_start", "emit"};
+        for (int r = 0; r < 3; r++)
+            if (strcmp(c->name[c->n], reserved[r]) == 0) {
+                snprintf(err, errlen, "SL_COLUMNS: \"%s\" is reserved", reserved[r]);
+                return SL_EINVAL;
+            }
+        if (sl_columns_find(c, c->name[c->n]) >= 0) {
+            snprintf(err, errlen, "SL_COLUMNS: \"%s\" appears twice", c->name[c->n]);
+            return SL_EINVAL;
+        }
+        p += len;
+        c->fmt[c->n] = SL_COLFMT_G;
+        if (*p == ':') {
+            p++;
+            if (strncmp(p, "int", 3) == 0) {
+                c->fmt[c->n] = SL_COLFMT_INT;
+                p += 3;
+            } else if (*p == 'g') {
+                p++;
+            } else if (*p == 'f' && p[1] >= '0' && p[1] <= '9') {
+                c->fmt[c->n] = SL_COLFMT_FIXED;
+                c->decimals[c->n] = p[1] - '0';
+                p += 2;
+            } else {
+                snprintf(err, errlen,
+                         "SL_COLUMNS: column \"%s\": unknown format at \"%.10s\" "
+                         "(expected int, f0..f9 or g)",
+                         c->name[c->n], p);
+                return SL_EINVAL;
+            }
+        }
+        c->n++;
+        if (*p == '\0')
+            return 0;
+        if (*p != ',') {
+            snprintf(err, errlen,
+                     "SL_COLUMNS: expected ',' or the end after column \"%s\", got "
+                     "\"%.10s\"",
+                     c->name[c->n - 1], p);
+            return SL_EINVAL;
+        }
+        p++;
+    }
+}
+
+int sl_columns_find(const sl_columns *c, const char *name)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->name[i], name) == 0)
+            return i;
+    return -1;
+}
+
+void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
+{
+    if (c->fmt[i] == SL_COLFMT_FIXED) {
+        snprintf(buf, len, "%.*f", c->decimals[i], v);
+        return;
+    }
+    if (c->fmt[i] == SL_COLFMT_INT && isfinite(v) && v == floor(v) && fabs(v) < 0x1p63) {
+        snprintf(buf, len, "%lld", (long long)v);
+        return;
+    }
+    /* shortest of %.15g, %.16g, %.17g that reads back exactly */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v || !isfinite(v))
+            return;
+    }
+}

@@ -1,0 +1,32 @@
+/* Output columns of a PE, from its SL_COLUMNS text ("name[:fmt],..."; fmt is int, f0..f9 or g),
+ * and how each value is printed. The device reports the text (sl_abi_info), so built-in and user
+ * PEs describe their output the same way. */
+#ifndef SL_COLUMNS_H
+#define SL_COLUMNS_H
+
+#include <stddef.h>
+
+#define SL_COLUMNS_MAX 8 /* SL_OUT_MAX in kernels/sluice.h */
+
+enum sl_colfmt { SL_COLFMT_G = 0, SL_COLFMT_INT = 1, SL_COLFMT_FIXED = 2 };
+
+typedef struct sl_columns {
+    int n;
+    char name[SL_COLUMNS_MAX][48];
+    enum sl_colfmt fmt[SL_COLUMNS_MAX];
+    int decimals[SL_COLUMNS_MAX]; /* SL_COLFMT_FIXED */
+} sl_columns;
+
+/* Parses `spec`. Returns 0, or SL_EINVAL with `err` saying what is wrong: an empty list, more
+ * than SL_COLUMNS_MAX columns, a name that is not [A-Za-z_][A-Za-z0-9_]* (at most 47 bytes), a
+ * duplicate or reserved name (ad_id, window_start, emit), an unknown format. Any thread. */
+int sl_columns_parse(const char *spec, sl_columns *c, char *err, size_t errlen);
+
+/* Returns the index of the column called `name`, or -1. */
+int sl_columns_find(const sl_columns *c, const char *name);
+
+/* Formats value v of column i into buf: int prints an integral value exactly (and falls back to
+ * g otherwise), fN prints N decimals, g prints the shortest text that reads back as v. */
+void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len);
+
+#endif
