@@ -115,7 +115,13 @@ static int on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, 
 
 static void on_progress(void *ud, const sl_progress *p)
 {
-    (void)ud;
+    struct report_ctx *rc = ud;
+    if (!p) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        rc->progress = 0; /* cleared: the summary need not clear it again */
+        return;
+    }
     fprintf(stderr, "\r\033[K%12" PRIu64 " events  %8.2f M events/s  %6.1f s", p->events,
             p->rate / 1e6, p->elapsed_s);
     if (p->bad)
@@ -204,6 +210,7 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         .on_bad = on_bad,
         .bad_ud = rc,
         .on_progress = rc->progress && !rc->quiet ? on_progress : NULL,
+        .progress_ud = rc,
         .progress_every_s = 0.25,
     };
     sl_pipeline_report rep;

@@ -130,8 +130,11 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         goto out;
     }
     rep->elapsed_s = now_s() - t0;
-    if (o->top && o->top_out)
+    if (o->top && o->top_out) {
+        if (o->on_progress)
+            o->on_progress(o->progress_ud, NULL); /* the progress line ends before the table */
         rc = sl_sink_print_top(sink, o->top_out, o->top, o->top_min_impressions);
+    }
 out:
     if (rd)
         sl_reader_stats(rd, &rep->input);

@@ -29,7 +29,7 @@ typedef struct sl_pipeline_opts {
     FILE *top_out;
     sl_bad_fn on_bad; /* malformed lines; return nonzero to stop (strict mode) */
     void *bad_ud;
-    void (*on_progress)(void *ud, const sl_progress *p);
+    void (*on_progress)(void *ud, const sl_progress *p); /* p NULL: the run is over, clear */
     void *progress_ud;
     double progress_every_s; /* 0 = no progress callbacks */
 } sl_pipeline_opts;
