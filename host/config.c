@@ -27,13 +27,14 @@
 #define CONFIG_FILE_MAX ((size_t)16 << 20) /* a topology is a few hundred bytes */
 #define ALL_TYPES ((1u << SL_EV_NTYPES) - 1)
 
-static const char *const kind_names[SL_PE_NKINDS] = {"count", "sum", "ctr", "window_count"};
+static const char *const kind_names[SL_PE_NKINDS + 1] = {"count", "sum", "ctr", "window_count",
+                                                         "user"};
 
 int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out)
 {
     if (!s)
         return SL_EINVAL;
-    for (int k = 0; k < SL_PE_NKINDS; k++) {
+    for (int k = 0; k <= SL_PE_NKINDS; k++) {
         if (strcmp(s, kind_names[k]) == 0) {
             *out = (enum sl_pe_kind)k;
             return 0;
@@ -44,7 +45,7 @@ int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out)
 
 const char *sl_pe_kind_name(enum sl_pe_kind k)
 {
-    return (unsigned)k < SL_PE_NKINDS ? kind_names[k] : "unknown";
+    return (unsigned)k <= SL_PE_NKINDS ? kind_names[k] : "unknown";
 }
 
 void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
@@ -54,7 +55,7 @@ void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
     pe->kind = kind;
     pe->capacity = DEFAULT_CAPACITY;
     pe->has_prior = 0;
-    pe->window_ms = 10000;
+    pe->window_ms = kind == SL_PE_USER ? 0 : 10000; /* a user PE has a window only when asked */
     pe->lateness_ms = 0;
     pe->trigger.every_events = 0;
     pe->trigger.every_ms = 0;
@@ -584,6 +585,8 @@ enum {
     PE_WINDOW_MS,
     PE_LATENESS_MS,
     PE_TRIGGER,
+    PE_SOURCE,
+    PE_BINARY,
     PE_NKEYS
 };
 
@@ -627,14 +630,14 @@ static int parse_pe(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
     struct field f[PE_NKEYS] = {
         {"name", NULL, NULL},    {"kind", NULL, NULL},      {"capacity", NULL, NULL},
         {"prior", NULL, NULL},   {"window_ms", NULL, NULL}, {"lateness_ms", NULL, NULL},
-        {"trigger", NULL, NULL},
+        {"trigger", NULL, NULL}, {"source", NULL, NULL},    {"binary", NULL, NULL},
     };
     int rc = scan_map(c, n, "pe", f, PE_NKEYS);
     if (rc < 0)
         return rc;
     if (!f[PE_KIND].v)
         return missing(c, n, "pe", "kind", "");
-    int k = get_choice(c, f[PE_KIND].v, "pe.kind", kind_names, SL_PE_NKINDS);
+    int k = get_choice(c, f[PE_KIND].v, "pe.kind", kind_names, SL_PE_NKINDS + 1);
     if (k < 0)
         return SL_ECONFIG;
     sl_pe_cfg *pe = &t->pe;
@@ -652,17 +655,34 @@ static int parse_pe(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
         if ((rc = parse_prior(c, f[PE_PRIOR].v, pe)) < 0)
             return rc;
     }
+    const int windowable = pe->kind == SL_PE_WINDOW || pe->kind == SL_PE_USER;
+    for (int i = PE_SOURCE; i <= PE_BINARY; i++) {
+        if (!f[i].k)
+            continue;
+        char path[16];
+        snprintf(path, sizeof path, "pe.%s", f[i].key);
+        if (pe->kind != SL_PE_USER)
+            return not_allowed(c, f[i].k, path, "pe.kind is user");
+        char *dst = i == PE_SOURCE ? pe->source : pe->binary;
+        if ((rc = get_path(c, f[i].v, path, dst, sizeof pe->source)) < 0)
+            return rc;
+    }
+    if (pe->kind == SL_PE_USER && !f[PE_SOURCE].k == !f[PE_BINARY].k)
+        return f[PE_SOURCE].k ? not_allowed(c, f[PE_BINARY].k, "pe.binary", "pe.source is absent")
+                              : missing(c, n, "pe", "source", " (or pe.binary) for a user PE");
     uint64_t u;
     if (f[PE_WINDOW_MS].k) {
-        if (pe->kind != SL_PE_WINDOW)
-            return not_allowed(c, f[PE_WINDOW_MS].k, "pe.window_ms", "pe.kind is window_count");
+        if (!windowable)
+            return not_allowed(c, f[PE_WINDOW_MS].k, "pe.window_ms",
+                               "pe.kind is window_count or user");
         if ((rc = get_u64(c, f[PE_WINDOW_MS].v, "pe.window_ms", 1, INT64_MAX, &u)) < 0)
             return rc;
         pe->window_ms = (int64_t)u;
     }
     if (f[PE_LATENESS_MS].k) {
-        if (pe->kind != SL_PE_WINDOW)
-            return not_allowed(c, f[PE_LATENESS_MS].k, "pe.lateness_ms", "pe.kind is window_count");
+        if (!windowable)
+            return not_allowed(c, f[PE_LATENESS_MS].k, "pe.lateness_ms",
+                               "pe.kind is window_count or user");
         if ((rc = get_u64(c, f[PE_LATENESS_MS].v, "pe.lateness_ms", 0, INT64_MAX, &u)) < 0)
             return rc;
         pe->lateness_ms = (int64_t)u;

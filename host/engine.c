@@ -13,6 +13,7 @@
 #include "kernsrc.h"
 #include "keyhash.h"
 #include "log.h"
+#include "pebin.h"
 
 #define DEFAULT_BATCH (1u << 18)
 #define NBUF 2
@@ -237,7 +238,7 @@ static int build_options(sl_engine *e, char *opts, size_t len, char *msg, size_t
 static int check_abi(sl_engine *e, char *msg, size_t msglen)
 {
     cl_int st;
-    cl_uint info[5] = {0};
+    cl_uint info[7] = {0};
     char cols[512] = "";
     cl_uint cols_len = sizeof cols;
     size_t one = 1;
@@ -276,6 +277,15 @@ static int check_abi(sl_engine *e, char *msg, size_t msglen)
                  e->cfg.pe.name, info[1], sizeof(sl_row), info[4], SL_COLUMNS_MAX, info[3]);
         return SL_EINVAL;
     }
+    uint64_t built_window = (uint64_t)info[5] | (uint64_t)info[6] << 32;
+    uint64_t want_window = e->windowed ? (uint64_t)e->cfg.pe.window_ms : 0;
+    if (built_window != want_window) {
+        snprintf(msg, msglen,
+                 "PE \"%s\": the program was built with window_ms %llu but the topology asks for "
+                 "%llu: rebuild the binary with the same window",
+                 e->cfg.pe.name, (unsigned long long)built_window, (unsigned long long)want_window);
+        return SL_EINVAL;
+    }
     if (info[2] > SL_STATE_MAX) {
         snprintf(msg, msglen, "PE \"%s\": sl_state is %u bytes, over the limit of %d",
                  e->cfg.pe.name, info[2], SL_STATE_MAX);
@@ -290,6 +300,37 @@ static int check_abi(sl_engine *e, char *msg, size_t msglen)
     e->state_size = info[2];
     e->sequential = info[3] == 2;
     return 0;
+}
+
+/* Appends to msg (length used) a plain-words line for each ABI function the build log shows as
+ * missing or declared with another signature than sluice.h's. */
+static void abi_hints(const char *log, char *msg, size_t msglen)
+{
+    static const struct {
+        const char *name, *proto;
+    } fns[] = {
+        {"sl_init", "void sl_init(__global sl_state *s)"},
+        {"sl_add", "void sl_add(__global sl_state *s, const sl_record *r)"},
+        {"sl_merge", "void sl_merge(__global sl_state *dst, __global const sl_state *src)"},
+        {"sl_process", "void sl_process(__global sl_state *s, const sl_record *r)"},
+        {"sl_emit", "void sl_emit(__global const sl_state *s, sl_out *out)"},
+    };
+    size_t used = strlen(msg);
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        char conflict[64], missing1[64], missing2[64];
+        snprintf(conflict, sizeof conflict, "conflicting types for '%s'", fns[i].name);
+        snprintf(missing1, sizeof missing1, "Cannot find symbol %s ", fns[i].name);
+        snprintf(missing2, sizeof missing2, "undefined reference to `%s'", fns[i].name);
+        const char *what = NULL;
+        if (strstr(log, conflict))
+            what = "is declared with another signature than sluice.h's";
+        else if (strstr(log, missing1) || strstr(log, missing2))
+            what = "is missing";
+        if (what && used < msglen)
+            used += (size_t)snprintf(msg + used, msglen - used,
+                                     "\nsluice ABI: %s %s; this PE's shape needs: %s", fns[i].name,
+                                     what, fns[i].proto);
+    }
 }
 
 /* Builds the PE's program: its source (a built-in from kernels/ or the user's file) followed by
@@ -309,8 +350,15 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     if (pe->kind == SL_PE_USER && pe->binary[0]) {
         if ((rc = read_file(pe->binary, &user, &user_len, msg, msglen)))
             return rc;
-        rc = sl_device_load_binary(e->dev, (const unsigned char *)user, user_len, opts, &e->prog,
-                                   &log);
+        const unsigned char *payload = NULL;
+        size_t plen = 0;
+        char why[1024];
+        rc = sl_pebin_unwrap(sl_device_get_info(e->dev), (const unsigned char *)user, user_len,
+                             &payload, &plen, why, sizeof why);
+        if (rc == 0)
+            rc = sl_device_load_binary(e->dev, payload, plen, opts, &e->prog, &log);
+        else
+            log = strdup(why);
         if (rc)
             snprintf(msg, msglen, "loading PE \"%s\" from binary %s failed: %s", pe->name,
                      pe->binary, log ? log : sl_strerror(rc));
@@ -330,9 +378,12 @@ static int build(sl_engine *e, char *msg, size_t msglen)
         }
         SL_CHECK(srcs[0].text && srcs[1].text);
         rc = sl_device_build(e->dev, srcs, 2, opts, &e->prog, &log);
-        if (rc)
+        if (rc) {
             snprintf(msg, msglen, "building PE \"%s\" (%s) failed:\n%s", pe->name, srcs[0].name,
                      log ? log : sl_strerror(rc));
+            if (log)
+                abi_hints(log, msg, msglen);
+        }
     }
     free(user);
     free(log);
@@ -954,6 +1005,17 @@ int sl_engine_reset(sl_engine *e)
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
     return 0;
+}
+
+int sl_engine_program_binary(const sl_engine *e, unsigned char **bin, size_t *len)
+{
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    int rc = sl_device_program_binary(e->dev, e->prog, &raw, &n);
+    if (rc == 0)
+        rc = sl_pebin_wrap(sl_device_get_info(e->dev), raw, n, bin, len);
+    free(raw);
+    return rc;
 }
 
 const sl_columns *sl_engine_columns(const sl_engine *e)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "device.h"
+#include "engine.h"
 #include "err.h"
 #include "pipeline.h"
 
@@ -29,6 +30,7 @@ static void usage_main(FILE *o)
                "  ctr       click-through rate per ad from NDJSON/CSV events (or the generator)\n"
                "  run       run a topology from a YAML file\n"
                "  devices   list OpenCL platforms and devices\n"
+               "  kernel    check, build or run a PE written in OpenCL C (docs/kernel-abi.md)\n"
                "\n"
                "'sluice COMMAND --help' describes each command.\n");
 }
@@ -80,6 +82,26 @@ static void usage_run(FILE *o)
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
             "  -h, --help          this text\n");
+}
+
+static void usage_kernel(FILE *o)
+{
+    fprintf(
+        o, "usage: sluice kernel check FILE.cl [--device NAME] [--window-ms N]\n"
+           "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
+           "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
+           "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
+           "                         [--capacity N] [--device NAME] [--strict] [--quiet]\n"
+           "\n"
+           "A PE in OpenCL C includes sluice.h and declares its shape and columns (see\n"
+           "docs/kernel-abi.md).\n"
+           "  check  compiles FILE.cl for the device, reports compile errors (with lines in\n"
+           "         FILE.cl) and ABI problems, and prints the PE's shape, state size and columns\n"
+           "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
+           "         (the path an FPGA's aocx/xclbin takes)\n"
+           "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
+           "         by ad id\n"
+           "Exit status: 0 success, 1 a build, ABI or run failure, 2 a usage error.\n");
 }
 
 static void usage_devices(FILE *o)
@@ -314,6 +336,9 @@ enum {
     OPT_CLICK,
     OPT_SEED,
     OPT_PROGRESS,
+    OPT_WINDOW,
+    OPT_LATENESS,
+    OPT_BINARY,
 };
 
 static int cmd_ctr(int argc, char **argv)
@@ -505,6 +530,191 @@ static int cmd_run(int argc, char **argv)
     return execute(&t, &rc, 0, 0);
 }
 
+/* Opens the device and an engine for the user PE in `pe` (a small table: for check and build).
+ * Prints the failure and returns 1, or 0 with *dev and *eng set. */
+static int open_user_pe(const char *device, const sl_pe_cfg *pe, sl_device **dev, sl_engine **eng)
+{
+    char msg[16384];
+    int rc = sl_device_open(device, dev, msg, sizeof msg);
+    if (rc == 0) {
+        sl_engine_cfg cfg = {.pe = *pe, .batch_events = 1024};
+        rc = sl_engine_new(*dev, &cfg, NULL, NULL, eng, msg, sizeof msg);
+    }
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        sl_device_close(dev);
+        return 1;
+    }
+    return 0;
+}
+
+static void print_pe_summary(const char *file, const sl_device *dev, const sl_engine *eng)
+{
+    const sl_device_info *in = sl_device_get_info(dev);
+    const sl_columns *c = sl_engine_columns(eng);
+    static const char *const fmt_names[] = {"g", "int", "f"};
+    printf("%s: OK for %s / %s\n", file, in->platform, in->name);
+    printf("  shape:   %s\n", sl_engine_sequential(eng)
+                                  ? "sequential (sl_process, in arrival order per key)"
+                                  : "reduce (sl_add, sl_merge)");
+    printf("  state:   %zu bytes per key\n", sl_engine_state_size(eng));
+    printf("  columns: ad_id%s", sl_engine_windowed(eng) ? ", window_start" : "");
+    for (int i = 0; i < c->n; i++) {
+        printf(", %s (%s", c->name[i], fmt_names[c->fmt[i]]);
+        if (c->fmt[i] == SL_COLFMT_FIXED)
+            printf("%d", c->decimals[i]);
+        printf(")");
+    }
+    printf("\n");
+}
+
+static int cmd_kernel(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'},
+        {"output", required_argument, NULL, 'o'},
+        {"input", required_argument, NULL, 'i'},
+        {"format", required_argument, NULL, 'f'},
+        {"window-ms", required_argument, NULL, OPT_WINDOW},
+        {"lateness-ms", required_argument, NULL, OPT_LATENESS},
+        {"capacity", required_argument, NULL, OPT_CAPACITY},
+        {"binary", no_argument, NULL, OPT_BINARY},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_kernel(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "check") != 0 && strcmp(sub, "build") != 0 && strcmp(sub, "run") != 0) {
+        fprintf(stderr, "%s kernel: unknown subcommand \"%s\"\n", prog, sub);
+        usage_kernel(stderr);
+        return 2;
+    }
+    sl_topology t;
+    sl_topology_defaults(&t);
+    sl_pe_defaults(&t.pe, SL_PE_USER);
+    t.pe.capacity = 1u << 20;
+    const char *output = NULL, *input = NULL;
+    struct report_ctx rc = {0};
+    int binary = 0, force_progress = 0, c;
+    uint64_t v;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "d:o:i:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (copy_str(t.device, sizeof t.device, optarg, "--device"))
+                return 2;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'i':
+            input = optarg;
+            break;
+        case 'f':
+            if (sl_format_parse(optarg, &t.source.format)) {
+                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", prog, optarg);
+                return 2;
+            }
+            break;
+        case OPT_WINDOW:
+            if (parse_u64("--window-ms", optarg, 1, INT64_MAX, &v))
+                return 2;
+            t.pe.window_ms = (int64_t)v;
+            break;
+        case OPT_LATENESS:
+            if (parse_u64("--lateness-ms", optarg, 0, INT64_MAX, &v))
+                return 2;
+            t.pe.lateness_ms = (int64_t)v;
+            break;
+        case OPT_CAPACITY:
+            if (parse_u64("--capacity", optarg, 1, UINT64_C(1) << 31, &t.pe.capacity))
+                return 2;
+            break;
+        case OPT_BINARY:
+            binary = 1;
+            break;
+        case OPT_STRICT:
+            rc.strict = 1;
+            break;
+        case OPT_PROGRESS:
+            force_progress = 1;
+            break;
+        case 'q':
+            rc.quiet = 1;
+            break;
+        case 'h':
+            usage_kernel(stdout);
+            return 0;
+        default:
+            usage_kernel(stderr);
+            return 2;
+        }
+    }
+    if (argc - 1 - optind != 1) {
+        fprintf(stderr, "%s kernel %s: expected one FILE argument\n", prog, sub);
+        usage_kernel(stderr);
+        return 2;
+    }
+    const char *file = argv[1 + optind];
+    char *dst = binary ? t.pe.binary : t.pe.source;
+    if (copy_str(dst, sizeof t.pe.source, file, "FILE"))
+        return 2;
+    const char *base = strrchr(file, '/');
+    snprintf(t.pe.name, sizeof t.pe.name, "%s", base ? base + 1 : file);
+
+    if (strcmp(sub, "run") == 0) {
+        if (!input) {
+            fprintf(stderr, "%s kernel run: --input EVENTS (or - for stdin) is required\n", prog);
+            return 2;
+        }
+        if (copy_str(t.source.path, sizeof t.source.path, input, "--input") ||
+            copy_str(t.sink.path, sizeof t.sink.path, output ? output : "-", "--output"))
+            return 2;
+        t.source.kind = strcmp(input, "-") == 0 ? SL_SRC_STDIN : SL_SRC_FILE;
+        rc.progress = force_progress && !rc.quiet;
+        return execute(&t, &rc, 0, 0);
+    }
+    if (binary) {
+        fprintf(stderr, "%s kernel %s: takes an OpenCL C source, not --binary\n", prog, sub);
+        return 2;
+    }
+    if (strcmp(sub, "build") == 0 && !output) {
+        fprintf(stderr, "%s kernel build: -o FILE.bin is required\n", prog);
+        return 2;
+    }
+    t.pe.capacity = 1024;
+    sl_device *dev = NULL;
+    sl_engine *eng = NULL;
+    if (open_user_pe(t.device, &t.pe, &dev, &eng))
+        return 1;
+    int status = 0;
+    if (strcmp(sub, "check") == 0) {
+        print_pe_summary(file, dev, eng);
+    } else {
+        unsigned char *bin = NULL;
+        size_t len = 0;
+        int err = sl_engine_program_binary(eng, &bin, &len);
+        FILE *f = err ? NULL : fopen(output, "wb");
+        if (err || !f || fwrite(bin, 1, len, f) != len || fclose(f) != 0) {
+            fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", prog, output,
+                    err ? sl_strerror(err) : strerror(errno));
+            status = 1;
+        } else {
+            printf("%s: wrote %zu bytes for %s\n", output, len, sl_device_get_info(dev)->name);
+        }
+        free(bin);
+    }
+    sl_engine_destroy(&eng);
+    sl_device_close(&dev);
+    return status;
+}
+
 static int cmd_devices(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -552,6 +762,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "devices") == 0)
         return cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "kernel") == 0)
+        return cmd_kernel(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command \"%s\"\n\n", prog, cmd);
     usage_main(stderr);
     return 2;

@@ -274,10 +274,18 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
 }
 
 /* Reports the PE's layout to the host: info[0] sizeof(sl_slot), info[1] sizeof(sl_row),
- * info[2] sizeof(sl_state), info[3] shape (1 reduce, 2 sequential), info[4] SL_OUT_MAX; and
+ * info[2] sizeof(sl_state), info[3] shape (1 reduce, 2 sequential), info[4] SL_OUT_MAX,
+ * info[5..6] the window length it was built with (low, high 32 bits; 0 without a window); and
  * the SL_COLUMNS text into cols (cols_len bytes, always terminated). */
 __kernel void sl_abi_info(__global uint *info, __global char *cols, uint cols_len)
 {
+#ifdef SL_WINDOW_MS
+    const ulong window = (ulong)SL_WINDOW_MS;
+#else
+    const ulong window = 0;
+#endif
+    info[5] = (uint)window;
+    info[6] = (uint)(window >> 32);
     info[0] = (uint)sizeof(sl_slot);
     info[1] = (uint)sizeof(sl_row);
     info[2] = (uint)sizeof(sl_state);

@@ -242,7 +242,7 @@ Test(config, documented_examples)
                "  type: stdin\n"
                "pe:\n"
                "  kind: avg\n",
-               "topo.yaml:5:9: pe.kind: expected one of count, sum, ctr, window_count, got "
+               "topo.yaml:5:9: pe.kind: expected one of count, sum, ctr, window_count, user, got "
                "\"avg\"");
     EXPECT_ERR("device: pthread\n"
                "source:\n"
@@ -258,7 +258,7 @@ Test(config, unknown_keys_at_every_level)
 {
     EXPECT_ERR("pe:\n  kind: ctr\n  capcity: 5\n",
                "topo.yaml:3:3: pe: unknown key \"capcity\" (expected one of: name, kind, "
-               "capacity, prior, window_ms, lateness_ms, trigger)");
+               "capacity, prior, window_ms, lateness_ms, trigger, source, binary)");
     EXPECT_ERR("pe: {kind: ctr, trigger: {every: 5}}\n",
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
@@ -372,9 +372,9 @@ Test(config, prior)
 Test(config, window_fields)
 {
     EXPECT_ERR("pe: {kind: ctr, window_ms: 100}\n",
-               "topo.yaml:1:17: pe.window_ms: only allowed when pe.kind is window_count");
+               "topo.yaml:1:17: pe.window_ms: only allowed when pe.kind is window_count or user");
     EXPECT_ERR("pe: {kind: count, lateness_ms: 100}\n",
-               "topo.yaml:1:19: pe.lateness_ms: only allowed when pe.kind is window_count");
+               "topo.yaml:1:19: pe.lateness_ms: only allowed when pe.kind is window_count or user");
     EXPECT_ERR("pe: {kind: window_count, window_ms: 0}\n",
                "topo.yaml:1:37: pe.window_ms: expected an integer in 1..9223372036854775807, got "
                "\"0\"");
@@ -456,10 +456,10 @@ Test(config, strings)
                "topo.yaml:1:19: sink.snapshots: expected true or false, got \"maybe\"");
     /* Long and unprintable values are cut and escaped in messages. */
     EXPECT_ERR("pe: {kind: \"ab\\tc\\\"d\"}\n",
-               "topo.yaml:1:12: pe.kind: expected one of count, sum, ctr, window_count, got "
+               "topo.yaml:1:12: pe.kind: expected one of count, sum, ctr, window_count, user, got "
                "\"ab\\x09c\\\"d\"");
     EXPECT_ERR("pe: {kind: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n",
-               "topo.yaml:1:12: pe.kind: expected one of count, sum, ctr, window_count, got "
+               "topo.yaml:1:12: pe.kind: expected one of count, sum, ctr, window_count, user, got "
                "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
 }
 
@@ -642,4 +642,22 @@ Test(config, load_large_file)
 
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(rmdir(dir), 0);
+}
+
+Test(config, user_pe_source_binary_and_window)
+{
+    EXPECT_OK("pe:\n  kind: user\n  source: pe/mine.cl\n  window_ms: 5000\n");
+    cr_assert_eq(topo.pe.kind, SL_PE_USER);
+    cr_assert_str_eq(topo.pe.source, "pe/mine.cl"); /* no directory in the name */
+    cr_assert_eq(topo.pe.window_ms, 5000);
+    cr_assert_str_eq(topo.pe.binary, "");
+    EXPECT_OK("pe: {kind: user, binary: /opt/pe.bin}\n");
+    cr_assert_str_eq(topo.pe.binary, "/opt/pe.bin");
+    cr_assert_eq(topo.pe.window_ms, 0, "a user PE has no window unless asked");
+    EXPECT_ERR("pe: {kind: user}\n",
+               "topo.yaml:1:5: pe: missing required key \"source\" (or pe.binary) for a user PE");
+    EXPECT_ERR("pe: {kind: user, source: a.cl, binary: a.bin}\n",
+               "topo.yaml:1:32: pe.binary: only allowed when pe.source is absent");
+    EXPECT_ERR("pe: {kind: ctr, source: a.cl}\n",
+               "topo.yaml:1:17: pe.source: only allowed when pe.kind is user");
 }
