@@ -390,8 +390,9 @@ Test(cli, demo_prints_top_ads, .init = make_tmpdir, .timeout = 120)
 
 Test(cli, help_and_version, .init = make_tmpdir)
 {
-    static const char *const cmds[] = {"--help", "ctr --help", "run --help", "devices --help"};
-    for (size_t i = 0; i < 4; i++) {
+    static const char *const cmds[] = {"--help", "ctr --help", "run --help", "devices --help",
+                                       "kernel --help"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         struct run r = run_sluice(cmds[i]);
         cr_assert_eq(r.status, 0, "%s", cmds[i]);
         cr_assert_not_null(strstr(r.out, "usage: sluice"), "%s: %s", cmds[i], r.out);
@@ -427,5 +428,98 @@ Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = make_tmpdir
     cr_assert_not_null(strstr(r.err, "line 2: "), "%s", r.err);
     cr_assert_not_null(strstr(r.err, "line 5: "), "%s", r.err);
     cr_assert_not_null(strstr(r.err, "3 malformed lines skipped"), "%s", r.err);
+    run_free(&r);
+}
+
+/* A user PE: clicks and the summed value of purchases per ad. */
+static const char *const USER_PE =
+    "#include \"sluice.h\"\n"
+    "#define SL_PE_REDUCE\n"
+    "#define SL_COLUMNS \"clicks:int,revenue:f2\"\n"
+    "typedef struct { ulong clicks; double revenue; } sl_state;\n"
+    "void sl_init(__global sl_state *s)\n"
+    "{ s->clicks = 0; s->revenue = 0; }\n"
+    "void sl_add(__global sl_state *s, const sl_record *r)\n"
+    "{\n"
+    "    s->clicks += r->type == SL_EV_CLICK;\n"
+    "    if (r->type == SL_EV_PURCHASE) s->revenue += r->value;\n"
+    "}\n"
+    "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+    "{ d->clicks += s->clicks; d->revenue += s->revenue; }\n"
+    "void sl_emit(__global const sl_state *s, sl_out *o)\n"
+    "{ o->v[0] = (double)s->clicks; o->v[1] = s->revenue; }\n";
+
+Test(cli, kernel_check_build_and_run, .init = make_tmpdir, .timeout = 120)
+{
+    FILE *f = fopen(path_in_tmp("pe.cl"), "w");
+    cr_assert_not_null(f);
+    fputs(USER_PE, f);
+    fclose(f);
+    f = fopen(path_in_tmp("ev.ndjson"), "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 1, \"value\": 2.5}\n"
+            "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 2}\n"
+            "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 3, \"value\": 4}\n"
+            "{\"ad_id\": \"a\", \"event_type\": \"view\", \"event_time\": 4}\n"
+            "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 5}\n");
+    fclose(f);
+    /* expected by hand: a 2 clicks, no purchase; b 0 clicks, 2.5 + 4 = 6.5 revenue */
+    const char *want = "ad_id,clicks,revenue\na,2,0.00\nb,0,6.50\n";
+
+    struct run r = run_sluice("kernel check pe.cl");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.out, "pe.cl: OK"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "reduce"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "state:   16 bytes"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "clicks (int), revenue (f2)"), "%s", r.out);
+    run_free(&r);
+
+    r = run_sluice("kernel run pe.cl --input ev.ndjson --quiet");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_str_eq(r.out, want);
+    run_free(&r);
+
+    r = run_sluice("kernel build pe.cl -o pe.bin");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    run_free(&r);
+    r = run_sluice("kernel run pe.bin --binary --input ev.ndjson --quiet");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    cr_assert_str_eq(r.out, want, "the binary gives what the source gives");
+    run_free(&r);
+
+    /* the same PE from a topology file, by source and by binary */
+    f = fopen(path_in_tmp("topo.yaml"), "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "source: {path: ev.ndjson}\npe: {kind: user, binary: pe.bin}\nsink: {path: o.csv}\n");
+    fclose(f);
+    r = run_sluice("run topo.yaml --quiet");
+    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    char *got = slurp(path_in_tmp("o.csv"));
+    cr_assert_str_eq(got, want);
+    free(got);
+    run_free(&r);
+}
+
+Test(cli, kernel_check_reports_errors_in_the_users_file, .init = make_tmpdir, .timeout = 60)
+{
+    FILE *f = fopen(path_in_tmp("bad.cl"), "w");
+    cr_assert_not_null(f);
+    /* line 9 loses its ';' */
+    const char *cut = strstr(USER_PE, "    s->clicks += r->type == SL_EV_CLICK;");
+    cr_assert_not_null(cut);
+    fprintf(f, "%.*s    s->clicks += r->type == SL_EV_CLICK\n%s", (int)(cut - USER_PE), USER_PE,
+            strchr(cut, '\n') + 1);
+    fclose(f);
+    struct run r = run_sluice("kernel check bad.cl");
+    cr_assert_eq(r.status, 1);
+    cr_assert_not_null(strstr(r.err, "bad.cl:9:"), "stderr: %s", r.err);
+    run_free(&r);
+    r = run_sluice("kernel run bad.cl");
+    cr_assert_eq(r.status, 2, "--input is required");
+    run_free(&r);
+    r = run_sluice("kernel frobnicate bad.cl");
+    cr_assert_eq(r.status, 2);
     run_free(&r);
 }
