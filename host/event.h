@@ -1,4 +1,4 @@
-/* Event records on the hot path: the C11 twin of kernels/sl_abi.h. */
+/* Event records on the hot path: the C11 twin of kernels/sluice.h. */
 #ifndef SL_EVENT_H
 #define SL_EVENT_H
 
@@ -8,12 +8,12 @@
 enum sl_evtype { SL_EV_VIEW = 0, SL_EV_CLICK = 1, SL_EV_PURCHASE = 2, SL_EV_OTHER = 3 };
 #define SL_EV_NTYPES 4
 
-/* Table key values reserved by the device hash table (never produced by sl_key_hash for
- * SL_EMPTY_KEY; SL_TOMBSTONE_KEY is remapped by the window PE's key mixer). */
+/* Table key values reserved by the device hash table (kernels/sl_engine.cl): sl_key_hash never
+ * produces them, and the window key mixer remaps them. */
 #define SL_EMPTY_KEY UINT64_C(0)
 #define SL_TOMBSTONE_KEY UINT64_C(0xffffffffffffffff)
 
-/* One event: 24 bytes, the layout of `sl_record` in kernels/sl_abi.h. */
+/* One event: 24 bytes, the layout of `sl_record` in kernels/sluice.h. */
 typedef struct sl_rec {
     uint64_t key;    /* sl_key_hash of the ad id */
     int64_t time_ms; /* event time, ms since the Unix epoch */
@@ -21,7 +21,7 @@ typedef struct sl_rec {
     uint32_t type;   /* enum sl_evtype */
 } sl_rec;
 
-_Static_assert(sizeof(sl_rec) == 24, "sl_rec must match sl_record in kernels/sl_abi.h");
+_Static_assert(sizeof(sl_rec) == 24, "sl_rec must match sl_record in kernels/sluice.h");
 _Static_assert(offsetof(sl_rec, time_ms) == 8, "sl_rec layout");
 _Static_assert(offsetof(sl_rec, value) == 16, "sl_rec layout");
 _Static_assert(offsetof(sl_rec, type) == 20, "sl_rec layout");

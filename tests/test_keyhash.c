@@ -180,16 +180,20 @@ Test(keyhash, pinned_vectors)
 
 /* SL_KEY_ZERO_ALIAS stands for a hash of 0, so no input can reach 0; no input with XXH3 == 0 is
  * known, so the remap itself cannot be driven here. Check the result over 1M distinct inputs. */
-Test(keyhash, never_zero)
+/* 0 and 2^64 - 1 mark empty and deleted table slots; no input reaching them is known, so this
+ * checks a million inputs and that the alias itself is neither. */
+Test(keyhash, never_a_reserved_value)
 {
     char id[32];
     for (unsigned i = 0; i < 1000000; i++) {
         int n = snprintf(id, sizeof id, "k%u", i);
         uint64_t k = sl_key_hash(id, (size_t)n);
-        if (k == 0)
-            cr_assert(ne(u64, k, 0), "sl_key_hash(\"%s\") == 0", id);
+        if (k == 0 || k == UINT64_MAX)
+            cr_assert(ne(u64, k, k), "sl_key_hash(\"%s\") is reserved: %016llx", id,
+                      (unsigned long long)k);
     }
     cr_assert(ne(u64, SL_KEY_ZERO_ALIAS, 0));
+    cr_assert(ne(u64, SL_KEY_ZERO_ALIAS, UINT64_MAX));
 }
 
 Test(keyhash, partition_known_answers)
