@@ -36,10 +36,10 @@
 #define SL_EV_OTHER 3u    /* any other event_type */
 
 typedef struct sl_record {
-    ulong key;     /* 64-bit key of the ad id (XXH3, fixed seed); never 0 */
-    long time_ms;  /* event time, ms since the Unix epoch */
-    float value;   /* numeric attribute, 0 when the input has none */
-    uint type;     /* SL_EV_* */
+    ulong key;    /* 64-bit key of the ad id (XXH3, fixed seed); never 0 */
+    long time_ms; /* event time, ms since the Unix epoch */
+    float value;  /* numeric attribute, 0 when the input has none */
+    uint type;    /* SL_EV_* */
 } sl_record;
 
 #define SL_OUT_MAX 8
