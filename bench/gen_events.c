@@ -54,30 +54,41 @@ int main(int argc, char **argv)
     sl_addict *dict = sl_addict_new();
     sl_gen *gen = dict ? sl_gen_new(&g, dict, &rc) : NULL;
     sl_rec *buf = malloc(65536 * sizeof *buf);
-    if (!gen || !buf) {
+    /* the generator's user ids, so that each record's user key prints as its id */
+    sl_addict *users = sl_addict_new();
+    for (uint32_t u = 0; users && u < g.users; u++) {
+        char uid[24];
+        uint64_t k;
+        int len = snprintf(uid, sizeof uid, SL_GEN_USER_FMT, u);
+        if (sl_addict_intern(users, uid, (size_t)len, &k))
+            sl_addict_destroy(&users);
+    }
+    if (!gen || !buf || !users) {
         fprintf(stderr, "gen_events: %s\n", sl_strerror(dict ? rc : SL_ENOMEM));
         return 1;
     }
     if (csv)
-        puts("ad_id,event_type,event_time,value");
+        puts("ad_id,event_type,event_time,value,user_id");
     uint64_t n, i = 0;
     while ((n = sl_gen_next(gen, buf, 65536)) > 0) {
         for (uint64_t j = 0; j < n; j++, i++) {
             const sl_rec *r = &buf[j];
             const char *id = sl_addict_get(dict, r->key, NULL);
             const char *type = sl_evtype_name((enum sl_evtype)r->type);
+            const char *user = sl_addict_get(users, r->user, NULL);
             if (csv)
-                printf("%s,%s,%" PRId64 ",%.2f\n", id, type, r->time_ms, (double)r->value);
+                printf("%s,%s,%" PRId64 ",%.2f,%s\n", id, type, r->time_ms, (double)r->value, user);
             else
-                printf("{\"user_id\": \"u%06" PRIu64 "\", \"page_id\": \"p%04" PRIu64
+                printf("{\"user_id\": \"%s\", \"page_id\": \"p%04" PRIu64
                        "\", \"ad_id\": \"%s\", \"ad_type\": \"banner\", \"event_type\": \"%s\", "
                        "\"event_time\": \"%" PRId64 "\", \"ip_address\": \"10.0.%u.%u\"}\n",
-                       i % 1000003, i % 9973, id, type, r->time_ms, (unsigned)(i >> 8) & 255,
+                       user, i % 9973, id, type, r->time_ms, (unsigned)(i >> 8) & 255,
                        (unsigned)i & 255);
         }
     }
     free(buf);
     sl_gen_destroy(&gen);
     sl_addict_destroy(&dict);
+    sl_addict_destroy(&users);
     return ferror(stdout) ? 1 : 0;
 }

@@ -446,6 +446,7 @@ enum {
     SRC_SEED,
     SRC_START_MS,
     SRC_EVENTS_PER_MS,
+    SRC_USERS,
     SRC_NKEYS
 };
 
@@ -455,7 +456,7 @@ static int parse_source(const struct ctx *c, const yaml_node_t *n, sl_topology *
         {"type", NULL, NULL},       {"path", NULL, NULL},          {"format", NULL, NULL},
         {"events", NULL, NULL},     {"keys", NULL, NULL},          {"skew", NULL, NULL},
         {"click_rate", NULL, NULL}, {"purchase_rate", NULL, NULL}, {"seed", NULL, NULL},
-        {"start_ms", NULL, NULL},   {"events_per_ms", NULL, NULL},
+        {"start_ms", NULL, NULL},   {"events_per_ms", NULL, NULL}, {"users", NULL, NULL},
     };
     static const char *const types[] = {"file", "stdin", "generator"};
     static const char *const formats[] = {"ndjson", "json", "csv"};
@@ -542,6 +543,11 @@ static int parse_source(const struct ctx *c, const yaml_node_t *n, sl_topology *
         if (rc < 0)
             return rc;
         g->events_per_ms = (uint32_t)u;
+    }
+    if (f[SRC_USERS].v) {
+        if ((rc = get_u64(c, f[SRC_USERS].v, "source.users", 1, UINT32_MAX, &u)) < 0)
+            return rc;
+        g->users = (uint32_t)u;
     }
     return 0;
 }

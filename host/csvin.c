@@ -116,6 +116,7 @@ void sl_csv_default_cols(sl_csv_cols *cols)
     cols->event_type = 1;
     cols->event_time = 2;
     cols->value = 3;
+    cols->user_id = -1;
     cols->ncols = 0;
 }
 
@@ -124,8 +125,8 @@ int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
     if (len > 0 && line[len - 1] == '\r')
         len--;
     const struct ctx cx = {line, line + len, NULL, err};
-    static const char *const names[] = {"ad_id", "event_type", "event_time", "value"};
-    int idx[4] = {-1, -1, -1, -1};
+    static const char *const names[] = {"ad_id", "event_type", "event_time", "value", "user_id"};
+    int idx[5] = {-1, -1, -1, -1, -1};
     const char *dup = NULL;
     int dup_name = 0;
     const char *p = line;
@@ -140,7 +141,7 @@ int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
             return 0;
         if (n == INT_MAX)
             return 0;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             if (!eq(&f, names[i]))
                 continue;
             if (idx[i] >= 0 && !dup) {
@@ -165,6 +166,7 @@ int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
     cols->event_type = idx[1];
     cols->event_time = idx[2];
     cols->value = idx[3];
+    cols->user_id = idx[4];
     cols->ncols = (int)n;
     return 1;
 }
@@ -284,7 +286,7 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
         len--;
     const struct ctx cx = {line, line + len, scratch, err};
     const struct ctx *c = &cx;
-    struct field ad = {0}, ty = {0}, tm = {0}, va = {0};
+    struct field ad = {0}, ty = {0}, tm = {0}, va = {0}, us = {0};
     const char *extra = NULL; /* the ',' before the first field past the most allowed */
     const char *p = line;
     long n = 0;
@@ -315,6 +317,8 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
             tm = f;
         if (n == cols->value)
             va = f;
+        if (n == cols->user_id)
+            us = f;
         if (n == most)
             extra = f.at - 1;
         n++;
@@ -338,8 +342,12 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
     ev->value = 0;
     if (va.at && (rc = parse_value(c, &va, &ev->value)))
         return rc;
+    if (us.n > SL_ADID_MAX)
+        return fail(c, us.at, "user_id longer than %d bytes", SL_ADID_MAX);
     ev->ad_id = ad.s;
     ev->ad_id_len = ad.n;
+    ev->user_id = us.n ? us.s : NULL;
+    ev->user_id_len = us.n;
     ev->type = sl_evtype_parse(ty.s, ty.n);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* CSV events (RFC 4180 quoting; a quoted field cannot span lines): columns ad_id, event_type,
- * event_time and optionally value.
+ * event_time and optionally value, and user_id when a header names it.
  * A first line naming the columns sets their order (other columns are skipped); without one
  * the order is ad_id,event_type,event_time[,value]. */
 #ifndef SL_CSVIN_H
@@ -9,6 +9,7 @@
 
 typedef struct sl_csv_cols {
     int ad_id, event_type, event_time, value; /* 0-based column index, -1 when absent */
+    int user_id;                              /* optional, only through a header; -1 = absent */
     int ncols;                                /* columns per line, 0 = not fixed */
 } sl_csv_cols;
 

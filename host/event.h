@@ -13,15 +13,17 @@ enum sl_evtype { SL_EV_VIEW = 0, SL_EV_CLICK = 1, SL_EV_PURCHASE = 2, SL_EV_OTHE
 #define SL_EMPTY_KEY UINT64_C(0)
 #define SL_TOMBSTONE_KEY UINT64_C(0xffffffffffffffff)
 
-/* One event: 24 bytes, the layout of `sl_record` in kernels/sluice.h. */
+/* One event: 32 bytes, the layout of `sl_record` in kernels/sluice.h. */
 typedef struct sl_rec {
     uint64_t key;    /* sl_key_hash of the ad id */
     int64_t time_ms; /* event time, ms since the Unix epoch */
     float value;     /* numeric attribute; 0 when the input has none */
     uint32_t type;   /* enum sl_evtype */
+    uint64_t user;   /* sl_key_hash of the user id; 0 when the input has none */
 } sl_rec;
 
-_Static_assert(sizeof(sl_rec) == 24, "sl_rec must match sl_record in kernels/sluice.h");
+_Static_assert(sizeof(sl_rec) == 32, "sl_rec must match sl_record in kernels/sluice.h");
+_Static_assert(offsetof(sl_rec, user) == 24, "sl_rec layout");
 _Static_assert(offsetof(sl_rec, time_ms) == 8, "sl_rec layout");
 _Static_assert(offsetof(sl_rec, value) == 16, "sl_rec layout");
 _Static_assert(offsetof(sl_rec, type) == 20, "sl_rec layout");

@@ -1,10 +1,12 @@
 /* The built-in event generator.
  *
- * Randomness: splitmix64 expands the seed into the states of three xoshiro256** generators:
+ * Randomness: splitmix64 expands the seed into the states of four xoshiro256** generators:
  * one for the per-ad click probabilities (drawn once, at construction), one for the ad of each
- * event (one 64-bit draw per event) and one for its type (two draws per event: the purchase
- * test, then the click test or the purchase amount). The streams' structure never depends on
- * outcomes, so event i is the same whichever way the events are read.
+ * event (one 64-bit draw per event), one for its type (two draws per event: the purchase
+ * test, then the click test or the purchase amount) and one for its user (one draw per event,
+ * uniform over `users`; added later as its own stream, so the other three are unchanged). The
+ * streams' structure never depends on outcomes, so event i is the same whichever way the events are
+ * read.
  *
  * Ad choice: Walker/Vose alias table over the Zipf weights 1/(r+1)^skew, O(1) per event. One
  * 64-bit draw r picks the column as the high half of r*keys (a 128-bit product) and uses the
@@ -63,6 +65,8 @@ struct sl_gen {
     sl_gen_cfg cfg;
     uint64_t ad_s[4];   /* xoshiro256** state of the ad stream */
     uint64_t type_s[4]; /* xoshiro256** state of the type stream */
+    uint64_t user_s[4]; /* xoshiro256** state of the user stream */
+    uint64_t *users;    /* cfg.users user keys, by index */
     uint64_t produced;
     int64_t now_ms;      /* event time of the next event */
     uint32_t left_in_ms; /* events still to produce at now_ms */
@@ -139,6 +143,7 @@ void sl_gen_defaults(sl_gen_cfg *cfg)
     cfg->seed = 42;
     cfg->start_ms = GEN_DEFAULT_START_MS;
     cfg->events_per_ms = 1000;
+    cfg->users = 100000;
 }
 
 static int is_rate(double x)
@@ -150,7 +155,8 @@ static int is_rate(double x)
  * events_per_ms >= 1, and the last event time is below INT64_MAX. Else SL_EINVAL. */
 static int check_cfg(const sl_gen_cfg *cfg)
 {
-    if (cfg->keys == 0 || !is_rate(cfg->click_rate) || !is_rate(cfg->purchase_rate))
+    if (cfg->keys == 0 || cfg->users == 0 || !is_rate(cfg->click_rate) ||
+        !is_rate(cfg->purchase_rate))
         return SL_EINVAL;
     if (!(cfg->skew >= 0.0) || !isfinite(cfg->skew) || cfg->events_per_ms == 0)
         return SL_EINVAL;
@@ -274,6 +280,17 @@ sl_gen *sl_gen_new(const sl_gen_cfg *cfg, sl_addict *dict, int *err)
         goto fail;
     seed_state(g->ad_s, cfg->seed);
     seed_state(g->type_s, cfg->seed ^ UINT64_C(0x747970653a757634)); /* "type:uv4" */
+    seed_state(g->user_s, cfg->seed ^ UINT64_C(0x757365723a757634)); /* "user:uv4" */
+    g->users = malloc((size_t)cfg->users * sizeof *g->users);
+    if (!g->users) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < cfg->users; i++) {
+        char id[24];
+        int len = snprintf(id, sizeof id, SL_GEN_USER_FMT, i);
+        g->users[i] = sl_key_hash(id, (size_t)len);
+    }
     g->now_ms = cfg->start_ms;
     g->left_in_ms = cfg->events_per_ms;
     g->purchase_thr = thr53(cfg->purchase_rate);
@@ -307,6 +324,8 @@ uint64_t sl_gen_next(sl_gen *g, sl_rec *out, uint64_t max)
     const struct ad *ads = g->ads;
     uint64_t as[4] = {g->ad_s[0], g->ad_s[1], g->ad_s[2], g->ad_s[3]};
     uint64_t ts[4] = {g->type_s[0], g->type_s[1], g->type_s[2], g->type_s[3]};
+    uint64_t us[4] = {g->user_s[0], g->user_s[1], g->user_s[2], g->user_s[3]};
+    const uint64_t nusers = g->cfg.users, *users = g->users;
     int64_t now = g->now_ms;
     uint32_t left_in_ms = g->left_in_ms;
     uint64_t frac[BLOCK];
@@ -330,7 +349,10 @@ uint64_t sl_gen_next(sl_gen *g, sl_rec *out, uint64_t max)
         for (unsigned j = 0; j < m; j++, e++) {
             uint64_t u = next64(ts) >> 11;
             uint64_t v = next64(ts);
+            uint64_t ui;
+            (void)mul128(next64(us), nusers, &ui);
             e->key = adp[j]->key;
+            e->user = users[ui];
             e->time_ms = now;
             if (u < purchase_thr) {
                 uint64_t cents;
@@ -351,6 +373,7 @@ uint64_t sl_gen_next(sl_gen *g, sl_rec *out, uint64_t max)
     for (int k = 0; k < 4; k++) {
         g->ad_s[k] = as[k];
         g->type_s[k] = ts[k];
+        g->user_s[k] = us[k];
     }
     g->now_ms = now;
     g->left_in_ms = left_in_ms;
@@ -377,6 +400,7 @@ void sl_gen_destroy(sl_gen **gp)
     free((*gp)->cols);
     free((*gp)->ads);
     free((*gp)->click_prob);
+    free((*gp)->users);
     free(*gp);
     *gp = NULL;
 }

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "err.h"
 #include "log.h"
 
@@ -87,12 +90,17 @@ int sl_kernel_include_dir(char *out, size_t len)
                *home = getenv("HOME");
     if (env && *env)
         snprintf(cand[n++], sizeof cand[0], "%s", env);
+    /* The directory names the header's content hash: kernel caches (PoCL's) key on the source
+     * and the build options but not on included headers, so a changed sluice.h must change the
+     * -I option, or stale kernels built against the old layout would be reused. */
+    char tag[64];
+    snprintf(tag, sizeof tag, "%s-%016llx", SLUICE_VERSION,
+             (unsigned long long)XXH3_64bits(text, strlen(text)));
     if (xdg && *xdg)
-        snprintf(cand[n++], sizeof cand[0], "%s/sluice/%s/include", xdg, SLUICE_VERSION);
+        snprintf(cand[n++], sizeof cand[0], "%s/sluice/%s/include", xdg, tag);
     if (home && *home)
-        snprintf(cand[n++], sizeof cand[0], "%s/.cache/sluice/%s/include", home, SLUICE_VERSION);
-    snprintf(cand[n++], sizeof cand[0], "/tmp/sluice-%u/%s/include", (unsigned)getuid(),
-             SLUICE_VERSION);
+        snprintf(cand[n++], sizeof cand[0], "%s/.cache/sluice/%s/include", home, tag);
+    snprintf(cand[n++], sizeof cand[0], "/tmp/sluice-%u/%s/include", (unsigned)getuid(), tag);
     for (int i = 0; i < n; i++) {
         if (try_dir(cand[i], text) == 0) {
             if ((size_t)snprintf(out, len, "%s", cand[i]) >= len)

@@ -17,8 +17,10 @@ const char *sl_kernel_source(const char *name);
 
 /* Writes the directory holding the embedded sluice.h (the kernel ABI header that PE sources
  * #include) into out, creating it and the header when needed: $SLUICE_INCLUDE_DIR if set, else
- * $XDG_CACHE_HOME/sluice/VERSION/include, ~/.cache/sluice/VERSION/include, or
- * /tmp/sluice-UID/VERSION/include, the first that works and holds no space. The header is
+ * $XDG_CACHE_HOME/sluice/TAG/include, ~/.cache/sluice/TAG/include, or
+ * /tmp/sluice-UID/TAG/include (TAG = version and a hash of the header, so that kernel caches
+ * never reuse programs built against another sluice.h), the first that works and holds no
+ * space. With $SLUICE_INCLUDE_DIR the caller owns that guarantee. The header is
  * replaced atomically, so concurrent processes are safe. Returns 0, SL_EIO or SL_ERANGE. */
 int sl_kernel_include_dir(char *out, size_t len);
 

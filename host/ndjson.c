@@ -31,7 +31,7 @@
 #define MAX_DEPTH 512 /* nesting limit of skipped values */
 #define MAX_NUMBER 63 /* longest numeric text converted for `value` */
 
-enum { F_AD_ID = 1, F_EVENT_TYPE = 2, F_EVENT_TIME = 4, F_VALUE = 8 };
+enum { F_AD_ID = 1, F_EVENT_TYPE = 2, F_EVENT_TIME = 4, F_VALUE = 8, F_USER_ID = 16 };
 
 struct ctx {
     const char *line;
@@ -524,6 +524,8 @@ static int field_of(const char *k, size_t n)
             return F_AD_ID;
         if (memcmp(k, "value", 5) == 0)
             return F_VALUE;
+    } else if (n == 7 && memcmp(k, "user_id", 7) == 0) {
+        return F_USER_ID;
     } else if (n == 10 && memcmp(k, "event_", 6) == 0) {
         if (memcmp(k + 6, "type", 4) == 0)
             return F_EVENT_TYPE;
@@ -542,6 +544,8 @@ static const char *field_name(int f)
         return "event_type";
     case F_EVENT_TIME:
         return "event_time";
+    case F_USER_ID:
+        return "user_id";
     default:
         return "value";
     }
@@ -614,7 +618,7 @@ static const char *parse_value(const struct ctx *c, const char *p, sl_rawev *ev)
     return NULL;
 }
 
-/* Parses the string field `f` (ad_id or event_type) at p. Returns its end or NULL. */
+/* Parses the string field `f` (ad_id, user_id or event_type) at p. Returns its end or NULL. */
 static const char *parse_id(const struct ctx *c, const char *p, int f, sl_rawev *ev)
 {
     const char *s;
@@ -628,6 +632,15 @@ static const char *parse_id(const struct ctx *c, const char *p, int f, sl_rawev 
         return NULL;
     if (f == F_EVENT_TYPE) {
         ev->type = sl_evtype_parse(s, n);
+        return q;
+    }
+    if (f == F_USER_ID) { /* optional; an empty one means no user */
+        if (n > SL_ADID_MAX) {
+            fail(c, p, "user_id longer than %d bytes", SL_ADID_MAX);
+            return NULL;
+        }
+        ev->user_id = s;
+        ev->user_id_len = n;
         return q;
     }
     if (n == 0) {
@@ -654,6 +667,8 @@ int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, s
     if (p >= end || *p != '{')
         return fail(c, p, "expected '{' at start of line");
     ev->value = 0;
+    ev->user_id = NULL;
+    ev->user_id_len = 0;
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}') {
         p++;
@@ -680,6 +695,7 @@ int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, s
         switch (f) {
         case F_AD_ID:
         case F_EVENT_TYPE:
+        case F_USER_ID:
             p = parse_id(c, p, f, ev);
             break;
         case F_EVENT_TIME:

@@ -10,6 +10,8 @@
 typedef struct sl_rawev {
     const char *ad_id; /* points into the line, or into the caller's scratch when unescaped */
     size_t ad_id_len;
+    const char *user_id; /* like ad_id; NULL (len 0) when the line has no user_id */
+    size_t user_id_len;
     enum sl_evtype type;
     int64_t time_ms;
     float value; /* 0 when the line has no value field */

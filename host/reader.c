@@ -254,6 +254,7 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
     rec->time_ms = ev.time_ms;
     rec->value = ev.value;
     rec->type = (uint32_t)ev.type;
+    rec->user = ev.user_id_len ? sl_key_hash(ev.user_id, ev.user_id_len) : 0;
     r->st.records++;
     return 1;
 }

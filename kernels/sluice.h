@@ -24,7 +24,7 @@
  * PE's partial states may be merged in any grouping, so `add` and `merge` must be commutative and
  * associative; a sequential PE sees each key's events in arrival order, one at a time.
  *
- * Records are 24 bytes, little-endian; host/event.h declares the same layout in C. */
+ * Records are 32 bytes, little-endian; host/event.h declares the same layout in C. */
 #ifndef SLUICE_H
 #define SLUICE_H
 
@@ -40,6 +40,7 @@ typedef struct sl_record {
     long time_ms; /* event time, ms since the Unix epoch */
     float value;  /* numeric attribute, 0 when the input has none */
     uint type;    /* SL_EV_* */
+    ulong user;   /* 64-bit hash of the user id (XXH3, same seed); 0 when the input has none */
 } sl_record;
 
 #define SL_OUT_MAX 8

@@ -217,18 +217,18 @@ Test(examples, revenue_by_hand, .timeout = 60)
 {
     const uint64_t a = th_key(1), b = th_key(2), c = th_key(3), d = th_key(4);
     const sl_rec recs[] = {
-        {a, T0, 10.5f, SL_EV_PURCHASE},
-        {a, T0 + 1, 99.0f, SL_EV_VIEW},
-        {b, T0 + 2, 3.0f, SL_EV_CLICK},
-        {a, T0 + 3, 0.25f, SL_EV_PURCHASE},
-        {c, T0 + 4, -2.0f, SL_EV_PURCHASE},
-        {c, T0 + 5, -0.5f, SL_EV_PURCHASE},
-        {a, T0 + 6, 40.0f, SL_EV_PURCHASE},
-        {b, T0 + 7, 7.0f, SL_EV_OTHER},
+        {a, T0, 10.5f, SL_EV_PURCHASE, 0},
+        {a, T0 + 1, 99.0f, SL_EV_VIEW, 0},
+        {b, T0 + 2, 3.0f, SL_EV_CLICK, 0},
+        {a, T0 + 3, 0.25f, SL_EV_PURCHASE, 0},
+        {c, T0 + 4, -2.0f, SL_EV_PURCHASE, 0},
+        {c, T0 + 5, -0.5f, SL_EV_PURCHASE, 0},
+        {a, T0 + 6, 40.0f, SL_EV_PURCHASE, 0},
+        {b, T0 + 7, 7.0f, SL_EV_OTHER, 0},
         /* d: 2^24 + 1 + 1 needs a double: a float sum would round back to 2^24 */
-        {d, T0 + 8, 16777216.0f, SL_EV_PURCHASE},
-        {d, T0 + 9, 1.0f, SL_EV_PURCHASE},
-        {d, T0 + 10, 1.0f, SL_EV_PURCHASE},
+        {d, T0 + 8, 16777216.0f, SL_EV_PURCHASE, 0},
+        {d, T0 + 9, 1.0f, SL_EV_PURCHASE, 0},
+        {d, T0 + 10, 1.0f, SL_EV_PURCHASE, 0},
     };
     const size_t n = sizeof recs / sizeof recs[0];
     sl_row want[4] = {{.key = a, .v = {3, 50.75, 40.0}},
@@ -298,12 +298,12 @@ Test(examples, decayed_ctr_depends_on_arrival_order, .timeout = 60)
 {
     const uint64_t a = th_key(1), b = th_key(2);
     const sl_rec recs[] = {
-        {a, T0, 0, SL_EV_CLICK},
-        {b, T0 + 60000, 0, SL_EV_VIEW},
-        {a, T0 + 60000, 0, SL_EV_VIEW},
-        {b, T0, 0, SL_EV_CLICK},
+        {a, T0, 0, SL_EV_CLICK, 0},
+        {b, T0 + 60000, 0, SL_EV_VIEW, 0},
+        {a, T0 + 60000, 0, SL_EV_VIEW, 0},
+        {b, T0, 0, SL_EV_CLICK, 0},
         /* b: a purchase two minutes on only moves the clock: quarters both counts */
-        {b, T0 + 180000, 5.0f, SL_EV_PURCHASE},
+        {b, T0 + 180000, 5.0f, SL_EV_PURCHASE, 0},
     };
     sl_row want[2] = {{.key = a, .v = {1.0, 0.5, 1.5 / 11.0}},
                       {.key = b, .v = {0.25, 0.25, 1.25 / 10.25}}};

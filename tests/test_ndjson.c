@@ -412,3 +412,25 @@ Test(ndjson, parse_reads_only_len_bytes)
     done(&r);
     free(copy);
 }
+
+Test(ndjson, user_id_is_optional_and_unescaped)
+{
+    const char *line = "{\"ad_id\": \"a\", \"user_id\": \"u\\u00e9-7\", \"event_type\": \"view\", "
+                       "\"event_time\": 5}";
+    struct res r = parse(line);
+    cr_assert_eq(r.rc, 0, "%s", r.err.reason);
+    cr_assert_eq(r.ev.user_id_len, 5, "\"u\\u00e9-7\" is 5 bytes of UTF-8");
+    cr_assert_eq(memcmp(r.ev.user_id, "u\xc3\xa9-7", 5), 0);
+    expect_id(&r, "a");
+    done(&r);
+    r = parse("{\"ad_id\": \"a\", \"event_type\": \"view\", \"event_time\": 5}");
+    cr_assert_eq(r.rc, 0);
+    cr_assert_null(r.ev.user_id);
+    cr_assert_eq(r.ev.user_id_len, 0);
+    done(&r);
+    expect_err("{\"ad_id\": \"a\", \"user_id\": 12, \"event_type\": \"view\", \"event_time\": 5}",
+               27, "user_id must be a string");
+    expect_err("{\"ad_id\": \"a\", \"user_id\": \"x\", \"user_id\": \"y\", \"event_type\": \"v\", "
+               "\"event_time\": 5}",
+               32, "duplicate field \"user_id\"");
+}

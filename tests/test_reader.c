@@ -614,3 +614,22 @@ Test(reader, io_error)
     sl_addict_destroy(&d);
     fclose(in);
 }
+
+Test(reader, user_ids_are_hashed_into_records)
+{
+    const char *text = "ad_id,user_id,event_type,event_time\n"
+                       "a,alice,view,1\n"
+                       "b,,click,2\n";
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    cr_assert_not_null(f);
+    sl_addict *d = sl_addict_new();
+    sl_reader *r = sl_reader_new(f, SL_FMT_CSV, d, 0);
+    cr_assert(d && r);
+    sl_rec recs[4];
+    cr_assert_eq(sl_reader_read(r, recs, 4), 2);
+    cr_assert_eq(recs[0].user, sl_key_hash("alice", 5));
+    cr_assert_eq(recs[1].user, 0, "an empty user_id is no user");
+    sl_reader_destroy(&r);
+    sl_addict_destroy(&d);
+    fclose(f);
+}

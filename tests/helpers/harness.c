@@ -22,6 +22,13 @@ static double unit(uint64_t *s)
     return (double)(splitmix(s) >> 11) * 0x1.0p-53;
 }
 
+uint64_t th_user(uint32_t u)
+{
+    char id[32];
+    int n = snprintf(id, sizeof id, "test-user-%u", u);
+    return sl_key_hash(id, (size_t)n);
+}
+
 uint64_t th_key(uint32_t r)
 {
     char id[32];
@@ -70,6 +77,7 @@ void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew
                                    : SL_EV_OTHER;
         int64_t jitter = jitter_ms ? (int64_t)(splitmix(&s) % (uint64_t)(jitter_ms + 1)) : 0;
         out[i].key = kt[rank];
+        out[i].user = th_user((uint32_t)(splitmix(&s) % TH_USERS));
         out[i].type = type;
         out[i].value = (float)((double)(int64_t)(splitmix(&s) % 200001 - 100000) / 64.0);
         out[i].time_ms = start_ms + (int64_t)i - jitter;

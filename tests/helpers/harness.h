@@ -11,6 +11,7 @@
 
 /* Fills out[0..n) with records over `keys` distinct keys, Zipf(skew) (0 = uniform), random
  * types (about 70% views, 20% clicks, 5% purchases, 5% other), values with fractional parts,
+ * users drawn uniformly from TH_USERS,
  * and event times that start at start_ms, advance by about one ms per record and jitter back by
  * up to `jitter_ms`. Deterministic per seed; independent of the generator module. */
 void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew, int64_t start_ms,
@@ -18,6 +19,11 @@ void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew
 
 /* The key of rank r as th_records makes it. */
 uint64_t th_key(uint32_t r);
+
+/* The user key of user u as th_records makes it; th_records draws users uniformly from
+ * 0..TH_USERS-1. */
+#define TH_USERS 10000u
+uint64_t th_user(uint32_t u);
 
 typedef struct th_result {
     sl_row *final_rows; /* rows of the final emission plus every SL_EMIT_WINDOWS emission */

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Runs sluice's OpenCL kernels under Oclgrind (Debian package `oclgrind`), an OpenCL device
+# simulator that checks every memory access of every work-item: out-of-bounds reads and writes,
+# data races between work-items (OCLGRIND_DATA_RACES), uses of uninitialized values
+# (OCLGRIND_UNINITIALIZED) and invalid API calls (OCLGRIND_CHECK_API). Each built-in PE runs on a
+# small generated input in both dispatch modes. A case fails on any Oclgrind report, and when its
+# result (CSV, final rows and snapshots) differs from the same run on the normal OpenCL device
+# (PoCL in CI; SLUICE_DEVICE picks another) by one byte.
+#
+#   usage: bash tests/oclgrind.sh BUILD_DIR      (BUILD_DIR holds a built `sluice`, e.g. build-ci)
+#
+# Exit status: 0 all cases clean and equal, 1 a case failed, 2 usage or a missing dependency.
+#
+# How Oclgrind is wired in (Oclgrind 21.10 on Debian 12), and why:
+# - Through the ICD loader, not the `oclgrind` wrapper. Debian ships Oclgrind's ICD library but no
+#   /etc/OpenCL/vendors entry, so the script writes one into its temp directory and points
+#   OCL_ICD_VENDORS there: Oclgrind is then the only platform. The wrapper's options are the
+#   OCLGRIND_* variables set below. (The wrapper puts Oclgrind's runtime first in LD_PRELOAD,
+#   ahead of the shim, so the shim would not see the calls.)
+# - A preloaded shim, compiled here:
+#   * clEnqueueFillBuffer becomes a blocking clEnqueueWriteBuffer of the repeated pattern. The
+#     uninitialized-value checker loses the state of a filled buffer (every pattern store replaces
+#     the buffer's shadow), so every read of the zero-filled state table was reported as
+#     "Controlflow depends on uninitialized value", a false positive.
+#   * With SL_SHIM_DEVICE_TYPE=gpu, CL_DEVICE_TYPE reads GPU. Oclgrind reports CPU|GPU|ACCELERATOR|
+#     DEFAULT, so the engine takes its CPU path (chunked dispatch, 64 regions, SL_PREFETCH); masked
+#     to GPU it takes the grouped path that GPUs use (host grouping, 1024 regions, no prefetch).
+# - Build options appended by Oclgrind (OCLGRIND_BUILD_OPTIONS):
+#   * -D__builtin_prefetch(p)=((void)(p)): Oclgrind cannot run llvm.prefetch (clCreateKernel
+#     fails: "Undefined external function: llvm.prefetch.p1i8"). The look-ahead record load before
+#     the prefetch stays, so it is still bounds-checked.
+#   * -cl-opt-disable: with optimisation, window_count's division compiles to LLVM's `freeze`
+#     instruction, on which the uninitialized checker aborts the kernel ("OCLGRIND FATAL ERROR
+#     ... Unsupported instruction: freeze") and sluice then exits 0 with no rows.
+# - OCLGRIND_COMPUTE_UNITS=3: chunked mode keeps one table copy per compute unit, and only with more
+#   than one does sl_merge_copies run.
+# Values of the generator are 0 or 1.00..100.00 as floats, so every `sum` is exact in double in any
+# order: results compare byte for byte even though table copies and chunking differ between devices.
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
+  echo "usage: bash tests/oclgrind.sh BUILD_DIR" >&2
+  exit 2
+fi
+build=$(cd "$1" 2>/dev/null && pwd) || { echo "oclgrind.sh: no directory $1" >&2; exit 2; }
+sluice=$build/sluice
+[ -x "$sluice" ] || { echo "oclgrind.sh: $sluice is missing: build first" >&2; exit 2; }
+icd_lib=${OCLGRIND_ICD_LIB:-/usr/lib/oclgrind/liboclgrind-rt-icd.so}
+[ -f "$icd_lib" ] || { echo "oclgrind.sh: $icd_lib is missing (apt-get install oclgrind)" >&2; exit 2; }
+cc=${CC:-cc}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-oclgrind.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+mkdir "$tmp/icd"
+echo "$icd_lib" >"$tmp/icd/oclgrind.icd"
+
+cat >"$tmp/shim.c" <<'EOF'
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+CL_API_ENTRY cl_int CL_API_CALL clEnqueueFillBuffer(cl_command_queue q, cl_mem buf,
+                                                    const void *pattern, size_t psize,
+                                                    size_t offset, size_t size, cl_uint nwait,
+                                                    const cl_event *wait, cl_event *ev)
+{
+    if (!pattern || psize == 0 || size % psize != 0)
+        return CL_INVALID_VALUE;
+    unsigned char *h = malloc(size ? size : 1);
+    if (!h)
+        return CL_OUT_OF_HOST_MEMORY;
+    for (size_t i = 0; i < size; i += psize)
+        memcpy(h + i, pattern, psize);
+    cl_int st = clEnqueueWriteBuffer(q, buf, CL_TRUE, offset, size, h, nwait, wait, ev);
+    free(h);
+    return st;
+}
+
+typedef cl_int (*get_info_fn)(cl_device_id, cl_device_info, size_t, void *, size_t *);
+
+CL_API_ENTRY cl_int CL_API_CALL clGetDeviceInfo(cl_device_id d, cl_device_info what, size_t len,
+                                                void *val, size_t *ret)
+{
+    get_info_fn real = (get_info_fn)dlsym(RTLD_NEXT, "clGetDeviceInfo");
+    if (!real)
+        return CL_INVALID_DEVICE;
+    cl_int st = real(d, what, len, val, ret);
+    const char *t = getenv("SL_SHIM_DEVICE_TYPE");
+    if (st == CL_SUCCESS && what == CL_DEVICE_TYPE && val && len >= sizeof(cl_device_type) && t &&
+        strcmp(t, "gpu") == 0)
+        *(cl_device_type *)val = CL_DEVICE_TYPE_GPU;
+    return st;
+}
+EOF
+if ! "$cc" -O2 -fPIC -shared -o "$tmp/shim.so" "$tmp/shim.c" -ldl 2>"$tmp/shim.err"; then
+  cat "$tmp/shim.err" >&2
+  echo "oclgrind.sh: cannot compile the OpenCL shim (needs $cc and opencl-c-headers)" >&2
+  exit 2
+fi
+
+# Reference runs use the normal device; PoCL's kernel cache is the build tree's, as under CTest.
+export POCL_CACHE_DIR=${POCL_CACHE_DIR:-$build/pocl-cache}
+oclgrind_env=(
+  OCL_ICD_VENDORS="$tmp/icd"
+  LD_PRELOAD="$tmp/shim.so${LD_PRELOAD:+:$LD_PRELOAD}"
+  SLUICE_DEVICE=oclgrind
+  OCLGRIND_CHECK_API=1
+  OCLGRIND_DATA_RACES=1
+  OCLGRIND_UNINITIALIZED=1
+  OCLGRIND_COMPUTE_UNITS=3
+  OCLGRIND_BUILD_OPTIONS="-cl-opt-disable -D__builtin_prefetch(p)=((void)(p))"
+)
+
+# Cases: name, expected exit status, then the topology after `source: {type: generator, ...}`.
+# Small on purpose: Oclgrind interprets every instruction. Snapshots every N events run the
+# merge and the emission mid-stream; window_count closes windows (tombstones, slot reuse).
+cases=(
+  "count|0|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 1}
+pe: {kind: count, capacity: 100, trigger: {every_events: 2500}}
+batch: {events: 1000}
+sink: {snapshots: true}"
+  "sum|0|source: {type: generator, events: 6000, keys: 60, skew: 0.5, seed: 2, purchase_rate: 0.3}
+pe: {kind: sum, capacity: 100, trigger: {every_events: 2500}}
+batch: {events: 1000}
+sink: {snapshots: true}"
+  "ctr|0|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 3, click_rate: 0.2}
+pe: {kind: ctr, capacity: 100, prior: [1.0, 10.0], trigger: {every_events: 2500}}
+batch: {events: 1000}
+sink: {snapshots: true}"
+  "window_count|0|source: {type: generator, events: 6000, keys: 40, seed: 4, events_per_ms: 10}
+pe: {kind: window_count, capacity: 100, window_ms: 150, lateness_ms: 20}
+batch: {events: 1000}"
+  "table_full|1|source: {type: generator, events: 3000, keys: 500, skew: 0, seed: 5}
+pe: {kind: count, capacity: 50}
+batch: {events: 1000}"
+)
+modes=(chunked grouped)
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+echo "== oclgrind: $(basename "$icd_lib") ($(dpkg-query -W -f='${Version}' oclgrind 2>/dev/null || echo '?')), sluice from $build"
+t_all=$(now)
+total=0
+failed=0
+for c in "${cases[@]}"; do
+  name=${c%%|*}
+  rest=${c#*|}
+  want=${rest%%|*}
+  yaml=$tmp/$name.yaml
+  printf '%s\n' "${rest#*|}" >"$yaml"
+
+  # the same topology on the normal device, once per case
+  ref=$tmp/$name.ref.csv
+  set +e
+  "$sluice" run "$yaml" --quiet --output "$ref" 2>"$tmp/$name.ref.err"
+  ref_rc=$?
+  set -e
+
+  for mode in "${modes[@]}"; do
+    total=$((total + 1))
+    id=$name/$mode
+    out=$tmp/$name.$mode.csv
+    log=$tmp/$name.$mode.log
+    err=$tmp/$name.$mode.err
+    type=cpu
+    [ "$mode" = grouped ] && type=gpu
+    t0=$(now)
+    set +e
+    env "${oclgrind_env[@]}" SL_SHIM_DEVICE_TYPE=$type OCLGRIND_LOG="$log" \
+      "$sluice" run "$yaml" --quiet --output "$out" 2>"$err"
+    rc=$?
+    set -e
+    took=$(secs "$t0" "$(now)")
+
+    problems=()
+    # Kernel reports go to the log; API errors and fatal errors outside kernels go to stderr.
+    if [ -s "$log" ]; then
+      problems+=("Oclgrind reported $(grep -c '^[A-Za-z]' "$log") error(s):")
+    fi
+    if grep -qE 'OCLGRIND|Oclgrind( -|:)|WARNING:' "$err"; then
+      problems+=("Oclgrind errors on stderr:")
+    fi
+    if [ "$rc" -ne "$want" ]; then
+      problems+=("exit status $rc under Oclgrind, expected $want")
+    fi
+    if [ "$ref_rc" -ne "$want" ]; then
+      problems+=("exit status $ref_rc on the reference device, expected $want")
+    fi
+    if [ "$want" -eq 0 ]; then
+      if [ "$rc" -eq 0 ] && [ "$ref_rc" -eq 0 ] && ! cmp -s "$ref" "$out"; then
+        problems+=("result differs from the reference device (diff reference oclgrind):")
+      fi
+      rows="$(($(wc -l <"$out" 2>/dev/null || echo 1) - 1)) CSV lines equal to the reference"
+    else
+      grep -q 'state table full' "$err" || problems+=("no 'state table full' message under Oclgrind")
+      grep -q 'state table full' "$tmp/$name.ref.err" ||
+        problems+=("no 'state table full' message on the reference device")
+      rows="fails as expected on both devices"
+    fi
+
+    if [ "${#problems[@]}" -eq 0 ]; then
+      printf 'PASS  %-22s %6s s  0 Oclgrind reports, %s\n' "$id" "$took" "$rows"
+      continue
+    fi
+    failed=$((failed + 1))
+    printf 'FAIL  %-22s %6s s\n' "$id" "$took"
+    for p in "${problems[@]}"; do
+      echo "      $p"
+      case $p in
+        "Oclgrind reported"*) sed -n '1,60p' "$log" | sed 's/^/      | /' ;;
+        "Oclgrind errors on stderr"*) grep -A6 -E 'OCLGRIND|Oclgrind( -|:)|WARNING:' "$err" | head -30 | sed 's/^/      | /' ;;
+        "result differs"*) diff "$ref" "$out" | head -20 | sed 's/^/      | /' ;;
+        "exit status $rc under"*) tail -5 "$err" | sed 's/^/      | /' ;;
+        "exit status $ref_rc on"*) tail -5 "$tmp/$name.ref.err" | sed 's/^/      | /' ;;
+      esac
+    done
+  done
+done
+
+echo "== oclgrind: $((total - failed)) of $total cases passed in $(secs "$t_all" "$(now)") s" \
+  "(checks: bounds, data races, uninitialized values, API calls)"
+[ "$failed" -eq 0 ]
