@@ -94,8 +94,9 @@ int sl_columns_find(const sl_columns *c, const char *name)
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
 {
     if (c->fmt[i] == SL_COLFMT_FIXED) {
-        snprintf(buf, len, "%.*f", c->decimals[i], v);
-        return;
+        int w = snprintf(buf, len, "%.*f", c->decimals[i], v);
+        if (w >= 0 && (size_t)w < len)
+            return; /* else too long for buf: the exact shortest form below */
     }
     if (c->fmt[i] == SL_COLFMT_INT && isfinite(v) && v == floor(v) && fabs(v) < 0x1p63) {
         snprintf(buf, len, "%lld", (long long)v);

@@ -26,7 +26,8 @@ int sl_columns_parse(const char *spec, sl_columns *c, char *err, size_t errlen);
 int sl_columns_find(const sl_columns *c, const char *name);
 
 /* Formats value v of column i into buf: int prints an integral value exactly (and falls back to
- * g otherwise), fN prints N decimals, g prints the shortest text that reads back as v. */
+ * g otherwise), fN prints N decimals (falling back to g when that does not fit in len bytes; 330
+ * always suffice), g prints the shortest text that reads back as v. */
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len);
 
 #endif

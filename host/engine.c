@@ -46,6 +46,7 @@ struct sl_engine {
     uint32_t pbits, nparts, region_slots, region_max;
     uint32_t copies;    /* chunked mode: table copies = work-items per batch; 0 = grouped mode */
     uint32_t ncounters; /* fill/used counters: nparts x max(copies, 1) */
+    uint32_t nbounds;   /* work-items per batch: copies (chunked) or nparts (grouped) */
     uint64_t nslots;
     size_t slot_size;  /* sizeof(sl_slot) on the device: key (+ window) + PE state */
     size_t state_size; /* sizeof(sl_state) */
@@ -468,8 +469,8 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
         s->pinned = make_buffer(e, CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR, batch_bytes, &rc);
         if (!in->unified_memory)
             s->dev = make_buffer(e, CL_MEM_READ_ONLY, batch_bytes, &rc);
-        s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->nparts + 1) * sizeof(cl_uint), &rc);
-        s->bounds_h = calloc(e->nparts + 1, sizeof *s->bounds_h);
+        s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->nbounds + 1) * sizeof(cl_uint), &rc);
+        s->bounds_h = calloc(e->nbounds + 1, sizeof *s->bounds_h);
         s->fill_h = calloc(e->ncounters, sizeof *s->fill_h);
         if (rc)
             goto fail;
@@ -519,9 +520,13 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     uint32_t parts = cfg->partitions;
     if (parts == 0)
         parts = (in->type & CL_DEVICE_TYPE_CPU) ? 64 : 1024;
-    uint32_t copies = cfg->copies ? cfg->copies : in->compute_units;
-    if (copies == 0 || copies > 256) {
-        snprintf(msg, msglen, "copies must be 1..256, got %u", copies);
+    /* chunked mode: one table copy per compute unit, at most 64 by default (each copy holds the
+     * whole key space) */
+    uint32_t copies = cfg->copies ? cfg->copies : (in->compute_units < 64 ? in->compute_units : 64);
+    if (copies == 0)
+        copies = 1;
+    if (cfg->copies > 256) {
+        snprintf(msg, msglen, "copies must be 1..256, got %u", cfg->copies);
         return SL_EINVAL;
     }
     if (parts > 4096 || (parts & (parts - 1)) != 0) {
@@ -569,6 +574,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
                            (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
     e->copies = chunked ? copies : 0;
     e->ncounters = parts * (chunked ? copies : 1);
+    e->nbounds = chunked ? copies : parts;
     if ((rc = size_table(e, msg, msglen)) || (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     SL_INFO("engine",
@@ -637,9 +643,9 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     double t0 = now_s();
     const unsigned shift = 64 - e->pbits;
     uint32_t *bounds = s->bounds_h;
-    memset(bounds, 0, (e->nparts + 1) * sizeof *bounds);
+    memset(bounds, 0, (e->nbounds + 1) * sizeof *bounds);
     uint64_t types[SL_EV_NTYPES] = {0};
-    size_t global = e->copies ? e->copies : e->nparts;
+    size_t global = e->nbounds;
     if (e->copies || e->pbits == 0) {
         /* arrival order as is, cut into `global` contiguous chunks */
         for (size_t w = 0; w <= global; w++)
@@ -683,7 +689,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
         clRetainEvent(ready_in);
         recs = s->dev;
     }
-    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nparts + 1) * sizeof(cl_uint),
+    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nbounds + 1) * sizeof(cl_uint),
                               bounds, 0, NULL, NULL);
     cl_uint rs = e->region_slots, rmax = e->region_max, pbits = e->pbits, copies = e->copies;
     cl_kernel k = e->k_agg;
@@ -784,9 +790,15 @@ static int merge_copies(sl_engine *e)
     for (uint32_t p = 0; p < e->nparts; p++)
         live += fill[p];
     e->stats.keys = live;
-    if (status[0] != 0 || live > e->cfg.pe.capacity)
+    if (status[0] != 0)
         return fail(e, SL_ETABLEFULL,
-                    "state table full: %llu %s (or more) exceed pe.capacity of %llu: raise it",
+                    "state table full: merging the table copies, region %u of %u had no free slot "
+                    "for %u %s; pe.capacity is %llu: raise it",
+                    status[1] - 1, e->nparts, status[0], e->windowed ? "windows" : "keys",
+                    (unsigned long long)e->cfg.pe.capacity);
+    if (live > e->cfg.pe.capacity)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: %llu %s exceed pe.capacity of %llu: raise it",
                     (unsigned long long)live, e->windowed ? "open windows" : "keys",
                     (unsigned long long)e->cfg.pe.capacity);
     return 0;
@@ -920,6 +932,11 @@ static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t t = src[i].time_ms;
+        if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT) {
+            e->stats.events_bad_time++;
+            e->stats.type_counts[src[i].type & 3]++;
+            continue;
+        }
         if (e->have_time && e->max_time >= INT64_MIN + lateness) {
             int64_t wm = e->max_time - lateness, end;
             if (__builtin_add_overflow(window_start(t, w), w, &end))
@@ -987,14 +1004,29 @@ int sl_engine_finish(sl_engine *e)
 
 int sl_engine_reset(sl_engine *e)
 {
-    int rc = drain(e);
-    if (rc)
-        return rc;
-    cl_int st = clear_table(e);
+    /* Wait for every stage without judging it (a failed run's status is stale), release its
+     * events, and map back any buffer that a failed dispatch left unmapped. */
+    cl_int st = clFinish(e->q);
+    if (st == CL_SUCCESS)
+        st = clFinish(e->qx);
+    for (int i = 0; i < NBUF && st == CL_SUCCESS; i++) {
+        struct stage *s = &e->st[i];
+        if (s->ready)
+            st = clWaitForEvents(1, &s->ready);
+        release_event(&s->ready);
+        release_event(&s->kernel);
+        release_event(&s->transfer);
+        s->pending = 0;
+        if (st == CL_SUCCESS && !s->host)
+            s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION,
+                                         0, e->batch_cap * sizeof(sl_rec), 0, NULL, NULL, &st);
+    }
+    if (st == CL_SUCCESS)
+        st = clear_table(e);
     if (st == CL_SUCCESS)
         st = clFinish(e->q);
     if (st != CL_SUCCESS)
-        return clfail(e, st, "clearing the state table");
+        return clfail(e, st, "resetting the engine");
     e->staged = 0;
     e->have_time = 0;
     e->max_time = 0;

@@ -33,6 +33,10 @@ _Static_assert(sizeof(sl_row) == 80, "sl_row must match sl_row in kernels/sl_eng
 
 #define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
 
+/* Windowed PEs take event times within +-2^62 ms (146 million years), so that window arithmetic
+ * never overflows; others are counted in events_bad_time and not applied. */
+#define SL_WINDOW_TIME_LIMIT (INT64_C(1) << 62)
+
 enum sl_emit_kind {
     SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
     SL_EMIT_WINDOWS = 1,  /* windows closed by the watermark: final rows for those windows */
@@ -63,9 +67,10 @@ typedef struct sl_engine_cfg {
 } sl_engine_cfg;
 
 typedef struct sl_engine_stats {
-    uint64_t events_in;   /* records pushed */
-    uint64_t events_late; /* window PE: records dropped as late (counted, never applied) */
-    uint64_t batches;     /* batches dispatched */
+    uint64_t events_in;       /* records pushed */
+    uint64_t events_late;     /* window PE: records dropped as late (counted, never applied) */
+    uint64_t events_bad_time; /* windowed PEs: dropped, time beyond +-SL_WINDOW_TIME_LIMIT */
+    uint64_t batches;         /* batches dispatched */
     uint64_t type_counts[SL_EV_NTYPES]; /* records pushed, by event type */
     uint64_t keys;         /* live keys (or open windows) after the last completed batch; in
                               chunked mode the largest copy's count until an emission merges */
@@ -113,7 +118,8 @@ int sl_engine_program_binary(const sl_engine *e, unsigned char **bin, size_t *le
 size_t sl_engine_state_size(const sl_engine *e);
 
 /* Waits for the device, discards every key's state, staged records, triggers and statistics, and
- * keeps the program and buffers, so that a new stream costs no setup. Returns 0 or SL_ECL. */
+ * keeps the program and buffers, so that a new stream costs no setup. Works after an error
+ * too (the error is cleared). Returns 0 or SL_ECL. */
 int sl_engine_reset(sl_engine *e);
 
 /* The last error's explanation ("" when none). */

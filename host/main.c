@@ -171,6 +171,9 @@ static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
             e->rows_emitted, e->batches, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
     if (r->filtered)
         fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
+    if (e->events_bad_time)
+        fprintf(stderr, "  events dropped for a time beyond +-2^62 ms (windowed PE): %" PRIu64 "\n",
+                e->events_bad_time);
     if (e->events_late)
         fprintf(stderr, "  late events dropped (window already closed): %" PRIu64 "\n",
                 e->events_late);
@@ -231,6 +234,7 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         .top_out = stdout,
         .on_bad = on_bad,
         .bad_ud = rc,
+        .strict = rc->strict,
         .on_progress = rc->progress && !rc->quiet ? on_progress : NULL,
         .progress_ud = rc,
         .progress_every_s = 0.25,

@@ -53,7 +53,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = SL_ENOMEM;
         goto out;
     }
-    sink = sl_sink_new(o->out, dict, t->sink.snapshots);
+    sink = sl_sink_new(o->out, dict, t->sink.snapshots, o->top > 0);
     if (!sink) {
         rc = SL_ENOMEM;
         goto out;
@@ -93,7 +93,9 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             if (rc == SL_EIO)
                 snprintf(msg, msglen, "reading input failed");
             else if (rc == SL_EPARSE)
-                snprintf(msg, msglen, "stopped at the first malformed line (--strict)");
+                snprintf(msg, msglen, "%s",
+                         o->strict ? "stopped at the first malformed line (--strict)"
+                                   : "the input cannot be read past the error above");
             goto out;
         }
         if (n == 0)

@@ -28,6 +28,7 @@ typedef struct sl_pipeline_opts {
     uint64_t top_min_impressions;
     FILE *top_out;
     sl_bad_fn on_bad; /* malformed lines; return nonzero to stop (strict mode) */
+    int strict;       /* on_bad stops at the first one: only used for the message */
     void *bad_ud;
     void (*on_progress)(void *ud, const sl_progress *p); /* p NULL: the run is over, clear */
     void *progress_ud;

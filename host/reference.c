@@ -12,6 +12,7 @@ struct sl_ref {
     sl_row *tab;
     size_t cap, count;
     uint64_t late;
+    uint64_t bad_time;
     int have_time;
     int64_t max_time;
 };
@@ -117,6 +118,10 @@ int sl_ref_push(sl_ref *r, const sl_rec *recs, size_t n)
         const sl_rec *ev = &recs[i];
         int64_t ws = 0;
         if (r->pe.kind == SL_PE_WINDOW) {
+            if (ev->time_ms < -SL_WINDOW_TIME_LIMIT || ev->time_ms > SL_WINDOW_TIME_LIMIT) {
+                r->bad_time++;
+                continue;
+            }
             if (late(r, ev->time_ms)) {
                 r->late++;
                 continue;
@@ -187,6 +192,11 @@ int sl_ref_rows(const sl_ref *r, sl_row **rows, size_t *n)
 uint64_t sl_ref_late(const sl_ref *r)
 {
     return r->late;
+}
+
+uint64_t sl_ref_bad_time(const sl_ref *r)
+{
+    return r->bad_time;
 }
 
 size_t sl_ref_count(const sl_ref *r)

@@ -34,6 +34,9 @@ int sl_ref_rows(const sl_ref *r, sl_row **rows, size_t *n);
 /* Window PE: records dropped as late. */
 uint64_t sl_ref_late(const sl_ref *r);
 
+/* Window PE: records dropped for a time beyond +-SL_WINDOW_TIME_LIMIT. */
+uint64_t sl_ref_bad_time(const sl_ref *r);
+
 /* Number of distinct keys (or windows) seen. */
 size_t sl_ref_count(const sl_ref *r);
 

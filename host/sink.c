@@ -13,6 +13,7 @@ struct sl_sink {
     int windowed;
     const sl_addict *dict;
     int snapshots;
+    int keep; /* keep window and final rows (for the top table) */
     int header_done;
     uint64_t nsnap, nwin;
     sl_row *kept;
@@ -28,11 +29,12 @@ struct named {
     char hex[19];
 };
 
-sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots)
+sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots, int keep)
 {
     sl_sink *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->keep = keep;
     s->out = out;
     s->dict = dict;
     s->snapshots = snapshots;
@@ -128,7 +130,7 @@ static void write_header(sl_sink *s)
 static void write_row(sl_sink *s, const struct named *nm)
 {
     const sl_row *r = nm->row;
-    char buf[64];
+    char buf[400];
     sl_csv_write_field(s->out, nm->id, nm->len);
     if (s->windowed)
         fprintf(s->out, ",%" PRId64, r->window_start);
@@ -142,7 +144,7 @@ static void write_row(sl_sink *s, const struct named *nm)
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
     sl_sink *s = ud;
-    if (kind != SL_EMIT_SNAPSHOT && n > 0) {
+    if (s->keep && kind != SL_EMIT_SNAPSHOT && n > 0) {
         if (s->nkept + n > s->capkept) {
             size_t ncap = (s->nkept + n) * 2;
             sl_row *nk = realloc(s->kept, ncap * sizeof *nk);

@@ -20,10 +20,12 @@
 
 typedef struct sl_sink sl_sink;
 
-/* Returns a sink writing to `out` (NULL: write nothing, only keep the final rows), or NULL when
- * out of memory. `dict` must outlive the sink. Snapshots are written only when `snapshots`.
- * sl_sink_set_layout must be called before the first emission. */
-sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots);
+/* Returns a sink writing to `out` (NULL: write nothing), or NULL when out of memory. `dict`
+ * must outlive the sink. Snapshots are written only when `snapshots`. With `keep`, window and
+ * final rows are also kept in memory for sl_sink_rows and sl_sink_print_top (memory grows with
+ * every row emitted: only for bounded runs). sl_sink_set_layout must be called before the first
+ * emission. */
+sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots, int keep);
 
 /* Sets the output columns (copied) and whether rows carry a window start. */
 void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed);
@@ -32,8 +34,8 @@ void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed);
  * rows. Returns 0, SL_EIO on a write error, SL_ENOMEM. */
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
-/* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far: emissions in order, rows within
- * one emission in the order the engine handed them over (not sorted). */
+/* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far, when the sink keeps rows:
+ * emissions in order, rows within one emission in the order the engine handed them over. */
 const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
 
 /* Writes the top `n` ads by ctr (ties: more impressions first, then ad id) among those with at

@@ -218,11 +218,36 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
 }
 #endif
 
+/* Deletes slot i of region rs by backward shift: the later slots of its probe run that may move
+ * up do, so linear probing needs no tombstones and deleted windows never leave the table
+ * cluttered (with tombstones a long windowed run filled regions with dead slots). The caller
+ * owns the region. Returns nothing; slot i ends up holding the next key to examine, or empty. */
+void sl_delete(__global sl_slot *rs, uint i, uint mask)
+{
+    uint j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        const ulong kj = rs[j].key;
+        if (kj == SL_EMPTY_KEY)
+            break;
+        const uint home = sl_slot_index(kj, mask);
+        /* the key at j stays when its home lies cyclically in (i, j] */
+        const int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        rs[i] = rs[j];
+        i = j;
+    }
+    rs[i].key = SL_EMPTY_KEY;
+}
+
 /* Emits rows for region p of copy 0 into out[] at positions taken from *out_count; rows past
  * out_cap are counted but not written (the host then reports the mismatch).
  * close == 0: every live key (a snapshot; the table is unchanged).
- * close == 1: windowed PEs only: the windows ending at or before close_before; they are deleted
- * (tombstoned), and tombstones directly before an empty slot become empty again. */
+ * close == 1: windowed PEs only: the windows ending at or before close_before, which are then
+ * deleted. A deletion shifts later slots of the run up into the freed slot, so the same index
+ * is examined again; keys only move from later to earlier slots of their run, and a key that
+ * wraps past the region's end has been examined already, so every key is seen once. */
 __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __global uint *used,
                            uint region_slots, uint close, long close_before, __global sl_row *out,
                            uint out_cap, __global uint *out_count)
@@ -230,20 +255,31 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
     const uint p = get_global_id(0);
     __global sl_slot *rs = slots + (size_t)p * region_slots;
     const uint mask = region_slots - 1;
+#ifdef SL_WINDOW_MS
+    /* windows with window_start + SL_WINDOW_MS <= close_before, without overflow */
+    const int can_close = close_before >= LONG_MIN + SL_WINDOW_MS;
+    const long last_start = can_close ? close_before - SL_WINDOW_MS : LONG_MIN;
+#endif
     uint removed = 0;
-    for (uint h = 0; h < region_slots; h++) {
+    for (uint h = 0; h < region_slots;) {
         const ulong k = rs[h].key;
-        if (k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY)
+        if (k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY) {
+            h++;
             continue;
+        }
         sl_row row;
 #ifdef SL_WINDOW_MS
-        if (close && rs[h].window_start + SL_WINDOW_MS > close_before)
+        if (close && (!can_close || rs[h].window_start > last_start)) {
+            h++;
             continue;
+        }
         row.key = rs[h].ad_key;
         row.window_start = rs[h].window_start;
 #else
-        if (close)
+        if (close) {
+            h++;
             continue;
+        }
         row.key = k;
         row.window_start = 0;
 #endif
@@ -257,20 +293,14 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
         if (pos < out_cap)
             out[pos] = row;
         if (close) {
-            rs[h].key = SL_TOMBSTONE_KEY;
+            sl_delete(rs, h, mask);
             removed++;
+        } else {
+            h++;
         }
     }
-    if (removed == 0)
-        return;
     fill[p] -= removed;
-    uint freed = 0;
-    for (uint h = region_slots; h-- > 0;)
-        if (rs[h].key == SL_TOMBSTONE_KEY && rs[(h + 1) & mask].key == SL_EMPTY_KEY) {
-            rs[h].key = SL_EMPTY_KEY;
-            freed++;
-        }
-    used[p] -= freed;
+    used[p] -= removed;
 }
 
 /* Reports the PE's layout to the host: info[0] sizeof(sl_slot), info[1] sizeof(sl_row),

@@ -523,3 +523,16 @@ Test(cli, kernel_check_reports_errors_in_the_users_file, .init = make_tmpdir, .t
     cr_assert_eq(r.status, 2);
     run_free(&r);
 }
+
+Test(cli, unusable_csv_header_is_not_blamed_on_strict, .init = make_tmpdir, .timeout = 60)
+{
+    FILE *f = fopen(path_in_tmp("h.csv"), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "ad_id,event_time,value\na,1,2\n");
+    fclose(f);
+    struct run r = run_sluice("ctr --input h.csv --format csv --quiet");
+    cr_assert_eq(r.status, 2);
+    cr_assert_not_null(strstr(r.err, "line 1: header has no \"event_type\" column"), "%s", r.err);
+    cr_assert_null(strstr(r.err, "--strict"), "%s", r.err);
+    run_free(&r);
+}

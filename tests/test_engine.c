@@ -306,3 +306,120 @@ Test(engine, sum_of_arbitrary_floats_within_documented_tolerance, .timeout = 120
     free(ref);
     free(recs);
 }
+
+/* Review findings, kept as regressions. */
+
+/* More table copies than regions: the per-batch bounds must be sized for the larger. */
+Test(engine, more_copies_than_regions, .timeout = 120)
+{
+    size_t n = 50000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    th_records(41, recs, n, 2000, 1.0, 0, 0);
+    static const uint32_t parts[] = {1, 2, 4}, copies[] = {2, 5, 7};
+    for (int i = 0; i < 3; i++) {
+        sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 4000, 4096);
+        cfg.mode = SL_DISPATCH_CHUNKED;
+        cfg.partitions = parts[i];
+        cfg.copies = copies[i];
+        check(&cfg, recs, n, 5000);
+    }
+    free(recs);
+}
+
+/* A long windowed run in a small table: closed windows must free their slots for good (with
+ * tombstones this run used to report a full table at about window 167 with 796 live keys). */
+Test(engine, long_windowed_run_reuses_slots, .timeout = 120)
+{
+    const size_t per_window = 250, windows = 400, n = per_window * windows;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    for (size_t w = 0, i = 0; w < windows; w++)
+        for (size_t a = 0; a < per_window; a++, i++)
+            recs[i] = (sl_rec){
+                .key = th_key((uint32_t)a), .time_ms = (int64_t)(w * 1000 + a), .type = SL_EV_VIEW};
+    for (int mode = SL_DISPATCH_GROUPED; mode <= SL_DISPATCH_CHUNKED; mode++) {
+        /* one window of 250 per batch of 250; 2 s of lateness keeps up to 4 windows, 1000 keys,
+         * open: the table runs full, with long probe runs; 100,000 (ad, window) pairs pass
+         * through it */
+        sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW, 1000, 250);
+        cfg.pe.window_ms = 1000;
+        cfg.pe.lateness_ms = 2000;
+        cfg.partitions = 1;
+        cfg.mode = (enum sl_dispatch_mode)mode;
+        check(&cfg, recs, n, 250);
+    }
+    free(recs);
+}
+
+/* Times at the ends of int64: windowed PEs count them apart instead of overflowing. */
+Test(engine, extreme_times_are_counted_not_wrapped, .timeout = 60)
+{
+    sl_rec recs[6];
+    const int64_t times[] = {INT64_MAX - 2, INT64_MAX - 1,        INT64_MAX,
+                             INT64_MIN,     SL_WINDOW_TIME_LIMIT, -SL_WINDOW_TIME_LIMIT};
+    for (int i = 0; i < 6; i++)
+        recs[i] = (sl_rec){.key = th_key(1), .time_ms = times[i], .type = SL_EV_VIEW};
+    sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW, 100, 1);
+    cfg.pe.window_ms = 10000;
+    th_result res;
+    cr_assert_eq(th_run(&cfg, recs, 6, 1, &res), 0, "%s", res.msg);
+    cr_assert_eq(res.stats.events_bad_time, 4);
+    sl_ref *r = sl_ref_new(&cfg.pe);
+    cr_assert_not_null(r);
+    cr_assert_eq(sl_ref_push(r, recs, 6), 0);
+    cr_assert_eq(sl_ref_bad_time(r), 4);
+    sl_row *ref;
+    size_t nref;
+    cr_assert_eq(sl_ref_rows(r, &ref, &nref), 0);
+    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    cr_assert_eq(nref, 1, "the two times at the limit: one window each side? got %zu", nref);
+    free(ref);
+    sl_ref_destroy(&r);
+    th_result_free(&res);
+}
+
+static int keep_rows(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    (void)kind;
+    (void)rows;
+    *(size_t *)ud += n;
+    return 0;
+}
+
+/* After a full-table error, reset gives a working engine again. */
+Test(engine, reset_after_a_full_table, .timeout = 60)
+{
+    size_t n = 5000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    th_records(8, recs, n, 5000, 0.0, 0, 0);
+    sl_device *dev = NULL;
+    char msg[4096];
+    cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
+    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT, 100, 256);
+    size_t rows = 0;
+    sl_engine *e = NULL;
+    cr_assert_eq(sl_engine_new(dev, &cfg, keep_rows, &rows, &e, msg, sizeof msg), 0, "%s", msg);
+    int rc = sl_engine_push(e, recs, n);
+    if (rc == 0)
+        rc = sl_engine_finish(e);
+    cr_assert_eq(rc, SL_ETABLEFULL);
+    cr_assert_eq(sl_engine_reset(e), 0, "%s", sl_engine_message(e));
+    cr_assert_eq(sl_engine_push(e, recs, 50), 0, "%s", sl_engine_message(e));
+    cr_assert_eq(sl_engine_finish(e), 0, "%s", sl_engine_message(e));
+    sl_engine_stats st;
+    sl_engine_get_stats(e, &st);
+    cr_assert_eq(st.events_in, 50);
+    size_t distinct = 0;
+    for (size_t i = 0; i < 50; i++) {
+        size_t j = 0;
+        while (j < i && recs[j].key != recs[i].key)
+            j++;
+        distinct += j == i;
+    }
+    cr_assert_eq(rows, distinct, "rows %zu, distinct keys %zu", rows, distinct);
+    sl_engine_destroy(&e);
+    sl_device_close(&dev);
+    free(recs);
+}

@@ -88,7 +88,7 @@ static sl_sink *new_sink(FILE *out, enum sl_pe_kind kind, const sl_addict *d, in
     sl_columns cols;
     char err[128];
     cr_assert(eq(int, sl_columns_parse(spec[kind], &cols, err, sizeof err), 0), "%s", err);
-    sl_sink *s = sl_sink_new(out, d, snapshots);
+    sl_sink *s = sl_sink_new(out, d, snapshots, 1);
     if (s)
         sl_sink_set_layout(s, &cols, kind == SL_PE_WINDOW);
     cur_kind = kind;
