@@ -5,7 +5,7 @@
 # (OCLGRIND_UNINITIALIZED) and invalid API calls (OCLGRIND_CHECK_API). Each built-in PE runs on a
 # small generated input in both dispatch modes. A case fails on any Oclgrind report, and when its
 # result (CSV, final rows and snapshots) differs from the same run on the normal OpenCL device
-# (PoCL in CI; SLUICE_DEVICE picks another) by one byte.
+# (PoCL in CI; SLUICE_DEVICE picks another): text fields exactly, numbers within 1e-12 relative.
 #
 #   usage: bash tests/oclgrind.sh BUILD_DIR      (BUILD_DIR holds a built `sluice`, e.g. build-ci)
 #
@@ -17,7 +17,7 @@
 #   OCL_ICD_VENDORS there: Oclgrind is then the only platform. The wrapper's options are the
 #   OCLGRIND_* variables set below. (The wrapper puts Oclgrind's runtime first in LD_PRELOAD,
 #   ahead of the shim, so the shim would not see the calls.)
-# - A preloaded shim, compiled here:
+# - A preloaded shim, tests/oclgrind_shim.c, compiled here:
 #   * clEnqueueFillBuffer becomes a blocking clEnqueueWriteBuffer of the repeated pattern. The
 #     uninitialized-value checker loses the state of a filled buffer (every pattern store replaces
 #     the buffer's shadow), so every read of the zero-filled state table was reported as
@@ -56,47 +56,8 @@ trap 'exit 130' INT TERM
 mkdir "$tmp/icd"
 echo "$icd_lib" >"$tmp/icd/oclgrind.icd"
 
-cat >"$tmp/shim.c" <<'EOF'
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
-#include <dlfcn.h>
-#include <stdlib.h>
-#include <string.h>
-
-CL_API_ENTRY cl_int CL_API_CALL clEnqueueFillBuffer(cl_command_queue q, cl_mem buf,
-                                                    const void *pattern, size_t psize,
-                                                    size_t offset, size_t size, cl_uint nwait,
-                                                    const cl_event *wait, cl_event *ev)
-{
-    if (!pattern || psize == 0 || size % psize != 0)
-        return CL_INVALID_VALUE;
-    unsigned char *h = malloc(size ? size : 1);
-    if (!h)
-        return CL_OUT_OF_HOST_MEMORY;
-    for (size_t i = 0; i < size; i += psize)
-        memcpy(h + i, pattern, psize);
-    cl_int st = clEnqueueWriteBuffer(q, buf, CL_TRUE, offset, size, h, nwait, wait, ev);
-    free(h);
-    return st;
-}
-
-typedef cl_int (*get_info_fn)(cl_device_id, cl_device_info, size_t, void *, size_t *);
-
-CL_API_ENTRY cl_int CL_API_CALL clGetDeviceInfo(cl_device_id d, cl_device_info what, size_t len,
-                                                void *val, size_t *ret)
-{
-    get_info_fn real = (get_info_fn)dlsym(RTLD_NEXT, "clGetDeviceInfo");
-    if (!real)
-        return CL_INVALID_DEVICE;
-    cl_int st = real(d, what, len, val, ret);
-    const char *t = getenv("SL_SHIM_DEVICE_TYPE");
-    if (st == CL_SUCCESS && what == CL_DEVICE_TYPE && val && len >= sizeof(cl_device_type) && t &&
-        strcmp(t, "gpu") == 0)
-        *(cl_device_type *)val = CL_DEVICE_TYPE_GPU;
-    return st;
-}
-EOF
-if ! "$cc" -O2 -fPIC -shared -o "$tmp/shim.so" "$tmp/shim.c" -ldl 2>"$tmp/shim.err"; then
+here=$(cd "$(dirname "$0")" && pwd)
+if ! "$cc" -O2 -fPIC -shared -o "$tmp/shim.so" "$here/oclgrind_shim.c" -ldl 2>"$tmp/shim.err"; then
   cat "$tmp/shim.err" >&2
   echo "oclgrind.sh: cannot compile the OpenCL shim (needs $cc and opencl-c-headers)" >&2
   exit 2
@@ -108,6 +69,7 @@ oclgrind_env=(
   OCL_ICD_VENDORS="$tmp/icd"
   LD_PRELOAD="$tmp/shim.so${LD_PRELOAD:+:$LD_PRELOAD}"
   SLUICE_DEVICE=oclgrind
+  "SLUICE_LOG=info,engine"
   OCLGRIND_CHECK_API=1
   OCLGRIND_DATA_RACES=1
   OCLGRIND_UNINITIALIZED=1
@@ -115,30 +77,58 @@ oclgrind_env=(
   OCLGRIND_BUILD_OPTIONS="-cl-opt-disable -D__builtin_prefetch(p)=((void)(p))"
 )
 
-# Cases: name, expected exit status, then the topology after `source: {type: generator, ...}`.
+ex=$(cd "$here/../examples/kernels" && pwd)
+# Cases: name|expected exit status|dispatch modes|topology (YAML, a generator source, no device:
+# SLUICE_DEVICE). A sequential PE is always grouped.
 # Small on purpose: Oclgrind interprets every instruction. Snapshots every N events run the
 # merge and the emission mid-stream; window_count closes windows (tombstones, slot reuse).
 cases=(
-  "count|0|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 1}
+  "count|0|chunked grouped|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 1}
 pe: {kind: count, capacity: 100, trigger: {every_events: 2500}}
 batch: {events: 1000}
 sink: {snapshots: true}"
-  "sum|0|source: {type: generator, events: 6000, keys: 60, skew: 0.5, seed: 2, purchase_rate: 0.3}
+  "sum|0|chunked grouped|source: {type: generator, events: 6000, keys: 60, skew: 0.5, seed: 2, purchase_rate: 0.3}
 pe: {kind: sum, capacity: 100, trigger: {every_events: 2500}}
 batch: {events: 1000}
 sink: {snapshots: true}"
-  "ctr|0|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 3, click_rate: 0.2}
+  "ctr|0|chunked grouped|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 3, click_rate: 0.2}
 pe: {kind: ctr, capacity: 100, prior: [1.0, 10.0], trigger: {every_events: 2500}}
 batch: {events: 1000}
 sink: {snapshots: true}"
-  "window_count|0|source: {type: generator, events: 6000, keys: 40, seed: 4, events_per_ms: 10}
+  "window_count|0|chunked grouped|source: {type: generator, events: 6000, keys: 40, seed: 4, events_per_ms: 10}
 pe: {kind: window_count, capacity: 100, window_ms: 150, lateness_ms: 20}
 batch: {events: 1000}"
-  "table_full|1|source: {type: generator, events: 3000, keys: 500, skew: 0, seed: 5}
+  "table_full|1|chunked grouped|source: {type: generator, events: 3000, keys: 500, skew: 0, seed: 5}
 pe: {kind: count, capacity: 50}
 batch: {events: 1000}"
+  "revenue.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 50, seed: 6, purchase_rate: 0.3}
+pe: {kind: user, source: $ex/revenue.cl, capacity: 100, trigger: {every_events: 2500}}
+batch: {events: 1000}
+sink: {snapshots: true}"
+  "decayed_ctr.cl|0|grouped|source: {type: generator, events: 6000, keys: 50, seed: 7, events_per_ms: 1}
+pe: {kind: user, source: $ex/decayed_ctr.cl, capacity: 100}
+batch: {events: 1000}"
+  "distinct_users.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 30, seed: 8, users: 3000}
+pe: {kind: user, source: $ex/distinct_users.cl, capacity: 64}
+batch: {events: 1000}"
 )
-modes=(chunked grouped)
+
+# Compares two CSV results field by field: text exactly, numbers within 1e-12 relative (the
+# decayed CTR example calls exp2, which OpenCL lets devices round differently, by up to 3 ulp).
+same_rows() {
+  awk -F, 'NR == FNR { ref[FNR] = $0; n = FNR; next }
+    { if (!(FNR in ref)) exit 1
+      k = split(ref[FNR], a, ","); if (k != NF) exit 1
+      for (i = 1; i <= NF; i++) {
+        if (a[i] == $i) continue
+        if (a[i] !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/ || $i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) exit 1
+        d = a[i] - $i; if (d < 0) d = -d
+        m = a[i] < 0 ? -a[i] : a[i]; if (m < 1) m = 1
+        if (d > 1e-12 * m) exit 1
+      }
+      m2 = FNR }
+    END { if (m2 != n) exit 1 }' "$1" "$2"
+}
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -151,6 +141,8 @@ for c in "${cases[@]}"; do
   name=${c%%|*}
   rest=${c#*|}
   want=${rest%%|*}
+  rest=${rest#*|}
+  read -r -a modes <<<"${rest%%|*}"
   yaml=$tmp/$name.yaml
   printf '%s\n' "${rest#*|}" >"$yaml"
 
@@ -180,10 +172,19 @@ for c in "${cases[@]}"; do
     problems=()
     # Kernel reports go to the log; API errors and fatal errors outside kernels go to stderr.
     if [ -s "$log" ]; then
-      problems+=("Oclgrind reported $(grep -c '^[A-Za-z]' "$log") error(s):")
+      problems+=("Oclgrind reported $(grep -c '^[A-Za-z]' "$log" || true) error(s)" \
+        "(file and line numbers are right; the source text Oclgrind quotes under them is not: it" \
+        "quotes that line of the whole program, which is the PE source then sl_engine.cl):")
     fi
     if grep -qE 'OCLGRIND|Oclgrind( -|:)|WARNING:' "$err"; then
       problems+=("Oclgrind errors on stderr:")
+    fi
+    # the engine's setup line names the dispatch mode it chose
+    got=unknown
+    grep -qE 'batches of [0-9]+, chunked' "$err" && got=chunked
+    grep -q 'grouped by the host' "$err" && got=grouped
+    if [ "$got" != "$mode" ]; then
+      problems+=("ran in $got dispatch mode, expected $mode (did the engine's log line change?)")
     fi
     if [ "$rc" -ne "$want" ]; then
       problems+=("exit status $rc under Oclgrind, expected $want")
@@ -192,10 +193,10 @@ for c in "${cases[@]}"; do
       problems+=("exit status $ref_rc on the reference device, expected $want")
     fi
     if [ "$want" -eq 0 ]; then
-      if [ "$rc" -eq 0 ] && [ "$ref_rc" -eq 0 ] && ! cmp -s "$ref" "$out"; then
+      if [ "$rc" -eq 0 ] && [ "$ref_rc" -eq 0 ] && ! same_rows "$ref" "$out"; then
         problems+=("result differs from the reference device (diff reference oclgrind):")
       fi
-      rows="$(($(wc -l <"$out" 2>/dev/null || echo 1) - 1)) CSV lines equal to the reference"
+      rows="$(($(wc -l <"$out" 2>/dev/null || echo 1) - 1)) CSV lines match the reference"
     else
       grep -q 'state table full' "$err" || problems+=("no 'state table full' message under Oclgrind")
       grep -q 'state table full' "$tmp/$name.ref.err" ||
@@ -212,7 +213,7 @@ for c in "${cases[@]}"; do
     for p in "${problems[@]}"; do
       echo "      $p"
       case $p in
-        "Oclgrind reported"*) sed -n '1,60p' "$log" | sed 's/^/      | /' ;;
+        *"program, which is"*) sed -n '1,60p' "$log" | sed 's/^/      | /' ;;
         "Oclgrind errors on stderr"*) grep -A6 -E 'OCLGRIND|Oclgrind( -|:)|WARNING:' "$err" | head -30 | sed 's/^/      | /' ;;
         "result differs"*) diff "$ref" "$out" | head -20 | sed 's/^/      | /' ;;
         "exit status $rc under"*) tail -5 "$err" | sed 's/^/      | /' ;;
