@@ -27,6 +27,7 @@
 
 #include "addict.h"
 #include "err.h"
+#include "numtext.h"
 
 #define MAX_DEPTH 512 /* nesting limit of skipped values */
 #define MAX_NUMBER 63 /* longest numeric text converted for `value` */
@@ -434,73 +435,6 @@ static const char *skip_value(const struct ctx *c, const char *p)
     }
 }
 
-/* Parses [-]digits in s[0..n). Returns 0 with *v, 1 when a byte is not a digit (*bad = its
- * index, n when the digits are missing), 2 when the number does not fit an int64. */
-static int parse_i64(const char *s, size_t n, int64_t *v, size_t *bad)
-{
-    size_t i = 0;
-    int neg = 0;
-    if (i < n && s[i] == '-') {
-        neg = 1;
-        i++;
-    }
-    if (i == n) {
-        *bad = n;
-        return 1;
-    }
-    uint64_t lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    uint64_t acc = 0;
-    for (; i < n; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9) {
-            *bad = i;
-            return 1;
-        }
-        /* 18 digits always fit; only longer numbers pay for the overflow check. */
-        if (acc >= UINT64_C(100000000000000000) && acc > (lim - d) / 10)
-            return 2;
-        acc = acc * 10 + d;
-    }
-    if (!neg)
-        *v = (int64_t)acc;
-    else if (acc == (uint64_t)INT64_MAX + 1)
-        *v = INT64_MIN;
-    else
-        *v = -(int64_t)acc;
-    return 0;
-}
-
-/* Checks that s[0..n) is a decimal number: [+-] (digits [. digits] | . digits) [e [+-] digits].
- * Returns 1 when it is, else 0 with *bad the index of the first offending byte (n when the text
- * ends too early). Hex, "inf" and "nan", which strtod would take, are refused. */
-static int check_decimal(const char *s, size_t n, size_t *bad)
-{
-    size_t i = 0, digits = 0;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-        i++;
-    for (; i < n && is_digit(s[i]); i++)
-        digits++;
-    if (i < n && s[i] == '.')
-        for (i++; i < n && is_digit(s[i]); i++)
-            digits++;
-    if (digits == 0)
-        goto bad;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(s[i]))
-            goto bad;
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
-    if (i == n)
-        return 1;
-bad:
-    *bad = i;
-    return 0;
-}
-
 /* Converts the checked decimal text s[0..n) to a finite float (strtod on a bounded,
  * NUL-terminated copy; strtod follows LC_NUMERIC, which sluice leaves at "C"). */
 static int to_float(const struct ctx *c, const char *at, const char *s, size_t n, float *out)
@@ -562,7 +496,7 @@ static const char *parse_time(const struct ctx *c, const char *p, sl_rawev *ev)
         q = scan_string(c, p, &s, &n);
         if (!q)
             return NULL;
-        rc = parse_i64(s, n, &ev->time_ms, &bad);
+        rc = sl_parse_i64(s, n, &ev->time_ms, &bad);
         if (rc == 1) {
             /* Exact column when the string had no escapes, the string's start otherwise. */
             fail(c, s == p + 1 ? s + bad : p, "event_time is not an integer");
@@ -576,7 +510,7 @@ static const char *parse_time(const struct ctx *c, const char *p, sl_rawev *ev)
             fail(c, frac, "event_time is not an integer");
             return NULL;
         }
-        rc = parse_i64(p, (size_t)(q - p), &ev->time_ms, &bad);
+        rc = sl_parse_i64(p, (size_t)(q - p), &ev->time_ms, &bad);
     } else {
         fail(c, p, "event_time is not an integer");
         return NULL;
@@ -598,7 +532,7 @@ static const char *parse_value(const struct ctx *c, const char *p, sl_rawev *ev)
         if (!q)
             return NULL;
         size_t i;
-        if (!check_decimal(s, n, &i)) {
+        if (!sl_check_decimal(s, n, &i)) {
             fail(c, s == p + 1 ? p + 1 + i : p, "value is not a number");
             return NULL;
         }
