@@ -417,6 +417,47 @@ static cl_mem make_buffer(sl_engine *e, cl_mem_flags flags, size_t size, int *rc
     return m;
 }
 
+/* One kernel argument: its size and a pointer to its value. */
+struct karg {
+    size_t size;
+    const void *value;
+};
+#define KARG(x)                                                                                    \
+    {                                                                                              \
+        sizeof(x), &(x)                                                                            \
+    }
+
+/* Sets arguments first, first + 1, ... of k. Returns a CL status. */
+static cl_int set_args(cl_kernel k, cl_uint first, const struct karg *a, size_t n)
+{
+    cl_int st = CL_SUCCESS;
+    for (size_t i = 0; i < n && st == CL_SUCCESS; i++)
+        st = clSetKernelArg(k, first + (cl_uint)i, a[i].size, a[i].value);
+    return st;
+}
+
+/* Sets the kernel arguments that stay the same for the engine's life (the table, its counters
+ * and sizes), once, so that a batch sets only its records and bounds. Returns a CL status. */
+static cl_int set_fixed_args(sl_engine *e)
+{
+    const struct karg agg[] = {KARG(e->slots),        KARG(e->fill),       KARG(e->used),
+                               KARG(e->region_slots), KARG(e->region_max), KARG(e->pbits),
+                               KARG(e->copies),       KARG(e->status)};
+    const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->used),
+                                KARG(e->region_slots)};
+    const struct karg merge[] = {KARG(e->slots),        KARG(e->fill),       KARG(e->used),
+                                 KARG(e->region_slots), KARG(e->region_max), KARG(e->copies),
+                                 KARG(e->status)};
+    cl_int st = set_args(e->k_agg, 2, agg, 8);
+    if (st == CL_SUCCESS)
+        st = set_args(e->k_emit, 0, emit, 4);
+    if (st == CL_SUCCESS)
+        st = clSetKernelArg(e->k_emit, 8, sizeof e->out_count, &e->out_count);
+    if (st == CL_SUCCESS && e->k_merge)
+        st = set_args(e->k_merge, 0, merge, 7);
+    return st;
+}
+
 /* Zeroes the table and its counters (enqueued on q). Returns a CL status. */
 static cl_int clear_table(sl_engine *e)
 {
@@ -577,6 +618,11 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->nbounds = chunked ? copies : parts;
     if ((rc = size_table(e, msg, msglen)) || (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
+    if ((st = set_fixed_args(e)) != CL_SUCCESS) {
+        rc = sl_cl_check(st, "clSetKernelArg");
+        snprintf(msg, msglen, "setting kernel arguments failed: %s", sl_cl_strerror(st));
+        goto fail;
+    }
     SL_INFO("engine",
             "PE %s (%s): %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, "
             "%s",
@@ -691,28 +737,10 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     }
     st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nbounds + 1) * sizeof(cl_uint),
                               bounds, 0, NULL, NULL);
-    cl_uint rs = e->region_slots, rmax = e->region_max, pbits = e->pbits, copies = e->copies;
     cl_kernel k = e->k_agg;
+    const struct karg per_batch[] = {KARG(recs), KARG(s->bounds)};
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 0, sizeof recs, &recs);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 1, sizeof s->bounds, &s->bounds);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof e->slots, &e->slots);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 3, sizeof e->fill, &e->fill);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 4, sizeof e->used, &e->used);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 5, sizeof rs, &rs);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 6, sizeof rmax, &rmax);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 7, sizeof pbits, &pbits);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 8, sizeof copies, &copies);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 9, sizeof e->status, &e->status);
+        st = set_args(k, 0, per_batch, 2);
     size_t local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
@@ -753,27 +781,12 @@ static int drain(sl_engine *e)
     return 0;
 }
 
-/* Runs the emission kernel (close = 0: snapshot; 1: close windows ending at or before
- * `before`) and hands the rows to the callback. */
 /* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. */
 static int merge_copies(sl_engine *e)
 {
-    cl_uint rs = e->region_slots, rmax = e->region_max, copies = e->copies;
     cl_uint status[2] = {0, 0};
     cl_kernel k = e->k_merge;
-    cl_int st = clSetKernelArg(k, 0, sizeof e->slots, &e->slots);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 1, sizeof e->fill, &e->fill);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof e->used, &e->used);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 3, sizeof rs, &rs);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 4, sizeof rmax, &rmax);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 5, sizeof copies, &copies);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 6, sizeof e->status, &e->status);
+    cl_int st = CL_SUCCESS;
     size_t global = e->nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
@@ -804,6 +817,8 @@ static int merge_copies(sl_engine *e)
     return 0;
 }
 
+/* Runs the emission kernel (close = 0: a snapshot; 1: close windows ending at or before
+ * `before`) and hands the rows to the callback. */
 static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
 {
     int rc = drain(e);
@@ -828,28 +843,13 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
             return fail(e, rc, "cannot allocate %zu result rows on the device", need);
         e->out_rows = need;
     }
-    cl_uint zero = 0, close_u = (cl_uint)close, rs = e->region_slots, cap = (cl_uint)e->out_rows;
+    cl_uint zero = 0, close_u = (cl_uint)close, cap = (cl_uint)e->out_rows;
     cl_long before_l = before;
     cl_kernel k = e->k_emit;
+    const struct karg per_emit[] = {KARG(close_u), KARG(before_l), KARG(e->out), KARG(cap)};
     st = clEnqueueWriteBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 0, sizeof e->slots, &e->slots);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 1, sizeof e->fill, &e->fill);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof e->used, &e->used);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 3, sizeof rs, &rs);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 4, sizeof close_u, &close_u);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 5, sizeof before_l, &before_l);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 6, sizeof e->out, &e->out);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 7, sizeof cap, &cap);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 8, sizeof e->out_count, &e->out_count);
+        st = set_args(k, 4, per_emit, 4);
     size_t global = e->nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
