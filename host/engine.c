@@ -40,12 +40,12 @@ struct sl_engine {
     cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
     cl_program prog;
     cl_kernel k_agg, k_emit, k_merge;
-    cl_mem slots, fill, used, status, out, out_count;
+    cl_mem slots, fill, status, out, out_count;
     size_t out_rows; /* capacity of `out` in rows */
     sl_engine_cfg cfg;
     uint32_t pbits, nparts, region_slots, region_max;
     uint32_t copies;    /* chunked mode: table copies = work-items per batch; 0 = grouped mode */
-    uint32_t ncounters; /* fill/used counters: nparts x max(copies, 1) */
+    uint32_t ncounters; /* fill counters: nparts x max(copies, 1) */
     uint32_t nbounds;   /* work-items per batch: copies (chunked) or nparts (grouped) */
     uint64_t nslots;
     size_t slot_size;  /* sizeof(sl_slot) on the device: key (+ window) + PE state */
@@ -440,21 +440,19 @@ static cl_int set_args(cl_kernel k, cl_uint first, const struct karg *a, size_t 
  * and sizes), once, so that a batch sets only its records and bounds. Returns a CL status. */
 static cl_int set_fixed_args(sl_engine *e)
 {
-    const struct karg agg[] = {KARG(e->slots),        KARG(e->fill),       KARG(e->used),
-                               KARG(e->region_slots), KARG(e->region_max), KARG(e->pbits),
-                               KARG(e->copies),       KARG(e->status)};
-    const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->used),
-                                KARG(e->region_slots)};
-    const struct karg merge[] = {KARG(e->slots),        KARG(e->fill),       KARG(e->used),
-                                 KARG(e->region_slots), KARG(e->region_max), KARG(e->copies),
-                                 KARG(e->status)};
-    cl_int st = set_args(e->k_agg, 2, agg, 8);
+    const struct karg agg[] = {KARG(e->slots),      KARG(e->fill),  KARG(e->region_slots),
+                               KARG(e->region_max), KARG(e->pbits), KARG(e->copies),
+                               KARG(e->status)};
+    const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->region_slots)};
+    const struct karg merge[] = {KARG(e->slots),      KARG(e->fill),   KARG(e->region_slots),
+                                 KARG(e->region_max), KARG(e->copies), KARG(e->status)};
+    cl_int st = set_args(e->k_agg, 2, agg, 7);
     if (st == CL_SUCCESS)
-        st = set_args(e->k_emit, 0, emit, 4);
+        st = set_args(e->k_emit, 0, emit, 3);
     if (st == CL_SUCCESS)
-        st = clSetKernelArg(e->k_emit, 8, sizeof e->out_count, &e->out_count);
+        st = clSetKernelArg(e->k_emit, 7, sizeof e->out_count, &e->out_count);
     if (st == CL_SUCCESS && e->k_merge)
-        st = set_args(e->k_merge, 0, merge, 7);
+        st = set_args(e->k_merge, 0, merge, 6);
     return st;
 }
 
@@ -467,9 +465,7 @@ static cl_int clear_table(sl_engine *e)
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->fill, &zero, sizeof zero, 0,
                                  e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueFillBuffer(e->q, e->used, &zero, sizeof zero, 0,
-                                 e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
+
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->status, &zero, sizeof zero, 0, 2 * sizeof(cl_uint), 0,
                                  NULL, NULL);
@@ -496,7 +492,6 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
     cl_int st;
     e->slots = make_buffer(e, CL_MEM_READ_WRITE, table_bytes, &rc);
     e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->ncounters * sizeof(cl_uint), &rc);
-    e->used = make_buffer(e, CL_MEM_READ_WRITE, e->ncounters * sizeof(cl_uint), &rc);
     e->status = make_buffer(e, CL_MEM_READ_WRITE, 2 * sizeof(cl_uint), &rc);
     e->out_count = make_buffer(e, CL_MEM_READ_WRITE, sizeof(cl_uint), &rc);
     if (rc)
@@ -849,7 +844,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     const struct karg per_emit[] = {KARG(close_u), KARG(before_l), KARG(e->out), KARG(cap)};
     st = clEnqueueWriteBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
     if (st == CL_SUCCESS)
-        st = set_args(k, 4, per_emit, 4);
+        st = set_args(k, 3, per_emit, 4);
     size_t global = e->nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
@@ -1111,7 +1106,7 @@ void sl_engine_destroy(sl_engine **ep)
         clFinish(e->qx);
         clReleaseCommandQueue(e->qx);
     }
-    cl_mem mems[] = {e->slots, e->fill, e->used, e->status, e->out, e->out_count};
+    cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i])
             clReleaseMemObject(mems[i]);

@@ -6,9 +6,10 @@
  *
  * Table layout: the key space is cut into P regions by the top bits of the record key, and each
  * region is an open-addressing table with linear probing on the low bits. fill[] counts live
- * keys per region, used[] live keys plus tombstones; a region never holds more than region_max
- * used slots, so every probe ends at an empty slot. A slot holds its key and state side by side,
- * so a lookup touches one cache line (measured on PoCL: separate arrays cost twice the misses).
+ * keys per region; a region never holds more than region_max of them, so every probe ends at an
+ * empty slot. Deletion (closed windows) shifts the rest of a probe run back, so no slot is ever a
+ * tombstone. A slot holds its key and state side by side, so a lookup touches one cache line
+ * (measured on PoCL: separate arrays cost twice the misses).
  * Nothing here is ever touched by two work-items at once: no atomics on state. */
 #include "sluice.h"
 
@@ -34,7 +35,8 @@ void sl_process(__global sl_state *s, const sl_record *r);
 #endif
 
 #define SL_EMPTY_KEY 0ul
-#define SL_TOMBSTONE_KEY 0xfffffffffffffffful
+#define SL_RESERVED_KEY 0xfffffffffffffffful /* never a key: the host hash and the mixer avoid it  \
+                                              */
 
 typedef struct sl_slot {
     ulong key; /* table key: the record key, or mixed with the window start */
@@ -73,7 +75,7 @@ ulong sl_table_key(ulong key, long ws)
     k ^= k >> 33;
     k *= 0xc4ceb9fe1a85ec53ul;
     k ^= k >> 33;
-    return k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY ? 0x5bd1e9955bd1e995ul : k;
+    return k == SL_EMPTY_KEY || k == SL_RESERVED_KEY ? 0x5bd1e9955bd1e995ul : k;
 }
 #define SL_RECORD_TABLE_KEY(r) sl_table_key((r)->key, sl_window_start((r)->time_ms))
 #else
@@ -87,29 +89,21 @@ uint sl_slot_index(ulong k, uint mask)
 
 /* Finds table key k in region rs (mask + 1 slots), inserting it when absent: a new slot records
  * ad_key and window_start (windowed PEs) and gets sl_init. Returns the slot index, or mask + 1
- * when the region has no free slot. */
+ * when the region already holds region_max keys. */
 uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __global uint *fill,
-               __global uint *used, ulong ad_key, long window_start)
+               ulong ad_key, long window_start)
 {
-    const uint none = mask + 1;
-    uint h = sl_slot_index(k, mask), tomb = none;
+    uint h = sl_slot_index(k, mask);
     for (;;) {
         const ulong sk = rs[h].key;
         if (sk == k)
             return h;
         if (sk == SL_EMPTY_KEY)
             break;
-        if (sk == SL_TOMBSTONE_KEY && tomb == none)
-            tomb = h;
         h = (h + 1) & mask;
     }
-    if (tomb != none) {
-        h = tomb;
-    } else {
-        if (*used >= region_max)
-            return none;
-        *used += 1;
-    }
+    if (*fill >= region_max)
+        return mask + 1;
     *fill += 1;
     rs[h].key = k;
 #ifdef SL_WINDOW_MS
@@ -136,9 +130,8 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
  * back on every key change halved the speed). status[0] counts events that found no free slot
  * (the host fails the run with SL_ETABLEFULL); status[1] is 1 + the region that overflowed. */
 __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *bounds,
-                           __global sl_slot *slots, __global uint *fill, __global uint *used,
-                           uint region_slots, uint region_max, uint pbits, uint copies,
-                           __global uint *status)
+                           __global sl_slot *slots, __global uint *fill, uint region_slots,
+                           uint region_max, uint pbits, uint copies, __global uint *status)
 {
     const uint i0 = get_global_id(0);
     const uint beg = bounds[i0], end = bounds[i0 + 1];
@@ -169,7 +162,7 @@ __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *
         const long ws = 0;
         const ulong k = r.key;
 #endif
-        const uint h = sl_lookup(rs, k, mask, region_max, &fill[ctr], &used[ctr], r.key, ws);
+        const uint h = sl_lookup(rs, k, mask, region_max, &fill[ctr], r.key, ws);
         if (h > mask) {
             atomic_add(&status[0], 1);
             atomic_max(&status[1], region + 1);
@@ -181,9 +174,8 @@ __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *
 
 #ifdef SL_PE_REDUCE
 /* Chunked mode: work-item p merges region p of copies 1.. into copy 0 and empties them. */
-__kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __global uint *used,
-                              uint region_slots, uint region_max, uint copies,
-                              __global uint *status)
+__kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint region_slots,
+                              uint region_max, uint copies, __global uint *status)
 {
     const uint p = get_global_id(0), nparts = get_global_size(0);
     const uint mask = region_slots - 1;
@@ -195,8 +187,6 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
             if (k == SL_EMPTY_KEY)
                 continue;
             src[h].key = SL_EMPTY_KEY;
-            if (k == SL_TOMBSTONE_KEY)
-                continue;
 #ifdef SL_WINDOW_MS
             const ulong ad_key = src[h].ad_key;
             const long ws = src[h].window_start;
@@ -204,7 +194,7 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
             const ulong ad_key = k;
             const long ws = 0;
 #endif
-            const uint d = sl_lookup(dst, k, mask, region_max, &fill[p], &used[p], ad_key, ws);
+            const uint d = sl_lookup(dst, k, mask, region_max, &fill[p], ad_key, ws);
             if (d > mask) {
                 atomic_add(&status[0], 1);
                 atomic_max(&status[1], p + 1);
@@ -213,15 +203,14 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, __gl
             sl_merge(&dst[d].s, &src[h].s);
         }
         fill[c * nparts + p] = 0;
-        used[c * nparts + p] = 0;
     }
 }
 #endif
 
 /* Deletes slot i of region rs by backward shift: the later slots of its probe run that may move
- * up do, so linear probing needs no tombstones and deleted windows never leave the table
- * cluttered (with tombstones a long windowed run filled regions with dead slots). The caller
- * owns the region. Returns nothing; slot i ends up holding the next key to examine, or empty. */
+ * up do, so linear probing needs no tombstones (with them, a long windowed run filled regions
+ * with dead slots and reported a full table far below capacity). The caller
+ * owns the region. Slot i ends up holding the next key to examine, or empty. */
 void sl_delete(__global sl_slot *rs, uint i, uint mask)
 {
     uint j = i;
@@ -248,9 +237,9 @@ void sl_delete(__global sl_slot *rs, uint i, uint mask)
  * deleted. A deletion shifts later slots of the run up into the freed slot, so the same index
  * is examined again; keys only move from later to earlier slots of their run, and a key that
  * wraps past the region's end has been examined already, so every key is seen once. */
-__kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __global uint *used,
-                           uint region_slots, uint close, long close_before, __global sl_row *out,
-                           uint out_cap, __global uint *out_count)
+__kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, uint region_slots,
+                           uint close, long close_before, __global sl_row *out, uint out_cap,
+                           __global uint *out_count)
 {
     const uint p = get_global_id(0);
     __global sl_slot *rs = slots + (size_t)p * region_slots;
@@ -263,7 +252,7 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
     uint removed = 0;
     for (uint h = 0; h < region_slots;) {
         const ulong k = rs[h].key;
-        if (k == SL_EMPTY_KEY || k == SL_TOMBSTONE_KEY) {
+        if (k == SL_EMPTY_KEY) {
             h++;
             continue;
         }
@@ -300,7 +289,6 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, __globa
         }
     }
     fill[p] -= removed;
-    used[p] -= removed;
 }
 
 /* Reports the PE's layout to the host: info[0] sizeof(sl_slot), info[1] sizeof(sl_row),
