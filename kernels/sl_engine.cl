@@ -35,8 +35,8 @@ void sl_process(__global sl_state *s, const sl_record *r);
 #endif
 
 #define SL_EMPTY_KEY 0ul
-#define SL_RESERVED_KEY 0xfffffffffffffffful /* never a key: the host hash and the mixer avoid it  \
-                                              */
+/* Never a key: the host hash and the window key mixer both avoid it. */
+#define SL_RESERVED_KEY 0xfffffffffffffffful
 
 typedef struct sl_slot {
     ulong key; /* table key: the record key, or mixed with the window start */
