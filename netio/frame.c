@@ -1,0 +1,175 @@
+/* Frame encoding and checking; see frame.h. */
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+static void put16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Header bytes 0..39 seed the payload's hash. */
+static uint64_t checksum(const unsigned char *hdr, const void *payload, uint64_t len)
+{
+    uint64_t seed = XXH3_64bits(hdr, 40);
+    return XXH3_64bits_withSeed(payload, (size_t)len, seed);
+}
+
+const char *sl_frame_verdict_name(int v)
+{
+    static const char *const names[SL_FRAME_NVERDICTS] = {
+        "ok",         "truncated header", "bad magic",  "unknown version", "unknown kind",
+        "bad length", "oversized",        "bad schema", "bad checksum",
+    };
+    return v >= 0 && v < SL_FRAME_NVERDICTS ? names[v] : "unknown verdict";
+}
+
+void sl_frame_encode(const sl_frame_hdr *h, const void *payload, unsigned char *out)
+{
+    put32(out, SL_FRAME_MAGIC);
+    put16(out + 4, h->version ? h->version : SL_FRAME_VERSION);
+    put16(out + 6, h->kind);
+    put32(out + 8, h->schema);
+    put32(out + 12, h->source);
+    put32(out + 16, h->stream);
+    put32(out + 20, h->count);
+    put64(out + 24, h->seq);
+    put64(out + 32, h->payload_len);
+    put64(out + 40, checksum(out, payload, h->payload_len));
+}
+
+int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_recsize_fn recsize,
+                   sl_frame_hdr *h)
+{
+    const unsigned char *p = msg;
+    memset(h, 0, sizeof *h);
+    if (len < SL_FRAME_HDR)
+        return SL_FRAME_SHORT;
+    if (get32(p) != SL_FRAME_MAGIC)
+        return SL_FRAME_BADMAGIC;
+    h->version = get16(p + 4);
+    h->kind = get16(p + 6);
+    h->schema = get32(p + 8);
+    h->source = get32(p + 12);
+    h->stream = get32(p + 16);
+    h->count = get32(p + 20);
+    h->seq = get64(p + 24);
+    h->payload_len = get64(p + 32);
+    h->checksum = get64(p + 40);
+    if (h->version != SL_FRAME_VERSION)
+        return SL_FRAME_BADVER;
+    if (h->kind < 1 || h->kind > SL_FRAME_KIND_MAX)
+        return SL_FRAME_BADKIND;
+    if (h->payload_len > max_payload)
+        return SL_FRAME_OVERSIZED;
+    if (h->payload_len != len - SL_FRAME_HDR)
+        return SL_FRAME_LENGTH;
+    if (h->kind == SL_FRAME_DATA) {
+        size_t rs = recsize ? recsize(h->schema) : 0;
+        if (rs == 0 || (uint64_t)h->count * rs != h->payload_len)
+            return SL_FRAME_SCHEMA;
+    }
+    if (checksum(p, p + SL_FRAME_HDR, h->payload_len) != h->checksum)
+        return SL_FRAME_CHECKSUM;
+    return SL_FRAME_OK;
+}
+
+/* A few dozen (source, stream) pairs at most: a linear array beats a hash table here. */
+struct seq_entry {
+    uint32_t source, stream;
+    uint64_t next;
+};
+
+struct sl_seqtrack {
+    struct seq_entry *e;
+    size_t n, cap;
+};
+
+sl_seqtrack *sl_seqtrack_new(void)
+{
+    return calloc(1, sizeof(sl_seqtrack));
+}
+
+void sl_seqtrack_destroy(sl_seqtrack **tp)
+{
+    if (!tp || !*tp)
+        return;
+    free((*tp)->e);
+    free(*tp);
+    *tp = NULL;
+}
+
+int64_t sl_seqtrack_check(sl_seqtrack *t, uint32_t source, uint32_t stream, uint64_t seq)
+{
+    struct seq_entry *x = NULL;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->e[i].source == source && t->e[i].stream == stream) {
+            x = &t->e[i];
+            break;
+        }
+    }
+    if (!x) {
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 16;
+            struct seq_entry *e = realloc(t->e, cap * sizeof *e);
+            if (!e)
+                return -2;
+            t->e = e;
+            t->cap = cap;
+        }
+        x = &t->e[t->n++];
+        x->source = source;
+        x->stream = stream;
+        x->next = 0;
+    }
+    if (seq < x->next)
+        return -1;
+    uint64_t skipped = seq - x->next;
+    x->next = seq + 1;
+    return skipped > INT64_MAX ? INT64_MAX : (int64_t)skipped;
+}
+
+void sl_seqtrack_forget(sl_seqtrack *t, uint32_t mask, uint32_t value)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if ((t->e[i].stream & mask) != (value & mask))
+            t->e[j++] = t->e[i];
+    t->n = j;
+}

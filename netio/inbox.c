@@ -1,0 +1,195 @@
+/* Checked PULL receiver; see inbox.h. */
+#include "inbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct sl_inbox {
+    void *sock;
+    void *mon; /* PAIR reading the socket monitor's events */
+    sl_net_opts o;
+    sl_frame_recsize_fn recsize;
+    sl_seqtrack *seq;
+    zmq_msg_t msg;
+    int have_msg;
+    sl_inbox_reject_fn on_reject;
+    void *reject_ud;
+    sl_inbox_stats st;
+};
+
+sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
+                       sl_frame_recsize_fn recsize, char *err, size_t errlen)
+{
+    static unsigned serial;
+    sl_inbox *ib = calloc(1, sizeof *ib);
+    if (!ib || !(ib->seq = sl_seqtrack_new())) {
+        snprintf(err, errlen, "out of memory");
+        free(ib);
+        return NULL;
+    }
+    ib->o = *o;
+    ib->recsize = recsize;
+    ib->sock = zmq_socket(zctx, ZMQ_PULL);
+    if (!ib->sock || sl_net_configure(ib->sock, o, 0) || zmq_bind(ib->sock, endpoint)) {
+        snprintf(err, errlen, "cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    char mon[64];
+    snprintf(mon, sizeof mon, "inproc://sl-inbox-mon-%p-%u", (void *)ib, serial++);
+    if (zmq_socket_monitor(
+            ib->sock, mon,
+            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) ||
+        !(ib->mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(ib->mon, mon)) {
+        snprintf(err, errlen, "cannot monitor %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    int zero = 0;
+    zmq_setsockopt(ib->mon, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_msg_init(&ib->msg);
+    return ib;
+fail:
+    if (ib->mon)
+        zmq_close(ib->mon);
+    if (ib->sock)
+        zmq_close(ib->sock);
+    sl_seqtrack_destroy(&ib->seq);
+    free(ib);
+    return NULL;
+}
+
+void sl_inbox_destroy(sl_inbox **ip)
+{
+    if (!ip || !*ip)
+        return;
+    sl_inbox *ib = *ip;
+    zmq_msg_close(&ib->msg);
+    zmq_socket_monitor(ib->sock, NULL, 0);
+    zmq_close(ib->mon);
+    zmq_close(ib->sock);
+    sl_seqtrack_destroy(&ib->seq);
+    free(ib);
+    *ip = NULL;
+}
+
+void sl_inbox_on_reject(sl_inbox *ib, sl_inbox_reject_fn fn, void *ud)
+{
+    ib->on_reject = fn;
+    ib->reject_ud = ud;
+}
+
+void sl_inbox_poll_monitor(sl_inbox *ib)
+{
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, ib->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), 2);
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) { /* the endpoint part */
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, ib->mon, 0) < 0) {
+                zmq_msg_close(&part);
+                break;
+            }
+            more = zmq_msg_more(&part);
+            zmq_msg_close(&part);
+        }
+        if (id == ZMQ_EVENT_ACCEPTED)
+            ib->st.accepted++;
+        else if (id == ZMQ_EVENT_DISCONNECTED)
+            ib->st.disconnected++;
+        else
+            ib->st.handshake_failed++;
+    }
+}
+
+static void reject(sl_inbox *ib, int verdict, const sl_frame_hdr *h, size_t len, int64_t detail)
+{
+    if (ib->on_reject)
+        ib->on_reject(ib->reject_ud, verdict, h, len, detail);
+}
+
+int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
+{
+    for (;;) {
+        zmq_msg_close(&ib->msg);
+        zmq_msg_init(&ib->msg);
+        if (zmq_msg_recv(&ib->msg, ib->sock, ZMQ_DONTWAIT) < 0) {
+            int e = zmq_errno();
+            if (e == EAGAIN) {
+                sl_inbox_poll_monitor(ib);
+                return 0;
+            }
+            if (e == EINTR)
+                continue;
+            errno = e;
+            return -1;
+        }
+        size_t len = zmq_msg_size(&ib->msg);
+        const unsigned char *p = zmq_msg_data(&ib->msg);
+        if (zmq_msg_more(&ib->msg)) {
+            /* Frames are single-part: drain the rest and reject the whole message. */
+            while (zmq_msg_more(&ib->msg)) {
+                zmq_msg_close(&ib->msg);
+                zmq_msg_init(&ib->msg);
+                if (zmq_msg_recv(&ib->msg, ib->sock, 0) < 0)
+                    break;
+                len += zmq_msg_size(&ib->msg);
+            }
+            sl_frame_hdr none = {0};
+            ib->st.rejected[SL_FRAME_LENGTH]++;
+            reject(ib, SL_FRAME_LENGTH, &none, len, 0);
+            continue;
+        }
+        int v = sl_frame_check(p, len, ib->o.max_payload, ib->recsize, &f->h);
+        if (v != SL_FRAME_OK) {
+            ib->st.rejected[v]++;
+            reject(ib, v, &f->h, len, 0);
+            continue;
+        }
+        int64_t gap = sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
+        if (gap == -2) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if (gap < 0) {
+            ib->st.duplicates++;
+            reject(ib, -1, &f->h, len, 0);
+            continue;
+        }
+        if (gap > 0) {
+            ib->st.gaps += (uint64_t)gap;
+            reject(ib, -2, &f->h, len, gap);
+        }
+        ib->st.frames++;
+        ib->st.bytes += len;
+        f->payload = p + SL_FRAME_HDR;
+        return 1;
+    }
+}
+
+void *sl_inbox_socket(const sl_inbox *ib)
+{
+    return ib->sock;
+}
+
+void sl_inbox_forget(sl_inbox *ib, uint32_t mask, uint32_t value)
+{
+    sl_seqtrack_forget(ib->seq, mask, value);
+}
+
+void sl_inbox_get_stats(const sl_inbox *ib, sl_inbox_stats *st)
+{
+    *st = ib->st;
+}

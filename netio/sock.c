@@ -1,0 +1,42 @@
+/* Socket settings; see sock.h. */
+#include "sock.h"
+
+#include <time.h>
+#include <zmq.h>
+
+void sl_net_opts_defaults(sl_net_opts *o)
+{
+    o->linger_ms = 5000;
+    o->hwm = 64;
+    o->max_payload = (size_t)4 << 20;
+    o->batch_bytes = (size_t)64 << 10;
+    o->flush_us = 1000;
+    o->heartbeat_ms = 1000;
+}
+
+static int seti(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
+{
+    int64_t maxmsg = (int64_t)o->max_payload * 2 + 48;
+    if (seti(sock, ZMQ_LINGER, o->linger_ms) || seti(sock, ZMQ_SNDHWM, o->hwm) ||
+        seti(sock, ZMQ_RCVHWM, o->hwm) ||
+        zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        seti(sock, ZMQ_HEARTBEAT_IVL, o->heartbeat_ms) ||
+        seti(sock, ZMQ_HEARTBEAT_TIMEOUT, o->heartbeat_ms * 3) ||
+        seti(sock, ZMQ_HEARTBEAT_TTL, o->heartbeat_ms * 3))
+        return -1;
+    if (connecting && seti(sock, ZMQ_IMMEDIATE, 1))
+        return -1;
+    return 0;
+}
+
+uint64_t sl_net_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
