@@ -593,33 +593,40 @@ enum {
     PE_TRIGGER,
     PE_SOURCE,
     PE_BINARY,
+    PE_JOIN,  /* next stages only */
+    PE_VALUE, /* next stages only */
     PE_NKEYS
 };
 
-static int parse_trigger(const struct ctx *c, const yaml_node_t *n, sl_trigger_cfg *tr)
+static int parse_trigger(const struct ctx *c, const yaml_node_t *n, const char *pfx,
+                         sl_trigger_cfg *tr)
 {
     struct field f[] = {{"every_events", NULL, NULL}, {"every_ms", NULL, NULL}};
-    int rc = scan_map(c, n, "pe.trigger", f, 2);
+    char path[96], p0[128], p1[128];
+    snprintf(path, sizeof path, "%s.trigger", pfx);
+    snprintf(p0, sizeof p0, "%s.every_events", path);
+    snprintf(p1, sizeof p1, "%s.every_ms", path);
+    int rc = scan_map(c, n, path, f, 2);
     if (rc < 0)
         return rc;
-    if (f[0].v &&
-        (rc = get_u64(c, f[0].v, "pe.trigger.every_events", 0, UINT64_MAX, &tr->every_events)) < 0)
+    if (f[0].v && (rc = get_u64(c, f[0].v, p0, 0, UINT64_MAX, &tr->every_events)) < 0)
         return rc;
-    if (f[1].v &&
-        (rc = get_u64(c, f[1].v, "pe.trigger.every_ms", 0, UINT64_MAX, &tr->every_ms)) < 0)
+    if (f[1].v && (rc = get_u64(c, f[1].v, p1, 0, UINT64_MAX, &tr->every_ms)) < 0)
         return rc;
     return 0;
 }
 
-static int parse_prior(const struct ctx *c, const yaml_node_t *n, sl_pe_cfg *pe)
+static int parse_prior(const struct ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
 {
+    char ppath[96];
+    snprintf(ppath, sizeof ppath, "%s.prior", pfx);
     if (n->type != YAML_SEQUENCE_NODE ||
         n->data.sequence.items.top - n->data.sequence.items.start != 2)
-        return expected(c, n, "pe.prior", "a list of two positive numbers [a, b]");
+        return expected(c, n, ppath, "a list of two positive numbers [a, b]");
     double ab[2];
     for (int i = 0; i < 2; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "pe.prior[%d]", i);
+        char path[128];
+        snprintf(path, sizeof path, "%s[%d]", ppath, i);
         yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
         int rc = get_double(c, item, path, D_POSITIVE, &ab[i]);
         if (rc < 0)
@@ -631,70 +638,112 @@ static int parse_prior(const struct ctx *c, const yaml_node_t *n, sl_pe_cfg *pe)
     return 0;
 }
 
-static int parse_pe(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
+/* Parses a PE mapping at `pfx` ("pe" or "next[i]") into *pe; for a next stage (st not NULL)
+ * also its join and value. */
+static int parse_pe(const struct ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe,
+                    sl_stage_cfg *st)
 {
     struct field f[PE_NKEYS] = {
         {"name", NULL, NULL},    {"kind", NULL, NULL},      {"capacity", NULL, NULL},
         {"prior", NULL, NULL},   {"window_ms", NULL, NULL}, {"lateness_ms", NULL, NULL},
         {"trigger", NULL, NULL}, {"source", NULL, NULL},    {"binary", NULL, NULL},
+        {"join", NULL, NULL},    {"value", NULL, NULL},
     };
-    int rc = scan_map(c, n, "pe", f, PE_NKEYS);
+    char path[128];
+#define PATH(key) (snprintf(path, sizeof path, "%s.%s", pfx, key), path)
+    int rc = scan_map(c, n, pfx, f, st ? PE_NKEYS : PE_NKEYS - 2);
     if (rc < 0)
         return rc;
     if (!f[PE_KIND].v)
-        return missing(c, n, "pe", "kind", "");
-    int k = get_choice(c, f[PE_KIND].v, "pe.kind", kind_names, SL_PE_NKINDS + 1);
+        return missing(c, n, pfx, "kind", "");
+    int k = get_choice(c, f[PE_KIND].v, PATH("kind"), kind_names, SL_PE_NKINDS + 1);
     if (k < 0)
         return SL_ECONFIG;
-    sl_pe_cfg *pe = &t->pe;
     sl_pe_defaults(pe, (enum sl_pe_kind)k);
+    if (st) {
+        if (f[PE_JOIN].v &&
+            (rc = get_path(c, f[PE_JOIN].v, PATH("join"), st->join, sizeof st->join)) < 0)
+            return rc;
+        if (f[PE_VALUE].v &&
+            (rc = get_str(c, f[PE_VALUE].v, PATH("value"), 0, st->value, sizeof st->value)) < 0)
+            return rc;
+    }
 
     if (f[PE_NAME].v &&
-        (rc = get_str(c, f[PE_NAME].v, "pe.name", 0, pe->name, sizeof pe->name)) < 0)
+        (rc = get_str(c, f[PE_NAME].v, PATH("name"), 0, pe->name, sizeof pe->name)) < 0)
         return rc;
     if (f[PE_CAPACITY].v &&
-        (rc = get_u64(c, f[PE_CAPACITY].v, "pe.capacity", 1, CAPACITY_MAX, &pe->capacity)) < 0)
+        (rc = get_u64(c, f[PE_CAPACITY].v, PATH("capacity"), 1, CAPACITY_MAX, &pe->capacity)) < 0)
         return rc;
+    char cond[128];
     if (f[PE_PRIOR].k) {
+        snprintf(cond, sizeof cond, "%s.kind is ctr", pfx);
         if (pe->kind != SL_PE_CTR)
-            return not_allowed(c, f[PE_PRIOR].k, "pe.prior", "pe.kind is ctr");
-        if ((rc = parse_prior(c, f[PE_PRIOR].v, pe)) < 0)
+            return not_allowed(c, f[PE_PRIOR].k, PATH("prior"), cond);
+        if ((rc = parse_prior(c, f[PE_PRIOR].v, pfx, pe)) < 0)
             return rc;
     }
     const int windowable = pe->kind == SL_PE_WINDOW || pe->kind == SL_PE_USER;
     for (int i = PE_SOURCE; i <= PE_BINARY; i++) {
         if (!f[i].k)
             continue;
-        char path[16];
-        snprintf(path, sizeof path, "pe.%s", f[i].key);
+        snprintf(cond, sizeof cond, "%s.kind is user", pfx);
         if (pe->kind != SL_PE_USER)
-            return not_allowed(c, f[i].k, path, "pe.kind is user");
+            return not_allowed(c, f[i].k, PATH(f[i].key), cond);
         char *dst = i == PE_SOURCE ? pe->source : pe->binary;
-        if ((rc = get_path(c, f[i].v, path, dst, sizeof pe->source)) < 0)
+        if ((rc = get_path(c, f[i].v, PATH(f[i].key), dst, sizeof pe->source)) < 0)
             return rc;
     }
-    if (pe->kind == SL_PE_USER && !f[PE_SOURCE].k == !f[PE_BINARY].k)
-        return f[PE_SOURCE].k ? not_allowed(c, f[PE_BINARY].k, "pe.binary", "pe.source is absent")
-                              : missing(c, n, "pe", "source", " (or pe.binary) for a user PE");
+    if (pe->kind == SL_PE_USER && !f[PE_SOURCE].k == !f[PE_BINARY].k) {
+        snprintf(cond, sizeof cond, "%s.source is absent", pfx);
+        if (f[PE_SOURCE].k)
+            return not_allowed(c, f[PE_BINARY].k, PATH("binary"), cond);
+        snprintf(cond, sizeof cond, " (or %s.binary) for a user PE", pfx);
+        return missing(c, n, pfx, "source", cond);
+    }
     uint64_t u;
+    snprintf(cond, sizeof cond, "%s.kind is window_count or user", pfx);
     if (f[PE_WINDOW_MS].k) {
         if (!windowable)
-            return not_allowed(c, f[PE_WINDOW_MS].k, "pe.window_ms",
-                               "pe.kind is window_count or user");
-        if ((rc = get_u64(c, f[PE_WINDOW_MS].v, "pe.window_ms", 1, INT64_MAX, &u)) < 0)
+            return not_allowed(c, f[PE_WINDOW_MS].k, PATH("window_ms"), cond);
+        if ((rc = get_u64(c, f[PE_WINDOW_MS].v, PATH("window_ms"), 1, INT64_MAX, &u)) < 0)
             return rc;
         pe->window_ms = (int64_t)u;
     }
     if (f[PE_LATENESS_MS].k) {
         if (!windowable)
-            return not_allowed(c, f[PE_LATENESS_MS].k, "pe.lateness_ms",
-                               "pe.kind is window_count or user");
-        if ((rc = get_u64(c, f[PE_LATENESS_MS].v, "pe.lateness_ms", 0, INT64_MAX, &u)) < 0)
+            return not_allowed(c, f[PE_LATENESS_MS].k, PATH("lateness_ms"), cond);
+        if ((rc = get_u64(c, f[PE_LATENESS_MS].v, PATH("lateness_ms"), 0, INT64_MAX, &u)) < 0)
             return rc;
         pe->lateness_ms = (int64_t)u;
     }
-    if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, &pe->trigger)) < 0)
+    if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, pfx, &pe->trigger)) < 0)
         return rc;
+#undef PATH
+    return 0;
+}
+
+static int parse_next(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    if (n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top == n->data.sequence.items.start)
+        return expected(c, n, "next", "a non-empty list of PE mappings");
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > SL_STAGES_MAX - 1) {
+        char want[64];
+        snprintf(want, sizeof want, "at most %d PEs", SL_STAGES_MAX - 1);
+        return expected(c, n, "next", want);
+    }
+    for (size_t i = 0; i < count; i++) {
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "next[%zu]", i);
+        yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+        sl_stage_cfg *st = &t->next[i];
+        memset(st, 0, sizeof *st);
+        int rc = parse_pe(c, item, pfx, &st->pe, st);
+        if (rc < 0)
+            return rc;
+    }
+    t->nnext = (uint32_t)count;
     return 0;
 }
 
@@ -726,14 +775,14 @@ static int parse_sink(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
     return 0;
 }
 
-enum { TOP_DEVICE, TOP_SOURCE, TOP_FILTER, TOP_PE, TOP_BATCH, TOP_SINK, TOP_NKEYS };
+enum { TOP_DEVICE, TOP_SOURCE, TOP_FILTER, TOP_PE, TOP_NEXT, TOP_BATCH, TOP_SINK, TOP_NKEYS };
 
 /* Walks the document root (NULL for an empty stream) into *t. Returns 0 or SL_ECONFIG. */
 static int parse_root(const struct ctx *c, const yaml_node_t *root, sl_topology *t)
 {
     struct field f[TOP_NKEYS] = {
-        {"device", NULL, NULL}, {"source", NULL, NULL}, {"filter", NULL, NULL},
-        {"pe", NULL, NULL},     {"batch", NULL, NULL},  {"sink", NULL, NULL},
+        {"device", NULL, NULL}, {"source", NULL, NULL}, {"filter", NULL, NULL}, {"pe", NULL, NULL},
+        {"next", NULL, NULL},   {"batch", NULL, NULL},  {"sink", NULL, NULL},
     };
     yaml_mark_t start = {0, 0, 0};
     int rc;
@@ -750,7 +799,9 @@ static int parse_root(const struct ctx *c, const yaml_node_t *root, sl_topology 
         return rc;
     if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
         return rc;
-    if ((rc = parse_pe(c, f[TOP_PE].v, t)) < 0)
+    if ((rc = parse_pe(c, f[TOP_PE].v, "pe", &t->pe, NULL)) < 0)
+        return rc;
+    if (f[TOP_NEXT].v && (rc = parse_next(c, f[TOP_NEXT].v, t)) < 0)
         return rc;
     if (f[TOP_BATCH].v && (rc = parse_batch(c, f[TOP_BATCH].v, t)) < 0)
         return rc;
@@ -789,16 +840,36 @@ static int syntax_error(const struct ctx *c, const yaml_parser_t *p, const char 
     return fail(c, p->problem_mark, "%s", problem);
 }
 
+typedef int (*root_fn)(const struct ctx *c, const yaml_node_t *root, void *out);
+
+static int topology_root(const struct ctx *c, const yaml_node_t *root, void *out)
+{
+    sl_topology tmp;
+    sl_topology_defaults(&tmp);
+    int rc = parse_root(c, root, &tmp);
+    if (rc == 0)
+        memcpy(out, &tmp, sizeof tmp);
+    return rc;
+}
+
+static int parse_doc(const char *text, size_t len, const char *name, root_fn fn, void *out,
+                     char *err, size_t errlen);
+
 /* Parses into a local topology and copies it to *t only on success: on error *t is unchanged
  * and err holds the message. */
 int sl_config_parse(const char *text, size_t len, const char *name, sl_topology *t, char *err,
                     size_t errlen)
 {
+    return parse_doc(text, len, name, topology_root, t, err, errlen);
+}
+
+static int parse_doc(const char *text, size_t len, const char *name, root_fn fn, void *out,
+                     char *err, size_t errlen)
+{
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     int have_doc = 0, have_extra = 0, rc;
     struct ctx c = {name ? name : "<config>", &doc, err, errlen};
-    sl_topology tmp;
 
     if (errlen > 0 && err)
         err[0] = '\0';
@@ -825,10 +896,7 @@ int sl_config_parse(const char *text, size_t len, const char *name, sl_topology 
             goto out;
         }
     }
-    sl_topology_defaults(&tmp);
-    rc = parse_root(&c, root, &tmp);
-    if (rc == 0)
-        *t = tmp;
+    rc = fn(&c, root, out);
 out:
     if (have_extra)
         yaml_document_delete(&extra);
@@ -838,9 +906,16 @@ out:
     return rc;
 }
 
-/* Reads the whole file (at most CONFIG_FILE_MAX bytes) and parses it with `path` as its name.
- * Returns 0, SL_EIO, SL_ENOMEM or SL_ECONFIG; on error *t is unchanged. */
+static int load_doc(const char *path, root_fn fn, void *out, char *err, size_t errlen);
+
 int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen)
+{
+    return load_doc(path, topology_root, t, err, errlen);
+}
+
+/* Reads the whole file (at most CONFIG_FILE_MAX bytes) and parses it with `path` as its name.
+ * Returns 0, SL_EIO, SL_ENOMEM or SL_ECONFIG; on error the output is unchanged. */
+static int load_doc(const char *path, root_fn fn, void *out, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -879,9 +954,150 @@ int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen)
             break;
         }
     }
-    rc = sl_config_parse(buf, len, path, t, err, errlen);
+    rc = parse_doc(buf, len, path, fn, out, err, errlen);
 out:
     free(buf);
     fclose(f);
     return rc;
+}
+
+/* ---- cluster files ----------------------------------------------------------------------- */
+
+void sl_cluster_defaults(sl_cluster_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->partitions = 256;
+    snprintf(c->client_host, sizeof c->client_host, "127.0.0.1");
+    sl_net_opts_defaults(&c->net);
+}
+
+static int parse_net(const struct ctx *c, const yaml_node_t *n, sl_net_opts *o)
+{
+    enum { N_BATCH, N_FLUSH, N_MAXF, N_HWM, N_LINGER, N_HB, N_N };
+    struct field f[N_N] = {
+        {"batch_bytes", NULL, NULL}, {"flush_us", NULL, NULL},  {"max_frame", NULL, NULL},
+        {"hwm", NULL, NULL},         {"linger_ms", NULL, NULL}, {"heartbeat_ms", NULL, NULL},
+    };
+    int rc = scan_map(c, n, "net", f, N_N);
+    uint64_t u;
+    if (rc < 0)
+        return rc;
+    if (f[N_MAXF].v) {
+        if ((rc = get_u64(c, f[N_MAXF].v, "net.max_frame", 4096, UINT64_C(1) << 30, &u)) < 0)
+            return rc;
+        o->max_payload = (size_t)u;
+    }
+    if (f[N_BATCH].v) {
+        if ((rc = get_u64(c, f[N_BATCH].v, "net.batch_bytes", 64, o->max_payload, &u)) < 0)
+            return rc;
+        o->batch_bytes = (size_t)u;
+    }
+    if (f[N_FLUSH].v &&
+        (rc = get_u64(c, f[N_FLUSH].v, "net.flush_us", 0, UINT64_C(60000000), &o->flush_us)) < 0)
+        return rc;
+    if (f[N_HWM].v) {
+        if ((rc = get_u64(c, f[N_HWM].v, "net.hwm", 1, 1000000, &u)) < 0)
+            return rc;
+        o->hwm = (int)u;
+    }
+    if (f[N_LINGER].v) {
+        if ((rc = get_u64(c, f[N_LINGER].v, "net.linger_ms", 0, 3600000, &u)) < 0)
+            return rc;
+        o->linger_ms = (int)u;
+    }
+    if (f[N_HB].v) {
+        if ((rc = get_u64(c, f[N_HB].v, "net.heartbeat_ms", 100, 3600000, &u)) < 0)
+            return rc;
+        o->heartbeat_ms = (int)u;
+    }
+    return 0;
+}
+
+static int parse_nodes(const struct ctx *c, const yaml_node_t *n, sl_cluster_cfg *cl)
+{
+    if (n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top == n->data.sequence.items.start)
+        return expected(c, n, "nodes", "a non-empty list of {id, host, port}");
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > SL_NODES_MAX) {
+        char want[64];
+        snprintf(want, sizeof want, "at most %d nodes", SL_NODES_MAX);
+        return expected(c, n, "nodes", want);
+    }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+        struct field f[3] = {{"id", NULL, NULL}, {"host", NULL, NULL}, {"port", NULL, NULL}};
+        char pfx[32], path[64];
+        snprintf(pfx, sizeof pfx, "nodes[%zu]", i);
+        int rc = scan_map(c, item, pfx, f, 3);
+        if (rc < 0)
+            return rc;
+        for (int k = 0; k < 3; k++)
+            if (!f[k].v)
+                return missing(c, item, pfx, f[k].key, "");
+        uint64_t id, port;
+        snprintf(path, sizeof path, "%s.id", pfx);
+        if ((rc = get_u64(c, f[0].v, path, i, i, &id)) < 0)
+            return fail(c, f[0].v->start_mark, "%s: node ids must be 0..N-1 in order: expected %zu",
+                        path, i);
+        snprintf(path, sizeof path, "%s.host", pfx);
+        if ((rc = get_str(c, f[1].v, path, 0, cl->nodes[i].host, sizeof cl->nodes[i].host)) < 0)
+            return rc;
+        snprintf(path, sizeof path, "%s.port", pfx);
+        if ((rc = get_u64(c, f[2].v, path, 1, 65536 - SL_NODE_PORTS, &port)) < 0)
+            return rc;
+        cl->nodes[i].port = (uint32_t)port;
+    }
+    cl->nnodes = (uint32_t)count;
+    return 0;
+}
+
+static int cluster_root(const struct ctx *c, const yaml_node_t *root, void *out)
+{
+    enum { C_NODES, C_PARTS, C_CLIENT, C_DEVICE, C_NET, C_N };
+    struct field f[C_N] = {
+        {"nodes", NULL, NULL},  {"partitions", NULL, NULL}, {"client_host", NULL, NULL},
+        {"device", NULL, NULL}, {"net", NULL, NULL},
+    };
+    yaml_mark_t start = {0, 0, 0};
+    sl_cluster_cfg tmp;
+    uint64_t u;
+    int rc;
+    sl_cluster_defaults(&tmp);
+    if (!root)
+        return fail(c, start, "missing required key \"nodes\"");
+    if ((rc = scan_map(c, root, "", f, C_N)) < 0)
+        return rc;
+    if (!f[C_NODES].v)
+        return missing(c, root, "", "nodes", "");
+    if ((rc = parse_nodes(c, f[C_NODES].v, &tmp)) < 0)
+        return rc;
+    if (f[C_PARTS].v) {
+        if ((rc = get_u64(c, f[C_PARTS].v, "partitions", 1, 65536, &u)) < 0)
+            return rc;
+        tmp.partitions = (uint32_t)u;
+    }
+    if (f[C_CLIENT].v && (rc = get_str(c, f[C_CLIENT].v, "client_host", 0, tmp.client_host,
+                                       sizeof tmp.client_host)) < 0)
+        return rc;
+    if (f[C_DEVICE].v &&
+        (rc = get_str(c, f[C_DEVICE].v, "device", 1, tmp.device, sizeof tmp.device)) < 0)
+        return rc;
+    if (f[C_NET].v && (rc = parse_net(c, f[C_NET].v, &tmp.net)) < 0)
+        return rc;
+    if (tmp.net.batch_bytes > tmp.net.max_payload)
+        return fail(c, f[C_NET].k->start_mark, "net.batch_bytes (%zu) exceeds net.max_frame (%zu)",
+                    tmp.net.batch_bytes, tmp.net.max_payload);
+    memcpy(out, &tmp, sizeof tmp);
+    return 0;
+}
+
+int sl_cluster_parse(const char *text, size_t len, const char *name, sl_cluster_cfg *c, char *err,
+                     size_t errlen)
+{
+    return parse_doc(text, len, name, cluster_root, c, err, errlen);
+}
+
+int sl_cluster_load(const char *path, sl_cluster_cfg *c, char *err, size_t errlen)
+{
+    return load_doc(path, cluster_root, c, err, errlen);
 }

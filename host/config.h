@@ -19,8 +19,14 @@
  *     trigger: {every_events: 1000000, every_ms: 1000}
  *   batch:
  *     events: 262144
+ *   next:                        # optional further PEs, each fed by the previous one's rows
+ *     - name: top_ads_per_campaign
+ *       join: campaigns.csv      # re-key rows by campaign (CSV ad_id,campaign_id)
+ *       value: ctr               # the upstream column carried as the record's value
+ *       kind: user
+ *       source: topk_ctr.cl
  *   sink:
- *     path: out.csv              # "-" for stdout
+ *     path: out.csv              # "-" for stdout; the last PE's rows
  *     snapshots: false           # also write each trigger's snapshot
  */
 #ifndef SL_CONFIG_H
@@ -31,6 +37,7 @@
 
 #include "generator.h"
 #include "reader.h"
+#include "sock.h"
 
 enum sl_pe_kind {
     SL_PE_COUNT = 0,
@@ -65,6 +72,19 @@ typedef struct sl_pe_cfg {
     sl_trigger_cfg trigger;
 } sl_pe_cfg;
 
+#define SL_STAGES_MAX 4 /* keyed PEs in one topology: pe and up to three in next */
+
+/* A keyed PE fed by the previous PE's results (a multi-stage topology): each final or window
+ * row of the previous PE becomes one record with key = the row's key, re-keyed through the
+ * join table when there is one, user = the row's key (the upstream key), value = the row's
+ * column `value` (as a 32-bit float), time_ms = the row's window start (0 without a window)
+ * and type view. Rows whose key the join table lacks are counted and not forwarded. */
+typedef struct sl_stage_cfg {
+    sl_pe_cfg pe;
+    char join[4096]; /* CSV of ad_id,campaign_id (host/jointab.h); "" = keep the row's key */
+    char value[48];  /* upstream column; "" = the first column */
+} sl_stage_cfg;
+
 typedef struct sl_topology {
     char device[128]; /* empty: SLUICE_DEVICE or the first device */
     struct {
@@ -74,7 +94,9 @@ typedef struct sl_topology {
         sl_gen_cfg gen;
     } source;
     uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
-    sl_pe_cfg pe;
+    sl_pe_cfg pe;          /* the first keyed PE, fed by the source */
+    uint32_t nnext;        /* further PEs, each fed by the one before */
+    sl_stage_cfg next[SL_STAGES_MAX - 1];
     uint32_t batch_events; /* events per device batch */
     struct {
         char path[4096]; /* "-" = stdout */
@@ -99,5 +121,41 @@ int sl_config_parse(const char *text, size_t len, const char *name, sl_topology 
 /* Reads and parses the file at `path`. Returns 0, SL_EIO (message names the file and errno
  * text), SL_ECONFIG or SL_ENOMEM. Any thread. */
 int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen);
+
+/* A cluster file: the nodes of a cluster and how they talk (docs/cluster.md).
+ *   partitions: 256            # key partitions, spread round-robin over the nodes
+ *   client_host: 127.0.0.1     # address nodes send results to (the submitting machine)
+ *   net: {batch_bytes: 65536, flush_us: 1000, max_frame: 4194304, hwm: 64,
+ *         linger_ms: 5000, heartbeat_ms: 1000}
+ *   nodes:                     # ids 0..N-1 in order; node i listens on port .. port+3
+ *     - {id: 0, host: 127.0.0.1, port: 7600}
+ *     - {id: 1, host: 127.0.0.1, port: 7610}
+ */
+#define SL_NODES_MAX 64
+#define SL_NODE_PORTS SL_STAGES_MAX /* ports per node: one per stage's input */
+
+typedef struct sl_node_addr {
+    char host[256];
+    uint32_t port; /* the first of SL_NODE_PORTS consecutive ports */
+} sl_node_addr;
+
+typedef struct sl_cluster_cfg {
+    uint32_t nnodes;
+    sl_node_addr nodes[SL_NODES_MAX];
+    uint32_t partitions; /* 1..65536 */
+    char client_host[256];
+    char device[128]; /* empty: SLUICE_DEVICE or the first device */
+    sl_net_opts net;
+} sl_cluster_cfg;
+
+void sl_cluster_defaults(sl_cluster_cfg *c);
+
+/* Parses a cluster file like sl_config_parse. Returns 0, SL_ECONFIG or SL_ENOMEM; on error *c
+ * is unchanged. */
+int sl_cluster_parse(const char *text, size_t len, const char *name, sl_cluster_cfg *c, char *err,
+                     size_t errlen);
+
+/* Reads and parses the cluster file at `path`. Also SL_EIO. */
+int sl_cluster_load(const char *path, sl_cluster_cfg *c, char *err, size_t errlen);
 
 #endif

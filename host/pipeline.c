@@ -7,9 +7,12 @@
 #include "addict.h"
 #include "device.h"
 #include "err.h"
+#include "chain.h"
 #include "generator.h"
+#include "jointab.h"
 #include "log.h"
 #include "sink.h"
+#include "source.h"
 
 #define CHUNK 65536
 
@@ -20,16 +23,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Keeps the records whose type is in `mask`, in order; returns how many. */
-static size_t filter(sl_rec *recs, size_t n, uint32_t mask)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (mask & (1u << (recs[i].type & 3)))
-            recs[k++] = recs[i];
-    return k;
-}
-
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
 {
     const sl_topology *t = o->topo;
@@ -37,9 +30,10 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_device *dev = NULL;
     sl_addict *dict = NULL;
     sl_sink *sink = NULL;
-    sl_engine *eng = NULL;
-    sl_reader *rd = NULL;
-    sl_gen *gen = NULL;
+    sl_chain *ch = NULL;
+    sl_engine *eng = NULL; /* stage 0's, owned by ch */
+    sl_jointab *joins[SL_STAGES_MAX] = {NULL};
+    sl_source *src = NULL;
     sl_rec *buf = NULL;
     memset(rep, 0, sizeof *rep);
     msg[0] = '\0';
@@ -58,36 +52,23 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = SL_ENOMEM;
         goto out;
     }
-    sl_engine_cfg ecfg = {.pe = t->pe, .batch_events = t->batch_events};
-    if ((rc = sl_engine_new(dev, &ecfg, sl_sink_emit, sink, &eng, msg, msglen)))
-        goto out;
-    sl_sink_set_layout(sink, sl_engine_columns(eng), sl_engine_windowed(eng));
-    if (t->source.kind == SL_SRC_GENERATOR) {
-        gen = sl_gen_new(&t->source.gen, dict, &rc);
-        if (!gen) {
-            snprintf(msg, msglen, "invalid generator settings: %s", sl_strerror(rc));
+    for (uint32_t i = 0; i < t->nnext; i++) {
+        if (t->next[i].join[0] &&
+            (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
             goto out;
-        }
-    } else {
-        rd = sl_reader_new(o->in, t->source.format, dict, 0);
-        if (!rd) {
-            rc = SL_ENOMEM;
-            goto out;
-        }
-        sl_reader_on_bad(rd, o->on_bad, o->bad_ud);
     }
+    if ((rc = sl_chain_new(dev, t, joins, NULL, NULL, sl_sink_emit, sink, &ch, msg, msglen)))
+        goto out;
+    eng = sl_chain_engine(ch, 0);
+    sl_engine *tail = sl_chain_engine(ch, t->nnext);
+    sl_sink_set_layout(sink, sl_engine_columns(tail), sl_engine_windowed(tail));
+    if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
+        goto out;
 
-    const uint32_t all = (1u << SL_EV_NTYPES) - 1;
     double t0 = now_s(), last = t0;
     uint64_t last_events = 0;
-    for (;;) {
-        long n;
-        if (gen) {
-            n = (long)sl_gen_next(gen, buf, CHUNK);
-            rep->generated += (uint64_t)n;
-        } else {
-            n = sl_reader_read(rd, buf, CHUNK);
-        }
+    while (!sl_source_done(src)) {
+        long n = sl_source_read(src, buf, CHUNK);
         if (n < 0) {
             rc = (int)n;
             if (rc == SL_EIO)
@@ -98,15 +79,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
                                    : "the input cannot be read past the error above");
             goto out;
         }
-        if (n == 0)
-            break;
-        size_t k = (size_t)n;
-        if ((t->filter_types & all) != all) {
-            k = filter(buf, k, t->filter_types);
-            rep->filtered += (uint64_t)n - k;
-        }
-        if ((rc = sl_engine_push(eng, buf, k))) {
-            snprintf(msg, msglen, "%s", sl_engine_message(eng));
+        if (n > 0 && (rc = sl_chain_push(ch, 0, buf, (size_t)n))) {
+            snprintf(msg, msglen, "%s", sl_chain_message(ch));
             goto out;
         }
         if (o->on_progress && o->progress_every_s > 0) {
@@ -116,19 +90,17 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
                 sl_engine_get_stats(eng, &es);
                 sl_progress p = {.events = es.events_in, .elapsed_s = now - t0};
                 p.rate = (double)(es.events_in - last_events) / (now - last);
-                if (rd) {
-                    struct sl_reader_stats rs;
-                    sl_reader_stats(rd, &rs);
-                    p.bad = rs.bad;
-                }
+                sl_source_stats ss;
+                sl_source_get_stats(src, &ss);
+                p.bad = ss.input.bad;
                 o->on_progress(o->progress_ud, &p);
                 last = now;
                 last_events = es.events_in;
             }
         }
     }
-    if ((rc = sl_engine_finish(eng))) {
-        snprintf(msg, msglen, "%s", sl_engine_message(eng));
+    if ((rc = sl_chain_finish_all(ch))) {
+        snprintf(msg, msglen, "%s", sl_chain_message(ch));
         goto out;
     }
     rep->elapsed_s = now_s() - t0;
@@ -138,15 +110,23 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = sl_sink_print_top(sink, o->top_out, o->top, o->top_min_impressions);
     }
 out:
-    if (rd)
-        sl_reader_stats(rd, &rep->input);
+    if (src) {
+        sl_source_stats ss;
+        sl_source_get_stats(src, &ss);
+        rep->input = ss.input;
+        rep->generated = ss.generated;
+        rep->filtered = ss.filtered;
+    }
     if (eng)
         sl_engine_get_stats(eng, &rep->engine);
+    if (ch)
+        sl_chain_get_stats(ch, &rep->chain);
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
-    sl_reader_destroy(&rd);
-    sl_gen_destroy(&gen);
-    sl_engine_destroy(&eng);
+    sl_source_destroy(&src);
+    sl_chain_destroy(&ch);
+    for (int i = 0; i < SL_STAGES_MAX; i++)
+        sl_jointab_destroy(&joins[i]);
     sl_sink_destroy(&sink);
     sl_addict_destroy(&dict);
     sl_device_close(&dev);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "chain.h"
 #include "config.h"
 #include "engine.h"
 #include "reader.h"
@@ -39,7 +40,8 @@ typedef struct sl_pipeline_report {
     struct sl_reader_stats input; /* zero for the generator */
     uint64_t generated;           /* events from the generator */
     uint64_t filtered;            /* dropped by the keyless filter (counted, by design) */
-    sl_engine_stats engine;
+    sl_engine_stats engine;       /* the first PE's */
+    sl_chain_stats chain;         /* every PE's, and what passed between them */
     sl_device_info device;
     double elapsed_s;
 } sl_pipeline_report;

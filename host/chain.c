@@ -1,0 +1,224 @@
+/* A topology's keyed PEs in order; see chain.h. */
+#include "chain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+#define CONVERT_CHUNK 8192
+
+struct stage {
+    sl_chain *ch;
+    uint32_t idx;
+    sl_engine *eng;
+    int value_col;          /* for stage idx + 1: column of this stage's rows carried */
+    const sl_jointab *join; /* stage idx + 1's join, or NULL */
+};
+
+struct sl_chain {
+    uint32_t n;
+    struct stage st[SL_STAGES_MAX];
+    sl_chain_route_fn route;
+    void *route_ud;
+    sl_emit_fn out;
+    void *out_ud;
+    sl_rec *conv; /* CONVERT_CHUNK records */
+    uint64_t forwarded[SL_STAGES_MAX], unjoined[SL_STAGES_MAX];
+    char msg[1024];
+};
+
+static int deliver(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n)
+{
+    if (ch->route)
+        return ch->route(ch->route_ud, stage, recs, n);
+    int rc = sl_engine_push(ch->st[stage].eng, recs, n);
+    if (rc)
+        snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
+    return rc;
+}
+
+/* sl_emit_fn of every stage: the last one's rows go out, the others' become records. */
+static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct stage *s = ud;
+    sl_chain *ch = s->ch;
+    if (s->idx + 1 == ch->n)
+        return ch->out ? ch->out(ch->out_ud, kind, rows, n) : 0;
+    if (kind == SL_EMIT_SNAPSHOT)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = rows[i].key;
+        if (s->join && !sl_jointab_get(s->join, rows[i].key, &key)) {
+            ch->unjoined[s->idx]++;
+            continue;
+        }
+        ch->conv[k] = (sl_rec){
+            .key = key,
+            .time_ms = rows[i].window_start,
+            .value = (float)rows[i].v[s->value_col],
+            .type = SL_EV_VIEW,
+            .user = rows[i].key,
+        };
+        if (++k == CONVERT_CHUNK) {
+            ch->forwarded[s->idx] += k;
+            int rc = deliver(ch, s->idx + 1, ch->conv, k);
+            if (rc)
+                return rc;
+            k = 0;
+        }
+    }
+    ch->forwarded[s->idx] += k;
+    return k ? deliver(ch, s->idx + 1, ch->conv, k) : 0;
+}
+
+int sl_chain_new(sl_device *dev, const sl_topology *t, sl_jointab *const *joins,
+                 sl_chain_route_fn route, void *route_ud, sl_emit_fn out, void *out_ud,
+                 sl_chain **outp, char *msg, size_t msglen)
+{
+    sl_chain *ch = calloc(1, sizeof *ch);
+    int rc = 0;
+    if (!ch || !(ch->conv = malloc(CONVERT_CHUNK * sizeof *ch->conv))) {
+        free(ch);
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    ch->n = 1 + t->nnext;
+    ch->route = route;
+    ch->route_ud = route_ud;
+    ch->out = out;
+    ch->out_ud = out_ud;
+    for (uint32_t i = 0; i < ch->n; i++) {
+        struct stage *s = &ch->st[i];
+        s->ch = ch;
+        s->idx = i;
+        const sl_pe_cfg *pe = i == 0 ? &t->pe : &t->next[i - 1].pe;
+        sl_engine_cfg ecfg = {.pe = *pe, .batch_events = t->batch_events};
+        char emsg[4096];
+        if ((rc = sl_engine_new(dev, &ecfg, on_emit, s, &s->eng, emsg, sizeof emsg))) {
+            if (ch->n > 1)
+                snprintf(msg, msglen, "%s (%s): %s", i == 0 ? "pe" : "next", pe->name, emsg);
+            else
+                snprintf(msg, msglen, "%s", emsg);
+            goto fail;
+        }
+        if (i == 0)
+            continue;
+        const sl_stage_cfg *sc = &t->next[i - 1];
+        struct stage *up = &ch->st[i - 1];
+        const sl_columns *cols = sl_engine_columns(up->eng);
+        up->value_col = 0;
+        if (sc->value[0]) {
+            up->value_col = sl_columns_find(cols, sc->value);
+            if (up->value_col < 0) {
+                char list[512] = "";
+                for (int c = 0; c < cols->n; c++) {
+                    size_t o = strlen(list);
+                    snprintf(list + o, sizeof list - o, "%s%s", c ? ", " : "", cols->name[c]);
+                }
+                snprintf(msg, msglen, "next[%u].value: PE %s has no column \"%s\" (it has: %s)",
+                         i - 1, i == 1 ? t->pe.name : t->next[i - 2].pe.name, sc->value, list);
+                rc = SL_ECONFIG;
+                goto fail;
+            }
+        }
+        up->join = sc->join[0] && joins ? joins[i] : NULL;
+        if (sc->join[0] && !up->join) {
+            snprintf(msg, msglen, "next[%u].join: table %s not loaded", i - 1, sc->join);
+            rc = SL_EINVAL;
+            goto fail;
+        }
+    }
+    *outp = ch;
+    return 0;
+fail:
+    sl_chain_destroy(&ch);
+    return rc;
+}
+
+uint32_t sl_chain_stages(const sl_chain *ch)
+{
+    return ch->n;
+}
+
+int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n)
+{
+    if (stage >= ch->n) {
+        snprintf(ch->msg, sizeof ch->msg, "no stage %u (the topology has %u)", stage, ch->n);
+        return SL_EINVAL;
+    }
+    int rc = sl_engine_push(ch->st[stage].eng, recs, n);
+    if (rc && !ch->msg[0])
+        snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
+    return rc;
+}
+
+int sl_chain_finish(sl_chain *ch, uint32_t stage)
+{
+    if (stage >= ch->n) {
+        snprintf(ch->msg, sizeof ch->msg, "no stage %u (the topology has %u)", stage, ch->n);
+        return SL_EINVAL;
+    }
+    int rc = sl_engine_finish(ch->st[stage].eng);
+    if (rc && !ch->msg[0])
+        snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
+    return rc;
+}
+
+int sl_chain_finish_all(sl_chain *ch)
+{
+    for (uint32_t i = 0; i < ch->n; i++) {
+        int rc = sl_chain_finish(ch, i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage)
+{
+    return stage < ch->n ? ch->st[stage].eng : NULL;
+}
+
+int sl_chain_reset(sl_chain *ch)
+{
+    ch->msg[0] = '\0';
+    memset(ch->forwarded, 0, sizeof ch->forwarded);
+    memset(ch->unjoined, 0, sizeof ch->unjoined);
+    for (uint32_t i = 0; i < ch->n; i++) {
+        int rc = sl_engine_reset(ch->st[i].eng);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+const char *sl_chain_message(const sl_chain *ch)
+{
+    return ch->msg;
+}
+
+void sl_chain_get_stats(const sl_chain *ch, sl_chain_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->stages = ch->n;
+    for (uint32_t i = 0; i < ch->n; i++) {
+        sl_engine_get_stats(ch->st[i].eng, &st->engine[i]);
+        st->forwarded[i] = ch->forwarded[i];
+        st->unjoined[i] = ch->unjoined[i];
+    }
+}
+
+void sl_chain_destroy(sl_chain **chp)
+{
+    if (!chp || !*chp)
+        return;
+    sl_chain *ch = *chp;
+    for (uint32_t i = 0; i < SL_STAGES_MAX; i++)
+        sl_engine_destroy(&ch->st[i].eng);
+    free(ch->conv);
+    free(ch);
+    *chp = NULL;
+}

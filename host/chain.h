@@ -1,0 +1,68 @@
+/* The keyed PEs of one topology, in order: stage 0 is fed by the source, stage i + 1 by the
+ * final and window rows of stage i (config.h, sl_stage_cfg, says how a row becomes a record),
+ * and the last stage's rows go to an output callback (a sink, or a socket to one).
+ *
+ * Where records for the next stage go is the caller's choice: with no route callback they are
+ * pushed into this chain's next engine (one process), with one they are handed to it (the
+ * cluster sends them to the node that owns each key, which pushes them into its own chain with
+ * sl_chain_push).
+ *
+ * Snapshot rows of intermediate stages are not forwarded (a later PE would count them twice);
+ * the last stage's snapshots reach the output callback.
+ *
+ * A chain belongs to one thread, like its engines. */
+#ifndef SL_CHAIN_H
+#define SL_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine.h"
+#include "jointab.h"
+
+typedef struct sl_chain sl_chain;
+
+/* Receives n records for `stage` (>= 1). Returns 0 or a negative sl_err to stop. */
+typedef int (*sl_chain_route_fn)(void *ud, uint32_t stage, const sl_rec *recs, size_t n);
+
+typedef struct sl_chain_stats {
+    uint32_t stages;
+    sl_engine_stats engine[SL_STAGES_MAX];
+    uint64_t forwarded[SL_STAGES_MAX]; /* records made from stage i's rows for stage i + 1 */
+    uint64_t unjoined[SL_STAGES_MAX];  /* stage i's rows whose key stage i + 1's join lacks */
+} sl_chain_stats;
+
+/* Builds an engine per stage of `t` on `dev`, and checks each next stage's value column
+ * against the previous PE's columns. joins[i] (i >= 1) is stage i's join table when its
+ * config names one (owned by the caller, outliving the chain); joins may be NULL when no stage
+ * has a join. Returns 0 with *out set, or an sl_err with `msg` naming the stage. */
+int sl_chain_new(sl_device *dev, const sl_topology *t, sl_jointab *const *joins,
+                 sl_chain_route_fn route, void *route_ud, sl_emit_fn out, void *out_ud,
+                 sl_chain **outp, char *msg, size_t msglen);
+
+uint32_t sl_chain_stages(const sl_chain *ch);
+
+/* Pushes records into stage `stage`'s engine. Returns 0 or a negative sl_err (message in
+ * sl_chain_message). */
+int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n);
+
+/* Finishes stage `stage`: its final rows go to the next stage (or the output). Returns 0 or a
+ * negative sl_err. */
+int sl_chain_finish(sl_chain *ch, uint32_t stage);
+
+/* Finishes every stage in order (the one-process case). */
+int sl_chain_finish_all(sl_chain *ch);
+
+sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage);
+
+/* Discards every stage's state (sl_engine_reset) for a new stream; keeps programs. */
+int sl_chain_reset(sl_chain *ch);
+
+const char *sl_chain_message(const sl_chain *ch);
+
+void sl_chain_get_stats(const sl_chain *ch, sl_chain_stats *st);
+
+void sl_chain_destroy(sl_chain **chp);
+
+#endif
