@@ -10,10 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include "client.h"
 #include "config.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
+#include "launch.h"
+#include "node.h"
 #include "pipeline.h"
 
 #define MAX_SHOWN_BAD 10
@@ -31,6 +36,8 @@ static void usage_main(FILE *o)
                "  run       run a topology from a YAML file\n"
                "  devices   list OpenCL platforms and devices\n"
                "  kernel    check, build or run a PE written in OpenCL C (docs/kernel-abi.md)\n"
+               "  node      run one cluster node (docs/cluster.md)\n"
+               "  cluster   start (up) or stop (down) the local nodes of a cluster file\n"
                "\n"
                "'sluice COMMAND --help' describes each command.\n");
 }
@@ -59,6 +66,9 @@ static void usage_ctr(FILE *o)
             "      --min-impressions N  ads in the top table need this many (default 1000)\n"
             "      --progress         live progress line on stderr even when it is not a terminal\n"
             "  -q, --quiet            no progress line and no summary\n"
+            "      --nodes N          run across N local node processes on loopback (the output\n"
+            "                         is the same as in one process)\n"
+            "      --cluster FILE     run on the running cluster of FILE (sluice cluster up)\n"
             "generator (without --input):\n"
             "      --events N         events to generate (default 10000000)\n"
             "      --keys N           distinct ads (default 100000)\n"
@@ -72,6 +82,7 @@ static void usage_run(FILE *o)
 {
     fprintf(o,
             "usage: sluice run CONFIG.yaml [--device NAME] [--output PATH|-] [--strict]\n"
+            "                  [--cluster CLUSTER.yaml | --nodes N]\n"
             "\n"
             "Runs the topology in CONFIG.yaml (source, keyless filter, keyed PE, sink); see\n"
             "docs/config.md. An invalid file fails with FILE:LINE:COLUMN and what was expected.\n"
@@ -79,6 +90,8 @@ static void usage_run(FILE *o)
             "  -d, --device NAME   override the config's device\n"
             "  -o, --output PATH   override the config's sink path ('-' for stdout)\n"
             "      --strict        stop at the first malformed input line, exit status 2\n"
+            "      --cluster FILE  run on the running cluster of FILE (sluice cluster up)\n"
+            "      --nodes N       run on N local node processes started for this run\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
             "  -h, --help          this text\n");
@@ -194,8 +207,105 @@ static void report_bad_total(const sl_pipeline_report *r, const struct report_ct
                 r->input.bad == 1 ? "" : "s");
 }
 
+/* Where a run goes: one process (both empty), a running cluster (file), or n local nodes
+ * started for the run. */
+struct target {
+    const char *cluster_file;
+    uint32_t nodes;
+};
+
+static void cluster_summary(const sl_client_report *cr)
+{
+    for (uint32_t i = 0; i < cr->nodes; i++) {
+        const sl_node_report *n = &cr->node[i];
+        fprintf(stderr, "  node %u: %" PRIu64 " events", i, n->events_in[0]);
+        for (uint32_t s = 1; s < n->stages; s++)
+            fprintf(stderr, ", stage %u: %" PRIu64, s, n->events_in[s]);
+        fprintf(stderr, "; %" PRIu64 " rows out, %" PRIu64 " frames in, %.3f s", n->rows_out,
+                n->frames_in, n->busy_s);
+        uint64_t rej = n->duplicates;
+        for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
+            rej += n->rejected[v];
+        if (rej || n->gaps || n->stale) {
+            fprintf(stderr, "; rejected frames %" PRIu64 " (", rej);
+            int first = 1;
+            for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
+                if (n->rejected[v]) {
+                    fprintf(stderr, "%s%" PRIu64 " %s", first ? "" : ", ", n->rejected[v],
+                            sl_frame_verdict_name(v));
+                    first = 0;
+                }
+            if (n->duplicates)
+                fprintf(stderr, "%s%" PRIu64 " duplicate", first ? "" : ", ", n->duplicates);
+            fprintf(stderr, "), gaps %" PRIu64 ", stale %" PRIu64, n->gaps, n->stale);
+        }
+        for (uint32_t s = 0; s + 1 < n->stages; s++)
+            if (n->unjoined[s])
+                fprintf(stderr, "; %" PRIu64 " rows of stage %u not in the join table",
+                        n->unjoined[s], s);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr,
+            "  sent %" PRIu64 " frames (%.1f MB); the client waited on full queues %" PRIu64
+            " times\n",
+            cr->frames_sent, (double)cr->bytes_sent / 1e6, cr->send_blocked);
+}
+
+/* Runs the topology on a cluster (a running one, or local nodes started here). */
+static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipeline_opts *o,
+                       sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
+{
+    char path[4096];
+    sl_cluster_cfg cl;
+    sl_launch *launch = NULL;
+    int rc, made = 0;
+    if (tg->nodes) {
+        if ((rc = sl_launch_local_cluster(tg->nodes, t->device, path, sizeof path, msg, msglen)))
+            return rc;
+        made = 1;
+    } else {
+        snprintf(path, sizeof path, "%s", tg->cluster_file);
+    }
+    if ((rc = sl_cluster_load(path, &cl, msg, msglen)))
+        goto out;
+    if (tg->nodes) {
+        char exe[4096];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (l <= 0) {
+            snprintf(msg, msglen, "cannot find the sluice executable: %s", strerror(errno));
+            rc = SL_EIO;
+            goto out;
+        }
+        exe[l] = '\0';
+        if ((rc = sl_launch_start(exe, path, &cl, 1, &launch, msg, msglen)) ||
+            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
+            goto out;
+    } else if ((rc = sl_client_ping(&cl, 5000, msg, msglen))) {
+        goto out;
+    }
+    sl_client_opts co = {.cl = &cl,
+                         .po = o,
+                         .alive = launch ? sl_launch_alive : NULL,
+                         .alive_ud = launch,
+                         .quiet = 0};
+    rc = sl_client_run(&co, rep, crep, msg, msglen);
+out:
+    if (launch) {
+        char smsg[1024];
+        int src = sl_launch_stop(&launch, 30000, smsg, sizeof smsg);
+        if (src && rc == 0) {
+            snprintf(msg, msglen, "stopping the nodes: %s", smsg);
+            rc = src;
+        }
+    }
+    if (made)
+        unlink(path);
+    return rc;
+}
+
 /* Opens the topology's input and output, runs it, reports. Returns the exit status. */
-static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions)
+static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions,
+                   const struct target *tg)
 {
     FILE *in = NULL, *out = NULL;
     int status = 0;
@@ -240,8 +350,11 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         .progress_every_s = 0.25,
     };
     sl_pipeline_report rep;
+    static sl_client_report crep;
     char msg[8192];
-    int err = sl_pipeline_run(&o, &rep, msg, sizeof msg);
+    int clustered = tg && (tg->cluster_file || tg->nodes);
+    int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
+                        : sl_pipeline_run(&o, &rep, msg, sizeof msg);
     if (err == SL_EPARSE) {
         if (rc->progress)
             fputs("\r\033[K", stderr);
@@ -253,8 +366,11 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         fprintf(stderr, "%s: %s\n", prog, msg);
         status = 1;
     } else {
-        if (!rc->quiet)
+        if (!rc->quiet) {
             summary(&rep, rc);
+            if (clustered)
+                cluster_summary(&crep);
+        }
         report_bad_total(&rep, rc);
     }
     if (in && in != stdin)
@@ -343,6 +459,8 @@ enum {
     OPT_WINDOW,
     OPT_LATENESS,
     OPT_BINARY,
+    OPT_NODES,
+    OPT_CLUSTER,
 };
 
 static int cmd_ctr(int argc, char **argv)
@@ -364,10 +482,13 @@ static int cmd_ctr(int argc, char **argv)
         {"click-rate", required_argument, NULL, OPT_CLICK},
         {"seed", required_argument, NULL, OPT_SEED},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"nodes", required_argument, NULL, OPT_NODES},
+        {"cluster", required_argument, NULL, OPT_CLUSTER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct target tg = {NULL, 0};
     sl_topology t;
     sl_topology_defaults(&t);
     sl_pe_defaults(&t.pe, SL_PE_CTR);
@@ -447,6 +568,14 @@ static int cmd_ctr(int argc, char **argv)
             if (parse_u64("--seed", optarg, 0, UINT64_MAX, &t.source.gen.seed))
                 return 2;
             break;
+        case OPT_NODES:
+            if (parse_u64("--nodes", optarg, 1, SL_NODES_MAX, &v))
+                return 2;
+            tg.nodes = (uint32_t)v;
+            break;
+        case OPT_CLUSTER:
+            tg.cluster_file = optarg;
+            break;
         case OPT_PROGRESS:
             force_progress = 1;
             break;
@@ -471,7 +600,11 @@ static int cmd_ctr(int argc, char **argv)
     rc.progress = force_progress && !rc.quiet;
     /* The demo (generator, no --output) shows a top-ads table instead of 100k CSV rows. */
     int show_top = !have_input && !have_output;
-    return execute(&t, &rc, show_top ? top : 0, min_impressions);
+    if (tg.nodes && tg.cluster_file) {
+        fprintf(stderr, "%s ctr: --nodes and --cluster exclude each other\n", prog);
+        return 2;
+    }
+    return execute(&t, &rc, show_top ? top : 0, min_impressions, &tg);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -481,10 +614,14 @@ static int cmd_run(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"nodes", required_argument, NULL, OPT_NODES},
+        {"cluster", required_argument, NULL, OPT_CLUSTER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct target tg = {NULL, 0};
+    uint64_t v;
     const char *device = NULL, *output = NULL;
     struct report_ctx rc = {0};
     int force_progress = 0, c;
@@ -499,6 +636,14 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_STRICT:
             rc.strict = 1;
+            break;
+        case OPT_NODES:
+            if (parse_u64("--nodes", optarg, 1, SL_NODES_MAX, &v))
+                return 2;
+            tg.nodes = (uint32_t)v;
+            break;
+        case OPT_CLUSTER:
+            tg.cluster_file = optarg;
             break;
         case OPT_PROGRESS:
             force_progress = 1;
@@ -531,7 +676,11 @@ static int cmd_run(int argc, char **argv)
     if (output && copy_str(t.sink.path, sizeof t.sink.path, output, "--output"))
         return 2;
     rc.progress = force_progress && !rc.quiet;
-    return execute(&t, &rc, 0, 0);
+    if (tg.nodes && tg.cluster_file) {
+        fprintf(stderr, "%s run: --nodes and --cluster exclude each other\n", prog);
+        return 2;
+    }
+    return execute(&t, &rc, 0, 0, &tg);
 }
 
 /* Opens the device and an engine for the user PE in `pe` (a small table: for check and build).
@@ -556,7 +705,7 @@ static void print_pe_summary(const char *file, const sl_device *dev, const sl_en
 {
     const sl_device_info *in = sl_device_get_info(dev);
     const sl_columns *c = sl_engine_columns(eng);
-    static const char *const fmt_names[] = {"g", "int", "f"};
+    static const char *const fmt_names[] = {"g", "int", "f", "key"};
     printf("%s: OK for %s / %s\n", file, in->platform, in->name);
     printf("  shape:   %s\n", sl_engine_sequential(eng)
                                   ? "sequential (sl_process, in arrival order per key)"
@@ -682,7 +831,7 @@ static int cmd_kernel(int argc, char **argv)
             return 2;
         t.source.kind = strcmp(input, "-") == 0 ? SL_SRC_STDIN : SL_SRC_FILE;
         rc.progress = force_progress && !rc.quiet;
-        return execute(&t, &rc, 0, 0);
+        return execute(&t, &rc, 0, 0, NULL);
     }
     if (binary) {
         fprintf(stderr, "%s kernel %s: takes an OpenCL C source, not --binary\n", prog, sub);
@@ -745,6 +894,188 @@ static int cmd_devices(int argc, char **argv)
     return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested++;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void usage_node(FILE *o)
+{
+    fprintf(o, "usage: sluice node --config CLUSTER.yaml --id N [--quiet]\n"
+               "\n"
+               "Runs node N of the cluster file until SIGINT or SIGTERM (a job in progress is\n"
+               "finished first; a second signal aborts it). See docs/cluster.md.\n");
+}
+
+static int cmd_node(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"id", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    uint64_t id = UINT64_MAX;
+    int quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:n:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'n':
+            if (parse_u64("--id", optarg, 0, SL_NODES_MAX - 1, &id))
+                return 2;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage_node(stdout);
+            return 0;
+        default:
+            usage_node(stderr);
+            return 2;
+        }
+    }
+    if (!config || id == UINT64_MAX || optind < argc) {
+        usage_node(stderr);
+        return 2;
+    }
+    static sl_cluster_cfg cl;
+    char msg[4096];
+    if (sl_cluster_load(config, &cl, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        return 2;
+    }
+    catch_stop_signals();
+    int rc = sl_node_run(&cl, (uint32_t)id, &stop_requested, quiet, msg, sizeof msg);
+    if (rc) {
+        fprintf(stderr, "%s node %u: %s\n", prog, (unsigned)id, msg);
+        return 1;
+    }
+    return 0;
+}
+
+static void usage_cluster(FILE *o)
+{
+    fprintf(o, "usage: sluice cluster up CLUSTER.yaml [--quiet]\n"
+               "       sluice cluster down CLUSTER.yaml\n"
+               "\n"
+               "up    starts a node process for every node of CLUSTER.yaml on this machine, waits\n"
+               "      until every node of the file answers, and runs until Ctrl-C, SIGTERM or\n"
+               "      'sluice cluster down'; then stops the nodes cleanly (each finishes its job\n"
+               "      and delivers what it queued). Its pid is kept in CLUSTER.yaml.pid.\n"
+               "down  stops the 'cluster up' of CLUSTER.yaml and waits until it has exited.\n"
+               "Jobs go to a running cluster with 'sluice run CONFIG --cluster CLUSTER.yaml' or\n"
+               "'sluice ctr --cluster CLUSTER.yaml'.\n");
+}
+
+static int cmd_cluster(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage_cluster(stdout);
+        return 0;
+    }
+    int quiet = argc == 4 && strcmp(argv[3], "--quiet") == 0;
+    if ((argc != 3 && !quiet) || (strcmp(argv[1], "up") != 0 && strcmp(argv[1], "down") != 0)) {
+        usage_cluster(stderr);
+        return 2;
+    }
+    const char *file = argv[2];
+    char pidfile[4200], msg[4096];
+    snprintf(pidfile, sizeof pidfile, "%s.pid", file);
+    if (strcmp(argv[1], "down") == 0) {
+        FILE *f = fopen(pidfile, "r");
+        long pid = 0;
+        if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 0) {
+            fprintf(stderr, "%s: no running cluster for %s (%s: %s)\n", prog, file, pidfile,
+                    f ? "no pid in it" : strerror(errno));
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        fclose(f);
+        if (kill((pid_t)pid, SIGTERM) != 0) {
+            fprintf(stderr, "%s: cluster process %ld: %s (removing the stale %s)\n", prog, pid,
+                    strerror(errno), pidfile);
+            unlink(pidfile);
+            return 1;
+        }
+        for (int i = 0; i < 6000 && kill((pid_t)pid, 0) == 0; i++)
+            usleep(10000);
+        if (kill((pid_t)pid, 0) == 0) {
+            fprintf(stderr, "%s: cluster process %ld still running after 60 s\n", prog, pid);
+            return 1;
+        }
+        fprintf(stderr, "%s: cluster of %s is down\n", prog, file);
+        return 0;
+    }
+    static sl_cluster_cfg cl;
+    if (sl_cluster_load(file, &cl, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        return 2;
+    }
+    char exe[4096];
+    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (l <= 0) {
+        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", prog, strerror(errno));
+        return 1;
+    }
+    exe[l] = '\0';
+    catch_stop_signals();
+    sl_launch *launch = NULL;
+    int rc = sl_launch_start(exe, file, &cl, quiet, &launch, msg, sizeof msg);
+    if (rc == 0)
+        rc = sl_launch_wait_ready(launch, &cl, 60000, msg, sizeof msg);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        sl_launch_stop(&launch, 30000, msg, sizeof msg);
+        return 1;
+    }
+    FILE *pf = fopen(pidfile, "w");
+    if (!pf || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prog, pidfile, strerror(errno));
+        sl_launch_stop(&launch, 30000, msg, sizeof msg);
+        return 1;
+    }
+    fprintf(stderr, "%s: cluster up: %u local node process%s, all %u node%s answering\n", prog,
+            sl_launch_count(launch), sl_launch_count(launch) == 1 ? "" : "es", cl.nnodes,
+            cl.nnodes == 1 ? "" : "s");
+    int status = 0;
+    while (!stop_requested) {
+        if (sl_launch_alive(launch, msg, sizeof msg)) {
+            fprintf(stderr, "%s: %s; stopping the cluster\n", prog, msg);
+            status = 1;
+            break;
+        }
+        usleep(100000);
+    }
+    rc = sl_launch_stop(&launch, 30000, msg, sizeof msg);
+    unlink(pidfile);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        return 1;
+    }
+    fprintf(stderr, "%s: cluster down, every node stopped cleanly\n", prog);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -768,6 +1099,10 @@ int main(int argc, char **argv)
         return cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "kernel") == 0)
         return cmd_kernel(argc - 1, argv + 1);
+    if (strcmp(cmd, "node") == 0)
+        return cmd_node(argc - 1, argv + 1);
+    if (strcmp(cmd, "cluster") == 0)
+        return cmd_cluster(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command \"%s\"\n\n", prog, cmd);
     usage_main(stderr);
     return 2;

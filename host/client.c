@@ -1,0 +1,447 @@
+/* The cluster client; see client.h and host/job.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "addict.h"
+#include "err.h"
+#include "inbox.h"
+#include "jointab.h"
+#include "node.h"
+#include "outbox.h"
+#include "partmap.h"
+#include "sink.h"
+#include "source.h"
+
+#define CHUNK 65536
+#define SEND_LIMIT ((size_t)8 << 20) /* queued bytes per node before the input waits */
+
+struct rows {
+    sl_row *r;
+    size_t n, cap;
+};
+
+struct client {
+    const sl_client_opts *o;
+    uint32_t n, job_id;
+    void *zctx;
+    sl_inbox *results;
+    sl_outbox *to[SL_NODES_MAX];
+    struct rows final, windows;
+    uint32_t done;
+    int done_from[SL_NODES_MAX];
+    sl_client_report *crep;
+    uint64_t stale;
+    int failed;
+    char *msg;
+    size_t msglen;
+};
+
+static int rows_add(struct rows *v, const sl_row *r, size_t n)
+{
+    if (v->n + n > v->cap) {
+        size_t cap = v->cap ? v->cap : 4096;
+        while (cap < v->n + n)
+            cap *= 2;
+        sl_row *nr = realloc(v->r, cap * sizeof *nr);
+        if (!nr)
+            return SL_ENOMEM;
+        v->r = nr;
+        v->cap = cap;
+    }
+    memcpy(v->r + v->n, r, n * sizeof *r);
+    v->n += n;
+    return 0;
+}
+
+static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, int64_t detail)
+{
+    struct client *c = ud;
+    (void)h;
+    (void)detail;
+    c->crep->rejected++;
+    if (!c->o->quiet)
+        fprintf(stderr, "sluice: rejected a %zu-byte result frame: %s\n", len,
+                verdict >= 0    ? sl_frame_verdict_name(verdict)
+                : verdict == -1 ? "duplicate"
+                                : "gap before it");
+}
+
+/* Takes every result frame waiting. Returns 0, or an sl_err when a node aborted the job. */
+static int receive(struct client *c)
+{
+    sl_frame f;
+    int r;
+    while ((r = sl_inbox_recv(c->results, &f)) == 1) {
+        const sl_frame_hdr *h = &f.h;
+        if (sl_stream_job(h->stream) != c->job_id || (h->source >= c->n)) {
+            c->stale++;
+            continue;
+        }
+        if (h->kind == SL_FRAME_DATA) {
+            struct rows *v = h->schema == SL_SCHEMA_ROW_FINAL     ? &c->final
+                             : h->schema == SL_SCHEMA_ROW_WINDOWS ? &c->windows
+                                                                  : NULL;
+            if (!v) {
+                c->stale++;
+                continue;
+            }
+            if (rows_add(v, (const sl_row *)f.payload, h->count)) {
+                snprintf(c->msg, c->msglen, "out of memory keeping results");
+                return SL_ENOMEM;
+            }
+        } else if (h->kind == SL_FRAME_DONE) {
+            if (h->payload_len != sizeof(sl_node_report) || c->done_from[h->source]) {
+                c->stale++;
+                continue;
+            }
+            memcpy(&c->crep->node[h->source], f.payload, sizeof(sl_node_report));
+            c->done_from[h->source] = 1;
+            c->done++;
+        } else if (h->kind == SL_FRAME_ABORT) {
+            size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
+            memcpy(c->msg, f.payload, l);
+            c->msg[l] = '\0';
+            return SL_EIO;
+        }
+    }
+    if (r < 0) {
+        snprintf(c->msg, c->msglen, "receiving results failed: %s", strerror(errno));
+        return SL_EIO;
+    }
+    return 0;
+}
+
+/* Sends what can be sent and waits (receiving results) up to `wait_ms` for progress. */
+static int service(struct client *c, int wait_ms)
+{
+    zmq_pollitem_t items[SL_NODES_MAX + 1];
+    int ni = 0;
+    uint64_t now = sl_net_now_us();
+    for (uint32_t d = 0; d < c->n; d++) {
+        if (sl_outbox_tick(c->to[d], now) || sl_outbox_pump(c->to[d])) {
+            snprintf(c->msg, c->msglen, "sending to node %u failed: %s", d, strerror(errno));
+            return SL_EIO;
+        }
+        if (sl_outbox_queued_frames(c->to[d]))
+            items[ni++] =
+                (zmq_pollitem_t){.socket = sl_outbox_socket(c->to[d]), .events = ZMQ_POLLOUT};
+    }
+    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(c->results), .events = ZMQ_POLLIN};
+    if (wait_ms > 0 && zmq_poll(items, ni, wait_ms) < 0 && zmq_errno() != EINTR) {
+        snprintf(c->msg, c->msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+        return SL_EIO;
+    }
+    return receive(c);
+}
+
+static int check_alive(struct client *c)
+{
+    if (c->o->alive && c->o->alive(c->o->alive_ud, c->msg, c->msglen))
+        return SL_EIO;
+    return 0;
+}
+
+static int bind_results(struct client *c, char *ep, size_t eplen)
+{
+    char want[300];
+    snprintf(want, sizeof want, "tcp://%s:*", c->o->cl->client_host);
+    c->results = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
+    if (!c->results)
+        return SL_EIO;
+    size_t l = eplen;
+    if (zmq_getsockopt(sl_inbox_socket(c->results), ZMQ_LAST_ENDPOINT, ep, &l)) {
+        snprintf(c->msg, c->msglen, "cannot read the result endpoint: %s",
+                 zmq_strerror(zmq_errno()));
+        return SL_EIO;
+    }
+    sl_inbox_on_reject(c->results, on_reject, c);
+    return 0;
+}
+
+static int connect_nodes(struct client *c)
+{
+    for (uint32_t d = 0; d < c->n; d++) {
+        char ep[300];
+        snprintf(ep, sizeof ep, "tcp://%s:%u", c->o->cl->nodes[d].host, c->o->cl->nodes[d].port);
+        c->to[d] = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
+        if (!c->to[d])
+            return SL_EIO;
+    }
+    return 0;
+}
+
+static void teardown(struct client *c)
+{
+    for (uint32_t d = 0; d < SL_NODES_MAX; d++)
+        sl_outbox_destroy(&c->to[d]);
+    sl_inbox_destroy(&c->results);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    c->zctx = NULL;
+}
+
+int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t msglen)
+{
+    sl_client_opts o = {.cl = cl, .quiet = 1};
+    sl_client_report crep;
+    struct client c = {.o = &o, .n = cl->nnodes, .crep = &crep, .msg = msg, .msglen = msglen};
+    char ep[512];
+    int rc = SL_ENOMEM, ready[SL_NODES_MAX] = {0};
+    uint32_t nready = 0;
+    c.zctx = zmq_ctx_new();
+    if (!c.zctx || (rc = bind_results(&c, ep, sizeof ep)) || (rc = connect_nodes(&c)))
+        goto out;
+    uint64_t deadline = sl_net_now_us() + (uint64_t)timeout_ms * 1000;
+    uint64_t next_hello = 0;
+    while (nready < c.n) {
+        uint64_t now = sl_net_now_us();
+        if (now >= deadline)
+            break;
+        if (now >= next_hello) { /* a node not yet listening never saw the first one */
+            for (uint32_t d = 0; d < c.n; d++)
+                if (!ready[d] && sl_outbox_queued_frames(c.to[d]) == 0)
+                    sl_outbox_control(c.to[d], SL_FRAME_HELLO, 0, ep, strlen(ep));
+            next_hello = now + 500000;
+        }
+        for (uint32_t d = 0; d < c.n; d++)
+            sl_outbox_pump(c.to[d]);
+        zmq_pollitem_t it = {.socket = sl_inbox_socket(c.results), .events = ZMQ_POLLIN};
+        zmq_poll(&it, 1, 50);
+        sl_frame f;
+        while (sl_inbox_recv(c.results, &f) == 1)
+            if (f.h.kind == SL_FRAME_HELLO && f.h.source < c.n && !ready[f.h.source]) {
+                ready[f.h.source] = 1;
+                nready++;
+            }
+    }
+    rc = 0;
+    if (nready < c.n) {
+        size_t o2 = (size_t)snprintf(msg, msglen, "no answer within %d ms from node", timeout_ms);
+        for (uint32_t d = 0; d < c.n && o2 < msglen; d++)
+            if (!ready[d])
+                o2 += (size_t)snprintf(msg + o2, msglen - o2, " %u (%s:%u)", d, cl->nodes[d].host,
+                                       cl->nodes[d].port);
+        rc = SL_EIO;
+    }
+out:
+    /* Unsent HELLOs to absent nodes must not hold the context open. */
+    for (uint32_t d = 0; d < c.n; d++)
+        if (c.to[d]) {
+            int zero = 0;
+            zmq_setsockopt(sl_outbox_socket(c.to[d]), ZMQ_LINGER, &zero, sizeof zero);
+        }
+    teardown(&c);
+    return rc;
+}
+
+int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,
+                  char *msg, size_t msglen)
+{
+    const sl_pipeline_opts *po = o->po;
+    const sl_topology *t = po->topo;
+    struct client c = {.o = o, .n = o->cl->nnodes, .crep = crep, .msg = msg, .msglen = msglen};
+    sl_addict *dict = NULL;
+    sl_sink *sink = NULL;
+    sl_source *src = NULL;
+    sl_partmap *map = NULL;
+    sl_rec *buf = NULL, *part = NULL;
+    size_t *npart = NULL;
+    sl_job job;
+    unsigned char *jobbuf = NULL;
+    size_t joblen = 0;
+    int rc = 0, perr = 0;
+    memset(rep, 0, sizeof *rep);
+    memset(crep, 0, sizeof *crep);
+    memset(&job, 0, sizeof job);
+    crep->nodes = c.n;
+    msg[0] = '\0';
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+
+    if (t->sink.snapshots) {
+        snprintf(msg, msglen, "sink.snapshots is not supported across nodes yet");
+        return SL_EUNSUPPORTED;
+    }
+    dict = sl_addict_new();
+    buf = malloc(CHUNK * sizeof *buf);
+    part = malloc((size_t)c.n * CHUNK * sizeof *part);
+    npart = calloc(c.n, sizeof *npart);
+    map = sl_partmap_new(o->cl->partitions, c.n, &perr);
+    sink = dict ? sl_sink_new(po->out, dict, 0, po->top > 0) : NULL;
+    c.zctx = zmq_ctx_new();
+    if (!dict || !buf || !part || !npart || !map || !sink || !c.zctx) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    job.topo = *t;
+    for (uint32_t i = 0; i < t->nnext; i++) {
+        if (!t->next[i].join[0])
+            continue;
+        sl_jointab *tab = NULL;
+        if ((rc = sl_jointab_load(t->next[i].join, dict, &tab, &job.join_text[i + 1],
+                                  &job.join_len[i + 1], msg, msglen)))
+            goto out;
+        sl_jointab_destroy(&tab);
+    }
+    if ((rc = bind_results(&c, job.result_endpoint, sizeof job.result_endpoint)) ||
+        (rc = connect_nodes(&c)))
+        goto out;
+    if ((rc = sl_job_encode(&job, &jobbuf, &joblen)))
+        goto out;
+    if (joblen > o->cl->net.max_payload) {
+        snprintf(msg, msglen,
+                 "the job description (%zu bytes, join tables included) exceeds "
+                 "net.max_frame (%zu)",
+                 joblen, o->cl->net.max_payload);
+        rc = SL_ERANGE;
+        goto out;
+    }
+    c.job_id = ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec) & 0xffffffu;
+    if (c.job_id == 0)
+        c.job_id = 1;
+    uint32_t stream = sl_job_stream(c.job_id, 0);
+    for (uint32_t d = 0; d < c.n; d++)
+        if (sl_outbox_control(c.to[d], SL_FRAME_JOB, stream, jobbuf, joblen)) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
+    if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
+        goto out;
+
+    double last = t0;
+    uint64_t sent = 0, last_sent = 0, polls = 0;
+    while (!sl_source_done(src)) {
+        long n = sl_source_read(src, buf, CHUNK);
+        if (n < 0) {
+            rc = (int)n;
+            snprintf(msg, msglen, "%s",
+                     rc == SL_EIO ? "reading input failed"
+                     : po->strict ? "stopped at the first malformed line (--strict)"
+                                  : "the input cannot be read past the error above");
+            goto out;
+        }
+        for (long i = 0; i < n; i++) {
+            uint32_t d = sl_partmap_node_of_key(map, buf[i].key);
+            part[(size_t)d * CHUNK + npart[d]++] = buf[i];
+            rep->engine.type_counts[buf[i].type & 3]++;
+        }
+        for (uint32_t d = 0; d < c.n; d++) {
+            if (npart[d] && sl_outbox_put(c.to[d], stream, SL_SCHEMA_REC, sizeof(sl_rec),
+                                          part + (size_t)d * CHUNK, npart[d])) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+            npart[d] = 0;
+        }
+        sent += (uint64_t)n;
+        if ((rc = service(&c, 0)))
+            goto out;
+        /* Back-pressure: wait while any node has too much queued. */
+        for (;;) {
+            int full = 0;
+            for (uint32_t d = 0; d < c.n; d++)
+                if (sl_outbox_queued_bytes(c.to[d]) > SEND_LIMIT)
+                    full = 1;
+            if (!full)
+                break;
+            if ((rc = service(&c, 20)))
+                goto out;
+            if ((++polls % 5) == 0 && (rc = check_alive(&c)))
+                goto out;
+        }
+        if (po->on_progress && po->progress_every_s > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+            if (now - last >= po->progress_every_s) {
+                sl_source_stats ss;
+                sl_source_get_stats(src, &ss);
+                sl_progress p = {.events = sent, .bad = ss.input.bad, .elapsed_s = now - t0};
+                p.rate = (double)(sent - last_sent) / (now - last);
+                po->on_progress(po->progress_ud, &p);
+                last = now;
+                last_sent = sent;
+            }
+        }
+    }
+    for (uint32_t d = 0; d < c.n; d++)
+        if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream, NULL, 0)) {
+            rc = SL_ENOMEM;
+            goto out;
+        }
+    while (c.done < c.n) {
+        if ((rc = service(&c, 100)) || (rc = check_alive(&c)))
+            goto out;
+    }
+
+    /* Every node is done: write the results as one process would. */
+    const sl_node_report *r0 = &crep->node[0];
+    sl_sink_set_layout(sink, &r0->cols, r0->windowed);
+    if (c.windows.n && (rc = sl_sink_emit(sink, SL_EMIT_WINDOWS, c.windows.r, c.windows.n)))
+        goto out;
+    if ((rc = sl_sink_emit(sink, SL_EMIT_FINAL, c.final.r, c.final.n)))
+        goto out;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    rep->elapsed_s = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - t0;
+    if (po->top && po->top_out) {
+        if (po->on_progress)
+            po->on_progress(po->progress_ud, NULL);
+        rc = sl_sink_print_top(sink, po->top_out, po->top, po->top_min_impressions);
+    }
+out:
+    if (rc && !msg[0])
+        snprintf(msg, msglen, "%s", sl_strerror(rc));
+    if (rc && c.zctx) {
+        /* Tell the nodes, so that they drop the job instead of waiting for our EOS. */
+        for (uint32_t d = 0; d < c.n; d++)
+            if (c.to[d]) {
+                sl_outbox_control(c.to[d], SL_FRAME_ABORT, sl_job_stream(c.job_id, 0), NULL, 0);
+                sl_outbox_drain(c.to[d], 1000);
+                int zero = 0;
+                zmq_setsockopt(sl_outbox_socket(c.to[d]), ZMQ_LINGER, &zero, sizeof zero);
+            }
+    }
+    for (uint32_t d = 0; d < c.n; d++) {
+        const sl_node_report *nr = &crep->node[d];
+        rep->engine.events_in += nr->events_in[0];
+        rep->engine.events_late += nr->late[0];
+        if (c.to[d]) {
+            sl_outbox_stats os;
+            sl_outbox_get_stats(c.to[d], &os);
+            crep->frames_sent += os.frames;
+            crep->bytes_sent += os.bytes;
+            crep->send_blocked += os.blocked;
+        }
+    }
+    rep->engine.rows_emitted = c.final.n + c.windows.n;
+    if (src) {
+        sl_source_stats ss;
+        sl_source_get_stats(src, &ss);
+        rep->input = ss.input;
+        rep->generated = ss.generated;
+        rep->filtered = ss.filtered;
+    }
+    snprintf(rep->device.platform, sizeof rep->device.platform, "cluster");
+    snprintf(rep->device.name, sizeof rep->device.name, "%u node%s", c.n, c.n == 1 ? "" : "s");
+    teardown(&c);
+    sl_source_destroy(&src);
+    sl_sink_destroy(&sink);
+    sl_addict_destroy(&dict);
+    sl_partmap_destroy(&map);
+    sl_job_clear(&job);
+    free(jobbuf);
+    free(buf);
+    free(part);
+    free(npart);
+    free(c.final.r);
+    free(c.windows.r);
+    return rc;
+}

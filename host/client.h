@@ -1,0 +1,50 @@
+/* The client side of a cluster job: the topology's source and keyless filter run here, each
+ * record goes to the node that owns its key (the partition map of the cluster file), and the
+ * last stage's rows come back here, where the sink writes them as the one-process pipeline
+ * would: final rows in one emission sorted by ad id, so `sluice ctr --nodes N` prints what
+ * `sluice ctr` prints.
+ *
+ * Back-pressure: when a node's queue is full, the client stops reading its input until the
+ * queue drains (it keeps receiving results meanwhile). Nothing is dropped.
+ *
+ * Runs on the calling thread. */
+#ifndef SL_CLIENT_H
+#define SL_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "job.h"
+#include "pipeline.h"
+
+/* Optional liveness check, called about every 100 ms while waiting: returns 0 when all is
+ * well, or nonzero with msg filled (a node process died) to fail the job. */
+typedef int (*sl_client_alive_fn)(void *ud, char *msg, size_t msglen);
+
+typedef struct sl_client_opts {
+    const sl_cluster_cfg *cl;
+    const sl_pipeline_opts *po; /* topology, input, output, callbacks as for sl_pipeline_run */
+    sl_client_alive_fn alive;
+    void *alive_ud;
+    int quiet; /* no per-node lines on stderr */
+} sl_client_opts;
+
+typedef struct sl_client_report {
+    uint32_t nodes;
+    sl_node_report node[SL_NODES_MAX];
+    uint64_t frames_sent, bytes_sent, send_blocked;
+    uint64_t rejected; /* result frames rejected at the client */
+} sl_client_report;
+
+/* Runs the topology on the cluster. Returns 0 or an sl_err with msg (a node's own message when
+ * a node failed). rep->engine carries the events sent and rows received; crep the nodes'
+ * reports. */
+int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,
+                  char *msg, size_t msglen);
+
+/* Sends HELLO to every node and waits up to timeout_ms for all to answer. Returns 0 when all
+ * did, SL_EIO otherwise with msg naming the missing nodes. */
+int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t msglen);
+
+#endif

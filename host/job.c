@@ -1,0 +1,129 @@
+/* Job payloads; see job.h. */
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "err.h"
+#include "event.h"
+
+#define JOB_MAGIC "SLJOB001"
+
+size_t sl_schema_recsize(uint32_t schema)
+{
+    switch (schema) {
+    case SL_SCHEMA_REC:
+        return sizeof(sl_rec);
+    case SL_SCHEMA_ROW_FINAL:
+    case SL_SCHEMA_ROW_WINDOWS:
+        return sizeof(sl_row);
+    default:
+        return 0;
+    }
+}
+
+/* Layout: magic[8], u64 sizeof(sl_topology), u64 version length, version, topology bytes,
+ * endpoint[512], then per stage u64 join length (UINT64_MAX: none) and the bytes. */
+int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
+{
+    const char *ver = SLUICE_VERSION;
+    uint64_t vlen = strlen(ver), tsz = sizeof(sl_topology);
+    size_t n = 8 + 8 + 8 + vlen + sizeof(sl_topology) + sizeof job->result_endpoint;
+    for (int i = 0; i < SL_STAGES_MAX; i++)
+        n += 8 + (job->join_text[i] ? job->join_len[i] : 0);
+    unsigned char *p = malloc(n), *o = p;
+    if (!p)
+        return SL_ENOMEM;
+    memcpy(o, JOB_MAGIC, 8);
+    o += 8;
+    memcpy(o, &tsz, 8);
+    o += 8;
+    memcpy(o, &vlen, 8);
+    o += 8;
+    memcpy(o, ver, vlen);
+    o += vlen;
+    memcpy(o, &job->topo, sizeof job->topo);
+    o += sizeof job->topo;
+    memcpy(o, job->result_endpoint, sizeof job->result_endpoint);
+    o += sizeof job->result_endpoint;
+    for (int i = 0; i < SL_STAGES_MAX; i++) {
+        uint64_t l = job->join_text[i] ? job->join_len[i] : UINT64_MAX;
+        memcpy(o, &l, 8);
+        o += 8;
+        if (job->join_text[i]) {
+            memcpy(o, job->join_text[i], job->join_len[i]);
+            o += job->join_len[i];
+        }
+    }
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen)
+{
+    const unsigned char *end = p + len;
+    uint64_t tsz, vlen;
+    memset(job, 0, sizeof *job);
+    if (len < 24 || memcmp(p, JOB_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "not a job description");
+        return SL_EPARSE;
+    }
+    memcpy(&tsz, p + 8, 8);
+    memcpy(&vlen, p + 16, 8);
+    p += 24;
+    if (tsz != sizeof(sl_topology) || vlen != strlen(SLUICE_VERSION) || (size_t)(end - p) < vlen ||
+        memcmp(p, SLUICE_VERSION, vlen) != 0) {
+        snprintf(err, errlen,
+                 "job from another sluice build (this node runs %s; every node and client must "
+                 "run the same build)",
+                 SLUICE_VERSION);
+        return SL_EPARSE;
+    }
+    p += vlen;
+    if ((size_t)(end - p) < sizeof job->topo + sizeof job->result_endpoint)
+        goto truncated;
+    memcpy(&job->topo, p, sizeof job->topo);
+    p += sizeof job->topo;
+    memcpy(job->result_endpoint, p, sizeof job->result_endpoint);
+    job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
+    p += sizeof job->result_endpoint;
+    for (int i = 0; i < SL_STAGES_MAX; i++) {
+        uint64_t l;
+        if (end - p < 8)
+            goto truncated;
+        memcpy(&l, p, 8);
+        p += 8;
+        if (l == UINT64_MAX)
+            continue;
+        if (l > (uint64_t)(end - p))
+            goto truncated;
+        job->join_text[i] = malloc((size_t)l + 1);
+        if (!job->join_text[i]) {
+            sl_job_clear(job);
+            snprintf(err, errlen, "out of memory");
+            return SL_ENOMEM;
+        }
+        memcpy(job->join_text[i], p, (size_t)l);
+        job->join_text[i][l] = '\0';
+        job->join_len[i] = (size_t)l;
+        p += l;
+    }
+    if (p != end)
+        goto truncated;
+    return 0;
+truncated:
+    sl_job_clear(job);
+    snprintf(err, errlen, "job description truncated or padded (%zu bytes)", len);
+    return SL_EPARSE;
+}
+
+void sl_job_clear(sl_job *job)
+{
+    for (int i = 0; i < SL_STAGES_MAX; i++) {
+        free(job->join_text[i]);
+        job->join_text[i] = NULL;
+    }
+}

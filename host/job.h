@@ -1,0 +1,81 @@
+/* What nodes and clients say to each other about a job, on top of netio's frames.
+ *
+ * A job is one run of a topology across the cluster. The client sends a JOB frame to every
+ * node's first port; its payload is the topology (sl_topology as is: nodes and clients run the
+ * same build, which the payload's size and version check), the endpoint the results go to and
+ * the text of each stage's join table. Then it streams the source's records, keyed, to their
+ * owners (stage 0, schema SL_SCHEMA_REC) and an EOS to every node. Each node finishes a stage
+ * once it has the EOS of every upstream sender, forwards the rows as records to the owners of
+ * the next stage's keys, and sends EOS downstream; the last stage's rows go to the client
+ * (SL_SCHEMA_ROW_*), then a DONE frame with the node's counters.
+ *
+ * Streams are (job id << 8) | stage, so frames of an old job are never taken for a new one's.
+ * Any thread. */
+#ifndef SL_JOB_H
+#define SL_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "columns.h"
+#include "config.h"
+#include "frame.h"
+
+enum sl_schema {
+    SL_SCHEMA_REC = 1,         /* sl_rec, 32 bytes: a stage's input */
+    SL_SCHEMA_ROW_FINAL = 2,   /* sl_row, 80 bytes: final rows of the last stage */
+    SL_SCHEMA_ROW_WINDOWS = 3, /* sl_row: rows of closed windows of the last stage */
+};
+
+/* Record size of a schema (an sl_frame_recsize_fn): 0 for an unknown one. */
+size_t sl_schema_recsize(uint32_t schema);
+
+static inline uint32_t sl_job_stream(uint32_t job, uint32_t stage)
+{
+    return (job << 8) | (stage & 0xffu);
+}
+static inline uint32_t sl_stream_job(uint32_t stream)
+{
+    return stream >> 8;
+}
+static inline uint32_t sl_stream_stage(uint32_t stream)
+{
+    return stream & 0xffu;
+}
+
+typedef struct sl_job {
+    sl_topology topo;
+    char result_endpoint[512];
+    char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
+    size_t join_len[SL_STAGES_MAX];
+} sl_job;
+
+/* Encodes `job` into *buf (malloc'd, caller frees). Returns 0 or SL_ENOMEM. */
+int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len);
+
+/* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Returns 0,
+ * or SL_EPARSE with the reason in err (another build, truncated). */
+int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen);
+
+void sl_job_clear(sl_job *job);
+
+/* A node's counters for one job, sent in its DONE frame. */
+typedef struct sl_node_report {
+    uint32_t node;
+    uint32_t stages;
+    uint64_t events_in[SL_STAGES_MAX];     /* records pushed into each stage's engine here */
+    uint64_t forwarded[SL_STAGES_MAX];     /* records made from each stage's rows */
+    uint64_t unjoined[SL_STAGES_MAX];      /* rows whose key the next stage's join lacks */
+    uint64_t late[SL_STAGES_MAX];          /* late events dropped by windowed PEs */
+    uint64_t rows_out;                     /* rows sent to the client */
+    uint64_t frames_in, bytes_in;          /* frames received for this job */
+    uint64_t rejected[SL_FRAME_NVERDICTS]; /* since the node started, by verdict */
+    uint64_t duplicates, gaps, stale;      /* since the node started */
+    uint64_t dropped_connections;          /* since the node started */
+    uint64_t send_blocked;                 /* pumps that found a peer's queue full */
+    double busy_s;                         /* time from JOB to DONE */
+    sl_columns cols;                       /* the last stage's output columns */
+    int32_t windowed;                      /* rows carry a window start */
+} sl_node_report;
+
+#endif

@@ -1,0 +1,260 @@
+/* Local node processes; see launch.h. */
+#include "launch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "err.h"
+
+struct child {
+    pid_t pid;
+    uint32_t id;
+    int exited, status;
+};
+
+struct sl_launch {
+    struct child c[SL_NODES_MAX];
+    uint32_t n;
+};
+
+int sl_host_is_local(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+        strncmp(host, "127.", 4) == 0 || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+        return 1;
+    struct ifaddrs *ifs, *i;
+    int local = 0;
+    if (getifaddrs(&ifs) != 0)
+        return 0;
+    for (i = ifs; i && !local; i = i->ifa_next) {
+        char buf[INET6_ADDRSTRLEN];
+        if (!i->ifa_addr)
+            continue;
+        if (i->ifa_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, buf,
+                      sizeof buf);
+        else if (i->ifa_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, buf,
+                      sizeof buf);
+        else
+            continue;
+        local = strcmp(buf, host) == 0;
+    }
+    freeifaddrs(ifs);
+    return local;
+}
+
+static void reap(sl_launch *l, int block)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->c[i].exited)
+            continue;
+        int st;
+        pid_t r = waitpid(l->c[i].pid, &st, block ? 0 : WNOHANG);
+        if (r == l->c[i].pid || (r < 0 && errno == ECHILD)) {
+            l->c[i].exited = 1;
+            l->c[i].status = r == l->c[i].pid ? st : 0;
+        }
+    }
+}
+
+int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_cfg *cl, int quiet,
+                    sl_launch **out, char *msg, size_t msglen)
+{
+    sl_launch *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    pid_t parent = getpid();
+    for (uint32_t i = 0; i < cl->nnodes; i++) {
+        if (!sl_host_is_local(cl->nodes[i].host))
+            continue;
+        char id[16];
+        snprintf(id, sizeof id, "%u", i);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            snprintf(msg, msglen, "fork failed: %s", strerror(errno));
+            sl_launch_stop(&l, 5000, NULL, 0);
+            return SL_EIO;
+        }
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent)
+                _exit(1);
+            if (quiet)
+                execl(exe, exe, "node", "--config", cluster_path, "--id", id, "--quiet",
+                      (char *)NULL);
+            else
+                execl(exe, exe, "node", "--config", cluster_path, "--id", id, (char *)NULL);
+            fprintf(stderr, "sluice: cannot run %s: %s\n", exe, strerror(errno));
+            _exit(127);
+        }
+        l->c[l->n].pid = pid;
+        l->c[l->n].id = i;
+        l->n++;
+    }
+    *out = l;
+    return 0;
+}
+
+uint32_t sl_launch_count(const sl_launch *l)
+{
+    return l->n;
+}
+
+int sl_launch_alive(void *ud, char *msg, size_t msglen)
+{
+    sl_launch *l = ud;
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (!l->c[i].exited)
+            continue;
+        int st = l->c[i].status;
+        if (WIFSIGNALED(st))
+            snprintf(msg, msglen, "node %u (pid %d) was killed by signal %d", l->c[i].id,
+                     (int)l->c[i].pid, WTERMSIG(st));
+        else
+            snprintf(msg, msglen, "node %u (pid %d) exited with status %d", l->c[i].id,
+                     (int)l->c[i].pid, WEXITSTATUS(st));
+        return 1;
+    }
+    return 0;
+}
+
+int sl_launch_wait_ready(sl_launch *l, const sl_cluster_cfg *cl, int timeout_ms, char *msg,
+                         size_t msglen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double deadline = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + timeout_ms / 1000.0;
+    for (;;) {
+        if (sl_launch_alive(l, msg, msglen))
+            return SL_EIO;
+        int rc = sl_client_ping(cl, 1000, msg, msglen);
+        if (rc == 0)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 >= deadline)
+            return rc;
+    }
+}
+
+int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen)
+{
+    if (!lp || !*lp)
+        return 0;
+    sl_launch *l = *lp;
+    int rc = 0;
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++)
+        if (!l->c[i].exited)
+            kill(l->c[i].pid, SIGTERM);
+    int waited = 0, killed = 0;
+    for (;;) {
+        reap(l, 0);
+        int left = 0;
+        for (uint32_t i = 0; i < l->n; i++)
+            left += !l->c[i].exited;
+        if (!left)
+            break;
+        if (waited >= timeout_ms && !killed) {
+            for (uint32_t i = 0; i < l->n; i++)
+                if (!l->c[i].exited)
+                    kill(l->c[i].pid, SIGKILL);
+            killed = 1;
+        }
+        usleep(10000);
+        waited += 10;
+    }
+    size_t o = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        int st = l->c[i].status;
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            continue;
+        rc = SL_EIO;
+        if (msg && o < msglen)
+            o += (size_t)snprintf(msg + o, msglen - o, "%snode %u %s %d", o ? "; " : "", l->c[i].id,
+                                  WIFSIGNALED(st) ? "ended by signal" : "exited with",
+                                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    }
+    free(l);
+    *lp = NULL;
+    return rc;
+}
+
+/* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now. */
+static int ports_free(unsigned base, unsigned count)
+{
+    for (unsigned p = base; p < base + count; p++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return 0;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t pathlen, char *msg,
+                            size_t msglen)
+{
+    const char *tmp = getenv("TMPDIR");
+    unsigned span = n * SL_NODE_PORTS, base = 0;
+    if (n == 0 || n > SL_NODES_MAX) {
+        snprintf(msg, msglen, "--nodes must be 1..%d", SL_NODES_MAX);
+        return SL_EINVAL;
+    }
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
+    for (int tries = 0; tries < 200 && !base; tries++) {
+        unsigned b = 20000 + (unsigned)rand() % (40000 - span);
+        if (ports_free(b, span))
+            base = b;
+    }
+    if (!base) {
+        snprintf(msg, msglen, "no %u free consecutive ports on 127.0.0.1", span);
+        return SL_EIO;
+    }
+    snprintf(path, pathlen, "%s/sluice-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        snprintf(msg, msglen, "cannot create %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return SL_EIO;
+    }
+    fprintf(f, "# written by sluice for %u local nodes\n", n);
+    if (device && *device) {
+        fputs("device: \"", f);
+        for (const char *c = device; *c; c++)
+            fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        fputs("\"\n", f);
+    }
+    fputs("nodes:\n", f);
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_PORTS);
+    if (fclose(f) != 0) {
+        snprintf(msg, msglen, "cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        return SL_EIO;
+    }
+    return 0;
+}

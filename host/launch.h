@@ -1,0 +1,49 @@
+/* Local node processes: `sluice cluster up` and `sluice ctr --nodes N` start one `sluice node`
+ * process per node of a cluster file that lives on this machine, wait until every node of the
+ * file answers, and stop them cleanly: SIGTERM, which lets a node finish its job and deliver
+ * what it has queued, then SIGKILL only past a timeout (reported). Children also get SIGTERM if
+ * the launching process dies (PR_SET_PDEATHSIG), so no node outlives it.
+ *
+ * One thread owns a launch. */
+#ifndef SL_LAUNCH_H
+#define SL_LAUNCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct sl_launch sl_launch;
+
+/* 1 when `host` names this machine's loopback ("127.0.0.1", "localhost", "::1", 127.x.y.z) or
+ * one of its interface addresses. */
+int sl_host_is_local(const char *host);
+
+/* Starts `exe node --config cluster_path --id i` for every local node of `cl` (quiet: with
+ * --quiet). Returns 0 with *out, or an sl_err with msg (nothing is left running). */
+int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_cfg *cl, int quiet,
+                    sl_launch **out, char *msg, size_t msglen);
+
+/* Number of node processes started. */
+uint32_t sl_launch_count(const sl_launch *l);
+
+/* Waits until every node of the cluster answers (sl_client_ping), failing early when a child
+ * exits. Returns 0 or SL_EIO with msg. */
+int sl_launch_wait_ready(sl_launch *l, const sl_cluster_cfg *cl, int timeout_ms, char *msg,
+                         size_t msglen);
+
+/* An sl_client_alive_fn: `ud` is the launch. Nonzero with msg when a node process exited. */
+int sl_launch_alive(void *ud, char *msg, size_t msglen);
+
+/* Stops every node (SIGTERM, then SIGKILL after timeout_ms) and reaps them. Returns 0 when all
+ * exited with status 0 after SIGTERM, else SL_EIO with msg saying which did not. *lp is freed
+ * and set to NULL either way. */
+int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen);
+
+/* Writes a cluster file for n nodes on 127.0.0.1 with free ports, using OpenCL device `device`
+ * ("" for the default), to a new temporary file; its path goes to path (pathlen bytes).
+ * Returns 0 or SL_EIO with msg. */
+int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t pathlen, char *msg,
+                            size_t msglen);
+
+#endif
