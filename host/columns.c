@@ -55,6 +55,9 @@ int sl_columns_parse(const char *spec, sl_columns *c, char *err, size_t errlen)
             if (strncmp(p, "int", 3) == 0) {
                 c->fmt[c->n] = SL_COLFMT_INT;
                 p += 3;
+            } else if (strncmp(p, "key", 3) == 0) {
+                c->fmt[c->n] = SL_COLFMT_KEY;
+                p += 3;
             } else if (*p == 'g') {
                 p++;
             } else if (*p == 'f' && p[1] >= '0' && p[1] <= '9') {
@@ -64,7 +67,7 @@ int sl_columns_parse(const char *spec, sl_columns *c, char *err, size_t errlen)
             } else {
                 snprintf(err, errlen,
                          "SL_COLUMNS: column \"%s\": unknown format at \"%.10s\" "
-                         "(expected int, f0..f9 or g)",
+                         "(expected int, f0..f9, g or key)",
                          c->name[c->n], p);
                 return SL_EINVAL;
             }
@@ -91,8 +94,19 @@ int sl_columns_find(const sl_columns *c, const char *name)
     return -1;
 }
 
+uint64_t sl_columns_key(double v)
+{
+    uint64_t k;
+    memcpy(&k, &v, sizeof k);
+    return k;
+}
+
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
 {
+    if (c->fmt[i] == SL_COLFMT_KEY) {
+        snprintf(buf, len, "#%016llx", (unsigned long long)sl_columns_key(v));
+        return;
+    }
     if (c->fmt[i] == SL_COLFMT_FIXED) {
         int w = snprintf(buf, len, "%.*f", c->decimals[i], v);
         if (w >= 0 && (size_t)w < len)

@@ -1,14 +1,25 @@
-/* Output columns of a PE, from its SL_COLUMNS text ("name[:fmt],..."; fmt is int, f0..f9 or g),
- * and how each value is printed. The device reports the text (sl_abi_info), so built-in and user
- * PEs describe their output the same way. */
+/* Output columns of a PE, from its SL_COLUMNS text ("name[:fmt],..."; fmt is int, f0..f9, g or
+ * key), and how each value is printed. The device reports the text (sl_abi_info), so built-in and
+ * user PEs describe their output the same way.
+ *
+ * A key column's double is not a number: it holds the 64 bits of a 64-bit key (an ad's, a
+ * user's), bit-cast (as_double on the device). Read it with sl_columns_key, and copy such doubles
+ * only bytewise (memcpy, assignment): any arithmetic or conversion may change the bits, since a
+ * key can look like a NaN. Key 0 means "no key". */
 #ifndef SL_COLUMNS_H
 #define SL_COLUMNS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SL_COLUMNS_MAX 8 /* SL_OUT_MAX in kernels/sluice.h */
 
-enum sl_colfmt { SL_COLFMT_G = 0, SL_COLFMT_INT = 1, SL_COLFMT_FIXED = 2 };
+enum sl_colfmt {
+    SL_COLFMT_G = 0,
+    SL_COLFMT_INT = 1,
+    SL_COLFMT_FIXED = 2,
+    SL_COLFMT_KEY = 3 /* a bit-cast 64-bit key; the sink prints the id it stands for */
+};
 
 typedef struct sl_columns {
     int n;
@@ -27,7 +38,12 @@ int sl_columns_find(const sl_columns *c, const char *name);
 
 /* Formats value v of column i into buf: int prints an integral value exactly (and falls back to
  * g otherwise), fN prints N decimals (falling back to g when that does not fit in len bytes; 330
- * always suffice), g prints the shortest text that reads back as v. */
+ * always suffice), g prints the shortest text that reads back as v, key prints the key's bits as
+ * '#' and 16 lowercase hex digits (this module has no dictionary; the sink prints ad ids). Any
+ * thread. */
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len);
+
+/* Returns the 64-bit key held in a key column's value v (its bits, unchanged). Any thread. */
+uint64_t sl_columns_key(double v);
 
 #endif

@@ -127,6 +127,22 @@ static void write_header(sl_sink *s)
     fputc('\n', s->out);
 }
 
+/* A key column's field: the key's id from the dictionary, CSV-quoted like ad_id; nothing for
+ * key 0 (no key, e.g. an empty rank); '#' and 16 hex digits for a key the dictionary lacks (a
+ * user key, say: only ad ids are interned). */
+static void write_key(sl_sink *s, double v)
+{
+    const uint64_t k = sl_columns_key(v);
+    if (k == 0)
+        return;
+    size_t len;
+    const char *id = sl_addict_get(s->dict, k, &len);
+    if (id)
+        sl_csv_write_field(s->out, id, len);
+    else
+        fprintf(s->out, "#%016" PRIx64, k);
+}
+
 static void write_row(sl_sink *s, const struct named *nm)
 {
     const sl_row *r = nm->row;
@@ -135,8 +151,13 @@ static void write_row(sl_sink *s, const struct named *nm)
     if (s->windowed)
         fprintf(s->out, ",%" PRId64, r->window_start);
     for (int c = 0; c < s->cols.n; c++) {
+        fputc(',', s->out);
+        if (s->cols.fmt[c] == SL_COLFMT_KEY) {
+            write_key(s, r->v[c]);
+            continue;
+        }
         sl_columns_format(&s->cols, c, r->v[c], buf, sizeof buf);
-        fprintf(s->out, ",%s", buf);
+        fputs(buf, s->out);
     }
     fputc('\n', s->out);
 }
@@ -204,8 +225,9 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
 {
     static const char *const names[3] = {"impressions", "clicks", "ctr"};
     int ctr_cols[3];
-    for (int i = 0; i < 3; i++)
-        if ((ctr_cols[i] = sl_columns_find(&s->cols, names[i])) < 0)
+    for (int i = 0; i < 3; i++) /* a key column holds bits, not a number to rank by */
+        if ((ctr_cols[i] = sl_columns_find(&s->cols, names[i])) < 0 ||
+            s->cols.fmt[ctr_cols[i]] == SL_COLFMT_KEY)
             return SL_EINVAL;
     size_t m = 0;
     struct named *list = malloc((s->nkept ? s->nkept : 1) * sizeof *list);

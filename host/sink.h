@@ -6,6 +6,8 @@
  *   sum           ad_id,count,sum
  *   window_count  ad_id,window_start,count
  * With snapshots on, every row starts with an `emit` column: snapshot-N, windows-N or final.
+ * A column of format key prints the id its key stands for (CSV-quoted as ad_id is), nothing for
+ * key 0, and '#' with 16 lowercase hex digits for a key the dictionary does not hold.
  *
  * A sink belongs to the engine's thread. */
 #ifndef SL_SINK_H
@@ -40,7 +42,8 @@ const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
 
 /* Writes the top `n` ads by ctr (ties: more impressions first, then ad id) among those with at
  * least `min_impressions`, as an aligned table. The PE must have columns named impressions,
- * clicks and ctr. Returns 0, SL_EINVAL (no such columns), SL_ENOMEM or SL_EIO. */
+ * clicks and ctr, none of format key. Returns 0, SL_EINVAL (no such columns), SL_ENOMEM or
+ * SL_EIO. */
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions);
 
 void sl_sink_destroy(sl_sink **sp);

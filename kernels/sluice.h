@@ -8,8 +8,9 @@
  *   #define SL_PE_SEQUENTIAL   (order matters: decayed rates, sessions)
  *
  *   #define SL_COLUMNS "name[:fmt],..."   output columns after ad_id (at most SL_OUT_MAX);
- *                                          fmt is int, f0..f9 (fixed decimals) or g (default,
- *                                          shortest exact form)
+ *                                          fmt is int, f0..f9 (fixed decimals), g (default,
+ *                                          shortest exact form) or key (a 64-bit key stored
+ *                                          with as_double; printed as the id it stands for)
  *   typedef struct { ... } sl_state;       one key's state, at most 4096 bytes
  *
  *   void sl_init(__global sl_state *s);                                  a new key's state
@@ -46,7 +47,8 @@ typedef struct sl_record {
 #define SL_OUT_MAX 8
 
 /* What sl_emit fills: one double per column named in SL_COLUMNS. Integers up to 2^53 are
- * exact. */
+ * exact. A `key` column takes a 64-bit key's bits unchanged, out->v[i] = as_double(k) (0: no
+ * key); never compute with such a value, since a key's bits can read as a NaN. */
 typedef struct sl_out {
     double v[SL_OUT_MAX];
 } sl_out;

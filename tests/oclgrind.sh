@@ -82,6 +82,9 @@ ex=$(cd "$here/../examples/kernels" && pwd)
 # SLUICE_DEVICE). A sequential PE is always grouped.
 # Small on purpose: Oclgrind interprets every instruction. Snapshots every N events run the
 # merge and the emission mid-stream; window_count closes windows (tombstones, slot reuse).
+# topk_ctr.cl ranks the generator's users by purchase value per ad (standing in for ads per
+# campaign: 200 users, so each one repeats with different values); its key columns
+# print user keys as #hex, since only ad ids are in the sink's dictionary.
 cases=(
   "count|0|chunked grouped|source: {type: generator, events: 6000, keys: 60, skew: 1.0, seed: 1}
 pe: {kind: count, capacity: 100, trigger: {every_events: 2500}}
@@ -111,6 +114,10 @@ batch: {events: 1000}"
   "distinct_users.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 30, seed: 8, users: 3000}
 pe: {kind: user, source: $ex/distinct_users.cl, capacity: 64}
 batch: {events: 1000}"
+  "topk_ctr.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 30, seed: 9, users: 200, purchase_rate: 0.3}
+pe: {kind: user, source: $ex/topk_ctr.cl, capacity: 64, trigger: {every_events: 2500}}
+batch: {events: 1000}
+sink: {snapshots: true}"
 )
 
 # Compares two CSV results field by field: text exactly, numbers within 1e-12 relative (the
