@@ -228,7 +228,7 @@ Test(config, documented_examples)
                "  type: stdin\n"
                "pe: {kind: ctr}\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, batch, sink)");
+               "pe, next, batch, sink)");
     EXPECT_ERR("source:\npe: {kind: ctr}\n",
                "topo.yaml:1:8: source: expected a mapping, got nothing");
     EXPECT_ERR("device: pthread\n"
@@ -236,7 +236,7 @@ Test(config, documented_examples)
                "sourse:\n"
                "  type: stdin\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, batch, sink)");
+               "pe, next, batch, sink)");
     EXPECT_ERR("device: pthread\n"
                "source:\n"
                "  type: stdin\n"
@@ -660,4 +660,67 @@ Test(config, user_pe_source_binary_and_window)
                "topo.yaml:1:32: pe.binary: only allowed when pe.source is absent");
     EXPECT_ERR("pe: {kind: ctr, source: a.cl}\n",
                "topo.yaml:1:17: pe.source: only allowed when pe.kind is user");
+}
+
+Test(config, next_stages)
+{
+    EXPECT_OK("pe: {kind: ctr}\n"
+              "next:\n"
+              "  - {name: per_campaign, kind: sum, join: camp.csv, value: clicks, capacity: 64}\n"
+              "  - {kind: count, trigger: {every_events: 5}}\n");
+    cr_assert_eq(topo.nnext, 2);
+    cr_assert_str_eq(topo.next[0].pe.name, "per_campaign");
+    cr_assert_eq(topo.next[0].pe.kind, SL_PE_SUM);
+    cr_assert_eq(topo.next[0].pe.capacity, 64);
+    cr_assert_str_eq(topo.next[0].join, "camp.csv");
+    cr_assert_str_eq(topo.next[0].value, "clicks");
+    cr_assert_eq(topo.next[1].pe.kind, SL_PE_COUNT);
+    cr_assert_str_eq(topo.next[1].join, "");
+    cr_assert_str_eq(topo.next[1].value, "");
+    cr_assert_eq(topo.next[1].pe.trigger.every_events, 5);
+
+    /* Errors name the stage. */
+    EXPECT_ERR("pe: {kind: ctr}\nnext:\n  - {kind: sum, prior: [1, 2]}\n",
+               "topo.yaml:3:17: next[0].prior: only allowed when next[0].kind is ctr");
+    EXPECT_ERR("pe: {kind: ctr}\nnext:\n  - {value: ctr}\n",
+               "topo.yaml:3:5: next[0]: missing required key \"kind\"");
+    EXPECT_ERR("pe: {kind: ctr}\nnext: []\n",
+               "topo.yaml:2:7: next: expected a non-empty list of PE mappings, got an empty list");
+    EXPECT_ERR("pe: {kind: ctr}\nnext: [{kind: sum}, {kind: sum}, {kind: sum}, {kind: sum}]\n",
+               "topo.yaml:2:7: next: expected at most 3 PEs, got a list of 4 items");
+    /* join and value belong to next stages only. */
+    EXPECT_ERR("pe: {kind: ctr, join: x.csv}\n",
+               "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
+               "prior, window_ms, lateness_ms, trigger, source, binary)");
+}
+
+Test(config, cluster_file)
+{
+    static sl_cluster_cfg cl;
+    const char *ok = "partitions: 64\n"
+                     "net: {batch_bytes: 4096, flush_us: 500, max_frame: 65536}\n"
+                     "nodes:\n"
+                     "  - {id: 0, host: 127.0.0.1, port: 7600}\n"
+                     "  - {id: 1, host: 10.0.0.2, port: 7700}\n";
+    cr_assert_eq(sl_cluster_parse(ok, strlen(ok), "c.yaml", &cl, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cl.nnodes, 2);
+    cr_assert_eq(cl.partitions, 64);
+    cr_assert_str_eq(cl.nodes[1].host, "10.0.0.2");
+    cr_assert_eq(cl.nodes[1].port, 7700);
+    cr_assert_eq(cl.net.batch_bytes, 4096);
+    cr_assert_eq(cl.net.flush_us, 500);
+    cr_assert_eq(cl.net.max_payload, 65536);
+    cr_assert_str_eq(cl.client_host, "127.0.0.1");
+
+    const char *order = "nodes:\n  - {id: 1, host: a, port: 7600}\n";
+    cr_assert_eq(sl_cluster_parse(order, strlen(order), "c.yaml", &cl, err, sizeof err),
+                 SL_ECONFIG);
+    cr_assert_str_eq(err, "c.yaml:2:10: nodes[0].id: node ids must be 0..N-1 in order: expected 0");
+    const char *big = "net: {batch_bytes: 70000, max_frame: 65536}\nnodes: [{id: 0, host: a, "
+                      "port: 1}]\n";
+    cr_assert_eq(sl_cluster_parse(big, strlen(big), "c.yaml", &cl, err, sizeof err), SL_ECONFIG);
+    cr_assert(strstr(err, "net.batch_bytes: expected an integer in 64..65536"), "%s", err);
+    const char *port = "nodes: [{id: 0, host: a, port: 65534}]\n";
+    cr_assert_eq(sl_cluster_parse(port, strlen(port), "c.yaml", &cl, err, sizeof err), SL_ECONFIG);
+    cr_assert(strstr(err, "nodes[0].port: expected an integer in 1..65532"), "%s", err);
 }
