@@ -385,6 +385,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     /* Every node is done: write the results as one process would. */
     const sl_node_report *r0 = &crep->node[0];
     sl_sink_set_layout(sink, &r0->cols, r0->windowed);
+    if (sl_topology_rekeyed(t))
+        sl_sink_set_key_name(sink, "campaign_id");
     if (c.windows.n && (rc = sl_sink_emit(sink, SL_EMIT_WINDOWS, c.windows.r, c.windows.n)))
         goto out;
     if ((rc = sl_sink_emit(sink, SL_EMIT_FINAL, c.final.r, c.final.n)))

@@ -74,6 +74,14 @@ void sl_topology_defaults(sl_topology *t)
     t->sink.snapshots = 0;
 }
 
+int sl_topology_rekeyed(const sl_topology *t)
+{
+    for (uint32_t i = 0; i < t->nnext; i++)
+        if (t->next[i].join[0])
+            return 1;
+    return 0;
+}
+
 /* ---- messages ---------------------------------------------------------------------------- */
 
 struct ctx {

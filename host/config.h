@@ -104,6 +104,9 @@ typedef struct sl_topology {
     } sink;
 } sl_topology;
 
+/* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */
+int sl_topology_rekeyed(const sl_topology *t);
+
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
  * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 262,144, sink "-". */
 void sl_topology_defaults(sl_topology *t);

@@ -62,6 +62,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     eng = sl_chain_engine(ch, 0);
     sl_engine *tail = sl_chain_engine(ch, t->nnext);
     sl_sink_set_layout(sink, sl_engine_columns(tail), sl_engine_windowed(tail));
+    if (sl_topology_rekeyed(t))
+        sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
 

@@ -11,6 +11,7 @@ struct sl_sink {
     FILE *out;
     sl_columns cols;
     int windowed;
+    char key_name[48]; /* the first column's name; "ad_id" unless re-keyed by a join */
     const sl_addict *dict;
     int snapshots;
     int keep; /* keep window and final rows (for the top table) */
@@ -45,6 +46,11 @@ void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed)
 {
     s->cols = *cols;
     s->windowed = windowed;
+}
+
+void sl_sink_set_key_name(sl_sink *s, const char *name)
+{
+    snprintf(s->key_name, sizeof s->key_name, "%s", name);
 }
 
 void sl_sink_destroy(sl_sink **sp)
@@ -121,7 +127,9 @@ static void write_header(sl_sink *s)
 {
     if (s->snapshots)
         fputs("emit,", s->out);
-    fputs(s->windowed ? "ad_id,window_start" : "ad_id", s->out);
+    fputs(s->key_name[0] ? s->key_name : "ad_id", s->out);
+    if (s->windowed)
+        fputs(",window_start", s->out);
     for (int c = 0; c < s->cols.n; c++)
         fprintf(s->out, ",%s", s->cols.name[c]);
     fputc('\n', s->out);

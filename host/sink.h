@@ -29,6 +29,10 @@ typedef struct sl_sink sl_sink;
  * emission. */
 sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots, int keep);
 
+/* Names the key column ("ad_id" by default; "campaign_id" after a join). At most 47 bytes,
+ * a valid column name. */
+void sl_sink_set_key_name(sl_sink *s, const char *name);
+
 /* Sets the output columns (copied) and whether rows carry a window start. */
 void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed);
 
