@@ -93,6 +93,9 @@ static int receive(struct client *c)
                 c->stale++;
                 continue;
             }
+            if (c->o->on_rows)
+                c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
+                              (const sl_row *)f.payload, h->count, sl_net_now_us());
             if (rows_add(v, (const sl_row *)f.payload, h->count)) {
                 snprintf(c->msg, c->msglen, "out of memory keeping results");
                 return SL_ENOMEM;
@@ -342,6 +345,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
             }
             npart[d] = 0;
         }
+        if (o->on_sent && n > 0)
+            o->on_sent(o->sent_ud, buf, (size_t)n, sl_net_now_us());
         sent += (uint64_t)n;
         if ((rc = service(&c, 0)))
             goto out;

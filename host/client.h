@@ -22,12 +22,32 @@
  * well, or nonzero with msg filled (a node process died) to fail the job. */
 typedef int (*sl_client_alive_fn)(void *ud, char *msg, size_t msglen);
 
+/* Optional observation hooks, for measurements (bench/bench_cluster.c times ingest and results
+ * with them). Both are called on the thread running sl_client_run, must not block (the client
+ * neither sends nor receives while one runs) and must not keep the pointers they are given past
+ * the call. now_us and recv_us are sl_net_now_us().
+ *
+ * on_sent: after each chunk of records (after the keyless filter, in input order) has been
+ * handed to the per-node outboxes; the records may still be queued in this process. Not called
+ * for a chunk the filter emptied.
+ *
+ * on_rows: for each result DATA frame as it is taken off the result socket, before the rows are
+ * kept for the sink: kind is SL_EMIT_WINDOWS or SL_EMIT_FINAL (enum sl_emit_kind), rows are one
+ * frame's worth from one node, in no particular order. */
+typedef void (*sl_client_sent_fn)(void *ud, const sl_rec *recs, size_t n, uint64_t now_us);
+typedef void (*sl_client_rows_fn)(void *ud, int kind, const sl_row *rows, size_t n,
+                                  uint64_t recv_us);
+
 typedef struct sl_client_opts {
     const sl_cluster_cfg *cl;
     const sl_pipeline_opts *po; /* topology, input, output, callbacks as for sl_pipeline_run */
     sl_client_alive_fn alive;
     void *alive_ud;
-    int quiet; /* no per-node lines on stderr */
+    int quiet;                 /* no per-node lines on stderr */
+    sl_client_sent_fn on_sent; /* NULL = none */
+    void *sent_ud;
+    sl_client_rows_fn on_rows; /* NULL = none */
+    void *rows_ud;
 } sl_client_opts;
 
 typedef struct sl_client_report {

@@ -24,13 +24,14 @@ size_t sl_schema_recsize(uint32_t schema)
     }
 }
 
-/* Layout: magic[8], u64 sizeof(sl_topology), u64 version length, version, topology bytes,
- * endpoint[512], then per stage u64 join length (UINT64_MAX: none) and the bytes. */
+/* Layout: magic[8], endpoint[512] (first, so that a node of another build can still say why it
+ * refuses the job), u64 sizeof(sl_topology), u64 version length, version, topology bytes, then
+ * per stage u64 join length (UINT64_MAX: none) and the bytes. */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
 {
     const char *ver = SLUICE_VERSION;
     uint64_t vlen = strlen(ver), tsz = sizeof(sl_topology);
-    size_t n = 8 + 8 + 8 + vlen + sizeof(sl_topology) + sizeof job->result_endpoint;
+    size_t n = 8 + sizeof job->result_endpoint + 8 + 8 + vlen + sizeof(sl_topology);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         n += 8 + (job->join_text[i] ? job->join_len[i] : 0);
     unsigned char *p = malloc(n), *o = p;
@@ -38,6 +39,8 @@ int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
         return SL_ENOMEM;
     memcpy(o, JOB_MAGIC, 8);
     o += 8;
+    memcpy(o, job->result_endpoint, sizeof job->result_endpoint);
+    o += sizeof job->result_endpoint;
     memcpy(o, &tsz, 8);
     o += 8;
     memcpy(o, &vlen, 8);
@@ -46,8 +49,6 @@ int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
     o += vlen;
     memcpy(o, &job->topo, sizeof job->topo);
     o += sizeof job->topo;
-    memcpy(o, job->result_endpoint, sizeof job->result_endpoint);
-    o += sizeof job->result_endpoint;
     for (int i = 0; i < SL_STAGES_MAX; i++) {
         uint64_t l = job->join_text[i] ? job->join_len[i] : UINT64_MAX;
         memcpy(o, &l, 8);
@@ -67,13 +68,17 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
     const unsigned char *end = p + len;
     uint64_t tsz, vlen;
     memset(job, 0, sizeof *job);
-    if (len < 24 || memcmp(p, JOB_MAGIC, 8) != 0) {
+    if (len < 8 + sizeof job->result_endpoint + 16 || memcmp(p, JOB_MAGIC, 8) != 0) {
         snprintf(err, errlen, "not a job description");
         return SL_EPARSE;
     }
-    memcpy(&tsz, p + 8, 8);
-    memcpy(&vlen, p + 16, 8);
-    p += 24;
+    p += 8;
+    memcpy(job->result_endpoint, p, sizeof job->result_endpoint);
+    job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
+    p += sizeof job->result_endpoint;
+    memcpy(&tsz, p, 8);
+    memcpy(&vlen, p + 8, 8);
+    p += 16;
     if (tsz != sizeof(sl_topology) || vlen != strlen(SLUICE_VERSION) || (size_t)(end - p) < vlen ||
         memcmp(p, SLUICE_VERSION, vlen) != 0) {
         snprintf(err, errlen,
@@ -83,13 +88,10 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
         return SL_EPARSE;
     }
     p += vlen;
-    if ((size_t)(end - p) < sizeof job->topo + sizeof job->result_endpoint)
+    if ((size_t)(end - p) < sizeof job->topo)
         goto truncated;
     memcpy(&job->topo, p, sizeof job->topo);
     p += sizeof job->topo;
-    memcpy(job->result_endpoint, p, sizeof job->result_endpoint);
-    job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
-    p += sizeof job->result_endpoint;
     for (int i = 0; i < SL_STAGES_MAX; i++) {
         uint64_t l;
         if (end - p < 8)

@@ -54,7 +54,8 @@ typedef struct sl_job {
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len);
 
 /* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Returns 0,
- * or SL_EPARSE with the reason in err (another build, truncated). */
+ * or SL_EPARSE with the reason in err (another build, truncated); job->result_endpoint is then
+ * still filled when the payload had one ("" otherwise), so that the refusal can be sent. */
 int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen);
 
 void sl_job_clear(sl_job *job);

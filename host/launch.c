@@ -163,7 +163,7 @@ int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen)
     for (uint32_t i = 0; i < l->n; i++)
         if (!l->c[i].exited)
             kill(l->c[i].pid, SIGTERM);
-    int waited = 0, killed = 0;
+    int waited = 0, killed = 0, resent = 0;
     for (;;) {
         reap(l, 0);
         int left = 0;
@@ -171,6 +171,12 @@ int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen)
             left += !l->c[i].exited;
         if (!left)
             break;
+        if (waited >= timeout_ms / 2 && !resent) { /* a second SIGTERM aborts a running job */
+            for (uint32_t i = 0; i < l->n; i++)
+                if (!l->c[i].exited)
+                    kill(l->c[i].pid, SIGTERM);
+            resent = 1;
+        }
         if (waited >= timeout_ms && !killed) {
             for (uint32_t i = 0; i < l->n; i++)
                 if (!l->c[i].exited)

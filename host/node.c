@@ -198,6 +198,11 @@ static void start_job(struct node *nd, const sl_frame *f)
     }
     if (sl_job_decode(f->payload, f->h.payload_len, job, err, sizeof err)) {
         logf_(nd, "refused a job: %s", err);
+        if (job->result_endpoint[0] && strncmp(job->result_endpoint, "tcp://", 6) == 0) {
+            char m[1200];
+            snprintf(m, sizeof m, "node %u refused the job: %s", nd->id, err);
+            reply(nd, job->result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
+        }
         return;
     }
     nd->active = 1;
