@@ -158,7 +158,7 @@ int64_t sl_seqtrack_check(sl_seqtrack *t, uint32_t source, uint32_t stream, uint
         x->stream = stream;
         x->next = 0;
     }
-    if (seq < x->next)
+    if (seq < x->next || seq == UINT64_MAX) /* the last number would wrap the stream to 0 */
         return -1;
     uint64_t skipped = seq - x->next;
     x->next = seq + 1;

@@ -23,7 +23,7 @@ struct sl_inbox {
 sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
                        sl_frame_recsize_fn recsize, char *err, size_t errlen)
 {
-    static unsigned serial;
+    static _Atomic unsigned serial;
     sl_inbox *ib = calloc(1, sizeof *ib);
     if (!ib || !(ib->seq = sl_seqtrack_new())) {
         snprintf(err, errlen, "out of memory");
@@ -158,7 +158,12 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
             reject(ib, v, &f->h, len, 0);
             continue;
         }
-        int64_t gap = sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
+        /* HELLO is stateless, and every pinging client (sl_client_ping) is a new sender whose
+         * sequence starts at 0 on stream 0: tracking it would take each later client's HELLOs
+         * for replays of an earlier one's, until pings time out. */
+        int64_t gap = f->h.kind == SL_FRAME_HELLO
+                          ? 0
+                          : sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
         if (gap == -2) {
             errno = ENOMEM;
             return -1;

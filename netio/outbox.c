@@ -132,7 +132,8 @@ static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint
         .count = count,
         .payload_len = payload_len,
     };
-    h.seq = next_seq(ob, stream, &err);
+    /* HELLO is stateless and untracked (inbox.c): it takes no number from the stream. */
+    h.seq = kind == SL_FRAME_HELLO ? 0 : next_seq(ob, stream, &err);
     if (err || enqueue(ob, buf, SL_FRAME_HDR + payload_len)) {
         free(buf);
         return -1;
@@ -205,6 +206,8 @@ int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsiz
 int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
                       size_t len)
 {
+    if (kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
+        return errno = EINVAL, -1;
     if (len > ob->o.max_payload)
         return errno = EMSGSIZE, -1;
     if (sl_outbox_flush(ob))
@@ -219,7 +222,8 @@ int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, c
 
 int sl_outbox_tick(sl_outbox *ob, uint64_t now_us)
 {
-    if (ob->open && ob->open_count && now_us - ob->open_since_us >= ob->o.flush_us)
+    if (ob->open && ob->open_count && now_us >= ob->open_since_us &&
+        now_us - ob->open_since_us >= ob->o.flush_us)
         return sl_outbox_flush(ob);
     return 0;
 }

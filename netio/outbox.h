@@ -30,13 +30,15 @@ sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, cons
  * what is queued. Sets *op to NULL. */
 void sl_outbox_destroy(sl_outbox **op);
 
-/* Appends n records of `recsize` bytes for (stream, schema). Returns 0 or -1 (out of memory;
- * nothing appended). */
+/* Appends n records of `recsize` bytes for (stream, schema). Returns 0 or -1 (out of memory:
+ * frames sealed before the failure stay queued, the rest is not appended). */
 int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsize, const void *recs,
                   size_t n);
 
 /* Seals the open frame, then queues a control frame (EOS, JOB, HELLO, ABORT, DONE) of `len`
- * bytes for `stream`. Returns 0 or -1 (out of memory, or len over max_payload: errno EMSGSIZE). */
+ * bytes for `stream`. Returns 0 or -1 (out of memory; errno EMSGSIZE for len over max_payload,
+ * EINVAL for DATA or an unknown kind). HELLO frames carry sequence number 0 and are not tracked
+ * by receivers: any number of clients may ping. */
 int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
                       size_t len);
 
