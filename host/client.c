@@ -22,6 +22,7 @@
 
 #define CHUNK 65536
 #define SEND_LIMIT ((size_t)8 << 20) /* queued bytes per node before the input waits */
+#define ACCEPT_TIMEOUT_US UINT64_C(60000000)
 
 struct rows {
     sl_row *r;
@@ -35,16 +36,18 @@ struct client {
     sl_inbox *results;
     sl_outbox *to[SL_NODES_MAX];
     struct rows final, windows;
-    uint32_t done;
-    int done_from[SL_NODES_MAX];
+    uint32_t done, accepted;
+    int done_from[SL_NODES_MAX], accepted_from[SL_NODES_MAX];
     sl_client_report *crep;
     uint64_t stale;
+    uint64_t job_sent_us;
     int failed;
     char *msg;
     size_t msglen;
 };
 
-static int rows_add(struct rows *v, const sl_row *r, size_t n)
+/* Appends n rows copied from `r` (any alignment: a frame's payload). */
+static int rows_add(struct rows *v, const void *r, size_t n)
 {
     if (v->n + n > v->cap) {
         size_t cap = v->cap ? v->cap : 4096;
@@ -56,7 +59,7 @@ static int rows_add(struct rows *v, const sl_row *r, size_t n)
         v->r = nr;
         v->cap = cap;
     }
-    memcpy(v->r + v->n, r, n * sizeof *r);
+    memcpy(v->r + v->n, r, n * sizeof(sl_row));
     v->n += n;
     return 0;
 }
@@ -93,13 +96,14 @@ static int receive(struct client *c)
                 c->stale++;
                 continue;
             }
-            if (c->o->on_rows)
-                c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
-                              (const sl_row *)f.payload, h->count, sl_net_now_us());
-            if (rows_add(v, (const sl_row *)f.payload, h->count)) {
+            if (rows_add(v, f.payload, h->count)) {
                 snprintf(c->msg, c->msglen, "out of memory keeping results");
                 return SL_ENOMEM;
             }
+            /* The hook gets the aligned copy: a frame's payload need not be aligned. */
+            if (c->o->on_rows)
+                c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
+                              v->r + v->n - h->count, h->count, sl_net_now_us());
         } else if (h->kind == SL_FRAME_DONE) {
             if (h->payload_len != sizeof(sl_node_report) || c->done_from[h->source]) {
                 c->stale++;
@@ -108,6 +112,11 @@ static int receive(struct client *c)
             memcpy(&c->crep->node[h->source], f.payload, sizeof(sl_node_report));
             c->done_from[h->source] = 1;
             c->done++;
+        } else if (h->kind == SL_FRAME_HELLO) {
+            if (!c->accepted_from[h->source]) {
+                c->accepted_from[h->source] = 1;
+                c->accepted++;
+            }
         } else if (h->kind == SL_FRAME_ABORT) {
             size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
             memcpy(c->msg, f.payload, l);
@@ -145,10 +154,26 @@ static int service(struct client *c, int wait_ms)
     return receive(c);
 }
 
+/* Fails the job when a node process died, or when a node has not accepted the job within
+ * ACCEPT_TIMEOUT_US of sending it (a node that refuses says why; one that never answers, e.g.
+ * stopped or of an incompatible build, would otherwise keep the client waiting forever). */
 static int check_alive(struct client *c)
 {
     if (c->o->alive && c->o->alive(c->o->alive_ud, c->msg, c->msglen))
         return SL_EIO;
+    if (c->accepted < c->n && sl_net_now_us() - c->job_sent_us > ACCEPT_TIMEOUT_US) {
+        size_t o = (size_t)snprintf(c->msg, c->msglen, "no node accepted the job within %d s:",
+                                    (int)(ACCEPT_TIMEOUT_US / 1000000));
+        if (c->accepted)
+            o = (size_t)snprintf(c->msg, c->msglen,
+                                 "these nodes did not accept the job within "
+                                 "%d s:",
+                                 (int)(ACCEPT_TIMEOUT_US / 1000000));
+        for (uint32_t d = 0; d < c->n && o < c->msglen; d++)
+            if (!c->accepted_from[d])
+                o += (size_t)snprintf(c->msg + o, c->msglen - o, " %u", d);
+        return SL_EIO;
+    }
     return 0;
 }
 
@@ -317,6 +342,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
             rc = SL_ENOMEM;
             goto out;
         }
+    c.job_sent_us = sl_net_now_us();
     if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
         goto out;
 

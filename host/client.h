@@ -31,9 +31,9 @@ typedef int (*sl_client_alive_fn)(void *ud, char *msg, size_t msglen);
  * handed to the per-node outboxes; the records may still be queued in this process. Not called
  * for a chunk the filter emptied.
  *
- * on_rows: for each result DATA frame as it is taken off the result socket, before the rows are
+ * on_rows: for each result DATA frame as it is taken off the result socket, once its rows are
  * kept for the sink: kind is SL_EMIT_WINDOWS or SL_EMIT_FINAL (enum sl_emit_kind), rows are one
- * frame's worth from one node, in no particular order. */
+ * frame's worth from one node, in no particular order (an aligned copy, valid during the call). */
 typedef void (*sl_client_sent_fn)(void *ud, const sl_rec *recs, size_t n, uint64_t now_us);
 typedef void (*sl_client_rows_fn)(void *ud, int kind, const sl_row *rows, size_t n,
                                   uint64_t recv_us);

@@ -43,6 +43,7 @@ struct node {
     int finished[SL_STAGES_MAX];
     sl_rec local[SL_STAGES_MAX][LOCAL_CHUNK]; /* records for this node's own next stages */
     size_t nlocal[SL_STAGES_MAX];
+    sl_rec aligned[LOCAL_CHUNK]; /* a received frame's records, copied to aligned memory */
     sl_node_report rep;
     uint64_t t0_us;
     int failed;
@@ -370,9 +371,15 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         return;
     }
     if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC) {
-        if (sl_chain_push(nd->chain, stage, (const sl_rec *)f->payload, h->count)) {
-            abort_job(nd, sl_chain_message(nd->chain));
-            return;
+        /* A frame's payload need not be aligned for sl_rec: copy it in aligned chunks. */
+        for (uint32_t done = 0; done < h->count;) {
+            uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
+            memcpy(nd->aligned, f->payload + (size_t)done * sizeof(sl_rec), k * sizeof(sl_rec));
+            if (sl_chain_push(nd->chain, stage, nd->aligned, k)) {
+                abort_job(nd, sl_chain_message(nd->chain));
+                return;
+            }
+            done += k;
         }
     } else if (h->kind == SL_FRAME_EOS) {
         if (stage == 0 && h->source == SL_CLIENT_SOURCE)

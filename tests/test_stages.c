@@ -121,7 +121,7 @@ static int by_rank(const void *a, const void *b)
 
 Test(stages, topk_per_campaign_matches_reference, .timeout = 120)
 {
-    char csv[4200], outp[4200];
+    char csv[8192], outp[8192];
     paths(csv, outp, sizeof csv);
     static sl_topology t;
     base_topology(&t, csv);
@@ -169,7 +169,7 @@ Test(stages, topk_per_campaign_matches_reference, .timeout = 120)
 
 Test(stages, sum_of_clicks_per_campaign_matches_reference, .timeout = 120)
 {
-    char csv[4200], outp[4200];
+    char csv[8192], outp[8192];
     paths(csv, outp, sizeof csv);
     static sl_topology t;
     base_topology(&t, csv);
@@ -202,7 +202,7 @@ Test(stages, sum_of_clicks_per_campaign_matches_reference, .timeout = 120)
 
 Test(stages, unknown_value_column_is_an_error_before_running)
 {
-    char csv[4200], outp[4200];
+    char csv[8192], outp[8192];
     paths(csv, outp, sizeof csv);
     static sl_topology t;
     base_topology(&t, csv);
