@@ -229,8 +229,11 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t p
         return SL_EINVAL;
     }
     srand((unsigned)getpid() ^ (unsigned)time(NULL));
+    /* Below Linux's ephemeral ports (net.ipv4.ip_local_port_range, 32768-60999 by default): a
+     * port found free in that range can be taken as the source port of any outgoing connection
+     * before the node binds it, which failed `--nodes 3` runs with "Address already in use". */
     for (int tries = 0; tries < 200 && !base; tries++) {
-        unsigned b = 20000 + (unsigned)rand() % (40000 - span);
+        unsigned b = 20000 + (unsigned)rand() % (12768 - span);
         if (ports_free(b, span))
             base = b;
     }
