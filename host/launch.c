@@ -229,11 +229,12 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t p
         return SL_EINVAL;
     }
     srand((unsigned)getpid() ^ (unsigned)time(NULL));
-    /* Below Linux's ephemeral ports (net.ipv4.ip_local_port_range, 32768-60999 by default): a
-     * port found free in that range can be taken as the source port of any outgoing connection
-     * before the node binds it, which failed `--nodes 3` runs with "Address already in use". */
+    /* 10000..32767, below Linux's ephemeral ports (net.ipv4.ip_local_port_range, 32768-60999
+     * by default): a port found free in that range can be taken as the source port of any
+     * outgoing connection before the node binds it, which failed `--nodes 3` runs with "Address
+     * already in use". The check and the bind still race with other launches. */
     for (int tries = 0; tries < 200 && !base; tries++) {
-        unsigned b = 20000 + (unsigned)rand() % (12768 - span);
+        unsigned b = 10000 + (unsigned)rand() % (22768 - span);
         if (ports_free(b, span))
             base = b;
     }
