@@ -216,20 +216,22 @@ static void teardown(struct client *c)
     c->zctx = NULL;
 }
 
-int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t msglen)
+int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen)
 {
     sl_client_opts o = {.cl = cl, .quiet = 1};
     sl_client_report crep;
     struct client c = {.o = &o, .n = cl->nnodes, .crep = &crep, .msg = msg, .msglen = msglen};
     char ep[512];
     int rc = SL_ENOMEM, ready[SL_NODES_MAX] = {0};
-    uint32_t nready = 0;
+    long pid_of[SL_NODES_MAX] = {0}, foreign_pid = 0;
+    uint32_t nready = 0, foreign = UINT32_MAX;
+    uint64_t want = sl_cluster_id(cl), foreign_id = 0;
     c.zctx = zmq_ctx_new();
     if (!c.zctx || (rc = bind_results(&c, ep, sizeof ep)) || (rc = connect_nodes(&c)))
         goto out;
     uint64_t deadline = sl_net_now_us() + (uint64_t)timeout_ms * 1000;
     uint64_t next_hello = 0;
-    while (nready < c.n) {
+    while (nready < c.n && foreign == UINT32_MAX) {
         uint64_t now = sl_net_now_us();
         if (now >= deadline)
             break;
@@ -244,14 +246,35 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t m
         zmq_pollitem_t it = {.socket = sl_inbox_socket(c.results), .events = ZMQ_POLLIN};
         zmq_poll(&it, 1, 50);
         sl_frame f;
-        while (sl_inbox_recv(c.results, &f) == 1)
-            if (f.h.kind == SL_FRAME_HELLO && f.h.source < c.n && !ready[f.h.source]) {
-                ready[f.h.source] = 1;
-                nready++;
+        while (sl_inbox_recv(c.results, &f) == 1) {
+            uint32_t node;
+            long pid;
+            uint64_t id;
+            if (f.h.kind != SL_FRAME_HELLO || f.h.source >= c.n || ready[f.h.source])
+                continue;
+            if (sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) != 0 ||
+                node != f.h.source || id != want) {
+                /* Answered from this file's address, but not as this file's node. */
+                foreign = f.h.source;
+                foreign_pid =
+                    sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) == 0 ? pid : 0;
+                foreign_id = id;
+                break;
             }
+            ready[f.h.source] = 1;
+            pid_of[f.h.source] = pid;
+            nready++;
+        }
     }
     rc = 0;
-    if (nready < c.n) {
+    if (foreign != UINT32_MAX) {
+        snprintf(msg, msglen,
+                 "%s:%u (node %u of the cluster file) is served by a process of another cluster "
+                 "(pid %ld, cluster identity %016" PRIx64 ", this file's is %016" PRIx64 ")",
+                 cl->nodes[foreign].host, cl->nodes[foreign].port, foreign, foreign_pid, foreign_id,
+                 want);
+        rc = SL_ECONFLICT;
+    } else if (nready < c.n) {
         size_t o2 = (size_t)snprintf(msg, msglen, "no answer within %d ms from node", timeout_ms);
         for (uint32_t d = 0; d < c.n && o2 < msglen; d++)
             if (!ready[d])
@@ -259,6 +282,8 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t m
                                        cl->nodes[d].port);
         rc = SL_EIO;
     }
+    if (pids)
+        memcpy(pids, pid_of, (size_t)c.n * sizeof *pids);
 out:
     /* Unsent HELLOs to absent nodes must not hold the context open. */
     for (uint32_t d = 0; d < c.n; d++)
@@ -311,6 +336,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         goto out;
     }
     job.topo = *t;
+    job.cluster_id = sl_cluster_id(o->cl);
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (!t->next[i].join[0])
             continue;

@@ -63,8 +63,10 @@ typedef struct sl_client_report {
 int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,
                   char *msg, size_t msglen);
 
-/* Sends HELLO to every node and waits up to timeout_ms for all to answer. Returns 0 when all
- * did, SL_EIO otherwise with msg naming the missing nodes. */
-int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, char *msg, size_t msglen);
+/* Sends HELLO to every node and waits up to timeout_ms for all to answer as nodes of this
+ * cluster file (sl_cluster_id). Returns 0 when all did, with each node's process id in pids[i]
+ * (pids: NULL, or cl->nnodes entries); SL_ECONFLICT when a process of another cluster answered
+ * at one of the file's addresses; SL_EIO when some did not answer. msg says which. */
+int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen);
 
 #endif

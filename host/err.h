@@ -16,7 +16,8 @@
     X(COLLISION, -10, "two ad ids hash to the same 64-bit key")                                    \
     X(RANGE, -11, "value out of range")                                                            \
     X(UNSUPPORTED, -12, "not supported")                                                           \
-    X(STOPPED, -13, "stopped on request")
+    X(STOPPED, -13, "stopped on request")                                                          \
+    X(CONFLICT, -14, "an address is taken by another process")
 
 enum sl_err {
     SL_OK = 0,

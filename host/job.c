@@ -1,15 +1,17 @@
 /* Job payloads; see job.h. */
 #include "job.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "engine.h"
 #include "err.h"
 #include "event.h"
 
-#define JOB_MAGIC "SLJOB001"
+#define JOB_MAGIC "SLJOB002"
 
 size_t sl_schema_recsize(uint32_t schema)
 {
@@ -24,14 +26,53 @@ size_t sl_schema_recsize(uint32_t schema)
     }
 }
 
+uint64_t sl_cluster_id(const sl_cluster_cfg *cl)
+{
+    XXH3_state_t *st = XXH3_createState();
+    uint64_t h = 0;
+    if (!st)
+        return 0;
+    XXH3_64bits_reset(st);
+    uint32_t head[2] = {cl->nnodes, cl->partitions};
+    XXH3_64bits_update(st, head, sizeof head);
+    for (uint32_t i = 0; i < cl->nnodes; i++) {
+        XXH3_64bits_update(st, cl->nodes[i].host, strlen(cl->nodes[i].host) + 1);
+        XXH3_64bits_update(st, &cl->nodes[i].port, sizeof cl->nodes[i].port);
+    }
+    h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
+}
+
+int sl_hello_format(char *buf, size_t len, uint32_t node, long pid, uint64_t cluster_id)
+{
+    return snprintf(buf, len, "node %" PRIu32 " ready pid %ld cluster %016" PRIx64, node, pid,
+                    cluster_id);
+}
+
+int sl_hello_parse(const void *p, size_t len, uint32_t *node, long *pid, uint64_t *cluster_id)
+{
+    char t[128];
+    if (len >= sizeof t)
+        return -1;
+    memcpy(t, p, len);
+    t[len] = '\0';
+    int end = 0;
+    if (sscanf(t, "node %" SCNu32 " ready pid %ld cluster %" SCNx64 "%n", node, pid, cluster_id,
+               &end) != 3 ||
+        (size_t)end != len)
+        return -1;
+    return 0;
+}
+
 /* Layout: magic[8], endpoint[512] (first, so that a node of another build can still say why it
- * refuses the job), u64 sizeof(sl_topology), u64 version length, version, topology bytes, then
- * per stage u64 join length (UINT64_MAX: none) and the bytes. */
+ * refuses the job), u64 sizeof(sl_topology), u64 version length, version, u64 cluster id,
+ * topology bytes, then per stage u64 join length (UINT64_MAX: none) and the bytes. */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
 {
     const char *ver = SLUICE_VERSION;
     uint64_t vlen = strlen(ver), tsz = sizeof(sl_topology);
-    size_t n = 8 + sizeof job->result_endpoint + 8 + 8 + vlen + sizeof(sl_topology);
+    size_t n = 8 + sizeof job->result_endpoint + 8 + 8 + vlen + 8 + sizeof(sl_topology);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         n += 8 + (job->join_text[i] ? job->join_len[i] : 0);
     unsigned char *p = malloc(n), *o = p;
@@ -47,6 +88,8 @@ int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
     o += 8;
     memcpy(o, ver, vlen);
     o += vlen;
+    memcpy(o, &job->cluster_id, 8);
+    o += 8;
     memcpy(o, &job->topo, sizeof job->topo);
     o += sizeof job->topo;
     for (int i = 0; i < SL_STAGES_MAX; i++) {
@@ -88,8 +131,10 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
         return SL_EPARSE;
     }
     p += vlen;
-    if ((size_t)(end - p) < sizeof job->topo)
+    if ((size_t)(end - p) < 8 + sizeof job->topo)
         goto truncated;
+    memcpy(&job->cluster_id, p, 8);
+    p += 8;
     memcpy(&job->topo, p, sizeof job->topo);
     p += sizeof job->topo;
     for (int i = 0; i < SL_STAGES_MAX; i++) {

@@ -46,9 +46,22 @@ static inline uint32_t sl_stream_stage(uint32_t stream)
 typedef struct sl_job {
     sl_topology topo;
     char result_endpoint[512];
+    uint64_t cluster_id;            /* sl_cluster_id of the client's cluster file */
     char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
     size_t join_len[SL_STAGES_MAX];
 } sl_job;
+
+/* The identity of a cluster file: XXH3 of its node addresses (host, first port, in order) and
+ * partition count, the facts every node and client must agree on. A node refuses a job, and its
+ * HELLO answer tells a client, when the identities differ: a process of another cluster listening
+ * on a port of this file (another local launch that picked overlapping ports, a stale node) is
+ * found instead of taking part in the job. */
+uint64_t sl_cluster_id(const sl_cluster_cfg *cl);
+
+/* A node's answer to HELLO: "node N ready pid P cluster HEX". sl_hello_parse reads one back;
+ * returns 0, or -1 when the text is not such an answer. */
+int sl_hello_format(char *buf, size_t len, uint32_t node, long pid, uint64_t cluster_id);
+int sl_hello_parse(const void *p, size_t len, uint32_t *node, long *pid, uint64_t *cluster_id);
 
 /* Encodes `job` into *buf (malloc'd, caller frees). Returns 0 or SL_ENOMEM. */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len);

@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "err.h"
+#include "node.h"
 
 struct child {
     pid_t pid;
@@ -95,6 +96,9 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (getppid() != parent)
                 _exit(1);
+            sigset_t none; /* a blocked mask survives exec: the node sets its own */
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
             if (quiet)
                 execl(exe, exe, "node", "--config", cluster_path, "--id", id, "--quiet",
                       (char *)NULL);
@@ -127,10 +131,13 @@ int sl_launch_alive(void *ud, char *msg, size_t msglen)
         if (WIFSIGNALED(st))
             snprintf(msg, msglen, "node %u (pid %d) was killed by signal %d", l->c[i].id,
                      (int)l->c[i].pid, WTERMSIG(st));
+        else if (WEXITSTATUS(st) == SL_NODE_EXIT_CONFLICT)
+            snprintf(msg, msglen, "node %u (pid %d) exited: one of its ports is in use", l->c[i].id,
+                     (int)l->c[i].pid);
         else
             snprintf(msg, msglen, "node %u (pid %d) exited with status %d", l->c[i].id,
                      (int)l->c[i].pid, WEXITSTATUS(st));
-        return 1;
+        return WIFEXITED(st) && WEXITSTATUS(st) == SL_NODE_EXIT_CONFLICT ? 2 : 1;
     }
     return 0;
 }
@@ -142,11 +149,25 @@ int sl_launch_wait_ready(sl_launch *l, const sl_cluster_cfg *cl, int timeout_ms,
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double deadline = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + timeout_ms / 1000.0;
     for (;;) {
-        if (sl_launch_alive(l, msg, msglen))
-            return SL_EIO;
-        int rc = sl_client_ping(cl, 1000, msg, msglen);
-        if (rc == 0)
+        int dead = sl_launch_alive(l, msg, msglen);
+        if (dead)
+            return dead == 2 ? SL_ECONFLICT : SL_EIO;
+        long pids[SL_NODES_MAX];
+        int rc = sl_client_ping(cl, 1000, pids, msg, msglen);
+        if (rc == 0) {
+            for (uint32_t i = 0; i < l->n; i++)
+                if (pids[l->c[i].id] != (long)l->c[i].pid) {
+                    snprintf(msg, msglen,
+                             "%s:%u (node %u) is served by pid %ld, not by the node started here "
+                             "(pid %d): another process took the port",
+                             cl->nodes[l->c[i].id].host, cl->nodes[l->c[i].id].port, l->c[i].id,
+                             pids[l->c[i].id], (int)l->c[i].pid);
+                    return SL_ECONFLICT;
+                }
             return 0;
+        }
+        if (rc == SL_ECONFLICT)
+            return rc; /* waiting will not change who answers there */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         if ((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 >= deadline)
             return rc;

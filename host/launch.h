@@ -27,12 +27,15 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
 /* Number of node processes started. */
 uint32_t sl_launch_count(const sl_launch *l);
 
-/* Waits until every node of the cluster answers (sl_client_ping), failing early when a child
- * exits. Returns 0 or SL_EIO with msg. */
+/* Waits until every node of the cluster answers (sl_client_ping) and every local node answers
+ * from the process started for it. Returns 0; SL_ECONFLICT when another process (of another
+ * cluster, or one that took a port first) answers at a local node's address; SL_EIO when a child
+ * exited or a node did not answer in time; msg says which. */
 int sl_launch_wait_ready(sl_launch *l, const sl_cluster_cfg *cl, int timeout_ms, char *msg,
                          size_t msglen);
 
-/* An sl_client_alive_fn: `ud` is the launch. Nonzero with msg when a node process exited. */
+/* An sl_client_alive_fn: `ud` is the launch. Nonzero with msg when a node process exited: 2
+ * when it exited because a port was in use (SL_NODE_EXIT_CONFLICT), 1 otherwise. */
 int sl_launch_alive(void *ud, char *msg, size_t msglen);
 
 /* Stops every node (SIGTERM, then SIGKILL after timeout_ms) and reaps them. Returns 0 when all

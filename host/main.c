@@ -2,6 +2,7 @@
  * (device, build, table full, I/O), 2 usage or configuration error, or a malformed line under
  * --strict. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 
 #include "client.h"
 #include "config.h"
@@ -259,16 +262,25 @@ static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipelin
     sl_cluster_cfg cl;
     sl_launch *launch = NULL;
     int rc, made = 0;
-    if (tg->nodes) {
-        if ((rc = sl_launch_local_cluster(tg->nodes, t->device, path, sizeof path, msg, msglen)))
-            return rc;
-        made = 1;
-    } else {
-        snprintf(path, sizeof path, "%s", tg->cluster_file);
-    }
-    if ((rc = sl_cluster_load(path, &cl, msg, msglen)))
-        goto out;
-    if (tg->nodes) {
+    /* Local nodes take free ports found just before they start; another launch can take them
+     * first (the node then exits, or another cluster answers there). Such a start is retried on
+     * other ports. */
+    for (int attempt = 1;; attempt++) {
+        if (tg->nodes) {
+            if ((rc =
+                     sl_launch_local_cluster(tg->nodes, t->device, path, sizeof path, msg, msglen)))
+                return rc;
+            made = 1;
+        } else {
+            snprintf(path, sizeof path, "%s", tg->cluster_file);
+        }
+        if ((rc = sl_cluster_load(path, &cl, msg, msglen)))
+            goto out;
+        if (!tg->nodes) {
+            if ((rc = sl_client_ping(&cl, 5000, NULL, msg, msglen)))
+                goto out;
+            break;
+        }
         char exe[4096];
         ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
         if (l <= 0) {
@@ -277,11 +289,16 @@ static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipelin
             goto out;
         }
         exe[l] = '\0';
-        if ((rc = sl_launch_start(exe, path, &cl, 1, &launch, msg, msglen)) ||
-            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
+        if ((rc = sl_launch_start(exe, path, &cl, 1, &launch, msg, msglen)) == 0 &&
+            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)) == 0)
+            break;
+        if (attempt == 3 || rc != SL_ECONFLICT)
             goto out;
-    } else if ((rc = sl_client_ping(&cl, 5000, msg, msglen))) {
-        goto out;
+        fprintf(stderr, "%s: local nodes could not start (%s); trying other ports\n", prog, msg);
+        char smsg[1024];
+        sl_launch_stop(&launch, 5000, smsg, sizeof smsg);
+        unlink(path);
+        made = 0;
     }
     sl_client_opts co = {.cl = &cl,
                          .po = o,
@@ -963,11 +980,25 @@ static int cmd_node(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, msg);
         return 2;
     }
-    catch_stop_signals();
-    int rc = sl_node_run(&cl, (uint32_t)id, &stop_requested, quiet, msg, sizeof msg);
+    /* SIGINT and SIGTERM are blocked in every thread (PoCL's included: they inherit the mask)
+     * and read from a signalfd by the node's poll loop: never delivered inside the OpenCL
+     * compiler, whose LLVM signal handlers would otherwise take them mid-build. */
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    int sfd = -1;
+    if (pthread_sigmask(SIG_BLOCK, &stopset, NULL) != 0 ||
+        (sfd = signalfd(-1, &stopset, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "%s node %u: cannot set up signal handling: %s\n", prog, (unsigned)id,
+                strerror(errno));
+        return 1;
+    }
+    int rc = sl_node_run(&cl, (uint32_t)id, &stop_requested, sfd, quiet, msg, sizeof msg);
+    close(sfd);
     if (rc) {
         fprintf(stderr, "%s node %u: %s\n", prog, (unsigned)id, msg);
-        return 1;
+        return rc == SL_ECONFLICT ? SL_NODE_EXIT_CONFLICT : 1;
     }
     return 0;
 }
@@ -986,6 +1017,43 @@ static void usage_cluster(FILE *o)
                "'sluice ctr --cluster CLUSTER.yaml'.\n");
 }
 
+/* The pid in a `cluster up` pid file: > 0, 0 when the file has none, -1 (errno) when it cannot
+ * be read. */
+static long read_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 0)
+        pid = 0;
+    fclose(f);
+    return pid;
+}
+
+/* 1 when process `pid` exists and has not exited: a zombie (exited, not yet reaped by its
+ * parent) counts as gone. */
+static int process_alive(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold spaces */
+    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
+/* Removes the pid file only if it still names this process. */
+static void remove_own_pidfile(const char *path)
+{
+    if (read_pidfile(path) == (long)getpid())
+        unlink(path);
+}
+
 static int cmd_cluster(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -1001,25 +1069,21 @@ static int cmd_cluster(int argc, char **argv)
     char pidfile[4200], msg[4096];
     snprintf(pidfile, sizeof pidfile, "%s.pid", file);
     if (strcmp(argv[1], "down") == 0) {
-        FILE *f = fopen(pidfile, "r");
-        long pid = 0;
-        if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 0) {
+        long pid = read_pidfile(pidfile);
+        if (pid <= 0) {
             fprintf(stderr, "%s: no running cluster for %s (%s: %s)\n", prog, file, pidfile,
-                    f ? "no pid in it" : strerror(errno));
-            if (f)
-                fclose(f);
+                    pid == 0 ? "no pid in it" : strerror(errno));
             return 1;
         }
-        fclose(f);
-        if (kill((pid_t)pid, SIGTERM) != 0) {
-            fprintf(stderr, "%s: cluster process %ld: %s (removing the stale %s)\n", prog, pid,
-                    strerror(errno), pidfile);
+        if (!process_alive(pid) || kill((pid_t)pid, SIGTERM) != 0) {
+            fprintf(stderr, "%s: cluster process %ld is not running (removing the stale %s)\n",
+                    prog, pid, pidfile);
             unlink(pidfile);
             return 1;
         }
-        for (int i = 0; i < 6000 && kill((pid_t)pid, 0) == 0; i++)
+        for (int i = 0; i < 6000 && process_alive(pid); i++)
             usleep(10000);
-        if (kill((pid_t)pid, 0) == 0) {
+        if (process_alive(pid)) {
             fprintf(stderr, "%s: cluster process %ld still running after 60 s\n", prog, pid);
             return 1;
         }
@@ -1038,6 +1102,19 @@ static int cmd_cluster(int argc, char **argv)
         return 1;
     }
     exe[l] = '\0';
+    /* A second `cluster up` of a file whose cluster runs is refused before it starts anything;
+     * a pid file left by a process that is gone is replaced. The pid file is written (O_EXCL,
+     * so two racing starts cannot both own it) once every node answers: its presence means up. */
+    long other = read_pidfile(pidfile);
+    if (other > 0 && process_alive(other)) {
+        fprintf(stderr,
+                "%s: the cluster of %s is already up (pid %ld, in %s); 'sluice cluster down %s' "
+                "stops it\n",
+                prog, file, other, pidfile, file);
+        return 1;
+    }
+    if (other >= 0)
+        unlink(pidfile); /* stale */
     catch_stop_signals();
     sl_launch *launch = NULL;
     int rc = sl_launch_start(exe, file, &cl, quiet, &launch, msg, sizeof msg);
@@ -1048,9 +1125,13 @@ static int cmd_cluster(int argc, char **argv)
         sl_launch_stop(&launch, 30000, msg, sizeof msg);
         return 1;
     }
-    FILE *pf = fopen(pidfile, "w");
-    if (!pf || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
+    char pidtext[32];
+    int pl = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)getpid());
+    int pfd = open(pidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (pfd < 0 || write(pfd, pidtext, (size_t)pl) != pl || close(pfd) != 0) {
         fprintf(stderr, "%s: cannot write %s: %s\n", prog, pidfile, strerror(errno));
+        if (pfd >= 0)
+            unlink(pidfile);
         sl_launch_stop(&launch, 30000, msg, sizeof msg);
         return 1;
     }
@@ -1067,7 +1148,7 @@ static int cmd_cluster(int argc, char **argv)
         usleep(100000);
     }
     rc = sl_launch_stop(&launch, 30000, msg, sizeof msg);
-    unlink(pidfile);
+    remove_own_pidfile(pidfile);
     if (rc) {
         fprintf(stderr, "%s: %s\n", prog, msg);
         return 1;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "chain.h"
@@ -21,6 +23,15 @@
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* queued bytes per stage's outputs before reading stops */
 #define LOCAL_CHUNK 4096
+#define MAX_REPLIES 16                     /* one-off replies in flight (HELLO answers, refusals) */
+#define REPLY_TIMEOUT_US UINT64_C(2000000) /* a reply not handed to ZeroMQ by then is dropped */
+
+/* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
+ * that pinged and left (or never listened) costs the node nothing but this slot. */
+struct reply {
+    sl_outbox *ob;
+    uint64_t deadline_us;
+};
 
 struct node {
     const sl_cluster_cfg *cl;
@@ -51,6 +62,11 @@ struct node {
 
     uint64_t stale;
     uint64_t frames_at_start, bytes_at_start;
+
+    uint64_t cluster_id; /* sl_cluster_id of this node's cluster file */
+    struct reply replies[MAX_REPLIES];
+    uint32_t nreplies;
+    uint64_t replies_dropped;
 };
 
 static void logf_(struct node *nd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,20 +103,54 @@ static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, 
         logf_(nd, "rejected a %zu-byte frame: %s (counted)", len, sl_frame_verdict_name(verdict));
 }
 
-/* Sends a control frame to a one-off endpoint (replies to HELLO, refusals) and waits up to a
- * second for it to leave. */
+/* Queues a control frame to a one-off endpoint (replies to HELLO, refusals); pump_replies sends
+ * it from the poll loop. Never blocks: with every slot taken the reply is dropped and counted. */
 static void reply(struct node *nd, const char *ep, enum sl_frame_kind kind, uint32_t stream,
                   const void *p, size_t len)
 {
     char err[256];
+    if (nd->nreplies == MAX_REPLIES) {
+        nd->replies_dropped++;
+        logf_(nd, "reply to %s dropped: %d replies already waiting (%" PRIu64 " dropped)", ep,
+              MAX_REPLIES, nd->replies_dropped);
+        return;
+    }
     sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &nd->cl->net, err, sizeof err);
     if (!ob) {
         logf_(nd, "cannot reply to %s: %s", ep, err);
         return;
     }
-    if (sl_outbox_control(ob, kind, stream, p, len) || sl_outbox_drain(ob, 2000) != 0)
-        logf_(nd, "reply to %s not delivered", ep);
-    sl_outbox_destroy(&ob);
+    if (sl_outbox_control(ob, kind, stream, p, len)) {
+        logf_(nd, "reply to %s: %s", ep, strerror(errno));
+        sl_outbox_destroy(&ob);
+        return;
+    }
+    sl_outbox_pump(ob);
+    nd->replies[nd->nreplies++] = (struct reply){ob, sl_net_now_us() + REPLY_TIMEOUT_US};
+}
+
+/* Sends what the pending replies can send; closes those ZeroMQ has taken (it delivers them
+ * within the linger time) and drops those past their deadline. */
+static void pump_replies(struct node *nd, uint64_t now)
+{
+    for (uint32_t i = 0; i < nd->nreplies;) {
+        struct reply *r = &nd->replies[i];
+        sl_outbox_pump(r->ob);
+        int sent = sl_outbox_queued_frames(r->ob) == 0;
+        if (!sent && now < r->deadline_us) {
+            i++;
+            continue;
+        }
+        if (!sent) {
+            int zero = 0;
+            zmq_setsockopt(sl_outbox_socket(r->ob), ZMQ_LINGER, &zero, sizeof zero);
+            nd->replies_dropped++;
+            logf_(nd, "a reply was not taken within %d ms: dropped (%" PRIu64 " dropped)",
+                  (int)(REPLY_TIMEOUT_US / 1000), nd->replies_dropped);
+        }
+        sl_outbox_destroy(&r->ob);
+        nd->replies[i] = nd->replies[--nd->nreplies];
+    }
 }
 
 static int flush_local(struct node *nd, uint32_t stage)
@@ -204,6 +254,18 @@ static void start_job(struct node *nd, const sl_frame *f)
             snprintf(m, sizeof m, "node %u refused the job: %s", nd->id, err);
             reply(nd, job->result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
         }
+        return;
+    }
+    if (job->cluster_id != nd->cluster_id) {
+        char m[512];
+        snprintf(m, sizeof m,
+                 "node %u refused the job: it is for another cluster (cluster file identity "
+                 "%016" PRIx64 ", this node's is %016" PRIx64
+                 "): a process of another cluster listens on this node's port, or the files differ",
+                 nd->id, job->cluster_id, nd->cluster_id);
+        logf_(nd, "%s", m);
+        reply(nd, job->result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
+        sl_job_clear(job);
         return;
     }
     nd->active = 1;
@@ -344,8 +406,8 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         size_t l = h->payload_len < sizeof ep - 1 ? h->payload_len : sizeof ep - 1;
         memcpy(ep, f->payload, l);
         ep[l] = '\0';
-        char m[64];
-        snprintf(m, sizeof m, "node %u ready", nd->id);
+        char m[128];
+        sl_hello_format(m, sizeof m, nd->id, (long)getpid(), nd->cluster_id);
         reply(nd, ep, SL_FRAME_HELLO, h->stream, m, strlen(m));
         return;
     }
@@ -407,8 +469,8 @@ static size_t stage_out_queued(struct node *nd, uint32_t stage)
     return q;
 }
 
-int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *stop, int quiet,
-                char *msg, size_t msglen)
+int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *stop, int sig_fd,
+                int quiet, char *msg, size_t msglen)
 {
     struct node *nd = calloc(1, sizeof *nd);
     int rc = 0, perr = 0;
@@ -420,6 +482,7 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
     nd->id = id;
     nd->n = cl->nnodes;
     nd->quiet = quiet;
+    nd->cluster_id = sl_cluster_id(cl);
     if (id >= cl->nnodes) {
         snprintf(msg, msglen, "node id %u is not in the cluster file (it lists %u nodes)", id,
                  cl->nnodes);
@@ -440,7 +503,7 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
         endpoint(ep, sizeof ep, &cl->nodes[id], s);
         nd->in[s] = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, msg, msglen);
         if (!nd->in[s]) {
-            rc = SL_EIO;
+            rc = errno == EADDRINUSE ? SL_ECONFLICT : SL_EIO;
             goto out;
         }
         sl_inbox_on_reject(nd->in[s], on_reject, nd);
@@ -466,8 +529,16 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
             abort_job(nd, "stopped by a second signal");
             break;
         }
-        zmq_pollitem_t items[SL_NODE_PORTS + SL_NODES_MAX * SL_NODE_PORTS + 1];
-        int ni = 0, in_idx[SL_NODE_PORTS];
+        zmq_pollitem_t items[SL_NODE_PORTS + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 2];
+        int ni = 0, in_idx[SL_NODE_PORTS], sig_idx = -1;
+        if (sig_fd >= 0) {
+            sig_idx = ni;
+            items[ni++] = (zmq_pollitem_t){.fd = sig_fd, .events = ZMQ_POLLIN};
+        }
+        for (uint32_t r = 0; r < nd->nreplies; r++)
+            if (sl_outbox_queued_frames(nd->replies[r].ob))
+                items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->replies[r].ob),
+                                               .events = ZMQ_POLLOUT};
         for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
             in_idx[s] = -1;
             if (s > 0 && (!nd->active || s >= nd->stages))
@@ -495,11 +566,16 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
             if (sl_outbox_queued_bytes(nd->client))
                 pending_open = 1;
         }
-        long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : 100;
+        long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 100;
         if (zmq_poll(items, ni, timeout) < 0 && zmq_errno() != EINTR) {
             snprintf(msg, msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
             rc = SL_EIO;
             break;
+        }
+        if (sig_idx >= 0 && (items[sig_idx].revents & ZMQ_POLLIN)) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
+                (*stop)++;
         }
         for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
             if (in_idx[s] < 0 || !(items[in_idx[s]].revents & ZMQ_POLLIN))
@@ -522,8 +598,14 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
                     logf_(nd, "sending to node %u failed: %s", d, strerror(errno));
         if (nd->client && (sl_outbox_tick(nd->client, now) || sl_outbox_pump(nd->client)))
             logf_(nd, "sending to the client failed: %s", strerror(errno));
+        pump_replies(nd, now);
     }
 out:
+    while (nd->nreplies) { /* waits at most REPLY_TIMEOUT_US for them */
+        pump_replies(nd, sl_net_now_us());
+        if (nd->nreplies)
+            zmq_poll(NULL, 0, 10);
+    }
     if (nd->active)
         end_job(nd);
     for (uint32_t d = 0; d < SL_NODES_MAX; d++)

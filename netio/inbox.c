@@ -51,13 +51,15 @@ sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
     zmq_setsockopt(ib->mon, ZMQ_LINGER, &zero, sizeof zero);
     zmq_msg_init(&ib->msg);
     return ib;
-fail:
+fail:;
+    int saved = zmq_errno();
     if (ib->mon)
         zmq_close(ib->mon);
     if (ib->sock)
         zmq_close(ib->sock);
     sl_seqtrack_destroy(&ib->seq);
     free(ib);
+    errno = saved;
     return NULL;
 }
 

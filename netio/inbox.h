@@ -42,7 +42,7 @@ typedef void (*sl_inbox_reject_fn)(void *ud, int verdict, const sl_frame_hdr *h,
                                    int64_t detail);
 
 /* Binds a PULL socket in context `zctx` to `endpoint` ("tcp://127.0.0.1:7500"). Returns NULL
- * with the reason in err (address in use, bad endpoint). */
+ * with the reason in err (address in use, bad endpoint) and errno set (EADDRINUSE, ...). */
 sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
                        sl_frame_recsize_fn recsize, char *err, size_t errlen);
 

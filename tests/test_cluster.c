@@ -536,7 +536,7 @@ static void cluster_up(struct cluster *c, const char *file, unsigned n, int quie
 
 /* `sluice cluster down FILE`: it and `cluster up` must exit 0, the pid file must be gone and so
  * must every node. `cluster up` is this process's child, so it is reaped here while `down`
- * waits for it (`down` polls with kill(pid, 0), which a zombie would pass). */
+ * waits for it (`down` takes a zombie for gone, but reaping it is this process's job). */
 static void cluster_down(struct cluster *c)
 {
     char args[256], pidfile[96];
@@ -1298,16 +1298,48 @@ Test(cluster, cluster_up_down, .init = setup, .fini = teardown, .timeout = 300)
     cluster_up(&cl, "updown.yaml", 2, 1, "up.err");
     for (unsigned i = 0; i < 2; i++)
         cr_assert(eq(int, kill(cl.node[i], 0), 0), "node %u runs", i);
+
+    /* A second `cluster up` of the running file is refused and leaves the pid file alone. */
+    struct run r = run_sluice("cluster up updown.yaml --quiet", 60);
+    cr_assert(eq(int, r.status, 1), "second up: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "is already up"), "%s", r.err);
+    run_free(&r);
+    char *pidtext = slurp("updown.yaml.pid", NULL);
+    cr_assert(eq(long, strtol(pidtext, NULL, 10), (long)cl.up), "the pid file is still up's");
+    free(pidtext);
+
+    /* Another cluster file naming node 0's address: its client finds a node of another cluster
+     * there and stops before sending anything, and the running cluster is unharmed. */
+    FILE *f = create("other.yaml");
+    fprintf(f, "partitions: 64\nnodes:\n  - {id: 0, host: 127.0.0.1, port: %u}\n",
+            first_port("updown.yaml", 0));
+    fclose(f);
+    r = run_sluice("ctr --cluster other.yaml --events 1000 -q", 60);
+    cr_assert(eq(int, r.status, 1), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "is served by a process of another cluster"), "%s", r.err);
+    run_free(&r);
+    r = run_sluice(
+        "ctr --cluster updown.yaml --events 20000 --keys 100 --seed 7 --output up.csv -q", 120);
+    cr_assert(eq(int, r.status, 0), "%s", r.err);
+    run_free(&r);
+    uint64_t types[SL_EV_NTYPES];
+    struct adcount *counts = gen_counts(20000, 100, 7, types);
+    size_t rows;
+    char *want_csv = expected_ctr_csv(counts, 100, &rows), *got = slurp("up.csv", NULL);
+    assert_same_text(got, want_csv, "per-ad CTR from the running cluster");
+    free(got);
+    free(want_csv);
+    free(counts);
     cluster_down(&cl);
     assert_nothing_running();
 
-    struct run r = run_sluice("cluster down updown.yaml", 60);
+    r = run_sluice("cluster down updown.yaml", 60);
     cr_assert(eq(int, r.status, 1), "down without a cluster: %s", r.err);
     cr_assert_not_null(strstr(r.err, "no running cluster for updown.yaml"), "%s", r.err);
     run_free(&r);
 
     /* node ids out of order: FILE:LINE:COLUMN of the id, from every command that reads it */
-    FILE *f = create("bad.yaml");
+    f = create("bad.yaml");
     fprintf(f, "partitions: 16\n"
                "nodes:\n"
                "  - {id: 0, host: 127.0.0.1, port: 21000}\n"
