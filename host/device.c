@@ -171,6 +171,8 @@ static int visit_devices(visit_fn fn, void *ud)
 
 struct pick {
     const char *match;
+    unsigned skip; /* matching devices to pass over before the one picked */
+    unsigned matched;
     cl_platform_id plat;
     cl_device_id dev;
     int found;
@@ -188,7 +190,7 @@ static int pick_visit(void *ud, cl_platform_id p, cl_device_id d, const sl_devic
         if (w > 0)
             pk->used += (size_t)w;
     }
-    if (!pk->found && contains_ci(full, pk->match)) {
+    if (contains_ci(full, pk->match) && pk->matched++ == pk->skip) {
         pk->plat = p;
         pk->dev = d;
         pk->found = 1;
@@ -198,13 +200,32 @@ static int pick_visit(void *ud, cl_platform_id p, cl_device_id d, const sl_devic
 
 int sl_device_open(const char *match, sl_device **out, char *msg, size_t msglen)
 {
+    return sl_device_open_nth(match, 0, out, msg, msglen);
+}
+
+int sl_device_count(const char *match)
+{
+    if (!match || !*match)
+        match = getenv("SLUICE_DEVICE");
+    if (!match)
+        match = "";
+    char list[16];
+    struct pick pk = {.match = match, .skip = UINT32_MAX, .list = list, .listlen = 0};
+    int rc = visit_devices(pick_visit, &pk);
+    if (rc == SL_ENODEV)
+        return 0;
+    return rc < 0 ? rc : (int)pk.matched;
+}
+
+int sl_device_open_nth(const char *match, unsigned nth, sl_device **out, char *msg, size_t msglen)
+{
     char list[2048] = "";
     *out = NULL;
     if (!match || !*match)
         match = getenv("SLUICE_DEVICE");
     if (!match)
         match = "";
-    struct pick pk = {.match = match, .list = list, .listlen = sizeof list};
+    struct pick pk = {.match = match, .skip = nth, .list = list, .listlen = sizeof list};
     int rc = visit_devices(pick_visit, &pk);
     if (rc == SL_ENODEV) {
         snprintf(msg, msglen,
@@ -218,6 +239,13 @@ int sl_device_open(const char *match, sl_device **out, char *msg, size_t msglen)
     if (rc < 0) {
         snprintf(msg, msglen, "cannot list OpenCL platforms");
         return rc;
+    }
+    if (!pk.found && pk.matched) {
+        snprintf(msg, msglen,
+                 "%u OpenCL device%s match%s \"%s\", device %u was asked for; devices present:%s",
+                 pk.matched, pk.matched == 1 ? "" : "s", pk.matched == 1 ? "es" : "", match, nth,
+                 list);
+        return SL_ENODEV;
     }
     if (!pk.found) {
         snprintf(msg, msglen, "no OpenCL device matches \"%s\"; devices present:%s", match, list);

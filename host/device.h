@@ -36,6 +36,15 @@ typedef struct sl_device sl_device;
  * platform and device that exists) or SL_ECL (msg names the failing call). */
 int sl_device_open(const char *match, sl_device **out, char *msg, size_t msglen);
 
+/* Opens the nth (0-based) device that `match` selects, as sl_device_open picks the first:
+ * several identical devices (two GPUs, or PoCL with POCL_DEVICES="pthread pthread") are told
+ * apart by their order. SL_ENODEV when fewer match. */
+int sl_device_open_nth(const char *match, unsigned nth, sl_device **out, char *msg, size_t msglen);
+
+/* How many devices `match` selects (as sl_device_open reads it); 0 when none, or a negative
+ * sl_err when the platforms cannot be listed. */
+int sl_device_count(const char *match);
+
 /* Releases the queue and context and sets *dp to NULL. */
 void sl_device_close(sl_device **dp);
 

@@ -72,6 +72,8 @@ static void usage_ctr(FILE *o)
             "      --nodes N          run across N local node processes on loopback (the output\n"
             "                         is the same as in one process)\n"
             "      --cluster FILE     run on the running cluster of FILE (sluice cluster up)\n"
+            "      --devices N|all    spread the ads over the first N devices --device selects\n"
+            "                         (or all of them); the output is the same as on one\n"
             "generator (without --input):\n"
             "      --events N         events to generate (default 10000000)\n"
             "      --keys N           distinct ads (default 100000)\n"
@@ -95,6 +97,7 @@ static void usage_run(FILE *o)
             "      --strict        stop at the first malformed input line, exit status 2\n"
             "      --cluster FILE  run on the running cluster of FILE (sluice cluster up)\n"
             "      --nodes N       run on N local node processes started for this run\n"
+            "      --devices N|all spread the keys over N devices (one-stage topologies)\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
             "  -h, --help          this text\n");
@@ -185,6 +188,16 @@ static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
             "; host batching %.3f s, transfer %.3f s, kernels "
             "%.3f s, emit %.3f s\n",
             e->rows_emitted, e->batches, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
+    for (uint32_t i = 0; r->ndevices > 1 && i < r->ndevices; i++) {
+        const sl_engine_stats *d = &r->multi.dev[i];
+        fprintf(stderr,
+                "  device %u (%s): %" PRIu64 " events, %" PRIu64 " keys, batching %.3f s, "
+                "transfer %.3f s, kernels %.3f s, emit %.3f s\n",
+                i, r->devices[i].name, d->events_in, d->keys, d->t_batch, d->t_transfer,
+                d->t_kernel, d->t_emit);
+    }
+    if (r->ndevices > 1 && r->multi.t_wait > 0.001)
+        fprintf(stderr, "  waited %.3f s for full device queues\n", r->multi.t_wait);
     if (r->filtered)
         fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
     if (e->events_bad_time)
@@ -215,6 +228,7 @@ static void report_bad_total(const sl_pipeline_report *r, const struct report_ct
 struct target {
     const char *cluster_file;
     uint32_t nodes;
+    uint32_t devices; /* --devices: 0 = one, SL_DEVICES_ALL = all */
 };
 
 static void cluster_summary(const sl_client_report *cr)
@@ -365,6 +379,7 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         .on_progress = rc->progress && !rc->quiet ? on_progress : NULL,
         .progress_ud = rc,
         .progress_every_s = 0.25,
+        .devices = tg ? tg->devices : 0,
     };
     sl_pipeline_report rep;
     static sl_client_report crep;
@@ -478,6 +493,7 @@ enum {
     OPT_BINARY,
     OPT_NODES,
     OPT_CLUSTER,
+    OPT_DEVICES,
 };
 
 static int cmd_ctr(int argc, char **argv)
@@ -500,12 +516,13 @@ static int cmd_ctr(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"nodes", required_argument, NULL, OPT_NODES},
+        {"devices", required_argument, NULL, OPT_DEVICES},
         {"cluster", required_argument, NULL, OPT_CLUSTER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct target tg = {NULL, 0};
+    struct target tg = {NULL, 0, 0};
     sl_topology t;
     sl_topology_defaults(&t);
     sl_pe_defaults(&t.pe, SL_PE_CTR);
@@ -593,6 +610,14 @@ static int cmd_ctr(int argc, char **argv)
         case OPT_CLUSTER:
             tg.cluster_file = optarg;
             break;
+        case OPT_DEVICES:
+            if (strcmp(optarg, "all") == 0)
+                tg.devices = SL_DEVICES_ALL;
+            else if (parse_u64("--devices", optarg, 1, SL_MULTI_MAX, &v))
+                return 2;
+            else
+                tg.devices = (uint32_t)v;
+            break;
         case OPT_PROGRESS:
             force_progress = 1;
             break;
@@ -621,6 +646,11 @@ static int cmd_ctr(int argc, char **argv)
         fprintf(stderr, "%s ctr: --nodes and --cluster exclude each other\n", prog);
         return 2;
     }
+    if (tg.devices && (tg.nodes || tg.cluster_file)) {
+        fprintf(stderr,
+                "%s ctr: --devices runs in one process; cluster nodes use one device each\n", prog);
+        return 2;
+    }
     return execute(&t, &rc, show_top ? top : 0, min_impressions, &tg);
 }
 
@@ -632,12 +662,13 @@ static int cmd_run(int argc, char **argv)
         {"strict", no_argument, NULL, OPT_STRICT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"nodes", required_argument, NULL, OPT_NODES},
+        {"devices", required_argument, NULL, OPT_DEVICES},
         {"cluster", required_argument, NULL, OPT_CLUSTER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct target tg = {NULL, 0};
+    struct target tg = {NULL, 0, 0};
     uint64_t v;
     const char *device = NULL, *output = NULL;
     struct report_ctx rc = {0};
@@ -661,6 +692,14 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_CLUSTER:
             tg.cluster_file = optarg;
+            break;
+        case OPT_DEVICES:
+            if (strcmp(optarg, "all") == 0)
+                tg.devices = SL_DEVICES_ALL;
+            else if (parse_u64("--devices", optarg, 1, SL_MULTI_MAX, &v))
+                return 2;
+            else
+                tg.devices = (uint32_t)v;
             break;
         case OPT_PROGRESS:
             force_progress = 1;
@@ -695,6 +734,11 @@ static int cmd_run(int argc, char **argv)
     rc.progress = force_progress && !rc.quiet;
     if (tg.nodes && tg.cluster_file) {
         fprintf(stderr, "%s run: --nodes and --cluster exclude each other\n", prog);
+        return 2;
+    }
+    if (tg.devices && (tg.nodes || tg.cluster_file)) {
+        fprintf(stderr,
+                "%s run: --devices runs in one process; cluster nodes use one device each\n", prog);
         return 2;
     }
     return execute(&t, &rc, 0, 0, &tg);

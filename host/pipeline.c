@@ -23,10 +23,54 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Opens the devices the options ask for. Returns 0 with *n set, or an sl_err with msg. */
+static int open_devices(const sl_pipeline_opts *o, sl_device **devs, uint32_t *n, char *msg,
+                        size_t msglen)
+{
+    const sl_topology *t = o->topo;
+    uint32_t want = o->devices ? o->devices : 1;
+    *n = 0;
+    if (want == SL_DEVICES_ALL) {
+        int c = sl_device_count(t->device);
+        want = c <= 1 ? 1 : (uint32_t)c < SL_MULTI_MAX ? (uint32_t)c : SL_MULTI_MAX;
+    }
+    if (want > SL_MULTI_MAX) {
+        snprintf(msg, msglen, "at most %d devices, not %u", SL_MULTI_MAX, want);
+        return SL_EINVAL;
+    }
+    if (want > 1 && t->nnext) {
+        snprintf(msg, msglen,
+                 "several devices run one-stage topologies only (this one has %u next stage%s)",
+                 t->nnext, t->nnext == 1 ? "" : "s");
+        return SL_EUNSUPPORTED;
+    }
+    for (uint32_t i = 0; i < want; i++) {
+        int rc = sl_device_open_nth(t->device, i, &devs[i], msg, msglen);
+        if (rc)
+            return rc;
+        *n = i + 1;
+    }
+    return 0;
+}
+
+static void stage0_stats(sl_engine *eng, sl_multi *multi, sl_engine_stats *st)
+{
+    if (multi) {
+        sl_multi_stats ms;
+        sl_multi_get_stats(multi, &ms);
+        *st = ms.total;
+    } else {
+        sl_engine_get_stats(eng, st);
+    }
+}
+
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
 {
     const sl_topology *t = o->topo;
     int rc = 0;
+    sl_device *devs[SL_MULTI_MAX] = {NULL};
+    uint32_t ndev = 0;
+    sl_multi *multi = NULL;
     sl_device *dev = NULL;
     sl_addict *dict = NULL;
     sl_sink *sink = NULL;
@@ -38,9 +82,13 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     memset(rep, 0, sizeof *rep);
     msg[0] = '\0';
 
-    if ((rc = sl_device_open(t->device, &dev, msg, msglen)))
+    if ((rc = open_devices(o, devs, &ndev, msg, msglen)))
         goto out;
+    dev = devs[0];
     rep->device = *sl_device_get_info(dev);
+    rep->ndevices = ndev;
+    for (uint32_t i = 0; i < ndev; i++)
+        rep->devices[i] = *sl_device_get_info(devs[i]);
     dict = sl_addict_new();
     buf = malloc(CHUNK * sizeof *buf);
     if (!dict || !buf) {
@@ -57,11 +105,23 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
             goto out;
     }
-    if ((rc = sl_chain_new(dev, t, joins, NULL, NULL, sl_sink_emit, sink, &ch, msg, msglen)))
-        goto out;
-    eng = sl_chain_engine(ch, 0);
-    sl_engine *tail = sl_chain_engine(ch, t->nnext);
-    sl_sink_set_layout(sink, sl_engine_columns(tail), sl_engine_windowed(tail));
+    if (ndev > 1) {
+        sl_engine_cfg ec = {.pe = t->pe, .batch_events = t->batch_events};
+        if ((rc = sl_multi_new(devs, ndev, &ec, o->on_device_thread, o->device_thread_ud,
+                               sl_sink_emit, sink, &multi, msg, msglen)))
+            goto out;
+        sl_sink_set_layout(sink, sl_multi_columns(multi), sl_multi_windowed(multi));
+    } else {
+        if (o->on_device_thread && o->on_device_thread(o->device_thread_ud, 0, msg, msglen) != 0) {
+            rc = SL_EINVAL;
+            goto out;
+        }
+        if ((rc = sl_chain_new(dev, t, joins, NULL, NULL, sl_sink_emit, sink, &ch, msg, msglen)))
+            goto out;
+        eng = sl_chain_engine(ch, 0);
+        sl_engine *tail = sl_chain_engine(ch, t->nnext);
+        sl_sink_set_layout(sink, sl_engine_columns(tail), sl_engine_windowed(tail));
+    }
     if (sl_topology_rekeyed(t))
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
@@ -81,7 +141,11 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
                                    : "the input cannot be read past the error above");
             goto out;
         }
-        if (n > 0 && (rc = sl_chain_push(ch, 0, buf, (size_t)n))) {
+        if (n > 0 && multi && (rc = sl_multi_push(multi, buf, (size_t)n))) {
+            snprintf(msg, msglen, "%s", sl_multi_message(multi));
+            goto out;
+        }
+        if (n > 0 && !multi && (rc = sl_chain_push(ch, 0, buf, (size_t)n))) {
             snprintf(msg, msglen, "%s", sl_chain_message(ch));
             goto out;
         }
@@ -89,7 +153,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             double now = now_s();
             if (now - last >= o->progress_every_s) {
                 sl_engine_stats es;
-                sl_engine_get_stats(eng, &es);
+                stage0_stats(eng, multi, &es);
                 sl_progress p = {.events = es.events_in, .elapsed_s = now - t0};
                 p.rate = (double)(es.events_in - last_events) / (now - last);
                 sl_source_stats ss;
@@ -101,7 +165,11 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             }
         }
     }
-    if ((rc = sl_chain_finish_all(ch))) {
+    if (multi && (rc = sl_multi_finish(multi))) {
+        snprintf(msg, msglen, "%s", sl_multi_message(multi));
+        goto out;
+    }
+    if (!multi && (rc = sl_chain_finish_all(ch))) {
         snprintf(msg, msglen, "%s", sl_chain_message(ch));
         goto out;
     }
@@ -119,19 +187,26 @@ out:
         rep->generated = ss.generated;
         rep->filtered = ss.filtered;
     }
-    if (eng)
-        sl_engine_get_stats(eng, &rep->engine);
+    if (eng || multi)
+        stage0_stats(eng, multi, &rep->engine);
     if (ch)
         sl_chain_get_stats(ch, &rep->chain);
+    if (multi) {
+        sl_multi_get_stats(multi, &rep->multi);
+        rep->chain.stages = 1;
+        rep->chain.engine[0] = rep->engine;
+    }
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
     sl_source_destroy(&src);
+    sl_multi_destroy(&multi);
     sl_chain_destroy(&ch);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&joins[i]);
     sl_sink_destroy(&sink);
     sl_addict_destroy(&dict);
-    sl_device_close(&dev);
+    for (uint32_t i = 0; i < ndev; i++)
+        sl_device_close(&devs[i]);
     free(buf);
     return rc;
 }

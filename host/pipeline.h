@@ -12,7 +12,10 @@
 #include "chain.h"
 #include "config.h"
 #include "engine.h"
+#include "multidev.h"
 #include "reader.h"
+
+#define SL_DEVICES_ALL UINT32_MAX
 
 typedef struct sl_progress {
     uint64_t events;  /* records pushed to the engine so far */
@@ -34,6 +37,13 @@ typedef struct sl_pipeline_opts {
     void (*on_progress)(void *ud, const sl_progress *p); /* p NULL: the run is over, clear */
     void *progress_ud;
     double progress_every_s; /* 0 = no progress callbacks */
+    /* Devices: 0 or 1 = the one topo->device selects; N > 1 = the first N it selects, with the
+     * keys spread over them (host/multidev.h; one-stage topologies); SL_DEVICES_ALL = all. */
+    uint32_t devices;
+    /* Called on each device's thread before its engine is built (several devices), or on the
+     * calling thread before the chain is built (one device): placement binds there. */
+    sl_multi_thread_fn on_device_thread;
+    void *device_thread_ud;
 } sl_pipeline_opts;
 
 typedef struct sl_pipeline_report {
@@ -42,7 +52,10 @@ typedef struct sl_pipeline_report {
     uint64_t filtered;            /* dropped by the keyless filter (counted, by design) */
     sl_engine_stats engine;       /* the first PE's */
     sl_chain_stats chain;         /* every PE's, and what passed between them */
-    sl_device_info device;
+    sl_device_info device;        /* the first device's */
+    uint32_t ndevices;
+    sl_device_info devices[SL_MULTI_MAX];
+    sl_multi_stats multi; /* several devices: each device's engine (engine holds the total) */
     double elapsed_s;
 } sl_pipeline_report;
 

@@ -1,0 +1,434 @@
+/* One keyed PE over several devices; see multidev.h. */
+#include "multidev.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "partmap.h"
+
+#define CHUNK 65536 /* records handed to a device at once */
+#define QDEPTH 3    /* chunks queued per device, the one its thread works on included */
+
+struct devq {
+    sl_multi *m;
+    uint32_t index;
+    sl_device *dev;
+    sl_engine *eng; /* owned by the thread */
+    pthread_t th;
+    int started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work; /* the thread waits: a chunk, finish or quit */
+    pthread_cond_t cv_done; /* the caller waits: a slot came free, built, finished */
+    sl_rec *slot[QDEPTH];
+    size_t slot_n[QDEPTH];
+    unsigned head, count;
+    int built, finish, finished, quit;
+    int rc;
+    sl_engine_stats stats; /* copied by the thread after each chunk */
+
+    sl_rec *fill; /* the caller's chunk being filled */
+    size_t nfill;
+};
+
+struct sl_multi {
+    uint32_t ndev;
+    struct devq q[SL_MULTI_MAX];
+    sl_engine_cfg cfg;
+    sl_multi_thread_fn on_thread;
+    void *thread_ud;
+    sl_emit_fn on_emit;
+    void *ud;
+    const sl_columns *cols;
+    int windowed;
+
+    atomic_int failed;
+    pthread_mutex_t mu; /* failure message, final rows, window emissions */
+    int rc;
+    char msg[2048];
+    sl_row *final;
+    size_t nfinal, capfinal;
+
+    /* the late rule of windowed PEs, on the whole stream (engine.c, stage_windowed) */
+    int have_time;
+    int64_t max_time;
+    uint64_t late, bad_time, dropped_types[SL_EV_NTYPES];
+    uint64_t events_in;
+    double t_wait;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint32_t sl_multi_device_of(uint64_t key, uint32_t ndev)
+{
+    return sl_part_of(key, ndev);
+}
+
+/* Records the first failure; later ones keep the first message. */
+static void fail(sl_multi *m, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(sl_multi *m, int rc, const char *fmt, ...)
+{
+    pthread_mutex_lock(&m->mu);
+    if (!m->rc) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+        va_end(ap);
+        m->rc = rc;
+    }
+    pthread_mutex_unlock(&m->mu);
+    atomic_store(&m->failed, 1);
+}
+
+/* The engines' sl_emit_fn: final rows are gathered (one emission at the end), windows go to the
+ * caller's callback one device at a time. */
+static int on_engine_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct devq *dq = ud;
+    sl_multi *m = dq->m;
+    int rc = 0;
+    pthread_mutex_lock(&m->mu);
+    if (kind == SL_EMIT_FINAL) {
+        if (m->nfinal + n > m->capfinal) {
+            size_t cap = m->capfinal ? m->capfinal : 4096;
+            while (cap < m->nfinal + n)
+                cap *= 2;
+            sl_row *r = realloc(m->final, cap * sizeof *r);
+            if (!r) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+            m->final = r;
+            m->capfinal = cap;
+        }
+        memcpy(m->final + m->nfinal, rows, n * sizeof *rows);
+        m->nfinal += n;
+    } else {
+        rc = m->on_emit(m->ud, kind, rows, n);
+    }
+out:
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static void *device_thread(void *arg)
+{
+    struct devq *dq = arg;
+    sl_multi *m = dq->m;
+    char msg[1536];
+    int rc = 0;
+    msg[0] = '\0';
+    if (m->on_thread && m->on_thread(m->thread_ud, dq->index, msg, sizeof msg) != 0)
+        rc = SL_EINVAL;
+    if (!rc)
+        rc = sl_engine_new(dq->dev, &m->cfg, on_engine_emit, dq, &dq->eng, msg, sizeof msg);
+    if (rc)
+        fail(m, rc, "device %u (%s): %s", dq->index, sl_device_get_info(dq->dev)->name, msg);
+    pthread_mutex_lock(&dq->mu);
+    dq->built = 1;
+    dq->rc = rc;
+    pthread_cond_broadcast(&dq->cv_done);
+    for (;;) {
+        while (!dq->count && !dq->quit && !(dq->finish && !dq->finished))
+            pthread_cond_wait(&dq->cv_work, &dq->mu);
+        if (dq->quit)
+            break;
+        if (!dq->count) { /* finish, with everything handed over pushed */
+            pthread_mutex_unlock(&dq->mu);
+            int frc = dq->rc ? 0 : sl_engine_finish(dq->eng);
+            if (frc)
+                fail(m, frc, "device %u: %s", dq->index, sl_engine_message(dq->eng));
+            pthread_mutex_lock(&dq->mu);
+            if (frc)
+                dq->rc = frc;
+            if (dq->eng)
+                sl_engine_get_stats(dq->eng, &dq->stats);
+            dq->finished = 1;
+            pthread_cond_broadcast(&dq->cv_done);
+            continue;
+        }
+        sl_rec *buf = dq->slot[dq->head];
+        size_t n = dq->slot_n[dq->head];
+        int skip = dq->rc != 0;
+        pthread_mutex_unlock(&dq->mu);
+        /* After a failure chunks are still taken (and discarded) so the caller never waits on
+         * a queue nobody drains; it sees `failed` at its next push. */
+        int prc = skip ? 0 : sl_engine_push(dq->eng, buf, n);
+        if (prc)
+            fail(m, prc, "device %u: %s", dq->index, sl_engine_message(dq->eng));
+        pthread_mutex_lock(&dq->mu);
+        if (prc)
+            dq->rc = prc;
+        if (dq->eng)
+            sl_engine_get_stats(dq->eng, &dq->stats);
+        dq->head = (dq->head + 1) % QDEPTH;
+        dq->count--;
+        pthread_cond_broadcast(&dq->cv_done);
+    }
+    pthread_mutex_unlock(&dq->mu);
+    sl_engine_destroy(&dq->eng);
+    return NULL;
+}
+
+int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg,
+                 sl_multi_thread_fn on_thread, void *thread_ud, sl_emit_fn on_emit, void *ud,
+                 sl_multi **out, char *msg, size_t msglen)
+{
+    *out = NULL;
+    if (ndev == 0 || ndev > SL_MULTI_MAX) {
+        snprintf(msg, msglen, "a PE runs on 1..%d devices, not %u", SL_MULTI_MAX, ndev);
+        return SL_EINVAL;
+    }
+    if (cfg->pe.trigger.every_events || cfg->pe.trigger.every_ms) {
+        snprintf(msg, msglen,
+                 "snapshot triggers (trigger.every_events, trigger.every_ms) are not supported "
+                 "with several devices: each device would take its snapshot at another moment");
+        return SL_EUNSUPPORTED;
+    }
+    sl_multi *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    m->ndev = ndev;
+    m->cfg = *cfg;
+    m->on_thread = on_thread;
+    m->thread_ud = thread_ud;
+    m->on_emit = on_emit;
+    m->ud = ud;
+    pthread_mutex_init(&m->mu, NULL);
+    int rc = 0;
+    for (uint32_t i = 0; i < ndev; i++) {
+        struct devq *dq = &m->q[i];
+        dq->m = m;
+        dq->index = i;
+        dq->dev = devs[i];
+        pthread_mutex_init(&dq->mu, NULL);
+        pthread_cond_init(&dq->cv_work, NULL);
+        pthread_cond_init(&dq->cv_done, NULL);
+        dq->fill = malloc(CHUNK * sizeof(sl_rec));
+        for (int s = 0; s < QDEPTH; s++)
+            dq->slot[s] = malloc(CHUNK * sizeof(sl_rec));
+        int ok = dq->fill != NULL;
+        for (int s = 0; s < QDEPTH; s++)
+            ok = ok && dq->slot[s];
+        if (!ok) {
+            snprintf(msg, msglen, "out of memory");
+            rc = SL_ENOMEM;
+            break;
+        }
+        if (pthread_create(&dq->th, NULL, device_thread, dq) != 0) {
+            snprintf(msg, msglen, "cannot start the thread of device %u", i);
+            rc = SL_ENOMEM;
+            break;
+        }
+        dq->started = 1;
+    }
+    for (uint32_t i = 0; i < ndev; i++) { /* every started thread reports its engine */
+        struct devq *dq = &m->q[i];
+        if (!dq->started)
+            continue;
+        pthread_mutex_lock(&dq->mu);
+        while (!dq->built)
+            pthread_cond_wait(&dq->cv_done, &dq->mu);
+        pthread_mutex_unlock(&dq->mu);
+    }
+    if (!rc && atomic_load(&m->failed)) {
+        rc = m->rc;
+        snprintf(msg, msglen, "%s", m->msg);
+    }
+    if (rc) {
+        sl_multi_destroy(&m);
+        return rc;
+    }
+    m->cols = sl_engine_columns(m->q[0].eng);
+    m->windowed = sl_engine_windowed(m->q[0].eng);
+    *out = m;
+    return 0;
+}
+
+/* Hands device d's filled chunk to its thread, waiting while its queue is full. */
+static int hand_over(sl_multi *m, struct devq *dq)
+{
+    if (!dq->nfill)
+        return 0;
+    pthread_mutex_lock(&dq->mu);
+    if (dq->count == QDEPTH) {
+        double t0 = now_s();
+        while (dq->count == QDEPTH)
+            pthread_cond_wait(&dq->cv_done, &dq->mu);
+        m->t_wait += now_s() - t0;
+    }
+    unsigned s = (dq->head + dq->count) % QDEPTH;
+    sl_rec *free_buf = dq->slot[s];
+    dq->slot[s] = dq->fill;
+    dq->slot_n[s] = dq->nfill;
+    dq->count++;
+    pthread_cond_signal(&dq->cv_work);
+    pthread_mutex_unlock(&dq->mu);
+    dq->fill = free_buf;
+    dq->nfill = 0;
+    return 0;
+}
+
+/* The engine's late rule on the whole stream: 1 to keep record r. */
+static int keep_windowed(sl_multi *m, const sl_rec *r)
+{
+    const int64_t w = m->cfg.pe.window_ms, lateness = m->cfg.pe.lateness_ms;
+    int64_t t = r->time_ms;
+    if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT) {
+        m->bad_time++;
+        m->dropped_types[r->type & 3]++;
+        return 0;
+    }
+    if (m->have_time && m->max_time >= INT64_MIN + lateness) {
+        int64_t wm = m->max_time - lateness, start = t - (((t % w) + w) % w), end;
+        if (__builtin_add_overflow(start, w, &end))
+            end = INT64_MAX;
+        if (end <= wm) {
+            m->late++;
+            m->dropped_types[r->type & 3]++;
+            return 0;
+        }
+    }
+    if (!m->have_time || t > m->max_time) {
+        m->max_time = t;
+        m->have_time = 1;
+    }
+    return 1;
+}
+
+int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n)
+{
+    if (atomic_load(&m->failed))
+        return m->rc;
+    const uint32_t ndev = m->ndev;
+    for (size_t i = 0; i < n; i++) {
+        if (m->windowed && !keep_windowed(m, &recs[i]))
+            continue;
+        struct devq *dq = &m->q[sl_part_of(recs[i].key, ndev)];
+        dq->fill[dq->nfill++] = recs[i];
+        if (dq->nfill == CHUNK) {
+            hand_over(m, dq);
+            if (atomic_load(&m->failed))
+                return m->rc;
+        }
+    }
+    m->events_in += n;
+    return 0;
+}
+
+int sl_multi_finish(sl_multi *m)
+{
+    if (atomic_load(&m->failed))
+        return m->rc;
+    for (uint32_t i = 0; i < m->ndev; i++) {
+        struct devq *dq = &m->q[i];
+        hand_over(m, dq);
+        pthread_mutex_lock(&dq->mu);
+        dq->finish = 1;
+        pthread_cond_signal(&dq->cv_work);
+        pthread_mutex_unlock(&dq->mu);
+    }
+    for (uint32_t i = 0; i < m->ndev; i++) {
+        struct devq *dq = &m->q[i];
+        pthread_mutex_lock(&dq->mu);
+        while (!dq->finished)
+            pthread_cond_wait(&dq->cv_done, &dq->mu);
+        pthread_mutex_unlock(&dq->mu);
+    }
+    if (atomic_load(&m->failed))
+        return m->rc;
+    int rc = m->on_emit(m->ud, SL_EMIT_FINAL, m->final, m->nfinal);
+    if (rc)
+        fail(m, rc, "the final rows were refused (%s)", sl_strerror(rc));
+    return rc;
+}
+
+const sl_columns *sl_multi_columns(const sl_multi *m)
+{
+    return m->cols;
+}
+
+int sl_multi_windowed(const sl_multi *m)
+{
+    return m->windowed;
+}
+
+uint32_t sl_multi_devices(const sl_multi *m)
+{
+    return m->ndev;
+}
+
+const char *sl_multi_message(const sl_multi *m)
+{
+    return m->msg;
+}
+
+void sl_multi_get_stats(const sl_multi *m, sl_multi_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->ndev = m->ndev;
+    sl_engine_stats *t = &st->total;
+    for (uint32_t i = 0; i < m->ndev; i++) {
+        struct devq *dq = (struct devq *)&m->q[i];
+        pthread_mutex_lock(&dq->mu);
+        st->dev[i] = dq->stats;
+        pthread_mutex_unlock(&dq->mu);
+        const sl_engine_stats *d = &st->dev[i];
+        t->batches += d->batches;
+        for (int k = 0; k < SL_EV_NTYPES; k++)
+            t->type_counts[k] += d->type_counts[k];
+        t->keys += d->keys;
+        t->emissions += d->emissions;
+        t->rows_emitted += d->rows_emitted;
+        t->t_batch += d->t_batch;
+        t->t_transfer += d->t_transfer;
+        t->t_kernel += d->t_kernel;
+        t->t_emit += d->t_emit;
+    }
+    for (int k = 0; k < SL_EV_NTYPES; k++)
+        t->type_counts[k] += m->dropped_types[k];
+    t->events_in = m->events_in;
+    t->events_late = m->late;
+    t->events_bad_time = m->bad_time;
+    st->t_wait = m->t_wait;
+}
+
+void sl_multi_destroy(sl_multi **mp)
+{
+    if (!mp || !*mp)
+        return;
+    sl_multi *m = *mp;
+    for (uint32_t i = 0; i < m->ndev; i++) {
+        struct devq *dq = &m->q[i];
+        if (dq->started) {
+            pthread_mutex_lock(&dq->mu);
+            dq->quit = 1;
+            pthread_cond_signal(&dq->cv_work);
+            pthread_mutex_unlock(&dq->mu);
+            pthread_join(dq->th, NULL);
+        }
+        pthread_mutex_destroy(&dq->mu);
+        pthread_cond_destroy(&dq->cv_work);
+        pthread_cond_destroy(&dq->cv_done);
+        free(dq->fill);
+        for (int s = 0; s < QDEPTH; s++)
+            free(dq->slot[s]);
+    }
+    pthread_mutex_destroy(&m->mu);
+    free(m->final);
+    free(m);
+    *mp = NULL;
+}

@@ -1,0 +1,78 @@
+/* One keyed PE spread over several OpenCL devices of a node.
+ *
+ * Every key belongs to one device (sl_part_of(key, ndev), the partitioner's mix of the key), so
+ * each key's state lives in exactly one device's table and the devices' final rows are disjoint:
+ * their union, delivered as one final emission, is what one device would emit. Each device has
+ * its own thread, which builds the device's engine (so that its pinned buffers are allocated
+ * after the thread is placed: see on_thread) and feeds it; the calling thread splits records by
+ * key into per-device chunks and hands them over through a bounded queue per device, so parsing
+ * and splitting overlap with every device's batching, transfers and kernels, and a slow device
+ * holds the caller back instead of growing memory.
+ *
+ * Windowed PEs: the late-event rule is applied here, on the whole stream, before records are
+ * split (a device only sees its keys, so its own view of event time lags); the devices get no
+ * late records, and each (key, window) is emitted exactly once, as with one device, though
+ * closed windows of different devices are emitted at different moments.
+ *
+ * Not supported (SL_EUNSUPPORTED at sl_multi_new): snapshot triggers, whose rows would be taken
+ * at different moments on each device.
+ *
+ * sl_multi_push, sl_multi_finish and sl_multi_destroy belong to the thread that created the
+ * multi. on_emit is called from the device threads for windows (one call at a time: they are
+ * serialised here) and from the calling thread for the final rows. */
+#ifndef SL_MULTIDEV_H
+#define SL_MULTIDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "engine.h"
+
+#define SL_MULTI_MAX 16 /* devices one multi drives */
+
+typedef struct sl_multi sl_multi;
+
+/* Called first thing on device thread `index`, before its engine is built: where placement
+ * binds the thread and its memory to the device's NUMA node. Returns 0, or nonzero with msg to
+ * fail sl_multi_new. */
+typedef int (*sl_multi_thread_fn)(void *ud, uint32_t index, char *msg, size_t msglen);
+
+typedef struct sl_multi_stats {
+    uint32_t ndev;
+    sl_engine_stats total;             /* events_in: records pushed; late and bad-time: dropped
+                                          here; the rest summed over the devices */
+    sl_engine_stats dev[SL_MULTI_MAX]; /* each device's own engine */
+    double t_wait;                     /* seconds the caller waited for a full device queue */
+} sl_multi_stats;
+
+/* Starts one thread and one engine per device (devs[i] must outlive the multi; it is used only
+ * by thread i from now on). Returns 0 with *out, or an sl_err with msg (a device's engine could
+ * not be built: its message, prefixed with the device's index and name). */
+int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg,
+                 sl_multi_thread_fn on_thread, void *thread_ud, sl_emit_fn on_emit, void *ud,
+                 sl_multi **out, char *msg, size_t msglen);
+
+/* Splits n records by key among the devices. Returns 0, or the first error of a device (its
+ * message in sl_multi_message); the multi then accepts nothing more. */
+int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n);
+
+/* Hands over what is left, waits for every device to finish, and emits the final rows of all
+ * devices in one SL_EMIT_FINAL call. Returns 0 or an sl_err. */
+int sl_multi_finish(sl_multi *m);
+
+const sl_columns *sl_multi_columns(const sl_multi *m);
+int sl_multi_windowed(const sl_multi *m);
+uint32_t sl_multi_devices(const sl_multi *m);
+
+/* The device that owns `key` among ndev devices. */
+uint32_t sl_multi_device_of(uint64_t key, uint32_t ndev);
+
+const char *sl_multi_message(const sl_multi *m);
+
+void sl_multi_get_stats(const sl_multi *m, sl_multi_stats *st);
+
+/* Stops the threads (discarding unfinished work) and releases every engine. */
+void sl_multi_destroy(sl_multi **mp);
+
+#endif

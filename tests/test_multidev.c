@@ -1,0 +1,271 @@
+/* Several devices per node (host/multidev.h): a PE spread over two devices gives, row for row,
+ * what the plain C reference gives on the whole stream (and what one device gives), for every
+ * built-in PE, windows with late events included; pipelined and unpipelined batches agree; a
+ * device's failure is reported with its index; `sluice ctr --devices 2` prints what
+ * `sluice ctr` prints.
+ *
+ * Two devices: PoCL exposes one CPU device per entry of POCL_DEVICES, set here (inside each
+ * test: Criterion forks, and OpenCL must not be initialised before the fork) unless the
+ * environment already chose. Where fewer than two devices exist, device 0 is opened twice (two
+ * contexts, two tables): the split and merge are still exercised. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "err.h"
+#include "harness.h"
+#include "multidev.h"
+#include "reference.h"
+
+struct collect {
+    pthread_mutex_t mu;
+    sl_row *rows;
+    size_t n, cap;
+    size_t finals; /* SL_EMIT_FINAL calls */
+};
+
+static int collect_rows(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct collect *c = ud;
+    pthread_mutex_lock(&c->mu);
+    if (kind == SL_EMIT_FINAL)
+        c->finals++;
+    if (c->n + n > c->cap) {
+        c->cap = (c->n + n) * 2 + 1024;
+        c->rows = realloc(c->rows, c->cap * sizeof *c->rows);
+        cr_assert_not_null(c->rows);
+    }
+    memcpy(c->rows + c->n, rows, n * sizeof *rows);
+    c->n += n;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static uint32_t open_two(sl_device *devs[2])
+{
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    char msg[2048];
+    int have = sl_device_count(NULL);
+    cr_assert_geq(have, 1, "no OpenCL device");
+    for (unsigned i = 0; i < 2; i++) {
+        int rc = sl_device_open_nth(NULL, have >= 2 ? i : 0, &devs[i], msg, sizeof msg);
+        cr_assert_eq(rc, 0, "device %u: %s", i, msg);
+    }
+    return 2;
+}
+
+struct mres {
+    int rc;
+    char msg[2048];
+    struct collect c;
+    sl_multi_stats st;
+};
+
+/* Runs cfg over recs on devs, `chunk` records per push; rows sorted by key and window. */
+static void run_multi(sl_device **devs, uint32_t ndev, const sl_engine_cfg *cfg, const sl_rec *recs,
+                      size_t n, size_t chunk, struct mres *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->c.mu, NULL);
+    sl_multi *m = NULL;
+    r->rc =
+        sl_multi_new(devs, ndev, cfg, NULL, NULL, collect_rows, &r->c, &m, r->msg, sizeof r->msg);
+    if (r->rc)
+        return;
+    for (size_t i = 0; i < n && !r->rc; i += chunk)
+        r->rc = sl_multi_push(m, recs + i, i + chunk <= n ? chunk : n - i);
+    if (!r->rc)
+        r->rc = sl_multi_finish(m);
+    if (r->rc)
+        snprintf(r->msg, sizeof r->msg, "%s", sl_multi_message(m));
+    sl_multi_get_stats(m, &r->st);
+    sl_multi_destroy(&m);
+    if (r->c.rows)
+        qsort(r->c.rows, r->c.n, sizeof *r->c.rows, sl_row_cmp_key);
+}
+
+static sl_engine_cfg make_cfg(enum sl_pe_kind kind)
+{
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sl_pe_defaults(&cfg.pe, kind);
+    cfg.pe.capacity = 100000;
+    cfg.batch_events = 8192;
+    return cfg;
+}
+
+/* Multi on devs against the reference on the whole stream, then checks the accounting. */
+static void check(sl_device **devs, uint32_t ndev, const sl_engine_cfg *cfg, const sl_rec *recs,
+                  size_t n, size_t chunk)
+{
+    struct mres r;
+    run_multi(devs, ndev, cfg, recs, n, chunk, &r);
+    cr_assert_eq(r.rc, 0, "%s (%s)", sl_strerror(r.rc), r.msg);
+    cr_assert_eq(r.c.finals, 1, "one final emission, however many devices");
+    sl_row *ref;
+    size_t nref;
+    uint64_t late;
+    th_reference(&cfg->pe, recs, n, &ref, &nref, &late);
+    th_assert_rows(r.c.rows, r.c.n, ref, nref, 0.0);
+    cr_assert_eq(r.st.total.events_in, n);
+    cr_assert_eq(r.st.total.events_late, late, "late: multi %llu, reference %llu",
+                 (unsigned long long)r.st.total.events_late, (unsigned long long)late);
+    uint64_t types = 0, on_devices = 0;
+    for (int t = 0; t < SL_EV_NTYPES; t++)
+        types += r.st.total.type_counts[t];
+    cr_assert_eq(types, n, "every record is counted by type");
+    for (uint32_t d = 0; d < ndev; d++) {
+        on_devices += r.st.dev[d].events_in;
+        if (n >= 10000)
+            cr_assert_gt(r.st.dev[d].events_in, n / 10, "device %u gets a share of the keys", d);
+    }
+    cr_assert_eq(on_devices, n - late - r.st.total.events_bad_time,
+                 "the devices got every record that was not dropped");
+    free(ref);
+    free(r.c.rows);
+}
+
+Test(multidev, every_builtin_pe_matches_the_reference, .timeout = 300)
+{
+    sl_device *devs[2];
+    uint32_t nd = open_two(devs);
+    size_t n = 200000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    static const enum sl_pe_kind kinds[] = {SL_PE_COUNT, SL_PE_SUM, SL_PE_CTR};
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        th_records(seed, recs, n, seed == 1 ? 1000 : 50000, seed == 1 ? 1.0 : 0.0, 1700000000000,
+                   50);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            sl_engine_cfg cfg = make_cfg(kinds[k]);
+            check(devs, nd, &cfg, recs, n, 777 + seed);
+        }
+    }
+    free(recs);
+    for (uint32_t i = 0; i < nd; i++)
+        sl_device_close(&devs[i]);
+}
+
+Test(multidev, windows_with_late_events_match_the_reference, .timeout = 300)
+{
+    sl_device *devs[2];
+    uint32_t nd = open_two(devs);
+    size_t n = 200000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    static const int64_t lateness[] = {0, 20, 5000};
+    for (size_t i = 0; i < 3; i++) {
+        th_records(i + 1, recs, n, 500, 1.0, -5000, 300); /* times cross zero, jitter 300 ms */
+        sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW);
+        cfg.pe.window_ms = 1000;
+        cfg.pe.lateness_ms = lateness[i];
+        check(devs, nd, &cfg, recs, n, 4099);
+    }
+    free(recs);
+    for (uint32_t i = 0; i < nd; i++)
+        sl_device_close(&devs[i]);
+}
+
+Test(multidev, two_devices_equal_one_and_pipelining_changes_nothing, .timeout = 300)
+{
+    sl_device *devs[2];
+    uint32_t nd = open_two(devs);
+    size_t n = 300000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    th_records(9, recs, n, 20000, 1.0, 0, 10);
+    sl_engine_cfg cfg = make_cfg(SL_PE_CTR);
+    struct mres one, two, two_serial;
+    run_multi(devs, 1, &cfg, recs, n, 65536, &one);
+    run_multi(devs, nd, &cfg, recs, n, 65536, &two);
+    cfg.no_overlap = 1; /* each batch waits for the one before: no transfer/kernel overlap */
+    run_multi(devs, nd, &cfg, recs, n, 65536, &two_serial);
+    cr_assert_eq(one.rc, 0, "%s", one.msg);
+    cr_assert_eq(two.rc, 0, "%s", two.msg);
+    cr_assert_eq(two_serial.rc, 0, "%s", two_serial.msg);
+    th_assert_rows(two.c.rows, two.c.n, one.c.rows, one.c.n, 0.0);
+    th_assert_rows(two_serial.c.rows, two_serial.c.n, one.c.rows, one.c.n, 0.0);
+    cr_assert_eq(two.st.ndev, 2);
+    cr_assert_eq(two.st.dev[0].keys + two.st.dev[1].keys, one.st.dev[0].keys,
+                 "the keys are split, not repeated");
+    free(one.c.rows);
+    free(two.c.rows);
+    free(two_serial.c.rows);
+    free(recs);
+    for (uint32_t i = 0; i < nd; i++)
+        sl_device_close(&devs[i]);
+}
+
+Test(multidev, a_device_failure_names_the_device_and_does_not_hang, .timeout = 120)
+{
+    sl_device *devs[2];
+    uint32_t nd = open_two(devs);
+    size_t n = 400000;
+    sl_rec *recs = malloc(n * sizeof *recs);
+    cr_assert_not_null(recs);
+    th_records(3, recs, n, 100000, 0.0, 0, 0);
+    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT);
+    cfg.pe.capacity = 1000; /* far fewer slots than keys: a table fills */
+    struct mres r;
+    run_multi(devs, nd, &cfg, recs, n, 10000, &r);
+    cr_assert_eq(r.rc, SL_ETABLEFULL, "%s (%s)", sl_strerror(r.rc), r.msg);
+    cr_assert_not_null(strstr(r.msg, "device "), "%s", r.msg);
+    free(r.c.rows);
+    free(recs);
+    for (uint32_t i = 0; i < nd; i++)
+        sl_device_close(&devs[i]);
+}
+
+Test(multidev, snapshot_triggers_and_bad_counts_are_refused)
+{
+    sl_device *devs[2];
+    uint32_t nd = open_two(devs);
+    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT);
+    cfg.pe.trigger.every_events = 1000;
+    struct mres r;
+    run_multi(devs, nd, &cfg, NULL, 0, 1, &r);
+    cr_assert_eq(r.rc, SL_EUNSUPPORTED);
+    cr_assert_not_null(strstr(r.msg, "snapshot triggers"), "%s", r.msg);
+    cfg = make_cfg(SL_PE_COUNT);
+    run_multi(devs, 0, &cfg, NULL, 0, 1, &r);
+    cr_assert_eq(r.rc, SL_EINVAL);
+    for (uint32_t i = 0; i < nd; i++)
+        sl_device_close(&devs[i]);
+}
+
+static char *run_cmd(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "%s", cmd);
+    size_t cap = 1 << 20, n = 0, r;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    while ((r = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += r;
+        if (cap - n < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    buf[n] = '\0';
+    cr_assert_eq(pclose(p), 0, "%s failed", cmd);
+    return buf;
+}
+
+Test(multidev, cli_devices_2_prints_what_one_device_prints, .timeout = 300)
+{
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    char *one = run_cmd(SLUICE_BIN " ctr --events 1000000 --keys 30000 --top 25 -q");
+    char *two = run_cmd(SLUICE_BIN " ctr --events 1000000 --keys 30000 --top 25 -q --devices 2");
+    char *all = run_cmd(SLUICE_BIN " ctr --events 1000000 --keys 30000 --top 25 -q --devices all");
+    cr_assert_gt(strlen(one), 100, "%s", one);
+    cr_assert_str_eq(two, one);
+    cr_assert_str_eq(all, one);
+    free(one);
+    free(two);
+    free(all);
+}
