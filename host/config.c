@@ -783,14 +783,107 @@ static int parse_sink(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
     return 0;
 }
 
-enum { TOP_DEVICE, TOP_SOURCE, TOP_FILTER, TOP_PE, TOP_NEXT, TOP_BATCH, TOP_SINK, TOP_NKEYS };
+#define PLACE_NUMA_MAX 4095u /* far above any machine; hwloc checks the real count */
+#define PLACE_CPU_MAX 65535u
+
+/* Checks that s is a cpu list: items "N" or "N-M" (N <= M <= PLACE_CPU_MAX, decimal)
+ * separated by commas. Whether the machine has those cpus is checked when placing. */
+static int cpu_list_ok(const char *s)
+{
+    for (;;) {
+        uint64_t lo = 0, hi;
+        int digits = 0;
+        for (; *s >= '0' && *s <= '9' && lo <= PLACE_CPU_MAX; s++, digits++)
+            lo = lo * 10 + (uint64_t)(*s - '0');
+        if (!digits || lo > PLACE_CPU_MAX)
+            return 0;
+        hi = lo;
+        if (*s == '-') {
+            s++;
+            hi = 0;
+            digits = 0;
+            for (; *s >= '0' && *s <= '9' && hi <= PLACE_CPU_MAX; s++, digits++)
+                hi = hi * 10 + (uint64_t)(*s - '0');
+            if (!digits || hi > PLACE_CPU_MAX || hi < lo)
+                return 0;
+        }
+        if (*s == '\0')
+            return 1;
+        if (*s++ != ',')
+            return 0;
+    }
+}
+
+/* placement: a list of {device, numa, cpus}, each with device and at least one of the
+ * others. */
+static int parse_placement(const struct ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    if (n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top == n->data.sequence.items.start)
+        return expected(c, n, "placement", "a non-empty list of {device, numa, cpus}");
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > SL_PLACEMENT_MAX) {
+        char want[64];
+        snprintf(want, sizeof want, "at most %d entries", SL_PLACEMENT_MAX);
+        return expected(c, n, "placement", want);
+    }
+    for (size_t i = 0; i < count; i++) {
+        enum { PL_DEVICE, PL_NUMA, PL_CPUS, PL_N };
+        struct field f[PL_N] = {{"device", NULL, NULL}, {"numa", NULL, NULL}, {"cpus", NULL, NULL}};
+        yaml_node_t *item = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+        sl_place_override *o = &t->placement[i];
+        char pfx[32], path[64];
+        uint64_t u;
+        snprintf(pfx, sizeof pfx, "placement[%zu]", i);
+        int rc = scan_map(c, item, pfx, f, PL_N);
+        if (rc < 0)
+            return rc;
+        if (!f[PL_DEVICE].v)
+            return missing(c, item, pfx, "device", "");
+        if (!f[PL_NUMA].v && !f[PL_CPUS].v)
+            return missing(c, item, pfx, "numa", " (or cpus)");
+        memset(o, 0, sizeof *o);
+        o->numa = -1;
+        snprintf(path, sizeof path, "%s.device", pfx);
+        if ((rc = get_str(c, f[PL_DEVICE].v, path, 0, o->device, sizeof o->device)) < 0)
+            return rc;
+        if (f[PL_NUMA].v) {
+            snprintf(path, sizeof path, "%s.numa", pfx);
+            if ((rc = get_u64(c, f[PL_NUMA].v, path, 0, PLACE_NUMA_MAX, &u)) < 0)
+                return rc;
+            o->numa = (int)u;
+        }
+        if (f[PL_CPUS].v) {
+            snprintf(path, sizeof path, "%s.cpus", pfx);
+            if ((rc = get_str(c, f[PL_CPUS].v, path, 0, o->cpus, sizeof o->cpus)) < 0)
+                return rc;
+            if (!cpu_list_ok(o->cpus))
+                return expected(c, f[PL_CPUS].v, path,
+                                "a cpu list such as \"0-3,8\" (cpus 0..65535)");
+        }
+    }
+    t->nplacement = (uint32_t)count;
+    return 0;
+}
+
+enum {
+    TOP_DEVICE,
+    TOP_SOURCE,
+    TOP_FILTER,
+    TOP_PE,
+    TOP_NEXT,
+    TOP_BATCH,
+    TOP_SINK,
+    TOP_PLACEMENT,
+    TOP_NKEYS
+};
 
 /* Walks the document root (NULL for an empty stream) into *t. Returns 0 or SL_ECONFIG. */
 static int parse_root(const struct ctx *c, const yaml_node_t *root, sl_topology *t)
 {
     struct field f[TOP_NKEYS] = {
-        {"device", NULL, NULL}, {"source", NULL, NULL}, {"filter", NULL, NULL}, {"pe", NULL, NULL},
-        {"next", NULL, NULL},   {"batch", NULL, NULL},  {"sink", NULL, NULL},
+        {"device", NULL, NULL}, {"source", NULL, NULL},    {"filter", NULL, NULL},
+        {"pe", NULL, NULL},     {"next", NULL, NULL},      {"batch", NULL, NULL},
+        {"sink", NULL, NULL},   {"placement", NULL, NULL},
     };
     yaml_mark_t start = {0, 0, 0};
     int rc;
@@ -814,6 +907,8 @@ static int parse_root(const struct ctx *c, const yaml_node_t *root, sl_topology 
     if (f[TOP_BATCH].v && (rc = parse_batch(c, f[TOP_BATCH].v, t)) < 0)
         return rc;
     if (f[TOP_SINK].v && (rc = parse_sink(c, f[TOP_SINK].v, t)) < 0)
+        return rc;
+    if (f[TOP_PLACEMENT].v && (rc = parse_placement(c, f[TOP_PLACEMENT].v, t)) < 0)
         return rc;
     return 0;
 }

@@ -28,6 +28,10 @@
  *   sink:
  *     path: out.csv              # "-" for stdout; the last PE's rows
  *     snapshots: false           # also write each trigger's snapshot
+ *   placement:                   # optional per-device placement overrides (docs/placement.md)
+ *     - device: pthread          # substring of "platform / device", as device: matches
+ *       numa: 0                  # NUMA node (hwloc logical index)
+ *       cpus: "0-3"              # PUs (OS indices); numa, cpus or both
  */
 #ifndef SL_CONFIG_H
 #define SL_CONFIG_H
@@ -36,6 +40,7 @@
 #include <stdint.h>
 
 #include "generator.h"
+#include "placement.h"
 #include "reader.h"
 #include "sock.h"
 
@@ -72,7 +77,8 @@ typedef struct sl_pe_cfg {
     sl_trigger_cfg trigger;
 } sl_pe_cfg;
 
-#define SL_STAGES_MAX 4 /* keyed PEs in one topology: pe and up to three in next */
+#define SL_STAGES_MAX 4     /* keyed PEs in one topology: pe and up to three in next */
+#define SL_PLACEMENT_MAX 16 /* entries of the placement: list */
 
 /* A keyed PE fed by the previous PE's results (a multi-stage topology): each final or window
  * row of the previous PE becomes one record with key = the row's key, re-keyed through the
@@ -102,13 +108,19 @@ typedef struct sl_topology {
         char path[4096]; /* "-" = stdout */
         int snapshots;
     } sink;
+    /* Per-device placement overrides, in file order; the first whose device matches wins
+     * (sl_place_override_find). numa is -1 and cpus "" where the entry leaves them out; at
+     * least one is set. Checked against the machine only when placed (sl_topo_place). */
+    uint32_t nplacement;
+    sl_place_override placement[SL_PLACEMENT_MAX];
 } sl_topology;
 
 /* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */
 int sl_topology_rekeyed(const sl_topology *t);
 
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
- * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 262,144, sink "-". */
+ * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 262,144, sink "-", no
+ * placement overrides. */
 void sl_topology_defaults(sl_topology *t);
 
 /* Fills pe defaults for `kind` (used by the quickstart commands). */

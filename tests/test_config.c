@@ -228,7 +228,7 @@ Test(config, documented_examples)
                "  type: stdin\n"
                "pe: {kind: ctr}\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink)");
+               "pe, next, batch, sink, placement)");
     EXPECT_ERR("source:\npe: {kind: ctr}\n",
                "topo.yaml:1:8: source: expected a mapping, got nothing");
     EXPECT_ERR("device: pthread\n"
@@ -236,7 +236,7 @@ Test(config, documented_examples)
                "sourse:\n"
                "  type: stdin\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink)");
+               "pe, next, batch, sink, placement)");
     EXPECT_ERR("device: pthread\n"
                "source:\n"
                "  type: stdin\n"
@@ -723,4 +723,104 @@ Test(config, cluster_file)
     const char *port = "nodes: [{id: 0, host: a, port: 65534}]\n";
     cr_assert_eq(sl_cluster_parse(port, strlen(port), "c.yaml", &cl, err, sizeof err), SL_ECONFIG);
     cr_assert(strstr(err, "nodes[0].port: expected an integer in 1..65532"), "%s", err);
+}
+
+Test(config, placement_overrides)
+{
+    cr_assert_eq(topo.nplacement, 0);
+    EXPECT_OK("pe: {kind: ctr}\n"
+              "placement:\n"
+              "  - device: \"pthread\"   # a comment\n"
+              "    numa: 1\n"
+              "    cpus: \"0-3\"\n"
+              "  - {device: A100, numa: 0}\n"
+              "  - device: u250\n"
+              "    cpus: 4-7,12\n"
+              "  - {device: x, cpus: 5}\n");
+    cr_assert_eq(topo.nplacement, 4);
+    cr_assert_str_eq(topo.placement[0].device, "pthread");
+    cr_assert_eq(topo.placement[0].numa, 1);
+    cr_assert_str_eq(topo.placement[0].cpus, "0-3");
+    cr_assert_str_eq(topo.placement[1].device, "A100");
+    cr_assert_eq(topo.placement[1].numa, 0);
+    cr_assert_str_eq(topo.placement[1].cpus, "");
+    cr_assert_str_eq(topo.placement[2].device, "u250");
+    cr_assert_eq(topo.placement[2].numa, -1, "numa left out is -1");
+    cr_assert_str_eq(topo.placement[2].cpus, "4-7,12");
+    cr_assert_str_eq(topo.placement[3].cpus, "5", "an integer scalar is a one-cpu list");
+    /* The parsed list feeds the placement module's matcher directly. */
+    cr_assert_eq(sl_place_override_find(topo.placement, topo.nplacement,
+                                        "NVIDIA CUDA / NVIDIA A100-SXM4-40GB"),
+                 &topo.placement[1]);
+
+    /* Sixteen entries fit, seventeen do not. */
+    char yaml[4096];
+    size_t o = (size_t)snprintf(yaml, sizeof yaml, "pe: {kind: ctr}\nplacement:\n");
+    for (int i = 0; i < SL_PLACEMENT_MAX; i++)
+        o += (size_t)snprintf(yaml + o, sizeof yaml - o, "  - {device: d%d, numa: %d}\n", i, i);
+    EXPECT_OK(yaml);
+    cr_assert_eq(topo.nplacement, SL_PLACEMENT_MAX);
+    cr_assert_eq(topo.placement[15].numa, 15);
+    snprintf(yaml + o, sizeof yaml - o, "  - {device: d16, numa: 0}\n");
+    EXPECT_ERR(yaml, "topo.yaml:3:3: placement: expected at most 16 entries, got a list of 17 "
+                     "items");
+}
+
+Test(config, placement_errors)
+{
+    EXPECT_ERR("pe: {kind: ctr}\nplacement: {device: x, numa: 0}\n",
+               "topo.yaml:2:12: placement: expected a non-empty list of {device, numa, cpus}, got "
+               "a mapping");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement: []\n",
+               "topo.yaml:2:12: placement: expected a non-empty list of {device, numa, cpus}, got "
+               "an empty list");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n",
+               "topo.yaml:2:11: placement: expected a non-empty list of {device, numa, cpus}, got "
+               "nothing");
+    EXPECT_ERR("pe: {kind: ctr}\n"
+               "placement:\n"
+               "  - device: x\n"
+               "    node: 1\n",
+               "topo.yaml:4:5: placement[0]: unknown key \"node\" (expected one of: device, "
+               "numa, cpus)");
+    EXPECT_ERR("pe: {kind: ctr}\n"
+               "placement:\n"
+               "  - {device: x, numa: 0}\n"
+               "  - numa: 1\n",
+               "topo.yaml:4:5: placement[1]: missing required key \"device\"");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - device: x\n",
+               "topo.yaml:3:5: placement[0]: missing required key \"numa\" (or cpus)");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - {device: \"\", numa: 0}\n",
+               "topo.yaml:3:14: placement[0].device: expected a non-empty string, got \"\"");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - {device: x, numa: -1}\n",
+               "topo.yaml:3:23: placement[0].numa: expected a non-negative integer, got \"-1\"");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - {device: x, numa: 4096}\n",
+               "topo.yaml:3:23: placement[0].numa: expected an integer in 0..4095, got \"4096\"");
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - {device: x, numa: 0, numa: 1}\n",
+               "topo.yaml:3:26: placement[0]: duplicate key \"numa\" (first at line 3)");
+    static const char *const bad_cpus[] = {"\"0-\"", "\"-3\"",      "\"3-1\"", "\"0,,1\"",
+                                           "\"0,\"", "\"a\"",       "\"0 1\"", "\"1.5\"",
+                                           "65536",  "\"0-65536\"", "\"0x3\""};
+    for (size_t i = 0; i < sizeof bad_cpus / sizeof bad_cpus[0]; i++) {
+        char yaml[256], want[512];
+        snprintf(yaml, sizeof yaml, "pe: {kind: ctr}\nplacement:\n  - {device: x, cpus: %s}\n",
+                 bad_cpus[i]);
+        const char *v = bad_cpus[i];
+        char shown[64];
+        if (v[0] == '"')
+            snprintf(shown, sizeof shown, "%s", v);
+        else
+            snprintf(shown, sizeof shown, "\"%s\"", v);
+        snprintf(want, sizeof want,
+                 "topo.yaml:3:23: placement[0].cpus: expected a cpu list such as \"0-3,8\" (cpus "
+                 "0..65535), got %s",
+                 shown);
+        EXPECT_ERR(yaml, want);
+    }
+    EXPECT_ERR("pe: {kind: ctr}\nplacement:\n  - {device: x, cpus: \"\"}\n",
+               "topo.yaml:3:23: placement[0].cpus: expected a non-empty string, got \"\"");
+    /* Limits that are fine: the largest numa and cpu, and a long list. */
+    EXPECT_OK(
+        "pe: {kind: ctr}\nplacement:\n  - {device: x, numa: 4095, cpus: \"0,2,4-6,65535\"}\n");
+    cr_assert_eq(topo.placement[0].numa, 4095);
 }
