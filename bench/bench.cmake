@@ -1,0 +1,17 @@
+# The benchmark suite (bench/README.md): sluice-bench, with its baselines (plain C, pthreads,
+# Redis through hiredis) in the same run. Included by the top-level CMakeLists.txt.
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+
+add_executable(sluice-bench
+  ${CMAKE_SOURCE_DIR}/bench/suite.c
+  ${CMAKE_SOURCE_DIR}/bench/baselines.c
+  ${CMAKE_SOURCE_DIR}/bench/ysb.c
+  ${CMAKE_SOURCE_DIR}/bench/redisbase.c
+  ${CMAKE_SOURCE_DIR}/bench/report.c
+  ${CMAKE_SOURCE_DIR}/bench/sluicerun.c
+  ${CMAKE_SOURCE_DIR}/bench/nodes.c)
+target_link_libraries(sluice-bench PRIVATE sluice_core PkgConfig::HIREDIS Threads::Threads m)
+target_compile_definitions(sluice-bench PRIVATE
+  SLUICE_BIN="$<TARGET_FILE:sluice>"
+  SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots")
+add_dependencies(sluice-bench sluice)
