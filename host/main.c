@@ -23,6 +23,7 @@
 #include "launch.h"
 #include "node.h"
 #include "pipeline.h"
+#include "placement.h"
 
 #define MAX_SHOWN_BAD 10
 
@@ -125,11 +126,14 @@ static void usage_kernel(FILE *o)
 
 static void usage_devices(FILE *o)
 {
-    fprintf(o, "usage: sluice devices\n"
+    fprintf(o, "usage: sluice devices [CONFIG.yaml]\n"
                "\n"
-               "Lists every OpenCL platform and device with its key limits. Select one with\n"
-               "--device NAME or SLUICE_DEVICE=NAME (a case-insensitive substring of\n"
-               "\"platform / device\").\n");
+               "Lists every OpenCL platform and device with its key limits, then where each\n"
+               "device's threads and buffers go: its NUMA node and cpuset, and how that was\n"
+               "found (the config's placement: entry, hwloc's OpenCL or PCI object, or the whole\n"
+               "machine); with CONFIG.yaml, its placement: overrides apply. Select a device\n"
+               "with --device NAME or SLUICE_DEVICE=NAME (a case-insensitive substring of\n"
+               "\"platform / device\"). See docs/placement.md.\n");
 }
 
 /* ---- shared run-time reporting ---- */
@@ -195,6 +199,14 @@ static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
                 "transfer %.3f s, kernels %.3f s, emit %.3f s\n",
                 i, r->devices[i].name, d->events_in, d->keys, d->t_batch, d->t_transfer,
                 d->t_kernel, d->t_emit);
+    }
+    for (uint32_t i = 0; r->placed && i < (r->ndevices ? r->ndevices : 1); i++) {
+        char buf[1200];
+        sl_placement_str(&r->placement[i], buf, sizeof buf);
+        if (r->ndevices > 1)
+            fprintf(stderr, "  placement of device %u: %s\n", i, buf);
+        else
+            fprintf(stderr, "  placement: %s\n", buf);
     }
     if (r->ndevices > 1 && r->multi.t_wait > 0.001)
         fprintf(stderr, "  waited %.3f s for full device queues\n", r->multi.t_wait);
@@ -942,14 +954,27 @@ static int cmd_devices(int argc, char **argv)
         usage_devices(stderr);
         return 2;
     }
-    if (optind < argc) {
+    if (optind + 1 < argc) {
         usage_devices(stderr);
+        return 2;
+    }
+    static sl_topology t;
+    char msg[4096];
+    sl_topology_defaults(&t);
+    if (optind < argc && sl_config_load(argv[optind], &t, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
         return 2;
     }
     int rc = sl_device_list(stdout);
     if (rc) {
         fprintf(stderr, "%s: %s (is an OpenCL ICD installed? on Debian: pocl-opencl-icd)\n", prog,
                 sl_strerror(rc));
+        return 1;
+    }
+    putchar('\n');
+    rc = sl_placement_report(stdout, t.placement, t.nplacement, msg, sizeof msg);
+    if (rc) {
+        fprintf(stderr, "%s: placement: %s\n", prog, msg);
         return 1;
     }
     return 0;

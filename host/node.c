@@ -19,6 +19,7 @@
 #include "jointab.h"
 #include "outbox.h"
 #include "partmap.h"
+#include "placement.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* queued bytes per stage's outputs before reading stops */
@@ -469,6 +470,25 @@ static size_t stage_out_queued(struct node *nd, uint32_t stage)
     return q;
 }
 
+/* Binds this thread (the node's only one: it receives, batches and dispatches) to its device's
+ * placement (host/placement.h), before any job allocates pinned buffers. */
+static void place_node(struct node *nd)
+{
+    sl_topo *topo = NULL;
+    sl_placement pl;
+    char pmsg[1024], buf[1200];
+    if (sl_topo_load(&topo, NULL, pmsg, sizeof pmsg) ||
+        sl_place_device(topo, sl_device_id(nd->dev), NULL, 0, &pl, pmsg, sizeof pmsg)) {
+        logf_(nd, "placement unknown (%s): the node's thread is not bound", pmsg);
+    } else if (sl_placement_bind_thread(topo, &pl, pmsg, sizeof pmsg)) {
+        logf_(nd, "placement %s; thread left unbound: %s", sl_placement_str(&pl, buf, sizeof buf),
+              pmsg);
+    } else {
+        logf_(nd, "placement %s", sl_placement_str(&pl, buf, sizeof buf));
+    }
+    sl_topo_free(&topo);
+}
+
 int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *stop, int sig_fd,
                 int quiet, char *msg, size_t msglen)
 {
@@ -491,6 +511,7 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
     }
     if ((rc = sl_device_open(cl->device, &nd->dev, msg, msglen)))
         goto out;
+    place_node(nd);
     nd->map = sl_partmap_new(cl->partitions, cl->nnodes, &perr);
     nd->zctx = zmq_ctx_new();
     if (!nd->map || !nd->zctx) {

@@ -64,6 +64,60 @@ static void stage0_stats(sl_engine *eng, sl_multi *multi, sl_engine_stats *st)
     }
 }
 
+/* Placement of the run's devices, shared read-only by their threads. */
+struct placing {
+    sl_topo *topo; /* NULL: hwloc could not load the topology; threads stay unbound */
+    const sl_placement *pl;
+    const sl_pipeline_opts *o;
+};
+
+/* An sl_multi_thread_fn: binds the calling thread to device `index`'s placement, then calls
+ * the caller's own hook. A binding the OS refuses is a warning, not a failure. */
+static int bind_device_thread(void *ud, uint32_t index, char *msg, size_t msglen)
+{
+    const struct placing *p = ud;
+    if (p->topo) {
+        char note[512];
+        int rc = sl_placement_bind_thread(p->topo, &p->pl[index], note, sizeof note);
+        if (rc)
+            SL_WARN("placement", "device %u: thread left unbound: %s", index, note);
+        else
+            SL_DEBUG("placement", "device %u: thread bound to cpus %s%s%s", index,
+                     p->pl[index].cpus, note[0] ? "; " : "", note);
+    }
+    if (p->o->on_device_thread)
+        return p->o->on_device_thread(p->o->device_thread_ud, index, msg, msglen);
+    return 0;
+}
+
+/* Places every device (the topology's overrides first). Returns 0, or SL_ECONFIG for an
+ * override that names what this machine lacks. */
+static int place_devices(const sl_topology *t, sl_device **devs, uint32_t ndev, struct placing *pc,
+                         sl_pipeline_report *rep, char *msg, size_t msglen)
+{
+    char pmsg[1024];
+    if (sl_topo_load(&pc->topo, NULL, pmsg, sizeof pmsg)) {
+        pc->topo = NULL;
+        if (t->nplacement) {
+            snprintf(msg, msglen, "the config's placement: needs hwloc's topology: %s", pmsg);
+            return SL_ECONFIG;
+        }
+        SL_WARN("placement", "no hwloc topology (%s): device threads are not bound", pmsg);
+        return 0;
+    }
+    for (uint32_t i = 0; i < ndev; i++) {
+        int rc = sl_place_device(pc->topo, sl_device_id(devs[i]), t->placement, t->nplacement,
+                                 &rep->placement[i], msg, msglen);
+        if (rc)
+            return rc;
+        char buf[1200];
+        SL_INFO("placement", "device %u (%s): %s", i, sl_device_get_info(devs[i])->name,
+                sl_placement_str(&rep->placement[i], buf, sizeof buf));
+    }
+    rep->placed = 1;
+    return 0;
+}
+
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
 {
     const sl_topology *t = o->topo;
@@ -71,6 +125,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_device *devs[SL_MULTI_MAX] = {NULL};
     uint32_t ndev = 0;
     sl_multi *multi = NULL;
+    struct placing pc = {.topo = NULL, .pl = rep->placement, .o = o};
     sl_device *dev = NULL;
     sl_addict *dict = NULL;
     sl_sink *sink = NULL;
@@ -89,6 +144,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     rep->ndevices = ndev;
     for (uint32_t i = 0; i < ndev; i++)
         rep->devices[i] = *sl_device_get_info(devs[i]);
+    if ((rc = place_devices(t, devs, ndev, &pc, rep, msg, msglen)))
+        goto out;
     dict = sl_addict_new();
     buf = malloc(CHUNK * sizeof *buf);
     if (!dict || !buf) {
@@ -107,8 +164,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     }
     if (ndev > 1) {
         sl_engine_cfg ec = {.pe = t->pe, .batch_events = t->batch_events};
-        if ((rc = sl_multi_new(devs, ndev, &ec, o->on_device_thread, o->device_thread_ud,
-                               sl_sink_emit, sink, &multi, msg, msglen)))
+        if ((rc = sl_multi_new(devs, ndev, &ec, bind_device_thread, &pc, sl_sink_emit, sink, &multi,
+                               msg, msglen)))
             goto out;
         sl_sink_set_layout(sink, sl_multi_columns(multi), sl_multi_windowed(multi));
     } else {
@@ -207,6 +264,7 @@ out:
     sl_addict_destroy(&dict);
     for (uint32_t i = 0; i < ndev; i++)
         sl_device_close(&devs[i]);
+    sl_topo_free(&pc.topo);
     free(buf);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "engine.h"
 #include "multidev.h"
+#include "placement.h"
 #include "reader.h"
 
 #define SL_DEVICES_ALL UINT32_MAX
@@ -40,8 +41,10 @@ typedef struct sl_pipeline_opts {
     /* Devices: 0 or 1 = the one topo->device selects; N > 1 = the first N it selects, with the
      * keys spread over them (host/multidev.h; one-stage topologies); SL_DEVICES_ALL = all. */
     uint32_t devices;
-    /* Called on each device's thread before its engine is built (several devices), or on the
-     * calling thread before the chain is built (one device): placement binds there. */
+    /* Each device is placed with hwloc (host/placement.h; topo->placement overrides) and each
+     * device's thread is bound to its placement before its engine is built: with one device
+     * the calling thread (which also ingests), with several each device's own thread. This
+     * hook is called right after that binding, on the same thread. */
     sl_multi_thread_fn on_device_thread;
     void *device_thread_ud;
 } sl_pipeline_opts;
@@ -56,6 +59,8 @@ typedef struct sl_pipeline_report {
     uint32_t ndevices;
     sl_device_info devices[SL_MULTI_MAX];
     sl_multi_stats multi; /* several devices: each device's engine (engine holds the total) */
+    int placed;           /* 1 when placement[] holds each device's placement (hwloc loaded) */
+    sl_placement placement[SL_MULTI_MAX];
     double elapsed_s;
 } sl_pipeline_report;
 

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "device.h"
+
 struct ad {
     char id[48];
     unsigned long long views, clicks;
@@ -370,6 +372,8 @@ Test(cli, devices_and_device_selection, .init = make_tmpdir, .timeout = 60)
     struct run r = run_sluice("devices");
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.out, "compute units"), "stdout: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "placement (hwloc "), "stdout: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "cpus "), "stdout: %s", r.out);
     run_free(&r);
     r = run_sluice("ctr --device no-such-device-xyz --events 10 --quiet");
     cr_assert_eq(r.status, 1);
@@ -377,6 +381,57 @@ Test(cli, devices_and_device_selection, .init = make_tmpdir, .timeout = 60)
                        r.err);
     cr_assert_not_null(strstr(r.err, "devices present:"), "lists what exists: %s", r.err);
     run_free(&r);
+}
+
+/* A topology's placement: override reaches the run (the summary names it and its cpus, and the
+ * results are unchanged) and `sluice devices CONFIG`; one naming a NUMA node this machine lacks
+ * stops the run before anything runs. The device is matched by its own name, read here. */
+Test(cli, placement_override_reaches_run_and_devices, .init = make_tmpdir, .timeout = 120)
+{
+    sl_device *dev = NULL;
+    char msg[1024];
+    cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
+    char name[160];
+    snprintf(name, sizeof name, "%s", sl_device_get_info(dev)->name);
+    sl_device_close(&dev);
+    struct gen g;
+    write_ndjson(path_in_tmp("events.ndjson"), &g, 500, 20000, 0, 11);
+    for (int bad = 0; bad < 2; bad++) {
+        FILE *f = fopen(path_in_tmp("topo.yaml"), "w");
+        cr_assert_not_null(f);
+        fprintf(f,
+                "source: {type: file, path: events.ndjson, format: ndjson}\n"
+                "pe: {name: ctr_per_ad, kind: ctr, capacity: 5000}\n"
+                "sink: {path: result.csv}\n"
+                "placement:\n"
+                "  - {device: \"%s\", %s}\n",
+                name, bad ? "numa: 4095" : "cpus: \"0\"");
+        fclose(f);
+        struct run r = run_sluice("run topo.yaml --progress");
+        if (bad) {
+            cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
+            cr_assert_not_null(strstr(r.err, "NUMA node 4095 does not exist"), "%s", r.err);
+            run_free(&r);
+            r = run_sluice("devices topo.yaml");
+            cr_assert_not_null(strstr(r.out, "NUMA node 4095 does not exist"), "%s", r.out);
+            run_free(&r);
+            continue;
+        }
+        cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+        cr_assert_not_null(strstr(r.err, "placement: "), "the summary says where: %s", r.err);
+        cr_assert_not_null(strstr(r.err, "cpus 0 [config"), "%s", r.err);
+        char *got = slurp(path_in_tmp("result.csv"));
+        char *want = expected_csv(g.ads, g.nads, 0, 0);
+        cr_assert_str_eq(got, want);
+        free(got);
+        free(want);
+        run_free(&r);
+        r = run_sluice("devices topo.yaml");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_not_null(strstr(r.out, "cpus 0 [config"), "%s", r.out);
+        run_free(&r);
+    }
+    free(g.ads);
 }
 
 Test(cli, demo_prints_top_ads, .init = make_tmpdir, .timeout = 120)

@@ -52,7 +52,8 @@ static void base_topology(sl_topology *t, const char *csv)
     t->nnext = 1;
     sl_pe_defaults(&t->next[0].pe, SL_PE_USER);
     t->next[0].pe.capacity = 1024;
-    snprintf(t->next[0].join, sizeof t->next[0].join, "%s", csv);
+    cr_assert_lt(strlen(csv), sizeof t->next[0].join, "join path too long: %s", csv);
+    memcpy(t->next[0].join, csv, strlen(csv) + 1);
 }
 
 /* Per-ad views and clicks of the generator stream, indexed by ad number. */
