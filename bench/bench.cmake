@@ -15,3 +15,13 @@ target_compile_definitions(sluice-bench PRIVATE
   SLUICE_BIN="$<TARGET_FILE:sluice>"
   SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots")
 add_dependencies(sluice-bench sluice)
+
+# The quick mode as a test: small inputs, 1-2 repetitions, under a minute; it fails when any
+# baseline's results differ from sluice's, never on speed. Not in sanitizer builds (Redis,
+# PoCL and a minute of work under ASan add nothing to the unit tests there).
+if(SLUICE_TESTS AND NOT SLUICE_SANITIZE)
+  add_test(NAME sluice_bench_quick
+           COMMAND sluice-bench --quick --no-progress --out ${CMAKE_BINARY_DIR}/bench-quick)
+  set_tests_properties(sluice_bench_quick PROPERTIES TIMEOUT 300
+    ENVIRONMENT "POCL_CACHE_DIR=${CMAKE_BINARY_DIR}/pocl-cache")
+endif()

@@ -141,9 +141,10 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
         }
         if (rc == 0 && !same_bytes(fa, fb, &bytes)) {
             k->equal = 0;
-            snprintf(k->check, sizeof k->check,
-                     "DIFFER: the CSV of %u nodes (%s) and of one process (%s), repetition %d", n,
-                     pa, pb, rep + 1);
+            snprintf(
+                k->check, sizeof k->check,
+                "DIFFER: the CSV of %u nodes (%.200s) and of one process (%.200s), repetition %d",
+                n, pa, pb, rep + 1);
             pa[0] = pb[0] = '\0'; /* kept for inspection */
             break;
         }

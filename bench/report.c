@@ -419,12 +419,7 @@ static int write_tp_dat(const rp_report *r, const char *workload, const char *pa
         return -1;
     fprintf(f, "x");
     for (int k = 0; k < first->nsys; k++) {
-        char name[48];
-        snprintf(name, sizeof name, "%s", first->sys[k].name);
-        for (char *p = name; *p; p++)
-            if (*p == ' ')
-                *p = '_';
-        fprintf(f, " \"%s\" min max", name);
+        fprintf(f, " \"%s\" min max", first->sys[k].name);
     }
     fprintf(f, "\n");
     for (int i = 0; i < r->n; i++) {

@@ -86,6 +86,8 @@ static void progress(struct ctx *c, const char *what, int rep, int reps)
 {
     if (!c->o.progress)
         return;
+    if (rep < 0)
+        rep = 0;
     double f = ((double)c->cases_done + (reps ? (double)rep / reps : 0)) / c->cases_total;
     char bar[31];
     int k = (int)(f * 30);
@@ -158,10 +160,23 @@ static void check(struct ctx *c, rp_case *k, const char *sys, int rep, const sl_
     if (bl_rows_equal(ref, nref, rows, n, ncols, why, sizeof why))
         return;
     if (k->equal)
-        snprintf(k->check, sizeof k->check, "DIFFER: %s, repetition %d, against %s: %s", sys,
-                 rep + 1, S_C1, why);
+        snprintf(k->check, sizeof k->check,
+                 "DIFFER: %s, repetition %d (0: warm-up), against %s: %s", sys, rep + 1, S_C1, why);
     k->equal = 0;
     c->failed = 1;
+}
+
+/* The j-th system to run in repetition r (r >= -1): plain C 1 thread first (its rows are the
+ * reference), then the others in an order that rotates with r. */
+static const char *order(const char *const *names, int ns, int j, int r)
+{
+    int c1 = 0;
+    while (strcmp(names[c1], S_C1) != 0)
+        c1++;
+    if (j == 0)
+        return names[c1];
+    int i = (j + r + 1) % ns;
+    return i == c1 ? names[(r + 1) % ns] : names[i];
 }
 
 /* ---- ctr ---- */
@@ -206,16 +221,18 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
     if (rc)
         return rc;
-    for (int r = 0; r < cc->reps && rc == 0; r++) {
+    /* repetition -1 is a warm-up (first touch of every buffer; Redis skipped), checked but not
+     * reported */
+    for (int r = -1; r < cc->reps && rc == 0; r++) {
         free(ref);
         ref = NULL;
         for (int j = 0; j < ns && rc == 0; j++) {
             /* plain C 1 thread first in every repetition (it is the reference); the others in
              * an order that rotates */
-            const char *name = j == 0 ? S_C1 : names[(j + r) % ns];
-            if (j > 0 && strcmp(name, S_C1) == 0)
-                name = names[(r) % ns];
-            rp_system *s = rp_sys(k, name);
+            const char *name = order(names, ns, j, r);
+            if (r < 0 && strcmp(name, S_REDIS) == 0)
+                continue;
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name);
             progress(c, cc->label, r, cc->reps);
             struct meas m;
             sr_stats st;
@@ -552,14 +569,14 @@ static int workload_ysb(struct ctx *c)
         .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = ecfg.pe.window_ms};
     if ((rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg)))
         goto out;
-    for (int r = 0; r < c->o.reps && rc == 0; r++) {
+    for (int r = -1; r < c->o.reps && rc == 0; r++) { /* -1: warm-up, as for ctr */
         free(ref);
         ref = NULL;
         for (int j = 0; j < ns && rc == 0; j++) {
-            const char *name = j == 0 ? S_C1 : names[(j + r) % ns];
-            if (j > 0 && strcmp(name, S_C1) == 0)
-                name = names[r % ns];
-            rp_system *s = rp_sys(k, name);
+            const char *name = order(names, ns, j, r);
+            if (r < 0 && strcmp(name, S_REDIS) == 0)
+                continue;
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name);
             progress(c, "ysb", r, c->o.reps);
             struct meas m;
             sr_stats st;
@@ -657,7 +674,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
     if (!k)
         return SL_ENOMEM;
     k->x2 = batch;
-    rp_system *s = rp_sys(k, S_CL);
+    rp_system *s_cl = rp_sys(k, S_CL);
     sl_engine_cfg ecfg;
     ysb_engine_cfg(&ecfg, batch);
     sr_engine *e = NULL;
@@ -669,10 +686,11 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
                       .rate = rate,
                       .chunk = rate > 0 ? 1024 : 4096};
     int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
-    for (int r = 0; r < c->o.sweep_reps && rc == 0; r++) {
+    for (int r = rate > 0 ? 0 : -1; r < c->o.sweep_reps && rc == 0; r++) {
         progress(c, label, r, c->o.sweep_reps);
         struct meas m;
         sr_stats st;
+        rp_system *s = r < 0 ? NULL : s_cl; /* -1: warm-up, unpaced cases only */
         meas_begin(c, &m, 0);
         if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
             break;
@@ -688,7 +706,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
                  "equal: %zu (campaign, window) counts on every repetition, against %s", y->ntruth,
                  S_C1);
     if (rc == 0)
-        *eps = rp_median(rp_get(s, "eps"), NULL, NULL);
+        *eps = rp_median(rp_get(s_cl, "eps"), NULL, NULL);
     sr_rows_free(&srows);
     sr_engine_destroy(&e);
     c->cases_done++;

@@ -8,9 +8,9 @@ set grid
 set yrange [0:*]
 set datafile missing "nan"
 f = dir."/nodes.dat"
-set terminal pngcairo size 1000,560
+set terminal pngcairo noenhanced size 1000,560
 set output dir."/throughput_nodes.png"
 plot for [i=0:n-1] f using 1:(column(2+3*i)):(column(3+3*i)):(column(4+3*i)) with yerrorlines title columnhead(2+3*i)
-set terminal svg size 1000,560
+set terminal svg noenhanced size 1000,560
 set output dir."/throughput_nodes.svg"
 replot
