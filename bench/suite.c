@@ -974,7 +974,7 @@ int main(int argc, char **argv)
                        .lat_events = 1500000,
                        .keys = 100000,
                        .skew = 1.0,
-                       .out = "bench-out",
+                       .out = "bench/out",
                        .redis_exe = "redis-server"};
     int prc = parse_args(argc, argv, o);
     if (prc)
