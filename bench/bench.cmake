@@ -13,7 +13,8 @@ add_executable(sluice-bench
 target_link_libraries(sluice-bench PRIVATE sluice_core PkgConfig::HIREDIS Threads::Threads m)
 target_compile_definitions(sluice-bench PRIVATE
   SLUICE_BIN="$<TARGET_FILE:sluice>"
-  SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots")
+  SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots"
+  SLUICE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_dependencies(sluice-bench sluice)
 
 # The quick mode as a test: small inputs, 1-2 repetitions, under a minute; it fails when any

@@ -123,7 +123,7 @@ static int first_line(const char *cmd, char *out, size_t len)
     return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-void rp_machine_probe(rp_machine *m)
+void rp_machine_probe(rp_machine *m, const char *source_dir)
 {
     char line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -148,6 +148,9 @@ void rp_machine_probe(rp_machine *m)
     if (uname(&u) == 0)
         snprintf(m->kernel, sizeof m->kernel, "%s %s %s", u.sysname, u.release, u.machine);
     first_line("gnuplot --version 2>/dev/null", m->gnuplot, sizeof m->gnuplot);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "git -C '%.1000s' describe --always --dirty 2>/dev/null", source_dir);
+    first_line(cmd, m->commit, sizeof m->commit);
     rp_loadavg(m->load_start);
 }
 
@@ -225,10 +228,10 @@ void rp_print_table(const rp_report *r, FILE *out)
 {
     const rp_machine *m = &r->m;
     fprintf(out,
-            "sluice-bench%s: %s; %s, %ld CPUs, %.0f GiB; device %s (%s, driver %s); "
-            "redis %s\n",
-            r->quick ? " --quick" : "", m->date, m->cpu, m->cores, m->mem_gib, m->device,
-            m->device_version, m->driver, m->redis);
+            "sluice-bench%s: sluice %s (%s), %s; %s, %ld CPUs, %.0f GiB; device %s (%s, "
+            "driver %s); redis %s\n",
+            r->quick ? " --quick" : "", m->sluice, m->commit[0] ? m->commit : "no git", m->date,
+            m->cpu, m->cores, m->mem_gib, m->device, m->device_version, m->driver, m->redis);
     fprintf(out,
             "load average at start %.2f, at end %.2f (other work on this machine shows "
             "here); every figure: median (min..max) of the repetitions\n",
@@ -246,7 +249,7 @@ void rp_print_table(const rp_report *r, FILE *out)
         fprintf(out, "\n== %s: %s; %d rep%s ==\n", c->workload, c->label, reps,
                 reps == 1 ? "" : "s");
         fprintf(out, "   results: %s\n", c->check);
-        fprintf(out, "   %-22s %-30s %-8s %-24s %-22s %s\n", "system", "M events/s", "sluice/x",
+        fprintf(out, "   %-22s %-30s %-8s %-24s %-22s %s\n", "system", "M events/s", "sluice/it",
                 "CPU s", "peak MiB (+run)", "Mev/CPU-s");
         for (int k = 0; k < c->nsys; k++) {
             const rp_system *s = &c->sys[k];
@@ -341,6 +344,10 @@ int rp_write_json(const rp_report *r, const char *path)
     json_str(f, m->driver);
     fprintf(f, ",\n    \"sluice_version\": ");
     json_str(f, m->sluice);
+    fprintf(f, ", \"sluice_commit\": ");
+    json_str(f, m->commit);
+    fprintf(f, ", \"pocl_version\": ");
+    json_str(f, strstr(m->device, "Portable Computing Language") ? m->driver : "");
     fprintf(f, ", \"redis_version\": ");
     json_str(f, m->redis);
     fprintf(f, ", \"hiredis_version\": ");

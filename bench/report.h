@@ -51,6 +51,7 @@ typedef struct rp_machine {
     char device_version[128];
     char driver[64];
     char sluice[32];
+    char commit[48]; /* git describe of the source tree, when it is a checkout */
     char redis[32];
     char hiredis[16];
     char gnuplot[64];
@@ -86,8 +87,8 @@ const rp_series *rp_get(const rp_system *s, const char *name);
 double rp_median(const rp_series *s, double *min, double *max);
 
 /* Fills the machine fields that do not depend on the run (CPU, cores, date, kernel, memory,
- * load, gnuplot's version). */
-void rp_machine_probe(rp_machine *m);
+ * load, gnuplot's version, the commit of the sources at source_dir). */
+void rp_machine_probe(rp_machine *m, const char *source_dir);
 
 /* Load averages now (1, 5, 15 minutes). */
 void rp_loadavg(double l[3]);

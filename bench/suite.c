@@ -39,6 +39,9 @@
 #ifndef SLUICE_BENCH_PLOTS
 #define SLUICE_BENCH_PLOTS "bench/plots"
 #endif
+#ifndef SLUICE_SOURCE_DIR
+#define SLUICE_SOURCE_DIR "."
+#endif
 
 enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W_ALL = 63 };
 
@@ -992,7 +995,7 @@ int main(int argc, char **argv)
         cl += (size_t)snprintf(c.rep.command + cl, sizeof c.rep.command - cl, "%s%s", i ? " " : "",
                                argv[i]);
     c.rep.quick = o->quick;
-    rp_machine_probe(&c.rep.m);
+    rp_machine_probe(&c.rep.m, SLUICE_SOURCE_DIR);
     snprintf(c.rep.m.sluice, sizeof c.rep.m.sluice, "%s", SLUICE_VERSION);
     snprintf(c.rep.m.hiredis, sizeof c.rep.m.hiredis, "%d.%d.%d", HIREDIS_MAJOR, HIREDIS_MINOR,
              HIREDIS_PATCH);
