@@ -249,20 +249,21 @@ void rp_print_table(const rp_report *r, FILE *out)
         fprintf(out, "\n== %s: %s; %d rep%s ==\n", c->workload, c->label, reps,
                 reps == 1 ? "" : "s");
         fprintf(out, "   results: %s\n", c->check);
-        fprintf(out, "   %-22s %-30s %-8s %-24s %-22s %s\n", "system", "M events/s", "sluice/it",
-                "CPU s", "peak MiB (+run)", "Mev/CPU-s");
+        fprintf(out, "   %-22s %-30s %-9s %-20s %-32s %s\n", "system", "M events/s", "sluice/it",
+                "CPU s", "MiB: peak, first run, setup", "Mev/CPU-s");
         for (int k = 0; k < c->nsys; k++) {
             const rp_system *s = &c->sys[k];
             char a[64], b[64], d[64];
             cell(a, sizeof a, rp_get(s, "eps"), 1e-6, 2);
             cell(b, sizeof b, rp_get(s, "cpu_s"), 1, 2);
-            double peak = med(s, "peak_mb"), add = med(s, "mem_add_mb");
-            if (isnan(peak))
-                snprintf(d, sizeof d, "-");
-            else
-                snprintf(d, sizeof d, "%.0f (+%.0f)", peak, isnan(add) ? 0 : add);
+            double peak = med(s, "peak_mb"), first = med(s, "first_mb"), setup = med(s, "setup_mb");
+            int o = isnan(peak) ? snprintf(d, sizeof d, "-") : snprintf(d, sizeof d, "%.0f", peak);
+            if (!isnan(first))
+                o += snprintf(d + o, sizeof d - (size_t)o, " first +%.0f", first);
+            if (!isnan(setup))
+                snprintf(d + o, sizeof d - (size_t)o, " setup +%.0f", setup);
             double eps = med(s, "eps"), cpu = med(s, "cpu_s");
-            fprintf(out, "   %-22s %-30s %-8.2f %-24s %-22s %.2f\n", s->name, a,
+            fprintf(out, "   %-22s %-30s %-9.2f %-20s %-32s %.2f\n", s->name, a,
                     ref && eps > 0 ? ref_eps / eps : NAN, b, d,
                     cpu > 0 ? (double)c->events / cpu / 1e6 : NAN);
         }

@@ -112,10 +112,12 @@ static void progress_clear(struct ctx *c)
 
 struct meas {
     double cpu0, rss0, rcpu0;
+    rp_system *warm; /* the warm-up run of this system: record what it added to memory */
 };
 
-static void meas_begin(struct ctx *c, struct meas *m, int redis)
+static void meas_begin(struct ctx *c, struct meas *m, int redis, rp_system *warm)
 {
+    m->warm = warm;
     rp_mem_reset_peak();
     m->rss0 = rp_mem_rss_mb();
     m->cpu0 = rp_cpu_s();
@@ -132,6 +134,8 @@ static void meas_end(struct ctx *c, struct meas *m, rp_system *s, uint64_t event
     rp_add(s, "wall_s", "s", wall);
     rp_add(s, "cpu_s", "s", cpu);
     double peak = rp_mem_peak_mb();
+    if (m->warm)
+        rp_add(m->warm, "first_mb", "MiB", peak - m->rss0 > 0 ? peak - m->rss0 : 0);
     rp_add(s, "peak_mb", "MiB", redis && c->redis ? rb_peak_mb(c->redis) : peak);
     rp_add(s, "mem_add_mb", "MiB", peak - m->rss0 > 0 ? peak - m->rss0 : 0);
 }
@@ -221,9 +225,11 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     sr_rows srows = {0};
     sl_row *ref = NULL, *rows = NULL;
     size_t nref = 0, nrows = 0;
+    double rss0 = rp_mem_rss_mb();
     int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
     if (rc)
         return rc;
+    rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
     /* repetition -1 is a warm-up (first touch of every buffer; Redis skipped), checked but not
      * reported */
     for (int r = -1; r < cc->reps && rc == 0; r++) {
@@ -235,13 +241,13 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
             const char *name = order(names, ns, j, r);
             if (r < 0 && strcmp(name, S_REDIS) == 0)
                 continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name);
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
             progress(c, cc->label, r, cc->reps);
             struct meas m;
             sr_stats st;
             double t0;
             if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 t0 = now_s();
                 rc = bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &ref, &nref);
                 meas_end(c, &m, s, cc->n, now_s() - t0, 0);
@@ -250,7 +256,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                 continue;
             }
             if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 rc = sr_ctr_engine(e, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
                 if (rc)
                     break;
@@ -258,14 +264,14 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                 add_engine_stages(s, &st);
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
             } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 rc = sr_ctr_ref(&ecfg.pe, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
                 if (rc)
                     break;
                 meas_end(c, &m, s, cc->n, st.wall_s, 0);
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
             } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 t0 = now_s();
                 rc = bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &rows,
                                   &nrows);
@@ -281,7 +287,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                 double tc, tr;
                 if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
                     break;
-                meas_begin(c, &m, 1);
+                meas_begin(c, &m, 1, w);
                 rc = rb_ctr(c->redis, cc->recs, cc->n, 10000, &rows, &nrows, &tc, &tr, c->msg,
                             sizeof c->msg);
                 if (rc)
@@ -570,8 +576,10 @@ static int workload_ysb(struct ctx *c)
     bl_ysb_stats bst;
     sr_ysb_opts yo = {
         .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = ecfg.pe.window_ms};
+    double rss0 = rp_mem_rss_mb();
     if ((rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg)))
         goto out;
+    rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
     for (int r = -1; r < c->o.reps && rc == 0; r++) { /* -1: warm-up, as for ctr */
         free(ref);
         ref = NULL;
@@ -579,13 +587,13 @@ static int workload_ysb(struct ctx *c)
             const char *name = order(names, ns, j, r);
             if (r < 0 && strcmp(name, S_REDIS) == 0)
                 continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name);
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
             progress(c, "ysb", r, c->o.reps);
             struct meas m;
             sr_stats st;
             double t0;
             if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 t0 = now_s();
                 rc = bl_ysb_single(c->ws, y.in.text, y.in.len, y.bj, 10000, &ref, &nref, &bst);
                 if (rc) {
@@ -594,7 +602,7 @@ static int workload_ysb(struct ctx *c)
                 }
                 meas_end(c, &m, s, y.in.events, now_s() - t0, 0);
             } else if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
                     break;
                 meas_end(c, &m, s, y.in.events, st.wall_s, 0);
@@ -604,7 +612,7 @@ static int workload_ysb(struct ctx *c)
                 add_latency(s, &st);
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
             } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 if ((rc = sr_ysb_ref(&ecfg.pe, &yo, &srows, &st, c->msg, sizeof c->msg)))
                     break;
                 meas_end(c, &m, s, y.in.events, st.wall_s, 0);
@@ -612,7 +620,7 @@ static int workload_ysb(struct ctx *c)
                 rp_add(s, "join_s", "s", st.join_s);
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
             } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0);
+                meas_begin(c, &m, 0, w);
                 t0 = now_s();
                 rc = bl_ysb_multi(c->ws, y.in.text, y.in.len, y.bj, 10000, c->o.threads, &rows,
                                   &nrows, &bst);
@@ -628,7 +636,7 @@ static int workload_ysb(struct ctx *c)
                 double tc, tr;
                 if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
                     break;
-                meas_begin(c, &m, 1);
+                meas_begin(c, &m, 1, w);
                 rc = rb_ysb(c->redis, c->ws, y.in.text, y.in.len, y.bj, y.in.campaign_keys,
                             y.in.njoin, 10000, 10000, &rows, &nrows, &tc, &tr, c->msg,
                             sizeof c->msg);
@@ -688,13 +696,16 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
                       .window_ms = ecfg.pe.window_ms,
                       .rate = rate,
                       .chunk = rate > 0 ? 1024 : 4096};
+    double rss0 = rp_mem_rss_mb();
     int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
+    if (rc == 0)
+        rp_add(s_cl, "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
     for (int r = rate > 0 ? 0 : -1; r < c->o.sweep_reps && rc == 0; r++) {
         progress(c, label, r, c->o.sweep_reps);
         struct meas m;
         sr_stats st;
-        rp_system *s = r < 0 ? NULL : s_cl; /* -1: warm-up, unpaced cases only */
-        meas_begin(c, &m, 0);
+        rp_system *s = r < 0 ? NULL : s_cl, *w = r < 0 ? s_cl : NULL; /* -1: warm-up */
+        meas_begin(c, &m, 0, w);
         if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
             break;
         meas_end(c, &m, s, y->in.events, st.wall_s, 0);
