@@ -848,7 +848,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     int ch;
     uint64_t v;
-    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    int li = 0;
+    while ((ch = getopt_long(argc, argv, "", lo, &li)) != -1) {
         int bad = 0;
         switch (ch) {
         case 'q':
@@ -934,8 +935,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return 2;
         }
         if (bad) {
-            fprintf(stderr, "sluice-bench: --%s: invalid value \"%s\"\n",
-                    lo[optind > 0 ? 0 : 0].name, optarg ? optarg : "");
+            fprintf(stderr, "sluice-bench: --%s: invalid value \"%s\"\n", lo[li].name,
+                    optarg ? optarg : "");
             usage(stderr);
             return 2;
         }
