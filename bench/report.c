@@ -263,9 +263,11 @@ void rp_print_table(const rp_report *r, FILE *out)
             if (!isnan(setup))
                 snprintf(d + o, sizeof d - (size_t)o, " setup +%.0f", setup);
             double eps = med(s, "eps"), cpu = med(s, "cpu_s");
-            fprintf(out, "   %-22s %-30s %-9.2f %-20s %-32s %.2f\n", s->name, a,
-                    ref && eps > 0 ? ref_eps / eps : NAN, b, d,
-                    cpu > 0 ? (double)c->events / cpu / 1e6 : NAN);
+            char e[32] = "-"; /* no CPU time measured (the cluster runs) */
+            if (cpu > 0)
+                snprintf(e, sizeof e, "%.2f", (double)c->events / cpu / 1e6);
+            fprintf(out, "   %-22s %-30s %-9.2f %-20s %-32s %s\n", s->name, a,
+                    ref && eps > 0 ? ref_eps / eps : NAN, b, d, e);
         }
         /* stages and latency of the systems that have them */
         static const char *stages[] = {"parse_s",  "join_s", "batch_s", "transfer_s",
