@@ -252,13 +252,12 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
             uint64_t id;
             if (f.h.kind != SL_FRAME_HELLO || f.h.source >= c.n || ready[f.h.source])
                 continue;
-            if (sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) != 0 ||
-                node != f.h.source || id != want) {
+            int parsed = sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) == 0;
+            if (!parsed || node != f.h.source || id != want) {
                 /* Answered from this file's address, but not as this file's node. */
                 foreign = f.h.source;
-                foreign_pid =
-                    sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) == 0 ? pid : 0;
-                foreign_id = id;
+                foreign_pid = parsed ? pid : 0;
+                foreign_id = parsed ? id : 0;
                 break;
             }
             ready[f.h.source] = 1;

@@ -64,8 +64,7 @@ struct sl_engine {
     sl_emit_fn on_emit;
     void *ud;
     /* window PE: watermark state */
-    int have_time;
-    int64_t max_time;
+    sl_watermark wm;
     int64_t closed_before; /* windows ending at or before this were emitted */
     /* triggers */
     uint64_t next_event_trigger;
@@ -877,11 +876,11 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
 /* Emits windows closed by the watermark, when it passed a window end since the last time. */
 static int close_windows(sl_engine *e)
 {
-    if (!e->have_time)
+    if (!e->wm.have_time)
         return 0;
     int64_t w = e->cfg.pe.window_ms;
-    int64_t wm = e->max_time - e->cfg.pe.lateness_ms;
-    if (e->max_time < INT64_MIN + e->cfg.pe.lateness_ms)
+    int64_t wm = e->wm.max_time - e->cfg.pe.lateness_ms;
+    if (e->wm.max_time < INT64_MIN + e->cfg.pe.lateness_ms)
         return 0;
     int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
     if (before <= e->closed_before)
@@ -920,33 +919,41 @@ static int triggers(sl_engine *e)
 /* Window PE: copies the records that are not late into staging and counts the late ones. An
  * event is late when its window ended at or before the watermark (the largest event time seen
  * before it, minus lateness_ms); such windows may already have been emitted as final. */
+enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
+                                 int64_t lateness_ms)
+{
+    if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT)
+        return SL_ADMIT_BAD_TIME;
+    if (wm->have_time && wm->max_time >= INT64_MIN + lateness_ms) {
+        int64_t end;
+        if (__builtin_add_overflow(window_start(t, window_ms), window_ms, &end))
+            end = INT64_MAX;
+        if (end <= wm->max_time - lateness_ms)
+            return SL_ADMIT_LATE;
+    }
+    if (!wm->have_time || t > wm->max_time) {
+        wm->max_time = t;
+        wm->have_time = 1;
+    }
+    return SL_ADMIT_OK;
+}
+
 static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
 {
-    const int64_t w = e->cfg.pe.window_ms, lateness = e->cfg.pe.lateness_ms;
     sl_rec *dst = e->staging + e->staged;
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t t = src[i].time_ms;
-        if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT) {
-            e->stats.events_bad_time++;
-            e->stats.type_counts[src[i].type & 3]++;
+        enum sl_admit a =
+            sl_watermark_admit(&e->wm, src[i].time_ms, e->cfg.pe.window_ms, e->cfg.pe.lateness_ms);
+        if (a == SL_ADMIT_OK) {
+            dst[kept++] = src[i];
             continue;
         }
-        if (e->have_time && e->max_time >= INT64_MIN + lateness) {
-            int64_t wm = e->max_time - lateness, end;
-            if (__builtin_add_overflow(window_start(t, w), w, &end))
-                end = INT64_MAX;
-            if (end <= wm) {
-                e->stats.events_late++;
-                e->stats.type_counts[src[i].type & 3]++;
-                continue;
-            }
-        }
-        if (!e->have_time || t > e->max_time) {
-            e->max_time = t;
-            e->have_time = 1;
-        }
-        dst[kept++] = src[i];
+        if (a == SL_ADMIT_LATE)
+            e->stats.events_late++;
+        else
+            e->stats.events_bad_time++;
+        e->stats.type_counts[src[i].type & 3]++;
     }
     return kept;
 }
@@ -1023,8 +1030,7 @@ int sl_engine_reset(sl_engine *e)
     if (st != CL_SUCCESS)
         return clfail(e, st, "resetting the engine");
     e->staged = 0;
-    e->have_time = 0;
-    e->max_time = 0;
+    e->wm = (sl_watermark){0, 0};
     e->closed_before = INT64_MIN;
     e->next_event_trigger = e->cfg.pe.trigger.every_events;
     e->last_emit_s = now_s();

@@ -37,6 +37,25 @@ _Static_assert(sizeof(sl_row) == 80, "sl_row must match sl_row in kernels/sl_eng
  * never overflows; others are counted in events_bad_time and not applied. */
 #define SL_WINDOW_TIME_LIMIT (INT64_C(1) << 62)
 
+/* The late-event rule of windowed PEs, on one stream: the watermark is the largest event time
+ * admitted so far minus the allowed lateness; a record whose window ended at or before it is
+ * late. The engine applies it to what it is pushed; host/multidev.h applies it to the whole
+ * stream before splitting it among devices. */
+typedef struct sl_watermark {
+    int have_time;
+    int64_t max_time;
+} sl_watermark;
+
+enum sl_admit {
+    SL_ADMIT_OK = 0,      /* on time: apply it (the watermark may advance) */
+    SL_ADMIT_LATE = 1,    /* its window is closed: count it, do not apply it */
+    SL_ADMIT_BAD_TIME = 2 /* beyond +-SL_WINDOW_TIME_LIMIT: count it, do not apply it */
+};
+
+/* Decides record time t under the rule above and advances the watermark when t is admitted. */
+enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
+                                 int64_t lateness_ms);
+
 enum sl_emit_kind {
     SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
     SL_EMIT_WINDOWS = 1,  /* windows closed by the watermark: final rows for those windows */

@@ -55,9 +55,7 @@ struct sl_multi {
     sl_row *final;
     size_t nfinal, capfinal;
 
-    /* the late rule of windowed PEs, on the whole stream (engine.c, stage_windowed) */
-    int have_time;
-    int64_t max_time;
+    sl_watermark wm; /* the late rule of windowed PEs, on the whole stream */
     uint64_t late, bad_time, dropped_types[SL_EV_NTYPES];
     uint64_t events_in;
     double t_wait;
@@ -282,31 +280,19 @@ static int hand_over(sl_multi *m, struct devq *dq)
     return 0;
 }
 
-/* The engine's late rule on the whole stream: 1 to keep record r. */
+/* The late rule on the whole stream: 1 to keep record r, else it is counted. */
 static int keep_windowed(sl_multi *m, const sl_rec *r)
 {
-    const int64_t w = m->cfg.pe.window_ms, lateness = m->cfg.pe.lateness_ms;
-    int64_t t = r->time_ms;
-    if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT) {
+    enum sl_admit a =
+        sl_watermark_admit(&m->wm, r->time_ms, m->cfg.pe.window_ms, m->cfg.pe.lateness_ms);
+    if (a == SL_ADMIT_OK)
+        return 1;
+    if (a == SL_ADMIT_LATE)
+        m->late++;
+    else
         m->bad_time++;
-        m->dropped_types[r->type & 3]++;
-        return 0;
-    }
-    if (m->have_time && m->max_time >= INT64_MIN + lateness) {
-        int64_t wm = m->max_time - lateness, start = t - (((t % w) + w) % w), end;
-        if (__builtin_add_overflow(start, w, &end))
-            end = INT64_MAX;
-        if (end <= wm) {
-            m->late++;
-            m->dropped_types[r->type & 3]++;
-            return 0;
-        }
-    }
-    if (!m->have_time || t > m->max_time) {
-        m->max_time = t;
-        m->have_time = 1;
-    }
-    return 1;
+    m->dropped_types[r->type & 3]++;
+    return 0;
 }
 
 int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n)
