@@ -638,8 +638,8 @@ int main(int argc, char **argv)
     if (prc)
         return prc == 1 ? 0 : prc;
 
-    char msg[4096] = "", cl_path[1024] = "", join_path[1024] = "", out1_path[1024] = "",
-         outn_path[1024] = "";
+    char msg[4096] = "", cl_path[4096] = "", cl_dir[4096] = "", join_path[1024] = "",
+         out1_path[1024] = "", outn_path[1024] = "";
     FILE *join = NULL, *out1 = NULL, *outn = NULL;
     struct cluster cl = {0};
     sl_device *dev = NULL;
@@ -677,12 +677,13 @@ int main(int argc, char **argv)
     join = NULL;
 
     /* The nodes, once for every run. */
-    if ((rc = sl_launch_local_cluster(a.nodes, "", cl_path, sizeof cl_path, msg, sizeof msg)))
+    if ((rc = sl_launch_local_cluster(a.nodes, "", cl_dir, sizeof cl_dir, cl_path, sizeof cl_path,
+                                      msg, sizeof msg)))
         goto out;
     made_cluster = 1;
     cl.timeout_s = a.job_timeout_s;
     if ((rc = sl_cluster_load(cl_path, &cl.cfg, msg, sizeof msg)) ||
-        (rc = sl_launch_start(SLUICE_BIN, cl_path, &cl.cfg, !a.node_logs, &cl.launch, msg,
+        (rc = sl_launch_start(SLUICE_BIN, cl_path, &cl.cfg, !a.node_logs, cl_dir, &cl.launch, msg,
                               sizeof msg)) ||
         (rc = sl_launch_wait_ready(cl.launch, &cl.cfg, 60000, msg, sizeof msg)))
         goto out;
@@ -882,7 +883,7 @@ out:
         }
     }
     if (made_cluster)
-        unlink(cl_path);
+        sl_launch_remove_local(cl_dir);
     if (join)
         fclose(join);
     if (out1)

@@ -87,7 +87,7 @@ static void topo(sl_topology *t, const nodes_opts *o, uint64_t events)
 
 static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, size_t msglen)
 {
-    char cl_path[1024] = "", pa[1024] = "", pb[1024] = "", label[128];
+    char cl_path[4096] = "", cl_dir[4096] = "", pa[1024] = "", pb[1024] = "", label[128];
     sl_cluster_cfg cfg;
     sl_launch *launch = NULL;
     FILE *fa = tmp_file("cluster", pa, sizeof pa), *fb = tmp_file("local", pb, sizeof pb);
@@ -104,12 +104,12 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
         goto out;
     }
     rp_system *sc = rp_sys(k, "sluice cluster"), *s1 = rp_sys(k, "sluice 1 process");
-    if ((rc = sl_launch_local_cluster(n, o->device ? o->device : "", cl_path, sizeof cl_path, msg,
-                                      msglen)))
+    if ((rc = sl_launch_local_cluster(n, o->device ? o->device : "", cl_dir, sizeof cl_dir, cl_path,
+                                      sizeof cl_path, msg, msglen)))
         goto out;
     made = 1;
     if ((rc = sl_cluster_load(cl_path, &cfg, msg, msglen)) ||
-        (rc = sl_launch_start(SLUICE_BIN, cl_path, &cfg, 1, &launch, msg, msglen)) ||
+        (rc = sl_launch_start(SLUICE_BIN, cl_path, &cfg, 1, cl_dir, &launch, msg, msglen)) ||
         (rc = sl_launch_wait_ready(launch, &cfg, 60000, msg, msglen)))
         goto out;
     sl_topology t, warm;
@@ -163,7 +163,7 @@ out:
         }
     }
     if (made)
-        unlink(cl_path);
+        sl_launch_remove_local(cl_dir);
     if (fa)
         fclose(fa);
     if (fb)

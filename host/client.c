@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "addict.h"
+#include "auth.h"
 #include "err.h"
 #include "inbox.h"
 #include "jointab.h"
@@ -22,7 +23,8 @@
 
 #define CHUNK 65536
 #define SEND_LIMIT ((size_t)8 << 20) /* queued bytes per node before the input waits */
-#define ACCEPT_TIMEOUT_US UINT64_C(60000000)
+#define FULL_ACK_US UINT64_C(200000) /* every acknowledgement is repeated this often */
+#define STALL_US UINT64_C(1000000)   /* a loop turn this late means the client stalled */
 
 struct rows {
     sl_row *r;
@@ -33,15 +35,16 @@ struct client {
     const sl_client_opts *o;
     uint32_t n, job_id;
     void *zctx;
-    sl_inbox *results;
-    sl_outbox *to[SL_NODES_MAX];
+    sl_zap *zap;
+    sl_inbox *results, *ctl;
+    sl_outbox *to[SL_NODES_MAX], *ctl_to[SL_NODES_MAX];
     struct rows final, windows;
-    uint32_t done, accepted;
-    int done_from[SL_NODES_MAX], accepted_from[SL_NODES_MAX];
+    uint32_t done;
+    int done_from[SL_NODES_MAX];
+    uint64_t heard_us[SL_NODES_MAX]; /* when each node was last heard from */
+    uint64_t last_lease_us, last_full_ack_us, last_turn_us;
     sl_client_report *crep;
     uint64_t stale;
-    uint64_t job_sent_us;
-    int failed;
     char *msg;
     size_t msglen;
 };
@@ -88,6 +91,7 @@ static int receive(struct client *c)
             c->stale++;
             continue;
         }
+        c->heard_us[h->source] = sl_net_now_us();
         if (h->kind == SL_FRAME_DATA) {
             struct rows *v = h->schema == SL_SCHEMA_ROW_FINAL     ? &c->final
                              : h->schema == SL_SCHEMA_ROW_WINDOWS ? &c->windows
@@ -112,11 +116,6 @@ static int receive(struct client *c)
             memcpy(&c->crep->node[h->source], f.payload, sizeof(sl_node_report));
             c->done_from[h->source] = 1;
             c->done++;
-        } else if (h->kind == SL_FRAME_HELLO) {
-            if (!c->accepted_from[h->source]) {
-                c->accepted_from[h->source] = 1;
-                c->accepted++;
-            }
         } else if (h->kind == SL_FRAME_ABORT) {
             size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
             memcpy(c->msg, f.payload, l);
@@ -128,6 +127,69 @@ static int receive(struct client *c)
         snprintf(c->msg, c->msglen, "receiving results failed: %s", strerror(errno));
         return SL_EIO;
     }
+    return 0;
+}
+
+/* Control frames from nodes: acknowledgements of what this client sent, and nodes' leases. */
+static void receive_ctl(struct client *c)
+{
+    sl_frame f;
+    uint64_t now = sl_net_now_us();
+    for (int k = 0; k < 1024 && sl_inbox_recv(c->ctl, &f) == 1; k++) {
+        const sl_frame_hdr *h = &f.h;
+        if (h->source >= c->n)
+            continue;
+        if (h->kind == SL_FRAME_ACK) {
+            sl_ack a[SL_ACK_MAX];
+            long n = sl_ack_decode(f.payload, h->payload_len, a);
+            for (long i = 0; i < n; i++)
+                if (sl_stream_job(a[i].stream) == c->job_id)
+                    sl_outbox_ack(c->to[h->source], a[i].stream, a[i].next);
+            if (n > 0)
+                c->heard_us[h->source] = now;
+        } else if (h->kind == SL_FRAME_LEASE && sl_stream_job(h->stream) == c->job_id) {
+            c->heard_us[h->source] = now;
+        }
+    }
+}
+
+/* Acknowledges the result frames received: what changed, and everything every FULL_ACK_US.
+ * Returns 1 when some node's control socket could not take its ACK now. */
+static int send_acks(struct client *c, uint64_t now)
+{
+    int all = now - c->last_full_ack_us >= FULL_ACK_US, missed = 0;
+    if (all)
+        c->last_full_ack_us = now;
+    sl_ack a[SL_ACK_MAX], mine[SL_ACK_MAX];
+    size_t n = sl_inbox_take_acks(c->results, a, SL_ACK_MAX, all);
+    for (uint32_t d = 0; d < c->n && n; d++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (a[i].source == d)
+                mine[k++] = a[i];
+        if (!k)
+            continue;
+        unsigned char buf[4 + SL_ACK_MAX * SL_ACK_BYTES];
+        size_t len = sl_ack_encode(mine, k, buf);
+        if (sl_outbox_send_now(c->ctl_to[d], SL_FRAME_ACK, 0, buf, len) != 0)
+            missed = 1;
+    }
+    if (missed)
+        c->last_full_ack_us = 0;
+    return missed;
+}
+
+/* sl_inbox_admit_fn of the result socket: frames of this client's job from its nodes. */
+static int admit_results(void *ud, const sl_frame_hdr *h)
+{
+    struct client *c = ud;
+    return c->job_id && sl_stream_job(h->stream) == c->job_id && h->source < c->n;
+}
+
+static int admit_none(void *ud, const sl_frame_hdr *h)
+{
+    (void)ud;
+    (void)h;
     return 0;
 }
 
@@ -147,60 +209,101 @@ static int service(struct client *c, int wait_ms)
                 (zmq_pollitem_t){.socket = sl_outbox_socket(c->to[d]), .events = ZMQ_POLLOUT};
     }
     items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(c->results), .events = ZMQ_POLLIN};
+    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(c->ctl), .events = ZMQ_POLLIN};
     if (wait_ms > 0 && zmq_poll(items, ni, wait_ms) < 0 && zmq_errno() != EINTR) {
         snprintf(c->msg, c->msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
         return SL_EIO;
     }
-    return receive(c);
+    receive_ctl(c);
+    int rc = receive(c);
+    now = sl_net_now_us();
+    send_acks(c, now);
+    if (now - c->last_lease_us >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
+        c->last_lease_us = now;
+        for (uint32_t d = 0; d < c->n; d++)
+            sl_outbox_send_now(c->ctl_to[d], SL_FRAME_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
+    }
+    return rc;
 }
 
-/* Fails the job when a node process died, or when a node has not accepted the job within
- * ACCEPT_TIMEOUT_US of sending it (a node that refuses says why; one that never answers, e.g.
- * stopped or of an incompatible build, would otherwise keep the client waiting forever). */
+/* Fails the job when a node process died, or when a node has been silent (no lease, no
+ * acknowledgement, no result) for net.liveness_ms: dead, hung, paused or cut off, it cannot be
+ * told apart from here, and waiting longer would only hide it. */
 static int check_alive(struct client *c)
 {
     if (c->o->alive && c->o->alive(c->o->alive_ud, c->msg, c->msglen))
         return SL_EIO;
-    if (c->accepted < c->n && sl_net_now_us() - c->job_sent_us > ACCEPT_TIMEOUT_US) {
-        size_t o = (size_t)snprintf(c->msg, c->msglen, "no node accepted the job within %d s:",
-                                    (int)(ACCEPT_TIMEOUT_US / 1000000));
-        if (c->accepted)
-            o = (size_t)snprintf(c->msg, c->msglen,
-                                 "these nodes did not accept the job within "
-                                 "%d s:",
-                                 (int)(ACCEPT_TIMEOUT_US / 1000000));
-        for (uint32_t d = 0; d < c->n && o < c->msglen; d++)
-            if (!c->accepted_from[d])
-                o += (size_t)snprintf(c->msg + o, c->msglen - o, " %u", d);
+    uint64_t now = sl_net_now_us();
+    if (now - c->last_turn_us > STALL_US) /* this process stalled, not the nodes */
+        for (uint32_t d = 0; d < c->n; d++)
+            c->heard_us[d] = now;
+    c->last_turn_us = now;
+    uint64_t limit = (uint64_t)c->o->cl->net.liveness_ms * 1000;
+    for (uint32_t d = 0; d < c->n; d++) {
+        if (c->done_from[d] || now - c->heard_us[d] <= limit)
+            continue;
+        const sl_node_addr *a = &c->o->cl->nodes[d];
+        snprintf(c->msg, c->msglen,
+                 "node %u (%s:%u) has been silent for %.1f s (net.liveness_ms %d): it died, hung "
+                 "or was cut off; the job failed",
+                 d, a->host, a->port, (double)(now - c->heard_us[d]) / 1e6,
+                 c->o->cl->net.liveness_ms);
         return SL_EIO;
     }
     return 0;
 }
 
-static int bind_results(struct client *c, char *ep, size_t eplen)
+/* Binds an inbox on client_host at a port of the system's choosing; its endpoint goes to ep. */
+static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 {
     char want[300];
     snprintf(want, sizeof want, "tcp://%s:*", c->o->cl->client_host);
-    c->results = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
-    if (!c->results)
+    *ib = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
+    if (!*ib)
         return SL_EIO;
     size_t l = eplen;
-    if (zmq_getsockopt(sl_inbox_socket(c->results), ZMQ_LAST_ENDPOINT, ep, &l)) {
-        snprintf(c->msg, c->msglen, "cannot read the result endpoint: %s",
+    if (zmq_getsockopt(sl_inbox_socket(*ib), ZMQ_LAST_ENDPOINT, ep, &l)) {
+        snprintf(c->msg, c->msglen, "cannot read the endpoint of %s: %s", want,
                  zmq_strerror(zmq_errno()));
         return SL_EIO;
     }
-    sl_inbox_on_reject(c->results, on_reject, c);
+    sl_inbox_on_reject(*ib, on_reject, c);
     return 0;
 }
 
-static int connect_nodes(struct client *c)
+/* The result socket, and the control socket (ctl_ep NULL: none, for pings). */
+static int bind_results(struct client *c, char *ep, size_t eplen, char *ctl_ep, size_t ctl_len)
+{
+    if (sl_zap_start(c->zctx, &c->o->cl->net, &c->zap, c->msg, c->msglen))
+        return SL_EIO;
+    int rc = bind_any(c, &c->results, ep, eplen);
+    if (rc)
+        return rc;
+    sl_inbox_on_admit(c->results, admit_results, c);
+    if (!ctl_ep)
+        return 0;
+    if ((rc = bind_any(c, &c->ctl, ctl_ep, ctl_len)))
+        return rc;
+    sl_inbox_on_admit(c->ctl, admit_none, NULL);
+    return 0;
+}
+
+/* Connects to every node's first port, and (ctl) to its control port. */
+static int connect_nodes(struct client *c, int ctl)
 {
     for (uint32_t d = 0; d < c->n; d++) {
         char ep[300];
-        snprintf(ep, sizeof ep, "tcp://%s:%u", c->o->cl->nodes[d].host, c->o->cl->nodes[d].port);
+        const sl_node_addr *a = &c->o->cl->nodes[d];
+        snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port);
         c->to[d] = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
         if (!c->to[d])
+            return SL_EIO;
+        if (!ctl)
+            continue;
+        snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port + SL_NODE_CTL);
+        c->ctl_to[d] =
+            sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
+        if (!c->ctl_to[d])
             return SL_EIO;
     }
     return 0;
@@ -208,12 +311,39 @@ static int connect_nodes(struct client *c)
 
 static void teardown(struct client *c)
 {
-    for (uint32_t d = 0; d < SL_NODES_MAX; d++)
+    for (uint32_t d = 0; d < SL_NODES_MAX; d++) {
         sl_outbox_destroy(&c->to[d]);
+        if (c->ctl_to[d]) {
+            int zero = 0;
+            zmq_setsockopt(sl_outbox_socket(c->ctl_to[d]), ZMQ_LINGER, &zero, sizeof zero);
+            sl_outbox_destroy(&c->ctl_to[d]);
+        }
+    }
     sl_inbox_destroy(&c->results);
+    sl_inbox_destroy(&c->ctl);
+    sl_zap_stop(&c->zap);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->zctx = NULL;
+}
+
+/* Tells every node to drop the job (CANCEL on the control ports), trying for up to 300 ms to
+ * hand it to each; a node that misses it drops the job when the client's lease runs out. */
+static void cancel_job(struct client *c)
+{
+    int sent[SL_NODES_MAX] = {0};
+    uint32_t left = c->n;
+    for (int tries = 0; tries < 30 && left; tries++) {
+        for (uint32_t d = 0; d < c->n; d++)
+            if (!sent[d] && c->ctl_to[d] &&
+                sl_outbox_send_now(c->ctl_to[d], SL_FRAME_CANCEL, sl_job_stream(c->job_id, 0), NULL,
+                                   0) == 0) {
+                sent[d] = 1;
+                left--;
+            }
+        if (left)
+            zmq_poll(NULL, 0, 10);
+    }
 }
 
 int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen)
@@ -227,7 +357,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
     uint32_t nready = 0, foreign = UINT32_MAX;
     uint64_t want = sl_cluster_id(cl), foreign_id = 0;
     c.zctx = zmq_ctx_new();
-    if (!c.zctx || (rc = bind_results(&c, ep, sizeof ep)) || (rc = connect_nodes(&c)))
+    if (!c.zctx || (rc = bind_results(&c, ep, sizeof ep, NULL, 0)) || (rc = connect_nodes(&c, 0)))
         goto out;
     uint64_t deadline = sl_net_now_us() + (uint64_t)timeout_ms * 1000;
     uint64_t next_hello = 0;
@@ -345,8 +475,9 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
             goto out;
         sl_jointab_destroy(&tab);
     }
-    if ((rc = bind_results(&c, job.result_endpoint, sizeof job.result_endpoint)) ||
-        (rc = connect_nodes(&c)))
+    if ((rc = bind_results(&c, job.result_endpoint, sizeof job.result_endpoint,
+                           job.control_endpoint, sizeof job.control_endpoint)) ||
+        (rc = connect_nodes(&c, 1)))
         goto out;
     if ((rc = sl_job_encode(&job, &jobbuf, &joblen)))
         goto out;
@@ -367,7 +498,9 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
             rc = SL_ENOMEM;
             goto out;
         }
-    c.job_sent_us = sl_net_now_us();
+    c.last_turn_us = sl_net_now_us();
+    for (uint32_t d = 0; d < c.n; d++)
+        c.heard_us[d] = c.last_turn_us;
     if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
         goto out;
 
@@ -399,7 +532,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if (o->on_sent && n > 0)
             o->on_sent(o->sent_ud, buf, (size_t)n, sl_net_now_us());
         sent += (uint64_t)n;
-        if ((rc = service(&c, 0)))
+        if ((rc = service(&c, 0)) || (rc = check_alive(&c)))
             goto out;
         /* Back-pressure: wait while any node has too much queued. */
         for (;;) {
@@ -437,6 +570,14 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if ((rc = service(&c, 100)) || (rc = check_alive(&c)))
             goto out;
     }
+    /* Acknowledge the last frames (DONE), so that the nodes end the job now, not when this
+     * client's lease runs out. */
+    for (int tries = 0; tries < 30; tries++) {
+        c.last_full_ack_us = 0;
+        if (!send_acks(&c, sl_net_now_us()))
+            break;
+        zmq_poll(NULL, 0, 10);
+    }
 
     /* Every node is done: write the results as one process would. */
     const sl_node_report *r0 = &crep->node[0];
@@ -457,12 +598,13 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
 out:
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
-    if (rc && c.zctx) {
-        /* Tell the nodes, so that they drop the job instead of waiting for our EOS. */
+    if (c.zctx) {
+        /* On failure, tell the nodes, so that they drop the job instead of waiting for our
+         * EOS; either way, nothing queued is worth delivering once this client is gone. */
+        if (rc && c.job_id)
+            cancel_job(&c);
         for (uint32_t d = 0; d < c.n; d++)
             if (c.to[d]) {
-                sl_outbox_control(c.to[d], SL_FRAME_ABORT, sl_job_stream(c.job_id, 0), NULL, 0);
-                sl_outbox_drain(c.to[d], 1000);
                 int zero = 0;
                 zmq_setsockopt(sl_outbox_socket(c.to[d]), ZMQ_LINGER, &zero, sizeof zero);
             }

@@ -8,6 +8,8 @@
  * reference of the keys. */
 #include "config.h"
 
+#include "auth.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1066,6 +1068,12 @@ out:
 
 /* ---- cluster files ----------------------------------------------------------------------- */
 
+/* 1 for 127.x.y.z, ::1 and localhost. */
+static int host_is_loopback(const char *h)
+{
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
+}
+
 void sl_cluster_defaults(sl_cluster_cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -1076,10 +1084,11 @@ void sl_cluster_defaults(sl_cluster_cfg *c)
 
 static int parse_net(const struct ctx *c, const yaml_node_t *n, sl_net_opts *o)
 {
-    enum { N_BATCH, N_FLUSH, N_MAXF, N_HWM, N_LINGER, N_HB, N_N };
+    enum { N_BATCH, N_FLUSH, N_MAXF, N_HWM, N_LINGER, N_HB, N_LIVE, N_N };
     struct field f[N_N] = {
         {"batch_bytes", NULL, NULL}, {"flush_us", NULL, NULL},  {"max_frame", NULL, NULL},
         {"hwm", NULL, NULL},         {"linger_ms", NULL, NULL}, {"heartbeat_ms", NULL, NULL},
+        {"liveness_ms", NULL, NULL},
     };
     int rc = scan_map(c, n, "net", f, N_N);
     uint64_t u;
@@ -1112,6 +1121,11 @@ static int parse_net(const struct ctx *c, const yaml_node_t *n, sl_net_opts *o)
         if ((rc = get_u64(c, f[N_HB].v, "net.heartbeat_ms", 100, 3600000, &u)) < 0)
             return rc;
         o->heartbeat_ms = (int)u;
+    }
+    if (f[N_LIVE].v) {
+        if ((rc = get_u64(c, f[N_LIVE].v, "net.liveness_ms", 500, 3600000, &u)) < 0)
+            return rc;
+        o->liveness_ms = (int)u;
     }
     return 0;
 }
@@ -1146,7 +1160,7 @@ static int parse_nodes(const struct ctx *c, const yaml_node_t *n, sl_cluster_cfg
         if ((rc = get_str(c, f[1].v, path, 0, cl->nodes[i].host, sizeof cl->nodes[i].host)) < 0)
             return rc;
         snprintf(path, sizeof path, "%s.port", pfx);
-        if ((rc = get_u64(c, f[2].v, path, 1, 65536 - SL_NODE_PORTS, &port)) < 0)
+        if ((rc = get_u64(c, f[2].v, path, 1, 65536 - SL_NODE_SPAN, &port)) < 0)
             return rc;
         cl->nodes[i].port = (uint32_t)port;
     }
@@ -1156,10 +1170,11 @@ static int parse_nodes(const struct ctx *c, const yaml_node_t *n, sl_cluster_cfg
 
 static int cluster_root(const struct ctx *c, const yaml_node_t *root, void *out)
 {
-    enum { C_NODES, C_PARTS, C_CLIENT, C_DEVICE, C_NET, C_N };
+    enum { C_NODES, C_PARTS, C_CLIENT, C_DEVICE, C_NET, C_CURVE, C_INSECURE, C_N };
     struct field f[C_N] = {
-        {"nodes", NULL, NULL},  {"partitions", NULL, NULL}, {"client_host", NULL, NULL},
-        {"device", NULL, NULL}, {"net", NULL, NULL},
+        {"nodes", NULL, NULL},    {"partitions", NULL, NULL}, {"client_host", NULL, NULL},
+        {"device", NULL, NULL},   {"net", NULL, NULL},        {"curve", NULL, NULL},
+        {"insecure", NULL, NULL},
     };
     yaml_mark_t start = {0, 0, 0};
     sl_cluster_cfg tmp;
@@ -1190,6 +1205,33 @@ static int cluster_root(const struct ctx *c, const yaml_node_t *root, void *out)
     if (tmp.net.batch_bytes > tmp.net.max_payload)
         return fail(c, f[C_NET].k->start_mark, "net.batch_bytes (%zu) exceeds net.max_frame (%zu)",
                     tmp.net.batch_bytes, tmp.net.max_payload);
+    if (f[C_CURVE].v) {
+        struct field k[1] = {{"keys", NULL, NULL}};
+        if ((rc = scan_map(c, f[C_CURVE].v, "curve", k, 1)) < 0)
+            return rc;
+        if (!k[0].v)
+            return missing(c, f[C_CURVE].v, "curve", "keys", "");
+        if ((rc = get_path(c, k[0].v, "curve.keys", tmp.keys_dir, sizeof tmp.keys_dir)) < 0)
+            return rc;
+    }
+    if (f[C_INSECURE].v && (rc = get_bool(c, f[C_INSECURE].v, "insecure", &tmp.insecure)) < 0)
+        return rc;
+    /* Without keys anyone who reaches a port can drive the cluster: only loopback, unless the
+     * file says it means it. */
+    if (!tmp.keys_dir[0] && !tmp.insecure) {
+        for (uint32_t i = 0; i < tmp.nnodes; i++)
+            if (!host_is_loopback(tmp.nodes[i].host))
+                return fail(c, f[C_NODES].v->start_mark,
+                            "nodes[%u].host %s is not a loopback address, and the cluster has no "
+                            "CURVE keys: make them with 'sluice keygen DIR' and add "
+                            "'curve: {keys: DIR}', or add 'insecure: true' to run unauthenticated",
+                            i, tmp.nodes[i].host);
+        if (!host_is_loopback(tmp.client_host))
+            return fail(c, f[C_CLIENT].v->start_mark,
+                        "client_host %s is not a loopback address, and the cluster has no CURVE "
+                        "keys: add 'curve: {keys: DIR}' (sluice keygen DIR) or 'insecure: true'",
+                        tmp.client_host);
+    }
     memcpy(out, &tmp, sizeof tmp);
     return 0;
 }
@@ -1202,5 +1244,15 @@ int sl_cluster_parse(const char *text, size_t len, const char *name, sl_cluster_
 
 int sl_cluster_load(const char *path, sl_cluster_cfg *c, char *err, size_t errlen)
 {
-    return load_doc(path, cluster_root, c, err, errlen);
+    int rc = load_doc(path, cluster_root, c, err, errlen);
+    if (rc)
+        return rc;
+    if (c->keys_dir[0]) {
+        char kerr[4600];
+        if (sl_keys_load(c->keys_dir, &c->net, kerr, sizeof kerr)) {
+            snprintf(err, errlen, "%s: curve.keys: %s", path, kerr);
+            return SL_ECONFIG;
+        }
+    }
+    return 0;
 }

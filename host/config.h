@@ -141,17 +141,21 @@ int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen);
  *   partitions: 256            # key partitions, spread round-robin over the nodes
  *   client_host: 127.0.0.1     # address nodes send results to (the submitting machine)
  *   net: {batch_bytes: 65536, flush_us: 1000, max_frame: 4194304, hwm: 64,
- *         linger_ms: 5000, heartbeat_ms: 1000}
- *   nodes:                     # ids 0..N-1 in order; node i listens on port .. port+3
+ *         linger_ms: 5000, heartbeat_ms: 1000, liveness_ms: 6000}
+ *   curve: {keys: keys/}       # CURVE on every socket (sluice keygen keys/); relative to the file
+ *   insecure: false            # without keys, nodes must be on loopback unless this is true
+ *   nodes:                     # ids 0..N-1 in order; node i listens on port .. port+4
  *     - {id: 0, host: 127.0.0.1, port: 7600}
  *     - {id: 1, host: 127.0.0.1, port: 7610}
  */
 #define SL_NODES_MAX 64
-#define SL_NODE_PORTS SL_STAGES_MAX /* ports per node: one per stage's input */
+#define SL_NODE_PORTS SL_STAGES_MAX      /* data ports per node: one per stage's input */
+#define SL_NODE_CTL SL_NODE_PORTS        /* offset of the control port (ACK, LEASE, CANCEL) */
+#define SL_NODE_SPAN (SL_NODE_PORTS + 1) /* consecutive ports a node listens on */
 
 typedef struct sl_node_addr {
     char host[256];
-    uint32_t port; /* the first of SL_NODE_PORTS consecutive ports */
+    uint32_t port; /* the first of SL_NODE_SPAN consecutive ports */
 } sl_node_addr;
 
 typedef struct sl_cluster_cfg {
@@ -159,8 +163,10 @@ typedef struct sl_cluster_cfg {
     sl_node_addr nodes[SL_NODES_MAX];
     uint32_t partitions; /* 1..65536 */
     char client_host[256];
-    char device[128]; /* empty: SLUICE_DEVICE or the first device */
-    sl_net_opts net;
+    char device[128];    /* empty: SLUICE_DEVICE or the first device */
+    sl_net_opts net;     /* net.curve and its keys are filled by sl_cluster_load from keys_dir */
+    char keys_dir[4096]; /* curve.keys resolved against the file's folder; "" = no keys */
+    int insecure;        /* insecure: true: no keys, yet nodes off loopback are allowed */
 } sl_cluster_cfg;
 
 void sl_cluster_defaults(sl_cluster_cfg *c);

@@ -11,7 +11,7 @@
 #include "err.h"
 #include "event.h"
 
-#define JOB_MAGIC "SLJOB002"
+#define JOB_MAGIC "SLJOB003"
 
 size_t sl_schema_recsize(uint32_t schema)
 {
@@ -65,14 +65,100 @@ int sl_hello_parse(const void *p, size_t len, uint32_t *node, long *pid, uint64_
     return 0;
 }
 
+/* 1 when the char array at s (n bytes) holds a NUL. */
+static int terminated(const char *s, size_t n)
+{
+    return memchr(s, '\0', n) != NULL;
+}
+
+#define STR_OK(field) terminated((field), sizeof(field))
+
+/* Bounds of a topology as sl_config_parse would have made it (host/config.c). */
+static int check_pe(const sl_pe_cfg *pe, int stage, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (!STR_OK(pe->name) || !STR_OK(pe->source) || !STR_OK(pe->binary))
+        why = "a string is not terminated";
+    else if ((unsigned)pe->kind > SL_PE_USER)
+        why = "unknown PE kind";
+    else if (pe->capacity < 1 || pe->capacity > (UINT64_C(1) << 31))
+        why = "capacity out of range";
+    else if (pe->has_prior != 0 && pe->has_prior != 1)
+        why = "bad prior flag";
+    else if (pe->has_prior &&
+             !(pe->prior_a > 0 && pe->prior_b > 0 && pe->prior_a < 1e300 && pe->prior_b < 1e300))
+        why = "prior out of range";
+    else if (pe->window_ms < 0 || pe->lateness_ms < 0)
+        why = "negative window or lateness";
+    if (!why)
+        return 0;
+    snprintf(err, errlen, "job refused: stage %d: %s", stage, why);
+    return -1;
+}
+
+static int check_topology(sl_topology *t, char *err, size_t errlen)
+{
+    if (t->nnext > SL_STAGES_MAX - 1) {
+        snprintf(err, errlen, "job refused: %" PRIu32 " further stages (at most %d)", t->nnext,
+                 SL_STAGES_MAX - 1);
+        return -1;
+    }
+    if (!STR_OK(t->device) || !STR_OK(t->source.path) || !STR_OK(t->sink.path)) {
+        snprintf(err, errlen, "job refused: a string is not terminated");
+        return -1;
+    }
+    if (t->batch_events < 1 || t->batch_events > (UINT32_C(1) << 26)) {
+        snprintf(err, errlen, "job refused: batch.events out of range");
+        return -1;
+    }
+    if (t->nplacement > SL_PLACEMENT_MAX) {
+        snprintf(err, errlen, "job refused: too many placement entries");
+        return -1;
+    }
+    if (check_pe(&t->pe, 0, err, errlen))
+        return -1;
+    for (uint32_t i = 0; i < t->nnext; i++) {
+        if (!STR_OK(t->next[i].join) || !STR_OK(t->next[i].value)) {
+            snprintf(err, errlen, "job refused: stage %u: a string is not terminated", i + 1);
+            return -1;
+        }
+        if (check_pe(&t->next[i].pe, (int)i + 1, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t errlen)
+{
+    const char *host = strncmp(ep, "tcp://", 6) == 0 ? ep + 6 : NULL;
+    const char *colon = host ? strrchr(host, ':') : NULL;
+    size_t hl = colon ? (size_t)(colon - host) : 0;
+    char *endp = NULL;
+    long port = colon ? strtol(colon + 1, &endp, 10) : 0;
+    if (!host || !colon || hl == 0 || !endp || *endp || port < 1 || port > 65535) {
+        snprintf(err, errlen, "job refused: the endpoint \"%.80s\" is not tcp://ADDRESS:PORT", ep);
+        return SL_EPARSE;
+    }
+    if (!peer || !*peer || strlen(peer) != hl || memcmp(host, peer, hl) != 0) {
+        snprintf(err, errlen,
+                 "job refused: it names the endpoint %.80s, but came from %.64s: results go "
+                 "only to the address a job comes from",
+                 ep, peer && *peer ? peer : "an unknown address");
+        return SL_EPARSE;
+    }
+    return 0;
+}
+
 /* Layout: magic[8], endpoint[512] (first, so that a node of another build can still say why it
- * refuses the job), u64 sizeof(sl_topology), u64 version length, version, u64 cluster id,
- * topology bytes, then per stage u64 join length (UINT64_MAX: none) and the bytes. */
+ * refuses the job), control endpoint[512], u64 sizeof(sl_topology), u64 version length, version,
+ * u64 cluster id, topology bytes, then per stage u64 join length (UINT64_MAX: none) and the bytes.
+ */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
 {
     const char *ver = SLUICE_VERSION;
     uint64_t vlen = strlen(ver), tsz = sizeof(sl_topology);
-    size_t n = 8 + sizeof job->result_endpoint + 8 + 8 + vlen + 8 + sizeof(sl_topology);
+    size_t n = 8 + sizeof job->result_endpoint + sizeof job->control_endpoint + 8 + 8 + vlen + 8 +
+               sizeof(sl_topology);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         n += 8 + (job->join_text[i] ? job->join_len[i] : 0);
     unsigned char *p = malloc(n), *o = p;
@@ -82,6 +168,8 @@ int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
     o += 8;
     memcpy(o, job->result_endpoint, sizeof job->result_endpoint);
     o += sizeof job->result_endpoint;
+    memcpy(o, job->control_endpoint, sizeof job->control_endpoint);
+    o += sizeof job->control_endpoint;
     memcpy(o, &tsz, 8);
     o += 8;
     memcpy(o, &vlen, 8);
@@ -111,14 +199,22 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
     const unsigned char *end = p + len;
     uint64_t tsz, vlen;
     memset(job, 0, sizeof *job);
-    if (len < 8 + sizeof job->result_endpoint + 16 || memcmp(p, JOB_MAGIC, 8) != 0) {
-        snprintf(err, errlen, "not a job description");
+    if (len < 8 + sizeof job->result_endpoint + sizeof job->control_endpoint + 16 ||
+        memcmp(p, JOB_MAGIC, 8) != 0) {
+        snprintf(err, errlen, "not a job description of this sluice version");
+        if (len >= 8 + sizeof job->result_endpoint && memcmp(p, "SLJOB", 5) == 0) {
+            memcpy(job->result_endpoint, p + 8, sizeof job->result_endpoint);
+            job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
+        }
         return SL_EPARSE;
     }
     p += 8;
     memcpy(job->result_endpoint, p, sizeof job->result_endpoint);
     job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
     p += sizeof job->result_endpoint;
+    memcpy(job->control_endpoint, p, sizeof job->control_endpoint);
+    job->control_endpoint[sizeof job->control_endpoint - 1] = '\0';
+    p += sizeof job->control_endpoint;
     memcpy(&tsz, p, 8);
     memcpy(&vlen, p + 8, 8);
     p += 16;
@@ -160,6 +256,10 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
     }
     if (p != end)
         goto truncated;
+    if (check_topology(&job->topo, err, errlen)) {
+        sl_job_clear(job);
+        return SL_EPARSE;
+    }
     return 0;
 truncated:
     sl_job_clear(job);

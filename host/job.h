@@ -45,7 +45,8 @@ static inline uint32_t sl_stream_stage(uint32_t stream)
 
 typedef struct sl_job {
     sl_topology topo;
-    char result_endpoint[512];
+    char result_endpoint[512];      /* the client's result socket: tcp://ADDR:PORT */
+    char control_endpoint[512];     /* the client's control socket (ACK, LEASE): tcp://ADDR:PORT */
     uint64_t cluster_id;            /* sl_cluster_id of the client's cluster file */
     char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
     size_t join_len[SL_STAGES_MAX];
@@ -63,12 +64,20 @@ uint64_t sl_cluster_id(const sl_cluster_cfg *cl);
 int sl_hello_format(char *buf, size_t len, uint32_t node, long pid, uint64_t cluster_id);
 int sl_hello_parse(const void *p, size_t len, uint32_t *node, long *pid, uint64_t *cluster_id);
 
+/* Checks that `ep` is "tcp://PEER:PORT" with PEER the address a frame came from (sl_frame.peer),
+ * so that a job's results and replies go back to whoever sent it and nowhere else. Returns 0, or
+ * SL_EPARSE with the reason in err. */
+int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t errlen);
+
 /* Encodes `job` into *buf (malloc'd, caller frees). Returns 0 or SL_ENOMEM. */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len);
 
-/* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Returns 0,
- * or SL_EPARSE with the reason in err (another build, truncated); job->result_endpoint is then
- * still filled when the payload had one ("" otherwise), so that the refusal can be sent. */
+/* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Every count,
+ * length, string and enumeration in it is checked against its bound before use: stages at most
+ * SL_STAGES_MAX, strings terminated within their fields, kinds, capacities, windows and batch
+ * sizes within what a topology file may say. Returns 0, or SL_EPARSE with the reason in err
+ * (another build, truncated, a field out of range); job->result_endpoint is then still filled
+ * when the payload had one ("" otherwise), so that the refusal can be sent. */
 int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen);
 
 void sl_job_clear(sl_job *job);
@@ -85,6 +94,8 @@ typedef struct sl_node_report {
     uint64_t frames_in, bytes_in;          /* frames received for this job */
     uint64_t rejected[SL_FRAME_NVERDICTS]; /* since the node started, by verdict */
     uint64_t duplicates, gaps, stale;      /* since the node started */
+    uint64_t resent;                       /* frames resent to peers after a reconnect */
+    uint64_t refused_keys;                 /* handshakes refused: not the cluster's key */
     uint64_t dropped_connections;          /* since the node started */
     uint64_t send_blocked;                 /* pumps that found a peer's queue full */
     double busy_s;                         /* time from JOB to DONE */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "client.h"
 #include "err.h"
 #include "node.h"
@@ -28,6 +29,9 @@ struct child {
 struct sl_launch {
     struct child c[SL_NODES_MAX];
     uint32_t n;
+    char exe[4096], path[4096], temp_dir[4096];
+    int quiet;
+    pid_t parent;
 };
 
 int sl_host_is_local(const char *host)
@@ -71,41 +75,63 @@ static void reap(sl_launch *l, int block)
     }
 }
 
+/* Forks and execs node `id`. Returns its pid, or -1 (errno). */
+static pid_t spawn(const sl_launch *l, uint32_t id)
+{
+    char ids[16];
+    snprintf(ids, sizeof ids, "%u", id);
+    const char *argv[12];
+    int a = 0;
+    argv[a++] = l->exe;
+    argv[a++] = "node";
+    argv[a++] = "--config";
+    argv[a++] = l->path;
+    argv[a++] = "--id";
+    argv[a++] = ids;
+    if (l->quiet)
+        argv[a++] = "--quiet";
+    if (l->temp_dir[0]) {
+        argv[a++] = "--exit-with-parent";
+        argv[a++] = "--cleanup-dir";
+        argv[a++] = l->temp_dir;
+    }
+    argv[a] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != l->parent)
+        _exit(1);
+    sigset_t none; /* a blocked mask survives exec: the node sets its own */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(l->exe, (char *const *)argv);
+    fprintf(stderr, "sluice: cannot run %s: %s\n", l->exe, strerror(errno));
+    _exit(127);
+}
+
 int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_cfg *cl, int quiet,
-                    sl_launch **out, char *msg, size_t msglen)
+                    const char *temp_dir, sl_launch **out, char *msg, size_t msglen)
 {
     sl_launch *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
-    pid_t parent = getpid();
+    snprintf(l->exe, sizeof l->exe, "%s", exe);
+    snprintf(l->path, sizeof l->path, "%s", cluster_path);
+    snprintf(l->temp_dir, sizeof l->temp_dir, "%s", temp_dir ? temp_dir : "");
+    l->quiet = quiet;
+    l->parent = getpid();
     for (uint32_t i = 0; i < cl->nnodes; i++) {
         if (!sl_host_is_local(cl->nodes[i].host))
             continue;
-        char id[16];
-        snprintf(id, sizeof id, "%u", i);
-        fflush(NULL);
-        pid_t pid = fork();
+        pid_t pid = spawn(l, i);
         if (pid < 0) {
             snprintf(msg, msglen, "fork failed: %s", strerror(errno));
             sl_launch_stop(&l, 5000, NULL, 0);
             return SL_EIO;
-        }
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (getppid() != parent)
-                _exit(1);
-            sigset_t none; /* a blocked mask survives exec: the node sets its own */
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            if (quiet)
-                execl(exe, exe, "node", "--config", cluster_path, "--id", id, "--quiet",
-                      (char *)NULL);
-            else
-                execl(exe, exe, "node", "--config", cluster_path, "--id", id, (char *)NULL);
-            fprintf(stderr, "sluice: cannot run %s: %s\n", exe, strerror(errno));
-            _exit(127);
         }
         l->c[l->n].pid = pid;
         l->c[l->n].id = i;
@@ -113,6 +139,33 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
     }
     *out = l;
     return 0;
+}
+
+int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen)
+{
+    int restarted = 0;
+    size_t o = 0;
+    msg[0] = '\0';
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (!l->c[i].exited)
+            continue;
+        int st = l->c[i].status;
+        pid_t pid = spawn(l, l->c[i].id);
+        if (pid < 0)
+            continue;
+        if (o < msglen)
+            o += (size_t)snprintf(msg + o, msglen - o,
+                                  "%snode %u (pid %d) %s %d; restarted as pid %d", o ? "; " : "",
+                                  l->c[i].id, (int)l->c[i].pid,
+                                  WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
+                                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), (int)pid);
+        l->c[i].pid = pid;
+        l->c[i].exited = 0;
+        l->c[i].status = 0;
+        restarted++;
+    }
+    return restarted;
 }
 
 uint32_t sl_launch_count(const sl_launch *l)
@@ -240,11 +293,11 @@ static int ports_free(unsigned base, unsigned count)
     return 1;
 }
 
-int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t pathlen, char *msg,
-                            size_t msglen)
+int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t dirlen, char *path,
+                            size_t pathlen, char *msg, size_t msglen)
 {
     const char *tmp = getenv("TMPDIR");
-    unsigned span = n * SL_NODE_PORTS, base = 0;
+    unsigned span = n * SL_NODE_SPAN, base = 0;
     if (n == 0 || n > SL_NODES_MAX) {
         snprintf(msg, msglen, "--nodes must be 1..%d", SL_NODES_MAX);
         return SL_EINVAL;
@@ -263,16 +316,24 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t p
         snprintf(msg, msglen, "no %u free consecutive ports on 127.0.0.1", span);
         return SL_EIO;
     }
-    snprintf(path, pathlen, "%s/sluice-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        snprintf(msg, msglen, "cannot create %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    snprintf(dir, dirlen, "%s/sluice-cluster-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        snprintf(msg, msglen, "cannot create %s: %s", dir, strerror(errno));
         return SL_EIO;
     }
-    fprintf(f, "# written by sluice for %u local nodes\n", n);
+    if (sl_keys_generate(dir, 0, msg, msglen)) {
+        sl_launch_remove_local(dir);
+        return SL_EIO;
+    }
+    snprintf(path, pathlen, "%s/cluster.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(msg, msglen, "cannot create %s: %s", path, strerror(errno));
+        sl_launch_remove_local(dir);
+        return SL_EIO;
+    }
+    fprintf(f, "# written by sluice for %u local nodes, with a key pair of their own\n", n);
+    fprintf(f, "curve: {keys: \"%s\"}\n", dir);
     if (device && *device) {
         fputs("device: \"", f);
         for (const char *c = device; *c; c++)
@@ -281,11 +342,23 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t p
     }
     fputs("nodes:\n", f);
     for (uint32_t i = 0; i < n; i++)
-        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_PORTS);
+        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_SPAN);
     if (fclose(f) != 0) {
         snprintf(msg, msglen, "cannot write %s: %s", path, strerror(errno));
-        unlink(path);
+        sl_launch_remove_local(dir);
         return SL_EIO;
     }
     return 0;
+}
+
+void sl_launch_remove_local(const char *dir)
+{
+    static const char *const files[] = {"cluster.yaml", "cluster.key", "cluster.pub",
+                                        "cluster.key.tmp"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
 }

@@ -1,8 +1,10 @@
 /* Local node processes: `sluice cluster up` and `sluice ctr --nodes N` start one `sluice node`
- * process per node of a cluster file that lives on this machine, wait until every node of the
- * file answers, and stop them cleanly: SIGTERM, which lets a node finish its job and deliver
- * what it has queued, then SIGKILL only past a timeout (reported). Children also get SIGTERM if
- * the launching process dies (PR_SET_PDEATHSIG), so no node outlives it.
+ * process per node of a cluster file that lives on this machine (their children), wait until
+ * every node of the file answers, and stop them cleanly: SIGTERM, which lets a node finish its
+ * job and deliver what it has queued, then SIGKILL only past a timeout (reported). Children get
+ * SIGTERM if the launching process dies (PR_SET_PDEATHSIG); started with exit_with_parent (as
+ * `--nodes` does) they then abort their job at once, exit and remove the launcher's temporary
+ * folder, so no node outlives a client killed with SIGKILL.
  *
  * One thread owns a launch. */
 #ifndef SL_LAUNCH_H
@@ -20,9 +22,14 @@ typedef struct sl_launch sl_launch;
 int sl_host_is_local(const char *host);
 
 /* Starts `exe node --config cluster_path --id i` for every local node of `cl` (quiet: with
- * --quiet). Returns 0 with *out, or an sl_err with msg (nothing is left running). */
+ * --quiet; temp_dir: with --exit-with-parent and --cleanup-dir temp_dir, for nodes that belong to
+ * this process alone). Returns 0 with *out, or an sl_err with msg (nothing is left running). */
 int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_cfg *cl, int quiet,
-                    sl_launch **out, char *msg, size_t msglen);
+                    const char *temp_dir, sl_launch **out, char *msg, size_t msglen);
+
+/* Starts again every node process that exited (cluster up keeps the cluster whole). Returns the
+ * number restarted, with a line per node in msg ("" when none). */
+int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen);
 
 /* Number of node processes started. */
 uint32_t sl_launch_count(const sl_launch *l);
@@ -43,10 +50,13 @@ int sl_launch_alive(void *ud, char *msg, size_t msglen);
  * and set to NULL either way. */
 int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen);
 
-/* Writes a cluster file for n nodes on 127.0.0.1 with free ports, using OpenCL device `device`
- * ("" for the default), to a new temporary file; its path goes to path (pathlen bytes).
- * Returns 0 or SL_EIO with msg. */
-int sl_launch_local_cluster(uint32_t n, const char *device, char *path, size_t pathlen, char *msg,
-                            size_t msglen);
+/* Makes a new temporary folder (its path to dir) holding a fresh CURVE key pair and a cluster
+ * file for n nodes on 127.0.0.1 with free ports and those keys, using OpenCL device `device` (""
+ * for the default); the file's path goes to path. Returns 0 or SL_EIO with msg (nothing left). */
+int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t dirlen, char *path,
+                            size_t pathlen, char *msg, size_t msglen);
+
+/* Removes a folder made by sl_launch_local_cluster and what it holds. */
+void sl_launch_remove_local(const char *dir);
 
 #endif

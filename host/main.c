@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include "auth.h"
 #include "client.h"
 #include "config.h"
 #include "device.h"
@@ -42,6 +43,7 @@ static void usage_main(FILE *o)
                "  kernel    check, build or run a PE written in OpenCL C (docs/kernel-abi.md)\n"
                "  node      run one cluster node (docs/cluster.md)\n"
                "  cluster   start (up) or stop (down) the local nodes of a cluster file\n"
+               "  keygen    make a cluster's CURVE key pair in a folder (docs/cluster.md)\n"
                "\n"
                "'sluice COMMAND --help' describes each command.\n");
 }
@@ -284,19 +286,18 @@ static void cluster_summary(const sl_client_report *cr)
 static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipeline_opts *o,
                        sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
 {
-    char path[4096];
-    sl_cluster_cfg cl;
+    char path[4096], dir[4096] = "";
+    static sl_cluster_cfg cl;
     sl_launch *launch = NULL;
-    int rc, made = 0;
+    int rc;
     /* Local nodes take free ports found just before they start; another launch can take them
      * first (the node then exits, or another cluster answers there). Such a start is retried on
      * other ports. */
     for (int attempt = 1;; attempt++) {
         if (tg->nodes) {
-            if ((rc =
-                     sl_launch_local_cluster(tg->nodes, t->device, path, sizeof path, msg, msglen)))
+            if ((rc = sl_launch_local_cluster(tg->nodes, t->device, dir, sizeof dir, path,
+                                              sizeof path, msg, msglen)))
                 return rc;
-            made = 1;
         } else {
             snprintf(path, sizeof path, "%s", tg->cluster_file);
         }
@@ -315,7 +316,7 @@ static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipelin
             goto out;
         }
         exe[l] = '\0';
-        if ((rc = sl_launch_start(exe, path, &cl, 1, &launch, msg, msglen)) == 0 &&
+        if ((rc = sl_launch_start(exe, path, &cl, 1, dir, &launch, msg, msglen)) == 0 &&
             (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)) == 0)
             break;
         if (attempt == 3 || rc != SL_ECONFLICT)
@@ -323,8 +324,8 @@ static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipelin
         fprintf(stderr, "%s: local nodes could not start (%s); trying other ports\n", prog, msg);
         char smsg[1024];
         sl_launch_stop(&launch, 5000, smsg, sizeof smsg);
-        unlink(path);
-        made = 0;
+        sl_launch_remove_local(dir);
+        dir[0] = '\0';
     }
     sl_client_opts co = {.cl = &cl,
                          .po = o,
@@ -341,8 +342,8 @@ out:
             rc = src;
         }
     }
-    if (made)
-        unlink(path);
+    if (dir[0])
+        sl_launch_remove_local(dir);
     return rc;
 }
 
@@ -1001,9 +1002,12 @@ static void catch_stop_signals(void)
 static void usage_node(FILE *o)
 {
     fprintf(o, "usage: sluice node --config CLUSTER.yaml --id N [--quiet]\n"
+               "                   [--exit-with-parent [--cleanup-dir DIR]]\n"
                "\n"
                "Runs node N of the cluster file until SIGINT or SIGTERM (a job in progress is\n"
-               "finished first; a second signal aborts it). See docs/cluster.md.\n");
+               "finished first; a second signal aborts it). With --exit-with-parent (as nodes\n"
+               "started by --nodes run) the node aborts its job and exits as soon as the process\n"
+               "that started it is gone, removing DIR. See docs/cluster.md.\n");
 }
 
 static int cmd_node(int argc, char **argv)
@@ -1012,15 +1016,23 @@ static int cmd_node(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"id", required_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
+        {"exit-with-parent", no_argument, NULL, 'P'},
+        {"cleanup-dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL;
+    const char *config = NULL, *cleanup = NULL;
     uint64_t id = UINT64_MAX;
-    int quiet = 0, c;
+    int quiet = 0, with_parent = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:n:qh", opts, NULL)) != -1) {
         switch (c) {
+        case 'P':
+            with_parent = 1;
+            break;
+        case 'D':
+            cleanup = optarg;
+            break;
         case 'c':
             config = optarg;
             break;
@@ -1063,7 +1075,14 @@ static int cmd_node(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    int rc = sl_node_run(&cl, (uint32_t)id, &stop_requested, sfd, quiet, msg, sizeof msg);
+    sl_node_opts no = {.cl = &cl,
+                       .id = (uint32_t)id,
+                       .stop = &stop_requested,
+                       .sig_fd = sfd,
+                       .quiet = quiet,
+                       .exit_with_parent = with_parent,
+                       .cleanup_dir = cleanup};
+    int rc = sl_node_run(&no, msg, sizeof msg);
     close(sfd);
     if (rc) {
         fprintf(stderr, "%s node %u: %s\n", prog, (unsigned)id, msg);
@@ -1077,10 +1096,11 @@ static void usage_cluster(FILE *o)
     fprintf(o, "usage: sluice cluster up CLUSTER.yaml [--quiet]\n"
                "       sluice cluster down CLUSTER.yaml\n"
                "\n"
-               "up    starts a node process for every node of CLUSTER.yaml on this machine, waits\n"
-               "      until every node of the file answers, and runs until Ctrl-C, SIGTERM or\n"
-               "      'sluice cluster down'; then stops the nodes cleanly (each finishes its job\n"
-               "      and delivers what it queued). Its pid is kept in CLUSTER.yaml.pid.\n"
+               "up    starts a node process for every node of CLUSTER.yaml on this machine (its\n"
+               "      children), waits until every node of the file answers, restarts a node\n"
+               "      that dies, and runs until Ctrl-C, SIGTERM or 'sluice cluster down'; then\n"
+               "      stops the nodes cleanly (each finishes its job and delivers what it\n"
+               "      queued). Its pid is kept in CLUSTER.yaml.pid.\n"
                "down  stops the 'cluster up' of CLUSTER.yaml and waits until it has exited.\n"
                "Jobs go to a running cluster with 'sluice run CONFIG --cluster CLUSTER.yaml' or\n"
                "'sluice ctr --cluster CLUSTER.yaml'.\n");
@@ -1186,7 +1206,7 @@ static int cmd_cluster(int argc, char **argv)
         unlink(pidfile); /* stale */
     catch_stop_signals();
     sl_launch *launch = NULL;
-    int rc = sl_launch_start(exe, file, &cl, quiet, &launch, msg, sizeof msg);
+    int rc = sl_launch_start(exe, file, &cl, quiet, NULL, &launch, msg, sizeof msg);
     if (rc == 0)
         rc = sl_launch_wait_ready(launch, &cl, 60000, msg, sizeof msg);
     if (rc) {
@@ -1208,11 +1228,16 @@ static int cmd_cluster(int argc, char **argv)
             sl_launch_count(launch), sl_launch_count(launch) == 1 ? "" : "es", cl.nnodes,
             cl.nnodes == 1 ? "" : "s");
     int status = 0;
+    /* A node that dies is started again; the others keep running (and fail, or with fault
+     * tolerance recover, the jobs it took part in). A node that keeps dying is restarted at most
+     * once a second. */
     while (!stop_requested) {
         if (sl_launch_alive(launch, msg, sizeof msg)) {
-            fprintf(stderr, "%s: %s; stopping the cluster\n", prog, msg);
-            status = 1;
-            break;
+            fprintf(stderr, "%s: %s\n", prog, msg);
+            if (sl_launch_restart_dead(launch, msg, sizeof msg) > 0)
+                fprintf(stderr, "%s: %s\n", prog, msg);
+            usleep(1000000);
+            continue;
         }
         usleep(100000);
     }
@@ -1224,6 +1249,49 @@ static int cmd_cluster(int argc, char **argv)
     }
     fprintf(stderr, "%s: cluster down, every node stopped cleanly\n", prog);
     return status;
+}
+
+static void usage_keygen(FILE *o)
+{
+    fprintf(o,
+            "usage: sluice keygen DIR [--force]\n"
+            "\n"
+            "Makes a CURVE key pair for a cluster in DIR (created with mode 0700 when missing):\n"
+            "DIR/cluster.key (mode 0600) and DIR/cluster.pub. Name DIR in the cluster file as\n"
+            "'curve: {keys: DIR}': every node and client then encrypts its traffic and admits\n"
+            "only peers holding this key. Existing keys are kept unless --force.\n");
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int force = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage_keygen(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            force = 1;
+        } else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "%s keygen: unexpected argument \"%s\" (see sluice keygen --help)\n",
+                    prog, argv[i]);
+            return 2;
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (!dir) {
+        usage_keygen(stderr);
+        return 2;
+    }
+    char msg[4600];
+    if (sl_keys_generate(dir, force, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        return 1;
+    }
+    fprintf(stderr, "%s: wrote %s/cluster.key (keep it secret) and %s/cluster.pub\n", prog, dir,
+            dir);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -1253,6 +1321,8 @@ int main(int argc, char **argv)
         return cmd_node(argc - 1, argv + 1);
     if (strcmp(cmd, "cluster") == 0)
         return cmd_cluster(argc - 1, argv + 1);
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command \"%s\"\n\n", prog, cmd);
     usage_main(stderr);
     return 2;

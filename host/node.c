@@ -1,16 +1,21 @@
 /* A cluster node; see node.h and host/job.h for the protocol. */
 #include "node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <poll.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "chain.h"
 #include "device.h"
 #include "err.h"
@@ -22,10 +27,13 @@
 #include "placement.h"
 
 #define FRAMES_PER_POLL 64
-#define OUT_LIMIT ((size_t)8 << 20) /* queued bytes per stage's outputs before reading stops */
+#define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
 #define LOCAL_CHUNK 4096
 #define MAX_REPLIES 16                     /* one-off replies in flight (HELLO answers, refusals) */
 #define REPLY_TIMEOUT_US UINT64_C(2000000) /* a reply not handed to ZeroMQ by then is dropped */
+#define FULL_ACK_US UINT64_C(200000)       /* every acknowledgement is repeated this often */
+#define STALL_US UINT64_C(1000000) /* a loop turn this late means this node stalled, not others */
+#define COURTESY_MAX 64
 
 /* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
  * that pinged and left (or never listened) costs the node nothing but this slot. */
@@ -34,35 +42,69 @@ struct reply {
     uint64_t deadline_us;
 };
 
+/* The lease thread: reads stop signals, notices a parent that is gone, and sends the job's
+ * leases to its client with a socket of its own. */
+struct agent {
+    pthread_t th;
+    int started;
+    atomic_int quit;
+    atomic_int signals;  /* stop signals read from sig_fd */
+    atomic_int orphaned; /* exit_with_parent and the parent is gone */
+    int sig_fd;
+    int exit_with_parent;
+    pid_t parent;
+    void *zctx;
+    const sl_net_opts *net;
+    uint32_t node;
+    pthread_mutex_t mu; /* guards ep, stream, want */
+    char ep[512];
+    uint32_t stream;
+    int want;
+};
+
+struct admit_ctx {
+    struct node *nd;
+    uint32_t port;
+};
+
 struct node {
     const sl_cluster_cfg *cl;
+    const sl_node_opts *o;
     uint32_t id, n;
     int quiet;
     void *zctx;
+    sl_zap *zap;
     sl_device *dev;
     sl_partmap *map;
     sl_inbox *in[SL_NODE_PORTS];
+    sl_inbox *ctl;
+    struct admit_ctx admit[SL_NODE_PORTS];
     sl_outbox *peer[SL_NODES_MAX][SL_NODE_PORTS]; /* [node][stage], stage >= 1, not self */
+    sl_outbox *ctl_to[SL_NODES_MAX];              /* peers' control ports (ACK) */
+    struct agent agent;
 
     /* the job in progress */
-    int active;
-    uint32_t job_id, stages;
+    int active, finishing;
+    uint32_t job_id, stages, last_job;
     sl_job job;
     sl_jointab *joins[SL_STAGES_MAX];
     sl_chain *chain;
-    sl_outbox *client;
+    sl_outbox *client, *client_ctl;
     uint64_t eos_mask[SL_STAGES_MAX]; /* bit i: node i's EOS arrived (stage 0: bit 0, client) */
     int finished[SL_STAGES_MAX];
     sl_rec local[SL_STAGES_MAX][LOCAL_CHUNK]; /* records for this node's own next stages */
     size_t nlocal[SL_STAGES_MAX];
     sl_rec aligned[LOCAL_CHUNK]; /* a received frame's records, copied to aligned memory */
     sl_node_report rep;
-    uint64_t t0_us;
-    int failed;
+    uint64_t t0_us, last_lease_us, last_loop_us, last_full_ack_us;
     char msg[2048];
 
-    uint64_t stale;
     uint64_t frames_at_start, bytes_at_start;
+
+    /* acknowledgements for stale frames of the job that just ended: its senders may resend
+     * what this node took before it ended, and must not hold it for ever */
+    sl_ack courtesy[COURTESY_MAX];
+    uint32_t ncourtesy;
 
     uint64_t cluster_id; /* sl_cluster_id of this node's cluster file */
     struct reply replies[MAX_REPLIES];
@@ -89,17 +131,114 @@ static void endpoint(char *buf, size_t len, const sl_node_addr *a, uint32_t off)
     snprintf(buf, len, "tcp://%s:%u", a->host, a->port + off);
 }
 
+/* ---- the lease thread --------------------------------------------------------------------- */
+
+/* Removes the temporary folder of a parent that is gone: its cluster file and keys. */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void *agent_main(void *arg)
+{
+    struct agent *a = arg;
+    sl_outbox *ob = NULL;
+    char cur[512] = "";
+    uint64_t last = 0;
+    while (!atomic_load(&a->quit)) {
+        struct pollfd p = {.fd = a->sig_fd, .events = POLLIN};
+        if (a->sig_fd >= 0) {
+            if (poll(&p, 1, 50) > 0 && (p.revents & POLLIN)) {
+                struct signalfd_siginfo si;
+                while (read(a->sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
+                    atomic_fetch_add(&a->signals, 1);
+            }
+        } else {
+            usleep(50000);
+        }
+        if (a->exit_with_parent && getppid() != a->parent)
+            atomic_store(&a->orphaned, 1);
+        pthread_mutex_lock(&a->mu);
+        int want = a->want;
+        uint32_t stream = a->stream;
+        if (want && strcmp(cur, a->ep) != 0) {
+            sl_outbox_destroy(&ob);
+            char err[256];
+            snprintf(cur, sizeof cur, "%s", a->ep);
+            ob = sl_outbox_new(a->zctx, cur, a->node, a->net, err, sizeof err);
+            last = 0;
+        }
+        pthread_mutex_unlock(&a->mu);
+        if (!want && ob) {
+            int zero = 0;
+            zmq_setsockopt(sl_outbox_socket(ob), ZMQ_LINGER, &zero, sizeof zero);
+            sl_outbox_destroy(&ob);
+            cur[0] = '\0';
+        }
+        uint64_t now = sl_net_now_us();
+        if (want && ob && now - last >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
+            if (sl_outbox_send_now(ob, SL_FRAME_LEASE, stream, NULL, 0) == 0)
+                last = now;
+        }
+    }
+    if (ob) {
+        int zero = 0;
+        zmq_setsockopt(sl_outbox_socket(ob), ZMQ_LINGER, &zero, sizeof zero);
+        sl_outbox_destroy(&ob);
+    }
+    return NULL;
+}
+
+static void agent_lease(struct node *nd, const char *ep, uint32_t stream)
+{
+    struct agent *a = &nd->agent;
+    pthread_mutex_lock(&a->mu);
+    a->want = ep != NULL;
+    if (ep)
+        snprintf(a->ep, sizeof a->ep, "%s", ep);
+    a->stream = stream;
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Stops requested so far: signals read by the lease thread, or *stop from a handler; an orphan
+ * counts as two (abort the job). */
+static int stops(const struct node *nd)
+{
+    int s = atomic_load(&((struct node *)nd)->agent.signals);
+    if (nd->o->stop && *nd->o->stop > s)
+        s = *nd->o->stop;
+    if (atomic_load(&((struct node *)nd)->agent.orphaned))
+        s = 2;
+    return s;
+}
+
+/* ---- replies and acknowledgements --------------------------------------------------------- */
+
 static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, int64_t detail)
 {
     struct node *nd = ud;
     if (verdict == -2)
         logf_(nd,
-              "gap: %" PRId64 " frame(s) missing before seq %" PRIu64
-              " of stream %u from %u (counted)",
-              detail, h->seq, h->stream, h->source);
+              "frame seq %" PRIu64 " of stream %u from %u is ahead by %" PRId64
+              ": dropped until the sender resends what is missing",
+              h->seq, h->stream, h->source, detail);
     else if (verdict == -1)
-        logf_(nd, "rejected a duplicate frame (seq %" PRIu64 ", stream %u, source %u)", h->seq,
-              h->stream, h->source);
+        ; /* duplicates are expected after a resend */
+    else if (verdict == -3)
+        logf_(nd, "too many streams tracked: a frame of stream %u from %u dropped", h->stream,
+              h->source);
     else
         logf_(nd, "rejected a %zu-byte frame: %s (counted)", len, sl_frame_verdict_name(verdict));
 }
@@ -154,6 +293,54 @@ static void pump_replies(struct node *nd, uint64_t now)
     }
 }
 
+/* Sends the acknowledgements in a[0..n) owed to `source` (a node or the client). Returns 0 when
+ * sent or nothing was owed, 1 when the socket could not take them now. */
+static int send_acks_to(struct node *nd, uint32_t source, const sl_ack *a, size_t n)
+{
+    sl_ack mine[SL_ACK_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < SL_ACK_MAX; i++)
+        if (a[i].source == source)
+            mine[k++] = a[i];
+    if (!k)
+        return 0;
+    sl_outbox *ob = source == SL_CLIENT_SOURCE ? nd->client_ctl
+                    : source < nd->n           ? nd->ctl_to[source]
+                                               : NULL;
+    if (!ob)
+        return 0;
+    unsigned char buf[4 + SL_ACK_MAX * SL_ACK_BYTES];
+    size_t len = sl_ack_encode(mine, k, buf);
+    return sl_outbox_send_now(ob, SL_FRAME_ACK, 0, buf, len) == 0 ? 0 : 1;
+}
+
+/* Acknowledges what the data ports delivered: what changed, and everything every FULL_ACK_US
+ * (an ACK frame may be lost: it is never resent, only repeated). */
+static void send_acks(struct node *nd, uint64_t now)
+{
+    int all = now - nd->last_full_ack_us >= FULL_ACK_US;
+    if (all)
+        nd->last_full_ack_us = now;
+    for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
+        sl_ack a[SL_ACK_MAX];
+        size_t n = sl_inbox_take_acks(nd->in[s], a, SL_ACK_MAX, all);
+        int missed = 0;
+        if (s == 0)
+            missed |= send_acks_to(nd, SL_CLIENT_SOURCE, a, n);
+        for (uint32_t d = 0; d < nd->n; d++)
+            missed |= send_acks_to(nd, d, a, n);
+        if (missed)
+            nd->last_full_ack_us = 0; /* try everything again on the next turn */
+    }
+    if (nd->ncourtesy) {
+        for (uint32_t d = 0; d < nd->n; d++)
+            send_acks_to(nd, d, nd->courtesy, nd->ncourtesy);
+        nd->ncourtesy = 0;
+    }
+}
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
+
 static int flush_local(struct node *nd, uint32_t stage)
 {
     size_t k = nd->nlocal[stage];
@@ -205,21 +392,41 @@ static int to_client(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_
     return 0;
 }
 
-static void end_job(struct node *nd)
+static void close_now(sl_outbox **ob)
 {
+    if (!*ob)
+        return;
+    int zero = 0;
+    zmq_setsockopt(sl_outbox_socket(*ob), ZMQ_LINGER, &zero, sizeof zero);
+    sl_outbox_destroy(ob);
+}
+
+/* Ends the job. `graceful`: it finished and the client has every frame (or is told by ABORT);
+ * otherwise (cancelled) every frame of the job still held for peers is dropped. */
+static void end_job(struct node *nd, int graceful)
+{
+    uint32_t mask = 0xffffff00u, value = sl_job_stream(nd->job_id, 0);
     if (nd->client) {
-        if (sl_outbox_drain(nd->client, nd->cl->net.linger_ms) != 0)
-            logf_(nd, "job %u: the client did not take every result within %d ms", nd->job_id,
-                  nd->cl->net.linger_ms);
-        sl_outbox_destroy(&nd->client);
+        if (graceful && sl_outbox_drain(nd->client, 1000) != 0)
+            logf_(nd, "job %u: the client did not take every result within 1 s", nd->job_id);
+        close_now(&nd->client);
     }
+    close_now(&nd->client_ctl);
+    agent_lease(nd, NULL, 0);
+    if (!graceful)
+        for (uint32_t d = 0; d < nd->n; d++)
+            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+                if (nd->peer[d][s])
+                    sl_outbox_forget(nd->peer[d][s], mask, value);
     sl_chain_destroy(&nd->chain);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&nd->joins[i]);
     sl_job_clear(&nd->job);
     for (int s = 0; s < SL_NODE_PORTS; s++)
-        sl_inbox_forget(nd->in[s], 0xffffff00u, sl_job_stream(nd->job_id, 0));
+        sl_inbox_forget(nd->in[s], mask, value);
+    nd->last_job = nd->job_id;
     nd->active = 0;
+    nd->finishing = 0;
 }
 
 /* Reports a failure to the client and drops the job. */
@@ -228,10 +435,11 @@ static void abort_job(struct node *nd, const char *why)
     char m[2200];
     snprintf(m, sizeof m, "node %u: %s", nd->id, why);
     logf_(nd, "job %u failed: %s", nd->job_id, why);
-    if (nd->client) {
+    if (nd->client)
         sl_outbox_control(nd->client, SL_FRAME_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
-    }
-    end_job(nd);
+    if (nd->client && sl_outbox_drain(nd->client, 1000) != 0)
+        logf_(nd, "job %u: the client did not take the failure report within 1 s", nd->job_id);
+    end_job(nd, 0);
 }
 
 static void start_job(struct node *nd, const sl_frame *f)
@@ -240,55 +448,76 @@ static void start_job(struct node *nd, const sl_frame *f)
     sl_job *job = &nd->job;
     if (nd->active) {
         sl_job other;
-        if (sl_job_decode(f->payload, f->h.payload_len, &other, err, sizeof err) == 0) {
+        if (sl_job_decode(f->payload, f->h.payload_len, &other, err, sizeof err) == 0 &&
+            sl_job_check_endpoint(other.result_endpoint, f->peer, err, sizeof err) == 0) {
             char m[256];
             snprintf(m, sizeof m, "node %u: busy with job %u", nd->id, nd->job_id);
             reply(nd, other.result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
-            sl_job_clear(&other);
         }
+        sl_job_clear(&other);
+        sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
         return;
     }
-    if (sl_job_decode(f->payload, f->h.payload_len, job, err, sizeof err)) {
-        logf_(nd, "refused a job: %s", err);
-        if (job->result_endpoint[0] && strncmp(job->result_endpoint, "tcp://", 6) == 0) {
+    uint32_t stream0 = f->h.stream;
+    int rc = sl_job_decode(f->payload, f->h.payload_len, job, err, sizeof err);
+    char eperr[512];
+    int ep_ok = job->result_endpoint[0] &&
+                sl_job_check_endpoint(job->result_endpoint, f->peer, eperr, sizeof eperr) == 0;
+    if (rc == 0 && !ep_ok) {
+        snprintf(err, sizeof err, "%s", eperr);
+        rc = SL_EPARSE;
+    }
+    if (rc == 0 && sl_job_check_endpoint(job->control_endpoint, f->peer, err, sizeof err))
+        rc = SL_EPARSE;
+    if (rc == 0 && job->cluster_id != nd->cluster_id) {
+        snprintf(err, sizeof err,
+                 "it is for another cluster (cluster file identity %016" PRIx64
+                 ", this node's is %016" PRIx64
+                 "): a process of another cluster listens on this node's port, or the files differ",
+                 job->cluster_id, nd->cluster_id);
+        rc = SL_EPARSE;
+    }
+    if (rc) {
+        logf_(nd, "refused a job from %s: %s", f->peer && *f->peer ? f->peer : "?", err);
+        if (ep_ok) {
             char m[1200];
             snprintf(m, sizeof m, "node %u refused the job: %s", nd->id, err);
-            reply(nd, job->result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
+            reply(nd, job->result_endpoint, SL_FRAME_ABORT, stream0, m, strlen(m));
         }
-        return;
-    }
-    if (job->cluster_id != nd->cluster_id) {
-        char m[512];
-        snprintf(m, sizeof m,
-                 "node %u refused the job: it is for another cluster (cluster file identity "
-                 "%016" PRIx64 ", this node's is %016" PRIx64
-                 "): a process of another cluster listens on this node's port, or the files differ",
-                 nd->id, job->cluster_id, nd->cluster_id);
-        logf_(nd, "%s", m);
-        reply(nd, job->result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
         sl_job_clear(job);
+        sl_inbox_forget(nd->in[0], 0xffffff00u, stream0);
         return;
     }
+    /* Frames of the previous job that peers never acknowledged are of no use now. */
+    for (uint32_t d = 0; d < nd->n; d++)
+        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+            if (nd->peer[d][s] && nd->last_job)
+                sl_outbox_forget(nd->peer[d][s], 0xffffff00u, sl_job_stream(nd->last_job, 0));
     nd->active = 1;
-    nd->job_id = sl_stream_job(f->h.stream);
+    nd->finishing = 0;
+    nd->job_id = sl_stream_job(stream0);
     nd->stages = 1 + job->topo.nnext;
     memset(nd->eos_mask, 0, sizeof nd->eos_mask);
     memset(nd->finished, 0, sizeof nd->finished);
     memset(nd->nlocal, 0, sizeof nd->nlocal);
     memset(&nd->rep, 0, sizeof nd->rep);
     nd->msg[0] = '\0';
-    nd->t0_us = sl_net_now_us();
+    nd->t0_us = nd->last_lease_us = sl_net_now_us();
     sl_inbox_stats is;
     sl_inbox_get_stats(nd->in[0], &is);
     nd->frames_at_start = is.frames;
     nd->bytes_at_start = is.bytes;
     nd->client =
         sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, err, sizeof err);
-    if (!nd->client) {
+    nd->client_ctl = nd->client ? sl_outbox_new(nd->zctx, job->control_endpoint, nd->id,
+                                                &nd->cl->net, err, sizeof err)
+                                : NULL;
+    if (!nd->client || !nd->client_ctl) {
         logf_(nd, "job %u: %s", nd->job_id, err);
-        end_job(nd);
+        end_job(nd, 0);
         return;
     }
+    agent_lease(nd, job->control_endpoint, sl_job_stream(nd->job_id, 0));
     if (job->topo.sink.snapshots) {
         abort_job(nd, "snapshots (sink.snapshots) are not supported across nodes");
         return;
@@ -296,15 +525,15 @@ static void start_job(struct node *nd, const sl_frame *f)
     for (uint32_t i = 1; i < nd->stages; i++) {
         if (!job->join_text[i])
             continue;
-        int rc = sl_jointab_parse(job->join_text[i], job->join_len[i], job->topo.next[i - 1].join,
-                                  NULL, &nd->joins[i], err, sizeof err);
+        rc = sl_jointab_parse(job->join_text[i], job->join_len[i], job->topo.next[i - 1].join, NULL,
+                              &nd->joins[i], err, sizeof err);
         if (rc) {
             abort_job(nd, err);
             return;
         }
     }
-    int rc = sl_chain_new(nd->dev, &job->topo, nd->joins, route, nd, to_client, nd, &nd->chain, err,
-                          sizeof err);
+    rc = sl_chain_new(nd->dev, &job->topo, nd->joins, route, nd, to_client, nd, &nd->chain, err,
+                      sizeof err);
     if (rc) {
         abort_job(nd, err);
         return;
@@ -341,19 +570,21 @@ static void send_done(struct node *nd)
             r->rejected[v] += is.rejected[v];
         r->duplicates += is.duplicates;
         r->gaps += is.gaps;
+        r->stale += is.stale + is.overflow;
         r->frames_in += is.frames;
         r->bytes_in += is.bytes;
         r->dropped_connections += is.handshake_failed;
     }
     r->frames_in -= nd->frames_at_start;
     r->bytes_in -= nd->bytes_at_start;
-    r->stale = nd->stale;
+    r->refused_keys = sl_zap_refused(nd->zap);
     for (uint32_t d = 0; d < nd->n; d++)
         for (uint32_t s = 1; s < nd->stages; s++)
             if (nd->peer[d][s]) {
                 sl_outbox_stats os;
                 sl_outbox_get_stats(nd->peer[d][s], &os);
                 r->send_blocked += os.blocked;
+                r->resent += os.resent;
             }
     r->busy_s = (double)(sl_net_now_us() - nd->t0_us) / 1e6;
     uint32_t stream = sl_job_stream(nd->job_id, nd->stages - 1);
@@ -392,10 +623,38 @@ static int advance(struct node *nd)
             }
         } else {
             send_done(nd);
-            end_job(nd);
+            nd->finishing = 1; /* ends once the client has acknowledged every frame */
             return 0;
         }
     }
+    return 0;
+}
+
+/* sl_inbox_admit_fn of data port p: only the frames of the job in progress, from the senders
+ * that feed that stage, are tracked; a JOB on port 0 always is (to be refused when busy). */
+static int admit(void *ud, const sl_frame_hdr *h)
+{
+    struct admit_ctx *ac = ud;
+    struct node *nd = ac->nd;
+    uint32_t stage = sl_stream_stage(h->stream), job = sl_stream_job(h->stream);
+    if (h->kind == SL_FRAME_JOB)
+        return ac->port == 0 && h->source == SL_CLIENT_SOURCE && stage == 0 && h->seq == 0 &&
+               job != 0;
+    if (nd->active && job == nd->job_id && stage == ac->port && stage < nd->stages &&
+        (stage == 0 ? h->source == SL_CLIENT_SOURCE : h->source < nd->n && h->source != nd->id))
+        return 1;
+    if (job == nd->last_job && job != 0 && h->source < nd->n && nd->ncourtesy < COURTESY_MAX)
+        nd->courtesy[nd->ncourtesy++] =
+            (sl_ack){.source = h->source, .stream = h->stream, .next = h->seq + 1};
+    return 0;
+}
+
+/* The control port tracks nothing: its kinds are untracked, and tracked frames sent there are
+ * strangers' or mistakes. */
+static int admit_none(void *ud, const sl_frame_hdr *h)
+{
+    (void)ud;
+    (void)h;
     return 0;
 }
 
@@ -403,34 +662,29 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
 {
     const sl_frame_hdr *h = &f->h;
     if (h->kind == SL_FRAME_HELLO) {
-        char ep[512];
+        char ep[512], err[512];
         size_t l = h->payload_len < sizeof ep - 1 ? h->payload_len : sizeof ep - 1;
         memcpy(ep, f->payload, l);
         ep[l] = '\0';
+        if (sl_job_check_endpoint(ep, f->peer, err, sizeof err)) {
+            logf_(nd, "HELLO not answered: %s", err + strlen("job refused: "));
+            return;
+        }
         char m[128];
         sl_hello_format(m, sizeof m, nd->id, (long)getpid(), nd->cluster_id);
         reply(nd, ep, SL_FRAME_HELLO, h->stream, m, strlen(m));
         return;
     }
     if (h->kind == SL_FRAME_JOB) {
-        if (port != 0)
-            return;
         start_job(nd, f);
         return;
     }
-    if (!nd->active || sl_stream_job(h->stream) != nd->job_id) {
-        nd->stale++;
-        return;
-    }
+    if (!nd->active || nd->finishing)
+        return; /* admitted only for the job in progress; a duplicate EOS after the end */
     uint32_t stage = sl_stream_stage(h->stream);
-    if (stage != port || stage >= nd->stages) {
-        nd->stale++;
-        return;
-    }
     if (h->kind == SL_FRAME_ABORT) {
         logf_(nd, "job %u aborted by the client", nd->job_id);
-        sl_outbox_destroy(&nd->client);
-        end_job(nd);
+        end_job(nd, 0);
         return;
     }
     if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC) {
@@ -445,18 +699,45 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
             done += k;
         }
     } else if (h->kind == SL_FRAME_EOS) {
-        if (stage == 0 && h->source == SL_CLIENT_SOURCE)
+        if (stage == 0)
             nd->eos_mask[0] |= 1;
-        else if (stage > 0 && h->source < nd->n)
-            nd->eos_mask[stage] |= UINT64_C(1) << h->source;
         else
-            nd->stale++;
+            nd->eos_mask[stage] |= UINT64_C(1) << h->source;
     } else {
-        nd->stale++;
         return;
     }
+    (void)port;
     if (advance(nd))
         abort_job(nd, nd->msg[0] ? nd->msg : "stage failed");
+}
+
+/* Control frames: acknowledgements of what this node sent, and the client's lease or cancel. */
+static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
+{
+    const sl_frame_hdr *h = &f->h;
+    if (h->kind == SL_FRAME_ACK) {
+        sl_ack a[SL_ACK_MAX];
+        long n = sl_ack_decode(f->payload, h->payload_len, a);
+        for (long i = 0; i < n; i++) {
+            if (h->source == SL_CLIENT_SOURCE) {
+                if (nd->client && sl_stream_job(a[i].stream) == nd->job_id)
+                    sl_outbox_ack(nd->client, a[i].stream, a[i].next);
+            } else if (h->source < nd->n && h->source != nd->id) {
+                uint32_t s = sl_stream_stage(a[i].stream);
+                if (s >= 1 && s < SL_NODE_PORTS && nd->peer[h->source][s])
+                    sl_outbox_ack(nd->peer[h->source][s], a[i].stream, a[i].next);
+            }
+        }
+        return;
+    }
+    if (h->source != SL_CLIENT_SOURCE || !nd->active || sl_stream_job(h->stream) != nd->job_id)
+        return;
+    if (h->kind == SL_FRAME_LEASE) {
+        nd->last_lease_us = now;
+    } else if (h->kind == SL_FRAME_CANCEL) {
+        logf_(nd, "job %u cancelled by its client", nd->job_id);
+        end_job(nd, 0);
+    }
 }
 
 static size_t stage_out_queued(struct node *nd, uint32_t stage)
@@ -489,9 +770,141 @@ static void place_node(struct node *nd)
     sl_topo_free(&topo);
 }
 
-int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *stop, int sig_fd,
-                int quiet, char *msg, size_t msglen)
+/* Fails or finishes the job as time passes: a client silent past net.liveness_ms cancels it; a
+ * finished job ends once the client holds every frame. */
+static void check_job(struct node *nd, uint64_t now)
 {
+    if (!nd->active)
+        return;
+    if (now - nd->last_loop_us > STALL_US)
+        nd->last_lease_us = now; /* this node stalled: the client may have leased meanwhile */
+    uint64_t silent = now - nd->last_lease_us;
+    if (silent > (uint64_t)nd->cl->net.liveness_ms * 1000) {
+        logf_(nd, "job %u cancelled: its client has been silent for %.1f s (net.liveness_ms %d)",
+              nd->job_id, (double)silent / 1e6, nd->cl->net.liveness_ms);
+        end_job(nd, 0);
+        return;
+    }
+    if (nd->finishing && nd->client && sl_outbox_queued_bytes(nd->client) == 0)
+        end_job(nd, 1);
+}
+
+static int open_sockets(struct node *nd, char *msg, size_t msglen)
+{
+    const sl_cluster_cfg *cl = nd->cl;
+    for (uint32_t s = 0; s <= SL_NODE_PORTS; s++) {
+        char ep[512];
+        endpoint(ep, sizeof ep, &cl->nodes[nd->id], s);
+        sl_inbox *ib = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, msg, msglen);
+        if (!ib)
+            return errno == EADDRINUSE ? SL_ECONFLICT : SL_EIO;
+        sl_inbox_on_reject(ib, on_reject, nd);
+        if (s < SL_NODE_PORTS) {
+            nd->admit[s] = (struct admit_ctx){nd, s};
+            sl_inbox_on_admit(ib, admit, &nd->admit[s]);
+            nd->in[s] = ib;
+        } else {
+            sl_inbox_on_admit(ib, admit_none, NULL);
+            nd->ctl = ib;
+        }
+    }
+    for (uint32_t d = 0; d < cl->nnodes; d++) {
+        if (d == nd->id)
+            continue;
+        for (uint32_t s = 1; s <= SL_NODE_PORTS; s++) {
+            char ep[512];
+            endpoint(ep, sizeof ep, &cl->nodes[d], s);
+            sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &cl->net, msg, msglen);
+            if (!ob)
+                return SL_EIO;
+            if (s < SL_NODE_PORTS)
+                nd->peer[d][s] = ob;
+            else
+                nd->ctl_to[d] = ob;
+        }
+    }
+    return 0;
+}
+
+/* One turn of the poll loop. Returns 0 or an sl_err with msg. */
+static int turn(struct node *nd, char *msg, size_t msglen)
+{
+    const sl_cluster_cfg *cl = nd->cl;
+    zmq_pollitem_t items[SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1];
+    int ni = 0, in_idx[SL_NODE_PORTS], ctl_idx;
+    for (uint32_t r = 0; r < nd->nreplies; r++)
+        if (sl_outbox_queued_frames(nd->replies[r].ob))
+            items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->replies[r].ob),
+                                           .events = ZMQ_POLLOUT};
+    ctl_idx = ni;
+    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(nd->ctl), .events = ZMQ_POLLIN};
+    for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
+        in_idx[s] = -1;
+        if (s > 0 && (!nd->active || s >= nd->stages))
+            continue;
+        if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
+            continue; /* back-pressure: let the outputs drain first */
+        in_idx[s] = ni;
+        items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(nd->in[s]), .events = ZMQ_POLLIN};
+    }
+    int pending_open = 0;
+    for (uint32_t d = 0; d < nd->n; d++)
+        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+            if (nd->peer[d][s]) {
+                if (sl_outbox_queued_frames(nd->peer[d][s]))
+                    items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->peer[d][s]),
+                                                   .events = ZMQ_POLLOUT};
+                if (sl_outbox_queued_bytes(nd->peer[d][s]))
+                    pending_open = 1;
+            }
+    if (nd->client) {
+        if (sl_outbox_queued_frames(nd->client))
+            items[ni++] =
+                (zmq_pollitem_t){.socket = sl_outbox_socket(nd->client), .events = ZMQ_POLLOUT};
+        if (sl_outbox_queued_bytes(nd->client))
+            pending_open = 1;
+    }
+    long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 50;
+    if (zmq_poll(items, ni, timeout) < 0 && zmq_errno() != EINTR) {
+        snprintf(msg, msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+        return SL_EIO;
+    }
+    uint64_t now = sl_net_now_us();
+    if (items[ctl_idx].revents & ZMQ_POLLIN) {
+        sl_frame f;
+        for (int k = 0; k < 4 * FRAMES_PER_POLL && sl_inbox_recv(nd->ctl, &f) == 1; k++)
+            handle_ctl(nd, &f, now);
+    }
+    for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
+        if (in_idx[s] < 0 || !(items[in_idx[s]].revents & ZMQ_POLLIN))
+            continue;
+        for (int k = 0; k < FRAMES_PER_POLL; k++) {
+            sl_frame f;
+            if (sl_inbox_recv(nd->in[s], &f) <= 0)
+                break;
+            handle(nd, s, &f);
+            if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
+                break;
+        }
+    }
+    now = sl_net_now_us();
+    send_acks(nd, now);
+    check_job(nd, now);
+    nd->last_loop_us = now;
+    for (uint32_t d = 0; d < nd->n; d++)
+        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+            if (nd->peer[d][s] &&
+                (sl_outbox_tick(nd->peer[d][s], now) || sl_outbox_pump(nd->peer[d][s])))
+                logf_(nd, "sending to node %u failed: %s", d, strerror(errno));
+    if (nd->client && (sl_outbox_tick(nd->client, now) || sl_outbox_pump(nd->client)))
+        logf_(nd, "sending to the client failed: %s", strerror(errno));
+    pump_replies(nd, now);
+    return 0;
+}
+
+int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
+{
+    const sl_cluster_cfg *cl = o->cl;
     struct node *nd = calloc(1, sizeof *nd);
     int rc = 0, perr = 0;
     if (!nd) {
@@ -499,12 +912,14 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
         return SL_ENOMEM;
     }
     nd->cl = cl;
-    nd->id = id;
+    nd->o = o;
+    nd->id = o->id;
     nd->n = cl->nnodes;
-    nd->quiet = quiet;
+    nd->quiet = o->quiet;
     nd->cluster_id = sl_cluster_id(cl);
-    if (id >= cl->nnodes) {
-        snprintf(msg, msglen, "node id %u is not in the cluster file (it lists %u nodes)", id,
+    pthread_mutex_init(&nd->agent.mu, NULL);
+    if (o->id >= cl->nnodes) {
+        snprintf(msg, msglen, "node id %u is not in the cluster file (it lists %u nodes)", o->id,
                  cl->nnodes);
         rc = SL_EINVAL;
         goto out;
@@ -519,107 +934,43 @@ int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *st
         rc = SL_ENOMEM;
         goto out;
     }
-    for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
-        char ep[512];
-        endpoint(ep, sizeof ep, &cl->nodes[id], s);
-        nd->in[s] = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, msg, msglen);
-        if (!nd->in[s]) {
-            rc = errno == EADDRINUSE ? SL_ECONFLICT : SL_EIO;
-            goto out;
-        }
-        sl_inbox_on_reject(nd->in[s], on_reject, nd);
+    if (sl_zap_start(nd->zctx, &cl->net, &nd->zap, msg, msglen)) {
+        rc = SL_EIO;
+        goto out;
     }
-    for (uint32_t d = 0; d < cl->nnodes; d++) {
-        if (d == id)
-            continue;
-        for (uint32_t s = 1; s < SL_NODE_PORTS; s++) {
-            char ep[512];
-            endpoint(ep, sizeof ep, &cl->nodes[d], s);
-            nd->peer[d][s] = sl_outbox_new(nd->zctx, ep, id, &cl->net, msg, msglen);
-            if (!nd->peer[d][s]) {
-                rc = SL_EIO;
-                goto out;
-            }
-        }
+    if ((rc = open_sockets(nd, msg, msglen)))
+        goto out;
+    struct agent *a = &nd->agent;
+    a->sig_fd = o->sig_fd;
+    a->exit_with_parent = o->exit_with_parent;
+    a->parent = getppid();
+    a->zctx = nd->zctx;
+    a->net = &cl->net;
+    a->node = nd->id;
+    if (pthread_create(&a->th, NULL, agent_main, a) != 0) {
+        snprintf(msg, msglen, "cannot start the lease thread");
+        rc = SL_EIO;
+        goto out;
     }
-    logf_(nd, "listening on %s ports %u-%u, device %s", cl->nodes[id].host, cl->nodes[id].port,
-          cl->nodes[id].port + SL_NODE_PORTS - 1, sl_device_get_info(nd->dev)->name);
-
-    while (!*stop || nd->active) {
-        if (*stop > 1 && nd->active) {
-            abort_job(nd, "stopped by a second signal");
+    a->started = 1;
+    logf_(nd, "listening on %s ports %u-%u, device %s, %s", cl->nodes[nd->id].host,
+          cl->nodes[nd->id].port, cl->nodes[nd->id].port + SL_NODE_SPAN - 1,
+          sl_device_get_info(nd->dev)->name,
+          cl->net.curve ? "CURVE: only holders of the cluster key are admitted"
+                        : "UNAUTHENTICATED (no curve keys): anyone who reaches these ports can "
+                          "drive this node");
+    nd->last_loop_us = sl_net_now_us();
+    for (;;) {
+        int s = stops(nd);
+        if (s && !nd->active)
+            break;
+        if (s > 1 && nd->active) {
+            abort_job(nd, atomic_load(&a->orphaned) ? "the process that started this node is gone"
+                                                    : "stopped by a second signal");
             break;
         }
-        zmq_pollitem_t items[SL_NODE_PORTS + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 2];
-        int ni = 0, in_idx[SL_NODE_PORTS], sig_idx = -1;
-        if (sig_fd >= 0) {
-            sig_idx = ni;
-            items[ni++] = (zmq_pollitem_t){.fd = sig_fd, .events = ZMQ_POLLIN};
-        }
-        for (uint32_t r = 0; r < nd->nreplies; r++)
-            if (sl_outbox_queued_frames(nd->replies[r].ob))
-                items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->replies[r].ob),
-                                               .events = ZMQ_POLLOUT};
-        for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
-            in_idx[s] = -1;
-            if (s > 0 && (!nd->active || s >= nd->stages))
-                continue;
-            if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
-                continue; /* back-pressure: let the outputs drain first */
-            in_idx[s] = ni;
-            items[ni++] =
-                (zmq_pollitem_t){.socket = sl_inbox_socket(nd->in[s]), .events = ZMQ_POLLIN};
-        }
-        int pending_open = 0;
-        for (uint32_t d = 0; d < nd->n; d++)
-            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
-                if (nd->peer[d][s]) {
-                    if (sl_outbox_queued_frames(nd->peer[d][s]))
-                        items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->peer[d][s]),
-                                                       .events = ZMQ_POLLOUT};
-                    if (sl_outbox_queued_bytes(nd->peer[d][s]))
-                        pending_open = 1;
-                }
-        if (nd->client) {
-            if (sl_outbox_queued_frames(nd->client))
-                items[ni++] =
-                    (zmq_pollitem_t){.socket = sl_outbox_socket(nd->client), .events = ZMQ_POLLOUT};
-            if (sl_outbox_queued_bytes(nd->client))
-                pending_open = 1;
-        }
-        long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 100;
-        if (zmq_poll(items, ni, timeout) < 0 && zmq_errno() != EINTR) {
-            snprintf(msg, msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
-            rc = SL_EIO;
+        if ((rc = turn(nd, msg, msglen)))
             break;
-        }
-        if (sig_idx >= 0 && (items[sig_idx].revents & ZMQ_POLLIN)) {
-            struct signalfd_siginfo si;
-            while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si)
-                (*stop)++;
-        }
-        for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
-            if (in_idx[s] < 0 || !(items[in_idx[s]].revents & ZMQ_POLLIN))
-                continue;
-            for (int k = 0; k < FRAMES_PER_POLL; k++) {
-                sl_frame f;
-                int r = sl_inbox_recv(nd->in[s], &f);
-                if (r <= 0)
-                    break;
-                handle(nd, s, &f);
-                if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
-                    break;
-            }
-        }
-        uint64_t now = sl_net_now_us();
-        for (uint32_t d = 0; d < nd->n; d++)
-            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
-                if (nd->peer[d][s] &&
-                    (sl_outbox_tick(nd->peer[d][s], now) || sl_outbox_pump(nd->peer[d][s])))
-                    logf_(nd, "sending to node %u failed: %s", d, strerror(errno));
-        if (nd->client && (sl_outbox_tick(nd->client, now) || sl_outbox_pump(nd->client)))
-            logf_(nd, "sending to the client failed: %s", strerror(errno));
-        pump_replies(nd, now);
     }
 out:
     while (nd->nreplies) { /* waits at most REPLY_TIMEOUT_US for them */
@@ -628,19 +979,32 @@ out:
             zmq_poll(NULL, 0, 10);
     }
     if (nd->active)
-        end_job(nd);
-    for (uint32_t d = 0; d < SL_NODES_MAX; d++)
+        end_job(nd, 0);
+    if (nd->agent.started) {
+        atomic_store(&nd->agent.quit, 1);
+        pthread_join(nd->agent.th, NULL);
+    }
+    int orphan = atomic_load(&nd->agent.orphaned);
+    for (uint32_t d = 0; d < SL_NODES_MAX; d++) {
         for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s]) {
-                sl_outbox_drain(nd->peer[d][s], cl->net.linger_ms);
-                sl_outbox_destroy(&nd->peer[d][s]);
+                if (!orphan)
+                    sl_outbox_drain(nd->peer[d][s], cl->net.linger_ms);
+                close_now(&nd->peer[d][s]);
             }
+        close_now(&nd->ctl_to[d]);
+    }
     for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
         sl_inbox_destroy(&nd->in[s]);
+    sl_inbox_destroy(&nd->ctl);
+    sl_zap_stop(&nd->zap);
     if (nd->zctx)
         zmq_ctx_term(nd->zctx);
     sl_partmap_destroy(&nd->map);
     sl_device_close(&nd->dev);
+    if (orphan && o->cleanup_dir && *o->cleanup_dir)
+        remove_dir(o->cleanup_dir);
+    pthread_mutex_destroy(&nd->agent.mu);
     free(nd);
     return rc;
 }

@@ -2,17 +2,26 @@
  * device through a chain of engines, routes the rows of one stage to the owners of the next
  * stage's keys, and sends the last stage's rows to the client. Symmetric: every node runs this.
  *
- * Flow control: a node reads a stage's input only while what it has queued for that stage's
- * outputs is under a bound, so a slow peer slows its senders down (back to the client's
- * source) instead of growing memory. The stages form a chain and the client always drains the
- * last one, so the waits cannot form a cycle.
+ * Ports: port + s (s < SL_NODE_PORTS) takes stage s's records (port 0 also JOB and HELLO);
+ * port + SL_NODE_CTL takes control frames (ACK, LEASE, CANCEL), and is read whatever the data
+ * ports' back-pressure, so that acknowledgements always get through.
  *
- * Runs on the calling thread until *stop becomes nonzero; a job in progress is finished first
- * (a second stop aborts it), then queued frames are delivered (linger) and the sockets closed.
- * *stop is raised by a signal handler, or by the node itself for each signal read from sig_fd
- * (a signalfd; -1 for none): `sluice node` blocks SIGINT and SIGTERM in every thread and reads
- * them there, so that a signal never interrupts the OpenCL compiler (LLVM installs handlers of
- * its own) and only ever stops the node between frames. */
+ * Delivery: records, rows and end-of-stream marks are acknowledged and resent after a lost
+ * connection (netio/outbox.h), so a peer paused past ZeroMQ's heartbeat loses nothing.
+ * Liveness: the client leases the job (LEASE every SL_LEASE_EVERY_MS); a job whose client has
+ * been silent for net.liveness_ms is cancelled, so a dead client never leaves the node busy. The
+ * node's own leases to the client come from a thread of their own, which also reads the stop
+ * signals, so they flow while the main thread compiles or waits for a kernel.
+ *
+ * Flow control: a node reads a stage's input only while what it holds (queued or not yet
+ * acknowledged) for that stage's outputs is under a bound, so a slow peer slows its senders
+ * down (back to the client's source) instead of growing memory.
+ *
+ * Runs on the calling thread until a stop; a job in progress is finished first (a second stop
+ * aborts it), then queued frames are delivered (linger) and the sockets closed. Stops come from
+ * *stop (a signal handler's flag) or from sig_fd (a signalfd; -1 for none), read by the lease
+ * thread: `sluice node` blocks SIGINT and SIGTERM in every thread so that a signal never
+ * interrupts the OpenCL compiler (LLVM installs handlers of its own). */
 #ifndef SL_NODE_H
 #define SL_NODE_H
 
@@ -23,14 +32,25 @@
 #include "config.h"
 
 #define SL_CLIENT_SOURCE UINT32_C(0xfffffffe) /* the source id of clients' frames */
+#define SL_LEASE_EVERY_MS 250                 /* how often leases are sent */
 
 /* `sluice node` exits with this status when one of its ports is in use (SL_ECONFLICT). */
 #define SL_NODE_EXIT_CONFLICT 3
 
+typedef struct sl_node_opts {
+    const sl_cluster_cfg *cl;
+    uint32_t id;
+    volatile sig_atomic_t *stop; /* raised by a signal handler; may be NULL */
+    int sig_fd;                  /* signalfd of SIGINT/SIGTERM, or -1 */
+    int quiet;                   /* no log lines on stderr */
+    int exit_with_parent;        /* abort the job and stop when the parent process is gone */
+    const char *cleanup_dir;     /* with exit_with_parent: the parent's temporary folder of the
+                                    cluster file and keys, removed when the parent is gone */
+} sl_node_opts;
+
 /* Logs one line per job and every rejected frame to stderr unless quiet. Returns 0 after a
  * stop, or an sl_err when the node cannot start (SL_ECONFLICT: a port is in use; no device) with
  * msg saying why. */
-int sl_node_run(const sl_cluster_cfg *cl, uint32_t id, volatile sig_atomic_t *stop, int sig_fd,
-                int quiet, char *msg, size_t msglen);
+int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen);
 
 #endif

@@ -41,12 +41,19 @@ sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_li
 /* Sets the malformed-line callback (default: none; lines are still counted). */
 void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
 
-/* Reads up to `max` (> 0) records into out. Returns the number read (0 only at end of input),
+/* How long one read of a pipe, socket or terminal waits for data (ms). */
+#define SL_READER_WAIT_MS 50
+
+/* Reads up to `max` (> 0) records into out. Returns the number read (0 at the end of input, or
+ * when a pipe, socket or terminal had nothing for SL_READER_WAIT_MS: sl_reader_at_end tells),
  * or a negative sl_err: SL_EIO, SL_EPARSE when the callback asked to stop (the records of that
  * call are dropped; a later call resumes at the next line), SL_ENOMEM. I/O errors and a CSV
  * header missing a required column (SL_EPARSE whatever the callback returns) are sticky. Two
  * ids sharing one 64-bit key are reported as a malformed line whose reason names both ids. */
 long sl_reader_read(sl_reader *r, sl_rec *out, size_t max);
+
+/* 1 once every byte of the input was read and parsed. */
+int sl_reader_at_end(const sl_reader *r);
 
 void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st);
 

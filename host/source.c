@@ -57,7 +57,7 @@ long sl_source_read(sl_source *s, sl_rec *buf, size_t cap)
         n = sl_reader_read(s->rd, buf, cap);
     }
     if (n <= 0) {
-        if (n == 0)
+        if (n == 0 && (s->gen || sl_reader_at_end(s->rd)))
             s->done = 1;
         return n;
     }

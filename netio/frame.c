@@ -51,6 +51,12 @@ static uint64_t checksum(const unsigned char *hdr, const void *payload, uint64_t
     return XXH3_64bits_withSeed(payload, (size_t)len, seed);
 }
 
+int sl_frame_tracked(int kind)
+{
+    return kind == SL_FRAME_DATA || kind == SL_FRAME_EOS || kind == SL_FRAME_JOB ||
+           kind == SL_FRAME_ABORT || kind == SL_FRAME_DONE;
+}
+
 const char *sl_frame_verdict_name(int v)
 {
     static const char *const names[SL_FRAME_NVERDICTS] = {
@@ -110,10 +116,39 @@ int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_rec
     return SL_FRAME_OK;
 }
 
-/* A few dozen (source, stream) pairs at most: a linear array beats a hash table here. */
+size_t sl_ack_encode(const sl_ack *a, size_t n, unsigned char *out)
+{
+    if (n > SL_ACK_MAX)
+        n = SL_ACK_MAX;
+    put32(out, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        put32(out + 4 + i * SL_ACK_BYTES, a[i].stream);
+        put64(out + 8 + i * SL_ACK_BYTES, a[i].next);
+    }
+    return 4 + n * SL_ACK_BYTES;
+}
+
+long sl_ack_decode(const void *p, size_t len, sl_ack *out)
+{
+    const unsigned char *b = p;
+    if (len < 4)
+        return -1;
+    uint32_t n = get32(b);
+    if (n > SL_ACK_MAX || len != 4 + (size_t)n * SL_ACK_BYTES)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        out[i].source = 0;
+        out[i].stream = get32(b + 4 + (size_t)i * SL_ACK_BYTES);
+        out[i].next = get64(b + 8 + (size_t)i * SL_ACK_BYTES);
+    }
+    return (long)n;
+}
+
+/* A few dozen (source, stream) pairs in use (the callers admit only the streams of their jobs),
+ * never more than SL_SEQTRACK_MAX: a linear array beats a hash table here. */
 struct seq_entry {
     uint32_t source, stream;
-    uint64_t next;
+    uint64_t next, acked;
 };
 
 struct sl_seqtrack {
@@ -144,7 +179,16 @@ int64_t sl_seqtrack_check(sl_seqtrack *t, uint32_t source, uint32_t stream, uint
             break;
         }
     }
+    uint64_t next = x ? x->next : 0;
+    if (seq < next || seq == UINT64_MAX) /* the last number would wrap the stream to 0 */
+        return -1;
+    if (seq > next) {
+        uint64_t missing = seq - next;
+        return missing > INT64_MAX ? INT64_MAX : (int64_t)missing;
+    }
     if (!x) {
+        if (t->n == SL_SEQTRACK_MAX)
+            return -3;
         if (t->n == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 16;
             struct seq_entry *e = realloc(t->e, cap * sizeof *e);
@@ -154,15 +198,28 @@ int64_t sl_seqtrack_check(sl_seqtrack *t, uint32_t source, uint32_t stream, uint
             t->cap = cap;
         }
         x = &t->e[t->n++];
-        x->source = source;
-        x->stream = stream;
-        x->next = 0;
+        *x = (struct seq_entry){.source = source, .stream = stream};
     }
-    if (seq < x->next || seq == UINT64_MAX) /* the last number would wrap the stream to 0 */
-        return -1;
-    uint64_t skipped = seq - x->next;
     x->next = seq + 1;
-    return skipped > INT64_MAX ? INT64_MAX : (int64_t)skipped;
+    return 0;
+}
+
+size_t sl_seqtrack_take_acks(sl_seqtrack *t, sl_ack *out, size_t max, int all)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n && k < max; i++) {
+        struct seq_entry *x = &t->e[i];
+        if (x->next == x->acked && !all)
+            continue;
+        out[k++] = (sl_ack){.source = x->source, .stream = x->stream, .next = x->next};
+        x->acked = x->next;
+    }
+    return k;
+}
+
+size_t sl_seqtrack_count(const sl_seqtrack *t)
+{
+    return t->n;
 }
 
 void sl_seqtrack_forget(sl_seqtrack *t, uint32_t mask, uint32_t value)

@@ -9,8 +9,13 @@
  * frame is accepted only when its size, magic, version, kind, schema, record count and checksum
  * all agree and the payload is within the receiver's maximum.
  *
- * Sequence numbers run per (source, stream) from 0; sl_seqtrack tells an expected frame from a
- * gap (frames lost before it) and a duplicate or replay (a number already seen).
+ * Tracked frames (sl_frame_tracked: DATA, EOS, JOB, ABORT, DONE) carry sequence numbers that run
+ * per (source, stream) from 0; the receiver delivers them in order, exactly once: sl_seqtrack
+ * tells the expected frame from one ahead of it (a frame was lost before it: dropped, the sender
+ * resends from the first unacknowledged frame) and from a duplicate (a number already seen).
+ * The receiver acknowledges cumulatively with ACK frames (sl_ack_encode); the sender keeps every
+ * tracked frame until it is acknowledged (outbox.h). Untracked frames (HELLO, ACK, LEASE) carry
+ * sequence number 0, are idempotent and may be lost: they are repeated, not resent.
  *
  * No ZeroMQ here and no host types: any thread, no shared state. */
 #ifndef SL_FRAME_H
@@ -20,7 +25,7 @@
 #include <stdint.h>
 
 #define SL_FRAME_MAGIC UINT32_C(0x31464c53) /* bytes 'S' 'L' 'F' '1' */
-#define SL_FRAME_VERSION 1
+#define SL_FRAME_VERSION 2
 #define SL_FRAME_HDR 48
 
 enum sl_frame_kind {
@@ -29,9 +34,16 @@ enum sl_frame_kind {
     SL_FRAME_JOB = 3,   /* a job description (opaque bytes for netio) */
     SL_FRAME_HELLO = 4, /* a peer announcing itself (opaque bytes) */
     SL_FRAME_ABORT = 5, /* a job failed; payload is a message */
-    SL_FRAME_DONE = 6   /* a node finished a job; payload is its statistics (opaque) */
+    SL_FRAME_DONE = 6,  /* a node finished a job; payload is its statistics (opaque) */
+    SL_FRAME_ACK = 7,   /* acknowledgements: sl_ack entries (sl_ack_encode), untracked */
+    SL_FRAME_LEASE = 8, /* "I am alive and still want `stream`" (opaque bytes), untracked */
+    SL_FRAME_CANCEL = 9 /* "drop the job of `stream`": a client's, untracked, repeated */
 };
-#define SL_FRAME_KIND_MAX 6
+#define SL_FRAME_KIND_MAX 9
+
+/* 1 when frames of `kind` are sequence-numbered, acknowledged and resent (DATA, EOS, JOB, ABORT,
+ * DONE); 0 for the idempotent ones (HELLO, ACK, LEASE, CANCEL). */
+int sl_frame_tracked(int kind);
 
 typedef struct sl_frame_hdr {
     uint16_t version;
@@ -75,17 +87,48 @@ typedef size_t (*sl_frame_recsize_fn)(uint32_t schema);
 int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_recsize_fn recsize,
                    sl_frame_hdr *h);
 
-/* Sequence tracking per (source, stream). */
+/* One acknowledgement: every frame of `stream` with a sequence number below `next` arrived. In
+ * sl_seqtrack_take_acks, `source` names the sender it is owed to; on the wire it is implied by
+ * the ACK frame's destination. */
+typedef struct sl_ack {
+    uint32_t source;
+    uint32_t stream;
+    uint64_t next;
+} sl_ack;
+
+#define SL_ACK_BYTES 12 /* per entry on the wire: stream u32, next u64 */
+#define SL_ACK_MAX 256  /* entries per ACK frame */
+
+/* Encodes n (<= SL_ACK_MAX) entries into out (4 + n * SL_ACK_BYTES bytes). Returns the length. */
+size_t sl_ack_encode(const sl_ack *a, size_t n, unsigned char *out);
+
+/* Decodes an ACK payload of len bytes into out (room for SL_ACK_MAX; source fields 0). Returns
+ * the number of entries, or -1 when the length and the count disagree or the count is over
+ * SL_ACK_MAX. Reads no byte past len. */
+long sl_ack_decode(const void *p, size_t len, sl_ack *out);
+
+/* Sequence tracking per (source, stream), at most SL_SEQTRACK_MAX streams at once. */
 typedef struct sl_seqtrack sl_seqtrack;
+
+#define SL_SEQTRACK_MAX 1024
 
 sl_seqtrack *sl_seqtrack_new(void);
 void sl_seqtrack_destroy(sl_seqtrack **tp);
 
 /* Checks `seq` against what (source, stream) expects next. Returns 0 when it is the expected
- * number; the number of frames skipped (> 0) for a gap, after which the stream expects
- * seq + 1; -1 for a number already seen (a duplicate or replay: the caller rejects the frame);
- * -2 when out of memory (nothing recorded). */
+ * number (the stream then expects seq + 1); the number of frames missing before it (> 0) when
+ * it is ahead: nothing is recorded, the caller drops the frame and waits for the sender to
+ * resend; -1 for a number already seen (a duplicate or replay: the caller drops the frame);
+ * -2 when out of memory, -3 when SL_SEQTRACK_MAX streams are tracked already (nothing
+ * recorded in either case). */
 int64_t sl_seqtrack_check(sl_seqtrack *t, uint32_t source, uint32_t stream, uint64_t seq);
+
+/* Copies up to max streams whose expected number moved since they were last taken (every
+ * stream when `all`) into out and marks them taken. Returns how many. */
+size_t sl_seqtrack_take_acks(sl_seqtrack *t, sl_ack *out, size_t max, int all);
+
+/* Number of streams tracked. */
+size_t sl_seqtrack_count(const sl_seqtrack *t);
 
 /* Forgets every stream whose id satisfies (stream & mask) == (value & mask). */
 void sl_seqtrack_forget(sl_seqtrack *t, uint32_t mask, uint32_t value);

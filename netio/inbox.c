@@ -17,6 +17,8 @@ struct sl_inbox {
     int have_msg;
     sl_inbox_reject_fn on_reject;
     void *reject_ud;
+    sl_inbox_admit_fn admit;
+    void *admit_ud;
     sl_inbox_stats st;
 };
 
@@ -81,6 +83,17 @@ void sl_inbox_on_reject(sl_inbox *ib, sl_inbox_reject_fn fn, void *ud)
 {
     ib->on_reject = fn;
     ib->reject_ud = ud;
+}
+
+void sl_inbox_on_admit(sl_inbox *ib, sl_inbox_admit_fn fn, void *ud)
+{
+    ib->admit = fn;
+    ib->admit_ud = ud;
+}
+
+size_t sl_inbox_take_acks(sl_inbox *ib, sl_ack *out, size_t max, int all)
+{
+    return sl_seqtrack_take_acks(ib->seq, out, max, all);
 }
 
 void sl_inbox_poll_monitor(sl_inbox *ib)
@@ -160,24 +173,33 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
             reject(ib, v, &f->h, len, 0);
             continue;
         }
-        /* HELLO is stateless, and every pinging client (sl_client_ping) is a new sender whose
-         * sequence starts at 0 on stream 0: tracking it would take each later client's HELLOs
-         * for replays of an earlier one's, until pings time out. */
-        int64_t gap = f->h.kind == SL_FRAME_HELLO
-                          ? 0
-                          : sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
-        if (gap == -2) {
-            errno = ENOMEM;
-            return -1;
+        f->peer = NULL;
+        if (f->h.kind == SL_FRAME_JOB || f->h.kind == SL_FRAME_HELLO) {
+            const char *a = zmq_msg_gets(&ib->msg, "Peer-Address");
+            f->peer = a ? a : "";
         }
-        if (gap < 0) {
-            ib->st.duplicates++;
-            reject(ib, -1, &f->h, len, 0);
-            continue;
-        }
-        if (gap > 0) {
-            ib->st.gaps += (uint64_t)gap;
-            reject(ib, -2, &f->h, len, gap);
+        /* Untracked kinds (HELLO, ACK, LEASE) are idempotent: every pinging client is a new
+         * sender whose HELLO has number 0, and tracking them would cost state per stranger. */
+        if (sl_frame_tracked(f->h.kind)) {
+            if (ib->admit && !ib->admit(ib->admit_ud, &f->h)) {
+                ib->st.stale++;
+                continue;
+            }
+            int64_t gap = sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
+            if (gap == -2) {
+                errno = ENOMEM;
+                return -1;
+            }
+            if (gap != 0) {
+                if (gap == -1)
+                    ib->st.duplicates++;
+                else if (gap == -3)
+                    ib->st.overflow++;
+                else
+                    ib->st.gaps++;
+                reject(ib, gap > 0 ? -2 : (int)gap, &f->h, len, gap);
+                continue;
+            }
         }
         ib->st.frames++;
         ib->st.bytes += len;

@@ -1,4 +1,4 @@
-/* Batching PUSH sender; see outbox.h. */
+/* Batching, acknowledged PUSH sender; see outbox.h. */
 #include "outbox.h"
 
 #include <errno.h>
@@ -12,13 +12,19 @@ struct stream_seq {
     uint64_t next;
 };
 
+/* A sealed frame. The ring holds [head, head + nsent) handed to ZeroMQ and not yet released
+ * (tracked frames until acknowledged), then [head + nsent, head + qn) waiting to be sent. */
 struct sealed {
     unsigned char *buf; /* header + payload, malloc'd */
     size_t len;
+    uint32_t stream;
+    uint64_t seq;
+    unsigned char tracked, acked;
 };
 
 struct sl_outbox {
     void *sock;
+    void *mon; /* PAIR reading the socket monitor's events */
     uint32_t source;
     sl_net_opts o;
 
@@ -29,10 +35,9 @@ struct sl_outbox {
     size_t open_recsize;
     uint64_t open_since_us;
 
-    /* sealed frames, a ring */
     struct sealed *q;
-    size_t qcap, qhead, qn;
-    size_t queued_bytes;
+    size_t qcap, qhead, qn, nsent;
+    size_t queued_bytes; /* open + every sealed frame held */
 
     struct stream_seq *seqs;
     size_t nseqs, seqcap;
@@ -40,9 +45,15 @@ struct sl_outbox {
     sl_outbox_stats st;
 };
 
+static struct sealed *at(const sl_outbox *ob, size_t i)
+{
+    return &ob->q[(ob->qhead + i) % ob->qcap];
+}
+
 sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, const sl_net_opts *o,
                          char *err, size_t errlen)
 {
+    static _Atomic unsigned serial;
     sl_outbox *ob = calloc(1, sizeof *ob);
     if (!ob) {
         snprintf(err, errlen, "out of memory");
@@ -51,13 +62,27 @@ sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, cons
     ob->source = source;
     ob->o = *o;
     ob->sock = zmq_socket(zctx, ZMQ_PUSH);
-    if (!ob->sock || sl_net_configure(ob->sock, o, 1) || zmq_connect(ob->sock, endpoint)) {
+    char mon[80];
+    snprintf(mon, sizeof mon, "inproc://sl-outbox-mon-%p-%u", (void *)ob, serial++);
+    if (!ob->sock || sl_net_configure(ob->sock, o, 1) ||
+        zmq_socket_monitor(ob->sock, mon,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ||
+        !(ob->mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(ob->mon, mon) ||
+        zmq_connect(ob->sock, endpoint)) {
         snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
-        if (ob->sock)
+        if (ob->mon)
+            zmq_close(ob->mon);
+        if (ob->sock) {
+            zmq_socket_monitor(ob->sock, NULL, 0);
             zmq_close(ob->sock);
+        }
         free(ob);
         return NULL;
     }
+    int zero = 0;
+    zmq_setsockopt(ob->mon, ZMQ_LINGER, &zero, sizeof zero);
     return ob;
 }
 
@@ -66,14 +91,56 @@ void sl_outbox_destroy(sl_outbox **op)
     if (!op || !*op)
         return;
     sl_outbox *ob = *op;
+    zmq_socket_monitor(ob->sock, NULL, 0);
+    zmq_close(ob->mon);
     zmq_close(ob->sock);
     for (size_t i = 0; i < ob->qn; i++)
-        free(ob->q[(ob->qhead + i) % ob->qcap].buf);
+        free(at(ob, i)->buf);
     free(ob->q);
     free(ob->open);
     free(ob->seqs);
     free(ob);
     *op = NULL;
+}
+
+/* Reads the monitor's events: a completed handshake means a new connection, on which every
+ * frame not yet acknowledged is sent again. */
+static void poll_monitor(sl_outbox *ob)
+{
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, ob->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            return;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), 2);
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) { /* the endpoint part */
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, ob->mon, 0) < 0) {
+                zmq_msg_close(&part);
+                break;
+            }
+            more = zmq_msg_more(&part);
+            zmq_msg_close(&part);
+        }
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            ob->st.connects++;
+            for (size_t i = 0; i < ob->nsent; i++)
+                if (at(ob, i)->tracked && !at(ob, i)->acked)
+                    ob->st.resent++;
+            ob->nsent = 0; /* go back: resend from the first frame still held */
+        } else if (id == ZMQ_EVENT_DISCONNECTED) {
+            ob->st.disconnects++;
+        } else {
+            ob->st.auth_failed++;
+        }
+    }
 }
 
 static uint64_t next_seq(sl_outbox *ob, uint32_t stream, int *err)
@@ -97,7 +164,7 @@ static uint64_t next_seq(sl_outbox *ob, uint32_t stream, int *err)
     return 0;
 }
 
-static int enqueue(sl_outbox *ob, unsigned char *buf, size_t len)
+static int enqueue(sl_outbox *ob, const struct sealed *e)
 {
     if (ob->qn == ob->qcap) {
         size_t cap = ob->qcap ? ob->qcap * 2 : 16;
@@ -105,15 +172,15 @@ static int enqueue(sl_outbox *ob, unsigned char *buf, size_t len)
         if (!q)
             return -1;
         for (size_t i = 0; i < ob->qn; i++)
-            q[i] = ob->q[(ob->qhead + i) % ob->qcap];
+            q[i] = *at(ob, i);
         free(ob->q);
         ob->q = q;
         ob->qcap = cap;
         ob->qhead = 0;
     }
-    ob->q[(ob->qhead + ob->qn) % ob->qcap] = (struct sealed){buf, len};
+    ob->q[(ob->qhead + ob->qn) % ob->qcap] = *e;
     ob->qn++;
-    ob->queued_bytes += len;
+    ob->queued_bytes += e->len;
     return 0;
 }
 
@@ -122,7 +189,7 @@ static int enqueue(sl_outbox *ob, unsigned char *buf, size_t len)
 static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint32_t stream,
                 uint32_t schema, uint32_t count, size_t payload_len)
 {
-    int err = 0;
+    int err = 0, tracked = sl_frame_tracked(kind);
     sl_frame_hdr h = {
         .version = SL_FRAME_VERSION,
         .kind = (uint16_t)kind,
@@ -132,9 +199,10 @@ static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint
         .count = count,
         .payload_len = payload_len,
     };
-    /* HELLO is stateless and untracked (inbox.c): it takes no number from the stream. */
-    h.seq = kind == SL_FRAME_HELLO ? 0 : next_seq(ob, stream, &err);
-    if (err || enqueue(ob, buf, SL_FRAME_HDR + payload_len)) {
+    /* Untracked frames take no number from the stream (inbox.c does not track them). */
+    h.seq = tracked ? next_seq(ob, stream, &err) : 0;
+    struct sealed e = {buf, SL_FRAME_HDR + payload_len, stream, h.seq, (unsigned char)tracked, 0};
+    if (err || enqueue(ob, &e)) {
         free(buf);
         return -1;
     }
@@ -220,6 +288,48 @@ int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, c
     return seal(ob, buf, kind, stream, 0, 0, len);
 }
 
+int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+                       size_t len)
+{
+    if (sl_frame_tracked(kind) || kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
+        return errno = EINVAL, -1;
+    if (len > ob->o.max_payload)
+        return errno = EMSGSIZE, -1;
+    poll_monitor(ob);
+    if (ob->qn > ob->nsent || (ob->open && ob->open_count))
+        return 1;
+    unsigned char stackbuf[SL_FRAME_HDR + 4 + SL_ACK_MAX * SL_ACK_BYTES];
+    unsigned char *buf =
+        len <= sizeof stackbuf - SL_FRAME_HDR ? stackbuf : malloc(SL_FRAME_HDR + len);
+    if (!buf)
+        return -1;
+    if (len)
+        memcpy(buf + SL_FRAME_HDR, payload, len);
+    sl_frame_hdr h = {.version = SL_FRAME_VERSION,
+                      .kind = (uint16_t)kind,
+                      .source = ob->source,
+                      .stream = stream,
+                      .payload_len = len};
+    sl_frame_encode(&h, buf + SL_FRAME_HDR, buf);
+    int rc;
+    for (;;) {
+        rc = zmq_send(ob->sock, buf, SL_FRAME_HDR + len, ZMQ_DONTWAIT) < 0 ? zmq_errno() : 0;
+        if (rc != EINTR)
+            break;
+    }
+    if (buf != stackbuf)
+        free(buf);
+    if (rc == 0) {
+        ob->st.frames++;
+        ob->st.bytes += SL_FRAME_HDR + len;
+        return 0;
+    }
+    if (rc == EAGAIN)
+        return 1;
+    errno = rc;
+    return -1;
+}
+
 int sl_outbox_tick(sl_outbox *ob, uint64_t now_us)
 {
     if (ob->open && ob->open_count && now_us >= ob->open_since_us &&
@@ -228,17 +338,39 @@ int sl_outbox_tick(sl_outbox *ob, uint64_t now_us)
     return 0;
 }
 
-int sl_outbox_pump(sl_outbox *ob)
+/* Frees released frames at the head: acknowledged ones, and sent untracked ones. */
+static void release_head(sl_outbox *ob)
 {
     while (ob->qn > 0) {
-        struct sealed *s = &ob->q[ob->qhead];
-        /* zmq_send copies: a 64 KiB copy is microseconds, and on EAGAIN the frame simply stays
-         * ours (zero-copy messages would hand the buffer over even when the send fails). */
+        struct sealed *s = at(ob, 0);
+        int sent = ob->nsent > 0;
+        if (!(s->acked || (sent && !s->tracked)))
+            break;
+        ob->queued_bytes -= s->len;
+        free(s->buf);
+        ob->qhead = (ob->qhead + 1) % ob->qcap;
+        ob->qn--;
+        if (sent)
+            ob->nsent--;
+    }
+}
+
+int sl_outbox_pump(sl_outbox *ob)
+{
+    poll_monitor(ob);
+    while (ob->nsent < ob->qn) {
+        struct sealed *s = at(ob, ob->nsent);
+        if (s->acked) { /* acknowledged before a resend reached it */
+            ob->nsent++;
+            continue;
+        }
+        /* zmq_send copies: a 64 KiB copy is microseconds, and the frame stays ours until it is
+         * acknowledged (zero-copy messages would hand the buffer over). */
         if (zmq_send(ob->sock, s->buf, s->len, ZMQ_DONTWAIT) < 0) {
             int e = zmq_errno();
             if (e == EAGAIN) {
                 ob->st.blocked++;
-                return 0;
+                break;
             }
             if (e == EINTR)
                 continue;
@@ -247,12 +379,48 @@ int sl_outbox_pump(sl_outbox *ob)
         }
         ob->st.frames++;
         ob->st.bytes += s->len;
-        ob->queued_bytes -= s->len;
-        free(s->buf);
-        ob->qhead = (ob->qhead + 1) % ob->qcap;
-        ob->qn--;
+        ob->nsent++;
     }
+    release_head(ob);
     return 0;
+}
+
+void sl_outbox_ack(sl_outbox *ob, uint32_t stream, uint64_t next)
+{
+    for (size_t i = 0; i < ob->qn; i++) {
+        struct sealed *s = at(ob, i);
+        if (s->tracked && s->stream == stream && s->seq < next)
+            s->acked = 1;
+    }
+    release_head(ob);
+}
+
+void sl_outbox_forget(sl_outbox *ob, uint32_t mask, uint32_t value)
+{
+    size_t kept = 0, kept_sent = 0;
+    for (size_t i = 0; i < ob->qn; i++) {
+        struct sealed s = *at(ob, i);
+        if ((s.stream & mask) == (value & mask)) {
+            ob->queued_bytes -= s.len;
+            free(s.buf);
+            continue;
+        }
+        ob->q[(ob->qhead + kept) % ob->qcap] = s;
+        kept_sent += i < ob->nsent;
+        kept++;
+    }
+    ob->qn = kept;
+    ob->nsent = kept_sent;
+    if (ob->open && ob->open_count && (ob->open_stream & mask) == (value & mask)) {
+        ob->queued_bytes -= ob->open_len;
+        ob->open_len = 0;
+        ob->open_count = 0;
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < ob->nseqs; i++)
+        if ((ob->seqs[i].stream & mask) != (value & mask))
+            ob->seqs[j++] = ob->seqs[i];
+    ob->nseqs = j;
 }
 
 int sl_outbox_drain(sl_outbox *ob, int timeout_ms)
@@ -263,7 +431,7 @@ int sl_outbox_drain(sl_outbox *ob, int timeout_ms)
     for (;;) {
         if (sl_outbox_pump(ob))
             return -1;
-        if (ob->qn == 0)
+        if (ob->nsent == ob->qn)
             return 0;
         uint64_t now = sl_net_now_us();
         if (now >= deadline)
@@ -282,7 +450,15 @@ size_t sl_outbox_queued_bytes(const sl_outbox *ob)
 
 size_t sl_outbox_queued_frames(const sl_outbox *ob)
 {
-    return ob->qn;
+    return ob->qn - ob->nsent;
+}
+
+size_t sl_outbox_unacked_frames(const sl_outbox *ob)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ob->nsent; i++)
+        n += at(ob, i)->tracked && !at(ob, i)->acked;
+    return n;
 }
 
 void *sl_outbox_socket(const sl_outbox *ob)

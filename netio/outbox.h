@@ -1,5 +1,13 @@
 /* Outbound frames to one peer: a PUSH socket connected to one endpoint, batching per
- * destination, and sequence numbers per stream.
+ * destination, sequence numbers per stream, and delivery that survives a dropped connection.
+ *
+ * Delivery: every tracked frame (frame.h: DATA, EOS, JOB, ABORT, DONE) stays here after
+ * ZeroMQ took it, until the receiver acknowledges it (sl_outbox_ack, from the receiver's ACK
+ * frames). A connection ZeroMQ drops (a heartbeat timeout while the peer was paused, a TCP
+ * reset) loses whatever was in flight on it; when the connection is made again (a socket
+ * monitor sees the handshake), every unacknowledged frame is sent again, in order, and the
+ * receiver drops the copies it already had. So nothing is lost while both ends live; what a
+ * dead peer never acknowledged is the caller's to handle (leases, host/node.c).
  *
  * Records put for a (stream, schema) accumulate in one open frame, which is sealed when its
  * payload reaches batch_bytes, when sl_outbox_tick finds its first record older than flush_us
@@ -52,24 +60,47 @@ int sl_outbox_tick(sl_outbox *ob, uint64_t now_us);
  * (errno). */
 int sl_outbox_pump(sl_outbox *ob);
 
-/* Pumps, polling the socket, until nothing is queued or `timeout_ms` passed (-1: no limit).
+/* Pumps, polling the socket, until ZeroMQ has every queued frame (acknowledged or not) or
+ * `timeout_ms` passed (-1: no limit).
  * Returns 0 when the queue is empty, 1 on timeout, -1 on error. */
 int sl_outbox_drain(sl_outbox *ob, int timeout_ms);
 
-/* Bytes sealed or open and not yet handed to ZeroMQ. */
+/* Bytes open, sealed and not yet handed to ZeroMQ, or handed and not yet acknowledged: what
+ * the caller bounds for back-pressure. */
 size_t sl_outbox_queued_bytes(const sl_outbox *ob);
 
-/* Frames sealed and not yet handed to ZeroMQ. */
+/* Frames sealed and not yet handed to ZeroMQ (the socket is worth polling for ZMQ_POLLOUT). */
 size_t sl_outbox_queued_frames(const sl_outbox *ob);
+
+/* Frames handed to ZeroMQ and not yet acknowledged. */
+size_t sl_outbox_unacked_frames(const sl_outbox *ob);
+
+/* The receiver has every frame of `stream` numbered below `next`: frees them. */
+void sl_outbox_ack(sl_outbox *ob, uint32_t stream, uint64_t next);
+
+/* Drops every frame, open, queued or unacknowledged, of the streams with
+ * (stream & mask) == (value & mask), and forgets their sequence numbers (a cancelled job). */
+void sl_outbox_forget(sl_outbox *ob, uint32_t mask, uint32_t value);
+
+/* Sends an untracked frame (HELLO, ACK, LEASE) at once, bypassing the queue, when nothing is
+ * queued and ZeroMQ takes it without blocking. Returns 0 when sent, 1 when not (no connection,
+ * or the peer is slow: such frames are repeated by their senders), -1 on error (errno EINVAL
+ * for a tracked kind, EMSGSIZE over max_payload). */
+int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+                       size_t len);
 
 /* The ZeroMQ socket, for zmq_poll (ZMQ_POLLOUT). */
 void *sl_outbox_socket(const sl_outbox *ob);
 
 typedef struct sl_outbox_stats {
-    uint64_t frames;  /* handed to ZeroMQ */
-    uint64_t bytes;   /* frame bytes handed to ZeroMQ, headers included */
-    uint64_t records; /* DATA records sealed */
-    uint64_t blocked; /* pumps that stopped because the peer's queue was full */
+    uint64_t frames;      /* handed to ZeroMQ */
+    uint64_t bytes;       /* frame bytes handed to ZeroMQ, headers included */
+    uint64_t records;     /* DATA records sealed */
+    uint64_t blocked;     /* pumps that stopped because the peer's queue was full */
+    uint64_t connects;    /* handshakes completed (the first one included) */
+    uint64_t disconnects; /* connections lost */
+    uint64_t resent;      /* frames sent again after a reconnect */
+    uint64_t auth_failed; /* handshakes the peer refused (wrong key, not CURVE) */
 } sl_outbox_stats;
 
 void sl_outbox_get_stats(const sl_outbox *ob, sl_outbox_stats *st);

@@ -12,6 +12,9 @@ void sl_net_opts_defaults(sl_net_opts *o)
     o->batch_bytes = (size_t)64 << 10;
     o->flush_us = 1000;
     o->heartbeat_ms = 1000;
+    o->liveness_ms = 6000;
+    o->curve = 0;
+    o->curve_public[0] = o->curve_secret[0] = '\0';
 }
 
 static int seti(void *s, int opt, int v)
@@ -31,7 +34,19 @@ int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
         return -1;
     if (connecting && seti(sock, ZMQ_IMMEDIATE, 1))
         return -1;
-    return 0;
+    if (!o->curve)
+        return 0;
+    if (connecting)
+        return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, o->curve_public, 40) ||
+                       zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, o->curve_public, 40) ||
+                       zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, o->curve_secret, 40)
+                   ? -1
+                   : 0;
+    return seti(sock, ZMQ_CURVE_SERVER, 1) ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, o->curve_secret, 40) ||
+                   zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "sluice", 6)
+               ? -1
+               : 0;
 }
 
 uint64_t sl_net_now_us(void)

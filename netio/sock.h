@@ -8,7 +8,11 @@
  * ZeroMQ drops the connection without reading them into memory), heartbeats
  * (ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL, so a dead peer is noticed), and on connecting sockets
  * ZMQ_IMMEDIATE (queue only to completed connections, so nothing waits in a pipe to a peer that
- * is not there). */
+ * is not there).
+ *
+ * With CURVE keys (sl_net_opts.curve), binding sockets are CURVE servers and connecting sockets
+ * CURVE clients, all with the cluster's key pair (netio/auth.h): traffic is encrypted and a ZAP
+ * handler admits only peers holding the cluster's key. */
 #ifndef SL_SOCK_H
 #define SL_SOCK_H
 
@@ -22,12 +26,16 @@ typedef struct sl_net_opts {
     size_t batch_bytes; /* a DATA frame is sealed at this payload size; default 64 KiB */
     uint64_t flush_us;  /* ... or when its first record has waited this long; default 1000 */
     int heartbeat_ms;   /* ZMQ_HEARTBEAT_IVL; timeout and TTL are 3x; default 1000 */
+    int liveness_ms;    /* a peer silent this long is dead (leases); default 6000 */
+    int curve;          /* 1: CURVE on every socket with the key pair below */
+    char curve_public[41], curve_secret[41]; /* Z85 text of the cluster's key pair */
 } sl_net_opts;
 
 void sl_net_opts_defaults(sl_net_opts *o);
 
-/* Applies `o` to ZeroMQ socket `sock`; `connecting` adds ZMQ_IMMEDIATE. Returns 0, or -1 with
- * errno set by the failing zmq_setsockopt. Thread of the socket. */
+/* Applies `o` to ZeroMQ socket `sock`; `connecting` adds ZMQ_IMMEDIATE and makes it a CURVE
+ * client (a CURVE server otherwise) when o->curve. Returns 0, or -1 with errno set by the failing
+ * zmq_setsockopt. Thread of the socket. */
 int sl_net_configure(void *sock, const sl_net_opts *o, int connecting);
 
 /* Microseconds on the monotonic clock. Any thread. */

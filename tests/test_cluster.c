@@ -422,7 +422,7 @@ static void write_cluster(const char *name, unsigned n, const char *extra, unsig
     static uint64_t s;
     if (!s)
         s = ((uint64_t)getpid() << 32) ^ (uint64_t)(now_s() * 1e9);
-    unsigned span = n * SL_NODE_PORTS, base = 0;
+    unsigned span = n * SL_NODE_SPAN, base = 0;
     cr_assert(le(u32, lo + 1500, 65535));
     for (int tries = 0; tries < 500 && !base; tries++) {
         unsigned b = lo + (unsigned)(splitmix64(&s) % (1500 - span));
@@ -434,7 +434,7 @@ static void write_cluster(const char *name, unsigned n, const char *extra, unsig
     fprintf(f, "# a test cluster on loopback\n%s", extra ? extra : "");
     fprintf(f, "nodes:\n");
     for (unsigned i = 0; i < n; i++)
-        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_PORTS);
+        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_SPAN);
     fclose(f);
 }
 
