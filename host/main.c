@@ -254,10 +254,10 @@ static void cluster_summary(const sl_client_report *cr)
             fprintf(stderr, ", stage %u: %" PRIu64, s, n->events_in[s]);
         fprintf(stderr, "; %" PRIu64 " rows out, %" PRIu64 " frames in, %.3f s", n->rows_out,
                 n->frames_in, n->busy_s);
-        uint64_t rej = n->duplicates;
+        uint64_t rej = 0;
         for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
             rej += n->rejected[v];
-        if (rej || n->gaps || n->stale) {
+        if (rej) {
             fprintf(stderr, "; rejected frames %" PRIu64 " (", rej);
             int first = 1;
             for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
@@ -266,10 +266,18 @@ static void cluster_summary(const sl_client_report *cr)
                             sl_frame_verdict_name(v));
                     first = 0;
                 }
-            if (n->duplicates)
-                fprintf(stderr, "%s%" PRIu64 " duplicate", first ? "" : ", ", n->duplicates);
-            fprintf(stderr, "), gaps %" PRIu64 ", stale %" PRIu64, n->gaps, n->stale);
+            fputc(')', stderr);
         }
+        if (n->stale)
+            fprintf(stderr, ", stale %" PRIu64, n->stale);
+        if (n->resent || n->duplicates || n->gaps)
+            fprintf(stderr,
+                    "; recovered: %" PRIu64 " frames resent, %" PRIu64 " duplicates and %" PRIu64
+                    " frames ahead of a gap dropped",
+                    n->resent, n->duplicates, n->gaps);
+        if (n->refused_keys)
+            fprintf(stderr, "; %" PRIu64 " connections refused (not the cluster's key)",
+                    n->refused_keys);
         for (uint32_t s = 0; s + 1 < n->stages; s++)
             if (n->unjoined[s])
                 fprintf(stderr, "; %" PRIu64 " rows of stage %u not in the join table",

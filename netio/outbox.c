@@ -130,7 +130,10 @@ static void poll_monitor(sl_outbox *ob)
             zmq_msg_close(&part);
         }
         if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            ob->st.connects++;
+            /* Nothing can have been sent before the first connection (ZMQ_IMMEDIATE), but
+             * frames may have gone out on it before this event was read. */
+            if (++ob->st.connects == 1)
+                continue;
             for (size_t i = 0; i < ob->nsent; i++)
                 if (at(ob, i)->tracked && !at(ob, i)->acked)
                     ob->st.resent++;

@@ -698,10 +698,43 @@ Test(config, cluster_file)
 {
     static sl_cluster_cfg cl;
     const char *ok = "partitions: 64\n"
-                     "net: {batch_bytes: 4096, flush_us: 500, max_frame: 65536}\n"
+                     "insecure: true\n"
+                     "net: {batch_bytes: 4096, flush_us: 500, max_frame: 65536, liveness_ms: 9000}\n"
                      "nodes:\n"
                      "  - {id: 0, host: 127.0.0.1, port: 7600}\n"
                      "  - {id: 1, host: 10.0.0.2, port: 7700}\n";
+    cr_assert_eq(sl_cluster_parse(ok, strlen(ok), "c.yaml", &cl, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cl.insecure, 1);
+    cr_assert_eq(cl.net.liveness_ms, 9000);
+    cr_assert_str_eq(cl.keys_dir, "");
+
+    /* Without keys, a node off loopback needs insecure: true; keys are a folder relative to the
+     * cluster file. */
+    const char *open_net = "nodes:\n"
+                           "  - {id: 0, host: 127.0.0.1, port: 7600}\n"
+                           "  - {id: 1, host: 10.0.0.2, port: 7700}\n";
+    cr_assert_eq(sl_cluster_parse(open_net, strlen(open_net), "c.yaml", &cl, err, sizeof err),
+                 SL_ECONFIG);
+    cr_assert(strstr(err, "c.yaml:2:3: nodes[1].host 10.0.0.2 is not a loopback address, and the "
+                          "cluster has no CURVE keys"),
+              "%s", err);
+    const char *client = "client_host: 192.168.1.4\nnodes: [{id: 0, host: 127.0.0.1, port: 1}]\n";
+    cr_assert_eq(sl_cluster_parse(client, strlen(client), "c.yaml", &cl, err, sizeof err),
+                 SL_ECONFIG);
+    cr_assert(strstr(err, "client_host 192.168.1.4 is not a loopback address"), "%s", err);
+    const char *keyed = "curve: {keys: keys}\n"
+                        "nodes: [{id: 0, host: 10.0.0.1, port: 7600}]\n";
+    cr_assert_eq(sl_cluster_parse(keyed, strlen(keyed), "conf/c.yaml", &cl, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_str_eq(cl.keys_dir, "conf/keys");
+    cr_assert_eq(cl.insecure, 0);
+    const char *nokeys = "curve: {}\nnodes: [{id: 0, host: 127.0.0.1, port: 7600}]\n";
+    cr_assert_eq(sl_cluster_parse(nokeys, strlen(nokeys), "c.yaml", &cl, err, sizeof err),
+                 SL_ECONFIG);
+    cr_assert(strstr(err, "curve: missing required key \"keys\""), "%s", err);
+    const char *live = "net: {liveness_ms: 100}\nnodes: [{id: 0, host: 127.0.0.1, port: 1}]\n";
+    cr_assert_eq(sl_cluster_parse(live, strlen(live), "c.yaml", &cl, err, sizeof err), SL_ECONFIG);
+    cr_assert(strstr(err, "net.liveness_ms: expected an integer in 500..3600000"), "%s", err);
     cr_assert_eq(sl_cluster_parse(ok, strlen(ok), "c.yaml", &cl, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cl.nnodes, 2);
     cr_assert_eq(cl.partitions, 64);
@@ -722,7 +755,7 @@ Test(config, cluster_file)
     cr_assert(strstr(err, "net.batch_bytes: expected an integer in 64..65536"), "%s", err);
     const char *port = "nodes: [{id: 0, host: a, port: 65534}]\n";
     cr_assert_eq(sl_cluster_parse(port, strlen(port), "c.yaml", &cl, err, sizeof err), SL_ECONFIG);
-    cr_assert(strstr(err, "nodes[0].port: expected an integer in 1..65532"), "%s", err);
+    cr_assert(strstr(err, "nodes[0].port: expected an integer in 1..65531"), "%s", err);
 }
 
 Test(config, placement_overrides)

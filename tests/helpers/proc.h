@@ -1,0 +1,97 @@
+/* Process helpers for the end-to-end cluster tests (tests/test_cluster.c,
+ * tests/test_hardening.c): a test directory per test, sluice processes started there as
+ * children that lead their own process groups (their nodes join them), reaped with their exit
+ * status and peak RSS, killed and reaped by teardown() whatever the test's outcome, and local
+ * clusters on ports of the test's own window.
+ *
+ * Every process a test starts gets SIGTERM if the test process dies (PR_SET_PDEATHSIG) and is
+ * registered until reaped; teardown (each test's .fini) sends SIGCONT and SIGKILL to the groups
+ * still registered. finish() checks that no live process has the test directory as its working
+ * directory, then removes the directory. Asserts with Criterion. */
+#ifndef SL_TEST_PROC_H
+#define SL_TEST_PROC_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+#define MAX_KIDS 16
+
+extern char tmpdir[512];     /* this test's directory, made by setup() */
+extern long last_maxrss_kib; /* peak RSS (KiB) of the child reap() reaped last */
+
+/* .init of every test: makes the test directory (under SLUICE_TEST_TMP). */
+void setup(void);
+/* .fini of every test: kills and reaps what the test started and did not stop. */
+void teardown(void);
+/* The end of a passing test: nothing it started still runs; its directory goes. */
+void finish(void);
+
+/* Paths and files of the test directory (slurp: the whole file, NUL-terminated, caller frees). */
+const char *tpath(const char *name);
+char *slurp(const char *name, size_t *len);
+FILE *create(const char *name);
+int exists(const char *name);
+
+size_t count_lines(const char *s);
+size_t count_str(const char *s, const char *needle);
+/* Asserts texts are equal, naming the first line that differs. */
+void assert_same_text(const char *got, const char *want, const char *what);
+/* The line of text starting with prefix (a copy in buf), or asserts. */
+const char *line_starting(const char *text, const char *prefix, char *buf, size_t len);
+
+double now_s(void);
+
+/* Starts `sluice ARGS` (split at spaces) in the test directory, stdin /dev/null, stdout and
+ * stderr to files there (NULL: /dev/null). Returns its pid. */
+pid_t spawn(const char *args, const char *out, const char *err);
+/* 1 with *status (exit code, or 128 + signal) when pid has exited, else 0. */
+int reap(pid_t pid, int *status);
+int wait_exit(pid_t pid, double timeout_s, const char *what);
+
+struct run {
+    int status;
+    char *out, *err;
+};
+
+struct run run_sluice(const char *args, double timeout_s);
+void run_free(struct run *r);
+
+int procs_in_tmpdir(void);
+void assert_nothing_running(void);
+long rss_kib(pid_t pid);
+
+uint64_t splitmix64(uint64_t *s);
+int ports_free(unsigned base, unsigned count);
+/* Cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), then `extra`. */
+void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo);
+unsigned first_port(const char *name, unsigned id);
+
+struct cluster {
+    char file[64];
+    pid_t up;
+    unsigned n;
+    pid_t node[SL_NODES_MAX];
+};
+
+/* The node processes of `cluster up` (its children), by --id. */
+unsigned find_nodes(struct cluster *c);
+/* `sluice cluster up FILE` in the background, ready once FILE.pid exists; finds its nodes. */
+void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, const char *errfile);
+/* `sluice cluster down FILE`; asserts both exit 0 and every node is gone. */
+void cluster_down(struct cluster *c);
+
+#endif
