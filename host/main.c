@@ -275,9 +275,11 @@ static void cluster_summary(const sl_client_report *cr)
                     "; recovered: %" PRIu64 " frames resent, %" PRIu64 " duplicates and %" PRIu64
                     " frames ahead of a gap dropped",
                     n->resent, n->duplicates, n->gaps);
-        if (n->refused_keys)
-            fprintf(stderr, "; %" PRIu64 " connections refused (not the cluster's key)",
-                    n->refused_keys);
+        if (n->dropped_connections)
+            fprintf(stderr,
+                    "; %" PRIu64 " connections refused at the handshake (%" PRIu64
+                    " with a key not the cluster's)",
+                    n->dropped_connections, n->refused_keys);
         for (uint32_t s = 0; s + 1 < n->stages; s++)
             if (n->unjoined[s])
                 fprintf(stderr, "; %" PRIu64 " rows of stage %u not in the join table",

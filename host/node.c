@@ -437,7 +437,7 @@ static void abort_job(struct node *nd, const char *why)
     logf_(nd, "job %u failed: %s", nd->job_id, why);
     if (nd->client)
         sl_outbox_control(nd->client, SL_FRAME_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
-    if (nd->client && sl_outbox_drain(nd->client, 1000) != 0)
+    if (nd->client && !atomic_load(&nd->agent.orphaned) && sl_outbox_drain(nd->client, 1000) != 0)
         logf_(nd, "job %u: the client did not take the failure report within 1 s", nd->job_id);
     end_job(nd, 0);
 }

@@ -186,7 +186,7 @@ void teardown(void)
 
 /* Starts `sluice ARGS` (ARGS split at spaces) in the test directory, stdin from /dev/null,
  * stdout and stderr to the files `out` and `err` there (NULL: /dev/null). Returns its pid. */
-pid_t spawn(const char *args, const char *out, const char *err)
+pid_t spawn_in(const char *args, int in_fd, const char *out, const char *err)
 {
     char buf[2048], outp[700], errp[700];
     char *argv[64];
@@ -207,7 +207,7 @@ pid_t spawn(const char *args, const char *out, const char *err)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127);
-        int fi = open("/dev/null", O_RDONLY);
+        int fi = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
         int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fi < 0 || fo < 0 || fe < 0 || chdir(tmpdir) != 0 || dup2(fi, 0) < 0 ||
@@ -222,6 +222,11 @@ pid_t spawn(const char *args, const char *out, const char *err)
     setpgid(pid, pid); /* as the child does: whichever runs first */
     kids_add(pid);
     return pid;
+}
+
+pid_t spawn(const char *args, const char *out, const char *err)
+{
+    return spawn_in(args, -1, out, err);
 }
 
 long last_maxrss_kib;

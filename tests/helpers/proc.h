@@ -58,6 +58,9 @@ double now_s(void);
 /* Starts `sluice ARGS` (split at spaces) in the test directory, stdin /dev/null, stdout and
  * stderr to files there (NULL: /dev/null). Returns its pid. */
 pid_t spawn(const char *args, const char *out, const char *err);
+/* The same with stdin from descriptor in_fd (the child's copy; the caller keeps and closes its
+ * own). */
+pid_t spawn_in(const char *args, int in_fd, const char *out, const char *err);
 /* 1 with *status (exit code, or 128 + signal) when pid has exited, else 0. */
 int reap(pid_t pid, int *status);
 int wait_exit(pid_t pid, double timeout_s, const char *what);
