@@ -80,6 +80,21 @@ static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, 
                                 : "gap before it");
 }
 
+/* Checks what the sink will use from a node's report: its stage count and column layout. */
+static int check_report(sl_node_report *r, uint32_t node)
+{
+    if (r->node != node || r->stages < 1 || r->stages > SL_STAGES_MAX || r->cols.n < 1 ||
+        r->cols.n > SL_COLUMNS_MAX || (r->windowed != 0 && r->windowed != 1))
+        return -1;
+    for (int i = 0; i < r->cols.n; i++) {
+        if (!memchr(r->cols.name[i], '\0', sizeof r->cols.name[i]) ||
+            (unsigned)r->cols.fmt[i] > SL_COLFMT_KEY || r->cols.decimals[i] < 0 ||
+            r->cols.decimals[i] > 30)
+            return -1;
+    }
+    return 0;
+}
+
 /* Takes every result frame waiting. Returns 0, or an sl_err when a node aborted the job. */
 static int receive(struct client *c)
 {
@@ -109,11 +124,17 @@ static int receive(struct client *c)
                 c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
                               v->r + v->n - h->count, h->count, sl_net_now_us());
         } else if (h->kind == SL_FRAME_DONE) {
-            if (h->payload_len != sizeof(sl_node_report) || c->done_from[h->source]) {
+            sl_node_report nr;
+            if (h->payload_len != sizeof nr || c->done_from[h->source]) {
                 c->stale++;
                 continue;
             }
-            memcpy(&c->crep->node[h->source], f.payload, sizeof(sl_node_report));
+            memcpy(&nr, f.payload, sizeof nr);
+            if (check_report(&nr, h->source)) {
+                snprintf(c->msg, c->msglen, "node %u sent a report out of bounds", h->source);
+                return SL_EPARSE;
+            }
+            c->crep->node[h->source] = nr;
             c->done_from[h->source] = 1;
             c->done++;
         } else if (h->kind == SL_FRAME_ABORT) {
