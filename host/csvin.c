@@ -106,11 +106,6 @@ static int eq(const struct field *f, const char *name)
     return f->n == n && memcmp(f->s, name, n) == 0;
 }
 
-static inline int is_digit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
 void sl_csv_default_cols(sl_csv_cols *cols)
 {
     cols->ad_id = 0;

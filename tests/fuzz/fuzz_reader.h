@@ -1,0 +1,184 @@
+/* The body of the NDJSON and CSV reader harnesses (fuzz_ndjson.c, fuzz_csv.c).
+ *
+ * Each input is one event file, read through sl_reader_new over fmemopen twice: by the
+ * library's reader (64 KiB reads in the fuzz build, see fuzz.cmake) and by a copy of
+ * host/reader.c built with 64-byte reads (fuzz_reader64 in fuzz.cmake), in batches of a few
+ * records, with a malformed-line callback that asks to stop at every fourth report. Both must see
+ * exactly the same records, reports, return codes and statistics; each run's counters must add up.
+ * Any violation traps. */
+#ifndef SL_FUZZ_READER_H
+#define SL_FUZZ_READER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addict.h"
+#include "err.h"
+#include "event.h"
+#include "fuzz_check.h"
+#include "reader.h"
+
+/* host/reader.c again, with SL_READER_BLOCK=64 and these names (fuzz.cmake). */
+sl_reader *sl_reader64_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line);
+void sl_reader64_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
+long sl_reader64_read(sl_reader *r, sl_rec *out, size_t max);
+void sl_reader64_stats(const sl_reader *r, struct sl_reader_stats *st);
+void sl_reader64_destroy(sl_reader **rp);
+
+#define FUZZ_MAX_LINE 512 /* small enough that the fuzzer makes over-long lines */
+#define FUZZ_BATCH 5      /* records per sl_reader_read call */
+#define FUZZ_STOP_EVERY 4 /* the callback asks to stop at every 4th report */
+#define FUZZ_BADS 32      /* reports kept for the comparison (all are counted) */
+#define FUZZ_CALLS 4096   /* return codes kept for the comparison */
+
+struct fuzz_bad {
+    uint64_t line;
+    size_t column;
+    uint64_t offset;
+    char reason[192];
+};
+
+struct fuzz_run {
+    sl_rec *recs; /* delivered records, in order */
+    size_t nrecs;
+    struct fuzz_bad bads[FUZZ_BADS];
+    uint64_t nbads;
+    int stopped; /* the callback asked to stop during the current call */
+    long rcs[FUZZ_CALLS];
+    size_t ncalls;
+    long last; /* the last call's return code */
+    struct sl_reader_stats st;
+};
+
+static int fuzz_on_bad(void *ud, uint64_t line, size_t column, uint64_t offset, const char *reason)
+{
+    struct fuzz_run *run = ud;
+    FUZZ_REQUIRE(reason && reason[0]);
+    if (run->nbads < FUZZ_BADS) {
+        struct fuzz_bad *b = &run->bads[run->nbads];
+        b->line = line;
+        b->column = column;
+        b->offset = offset;
+        snprintf(b->reason, sizeof b->reason, "%s", reason);
+    }
+    run->nbads++;
+    if (run->nbads % FUZZ_STOP_EVERY == 0) {
+        run->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads all of data[0..size) with one of the two readers (small != 0: the 64-byte one) into
+ * *run, checking each record and, at the end, the reader's counters. */
+static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int small,
+                          struct fuzz_run *run)
+{
+    static char empty[1];
+    FILE *in = fmemopen(size ? (void *)data : empty, size ? size : 1, "r");
+    FUZZ_REQUIRE(in);
+    if (size == 0)
+        (void)fgetc(in); /* an empty stream: fmemopen wants size > 0 */
+    sl_addict *dict = sl_addict_new();
+    FUZZ_REQUIRE(dict);
+    sl_reader *r = small ? sl_reader64_new(in, fmt, dict, FUZZ_MAX_LINE)
+                         : sl_reader_new(in, fmt, dict, FUZZ_MAX_LINE);
+    FUZZ_REQUIRE(r);
+    if (small)
+        sl_reader64_on_bad(r, fuzz_on_bad, run);
+    else
+        sl_reader_on_bad(r, fuzz_on_bad, run);
+
+    /* Every call but the last consumes at least one line, and there are at most size + 1. */
+    run->recs = malloc((size + 1) * sizeof *run->recs);
+    FUZZ_REQUIRE(run->recs);
+    sl_rec batch[FUZZ_BATCH];
+    for (;;) {
+        FUZZ_REQUIRE(run->ncalls < size + 3);
+        run->stopped = 0;
+        long n =
+            small ? sl_reader64_read(r, batch, FUZZ_BATCH) : sl_reader_read(r, batch, FUZZ_BATCH);
+        if (run->ncalls < FUZZ_CALLS)
+            run->rcs[run->ncalls] = n;
+        run->ncalls++;
+        run->last = n;
+        if (n == 0)
+            break;
+        if (n < 0) {
+            FUZZ_REQUIRE(n == SL_EPARSE); /* no I/O errors or ENOMEM from fmemopen */
+            if (!run->stopped)
+                break; /* a CSV header without a required column: sticky */
+            continue;
+        }
+        FUZZ_REQUIRE((size_t)n <= FUZZ_BATCH && run->nrecs + (size_t)n <= size + 1);
+        for (long i = 0; i < n; i++) {
+            const sl_rec *x = &batch[i];
+            FUZZ_REQUIRE(x->key != SL_EMPTY_KEY && x->key != SL_TOMBSTONE_KEY);
+            FUZZ_REQUIRE(x->type < SL_EV_NTYPES);
+            FUZZ_REQUIRE(sl_addict_get(dict, x->key, NULL) != NULL);
+            run->recs[run->nrecs++] = *x;
+        }
+    }
+    if (small)
+        sl_reader64_stats(r, &run->st);
+    else
+        sl_reader_stats(r, &run->st);
+
+    /* Every line is a record, a malformed line, a blank line or the CSV header. */
+    const struct sl_reader_stats *st = &run->st;
+    uint64_t sorted = st->records + st->bad + st->blank;
+    FUZZ_REQUIRE(sorted <= st->lines && st->lines - sorted <= (fmt == SL_FMT_CSV ? 1u : 0u));
+    FUZZ_REQUIRE(st->bad == run->nbads && st->records >= run->nrecs);
+    FUZZ_REQUIRE(st->bytes <= size && st->lines <= (uint64_t)size + 1);
+    if (run->last == 0)
+        FUZZ_REQUIRE(st->bytes == size); /* read to the end */
+    for (uint64_t i = 0; i < run->nbads && i < FUZZ_BADS; i++) {
+        const struct fuzz_bad *b = &run->bads[i];
+        FUZZ_REQUIRE(b->line >= 1 && b->line <= st->lines);
+        FUZZ_REQUIRE(b->column >= 1 && b->offset <= size);
+    }
+
+    sl_reader_destroy(&r);
+    sl_addict_destroy(&dict);
+    fclose(in);
+}
+
+static void fuzz_run_free(struct fuzz_run *run)
+{
+    free(run->recs);
+    run->recs = NULL;
+}
+
+static int fuzz_reader_one(const uint8_t *data, size_t size, sl_format fmt)
+{
+    static struct fuzz_run big, small;
+    memset(&big, 0, sizeof big);
+    memset(&small, 0, sizeof small);
+    fuzz_read_all(data, size, fmt, 0, &big);
+    fuzz_read_all(data, size, fmt, 1, &small);
+
+    FUZZ_REQUIRE(big.nrecs == small.nrecs);
+    for (size_t i = 0; i < big.nrecs; i++) {
+        const sl_rec *a = &big.recs[i], *b = &small.recs[i];
+        FUZZ_REQUIRE(a->key == b->key && a->time_ms == b->time_ms && a->type == b->type &&
+                     a->user == b->user && memcmp(&a->value, &b->value, sizeof a->value) == 0);
+    }
+    FUZZ_REQUIRE(big.nbads == small.nbads);
+    for (uint64_t i = 0; i < big.nbads && i < FUZZ_BADS; i++) {
+        const struct fuzz_bad *a = &big.bads[i], *b = &small.bads[i];
+        FUZZ_REQUIRE(a->line == b->line && a->column == b->column && a->offset == b->offset &&
+                     strcmp(a->reason, b->reason) == 0);
+    }
+    FUZZ_REQUIRE(big.ncalls == small.ncalls);
+    size_t kept = big.ncalls < FUZZ_CALLS ? big.ncalls : FUZZ_CALLS;
+    FUZZ_REQUIRE(memcmp(big.rcs, small.rcs, kept * sizeof big.rcs[0]) == 0);
+    FUZZ_REQUIRE(memcmp(&big.st, &small.st, sizeof big.st) == 0);
+
+    fuzz_run_free(&big);
+    fuzz_run_free(&small);
+    return 0;
+}
+
+#endif
