@@ -107,6 +107,10 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
         snprintf(err, errlen, "job refused: a string is not terminated");
         return -1;
     }
+    if ((unsigned)t->source.kind > SL_SRC_GENERATOR || (unsigned)t->source.format > SL_FMT_CSV) {
+        snprintf(err, errlen, "job refused: unknown source kind or format");
+        return -1;
+    }
     if (t->batch_events < 1 || t->batch_events > (UINT32_C(1) << 26)) {
         snprintf(err, errlen, "job refused: batch.events out of range");
         return -1;
@@ -115,6 +119,11 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
         snprintf(err, errlen, "job refused: too many placement entries");
         return -1;
     }
+    for (uint32_t i = 0; i < t->nplacement; i++)
+        if (!STR_OK(t->placement[i].device) || !STR_OK(t->placement[i].cpus)) {
+            snprintf(err, errlen, "job refused: placement %u: a string is not terminated", i);
+            return -1;
+        }
     if (check_pe(&t->pe, 0, err, errlen))
         return -1;
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -194,33 +203,6 @@ int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
     return 0;
 }
 
-/* A char array that holds a NUL-terminated string. */
-#define TERMINATED(a) (memchr((a), '\0', sizeof(a)) != NULL)
-
-static int pe_ok(const sl_pe_cfg *pe)
-{
-    return TERMINATED(pe->name) && TERMINATED(pe->source) && TERMINATED(pe->binary) &&
-           (unsigned)pe->kind <= SL_PE_USER;
-}
-
-/* The topology arrives as raw bytes, which the payload's checksum does not vouch for: checks
- * what nodes index arrays with (the stage and placement counts), the enumerations and that every
- * string ends within its array. Returns 1 when all hold. */
-static int topology_ok(const sl_topology *t)
-{
-    if (!TERMINATED(t->device) || !TERMINATED(t->source.path) || !TERMINATED(t->sink.path) ||
-        (unsigned)t->source.kind > SL_SRC_GENERATOR || (unsigned)t->source.format > SL_FMT_CSV ||
-        !pe_ok(&t->pe) || t->nnext >= SL_STAGES_MAX || t->nplacement > SL_PLACEMENT_MAX)
-        return 0;
-    for (uint32_t i = 0; i < t->nnext; i++)
-        if (!pe_ok(&t->next[i].pe) || !TERMINATED(t->next[i].join) || !TERMINATED(t->next[i].value))
-            return 0;
-    for (uint32_t i = 0; i < t->nplacement; i++)
-        if (!TERMINATED(t->placement[i].device) || !TERMINATED(t->placement[i].cpus))
-            return 0;
-    return 1;
-}
-
 int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen)
 {
     const unsigned char *end = p + len;
@@ -260,10 +242,10 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
     p += 8;
     memcpy(&job->topo, p, sizeof job->topo);
     p += sizeof job->topo;
-    if (!topology_ok(&job->topo)) {
-        snprintf(err, errlen, "job description with a malformed topology");
+    /* The topology arrives as raw bytes, which the checksum does not vouch for: checked before
+     * anything indexes an array with it. */
+    if (check_topology(&job->topo, err, errlen))
         return SL_EPARSE;
-    }
     for (int i = 0; i < SL_STAGES_MAX; i++) {
         uint64_t l;
         if (end - p < 8)
@@ -287,10 +269,6 @@ int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, si
     }
     if (p != end)
         goto truncated;
-    if (check_topology(&job->topo, err, errlen)) {
-        sl_job_clear(job);
-        return SL_EPARSE;
-    }
     return 0;
 truncated:
     sl_job_clear(job);
