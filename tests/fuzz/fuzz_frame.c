@@ -29,25 +29,31 @@ struct model {
     size_t n, cap;
 };
 
-/* sl_seqtrack_check as frame.h describes it. */
+/* sl_seqtrack_check as frame.h describes it: only the expected number is recorded; a number
+ * ahead records nothing; at most SL_SEQTRACK_MAX streams. */
 static int64_t model_check(struct model *m, uint32_t source, uint32_t stream, uint64_t seq)
 {
     struct model_entry *x = NULL;
     for (size_t i = 0; i < m->n && !x; i++)
         if (m->e[i].source == source && m->e[i].stream == stream)
             x = &m->e[i];
+    uint64_t next = x ? x->next : 0;
+    if (seq < next || seq == UINT64_MAX)
+        return -1;
+    if (seq > next) {
+        uint64_t missing = seq - next;
+        return missing > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)missing;
+    }
     if (!x) {
+        if (m->n == SL_SEQTRACK_MAX)
+            return -3;
         FUZZ_REQUIRE(m->n < m->cap);
         x = &m->e[m->n++];
         x->source = source;
         x->stream = stream;
-        x->next = 0;
     }
-    if (seq < x->next || seq == UINT64_MAX)
-        return -1;
-    uint64_t skipped = seq - x->next;
     x->next = seq + 1;
-    return skipped > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)skipped;
+    return 0;
 }
 
 static void model_forget(struct model *m, uint32_t mask, uint32_t value)
