@@ -364,10 +364,11 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
         in_path = t->source.path;
         in = fopen(in_path, "rb");
         struct stat st;
-        int e = !in                           ? errno
-                : fstat(fileno(in), &st) != 0 ? errno
-                : S_ISDIR(st.st_mode)         ? EISDIR
-                                              : 0;
+        int e = 0;
+        if (!in)
+            e = errno;
+        else if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode))
+            e = EISDIR; /* fopen opens a folder; reading it would fail with EISDIR */
         if (e) {
             fprintf(stderr, "%s: cannot %s input %s: %s\n", prog, in ? "read" : "open", in_path,
                     strerror(e));
