@@ -20,6 +20,7 @@
 #include "addict.h"
 #include "err.h"
 #include "numtext.h"
+#include "utf8.h"
 
 #define MAX_NUMBER 63 /* longest numeric text converted for `value` */
 
@@ -175,6 +176,26 @@ static const char *at_byte(const struct ctx *c, const struct field *f, size_t i)
     return f->at;
 }
 
+/* Checks that field f is valid UTF-8, as written in the line (doubled quotes are ASCII, so
+ * that is the same as its content), and fails at the first bad byte. Returns 0 or SL_EPARSE. */
+static int check_utf8(const struct ctx *c, const struct field *f)
+{
+    const char *raw = f->s, *end = f->s + f->n;
+    if (!(f->s >= c->line && f->s < c->end)) { /* unescaped into scratch: find the closing quote */
+        raw = end = f->at + 1;
+        while ((end = memchr(end, '"', (size_t)(c->end - end))) && end + 1 < c->end &&
+               end[1] == '"')
+            end += 2;
+        if (!end)
+            return 0; /* cannot happen: next_field found it */
+    }
+    size_t n = (size_t)(end - raw), bad = sl_utf8_check(raw, n);
+    if (bad < n)
+        return fail(c, raw + bad, "ad_id is not valid UTF-8 (byte 0x%02x)",
+                    (unsigned char)raw[bad]);
+    return 0;
+}
+
 static int parse_time(const struct ctx *c, const struct field *f, int64_t *out)
 {
     size_t bad;
@@ -266,6 +287,9 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
         return fail(c, ad.at, "ad_id is empty");
     if (ad.n > SL_ADID_MAX)
         return fail(c, ad.at, "ad_id longer than %d bytes", SL_ADID_MAX);
+    /* Ids are written to the output as they are, so they must be valid UTF-8. */
+    if (!sl_utf8_is_ascii(ad.s, ad.n) && (rc = check_utf8(c, &ad)))
+        return rc;
     if ((rc = parse_time(c, &tm, &ev->time_ms)))
         return rc;
     ev->value = 0;

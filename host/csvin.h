@@ -1,5 +1,5 @@
-/* CSV events (RFC 4180 quoting; a quoted field cannot span lines): columns ad_id, event_type,
- * event_time and optionally value, and user_id when a header names it.
+/* CSV events (RFC 4180 quoting; a quoted field cannot span lines): columns ad_id (valid UTF-8),
+ * event_type, event_time and optionally value, and user_id when a header names it.
  * A first line naming the columns sets their order (other columns are skipped); without one
  * the order is ad_id,event_type,event_time[,value]. */
 #ifndef SL_CSVIN_H

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include "auth.h"
 #include "client.h"
@@ -23,6 +24,7 @@
 #include "err.h"
 #include "launch.h"
 #include "node.h"
+#include "outfile.h"
 #include "pipeline.h"
 #include "placement.h"
 
@@ -357,34 +359,53 @@ out:
     return rc;
 }
 
-/* Opens the topology's input and output, runs it, reports. Returns the exit status. */
+/* Opens the topology's input and output, runs it, reports. Returns the exit status. A file
+ * output goes through an sl_outfile: it replaces an existing file only when the run succeeds. */
 static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions,
                    const struct target *tg)
 {
     FILE *in = NULL, *out = NULL;
+    sl_outfile *of = NULL;
     int status = 0;
+    const char *in_path = NULL; /* the input file's name, NULL for stdin or the generator */
+    char msg[8192];
     if (t->source.kind == SL_SRC_STDIN || strcmp(t->source.path, "-") == 0) {
         in = stdin;
     } else if (t->source.kind == SL_SRC_FILE) {
-        in = fopen(t->source.path, "rb");
-        if (!in) {
-            fprintf(stderr, "%s: cannot open input %s: %s\n", prog, t->source.path,
-                    strerror(errno));
+        in_path = t->source.path;
+        in = fopen(in_path, "rb");
+        struct stat st;
+        int e = 0;
+        if (!in)
+            e = errno;
+        else if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode))
+            e = EISDIR; /* fopen opens a folder; reading it would fail with EISDIR */
+        if (e) {
+            fprintf(stderr, "%s: cannot %s input %s: %s\n", prog, in ? "read" : "open", in_path,
+                    strerror(e));
+            if (in)
+                fclose(in);
             return 1;
         }
     }
-    if (!out && !top) {
+    if (!top) {
         if (strcmp(t->sink.path, "-") == 0) {
             out = stdout;
         } else {
-            out = fopen(t->sink.path, "w");
-            if (!out) {
-                fprintf(stderr, "%s: cannot open output %s: %s\n", prog, t->sink.path,
-                        strerror(errno));
+            if (sl_outfile_check_not_input(t->sink.path, in ? fileno(in) : -1, in_path, msg,
+                                           sizeof msg)) {
+                fprintf(stderr, "%s: %s\n", prog, msg);
+                if (in && in != stdin)
+                    fclose(in);
+                return 2;
+            }
+            if (sl_outfile_open(t->sink.path, &of, msg, sizeof msg)) {
+                fprintf(stderr, "%s: %s\n", prog, msg);
                 if (in && in != stdin)
                     fclose(in);
                 return 1;
             }
+            out = sl_outfile_stream(of);
         }
     }
     if (!rc->quiet && isatty(STDERR_FILENO))
@@ -406,20 +427,19 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
     };
     sl_pipeline_report rep;
     static sl_client_report crep;
-    char msg[8192];
     int clustered = tg && (tg->cluster_file || tg->nodes);
     int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);
-    if (err == SL_EPARSE) {
-        if (rc->progress)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr, "%s: %s\n", prog, msg);
-        status = 2;
-    } else if (err) {
-        if (rc->progress)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr, "%s: %s\n", prog, msg);
+    if (err && rc->progress)
+        fputs("\r\033[K", stderr);
+    if (err && of && sl_outfile_error(of)) {
+        /* The run failed because the output could not be written: say why. */
+        fprintf(stderr, "%s: writing %s failed: %s\n", prog, t->sink.path,
+                strerror(sl_outfile_error(of)));
         status = 1;
+    } else if (err) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        status = err == SL_EPARSE ? 2 : 1;
     } else {
         if (!rc->quiet) {
             summary(&rep, rc);
@@ -430,11 +450,13 @@ static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t
     }
     if (in && in != stdin)
         fclose(in);
-    if (out && out != stdout) {
-        if (fclose(out) != 0 && status == 0) {
-            fprintf(stderr, "%s: writing %s failed: %s\n", prog, t->sink.path, strerror(errno));
+    if (of && status == 0) {
+        if (sl_outfile_commit(&of, msg, sizeof msg) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, msg);
             status = 1;
         }
+    } else if (of) {
+        sl_outfile_abort(&of); /* an existing output stays as it was */
     } else if (out == stdout && fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "%s: writing to stdout failed: %s\n", prog, strerror(errno));
         status = 1;

@@ -28,6 +28,7 @@
 #include "addict.h"
 #include "err.h"
 #include "numtext.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 512 /* nesting limit of skipped values */
 #define MAX_NUMBER 63 /* longest numeric text converted for `value` */
@@ -583,6 +584,14 @@ static const char *parse_id(const struct ctx *c, const char *p, int f, sl_rawev 
     }
     if (n > SL_ADID_MAX) {
         fail(c, p, "ad_id longer than %d bytes", SL_ADID_MAX);
+        return NULL;
+    }
+    /* Ids are written to the output as they are, so they must be valid UTF-8. The string as
+     * written is checked (its escapes are ASCII and decode to whole sequences, so it is valid
+     * exactly when the decoded id is), which gives the column of the bad byte. */
+    size_t raw = (size_t)(q - p) - 2, bad;
+    if (!sl_utf8_is_ascii(p + 1, raw) && (bad = sl_utf8_check(p + 1, raw)) < raw) {
+        fail(c, p + 1 + bad, "ad_id is not valid UTF-8 (byte 0x%02x)", (unsigned char)p[1 + bad]);
         return NULL;
     }
     ev->ad_id = s;

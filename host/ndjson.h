@@ -1,10 +1,10 @@
 /* Newline-delimited JSON events in the Yahoo Streaming Benchmark's shape:
  *   {"user_id": "...", "page_id": "...", "ad_id": "...", "ad_type": "...",
  *    "event_type": "view", "event_time": "1700000000123", "ip_address": "..."}
- * Required: ad_id (non-empty string), event_type (string), event_time (integer ms, as a JSON
- * number or a string of digits). Optional: value (JSON number, numeric string, or null) and
- * user_id (string; hashed into the record's user field, empty or absent = 0). Other
- * fields are skipped, whatever their JSON type. */
+ * Required: ad_id (non-empty string, valid UTF-8 as written), event_type (string), event_time
+ * (integer ms, as a JSON number or a string of digits). Optional: value (JSON number, numeric
+ * string, or null) and user_id (string; hashed into the record's user field, empty or absent = 0).
+ * Other fields are skipped, whatever their JSON type. */
 #ifndef SL_NDJSON_H
 #define SL_NDJSON_H
 
