@@ -250,7 +250,7 @@ Test(config_limits, brackets_in_text_are_not_nesting)
 Test(config_limits, one_mib_limit, .timeout = 60)
 {
     static const char topo_text[] = "pe: {kind: sum}\n";
-    static const char cluster_text[] = "nodes: [{id: 0, host: a, port: 7600}]\n";
+    static const char cluster_text[] = "nodes: [{id: 0, host: 127.0.0.1, port: 7600}]\n";
     const size_t mib = (size_t)1 << 20;
     char *buf = malloc(mib + 2);
     cr_assert_not_null(buf);
