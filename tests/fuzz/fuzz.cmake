@@ -23,7 +23,7 @@ add_custom_target(fuzz_all)
 # A second copy of the line reader with 64-byte reads, its public names prefixed sl_reader64_,
 # so that the reader harnesses can run every input through both and compare: line and block
 # boundaries then fall everywhere in small inputs.
-add_library(fuzz_reader64 OBJECT ${CMAKE_SOURCE_DIR}/host/reader.c)
+add_library(fuzz_reader64 OBJECT ${CMAKE_SOURCE_DIR}/host/io/reader.c)
 target_link_libraries(fuzz_reader64 PRIVATE sluice_core)
 target_compile_options(fuzz_reader64 PRIVATE -fsanitize=fuzzer-no-link,address,undefined
                        ${SLUICE_FUZZ_CFLAGS})

@@ -37,7 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../partitioner/keyhash.h"
+#include "keyhash.h"
 #include "err.h"
 
 /* 2026-01-01T00:00:00Z in milliseconds since the Unix epoch (date -u -d 2026-01-01 +%s). */

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../partitioner/keyhash.h"
+#include "keyhash.h"
 #include "csvin.h"
 #include "err.h"
 #include "log.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../partitioner/keyhash.h"
+#include "keyhash.h"
 #include "err.h"
 
 struct entry {
