@@ -41,6 +41,7 @@ struct sl_outbox {
 
     struct stream_seq *seqs;
     size_t nseqs, seqcap;
+    int down; /* a connection was lost and its successor's handshake not yet seen */
 
     sl_outbox_stats st;
 };
@@ -132,6 +133,7 @@ static void poll_monitor(sl_outbox *ob)
         if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             /* Nothing can have been sent before the first connection (ZMQ_IMMEDIATE), but
              * frames may have gone out on it before this event was read. */
+            ob->down = 0;
             if (++ob->st.connects == 1)
                 continue;
             for (size_t i = 0; i < ob->nsent; i++)
@@ -139,6 +141,10 @@ static void poll_monitor(sl_outbox *ob)
                     ob->st.resent++;
             ob->nsent = 0; /* go back: resend from the first frame still held */
         } else if (id == ZMQ_EVENT_DISCONNECTED) {
+            /* Send nothing more until the next handshake is seen: frames handed to the new
+             * connection before the rewind would arrive ahead of the resent ones, be dropped
+             * and be sent once more. */
+            ob->down = 1;
             ob->st.disconnects++;
         } else {
             ob->st.auth_failed++;
@@ -167,7 +173,8 @@ static uint64_t next_seq(sl_outbox *ob, uint32_t stream, int *err)
     return 0;
 }
 
-static int enqueue(sl_outbox *ob, const struct sealed *e)
+/* Makes room for one more sealed frame. Returns 0 or -1 (out of memory, nothing changed). */
+static int reserve(sl_outbox *ob)
 {
     if (ob->qn == ob->qcap) {
         size_t cap = ob->qcap ? ob->qcap * 2 : 16;
@@ -181,10 +188,15 @@ static int enqueue(sl_outbox *ob, const struct sealed *e)
         ob->qcap = cap;
         ob->qhead = 0;
     }
+    return 0;
+}
+
+/* Appends e; reserve() made room for it. */
+static void enqueue(sl_outbox *ob, const struct sealed *e)
+{
     ob->q[(ob->qhead + ob->qn) % ob->qcap] = *e;
     ob->qn++;
     ob->queued_bytes += e->len;
-    return 0;
 }
 
 /* Seals a frame of `kind` around the header space + payload in buf (which becomes the
@@ -202,13 +214,19 @@ static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint
         .count = count,
         .payload_len = payload_len,
     };
-    /* Untracked frames take no number from the stream (inbox.c does not track them). */
-    h.seq = tracked ? next_seq(ob, stream, &err) : 0;
-    struct sealed e = {buf, SL_FRAME_HDR + payload_len, stream, h.seq, (unsigned char)tracked, 0};
-    if (err || enqueue(ob, &e)) {
+    /* Room first: a number taken and never sent would stall the stream for good. Untracked
+     * frames take no number (inbox.c does not track them). */
+    if (reserve(ob)) {
         free(buf);
         return -1;
     }
+    h.seq = tracked ? next_seq(ob, stream, &err) : 0;
+    if (err) {
+        free(buf);
+        return -1;
+    }
+    struct sealed e = {buf, SL_FRAME_HDR + payload_len, stream, h.seq, (unsigned char)tracked, 0};
+    enqueue(ob, &e);
     sl_frame_encode(&h, buf + SL_FRAME_HDR, buf);
     return 0;
 }
@@ -361,7 +379,7 @@ static void release_head(sl_outbox *ob)
 int sl_outbox_pump(sl_outbox *ob)
 {
     poll_monitor(ob);
-    while (ob->nsent < ob->qn) {
+    while (ob->nsent < ob->qn && !ob->down) {
         struct sealed *s = at(ob, ob->nsent);
         if (s->acked) { /* acknowledged before a resend reached it */
             ob->nsent++;

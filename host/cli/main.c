@@ -279,9 +279,9 @@ static void cluster_summary(const sl_client_report *cr)
                     n->resent, n->duplicates, n->gaps);
         if (n->dropped_connections)
             fprintf(stderr,
-                    "; %" PRIu64 " connections refused at the handshake (%" PRIu64
-                    " with a key not the cluster's)",
-                    n->dropped_connections, n->refused_keys);
+                    "; %" PRIu64 " connections refused at the handshake (no key or another "
+                    "cluster's, or not ZeroMQ)",
+                    n->dropped_connections);
         for (uint32_t s = 0; s + 1 < n->stages; s++)
             if (n->unjoined[s])
                 fprintf(stderr, "; %" PRIu64 " rows of stage %u not in the join table",

@@ -430,6 +430,10 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
             if (!ready[d])
                 o2 += (size_t)snprintf(msg + o2, msglen - o2, " %u (%s:%u)", d, cl->nodes[d].host,
                                        cl->nodes[d].port);
+        if (cl->net.curve && o2 < msglen)
+            snprintf(msg + o2, msglen - o2,
+                     "; with CURVE on, a node that runs with other keys never answers: check that "
+                     "it and this client read the same cluster.key");
         rc = SL_EIO;
     }
     if (pids)

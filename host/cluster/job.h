@@ -95,7 +95,6 @@ typedef struct sl_node_report {
     uint64_t rejected[SL_FRAME_NVERDICTS]; /* since the node started, by verdict */
     uint64_t duplicates, gaps, stale;      /* since the node started */
     uint64_t resent;                       /* frames resent to peers after a reconnect */
-    uint64_t refused_keys;                 /* handshakes refused: not the cluster's key */
     uint64_t dropped_connections;          /* since the node started */
     uint64_t send_blocked;                 /* pumps that found a peer's queue full */
     double busy_s;                         /* time from JOB to DONE */

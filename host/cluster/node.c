@@ -577,7 +577,6 @@ static void send_done(struct node *nd)
     }
     r->frames_in -= nd->frames_at_start;
     r->bytes_in -= nd->bytes_at_start;
-    r->refused_keys = sl_zap_refused(nd->zap);
     for (uint32_t d = 0; d < nd->n; d++)
         for (uint32_t s = 1; s < nd->stages; s++)
             if (nd->peer[d][s]) {
