@@ -125,6 +125,8 @@ static const char *pe_file(enum sl_pe_kind k)
     return NULL;
 }
 
+/* The start of t's window: floor(t / w) * w. Needs |t| <= SL_WINDOW_TIME_LIMIT (and w > 0), so
+ * that the product stays within int64: it lies in (t - w, t]. */
 static int64_t window_start(int64_t t, int64_t w)
 {
     int64_t q = t / w;
@@ -878,9 +880,12 @@ static int close_windows(sl_engine *e)
 {
     if (!e->wm.have_time)
         return 0;
-    int64_t w = e->cfg.pe.window_ms;
-    int64_t wm = e->wm.max_time - e->cfg.pe.lateness_ms;
-    if (e->wm.max_time < INT64_MIN + e->cfg.pe.lateness_ms)
+    int64_t w = e->cfg.pe.window_ms, wm;
+    /* Every admitted time is >= -SL_WINDOW_TIME_LIMIT, so every window ends after that: below
+     * it (or below INT64_MIN) the watermark closes nothing, and window_start needs its argument
+     * within the limit. lateness_ms may be anything up to INT64_MAX. */
+    if (__builtin_sub_overflow(e->wm.max_time, e->cfg.pe.lateness_ms, &wm) ||
+        wm < -SL_WINDOW_TIME_LIMIT)
         return 0;
     int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
     if (before <= e->closed_before)
@@ -1000,7 +1005,8 @@ int sl_engine_finish(sl_engine *e)
     int rc = flush_staged(e);
     if (rc)
         return rc;
-    /* Window PE: every window is final now. Others: a snapshot of everything is final. */
+    /* Window PE: every window is final now (INT64_MAX closes all of them, also those whose end
+     * does not fit in int64). Others: a snapshot of everything is final. */
     return emit(e, SL_EMIT_FINAL, e->windowed, INT64_MAX);
 }
 
