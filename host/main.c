@@ -111,7 +111,8 @@ static void usage_kernel(FILE *o)
            "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
-           "                         [--capacity N] [--device NAME] [--strict] [--quiet]\n"
+           "                         [--capacity N] [--timeout-ms MS] [--device NAME]\n"
+           "                         [--strict] [--quiet]\n"
            "\n"
            "A PE in OpenCL C includes sluice.h and declares its shape and columns (see\n"
            "docs/kernel-abi.md).\n"
@@ -120,7 +121,8 @@ static void usage_kernel(FILE *o)
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
-           "         by ad id\n"
+           "         by ad id; --timeout-ms MS: a batch or an emission that takes longer fails\n"
+           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology)\n"
            "Exit status: 0 success, 1 a build, ABI or run failure, 2 a usage error.\n");
 }
 
@@ -506,6 +508,7 @@ enum {
     OPT_NODES,
     OPT_CLUSTER,
     OPT_DEVICES,
+    OPT_TIMEOUT,
 };
 
 static int cmd_ctr(int argc, char **argv)
@@ -807,6 +810,7 @@ static int cmd_kernel(int argc, char **argv)
         {"binary", no_argument, NULL, OPT_BINARY},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -870,6 +874,11 @@ static int cmd_kernel(int argc, char **argv)
             break;
         case OPT_PROGRESS:
             force_progress = 1;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_u64("--timeout-ms", optarg, 0, UINT32_MAX, &v))
+                return 2;
+            t.pe.timeout_ms = (uint32_t)v;
             break;
         case 'q':
             rc.quiet = 1;
