@@ -469,6 +469,8 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     if (rc)
         return rc;
     SL_INFO("engine", "built PE %s in %.3f s (%s)", pe->name, now_s() - t0, opts);
+    sl_crash_note_pe(pe->name, pe->binary[0] ? pe->binary : pe->source, pe->kind == SL_PE_USER,
+                     pe->binary[0] != 0);
     if ((rc = check_abi(e, msg, msglen)))
         return rc;
     cl_int st;

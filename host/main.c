@@ -24,6 +24,7 @@
 #include "node.h"
 #include "pipeline.h"
 #include "placement.h"
+#include "watchdog.h"
 
 #define MAX_SHOWN_BAD 10
 
@@ -1250,6 +1251,8 @@ int main(int argc, char **argv)
         usage_main(stdout);
         return 0;
     }
+    /* A kernel that writes out of bounds kills the process in a driver thread: say which */
+    sl_crash_report_install(prog);
     if (strcmp(cmd, "ctr") == 0)
         return cmd_ctr(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
