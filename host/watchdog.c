@@ -126,7 +126,15 @@ int sl_cl_wait(cl_event ev, uint32_t timeout_ms, const volatile sig_atomic_t *ca
     }
     rc = 0;
     for (;;) {
+        if (cancel && *cancel) {
+            rc = SL_ECANCELED;
+            break;
+        }
         int64_t now = mono_ns();
+        if (now >= deadline) {
+            rc = SL_ETIMEOUT;
+            break;
+        }
         int64_t until = now + (int64_t)SL_WAIT_SLICE_MS * 1000000;
         if (until > deadline)
             until = deadline;
@@ -140,27 +148,18 @@ int sl_cl_wait(cl_event ev, uint32_t timeout_ms, const volatile sig_atomic_t *ca
         int done = w->done;
         cl_int status = w->status;
         pthread_mutex_unlock(&w->mu);
-        /* The driver's own state, without w->mu held: a driver may hold the event's lock while
-         * it calls on_complete, which takes w->mu. */
-        if (!done) {
-            int s = event_state(ev, cl_status);
-            if (s <= 0) {
-                rc = s;
-                break;
-            }
-        } else {
+        if (done) {
             if (status < 0) {
                 *cl_status = status;
                 rc = SL_ECL;
             }
             break;
         }
-        if (cancel && *cancel) {
-            rc = SL_ECANCELED;
-            break;
-        }
-        if (mono_ns() >= deadline) {
-            rc = SL_ETIMEOUT;
+        /* The driver's own state, without w->mu held: a driver may hold the event's lock while
+         * it calls on_complete, which takes w->mu. */
+        int s = event_state(ev, cl_status);
+        if (s <= 0) {
+            rc = s;
             break;
         }
     }
