@@ -290,7 +290,7 @@ void sl_device_close(sl_device **dp)
     sl_device *d = *dp;
     *dp = NULL;
     if (d->wedged) {
-        SL_WARN("device",
+        SL_INFO("device",
                 "%s: not released: commands may still run on it (a wait timed out or "
                 "was cancelled)",
                 d->info.name);
