@@ -575,10 +575,10 @@ int sl_deep_check(const sl_deep_opts *o, FILE *out, sl_deep_report *rep, char *m
                 o->source, SAMPLE_EVENTS, rep->seconds);
     else
         fprintf(out,
-                "%s: %zu problem%s under Oclgrind (%llu reports%s in %d generated events): %u "
+                "%s: %zu problem%s under Oclgrind (%llu reports in %d generated events%s): %u "
                 "out-of-bounds, %u data race, %u uninitialized value, %u other\n",
                 o->source, fs.n, fs.n == 1 ? "" : "s", (unsigned long long)fs.reports,
-                fs.suppressed ? ", then Oclgrind stopped reporting" : "", SAMPLE_EVENTS, k[0], k[1],
+                SAMPLE_EVENTS, fs.suppressed ? ", then Oclgrind stopped reporting" : "", k[0], k[1],
                 k[2], k[3]);
 out:
     free(fs.v);
