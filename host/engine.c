@@ -1249,10 +1249,12 @@ void sl_engine_destroy(sl_engine **ep)
     sl_engine *e = *ep;
     *ep = NULL;
     if (quiesce(e)) {
+        char pe[300];
+        pe_label(e, pe, sizeof pe);
         SL_WARN("engine",
                 "PE %s: device work did not finish; its buffers and OpenCL objects are left "
                 "unreleased for the rest of the process",
-                e->cfg.pe.name);
+                pe);
         pthread_mutex_lock(&kept_mu);
         e->next_kept = kept_engines;
         kept_engines = e;
