@@ -21,12 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "config.h"
 #include "deepcheck.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
 #include "harness.h"
+#include "multidev.h"
 #include "reference.h"
 #include "watchdog.h"
 
@@ -428,6 +430,95 @@ Test(watchdog, engine_timeout_fails_the_call_and_the_engine, .timeout = 60)
     cr_assert_lt(td, 0.2, "destroy and close took %.1f ms with a kernel still running", td * 1e3);
 }
 
+struct rows {
+    sl_row *v;
+    size_t n;
+};
+
+static int collect_final(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct rows *r = ud;
+    if (kind != SL_EMIT_FINAL)
+        return 0;
+    r->v = realloc(r->v, (r->n + n + 1) * sizeof *r->v);
+    cr_assert_not_null(r->v);
+    memcpy(r->v + r->n, rows, n * sizeof *rows);
+    r->n += n;
+    return 0;
+}
+
+/* The pass-throughs: a chain's stage and each device of a multi see the flag. */
+Test(watchdog, chain_and_multi_pass_the_cancel_flag_on, .timeout = 60)
+{
+    make_tmpdir();
+    setenv("POCL_DEVICES", "pthread pthread", 0); /* two CPU devices, before OpenCL starts */
+    write_file(in_tmp("spin.cl"), spin_cl);
+    char msg[8192];
+    sl_rec recs[10];
+    th_records(4, recs, 10, 5, 0.0, 1000, 0);
+    int after_ms = 250;
+    pthread_t th;
+
+    /* chain: a count stage, then the endless one */
+    sl_device *dev = NULL;
+    cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
+    static sl_topology t;
+    sl_topology_defaults(&t);
+    sl_pe_defaults(&t.pe, SL_PE_COUNT);
+    t.pe.capacity = 100;
+    t.nnext = 1;
+    sl_pe_defaults(&t.next[0].pe, SL_PE_USER);
+    snprintf(t.next[0].pe.source, sizeof t.next[0].pe.source, "%s", in_tmp("spin.cl"));
+    t.next[0].pe.capacity = 100;
+    t.next[0].pe.timeout_ms = 0;
+    t.batch_events = 64;
+    sl_chain *ch = NULL;
+    int rc = sl_chain_new(dev, &t, NULL, NULL, NULL, NULL, NULL, &ch, msg, sizeof msg);
+    cr_assert_eq(rc, 0, "%s", msg);
+    cancel_flag = 0;
+    sl_chain_set_cancel(ch, &cancel_flag);
+    cr_assert_eq(sl_chain_push(ch, 0, recs, 10), 0, "%s", sl_chain_message(ch));
+    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    rc = sl_chain_finish_all(ch);
+    double lag = now_s() - cancel_set_at;
+    pthread_join(th, NULL);
+    fprintf(stderr, "watchdog: chain finish returned %.1f ms after the flag\n", lag * 1e3);
+    cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_chain_message(ch));
+    cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
+    sl_chain_destroy(&ch);
+    sl_device_close(&dev);
+
+    /* multi: the endless PE on two devices */
+    sl_device *devs[2] = {NULL, NULL};
+    for (unsigned i = 0; i < 2; i++)
+        cr_assert_eq(sl_device_open_nth(NULL, i, &devs[i], msg, sizeof msg), 0, "%s", msg);
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pe = t.next[0].pe;
+    cfg.batch_events = 64;
+    sl_multi *m = NULL;
+    struct rows got = {NULL, 0};
+    rc = sl_multi_new(devs, 2, &cfg, NULL, NULL, collect_final, &got, &m, msg, sizeof msg);
+    cr_assert_eq(rc, 0, "%s", msg);
+    cancel_flag = 0;
+    sl_multi_set_cancel(m, &cancel_flag);
+    cr_assert_eq(sl_multi_push(m, recs, 10), 0, "%s", sl_multi_message(m));
+    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    rc = sl_multi_finish(m);
+    lag = now_s() - cancel_set_at;
+    pthread_join(th, NULL);
+    fprintf(stderr, "watchdog: multi finish returned %.1f ms after the flag\n", lag * 1e3);
+    cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_multi_message(m));
+    cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
+    double t0 = now_s();
+    sl_multi_destroy(&m);
+    for (unsigned i = 0; i < 2; i++)
+        sl_device_close(&devs[i]);
+    cr_assert_lt(now_s() - t0, 0.5, "teardown took %.1f ms", (now_s() - t0) * 1e3);
+    cr_assert_eq(got.n, 0, "no final rows from a cancelled run");
+    free(got.v);
+}
+
 /* The bounded wait itself, on a user event that completes from another thread. */
 static cl_event user_ev;
 static void *complete_later(void *arg)
@@ -481,23 +572,6 @@ Test(watchdog, bounded_wait_returns_on_completion_timeout_and_cancel, .timeout =
     cr_assert_eq(st, -5);
     clReleaseEvent(never);
     sl_device_close(&dev);
-}
-
-struct rows {
-    sl_row *v;
-    size_t n;
-};
-
-static int collect_final(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
-{
-    struct rows *r = ud;
-    if (kind != SL_EMIT_FINAL)
-        return 0;
-    r->v = realloc(r->v, (r->n + n + 1) * sizeof *r->v);
-    cr_assert_not_null(r->v);
-    memcpy(r->v + r->n, rows, n * sizeof *rows);
-    r->n += n;
-    return 0;
 }
 
 /* A healthy engine with a cancel flag that stays 0 gives the reference's rows, and resets. */
