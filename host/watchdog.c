@@ -191,6 +191,9 @@ static volatile sig_atomic_t note_cur;
 static int note_user; /* a user PE's note is in place; under note_mu */
 static pthread_mutex_t note_mu = PTHREAD_MUTEX_INITIALIZER;
 static char crash_prog[64] = "sluice";
+/* What SIGSEGV and SIGBUS did before: a sanitizer's handler, which the crash line then hands the
+ * signal to (its report says more about a crash in host code); SIG_DFL otherwise. */
+static struct sigaction prev_segv, prev_bus;
 
 void sl_crash_note_pe(const char *name, const char *path, int user, int binary)
 {
@@ -277,8 +280,14 @@ static void on_crash(int sig)
             break;
         off += (size_t)w;
     }
-    /* SA_RESETHAND restored the default action; the signal is blocked until this returns, then
-     * kills the process (a fault would also repeat when the instruction runs again). */
+    /* SA_RESETHAND restored the default action. With a previous handler (a sanitizer's), put it
+     * back instead. Either way the signal, blocked until this returns, is then delivered again
+     * (and a fault repeats when the instruction runs again): the default action kills the
+     * process with the signal, as without this handler. */
+    const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    if ((prev->sa_flags & SA_SIGINFO) ||
+        (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN))
+        sigaction(sig, prev, NULL);
     raise(sig);
 }
 
@@ -294,7 +303,7 @@ int sl_crash_report_install(const char *prog)
     sa.sa_handler = on_crash;
     sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, NULL) != 0 || sigaction(SIGBUS, &sa, NULL) != 0)
+    if (sigaction(SIGSEGV, &sa, &prev_segv) != 0 || sigaction(SIGBUS, &sa, &prev_bus) != 0)
         return SL_EINVAL;
     return 0;
 }

@@ -14,7 +14,8 @@
  * the driver's threads. sl_crash_report_install installs SIGSEGV and SIGBUS handlers that write
  * one line naming the PE whose program the process runs (sl_crash_note_pe, called by the engine
  * when it builds a program) and how to find the bad access, then re-raise the signal with its
- * default action, so that the exit status still says SIGSEGV. */
+ * default action, so that the exit status still says SIGSEGV (or hand it to the handler that was
+ * there before, e.g. AddressSanitizer's in a sanitizer build, which then reports and exits). */
 #ifndef SL_WATCHDOG_H
 #define SL_WATCHDOG_H
 
