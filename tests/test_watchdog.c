@@ -238,6 +238,11 @@ static void write_events(const char *name, int n)
 
 /* ---- timeouts, end to end --------------------------------------------------------------- */
 
+/* An endless kernel keeps every PoCL worker thread busy until its process exits. The runs here
+ * get one worker (and the engine then one table copy, one work-item): the tests around them,
+ * two at a time, keep a core for their own timing. */
+static const char *const one_worker[] = {"POCL_MAX_PTHREAD_COUNT=1", NULL};
+
 /* `sluice kernel run` of a kernel that returns at once: the start-up cost (device, compiler)
  * that a timed-out run pays before its limit starts. */
 static double startup_secs(void)
@@ -253,7 +258,7 @@ static double startup_secs(void)
                                    "void sl_emit(__global const sl_state *s, sl_out *o)\n"
                                    "{ o->v[0] = (double)s->n; }\n");
     const char *args[] = {"kernel", "run", "quick.cl", "--input", "ev.ndjson", "--quiet", NULL};
-    struct proc p = run_bin(args, NULL, 120);
+    struct proc p = run_bin(args, one_worker, 120);
     cr_assert_eq(exit_code(&p), 0, "the quick kernel failed: %s", p.err);
     cr_assert(strstr(p.out, "ad_id,n\n") != NULL, "%s", p.out);
     double s = p.secs;
@@ -269,7 +274,7 @@ Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
     write_file(in_tmp("spin.cl"), spin_cl);
     const char *args[] = {"kernel",       "run",  "spin.cl", "--input", "ev.ndjson",
                           "--timeout-ms", "1000", "--quiet", NULL};
-    struct proc p = run_bin(args, NULL, base + 30);
+    struct proc p = run_bin(args, one_worker, base + 30);
     fprintf(stderr,
             "watchdog: kernel run --timeout-ms 1000 of an endless kernel: %.2f s (a "
             "quick kernel: %.2f s)\n",
@@ -301,7 +306,7 @@ Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
                                     "timeout_ms: 800}\n"
                                     "sink: {path: out.csv}\n");
     const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, NULL, base + 30);
+    struct proc p = run_bin(args, one_worker, base + 30);
     fprintf(stderr, "watchdog: run with pe.timeout_ms 800 of an endless kernel: %.2f s\n", p.secs);
     cr_assert(!p.killed, "still running after %.1f s: no watchdog", p.secs);
     cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
@@ -328,7 +333,7 @@ Test(watchdog, endless_next_stage_fails_without_hanging_the_teardown, .timeout =
                                     "timeout_ms: 700}\n"
                                     "sink: {path: out.csv}\n");
     const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, NULL, base + 30);
+    struct proc p = run_bin(args, one_worker, base + 30);
     fprintf(stderr, "watchdog: endless second stage, timeout_ms 700: %.2f s\n", p.secs);
     cr_assert(!p.killed, "still running after %.1f s", p.secs);
     cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
@@ -350,9 +355,10 @@ static void *set_cancel_later(void *arg)
     return NULL;
 }
 
-/* An engine running the endless kernel from a file in tmpdir. */
+/* An engine running the endless kernel from a file in tmpdir (one PoCL worker, as above). */
 static sl_engine *spin_engine(sl_device **dev, uint32_t timeout_ms)
 {
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
     write_file(in_tmp("spin.cl"), spin_cl);
     char msg[8192];
     cr_assert_eq(sl_device_open(NULL, dev, msg, sizeof msg), 0, "%s", msg);
@@ -447,31 +453,37 @@ static int collect_final(void *ud, enum sl_emit_kind kind, const sl_row *rows, s
     return 0;
 }
 
-/* The pass-throughs: a chain's stage and each device of a multi see the flag. */
-Test(watchdog, chain_and_multi_pass_the_cancel_flag_on, .timeout = 60)
+/* The endless PE as a topology's next stage, the time limit off. */
+static void spin_topology(sl_topology *t)
+{
+    sl_topology_defaults(t);
+    sl_pe_defaults(&t->pe, SL_PE_COUNT);
+    t->pe.capacity = 100;
+    t->nnext = 1;
+    sl_pe_defaults(&t->next[0].pe, SL_PE_USER);
+    snprintf(t->next[0].pe.source, sizeof t->next[0].pe.source, "%s", in_tmp("spin.cl"));
+    t->next[0].pe.capacity = 100;
+    t->next[0].pe.timeout_ms = 0;
+    t->batch_events = 64;
+}
+
+/* The pass-throughs: a chain's stages see the flag. (One test per process: PoCL's CPU devices
+ * share their worker threads, so a kernel that never ends stalls every device of the process.) */
+Test(watchdog, chain_passes_the_cancel_flag_on, .timeout = 60)
 {
     make_tmpdir();
-    setenv("POCL_DEVICES", "pthread pthread", 0); /* two CPU devices, before OpenCL starts */
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
     write_file(in_tmp("spin.cl"), spin_cl);
     char msg[8192];
     sl_rec recs[10];
     th_records(4, recs, 10, 5, 0.0, 1000, 0);
     int after_ms = 250;
     pthread_t th;
-
-    /* chain: a count stage, then the endless one */
+    static sl_topology t;
+    spin_topology(&t);
+    /* a count stage, then the endless one */
     sl_device *dev = NULL;
     cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
-    static sl_topology t;
-    sl_topology_defaults(&t);
-    sl_pe_defaults(&t.pe, SL_PE_COUNT);
-    t.pe.capacity = 100;
-    t.nnext = 1;
-    sl_pe_defaults(&t.next[0].pe, SL_PE_USER);
-    snprintf(t.next[0].pe.source, sizeof t.next[0].pe.source, "%s", in_tmp("spin.cl"));
-    t.next[0].pe.capacity = 100;
-    t.next[0].pe.timeout_ms = 0;
-    t.batch_events = 64;
     sl_chain *ch = NULL;
     int rc = sl_chain_new(dev, &t, NULL, NULL, NULL, NULL, NULL, &ch, msg, sizeof msg);
     cr_assert_eq(rc, 0, "%s", msg);
@@ -485,10 +497,26 @@ Test(watchdog, chain_and_multi_pass_the_cancel_flag_on, .timeout = 60)
     fprintf(stderr, "watchdog: chain finish returned %.1f ms after the flag\n", lag * 1e3);
     cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_chain_message(ch));
     cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
+    double t0 = now_s();
     sl_chain_destroy(&ch);
     sl_device_close(&dev);
+    cr_assert_lt(now_s() - t0, 0.5, "teardown took %.1f ms", (now_s() - t0) * 1e3);
+}
 
-    /* multi: the endless PE on two devices */
+/* ... and each device of a multi. */
+Test(watchdog, multi_passes_the_cancel_flag_on, .timeout = 60)
+{
+    make_tmpdir();
+    setenv("POCL_DEVICES", "pthread pthread", 0); /* two CPU devices, before OpenCL starts */
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
+    write_file(in_tmp("spin.cl"), spin_cl);
+    char msg[8192];
+    sl_rec recs[10];
+    th_records(4, recs, 10, 5, 0.0, 1000, 0);
+    int after_ms = 250;
+    pthread_t th;
+    static sl_topology t;
+    spin_topology(&t);
     sl_device *devs[2] = {NULL, NULL};
     for (unsigned i = 0; i < 2; i++)
         cr_assert_eq(sl_device_open_nth(NULL, i, &devs[i], msg, sizeof msg), 0, "%s", msg);
@@ -498,14 +526,14 @@ Test(watchdog, chain_and_multi_pass_the_cancel_flag_on, .timeout = 60)
     cfg.batch_events = 64;
     sl_multi *m = NULL;
     struct rows got = {NULL, 0};
-    rc = sl_multi_new(devs, 2, &cfg, NULL, NULL, collect_final, &got, &m, msg, sizeof msg);
+    int rc = sl_multi_new(devs, 2, &cfg, NULL, NULL, collect_final, &got, &m, msg, sizeof msg);
     cr_assert_eq(rc, 0, "%s", msg);
     cancel_flag = 0;
     sl_multi_set_cancel(m, &cancel_flag);
     cr_assert_eq(sl_multi_push(m, recs, 10), 0, "%s", sl_multi_message(m));
     cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
     rc = sl_multi_finish(m);
-    lag = now_s() - cancel_set_at;
+    double lag = now_s() - cancel_set_at;
     pthread_join(th, NULL);
     fprintf(stderr, "watchdog: multi finish returned %.1f ms after the flag\n", lag * 1e3);
     cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_multi_message(m));
@@ -550,7 +578,7 @@ Test(watchdog, bounded_wait_returns_on_completion_timeout_and_cancel, .timeout =
     /* already complete: at once */
     t0 = now_s();
     cr_assert_eq(sl_cl_wait(user_ev, 1, NULL, &st), 0);
-    cr_assert_lt(now_s() - t0, 0.05);
+    cr_assert_lt(now_s() - t0, 0.1);
     clReleaseEvent(user_ev);
     /* never completes: the limit */
     cl_event never = clCreateUserEvent(sl_device_context(dev), &st);
@@ -565,7 +593,7 @@ Test(watchdog, bounded_wait_returns_on_completion_timeout_and_cancel, .timeout =
     rc = sl_cl_wait(never, 0, &flag, &st);
     took = now_s() - t0;
     cr_assert_eq(rc, SL_ECANCELED, "%s", sl_strerror(rc));
-    cr_assert_lt(took, 0.02, "cancelled after %.1f ms", took * 1e3);
+    cr_assert_lt(took, 0.1, "cancelled after %.1f ms", took * 1e3);
     /* failed: the command's status */
     clSetUserEventStatus(never, -5);
     cr_assert_eq(sl_cl_wait(never, 100, NULL, &st), SL_ECL);
@@ -627,8 +655,14 @@ Test(watchdog, out_of_bounds_write_prints_the_crash_line_and_dies_of_sigsegv, .t
     struct proc p = run_bin(args, NULL, 60);
     fprintf(stderr, "watchdog: out-of-bounds kernel: %.2f s, status %#x\n", p.secs, p.status);
     cr_assert(!p.killed, "still running after %.1f s", p.secs);
+#ifdef __SANITIZE_ADDRESS__
+    /* the sanitizer build: the line, then AddressSanitizer's own report of the SEGV */
+    cr_assert(!WIFEXITED(p.status) || WEXITSTATUS(p.status) != 0, "status %#x", p.status);
+    cr_assert(strstr(p.err, "AddressSanitizer: SEGV") != NULL, "stderr:\n%s", p.err);
+#else
     cr_assert(WIFSIGNALED(p.status) && WTERMSIG(p.status) == SIGSEGV,
               "expected death by SIGSEGV, got status %#x; stderr:\n%s", p.status, p.err);
+#endif
     cr_assert(strstr(p.err, "sluice: crashed (SIGSEGV) while running the kernels of oob.cl; a "
                             "kernel writing out of bounds does this: run `sluice kernel check "
                             "--deep oob.cl`\n") != NULL,
