@@ -234,9 +234,11 @@ void sl_delete(__global sl_slot *rs, uint i, uint mask)
  * out_cap are counted but not written (the host then reports the mismatch).
  * close == 0: every live key (a snapshot; the table is unchanged).
  * close == 1: windowed PEs only: the windows ending at or before close_before, which are then
- * deleted. A deletion shifts later slots of the run up into the freed slot, so the same index
- * is examined again; keys only move from later to earlier slots of their run, and a key that
- * wraps past the region's end has been examined already, so every key is seen once. */
+ * deleted; close_before == LONG_MAX (the end of input) closes every window, also those whose end
+ * is past LONG_MAX (a start near 2^62 with a window of 2^62 ms or more). A deletion shifts later
+ * slots of the run up into the freed slot, so the same index is examined again; keys only move from
+ * later to earlier slots of their run, and a key that wraps past the region's end has been examined
+ * already, so every key is seen once. */
 __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, uint region_slots,
                            uint close, long close_before, __global sl_row *out, uint out_cap,
                            __global uint *out_count)
@@ -246,6 +248,7 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, uint re
     const uint mask = region_slots - 1;
 #ifdef SL_WINDOW_MS
     /* windows with window_start + SL_WINDOW_MS <= close_before, without overflow */
+    const int close_all = close_before == LONG_MAX;
     const int can_close = close_before >= LONG_MIN + SL_WINDOW_MS;
     const long last_start = can_close ? close_before - SL_WINDOW_MS : LONG_MIN;
 #endif
@@ -258,7 +261,7 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, uint re
         }
         sl_row row;
 #ifdef SL_WINDOW_MS
-        if (close && (!can_close || rs[h].window_start > last_start)) {
+        if (close && !close_all && (!can_close || rs[h].window_start > last_start)) {
             h++;
             continue;
         }

@@ -17,7 +17,9 @@
     X(RANGE, -11, "value out of range")                                                            \
     X(UNSUPPORTED, -12, "not supported")                                                           \
     X(STOPPED, -13, "stopped on request")                                                          \
-    X(CONFLICT, -14, "an address is taken by another process")
+    X(CONFLICT, -14, "an address is taken by another process")                                     \
+    X(TIMEOUT, -15, "device work did not finish in time")                                          \
+    X(CANCELED, -16, "cancelled while waiting for the device")
 
 enum sl_err {
     SL_OK = 0,

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "client.h"
 #include "config.h"
+#include "deepcheck.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
@@ -27,6 +28,7 @@
 #include "outfile.h"
 #include "pipeline.h"
 #include "placement.h"
+#include "watchdog.h"
 
 #define MAX_SHOWN_BAD 10
 
@@ -111,21 +113,26 @@ static void usage_run(FILE *o)
 static void usage_kernel(FILE *o)
 {
     fprintf(
-        o, "usage: sluice kernel check FILE.cl [--device NAME] [--window-ms N]\n"
+        o, "usage: sluice kernel check FILE.cl [--deep] [--device NAME] [--window-ms N]\n"
            "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
-           "                         [--capacity N] [--device NAME] [--strict] [--quiet]\n"
+           "                         [--capacity N] [--timeout-ms MS] [--device NAME]\n"
+           "                         [--strict] [--quiet]\n"
            "\n"
            "A PE in OpenCL C includes sluice.h and declares its shape and columns (see\n"
            "docs/kernel-abi.md).\n"
            "  check  compiles FILE.cl for the device, reports compile errors (with lines in\n"
            "         FILE.cl) and ABI problems, and prints the PE's shape, state size and columns\n"
+           "         --deep: then runs it on a small generated sample under Oclgrind and reports\n"
+           "         out-of-bounds accesses, data races and uninitialized values with their line\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
-           "         by ad id\n"
-           "Exit status: 0 success, 1 a build, ABI or run failure, 2 a usage error.\n");
+           "         by ad id; --timeout-ms MS: a batch or an emission that takes longer fails\n"
+           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology)\n"
+           "Exit status: 0 success, 1 a build, ABI or run failure, or problems found by --deep,\n"
+           "2 a usage error, 3 --deep without Oclgrind installed (the normal check passed).\n");
 }
 
 static void usage_devices(FILE *o)
@@ -539,6 +546,8 @@ enum {
     OPT_NODES,
     OPT_CLUSTER,
     OPT_DEVICES,
+    OPT_TIMEOUT,
+    OPT_DEEP,
 };
 
 static int cmd_ctr(int argc, char **argv)
@@ -827,6 +836,41 @@ static void print_pe_summary(const char *file, const sl_device *dev, const sl_en
     printf("\n");
 }
 
+/* kernel check --deep, after the normal check passed: the PE under Oclgrind. Returns the exit
+ * status: 0 clean, 1 problems (or the run failed), 3 Oclgrind is not installed. */
+static int deep_check(const char *file, const sl_pe_cfg *pe, int timeout_set)
+{
+    char self[4096], msg[4096];
+    ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (l <= 0) {
+        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", prog, strerror(errno));
+        return 1;
+    }
+    self[l] = '\0';
+    /* the simulator is slow: a minute per batch unless --timeout-ms says otherwise */
+    sl_deep_opts o = {.self = self,
+                      .source = file,
+                      .window_ms = pe->window_ms,
+                      .lateness_ms = pe->lateness_ms,
+                      .timeout_ms = timeout_set ? pe->timeout_ms : 60000};
+    sl_deep_report rep;
+    printf("%s: running it under Oclgrind (out-of-bounds accesses, data races, uninitialized "
+           "values)...\n",
+           file);
+    fflush(stdout);
+    int rc = sl_deep_check(&o, stdout, &rep, msg, sizeof msg);
+    fflush(stdout);
+    if (rc == SL_EUNSUPPORTED) {
+        fprintf(stderr, "%s: %s; the deep check did not run\n", prog, msg);
+        return 3;
+    }
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, msg);
+        return 1;
+    }
+    return rep.findings ? 1 : 0;
+}
+
 static int cmd_kernel(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -840,6 +884,8 @@ static int cmd_kernel(int argc, char **argv)
         {"binary", no_argument, NULL, OPT_BINARY},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+        {"deep", no_argument, NULL, OPT_DEEP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -860,7 +906,7 @@ static int cmd_kernel(int argc, char **argv)
     t.pe.capacity = 1u << 20;
     const char *output = NULL, *input = NULL;
     struct report_ctx rc = {0};
-    int binary = 0, force_progress = 0, c;
+    int binary = 0, force_progress = 0, deep = 0, timeout_set = 0, c;
     uint64_t v;
     optind = 1;
     while ((c = getopt_long(argc - 1, argv + 1, "d:o:i:f:qh", opts, NULL)) != -1) {
@@ -904,6 +950,15 @@ static int cmd_kernel(int argc, char **argv)
         case OPT_PROGRESS:
             force_progress = 1;
             break;
+        case OPT_TIMEOUT:
+            if (parse_u64("--timeout-ms", optarg, 0, UINT32_MAX, &v))
+                return 2;
+            t.pe.timeout_ms = (uint32_t)v;
+            timeout_set = 1;
+            break;
+        case OPT_DEEP:
+            deep = 1;
+            break;
         case 'q':
             rc.quiet = 1;
             break;
@@ -927,6 +982,10 @@ static int cmd_kernel(int argc, char **argv)
     const char *base = strrchr(file, '/');
     snprintf(t.pe.name, sizeof t.pe.name, "%s", base ? base + 1 : file);
 
+    if (deep && strcmp(sub, "check") != 0) {
+        fprintf(stderr, "%s kernel %s: --deep belongs to kernel check\n", prog, sub);
+        return 2;
+    }
     if (strcmp(sub, "run") == 0) {
         if (!input) {
             fprintf(stderr, "%s kernel run: --input EVENTS (or - for stdin) is required\n", prog);
@@ -955,6 +1014,12 @@ static int cmd_kernel(int argc, char **argv)
     int status = 0;
     if (strcmp(sub, "check") == 0) {
         print_pe_summary(file, dev, eng);
+        if (deep) {
+            fflush(stdout);
+            sl_engine_destroy(&eng);
+            sl_device_close(&dev);
+            return deep_check(file, &t.pe, timeout_set);
+        }
     } else {
         unsigned char *bin = NULL;
         size_t len = 0;
@@ -1341,6 +1406,8 @@ int main(int argc, char **argv)
         usage_main(stdout);
         return 0;
     }
+    /* A kernel that writes out of bounds kills the process in a driver thread: say which */
+    sl_crash_report_install(prog);
     if (strcmp(cmd, "ctr") == 0)
         return cmd_ctr(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)

@@ -64,6 +64,7 @@ void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
     pe->lateness_ms = 0;
     pe->trigger.every_events = 0;
     pe->trigger.every_ms = 0;
+    pe->timeout_ms = SL_PE_TIMEOUT_MS;
 }
 
 void sl_topology_defaults(sl_topology *t)
@@ -606,6 +607,7 @@ enum {
     PE_TRIGGER,
     PE_SOURCE,
     PE_BINARY,
+    PE_TIMEOUT_MS,
     PE_JOIN,  /* next stages only */
     PE_VALUE, /* next stages only */
     PE_NKEYS
@@ -657,10 +659,10 @@ static int parse_pe(const struct ctx *c, const yaml_node_t *n, const char *pfx, 
                     sl_stage_cfg *st)
 {
     struct field f[PE_NKEYS] = {
-        {"name", NULL, NULL},    {"kind", NULL, NULL},      {"capacity", NULL, NULL},
-        {"prior", NULL, NULL},   {"window_ms", NULL, NULL}, {"lateness_ms", NULL, NULL},
-        {"trigger", NULL, NULL}, {"source", NULL, NULL},    {"binary", NULL, NULL},
-        {"join", NULL, NULL},    {"value", NULL, NULL},
+        {"name", NULL, NULL},       {"kind", NULL, NULL},      {"capacity", NULL, NULL},
+        {"prior", NULL, NULL},      {"window_ms", NULL, NULL}, {"lateness_ms", NULL, NULL},
+        {"trigger", NULL, NULL},    {"source", NULL, NULL},    {"binary", NULL, NULL},
+        {"timeout_ms", NULL, NULL}, {"join", NULL, NULL},      {"value", NULL, NULL},
     };
     char path[128];
 #define PATH(key) (snprintf(path, sizeof path, "%s.%s", pfx, key), path)
@@ -732,6 +734,11 @@ static int parse_pe(const struct ctx *c, const yaml_node_t *n, const char *pfx, 
     }
     if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, pfx, &pe->trigger)) < 0)
         return rc;
+    if (f[PE_TIMEOUT_MS].v) {
+        if ((rc = get_u64(c, f[PE_TIMEOUT_MS].v, PATH("timeout_ms"), 0, UINT32_MAX, &u)) < 0)
+            return rc;
+        pe->timeout_ms = (uint32_t)u;
+    }
 #undef PATH
     return 0;
 }

@@ -17,6 +17,7 @@
  *     window_ms: 10000           # window_count only
  *     lateness_ms: 0             # window_count only
  *     trigger: {every_events: 1000000, every_ms: 1000}
+ *     timeout_ms: 10000          # longest wait for one batch or emission; 0 = no limit
  *   batch:
  *     events: 262144
  *   next:                        # optional further PEs, each fed by the previous one's rows
@@ -75,6 +76,7 @@ typedef struct sl_pe_cfg {
     char source[4096];       /* user: path of the PE's OpenCL C file */
     char binary[4096];       /* user: path of a program binary (sluice kernel build) */
     sl_trigger_cfg trigger;
+    uint32_t timeout_ms; /* longest wait for one dispatch (a batch, an emission); 0 = no limit */
 } sl_pe_cfg;
 
 #define SL_STAGES_MAX 4     /* keyed PEs in one topology: pe and up to three in next */
@@ -119,8 +121,9 @@ typedef struct sl_topology {
 int sl_topology_rekeyed(const sl_topology *t);
 
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
- * capacity 1,048,576 no prior window 10000 lateness 0 no trigger, batch 262,144, sink "-", no
- * placement overrides. */
+ * capacity 1,048,576 no prior window 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS,
+ * batch 262,144, sink "-", no placement overrides. */
+#define SL_PE_TIMEOUT_MS 10000u
 void sl_topology_defaults(sl_topology *t);
 
 /* Fills pe defaults for `kind` (used by the quickstart commands). */

@@ -1,6 +1,7 @@
 #include "device.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,14 @@ struct sl_device {
     cl_context ctx;
     cl_command_queue queue;
     sl_device_info info;
+    int wedged;
+    struct sl_device *next_kept; /* wedged devices kept until exit */
 };
+
+/* Wedged devices that sl_device_close did not release: referenced from here, so that leak
+ * checkers see them as reachable. */
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static sl_device *kept;
 
 const char *sl_cl_strerror(cl_int st)
 {
@@ -280,12 +288,33 @@ void sl_device_close(sl_device **dp)
     if (!dp || !*dp)
         return;
     sl_device *d = *dp;
+    *dp = NULL;
+    if (d->wedged) {
+        SL_INFO("device",
+                "%s: not released: commands may still run on it (a wait timed out or "
+                "was cancelled)",
+                d->info.name);
+        pthread_mutex_lock(&kept_mu);
+        d->next_kept = kept;
+        kept = d;
+        pthread_mutex_unlock(&kept_mu);
+        return;
+    }
     if (d->queue)
         clReleaseCommandQueue(d->queue);
     if (d->ctx)
         clReleaseContext(d->ctx);
     free(d);
-    *dp = NULL;
+}
+
+void sl_device_set_wedged(sl_device *d)
+{
+    d->wedged = 1;
+}
+
+int sl_device_wedged(const sl_device *d)
+{
+    return d->wedged;
 }
 
 const sl_device_info *sl_device_get_info(const sl_device *d)

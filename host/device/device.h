@@ -45,8 +45,19 @@ int sl_device_open_nth(const char *match, unsigned nth, sl_device **out, char *m
  * sl_err when the platforms cannot be listed. */
 int sl_device_count(const char *match);
 
-/* Releases the queue and context and sets *dp to NULL. */
+/* Releases the queue and context and sets *dp to NULL. A wedged device (below) is not
+ * released: releasing a queue waits for its commands, which may never end. It is kept for the
+ * rest of the process instead (its memory stays reachable), and the process should exit soon. */
 void sl_device_close(sl_device **dp);
+
+/* Marks the device as wedged: a wait on its work ended early (host/watchdog.h: a kernel did not
+ * finish within its limit, or the wait was cancelled), so commands may still run on it and it
+ * must not be used again. Engines on it then stop waiting for it at teardown. The device's
+ * thread only. */
+void sl_device_set_wedged(sl_device *d);
+
+/* 1 when sl_device_set_wedged was called on d. */
+int sl_device_wedged(const sl_device *d);
 
 const sl_device_info *sl_device_get_info(const sl_device *d);
 cl_context sl_device_context(const sl_device *d);

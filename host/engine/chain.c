@@ -182,6 +182,12 @@ sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage)
     return stage < ch->n ? ch->st[stage].eng : NULL;
 }
 
+void sl_chain_set_cancel(sl_chain *ch, const volatile sig_atomic_t *flag)
+{
+    for (uint32_t i = 0; i < ch->n; i++)
+        sl_engine_set_cancel(ch->st[i].eng, flag);
+}
+
 int sl_chain_reset(sl_chain *ch)
 {
     ch->msg[0] = '\0';

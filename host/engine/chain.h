@@ -14,6 +14,7 @@
 #ifndef SL_CHAIN_H
 #define SL_CHAIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,11 @@ int sl_chain_finish(sl_chain *ch, uint32_t stage);
 int sl_chain_finish_all(sl_chain *ch);
 
 sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage);
+
+/* Hands the cancel flag to every stage's engine (sl_engine_set_cancel, host/engine.h): once
+ * *flag is nonzero, a call that waits for the device fails with SL_ECANCELED within about
+ * 50 ms. NULL removes it. The chain's thread. */
+void sl_chain_set_cancel(sl_chain *ch, const volatile sig_atomic_t *flag);
 
 /* Discards every stage's state (sl_engine_reset) for a new stream; keeps programs. */
 int sl_chain_reset(sl_chain *ch);

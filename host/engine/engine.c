@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "keyhash.h"
 #include "log.h"
 #include "pebin.h"
+#include "watchdog.h"
 
 #define DEFAULT_BATCH (1u << 18)
 #define NBUF 2
@@ -70,9 +72,22 @@ struct sl_engine {
     uint64_t next_event_trigger;
     double last_emit_s;
     int failed;
+    /* watchdog (host/watchdog.h) */
+    const volatile sig_atomic_t *cancel; /* sl_engine_set_cancel; NULL = none */
+    int wedged;                  /* a wait ended early: device work may still run (and use the
+                                    buffers below), so nothing is released */
+    int clear_by_write;          /* Oclgrind: zero the table with writes, not fills */
+    cl_uint count_h;             /* emission: rows written, read back */
+    cl_uint merge_status_h[2];   /* merge: status read back */
+    struct sl_engine *next_kept; /* wedged engines kept until exit */
     sl_engine_stats stats;
     char msg[1024];
 };
+
+/* Wedged engines that sl_engine_destroy did not release: their buffers may still be written by
+ * the device. Referenced from here, so that leak checkers see them as reachable. */
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static sl_engine *kept_engines;
 
 static double now_s(void)
 {
@@ -100,6 +115,69 @@ static int clfail(sl_engine *e, cl_int st, const char *what)
     return fail(e, rc, "%s failed: %s (%d)", what, sl_cl_strerror(st), (int)st);
 }
 
+/* The PE's name for messages, with its file when that is not its name: `revenue (rev.cl)`. */
+static void pe_label(const sl_engine *e, char *buf, size_t len)
+{
+    const sl_pe_cfg *pe = &e->cfg.pe;
+    const char *file = pe->binary[0] ? pe->binary : pe->source;
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (pe->kind != SL_PE_USER || !file[0] || strcmp(base, pe->name) == 0)
+        snprintf(buf, len, "%s", pe->name);
+    else
+        snprintf(buf, len, "%s (%.200s)", pe->name, file);
+}
+
+/* Explains a wait that ended without the command completing (sl_cl_wait's codes) and fails
+ * the engine. A timeout or cancel wedges the engine and its device: the command may still run. */
+static int wait_failed(sl_engine *e, int rc, cl_int st, const char *kernel, const char *what)
+{
+    if (rc == SL_ETIMEOUT || rc == SL_ECANCELED) {
+        e->wedged = 1;
+        sl_device_set_wedged(e->dev);
+    }
+    char pe[300];
+    pe_label(e, pe, sizeof pe);
+    if (rc == SL_ETIMEOUT)
+        return fail(e, rc,
+                    "%s%s of PE %s did not finish within %u ms (pe.timeout_ms; --timeout-ms for "
+                    "sluice kernel run): raise the limit if the kernel is only slow (0 = no "
+                    "limit). The device cannot be trusted after this: the process must exit",
+                    kernel ? "kernel " : "", kernel ? kernel : what, pe,
+                    (unsigned)e->cfg.pe.timeout_ms);
+    if (rc == SL_ECANCELED)
+        return fail(e, rc, "PE %s: %s: stopped waiting for %s%s (cancelled on request)", pe, what,
+                    kernel ? "kernel " : "the device", kernel ? kernel : "");
+    if (rc == SL_ECL)
+        return clfail(e, st, what);
+    return fail(e, rc, "PE %s: %s: %s", pe, what, sl_strerror(rc));
+}
+
+/* Waits for ev under the PE's limit (pe.timeout_ms) and the cancel flag. `kernel` names the
+ * kernel the wait is for (NULL: no kernel of the PE), `what` the step (both for messages).
+ * Returns 0 or a negative sl_err. */
+static int wait_event(sl_engine *e, cl_event ev, const char *kernel, const char *what)
+{
+    if (sl_device_wedged(e->dev))
+        return fail(e, SL_ETIMEOUT,
+                    "PE %s: %s: the device cannot be used any more: a kernel on it did not "
+                    "finish in time, or a wait for it was cancelled",
+                    e->cfg.pe.name, what);
+    cl_int st = CL_SUCCESS;
+    int rc = sl_cl_wait(ev, e->cfg.pe.timeout_ms, e->cancel, &st);
+    return rc ? wait_failed(e, rc, st, kernel, what) : 0;
+}
+
+/* clFinish of q under the same limit and flag. */
+static int finish_queue(sl_engine *e, cl_command_queue q, const char *kernel, const char *what)
+{
+    if (sl_device_wedged(e->dev))
+        return wait_event(e, NULL, kernel, what);
+    cl_int st = CL_SUCCESS;
+    int rc = sl_cl_finish(q, e->cfg.pe.timeout_ms, e->cancel, &st);
+    return rc ? wait_failed(e, rc, st, kernel, what) : 0;
+}
+
 static uint32_t next_pow2(uint64_t v)
 {
     uint64_t p = 1;
@@ -125,6 +203,8 @@ static const char *pe_file(enum sl_pe_kind k)
     return NULL;
 }
 
+/* The start of t's window: floor(t / w) * w. Needs |t| <= SL_WINDOW_TIME_LIMIT (and w > 0), so
+ * that the product stays within int64: it lies in (t - w, t]. */
 static int64_t window_start(int64_t t, int64_t w)
 {
     int64_t q = t / w;
@@ -390,6 +470,8 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     if (rc)
         return rc;
     SL_INFO("engine", "built PE %s in %.3f s (%s)", pe->name, now_s() - t0, opts);
+    sl_crash_note_pe(pe->name, pe->binary[0] ? pe->binary : pe->source, pe->kind == SL_PE_USER,
+                     pe->binary[0] != 0);
     if ((rc = check_abi(e, msg, msglen)))
         return rc;
     cl_int st;
@@ -455,9 +537,32 @@ static cl_int set_fixed_args(sl_engine *e)
     return st;
 }
 
-/* Zeroes the table and its counters (enqueued on q). Returns a CL status. */
+/* Zeroes buffer m with blocking writes (the Oclgrind path of clear_table). Returns a CL status. */
+static cl_int zero_by_write(sl_engine *e, cl_mem m, size_t size)
+{
+    void *z = calloc(1, size ? size : 1);
+    if (!z)
+        return CL_OUT_OF_HOST_MEMORY;
+    cl_int st = clEnqueueWriteBuffer(e->q, m, CL_TRUE, 0, size, z, 0, NULL, NULL);
+    free(z);
+    return st;
+}
+
+/* Zeroes the table and its counters (enqueued on q). Returns a CL status.
+ * Under Oclgrind (`sluice kernel check --deep`) the buffers are zeroed with writes instead:
+ * its uninitialized-value checker loses track of filled buffers and would report every read of
+ * the table. Those writes block, but they come behind no kernel: at setup, and in a reset that
+ * has waited for the queue. */
 static cl_int clear_table(sl_engine *e)
 {
+    if (e->clear_by_write) {
+        cl_int st = zero_by_write(e, e->slots, (size_t)e->nslots * e->slot_size);
+        if (st == CL_SUCCESS)
+            st = zero_by_write(e, e->fill, e->ncounters * sizeof(cl_uint));
+        if (st == CL_SUCCESS)
+            st = zero_by_write(e, e->status, 2 * sizeof(cl_uint));
+        return st;
+    }
     cl_uint zero = 0;
     cl_int st = clEnqueueFillBuffer(e->q, e->slots, &zero, sizeof zero, 0,
                                     (size_t)e->nslots * e->slot_size, 0, NULL, NULL);
@@ -521,10 +626,9 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
         }
         memset(s->host, 0, batch_bytes);
     }
-    st = clFinish(e->q);
-    if (st != CL_SUCCESS) {
-        rc = sl_cl_check(st, "clFinish");
-        goto fail;
+    if ((rc = finish_queue(e, e->q, NULL, "clearing the state table"))) {
+        snprintf(msg, msglen, "%s", e->msg);
+        return rc;
     }
     return 0;
 fail:
@@ -576,6 +680,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->cfg = *cfg;
     e->ctx = sl_device_context(dev);
     e->q = sl_device_queue(dev);
+    e->clear_by_write = strstr(in->platform, "Oclgrind") != NULL;
     e->on_emit = on_emit;
     e->ud = ud;
     e->windowed = windowed;
@@ -635,9 +740,9 @@ fail:
 static int reclaim(sl_engine *e, struct stage *s)
 {
     if (s->ready) {
-        cl_int st = clWaitForEvents(1, &s->ready);
-        if (st != CL_SUCCESS)
-            return clfail(e, st, "waiting for a batch buffer");
+        int rc = wait_event(e, s->ready, "sl_aggregate", "waiting for a batch");
+        if (rc)
+            return rc; /* s->ready is kept: the batch may still run */
         release_event(&s->ready);
     }
     if (!s->pending)
@@ -778,21 +883,27 @@ static int drain(sl_engine *e)
 /* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. */
 static int merge_copies(sl_engine *e)
 {
-    cl_uint status[2] = {0, 0};
+    cl_uint *status = e->merge_status_h;
     cl_kernel k = e->k_merge;
     cl_int st = CL_SUCCESS;
+    cl_event got = NULL;
     size_t global = e->nparts, local = 1;
+    status[0] = status[1] = 0;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
     uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
     if (st == CL_SUCCESS)
-        st =
-            clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof status, status, 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_TRUE, 0, e->nparts * sizeof(cl_uint), fill, 0,
+        st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status, 0,
                                  NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->nparts * sizeof(cl_uint), fill, 0,
+                                 NULL, &got);
     if (st != CL_SUCCESS)
         return clfail(e, st, "merging table copies");
+    int rc = wait_event(e, got, "sl_merge_copies", "merging table copies");
+    if (rc)
+        return rc; /* `got` is kept: the merge may still run */
+    clReleaseEvent(got);
     uint64_t live = 0;
     for (uint32_t p = 0; p < e->nparts; p++)
         live += fill[p];
@@ -837,30 +948,41 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
             return fail(e, rc, "cannot allocate %zu result rows on the device", need);
         e->out_rows = need;
     }
-    cl_uint zero = 0, close_u = (cl_uint)close, cap = (cl_uint)e->out_rows;
+    /* Host memory the queue reads or writes is the engine's (or static): after a wait that
+     * ends early the commands may still run, and the engine is then kept, not freed. */
+    static const cl_uint zero = 0;
+    cl_uint close_u = (cl_uint)close, cap = (cl_uint)e->out_rows;
     cl_long before_l = before;
     cl_kernel k = e->k_emit;
+    cl_event got = NULL;
     const struct karg per_emit[] = {KARG(close_u), KARG(before_l), KARG(e->out), KARG(cap)};
-    st = clEnqueueWriteBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
+    e->count_h = 0;
+    st = clEnqueueWriteBuffer(e->q, e->out_count, CL_FALSE, 0, sizeof zero, &zero, 0, NULL, NULL);
     if (st == CL_SUCCESS)
         st = set_args(k, 3, per_emit, 4);
     size_t global = e->nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
-    cl_uint count = 0;
     if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->out_count, CL_TRUE, 0, sizeof count, &count, 0, NULL,
-                                 NULL);
+        st = clEnqueueReadBuffer(e->q, e->out_count, CL_FALSE, 0, sizeof e->count_h, &e->count_h, 0,
+                                 NULL, &got);
     if (st != CL_SUCCESS)
         return clfail(e, st, "running the emission kernel");
+    if ((rc = wait_event(e, got, "sl_emit_rows", "running the emission kernel")))
+        return rc; /* `got` is kept: the emission may still run */
+    clReleaseEvent(got);
+    cl_uint count = e->count_h;
     if (count > e->out_rows)
         return fail(e, SL_ECL, "emission found %u rows but the table counts %llu live keys", count,
                     (unsigned long long)e->stats.keys);
     if (count > 0) {
-        st = clEnqueueReadBuffer(e->q, e->out, CL_TRUE, 0, count * sizeof(sl_row), e->rows, 0, NULL,
-                                 NULL);
+        st = clEnqueueReadBuffer(e->q, e->out, CL_FALSE, 0, count * sizeof(sl_row), e->rows, 0,
+                                 NULL, &got);
         if (st != CL_SUCCESS)
             return clfail(e, st, "reading results");
+        if ((rc = wait_event(e, got, "sl_emit_rows", "reading results")))
+            return rc;
+        clReleaseEvent(got);
     }
     if (close)
         e->stats.keys -= count;
@@ -878,9 +1000,12 @@ static int close_windows(sl_engine *e)
 {
     if (!e->wm.have_time)
         return 0;
-    int64_t w = e->cfg.pe.window_ms;
-    int64_t wm = e->wm.max_time - e->cfg.pe.lateness_ms;
-    if (e->wm.max_time < INT64_MIN + e->cfg.pe.lateness_ms)
+    int64_t w = e->cfg.pe.window_ms, wm;
+    /* Every admitted time is >= -SL_WINDOW_TIME_LIMIT, so every window ends after that: below
+     * it (or below INT64_MIN) the watermark closes nothing, and window_start needs its argument
+     * within the limit. lateness_ms may be anything up to INT64_MAX. */
+    if (__builtin_sub_overflow(e->wm.max_time, e->cfg.pe.lateness_ms, &wm) ||
+        wm < -SL_WINDOW_TIME_LIMIT)
         return 0;
     int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
     if (before <= e->closed_before)
@@ -1000,35 +1125,46 @@ int sl_engine_finish(sl_engine *e)
     int rc = flush_staged(e);
     if (rc)
         return rc;
-    /* Window PE: every window is final now. Others: a snapshot of everything is final. */
+    /* Window PE: every window is final now (INT64_MAX closes all of them, also those whose end
+     * does not fit in int64). Others: a snapshot of everything is final. */
     return emit(e, SL_EMIT_FINAL, e->windowed, INT64_MAX);
 }
 
 int sl_engine_reset(sl_engine *e)
 {
+    if (e->wedged || sl_device_wedged(e->dev))
+        return wait_event(e, NULL, NULL, "resetting the engine");
     /* Wait for every stage without judging it (a failed run's status is stale), release its
      * events, and map back any buffer that a failed dispatch left unmapped. */
-    cl_int st = clFinish(e->q);
-    if (st == CL_SUCCESS)
-        st = clFinish(e->qx);
-    for (int i = 0; i < NBUF && st == CL_SUCCESS; i++) {
+    const char *what = "resetting the engine";
+    int rc = finish_queue(e, e->q, "sl_aggregate", what);
+    if (rc == 0)
+        rc = finish_queue(e, e->qx, "sl_aggregate", what);
+    cl_int st = CL_SUCCESS;
+    for (int i = 0; i < NBUF && rc == 0; i++) {
         struct stage *s = &e->st[i];
-        if (s->ready)
-            st = clWaitForEvents(1, &s->ready);
+        if (s->ready && (rc = wait_event(e, s->ready, "sl_aggregate", what)))
+            break;
         release_event(&s->ready);
         release_event(&s->kernel);
         release_event(&s->transfer);
         s->pending = 0;
-        if (st == CL_SUCCESS && !s->host)
-            s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION,
-                                         0, e->batch_cap * sizeof(sl_rec), 0, NULL, NULL, &st);
+        if (!s->host) {
+            s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION,
+                                         0, e->batch_cap * sizeof(sl_rec), 0, NULL, &s->ready, &st);
+            if (st != CL_SUCCESS)
+                return clfail(e, st, what);
+            if ((rc = wait_event(e, s->ready, "sl_aggregate", what)))
+                break;
+            release_event(&s->ready);
+        }
     }
-    if (st == CL_SUCCESS)
-        st = clear_table(e);
-    if (st == CL_SUCCESS)
-        st = clFinish(e->q);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "resetting the engine");
+    if (rc)
+        return rc;
+    if ((st = clear_table(e)) != CL_SUCCESS)
+        return clfail(e, st, what);
+    if ((rc = finish_queue(e, e->q, NULL, what)))
+        return rc;
     e->staged = 0;
     e->wm = (sl_watermark){0, 0};
     e->closed_before = INT64_MIN;
@@ -1081,19 +1217,52 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st)
     *st = e->stats;
 }
 
+void sl_engine_set_cancel(sl_engine *e, const volatile sig_atomic_t *flag)
+{
+    e->cancel = flag;
+}
+
+/* Waits for the engine's queues to go idle before its objects are released: up to
+ * pe.timeout_ms, or SL_CANCEL_GRACE_MS once the cancel flag is set. Returns 0 when they did,
+ * or nonzero when the engine must be kept instead (wedged). */
+static int quiesce(sl_engine *e)
+{
+    if (e->wedged || sl_device_wedged(e->dev))
+        return 1;
+    uint32_t limit = e->cancel && *e->cancel ? SL_CANCEL_GRACE_MS : e->cfg.pe.timeout_ms;
+    cl_command_queue qs[2] = {e->q, e->qx};
+    for (int i = 0; i < 2; i++) {
+        cl_int st;
+        if (qs[i] && sl_cl_finish(qs[i], limit, NULL, &st) == SL_ETIMEOUT) {
+            e->wedged = 1;
+            sl_device_set_wedged(e->dev);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void sl_engine_destroy(sl_engine **ep)
 {
     if (!ep || !*ep)
         return;
     sl_engine *e = *ep;
-    if (e->q)
-        clFinish(e->q);
-    if (e->qx)
-        clFinish(e->qx);
+    *ep = NULL;
+    if (quiesce(e)) {
+        char pe[300];
+        pe_label(e, pe, sizeof pe);
+        SL_WARN("engine",
+                "PE %s: device work did not finish; its buffers and OpenCL objects are left "
+                "unreleased for the rest of the process",
+                pe);
+        pthread_mutex_lock(&kept_mu);
+        e->next_kept = kept_engines;
+        kept_engines = e;
+        pthread_mutex_unlock(&kept_mu);
+        return;
+    }
     for (int i = 0; i < NBUF; i++) {
         struct stage *s = &e->st[i];
-        if (s->ready)
-            clWaitForEvents(1, &s->ready);
         if (s->host && s->pinned)
             clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, NULL);
         release_event(&s->ready);
@@ -1109,7 +1278,7 @@ void sl_engine_destroy(sl_engine **ep)
         free(s->fill_h);
     }
     if (e->qx) {
-        clFinish(e->qx);
+        clFinish(e->qx); /* the unmaps above: quiesce found the device idle */
         clReleaseCommandQueue(e->qx);
     }
     cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
@@ -1128,5 +1297,4 @@ void sl_engine_destroy(sl_engine **ep)
     free(e->cursor);
     free(e->rows);
     free(e);
-    *ep = NULL;
 }

@@ -10,10 +10,21 @@
  * every T ms; window PEs emit windows as the watermark closes them; sl_engine_finish emits the
  * final, complete result.
  *
+ * Watchdog: every wait for the device (a batch, an emission, a merge, a reset, the teardown) is
+ * bounded by pe.timeout_ms (config.h; 0 = no limit) and can be cancelled with a flag
+ * (sl_engine_set_cancel), because a kernel that never returns cannot be stopped. A wait that
+ * passes the limit fails with SL_ETIMEOUT, and one cancelled with SL_ECANCELED; in both cases the
+ * kernel may still run, so the engine and its device are "wedged" (sl_device_wedged): the engine
+ * refuses every further call, sl_engine_destroy and sl_device_close keep the OpenCL objects and
+ * buffers instead of releasing them (a release would wait for the kernel, maybe forever), and the
+ * process should report the error and exit. A kernel cannot be killed: exiting the process is
+ * the only way to get the CPU (PoCL) or device back.
+ *
  * An engine and its device belong to one thread: every call below must come from it. */
 #ifndef SL_ENGINE_H
 #define SL_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,8 +122,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
                   sl_engine **out, char *msg, size_t msglen);
 
 /* Appends n records. Dispatches batches and fires triggers as they fill. Returns 0 or a
- * negative sl_err (SL_ETABLEFULL, SL_ECL, or the emit callback's code); after an error the
- * engine accepts nothing more and sl_engine_message() explains. */
+ * negative sl_err (SL_ETABLEFULL, SL_ECL, SL_ETIMEOUT, SL_ECANCELED, or the emit callback's
+ * code); after an error the engine accepts nothing more and sl_engine_message() explains. */
 int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
 
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
@@ -138,7 +149,8 @@ size_t sl_engine_state_size(const sl_engine *e);
 
 /* Waits for the device, discards every key's state, staged records, triggers and statistics, and
  * keeps the program and buffers, so that a new stream costs no setup. Works after an error
- * too (the error is cleared). Returns 0 or SL_ECL. */
+ * too (the error is cleared), except on a wedged engine (SL_ETIMEOUT: see above). Returns 0,
+ * SL_ECL, SL_ETIMEOUT or SL_ECANCELED. */
 int sl_engine_reset(sl_engine *e);
 
 /* The last error's explanation ("" when none). */
@@ -146,7 +158,20 @@ const char *sl_engine_message(const sl_engine *e);
 
 void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st);
 
-/* Releases every OpenCL object and buffer and sets *ep to NULL. */
+/* How long sl_engine_destroy waits for the device once the cancel flag is set. */
+#define SL_CANCEL_GRACE_MS 100
+
+/* Makes every wait of the engine for its device watch *flag (NULL: no flag): once the flag is
+ * nonzero, a wait that cannot end at once fails with SL_ECANCELED within SL_WAIT_SLICE_MS
+ * (50 ms, host/watchdog.h), and the engine is wedged (see above). Meant for a node's SIGTERM:
+ * a signal handler or another thread sets the flag; the engine only reads it. The flag must
+ * outlive the engine. The engine's thread, like every call here. */
+void sl_engine_set_cancel(sl_engine *e, const volatile sig_atomic_t *flag);
+
+/* Waits for the device (at most pe.timeout_ms, or SL_CANCEL_GRACE_MS when the cancel flag is
+ * set), releases every OpenCL object and buffer, and sets *ep to NULL. A wedged engine, or one
+ * whose device does not go idle in that time, is not released but kept for the rest of the
+ * process (see above): its device may still write into its buffers. */
 void sl_engine_destroy(sl_engine **ep);
 
 #endif

@@ -49,6 +49,7 @@ struct sl_multi {
     int windowed;
 
     atomic_int failed;
+    _Atomic(const volatile sig_atomic_t *) cancel; /* sl_multi_set_cancel */
     pthread_mutex_t mu; /* failure message, final rows, window emissions */
     int rc;
     char msg[2048];
@@ -142,6 +143,8 @@ static void *device_thread(void *arg)
             pthread_cond_wait(&dq->cv_work, &dq->mu);
         if (dq->quit)
             break;
+        if (dq->eng)
+            sl_engine_set_cancel(dq->eng, atomic_load(&m->cancel));
         if (!dq->count) { /* finish, with everything handed over pushed */
             pthread_mutex_unlock(&dq->mu);
             int frc = dq->rc ? 0 : sl_engine_finish(dq->eng);
@@ -340,6 +343,12 @@ int sl_multi_finish(sl_multi *m)
     if (rc)
         fail(m, rc, "the final rows were refused (%s)", sl_strerror(rc));
     return rc;
+}
+
+void sl_multi_set_cancel(sl_multi *m, const volatile sig_atomic_t *flag)
+{
+    atomic_store(&m->cancel, flag);
+    /* each device thread hands it to its engine before its next chunk (or its finish) */
 }
 
 const sl_columns *sl_multi_columns(const sl_multi *m)

@@ -23,6 +23,7 @@
 #ifndef SL_MULTIDEV_H
 #define SL_MULTIDEV_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,13 @@ int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n);
 /* Hands over what is left, waits for every device to finish, and emits the final rows of all
  * devices in one SL_EMIT_FINAL call. Returns 0 or an sl_err. */
 int sl_multi_finish(sl_multi *m);
+
+/* Hands the cancel flag to every device's engine (sl_engine_set_cancel, host/engine.h), each
+ * from its own thread before its next chunk or its finish: once *flag is nonzero, device waits
+ * fail with SL_ECANCELED within about 50 ms, and sl_multi_push or sl_multi_finish returns it.
+ * Call it before the first push (a chunk already in a device's hands keeps the flag it was
+ * started with). NULL removes it. The creating thread. */
+void sl_multi_set_cancel(sl_multi *m, const volatile sig_atomic_t *flag);
 
 const sl_columns *sl_multi_columns(const sl_multi *m);
 int sl_multi_windowed(const sl_multi *m);
