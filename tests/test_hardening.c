@@ -641,3 +641,73 @@ Test(hardening, flood_of_unknown_streams, .init = setup, .fini = teardown, .time
     cluster_down(&cl);
     finish();
 }
+
+/* ---- 7. a kernel that never returns, on a cluster ----------------------------------------------
+ */
+
+/* Never returns (tests/test_watchdog.c has the same trick: an exit value that nothing stores). */
+static const char spin_cl[] = "#include \"sluice.h\"\n"
+                              "#define SL_PE_REDUCE\n"
+                              "#define SL_COLUMNS \"n:int\"\n"
+                              "typedef struct { ulong n; } sl_state;\n"
+                              "void sl_init(__global sl_state *s) { s->n = 1; }\n"
+                              "void sl_add(__global sl_state *s, const sl_record *r)\n"
+                              "{\n"
+                              "    while (s->n != 0xfffffffffffful + r->type)\n"
+                              "        s->n = (s->n * 3 + 1) & 0xfff;\n"
+                              "}\n"
+                              "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+                              "{ d->n += s->n; }\n"
+                              "void sl_emit(__global const sl_state *s, sl_out *o)\n"
+                              "{ o->v[0] = (double)s->n; }\n";
+
+Test(hardening, endless_kernel_on_a_cluster, .init = setup, .fini = teardown, .timeout = 300)
+{
+    FILE *f = create("spin.cl");
+    fputs(spin_cl, f);
+    fclose(f);
+    f = create("spin.yaml");
+    fputs("source: {type: generator, events: 100000, keys: 100}\n"
+          "pe: {name: spin, kind: user, source: spin.cl, timeout_ms: 3000}\n"
+          "sink: {path: spin.csv}\n",
+          f);
+    fclose(f);
+    write_cluster("c.yaml", 2, NULL, 60500);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 2, 0, "up.err");
+
+    /* pe.timeout_ms: the job fails with the watchdog's message; cluster up replaces the node
+     * whose device the kernel still holds */
+    double t0 = now_s();
+    struct run r = run_sluice("run spin.yaml --cluster c.yaml", 120);
+    double took = now_s() - t0;
+    cr_log_info("an endless kernel with pe.timeout_ms 3000 on 2 nodes: failed after %.1f s: %s",
+                took, r.err);
+    cr_assert(ne(int, r.status, 0));
+    cr_assert_not_null(strstr(r.err, "did not finish within 3000 ms"), "%s", r.err);
+    run_free(&r);
+    wait_log("up.err", "restarted as pid", 30);
+
+    /* without a limit the kernel runs on (small batches: it starts while the input streams);
+     * `cluster down` still stops every node by signal (the first asks the job to finish, which
+     * it cannot; the second, 15 s later, cancels the wait), with no SIGKILL */
+    f = create("spin.yaml");
+    fputs("source: {type: generator, events: 100000, keys: 100}\n"
+          "pe: {name: spin, kind: user, source: spin.cl, timeout_ms: 0}\n"
+          "batch: {events: 1024}\n"
+          "sink: {path: spin.csv}\n",
+          f);
+    fclose(f);
+    pid_t client = spawn("run spin.yaml --cluster c.yaml", NULL, "spin.err");
+    wait_log("up.err", "node 1: job ", 60);
+    let_run(client, 2.0, "the endless job");
+    memset(cl.node, 0, sizeof cl.node);
+    cr_assert(eq(u32, find_nodes(&cl), 2));
+    t0 = now_s();
+    cluster_down(&cl);
+    cr_log_info("cluster down with an endless kernel running: %.1f s", now_s() - t0);
+    cr_assert(le(dbl, now_s() - t0, 30.0), "cluster down took longer than its SIGKILL deadline");
+    int st = wait_exit(client, 30, "the endless job's client");
+    cr_assert(ne(int, st, 0));
+    finish();
+}

@@ -48,8 +48,9 @@ struct agent {
     pthread_t th;
     int started;
     atomic_int quit;
-    atomic_int signals;  /* stop signals read from sig_fd */
-    atomic_int orphaned; /* exit_with_parent and the parent is gone */
+    atomic_int signals;           /* stop signals read from sig_fd */
+    atomic_int orphaned;          /* exit_with_parent and the parent is gone */
+    volatile sig_atomic_t cancel; /* set with a second stop or an orphan: device waits give up */
     int sig_fd;
     int exit_with_parent;
     pid_t parent;
@@ -170,6 +171,8 @@ static void *agent_main(void *arg)
         }
         if (a->exit_with_parent && getppid() != a->parent)
             atomic_store(&a->orphaned, 1);
+        if (atomic_load(&a->signals) > 1 || atomic_load(&a->orphaned))
+            a->cancel = 1; /* the main thread may be waiting for a kernel: let it go */
         pthread_mutex_lock(&a->mu);
         int want = a->want;
         uint32_t stream = a->stream;
@@ -538,6 +541,7 @@ static void start_job(struct node *nd, const sl_frame *f)
         abort_job(nd, err);
         return;
     }
+    sl_chain_set_cancel(nd->chain, &nd->agent.cancel);
     logf_(nd, "job %u: %u stage(s), results to %s", nd->job_id, nd->stages, job->result_endpoint);
 }
 
@@ -970,6 +974,13 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         }
         if ((rc = turn(nd, msg, msglen)))
             break;
+        if (!stops(nd) && sl_device_wedged(nd->dev)) {
+            /* A kernel outlived pe.timeout_ms (the job failed with that message): the device
+             * still runs it and cannot be trusted again. cluster up starts a fresh node. */
+            snprintf(msg, msglen, "the device is wedged by a kernel that did not finish; exiting");
+            rc = SL_EIO;
+            break;
+        }
     }
 out:
     while (nd->nreplies) { /* waits at most REPLY_TIMEOUT_US for them */
