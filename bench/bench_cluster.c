@@ -50,6 +50,7 @@
 #include "addict.h"
 #include "chain.h"
 #include "client.h"
+#include "config.h"
 #include "device.h"
 #include "err.h"
 #include "jointab.h"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "placement.h"
 #include "err.h"
 #include "event.h"
 

@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "event.h"
 #include "frame.h"
 #include "job.h"
 #include "node.h"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "topology.h"
 #include "job.h"
 #include "pipeline.h"
 

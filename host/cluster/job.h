@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "columns.h"
-#include "config.h"
+#include "topology.h"
 #include "frame.h"
 
 enum sl_schema {

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "topology.h"
 
 typedef struct sl_launch sl_launch;
 

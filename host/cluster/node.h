@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "topology.h"
 
 #define SL_CLIENT_SOURCE UINT32_C(0xfffffffe) /* the source id of clients' frames */
 #define SL_LEASE_EVERY_MS 250                 /* how often leases are sent */

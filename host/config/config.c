@@ -26,67 +26,9 @@
 
 #define CAPACITY_MAX (UINT64_C(1) << 31)
 #define BATCH_MAX (UINT64_C(1) << 26)
-#define DEFAULT_CAPACITY (UINT64_C(1) << 20)
-#define DEFAULT_BATCH 262144u
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* 1 MiB; a topology is a few hundred bytes */
 #define CONFIG_DEPTH_MAX 64               /* nested collections, the root included */
 #define ALL_TYPES ((1u << SL_EV_NTYPES) - 1)
-
-static const char *const kind_names[SL_PE_NKINDS + 1] = {"count", "sum", "ctr", "window_count",
-                                                         "user"};
-
-int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out)
-{
-    if (!s)
-        return SL_EINVAL;
-    for (int k = 0; k <= SL_PE_NKINDS; k++) {
-        if (strcmp(s, kind_names[k]) == 0) {
-            *out = (enum sl_pe_kind)k;
-            return 0;
-        }
-    }
-    return SL_EINVAL;
-}
-
-const char *sl_pe_kind_name(enum sl_pe_kind k)
-{
-    return (unsigned)k <= SL_PE_NKINDS ? kind_names[k] : "unknown";
-}
-
-void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
-{
-    memset(pe, 0, sizeof *pe);
-    snprintf(pe->name, sizeof pe->name, "%s", sl_pe_kind_name(kind));
-    pe->kind = kind;
-    pe->capacity = DEFAULT_CAPACITY;
-    pe->has_prior = 0;
-    pe->window_ms = kind == SL_PE_USER ? 0 : 10000; /* a user PE has a window only when asked */
-    pe->lateness_ms = 0;
-    pe->trigger.every_events = 0;
-    pe->trigger.every_ms = 0;
-    pe->timeout_ms = SL_PE_TIMEOUT_MS;
-}
-
-void sl_topology_defaults(sl_topology *t)
-{
-    memset(t, 0, sizeof *t);
-    t->source.kind = SL_SRC_STDIN;
-    t->source.format = SL_FMT_NDJSON;
-    sl_gen_defaults(&t->source.gen);
-    t->filter_types = ALL_TYPES;
-    sl_pe_defaults(&t->pe, SL_PE_CTR);
-    t->batch_events = DEFAULT_BATCH;
-    snprintf(t->sink.path, sizeof t->sink.path, "-");
-    t->sink.snapshots = 0;
-}
-
-int sl_topology_rekeyed(const sl_topology *t)
-{
-    for (uint32_t i = 0; i < t->nnext; i++)
-        if (t->next[i].join[0])
-            return 1;
-    return 0;
-}
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
@@ -671,7 +613,7 @@ static int parse_pe(const struct ctx *c, const yaml_node_t *n, const char *pfx, 
         return rc;
     if (!f[PE_KIND].v)
         return missing(c, n, pfx, "kind", "");
-    int k = get_choice(c, f[PE_KIND].v, PATH("kind"), kind_names, SL_PE_NKINDS + 1);
+    int k = get_choice(c, f[PE_KIND].v, PATH("kind"), sl_pe_kind_names, SL_PE_NKINDS + 1);
     if (k < 0)
         return SL_ECONFIG;
     sl_pe_defaults(pe, (enum sl_pe_kind)k);
@@ -1255,14 +1197,6 @@ out:
 static int host_is_loopback(const char *h)
 {
     return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
-}
-
-void sl_cluster_defaults(sl_cluster_cfg *c)
-{
-    memset(c, 0, sizeof *c);
-    c->partitions = 256;
-    snprintf(c->client_host, sizeof c->client_host, "127.0.0.1");
-    sl_net_opts_defaults(&c->net);
 }
 
 static int parse_net(const struct ctx *c, const yaml_node_t *n, sl_net_opts *o)

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "topology.h"
+
 #include <CL/cl.h>
 
 /* ---- topology ---------------------------------------------------------------------------- */
@@ -92,13 +94,6 @@ const char *sl_devloc_pci_str(const sl_devloc *l, char *buf, size_t len);
 int sl_devloc_from_cl(cl_device_id dev, sl_devloc *out, char *msg, size_t msglen);
 
 /* ---- overrides ----------------------------------------------------------------------------- */
-
-/* One entry of the topology file's `placement:` list (docs/config.md). */
-typedef struct sl_place_override {
-    char device[128]; /* substring of "platform / device" (ASCII case-insensitive) */
-    int numa;         /* NUMA node, hwloc logical index; -1 = not given */
-    char cpus[256];   /* PU list of OS indices, e.g. "0-3,8"; "" = not given */
-} sl_place_override;
 
 /* Returns the first of ovs[0..n) whose device is contained in `name`, or NULL. */
 const sl_place_override *sl_place_override_find(const sl_place_override *ovs, size_t n,

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "topology.h"
 #include "engine.h"
 #include "jointab.h"
 

@@ -29,18 +29,9 @@
 #include <stdint.h>
 
 #include "columns.h"
-#include "config.h"
+#include "topology.h"
 #include "device.h"
 #include "event.h"
-
-/* One result row: the host twin of sl_row in kernels/sl_engine.cl. v[i] is the PE's output
- * column i (sl_engine_columns); window_start is 0 for PEs without a window. */
-typedef struct sl_row {
-    uint64_t key;
-    int64_t window_start;
-    double v[SL_COLUMNS_MAX];
-} sl_row;
-_Static_assert(sizeof(sl_row) == 80, "sl_row must match sl_row in kernels/sl_engine.cl");
 
 #define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
 
@@ -66,16 +57,6 @@ enum sl_admit {
 /* Decides record time t under the rule above and advances the watermark when t is admitted. */
 enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
                                  int64_t lateness_ms);
-
-enum sl_emit_kind {
-    SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
-    SL_EMIT_WINDOWS = 1,  /* windows closed by the watermark: final rows for those windows */
-    SL_EMIT_FINAL = 2     /* end of input: every remaining key (or window), final */
-};
-
-/* Receives the rows of one emission, in no particular order; `rows` is owned by the engine and
- * valid during the call. Returns 0, or a negative sl_err to stop the engine. */
-typedef int (*sl_emit_fn)(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
 /* How a batch reaches the work-items (see kernels/sl_engine.cl). */
 enum sl_dispatch_mode {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "topology.h"
 #include "engine.h"
 #include "event.h"
 

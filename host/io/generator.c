@@ -41,7 +41,6 @@
 #include "err.h"
 
 /* 2026-01-01T00:00:00Z in milliseconds since the Unix epoch (date -u -d 2026-01-01 +%s). */
-#define GEN_DEFAULT_START_MS INT64_C(1767225600000)
 
 #define TWO_POW_53 9007199254740992.0
 #define TWO_POW_64 18446744073709551616.0
@@ -131,19 +130,6 @@ static inline uint64_t mul128(uint64_t a, uint64_t b, uint64_t *hi)
 static uint64_t thr53(double p)
 {
     return (uint64_t)(p * TWO_POW_53);
-}
-
-void sl_gen_defaults(sl_gen_cfg *cfg)
-{
-    cfg->events = 10000000;
-    cfg->keys = 100000;
-    cfg->skew = 1.0;
-    cfg->click_rate = 0.10;
-    cfg->purchase_rate = 0.005;
-    cfg->seed = 42;
-    cfg->start_ms = GEN_DEFAULT_START_MS;
-    cfg->events_per_ms = 1000;
-    cfg->users = 100000;
 }
 
 static int is_rate(double x)

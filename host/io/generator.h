@@ -8,25 +8,10 @@
 
 #include "addict.h"
 #include "event.h"
-
-typedef struct sl_gen_cfg {
-    uint64_t events;      /* total events to produce */
-    uint32_t keys;        /* distinct ad ids: "ad-00000000" .. */
-    double skew;          /* Zipf exponent; 0 = uniform */
-    double click_rate;    /* mean per-ad click probability (0..1) */
-    double purchase_rate; /* probability of a purchase event (0..1), counted as "other" by CTR */
-    uint64_t seed;
-    int64_t start_ms;       /* event time of the first event */
-    uint32_t events_per_ms; /* event-time rate: time advances 1 ms every this many events */
-    uint32_t users;         /* distinct user ids, SL_GEN_USER_FMT of 0..users-1, uniform */
-} sl_gen_cfg;
+#include "topology.h"
 
 /* The user id of user index i (printf format, one unsigned argument). */
 #define SL_GEN_USER_FMT "u-%08u"
-
-/* Fills *cfg with the demo defaults: 10,000,000 events, 100,000 keys, Zipf 1.0, 10% clicks,
- * 0.5% purchases, seed 42, start 2026-01-01T00:00:00Z, 1000 events per ms, 100,000 users. */
-void sl_gen_defaults(sl_gen_cfg *cfg);
 
 typedef struct sl_gen sl_gen;
 

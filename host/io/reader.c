@@ -62,21 +62,6 @@ struct sl_reader {
     struct sl_reader_stats st; /* st.bytes is kept as base + pos */
 };
 
-int sl_format_parse(const char *s, sl_format *out)
-{
-    if (!s)
-        return SL_EINVAL;
-    if (strcasecmp(s, "ndjson") == 0 || strcasecmp(s, "json") == 0) {
-        *out = SL_FMT_NDJSON;
-        return 0;
-    }
-    if (strcasecmp(s, "csv") == 0) {
-        *out = SL_FMT_CSV;
-        return 0;
-    }
-    return SL_EINVAL;
-}
-
 sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line)
 {
     sl_reader *r = calloc(1, sizeof *r);

@@ -10,11 +10,7 @@
 
 #include "addict.h"
 #include "event.h"
-
-typedef enum sl_format { SL_FMT_NDJSON = 0, SL_FMT_CSV = 1 } sl_format;
-
-/* "ndjson"/"json" or "csv" -> *out. Returns 0 or SL_EINVAL. */
-int sl_format_parse(const char *s, sl_format *out);
+#include "topology.h"
 
 #define SL_READER_MAX_LINE_DEFAULT (1u << 20)
 

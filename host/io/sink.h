@@ -17,8 +17,8 @@
 
 #include "addict.h"
 #include "columns.h"
-#include "config.h"
-#include "engine.h"
+#include "event.h"
+#include "topology.h"
 
 typedef struct sl_sink sl_sink;
 

@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "addict.h"
-#include "config.h"
+#include "topology.h"
 #include "event.h"
 #include "reader.h"
 

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "columns.h"
+
 enum sl_evtype { SL_EV_VIEW = 0, SL_EV_CLICK = 1, SL_EV_PURCHASE = 2, SL_EV_OTHER = 3 };
 #define SL_EV_NTYPES 4
 
@@ -37,5 +39,24 @@ enum sl_evtype sl_evtype_parse(const char *s, size_t len);
 
 /* Returns "view", "click", "purchase" or "other". */
 const char *sl_evtype_name(enum sl_evtype t);
+
+/* One result row: the host twin of sl_row in kernels/sl_engine.cl. v[i] is the PE's output
+ * column i (sl_engine_columns); window_start is 0 for PEs without a window. */
+typedef struct sl_row {
+    uint64_t key;
+    int64_t window_start;
+    double v[SL_COLUMNS_MAX];
+} sl_row;
+_Static_assert(sizeof(sl_row) == 80, "sl_row must match sl_row in kernels/sl_engine.cl");
+
+enum sl_emit_kind {
+    SL_EMIT_SNAPSHOT = 0, /* a trigger fired: the current state of every key (or open window) */
+    SL_EMIT_WINDOWS = 1,  /* windows closed by the watermark: final rows for those windows */
+    SL_EMIT_FINAL = 2     /* end of input: every remaining key (or window), final */
+};
+
+/* Receives the rows of one emission, in no particular order; `rows` is owned by the engine and
+ * valid during the call. Returns 0, or a negative sl_err to stop the engine. */
+typedef int (*sl_emit_fn)(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
 #endif

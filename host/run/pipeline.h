@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "chain.h"
-#include "config.h"
+#include "topology.h"
 #include "engine.h"
 #include "multidev.h"
 #include "placement.h"

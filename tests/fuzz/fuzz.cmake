@@ -5,18 +5,20 @@ if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "SLUICE_FUZZ=ON needs clang (configure with -DCMAKE_C_COMPILER=clang)")
 endif()
 
-# The library is instrumented for coverage and checked by ASan and UBSan; every UBSan finding
-# aborts, so the fuzzer reports it as a crash. Anything linking sluice_core gets the sanitizer
+# The libraries are instrumented for coverage and checked by ASan and UBSan; every UBSan finding
+# aborts, so the fuzzer reports it as a crash. Anything linking them gets the sanitizer
 # runtimes (the coverage callbacks live there), so the rest of the build still links.
 set(SLUICE_FUZZ_CFLAGS -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-target_compile_options(sluice_core PRIVATE -fsanitize=fuzzer-no-link,address,undefined
-                       ${SLUICE_FUZZ_CFLAGS})
-target_link_options(sluice_core INTERFACE -fsanitize=address,undefined)
+foreach(layer ${SLUICE_LAYERS})
+  target_compile_options(${layer} PRIVATE -fsanitize=fuzzer-no-link,address,undefined
+                         ${SLUICE_FUZZ_CFLAGS})
+  target_link_options(${layer} INTERFACE -fsanitize=address,undefined)
+endforeach()
 # The line reader reads 64 KiB at a time here instead of 1 MiB: under ASan every 1 MiB buffer is
 # a fresh mapping with fresh shadow memory, which made the reader harnesses ten times slower.
 # Inputs under 64 KiB (libFuzzer's are 4 KiB unless -max_len says otherwise) take the same path
 # with either size: the whole input in one read.
-target_compile_definitions(sluice_core PRIVATE SL_READER_BLOCK=65536)
+target_compile_definitions(sl_io PRIVATE SL_READER_BLOCK=65536)
 
 add_custom_target(fuzz_all)
 

@@ -1,0 +1,106 @@
+/* The model's defaults and names; see topology.h. */
+#include "topology.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "event.h"
+
+#define DEFAULT_CAPACITY (UINT64_C(1) << 20)
+#define DEFAULT_BATCH 262144u
+#define ALL_TYPES ((1u << SL_EV_NTYPES) - 1)
+#define GEN_DEFAULT_START_MS INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+
+int sl_format_parse(const char *s, sl_format *out)
+{
+    if (!s)
+        return SL_EINVAL;
+    if (strcasecmp(s, "ndjson") == 0 || strcasecmp(s, "json") == 0) {
+        *out = SL_FMT_NDJSON;
+        return 0;
+    }
+    if (strcasecmp(s, "csv") == 0) {
+        *out = SL_FMT_CSV;
+        return 0;
+    }
+    return SL_EINVAL;
+}
+
+void sl_gen_defaults(sl_gen_cfg *cfg)
+{
+    cfg->events = 10000000;
+    cfg->keys = 100000;
+    cfg->skew = 1.0;
+    cfg->click_rate = 0.10;
+    cfg->purchase_rate = 0.005;
+    cfg->seed = 42;
+    cfg->start_ms = GEN_DEFAULT_START_MS;
+    cfg->events_per_ms = 1000;
+    cfg->users = 100000;
+}
+
+const char *const sl_pe_kind_names[SL_PE_NKINDS + 1] = {"count", "sum", "ctr", "window_count",
+                                                        "user"};
+
+int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out)
+{
+    if (!s)
+        return SL_EINVAL;
+    for (int k = 0; k <= SL_PE_NKINDS; k++) {
+        if (strcmp(s, sl_pe_kind_names[k]) == 0) {
+            *out = (enum sl_pe_kind)k;
+            return 0;
+        }
+    }
+    return SL_EINVAL;
+}
+
+const char *sl_pe_kind_name(enum sl_pe_kind k)
+{
+    return (unsigned)k <= SL_PE_NKINDS ? sl_pe_kind_names[k] : "unknown";
+}
+
+void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
+{
+    memset(pe, 0, sizeof *pe);
+    snprintf(pe->name, sizeof pe->name, "%s", sl_pe_kind_name(kind));
+    pe->kind = kind;
+    pe->capacity = DEFAULT_CAPACITY;
+    pe->has_prior = 0;
+    pe->window_ms = kind == SL_PE_USER ? 0 : 10000; /* a user PE has a window only when asked */
+    pe->lateness_ms = 0;
+    pe->trigger.every_events = 0;
+    pe->trigger.every_ms = 0;
+    pe->timeout_ms = SL_PE_TIMEOUT_MS;
+}
+
+void sl_topology_defaults(sl_topology *t)
+{
+    memset(t, 0, sizeof *t);
+    t->source.kind = SL_SRC_STDIN;
+    t->source.format = SL_FMT_NDJSON;
+    sl_gen_defaults(&t->source.gen);
+    t->filter_types = ALL_TYPES;
+    sl_pe_defaults(&t->pe, SL_PE_CTR);
+    t->batch_events = DEFAULT_BATCH;
+    snprintf(t->sink.path, sizeof t->sink.path, "-");
+    t->sink.snapshots = 0;
+}
+
+int sl_topology_rekeyed(const sl_topology *t)
+{
+    for (uint32_t i = 0; i < t->nnext; i++)
+        if (t->next[i].join[0])
+            return 1;
+    return 0;
+}
+
+void sl_cluster_defaults(sl_cluster_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->partitions = 256;
+    snprintf(c->client_host, sizeof c->client_host, "127.0.0.1");
+    sl_net_opts_defaults(&c->net);
+}
