@@ -126,6 +126,7 @@ static void usage_kernel(FILE *o)
            "         FILE.cl) and ABI problems, and prints the PE's shape, state size and columns\n"
            "         --deep: then runs it on a small generated sample under Oclgrind and reports\n"
            "         out-of-bounds accesses, data races and uninitialized values with their line\n"
+           "         (--timeout-ms MS bounds each batch there; default 60000: it is slow)\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
