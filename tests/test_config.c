@@ -699,12 +699,13 @@ Test(config, next_stages)
 Test(config, cluster_file)
 {
     static sl_cluster_cfg cl;
-    const char *ok = "partitions: 64\n"
-                     "insecure: true\n"
-                     "net: {batch_bytes: 4096, flush_us: 500, max_frame: 65536, liveness_ms: 9000}\n"
-                     "nodes:\n"
-                     "  - {id: 0, host: 127.0.0.1, port: 7600}\n"
-                     "  - {id: 1, host: 10.0.0.2, port: 7700}\n";
+    const char *ok =
+        "partitions: 64\n"
+        "insecure: true\n"
+        "net: {batch_bytes: 4096, flush_us: 500, max_frame: 65536, liveness_ms: 9000}\n"
+        "nodes:\n"
+        "  - {id: 0, host: 127.0.0.1, port: 7600}\n"
+        "  - {id: 1, host: 10.0.0.2, port: 7700}\n";
     cr_assert_eq(sl_cluster_parse(ok, strlen(ok), "c.yaml", &cl, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cl.insecure, 1);
     cr_assert_eq(cl.net.liveness_ms, 9000);
