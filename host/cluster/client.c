@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "err.h"
 #include "inbox.h"
+#include "ingest.h"
 #include "jointab.h"
 #include "node.h"
 #include "outbox.h"
@@ -47,6 +48,13 @@ struct client {
     uint64_t stale;
     char *msg;
     size_t msglen;
+    /* ingest: records are partitioned by owner, then queued per node */
+    const sl_partmap *map;
+    sl_rec *part;
+    size_t *npart;
+    uint32_t stream;
+    sl_pipeline_report *rep;
+    uint64_t polls;
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
@@ -275,6 +283,52 @@ static int check_alive(struct client *c)
 }
 
 /* Binds an inbox on client_host at a port of the system's choosing; its endpoint goes to ep. */
+/* An sl_ingest push: each record to the node owning its key. */
+static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct client *c = ud;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t d = sl_partmap_node_of_key(c->map, recs[i].key);
+        c->part[(size_t)d * CHUNK + c->npart[d]++] = recs[i];
+        c->rep->engine.type_counts[recs[i].type & 3]++;
+    }
+    for (uint32_t d = 0; d < c->n; d++) {
+        if (c->npart[d] && sl_outbox_put(c->to[d], c->stream, SL_SCHEMA_REC, sizeof(sl_rec),
+                                         c->part + (size_t)d * CHUNK, c->npart[d])) {
+            snprintf(msg, msglen, "out of memory queueing records for node %u", d);
+            return SL_ENOMEM;
+        }
+        c->npart[d] = 0;
+    }
+    if (c->o->on_sent)
+        c->o->on_sent(c->o->sent_ud, recs, n, sl_net_now_us());
+    return 0;
+}
+
+/* An sl_ingest turn: sockets, leases and liveness, and back-pressure: while any node holds too
+ * much unacknowledged, wait here (results keep flowing in) instead of reading on. */
+static int turn(void *ud, char *msg, size_t msglen)
+{
+    struct client *c = ud;
+    (void)msg; /* c->msg is the same buffer */
+    (void)msglen;
+    int rc;
+    if ((rc = service(c, 0)) || (rc = check_alive(c)))
+        return rc;
+    for (;;) {
+        int full = 0;
+        for (uint32_t d = 0; d < c->n; d++)
+            if (sl_outbox_queued_bytes(c->to[d]) > SEND_LIMIT)
+                full = 1;
+        if (!full)
+            return 0;
+        if ((rc = service(c, 20)))
+            return rc;
+        if ((++c->polls % 5) == 0 && (rc = check_alive(c)))
+            return rc;
+    }
+}
+
 static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 {
     char want[300];
@@ -529,63 +583,21 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
         goto out;
 
-    double last = t0;
-    uint64_t sent = 0, last_sent = 0, polls = 0;
-    while (!sl_source_done(src)) {
-        long n = sl_source_read(src, buf, CHUNK);
-        if (n < 0) {
-            rc = (int)n;
-            snprintf(msg, msglen, "%s",
-                     rc == SL_EIO ? "reading input failed"
-                     : po->strict ? "stopped at the first malformed line (--strict)"
-                                  : "the input cannot be read past the error above");
-            goto out;
-        }
-        for (long i = 0; i < n; i++) {
-            uint32_t d = sl_partmap_node_of_key(map, buf[i].key);
-            part[(size_t)d * CHUNK + npart[d]++] = buf[i];
-            rep->engine.type_counts[buf[i].type & 3]++;
-        }
-        for (uint32_t d = 0; d < c.n; d++) {
-            if (npart[d] && sl_outbox_put(c.to[d], stream, SL_SCHEMA_REC, sizeof(sl_rec),
-                                          part + (size_t)d * CHUNK, npart[d])) {
-                rc = SL_ENOMEM;
-                goto out;
-            }
-            npart[d] = 0;
-        }
-        if (o->on_sent && n > 0)
-            o->on_sent(o->sent_ud, buf, (size_t)n, sl_net_now_us());
-        sent += (uint64_t)n;
-        if ((rc = service(&c, 0)) || (rc = check_alive(&c)))
-            goto out;
-        /* Back-pressure: wait while any node has too much queued. */
-        for (;;) {
-            int full = 0;
-            for (uint32_t d = 0; d < c.n; d++)
-                if (sl_outbox_queued_bytes(c.to[d]) > SEND_LIMIT)
-                    full = 1;
-            if (!full)
-                break;
-            if ((rc = service(&c, 20)))
-                goto out;
-            if ((++polls % 5) == 0 && (rc = check_alive(&c)))
-                goto out;
-        }
-        if (po->on_progress && po->progress_every_s > 0) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-            if (now - last >= po->progress_every_s) {
-                sl_source_stats ss;
-                sl_source_get_stats(src, &ss);
-                sl_progress p = {.events = sent, .bad = ss.input.bad, .elapsed_s = now - t0};
-                p.rate = (double)(sent - last_sent) / (now - last);
-                po->on_progress(po->progress_ud, &p);
-                last = now;
-                last_sent = sent;
-            }
-        }
-    }
+    c.map = map;
+    c.part = part;
+    c.npart = npart;
+    c.stream = stream;
+    c.rep = rep;
+    sl_ingest in = {.src = src,
+                    .push = push_records,
+                    .turn = turn,
+                    .ud = &c,
+                    .on_progress = po->on_progress,
+                    .progress_ud = po->progress_ud,
+                    .progress_every_s = po->progress_every_s,
+                    .strict = po->strict};
+    if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
+        goto out;
     for (uint32_t d = 0; d < c.n; d++)
         if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream, NULL, 0)) {
             rc = SL_ENOMEM;

@@ -98,6 +98,11 @@ void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud)
     r->bad_ud = ud;
 }
 
+int sl_reader_fd(const sl_reader *r)
+{
+    return r->live ? r->fd : -1;
+}
+
 int sl_reader_at_end(const sl_reader *r)
 {
     return r->eof && r->pos == r->fill && !r->discarding;

@@ -51,6 +51,10 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max);
 /* 1 once every byte of the input was read and parsed. */
 int sl_reader_at_end(const sl_reader *r);
 
+/* The descriptor a pipe, socket or terminal input is read from (poll it for POLLIN), or -1 for a
+ * regular file or a stream without one. */
+int sl_reader_fd(const sl_reader *r);
+
 void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st);
 
 /* Frees the reader (not its FILE or dictionary) and sets *rp to NULL. */

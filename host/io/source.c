@@ -1,4 +1,5 @@
-/* Source and keyless filter; see source.h. */
+/* Source and keyless filter; see source.h. The kinds of source are rows of `kinds` below, each
+ * an ops table over one backend: a new kind is a backend file in host/io and one row here. */
 #include "source.h"
 
 #include <stdio.h>
@@ -7,9 +8,119 @@
 #include "err.h"
 #include "generator.h"
 
+/* A source backend. Threading: the source's thread only. */
+struct source_ops {
+    /* Opens the backend for topology t (stdin or the caller's FILE for line sources). Returns
+     * 0 with *be, or an sl_err with msg. */
+    int (*open)(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
+                void **be, char *msg, size_t msglen);
+    /* Up to cap records: what is available now; 0 with *end set at the end of input. */
+    long (*read)(void *be, sl_rec *buf, size_t cap, int *end);
+    /* A descriptor to poll for input, or -1 when reading never waits. */
+    int (*fd)(const void *be);
+    void (*stats)(const void *be, sl_source_stats *st);
+    void (*close)(void **be);
+};
+
+/* ---- line sources: a reader over a file, a pipe or stdin ---------------------------------- */
+
+static int lines_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad,
+                      void *bad_ud, void **be, char *msg, size_t msglen)
+{
+    sl_reader *rd = sl_reader_new(in, t->source.format, dict, 0);
+    if (!rd) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    sl_reader_on_bad(rd, on_bad, bad_ud);
+    *be = rd;
+    return 0;
+}
+
+static long lines_read(void *be, sl_rec *buf, size_t cap, int *end)
+{
+    long n = sl_reader_read(be, buf, cap);
+    *end = n == 0 && sl_reader_at_end(be);
+    return n;
+}
+
+static int lines_fd(const void *be)
+{
+    return sl_reader_fd(be);
+}
+
+static void lines_stats(const void *be, sl_source_stats *st)
+{
+    sl_reader_stats(be, &st->input);
+}
+
+static void lines_close(void **be)
+{
+    sl_reader_destroy((sl_reader **)be);
+}
+
+static const struct source_ops lines_ops = {lines_open, lines_read, lines_fd, lines_stats,
+                                            lines_close};
+
+/* ---- the generator ------------------------------------------------------------------------ */
+
+static int gen_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
+                    void **be, char *msg, size_t msglen)
+{
+    (void)in;
+    (void)on_bad;
+    (void)bad_ud;
+    int rc = 0;
+    sl_gen *g = sl_gen_new(&t->source.gen, dict, &rc);
+    if (!g) {
+        snprintf(msg, msglen, "invalid generator settings: %s", sl_strerror(rc));
+        return rc;
+    }
+    *be = g;
+    return 0;
+}
+
+static long gen_read(void *be, sl_rec *buf, size_t cap, int *end)
+{
+    long n = (long)sl_gen_next(be, buf, cap);
+    *end = n == 0;
+    return n;
+}
+
+static int gen_fd(const void *be)
+{
+    (void)be;
+    return -1;
+}
+
+static void gen_stats(const void *be, sl_source_stats *st)
+{
+    (void)be;
+    (void)st;
+}
+
+static void gen_close(void **be)
+{
+    sl_gen_destroy((sl_gen **)be);
+}
+
+static const struct source_ops gen_ops = {gen_open, gen_read, gen_fd, gen_stats, gen_close};
+
+/* ---- the kinds ---------------------------------------------------------------------------- */
+
+static const struct {
+    enum sl_source_kind kind;
+    const struct source_ops *ops;
+} kinds[] = {
+    {SL_SRC_FILE, &lines_ops},
+    {SL_SRC_STDIN, &lines_ops},
+    {SL_SRC_GENERATOR, &gen_ops},
+};
+
 struct sl_source {
-    sl_gen *gen;
-    sl_reader *rd;
+    const struct source_ops *ops;
+    void *be;
+    int generator;
     uint32_t mask;
     int done;
     sl_source_stats st;
@@ -18,28 +129,26 @@ struct sl_source {
 int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
                   sl_source **out, char *msg, size_t msglen)
 {
-    int rc = 0;
+    const struct source_ops *ops = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (kinds[i].kind == t->source.kind)
+            ops = kinds[i].ops;
+    if (!ops) {
+        snprintf(msg, msglen, "unknown source kind %d", (int)t->source.kind);
+        return SL_EINVAL;
+    }
     sl_source *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    s->ops = ops;
+    s->generator = ops == &gen_ops;
     s->mask = t->filter_types;
-    if (t->source.kind == SL_SRC_GENERATOR) {
-        s->gen = sl_gen_new(&t->source.gen, dict, &rc);
-        if (!s->gen) {
-            snprintf(msg, msglen, "invalid generator settings: %s", sl_strerror(rc));
-            free(s);
-            return rc;
-        }
-    } else {
-        s->rd = sl_reader_new(in, t->source.format, dict, 0);
-        if (!s->rd) {
-            snprintf(msg, msglen, "out of memory");
-            free(s);
-            return SL_ENOMEM;
-        }
-        sl_reader_on_bad(s->rd, on_bad, bad_ud);
+    int rc = ops->open(t, in, dict, on_bad, bad_ud, &s->be, msg, msglen);
+    if (rc) {
+        free(s);
+        return rc;
     }
     *out = s;
     return 0;
@@ -47,20 +156,16 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
 
 long sl_source_read(sl_source *s, sl_rec *buf, size_t cap)
 {
-    long n;
     if (s->done)
         return 0;
-    if (s->gen) {
-        n = (long)sl_gen_next(s->gen, buf, cap);
-        s->st.generated += (uint64_t)n;
-    } else {
-        n = sl_reader_read(s->rd, buf, cap);
-    }
+    int end = 0;
+    long n = s->ops->read(s->be, buf, cap, &end);
     if (n <= 0) {
-        if (n == 0 && (s->gen || sl_reader_at_end(s->rd)))
-            s->done = 1;
+        s->done = n == 0 && end;
         return n;
     }
+    if (s->generator)
+        s->st.generated += (uint64_t)n;
     const uint32_t all = (1u << SL_EV_NTYPES) - 1;
     size_t k = (size_t)n;
     if ((s->mask & all) != all) {
@@ -79,19 +184,22 @@ int sl_source_done(const sl_source *s)
     return s->done;
 }
 
+int sl_source_fd(const sl_source *s)
+{
+    return s->ops->fd(s->be);
+}
+
 void sl_source_get_stats(const sl_source *s, sl_source_stats *st)
 {
     *st = s->st;
-    if (s->rd)
-        sl_reader_stats(s->rd, &st->input);
+    s->ops->stats(s->be, st);
 }
 
 void sl_source_destroy(sl_source **sp)
 {
     if (!sp || !*sp)
         return;
-    sl_gen_destroy(&(*sp)->gen);
-    sl_reader_destroy(&(*sp)->rd);
+    (*sp)->ops->close(&(*sp)->be);
     free(*sp);
     *sp = NULL;
 }

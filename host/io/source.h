@@ -1,6 +1,10 @@
 /* A topology's source and keyless filter: records from the generator, or from a reader over a
  * file or stdin, with the event types the topology does not want removed (and counted). Used by
- * the one-process pipeline and by the cluster client alike.
+ * the one-process pipeline and by the cluster client alike (through host/run/ingest.h).
+ *
+ * Kinds of source are backends behind one ops table (source.c: open, a read that returns what is
+ * available without waiting long, a descriptor to poll, stats, close), registered in one table
+ * there: adding a kind is a backend in host/io and a row in that table (docs/architecture.md).
  *
  * Belongs to one thread. */
 #ifndef SL_SOURCE_H
@@ -21,13 +25,18 @@ typedef struct sl_source sl_source;
 int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
                   sl_source **out, char *msg, size_t msglen);
 
-/* Reads up to `cap` records into buf, after the filter. Returns the number (0 at the end of
- * input; a chunk may also come back empty when the filter removed all of it, so callers loop
+/* Reads up to `cap` records into buf, after the filter: what is available now (a pipe with
+ * nothing to read returns 0 after at most SL_READER_WAIT_MS). Returns the number (0 at the end
+ * of input, or when nothing was available, or when the filter removed all of it: callers loop
  * on sl_source_done), or a negative sl_err: SL_EIO, or SL_EPARSE when on_bad asked to stop. */
 long sl_source_read(sl_source *s, sl_rec *buf, size_t cap);
 
 /* 1 once the input is exhausted. */
 int sl_source_done(const sl_source *s);
+
+/* A descriptor that becomes readable when the source has more (a pipe, a socket, a terminal),
+ * or -1 when reads never wait (files, the generator). */
+int sl_source_fd(const sl_source *s);
 
 typedef struct sl_source_stats {
     struct sl_reader_stats input; /* zero for the generator */

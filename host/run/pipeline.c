@@ -2,26 +2,19 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "addict.h"
 #include "device.h"
 #include "err.h"
 #include "chain.h"
 #include "generator.h"
+#include "ingest.h"
 #include "jointab.h"
 #include "log.h"
 #include "sink.h"
 #include "source.h"
 
 #define CHUNK 65536
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Opens the devices the options ask for. Returns 0 with *n set, or an sl_err with msg. */
 static int open_devices(const sl_pipeline_opts *o, sl_device **devs, uint32_t *n, char *msg,
@@ -62,6 +55,31 @@ static void stage0_stats(sl_engine *eng, sl_multi *multi, sl_engine_stats *st)
     } else {
         sl_engine_get_stats(eng, st);
     }
+}
+
+/* What the ingest loop hands records to: several devices, or the chain of stages. */
+struct executor {
+    sl_multi *multi;
+    sl_chain *ch;
+    sl_engine *eng; /* stage 0's, owned by ch */
+};
+
+static int push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct executor *x = ud;
+    int rc = x->multi ? sl_multi_push(x->multi, recs, n) : sl_chain_push(x->ch, 0, recs, n);
+    if (rc)
+        snprintf(msg, msglen, "%s",
+                 x->multi ? sl_multi_message(x->multi) : sl_chain_message(x->ch));
+    return rc;
+}
+
+static uint64_t events_in(void *ud)
+{
+    struct executor *x = ud;
+    sl_engine_stats es;
+    stage0_stats(x->eng, x->multi, &es);
+    return es.events_in;
 }
 
 /* Placement of the run's devices, shared read-only by their threads. */
@@ -184,44 +202,18 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
 
-    double t0 = now_s(), last = t0;
-    uint64_t last_events = 0;
-    while (!sl_source_done(src)) {
-        long n = sl_source_read(src, buf, CHUNK);
-        if (n < 0) {
-            rc = (int)n;
-            if (rc == SL_EIO)
-                snprintf(msg, msglen, "reading input failed");
-            else if (rc == SL_EPARSE)
-                snprintf(msg, msglen, "%s",
-                         o->strict ? "stopped at the first malformed line (--strict)"
-                                   : "the input cannot be read past the error above");
-            goto out;
-        }
-        if (n > 0 && multi && (rc = sl_multi_push(multi, buf, (size_t)n))) {
-            snprintf(msg, msglen, "%s", sl_multi_message(multi));
-            goto out;
-        }
-        if (n > 0 && !multi && (rc = sl_chain_push(ch, 0, buf, (size_t)n))) {
-            snprintf(msg, msglen, "%s", sl_chain_message(ch));
-            goto out;
-        }
-        if (o->on_progress && o->progress_every_s > 0) {
-            double now = now_s();
-            if (now - last >= o->progress_every_s) {
-                sl_engine_stats es;
-                stage0_stats(eng, multi, &es);
-                sl_progress p = {.events = es.events_in, .elapsed_s = now - t0};
-                p.rate = (double)(es.events_in - last_events) / (now - last);
-                sl_source_stats ss;
-                sl_source_get_stats(src, &ss);
-                p.bad = ss.input.bad;
-                o->on_progress(o->progress_ud, &p);
-                last = now;
-                last_events = es.events_in;
-            }
-        }
-    }
+    struct executor x = {.multi = multi, .ch = ch, .eng = eng};
+    sl_ingest in = {.src = src,
+                    .push = push,
+                    .events = events_in,
+                    .ud = &x,
+                    .on_progress = o->on_progress,
+                    .progress_ud = o->progress_ud,
+                    .progress_every_s = o->progress_every_s,
+                    .strict = o->strict};
+    double t0 = sl_ingest_now();
+    if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
+        goto out;
     if (multi && (rc = sl_multi_finish(multi))) {
         snprintf(msg, msglen, "%s", sl_multi_message(multi));
         goto out;
@@ -230,7 +222,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         snprintf(msg, msglen, "%s", sl_chain_message(ch));
         goto out;
     }
-    rep->elapsed_s = now_s() - t0;
+    rep->elapsed_s = sl_ingest_now() - t0;
     if (o->top && o->top_out) {
         if (o->on_progress)
             o->on_progress(o->progress_ud, NULL); /* the progress line ends before the table */

@@ -12,18 +12,12 @@
 #include "chain.h"
 #include "topology.h"
 #include "engine.h"
+#include "ingest.h"
 #include "multidev.h"
 #include "placement.h"
 #include "reader.h"
 
 #define SL_DEVICES_ALL UINT32_MAX
-
-typedef struct sl_progress {
-    uint64_t events;  /* records pushed to the engine so far */
-    uint64_t bad;     /* malformed lines so far */
-    double elapsed_s; /* since the source started */
-    double rate;      /* events/s over the last interval */
-} sl_progress;
 
 typedef struct sl_pipeline_opts {
     const sl_topology *topo;

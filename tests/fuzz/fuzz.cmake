@@ -37,6 +37,7 @@ target_compile_definitions(fuzz_reader64 PRIVATE
   sl_reader_read=sl_reader64_read
   sl_reader_stats=sl_reader64_stats
   sl_reader_at_end=sl_reader64_at_end
+  sl_reader_fd=sl_reader64_fd
   sl_reader_destroy=sl_reader64_destroy)
 
 function(sluice_fuzz_target name)

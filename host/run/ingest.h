@@ -1,0 +1,50 @@
+/* The ingest loop of one process, shared by the one-process pipeline (host/run/pipeline.c) and
+ * the cluster client (host/cluster/client.c): read what the source has, hand it on, let the
+ * caller do its periodic work (a client's sockets and leases), report progress on a timer, and
+ * turn read failures into one set of messages.
+ *
+ * Runs on the calling thread; every callback is called from it. */
+#ifndef SL_INGEST_H
+#define SL_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "source.h"
+
+typedef struct sl_progress {
+    uint64_t events;  /* records handed on so far (or what events() says) */
+    uint64_t bad;     /* malformed lines so far */
+    double elapsed_s; /* since the source started */
+    double rate;      /* events/s over the last interval */
+} sl_progress;
+
+typedef void (*sl_progress_fn)(void *ud, const sl_progress *p); /* p NULL: the run is over */
+
+typedef struct sl_ingest {
+    sl_source *src;
+    /* Hands n (> 0) records on. Returns 0, or an sl_err with msg filled. */
+    int (*push)(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen);
+    /* Called after every read, empty ones included (at least every SL_READER_WAIT_MS while a
+     * pipe is silent). Returns 0, or an sl_err with msg filled. NULL: none. */
+    int (*turn)(void *ud, char *msg, size_t msglen);
+    /* Events counted for progress; NULL: the records pushed. */
+    uint64_t (*events)(void *ud);
+    void *ud;
+    sl_progress_fn on_progress; /* NULL: none */
+    void *progress_ud;
+    double progress_every_s; /* 0: no progress */
+    int strict;              /* the bad-line callback stops at the first one (message only) */
+} sl_ingest;
+
+/* Runs `in` until the source is exhausted, reading into buf (cap records). Returns 0, or the
+ * first failure (SL_EIO or SL_EPARSE from the source, or what push/turn returned) with msg
+ * filled. *elapsed_s (may be NULL) gets the seconds from the first read to the end. */
+int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_s, char *msg,
+                  size_t msglen);
+
+/* Seconds on the monotonic clock. Any thread. */
+double sl_ingest_now(void);
+
+#endif
