@@ -208,6 +208,16 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
     }
 }
 
+int sl_inbox_endpoint(const sl_inbox *ib, char *buf, size_t len)
+{
+    size_t l = len;
+    if (zmq_getsockopt(ib->sock, ZMQ_LAST_ENDPOINT, buf, &l)) {
+        errno = zmq_errno();
+        return -1;
+    }
+    return 0;
+}
+
 void *sl_inbox_socket(const sl_inbox *ib)
 {
     return ib->sock;

@@ -73,6 +73,10 @@ size_t sl_inbox_take_acks(sl_inbox *ib, sl_ack *out, size_t max, int all);
  * waiting, -1 on a socket error (errno). */
 int sl_inbox_recv(sl_inbox *ib, sl_frame *f);
 
+/* The endpoint the socket is bound to, with the port the system chose for "tcp://host:*", in
+ * buf. Returns 0 or -1 (errno). */
+int sl_inbox_endpoint(const sl_inbox *ib, char *buf, size_t len);
+
 /* The ZeroMQ socket, for zmq_poll (ZMQ_POLLIN). */
 void *sl_inbox_socket(const sl_inbox *ib);
 

@@ -104,6 +104,15 @@ void sl_outbox_destroy(sl_outbox **op)
     *op = NULL;
 }
 
+void sl_outbox_close_now(sl_outbox **op)
+{
+    if (!op || !*op)
+        return;
+    int zero = 0;
+    zmq_setsockopt((*op)->sock, ZMQ_LINGER, &zero, sizeof zero);
+    sl_outbox_destroy(op);
+}
+
 /* Reads the monitor's events: a completed handshake means a new connection, on which every
  * frame not yet acknowledged is sent again. */
 static void poll_monitor(sl_outbox *ob)

@@ -38,6 +38,10 @@ sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, cons
  * what is queued. Sets *op to NULL. */
 void sl_outbox_destroy(sl_outbox **op);
 
+/* The same, dropping at once what ZeroMQ still holds (no linger): for peers that are gone or
+ * frames that no longer matter. */
+void sl_outbox_close_now(sl_outbox **op);
+
 /* Appends n records of `recsize` bytes for (stream, schema). Returns 0 or -1 (out of memory:
  * frames sealed before the failure stay queued, the rest is not appended). */
 int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsize, const void *recs,

@@ -8,10 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "addict.h"
-#include "auth.h"
 #include "err.h"
 #include "inbox.h"
 #include "ingest.h"
@@ -19,6 +17,7 @@
 #include "node.h"
 #include "outbox.h"
 #include "partmap.h"
+#include "poller.h"
 #include "sink.h"
 #include "source.h"
 
@@ -35,8 +34,9 @@ struct rows {
 struct client {
     const sl_client_opts *o;
     uint32_t n, job_id;
-    void *zctx;
-    sl_zap *zap;
+    sl_netctx *net;
+    void *zctx; /* sl_netctx_zmq(net) */
+    sl_poller *poller;
     sl_inbox *results, *ctl;
     sl_outbox *to[SL_NODES_MAX], *ctl_to[SL_NODES_MAX];
     struct rows final, windows;
@@ -225,22 +225,21 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
 /* Sends what can be sent and waits (receiving results) up to `wait_ms` for progress. */
 static int service(struct client *c, int wait_ms)
 {
-    zmq_pollitem_t items[SL_NODES_MAX + 1];
-    int ni = 0;
+    sl_poller *p = c->poller;
     uint64_t now = sl_net_now_us();
+    sl_poller_clear(p);
     for (uint32_t d = 0; d < c->n; d++) {
         if (sl_outbox_tick(c->to[d], now) || sl_outbox_pump(c->to[d])) {
             snprintf(c->msg, c->msglen, "sending to node %u failed: %s", d, strerror(errno));
             return SL_EIO;
         }
         if (sl_outbox_queued_frames(c->to[d]))
-            items[ni++] =
-                (zmq_pollitem_t){.socket = sl_outbox_socket(c->to[d]), .events = ZMQ_POLLOUT};
+            sl_poller_add_outbox(p, c->to[d]);
     }
-    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(c->results), .events = ZMQ_POLLIN};
-    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(c->ctl), .events = ZMQ_POLLIN};
-    if (wait_ms > 0 && zmq_poll(items, ni, wait_ms) < 0 && zmq_errno() != EINTR) {
-        snprintf(c->msg, c->msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+    sl_poller_add_inbox(p, c->results);
+    sl_poller_add_inbox(p, c->ctl);
+    if (wait_ms > 0 && sl_poller_wait(p, wait_ms) < 0) {
+        snprintf(c->msg, c->msglen, "waiting on the client's sockets failed: %s", strerror(errno));
         return SL_EIO;
     }
     receive_ctl(c);
@@ -336,21 +335,31 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
     *ib = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
     if (!*ib)
         return SL_EIO;
-    size_t l = eplen;
-    if (zmq_getsockopt(sl_inbox_socket(*ib), ZMQ_LAST_ENDPOINT, ep, &l)) {
-        snprintf(c->msg, c->msglen, "cannot read the endpoint of %s: %s", want,
-                 zmq_strerror(zmq_errno()));
+    if (sl_inbox_endpoint(*ib, ep, eplen)) {
+        snprintf(c->msg, c->msglen, "cannot read the endpoint of %s: %s", want, strerror(errno));
         return SL_EIO;
     }
     sl_inbox_on_reject(*ib, on_reject, c);
     return 0;
 }
 
+/* The context (with its ZAP handler) and the poller. Returns 0 or an sl_err with c->msg. */
+static int open_net(struct client *c)
+{
+    c->poller = sl_poller_new(SL_NODES_MAX + 2);
+    if (!c->poller) {
+        snprintf(c->msg, c->msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    if (!(c->net = sl_netctx_new(&c->o->cl->net, c->msg, c->msglen)))
+        return SL_EIO;
+    c->zctx = sl_netctx_zmq(c->net);
+    return 0;
+}
+
 /* The result socket, and the control socket (ctl_ep NULL: none, for pings). */
 static int bind_results(struct client *c, char *ep, size_t eplen, char *ctl_ep, size_t ctl_len)
 {
-    if (sl_zap_start(c->zctx, &c->o->cl->net, &c->zap, c->msg, c->msglen))
-        return SL_EIO;
     int rc = bind_any(c, &c->results, ep, eplen);
     if (rc)
         return rc;
@@ -384,21 +393,17 @@ static int connect_nodes(struct client *c, int ctl)
     return 0;
 }
 
+/* Closes every socket at once (nothing left is worth delivering) and ends the context. */
 static void teardown(struct client *c)
 {
     for (uint32_t d = 0; d < SL_NODES_MAX; d++) {
-        sl_outbox_destroy(&c->to[d]);
-        if (c->ctl_to[d]) {
-            int zero = 0;
-            zmq_setsockopt(sl_outbox_socket(c->ctl_to[d]), ZMQ_LINGER, &zero, sizeof zero);
-            sl_outbox_destroy(&c->ctl_to[d]);
-        }
+        sl_outbox_close_now(&c->to[d]);
+        sl_outbox_close_now(&c->ctl_to[d]);
     }
     sl_inbox_destroy(&c->results);
     sl_inbox_destroy(&c->ctl);
-    sl_zap_stop(&c->zap);
-    if (c->zctx)
-        zmq_ctx_term(c->zctx);
+    sl_netctx_destroy(&c->net);
+    sl_poller_destroy(&c->poller);
     c->zctx = NULL;
 }
 
@@ -417,7 +422,7 @@ static void cancel_job(struct client *c)
                 left--;
             }
         if (left)
-            zmq_poll(NULL, 0, 10);
+            sl_net_sleep_ms(10);
     }
 }
 
@@ -431,8 +436,8 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
     long pid_of[SL_NODES_MAX] = {0}, foreign_pid = 0;
     uint32_t nready = 0, foreign = UINT32_MAX;
     uint64_t want = sl_cluster_id(cl), foreign_id = 0;
-    c.zctx = zmq_ctx_new();
-    if (!c.zctx || (rc = bind_results(&c, ep, sizeof ep, NULL, 0)) || (rc = connect_nodes(&c, 0)))
+    if ((rc = open_net(&c)) || (rc = bind_results(&c, ep, sizeof ep, NULL, 0)) ||
+        (rc = connect_nodes(&c, 0)))
         goto out;
     uint64_t deadline = sl_net_now_us() + (uint64_t)timeout_ms * 1000;
     uint64_t next_hello = 0;
@@ -448,8 +453,9 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
         }
         for (uint32_t d = 0; d < c.n; d++)
             sl_outbox_pump(c.to[d]);
-        zmq_pollitem_t it = {.socket = sl_inbox_socket(c.results), .events = ZMQ_POLLIN};
-        zmq_poll(&it, 1, 50);
+        sl_poller_clear(c.poller);
+        sl_poller_add_inbox(c.poller, c.results);
+        sl_poller_wait(c.poller, 50);
         sl_frame f;
         while (sl_inbox_recv(c.results, &f) == 1) {
             uint32_t node;
@@ -493,13 +499,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
     if (pids)
         memcpy(pids, pid_of, (size_t)c.n * sizeof *pids);
 out:
-    /* Unsent HELLOs to absent nodes must not hold the context open. */
-    for (uint32_t d = 0; d < c.n; d++)
-        if (c.to[d]) {
-            int zero = 0;
-            zmq_setsockopt(sl_outbox_socket(c.to[d]), ZMQ_LINGER, &zero, sizeof zero);
-        }
-    teardown(&c);
+    teardown(&c); /* unsent HELLOs to absent nodes are dropped, not lingered on */
     return rc;
 }
 
@@ -538,11 +538,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     npart = calloc(c.n, sizeof *npart);
     map = sl_partmap_new(o->cl->partitions, c.n, &perr);
     sink = dict ? sl_sink_new(po->out, dict, 0, po->top > 0) : NULL;
-    c.zctx = zmq_ctx_new();
-    if (!dict || !buf || !part || !npart || !map || !sink || !c.zctx) {
+    if (!dict || !buf || !part || !npart || !map || !sink) {
         rc = SL_ENOMEM;
         goto out;
     }
+    if ((rc = open_net(&c)))
+        goto out;
     job.topo = *t;
     job.cluster_id = sl_cluster_id(o->cl);
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -613,7 +614,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         c.last_full_ack_us = 0;
         if (!send_acks(&c, sl_net_now_us()))
             break;
-        zmq_poll(NULL, 0, 10);
+        sl_net_sleep_ms(10);
     }
 
     /* Every node is done: write the results as one process would. */
@@ -635,17 +636,11 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
 out:
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
-    if (c.zctx) {
-        /* On failure, tell the nodes, so that they drop the job instead of waiting for our
-         * EOS; either way, nothing queued is worth delivering once this client is gone. */
-        if (rc && c.job_id)
-            cancel_job(&c);
-        for (uint32_t d = 0; d < c.n; d++)
-            if (c.to[d]) {
-                int zero = 0;
-                zmq_setsockopt(sl_outbox_socket(c.to[d]), ZMQ_LINGER, &zero, sizeof zero);
-            }
-    }
+    /* On failure, tell the nodes, so that they drop the job instead of waiting for our EOS;
+     * either way nothing queued is worth delivering once this client is gone (teardown closes
+     * without lingering). */
+    if (rc && c.job_id && c.zctx)
+        cancel_job(&c);
     for (uint32_t d = 0; d < c.n; d++) {
         const sl_node_report *nr = &crep->node[d];
         rep->engine.events_in += nr->events_in[0];

@@ -13,9 +13,7 @@
 #include <sys/signalfd.h>
 #include <poll.h>
 #include <unistd.h>
-#include <zmq.h>
 
-#include "auth.h"
 #include "chain.h"
 #include "device.h"
 #include "err.h"
@@ -24,6 +22,7 @@
 #include "jointab.h"
 #include "outbox.h"
 #include "partmap.h"
+#include "poller.h"
 #include "placement.h"
 
 #define FRAMES_PER_POLL 64
@@ -73,8 +72,9 @@ struct node {
     const sl_node_opts *o;
     uint32_t id, n;
     int quiet;
-    void *zctx;
-    sl_zap *zap;
+    sl_netctx *net;
+    void *zctx; /* sl_netctx_zmq(net) */
+    sl_poller *poller;
     sl_device *dev;
     sl_partmap *map;
     sl_inbox *in[SL_NODE_PORTS];
@@ -185,9 +185,7 @@ static void *agent_main(void *arg)
         }
         pthread_mutex_unlock(&a->mu);
         if (!want && ob) {
-            int zero = 0;
-            zmq_setsockopt(sl_outbox_socket(ob), ZMQ_LINGER, &zero, sizeof zero);
-            sl_outbox_destroy(&ob);
+            sl_outbox_close_now(&ob);
             cur[0] = '\0';
         }
         uint64_t now = sl_net_now_us();
@@ -196,11 +194,7 @@ static void *agent_main(void *arg)
                 last = now;
         }
     }
-    if (ob) {
-        int zero = 0;
-        zmq_setsockopt(sl_outbox_socket(ob), ZMQ_LINGER, &zero, sizeof zero);
-        sl_outbox_destroy(&ob);
-    }
+    sl_outbox_close_now(&ob);
     return NULL;
 }
 
@@ -284,14 +278,14 @@ static void pump_replies(struct node *nd, uint64_t now)
             i++;
             continue;
         }
-        if (!sent) {
-            int zero = 0;
-            zmq_setsockopt(sl_outbox_socket(r->ob), ZMQ_LINGER, &zero, sizeof zero);
+        if (sent) {
+            sl_outbox_destroy(&r->ob);
+        } else {
             nd->replies_dropped++;
             logf_(nd, "a reply was not taken within %d ms: dropped (%" PRIu64 " dropped)",
                   (int)(REPLY_TIMEOUT_US / 1000), nd->replies_dropped);
+            sl_outbox_close_now(&r->ob);
         }
-        sl_outbox_destroy(&r->ob);
         nd->replies[i] = nd->replies[--nd->nreplies];
     }
 }
@@ -395,15 +389,6 @@ static int to_client(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_
     return 0;
 }
 
-static void close_now(sl_outbox **ob)
-{
-    if (!*ob)
-        return;
-    int zero = 0;
-    zmq_setsockopt(sl_outbox_socket(*ob), ZMQ_LINGER, &zero, sizeof zero);
-    sl_outbox_destroy(ob);
-}
-
 /* Ends the job. `graceful`: it finished and the client has every frame (or is told by ABORT);
  * otherwise (cancelled) every frame of the job still held for peers is dropped. */
 static void end_job(struct node *nd, int graceful)
@@ -412,9 +397,9 @@ static void end_job(struct node *nd, int graceful)
     if (nd->client) {
         if (graceful && sl_outbox_drain(nd->client, 1000) != 0)
             logf_(nd, "job %u: the client did not take every result within 1 s", nd->job_id);
-        close_now(&nd->client);
+        sl_outbox_close_now(&nd->client);
     }
-    close_now(&nd->client_ctl);
+    sl_outbox_close_now(&nd->client_ctl);
     agent_lease(nd, NULL, 0);
     if (!graceful)
         for (uint32_t d = 0; d < nd->n; d++)
@@ -833,53 +818,49 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
 static int turn(struct node *nd, char *msg, size_t msglen)
 {
     const sl_cluster_cfg *cl = nd->cl;
-    zmq_pollitem_t items[SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1];
-    int ni = 0, in_idx[SL_NODE_PORTS], ctl_idx;
+    sl_poller *p = nd->poller;
+    int in_idx[SL_NODE_PORTS], ctl_idx;
+    sl_poller_clear(p);
     for (uint32_t r = 0; r < nd->nreplies; r++)
         if (sl_outbox_queued_frames(nd->replies[r].ob))
-            items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->replies[r].ob),
-                                           .events = ZMQ_POLLOUT};
-    ctl_idx = ni;
-    items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(nd->ctl), .events = ZMQ_POLLIN};
+            sl_poller_add_outbox(p, nd->replies[r].ob);
+    ctl_idx = sl_poller_add_inbox(p, nd->ctl);
     for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
         in_idx[s] = -1;
         if (s > 0 && (!nd->active || s >= nd->stages))
             continue;
         if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
             continue; /* back-pressure: let the outputs drain first */
-        in_idx[s] = ni;
-        items[ni++] = (zmq_pollitem_t){.socket = sl_inbox_socket(nd->in[s]), .events = ZMQ_POLLIN};
+        in_idx[s] = sl_poller_add_inbox(p, nd->in[s]);
     }
     int pending_open = 0;
     for (uint32_t d = 0; d < nd->n; d++)
         for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s]) {
                 if (sl_outbox_queued_frames(nd->peer[d][s]))
-                    items[ni++] = (zmq_pollitem_t){.socket = sl_outbox_socket(nd->peer[d][s]),
-                                                   .events = ZMQ_POLLOUT};
+                    sl_poller_add_outbox(p, nd->peer[d][s]);
                 if (sl_outbox_queued_bytes(nd->peer[d][s]))
                     pending_open = 1;
             }
     if (nd->client) {
         if (sl_outbox_queued_frames(nd->client))
-            items[ni++] =
-                (zmq_pollitem_t){.socket = sl_outbox_socket(nd->client), .events = ZMQ_POLLOUT};
+            sl_poller_add_outbox(p, nd->client);
         if (sl_outbox_queued_bytes(nd->client))
             pending_open = 1;
     }
     long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 50;
-    if (zmq_poll(items, ni, timeout) < 0 && zmq_errno() != EINTR) {
-        snprintf(msg, msglen, "zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+    if (sl_poller_wait(p, timeout) < 0) {
+        snprintf(msg, msglen, "waiting on the node's sockets failed: %s", strerror(errno));
         return SL_EIO;
     }
     uint64_t now = sl_net_now_us();
-    if (items[ctl_idx].revents & ZMQ_POLLIN) {
+    if (sl_poller_ready(p, ctl_idx)) {
         sl_frame f;
         for (int k = 0; k < 4 * FRAMES_PER_POLL && sl_inbox_recv(nd->ctl, &f) == 1; k++)
             handle_ctl(nd, &f, now);
     }
     for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
-        if (in_idx[s] < 0 || !(items[in_idx[s]].revents & ZMQ_POLLIN))
+        if (!sl_poller_ready(p, in_idx[s]))
             continue;
         for (int k = 0; k < FRAMES_PER_POLL; k++) {
             sl_frame f;
@@ -931,16 +912,17 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         goto out;
     place_node(nd);
     nd->map = sl_partmap_new(cl->partitions, cl->nnodes, &perr);
-    nd->zctx = zmq_ctx_new();
-    if (!nd->map || !nd->zctx) {
-        snprintf(msg, msglen, "cannot create the partition map or the ZeroMQ context");
+    nd->poller = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1);
+    if (!nd->map || !nd->poller) {
+        snprintf(msg, msglen, "out of memory");
         rc = SL_ENOMEM;
         goto out;
     }
-    if (sl_zap_start(nd->zctx, &cl->net, &nd->zap, msg, msglen)) {
+    if (!(nd->net = sl_netctx_new(&cl->net, msg, msglen))) {
         rc = SL_EIO;
         goto out;
     }
+    nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;
     struct agent *a = &nd->agent;
@@ -986,7 +968,7 @@ out:
     while (nd->nreplies) { /* waits at most REPLY_TIMEOUT_US for them */
         pump_replies(nd, sl_net_now_us());
         if (nd->nreplies)
-            zmq_poll(NULL, 0, 10);
+            sl_net_sleep_ms(10);
     }
     if (nd->active)
         end_job(nd, 0);
@@ -1000,16 +982,15 @@ out:
             if (nd->peer[d][s]) {
                 if (!orphan)
                     sl_outbox_drain(nd->peer[d][s], cl->net.linger_ms);
-                close_now(&nd->peer[d][s]);
+                sl_outbox_close_now(&nd->peer[d][s]);
             }
-        close_now(&nd->ctl_to[d]);
+        sl_outbox_close_now(&nd->ctl_to[d]);
     }
     for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
         sl_inbox_destroy(&nd->in[s]);
     sl_inbox_destroy(&nd->ctl);
-    sl_zap_stop(&nd->zap);
-    if (nd->zctx)
-        zmq_ctx_term(nd->zctx);
+    sl_netctx_destroy(&nd->net);
+    sl_poller_destroy(&nd->poller);
     sl_partmap_destroy(&nd->map);
     sl_device_close(&nd->dev);
     if (orphan && o->cleanup_dir && *o->cleanup_dir)
