@@ -98,28 +98,7 @@ size_t sl_inbox_take_acks(sl_inbox *ib, sl_ack *out, size_t max, int all)
 
 void sl_inbox_poll_monitor(sl_inbox *ib)
 {
-    for (;;) {
-        zmq_msg_t ev;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, ib->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            return;
-        }
-        uint16_t id = 0;
-        if (zmq_msg_size(&ev) >= 2)
-            memcpy(&id, zmq_msg_data(&ev), 2);
-        int more = zmq_msg_more(&ev);
-        zmq_msg_close(&ev);
-        while (more) { /* the endpoint part */
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, ib->mon, 0) < 0) {
-                zmq_msg_close(&part);
-                break;
-            }
-            more = zmq_msg_more(&part);
-            zmq_msg_close(&part);
-        }
+    for (unsigned id; (id = sl_net_monitor_next(ib->mon)) != 0;) {
         if (id == ZMQ_EVENT_ACCEPTED)
             ib->st.accepted++;
         else if (id == ZMQ_EVENT_DISCONNECTED)

@@ -117,28 +117,7 @@ void sl_outbox_close_now(sl_outbox **op)
  * frame not yet acknowledged is sent again. */
 static void poll_monitor(sl_outbox *ob)
 {
-    for (;;) {
-        zmq_msg_t ev;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, ob->mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&ev);
-            return;
-        }
-        uint16_t id = 0;
-        if (zmq_msg_size(&ev) >= 2)
-            memcpy(&id, zmq_msg_data(&ev), 2);
-        int more = zmq_msg_more(&ev);
-        zmq_msg_close(&ev);
-        while (more) { /* the endpoint part */
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, ob->mon, 0) < 0) {
-                zmq_msg_close(&part);
-                break;
-            }
-            more = zmq_msg_more(&part);
-            zmq_msg_close(&part);
-        }
+    for (unsigned id; (id = sl_net_monitor_next(ob->mon)) != 0;) {
         if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             /* Nothing can have been sent before the first connection (ZMQ_IMMEDIATE), but
              * frames may have gone out on it before this event was read. */

@@ -1,6 +1,7 @@
 /* Socket settings; see sock.h. */
 #include "sock.h"
 
+#include <string.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -47,6 +48,32 @@ int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
                    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "sluice", 6)
                ? -1
                : 0;
+}
+
+unsigned sl_net_monitor_next(void *mon)
+{
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    if (zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&ev);
+        return 0;
+    }
+    uint16_t id = 0;
+    if (zmq_msg_size(&ev) >= 2)
+        memcpy(&id, zmq_msg_data(&ev), 2);
+    int more = zmq_msg_more(&ev);
+    zmq_msg_close(&ev);
+    while (more) { /* the endpoint part */
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, mon, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        more = zmq_msg_more(&part);
+        zmq_msg_close(&part);
+    }
+    return id;
 }
 
 uint64_t sl_net_now_us(void)

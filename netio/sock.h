@@ -38,6 +38,11 @@ void sl_net_opts_defaults(sl_net_opts *o);
  * zmq_setsockopt. Thread of the socket. */
 int sl_net_configure(void *sock, const sl_net_opts *o, int connecting);
 
+/* Reads the next event of a socket monitor (the PAIR connected to zmq_socket_monitor's
+ * endpoint) without waiting, and its endpoint part. Returns the event id, or 0 when none is
+ * waiting. Thread of the monitor. */
+unsigned sl_net_monitor_next(void *mon);
+
 /* Microseconds on the monotonic clock. Any thread. */
 uint64_t sl_net_now_us(void);
 

@@ -589,14 +589,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     c.npart = npart;
     c.stream = stream;
     c.rep = rep;
-    sl_ingest in = {.src = src,
-                    .push = push_records,
-                    .turn = turn,
-                    .ud = &c,
-                    .on_progress = po->on_progress,
-                    .progress_ud = po->progress_ud,
-                    .progress_every_s = po->progress_every_s,
-                    .strict = po->strict};
+    sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
     if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
         goto out;
     for (uint32_t d = 0; d < c.n; d++)

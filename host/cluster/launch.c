@@ -276,8 +276,7 @@ int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen)
     return rc;
 }
 
-/* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now. */
-static int ports_free(unsigned base, unsigned count)
+int sl_ports_free(unsigned base, unsigned count)
 {
     for (unsigned p = base; p < base + count; p++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -309,7 +308,7 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t di
      * already in use". The check and the bind still race with other launches. */
     for (int tries = 0; tries < 200 && !base; tries++) {
         unsigned b = 10000 + (unsigned)rand() % (22768 - span);
-        if (ports_free(b, span))
+        if (sl_ports_free(b, span))
             base = b;
     }
     if (!base) {

@@ -31,6 +31,10 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
  * number restarted, with a line per node in msg ("" when none). */
 int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen);
 
+/* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now (another
+ * process may still take one before it is used). */
+int sl_ports_free(unsigned base, unsigned count);
+
 /* Number of node processes started. */
 uint32_t sl_launch_count(const sl_launch *l);
 

@@ -39,16 +39,7 @@ struct ctx {
 };
 
 /* Records `reason` at the column of `at` and returns SL_EPARSE. */
-__attribute__((cold, noinline, format(printf, 3, 4))) static int
-fail(const struct ctx *c, const char *at, const char *fmt, ...)
-{
-    va_list ap;
-    c->err->column = (size_t)(at - c->line) + 1;
-    va_start(ap, fmt);
-    vsnprintf(c->err->reason, sizeof c->err->reason, fmt, ap);
-    va_end(ap);
-    return SL_EPARSE;
-}
+#define fail(c, at, ...) sl_perr_set((c)->err, (c)->line, (at), __VA_ARGS__)
 
 /* Scans the field starting at *pp into *f and leaves *pp at the ',' after it or at the end of
  * the line. Returns 0 or SL_EPARSE. */

@@ -23,4 +23,9 @@ typedef struct sl_perr {
     char reason[192];
 } sl_perr;
 
+/* Records in *e the column of `at` in `line` and the reason, and returns SL_EPARSE: how the
+ * line parsers (ndjson.c, csvin.c) reject a line. Cold: only malformed lines get here. */
+__attribute__((cold, noinline, format(printf, 4, 5))) int
+sl_perr_set(sl_perr *e, const char *line, const char *at, const char *fmt, ...);
+
 #endif

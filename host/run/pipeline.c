@@ -64,7 +64,7 @@ struct executor {
     sl_engine *eng; /* stage 0's, owned by ch */
 };
 
-static int push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct executor *x = ud;
     int rc = x->multi ? sl_multi_push(x->multi, recs, n) : sl_chain_push(x->ch, 0, recs, n);
@@ -136,6 +136,22 @@ static int place_devices(const sl_topology *t, sl_device **devs, uint32_t ndev, 
     return 0;
 }
 
+sl_ingest sl_pipeline_ingest(const sl_pipeline_opts *o, sl_source *src,
+                             int (*push)(void *, const sl_rec *, size_t, char *, size_t),
+                             int (*turn)(void *, char *, size_t), uint64_t (*events)(void *),
+                             void *ud)
+{
+    return (sl_ingest){.src = src,
+                       .push = push,
+                       .turn = turn,
+                       .events = events,
+                       .ud = ud,
+                       .on_progress = o->on_progress,
+                       .progress_ud = o->progress_ud,
+                       .progress_every_s = o->progress_every_s,
+                       .strict = o->strict};
+}
+
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
 {
     const sl_topology *t = o->topo;
@@ -203,14 +219,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         goto out;
 
     struct executor x = {.multi = multi, .ch = ch, .eng = eng};
-    sl_ingest in = {.src = src,
-                    .push = push,
-                    .events = events_in,
-                    .ud = &x,
-                    .on_progress = o->on_progress,
-                    .progress_ud = o->progress_ud,
-                    .progress_every_s = o->progress_every_s,
-                    .strict = o->strict};
+    sl_ingest in = sl_pipeline_ingest(o, src, push_records, NULL, events_in, &x);
     double t0 = sl_ingest_now();
     if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
         goto out;

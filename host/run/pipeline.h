@@ -58,6 +58,13 @@ typedef struct sl_pipeline_report {
     double elapsed_s;
 } sl_pipeline_report;
 
+/* The ingest loop's settings that come from o (progress, strictness) around src, push, turn,
+ * events and ud (host/run/ingest.h), for the pipeline and the cluster client alike. */
+sl_ingest sl_pipeline_ingest(const sl_pipeline_opts *o, sl_source *src,
+                             int (*push)(void *, const sl_rec *, size_t, char *, size_t),
+                             int (*turn)(void *, char *, size_t), uint64_t (*events)(void *),
+                             void *ud);
+
 /* Runs the topology to the end of its input. Returns 0; SL_EPARSE when on_bad asked to stop;
  * or another negative sl_err with `msg` explaining (device, build, table full, I/O). The report
  * is filled as far as the run got. */

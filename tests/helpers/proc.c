@@ -1,6 +1,8 @@
 /* Process helpers for the end-to-end cluster tests; see proc.h. */
 #include "proc.h"
 
+#include "launch.h"
+
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <criterion/new/assert.h>
@@ -356,21 +358,6 @@ uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-int ports_free(unsigned base, unsigned count)
-{
-    for (unsigned p = base; p < base + count; p++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        cr_assert(ge(int, fd, 0));
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
-
 /* Writes cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), and
  * `extra` lines. Each test passes its own window above Linux's ephemeral ports (32768-60999 by
  * default) and above the range `--nodes` draws from (host/launch.c: 10000-32767): a free port
@@ -385,7 +372,7 @@ void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo)
     cr_assert(le(u32, lo + 1500, 65535));
     for (int tries = 0; tries < 500 && !base; tries++) {
         unsigned b = lo + (unsigned)(splitmix64(&s) % (1500 - span));
-        if (ports_free(b, span))
+        if (sl_ports_free(b, span))
             base = b;
     }
     cr_assert(ne(u32, base, 0), "no %u free ports", span);

@@ -78,7 +78,6 @@ void assert_nothing_running(void);
 long rss_kib(pid_t pid);
 
 uint64_t splitmix64(uint64_t *s);
-int ports_free(unsigned base, unsigned count);
 /* Cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), then `extra`. */
 void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo);
 unsigned first_port(const char *name, unsigned id);
