@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "event.h"
 #include "err.h"
 #include "fuzz_check.h"
 
