@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "err.h"
 
 rp_case *rp_case_add(rp_report *r, const char *workload, const char *label, double x,
@@ -75,17 +76,11 @@ const rp_series *rp_get(const rp_system *s, const char *name)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 double rp_median(const rp_series *s, double *min, double *max)
 {
     double v[RP_MAXREP];
     memcpy(v, s->v, (size_t)s->n * sizeof *v);
-    qsort(v, (size_t)s->n, sizeof *v, cmp_double);
+    qsort(v, (size_t)s->n, sizeof *v, bc_cmp_double);
     if (min)
         *min = v[0];
     if (max)

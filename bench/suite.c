@@ -12,7 +12,6 @@
  * single-thread rows of the same repetition, exactly, and the table is printed only when all
  * are equal (exit status 1 otherwise, whatever the speed). bench/README.md has the details. */
 #include <errno.h>
-#include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "addict.h"
 #include "baselines.h"
+#include "common.h"
 #include "config.h"
 #include "device.h"
 #include "err.h"
@@ -75,13 +75,6 @@ struct ctx {
     char sys_mt[40];
     char msg[4096];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- progress ---- */
 
@@ -222,7 +215,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     ecfg.pe.capacity = cc->keys_hint + cc->keys_hint / 4 + 1024;
     ecfg.batch_events = cc->batch;
     sr_engine *e = NULL;
-    sr_rows srows = {0};
+    bc_rows srows = {0};
     sl_row *ref = NULL, *rows = NULL;
     size_t nref = 0, nrows = 0;
     double rss0 = rp_mem_rss_mb();
@@ -248,9 +241,9 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
             double t0;
             if (strcmp(name, S_C1) == 0) {
                 meas_begin(c, &m, 0, w);
-                t0 = now_s();
+                t0 = bc_now_s();
                 rc = bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &ref, &nref);
-                meas_end(c, &m, s, cc->n, now_s() - t0, 0);
+                meas_end(c, &m, s, cc->n, bc_now_s() - t0, 0);
                 if (rc)
                     snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
                 continue;
@@ -272,14 +265,14 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
             } else if (strcmp(name, c->sys_mt) == 0) {
                 meas_begin(c, &m, 0, w);
-                t0 = now_s();
+                t0 = bc_now_s();
                 rc = bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &rows,
                                   &nrows);
                 if (rc) {
                     snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
                     break;
                 }
-                meas_end(c, &m, s, cc->n, now_s() - t0, 0);
+                meas_end(c, &m, s, cc->n, bc_now_s() - t0, 0);
                 check(c, k, name, r, ref, nref, rows, nrows, 3);
                 free(rows);
                 rows = NULL;
@@ -308,7 +301,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                  "every repetition, against %s",
                  nref, S_C1);
     free(ref);
-    sr_rows_free(&srows);
+    bc_rows_free(&srows);
     sr_engine_destroy(&e);
     c->cases_done++;
     return rc;
@@ -318,29 +311,12 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
 static int gen_ctr(uint64_t events, uint32_t keys, double skew, uint64_t seed, sl_rec **out)
 {
     sl_gen_cfg g;
-    sl_gen_defaults(&g);
+    bc_ctr_input(&g);
     g.events = events;
     g.keys = keys;
     g.skew = skew;
-    g.click_rate = 0.1;
     g.seed = seed;
-    int rc;
-    sl_gen *gen = sl_gen_new(&g, NULL, &rc);
-    if (!gen)
-        return rc;
-    sl_rec *r = malloc((events + 1) * sizeof *r);
-    if (!r) {
-        sl_gen_destroy(&gen);
-        return SL_ENOMEM;
-    }
-    uint64_t got = sl_gen_next(gen, r, events);
-    sl_gen_destroy(&gen);
-    if (got != events) {
-        free(r);
-        return SL_EIO;
-    }
-    *out = r;
-    return 0;
+    return bc_gen_records(&g, out);
 }
 
 /* Records parsed from a recorded file (NDJSON or CSV), once, before the timed runs; the parse
@@ -365,7 +341,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
     size_t cap = 1 << 20, m = 0;
     sl_rec *r = malloc(cap * sizeof *r);
     int rc = rd && r ? 0 : SL_ENOMEM;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     while (rc == 0) {
         if (m == cap) {
             sl_rec *g = realloc(r, cap * 2 * sizeof *r);
@@ -384,7 +360,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
         else
             m += (size_t)got;
     }
-    *parse_s = now_s() - t0;
+    *parse_s = bc_now_s() - t0;
     struct sl_reader_stats rs = {0};
     if (rd)
         sl_reader_stats(rd, &rs);
@@ -570,7 +546,7 @@ static int workload_ysb(struct ctx *c)
     sl_engine_cfg ecfg;
     ysb_engine_cfg(&ecfg, 0);
     sr_engine *e = NULL;
-    sr_rows srows = {0};
+    bc_rows srows = {0};
     sl_row *ref = NULL, *rows = NULL;
     size_t nref = 0, nrows = 0;
     bl_ysb_stats bst;
@@ -594,13 +570,13 @@ static int workload_ysb(struct ctx *c)
             double t0;
             if (strcmp(name, S_C1) == 0) {
                 meas_begin(c, &m, 0, w);
-                t0 = now_s();
+                t0 = bc_now_s();
                 rc = bl_ysb_single(c->ws, y.in.text, y.in.len, y.bj, 10000, &ref, &nref, &bst);
                 if (rc) {
                     snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
                     break;
                 }
-                meas_end(c, &m, s, y.in.events, now_s() - t0, 0);
+                meas_end(c, &m, s, y.in.events, bc_now_s() - t0, 0);
             } else if (strcmp(name, S_CL) == 0) {
                 meas_begin(c, &m, 0, w);
                 if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
@@ -621,14 +597,14 @@ static int workload_ysb(struct ctx *c)
                 check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
             } else if (strcmp(name, c->sys_mt) == 0) {
                 meas_begin(c, &m, 0, w);
-                t0 = now_s();
+                t0 = bc_now_s();
                 rc = bl_ysb_multi(c->ws, y.in.text, y.in.len, y.bj, 10000, c->o.threads, &rows,
                                   &nrows, &bst);
                 if (rc) {
                     snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
                     break;
                 }
-                meas_end(c, &m, s, y.in.events, now_s() - t0, 0);
+                meas_end(c, &m, s, y.in.events, bc_now_s() - t0, 0);
                 check(c, k, name, r, ref, nref, rows, nrows, 1);
                 free(rows);
                 rows = NULL;
@@ -661,7 +637,7 @@ static int workload_ysb(struct ctx *c)
 out:
     free(ref);
     free(rows);
-    sr_rows_free(&srows);
+    bc_rows_free(&srows);
     sr_engine_destroy(&e);
     ysb_env_free(&y);
     c->cases_done++;
@@ -689,7 +665,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
     sl_engine_cfg ecfg;
     ysb_engine_cfg(&ecfg, batch);
     sr_engine *e = NULL;
-    sr_rows srows = {0};
+    bc_rows srows = {0};
     sr_ysb_opts yo = {.text = y->in.text,
                       .len = y->in.len,
                       .join = y->jt,
@@ -721,7 +697,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
                  S_C1);
     if (rc == 0)
         *eps = rp_median(rp_get(s_cl, "eps"), NULL, NULL);
-    sr_rows_free(&srows);
+    bc_rows_free(&srows);
     sr_engine_destroy(&e);
     c->cases_done++;
     return rc;
@@ -794,46 +770,8 @@ static int parse_workloads(const char *s, int *out)
     return *out ? 0 : -1;
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"quick", no_argument, NULL, 'q'},
-        {"workload", required_argument, NULL, 'w'},
-        {"reps", required_argument, NULL, 'r'},
-        {"sweep-reps", required_argument, NULL, 'R'},
-        {"seed", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},
-        {"input", required_argument, NULL, 'i'},
-        {"format", required_argument, NULL, 'f'},
-        {"join", required_argument, NULL, 'j'},
-        {"record", required_argument, NULL, 'W'},
-        {"events", required_argument, NULL, 'e'},
-        {"keys", required_argument, NULL, 'k'},
-        {"skew", required_argument, NULL, 'z'},
-        {"ysb-events", required_argument, NULL, 'y'},
-        {"sweep-events", required_argument, NULL, 'S'},
-        {"lat-events", required_argument, NULL, 'L'},
-        {"threads", required_argument, NULL, 't'},
-        {"device", required_argument, NULL, 'd'},
-        {"redis-server", required_argument, NULL, 'x'},
-        {"no-redis", no_argument, NULL, 'N'},
-        {"no-plots", no_argument, NULL, 'P'},
-        {"progress", no_argument, NULL, 'p'},
-        {"no-progress", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* --quick first, so that explicit sizes given with it win */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0)
@@ -846,103 +784,37 @@ static int parse_args(int argc, char **argv, struct opts *o)
         o->ysb_events = 300000;
         o->lat_events = 150000;
     }
-    int ch;
-    uint64_t v;
-    int li = 0;
-    while ((ch = getopt_long(argc, argv, "", lo, &li)) != -1) {
-        int bad = 0;
-        switch (ch) {
-        case 'q':
-            break;
-        case 'w':
-            bad = parse_workloads(optarg, &o->workloads);
-            break;
-        case 'r':
-            bad = parse_u64(optarg, &v) || v < 1 || v > RP_MAXREP;
-            o->reps = (int)v;
-            break;
-        case 'R':
-            bad = parse_u64(optarg, &v) || v < 1 || v > RP_MAXREP;
-            o->sweep_reps = (int)v;
-            break;
-        case 's':
-            bad = parse_u64(optarg, &o->seed);
-            break;
-        case 'o':
-            o->out = optarg;
-            break;
-        case 'i':
-            o->input = optarg;
-            break;
-        case 'f':
-            o->format = optarg;
-            break;
-        case 'j':
-            o->join = optarg;
-            break;
-        case 'W':
-            o->record = optarg;
-            break;
-        case 'e':
-            bad = parse_u64(optarg, &o->ctr_events) || o->ctr_events == 0;
-            break;
-        case 'k':
-            bad = parse_u64(optarg, &v) || v == 0 || v > UINT32_MAX;
-            o->keys = (uint32_t)v;
-            break;
-        case 'z': {
-            char *end;
-            o->skew = strtod(optarg, &end);
-            bad = *end || !(o->skew >= 0) || !isfinite(o->skew);
-            break;
-        }
-        case 'y':
-            bad = parse_u64(optarg, &o->ysb_events) || o->ysb_events == 0;
-            break;
-        case 'S':
-            bad = parse_u64(optarg, &o->sweep_events) || o->sweep_events == 0;
-            break;
-        case 'L':
-            bad = parse_u64(optarg, &o->lat_events) || o->lat_events == 0;
-            break;
-        case 't':
-            bad = parse_u64(optarg, &v) || v < 1 || v > 64;
-            o->threads = (unsigned)v;
-            break;
-        case 'd':
-            o->device = optarg;
-            break;
-        case 'x':
-            o->redis_exe = optarg;
-            break;
-        case 'N':
-            o->redis = 0;
-            break;
-        case 'P':
-            o->plots = 0;
-            break;
-        case 'p':
-            o->progress = 1;
-            break;
-        case 'n':
-            o->progress = 0;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "sluice-bench: --%s: invalid value \"%s\"\n", lo[li].name,
-                    optarg ? optarg : "");
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "sluice-bench: unexpected argument \"%s\"\n", argv[optind]);
+    const char *workloads = NULL;
+    const bc_opt lo[] = {
+        {"quick", 0, BC_SET, &o->quick, 0, 0},
+        {"workload", 0, BC_STR, &workloads, 0, 0},
+        {"reps", 0, BC_INT, &o->reps, 1, RP_MAXREP},
+        {"sweep-reps", 0, BC_INT, &o->sweep_reps, 1, RP_MAXREP},
+        {"seed", 0, BC_U64, &o->seed, 0, 0},
+        {"out", 0, BC_STR, &o->out, 0, 0},
+        {"input", 0, BC_STR, &o->input, 0, 0},
+        {"format", 0, BC_STR, &o->format, 0, 0},
+        {"join", 0, BC_STR, &o->join, 0, 0},
+        {"record", 0, BC_STR, &o->record, 0, 0},
+        {"events", 0, BC_U64, &o->ctr_events, 1, HUGE_VAL},
+        {"keys", 0, BC_U32, &o->keys, 1, UINT32_MAX},
+        {"skew", 0, BC_DBL, &o->skew, 0, HUGE_VAL},
+        {"ysb-events", 0, BC_U64, &o->ysb_events, 1, HUGE_VAL},
+        {"sweep-events", 0, BC_U64, &o->sweep_events, 1, HUGE_VAL},
+        {"lat-events", 0, BC_U64, &o->lat_events, 1, HUGE_VAL},
+        {"threads", 0, BC_U32, &o->threads, 1, 64},
+        {"device", 0, BC_STR, &o->device, 0, 0},
+        {"redis-server", 0, BC_STR, &o->redis_exe, 0, 0},
+        {"no-redis", 0, BC_CLEAR, &o->redis, 0, 0},
+        {"no-plots", 0, BC_CLEAR, &o->plots, 0, 0},
+        {"progress", 0, BC_SET, &o->progress, 0, 0},
+        {"no-progress", 0, BC_CLEAR, &o->progress, 0, 0},
+    };
+    int rc = bc_parse_args(argc, argv, NULL, lo, sizeof lo / sizeof *lo, "sluice-bench", usage);
+    if (rc >= 0)
+        return rc;
+    if (workloads && parse_workloads(workloads, &o->workloads)) {
+        fprintf(stderr, "sluice-bench: --workload: invalid value \"%s\"\n", workloads);
         usage(stderr);
         return 2;
     }
@@ -955,7 +827,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         "--workload ysb\n");
         return 2;
     }
-    return 0;
+    return -1;
 }
 
 static int mkdir_p(const char *dir)
@@ -992,14 +864,14 @@ int main(int argc, char **argv)
                        .out = "bench/out",
                        .redis_exe = "redis-server"};
     int prc = parse_args(argc, argv, o);
-    if (prc)
-        return prc == 1 ? 0 : prc;
+    if (prc >= 0)
+        return prc;
     if (!o->threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->threads = n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
     }
     snprintf(c.sys_mt, sizeof c.sys_mt, "plain C %u threads", o->threads);
-    double t_start = now_s();
+    double t_start = bc_now_s();
     int rc = 0;
     char path[4096];
     size_t cl = 0;
@@ -1070,7 +942,7 @@ out:
     sl_device_close(&c.dev);
     bl_ws_destroy(&c.ws);
     rp_loadavg(c.rep.m.load_end);
-    c.rep.elapsed_s = now_s() - t_start;
+    c.rep.elapsed_s = bc_now_s() - t_start;
     if (rc) {
         progress_clear(&c);
         fprintf(stderr, "sluice-bench: %s\n", c.msg[0] ? c.msg : sl_strerror(rc));
