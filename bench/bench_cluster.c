@@ -463,13 +463,11 @@ static void ms_cell(char *buf, size_t len, double *v, int n)
     snprintf(buf, len, "%7.1f (%.1f .. %.1f)", m, v[0], v[n - 1]);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bench_cluster [--events N] [--keys K] [--reps R] [--nodes N] [--skew S]\n"
-               "                     [--lat-events N] [--window-ms W] [--events-per-ms E]\n"
-               "                     [--lat-batch B] [--warmup-events N] [--job-timeout S]\n"
-               "                     [--node-logs]\n");
-}
+static const char usage[] =
+    "usage: bench_cluster [--events N] [--keys K] [--reps R] [--nodes N] [--skew S]\n"
+    "                     [--lat-events N] [--window-ms W] [--events-per-ms E]\n"
+    "                     [--lat-batch B] [--warmup-events N] [--job-timeout S]\n"
+    "                     [--node-logs]\n";
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -491,7 +489,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         a->lat_batch == 0 || a->g.skew < 0 || !(a->job_timeout_s > 0)) {
         fprintf(stderr, "bench_cluster: every count must be positive, --nodes at most %d\n",
                 SL_NODES_MAX);
-        usage(stderr);
+        fputs(usage, stderr);
         return 2;
     }
     return -1;

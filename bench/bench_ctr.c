@@ -56,11 +56,9 @@ static void stats(const char *name, double *t, int reps, double events, double *
            events / t[reps / 2] / 1e6, events / t[reps - 1] / 1e6, events / t[0] / 1e6, reps);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
-               "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n");
-}
+static const char usage[] =
+    "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
+    "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n";
 
 int main(int argc, char **argv)
 {
@@ -140,7 +138,7 @@ int main(int argc, char **argv)
         double t1 = bc_now_s();
         rc = sl_engine_reset(e);
         if (rc == 0) /* the in-memory source hands over 1M-event batches */
-            rc = bc_feed_engine(e, recs, g.events, (size_t)1 << 20);
+            rc = bc_feed(BC_ENGINE, e, recs, g.events, (size_t)1 << 20);
         t_cl[r] = bc_now_s() - t1;
         if (rc) {
             fprintf(stderr, "bench_ctr: engine: %s\n", sl_engine_message(e));

@@ -20,16 +20,6 @@
 
 #define CHUNK ((size_t)1 << 20) /* records per push, as an in-memory source hands them over */
 
-static int multi_push(void *m, const sl_rec *recs, size_t n)
-{
-    return sl_multi_push(m, recs, n);
-}
-
-static int multi_finish(void *m)
-{
-    return sl_multi_finish(m);
-}
-
 struct mode {
     const char *name;
     uint32_t ndev;
@@ -57,8 +47,7 @@ static double run_once(struct mode *m, sl_device **devs, const sl_engine_cfg *ba
         return -1;
     }
     double t0 = bc_now_s();
-    rc = e ? bc_feed_engine(e, recs, n, CHUNK)
-           : bc_feed(multi_push, multi_finish, mu, recs, n, CHUNK);
+    rc = e ? bc_feed(BC_ENGINE, e, recs, n, CHUNK) : bc_feed(BC_MULTI, mu, recs, n, CHUNK);
     double t = bc_now_s() - t0;
     if (rc) {
         fprintf(stderr, "bench_devices: %s\n", e ? sl_engine_message(e) : sl_multi_message(mu));
@@ -82,11 +71,8 @@ static double run_once(struct mode *m, sl_device **devs, const sl_engine_cfg *ba
     return t;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bench_devices [--events N] [--keys K] [--skew S] [--reps R] "
-               "[--device NAME]\n");
-}
+static const char usage[] = "usage: bench_devices [--events N] [--keys K] [--skew S] [--reps R] "
+                            "[--device NAME]\n";
 
 int main(int argc, char **argv)
 {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "reference.h"
 
 /* ---- time and order statistics ---- */
 
@@ -70,30 +71,18 @@ int bc_collect(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 
 /* ---- feeding records ---- */
 
-int bc_feed(int (*push)(void *h, const sl_rec *recs, size_t n), int (*finish)(void *h), void *h,
-            const sl_rec *recs, size_t n, size_t chunk)
+int bc_feed(enum bc_target t, void *h, const sl_rec *recs, size_t n, size_t chunk)
 {
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i += chunk)
-        rc = push(h, recs + i, n - i < chunk ? n - i : chunk);
-    if (rc == 0 && finish)
-        rc = finish(h);
+    for (size_t i = 0; i < n && rc == 0; i += chunk) {
+        size_t k = n - i < chunk ? n - i : chunk;
+        rc = t == BC_ENGINE  ? sl_engine_push(h, recs + i, k)
+             : t == BC_MULTI ? sl_multi_push(h, recs + i, k)
+                             : sl_ref_push(h, recs + i, k);
+    }
+    if (rc == 0 && t != BC_REF)
+        rc = t == BC_ENGINE ? sl_engine_finish(h) : sl_multi_finish(h);
     return rc;
-}
-
-static int engine_push(void *e, const sl_rec *recs, size_t n)
-{
-    return sl_engine_push(e, recs, n);
-}
-
-static int engine_finish(void *e)
-{
-    return sl_engine_finish(e);
-}
-
-int bc_feed_engine(sl_engine *e, const sl_rec *recs, size_t n, size_t chunk)
-{
-    return bc_feed(engine_push, engine_finish, e, recs, n, chunk);
 }
 
 void bc_ctr_input(sl_gen_cfg *g)
@@ -237,7 +226,7 @@ static int store(const bc_opt *o, const char *s)
 }
 
 int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size_t n,
-                  const char *prog, void (*usage)(FILE *f))
+                  const char *prog, const char *usage)
 {
     size_t ng = g ? 3 : 0, nall = ng + n;
     bc_opt *all = calloc(nall + 1, sizeof *all);
@@ -279,10 +268,10 @@ int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size
             if (ch == 256 + (int)i || (all[i].letter && ch == all[i].letter))
                 o = &all[i];
         if (ch == 'h' && !o) {
-            usage(stdout);
+            fputs(usage, stdout);
             rc = 0;
         } else if (!o) {
-            usage(stderr);
+            fputs(usage, stderr);
             rc = 2;
         } else if (o->type == BC_SET || o->type == BC_CLEAR) {
             *(int *)o->dst = o->type == BC_SET;
@@ -290,13 +279,13 @@ int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size
             *(const char **)o->dst = optarg;
         } else if (store(o, optarg)) {
             fprintf(stderr, "%s: --%s: invalid value \"%s\"\n", prog, o->name, optarg);
-            usage(stderr);
+            fputs(usage, stderr);
             rc = 2;
         }
     }
     if (rc < 0 && optind < argc) {
         fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[optind]);
-        usage(stderr);
+        fputs(usage, stderr);
         rc = 2;
     }
     free(all);

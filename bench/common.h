@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "event.h"
 #include "generator.h"
+#include "multidev.h"
 
 /* ---- time and order statistics ---- */
 
@@ -48,13 +49,13 @@ int bc_collect(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
 /* ---- feeding records ---- */
 
-/* Pushes recs[0..n) through push(h, ...) `chunk` records at a time, then calls finish(h)
- * (when not NULL); stops at the first nonzero return, which it returns. */
-int bc_feed(int (*push)(void *h, const sl_rec *recs, size_t n), int (*finish)(void *h), void *h,
-            const sl_rec *recs, size_t n, size_t chunk);
+/* What bc_feed feeds: an sl_engine, an sl_multi or an sl_ref (host/reference.h). */
+enum bc_target { BC_ENGINE, BC_MULTI, BC_REF };
 
-/* bc_feed through sl_engine_push and sl_engine_finish. */
-int bc_feed_engine(sl_engine *e, const sl_rec *recs, size_t n, size_t chunk);
+/* Pushes recs[0..n) into h (a `t`) `chunk` records at a time, then finishes it (sl_engine_finish
+ * or sl_multi_finish; an sl_ref has nothing to finish). Stops at the first error and returns
+ * it, else 0. */
+int bc_feed(enum bc_target t, void *h, const sl_rec *recs, size_t n, size_t chunk);
 
 /* The generated CTR input of bench_ctr and bench_devices: sl_gen_defaults with 16,777,216
  * events, 100,000 keys, Zipf 1.0 and 10% clicks. */
@@ -107,10 +108,10 @@ typedef struct bc_opt {
 /* Parses argv[1..argc) with getopt_long against opts[0..n), --help (-h) and, when g is not
  * NULL, the generator options the bench programs share: --events (-e), --keys (-k) and --skew
  * (-s) into g. Returns -1 when every argument was taken; else the program's exit status: 0
- * after --help (usage(stdout)), 2 on an unknown option, a value that is not valid
- * ("PROG: --NAME: invalid value "X"") or an argument that is not an option (usage(stderr)).
+ * after --help (usage on stdout), 2 on an unknown option, a value that is not valid
+ * ("PROG: --NAME: invalid value "X"") or an argument that is not an option (usage on stderr).
  * Not thread-safe (getopt). */
 int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size_t n,
-                  const char *prog, void (*usage)(FILE *f));
+                  const char *prog, const char *usage);
 
 #endif

@@ -13,11 +13,9 @@
 #include "err.h"
 #include "generator.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: gen_events [--events N] [--keys K] [--skew S] [--click-rate P] [--seed X] "
-               "[--format ndjson|csv]\n");
-}
+static const char usage[] =
+    "usage: gen_events [--events N] [--keys K] [--skew S] [--click-rate P] [--seed X] "
+    "[--format ndjson|csv]\n";
 
 int main(int argc, char **argv)
 {

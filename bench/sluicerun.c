@@ -174,7 +174,7 @@ int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, bc_rows *out, sr_s
     double t0 = bc_now_s();
     int rc = sl_engine_reset(x->e);
     if (rc == 0)
-        rc = bc_feed_engine(x->e, recs, n, CHUNK);
+        rc = bc_feed(BC_ENGINE, x->e, recs, n, CHUNK);
     st->wall_s = st->push_s = bc_now_s() - t0;
     if (rc)
         return engine_fail(x, rc, msg, msglen);
@@ -185,11 +185,6 @@ int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, bc_rows *out, sr_s
     return 0;
 }
 
-static int ref_push(void *r, const sl_rec *recs, size_t n)
-{
-    return sl_ref_push(r, recs, n);
-}
-
 int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, bc_rows *out, sr_stats *st,
                char *msg, size_t msglen)
 {
@@ -197,7 +192,7 @@ int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, bc_rows *out, 
     bc_rows_free(out);
     double t0 = bc_now_s();
     sl_ref *r = sl_ref_new(pe);
-    int rc = r ? bc_feed(ref_push, NULL, r, recs, n, CHUNK) : SL_ENOMEM;
+    int rc = r ? bc_feed(BC_REF, r, recs, n, CHUNK) : SL_ENOMEM;
     if (rc == 0)
         rc = sl_ref_rows(r, &out->rows, &out->n);
     out->cap = out->n;

@@ -734,16 +734,14 @@ out:
 
 /* ---- driver ---- */
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice-bench [--quick] [--workload ctr,ysb,keys,skew,latency,nodes|all]\n"
-               "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
-               "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
-               "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
-               "                    [--ysb-events N] [--sweep-events N] [--lat-events N]\n"
-               "                    [--threads T] [--device NAME] [--redis-server EXE]\n"
-               "                    [--no-redis] [--no-plots] [--progress | --no-progress]\n");
-}
+static const char usage[] =
+    "usage: sluice-bench [--quick] [--workload ctr,ysb,keys,skew,latency,nodes|all]\n"
+    "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
+    "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
+    "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
+    "                    [--ysb-events N] [--sweep-events N] [--lat-events N]\n"
+    "                    [--threads T] [--device NAME] [--redis-server EXE]\n"
+    "                    [--no-redis] [--no-plots] [--progress | --no-progress]\n";
 
 static int parse_workloads(const char *s, int *out)
 {
@@ -815,7 +813,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return rc;
     if (workloads && parse_workloads(workloads, &o->workloads)) {
         fprintf(stderr, "sluice-bench: --workload: invalid value \"%s\"\n", workloads);
-        usage(stderr);
+        fputs(usage, stderr);
         return 2;
     }
     if (o->input && (o->workloads & ~(W_CTR | W_YSB))) {
