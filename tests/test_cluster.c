@@ -215,46 +215,6 @@ Test(cluster, ctr_nodes3_equals_single, .init = setup, .fini = teardown, .timeou
 
 /* ---- 2. NDJSON input ------------------------------------------------------------------------- */
 
-/* Ad ids that need care on the way through the cluster's dictionary and back: commas and quotes
- * (CSV quoting), UTF-8 (sometimes written as \u00e9), ids that prefix each other, a long id. */
-static void ad_id(unsigned i, char *out, size_t len)
-{
-    switch (i % 6) {
-    case 0:
-        snprintf(out, len, "ad-%u", i);
-        break;
-    case 1:
-        snprintf(out, len, "ad-%u,x", i);
-        break;
-    case 2:
-        snprintf(out, len, "q\"%u\"", i);
-        break;
-    case 3:
-        snprintf(out, len, "caf\xc3\xa9-%u", i);
-        break;
-    case 4:
-        snprintf(out, len, "%u", i / 6);
-        break;
-    default:
-        snprintf(out, len, "long-%0200u", i);
-        break;
-    }
-}
-
-static void json_str(FILE *f, const char *s, int use_u)
-{
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            fprintf(f, "\\%c", *s);
-        } else if (use_u && (unsigned char)s[0] == 0xc3 && (unsigned char)s[1] == 0xa9) {
-            fputs("\\u00e9", f);
-            s++;
-        } else {
-            fputc(*s, f);
-        }
-    }
-}
-
 struct ndjson_truth {
     uint64_t views, clicks, bad;
     size_t ads; /* distinct ads with at least one valid event */
@@ -287,13 +247,13 @@ static void write_ndjson(const char *name, size_t nads, size_t lines, size_t bad
         uint64_t ty = splitmix64(&s) % 10;
         const char *type = types[ty < 7 ? 0 : ty < 9 ? 1 : 2];
         char id[256];
-        ad_id(a, id, sizeof id);
+        tu_ad_id(a, 6, id, sizeof id);
         t->views += type[0] == 'v';
         t->clicks += type[0] == 'c';
         t->ads += !seen[a];
         seen[a] = 1;
         fprintf(f, "{\"user_id\": \"u%u\", \"ad_id\": \"", (unsigned)(splitmix64(&s) % 1000));
-        json_str(f, id, (int)(i & 1));
+        tu_json_str(f, id, (int)(i & 1));
         fprintf(f, "\", \"event_type\": \"%s\", \"event_time\": \"%" PRIu64 "\", \"extra\": [1]}\n",
                 type, UINT64_C(1767225600000) + i);
     }

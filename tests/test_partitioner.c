@@ -17,23 +17,9 @@
 #include "err.h"
 #include "grouping.h"
 #include "partmap.h"
+#include "util.h"
 
 /* ---- inputs ---------------------------------------------------------------------------------- */
-
-/* splitmix64 (Steele, Lea, Flood 2014): a seeded stream of well-spread 64-bit values. */
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* A double uniform in [0, 1) from the top 53 bits. */
-static double uniform01(uint64_t *state)
-{
-    return (double)(splitmix64(state) >> 11) * 0x1.0p-53;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -87,7 +73,7 @@ static void zipf_make(struct zipf_stream *z, uint64_t seed, uint32_t nkeys, doub
         cdf[r] /= acc;
     uint64_t state = seed ^ UINT64_C(0x5a5a5a5a5a5a5a5a);
     for (size_t i = 0; i < nrecs; i++) {
-        double u = uniform01(&state);
+        double u = tu_unit(&state);
         uint32_t lo = 0, hi = nkeys - 1; /* first rank with cdf > u */
         while (lo < hi) {
             uint32_t mid = lo + (hi - lo) / 2;
