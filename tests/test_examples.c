@@ -38,20 +38,7 @@
 
 static sl_engine_cfg make_cfg(const char *file, uint64_t capacity, uint32_t batch)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_COUNT);
-    cfg.pe.kind = SL_PE_USER;
-    /* the count defaults carry a 10 s window, and a user PE with a window is windowed */
-    cfg.pe.window_ms = 0;
-    cfg.pe.lateness_ms = 0;
-    cfg.pe.capacity = capacity;
-    snprintf(cfg.pe.name, sizeof cfg.pe.name, "%s", file);
-    int n = snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s/examples/kernels/%s",
-                     SLUICE_SOURCE_DIR, file);
-    cr_assert(n > 0 && (size_t)n < sizeof cfg.pe.source);
-    cfg.batch_events = batch;
-    return cfg;
+    return tu_example_pe(file, file, capacity, batch);
 }
 
 /* ---- references: records grouped by key in arrival order, one row per key ------------------ */
@@ -179,8 +166,7 @@ Test(examples, revenue_matches_reference_chunked_and_grouped, .timeout = 120)
     static const uint32_t keys[] = {1, 10, 1000, 20000};
     static const double skews[] = {0.0, 1.1};
     const size_t n = 40000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     size_t empty = 0, negative = 0;
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
@@ -253,8 +239,7 @@ Test(examples, decayed_ctr_matches_reference_in_arrival_order, .timeout = 120)
     static const double skews[] = {0.0, 1.1};
     static const int64_t jitters[] = {300, 5000, 90000};
     const size_t n = 60000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             for (size_t s = 0; s < 2; s++) {
@@ -277,9 +262,7 @@ Test(examples, decayed_ctr_matches_reference_in_arrival_order, .timeout = 120)
 Test(examples, decayed_ctr_ignores_chunked_mode, .timeout = 60)
 {
     const size_t n = 30000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(77, recs, n, 50, 1.0, T0, 2000);
+    sl_rec *recs = th_records_new(77, n, 50, 1.0, T0, 2000);
     sl_row *ref;
     size_t nref;
     by_key(recs, n, decayed_fold, &ref, &nref);

@@ -40,17 +40,7 @@
 
 static sl_engine_cfg make_cfg(uint64_t capacity, uint32_t batch)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_USER);
-    cfg.pe.window_ms = 0;
-    cfg.pe.capacity = capacity;
-    snprintf(cfg.pe.name, sizeof cfg.pe.name, "distinct_users.cl");
-    int n = snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s/examples/kernels/distinct_users.cl",
-                     SLUICE_SOURCE_DIR);
-    cr_assert(n > 0 && (size_t)n < sizeof cfg.pe.source);
-    cfg.batch_events = batch;
-    return cfg;
+    return tu_example_pe("distinct_users.cl", "distinct_users.cl", capacity, batch);
 }
 
 /* ---- the C HyperLogLog ------------------------------------------------------------------ */
@@ -213,8 +203,7 @@ Test(hll, matches_c_reference_chunked_and_grouped, .timeout = 120)
     static const uint32_t keys[] = {1, 10, 300, 5000};
     static const double skews[] = {0.0, 1.1};
     const size_t n = 40000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     struct tally t = {0};
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)

@@ -144,8 +144,7 @@ Test(userpe, reduce_pe_matches_reference_in_both_modes, .init = make_dir, .timeo
 {
     const char *path = write_pe("views_max.cl", VIEWS_MAX);
     size_t n = 60000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (uint64_t seed = 1; seed <= 2; seed++) {
         th_records(seed, recs, n, 700, 1.0, 0, 0);
         size_t nref;
@@ -168,9 +167,7 @@ Test(userpe, sequential_pe_sees_each_key_in_arrival_order, .init = make_dir, .ti
 {
     const char *path = write_pe("drops.cl", DROPS);
     size_t n = 80000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(7, recs, n, 900, 1.0, 0, 0);
+    sl_rec *recs = th_records_new(7, n, 900, 1.0, 0, 0);
     size_t nref;
     sl_row *ref = ref_drops(recs, n, &nref);
     /* chunked is asked for, but a sequential PE has no merge: the engine must group instead */
@@ -198,9 +195,7 @@ Test(userpe, windowed_user_pe_matches_reference, .init = make_dir, .timeout = 12
                              "void sl_emit(__global const sl_state *s, sl_out *o)\n"
                              "{ o->v[0] = (double)s->n; }\n");
     size_t n = 50000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(3, recs, n, 200, 1.0, 100, 400);
+    sl_rec *recs = th_records_new(3, n, 200, 1.0, 100, 400);
     sl_engine_cfg cfg = user_cfg(path, 50000);
     cfg.pe.window_ms = 2000;
     cfg.pe.lateness_ms = 100;
@@ -339,9 +334,7 @@ Test(userpe, binary_gives_the_same_results_as_source, .init = make_dir, .timeout
 {
     const char *bin = built_binary("vm.bin", 0);
     size_t n = 30000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(5, recs, n, 300, 0.0, 0, 0);
+    sl_rec *recs = th_records_new(5, n, 300, 0.0, 0, 0);
     sl_engine_cfg cfg = user_cfg("", 1000);
     snprintf(cfg.pe.binary, sizeof cfg.pe.binary, "%s", bin);
     th_result res;
