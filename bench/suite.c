@@ -179,6 +179,95 @@ static const char *order(const char *const *names, int ns, int j, int r)
     return i == c1 ? names[(r + 1) % ns] : names[i];
 }
 
+/* What one run of one system gave: the rows to check against the reference (for S_C1, the
+ * reference itself), the seconds to report, and the figures the driver adds for it. */
+struct sys_out {
+    const sl_row *rows; /* NULL: owned */
+    size_t n;
+    sl_row *owned; /* rows to free after the check (the engine's are reused) */
+    double wall;   /* the seconds the run measured itself (0: the driver's clock around it) */
+    sr_stats st;
+    int stages, parse, latency; /* add engine stages / parse_s and join_s / latency from st */
+    double tc, tr;              /* Redis: count_s, read_s */
+};
+
+/* Runs system `name` once on the case's input; returns 0 or an sl_err with c->msg. */
+typedef int (*sys_fn)(struct ctx *c, void *w, const char *name, struct sys_out *o);
+
+/* The repetitions of a case over the systems names[0..ns): repetition -1 is a warm-up (first
+ * touch of every buffer; Redis skipped), checked but not reported; in each, plain C 1 thread
+ * first (its rows are the reference, left in *ref, *nref), then the others in an order that
+ * rotates. Every run is measured (meas_begin, meas_end) and its rows checked. */
+static int run_reps(struct ctx *c, rp_case *k, const char *const *names, int ns, int reps,
+                    const char *label, uint64_t events, int ncols, sys_fn run, void *w,
+                    sl_row **ref, size_t *nref)
+{
+    int rc = 0;
+    for (int r = -1; r < reps && rc == 0; r++) {
+        free(*ref);
+        *ref = NULL;
+        for (int j = 0; j < ns && rc == 0; j++) {
+            const char *name = order(names, ns, j, r);
+            int redis = strcmp(name, S_REDIS) == 0;
+            if (r < 0 && redis)
+                continue;
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *warm = r < 0 ? rp_sys(k, name) : NULL;
+            progress(c, label, r, reps);
+            if (redis && (rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
+                break;
+            struct meas m;
+            struct sys_out o;
+            memset(&o, 0, sizeof o);
+            meas_begin(c, &m, redis, warm);
+            double t0 = bc_now_s();
+            if ((rc = run(c, w, name, &o))) {
+                free(o.owned);
+                break;
+            }
+            double wall = redis ? o.tc + o.tr : o.wall > 0 ? o.wall : bc_now_s() - t0;
+            meas_end(c, &m, s, events, wall, redis);
+            if (o.parse) {
+                rp_add(s, "parse_s", "s", o.st.parse_s);
+                rp_add(s, "join_s", "s", o.st.join_s);
+            }
+            if (o.stages)
+                add_engine_stages(s, &o.st);
+            if (o.latency)
+                add_latency(s, &o.st);
+            if (redis) {
+                rp_add(s, "count_s", "s", o.tc);
+                rp_add(s, "read_s", "s", o.tr);
+                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
+            }
+            if (strcmp(name, S_C1) == 0) {
+                *ref = o.owned;
+                *nref = o.n;
+                continue;
+            }
+            check(c, k, name, r, *ref, *nref, o.rows ? o.rows : o.owned, o.n, ncols);
+            free(o.owned);
+        }
+    }
+    return rc;
+}
+
+/* A plain C run's status: its message when it failed. */
+static int plain_c(struct ctx *c, int rc, const char *which)
+{
+    if (rc)
+        snprintf(c->msg, sizeof c->msg, "%s: %s", which, sl_strerror(rc));
+    return rc;
+}
+
+/* An engine's or a reference's run: its rows and the time it measured. */
+static int sluice_run(int rc, const bc_rows *rows, struct sys_out *o)
+{
+    o->wall = o->st.wall_s;
+    o->rows = rows->rows;
+    o->n = rows->n;
+    return rc;
+}
+
 /* ---- ctr ---- */
 
 struct ctr_case {
@@ -190,6 +279,36 @@ struct ctr_case {
     int reps, redis, mt, ref;
     uint32_t batch;
 };
+
+/* The state of a ctr case while its systems run. */
+struct ctr_run {
+    const struct ctr_case *cc;
+    sl_engine_cfg ecfg;
+    sr_engine *e;
+    bc_rows srows; /* the engine's and the reference's rows, reused */
+};
+
+static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
+{
+    struct ctr_run *x = w;
+    const struct ctr_case *cc = x->cc;
+    if (strcmp(name, S_C1) == 0)
+        return plain_c(c, bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &o->owned, &o->n),
+                       "plain C");
+    if (strcmp(name, c->sys_mt) == 0)
+        return plain_c(
+            c, bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &o->owned, &o->n),
+            "plain C threads");
+    if (strcmp(name, S_REDIS) == 0)
+        return rb_ctr(c->redis, cc->recs, cc->n, 10000, &o->owned, &o->n, &o->tc, &o->tr, c->msg,
+                      sizeof c->msg);
+    o->stages = strcmp(name, S_CL) == 0;
+    return sluice_run(
+        o->stages
+            ? sr_ctr_engine(x->e, cc->recs, cc->n, &x->srows, &o->st, c->msg, sizeof c->msg)
+            : sr_ctr_ref(&x->ecfg.pe, cc->recs, cc->n, &x->srows, &o->st, c->msg, sizeof c->msg),
+        &x->srows, o);
+}
 
 static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
 {
@@ -209,100 +328,27 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     for (int i = 0; i < ns; i++)
         rp_sys(k, names[i]);
 
-    sl_engine_cfg ecfg;
-    memset(&ecfg, 0, sizeof ecfg);
-    sl_pe_defaults(&ecfg.pe, SL_PE_CTR);
-    ecfg.pe.capacity = cc->keys_hint + cc->keys_hint / 4 + 1024;
-    ecfg.batch_events = cc->batch;
-    sr_engine *e = NULL;
-    bc_rows srows = {0};
-    sl_row *ref = NULL, *rows = NULL;
-    size_t nref = 0, nrows = 0;
+    struct ctr_run x = {.cc = cc};
+    memset(&x.ecfg, 0, sizeof x.ecfg);
+    sl_pe_defaults(&x.ecfg.pe, SL_PE_CTR);
+    x.ecfg.pe.capacity = cc->keys_hint + cc->keys_hint / 4 + 1024;
+    x.ecfg.batch_events = cc->batch;
+    sl_row *ref = NULL;
+    size_t nref = 0;
     double rss0 = rp_mem_rss_mb();
-    int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
+    int rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg);
     if (rc)
         return rc;
     rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
-    /* repetition -1 is a warm-up (first touch of every buffer; Redis skipped), checked but not
-     * reported */
-    for (int r = -1; r < cc->reps && rc == 0; r++) {
-        free(ref);
-        ref = NULL;
-        for (int j = 0; j < ns && rc == 0; j++) {
-            /* plain C 1 thread first in every repetition (it is the reference); the others in
-             * an order that rotates */
-            const char *name = order(names, ns, j, r);
-            if (r < 0 && strcmp(name, S_REDIS) == 0)
-                continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
-            progress(c, cc->label, r, cc->reps);
-            struct meas m;
-            sr_stats st;
-            double t0;
-            if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = bc_now_s();
-                rc = bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &ref, &nref);
-                meas_end(c, &m, s, cc->n, bc_now_s() - t0, 0);
-                if (rc)
-                    snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
-                continue;
-            }
-            if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0, w);
-                rc = sr_ctr_engine(e, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, st.wall_s, 0);
-                add_engine_stages(s, &st);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
-            } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0, w);
-                rc = sr_ctr_ref(&ecfg.pe, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, st.wall_s, 0);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
-            } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = bc_now_s();
-                rc = bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &rows,
-                                  &nrows);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, cc->n, bc_now_s() - t0, 0);
-                check(c, k, name, r, ref, nref, rows, nrows, 3);
-                free(rows);
-                rows = NULL;
-            } else {
-                double tc, tr;
-                if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
-                    break;
-                meas_begin(c, &m, 1, w);
-                rc = rb_ctr(c->redis, cc->recs, cc->n, 10000, &rows, &nrows, &tc, &tr, c->msg,
-                            sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, tc + tr, 1);
-                rp_add(s, "count_s", "s", tc);
-                rp_add(s, "read_s", "s", tr);
-                check(c, k, name, r, ref, nref, rows, nrows, 3);
-                free(rows);
-                rows = NULL;
-                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
-            }
-        }
-    }
+    rc = run_reps(c, k, names, ns, cc->reps, cc->label, cc->n, 3, ctr_system, &x, &ref, &nref);
     if (rc == 0 && k->equal)
         snprintf(k->check, sizeof k->check,
                  "equal: %zu rows (ad, impressions, clicks, ctr, exactly) from every system on "
                  "every repetition, against %s",
                  nref, S_C1);
     free(ref);
-    bc_rows_free(&srows);
-    sr_engine_destroy(&e);
+    bc_rows_free(&x.srows);
+    sr_engine_destroy(&x.e);
     c->cases_done++;
     return rc;
 }
@@ -515,6 +561,41 @@ static void ysb_engine_cfg(sl_engine_cfg *e, uint32_t batch)
     e->batch_events = batch;
 }
 
+/* The state of the ysb case while its systems run. */
+struct ysb_run {
+    struct ysb_env *y;
+    sl_engine_cfg ecfg;
+    sr_ysb_opts yo;
+    sr_engine *e;
+    bc_rows srows;    /* the engine's and the reference's rows, reused */
+    bl_ysb_stats bst; /* of the last plain C run */
+};
+
+static int ysb_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
+{
+    struct ysb_run *x = w;
+    const ysb_input *in = &x->y->in;
+    const bl_join *bj = x->y->bj;
+    if (strcmp(name, S_C1) == 0)
+        return plain_c(
+            c, bl_ysb_single(c->ws, in->text, in->len, bj, 10000, &o->owned, &o->n, &x->bst),
+            "plain C");
+    if (strcmp(name, c->sys_mt) == 0)
+        return plain_c(c,
+                       bl_ysb_multi(c->ws, in->text, in->len, bj, 10000, c->o.threads, &o->owned,
+                                    &o->n, &x->bst),
+                       "plain C threads");
+    if (strcmp(name, S_REDIS) == 0)
+        return rb_ysb(c->redis, c->ws, in->text, in->len, bj, in->campaign_keys, in->njoin, 10000,
+                      10000, &o->owned, &o->n, &o->tc, &o->tr, c->msg, sizeof c->msg);
+    o->parse = 1;
+    o->stages = o->latency = strcmp(name, S_CL) == 0;
+    return sluice_run(
+        o->stages ? sr_ysb_engine(x->e, &x->yo, &x->srows, &o->st, c->msg, sizeof c->msg)
+                  : sr_ysb_ref(&x->ecfg.pe, &x->yo, &x->srows, &o->st, c->msg, sizeof c->msg),
+        &x->srows, o);
+}
+
 static int workload_ysb(struct ctx *c)
 {
     struct ysb_env y;
@@ -543,102 +624,27 @@ static int workload_ysb(struct ctx *c)
     int ns = c->redis && c->o.redis ? 5 : 4;
     for (int i = 0; i < ns; i++)
         rp_sys(k, names[i]);
-    sl_engine_cfg ecfg;
-    ysb_engine_cfg(&ecfg, 0);
-    sr_engine *e = NULL;
-    bc_rows srows = {0};
-    sl_row *ref = NULL, *rows = NULL;
-    size_t nref = 0, nrows = 0;
-    bl_ysb_stats bst;
-    sr_ysb_opts yo = {
-        .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = ecfg.pe.window_ms};
+    struct ysb_run x = {.y = &y};
+    ysb_engine_cfg(&x.ecfg, 0);
+    x.yo = (sr_ysb_opts){
+        .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = x.ecfg.pe.window_ms};
+    sl_row *ref = NULL;
+    size_t nref = 0;
     double rss0 = rp_mem_rss_mb();
-    if ((rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg)))
-        goto out;
-    rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
-    for (int r = -1; r < c->o.reps && rc == 0; r++) { /* -1: warm-up, as for ctr */
-        free(ref);
-        ref = NULL;
-        for (int j = 0; j < ns && rc == 0; j++) {
-            const char *name = order(names, ns, j, r);
-            if (r < 0 && strcmp(name, S_REDIS) == 0)
-                continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
-            progress(c, "ysb", r, c->o.reps);
-            struct meas m;
-            sr_stats st;
-            double t0;
-            if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = bc_now_s();
-                rc = bl_ysb_single(c->ws, y.in.text, y.in.len, y.bj, 10000, &ref, &nref, &bst);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, y.in.events, bc_now_s() - t0, 0);
-            } else if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0, w);
-                if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
-                    break;
-                meas_end(c, &m, s, y.in.events, st.wall_s, 0);
-                rp_add(s, "parse_s", "s", st.parse_s);
-                rp_add(s, "join_s", "s", st.join_s);
-                add_engine_stages(s, &st);
-                add_latency(s, &st);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
-            } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0, w);
-                if ((rc = sr_ysb_ref(&ecfg.pe, &yo, &srows, &st, c->msg, sizeof c->msg)))
-                    break;
-                meas_end(c, &m, s, y.in.events, st.wall_s, 0);
-                rp_add(s, "parse_s", "s", st.parse_s);
-                rp_add(s, "join_s", "s", st.join_s);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
-            } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = bc_now_s();
-                rc = bl_ysb_multi(c->ws, y.in.text, y.in.len, y.bj, 10000, c->o.threads, &rows,
-                                  &nrows, &bst);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, y.in.events, bc_now_s() - t0, 0);
-                check(c, k, name, r, ref, nref, rows, nrows, 1);
-                free(rows);
-                rows = NULL;
-            } else {
-                double tc, tr;
-                if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
-                    break;
-                meas_begin(c, &m, 1, w);
-                rc = rb_ysb(c->redis, c->ws, y.in.text, y.in.len, y.bj, y.in.campaign_keys,
-                            y.in.njoin, 10000, 10000, &rows, &nrows, &tc, &tr, c->msg,
-                            sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, y.in.events, tc + tr, 1);
-                rp_add(s, "count_s", "s", tc);
-                rp_add(s, "read_s", "s", tr);
-                check(c, k, name, r, ref, nref, rows, nrows, 1);
-                free(rows);
-                rows = NULL;
-                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
-            }
-        }
+    if ((rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg)) == 0) {
+        rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
+        rc = run_reps(c, k, names, ns, c->o.reps, "ysb", y.in.events, 1, ysb_system, &x, &ref,
+                      &nref);
     }
     if (rc == 0 && k->equal)
         snprintf(k->check, sizeof k->check,
                  "equal: %zu (campaign, window) counts from every system on every repetition, "
                  "against %s (%llu lines, %llu views, %llu unjoined, %llu late)",
-                 nref, S_C1, (unsigned long long)bst.lines, (unsigned long long)bst.views,
-                 (unsigned long long)bst.unjoined, (unsigned long long)bst.late);
-out:
+                 nref, S_C1, (unsigned long long)x.bst.lines, (unsigned long long)x.bst.views,
+                 (unsigned long long)x.bst.unjoined, (unsigned long long)x.bst.late);
     free(ref);
-    free(rows);
-    bc_rows_free(&srows);
-    sr_engine_destroy(&e);
+    bc_rows_free(&x.srows);
+    sr_engine_destroy(&x.e);
     ysb_env_free(&y);
     c->cases_done++;
     return rc;
