@@ -332,28 +332,25 @@ int rp_write_json(const rp_report *r, const char *path)
     json_str(f, m->cpu);
     fprintf(f, ", \"cores\": %ld, \"memory_gib\": ", m->cores);
     json_num(f, m->mem_gib);
-    fprintf(f, ", \"kernel\": ");
-    json_str(f, m->kernel);
-    fprintf(f, ", \"opencl_device\": ");
-    json_str(f, m->device);
-    fprintf(f, ", \"opencl_device_version\": ");
-    json_str(f, m->device_version);
-    fprintf(f, ", \"opencl_driver\": ");
-    json_str(f, m->driver);
-    fprintf(f, ",\n    \"sluice_version\": ");
-    json_str(f, m->sluice);
-    fprintf(f, ", \"sluice_commit\": ");
-    json_str(f, m->commit);
-    fprintf(f, ", \"pocl_version\": ");
-    json_str(f, strstr(m->device, "Portable Computing Language") ? m->driver : "");
-    fprintf(f, ", \"redis_version\": ");
-    json_str(f, m->redis);
-    fprintf(f, ", \"hiredis_version\": ");
-    json_str(f, m->hiredis);
-    fprintf(f, ", \"gnuplot\": ");
-    json_str(f, m->gnuplot);
-    fprintf(f, ", \"date\": ");
-    json_str(f, m->date);
+    const struct {
+        const char *sep, *key, *v;
+    } strs[] = {
+        {", ", "kernel", m->kernel},
+        {", ", "opencl_device", m->device},
+        {", ", "opencl_device_version", m->device_version},
+        {", ", "opencl_driver", m->driver},
+        {",\n    ", "sluice_version", m->sluice},
+        {", ", "sluice_commit", m->commit},
+        {", ", "pocl_version", strstr(m->device, "Portable Computing Language") ? m->driver : ""},
+        {", ", "redis_version", m->redis},
+        {", ", "hiredis_version", m->hiredis},
+        {", ", "gnuplot", m->gnuplot},
+        {", ", "date", m->date},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        fprintf(f, "%s\"%s\": ", strs[i].sep, strs[i].key);
+        json_str(f, strs[i].v);
+    }
     fprintf(f,
             ",\n    \"loadavg_start\": [%.2f, %.2f, %.2f], \"loadavg_end\": [%.2f, %.2f, %.2f]},\n",
             m->load_start[0], m->load_start[1], m->load_start[2], m->load_end[0], m->load_end[1],
