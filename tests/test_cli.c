@@ -62,6 +62,23 @@ static char *expected_csv(struct ad *ads, size_t n, double a, double b)
     return s;
 }
 
+/* Asserts that `got` (`what`: stdout, or a file) is the CSV expected for ads[0..n). */
+static void assert_csv(const char *got, const char *what, struct ad *ads, size_t n, double a,
+                       double b)
+{
+    char *want = expected_csv(ads, n, a, b);
+    cr_assert_str_eq(got, want, "%s", what);
+    free(want);
+}
+
+/* The same for the file `name` of the test directory. */
+static void assert_csv_file(const char *name, struct ad *ads, size_t n)
+{
+    char *got = slurp(name, NULL);
+    assert_csv(got, name, ads, n, 0, 0);
+    free(got);
+}
+
 struct gen {
     size_t nads, lines, bad;
     struct ad *ads;
@@ -69,13 +86,11 @@ struct gen {
 
 static const char *const types[] = {"view", "impression", "click", "purchase", "bounce"};
 
-/* Writes an NDJSON file of `lines` events over `nads` ads, with a malformed line every
+/* Writes events.ndjson: `lines` events over `nads` ads, with a malformed line every
  * `bad_every` lines (0 = none) of assorted kinds, and fills g->ads with the true counts. */
-static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t lines,
-                         size_t bad_every, uint64_t seed)
+static void write_ndjson(struct gen *g, size_t nads, size_t lines, size_t bad_every, uint64_t seed)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
+    FILE *f = create("events.ndjson");
     g->nads = nads;
     g->lines = lines;
     g->bad = 0;
@@ -120,14 +135,9 @@ static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t li
 Test(cli, ctr_on_ndjson_matches_independent_count, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 3000, 60000, 0, 1);
-    struct run r = run_sh("ctr --input events.ndjson --output out.csv --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *got = slurp("out.csv", NULL);
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    write_ndjson(&g, 3000, 60000, 0, 1);
+    struct run r = run_sh_status("ctr --input events.ndjson --output out.csv --quiet", 0);
+    assert_csv_file("out.csv", g.ads, g.nads);
     free(g.ads);
     run_free(&r);
 }
@@ -135,11 +145,9 @@ Test(cli, ctr_on_ndjson_matches_independent_count, .init = setup, .timeout = 120
 Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 500, 20000, 97, 2);
-    struct run r = run_sh("ctr --input events.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(r.out, want, "valid lines around bad ones are all counted");
+    write_ndjson(&g, 500, 20000, 97, 2);
+    struct run r = run_sh_status("ctr --input events.ndjson --quiet", 0);
+    assert_csv(r.out, "valid lines around bad ones are all counted", g.ads, g.nads, 0, 0);
     /* the first ten are reported with their line numbers, then a total */
     cr_assert_not_null(strstr(r.err, "line 97: "), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "line 194: "), "stderr: %s", r.err);
@@ -148,7 +156,6 @@ Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = setup, .time
     char total[96];
     snprintf(total, sizeof total, "%zu malformed lines skipped in all", g.bad);
     cr_assert_not_null(strstr(r.err, total), "want \"%s\" in: %s", total, r.err);
-    free(want);
     free(g.ads);
     run_free(&r);
 }
@@ -156,9 +163,8 @@ Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = setup, .time
 Test(cli, strict_stops_at_the_first_malformed_line, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 50, 1000, 300, 3);
-    struct run r = run_sh("ctr --input events.ndjson --strict --quiet");
-    cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+    write_ndjson(&g, 50, 1000, 300, 3);
+    struct run r = run_sh_status("ctr --input events.ndjson --strict --quiet", 2);
     cr_assert_not_null(strstr(r.err, "line 300: missing field \"event_time\""), "stderr: %s",
                        r.err);
     cr_assert_null(strstr(r.err, "line 600:"), "stopped at the first: %s", r.err);
@@ -169,12 +175,9 @@ Test(cli, strict_stops_at_the_first_malformed_line, .init = setup, .timeout = 12
 Test(cli, prior_smooths_ctr, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 800, 30000, 0, 4);
-    struct run r = run_sh("ctr --input events.ndjson --prior 2,38.5 --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *want = expected_csv(g.ads, g.nads, 2, 38.5);
-    cr_assert_str_eq(r.out, want);
-    free(want);
+    write_ndjson(&g, 800, 30000, 0, 4);
+    struct run r = run_sh_status("ctr --input events.ndjson --prior 2,38.5 --quiet", 0);
+    assert_csv(r.out, "stdout", g.ads, g.nads, 2, 38.5);
     free(g.ads);
     run_free(&r);
 }
@@ -200,19 +203,16 @@ Test(cli, stdin_and_csv_input_give_the_same_result, .init = setup, .timeout = 12
         fprintf(f, "%u,%s,%s,u%u\r\n", 1000 + i, t, field, i);
     }
     fclose(f);
-    struct run r = run_sh("ctr --input - --format csv --quiet <events.csv");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status("ctr --input - --format csv --quiet <events.csv", 0);
     /* 5000 events over 40 ads: every ad appears (each misses with probability ~1e-55) */
-    char *want = expected_csv(ads, 40, 0, 0);
-    cr_assert_str_eq(r.out, want);
-    free(want);
+    assert_csv(r.out, "stdout", ads, 40, 0, 0);
     run_free(&r);
 }
 
 Test(cli, run_topology_from_yaml, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 1000, 20000, 0, 6);
+    write_ndjson(&g, 1000, 20000, 0, 6);
     FILE *f = fopen(tpath("topo.yaml"), "w");
     cr_assert_not_null(f);
     fprintf(f, "# a CTR topology\n"
@@ -227,13 +227,8 @@ Test(cli, run_topology_from_yaml, .init = setup, .timeout = 120)
                "sink:\n"
                "  path: result.csv\n");
     fclose(f);
-    struct run r = run_sh("run topo.yaml --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *got = slurp("result.csv", NULL);
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    struct run r = run_sh_status("run topo.yaml --quiet", 0);
+    assert_csv_file("result.csv", g.ads, g.nads);
     free(g.ads);
     run_free(&r);
 }
@@ -244,8 +239,7 @@ Test(cli, invalid_yaml_names_file_line_and_column, .init = setup)
     cr_assert_not_null(f);
     fprintf(f, "source:\n  type: generator\npe:\n  kind: ctr\n  capacity: lots\n");
     fclose(f);
-    struct run r = run_sh("run bad.yaml");
-    cr_assert_eq(r.status, 2, "exit %d", r.status);
+    struct run r = run_sh_status("run bad.yaml", 2);
     cr_assert_not_null(strstr(r.err, "bad.yaml:5:13:"), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "capacity"), "stderr: %s", r.err);
     run_free(&r);
@@ -254,9 +248,8 @@ Test(cli, invalid_yaml_names_file_line_and_column, .init = setup)
 Test(cli, full_table_is_a_clear_error, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 3000, 20000, 0, 7);
-    struct run r = run_sh("ctr --input events.ndjson --capacity 100 --quiet");
-    cr_assert_eq(r.status, 1, "exit %d", r.status);
+    write_ndjson(&g, 3000, 20000, 0, 7);
+    struct run r = run_sh_status("ctr --input events.ndjson --capacity 100 --quiet", 1);
     cr_assert_not_null(strstr(r.err, "state table full"), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "100"), "names the capacity: %s", r.err);
     free(g.ads);
@@ -265,14 +258,12 @@ Test(cli, full_table_is_a_clear_error, .init = setup, .timeout = 120)
 
 Test(cli, devices_and_device_selection, .init = setup, .timeout = 60)
 {
-    struct run r = run_sh("devices");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("devices", 0);
     cr_assert_not_null(strstr(r.out, "compute units"), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.out, "placement (hwloc "), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.out, "cpus "), "stdout: %s", r.out);
     run_free(&r);
-    r = run_sh("ctr --device no-such-device-xyz --events 10 --quiet");
-    cr_assert_eq(r.status, 1);
+    r = run_sh_status("ctr --device no-such-device-xyz --events 10 --quiet", 1);
     cr_assert_not_null(strstr(r.err, "no OpenCL device matches \"no-such-device-xyz\""), "%s",
                        r.err);
     cr_assert_not_null(strstr(r.err, "devices present:"), "lists what exists: %s", r.err);
@@ -291,7 +282,7 @@ Test(cli, placement_override_reaches_run_and_devices, .init = setup, .timeout = 
     snprintf(name, sizeof name, "%s", sl_device_get_info(dev)->name);
     sl_device_close(&dev);
     struct gen g;
-    write_ndjson(tpath("events.ndjson"), &g, 500, 20000, 0, 11);
+    write_ndjson(&g, 500, 20000, 0, 11);
     for (int bad = 0; bad < 2; bad++) {
         FILE *f = fopen(tpath("topo.yaml"), "w");
         cr_assert_not_null(f);
@@ -316,14 +307,9 @@ Test(cli, placement_override_reaches_run_and_devices, .init = setup, .timeout = 
         cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
         cr_assert_not_null(strstr(r.err, "placement: "), "the summary says where: %s", r.err);
         cr_assert_not_null(strstr(r.err, "cpus 0 [config"), "%s", r.err);
-        char *got = slurp("result.csv", NULL);
-        char *want = expected_csv(g.ads, g.nads, 0, 0);
-        cr_assert_str_eq(got, want);
-        free(got);
-        free(want);
+        assert_csv_file("result.csv", g.ads, g.nads);
         run_free(&r);
-        r = run_sh("devices topo.yaml");
-        cr_assert_eq(r.status, 0, "%s", r.err);
+        r = run_sh_status("devices topo.yaml", 0);
         cr_assert_not_null(strstr(r.out, "cpus 0 [config"), "%s", r.out);
         run_free(&r);
     }
@@ -332,8 +318,7 @@ Test(cli, placement_override_reaches_run_and_devices, .init = setup, .timeout = 
 
 Test(cli, demo_prints_top_ads, .init = setup, .timeout = 120)
 {
-    struct run r = run_sh("ctr --events 200000 --keys 1000 --min-impressions 50 --top 5");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("ctr --events 200000 --keys 1000 --min-impressions 50 --top 5", 0);
     cr_assert_not_null(strstr(r.out, "Top 5 ads by CTR"), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.err, "200000 events"), "summary: %s", r.err);
     run_free(&r);
@@ -349,12 +334,10 @@ Test(cli, help_and_version, .init = setup)
         cr_assert_not_null(strstr(r.out, "usage: sluice"), "%s: %s", cmds[i], r.out);
         run_free(&r);
     }
-    struct run r = run_sh("--version");
-    cr_assert_eq(r.status, 0);
+    struct run r = run_sh_status("--version", 0);
     cr_assert_eq(strncmp(r.out, "sluice ", 7), 0, "%s", r.out);
     run_free(&r);
-    r = run_sh("ctr --bogus");
-    cr_assert_eq(r.status, 2);
+    r = run_sh_status("ctr --bogus", 2);
     run_free(&r);
 }
 
@@ -363,8 +346,7 @@ Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = setup, .tim
     FILE *f = fopen(tpath("empty.ndjson"), "w");
     cr_assert_not_null(f);
     fclose(f);
-    struct run r = run_sh("ctr --input empty.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status("ctr --input empty.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     run_free(&r);
 
@@ -372,8 +354,7 @@ Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = setup, .tim
     cr_assert_not_null(f);
     fprintf(f, "{\n[1,2]\n\n   \n{\"ad_id\": \"a\"}\n");
     fclose(f);
-    r = run_sh("ctr --input bad.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input bad.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     cr_assert_not_null(strstr(r.err, "line 1: "), "%s", r.err);
     cr_assert_not_null(strstr(r.err, "line 2: "), "%s", r.err);
@@ -418,24 +399,20 @@ Test(cli, kernel_check_build_and_run, .init = setup, .timeout = 120)
     /* expected by hand: a 2 clicks, no purchase; b 0 clicks, 2.5 + 4 = 6.5 revenue */
     const char *want = "ad_id,clicks,revenue\na,2,0.00\nb,0,6.50\n";
 
-    struct run r = run_sh("kernel check pe.cl");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("kernel check pe.cl", 0);
     cr_assert_not_null(strstr(r.out, "pe.cl: OK"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "reduce"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "state:   16 bytes"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "clicks (int), revenue (f2)"), "%s", r.out);
     run_free(&r);
 
-    r = run_sh("kernel run pe.cl --input ev.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel run pe.cl --input ev.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, want);
     run_free(&r);
 
-    r = run_sh("kernel build pe.cl -o pe.bin");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel build pe.cl -o pe.bin", 0);
     run_free(&r);
-    r = run_sh("kernel run pe.bin --binary --input ev.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel run pe.bin --binary --input ev.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, want, "the binary gives what the source gives");
     run_free(&r);
 
@@ -445,8 +422,7 @@ Test(cli, kernel_check_build_and_run, .init = setup, .timeout = 120)
     fprintf(f,
             "source: {path: ev.ndjson}\npe: {kind: user, binary: pe.bin}\nsink: {path: o.csv}\n");
     fclose(f);
-    r = run_sh("run topo.yaml --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("run topo.yaml --quiet", 0);
     char *got = slurp("o.csv", NULL);
     cr_assert_str_eq(got, want);
     free(got);
@@ -463,15 +439,13 @@ Test(cli, kernel_check_reports_errors_in_the_users_file, .init = setup, .timeout
     fprintf(f, "%.*s    s->clicks += r->type == SL_EV_CLICK\n%s", (int)(cut - USER_PE), USER_PE,
             strchr(cut, '\n') + 1);
     fclose(f);
-    struct run r = run_sh("kernel check bad.cl");
-    cr_assert_eq(r.status, 1);
+    struct run r = run_sh_status("kernel check bad.cl", 1);
     cr_assert_not_null(strstr(r.err, "bad.cl:9:"), "stderr: %s", r.err);
     run_free(&r);
     r = run_sh("kernel run bad.cl");
     cr_assert_eq(r.status, 2, "--input is required");
     run_free(&r);
-    r = run_sh("kernel frobnicate bad.cl");
-    cr_assert_eq(r.status, 2);
+    r = run_sh_status("kernel frobnicate bad.cl", 2);
     run_free(&r);
 }
 
@@ -481,8 +455,7 @@ Test(cli, unusable_csv_header_is_not_blamed_on_strict, .init = setup, .timeout =
     cr_assert_not_null(f);
     fprintf(f, "ad_id,event_time,value\na,1,2\n");
     fclose(f);
-    struct run r = run_sh("ctr --input h.csv --format csv --quiet");
-    cr_assert_eq(r.status, 2);
+    struct run r = run_sh_status("ctr --input h.csv --format csv --quiet", 2);
     cr_assert_not_null(strstr(r.err, "line 1: header has no \"event_type\" column"), "%s", r.err);
     cr_assert_null(strstr(r.err, "--strict"), "%s", r.err);
     run_free(&r);

@@ -238,11 +238,22 @@ static const char events_csv[] = "ad_id,impressions,clicks,ctr\n"
                                  "b,1,0,0.000000\n";
 static const char old_output[] = "an earlier result\nthat must survive\n";
 
+/* Runs `sluice ARGS`, asserts its exit status, and that the file `name` then holds `want` (NULL:
+ * that there is no such file). */
+static void run_leaves(const char *args, int status, const char *name, const char *want)
+{
+    struct run r = run_sh_status(args, status);
+    if (want)
+        assert_file(tpath(name), want);
+    else
+        cr_assert_null(tu_read_file(tpath(name), NULL), "%s: %s exists", args, name);
+    run_free(&r);
+}
+
 Test(cli_output, output_that_is_the_input_is_refused, .init = setup, .timeout = 120)
 {
     tu_write_file(tpath("ev.json"), events);
-    struct run r = run_sh("ctr --input ev.json --output ev.json -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status("ctr --input ev.json --output ev.json -q", 2);
     cr_assert_not_null(
         strstr(r.err, "the output ev.json is the input file; writing it would destroy the input"),
         "stderr: %s", r.err);
@@ -250,20 +261,14 @@ Test(cli_output, output_that_is_the_input_is_refused, .init = setup, .timeout = 
     run_free(&r);
 
     /* Another path to it, and stdin redirected from it. */
-    r = run_sh("ctr --input ev.json --output ./../$(basename $PWD)/ev.json -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(tpath("ev.json"), events);
-    run_free(&r);
-    r = run_sh("ctr --input - --output ev.json -q <ev.json");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(tpath("ev.json"), events);
-    run_free(&r);
+    run_leaves("ctr --input ev.json --output ./../$(basename $PWD)/ev.json -q", 2, "ev.json",
+               events);
+    run_leaves("ctr --input - --output ev.json -q <ev.json", 2, "ev.json", events);
 
     /* The same through a topology file. */
     tu_write_file(tpath("t.yaml"), "source: {type: file, path: ev.json}\npe: {kind: ctr}\n"
                                    "sink: {path: ev.json}\n");
-    r = run_sh("run t.yaml -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("run t.yaml -q", 2);
     cr_assert_not_null(strstr(r.err, "is the input file"), "stderr: %s", r.err);
     assert_file(tpath("ev.json"), events);
     run_free(&r);
@@ -280,29 +285,17 @@ Test(cli_output, failed_run_leaves_the_output_alone, .init = setup, .timeout = 1
                   "{\"ad_id\":\"b\",\"event_type\":\"view\",\"event_time\":2}\n");
     tu_write_file(tpath("out.csv"), old_output);
 
-    struct run r = run_sh("ctr --input bad.json --output out.csv --strict -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(tpath("out.csv"), old_output);
-    run_free(&r);
-
-    r = run_sh("ctr --input ev.json --output out.csv --device no-such-device-anywhere -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
-    assert_file(tpath("out.csv"), old_output);
-    run_free(&r);
+    run_leaves("ctr --input bad.json --output out.csv --strict -q", 2, "out.csv", old_output);
+    run_leaves("ctr --input ev.json --output out.csv --device no-such-device-anywhere -q", 1,
+               "out.csv", old_output);
 
     /* A run that fails leaves no output where there was none. */
-    r = run_sh("ctr --input bad.json --output fresh.csv --strict -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    cr_assert_null(tu_read_file(tpath("fresh.csv"), NULL));
-    run_free(&r);
+    run_leaves("ctr --input bad.json --output fresh.csv --strict -q", 2, "fresh.csv", NULL);
     const char *names[] = {"ev.json", "bad.json", "out.csv", NULL};
     assert_dir_holds(names);
 
     /* A run that succeeds replaces it. */
-    r = run_sh("ctr --input ev.json --output out.csv -q");
-    cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
-    assert_file(tpath("out.csv"), events_csv);
-    run_free(&r);
+    run_leaves("ctr --input ev.json --output out.csv -q", 0, "out.csv", events_csv);
     assert_dir_holds(names);
 }
 
@@ -317,21 +310,18 @@ Test(cli_output, io_errors_name_the_file_and_the_reason, .init = setup, .timeout
     cr_assert_null(tu_read_file(tpath("out.csv"), NULL));
     run_free(&r);
 
-    r = run_sh("ctr --input ev.json --output /dev/full -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json --output /dev/full -q", 1);
     cr_assert_not_null(strstr(r.err, "sluice: writing /dev/full failed: No space left on device\n"),
                        "stderr: %s", r.err);
     run_free(&r);
 
-    r = run_sh("ctr --input ev.json --output nodir/out.csv -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json --output nodir/out.csv -q", 1);
     cr_assert_str_eq(r.err, "sluice: cannot open output nodir/out.csv: folder nodir: No such file "
                             "or directory\n");
     run_free(&r);
 
     /* stdout is written as before. */
-    r = run_sh("ctr --input ev.json -q");
-    cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json -q", 0);
     cr_assert_str_eq(r.out, events_csv);
     run_free(&r);
     const char *names[] = {"ev.json", "adir", NULL};

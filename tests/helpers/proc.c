@@ -275,6 +275,14 @@ struct run run_sh(const char *args)
     return r;
 }
 
+struct run run_sh_status(const char *args, int status)
+{
+    struct run r = run_sh(args);
+    cr_assert(eq(int, r.status, status), "`sluice %s` exited with %d; stderr: %s", args, r.status,
+              r.err);
+    return r;
+}
+
 /* Live processes whose working directory is the test directory: every sluice process a test
  * started (nodes included) runs there, so none may be left when the test ends. Zombies have no
  * readable cwd and are not counted. */

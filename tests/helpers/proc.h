@@ -73,6 +73,8 @@ struct run run_sluice(const char *args, double timeout_s);
 /* Runs `sluice ARGS` through /bin/sh in the test directory (so ARGS may redirect), with stdout
  * and stderr captured outside it; not registered as a child (it has exited on return). */
 struct run run_sh(const char *args);
+/* run_sh, asserting the exit status (the message names ARGS and holds stderr). */
+struct run run_sh_status(const char *args, int status);
 
 int procs_in_tmpdir(void);
 void assert_nothing_running(void);
