@@ -477,21 +477,6 @@ static uint64_t intern(sl_addict *d, const char *id)
     return k;
 }
 
-/* Returns the whole content of f (malloc'd, NUL-terminated). */
-static char *slurp(FILE *f)
-{
-    cr_assert_eq(fflush(f), 0);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long end = ftell(f);
-    cr_assert_geq(end, 0);
-    rewind(f);
-    char *buf = malloc((size_t)end + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)end, f), (size_t)end);
-    buf[end] = '\0';
-    return buf;
-}
-
 /* The sink prints a key column as the id its dictionary holds (quoted like ad_id), nothing for
  * key 0, and '#' with 16 hex digits for a key it does not hold. */
 Test(topk, sink_prints_keys_as_ids)
@@ -518,7 +503,7 @@ Test(topk, sink_prints_keys_as_ids)
         {.key = c2, .v = {key_bits(ad3), 1.0, key_bits(0), 0, key_bits(0), 0, 1}},
     };
     cr_assert_eq(sl_sink_emit(s, SL_EMIT_FINAL, rows, 3), 0);
-    char *got = slurp(f);
+    char *got = tu_read_stream(f, NULL);
     const char *want = "ad_id,top1,ctr1,top2,ctr2,top3,ctr3,candidates\n"
                        "campaign-1,ad-1,0.500000,\"ad,2\",0.250000,#00c0ffee00c0ffee,0.125000,7\n"
                        "campaign-2,\"say \"\"hi\"\"\",1.000000,,0.000000,,0.000000,1\n"

@@ -100,6 +100,33 @@ sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch)
     return cfg;
 }
 
+struct ev {
+    uint64_t key;
+    size_t i; /* arrival index */
+};
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+size_t *th_by_key(const sl_rec *recs, size_t n)
+{
+    struct ev *evs = malloc((n ? n : 1) * sizeof *evs);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    cr_assert(evs && idx);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = (struct ev){recs[i].key, i};
+    qsort(evs, n, sizeof *evs, ev_cmp);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = evs[i].i;
+    free(evs);
+    return idx;
+}
+
 struct collect {
     th_result *res;
     bc_rows fin; /* final_rows as they come */

@@ -29,6 +29,10 @@ sl_rec *th_records_new(uint64_t seed, size_t n, uint32_t keys, double skew, int6
  * events. */
 sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch);
 
+/* The indices of recs[0..n) grouped by key in arrival order: sorted by key, then index
+ * (malloc'd, caller frees). */
+size_t *th_by_key(const sl_rec *recs, size_t n);
+
 /* The key of rank r as th_records makes it. */
 uint64_t th_key(uint32_t r);
 
