@@ -129,6 +129,26 @@ static int tab_grow(struct tab *t, size_t size, size_t (*hash)(const void *slot)
     return 0;
 }
 
+/* The rows of the threads' tables tabs[0..threads) (rows_of writes a table's fill rows), all
+ * together and sorted by key (malloc'd). */
+static int gather_rows(const struct tab *tabs, unsigned threads,
+                       void (*rows_of)(const struct tab *t, sl_row *out), sl_row **rows,
+                       size_t *nrows)
+{
+    size_t total = 0, at = 0;
+    for (unsigned t = 0; t < threads; t++)
+        total += tabs[t].fill;
+    if (!(*rows = malloc((total + 1) * sizeof **rows)))
+        return SL_ENOMEM;
+    for (unsigned t = 0; t < threads; t++) {
+        rows_of(&tabs[t], *rows + at);
+        at += tabs[t].fill;
+    }
+    *nrows = total;
+    qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
+    return 0;
+}
+
 /* ---- the CTR table: key -> impressions, clicks ---- */
 
 struct cslot {
@@ -335,20 +355,8 @@ int bl_ctr_multi(bl_ws *ws, const sl_rec *recs, size_t n, size_t keys_hint, unsi
     m->hint = keys_hint;
     m->all = buf_get(&ws->items, (n + 1) * sizeof *m->all);
     int rc = m->all ? mt_run(m, ctr_worker) : SL_ENOMEM;
-    size_t total = 0;
-    for (unsigned t = 0; t < threads; t++)
-        total += m->ctabs[t].fill;
-    if (rc == 0 && !(*rows = malloc((total + 1) * sizeof **rows)))
-        rc = SL_ENOMEM;
-    if (rc == 0) {
-        size_t at = 0;
-        for (unsigned t = 0; t < threads; t++) {
-            ctab_rows(&m->ctabs[t], *rows + at);
-            at += m->ctabs[t].fill;
-        }
-        *nrows = total;
-        qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
-    }
+    if (rc == 0)
+        rc = gather_rows(m->ctabs, threads, ctab_rows, rows, nrows);
     free(m);
     return rc;
 }
@@ -679,27 +687,15 @@ int bl_ysb_multi(bl_ws *ws, const char *text, size_t len, const bl_join *join, i
     m->w = window_ms;
     int rc = m->ytabs ? mt_run(m, ysb_worker) : SL_ENOMEM;
     memset(st, 0, sizeof *st);
-    size_t total = 0;
     for (unsigned t = 0; t < threads; t++) {
         st->lines += m->yst[t].lines;
         st->bad += m->yst[t].bad;
         st->views += m->yst[t].views;
         st->unjoined += m->yst[t].unjoined;
         st->late += m->yst[t].late;
-        if (m->ytabs)
-            total += m->ytabs[t].fill;
     }
-    if (rc == 0 && !(*rows = malloc((total + 1) * sizeof **rows)))
-        rc = SL_ENOMEM;
-    if (rc == 0) {
-        size_t at = 0;
-        for (unsigned t = 0; t < threads; t++) {
-            ytab_rows(&m->ytabs[t], *rows + at);
-            at += m->ytabs[t].fill;
-        }
-        *nrows = total;
-        qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
-    }
+    if (rc == 0)
+        rc = gather_rows(m->ytabs, threads, ytab_rows, rows, nrows);
     free(m->ytabs);
     free(m);
     return rc;

@@ -56,10 +56,6 @@ static void stats(const char *name, double *t, int reps, double events, double *
            events / t[reps / 2] / 1e6, events / t[reps - 1] / 1e6, events / t[0] / 1e6, reps);
 }
 
-static const char usage[] =
-    "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
-    "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n";
-
 int main(int argc, char **argv)
 {
     sl_gen_cfg g;
@@ -78,7 +74,10 @@ int main(int argc, char **argv)
         {"grouped", 'g', BC_SET, &grouped, 0, 0},
         {"device", 'd', BC_STR, &device, 0, 0},
     };
-    int prc = bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_ctr", usage);
+    int prc =
+        bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_ctr",
+                      "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
+                      "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n");
     if (prc >= 0)
         return prc;
     if (grouped)
