@@ -15,11 +15,7 @@ static void check(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t
     th_result res;
     int rc = th_run(cfg, recs, n, chunk, &res);
     cr_assert_eq(rc, 0, "engine failed: %s (%s)", sl_strerror(rc), res.msg);
-    sl_row *ref;
-    size_t nref;
-    uint64_t late;
-    th_reference(&cfg->pe, recs, n, &ref, &nref, &late);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    uint64_t late = th_assert_reference(&cfg->pe, recs, n, res.final_rows, res.nfinal);
     cr_assert_eq(res.stats.events_late, late, "late events: engine %llu, reference %llu",
                  (unsigned long long)res.stats.events_late, (unsigned long long)late);
     cr_assert_eq(res.stats.events_in, n);
@@ -27,7 +23,6 @@ static void check(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t
     for (int t = 0; t < SL_EV_NTYPES; t++)
         types += res.stats.type_counts[t];
     cr_assert_eq(types, n, "every record is counted by type");
-    free(ref);
     th_result_free(&res);
 }
 
@@ -195,14 +190,8 @@ Test(engine, every_n_events_snapshots_match_the_prefix, .timeout = 120)
     th_result res;
     cr_assert_eq(th_run(&cfg, recs, n, 3333, &res), 0, "%s", res.msg);
     cr_assert_eq(res.nsnapshots, n / every);
-    sl_row *ref;
-    size_t nref;
-    th_reference(&cfg.pe, recs, (n / every) * every, &ref, &nref, NULL);
-    th_assert_rows(res.snap_rows, res.nsnap, ref, nref, 0.0);
-    free(ref);
-    th_reference(&cfg.pe, recs, n, &ref, &nref, NULL);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
-    free(ref);
+    th_assert_reference(&cfg.pe, recs, (n / every) * every, res.snap_rows, res.nsnap);
+    th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
     th_result_free(&res);
     free(recs);
 }
@@ -214,21 +203,15 @@ Test(engine, every_t_ms_trigger_fires, .timeout = 120)
     sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 1000, 4096);
     cfg.pe.trigger.every_ms = 1;
     th_result res;
-    sl_device *dev = NULL;
-    (void)dev;
     cr_assert_eq(th_run(&cfg, recs, n, 1, &res), 0, "%s", res.msg);
     /* pushing 20000 single records takes well over 1 ms, so at least one snapshot fired, and
      * every snapshot is a consistent prefix: its counts never exceed the final ones */
     cr_assert_geq(res.nsnapshots, 1);
-    sl_row *ref;
-    size_t nref;
-    th_reference(&cfg.pe, recs, n, &ref, &nref, NULL);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
     double snap_total = 0;
     for (size_t i = 0; i < res.nsnap; i++)
         snap_total += res.snap_rows[i].v[0];
     cr_assert_leq(snap_total, (double)n);
-    free(ref);
     th_result_free(&res);
     free(recs);
 }

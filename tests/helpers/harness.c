@@ -197,6 +197,18 @@ void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **ro
     sl_ref_destroy(&r);
 }
 
+uint64_t th_assert_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, const sl_row *rows,
+                             size_t nrows)
+{
+    sl_row *ref;
+    size_t nref;
+    uint64_t late;
+    th_reference(pe, recs, n, &ref, &nref, &late);
+    th_assert_rows(rows, nrows, ref, nref, 0.0);
+    free(ref);
+    return late;
+}
+
 void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, double tol)
 {
     cr_assert_eq(na, nb, "row count: engine %zu, reference %zu", na, nb);

@@ -62,6 +62,11 @@ void th_result_free(th_result *res);
 void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **rows, size_t *nrows,
                   uint64_t *late);
 
+/* Asserts that rows[0..nrows) are, exactly (th_assert_rows with tol 0), the reference's rows of
+ * recs[0..n) under pe; returns the reference's count of late events. */
+uint64_t th_assert_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, const sl_row *rows,
+                             size_t nrows);
+
 /* Asserts a and b are equal row for row: keys and windows exactly, every column exactly
  * (doubles from the same sequence of IEEE operations) unless tol > 0, then
  * |a - b| <= tol * max(1, |b|). */
