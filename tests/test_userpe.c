@@ -250,45 +250,38 @@ Test(userpe, compile_error_names_the_users_file_and_line, .init = make_dir, .tim
 Test(userpe, abi_mismatches_are_clear_errors, .init = make_dir, .timeout = 120)
 {
     char msg[16384];
-    /* a missing function */
-    char *src = variant("void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
-                        "{ d->views += s->views; d->max_value = fmax(d->max_value, s->max_value); "
-                        "}\n",
-                        "");
-    cr_assert_eq(try_build("nomerge.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "sluice ABI: sl_merge is missing"), "%s", msg);
-    free(src);
-    /* a wrong signature */
-    src = variant("void sl_add(__global sl_state *s, const sl_record *r)",
-                  "void sl_add(__global sl_state *s, sl_record *r)");
-    cr_assert_eq(try_build("sig.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "sluice ABI: sl_add is declared with another signature"), "%s",
-                       msg);
-    free(src);
-    /* no shape, and both shapes */
-    src = variant("#define SL_PE_REDUCE\n", "");
-    cr_assert_eq(try_build("noshape.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "define exactly one of SL_PE_REDUCE and SL_PE_SEQUENTIAL"), "%s",
-                       msg);
-    free(src);
-    src = variant("#define SL_PE_REDUCE\n", "#define SL_PE_REDUCE\n#define SL_PE_SEQUENTIAL\n");
-    cr_assert_eq(try_build("twoshapes.cl", src, msg, sizeof msg), SL_EBUILD);
-    free(src);
-    /* no columns, bad columns */
-    src = variant("#define SL_COLUMNS \"views:int,max_value:f2\"\n", "");
-    cr_assert_eq(try_build("nocols.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "define SL_COLUMNS"), "%s", msg);
-    free(src);
-    src = variant("views:int,max_value:f2", "views:int,max_value:x2");
-    cr_assert_eq(try_build("badcols.cl", src, msg, sizeof msg), SL_EINVAL);
-    cr_assert_not_null(strstr(msg, "unknown format"), "%s", msg);
-    free(src);
-    /* a state over the limit */
-    src = variant("typedef struct { ulong views; float max_value; } sl_state;",
-                  "typedef struct { ulong views; float max_value; char pad[5000]; } sl_state;");
-    cr_assert_eq(try_build("big.cl", src, msg, sizeof msg), SL_EINVAL);
-    cr_assert_not_null(strstr(msg, "over the limit of 4096"), "%s", msg);
-    free(src);
+    static const struct {
+        const char *what, *from, *to, *file;
+        int rc;
+        const char *says; /* in the message; NULL: not checked */
+    } bad[] = {
+        {"a missing function",
+         "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+         "{ d->views += s->views; d->max_value = fmax(d->max_value, s->max_value); }\n",
+         "", "nomerge.cl", SL_EBUILD, "sluice ABI: sl_merge is missing"},
+        {"a wrong signature", "void sl_add(__global sl_state *s, const sl_record *r)",
+         "void sl_add(__global sl_state *s, sl_record *r)", "sig.cl", SL_EBUILD,
+         "sluice ABI: sl_add is declared with another signature"},
+        {"no shape", "#define SL_PE_REDUCE\n", "", "noshape.cl", SL_EBUILD,
+         "define exactly one of SL_PE_REDUCE and SL_PE_SEQUENTIAL"},
+        {"both shapes", "#define SL_PE_REDUCE\n",
+         "#define SL_PE_REDUCE\n#define SL_PE_SEQUENTIAL\n", "twoshapes.cl", SL_EBUILD, NULL},
+        {"no columns", "#define SL_COLUMNS \"views:int,max_value:f2\"\n", "", "nocols.cl",
+         SL_EBUILD, "define SL_COLUMNS"},
+        {"bad columns", "views:int,max_value:f2", "views:int,max_value:x2", "badcols.cl", SL_EINVAL,
+         "unknown format"},
+        {"a state over the limit", "typedef struct { ulong views; float max_value; } sl_state;",
+         "typedef struct { ulong views; float max_value; char pad[5000]; } sl_state;", "big.cl",
+         SL_EINVAL, "over the limit of 4096"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *src = variant(bad[i].from, bad[i].to);
+        cr_assert_eq(try_build(bad[i].file, src, msg, sizeof msg), bad[i].rc, "%s: %s", bad[i].what,
+                     msg);
+        if (bad[i].says)
+            cr_assert_not_null(strstr(msg, bad[i].says), "%s: %s", bad[i].what, msg);
+        free(src);
+    }
     /* a missing file */
     sl_device *dev = NULL;
     cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0);
