@@ -261,17 +261,25 @@ static void write_ndjson(const char *name, size_t nads, size_t lines, size_t bad
     free(seen);
 }
 
+/* `sluice ctr --input INPUT -q EXTRA` in one process, then with --nodes 3. */
+static void ctr_one_and_three(const char *input, const char *extra, struct run *one,
+                              struct run *three)
+{
+    char args[256];
+    snprintf(args, sizeof args, "ctr --input %s -q%s", input, extra);
+    *one = run_sluice(args, 300);
+    snprintf(args, sizeof args, "ctr --input %s -q --nodes 3%s", input, extra);
+    *three = run_sluice(args, 300);
+}
+
 Test(cluster, ndjson_nodes3_equals_single, .init = setup, .fini = teardown, .timeout = 600)
 {
     struct ndjson_truth t;
     write_ndjson("events.ndjson", 5000, 200000, 97, 3, &t);
     static const char *const variants[] = {"", " --prior 2,38.5"};
     for (int v = 0; v < 2; v++) {
-        char args[256];
-        snprintf(args, sizeof args, "ctr --input events.ndjson -q%s", variants[v]);
-        struct run one = run_sluice(args, 300);
-        snprintf(args, sizeof args, "ctr --input events.ndjson -q --nodes 3%s", variants[v]);
-        struct run three = run_sluice(args, 300);
+        struct run one, three;
+        ctr_one_and_three("events.ndjson", variants[v], &one, &three);
         cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
         cr_assert(eq(int, three.status, 0), "--nodes 3: %s", three.err);
         assert_same_text(three.out, one.out, "stdout of --nodes 3 against one process");
@@ -329,11 +337,8 @@ Test(cluster, ndjson_nodes3_equals_single, .init = setup, .fini = teardown, .tim
     fclose(f);
     static const char *const inputs[] = {"empty.ndjson", "bad.ndjson"};
     for (int i = 0; i < 2; i++) {
-        char args[256];
-        snprintf(args, sizeof args, "ctr --input %s -q --nodes 3", inputs[i]);
-        struct run three = run_sluice(args, 300);
-        snprintf(args, sizeof args, "ctr --input %s -q", inputs[i]);
-        struct run one = run_sluice(args, 300);
+        struct run one, three;
+        ctr_one_and_three(inputs[i], "", &one, &three);
         cr_assert(eq(int, three.status, 0), "%s: %s", inputs[i], three.err);
         cr_assert(eq(str, three.out, "ad_id,impressions,clicks,ctr\n"), "%s", inputs[i]);
         cr_assert(eq(str, three.out, one.out));
