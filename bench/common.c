@@ -240,9 +240,9 @@ int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size
         return 2;
     }
     if (g) {
-        all[0] = (bc_opt){"events", 'e', BC_U64, &g->events, 0, 0};
-        all[1] = (bc_opt){"keys", 'k', BC_U32, &g->keys, 0, 0};
-        all[2] = (bc_opt){"skew", 's', BC_DBL, &g->skew, 0, 0};
+        all[0] = (bc_opt){"events", 'e', BC_U64, &g->events, 1, HUGE_VAL};
+        all[1] = (bc_opt){"keys", 'k', BC_U32, &g->keys, 1, UINT32_MAX};
+        all[2] = (bc_opt){"skew", 's', BC_DBL, &g->skew, 0, HUGE_VAL};
     }
     if (n)
         memcpy(all + ng, opts, n * sizeof *opts);

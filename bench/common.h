@@ -106,11 +106,11 @@ typedef struct bc_opt {
 } bc_opt;
 
 /* Parses argv[1..argc) with getopt_long against opts[0..n), --help (-h) and, when g is not
- * NULL, the generator options the bench programs share: --events (-e), --keys (-k) and --skew
- * (-s) into g. Returns -1 when every argument was taken; else the program's exit status: 0
- * after --help (usage on stdout), 2 on an unknown option, a value that is not valid
- * ("PROG: --NAME: invalid value "X"") or an argument that is not an option (usage on stderr).
- * Not thread-safe (getopt). */
+ * NULL, the generator options the bench programs share: --events (-e, at least 1), --keys (-k,
+ * at least 1) and --skew (-s, at least 0) into g. Returns -1 when every argument was taken;
+ * else the program's exit status: 0 after --help (usage on stdout), 2 on an unknown option, a
+ * value that is not valid ("PROG: --NAME: invalid value "X"") or an argument that is not an
+ * option (usage on stderr). Not thread-safe (getopt). */
 int bc_parse_args(int argc, char **argv, sl_gen_cfg *g, const bc_opt *opts, size_t n,
                   const char *prog, const char *usage);
 

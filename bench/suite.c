@@ -57,9 +57,8 @@ enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W
 
 struct opts {
     int quick, reps, sweep_reps, workloads, redis, plots, progress;
-    uint64_t seed, ctr_events, sweep_events, ysb_events, lat_events;
-    uint32_t keys;
-    double skew;
+    uint64_t seed, sweep_events, ysb_events, lat_events;
+    sl_gen_cfg ctr; /* the ctr workload's generator: --events, --keys, --skew */
     unsigned threads;
     const char *input, *join, *format, *out, *device, *redis_exe, *record;
 };
@@ -444,16 +443,16 @@ static int workload_ctr(struct ctx *c)
                  "in the figures), per-ad CTR",
                  cc.n, c->o.input, keys, parse_s, parse_s > 0 ? (double)cc.n / parse_s / 1e6 : 0);
     } else {
-        if ((rc = gen_ctr(c->o.ctr_events, c->o.keys, c->o.skew, c->o.seed, &recs))) {
+        if ((rc = gen_ctr(c->o.ctr.events, c->o.ctr.keys, c->o.ctr.skew, c->o.seed, &recs))) {
             snprintf(c->msg, sizeof c->msg, "generator: %s", sl_strerror(rc));
             return rc;
         }
-        cc.n = c->o.ctr_events;
-        cc.keys_hint = c->o.keys;
+        cc.n = c->o.ctr.events;
+        cc.keys_hint = c->o.ctr.keys;
         snprintf(cc.label, sizeof cc.label,
                  "%zu events in memory (sl_gen, seed %llu), %u ads, Zipf %.2f, 10%% clicks, "
                  "per-ad CTR",
-                 cc.n, (unsigned long long)c->o.seed, c->o.keys, c->o.skew);
+                 cc.n, (unsigned long long)c->o.seed, c->o.ctr.keys, c->o.ctr.skew);
     }
     cc.x = (double)cc.keys_hint;
     cc.recs = recs;
@@ -783,7 +782,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (o->quick) {
         o->reps = 2;
         o->sweep_reps = 1;
-        o->ctr_events = 1 << 20;
+        o->ctr.events = 1 << 20;
         o->sweep_events = 1 << 18;
         o->ysb_events = 300000;
         o->lat_events = 150000;
@@ -800,9 +799,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"format", 0, BC_STR, &o->format, 0, 0},
         {"join", 0, BC_STR, &o->join, 0, 0},
         {"record", 0, BC_STR, &o->record, 0, 0},
-        {"events", 0, BC_U64, &o->ctr_events, 1, HUGE_VAL},
-        {"keys", 0, BC_U32, &o->keys, 1, UINT32_MAX},
-        {"skew", 0, BC_DBL, &o->skew, 0, HUGE_VAL},
         {"ysb-events", 0, BC_U64, &o->ysb_events, 1, HUGE_VAL},
         {"sweep-events", 0, BC_U64, &o->sweep_events, 1, HUGE_VAL},
         {"lat-events", 0, BC_U64, &o->lat_events, 1, HUGE_VAL},
@@ -814,7 +810,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"progress", 0, BC_SET, &o->progress, 0, 0},
         {"no-progress", 0, BC_CLEAR, &o->progress, 0, 0},
     };
-    int rc = bc_parse_args(argc, argv, NULL, lo, sizeof lo / sizeof *lo, "sluice-bench", usage);
+    int rc = bc_parse_args(argc, argv, &o->ctr, lo, sizeof lo / sizeof *lo, "sluice-bench", usage);
     if (rc >= 0)
         return rc;
     if (workloads && parse_workloads(workloads, &o->workloads)) {
@@ -859,14 +855,12 @@ int main(int argc, char **argv)
                        .plots = 1,
                        .progress = isatty(STDERR_FILENO),
                        .seed = 42,
-                       .ctr_events = 16777216,
                        .sweep_events = 4194304,
                        .ysb_events = 4000000,
                        .lat_events = 1500000,
-                       .keys = 100000,
-                       .skew = 1.0,
                        .out = "bench/out",
                        .redis_exe = "redis-server"};
+    bc_ctr_input(&o->ctr);
     int prc = parse_args(argc, argv, o);
     if (prc >= 0)
         return prc;

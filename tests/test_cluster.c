@@ -158,6 +158,23 @@ static void sum_ctr_csv(const char *csv, uint64_t *impressions, uint64_t *clicks
     }
 }
 
+/* Runs the generator's BIG_EVENTS events over `keys` ads (`seed`) in one process and asserts
+ * that the cluster's output `file` is the same CSV (`what` names the comparison). */
+static void expect_one_process(uint32_t keys, uint64_t seed, const char *file, const char *what)
+{
+    char args[512];
+    snprintf(args, sizeof args,
+             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
+             BIG_EVENTS, keys, seed);
+    struct run one = run_sluice(args, 300);
+    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
+    char *got1 = slurp("one.csv", NULL), *got3 = slurp(file, NULL);
+    assert_same_text(got3, got1, what);
+    free(got1);
+    free(got3);
+    run_free(&one);
+}
+
 /* ---- 1. the generator's 10 million events on 3 nodes ----------------------------------------- */
 
 Test(cluster, ctr_nodes3_equals_single, .init = setup, .fini = teardown, .timeout = 600)
@@ -515,19 +532,11 @@ Test(cluster, slow_node_sigstop, .init = setup, .fini = teardown, .timeout = 600
     cr_assert(eq(sz, count_str(err, "\n  node "), 3), "%s", err);
     cr_assert_null(strstr(err, "rejected"), "%s", err);
 
-    snprintf(args, sizeof args,
-             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
-             BIG_EVENTS, keys, seed);
-    struct run one = run_sluice(args, 300);
-    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
-    char *got1 = slurp("one.csv", NULL), *got3 = slurp("stopped.csv", NULL);
-    assert_same_text(got3, got1, "with node 1 stopped for 2 s against one process");
+    expect_one_process(keys, seed, "stopped.csv",
+                       "with node 1 stopped for 2 s against one process");
 
     cluster_down(&cl);
     free(err);
-    free(got1);
-    free(got3);
-    run_free(&one);
     finish();
 }
 
@@ -707,13 +716,8 @@ Test(cluster, rogue_client, .init = setup, .fini = teardown, .timeout = 600)
         cr_assert_null(strstr(line_starting(err, prefix, line, sizeof line), "rejected"), "%s",
                        line);
     }
-    snprintf(args, sizeof args,
-             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
-             BIG_EVENTS, keys, seed);
-    struct run one = run_sluice(args, 300);
-    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
-    char *got1 = slurp("one.csv", NULL), *got3 = slurp("three.csv", NULL);
-    assert_same_text(got3, got1, "the job node 1 served under attack, against one process");
+    expect_one_process(keys, seed, "three.csv",
+                       "the job node 1 served under attack, against one process");
 
     /* the node still serves the next job correctly, and counted nothing more */
     struct run small =
@@ -730,11 +734,8 @@ Test(cluster, rogue_client, .init = setup, .fini = teardown, .timeout = 600)
     cluster_down(&cl);
     cr_assert(eq(sz, count_str(slurp("up.err", NULL), "node 1: rejected a "), 18));
     free(err);
-    free(got1);
-    free(got3);
     free(s1);
     free(s3);
-    run_free(&one);
     run_free(&small);
     run_free(&small1);
     finish();
