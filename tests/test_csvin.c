@@ -34,6 +34,13 @@ static void expect_err_cols(const char *line, const sl_csv_cols *cols, size_t co
     tp_expect_err(csv, cols, line, column, reason);
 }
 
+static struct tp_res parse_ok(const char *line)
+{
+    sl_csv_cols cols;
+    sl_csv_default_cols(&cols);
+    return tp_parse_ok(csv, &cols, line, strlen(line));
+}
+
 static void expect_err(const char *line, size_t column, const char *reason)
 {
     sl_csv_cols cols;
@@ -85,8 +92,7 @@ Test(csvin, default_cols)
 Test(csvin, plain_lines)
 {
     const char *line = "ad-17,click,1700000000123";
-    struct tp_res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    struct tp_res r = parse_ok(line);
     tp_expect_id(&r, "ad-17");
     cr_assert_eq(r.ev.ad_id, line, "an unquoted id points into the line");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
@@ -94,8 +100,7 @@ Test(csvin, plain_lines)
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0);
     tp_done(&r);
 
-    r = parse("b,view,-5,2.5\r");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,view,-5,2.5\r");
     tp_expect_id(&r, "b");
     cr_assert_eq(r.ev.type, SL_EV_VIEW);
     cr_assert_eq(r.ev.time_ms, -5);
@@ -109,20 +114,17 @@ Test(csvin, plain_lines)
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0);
     tp_done(&r);
 
-    r = parse("b,,1,-.5e1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,,1,-.5e1");
     cr_assert_eq(r.ev.type, SL_EV_OTHER, "empty type is other");
     cr_assert_float_eq(r.ev.value, -5.0f, 1e-9, "value %g", r.ev.value);
     tp_done(&r);
 
-    r = parse("b,x,-9223372036854775808,1e-3");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,x,-9223372036854775808,1e-3");
     cr_assert_eq(r.ev.time_ms, INT64_MIN);
     cr_assert_float_eq(r.ev.value, 0.001f, 1e-9, "value %g", r.ev.value);
     tp_done(&r);
 
-    r = parse("b,x,1,+3");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,x,1,+3");
     cr_assert_float_eq(r.ev.value, 3.0f, 1e-9, "value %g", r.ev.value);
     tp_done(&r);
 }
@@ -130,8 +132,7 @@ Test(csvin, plain_lines)
 Test(csvin, quoting)
 {
     const char *line = "\"a,\"\"b\"\"\",\"click\",\"42\",\"1.25\"";
-    struct tp_res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
+    struct tp_res r = parse_ok(line);
     tp_expect_id(&r, "a,\"b\"");
     cr_assert(r.ev.ad_id >= r.scratch && r.ev.ad_id < r.scratch + strlen(line),
               "an id with doubled quotes is unescaped into scratch");
@@ -142,16 +143,14 @@ Test(csvin, quoting)
 
     /* A quoted field without doubled quotes points into the line. */
     line = "\"x y\",\"vi\"\"ew\",7";
-    r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok(line);
     tp_expect_id(&r, "x y");
     cr_assert_eq(r.ev.ad_id, line + 1);
     cr_assert_eq(r.ev.type, SL_EV_OTHER, "vi\"ew is not view");
     tp_done(&r);
 
     /* "" is an empty quoted field; """" is one quote. */
-    r = parse("\"\"\"\",\"\",1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("\"\"\"\",\"\",1");
     tp_expect_id(&r, "\"");
     cr_assert_eq(r.ev.type, SL_EV_OTHER);
     tp_done(&r);
@@ -236,8 +235,7 @@ Test(csvin, column_counts)
     /* Without a header: 3 or 4 columns. */
     expect_errs("column_counts");
     /* A comma inside quotes is not a separator. */
-    struct tp_res r = parse("\"a,b,c,d,e\",view,1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    struct tp_res r = parse_ok("\"a,b,c,d,e\",view,1");
     tp_expect_id(&r, "a,b,c,d,e");
     tp_done(&r);
 }

@@ -17,6 +17,14 @@ struct tp_res tp_parse(tp_parse_fn fn, const void *ctx, const char *line, size_t
     return r;
 }
 
+struct tp_res tp_parse_ok(tp_parse_fn fn, const void *ctx, const char *line, size_t len)
+{
+    struct tp_res r = tp_parse(fn, ctx, line, len);
+    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu, for %.*s", r.rc, r.err.reason, r.err.column, (int)len,
+                 line);
+    return r;
+}
+
 void tp_done(struct tp_res *r)
 {
     free(r->scratch);

@@ -22,6 +22,9 @@ struct tp_res {
 struct tp_res tp_parse(tp_parse_fn fn, const void *ctx, const char *line, size_t len);
 void tp_done(struct tp_res *r);
 
+/* tp_parse, asserting that the line is accepted (the message names the line and the reason). */
+struct tp_res tp_parse_ok(tp_parse_fn fn, const void *ctx, const char *line, size_t len);
+
 /* 1-based column of the first occurrence of `needle` in `line` (asserts there is one). */
 size_t tp_col_of(const char *line, const char *needle);
 
