@@ -70,70 +70,108 @@ static size_t pow2_at_least(size_t n)
     return c;
 }
 
-/* ---- the CTR table: key -> impressions, clicks; open addressing, linear probing, at most half
- * full (it doubles past that) ---- */
+/* ---- an open-addressing table, linear probing, at most half full (it doubles past that): the
+ * CTR table and the window table below. Its slots (struct cslot, struct yslot) start with a
+ * uint64_t key, 0 for an empty slot. ---- */
 
-struct cslot {
-    uint64_t key, views, clicks;
-};
-
-struct ctab {
-    struct cslot *s;
+struct tab {
+    void *s; /* the slots */
     size_t mask, fill;
     struct buf *b; /* where the slots live, kept for the next run */
 };
 
-/* A cleared table of at least 2 * hint slots in b (as large as b already is: a table that grew
- * in an earlier run starts at that size, as a program that kept its table would). */
-static int ctab_init(struct ctab *t, size_t hint, struct buf *b)
+/* A cleared table of at least 2 * hint slots of `size` bytes in b (as large as b already is: a
+ * table that grew in an earlier run starts at that size, as a program that kept its table
+ * would). */
+static int tab_init(struct tab *t, size_t hint, size_t size, struct buf *b)
 {
     size_t cap = pow2_at_least(hint * 2);
-    while (cap * 2 * sizeof *t->s <= b->bytes)
+    while (cap * 2 * size <= b->bytes)
         cap *= 2;
-    t->s = buf_get(b, cap * sizeof *t->s);
+    t->s = buf_get(b, cap * size);
     if (!t->s)
         return SL_ENOMEM;
-    memset(t->s, 0, cap * sizeof *t->s);
+    memset(t->s, 0, cap * size);
     t->mask = cap - 1;
     t->fill = 0;
     t->b = b;
     return 0;
 }
 
-static int ctab_grow(struct ctab *t)
+static uint64_t slot_key(const unsigned char *slot)
+{
+    uint64_t k;
+    memcpy(&k, slot, sizeof k);
+    return k;
+}
+
+/* Moves the slots into an array twice the size, placed by hash(slot). */
+static int tab_grow(struct tab *t, size_t size, size_t (*hash)(const void *slot))
 {
     size_t cap = (t->mask + 1) * 2;
-    struct cslot *n = calloc(cap, sizeof *n);
+    unsigned char *n = calloc(cap, size), *old = t->s;
     if (!n)
         return SL_ENOMEM;
     for (size_t i = 0; i <= t->mask; i++) {
-        uint64_t k = t->s[i].key;
-        if (!k)
+        const unsigned char *o = old + i * size;
+        if (!slot_key(o))
             continue;
-        size_t h = (size_t)(k ^ (k >> 32)) & (cap - 1);
-        while (n[h].key)
+        size_t h = hash(o) & (cap - 1);
+        while (slot_key(n + h * size))
             h = (h + 1) & (cap - 1);
-        n[h] = t->s[i];
+        memcpy(n + h * size, o, size);
     }
-    free(t->s);
+    free(old);
     t->s = n;
     t->b->p = n;
-    t->b->bytes = cap * sizeof *n;
+    t->b->bytes = cap * size;
     t->mask = cap - 1;
     return 0;
 }
 
+/* The rows of the threads' tables tabs[0..threads) (rows_of writes a table's fill rows), all
+ * together and sorted by key (malloc'd). */
+static int gather_rows(const struct tab *tabs, unsigned threads,
+                       void (*rows_of)(const struct tab *t, sl_row *out), sl_row **rows,
+                       size_t *nrows)
+{
+    size_t total = 0, at = 0;
+    for (unsigned t = 0; t < threads; t++)
+        total += tabs[t].fill;
+    if (!(*rows = malloc((total + 1) * sizeof **rows)))
+        return SL_ENOMEM;
+    for (unsigned t = 0; t < threads; t++) {
+        rows_of(&tabs[t], *rows + at);
+        at += tabs[t].fill;
+    }
+    *nrows = total;
+    qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
+    return 0;
+}
+
+/* ---- the CTR table: key -> impressions, clicks ---- */
+
+struct cslot {
+    uint64_t key, views, clicks;
+};
+
+static size_t chash(const void *slot)
+{
+    const uint64_t k = ((const struct cslot *)slot)->key;
+    return (size_t)(k ^ (k >> 32));
+}
+
 /* The slot of key k (never 0), inserted when new; NULL when out of memory. */
-static inline struct cslot *ctab_get(struct ctab *t, uint64_t k)
+static inline struct cslot *ctab_get(struct tab *t, uint64_t k)
 {
     size_t h = (size_t)(k ^ (k >> 32)) & t->mask;
     for (;;) {
-        struct cslot *s = &t->s[h];
+        struct cslot *s = (struct cslot *)t->s + h;
         if (s->key == k)
             return s;
         if (s->key == 0) {
             if ((t->fill + 1) * 2 > t->mask + 1)
-                return ctab_grow(t) ? NULL : ctab_get(t, k);
+                return tab_grow(t, sizeof *s, chash) ? NULL : ctab_get(t, k);
             s->key = k;
             t->fill++;
             return s;
@@ -142,11 +180,11 @@ static inline struct cslot *ctab_get(struct ctab *t, uint64_t k)
     }
 }
 
-static void ctab_rows(const struct ctab *t, sl_row *out)
+static void ctab_rows(const struct tab *t, sl_row *out)
 {
     size_t m = 0;
     for (size_t h = 0; h <= t->mask; h++) {
-        const struct cslot *s = &t->s[h];
+        const struct cslot *s = (const struct cslot *)t->s + h;
         if (!s->key)
             continue;
         sl_row r = {.key = s->key, .v = {(double)s->views, (double)s->clicks}};
@@ -158,8 +196,8 @@ static void ctab_rows(const struct ctab *t, sl_row *out)
 int bl_ctr_single(bl_ws *ws, const sl_rec *recs, size_t n, size_t keys_hint, sl_row **rows,
                   size_t *nrows)
 {
-    struct ctab t;
-    if (ctab_init(&t, keys_hint, &ws->tab[0]))
+    struct tab t;
+    if (tab_init(&t, keys_hint, sizeof(struct cslot), &ws->tab[0]))
         return SL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         struct cslot *s = ctab_get(&t, recs[i].key);
@@ -203,7 +241,7 @@ struct mt {
     /* ctr */
     const sl_rec *recs;
     size_t n, hint;
-    struct ctab ctabs[MAX_THREADS];
+    struct tab ctabs[MAX_THREADS];
     /* ysb */
     const char *text;
     size_t len;
@@ -214,7 +252,7 @@ struct mt {
     int64_t maxt[MAX_THREADS];
     int hast[MAX_THREADS];
     bl_ysb_stats yst[MAX_THREADS];
-    struct ytab *ytabs;
+    struct tab *ytabs;
 };
 
 /* After every producer filled counts[p][*]: owner-major offsets, so that each owner's items
@@ -256,8 +294,8 @@ static void *ctr_worker(void *argp)
         m->all[pos[owner_of(r->key, T)]++] = (struct item){r->key, r->type};
     }
     pthread_barrier_wait(&m->bar);
-    struct ctab *tab = &m->ctabs[t];
-    if (ctab_init(tab, m->hint / T + 1, &m->ws->tab[t])) {
+    struct tab *tab = &m->ctabs[t];
+    if (tab_init(tab, m->hint / T + 1, sizeof(struct cslot), &m->ws->tab[t])) {
         m->err[t] = SL_ENOMEM;
         return NULL;
     }
@@ -317,20 +355,8 @@ int bl_ctr_multi(bl_ws *ws, const sl_rec *recs, size_t n, size_t keys_hint, unsi
     m->hint = keys_hint;
     m->all = buf_get(&ws->items, (n + 1) * sizeof *m->all);
     int rc = m->all ? mt_run(m, ctr_worker) : SL_ENOMEM;
-    size_t total = 0;
-    for (unsigned t = 0; t < threads; t++)
-        total += m->ctabs[t].fill;
-    if (rc == 0 && !(*rows = malloc((total + 1) * sizeof **rows)))
-        rc = SL_ENOMEM;
-    if (rc == 0) {
-        size_t at = 0;
-        for (unsigned t = 0; t < threads; t++) {
-            ctab_rows(&m->ctabs[t], *rows + at);
-            at += m->ctabs[t].fill;
-        }
-        *nrows = total;
-        qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
-    }
+    if (rc == 0)
+        rc = gather_rows(m->ctabs, threads, ctab_rows, rows, nrows);
     free(m);
     return rc;
 }
@@ -396,67 +422,30 @@ struct yslot {
     uint64_t count;
 };
 
-struct ytab {
-    struct yslot *s;
-    size_t mask, fill;
-    struct buf *b;
-};
-
 static inline size_t yhash(uint64_t k, int64_t w)
 {
     uint64_t h = k ^ ((uint64_t)w * UINT64_C(0x9e3779b97f4a7c15));
     return (size_t)(h ^ (h >> 29));
 }
 
-static int ytab_init(struct ytab *t, size_t hint, struct buf *b)
+static size_t yhash_slot(const void *slot)
 {
-    size_t cap = pow2_at_least(hint * 2);
-    while (cap * 2 * sizeof *t->s <= b->bytes)
-        cap *= 2;
-    t->s = buf_get(b, cap * sizeof *t->s);
-    if (!t->s)
-        return SL_ENOMEM;
-    memset(t->s, 0, cap * sizeof *t->s);
-    t->mask = cap - 1;
-    t->fill = 0;
-    t->b = b;
-    return 0;
+    const struct yslot *y = slot;
+    return yhash(y->key, y->win);
 }
 
-static int ytab_grow(struct ytab *t)
-{
-    size_t cap = (t->mask + 1) * 2;
-    struct yslot *n = calloc(cap, sizeof *n);
-    if (!n)
-        return SL_ENOMEM;
-    for (size_t i = 0; i <= t->mask; i++) {
-        if (!t->s[i].key)
-            continue;
-        size_t h = yhash(t->s[i].key, t->s[i].win) & (cap - 1);
-        while (n[h].key)
-            h = (h + 1) & (cap - 1);
-        n[h] = t->s[i];
-    }
-    free(t->s);
-    t->s = n;
-    t->b->p = n;
-    t->b->bytes = cap * sizeof *n;
-    t->mask = cap - 1;
-    return 0;
-}
-
-static int ytab_add(struct ytab *t, uint64_t k, int64_t w)
+static int ytab_add(struct tab *t, uint64_t k, int64_t w)
 {
     size_t h = yhash(k, w) & t->mask;
     for (;;) {
-        struct yslot *s = &t->s[h];
+        struct yslot *s = (struct yslot *)t->s + h;
         if (s->key == k && s->win == w) {
             s->count++;
             return 0;
         }
         if (s->key == 0) {
             if ((t->fill + 1) * 2 > t->mask + 1)
-                return ytab_grow(t) ? SL_ENOMEM : ytab_add(t, k, w);
+                return tab_grow(t, sizeof *s, yhash_slot) ? SL_ENOMEM : ytab_add(t, k, w);
             *s = (struct yslot){k, w, 1};
             t->fill++;
             return 0;
@@ -465,13 +454,14 @@ static int ytab_add(struct ytab *t, uint64_t k, int64_t w)
     }
 }
 
-static void ytab_rows(const struct ytab *t, sl_row *out)
+static void ytab_rows(const struct tab *t, sl_row *out)
 {
+    const struct yslot *s = t->s;
     size_t m = 0;
     for (size_t h = 0; h <= t->mask; h++)
-        if (t->s[h].key)
-            out[m++] = (sl_row){
-                .key = t->s[h].key, .window_start = t->s[h].win, .v = {(double)t->s[h].count}};
+        if (s[h].key)
+            out[m++] =
+                (sl_row){.key = s[h].key, .window_start = s[h].win, .v = {(double)s[h].count}};
 }
 
 /* Parses one line and keeps it when it is a view of a known ad with a time in range: returns 1
@@ -549,8 +539,8 @@ static int ytab_fn(void *ud, uint64_t campaign, int64_t window_start)
 int bl_ysb_single(bl_ws *ws, const char *text, size_t len, const bl_join *join, int64_t window_ms,
                   sl_row **rows, size_t *nrows, bl_ysb_stats *st)
 {
-    struct ytab t;
-    if (ytab_init(&t, 4096, &ws->tab[0]))
+    struct tab t;
+    if (tab_init(&t, 4096, sizeof(struct yslot), &ws->tab[0]))
         return SL_ENOMEM;
     int rc = bl_ysb_each(ws, text, len, join, window_ms, ytab_fn, &t, st);
     if (rc == 0 && !(*rows = malloc((t.fill + 1) * sizeof **rows)))
@@ -667,7 +657,7 @@ static void *ysb_worker(void *argp)
     pthread_barrier_wait(&m->bar);
     if (err)
         return NULL;
-    if (ytab_init(&m->ytabs[t], 1024, &m->ws->tab[t])) {
+    if (tab_init(&m->ytabs[t], 1024, sizeof(struct yslot), &m->ws->tab[t])) {
         m->err[t] = SL_ENOMEM;
         return NULL;
     }
@@ -697,27 +687,15 @@ int bl_ysb_multi(bl_ws *ws, const char *text, size_t len, const bl_join *join, i
     m->w = window_ms;
     int rc = m->ytabs ? mt_run(m, ysb_worker) : SL_ENOMEM;
     memset(st, 0, sizeof *st);
-    size_t total = 0;
     for (unsigned t = 0; t < threads; t++) {
         st->lines += m->yst[t].lines;
         st->bad += m->yst[t].bad;
         st->views += m->yst[t].views;
         st->unjoined += m->yst[t].unjoined;
         st->late += m->yst[t].late;
-        if (m->ytabs)
-            total += m->ytabs[t].fill;
     }
-    if (rc == 0 && !(*rows = malloc((total + 1) * sizeof **rows)))
-        rc = SL_ENOMEM;
-    if (rc == 0) {
-        size_t at = 0;
-        for (unsigned t = 0; t < threads; t++) {
-            ytab_rows(&m->ytabs[t], *rows + at);
-            at += m->ytabs[t].fill;
-        }
-        *nrows = total;
-        qsort(*rows, total, sizeof **rows, sl_row_cmp_key);
-    }
+    if (rc == 0)
+        rc = gather_rows(m->ytabs, threads, ytab_rows, rows, nrows);
     free(m->ytabs);
     free(m);
     return rc;

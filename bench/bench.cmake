@@ -2,8 +2,15 @@
 # Redis through hiredis) in the same run. Included by the top-level CMakeLists.txt.
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
+# bench/common.c (clock, row collection, temporary files, option parsing) is shared by every
+# bench program, and by the tests (the top-level CMakeLists.txt adds it to their helpers).
+foreach(prog bench_ctr bench_cluster bench_devices gen_events)
+  target_sources(${prog} PRIVATE ${CMAKE_SOURCE_DIR}/bench/common.c)
+endforeach()
+
 add_executable(sluice-bench
   ${CMAKE_SOURCE_DIR}/bench/suite.c
+  ${CMAKE_SOURCE_DIR}/bench/common.c
   ${CMAKE_SOURCE_DIR}/bench/baselines.c
   ${CMAKE_SOURCE_DIR}/bench/ysb.c
   ${CMAKE_SOURCE_DIR}/bench/redisbase.c

@@ -38,7 +38,6 @@
  * load, so it includes the queues the cluster fills under back-pressure (sl_client_run has no
  * rate limit, and a hook that slept would stop the client receiving too). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +49,7 @@
 #include "addict.h"
 #include "chain.h"
 #include "client.h"
+#include "common.h"
 #include "config.h"
 #include "device.h"
 #include "err.h"
@@ -67,61 +67,16 @@
 #define CAMPAIGNS 100
 
 struct args {
-    uint64_t events, lat_events;
-    uint32_t keys, nodes, events_per_ms, lat_batch;
-    double skew;
+    sl_gen_cfg g; /* events (of the throughput runs), keys and skew: the rest is unused */
+    uint64_t lat_events;
+    uint32_t nodes, events_per_ms, lat_batch;
     int64_t window_ms;
     uint64_t warmup_events;
     int reps, node_logs;
     double job_timeout_s;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts v[0..n) and returns the median (n > 0). */
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
-/* Nearest-rank percentile q (0..1] of sorted v[0..n), n > 0. */
-static double pct(const double *v, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    return v[k == 0 ? 0 : k > n ? n - 1 : k - 1];
-}
-
 /* ---- files ------------------------------------------------------------------------------ */
-
-/* Makes an empty temporary file named after `tag`; its path goes to path. Returns an open
- * stream (w+) or NULL with errno. */
-static FILE *tmp_file(const char *tag, char *path, size_t len)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, len, "%s/bench_cluster-%s-XXXXXX", dir && dir[0] ? dir : "/tmp", tag);
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "w+");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        path[0] = '\0';
-    }
-    return f;
-}
 
 /* Writes the join table: the generator's ad "ad-%08u" of rank i belongs to campaign i % 100. */
 static int write_join(FILE *f, uint32_t keys)
@@ -132,43 +87,14 @@ static int write_join(FILE *f, uint32_t keys)
     return fflush(f) == 0 && !ferror(f) ? 0 : SL_EIO;
 }
 
-/* 1 when the two streams hold the same bytes; *bytes gets the first one's size. */
-static int same_bytes(FILE *a, FILE *b, long *bytes)
-{
-    char x[65536], y[65536];
-    size_t na, nb;
-    long total = 0;
-    fflush(a);
-    fflush(b);
-    rewind(a);
-    rewind(b);
-    do {
-        na = fread(x, 1, sizeof x, a);
-        nb = fread(y, 1, sizeof y, b);
-        if (na != nb || memcmp(x, y, na) != 0)
-            return 0;
-        total += (long)na;
-    } while (na == sizeof x);
-    *bytes = total;
-    return 1;
-}
-
-/* Empties a stream for the next run. */
-static int truncate_file(FILE *f)
-{
-    fflush(f);
-    rewind(f);
-    return ftruncate(fileno(f), 0) == 0 ? 0 : SL_EIO;
-}
-
 /* ---- topologies ------------------------------------------------------------------------- */
 
 static void base_source(sl_topology *t, const struct args *a, uint64_t events)
 {
     t->source.kind = SL_SRC_GENERATOR;
     t->source.gen.events = events;
-    t->source.gen.keys = a->keys;
-    t->source.gen.skew = a->skew;
+    t->source.gen.keys = a->g.keys;
+    t->source.gen.skew = a->g.skew;
     t->source.gen.seed = 42;
 }
 
@@ -179,7 +105,7 @@ static void topo_throughput(sl_topology *t, const struct args *a, uint64_t event
     base_source(t, a, events);
     sl_pe_defaults(&t->pe, SL_PE_CTR);
     snprintf(t->pe.name, sizeof t->pe.name, "ctr_per_ad");
-    t->pe.capacity = a->keys + a->keys / 4 + 1024;
+    t->pe.capacity = a->g.keys + a->g.keys / 4 + 1024;
     t->nnext = 1;
     sl_pe_defaults(&t->next[0].pe, SL_PE_SUM);
     snprintf(t->next[0].pe.name, sizeof t->next[0].pe.name, "clicks_per_campaign");
@@ -306,16 +232,16 @@ static int lat_figures(const struct lat *l, int skip, struct lat_fig *f)
             all[f->complete++] = ((double)l->t_last[i] - (double)l->t_close[i]) / 1e3;
     }
     if (f->windows) {
-        qsort(first, f->windows, sizeof *first, cmp_double);
-        f->p50 = pct(first, f->windows, 0.50);
-        f->p99 = pct(first, f->windows, 0.99);
-        f->p999 = pct(first, f->windows, 0.999);
+        qsort(first, f->windows, sizeof *first, bc_cmp_double);
+        f->p50 = bc_pct(first, f->windows, 0.50);
+        f->p99 = bc_pct(first, f->windows, 0.99);
+        f->p999 = bc_pct(first, f->windows, 0.999);
         f->max = first[f->windows - 1];
     }
     if (f->complete) {
-        qsort(all, f->complete, sizeof *all, cmp_double);
-        f->all_p50 = pct(all, f->complete, 0.50);
-        f->all_p99 = pct(all, f->complete, 0.99);
+        qsort(all, f->complete, sizeof *all, bc_cmp_double);
+        f->all_p50 = bc_pct(all, f->complete, 0.50);
+        f->all_p99 = bc_pct(all, f->complete, 0.99);
     }
     free(first);
     free(all);
@@ -339,7 +265,7 @@ static int alive_in_time(void *ud, char *msg, size_t msglen)
     struct cluster *c = ud;
     if (sl_launch_alive(c->launch, msg, msglen))
         return 1;
-    if (now_s() > c->deadline) {
+    if (bc_now_s() > c->deadline) {
         snprintf(msg, msglen, "the job is still unfinished after %g s (--job-timeout)",
                  c->timeout_s);
         return 1;
@@ -376,7 +302,7 @@ static int run_cluster(struct cluster *c, const sl_topology *t, FILE *out, struc
                          .rows_ud = l};
     sl_pipeline_report rep;
     sl_client_report crep;
-    c->deadline = now_s() + c->timeout_s;
+    c->deadline = bc_now_s() + c->timeout_s;
     int rc = sl_client_run(&co, &rep, &crep, msg, msglen);
     if (rc) {
         done_nodes(&crep, msg, msglen);
@@ -450,7 +376,7 @@ static int run_local_latency(sl_device *dev, const sl_topology *t, struct lat *l
     if ((rc = sl_chain_new(dev, t, NULL, NULL, NULL, lat_emit, l, &ch, msg, msglen)) ||
         (rc = sl_source_new(t, NULL, dict, NULL, NULL, &src, msg, msglen)))
         goto out;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     while (!sl_source_done(src)) {
         long n = sl_source_read(src, buf, CHUNK);
         if (n < 0) {
@@ -470,7 +396,7 @@ static int run_local_latency(sl_device *dev, const sl_topology *t, struct lat *l
         snprintf(msg, msglen, "%s", sl_chain_message(ch));
         goto out;
     }
-    *elapsed = now_s() - t0;
+    *elapsed = bc_now_s() - t0;
 out:
     sl_source_destroy(&src);
     sl_chain_destroy(&ch);
@@ -489,10 +415,10 @@ static int chain_build(sl_device *dev, const sl_topology *t, double *secs, char 
     for (uint32_t i = 0; rc == 0 && i < t->nnext; i++)
         if (t->next[i].join[0])
             rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen);
-    double t0 = now_s();
+    double t0 = bc_now_s();
     if (rc == 0 &&
         (rc = sl_chain_new(dev, t, joins, NULL, NULL, NULL, NULL, &ch, msg, msglen)) == 0)
-        *secs = now_s() - t0;
+        *secs = bc_now_s() - t0;
     sl_chain_destroy(&ch);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&joins[i]);
@@ -526,7 +452,7 @@ static void cpu_model(char *buf, size_t len)
 /* "median  (min .. max)" of v[0..n) in M events/s from elapsed seconds. */
 static void rate_cell(char *buf, size_t len, double *el, int n, double events)
 {
-    double m = median(el, (size_t)n);
+    double m = bc_median(el, (size_t)n);
     snprintf(buf, len, "%6.2f M (%.2f .. %.2f)", events / m / 1e6, events / el[n - 1] / 1e6,
              events / el[0] / 1e6);
 }
@@ -534,110 +460,56 @@ static void rate_cell(char *buf, size_t len, double *el, int n, double events)
 /* "median (min .. max)" of v[0..n) in ms. */
 static void ms_cell(char *buf, size_t len, double *v, int n)
 {
-    double m = median(v, (size_t)n);
+    double m = bc_median(v, (size_t)n);
     snprintf(buf, len, "%7.1f (%.1f .. %.1f)", m, v[0], v[n - 1]);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: bench_cluster [--events N] [--keys K] [--reps R] [--nodes N] [--skew S]\n"
-               "                     [--lat-events N] [--window-ms W] [--events-per-ms E]\n"
-               "                     [--lat-batch B] [--warmup-events N] [--job-timeout S]\n"
-               "                     [--node-logs]\n");
-}
+static const char usage[] =
+    "usage: bench_cluster [--events N] [--keys K] [--reps R] [--nodes N] [--skew S]\n"
+    "                     [--lat-events N] [--window-ms W] [--events-per-ms E]\n"
+    "                     [--lat-batch B] [--warmup-events N] [--job-timeout S]\n"
+    "                     [--node-logs]\n";
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-    static const struct option opts[] = {
-        {"events", required_argument, NULL, 'e'},
-        {"keys", required_argument, NULL, 'k'},
-        {"reps", required_argument, NULL, 'r'},
-        {"nodes", required_argument, NULL, 'n'},
-        {"skew", required_argument, NULL, 's'},
-        {"lat-events", required_argument, NULL, 'l'},
-        {"window-ms", required_argument, NULL, 'w'},
-        {"events-per-ms", required_argument, NULL, 'p'},
-        {"lat-batch", required_argument, NULL, 'b'},
-        {"warmup-events", required_argument, NULL, 'u'},
-        {"job-timeout", required_argument, NULL, 't'},
-        {"node-logs", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "e:k:r:n:s:l:w:p:b:u:t:vh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            a->events = strtoull(optarg, NULL, 10);
-            break;
-        case 'k':
-            a->keys = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'r':
-            a->reps = atoi(optarg);
-            break;
-        case 'n':
-            a->nodes = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 's':
-            a->skew = strtod(optarg, NULL);
-            break;
-        case 'l':
-            a->lat_events = strtoull(optarg, NULL, 10);
-            break;
-        case 'w':
-            a->window_ms = strtoll(optarg, NULL, 10);
-            break;
-        case 'p':
-            a->events_per_ms = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'b':
-            a->lat_batch = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'u':
-            a->warmup_events = strtoull(optarg, NULL, 10);
-            break;
-        case 't':
-            a->job_timeout_s = strtod(optarg, NULL);
-            break;
-        case 'v':
-            a->node_logs = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || a->reps < 1 || a->events == 0 || a->lat_events == 0 || a->keys == 0 ||
-        a->nodes == 0 || a->nodes > SL_NODES_MAX || a->window_ms <= 0 || a->events_per_ms == 0 ||
-        a->lat_batch == 0 || a->skew < 0 || !(a->job_timeout_s > 0)) {
+    const bc_opt opts[] = {{"reps", 'r', BC_INT, &a->reps, 0, 0},
+                           {"nodes", 'n', BC_U32, &a->nodes, 0, 0},
+                           {"lat-events", 'l', BC_U64, &a->lat_events, 0, 0},
+                           {"window-ms", 'w', BC_I64, &a->window_ms, 0, 0},
+                           {"events-per-ms", 'p', BC_U32, &a->events_per_ms, 0, 0},
+                           {"lat-batch", 'b', BC_U32, &a->lat_batch, 0, 0},
+                           {"warmup-events", 'u', BC_U64, &a->warmup_events, 0, 0},
+                           {"job-timeout", 't', BC_DBL, &a->job_timeout_s, 0, 0},
+                           {"node-logs", 'v', BC_SET, &a->node_logs, 0, 0}};
+    int rc =
+        bc_parse_args(argc, argv, &a->g, opts, sizeof opts / sizeof *opts, "bench_cluster", usage);
+    if (rc >= 0)
+        return rc;
+    if (a->reps < 1 || a->g.events == 0 || a->lat_events == 0 || a->g.keys == 0 || a->nodes == 0 ||
+        a->nodes > SL_NODES_MAX || a->window_ms <= 0 || a->events_per_ms == 0 ||
+        a->lat_batch == 0 || a->g.skew < 0 || !(a->job_timeout_s > 0)) {
         fprintf(stderr, "bench_cluster: every count must be positive, --nodes at most %d\n",
                 SL_NODES_MAX);
-        usage(stderr);
+        fputs(usage, stderr);
         return 2;
     }
-    return 0;
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
-    struct args a = {.events = 32000000,
+    struct args a = {.g = {.events = 32000000, .keys = 100000, .skew = 1.0},
                      .lat_events = 26000000,
-                     .keys = 100000,
                      .nodes = 3,
                      .events_per_ms = 200,
                      .lat_batch = 16384,
-                     .skew = 1.0,
                      .window_ms = 100,
                      .reps = 5,
                      .warmup_events = 4000000,
                      .job_timeout_s = 120};
     int prc = parse_args(argc, argv, &a);
-    if (prc)
-        return prc == 1 ? 0 : prc;
+    if (prc >= 0)
+        return prc;
 
     char msg[4096] = "", cl_path[4096] = "", cl_dir[4096] = "", join_path[1024] = "",
          out1_path[1024] = "", outn_path[1024] = "";
@@ -667,10 +539,10 @@ int main(int argc, char **argv)
     }
 
     /* Files: the join table and the two CSV outputs. */
-    join = tmp_file("join", join_path, sizeof join_path);
-    out1 = tmp_file("out1", out1_path, sizeof out1_path);
-    outn = tmp_file("outn", outn_path, sizeof outn_path);
-    if (!join || !out1 || !outn || write_join(join, a.keys)) {
+    join = bc_tmp_file("bench_cluster", "join", join_path, sizeof join_path);
+    out1 = bc_tmp_file("bench_cluster", "out1", out1_path, sizeof out1_path);
+    outn = bc_tmp_file("bench_cluster", "outn", outn_path, sizeof outn_path);
+    if (!join || !out1 || !outn || write_join(join, a.g.keys)) {
         snprintf(msg, sizeof msg, "cannot write temporary files: %s", strerror(errno));
         goto out;
     }
@@ -690,14 +562,14 @@ int main(int argc, char **argv)
         goto out;
 
     sl_topology tp, lt, warm;
-    topo_throughput(&tp, &a, a.events, join_path);
+    topo_throughput(&tp, &a, a.g.events, join_path);
     topo_latency(&lt, &a, a.lat_events);
     if ((rc = sl_device_open(lt.device, &dev, msg, sizeof msg)))
         goto out;
 
     /* Warm-up (not reported): first jobs build the programs (PoCL's cache) on every node. */
     double el, jobs[5], busy[5], builds[5];
-    topo_throughput(&warm, &a, a.events / 16 + 1, join_path);
+    topo_throughput(&warm, &a, a.g.events / 16 + 1, join_path);
     if ((rc = run_cluster(&cl, &warm, NULL, NULL, &el, msg, sizeof msg)) ||
         (rc = run_pipeline(&warm, NULL, &el, &devinfo, msg, sizeof msg)))
         goto out;
@@ -717,11 +589,11 @@ int main(int argc, char **argv)
             goto out;
         else
             busy[i] = cl.busy_s;
-    double job_s = median(jobs, 5), busy_ms = median(busy, 5) * 1e3;
+    double job_s = bc_median(jobs, 5), busy_ms = bc_median(busy, 5) * 1e3;
     for (int i = 0; i < 5; i++)
         if ((rc = chain_build(dev, &tp, &builds[i], msg, sizeof msg)))
             goto out;
-    double build_ms = median(builds, 5) * 1e3;
+    double build_ms = bc_median(builds, 5) * 1e3;
 
     /* Windows ending within the first warmup_events events are not measured. */
     int skip =
@@ -730,7 +602,7 @@ int main(int argc, char **argv)
         if (tty)
             fprintf(stderr, "bench_cluster: run %d of %d\r", r + 1, reps);
         /* (a) throughput; the order alternates so that neither side always goes first */
-        if ((rc = truncate_file(out1)) || (rc = truncate_file(outn))) {
+        if ((rc = bc_truncate(out1)) || (rc = bc_truncate(outn))) {
             snprintf(msg, sizeof msg, "cannot truncate the output files: %s", strerror(errno));
             goto out;
         }
@@ -742,7 +614,7 @@ int main(int argc, char **argv)
             if (rc)
                 goto out;
         }
-        if (!same_bytes(out1, outn, &out_bytes)) {
+        if (!bc_same_bytes(out1, outn, &out_bytes)) {
             snprintf(msg, sizeof msg,
                      "RESULTS DIFFER between %u nodes (%s) and one process (%s) on run %d", a.nodes,
                      outn_path, out1_path, r + 1);
@@ -816,7 +688,7 @@ int main(int argc, char **argv)
            a.nodes, ncpu);
     printf("\nthroughput: generator (%" PRIu64 " events, %u ads, Zipf %.2f, seed 42) -> ctr per "
            "ad -> join ad->campaign (%d) -> sum of clicks per campaign\n",
-           a.events, a.keys, a.skew, CAMPAIGNS);
+           a.g.events, a.g.keys, a.g.skew, CAMPAIGNS);
     printf("  events/s = events / the run's elapsed time; %u nodes: sl_client_run, job sent .. "
            "every node done, which includes a fixed cost per job (%.0f ms: median of 5 jobs of "
            "1000 events, of which the slowest node spent %.0f ms from JOB to DONE); 1 process: "
@@ -828,19 +700,19 @@ int main(int argc, char **argv)
     char nodes_col[32];
     snprintf(nodes_col, sizeof nodes_col, "%u node%s", a.nodes, a.nodes == 1 ? "" : "s");
     printf("  %-32s %-30s %-30s\n", "", nodes_col, "1 process");
-    double mn = median(tp_n, (size_t)reps), m1 = median(tp_1, (size_t)reps);
-    rate_cell(c1, sizeof c1, tp_n, reps, (double)a.events);
-    rate_cell(c2, sizeof c2, tp_1, reps, (double)a.events);
+    double mn = bc_median(tp_n, (size_t)reps), m1 = bc_median(tp_1, (size_t)reps);
+    rate_cell(c1, sizeof c1, tp_n, reps, (double)a.g.events);
+    rate_cell(c2, sizeof c2, tp_1, reps, (double)a.g.events);
     printf("  %-32s %-30s %-30s\n", "events/s median (min .. max)", c1, c2);
     printf("  %-32s %.2fx\n", "ratio nodes / one process", m1 / mn);
     if (mn > job_s)
         printf("  %-32s %6.2f M (estimate: events / (median elapsed - fixed cost per job))\n",
-               "nodes, less the fixed cost", (double)a.events / (mn - job_s) / 1e6);
+               "nodes, less the fixed cost", (double)a.g.events / (mn - job_s) / 1e6);
 
     printf("\nlatency: generator (%" PRIu64 " events, %u ads, %u events per ms of event time) -> "
            "window_count per ad, %" PRId64 " ms event-time windows, lateness 0, batch %u events, "
            "capacity %" PRIu64 " open windows\n",
-           a.lat_events, a.keys, a.events_per_ms, a.window_ms, a.lat_batch, lt.pe.capacity);
+           a.lat_events, a.g.keys, a.events_per_ms, a.window_ms, a.lat_batch, lt.pe.capacity);
     printf("  per window: t_result (first row of the window at the client, or out of the engine "
            "in one process) - t_close (the first record past the window's end handed over); "
            "the first %d windows (%" PRIu64 " events: the job start) not measured; input not "
@@ -885,18 +757,9 @@ out:
     }
     if (made_cluster)
         sl_launch_remove_local(cl_dir);
-    if (join)
-        fclose(join);
-    if (out1)
-        fclose(out1);
-    if (outn)
-        fclose(outn);
-    if (join_path[0])
-        unlink(join_path);
-    if (out1_path[0])
-        unlink(out1_path);
-    if (outn_path[0])
-        unlink(outn_path);
+    bc_tmp_close(&join, join_path);
+    bc_tmp_close(&out1, out1_path);
+    bc_tmp_close(&outn, outn_path);
     free(tp_n);
     free(tp_1);
     for (int s = 0; s < 2; s++)

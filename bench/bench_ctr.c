@@ -5,31 +5,16 @@
  * usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B]
  *                  [--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]
  * Prints the median, min and max of R repetitions of each, and their ratio. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "addict.h"
+#include "common.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
 #include "generator.h"
 #include "reference.h" /* sl_row_cmp_key */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* The baseline: a plain single-thread C hash aggregation of CTR counts, written the way one
  * would by hand: open addressing over the 64-bit key (already a hash), linear probing, a
@@ -64,31 +49,9 @@ static size_t plain_c_ctr(const sl_rec *recs, uint64_t n, struct ctr_slot *t, si
     return m;
 }
 
-struct collect {
-    sl_row *rows;
-    size_t n, cap;
-};
-
-static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
-{
-    struct collect *c = ud;
-    if (kind == SL_EMIT_SNAPSHOT)
-        return 0;
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2;
-        c->rows = realloc(c->rows, c->cap * sizeof *rows);
-        if (!c->rows)
-            return SL_ENOMEM;
-    }
-    memcpy(c->rows + c->n, rows, n * sizeof *rows);
-    c->n += n;
-    return 0;
-}
-
 static void stats(const char *name, double *t, int reps, double events, double *median)
 {
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    *median = t[reps / 2];
+    *median = bc_median(t, (size_t)reps);
     printf("%-28s median %8.1f M events/s   (min %8.1f, max %8.1f; %d runs)\n", name,
            events / t[reps / 2] / 1e6, events / t[reps - 1] / 1e6, events / t[0] / 1e6, reps);
 }
@@ -96,83 +59,41 @@ static void stats(const char *name, double *t, int reps, double events, double *
 int main(int argc, char **argv)
 {
     sl_gen_cfg g;
-    sl_gen_defaults(&g);
-    g.events = 16777216;
-    g.keys = 100000;
-    g.skew = 1.0;
-    g.click_rate = 0.1;
-    int reps = 5;
+    bc_ctr_input(&g);
+    int reps = 5, grouped = 0;
     sl_engine_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     sl_pe_defaults(&cfg.pe, SL_PE_CTR);
     const char *device = NULL;
-    static const struct option opts[] = {
-        {"events", required_argument, NULL, 'e'}, {"keys", required_argument, NULL, 'k'},
-        {"skew", required_argument, NULL, 's'},   {"reps", required_argument, NULL, 'r'},
-        {"batch", required_argument, NULL, 'b'},  {"partitions", required_argument, NULL, 'p'},
-        {"no-overlap", no_argument, NULL, 'n'},   {"copies", required_argument, NULL, 'c'},
-        {"grouped", no_argument, NULL, 'g'},      {"device", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    const bc_opt opts[] = {
+        {"reps", 'r', BC_INT, &reps, 0, 0},
+        {"batch", 'b', BC_U32, &cfg.batch_events, 0, 0},
+        {"partitions", 'p', BC_U32, &cfg.partitions, 0, 0},
+        {"no-overlap", 'n', BC_SET, &cfg.no_overlap, 0, 0},
+        {"copies", 'c', BC_U32, &cfg.copies, 0, 0},
+        {"grouped", 'g', BC_SET, &grouped, 0, 0},
+        {"device", 'd', BC_STR, &device, 0, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "e:k:s:r:b:p:nc:gd:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            g.events = strtoull(optarg, NULL, 10);
-            break;
-        case 'k':
-            g.keys = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 's':
-            g.skew = strtod(optarg, NULL);
-            break;
-        case 'r':
-            reps = atoi(optarg);
-            break;
-        case 'b':
-            cfg.batch_events = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'p':
-            cfg.partitions = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'n':
-            cfg.no_overlap = 1;
-            break;
-        case 'c':
-            cfg.copies = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'g':
-            cfg.mode = SL_DISPATCH_GROUPED;
-            break;
-        case 'd':
-            device = optarg;
-            break;
-        default:
-            fprintf(stderr, "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] "
-                            "[--batch B] [--partitions P] [--copies C] [--grouped] [--no-overlap] "
-                            "[--device NAME]\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
+    int prc =
+        bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_ctr",
+                      "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
+                      "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n");
+    if (prc >= 0)
+        return prc;
+    if (grouped)
+        cfg.mode = SL_DISPATCH_GROUPED;
     if (reps < 1 || g.events == 0 || g.keys == 0) {
         fprintf(stderr, "bench_ctr: --reps, --events and --keys must be positive\n");
         return 2;
     }
     cfg.pe.capacity = g.keys + g.keys / 4 + 1024;
 
-    int rc;
-    sl_gen *gen = sl_gen_new(&g, NULL, &rc);
-    sl_rec *recs = malloc(g.events * sizeof *recs);
+    sl_rec *recs = NULL;
+    int rc = bc_gen_records(&g, &recs);
     double *t_cl = calloc((size_t)reps, sizeof(double)),
            *t_c = calloc((size_t)reps, sizeof(double));
-    if (!gen || !recs || !t_cl || !t_c) {
-        fprintf(stderr, "bench_ctr: setup failed: %s\n", sl_strerror(gen ? SL_ENOMEM : rc));
-        return 1;
-    }
-    uint64_t got = sl_gen_next(gen, recs, g.events);
-    sl_gen_destroy(&gen);
-    if (got != g.events) {
-        fprintf(stderr, "bench_ctr: generator gave %llu events\n", (unsigned long long)got);
+    if (rc || !t_cl || !t_c) {
+        fprintf(stderr, "bench_ctr: setup failed: %s\n", sl_strerror(rc ? rc : SL_ENOMEM));
         return 1;
     }
     sl_device *dev = NULL;
@@ -191,14 +112,14 @@ int main(int argc, char **argv)
         cap <<= 1;
     struct ctr_slot *table = calloc(cap, sizeof *table);
     sl_row *ref_rows = calloc(cap / 2 + 1, sizeof *ref_rows);
-    struct collect col = {0};
+    bc_rows col = {0};
     sl_engine *e = NULL;
-    double t0 = now_s();
-    if ((rc = sl_engine_new(dev, &cfg, on_emit, &col, &e, msg, sizeof msg))) {
+    double t0 = bc_now_s();
+    if ((rc = sl_engine_new(dev, &cfg, bc_collect, &col, &e, msg, sizeof msg))) {
         fprintf(stderr, "bench_ctr: %s\n", msg);
         return 1;
     }
-    double t_setup = now_s() - t0, tg = 0, tk = 0;
+    double t_setup = bc_now_s() - t0, tg = 0, tk = 0;
     if (!table || !ref_rows) {
         fprintf(stderr, "bench_ctr: out of memory\n");
         return 1;
@@ -206,21 +127,18 @@ int main(int argc, char **argv)
     int mismatch = 0;
     for (int r = 0; r < reps; r++) {
         /* plain C, one thread */
-        t0 = now_s();
+        t0 = bc_now_s();
         size_t nref = plain_c_ctr(recs, g.events, table, cap, ref_rows);
-        t_c[r] = now_s() - t0;
+        t_c[r] = bc_now_s() - t0;
         qsort(ref_rows, nref, sizeof *ref_rows, sl_row_cmp_key);
 
         /* OpenCL engine: reset (clears the table) and stream everything through */
         col.n = 0;
-        double t1 = now_s();
+        double t1 = bc_now_s();
         rc = sl_engine_reset(e);
-        const size_t chunk = 1 << 20; /* the in-memory source hands over 1M-event batches */
-        for (uint64_t i = 0; i < g.events && rc == 0; i += chunk)
-            rc = sl_engine_push(e, recs + i, g.events - i < chunk ? g.events - i : chunk);
-        if (rc == 0)
-            rc = sl_engine_finish(e);
-        t_cl[r] = now_s() - t1;
+        if (rc == 0) /* the in-memory source hands over 1M-event batches */
+            rc = bc_feed(BC_ENGINE, e, recs, g.events, (size_t)1 << 20);
+        t_cl[r] = bc_now_s() - t1;
         if (rc) {
             fprintf(stderr, "bench_ctr: engine: %s\n", sl_engine_message(e));
             return 1;
@@ -234,7 +152,7 @@ int main(int argc, char **argv)
             mismatch = 1;
     }
     sl_engine_destroy(&e);
-    free(col.rows);
+    bc_rows_free(&col);
     free(ref_rows);
     free(table);
     if (mismatch) {

@@ -6,12 +6,11 @@
  *
  * usage: bench_devices [--events N] [--keys K] [--skew S] [--reps R] [--device NAME]
  * With PoCL, two devices need POCL_DEVICES="pthread pthread" (set here unless already set). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
@@ -20,41 +19,6 @@
 #include "reference.h" /* sl_row_cmp_key */
 
 #define CHUNK ((size_t)1 << 20) /* records per push, as an in-memory source hands them over */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-struct collect {
-    sl_row *rows;
-    size_t n, cap;
-};
-
-static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
-{
-    struct collect *c = ud;
-    if (kind == SL_EMIT_SNAPSHOT)
-        return 0;
-    if (c->n + n > c->cap) {
-        c->cap = (c->n + n) * 2;
-        sl_row *r = realloc(c->rows, c->cap * sizeof *rows);
-        if (!r)
-            return SL_ENOMEM;
-        c->rows = r;
-    }
-    memcpy(c->rows + c->n, rows, n * sizeof *rows);
-    c->n += n;
-    return 0;
-}
 
 struct mode {
     const char *name;
@@ -66,55 +30,38 @@ struct mode {
 
 /* One timed run of mode m: returns the seconds from first push to final rows, or < 0. */
 static double run_once(struct mode *m, sl_device **devs, const sl_engine_cfg *base,
-                       const sl_rec *recs, uint64_t n, struct collect *col)
+                       const sl_rec *recs, uint64_t n, bc_rows *col)
 {
     sl_engine_cfg cfg = *base;
     cfg.no_overlap = m->no_overlap;
     char msg[2048];
     sl_engine_stats st;
+    sl_engine *e = NULL; /* one device: the engine on the calling thread, as `sluice ctr` runs */
+    sl_multi *mu = NULL;
     col->n = 0;
-    double t0, t;
-    if (m->ndev == 1) { /* the engine on the calling thread, as `sluice ctr` runs one device */
-        sl_engine *e = NULL;
-        if (sl_engine_new(devs[0], &cfg, on_emit, col, &e, msg, sizeof msg)) {
-            fprintf(stderr, "bench_devices: %s\n", msg);
-            return -1;
-        }
-        t0 = now_s();
-        int rc = 0;
-        for (uint64_t i = 0; i < n && !rc; i += CHUNK)
-            rc = sl_engine_push(e, recs + i, n - i < CHUNK ? n - i : CHUNK);
-        if (!rc)
-            rc = sl_engine_finish(e);
-        t = now_s() - t0;
-        if (rc) {
-            fprintf(stderr, "bench_devices: %s\n", sl_engine_message(e));
-            return -1;
-        }
+    int rc = m->ndev == 1 ? sl_engine_new(devs[0], &cfg, bc_collect, col, &e, msg, sizeof msg)
+                          : sl_multi_new(devs, m->ndev, &cfg, NULL, NULL, bc_collect, col, &mu, msg,
+                                         sizeof msg);
+    if (rc) {
+        fprintf(stderr, "bench_devices: %s\n", msg);
+        return -1;
+    }
+    double t0 = bc_now_s();
+    rc = e ? bc_feed(BC_ENGINE, e, recs, n, CHUNK) : bc_feed(BC_MULTI, mu, recs, n, CHUNK);
+    double t = bc_now_s() - t0;
+    if (rc) {
+        fprintf(stderr, "bench_devices: %s\n", e ? sl_engine_message(e) : sl_multi_message(mu));
+        return -1;
+    }
+    if (e) {
         sl_engine_get_stats(e, &st);
-        sl_engine_destroy(&e);
     } else {
-        sl_multi *mu = NULL;
-        if (sl_multi_new(devs, m->ndev, &cfg, NULL, NULL, on_emit, col, &mu, msg, sizeof msg)) {
-            fprintf(stderr, "bench_devices: %s\n", msg);
-            return -1;
-        }
-        t0 = now_s();
-        int rc = 0;
-        for (uint64_t i = 0; i < n && !rc; i += CHUNK)
-            rc = sl_multi_push(mu, recs + i, n - i < CHUNK ? n - i : CHUNK);
-        if (!rc)
-            rc = sl_multi_finish(mu);
-        t = now_s() - t0;
-        if (rc) {
-            fprintf(stderr, "bench_devices: %s\n", sl_multi_message(mu));
-            return -1;
-        }
         sl_multi_stats ms;
         sl_multi_get_stats(mu, &ms);
         st = ms.total;
-        sl_multi_destroy(&mu);
     }
+    sl_engine_destroy(&e);
+    sl_multi_destroy(&mu);
     m->st.t_batch += st.t_batch;
     m->st.t_transfer += st.t_transfer;
     m->st.t_kernel += st.t_kernel;
@@ -124,50 +71,23 @@ static double run_once(struct mode *m, sl_device **devs, const sl_engine_cfg *ba
     return t;
 }
 
+static const char usage[] = "usage: bench_devices [--events N] [--keys K] [--skew S] [--reps R] "
+                            "[--device NAME]\n";
+
 int main(int argc, char **argv)
 {
     sl_gen_cfg g;
-    sl_gen_defaults(&g);
-    g.events = 16777216;
-    g.keys = 100000;
-    g.skew = 1.0;
-    g.click_rate = 0.1;
+    bc_ctr_input(&g);
     int reps = 5;
     const char *device = NULL;
-    static const struct option opts[] = {
-        {"events", required_argument, NULL, 'e'},
-        {"keys", required_argument, NULL, 'k'},
-        {"skew", required_argument, NULL, 's'},
-        {"reps", required_argument, NULL, 'r'},
-        {"device", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    const bc_opt opts[] = {
+        {"reps", 'r', BC_INT, &reps, 0, 0},
+        {"device", 'd', BC_STR, &device, 0, 0},
     };
-    int c;
-    while ((c = getopt_long(argc, argv, "e:k:s:r:d:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            g.events = strtoull(optarg, NULL, 10);
-            break;
-        case 'k':
-            g.keys = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 's':
-            g.skew = strtod(optarg, NULL);
-            break;
-        case 'r':
-            reps = atoi(optarg);
-            break;
-        case 'd':
-            device = optarg;
-            break;
-        default:
-            fprintf(c == 'h' ? stdout : stderr,
-                    "usage: bench_devices [--events N] [--keys K] [--skew S] [--reps R] "
-                    "[--device NAME]\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
+    int prc =
+        bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_devices", usage);
+    if (prc >= 0)
+        return prc;
     if (reps < 1 || reps > 64 || g.events == 0 || g.keys == 0) {
         fprintf(stderr, "bench_devices: --reps 1..64, --events and --keys > 0\n");
         return 2;
@@ -181,18 +101,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_devices: %s\n", msg);
             return 1;
         }
-    int gerr = 0;
-    sl_rec *recs = malloc(g.events * sizeof *recs);
-    sl_gen *gen = sl_gen_new(&g, NULL, &gerr);
-    if (!recs || !gen) {
+    sl_rec *recs = NULL;
+    int gerr = bc_gen_records(&g, &recs);
+    if (gerr) {
         fprintf(stderr, "bench_devices: cannot generate the input (%s)\n", sl_strerror(gerr));
-        return 1;
-    }
-    uint64_t got = sl_gen_next(gen, recs, g.events);
-    sl_gen_destroy(&gen);
-    if (got != g.events) {
-        fprintf(stderr, "bench_devices: the generator made %llu of %llu events\n",
-                (unsigned long long)got, (unsigned long long)g.events);
         return 1;
     }
     const sl_device_info *in0 = sl_device_get_info(devs[0]);
@@ -210,7 +122,7 @@ int main(int argc, char **argv)
         {.name = "2 devices, no overlap", .ndev = 2, .no_overlap = 1},
     };
     const int nmodes = (int)(sizeof modes / sizeof modes[0]);
-    struct collect col = {0}, first = {0};
+    bc_rows col = {0}, first = {0};
     for (int r = 0; r < reps; r++) /* modes interleaved, so drift hits them alike */
         for (int k = 0; k < nmodes; k++) {
             double t = run_once(&modes[k], devs, &cfg, recs, g.events, &col);
@@ -218,11 +130,8 @@ int main(int argc, char **argv)
                 return 1;
             modes[k].t[r] = t;
             if (r == 0 && k == 0) {
-                first.rows = malloc(col.n * sizeof *col.rows);
-                if (!first.rows)
+                if (bc_rows_append(&first, col.rows, col.n))
                     return 1;
-                memcpy(first.rows, col.rows, col.n * sizeof *col.rows);
-                first.n = col.n;
             } else if (col.n != first.n ||
                        memcmp(col.rows, first.rows, col.n * sizeof *col.rows) != 0) {
                 fprintf(stderr, "bench_devices: RESULTS DIFFER: %s, run %d\n", modes[k].name, r);
@@ -235,16 +144,15 @@ int main(int argc, char **argv)
     double base = 0;
     for (int k = 0; k < nmodes; k++) {
         struct mode *m = &modes[k];
-        qsort(m->t, (size_t)reps, sizeof m->t[0], cmp_double);
-        double ev = (double)g.events / 1e6, med = ev / m->t[reps / 2];
+        double ev = (double)g.events / 1e6, med = ev / bc_median(m->t, (size_t)reps);
         if (k == 0)
             base = med;
         printf("%-24s %10.1f %10.1f %10.1f   %.3f, %.3f, %.3f, %.3f s  (%.2fx)\n", m->name, med,
                ev / m->t[reps - 1], ev / m->t[0], m->st.t_batch / reps, m->st.t_transfer / reps,
                m->st.t_kernel / reps, m->st.t_emit / reps, med / base);
     }
-    free(col.rows);
-    free(first.rows);
+    bc_rows_free(&col);
+    bc_rows_free(&first);
     free(recs);
     sl_device_close(&devs[0]);
     sl_device_close(&devs[1]);

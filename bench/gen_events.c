@@ -3,53 +3,34 @@
  *
  * usage: gen_events [--events N] [--keys K] [--skew S] [--click-rate P] [--seed X]
  *                   [--format ndjson|csv] */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addict.h"
+#include "common.h"
 #include "err.h"
 #include "generator.h"
+
+static const char usage[] =
+    "usage: gen_events [--events N] [--keys K] [--skew S] [--click-rate P] [--seed X] "
+    "[--format ndjson|csv]\n";
 
 int main(int argc, char **argv)
 {
     sl_gen_cfg g;
     sl_gen_defaults(&g);
-    int csv = 0, c;
-    static const struct option opts[] = {
-        {"events", required_argument, NULL, 'e'}, {"keys", required_argument, NULL, 'k'},
-        {"skew", required_argument, NULL, 's'},   {"click-rate", required_argument, NULL, 'c'},
-        {"seed", required_argument, NULL, 'x'},   {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    const char *format = "ndjson";
+    const bc_opt opts[] = {
+        {"click-rate", 'c', BC_DBL, &g.click_rate, 0, 0},
+        {"seed", 'x', BC_U64, &g.seed, 0, 0},
+        {"format", 'f', BC_STR, &format, 0, 0},
     };
-    while ((c = getopt_long(argc, argv, "e:k:s:c:x:f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            g.events = strtoull(optarg, NULL, 10);
-            break;
-        case 'k':
-            g.keys = (uint32_t)strtoul(optarg, NULL, 10);
-            break;
-        case 's':
-            g.skew = strtod(optarg, NULL);
-            break;
-        case 'c':
-            g.click_rate = strtod(optarg, NULL);
-            break;
-        case 'x':
-            g.seed = strtoull(optarg, NULL, 10);
-            break;
-        case 'f':
-            csv = strcmp(optarg, "csv") == 0;
-            break;
-        default:
-            fprintf(stderr, "usage: gen_events [--events N] [--keys K] [--skew S] "
-                            "[--click-rate P] [--seed X] [--format ndjson|csv]\n");
-            return c == 'h' ? 0 : 2;
-        }
-    }
+    int prc = bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "gen_events", usage);
+    if (prc >= 0)
+        return prc;
+    int csv = strcmp(format, "csv") == 0;
     int rc;
     sl_addict *dict = sl_addict_new();
     sl_gen *gen = dict ? sl_gen_new(&g, dict, &rc) : NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "common.h"
 #include "config.h"
 #include "err.h"
 #include "launch.h"
@@ -23,51 +24,6 @@ static const uint32_t quick_nodes[] = {2};
 int nodes_cases(int quick)
 {
     return quick ? 1 : 3;
-}
-
-static FILE *tmp_file(const char *tag, char *path, size_t len)
-{
-    const char *dir = getenv("TMPDIR");
-    snprintf(path, len, "%s/sluice-bench-%s-XXXXXX", dir && dir[0] ? dir : "/tmp", tag);
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        path[0] = '\0';
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "w+");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        path[0] = '\0';
-    }
-    return f;
-}
-
-static int truncate_file(FILE *f)
-{
-    fflush(f);
-    rewind(f);
-    return ftruncate(fileno(f), 0) == 0 ? 0 : SL_EIO;
-}
-
-static int same_bytes(FILE *a, FILE *b, long *bytes)
-{
-    static char x[65536], y[65536];
-    size_t na, nb;
-    long total = 0;
-    fflush(a);
-    fflush(b);
-    rewind(a);
-    rewind(b);
-    do {
-        na = fread(x, 1, sizeof x, a);
-        nb = fread(y, 1, sizeof y, b);
-        if (na != nb || memcmp(x, y, na) != 0)
-            return 0;
-        total += (long)na;
-    } while (na == sizeof x);
-    *bytes = total;
-    return 1;
 }
 
 static void topo(sl_topology *t, const nodes_opts *o, uint64_t events)
@@ -90,7 +46,8 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
     char cl_path[4096] = "", cl_dir[4096] = "", pa[1024] = "", pb[1024] = "", label[128];
     sl_cluster_cfg cfg;
     sl_launch *launch = NULL;
-    FILE *fa = tmp_file("cluster", pa, sizeof pa), *fb = tmp_file("local", pb, sizeof pb);
+    FILE *fa = bc_tmp_file("sluice-bench", "cluster", pa, sizeof pa),
+         *fb = bc_tmp_file("sluice-bench", "local", pb, sizeof pb);
     int rc = 0, made = 0;
     long bytes = 0;
     snprintf(label, sizeof label,
@@ -117,7 +74,7 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
     topo(&warm, o, o->events / 16 + 1);
     for (int rep = -1; rep < o->reps && rc == 0; rep++) {
         const sl_topology *tt = rep < 0 ? &warm : &t; /* rep -1: warm-up, not reported */
-        if ((rc = truncate_file(fa)) || (rc = truncate_file(fb))) {
+        if ((rc = bc_truncate(fa)) || (rc = bc_truncate(fb))) {
             snprintf(msg, msglen, "cannot truncate temporary files");
             break;
         }
@@ -139,7 +96,7 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
             if (rc == 0 && rep >= 0)
                 rp_add(cluster ? sc : s1, "eps", "events/s", (double)o->events / prep.elapsed_s);
         }
-        if (rc == 0 && !same_bytes(fa, fb, &bytes)) {
+        if (rc == 0 && !bc_same_bytes(fa, fb, &bytes)) {
             k->equal = 0;
             snprintf(
                 k->check, sizeof k->check,
@@ -164,14 +121,8 @@ out:
     }
     if (made)
         sl_launch_remove_local(cl_dir);
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    if (pa[0])
-        unlink(pa);
-    if (pb[0])
-        unlink(pb);
+    bc_tmp_close(&fa, pa);
+    bc_tmp_close(&fb, pb);
     return rc;
 }
 

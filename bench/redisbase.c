@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "err.h"
 #include "reference.h"
 
@@ -26,13 +27,6 @@ struct rb_server {
     char version[32];
     char log_path[1024];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -129,8 +123,8 @@ int rb_start(const char *exe, const char *log_path, rb_server **out, char *msg, 
         _exit(127);
     }
     /* wait until it answers PING */
-    double deadline = now_s() + 10;
-    while (now_s() < deadline) {
+    double deadline = bc_now_s() + 10;
+    while (bc_now_s() < deadline) {
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
             log_tail(log_path, tail, sizeof tail);
@@ -408,7 +402,7 @@ int rb_ctr(rb_server *s, const sl_rec *recs, size_t n, size_t pipeline, sl_row *
     int rc = pipe_init(&p, s, pipeline, 64, msg, msglen);
     if (rc)
         return rc;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint32_t ty = recs[i].type;
         rc = pipe_hincr(&p, ty == SL_EV_CLICK ? 'c' : 'v', recs[i].key,
@@ -417,7 +411,7 @@ int rb_ctr(rb_server *s, const sl_rec *recs, size_t n, size_t pipeline, sl_row *
     if (rc == 0)
         rc = pipe_drain(&p);
     free(p.buf);
-    double t1 = now_s();
+    double t1 = bc_now_s();
     *t_count = t1 - t0;
     if (rc)
         return rc;
@@ -458,7 +452,7 @@ int rb_ctr(rb_server *s, const sl_rec *recs, size_t n, size_t pipeline, sl_row *
     free(kv);
     free(keys);
     free(vals);
-    *t_read = now_s() - t1;
+    *t_read = bc_now_s() - t1;
     return rc;
 }
 
@@ -492,14 +486,14 @@ int rb_ysb(rb_server *s, bl_ws *ws, const char *text, size_t len, const bl_join 
     int rc = pipe_init(&p, s, pipeline, 96, msg, msglen);
     if (rc)
         return rc;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     rc = bl_ysb_each(ws, text, len, join, window_ms, ysb_cmd, &p, &st);
     if (rc == 0)
         rc = pipe_drain(&p);
     else if (rc == SL_ENOMEM)
         snprintf(msg, msglen, "out of memory");
     free(p.buf);
-    double t1 = now_s();
+    double t1 = bc_now_s();
     *t_count = t1 - t0;
     if (rc)
         return rc;
@@ -546,6 +540,6 @@ int rb_ysb(rb_server *s, bl_ws *ws, const char *text, size_t len, const bl_join 
     qsort(out, m, sizeof *out, sl_row_cmp_key);
     *rows = out;
     *nrows = m;
-    *t_read = now_s() - t1;
+    *t_read = bc_now_s() - t1;
     return 0;
 }

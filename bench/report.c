@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "err.h"
 
 rp_case *rp_case_add(rp_report *r, const char *workload, const char *label, double x,
@@ -75,17 +76,11 @@ const rp_series *rp_get(const rp_system *s, const char *name)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 double rp_median(const rp_series *s, double *min, double *max)
 {
     double v[RP_MAXREP];
     memcpy(v, s->v, (size_t)s->n * sizeof *v);
-    qsort(v, (size_t)s->n, sizeof *v, cmp_double);
+    qsort(v, (size_t)s->n, sizeof *v, bc_cmp_double);
     if (min)
         *min = v[0];
     if (max)
@@ -300,8 +295,10 @@ void rp_print_table(const rp_report *r, FILE *out)
 
 /* ---- JSON ---- */
 
-static void json_str(FILE *f, const char *s)
+/* Writes pre, then s as a JSON string. */
+static void json_str(FILE *f, const char *pre, const char *s)
 {
+    fputs(pre, f);
     fputc('"', f);
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -315,8 +312,10 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_num(FILE *f, double v)
+/* Writes pre, then v as a JSON number (null when it is not finite). */
+static void json_num(FILE *f, const char *pre, double v)
 {
+    fputs(pre, f);
     if (isfinite(v))
         fprintf(f, "%.9g", v);
     else
@@ -329,36 +328,31 @@ int rp_write_json(const rp_report *r, const char *path)
     if (!f)
         return SL_EIO;
     const rp_machine *m = &r->m;
-    fprintf(f, "{\n  \"tool\": \"sluice-bench\",\n  \"command\": ");
-    json_str(f, r->command);
+    json_str(f, "{\n  \"tool\": \"sluice-bench\",\n  \"command\": ", r->command);
     fprintf(f, ",\n  \"quick\": %s,\n  \"elapsed_s\": ", r->quick ? "true" : "false");
-    json_num(f, r->elapsed_s);
-    fprintf(f, ",\n  \"machine\": {\"cpu\": ");
-    json_str(f, m->cpu);
+    json_num(f, "", r->elapsed_s);
+    json_str(f, ",\n  \"machine\": {\"cpu\": ", m->cpu);
     fprintf(f, ", \"cores\": %ld, \"memory_gib\": ", m->cores);
-    json_num(f, m->mem_gib);
-    fprintf(f, ", \"kernel\": ");
-    json_str(f, m->kernel);
-    fprintf(f, ", \"opencl_device\": ");
-    json_str(f, m->device);
-    fprintf(f, ", \"opencl_device_version\": ");
-    json_str(f, m->device_version);
-    fprintf(f, ", \"opencl_driver\": ");
-    json_str(f, m->driver);
-    fprintf(f, ",\n    \"sluice_version\": ");
-    json_str(f, m->sluice);
-    fprintf(f, ", \"sluice_commit\": ");
-    json_str(f, m->commit);
-    fprintf(f, ", \"pocl_version\": ");
-    json_str(f, strstr(m->device, "Portable Computing Language") ? m->driver : "");
-    fprintf(f, ", \"redis_version\": ");
-    json_str(f, m->redis);
-    fprintf(f, ", \"hiredis_version\": ");
-    json_str(f, m->hiredis);
-    fprintf(f, ", \"gnuplot\": ");
-    json_str(f, m->gnuplot);
-    fprintf(f, ", \"date\": ");
-    json_str(f, m->date);
+    json_num(f, "", m->mem_gib);
+    const struct {
+        const char *sep, *key, *v;
+    } strs[] = {
+        {", ", "kernel", m->kernel},
+        {", ", "opencl_device", m->device},
+        {", ", "opencl_device_version", m->device_version},
+        {", ", "opencl_driver", m->driver},
+        {",\n    ", "sluice_version", m->sluice},
+        {", ", "sluice_commit", m->commit},
+        {", ", "pocl_version", strstr(m->device, "Portable Computing Language") ? m->driver : ""},
+        {", ", "redis_version", m->redis},
+        {", ", "hiredis_version", m->hiredis},
+        {", ", "gnuplot", m->gnuplot},
+        {", ", "date", m->date},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+        fprintf(f, "%s\"%s\": ", strs[i].sep, strs[i].key);
+        json_str(f, "", strs[i].v);
+    }
     fprintf(f,
             ",\n    \"loadavg_start\": [%.2f, %.2f, %.2f], \"loadavg_end\": [%.2f, %.2f, %.2f]},\n",
             m->load_start[0], m->load_start[1], m->load_start[2], m->load_end[0], m->load_end[1],
@@ -367,41 +361,31 @@ int rp_write_json(const rp_report *r, const char *path)
     for (int i = 0; i < r->n; i++) {
         const rp_case *c = &r->cases[i];
         fprintf(f, "%s\n    {\"workload\": ", i ? "," : "");
-        json_str(f, c->workload);
-        fprintf(f, ", \"label\": ");
-        json_str(f, c->label);
-        fprintf(f, ", \"x\": ");
-        json_num(f, c->x);
-        fprintf(f, ", \"x2\": ");
-        json_num(f, c->x2);
+        json_str(f, "", c->workload);
+        json_str(f, ", \"label\": ", c->label);
+        json_num(f, ", \"x\": ", c->x);
+        json_num(f, ", \"x2\": ", c->x2);
         fprintf(f, ", \"events\": %llu, \"results_equal\": %s, \"check\": ",
                 (unsigned long long)c->events, c->equal ? "true" : "false");
-        json_str(f, c->check);
+        json_str(f, "", c->check);
         fprintf(f, ",\n     \"systems\": [");
         for (int k = 0; k < c->nsys; k++) {
             const rp_system *s = &c->sys[k];
             fprintf(f, "%s\n      {\"name\": ", k ? "," : "");
-            json_str(f, s->name);
+            json_str(f, "", s->name);
             fprintf(f, ", \"series\": {");
             for (int j = 0; j < s->ns; j++) {
                 const rp_series *x = &s->s[j];
                 double lo, hi, md = rp_median(x, &lo, &hi);
                 fprintf(f, "%s\n        ", j ? "," : "");
-                json_str(f, x->name);
-                fprintf(f, ": {\"unit\": ");
-                json_str(f, x->unit);
-                fprintf(f, ", \"median\": ");
-                json_num(f, md);
-                fprintf(f, ", \"min\": ");
-                json_num(f, lo);
-                fprintf(f, ", \"max\": ");
-                json_num(f, hi);
+                json_str(f, "", x->name);
+                json_str(f, ": {\"unit\": ", x->unit);
+                json_num(f, ", \"median\": ", md);
+                json_num(f, ", \"min\": ", lo);
+                json_num(f, ", \"max\": ", hi);
                 fprintf(f, ", \"samples\": [");
-                for (int v = 0; v < x->n; v++) {
-                    if (v)
-                        fprintf(f, ", ");
-                    json_num(f, x->v[v]);
-                }
+                for (int v = 0; v < x->n; v++)
+                    json_num(f, v ? ", " : "", x->v[v]);
                 fprintf(f, "]}");
             }
             fprintf(f, "}}");

@@ -7,19 +7,13 @@
 #include <time.h>
 
 #include "addict.h"
+#include "common.h"
 #include "config.h"
 #include "err.h"
 #include "reference.h"
 #include "source.h"
 
 #define CHUNK 65536
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int64_t wstart(int64_t t, int64_t w)
 {
@@ -29,34 +23,15 @@ static int64_t wstart(int64_t t, int64_t w)
     return q * w;
 }
 
-void sr_rows_free(sr_rows *r)
-{
-    free(r->rows);
-    memset(r, 0, sizeof *r);
-}
-
-static int rows_append(sr_rows *r, const sl_row *rows, size_t n)
-{
-    if (r->n + n > r->cap) {
-        size_t cap = (r->n + n) * 2 + 64;
-        sl_row *g = realloc(r->rows, cap * sizeof *g);
-        if (!g)
-            return SL_ENOMEM;
-        r->rows = g;
-        r->cap = cap;
-    }
-    memcpy(r->rows + r->n, rows, n * sizeof *rows);
-    r->n += n;
-    return 0;
-}
-
 /* ---- window latency ---- */
 
 struct lat {
     int64_t w, base;
     int have_base, oom;
     size_t cap, next_close;
-    double *t_close, *t_first; /* wall seconds; 0 = not yet */
+    struct lat_win {
+        double t_close, t_first; /* wall seconds; 0 = not yet */
+    } * win;
 };
 
 static int lat_reserve(struct lat *l, size_t idx)
@@ -64,18 +39,13 @@ static int lat_reserve(struct lat *l, size_t idx)
     if (idx < l->cap)
         return 0;
     size_t cap = (idx + 1) * 2 + 64;
-    double *a = realloc(l->t_close, cap * sizeof *a);
-    if (a)
-        l->t_close = a;
-    double *b = realloc(l->t_first, cap * sizeof *b);
-    if (b)
-        l->t_first = b;
-    if (!a || !b) {
+    struct lat_win *w = realloc(l->win, cap * sizeof *w);
+    if (!w) {
         l->oom = 1;
         return SL_ENOMEM;
     }
-    memset(l->t_close + l->cap, 0, (cap - l->cap) * sizeof *a);
-    memset(l->t_first + l->cap, 0, (cap - l->cap) * sizeof *b);
+    memset(w + l->cap, 0, (cap - l->cap) * sizeof *w);
+    l->win = w;
     l->cap = cap;
     return 0;
 }
@@ -99,7 +69,7 @@ static void lat_ingest(struct lat *l, const sl_rec *recs, size_t n, double now)
     while (l->base + (int64_t)(l->next_close + 1) * l->w <= mx) {
         if (lat_reserve(l, l->next_close))
             return;
-        l->t_close[l->next_close++] = now;
+        l->win[l->next_close++].t_close = now;
     }
 }
 
@@ -112,22 +82,9 @@ static void lat_rows(struct lat *l, const sl_row *rows, size_t n, double now)
         size_t k = (size_t)(off / l->w);
         if (lat_reserve(l, k))
             return;
-        if (l->t_first[k] == 0)
-            l->t_first[k] = now;
+        if (l->win[k].t_first == 0)
+            l->win[k].t_first = now;
     }
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile q of sorted v[0..n). */
-static double pct(const double *v, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    return v[k == 0 ? 0 : k > n ? n - 1 : k - 1];
 }
 
 static int lat_figures(const struct lat *l, sr_stats *st)
@@ -137,14 +94,14 @@ static int lat_figures(const struct lat *l, sr_stats *st)
     if (!v)
         return SL_ENOMEM;
     for (size_t i = 0; i < l->next_close && i < l->cap; i++)
-        if (l->t_close[i] > 0 && l->t_first[i] > 0)
-            v[n++] = (l->t_first[i] - l->t_close[i]) * 1e3;
+        if (l->win[i].t_close > 0 && l->win[i].t_first > 0)
+            v[n++] = (l->win[i].t_first - l->win[i].t_close) * 1e3;
     st->windows = n;
     if (n) {
-        qsort(v, n, sizeof *v, cmp_double);
-        st->p50 = pct(v, n, 0.50);
-        st->p99 = pct(v, n, 0.99);
-        st->p999 = pct(v, n, 0.999);
+        qsort(v, n, sizeof *v, bc_cmp_double);
+        st->p50 = bc_pct(v, n, 0.50);
+        st->p99 = bc_pct(v, n, 0.99);
+        st->p999 = bc_pct(v, n, 0.999);
         st->max = v[n - 1];
     }
     free(v);
@@ -155,7 +112,7 @@ static int lat_figures(const struct lat *l, sr_stats *st)
 
 struct sr_engine {
     sl_engine *e;
-    sr_rows *rows;   /* where window and final rows go during a run */
+    bc_rows *rows;   /* where window and final rows go during a run */
     struct lat *lat; /* latency stamps during a run, or NULL */
     int oom;
 };
@@ -166,8 +123,8 @@ static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t 
     if (kind == SL_EMIT_SNAPSHOT)
         return 0;
     if (x->lat && kind == SL_EMIT_WINDOWS)
-        lat_rows(x->lat, rows, n, now_s());
-    if (x->rows && rows_append(x->rows, rows, n))
+        lat_rows(x->lat, rows, n, bc_now_s());
+    if (x->rows && bc_rows_append(x->rows, rows, n))
         return SL_ENOMEM;
     return 0;
 }
@@ -207,20 +164,18 @@ static int engine_fail(sr_engine *x, int rc, char *msg, size_t msglen)
     return rc;
 }
 
-int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, sr_rows *out, sr_stats *st, char *msg,
+int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, bc_rows *out, sr_stats *st, char *msg,
                   size_t msglen)
 {
     memset(st, 0, sizeof *st);
     out->n = 0;
     x->rows = out;
     x->lat = NULL;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     int rc = sl_engine_reset(x->e);
-    for (size_t i = 0; i < n && rc == 0; i += CHUNK)
-        rc = sl_engine_push(x->e, recs + i, n - i < CHUNK ? n - i : CHUNK);
     if (rc == 0)
-        rc = sl_engine_finish(x->e);
-    st->wall_s = st->push_s = now_s() - t0;
+        rc = bc_feed(BC_ENGINE, x->e, recs, n, CHUNK);
+    st->wall_s = st->push_s = bc_now_s() - t0;
     if (rc)
         return engine_fail(x, rc, msg, msglen);
     sl_engine_get_stats(x->e, &st->eng);
@@ -230,20 +185,18 @@ int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, sr_rows *out, sr_s
     return 0;
 }
 
-int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sr_rows *out, sr_stats *st,
+int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, bc_rows *out, sr_stats *st,
                char *msg, size_t msglen)
 {
     memset(st, 0, sizeof *st);
-    sr_rows_free(out);
-    double t0 = now_s();
+    bc_rows_free(out);
+    double t0 = bc_now_s();
     sl_ref *r = sl_ref_new(pe);
-    int rc = r ? 0 : SL_ENOMEM;
-    for (size_t i = 0; i < n && rc == 0; i += CHUNK)
-        rc = sl_ref_push(r, recs + i, n - i < CHUNK ? n - i : CHUNK);
+    int rc = r ? bc_feed(BC_REF, r, recs, n, CHUNK) : SL_ENOMEM;
     if (rc == 0)
         rc = sl_ref_rows(r, &out->rows, &out->n);
     out->cap = out->n;
-    st->wall_s = st->push_s = now_s() - t0;
+    st->wall_s = st->push_s = bc_now_s() - t0;
     st->input_events = n;
     sl_ref_destroy(&r);
     if (rc)
@@ -260,7 +213,7 @@ struct ysb_run {
 
 static void sleep_until(double t)
 {
-    double d = t - now_s();
+    double d = t - bc_now_s();
     if (d <= 0)
         return;
     struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
@@ -288,16 +241,16 @@ static int ysb_run(struct ysb_run *y, const sr_ysb_opts *o, struct lat *lat, sr_
     }
     if ((rc = sl_source_new(&t, in, dict, NULL, NULL, &src, msg, msglen)))
         goto out;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     while (!sl_source_done(src)) {
         if (o->rate > 0) {
             sl_source_stats ss;
             sl_source_get_stats(src, &ss);
             sleep_until(t0 + (double)ss.input.lines / o->rate);
         }
-        double a = now_s();
+        double a = bc_now_s();
         long n = sl_source_read(src, buf, chunk);
-        double b = now_s();
+        double b = bc_now_s();
         st->parse_s += b - a;
         if (n < 0) {
             rc = (int)n;
@@ -313,14 +266,14 @@ static int ysb_run(struct ysb_run *y, const sr_ysb_opts *o, struct lat *lat, sr_
             }
         }
         st->unjoined += (uint64_t)n - k;
-        double c = now_s();
+        double c = bc_now_s();
         st->join_s += c - b;
         if (k == 0)
             continue;
         if (lat)
             lat_ingest(lat, buf, k, c);
         rc = y->x ? sl_engine_push(y->x->e, buf, k) : sl_ref_push(y->ref, buf, k);
-        st->push_s += now_s() - c;
+        st->push_s += bc_now_s() - c;
         if (rc) {
             if (y->x)
                 engine_fail(y->x, rc, msg, msglen);
@@ -329,13 +282,13 @@ static int ysb_run(struct ysb_run *y, const sr_ysb_opts *o, struct lat *lat, sr_
             goto out;
         }
     }
-    double c = now_s();
+    double c = bc_now_s();
     if (y->x && (rc = sl_engine_finish(y->x->e))) {
         engine_fail(y->x, rc, msg, msglen);
         goto out;
     }
-    st->push_s += now_s() - c;
-    st->wall_s = now_s() - t0;
+    st->push_s += bc_now_s() - c;
+    st->wall_s = bc_now_s() - t0;
     sl_source_stats ss;
     sl_source_get_stats(src, &ss);
     st->input_events = ss.input.lines;
@@ -353,7 +306,7 @@ out:
     return rc;
 }
 
-int sr_ysb_engine(sr_engine *x, const sr_ysb_opts *o, sr_rows *out, sr_stats *st, char *msg,
+int sr_ysb_engine(sr_engine *x, const sr_ysb_opts *o, bc_rows *out, sr_stats *st, char *msg,
                   size_t msglen)
 {
     memset(st, 0, sizeof *st);
@@ -380,16 +333,15 @@ int sr_ysb_engine(sr_engine *x, const sr_ysb_opts *o, sr_rows *out, sr_stats *st
         }
         qsort(out->rows, out->n, sizeof *out->rows, sl_row_cmp_key);
     }
-    free(lat.t_close);
-    free(lat.t_first);
+    free(lat.win);
     return rc;
 }
 
-int sr_ysb_ref(const sl_pe_cfg *pe, const sr_ysb_opts *o, sr_rows *out, sr_stats *st, char *msg,
+int sr_ysb_ref(const sl_pe_cfg *pe, const sr_ysb_opts *o, bc_rows *out, sr_stats *st, char *msg,
                size_t msglen)
 {
     memset(st, 0, sizeof *st);
-    sr_rows_free(out);
+    bc_rows_free(out);
     struct ysb_run y = {.ref = sl_ref_new(pe)};
     if (!y.ref) {
         snprintf(msg, msglen, "reference: out of memory");

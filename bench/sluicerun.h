@@ -21,15 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "device.h"
 #include "engine.h"
 #include "event.h"
 #include "jointab.h"
-
-typedef struct sr_rows {
-    sl_row *rows;
-    size_t n, cap;
-} sr_rows;
 
 typedef struct sr_stats {
     double wall_s;  /* first read .. final rows */
@@ -43,8 +39,6 @@ typedef struct sr_stats {
     double p50, p99, p999, max; /* ms */
 } sr_stats;
 
-void sr_rows_free(sr_rows *r);
-
 /* An engine with the collector its emissions go to. */
 typedef struct sr_engine sr_engine;
 
@@ -54,11 +48,11 @@ int sr_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sr_engine **out, cha
 void sr_engine_destroy(sr_engine **ep);
 
 /* ctr through the engine (reset first). Rows sorted by key. Returns 0 or an sl_err with msg. */
-int sr_ctr_engine(sr_engine *e, const sl_rec *recs, size_t n, sr_rows *out, sr_stats *st, char *msg,
+int sr_ctr_engine(sr_engine *e, const sl_rec *recs, size_t n, bc_rows *out, sr_stats *st, char *msg,
                   size_t msglen);
 
 /* ctr through the C reference of `pe`. */
-int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sr_rows *out, sr_stats *st,
+int sr_ctr_ref(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, bc_rows *out, sr_stats *st,
                char *msg, size_t msglen);
 
 /* ysb options: rate > 0 paces the source at that many input events per second (the latency
@@ -73,11 +67,11 @@ typedef struct sr_ysb_opts {
 } sr_ysb_opts;
 
 /* ysb through the engine `e` (a window_count PE; reset first). */
-int sr_ysb_engine(sr_engine *e, const sr_ysb_opts *o, sr_rows *out, sr_stats *st, char *msg,
+int sr_ysb_engine(sr_engine *e, const sr_ysb_opts *o, bc_rows *out, sr_stats *st, char *msg,
                   size_t msglen);
 
 /* ysb through the C reference of `pe` (window_count). */
-int sr_ysb_ref(const sl_pe_cfg *pe, const sr_ysb_opts *o, sr_rows *out, sr_stats *st, char *msg,
+int sr_ysb_ref(const sl_pe_cfg *pe, const sr_ysb_opts *o, bc_rows *out, sr_stats *st, char *msg,
                size_t msglen);
 
 #endif

@@ -12,7 +12,6 @@
  * single-thread rows of the same repetition, exactly, and the table is printed only when all
  * are equal (exit status 1 otherwise, whatever the speed). bench/README.md has the details. */
 #include <errno.h>
-#include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "addict.h"
 #include "baselines.h"
+#include "common.h"
 #include "config.h"
 #include "device.h"
 #include "err.h"
@@ -57,9 +57,8 @@ enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W
 
 struct opts {
     int quick, reps, sweep_reps, workloads, redis, plots, progress;
-    uint64_t seed, ctr_events, sweep_events, ysb_events, lat_events;
-    uint32_t keys;
-    double skew;
+    uint64_t seed, sweep_events, ysb_events, lat_events;
+    sl_gen_cfg ctr; /* the ctr workload's generator: --events, --keys, --skew */
     unsigned threads;
     const char *input, *join, *format, *out, *device, *redis_exe, *record;
 };
@@ -75,13 +74,6 @@ struct ctx {
     char sys_mt[40];
     char msg[4096];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- progress ---- */
 
@@ -186,6 +178,95 @@ static const char *order(const char *const *names, int ns, int j, int r)
     return i == c1 ? names[(r + 1) % ns] : names[i];
 }
 
+/* What one run of one system gave: the rows to check against the reference (for S_C1, the
+ * reference itself), the seconds to report, and the figures the driver adds for it. */
+struct sys_out {
+    const sl_row *rows; /* NULL: owned */
+    size_t n;
+    sl_row *owned; /* rows to free after the check (the engine's are reused) */
+    double wall;   /* the seconds the run measured itself (0: the driver's clock around it) */
+    sr_stats st;
+    int stages, parse, latency; /* add engine stages / parse_s and join_s / latency from st */
+    double tc, tr;              /* Redis: count_s, read_s */
+};
+
+/* Runs system `name` once on the case's input; returns 0 or an sl_err with c->msg. */
+typedef int (*sys_fn)(struct ctx *c, void *w, const char *name, struct sys_out *o);
+
+/* The repetitions of a case over the systems names[0..ns): repetition -1 is a warm-up (first
+ * touch of every buffer; Redis skipped), checked but not reported; in each, plain C 1 thread
+ * first (its rows are the reference, left in *ref, *nref), then the others in an order that
+ * rotates. Every run is measured (meas_begin, meas_end) and its rows checked. */
+static int run_reps(struct ctx *c, rp_case *k, const char *const *names, int ns, int reps,
+                    const char *label, uint64_t events, int ncols, sys_fn run, void *w,
+                    sl_row **ref, size_t *nref)
+{
+    int rc = 0;
+    for (int r = -1; r < reps && rc == 0; r++) {
+        free(*ref);
+        *ref = NULL;
+        for (int j = 0; j < ns && rc == 0; j++) {
+            const char *name = order(names, ns, j, r);
+            int redis = strcmp(name, S_REDIS) == 0;
+            if (r < 0 && redis)
+                continue;
+            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *warm = r < 0 ? rp_sys(k, name) : NULL;
+            progress(c, label, r, reps);
+            if (redis && (rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
+                break;
+            struct meas m;
+            struct sys_out o;
+            memset(&o, 0, sizeof o);
+            meas_begin(c, &m, redis, warm);
+            double t0 = bc_now_s();
+            if ((rc = run(c, w, name, &o))) {
+                free(o.owned);
+                break;
+            }
+            double wall = redis ? o.tc + o.tr : o.wall > 0 ? o.wall : bc_now_s() - t0;
+            meas_end(c, &m, s, events, wall, redis);
+            if (o.parse) {
+                rp_add(s, "parse_s", "s", o.st.parse_s);
+                rp_add(s, "join_s", "s", o.st.join_s);
+            }
+            if (o.stages)
+                add_engine_stages(s, &o.st);
+            if (o.latency)
+                add_latency(s, &o.st);
+            if (redis) {
+                rp_add(s, "count_s", "s", o.tc);
+                rp_add(s, "read_s", "s", o.tr);
+                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
+            }
+            if (strcmp(name, S_C1) == 0) {
+                *ref = o.owned;
+                *nref = o.n;
+                continue;
+            }
+            check(c, k, name, r, *ref, *nref, o.rows ? o.rows : o.owned, o.n, ncols);
+            free(o.owned);
+        }
+    }
+    return rc;
+}
+
+/* A plain C run's status: its message when it failed. */
+static int plain_c(struct ctx *c, int rc, const char *which)
+{
+    if (rc)
+        snprintf(c->msg, sizeof c->msg, "%s: %s", which, sl_strerror(rc));
+    return rc;
+}
+
+/* An engine's or a reference's run: its rows and the time it measured. */
+static int sluice_run(int rc, const bc_rows *rows, struct sys_out *o)
+{
+    o->wall = o->st.wall_s;
+    o->rows = rows->rows;
+    o->n = rows->n;
+    return rc;
+}
+
 /* ---- ctr ---- */
 
 struct ctr_case {
@@ -197,6 +278,36 @@ struct ctr_case {
     int reps, redis, mt, ref;
     uint32_t batch;
 };
+
+/* The state of a ctr case while its systems run. */
+struct ctr_run {
+    const struct ctr_case *cc;
+    sl_engine_cfg ecfg;
+    sr_engine *e;
+    bc_rows srows; /* the engine's and the reference's rows, reused */
+};
+
+static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
+{
+    struct ctr_run *x = w;
+    const struct ctr_case *cc = x->cc;
+    if (strcmp(name, S_C1) == 0)
+        return plain_c(c, bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &o->owned, &o->n),
+                       "plain C");
+    if (strcmp(name, c->sys_mt) == 0)
+        return plain_c(
+            c, bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &o->owned, &o->n),
+            "plain C threads");
+    if (strcmp(name, S_REDIS) == 0)
+        return rb_ctr(c->redis, cc->recs, cc->n, 10000, &o->owned, &o->n, &o->tc, &o->tr, c->msg,
+                      sizeof c->msg);
+    o->stages = strcmp(name, S_CL) == 0;
+    return sluice_run(
+        o->stages
+            ? sr_ctr_engine(x->e, cc->recs, cc->n, &x->srows, &o->st, c->msg, sizeof c->msg)
+            : sr_ctr_ref(&x->ecfg.pe, cc->recs, cc->n, &x->srows, &o->st, c->msg, sizeof c->msg),
+        &x->srows, o);
+}
 
 static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
 {
@@ -216,100 +327,27 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     for (int i = 0; i < ns; i++)
         rp_sys(k, names[i]);
 
-    sl_engine_cfg ecfg;
-    memset(&ecfg, 0, sizeof ecfg);
-    sl_pe_defaults(&ecfg.pe, SL_PE_CTR);
-    ecfg.pe.capacity = cc->keys_hint + cc->keys_hint / 4 + 1024;
-    ecfg.batch_events = cc->batch;
-    sr_engine *e = NULL;
-    sr_rows srows = {0};
-    sl_row *ref = NULL, *rows = NULL;
-    size_t nref = 0, nrows = 0;
+    struct ctr_run x = {.cc = cc};
+    memset(&x.ecfg, 0, sizeof x.ecfg);
+    sl_pe_defaults(&x.ecfg.pe, SL_PE_CTR);
+    x.ecfg.pe.capacity = cc->keys_hint + cc->keys_hint / 4 + 1024;
+    x.ecfg.batch_events = cc->batch;
+    sl_row *ref = NULL;
+    size_t nref = 0;
     double rss0 = rp_mem_rss_mb();
-    int rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg);
+    int rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg);
     if (rc)
         return rc;
     rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
-    /* repetition -1 is a warm-up (first touch of every buffer; Redis skipped), checked but not
-     * reported */
-    for (int r = -1; r < cc->reps && rc == 0; r++) {
-        free(ref);
-        ref = NULL;
-        for (int j = 0; j < ns && rc == 0; j++) {
-            /* plain C 1 thread first in every repetition (it is the reference); the others in
-             * an order that rotates */
-            const char *name = order(names, ns, j, r);
-            if (r < 0 && strcmp(name, S_REDIS) == 0)
-                continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
-            progress(c, cc->label, r, cc->reps);
-            struct meas m;
-            sr_stats st;
-            double t0;
-            if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = now_s();
-                rc = bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &ref, &nref);
-                meas_end(c, &m, s, cc->n, now_s() - t0, 0);
-                if (rc)
-                    snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
-                continue;
-            }
-            if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0, w);
-                rc = sr_ctr_engine(e, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, st.wall_s, 0);
-                add_engine_stages(s, &st);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
-            } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0, w);
-                rc = sr_ctr_ref(&ecfg.pe, cc->recs, cc->n, &srows, &st, c->msg, sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, st.wall_s, 0);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 3);
-            } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = now_s();
-                rc = bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &rows,
-                                  &nrows);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, cc->n, now_s() - t0, 0);
-                check(c, k, name, r, ref, nref, rows, nrows, 3);
-                free(rows);
-                rows = NULL;
-            } else {
-                double tc, tr;
-                if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
-                    break;
-                meas_begin(c, &m, 1, w);
-                rc = rb_ctr(c->redis, cc->recs, cc->n, 10000, &rows, &nrows, &tc, &tr, c->msg,
-                            sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, cc->n, tc + tr, 1);
-                rp_add(s, "count_s", "s", tc);
-                rp_add(s, "read_s", "s", tr);
-                check(c, k, name, r, ref, nref, rows, nrows, 3);
-                free(rows);
-                rows = NULL;
-                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
-            }
-        }
-    }
+    rc = run_reps(c, k, names, ns, cc->reps, cc->label, cc->n, 3, ctr_system, &x, &ref, &nref);
     if (rc == 0 && k->equal)
         snprintf(k->check, sizeof k->check,
                  "equal: %zu rows (ad, impressions, clicks, ctr, exactly) from every system on "
                  "every repetition, against %s",
                  nref, S_C1);
     free(ref);
-    sr_rows_free(&srows);
-    sr_engine_destroy(&e);
+    bc_rows_free(&x.srows);
+    sr_engine_destroy(&x.e);
     c->cases_done++;
     return rc;
 }
@@ -318,29 +356,12 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
 static int gen_ctr(uint64_t events, uint32_t keys, double skew, uint64_t seed, sl_rec **out)
 {
     sl_gen_cfg g;
-    sl_gen_defaults(&g);
+    bc_ctr_input(&g);
     g.events = events;
     g.keys = keys;
     g.skew = skew;
-    g.click_rate = 0.1;
     g.seed = seed;
-    int rc;
-    sl_gen *gen = sl_gen_new(&g, NULL, &rc);
-    if (!gen)
-        return rc;
-    sl_rec *r = malloc((events + 1) * sizeof *r);
-    if (!r) {
-        sl_gen_destroy(&gen);
-        return SL_ENOMEM;
-    }
-    uint64_t got = sl_gen_next(gen, r, events);
-    sl_gen_destroy(&gen);
-    if (got != events) {
-        free(r);
-        return SL_EIO;
-    }
-    *out = r;
-    return 0;
+    return bc_gen_records(&g, out);
 }
 
 /* Records parsed from a recorded file (NDJSON or CSV), once, before the timed runs; the parse
@@ -365,7 +386,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
     size_t cap = 1 << 20, m = 0;
     sl_rec *r = malloc(cap * sizeof *r);
     int rc = rd && r ? 0 : SL_ENOMEM;
-    double t0 = now_s();
+    double t0 = bc_now_s();
     while (rc == 0) {
         if (m == cap) {
             sl_rec *g = realloc(r, cap * 2 * sizeof *r);
@@ -384,7 +405,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
         else
             m += (size_t)got;
     }
-    *parse_s = now_s() - t0;
+    *parse_s = bc_now_s() - t0;
     struct sl_reader_stats rs = {0};
     if (rd)
         sl_reader_stats(rd, &rs);
@@ -422,16 +443,16 @@ static int workload_ctr(struct ctx *c)
                  "in the figures), per-ad CTR",
                  cc.n, c->o.input, keys, parse_s, parse_s > 0 ? (double)cc.n / parse_s / 1e6 : 0);
     } else {
-        if ((rc = gen_ctr(c->o.ctr_events, c->o.keys, c->o.skew, c->o.seed, &recs))) {
+        if ((rc = gen_ctr(c->o.ctr.events, c->o.ctr.keys, c->o.ctr.skew, c->o.seed, &recs))) {
             snprintf(c->msg, sizeof c->msg, "generator: %s", sl_strerror(rc));
             return rc;
         }
-        cc.n = c->o.ctr_events;
-        cc.keys_hint = c->o.keys;
+        cc.n = c->o.ctr.events;
+        cc.keys_hint = c->o.ctr.keys;
         snprintf(cc.label, sizeof cc.label,
                  "%zu events in memory (sl_gen, seed %llu), %u ads, Zipf %.2f, 10%% clicks, "
                  "per-ad CTR",
-                 cc.n, (unsigned long long)c->o.seed, c->o.keys, c->o.skew);
+                 cc.n, (unsigned long long)c->o.seed, c->o.ctr.keys, c->o.ctr.skew);
     }
     cc.x = (double)cc.keys_hint;
     cc.recs = recs;
@@ -539,6 +560,41 @@ static void ysb_engine_cfg(sl_engine_cfg *e, uint32_t batch)
     e->batch_events = batch;
 }
 
+/* The state of the ysb case while its systems run. */
+struct ysb_run {
+    struct ysb_env *y;
+    sl_engine_cfg ecfg;
+    sr_ysb_opts yo;
+    sr_engine *e;
+    bc_rows srows;    /* the engine's and the reference's rows, reused */
+    bl_ysb_stats bst; /* of the last plain C run */
+};
+
+static int ysb_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
+{
+    struct ysb_run *x = w;
+    const ysb_input *in = &x->y->in;
+    const bl_join *bj = x->y->bj;
+    if (strcmp(name, S_C1) == 0)
+        return plain_c(
+            c, bl_ysb_single(c->ws, in->text, in->len, bj, 10000, &o->owned, &o->n, &x->bst),
+            "plain C");
+    if (strcmp(name, c->sys_mt) == 0)
+        return plain_c(c,
+                       bl_ysb_multi(c->ws, in->text, in->len, bj, 10000, c->o.threads, &o->owned,
+                                    &o->n, &x->bst),
+                       "plain C threads");
+    if (strcmp(name, S_REDIS) == 0)
+        return rb_ysb(c->redis, c->ws, in->text, in->len, bj, in->campaign_keys, in->njoin, 10000,
+                      10000, &o->owned, &o->n, &o->tc, &o->tr, c->msg, sizeof c->msg);
+    o->parse = 1;
+    o->stages = o->latency = strcmp(name, S_CL) == 0;
+    return sluice_run(
+        o->stages ? sr_ysb_engine(x->e, &x->yo, &x->srows, &o->st, c->msg, sizeof c->msg)
+                  : sr_ysb_ref(&x->ecfg.pe, &x->yo, &x->srows, &o->st, c->msg, sizeof c->msg),
+        &x->srows, o);
+}
+
 static int workload_ysb(struct ctx *c)
 {
     struct ysb_env y;
@@ -567,102 +623,27 @@ static int workload_ysb(struct ctx *c)
     int ns = c->redis && c->o.redis ? 5 : 4;
     for (int i = 0; i < ns; i++)
         rp_sys(k, names[i]);
-    sl_engine_cfg ecfg;
-    ysb_engine_cfg(&ecfg, 0);
-    sr_engine *e = NULL;
-    sr_rows srows = {0};
-    sl_row *ref = NULL, *rows = NULL;
-    size_t nref = 0, nrows = 0;
-    bl_ysb_stats bst;
-    sr_ysb_opts yo = {
-        .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = ecfg.pe.window_ms};
+    struct ysb_run x = {.y = &y};
+    ysb_engine_cfg(&x.ecfg, 0);
+    x.yo = (sr_ysb_opts){
+        .text = y.in.text, .len = y.in.len, .join = y.jt, .window_ms = x.ecfg.pe.window_ms};
+    sl_row *ref = NULL;
+    size_t nref = 0;
     double rss0 = rp_mem_rss_mb();
-    if ((rc = sr_engine_new(c->dev, &ecfg, &e, c->msg, sizeof c->msg)))
-        goto out;
-    rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
-    for (int r = -1; r < c->o.reps && rc == 0; r++) { /* -1: warm-up, as for ctr */
-        free(ref);
-        ref = NULL;
-        for (int j = 0; j < ns && rc == 0; j++) {
-            const char *name = order(names, ns, j, r);
-            if (r < 0 && strcmp(name, S_REDIS) == 0)
-                continue;
-            rp_system *s = r < 0 ? NULL : rp_sys(k, name), *w = r < 0 ? rp_sys(k, name) : NULL;
-            progress(c, "ysb", r, c->o.reps);
-            struct meas m;
-            sr_stats st;
-            double t0;
-            if (strcmp(name, S_C1) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = now_s();
-                rc = bl_ysb_single(c->ws, y.in.text, y.in.len, y.bj, 10000, &ref, &nref, &bst);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, y.in.events, now_s() - t0, 0);
-            } else if (strcmp(name, S_CL) == 0) {
-                meas_begin(c, &m, 0, w);
-                if ((rc = sr_ysb_engine(e, &yo, &srows, &st, c->msg, sizeof c->msg)))
-                    break;
-                meas_end(c, &m, s, y.in.events, st.wall_s, 0);
-                rp_add(s, "parse_s", "s", st.parse_s);
-                rp_add(s, "join_s", "s", st.join_s);
-                add_engine_stages(s, &st);
-                add_latency(s, &st);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
-            } else if (strcmp(name, S_REF) == 0) {
-                meas_begin(c, &m, 0, w);
-                if ((rc = sr_ysb_ref(&ecfg.pe, &yo, &srows, &st, c->msg, sizeof c->msg)))
-                    break;
-                meas_end(c, &m, s, y.in.events, st.wall_s, 0);
-                rp_add(s, "parse_s", "s", st.parse_s);
-                rp_add(s, "join_s", "s", st.join_s);
-                check(c, k, name, r, ref, nref, srows.rows, srows.n, 1);
-            } else if (strcmp(name, c->sys_mt) == 0) {
-                meas_begin(c, &m, 0, w);
-                t0 = now_s();
-                rc = bl_ysb_multi(c->ws, y.in.text, y.in.len, y.bj, 10000, c->o.threads, &rows,
-                                  &nrows, &bst);
-                if (rc) {
-                    snprintf(c->msg, sizeof c->msg, "plain C threads: %s", sl_strerror(rc));
-                    break;
-                }
-                meas_end(c, &m, s, y.in.events, now_s() - t0, 0);
-                check(c, k, name, r, ref, nref, rows, nrows, 1);
-                free(rows);
-                rows = NULL;
-            } else {
-                double tc, tr;
-                if ((rc = rb_flush(c->redis, c->msg, sizeof c->msg)))
-                    break;
-                meas_begin(c, &m, 1, w);
-                rc = rb_ysb(c->redis, c->ws, y.in.text, y.in.len, y.bj, y.in.campaign_keys,
-                            y.in.njoin, 10000, 10000, &rows, &nrows, &tc, &tr, c->msg,
-                            sizeof c->msg);
-                if (rc)
-                    break;
-                meas_end(c, &m, s, y.in.events, tc + tr, 1);
-                rp_add(s, "count_s", "s", tc);
-                rp_add(s, "read_s", "s", tr);
-                check(c, k, name, r, ref, nref, rows, nrows, 1);
-                free(rows);
-                rows = NULL;
-                rc = rb_flush(c->redis, c->msg, sizeof c->msg);
-            }
-        }
+    if ((rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg)) == 0) {
+        rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
+        rc = run_reps(c, k, names, ns, c->o.reps, "ysb", y.in.events, 1, ysb_system, &x, &ref,
+                      &nref);
     }
     if (rc == 0 && k->equal)
         snprintf(k->check, sizeof k->check,
                  "equal: %zu (campaign, window) counts from every system on every repetition, "
                  "against %s (%llu lines, %llu views, %llu unjoined, %llu late)",
-                 nref, S_C1, (unsigned long long)bst.lines, (unsigned long long)bst.views,
-                 (unsigned long long)bst.unjoined, (unsigned long long)bst.late);
-out:
+                 nref, S_C1, (unsigned long long)x.bst.lines, (unsigned long long)x.bst.views,
+                 (unsigned long long)x.bst.unjoined, (unsigned long long)x.bst.late);
     free(ref);
-    free(rows);
-    sr_rows_free(&srows);
-    sr_engine_destroy(&e);
+    bc_rows_free(&x.srows);
+    sr_engine_destroy(&x.e);
     ysb_env_free(&y);
     c->cases_done++;
     return rc;
@@ -689,7 +670,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
     sl_engine_cfg ecfg;
     ysb_engine_cfg(&ecfg, batch);
     sr_engine *e = NULL;
-    sr_rows srows = {0};
+    bc_rows srows = {0};
     sr_ysb_opts yo = {.text = y->in.text,
                       .len = y->in.len,
                       .join = y->jt,
@@ -721,7 +702,7 @@ static int latency_case(struct ctx *c, struct ysb_env *y, uint32_t batch, double
                  S_C1);
     if (rc == 0)
         *eps = rp_median(rp_get(s_cl, "eps"), NULL, NULL);
-    sr_rows_free(&srows);
+    bc_rows_free(&srows);
     sr_engine_destroy(&e);
     c->cases_done++;
     return rc;
@@ -758,16 +739,14 @@ out:
 
 /* ---- driver ---- */
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice-bench [--quick] [--workload ctr,ysb,keys,skew,latency,nodes|all]\n"
-               "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
-               "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
-               "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
-               "                    [--ysb-events N] [--sweep-events N] [--lat-events N]\n"
-               "                    [--threads T] [--device NAME] [--redis-server EXE]\n"
-               "                    [--no-redis] [--no-plots] [--progress | --no-progress]\n");
-}
+static const char usage[] =
+    "usage: sluice-bench [--quick] [--workload ctr,ysb,keys,skew,latency,nodes|all]\n"
+    "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
+    "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
+    "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
+    "                    [--ysb-events N] [--sweep-events N] [--lat-events N]\n"
+    "                    [--threads T] [--device NAME] [--redis-server EXE]\n"
+    "                    [--no-redis] [--no-plots] [--progress | --no-progress]\n";
 
 static int parse_workloads(const char *s, int *out)
 {
@@ -794,46 +773,8 @@ static int parse_workloads(const char *s, int *out)
     return *out ? 0 : -1;
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -1;
-    *v = x;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"quick", no_argument, NULL, 'q'},
-        {"workload", required_argument, NULL, 'w'},
-        {"reps", required_argument, NULL, 'r'},
-        {"sweep-reps", required_argument, NULL, 'R'},
-        {"seed", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},
-        {"input", required_argument, NULL, 'i'},
-        {"format", required_argument, NULL, 'f'},
-        {"join", required_argument, NULL, 'j'},
-        {"record", required_argument, NULL, 'W'},
-        {"events", required_argument, NULL, 'e'},
-        {"keys", required_argument, NULL, 'k'},
-        {"skew", required_argument, NULL, 'z'},
-        {"ysb-events", required_argument, NULL, 'y'},
-        {"sweep-events", required_argument, NULL, 'S'},
-        {"lat-events", required_argument, NULL, 'L'},
-        {"threads", required_argument, NULL, 't'},
-        {"device", required_argument, NULL, 'd'},
-        {"redis-server", required_argument, NULL, 'x'},
-        {"no-redis", no_argument, NULL, 'N'},
-        {"no-plots", no_argument, NULL, 'P'},
-        {"progress", no_argument, NULL, 'p'},
-        {"no-progress", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* --quick first, so that explicit sizes given with it win */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--quick") == 0)
@@ -841,109 +782,40 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (o->quick) {
         o->reps = 2;
         o->sweep_reps = 1;
-        o->ctr_events = 1 << 20;
+        o->ctr.events = 1 << 20;
         o->sweep_events = 1 << 18;
         o->ysb_events = 300000;
         o->lat_events = 150000;
     }
-    int ch;
-    uint64_t v;
-    int li = 0;
-    while ((ch = getopt_long(argc, argv, "", lo, &li)) != -1) {
-        int bad = 0;
-        switch (ch) {
-        case 'q':
-            break;
-        case 'w':
-            bad = parse_workloads(optarg, &o->workloads);
-            break;
-        case 'r':
-            bad = parse_u64(optarg, &v) || v < 1 || v > RP_MAXREP;
-            o->reps = (int)v;
-            break;
-        case 'R':
-            bad = parse_u64(optarg, &v) || v < 1 || v > RP_MAXREP;
-            o->sweep_reps = (int)v;
-            break;
-        case 's':
-            bad = parse_u64(optarg, &o->seed);
-            break;
-        case 'o':
-            o->out = optarg;
-            break;
-        case 'i':
-            o->input = optarg;
-            break;
-        case 'f':
-            o->format = optarg;
-            break;
-        case 'j':
-            o->join = optarg;
-            break;
-        case 'W':
-            o->record = optarg;
-            break;
-        case 'e':
-            bad = parse_u64(optarg, &o->ctr_events) || o->ctr_events == 0;
-            break;
-        case 'k':
-            bad = parse_u64(optarg, &v) || v == 0 || v > UINT32_MAX;
-            o->keys = (uint32_t)v;
-            break;
-        case 'z': {
-            char *end;
-            o->skew = strtod(optarg, &end);
-            bad = *end || !(o->skew >= 0) || !isfinite(o->skew);
-            break;
-        }
-        case 'y':
-            bad = parse_u64(optarg, &o->ysb_events) || o->ysb_events == 0;
-            break;
-        case 'S':
-            bad = parse_u64(optarg, &o->sweep_events) || o->sweep_events == 0;
-            break;
-        case 'L':
-            bad = parse_u64(optarg, &o->lat_events) || o->lat_events == 0;
-            break;
-        case 't':
-            bad = parse_u64(optarg, &v) || v < 1 || v > 64;
-            o->threads = (unsigned)v;
-            break;
-        case 'd':
-            o->device = optarg;
-            break;
-        case 'x':
-            o->redis_exe = optarg;
-            break;
-        case 'N':
-            o->redis = 0;
-            break;
-        case 'P':
-            o->plots = 0;
-            break;
-        case 'p':
-            o->progress = 1;
-            break;
-        case 'n':
-            o->progress = 0;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "sluice-bench: --%s: invalid value \"%s\"\n", lo[li].name,
-                    optarg ? optarg : "");
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "sluice-bench: unexpected argument \"%s\"\n", argv[optind]);
-        usage(stderr);
+    const char *workloads = NULL;
+    const bc_opt lo[] = {
+        {"quick", 0, BC_SET, &o->quick, 0, 0},
+        {"seed", 0, BC_U64, &o->seed, 0, 0},
+        {"threads", 0, BC_U32, &o->threads, 1, 64},
+        {"device", 0, BC_STR, &o->device, 0, 0},
+        {"redis-server", 0, BC_STR, &o->redis_exe, 0, 0},
+        {"reps", 0, BC_INT, &o->reps, 1, RP_MAXREP},
+        {"sweep-reps", 0, BC_INT, &o->sweep_reps, 1, RP_MAXREP},
+        {"input", 0, BC_STR, &o->input, 0, 0},
+        {"format", 0, BC_STR, &o->format, 0, 0},
+        {"workload", 0, BC_STR, &workloads, 0, 0},
+        {"join", 0, BC_STR, &o->join, 0, 0},
+        {"record", 0, BC_STR, &o->record, 0, 0},
+        {"out", 0, BC_STR, &o->out, 0, 0},
+        {"ysb-events", 0, BC_U64, &o->ysb_events, 1, HUGE_VAL},
+        {"sweep-events", 0, BC_U64, &o->sweep_events, 1, HUGE_VAL},
+        {"lat-events", 0, BC_U64, &o->lat_events, 1, HUGE_VAL},
+        {"no-redis", 0, BC_CLEAR, &o->redis, 0, 0},
+        {"no-plots", 0, BC_CLEAR, &o->plots, 0, 0},
+        {"progress", 0, BC_SET, &o->progress, 0, 0},
+        {"no-progress", 0, BC_CLEAR, &o->progress, 0, 0},
+    };
+    int rc = bc_parse_args(argc, argv, &o->ctr, lo, sizeof lo / sizeof *lo, "sluice-bench", usage);
+    if (rc >= 0)
+        return rc;
+    if (workloads && parse_workloads(workloads, &o->workloads)) {
+        fprintf(stderr, "sluice-bench: --workload: invalid value \"%s\"\n", workloads);
+        fputs(usage, stderr);
         return 2;
     }
     if (o->input && (o->workloads & ~(W_CTR | W_YSB))) {
@@ -955,7 +827,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         "--workload ysb\n");
         return 2;
     }
-    return 0;
+    return -1;
 }
 
 static int mkdir_p(const char *dir)
@@ -983,23 +855,21 @@ int main(int argc, char **argv)
                        .plots = 1,
                        .progress = isatty(STDERR_FILENO),
                        .seed = 42,
-                       .ctr_events = 16777216,
                        .sweep_events = 4194304,
                        .ysb_events = 4000000,
                        .lat_events = 1500000,
-                       .keys = 100000,
-                       .skew = 1.0,
                        .out = "bench/out",
                        .redis_exe = "redis-server"};
+    bc_ctr_input(&o->ctr);
     int prc = parse_args(argc, argv, o);
-    if (prc)
-        return prc == 1 ? 0 : prc;
+    if (prc >= 0)
+        return prc;
     if (!o->threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->threads = n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
     }
     snprintf(c.sys_mt, sizeof c.sys_mt, "plain C %u threads", o->threads);
-    double t_start = now_s();
+    double t_start = bc_now_s();
     int rc = 0;
     char path[4096];
     size_t cl = 0;
@@ -1070,7 +940,7 @@ out:
     sl_device_close(&c.dev);
     bl_ws_destroy(&c.ws);
     rp_loadavg(c.rep.m.load_end);
-    c.rep.elapsed_s = now_s() - t_start;
+    c.rep.elapsed_s = bc_now_s() - t_start;
     if (rc) {
         progress_clear(&c);
         fprintf(stderr, "sluice-bench: %s\n", c.msg[0] ? c.msg : sl_strerror(rc));

@@ -208,12 +208,12 @@ Test(bench, ysb_baselines_match_sluice_reference_path)
     sl_pe_defaults(&pe, SL_PE_WINDOW);
     pe.window_ms = 10000;
     sr_ysb_opts yo = {.text = in.text, .len = in.len, .join = jt, .window_ms = 10000};
-    sr_rows rows = {0};
+    bc_rows rows = {0};
     sr_stats sst;
     cr_assert_eq(sr_ysb_ref(&pe, &yo, &rows, &sst, msg, sizeof msg), 0, "%s", msg);
     cr_assert(bl_rows_equal(one, n1, rows.rows, rows.n, 1, why, sizeof why), "%s", why);
     cr_assert_eq(sst.input_events, 60000);
-    sr_rows_free(&rows);
+    bc_rows_free(&rows);
     free(one);
     free(many);
     bl_ws_destroy(&ws);

@@ -10,116 +10,12 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "proc.h"
 
 struct ad {
     char id[48];
     unsigned long long views, clicks;
 };
-
-struct run {
-    int status;
-    char *out, *err;
-};
-
-static char tmpdir[512];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/cli-XXXXXX", base);
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s", base);
-}
-
-static char *path_in_tmp(const char *name)
-{
-    static char buf[4][640];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
-    return p;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Runs `sluice ARGS` in the temporary directory, capturing stdout and stderr. */
-static struct run run_sluice(const char *args)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", tmpdir, SLUICE_BIN, args,
-             path_in_tmp("stdout"), path_in_tmp("stderr"));
-    int st = system(cmd);
-    cr_assert_neq(st, -1);
-    struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, slurp(path_in_tmp("stdout")),
-                    slurp(path_in_tmp("stderr"))};
-    return r;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* Ad ids with characters that need care: commas and quotes (CSV quoting), a UTF-8 letter,
- * JSON escapes, and ids that are prefixes of each other ("ad-5", "ad-50": byte-order sorting). */
-static void ad_id(unsigned i, char *out, size_t len)
-{
-    switch (i % 5) {
-    case 0:
-        snprintf(out, len, "ad-%u", i);
-        break;
-    case 1:
-        snprintf(out, len, "ad-%u,x", i);
-        break;
-    case 2:
-        snprintf(out, len, "q\"%u\"", i);
-        break;
-    case 3:
-        snprintf(out, len, "caf\xc3\xa9-%u", i);
-        break;
-    default:
-        snprintf(out, len, "%u", i);
-        break;
-    }
-}
-
-/* Writes `s` as a JSON string body (quotes and backslashes escaped, é as \u00e9 sometimes). */
-static void json_str(FILE *f, const char *s, int use_u)
-{
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if (use_u && (unsigned char)s[0] == 0xc3 && (unsigned char)s[1] == 0xa9) {
-            fputs("\\u00e9", f);
-            s++;
-        } else
-            fputc(*s, f);
-    }
-}
 
 static int cmp_ad(const void *a, const void *b)
 {
@@ -166,6 +62,23 @@ static char *expected_csv(struct ad *ads, size_t n, double a, double b)
     return s;
 }
 
+/* Asserts that `got` (`what`: stdout, or a file) is the CSV expected for ads[0..n). */
+static void assert_csv(const char *got, const char *what, struct ad *ads, size_t n, double a,
+                       double b)
+{
+    char *want = expected_csv(ads, n, a, b);
+    cr_assert_str_eq(got, want, "%s", what);
+    free(want);
+}
+
+/* The same for the file `name` of the test directory. */
+static void assert_csv_file(const char *name, struct ad *ads, size_t n)
+{
+    char *got = slurp(name, NULL);
+    assert_csv(got, name, ads, n, 0, 0);
+    free(got);
+}
+
 struct gen {
     size_t nads, lines, bad;
     struct ad *ads;
@@ -173,20 +86,18 @@ struct gen {
 
 static const char *const types[] = {"view", "impression", "click", "purchase", "bounce"};
 
-/* Writes an NDJSON file of `lines` events over `nads` ads, with a malformed line every
+/* Writes events.ndjson: `lines` events over `nads` ads, with a malformed line every
  * `bad_every` lines (0 = none) of assorted kinds, and fills g->ads with the true counts. */
-static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t lines,
-                         size_t bad_every, uint64_t seed)
+static void write_ndjson(struct gen *g, size_t nads, size_t lines, size_t bad_every, uint64_t seed)
 {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
+    FILE *f = create("events.ndjson");
     g->nads = nads;
     g->lines = lines;
     g->bad = 0;
     g->ads = calloc(nads, sizeof *g->ads);
     cr_assert_not_null(g->ads);
     for (size_t i = 0; i < nads; i++)
-        ad_id((unsigned)i, g->ads[i].id, sizeof g->ads[i].id);
+        tu_ad_id((unsigned)i, 5, g->ads[i].id, sizeof g->ads[i].id);
     uint64_t s = seed;
     static const char *const bad[] = {
         "{\"ad_id\": \"ad-1\", \"event_type\": \"view\"}",                      /* no time */
@@ -201,17 +112,17 @@ static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t li
             fprintf(f, "%s\n", bad[g->bad++ % 5]);
             continue;
         }
-        size_t a = (size_t)(rng(&s) % nads);
+        size_t a = (size_t)(splitmix64(&s) % nads);
         if (a >= used)
             a = used < nads ? used++ : a; /* introduce ads in order, then reuse */
-        const char *t = types[rng(&s) % 5];
+        const char *t = types[splitmix64(&s) % 5];
         if (t[0] == 'v' || t[0] == 'i')
             g->ads[a].views++;
         else if (t[0] == 'c')
             g->ads[a].clicks++;
         fprintf(f, "{\"user_id\": \"u%llu\", \"page_id\": \"p\", \"ad_id\": \"",
-                (unsigned long long)(rng(&s) % 1000));
-        json_str(f, g->ads[a].id, (int)(i & 1));
+                (unsigned long long)(splitmix64(&s) % 1000));
+        tu_json_str(f, g->ads[a].id, (int)(i & 1));
         fprintf(f,
                 "\", \"ad_type\": \"banner\", \"event_type\": \"%s\", \"event_time\": \"%llu\", "
                 "\"ip_address\": \"1.2.3.4\", \"extra\": {\"nested\": [1, {\"x\": null}]}}\n",
@@ -221,29 +132,22 @@ static void write_ndjson(const char *path, struct gen *g, size_t nads, size_t li
     g->nads = used;
 }
 
-Test(cli, ctr_on_ndjson_matches_independent_count, .init = make_tmpdir, .timeout = 120)
+Test(cli, ctr_on_ndjson_matches_independent_count, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 3000, 60000, 0, 1);
-    struct run r = run_sluice("ctr --input events.ndjson --output out.csv --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *got = slurp(path_in_tmp("out.csv"));
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    write_ndjson(&g, 3000, 60000, 0, 1);
+    struct run r = run_sh_status("ctr --input events.ndjson --output out.csv --quiet", 0);
+    assert_csv_file("out.csv", g.ads, g.nads);
     free(g.ads);
     run_free(&r);
 }
 
-Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = make_tmpdir, .timeout = 120)
+Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 500, 20000, 97, 2);
-    struct run r = run_sluice("ctr --input events.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(r.out, want, "valid lines around bad ones are all counted");
+    write_ndjson(&g, 500, 20000, 97, 2);
+    struct run r = run_sh_status("ctr --input events.ndjson --quiet", 0);
+    assert_csv(r.out, "valid lines around bad ones are all counted", g.ads, g.nads, 0, 0);
     /* the first ten are reported with their line numbers, then a total */
     cr_assert_not_null(strstr(r.err, "line 97: "), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "line 194: "), "stderr: %s", r.err);
@@ -252,17 +156,15 @@ Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = make_tmpdir,
     char total[96];
     snprintf(total, sizeof total, "%zu malformed lines skipped in all", g.bad);
     cr_assert_not_null(strstr(r.err, total), "want \"%s\" in: %s", total, r.err);
-    free(want);
     free(g.ads);
     run_free(&r);
 }
 
-Test(cli, strict_stops_at_the_first_malformed_line, .init = make_tmpdir, .timeout = 120)
+Test(cli, strict_stops_at_the_first_malformed_line, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 50, 1000, 300, 3);
-    struct run r = run_sluice("ctr --input events.ndjson --strict --quiet");
-    cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+    write_ndjson(&g, 50, 1000, 300, 3);
+    struct run r = run_sh_status("ctr --input events.ndjson --strict --quiet", 2);
     cr_assert_not_null(strstr(r.err, "line 300: missing field \"event_time\""), "stderr: %s",
                        r.err);
     cr_assert_null(strstr(r.err, "line 600:"), "stopped at the first: %s", r.err);
@@ -270,33 +172,30 @@ Test(cli, strict_stops_at_the_first_malformed_line, .init = make_tmpdir, .timeou
     run_free(&r);
 }
 
-Test(cli, prior_smooths_ctr, .init = make_tmpdir, .timeout = 120)
+Test(cli, prior_smooths_ctr, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 800, 30000, 0, 4);
-    struct run r = run_sluice("ctr --input events.ndjson --prior 2,38.5 --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *want = expected_csv(g.ads, g.nads, 2, 38.5);
-    cr_assert_str_eq(r.out, want);
-    free(want);
+    write_ndjson(&g, 800, 30000, 0, 4);
+    struct run r = run_sh_status("ctr --input events.ndjson --prior 2,38.5 --quiet", 0);
+    assert_csv(r.out, "stdout", g.ads, g.nads, 2, 38.5);
     free(g.ads);
     run_free(&r);
 }
 
-Test(cli, stdin_and_csv_input_give_the_same_result, .init = make_tmpdir, .timeout = 120)
+Test(cli, stdin_and_csv_input_give_the_same_result, .init = setup, .timeout = 120)
 {
     /* the same events as CSV (with a header in another column order), read from stdin */
-    FILE *f = fopen(path_in_tmp("events.csv"), "w");
+    FILE *f = fopen(tpath("events.csv"), "w");
     cr_assert_not_null(f);
     fprintf(f, "event_time,event_type,ad_id,user\n");
     struct ad ads[40];
     memset(ads, 0, sizeof ads);
     uint64_t s = 5;
     for (unsigned i = 0; i < 40; i++)
-        ad_id(i, ads[i].id, sizeof ads[i].id);
+        tu_ad_id(i, 5, ads[i].id, sizeof ads[i].id);
     for (unsigned i = 0; i < 5000; i++) {
-        unsigned a = (unsigned)(rng(&s) % 40);
-        const char *t = types[rng(&s) % 5];
+        unsigned a = (unsigned)(splitmix64(&s) % 40);
+        const char *t = types[splitmix64(&s) % 5];
         ads[a].views += t[0] == 'v' || t[0] == 'i';
         ads[a].clicks += t[0] == 'c';
         char field[128];
@@ -304,20 +203,17 @@ Test(cli, stdin_and_csv_input_give_the_same_result, .init = make_tmpdir, .timeou
         fprintf(f, "%u,%s,%s,u%u\r\n", 1000 + i, t, field, i);
     }
     fclose(f);
-    struct run r = run_sluice("ctr --input - --format csv --quiet <events.csv");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status("ctr --input - --format csv --quiet <events.csv", 0);
     /* 5000 events over 40 ads: every ad appears (each misses with probability ~1e-55) */
-    char *want = expected_csv(ads, 40, 0, 0);
-    cr_assert_str_eq(r.out, want);
-    free(want);
+    assert_csv(r.out, "stdout", ads, 40, 0, 0);
     run_free(&r);
 }
 
-Test(cli, run_topology_from_yaml, .init = make_tmpdir, .timeout = 120)
+Test(cli, run_topology_from_yaml, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 1000, 20000, 0, 6);
-    FILE *f = fopen(path_in_tmp("topo.yaml"), "w");
+    write_ndjson(&g, 1000, 20000, 0, 6);
+    FILE *f = fopen(tpath("topo.yaml"), "w");
     cr_assert_not_null(f);
     fprintf(f, "# a CTR topology\n"
                "source:\n"
@@ -331,52 +227,43 @@ Test(cli, run_topology_from_yaml, .init = make_tmpdir, .timeout = 120)
                "sink:\n"
                "  path: result.csv\n");
     fclose(f);
-    struct run r = run_sluice("run topo.yaml --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
-    char *got = slurp(path_in_tmp("result.csv"));
-    char *want = expected_csv(g.ads, g.nads, 0, 0);
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
+    struct run r = run_sh_status("run topo.yaml --quiet", 0);
+    assert_csv_file("result.csv", g.ads, g.nads);
     free(g.ads);
     run_free(&r);
 }
 
-Test(cli, invalid_yaml_names_file_line_and_column, .init = make_tmpdir)
+Test(cli, invalid_yaml_names_file_line_and_column, .init = setup)
 {
-    FILE *f = fopen(path_in_tmp("bad.yaml"), "w");
+    FILE *f = fopen(tpath("bad.yaml"), "w");
     cr_assert_not_null(f);
     fprintf(f, "source:\n  type: generator\npe:\n  kind: ctr\n  capacity: lots\n");
     fclose(f);
-    struct run r = run_sluice("run bad.yaml");
-    cr_assert_eq(r.status, 2, "exit %d", r.status);
+    struct run r = run_sh_status("run bad.yaml", 2);
     cr_assert_not_null(strstr(r.err, "bad.yaml:5:13:"), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "capacity"), "stderr: %s", r.err);
     run_free(&r);
 }
 
-Test(cli, full_table_is_a_clear_error, .init = make_tmpdir, .timeout = 120)
+Test(cli, full_table_is_a_clear_error, .init = setup, .timeout = 120)
 {
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 3000, 20000, 0, 7);
-    struct run r = run_sluice("ctr --input events.ndjson --capacity 100 --quiet");
-    cr_assert_eq(r.status, 1, "exit %d", r.status);
+    write_ndjson(&g, 3000, 20000, 0, 7);
+    struct run r = run_sh_status("ctr --input events.ndjson --capacity 100 --quiet", 1);
     cr_assert_not_null(strstr(r.err, "state table full"), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "100"), "names the capacity: %s", r.err);
     free(g.ads);
     run_free(&r);
 }
 
-Test(cli, devices_and_device_selection, .init = make_tmpdir, .timeout = 60)
+Test(cli, devices_and_device_selection, .init = setup, .timeout = 60)
 {
-    struct run r = run_sluice("devices");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("devices", 0);
     cr_assert_not_null(strstr(r.out, "compute units"), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.out, "placement (hwloc "), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.out, "cpus "), "stdout: %s", r.out);
     run_free(&r);
-    r = run_sluice("ctr --device no-such-device-xyz --events 10 --quiet");
-    cr_assert_eq(r.status, 1);
+    r = run_sh_status("ctr --device no-such-device-xyz --events 10 --quiet", 1);
     cr_assert_not_null(strstr(r.err, "no OpenCL device matches \"no-such-device-xyz\""), "%s",
                        r.err);
     cr_assert_not_null(strstr(r.err, "devices present:"), "lists what exists: %s", r.err);
@@ -386,7 +273,7 @@ Test(cli, devices_and_device_selection, .init = make_tmpdir, .timeout = 60)
 /* A topology's placement: override reaches the run (the summary names it and its cpus, and the
  * results are unchanged) and `sluice devices CONFIG`; one naming a NUMA node this machine lacks
  * stops the run before anything runs. The device is matched by its own name, read here. */
-Test(cli, placement_override_reaches_run_and_devices, .init = make_tmpdir, .timeout = 120)
+Test(cli, placement_override_reaches_run_and_devices, .init = setup, .timeout = 120)
 {
     sl_device *dev = NULL;
     char msg[1024];
@@ -395,9 +282,9 @@ Test(cli, placement_override_reaches_run_and_devices, .init = make_tmpdir, .time
     snprintf(name, sizeof name, "%s", sl_device_get_info(dev)->name);
     sl_device_close(&dev);
     struct gen g;
-    write_ndjson(path_in_tmp("events.ndjson"), &g, 500, 20000, 0, 11);
+    write_ndjson(&g, 500, 20000, 0, 11);
     for (int bad = 0; bad < 2; bad++) {
-        FILE *f = fopen(path_in_tmp("topo.yaml"), "w");
+        FILE *f = fopen(tpath("topo.yaml"), "w");
         cr_assert_not_null(f);
         fprintf(f,
                 "source: {type: file, path: events.ndjson, format: ndjson}\n"
@@ -407,12 +294,12 @@ Test(cli, placement_override_reaches_run_and_devices, .init = make_tmpdir, .time
                 "  - {device: \"%s\", %s}\n",
                 name, bad ? "numa: 4095" : "cpus: \"0\"");
         fclose(f);
-        struct run r = run_sluice("run topo.yaml --progress");
+        struct run r = run_sh("run topo.yaml --progress");
         if (bad) {
             cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
             cr_assert_not_null(strstr(r.err, "NUMA node 4095 does not exist"), "%s", r.err);
             run_free(&r);
-            r = run_sluice("devices topo.yaml");
+            r = run_sh("devices topo.yaml");
             cr_assert_not_null(strstr(r.out, "NUMA node 4095 does not exist"), "%s", r.out);
             run_free(&r);
             continue;
@@ -420,64 +307,54 @@ Test(cli, placement_override_reaches_run_and_devices, .init = make_tmpdir, .time
         cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
         cr_assert_not_null(strstr(r.err, "placement: "), "the summary says where: %s", r.err);
         cr_assert_not_null(strstr(r.err, "cpus 0 [config"), "%s", r.err);
-        char *got = slurp(path_in_tmp("result.csv"));
-        char *want = expected_csv(g.ads, g.nads, 0, 0);
-        cr_assert_str_eq(got, want);
-        free(got);
-        free(want);
+        assert_csv_file("result.csv", g.ads, g.nads);
         run_free(&r);
-        r = run_sluice("devices topo.yaml");
-        cr_assert_eq(r.status, 0, "%s", r.err);
+        r = run_sh_status("devices topo.yaml", 0);
         cr_assert_not_null(strstr(r.out, "cpus 0 [config"), "%s", r.out);
         run_free(&r);
     }
     free(g.ads);
 }
 
-Test(cli, demo_prints_top_ads, .init = make_tmpdir, .timeout = 120)
+Test(cli, demo_prints_top_ads, .init = setup, .timeout = 120)
 {
-    struct run r = run_sluice("ctr --events 200000 --keys 1000 --min-impressions 50 --top 5");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("ctr --events 200000 --keys 1000 --min-impressions 50 --top 5", 0);
     cr_assert_not_null(strstr(r.out, "Top 5 ads by CTR"), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.err, "200000 events"), "summary: %s", r.err);
     run_free(&r);
 }
 
-Test(cli, help_and_version, .init = make_tmpdir)
+Test(cli, help_and_version, .init = setup)
 {
     static const char *const cmds[] = {"--help", "ctr --help", "run --help", "devices --help",
                                        "kernel --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct run r = run_sluice(cmds[i]);
+        struct run r = run_sh(cmds[i]);
         cr_assert_eq(r.status, 0, "%s", cmds[i]);
         cr_assert_not_null(strstr(r.out, "usage: sluice"), "%s: %s", cmds[i], r.out);
         run_free(&r);
     }
-    struct run r = run_sluice("--version");
-    cr_assert_eq(r.status, 0);
+    struct run r = run_sh_status("--version", 0);
     cr_assert_eq(strncmp(r.out, "sluice ", 7), 0, "%s", r.out);
     run_free(&r);
-    r = run_sluice("ctr --bogus");
-    cr_assert_eq(r.status, 2);
+    r = run_sh_status("ctr --bogus", 2);
     run_free(&r);
 }
 
-Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = make_tmpdir, .timeout = 60)
+Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = setup, .timeout = 60)
 {
-    FILE *f = fopen(path_in_tmp("empty.ndjson"), "w");
+    FILE *f = fopen(tpath("empty.ndjson"), "w");
     cr_assert_not_null(f);
     fclose(f);
-    struct run r = run_sluice("ctr --input empty.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status("ctr --input empty.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     run_free(&r);
 
-    f = fopen(path_in_tmp("bad.ndjson"), "w");
+    f = fopen(tpath("bad.ndjson"), "w");
     cr_assert_not_null(f);
     fprintf(f, "{\n[1,2]\n\n   \n{\"ad_id\": \"a\"}\n");
     fclose(f);
-    r = run_sluice("ctr --input bad.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input bad.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     cr_assert_not_null(strstr(r.err, "line 1: "), "%s", r.err);
     cr_assert_not_null(strstr(r.err, "line 2: "), "%s", r.err);
@@ -504,13 +381,13 @@ static const char *const USER_PE =
     "void sl_emit(__global const sl_state *s, sl_out *o)\n"
     "{ o->v[0] = (double)s->clicks; o->v[1] = s->revenue; }\n";
 
-Test(cli, kernel_check_build_and_run, .init = make_tmpdir, .timeout = 120)
+Test(cli, kernel_check_build_and_run, .init = setup, .timeout = 120)
 {
-    FILE *f = fopen(path_in_tmp("pe.cl"), "w");
+    FILE *f = fopen(tpath("pe.cl"), "w");
     cr_assert_not_null(f);
     fputs(USER_PE, f);
     fclose(f);
-    f = fopen(path_in_tmp("ev.ndjson"), "w");
+    f = fopen(tpath("ev.ndjson"), "w");
     cr_assert_not_null(f);
     fprintf(f,
             "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 1, \"value\": 2.5}\n"
@@ -522,44 +399,39 @@ Test(cli, kernel_check_build_and_run, .init = make_tmpdir, .timeout = 120)
     /* expected by hand: a 2 clicks, no purchase; b 0 clicks, 2.5 + 4 = 6.5 revenue */
     const char *want = "ad_id,clicks,revenue\na,2,0.00\nb,0,6.50\n";
 
-    struct run r = run_sluice("kernel check pe.cl");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    struct run r = run_sh_status("kernel check pe.cl", 0);
     cr_assert_not_null(strstr(r.out, "pe.cl: OK"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "reduce"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "state:   16 bytes"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, "clicks (int), revenue (f2)"), "%s", r.out);
     run_free(&r);
 
-    r = run_sluice("kernel run pe.cl --input ev.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel run pe.cl --input ev.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, want);
     run_free(&r);
 
-    r = run_sluice("kernel build pe.cl -o pe.bin");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel build pe.cl -o pe.bin", 0);
     run_free(&r);
-    r = run_sluice("kernel run pe.bin --binary --input ev.ndjson --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+    r = run_sh_status("kernel run pe.bin --binary --input ev.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, want, "the binary gives what the source gives");
     run_free(&r);
 
     /* the same PE from a topology file, by source and by binary */
-    f = fopen(path_in_tmp("topo.yaml"), "w");
+    f = fopen(tpath("topo.yaml"), "w");
     cr_assert_not_null(f);
     fprintf(f,
             "source: {path: ev.ndjson}\npe: {kind: user, binary: pe.bin}\nsink: {path: o.csv}\n");
     fclose(f);
-    r = run_sluice("run topo.yaml --quiet");
-    cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-    char *got = slurp(path_in_tmp("o.csv"));
+    r = run_sh_status("run topo.yaml --quiet", 0);
+    char *got = slurp("o.csv", NULL);
     cr_assert_str_eq(got, want);
     free(got);
     run_free(&r);
 }
 
-Test(cli, kernel_check_reports_errors_in_the_users_file, .init = make_tmpdir, .timeout = 60)
+Test(cli, kernel_check_reports_errors_in_the_users_file, .init = setup, .timeout = 60)
 {
-    FILE *f = fopen(path_in_tmp("bad.cl"), "w");
+    FILE *f = fopen(tpath("bad.cl"), "w");
     cr_assert_not_null(f);
     /* line 9 loses its ';' */
     const char *cut = strstr(USER_PE, "    s->clicks += r->type == SL_EV_CLICK;");
@@ -567,26 +439,23 @@ Test(cli, kernel_check_reports_errors_in_the_users_file, .init = make_tmpdir, .t
     fprintf(f, "%.*s    s->clicks += r->type == SL_EV_CLICK\n%s", (int)(cut - USER_PE), USER_PE,
             strchr(cut, '\n') + 1);
     fclose(f);
-    struct run r = run_sluice("kernel check bad.cl");
-    cr_assert_eq(r.status, 1);
+    struct run r = run_sh_status("kernel check bad.cl", 1);
     cr_assert_not_null(strstr(r.err, "bad.cl:9:"), "stderr: %s", r.err);
     run_free(&r);
-    r = run_sluice("kernel run bad.cl");
+    r = run_sh("kernel run bad.cl");
     cr_assert_eq(r.status, 2, "--input is required");
     run_free(&r);
-    r = run_sluice("kernel frobnicate bad.cl");
-    cr_assert_eq(r.status, 2);
+    r = run_sh_status("kernel frobnicate bad.cl", 2);
     run_free(&r);
 }
 
-Test(cli, unusable_csv_header_is_not_blamed_on_strict, .init = make_tmpdir, .timeout = 60)
+Test(cli, unusable_csv_header_is_not_blamed_on_strict, .init = setup, .timeout = 60)
 {
-    FILE *f = fopen(path_in_tmp("h.csv"), "w");
+    FILE *f = fopen(tpath("h.csv"), "w");
     cr_assert_not_null(f);
     fprintf(f, "ad_id,event_time,value\na,1,2\n");
     fclose(f);
-    struct run r = run_sluice("ctr --input h.csv --format csv --quiet");
-    cr_assert_eq(r.status, 2);
+    struct run r = run_sh_status("ctr --input h.csv --format csv --quiet", 2);
     cr_assert_not_null(strstr(r.err, "line 1: header has no \"event_type\" column"), "%s", r.err);
     cr_assert_null(strstr(r.err, "--strict"), "%s", r.err);
     run_free(&r);

@@ -158,6 +158,23 @@ static void sum_ctr_csv(const char *csv, uint64_t *impressions, uint64_t *clicks
     }
 }
 
+/* Runs the generator's BIG_EVENTS events over `keys` ads (`seed`) in one process and asserts
+ * that the cluster's output `file` is the same CSV (`what` names the comparison). */
+static void expect_one_process(uint32_t keys, uint64_t seed, const char *file, const char *what)
+{
+    char args[512];
+    snprintf(args, sizeof args,
+             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
+             BIG_EVENTS, keys, seed);
+    struct run one = run_sluice(args, 300);
+    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
+    char *got1 = slurp("one.csv", NULL), *got3 = slurp(file, NULL);
+    assert_same_text(got3, got1, what);
+    free(got1);
+    free(got3);
+    run_free(&one);
+}
+
 /* ---- 1. the generator's 10 million events on 3 nodes ----------------------------------------- */
 
 Test(cluster, ctr_nodes3_equals_single, .init = setup, .fini = teardown, .timeout = 600)
@@ -215,46 +232,6 @@ Test(cluster, ctr_nodes3_equals_single, .init = setup, .fini = teardown, .timeou
 
 /* ---- 2. NDJSON input ------------------------------------------------------------------------- */
 
-/* Ad ids that need care on the way through the cluster's dictionary and back: commas and quotes
- * (CSV quoting), UTF-8 (sometimes written as \u00e9), ids that prefix each other, a long id. */
-static void ad_id(unsigned i, char *out, size_t len)
-{
-    switch (i % 6) {
-    case 0:
-        snprintf(out, len, "ad-%u", i);
-        break;
-    case 1:
-        snprintf(out, len, "ad-%u,x", i);
-        break;
-    case 2:
-        snprintf(out, len, "q\"%u\"", i);
-        break;
-    case 3:
-        snprintf(out, len, "caf\xc3\xa9-%u", i);
-        break;
-    case 4:
-        snprintf(out, len, "%u", i / 6);
-        break;
-    default:
-        snprintf(out, len, "long-%0200u", i);
-        break;
-    }
-}
-
-static void json_str(FILE *f, const char *s, int use_u)
-{
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            fprintf(f, "\\%c", *s);
-        } else if (use_u && (unsigned char)s[0] == 0xc3 && (unsigned char)s[1] == 0xa9) {
-            fputs("\\u00e9", f);
-            s++;
-        } else {
-            fputc(*s, f);
-        }
-    }
-}
-
 struct ndjson_truth {
     uint64_t views, clicks, bad;
     size_t ads; /* distinct ads with at least one valid event */
@@ -287,18 +264,29 @@ static void write_ndjson(const char *name, size_t nads, size_t lines, size_t bad
         uint64_t ty = splitmix64(&s) % 10;
         const char *type = types[ty < 7 ? 0 : ty < 9 ? 1 : 2];
         char id[256];
-        ad_id(a, id, sizeof id);
+        tu_ad_id(a, 6, id, sizeof id);
         t->views += type[0] == 'v';
         t->clicks += type[0] == 'c';
         t->ads += !seen[a];
         seen[a] = 1;
         fprintf(f, "{\"user_id\": \"u%u\", \"ad_id\": \"", (unsigned)(splitmix64(&s) % 1000));
-        json_str(f, id, (int)(i & 1));
+        tu_json_str(f, id, (int)(i & 1));
         fprintf(f, "\", \"event_type\": \"%s\", \"event_time\": \"%" PRIu64 "\", \"extra\": [1]}\n",
                 type, UINT64_C(1767225600000) + i);
     }
     fclose(f);
     free(seen);
+}
+
+/* `sluice ctr --input INPUT -q EXTRA` in one process, then with --nodes 3. */
+static void ctr_one_and_three(const char *input, const char *extra, struct run *one,
+                              struct run *three)
+{
+    char args[256];
+    snprintf(args, sizeof args, "ctr --input %s -q%s", input, extra);
+    *one = run_sluice(args, 300);
+    snprintf(args, sizeof args, "ctr --input %s -q --nodes 3%s", input, extra);
+    *three = run_sluice(args, 300);
 }
 
 Test(cluster, ndjson_nodes3_equals_single, .init = setup, .fini = teardown, .timeout = 600)
@@ -307,11 +295,8 @@ Test(cluster, ndjson_nodes3_equals_single, .init = setup, .fini = teardown, .tim
     write_ndjson("events.ndjson", 5000, 200000, 97, 3, &t);
     static const char *const variants[] = {"", " --prior 2,38.5"};
     for (int v = 0; v < 2; v++) {
-        char args[256];
-        snprintf(args, sizeof args, "ctr --input events.ndjson -q%s", variants[v]);
-        struct run one = run_sluice(args, 300);
-        snprintf(args, sizeof args, "ctr --input events.ndjson -q --nodes 3%s", variants[v]);
-        struct run three = run_sluice(args, 300);
+        struct run one, three;
+        ctr_one_and_three("events.ndjson", variants[v], &one, &three);
         cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
         cr_assert(eq(int, three.status, 0), "--nodes 3: %s", three.err);
         assert_same_text(three.out, one.out, "stdout of --nodes 3 against one process");
@@ -369,11 +354,8 @@ Test(cluster, ndjson_nodes3_equals_single, .init = setup, .fini = teardown, .tim
     fclose(f);
     static const char *const inputs[] = {"empty.ndjson", "bad.ndjson"};
     for (int i = 0; i < 2; i++) {
-        char args[256];
-        snprintf(args, sizeof args, "ctr --input %s -q --nodes 3", inputs[i]);
-        struct run three = run_sluice(args, 300);
-        snprintf(args, sizeof args, "ctr --input %s -q", inputs[i]);
-        struct run one = run_sluice(args, 300);
+        struct run one, three;
+        ctr_one_and_three(inputs[i], "", &one, &three);
         cr_assert(eq(int, three.status, 0), "%s: %s", inputs[i], three.err);
         cr_assert(eq(str, three.out, "ad_id,impressions,clicks,ctr\n"), "%s", inputs[i]);
         cr_assert(eq(str, three.out, one.out));
@@ -550,19 +532,11 @@ Test(cluster, slow_node_sigstop, .init = setup, .fini = teardown, .timeout = 600
     cr_assert(eq(sz, count_str(err, "\n  node "), 3), "%s", err);
     cr_assert_null(strstr(err, "rejected"), "%s", err);
 
-    snprintf(args, sizeof args,
-             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
-             BIG_EVENTS, keys, seed);
-    struct run one = run_sluice(args, 300);
-    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
-    char *got1 = slurp("one.csv", NULL), *got3 = slurp("stopped.csv", NULL);
-    assert_same_text(got3, got1, "with node 1 stopped for 2 s against one process");
+    expect_one_process(keys, seed, "stopped.csv",
+                       "with node 1 stopped for 2 s against one process");
 
     cluster_down(&cl);
     free(err);
-    free(got1);
-    free(got3);
-    run_free(&one);
     finish();
 }
 
@@ -742,13 +716,8 @@ Test(cluster, rogue_client, .init = setup, .fini = teardown, .timeout = 600)
         cr_assert_null(strstr(line_starting(err, prefix, line, sizeof line), "rejected"), "%s",
                        line);
     }
-    snprintf(args, sizeof args,
-             "ctr --events %" PRIu64 " --keys %u --seed %" PRIu64 " --output one.csv -q",
-             BIG_EVENTS, keys, seed);
-    struct run one = run_sluice(args, 300);
-    cr_assert(eq(int, one.status, 0), "one process: %s", one.err);
-    char *got1 = slurp("one.csv", NULL), *got3 = slurp("three.csv", NULL);
-    assert_same_text(got3, got1, "the job node 1 served under attack, against one process");
+    expect_one_process(keys, seed, "three.csv",
+                       "the job node 1 served under attack, against one process");
 
     /* the node still serves the next job correctly, and counted nothing more */
     struct run small =
@@ -765,11 +734,8 @@ Test(cluster, rogue_client, .init = setup, .fini = teardown, .timeout = 600)
     cluster_down(&cl);
     cr_assert(eq(sz, count_str(slurp("up.err", NULL), "node 1: rejected a "), 18));
     free(err);
-    free(got1);
-    free(got3);
     free(s1);
     free(s3);
-    run_free(&one);
     run_free(&small);
     run_free(&small1);
     finish();

@@ -8,62 +8,37 @@
 #include "addict.h"
 #include "csvin.h"
 #include "err.h"
+#include "lineparse.h"
 
-struct res {
-    int rc;
-    sl_rawev ev;
-    sl_perr err;
-    char *scratch;
-};
-
-static struct res parse_cols(const char *line, const sl_csv_cols *cols)
+static int csv(const void *cols, const char *line, size_t len, char *scratch, sl_rawev *ev,
+               sl_perr *err)
 {
-    struct res r;
-    size_t len = strlen(line);
-    memset(&r, 0, sizeof r);
-    r.scratch = malloc(len ? len : 1);
-    cr_assert_not_null(r.scratch);
-    r.rc = sl_csv_parse(line, len, cols, r.scratch, &r.ev, &r.err);
-    return r;
+    return sl_csv_parse(line, len, cols, scratch, ev, err);
 }
 
-static struct res parse(const char *line)
+static struct tp_res parse_cols(const char *line, const sl_csv_cols *cols)
+{
+    return tp_parse(csv, cols, line, strlen(line));
+}
+
+static struct tp_res parse(const char *line)
 {
     sl_csv_cols cols;
     sl_csv_default_cols(&cols);
     return parse_cols(line, &cols);
 }
 
-static void done(struct res *r)
-{
-    free(r->scratch);
-    r->scratch = NULL;
-}
-
-static size_t col_of(const char *line, const char *needle)
-{
-    const char *p = strstr(line, needle);
-    cr_assert_not_null(p, "test bug: \"%s\" not in \"%s\"", needle, line);
-    return (size_t)(p - line) + 1;
-}
-
-static void expect_id(const struct res *r, const char *id)
-{
-    cr_assert_eq(r->ev.ad_id_len, strlen(id), "ad_id length %zu, expected %zu", r->ev.ad_id_len,
-                 strlen(id));
-    cr_assert_eq(memcmp(r->ev.ad_id, id, strlen(id)), 0, "ad_id \"%.*s\", expected \"%s\"",
-                 (int)r->ev.ad_id_len, r->ev.ad_id, id);
-}
-
 static void expect_err_cols(const char *line, const sl_csv_cols *cols, size_t column,
                             const char *reason)
 {
-    struct res r = parse_cols(line, cols);
-    cr_assert_eq(r.rc, SL_EPARSE, "rc %d for %s", r.rc, line);
-    cr_assert_str_eq(r.err.reason, reason, "line %s", line);
-    cr_assert_eq(r.err.column, column, "column %zu, expected %zu (%s) for %s", r.err.column, column,
-                 r.err.reason, line);
-    done(&r);
+    tp_expect_err(csv, cols, line, column, reason);
+}
+
+static struct tp_res parse_ok(const char *line)
+{
+    sl_csv_cols cols;
+    sl_csv_default_cols(&cols);
+    return tp_parse_ok(csv, &cols, line, strlen(line));
 }
 
 static void expect_err(const char *line, size_t column, const char *reason)
@@ -71,6 +46,36 @@ static void expect_err(const char *line, size_t column, const char *reason)
     sl_csv_cols cols;
     sl_csv_default_cols(&cols);
     expect_err_cols(line, &cols, column, reason);
+}
+
+/* Lines the parser must refuse, by the test that checks them (see struct tp_bad). */
+static const struct tp_bad bad_lines[] = {
+    {"quote", "\"abc,view,1", NULL, 1, "unterminated quoted field"},
+    {"quote", "a,\"vi\"ew,1", "ew", 0, "expected ',' after closing quote"},
+    {"quote", "ab\"c,view,1", NULL, 3, "quote inside unquoted field"},
+    {"quote", "a,view,\"1\" ", NULL, -1, "expected ',' after closing quote"},
+    {"column_counts", "a,view", NULL, 0, "expected 3 to 4 columns, got 2"},
+    {"column_counts", "a,view,1,2,x,y", NULL, 11, "expected 3 to 4 columns, got 6"},
+    {"column_counts", "", NULL, 1, "expected 3 to 4 columns, got 1"},
+    {"field", ",view,1", NULL, 1, "ad_id is empty"},
+    {"field", "a,view,1.5", ".5", 0, "event_time is not an integer"},
+    {"field", "a,view, 15", " 15", 0, "event_time is not an integer"},
+    {"field", "a,view,", NULL, 0, "event_time is not an integer"},
+    {"field", "a,view,9223372036854775808", "9223", 0, "event_time out of range for int64"},
+    {"field", "a,view,\"1\"\"2\"", "\"1", 0, "event_time is not an integer"},
+    {"field", "a,view,1,abc", "abc", 0, "value is not a number"},
+    {"field", "a,view,1,nan", "nan", 0, "value is not a number"},
+    {"field", "a,view,1,1e39", "1e39", 0, "value out of range for float"},
+    {"field", "a,view,1,1.000000000000000000000000000000000000000000000000000000000000000", "1.0",
+     0, "value longer than 63 characters"},
+    {"field", "a,view,1,1e", NULL, 0, "value is not a number"},
+};
+
+static void expect_errs(const char *group)
+{
+    sl_csv_cols cols;
+    sl_csv_default_cols(&cols);
+    tp_expect_errs(csv, &cols, bad_lines, sizeof bad_lines / sizeof bad_lines[0], group);
 }
 
 Test(csvin, default_cols)
@@ -87,88 +92,73 @@ Test(csvin, default_cols)
 Test(csvin, plain_lines)
 {
     const char *line = "ad-17,click,1700000000123";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "ad-17");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "ad-17");
     cr_assert_eq(r.ev.ad_id, line, "an unquoted id points into the line");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     cr_assert_eq(r.ev.time_ms, INT64_C(1700000000123), "time %lld", (long long)r.ev.time_ms);
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("b,view,-5,2.5\r");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "b");
+    r = parse_ok("b,view,-5,2.5\r");
+    tp_expect_id(&r, "b");
     cr_assert_eq(r.ev.type, SL_EV_VIEW);
     cr_assert_eq(r.ev.time_ms, -5);
     cr_assert_float_eq(r.ev.value, 2.5f, 1e-9, "value %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 
     r = parse("b,purchase,9223372036854775807,");
     cr_assert_eq(r.rc, 0, "empty value reads as 0: %s", r.err.reason);
     cr_assert_eq(r.ev.time_ms, INT64_MAX);
     cr_assert_eq(r.ev.type, SL_EV_PURCHASE);
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("b,,1,-.5e1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,,1,-.5e1");
     cr_assert_eq(r.ev.type, SL_EV_OTHER, "empty type is other");
     cr_assert_float_eq(r.ev.value, -5.0f, 1e-9, "value %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("b,x,-9223372036854775808,1e-3");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,x,-9223372036854775808,1e-3");
     cr_assert_eq(r.ev.time_ms, INT64_MIN);
     cr_assert_float_eq(r.ev.value, 0.001f, 1e-9, "value %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("b,x,1,+3");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("b,x,1,+3");
     cr_assert_float_eq(r.ev.value, 3.0f, 1e-9, "value %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(csvin, quoting)
 {
     const char *line = "\"a,\"\"b\"\"\",\"click\",\"42\",\"1.25\"";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
-    expect_id(&r, "a,\"b\"");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "a,\"b\"");
     cr_assert(r.ev.ad_id >= r.scratch && r.ev.ad_id < r.scratch + strlen(line),
               "an id with doubled quotes is unescaped into scratch");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     cr_assert_eq(r.ev.time_ms, 42);
     cr_assert_float_eq(r.ev.value, 1.25f, 1e-9);
-    done(&r);
+    tp_done(&r);
 
     /* A quoted field without doubled quotes points into the line. */
     line = "\"x y\",\"vi\"\"ew\",7";
-    r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "x y");
+    r = parse_ok(line);
+    tp_expect_id(&r, "x y");
     cr_assert_eq(r.ev.ad_id, line + 1);
     cr_assert_eq(r.ev.type, SL_EV_OTHER, "vi\"ew is not view");
-    done(&r);
+    tp_done(&r);
 
     /* "" is an empty quoted field; """" is one quote. */
-    r = parse("\"\"\"\",\"\",1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "\"");
+    r = parse_ok("\"\"\"\",\"\",1");
+    tp_expect_id(&r, "\"");
     cr_assert_eq(r.ev.type, SL_EV_OTHER);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(csvin, quote_errors)
 {
-    const char *l = "\"abc,view,1";
-    expect_err(l, 1, "unterminated quoted field");
-    l = "a,\"vi\"ew,1";
-    expect_err(l, col_of(l, "ew"), "expected ',' after closing quote");
-    l = "ab\"c,view,1";
-    expect_err(l, 3, "quote inside unquoted field");
-    l = "a,view,\"1\" ";
-    expect_err(l, strlen(l), "expected ',' after closing quote");
+    expect_errs("quote");
 }
 
 Test(csvin, header_detection)
@@ -191,13 +181,13 @@ Test(csvin, header_detection)
     cr_assert_eq(c.event_type, 4);
     cr_assert_eq(c.ncols, 6);
 
-    struct res r = parse_cols("17,u1,0.5,ad9,click,", &c);
+    struct tp_res r = parse_cols("17,u1,0.5,ad9,click,", &c);
     cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "ad9");
+    tp_expect_id(&r, "ad9");
     cr_assert_eq(r.ev.time_ms, 17);
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     cr_assert_float_eq(r.ev.value, 0.5f, 1e-9);
-    done(&r);
+    tp_done(&r);
 
     /* Not headers: data, a header without ad_id, a line that is not valid CSV. */
     c.ad_id = 99;
@@ -243,50 +233,24 @@ Test(csvin, column_counts)
     expect_err_cols(l, &c, strlen(l) + 1, "expected 4 columns, got 3");
 
     /* Without a header: 3 or 4 columns. */
-    l = "a,view";
-    expect_err(l, strlen(l) + 1, "expected 3 to 4 columns, got 2");
-    l = "a,view,1,2,x,y";
-    expect_err(l, 11, "expected 3 to 4 columns, got 6");
-    expect_err("", 1, "expected 3 to 4 columns, got 1");
+    expect_errs("column_counts");
     /* A comma inside quotes is not a separator. */
-    struct res r = parse("\"a,b,c,d,e\",view,1");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "a,b,c,d,e");
-    done(&r);
+    struct tp_res r = parse_ok("\"a,b,c,d,e\",view,1");
+    tp_expect_id(&r, "a,b,c,d,e");
+    tp_done(&r);
 }
 
 Test(csvin, field_errors)
 {
-    const char *l = ",view,1";
-    expect_err(l, 1, "ad_id is empty");
-    l = "a,view,1.5";
-    expect_err(l, col_of(l, ".5"), "event_time is not an integer");
-    l = "a,view, 15";
-    expect_err(l, col_of(l, " 15"), "event_time is not an integer");
-    l = "a,view,";
-    expect_err(l, strlen(l) + 1, "event_time is not an integer");
-    l = "a,view,9223372036854775808";
-    expect_err(l, col_of(l, "9223"), "event_time out of range for int64");
-    l = "a,view,\"1\"\"2\"";
-    expect_err(l, col_of(l, "\"1"), "event_time is not an integer");
-    l = "a,view,1,abc";
-    expect_err(l, col_of(l, "abc"), "value is not a number");
-    l = "a,view,1,nan";
-    expect_err(l, col_of(l, "nan"), "value is not a number");
-    l = "a,view,1,1e39";
-    expect_err(l, col_of(l, "1e39"), "value out of range for float");
-    l = "a,view,1,1.000000000000000000000000000000000000000000000000000000000000000";
-    expect_err(l, col_of(l, "1.0"), "value longer than 63 characters");
-    l = "a,view,1,1e";
-    expect_err(l, strlen(l) + 1, "value is not a number");
+    expect_errs("field");
 
     char line[SL_ADID_MAX + 64];
     memset(line, 'z', SL_ADID_MAX + 1);
     strcpy(line + SL_ADID_MAX + 1, ",view,1");
     expect_err(line, 1, "ad_id longer than 1024 bytes");
     memmove(line + SL_ADID_MAX, line + SL_ADID_MAX + 1, strlen(line + SL_ADID_MAX + 1) + 1);
-    struct res r = parse(line);
+    struct tp_res r = parse(line);
     cr_assert_eq(r.rc, 0, "a %d-byte id is fine: %s", SL_ADID_MAX, r.err.reason);
     cr_assert_eq(r.ev.ad_id_len, (size_t)SL_ADID_MAX);
-    done(&r);
+    tp_done(&r);
 }

@@ -9,27 +9,13 @@
 #include "harness.h"
 #include "reference.h"
 
-static sl_engine_cfg make_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch)
-{
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, kind);
-    cfg.pe.capacity = capacity;
-    cfg.batch_events = batch;
-    return cfg;
-}
-
 /* Runs engine and reference over the same records and asserts equal final rows. */
 static void check(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk)
 {
     th_result res;
     int rc = th_run(cfg, recs, n, chunk, &res);
     cr_assert_eq(rc, 0, "engine failed: %s (%s)", sl_strerror(rc), res.msg);
-    sl_row *ref;
-    size_t nref;
-    uint64_t late;
-    th_reference(&cfg->pe, recs, n, &ref, &nref, &late);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    uint64_t late = th_assert_reference(&cfg->pe, recs, n, res.final_rows, res.nfinal);
     cr_assert_eq(res.stats.events_late, late, "late events: engine %llu, reference %llu",
                  (unsigned long long)res.stats.events_late, (unsigned long long)late);
     cr_assert_eq(res.stats.events_in, n);
@@ -37,7 +23,6 @@ static void check(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t
     for (int t = 0; t < SL_EV_NTYPES; t++)
         types += res.stats.type_counts[t];
     cr_assert_eq(types, n, "every record is counted by type");
-    free(ref);
     th_result_free(&res);
 }
 
@@ -46,13 +31,12 @@ static void sweep(enum sl_pe_kind kind)
     static const uint32_t keys[] = {1, 10, 1000, 100000};
     static const double skews[] = {0.0, 1.0};
     size_t n = 150000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             for (size_t s = 0; s < 2; s++) {
                 th_records(seed, recs, n, keys[k], skews[s], 1700000000000, 50);
-                sl_engine_cfg cfg = make_cfg(kind, 200000, 16384);
+                sl_engine_cfg cfg = th_cfg(kind, 200000, 16384);
                 check(&cfg, recs, n, 1000 + seed);
             }
     free(recs);
@@ -76,12 +60,11 @@ Test(engine, sum_matches_reference_bit_for_bit, .timeout = 300)
 Test(engine, window_count_matches_reference_with_late_events, .timeout = 300)
 {
     size_t n = 200000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     static const int64_t lateness[] = {0, 20, 5000};
     for (uint64_t seed = 1; seed <= 3; seed++) {
         th_records(seed, recs, n, 500, 1.0, -5000, 300); /* negative times cross zero */
-        sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW, 100000, 8192);
+        sl_engine_cfg cfg = th_cfg(SL_PE_WINDOW, 100000, 8192);
         cfg.pe.window_ms = 1000;
         cfg.pe.lateness_ms = lateness[seed - 1];
         check(&cfg, recs, n, 777);
@@ -103,10 +86,8 @@ Test(engine, window_count_matches_reference_with_late_events, .timeout = 300)
 Test(engine, ctr_with_prior_is_exact, .timeout = 120)
 {
     size_t n = 100000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(9, recs, n, 5000, 1.3, 0, 0);
-    sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 10000, 4096);
+    sl_rec *recs = th_records_new(9, n, 5000, 1.3, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 10000, 4096);
     cfg.pe.has_prior = 1;
     cfg.pe.prior_a = 1.5;
     cfg.pe.prior_b = 30.25;
@@ -117,10 +98,8 @@ Test(engine, ctr_with_prior_is_exact, .timeout = 120)
 Test(engine, one_million_keys, .timeout = 300)
 {
     size_t n = 3000000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(4, recs, n, 1000000, 0.0, 0, 0);
-    sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 1000000, 1 << 18);
+    sl_rec *recs = th_records_new(4, n, 1000000, 0.0, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 1000000, 1 << 18);
     check(&cfg, recs, n, 1 << 18);
     free(recs);
 }
@@ -130,12 +109,11 @@ Test(engine, batch_edges, .timeout = 300)
     const uint32_t batch = 1024;
     static const size_t sizes[] = {1, 1023, 1024, 1025, 2048, 4097};
     static const size_t chunks[] = {1, 7, 1024, 5000};
-    sl_rec *recs = malloc(5000 * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(5000);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
             th_records(i * 10 + c, recs, sizes[i], 300, 1.0, 0, 0);
-            sl_engine_cfg cfg = make_cfg(SL_PE_SUM, 1000, batch);
+            sl_engine_cfg cfg = th_cfg(SL_PE_SUM, 1000, batch);
             check(&cfg, recs, sizes[i], chunks[c]);
         }
     free(recs);
@@ -144,15 +122,13 @@ Test(engine, batch_edges, .timeout = 300)
 Test(engine, dispatch_modes_partition_counts_and_overlap_give_the_same_results, .timeout = 300)
 {
     size_t n = 100000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(5, recs, n, 20000, 1.0, 0, 0);
+    sl_rec *recs = th_records_new(5, n, 20000, 1.0, 0, 0);
     static const uint32_t parts[] = {1, 2, 16, 4096};
     static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_GROUPED, SL_DISPATCH_CHUNKED};
     static const uint32_t copies[] = {1, 2, 5};
     for (size_t m = 0; m < 2; m++)
         for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-            sl_engine_cfg cfg = make_cfg(SL_PE_SUM, 40000, 8192);
+            sl_engine_cfg cfg = th_cfg(SL_PE_SUM, 40000, 8192);
             cfg.mode = modes[m];
             cfg.partitions = parts[i];
             cfg.copies = copies[i % 3];
@@ -168,11 +144,10 @@ Test(engine, dispatch_modes_partition_counts_and_overlap_give_the_same_results, 
 Test(engine, grouped_mode_matches_reference_for_every_pe, .timeout = 300)
 {
     size_t n = 120000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (int kind = 0; kind < SL_PE_NKINDS; kind++) {
         th_records(20 + (uint64_t)kind, recs, n, 7000, 1.0, 1000, 200);
-        sl_engine_cfg cfg = make_cfg((enum sl_pe_kind)kind, 100000, 5000);
+        sl_engine_cfg cfg = th_cfg((enum sl_pe_kind)kind, 100000, 5000);
         cfg.mode = SL_DISPATCH_GROUPED;
         cfg.partitions = 64;
         cfg.pe.window_ms = 2000;
@@ -183,7 +158,7 @@ Test(engine, grouped_mode_matches_reference_for_every_pe, .timeout = 300)
 
 Test(engine, empty_input_gives_no_rows)
 {
-    sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 100, 64);
+    sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 100, 64);
     th_result res;
     cr_assert_eq(th_run(&cfg, NULL, 0, 1, &res), 0, "%s", res.msg);
     cr_assert_eq(res.nfinal, 0);
@@ -194,10 +169,8 @@ Test(engine, empty_input_gives_no_rows)
 Test(engine, full_table_is_a_clear_error, .timeout = 120)
 {
     size_t n = 20000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(3, recs, n, 5000, 0.0, 0, 0);
-    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT, 1000, 2048);
+    sl_rec *recs = th_records_new(3, n, 5000, 0.0, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 1000, 2048);
     th_result res;
     int rc = th_run(&cfg, recs, n, 2048, &res);
     cr_assert_eq(rc, SL_ETABLEFULL, "got %d (%s)", rc, res.msg);
@@ -211,22 +184,14 @@ Test(engine, every_n_events_snapshots_match_the_prefix, .timeout = 120)
 {
     size_t n = 50000;
     const size_t every = 10007;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(11, recs, n, 3000, 1.0, 0, 0);
-    sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 10000, 4096);
+    sl_rec *recs = th_records_new(11, n, 3000, 1.0, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 10000, 4096);
     cfg.pe.trigger.every_events = every;
     th_result res;
     cr_assert_eq(th_run(&cfg, recs, n, 3333, &res), 0, "%s", res.msg);
     cr_assert_eq(res.nsnapshots, n / every);
-    sl_row *ref;
-    size_t nref;
-    th_reference(&cfg.pe, recs, (n / every) * every, &ref, &nref, NULL);
-    th_assert_rows(res.snap_rows, res.nsnap, ref, nref, 0.0);
-    free(ref);
-    th_reference(&cfg.pe, recs, n, &ref, &nref, NULL);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
-    free(ref);
+    th_assert_reference(&cfg.pe, recs, (n / every) * every, res.snap_rows, res.nsnap);
+    th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
     th_result_free(&res);
     free(recs);
 }
@@ -234,27 +199,19 @@ Test(engine, every_n_events_snapshots_match_the_prefix, .timeout = 120)
 Test(engine, every_t_ms_trigger_fires, .timeout = 120)
 {
     size_t n = 20000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(12, recs, n, 100, 0.0, 0, 0);
-    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT, 1000, 4096);
+    sl_rec *recs = th_records_new(12, n, 100, 0.0, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 1000, 4096);
     cfg.pe.trigger.every_ms = 1;
     th_result res;
-    sl_device *dev = NULL;
-    (void)dev;
     cr_assert_eq(th_run(&cfg, recs, n, 1, &res), 0, "%s", res.msg);
     /* pushing 20000 single records takes well over 1 ms, so at least one snapshot fired, and
      * every snapshot is a consistent prefix: its counts never exceed the final ones */
     cr_assert_geq(res.nsnapshots, 1);
-    sl_row *ref;
-    size_t nref;
-    th_reference(&cfg.pe, recs, n, &ref, &nref, NULL);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
     double snap_total = 0;
     for (size_t i = 0; i < res.nsnap; i++)
         snap_total += res.snap_rows[i].v[0];
     cr_assert_leq(snap_total, (double)n);
-    free(ref);
     th_result_free(&res);
     free(recs);
 }
@@ -266,9 +223,7 @@ Test(engine, every_t_ms_trigger_fires, .timeout = 120)
 Test(engine, sum_of_arbitrary_floats_within_documented_tolerance, .timeout = 120)
 {
     size_t n = 200000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(31, recs, n, 300, 1.0, 0, 0);
+    sl_rec *recs = th_records_new(31, n, 300, 1.0, 0, 0);
     uint64_t s = 12345;
     for (size_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -278,7 +233,7 @@ Test(engine, sum_of_arbitrary_floats_within_documented_tolerance, .timeout = 120
     size_t nref;
     th_reference(&(sl_pe_cfg){.kind = SL_PE_SUM}, recs, n, &ref, &nref, NULL);
 
-    sl_engine_cfg cfg = make_cfg(SL_PE_SUM, 1000, 16384);
+    sl_engine_cfg cfg = th_cfg(SL_PE_SUM, 1000, 16384);
     cfg.mode = SL_DISPATCH_GROUPED;
     th_result res;
     cr_assert_eq(th_run(&cfg, recs, n, 5000, &res), 0, "%s", res.msg);
@@ -313,12 +268,10 @@ Test(engine, sum_of_arbitrary_floats_within_documented_tolerance, .timeout = 120
 Test(engine, more_copies_than_regions, .timeout = 120)
 {
     size_t n = 50000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(41, recs, n, 2000, 1.0, 0, 0);
+    sl_rec *recs = th_records_new(41, n, 2000, 1.0, 0, 0);
     static const uint32_t parts[] = {1, 2, 4}, copies[] = {2, 5, 7};
     for (int i = 0; i < 3; i++) {
-        sl_engine_cfg cfg = make_cfg(SL_PE_CTR, 4000, 4096);
+        sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 4000, 4096);
         cfg.mode = SL_DISPATCH_CHUNKED;
         cfg.partitions = parts[i];
         cfg.copies = copies[i];
@@ -332,8 +285,7 @@ Test(engine, more_copies_than_regions, .timeout = 120)
 Test(engine, long_windowed_run_reuses_slots, .timeout = 120)
 {
     const size_t per_window = 250, windows = 400, n = per_window * windows;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (size_t w = 0, i = 0; w < windows; w++)
         for (size_t a = 0; a < per_window; a++, i++)
             recs[i] = (sl_rec){
@@ -342,7 +294,7 @@ Test(engine, long_windowed_run_reuses_slots, .timeout = 120)
         /* one window of 250 per batch of 250; 2 s of lateness keeps up to 4 windows, 1000 keys,
          * open: the table runs full, with long probe runs; 100,000 (ad, window) pairs pass
          * through it */
-        sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW, 1000, 250);
+        sl_engine_cfg cfg = th_cfg(SL_PE_WINDOW, 1000, 250);
         cfg.pe.window_ms = 1000;
         cfg.pe.lateness_ms = 2000;
         cfg.partitions = 1;
@@ -360,7 +312,7 @@ Test(engine, extreme_times_are_counted_not_wrapped, .timeout = 60)
                              INT64_MIN,     SL_WINDOW_TIME_LIMIT, -SL_WINDOW_TIME_LIMIT};
     for (int i = 0; i < 6; i++)
         recs[i] = (sl_rec){.key = th_key(1), .time_ms = times[i], .type = SL_EV_VIEW};
-    sl_engine_cfg cfg = make_cfg(SL_PE_WINDOW, 100, 1);
+    sl_engine_cfg cfg = th_cfg(SL_PE_WINDOW, 100, 1);
     cfg.pe.window_ms = 10000;
     th_result res;
     cr_assert_eq(th_run(&cfg, recs, 6, 1, &res), 0, "%s", res.msg);
@@ -391,13 +343,11 @@ static int keep_rows(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_
 Test(engine, reset_after_a_full_table, .timeout = 60)
 {
     size_t n = 5000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(8, recs, n, 5000, 0.0, 0, 0);
+    sl_rec *recs = th_records_new(8, n, 5000, 0.0, 0, 0);
     sl_device *dev = NULL;
     char msg[4096];
     cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
-    sl_engine_cfg cfg = make_cfg(SL_PE_COUNT, 100, 256);
+    sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 100, 256);
     size_t rows = 0;
     sl_engine *e = NULL;
     cr_assert_eq(sl_engine_new(dev, &cfg, keep_rows, &rows, &e, msg, sizeof msg), 0, "%s", msg);

@@ -38,70 +38,42 @@
 
 static sl_engine_cfg make_cfg(const char *file, uint64_t capacity, uint32_t batch)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_COUNT);
-    cfg.pe.kind = SL_PE_USER;
-    /* the count defaults carry a 10 s window, and a user PE with a window is windowed */
-    cfg.pe.window_ms = 0;
-    cfg.pe.lateness_ms = 0;
-    cfg.pe.capacity = capacity;
-    snprintf(cfg.pe.name, sizeof cfg.pe.name, "%s", file);
-    int n = snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s/examples/kernels/%s",
-                     SLUICE_SOURCE_DIR, file);
-    cr_assert(n > 0 && (size_t)n < sizeof cfg.pe.source);
-    cfg.batch_events = batch;
-    return cfg;
+    return tu_example_pe(file, file, capacity, batch);
 }
 
 /* ---- references: records grouped by key in arrival order, one row per key ------------------ */
 
-struct ev {
-    uint64_t key;
-    size_t i; /* arrival index */
-};
-
-static int ev_cmp(const void *a, const void *b)
-{
-    const struct ev *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-typedef void (*fold_fn)(const sl_rec *recs, const struct ev *evs, size_t n, sl_row *row);
+/* Folds the n events recs[idx[0]], recs[idx[1]], ... of one key into its row. */
+typedef void (*fold_fn)(const sl_rec *recs, const size_t *idx, size_t n, sl_row *row);
 
 /* Calls fold once per key with that key's events in arrival order; returns the rows sorted by
  * key (malloc'd, caller frees) in *rows and their number in *nrows. */
 static void by_key(const sl_rec *recs, size_t n, fold_fn fold, sl_row **rows, size_t *nrows)
 {
-    struct ev *evs = malloc((n ? n : 1) * sizeof *evs);
+    size_t *idx = th_by_key(recs, n);
     sl_row *out = calloc(n ? n : 1, sizeof *out);
-    cr_assert(evs && out);
-    for (size_t i = 0; i < n; i++)
-        evs[i] = (struct ev){recs[i].key, i};
-    qsort(evs, n, sizeof *evs, ev_cmp);
+    cr_assert_not_null(out);
     size_t k = 0;
     for (size_t b = 0, e; b < n; b = e) {
-        for (e = b + 1; e < n && evs[e].key == evs[b].key; e++)
+        for (e = b + 1; e < n && recs[idx[e]].key == recs[idx[b]].key; e++)
             ;
-        out[k].key = evs[b].key;
-        fold(recs, evs + b, e - b, &out[k]);
+        out[k].key = recs[idx[b]].key;
+        fold(recs, idx + b, e - b, &out[k]);
         k++;
     }
-    free(evs);
+    free(idx);
     *rows = out;
     *nrows = k;
 }
 
 /* revenue.cl: v[0] purchases, v[1] sum of purchase values, v[2] largest (0 when none). */
-static void revenue_fold(const sl_rec *recs, const struct ev *evs, size_t n, sl_row *row)
+static void revenue_fold(const sl_rec *recs, const size_t *idx, size_t n, sl_row *row)
 {
     uint64_t purchases = 0;
     double sum = 0;
     float max = 0;
     for (size_t j = 0; j < n; j++) {
-        const sl_rec *r = &recs[evs[j].i];
+        const sl_rec *r = &recs[idx[j]];
         if (r->type != SL_EV_PURCHASE)
             continue;
         if (purchases == 0 || r->value > max)
@@ -116,12 +88,12 @@ static void revenue_fold(const sl_rec *recs, const struct ev *evs, size_t n, sl_
 
 /* decayed_ctr.cl: decay by the time since the latest event when time moves forward, then count;
  * v[0] impressions, v[1] clicks, v[2] (clicks + 1) / (impressions + 10). */
-static void decayed_fold(const sl_rec *recs, const struct ev *evs, size_t n, sl_row *row)
+static void decayed_fold(const sl_rec *recs, const size_t *idx, size_t n, sl_row *row)
 {
     double imp = 0, clk = 0;
-    int64_t last = recs[evs[0].i].time_ms;
+    int64_t last = recs[idx[0]].time_ms;
     for (size_t j = 0; j < n; j++) {
-        const sl_rec *r = &recs[evs[j].i];
+        const sl_rec *r = &recs[idx[j]];
         if (r->time_ms > last) {
             const double d = exp2(-(double)(r->time_ms - last) / HALF_LIFE_MS);
             imp *= d;
@@ -141,21 +113,17 @@ static void decayed_fold(const sl_rec *recs, const struct ev *evs, size_t n, sl_
 /* Events that arrive with a time at or before the latest one of their key (they decay nothing). */
 static size_t count_out_of_order(const sl_rec *recs, size_t n)
 {
-    struct ev *evs = malloc((n ? n : 1) * sizeof *evs);
-    cr_assert_not_null(evs);
-    for (size_t i = 0; i < n; i++)
-        evs[i] = (struct ev){recs[i].key, i};
-    qsort(evs, n, sizeof *evs, ev_cmp);
+    size_t *idx = th_by_key(recs, n);
     size_t late = 0;
     int64_t last = 0;
     for (size_t j = 0; j < n; j++) {
-        const int64_t t = recs[evs[j].i].time_ms;
-        if (j == 0 || evs[j].key != evs[j - 1].key || t > last)
+        const int64_t t = recs[idx[j]].time_ms;
+        if (j == 0 || recs[idx[j]].key != recs[idx[j - 1]].key || t > last)
             last = t;
         else
             late++;
     }
-    free(evs);
+    free(idx);
     return late;
 }
 
@@ -179,8 +147,7 @@ Test(examples, revenue_matches_reference_chunked_and_grouped, .timeout = 120)
     static const uint32_t keys[] = {1, 10, 1000, 20000};
     static const double skews[] = {0.0, 1.1};
     const size_t n = 40000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     size_t empty = 0, negative = 0;
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
@@ -253,8 +220,7 @@ Test(examples, decayed_ctr_matches_reference_in_arrival_order, .timeout = 120)
     static const double skews[] = {0.0, 1.1};
     static const int64_t jitters[] = {300, 5000, 90000};
     const size_t n = 60000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             for (size_t s = 0; s < 2; s++) {
@@ -277,9 +243,7 @@ Test(examples, decayed_ctr_matches_reference_in_arrival_order, .timeout = 120)
 Test(examples, decayed_ctr_ignores_chunked_mode, .timeout = 60)
 {
     const size_t n = 30000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(77, recs, n, 50, 1.0, T0, 2000);
+    sl_rec *recs = th_records_new(77, n, 50, 1.0, T0, 2000);
     sl_row *ref;
     size_t nref;
     by_key(recs, n, decayed_fold, &ref, &nref);

@@ -40,17 +40,7 @@
 
 static sl_engine_cfg make_cfg(uint64_t capacity, uint32_t batch)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_USER);
-    cfg.pe.window_ms = 0;
-    cfg.pe.capacity = capacity;
-    snprintf(cfg.pe.name, sizeof cfg.pe.name, "distinct_users.cl");
-    int n = snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s/examples/kernels/distinct_users.cl",
-                     SLUICE_SOURCE_DIR);
-    cr_assert(n > 0 && (size_t)n < sizeof cfg.pe.source);
-    cfg.batch_events = batch;
-    return cfg;
+    return tu_example_pe("distinct_users.cl", "distinct_users.cl", capacity, batch);
 }
 
 /* ---- the C HyperLogLog ------------------------------------------------------------------ */
@@ -99,36 +89,20 @@ typedef struct ref_row {
     uint64_t events, no_user;
 } ref_row;
 
-struct ev {
-    uint64_t key;
-    size_t i;
-};
-
-static int ev_cmp(const void *a, const void *b)
-{
-    const struct ev *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
 /* One row per key, sorted by key (malloc'd). */
 static ref_row *reference(const sl_rec *recs, size_t n, size_t *nrows)
 {
-    struct ev *evs = malloc((n ? n : 1) * sizeof *evs);
+    size_t *idx = th_by_key(recs, n);
     ref_row *rows = calloc(n ? n : 1, sizeof *rows);
-    cr_assert(evs && rows);
-    for (size_t i = 0; i < n; i++)
-        evs[i] = (struct ev){recs[i].key, i};
-    qsort(evs, n, sizeof *evs, ev_cmp);
+    cr_assert_not_null(rows);
     uint8_t reg[HLL_M];
     size_t k = 0;
     for (size_t b = 0, e; b < n; b = e) {
         memset(reg, 0, sizeof reg);
         ref_row *row = &rows[k++];
-        row->key = evs[b].key;
-        for (e = b; e < n && evs[e].key == evs[b].key; e++) {
-            const uint64_t u = recs[evs[e].i].user;
+        row->key = recs[idx[b]].key;
+        for (e = b; e < n && recs[idx[e]].key == row->key; e++) {
+            const uint64_t u = recs[idx[e]].user;
             row->events++;
             if (u == 0)
                 row->no_user++;
@@ -137,7 +111,7 @@ static ref_row *reference(const sl_rec *recs, size_t n, size_t *nrows)
         }
         row->est = hll_estimate(reg, &row->linear, &row->unrounded);
     }
-    free(evs);
+    free(idx);
     *nrows = k;
     return rows;
 }
@@ -213,8 +187,7 @@ Test(hll, matches_c_reference_chunked_and_grouped, .timeout = 120)
     static const uint32_t keys[] = {1, 10, 300, 5000};
     static const double skews[] = {0.0, 1.1};
     const size_t n = 40000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     struct tally t = {0};
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)

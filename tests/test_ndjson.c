@@ -7,61 +7,120 @@
 
 #include "addict.h"
 #include "err.h"
+#include "lineparse.h"
 #include "ndjson.h"
 
-/* One parse with its own scratch; the scratch stays alive until the test calls done(). */
-struct res {
-    int rc;
-    sl_rawev ev;
-    sl_perr err;
-    char *scratch;
-};
-
-static struct res parse_n(const char *line, size_t len)
+static int ndjson(const void *ctx, const char *line, size_t len, char *scratch, sl_rawev *ev,
+                  sl_perr *err)
 {
-    struct res r;
-    memset(&r, 0, sizeof r);
-    r.scratch = malloc(len ? len : 1);
-    cr_assert_not_null(r.scratch);
-    r.rc = sl_ndjson_parse(line, len, r.scratch, &r.ev, &r.err);
-    return r;
+    (void)ctx;
+    return sl_ndjson_parse(line, len, scratch, ev, err);
 }
 
-static struct res parse(const char *line)
+static struct tp_res parse_n(const char *line, size_t len)
+{
+    return tp_parse(ndjson, NULL, line, len);
+}
+
+static struct tp_res parse(const char *line)
 {
     return parse_n(line, strlen(line));
 }
 
-static void done(struct res *r)
+static struct tp_res parse_ok(const char *line)
 {
-    free(r->scratch);
-    r->scratch = NULL;
-}
-
-/* 1-based column of the first occurrence of `needle` in `line`. */
-static size_t col_of(const char *line, const char *needle)
-{
-    const char *p = strstr(line, needle);
-    cr_assert_not_null(p, "test bug: \"%s\" not in \"%s\"", needle, line);
-    return (size_t)(p - line) + 1;
-}
-
-static void expect_id(const struct res *r, const char *id)
-{
-    cr_assert_eq(r->ev.ad_id_len, strlen(id), "ad_id length %zu, expected %zu", r->ev.ad_id_len,
-                 strlen(id));
-    cr_assert_eq(memcmp(r->ev.ad_id, id, strlen(id)), 0, "ad_id \"%.*s\", expected \"%s\"",
-                 (int)r->ev.ad_id_len, r->ev.ad_id, id);
+    return tp_parse_ok(ndjson, NULL, line, strlen(line));
 }
 
 static void expect_err(const char *line, size_t column, const char *reason)
 {
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, SL_EPARSE, "rc %d for %s", r.rc, line);
-    cr_assert_str_eq(r.err.reason, reason, "line %s", line);
-    cr_assert_eq(r.err.column, column, "column %zu, expected %zu (%s) for %s", r.err.column, column,
-                 r.err.reason, line);
-    done(&r);
+    tp_expect_err(ndjson, NULL, line, column, reason);
+}
+
+/* Lines the parser must refuse, by the test that checks them (see struct tp_bad). AT_TIME and
+ * AT_VALUE start a line whose other fields are fine: event_time, or value, comes next. */
+#define AT_TIME "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":"
+#define AT_VALUE AT_TIME "1,\"value\":"
+static const struct tp_bad bad_lines[] = {
+    {"structure", "", NULL, 1, "expected '{' at start of line"},
+    {"structure", "  [1]", NULL, 3, "expected '{' at start of line"},
+    {"structure", "{\"ad_id\" \"x\"}", NULL, 10, "expected ':' after field name"},
+    {"structure", "{ad_id:1}", NULL, 2, "expected field name"},
+    {"structure", "{\"ad_id\":\"a\",}", NULL, 14, "expected field name"},
+    {"structure", "{\"ad_id\":\"a\" \"event_type\":\"v\"}", "\"event_type", 0,
+     "expected ',' or '}' after value"},
+    {"structure", AT_TIME "1} x", " x", 1, "trailing characters after object"},
+    {"structure", AT_TIME "1}{}", NULL, -2, "trailing characters after object"},
+    {"structure", AT_TIME "1", NULL, 0, "expected ',' or '}' after value"},
+    {"structure", "{\"ad_id\":", NULL, 10, "expected a value"},
+    {"structure", "{\"x\":tru,\"ad_id\":\"a\"}", "tru", 0, "expected a value"},
+    {"structure", "{\"x\":[1,2},\"ad_id\":\"a\"}", "},", 0, "expected ',' or ']' in array"},
+    {"structure", "{\"x\":{\"a\" 1}}", " 1", 1, "expected ':' after field name"},
+    {"structure", "{\"x\":{\"a\":1 \"b\":2}}", "\"b", 0, "expected ',' or '}' in object"},
+    {"structure", "{\"x\":{1:2}}", "1:", 0, "expected field name"},
+    {"structure", "{\"x\":{\"a\":1,}}", "}}", 0, "expected field name"},
+    {"structure", "{\"x\":[1,]}", "]}", 0, "expected a value"},
+    {"structure", "{\"x\":[1,2,", NULL, 0, "expected a value"},
+    {"structure", "{\"x\":{\"a\":1}", NULL, 0, "expected ',' or '}' after value"},
+    {"structure", "{\"x\":01}", "1}", 0, "invalid number (leading zero)"},
+    {"structure", "{\"x\":1.}", "}", 0, "invalid number (no digit after '.')"},
+    {"structure", "{\"x\":1e+}", "}", 0, "invalid number (no digit in exponent)"},
+    {"structure", "{\"x\":-}", "}", 0, "invalid number"},
+    {"fields", "{\"event_type\":\"v\",\"event_time\":1}", NULL, -1, "missing field \"ad_id\""},
+    {"fields", "{\"ad_id\":\"a\",\"event_time\":1}", NULL, -1, "missing field \"event_type\""},
+    {"fields", "{\"ad_id\":\"a\",\"event_type\":\"v\", \"value\": 1 } ", NULL, -2,
+     "missing field \"event_time\""},
+    {"fields", "{}", NULL, 2, "missing field \"ad_id\""},
+    {"fields", AT_TIME "1,\"ad_id\":\"b\"}", "\"ad_id\":\"b", 0, "duplicate field \"ad_id\""},
+    {"fields", "{\"ad_id\":\"a\",\"event_time\":1,\"event_type\":\"v\",\"event_time\":1}",
+     "\"event_time\":1}", 0, "duplicate field \"event_time\""},
+    {"fields", "{\"value\":1,\"ad_id\":\"a\",\"event_time\":1,\"event_type\":\"v\",\"value\":2}",
+     "\"value\":2", 0, "duplicate field \"value\""},
+    {"string", "{\"ad_id\":\"abc", NULL, 0, "unterminated string"},
+    {"string", "{\"ad_id\":\"a\\u00e9bc", NULL, 0, "unterminated string"},
+    {"string", "{\"ad_id\":\"a\\", NULL, 0, "unterminated string"},
+    {"string", "{\"ad_id\":\"a\\x\"}", "\\x", 0, "invalid escape '\\x' in string"},
+    {"string", "{\"ad_id\":\"a\\u00g9\"}", "\\u", 0, "invalid \\u escape (expected 4 hex digits)"},
+    {"string", "{\"ad_id\":\"a\\u00\"}", "\\u", 0, "invalid \\u escape (expected 4 hex digits)"},
+    {"string", "{\"ad_id\":\"a\\ud83d\",\"event_type\":\"v\",\"event_time\":1}", "\\u", 0,
+     "unpaired high surrogate in \\u escape"},
+    {"string", "{\"ad_id\":\"a\\ud83d\\u0041\",\"event_type\":\"v\",\"event_time\":1}", "\\u", 0,
+     "unpaired high surrogate in \\u escape"},
+    {"string", "{\"ad_id\":\"a\\ude00\",\"event_type\":\"v\",\"event_time\":1}", "\\u", 0,
+     "unpaired low surrogate in \\u escape"},
+    {"string", "{\"ad_id\":\"abcdefghijkl\tm\"}", "\t", 0, "control character in string"},
+    {"string", "{\"ad_id\":\"a\\n\tm\"}", "\t", 0, "control character in string"},
+    {"string", "{\"skip\":\"xx\\q\"}", "\\q", 0, "invalid escape '\\q' in string"},
+    {"event_time", AT_TIME "1.5}", ".5", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "15e2}", "e2", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "\"12a4\"}", "a4", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "\"\"}", "\"}", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "\"-\"}", "\"}", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "\"1.0\"}", ".0", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "true}", "true", 0, "event_time is not an integer"},
+    {"event_time", AT_TIME "9223372036854775808}", "9223", 0, "event_time out of range for int64"},
+    {"event_time", AT_TIME "\"-9223372036854775809\"}", "\"-9", 0,
+     "event_time out of range for int64"},
+    {"event_time", AT_TIME "99999999999999999999999}", "9999", 0,
+     "event_time out of range for int64"},
+    {"value", AT_VALUE "\"abc\"}", "abc", 0, "value is not a number"},
+    {"value", AT_VALUE "\"1.5x\"}", "x\"", 0, "value is not a number"},
+    {"value", AT_VALUE "\"inf\"}", "inf", 0, "value is not a number"},
+    {"value", AT_VALUE "\"0x10\"}", "x10", 0, "value is not a number"},
+    {"value", AT_VALUE "\"\"}", "\"\"", 1, "value is not a number"},
+    {"value", AT_VALUE "\"1e+\"}", "\"}", 0, "value is not a number"},
+    {"value", AT_VALUE "\".\"}", ".\"", 1, "value is not a number"},
+    {"value", AT_VALUE "\"\\u0031x\"}", "\"\\u", 0, "value is not a number"},
+    {"value", AT_VALUE "1e39}", "1e39", 0, "value out of range for float"},
+    {"value", AT_VALUE "\"-1e400\"}", "\"-1e400", 0, "value out of range for float"},
+    {"value", AT_VALUE "[1]}", "[1]", 0, "value is not a number"},
+    {"value", AT_VALUE "1.00000000000000000000000000000000000000000000000000000000000000000}",
+     "1.0", 0, "value longer than 63 characters"},
+};
+
+static void expect_errs(const char *group)
+{
+    tp_expect_errs(ndjson, NULL, bad_lines, sizeof bad_lines / sizeof bad_lines[0], group);
 }
 
 Test(ndjson, ysb_line)
@@ -71,68 +130,61 @@ Test(ndjson, ysb_line)
         "\"4c0f5e5e-1a4b-4d7b-8a3c-5f9e7d6c5b4a\", \"ad_id\": "
         "\"9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d\", \"ad_type\": \"banner\", \"event_type\": "
         "\"click\", \"event_time\": \"1700000000123\", \"ip_address\": \"1.2.3.4\"}";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
-    expect_id(&r, "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
     cr_assert_eq(r.ev.ad_id, strstr(line, "9a1b"), "an unescaped id points into the line");
     cr_assert_eq(r.ev.type, SL_EV_CLICK, "type %d", r.ev.type);
     cr_assert_eq(r.ev.time_ms, INT64_C(1700000000123), "time %lld", (long long)r.ev.time_ms);
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0, "no value field gives 0, got %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, numbers_and_types)
 {
-    struct res r = parse("{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":-42,"
-                         "\"value\":2.5e1}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    struct tp_res r = parse_ok("{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":-42,"
+                               "\"value\":2.5e1}");
     cr_assert_eq(r.ev.time_ms, -42, "time %lld", (long long)r.ev.time_ms);
     cr_assert_float_eq(r.ev.value, 25.0f, 1e-6, "value %g", r.ev.value);
     cr_assert_eq(r.ev.type, SL_EV_VIEW);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("{\"value\":\"-0.125\",\"event_time\":\"0\",\"event_type\":\"purchase\","
-              "\"ad_id\":\"b\"}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("{\"value\":\"-0.125\",\"event_time\":\"0\",\"event_type\":\"purchase\","
+                 "\"ad_id\":\"b\"}");
     cr_assert_float_eq(r.ev.value, -0.125f, 1e-9, "numeric string value %g", r.ev.value);
     cr_assert_eq(r.ev.time_ms, 0);
     cr_assert_eq(r.ev.type, SL_EV_PURCHASE);
-    done(&r);
+    tp_done(&r);
 
     r = parse("{\"ad_id\":\"c\",\"event_type\":\"v\",\"event_time\":\"\\u0031\\u0032\","
               "\"value\":\"\\u0033\"}");
     cr_assert_eq(r.rc, 0, "escaped digits decode: %s", r.err.reason);
     cr_assert_eq(r.ev.time_ms, 12, "time %lld", (long long)r.ev.time_ms);
     cr_assert_float_eq(r.ev.value, 3.0f, 0.0, "value %g", r.ev.value);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("{\"ad_id\":\"c\",\"event_type\":\"impression\",\"event_time\":0,\"value\":null}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("{\"ad_id\":\"c\",\"event_type\":\"impression\",\"event_time\":0,\"value\":null}");
     cr_assert_eq(r.ev.type, SL_EV_VIEW, "impression counts as a view");
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0, "null value reads as absent");
-    done(&r);
+    tp_done(&r);
 
-    r = parse("{\"ad_id\":\"c\",\"event_type\":\"View\",\"event_time\":9223372036854775807}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("{\"ad_id\":\"c\",\"event_type\":\"View\",\"event_time\":9223372036854775807}");
     cr_assert_eq(r.ev.type, SL_EV_OTHER, "types are case-sensitive");
     cr_assert_eq(r.ev.time_ms, INT64_MAX, "time %lld", (long long)r.ev.time_ms);
-    done(&r);
+    tp_done(&r);
 
-    r = parse("{\"ad_id\":\"c\",\"event_type\":\"\",\"event_time\":\"-9223372036854775808\"}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    r = parse_ok("{\"ad_id\":\"c\",\"event_type\":\"\",\"event_time\":\"-9223372036854775808\"}");
     cr_assert_eq(r.ev.time_ms, INT64_MIN, "time %lld", (long long)r.ev.time_ms);
     cr_assert_eq(r.ev.type, SL_EV_OTHER);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, whitespace_and_crlf)
 {
-    struct res r = parse(" \t{ \"ad_id\" :\t\"x\" , \"event_type\" : \"view\" ,\r\n"
-                         "\"event_time\" : 7 } \t\r");
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
-    expect_id(&r, "x");
+    struct tp_res r = parse_ok(" \t{ \"ad_id\" :\t\"x\" , \"event_type\" : \"view\" ,\r\n"
+                               "\"event_time\" : 7 } \t\r");
+    tp_expect_id(&r, "x");
     cr_assert_eq(r.ev.time_ms, 7);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, escapes)
@@ -140,31 +192,27 @@ Test(ndjson, escapes)
     /* a"b\c/ then e-acute, then U+1F600 as a surrogate pair, then a tab. */
     const char *line = "{\"ad_id\":\"a\\\"b\\\\c\\/\\u00e9\\ud83d\\ude00\\t\","
                        "\"event_type\":\"vi\\u0065w\",\"event_time\":1}";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
-    expect_id(&r, "a\"b\\c/\xc3\xa9\xf0\x9f\x98\x80\t");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "a\"b\\c/\xc3\xa9\xf0\x9f\x98\x80\t");
     cr_assert(r.ev.ad_id >= r.scratch && r.ev.ad_id < r.scratch + strlen(line),
               "an unescaped id lives in scratch");
     cr_assert_eq(r.ev.type, SL_EV_VIEW, "escaped event_type decoded, got %d", r.ev.type);
-    done(&r);
+    tp_done(&r);
 
     /* Every short escape, and a 3-byte UTF-8 character. */
-    r = parse("{\"ad_id\":\"\\b\\f\\n\\r\\u20AC\",\"event_type\":\"v\",\"event_time\":1}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "\b\f\n\r\xe2\x82\xac");
-    done(&r);
+    r = parse_ok("{\"ad_id\":\"\\b\\f\\n\\r\\u20AC\",\"event_type\":\"v\",\"event_time\":1}");
+    tp_expect_id(&r, "\b\f\n\r\xe2\x82\xac");
+    tp_done(&r);
 
     /* A field name written with an escape is still the field. */
-    r = parse("{\"ad\\u005fid\":\"k\",\"event_type\":\"v\",\"event_time\":1}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "k");
-    done(&r);
+    r = parse_ok("{\"ad\\u005fid\":\"k\",\"event_type\":\"v\",\"event_time\":1}");
+    tp_expect_id(&r, "k");
+    tp_done(&r);
 
     /* Raw UTF-8 passes through untouched. */
-    r = parse("{\"ad_id\":\"caf\xc3\xa9\",\"event_type\":\"v\",\"event_time\":1}");
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "caf\xc3\xa9");
-    done(&r);
+    r = parse_ok("{\"ad_id\":\"caf\xc3\xa9\",\"event_type\":\"v\",\"event_time\":1}");
+    tp_expect_id(&r, "caf\xc3\xa9");
+    tp_done(&r);
 }
 
 Test(ndjson, several_escaped_strings_share_scratch)
@@ -172,11 +220,10 @@ Test(ndjson, several_escaped_strings_share_scratch)
     /* Two escaped strings and an escaped skipped field: each is decoded at its own offset. */
     const char *line = "{\"u\":\"\\u0041\\u0042\",\"ad_id\":\"\\u0078y\\u007a\","
                        "\"event_type\":\"cl\\u0069ck\",\"event_time\":3}";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
-    expect_id(&r, "xyz");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "xyz");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, skipped_fields_of_every_type)
@@ -185,12 +232,11 @@ Test(ndjson, skipped_fields_of_every_type)
         "{\"o\":{\"a\":[1,2,{\"b\":null}],\"c\":\"}]\\\"\",\"d\":{}},\"arr\":[true,false,null,"
         "-1.5e3,0,0.0,1E+2,\"s\\\"]\",[],[[[]]]],\"n\":-0,\"t\":true,\"f\":false,\"z\":null,"
         "\"ad_id\":\"kept\",\"event_type\":\"click\",\"event_time\":5,\"e\":[ { } , [ ] ]}";
-    struct res r = parse(line);
-    cr_assert_eq(r.rc, 0, "rc %d: %s at %zu", r.rc, r.err.reason, r.err.column);
-    expect_id(&r, "kept");
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, "kept");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     cr_assert_eq(r.ev.time_ms, 5);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, nesting_limit)
@@ -205,9 +251,9 @@ Test(ndjson, nesting_limit)
         line[n++] = ']';
     line[n++] = '}';
     line[n] = '\0';
-    struct res r = parse(line);
+    struct tp_res r = parse(line);
     cr_assert_eq(r.rc, 0, "500 levels are fine: %s", r.err.reason);
-    done(&r);
+    tp_done(&r);
 
     depth = 600;
     n = (size_t)sprintf(line, "{\"x\":");
@@ -218,68 +264,17 @@ Test(ndjson, nesting_limit)
     cr_assert_eq(r.rc, SL_EPARSE);
     cr_assert_str_eq(r.err.reason, "nesting deeper than 512 levels");
     cr_assert_eq(r.err.column, (size_t)(6 + 512 + 1), "column %zu", r.err.column);
-    done(&r);
+    tp_done(&r);
 }
 
 Test(ndjson, structure_errors)
 {
-    expect_err("", 1, "expected '{' at start of line");
-    expect_err("  [1]", 3, "expected '{' at start of line");
-    expect_err("{\"ad_id\" \"x\"}", 10, "expected ':' after field name");
-    expect_err("{ad_id:1}", 2, "expected field name");
-    expect_err("{\"ad_id\":\"a\",}", 14, "expected field name");
-    const char *l = "{\"ad_id\":\"a\" \"event_type\":\"v\"}";
-    expect_err(l, col_of(l, "\"event_type"), "expected ',' or '}' after value");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1} x";
-    expect_err(l, col_of(l, " x") + 1, "trailing characters after object");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1}{}";
-    expect_err(l, strlen(l) - 1, "trailing characters after object");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1";
-    expect_err(l, strlen(l) + 1, "expected ',' or '}' after value");
-    expect_err("{\"ad_id\":", 10, "expected a value");
-    l = "{\"x\":tru,\"ad_id\":\"a\"}";
-    expect_err(l, col_of(l, "tru"), "expected a value");
-    l = "{\"x\":[1,2},\"ad_id\":\"a\"}";
-    expect_err(l, col_of(l, "},"), "expected ',' or ']' in array");
-    l = "{\"x\":{\"a\" 1}}";
-    expect_err(l, col_of(l, " 1") + 1, "expected ':' after field name");
-    l = "{\"x\":{\"a\":1 \"b\":2}}";
-    expect_err(l, col_of(l, "\"b"), "expected ',' or '}' in object");
-    l = "{\"x\":{1:2}}";
-    expect_err(l, col_of(l, "1:"), "expected field name");
-    l = "{\"x\":{\"a\":1,}}";
-    expect_err(l, col_of(l, "}}"), "expected field name");
-    l = "{\"x\":[1,]}";
-    expect_err(l, col_of(l, "]}"), "expected a value");
-    l = "{\"x\":[1,2,";
-    expect_err(l, strlen(l) + 1, "expected a value");
-    l = "{\"x\":{\"a\":1}";
-    expect_err(l, strlen(l) + 1, "expected ',' or '}' after value");
-    l = "{\"x\":01}";
-    expect_err(l, col_of(l, "1}"), "invalid number (leading zero)");
-    l = "{\"x\":1.}";
-    expect_err(l, col_of(l, "}"), "invalid number (no digit after '.')");
-    l = "{\"x\":1e+}";
-    expect_err(l, col_of(l, "}"), "invalid number (no digit in exponent)");
-    l = "{\"x\":-}";
-    expect_err(l, col_of(l, "}"), "invalid number");
+    expect_errs("structure");
 }
 
 Test(ndjson, missing_and_duplicate_fields)
 {
-    const char *l = "{\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, strlen(l), "missing field \"ad_id\"");
-    l = "{\"ad_id\":\"a\",\"event_time\":1}";
-    expect_err(l, strlen(l), "missing field \"event_type\"");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\", \"value\": 1 } ";
-    expect_err(l, strlen(l) - 1, "missing field \"event_time\"");
-    expect_err("{}", 2, "missing field \"ad_id\"");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"ad_id\":\"b\"}";
-    expect_err(l, col_of(l, "\"ad_id\":\"b"), "duplicate field \"ad_id\"");
-    l = "{\"ad_id\":\"a\",\"event_time\":1,\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, col_of(l, "\"event_time\":1}"), "duplicate field \"event_time\"");
-    l = "{\"value\":1,\"ad_id\":\"a\",\"event_time\":1,\"event_type\":\"v\",\"value\":2}";
-    expect_err(l, col_of(l, "\"value\":2"), "duplicate field \"value\"");
+    expect_errs("fields");
 }
 
 Test(ndjson, ad_id_rules)
@@ -289,7 +284,7 @@ Test(ndjson, ad_id_rules)
     l = "{\"ad_id\":17,\"event_type\":\"v\",\"event_time\":1}";
     expect_err(l, 10, "ad_id must be a string");
     l = "{\"ad_id\":\"a\",\"event_type\":null,\"event_time\":1}";
-    expect_err(l, col_of(l, "null"), "event_type must be a string");
+    expect_err(l, tp_col_of(l, "null"), "event_type must be a string");
 
     /* SL_ADID_MAX bytes are accepted, one more is not. */
     char line[SL_ADID_MAX + 128];
@@ -297,10 +292,10 @@ Test(ndjson, ad_id_rules)
     memset(id, 'q', sizeof id - 1);
     id[SL_ADID_MAX] = '\0';
     sprintf(line, "{\"ad_id\":\"%s\",\"event_type\":\"v\",\"event_time\":1}", id);
-    struct res r = parse(line);
+    struct tp_res r = parse(line);
     cr_assert_eq(r.rc, 0, "%d-byte id: %s", SL_ADID_MAX, r.err.reason);
     cr_assert_eq(r.ev.ad_id_len, (size_t)SL_ADID_MAX);
-    done(&r);
+    tp_done(&r);
     id[SL_ADID_MAX] = 'q';
     id[SL_ADID_MAX + 1] = '\0';
     sprintf(line, "{\"ad_id\":\"%s\",\"event_type\":\"v\",\"event_time\":1}", id);
@@ -309,83 +304,17 @@ Test(ndjson, ad_id_rules)
 
 Test(ndjson, string_errors)
 {
-    const char *l = "{\"ad_id\":\"abc";
-    expect_err(l, strlen(l) + 1, "unterminated string");
-    l = "{\"ad_id\":\"a\\u00e9bc";
-    expect_err(l, strlen(l) + 1, "unterminated string");
-    l = "{\"ad_id\":\"a\\";
-    expect_err(l, strlen(l) + 1, "unterminated string");
-    l = "{\"ad_id\":\"a\\x\"}";
-    expect_err(l, col_of(l, "\\x"), "invalid escape '\\x' in string");
-    l = "{\"ad_id\":\"a\\u00g9\"}";
-    expect_err(l, col_of(l, "\\u"), "invalid \\u escape (expected 4 hex digits)");
-    l = "{\"ad_id\":\"a\\u00\"}";
-    expect_err(l, col_of(l, "\\u"), "invalid \\u escape (expected 4 hex digits)");
-    l = "{\"ad_id\":\"a\\ud83d\",\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, col_of(l, "\\u"), "unpaired high surrogate in \\u escape");
-    l = "{\"ad_id\":\"a\\ud83d\\u0041\",\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, col_of(l, "\\u"), "unpaired high surrogate in \\u escape");
-    l = "{\"ad_id\":\"a\\ude00\",\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, col_of(l, "\\u"), "unpaired low surrogate in \\u escape");
-    l = "{\"ad_id\":\"abcdefghijkl\tm\"}";
-    expect_err(l, col_of(l, "\t"), "control character in string");
-    l = "{\"ad_id\":\"a\\n\tm\"}";
-    expect_err(l, col_of(l, "\t"), "control character in string");
-    l = "{\"skip\":\"xx\\q\"}";
-    expect_err(l, col_of(l, "\\q"), "invalid escape '\\q' in string");
+    expect_errs("string");
 }
 
 Test(ndjson, event_time_errors)
 {
-    const char *l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1.5}";
-    expect_err(l, col_of(l, ".5"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":15e2}";
-    expect_err(l, col_of(l, "e2"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":\"12a4\"}";
-    expect_err(l, col_of(l, "a4"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":\"\"}";
-    expect_err(l, col_of(l, "\"}"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":\"-\"}";
-    expect_err(l, col_of(l, "\"}"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":\"1.0\"}";
-    expect_err(l, col_of(l, ".0"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":true}";
-    expect_err(l, col_of(l, "true"), "event_time is not an integer");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":9223372036854775808}";
-    expect_err(l, col_of(l, "9223"), "event_time out of range for int64");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":\"-9223372036854775809\"}";
-    expect_err(l, col_of(l, "\"-9"), "event_time out of range for int64");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":99999999999999999999999}";
-    expect_err(l, col_of(l, "9999"), "event_time out of range for int64");
+    expect_errs("event_time");
 }
 
 Test(ndjson, value_errors)
 {
-    const char *l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"abc\"}";
-    expect_err(l, col_of(l, "abc"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"1.5x\"}";
-    expect_err(l, col_of(l, "x\""), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"inf\"}";
-    expect_err(l, col_of(l, "inf"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"0x10\"}";
-    expect_err(l, col_of(l, "x10"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"\"}";
-    expect_err(l, col_of(l, "\"\"") + 1, "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"1e+\"}";
-    expect_err(l, col_of(l, "\"}"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\".\"}";
-    expect_err(l, col_of(l, ".\"") + 1, "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"\\u0031x\"}";
-    expect_err(l, col_of(l, "\"\\u"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":1e39}";
-    expect_err(l, col_of(l, "1e39"), "value out of range for float");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":\"-1e400\"}";
-    expect_err(l, col_of(l, "\"-1e400"), "value out of range for float");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":[1]}";
-    expect_err(l, col_of(l, "[1]"), "value is not a number");
-    l = "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":1,\"value\":"
-        "1.00000000000000000000000000000000000000000000000000000000000000000}";
-    expect_err(l, col_of(l, "1.0"), "value longer than 63 characters");
+    expect_errs("value");
 }
 
 Test(ndjson, parse_reads_only_len_bytes)
@@ -396,20 +325,19 @@ Test(ndjson, parse_reads_only_len_bytes)
     char *copy = malloc(len);
     cr_assert_not_null(copy);
     memcpy(copy, full, len);
-    struct res r = parse_n(copy, len);
-    cr_assert_eq(r.rc, 0, "rc %d: %s", r.rc, r.err.reason);
+    struct tp_res r = tp_parse_ok(ndjson, NULL, copy, len);
     cr_assert_eq(r.ev.time_ms, 12);
-    done(&r);
+    tp_done(&r);
     /* Cut inside a string: the scan stops at len (ASan checks the bound). */
     r = parse_n(copy, 12);
     cr_assert_eq(r.rc, SL_EPARSE);
     cr_assert_str_eq(r.err.reason, "expected ',' or '}' after value");
-    done(&r);
+    tp_done(&r);
     r = parse_n(copy, 11);
     cr_assert_eq(r.rc, SL_EPARSE);
     cr_assert_str_eq(r.err.reason, "unterminated string");
     cr_assert_eq(r.err.column, (size_t)12);
-    done(&r);
+    tp_done(&r);
     free(copy);
 }
 
@@ -417,17 +345,17 @@ Test(ndjson, user_id_is_optional_and_unescaped)
 {
     const char *line = "{\"ad_id\": \"a\", \"user_id\": \"u\\u00e9-7\", \"event_type\": \"view\", "
                        "\"event_time\": 5}";
-    struct res r = parse(line);
+    struct tp_res r = parse(line);
     cr_assert_eq(r.rc, 0, "%s", r.err.reason);
     cr_assert_eq(r.ev.user_id_len, 5, "\"u\\u00e9-7\" is 5 bytes of UTF-8");
     cr_assert_eq(memcmp(r.ev.user_id, "u\xc3\xa9-7", 5), 0);
-    expect_id(&r, "a");
-    done(&r);
+    tp_expect_id(&r, "a");
+    tp_done(&r);
     r = parse("{\"ad_id\": \"a\", \"event_type\": \"view\", \"event_time\": 5}");
     cr_assert_eq(r.rc, 0);
     cr_assert_null(r.ev.user_id);
     cr_assert_eq(r.ev.user_id_len, 0);
-    done(&r);
+    tp_done(&r);
     expect_err("{\"ad_id\": \"a\", \"user_id\": 12, \"event_type\": \"view\", \"event_time\": 5}",
                27, "user_id must be a string");
     expect_err("{\"ad_id\": \"a\", \"user_id\": \"x\", \"user_id\": \"y\", \"event_type\": \"v\", "

@@ -15,60 +15,11 @@
 
 #include "err.h"
 #include "outfile.h"
-
-static char tmpdir[512];
-
-static void make_tmpdir(void)
-{
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/outfile-XXXXXX", base);
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s", base);
-}
-
-static char *in_tmp(const char *name)
-{
-    static char buf[4][640];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
-    return p;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-    cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
-    cr_assert_eq(fclose(f), 0);
-}
-
-/* The whole file, NUL-terminated; NULL when it does not exist. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *s = malloc(cap + 1);
-    cr_assert_not_null(s);
-    while ((got = fread(s + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            s = realloc(s, (cap *= 2) + 1);
-            cr_assert_not_null(s);
-        }
-    }
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
+#include "proc.h"
 
 static void assert_file(const char *path, const char *want)
 {
-    char *got = slurp(path);
+    char *got = tu_read_file(path, NULL);
     cr_assert_not_null(got, "%s is missing", path);
     cr_assert_str_eq(got, want, "%s", path);
     free(got);
@@ -112,82 +63,82 @@ static int hidden_files(void)
 
 /* ---- the module ---- */
 
-Test(outfile, new_file_appears_on_commit_with_the_umask, .init = make_tmpdir)
+Test(outfile, new_file_appears_on_commit_with_the_umask, .init = setup)
 {
     char msg[1024];
     sl_outfile *of;
     mode_t old = umask(027);
-    cr_assert_eq(sl_outfile_open(in_tmp("new.csv"), &of, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(sl_outfile_open(tpath("new.csv"), &of, msg, sizeof msg), 0, "%s", msg);
     umask(old);
     fputs("a,1\n", sl_outfile_stream(of));
     cr_assert_eq(fflush(sl_outfile_stream(of)), 0);
     /* Written so far to a temporary file beside it; the output does not exist yet. */
-    cr_assert_null(slurp(in_tmp("new.csv")));
+    cr_assert_null(tu_read_file(tpath("new.csv"), NULL));
     cr_assert_eq(hidden_files(), 1);
     cr_assert_eq(sl_outfile_commit(&of, msg, sizeof msg), 0, "%s", msg);
     cr_assert_null(of);
-    assert_file(in_tmp("new.csv"), "a,1\n");
+    assert_file(tpath("new.csv"), "a,1\n");
     struct stat st;
-    cr_assert_eq(stat(in_tmp("new.csv"), &st), 0);
+    cr_assert_eq(stat(tpath("new.csv"), &st), 0);
     cr_assert_eq(st.st_mode & 07777, 0640, "mode %o", (unsigned)(st.st_mode & 07777));
     const char *names[] = {"new.csv", NULL};
     assert_dir_holds(names);
 }
 
-Test(outfile, abort_leaves_an_existing_file_alone, .init = make_tmpdir)
+Test(outfile, abort_leaves_an_existing_file_alone, .init = setup)
 {
     char msg[1024];
     sl_outfile *of;
-    write_file(in_tmp("out.csv"), "old contents\n");
-    cr_assert_eq(chmod(in_tmp("out.csv"), 0604), 0);
-    cr_assert_eq(sl_outfile_open(in_tmp("out.csv"), &of, msg, sizeof msg), 0, "%s", msg);
+    tu_write_file(tpath("out.csv"), "old contents\n");
+    cr_assert_eq(chmod(tpath("out.csv"), 0604), 0);
+    cr_assert_eq(sl_outfile_open(tpath("out.csv"), &of, msg, sizeof msg), 0, "%s", msg);
     for (int i = 0; i < 100000; i++) /* more than the stream buffers */
         fprintf(sl_outfile_stream(of), "row %d\n", i);
-    assert_file(in_tmp("out.csv"), "old contents\n");
+    assert_file(tpath("out.csv"), "old contents\n");
     sl_outfile_abort(&of);
     cr_assert_null(of);
-    assert_file(in_tmp("out.csv"), "old contents\n");
+    assert_file(tpath("out.csv"), "old contents\n");
     const char *names[] = {"out.csv", NULL};
     assert_dir_holds(names);
 
     /* Committed, it replaces the file and keeps its mode. */
-    cr_assert_eq(sl_outfile_open(in_tmp("out.csv"), &of, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(sl_outfile_open(tpath("out.csv"), &of, msg, sizeof msg), 0, "%s", msg);
     fputs("new\n", sl_outfile_stream(of));
     cr_assert_eq(sl_outfile_commit(&of, msg, sizeof msg), 0, "%s", msg);
-    assert_file(in_tmp("out.csv"), "new\n");
+    assert_file(tpath("out.csv"), "new\n");
     struct stat st;
-    cr_assert_eq(stat(in_tmp("out.csv"), &st), 0);
+    cr_assert_eq(stat(tpath("out.csv"), &st), 0);
     cr_assert_eq(st.st_mode & 07777, 0604, "mode %o", (unsigned)(st.st_mode & 07777));
     assert_dir_holds(names);
     sl_outfile_abort(&of); /* NULL: nothing */
 }
 
-Test(outfile, symlinked_output_replaces_its_target, .init = make_tmpdir)
+Test(outfile, symlinked_output_replaces_its_target, .init = setup)
 {
     char msg[1024];
     sl_outfile *of;
-    cr_assert_eq(mkdir(in_tmp("sub"), 0755), 0);
-    write_file(in_tmp("sub/target.csv"), "old\n");
-    cr_assert_eq(symlink("sub/target.csv", in_tmp("link.csv")), 0);
-    cr_assert_eq(sl_outfile_open(in_tmp("link.csv"), &of, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(mkdir(tpath("sub"), 0755), 0);
+    tu_write_file(tpath("sub/target.csv"), "old\n");
+    cr_assert_eq(symlink("sub/target.csv", tpath("link.csv")), 0);
+    cr_assert_eq(sl_outfile_open(tpath("link.csv"), &of, msg, sizeof msg), 0, "%s", msg);
     fputs("new\n", sl_outfile_stream(of));
     cr_assert_eq(sl_outfile_commit(&of, msg, sizeof msg), 0, "%s", msg);
     struct stat st;
-    cr_assert_eq(lstat(in_tmp("link.csv"), &st), 0);
+    cr_assert_eq(lstat(tpath("link.csv"), &st), 0);
     cr_assert(S_ISLNK(st.st_mode), "the link was replaced");
-    assert_file(in_tmp("sub/target.csv"), "new\n");
+    assert_file(tpath("sub/target.csv"), "new\n");
     const char *names[] = {"sub", "link.csv", NULL};
     assert_dir_holds(names);
 }
 
-Test(outfile, open_errors_name_the_file_or_folder, .init = make_tmpdir)
+Test(outfile, open_errors_name_the_file_or_folder, .init = setup)
 {
     char msg[1024], want[1400];
     sl_outfile *of = NULL;
-    cr_assert_eq(sl_outfile_open(in_tmp("nodir/x.csv"), &of, msg, sizeof msg), SL_EIO);
+    cr_assert_eq(sl_outfile_open(tpath("nodir/x.csv"), &of, msg, sizeof msg), SL_EIO);
     cr_assert_null(of);
     snprintf(want, sizeof want, "cannot open output %s: folder %s: No such file or directory",
-             in_tmp("nodir/x.csv"), in_tmp("nodir"));
+             tpath("nodir/x.csv"), tpath("nodir"));
     cr_assert_str_eq(msg, want);
     cr_assert_eq(sl_outfile_open(tmpdir, &of, msg, sizeof msg), SL_EIO);
     snprintf(want, sizeof want, "cannot open output %s: Is a directory", tmpdir);
@@ -218,48 +169,47 @@ Test(outfile, device_output_is_written_in_place)
     cr_assert(S_ISCHR(st.st_mode));
 }
 
-Test(outfile, output_that_is_the_input, .init = make_tmpdir)
+Test(outfile, output_that_is_the_input, .init = setup)
 {
     char msg[1024], want[1400];
-    write_file(in_tmp("in.json"), "{}\n");
-    int fd = open(in_tmp("in.json"), O_RDONLY);
+    tu_write_file(tpath("in.json"), "{}\n");
+    int fd = open(tpath("in.json"), O_RDONLY);
     cr_assert_geq(fd, 0);
     cr_assert_eq(
-        sl_outfile_check_not_input(in_tmp("in.json"), fd, in_tmp("in.json"), msg, sizeof msg),
+        sl_outfile_check_not_input(tpath("in.json"), fd, tpath("in.json"), msg, sizeof msg),
         SL_EINVAL);
     snprintf(want, sizeof want,
              "the output %s is the input file; writing it would destroy the input",
-             in_tmp("in.json"));
+             tpath("in.json"));
     cr_assert_str_eq(msg, want);
     /* Another name for it: a hard link, a symbolic link, a path through "..". */
-    cr_assert_eq(link(in_tmp("in.json"), in_tmp("hard.json")), 0);
-    cr_assert_eq(symlink("in.json", in_tmp("soft.json")), 0);
-    cr_assert_eq(mkdir(in_tmp("sub"), 0755), 0);
+    cr_assert_eq(link(tpath("in.json"), tpath("hard.json")), 0);
+    cr_assert_eq(symlink("in.json", tpath("soft.json")), 0);
+    cr_assert_eq(mkdir(tpath("sub"), 0755), 0);
     const char *aliases[] = {"hard.json", "soft.json", "sub/../in.json"};
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(sl_outfile_check_not_input(in_tmp(aliases[i]), fd, NULL, msg, sizeof msg),
+        cr_assert_eq(sl_outfile_check_not_input(tpath(aliases[i]), fd, NULL, msg, sizeof msg),
                      SL_EINVAL, "%s", aliases[i]);
     /* Other files are fine, existing or not. */
-    write_file(in_tmp("other.json"), "{}\n");
+    tu_write_file(tpath("other.json"), "{}\n");
     cr_assert_eq(
-        sl_outfile_check_not_input(in_tmp("other.json"), fd, in_tmp("in.json"), msg, sizeof msg),
-        0);
+        sl_outfile_check_not_input(tpath("other.json"), fd, tpath("in.json"), msg, sizeof msg), 0);
     cr_assert_eq(
-        sl_outfile_check_not_input(in_tmp("new.csv"), fd, in_tmp("in.json"), msg, sizeof msg), 0);
-    cr_assert_eq(sl_outfile_check_not_input(in_tmp("in.json"), -1, NULL, msg, sizeof msg), 0);
+        sl_outfile_check_not_input(tpath("new.csv"), fd, tpath("in.json"), msg, sizeof msg), 0);
+    cr_assert_eq(sl_outfile_check_not_input(tpath("in.json"), -1, NULL, msg, sizeof msg), 0);
     close(fd);
-    assert_file(in_tmp("in.json"), "{}\n");
+    assert_file(tpath("in.json"), "{}\n");
 }
 
-Test(outfile, killed_run_leaves_no_temporary_file, .init = make_tmpdir)
+Test(outfile, killed_run_leaves_no_temporary_file, .init = setup)
 {
-    write_file(in_tmp("out.csv"), "old\n");
+    tu_write_file(tpath("out.csv"), "old\n");
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         char msg[1024];
         sl_outfile *of;
-        if (sl_outfile_open(in_tmp("out.csv"), &of, msg, sizeof msg) != 0)
+        if (sl_outfile_open(tpath("out.csv"), &of, msg, sizeof msg) != 0)
             _exit(3);
         fputs("partial\n", sl_outfile_stream(of));
         fflush(sl_outfile_stream(of));
@@ -271,39 +221,12 @@ Test(outfile, killed_run_leaves_no_temporary_file, .init = make_tmpdir)
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "status %#x", st);
-    assert_file(in_tmp("out.csv"), "old\n");
+    assert_file(tpath("out.csv"), "old\n");
     const char *names[] = {"out.csv", NULL};
     assert_dir_holds(names);
 }
 
 /* ---- through the sluice binary ---- */
-
-struct run {
-    int status;
-    char *out, *err;
-};
-
-/* Runs `sluice ARGS` in the temporary folder with stdout and stderr captured outside it. */
-static struct run run_sluice(const char *args)
-{
-    char cmd[4096], o[600], e[600];
-    snprintf(o, sizeof o, "%s.stdout", tmpdir);
-    snprintf(e, sizeof e, "%s.stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", tmpdir, SLUICE_BIN, args, o, e);
-    int st = system(cmd);
-    cr_assert_neq(st, -1);
-    struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, slurp(o), slurp(e)};
-    cr_assert(r.out && r.err);
-    unlink(o);
-    unlink(e);
-    return r;
-}
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
 
 static const char events[] = "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":1}\n"
                              "{\"ad_id\":\"b\",\"event_type\":\"view\",\"event_time\":2}\n"
@@ -315,99 +238,90 @@ static const char events_csv[] = "ad_id,impressions,clicks,ctr\n"
                                  "b,1,0,0.000000\n";
 static const char old_output[] = "an earlier result\nthat must survive\n";
 
-Test(cli_output, output_that_is_the_input_is_refused, .init = make_tmpdir, .timeout = 120)
+/* Runs `sluice ARGS`, asserts its exit status, and that the file `name` then holds `want` (NULL:
+ * that there is no such file). */
+static void run_leaves(const char *args, int status, const char *name, const char *want)
 {
-    write_file(in_tmp("ev.json"), events);
-    struct run r = run_sluice("ctr --input ev.json --output ev.json -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
+    struct run r = run_sh_status(args, status);
+    if (want)
+        assert_file(tpath(name), want);
+    else
+        cr_assert_null(tu_read_file(tpath(name), NULL), "%s: %s exists", args, name);
+    run_free(&r);
+}
+
+Test(cli_output, output_that_is_the_input_is_refused, .init = setup, .timeout = 120)
+{
+    tu_write_file(tpath("ev.json"), events);
+    struct run r = run_sh_status("ctr --input ev.json --output ev.json -q", 2);
     cr_assert_not_null(
         strstr(r.err, "the output ev.json is the input file; writing it would destroy the input"),
         "stderr: %s", r.err);
-    assert_file(in_tmp("ev.json"), events);
+    assert_file(tpath("ev.json"), events);
     run_free(&r);
 
     /* Another path to it, and stdin redirected from it. */
-    r = run_sluice("ctr --input ev.json --output ./../$(basename $PWD)/ev.json -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(in_tmp("ev.json"), events);
-    run_free(&r);
-    r = run_sluice("ctr --input - --output ev.json -q <ev.json");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(in_tmp("ev.json"), events);
-    run_free(&r);
+    run_leaves("ctr --input ev.json --output ./../$(basename $PWD)/ev.json -q", 2, "ev.json",
+               events);
+    run_leaves("ctr --input - --output ev.json -q <ev.json", 2, "ev.json", events);
 
     /* The same through a topology file. */
-    write_file(in_tmp("t.yaml"), "source: {type: file, path: ev.json}\npe: {kind: ctr}\n"
-                                 "sink: {path: ev.json}\n");
-    r = run_sluice("run t.yaml -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
+    tu_write_file(tpath("t.yaml"), "source: {type: file, path: ev.json}\npe: {kind: ctr}\n"
+                                   "sink: {path: ev.json}\n");
+    r = run_sh_status("run t.yaml -q", 2);
     cr_assert_not_null(strstr(r.err, "is the input file"), "stderr: %s", r.err);
-    assert_file(in_tmp("ev.json"), events);
+    assert_file(tpath("ev.json"), events);
     run_free(&r);
     const char *names[] = {"ev.json", "t.yaml", NULL};
     assert_dir_holds(names);
 }
 
-Test(cli_output, failed_run_leaves_the_output_alone, .init = make_tmpdir, .timeout = 120)
+Test(cli_output, failed_run_leaves_the_output_alone, .init = setup, .timeout = 120)
 {
-    write_file(in_tmp("ev.json"), events);
-    write_file(in_tmp("bad.json"), "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":1}\n"
-                                   "not json\n"
-                                   "{\"ad_id\":\"b\",\"event_type\":\"view\",\"event_time\":2}\n");
-    write_file(in_tmp("out.csv"), old_output);
+    tu_write_file(tpath("ev.json"), events);
+    tu_write_file(tpath("bad.json"),
+                  "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":1}\n"
+                  "not json\n"
+                  "{\"ad_id\":\"b\",\"event_type\":\"view\",\"event_time\":2}\n");
+    tu_write_file(tpath("out.csv"), old_output);
 
-    struct run r = run_sluice("ctr --input bad.json --output out.csv --strict -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    assert_file(in_tmp("out.csv"), old_output);
-    run_free(&r);
-
-    r = run_sluice("ctr --input ev.json --output out.csv --device no-such-device-anywhere -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
-    assert_file(in_tmp("out.csv"), old_output);
-    run_free(&r);
+    run_leaves("ctr --input bad.json --output out.csv --strict -q", 2, "out.csv", old_output);
+    run_leaves("ctr --input ev.json --output out.csv --device no-such-device-anywhere -q", 1,
+               "out.csv", old_output);
 
     /* A run that fails leaves no output where there was none. */
-    r = run_sluice("ctr --input bad.json --output fresh.csv --strict -q");
-    cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
-    cr_assert_null(slurp(in_tmp("fresh.csv")));
-    run_free(&r);
+    run_leaves("ctr --input bad.json --output fresh.csv --strict -q", 2, "fresh.csv", NULL);
     const char *names[] = {"ev.json", "bad.json", "out.csv", NULL};
     assert_dir_holds(names);
 
     /* A run that succeeds replaces it. */
-    r = run_sluice("ctr --input ev.json --output out.csv -q");
-    cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
-    assert_file(in_tmp("out.csv"), events_csv);
-    run_free(&r);
+    run_leaves("ctr --input ev.json --output out.csv -q", 0, "out.csv", events_csv);
     assert_dir_holds(names);
 }
 
-Test(cli_output, io_errors_name_the_file_and_the_reason, .init = make_tmpdir, .timeout = 120)
+Test(cli_output, io_errors_name_the_file_and_the_reason, .init = setup, .timeout = 120)
 {
-    write_file(in_tmp("ev.json"), events);
-    cr_assert_eq(mkdir(in_tmp("adir"), 0755), 0);
+    tu_write_file(tpath("ev.json"), events);
+    cr_assert_eq(mkdir(tpath("adir"), 0755), 0);
 
-    struct run r = run_sluice("ctr --input adir --output out.csv -q");
+    struct run r = run_sh("ctr --input adir --output out.csv -q");
     cr_assert_neq(r.status, 0);
     cr_assert_str_eq(r.err, "sluice: cannot read input adir: Is a directory\n");
-    cr_assert_null(slurp(in_tmp("out.csv")));
+    cr_assert_null(tu_read_file(tpath("out.csv"), NULL));
     run_free(&r);
 
-    r = run_sluice("ctr --input ev.json --output /dev/full -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json --output /dev/full -q", 1);
     cr_assert_not_null(strstr(r.err, "sluice: writing /dev/full failed: No space left on device\n"),
                        "stderr: %s", r.err);
     run_free(&r);
 
-    r = run_sluice("ctr --input ev.json --output nodir/out.csv -q");
-    cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json --output nodir/out.csv -q", 1);
     cr_assert_str_eq(r.err, "sluice: cannot open output nodir/out.csv: folder nodir: No such file "
                             "or directory\n");
     run_free(&r);
 
     /* stdout is written as before. */
-    r = run_sluice("ctr --input ev.json -q");
-    cr_assert_eq(r.status, 0, "status %d, stderr: %s", r.status, r.err);
+    r = run_sh_status("ctr --input ev.json -q", 0);
     cr_assert_str_eq(r.out, events_csv);
     run_free(&r);
     const char *names[] = {"ev.json", "adir", NULL};

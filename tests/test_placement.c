@@ -49,6 +49,16 @@ static sl_devloc gpu_at(const char *busid)
     return l;
 }
 
+/* A device of `kind` named `name` at OpenCL platform and device indices (no PCI address). */
+static sl_devloc devloc(enum sl_devloc_kind kind, const char *name, int platform, int device)
+{
+    sl_devloc l;
+    sl_devloc_init(&l, kind, name);
+    l.cl_platform = platform;
+    l.cl_device = device;
+    return l;
+}
+
 static sl_placement place(const sl_topo *t, const sl_devloc *l, const sl_place_override *ov)
 {
     sl_placement p;
@@ -201,17 +211,12 @@ Test(placement, opencl_object_comes_before_pci)
 {
     sl_topo *t = load(XML2);
     /* Only the OpenCL indices: hwloc's object opencl0d1 sits on PCI 81:00.0, node 1. */
-    sl_devloc l;
-    sl_devloc_init(&l, SL_DEVLOC_GPU, "NVIDIA CUDA / A100");
-    l.cl_platform = 0;
-    l.cl_device = 1;
+    sl_devloc l = devloc(SL_DEVLOC_GPU, "NVIDIA CUDA / A100", 0, 1);
     sl_placement p = place(t, &l, NULL);
     EXPECT_PLACE(p, 1, "4-7", "1", SL_PLACE_OPENCL,
                  "hwloc OpenCL object opencl0d1 at PCI 0000:81:00.0");
     /* The FPGA, second platform. */
-    sl_devloc_init(&l, SL_DEVLOC_ACCEL, "Xilinx / u250");
-    l.cl_platform = 1;
-    l.cl_device = 0;
+    l = devloc(SL_DEVLOC_ACCEL, "Xilinx / u250", 1, 0);
     cr_assert_eq(sl_devloc_set_pci(&l, "0000:82:00.0"), 0);
     p = place(t, &l, NULL);
     EXPECT_PLACE(p, 1, "4-7", "1", SL_PLACE_OPENCL,
@@ -231,9 +236,7 @@ Test(placement, opencl_object_comes_before_pci)
 
     /* Same rule on four nodes. */
     t = load(XML4);
-    sl_devloc_init(&l, SL_DEVLOC_ACCEL, "Xilinx / u250");
-    l.cl_platform = 1;
-    l.cl_device = 0;
+    l = devloc(SL_DEVLOC_ACCEL, "Xilinx / u250", 1, 0);
     p = place(t, &l, NULL);
     EXPECT_PLACE(p, 3, "12-15", "3", SL_PLACE_OPENCL,
                  "hwloc OpenCL object opencl1d0 at PCI 0000:ca:00.0");
@@ -243,10 +246,8 @@ Test(placement, opencl_object_comes_before_pci)
 Test(placement, whole_machine_fallbacks)
 {
     sl_topo *t = load(XML2);
-    sl_devloc cpu;
-    sl_devloc_init(&cpu, SL_DEVLOC_CPU, "Portable Computing Language / pthread");
-    cpu.cl_platform = 0;
-    cpu.cl_device = 0; /* hwloc's opencl0d0 here is a GPU: a CPU device never has an object */
+    /* hwloc's opencl0d0 here is a GPU: a CPU device never has an object */
+    sl_devloc cpu = devloc(SL_DEVLOC_CPU, "Portable Computing Language / pthread", 0, 0);
     sl_placement p = place(t, &cpu, NULL);
     EXPECT_PLACE(p, -1, "0-7", "0-1", SL_PLACE_MACHINE, "CPU device: whole machine");
     cr_assert_eq(p.ncpus, 8);

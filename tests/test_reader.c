@@ -145,6 +145,20 @@ static void expect_bad(const struct bads *b, size_t i, uint64_t line, size_t col
     cr_assert_str_eq(x->reason, reason, "report %zu", i);
 }
 
+/* Asserts that x's record i has ad id `id`, time t, `type` and `value`. */
+static void expect_rec(const struct fx *x, size_t i, const char *id, int64_t t, enum sl_evtype type,
+                       float value)
+{
+    const sl_rec *r = &x->out[i];
+    cr_assert_eq(r->key, key_of(id), "record %zu: key of %s expected", i, id);
+    cr_assert_eq(r->time_ms, t, "record %zu: time %lld, expected %lld", i, (long long)r->time_ms,
+                 (long long)t);
+    cr_assert_eq(r->type, (uint32_t)type, "record %zu: type %u, expected %u", i, r->type,
+                 (unsigned)type);
+    cr_assert_float_eq(r->value, value, 1e-9, "record %zu: value %g, expected %g", i, r->value,
+                       value);
+}
+
 Test(reader, format_parse)
 {
     sl_format f = SL_FMT_CSV;
@@ -168,14 +182,9 @@ Test(reader, ndjson_records)
     fixture(&x, data, strlen(data), SL_FMT_NDJSON, 0);
     size_t n = read_all(&x, 16);
     cr_assert_eq(n, 3, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a1"));
-    cr_assert_eq(x.out[0].time_ms, 10);
-    cr_assert_eq(x.out[0].type, (uint32_t)SL_EV_VIEW);
-    cr_assert_eq(x.out[1].key, key_of("a2"));
-    cr_assert_eq(x.out[1].type, (uint32_t)SL_EV_CLICK);
-    cr_assert_float_eq(x.out[1].value, 1.5f, 1e-9);
-    cr_assert_eq(x.out[2].key, key_of("a1"));
-    cr_assert_eq(x.out[2].type, (uint32_t)SL_EV_PURCHASE);
+    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 0.0f);
+    expect_rec(&x, 1, "a2", 11, SL_EV_CLICK, 1.5f);
+    expect_rec(&x, 2, "a1", 12, SL_EV_PURCHASE, 0.0f);
     cr_assert_eq(sl_addict_count(x.dict), 2, "two distinct ids interned");
     size_t idlen = 0;
     cr_assert_str_eq(sl_addict_get(x.dict, key_of("a2"), &idlen), "a2");
@@ -553,13 +562,9 @@ Test(reader, csv_with_header)
     fixture(&x, data, strlen(data), SL_FMT_CSV, 0);
     size_t n = read_all(&x, 10);
     cr_assert_eq(n, 3, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a1"));
-    cr_assert_eq(x.out[0].time_ms, 10);
-    cr_assert_float_eq(x.out[0].value, 1.5f, 1e-9);
-    cr_assert_eq(x.out[1].key, key_of("a,2"));
-    cr_assert_eq(x.out[1].type, (uint32_t)SL_EV_CLICK);
-    cr_assert_eq(x.out[2].time_ms, 13);
-    cr_assert_eq(x.out[2].type, (uint32_t)SL_EV_PURCHASE);
+    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 1.5f);
+    expect_rec(&x, 1, "a,2", 11, SL_EV_CLICK, 0.0f);
+    expect_rec(&x, 2, "a1", 13, SL_EV_PURCHASE, 2.0f);
     cr_assert_eq(x.bads.n, 1);
     size_t line5 = (size_t)(strstr(data, "12,a3") - data);
     expect_bad(&x.bads, 0, 5, 13, line5 + 12, "expected 5 columns, got 4");
@@ -574,10 +579,9 @@ Test(reader, csv_without_header)
     fixture(&x, data, strlen(data), SL_FMT_CSV, 0);
     size_t n = read_all(&x, 10);
     cr_assert_eq(n, 3, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a1"), "the first line is data");
-    cr_assert_eq(x.out[1].key, key_of("b2"));
-    cr_assert_float_eq(x.out[1].value, 0.25f, 1e-9);
-    cr_assert_eq(x.out[2].key, key_of("c3"));
+    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 0.0f); /* the first line is data */
+    expect_rec(&x, 1, "b2", 11, SL_EV_CLICK, 0.25f);
+    expect_rec(&x, 2, "c3", 12, SL_EV_VIEW, 0.0f);
     cr_assert_eq(x.bads.n, 1);
     size_t line3 = (size_t)(strstr(data, "bad") - data);
     expect_bad(&x.bads, 0, 3, 11, line3 + 10, "event_time is not an integer");

@@ -3,6 +3,7 @@
  * anchors both. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,212 +289,123 @@ Test(reference, window_rejects_bad_config)
     sl_ref_destroy(&r);
 }
 
-/* Window start is floor(t / w) * w, also for negative t. Times ascend, so nothing is late:
- *   -1001 -> -2000;  -1000 -> -1000;  -1 -> -1000;  0 -> 0;  999 -> 0;  1000 -> 1000 */
-Test(reference, window_assignment_with_negative_times)
-{
-    const sl_rec recs[] = {
-        rec(KA, -1001, 0.0f, SL_EV_VIEW), rec(KA, -1000, 0.0f, SL_EV_VIEW),
-        rec(KA, -1, 0.0f, SL_EV_VIEW),    rec(KA, 0, 0.0f, SL_EV_VIEW),
-        rec(KA, 999, 0.0f, SL_EV_VIEW),   rec(KA, 1000, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 0);
-    push(r, recs, 6);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    cr_assert(eq(sz, sl_ref_count(r), 4));
-    sl_row *rows = rows_of(r, 4);
-    expect_row(&rows[0], KA, -2000, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KA, -1000, 2, 0, 0.0, 1);
-    expect_row(&rows[2], KA, 0, 2, 0, 0.0, 2);
-    expect_row(&rows[3], KA, 1000, 1, 0, 0.0, 3);
-    free(rows);
-    sl_ref_destroy(&r);
-}
+/* A window_count case worked out by hand: the records pushed in this order into a reference
+ * with cfg.window_ms and cfg.lateness_ms drop cfg.late of them and give exactly the rows `want`
+ * (key, window start, count), sorted. Both lists end at the first zero key (keys are nonzero). */
+struct window_case {
+    char name[48]; /* not a pointer: Criterion copies the parameters into another process */
+    struct {
+        int64_t window_ms, lateness_ms;
+        uint64_t late;
+    } cfg;
+    sl_rec recs[8];
+    struct {
+        uint64_t key;
+        int64_t ws;
+        uint64_t count;
+    } want[8];
+};
 
-Test(reference, window_single_negative_event)
-{
-    const sl_rec one = rec(KB, -1, 0.0f, SL_EV_CLICK);
-    sl_ref *r = make_window(1000, 0);
-    push(r, &one, 1);
-    sl_row *rows = rows_of(r, 1);
-    expect_row(&rows[0], KB, -1000, 1, 0, 0.0, 0);
-    free(rows);
-    sl_ref_destroy(&r);
-}
+#define V(k, t) REC(k, t, 0.0f, SL_EV_VIEW)
 
-/* A window length that does not divide the epoch evenly: w = 7, t = -15 -> floor(-15/7) = -3 ->
- * -21; t = 13 -> 7; t = -7 -> -7; t = 6 -> 0. Lateness large enough that nothing is dropped. */
-Test(reference, window_assignment_odd_length)
-{
-    const sl_rec recs[] = {
-        rec(KA, 13, 0.0f, SL_EV_VIEW),
-        rec(KA, -15, 0.0f, SL_EV_VIEW),
-        rec(KA, -7, 0.0f, SL_EV_VIEW),
-        rec(KA, 6, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(7, 1000);
-    push(r, recs, 4);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    sl_row *rows = rows_of(r, 4);
-    expect_row(&rows[0], KA, -21, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KA, -7, 1, 0, 0.0, 1);
-    expect_row(&rows[2], KA, 0, 1, 0, 0.0, 2);
-    expect_row(&rows[3], KA, 7, 1, 0, 0.0, 3);
-    free(rows);
-    sl_ref_destroy(&r);
-}
+static const struct window_case window_cases[] = {
+    /* Window start is floor(t / w) * w, also for negative t. Times ascend, so nothing is late:
+     *   -1001 -> -2000;  -1000 -> -1000;  -1 -> -1000;  0 -> 0;  999 -> 0;  1000 -> 1000 */
+    {"window assignment with negative times",
+     {1000, 0, 0},
+     {V(KA, -1001), V(KA, -1000), V(KA, -1), V(KA, 0), V(KA, 999), V(KA, 1000)},
+     {{KA, -2000, 1}, {KA, -1000, 2}, {KA, 0, 2}, {KA, 1000, 1}}},
+    {"a single negative event", {1000, 0, 0}, {REC(KB, -1, 0.0f, SL_EV_CLICK)}, {{KB, -1000, 1}}},
+    /* A window length that does not divide the epoch evenly: w = 7, t = -15 -> floor(-15/7) = -3
+     * -> -21; t = 13 -> 7; t = -7 -> -7; t = 6 -> 0. Lateness large enough that nothing is
+     * dropped. */
+    {"window assignment, odd length",
+     {7, 1000, 0},
+     {V(KA, 13), V(KA, -15), V(KA, -7), V(KA, 6)},
+     {{KA, -21, 1}, {KA, -7, 1}, {KA, 0, 1}, {KA, 7, 1}}},
+    /* Rows sort by key first, then window start (negative before positive). */
+    {"rows sorted by key, then window",
+     {1000, 1000000, 0},
+     {V(KC, 2500), V(KA, 1500), V(KB, -500), V(KA, -2500), V(KC, -1), V(KB, 2999), V(KA, 1999)},
+     {{KB, -1000, 1}, {KB, 2000, 1}, {KA, -3000, 1}, {KA, 1000, 2}, {KC, -1000, 1}, {KC, 2000, 1}}},
 
-/* Rows sort by key first, then window start (negative before positive). */
-Test(reference, window_rows_sorted_by_key_then_window)
-{
-    const sl_rec recs[] = {
-        rec(KC, 2500, 0.0f, SL_EV_VIEW), rec(KA, 1500, 0.0f, SL_EV_VIEW),
-        rec(KB, -500, 0.0f, SL_EV_VIEW), rec(KA, -2500, 0.0f, SL_EV_VIEW),
-        rec(KC, -1, 0.0f, SL_EV_VIEW),   rec(KB, 2999, 0.0f, SL_EV_VIEW),
-        rec(KA, 1999, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 1000000);
-    push(r, recs, sizeof recs / sizeof recs[0]);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    sl_row *rows = rows_of(r, 6);
-    expect_row(&rows[0], KB, -1000, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KB, 2000, 1, 0, 0.0, 1);
-    expect_row(&rows[2], KA, -3000, 1, 0, 0.0, 2);
-    expect_row(&rows[3], KA, 1000, 2, 0, 0.0, 3);
-    expect_row(&rows[4], KC, -1000, 1, 0, 0.0, 4);
-    expect_row(&rows[5], KC, 2000, 1, 0, 0.0, 5);
-    free(rows);
-    sl_ref_destroy(&r);
-}
+    /* The late rule: an event is dropped when its window's end <= (largest earlier event time) -
+     * lateness_ms. Window 1000 from here on. */
 
-/* The late rule: an event is dropped when its window's end <= (largest earlier event time) -
- * lateness_ms. Window 1000 throughout. */
-
-/* lateness 0: after t = 5000, t = 4999 (window [4000, 5000), end 5000 <= 5000) is late; t = 5000
- * itself is not (end 6000). */
-Test(reference, late_boundary_lateness_0_dropped)
-{
-    const sl_rec recs[] = {
-        rec(KA, 5000, 0.0f, SL_EV_VIEW),
-        rec(KA, 4999, 0.0f, SL_EV_VIEW),
-        rec(KA, 5000, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 0);
-    push(r, recs, 3);
-    cr_assert(eq(u64, sl_ref_late(r), 1));
-    sl_row *rows = rows_of(r, 1);
-    expect_row(&rows[0], KA, 5000, 2, 0, 0.0, 0);
-    free(rows);
-    sl_ref_destroy(&r);
-}
-
-/* lateness 0, max 4999: t = 4000 is in the max's own window (end 5000 > 4999), so kept. */
-Test(reference, late_boundary_lateness_0_kept)
-{
-    const sl_rec recs[] = {
-        rec(KA, 4999, 0.0f, SL_EV_VIEW),
-        rec(KA, 4000, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 0);
-    push(r, recs, 2);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    sl_row *rows = rows_of(r, 1);
-    expect_row(&rows[0], KA, 4000, 2, 0, 0.0, 0);
-    free(rows);
-    sl_ref_destroy(&r);
-}
-
-/* lateness 500, window [4000, 5000) with end 5000:
- *   max 5500: 5000 <= 5500 - 500 = 5000 -> late (exactly on the boundary)
- *   max 5499: 5000 <= 4999 is false     -> kept (one ms inside) */
-Test(reference, late_boundary_with_lateness)
-{
-    const sl_rec dropped[] = {
-        rec(KA, 5500, 0.0f, SL_EV_VIEW),
-        rec(KA, 4000, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 500);
-    push(r, dropped, 2);
-    cr_assert(eq(u64, sl_ref_late(r), 1));
-    sl_row *rows = rows_of(r, 1);
-    expect_row(&rows[0], KA, 5000, 1, 0, 0.0, 0);
-    free(rows);
-    sl_ref_destroy(&r);
-
-    const sl_rec kept[] = {
-        rec(KA, 5499, 0.0f, SL_EV_VIEW),
-        rec(KA, 4000, 0.0f, SL_EV_VIEW),
-    };
-    r = make_window(1000, 500);
-    push(r, kept, 2);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    rows = rows_of(r, 2);
-    expect_row(&rows[0], KA, 4000, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KA, 5000, 1, 0, 0.0, 1);
-    free(rows);
-    sl_ref_destroy(&r);
-}
-
-/* The largest time is over all keys: an event of another key is late against it. Negative
- * times follow the same rule: t = -1 is in [-1000, 0), end 0 <= 0 after max 0. */
-Test(reference, late_across_keys_and_negative_times)
-{
-    const sl_rec recs[] = {
-        rec(KA, 10000, 0.0f, SL_EV_VIEW), /* max 10000 */
-        rec(KB, 8999, 0.0f, SL_EV_VIEW),  /* [8000, 9000): 9000 <= 10000 -> late */
-        rec(KB, 9000, 0.0f, SL_EV_VIEW),  /* [9000, 10000): 10000 <= 10000 -> late */
-        rec(KB, 10001, 0.0f, SL_EV_VIEW), /* kept, max 10001 */
-    };
-    sl_ref *r = make_window(1000, 0);
-    push(r, recs, 4);
-    cr_assert(eq(u64, sl_ref_late(r), 2));
-    sl_row *rows = rows_of(r, 2);
-    expect_row(&rows[0], KB, 10000, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KA, 10000, 1, 0, 0.0, 1);
-    free(rows);
-    sl_ref_destroy(&r);
-
-    const sl_rec neg[] = {
-        rec(KA, 0, 0.0f, SL_EV_VIEW),     /* max 0 */
-        rec(KA, -1, 0.0f, SL_EV_VIEW),    /* [-1000, 0): 0 <= 0 -> late */
-        rec(KA, -2001, 0.0f, SL_EV_VIEW), /* [-3000, -2000) -> late */
-    };
-    r = make_window(1000, 0);
-    push(r, neg, 3);
-    cr_assert(eq(u64, sl_ref_late(r), 2));
-    rows = rows_of(r, 1);
-    expect_row(&rows[0], KA, 0, 1, 0, 0.0, 0);
-    free(rows);
-    sl_ref_destroy(&r);
-
+    /* lateness 0: after t = 5000, t = 4999 (window [4000, 5000), end 5000 <= 5000) is late;
+     * t = 5000 itself is not (end 6000). */
+    {"late boundary, lateness 0, dropped",
+     {1000, 0, 1},
+     {V(KA, 5000), V(KA, 4999), V(KA, 5000)},
+     {{KA, 5000, 2}}},
+    /* lateness 0, max 4999: t = 4000 is in the max's own window (end 5000 > 4999), so kept. */
+    {"late boundary, lateness 0, kept", {1000, 0, 0}, {V(KA, 4999), V(KA, 4000)}, {{KA, 4000, 2}}},
+    /* lateness 500, window [4000, 5000) with end 5000:
+     *   max 5500: 5000 <= 5500 - 500 = 5000 -> late (exactly on the boundary)
+     *   max 5499: 5000 <= 4999 is false     -> kept (one ms inside) */
+    {"late boundary with lateness, dropped",
+     {1000, 500, 1},
+     {V(KA, 5500), V(KA, 4000)},
+     {{KA, 5000, 1}}},
+    {"late boundary with lateness, kept",
+     {1000, 500, 0},
+     {V(KA, 5499), V(KA, 4000)},
+     {{KA, 4000, 1}, {KA, 5000, 1}}},
+    /* The largest time is over all keys: an event of another key is late against it:
+     *   10000 (max 10000); 8999: [8000, 9000), 9000 <= 10000 -> late;
+     *   9000: [9000, 10000), 10000 <= 10000 -> late; 10001: kept, max 10001 */
+    {"late across keys",
+     {1000, 0, 2},
+     {V(KA, 10000), V(KB, 8999), V(KB, 9000), V(KB, 10001)},
+     {{KB, 10000, 1}, {KA, 10000, 1}}},
+    /* Negative times follow the same rule: after max 0, t = -1 is in [-1000, 0), end 0 <= 0 ->
+     * late; -2001 in [-3000, -2000) -> late. */
+    {"late with negative times", {1000, 0, 2}, {V(KA, 0), V(KA, -1), V(KA, -2001)}, {{KA, 0, 1}}},
     /* with lateness 1001 the same -1 is kept: 0 <= 0 - 1001 is false */
-    r = make_window(1000, 1001);
-    push(r, neg, 2);
-    cr_assert(eq(u64, sl_ref_late(r), 0));
-    rows = rows_of(r, 2);
-    expect_row(&rows[0], KA, -1000, 1, 0, 0.0, 0);
-    expect_row(&rows[1], KA, 0, 1, 0, 0.0, 1);
-    free(rows);
-    sl_ref_destroy(&r);
+    {"negative time kept with lateness 1001",
+     {1000, 1001, 0},
+     {V(KA, 0), V(KA, -1)},
+     {{KA, -1000, 1}, {KA, 0, 1}}},
+    /* A kept out-of-order event does not lower the largest time. Lateness 500, so the rule reads
+     * "late when window end <= max - 500":
+     *   3900: max 3900
+     *   3000: [3000, 4000), 4000 <= 3400 is false -> kept; max stays 3900 (not 3000)
+     *   2600: [2000, 3000), 3000 <= 3400          -> late (against 3000 it would be kept) */
+    {"late: the max time only grows",
+     {1000, 500, 1},
+     {V(KA, 3900), V(KA, 3000), V(KA, 2600)},
+     {{KA, 3000, 2}}},
+};
+
+#undef V
+
+ParameterizedTestParameters(reference, windows)
+{
+    return cr_make_param_array(struct window_case, window_cases,
+                               sizeof window_cases / sizeof window_cases[0]);
 }
 
-/* A kept out-of-order event does not lower the largest time. Lateness 500, so the rule reads
- * "late when window end <= max - 500":
- *   3900: max 3900
- *   3000: [3000, 4000), 4000 <= 3400 is false -> kept; max stays 3900 (not 3000)
- *   2600: [2000, 3000), 3000 <= 3400          -> late (against 3000 it would be kept) */
-Test(reference, late_max_time_only_grows)
+ParameterizedTest(struct window_case *c, reference, windows)
 {
-    const sl_rec recs[] = {
-        rec(KA, 3900, 0.0f, SL_EV_VIEW),
-        rec(KA, 3000, 0.0f, SL_EV_VIEW),
-        rec(KA, 2600, 0.0f, SL_EV_VIEW),
-    };
-    sl_ref *r = make_window(1000, 500);
-    push(r, recs, 3);
-    cr_assert(eq(u64, sl_ref_late(r), 1));
-    sl_row *rows = rows_of(r, 1);
-    expect_row(&rows[0], KA, 3000, 2, 0, 0.0, 0);
+    size_t n = 0, nwant = 0;
+    while (n < 8 && c->recs[n].key)
+        n++;
+    while (nwant < 8 && c->want[nwant].key)
+        nwant++;
+    sl_ref *r = make_window(c->cfg.window_ms, c->cfg.lateness_ms);
+    push(r, c->recs, n);
+    cr_assert(eq(u64, sl_ref_late(r), c->cfg.late), "%s: late events", c->name);
+    cr_assert(eq(sz, sl_ref_count(r), nwant), "%s: windows", c->name);
+    sl_row *rows = NULL;
+    size_t got = 0;
+    cr_assert(eq(int, sl_ref_rows(r, &rows, &got), 0), "%s", c->name);
+    cr_assert(eq(sz, got, nwant), "%s: rows", c->name);
+    for (size_t i = 0; i < nwant; i++) {
+        cr_assert(eq(u64, rows[i].key, c->want[i].key), "%s: row %zu key", c->name, i);
+        cr_assert(eq(i64, rows[i].window_start, c->want[i].ws), "%s: row %zu window", c->name, i);
+        cr_assert(eq(dbl, rows[i].v[0], (double)c->want[i].count), "%s: row %zu count", c->name, i);
+        cr_assert(eq(dbl, rows[i].v[1], 0.0), "%s: row %zu column 1", c->name, i);
+    }
     free(rows);
     sl_ref_destroy(&r);
 }

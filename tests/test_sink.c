@@ -13,25 +13,9 @@
 #include "addict.h"
 #include "err.h"
 #include "sink.h"
+#include "util.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-/* Returns the whole content of f (malloc'd, NUL-terminated; length in *len). */
-static char *slurp(FILE *f, size_t *len)
-{
-    cr_assert(eq(int, fflush(f), 0));
-    cr_assert(eq(int, fseek(f, 0, SEEK_END), 0));
-    long end = ftell(f);
-    cr_assert(ge(long, end, 0));
-    rewind(f);
-    char *buf = malloc((size_t)end + 1);
-    cr_assert_not_null(buf);
-    size_t got = fread(buf, 1, (size_t)end, f);
-    cr_assert(eq(sz, got, (size_t)end));
-    buf[got] = '\0';
-    *len = got;
-    return buf;
-}
 
 /* Writes bytes with C escapes for a failure message (into a static buffer). */
 static const char *show(const char *s, size_t n)
@@ -55,7 +39,7 @@ static const char *show(const char *s, size_t n)
 static void expect_file(FILE *f, const char *want, size_t want_len)
 {
     size_t len;
-    char *got = slurp(f, &len);
+    char *got = tu_read_stream(f, &len);
     if (len != want_len || memcmp(got, want, len) != 0) {
         char *g = strdup(show(got, len));
         cr_fatal("CSV text differs\n--- got (%zu bytes):\n%s\n--- want (%zu bytes):\n%s", len, g,
@@ -344,7 +328,7 @@ Test(sink, ids_with_nul_bytes_round_trip)
     };
     emit(fx.sink, SL_EMIT_FINAL, rows, 3);
     size_t len;
-    char *text = slurp(fx.out, &len);
+    char *text = tu_read_stream(fx.out, &len);
     const char *p = text, *end = text + len;
     const char *hdr = "ad_id,count\n";
     cr_assert(ge(sz, len, strlen(hdr)));
@@ -645,12 +629,18 @@ struct top_row {
     double ctr;
 };
 
-/* Parses the table that sl_sink_print_top wrote: a title line, a column header line, then rows
- * "RANK ID IMPRESSIONS CLICKS CTR" (ids here have no spaces). Returns the number of rows. */
-static size_t parse_top(FILE *f, struct top_row *out, size_t max, char *title, size_t titlelen)
+/* Has the sink print its top k rows with at least min impressions (sl_sink_print_top, which
+ * must succeed), then parses that table: a title line (into title), a column header line, then
+ * rows "RANK ID IMPRESSIONS CLICKS CTR" (ids here have no spaces). Returns the number of rows. */
+static size_t top_of(sl_sink *sink, size_t k, uint64_t min, struct top_row *out, size_t max,
+                     char *title, size_t titlelen)
 {
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert(eq(int, sl_sink_print_top(sink, f, k, min), 0));
     size_t len;
-    char *text = slurp(f, &len);
+    char *text = tu_read_stream(f, &len);
+    fclose(f);
     char *save = NULL, *line = strtok_r(text, "\n", &save);
     cr_assert_not_null(line, "empty top table");
     snprintf(title, titlelen, "%s", line);
@@ -676,6 +666,14 @@ static size_t parse_top(FILE *f, struct top_row *out, size_t max, char *title, s
     return n;
 }
 
+/* Asserts the parsed top table holds exactly the ids ids[0..nids), in that order. */
+static void expect_top_ids(const struct top_row *got, size_t n, const char *const *ids, size_t nids)
+{
+    cr_assert(eq(sz, n, nids));
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(got[i].id, ids[i], "rank %zu", i + 1);
+}
+
 /* Order: ctr descending, then impressions descending, then id in byte order; rows under
  * min_impressions are left out. */
 Test(sink, print_top_order_and_filter)
@@ -694,12 +692,9 @@ Test(sink, print_top_order_and_filter)
     enum { NR = sizeof rows / sizeof rows[0] };
     emit(fx.sink, SL_EMIT_FINAL, rows, NR);
 
-    FILE *top = tmpfile();
-    cr_assert_not_null(top);
-    cr_assert(eq(int, sl_sink_print_top(fx.sink, top, 10, 5), 0));
     struct top_row got[16];
     char title[256];
-    size_t n = parse_top(top, got, 16, title, sizeof title);
+    size_t n = top_of(fx.sink, 10, 5, got, 16, title, sizeof title);
     static const struct top_row want[] = {
         {"half-big", 40, 20, 0.5}, {"half-big-b", 40, 20, 0.5}, {"half-small", 10, 5, 0.5},
         {"mid", 30, 9, 0.3},       {"low", 100, 1, 0.01},       {"zero", 50, 0, 0.0},
@@ -711,36 +706,20 @@ Test(sink, print_top_order_and_filter)
         cr_assert(eq(u64, got[i].clicks, want[i].clicks), "rank %zu", i + 1);
         cr_assert(epsilon_eq(dbl, got[i].ctr, want[i].ctr, 1e-6), "rank %zu", i + 1);
     }
-    fclose(top);
 
     /* top 2 of the same set */
-    top = tmpfile();
-    cr_assert_not_null(top);
-    cr_assert(eq(int, sl_sink_print_top(fx.sink, top, 2, 5), 0));
-    n = parse_top(top, got, 16, title, sizeof title);
-    cr_assert(eq(sz, n, 2));
-    cr_assert_str_eq(got[0].id, "half-big");
-    cr_assert_str_eq(got[1].id, "half-big-b");
-    fclose(top);
+    static const char *const top2[] = {"half-big", "half-big-b"};
+    n = top_of(fx.sink, 2, 5, got, 16, title, sizeof title);
+    expect_top_ids(got, n, top2, 2);
 
     /* min 0 lets the 2-impression ad in, at the top */
-    top = tmpfile();
-    cr_assert_not_null(top);
-    cr_assert(eq(int, sl_sink_print_top(fx.sink, top, 3, 0), 0));
-    n = parse_top(top, got, 16, title, sizeof title);
-    cr_assert(eq(sz, n, 3));
-    cr_assert_str_eq(got[0].id, "best-but-few");
-    cr_assert_str_eq(got[1].id, "half-big");
-    cr_assert_str_eq(got[2].id, "half-big-b");
-    fclose(top);
+    static const char *const top3[] = {"best-but-few", "half-big", "half-big-b"};
+    n = top_of(fx.sink, 3, 0, got, 16, title, sizeof title);
+    expect_top_ids(got, n, top3, 3);
 
     /* a filter above every ad leaves an empty table */
-    top = tmpfile();
-    cr_assert_not_null(top);
-    cr_assert(eq(int, sl_sink_print_top(fx.sink, top, 10, 101), 0));
-    n = parse_top(top, got, 16, title, sizeof title);
-    cr_assert(eq(sz, n, 0));
-    fclose(top);
+    n = top_of(fx.sink, 10, 101, got, 16, title, sizeof title);
+    expect_top_ids(got, n, NULL, 0);
 
     close_fixture(&fx);
 }
@@ -755,14 +734,10 @@ Test(sink, print_top_min_is_inclusive)
         row(KEY(fx.dict, "ten"), 0, 10, 1, 0.1),
     };
     emit(fx.sink, SL_EMIT_FINAL, rows, 2);
-    FILE *top = tmpfile();
-    cr_assert_not_null(top);
-    cr_assert(eq(int, sl_sink_print_top(fx.sink, top, 10, 10), 0));
     struct top_row got[4];
     char title[256];
-    size_t n = parse_top(top, got, 4, title, sizeof title);
-    cr_assert(eq(sz, n, 1));
-    cr_assert_str_eq(got[0].id, "ten");
-    fclose(top);
+    static const char *const ten[] = {"ten"};
+    size_t n = top_of(fx.sink, 10, 10, got, 4, title, sizeof title);
+    expect_top_ids(got, n, ten, 1);
     close_fixture(&fx);
 }

@@ -13,19 +13,23 @@
 #include "generator.h"
 #include "keyhash.h"
 #include "pipeline.h"
+#include "util.h"
 
 #define KEYS 600
 #define PER_CAMPAIGN 10
 #define CAMPAIGNS (KEYS / PER_CAMPAIGN)
 
-static char tmpdir[4096];
+static char csv[8192], outp[8192]; /* the join table; the output, removed once read */
+static sl_topology topo;
 
-static void paths(char *csv, char *out, size_t len)
+/* .init of every test: the join table, and the two-stage topology every test starts from:
+ * generator -> ctr per ad (prior 1, 10) -> join ad -> campaign -> a stage set by the test. */
+static void stages_init(void)
 {
     const char *d = getenv("SLUICE_TEST_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s", d && *d ? d : "/tmp");
-    snprintf(csv, len, "%s/stages-camp-%d.csv", tmpdir, (int)getpid());
-    snprintf(out, len, "%s/stages-out-%d.csv", tmpdir, (int)getpid());
+    d = d && *d ? d : "/tmp";
+    snprintf(csv, sizeof csv, "%s/stages-camp-%d.csv", d, (int)getpid());
+    snprintf(outp, sizeof outp, "%s/stages-out-%d.csv", d, (int)getpid());
     FILE *f = fopen(csv, "w");
     cr_assert_not_null(f);
     fputs("ad_id,campaign_id\n", f);
@@ -34,10 +38,8 @@ static void paths(char *csv, char *out, size_t len)
     for (unsigned i = 0; i < KEYS - PER_CAMPAIGN; i++)
         fprintf(f, "ad-%08u,campaign-%03u\n", i, i / PER_CAMPAIGN);
     fclose(f);
-}
 
-static void base_topology(sl_topology *t, const char *csv)
-{
+    sl_topology *t = &topo;
     sl_topology_defaults(t);
     t->source.kind = SL_SRC_GENERATOR;
     t->source.gen.events = 400000;
@@ -56,9 +58,21 @@ static void base_topology(sl_topology *t, const char *csv)
     memcpy(t->next[0].join, csv, strlen(csv) + 1);
 }
 
-/* Per-ad views and clicks of the generator stream, indexed by ad number. */
-static void reference_counts(const sl_topology *t, uint64_t *views, uint64_t *clicks, int *seen)
+static void stages_fini(void)
 {
+    unlink(csv);
+}
+
+/* Per-ad views and clicks of the generator stream, indexed by ad number. */
+struct counts {
+    uint64_t views[KEYS], clicks[KEYS];
+    int seen[KEYS];
+};
+
+static const struct counts *reference_counts(const sl_topology *t)
+{
+    static struct counts c;
+    memset(&c, 0, sizeof c);
     int err = 0;
     sl_gen *g = sl_gen_new(&t->source.gen, NULL, &err);
     cr_assert_not_null(g);
@@ -76,34 +90,41 @@ static void reference_counts(const sl_topology *t, uint64_t *views, uint64_t *cl
             while (a < KEYS && keys[a] != buf[i].key)
                 a++;
             cr_assert_lt(a, KEYS);
-            seen[a] = 1;
-            views[a] += buf[i].type == SL_EV_VIEW;
-            clicks[a] += buf[i].type == SL_EV_CLICK;
+            c.seen[a] = 1;
+            c.views[a] += buf[i].type == SL_EV_VIEW;
+            c.clicks[a] += buf[i].type == SL_EV_CLICK;
         }
     }
     sl_gen_destroy(&g);
+    return &c;
 }
 
-static char *run(const sl_topology *t, const char *out_path)
+/* Runs `topo` and asserts its CSV is, byte for byte, what write_expected writes from the
+ * generator's own per-ad counts. */
+static void check(void (*write_expected)(FILE *w, const struct counts *n))
 {
-    FILE *out = fopen(out_path, "w+");
+    FILE *out = fopen(outp, "w+");
     cr_assert_not_null(out);
-    sl_pipeline_opts o = {.topo = t, .out = out};
+    sl_pipeline_opts o = {.topo = &topo, .out = out};
     sl_pipeline_report rep;
     char msg[4096];
     int rc = sl_pipeline_run(&o, &rep, msg, sizeof msg);
     cr_assert_eq(rc, 0, "%s", msg);
     cr_assert_eq(rep.chain.stages, 2);
     cr_assert_eq(rep.chain.unjoined[0], PER_CAMPAIGN, "the last campaign's ads are not joined");
-    fflush(out);
-    long len = ftell(out);
-    char *text = malloc((size_t)len + 1);
-    rewind(out);
-    cr_assert_eq(fread(text, 1, (size_t)len, out), (size_t)len);
-    text[len] = '\0';
+    char *got = tu_read_stream(out, NULL);
     fclose(out);
-    unlink(out_path);
-    return text;
+    unlink(outp);
+
+    char *want = NULL;
+    size_t len = 0;
+    FILE *w = open_memstream(&want, &len);
+    cr_assert_not_null(w);
+    write_expected(w, reference_counts(&topo));
+    cr_assert_eq(fclose(w), 0);
+    cr_assert_str_eq(got, want);
+    free(got);
+    free(want);
 }
 
 struct cand {
@@ -120,100 +141,78 @@ static int by_rank(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-Test(stages, topk_per_campaign_matches_reference, .timeout = 120)
+/* topk_ctr.cl: per campaign, its three ads of highest ctr (ties: lower key first). */
+static void topk_expected(FILE *w, const struct counts *n)
 {
-    char csv[8192], outp[8192];
-    paths(csv, outp, sizeof csv);
-    static sl_topology t;
-    base_topology(&t, csv);
-    snprintf(t.next[0].pe.source, sizeof t.next[0].pe.source, "%s",
-             SLUICE_SOURCE_DIR "/examples/kernels/topk_ctr.cl");
-    snprintf(t.next[0].value, sizeof t.next[0].value, "ctr");
-    char *got = run(&t, outp);
-
-    static uint64_t views[KEYS], clicks[KEYS];
-    static int seen[KEYS];
-    reference_counts(&t, views, clicks, seen);
-    size_t cap = 1 << 20, o = 0;
-    char *want = malloc(cap);
-    o += (size_t)snprintf(want + o, cap - o,
-                          "campaign_id,top1,ctr1,top2,ctr2,top3,ctr3,candidates\n");
+    fprintf(w, "campaign_id,top1,ctr1,top2,ctr2,top3,ctr3,candidates\n");
     for (unsigned c = 0; c + 1 < CAMPAIGNS; c++) {
         struct cand k[PER_CAMPAIGN];
         int nk = 0;
         for (unsigned a = c * PER_CAMPAIGN; a < (c + 1) * PER_CAMPAIGN; a++) {
-            if (!seen[a])
+            if (!n->seen[a])
                 continue;
             char id[32];
             snprintf(id, sizeof id, "ad-%08u", a);
-            double ctr = ((double)clicks[a] + 1.0) / ((double)views[a] + 1.0 + 10.0);
+            double ctr = ((double)n->clicks[a] + 1.0) / ((double)n->views[a] + 1.0 + 10.0);
             k[nk++] = (struct cand){a, sl_key_hash(id, strlen(id)), (float)ctr};
         }
         if (nk == 0)
             continue;
         qsort(k, (size_t)nk, sizeof k[0], by_rank);
-        o += (size_t)snprintf(want + o, cap - o, "campaign-%03u", c);
+        fprintf(w, "campaign-%03u", c);
         for (int r = 0; r < 3; r++) {
             if (r < nk)
-                o +=
-                    (size_t)snprintf(want + o, cap - o, ",ad-%08u,%.6f", k[r].ad, (double)k[r].ctr);
+                fprintf(w, ",ad-%08u,%.6f", k[r].ad, (double)k[r].ctr);
             else
-                o += (size_t)snprintf(want + o, cap - o, ",,0.000000");
+                fprintf(w, ",,0.000000");
         }
-        o += (size_t)snprintf(want + o, cap - o, ",%d\n", nk);
+        fprintf(w, ",%d\n", nk);
     }
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
-    unlink(csv);
 }
 
-Test(stages, sum_of_clicks_per_campaign_matches_reference, .timeout = 120)
+Test(stages, topk_per_campaign_matches_reference, .init = stages_init, .fini = stages_fini,
+     .timeout = 120)
 {
-    char csv[8192], outp[8192];
-    paths(csv, outp, sizeof csv);
-    static sl_topology t;
-    base_topology(&t, csv);
-    sl_pe_defaults(&t.next[0].pe, SL_PE_SUM);
-    t.next[0].pe.capacity = 1024;
-    snprintf(t.next[0].value, sizeof t.next[0].value, "clicks");
-    char *got = run(&t, outp);
+    snprintf(topo.next[0].pe.source, sizeof topo.next[0].pe.source, "%s",
+             SLUICE_SOURCE_DIR "/examples/kernels/topk_ctr.cl");
+    snprintf(topo.next[0].value, sizeof topo.next[0].value, "ctr");
+    check(topk_expected);
+}
 
-    static uint64_t views[KEYS], clicks[KEYS];
-    static int seen[KEYS];
-    reference_counts(&t, views, clicks, seen);
-    size_t cap = 1 << 20, o = 0;
-    char *want = malloc(cap);
-    o += (size_t)snprintf(want + o, cap - o, "campaign_id,count,sum\n");
+/* A sum PE over the clicks: per campaign, its ads seen and their clicks. */
+static void sum_expected(FILE *w, const struct counts *n)
+{
+    fprintf(w, "campaign_id,count,sum\n");
     for (unsigned c = 0; c + 1 < CAMPAIGNS; c++) {
         uint64_t ads = 0, sum = 0;
         for (unsigned a = c * PER_CAMPAIGN; a < (c + 1) * PER_CAMPAIGN; a++) {
-            ads += (uint64_t)seen[a];
-            sum += clicks[a];
+            ads += (uint64_t)n->seen[a];
+            sum += n->clicks[a];
         }
         if (ads)
-            o += (size_t)snprintf(want + o, cap - o, "campaign-%03u,%llu,%llu.000000\n", c,
-                                  (unsigned long long)ads, (unsigned long long)sum);
+            fprintf(w, "campaign-%03u,%llu,%llu.000000\n", c, (unsigned long long)ads,
+                    (unsigned long long)sum);
     }
-    cr_assert_str_eq(got, want);
-    free(got);
-    free(want);
-    unlink(csv);
 }
 
-Test(stages, unknown_value_column_is_an_error_before_running)
+Test(stages, sum_of_clicks_per_campaign_matches_reference, .init = stages_init, .fini = stages_fini,
+     .timeout = 120)
 {
-    char csv[8192], outp[8192];
-    paths(csv, outp, sizeof csv);
-    static sl_topology t;
-    base_topology(&t, csv);
-    sl_pe_defaults(&t.next[0].pe, SL_PE_SUM);
-    snprintf(t.next[0].value, sizeof t.next[0].value, "revenue");
-    sl_pipeline_opts o = {.topo = &t};
+    sl_pe_defaults(&topo.next[0].pe, SL_PE_SUM);
+    topo.next[0].pe.capacity = 1024;
+    snprintf(topo.next[0].value, sizeof topo.next[0].value, "clicks");
+    check(sum_expected);
+}
+
+Test(stages, unknown_value_column_is_an_error_before_running, .init = stages_init,
+     .fini = stages_fini)
+{
+    sl_pe_defaults(&topo.next[0].pe, SL_PE_SUM);
+    snprintf(topo.next[0].value, sizeof topo.next[0].value, "revenue");
+    sl_pipeline_opts o = {.topo = &topo};
     sl_pipeline_report rep;
     char msg[4096];
     cr_assert_eq(sl_pipeline_run(&o, &rep, msg, sizeof msg), SL_ECONFIG);
     cr_assert_str_eq(msg, "next[0].value: PE ctr has no column \"revenue\" (it has: impressions, "
                           "clicks, ctr)");
-    unlink(csv);
 }

@@ -54,19 +54,7 @@ static uint64_t hashed(const char *prefix, unsigned i)
 
 static sl_engine_cfg make_cfg(uint64_t capacity, uint32_t batch)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_COUNT);
-    cfg.pe.kind = SL_PE_USER;
-    cfg.pe.window_ms = 0; /* the count defaults carry a window */
-    cfg.pe.lateness_ms = 0;
-    cfg.pe.capacity = capacity;
-    snprintf(cfg.pe.name, sizeof cfg.pe.name, "topk_ctr");
-    int n = snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s/examples/kernels/topk_ctr.cl",
-                     SLUICE_SOURCE_DIR);
-    cr_assert(n > 0 && (size_t)n < sizeof cfg.pe.source);
-    cfg.batch_events = batch;
-    return cfg;
+    return tu_example_pe("topk_ctr.cl", "topk_ctr", capacity, batch);
 }
 
 /* ---- the reference ---------------------------------------------------------------------- */
@@ -223,19 +211,6 @@ static void check_all_modes(const sl_rec *recs, size_t n, const sl_row *ref, siz
 
 /* ---- random inputs ------------------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static double unit(uint64_t *s)
-{
-    return (double)(splitmix(s) >> 11) * 0x1.0p-53;
-}
-
 /* A dozen ctrs, -0 among them; drawn with low values more likely, so that a campaign's best ads
  * are not all tied at the top value. */
 static const float ctr_set[] = {0.0f,  -0.0f,  0.001f, 0.01f,       0.0125f, 0.02f,
@@ -257,18 +232,18 @@ static size_t make_records(uint64_t seed, sl_rec *recs, size_t n, uint32_t ncamp
         cdf[c] = (acc += 1.0 / pow(c + 1.0, 1.2));
     const size_t sparse = 8, nrand = n - sparse;
     for (size_t i = 0; i < nrand; i++) {
-        const double u = unit(&s) * acc;
+        const double u = tu_unit(&s) * acc;
         uint32_t c = 0;
         while (c + 1 < ncamp && cdf[c] < u)
             c++;
         const uint32_t per = NADS / ncamp;
-        const uint32_t ad = c + ncamp * (uint32_t)(splitmix(&s) % per);
-        const double t = unit(&s);
+        const uint32_t ad = c + ncamp * (uint32_t)(splitmix64(&s) % per);
+        const double t = tu_unit(&s);
         recs[i].key = hashed("campaign", c);
         recs[i].time_ms = 0;
         recs[i].type = SL_EV_VIEW;
         recs[i].user = t < 0.03 ? 0 : hashed("ad", ad);
-        const double v = unit(&s);
+        const double v = tu_unit(&s);
         recs[i].value = ctr_set[(size_t)(v * v * NCTR)];
         if (t > 0.995)
             recs[i].value = NAN;
@@ -293,7 +268,7 @@ static size_t make_records(uint64_t seed, sl_rec *recs, size_t n, uint32_t ncamp
         r->value = fixed[j].ctr;
     }
     for (size_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-        const size_t j = (size_t)(splitmix(&s) % (i + 1));
+        const size_t j = (size_t)(splitmix64(&s) % (i + 1));
         const sl_rec tmp = recs[i];
         recs[i] = recs[j];
         recs[j] = tmp;
@@ -328,8 +303,7 @@ Test(topk, matches_reference_in_both_modes, .timeout = 300)
         size_t n;
     } shapes[] = {{1, 2000}, {7, 6000}, {50, 30000}, {50, 3000}};
     const size_t nmax = 30000;
-    sl_rec *recs = malloc(nmax * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(nmax);
     struct coverage cv = {0};
     for (uint64_t seed = 1; seed <= 3; seed++)
         for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
@@ -503,21 +477,6 @@ static uint64_t intern(sl_addict *d, const char *id)
     return k;
 }
 
-/* Returns the whole content of f (malloc'd, NUL-terminated). */
-static char *slurp(FILE *f)
-{
-    cr_assert_eq(fflush(f), 0);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long end = ftell(f);
-    cr_assert_geq(end, 0);
-    rewind(f);
-    char *buf = malloc((size_t)end + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)end, f), (size_t)end);
-    buf[end] = '\0';
-    return buf;
-}
-
 /* The sink prints a key column as the id its dictionary holds (quoted like ad_id), nothing for
  * key 0, and '#' with 16 hex digits for a key it does not hold. */
 Test(topk, sink_prints_keys_as_ids)
@@ -544,7 +503,7 @@ Test(topk, sink_prints_keys_as_ids)
         {.key = c2, .v = {key_bits(ad3), 1.0, key_bits(0), 0, key_bits(0), 0, 1}},
     };
     cr_assert_eq(sl_sink_emit(s, SL_EMIT_FINAL, rows, 3), 0);
-    char *got = slurp(f);
+    char *got = tu_read_stream(f, NULL);
     const char *want = "ad_id,top1,ctr1,top2,ctr2,top3,ctr3,candidates\n"
                        "campaign-1,ad-1,0.500000,\"ad,2\",0.250000,#00c0ffee00c0ffee,0.125000,7\n"
                        "campaign-2,\"say \"\"hi\"\"\",1.000000,,0.000000,,0.000000,1\n"

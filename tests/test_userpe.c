@@ -144,8 +144,7 @@ Test(userpe, reduce_pe_matches_reference_in_both_modes, .init = make_dir, .timeo
 {
     const char *path = write_pe("views_max.cl", VIEWS_MAX);
     size_t n = 60000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
+    sl_rec *recs = th_alloc(n);
     for (uint64_t seed = 1; seed <= 2; seed++) {
         th_records(seed, recs, n, 700, 1.0, 0, 0);
         size_t nref;
@@ -168,9 +167,7 @@ Test(userpe, sequential_pe_sees_each_key_in_arrival_order, .init = make_dir, .ti
 {
     const char *path = write_pe("drops.cl", DROPS);
     size_t n = 80000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(7, recs, n, 900, 1.0, 0, 0);
+    sl_rec *recs = th_records_new(7, n, 900, 1.0, 0, 0);
     size_t nref;
     sl_row *ref = ref_drops(recs, n, &nref);
     /* chunked is asked for, but a sequential PE has no merge: the engine must group instead */
@@ -198,9 +195,7 @@ Test(userpe, windowed_user_pe_matches_reference, .init = make_dir, .timeout = 12
                              "void sl_emit(__global const sl_state *s, sl_out *o)\n"
                              "{ o->v[0] = (double)s->n; }\n");
     size_t n = 50000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(3, recs, n, 200, 1.0, 100, 400);
+    sl_rec *recs = th_records_new(3, n, 200, 1.0, 100, 400);
     sl_engine_cfg cfg = user_cfg(path, 50000);
     cfg.pe.window_ms = 2000;
     cfg.pe.lateness_ms = 100;
@@ -210,13 +205,8 @@ Test(userpe, windowed_user_pe_matches_reference, .init = make_dir, .timeout = 12
     sl_pe_defaults(&wpe, SL_PE_WINDOW);
     wpe.window_ms = 2000;
     wpe.lateness_ms = 100;
-    sl_row *ref;
-    size_t nref;
-    uint64_t late;
-    th_reference(&wpe, recs, n, &ref, &nref, &late);
-    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    uint64_t late = th_assert_reference(&wpe, recs, n, res.final_rows, res.nfinal);
     cr_assert_eq(res.stats.events_late, late);
-    free(ref);
     th_result_free(&res);
     free(recs);
 }
@@ -260,45 +250,38 @@ Test(userpe, compile_error_names_the_users_file_and_line, .init = make_dir, .tim
 Test(userpe, abi_mismatches_are_clear_errors, .init = make_dir, .timeout = 120)
 {
     char msg[16384];
-    /* a missing function */
-    char *src = variant("void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
-                        "{ d->views += s->views; d->max_value = fmax(d->max_value, s->max_value); "
-                        "}\n",
-                        "");
-    cr_assert_eq(try_build("nomerge.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "sluice ABI: sl_merge is missing"), "%s", msg);
-    free(src);
-    /* a wrong signature */
-    src = variant("void sl_add(__global sl_state *s, const sl_record *r)",
-                  "void sl_add(__global sl_state *s, sl_record *r)");
-    cr_assert_eq(try_build("sig.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "sluice ABI: sl_add is declared with another signature"), "%s",
-                       msg);
-    free(src);
-    /* no shape, and both shapes */
-    src = variant("#define SL_PE_REDUCE\n", "");
-    cr_assert_eq(try_build("noshape.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "define exactly one of SL_PE_REDUCE and SL_PE_SEQUENTIAL"), "%s",
-                       msg);
-    free(src);
-    src = variant("#define SL_PE_REDUCE\n", "#define SL_PE_REDUCE\n#define SL_PE_SEQUENTIAL\n");
-    cr_assert_eq(try_build("twoshapes.cl", src, msg, sizeof msg), SL_EBUILD);
-    free(src);
-    /* no columns, bad columns */
-    src = variant("#define SL_COLUMNS \"views:int,max_value:f2\"\n", "");
-    cr_assert_eq(try_build("nocols.cl", src, msg, sizeof msg), SL_EBUILD);
-    cr_assert_not_null(strstr(msg, "define SL_COLUMNS"), "%s", msg);
-    free(src);
-    src = variant("views:int,max_value:f2", "views:int,max_value:x2");
-    cr_assert_eq(try_build("badcols.cl", src, msg, sizeof msg), SL_EINVAL);
-    cr_assert_not_null(strstr(msg, "unknown format"), "%s", msg);
-    free(src);
-    /* a state over the limit */
-    src = variant("typedef struct { ulong views; float max_value; } sl_state;",
-                  "typedef struct { ulong views; float max_value; char pad[5000]; } sl_state;");
-    cr_assert_eq(try_build("big.cl", src, msg, sizeof msg), SL_EINVAL);
-    cr_assert_not_null(strstr(msg, "over the limit of 4096"), "%s", msg);
-    free(src);
+    static const struct {
+        const char *what, *from, *to, *file;
+        int rc;
+        const char *says; /* in the message; NULL: not checked */
+    } bad[] = {
+        {"a missing function",
+         "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+         "{ d->views += s->views; d->max_value = fmax(d->max_value, s->max_value); }\n",
+         "", "nomerge.cl", SL_EBUILD, "sluice ABI: sl_merge is missing"},
+        {"a wrong signature", "void sl_add(__global sl_state *s, const sl_record *r)",
+         "void sl_add(__global sl_state *s, sl_record *r)", "sig.cl", SL_EBUILD,
+         "sluice ABI: sl_add is declared with another signature"},
+        {"no shape", "#define SL_PE_REDUCE\n", "", "noshape.cl", SL_EBUILD,
+         "define exactly one of SL_PE_REDUCE and SL_PE_SEQUENTIAL"},
+        {"both shapes", "#define SL_PE_REDUCE\n",
+         "#define SL_PE_REDUCE\n#define SL_PE_SEQUENTIAL\n", "twoshapes.cl", SL_EBUILD, NULL},
+        {"no columns", "#define SL_COLUMNS \"views:int,max_value:f2\"\n", "", "nocols.cl",
+         SL_EBUILD, "define SL_COLUMNS"},
+        {"bad columns", "views:int,max_value:f2", "views:int,max_value:x2", "badcols.cl", SL_EINVAL,
+         "unknown format"},
+        {"a state over the limit", "typedef struct { ulong views; float max_value; } sl_state;",
+         "typedef struct { ulong views; float max_value; char pad[5000]; } sl_state;", "big.cl",
+         SL_EINVAL, "over the limit of 4096"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *src = variant(bad[i].from, bad[i].to);
+        cr_assert_eq(try_build(bad[i].file, src, msg, sizeof msg), bad[i].rc, "%s: %s", bad[i].what,
+                     msg);
+        if (bad[i].says)
+            cr_assert_not_null(strstr(msg, bad[i].says), "%s: %s", bad[i].what, msg);
+        free(src);
+    }
     /* a missing file */
     sl_device *dev = NULL;
     cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0);
@@ -339,9 +322,7 @@ Test(userpe, binary_gives_the_same_results_as_source, .init = make_dir, .timeout
 {
     const char *bin = built_binary("vm.bin", 0);
     size_t n = 30000;
-    sl_rec *recs = malloc(n * sizeof *recs);
-    cr_assert_not_null(recs);
-    th_records(5, recs, n, 300, 0.0, 0, 0);
+    sl_rec *recs = th_records_new(5, n, 300, 0.0, 0, 0);
     sl_engine_cfg cfg = user_cfg("", 1000);
     snprintf(cfg.pe.binary, sizeof cfg.pe.binary, "%s", bin);
     th_result res;

@@ -5,22 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "device.h"
 #include "keyhash.h"
 #include "reference.h"
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static double unit(uint64_t *s)
-{
-    return (double)(splitmix(s) >> 11) * 0x1.0p-53;
-}
+#include "util.h"
 
 uint64_t th_user(uint32_t u)
 {
@@ -57,7 +46,7 @@ void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew
     for (size_t i = 0; i < n; i++) {
         uint32_t rank;
         if (cdf) {
-            double u = unit(&s);
+            double u = tu_unit(&s);
             uint32_t lo = 0, hi = keys - 1;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
@@ -68,27 +57,79 @@ void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew
             }
             rank = lo;
         } else {
-            rank = (uint32_t)(splitmix(&s) % keys);
+            rank = (uint32_t)(splitmix64(&s) % keys);
         }
-        double t = unit(&s);
+        double t = tu_unit(&s);
         uint32_t type = t < 0.70   ? SL_EV_VIEW
                         : t < 0.90 ? SL_EV_CLICK
                         : t < 0.95 ? SL_EV_PURCHASE
                                    : SL_EV_OTHER;
-        int64_t jitter = jitter_ms ? (int64_t)(splitmix(&s) % (uint64_t)(jitter_ms + 1)) : 0;
+        int64_t jitter = jitter_ms ? (int64_t)(splitmix64(&s) % (uint64_t)(jitter_ms + 1)) : 0;
         out[i].key = kt[rank];
-        out[i].user = th_user((uint32_t)(splitmix(&s) % TH_USERS));
+        out[i].user = th_user((uint32_t)(splitmix64(&s) % TH_USERS));
         out[i].type = type;
-        out[i].value = (float)((double)(int64_t)(splitmix(&s) % 200001 - 100000) / 64.0);
+        out[i].value = (float)((double)(int64_t)(splitmix64(&s) % 200001 - 100000) / 64.0);
         out[i].time_ms = start_ms + (int64_t)i - jitter;
     }
     free(kt);
     free(cdf);
 }
 
+sl_rec *th_alloc(size_t n)
+{
+    sl_rec *r = malloc((n ? n : 1) * sizeof *r);
+    cr_assert_not_null(r);
+    return r;
+}
+
+sl_rec *th_records_new(uint64_t seed, size_t n, uint32_t keys, double skew, int64_t start_ms,
+                       int64_t jitter_ms)
+{
+    sl_rec *r = th_alloc(n);
+    th_records(seed, r, n, keys, skew, start_ms, jitter_ms);
+    return r;
+}
+
+sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch)
+{
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sl_pe_defaults(&cfg.pe, kind);
+    cfg.pe.capacity = capacity;
+    cfg.batch_events = batch;
+    return cfg;
+}
+
+struct ev {
+    uint64_t key;
+    size_t i; /* arrival index */
+};
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+size_t *th_by_key(const sl_rec *recs, size_t n)
+{
+    struct ev *evs = malloc((n ? n : 1) * sizeof *evs);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    cr_assert(evs && idx);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = (struct ev){recs[i].key, i};
+    qsort(evs, n, sizeof *evs, ev_cmp);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = evs[i].i;
+    free(evs);
+    return idx;
+}
+
 struct collect {
     th_result *res;
-    size_t cap;
+    bc_rows fin; /* final_rows as they come */
 };
 
 static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
@@ -105,15 +146,7 @@ static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t 
         qsort(r->snap_rows, n, sizeof *rows, sl_row_cmp_key);
         return 0;
     }
-    if (n == 0)
-        return 0;
-    if (r->nfinal + n > c->cap) {
-        c->cap = (r->nfinal + n) * 2;
-        r->final_rows = realloc(r->final_rows, c->cap * sizeof *rows);
-        cr_assert_not_null(r->final_rows);
-    }
-    memcpy(r->final_rows + r->nfinal, rows, n * sizeof *rows);
-    r->nfinal += n;
+    cr_assert_eq(bc_rows_append(&c->fin, rows, n), 0, "out of memory");
     return 0;
 }
 
@@ -124,7 +157,7 @@ int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
     char msg[4096];
     int rc = sl_device_open(NULL, &dev, msg, sizeof msg);
     cr_assert_eq(rc, 0, "device: %s", msg);
-    struct collect c = {res, 0};
+    struct collect c = {res, {0}};
     sl_engine *e = NULL;
     rc = sl_engine_new(dev, cfg, on_emit, &c, &e, msg, sizeof msg);
     if (rc) {
@@ -132,14 +165,13 @@ int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
         sl_device_close(&dev);
         return rc;
     }
-    for (size_t i = 0; i < n && rc == 0; i += chunk)
-        rc = sl_engine_push(e, recs + i, n - i < chunk ? n - i : chunk);
-    if (rc == 0)
-        rc = sl_engine_finish(e);
+    rc = bc_feed(BC_ENGINE, e, recs, n, chunk);
     snprintf(res->msg, sizeof res->msg, "%s", sl_engine_message(e));
     sl_engine_get_stats(e, &res->stats);
     sl_engine_destroy(&e);
     cr_assert_null(e);
+    res->final_rows = c.fin.rows;
+    res->nfinal = c.fin.n;
     sl_device_close(&dev);
     if (res->final_rows)
         qsort(res->final_rows, res->nfinal, sizeof *res->final_rows, sl_row_cmp_key);
@@ -163,6 +195,18 @@ void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **ro
     if (late)
         *late = sl_ref_late(r);
     sl_ref_destroy(&r);
+}
+
+uint64_t th_assert_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, const sl_row *rows,
+                             size_t nrows)
+{
+    sl_row *ref;
+    size_t nref;
+    uint64_t late;
+    th_reference(pe, recs, n, &ref, &nref, &late);
+    th_assert_rows(rows, nrows, ref, nref, 0.0);
+    free(ref);
+    return late;
 }
 
 void th_assert_rows(const sl_row *a, size_t na, const sl_row *b, size_t nb, double tol)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "engine.h"
 #include "event.h"
+#include "util.h"
 
 /* Fills out[0..n) with records over `keys` distinct keys, Zipf(skew) (0 = uniform), random
  * types (about 70% views, 20% clicks, 5% purchases, 5% other), values with fractional parts,
@@ -16,6 +17,21 @@
  * up to `jitter_ms`. Deterministic per seed; independent of the generator module. */
 void th_records(uint64_t seed, sl_rec *out, size_t n, uint32_t keys, double skew, int64_t start_ms,
                 int64_t jitter_ms);
+
+/* A new array of n records (caller frees); asserts on allocation. */
+sl_rec *th_alloc(size_t n);
+
+/* th_alloc(n) filled by th_records. */
+sl_rec *th_records_new(uint64_t seed, size_t n, uint32_t keys, double skew, int64_t start_ms,
+                       int64_t jitter_ms);
+
+/* An engine configuration with the defaults of PE `kind`, `capacity` keys and batches of `batch`
+ * events. */
+sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch);
+
+/* The indices of recs[0..n) grouped by key in arrival order: sorted by key, then index
+ * (malloc'd, caller frees). */
+size_t *th_by_key(const sl_rec *recs, size_t n);
 
 /* The key of rank r as th_records makes it. */
 uint64_t th_key(uint32_t r);
@@ -45,6 +61,11 @@ void th_result_free(th_result *res);
 /* Runs the reference over recs and returns its sorted rows. */
 void th_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, sl_row **rows, size_t *nrows,
                   uint64_t *late);
+
+/* Asserts that rows[0..nrows) are, exactly (th_assert_rows with tol 0), the reference's rows of
+ * recs[0..n) under pe; returns the reference's count of late events. */
+uint64_t th_assert_reference(const sl_pe_cfg *pe, const sl_rec *recs, size_t n, const sl_row *rows,
+                             size_t nrows);
 
 /* Asserts a and b are equal row for row: keys and windows exactly, every column exactly
  * (doubles from the same sequence of IEEE operations) unless tol > 0, then

@@ -46,7 +46,7 @@ void setup(void)
     if (!base || !*base)
         base = "/tmp";
     mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/cluster-XXXXXX", base);
+    snprintf(tmpdir, sizeof tmpdir, "%s/%s-XXXXXX", base, program_invocation_short_name);
     cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s: %s", base, strerror(errno));
 }
 
@@ -62,20 +62,8 @@ const char *tpath(const char *name)
 /* The whole file `name` of the test directory, NUL-terminated; its length in *len if asked. */
 char *slurp(const char *name, size_t *len)
 {
-    const char *path = tpath(name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "open %s: %s", path, strerror(errno));
-    cr_assert(eq(int, fseek(f, 0, SEEK_END), 0));
-    long n = ftell(f);
-    cr_assert(ge(long, n, 0));
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_not_null(s);
-    cr_assert(eq(sz, fread(s, 1, (size_t)n, f), (size_t)n));
-    s[n] = '\0';
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
+    char *s = tu_read_file(tpath(name), len);
+    cr_assert_not_null(s, "open %s: %s", tpath(name), strerror(errno));
     return s;
 }
 
@@ -271,10 +259,30 @@ struct run run_sluice(const char *args, double timeout_s)
     return r;
 }
 
-void run_free(struct run *r)
+/* Runs `cd TMPDIR && sluice ARGS` through /bin/sh (ARGS may redirect), with stdout and stderr
+ * captured outside the directory (TMPDIR.stdout, TMPDIR.stderr, removed after). */
+struct run run_sh(const char *args)
 {
-    free(r->out);
-    free(r->err);
+    char cmd[4096], o[600], e[600];
+    snprintf(o, sizeof o, "%s.stdout", tmpdir);
+    snprintf(e, sizeof e, "%s.stderr", tmpdir);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", tmpdir, SLUICE_BIN, args, o, e);
+    int st = system(cmd);
+    cr_assert(ne(int, st, -1));
+    struct run r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, tu_read_file(o, NULL),
+                    tu_read_file(e, NULL)};
+    cr_assert(r.out && r.err, "no output of `%s`", cmd);
+    unlink(o);
+    unlink(e);
+    return r;
+}
+
+struct run run_sh_status(const char *args, int status)
+{
+    struct run r = run_sh(args);
+    cr_assert(eq(int, r.status, status), "`sluice %s` exited with %d; stderr: %s", args, r.status,
+              r.err);
+    return r;
 }
 
 /* Live processes whose working directory is the test directory: every sluice process a test
@@ -349,14 +357,6 @@ long rss_kib(pid_t pid)
 }
 
 /* ---- clusters -------------------------------------------------------------------------------- */
-
-uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
 
 /* Writes cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), and
  * `extra` lines. Each test passes its own window above Linux's ephemeral ports (32768-60999 by

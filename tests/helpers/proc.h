@@ -1,8 +1,8 @@
-/* Process helpers for the end-to-end cluster tests (tests/test_cluster.c,
- * tests/test_hardening.c): a test directory per test, sluice processes started there as
- * children that lead their own process groups (their nodes join them), reaped with their exit
- * status and peak RSS, killed and reaped by teardown() whatever the test's outcome, and local
- * clusters on ports of the test's own window.
+/* Process helpers for the end-to-end tests (tests/test_cluster.c, tests/test_hardening.c, and
+ * the command-line tests tests/test_cli.c, tests/test_outfile.c): a test directory per test, sluice
+ * processes started there as children that lead their own process groups (their nodes join them),
+ * reaped with their exit status and peak RSS, killed and reaped by teardown() whatever the test's
+ * outcome, and local clusters on ports of the test's own window.
  *
  * Every process a test starts gets SIGTERM if the test process dies (PR_SET_PDEATHSIG) and is
  * registered until reaped; teardown (each test's .fini) sends SIGCONT and SIGKILL to the groups
@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -33,7 +34,8 @@
 extern char tmpdir[512];     /* this test's directory, made by setup() */
 extern long last_maxrss_kib; /* peak RSS (KiB) of the child reap() reaped last */
 
-/* .init of every test: makes the test directory (under SLUICE_TEST_TMP). */
+/* .init of every test: makes the test directory (under SLUICE_TEST_TMP, named after the test
+ * program). */
 void setup(void);
 /* .fini of every test: kills and reaps what the test started and did not stop. */
 void teardown(void);
@@ -65,19 +67,19 @@ pid_t spawn_in(const char *args, int in_fd, const char *out, const char *err);
 int reap(pid_t pid, int *status);
 int wait_exit(pid_t pid, double timeout_s, const char *what);
 
-struct run {
-    int status;
-    char *out, *err;
-};
-
+/* Runs `sluice ARGS` to completion (at most timeout_s) and returns its status and output
+ * (struct run and run_free: util.h). */
 struct run run_sluice(const char *args, double timeout_s);
-void run_free(struct run *r);
+/* Runs `sluice ARGS` through /bin/sh in the test directory (so ARGS may redirect), with stdout
+ * and stderr captured outside it; not registered as a child (it has exited on return). */
+struct run run_sh(const char *args);
+/* run_sh, asserting the exit status (the message names ARGS and holds stderr). */
+struct run run_sh_status(const char *args, int status);
 
 int procs_in_tmpdir(void);
 void assert_nothing_running(void);
 long rss_kib(pid_t pid);
 
-uint64_t splitmix64(uint64_t *s);
 /* Cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), then `extra`. */
 void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo);
 unsigned first_port(const char *name, unsigned id);
