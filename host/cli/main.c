@@ -11,28 +11,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <pthread.h>
 #include <signal.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 
 #include "auth.h"
+#include "cli.h"
 #include "client.h"
 #include "config.h"
 #include "deepcheck.h"
 #include "device.h"
 #include "engine.h"
 #include "err.h"
+#include "execute.h"
 #include "launch.h"
 #include "node.h"
-#include "outfile.h"
 #include "pipeline.h"
 #include "placement.h"
-#include "watchdog.h"
+#include "proc.h"
 
-#define MAX_SHOWN_BAD 10
-
-static const char *prog = "sluice";
+const char cli_prog[] = "sluice";
 
 static void usage_main(FILE *o)
 {
@@ -148,330 +144,6 @@ static void usage_devices(FILE *o)
                "\"platform / device\"). See docs/placement.md.\n");
 }
 
-/* ---- shared run-time reporting ---- */
-
-struct report_ctx {
-    int strict;
-    int quiet;
-    int progress;
-    uint64_t shown;
-};
-
-static int on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, const char *reason)
-{
-    struct report_ctx *rc = ud;
-    if (rc->shown < MAX_SHOWN_BAD || rc->strict) {
-        if (rc->progress)
-            fputs("\r\033[K", stderr);
-        fprintf(stderr, "line %" PRIu64 ": %s (column %zu, byte %" PRIu64 ")\n", line, reason,
-                column, byte_offset);
-    }
-    rc->shown++;
-    return rc->strict;
-}
-
-static void on_progress(void *ud, const sl_progress *p)
-{
-    struct report_ctx *rc = ud;
-    if (!p) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-        rc->progress = 0; /* cleared: the summary need not clear it again */
-        return;
-    }
-    fprintf(stderr, "\r\033[K%12" PRIu64 " events  %8.2f M events/s  %6.1f s", p->events,
-            p->rate / 1e6, p->elapsed_s);
-    if (p->bad)
-        fprintf(stderr, "  %" PRIu64 " malformed", p->bad);
-    fflush(stderr);
-}
-
-static void summary(const sl_pipeline_report *r, const struct report_ctx *rc)
-{
-    const sl_engine_stats *e = &r->engine;
-    if (rc->progress)
-        fputs("\r\033[K", stderr);
-    fprintf(stderr, "sluice: %" PRIu64 " events in %.3f s (%.2f M events/s) on %s / %s\n",
-            e->events_in, r->elapsed_s,
-            r->elapsed_s > 0 ? (double)e->events_in / r->elapsed_s / 1e6 : 0.0, r->device.platform,
-            r->device.name);
-    fprintf(stderr,
-            "  by type: view %" PRIu64 ", click %" PRIu64 ", purchase %" PRIu64 ", other %" PRIu64
-            "\n",
-            e->type_counts[0], e->type_counts[1], e->type_counts[2], e->type_counts[3]);
-    fprintf(stderr,
-            "  rows %" PRIu64 ", batches %" PRIu64
-            "; host batching %.3f s, transfer %.3f s, kernels "
-            "%.3f s, emit %.3f s\n",
-            e->rows_emitted, e->batches, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
-    for (uint32_t i = 0; r->ndevices > 1 && i < r->ndevices; i++) {
-        const sl_engine_stats *d = &r->multi.dev[i];
-        fprintf(stderr,
-                "  device %u (%s): %" PRIu64 " events, %" PRIu64 " keys, batching %.3f s, "
-                "transfer %.3f s, kernels %.3f s, emit %.3f s\n",
-                i, r->devices[i].name, d->events_in, d->keys, d->t_batch, d->t_transfer,
-                d->t_kernel, d->t_emit);
-    }
-    for (uint32_t i = 0; r->placed && i < (r->ndevices ? r->ndevices : 1); i++) {
-        char buf[1200];
-        sl_placement_str(&r->placement[i], buf, sizeof buf);
-        if (r->ndevices > 1)
-            fprintf(stderr, "  placement of device %u: %s\n", i, buf);
-        else
-            fprintf(stderr, "  placement: %s\n", buf);
-    }
-    if (r->ndevices > 1 && r->multi.t_wait > 0.001)
-        fprintf(stderr, "  waited %.3f s for full device queues\n", r->multi.t_wait);
-    if (r->filtered)
-        fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
-    if (e->events_bad_time)
-        fprintf(stderr, "  events dropped for a time beyond +-2^62 ms (windowed PE): %" PRIu64 "\n",
-                e->events_bad_time);
-    if (e->events_late)
-        fprintf(stderr, "  late events dropped (window already closed): %" PRIu64 "\n",
-                e->events_late);
-    if (r->input.lines)
-        fprintf(stderr,
-                "  input: %" PRIu64 " lines, %" PRIu64 " records, %" PRIu64 " blank, %" PRIu64
-                " malformed\n",
-                r->input.lines, r->input.records, r->input.blank, r->input.bad);
-}
-
-static void report_bad_total(const sl_pipeline_report *r, const struct report_ctx *rc)
-{
-    if (r->input.bad > MAX_SHOWN_BAD)
-        fprintf(stderr, "%s: %" PRIu64 " malformed lines skipped in all (first %d shown)\n", prog,
-                r->input.bad, MAX_SHOWN_BAD);
-    else if (r->input.bad > 0 && !rc->strict)
-        fprintf(stderr, "%s: %" PRIu64 " malformed line%s skipped\n", prog, r->input.bad,
-                r->input.bad == 1 ? "" : "s");
-}
-
-/* Where a run goes: one process (both empty), a running cluster (file), or n local nodes
- * started for the run. */
-struct target {
-    const char *cluster_file;
-    uint32_t nodes;
-    uint32_t devices; /* --devices: 0 = one, SL_DEVICES_ALL = all */
-};
-
-static void cluster_summary(const sl_client_report *cr)
-{
-    for (uint32_t i = 0; i < cr->nodes; i++) {
-        const sl_node_report *n = &cr->node[i];
-        fprintf(stderr, "  node %u: %" PRIu64 " events", i, n->events_in[0]);
-        for (uint32_t s = 1; s < n->stages; s++)
-            fprintf(stderr, ", stage %u: %" PRIu64, s, n->events_in[s]);
-        fprintf(stderr, "; %" PRIu64 " rows out, %" PRIu64 " frames in, %.3f s", n->rows_out,
-                n->frames_in, n->busy_s);
-        uint64_t rej = 0;
-        for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
-            rej += n->rejected[v];
-        if (rej) {
-            fprintf(stderr, "; rejected frames %" PRIu64 " (", rej);
-            int first = 1;
-            for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
-                if (n->rejected[v]) {
-                    fprintf(stderr, "%s%" PRIu64 " %s", first ? "" : ", ", n->rejected[v],
-                            sl_frame_verdict_name(v));
-                    first = 0;
-                }
-            fputc(')', stderr);
-        }
-        if (n->stale)
-            fprintf(stderr, ", stale %" PRIu64, n->stale);
-        if (n->resent || n->duplicates || n->gaps)
-            fprintf(stderr,
-                    "; recovered: %" PRIu64 " frames resent, %" PRIu64 " duplicates and %" PRIu64
-                    " frames ahead of a gap dropped",
-                    n->resent, n->duplicates, n->gaps);
-        if (n->dropped_connections)
-            fprintf(stderr,
-                    "; %" PRIu64 " connections refused at the handshake (no key or another "
-                    "cluster's, or not ZeroMQ)",
-                    n->dropped_connections);
-        for (uint32_t s = 0; s + 1 < n->stages; s++)
-            if (n->unjoined[s])
-                fprintf(stderr, "; %" PRIu64 " rows of stage %u not in the join table",
-                        n->unjoined[s], s);
-        fputc('\n', stderr);
-    }
-    fprintf(stderr,
-            "  sent %" PRIu64 " frames (%.1f MB); the client waited on full queues %" PRIu64
-            " times\n",
-            cr->frames_sent, (double)cr->bytes_sent / 1e6, cr->send_blocked);
-}
-
-/* Runs the topology on a cluster (a running one, or local nodes started here). */
-static int run_cluster(const struct target *tg, sl_topology *t, const sl_pipeline_opts *o,
-                       sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
-{
-    char path[4096], dir[4096] = "";
-    static sl_cluster_cfg cl;
-    sl_launch *launch = NULL;
-    int rc;
-    /* Local nodes take free ports found just before they start; another launch can take them
-     * first (the node then exits, or another cluster answers there). Such a start is retried on
-     * other ports. */
-    for (int attempt = 1;; attempt++) {
-        if (tg->nodes) {
-            if ((rc = sl_launch_local_cluster(tg->nodes, t->device, dir, sizeof dir, path,
-                                              sizeof path, msg, msglen)))
-                return rc;
-        } else {
-            snprintf(path, sizeof path, "%s", tg->cluster_file);
-        }
-        if ((rc = sl_cluster_load(path, &cl, msg, msglen)))
-            goto out;
-        if (!tg->nodes) {
-            if ((rc = sl_client_ping(&cl, 5000, NULL, msg, msglen)))
-                goto out;
-            break;
-        }
-        char exe[4096];
-        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (l <= 0) {
-            snprintf(msg, msglen, "cannot find the sluice executable: %s", strerror(errno));
-            rc = SL_EIO;
-            goto out;
-        }
-        exe[l] = '\0';
-        if ((rc = sl_launch_start(exe, path, &cl, 1, dir, &launch, msg, msglen)) == 0 &&
-            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)) == 0)
-            break;
-        if (attempt == 3 || rc != SL_ECONFLICT)
-            goto out;
-        fprintf(stderr, "%s: local nodes could not start (%s); trying other ports\n", prog, msg);
-        char smsg[1024];
-        sl_launch_stop(&launch, 5000, smsg, sizeof smsg);
-        sl_launch_remove_local(dir);
-        dir[0] = '\0';
-    }
-    sl_client_opts co = {.cl = &cl,
-                         .po = o,
-                         .alive = launch ? sl_launch_alive : NULL,
-                         .alive_ud = launch,
-                         .quiet = 0};
-    rc = sl_client_run(&co, rep, crep, msg, msglen);
-out:
-    if (launch) {
-        char smsg[1024];
-        int src = sl_launch_stop(&launch, 30000, smsg, sizeof smsg);
-        if (src && rc == 0) {
-            snprintf(msg, msglen, "stopping the nodes: %s", smsg);
-            rc = src;
-        }
-    }
-    if (dir[0])
-        sl_launch_remove_local(dir);
-    return rc;
-}
-
-/* Opens the topology's input and output, runs it, reports. Returns the exit status. A file
- * output goes through an sl_outfile: it replaces an existing file only when the run succeeds. */
-static int execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions,
-                   const struct target *tg)
-{
-    FILE *in = NULL, *out = NULL;
-    sl_outfile *of = NULL;
-    int status = 0;
-    const char *in_path = NULL; /* the input file's name, NULL for stdin or the generator */
-    char msg[8192];
-    if (t->source.kind == SL_SRC_STDIN || strcmp(t->source.path, "-") == 0) {
-        in = stdin;
-    } else if (t->source.kind == SL_SRC_FILE) {
-        in_path = t->source.path;
-        in = fopen(in_path, "rb");
-        struct stat st;
-        int e = 0;
-        if (!in)
-            e = errno;
-        else if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode))
-            e = EISDIR; /* fopen opens a folder; reading it would fail with EISDIR */
-        if (e) {
-            fprintf(stderr, "%s: cannot %s input %s: %s\n", prog, in ? "read" : "open", in_path,
-                    strerror(e));
-            if (in)
-                fclose(in);
-            return 1;
-        }
-    }
-    if (!top) {
-        if (strcmp(t->sink.path, "-") == 0) {
-            out = stdout;
-        } else {
-            if (sl_outfile_check_not_input(t->sink.path, in ? fileno(in) : -1, in_path, msg,
-                                           sizeof msg)) {
-                fprintf(stderr, "%s: %s\n", prog, msg);
-                if (in && in != stdin)
-                    fclose(in);
-                return 2;
-            }
-            if (sl_outfile_open(t->sink.path, &of, msg, sizeof msg)) {
-                fprintf(stderr, "%s: %s\n", prog, msg);
-                if (in && in != stdin)
-                    fclose(in);
-                return 1;
-            }
-            out = sl_outfile_stream(of);
-        }
-    }
-    if (!rc->quiet && isatty(STDERR_FILENO))
-        rc->progress = 1;
-    sl_pipeline_opts o = {
-        .topo = t,
-        .in = in,
-        .out = out,
-        .top = top,
-        .top_min_impressions = min_impressions,
-        .top_out = stdout,
-        .on_bad = on_bad,
-        .bad_ud = rc,
-        .strict = rc->strict,
-        .on_progress = rc->progress && !rc->quiet ? on_progress : NULL,
-        .progress_ud = rc,
-        .progress_every_s = 0.25,
-        .devices = tg ? tg->devices : 0,
-    };
-    sl_pipeline_report rep;
-    static sl_client_report crep;
-    int clustered = tg && (tg->cluster_file || tg->nodes);
-    int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
-                        : sl_pipeline_run(&o, &rep, msg, sizeof msg);
-    if (err && rc->progress)
-        fputs("\r\033[K", stderr);
-    if (err && of && sl_outfile_error(of)) {
-        /* The run failed because the output could not be written: say why. */
-        fprintf(stderr, "%s: writing %s failed: %s\n", prog, t->sink.path,
-                strerror(sl_outfile_error(of)));
-        status = 1;
-    } else if (err) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
-        status = err == SL_EPARSE ? 2 : 1;
-    } else {
-        if (!rc->quiet) {
-            summary(&rep, rc);
-            if (clustered)
-                cluster_summary(&crep);
-        }
-        report_bad_total(&rep, rc);
-    }
-    if (in && in != stdin)
-        fclose(in);
-    if (of && status == 0) {
-        if (sl_outfile_commit(&of, msg, sizeof msg) != 0) {
-            fprintf(stderr, "%s: %s\n", prog, msg);
-            status = 1;
-        }
-    } else if (of) {
-        sl_outfile_abort(&of); /* an existing output stays as it was */
-    } else if (out == stdout && fflush(stdout) != 0 && status == 0) {
-        fprintf(stderr, "%s: writing to stdout failed: %s\n", prog, strerror(errno));
-        status = 1;
-    }
-    return status;
-}
-
 /* ---- argument parsing helpers ---- */
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -480,8 +152,8 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "%s: %s expects an integer in %" PRIu64 "..%" PRIu64 ", got \"%s\"\n", prog,
-                opt, min, max, s);
+        fprintf(stderr, "%s: %s expects an integer in %" PRIu64 "..%" PRIu64 ", got \"%s\"\n",
+                cli_prog, opt, min, max, s);
         return -1;
     }
     *out = v;
@@ -494,7 +166,8 @@ static int parse_double(const char *opt, const char *s, double min, double max, 
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
-        fprintf(stderr, "%s: %s expects a number in %g..%g, got \"%s\"\n", prog, opt, min, max, s);
+        fprintf(stderr, "%s: %s expects a number in %g..%g, got \"%s\"\n", cli_prog, opt, min, max,
+                s);
         return -1;
     }
     *out = v;
@@ -514,14 +187,14 @@ static int parse_prior(const char *s, double *a, double *b)
             return 0;
     }
     fprintf(stderr, "%s: --prior expects two positive numbers A,B (for example 1,10), got \"%s\"\n",
-            prog, s);
+            cli_prog, s);
     return -1;
 }
 
 static int copy_str(char *dst, size_t len, const char *src, const char *what)
 {
     if (strlen(src) >= len) {
-        fprintf(stderr, "%s: %s is too long\n", prog, what);
+        fprintf(stderr, "%s: %s is too long\n", cli_prog, what);
         return -1;
     }
     strcpy(dst, src);
@@ -577,7 +250,7 @@ static int cmd_ctr(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct target tg = {NULL, 0, 0};
+    struct cli_target tg = {NULL, 0, 0};
     sl_topology t;
     sl_topology_defaults(&t);
     sl_pe_defaults(&t.pe, SL_PE_CTR);
@@ -603,7 +276,8 @@ static int cmd_ctr(int argc, char **argv)
             break;
         case 'f':
             if (sl_format_parse(optarg, &t.source.format)) {
-                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", prog, optarg);
+                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", cli_prog,
+                        optarg);
                 return 2;
             }
             break;
@@ -688,7 +362,7 @@ static int cmd_ctr(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "%s ctr: unexpected argument \"%s\"\n", prog, argv[optind]);
+        fprintf(stderr, "%s ctr: unexpected argument \"%s\"\n", cli_prog, argv[optind]);
         usage_ctr(stderr);
         return 2;
     }
@@ -698,15 +372,16 @@ static int cmd_ctr(int argc, char **argv)
     /* The demo (generator, no --output) shows a top-ads table instead of 100k CSV rows. */
     int show_top = !have_input && !have_output;
     if (tg.nodes && tg.cluster_file) {
-        fprintf(stderr, "%s ctr: --nodes and --cluster exclude each other\n", prog);
+        fprintf(stderr, "%s ctr: --nodes and --cluster exclude each other\n", cli_prog);
         return 2;
     }
     if (tg.devices && (tg.nodes || tg.cluster_file)) {
         fprintf(stderr,
-                "%s ctr: --devices runs in one process; cluster nodes use one device each\n", prog);
+                "%s ctr: --devices runs in one process; cluster nodes use one device each\n",
+                cli_prog);
         return 2;
     }
-    return execute(&t, &rc, show_top ? top : 0, min_impressions, &tg);
+    return cli_execute(&t, &rc, show_top ? top : 0, min_impressions, &tg);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -723,7 +398,7 @@ static int cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct target tg = {NULL, 0, 0};
+    struct cli_target tg = {NULL, 0, 0};
     uint64_t v;
     const char *device = NULL, *output = NULL;
     struct report_ctx rc = {0};
@@ -771,7 +446,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "%s run: expected one CONFIG.yaml argument\n", prog);
+        fprintf(stderr, "%s run: expected one CONFIG.yaml argument\n", cli_prog);
         usage_run(stderr);
         return 2;
     }
@@ -779,7 +454,7 @@ static int cmd_run(int argc, char **argv)
     char err[2048];
     int rcode = sl_config_load(argv[optind], &t, err, sizeof err);
     if (rcode) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+        fprintf(stderr, "%s: %s\n", cli_prog, err);
         return 2;
     }
     if (device && copy_str(t.device, sizeof t.device, device, "--device"))
@@ -788,15 +463,16 @@ static int cmd_run(int argc, char **argv)
         return 2;
     rc.progress = force_progress && !rc.quiet;
     if (tg.nodes && tg.cluster_file) {
-        fprintf(stderr, "%s run: --nodes and --cluster exclude each other\n", prog);
+        fprintf(stderr, "%s run: --nodes and --cluster exclude each other\n", cli_prog);
         return 2;
     }
     if (tg.devices && (tg.nodes || tg.cluster_file)) {
         fprintf(stderr,
-                "%s run: --devices runs in one process; cluster nodes use one device each\n", prog);
+                "%s run: --devices runs in one process; cluster nodes use one device each\n",
+                cli_prog);
         return 2;
     }
-    return execute(&t, &rc, 0, 0, &tg);
+    return cli_execute(&t, &rc, 0, 0, &tg);
 }
 
 /* Opens the device and an engine for the user PE in `pe` (a small table: for check and build).
@@ -810,7 +486,7 @@ static int open_user_pe(const char *device, const sl_pe_cfg *pe, sl_device **dev
         rc = sl_engine_new(*dev, &cfg, NULL, NULL, eng, msg, sizeof msg);
     }
     if (rc) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         sl_device_close(dev);
         return 1;
     }
@@ -844,7 +520,7 @@ static int deep_check(const char *file, const sl_pe_cfg *pe, int timeout_set)
     char self[4096], msg[4096];
     ssize_t l = readlink("/proc/self/exe", self, sizeof self - 1);
     if (l <= 0) {
-        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", prog, strerror(errno));
+        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", cli_prog, strerror(errno));
         return 1;
     }
     self[l] = '\0';
@@ -862,11 +538,11 @@ static int deep_check(const char *file, const sl_pe_cfg *pe, int timeout_set)
     int rc = sl_deep_check(&o, stdout, &rep, msg, sizeof msg);
     fflush(stdout);
     if (rc == SL_EUNSUPPORTED) {
-        fprintf(stderr, "%s: %s; the deep check did not run\n", prog, msg);
+        fprintf(stderr, "%s: %s; the deep check did not run\n", cli_prog, msg);
         return 3;
     }
     if (rc) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 1;
     }
     return rep.findings ? 1 : 0;
@@ -897,7 +573,7 @@ static int cmd_kernel(int argc, char **argv)
     }
     const char *sub = argv[1];
     if (strcmp(sub, "check") != 0 && strcmp(sub, "build") != 0 && strcmp(sub, "run") != 0) {
-        fprintf(stderr, "%s kernel: unknown subcommand \"%s\"\n", prog, sub);
+        fprintf(stderr, "%s kernel: unknown subcommand \"%s\"\n", cli_prog, sub);
         usage_kernel(stderr);
         return 2;
     }
@@ -924,7 +600,8 @@ static int cmd_kernel(int argc, char **argv)
             break;
         case 'f':
             if (sl_format_parse(optarg, &t.source.format)) {
-                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", prog, optarg);
+                fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", cli_prog,
+                        optarg);
                 return 2;
             }
             break;
@@ -972,7 +649,7 @@ static int cmd_kernel(int argc, char **argv)
         }
     }
     if (argc - 1 - optind != 1) {
-        fprintf(stderr, "%s kernel %s: expected one FILE argument\n", prog, sub);
+        fprintf(stderr, "%s kernel %s: expected one FILE argument\n", cli_prog, sub);
         usage_kernel(stderr);
         return 2;
     }
@@ -984,12 +661,13 @@ static int cmd_kernel(int argc, char **argv)
     snprintf(t.pe.name, sizeof t.pe.name, "%s", base ? base + 1 : file);
 
     if (deep && strcmp(sub, "check") != 0) {
-        fprintf(stderr, "%s kernel %s: --deep belongs to kernel check\n", prog, sub);
+        fprintf(stderr, "%s kernel %s: --deep belongs to kernel check\n", cli_prog, sub);
         return 2;
     }
     if (strcmp(sub, "run") == 0) {
         if (!input) {
-            fprintf(stderr, "%s kernel run: --input EVENTS (or - for stdin) is required\n", prog);
+            fprintf(stderr, "%s kernel run: --input EVENTS (or - for stdin) is required\n",
+                    cli_prog);
             return 2;
         }
         if (copy_str(t.source.path, sizeof t.source.path, input, "--input") ||
@@ -997,14 +675,14 @@ static int cmd_kernel(int argc, char **argv)
             return 2;
         t.source.kind = strcmp(input, "-") == 0 ? SL_SRC_STDIN : SL_SRC_FILE;
         rc.progress = force_progress && !rc.quiet;
-        return execute(&t, &rc, 0, 0, NULL);
+        return cli_execute(&t, &rc, 0, 0, NULL);
     }
     if (binary) {
-        fprintf(stderr, "%s kernel %s: takes an OpenCL C source, not --binary\n", prog, sub);
+        fprintf(stderr, "%s kernel %s: takes an OpenCL C source, not --binary\n", cli_prog, sub);
         return 2;
     }
     if (strcmp(sub, "build") == 0 && !output) {
-        fprintf(stderr, "%s kernel build: -o FILE.bin is required\n", prog);
+        fprintf(stderr, "%s kernel build: -o FILE.bin is required\n", cli_prog);
         return 2;
     }
     t.pe.capacity = 1024;
@@ -1027,7 +705,7 @@ static int cmd_kernel(int argc, char **argv)
         int err = sl_engine_program_binary(eng, &bin, &len);
         FILE *f = err ? NULL : fopen(output, "wb");
         if (err || !f || fwrite(bin, 1, len, f) != len || fclose(f) != 0) {
-            fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", prog, output,
+            fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", cli_prog, output,
                     err ? sl_strerror(err) : strerror(errno));
             status = 1;
         } else {
@@ -1061,40 +739,22 @@ static int cmd_devices(int argc, char **argv)
     char msg[4096];
     sl_topology_defaults(&t);
     if (optind < argc && sl_config_load(argv[optind], &t, msg, sizeof msg)) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 2;
     }
     int rc = sl_device_list(stdout);
     if (rc) {
-        fprintf(stderr, "%s: %s (is an OpenCL ICD installed? on Debian: pocl-opencl-icd)\n", prog,
-                sl_strerror(rc));
+        fprintf(stderr, "%s: %s (is an OpenCL ICD installed? on Debian: pocl-opencl-icd)\n",
+                cli_prog, sl_strerror(rc));
         return 1;
     }
     putchar('\n');
     rc = sl_placement_report(stdout, t.placement, t.nplacement, msg, sizeof msg);
     if (rc) {
-        fprintf(stderr, "%s: placement: %s\n", prog, msg);
+        fprintf(stderr, "%s: placement: %s\n", cli_prog, msg);
         return 1;
     }
     return 0;
-}
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested++;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage_node(FILE *o)
@@ -1156,26 +816,21 @@ static int cmd_node(int argc, char **argv)
     static sl_cluster_cfg cl;
     char msg[4096];
     if (sl_cluster_load(config, &cl, msg, sizeof msg)) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 2;
     }
     /* SIGINT and SIGTERM are blocked in every thread (PoCL's included: they inherit the mask)
      * and read from a signalfd by the node's poll loop: never delivered inside the OpenCL
      * compiler, whose LLVM signal handlers would otherwise take them mid-build. */
-    sigset_t stopset;
-    sigemptyset(&stopset);
-    sigaddset(&stopset, SIGINT);
-    sigaddset(&stopset, SIGTERM);
-    int sfd = -1;
-    if (pthread_sigmask(SIG_BLOCK, &stopset, NULL) != 0 ||
-        (sfd = signalfd(-1, &stopset, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        fprintf(stderr, "%s node %u: cannot set up signal handling: %s\n", prog, (unsigned)id,
+    int sfd = cli_stop_signal_fd();
+    if (sfd < 0) {
+        fprintf(stderr, "%s node %u: cannot set up signal handling: %s\n", cli_prog, (unsigned)id,
                 strerror(errno));
         return 1;
     }
     sl_node_opts no = {.cl = &cl,
                        .id = (uint32_t)id,
-                       .stop = &stop_requested,
+                       .stop = &cli_stop_requested,
                        .sig_fd = sfd,
                        .quiet = quiet,
                        .exit_with_parent = with_parent,
@@ -1183,7 +838,7 @@ static int cmd_node(int argc, char **argv)
     int rc = sl_node_run(&no, msg, sizeof msg);
     close(sfd);
     if (rc) {
-        fprintf(stderr, "%s node %u: %s\n", prog, (unsigned)id, msg);
+        fprintf(stderr, "%s node %u: %s\n", cli_prog, (unsigned)id, msg);
         return rc == SL_ECONFLICT ? SL_NODE_EXIT_CONFLICT : 1;
     }
     return 0;
@@ -1258,34 +913,34 @@ static int cmd_cluster(int argc, char **argv)
     if (strcmp(argv[1], "down") == 0) {
         long pid = read_pidfile(pidfile);
         if (pid <= 0) {
-            fprintf(stderr, "%s: no running cluster for %s (%s: %s)\n", prog, file, pidfile,
+            fprintf(stderr, "%s: no running cluster for %s (%s: %s)\n", cli_prog, file, pidfile,
                     pid == 0 ? "no pid in it" : strerror(errno));
             return 1;
         }
         if (!process_alive(pid) || kill((pid_t)pid, SIGTERM) != 0) {
             fprintf(stderr, "%s: cluster process %ld is not running (removing the stale %s)\n",
-                    prog, pid, pidfile);
+                    cli_prog, pid, pidfile);
             unlink(pidfile);
             return 1;
         }
         for (int i = 0; i < 6000 && process_alive(pid); i++)
             usleep(10000);
         if (process_alive(pid)) {
-            fprintf(stderr, "%s: cluster process %ld still running after 60 s\n", prog, pid);
+            fprintf(stderr, "%s: cluster process %ld still running after 60 s\n", cli_prog, pid);
             return 1;
         }
-        fprintf(stderr, "%s: cluster of %s is down\n", prog, file);
+        fprintf(stderr, "%s: cluster of %s is down\n", cli_prog, file);
         return 0;
     }
     static sl_cluster_cfg cl;
     if (sl_cluster_load(file, &cl, msg, sizeof msg)) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 2;
     }
     char exe[4096];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (l <= 0) {
-        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", prog, strerror(errno));
+        fprintf(stderr, "%s: cannot find the sluice executable: %s\n", cli_prog, strerror(errno));
         return 1;
     }
     exe[l] = '\0';
@@ -1297,18 +952,18 @@ static int cmd_cluster(int argc, char **argv)
         fprintf(stderr,
                 "%s: the cluster of %s is already up (pid %ld, in %s); 'sluice cluster down %s' "
                 "stops it\n",
-                prog, file, other, pidfile, file);
+                cli_prog, file, other, pidfile, file);
         return 1;
     }
     if (other >= 0)
         unlink(pidfile); /* stale */
-    catch_stop_signals();
+    cli_catch_stop_signals();
     sl_launch *launch = NULL;
     int rc = sl_launch_start(exe, file, &cl, quiet, NULL, &launch, msg, sizeof msg);
     if (rc == 0)
         rc = sl_launch_wait_ready(launch, &cl, 60000, msg, sizeof msg);
     if (rc) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         sl_launch_stop(&launch, 30000, msg, sizeof msg);
         return 1;
     }
@@ -1316,24 +971,24 @@ static int cmd_cluster(int argc, char **argv)
     int pl = snprintf(pidtext, sizeof pidtext, "%ld\n", (long)getpid());
     int pfd = open(pidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (pfd < 0 || write(pfd, pidtext, (size_t)pl) != pl || close(pfd) != 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", prog, pidfile, strerror(errno));
+        fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, pidfile, strerror(errno));
         if (pfd >= 0)
             unlink(pidfile);
         sl_launch_stop(&launch, 30000, msg, sizeof msg);
         return 1;
     }
-    fprintf(stderr, "%s: cluster up: %u local node process%s, all %u node%s answering\n", prog,
+    fprintf(stderr, "%s: cluster up: %u local node process%s, all %u node%s answering\n", cli_prog,
             sl_launch_count(launch), sl_launch_count(launch) == 1 ? "" : "es", cl.nnodes,
             cl.nnodes == 1 ? "" : "s");
     int status = 0;
     /* A node that dies is started again; the others keep running (and fail, or with fault
      * tolerance recover, the jobs it took part in). A node that keeps dying is restarted at most
      * once a second. */
-    while (!stop_requested) {
+    while (!cli_stop_requested) {
         if (sl_launch_alive(launch, msg, sizeof msg)) {
-            fprintf(stderr, "%s: %s\n", prog, msg);
+            fprintf(stderr, "%s: %s\n", cli_prog, msg);
             if (sl_launch_restart_dead(launch, msg, sizeof msg) > 0)
-                fprintf(stderr, "%s: %s\n", prog, msg);
+                fprintf(stderr, "%s: %s\n", cli_prog, msg);
             usleep(1000000);
             continue;
         }
@@ -1342,10 +997,10 @@ static int cmd_cluster(int argc, char **argv)
     rc = sl_launch_stop(&launch, 30000, msg, sizeof msg);
     remove_own_pidfile(pidfile);
     if (rc) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 1;
     }
-    fprintf(stderr, "%s: cluster down, every node stopped cleanly\n", prog);
+    fprintf(stderr, "%s: cluster down, every node stopped cleanly\n", cli_prog);
     return status;
 }
 
@@ -1372,7 +1027,7 @@ static int cmd_keygen(int argc, char **argv)
             force = 1;
         } else if (argv[i][0] == '-' || dir) {
             fprintf(stderr, "%s keygen: unexpected argument \"%s\" (see sluice keygen --help)\n",
-                    prog, argv[i]);
+                    cli_prog, argv[i]);
             return 2;
         } else {
             dir = argv[i];
@@ -1384,10 +1039,10 @@ static int cmd_keygen(int argc, char **argv)
     }
     char msg[4600];
     if (sl_keys_generate(dir, force, msg, sizeof msg)) {
-        fprintf(stderr, "%s: %s\n", prog, msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return 1;
     }
-    fprintf(stderr, "%s: wrote %s/cluster.key (keep it secret) and %s/cluster.pub\n", prog, dir,
+    fprintf(stderr, "%s: wrote %s/cluster.key (keep it secret) and %s/cluster.pub\n", cli_prog, dir,
             dir);
     return 0;
 }
@@ -1408,7 +1063,7 @@ int main(int argc, char **argv)
         return 0;
     }
     /* A kernel that writes out of bounds kills the process in a driver thread: say which */
-    sl_crash_report_install(prog);
+    cli_install_crash_report();
     if (strcmp(cmd, "ctr") == 0)
         return cmd_ctr(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
@@ -1423,7 +1078,7 @@ int main(int argc, char **argv)
         return cmd_cluster(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(argc - 1, argv + 1);
-    fprintf(stderr, "%s: unknown command \"%s\"\n\n", prog, cmd);
+    fprintf(stderr, "%s: unknown command \"%s\"\n\n", cli_prog, cmd);
     usage_main(stderr);
     return 2;
 }
