@@ -45,7 +45,8 @@ int cmd_node(int argc, char **argv)
     uint64_t id = UINT64_MAX;
     int quiet = 0, with_parent = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:n:qh", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:n:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'P':
             with_parent = 1;
@@ -67,7 +68,7 @@ int cmd_node(int argc, char **argv)
             usage_node(stdout);
             return 0;
         default:
-            usage_node(stderr);
+            cli_option_error("node", c, argv, opts);
             return 2;
         }
     }

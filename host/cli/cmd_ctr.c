@@ -74,7 +74,7 @@ int cmd_ctr(int argc, char **argv)
     snprintf(t.pe.name, sizeof t.pe.name, "ctr");
     t.source.kind = SL_SRC_GENERATOR;
     struct cli_args a = {.t = &t, .set_io = 1, .top = 10, .min_impressions = 1000};
-    int st = cli_parse(argc, argv, CLI_CTR, usage_ctr, &a);
+    int st = cli_parse(argc, argv, CLI_CTR, "ctr", usage_ctr, &a);
     if (st != CLI_GO_ON)
         return st;
     if (optind < argc) {
@@ -95,7 +95,7 @@ int cmd_ctr(int argc, char **argv)
 int cmd_run(int argc, char **argv)
 {
     struct cli_args a = {0}; /* no topology yet: --device and --output wait for the file */
-    int st = cli_parse(argc, argv, CLI_RUN, usage_run, &a);
+    int st = cli_parse(argc, argv, CLI_RUN, "run", usage_run, &a);
     if (st != CLI_GO_ON)
         return st;
     if (argc - optind != 1) {

@@ -27,12 +27,13 @@ int cmd_devices(int argc, char **argv)
     static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             usage_devices(stdout);
             return 0;
         }
-        usage_devices(stderr);
+        cli_option_error("devices", c, argv, opts);
         return 2;
     }
     if (optind + 1 < argc) {

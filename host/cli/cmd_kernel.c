@@ -164,7 +164,7 @@ int cmd_kernel(int argc, char **argv)
     sl_pe_defaults(&t.pe, SL_PE_USER);
     t.pe.capacity = 1u << 20;
     struct cli_args a = {.t = &t}; /* --input and --output are the subcommand's */
-    int st = cli_parse(argc - 1, argv + 1, CLI_KERNEL, usage_kernel, &a);
+    int st = cli_parse(argc - 1, argv + 1, CLI_KERNEL, "kernel", usage_kernel, &a);
     if (st != CLI_GO_ON)
         return st;
     if (argc - 1 - optind != 1) {

@@ -50,8 +50,8 @@ static const struct cli_command *find_command(const char *name)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
-    fprintf(stderr, "%s: unknown command \"%s\"\n\n", cli_prog, name);
-    usage_main(stderr);
+    fprintf(stderr, "%s: unknown %s \"%s\" (see 'sluice --help')\n", cli_prog,
+            name[0] == '-' ? "option" : "command", name);
     return NULL;
 }
 
@@ -67,7 +67,14 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage_main(stdout);
+        /* sluice help: the commands; sluice help COMMAND: that command's help */
+        const struct cli_command *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (argc > 2 && !c)
+            return 2;
+        if (c)
+            c->usage(stdout);
+        else
+            usage_main(stdout);
         return 0;
     }
     const struct cli_command *c = find_command(cmd);

@@ -201,12 +201,13 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
 
 #define NOPTS (sizeof cli_opts / sizeof cli_opts[0])
 
-int cli_parse(int argc, char **argv, unsigned cmd, cli_usage *usage, struct cli_args *a)
+int cli_parse(int argc, char **argv, unsigned cmd, const char *name, cli_usage *usage,
+              struct cli_args *a)
 {
     struct option lo[NOPTS + 1];
     const struct cli_opt *taken[NOPTS];
-    char shorts[2 * NOPTS + 1];
-    size_t n = 0, ns = 0;
+    char shorts[2 * NOPTS + 2] = ":"; /* ':' first: a missing argument is told apart */
+    size_t n = 0, ns = 1;
     for (size_t i = 0; i < NOPTS; i++) {
         const struct cli_opt *e = &cli_opts[i];
         if (!(e->cmds & cmd))
@@ -223,13 +224,14 @@ int cli_parse(int argc, char **argv, unsigned cmd, cli_usage *usage, struct cli_
     shorts[ns] = '\0';
     int c;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
         const struct cli_opt *e = NULL;
         for (size_t i = 0; i < n && !e; i++)
             if (taken[i]->val == c)
                 e = taken[i];
         if (!e) {
-            usage(stderr); /* getopt_long said what is wrong */
+            cli_option_error(name, c, argv, lo);
             return 2;
         }
         if (c == 'h') {
@@ -247,6 +249,39 @@ int cli_parse(int argc, char **argv, unsigned cmd, cli_usage *usage, struct cli_
             return 2;
     }
     return CLI_GO_ON;
+}
+
+void cli_option_error(const char *name, int c, char **argv, const struct option *lo)
+{
+    const struct option *known = NULL;
+    for (const struct option *o = lo; o->name; o++)
+        if (optopt && o->val == optopt)
+            known = o;
+    if (c == ':') {
+        fprintf(stderr, "%s %s: option --%s needs an argument", cli_prog, name,
+                known ? known->name : "?");
+    } else if (known) {
+        /* a value given to an option that takes none: --quiet=1 */
+        fprintf(stderr, "%s %s: option --%s takes no argument", cli_prog, name, known->name);
+    } else if (optopt) {
+        fprintf(stderr, "%s %s: unknown option \"-%c\"", cli_prog, name, optopt);
+    } else {
+        /* a long option: getopt_long went past it */
+        const char *text = argv[optind - 1];
+        size_t len = strcspn(text + 2, "=");
+        int matches = 0;
+        for (const struct option *o = lo; o->name; o++)
+            matches += strncmp(o->name, text + 2, len) == 0;
+        fprintf(stderr, "%s %s: %s option \"%.*s\"", cli_prog, name,
+                matches > 1 ? "ambiguous" : "unknown", (int)len + 2, text);
+        const char *sep = ": "; /* the candidates of an ambiguous one */
+        for (const struct option *o = lo; matches > 1 && o->name; o++)
+            if (strncmp(o->name, text + 2, len) == 0) {
+                fprintf(stderr, "%s--%s", sep, o->name);
+                sep = ", ";
+            }
+    }
+    fprintf(stderr, " (see 'sluice %s --help')\n", name);
 }
 
 struct report_ctx cli_report_ctx(const struct cli_args *a)

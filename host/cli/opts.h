@@ -32,10 +32,16 @@ struct cli_args {
 };
 
 /* Parses the options of command `cmd` (CLI_CTR, CLI_RUN or CLI_KERNEL) from argv (argv[0] is
- * the command's name; the operands move to argv[optind..]) into *a; usage writes the command's
- * help. Returns CLI_GO_ON, or the exit status: 0 when --help wrote the help to stdout, 2 after a
- * usage error (said on stderr). */
-int cli_parse(int argc, char **argv, unsigned cmd, cli_usage *usage, struct cli_args *a);
+ * the command's name; the operands move to argv[optind..]) into *a. `name` (ctr, run, kernel)
+ * names the command in messages; usage writes the command's help. Returns CLI_GO_ON, or the exit
+ * status: 0 when --help wrote the help to stdout, 2 after a usage error (said on stderr). */
+int cli_parse(int argc, char **argv, unsigned cmd, const char *name, cli_usage *usage,
+              struct cli_args *a);
+
+/* Says on stderr, in one line that points at `sluice NAME --help`, what is wrong with the
+ * option getopt_long just refused with c ('?', or ':' for a missing argument: the option
+ * string must start with ':'). */
+void cli_option_error(const char *name, int c, char **argv, const struct option *lo);
 
 /* How a run reports, from --strict, --quiet and --progress. Returns it. */
 struct report_ctx cli_report_ctx(const struct cli_args *a);
