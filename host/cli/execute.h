@@ -1,0 +1,27 @@
+/* Running a topology from the command line (ctr, run and kernel run): where it goes (this
+ * process, local nodes started for it, or a running cluster), its input and output files, and
+ * its reports. */
+#ifndef SLUICE_CLI_EXECUTE_H
+#define SLUICE_CLI_EXECUTE_H
+
+#include <stdint.h>
+
+#include "report.h"
+#include "topology.h"
+
+/* Where a run goes: one process (both empty), a running cluster (file), or n local nodes
+ * started for the run. */
+struct cli_target {
+    const char *cluster_file;
+    uint32_t nodes;
+    uint32_t devices; /* --devices: 0 = one, SL_DEVICES_ALL = all */
+};
+
+/* Opens the topology's input and output, runs it where tg says (NULL: in this process), reports
+ * on stderr. With top > 0 there is no CSV output: the top `top` ads with min_impressions or more
+ * go to stdout as a table. A file output goes through an sl_outfile: it replaces an existing
+ * file only when the run succeeds. Returns the exit status. */
+int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions,
+                const struct cli_target *tg);
+
+#endif

@@ -1,0 +1,44 @@
+/* What a run tells on stderr: malformed lines as they come (the first ten, or the one that stops
+ * a --strict run), the live progress line, and at the end the run's summary, the total of
+ * malformed lines and, on a cluster, a line per node. (The top-ads table of the ctr demo is the
+ * CSV sink's, in host/io/sink.c.) */
+#ifndef SLUICE_CLI_REPORT_H
+#define SLUICE_CLI_REPORT_H
+
+#include <stdint.h>
+
+#include "client.h"
+#include "pipeline.h"
+
+/* How a run reports: the on_bad and on_progress callbacks' user data. */
+struct report_ctx {
+    int strict;     /* the first malformed line stops the run */
+    int quiet;      /* no progress line and no summary */
+    int progress;   /* a progress line is on the terminal: clear it before writing */
+    uint64_t shown; /* malformed lines so far */
+};
+
+/* Clears the progress line (the cursor goes back to the start of an empty line). */
+void report_clear_line(void);
+
+/* sl_bad_fn: writes the malformed line's place and reason (the first ten, or every one under
+ * --strict). Returns nonzero to stop the run: under --strict. */
+int report_on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, const char *reason);
+
+/* The pipeline's progress callback: rewrites the progress line, or clears it for good when p is
+ * NULL (the run is over). */
+void report_on_progress(void *ud, const sl_progress *p);
+
+/* The summary of a finished run: events, rate, device, counts by type, timings per device,
+ * placement, and what was dropped or filtered. */
+void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc);
+
+/* The count of malformed lines skipped, when there were any (not the one that stopped a
+ * --strict run). */
+void report_bad_total(const sl_pipeline_report *r, const struct report_ctx *rc);
+
+/* A line per node of a clustered run (events per stage, frames, rejections, recoveries) and
+ * what the client sent. */
+void report_cluster(const sl_client_report *cr);
+
+#endif
