@@ -1,5 +1,7 @@
 /* Topology configuration: a YAML file naming a source, keyless host PEs, one keyed PE and a
  * sink. Parsed with libyaml; every error names the file, line and column and what was expected.
+ * topology_yaml.c and cluster_yaml.c hold the rules of each file, on the typed-YAML helpers of
+ * yamlmap.h (yamlmap.c, yamldoc.c).
  *
  * Example (docs/config.md lists every key):
  *   device: pthread              # optional: platform/device name substring

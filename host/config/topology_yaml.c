@@ -1,0 +1,467 @@
+/* Topology files: YAML -> sl_topology (config.h), the rules of each section. The document is
+ * loaded whole (yamlmap.h) and walked section by section against fixed key tables, so that a
+ * section can check keys that depend on each other (pe.prior needs pe.kind, wherever kind
+ * appears) and every message can point at the node at fault. docs/config.md is the reference
+ * of the keys. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "event.h"
+#include "yamlmap.h"
+
+#define CAPACITY_MAX (UINT64_C(1) << 31)
+#define BATCH_MAX (UINT64_C(1) << 26)
+#define PLACE_NUMA_MAX 4095u /* far above any machine; hwloc checks the real count */
+#define PLACE_CPU_MAX 65535u
+
+/* ---- source ------------------------------------------------------------------------------- */
+
+enum {
+    SRC_TYPE,
+    SRC_PATH,
+    SRC_FORMAT,
+    SRC_EVENTS, /* from here on the generator's */
+    SRC_KEYS,
+    SRC_SKEW,
+    SRC_CLICK_RATE,
+    SRC_PURCHASE_RATE,
+    SRC_SEED,
+    SRC_START_MS,
+    SRC_EVENTS_PER_MS,
+    SRC_USERS,
+    SRC_NKEYS
+};
+
+static const char *const source_keys[SRC_NKEYS] = {
+    [SRC_TYPE] = "type",
+    [SRC_PATH] = "path",
+    [SRC_FORMAT] = "format",
+    [SRC_EVENTS] = "events",
+    [SRC_KEYS] = "keys",
+    [SRC_SKEW] = "skew",
+    [SRC_CLICK_RATE] = "click_rate",
+    [SRC_PURCHASE_RATE] = "purchase_rate",
+    [SRC_SEED] = "seed",
+    [SRC_START_MS] = "start_ms",
+    [SRC_EVENTS_PER_MS] = "events_per_ms",
+    [SRC_USERS] = "users",
+};
+
+static const sl_ym_rule generator_rules[] = {
+    SL_YM_UINT(SRC_EVENTS, sl_gen_cfg, events, 0, UINT64_MAX),
+    SL_YM_UINT(SRC_KEYS, sl_gen_cfg, keys, 1, UINT32_MAX),
+    SL_YM_REAL(SRC_SKEW, sl_gen_cfg, skew, SL_YM_NONNEG),
+    SL_YM_REAL(SRC_CLICK_RATE, sl_gen_cfg, click_rate, SL_YM_UNIT),
+    SL_YM_REAL(SRC_PURCHASE_RATE, sl_gen_cfg, purchase_rate, SL_YM_UNIT),
+    SL_YM_UINT(SRC_SEED, sl_gen_cfg, seed, 0, UINT64_MAX),
+    SL_YM_INT(SRC_START_MS, sl_gen_cfg, start_ms),
+    SL_YM_UINT(SRC_EVENTS_PER_MS, sl_gen_cfg, events_per_ms, 1, UINT32_MAX),
+    SL_YM_UINT(SRC_USERS, sl_gen_cfg, users, 1, UINT32_MAX),
+};
+
+/* source: type (file when there is a path, else stdin), path and format, or the generator's
+ * settings. Returns 0 or SL_ECONFIG. */
+static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    static const char *const types[] = {"file", "stdin", "generator"};
+    static const char *const formats[] = {"ndjson", "json", "csv"};
+    static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV};
+    sl_ym_field f[SRC_NKEYS];
+    int rc = sl_ym_scan(c, n, "source", source_keys, SRC_NKEYS, f);
+    if (rc < 0)
+        return rc;
+
+    if (f[SRC_TYPE].v) {
+        int k = sl_ym_choice(c, f[SRC_TYPE].v, "source.type", types, SL_YM_COUNT(types));
+        if (k < 0)
+            return SL_ECONFIG;
+        t->source.kind = (enum sl_source_kind)k;
+    } else {
+        t->source.kind = f[SRC_PATH].v ? SL_SRC_FILE : SL_SRC_STDIN;
+    }
+
+    if (t->source.kind == SL_SRC_FILE) {
+        if (!f[SRC_PATH].v)
+            return sl_ym_missing(c, n, "source", "path", " (source.type is file)");
+        rc = sl_ym_path(c, f[SRC_PATH].v, "source.path", t->source.path, sizeof t->source.path);
+    } else {
+        rc = sl_ym_refuse(c, f, SRC_PATH, SRC_PATH + 1, "source", "source.type is file");
+    }
+    if (rc < 0)
+        return rc;
+
+    if (f[SRC_FORMAT].v) {
+        if (t->source.kind == SL_SRC_GENERATOR)
+            return sl_ym_refuse(c, f, SRC_FORMAT, SRC_FORMAT + 1, "source",
+                                "source.type is file or stdin");
+        int k = sl_ym_choice(c, f[SRC_FORMAT].v, "source.format", formats, SL_YM_COUNT(formats));
+        if (k < 0)
+            return SL_ECONFIG;
+        t->source.format = format_of[k];
+    }
+
+    if (t->source.kind != SL_SRC_GENERATOR)
+        return sl_ym_refuse(c, f, SRC_EVENTS, SRC_NKEYS, "source", "source.type is generator");
+    return sl_ym_read(c, f, "source", generator_rules, SL_YM_COUNT(generator_rules),
+                      &t->source.gen);
+}
+
+/* ---- filter ------------------------------------------------------------------------------- */
+
+/* filter: event_types, a non-empty list of type names. Returns 0 or SL_ECONFIG. */
+static int parse_filter(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    static const char *const keys[] = {"event_types"};
+    static const char *const names[] = {"view", "impression", "click", "purchase", "other"};
+    static const unsigned bits[] = {1u << SL_EV_VIEW, 1u << SL_EV_VIEW, 1u << SL_EV_CLICK,
+                                    1u << SL_EV_PURCHASE, 1u << SL_EV_OTHER};
+    sl_ym_field f[1];
+    size_t count;
+    int rc = sl_ym_scan(c, n, "filter", keys, 1, f);
+    if (rc < 0)
+        return rc;
+    if (!f[0].v)
+        return sl_ym_missing(c, n, "filter", "event_types", "");
+    if ((rc = sl_ym_list(c, f[0].v, "filter.event_types",
+                         "a non-empty list of view, impression, click, purchase, other", SIZE_MAX,
+                         NULL, &count)) < 0)
+        return rc;
+    uint32_t mask = 0;
+    for (size_t i = 0; i < count; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "filter.event_types[%zu]", i);
+        int k = sl_ym_choice(c, sl_ym_item(c, f[0].v, i), path, names, SL_YM_COUNT(names));
+        if (k < 0)
+            return SL_ECONFIG;
+        mask |= bits[k];
+    }
+    t->filter_types = mask;
+    return 0;
+}
+
+/* ---- pe and next -------------------------------------------------------------------------- */
+
+enum {
+    PE_NAME,
+    PE_KIND,
+    PE_CAPACITY,
+    PE_PRIOR,
+    PE_WINDOW_MS,
+    PE_LATENESS_MS,
+    PE_TRIGGER,
+    PE_SOURCE,
+    PE_BINARY,
+    PE_TIMEOUT_MS,
+    PE_JOIN,  /* next stages only */
+    PE_VALUE, /* next stages only */
+    PE_NKEYS
+};
+
+static const char *const pe_keys[PE_NKEYS] = {
+    [PE_NAME] = "name",           [PE_KIND] = "kind",
+    [PE_CAPACITY] = "capacity",   [PE_PRIOR] = "prior",
+    [PE_WINDOW_MS] = "window_ms", [PE_LATENESS_MS] = "lateness_ms",
+    [PE_TRIGGER] = "trigger",     [PE_SOURCE] = "source",
+    [PE_BINARY] = "binary",       [PE_TIMEOUT_MS] = "timeout_ms",
+    [PE_JOIN] = "join",           [PE_VALUE] = "value",
+};
+
+static const sl_ym_rule stage_rules[] = {
+    SL_YM_PATH(PE_JOIN, sl_stage_cfg, join),
+    SL_YM_STR(PE_VALUE, sl_stage_cfg, value, 0),
+};
+static const sl_ym_rule pe_rules[] = {
+    SL_YM_STR(PE_NAME, sl_pe_cfg, name, 0),
+    SL_YM_UINT(PE_CAPACITY, sl_pe_cfg, capacity, 1, CAPACITY_MAX),
+};
+static const sl_ym_rule user_rules[] = {
+    SL_YM_PATH(PE_SOURCE, sl_pe_cfg, source),
+    SL_YM_PATH(PE_BINARY, sl_pe_cfg, binary),
+};
+static const sl_ym_rule window_rules[] = {
+    SL_YM_UINT(PE_WINDOW_MS, sl_pe_cfg, window_ms, 1, INT64_MAX),
+    SL_YM_UINT(PE_LATENESS_MS, sl_pe_cfg, lateness_ms, 0, INT64_MAX),
+};
+static const sl_ym_rule timeout_rules[] = {
+    SL_YM_UINT(PE_TIMEOUT_MS, sl_pe_cfg, timeout_ms, 0, UINT32_MAX),
+};
+
+/* PFX.trigger: every_events and every_ms. Returns 0 or SL_ECONFIG. */
+static int parse_trigger(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx,
+                         sl_trigger_cfg *tr)
+{
+    static const char *const keys[] = {"every_events", "every_ms"};
+    static const sl_ym_rule rules[] = {
+        SL_YM_UINT(0, sl_trigger_cfg, every_events, 0, UINT64_MAX),
+        SL_YM_UINT(1, sl_trigger_cfg, every_ms, 0, UINT64_MAX),
+    };
+    char path[96];
+    return sl_ym_plain(c, n, sl_ym_join(path, sizeof path, pfx, "trigger"), keys, 2, rules, 2, tr);
+}
+
+/* PFX.prior: [a, b], two positive numbers. Returns 0 or SL_ECONFIG. */
+static int parse_prior(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
+{
+    char ppath[96];
+    sl_ym_join(ppath, sizeof ppath, pfx, "prior");
+    if (sl_ym_len(n) != 2)
+        return sl_ym_expected(c, n, ppath, "a list of two positive numbers [a, b]");
+    double ab[2];
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s[%zu]", ppath, i);
+        int rc = sl_ym_double(c, sl_ym_item(c, n, i), path, SL_YM_POSITIVE, &ab[i]);
+        if (rc < 0)
+            return rc;
+    }
+    pe->has_prior = 1;
+    pe->prior_a = ab[0];
+    pe->prior_b = ab[1];
+    return 0;
+}
+
+/* Parses a PE mapping at `pfx` ("pe" or "next[i]") into *pe; for a next stage (st not NULL)
+ * also its join and value. Returns 0 or SL_ECONFIG. */
+static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe,
+                    sl_stage_cfg *st)
+{
+    sl_ym_field f[PE_NKEYS];
+    char path[128], cond[128];
+    int rc = sl_ym_scan(c, n, pfx, pe_keys, st ? PE_NKEYS : PE_NKEYS - 2, f);
+    if (rc < 0)
+        return rc;
+    if (!f[PE_KIND].v)
+        return sl_ym_missing(c, n, pfx, "kind", "");
+    int k = sl_ym_choice(c, f[PE_KIND].v, sl_ym_join(path, sizeof path, pfx, "kind"),
+                         sl_pe_kind_names, SL_PE_NKINDS + 1);
+    if (k < 0)
+        return SL_ECONFIG;
+    sl_pe_defaults(pe, (enum sl_pe_kind)k);
+    if (st && (rc = sl_ym_read(c, f, pfx, stage_rules, SL_YM_COUNT(stage_rules), st)) < 0)
+        return rc;
+    if ((rc = sl_ym_read(c, f, pfx, pe_rules, SL_YM_COUNT(pe_rules), pe)) < 0)
+        return rc;
+
+    if (f[PE_PRIOR].k) {
+        snprintf(cond, sizeof cond, "%s.kind is ctr", pfx);
+        if (pe->kind != SL_PE_CTR)
+            return sl_ym_refuse(c, f, PE_PRIOR, PE_PRIOR + 1, pfx, cond);
+        if ((rc = parse_prior(c, f[PE_PRIOR].v, pfx, pe)) < 0)
+            return rc;
+    }
+
+    snprintf(cond, sizeof cond, "%s.kind is user", pfx);
+    if (pe->kind != SL_PE_USER)
+        rc = sl_ym_refuse(c, f, PE_SOURCE, PE_BINARY + 1, pfx, cond);
+    else
+        rc = sl_ym_read(c, f, pfx, user_rules, SL_YM_COUNT(user_rules), pe);
+    if (rc < 0)
+        return rc;
+    if (pe->kind == SL_PE_USER && !f[PE_SOURCE].k == !f[PE_BINARY].k) {
+        snprintf(cond, sizeof cond, "%s.source is absent", pfx);
+        if (f[PE_SOURCE].k)
+            return sl_ym_refuse(c, f, PE_BINARY, PE_BINARY + 1, pfx, cond);
+        snprintf(cond, sizeof cond, " (or %s.binary) for a user PE", pfx);
+        return sl_ym_missing(c, n, pfx, "source", cond);
+    }
+
+    snprintf(cond, sizeof cond, "%s.kind is window_count or user", pfx);
+    if (pe->kind != SL_PE_WINDOW && pe->kind != SL_PE_USER)
+        rc = sl_ym_refuse(c, f, PE_WINDOW_MS, PE_LATENESS_MS + 1, pfx, cond);
+    else
+        rc = sl_ym_read(c, f, pfx, window_rules, SL_YM_COUNT(window_rules), pe);
+    if (rc < 0)
+        return rc;
+
+    if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, pfx, &pe->trigger)) < 0)
+        return rc;
+    return sl_ym_read(c, f, pfx, timeout_rules, SL_YM_COUNT(timeout_rules), pe);
+}
+
+/* next: a list of up to SL_STAGES_MAX - 1 further PEs. Returns 0 or SL_ECONFIG. */
+static int parse_next(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    size_t count;
+    int rc = sl_ym_list(c, n, "next", "a non-empty list of PE mappings", SL_STAGES_MAX - 1, "PEs",
+                        &count);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "next[%zu]", i);
+        sl_stage_cfg *st = &t->next[i];
+        memset(st, 0, sizeof *st);
+        if ((rc = parse_pe(c, sl_ym_item(c, n, i), pfx, &st->pe, st)) < 0)
+            return rc;
+    }
+    t->nnext = (uint32_t)count;
+    return 0;
+}
+
+/* ---- batch, sink -------------------------------------------------------------------------- */
+
+static const char *const batch_keys[] = {"events"};
+static const sl_ym_rule batch_rules[] = {
+    SL_YM_UINT(0, sl_topology, batch_events, 1, BATCH_MAX),
+};
+static const char *const sink_keys[] = {"path", "snapshots"};
+static const sl_ym_rule sink_rules[] = {
+    SL_YM_PATH(0, sl_topology, sink.path),
+    SL_YM_BOOL(1, sl_topology, sink.snapshots),
+};
+
+/* ---- placement ---------------------------------------------------------------------------- */
+
+/* Checks that s is a cpu list: items "N" or "N-M" (N <= M <= PLACE_CPU_MAX, decimal)
+ * separated by commas. Whether the machine has those cpus is checked when placing. Returns 1
+ * when it is one. */
+static int cpu_list_ok(const char *s)
+{
+    for (;;) {
+        uint64_t lo = 0, hi;
+        int digits = 0;
+        for (; *s >= '0' && *s <= '9' && lo <= PLACE_CPU_MAX; s++, digits++)
+            lo = lo * 10 + (uint64_t)(*s - '0');
+        if (!digits || lo > PLACE_CPU_MAX)
+            return 0;
+        hi = lo;
+        if (*s == '-') {
+            s++;
+            hi = 0;
+            digits = 0;
+            for (; *s >= '0' && *s <= '9' && hi <= PLACE_CPU_MAX; s++, digits++)
+                hi = hi * 10 + (uint64_t)(*s - '0');
+            if (!digits || hi > PLACE_CPU_MAX || hi < lo)
+                return 0;
+        }
+        if (*s == '\0')
+            return 1;
+        if (*s++ != ',')
+            return 0;
+    }
+}
+
+enum { PL_DEVICE, PL_NUMA, PL_CPUS, PL_NKEYS };
+static const char *const placement_keys[PL_NKEYS] = {
+    [PL_DEVICE] = "device",
+    [PL_NUMA] = "numa",
+    [PL_CPUS] = "cpus",
+};
+static const sl_ym_rule placement_rules[] = {
+    SL_YM_STR(PL_DEVICE, sl_place_override, device, 0),
+    SL_YM_UINT(PL_NUMA, sl_place_override, numa, 0, PLACE_NUMA_MAX),
+    SL_YM_STR(PL_CPUS, sl_place_override, cpus, 0),
+};
+
+/* placement: a list of {device, numa, cpus}, each with device and at least one of the
+ * others. Returns 0 or SL_ECONFIG. */
+static int parse_placement(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    size_t count;
+    int rc = sl_ym_list(c, n, "placement", "a non-empty list of {device, numa, cpus}",
+                        SL_PLACEMENT_MAX, "entries", &count);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        sl_ym_field f[PL_NKEYS];
+        yaml_node_t *item = sl_ym_item(c, n, i);
+        sl_place_override *o = &t->placement[i];
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "placement[%zu]", i);
+        if ((rc = sl_ym_scan(c, item, pfx, placement_keys, PL_NKEYS, f)) < 0)
+            return rc;
+        if (!f[PL_DEVICE].v)
+            return sl_ym_missing(c, item, pfx, "device", "");
+        if (!f[PL_NUMA].v && !f[PL_CPUS].v)
+            return sl_ym_missing(c, item, pfx, "numa", " (or cpus)");
+        memset(o, 0, sizeof *o);
+        o->numa = -1;
+        rc = sl_ym_read(c, f, pfx, placement_rules, SL_YM_COUNT(placement_rules), o);
+        if (rc < 0)
+            return rc;
+        if (f[PL_CPUS].v && !cpu_list_ok(o->cpus)) {
+            char path[64];
+            return sl_ym_expected(c, f[PL_CPUS].v, sl_ym_join(path, sizeof path, pfx, "cpus"),
+                                  "a cpu list such as \"0-3,8\" (cpus 0..65535)");
+        }
+    }
+    t->nplacement = (uint32_t)count;
+    return 0;
+}
+
+/* ---- the file ----------------------------------------------------------------------------- */
+
+enum {
+    TOP_DEVICE,
+    TOP_SOURCE,
+    TOP_FILTER,
+    TOP_PE,
+    TOP_NEXT,
+    TOP_BATCH,
+    TOP_SINK,
+    TOP_PLACEMENT,
+    TOP_NKEYS
+};
+
+static const char *const top_keys[TOP_NKEYS] = {
+    [TOP_DEVICE] = "device", [TOP_SOURCE] = "source",       [TOP_FILTER] = "filter",
+    [TOP_PE] = "pe",         [TOP_NEXT] = "next",           [TOP_BATCH] = "batch",
+    [TOP_SINK] = "sink",     [TOP_PLACEMENT] = "placement",
+};
+
+/* Walks the document root (NULL for an empty document) into *t. Returns 0 or SL_ECONFIG. */
+static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *t)
+{
+    static const sl_ym_rule device_rule[] = {SL_YM_STR(TOP_DEVICE, sl_topology, device, 1)};
+    sl_ym_field f[TOP_NKEYS];
+    int rc;
+    if ((rc = sl_ym_scan(c, root, "", top_keys, TOP_NKEYS, f)) < 0)
+        return rc;
+    if (!f[TOP_PE].v)
+        return sl_ym_missing(c, root, "", "pe", "");
+    if ((rc = sl_ym_read(c, f, "", device_rule, 1, t)) < 0)
+        return rc;
+    if (f[TOP_SOURCE].v && (rc = parse_source(c, f[TOP_SOURCE].v, t)) < 0)
+        return rc;
+    if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
+        return rc;
+    if ((rc = parse_pe(c, f[TOP_PE].v, "pe", &t->pe, NULL)) < 0)
+        return rc;
+    if (f[TOP_NEXT].v && (rc = parse_next(c, f[TOP_NEXT].v, t)) < 0)
+        return rc;
+    if (f[TOP_BATCH].v &&
+        (rc = sl_ym_plain(c, f[TOP_BATCH].v, "batch", batch_keys, 1, batch_rules, 1, t)) < 0)
+        return rc;
+    if (f[TOP_SINK].v &&
+        (rc = sl_ym_plain(c, f[TOP_SINK].v, "sink", sink_keys, 2, sink_rules, 2, t)) < 0)
+        return rc;
+    if (f[TOP_PLACEMENT].v && (rc = parse_placement(c, f[TOP_PLACEMENT].v, t)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Parses into a local topology from the defaults and copies it to out only on success.
+ * Returns 0 or SL_ECONFIG. */
+static int topology_root(const sl_ym_ctx *c, const yaml_node_t *root, void *out)
+{
+    sl_topology tmp;
+    sl_topology_defaults(&tmp);
+    int rc = parse_root(c, root, &tmp);
+    if (rc == 0)
+        memcpy(out, &tmp, sizeof tmp);
+    return rc;
+}
+
+int sl_config_parse(const char *text, size_t len, const char *name, sl_topology *t, char *err,
+                    size_t errlen)
+{
+    return sl_ym_parse(text, len, name, topology_root, t, err, errlen);
+}
+
+int sl_config_load(const char *path, sl_topology *t, char *err, size_t errlen)
+{
+    return sl_ym_load(path, topology_root, t, err, errlen);
+}
