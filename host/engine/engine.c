@@ -203,16 +203,6 @@ static const char *pe_file(enum sl_pe_kind k)
     return NULL;
 }
 
-/* The start of t's window: floor(t / w) * w. Needs |t| <= SL_WINDOW_TIME_LIMIT (and w > 0), so
- * that the product stays within int64: it lies in (t - w, t]. */
-static int64_t window_start(int64_t t, int64_t w)
-{
-    int64_t q = t / w;
-    if (t % w < 0)
-        q -= 1;
-    return q * w;
-}
-
 static double event_seconds(cl_event ev)
 {
     cl_ulong a = 0, b = 0;
@@ -998,17 +988,9 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
 /* Emits windows closed by the watermark, when it passed a window end since the last time. */
 static int close_windows(sl_engine *e)
 {
-    if (!e->wm.have_time)
-        return 0;
-    int64_t w = e->cfg.pe.window_ms, wm;
-    /* Every admitted time is >= -SL_WINDOW_TIME_LIMIT, so every window ends after that: below
-     * it (or below INT64_MIN) the watermark closes nothing, and window_start needs its argument
-     * within the limit. lateness_ms may be anything up to INT64_MAX. */
-    if (__builtin_sub_overflow(e->wm.max_time, e->cfg.pe.lateness_ms, &wm) ||
-        wm < -SL_WINDOW_TIME_LIMIT)
-        return 0;
-    int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
-    if (before <= e->closed_before)
+    int64_t before; /* windows ending at or before this are complete */
+    if (!sl_watermark_closed(&e->wm, e->cfg.pe.window_ms, e->cfg.pe.lateness_ms, &before) ||
+        before <= e->closed_before)
         return 0;
     e->closed_before = before;
     return emit(e, SL_EMIT_WINDOWS, 1, before);
@@ -1041,28 +1023,8 @@ static int triggers(sl_engine *e)
     return rc ? rc : emit(e, SL_EMIT_SNAPSHOT, 0, 0);
 }
 
-/* Window PE: copies the records that are not late into staging and counts the late ones. An
- * event is late when its window ended at or before the watermark (the largest event time seen
- * before it, minus lateness_ms); such windows may already have been emitted as final. */
-enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
-                                 int64_t lateness_ms)
-{
-    if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT)
-        return SL_ADMIT_BAD_TIME;
-    if (wm->have_time && wm->max_time >= INT64_MIN + lateness_ms) {
-        int64_t end;
-        if (__builtin_add_overflow(window_start(t, window_ms), window_ms, &end))
-            end = INT64_MAX;
-        if (end <= wm->max_time - lateness_ms)
-            return SL_ADMIT_LATE;
-    }
-    if (!wm->have_time || t > wm->max_time) {
-        wm->max_time = t;
-        wm->have_time = 1;
-    }
-    return SL_ADMIT_OK;
-}
-
+/* Windowed PEs: copies the records that are not late (watermark.h) into staging and counts
+ * the others. Returns how many were copied. */
 static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
 {
     sl_rec *dst = e->staging + e->staged;
