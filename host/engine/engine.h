@@ -34,8 +34,6 @@
 #include "event.h"
 #include "watermark.h" /* the late-event rule, SL_WINDOW_TIME_LIMIT */
 
-#define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
-
 /* How a batch reaches the work-items (see kernels/sl_engine.cl). */
 enum sl_dispatch_mode {
     SL_DISPATCH_AUTO = 0,    /* chunked on CPU devices, grouped elsewhere */
