@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "kernsrc.h"
+#include "textfile.h"
 
 extern char **environ;
 
@@ -400,32 +401,12 @@ static void line_of(const char *text, unsigned n, char *out, size_t len)
     out[l] = '\0';
 }
 
+/* The file at path, malloc'd and NUL-terminated, or NULL when it cannot be read. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = cap <= (64u << 20) ? realloc(buf, cap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
+    char *text = NULL, why[512];
+    size_t len = 0;
+    return sl_read_file(path, &text, &len, why, sizeof why) ? NULL : text;
 }
 
 /* The text of file `name` as Oclgrind names it: the user's source, or one of sluice's kernel

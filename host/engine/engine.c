@@ -10,11 +10,10 @@
 #include <time.h>
 
 #include "err.h"
-#include <errno.h>
-#include "kernsrc.h"
 #include "keyhash.h"
 #include "log.h"
-#include "pebin.h"
+#include "peprog.h"
+#include "pes.h"
 #include "watchdog.h"
 
 #define DEFAULT_BATCH (1u << 18)
@@ -40,7 +39,7 @@ struct sl_engine {
     cl_context ctx;
     cl_command_queue q;  /* kernels, in order: batches apply in arrival order */
     cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
-    cl_program prog;
+    sl_peprog prog;      /* the PE's program and what its ABI declares */
     cl_kernel k_agg, k_emit, k_merge;
     cl_mem slots, fill, status, out, out_count;
     size_t out_rows; /* capacity of `out` in rows */
@@ -50,11 +49,7 @@ struct sl_engine {
     uint32_t ncounters; /* fill counters: nparts x max(copies, 1) */
     uint32_t nbounds;   /* work-items per batch: copies (chunked) or nparts (grouped) */
     uint64_t nslots;
-    size_t slot_size;  /* sizeof(sl_slot) on the device: key (+ window) + PE state */
-    size_t state_size; /* sizeof(sl_state) */
-    int sequential;    /* the PE is SL_PE_SEQUENTIAL: grouped mode, in arrival order per key */
-    sl_columns columns;
-    int windowed;
+    int windowed; /* rows per (key, window) (sl_pe_windowed) */
     size_t batch_cap;
     sl_rec *staging;
     size_t staged;
@@ -122,7 +117,8 @@ static void pe_label(const sl_engine *e, char *buf, size_t len)
     const char *file = pe->binary[0] ? pe->binary : pe->source;
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    if (pe->kind != SL_PE_USER || !file[0] || strcmp(base, pe->name) == 0)
+    const sl_pe_def *def = sl_pe_def_of(pe->kind);
+    if (!def || !(def->flags & SL_PEF_USER) || !file[0] || strcmp(base, pe->name) == 0)
         snprintf(buf, len, "%s", pe->name);
     else
         snprintf(buf, len, "%s (%.200s)", pe->name, file);
@@ -186,33 +182,6 @@ static uint32_t next_pow2(uint64_t v)
     return p > UINT32_MAX ? 0 : (uint32_t)p;
 }
 
-/* The built-in PE source of a kind (window_count is the count PE with a window). */
-static const char *pe_file(enum sl_pe_kind k)
-{
-    switch (k) {
-    case SL_PE_COUNT:
-    case SL_PE_WINDOW:
-        return "pe_count.cl";
-    case SL_PE_SUM:
-        return "pe_sum.cl";
-    case SL_PE_CTR:
-        return "pe_ctr.cl";
-    case SL_PE_USER:
-        break;
-    }
-    return NULL;
-}
-
-/* The start of t's window: floor(t / w) * w. Needs |t| <= SL_WINDOW_TIME_LIMIT (and w > 0), so
- * that the product stays within int64: it lies in (t - w, t]. */
-static int64_t window_start(int64_t t, int64_t w)
-{
-    int64_t q = t / w;
-    if (t % w < 0)
-        q -= 1;
-    return q * w;
-}
-
 static double event_seconds(cl_event ev)
 {
     cl_ulong a = 0, b = 0;
@@ -248,240 +217,21 @@ static int size_table(sl_engine *e, char *msg, size_t msglen)
     return 0;
 }
 
-/* Reads a whole file into a malloc'd NUL-terminated buffer. Returns 0, SL_EIO or SL_ENOMEM. */
-static int read_file(const char *path, char **text, size_t *len, char *msg, size_t msglen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
-        return SL_EIO;
-    }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (ferror(f)) {
-            snprintf(msg, msglen, "reading %s failed: %s", path, strerror(errno));
-            rc = SL_EIO;
-            break;
-        }
-        if (feof(f))
-            break;
-        char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-        if (!nb) {
-            snprintf(msg, msglen, "%s is larger than 64 MiB or memory ran out", path);
-            rc = SL_ENOMEM;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (!buf)
-        return SL_ENOMEM;
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
-/* Build options: the include directory of sluice.h, the prior and window of the PE, and the
- * prefetch on CPU devices. The loop is bound by the latency of one random slot access per event;
- * measured with bench_ctr on PoCL 3.1 (2-core VM, 2026-11-21) the kernels took 0.245 s without
- * a prefetch and 0.149-0.166 s with a distance of 16-32 events. __builtin_prefetch is a clang
- * builtin, so only CPU devices get it. */
-static int build_options(sl_engine *e, char *opts, size_t len, char *msg, size_t msglen)
-{
-    char inc[1024];
-    int rc = sl_kernel_include_dir(inc, sizeof inc);
-    if (rc) {
-        snprintf(msg, msglen, "cannot write sluice.h for the kernel compiler: %s", sl_strerror(rc));
-        return rc;
-    }
-    const sl_pe_cfg *pe = &e->cfg.pe;
-    int cpu = (sl_device_get_info(e->dev)->type & CL_DEVICE_TYPE_CPU) != 0;
-    int n = snprintf(opts, len, "-cl-std=CL1.2 -I%s%s", inc, cpu ? " -DSL_PREFETCH=24" : "");
-    if (pe->kind == SL_PE_CTR && pe->has_prior)
-        n += snprintf(opts + n, len - (size_t)n, " -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g",
-                      pe->prior_a, pe->prior_b);
-    if (e->windowed)
-        n += snprintf(opts + n, len - (size_t)n, " -DSL_WINDOW_MS=%lldL", (long long)pe->window_ms);
-    return (size_t)n < len ? 0 : SL_ERANGE;
-}
-
-/* Runs sl_abi_info and checks what the PE declares: its shape, state size and columns. */
-static int check_abi(sl_engine *e, char *msg, size_t msglen)
-{
-    cl_int st;
-    cl_uint info[7] = {0};
-    char cols[512] = "";
-    cl_uint cols_len = sizeof cols;
-    size_t one = 1;
-    cl_kernel k = clCreateKernel(e->prog, "sl_abi_info", &st);
-    cl_mem info_b = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, sizeof info, NULL, &st);
-    cl_mem cols_b = clCreateBuffer(e->ctx, CL_MEM_WRITE_ONLY, sizeof cols, NULL, &st);
-    st = k && info_b && cols_b ? CL_SUCCESS : CL_INVALID_KERNEL;
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 0, sizeof info_b, &info_b);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 1, sizeof cols_b, &cols_b);
-    if (st == CL_SUCCESS)
-        st = clSetKernelArg(k, 2, sizeof cols_len, &cols_len);
-    if (st == CL_SUCCESS)
-        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &one, &one, 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, info_b, CL_TRUE, 0, sizeof info, info, 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, cols_b, CL_TRUE, 0, sizeof cols, cols, 0, NULL, NULL);
-    if (k)
-        clReleaseKernel(k);
-    if (info_b)
-        clReleaseMemObject(info_b);
-    if (cols_b)
-        clReleaseMemObject(cols_b);
-    if (st != CL_SUCCESS) {
-        snprintf(msg, msglen, "PE \"%s\": running sl_abi_info failed: %s", e->cfg.pe.name,
-                 sl_cl_strerror(st));
-        return SL_ECL;
-    }
-    cols[sizeof cols - 1] = '\0';
-    if (info[1] != sizeof(sl_row) || info[4] != SL_COLUMNS_MAX || (info[3] != 1 && info[3] != 2)) {
-        snprintf(msg, msglen,
-                 "PE \"%s\": ABI mismatch: row %u bytes (expected %zu), %u output columns "
-                 "(expected %d), shape %u; was it built against another sluice.h?",
-                 e->cfg.pe.name, info[1], sizeof(sl_row), info[4], SL_COLUMNS_MAX, info[3]);
-        return SL_EINVAL;
-    }
-    uint64_t built_window = (uint64_t)info[5] | (uint64_t)info[6] << 32;
-    uint64_t want_window = e->windowed ? (uint64_t)e->cfg.pe.window_ms : 0;
-    if (built_window != want_window) {
-        snprintf(msg, msglen,
-                 "PE \"%s\": the program was built with window_ms %llu but the topology asks for "
-                 "%llu: rebuild the binary with the same window",
-                 e->cfg.pe.name, (unsigned long long)built_window, (unsigned long long)want_window);
-        return SL_EINVAL;
-    }
-    if (info[2] > SL_STATE_MAX) {
-        snprintf(msg, msglen, "PE \"%s\": sl_state is %u bytes, over the limit of %d",
-                 e->cfg.pe.name, info[2], SL_STATE_MAX);
-        return SL_EINVAL;
-    }
-    char err[256];
-    if (sl_columns_parse(cols, &e->columns, err, sizeof err)) {
-        snprintf(msg, msglen, "PE \"%s\": %s", e->cfg.pe.name, err);
-        return SL_EINVAL;
-    }
-    e->slot_size = info[0];
-    e->state_size = info[2];
-    e->sequential = info[3] == 2;
-    return 0;
-}
-
-/* Appends to msg (length used) a plain-words line for each ABI function the build log shows as
- * missing or declared with another signature than sluice.h's. */
-static void abi_hints(const char *log, char *msg, size_t msglen)
-{
-    static const struct {
-        const char *name, *proto;
-    } fns[] = {
-        {"sl_init", "void sl_init(__global sl_state *s)"},
-        {"sl_add", "void sl_add(__global sl_state *s, const sl_record *r)"},
-        {"sl_merge", "void sl_merge(__global sl_state *dst, __global const sl_state *src)"},
-        {"sl_process", "void sl_process(__global sl_state *s, const sl_record *r)"},
-        {"sl_emit", "void sl_emit(__global const sl_state *s, sl_out *out)"},
-    };
-    size_t used = strlen(msg);
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        char conflict[64], missing1[64], missing2[64];
-        snprintf(conflict, sizeof conflict, "conflicting types for '%s'", fns[i].name);
-        snprintf(missing1, sizeof missing1, "Cannot find symbol %s ", fns[i].name);
-        snprintf(missing2, sizeof missing2, "undefined reference to `%s'", fns[i].name);
-        const char *what = NULL;
-        if (strstr(log, conflict))
-            what = "is declared with another signature than sluice.h's";
-        else if (strstr(log, missing1) || strstr(log, missing2))
-            what = "is missing";
-        if (what && used < msglen)
-            used += (size_t)snprintf(msg + used, msglen - used,
-                                     "\nsluice ABI: %s %s; this PE's shape needs: %s", fns[i].name,
-                                     what, fns[i].proto);
-    }
-}
-
-/* Builds the PE's program: its source (a built-in from kernels/ or the user's file) followed by
- * the framework's kernels/sl_engine.cl, each under a #line directive so that build errors name
- * the file and line they are in; or loads a program binary. On a build failure `msg` holds the
- * device's full build log. */
+/* Builds the PE's program (peprog.h) and creates the engine's kernels. Returns 0 or an sl_err
+ * with msg. */
 static int build(sl_engine *e, char *msg, size_t msglen)
 {
-    const sl_pe_cfg *pe = &e->cfg.pe;
-    char opts[1400];
-    int rc = build_options(e, opts, sizeof opts, msg, msglen);
+    int rc = sl_peprog_build(e->dev, &e->cfg.pe, &e->prog, msg, msglen);
     if (rc)
-        return rc;
-    char *user = NULL, *log = NULL;
-    size_t user_len = 0;
-    double t0 = now_s();
-    if (pe->kind == SL_PE_USER && pe->binary[0]) {
-        if ((rc = read_file(pe->binary, &user, &user_len, msg, msglen)))
-            return rc;
-        const unsigned char *payload = NULL;
-        size_t plen = 0;
-        char why[1024];
-        rc = sl_pebin_unwrap(sl_device_get_info(e->dev), (const unsigned char *)user, user_len,
-                             &payload, &plen, why, sizeof why);
-        if (rc == 0)
-            rc = sl_device_load_binary(e->dev, payload, plen, opts, &e->prog, &log);
-        else
-            log = strdup(why);
-        if (rc)
-            snprintf(msg, msglen, "loading PE \"%s\" from binary %s failed: %s", pe->name,
-                     pe->binary, log ? log : sl_strerror(rc));
-    } else {
-        sl_source srcs[2] = {{NULL, NULL}, {"sl_engine.cl", sl_kernel_source("sl_engine.cl")}};
-        if (pe->kind == SL_PE_USER) {
-            if (!pe->source[0]) {
-                snprintf(msg, msglen, "PE \"%s\": a user PE needs pe.source or pe.binary",
-                         pe->name);
-                return SL_EINVAL;
-            }
-            if ((rc = read_file(pe->source, &user, &user_len, msg, msglen)))
-                return rc;
-            srcs[0] = (sl_source){pe->source, user};
-        } else {
-            srcs[0] = (sl_source){pe_file(pe->kind), sl_kernel_source(pe_file(pe->kind))};
-        }
-        SL_CHECK(srcs[0].text && srcs[1].text);
-        rc = sl_device_build(e->dev, srcs, 2, opts, &e->prog, &log);
-        if (rc) {
-            snprintf(msg, msglen, "building PE \"%s\" (%s) failed:\n%s", pe->name, srcs[0].name,
-                     log ? log : sl_strerror(rc));
-            if (log)
-                abi_hints(log, msg, msglen);
-        }
-    }
-    free(user);
-    free(log);
-    if (rc)
-        return rc;
-    SL_INFO("engine", "built PE %s in %.3f s (%s)", pe->name, now_s() - t0, opts);
-    sl_crash_note_pe(pe->name, pe->binary[0] ? pe->binary : pe->source, pe->kind == SL_PE_USER,
-                     pe->binary[0] != 0);
-    if ((rc = check_abi(e, msg, msglen)))
         return rc;
     cl_int st;
-    e->k_agg = clCreateKernel(e->prog, "sl_aggregate", &st);
+    e->k_agg = clCreateKernel(e->prog.prog, "sl_aggregate", &st);
     if (st == CL_SUCCESS)
-        e->k_emit = clCreateKernel(e->prog, "sl_emit_rows", &st);
-    if (st == CL_SUCCESS && !e->sequential)
-        e->k_merge = clCreateKernel(e->prog, "sl_merge_copies", &st);
+        e->k_emit = clCreateKernel(e->prog.prog, "sl_emit_rows", &st);
+    if (st == CL_SUCCESS && !e->prog.sequential)
+        e->k_merge = clCreateKernel(e->prog.prog, "sl_merge_copies", &st);
     if (st != CL_SUCCESS) {
-        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", pe->name, sl_cl_strerror(st));
+        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", e->cfg.pe.name, sl_cl_strerror(st));
         return SL_ECL;
     }
     return 0;
@@ -556,7 +306,7 @@ static cl_int zero_by_write(sl_engine *e, cl_mem m, size_t size)
 static cl_int clear_table(sl_engine *e)
 {
     if (e->clear_by_write) {
-        cl_int st = zero_by_write(e, e->slots, (size_t)e->nslots * e->slot_size);
+        cl_int st = zero_by_write(e, e->slots, (size_t)e->nslots * e->prog.slot_size);
         if (st == CL_SUCCESS)
             st = zero_by_write(e, e->fill, e->ncounters * sizeof(cl_uint));
         if (st == CL_SUCCESS)
@@ -565,7 +315,7 @@ static cl_int clear_table(sl_engine *e)
     }
     cl_uint zero = 0;
     cl_int st = clEnqueueFillBuffer(e->q, e->slots, &zero, sizeof zero, 0,
-                                    (size_t)e->nslots * e->slot_size, 0, NULL, NULL);
+                                    (size_t)e->nslots * e->prog.slot_size, 0, NULL, NULL);
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->fill, &zero, sizeof zero, 0,
                                  e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
@@ -582,7 +332,7 @@ static cl_int clear_table(sl_engine *e)
 static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_device_info *in = sl_device_get_info(e->dev);
-    size_t table_bytes = (size_t)e->nslots * e->slot_size;
+    size_t table_bytes = (size_t)e->nslots * e->prog.slot_size;
     size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
     if (table_bytes > in->max_alloc) {
         snprintf(msg, msglen,
@@ -650,8 +400,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
                  in->name);
         return SL_EUNSUPPORTED;
     }
-    int windowed = pe->kind == SL_PE_WINDOW || (pe->kind == SL_PE_USER && pe->window_ms > 0);
-    if ((pe->kind != SL_PE_USER && !pe_file(pe->kind)) || pe->capacity == 0 ||
+    int windowed = sl_pe_windowed(pe);
+    if (!sl_pe_def_of(pe->kind) || pe->capacity == 0 ||
         (windowed && (pe->window_ms <= 0 || pe->lateness_ms < 0))) {
         snprintf(msg, msglen, "invalid PE configuration (kind, capacity or window)");
         return SL_EINVAL;
@@ -710,8 +460,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     /* Chunked mode needs merge: a sequential PE is always grouped, so that each key's events
      * reach its one work-item in arrival order. */
     int chunked =
-        !e->sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
-                           (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
+        !e->prog.sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
+                                (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
     e->copies = chunked ? copies : 0;
     e->ncounters = parts * (chunked ? copies : 1);
     e->nbounds = chunked ? copies : parts;
@@ -725,8 +475,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     SL_INFO("engine",
             "PE %s (%s): %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, "
             "%s",
-            pe->name, e->sequential ? "sequential" : "reduce", e->nparts, e->region_slots,
-            (unsigned long long)pe->capacity, e->slot_size, e->batch_cap,
+            pe->name, e->prog.sequential ? "sequential" : "reduce", e->nparts, e->region_slots,
+            (unsigned long long)pe->capacity, e->prog.slot_size, e->batch_cap,
             e->copies ? "chunked" : "grouped by the host");
     *out = e;
     return 0;
@@ -998,17 +748,9 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
 /* Emits windows closed by the watermark, when it passed a window end since the last time. */
 static int close_windows(sl_engine *e)
 {
-    if (!e->wm.have_time)
-        return 0;
-    int64_t w = e->cfg.pe.window_ms, wm;
-    /* Every admitted time is >= -SL_WINDOW_TIME_LIMIT, so every window ends after that: below
-     * it (or below INT64_MIN) the watermark closes nothing, and window_start needs its argument
-     * within the limit. lateness_ms may be anything up to INT64_MAX. */
-    if (__builtin_sub_overflow(e->wm.max_time, e->cfg.pe.lateness_ms, &wm) ||
-        wm < -SL_WINDOW_TIME_LIMIT)
-        return 0;
-    int64_t before = window_start(wm, w); /* windows ending at or before this are complete */
-    if (before <= e->closed_before)
+    int64_t before; /* windows ending at or before this are complete */
+    if (!sl_watermark_closed(&e->wm, e->cfg.pe.window_ms, e->cfg.pe.lateness_ms, &before) ||
+        before <= e->closed_before)
         return 0;
     e->closed_before = before;
     return emit(e, SL_EMIT_WINDOWS, 1, before);
@@ -1041,28 +783,8 @@ static int triggers(sl_engine *e)
     return rc ? rc : emit(e, SL_EMIT_SNAPSHOT, 0, 0);
 }
 
-/* Window PE: copies the records that are not late into staging and counts the late ones. An
- * event is late when its window ended at or before the watermark (the largest event time seen
- * before it, minus lateness_ms); such windows may already have been emitted as final. */
-enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
-                                 int64_t lateness_ms)
-{
-    if (t < -SL_WINDOW_TIME_LIMIT || t > SL_WINDOW_TIME_LIMIT)
-        return SL_ADMIT_BAD_TIME;
-    if (wm->have_time && wm->max_time >= INT64_MIN + lateness_ms) {
-        int64_t end;
-        if (__builtin_add_overflow(window_start(t, window_ms), window_ms, &end))
-            end = INT64_MAX;
-        if (end <= wm->max_time - lateness_ms)
-            return SL_ADMIT_LATE;
-    }
-    if (!wm->have_time || t > wm->max_time) {
-        wm->max_time = t;
-        wm->have_time = 1;
-    }
-    return SL_ADMIT_OK;
-}
-
+/* Windowed PEs: copies the records that are not late (watermark.h) into staging and counts
+ * the others. Returns how many were copied. */
 static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
 {
     sl_rec *dst = e->staging + e->staged;
@@ -1178,18 +900,12 @@ int sl_engine_reset(sl_engine *e)
 
 int sl_engine_program_binary(const sl_engine *e, unsigned char **bin, size_t *len)
 {
-    unsigned char *raw = NULL;
-    size_t n = 0;
-    int rc = sl_device_program_binary(e->dev, e->prog, &raw, &n);
-    if (rc == 0)
-        rc = sl_pebin_wrap(sl_device_get_info(e->dev), raw, n, bin, len);
-    free(raw);
-    return rc;
+    return sl_peprog_binary(e->dev, &e->prog, bin, len);
 }
 
 const sl_columns *sl_engine_columns(const sl_engine *e)
 {
-    return &e->columns;
+    return &e->prog.columns;
 }
 
 int sl_engine_windowed(const sl_engine *e)
@@ -1199,12 +915,12 @@ int sl_engine_windowed(const sl_engine *e)
 
 int sl_engine_sequential(const sl_engine *e)
 {
-    return e->sequential;
+    return e->prog.sequential;
 }
 
 size_t sl_engine_state_size(const sl_engine *e)
 {
-    return e->state_size;
+    return e->prog.state_size;
 }
 
 const char *sl_engine_message(const sl_engine *e)
@@ -1291,8 +1007,7 @@ void sl_engine_destroy(sl_engine **ep)
         clReleaseKernel(e->k_emit);
     if (e->k_merge)
         clReleaseKernel(e->k_merge);
-    if (e->prog)
-        clReleaseProgram(e->prog);
+    sl_peprog_release(&e->prog);
     free(e->staging);
     free(e->cursor);
     free(e->rows);

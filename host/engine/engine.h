@@ -32,31 +32,7 @@
 #include "topology.h"
 #include "device.h"
 #include "event.h"
-
-#define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
-
-/* Windowed PEs take event times within +-2^62 ms (146 million years), so that window arithmetic
- * never overflows; others are counted in events_bad_time and not applied. */
-#define SL_WINDOW_TIME_LIMIT (INT64_C(1) << 62)
-
-/* The late-event rule of windowed PEs, on one stream: the watermark is the largest event time
- * admitted so far minus the allowed lateness; a record whose window ended at or before it is
- * late. The engine applies it to what it is pushed; host/multidev.h applies it to the whole
- * stream before splitting it among devices. */
-typedef struct sl_watermark {
-    int have_time;
-    int64_t max_time;
-} sl_watermark;
-
-enum sl_admit {
-    SL_ADMIT_OK = 0,      /* on time: apply it (the watermark may advance) */
-    SL_ADMIT_LATE = 1,    /* its window is closed: count it, do not apply it */
-    SL_ADMIT_BAD_TIME = 2 /* beyond +-SL_WINDOW_TIME_LIMIT: count it, do not apply it */
-};
-
-/* Decides record time t under the rule above and advances the watermark when t is admitted. */
-enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
-                                 int64_t lateness_ms);
+#include "watermark.h" /* the late-event rule, SL_WINDOW_TIME_LIMIT */
 
 /* How a batch reaches the work-items (see kernels/sl_engine.cl). */
 enum sl_dispatch_mode {

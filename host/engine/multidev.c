@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "partmap.h"
+#include "watermark.h"
 
 #define CHUNK 65536 /* records handed to a device at once */
 #define QDEPTH 3    /* chunks queued per device, the one its thread works on included */
