@@ -459,7 +459,7 @@ Test(cluster, two_stage_topology_across_nodes, .init = setup, .fini = teardown, 
 
 /* The bound on the client's memory while node 1 is stopped: its footprint on a job of 1000
  * events over the same 100,000 ads (libraries, the ad dictionary, buffers: 18-19 MiB) plus what
- * the design lets a job add: per node, 8 MiB queued before the input waits (host/client.c
+ * the design lets a job add: per node, 8 MiB queued before the input waits (host/cluster/client.c
  * SEND_LIMIT) and hwm (64) frames of batch_bytes (64 KiB) inside ZeroMQ, 36 MiB for 3 nodes, and
  * the result rows it keeps until the end (100,000 x 80 bytes, 7.6 MiB): 48 MiB, rounded up.
  * Measured with `test_cluster --verbose` and /usr/bin/time (Release, 2-core AMD EPYC VM,

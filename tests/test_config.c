@@ -1,4 +1,4 @@
-/* Tests of host/config.c: the YAML topology parser, its defaults and its error messages. */
+/* Tests of host/config: the YAML topology parser, its defaults and its error messages. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* Tests of the limits host/config.c puts on text before and while libyaml parses it: size
+/* Tests of the limits host/config puts on text before and while libyaml parses it: size
  * (1 MiB) and nesting depth (64 levels), for topology and cluster files, from text and from
  * files. */
 #include <criterion/criterion.h>

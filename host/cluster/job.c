@@ -73,7 +73,7 @@ static int terminated(const char *s, size_t n)
 
 #define STR_OK(field) terminated((field), sizeof(field))
 
-/* Bounds of a topology as sl_config_parse would have made it (host/config.c). */
+/* Bounds of a topology as sl_config_parse would have made it (host/config). */
 static int check_pe(const sl_pe_cfg *pe, int stage, char *err, size_t errlen)
 {
     const char *why = NULL;

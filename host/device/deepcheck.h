@@ -11,7 +11,7 @@
  * for vendor attributes it lacks (Oclgrind's API checker would report each). The kernels are
  * built with -cl-opt-disable (with optimisation, Oclgrind 21.10's uninitialized-value checker
  * aborts on LLVM's freeze instruction) and __builtin_prefetch as a no-op (the simulator cannot run
- * llvm.prefetch). The engine zeroes its table with writes on Oclgrind (host/engine.c).
+ * llvm.prefetch). The engine zeroes its table with writes on Oclgrind (host/engine/engine.c).
  *
  * Oclgrind is found as its ICD library: SLUICE_OCLGRIND_ICD when set (a path; tests point it at
  * a missing file), else the usual install paths (Debian's package `oclgrind` puts it in
