@@ -102,7 +102,7 @@ int sl_cl_wait(cl_event ev, uint32_t timeout_ms, const volatile sig_atomic_t *ca
     if (rc <= 0)
         return rc;
     const int64_t t0 = mono_ns();
-    const int64_t deadline = timeout_ms ? t0 + (int64_t)timeout_ms * 1000000 : INT64_MAX;
+    int64_t deadline = timeout_ms ? t0 + (int64_t)timeout_ms * 1000000 : INT64_MAX;
     cl_command_queue q = NULL;
     if (clGetEventInfo(ev, CL_EVENT_COMMAND_QUEUE, sizeof q, &q, NULL) == CL_SUCCESS && q)
         clFlush(q);
@@ -125,12 +125,19 @@ int sl_cl_wait(cl_event ev, uint32_t timeout_ms, const volatile sig_atomic_t *ca
         return SL_ECL;
     }
     rc = 0;
+    int64_t prev = t0;
     for (;;) {
         if (cancel && *cancel) {
             rc = SL_ECANCELED;
             break;
         }
         int64_t now = mono_ns();
+        /* A slice that ends far later than it should means this process was not running (it
+         * was stopped, as a node paused by SIGSTOP, or starved): the kernel was not either, and
+         * that time does not count against it. */
+        if (deadline != INT64_MAX && now - prev > (int64_t)(SL_WAIT_SLICE_MS + 1000) * 1000000)
+            deadline += now - prev - (int64_t)SL_WAIT_SLICE_MS * 1000000;
+        prev = now;
         if (now >= deadline) {
             rc = SL_ETIMEOUT;
             break;
