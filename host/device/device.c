@@ -89,7 +89,7 @@ static void dev_str(cl_device_id d, cl_device_info what, char *buf, size_t len)
     buf[len - 1] = '\0';
 }
 
-static int has_extension(cl_device_id d, const char *ext)
+int sl_cl_has_extension(cl_device_id d, const char *ext)
 {
     size_t n = 0;
     if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &n) != CL_SUCCESS || n == 0)
@@ -101,9 +101,8 @@ static int has_extension(cl_device_id d, const char *ext)
     if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, n, s, NULL) == CL_SUCCESS) {
         s[n] = '\0';
         size_t el = strlen(ext);
-        for (char *p = s; (p = strstr(p, ext)) != NULL; p += el)
-            if ((p == s || p[-1] == ' ') && (p[el] == ' ' || p[el] == '\0'))
-                found = 1;
+        for (char *p = s; !found && (p = strstr(p, ext)) != NULL; p += el)
+            found = (p == s || p[-1] == ' ') && (p[el] == ' ' || p[el] == '\0');
     }
     free(s);
     return found;
@@ -129,17 +128,17 @@ static void fill_info(cl_platform_id plat, cl_device_id d, sl_device_info *in)
     cl_bool unified = CL_FALSE;
     clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, NULL);
     in->unified_memory = unified == CL_TRUE;
-    in->fp64 = has_extension(d, "cl_khr_fp64");
-    in->int64_atomics = has_extension(d, "cl_khr_int64_base_atomics");
+    in->fp64 = sl_cl_has_extension(d, "cl_khr_fp64");
+    in->int64_atomics = sl_cl_has_extension(d, "cl_khr_int64_base_atomics");
 }
 
-static int contains_ci(const char *hay, const char *needle)
+int sl_device_name_matches(const char *name, const char *match)
 {
-    size_t n = strlen(needle);
-    for (; *hay; hay++) {
+    size_t n = strlen(match);
+    for (; *name; name++) {
         size_t i = 0;
-        while (i < n && hay[i] &&
-               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && name[i] &&
+               tolower((unsigned char)name[i]) == tolower((unsigned char)match[i]))
             i++;
         if (i == n)
             return 1;
@@ -198,7 +197,7 @@ static int pick_visit(void *ud, cl_platform_id p, cl_device_id d, const sl_devic
         if (w > 0)
             pk->used += (size_t)w;
     }
-    if (contains_ci(full, pk->match) && pk->matched++ == pk->skip) {
+    if (sl_device_name_matches(full, pk->match) && pk->matched++ == pk->skip) {
         pk->plat = p;
         pk->dev = d;
         pk->found = 1;

@@ -96,6 +96,15 @@ int sl_device_program_binary(sl_device *d, cl_program prog, unsigned char **bin,
  * under the "device" category. */
 int sl_cl_check(cl_int st, const char *what);
 
+/* 1 when device d lists `ext` among its extensions (CL_DEVICE_EXTENSIONS, as a whole word), else
+ * 0. Any thread. */
+int sl_cl_has_extension(cl_device_id d, const char *ext);
+
+/* 1 when `match` occurs in `name`, ignoring ASCII case ("" occurs in every name): how a device
+ * is picked by a part of its "platform / device" name (sl_device_open, placement overrides).
+ * Any thread. */
+int sl_device_name_matches(const char *name, const char *match);
+
 /* Returns the name of an OpenCL status, e.g. "CL_OUT_OF_RESOURCES". */
 const char *sl_cl_strerror(cl_int st);
 

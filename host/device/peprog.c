@@ -38,7 +38,7 @@ static int build_options(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *d
     }
     int cpu = (sl_device_get_info(dev)->type & CL_DEVICE_TYPE_CPU) != 0;
     int n = snprintf(opts, len, "-cl-std=CL1.2 -I%s%s", inc, cpu ? " -DSL_PREFETCH=24" : "");
-    if (def->defines[0] && (size_t)n < len)
+    if (def->defines && def->defines[0] && (size_t)n < len)
         n += snprintf(opts + n, len - (size_t)n, " %s", def->defines);
     if ((def->flags & SL_PEF_PRIOR) && pe->has_prior && (size_t)n < len)
         n += snprintf(opts + n, len - (size_t)n, " -DSL_PRIOR_A=%.17g -DSL_PRIOR_B=%.17g",

@@ -16,6 +16,7 @@
 #include <hwloc.h>
 #include <hwloc/opencl.h>
 
+#include "device.h"
 #include "err.h"
 #include "log.h"
 
@@ -231,30 +232,10 @@ const char *sl_devloc_pci_str(const sl_devloc *l, char *buf, size_t len)
     return buf;
 }
 
-/* 1 when the device lists `ext` among its extensions. */
-static int has_extension(cl_device_id d, const char *ext)
-{
-    size_t n = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &n) != CL_SUCCESS || n == 0)
-        return 0;
-    char *s = malloc(n + 1);
-    if (!s)
-        return 0;
-    int found = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, n, s, NULL) == CL_SUCCESS) {
-        s[n] = '\0';
-        size_t el = strlen(ext);
-        for (char *p = s; !found && (p = strstr(p, ext)) != NULL; p += el)
-            found = (p == s || p[-1] == ' ') && (p[el] == ' ' || p[el] == '\0');
-    }
-    free(s);
-    return found;
-}
-
 /* Fills the PCI address of d from whichever vendor extension it advertises. */
 static void pci_from_cl(cl_device_id d, sl_devloc *l)
 {
-    if (has_extension(d, "cl_khr_pci_bus_info")) {
+    if (sl_cl_has_extension(d, "cl_khr_pci_bus_info")) {
         struct khr_pci_bus_info bi;
         if (clGetDeviceInfo(d, SL_CL_DEVICE_PCI_BUS_INFO_KHR, sizeof bi, &bi, NULL) == CL_SUCCESS) {
             l->has_pci = 1;
@@ -265,7 +246,7 @@ static void pci_from_cl(cl_device_id d, sl_devloc *l)
             return;
         }
     }
-    if (has_extension(d, "cl_nv_device_attribute_query")) {
+    if (sl_cl_has_extension(d, "cl_nv_device_attribute_query")) {
         cl_uint bus, slot, domain = 0;
         if (clGetDeviceInfo(d, SL_CL_DEVICE_PCI_BUS_ID_NV, sizeof bus, &bus, NULL) == CL_SUCCESS &&
             clGetDeviceInfo(d, SL_CL_DEVICE_PCI_SLOT_ID_NV, sizeof slot, &slot, NULL) ==
@@ -282,7 +263,7 @@ static void pci_from_cl(cl_device_id d, sl_devloc *l)
             return;
         }
     }
-    if (has_extension(d, "cl_amd_device_attribute_query")) {
+    if (sl_cl_has_extension(d, "cl_amd_device_attribute_query")) {
         union amd_topology at;
         memset(&at, 0, sizeof at);
         if (clGetDeviceInfo(d, SL_CL_DEVICE_TOPOLOGY_AMD, sizeof at, &at, NULL) == CL_SUCCESS &&
@@ -355,27 +336,11 @@ int sl_devloc_from_cl(cl_device_id dev, sl_devloc *out, char *msg, size_t msglen
 
 /* ---- overrides ----------------------------------------------------------------------------- */
 
-static int contains_ci(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0)
-        return 1;
-    for (; *hay; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] &&
-               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return 1;
-    }
-    return 0;
-}
-
 const sl_place_override *sl_place_override_find(const sl_place_override *ovs, size_t n,
                                                 const char *name)
 {
     for (size_t i = 0; ovs && i < n; i++)
-        if (contains_ci(name, ovs[i].device))
+        if (sl_device_name_matches(name, ovs[i].device))
             return &ovs[i];
     return NULL;
 }
@@ -434,6 +399,25 @@ static int fill_obj(const sl_topo *t, hwloc_obj_t obj, sl_placement *p, char *ms
     return fill_sets(t, anc->cpuset, anc->nodeset, p, msg, msglen);
 }
 
+/* An override that does not fit this machine: msg is "placement for "DEVICE" (device NAME): "
+ * and what fmt says. Returns SL_ECONFIG. */
+static int bad_override(char *msg, size_t msglen, const sl_place_override *ov, const sl_devloc *loc,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int bad_override(char *msg, size_t msglen, const sl_place_override *ov, const sl_devloc *loc,
+                        const char *fmt, ...)
+{
+    if (!msg || msglen == 0)
+        return SL_ECONFIG;
+    int n = snprintf(msg, msglen, "placement for \"%s\" (device %s): ", ov->device, loc->name);
+    if (n >= 0 && (size_t)n < msglen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, msglen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return SL_ECONFIG;
+}
+
 static int place_override(const sl_topo *t, const sl_devloc *loc, const sl_place_override *ov,
                           sl_placement *p, char *msg, size_t msglen)
 {
@@ -450,42 +434,33 @@ static int place_override(const sl_topo *t, const sl_devloc *loc, const sl_place
                                ? hwloc_get_obj_by_type(t->h, HWLOC_OBJ_NUMANODE, (unsigned)ov->numa)
                                : NULL;
         if (!node) {
-            set_msg(msg, msglen,
-                    "placement for \"%s\" (device %s): NUMA node %d does not exist; this machine "
-                    "has %d NUMA node%s (0..%d)",
-                    ov->device, loc->name, ov->numa, t->nnuma, t->nnuma == 1 ? "" : "s",
-                    t->nnuma - 1);
-            rc = SL_ECONFIG;
+            rc = bad_override(msg, msglen, ov, loc,
+                              "NUMA node %d does not exist; this machine has %d NUMA node%s "
+                              "(0..%d)",
+                              ov->numa, t->nnuma, t->nnuma == 1 ? "" : "s", t->nnuma - 1);
             goto out;
         }
         hwloc_bitmap_copy(nodes, node->nodeset);
         hwloc_bitmap_copy(cpus, node->cpuset);
         if (!ov->cpus[0] && hwloc_bitmap_iszero(cpus)) {
-            set_msg(msg, msglen,
-                    "placement for \"%s\" (device %s): NUMA node %d has no cpus (a memory-only "
-                    "node); give cpus too",
-                    ov->device, loc->name, ov->numa);
-            rc = SL_ECONFIG;
+            rc = bad_override(msg, msglen, ov, loc,
+                              "NUMA node %d has no cpus (a memory-only node); give cpus too",
+                              ov->numa);
             goto out;
         }
     }
     if (ov->cpus[0]) {
         hwloc_const_cpuset_t all = hwloc_topology_get_topology_cpuset(t->h);
         if (hwloc_bitmap_list_sscanf(cpus, ov->cpus) < 0 || hwloc_bitmap_iszero(cpus)) {
-            set_msg(msg, msglen,
-                    "placement for \"%s\" (device %s): cpus \"%s\" is not a cpu list such as "
-                    "\"0-3,8\"",
-                    ov->device, loc->name, ov->cpus);
-            rc = SL_ECONFIG;
+            rc = bad_override(msg, msglen, ov, loc,
+                              "cpus \"%s\" is not a cpu list such as \"0-3,8\"", ov->cpus);
             goto out;
         }
         if (!hwloc_bitmap_isincluded(cpus, all)) {
             list_str(all, have);
-            set_msg(msg, msglen,
-                    "placement for \"%s\" (device %s): cpus \"%s\" names PUs this machine lacks "
-                    "(it has cpus %s)",
-                    ov->device, loc->name, ov->cpus, have);
-            rc = SL_ECONFIG;
+            rc = bad_override(msg, msglen, ov, loc,
+                              "cpus \"%s\" names PUs this machine lacks (it has cpus %s)", ov->cpus,
+                              have);
             goto out;
         }
         if (ov->numa < 0)

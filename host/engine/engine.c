@@ -485,6 +485,17 @@ fail:
     return rc;
 }
 
+/* Fails the engine when `live` keys (or open windows), as the device counts them after a batch
+ * or a merge, exceed pe.capacity. Returns 0 or SL_ETABLEFULL. */
+static int check_capacity(sl_engine *e, uint64_t live)
+{
+    if (live <= e->cfg.pe.capacity)
+        return 0;
+    return fail(e, SL_ETABLEFULL, "state table full: %llu %s exceed pe.capacity of %llu: raise it",
+                (unsigned long long)live, e->windowed ? "open windows" : "keys",
+                (unsigned long long)e->cfg.pe.capacity);
+}
+
 /* Waits until stage s may be refilled and checks what its previous batch left in status and
  * fill. Returns 0 or SL_ETABLEFULL / SL_ECL. */
 static int reclaim(sl_engine *e, struct stage *s)
@@ -517,12 +528,7 @@ static int reclaim(sl_engine *e, struct stage *s)
                     "events could not be applied); pe.capacity is %llu keys: raise it",
                     s->status_h[1] - 1, e->nparts, e->region_max,
                     (unsigned long long)s->status_h[0], (unsigned long long)e->cfg.pe.capacity);
-    if (live > e->cfg.pe.capacity)
-        return fail(e, SL_ETABLEFULL,
-                    "state table full: %llu %s exceed pe.capacity of %llu: raise it",
-                    (unsigned long long)live, e->windowed ? "open windows" : "keys",
-                    (unsigned long long)e->cfg.pe.capacity);
-    return 0;
+    return check_capacity(e, live);
 }
 
 /* Groups src[0..n) by partition into the current stage's pinned buffer and enqueues its
@@ -664,12 +670,7 @@ static int merge_copies(sl_engine *e)
                     "for %u %s; pe.capacity is %llu: raise it",
                     status[1] - 1, e->nparts, status[0], e->windowed ? "windows" : "keys",
                     (unsigned long long)e->cfg.pe.capacity);
-    if (live > e->cfg.pe.capacity)
-        return fail(e, SL_ETABLEFULL,
-                    "state table full: %llu %s exceed pe.capacity of %llu: raise it",
-                    (unsigned long long)live, e->windowed ? "open windows" : "keys",
-                    (unsigned long long)e->cfg.pe.capacity);
-    return 0;
+    return check_capacity(e, live);
 }
 
 /* Runs the emission kernel (close = 0: a snapshot; 1: close windows ending at or before
@@ -958,6 +959,14 @@ static int quiesce(sl_engine *e)
     return 0;
 }
 
+/* Releases the buffers of m[0..n) that exist (NULL entries are skipped). */
+static void release_mems(const cl_mem *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (m[i])
+            clReleaseMemObject(m[i]);
+}
+
 void sl_engine_destroy(sl_engine **ep)
 {
     if (!ep || !*ep)
@@ -984,12 +993,8 @@ void sl_engine_destroy(sl_engine **ep)
         release_event(&s->ready);
         release_event(&s->kernel);
         release_event(&s->transfer);
-        if (s->pinned)
-            clReleaseMemObject(s->pinned);
-        if (s->dev)
-            clReleaseMemObject(s->dev);
-        if (s->bounds)
-            clReleaseMemObject(s->bounds);
+        const cl_mem bufs[] = {s->pinned, s->dev, s->bounds};
+        release_mems(bufs, sizeof bufs / sizeof bufs[0]);
         free(s->bounds_h);
         free(s->fill_h);
     }
@@ -997,16 +1002,12 @@ void sl_engine_destroy(sl_engine **ep)
         clFinish(e->qx); /* the unmaps above: quiesce found the device idle */
         clReleaseCommandQueue(e->qx);
     }
-    cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
-    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
-        if (mems[i])
-            clReleaseMemObject(mems[i]);
-    if (e->k_agg)
-        clReleaseKernel(e->k_agg);
-    if (e->k_emit)
-        clReleaseKernel(e->k_emit);
-    if (e->k_merge)
-        clReleaseKernel(e->k_merge);
+    const cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
+    release_mems(mems, sizeof mems / sizeof mems[0]);
+    const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge};
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
     sl_peprog_release(&e->prog);
     free(e->staging);
     free(e->cursor);

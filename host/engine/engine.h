@@ -96,9 +96,9 @@ int sl_engine_windowed(const sl_engine *e);
 /* 1 for a sequential PE (SL_PE_SEQUENTIAL), 0 for a reduce PE. */
 int sl_engine_sequential(const sl_engine *e);
 
-/* The engine's program as a sluice PE binary (host/pebin.h: the device binary in a checked
- * container; what `sluice kernel build` writes), in *bin (malloc'd, caller frees). Returns 0,
- * SL_ECL or SL_ENOMEM. */
+/* The engine's program as a sluice PE binary (host/device/pebin.h: the device binary in a
+ * checked container; what `sluice kernel build` writes; sl_peprog_binary), in *bin (malloc'd,
+ * caller frees). Returns 0, SL_ECL or SL_ENOMEM. */
 int sl_engine_program_binary(const sl_engine *e, unsigned char **bin, size_t *len);
 
 /* sizeof(sl_state) of the PE on this device. */

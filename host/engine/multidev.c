@@ -122,6 +122,20 @@ out:
     return rc;
 }
 
+/* On device thread dq, after a push or finish of its engine returned rc, with dq->mu not held:
+ * records a failure (the multi's first message, and dq->rc), takes dq->mu and copies the
+ * engine's statistics for sl_multi_get_stats. Returns with dq->mu held. */
+static void engine_called(struct devq *dq, int rc)
+{
+    if (rc)
+        fail(dq->m, rc, "device %u: %s", dq->index, sl_engine_message(dq->eng));
+    pthread_mutex_lock(&dq->mu);
+    if (rc)
+        dq->rc = rc;
+    if (dq->eng)
+        sl_engine_get_stats(dq->eng, &dq->stats);
+}
+
 static void *device_thread(void *arg)
 {
     struct devq *dq = arg;
@@ -148,14 +162,7 @@ static void *device_thread(void *arg)
             sl_engine_set_cancel(dq->eng, atomic_load(&m->cancel));
         if (!dq->count) { /* finish, with everything handed over pushed */
             pthread_mutex_unlock(&dq->mu);
-            int frc = dq->rc ? 0 : sl_engine_finish(dq->eng);
-            if (frc)
-                fail(m, frc, "device %u: %s", dq->index, sl_engine_message(dq->eng));
-            pthread_mutex_lock(&dq->mu);
-            if (frc)
-                dq->rc = frc;
-            if (dq->eng)
-                sl_engine_get_stats(dq->eng, &dq->stats);
+            engine_called(dq, dq->rc ? 0 : sl_engine_finish(dq->eng));
             dq->finished = 1;
             pthread_cond_broadcast(&dq->cv_done);
             continue;
@@ -166,14 +173,7 @@ static void *device_thread(void *arg)
         pthread_mutex_unlock(&dq->mu);
         /* After a failure chunks are still taken (and discarded) so the caller never waits on
          * a queue nobody drains; it sees `failed` at its next push. */
-        int prc = skip ? 0 : sl_engine_push(dq->eng, buf, n);
-        if (prc)
-            fail(m, prc, "device %u: %s", dq->index, sl_engine_message(dq->eng));
-        pthread_mutex_lock(&dq->mu);
-        if (prc)
-            dq->rc = prc;
-        if (dq->eng)
-            sl_engine_get_stats(dq->eng, &dq->stats);
+        engine_called(dq, skip ? 0 : sl_engine_push(dq->eng, buf, n));
         dq->head = (dq->head + 1) % QDEPTH;
         dq->count--;
         pthread_cond_broadcast(&dq->cv_done);

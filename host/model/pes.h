@@ -30,7 +30,7 @@ typedef struct sl_pe_def {
     const char *name;    /* the topology file's pe.kind, e.g. "window_count" */
     const char *kernel;  /* its file in kernels/ (embedded in the binary), e.g. "pe_count.cl";
                             NULL for user PEs */
-    const char *defines; /* build options the kind always gets, e.g. "-DSL_MAX"; "" for none */
+    const char *defines; /* build options the kind always gets, e.g. "-DSL_MAX"; "" or NULL: none */
     unsigned flags;      /* enum sl_pe_flag */
     const char *columns; /* its SL_COLUMNS text, e.g. "count:int,sum:f6" (the engine checks it
                             against what the program declares); NULL for user PEs */
