@@ -7,6 +7,7 @@
 #include "device.h"
 #include "err.h"
 #include "chain.h"
+#include "executor.h"
 #include "generator.h"
 #include "ingest.h"
 #include "jointab.h"
@@ -46,40 +47,21 @@ static int open_devices(const sl_pipeline_opts *o, sl_device **devs, uint32_t *n
     return 0;
 }
 
-static void stage0_stats(sl_engine *eng, sl_multi *multi, sl_engine_stats *st)
-{
-    if (multi) {
-        sl_multi_stats ms;
-        sl_multi_get_stats(multi, &ms);
-        *st = ms.total;
-    } else {
-        sl_engine_get_stats(eng, st);
-    }
-}
-
-/* What the ingest loop hands records to: several devices, or the chain of stages. */
-struct executor {
-    sl_multi *multi;
-    sl_chain *ch;
-    sl_engine *eng; /* stage 0's, owned by ch */
-};
-
+/* sl_ingest's push and events, on the executor (several devices, or the chain of stages). */
 static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
-    struct executor *x = ud;
-    int rc = x->multi ? sl_multi_push(x->multi, recs, n) : sl_chain_push(x->ch, 0, recs, n);
+    sl_executor *x = ud;
+    int rc = sl_executor_push(x, recs, n);
     if (rc)
-        snprintf(msg, msglen, "%s",
-                 x->multi ? sl_multi_message(x->multi) : sl_chain_message(x->ch));
+        snprintf(msg, msglen, "%s", sl_executor_message(x));
     return rc;
 }
 
 static uint64_t events_in(void *ud)
 {
-    struct executor *x = ud;
-    sl_engine_stats es;
-    stage0_stats(x->eng, x->multi, &es);
-    return es.events_in;
+    sl_executor_stats st;
+    sl_executor_get_stats(ud, &st);
+    return st.first.events_in;
 }
 
 /* Placement of the run's devices, shared read-only by their threads. */
@@ -158,13 +140,11 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     int rc = 0;
     sl_device *devs[SL_MULTI_MAX] = {NULL};
     uint32_t ndev = 0;
-    sl_multi *multi = NULL;
+    sl_executor x = {0}; /* several devices, or the chain of stages */
     struct placing pc = {.topo = NULL, .pl = rep->placement, .o = o};
     sl_device *dev = NULL;
     sl_addict *dict = NULL;
     sl_sink *sink = NULL;
-    sl_chain *ch = NULL;
-    sl_engine *eng = NULL; /* stage 0's, owned by ch */
     sl_jointab *joins[SL_STAGES_MAX] = {NULL};
     sl_source *src = NULL;
     sl_rec *buf = NULL;
@@ -198,37 +178,33 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     }
     if (ndev > 1) {
         sl_engine_cfg ec = {.pe = t->pe, .batch_events = t->batch_events};
+        sl_multi *multi = NULL;
         if ((rc = sl_multi_new(devs, ndev, &ec, bind_device_thread, &pc, sl_sink_emit, sink, &multi,
                                msg, msglen)))
             goto out;
-        sl_sink_set_layout(sink, sl_multi_columns(multi), sl_multi_windowed(multi));
+        x = sl_executor_of_multi(multi);
     } else {
         if (o->on_device_thread && o->on_device_thread(o->device_thread_ud, 0, msg, msglen) != 0) {
             rc = SL_EINVAL;
             goto out;
         }
+        sl_chain *ch = NULL;
         if ((rc = sl_chain_new(dev, t, joins, NULL, NULL, sl_sink_emit, sink, &ch, msg, msglen)))
             goto out;
-        eng = sl_chain_engine(ch, 0);
-        sl_engine *tail = sl_chain_engine(ch, t->nnext);
-        sl_sink_set_layout(sink, sl_engine_columns(tail), sl_engine_windowed(tail));
+        x = sl_executor_of_chain(ch);
     }
+    sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
     if (sl_topology_rekeyed(t))
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
 
-    struct executor x = {.multi = multi, .ch = ch, .eng = eng};
     sl_ingest in = sl_pipeline_ingest(o, src, push_records, NULL, events_in, &x);
     double t0 = sl_ingest_now();
     if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
         goto out;
-    if (multi && (rc = sl_multi_finish(multi))) {
-        snprintf(msg, msglen, "%s", sl_multi_message(multi));
-        goto out;
-    }
-    if (!multi && (rc = sl_chain_finish_all(ch))) {
-        snprintf(msg, msglen, "%s", sl_chain_message(ch));
+    if ((rc = sl_executor_finish(&x))) {
+        snprintf(msg, msglen, "%s", sl_executor_message(&x));
         goto out;
     }
     rep->elapsed_s = sl_ingest_now() - t0;
@@ -245,20 +221,17 @@ out:
         rep->generated = ss.generated;
         rep->filtered = ss.filtered;
     }
-    if (eng || multi)
-        stage0_stats(eng, multi, &rep->engine);
-    if (ch)
-        sl_chain_get_stats(ch, &rep->chain);
-    if (multi) {
-        sl_multi_get_stats(multi, &rep->multi);
-        rep->chain.stages = 1;
-        rep->chain.engine[0] = rep->engine;
+    if (x.ops) {
+        sl_executor_stats st;
+        sl_executor_get_stats(&x, &st);
+        rep->engine = st.first;
+        rep->chain = st.chain;
+        rep->multi = st.multi;
     }
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
     sl_source_destroy(&src);
-    sl_multi_destroy(&multi);
-    sl_chain_destroy(&ch);
+    sl_executor_destroy(&x);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&joins[i]);
     sl_sink_destroy(&sink);
