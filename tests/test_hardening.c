@@ -716,9 +716,24 @@ Test(hardening, endless_kernel_on_a_cluster, .init = setup, .fini = teardown, .t
     memset(cl.node, 0, sizeof cl.node);
     cr_assert(eq(u32, find_nodes(&cl), 2));
     t0 = now_s();
-    cluster_down(&cl);
-    cr_log_info("cluster down with an endless kernel running: %.1f s", now_s() - t0);
-    cr_assert(le(dbl, now_s() - t0, 30.0), "cluster down took longer than its SIGKILL deadline");
+    /* Not cluster_down(): libzmq 4.3.4 (Debian 12) can abort a node in its I/O thread
+     * ("Assertion failed: !_io_error (src/stream_engine_base.cpp:331)") while the endless
+     * kernel starves it; what this finding is about is that the nodes answer SIGTERM, within
+     * the time `down` allows, with no SIGKILL. */
+    pid_t down = spawn("cluster down c.yaml", NULL, "down.err");
+    int down_st = wait_exit(down, 60, "cluster down");
+    int up_st = wait_exit(cl.up, 60, "cluster up");
+    double down_s = now_s() - t0;
+    char *up_err = slurp("up.err", NULL), *down_err = slurp("down.err", NULL);
+    cr_log_info("cluster down with an endless kernel running: %.1f s (up %d, down %d)", down_s,
+                up_st, down_st);
+    cr_assert(eq(int, down_st, 0), "%s", down_err);
+    cr_assert_null(strstr(up_err, "ended by signal 9"), "a node needed SIGKILL:\n%s", up_err);
+    cr_assert(le(dbl, down_s, 30.0), "cluster down took longer than its SIGKILL deadline");
+    for (unsigned i = 0; i < 2; i++)
+        cr_assert(eq(int, kill(cl.node[i], 0), -1), "node %u is gone", i);
+    free(up_err);
+    free(down_err);
     int st = wait_exit(client, 30, "the endless job's client");
     cr_assert(ne(int, st, 0));
     finish();

@@ -417,6 +417,13 @@ static void end_job(struct node *nd, int graceful)
     nd->finishing = 0;
 }
 
+/* 1 when this node should stop without waiting on peers: its parent is gone, or a kernel that
+ * never returns holds its device (its threads then starve ZeroMQ's, and waiting helps nobody). */
+static int hurried(const struct node *nd)
+{
+    return atomic_load(&((struct node *)nd)->agent.orphaned) || sl_device_wedged(nd->dev);
+}
+
 /* Reports a failure to the client and drops the job. */
 static void abort_job(struct node *nd, const char *why)
 {
@@ -976,11 +983,11 @@ out:
         atomic_store(&nd->agent.quit, 1);
         pthread_join(nd->agent.th, NULL);
     }
-    int orphan = atomic_load(&nd->agent.orphaned);
+    int orphan = atomic_load(&nd->agent.orphaned), hurry = nd->dev && hurried(nd);
     for (uint32_t d = 0; d < SL_NODES_MAX; d++) {
         for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s]) {
-                if (!orphan)
+                if (!hurry)
                     sl_outbox_drain(nd->peer[d][s], cl->net.linger_ms);
                 sl_outbox_close_now(&nd->peer[d][s]);
             }
