@@ -696,29 +696,13 @@ Test(hardening, flood_of_unknown_streams, .init = setup, .fini = teardown, .time
 /* ---- 7. a kernel that never returns, on a cluster ----------------------------------------------
  */
 
-/* Never returns (tests/test_watchdog.c has the same trick: an exit value that nothing stores). */
-static const char spin_cl[] = "#include \"sluice.h\"\n"
-                              "#define SL_PE_REDUCE\n"
-                              "#define SL_COLUMNS \"n:int\"\n"
-                              "typedef struct { ulong n; } sl_state;\n"
-                              "void sl_init(__global sl_state *s) { s->n = 1; }\n"
-                              "void sl_add(__global sl_state *s, const sl_record *r)\n"
-                              "{\n"
-                              "    while (s->n != 0xfffffffffffful + r->type)\n"
-                              "        s->n = (s->n * 3 + 1) & 0xfff;\n"
-                              "}\n"
-                              "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
-                              "{ d->n += s->n; }\n"
-                              "void sl_emit(__global const sl_state *s, sl_out *o)\n"
-                              "{ o->v[0] = (double)s->n; }\n";
-
 Test(hardening, endless_kernel_on_a_cluster, .init = setup, .fini = teardown, .timeout = 300)
 {
 #if SANITIZED
     cr_skip_test("a slow failure test of processes: run in the Release build");
 #endif
     FILE *f = create("spin.cl");
-    fputs(spin_cl, f);
+    fputs(tu_spin_cl, f);
     fclose(f);
     f = create("spin.yaml");
     fputs("source: {type: generator, events: 100000, keys: 100}\n"

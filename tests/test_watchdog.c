@@ -172,24 +172,6 @@ static int exit_code(const struct proc *p)
 
 /* ---- kernels ---------------------------------------------------------------------------- */
 
-/* Never returns: the loop's exit needs a state value that nothing ever stores (it is masked to
- * 12 bits, the exit value is not), read from global memory on every turn, so the compiler can
- * neither drop the loop nor prove it infinite. */
-static const char spin_cl[] = "#include \"sluice.h\"\n"
-                              "#define SL_PE_REDUCE\n"
-                              "#define SL_COLUMNS \"n:int\"\n"
-                              "typedef struct { ulong n; } sl_state;\n"
-                              "void sl_init(__global sl_state *s) { s->n = 1; }\n"
-                              "void sl_add(__global sl_state *s, const sl_record *r)\n"
-                              "{\n"
-                              "    while (s->n != 0xfffffffffffful + r->type)\n"
-                              "        s->n = (s->n * 3 + 1) & 0xfff;\n"
-                              "}\n"
-                              "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
-                              "{ d->n += s->n; }\n"
-                              "void sl_emit(__global const sl_state *s, sl_out *o)\n"
-                              "{ o->v[0] = (double)s->n; }\n";
-
 /* Writes 2^40 states past its own slot: far outside any buffer, in unmapped memory. */
 static const char oob_write_cl[] = "#include \"sluice.h\"\n"
                                    "#define SL_PE_REDUCE\n"
@@ -271,7 +253,7 @@ Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
     make_tmpdir();
     write_events("ev.ndjson", 50);
     double base = startup_secs();
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     const char *args[] = {"kernel",       "run",  "spin.cl", "--input", "ev.ndjson",
                           "--timeout-ms", "1000", "--quiet", NULL};
     struct proc p = run_bin(args, one_worker, base + 30);
@@ -300,7 +282,7 @@ Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
     make_tmpdir();
     write_events("ev.ndjson", 50);
     double base = startup_secs();
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
                                     "pe: {name: spinner, kind: user, source: spin.cl, "
                                     "timeout_ms: 800}\n"
@@ -325,7 +307,7 @@ Test(watchdog, endless_next_stage_fails_without_hanging_the_teardown, .timeout =
     make_tmpdir();
     write_events("ev.ndjson", 50);
     double base = startup_secs();
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
                                     "pe: {kind: count}\n"
                                     "next:\n"
@@ -359,7 +341,7 @@ static void *set_cancel_later(void *arg)
 static sl_engine *spin_engine(sl_device **dev, uint32_t timeout_ms)
 {
     setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     char msg[8192];
     cr_assert_eq(sl_device_open(NULL, dev, msg, sizeof msg), 0, "%s", msg);
     sl_engine_cfg cfg;
@@ -473,7 +455,7 @@ Test(watchdog, chain_passes_the_cancel_flag_on, .timeout = 60)
 {
     make_tmpdir();
     setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     char msg[8192];
     sl_rec recs[10];
     th_records(4, recs, 10, 5, 0.0, 1000, 0);
@@ -509,7 +491,7 @@ Test(watchdog, multi_passes_the_cancel_flag_on, .timeout = 60)
     make_tmpdir();
     setenv("POCL_DEVICES", "pthread pthread", 0); /* two CPU devices, before OpenCL starts */
     setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    write_file(in_tmp("spin.cl"), spin_cl);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
     char msg[8192];
     sl_rec recs[10];
     th_records(4, recs, 10, 5, 0.0, 1000, 0);

@@ -99,3 +99,18 @@ sl_engine_cfg tu_example_pe(const char *file, const char *name, uint64_t capacit
     cfg.batch_events = batch;
     return cfg;
 }
+
+const char tu_spin_cl[] = "#include \"sluice.h\"\n"
+                          "#define SL_PE_REDUCE\n"
+                          "#define SL_COLUMNS \"n:int\"\n"
+                          "typedef struct { ulong n; } sl_state;\n"
+                          "void sl_init(__global sl_state *s) { s->n = 1; }\n"
+                          "void sl_add(__global sl_state *s, const sl_record *r)\n"
+                          "{\n"
+                          "    while (s->n != 0xfffffffffffful + r->type)\n"
+                          "        s->n = (s->n * 3 + 1) & 0xfff;\n"
+                          "}\n"
+                          "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+                          "{ d->n += s->n; }\n"
+                          "void sl_emit(__global const sl_state *s, sl_out *o)\n"
+                          "{ o->v[0] = (double)s->n; }\n";

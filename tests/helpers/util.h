@@ -48,4 +48,9 @@ double tu_unit(uint64_t *s);
  * window) as PE `name`, with `capacity` keys and batches of `batch` events. */
 sl_engine_cfg tu_example_pe(const char *file, const char *name, uint64_t capacity, uint32_t batch);
 
+/* A user PE whose sl_add never returns: its loop waits for a state value that nothing stores,
+ * read from global memory on every turn, so the compiler can neither drop the loop nor prove
+ * it infinite. For the kernel watchdog's tests. */
+extern const char tu_spin_cl[];
+
 #endif
