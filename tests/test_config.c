@@ -269,9 +269,10 @@ Test(config, unknown_keys_at_every_level)
                "format, events, keys, skew, click_rate, purchase_rate, seed, start_ms, "
                "events_per_ms, users)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
-               "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: path, snapshots)");
+               "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
+               "format, mode)");
     EXPECT_ERR("batch: {size: 1}\npe: {kind: ctr}\n",
-               "topo.yaml:1:9: batch: unknown key \"size\" (expected one of: events)");
+               "topo.yaml:1:9: batch: unknown key \"size\" (expected one of: events, max_wait_ms)");
     EXPECT_ERR("filter: {types: [view]}\npe: {kind: ctr}\n",
                "topo.yaml:1:10: filter: unknown key \"types\" (expected one of: event_types)");
     EXPECT_ERR("{[a]: 1}\n", "topo.yaml:1:2: expected a string key, got a list of 1 item");

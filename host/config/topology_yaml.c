@@ -10,6 +10,8 @@
 
 #include "err.h"
 #include "event.h"
+#include "sink.h"
+#include "source.h"
 #include "yamlmap.h"
 
 #define CAPACITY_MAX (UINT64_C(1) << 31)
@@ -62,26 +64,40 @@ static const sl_ym_rule generator_rules[] = {
     SL_YM_UINT(SRC_USERS, sl_gen_cfg, users, 1, UINT32_MAX),
 };
 
-/* source: type (file when there is a path, else stdin), path and format, or the generator's
- * settings. Returns 0 or SL_ECONFIG. */
-static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+/* Fails with "PATH: expected one of NAMES, got X" for a kind name the table lacks. */
+static int kind_of(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
+                   const char *(*name_of)(int))
 {
-    static const char *const types[] = {"file", "stdin", "generator"};
+    const char *names[32];
+    size_t count = 0;
+    while (count < SL_YM_COUNT(names) && name_of((int)count))
+        names[count] = name_of((int)count), count++;
+    return sl_ym_choice(c, n, path, names, count);
+}
+
+/* source: type (file when there is a path, else stdin), path and format, the generator's
+ * settings, and the keys of other kinds (into source.opts, checked by the kind's backend in
+ * host/io). Returns 0 or SL_ECONFIG. */
+static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t, char *err,
+                        size_t errlen)
+{
     static const char *const formats[] = {"ndjson", "json", "csv"};
     static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV};
     sl_ym_field f[SRC_NKEYS];
-    int rc = sl_ym_scan(c, n, "source", source_keys, SRC_NKEYS, f);
+    int rc = sl_ym_scan_rest(c, n, "source", source_keys, SRC_NKEYS, f, &t->source.opts);
     if (rc < 0)
         return rc;
 
     if (f[SRC_TYPE].v) {
-        int k = sl_ym_choice(c, f[SRC_TYPE].v, "source.type", types, SL_YM_COUNT(types));
+        int k = kind_of(c, f[SRC_TYPE].v, "source.type", sl_source_kind_name);
         if (k < 0)
             return SL_ECONFIG;
-        t->source.kind = (enum sl_source_kind)k;
+        t->source.kind = k;
     } else {
         t->source.kind = f[SRC_PATH].v ? SL_SRC_FILE : SL_SRC_STDIN;
     }
+    if (sl_source_check(t, err, errlen) < 0)
+        return SL_ECONFIG;
 
     if (t->source.kind == SL_SRC_FILE) {
         if (!f[SRC_PATH].v)
@@ -104,9 +120,11 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
     }
 
     if (t->source.kind != SL_SRC_GENERATOR)
-        return sl_ym_refuse(c, f, SRC_EVENTS, SRC_NKEYS, "source", "source.type is generator");
-    return sl_ym_read(c, f, "source", generator_rules, SL_YM_COUNT(generator_rules),
-                      &t->source.gen);
+        rc = sl_ym_refuse(c, f, SRC_EVENTS, SRC_NKEYS, "source", "source.type is generator");
+    else
+        rc = sl_ym_read(c, f, "source", generator_rules, SL_YM_COUNT(generator_rules),
+                        &t->source.gen);
+    return rc;
 }
 
 /* ---- filter ------------------------------------------------------------------------------- */
@@ -303,15 +321,44 @@ static int parse_next(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
 
 /* ---- batch, sink -------------------------------------------------------------------------- */
 
-static const char *const batch_keys[] = {"events"};
+static const char *const batch_keys[] = {"events", "max_wait_ms"};
 static const sl_ym_rule batch_rules[] = {
     SL_YM_UINT(0, sl_topology, batch_events, 1, BATCH_MAX),
+    SL_YM_UINT(1, sl_topology, batch_wait_ms, 0, 60000),
 };
-static const char *const sink_keys[] = {"path", "snapshots"};
-static const sl_ym_rule sink_rules[] = {
-    SL_YM_PATH(0, sl_topology, sink.path),
-    SL_YM_BOOL(1, sl_topology, sink.snapshots),
-};
+
+enum { SINK_TYPE, SINK_PATH, SINK_SNAPSHOTS, SINK_FORMAT, SINK_MODE, SINK_NKEYS };
+
+/* sink: type (a file by default), path, snapshots, format and mode, and the keys of other
+ * kinds (into sink.opts, checked by the kind's backend in host/io). Returns 0 or SL_ECONFIG. */
+static int parse_sink(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t, char *err,
+                      size_t errlen)
+{
+    static const char *const keys[SINK_NKEYS] = {"type", "path", "snapshots", "format", "mode"};
+    static const sl_ym_rule rules[] = {
+        SL_YM_PATH(SINK_PATH, sl_topology, sink.path),
+        SL_YM_BOOL(SINK_SNAPSHOTS, sl_topology, sink.snapshots),
+    };
+    static const char *const formats[] = {"csv", "ndjson"};
+    static const char *const modes[] = {"full", "changes"};
+    sl_ym_field f[SINK_NKEYS];
+    int rc = sl_ym_scan_rest(c, n, "sink", keys, SINK_NKEYS, f, &t->sink.opts);
+    if (rc < 0 || (rc = sl_ym_read(c, f, "sink", rules, SL_YM_COUNT(rules), t)) < 0)
+        return rc;
+    if (f[SINK_TYPE].v &&
+        (t->sink.kind = kind_of(c, f[SINK_TYPE].v, "sink.type", sl_sink_kind_name)) < 0)
+        return SL_ECONFIG;
+    if (t->sink.kind != SL_SINK_FILE &&
+        (rc = sl_ym_refuse(c, f, SINK_PATH, SINK_PATH + 1, "sink", "sink.type is file")) < 0)
+        return rc;
+    if (f[SINK_FORMAT].v &&
+        (t->sink.format = sl_ym_choice(c, f[SINK_FORMAT].v, "sink.format", formats, 2)) < 0)
+        return SL_ECONFIG;
+    if (f[SINK_MODE].v &&
+        (t->sink.mode = sl_ym_choice(c, f[SINK_MODE].v, "sink.mode", modes, 2)) < 0)
+        return SL_ECONFIG;
+    return sl_sink_check(t, err, errlen) < 0 ? SL_ECONFIG : 0;
+}
 
 /* ---- placement ---------------------------------------------------------------------------- */
 
@@ -424,7 +471,7 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
         return sl_ym_missing(c, root, "", "pe", "");
     if ((rc = sl_ym_read(c, f, "", device_rule, 1, t)) < 0)
         return rc;
-    if (f[TOP_SOURCE].v && (rc = parse_source(c, f[TOP_SOURCE].v, t)) < 0)
+    if (f[TOP_SOURCE].v && (rc = parse_source(c, f[TOP_SOURCE].v, t, c->err, c->errlen)) < 0)
         return rc;
     if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
         return rc;
@@ -433,10 +480,9 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
     if (f[TOP_NEXT].v && (rc = parse_next(c, f[TOP_NEXT].v, t)) < 0)
         return rc;
     if (f[TOP_BATCH].v &&
-        (rc = sl_ym_plain(c, f[TOP_BATCH].v, "batch", batch_keys, 1, batch_rules, 1, t)) < 0)
+        (rc = sl_ym_plain(c, f[TOP_BATCH].v, "batch", batch_keys, 2, batch_rules, 2, t)) < 0)
         return rc;
-    if (f[TOP_SINK].v &&
-        (rc = sl_ym_plain(c, f[TOP_SINK].v, "sink", sink_keys, 2, sink_rules, 2, t)) < 0)
+    if (f[TOP_SINK].v && (rc = parse_sink(c, f[TOP_SINK].v, t, c->err, c->errlen)) < 0)
         return rc;
     if (f[TOP_PLACEMENT].v && (rc = parse_placement(c, f[TOP_PLACEMENT].v, t)) < 0)
         return rc;

@@ -305,8 +305,9 @@ int sl_ym_choice(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
 
 /* ---- collections -------------------------------------------------------------------------- */
 
-int sl_ym_scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const char *const *keys,
-               size_t nkeys, sl_ym_field *f)
+/* sl_ym_scan, and with `rest` the keys not in keys[] go there (scalars only). */
+static int scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const char *const *keys,
+                size_t nkeys, sl_ym_field *f, sl_opts *rest)
 {
     const char *sep = *path ? ": " : "";
     char q[QUOTE_MAX];
@@ -330,6 +331,26 @@ int sl_ym_scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const
         while (i < nkeys &&
                !(strlen(keys[i]) == k->data.scalar.length && strcmp(keys[i], scalar(k)) == 0))
             i++;
+        if (i == nkeys && rest) {
+            char kp[160];
+            sl_ym_join(kp, sizeof kp, path, scalar(k));
+            if (v->type != YAML_SCALAR_NODE)
+                return sl_ym_expected(c, v, kp, "a scalar");
+            if (sl_opts_get(rest, scalar(k)))
+                return sl_ym_fail(c, k->start_mark, "%s%sduplicate key \"%s\"", path, sep,
+                                  scalar(k));
+            if (strlen(scalar(k)) != k->data.scalar.length ||
+                strlen(scalar(v)) != v->data.scalar.length ||
+                sl_opts_set(rest, scalar(k), scalar(v), (uint32_t)v->start_mark.line + 1,
+                            (uint32_t)v->start_mark.column + 1) < 0)
+                return sl_ym_fail(c, k->start_mark,
+                                  "%s%stoo many keys, or a key or value too long (at most %d "
+                                  "keys, values of %d bytes)",
+                                  path, sep, SL_OPTS_MAX, SL_OPT_VAL_MAX - 1);
+            sl_opts_key_at(rest, scalar(k), (uint32_t)k->start_mark.line + 1,
+                           (uint32_t)k->start_mark.column + 1);
+            continue;
+        }
         if (i == nkeys) {
             char list[256];
             return sl_ym_fail(c, k->start_mark, "%s%sunknown key %s (expected one of: %s)", path,
@@ -343,6 +364,20 @@ int sl_ym_scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const
         f[i].v = v;
     }
     return 0;
+}
+
+int sl_ym_scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const char *const *keys,
+               size_t nkeys, sl_ym_field *f)
+{
+    return scan(c, n, path, keys, nkeys, f, NULL);
+}
+
+int sl_ym_scan_rest(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
+                    const char *const *keys, size_t nkeys, sl_ym_field *f, sl_opts *rest)
+{
+    snprintf(rest->name, sizeof rest->name, "%s", c->name ? c->name : "");
+    name_list(rest->common, sizeof rest->common, "", keys, nkeys);
+    return scan(c, n, path, keys, nkeys, f, rest);
 }
 
 int sl_ym_refuse(const sl_ym_ctx *c, const sl_ym_field *f, int first, int last, const char *pfx,

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <yaml.h>
 
+#include "opts.h"
+
 /* One parse: the document's name (for messages and for resolving relative paths), its node
  * tree and where messages go (err NULL or errlen 0: nowhere). */
 typedef struct sl_ym_ctx {
@@ -108,6 +110,12 @@ typedef struct sl_ym_field {
  * SL_ECONFIG ("unknown key", "duplicate key", "expected a mapping"). */
 int sl_ym_scan(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const char *const *keys,
                size_t nkeys, sl_ym_field *f);
+
+/* sl_ym_scan, except that keys not among keys[] are not refused: their values, which must be
+ * scalars, are added to `rest` with their marks (rest->name = the document's name), for a
+ * backend to check (opts.h). */
+int sl_ym_scan_rest(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
+                    const char *const *keys, size_t nkeys, sl_ym_field *f, sl_opts *rest);
 
 /* Fails at the first key of f[first..last) that is present with "PFX.KEY: only allowed when
  * COND". Returns 0 when none is present, else SL_ECONFIG. */

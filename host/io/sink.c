@@ -23,6 +23,34 @@ struct sl_sink {
     size_t order_cap;
 };
 
+/* Sink kinds, indexed by enum sl_sink_kind: a name and the check of the kind's own keys. */
+static const struct {
+    const char *name;
+    int (*check)(const sl_topology *t, char *msg, size_t msglen); /* NULL: takes none */
+} kinds[] = {
+    [SL_SINK_FILE] = {"file", NULL},
+};
+#define NKINDS (int)(sizeof kinds / sizeof *kinds)
+
+const char *sl_sink_kind_name(int kind)
+{
+    return kind >= 0 && kind < NKINDS ? kinds[kind].name : NULL;
+}
+
+int sl_sink_check(const sl_topology *t, char *msg, size_t msglen)
+{
+    int k = t->sink.kind;
+    if (!sl_sink_kind_name(k)) {
+        snprintf(msg, msglen, "sink.type: unknown sink kind %d", k);
+        return SL_ECONFIG;
+    }
+    if (kinds[k].check)
+        return kinds[k].check(t, msg, msglen);
+    char what[64];
+    snprintf(what, sizeof what, "sink type %s", kinds[k].name);
+    return sl_opts_known(&t->sink.opts, "sink", what, NULL, 0, msg, msglen);
+}
+
 struct named {
     const sl_row *row;
     const char *id;

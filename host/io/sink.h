@@ -22,6 +22,13 @@
 
 typedef struct sl_sink sl_sink;
 
+/* The name of sink kind `kind` (its sink.type), or NULL past the last kind. */
+const char *sl_sink_kind_name(int kind);
+
+/* Checks the sink's kind-specific keys (t->sink.opts) as the kind's backend reads them.
+ * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
+int sl_sink_check(const sl_topology *t, char *msg, size_t msglen);
+
 /* Returns a sink writing to `out` (NULL: write nothing), or NULL when out of memory. `dict`
  * must outlive the sink. Snapshots are written only when `snapshots`. With `keep`, window and
  * final rows are also kept in memory for sl_sink_rows and sl_sink_print_top (memory grows with

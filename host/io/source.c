@@ -10,6 +10,9 @@
 
 /* A source backend. Threading: the source's thread only. */
 struct source_ops {
+    /* Checks the kind's own keys (t->source.opts) when the topology is loaded: unknown keys and
+     * wrong values fail with their line and column (opts.h). NULL: the kind takes none. */
+    int (*check)(const sl_topology *t, char *msg, size_t msglen);
     /* Opens the backend for topology t (stdin or the caller's FILE for line sources). Returns
      * 0 with *be, or an sl_err with msg. */
     int (*open)(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
@@ -59,8 +62,8 @@ static void lines_close(void **be)
     sl_reader_destroy((sl_reader **)be);
 }
 
-static const struct source_ops lines_ops = {lines_open, lines_read, lines_fd, lines_stats,
-                                            lines_close};
+static const struct source_ops lines_ops = {NULL,     lines_open,  lines_read,
+                                            lines_fd, lines_stats, lines_close};
 
 /* ---- the generator ------------------------------------------------------------------------ */
 
@@ -104,18 +107,39 @@ static void gen_close(void **be)
     sl_gen_destroy((sl_gen **)be);
 }
 
-static const struct source_ops gen_ops = {gen_open, gen_read, gen_fd, gen_stats, gen_close};
+static const struct source_ops gen_ops = {NULL, gen_open, gen_read, gen_fd, gen_stats, gen_close};
 
 /* ---- the kinds ---------------------------------------------------------------------------- */
 
+/* Indexed by kind: the enum sl_source_kind values first, in their order. */
 static const struct {
-    enum sl_source_kind kind;
+    const char *name;
     const struct source_ops *ops;
 } kinds[] = {
-    {SL_SRC_FILE, &lines_ops},
-    {SL_SRC_STDIN, &lines_ops},
-    {SL_SRC_GENERATOR, &gen_ops},
+    [SL_SRC_FILE] = {"file", &lines_ops},
+    [SL_SRC_STDIN] = {"stdin", &lines_ops},
+    [SL_SRC_GENERATOR] = {"generator", &gen_ops},
 };
+#define NKINDS (int)(sizeof kinds / sizeof *kinds)
+
+const char *sl_source_kind_name(int kind)
+{
+    return kind >= 0 && kind < NKINDS ? kinds[kind].name : NULL;
+}
+
+int sl_source_check(const sl_topology *t, char *msg, size_t msglen)
+{
+    int k = t->source.kind;
+    if (k < 0 || k >= NKINDS) {
+        snprintf(msg, msglen, "source.type: unknown source kind %d", k);
+        return SL_ECONFIG;
+    }
+    if (kinds[k].ops->check)
+        return kinds[k].ops->check(t, msg, msglen);
+    char what[64];
+    snprintf(what, sizeof what, "source type %s", kinds[k].name);
+    return sl_opts_known(&t->source.opts, "source", what, NULL, 0, msg, msglen);
+}
 
 struct sl_source {
     const struct source_ops *ops;
@@ -129,10 +153,8 @@ struct sl_source {
 int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
                   sl_source **out, char *msg, size_t msglen)
 {
-    const struct source_ops *ops = NULL;
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
-        if (kinds[i].kind == t->source.kind)
-            ops = kinds[i].ops;
+    const struct source_ops *ops =
+        sl_source_kind_name(t->source.kind) ? kinds[t->source.kind].ops : NULL;
     if (!ops) {
         snprintf(msg, msglen, "unknown source kind %d", (int)t->source.kind);
         return SL_EINVAL;

@@ -20,6 +20,13 @@
 
 typedef struct sl_source sl_source;
 
+/* The name of source kind `kind` (its source.type), or NULL past the last kind. */
+const char *sl_source_kind_name(int kind);
+
+/* Checks the source's kind-specific keys (t->source.opts) as the kind's backend reads them.
+ * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
+int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
+
 /* Opens the topology's source: the generator, or a reader of `in` (opened by the caller).
  * Keys are interned in `dict`. Returns 0 with *out, or an sl_err with msg. */
 int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,

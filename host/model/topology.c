@@ -85,6 +85,7 @@ void sl_topology_defaults(sl_topology *t)
     t->filter_types = ALL_TYPES;
     sl_pe_defaults(&t->pe, SL_PE_CTR);
     t->batch_events = DEFAULT_BATCH;
+    t->batch_wait_ms = SL_BATCH_WAIT_MS;
     snprintf(t->sink.path, sizeof t->sink.path, "-");
     t->sink.snapshots = 0;
 }

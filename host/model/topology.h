@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "opts.h"
 #include "sock.h"
 
 typedef enum sl_format { SL_FMT_NDJSON = 0, SL_FMT_CSV = 1 } sl_format;
@@ -53,7 +54,19 @@ const char *sl_pe_kind_name(enum sl_pe_kind k);
 /* The names of the kinds, built-in ones and "user", indexed by kind. */
 extern const char *const sl_pe_kind_names[SL_PE_NKINDS + 1];
 
+/* The source kinds of host/io's table (source.c), in its order: the first three are built in,
+ * further kinds are rows there (sl_source_kind_find). */
 enum sl_source_kind { SL_SRC_FILE = 0, SL_SRC_STDIN = 1, SL_SRC_GENERATOR = 2 };
+
+/* Sink kinds of host/io's sink table (sink.c), in its order: a file (or stdout) first. */
+enum sl_sink_kind { SL_SINK_FILE = 0 };
+
+/* How a sink writes rows: CSV with a header, or one JSON object per line. */
+enum sl_sink_format { SL_SINK_CSV = 0, SL_SINK_NDJSON = 1 };
+
+/* What an emission holds: every key's current result (full), or only the keys whose result
+ * changed since the previous emission (changes, an upsert stream). */
+enum sl_sink_mode { SL_SINK_FULL = 0, SL_SINK_CHANGES = 1 };
 
 typedef struct sl_trigger_cfg {
     uint64_t every_events; /* 0 = off */
@@ -91,19 +104,25 @@ typedef struct sl_stage_cfg {
 typedef struct sl_topology {
     char device[128]; /* empty: SLUICE_DEVICE or the first device */
     struct {
-        enum sl_source_kind kind;
+        int kind; /* enum sl_source_kind or a further row of host/io's table */
         char path[4096];
         sl_format format;
         sl_gen_cfg gen;
+        sl_opts opts; /* the kind's own keys, read by its backend */
     } source;
     uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
     sl_pe_cfg pe;          /* the first keyed PE, fed by the source */
     uint32_t nnext;        /* further PEs, each fed by the one before */
     sl_stage_cfg next[SL_STAGES_MAX - 1];
-    uint32_t batch_events; /* events per device batch */
+    uint32_t batch_events;  /* events per device batch */
+    uint32_t batch_wait_ms; /* longest an event waits in a partial batch before dispatch */
     struct {
+        int kind;        /* enum sl_sink_kind or a further row of host/io's sink table */
         char path[4096]; /* "-" = stdout */
         int snapshots;
+        int format;   /* enum sl_sink_format */
+        int mode;     /* enum sl_sink_mode */
+        sl_opts opts; /* the kind's own keys, read by its backend */
     } sink;
     /* Per-device placement overrides, in file order; the first whose device matches wins
      * (sl_place_override_find). numa is -1 and cpus "" where the entry leaves them out; at
@@ -117,7 +136,8 @@ int sl_topology_rekeyed(const sl_topology *t);
 
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
  * capacity 1,048,576 no prior window 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS,
- * batch 262,144, sink "-", no placement overrides. */
+ * batch 262,144 waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
+#define SL_BATCH_WAIT_MS 5u
 #define SL_PE_TIMEOUT_MS 10000u
 void sl_topology_defaults(sl_topology *t);
 
