@@ -147,6 +147,13 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
     sl_pipeline_report rep;
     static sl_client_report crep;
     int clustered = tg && (tg->cluster_file || tg->nodes);
+    if (!clustered) {
+        /* SIGINT, SIGTERM: stop reading, finish what was read, write the final rows, exit 0;
+         * a second one gives the run up. */
+        cli_catch_stop_signals();
+        o.stop = &cli_stop_requested;
+        o.cancel = &cli_cancel_requested;
+    }
     int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);
     if (err && rc->progress)

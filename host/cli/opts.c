@@ -33,6 +33,10 @@ enum {
     OPT_BINARY,
     OPT_TIMEOUT,
     OPT_DEEP,
+    OPT_EVERY_MS,
+    OPT_EVERY_EVENTS,
+    OPT_SNAPSHOTS,
+    OPT_MAX_WAIT,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -72,6 +76,10 @@ static const struct cli_opt cli_opts[] = {
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
+    {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
+    {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
+    {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},
+    {"max-wait-ms", REQ, OPT_MAX_WAIT, CLI_CTR, 0, 60000},
     {"window-ms", REQ, OPT_WINDOW, CLI_KERNEL, 1, INT64_MAX},
     {"lateness-ms", REQ, OPT_LATENESS, CLI_KERNEL, 0, INT64_MAX},
     {"binary", NO, OPT_BINARY, CLI_KERNEL, 0, 0},
@@ -179,6 +187,18 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
     case OPT_TIMEOUT:
         t->pe.timeout_ms = (uint32_t)v;
         a->timeout_set = 1;
+        break;
+    case OPT_EVERY_MS:
+        t->pe.trigger.every_ms = v;
+        break;
+    case OPT_EVERY_EVENTS:
+        t->pe.trigger.every_events = v;
+        break;
+    case OPT_SNAPSHOTS:
+        t->sink.snapshots = 1;
+        break;
+    case OPT_MAX_WAIT:
+        t->batch_wait_ms = (uint32_t)v;
         break;
     case OPT_STRICT:
         a->strict = 1;

@@ -12,11 +12,13 @@
 #include "watchdog.h"
 
 volatile sig_atomic_t cli_stop_requested;
+volatile sig_atomic_t cli_cancel_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    cli_stop_requested++;
+    if (cli_stop_requested++)
+        cli_cancel_requested = 1;
 }
 
 void cli_catch_stop_signals(void)

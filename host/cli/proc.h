@@ -11,6 +11,9 @@
  * node is handed (with the signalfd of cli_stop_signal_fd) to count them in. */
 extern volatile sig_atomic_t cli_stop_requested;
 
+/* Set by the same handler at the second stop signal: stop waiting, give up the run. */
+extern volatile sig_atomic_t cli_cancel_requested;
+
 /* Counts SIGINT and SIGTERM in cli_stop_requested instead of dying of them. */
 void cli_catch_stop_signals(void);
 

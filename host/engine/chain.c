@@ -74,6 +74,18 @@ static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t 
     return k ? deliver(ch, s->idx + 1, ch->conv, k) : 0;
 }
 
+int sl_chain_tick(sl_chain *ch, uint32_t max_wait_ms)
+{
+    for (uint32_t i = 0; i < ch->n; i++) {
+        int rc = sl_engine_tick(ch->st[i].eng, max_wait_ms);
+        if (rc) {
+            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int sl_chain_new(sl_device *dev, const sl_topology *t, sl_jointab *const *joins,
                  sl_chain_route_fn route, void *route_ud, sl_emit_fn out, void *out_ud,
                  sl_chain **outp, char *msg, size_t msglen)

@@ -55,6 +55,10 @@ int sl_chain_finish(sl_chain *ch, uint32_t stage);
 /* Finishes every stage in order (the one-process case). */
 int sl_chain_finish_all(sl_chain *ch);
 
+/* sl_engine_tick of every stage, in order (what a stage emits goes on to the next as push
+ * would send it). Returns 0 or a negative sl_err (sl_chain_message explains). */
+int sl_chain_tick(sl_chain *ch, uint32_t max_wait_ms);
+
 sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage);
 
 /* Hands the cancel flag to every stage's engine (sl_engine_set_cancel, host/engine.h): once

@@ -53,6 +53,7 @@ struct sl_engine {
     size_t batch_cap;
     sl_rec *staging;
     size_t staged;
+    double staged_at; /* when the oldest staged record arrived (staged > 0) */
     uint32_t *cursor; /* P: scatter positions */
     struct stage st[NBUF];
     int cur;
@@ -819,6 +820,8 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
         }
         size_t take = n < room ? n : room;
         int rc;
+        if (e->staged == 0)
+            e->staged_at = now_s();
         if (e->staged == 0 && take == e->batch_cap && !e->windowed) {
             rc = dispatch(e, recs, take); /* a whole batch: group straight from the caller */
         } else {
@@ -839,6 +842,16 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
             return rc;
     }
     return 0;
+}
+
+int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms)
+{
+    if (e->failed)
+        return e->failed;
+    int rc = 0;
+    if (e->staged && (now_s() - e->staged_at) * 1000.0 >= (double)max_wait_ms)
+        rc = flush_staged(e);
+    return rc ? rc : triggers(e);
 }
 
 int sl_engine_finish(sl_engine *e)

@@ -83,6 +83,12 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
  * code); after an error the engine accepts nothing more and sl_engine_message() explains. */
 int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
 
+/* Runs the engine's timers without input: dispatches the staged records once the oldest has
+ * waited max_wait_ms (batch.max_wait_ms), and fires the PE's every_ms trigger when due (also
+ * every_events, which push fires itself). Call it often (the ingest loop does, every few ms)
+ * so that results keep flowing while input is slow or silent. Returns 0 or a negative sl_err. */
+int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms);
+
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
  * negative sl_err as for sl_engine_push. */
 int sl_engine_finish(sl_engine *e);

@@ -51,6 +51,16 @@ static int chain_finish(void *p)
     return sl_chain_finish_all(p);
 }
 
+static int engine_tick(void *p, uint32_t max_wait_ms)
+{
+    return sl_engine_tick(p, max_wait_ms);
+}
+
+static int chain_tick(void *p, uint32_t max_wait_ms)
+{
+    return sl_chain_tick(p, max_wait_ms);
+}
+
 static int engine_reset(void *p)
 {
     return sl_engine_reset(p);
@@ -164,8 +174,9 @@ static void chain_destroy(void *p)
 /* ---- the tables ---- */
 
 static const sl_executor_ops engine_ops = {
-    "engine",       engine_push,     engine_finish,     engine_reset,   engine_stats,
-    engine_columns, engine_windowed, engine_set_cancel, engine_message, engine_destroy,
+    "engine",          engine_push,    engine_finish,  engine_tick,
+    engine_reset,      engine_stats,   engine_columns, engine_windowed,
+    engine_set_cancel, engine_message, engine_destroy,
 };
 
 sl_executor sl_executor_of_engine(sl_engine *e)
@@ -174,7 +185,7 @@ sl_executor sl_executor_of_engine(sl_engine *e)
 }
 
 static const sl_executor_ops multi_ops = {
-    "devices",     multi_push,     multi_finish,     NULL,          multi_stats,
+    "devices",     multi_push,     multi_finish,     NULL,          NULL,          multi_stats,
     multi_columns, multi_windowed, multi_set_cancel, multi_message, multi_destroy,
 };
 
@@ -184,7 +195,7 @@ sl_executor sl_executor_of_multi(sl_multi *m)
 }
 
 static const sl_executor_ops chain_ops = {
-    "chain",       chain_push,     chain_finish,     chain_reset,   chain_stats,
+    "chain",       chain_push,     chain_finish,     chain_tick,    chain_reset,   chain_stats,
     chain_columns, chain_windowed, chain_set_cancel, chain_message, chain_destroy,
 };
 
@@ -194,6 +205,11 @@ sl_executor sl_executor_of_chain(sl_chain *ch)
 }
 
 /* ---- the interface ---- */
+
+int sl_executor_tick(sl_executor *x, uint32_t max_wait_ms)
+{
+    return x->ops->tick ? x->ops->tick(x->impl, max_wait_ms) : 0;
+}
 
 int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n)
 {

@@ -12,6 +12,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chain.h"
 #include "columns.h"
@@ -33,7 +34,8 @@ typedef struct sl_executor_ops {
     const char *name; /* "engine", "devices" or "chain" */
     int (*push)(void *impl, const sl_rec *recs, size_t n);
     int (*finish)(void *impl);
-    int (*reset)(void *impl); /* NULL: not supported (several devices) */
+    int (*tick)(void *impl, uint32_t max_wait_ms); /* NULL: timers run on the object's threads */
+    int (*reset)(void *impl);                      /* NULL: not supported (several devices) */
     void (*stats)(const void *impl, sl_executor_stats *st);
     const sl_columns *(*columns)(const void *impl);
     int (*windowed)(const void *impl);
@@ -62,6 +64,11 @@ int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n);
 /* Pushes what is staged, waits for the devices and emits the final rows (every stage's, in
  * order, for a chain). Returns 0 or a negative sl_err. */
 int sl_executor_finish(sl_executor *x);
+
+/* Runs the timers while input is slow or silent (sl_engine_tick: a partial batch older than
+ * max_wait_ms is dispatched, every_ms triggers fire). Several devices: nothing (their engines'
+ * threads dispatch as records arrive). Returns 0 or a negative sl_err. */
+int sl_executor_tick(sl_executor *x, uint32_t max_wait_ms);
 
 /* Discards all state for a new stream, keeping programs and buffers (sl_engine_reset). Returns
  * 0, a negative sl_err, or SL_EUNSUPPORTED for several devices (message unchanged). */

@@ -19,7 +19,7 @@ int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_
     double t0 = sl_ingest_now(), last = t0;
     uint64_t pushed = 0, last_events = 0;
     int rc = 0;
-    while (!sl_source_done(in->src)) {
+    while (!sl_source_done(in->src) && !(in->stop && *in->stop)) {
         long n = sl_source_read(in->src, buf, cap);
         if (n < 0) {
             rc = (int)n;

@@ -7,6 +7,7 @@
 #ifndef SL_INGEST_H
 #define SL_INGEST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,11 +37,14 @@ typedef struct sl_ingest {
     void *progress_ud;
     double progress_every_s; /* 0: no progress */
     int strict;              /* the bad-line callback stops at the first one (message only) */
+    /* Once *stop is nonzero (a signal handler sets it), the loop stops taking input: what was
+     * read is handed on and the loop returns 0 as at the end of input. NULL: never. */
+    const volatile sig_atomic_t *stop;
 } sl_ingest;
 
-/* Runs `in` until the source is exhausted, reading into buf (cap records). Returns 0, or the
- * first failure (SL_EIO or SL_EPARSE from the source, or what push/turn returned) with msg
- * filled. *elapsed_s (may be NULL) gets the seconds from the first read to the end. */
+/* Runs `in` until the source is exhausted or *in->stop is set, reading into buf (cap records).
+ * Returns 0, or the first failure (SL_EIO or SL_EPARSE from the source, or what push/turn returned)
+ * with msg filled. *elapsed_s (may be NULL) gets the seconds from the first read to the end. */
 int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_s, char *msg,
                   size_t msglen);
 

@@ -64,6 +64,33 @@ static uint64_t events_in(void *ud)
     return st.first.events_in;
 }
 
+/* The executor and the batch wait, for the timers between reads. */
+struct ticking {
+    sl_executor *x;
+    uint32_t max_wait_ms;
+};
+
+/* sl_ingest's turn: runs the executor's timers (partial batches, every_ms triggers), so that
+ * results keep flowing while input is slow or silent. */
+static int tick(void *ud, char *msg, size_t msglen)
+{
+    struct ticking *tk = ud;
+    int rc = sl_executor_tick(tk->x, tk->max_wait_ms);
+    if (rc)
+        snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
+    return rc;
+}
+
+static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    return push_records(((struct ticking *)ud)->x, recs, n, msg, msglen);
+}
+
+static uint64_t events_ticking(void *ud)
+{
+    return events_in(((struct ticking *)ud)->x);
+}
+
 /* Placement of the run's devices, shared read-only by their threads. */
 struct placing {
     sl_topo *topo; /* NULL: hwloc could not load the topology; threads stay unbound */
@@ -131,7 +158,8 @@ sl_ingest sl_pipeline_ingest(const sl_pipeline_opts *o, sl_source *src,
                        .on_progress = o->on_progress,
                        .progress_ud = o->progress_ud,
                        .progress_every_s = o->progress_every_s,
-                       .strict = o->strict};
+                       .strict = o->strict,
+                       .stop = o->stop};
 }
 
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
@@ -193,13 +221,16 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             goto out;
         x = sl_executor_of_chain(ch);
     }
+    if (o->cancel)
+        sl_executor_set_cancel(&x, o->cancel);
     sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
     if (sl_topology_rekeyed(t))
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
 
-    sl_ingest in = sl_pipeline_ingest(o, src, push_records, NULL, events_in, &x);
+    struct ticking tk = {&x, t->batch_wait_ms};
+    sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
     double t0 = sl_ingest_now();
     if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
         goto out;

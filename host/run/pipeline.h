@@ -41,6 +41,12 @@ typedef struct sl_pipeline_opts {
      * hook is called right after that binding, on the same thread. */
     sl_multi_thread_fn on_device_thread;
     void *device_thread_ud;
+    /* Once *stop is nonzero (SIGINT, SIGTERM), input stops; what was read is processed and the
+     * final rows are written as at the end of input. NULL: runs to the end of input. */
+    const volatile sig_atomic_t *stop;
+    /* Once *cancel is nonzero, waits for devices end and the run fails with SL_ECANCELED
+     * (sl_executor_set_cancel). NULL: never. */
+    const volatile sig_atomic_t *cancel;
 } sl_pipeline_opts;
 
 typedef struct sl_pipeline_report {
