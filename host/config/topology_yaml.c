@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "pes.h"
 #include "sink.h"
 #include "source.h"
 #include "yamlmap.h"
@@ -241,6 +242,14 @@ static int parse_prior(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx
     return 0;
 }
 
+/* Writes "PFX.kind is A or B" for the kinds with any of `flags`. */
+static void kind_cond(char *cond, size_t len, const char *pfx, unsigned flags)
+{
+    char kinds[96];
+    sl_pe_kinds_with(flags, kinds, sizeof kinds);
+    snprintf(cond, len, "%s.kind is %s", pfx, kinds);
+}
+
 /* Parses a PE mapping at `pfx` ("pe" or "next[i]") into *pe; for a next stage (st not NULL)
  * also its join and value. Returns 0 or SL_ECONFIG. */
 static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe,
@@ -263,22 +272,24 @@ static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, s
     if ((rc = sl_ym_read(c, f, pfx, pe_rules, SL_YM_COUNT(pe_rules), pe)) < 0)
         return rc;
 
+    /* Which keys a kind takes comes from its flags in the PE table (pes.h). */
+    unsigned flags = sl_pe_def_of(pe->kind)->flags;
     if (f[PE_PRIOR].k) {
-        snprintf(cond, sizeof cond, "%s.kind is ctr", pfx);
-        if (pe->kind != SL_PE_CTR)
+        kind_cond(cond, sizeof cond, pfx, SL_PEF_PRIOR);
+        if (!(flags & SL_PEF_PRIOR))
             return sl_ym_refuse(c, f, PE_PRIOR, PE_PRIOR + 1, pfx, cond);
         if ((rc = parse_prior(c, f[PE_PRIOR].v, pfx, pe)) < 0)
             return rc;
     }
 
-    snprintf(cond, sizeof cond, "%s.kind is user", pfx);
-    if (pe->kind != SL_PE_USER)
+    kind_cond(cond, sizeof cond, pfx, SL_PEF_USER);
+    if (!(flags & SL_PEF_USER))
         rc = sl_ym_refuse(c, f, PE_SOURCE, PE_BINARY + 1, pfx, cond);
     else
         rc = sl_ym_read(c, f, pfx, user_rules, SL_YM_COUNT(user_rules), pe);
     if (rc < 0)
         return rc;
-    if (pe->kind == SL_PE_USER && !f[PE_SOURCE].k == !f[PE_BINARY].k) {
+    if ((flags & SL_PEF_USER) && !f[PE_SOURCE].k == !f[PE_BINARY].k) {
         snprintf(cond, sizeof cond, "%s.source is absent", pfx);
         if (f[PE_SOURCE].k)
             return sl_ym_refuse(c, f, PE_BINARY, PE_BINARY + 1, pfx, cond);
@@ -286,8 +297,8 @@ static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, s
         return sl_ym_missing(c, n, pfx, "source", cond);
     }
 
-    snprintf(cond, sizeof cond, "%s.kind is window_count or user", pfx);
-    if (pe->kind != SL_PE_WINDOW && pe->kind != SL_PE_USER)
+    kind_cond(cond, sizeof cond, pfx, SL_PEF_WINDOW | SL_PEF_WINDOW_OPT);
+    if (!(flags & (SL_PEF_WINDOW | SL_PEF_WINDOW_OPT)))
         rc = sl_ym_refuse(c, f, PE_WINDOW_MS, PE_LATENESS_MS + 1, pfx, cond);
     else
         rc = sl_ym_read(c, f, pfx, window_rules, SL_YM_COUNT(window_rules), pe);

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The built-in rows come from kernels/pes.def; user PEs are the last row. */
 static const sl_pe_def defs[] = {
-    [SL_PE_COUNT] = {SL_PE_COUNT, "count", "pe_count.cl", "", 0, "count:int"},
-    [SL_PE_SUM] = {SL_PE_SUM, "sum", "pe_sum.cl", "", 0, "count:int,sum:f6"},
-    [SL_PE_CTR] = {SL_PE_CTR, "ctr", "pe_ctr.cl", "", SL_PEF_PRIOR,
-                   "impressions:int,clicks:int,ctr:f6"},
-    [SL_PE_WINDOW] = {SL_PE_WINDOW, "window_count", "pe_count.cl", "", SL_PEF_WINDOW, "count:int"},
+#define SL_PE_ROW(id, name, kernel, defines, flags, columns, ...)                                  \
+    [SL_PE_##id] = {SL_PE_##id, name, kernel, defines, flags, columns},
+#include "pes.def"
+#undef SL_PE_ROW
     [SL_PE_USER] = {SL_PE_USER, "user", NULL, "", SL_PEF_WINDOW_OPT | SL_PEF_USER, NULL},
 };
 _Static_assert(sizeof defs / sizeof defs[0] == SL_PE_NKINDS + 1,

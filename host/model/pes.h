@@ -1,9 +1,9 @@
 /* The table of PE kinds: one row per built-in PE (and a last one for user PEs) with what every
  * layer needs to know about a kind without switching on it: its name in topology files, the
  * kernels/ file that implements it, constant build defines, which pe.* settings it takes (the
- * YAML rules) and its output columns. Adding a built-in PE is one row here, one kernel file,
- * one C reference function (host/engine/reference.c), besides its enum value and name
- * (topology.h).
+ * YAML rules, from its flags) and its output columns. The built-in rows are those of
+ * kernels/pes.def, which also make the enum and the names (topology.h) and the C reference
+ * (kernels/reference.c): adding a built-in PE is a change in kernels/ alone.
  *
  * Plain data, no OpenCL: host/device turns a row and a sl_pe_cfg into build options
  * (peprog.h), the engine reads windowing from it, host/config can read its YAML rules. The

@@ -41,8 +41,12 @@ void sl_gen_defaults(sl_gen_cfg *cfg)
     cfg->users = 100000;
 }
 
-const char *const sl_pe_kind_names[SL_PE_NKINDS + 1] = {"count", "sum", "ctr", "window_count",
-                                                        "user"};
+const char *const sl_pe_kind_names[SL_PE_NKINDS + 1] = {
+#define SL_PE_ROW(id, name, ...) [SL_PE_##id] = name,
+#include "pes.def"
+#undef SL_PE_ROW
+    [SL_PE_USER] = "user",
+};
 
 int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out)
 {

@@ -38,14 +38,15 @@ typedef struct sl_place_override {
     char cpus[256];   /* PU list of OS indices, e.g. "0-3,8"; "" = not given */
 } sl_place_override;
 
+/* The built-in kinds, one per row of kernels/pes.def (SL_PE_COUNT, SL_PE_SUM, SL_PE_CTR,
+ * SL_PE_WINDOW, ...), then user PEs. */
 enum sl_pe_kind {
-    SL_PE_COUNT = 0,
-    SL_PE_SUM = 1,
-    SL_PE_CTR = 2,
-    SL_PE_WINDOW = 3, /* the count PE per event-time window */
-    SL_PE_USER = 4    /* a user's OpenCL C file (pe.source) or program binary (pe.binary) */
+#define SL_PE_ROW(id, ...) SL_PE_##id,
+#include "pes.def"
+#undef SL_PE_ROW
+    SL_PE_USER,               /* a user's OpenCL C file (pe.source) or program binary (pe.binary) */
+    SL_PE_NKINDS = SL_PE_USER /* built-in kinds */
 };
-#define SL_PE_NKINDS 4 /* built-in kinds */
 
 /* "count", "sum", "ctr", "window_count" -> *out. Returns 0 or SL_EINVAL. */
 int sl_pe_kind_parse(const char *s, enum sl_pe_kind *out);

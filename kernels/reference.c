@@ -164,18 +164,19 @@ static void done_ctr(sl_row *row, const sl_pe_cfg *pe)
         row->v[2] = v > 0 ? c / v : 0.0;
 }
 
-/* The reference of each built-in kind (a new built-in PE adds its row): `push` applies records,
- * `done`, when set, completes each row sl_ref_rows returns. Windowing is the kind's (pes.h). */
+/* The reference of each built-in kind (its row in pes.def names its functions): `push` applies
+ * records, `done`, when set, completes each row sl_ref_rows returns. Windowing is the kind's
+ * (pes.h). */
 struct ref_pe {
     int (*push)(sl_ref *r, const sl_rec *recs, size_t n);
     void (*done)(sl_row *row, const sl_pe_cfg *pe);
 };
 
 static const struct ref_pe refs[SL_PE_NKINDS] = {
-    [SL_PE_COUNT] = {push_add_count, NULL},
-    [SL_PE_SUM] = {push_add_sum, NULL},
-    [SL_PE_CTR] = {push_add_ctr, done_ctr},
-    [SL_PE_WINDOW] = {push_add_count, NULL},
+#define SL_PE_ROW(id, name, kernel, defines, flags, columns, add, done)                            \
+    [SL_PE_##id] = {push_##add, done},
+#include "pes.def"
+#undef SL_PE_ROW
 };
 
 sl_ref *sl_ref_new(const sl_pe_cfg *pe)
