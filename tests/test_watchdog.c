@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,12 +39,7 @@ static char tmpdir[512];
 
 static void make_tmpdir(void)
 {
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/watchdog-XXXXXX", base);
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s", base);
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "watchdog");
 }
 
 static const char *in_tmp(const char *name)
