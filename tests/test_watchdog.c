@@ -242,12 +242,33 @@ static double startup_secs(void)
     return s;
 }
 
-Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
+/* The start of each run of the endless kernel: a fresh tmpdir with 50 events in ev.ndjson and
+ * the endless kernel in spin.cl. Returns the start-up cost (startup_secs). */
+static double endless_setup(void)
 {
     make_tmpdir();
     write_events("ev.ndjson", 50);
     double base = startup_secs();
     write_file(in_tmp("spin.cl"), tu_spin_cl);
+    return base;
+}
+
+/* `sluice run topo.yaml` of topology `topo` (written to topo.yaml) that runs the endless kernel,
+ * killed after base + 30 s; asserts that it was not killed and exited 1. */
+static struct proc run_endless_topology(const char *topo, double base, const char *what)
+{
+    write_file(in_tmp("topo.yaml"), topo);
+    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
+    struct proc p = run_bin(args, one_worker, base + 30);
+    fprintf(stderr, "watchdog: %s: %.2f s\n", what, p.secs);
+    cr_assert(!p.killed, "still running after %.1f s: no watchdog", p.secs);
+    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    return p;
+}
+
+Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
+{
+    double base = endless_setup();
     const char *args[] = {"kernel",       "run",  "spin.cl", "--input", "ev.ndjson",
                           "--timeout-ms", "1000", "--quiet", NULL};
     struct proc p = run_bin(args, one_worker, base + 30);
@@ -273,19 +294,12 @@ Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
 
 Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
 {
-    make_tmpdir();
-    write_events("ev.ndjson", 50);
-    double base = startup_secs();
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
-    write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
-                                    "pe: {name: spinner, kind: user, source: spin.cl, "
-                                    "timeout_ms: 800}\n"
-                                    "sink: {path: out.csv}\n");
-    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, one_worker, base + 30);
-    fprintf(stderr, "watchdog: run with pe.timeout_ms 800 of an endless kernel: %.2f s\n", p.secs);
-    cr_assert(!p.killed, "still running after %.1f s: no watchdog", p.secs);
-    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    double base = endless_setup();
+    struct proc p = run_endless_topology("source: {type: file, path: ev.ndjson}\n"
+                                         "pe: {name: spinner, kind: user, source: spin.cl, "
+                                         "timeout_ms: 800}\n"
+                                         "sink: {path: out.csv}\n",
+                                         base, "run with pe.timeout_ms 800 of an endless kernel");
     cr_assert(strstr(p.err, "kernel sl_aggregate of PE spinner (") != NULL, "%s", p.err);
     cr_assert(strstr(p.err, "spin.cl) did not finish within 800 ms (pe.timeout_ms") != NULL, "%s",
               p.err);
@@ -298,21 +312,14 @@ Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
  * teardown must not wait for it either. */
 Test(watchdog, endless_next_stage_fails_without_hanging_the_teardown, .timeout = 180)
 {
-    make_tmpdir();
-    write_events("ev.ndjson", 50);
-    double base = startup_secs();
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
-    write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
-                                    "pe: {kind: count}\n"
-                                    "next:\n"
-                                    "  - {name: spinner, kind: user, source: spin.cl, "
-                                    "timeout_ms: 700}\n"
-                                    "sink: {path: out.csv}\n");
-    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, one_worker, base + 30);
-    fprintf(stderr, "watchdog: endless second stage, timeout_ms 700: %.2f s\n", p.secs);
-    cr_assert(!p.killed, "still running after %.1f s", p.secs);
-    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    double base = endless_setup();
+    struct proc p = run_endless_topology("source: {type: file, path: ev.ndjson}\n"
+                                         "pe: {kind: count}\n"
+                                         "next:\n"
+                                         "  - {name: spinner, kind: user, source: spin.cl, "
+                                         "timeout_ms: 700}\n"
+                                         "sink: {path: out.csv}\n",
+                                         base, "endless second stage, timeout_ms 700");
     cr_assert(strstr(p.err, "did not finish within 700 ms (pe.timeout_ms") != NULL, "%s", p.err);
     cr_assert_leq(p.secs, base + 0.7 + 1.5, "took %.2f s (start-up %.2f s)", p.secs, base);
     proc_free(&p);
