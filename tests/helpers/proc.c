@@ -45,6 +45,12 @@ void setup(void)
     tu_mkdtemp(tmpdir, sizeof tmpdir, program_invocation_short_name);
 }
 
+void skip_if_sanitized(const char *why)
+{
+    if (SANITIZED)
+        cr_skip_test("%s", why);
+}
+
 const char *tpath(const char *name)
 {
     static char buf[8][700];
