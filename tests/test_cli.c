@@ -132,54 +132,73 @@ static void write_ndjson(struct gen *g, size_t nads, size_t lines, size_t bad_ev
     g->nads = used;
 }
 
+/* Runs `sluice ARGS` (run_sh_status: asserts its exit status) and checks nothing else. */
+static void run_status(const char *args, int status)
+{
+    struct run r = run_sh_status(args, status);
+    run_free(&r);
+}
+
+/* `sluice ARGS` run (run_sh_status, exit status `status`) after write_ndjson wrote its input. */
+struct gen_run {
+    struct gen g;
+    struct run r;
+};
+
+static struct gen_run run_on_ndjson(size_t nads, size_t lines, size_t bad_every, uint64_t seed,
+                                    const char *args, int status)
+{
+    struct gen_run x;
+    write_ndjson(&x.g, nads, lines, bad_every, seed);
+    x.r = run_sh_status(args, status);
+    return x;
+}
+
+static void gen_run_free(struct gen_run *x)
+{
+    free(x->g.ads);
+    run_free(&x->r);
+}
+
 Test(cli, ctr_on_ndjson_matches_independent_count, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 3000, 60000, 0, 1);
-    struct run r = run_sh_status("ctr --input events.ndjson --output out.csv --quiet", 0);
-    assert_csv_file("out.csv", g.ads, g.nads);
-    free(g.ads);
-    run_free(&r);
+    struct gen_run x =
+        run_on_ndjson(3000, 60000, 0, 1, "ctr --input events.ndjson --output out.csv --quiet", 0);
+    assert_csv_file("out.csv", x.g.ads, x.g.nads);
+    gen_run_free(&x);
 }
 
 Test(cli, malformed_lines_are_skipped_counted_and_reported, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 500, 20000, 97, 2);
-    struct run r = run_sh_status("ctr --input events.ndjson --quiet", 0);
-    assert_csv(r.out, "valid lines around bad ones are all counted", g.ads, g.nads, 0, 0);
+    struct gen_run x = run_on_ndjson(500, 20000, 97, 2, "ctr --input events.ndjson --quiet", 0);
+    assert_csv(x.r.out, "valid lines around bad ones are all counted", x.g.ads, x.g.nads, 0, 0);
     /* the first ten are reported with their line numbers, then a total */
-    cr_assert_not_null(strstr(r.err, "line 97: "), "stderr: %s", r.err);
-    cr_assert_not_null(strstr(r.err, "line 194: "), "stderr: %s", r.err);
-    cr_assert_not_null(strstr(r.err, "line 970: "), "stderr: %s", r.err);
-    cr_assert_null(strstr(r.err, "line 1067: "), "only the first ten: %s", r.err);
+    cr_assert_not_null(strstr(x.r.err, "line 97: "), "stderr: %s", x.r.err);
+    cr_assert_not_null(strstr(x.r.err, "line 194: "), "stderr: %s", x.r.err);
+    cr_assert_not_null(strstr(x.r.err, "line 970: "), "stderr: %s", x.r.err);
+    cr_assert_null(strstr(x.r.err, "line 1067: "), "only the first ten: %s", x.r.err);
     char total[96];
-    snprintf(total, sizeof total, "%zu malformed lines skipped in all", g.bad);
-    cr_assert_not_null(strstr(r.err, total), "want \"%s\" in: %s", total, r.err);
-    free(g.ads);
-    run_free(&r);
+    snprintf(total, sizeof total, "%zu malformed lines skipped in all", x.g.bad);
+    cr_assert_not_null(strstr(x.r.err, total), "want \"%s\" in: %s", total, x.r.err);
+    gen_run_free(&x);
 }
 
 Test(cli, strict_stops_at_the_first_malformed_line, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 50, 1000, 300, 3);
-    struct run r = run_sh_status("ctr --input events.ndjson --strict --quiet", 2);
-    cr_assert_not_null(strstr(r.err, "line 300: missing field \"event_time\""), "stderr: %s",
-                       r.err);
-    cr_assert_null(strstr(r.err, "line 600:"), "stopped at the first: %s", r.err);
-    free(g.ads);
-    run_free(&r);
+    struct gen_run x =
+        run_on_ndjson(50, 1000, 300, 3, "ctr --input events.ndjson --strict --quiet", 2);
+    cr_assert_not_null(strstr(x.r.err, "line 300: missing field \"event_time\""), "stderr: %s",
+                       x.r.err);
+    cr_assert_null(strstr(x.r.err, "line 600:"), "stopped at the first: %s", x.r.err);
+    gen_run_free(&x);
 }
 
 Test(cli, prior_smooths_ctr, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 800, 30000, 0, 4);
-    struct run r = run_sh_status("ctr --input events.ndjson --prior 2,38.5 --quiet", 0);
-    assert_csv(r.out, "stdout", g.ads, g.nads, 2, 38.5);
-    free(g.ads);
-    run_free(&r);
+    struct gen_run x =
+        run_on_ndjson(800, 30000, 0, 4, "ctr --input events.ndjson --prior 2,38.5 --quiet", 0);
+    assert_csv(x.r.out, "stdout", x.g.ads, x.g.nads, 2, 38.5);
+    gen_run_free(&x);
 }
 
 Test(cli, stdin_and_csv_input_give_the_same_result, .init = setup, .timeout = 120)
@@ -211,34 +230,26 @@ Test(cli, stdin_and_csv_input_give_the_same_result, .init = setup, .timeout = 12
 
 Test(cli, run_topology_from_yaml, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 1000, 20000, 0, 6);
-    FILE *f = fopen(tpath("topo.yaml"), "w");
-    cr_assert_not_null(f);
-    fprintf(f, "# a CTR topology\n"
-               "source:\n"
-               "  type: file\n"
-               "  path: events.ndjson\n"
-               "  format: ndjson\n"
-               "pe:\n"
-               "  name: ctr_per_ad\n"
-               "  kind: ctr\n"
-               "  capacity: 5000\n"
-               "sink:\n"
-               "  path: result.csv\n");
-    fclose(f);
-    struct run r = run_sh_status("run topo.yaml --quiet", 0);
-    assert_csv_file("result.csv", g.ads, g.nads);
-    free(g.ads);
-    run_free(&r);
+    tu_write_file(tpath("topo.yaml"), "# a CTR topology\n"
+                                      "source:\n"
+                                      "  type: file\n"
+                                      "  path: events.ndjson\n"
+                                      "  format: ndjson\n"
+                                      "pe:\n"
+                                      "  name: ctr_per_ad\n"
+                                      "  kind: ctr\n"
+                                      "  capacity: 5000\n"
+                                      "sink:\n"
+                                      "  path: result.csv\n");
+    struct gen_run x = run_on_ndjson(1000, 20000, 0, 6, "run topo.yaml --quiet", 0);
+    assert_csv_file("result.csv", x.g.ads, x.g.nads);
+    gen_run_free(&x);
 }
 
 Test(cli, invalid_yaml_names_file_line_and_column, .init = setup)
 {
-    FILE *f = fopen(tpath("bad.yaml"), "w");
-    cr_assert_not_null(f);
-    fprintf(f, "source:\n  type: generator\npe:\n  kind: ctr\n  capacity: lots\n");
-    fclose(f);
+    tu_write_file(tpath("bad.yaml"),
+                  "source:\n  type: generator\npe:\n  kind: ctr\n  capacity: lots\n");
     struct run r = run_sh_status("run bad.yaml", 2);
     cr_assert_not_null(strstr(r.err, "bad.yaml:5:13:"), "stderr: %s", r.err);
     cr_assert_not_null(strstr(r.err, "capacity"), "stderr: %s", r.err);
@@ -247,13 +258,11 @@ Test(cli, invalid_yaml_names_file_line_and_column, .init = setup)
 
 Test(cli, full_table_is_a_clear_error, .init = setup, .timeout = 120)
 {
-    struct gen g;
-    write_ndjson(&g, 3000, 20000, 0, 7);
-    struct run r = run_sh_status("ctr --input events.ndjson --capacity 100 --quiet", 1);
-    cr_assert_not_null(strstr(r.err, "state table full"), "stderr: %s", r.err);
-    cr_assert_not_null(strstr(r.err, "100"), "names the capacity: %s", r.err);
-    free(g.ads);
-    run_free(&r);
+    struct gen_run x =
+        run_on_ndjson(3000, 20000, 0, 7, "ctr --input events.ndjson --capacity 100 --quiet", 1);
+    cr_assert_not_null(strstr(x.r.err, "state table full"), "stderr: %s", x.r.err);
+    cr_assert_not_null(strstr(x.r.err, "100"), "names the capacity: %s", x.r.err);
+    gen_run_free(&x);
 }
 
 Test(cli, devices_and_device_selection, .init = setup, .timeout = 60)
@@ -337,23 +346,17 @@ Test(cli, help_and_version, .init = setup)
     struct run r = run_sh_status("--version", 0);
     cr_assert_eq(strncmp(r.out, "sluice ", 7), 0, "%s", r.out);
     run_free(&r);
-    r = run_sh_status("ctr --bogus", 2);
-    run_free(&r);
+    run_status("ctr --bogus", 2);
 }
 
 Test(cli, empty_and_all_malformed_inputs_give_a_header_only, .init = setup, .timeout = 60)
 {
-    FILE *f = fopen(tpath("empty.ndjson"), "w");
-    cr_assert_not_null(f);
-    fclose(f);
+    tu_write_file(tpath("empty.ndjson"), "");
     struct run r = run_sh_status("ctr --input empty.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     run_free(&r);
 
-    f = fopen(tpath("bad.ndjson"), "w");
-    cr_assert_not_null(f);
-    fprintf(f, "{\n[1,2]\n\n   \n{\"ad_id\": \"a\"}\n");
-    fclose(f);
+    tu_write_file(tpath("bad.ndjson"), "{\n[1,2]\n\n   \n{\"ad_id\": \"a\"}\n");
     r = run_sh_status("ctr --input bad.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, "ad_id,impressions,clicks,ctr\n");
     cr_assert_not_null(strstr(r.err, "line 1: "), "%s", r.err);
@@ -383,19 +386,14 @@ static const char *const USER_PE =
 
 Test(cli, kernel_check_build_and_run, .init = setup, .timeout = 120)
 {
-    FILE *f = fopen(tpath("pe.cl"), "w");
-    cr_assert_not_null(f);
-    fputs(USER_PE, f);
-    fclose(f);
-    f = fopen(tpath("ev.ndjson"), "w");
-    cr_assert_not_null(f);
-    fprintf(f,
-            "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 1, \"value\": 2.5}\n"
-            "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 2}\n"
-            "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 3, \"value\": 4}\n"
-            "{\"ad_id\": \"a\", \"event_type\": \"view\", \"event_time\": 4}\n"
-            "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 5}\n");
-    fclose(f);
+    tu_write_file(tpath("pe.cl"), USER_PE);
+    tu_write_file(
+        tpath("ev.ndjson"),
+        "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 1, \"value\": 2.5}\n"
+        "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 2}\n"
+        "{\"ad_id\": \"b\", \"event_type\": \"purchase\", \"event_time\": 3, \"value\": 4}\n"
+        "{\"ad_id\": \"a\", \"event_type\": \"view\", \"event_time\": 4}\n"
+        "{\"ad_id\": \"a\", \"event_type\": \"click\", \"event_time\": 5}\n");
     /* expected by hand: a 2 clicks, no purchase; b 0 clicks, 2.5 + 4 = 6.5 revenue */
     const char *want = "ad_id,clicks,revenue\na,2,0.00\nb,0,6.50\n";
 
@@ -410,18 +408,15 @@ Test(cli, kernel_check_build_and_run, .init = setup, .timeout = 120)
     cr_assert_str_eq(r.out, want);
     run_free(&r);
 
-    r = run_sh_status("kernel build pe.cl -o pe.bin", 0);
-    run_free(&r);
+    run_status("kernel build pe.cl -o pe.bin", 0);
     r = run_sh_status("kernel run pe.bin --binary --input ev.ndjson --quiet", 0);
     cr_assert_str_eq(r.out, want, "the binary gives what the source gives");
     run_free(&r);
 
     /* the same PE from a topology file, by source and by binary */
-    f = fopen(tpath("topo.yaml"), "w");
-    cr_assert_not_null(f);
-    fprintf(f,
-            "source: {path: ev.ndjson}\npe: {kind: user, binary: pe.bin}\nsink: {path: o.csv}\n");
-    fclose(f);
+    tu_write_file(
+        tpath("topo.yaml"),
+        "source: {path: ev.ndjson}\npe: {kind: user, binary: pe.bin}\nsink: {path: o.csv}\n");
     r = run_sh_status("run topo.yaml --quiet", 0);
     char *got = slurp("o.csv", NULL);
     cr_assert_str_eq(got, want);
@@ -442,19 +437,13 @@ Test(cli, kernel_check_reports_errors_in_the_users_file, .init = setup, .timeout
     struct run r = run_sh_status("kernel check bad.cl", 1);
     cr_assert_not_null(strstr(r.err, "bad.cl:9:"), "stderr: %s", r.err);
     run_free(&r);
-    r = run_sh("kernel run bad.cl");
-    cr_assert_eq(r.status, 2, "--input is required");
-    run_free(&r);
-    r = run_sh_status("kernel frobnicate bad.cl", 2);
-    run_free(&r);
+    run_status("kernel run bad.cl", 2); /* --input is required */
+    run_status("kernel frobnicate bad.cl", 2);
 }
 
 Test(cli, unusable_csv_header_is_not_blamed_on_strict, .init = setup, .timeout = 60)
 {
-    FILE *f = fopen(tpath("h.csv"), "w");
-    cr_assert_not_null(f);
-    fprintf(f, "ad_id,event_time,value\na,1,2\n");
-    fclose(f);
+    tu_write_file(tpath("h.csv"), "ad_id,event_time,value\na,1,2\n");
     struct run r = run_sh_status("ctr --input h.csv --format csv --quiet", 2);
     cr_assert_not_null(strstr(r.err, "line 1: header has no \"event_type\" column"), "%s", r.err);
     cr_assert_null(strstr(r.err, "--strict"), "%s", r.err);

@@ -41,6 +41,20 @@ static int parse(const char *yaml)
         cr_assert_str_eq(err, msg, "for:\n%s\ngot:  %s\nwant: %s", yaml, err, msg);                \
     } while (0)
 
+/* Asserts the PE fields that topology_defaults and full_file both check. */
+static void expect_pe(const sl_pe_cfg *pe, const char *name, enum sl_pe_kind kind,
+                      uint64_t capacity, int has_prior, int64_t window_ms, uint64_t every_events,
+                      uint64_t every_ms)
+{
+    cr_assert_str_eq(pe->name, name);
+    cr_assert_eq(pe->kind, kind);
+    cr_assert_eq(pe->capacity, capacity);
+    cr_assert_eq(pe->has_prior, has_prior);
+    cr_assert_eq(pe->window_ms, window_ms);
+    cr_assert_eq(pe->trigger.every_events, every_events);
+    cr_assert_eq(pe->trigger.every_ms, every_ms);
+}
+
 Test(config, topology_defaults)
 {
     sl_topology t;
@@ -54,14 +68,8 @@ Test(config, topology_defaults)
     cr_assert_eq(t.source.gen.keys, 100000);
     cr_assert_eq(t.source.gen.seed, 42);
     cr_assert_eq(t.filter_types, 0xfu);
-    cr_assert_str_eq(t.pe.name, "ctr");
-    cr_assert_eq(t.pe.kind, SL_PE_CTR);
-    cr_assert_eq(t.pe.capacity, 1048576);
-    cr_assert_eq(t.pe.has_prior, 0);
-    cr_assert_eq(t.pe.window_ms, 10000);
+    expect_pe(&t.pe, "ctr", SL_PE_CTR, 1048576, 0, 10000, 0, 0);
     cr_assert_eq(t.pe.lateness_ms, 0);
-    cr_assert_eq(t.pe.trigger.every_events, 0);
-    cr_assert_eq(t.pe.trigger.every_ms, 0);
     cr_assert_eq(t.batch_events, 262144);
     cr_assert_str_eq(t.sink.path, "-");
     cr_assert_eq(t.sink.snapshots, 0);
@@ -120,15 +128,9 @@ Test(config, full_file)
     cr_assert_eq(topo.source.format, SL_FMT_CSV);
     cr_assert_eq(topo.filter_types,
                  (1u << SL_EV_VIEW) | (1u << SL_EV_CLICK) | (1u << SL_EV_PURCHASE));
-    cr_assert_str_eq(topo.pe.name, "ctr_per_ad");
-    cr_assert_eq(topo.pe.kind, SL_PE_CTR);
-    cr_assert_eq(topo.pe.capacity, 2000000);
-    cr_assert_eq(topo.pe.has_prior, 1);
+    expect_pe(&topo.pe, "ctr_per_ad", SL_PE_CTR, 2000000, 1, 10000, 1000000, 250);
     cr_assert_float_eq(topo.pe.prior_a, 1.5, 0.0);
     cr_assert_float_eq(topo.pe.prior_b, 10.0, 0.0);
-    cr_assert_eq(topo.pe.window_ms, 10000);
-    cr_assert_eq(topo.pe.trigger.every_events, 1000000);
-    cr_assert_eq(topo.pe.trigger.every_ms, 250);
     cr_assert_eq(topo.batch_events, 65536);
     cr_assert_str_eq(topo.sink.path, "cfg/out/ctr.csv");
     cr_assert_eq(topo.sink.snapshots, 1);

@@ -82,6 +82,29 @@ static void let_run(pid_t pid, double secs, const char *what)
 
 static void wait_log(const char *name, const char *text, double timeout_s);
 
+/* Asserts that the file `name` of the test directory holds `want` (assert_same_text). */
+static void assert_file_same(const char *name, const char *want, const char *what)
+{
+    char *got = slurp(name, NULL);
+    assert_same_text(got, want, what);
+    free(got);
+}
+
+/* Runs a 500000-event job (1000 keys, seed 3) on c.yaml's cluster into `out` (stderr to `err`)
+ * until one succeeds, 0.5 s apart; asserts that one does within `within` s (`what`: what it
+ * means when none does). */
+static void job_until_done(const char *out, const char *err, double within, const char *what)
+{
+    double t = now_s();
+    for (;;) {
+        pid_t next = cluster_job("c.yaml", 500000, 1000, 3, out, err);
+        if (wait_exit(next, 120, "the next job") == 0)
+            break;
+        cr_assert(now_s() < t + within, "%s: %s", what, slurp(err, NULL));
+        usleep(500000);
+    }
+}
+
 /* ---- 1. a job longer than a minute ---------------------------------------------------------- */
 
 struct feeder {
@@ -116,9 +139,7 @@ static void *feed(void *arg)
 
 Test(hardening, job_longer_than_a_minute, .init = setup, .fini = teardown, .timeout = 400)
 {
-#if SANITIZED
-    cr_skip_test("a 65 s job: run in the Release build");
-#endif
+    skip_if_sanitized("a 65 s job: run in the Release build");
     struct feeder fd = {.first = 100000, .second = 50000, .pause_s = 65};
     /* the reference: the same lines from a file, in one process */
     FILE *f = create("all.ndjson");
@@ -177,9 +198,7 @@ static int paused_job(struct cluster *cl, double pause_s, const char *out, char 
 
 Test(hardening, paused_node, .init = setup, .fini = teardown, .timeout = 600)
 {
-#if SANITIZED
-    cr_skip_test("pauses against the liveness timeout: run in the Release build");
-#endif
+    skip_if_sanitized("pauses against the liveness timeout: run in the Release build");
     char *want = one_process(EVENTS, 100000, 7, "one.csv");
     write_cluster("c.yaml", 3, NULL, 50000);
     struct cluster cl;
@@ -209,9 +228,7 @@ Test(hardening, paused_node, .init = setup, .fini = teardown, .timeout = 600)
     cluster_up(&cl, "long.yaml", 3, 1, "up2.err");
     st = paused_job(&cl, 10.0, "p10l.csv", &err);
     cr_assert(eq(int, st, 0), "paused 10 s, liveness 15 s: %s", err);
-    got = slurp("p10l.csv", NULL);
-    assert_same_text(got, want, "node 1 paused 10 s (liveness 15 s) against one process");
-    free(got);
+    assert_file_same("p10l.csv", want, "node 1 paused 10 s (liveness 15 s) against one process");
     free(err);
     cluster_down(&cl);
     free(want);
@@ -223,9 +240,7 @@ Test(hardening, paused_node, .init = setup, .fini = teardown, .timeout = 600)
 
 Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout = 600)
 {
-#if SANITIZED
-    cr_skip_test("a slow failure test of processes: run in the Release build");
-#endif
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     char *want = one_process(500000, 1000, 3, "one.csv");
     write_cluster("c.yaml", 3, NULL, 53000);
     struct cluster cl;
@@ -255,9 +270,7 @@ Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout
         usleep(500000);
     }
     cr_log_info("a job ran %.1f s after the previous client was killed", took);
-    char *got = slurp("next.csv", NULL);
-    assert_same_text(got, want, "the job after a killed client");
-    free(got);
+    assert_file_same("next.csv", want, "the job after a killed client");
 
     /* two jobs at once: each succeeds or is refused with a reason, and the cluster is free
      * afterwards */
@@ -275,18 +288,8 @@ Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout
               eb);
     free(ea);
     free(eb);
-    double t = now_s();
-    for (;;) {
-        pid_t next = cluster_job("c.yaml", 500000, 1000, 3, "after.csv", "after.err");
-        if (wait_exit(next, 120, "the job after two") == 0)
-            break;
-        cr_assert(now_s() < t + 20, "the cluster stayed busy after two jobs at once: %s",
-                  slurp("after.err", NULL));
-        usleep(500000);
-    }
-    got = slurp("after.csv", NULL);
-    assert_same_text(got, want, "the job after two at once");
-    free(got);
+    job_until_done("after.csv", "after.err", 20, "the cluster stayed busy after two jobs at once");
+    assert_file_same("after.csv", want, "the job after two at once");
     cluster_down(&cl);
     free(want);
     finish();
@@ -307,9 +310,7 @@ static int temp_clusters(const char *dir)
 
 Test(hardening, killed_nodes_client, .init = setup, .fini = teardown, .timeout = 300)
 {
-#if SANITIZED
-    cr_skip_test("a slow failure test of processes: run in the Release build");
-#endif
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     /* the client makes its cluster's folder in TMPDIR: here, so that it can be checked */
     setenv("TMPDIR", tmpdir, 1);
     pid_t client = spawn("ctr --nodes 3 --events 200000000 --output x.csv", NULL, "c.err");
@@ -358,21 +359,11 @@ Test(hardening, killed_node, .init = setup, .fini = teardown, .timeout = 600)
     cr_assert(le(dbl, took, 10.0), "noticed within net.liveness_ms and a margin");
     free(err);
     /* cluster up restarted node 2; the cluster answers and runs the next job exactly */
-    double t = now_s();
-    for (;;) {
-        pid_t next = cluster_job("c.yaml", 500000, 1000, 3, "next.csv", "next.err");
-        if (wait_exit(next, 120, "the next job") == 0)
-            break;
-        cr_assert(now_s() < t + 30, "no job ran after node 2 was restarted: %s",
-                  slurp("next.err", NULL));
-        usleep(500000);
-    }
+    job_until_done("next.csv", "next.err", 30, "no job ran after node 2 was restarted");
     char *up = slurp("up.err", NULL);
     cr_assert_not_null(strstr(up, "restarted as pid"), "%s", up);
     free(up);
-    char *got = slurp("next.csv", NULL);
-    assert_same_text(got, want, "the job after node 2 was restarted");
-    free(got);
+    assert_file_same("next.csv", want, "the job after node 2 was restarted");
     memset(cl.node, 0, sizeof cl.node);
     cr_assert(eq(u32, find_nodes(&cl), 3));
     cluster_down(&cl);
@@ -495,6 +486,43 @@ static void wait_log(const char *name, const char *text, double timeout_s)
     }
 }
 
+/* A 3-node cluster of c.yaml (write_cluster with `extra`, ports from lo; its stderr in up.err)
+ * that has logged `ready`, and a ZeroMQ context with a listener (listener()) for the answers a
+ * stranger might get. */
+struct stranger {
+    struct cluster cl;
+    void *ctx, *back;
+    char ep[128];
+};
+
+static void stranger_setup(struct stranger *x, const char *extra, unsigned lo, const char *ready)
+{
+    write_cluster("c.yaml", 3, extra, lo);
+    cluster_up(&x->cl, "c.yaml", 3, 0, "up.err");
+    wait_log("up.err", ready, 30);
+    x->ctx = zmq_ctx_new();
+    cr_assert_not_null(x->ctx);
+    x->back = listener(x->ctx, x->ep, sizeof x->ep);
+}
+
+static void stranger_teardown(struct stranger *x)
+{
+    zmq_close(x->back);
+    zmq_ctx_term(x->ctx);
+    cluster_down(&x->cl);
+}
+
+/* Runs a member's job (500000 events, 1000 keys, seed 3) on c.yaml's cluster into three.csv and
+ * asserts that it succeeds; returns its stderr (caller frees). */
+static char *member_job(const char *what)
+{
+    pid_t c = cluster_job("c.yaml", 500000, 1000, 3, "three.csv", "c.err");
+    int status = wait_exit(c, 120, what);
+    char *err = slurp("c.err", NULL);
+    cr_assert(eq(int, status, 0), "%s", err);
+    return err;
+}
+
 Test(hardening, stranger_without_keys, .init = setup, .fini = teardown, .timeout = 300)
 {
     char *want = one_process(500000, 1000, 3, "one.csv");
@@ -504,53 +532,40 @@ Test(hardening, stranger_without_keys, .init = setup, .fini = teardown, .timeout
     struct stat st;
     cr_assert(eq(int, stat(tpath("keys/cluster.key"), &st), 0));
     cr_assert(eq(int, st.st_mode & 0777, 0600), "the secret key is private");
-    write_cluster("c.yaml", 3, "curve: {keys: keys}\n", 56000);
-    struct cluster cl;
-    cluster_up(&cl, "c.yaml", 3, 0, "up.err");
-    wait_log("up.err", "CURVE: only holders of the cluster key are admitted", 30);
-
-    void *ctx = zmq_ctx_new();
-    cr_assert_not_null(ctx);
-    char ep[128];
-    void *back = listener(ctx, ep, sizeof ep);
+    struct stranger x;
+    stranger_setup(&x, "curve: {keys: keys}\n", 56000,
+                   "CURVE: only holders of the cluster key are admitted");
     unsigned port = first_port("c.yaml", 1);
-    void *s = raw_push(ctx, port);
+    void *s = raw_push(x.ctx, port);
     int timeout_ms = 1000;
     zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
     /* a HELLO asking for an answer, a job, records for a job, and a job with 200 stages */
     size_t jl;
-    unsigned char *job = job_payload("c.yaml", 3, ep, ep, &jl);
-    try_send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, ep, strlen(ep)), strlen(ep));
+    unsigned char *job = job_payload("c.yaml", 3, x.ep, x.ep, &jl);
+    try_send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
     try_send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x1200, 0, 0, 0, job, jl), jl);
     sl_rec recs[16] = {{0}};
     try_send_frame(s, frame(SL_FRAME_DATA, SL_CLIENT_SOURCE, 0x1200, 1, 1, 16, recs, sizeof recs),
                    sizeof recs);
     free(job);
-    job = job_payload("c.yaml", 200, ep, ep, &jl);
+    job = job_payload("c.yaml", 200, x.ep, x.ep, &jl);
     try_send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x1300, 0, 0, 0, job, jl), jl);
     free(job);
-    cr_assert(eq(int, drain_count(back, 1500), 0), "a node answered a stranger");
+    cr_assert(eq(int, drain_count(x.back, 1500), 0), "a node answered a stranger");
     zmq_close(s);
 
     /* a real job still runs, and node 1 counted the refused handshakes */
-    pid_t c = cluster_job("c.yaml", 500000, 1000, 3, "three.csv", "c.err");
-    int status = wait_exit(c, 120, "the member's job");
-    char *err = slurp("c.err", NULL);
-    cr_assert(eq(int, status, 0), "%s", err);
+    char *err = member_job("the member's job");
     char line[1024];
     line_starting(err, "  node 1: ", line, sizeof line);
     cr_assert_not_null(strstr(line, "connections refused at the handshake"), "%s", line);
-    char *got = slurp("three.csv", NULL);
-    assert_same_text(got, want, "the job after the stranger");
-    free(got);
+    assert_file_same("three.csv", want, "the job after the stranger");
     free(err);
     char *up = slurp("up.err", NULL);
     cr_assert(strstr(up, "job 18:") == NULL && strstr(up, "job 19:") == NULL,
               "no job 0x12 or 0x13 ran: %s", up);
     free(up);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
-    cluster_down(&cl);
+    stranger_teardown(&x);
     free(want);
     finish();
 }
@@ -567,18 +582,12 @@ Test(hardening, unkeyed_loopback_refuses_bad_jobs, .init = setup, .fini = teardo
     cr_assert_not_null(strstr(r.err, "is not a loopback address"), "%s", r.err);
     run_free(&r);
 
-    write_cluster("c.yaml", 3, NULL, 57500);
-    struct cluster cl;
-    cluster_up(&cl, "c.yaml", 3, 0, "up.err");
-    wait_log("up.err", "UNAUTHENTICATED", 30);
-    void *ctx = zmq_ctx_new();
-    cr_assert_not_null(ctx);
-    char ep[128];
-    void *back = listener(ctx, ep, sizeof ep); /* on 127.0.0.2: not where the frames come from */
+    struct stranger x; /* its listener on 127.0.0.2: not where the frames come from */
+    stranger_setup(&x, NULL, 57500, "UNAUTHENTICATED");
     char here[128];
-    snprintf(here, sizeof here, "tcp://127.0.0.1:%s", strrchr(ep, ':') + 1);
+    snprintf(here, sizeof here, "tcp://127.0.0.1:%s", strrchr(x.ep, ':') + 1);
     unsigned port = first_port("c.yaml", 1);
-    void *s = raw_push(ctx, port);
+    void *s = raw_push(x.ctx, port);
 
     /* 200 stages: node.c read join_text[4..] and chain.c wrote past its arrays with this */
     size_t jl;
@@ -587,31 +596,24 @@ Test(hardening, unkeyed_loopback_refuses_bad_jobs, .init = setup, .fini = teardo
     free(job);
     wait_log("up.err", "job refused: 200 further stages (at most 3)", 30);
     /* results to somewhere else than the sender (127.0.0.2; the frames come from 127.0.0.1) */
-    job = job_payload("c.yaml", 0, ep, ep, &jl);
+    job = job_payload("c.yaml", 0, x.ep, x.ep, &jl);
     send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x2200, 0, 0, 0, job, jl), jl);
     free(job);
     wait_log("up.err", "results go only to the address a job comes from", 30);
     /* HELLO asking for an answer elsewhere: not answered */
-    send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, ep, strlen(ep)), strlen(ep));
+    send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
     wait_log("up.err", "HELLO not answered", 30);
-    cr_assert(eq(int, drain_count(back, 1000), 0), "a node sent something to 127.0.0.2");
+    cr_assert(eq(int, drain_count(x.back, 1000), 0), "a node sent something to 127.0.0.2");
     zmq_close(s);
 
     int st;
-    cr_assert(eq(int, reap(cl.up, &st), 0), "cluster up still runs");
+    cr_assert(eq(int, reap(x.cl.up, &st), 0), "cluster up still runs");
     for (unsigned i = 0; i < 3; i++)
-        cr_assert(eq(int, kill(cl.node[i], 0), 0), "node %u is alive", i);
-    pid_t c = cluster_job("c.yaml", 500000, 1000, 3, "three.csv", "c.err");
-    int status = wait_exit(c, 120, "the job after the bad ones");
-    char *err = slurp("c.err", NULL);
-    cr_assert(eq(int, status, 0), "%s", err);
-    char *got = slurp("three.csv", NULL);
-    assert_same_text(got, want, "the job after the bad ones");
-    free(got);
+        cr_assert(eq(int, kill(x.cl.node[i], 0), 0), "node %u is alive", i);
+    char *err = member_job("the job after the bad ones");
+    assert_file_same("three.csv", want, "the job after the bad ones");
     free(err);
-    zmq_close(back);
-    zmq_ctx_term(ctx);
-    cluster_down(&cl);
+    stranger_teardown(&x);
     free(want);
     finish();
 }
@@ -641,9 +643,7 @@ static double cpu_s(pid_t pid)
 
 Test(hardening, flood_of_unknown_streams, .init = setup, .fini = teardown, .timeout = 300)
 {
-#if SANITIZED
-    cr_skip_test("a slow failure test of processes: run in the Release build");
-#endif
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     const unsigned flood = 300000;
     write_cluster("c.yaml", 2, NULL, 59000);
     struct cluster cl;
@@ -698,9 +698,7 @@ Test(hardening, flood_of_unknown_streams, .init = setup, .fini = teardown, .time
 
 Test(hardening, endless_kernel_on_a_cluster, .init = setup, .fini = teardown, .timeout = 300)
 {
-#if SANITIZED
-    cr_skip_test("a slow failure test of processes: run in the Release build");
-#endif
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     FILE *f = create("spin.cl");
     fputs(tu_spin_cl, f);
     fclose(f);

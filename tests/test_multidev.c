@@ -58,6 +58,10 @@ static void close_two(void)
 {
 }
 
+/* A test on the two devices (open_two, close_two); timeout_s 0: no time limit. */
+#define TWO_DEVICE_TEST(name, timeout_s)                                                           \
+    Test(multidev, name, .init = open_two, .fini = close_two, .timeout = timeout_s)
+
 struct mres {
     int rc;
     char msg[2048];
@@ -112,8 +116,7 @@ static void check(uint32_t ndev, const sl_engine_cfg *cfg, const sl_rec *recs, s
     free(r.c.rows.rows);
 }
 
-Test(multidev, every_builtin_pe_matches_the_reference, .init = open_two, .fini = close_two,
-     .timeout = 300)
+TWO_DEVICE_TEST(every_builtin_pe_matches_the_reference, 300)
 {
     size_t n = 200000;
     sl_rec *recs = th_alloc(n);
@@ -129,8 +132,7 @@ Test(multidev, every_builtin_pe_matches_the_reference, .init = open_two, .fini =
     free(recs);
 }
 
-Test(multidev, windows_with_late_events_match_the_reference, .init = open_two, .fini = close_two,
-     .timeout = 300)
+TWO_DEVICE_TEST(windows_with_late_events_match_the_reference, 300)
 {
     size_t n = 200000;
     sl_rec *recs = th_alloc(n);
@@ -145,8 +147,7 @@ Test(multidev, windows_with_late_events_match_the_reference, .init = open_two, .
     free(recs);
 }
 
-Test(multidev, two_devices_equal_one_and_pipelining_changes_nothing, .init = open_two,
-     .fini = close_two, .timeout = 300)
+TWO_DEVICE_TEST(two_devices_equal_one_and_pipelining_changes_nothing, 300)
 {
     size_t n = 300000;
     sl_rec *recs = th_records_new(9, n, 20000, 1.0, 0, 10);
@@ -170,8 +171,7 @@ Test(multidev, two_devices_equal_one_and_pipelining_changes_nothing, .init = ope
     free(recs);
 }
 
-Test(multidev, a_device_failure_names_the_device_and_does_not_hang, .init = open_two,
-     .fini = close_two, .timeout = 120)
+TWO_DEVICE_TEST(a_device_failure_names_the_device_and_does_not_hang, 120)
 {
     size_t n = 400000;
     sl_rec *recs = th_records_new(3, n, 100000, 0.0, 0, 0);
@@ -185,7 +185,7 @@ Test(multidev, a_device_failure_names_the_device_and_does_not_hang, .init = open
     free(recs);
 }
 
-Test(multidev, snapshot_triggers_and_bad_counts_are_refused, .init = open_two, .fini = close_two)
+TWO_DEVICE_TEST(snapshot_triggers_and_bad_counts_are_refused, 0)
 {
     sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 100000, 8192);
     cfg.pe.trigger.every_events = 1000;

@@ -37,6 +37,21 @@ static void expect_err(const char *line, size_t column, const char *reason)
     tp_expect_err(ndjson, NULL, line, column, reason);
 }
 
+/* parse_ok, asserting that the line's ad id is `id` (tp_expect_id). */
+static struct tp_res parse_ok_id(const char *line, const char *id)
+{
+    struct tp_res r = parse_ok(line);
+    tp_expect_id(&r, id);
+    return r;
+}
+
+/* parse_ok_id, and nothing else checked. */
+static void expect_id(const char *line, const char *id)
+{
+    struct tp_res r = parse_ok_id(line, id);
+    tp_done(&r);
+}
+
 /* Lines the parser must refuse, by the test that checks them (see struct tp_bad). AT_TIME and
  * AT_VALUE start a line whose other fields are fine: event_time, or value, comes next. */
 #define AT_TIME "{\"ad_id\":\"a\",\"event_type\":\"v\",\"event_time\":"
@@ -130,8 +145,7 @@ Test(ndjson, ysb_line)
         "\"4c0f5e5e-1a4b-4d7b-8a3c-5f9e7d6c5b4a\", \"ad_id\": "
         "\"9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d\", \"ad_type\": \"banner\", \"event_type\": "
         "\"click\", \"event_time\": \"1700000000123\", \"ip_address\": \"1.2.3.4\"}";
-    struct tp_res r = parse_ok(line);
-    tp_expect_id(&r, "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
+    struct tp_res r = parse_ok_id(line, "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d");
     cr_assert_eq(r.ev.ad_id, strstr(line, "9a1b"), "an unescaped id points into the line");
     cr_assert_eq(r.ev.type, SL_EV_CLICK, "type %d", r.ev.type);
     cr_assert_eq(r.ev.time_ms, INT64_C(1700000000123), "time %lld", (long long)r.ev.time_ms);
@@ -180,9 +194,9 @@ Test(ndjson, numbers_and_types)
 
 Test(ndjson, whitespace_and_crlf)
 {
-    struct tp_res r = parse_ok(" \t{ \"ad_id\" :\t\"x\" , \"event_type\" : \"view\" ,\r\n"
-                               "\"event_time\" : 7 } \t\r");
-    tp_expect_id(&r, "x");
+    struct tp_res r = parse_ok_id(" \t{ \"ad_id\" :\t\"x\" , \"event_type\" : \"view\" ,\r\n"
+                                  "\"event_time\" : 7 } \t\r",
+                                  "x");
     cr_assert_eq(r.ev.time_ms, 7);
     tp_done(&r);
 }
@@ -192,27 +206,21 @@ Test(ndjson, escapes)
     /* a"b\c/ then e-acute, then U+1F600 as a surrogate pair, then a tab. */
     const char *line = "{\"ad_id\":\"a\\\"b\\\\c\\/\\u00e9\\ud83d\\ude00\\t\","
                        "\"event_type\":\"vi\\u0065w\",\"event_time\":1}";
-    struct tp_res r = parse_ok(line);
-    tp_expect_id(&r, "a\"b\\c/\xc3\xa9\xf0\x9f\x98\x80\t");
+    struct tp_res r = parse_ok_id(line, "a\"b\\c/\xc3\xa9\xf0\x9f\x98\x80\t");
     cr_assert(r.ev.ad_id >= r.scratch && r.ev.ad_id < r.scratch + strlen(line),
               "an unescaped id lives in scratch");
     cr_assert_eq(r.ev.type, SL_EV_VIEW, "escaped event_type decoded, got %d", r.ev.type);
     tp_done(&r);
 
     /* Every short escape, and a 3-byte UTF-8 character. */
-    r = parse_ok("{\"ad_id\":\"\\b\\f\\n\\r\\u20AC\",\"event_type\":\"v\",\"event_time\":1}");
-    tp_expect_id(&r, "\b\f\n\r\xe2\x82\xac");
-    tp_done(&r);
+    expect_id("{\"ad_id\":\"\\b\\f\\n\\r\\u20AC\",\"event_type\":\"v\",\"event_time\":1}",
+              "\b\f\n\r\xe2\x82\xac");
 
     /* A field name written with an escape is still the field. */
-    r = parse_ok("{\"ad\\u005fid\":\"k\",\"event_type\":\"v\",\"event_time\":1}");
-    tp_expect_id(&r, "k");
-    tp_done(&r);
+    expect_id("{\"ad\\u005fid\":\"k\",\"event_type\":\"v\",\"event_time\":1}", "k");
 
     /* Raw UTF-8 passes through untouched. */
-    r = parse_ok("{\"ad_id\":\"caf\xc3\xa9\",\"event_type\":\"v\",\"event_time\":1}");
-    tp_expect_id(&r, "caf\xc3\xa9");
-    tp_done(&r);
+    expect_id("{\"ad_id\":\"caf\xc3\xa9\",\"event_type\":\"v\",\"event_time\":1}", "caf\xc3\xa9");
 }
 
 Test(ndjson, several_escaped_strings_share_scratch)
@@ -220,8 +228,7 @@ Test(ndjson, several_escaped_strings_share_scratch)
     /* Two escaped strings and an escaped skipped field: each is decoded at its own offset. */
     const char *line = "{\"u\":\"\\u0041\\u0042\",\"ad_id\":\"\\u0078y\\u007a\","
                        "\"event_type\":\"cl\\u0069ck\",\"event_time\":3}";
-    struct tp_res r = parse_ok(line);
-    tp_expect_id(&r, "xyz");
+    struct tp_res r = parse_ok_id(line, "xyz");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     tp_done(&r);
 }
@@ -232,8 +239,7 @@ Test(ndjson, skipped_fields_of_every_type)
         "{\"o\":{\"a\":[1,2,{\"b\":null}],\"c\":\"}]\\\"\",\"d\":{}},\"arr\":[true,false,null,"
         "-1.5e3,0,0.0,1E+2,\"s\\\"]\",[],[[[]]]],\"n\":-0,\"t\":true,\"f\":false,\"z\":null,"
         "\"ad_id\":\"kept\",\"event_type\":\"click\",\"event_time\":5,\"e\":[ { } , [ ] ]}";
-    struct tp_res r = parse_ok(line);
-    tp_expect_id(&r, "kept");
+    struct tp_res r = parse_ok_id(line, "kept");
     cr_assert_eq(r.ev.type, SL_EV_CLICK);
     cr_assert_eq(r.ev.time_ms, 5);
     tp_done(&r);

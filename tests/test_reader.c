@@ -6,20 +6,14 @@
 #include <string.h>
 
 #include "addict.h"
+#include "badline.h"
 #include "err.h"
 #include "keyhash.h"
 #include "reader.h"
 
 /* What the malformed-line callback saw. */
-struct bad {
-    uint64_t line;
-    size_t column;
-    uint64_t offset;
-    char reason[192];
-};
-
 struct bads {
-    struct bad v[64];
+    struct bad_line v[64];
     size_t n;
     size_t stop_at; /* return nonzero on this report (1-based); 0 = never */
 };
@@ -27,13 +21,8 @@ struct bads {
 static int on_bad(void *ud, uint64_t line, size_t column, uint64_t offset, const char *reason)
 {
     struct bads *b = ud;
-    if (b->n < sizeof b->v / sizeof b->v[0]) {
-        struct bad *x = &b->v[b->n];
-        x->line = line;
-        x->column = column;
-        x->offset = offset;
-        snprintf(x->reason, sizeof x->reason, "%s", reason);
-    }
+    if (b->n < sizeof b->v / sizeof b->v[0])
+        bad_line_set(&b->v[b->n], line, column, offset, reason);
     b->n++;
     return b->stop_at != 0 && b->n == b->stop_at;
 }
@@ -136,7 +125,7 @@ static void expect_bad(const struct bads *b, size_t i, uint64_t line, size_t col
                        uint64_t offset, const char *reason)
 {
     cr_assert_lt(i, b->n, "report %zu missing (%zu reports)", i, b->n);
-    const struct bad *x = &b->v[i];
+    const struct bad_line *x = &b->v[i];
     cr_assert_eq(x->line, line, "report %zu: line %llu, expected %llu", i,
                  (unsigned long long)x->line, (unsigned long long)line);
     cr_assert_eq(x->column, column, "report %zu: column %zu, expected %zu", i, x->column, column);
@@ -159,6 +148,72 @@ static void expect_rec(const struct fx *x, size_t i, const char *id, int64_t t, 
                        value);
 }
 
+/* A record expected: its ad id, time, type and value (expect_rec). */
+struct want_rec {
+    const char *id;
+    int64_t t;
+    enum sl_evtype type;
+    float value;
+};
+
+/* Makes x over the string data (fixture, format fmt, the default max_line), reads it all in
+ * steps of `step` and asserts that the records are exactly want[0..nwant) (expect_rec). */
+static void read_recs(struct fx *x, const char *data, sl_format fmt, size_t step,
+                      const struct want_rec *want, size_t nwant)
+{
+    fixture(x, data, strlen(data), fmt, 0);
+    size_t n = read_all(x, step);
+    cr_assert_eq(n, nwant, "records %zu", n);
+    for (size_t i = 0; i < nwant; i++)
+        expect_rec(x, i, want[i].id, want[i].t, want[i].type, want[i].value);
+}
+
+/* Asserts that x saw exactly one malformed line, line `line` of data, the one that starts with
+ * `start`, at its column `column` (the offset follows). */
+static void expect_one_bad(const struct fx *x, const char *data, const char *start, uint64_t line,
+                           size_t column, const char *reason)
+{
+    cr_assert_eq(x->bads.n, 1);
+    const char *at = strstr(data, start);
+    cr_assert_not_null(at, "no line starts with %s", start);
+    expect_bad(&x->bads, 0, line, column, (uint64_t)(at - data) + column - 1, reason);
+}
+
+/* A NULL-terminated list of ad ids, for read_keys. */
+#define IDS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Makes x over data[0..len) (fixture, with max_line), reads it all in steps of `step` and
+ * asserts that the records have the keys of ids (NULL-terminated), in order, and that nbad
+ * lines were reported. */
+static void read_keys(struct fx *x, const char *data, size_t len, size_t max_line, size_t step,
+                      const char *const *ids, size_t nbad)
+{
+    fixture(x, data, len, SL_FMT_NDJSON, max_line);
+    size_t n = read_all(x, step), want = 0;
+    while (ids[want])
+        want++;
+    cr_assert_eq(n, want, "records %zu", n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(x->out[i].key, key_of(ids[i]), "record %zu: key of %s expected", i, ids[i]);
+    cr_assert_eq(x->bads.n, nbad, "reports %zu", x->bads.n);
+}
+
+/* Writes into data (of at least big + 1024 bytes) a YSB line for ad "a" at time 1, then the
+ * start of a line for ad `id` whose "pad" field holds `big` bytes, then `tail`. Returns the
+ * length; the offset of the long line in *start (when start is not NULL). */
+static size_t put_long_line(char *data, size_t big, const char *id, const char *tail, size_t *start)
+{
+    size_t len = put_ysb(data, 64, "a", 1);
+    data[len++] = '\n';
+    if (start)
+        *start = len;
+    len += (size_t)sprintf(data + len, "{\"ad_id\":\"%s\",\"pad\":\"", id);
+    memset(data + len, 'p', big);
+    len += big;
+    len += (size_t)sprintf(data + len, "%s", tail);
+    return len;
+}
+
 Test(reader, format_parse)
 {
     sl_format f = SL_FMT_CSV;
@@ -178,13 +233,11 @@ Test(reader, ndjson_records)
                        "{\"ad_id\":\"a2\",\"event_type\":\"click\",\"event_time\":\"11\","
                        "\"value\":1.5}\n"
                        "{\"ad_id\":\"a1\",\"event_type\":\"purchase\",\"event_time\":12}\n";
+    static const struct want_rec want[] = {{"a1", 10, SL_EV_VIEW, 0.0f},
+                                           {"a2", 11, SL_EV_CLICK, 1.5f},
+                                           {"a1", 12, SL_EV_PURCHASE, 0.0f}};
     struct fx x;
-    fixture(&x, data, strlen(data), SL_FMT_NDJSON, 0);
-    size_t n = read_all(&x, 16);
-    cr_assert_eq(n, 3, "records %zu", n);
-    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 0.0f);
-    expect_rec(&x, 1, "a2", 11, SL_EV_CLICK, 1.5f);
-    expect_rec(&x, 2, "a1", 12, SL_EV_PURCHASE, 0.0f);
+    read_recs(&x, data, SL_FMT_NDJSON, 16, want, 3);
     cr_assert_eq(sl_addict_count(x.dict), 2, "two distinct ids interned");
     size_t idlen = 0;
     cr_assert_str_eq(sl_addict_get(x.dict, key_of("a2"), &idlen), "a2");
@@ -330,15 +383,9 @@ Test(reader, last_line_crlf_and_blank)
                      "\n"
                      "{\"ad_id\":\"c\",\"event_type\":\"view\",\"event_time\":3}");
     struct fx x;
-    fixture(&x, data, (size_t)n, SL_FMT_NDJSON, 0);
-    size_t got = read_all(&x, 10);
-    cr_assert_eq(got, 3, "records %zu", got);
-    cr_assert_eq(x.out[0].key, key_of("a"));
-    cr_assert_eq(x.out[1].key, key_of("b"));
-    cr_assert_eq(x.out[2].key, key_of("c"));
+    read_keys(&x, data, (size_t)n, 0, 10, IDS("a", "b", "c"), 0);
     cr_assert_eq(x.out[2].time_ms, 3);
     expect_stats(x.r, 7, 3, 0, 4, (uint64_t)n);
-    cr_assert_eq(x.bads.n, 0);
     teardown(&x);
 
     /* Empty input and input of only blank lines. */
@@ -373,15 +420,8 @@ Test(reader, malformed_interleaved)
                                 i == 8 ? "\r\n" : "\n");
     }
     struct fx x;
-    fixture(&x, data, len, SL_FMT_NDJSON, 0);
-    size_t n = read_all(&x, 100);
-    cr_assert_eq(n, 4, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a"));
-    cr_assert_eq(x.out[1].key, key_of("b"));
-    cr_assert_eq(x.out[2].key, key_of("c"));
-    cr_assert_eq(x.out[3].key, key_of("d"));
+    read_keys(&x, data, len, 0, 100, IDS("a", "b", "c", "d"), 4);
     cr_assert_eq(x.out[3].time_ms, 4);
-    cr_assert_eq(x.bads.n, 4, "reports %zu", x.bads.n);
     expect_bad(&x.bads, 0, 2, 48, starts[1] + 47, "event_time is not an integer");
     expect_bad(&x.bads, 1, 5, 1, starts[4], "expected '{' at start of line");
     expect_bad(&x.bads, 2, 6, 10, starts[5] + 9, "ad_id is empty");
@@ -437,12 +477,7 @@ Test(reader, overlong_lines)
     len += put_ysb(data + len, sizeof data - len, "b", 2);
     data[len++] = '\n';
     struct fx x;
-    fixture(&x, data, len, SL_FMT_NDJSON, 80);
-    size_t n = read_all(&x, 10);
-    cr_assert_eq(n, 2, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a"));
-    cr_assert_eq(x.out[1].key, key_of("b"));
-    cr_assert_eq(x.bads.n, 1);
+    read_keys(&x, data, len, 80, 10, IDS("a", "b"), 1);
     expect_bad(&x.bads, 0, 2, 81, second + 80, "line longer than 80 bytes");
     expect_stats(x.r, 3, 2, 1, 0, len);
     teardown(&x);
@@ -479,27 +514,15 @@ Test(reader, overlong_line_exact_limits)
 Test(reader, overlong_line_larger_than_buffer)
 {
     /* A 3.5 MiB line (never stored whole) between valid lines, with the default limit. */
-    size_t big = (size_t)7 << 19, len = 0;
+    size_t big = (size_t)7 << 19, start;
     char *data = malloc(big + 1024);
     cr_assert_not_null(data);
-    len += put_ysb(data + len, 64, "a", 1);
-    data[len++] = '\n';
-    size_t start = len;
-    len += (size_t)sprintf(data + len, "{\"ad_id\":\"z\",\"pad\":\"");
-    memset(data + len, 'p', big);
-    len += big;
-    len += (size_t)sprintf(data + len, "\"}\r\n");
+    size_t len = put_long_line(data, big, "z", "\"}\r\n", &start);
     len += put_ysb(data + len, 64, "b", 2);
     data[len++] = '\n';
     len += put_ysb(data + len, 64, "c", 3);
     struct fx x;
-    fixture(&x, data, len, SL_FMT_NDJSON, 0);
-    size_t n = read_all(&x, 10);
-    cr_assert_eq(n, 3, "records %zu", n);
-    cr_assert_eq(x.out[0].key, key_of("a"));
-    cr_assert_eq(x.out[1].key, key_of("b"));
-    cr_assert_eq(x.out[2].key, key_of("c"));
-    cr_assert_eq(x.bads.n, 1);
+    read_keys(&x, data, len, 0, 10, IDS("a", "b", "c"), 1);
     expect_bad(&x.bads, 0, 2, SL_READER_MAX_LINE_DEFAULT + 1, start + SL_READER_MAX_LINE_DEFAULT,
                "line longer than 1048576 bytes");
     expect_stats(x.r, 4, 3, 1, 0, len);
@@ -528,15 +551,11 @@ Test(reader, overlong_line_larger_than_buffer)
 Test(reader, long_valid_line_grows_buffer)
 {
     /* max_line 4 MiB: a 2.5 MiB line (a long skipped field) is read whole. */
-    size_t big = (size_t)5 << 19, len = 0;
+    size_t big = (size_t)5 << 19;
     char *data = malloc(big + 1024);
     cr_assert_not_null(data);
-    len += put_ysb(data + len, 64, "a", 1);
-    data[len++] = '\n';
-    len += (size_t)sprintf(data + len, "{\"ad_id\":\"long\",\"pad\":\"");
-    memset(data + len, 'p', big);
-    len += big;
-    len += (size_t)sprintf(data + len, "\",\"event_type\":\"click\",\"event_time\":7}\n");
+    size_t len =
+        put_long_line(data, big, "long", "\",\"event_type\":\"click\",\"event_time\":7}\n", NULL);
     len += put_ysb(data + len, 64, "b", 2);
     struct fx x;
     fixture(&x, data, len, SL_FMT_NDJSON, (size_t)4 << 20);
@@ -558,16 +577,12 @@ Test(reader, csv_with_header)
                        "11,\"a,2\",\"y\"\"z\",click,\r\n"
                        "12,a3,x,view\r\n"
                        "13,a1,,purchase,2\r\n";
+    static const struct want_rec want[] = {{"a1", 10, SL_EV_VIEW, 1.5f},
+                                           {"a,2", 11, SL_EV_CLICK, 0.0f},
+                                           {"a1", 13, SL_EV_PURCHASE, 2.0f}};
     struct fx x;
-    fixture(&x, data, strlen(data), SL_FMT_CSV, 0);
-    size_t n = read_all(&x, 10);
-    cr_assert_eq(n, 3, "records %zu", n);
-    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 1.5f);
-    expect_rec(&x, 1, "a,2", 11, SL_EV_CLICK, 0.0f);
-    expect_rec(&x, 2, "a1", 13, SL_EV_PURCHASE, 2.0f);
-    cr_assert_eq(x.bads.n, 1);
-    size_t line5 = (size_t)(strstr(data, "12,a3") - data);
-    expect_bad(&x.bads, 0, 5, 13, line5 + 12, "expected 5 columns, got 4");
+    read_recs(&x, data, SL_FMT_CSV, 10, want, 3);
+    expect_one_bad(&x, data, "12,a3", 5, 13, "expected 5 columns, got 4");
     expect_stats(x.r, 6, 3, 1, 1, strlen(data));
     teardown(&x);
 }
@@ -575,16 +590,13 @@ Test(reader, csv_with_header)
 Test(reader, csv_without_header)
 {
     const char *data = "a1,view,10\nb2,click,11,0.25\nbad,view,1x\nc3,view,12";
+    static const struct want_rec want[] = {
+        {"a1", 10, SL_EV_VIEW, 0.0f}, /* the first line is data */
+        {"b2", 11, SL_EV_CLICK, 0.25f},
+        {"c3", 12, SL_EV_VIEW, 0.0f}};
     struct fx x;
-    fixture(&x, data, strlen(data), SL_FMT_CSV, 0);
-    size_t n = read_all(&x, 10);
-    cr_assert_eq(n, 3, "records %zu", n);
-    expect_rec(&x, 0, "a1", 10, SL_EV_VIEW, 0.0f); /* the first line is data */
-    expect_rec(&x, 1, "b2", 11, SL_EV_CLICK, 0.25f);
-    expect_rec(&x, 2, "c3", 12, SL_EV_VIEW, 0.0f);
-    cr_assert_eq(x.bads.n, 1);
-    size_t line3 = (size_t)(strstr(data, "bad") - data);
-    expect_bad(&x.bads, 0, 3, 11, line3 + 10, "event_time is not an integer");
+    read_recs(&x, data, SL_FMT_CSV, 10, want, 3);
+    expect_one_bad(&x, data, "bad", 3, 11, "event_time is not an integer");
     teardown(&x);
 }
 

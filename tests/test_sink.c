@@ -124,73 +124,97 @@ static void emit(sl_sink *s, enum sl_emit_kind kind, const sl_row *rows, size_t 
     cr_assert(eq(int, rc, 0), "sl_sink_emit: %s", sl_strerror(rc));
 }
 
+/* A row of the tests' tables: the id, and the rest as row() takes it. */
+struct krow {
+    const char *id;
+    int64_t ws;
+    uint64_t n0, n1;
+    double x;
+};
+
+#define NROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Interns the ids of rows[0..n) into the fixture's dictionary, in table order, and hands the
+ * rows to its sink as one final emission. */
+static void emit_final(struct fixture *fx, const struct krow *rows, size_t n)
+{
+    sl_row *r = calloc(n, sizeof *r);
+    cr_assert_not_null(r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = row(KEY(fx->dict, rows[i].id), rows[i].ws, rows[i].n0, rows[i].n1, rows[i].x);
+    emit(fx->sink, SL_EMIT_FINAL, r, n);
+    free(r);
+}
+
+/* A sink for PE kind `kind` (snapshots on or off) given rows[0..n) as one final emission
+ * writes exactly `want`. */
+static void expect_final(enum sl_pe_kind kind, int snapshots, const struct krow *rows, size_t n,
+                         const char *want)
+{
+    struct fixture fx;
+    open_fixture(&fx, kind, snapshots);
+    emit_final(&fx, rows, n);
+    EXPECT_TEXT(fx.out, want);
+    close_fixture(&fx);
+}
+
 /* ---- one emission per PE kind --------------------------------------------------------------- */
 
 /* Byte order of the ids used below: "B" (0x42) < "a" < "a-2" ('-' 0x2d) < "a1" ('1' 0x31) <
  * "ab" < "b"; "a" comes before its extensions. Rows are handed over in scrambled order. */
 Test(sink, ctr_rows)
 {
-    struct fixture fx;
-    open_fixture(&fx, SL_PE_CTR, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "b"), 0, 4, 1, 1.0 / 4.0),    /* 0.250000 */
-        row(KEY(fx.dict, "ab"), 0, 3, 2, 2.0 / 3.0),   /* 0.666667 (rounded up) */
-        row(KEY(fx.dict, "a"), 0, 3, 1, 1.0 / 3.0),    /* 0.333333 */
-        row(KEY(fx.dict, "B"), 0, 0, 0, 0.0),          /* no impressions */
-        row(KEY(fx.dict, "a1"), 0, 7, 7, 1.0),         /* every view clicked */
-        row(KEY(fx.dict, "a-2"), 0, 1000000, 1, 1e-6), /* 0.000001 */
+    static const struct krow rows[] = {
+        {"b", 0, 4, 1, 1.0 / 4.0},    /* 0.250000 */
+        {"ab", 0, 3, 2, 2.0 / 3.0},   /* 0.666667 (rounded up) */
+        {"a", 0, 3, 1, 1.0 / 3.0},    /* 0.333333 */
+        {"B", 0, 0, 0, 0.0},          /* no impressions */
+        {"a1", 0, 7, 7, 1.0},         /* every view clicked */
+        {"a-2", 0, 1000000, 1, 1e-6}, /* 0.000001 */
     };
-    emit(fx.sink, SL_EMIT_FINAL, rows, sizeof rows / sizeof rows[0]);
-    EXPECT_TEXT(fx.out, "ad_id,impressions,clicks,ctr\n"
-                        "B,0,0,0.000000\n"
-                        "a,3,1,0.333333\n"
-                        "a-2,1000000,1,0.000001\n"
-                        "a1,7,7,1.000000\n"
-                        "ab,3,2,0.666667\n"
-                        "b,4,1,0.250000\n");
-    close_fixture(&fx);
+    expect_final(SL_PE_CTR, 0, rows, NROWS(rows),
+                 "ad_id,impressions,clicks,ctr\n"
+                 "B,0,0,0.000000\n"
+                 "a,3,1,0.333333\n"
+                 "a-2,1000000,1,0.000001\n"
+                 "a1,7,7,1.000000\n"
+                 "ab,3,2,0.666667\n"
+                 "b,4,1,0.250000\n");
 }
 
 Test(sink, count_rows)
 {
-    struct fixture fx;
-    open_fixture(&fx, SL_PE_COUNT, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "zz"), 0, 1, 0, 0.0),
-        row(KEY(fx.dict, "ad-10"), 0, 9007199254740992u, 0, 0.0), /* 2^53: counts travel as
-                                                                     doubles, exact to here */
-        row(KEY(fx.dict, "ad-9"), 0, 0, 0, 0.0),
-        row(KEY(fx.dict, "ad-1"), 0, 42, 0, 0.0),
+    static const struct krow rows[] = {
+        {"zz", 0, 1, 0, 0.0},
+        {"ad-10", 0, 9007199254740992u, 0, 0.0}, /* 2^53: counts travel as doubles, exact to here */
+        {"ad-9", 0, 0, 0, 0.0},
+        {"ad-1", 0, 42, 0, 0.0},
     };
-    emit(fx.sink, SL_EMIT_FINAL, rows, sizeof rows / sizeof rows[0]);
     /* byte order, not numeric: "ad-1" < "ad-10" < "ad-9" */
-    EXPECT_TEXT(fx.out, "ad_id,count\n"
-                        "ad-1,42\n"
-                        "ad-10,9007199254740992\n"
-                        "ad-9,0\n"
-                        "zz,1\n");
-    close_fixture(&fx);
+    expect_final(SL_PE_COUNT, 0, rows, NROWS(rows),
+                 "ad_id,count\n"
+                 "ad-1,42\n"
+                 "ad-10,9007199254740992\n"
+                 "ad-9,0\n"
+                 "zz,1\n");
 }
 
 Test(sink, sum_rows)
 {
-    struct fixture fx;
-    open_fixture(&fx, SL_PE_SUM, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "m"), 0, 3, 0, 2.5),       /* 2.500000 */
-        row(KEY(fx.dict, "k"), 0, 2, 0, -1.25),     /* negative sums keep their sign */
-        row(KEY(fx.dict, "l"), 0, 1, 0, 1234567.0), /* 1234567.000000 */
-        row(KEY(fx.dict, "j"), 0, 4, 0, 0.1 + 0.2), /* 0.30000000000000004 -> 0.300000 */
-        row(KEY(fx.dict, "i"), 0, 1, 0, 1.0 / 3.0), /* 0.333333 */
+    static const struct krow rows[] = {
+        {"m", 0, 3, 0, 2.5},       /* 2.500000 */
+        {"k", 0, 2, 0, -1.25},     /* negative sums keep their sign */
+        {"l", 0, 1, 0, 1234567.0}, /* 1234567.000000 */
+        {"j", 0, 4, 0, 0.1 + 0.2}, /* 0.30000000000000004 -> 0.300000 */
+        {"i", 0, 1, 0, 1.0 / 3.0}, /* 0.333333 */
     };
-    emit(fx.sink, SL_EMIT_FINAL, rows, sizeof rows / sizeof rows[0]);
-    EXPECT_TEXT(fx.out, "ad_id,count,sum\n"
-                        "i,1,0.333333\n"
-                        "j,4,0.300000\n"
-                        "k,2,-1.250000\n"
-                        "l,1,1234567.000000\n"
-                        "m,3,2.500000\n");
-    close_fixture(&fx);
+    expect_final(SL_PE_SUM, 0, rows, NROWS(rows),
+                 "ad_id,count,sum\n"
+                 "i,1,0.333333\n"
+                 "j,4,0.300000\n"
+                 "k,2,-1.250000\n"
+                 "l,1,1234567.000000\n"
+                 "m,3,2.500000\n");
 }
 
 /* Window rows sort by id, then by window start (negative starts first). */
@@ -254,35 +278,26 @@ Test(sink, empty_final_emission)
  * bytes (spaces, tabs, semicolons, non-ASCII) are written as they are. */
 Test(sink, quoting)
 {
-    struct fixture fx;
-    open_fixture(&fx, SL_PE_COUNT, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "plain"), 0, 1, 0, 0.0),
-        row(KEY(fx.dict, "a,b"), 0, 2, 0, 0.0),
-        row(KEY(fx.dict, "say \"hi\""), 0, 3, 0, 0.0),
-        row(KEY(fx.dict, "line1\nline2"), 0, 4, 0, 0.0),
-        row(KEY(fx.dict, "cr\r"), 0, 5, 0, 0.0),
-        row(KEY(fx.dict, "\""), 0, 6, 0, 0.0),
-        row(KEY(fx.dict, ","), 0, 7, 0, 0.0),
-        row(KEY(fx.dict, "sp ace\ttab;semi"), 0, 8, 0, 0.0),
-        row(KEY(fx.dict, "caf\xc3\xa9"), 0, 9, 0, 0.0),
-        row(KEY(fx.dict, "\"\"x,\"\""), 0, 10, 0, 0.0),
-    };
-    emit(fx.sink, SL_EMIT_FINAL, rows, sizeof rows / sizeof rows[0]);
+    static const struct krow rows[] = {
+        {"plain", 0, 1, 0, 0.0},       {"a,b", 0, 2, 0, 0.0},
+        {"say \"hi\"", 0, 3, 0, 0.0},  {"line1\nline2", 0, 4, 0, 0.0},
+        {"cr\r", 0, 5, 0, 0.0},        {"\"", 0, 6, 0, 0.0},
+        {",", 0, 7, 0, 0.0},           {"sp ace\ttab;semi", 0, 8, 0, 0.0},
+        {"caf\xc3\xa9", 0, 9, 0, 0.0}, {"\"\"x,\"\"", 0, 10, 0, 0.0}};
     /* byte order: "\"" (0x22) < "\"\"x,..." < "," (0x2c) < "a,b" < "caf\xc3\xa9" < "cr\r" <
      * "line1..." < "plain" < "say..." < "sp ace..." */
-    EXPECT_TEXT(fx.out, "ad_id,count\n"
-                        "\"\"\"\",6\n"
-                        "\"\"\"\"\"x,\"\"\"\"\",10\n"
-                        "\",\",7\n"
-                        "\"a,b\",2\n"
-                        "caf\xc3\xa9,9\n"
-                        "\"cr\r\",5\n"
-                        "\"line1\nline2\",4\n"
-                        "plain,1\n"
-                        "\"say \"\"hi\"\"\",3\n"
-                        "sp ace\ttab;semi,8\n");
-    close_fixture(&fx);
+    expect_final(SL_PE_COUNT, 0, rows, NROWS(rows),
+                 "ad_id,count\n"
+                 "\"\"\"\",6\n"
+                 "\"\"\"\"\"x,\"\"\"\"\",10\n"
+                 "\",\",7\n"
+                 "\"a,b\",2\n"
+                 "caf\xc3\xa9,9\n"
+                 "\"cr\r\",5\n"
+                 "\"line1\nline2\",4\n"
+                 "plain,1\n"
+                 "\"say \"\"hi\"\"\",3\n"
+                 "sp ace\ttab;semi,8\n");
 }
 
 /* An RFC 4180 field decoder written for this test: reads one field at *p (quoted or not) up to
@@ -453,13 +468,10 @@ Test(sink, snapshot_on_labels_rows)
 
 Test(sink, snapshot_on_ctr_header)
 {
-    struct fixture fx;
-    open_fixture(&fx, SL_PE_CTR, 1);
-    sl_row r = row(KEY(fx.dict, "x"), 0, 2, 1, 0.5);
-    emit(fx.sink, SL_EMIT_FINAL, &r, 1);
-    EXPECT_TEXT(fx.out, "emit,ad_id,impressions,clicks,ctr\n"
-                        "final,x,2,1,0.500000\n");
-    close_fixture(&fx);
+    static const struct krow r = {"x", 0, 2, 1, 0.5};
+    expect_final(SL_PE_CTR, 1, &r, 1,
+                 "emit,ad_id,impressions,clicks,ctr\n"
+                 "final,x,2,1,0.500000\n");
 }
 
 /* With out NULL nothing is written, and windows and final rows are still kept (every field). */
@@ -678,19 +690,15 @@ static void expect_top_ids(const struct top_row *got, size_t n, const char *cons
  * min_impressions are left out. */
 Test(sink, print_top_order_and_filter)
 {
+    static const struct krow rows[] = {
+        {"low", 0, 100, 1, 0.01},       {"half-small", 0, 10, 5, 0.5}, {"half-big", 0, 40, 20, 0.5},
+        {"half-big-b", 0, 40, 20, 0.5}, /* ties half-big: id decides */
+        {"best-but-few", 0, 2, 2, 1.0}, /* filtered at min 5 */
+        {"zero", 0, 50, 0, 0.0},        {"mid", 0, 30, 9, 0.3},
+    };
     struct fixture fx;
     open_fixture(&fx, SL_PE_CTR, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "low"), 0, 100, 1, 0.01),
-        row(KEY(fx.dict, "half-small"), 0, 10, 5, 0.5),
-        row(KEY(fx.dict, "half-big"), 0, 40, 20, 0.5),
-        row(KEY(fx.dict, "half-big-b"), 0, 40, 20, 0.5), /* ties half-big: id decides */
-        row(KEY(fx.dict, "best-but-few"), 0, 2, 2, 1.0), /* filtered at min 5 */
-        row(KEY(fx.dict, "zero"), 0, 50, 0, 0.0),
-        row(KEY(fx.dict, "mid"), 0, 30, 9, 0.3),
-    };
-    enum { NR = sizeof rows / sizeof rows[0] };
-    emit(fx.sink, SL_EMIT_FINAL, rows, NR);
+    emit_final(&fx, rows, NROWS(rows));
 
     struct top_row got[16];
     char title[256];
@@ -727,13 +735,10 @@ Test(sink, print_top_order_and_filter)
 /* The exact boundary of the filter: at least min_impressions. */
 Test(sink, print_top_min_is_inclusive)
 {
+    static const struct krow rows[] = {{"nine", 0, 9, 9, 1.0}, {"ten", 0, 10, 1, 0.1}};
     struct fixture fx;
     open_fixture(&fx, SL_PE_CTR, 0);
-    sl_row rows[] = {
-        row(KEY(fx.dict, "nine"), 0, 9, 9, 1.0),
-        row(KEY(fx.dict, "ten"), 0, 10, 1, 0.1),
-    };
-    emit(fx.sink, SL_EMIT_FINAL, rows, 2);
+    emit_final(&fx, rows, NROWS(rows));
     struct top_row got[4];
     char title[256];
     static const char *const ten[] = {"ten"};

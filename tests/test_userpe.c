@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "device.h"
 #include "err.h"
@@ -17,12 +16,7 @@ static char dir[512];
 
 static void make_dir(void)
 {
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(dir, sizeof dir, "%s/userpe-XXXXXX", base);
-    cr_assert_not_null(mkdtemp(dir));
+    tu_mkdtemp(dir, sizeof dir, "userpe");
 }
 
 /* Writes `text` to DIR/name and returns the path (static buffer, one of four). */

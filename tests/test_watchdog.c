@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,12 +39,7 @@ static char tmpdir[512];
 
 static void make_tmpdir(void)
 {
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/watchdog-XXXXXX", base);
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s", base);
+    tu_mkdtemp(tmpdir, sizeof tmpdir, "watchdog");
 }
 
 static const char *in_tmp(const char *name)
@@ -248,12 +242,38 @@ static double startup_secs(void)
     return s;
 }
 
-Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
+/* The start of each run of the endless kernel: a fresh tmpdir with 50 events in ev.ndjson and
+ * the endless kernel in spin.cl. Returns the start-up cost (startup_secs). */
+static double endless_setup(void)
 {
     make_tmpdir();
     write_events("ev.ndjson", 50);
     double base = startup_secs();
     write_file(in_tmp("spin.cl"), tu_spin_cl);
+    return base;
+}
+
+/* After endless_setup (its result in *base), `sluice run topo.yaml` of a topology from the events
+ * in ev.ndjson through the PEs `pes` (YAML lines, one of them running the endless kernel) to
+ * out.csv, killed after *base + 30 s; asserts that it was not killed and exited 1. */
+static struct proc run_endless_topology(const char *pes, const char *what, double *base)
+{
+    *base = endless_setup();
+    char topo[1024];
+    snprintf(topo, sizeof topo, "source: {type: file, path: ev.ndjson}\n%ssink: {path: out.csv}\n",
+             pes);
+    write_file(in_tmp("topo.yaml"), topo);
+    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
+    struct proc p = run_bin(args, one_worker, *base + 30);
+    fprintf(stderr, "watchdog: %s: %.2f s\n", what, p.secs);
+    cr_assert(!p.killed, "still running after %.1f s: no watchdog", p.secs);
+    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    return p;
+}
+
+Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
+{
+    double base = endless_setup();
     const char *args[] = {"kernel",       "run",  "spin.cl", "--input", "ev.ndjson",
                           "--timeout-ms", "1000", "--quiet", NULL};
     struct proc p = run_bin(args, one_worker, base + 30);
@@ -279,19 +299,10 @@ Test(watchdog, kernel_run_timeout_fails_an_endless_kernel, .timeout = 180)
 
 Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
 {
-    make_tmpdir();
-    write_events("ev.ndjson", 50);
-    double base = startup_secs();
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
-    write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
-                                    "pe: {name: spinner, kind: user, source: spin.cl, "
-                                    "timeout_ms: 800}\n"
-                                    "sink: {path: out.csv}\n");
-    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, one_worker, base + 30);
-    fprintf(stderr, "watchdog: run with pe.timeout_ms 800 of an endless kernel: %.2f s\n", p.secs);
-    cr_assert(!p.killed, "still running after %.1f s: no watchdog", p.secs);
-    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    double base;
+    struct proc p =
+        run_endless_topology("pe: {name: spinner, kind: user, source: spin.cl, timeout_ms: 800}\n",
+                             "run with pe.timeout_ms 800 of an endless kernel", &base);
     cr_assert(strstr(p.err, "kernel sl_aggregate of PE spinner (") != NULL, "%s", p.err);
     cr_assert(strstr(p.err, "spin.cl) did not finish within 800 ms (pe.timeout_ms") != NULL, "%s",
               p.err);
@@ -304,21 +315,12 @@ Test(watchdog, run_with_pe_timeout_ms_fails_an_endless_kernel, .timeout = 180)
  * teardown must not wait for it either. */
 Test(watchdog, endless_next_stage_fails_without_hanging_the_teardown, .timeout = 180)
 {
-    make_tmpdir();
-    write_events("ev.ndjson", 50);
-    double base = startup_secs();
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
-    write_file(in_tmp("topo.yaml"), "source: {type: file, path: ev.ndjson}\n"
-                                    "pe: {kind: count}\n"
-                                    "next:\n"
-                                    "  - {name: spinner, kind: user, source: spin.cl, "
-                                    "timeout_ms: 700}\n"
-                                    "sink: {path: out.csv}\n");
-    const char *args[] = {"run", "topo.yaml", "--quiet", NULL};
-    struct proc p = run_bin(args, one_worker, base + 30);
-    fprintf(stderr, "watchdog: endless second stage, timeout_ms 700: %.2f s\n", p.secs);
-    cr_assert(!p.killed, "still running after %.1f s", p.secs);
-    cr_assert_eq(exit_code(&p), 1, "exit status %d; stderr:\n%s", exit_code(&p), p.err);
+    double base;
+    struct proc p = run_endless_topology("pe: {kind: count}\n"
+                                         "next:\n"
+                                         "  - {name: spinner, kind: user, source: spin.cl, "
+                                         "timeout_ms: 700}\n",
+                                         "endless second stage, timeout_ms 700", &base);
     cr_assert(strstr(p.err, "did not finish within 700 ms (pe.timeout_ms") != NULL, "%s", p.err);
     cr_assert_leq(p.secs, base + 0.7 + 1.5, "took %.2f s (start-up %.2f s)", p.secs, base);
     proc_free(&p);
@@ -335,6 +337,27 @@ static void *set_cancel_later(void *arg)
     cancel_set_at = now_s();
     cancel_flag = 1;
     return NULL;
+}
+
+/* Starts a thread that sets cancel_flag `ms` ms from now (set_cancel_later). */
+static pthread_t cancel_later(int ms)
+{
+    static int after_ms;
+    after_ms = ms;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    return th;
+}
+
+/* Joins th (cancel_later) once `what`'s finish has returned rc with message msg, and asserts
+ * that it returned SL_ECANCELED within 200 ms of the flag. */
+static void expect_cancelled(pthread_t th, const char *what, int rc, const char *msg)
+{
+    double lag = now_s() - cancel_set_at;
+    pthread_join(th, NULL);
+    fprintf(stderr, "watchdog: %s finish returned %.1f ms after the flag\n", what, lag * 1e3);
+    cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), msg);
+    cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
 }
 
 /* An engine running the endless kernel from a file in tmpdir (one PoCL worker, as above). */
@@ -367,9 +390,7 @@ Test(watchdog, cancel_flag_stops_a_wait_promptly, .timeout = 60)
     sl_rec recs[10];
     th_records(1, recs, 10, 3, 0.0, 1000, 0);
     cr_assert_eq(sl_engine_push(e, recs, 10), 0, "%s", sl_engine_message(e));
-    int after_ms = 300;
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    pthread_t th = cancel_later(300);
     int rc = sl_engine_finish(e);
     double returned = now_s();
     pthread_join(th, NULL);
@@ -435,9 +456,13 @@ static int collect_final(void *ud, enum sl_emit_kind kind, const sl_row *rows, s
     return 0;
 }
 
-/* The endless PE as a topology's next stage, the time limit off. */
-static void spin_topology(sl_topology *t)
+/* The endless PE as a topology's next stage, the time limit off, written to spin.cl in tmpdir
+ * (for one PoCL worker, as above); 10 records for it in recs. */
+static void spin_topology(sl_topology *t, sl_rec recs[10])
 {
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
+    write_file(in_tmp("spin.cl"), tu_spin_cl);
+    th_records(4, recs, 10, 5, 0.0, 1000, 0);
     sl_topology_defaults(t);
     sl_pe_defaults(&t->pe, SL_PE_COUNT);
     t->pe.capacity = 100;
@@ -454,15 +479,10 @@ static void spin_topology(sl_topology *t)
 Test(watchdog, chain_passes_the_cancel_flag_on, .timeout = 60)
 {
     make_tmpdir();
-    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
     char msg[8192];
     sl_rec recs[10];
-    th_records(4, recs, 10, 5, 0.0, 1000, 0);
-    int after_ms = 250;
-    pthread_t th;
     static sl_topology t;
-    spin_topology(&t);
+    spin_topology(&t, recs);
     /* a count stage, then the endless one */
     sl_device *dev = NULL;
     cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
@@ -472,13 +492,9 @@ Test(watchdog, chain_passes_the_cancel_flag_on, .timeout = 60)
     cancel_flag = 0;
     sl_chain_set_cancel(ch, &cancel_flag);
     cr_assert_eq(sl_chain_push(ch, 0, recs, 10), 0, "%s", sl_chain_message(ch));
-    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    pthread_t th = cancel_later(250);
     rc = sl_chain_finish_all(ch);
-    double lag = now_s() - cancel_set_at;
-    pthread_join(th, NULL);
-    fprintf(stderr, "watchdog: chain finish returned %.1f ms after the flag\n", lag * 1e3);
-    cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_chain_message(ch));
-    cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
+    expect_cancelled(th, "chain", rc, sl_chain_message(ch));
     double t0 = now_s();
     sl_chain_destroy(&ch);
     sl_device_close(&dev);
@@ -490,15 +506,10 @@ Test(watchdog, multi_passes_the_cancel_flag_on, .timeout = 60)
 {
     make_tmpdir();
     setenv("POCL_DEVICES", "pthread pthread", 0); /* two CPU devices, before OpenCL starts */
-    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
-    write_file(in_tmp("spin.cl"), tu_spin_cl);
     char msg[8192];
     sl_rec recs[10];
-    th_records(4, recs, 10, 5, 0.0, 1000, 0);
-    int after_ms = 250;
-    pthread_t th;
     static sl_topology t;
-    spin_topology(&t);
+    spin_topology(&t, recs);
     sl_device *devs[2] = {NULL, NULL};
     for (unsigned i = 0; i < 2; i++)
         cr_assert_eq(sl_device_open_nth(NULL, i, &devs[i], msg, sizeof msg), 0, "%s", msg);
@@ -513,13 +524,9 @@ Test(watchdog, multi_passes_the_cancel_flag_on, .timeout = 60)
     cancel_flag = 0;
     sl_multi_set_cancel(m, &cancel_flag);
     cr_assert_eq(sl_multi_push(m, recs, 10), 0, "%s", sl_multi_message(m));
-    cr_assert_eq(pthread_create(&th, NULL, set_cancel_later, &after_ms), 0);
+    pthread_t th = cancel_later(250);
     rc = sl_multi_finish(m);
-    double lag = now_s() - cancel_set_at;
-    pthread_join(th, NULL);
-    fprintf(stderr, "watchdog: multi finish returned %.1f ms after the flag\n", lag * 1e3);
-    cr_assert_eq(rc, SL_ECANCELED, "%s: %s", sl_strerror(rc), sl_multi_message(m));
-    cr_assert_lt(lag, 0.2, "%.1f ms", lag * 1e3);
+    expect_cancelled(th, "multi", rc, sl_multi_message(m));
     double t0 = now_s();
     sl_multi_destroy(&m);
     for (unsigned i = 0; i < 2; i++)

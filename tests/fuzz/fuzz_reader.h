@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../helpers/badline.h"
 #include "addict.h"
 #include "err.h"
 #include "event.h"
@@ -33,17 +34,10 @@ void sl_reader64_destroy(sl_reader **rp);
 #define FUZZ_BADS 32      /* reports kept for the comparison (all are counted) */
 #define FUZZ_CALLS 4096   /* return codes kept for the comparison */
 
-struct fuzz_bad {
-    uint64_t line;
-    size_t column;
-    uint64_t offset;
-    char reason[192];
-};
-
 struct fuzz_run {
     sl_rec *recs; /* delivered records, in order */
     size_t nrecs;
-    struct fuzz_bad bads[FUZZ_BADS];
+    struct bad_line bads[FUZZ_BADS];
     uint64_t nbads;
     int stopped; /* the callback asked to stop during the current call */
     long rcs[FUZZ_CALLS];
@@ -56,13 +50,8 @@ static int fuzz_on_bad(void *ud, uint64_t line, size_t column, uint64_t offset, 
 {
     struct fuzz_run *run = ud;
     FUZZ_REQUIRE(reason && reason[0]);
-    if (run->nbads < FUZZ_BADS) {
-        struct fuzz_bad *b = &run->bads[run->nbads];
-        b->line = line;
-        b->column = column;
-        b->offset = offset;
-        snprintf(b->reason, sizeof b->reason, "%s", reason);
-    }
+    if (run->nbads < FUZZ_BADS)
+        bad_line_set(&run->bads[run->nbads], line, column, offset, reason);
     run->nbads++;
     if (run->nbads % FUZZ_STOP_EVERY == 0) {
         run->stopped = 1;
@@ -135,7 +124,7 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
     if (run->last == 0)
         FUZZ_REQUIRE(st->bytes == size); /* read to the end */
     for (uint64_t i = 0; i < run->nbads && i < FUZZ_BADS; i++) {
-        const struct fuzz_bad *b = &run->bads[i];
+        const struct bad_line *b = &run->bads[i];
         FUZZ_REQUIRE(b->line >= 1 && b->line <= st->lines);
         FUZZ_REQUIRE(b->column >= 1 && b->offset <= size);
     }
@@ -167,7 +156,7 @@ static int fuzz_reader_one(const uint8_t *data, size_t size, sl_format fmt)
     }
     FUZZ_REQUIRE(big.nbads == small.nbads);
     for (uint64_t i = 0; i < big.nbads && i < FUZZ_BADS; i++) {
-        const struct fuzz_bad *a = &big.bads[i], *b = &small.bads[i];
+        const struct bad_line *a = &big.bads[i], *b = &small.bads[i];
         FUZZ_REQUIRE(a->line == b->line && a->column == b->column && a->offset == b->offset &&
                      strcmp(a->reason, b->reason) == 0);
     }

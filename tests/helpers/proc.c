@@ -42,12 +42,13 @@ void setup(void)
     snprintf(opts, sizeof opts, "%s%sintercept_tls_get_addr=0", ao ? ao : "", ao && *ao ? ":" : "");
     setenv("ASAN_OPTIONS", opts, 1);
 #endif
-    const char *base = getenv("SLUICE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir(base, 0777);
-    snprintf(tmpdir, sizeof tmpdir, "%s/%s-XXXXXX", base, program_invocation_short_name);
-    cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp in %s: %s", base, strerror(errno));
+    tu_mkdtemp(tmpdir, sizeof tmpdir, program_invocation_short_name);
+}
+
+void skip_if_sanitized(const char *why)
+{
+    if (SANITIZED)
+        cr_skip_test("%s", why);
 }
 
 const char *tpath(const char *name)

@@ -29,6 +29,9 @@
 #define SANITIZED 0
 #endif
 
+/* In the sanitizer build (SANITIZED), skips the calling test (cr_skip_test), saying why. */
+void skip_if_sanitized(const char *why);
+
 #define MAX_KIDS 16
 
 extern char tmpdir[512];     /* this test's directory, made by setup() */

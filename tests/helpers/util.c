@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 char *tu_read_stream(FILE *f, size_t *len)
 {
@@ -38,6 +39,16 @@ void tu_write_file(const char *path, const char *text)
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
     cr_assert_eq(fclose(f), 0);
+}
+
+void tu_mkdtemp(char *dir, size_t size, const char *prefix)
+{
+    const char *base = getenv("SLUICE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir(base, 0777);
+    snprintf(dir, size, "%s/%s-XXXXXX", base, prefix);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp in %s: %s", base, strerror(errno));
 }
 
 void run_free(struct run *r)

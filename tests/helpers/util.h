@@ -20,6 +20,10 @@ char *tu_read_file(const char *path, size_t *len);
 /* Writes text to the file at path (created or emptied). */
 void tu_write_file(const char *path, const char *text);
 
+/* Makes a fresh directory $SLUICE_TEST_TMP/PREFIX-XXXXXX (/tmp when SLUICE_TEST_TMP is unset or
+ * empty; the base made first when missing) into dir, or asserts. */
+void tu_mkdtemp(char *dir, size_t size, const char *prefix);
+
 /* A finished `sluice` run: its exit status (128 + signal when killed) and its output. */
 struct run {
     int status;
