@@ -13,6 +13,8 @@
 #include "keyhash.h"
 #include "log.h"
 #include "peprog.h"
+#include "tablegeom.h"
+#include "trigger.h"
 #include "pes.h"
 #include "watchdog.h"
 
@@ -44,12 +46,8 @@ struct sl_engine {
     cl_mem slots, fill, status, out, out_count;
     size_t out_rows; /* capacity of `out` in rows */
     sl_engine_cfg cfg;
-    uint32_t pbits, nparts, region_slots, region_max;
-    uint32_t copies;    /* chunked mode: table copies = work-items per batch; 0 = grouped mode */
-    uint32_t ncounters; /* fill counters: nparts x max(copies, 1) */
-    uint32_t nbounds;   /* work-items per batch: copies (chunked) or nparts (grouped) */
-    uint64_t nslots;
-    int windowed; /* rows per (key, window) (sl_pe_windowed) */
+    sl_table_geom g; /* regions, copies (chunked mode), slots (tablegeom.h) */
+    int windowed;    /* rows per (key, window) (sl_pe_windowed) */
     size_t batch_cap;
     sl_rec *staging;
     size_t staged;
@@ -64,9 +62,7 @@ struct sl_engine {
     /* window PE: watermark state */
     sl_watermark wm;
     int64_t closed_before; /* windows ending at or before this were emitted */
-    /* triggers */
-    uint64_t next_event_trigger;
-    double last_emit_s;
+    sl_trigger trig;
     int failed;
     /* watchdog (host/watchdog.h) */
     const volatile sig_atomic_t *cancel; /* sl_engine_set_cancel; NULL = none */
@@ -175,14 +171,6 @@ static int finish_queue(sl_engine *e, cl_command_queue q, const char *kernel, co
     return rc ? wait_failed(e, rc, st, kernel, what) : 0;
 }
 
-static uint32_t next_pow2(uint64_t v)
-{
-    uint64_t p = 1;
-    while (p < v)
-        p <<= 1;
-    return p > UINT32_MAX ? 0 : (uint32_t)p;
-}
-
 static double event_seconds(cl_event ev)
 {
     cl_ulong a = 0, b = 0;
@@ -198,24 +186,6 @@ static void release_event(cl_event *ev)
         clReleaseEvent(*ev);
         *ev = NULL;
     }
-}
-
-/* Sizes the table: each of the P regions gets room for its share of `capacity` keys plus six
- * standard deviations of hashing imbalance, at a load of at most 5/8, and refuses inserts past
- * 7/8 of its slots so that every probe ends at an empty slot. */
-static int size_table(sl_engine *e, char *msg, size_t msglen)
-{
-    uint64_t cap = e->cfg.pe.capacity;
-    uint64_t per = (cap + e->nparts - 1) / e->nparts;
-    uint64_t need = per + (uint64_t)(6.0 * sqrt((double)per)) + 16;
-    e->region_slots = next_pow2(need * 8 / 5);
-    if (e->region_slots == 0 || e->region_slots > (1u << 30)) {
-        snprintf(msg, msglen, "pe.capacity %llu is too large", (unsigned long long)cap);
-        return SL_ERANGE;
-    }
-    e->region_max = e->region_slots - e->region_slots / 8;
-    e->nslots = (uint64_t)e->region_slots * e->nparts * (e->copies ? e->copies : 1);
-    return 0;
 }
 
 /* Builds the PE's program (peprog.h) and creates the engine's kernels. Returns 0 or an sl_err
@@ -272,12 +242,12 @@ static cl_int set_args(cl_kernel k, cl_uint first, const struct karg *a, size_t 
  * and sizes), once, so that a batch sets only its records and bounds. Returns a CL status. */
 static cl_int set_fixed_args(sl_engine *e)
 {
-    const struct karg agg[] = {KARG(e->slots),      KARG(e->fill),  KARG(e->region_slots),
-                               KARG(e->region_max), KARG(e->pbits), KARG(e->copies),
+    const struct karg agg[] = {KARG(e->slots),        KARG(e->fill),    KARG(e->g.region_slots),
+                               KARG(e->g.region_max), KARG(e->g.pbits), KARG(e->g.copies),
                                KARG(e->status)};
-    const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->region_slots)};
-    const struct karg merge[] = {KARG(e->slots),      KARG(e->fill),   KARG(e->region_slots),
-                                 KARG(e->region_max), KARG(e->copies), KARG(e->status)};
+    const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->g.region_slots)};
+    const struct karg merge[] = {KARG(e->slots),        KARG(e->fill),     KARG(e->g.region_slots),
+                                 KARG(e->g.region_max), KARG(e->g.copies), KARG(e->status)};
     cl_int st = set_args(e->k_agg, 2, agg, 7);
     if (st == CL_SUCCESS)
         st = set_args(e->k_emit, 0, emit, 3);
@@ -307,19 +277,19 @@ static cl_int zero_by_write(sl_engine *e, cl_mem m, size_t size)
 static cl_int clear_table(sl_engine *e)
 {
     if (e->clear_by_write) {
-        cl_int st = zero_by_write(e, e->slots, (size_t)e->nslots * e->prog.slot_size);
+        cl_int st = zero_by_write(e, e->slots, (size_t)e->g.nslots * e->prog.slot_size);
         if (st == CL_SUCCESS)
-            st = zero_by_write(e, e->fill, e->ncounters * sizeof(cl_uint));
+            st = zero_by_write(e, e->fill, e->g.ncounters * sizeof(cl_uint));
         if (st == CL_SUCCESS)
             st = zero_by_write(e, e->status, 2 * sizeof(cl_uint));
         return st;
     }
     cl_uint zero = 0;
     cl_int st = clEnqueueFillBuffer(e->q, e->slots, &zero, sizeof zero, 0,
-                                    (size_t)e->nslots * e->prog.slot_size, 0, NULL, NULL);
+                                    (size_t)e->g.nslots * e->prog.slot_size, 0, NULL, NULL);
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->fill, &zero, sizeof zero, 0,
-                                 e->ncounters * sizeof(cl_uint), 0, NULL, NULL);
+                                 e->g.ncounters * sizeof(cl_uint), 0, NULL, NULL);
 
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->status, &zero, sizeof zero, 0, 2 * sizeof(cl_uint), 0,
@@ -333,7 +303,7 @@ static cl_int clear_table(sl_engine *e)
 static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_device_info *in = sl_device_get_info(e->dev);
-    size_t table_bytes = (size_t)e->nslots * e->prog.slot_size;
+    size_t table_bytes = (size_t)e->g.nslots * e->prog.slot_size;
     size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
     if (table_bytes > in->max_alloc) {
         snprintf(msg, msglen,
@@ -346,7 +316,7 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
     int rc = 0;
     cl_int st;
     e->slots = make_buffer(e, CL_MEM_READ_WRITE, table_bytes, &rc);
-    e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->ncounters * sizeof(cl_uint), &rc);
+    e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->g.ncounters * sizeof(cl_uint), &rc);
     e->status = make_buffer(e, CL_MEM_READ_WRITE, 2 * sizeof(cl_uint), &rc);
     e->out_count = make_buffer(e, CL_MEM_READ_WRITE, sizeof(cl_uint), &rc);
     if (rc)
@@ -360,9 +330,9 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
         s->pinned = make_buffer(e, CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR, batch_bytes, &rc);
         if (!in->unified_memory)
             s->dev = make_buffer(e, CL_MEM_READ_ONLY, batch_bytes, &rc);
-        s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->nbounds + 1) * sizeof(cl_uint), &rc);
-        s->bounds_h = calloc(e->nbounds + 1, sizeof *s->bounds_h);
-        s->fill_h = calloc(e->ncounters, sizeof *s->fill_h);
+        s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->g.nbounds + 1) * sizeof(cl_uint), &rc);
+        s->bounds_h = calloc(e->g.nbounds + 1, sizeof *s->bounds_h);
+        s->fill_h = calloc(e->g.ncounters, sizeof *s->fill_h);
         if (rc)
             goto fail;
         if (!s->bounds_h || !s->fill_h) {
@@ -415,19 +385,15 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     uint32_t copies = cfg->copies ? cfg->copies : (in->compute_units < 64 ? in->compute_units : 64);
     if (copies == 0)
         copies = 1;
-    if (cfg->copies > 256) {
-        snprintf(msg, msglen, "copies must be 1..256, got %u", cfg->copies);
-        return SL_EINVAL;
-    }
-    if (parts > 4096 || (parts & (parts - 1)) != 0) {
-        snprintf(msg, msglen, "partitions must be a power of two up to 4096, got %u", parts);
-        return SL_EINVAL;
-    }
+    sl_table_geom check; /* refuse bad partitions or copies before the build */
+    int rc = sl_table_geom_make(pe->capacity, parts, cfg->copies, &check, msg, msglen);
+    if (rc)
+        return rc;
     sl_engine *e = calloc(1, sizeof *e);
     if (!e)
         return SL_ENOMEM;
-    int rc = 0;
     e->dev = dev;
+    e->g = check; /* regions now; copies once the build says whether chunked mode applies */
     e->cfg = *cfg;
     e->ctx = sl_device_context(dev);
     e->q = sl_device_queue(dev);
@@ -435,13 +401,9 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->on_emit = on_emit;
     e->ud = ud;
     e->windowed = windowed;
-    e->nparts = parts;
-    while ((1u << e->pbits) < parts)
-        e->pbits++;
     e->batch_cap = cfg->batch_events ? cfg->batch_events : DEFAULT_BATCH;
     e->closed_before = INT64_MIN;
-    e->next_event_trigger = pe->trigger.every_events;
-    e->last_emit_s = now_s();
+    sl_trigger_init(&e->trig, &pe->trigger, now_s());
     cl_int st;
     e->qx = clCreateCommandQueue(e->ctx, sl_device_id(dev), CL_QUEUE_PROFILING_ENABLE, &st);
     if (st != CL_SUCCESS) {
@@ -450,7 +412,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         goto fail;
     }
     e->staging = malloc(e->batch_cap * sizeof(sl_rec));
-    e->cursor = malloc(e->nparts * sizeof *e->cursor);
+    e->cursor = malloc(e->g.nparts * sizeof *e->cursor);
     if (!e->staging || !e->cursor) {
         rc = SL_ENOMEM;
         snprintf(msg, msglen, "out of memory for a batch of %zu events", e->batch_cap);
@@ -463,10 +425,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     int chunked =
         !e->prog.sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
                                 (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
-    e->copies = chunked ? copies : 0;
-    e->ncounters = parts * (chunked ? copies : 1);
-    e->nbounds = chunked ? copies : parts;
-    if ((rc = size_table(e, msg, msglen)) || (rc = alloc_buffers(e, msg, msglen)))
+    if ((rc = sl_table_geom_make(pe->capacity, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
+        (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     if ((st = set_fixed_args(e)) != CL_SUCCESS) {
         rc = sl_cl_check(st, "clSetKernelArg");
@@ -476,9 +436,9 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     SL_INFO("engine",
             "PE %s (%s): %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, "
             "%s",
-            pe->name, e->prog.sequential ? "sequential" : "reduce", e->nparts, e->region_slots,
+            pe->name, e->prog.sequential ? "sequential" : "reduce", e->g.nparts, e->g.region_slots,
             (unsigned long long)pe->capacity, e->prog.slot_size, e->batch_cap,
-            e->copies ? "chunked" : "grouped by the host");
+            e->g.copies ? "chunked" : "grouped by the host");
     *out = e;
     return 0;
 fail:
@@ -515,10 +475,10 @@ static int reclaim(sl_engine *e, struct stage *s)
     release_event(&s->kernel);
     release_event(&s->transfer);
     uint64_t live = 0;
-    for (uint32_t c = 0; c < (e->copies ? e->copies : 1); c++) {
+    for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
         uint64_t in_copy = 0;
-        for (uint32_t p = 0; p < e->nparts; p++)
-            in_copy += s->fill_h[c * e->nparts + p];
+        for (uint32_t p = 0; p < e->g.nparts; p++)
+            in_copy += s->fill_h[c * e->g.nparts + p];
         if (in_copy > live)
             live = in_copy;
     }
@@ -527,7 +487,7 @@ static int reclaim(sl_engine *e, struct stage *s)
         return fail(e, SL_ETABLEFULL,
                     "state table full: region %u of %u has no free slot among its %u (%llu "
                     "events could not be applied); pe.capacity is %llu keys: raise it",
-                    s->status_h[1] - 1, e->nparts, e->region_max,
+                    s->status_h[1] - 1, e->g.nparts, e->g.region_max,
                     (unsigned long long)s->status_h[0], (unsigned long long)e->cfg.pe.capacity);
     return check_capacity(e, live);
 }
@@ -543,12 +503,12 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     if (rc)
         return rc;
     double t0 = now_s();
-    const unsigned shift = 64 - e->pbits;
+    const unsigned shift = 64 - e->g.pbits;
     uint32_t *bounds = s->bounds_h;
-    memset(bounds, 0, (e->nbounds + 1) * sizeof *bounds);
+    memset(bounds, 0, (e->g.nbounds + 1) * sizeof *bounds);
     uint64_t types[SL_EV_NTYPES] = {0};
-    size_t global = e->nbounds;
-    if (e->copies || e->pbits == 0) {
+    size_t global = e->g.nbounds;
+    if (e->g.copies || e->g.pbits == 0) {
         /* arrival order as is, cut into `global` contiguous chunks */
         for (size_t w = 0; w <= global; w++)
             bounds[w] = (uint32_t)(n * w / global);
@@ -560,7 +520,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
             bounds[(src[i].key >> shift) + 1]++;
             types[src[i].type & 3]++;
         }
-        for (uint32_t p = 0; p < e->nparts; p++) {
+        for (uint32_t p = 0; p < e->g.nparts; p++) {
             e->cursor[p] = bounds[p];
             bounds[p + 1] += bounds[p];
         }
@@ -591,7 +551,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
         clRetainEvent(ready_in);
         recs = s->dev;
     }
-    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->nbounds + 1) * sizeof(cl_uint),
+    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->g.nbounds + 1) * sizeof(cl_uint),
                               bounds, 0, NULL, NULL);
     cl_kernel k = e->k_agg;
     const struct karg per_batch[] = {KARG(recs), KARG(s->bounds)};
@@ -607,7 +567,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0, NULL,
                              NULL);
     if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->ncounters * sizeof(cl_uint),
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
                                  s->fill_h, 0, NULL, &got_status);
     if (st != CL_SUCCESS)
         return clfail(e, st, "reading batch status");
@@ -644,7 +604,7 @@ static int merge_copies(sl_engine *e)
     cl_kernel k = e->k_merge;
     cl_int st = CL_SUCCESS;
     cl_event got = NULL;
-    size_t global = e->nparts, local = 1;
+    size_t global = e->g.nparts, local = 1;
     status[0] = status[1] = 0;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
@@ -653,7 +613,7 @@ static int merge_copies(sl_engine *e)
         st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status, 0,
                                  NULL, NULL);
     if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->nparts * sizeof(cl_uint), fill, 0,
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.nparts * sizeof(cl_uint), fill, 0,
                                  NULL, &got);
     if (st != CL_SUCCESS)
         return clfail(e, st, "merging table copies");
@@ -662,14 +622,14 @@ static int merge_copies(sl_engine *e)
         return rc; /* `got` is kept: the merge may still run */
     clReleaseEvent(got);
     uint64_t live = 0;
-    for (uint32_t p = 0; p < e->nparts; p++)
+    for (uint32_t p = 0; p < e->g.nparts; p++)
         live += fill[p];
     e->stats.keys = live;
     if (status[0] != 0)
         return fail(e, SL_ETABLEFULL,
                     "state table full: merging the table copies, region %u of %u had no free slot "
                     "for %u %s; pe.capacity is %llu: raise it",
-                    status[1] - 1, e->nparts, status[0], e->windowed ? "windows" : "keys",
+                    status[1] - 1, e->g.nparts, status[0], e->windowed ? "windows" : "keys",
                     (unsigned long long)e->cfg.pe.capacity);
     return check_capacity(e, live);
 }
@@ -682,7 +642,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     if (rc)
         return rc;
     double t0 = now_s();
-    if (e->copies > 1 && (rc = merge_copies(e)))
+    if (e->g.copies > 1 && (rc = merge_copies(e)))
         return rc;
     size_t need = e->stats.keys ? (size_t)e->stats.keys : 1;
     cl_int st = CL_SUCCESS;
@@ -712,7 +672,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     st = clEnqueueWriteBuffer(e->q, e->out_count, CL_FALSE, 0, sizeof zero, &zero, 0, NULL, NULL);
     if (st == CL_SUCCESS)
         st = set_args(k, 3, per_emit, 4);
-    size_t global = e->nparts, local = 1;
+    size_t global = e->g.nparts, local = 1;
     if (st == CL_SUCCESS)
         st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
     if (st == CL_SUCCESS)
@@ -743,7 +703,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     if (e->on_emit && (rc = e->on_emit(e->ud, kind, e->rows, count)))
         return fail(e, rc, "the result sink failed: %s", sl_strerror(rc));
     e->stats.t_emit += now_s() - t0;
-    e->last_emit_s = now_s();
+    sl_trigger_emitted(&e->trig, now_s());
     return 0;
 }
 
@@ -770,16 +730,7 @@ static int flush_staged(sl_engine *e)
 
 static int triggers(sl_engine *e)
 {
-    const sl_trigger_cfg *t = &e->cfg.pe.trigger;
-    int due = 0;
-    if (t->every_events && e->stats.events_in >= e->next_event_trigger) {
-        while (e->next_event_trigger <= e->stats.events_in)
-            e->next_event_trigger += t->every_events;
-        due = 1;
-    }
-    if (t->every_ms && (now_s() - e->last_emit_s) * 1000.0 >= (double)t->every_ms)
-        due = 1;
-    if (!due)
+    if (!sl_trigger_due(&e->trig, e->stats.events_in, now_s()))
         return 0;
     int rc = flush_staged(e);
     return rc ? rc : emit(e, SL_EMIT_SNAPSHOT, 0, 0);
@@ -813,11 +764,9 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
         return e->failed;
     while (n > 0) {
         size_t room = e->batch_cap - e->staged;
-        if (e->cfg.pe.trigger.every_events) {
-            uint64_t to_trigger = e->next_event_trigger - e->stats.events_in;
-            if (to_trigger < room)
-                room = (size_t)to_trigger;
-        }
+        uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
+        if (to_trigger < room)
+            room = (size_t)to_trigger;
         size_t take = n < room ? n : room;
         int rc;
         if (e->staged == 0)
@@ -904,8 +853,7 @@ int sl_engine_reset(sl_engine *e)
     e->staged = 0;
     e->wm = (sl_watermark){0, 0};
     e->closed_before = INT64_MIN;
-    e->next_event_trigger = e->cfg.pe.trigger.every_events;
-    e->last_emit_s = now_s();
+    sl_trigger_init(&e->trig, &e->cfg.pe.trigger, now_s());
     e->failed = 0;
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
