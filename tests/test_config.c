@@ -267,9 +267,9 @@ Test(config, unknown_keys_at_every_level)
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
     EXPECT_ERR("source: {type: file, file: x}\npe: {kind: ctr}\n",
-               "topo.yaml:1:22: source: unknown key \"file\" (expected one of: type, path, "
-               "format, events, keys, skew, click_rate, purchase_rate, seed, start_ms, "
-               "events_per_ms, users)");
+               "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
+               "of: type, path, format, events, keys, skew, click_rate, purchase_rate, seed, "
+               "start_ms, events_per_ms, users, follow, poll_ms)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");
@@ -405,8 +405,8 @@ Test(config, filter)
 Test(config, source_rules)
 {
     EXPECT_ERR("source: {type: pipe}\npe: {kind: ctr}\n",
-               "topo.yaml:1:16: source.type: expected one of file, stdin, generator, got "
-               "\"pipe\"");
+               "topo.yaml:1:16: source.type: expected one of file, stdin, generator, zmq, "
+               "tcp, got \"pipe\"");
     EXPECT_ERR("source: {type: file, path: x, format: xml}\npe: {kind: ctr}\n",
                "topo.yaml:1:39: source.format: expected one of ndjson, json, csv, got \"xml\"");
     EXPECT_ERR("source: {type: stdin, path: x}\npe: {kind: ctr}\n",

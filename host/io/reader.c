@@ -51,6 +51,8 @@ struct sl_reader {
     uint64_t base;  /* input offset of buf[0] */
     int eof;        /* end of input reached */
     int live;       /* read with poll + read(2): a pipe, socket or terminal */
+    int chunked;    /* no FILE: input is handed in with sl_reader_room/commit/feed */
+    int wait_ms;    /* longest poll of a live input */
     int fd;         /* fileno(in) when live */
     int starved;    /* the last refill found nothing to read yet (live only) */
     int discarding; /* skipping the rest of an over-long line */
@@ -62,12 +64,15 @@ struct sl_reader {
     struct sl_reader_stats st; /* st.bytes is kept as base + pos */
 };
 
-sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line)
+/* A reader of `in`, or a chunked one (in NULL) whose buffer starts at `cap0` bytes. */
+static sl_reader *reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line, size_t cap0)
 {
     sl_reader *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->in = in;
+    r->chunked = in == NULL;
+    r->wait_ms = SL_READER_WAIT_MS;
     r->fmt = fmt;
     r->dict = dict;
     if (max_line == 0)
@@ -78,7 +83,7 @@ sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_li
     r->fd = in ? fileno(in) : -1;
     struct stat st;
     r->live = r->fd >= 0 && fstat(r->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
-    r->cap = BLOCK;
+    r->cap = cap0;
     r->buf = malloc(r->cap);
     r->scratch = malloc(r->cap);
     if (!r->buf || !r->scratch)
@@ -90,6 +95,80 @@ fail:
     free(r->scratch);
     free(r);
     return NULL;
+}
+
+sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line)
+{
+    if (!in)
+        return NULL;
+    return reader_new(in, fmt, dict, max_line, BLOCK);
+}
+
+/* A chunked reader starts small (one per TCP connection) and grows as lines need it. */
+#define CHUNK_CAP0 ((size_t)16 << 10)
+
+sl_reader *sl_reader_new_chunked(sl_format fmt, sl_addict *dict, size_t max_line)
+{
+    return reader_new(NULL, fmt, dict, max_line, BLOCK < CHUNK_CAP0 ? BLOCK : CHUNK_CAP0);
+}
+
+void sl_reader_set_wait(sl_reader *r, int ms)
+{
+    r->wait_ms = ms < 0 ? 0 : ms;
+}
+
+/* Moves the unconsumed bytes to the front of the buffer. */
+static void compact(sl_reader *r)
+{
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->fill - r->pos);
+        r->base += r->pos;
+        r->fill -= r->pos;
+        r->pos = 0;
+    }
+}
+
+static int grow(sl_reader *r);
+
+char *sl_reader_room(sl_reader *r, size_t *room)
+{
+    *room = 0;
+    if (!r->chunked || r->eof || r->failed)
+        return NULL;
+    compact(r);
+    if (r->fill == r->cap && r->cap < r->max_line + 2 && grow(r) != 0)
+        return NULL;
+    *room = r->cap - r->fill;
+    return r->buf + r->fill;
+}
+
+void sl_reader_commit(sl_reader *r, size_t n)
+{
+    SL_CHECK(r->chunked && n <= r->cap - r->fill);
+    r->fill += n;
+}
+
+size_t sl_reader_feed(sl_reader *r, const void *data, size_t len)
+{
+    size_t room = 0;
+    char *p = sl_reader_room(r, &room);
+    if (!p)
+        return 0;
+    if (len > room)
+        len = room;
+    memcpy(p, data, len);
+    r->fill += len;
+    return len;
+}
+
+void sl_reader_end(sl_reader *r)
+{
+    r->eof = 1;
+}
+
+size_t sl_reader_pending(const sl_reader *r)
+{
+    return r->fill - r->pos;
 }
 
 void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud)
@@ -149,23 +228,23 @@ static int grow(sl_reader *r)
  * Returns 0 (r->eof set at end of input), SL_EIO or SL_ENOMEM. */
 static int refill(sl_reader *r)
 {
-    if (r->pos > 0) {
-        memmove(r->buf, r->buf + r->pos, r->fill - r->pos);
-        r->base += r->pos;
-        r->fill -= r->pos;
-        r->pos = 0;
-    }
+    compact(r);
     if (r->fill == r->cap) {
         int rc = grow(r);
         if (rc)
             return rc;
+    }
+    if (r->chunked) {
+        /* Only the caller brings more (sl_reader_room, sl_reader_end). */
+        r->starved = 1;
+        return 0;
     }
     size_t want = r->cap - r->fill;
     if (want > BLOCK)
         want = BLOCK;
     if (r->live) {
         struct pollfd p = {.fd = r->fd, .events = POLLIN};
-        int ready = poll(&p, 1, SL_READER_WAIT_MS);
+        int ready = poll(&p, 1, r->wait_ms);
         if (ready < 0 && errno != EINTR)
             return SL_EIO;
         if (ready <= 0) {

@@ -30,15 +30,44 @@ struct sl_reader_stats {
     uint64_t bytes;   /* bytes consumed */
 };
 
-/* Returns a reader of `in` (not closed by the reader), or NULL when out of memory. Lines longer
- * than max_line bytes are malformed (0 selects SL_READER_MAX_LINE_DEFAULT). */
+/* Returns a reader of `in` (not closed by the reader), or NULL when out of memory (or in is NULL).
+ * Lines longer than max_line bytes are malformed (0 selects SL_READER_MAX_LINE_DEFAULT). */
 sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_line);
+
+/* A reader without a FILE, for input that arrives in chunks (a socket's reads, a message, a
+ * followed file): the caller puts bytes into the reader's buffer (sl_reader_room and
+ * sl_reader_commit, or sl_reader_feed) and calls sl_reader_read, which parses every complete
+ * line and returns fewer than `max` records when it needs more input; a line may be split across
+ * chunks. sl_reader_end says no more input comes: a last line without a newline is then parsed
+ * as a line (as at the end of a file). The buffer starts at 16 KiB and grows, as a FILE
+ * reader's, up to max_line + 2 bytes; lines longer than max_line are reported and skipped.
+ * Line numbers and byte offsets count from the first byte handed in. NULL when out of memory. */
+sl_reader *sl_reader_new_chunked(sl_format fmt, sl_addict *dict, size_t max_line);
+
+/* Free space at the end of a chunked reader's buffer: a pointer to *room bytes, to be filled
+ * and then announced with sl_reader_commit. *room is 0 (and NULL returned) after sl_reader_end,
+ * after a sticky error, or when the buffer holds unparsed lines (call sl_reader_read first). */
+char *sl_reader_room(sl_reader *r, size_t *room);
+void sl_reader_commit(sl_reader *r, size_t n);
+
+/* Copies as much of data as fits (sl_reader_room) and returns the number of bytes taken. */
+size_t sl_reader_feed(sl_reader *r, const void *data, size_t len);
+
+/* No more input for a chunked reader. */
+void sl_reader_end(sl_reader *r);
+
+/* Bytes handed in and not consumed yet (a partial line, or lines not read yet). */
+size_t sl_reader_pending(const sl_reader *r);
 
 /* Sets the malformed-line callback (default: none; lines are still counted). */
 void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
 
 /* How long one read of a pipe, socket or terminal waits for data (ms). */
 #define SL_READER_WAIT_MS 50
+
+/* How long one read of a pipe, socket or terminal waits when nothing has arrived (ms; default
+ * SL_READER_WAIT_MS, 0 = not at all). */
+void sl_reader_set_wait(sl_reader *r, int ms);
 
 /* Reads up to `max` (> 0) records into out. Returns the number read (0 at the end of input, or
  * when a pipe, socket or terminal had nothing for SL_READER_WAIT_MS: sl_reader_at_end tells),

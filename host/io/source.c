@@ -4,26 +4,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "generator.h"
-
-/* A source backend. Threading: the source's thread only. */
-struct source_ops {
-    /* Checks the kind's own keys (t->source.opts) when the topology is loaded: unknown keys and
-     * wrong values fail with their line and column (opts.h). NULL: the kind takes none. */
-    int (*check)(const sl_topology *t, char *msg, size_t msglen);
-    /* Opens the backend for topology t (stdin or the caller's FILE for line sources). Returns
-     * 0 with *be, or an sl_err with msg. */
-    int (*open)(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
-                void **be, char *msg, size_t msglen);
-    /* Up to cap records: what is available now; 0 with *end set at the end of input. */
-    long (*read)(void *be, sl_rec *buf, size_t cap, int *end);
-    /* A descriptor to poll for input, or -1 when reading never waits. */
-    int (*fd)(const void *be);
-    void (*stats)(const void *be, sl_source_stats *st);
-    void (*close)(void **be);
-};
+#include "srcbe.h"
 
 /* ---- line sources: a reader over a file, a pipe or stdin ---------------------------------- */
 
@@ -62,8 +48,57 @@ static void lines_close(void **be)
     sl_reader_destroy((sl_reader **)be);
 }
 
-static const struct source_ops lines_ops = {NULL,     lines_open,  lines_read,
-                                            lines_fd, lines_stats, lines_close};
+static void lines_set_wait(void *be, int ms)
+{
+    sl_reader_set_wait(be, ms);
+}
+
+static const struct source_ops lines_ops = {
+    .open = lines_open,
+    .read = lines_read,
+    .fd = lines_fd,
+    .stats = lines_stats,
+    .close = lines_close,
+    .set_wait = lines_set_wait,
+};
+
+/* ---- files: read once, or followed (src_follow.c) ----------------------------------------- */
+
+/* follow (bool) and poll_ms (with follow only). */
+static int file_check(const sl_topology *t, char *msg, size_t msglen)
+{
+    static const char *const known[] = {"follow", "poll_ms"};
+    const sl_opts *o = &t->source.opts;
+    int rc = sl_opts_known(o, "source", "source type file", known, 2, msg, msglen);
+    if (rc)
+        return rc;
+    int follow = 0;
+    if ((rc = sl_opts_bool(o, "source", "follow", &follow, msg, msglen)))
+        return rc;
+    if (!follow && sl_opts_get(o, "poll_ms"))
+        return sl_opts_fail(o, "source", "poll_ms", msg, msglen, "needs follow: true");
+    uint64_t poll_ms = 0;
+    return sl_opts_u64(o, "source", "poll_ms", 1, 60000, &poll_ms, msg, msglen);
+}
+
+static const struct source_ops *file_variant(const sl_topology *t)
+{
+    int follow = 0;
+    char msg[8];
+    sl_opts_bool(&t->source.opts, "source", "follow", &follow, msg, sizeof msg);
+    return follow ? &sl_src_follow_ops : NULL;
+}
+
+static const struct source_ops file_ops = {
+    .check = file_check,
+    .open = lines_open,
+    .read = lines_read,
+    .fd = lines_fd,
+    .stats = lines_stats,
+    .close = lines_close,
+    .set_wait = lines_set_wait,
+    .variant = file_variant,
+};
 
 /* ---- the generator ------------------------------------------------------------------------ */
 
@@ -107,7 +142,37 @@ static void gen_close(void **be)
     sl_gen_destroy((sl_gen **)be);
 }
 
-static const struct source_ops gen_ops = {NULL, gen_open, gen_read, gen_fd, gen_stats, gen_close};
+static const struct source_ops gen_ops = {
+    .open = gen_open, .read = gen_read, .fd = gen_fd, .stats = gen_stats, .close = gen_close};
+
+/* ---- helpers of the live backends (srcbe.h) ----------------------------------------------- */
+
+int sl_src_origin_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset,
+                      const char *reason)
+{
+    sl_src_origin *o = ud;
+    if (!o->fn)
+        return 0;
+    char r[512];
+    snprintf(r, sizeof r, "%s: %s", o->what, reason);
+    return o->fn(o->ud, line - o->line0, column, byte_offset - o->byte0, r);
+}
+
+int64_t sl_src_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_src_add_input(struct sl_reader_stats *a, const struct sl_reader_stats *b)
+{
+    a->lines += b->lines;
+    a->records += b->records;
+    a->bad += b->bad;
+    a->blank += b->blank;
+    a->bytes += b->bytes;
+}
 
 /* ---- the kinds ---------------------------------------------------------------------------- */
 
@@ -116,9 +181,11 @@ static const struct {
     const char *name;
     const struct source_ops *ops;
 } kinds[] = {
-    [SL_SRC_FILE] = {"file", &lines_ops},
+    [SL_SRC_FILE] = {"file", &file_ops},
     [SL_SRC_STDIN] = {"stdin", &lines_ops},
     [SL_SRC_GENERATOR] = {"generator", &gen_ops},
+    {"zmq", &sl_src_zmq_ops},
+    {"tcp", &sl_src_tcp_ops},
 };
 #define NKINDS (int)(sizeof kinds / sizeof *kinds)
 
@@ -164,6 +231,8 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    if (ops->variant && ops->variant(t))
+        ops = ops->variant(t);
     s->ops = ops;
     s->generator = ops == &gen_ops;
     s->mask = t->filter_types;
@@ -174,6 +243,25 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
     }
     *out = s;
     return 0;
+}
+
+void sl_source_set_wait(sl_source *s, int ms)
+{
+    if (s->ops->set_wait)
+        s->ops->set_wait(s->be, ms < 0 ? 0 : ms);
+}
+
+int sl_source_close_input(sl_source *s)
+{
+    if (s->ops->close_input)
+        return s->ops->close_input(s->be);
+    s->done = 1;
+    return 0;
+}
+
+const char *sl_source_endpoint(const sl_source *s)
+{
+    return s->ops->endpoint ? s->ops->endpoint(s->be) : NULL;
 }
 
 long sl_source_read(sl_source *s, sl_rec *buf, size_t cap)

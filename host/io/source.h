@@ -1,6 +1,8 @@
-/* A topology's source and keyless filter: records from the generator, or from a reader over a
- * file or stdin, with the event types the topology does not want removed (and counted). Used by
- * the one-process pipeline and by the cluster client alike (through host/run/ingest.h).
+/* A topology's source and keyless filter: records from the generator, from a reader over a
+ * file or stdin, from a followed file (file with follow: true), or from live sockets (zmq: a
+ * ZeroMQ PULL socket; tcp: newline-delimited lines from several TCP clients), with the event types
+ * the topology does not want removed (and counted). Used by the one-process pipeline and by the
+ * cluster client alike (through host/run/ingest.h).
  *
  * Kinds of source are backends behind one ops table (source.c: open, a read that returns what is
  * available without waiting long, a descriptor to poll, stats, close), registered in one table
@@ -32,17 +34,38 @@ int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
 int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_bad, void *bad_ud,
                   sl_source **out, char *msg, size_t msglen);
 
-/* Reads up to `cap` records into buf, after the filter: what is available now (a pipe with
- * nothing to read returns 0 after at most SL_READER_WAIT_MS). Returns the number (0 at the end
+/* Reads up to `cap` records into buf, after the filter: what is available now, never waiting
+ * to fill buf (a pipe or socket with nothing to read returns 0 after at most the wait time,
+ * sl_source_set_wait). Returns the number (0 at the end
  * of input, or when nothing was available, or when the filter removed all of it: callers loop
  * on sl_source_done), or a negative sl_err: SL_EIO, or SL_EPARSE when on_bad asked to stop. */
 long sl_source_read(sl_source *s, sl_rec *buf, size_t cap);
 
-/* 1 once the input is exhausted. */
+/* 1 once the input is exhausted. Live sources (zmq, tcp, a followed file) run until
+ * sl_source_close_input. */
 int sl_source_done(const sl_source *s);
 
-/* A descriptor that becomes readable when the source has more (a pipe, a socket, a terminal),
- * or -1 when reads never wait (files, the generator). */
+/* The longest one sl_source_read waits when nothing is available (ms, 0 = not at all; default
+ * SL_READER_WAIT_MS). Sources that never wait (a regular file, the generator) ignore it. */
+void sl_source_set_wait(sl_source *s, int ms);
+
+/* Stops taking new input: a tcp source closes its listening socket, a zmq source unbinds, a
+ * followed file stops following. Later reads return what was already taken (bytes the kernel
+ * or ZeroMQ had received, lines buffered, the followed file up to its current end) without
+ * waiting, then the source is done; a line without its newline is then parsed as a line, as at
+ * the end of a file. Other kinds are done at once. For SIGINT. Returns 0 or an sl_err. */
+int sl_source_close_input(sl_source *s);
+
+/* The address a zmq or tcp source listens on, with the port the system chose when the topology
+ * asked for port 0 (tcp) or "*" (zmq): "tcp://127.0.0.1:5600", "127.0.0.1:5601". NULL for
+ * other kinds, and after sl_source_close_input for tcp. */
+const char *sl_source_endpoint(const sl_source *s);
+
+/* A descriptor that becomes readable when the source may have more: a pipe, terminal or socket;
+ * for tcp an epoll descriptor (level-triggered) over the listening socket and connections; for
+ * zmq ZeroMQ's ZMQ_FD, edge-triggered: it fires once after a read returned fewer than cap
+ * records (read again at once when one returned cap). -1 where there is none (files, followed
+ * files, the generator): call sl_source_read in a loop; it waits at most the wait time. */
 int sl_source_fd(const sl_source *s);
 
 typedef struct sl_source_stats {
@@ -50,6 +73,11 @@ typedef struct sl_source_stats {
     uint64_t generated;
     uint64_t filtered;
     uint64_t passed;
+    uint64_t messages;    /* zmq: messages received */
+    uint64_t oversized;   /* zmq: messages over max_message, skipped (in input.bad too) */
+    uint64_t connections; /* tcp: connections accepted */
+    uint64_t refused;     /* tcp: connections closed at once, max_clients being open */
+    uint64_t rotations;   /* followed file: new files at the path, and truncations */
 } sl_source_stats;
 
 void sl_source_get_stats(const sl_source *s, sl_source_stats *st);

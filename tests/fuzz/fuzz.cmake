@@ -38,7 +38,14 @@ target_compile_definitions(fuzz_reader64 PRIVATE
   sl_reader_stats=sl_reader64_stats
   sl_reader_at_end=sl_reader64_at_end
   sl_reader_fd=sl_reader64_fd
-  sl_reader_destroy=sl_reader64_destroy)
+  sl_reader_destroy=sl_reader64_destroy
+  sl_reader_new_chunked=sl_reader64_new_chunked
+  sl_reader_set_wait=sl_reader64_set_wait
+  sl_reader_room=sl_reader64_room
+  sl_reader_commit=sl_reader64_commit
+  sl_reader_feed=sl_reader64_feed
+  sl_reader_end=sl_reader64_end
+  sl_reader_pending=sl_reader64_pending)
 
 function(sluice_fuzz_target name)
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c ${ARGN})
