@@ -118,7 +118,8 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                     fclose(in);
                 return 2;
             }
-            if (sl_outfile_open(t->sink.path, &of, msg, sizeof msg)) {
+            /* A result stream (snapshots) is written in place, so that it can be followed. */
+            if (sl_outfile_open_mode(t->sink.path, t->sink.snapshots, &of, msg, sizeof msg)) {
                 fprintf(stderr, "%s: %s\n", cli_prog, msg);
                 if (in && in != stdin)
                     fclose(in);

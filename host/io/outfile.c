@@ -274,6 +274,11 @@ static int open_tmp(sl_outfile *of, mode_t mode)
 
 int sl_outfile_open(const char *path, sl_outfile **ofp, char *msg, size_t msglen)
 {
+    return sl_outfile_open_mode(path, 0, ofp, msg, msglen);
+}
+
+int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char *msg, size_t msglen)
+{
     struct stat st;
     int e = 0, bad_folder = 0, rc;
     *ofp = NULL;
@@ -287,7 +292,7 @@ int sl_outfile_open(const char *path, sl_outfile **ofp, char *msg, size_t msglen
     int exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) {
         e = EISDIR;
-    } else if (special_path(path) || (exists && !S_ISREG(st.st_mode))) {
+    } else if (in_place || special_path(path) || (exists && !S_ISREG(st.st_mode))) {
         of->direct = 1;
         of->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (of->fd < 0)

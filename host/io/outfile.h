@@ -30,6 +30,11 @@ int sl_outfile_check_not_input(const char *out_path, int in_fd, const char *in_p
  * names the file, or its missing folder, and the errno text) or SL_ENOMEM. */
 int sl_outfile_open(const char *path, sl_outfile **of, char *msg, size_t msglen);
 
+/* sl_outfile_open, or with in_place the file itself is truncated and written as rows come
+ * (no temporary file, no rename): for result streams (snapshots) that a program follows while
+ * the job runs. */
+int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **of, char *msg, size_t msglen);
+
 /* The stream to write to; valid until commit or abort. */
 FILE *sl_outfile_stream(const sl_outfile *of);
 

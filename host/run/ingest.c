@@ -19,7 +19,18 @@ int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_
     double t0 = sl_ingest_now(), last = t0;
     uint64_t pushed = 0, last_events = 0;
     int rc = 0;
-    while (!sl_source_done(in->src) && !(in->stop && *in->stop)) {
+    int closed = 0;
+    if (in->wait_ms > 0)
+        sl_source_set_wait(in->src, in->wait_ms);
+    while (!sl_source_done(in->src)) {
+        if (!closed && in->stop && *in->stop) {
+            closed = 1;
+            if ((rc = sl_source_close_input(in->src))) {
+                snprintf(msg, msglen, "closing the input failed");
+                break;
+            }
+            continue;
+        }
         long n = sl_source_read(in->src, buf, cap);
         if (n < 0) {
             rc = (int)n;

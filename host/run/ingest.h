@@ -40,11 +40,16 @@ typedef struct sl_ingest {
     /* Once *stop is nonzero (a signal handler sets it), the loop stops taking input: what was
      * read is handed on and the loop returns 0 as at the end of input. NULL: never. */
     const volatile sig_atomic_t *stop;
+    /* The longest a read waits when nothing is available (ms; 0: SL_READER_WAIT_MS), so that
+     * turn runs that often while input is silent. */
+    int wait_ms;
 } sl_ingest;
 
-/* Runs `in` until the source is exhausted or *in->stop is set, reading into buf (cap records).
- * Returns 0, or the first failure (SL_EIO or SL_EPARSE from the source, or what push/turn returned)
- * with msg filled. *elapsed_s (may be NULL) gets the seconds from the first read to the end. */
+/* Runs `in` until the source is exhausted; once *in->stop is set, the source stops taking input
+ * (sl_source_close_input) and what it had already taken is read to its end, reading into buf (cap
+ * records). Returns 0, or the first failure (SL_EIO or SL_EPARSE from the source, or what push/turn
+ * returned) with msg filled. *elapsed_s (may be NULL) gets the seconds from the first read to the
+ * end. */
 int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_s, char *msg,
                   size_t msglen);
 

@@ -231,6 +231,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
 
     struct ticking tk = {&x, t->batch_wait_ms};
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
+    /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */
+    in.wait_ms = t->batch_wait_ms < 1 ? 1 : t->batch_wait_ms > 50 ? 50 : (int)t->batch_wait_ms;
     double t0 = sl_ingest_now();
     if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
         goto out;
