@@ -537,11 +537,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
     npart = calloc(c.n, sizeof *npart);
     map = sl_partmap_new(o->cl->partitions, c.n, &perr);
-    sink = dict ? sl_sink_new(po->out, dict, 0, po->top > 0) : NULL;
-    if (!dict || !buf || !part || !npart || !map || !sink) {
+    if (!dict || !buf || !part || !npart || !map) {
         rc = SL_ENOMEM;
         goto out;
     }
+    if ((rc = sl_sink_open(t, po->out, dict, po->top > 0, &sink, msg, msglen)))
+        goto out;
     if ((rc = open_net(&c)))
         goto out;
     job.topo = *t;

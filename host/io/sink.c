@@ -1,34 +1,34 @@
+/* The result sink: the common part (ids, order, kept rows, changes, emission metadata), the
+ * table of kinds and the file backend; see sink.h. */
 #include "sink.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "log.h"
+#include "sinkbe.h"
+#include "utf8.h"
 
-struct sl_sink {
-    FILE *out;
-    sl_columns cols;
-    int windowed;
-    char key_name[48]; /* the first column's name; "ad_id" unless re-keyed by a join */
-    const sl_addict *dict;
-    int snapshots;
-    int keep; /* keep window and final rows (for the top table) */
-    int header_done;
-    uint64_t nsnap, nwin;
-    sl_row *kept;
-    size_t nkept, capkept;
-    struct named *order; /* scratch for sorting one emission */
-    size_t order_cap;
-};
+/* ---- the table of kinds ------------------------------------------------------------------- */
 
-/* Sink kinds, indexed by enum sl_sink_kind: a name and the check of the kind's own keys. */
+static const sl_sink_ops file_ops;
+
+/* Sink kinds, indexed by enum sl_sink_kind and SL_SINK_ZMQ, SL_SINK_REDIS: a name, the check of
+ * the kind's own keys and its backend. */
 static const struct {
     const char *name;
     int (*check)(const sl_topology *t, char *msg, size_t msglen); /* NULL: takes none */
+    const sl_sink_ops *ops;
 } kinds[] = {
-    [SL_SINK_FILE] = {"file", NULL},
+    [SL_SINK_FILE] = {"file", NULL, &file_ops},
+    [SL_SINK_ZMQ] = {"zmq", sl_sink_zmq_check, &sl_sink_zmq_ops},
+    [SL_SINK_REDIS] = {"redis", sl_sink_redis_check, &sl_sink_redis_ops},
 };
 #define NKINDS (int)(sizeof kinds / sizeof *kinds)
 
@@ -51,44 +51,109 @@ int sl_sink_check(const sl_topology *t, char *msg, size_t msglen)
     return sl_opts_known(&t->sink.opts, "sink", what, NULL, 0, msg, msglen);
 }
 
-struct named {
-    const sl_row *row;
-    const char *id;
-    size_t len;
-    char hex[19];
-};
+/* ---- text --------------------------------------------------------------------------------- */
 
-sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots, int keep)
+static int tb_reserve(sl_tbuf *b, size_t more)
 {
-    sl_sink *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->keep = keep;
-    s->out = out;
-    s->dict = dict;
-    s->snapshots = snapshots;
-    return s;
+    if (b->oom)
+        return -1;
+    if (b->len + more + 1 <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 4096;
+    while (ncap < b->len + more + 1)
+        ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np) {
+        b->oom = 1;
+        return -1;
+    }
+    b->p = np;
+    b->cap = ncap;
+    return 0;
 }
 
-void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed)
+void sl_tb_put(sl_tbuf *b, const void *data, size_t n)
 {
-    s->cols = *cols;
-    s->windowed = windowed;
-}
-
-void sl_sink_set_key_name(sl_sink *s, const char *name)
-{
-    snprintf(s->key_name, sizeof s->key_name, "%s", name);
-}
-
-void sl_sink_destroy(sl_sink **sp)
-{
-    if (!sp || !*sp)
+    if (tb_reserve(b, n))
         return;
-    free((*sp)->kept);
-    free((*sp)->order);
-    free(*sp);
-    *sp = NULL;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sl_tb_puts(sl_tbuf *b, const char *s)
+{
+    sl_tb_put(b, s, strlen(s));
+}
+
+void sl_tb_printf(sl_tbuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        sl_tb_put(b, small, (size_t)n);
+        return;
+    }
+    if (tb_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void sl_tb_free(sl_tbuf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* RFC 4180 quoting, as sl_csv_write_field. */
+static void tb_csv_field(sl_tbuf *b, const char *id, size_t len)
+{
+    size_t plain = 0;
+    while (plain < len && id[plain] != ',' && id[plain] != '"' && id[plain] != '\r' &&
+           id[plain] != '\n')
+        plain++;
+    if (plain == len) {
+        sl_tb_put(b, id, len);
+        return;
+    }
+    sl_tb_put(b, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        if (id[i] == '"')
+            sl_tb_put(b, "\"", 1);
+        sl_tb_put(b, &id[i], 1);
+    }
+    sl_tb_put(b, "\"", 1);
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; a byte that is not part of
+ * valid UTF-8 becomes the code point of the same value (\u00XX), so that the line stays JSON. */
+static void tb_json_str(sl_tbuf *b, const char *s, size_t len)
+{
+    sl_tb_put(b, "\"", 1);
+    size_t i = 0;
+    while (i < len) {
+        size_t good = i + sl_utf8_check(s + i, len - i); /* s[i..good) is valid UTF-8 */
+        for (; i < good; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c == '"' || c == '\\')
+                sl_tb_printf(b, "\\%c", c);
+            else if (c < 0x20 || c == 0x7f)
+                sl_tb_printf(b, "\\u%04x", c);
+            else
+                sl_tb_put(b, &s[i], 1);
+        }
+        if (i < len)
+            sl_tb_printf(b, "\\u%04x", (unsigned char)s[i++]);
+    }
+    sl_tb_put(b, "\"", 1);
 }
 
 void sl_csv_write_field(FILE *out, const char *id, size_t len)
@@ -110,9 +175,359 @@ void sl_csv_write_field(FILE *out, const char *id, size_t len)
     fputc('"', out);
 }
 
+/* ---- rows as text ------------------------------------------------------------------------- */
+
+static const char *key_name(const sl_sink *s)
+{
+    return s->key_name[0] ? s->key_name : "ad_id";
+}
+
+void sl_sink_header(const sl_sink *s, sl_tbuf *b)
+{
+    if (s->meta)
+        sl_tb_puts(b, "emit,emit_seq,emit_time_ms,emit_watermark_ms,");
+    else if (s->snapshots)
+        sl_tb_puts(b, "emit,");
+    sl_tb_puts(b, key_name(s));
+    if (s->windowed)
+        sl_tb_puts(b, ",window_start");
+    for (int c = 0; c < s->cols.n; c++)
+        sl_tb_printf(b, ",%s", s->cols.name[c]);
+}
+
+const char *sl_sink_key_text(const sl_sink *s, double v, char *buf, size_t buflen, size_t *len)
+{
+    const uint64_t k = sl_columns_key(v);
+    *len = 0;
+    if (k == 0)
+        return "";
+    const char *id = sl_addict_get(s->dict, k, len);
+    if (id)
+        return id;
+    snprintf(buf, buflen, "#%016" PRIx64, k);
+    *len = strlen(buf);
+    return buf;
+}
+
+static void csv_row(const sl_sink *s, const sl_emission *em, const struct sl_named *nm, sl_tbuf *b)
+{
+    const sl_row *r = nm->row;
+    char buf[400];
+    if (s->meta) {
+        sl_tb_printf(b, "%s,%" PRIu64 ",%" PRId64 ",", em->label, em->seq, em->time_ms);
+        if (em->has_watermark)
+            sl_tb_printf(b, "%" PRId64, em->watermark_ms);
+        sl_tb_put(b, ",", 1);
+    } else if (s->snapshots) {
+        sl_tb_printf(b, "%s,", em->label);
+    }
+    tb_csv_field(b, nm->id, nm->len);
+    if (s->windowed)
+        sl_tb_printf(b, ",%" PRId64, r->window_start);
+    for (int c = 0; c < s->cols.n; c++) {
+        sl_tb_put(b, ",", 1);
+        if (s->cols.fmt[c] == SL_COLFMT_KEY) {
+            size_t len;
+            const char *id = sl_sink_key_text(s, r->v[c], buf, sizeof buf, &len);
+            if (id == buf) /* '#' and hex digits */
+                sl_tb_put(b, id, len);
+            else
+                tb_csv_field(b, id, len);
+            continue;
+        }
+        sl_columns_format(&s->cols, c, r->v[c], buf, sizeof buf);
+        sl_tb_puts(b, buf);
+    }
+    sl_tb_put(b, "\n", 1);
+}
+
+static void json_row(const sl_sink *s, const sl_emission *em, const struct sl_named *nm, sl_tbuf *b)
+{
+    const sl_row *r = nm->row;
+    char buf[400];
+    sl_tb_printf(b,
+                 "{\"emit\":\"%s\",\"emit_seq\":%" PRIu64 ",\"emit_time_ms\":%" PRId64
+                 ",\"emit_watermark_ms\":",
+                 em->label, em->seq, em->time_ms);
+    if (em->has_watermark)
+        sl_tb_printf(b, "%" PRId64, em->watermark_ms);
+    else
+        sl_tb_puts(b, "null");
+    sl_tb_printf(b, ",\"%s\":", key_name(s));
+    tb_json_str(b, nm->id, nm->len);
+    if (s->windowed)
+        sl_tb_printf(b, ",\"window_start\":%" PRId64, r->window_start);
+    for (int c = 0; c < s->cols.n; c++) {
+        sl_tb_printf(b, ",\"%s\":", s->cols.name[c]);
+        if (s->cols.fmt[c] == SL_COLFMT_KEY) {
+            size_t len;
+            const char *id = sl_sink_key_text(s, r->v[c], buf, sizeof buf, &len);
+            if (len == 0 && sl_columns_key(r->v[c]) == 0)
+                sl_tb_puts(b, "null");
+            else
+                tb_json_str(b, id, len);
+        } else if (!isfinite(r->v[c])) {
+            sl_tb_puts(b, "null");
+        } else {
+            sl_columns_format(&s->cols, c, r->v[c], buf, sizeof buf);
+            sl_tb_puts(b, buf);
+        }
+    }
+    sl_tb_puts(b, "}\n");
+}
+
+void sl_sink_format_row(const sl_sink *s, const sl_emission *em, const struct sl_named *nm,
+                        sl_tbuf *b)
+{
+    if (s->format == SL_SINK_NDJSON)
+        json_row(s, em, nm, b);
+    else
+        csv_row(s, em, nm, b);
+}
+
+/* ---- the file backend --------------------------------------------------------------------- */
+
+static int file_open(sl_sink *s, const sl_topology *t, FILE *out, char *msg, size_t msglen)
+{
+    (void)t, (void)msg, (void)msglen;
+    s->out = out;
+    return 0;
+}
+
+static int file_write(sl_sink *s, const sl_emission *em)
+{
+    if (!s->out)
+        return 0;
+    sl_tbuf b = {0};
+    if (!s->header_done && s->format == SL_SINK_CSV) {
+        sl_sink_header(s, &b);
+        sl_tb_put(&b, "\n", 1);
+    }
+    s->header_done = 1;
+    int rc = 0;
+    for (size_t i = 0; i < em->n; i++) {
+        sl_sink_format_row(s, em, &em->rows[i], &b);
+        if (b.len >= 1 << 16 || i + 1 == em->n) {
+            if (b.oom) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            if (fwrite(b.p, 1, b.len, s->out) != b.len) {
+                rc = SL_EIO;
+                break;
+            }
+            b.len = 0;
+        }
+    }
+    if (!rc && b.len && fwrite(b.p, 1, b.len, s->out) != b.len) /* a header alone */
+        rc = SL_EIO;
+    sl_tb_free(&b);
+    if (rc == SL_EIO)
+        snprintf(s->msg, sizeof s->msg, "writing the results failed: %s", strerror(errno));
+    return rc;
+}
+
+static int file_flush(sl_sink *s)
+{
+    if (s->out && (fflush(s->out) != 0 || ferror(s->out))) {
+        snprintf(s->msg, sizeof s->msg, "writing the results failed: %s", strerror(errno));
+        return SL_EIO;
+    }
+    return 0;
+}
+
+static void file_close(sl_sink *s)
+{
+    s->out = NULL; /* the caller's stream */
+}
+
+static const sl_sink_ops file_ops = {file_open, file_write, file_flush, file_close};
+
+/* ---- changes: the last row written per (key, window) -------------------------------------- */
+
+struct slot {
+    int used;
+    uint64_t key;
+    int64_t ws;
+    double v[SL_COLUMNS_MAX];
+};
+
+struct sl_lastmap {
+    struct slot *slot;
+    size_t cap, n; /* cap a power of two */
+};
+
+static size_t slot_of(const struct sl_lastmap *m, uint64_t key, int64_t ws)
+{
+    uint64_t h = key ^ ((uint64_t)ws * UINT64_C(0x9e3779b97f4a7c15));
+    h ^= h >> 31;
+    h *= UINT64_C(0xbf58476d1ce4e5b9);
+    h ^= h >> 29;
+    size_t i = (size_t)h & (m->cap - 1);
+    while (m->slot[i].used && (m->slot[i].key != key || m->slot[i].ws != ws))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static int map_grow(struct sl_lastmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 1024;
+    struct slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return SL_ENOMEM;
+    struct sl_lastmap nm = {ns, ncap, 0};
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slot[i].used) {
+            nm.slot[slot_of(&nm, m->slot[i].key, m->slot[i].ws)] = m->slot[i];
+            nm.n++;
+        }
+    free(m->slot);
+    *m = nm;
+    return 0;
+}
+
+/* Removes slot i, moving later slots of its probe run back (no tombstones). */
+static void map_remove(struct sl_lastmap *m, size_t i)
+{
+    size_t j = i;
+    m->slot[i].used = 0;
+    m->n--;
+    for (;;) {
+        j = (j + 1) & (m->cap - 1);
+        if (!m->slot[j].used)
+            return;
+        struct slot moved = m->slot[j];
+        m->slot[j].used = 0;
+        m->slot[slot_of(m, moved.key, moved.ws)] = moved;
+    }
+}
+
+/* Whether row r differs from the last one written for its (key, window), remembering r as
+ * written. Closed windows (closing) are forgotten: they never come again. Returns 1, 0 or
+ * SL_ENOMEM. */
+static int changed(sl_sink *s, const sl_row *r, int closing)
+{
+    struct sl_lastmap *m = s->last;
+    if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m))
+        return SL_ENOMEM;
+    size_t i = slot_of(m, r->key, r->window_start);
+    size_t bytes = (size_t)s->cols.n * sizeof(double);
+    struct slot *sl = &m->slot[i];
+    int differs = !sl->used || memcmp(sl->v, r->v, bytes) != 0; /* bits: NaN and keys too */
+    if (closing) {
+        if (sl->used)
+            map_remove(m, i);
+        return differs;
+    }
+    if (!sl->used) {
+        sl->used = 1;
+        sl->key = r->key;
+        sl->ws = r->window_start;
+        m->n++;
+    }
+    memcpy(sl->v, r->v, bytes);
+    return differs;
+}
+
+/* ---- the common part ---------------------------------------------------------------------- */
+
+static sl_sink *alloc_sink(const sl_addict *dict, int snapshots, int keep)
+{
+    sl_sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->keep = keep;
+    s->dict = dict;
+    s->snapshots = snapshots;
+    return s;
+}
+
+sl_sink *sl_sink_new(FILE *out, const sl_addict *dict, int snapshots, int keep)
+{
+    sl_sink *s = alloc_sink(dict, snapshots, keep);
+    if (s) {
+        s->ops = &file_ops;
+        s->out = out;
+    }
+    return s;
+}
+
+int sl_sink_open(const sl_topology *t, FILE *out, const sl_addict *dict, int keep, sl_sink **sp,
+                 char *msg, size_t msglen)
+{
+    *sp = NULL;
+    int rc = sl_sink_check(t, msg, msglen);
+    if (rc)
+        return rc;
+    sl_sink *s = alloc_sink(dict, t->sink.snapshots, keep);
+    if (!s)
+        return SL_ENOMEM;
+    s->format = t->sink.format == SL_SINK_NDJSON ? SL_SINK_NDJSON : SL_SINK_CSV;
+    s->mode = t->sink.mode == SL_SINK_CHANGES ? SL_SINK_CHANGES : SL_SINK_FULL;
+    s->meta = s->snapshots || s->mode == SL_SINK_CHANGES || s->format == SL_SINK_NDJSON;
+    if (s->mode == SL_SINK_CHANGES && !(s->last = calloc(1, sizeof *s->last))) {
+        sl_sink_destroy(&s);
+        return SL_ENOMEM;
+    }
+    s->ops = kinds[t->sink.kind].ops;
+    msg[0] = '\0';
+    if ((rc = s->ops->open(s, t, out, msg, msglen))) {
+        if (!msg[0])
+            snprintf(msg, msglen, "sink %s: %s", kinds[t->sink.kind].name, sl_strerror(rc));
+        sl_sink_destroy(&s);
+        return rc;
+    }
+    *sp = s;
+    return 0;
+}
+
+void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed)
+{
+    s->cols = *cols;
+    s->windowed = windowed;
+}
+
+void sl_sink_set_key_name(sl_sink *s, const char *name)
+{
+    snprintf(s->key_name, sizeof s->key_name, "%s", name);
+}
+
+void sl_sink_set_clock(sl_sink *s, int64_t (*watermark)(void *ud), void *ud)
+{
+    s->watermark = watermark;
+    s->wm_ud = ud;
+}
+
+const char *sl_sink_message(const sl_sink *s)
+{
+    return s->msg;
+}
+
+int sl_sink_flush(sl_sink *s)
+{
+    return s->ops && s->ops->flush ? s->ops->flush(s) : 0;
+}
+
+void sl_sink_destroy(sl_sink **sp)
+{
+    if (!sp || !*sp)
+        return;
+    sl_sink *s = *sp;
+    if (s->ops && s->ops->close)
+        s->ops->close(s);
+    if (s->last)
+        free(s->last->slot);
+    free(s->last);
+    free(s->pick);
+    free(s->kept);
+    free(s->order);
+    free(s);
+    *sp = NULL;
+}
+
 static int cmp_named(const void *a, const void *b)
 {
-    const struct named *x = a, *y = b;
+    const struct sl_named *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->id, y->id, n);
     if (c)
@@ -124,117 +539,115 @@ static int cmp_named(const void *a, const void *b)
     return 0;
 }
 
-/* Fills s->order with the rows and their ad ids, sorted. Returns 0 or SL_ENOMEM. */
-static int sort_rows(sl_sink *s, const sl_row *rows, size_t n)
+static void name_row(const sl_sink *s, const sl_row *r, struct sl_named *nm, int warn)
+{
+    nm->row = r;
+    nm->id = sl_addict_get(s->dict, r->key, &nm->len);
+    if (!nm->id) { /* every key comes through the dictionary: this is a bug, but show it */
+        if (warn)
+            SL_WARN("sink", "no ad id for key %016" PRIx64, r->key);
+        snprintf(nm->hex, sizeof nm->hex, "0x%016" PRIx64, r->key);
+        nm->id = nm->hex;
+        nm->len = strlen(nm->hex);
+    }
+}
+
+/* Fills s->order with rows pick[0..n) (rows[0..n) when pick is NULL) and their ids, sorted.
+ * Returns 0 or SL_ENOMEM. */
+static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, size_t n)
 {
     if (n == 0)
         return 0;
     if (n > s->order_cap) {
-        struct named *no = realloc(s->order, n * sizeof *no);
+        struct sl_named *no = realloc(s->order, n * sizeof *no);
         if (!no)
             return SL_ENOMEM;
         s->order = no;
         s->order_cap = n;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct named *nm = &s->order[i];
-        nm->row = &rows[i];
-        nm->id = sl_addict_get(s->dict, rows[i].key, &nm->len);
-        if (!nm->id) { /* every key comes through the dictionary: this is a bug, but show it */
-            SL_WARN("sink", "no ad id for key %016" PRIx64, rows[i].key);
-            snprintf(nm->hex, sizeof nm->hex, "0x%016" PRIx64, rows[i].key);
-            nm->id = nm->hex;
-            nm->len = strlen(nm->hex);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        name_row(s, pick ? pick[i] : &rows[i], &s->order[i], 1);
     qsort(s->order, n, sizeof *s->order, cmp_named);
     return 0;
 }
 
-static void write_header(sl_sink *s)
+/* The rows of this emission that changed (into s->pick). Returns the count or SL_ENOMEM. */
+static long pick_changed(sl_sink *s, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
-    if (s->snapshots)
-        fputs("emit,", s->out);
-    fputs(s->key_name[0] ? s->key_name : "ad_id", s->out);
-    if (s->windowed)
-        fputs(",window_start", s->out);
-    for (int c = 0; c < s->cols.n; c++)
-        fprintf(s->out, ",%s", s->cols.name[c]);
-    fputc('\n', s->out);
-}
-
-/* A key column's field: the key's id from the dictionary, CSV-quoted like ad_id; nothing for
- * key 0 (no key, e.g. an empty rank); '#' and 16 hex digits for a key the dictionary lacks (a
- * user key, say: only ad ids are interned). */
-static void write_key(sl_sink *s, double v)
-{
-    const uint64_t k = sl_columns_key(v);
-    if (k == 0)
-        return;
-    size_t len;
-    const char *id = sl_addict_get(s->dict, k, &len);
-    if (id)
-        sl_csv_write_field(s->out, id, len);
-    else
-        fprintf(s->out, "#%016" PRIx64, k);
-}
-
-static void write_row(sl_sink *s, const struct named *nm)
-{
-    const sl_row *r = nm->row;
-    char buf[400];
-    sl_csv_write_field(s->out, nm->id, nm->len);
-    if (s->windowed)
-        fprintf(s->out, ",%" PRId64, r->window_start);
-    for (int c = 0; c < s->cols.n; c++) {
-        fputc(',', s->out);
-        if (s->cols.fmt[c] == SL_COLFMT_KEY) {
-            write_key(s, r->v[c]);
-            continue;
-        }
-        sl_columns_format(&s->cols, c, r->v[c], buf, sizeof buf);
-        fputs(buf, s->out);
+    if (n > s->pick_cap) {
+        const sl_row **np = realloc(s->pick, n * sizeof *np);
+        if (!np)
+            return SL_ENOMEM;
+        s->pick = np;
+        s->pick_cap = n;
     }
-    fputc('\n', s->out);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = changed(s, &rows[i], kind == SL_EMIT_WINDOWS);
+        if (c < 0)
+            return c;
+        if (c)
+            s->pick[m++] = &rows[i];
+    }
+    return (long)m;
+}
+
+static int keep_rows(sl_sink *s, const sl_row *rows, size_t n)
+{
+    if (s->nkept + n > s->capkept) {
+        size_t ncap = (s->nkept + n) * 2;
+        sl_row *nk = realloc(s->kept, ncap * sizeof *nk);
+        if (!nk)
+            return SL_ENOMEM;
+        s->kept = nk;
+        s->capkept = ncap;
+    }
+    memcpy(s->kept + s->nkept, rows, n * sizeof *rows);
+    s->nkept += n;
+    return 0;
 }
 
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
     sl_sink *s = ud;
-    if (s->keep && kind != SL_EMIT_SNAPSHOT && n > 0) {
-        if (s->nkept + n > s->capkept) {
-            size_t ncap = (s->nkept + n) * 2;
-            sl_row *nk = realloc(s->kept, ncap * sizeof *nk);
-            if (!nk)
-                return SL_ENOMEM;
-            s->kept = nk;
-            s->capkept = ncap;
-        }
-        memcpy(s->kept + s->nkept, rows, n * sizeof *rows);
-        s->nkept += n;
-    }
-    if (!s->out || (kind == SL_EMIT_SNAPSHOT && !s->snapshots))
-        return 0;
-    int rc = sort_rows(s, rows, n);
-    if (rc)
+    int rc;
+    if (s->keep && kind != SL_EMIT_SNAPSHOT && n > 0 && (rc = keep_rows(s, rows, n)))
         return rc;
-    if (!s->header_done) {
-        write_header(s);
-        s->header_done = 1;
+    if ((s->ops == &file_ops && !s->out) || (kind == SL_EMIT_SNAPSHOT && !s->snapshots))
+        return 0;
+    sl_emission em = {.kind = kind, .label = "final", .seq = ++s->seq};
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    em.time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (s->watermark) {
+        int64_t wm = s->watermark(s->wm_ud);
+        if (wm != SL_SINK_NO_WATERMARK) {
+            em.has_watermark = 1;
+            em.watermark_ms = wm;
+        }
     }
-    char label[32] = "final";
     if (kind == SL_EMIT_SNAPSHOT)
-        snprintf(label, sizeof label, "snapshot-%" PRIu64, ++s->nsnap);
+        snprintf(em.label, sizeof em.label, "snapshot-%" PRIu64, ++s->nsnap);
     else if (kind == SL_EMIT_WINDOWS)
-        snprintf(label, sizeof label, "windows-%" PRIu64, ++s->nwin);
-    for (size_t i = 0; i < n; i++) {
-        if (s->snapshots)
-            fprintf(s->out, "%s,", label);
-        write_row(s, &s->order[i]);
+        snprintf(em.label, sizeof em.label, "windows-%" PRIu64, ++s->nwin);
+    const sl_row *const *pick = NULL;
+    if (s->mode == SL_SINK_CHANGES) {
+        long m = pick_changed(s, kind, rows, n);
+        if (m < 0)
+            return (int)m;
+        n = (size_t)m;
+        pick = s->pick;
     }
-    if (fflush(s->out) != 0 || ferror(s->out))
-        return SL_EIO;
-    return 0;
+    if ((rc = sort_rows(s, rows, pick, n)))
+        return rc;
+    em.rows = s->order;
+    em.n = n;
+    s->msg[0] = '\0';
+    if (!(rc = s->ops->write(s, &em)) && s->ops->flush)
+        rc = s->ops->flush(s);
+    if (rc && s->msg[0])
+        SL_ERROR("sink", "%s", s->msg);
+    return rc;
 }
 
 const sl_row *sl_sink_rows(const sl_sink *s, size_t *n)
@@ -247,7 +660,7 @@ const sl_row *sl_sink_rows(const sl_sink *s, size_t *n)
 static int cmp_ctr(const void *a, const void *b, void *ctx)
 {
     const int *ctr_cols = ctx;
-    const struct named *x = a, *y = b;
+    const struct sl_named *x = a, *y = b;
     double cx = x->row->v[ctr_cols[2]], cy = y->row->v[ctr_cols[2]];
     double ix = x->row->v[ctr_cols[0]], iy = y->row->v[ctr_cols[0]];
     if (cx != cy)
@@ -266,19 +679,13 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
             s->cols.fmt[ctr_cols[i]] == SL_COLFMT_KEY)
             return SL_EINVAL;
     size_t m = 0;
-    struct named *list = malloc((s->nkept ? s->nkept : 1) * sizeof *list);
+    struct sl_named *list = malloc((s->nkept ? s->nkept : 1) * sizeof *list);
     if (!list)
         return SL_ENOMEM;
     for (size_t i = 0; i < s->nkept; i++) {
         if (s->kept[i].v[ctr_cols[0]] < (double)min_impressions)
             continue;
-        list[m].row = &s->kept[i];
-        list[m].id = sl_addict_get(s->dict, s->kept[i].key, &list[m].len);
-        if (!list[m].id) {
-            snprintf(list[m].hex, sizeof list[m].hex, "0x%016" PRIx64, s->kept[i].key);
-            list[m].id = list[m].hex;
-            list[m].len = strlen(list[m].hex);
-        }
+        name_row(s, &s->kept[i], &list[m], 0);
         m++;
     }
     qsort_r(list, m, sizeof *list, cmp_ctr, ctr_cols);

@@ -1,13 +1,29 @@
-/* The CSV result sink: maps keys back to ad ids and writes rows sorted by ad id (byte order),
- * then window start. The columns are the PE's (its SL_COLUMNS), after ad_id and, for windowed
+/* The result sink: one common part and a backend per kind (sink.type).
+ *
+ * The common part maps keys back to ids, sorts an emission's rows by id (byte order) then window
+ * start, keeps window and final rows when asked (sl_sink_rows, sl_sink_print_top), numbers the
+ * emissions and, in changes mode, drops the rows that did not change. The backends (the table
+ * `kinds[]` in sink.c) are:
+ *   file   the caller's stream (a file or stdout): CSV with a header, or NDJSON
+ *   zmq    a ZeroMQ PUSH socket (netio/push.h): one message per emission (sink_zmq.c)
+ *   redis  a Redis server through hiredis: one hash per key (sink_redis.c)
+ * docs/config.md has the keys of each kind, docs/output.md the formats.
+ *
+ * Columns. The PE's (its SL_COLUMNS), after ad_id (campaign_id after a join) and, for windowed
  * PEs, window_start; the built-ins give
  *   ctr           ad_id,impressions,clicks,ctr
  *   count         ad_id,count
  *   sum           ad_id,count,sum
  *   window_count  ad_id,window_start,count
- * With snapshots on, every row starts with an `emit` column: snapshot-N, windows-N or final.
  * A column of format key prints the id its key stands for (CSV-quoted as ad_id is), nothing for
  * key 0, and '#' with 16 lowercase hex digits for a key the dictionary does not hold.
+ *
+ * Emission metadata. Output with snapshots on, with mode changes, or in NDJSON starts every row
+ * with emit (snapshot-N, windows-N or final), emit_seq (1, 2, ... over the emissions written),
+ * emit_time_ms (wall clock when the sink received the emission, ms since the epoch) and
+ * emit_watermark_ms (the event-time watermark from sl_sink_set_clock; empty in CSV and null in
+ * JSON when none is known). A CSV run with snapshots off and mode full writes the plain columns
+ * only, as sluice always has; sl_sink_new's sinks write `emit` alone when snapshots are on.
  *
  * A sink belongs to the engine's thread. */
 #ifndef SL_SINK_H
@@ -22,6 +38,13 @@
 
 typedef struct sl_sink sl_sink;
 
+/* Sink kinds past enum sl_sink_kind's SL_SINK_FILE: rows of the table in sink.c. */
+#define SL_SINK_ZMQ 1
+#define SL_SINK_REDIS 2
+
+/* What a watermark callback returns when no watermark is known yet. */
+#define SL_SINK_NO_WATERMARK INT64_MIN
+
 /* The name of sink kind `kind` (its sink.type), or NULL past the last kind. */
 const char *sl_sink_kind_name(int kind);
 
@@ -29,7 +52,16 @@ const char *sl_sink_kind_name(int kind);
  * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
 int sl_sink_check(const sl_topology *t, char *msg, size_t msglen);
 
-/* Returns a sink writing to `out` (NULL: write nothing), or NULL when out of memory. `dict`
+/* Opens the sink t->sink describes (kind, format, mode, snapshots, the kind's keys). The file
+ * kind writes to `out`, opened by the caller (NULL: write nothing); other kinds ignore it and
+ * connect here (a Redis server that refuses, say, fails here with a message naming its
+ * address). `dict` must outlive the sink; `keep` as for sl_sink_new. Returns 0 with the sink in
+ * *s, or a negative sl_err (SL_ECONFIG, SL_IO, SL_ENOMEM) with msg. */
+int sl_sink_open(const sl_topology *t, FILE *out, const sl_addict *dict, int keep, sl_sink **s,
+                 char *msg, size_t msglen);
+
+/* Returns a file sink writing CSV in full mode to `out` (NULL: write nothing), with no emission
+ * metadata but the `emit` label column when `snapshots`, or NULL when out of memory. `dict`
  * must outlive the sink. Snapshots are written only when `snapshots`. With `keep`, window and
  * final rows are also kept in memory for sl_sink_rows and sl_sink_print_top (memory grows with
  * every row emitted: only for bounded runs). sl_sink_set_layout must be called before the first
@@ -43,9 +75,23 @@ void sl_sink_set_key_name(sl_sink *s, const char *name);
 /* Sets the output columns (copied) and whether rows carry a window start. */
 void sl_sink_set_layout(sl_sink *s, const sl_columns *cols, int windowed);
 
-/* An sl_emit_fn: `ud` is the sink. Writes the emission (sorted) and keeps final and window
- * rows. Returns 0, SL_EIO on a write error, SL_ENOMEM. */
+/* Where emissions get their watermark: watermark(ud) is called on the sink's thread once per
+ * emission written and returns the event-time watermark in ms, or SL_SINK_NO_WATERMARK. Without
+ * a clock (the default), emit_watermark_ms is empty (CSV) or null (JSON). */
+void sl_sink_set_clock(sl_sink *s, int64_t (*watermark)(void *ud), void *ud);
+
+/* An sl_emit_fn: `ud` is the sink. Writes the emission (sorted; in changes mode only the rows
+ * whose (key, window) has no row written yet or whose values differ bit for bit from the last
+ * one written) and keeps final and window rows (every row, whatever the mode). Returns 0, SL_EIO
+ * when the backend failed (sl_sink_message says why; also logged), SL_ENOMEM. */
 int sl_sink_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
+
+/* Makes what was written visible (emit already does after each emission). Returns 0 or the
+ * backend's error. */
+int sl_sink_flush(sl_sink *s);
+
+/* Why the last emission failed ("" when it did not). */
+const char *sl_sink_message(const sl_sink *s);
 
 /* Rows of SL_EMIT_WINDOWS and SL_EMIT_FINAL emissions so far, when the sink keeps rows:
  * emissions in order, rows within one emission in the order the engine handed them over. */
@@ -57,6 +103,7 @@ const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
  * SL_EIO. */
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions);
 
+/* Closes the backend (the zmq kind waits a bounded time for queued messages) and frees. */
 void sl_sink_destroy(sl_sink **sp);
 
 /* Writes the `len` bytes at `id` (NUL bytes allowed) as one CSV field, quoted when they hold a

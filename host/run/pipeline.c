@@ -194,11 +194,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = SL_ENOMEM;
         goto out;
     }
-    sink = sl_sink_new(o->out, dict, t->sink.snapshots, o->top > 0);
-    if (!sink) {
-        rc = SL_ENOMEM;
+    if ((rc = sl_sink_open(t, o->out, dict, o->top > 0, &sink, msg, msglen)))
         goto out;
-    }
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (t->next[i].join[0] &&
             (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
