@@ -68,7 +68,18 @@ static uint64_t events_in(void *ud)
 struct ticking {
     sl_executor *x;
     uint32_t max_wait_ms;
+    int64_t lateness_ms; /* the first PE's */
+    int have_time;
+    int64_t max_time; /* the largest event time pushed */
 };
+
+/* The sink's clock: the largest event time pushed less the first PE's allowed lateness (the
+ * watermark of watermark.h, for every PE kind). */
+static int64_t watermark_of(void *ud)
+{
+    const struct ticking *tk = ud;
+    return tk->have_time ? tk->max_time - tk->lateness_ms : SL_SINK_NO_WATERMARK;
+}
 
 /* sl_ingest's turn: runs the executor's timers (partial batches, every_ms triggers), so that
  * results keep flowing while input is slow or silent. */
@@ -83,7 +94,13 @@ static int tick(void *ud, char *msg, size_t msglen)
 
 static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
-    return push_records(((struct ticking *)ud)->x, recs, n, msg, msglen);
+    struct ticking *tk = ud;
+    int64_t m = tk->have_time ? tk->max_time : INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        m = recs[i].time_ms > m ? recs[i].time_ms : m;
+    tk->have_time |= n > 0;
+    tk->max_time = m;
+    return push_records(tk->x, recs, n, msg, msglen);
 }
 
 static uint64_t events_ticking(void *ud)
@@ -226,7 +243,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
 
-    struct ticking tk = {&x, t->batch_wait_ms};
+    struct ticking tk = {&x, t->batch_wait_ms, t->pe.lateness_ms, 0, 0};
+    sl_sink_set_clock(sink, watermark_of, &tk);
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
     /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */
     in.wait_ms = t->batch_wait_ms < 1 ? 1 : t->batch_wait_ms > 50 ? 50 : (int)t->batch_wait_ms;
@@ -258,6 +276,8 @@ out:
         rep->chain = st.chain;
         rep->multi = st.multi;
     }
+    if (rc && sink && sl_sink_message(sink)[0]) /* the sink's own words over "sink failed" */
+        snprintf(msg, msglen, "%s", sl_sink_message(sink));
     if (rc && !msg[0])
         snprintf(msg, msglen, "%s", sl_strerror(rc));
     sl_source_destroy(&src);
