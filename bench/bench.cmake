@@ -33,3 +33,8 @@ if(SLUICE_TESTS AND NOT SLUICE_SANITIZE)
   set_tests_properties(sluice_bench_quick PROPERTIES TIMEOUT 300
     ENVIRONMENT "POCL_CACHE_DIR=${CMAKE_BINARY_DIR}/pocl-cache")
 endif()
+
+# Visibility latency of a live stream (bench/README.md, "Live latency").
+add_executable(live_latency ${CMAKE_SOURCE_DIR}/bench/live_latency.c)
+target_link_libraries(live_latency PRIVATE Threads::Threads)
+target_compile_definitions(live_latency PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")

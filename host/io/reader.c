@@ -55,6 +55,7 @@ struct sl_reader {
     int wait_ms;    /* longest poll of a live input */
     int fd;         /* fileno(in) when live */
     int starved;    /* the last refill found nothing to read yet (live only) */
+    int nowait;     /* this read has records already: a live refill does not wait */
     int discarding; /* skipping the rest of an over-long line */
     int failed;     /* sticky error: SL_EIO, SL_ENOMEM, or SL_EPARSE for a bad CSV header */
 
@@ -244,7 +245,7 @@ static int refill(sl_reader *r)
         want = BLOCK;
     if (r->live) {
         struct pollfd p = {.fd = r->fd, .events = POLLIN};
-        int ready = poll(&p, 1, r->wait_ms);
+        int ready = poll(&p, 1, r->nowait ? 0 : r->wait_ms);
         if (ready < 0 && errno != EINTR)
             return SL_EIO;
         if (ready <= 0) {
@@ -420,6 +421,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
                 return SL_EPARSE;
             continue;
         } else {
+            r->nowait = n > 0; /* return what there is rather than wait for more */
             if ((rc = refill(r)))
                 goto fatal;
             continue;
