@@ -518,7 +518,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     sl_job job;
     unsigned char *jobbuf = NULL;
     size_t joblen = 0;
-    int rc = 0, perr = 0;
+    int rc = 0;
     memset(rep, 0, sizeof *rep);
     memset(crep, 0, sizeof *crep);
     memset(&job, 0, sizeof job);
@@ -536,12 +536,13 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
     npart = calloc(c.n, sizeof *npart);
-    map = sl_partmap_new(o->cl->partitions, c.n, &perr);
     sink = dict ? sl_sink_new(po->out, dict, 0, po->top > 0) : NULL;
-    if (!dict || !buf || !part || !npart || !map || !sink) {
+    if (!dict || !buf || !part || !npart || !sink) {
         rc = SL_ENOMEM;
         goto out;
     }
+    if ((rc = sl_partmap_new(o->cl->partitions, c.n, &map, msg, msglen)))
+        goto out;
     if ((rc = open_net(&c)))
         goto out;
     job.topo = *t;

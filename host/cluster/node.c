@@ -897,7 +897,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
 {
     const sl_cluster_cfg *cl = o->cl;
     struct node *nd = calloc(1, sizeof *nd);
-    int rc = 0, perr = 0;
+    int rc = 0;
     if (!nd) {
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
@@ -918,9 +918,10 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     if ((rc = sl_device_open(cl->device, &nd->dev, msg, msglen)))
         goto out;
     place_node(nd);
-    nd->map = sl_partmap_new(cl->partitions, cl->nnodes, &perr);
+    if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
+        goto out;
     nd->poller = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1);
-    if (!nd->map || !nd->poller) {
+    if (!nd->poller) {
         snprintf(msg, msglen, "out of memory");
         rc = SL_ENOMEM;
         goto out;
