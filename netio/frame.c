@@ -1,6 +1,7 @@
 /* Frame encoding and checking; see frame.h. */
 #include "frame.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -132,10 +133,10 @@ long sl_ack_decode(const void *p, size_t len, sl_ack *out)
 {
     const unsigned char *b = p;
     if (len < 4)
-        return -1;
+        return SL_EPARSE;
     uint32_t n = get32(b);
     if (n > SL_ACK_MAX || len != 4 + (size_t)n * SL_ACK_BYTES)
-        return -1;
+        return SL_EPARSE;
     for (uint32_t i = 0; i < n; i++) {
         out[i].source = 0;
         out[i].stream = get32(b + 4 + (size_t)i * SL_ACK_BYTES);
@@ -156,9 +157,13 @@ struct sl_seqtrack {
     size_t n, cap;
 };
 
-sl_seqtrack *sl_seqtrack_new(void)
+int sl_seqtrack_new(sl_seqtrack **out, char *msg, size_t msglen)
 {
-    return calloc(1, sizeof(sl_seqtrack));
+    *out = calloc(1, sizeof(sl_seqtrack));
+    if (*out)
+        return 0;
+    snprintf(msg, msglen, "out of memory for a sequence tracker");
+    return SL_ENOMEM;
 }
 
 void sl_seqtrack_destroy(sl_seqtrack **tp)

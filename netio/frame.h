@@ -17,12 +17,15 @@
  * tracked frame until it is acknowledged (outbox.h). Untracked frames (HELLO, ACK, LEASE) carry
  * sequence number 0, are idempotent and may be lost: they are repeated, not resent.
  *
- * No ZeroMQ here and no host types: any thread, no shared state. */
+ * No ZeroMQ here and no host types: any thread, no shared state. Errors are 0 or a negative
+ * sl_err (base/err.h), as everywhere in sluice. */
 #ifndef SL_FRAME_H
 #define SL_FRAME_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
 
 #define SL_FRAME_MAGIC UINT32_C(0x31464c53) /* bytes 'S' 'L' 'F' '1' */
 #define SL_FRAME_VERSION 2
@@ -103,8 +106,8 @@ typedef struct sl_ack {
 size_t sl_ack_encode(const sl_ack *a, size_t n, unsigned char *out);
 
 /* Decodes an ACK payload of len bytes into out (room for SL_ACK_MAX; source fields 0). Returns
- * the number of entries, or -1 when the length and the count disagree or the count is over
- * SL_ACK_MAX. Reads no byte past len. */
+ * the number of entries, or SL_EPARSE when the length and the count disagree or the count is
+ * over SL_ACK_MAX. Reads no byte past len. */
 long sl_ack_decode(const void *p, size_t len, sl_ack *out);
 
 /* Sequence tracking per (source, stream), at most SL_SEQTRACK_MAX streams at once. */
@@ -112,7 +115,8 @@ typedef struct sl_seqtrack sl_seqtrack;
 
 #define SL_SEQTRACK_MAX 1024
 
-sl_seqtrack *sl_seqtrack_new(void);
+/* Makes an empty tracker. Returns 0 with it in *out, or SL_ENOMEM with *out NULL and msg set. */
+int sl_seqtrack_new(sl_seqtrack **out, char *msg, size_t msglen);
 void sl_seqtrack_destroy(sl_seqtrack **tp);
 
 /* Checks `seq` against what (source, stream) expects next. Returns 0 when it is the expected

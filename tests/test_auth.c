@@ -157,7 +157,7 @@ Test(auth, keygen)
     char before[1024], after[1024];
     read_file(path, before, sizeof before);
     err[0] = '\0';
-    cr_assert(eq(int, sl_keys_generate(dir, 0, err, sizeof err), -1));
+    cr_assert(eq(int, sl_keys_generate(dir, 0, err, sizeof err), SL_EEXIST));
     cr_assert(contains(err, path), "message does not name %s: %s", path, err);
     read_file(path, after, sizeof after);
     cr_assert(eq(str, after, before), "the key file changed");
@@ -202,7 +202,7 @@ Test(auth, load_refuses)
     snprintf(nodir, sizeof nodir, "%s/none", base);
     snprintf(nopath, sizeof nopath, "%s/cluster.key", nodir);
     err[0] = '\0';
-    cr_assert(eq(int, sl_keys_load(nodir, &o, err, sizeof err), -1));
+    cr_assert(eq(int, sl_keys_load(nodir, &o, err, sizeof err), SL_EIO));
     cr_assert(contains(err, nopath), "missing file: %s", err);
 
     /* readable by others: refused; the same file at 0600 loads */
@@ -210,7 +210,7 @@ Test(auth, load_refuses)
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         cr_assert(eq(int, chmod(path, modes[i]), 0));
         err[0] = '\0';
-        cr_assert(eq(int, sl_keys_load(d1, &o, err, sizeof err), -1), "mode %03o loaded",
+        cr_assert(eq(int, sl_keys_load(d1, &o, err, sizeof err), SL_ECONFIG), "mode %03o loaded",
                   (unsigned)modes[i]);
         cr_assert(contains(err, path), "mode %03o: %s", (unsigned)modes[i], err);
     }
@@ -250,7 +250,8 @@ Test(auth, load_refuses)
         sl_net_opts q;
         sl_net_opts_defaults(&q);
         err[0] = '\0';
-        cr_assert(eq(int, sl_keys_load(d1, &q, err, sizeof err), -1), "%s: loaded", bad[i].what);
+        cr_assert(eq(int, sl_keys_load(d1, &q, err, sizeof err), SL_EPARSE), "%s: loaded",
+                  bad[i].what);
         cr_assert(contains(err, path), "%s: message does not name the file: %s", bad[i].what, err);
     }
     /* and the good pair, written the same way, loads (comments and all) */
@@ -298,10 +299,13 @@ static void cluster_up(struct cluster *c)
     cr_assert(eq(int, sl_keys_load(c->other, &c->oo, err, sizeof err), 0), "%s", err);
     c->ctx = zmq_ctx_new();
     cr_assert_not_null(c->ctx);
-    cr_assert(eq(int, sl_zap_start(c->ctx, &c->o, &c->zap, err, sizeof err), 0), "%s", err);
+    cr_assert(eq(int, sl_zap_new(c->ctx, &c->o, &c->zap, err, sizeof err), 0), "%s", err);
     cr_assert_not_null(c->zap);
-    c->ib = sl_inbox_new(c->ctx, "tcp://127.0.0.1:*", &c->o, recsize_fn, err, sizeof err);
-    cr_assert_not_null(c->ib, "%s", err);
+    cr_assert(
+        eq(int,
+           sl_inbox_new(c->ctx, "tcp://127.0.0.1:*", &c->o, recsize_fn, &c->ib, err, sizeof err),
+           0),
+        "%s", err);
     size_t n = sizeof c->ep;
     cr_assert(eq(int, zmq_getsockopt(sl_inbox_socket(c->ib), ZMQ_LAST_ENDPOINT, c->ep, &n), 0));
 }
@@ -309,7 +313,7 @@ static void cluster_up(struct cluster *c)
 static void cluster_down(struct cluster *c)
 {
     sl_inbox_destroy(&c->ib);
-    sl_zap_stop(&c->zap);
+    sl_zap_destroy(&c->zap);
     cr_assert_null(c->zap);
     cr_assert(eq(int, zmq_ctx_term(c->ctx), 0));
     remove_keys(c->dir);
@@ -320,8 +324,9 @@ static void cluster_down(struct cluster *c)
 static sl_outbox *outbox(struct cluster *c, const sl_net_opts *o, uint32_t source)
 {
     char err[512] = "";
-    sl_outbox *ob = sl_outbox_new(c->ctx, c->ep, source, o, err, sizeof err);
-    cr_assert_not_null(ob, "sl_outbox_new: %s", err);
+    sl_outbox *ob = NULL;
+    cr_assert(eq(int, sl_outbox_new(c->ctx, c->ep, source, o, &ob, err, sizeof err), 0),
+              "sl_outbox_new: %s", err);
     return ob;
 }
 
@@ -685,15 +690,17 @@ static int has_bytes(const unsigned char *hay, size_t n, const unsigned char *ne
 static int sent_in_clear(void *ctx, const sl_net_opts *o)
 {
     char err[512] = "", ep[128], tep[64];
-    sl_inbox *ib = sl_inbox_new(ctx, "tcp://127.0.0.1:*", o, recsize_fn, err, sizeof err);
-    cr_assert_not_null(ib, "%s", err);
+    sl_inbox *ib = NULL;
+    cr_assert(
+        eq(int, sl_inbox_new(ctx, "tcp://127.0.0.1:*", o, recsize_fn, &ib, err, sizeof err), 0),
+        "%s", err);
     size_t n = sizeof ep;
     cr_assert(eq(int, zmq_getsockopt(sl_inbox_socket(ib), ZMQ_LAST_ENDPOINT, ep, &n), 0));
     struct tap t = {0};
     tap_start(&t, ep);
     snprintf(tep, sizeof tep, "tcp://127.0.0.1:%u", t.port);
-    sl_outbox *ob = sl_outbox_new(ctx, tep, 4, o, err, sizeof err);
-    cr_assert_not_null(ob, "%s", err);
+    sl_outbox *ob = NULL;
+    cr_assert(eq(int, sl_outbox_new(ctx, tep, 4, o, &ob, err, sizeof err), 0), "%s", err);
     unsigned char recs[20 * 16];
     for (size_t i = 0; i < sizeof recs; i++)
         recs[i] = (unsigned char)("sluice-plaintext"[i % 16] ^ (i / 16));

@@ -332,9 +332,9 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 {
     char want[300];
     snprintf(want, sizeof want, "tcp://%s:*", c->o->cl->client_host);
-    *ib = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
-    if (!*ib)
-        return SL_EIO;
+    int rc = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, ib, c->msg, c->msglen);
+    if (rc)
+        return rc;
     if (sl_inbox_endpoint(*ib, ep, eplen)) {
         snprintf(c->msg, c->msglen, "cannot read the endpoint of %s: %s", want, strerror(errno));
         return SL_EIO;
@@ -346,13 +346,9 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 /* The context (with its ZAP handler) and the poller. Returns 0 or an sl_err with c->msg. */
 static int open_net(struct client *c)
 {
-    c->poller = sl_poller_new(SL_NODES_MAX + 2);
-    if (!c->poller) {
-        snprintf(c->msg, c->msglen, "out of memory");
-        return SL_ENOMEM;
-    }
-    if (!(c->net = sl_netctx_new(&c->o->cl->net, c->msg, c->msglen)))
-        return SL_EIO;
+    int rc = sl_poller_new(SL_NODES_MAX + 2, &c->poller, c->msg, c->msglen);
+    if (rc || (rc = sl_netctx_new(&c->o->cl->net, &c->net, c->msg, c->msglen)))
+        return rc;
     c->zctx = sl_netctx_zmq(c->net);
     return 0;
 }
@@ -379,16 +375,16 @@ static int connect_nodes(struct client *c, int ctl)
         char ep[300];
         const sl_node_addr *a = &c->o->cl->nodes[d];
         snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port);
-        c->to[d] = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
-        if (!c->to[d])
-            return SL_EIO;
+        int rc = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, &c->to[d], c->msg,
+                               c->msglen);
+        if (rc)
+            return rc;
         if (!ctl)
             continue;
         snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port + SL_NODE_CTL);
-        c->ctl_to[d] =
-            sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
-        if (!c->ctl_to[d])
-            return SL_EIO;
+        if ((rc = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, &c->ctl_to[d],
+                                c->msg, c->msglen)))
+            return rc;
     }
     return 0;
 }

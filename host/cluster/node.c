@@ -180,7 +180,7 @@ static void *agent_main(void *arg)
             sl_outbox_destroy(&ob);
             char err[256];
             snprintf(cur, sizeof cur, "%s", a->ep);
-            ob = sl_outbox_new(a->zctx, cur, a->node, a->net, err, sizeof err);
+            sl_outbox_new(a->zctx, cur, a->node, a->net, &ob, err, sizeof err);
             last = 0;
         }
         pthread_mutex_unlock(&a->mu);
@@ -246,19 +246,20 @@ static void reply(struct node *nd, const char *ep, enum sl_frame_kind kind, uint
                   const void *p, size_t len)
 {
     char err[256];
+    sl_outbox *ob = NULL;
+    int rc;
     if (nd->nreplies == MAX_REPLIES) {
         nd->replies_dropped++;
         logf_(nd, "reply to %s dropped: %d replies already waiting (%" PRIu64 " dropped)", ep,
               MAX_REPLIES, nd->replies_dropped);
         return;
     }
-    sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &nd->cl->net, err, sizeof err);
-    if (!ob) {
+    if (sl_outbox_new(nd->zctx, ep, nd->id, &nd->cl->net, &ob, err, sizeof err)) {
         logf_(nd, "cannot reply to %s: %s", ep, err);
         return;
     }
-    if (sl_outbox_control(ob, kind, stream, p, len)) {
-        logf_(nd, "reply to %s: %s", ep, strerror(errno));
+    if ((rc = sl_outbox_control(ob, kind, stream, p, len))) {
+        logf_(nd, "reply to %s: %s", ep, sl_strerror(rc));
         sl_outbox_destroy(&ob);
         return;
     }
@@ -502,12 +503,10 @@ static void start_job(struct node *nd, const sl_frame *f)
     sl_inbox_get_stats(nd->in[0], &is);
     nd->frames_at_start = is.frames;
     nd->bytes_at_start = is.bytes;
-    nd->client =
-        sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, err, sizeof err);
-    nd->client_ctl = nd->client ? sl_outbox_new(nd->zctx, job->control_endpoint, nd->id,
-                                                &nd->cl->net, err, sizeof err)
-                                : NULL;
-    if (!nd->client || !nd->client_ctl) {
+    if (sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, &nd->client, err,
+                      sizeof err) ||
+        sl_outbox_new(nd->zctx, job->control_endpoint, nd->id, &nd->cl->net, &nd->client_ctl, err,
+                      sizeof err)) {
         logf_(nd, "job %u: %s", nd->job_id, err);
         end_job(nd, 0);
         return;
@@ -790,9 +789,10 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
     for (uint32_t s = 0; s <= SL_NODE_PORTS; s++) {
         char ep[512];
         endpoint(ep, sizeof ep, &cl->nodes[nd->id], s);
-        sl_inbox *ib = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, msg, msglen);
-        if (!ib)
-            return errno == EADDRINUSE ? SL_ECONFLICT : SL_EIO;
+        sl_inbox *ib = NULL;
+        int rc = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, &ib, msg, msglen);
+        if (rc)
+            return rc;
         sl_inbox_on_reject(ib, on_reject, nd);
         if (s < SL_NODE_PORTS) {
             nd->admit[s] = (struct admit_ctx){nd, s};
@@ -809,9 +809,10 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
         for (uint32_t s = 1; s <= SL_NODE_PORTS; s++) {
             char ep[512];
             endpoint(ep, sizeof ep, &cl->nodes[d], s);
-            sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &cl->net, msg, msglen);
-            if (!ob)
-                return SL_EIO;
+            sl_outbox *ob = NULL;
+            int rc = sl_outbox_new(nd->zctx, ep, nd->id, &cl->net, &ob, msg, msglen);
+            if (rc)
+                return rc;
             if (s < SL_NODE_PORTS)
                 nd->peer[d][s] = ob;
             else
@@ -920,16 +921,10 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     place_node(nd);
     if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
         goto out;
-    nd->poller = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1);
-    if (!nd->poller) {
-        snprintf(msg, msglen, "out of memory");
-        rc = SL_ENOMEM;
+    if ((rc = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1,
+                            &nd->poller, msg, msglen)) ||
+        (rc = sl_netctx_new(&cl->net, &nd->net, msg, msglen)))
         goto out;
-    }
-    if (!(nd->net = sl_netctx_new(&cl->net, msg, msglen))) {
-        rc = SL_EIO;
-        goto out;
-    }
     nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;

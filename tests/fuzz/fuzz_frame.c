@@ -77,8 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const size_t max_payload = max_payloads[(flags >> 1) & 3];
     sl_frame_recsize_fn recsize = (flags & 8) ? NULL : sl_schema_recsize;
 
-    sl_seqtrack *t = sl_seqtrack_new();
-    FUZZ_REQUIRE(t);
+    sl_seqtrack *t = NULL;
+    char msg[128];
+    FUZZ_REQUIRE(sl_seqtrack_new(&t, msg, sizeof msg) == 0 && t);
     struct model m = {NULL, 0, size / (SL_FRAME_HDR + 2) + 1};
     m.e = malloc(m.cap * sizeof *m.e);
     FUZZ_REQUIRE(m.e);
