@@ -52,10 +52,12 @@ static uint64_t checksum(const unsigned char *hdr, const void *payload, uint64_t
     return XXH3_64bits_withSeed(payload, (size_t)len, seed);
 }
 
-int sl_frame_tracked(int kind)
+int sl_frame_kind_valid(unsigned kind)
 {
-    return kind == SL_FRAME_DATA || kind == SL_FRAME_EOS || kind == SL_FRAME_JOB ||
-           kind == SL_FRAME_ABORT || kind == SL_FRAME_DONE;
+    if (kind > UINT16_MAX)
+        return 0;
+    return kind == SL_FRAME_DATA || kind == SL_FRAME_EOS || kind == SL_FRAME_ACK ||
+           sl_frame_app_kind(kind);
 }
 
 const char *sl_frame_verdict_name(int v)
@@ -101,7 +103,7 @@ int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_rec
     h->checksum = get64(p + 40);
     if (h->version != SL_FRAME_VERSION)
         return SL_FRAME_BADVER;
-    if (h->kind < 1 || h->kind > SL_FRAME_KIND_MAX)
+    if (!sl_frame_kind_valid(h->kind))
         return SL_FRAME_BADKIND;
     if (h->payload_len > max_payload)
         return SL_FRAME_OVERSIZED;

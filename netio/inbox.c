@@ -159,12 +159,13 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
             continue;
         }
         f->peer = NULL;
-        if (f->h.kind == SL_FRAME_JOB || f->h.kind == SL_FRAME_HELLO) {
+        if (sl_frame_app_kind(f->h.kind)) {
             const char *a = zmq_msg_gets(&ib->msg, "Peer-Address");
             f->peer = a ? a : "";
         }
-        /* Untracked kinds (HELLO, ACK, LEASE) are idempotent: every pinging client is a new
-         * sender whose HELLO has number 0, and tracking them would cost state per stranger. */
+        /* Untracked kinds (ACK, the application's pings and leases) are idempotent: every pinging
+         * client is a new sender whose ping has number 0, and tracking them would cost state per
+         * stranger. */
         if (sl_frame_tracked(f->h.kind)) {
             if (ib->admit && !ib->admit(ib->admit_ud, &f->h)) {
                 ib->st.stale++;

@@ -27,7 +27,7 @@ typedef struct sl_inbox sl_inbox;
 typedef struct sl_frame {
     sl_frame_hdr h;
     const unsigned char *payload; /* h.payload_len bytes, valid until the next sl_inbox_recv */
-    const char *peer; /* JOB and HELLO: the sender's IP address ("" when unknown); else NULL */
+    const char *peer; /* application kinds: the sender's IP address ("" when unknown); else NULL */
 } sl_frame;
 
 typedef struct sl_inbox_stats {

@@ -191,8 +191,8 @@ static void enqueue(sl_outbox *ob, const struct sealed *e)
 
 /* Seals a frame of `kind` around the header space + payload in buf (which becomes the
  * queue's). Returns 0 or SL_ENOMEM (buf freed). */
-static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint32_t stream,
-                uint32_t schema, uint32_t count, size_t payload_len)
+static int seal(sl_outbox *ob, unsigned char *buf, unsigned kind, uint32_t stream, uint32_t schema,
+                uint32_t count, size_t payload_len)
 {
     int err = 0, tracked = sl_frame_tracked(kind);
     sl_frame_hdr h = {
@@ -282,10 +282,10 @@ int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsiz
     return 0;
 }
 
-int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+int sl_outbox_control(sl_outbox *ob, unsigned kind, uint32_t stream, const void *payload,
                       size_t len)
 {
-    if (kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
+    if (!sl_frame_kind_valid(kind) || kind == SL_FRAME_DATA)
         return SL_EINVAL;
     if (len > ob->o.max_payload)
         return SL_ERANGE;
@@ -299,10 +299,10 @@ int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, c
     return seal(ob, buf, kind, stream, 0, 0, len);
 }
 
-int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+int sl_outbox_send_now(sl_outbox *ob, unsigned kind, uint32_t stream, const void *payload,
                        size_t len)
 {
-    if (sl_frame_tracked(kind) || kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
+    if (!sl_frame_kind_valid(kind) || sl_frame_tracked(kind))
         return SL_EINVAL;
     if (len > ob->o.max_payload)
         return SL_ERANGE;

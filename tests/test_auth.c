@@ -32,6 +32,9 @@
 #include "outbox.h"
 #include "sock.h"
 
+/* Two application kinds (frame.h), one tracked and one not: netio carries them unread. */
+enum { APP_TRACKED = SL_FRAME_APP_KIND(0, 1), APP_UNTRACKED = SL_FRAME_APP_KIND(1, 0) };
+
 /* ---- files ----------------------------------------------------------------------------------- */
 
 /* Makes a fresh directory under $SLUICE_TEST_TMP (or /tmp) into dir. */
@@ -368,13 +371,13 @@ Test(auth, curve_delivers)
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0), "not connected within 5 s");
     uint64_t deadline = sl_net_now_us() + 5000000;
     int rc;
-    while ((rc = sl_outbox_send_now(ob, SL_FRAME_LEASE, 5, "alive", 5)) == 1 &&
+    while ((rc = sl_outbox_send_now(ob, APP_UNTRACKED, 5, "alive", 5)) == 1 &&
            sl_net_now_us() < deadline)
         sl_outbox_pump(ob);
     cr_assert(eq(int, rc, 0));
 
     sl_frame f;
-    uint16_t want[] = {SL_FRAME_DATA, SL_FRAME_EOS, SL_FRAME_LEASE};
+    uint16_t want[] = {SL_FRAME_DATA, SL_FRAME_EOS, APP_UNTRACKED};
     for (size_t i = 0; i < 3; i++) {
         deadline = sl_net_now_us() + 5000000;
         while ((rc = sl_inbox_recv(c.ib, &f)) == 0 && sl_net_now_us() < deadline) {
@@ -473,7 +476,7 @@ Test(auth, other_keys_refused)
     cr_assert(eq(int, zmq_connect(mon, "inproc://auth-raw-mon"), 0));
     cr_assert(eq(int, zmq_connect(raw, c.ep), 0));
     unsigned char frame[SL_FRAME_HDR + 4];
-    sl_frame_hdr h = {.kind = SL_FRAME_JOB, .source = 66, .stream = 1, .payload_len = 4};
+    sl_frame_hdr h = {.kind = APP_TRACKED, .source = 66, .stream = 1, .payload_len = 4};
     memcpy(frame + SL_FRAME_HDR, "evil", 4);
     sl_frame_encode(&h, frame + SL_FRAME_HDR, frame);
     cr_assert(eq(int, zmq_send(raw, frame, sizeof frame, ZMQ_DONTWAIT), (int)sizeof frame));
@@ -496,7 +499,7 @@ Test(auth, other_keys_refused)
     /* an outbox of another cluster: nothing gets through, the handshake fails */
     uint64_t failed_before = is.handshake_failed;
     sl_outbox *rogue = outbox(&c, &c.oo, 67);
-    cr_assert(eq(int, sl_outbox_control(rogue, SL_FRAME_JOB, 1, "evil", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(rogue, APP_TRACKED, 1, "evil", 4), 0));
     uint64_t deadline = sl_net_now_us() + 1000000;
     sl_outbox_stats os;
     size_t got = 0;
@@ -522,7 +525,7 @@ Test(auth, other_keys_refused)
 
     /* the cluster's own outbox is still welcome */
     sl_outbox *ob = outbox(&c, &c.o, 3);
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 1, "good", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_TRACKED, 1, "good", 4), 0));
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0));
     sl_frame f;
     deadline = sl_net_now_us() + 5000000;
@@ -553,7 +556,7 @@ Test(auth, plain_peer_refused)
     cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero), 0));
     cr_assert(eq(int, zmq_connect(raw, c.ep), 0));
     unsigned char frame[SL_FRAME_HDR + 4];
-    sl_frame_hdr h = {.kind = SL_FRAME_JOB, .source = 66, .stream = 1, .payload_len = 4};
+    sl_frame_hdr h = {.kind = APP_TRACKED, .source = 66, .stream = 1, .payload_len = 4};
     memcpy(frame + SL_FRAME_HDR, "evil", 4);
     sl_frame_encode(&h, frame + SL_FRAME_HDR, frame);
     cr_assert(eq(int, zmq_send(raw, frame, sizeof frame, ZMQ_DONTWAIT), (int)sizeof frame));
@@ -562,7 +565,7 @@ Test(auth, plain_peer_refused)
     sl_net_opts_defaults(&plain);
     plain.linger_ms = 100;
     sl_outbox *ob = outbox(&c, &plain, 68);
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 1, "evil", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_TRACKED, 1, "evil", 4), 0));
 
     /* until both were refused (ZeroMQ does not retry after a mechanism mismatch) */
     uint16_t kinds[8];

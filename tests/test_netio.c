@@ -67,6 +67,17 @@ static size_t recsize_fn(uint32_t schema)
     return schema == SCHEMA_A ? REC_A : schema == SCHEMA_B ? REC_B : 0;
 }
 
+/* Application kinds (frame.h), as the application above netio defines its own: netio must carry
+ * them without knowing them. T: tracked, U: untracked; the last number of the range included. */
+enum {
+    APP_T1 = SL_FRAME_APP_KIND(0, 1),
+    APP_T2 = SL_FRAME_APP_KIND(7, 1),
+    APP_T3 = SL_FRAME_APP_KIND(SL_FRAME_APP_MAX - SL_FRAME_APP, 1),
+    APP_U1 = SL_FRAME_APP_KIND(1, 0),
+    APP_U2 = SL_FRAME_APP_KIND(300, 0),
+    APP_U3 = SL_FRAME_APP_KIND(SL_FRAME_APP_MAX - SL_FRAME_APP, 0),
+};
+
 /* ---- an independent encoder, from frame.h's description of the header ------------------------ */
 
 static void wr16(unsigned char *p, uint16_t v)
@@ -305,13 +316,13 @@ Test(frame, round_trip)
          UINT64_C(0x0102030405060708), 128 * REC_A},
         {SL_FRAME_VERSION, SL_FRAME_DATA, SCHEMA_B, 42, 9, 5, 1000, 5 * REC_B},
         {SL_FRAME_VERSION, SL_FRAME_EOS, 0, 42, 9, 0, 1001, 0},
-        {SL_FRAME_VERSION, SL_FRAME_JOB, 0, 7, 0, 0, 0, 13},
-        {SL_FRAME_VERSION, SL_FRAME_HELLO, 0, 8, 1, 0, 5, 1},
-        {SL_FRAME_VERSION, SL_FRAME_ABORT, 0, 9, 2, 0, 6, 4},
-        {SL_FRAME_VERSION, SL_FRAME_DONE, 0xdeadbeef, 10, 3, 3, UINT64_MAX - 1, 200},
+        {SL_FRAME_VERSION, APP_T1, 0, 7, 0, 0, 0, 13},
+        {SL_FRAME_VERSION, APP_U1, 0, 8, 1, 0, 5, 1},
+        {SL_FRAME_VERSION, APP_T2, 0, 9, 2, 0, 6, 4},
+        {SL_FRAME_VERSION, APP_T3, 0xdeadbeef, 10, 3, 3, UINT64_MAX - 1, 200},
         {SL_FRAME_VERSION, SL_FRAME_ACK, 0, 11, 4, 0, 0, 4 + 2 * SL_ACK_BYTES},
-        {SL_FRAME_VERSION, SL_FRAME_LEASE, 0, 12, 5, 0, 0, 9},
-        {SL_FRAME_VERSION, SL_FRAME_CANCEL, 0, 13, UINT32_MAX, 0, 0, 0},
+        {SL_FRAME_VERSION, APP_U2, 0, 12, 5, 0, 0, 9},
+        {SL_FRAME_VERSION, APP_U3, 0, 13, UINT32_MAX, 0, 0, 0},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const struct fields *fl = &cases[c];
@@ -417,23 +428,18 @@ Test(frame, every_verdict)
         cr_assert(eq(u16, h.version, bad_versions[i]));
         free(m);
     }
-    uint16_t bad_kinds[] = {0, SL_FRAME_KIND_MAX + 1, 0xffff};
-    for (size_t i = 0; i < 3; i++) {
-        struct fields fl = {SL_FRAME_VERSION, bad_kinds[i], 0, 1, 1, 0, 0, 0};
+    /* every one of the 65536 kinds: netio's three with their flags (DATA and EOS tracked, ACK
+     * not), and the application's numbers 16..0x7fff with either flag, are accepted; every other
+     * (number 0, netio's numbers it does not define, its kinds with the other flag) is not */
+    for (uint32_t k = 0; k <= 0xffff; k++) {
+        uint32_t num = k & 0x7fff;
+        int known = k == (0x8000 | 1) || k == (0x8000 | 2) || k == 3 || num >= 16;
+        struct fields fl = {SL_FRAME_VERSION, (uint16_t)k, SCHEMA_A, 1, 1, 0, 0, 0};
         unsigned char *m = build(&fl, NULL, 0);
         sl_frame_hdr h;
-        cr_assert(eq(int, check(m, SL_FRAME_HDR, 4096, &h), SL_FRAME_BADKIND), "kind %u",
-                  bad_kinds[i]);
-        cr_assert(eq(u16, h.kind, bad_kinds[i]));
-        free(m);
-    }
-    /* ... while every control kind up to SL_FRAME_KIND_MAX (ACK, LEASE, CANCEL included) is
-     * accepted */
-    for (uint16_t k = SL_FRAME_EOS; k <= SL_FRAME_KIND_MAX; k++) {
-        struct fields fl = {SL_FRAME_VERSION, k, 0, 1, 1, 0, 0, 0};
-        unsigned char *m = build(&fl, NULL, 0);
-        sl_frame_hdr h;
-        cr_assert(eq(int, check(m, SL_FRAME_HDR, 4096, &h), SL_FRAME_OK), "kind %u", k);
+        cr_assert(eq(int, check(m, SL_FRAME_HDR, 4096, &h), known ? SL_FRAME_OK : SL_FRAME_BADKIND),
+                  "kind %#x", k);
+        cr_assert(eq(u16, h.kind, k));
         free(m);
     }
 
@@ -1041,15 +1047,15 @@ Test(netio, control_after_data)
     cr_assert(eq(sz, sl_outbox_queued_frames(ob), N / 128)); /* 2 full, 44 records open */
     cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_EOS, 7, "end", 3), 0));
     cr_assert(eq(sz, sl_outbox_queued_frames(ob), N / 128 + 2));
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_ABORT, 8, NULL, 0), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_T2, 8, NULL, 0), 0));
     static unsigned char big[8193];
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 8, big, sizeof big), SL_ERANGE));
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 8, big, sizeof big - 1), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_T1, 8, big, sizeof big), SL_ERANGE));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_T1, 8, big, sizeof big - 1), 0));
     cr_assert(eq(sz, sl_outbox_queued_frames(ob), N / 128 + 4));
 
     struct ctl_log *lg = calloc(1, sizeof *lg);
     cr_assert_not_null(lg);
-    /* the JOB frame is bigger than a log slot: receive the first five, then the JOB */
+    /* the APP_T1 frame is bigger than a log slot: receive the first five, then it */
     cr_assert(eq(sz, shuttle(ob, ib, 21, 5, log_frame, lg, 5000), 5));
     uint32_t want_count[3] = {128, 128, N - 256};
     size_t off = 0;
@@ -1068,13 +1074,13 @@ Test(netio, control_after_data)
     cr_assert(eq(u64, lg->h[3].payload_len, 3));
     cr_assert(eq(int, memcmp(lg->payload[3], "end", 3), 0));
     cr_assert(eq(u32, lg->h[3].source, 21));
-    cr_assert(eq(u16, lg->h[4].kind, SL_FRAME_ABORT));
+    cr_assert(eq(u16, lg->h[4].kind, APP_T2));
     cr_assert(eq(u32, lg->h[4].stream, 8));
     cr_assert(eq(u64, lg->h[4].seq, 0));
     cr_assert(eq(u64, lg->h[4].payload_len, 0));
     sl_frame f;
     cr_assert(eq(int, recv_wait(ib, &f, 2000), 1));
-    cr_assert(eq(u16, f.h.kind, SL_FRAME_JOB));
+    cr_assert(eq(u16, f.h.kind, APP_T1));
     cr_assert(eq(u64, f.h.seq, 1));
     cr_assert(eq(u64, f.h.payload_len, sizeof big - 1));
     cr_assert(eq(int, recv_wait(ib, &f, 50), 0));
@@ -1090,8 +1096,8 @@ Test(netio, control_after_data)
     free(recs);
 }
 
-/* HELLO and the stream's sequence: the inbox does not track HELLO frames (any client may send
- * them, each starting at 0), so the outbox must not give a HELLO the stream's next number either,
+/* An untracked kind and the stream's sequence: the inbox does not track such frames (any client
+ * may send pings, each starting at 0), so the outbox must not give one the stream's next number,
  * or the frame after it on the same stream would look like one that follows a lost frame. */
 Test(netio, hello_leaves_no_gap)
 {
@@ -1104,17 +1110,17 @@ Test(netio, hello_leaves_no_gap)
     struct rejlog lg = {0};
     sl_inbox_on_reject(ib, on_reject, &lg);
     sl_outbox *ob = connect_outbox(ctx, ep, 2, &o);
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_HELLO, 0, "hi", 2), 0));
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 0, "job", 3), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_U1, 0, "hi", 2), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_T1, 0, "job", 3), 0));
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0));
     sl_frame f;
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
-    cr_assert(eq(u16, f.h.kind, SL_FRAME_HELLO));
+    cr_assert(eq(u16, f.h.kind, APP_U1));
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
-    cr_assert(eq(u16, f.h.kind, SL_FRAME_JOB));
+    cr_assert(eq(u16, f.h.kind, APP_T1));
     sl_inbox_stats is;
     sl_inbox_get_stats(ib, &is);
-    cr_assert(eq(u64, is.gaps, 0), "a HELLO counted as a lost frame");
+    cr_assert(eq(u64, is.gaps, 0), "an untracked frame counted as a lost frame");
     cr_assert(eq(sz, lg.n, 0));
     sl_outbox_destroy(&ob);
     sl_inbox_destroy(&ib);
@@ -1171,11 +1177,11 @@ Test(netio, back_pressure_without_loss)
 
     /* first make sure the connection is up, so that the stop seen below is back-pressure and
      * not ZMQ_IMMEDIATE waiting for a peer */
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_HELLO, 0, "hi", 2), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_U1, 0, "hi", 2), 0));
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0));
     sl_frame f;
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
-    cr_assert(eq(u16, f.h.kind, SL_FRAME_HELLO));
+    cr_assert(eq(u16, f.h.kind, APP_U1));
 
     unsigned char *buf = malloc(PER * REC_A);
     cr_assert_not_null(buf);
@@ -1219,7 +1225,8 @@ Test(netio, back_pressure_without_loss)
     cr_assert(gt(u64, os2.blocked, os.blocked));
     cr_assert(eq(u64, os2.frames + queued, 1 + nframes));
     /* nothing was acknowledged (the receiver read none of them): every DATA frame handed over
-     * is held, so the bytes held are all nframes frames; the HELLO, untracked, is not held */
+     * is held, so the bytes held are all nframes frames; the APP_U1 frame, untracked, is not held
+     */
     cr_assert(eq(sz, sl_outbox_unacked_frames(ob), (size_t)os2.frames - 1));
     cr_assert(eq(sz, sl_outbox_queued_bytes(ob), nframes * (SL_FRAME_HDR + PER * REC_A)));
 
@@ -1306,7 +1313,7 @@ Test(netio, rogue_frames)
     fl.version = SL_FRAME_VERSION - 1; /* a node of the previous release */
     bad[nb++] = (struct bad_msg){build(&fl, recs, 4 * REC_A), flen, SL_FRAME_BADVER};
     fl.version = SL_FRAME_VERSION;
-    fl.kind = SL_FRAME_KIND_MAX + 1;
+    fl.kind = SL_FRAME_APP - 1; /* a number of netio's that it does not define */
     bad[nb++] = (struct bad_msg){build(&fl, recs, 4 * REC_A), flen, SL_FRAME_BADKIND};
     bad[nb++] = (struct bad_msg){dup_bytes(f1, flen - 5), flen - 5, SL_FRAME_LENGTH};
     unsigned char *pad = malloc(flen + 1);
@@ -1368,7 +1375,7 @@ Test(netio, rogue_frames)
     size_t maxmsg = 2 * o.max_payload + SL_FRAME_HDR;
     unsigned char *huge = calloc(1, maxmsg + 1);
     cr_assert_not_null(huge);
-    struct fields hf = {SL_FRAME_VERSION, SL_FRAME_JOB, 0, 9, 5, 0, 2, maxmsg - SL_FRAME_HDR};
+    struct fields hf = {SL_FRAME_VERSION, APP_T1, 0, 9, 5, 0, 2, maxmsg - SL_FRAME_HDR};
     unsigned char *at_limit = build(&hf, huge, maxmsg - SL_FRAME_HDR);
     raw_send(raw, at_limit, maxmsg, 0);
     cr_assert(eq(sz, recv_until(ib, &lg, 0, nb + 3, seqs), 0));
@@ -1552,8 +1559,8 @@ static void send_ctl(void *s, uint16_t kind, uint32_t source, uint32_t stream, u
 /* The admit callback is asked for every valid tracked frame and only those: frames it refuses are
  * dropped, counted as stale, reported to nobody and leave no state (no stream tracked, no ack
  * owed, and once admitted the stream starts at 0 as if they had never come). Untracked kinds
- * (HELLO, ACK, LEASE, CANCEL) bypass admission and tracking: any sequence number, delivered every
- * time. The peer address comes with JOB and HELLO frames only. */
+ * (ACK and the application's untracked ones) bypass admission and tracking: any sequence number,
+ * delivered every time. The peer address comes with application kinds only. */
 Test(netio, admit_and_untracked)
 {
     void *ctx = zmq_ctx_new();
@@ -1568,11 +1575,11 @@ Test(netio, admit_and_untracked)
     sl_inbox_on_admit(ib, admit_stream, &ad);
     void *raw = raw_push(ctx, ep);
 
-    /* stream 2 (refused): 0, 1, 2 and a JOB; stream 1 (admitted): 0, 1; a corrupt frame of
+    /* stream 2 (refused): 0, 1, 2 and an APP_T1; stream 1 (admitted): 0, 1; a corrupt frame of
      * stream 2 is rejected before anyone asks */
     for (uint64_t s = 0; s < 3; s++)
         send_seq(raw, 6, 2, s);
-    send_ctl(raw, SL_FRAME_JOB, 6, 2, 3);
+    send_ctl(raw, APP_T1, 6, 2, 3);
     send_seq(raw, 6, 1, 0);
     unsigned char rec[REC_A] = {1};
     unsigned char *bad = build_data(6, 2, 0, rec, 1);
@@ -1598,7 +1605,7 @@ Test(netio, admit_and_untracked)
     cr_assert(eq(int, lg.r[0].verdict, SL_FRAME_CHECKSUM));
     cr_assert(eq(sz, ad.asked, 6), "admit asked %zu times for 6 valid tracked frames", ad.asked);
     uint16_t want_kinds[] = {SL_FRAME_DATA, SL_FRAME_DATA, SL_FRAME_DATA,
-                             SL_FRAME_JOB,  SL_FRAME_DATA, SL_FRAME_DATA};
+                             APP_T1,        SL_FRAME_DATA, SL_FRAME_DATA};
     for (size_t i = 0; i < 6; i++)
         cr_assert(eq(u16, ad.kinds[i], want_kinds[i]), "admit call %zu", i);
     /* the refused stream costs nothing: only stream 1 is tracked */
@@ -1610,7 +1617,7 @@ Test(netio, admit_and_untracked)
     /* untracked kinds, twice each with the same numbers (0 and 7), from two sources, on stream
      * 1 (whose tracked frames are at 2) and on stream 2 (refused): all delivered, in order,
      * admit never asked, nothing tracked */
-    uint16_t kinds[] = {SL_FRAME_HELLO, SL_FRAME_ACK, SL_FRAME_LEASE, SL_FRAME_CANCEL};
+    uint16_t kinds[] = {APP_U1, SL_FRAME_ACK, APP_U2, APP_U3};
     size_t nctl = 0;
     struct {
         uint16_t kind;
@@ -1634,8 +1641,8 @@ Test(netio, admit_and_untracked)
         cr_assert(eq(u32, f.h.stream, ctl[i].stream), "frame %zu", i);
         cr_assert(eq(u64, f.h.seq, ctl[i].seq), "frame %zu", i);
         cr_assert(eq(int, memcmp(f.payload, "hello", 5), 0));
-        if (f.h.kind == SL_FRAME_HELLO)
-            cr_assert(f.peer && strcmp(f.peer, "127.0.0.1") == 0, "HELLO peer %s",
+        if (f.h.kind != SL_FRAME_ACK)
+            cr_assert(f.peer && strcmp(f.peer, "127.0.0.1") == 0, "kind %#x: peer %s", f.h.kind,
                       f.peer ? f.peer : "(null)");
         else
             cr_assert_null(f.peer, "frame %zu (kind %u) has a peer", i, f.h.kind);
@@ -1650,19 +1657,19 @@ Test(netio, admit_and_untracked)
     cr_assert(eq(sz, sl_inbox_take_acks(ib, acks, 8, 1), 1), "an untracked frame was tracked");
 
     /* now admit every stream: stream 2 starts at 0 (a refused frame left no number behind), and
-     * its JOB carries the sender's address */
+     * its APP_T1 frame carries the sender's address */
     ad.allow = UINT32_MAX;
     send_seq(raw, 6, 2, 0);
-    send_ctl(raw, SL_FRAME_JOB, 6, 2, 1);
+    send_ctl(raw, APP_T1, 6, 2, 1);
     send_seq(raw, 6, 1, 2);
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
     cr_assert(eq(u32, f.h.stream, 2));
     cr_assert(eq(u64, f.h.seq, 0));
     cr_assert_null(f.peer);
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
-    cr_assert(eq(u16, f.h.kind, SL_FRAME_JOB));
+    cr_assert(eq(u16, f.h.kind, APP_T1));
     cr_assert(eq(u64, f.h.seq, 1));
-    cr_assert(f.peer && strcmp(f.peer, "127.0.0.1") == 0, "JOB peer %s",
+    cr_assert(f.peer && strcmp(f.peer, "127.0.0.1") == 0, "APP_T1 peer %s",
               f.peer ? f.peer : "(null)");
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
     cr_assert(eq(u32, f.h.stream, 1));
@@ -1743,8 +1750,8 @@ Test(netio, stream_limit)
 
 /* Sends an untracked frame with sl_outbox_send_now until it is taken (the connection may still be
  * in the making), pumping in between so that the outbox hears of its connection. */
-static void send_now_until_sent(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream,
-                                const void *p, size_t len)
+static void send_now_until_sent(sl_outbox *ob, unsigned kind, uint32_t stream, const void *p,
+                                size_t len)
 {
     uint64_t deadline = sl_net_now_us() + 5000000;
     int rc;
@@ -1785,8 +1792,8 @@ Test(netio, forget_cancelled_job)
     sl_inbox *ib = bind_inbox(ctx, &o, ep, sizeof ep);
     sl_outbox *ob = connect_outbox(ctx, ep, 30, &o);
     sl_frame f;
-    send_now_until_sent(ob, SL_FRAME_HELLO, 0, "hi", 2);
-    expect_frame(ib, &f, SL_FRAME_HELLO, 0, 0);
+    send_now_until_sent(ob, APP_U1, 0, "hi", 2);
+    expect_frame(ib, &f, APP_U1, 0, 0);
 
     uint64_t rng = 31;
     unsigned char *recs = malloc(4 * PER * REC_A);
@@ -1873,8 +1880,8 @@ Test(netio, send_now)
 
     /* nobody listens on port 1: no connection, so not sent */
     sl_outbox *lonely = connect_outbox(ctx, "tcp://127.0.0.1:1", 40, &o);
-    cr_assert(eq(int, sl_outbox_send_now(lonely, SL_FRAME_HELLO, 0, "hi", 2), 1));
-    cr_assert(eq(int, sl_outbox_send_now(lonely, SL_FRAME_LEASE, 0, "hi", 2), 1));
+    cr_assert(eq(int, sl_outbox_send_now(lonely, APP_U1, 0, "hi", 2), 1));
+    cr_assert(eq(int, sl_outbox_send_now(lonely, APP_U2, 0, "hi", 2), 1));
     sl_outbox_stats os;
     sl_outbox_get_stats(lonely, &os);
     cr_assert(eq(u64, os.frames, 0));
@@ -1884,14 +1891,14 @@ Test(netio, send_now)
     sl_inbox *ib = bind_inbox(ctx, &o, ep, sizeof ep);
     sl_outbox *ob = connect_outbox(ctx, ep, 41, &o);
     sl_frame f;
-    send_now_until_sent(ob, SL_FRAME_HELLO, 3, "ping", 4);
-    expect_frame(ib, &f, SL_FRAME_HELLO, 3, 0);
+    send_now_until_sent(ob, APP_U1, 3, "ping", 4);
+    expect_frame(ib, &f, APP_U1, 3, 0);
     cr_assert(eq(u32, f.h.source, 41));
     cr_assert(eq(u64, f.h.payload_len, 4));
     cr_assert(eq(int, memcmp(f.payload, "ping", 4), 0));
     cr_assert(f.peer && strcmp(f.peer, "127.0.0.1") == 0);
 
-    /* a full ACK (the largest payload of its kind) and a LEASE larger than that, intact */
+    /* a full ACK (the largest payload of its kind) and an APP_U2 larger than that, intact */
     sl_ack acks[SL_ACK_MAX];
     uint64_t rng = 41;
     for (size_t i = 0; i < SL_ACK_MAX; i++)
@@ -1901,33 +1908,32 @@ Test(netio, send_now)
     cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_ACK, 9, ackp, acklen), 0));
     static unsigned char lease[8192];
     fill_random(&rng, lease, sizeof lease);
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_LEASE, 9, lease, sizeof lease), 0));
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_CANCEL, 9, NULL, 0), 0));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U2, 9, lease, sizeof lease), 0));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U3, 9, NULL, 0), 0));
     expect_frame(ib, &f, SL_FRAME_ACK, 9, 0);
     cr_assert(eq(u64, f.h.payload_len, acklen));
     sl_ack back[SL_ACK_MAX];
     cr_assert(eq(long, sl_ack_decode(f.payload, acklen, back), SL_ACK_MAX));
     for (size_t i = 0; i < SL_ACK_MAX; i++)
         cr_assert(acks[i].stream == back[i].stream && acks[i].next == back[i].next, "ack %zu", i);
-    expect_frame(ib, &f, SL_FRAME_LEASE, 9, 0);
+    expect_frame(ib, &f, APP_U2, 9, 0);
     cr_assert(eq(u64, f.h.payload_len, sizeof lease));
     cr_assert(eq(int, memcmp(f.payload, lease, sizeof lease), 0));
-    expect_frame(ib, &f, SL_FRAME_CANCEL, 9, 0);
+    expect_frame(ib, &f, APP_U3, 9, 0);
     cr_assert(eq(u64, f.h.payload_len, 0));
 
     /* refused kinds and sizes: SL_EINVAL and SL_ERANGE, nothing sent */
     sl_outbox_get_stats(ob, &os);
     uint64_t sent = os.frames;
-    int bad_kinds[] = {SL_FRAME_DATA,        SL_FRAME_EOS,  SL_FRAME_JOB,
-                       SL_FRAME_ABORT,       SL_FRAME_DONE, 0,
-                       SL_FRAME_KIND_MAX + 1};
-    for (size_t i = 0; i < sizeof bad_kinds / sizeof bad_kinds[0]; i++) {
-        cr_assert(
-            eq(int, sl_outbox_send_now(ob, (enum sl_frame_kind)bad_kinds[i], 1, "x", 1), SL_EINVAL),
-            "kind %d", bad_kinds[i]);
-    }
+    unsigned bad_kinds[] = {SL_FRAME_DATA,    SL_FRAME_EOS,
+                            APP_T1,           APP_T2,
+                            APP_T3,           0,
+                            SL_FRAME_APP - 1, SL_FRAME_ACK | SL_FRAME_TRACKED};
+    for (size_t i = 0; i < sizeof bad_kinds / sizeof bad_kinds[0]; i++)
+        cr_assert(eq(int, sl_outbox_send_now(ob, bad_kinds[i], 1, "x", 1), SL_EINVAL), "kind %#x",
+                  bad_kinds[i]);
     static unsigned char over[8193];
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_LEASE, 1, over, sizeof over), SL_ERANGE));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U2, 1, over, sizeof over), SL_ERANGE));
     sl_outbox_get_stats(ob, &os);
     cr_assert(eq(u64, os.frames, sent));
 
@@ -1935,21 +1941,21 @@ Test(netio, send_now)
     unsigned char recs[3 * REC_A];
     fill_random(&rng, recs, sizeof recs);
     cr_assert(eq(int, sl_outbox_put(ob, 1, SCHEMA_A, REC_A, recs, 3), 0));
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_LEASE, 1, "a", 1), 1));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U2, 1, "a", 1), 1));
     /* a sealed frame not yet handed over: not sent now either */
     cr_assert(eq(int, sl_outbox_flush(ob), 0));
     cr_assert(eq(sz, sl_outbox_queued_frames(ob), 1));
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_LEASE, 1, "b", 1), 1));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U2, 1, "b", 1), 1));
     sl_outbox_get_stats(ob, &os);
     cr_assert(eq(u64, os.frames, sent));
     /* handed over and unacknowledged: the outbox is idle again */
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0));
     cr_assert(eq(sz, sl_outbox_unacked_frames(ob), 1));
-    cr_assert(eq(int, sl_outbox_send_now(ob, SL_FRAME_LEASE, 1, "c", 1), 0));
+    cr_assert(eq(int, sl_outbox_send_now(ob, APP_U2, 1, "c", 1), 0));
     expect_frame(ib, &f, SL_FRAME_DATA, 1, 0);
     cr_assert(eq(int, memcmp(f.payload, recs, sizeof recs), 0));
-    expect_frame(ib, &f, SL_FRAME_LEASE, 1, 0);
-    cr_assert(eq(u8, f.payload[0], 'c'), "a refused LEASE was sent after all");
+    expect_frame(ib, &f, APP_U2, 1, 0);
+    cr_assert(eq(u8, f.payload[0], 'c'), "a refused APP_U2 frame was sent after all");
     cr_assert(eq(int, recv_wait(ib, &f, 50), 0));
     /* the untracked frames took no number: the next DATA frame of stream 1 is 1 */
     cr_assert(eq(int, sl_outbox_put(ob, 1, SCHEMA_A, REC_A, recs, 1), 0));
@@ -2192,7 +2198,7 @@ Test(netio, no_loss_across_dropped_connections, .timeout = 30)
     /* the first connection is up before any data, so that every resend counted comes from a
      * reconnection */
     sl_frame f;
-    send_now_until_sent(ob, SL_FRAME_HELLO, 0, "hi", 2);
+    send_now_until_sent(ob, APP_U1, 0, "hi", 2);
     cr_assert(eq(int, recv_wait(ib, &f, 5000), 1));
     sl_outbox_stats os;
     uint64_t deadline = sl_net_now_us() + 5000000;

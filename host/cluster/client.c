@@ -18,6 +18,7 @@
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
+#include "proto.h"
 #include "sink.h"
 #include "source.h"
 
@@ -131,7 +132,7 @@ static int receive(struct client *c)
             if (c->o->on_rows)
                 c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
                               v->r + v->n - h->count, h->count, sl_net_now_us());
-        } else if (h->kind == SL_FRAME_DONE) {
+        } else if (h->kind == SL_MSG_DONE) {
             sl_node_report nr;
             if (h->payload_len != sizeof nr || c->done_from[h->source]) {
                 c->stale++;
@@ -145,7 +146,7 @@ static int receive(struct client *c)
             c->crep->node[h->source] = nr;
             c->done_from[h->source] = 1;
             c->done++;
-        } else if (h->kind == SL_FRAME_ABORT) {
+        } else if (h->kind == SL_MSG_ABORT) {
             size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
             memcpy(c->msg, f.payload, l);
             c->msg[l] = '\0';
@@ -176,7 +177,7 @@ static void receive_ctl(struct client *c)
                     sl_outbox_ack(c->to[h->source], a[i].stream, a[i].next);
             if (n > 0)
                 c->heard_us[h->source] = now;
-        } else if (h->kind == SL_FRAME_LEASE && sl_stream_job(h->stream) == c->job_id) {
+        } else if (h->kind == SL_MSG_LEASE && sl_stream_job(h->stream) == c->job_id) {
             c->heard_us[h->source] = now;
         }
     }
@@ -249,7 +250,7 @@ static int service(struct client *c, int wait_ms)
     if (now - c->last_lease_us >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
         c->last_lease_us = now;
         for (uint32_t d = 0; d < c->n; d++)
-            sl_outbox_send_now(c->ctl_to[d], SL_FRAME_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
+            sl_outbox_send_now(c->ctl_to[d], SL_MSG_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
     }
     return rc;
 }
@@ -412,7 +413,7 @@ static void cancel_job(struct client *c)
     for (int tries = 0; tries < 30 && left; tries++) {
         for (uint32_t d = 0; d < c->n; d++)
             if (!sent[d] && c->ctl_to[d] &&
-                sl_outbox_send_now(c->ctl_to[d], SL_FRAME_CANCEL, sl_job_stream(c->job_id, 0), NULL,
+                sl_outbox_send_now(c->ctl_to[d], SL_MSG_CANCEL, sl_job_stream(c->job_id, 0), NULL,
                                    0) == 0) {
                 sent[d] = 1;
                 left--;
@@ -444,7 +445,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
         if (now >= next_hello) { /* a node not yet listening never saw the first one */
             for (uint32_t d = 0; d < c.n; d++)
                 if (!ready[d] && sl_outbox_queued_frames(c.to[d]) == 0)
-                    sl_outbox_control(c.to[d], SL_FRAME_HELLO, 0, ep, strlen(ep));
+                    sl_outbox_control(c.to[d], SL_MSG_HELLO, 0, ep, strlen(ep));
             next_hello = now + 500000;
         }
         for (uint32_t d = 0; d < c.n; d++)
@@ -457,7 +458,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
             uint32_t node;
             long pid;
             uint64_t id;
-            if (f.h.kind != SL_FRAME_HELLO || f.h.source >= c.n || ready[f.h.source])
+            if (f.h.kind != SL_MSG_HELLO || f.h.source >= c.n || ready[f.h.source])
                 continue;
             int parsed = sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) == 0;
             if (!parsed || node != f.h.source || id != want) {
@@ -571,7 +572,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         c.job_id = 1;
     uint32_t stream = sl_job_stream(c.job_id, 0);
     for (uint32_t d = 0; d < c.n; d++)
-        if (sl_outbox_control(c.to[d], SL_FRAME_JOB, stream, jobbuf, joblen)) {
+        if (sl_outbox_control(c.to[d], SL_MSG_JOB, stream, jobbuf, joblen)) {
             rc = SL_ENOMEM;
             goto out;
         }

@@ -1,4 +1,5 @@
-/* What nodes and clients say to each other about a job, on top of netio's frames.
+/* What nodes and clients say to each other about a job, on top of netio's frames (the message
+ * kinds are in proto.h).
  *
  * A job is one run of a topology across the cluster. The client sends a JOB frame to every
  * node's first port; its payload is the topology (sl_topology as is: nodes and clients run the
@@ -18,8 +19,9 @@
 #include <stdint.h>
 
 #include "columns.h"
-#include "topology.h"
 #include "frame.h"
+#include "proto.h"
+#include "topology.h"
 
 enum sl_schema {
     SL_SCHEMA_REC = 1,         /* sl_rec, 32 bytes: a stage's input */

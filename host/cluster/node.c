@@ -23,6 +23,7 @@
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
+#include "proto.h"
 #include "placement.h"
 
 #define FRAMES_PER_POLL 64
@@ -190,7 +191,7 @@ static void *agent_main(void *arg)
         }
         uint64_t now = sl_net_now_us();
         if (want && ob && now - last >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
-            if (sl_outbox_send_now(ob, SL_FRAME_LEASE, stream, NULL, 0) == 0)
+            if (sl_outbox_send_now(ob, SL_MSG_LEASE, stream, NULL, 0) == 0)
                 last = now;
         }
     }
@@ -242,8 +243,8 @@ static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, 
 
 /* Queues a control frame to a one-off endpoint (replies to HELLO, refusals); pump_replies sends
  * it from the poll loop. Never blocks: with every slot taken the reply is dropped and counted. */
-static void reply(struct node *nd, const char *ep, enum sl_frame_kind kind, uint32_t stream,
-                  const void *p, size_t len)
+static void reply(struct node *nd, const char *ep, unsigned kind, uint32_t stream, const void *p,
+                  size_t len)
 {
     char err[256];
     sl_outbox *ob = NULL;
@@ -432,7 +433,7 @@ static void abort_job(struct node *nd, const char *why)
     snprintf(m, sizeof m, "node %u: %s", nd->id, why);
     logf_(nd, "job %u failed: %s", nd->job_id, why);
     if (nd->client)
-        sl_outbox_control(nd->client, SL_FRAME_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
+        sl_outbox_control(nd->client, SL_MSG_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
     if (nd->client && !atomic_load(&nd->agent.orphaned) && sl_outbox_drain(nd->client, 1000) != 0)
         logf_(nd, "job %u: the client did not take the failure report within 1 s", nd->job_id);
     end_job(nd, 0);
@@ -448,7 +449,7 @@ static void start_job(struct node *nd, const sl_frame *f)
             sl_job_check_endpoint(other.result_endpoint, f->peer, err, sizeof err) == 0) {
             char m[256];
             snprintf(m, sizeof m, "node %u: busy with job %u", nd->id, nd->job_id);
-            reply(nd, other.result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
+            reply(nd, other.result_endpoint, SL_MSG_ABORT, f->h.stream, m, strlen(m));
         }
         sl_job_clear(&other);
         sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
@@ -478,7 +479,7 @@ static void start_job(struct node *nd, const sl_frame *f)
         if (ep_ok) {
             char m[1200];
             snprintf(m, sizeof m, "node %u refused the job: %s", nd->id, err);
-            reply(nd, job->result_endpoint, SL_FRAME_ABORT, stream0, m, strlen(m));
+            reply(nd, job->result_endpoint, SL_MSG_ABORT, stream0, m, strlen(m));
         }
         sl_job_clear(job);
         sl_inbox_forget(nd->in[0], 0xffffff00u, stream0);
@@ -583,7 +584,7 @@ static void send_done(struct node *nd)
     r->busy_s = (double)(sl_net_now_us() - nd->t0_us) / 1e6;
     uint32_t stream = sl_job_stream(nd->job_id, nd->stages - 1);
     sl_outbox_control(nd->client, SL_FRAME_EOS, stream, NULL, 0);
-    sl_outbox_control(nd->client, SL_FRAME_DONE, stream, r, sizeof *r);
+    sl_outbox_control(nd->client, SL_MSG_DONE, stream, r, sizeof *r);
     logf_(nd, "job %u done: %" PRIu64 " events in, %" PRIu64 " rows out, %.3f s", nd->job_id,
           r->events_in[0], r->rows_out, r->busy_s);
 }
@@ -631,7 +632,7 @@ static int admit(void *ud, const sl_frame_hdr *h)
     struct admit_ctx *ac = ud;
     struct node *nd = ac->nd;
     uint32_t stage = sl_stream_stage(h->stream), job = sl_stream_job(h->stream);
-    if (h->kind == SL_FRAME_JOB)
+    if (h->kind == SL_MSG_JOB)
         return ac->port == 0 && h->source == SL_CLIENT_SOURCE && stage == 0 && h->seq == 0 &&
                job != 0;
     if (nd->active && job == nd->job_id && stage == ac->port && stage < nd->stages &&
@@ -655,7 +656,7 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
 static void handle(struct node *nd, uint32_t port, const sl_frame *f)
 {
     const sl_frame_hdr *h = &f->h;
-    if (h->kind == SL_FRAME_HELLO) {
+    if (h->kind == SL_MSG_HELLO) {
         char ep[512], err[512];
         size_t l = h->payload_len < sizeof ep - 1 ? h->payload_len : sizeof ep - 1;
         memcpy(ep, f->payload, l);
@@ -666,17 +667,17 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         }
         char m[128];
         sl_hello_format(m, sizeof m, nd->id, (long)getpid(), nd->cluster_id);
-        reply(nd, ep, SL_FRAME_HELLO, h->stream, m, strlen(m));
+        reply(nd, ep, SL_MSG_HELLO, h->stream, m, strlen(m));
         return;
     }
-    if (h->kind == SL_FRAME_JOB) {
+    if (h->kind == SL_MSG_JOB) {
         start_job(nd, f);
         return;
     }
     if (!nd->active || nd->finishing)
         return; /* admitted only for the job in progress; a duplicate EOS after the end */
     uint32_t stage = sl_stream_stage(h->stream);
-    if (h->kind == SL_FRAME_ABORT) {
+    if (h->kind == SL_MSG_ABORT) {
         logf_(nd, "job %u aborted by the client", nd->job_id);
         end_job(nd, 0);
         return;
@@ -726,9 +727,9 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
     }
     if (h->source != SL_CLIENT_SOURCE || !nd->active || sl_stream_job(h->stream) != nd->job_id)
         return;
-    if (h->kind == SL_FRAME_LEASE) {
+    if (h->kind == SL_MSG_LEASE) {
         nd->last_lease_us = now;
-    } else if (h->kind == SL_FRAME_CANCEL) {
+    } else if (h->kind == SL_MSG_CANCEL) {
         logf_(nd, "job %u cancelled by its client", nd->job_id);
         end_job(nd, 0);
     }

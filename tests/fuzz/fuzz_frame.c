@@ -109,7 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v == SL_FRAME_OK) {
             FUZZ_REQUIRE(len >= SL_FRAME_HDR && h.payload_len == len - SL_FRAME_HDR);
             FUZZ_REQUIRE(h.payload_len <= max_payload);
-            FUZZ_REQUIRE(h.kind >= 1 && h.kind <= SL_FRAME_KIND_MAX);
+            unsigned num = h.kind & ~SL_FRAME_TRACKED;
+            FUZZ_REQUIRE(h.kind == SL_FRAME_DATA || h.kind == SL_FRAME_EOS ||
+                         h.kind == SL_FRAME_ACK ||
+                         (num >= SL_FRAME_APP && num <= SL_FRAME_APP_MAX));
             sl_frame_encode(&h, msg + SL_FRAME_HDR, hdr);
             FUZZ_REQUIRE(memcmp(hdr, msg, SL_FRAME_HDR) == 0);
 

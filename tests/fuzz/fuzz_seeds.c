@@ -99,10 +99,10 @@ static void frame_seeds(const char *dir)
     const unsigned char job_start[16] = "SLJOB002tcp://12";
     o.len = 0;
     put_bytes(&o, "\0", 1);
-    put_frame(&o, SL_FRAME_HELLO, 0, 3, 0, 0, 0, hello, (size_t)n);
-    put_frame(&o, SL_FRAME_JOB, 0, 0, s0, 0, 0, job_start, sizeof job_start);
-    put_frame(&o, SL_FRAME_ABORT, 0, 2, s0, 0, 1, abort_msg, strlen(abort_msg));
-    put_frame(&o, SL_FRAME_DONE, 0, 2, s0, 0, 2, "done", 4);
+    put_frame(&o, SL_MSG_HELLO, 0, 3, 0, 0, 0, hello, (size_t)n);
+    put_frame(&o, SL_MSG_JOB, 0, 0, s0, 0, 0, job_start, sizeof job_start);
+    put_frame(&o, SL_MSG_ABORT, 0, 2, s0, 0, 1, abort_msg, strlen(abort_msg));
+    put_frame(&o, SL_MSG_DONE, 0, 2, s0, 0, 2, "done", 4);
     write_file(dir, "control", o.buf, o.len);
 
     /* Rejects, with at most 64 payload bytes accepted (flags 2): an 80-byte payload, a
@@ -128,7 +128,7 @@ static void frame_seeds(const char *dir)
     sl_frame_encode(&h, recs, frame);
     put_raw(&o, frame, sizeof frame);
     h.version = SL_FRAME_VERSION;
-    h.kind = SL_FRAME_KIND_MAX + 1;
+    h.kind = SL_FRAME_APP - 1; /* a netio kind number that is not defined */
     sl_frame_encode(&h, recs, frame);
     put_raw(&o, frame, sizeof frame);
     write_file(dir, "rejects", o.buf, o.len);
