@@ -78,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_frame_recsize_fn recsize = (flags & 8) ? NULL : sl_schema_recsize;
 
     sl_seqtrack *t = NULL;
-    char msg[128];
-    FUZZ_REQUIRE(sl_seqtrack_new(&t, msg, sizeof msg) == 0 && t);
+    char why[128];
+    FUZZ_REQUIRE(sl_seqtrack_new(&t, why, sizeof why) == 0 && t);
     struct model m = {NULL, 0, size / (SL_FRAME_HDR + 2) + 1};
     m.e = malloc(m.cap * sizeof *m.e);
     FUZZ_REQUIRE(m.e);
