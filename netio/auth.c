@@ -134,7 +134,7 @@ struct sl_zap {
     atomic_int stop;
     atomic_uint_fast64_t refused;
     uint8_t allowed[32];
-    void *sock; /* bound by sl_zap_start, used by the thread only afterwards */
+    void *sock; /* bound by sl_zap_new, used by the thread only afterwards */
 };
 
 /* Receives the parts of one ZAP request (RFC 27): version, request id, domain, address,
