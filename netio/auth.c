@@ -18,11 +18,11 @@ int sl_keys_generate(const char *dir, int force, char *err, size_t errlen)
     char pub[41], sec[41], path[4200], pubpath[4200];
     if (zmq_has("curve") != 1) {
         snprintf(err, errlen, "this libzmq was built without CURVE support");
-        return -1;
+        return SL_EUNSUPPORTED;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-        return -1;
+        return SL_EIO;
     }
     snprintf(path, sizeof path, "%s/cluster.key", dir);
     snprintf(pubpath, sizeof pubpath, "%s/cluster.pub", dir);
@@ -32,11 +32,11 @@ int sl_keys_generate(const char *dir, int force, char *err, size_t errlen)
                  "%s exists: keys are not replaced (members holding them would be "
                  "locked out); remove it first or pass --force",
                  path);
-        return -1;
+        return SL_EEXIST;
     }
     if (zmq_curve_keypair(pub, sec) != 0) {
         snprintf(err, errlen, "cannot make a key pair: %s", zmq_strerror(zmq_errno()));
-        return -1;
+        return SL_EUNSUPPORTED;
     }
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -68,7 +68,7 @@ int sl_keys_generate(const char *dir, int force, char *err, size_t errlen)
 io:
     snprintf(err, errlen, "cannot write the keys in %s: %s", dir, strerror(errno));
     unlink(tmp);
-    return -1;
+    return SL_EIO;
 }
 
 static int z85_key(const char *s)
@@ -88,14 +88,14 @@ int sl_keys_load(const char *dir, sl_net_opts *o, char *err, size_t errlen)
         snprintf(err, errlen,
                  "cannot read the cluster key %s: %s (make one with 'sluice keygen %s')", path,
                  strerror(errno), dir);
-        return -1;
+        return SL_EIO;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
         fclose(f);
         snprintf(err, errlen, "%s may be read by others (mode %03o): chmod 600 it", path,
                  (unsigned)(st.st_mode & 0777));
-        return -1;
+        return SL_ECONFIG;
     }
     while (fgets(line, sizeof line, f)) {
         char key[16], val[64];
@@ -114,12 +114,12 @@ int sl_keys_load(const char *dir, sl_net_opts *o, char *err, size_t errlen)
                  "%s: expected \"public = KEY\" and \"secret = KEY\" lines with "
                  "40-character Z85 keys",
                  path);
-        return -1;
+        return SL_EPARSE;
     }
     char derived[41];
     if (zmq_curve_public(derived, sec) != 0 || strcmp(derived, pub) != 0) {
         snprintf(err, errlen, "%s: the public key does not belong to the secret key", path);
-        return -1;
+        return SL_EPARSE;
     }
     o->curve = 1;
     memcpy(o->curve_public, pub, 41);
@@ -134,7 +134,7 @@ struct sl_zap {
     atomic_int stop;
     atomic_uint_fast64_t refused;
     uint8_t allowed[32];
-    void *sock; /* bound by sl_zap_start, used by the thread only afterwards */
+    void *sock; /* bound by sl_zap_new, used by the thread only afterwards */
 };
 
 /* Receives the parts of one ZAP request (RFC 27): version, request id, domain, address,
@@ -196,7 +196,7 @@ static void *zap_main(void *arg)
     return NULL;
 }
 
-int sl_zap_start(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size_t errlen)
+int sl_zap_new(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!o->curve)
@@ -204,13 +204,13 @@ int sl_zap_start(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size
     sl_zap *z = calloc(1, sizeof *z);
     if (!z) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return SL_ENOMEM;
     }
     z->zctx = zctx;
     if (!zmq_z85_decode(z->allowed, o->curve_public)) {
         snprintf(err, errlen, "the cluster's public key is not Z85 text");
         free(z);
-        return -1;
+        return SL_EINVAL;
     }
     int zero = 0;
     z->sock = zmq_socket(zctx, ZMQ_REP);
@@ -220,13 +220,13 @@ int sl_zap_start(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size
         if (z->sock)
             zmq_close(z->sock);
         free(z);
-        return -1;
+        return SL_EIO;
     }
     if (pthread_create(&z->thread, NULL, zap_main, z) != 0) {
         snprintf(err, errlen, "cannot start the ZAP thread");
         zmq_close(z->sock);
         free(z);
-        return -1;
+        return SL_EIO;
     }
     *out = z;
     return 0;
@@ -237,7 +237,7 @@ uint64_t sl_zap_refused(const sl_zap *z)
     return z ? (uint64_t)atomic_load(&((sl_zap *)z)->refused) : 0;
 }
 
-void sl_zap_stop(sl_zap **zp)
+void sl_zap_destroy(sl_zap **zp)
 {
     if (!zp || !*zp)
         return;

@@ -18,25 +18,30 @@
 #include "sock.h"
 
 /* Makes a new key pair in folder `dir` (created with mode 0700 when missing). Refuses to
- * replace existing keys unless `force`. Returns 0, or -1 with the reason in err. Any thread. */
+ * replace existing keys unless `force`. Returns 0, or with the reason in err: SL_EEXIST (keys
+ * there and no `force`), SL_EIO (the folder or files cannot be written), SL_EUNSUPPORTED (a
+ * libzmq without CURVE). Any thread. */
 int sl_keys_generate(const char *dir, int force, char *err, size_t errlen);
 
-/* Reads DIR/cluster.key into o (o->curve = 1, both keys). Returns 0, or -1 with the reason in
- * err (missing file, a key that is not 40 Z85 characters, public and secret keys that do not
- * belong together, a key file others may read). Any thread. */
+/* Reads DIR/cluster.key into o (o->curve = 1, both keys). Returns 0, or with the reason (which
+ * names the file) in err: SL_EIO (it cannot be read), SL_ECONFIG (others may read it), SL_EPARSE
+ * (a key that is not 40 Z85 characters, public and secret keys that do not belong together).
+ * Any thread. */
 int sl_keys_load(const char *dir, sl_net_opts *o, char *err, size_t errlen);
 
 typedef struct sl_zap sl_zap;
 
-/* Starts a ZAP handler for ZeroMQ context `zctx` admitting CURVE clients whose public key is
- * o->curve_public; does nothing (returns 0, *out NULL) when !o->curve. Must run before the
- * context's first CURVE server socket binds. Returns 0 or -1 with the reason in err. */
-int sl_zap_start(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size_t errlen);
+/* Starts a ZAP handler (a thread) for ZeroMQ context `zctx` admitting CURVE clients whose public
+ * key is o->curve_public; does nothing (returns 0, *out NULL) when !o->curve. Must run before
+ * the context's first CURVE server socket binds. Returns 0 with the handler in *out, or with
+ * *out NULL and the reason in err: SL_EINVAL (the key is not Z85), SL_EIO (the handler's socket
+ * or thread cannot be made), SL_ENOMEM. */
+int sl_zap_new(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size_t errlen);
 
 /* Handshakes refused so far (wrong key or mechanism). Any thread. */
 uint64_t sl_zap_refused(const sl_zap *z);
 
 /* Stops the handler (within about 50 ms) and frees it; before zmq_ctx_term. Sets *zp to NULL. */
-void sl_zap_stop(sl_zap **zp);
+void sl_zap_destroy(sl_zap **zp);
 
 #endif

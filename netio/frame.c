@@ -1,48 +1,12 @@
 /* Frame encoding and checking; see frame.h. */
 #include "frame.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
-static void put16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint16_t get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
+#include "lebytes.h"
 
 /* Header bytes 0..39 seed the payload's hash. */
 static uint64_t checksum(const unsigned char *hdr, const void *payload, uint64_t len)
@@ -51,10 +15,12 @@ static uint64_t checksum(const unsigned char *hdr, const void *payload, uint64_t
     return XXH3_64bits_withSeed(payload, (size_t)len, seed);
 }
 
-int sl_frame_tracked(int kind)
+int sl_frame_kind_valid(unsigned kind)
 {
-    return kind == SL_FRAME_DATA || kind == SL_FRAME_EOS || kind == SL_FRAME_JOB ||
-           kind == SL_FRAME_ABORT || kind == SL_FRAME_DONE;
+    if (kind > UINT16_MAX)
+        return 0;
+    return kind == SL_FRAME_DATA || kind == SL_FRAME_EOS || kind == SL_FRAME_ACK ||
+           sl_frame_app_kind(kind);
 }
 
 const char *sl_frame_verdict_name(int v)
@@ -68,16 +34,16 @@ const char *sl_frame_verdict_name(int v)
 
 void sl_frame_encode(const sl_frame_hdr *h, const void *payload, unsigned char *out)
 {
-    put32(out, SL_FRAME_MAGIC);
-    put16(out + 4, h->version ? h->version : SL_FRAME_VERSION);
-    put16(out + 6, h->kind);
-    put32(out + 8, h->schema);
-    put32(out + 12, h->source);
-    put32(out + 16, h->stream);
-    put32(out + 20, h->count);
-    put64(out + 24, h->seq);
-    put64(out + 32, h->payload_len);
-    put64(out + 40, checksum(out, payload, h->payload_len));
+    sl_le_put(out, SL_FRAME_MAGIC, 4);
+    sl_le_put(out + 4, h->version ? h->version : SL_FRAME_VERSION, 2);
+    sl_le_put(out + 6, h->kind, 2);
+    sl_le_put(out + 8, h->schema, 4);
+    sl_le_put(out + 12, h->source, 4);
+    sl_le_put(out + 16, h->stream, 4);
+    sl_le_put(out + 20, h->count, 4);
+    sl_le_put(out + 24, h->seq, 8);
+    sl_le_put(out + 32, h->payload_len, 8);
+    sl_le_put(out + 40, checksum(out, payload, h->payload_len), 8);
 }
 
 int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_recsize_fn recsize,
@@ -87,20 +53,20 @@ int sl_frame_check(const void *msg, size_t len, size_t max_payload, sl_frame_rec
     memset(h, 0, sizeof *h);
     if (len < SL_FRAME_HDR)
         return SL_FRAME_SHORT;
-    if (get32(p) != SL_FRAME_MAGIC)
+    if (sl_le_get(p, 4) != SL_FRAME_MAGIC)
         return SL_FRAME_BADMAGIC;
-    h->version = get16(p + 4);
-    h->kind = get16(p + 6);
-    h->schema = get32(p + 8);
-    h->source = get32(p + 12);
-    h->stream = get32(p + 16);
-    h->count = get32(p + 20);
-    h->seq = get64(p + 24);
-    h->payload_len = get64(p + 32);
-    h->checksum = get64(p + 40);
+    h->version = (uint16_t)sl_le_get(p + 4, 2);
+    h->kind = (uint16_t)sl_le_get(p + 6, 2);
+    h->schema = (uint32_t)sl_le_get(p + 8, 4);
+    h->source = (uint32_t)sl_le_get(p + 12, 4);
+    h->stream = (uint32_t)sl_le_get(p + 16, 4);
+    h->count = (uint32_t)sl_le_get(p + 20, 4);
+    h->seq = sl_le_get(p + 24, 8);
+    h->payload_len = sl_le_get(p + 32, 8);
+    h->checksum = sl_le_get(p + 40, 8);
     if (h->version != SL_FRAME_VERSION)
         return SL_FRAME_BADVER;
-    if (h->kind < 1 || h->kind > SL_FRAME_KIND_MAX)
+    if (!sl_frame_kind_valid(h->kind))
         return SL_FRAME_BADKIND;
     if (h->payload_len > max_payload)
         return SL_FRAME_OVERSIZED;
@@ -120,10 +86,10 @@ size_t sl_ack_encode(const sl_ack *a, size_t n, unsigned char *out)
 {
     if (n > SL_ACK_MAX)
         n = SL_ACK_MAX;
-    put32(out, (uint32_t)n);
+    sl_le_put(out, n, 4);
     for (size_t i = 0; i < n; i++) {
-        put32(out + 4 + i * SL_ACK_BYTES, a[i].stream);
-        put64(out + 8 + i * SL_ACK_BYTES, a[i].next);
+        sl_le_put(out + 4 + i * SL_ACK_BYTES, a[i].stream, 4);
+        sl_le_put(out + 8 + i * SL_ACK_BYTES, a[i].next, 8);
     }
     return 4 + n * SL_ACK_BYTES;
 }
@@ -132,14 +98,14 @@ long sl_ack_decode(const void *p, size_t len, sl_ack *out)
 {
     const unsigned char *b = p;
     if (len < 4)
-        return -1;
-    uint32_t n = get32(b);
+        return SL_EPARSE;
+    uint32_t n = (uint32_t)sl_le_get(b, 4);
     if (n > SL_ACK_MAX || len != 4 + (size_t)n * SL_ACK_BYTES)
-        return -1;
+        return SL_EPARSE;
     for (uint32_t i = 0; i < n; i++) {
         out[i].source = 0;
-        out[i].stream = get32(b + 4 + (size_t)i * SL_ACK_BYTES);
-        out[i].next = get64(b + 8 + (size_t)i * SL_ACK_BYTES);
+        out[i].stream = (uint32_t)sl_le_get(b + 4 + (size_t)i * SL_ACK_BYTES, 4);
+        out[i].next = sl_le_get(b + 8 + (size_t)i * SL_ACK_BYTES, 8);
     }
     return (long)n;
 }
@@ -156,9 +122,13 @@ struct sl_seqtrack {
     size_t n, cap;
 };
 
-sl_seqtrack *sl_seqtrack_new(void)
+int sl_seqtrack_new(sl_seqtrack **out, char *msg, size_t msglen)
 {
-    return calloc(1, sizeof(sl_seqtrack));
+    *out = calloc(1, sizeof(sl_seqtrack));
+    if (*out)
+        return 0;
+    snprintf(msg, msglen, "out of memory for a sequence tracker");
+    return SL_ENOMEM;
 }
 
 void sl_seqtrack_destroy(sl_seqtrack **tp)

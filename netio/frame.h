@@ -9,41 +9,65 @@
  * frame is accepted only when its size, magic, version, kind, schema, record count and checksum
  * all agree and the payload is within the receiver's maximum.
  *
- * Tracked frames (sl_frame_tracked: DATA, EOS, JOB, ABORT, DONE) carry sequence numbers that run
- * per (source, stream) from 0; the receiver delivers them in order, exactly once: sl_seqtrack
- * tells the expected frame from one ahead of it (a frame was lost before it: dropped, the sender
- * resends from the first unacknowledged frame) and from a duplicate (a number already seen).
- * The receiver acknowledges cumulatively with ACK frames (sl_ack_encode); the sender keeps every
- * tracked frame until it is acknowledged (outbox.h). Untracked frames (HELLO, ACK, LEASE) carry
- * sequence number 0, are idempotent and may be lost: they are repeated, not resent.
+ * Kinds: the kind field's top bit, SL_FRAME_TRACKED, says whether a frame is tracked; the other
+ * 15 bits are its number. netio interprets only its own kinds, numbers below SL_FRAME_APP: DATA
+ * (records of a schema), EOS (end of a stream) and ACK (acknowledgements). Numbers SL_FRAME_APP
+ * to SL_FRAME_APP_MAX are the application's (host/cluster/proto.h): netio checks, delivers and
+ * resends them as their flag says, and never reads their payloads.
  *
- * No ZeroMQ here and no host types: any thread, no shared state. */
+ * Tracked frames (the flag set: DATA, EOS, and the application's tracked kinds) carry sequence
+ * numbers that run per (source, stream) from 0; the receiver delivers them in order, exactly
+ * once: sl_seqtrack tells the expected frame from one ahead of it (a frame was lost before it:
+ * dropped, the sender resends from the first unacknowledged frame) and from a duplicate (a number
+ * already seen). The receiver acknowledges cumulatively with ACK frames (sl_ack_encode); the
+ * sender keeps every tracked frame until it is acknowledged (outbox.h). Untracked frames (ACK and
+ * the application's untracked kinds) carry sequence number 0, are idempotent and may be lost:
+ * they are repeated, not resent.
+ *
+ * No ZeroMQ here and no host types: any thread, no shared state. Errors are 0 or a negative
+ * sl_err (base/err.h), as everywhere in sluice. */
 #ifndef SL_FRAME_H
 #define SL_FRAME_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 #define SL_FRAME_MAGIC UINT32_C(0x31464c53) /* bytes 'S' 'L' 'F' '1' */
-#define SL_FRAME_VERSION 2
+#define SL_FRAME_VERSION 3 /* 3: kinds carry SL_FRAME_TRACKED; application kinds from 16 */
 #define SL_FRAME_HDR 48
 
-enum sl_frame_kind {
-    SL_FRAME_DATA = 1,  /* count records of the schema's size */
-    SL_FRAME_EOS = 2,   /* end of `stream` from `source`: no more DATA with this stream */
-    SL_FRAME_JOB = 3,   /* a job description (opaque bytes for netio) */
-    SL_FRAME_HELLO = 4, /* a peer announcing itself (opaque bytes) */
-    SL_FRAME_ABORT = 5, /* a job failed; payload is a message */
-    SL_FRAME_DONE = 6,  /* a node finished a job; payload is its statistics (opaque) */
-    SL_FRAME_ACK = 7,   /* acknowledgements: sl_ack entries (sl_ack_encode), untracked */
-    SL_FRAME_LEASE = 8, /* "I am alive and still want `stream`" (opaque bytes), untracked */
-    SL_FRAME_CANCEL = 9 /* "drop the job of `stream`": a client's, untracked, repeated */
-};
-#define SL_FRAME_KIND_MAX 9
+#define SL_FRAME_TRACKED 0x8000u /* kind flag: sequence-numbered, acknowledged, resent */
+#define SL_FRAME_APP 16          /* the first application kind number */
+#define SL_FRAME_APP_MAX 0x7fff  /* the last */
 
-/* 1 when frames of `kind` are sequence-numbered, acknowledged and resent (DATA, EOS, JOB, ABORT,
- * DONE); 0 for the idempotent ones (HELLO, ACK, LEASE, CANCEL). */
-int sl_frame_tracked(int kind);
+/* Application kind number n (0 .. SL_FRAME_APP_MAX - SL_FRAME_APP), tracked or not. */
+#define SL_FRAME_APP_KIND(n, tracked) (((tracked) ? SL_FRAME_TRACKED : 0u) | (SL_FRAME_APP + (n)))
+
+/* netio's own kinds. */
+enum sl_frame_kind {
+    SL_FRAME_DATA = SL_FRAME_TRACKED | 1, /* count records of the schema's size */
+    SL_FRAME_EOS = SL_FRAME_TRACKED | 2,  /* end of `stream` from `source`: no more DATA there */
+    SL_FRAME_ACK = 3,                     /* acknowledgements: sl_ack entries (sl_ack_encode) */
+};
+
+/* 1 when frames of `kind` are sequence-numbered, acknowledged and resent (SL_FRAME_TRACKED). */
+static inline int sl_frame_tracked(unsigned kind)
+{
+    return (kind & SL_FRAME_TRACKED) != 0;
+}
+
+/* 1 for one of netio's kinds, or an application kind with either flag; 0 for anything else
+ * (number 0, a number of netio's it does not define, DATA or EOS untracked, ACK tracked). */
+int sl_frame_kind_valid(unsigned kind);
+
+/* 1 for an application kind (whose sender's address the inbox gives, inbox.h). */
+static inline int sl_frame_app_kind(unsigned kind)
+{
+    return (kind & ~SL_FRAME_TRACKED) >= SL_FRAME_APP &&
+           (kind & ~SL_FRAME_TRACKED) <= SL_FRAME_APP_MAX;
+}
 
 typedef struct sl_frame_hdr {
     uint16_t version;
@@ -103,8 +127,8 @@ typedef struct sl_ack {
 size_t sl_ack_encode(const sl_ack *a, size_t n, unsigned char *out);
 
 /* Decodes an ACK payload of len bytes into out (room for SL_ACK_MAX; source fields 0). Returns
- * the number of entries, or -1 when the length and the count disagree or the count is over
- * SL_ACK_MAX. Reads no byte past len. */
+ * the number of entries, or SL_EPARSE when the length and the count disagree or the count is
+ * over SL_ACK_MAX. Reads no byte past len. */
 long sl_ack_decode(const void *p, size_t len, sl_ack *out);
 
 /* Sequence tracking per (source, stream), at most SL_SEQTRACK_MAX streams at once. */
@@ -112,7 +136,8 @@ typedef struct sl_seqtrack sl_seqtrack;
 
 #define SL_SEQTRACK_MAX 1024
 
-sl_seqtrack *sl_seqtrack_new(void);
+/* Makes an empty tracker. Returns 0 with it in *out, or SL_ENOMEM with *out NULL and msg set. */
+int sl_seqtrack_new(sl_seqtrack **out, char *msg, size_t msglen);
 void sl_seqtrack_destroy(sl_seqtrack **tp);
 
 /* Checks `seq` against what (source, stream) expects next. Returns 0 when it is the expected

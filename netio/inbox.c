@@ -22,21 +22,28 @@ struct sl_inbox {
     sl_inbox_stats st;
 };
 
-sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
-                       sl_frame_recsize_fn recsize, char *err, size_t errlen)
+int sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
+                 sl_frame_recsize_fn recsize, sl_inbox **out, char *msg, size_t msglen)
 {
     static _Atomic unsigned serial;
+    int rc = SL_EIO;
+    *out = NULL;
     sl_inbox *ib = calloc(1, sizeof *ib);
-    if (!ib || !(ib->seq = sl_seqtrack_new())) {
-        snprintf(err, errlen, "out of memory");
+    if (!ib) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    if (sl_seqtrack_new(&ib->seq, msg, msglen)) {
         free(ib);
-        return NULL;
+        return SL_ENOMEM;
     }
     ib->o = *o;
     ib->recsize = recsize;
     ib->sock = zmq_socket(zctx, ZMQ_PULL);
     if (!ib->sock || sl_net_configure(ib->sock, o, 0) || zmq_bind(ib->sock, endpoint)) {
-        snprintf(err, errlen, "cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        snprintf(msg, msglen, "cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        if (zmq_errno() == EADDRINUSE)
+            rc = SL_ECONFLICT;
         goto fail;
     }
     char mon[64];
@@ -46,23 +53,22 @@ sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) ||
         !(ib->mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(ib->mon, mon)) {
-        snprintf(err, errlen, "cannot monitor %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        snprintf(msg, msglen, "cannot monitor %s: %s", endpoint, zmq_strerror(zmq_errno()));
         goto fail;
     }
     int zero = 0;
     zmq_setsockopt(ib->mon, ZMQ_LINGER, &zero, sizeof zero);
     zmq_msg_init(&ib->msg);
-    return ib;
-fail:;
-    int saved = zmq_errno();
+    *out = ib;
+    return 0;
+fail:
     if (ib->mon)
         zmq_close(ib->mon);
     if (ib->sock)
         zmq_close(ib->sock);
     sl_seqtrack_destroy(&ib->seq);
     free(ib);
-    errno = saved;
-    return NULL;
+    return rc;
 }
 
 void sl_inbox_destroy(sl_inbox **ip)
@@ -128,7 +134,7 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
             if (e == EINTR)
                 continue;
             errno = e;
-            return -1;
+            return SL_EIO;
         }
         size_t len = zmq_msg_size(&ib->msg);
         const unsigned char *p = zmq_msg_data(&ib->msg);
@@ -153,22 +159,21 @@ int sl_inbox_recv(sl_inbox *ib, sl_frame *f)
             continue;
         }
         f->peer = NULL;
-        if (f->h.kind == SL_FRAME_JOB || f->h.kind == SL_FRAME_HELLO) {
+        if (sl_frame_app_kind(f->h.kind)) {
             const char *a = zmq_msg_gets(&ib->msg, "Peer-Address");
             f->peer = a ? a : "";
         }
-        /* Untracked kinds (HELLO, ACK, LEASE) are idempotent: every pinging client is a new
-         * sender whose HELLO has number 0, and tracking them would cost state per stranger. */
+        /* Untracked kinds (ACK, the application's pings and leases) are idempotent: every pinging
+         * client is a new sender whose ping has number 0, and tracking them would cost state per
+         * stranger. */
         if (sl_frame_tracked(f->h.kind)) {
             if (ib->admit && !ib->admit(ib->admit_ud, &f->h)) {
                 ib->st.stale++;
                 continue;
             }
             int64_t gap = sl_seqtrack_check(ib->seq, f->h.source, f->h.stream, f->h.seq);
-            if (gap == -2) {
-                errno = ENOMEM;
-                return -1;
-            }
+            if (gap == -2)
+                return SL_ENOMEM;
             if (gap != 0) {
                 if (gap == -1)
                     ib->st.duplicates++;
@@ -192,7 +197,7 @@ int sl_inbox_endpoint(const sl_inbox *ib, char *buf, size_t len)
     size_t l = len;
     if (zmq_getsockopt(ib->sock, ZMQ_LAST_ENDPOINT, buf, &l)) {
         errno = zmq_errno();
-        return -1;
+        return SL_EIO;
     }
     return 0;
 }

@@ -27,7 +27,7 @@ typedef struct sl_inbox sl_inbox;
 typedef struct sl_frame {
     sl_frame_hdr h;
     const unsigned char *payload; /* h.payload_len bytes, valid until the next sl_inbox_recv */
-    const char *peer; /* JOB and HELLO: the sender's IP address ("" when unknown); else NULL */
+    const char *peer; /* application kinds: the sender's IP address ("" when unknown); else NULL */
 } sl_frame;
 
 typedef struct sl_inbox_stats {
@@ -54,10 +54,11 @@ typedef void (*sl_inbox_reject_fn)(void *ud, int verdict, const sl_frame_hdr *h,
  * it; 0 drops it as stale (counted, no state kept). Default: admit all. */
 typedef int (*sl_inbox_admit_fn)(void *ud, const sl_frame_hdr *h);
 
-/* Binds a PULL socket in context `zctx` to `endpoint` ("tcp://127.0.0.1:7500"). Returns NULL
- * with the reason in err (address in use, bad endpoint) and errno set (EADDRINUSE, ...). */
-sl_inbox *sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
-                       sl_frame_recsize_fn recsize, char *err, size_t errlen);
+/* Binds a PULL socket in context `zctx` to `endpoint` ("tcp://127.0.0.1:7500"). Returns 0 with
+ * the inbox in *out, or with *out NULL and the reason in msg: SL_ECONFLICT (the address is in
+ * use), SL_EIO (a bad endpoint, another socket error), SL_ENOMEM. */
+int sl_inbox_new(void *zctx, const char *endpoint, const sl_net_opts *o,
+                 sl_frame_recsize_fn recsize, sl_inbox **out, char *msg, size_t msglen);
 
 void sl_inbox_destroy(sl_inbox **ip);
 
@@ -70,11 +71,11 @@ void sl_inbox_on_admit(sl_inbox *ib, sl_inbox_admit_fn fn, void *ud);
 size_t sl_inbox_take_acks(sl_inbox *ib, sl_ack *out, size_t max, int all);
 
 /* Receives the next valid frame without blocking. Returns 1 with *f filled, 0 when no frame is
- * waiting, -1 on a socket error (errno). */
+ * waiting, SL_EIO on a socket error (errno), SL_ENOMEM when a stream cannot be tracked. */
 int sl_inbox_recv(sl_inbox *ib, sl_frame *f);
 
 /* The endpoint the socket is bound to, with the port the system chose for "tcp://host:*", in
- * buf. Returns 0 or -1 (errno). */
+ * buf. Returns 0 or SL_EIO (errno). */
 int sl_inbox_endpoint(const sl_inbox *ib, char *buf, size_t len);
 
 /* The ZeroMQ socket, for zmq_poll (ZMQ_POLLIN). */

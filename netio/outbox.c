@@ -51,14 +51,15 @@ static struct sealed *at(const sl_outbox *ob, size_t i)
     return &ob->q[(ob->qhead + i) % ob->qcap];
 }
 
-sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, const sl_net_opts *o,
-                         char *err, size_t errlen)
+int sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, const sl_net_opts *o,
+                  sl_outbox **out, char *msg, size_t msglen)
 {
     static _Atomic unsigned serial;
+    *out = NULL;
     sl_outbox *ob = calloc(1, sizeof *ob);
     if (!ob) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
     }
     ob->source = source;
     ob->o = *o;
@@ -72,7 +73,7 @@ sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, cons
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ||
         !(ob->mon = zmq_socket(zctx, ZMQ_PAIR)) || zmq_connect(ob->mon, mon) ||
         zmq_connect(ob->sock, endpoint)) {
-        snprintf(err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        snprintf(msg, msglen, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
         if (ob->mon)
             zmq_close(ob->mon);
         if (ob->sock) {
@@ -80,11 +81,12 @@ sl_outbox *sl_outbox_new(void *zctx, const char *endpoint, uint32_t source, cons
             zmq_close(ob->sock);
         }
         free(ob);
-        return NULL;
+        return SL_EIO;
     }
     int zero = 0;
     zmq_setsockopt(ob->mon, ZMQ_LINGER, &zero, sizeof zero);
-    return ob;
+    *out = ob;
+    return 0;
 }
 
 void sl_outbox_destroy(sl_outbox **op)
@@ -161,14 +163,14 @@ static uint64_t next_seq(sl_outbox *ob, uint32_t stream, int *err)
     return 0;
 }
 
-/* Makes room for one more sealed frame. Returns 0 or -1 (out of memory, nothing changed). */
+/* Makes room for one more sealed frame. Returns 0 or SL_ENOMEM (nothing changed). */
 static int reserve(sl_outbox *ob)
 {
     if (ob->qn == ob->qcap) {
         size_t cap = ob->qcap ? ob->qcap * 2 : 16;
         struct sealed *q = malloc(cap * sizeof *q);
         if (!q)
-            return -1;
+            return SL_ENOMEM;
         for (size_t i = 0; i < ob->qn; i++)
             q[i] = *at(ob, i);
         free(ob->q);
@@ -188,9 +190,9 @@ static void enqueue(sl_outbox *ob, const struct sealed *e)
 }
 
 /* Seals a frame of `kind` around the header space + payload in buf (which becomes the
- * queue's). Returns 0 or -1 (buf freed). */
-static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint32_t stream,
-                uint32_t schema, uint32_t count, size_t payload_len)
+ * queue's). Returns 0 or SL_ENOMEM (buf freed). */
+static int seal(sl_outbox *ob, unsigned char *buf, unsigned kind, uint32_t stream, uint32_t schema,
+                uint32_t count, size_t payload_len)
 {
     int err = 0, tracked = sl_frame_tracked(kind);
     sl_frame_hdr h = {
@@ -206,12 +208,12 @@ static int seal(sl_outbox *ob, unsigned char *buf, enum sl_frame_kind kind, uint
      * frames take no number (inbox.c does not track them). */
     if (reserve(ob)) {
         free(buf);
-        return -1;
+        return SL_ENOMEM;
     }
     h.seq = tracked ? next_seq(ob, stream, &err) : 0;
     if (err) {
         free(buf);
-        return -1;
+        return SL_ENOMEM;
     }
     struct sealed e = {buf, SL_FRAME_HDR + payload_len, stream, h.seq, (unsigned char)tracked, 0};
     enqueue(ob, &e);
@@ -239,11 +241,11 @@ int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsiz
 {
     const unsigned char *src = recs;
     if (recsize == 0 || recsize > ob->o.max_payload)
-        return errno = EINVAL, -1;
+        return SL_EINVAL;
     if (ob->open && ob->open_count &&
         (ob->open_stream != stream || ob->open_schema != schema || ob->open_recsize != recsize))
         if (sl_outbox_flush(ob))
-            return -1;
+            return SL_ENOMEM;
     /* Records per frame: as many as batch_bytes holds, at least one. */
     size_t per = ob->o.batch_bytes / recsize;
     if (per == 0)
@@ -255,7 +257,7 @@ int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsiz
             size_t cap = SL_FRAME_HDR + per * recsize;
             ob->open = malloc(cap);
             if (!ob->open)
-                return -1;
+                return SL_ENOMEM;
             ob->open_cap = cap;
             ob->open_len = 0;
             ob->open_count = 0;
@@ -275,35 +277,35 @@ int sl_outbox_put(sl_outbox *ob, uint32_t stream, uint32_t schema, size_t recsiz
         src += take * recsize;
         n -= take;
         if (ob->open_count == per && sl_outbox_flush(ob))
-            return -1;
+            return SL_ENOMEM;
     }
     return 0;
 }
 
-int sl_outbox_control(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+int sl_outbox_control(sl_outbox *ob, unsigned kind, uint32_t stream, const void *payload,
                       size_t len)
 {
-    if (kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
-        return errno = EINVAL, -1;
+    if (!sl_frame_kind_valid(kind) || kind == SL_FRAME_DATA)
+        return SL_EINVAL;
     if (len > ob->o.max_payload)
-        return errno = EMSGSIZE, -1;
+        return SL_ERANGE;
     if (sl_outbox_flush(ob))
-        return -1;
+        return SL_ENOMEM;
     unsigned char *buf = malloc(SL_FRAME_HDR + len + 1);
     if (!buf)
-        return -1;
+        return SL_ENOMEM;
     if (len)
         memcpy(buf + SL_FRAME_HDR, payload, len);
     return seal(ob, buf, kind, stream, 0, 0, len);
 }
 
-int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, const void *payload,
+int sl_outbox_send_now(sl_outbox *ob, unsigned kind, uint32_t stream, const void *payload,
                        size_t len)
 {
-    if (sl_frame_tracked(kind) || kind < SL_FRAME_EOS || kind > SL_FRAME_KIND_MAX)
-        return errno = EINVAL, -1;
+    if (!sl_frame_kind_valid(kind) || sl_frame_tracked(kind))
+        return SL_EINVAL;
     if (len > ob->o.max_payload)
-        return errno = EMSGSIZE, -1;
+        return SL_ERANGE;
     poll_monitor(ob);
     if (ob->qn > ob->nsent || (ob->open && ob->open_count))
         return 1;
@@ -311,7 +313,7 @@ int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, 
     unsigned char *buf =
         len <= sizeof stackbuf - SL_FRAME_HDR ? stackbuf : malloc(SL_FRAME_HDR + len);
     if (!buf)
-        return -1;
+        return SL_ENOMEM;
     if (len)
         memcpy(buf + SL_FRAME_HDR, payload, len);
     sl_frame_hdr h = {.version = SL_FRAME_VERSION,
@@ -336,7 +338,7 @@ int sl_outbox_send_now(sl_outbox *ob, enum sl_frame_kind kind, uint32_t stream, 
     if (rc == EAGAIN)
         return 1;
     errno = rc;
-    return -1;
+    return SL_EIO;
 }
 
 int sl_outbox_tick(sl_outbox *ob, uint64_t now_us)
@@ -384,7 +386,7 @@ int sl_outbox_pump(sl_outbox *ob)
             if (e == EINTR)
                 continue;
             errno = e;
-            return -1;
+            return SL_EIO;
         }
         ob->st.frames++;
         ob->st.bytes += s->len;
@@ -435,11 +437,12 @@ void sl_outbox_forget(sl_outbox *ob, uint32_t mask, uint32_t value)
 int sl_outbox_drain(sl_outbox *ob, int timeout_ms)
 {
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : sl_net_now_us() + (uint64_t)timeout_ms * 1000;
-    if (sl_outbox_flush(ob))
-        return -1;
+    int rc = sl_outbox_flush(ob);
+    if (rc)
+        return rc;
     for (;;) {
-        if (sl_outbox_pump(ob))
-            return -1;
+        if ((rc = sl_outbox_pump(ob)))
+            return rc;
         if (ob->nsent == ob->qn)
             return 0;
         uint64_t now = sl_net_now_us();
@@ -447,8 +450,10 @@ int sl_outbox_drain(sl_outbox *ob, int timeout_ms)
             return 1;
         zmq_pollitem_t it = {.socket = ob->sock, .events = ZMQ_POLLOUT};
         long wait = deadline == UINT64_MAX ? 100 : (long)((deadline - now) / 1000) + 1;
-        if (zmq_poll(&it, 1, wait > 100 ? 100 : wait) < 0 && zmq_errno() != EINTR)
-            return -1;
+        if (zmq_poll(&it, 1, wait > 100 ? 100 : wait) < 0 && zmq_errno() != EINTR) {
+            errno = zmq_errno();
+            return SL_EIO;
+        }
     }
 }
 

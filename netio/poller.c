@@ -13,15 +13,18 @@ struct sl_poller {
     size_t n, cap;
 };
 
-sl_poller *sl_poller_new(size_t cap)
+int sl_poller_new(size_t cap, sl_poller **out, char *msg, size_t msglen)
 {
     sl_poller *p = calloc(1, sizeof *p);
+    *out = NULL;
     if (!p || !(p->it = calloc(cap ? cap : 1, sizeof *p->it))) {
         free(p);
-        return NULL;
+        snprintf(msg, msglen, "out of memory for a poller of %zu items", cap);
+        return SL_ENOMEM;
     }
     p->cap = cap;
-    return p;
+    *out = p;
+    return 0;
 }
 
 void sl_poller_destroy(sl_poller **pp)
@@ -41,7 +44,7 @@ void sl_poller_clear(sl_poller *p)
 static int add(sl_poller *p, void *sock, int fd, short events)
 {
     if (p->n == p->cap)
-        return -1;
+        return SL_ERANGE;
     p->it[p->n] = (zmq_pollitem_t){.socket = sock, .fd = fd, .events = events};
     return (int)p->n++;
 }
@@ -68,8 +71,10 @@ int sl_poller_wait(sl_poller *p, long timeout_ms)
     int r = zmq_poll(p->it, (int)p->n, timeout_ms);
     if (r < 0 && zmq_errno() == EINTR)
         return 0;
-    if (r < 0)
+    if (r < 0) {
         errno = zmq_errno();
+        return SL_EIO;
+    }
     return r;
 }
 
@@ -83,20 +88,27 @@ struct sl_netctx {
     sl_zap *zap;
 };
 
-sl_netctx *sl_netctx_new(const sl_net_opts *o, char *err, size_t errlen)
+int sl_netctx_new(const sl_net_opts *o, sl_netctx **out, char *msg, size_t msglen)
 {
+    *out = NULL;
     sl_netctx *c = calloc(1, sizeof *c);
-    if (!c || !(c->zctx = zmq_ctx_new())) {
-        snprintf(err, errlen, "cannot create a ZeroMQ context");
-        free(c);
-        return NULL;
+    if (!c) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
     }
-    if (sl_zap_start(c->zctx, o, &c->zap, err, errlen)) {
+    if (!(c->zctx = zmq_ctx_new())) {
+        snprintf(msg, msglen, "cannot create a ZeroMQ context");
+        free(c);
+        return SL_EIO;
+    }
+    int rc = sl_zap_new(c->zctx, o, &c->zap, msg, msglen);
+    if (rc) {
         zmq_ctx_term(c->zctx);
         free(c);
-        return NULL;
+        return rc;
     }
-    return c;
+    *out = c;
+    return 0;
 }
 
 void *sl_netctx_zmq(const sl_netctx *c)
@@ -113,7 +125,7 @@ void sl_netctx_destroy(sl_netctx **cp)
 {
     if (!cp || !*cp)
         return;
-    sl_zap_stop(&(*cp)->zap);
+    sl_zap_destroy(&(*cp)->zap);
     zmq_ctx_term((*cp)->zctx);
     free(*cp);
     *cp = NULL;

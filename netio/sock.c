@@ -1,6 +1,7 @@
 /* Socket settings; see sock.h. */
 #include "sock.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -23,7 +24,7 @@ static int seti(void *s, int opt, int v)
     return zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
-int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
+static int configure(void *sock, const sl_net_opts *o, int connecting)
 {
     int64_t maxmsg = (int64_t)o->max_payload * 2 + 48;
     if (seti(sock, ZMQ_LINGER, o->linger_ms) || seti(sock, ZMQ_SNDHWM, o->hwm) ||
@@ -48,6 +49,14 @@ int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
                    zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "sluice", 6)
                ? -1
                : 0;
+}
+
+int sl_net_configure(void *sock, const sl_net_opts *o, int connecting)
+{
+    if (configure(sock, o, connecting) == 0)
+        return 0;
+    errno = zmq_errno();
+    return SL_EIO;
 }
 
 unsigned sl_net_monitor_next(void *mon)

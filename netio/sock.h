@@ -12,12 +12,18 @@
  *
  * With CURVE keys (sl_net_opts.curve), binding sockets are CURVE servers and connecting sockets
  * CURVE clients, all with the cluster's key pair (netio/auth.h): traffic is encrypted and a ZAP
- * handler admits only peers holding the cluster's key. */
+ * handler admits only peers holding the cluster's key.
+ *
+ * Errors, in every netio header: 0 or a negative sl_err (base/err.h), with the reason in the
+ * caller's message buffer where the function takes one; a socket call that failed is SL_EIO,
+ * with errno still set by ZeroMQ for the detail (zmq_strerror). */
 #ifndef SL_SOCK_H
 #define SL_SOCK_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
 
 typedef struct sl_net_opts {
     int linger_ms;      /* how long closing waits to deliver queued frames; default 5000 */
@@ -34,8 +40,8 @@ typedef struct sl_net_opts {
 void sl_net_opts_defaults(sl_net_opts *o);
 
 /* Applies `o` to ZeroMQ socket `sock`; `connecting` adds ZMQ_IMMEDIATE and makes it a CURVE
- * client (a CURVE server otherwise) when o->curve. Returns 0, or -1 with errno set by the failing
- * zmq_setsockopt. Thread of the socket. */
+ * client (a CURVE server otherwise) when o->curve. Returns 0, or SL_EIO with errno set by the
+ * failing zmq_setsockopt. Thread of the socket. */
 int sl_net_configure(void *sock, const sl_net_opts *o, int connecting);
 
 /* Reads the next event of a socket monitor (the PAIR connected to zmq_socket_monitor's

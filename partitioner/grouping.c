@@ -12,14 +12,14 @@ static const char *const kind_names[SL_GROUP_NKINDS] = {
 int sl_grouping_kind_parse(const char *name, enum sl_grouping_kind *kind)
 {
     if (!name)
-        return SL_PART_EINVAL;
+        return SL_EINVAL;
     for (int k = 0; k < SL_GROUP_NKINDS; k++) {
         if (strcmp(name, kind_names[k]) == 0) {
             *kind = (enum sl_grouping_kind)k;
             return 0;
         }
     }
-    return SL_PART_EINVAL;
+    return SL_EINVAL;
 }
 
 const char *sl_grouping_kind_name(enum sl_grouping_kind kind)
@@ -60,11 +60,11 @@ int sl_grouping_init(sl_grouping *g, enum sl_grouping_kind kind, const sl_partma
 {
     memset(g, 0, sizeof *g);
     if ((unsigned)kind >= SL_GROUP_NKINDS || !map)
-        return SL_PART_EINVAL;
+        return SL_EINVAL;
     uint32_t nnodes = sl_partmap_nnodes(map);
     g->sent = calloc(nnodes, sizeof *g->sent);
     if (!g->sent)
-        return SL_PART_ENOMEM;
+        return SL_ENOMEM;
     g->kind = kind;
     g->map = map;
     g->nnodes = nnodes;
@@ -85,7 +85,7 @@ int sl_grouping_route(sl_grouping *g, uint64_t key, uint32_t direct_node, uint32
     switch (g->kind) {
     case SL_GROUP_ALL:
         if (maxdests < g->nnodes)
-            return SL_PART_ERANGE;
+            return SL_ERANGE;
         for (uint32_t n = 0; n < g->nnodes; n++) {
             dests[n] = n;
             g->sent[n]++;
@@ -102,7 +102,7 @@ int sl_grouping_route(sl_grouping *g, uint64_t key, uint32_t direct_node, uint32
         break;
     case SL_GROUP_DIRECT:
         if (direct_node >= g->nnodes)
-            return SL_PART_EINVAL;
+            return SL_EINVAL;
         dest = direct_node;
         break;
     case SL_GROUP_PARTIAL_KEY: {
@@ -112,10 +112,10 @@ int sl_grouping_route(sl_grouping *g, uint64_t key, uint32_t direct_node, uint32
         break;
     }
     default:
-        return SL_PART_EINVAL;
+        return SL_EINVAL;
     }
     if (maxdests < 1)
-        return SL_PART_ERANGE;
+        return SL_ERANGE;
     if (g->kind == SL_GROUP_SHUFFLE)
         g->next = g->next + 1 == g->nnodes ? 0 : g->next + 1;
     dests[0] = dest;

@@ -12,7 +12,8 @@
  *                key's state is then split over its two candidates, and a downstream step merges
  *                the two partial results.
  *
- * A router owns one sl_grouping per outgoing stream. libc only; no OpenCL, no ZeroMQ. */
+ * A router owns one sl_grouping per outgoing stream. libc and base/err.h only; no OpenCL, no
+ * ZeroMQ. */
 #ifndef SL_GROUPING_H
 #define SL_GROUPING_H
 
@@ -34,7 +35,7 @@ enum sl_grouping_kind {
 #define SL_PKG_SALT UINT64_C(0x736c2d706b672d32)
 
 /* Sets *kind from its name: "fields", "shuffle", "all", "global", "direct" or "partial_key"
- * (exactly, lower case). Returns 0, or SL_PART_EINVAL (leaving *kind unchanged) for any other
+ * (exactly, lower case). Returns 0, or SL_EINVAL (leaving *kind unchanged) for any other
  * string or NULL. Any thread. */
 int sl_grouping_kind_parse(const char *name, enum sl_grouping_kind *kind);
 
@@ -63,7 +64,7 @@ typedef struct sl_grouping {
 
 /* Sets up *g for `kind` over `map`'s nodes. `seed` picks shuffle's first node (sl_part_of(seed,
  * nnodes)), so that routers seeded differently do not start on the same node; other kinds ignore
- * it. Returns 0, or SL_PART_EINVAL (kind out of range, map NULL) or SL_PART_ENOMEM; on failure *g
+ * it. Returns 0, or SL_EINVAL (kind out of range, map NULL) or SL_ENOMEM; on failure *g
  * holds nothing and sl_grouping_fini on it is harmless. The caller frees with sl_grouping_fini.
  * A grouping belongs to one thread (the router's); it reads the map on every route, so the map's
  * sl_partmap_assign must not run concurrently with that thread's sl_grouping_route. */
@@ -75,8 +76,8 @@ void sl_grouping_fini(sl_grouping *g);
 
 /* Routes one record of `key`: writes its destination nodes to dests[0..n) and returns n (1, or
  * nnodes for SL_GROUP_ALL), counting each destination as sent. direct_node is read only by
- * SL_GROUP_DIRECT. Returns SL_PART_EINVAL for direct_node >= nnodes with SL_GROUP_DIRECT, or
- * SL_PART_ERANGE when maxdests < n; an error writes nothing and changes no state.
+ * SL_GROUP_DIRECT. Returns SL_EINVAL for direct_node >= nnodes with SL_GROUP_DIRECT, or
+ * SL_ERANGE when maxdests < n; an error writes nothing and changes no state.
  * Allocates nothing. */
 int sl_grouping_route(sl_grouping *g, uint64_t key, uint32_t direct_node, uint32_t *dests,
                       uint32_t maxdests);

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "partmap.h"
@@ -11,22 +12,6 @@ struct sl_partmap {
     uint32_t *live;  /* [nnodes], first nlive used: nodes with owned > 0, ascending */
 };
 
-const char *sl_part_strerror(int err)
-{
-    switch (err) {
-    case 0:
-        return "success";
-    case SL_PART_ENOMEM:
-        return "out of memory";
-    case SL_PART_EINVAL:
-        return "invalid argument";
-    case SL_PART_ERANGE:
-        return "value out of range";
-    default:
-        return "unknown error";
-    }
-}
-
 /* Rebuilds the live list from owned[]. It depends only on which nodes hold partitions, never on
  * the order of earlier moves, so every copy of a map in the same state has the same list (the PKG
  * candidates read it). */
@@ -38,36 +23,34 @@ static void rebuild_live(sl_partmap *map)
             map->live[map->nlive++] = n;
 }
 
-sl_partmap *sl_partmap_new(uint32_t nparts, uint32_t nnodes, int *err)
+int sl_partmap_new(uint32_t nparts, uint32_t nnodes, sl_partmap **out, char *msg, size_t msglen)
 {
-    int rc = SL_PART_EINVAL;
-    sl_partmap *map = NULL;
-    if (nparts == 0 || nparts > SL_PART_MAX_PARTS || nnodes == 0 || nnodes > SL_PART_MAX_NODES)
-        goto fail;
-    rc = SL_PART_ENOMEM;
-    map = calloc(1, sizeof *map);
-    if (!map)
-        goto fail;
-    map->nparts = nparts;
-    map->nnodes = nnodes;
-    map->node = malloc(nparts * sizeof *map->node);
-    map->owned = calloc(nnodes, sizeof *map->owned);
-    map->live = malloc(nnodes * sizeof *map->live);
-    if (!map->node || !map->owned || !map->live)
-        goto fail;
+    *out = NULL;
+    if (nparts == 0 || nparts > SL_PART_MAX_PARTS || nnodes == 0 || nnodes > SL_PART_MAX_NODES) {
+        snprintf(msg, msglen, "a partition map has 1..%u partitions and 1..%u nodes, not %u and %u",
+                 SL_PART_MAX_PARTS, SL_PART_MAX_NODES, nparts, nnodes);
+        return SL_EINVAL;
+    }
+    sl_partmap *map = calloc(1, sizeof *map);
+    if (map) {
+        map->nparts = nparts;
+        map->nnodes = nnodes;
+        map->node = malloc(nparts * sizeof *map->node);
+        map->owned = calloc(nnodes, sizeof *map->owned);
+        map->live = malloc(nnodes * sizeof *map->live);
+    }
+    if (!map || !map->node || !map->owned || !map->live) {
+        sl_partmap_destroy(&map);
+        snprintf(msg, msglen, "out of memory for a map of %u partitions", nparts);
+        return SL_ENOMEM;
+    }
     for (uint32_t p = 0; p < nparts; p++) {
         map->node[p] = p % nnodes;
         map->owned[p % nnodes]++;
     }
     rebuild_live(map);
-    if (err)
-        *err = 0;
-    return map;
-fail:
-    sl_partmap_destroy(&map);
-    if (err)
-        *err = rc;
-    return NULL;
+    *out = map;
+    return 0;
 }
 
 void sl_partmap_destroy(sl_partmap **mp)
@@ -85,7 +68,7 @@ void sl_partmap_destroy(sl_partmap **mp)
 int sl_partmap_assign(sl_partmap *map, uint32_t p, uint32_t node)
 {
     if (p >= map->nparts || node >= map->nnodes)
-        return SL_PART_EINVAL;
+        return SL_EINVAL;
     uint32_t old = map->node[p];
     if (old == node)
         return 0;

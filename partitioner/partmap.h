@@ -9,29 +9,20 @@
  * keys a node receives must be spread evenly over both (docs/partitioner.md).
  *
  * Partition numbers decide placement on every node and must never change for a key: the pinned
- * vectors in tests/test_partitioner.c catch any change. libc only; no OpenCL, no ZeroMQ. */
+ * vectors in tests/test_partitioner.c catch any change. libc and base/err.h only; no OpenCL, no
+ * ZeroMQ. */
 #ifndef SL_PARTMAP_H
 #define SL_PARTMAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-/* Error codes of the partitioner. partitioner/ cannot include host/err.h (host depends on it, not
- * the reverse), so the values are those of SL_ENOMEM, SL_EINVAL and SL_ERANGE there: the host
- * passes them through, and sl_strerror reads them (tests/test_partitioner.c checks both). */
-enum sl_part_err {
-    SL_PART_ENOMEM = -1,  /* out of memory */
-    SL_PART_EINVAL = -2,  /* invalid argument: a partition, node or kind out of range */
-    SL_PART_ERANGE = -11, /* value out of range: a destination array too small */
-};
+#include "err.h" /* the error codes: 0 or a negative sl_err (base/err.h) */
 
 #define SL_PART_MAX_PARTS 65536u /* largest nparts of a map */
 #define SL_PART_MAX_NODES 65536u /* largest nnodes of a map */
 #define SL_PART_DEFAULT 256u     /* default nparts */
 #define SL_PART_NONE UINT32_MAX  /* "no node": answer for a partition out of range */
-
-/* Returns a static message for 0 or an sl_part_err code ("unknown error" for anything else).
- * Any thread. */
-const char *sl_part_strerror(int err);
 
 /* Returns a bijective mix of all 64 bits of x, in which every input bit flips each output bit with
  * probability close to 1/2: xor-shift, multiply by an odd constant, xor-shift, multiply by a second
@@ -59,11 +50,11 @@ static inline uint32_t sl_part_of(uint64_t key, uint32_t nparts)
 
 typedef struct sl_partmap sl_partmap;
 
-/* Returns a map of nparts partitions (1..SL_PART_MAX_PARTS) over nnodes nodes
- * (1..SL_PART_MAX_NODES), partition p on node p % nnodes; or NULL, with *err (when err is not
- * NULL) set to SL_PART_EINVAL for a count out of range or SL_PART_ENOMEM. The caller owns the map
- * and frees it with sl_partmap_destroy. */
-sl_partmap *sl_partmap_new(uint32_t nparts, uint32_t nnodes, int *err);
+/* Makes a map of nparts partitions (1..SL_PART_MAX_PARTS) over nnodes nodes
+ * (1..SL_PART_MAX_NODES), partition p on node p % nnodes. Returns 0 with the map in *out (the
+ * caller frees it with sl_partmap_destroy), or SL_EINVAL (a count out of range) or SL_ENOMEM with
+ * *out NULL and the reason in msg. */
+int sl_partmap_new(uint32_t nparts, uint32_t nnodes, sl_partmap **out, char *msg, size_t msglen);
 
 /* Frees *mp (NULL allowed) and sets *mp to NULL. */
 void sl_partmap_destroy(sl_partmap **mp);
@@ -72,7 +63,7 @@ void sl_partmap_destroy(sl_partmap **mp);
  * threads may call them at once. sl_partmap_assign must not run concurrently with any other call
  * on the same map: the owner holds a lock or publishes a new map. */
 
-/* Moves partition p to `node`. Returns 0 (also when p is already there), or SL_PART_EINVAL for
+/* Moves partition p to `node`. Returns 0 (also when p is already there), or SL_EINVAL for
  * p >= nparts or node >= nnodes, leaving the map unchanged. O(1), or O(nnodes) when a node gains
  * its first partition or loses its last. */
 int sl_partmap_assign(sl_partmap *map, uint32_t p, uint32_t node);

@@ -8,11 +8,9 @@
  * handler's count, and the sockets' monitors.
  *
  * Every test makes its own ZeroMQ context and its own key folders under $SLUICE_TEST_TMP. */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +29,10 @@
 #include "inbox.h"
 #include "outbox.h"
 #include "sock.h"
+#include "loopback.h"
+
+/* Two application kinds (frame.h), one tracked and one not: netio carries them unread. */
+enum { APP_TRACKED = SL_FRAME_APP_KIND(0, 1), APP_UNTRACKED = SL_FRAME_APP_KIND(1, 0) };
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
@@ -106,6 +108,13 @@ static void keygen(const char *dir, const char *name, char *out, size_t outlen, 
     key_line(text, "secret", sec);
 }
 
+/* Skips the test when this libzmq has no CURVE. */
+static void need_curve(void)
+{
+    if (zmq_has("curve") != 1)
+        cr_skip_test("libzmq without CURVE");
+}
+
 static int contains(const char *hay, const char *needle)
 {
     return strstr(hay, needle) != NULL;
@@ -119,8 +128,7 @@ static int contains(const char *hay, const char *needle)
  * reads back exactly the pair in the file. */
 Test(auth, keygen)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
+    need_curve();
     char base[1024], dir[1100], pub[41], sec[41], derived[41], path[1200], text[1024];
     make_tmpdir(base, sizeof base);
     keygen(base, "keys", dir, sizeof dir, pub, sec);
@@ -157,7 +165,7 @@ Test(auth, keygen)
     char before[1024], after[1024];
     read_file(path, before, sizeof before);
     err[0] = '\0';
-    cr_assert(eq(int, sl_keys_generate(dir, 0, err, sizeof err), -1));
+    cr_assert(eq(int, sl_keys_generate(dir, 0, err, sizeof err), SL_EEXIST));
     cr_assert(contains(err, path), "message does not name %s: %s", path, err);
     read_file(path, after, sizeof after);
     cr_assert(eq(str, after, before), "the key file changed");
@@ -186,8 +194,7 @@ Test(auth, keygen)
  * not the secret key's (two valid keys of different pairs), and malformed files. */
 Test(auth, load_refuses)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
+    need_curve();
     char base[1024], d1[1100], d2[1100], p1[41], s1[41], p2[41], s2[41], path[1200];
     char err[512], text[1024];
     make_tmpdir(base, sizeof base);
@@ -202,7 +209,7 @@ Test(auth, load_refuses)
     snprintf(nodir, sizeof nodir, "%s/none", base);
     snprintf(nopath, sizeof nopath, "%s/cluster.key", nodir);
     err[0] = '\0';
-    cr_assert(eq(int, sl_keys_load(nodir, &o, err, sizeof err), -1));
+    cr_assert(eq(int, sl_keys_load(nodir, &o, err, sizeof err), SL_EIO));
     cr_assert(contains(err, nopath), "missing file: %s", err);
 
     /* readable by others: refused; the same file at 0600 loads */
@@ -210,7 +217,7 @@ Test(auth, load_refuses)
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         cr_assert(eq(int, chmod(path, modes[i]), 0));
         err[0] = '\0';
-        cr_assert(eq(int, sl_keys_load(d1, &o, err, sizeof err), -1), "mode %03o loaded",
+        cr_assert(eq(int, sl_keys_load(d1, &o, err, sizeof err), SL_ECONFIG), "mode %03o loaded",
                   (unsigned)modes[i]);
         cr_assert(contains(err, path), "mode %03o: %s", (unsigned)modes[i], err);
     }
@@ -250,7 +257,8 @@ Test(auth, load_refuses)
         sl_net_opts q;
         sl_net_opts_defaults(&q);
         err[0] = '\0';
-        cr_assert(eq(int, sl_keys_load(d1, &q, err, sizeof err), -1), "%s: loaded", bad[i].what);
+        cr_assert(eq(int, sl_keys_load(d1, &q, err, sizeof err), SL_EPARSE), "%s: loaded",
+                  bad[i].what);
         cr_assert(contains(err, path), "%s: message does not name the file: %s", bad[i].what, err);
     }
     /* and the good pair, written the same way, loads (comments and all) */
@@ -272,6 +280,39 @@ static size_t recsize_fn(uint32_t schema)
     return schema == 1 ? 16 : 0;
 }
 
+/* Receives the next frame within ms milliseconds: 1 with *f, or 0. */
+static int recv_one(sl_inbox *ib, sl_frame *f, int ms)
+{
+    uint64_t deadline = sl_net_now_us() + (uint64_t)ms * 1000;
+    int rc;
+    while ((rc = sl_inbox_recv(ib, f)) == 0 && sl_net_now_us() < deadline) {
+        zmq_pollitem_t it = {.socket = sl_inbox_socket(ib), .events = ZMQ_POLLIN};
+        zmq_poll(&it, 1, 10);
+    }
+    cr_assert(ge(int, rc, 0));
+    return rc;
+}
+
+/* A plain ZeroMQ PUSH socket (linger 0), not yet connected. */
+static void *raw_push(void *ctx)
+{
+    void *raw = zmq_socket(ctx, ZMQ_PUSH);
+    cr_assert_not_null(raw);
+    int zero = 0;
+    cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero), 0));
+    return raw;
+}
+
+/* Sends a well-formed frame of a stranger's (source 66) without waiting. */
+static void send_evil(void *raw)
+{
+    unsigned char frame[SL_FRAME_HDR + 4];
+    sl_frame_hdr h = {.kind = APP_TRACKED, .source = 66, .stream = 1, .payload_len = 4};
+    memcpy(frame + SL_FRAME_HDR, "evil", 4);
+    sl_frame_encode(&h, frame + SL_FRAME_HDR, frame);
+    cr_assert(eq(int, zmq_send(raw, frame, sizeof frame, ZMQ_DONTWAIT), (int)sizeof frame));
+}
+
 struct cluster {
     char base[1024], dir[1100], other[1100];
     char pub[41], sec[41], opub[41], osec[41];
@@ -284,32 +325,28 @@ struct cluster {
 };
 
 /* Two key folders, a context with the ZAP handler for the first, and an inbox (a CURVE server
- * with the first) on an ephemeral port. */
+ * with the first) on an ephemeral port. Skips the test without CURVE. */
 static void cluster_up(struct cluster *c)
 {
+    need_curve();
     make_tmpdir(c->base, sizeof c->base);
     keygen(c->base, "keys", c->dir, sizeof c->dir, c->pub, c->sec);
     keygen(c->base, "other", c->other, sizeof c->other, c->opub, c->osec);
     char err[512] = "";
-    sl_net_opts_defaults(&c->o);
-    c->o.linger_ms = 100;
-    c->oo = c->o;
+    c->o = c->oo = tu_net_opts();
     cr_assert(eq(int, sl_keys_load(c->dir, &c->o, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, sl_keys_load(c->other, &c->oo, err, sizeof err), 0), "%s", err);
     c->ctx = zmq_ctx_new();
     cr_assert_not_null(c->ctx);
-    cr_assert(eq(int, sl_zap_start(c->ctx, &c->o, &c->zap, err, sizeof err), 0), "%s", err);
+    cr_assert(eq(int, sl_zap_new(c->ctx, &c->o, &c->zap, err, sizeof err), 0), "%s", err);
     cr_assert_not_null(c->zap);
-    c->ib = sl_inbox_new(c->ctx, "tcp://127.0.0.1:*", &c->o, recsize_fn, err, sizeof err);
-    cr_assert_not_null(c->ib, "%s", err);
-    size_t n = sizeof c->ep;
-    cr_assert(eq(int, zmq_getsockopt(sl_inbox_socket(c->ib), ZMQ_LAST_ENDPOINT, c->ep, &n), 0));
+    c->ib = tu_bind_inbox(c->ctx, &c->o, recsize_fn, c->ep, sizeof c->ep);
 }
 
 static void cluster_down(struct cluster *c)
 {
     sl_inbox_destroy(&c->ib);
-    sl_zap_stop(&c->zap);
+    sl_zap_destroy(&c->zap);
     cr_assert_null(c->zap);
     cr_assert(eq(int, zmq_ctx_term(c->ctx), 0));
     remove_keys(c->dir);
@@ -320,8 +357,9 @@ static void cluster_down(struct cluster *c)
 static sl_outbox *outbox(struct cluster *c, const sl_net_opts *o, uint32_t source)
 {
     char err[512] = "";
-    sl_outbox *ob = sl_outbox_new(c->ctx, c->ep, source, o, err, sizeof err);
-    cr_assert_not_null(ob, "sl_outbox_new: %s", err);
+    sl_outbox *ob = NULL;
+    cr_assert(eq(int, sl_outbox_new(c->ctx, c->ep, source, o, &ob, err, sizeof err), 0),
+              "sl_outbox_new: %s", err);
     return ob;
 }
 
@@ -346,12 +384,39 @@ static size_t receive_for(sl_inbox *ib, int ms, uint16_t *kinds, size_t max)
     return n;
 }
 
+/* One turn of waiting for an outbox to be refused: pumps ob, receives on the cluster's inbox
+ * for 20 ms (returns the frames delivered) and reads both sides' counts into *is and *os. */
+static size_t refusal_turn(struct cluster *c, sl_outbox *ob, sl_inbox_stats *is,
+                           sl_outbox_stats *os)
+{
+    uint16_t kinds[8];
+    cr_assert(eq(int, sl_outbox_pump(ob), 0));
+    size_t got = receive_for(c->ib, 20, kinds, 8);
+    sl_inbox_poll_monitor(c->ib);
+    sl_inbox_get_stats(c->ib, is);
+    sl_outbox_get_stats(ob, os);
+    return got;
+}
+
+/* Once refused, `who` (which had `got` frames delivered so far) stays out: nothing arrives in
+ * another 200 ms, and its outbox ob never connected nor sent, its frame still queued. Leaves the
+ * last counts in *is and *os. */
+static void kept_out(struct cluster *c, sl_outbox *ob, size_t got, sl_inbox_stats *is,
+                     sl_outbox_stats *os, const char *who)
+{
+    uint16_t kinds[8];
+    got += receive_for(c->ib, 200, kinds, 8);
+    got += refusal_turn(c, ob, is, os);
+    cr_assert(eq(sz, got, 0), "%s's frame arrived", who);
+    cr_assert(eq(u64, os->connects, 0), "%s", who);
+    cr_assert(eq(u64, os->frames, 0), "%s", who);
+    cr_assert(eq(sz, sl_outbox_queued_frames(ob), 1), "%s", who);
+}
+
 /* The cluster's outbox and inbox, both with its keys: frames go through intact (DATA, a control
  * frame and an untracked one), the handshake succeeds once, and the ZAP handler refuses nobody. */
 Test(auth, curve_delivers)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
     struct cluster c;
     cluster_up(&c);
     sl_outbox *ob = outbox(&c, &c.o, 3);
@@ -363,20 +428,15 @@ Test(auth, curve_delivers)
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0), "not connected within 5 s");
     uint64_t deadline = sl_net_now_us() + 5000000;
     int rc;
-    while ((rc = sl_outbox_send_now(ob, SL_FRAME_LEASE, 5, "alive", 5)) == 1 &&
+    while ((rc = sl_outbox_send_now(ob, APP_UNTRACKED, 5, "alive", 5)) == 1 &&
            sl_net_now_us() < deadline)
         sl_outbox_pump(ob);
     cr_assert(eq(int, rc, 0));
 
     sl_frame f;
-    uint16_t want[] = {SL_FRAME_DATA, SL_FRAME_EOS, SL_FRAME_LEASE};
+    uint16_t want[] = {SL_FRAME_DATA, SL_FRAME_EOS, APP_UNTRACKED};
     for (size_t i = 0; i < 3; i++) {
-        deadline = sl_net_now_us() + 5000000;
-        while ((rc = sl_inbox_recv(c.ib, &f)) == 0 && sl_net_now_us() < deadline) {
-            zmq_pollitem_t it = {.socket = sl_inbox_socket(c.ib), .events = ZMQ_POLLIN};
-            zmq_poll(&it, 1, 10);
-        }
-        cr_assert(eq(int, rc, 1), "frame %zu not delivered", i);
+        cr_assert(eq(int, recv_one(c.ib, &f, 5000), 1), "frame %zu not delivered", i);
         cr_assert(eq(u16, f.h.kind, want[i]));
         cr_assert(eq(u32, f.h.source, 3));
         if (i == 0) {
@@ -447,16 +507,12 @@ static int wait_event(void *mon, uint16_t event, int ms, uint32_t *value)
  * cluster's own outbox still gets through. */
 Test(auth, other_keys_refused)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
     struct cluster c;
     cluster_up(&c);
 
     /* a raw CURVE client: server key right, client key pair wrong */
-    void *raw = zmq_socket(c.ctx, ZMQ_PUSH);
-    cr_assert_not_null(raw);
+    void *raw = raw_push(c.ctx);
     int zero = 0;
-    cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero), 0));
     cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_CURVE_SERVERKEY, c.pub, 40), 0));
     cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_CURVE_PUBLICKEY, c.opub, 40), 0));
     cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_CURVE_SECRETKEY, c.osec, 40), 0));
@@ -467,11 +523,7 @@ Test(auth, other_keys_refused)
     cr_assert(eq(int, zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero), 0));
     cr_assert(eq(int, zmq_connect(mon, "inproc://auth-raw-mon"), 0));
     cr_assert(eq(int, zmq_connect(raw, c.ep), 0));
-    unsigned char frame[SL_FRAME_HDR + 4];
-    sl_frame_hdr h = {.kind = SL_FRAME_JOB, .source = 66, .stream = 1, .payload_len = 4};
-    memcpy(frame + SL_FRAME_HDR, "evil", 4);
-    sl_frame_encode(&h, frame + SL_FRAME_HDR, frame);
-    cr_assert(eq(int, zmq_send(raw, frame, sizeof frame, ZMQ_DONTWAIT), (int)sizeof frame));
+    send_evil(raw);
     uint32_t status = 0;
     cr_assert(eq(int, wait_event(mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, 5000, &status), 1),
               "the client was not refused");
@@ -491,25 +543,15 @@ Test(auth, other_keys_refused)
     /* an outbox of another cluster: nothing gets through, the handshake fails */
     uint64_t failed_before = is.handshake_failed;
     sl_outbox *rogue = outbox(&c, &c.oo, 67);
-    cr_assert(eq(int, sl_outbox_control(rogue, SL_FRAME_JOB, 1, "evil", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(rogue, APP_TRACKED, 1, "evil", 4), 0));
     uint64_t deadline = sl_net_now_us() + 1000000;
     sl_outbox_stats os;
     size_t got = 0;
-    do {
-        cr_assert(eq(int, sl_outbox_pump(rogue), 0));
-        got += receive_for(c.ib, 20, kinds, 8);
-        sl_inbox_poll_monitor(c.ib);
-        sl_inbox_get_stats(c.ib, &is);
-        sl_outbox_get_stats(rogue, &os);
-    } while ((is.handshake_failed == failed_before && os.auth_failed == 0) &&
-             sl_net_now_us() < deadline);
-    got += receive_for(c.ib, 200, kinds, 8);
-    cr_assert(eq(int, sl_outbox_pump(rogue), 0));
-    sl_outbox_get_stats(rogue, &os);
-    cr_assert(eq(sz, got, 0), "another cluster's frame arrived");
-    cr_assert(eq(u64, os.connects, 0));
-    cr_assert(eq(u64, os.frames, 0));
-    cr_assert(eq(sz, sl_outbox_queued_frames(rogue), 1));
+    do
+        got += refusal_turn(&c, rogue, &is, &os);
+    while (is.handshake_failed == failed_before && os.auth_failed == 0 &&
+           sl_net_now_us() < deadline);
+    kept_out(&c, rogue, got, &is, &os, "another cluster");
     cr_assert(os.auth_failed > 0 || is.handshake_failed > failed_before,
               "no failed handshake seen (outbox auth_failed %llu, inbox handshake_failed %llu)",
               (unsigned long long)os.auth_failed, (unsigned long long)is.handshake_failed);
@@ -517,16 +559,10 @@ Test(auth, other_keys_refused)
 
     /* the cluster's own outbox is still welcome */
     sl_outbox *ob = outbox(&c, &c.o, 3);
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 1, "good", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_TRACKED, 1, "good", 4), 0));
     cr_assert(eq(int, sl_outbox_drain(ob, 5000), 0));
     sl_frame f;
-    deadline = sl_net_now_us() + 5000000;
-    int rc;
-    while ((rc = sl_inbox_recv(c.ib, &f)) == 0 && sl_net_now_us() < deadline) {
-        zmq_pollitem_t it = {.socket = sl_inbox_socket(c.ib), .events = ZMQ_POLLIN};
-        zmq_poll(&it, 1, 10);
-    }
-    cr_assert(eq(int, rc, 1));
+    cr_assert(eq(int, recv_one(c.ib, &f, 5000), 1));
     cr_assert(eq(u32, f.h.source, 3));
     cr_assert(eq(int, memcmp(f.payload, "good", 4), 0));
     sl_outbox_destroy(&ob);
@@ -537,54 +573,30 @@ Test(auth, other_keys_refused)
  * inbox counts both, the outbox counts its own as refused) and nothing they send is delivered. */
 Test(auth, plain_peer_refused)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
     struct cluster c;
     cluster_up(&c);
 
-    void *raw = zmq_socket(c.ctx, ZMQ_PUSH);
-    cr_assert_not_null(raw);
-    int zero = 0;
-    cr_assert(eq(int, zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero), 0));
+    void *raw = raw_push(c.ctx);
     cr_assert(eq(int, zmq_connect(raw, c.ep), 0));
-    unsigned char frame[SL_FRAME_HDR + 4];
-    sl_frame_hdr h = {.kind = SL_FRAME_JOB, .source = 66, .stream = 1, .payload_len = 4};
-    memcpy(frame + SL_FRAME_HDR, "evil", 4);
-    sl_frame_encode(&h, frame + SL_FRAME_HDR, frame);
-    cr_assert(eq(int, zmq_send(raw, frame, sizeof frame, ZMQ_DONTWAIT), (int)sizeof frame));
+    send_evil(raw);
 
-    sl_net_opts plain;
-    sl_net_opts_defaults(&plain);
-    plain.linger_ms = 100;
+    sl_net_opts plain = tu_net_opts();
     sl_outbox *ob = outbox(&c, &plain, 68);
-    cr_assert(eq(int, sl_outbox_control(ob, SL_FRAME_JOB, 1, "evil", 4), 0));
+    cr_assert(eq(int, sl_outbox_control(ob, APP_TRACKED, 1, "evil", 4), 0));
 
     /* until both were refused (ZeroMQ does not retry after a mechanism mismatch) */
-    uint16_t kinds[8];
     size_t got = 0;
     sl_inbox_stats is;
     sl_outbox_stats os;
     uint64_t deadline = sl_net_now_us() + 5000000;
-    do {
-        cr_assert(eq(int, sl_outbox_pump(ob), 0));
-        got += receive_for(c.ib, 20, kinds, 8);
-        sl_inbox_poll_monitor(c.ib);
-        sl_inbox_get_stats(c.ib, &is);
-        sl_outbox_get_stats(ob, &os);
-    } while ((is.handshake_failed < 2 || os.auth_failed == 0) && sl_net_now_us() < deadline);
-    got += receive_for(c.ib, 200, kinds, 8);
-    sl_inbox_poll_monitor(c.ib);
-    sl_inbox_get_stats(c.ib, &is);
-    cr_assert(eq(sz, got, 0), "a plain peer's frame arrived");
+    do
+        got += refusal_turn(&c, ob, &is, &os);
+    while ((is.handshake_failed < 2 || os.auth_failed == 0) && sl_net_now_us() < deadline);
+    kept_out(&c, ob, got, &is, &os, "a plain peer");
     cr_assert(ge(u64, is.handshake_failed, 2), "handshake failures %llu",
               (unsigned long long)is.handshake_failed);
     cr_assert(eq(u64, is.frames, 0));
-    cr_assert(eq(int, sl_outbox_pump(ob), 0));
-    sl_outbox_get_stats(ob, &os);
     cr_assert(ge(u64, os.auth_failed, 1), "the outbox did not count the refusal");
-    cr_assert(eq(u64, os.connects, 0));
-    cr_assert(eq(u64, os.frames, 0));
-    cr_assert(eq(sz, sl_outbox_queued_frames(ob), 1));
 
     sl_outbox_destroy(&ob);
     zmq_close(raw);
@@ -596,10 +608,7 @@ Test(auth, plain_peer_refused)
 /* A TCP relay in a thread of its own between one outbox and one inbox, keeping a copy of the
  * bytes it relays from the outbox (the first 1 MiB). */
 struct tap {
-    int lfd;
-    uint16_t port, upstream;
-    pthread_t th;
-    atomic_int stop;
+    tu_relay r;
     unsigned char *seen;
     size_t nseen;
 };
@@ -609,21 +618,11 @@ static void *tap_main(void *arg)
     struct tap *t = arg;
     unsigned char buf[4096];
     int cfd = -1, sfd = -1;
-    while (!atomic_load(&t->stop) && cfd < 0) {
-        struct pollfd lp = {.fd = t->lfd, .events = POLLIN};
-        if (poll(&lp, 1, 50) > 0)
-            cfd = accept(t->lfd, NULL, NULL);
-    }
-    if (cfd >= 0) {
-        sfd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(t->upstream)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (sfd >= 0 && connect(sfd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-            close(sfd);
-            sfd = -1;
-        }
-    }
-    while (!atomic_load(&t->stop) && cfd >= 0 && sfd >= 0) {
+    while (!atomic_load(&t->r.stop) && cfd < 0)
+        cfd = tu_relay_accept(&t->r);
+    if (cfd >= 0)
+        sfd = tu_connect_loopback(t->r.upstream);
+    while (!atomic_load(&t->r.stop) && cfd >= 0 && sfd >= 0) {
         struct pollfd pf[2] = {{.fd = cfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
         if (poll(pf, 2, 50) <= 0)
             continue;
@@ -649,26 +648,9 @@ static void *tap_main(void *arg)
 
 static void tap_start(struct tap *t, const char *inbox_ep)
 {
-    t->upstream = (uint16_t)atoi(strrchr(inbox_ep, ':') + 1);
     t->seen = malloc(1u << 20);
     cr_assert_not_null(t->seen);
-    t->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(ge(int, t->lfd, 0));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    cr_assert(eq(int, bind(t->lfd, (struct sockaddr *)&sa, sizeof sa), 0));
-    cr_assert(eq(int, listen(t->lfd, 4), 0));
-    cr_assert(eq(int, getsockname(t->lfd, (struct sockaddr *)&sa, &sl), 0));
-    t->port = ntohs(sa.sin_port);
-    cr_assert(eq(int, pthread_create(&t->th, NULL, tap_main, t), 0));
-}
-
-static void tap_stop(struct tap *t)
-{
-    atomic_store(&t->stop, 1);
-    pthread_join(t->th, NULL);
-    close(t->lfd);
+    tu_relay_start(&t->r, (uint16_t)atoi(strrchr(inbox_ep, ':') + 1), 4, tap_main, t);
 }
 
 static int has_bytes(const unsigned char *hay, size_t n, const unsigned char *needle, size_t k)
@@ -685,15 +667,12 @@ static int has_bytes(const unsigned char *hay, size_t n, const unsigned char *ne
 static int sent_in_clear(void *ctx, const sl_net_opts *o)
 {
     char err[512] = "", ep[128], tep[64];
-    sl_inbox *ib = sl_inbox_new(ctx, "tcp://127.0.0.1:*", o, recsize_fn, err, sizeof err);
-    cr_assert_not_null(ib, "%s", err);
-    size_t n = sizeof ep;
-    cr_assert(eq(int, zmq_getsockopt(sl_inbox_socket(ib), ZMQ_LAST_ENDPOINT, ep, &n), 0));
+    sl_inbox *ib = tu_bind_inbox(ctx, o, recsize_fn, ep, sizeof ep);
     struct tap t = {0};
     tap_start(&t, ep);
-    snprintf(tep, sizeof tep, "tcp://127.0.0.1:%u", t.port);
-    sl_outbox *ob = sl_outbox_new(ctx, tep, 4, o, err, sizeof err);
-    cr_assert_not_null(ob, "%s", err);
+    snprintf(tep, sizeof tep, "tcp://127.0.0.1:%u", t.r.port);
+    sl_outbox *ob = NULL;
+    cr_assert(eq(int, sl_outbox_new(ctx, tep, 4, o, &ob, err, sizeof err), 0), "%s", err);
     unsigned char recs[20 * 16];
     for (size_t i = 0; i < sizeof recs; i++)
         recs[i] = (unsigned char)("sluice-plaintext"[i % 16] ^ (i / 16));
@@ -721,7 +700,7 @@ static int sent_in_clear(void *ctx, const sl_net_opts *o)
     cr_assert(eq(int, got, 2), "not delivered through the tap");
     sl_outbox_destroy(&ob);
     sl_inbox_destroy(&ib);
-    tap_stop(&t);
+    tu_relay_stop(&t.r);
     cr_assert(gt(sz, t.nseen, sizeof recs), "the tap saw %zu bytes", t.nseen);
     int clear = has_bytes(t.seen, t.nseen, recs, sizeof recs) ||
                 has_bytes(t.seen, t.nseen, (const unsigned char *)eos, strlen(eos));
@@ -734,8 +713,6 @@ static int sent_in_clear(void *ctx, const sl_net_opts *o)
  * tap would see plaintext if there were any). */
 Test(auth, traffic_encrypted)
 {
-    if (zmq_has("curve") != 1)
-        cr_skip_test("libzmq without CURVE");
     struct cluster c;
     cluster_up(&c);
     cr_assert(eq(int, sent_in_clear(c.ctx, &c.o), 0), "CURVE traffic in the clear");
@@ -744,9 +721,7 @@ Test(auth, traffic_encrypted)
 
     void *ctx = zmq_ctx_new();
     cr_assert_not_null(ctx);
-    sl_net_opts plain;
-    sl_net_opts_defaults(&plain);
-    plain.linger_ms = 100;
+    sl_net_opts plain = tu_net_opts();
     cr_assert(eq(int, sent_in_clear(ctx, &plain), 1), "the tap did not see plain traffic");
     cr_assert(eq(int, zmq_ctx_term(ctx), 0));
 }

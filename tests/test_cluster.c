@@ -611,9 +611,9 @@ static void rogue_burst(void *ctx, unsigned port, unsigned burst)
     n = make_frame(fr, SL_FRAME_VERSION + 1, SL_FRAME_DATA, SL_SCHEMA_REC, ROGUE_RECS, 51, pay,
                    plen);
     rogue_send(sock, fr, n);
-    n = make_frame(fr, SL_FRAME_VERSION, SL_FRAME_KIND_MAX + 3, 0, 0, 52, pay, plen);
+    n = make_frame(fr, SL_FRAME_VERSION, SL_FRAME_APP - 1, 0, 0, 52, pay, plen);
     rogue_send(sock, fr, n);
-    n = make_frame(fr, SL_FRAME_VERSION, SL_FRAME_JOB, 0, 0, 53, pay, ROGUE_MAX_FRAME + 4464);
+    n = make_frame(fr, SL_FRAME_VERSION, SL_MSG_JOB, 0, 0, 53, pay, ROGUE_MAX_FRAME + 4464);
     cr_assert(le(sz, n, 2 * (size_t)ROGUE_MAX_FRAME + SL_FRAME_HDR));
     rogue_send(sock, fr, n);
     n = make_frame(fr, SL_FRAME_VERSION, SL_FRAME_DATA, 99, ROGUE_RECS, 54, pay, plen);

@@ -542,14 +542,14 @@ Test(hardening, stranger_without_keys, .init = setup, .fini = teardown, .timeout
     /* a HELLO asking for an answer, a job, records for a job, and a job with 200 stages */
     size_t jl;
     unsigned char *job = job_payload("c.yaml", 3, x.ep, x.ep, &jl);
-    try_send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
-    try_send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x1200, 0, 0, 0, job, jl), jl);
+    try_send_frame(s, frame(SL_MSG_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
+    try_send_frame(s, frame(SL_MSG_JOB, SL_CLIENT_SOURCE, 0x1200, 0, 0, 0, job, jl), jl);
     sl_rec recs[16] = {{0}};
     try_send_frame(s, frame(SL_FRAME_DATA, SL_CLIENT_SOURCE, 0x1200, 1, 1, 16, recs, sizeof recs),
                    sizeof recs);
     free(job);
     job = job_payload("c.yaml", 200, x.ep, x.ep, &jl);
-    try_send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x1300, 0, 0, 0, job, jl), jl);
+    try_send_frame(s, frame(SL_MSG_JOB, SL_CLIENT_SOURCE, 0x1300, 0, 0, 0, job, jl), jl);
     free(job);
     cr_assert(eq(int, drain_count(x.back, 1500), 0), "a node answered a stranger");
     zmq_close(s);
@@ -592,16 +592,16 @@ Test(hardening, unkeyed_loopback_refuses_bad_jobs, .init = setup, .fini = teardo
     /* 200 stages: node.c read join_text[4..] and chain.c wrote past its arrays with this */
     size_t jl;
     unsigned char *job = job_payload("c.yaml", 200, here, here, &jl);
-    send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x2100, 0, 0, 0, job, jl), jl);
+    send_frame(s, frame(SL_MSG_JOB, SL_CLIENT_SOURCE, 0x2100, 0, 0, 0, job, jl), jl);
     free(job);
     wait_log("up.err", "job refused: 200 further stages (at most 3)", 30);
     /* results to somewhere else than the sender (127.0.0.2; the frames come from 127.0.0.1) */
     job = job_payload("c.yaml", 0, x.ep, x.ep, &jl);
-    send_frame(s, frame(SL_FRAME_JOB, SL_CLIENT_SOURCE, 0x2200, 0, 0, 0, job, jl), jl);
+    send_frame(s, frame(SL_MSG_JOB, SL_CLIENT_SOURCE, 0x2200, 0, 0, 0, job, jl), jl);
     free(job);
     wait_log("up.err", "results go only to the address a job comes from", 30);
     /* HELLO asking for an answer elsewhere: not answered */
-    send_frame(s, frame(SL_FRAME_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
+    send_frame(s, frame(SL_MSG_HELLO, 1, 0, 0, 0, 0, x.ep, strlen(x.ep)), strlen(x.ep));
     wait_log("up.err", "HELLO not answered", 30);
     cr_assert(eq(int, drain_count(x.back, 1000), 0), "a node sent something to 127.0.0.2");
     zmq_close(s);

@@ -96,14 +96,20 @@ static void zipf_free(struct zipf_stream *z)
     memset(z, 0, sizeof *z);
 }
 
+/* The mean of counts[0..n). */
+static double mean_of(const uint32_t *counts, size_t n)
+{
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += counts[i];
+    return total / (double)n;
+}
+
 /* Pearson's chi-square statistic of counts[0..n) against a uniform expectation. With n - 1
  * degrees of freedom its mean is n - 1 and its standard deviation sqrt(2 (n - 1)). */
 static double chi_square(const uint32_t *counts, size_t n)
 {
-    double total = 0, chi = 0;
-    for (size_t i = 0; i < n; i++)
-        total += counts[i];
-    double want = total / (double)n;
+    double want = mean_of(counts, n), chi = 0;
     for (size_t i = 0; i < n; i++)
         chi += (counts[i] - want) * (counts[i] - want) / want;
     return chi;
@@ -112,10 +118,7 @@ static double chi_square(const uint32_t *counts, size_t n)
 /* The largest |counts[i] / mean - 1|. */
 static double max_rel_dev(const uint32_t *counts, size_t n)
 {
-    double total = 0, dev = 0;
-    for (size_t i = 0; i < n; i++)
-        total += counts[i];
-    double mean = total / (double)n;
+    double mean = mean_of(counts, n), dev = 0;
     for (size_t i = 0; i < n; i++)
         dev = fmax(dev, fabs(counts[i] / mean - 1));
     return dev;
@@ -127,19 +130,72 @@ static double chi_bound(size_t df)
     return (double)df + 6 * sqrt(2.0 * (double)df);
 }
 
-/* ---- error codes ----------------------------------------------------------------------------- */
-
-/* The partitioner's codes are host/err.h's, so the host passes them through unchanged. */
-_Static_assert((int)SL_PART_ENOMEM == (int)SL_ENOMEM, "SL_PART_ENOMEM is SL_ENOMEM");
-_Static_assert((int)SL_PART_EINVAL == (int)SL_EINVAL, "SL_PART_EINVAL is SL_EINVAL");
-_Static_assert((int)SL_PART_ERANGE == (int)SL_ERANGE, "SL_PART_ERANGE is SL_ERANGE");
-
-Test(partitioner, error_messages_match_host)
+/* A new map of nparts partitions over nnodes nodes: the test stops when it cannot be made. */
+static sl_partmap *new_map(uint32_t nparts, uint32_t nnodes)
 {
-    const int codes[] = {SL_PART_ENOMEM, SL_PART_EINVAL, SL_PART_ERANGE};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        cr_expect(eq(str, (char *)sl_part_strerror(codes[i]), (char *)sl_strerror(codes[i])));
-    cr_expect(eq(str, (char *)sl_part_strerror(-99), "unknown error"));
+    sl_partmap *map = NULL;
+    char msg[256] = "";
+    cr_assert(eq(int, sl_partmap_new(nparts, nnodes, &map, msg, sizeof msg), 0), "%s", msg);
+    cr_assert_not_null(map);
+    return map;
+}
+
+/* Sets up *g for `kind` over `map`: the test stops when it cannot. */
+static void grouping_ok(sl_grouping *g, enum sl_grouping_kind kind, const sl_partmap *map,
+                        uint64_t seed)
+{
+    cr_assert(eq(int, sl_grouping_init(g, kind, map, seed), 0), "kind %d", (int)kind);
+}
+
+/* A route that must fail with `err`, writing no destination (sentinels stay) and counting
+ * nothing. maxdests is at most 8. */
+static void route_refused(sl_grouping *g, uint32_t direct_node, uint32_t maxdests, int err)
+{
+    uint64_t before[64] = {0};
+    for (uint32_t n = 0; n < g->nnodes && n < 64; n++)
+        before[n] = sl_grouping_sent(g, n);
+    uint32_t dests[8] = {77, 77, 77, 77, 77, 77, 77, 77};
+    cr_assert(le(u32, maxdests, 8));
+    cr_expect(eq(int, sl_grouping_route(g, 1, direct_node, dests, maxdests), err),
+              "kind %d, node %u, room for %u", (int)g->kind, direct_node, maxdests);
+    for (int j = 0; j < 8; j++)
+        cr_expect(eq(u32, dests[j], 77), "dests[%d] written", j);
+    for (uint32_t n = 0; n < g->nnodes && n < 64; n++)
+        cr_expect(eq(u64, sl_grouping_sent(g, n), before[n]), "node %u", n);
+}
+
+/* One grouping over a map of its own: most grouping tests need no more. */
+struct routed {
+    sl_partmap *map;
+    sl_grouping g;
+};
+
+static void routed_open(struct routed *r, uint32_t nnodes, enum sl_grouping_kind kind,
+                        uint64_t seed)
+{
+    r->map = new_map(256, nnodes);
+    grouping_ok(&r->g, kind, r->map, seed);
+}
+
+static void routed_close(struct routed *r)
+{
+    sl_grouping_fini(&r->g);
+    sl_partmap_destroy(&r->map);
+}
+
+/* Every one of the grouping's nodes has been sent `count` records. */
+static void sent_each(const sl_grouping *g, uint64_t count)
+{
+    for (uint32_t n = 0; n < g->nnodes; n++)
+        cr_expect(eq(u64, sl_grouping_sent(g, n), count), "node %u", n);
+}
+
+/* Routes one record of `key` with a grouping that sends it to exactly one node: that node. */
+static uint32_t route1(sl_grouping *g, uint64_t key, uint32_t direct_node)
+{
+    uint32_t d = UINT32_MAX;
+    cr_assert(eq(int, sl_grouping_route(g, key, direct_node, &d, 1), 1));
+    return d;
 }
 
 /* ---- sl_part_of ------------------------------------------------------------------------------ */
@@ -181,8 +237,7 @@ static const struct part_pin part_pins[] = {
 
 Test(partitioner, part_of_pinned_vectors)
 {
-    sl_partmap *map = sl_partmap_new(256, 8, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(256, 8);
     for (size_t i = 0; i < NPINS; i++) {
         const struct part_pin *pin = &part_pins[i];
         for (int j = 0; j < 4; j++)
@@ -284,8 +339,7 @@ Test(partitioner, balance_on_uniform_keys)
     const uint32_t node_counts[] = {3, 8};
     for (int c = 0; c < 2; c++) {
         uint32_t nnodes = node_counts[c];
-        sl_partmap *map = sl_partmap_new(256, nnodes, NULL);
-        cr_assert_not_null(map);
+        sl_partmap *map = new_map(256, nnodes);
         uint32_t load[8] = {0}, want[8] = {0};
         for (size_t i = 0; i < NBAL; i++)
             load[sl_partmap_node_of_key(map, keys[i])]++;
@@ -393,16 +447,16 @@ Test(partitioner, partmap_rejects_bad_sizes)
                                {256, SL_PART_MAX_NODES + 1},
                                {UINT32_MAX, UINT32_MAX}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int err = 0;
-        cr_expect_null(sl_partmap_new(bad[i][0], bad[i][1], &err), "%u parts, %u nodes", bad[i][0],
-                       bad[i][1]);
-        cr_expect(eq(int, err, SL_PART_EINVAL));
-        cr_expect_null(sl_partmap_new(bad[i][0], bad[i][1], NULL));
+        sl_partmap *map = NULL;
+        char msg[256] = "";
+        cr_expect(eq(int, sl_partmap_new(bad[i][0], bad[i][1], &map, msg, sizeof msg), SL_EINVAL),
+                  "%u parts, %u nodes", bad[i][0], bad[i][1]);
+        cr_expect_null(map);
+        char want[128];
+        snprintf(want, sizeof want, "not %u and %u", bad[i][0], bad[i][1]);
+        cr_expect(not(eq(ptr, strstr(msg, want), NULL)), "%s", msg);
     }
-    int err = 1;
-    sl_partmap *map = sl_partmap_new(SL_PART_MAX_PARTS, SL_PART_MAX_NODES, &err);
-    cr_assert_not_null(map);
-    cr_expect(eq(int, err, 0));
+    sl_partmap *map = new_map(SL_PART_MAX_PARTS, SL_PART_MAX_NODES);
     sl_partmap_destroy(&map);
     cr_expect_null(map);
     sl_partmap_destroy(&map); /* NULL is fine */
@@ -414,8 +468,7 @@ Test(partitioner, partmap_default_round_robin)
     const uint32_t shapes[][2] = {{256, 3}, {256, 8}, {1, 4}, {5, 8}, {65536, 7}, {10, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         uint32_t nparts = shapes[s][0], nnodes = shapes[s][1];
-        sl_partmap *map = sl_partmap_new(nparts, nnodes, NULL);
-        cr_assert_not_null(map);
+        sl_partmap *map = new_map(nparts, nnodes);
         cr_expect(eq(u32, sl_partmap_nparts(map), nparts));
         cr_expect(eq(u32, sl_partmap_nnodes(map), nnodes));
         for (uint32_t p = 0; p < nparts; p++)
@@ -441,8 +494,7 @@ Test(partitioner, partition_move_moves_exactly_its_keys)
 {
     enum { NKEYS = 200000, NPARTS = 256, NNODES = 3 };
     uint64_t *keys = random_keys(77, NKEYS);
-    sl_partmap *map = sl_partmap_new(NPARTS, NNODES, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(NPARTS, NNODES);
     const uint32_t moves[][2] = {{0, 2}, {100, 0}, {255, 1}, {7, 2}};
     for (size_t m = 0; m < sizeof moves / sizeof moves[0]; m++) {
         uint32_t p = moves[m][0], to = moves[m][1], from = p % NNODES;
@@ -481,11 +533,10 @@ Test(partitioner, partition_move_moves_exactly_its_keys)
 
 Test(partitioner, partmap_assign_rejects_out_of_range)
 {
-    sl_partmap *map = sl_partmap_new(16, 4, NULL);
-    cr_assert_not_null(map);
-    cr_expect(eq(int, sl_partmap_assign(map, 16, 0), SL_PART_EINVAL));
-    cr_expect(eq(int, sl_partmap_assign(map, 0, 4), SL_PART_EINVAL));
-    cr_expect(eq(int, sl_partmap_assign(map, UINT32_MAX, UINT32_MAX), SL_PART_EINVAL));
+    sl_partmap *map = new_map(16, 4);
+    cr_expect(eq(int, sl_partmap_assign(map, 16, 0), SL_EINVAL));
+    cr_expect(eq(int, sl_partmap_assign(map, 0, 4), SL_EINVAL));
+    cr_expect(eq(int, sl_partmap_assign(map, UINT32_MAX, UINT32_MAX), SL_EINVAL));
     for (uint32_t p = 0; p < 16; p++)
         cr_expect(eq(u32, sl_partmap_node(map, p), p % 4), "partition %u changed", p);
     sl_partmap_destroy(&map);
@@ -495,8 +546,7 @@ Test(partitioner, partmap_assign_rejects_out_of_range)
  * order whatever the order of the moves; refilling it puts it back. */
 Test(partitioner, partmap_live_list_follows_moves)
 {
-    sl_partmap *map = sl_partmap_new(12, 4, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(12, 4);
     /* Node 1 holds 1, 5, 9; node 2 holds 2, 6, 10. Drain 2 then 1, in mixed order. */
     const uint32_t drain[][2] = {{6, 0}, {1, 3}, {10, 3}, {9, 0}, {2, 0}, {5, 3}};
     for (size_t i = 0; i < 6; i++)
@@ -533,24 +583,23 @@ Test(partitioner, grouping_kind_names_round_trip)
                          "fields ", " all",   "key",    "broadcast"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         enum sl_grouping_kind k = SL_GROUP_GLOBAL;
-        cr_expect(eq(int, sl_grouping_kind_parse(bad[i], &k), SL_PART_EINVAL), "\"%s\"", bad[i]);
+        cr_expect(eq(int, sl_grouping_kind_parse(bad[i], &k), SL_EINVAL), "\"%s\"", bad[i]);
         cr_expect(eq(int, (int)k, (int)SL_GROUP_GLOBAL), "\"%s\" changed the kind", bad[i]);
     }
     enum sl_grouping_kind k = SL_GROUP_GLOBAL;
-    cr_expect(eq(int, sl_grouping_kind_parse(NULL, &k), SL_PART_EINVAL));
+    cr_expect(eq(int, sl_grouping_kind_parse(NULL, &k), SL_EINVAL));
     cr_expect_null(sl_grouping_kind_name((enum sl_grouping_kind)SL_GROUP_NKINDS));
     cr_expect_null(sl_grouping_kind_name((enum sl_grouping_kind) - 1));
 }
 
 Test(partitioner, grouping_init_rejects_bad_arguments)
 {
-    sl_partmap *map = sl_partmap_new(16, 4, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(16, 4);
     sl_grouping g;
-    cr_expect(eq(int, sl_grouping_init(&g, (enum sl_grouping_kind)SL_GROUP_NKINDS, map, 0),
-                 SL_PART_EINVAL));
+    cr_expect(
+        eq(int, sl_grouping_init(&g, (enum sl_grouping_kind)SL_GROUP_NKINDS, map, 0), SL_EINVAL));
     sl_grouping_fini(&g);
-    cr_expect(eq(int, sl_grouping_init(&g, SL_GROUP_FIELDS, NULL, 0), SL_PART_EINVAL));
+    cr_expect(eq(int, sl_grouping_init(&g, SL_GROUP_FIELDS, NULL, 0), SL_EINVAL));
     sl_grouping_fini(&g);
     cr_expect(eq(int, sl_grouping_init(&g, SL_GROUP_FIELDS, map, 0), 0));
     sl_grouping_fini(&g);
@@ -564,27 +613,23 @@ Test(partitioner, fields_is_the_maps_node)
 {
     enum { NKEYS = 100000 };
     uint64_t *keys = random_keys(5, NKEYS);
-    sl_partmap *map = sl_partmap_new(256, 5, NULL);
-    cr_assert_not_null(map);
-    sl_grouping g;
-    cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_FIELDS, map, 99), 0));
+    struct routed r;
+    routed_open(&r, 5, SL_GROUP_FIELDS, 99);
     uint32_t sent[5] = {0};
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < NKEYS; i++) {
-            uint32_t d = UINT32_MAX;
-            cr_assert(eq(int, sl_grouping_route(&g, keys[i], 3, &d, 1), 1));
-            cr_assert(eq(u32, d, sl_partmap_node_of_key(map, keys[i])));
+            uint32_t d = route1(&r.g, keys[i], 3);
+            cr_assert(eq(u32, d, sl_partmap_node_of_key(r.map, keys[i])));
             if (round == 0)
                 cr_assert(eq(u32, d, sl_part_of(keys[i], 256) % 5));
             sent[d]++;
         }
         for (uint32_t p = 0; p < 256; p += 3) /* then move every third partition */
-            cr_assert(eq(int, sl_partmap_assign(map, p, (p / 3) % 5), 0));
+            cr_assert(eq(int, sl_partmap_assign(r.map, p, (p / 3) % 5), 0));
     }
     for (uint32_t n = 0; n < 5; n++)
-        cr_expect(eq(u64, sl_grouping_sent(&g, n), sent[n]));
-    sl_grouping_fini(&g);
-    sl_partmap_destroy(&map);
+        cr_expect(eq(u64, sl_grouping_sent(&r.g, n), sent[n]));
+    routed_close(&r);
     free(keys);
 }
 
@@ -596,15 +641,13 @@ Test(partitioner, shuffle_balanced_within_one)
     const uint32_t node_counts[] = {1, 2, 3, 7, 64};
     for (size_t c = 0; c < sizeof node_counts / sizeof node_counts[0]; c++) {
         uint32_t nnodes = node_counts[c];
-        sl_partmap *map = sl_partmap_new(256, nnodes, NULL);
-        cr_assert_not_null(map);
+        sl_partmap *map = new_map(256, nnodes);
         for (uint64_t seed = 0; seed < 4; seed++) {
             sl_grouping g;
-            cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_SHUFFLE, map, seed), 0));
+            grouping_ok(&g, SL_GROUP_SHUFFLE, map, seed);
             uint32_t count[64] = {0};
             for (uint32_t i = 0; i < 10007; i++) {
-                uint32_t d = UINT32_MAX;
-                cr_assert(eq(int, sl_grouping_route(&g, 42, 0, &d, 1), 1)); /* same key always */
+                uint32_t d = route1(&g, 42, 0); /* same key always */
                 cr_assert(lt(u32, d, nnodes));
                 count[d]++;
                 uint32_t lo = UINT32_MAX, hi = 0;
@@ -621,14 +664,12 @@ Test(partitioner, shuffle_balanced_within_one)
         }
         sl_partmap_destroy(&map);
     }
-    sl_partmap *map = sl_partmap_new(256, 7, NULL);
+    sl_partmap *map = new_map(256, 7);
     uint32_t firsts = 0; /* bit n: some seed starts on node n */
     for (uint64_t seed = 0; seed < 16; seed++) {
         sl_grouping g;
-        uint32_t d;
-        cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_SHUFFLE, map, seed), 0));
-        cr_assert(eq(int, sl_grouping_route(&g, 1, 0, &d, 1), 1));
-        firsts |= 1u << d;
+        grouping_ok(&g, SL_GROUP_SHUFFLE, map, seed);
+        firsts |= 1u << route1(&g, 1, 0);
         sl_grouping_fini(&g);
     }
     cr_expect(ge(int, __builtin_popcount(firsts), 3), "16 seeds start on %d of 7 nodes",
@@ -640,16 +681,14 @@ Test(partitioner, shuffle_balanced_within_one)
  * writes nothing. */
 Test(partitioner, all_reaches_every_node_once)
 {
-    sl_partmap *map = sl_partmap_new(256, 5, NULL);
-    cr_assert_not_null(map);
-    sl_grouping g;
-    cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_ALL, map, 0), 0));
+    struct routed r;
+    routed_open(&r, 5, SL_GROUP_ALL, 0);
     uint64_t state = 9;
     for (int i = 0; i < 1000; i++) {
         uint32_t dests[8], seen[5] = {0};
         for (int j = 0; j < 8; j++)
             dests[j] = UINT32_MAX;
-        cr_assert(eq(int, sl_grouping_route(&g, splitmix64(&state), 0, dests, 8), 5));
+        cr_assert(eq(int, sl_grouping_route(&r.g, splitmix64(&state), 0, dests, 8), 5));
         for (int j = 0; j < 5; j++) {
             cr_assert(lt(u32, dests[j], 5));
             seen[dests[j]]++;
@@ -659,93 +698,76 @@ Test(partitioner, all_reaches_every_node_once)
         for (int j = 5; j < 8; j++)
             cr_assert(eq(u32, dests[j], UINT32_MAX), "wrote past the count");
     }
-    uint32_t small[4] = {7, 7, 7, 7};
-    cr_expect(eq(int, sl_grouping_route(&g, 1, 0, small, 4), SL_PART_ERANGE));
-    for (int j = 0; j < 4; j++)
-        cr_expect(eq(u32, small[j], 7));
-    for (uint32_t n = 0; n < 5; n++)
-        cr_expect(eq(u64, sl_grouping_sent(&g, n), 1000));
-    sl_grouping_fini(&g);
-    sl_partmap_destroy(&map);
+    route_refused(&r.g, 0, 4, SL_ERANGE);
+    sent_each(&r.g, 1000);
+    routed_close(&r);
 }
 
 Test(partitioner, global_is_node_0)
 {
-    sl_partmap *map = sl_partmap_new(256, 6, NULL);
-    cr_assert_not_null(map);
+    struct routed r;
+    routed_open(&r, 6, SL_GROUP_GLOBAL, 123);
     /* Even when node 0 holds no partition: global names a node, not a key's place. */
     for (uint32_t p = 0; p < 256; p += 6)
-        cr_assert(eq(int, sl_partmap_assign(map, p, 1), 0));
-    sl_grouping g;
-    cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_GLOBAL, map, 123), 0));
+        cr_assert(eq(int, sl_partmap_assign(r.map, p, 1), 0));
     uint64_t state = 10;
-    for (int i = 0; i < 10000; i++) {
-        uint32_t d = UINT32_MAX;
-        cr_assert(eq(int, sl_grouping_route(&g, splitmix64(&state), (uint32_t)i, &d, 1), 1));
-        cr_assert(eq(u32, d, 0));
-    }
-    cr_expect(eq(u64, sl_grouping_sent(&g, 0), 10000));
-    sl_grouping_fini(&g);
-    sl_partmap_destroy(&map);
+    for (uint32_t i = 0; i < 10000; i++)
+        cr_assert(eq(u32, route1(&r.g, splitmix64(&state), i), 0));
+    cr_expect(eq(u64, sl_grouping_sent(&r.g, 0), 10000));
+    routed_close(&r);
 }
 
 /* Direct: the named node, whatever the key; a node out of range is an error that writes
  * nothing and counts nothing, never a redirection. */
 Test(partitioner, direct_names_the_node)
 {
-    sl_partmap *map = sl_partmap_new(256, 4, NULL);
-    cr_assert_not_null(map);
-    sl_grouping g;
-    cr_assert(eq(int, sl_grouping_init(&g, SL_GROUP_DIRECT, map, 0), 0));
+    struct routed r;
+    routed_open(&r, 4, SL_GROUP_DIRECT, 0);
     uint64_t state = 11;
-    for (uint32_t i = 0; i < 4000; i++) {
-        uint32_t d = UINT32_MAX;
-        cr_assert(eq(int, sl_grouping_route(&g, splitmix64(&state), i % 4, &d, 1), 1));
-        cr_assert(eq(u32, d, i % 4));
-    }
+    for (uint32_t i = 0; i < 4000; i++)
+        cr_assert(eq(u32, route1(&r.g, splitmix64(&state), i % 4), i % 4));
     const uint32_t bad[] = {4, 5, 1000, UINT32_MAX};
-    for (size_t i = 0; i < 4; i++) {
-        uint32_t d = 77;
-        cr_expect(eq(int, sl_grouping_route(&g, 1, bad[i], &d, 1), SL_PART_EINVAL), "node %u",
-                  bad[i]);
-        cr_expect(eq(u32, d, 77));
-    }
-    for (uint32_t n = 0; n < 4; n++)
-        cr_expect(eq(u64, sl_grouping_sent(&g, n), 1000));
-    sl_grouping_fini(&g);
-    sl_partmap_destroy(&map);
+    for (size_t i = 0; i < 4; i++)
+        route_refused(&r.g, bad[i], 1, SL_EINVAL);
+    sent_each(&r.g, 1000);
+    routed_close(&r);
 }
 
 /* maxdests 0 is an error for every kind and changes no state: shuffle's next record still goes
  * where it would have gone. */
 Test(partitioner, no_room_is_an_error)
 {
-    sl_partmap *map = sl_partmap_new(256, 3, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(256, 3);
     for (int k = 0; k < SL_GROUP_NKINDS; k++) {
         sl_grouping g;
-        cr_assert(eq(int, sl_grouping_init(&g, (enum sl_grouping_kind)k, map, 5), 0));
-        uint32_t d = 77;
-        cr_expect(eq(int, sl_grouping_route(&g, 1, 0, &d, 0), SL_PART_ERANGE), "kind %d", k);
-        cr_expect(eq(u32, d, 77));
-        for (uint32_t n = 0; n < 3; n++)
-            cr_expect(eq(u64, sl_grouping_sent(&g, n), 0));
+        grouping_ok(&g, (enum sl_grouping_kind)k, map, 5);
+        route_refused(&g, 0, 0, SL_ERANGE);
+        sent_each(&g, 0);
         sl_grouping_fini(&g);
     }
     sl_grouping g1, g2;
-    cr_assert(eq(int, sl_grouping_init(&g1, SL_GROUP_SHUFFLE, map, 5), 0));
-    cr_assert(eq(int, sl_grouping_init(&g2, SL_GROUP_SHUFFLE, map, 5), 0));
-    uint32_t d1, d2;
-    cr_assert(eq(int, sl_grouping_route(&g1, 1, 0, &d1, 0), SL_PART_ERANGE));
-    cr_assert(eq(int, sl_grouping_route(&g1, 1, 0, &d1, 1), 1));
-    cr_assert(eq(int, sl_grouping_route(&g2, 1, 0, &d2, 1), 1));
-    cr_expect(eq(u32, d1, d2));
+    grouping_ok(&g1, SL_GROUP_SHUFFLE, map, 5);
+    grouping_ok(&g2, SL_GROUP_SHUFFLE, map, 5);
+    uint32_t d1 = 77;
+    cr_assert(eq(int, sl_grouping_route(&g1, 1, 0, &d1, 0), SL_ERANGE));
+    cr_expect(eq(u32, route1(&g1, 1, 0), route1(&g2, 1, 0)));
     sl_grouping_fini(&g1);
     sl_grouping_fini(&g2);
     sl_partmap_destroy(&map);
 }
 
 /* ---- partial-key grouping -------------------------------------------------------------------- */
+
+/* With a single live node, both PKG candidates of every one of the n keys are that node. */
+static void pkg_single_node(const sl_partmap *map, const uint64_t *keys, size_t n, uint32_t node)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        sl_pkg_candidates(map, keys[i], &a, &b);
+        cr_assert(eq(u32, a, node), "key %#llx", (unsigned long long)keys[i]);
+        cr_assert(eq(u32, b, node), "key %#llx", (unsigned long long)keys[i]);
+    }
+}
 
 /* The candidates: a is the fields node; b != a; both hold partitions; over 8 nodes the 56 ordered
  * pairs (a, b) are uniform (200,000 keys, 3,571 per pair: chi-square with 55 degrees of freedom
@@ -755,8 +777,7 @@ Test(partitioner, pkg_candidates)
     enum { NKEYS = 200000 };
     uint64_t *keys = random_keys(21, NKEYS);
     for (uint32_t nnodes = 1; nnodes <= 16; nnodes++) {
-        sl_partmap *map = sl_partmap_new(256, nnodes, NULL);
-        cr_assert_not_null(map);
+        sl_partmap *map = new_map(256, nnodes);
         static uint32_t pairs[16 * 16];
         memset(pairs, 0, sizeof pairs);
         for (size_t i = 0; i < NKEYS; i++) {
@@ -784,14 +805,8 @@ Test(partitioner, pkg_candidates)
         sl_partmap_destroy(&map);
     }
     /* Four nodes but one partition: only node 0 is live, so a == b == 0. */
-    sl_partmap *one = sl_partmap_new(1, 4, NULL);
-    cr_assert_not_null(one);
-    for (size_t i = 0; i < 1000; i++) {
-        uint32_t a, b;
-        sl_pkg_candidates(one, keys[i], &a, &b);
-        cr_assert(eq(u32, a, 0));
-        cr_assert(eq(u32, b, 0));
-    }
+    sl_partmap *one = new_map(1, 4);
+    pkg_single_node(one, keys, 1000, 0);
     sl_partmap_destroy(&one);
     free(keys);
 }
@@ -801,8 +816,7 @@ Test(partitioner, pkg_candidates_skip_drained_nodes)
 {
     enum { NKEYS = 100000 };
     uint64_t *keys = random_keys(22, NKEYS);
-    sl_partmap *map = sl_partmap_new(64, 4, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(64, 4);
     for (uint32_t p = 2; p < 64; p += 4) /* node 2's partitions to node 3 */
         cr_assert(eq(int, sl_partmap_assign(map, p, 3), 0));
     uint32_t seen[4] = {0};
@@ -820,12 +834,7 @@ Test(partitioner, pkg_candidates_skip_drained_nodes)
     /* Only node 3 left: a == b == 3. */
     for (uint32_t p = 0; p < 64; p++)
         cr_assert(eq(int, sl_partmap_assign(map, p, 3), 0));
-    for (size_t i = 0; i < 1000; i++) {
-        uint32_t a, b;
-        sl_pkg_candidates(map, keys[i], &a, &b);
-        cr_assert(eq(u32, a, 3));
-        cr_assert(eq(u32, b, 3));
-    }
+    pkg_single_node(map, keys, 1000, 3);
     sl_partmap_destroy(&map);
     free(keys);
 }
@@ -849,11 +858,10 @@ struct zipf_run {
 static void zipf_route(const struct zipf_stream *z, struct zipf_run *r)
 {
     memset(r, 0, sizeof *r);
-    sl_partmap *map = sl_partmap_new(256, ZNODES, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(256, ZNODES);
     sl_grouping fields, pkg;
-    cr_assert(eq(int, sl_grouping_init(&fields, SL_GROUP_FIELDS, map, 1), 0));
-    cr_assert(eq(int, sl_grouping_init(&pkg, SL_GROUP_PARTIAL_KEY, map, 1), 0));
+    grouping_ok(&fields, SL_GROUP_FIELDS, map, 1);
+    grouping_ok(&pkg, SL_GROUP_PARTIAL_KEY, map, 1);
     r->partial = calloc((size_t)ZNODES * z->nkeys, sizeof *r->partial);
     uint32_t *mask = malloc(z->nkeys * sizeof *mask);
     cr_assert(r->partial && mask);
@@ -868,9 +876,8 @@ static void zipf_route(const struct zipf_stream *z, struct zipf_run *r)
     }
     uint64_t fields_load[ZNODES] = {0};
     for (size_t i = 0; i < z->nrecs; i++) {
-        uint32_t rank = z->ranks[i], d = UINT32_MAX, e = UINT32_MAX;
-        cr_assert(eq(int, sl_grouping_route(&fields, z->keys[rank], 0, &d, 1), 1));
-        cr_assert(eq(int, sl_grouping_route(&pkg, z->keys[rank], 0, &e, 1), 1));
+        uint32_t rank = z->ranks[i];
+        uint32_t d = route1(&fields, z->keys[rank], 0), e = route1(&pkg, z->keys[rank], 0);
         cr_assert(lt(u32, d, ZNODES));
         cr_assert(lt(u32, e, ZNODES));
         cr_assert(ne(u32, mask[rank] & 1u << e, 0),
@@ -980,8 +987,7 @@ Test(partitioner, pkg_balances_zipf_1_0)
  * lost or counted twice. */
 static void merge_checks(const struct zipf_stream *z, const struct zipf_run *r)
 {
-    sl_partmap *map = sl_partmap_new(256, ZNODES, NULL);
-    cr_assert_not_null(map);
+    sl_partmap *map = new_map(256, ZNODES);
     uint64_t total = 0;
     uint32_t split = 0; /* keys whose records went to both candidates */
     for (uint32_t k = 0; k < ZKEYS; k++) {

@@ -18,6 +18,7 @@
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
+#include "proto.h"
 #include "sink.h"
 #include "source.h"
 
@@ -131,7 +132,7 @@ static int receive(struct client *c)
             if (c->o->on_rows)
                 c->o->on_rows(c->o->rows_ud, v == &c->final ? SL_EMIT_FINAL : SL_EMIT_WINDOWS,
                               v->r + v->n - h->count, h->count, sl_net_now_us());
-        } else if (h->kind == SL_FRAME_DONE) {
+        } else if (h->kind == SL_MSG_DONE) {
             sl_node_report nr;
             if (h->payload_len != sizeof nr || c->done_from[h->source]) {
                 c->stale++;
@@ -145,7 +146,7 @@ static int receive(struct client *c)
             c->crep->node[h->source] = nr;
             c->done_from[h->source] = 1;
             c->done++;
-        } else if (h->kind == SL_FRAME_ABORT) {
+        } else if (h->kind == SL_MSG_ABORT) {
             size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
             memcpy(c->msg, f.payload, l);
             c->msg[l] = '\0';
@@ -176,7 +177,7 @@ static void receive_ctl(struct client *c)
                     sl_outbox_ack(c->to[h->source], a[i].stream, a[i].next);
             if (n > 0)
                 c->heard_us[h->source] = now;
-        } else if (h->kind == SL_FRAME_LEASE && sl_stream_job(h->stream) == c->job_id) {
+        } else if (h->kind == SL_MSG_LEASE && sl_stream_job(h->stream) == c->job_id) {
             c->heard_us[h->source] = now;
         }
     }
@@ -249,7 +250,7 @@ static int service(struct client *c, int wait_ms)
     if (now - c->last_lease_us >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
         c->last_lease_us = now;
         for (uint32_t d = 0; d < c->n; d++)
-            sl_outbox_send_now(c->ctl_to[d], SL_FRAME_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
+            sl_outbox_send_now(c->ctl_to[d], SL_MSG_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
     }
     return rc;
 }
@@ -332,9 +333,9 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 {
     char want[300];
     snprintf(want, sizeof want, "tcp://%s:*", c->o->cl->client_host);
-    *ib = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, c->msg, c->msglen);
-    if (!*ib)
-        return SL_EIO;
+    int rc = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, ib, c->msg, c->msglen);
+    if (rc)
+        return rc;
     if (sl_inbox_endpoint(*ib, ep, eplen)) {
         snprintf(c->msg, c->msglen, "cannot read the endpoint of %s: %s", want, strerror(errno));
         return SL_EIO;
@@ -346,13 +347,9 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 /* The context (with its ZAP handler) and the poller. Returns 0 or an sl_err with c->msg. */
 static int open_net(struct client *c)
 {
-    c->poller = sl_poller_new(SL_NODES_MAX + 2);
-    if (!c->poller) {
-        snprintf(c->msg, c->msglen, "out of memory");
-        return SL_ENOMEM;
-    }
-    if (!(c->net = sl_netctx_new(&c->o->cl->net, c->msg, c->msglen)))
-        return SL_EIO;
+    int rc = sl_poller_new(SL_NODES_MAX + 2, &c->poller, c->msg, c->msglen);
+    if (rc || (rc = sl_netctx_new(&c->o->cl->net, &c->net, c->msg, c->msglen)))
+        return rc;
     c->zctx = sl_netctx_zmq(c->net);
     return 0;
 }
@@ -379,16 +376,16 @@ static int connect_nodes(struct client *c, int ctl)
         char ep[300];
         const sl_node_addr *a = &c->o->cl->nodes[d];
         snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port);
-        c->to[d] = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
-        if (!c->to[d])
-            return SL_EIO;
+        int rc = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, &c->to[d], c->msg,
+                               c->msglen);
+        if (rc)
+            return rc;
         if (!ctl)
             continue;
         snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port + SL_NODE_CTL);
-        c->ctl_to[d] =
-            sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, c->msg, c->msglen);
-        if (!c->ctl_to[d])
-            return SL_EIO;
+        if ((rc = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, &c->ctl_to[d],
+                                c->msg, c->msglen)))
+            return rc;
     }
     return 0;
 }
@@ -416,7 +413,7 @@ static void cancel_job(struct client *c)
     for (int tries = 0; tries < 30 && left; tries++) {
         for (uint32_t d = 0; d < c->n; d++)
             if (!sent[d] && c->ctl_to[d] &&
-                sl_outbox_send_now(c->ctl_to[d], SL_FRAME_CANCEL, sl_job_stream(c->job_id, 0), NULL,
+                sl_outbox_send_now(c->ctl_to[d], SL_MSG_CANCEL, sl_job_stream(c->job_id, 0), NULL,
                                    0) == 0) {
                 sent[d] = 1;
                 left--;
@@ -448,7 +445,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
         if (now >= next_hello) { /* a node not yet listening never saw the first one */
             for (uint32_t d = 0; d < c.n; d++)
                 if (!ready[d] && sl_outbox_queued_frames(c.to[d]) == 0)
-                    sl_outbox_control(c.to[d], SL_FRAME_HELLO, 0, ep, strlen(ep));
+                    sl_outbox_control(c.to[d], SL_MSG_HELLO, 0, ep, strlen(ep));
             next_hello = now + 500000;
         }
         for (uint32_t d = 0; d < c.n; d++)
@@ -461,7 +458,7 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
             uint32_t node;
             long pid;
             uint64_t id;
-            if (f.h.kind != SL_FRAME_HELLO || f.h.source >= c.n || ready[f.h.source])
+            if (f.h.kind != SL_MSG_HELLO || f.h.source >= c.n || ready[f.h.source])
                 continue;
             int parsed = sl_hello_parse(f.payload, f.h.payload_len, &node, &pid, &id) == 0;
             if (!parsed || node != f.h.source || id != want) {
@@ -518,7 +515,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     sl_job job;
     unsigned char *jobbuf = NULL;
     size_t joblen = 0;
-    int rc = 0, perr = 0;
+    int rc = 0;
     memset(rep, 0, sizeof *rep);
     memset(crep, 0, sizeof *crep);
     memset(&job, 0, sizeof job);
@@ -536,11 +533,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
     npart = calloc(c.n, sizeof *npart);
-    map = sl_partmap_new(o->cl->partitions, c.n, &perr);
-    if (!dict || !buf || !part || !npart || !map) {
+    if (!dict || !buf || !part || !npart) {
         rc = SL_ENOMEM;
         goto out;
     }
+    if ((rc = sl_partmap_new(o->cl->partitions, c.n, &map, msg, msglen)))
+        goto out;
     if ((rc = sl_sink_open(t, po->out, dict, po->top > 0, &sink, msg, msglen)))
         goto out;
     if ((rc = open_net(&c)))
@@ -575,7 +573,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         c.job_id = 1;
     uint32_t stream = sl_job_stream(c.job_id, 0);
     for (uint32_t d = 0; d < c.n; d++)
-        if (sl_outbox_control(c.to[d], SL_FRAME_JOB, stream, jobbuf, joblen)) {
+        if (sl_outbox_control(c.to[d], SL_MSG_JOB, stream, jobbuf, joblen)) {
             rc = SL_ENOMEM;
             goto out;
         }

@@ -2,6 +2,7 @@
 #include "job.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,7 @@
 #include "engine.h"
 #include "err.h"
 #include "event.h"
-
-#define JOB_MAGIC "SLJOB003"
+#include "lebytes.h"
 
 size_t sl_schema_recsize(uint32_t schema)
 {
@@ -158,122 +158,363 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
     return 0;
 }
 
-/* Layout: magic[8], endpoint[512] (first, so that a node of another build can still say why it
- * refuses the job), control endpoint[512], u64 sizeof(sl_topology), u64 version length, version,
- * u64 cluster id, topology bytes, then per stage u64 join length (UINT64_MAX: none) and the bytes.
- */
+/* ---- the payload ------------------------------------------------------------------------- */
+
+/* Layout, format version JOB_VERSION (little-endian, no padding, nothing implied by a build):
+ *
+ *   tag        8 bytes: "SLJOB" and the version in three decimal digits ("SLJOB004")
+ *   string     the result endpoint: first in every version from 4 on, so that a node can still
+ *              answer a job it cannot read; versions up to 3 had it as a char[512] right there
+ *   fields     job_fields below, in its order: the control endpoint, the cluster id, the
+ *              topology field by field, and each stage's join text
+ *
+ * A string is a u32 byte count and the bytes (no NUL, shorter than its field); an enumeration or
+ * int an i32; a double the u64 of its bits; a list a u32 count (at most its array's length) and
+ * that many elements; a join text a u8 (1: present) and then a u64 byte count and the bytes.
+ *
+ * One walk (job_fields and the *_fields it calls) serves both directions, so a field is encoded
+ * and decoded by the same line: a new field of the topology is one line in its *_fields function
+ * (STR, I32, ENUM, U32, U64, I64, F64, or LIST for an array with its count and an element
+ * function, as the placement list has). A payload with a field more is one an older node cannot
+ * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
+ * node then refuses the job with a message naming both versions. */
+#define JOB_TAG "SLJOB"
+#define JOB_VERSION 4
+
+struct codec {
+    int decoding;
+    unsigned char *out; /* encoding: malloc'd, grows */
+    size_t len, cap;
+    const unsigned char *in; /* decoding: the payload, its size and the read position */
+    size_t size, at;
+    int rc; /* the first failure (sticky): SL_EPARSE or SL_ENOMEM; 0 while all is well */
+    char *err;
+    size_t errlen;
+};
+
+static void codec_fail(struct codec *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void codec_fail(struct codec *c, int rc, const char *fmt, ...)
+{
+    if (c->rc)
+        return;
+    c->rc = rc;
+    if (c->err && c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->errlen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* The field's name for messages: the expression after its last "->". */
+static const char *field_name(const char *expr)
+{
+    const char *arrow = strstr(expr, "->");
+    while (arrow && strstr(arrow + 2, "->"))
+        arrow = strstr(arrow + 2, "->");
+    return arrow ? arrow + 2 : expr;
+}
+
+/* Encoding: appends n bytes. Decoding: takes the next n bytes into p (p NULL: returns them
+ * unread), or fails as truncated. Returns where the bytes are, NULL after any failure. */
+static const unsigned char *codec_raw(struct codec *c, void *p, size_t n, const char *what)
+{
+    if (c->rc)
+        return NULL;
+    if (c->decoding) {
+        if (c->size - c->at < n) {
+            codec_fail(c, SL_EPARSE,
+                       "job description truncated or padded (%zu bytes; it ends in %s)", c->size,
+                       field_name(what));
+            return NULL;
+        }
+        const unsigned char *at = c->in + c->at;
+        if (p && n)
+            memcpy(p, at, n);
+        c->at += n;
+        return at;
+    }
+    if (c->cap - c->len < n) {
+        size_t cap = c->cap ? c->cap : 1024;
+        while (cap - c->len < n)
+            cap *= 2;
+        unsigned char *o = realloc(c->out, cap);
+        if (!o) {
+            codec_fail(c, SL_ENOMEM, "out of memory");
+            return NULL;
+        }
+        c->out = o;
+        c->cap = cap;
+    }
+    if (n)
+        memcpy(c->out + c->len, p, n);
+    c->len += n;
+    return c->out + c->len - n;
+}
+
+/* An unsigned integer of `width` bytes. */
+static void codec_uint(struct codec *c, uint64_t *v, unsigned width, const char *what)
+{
+    unsigned char b[8];
+    if (!c->decoding)
+        sl_le_put(b, *v, width);
+    if (codec_raw(c, b, width, what) && c->decoding)
+        *v = sl_le_get(b, width);
+}
+
+/* A string of a char[cap] field. Decoding refuses one that would not fit with its NUL, or that
+ * holds a NUL (the field would read shorter than it came). */
+static void codec_str(struct codec *c, char *s, size_t cap, const char *what)
+{
+    uint64_t n = c->decoding ? 0 : strnlen(s, cap);
+    codec_uint(c, &n, 4, what);
+    if (c->rc)
+        return;
+    if (c->decoding && n >= cap) {
+        codec_fail(c, SL_EPARSE, "job refused: %s is %" PRIu64 " bytes (at most %zu)",
+                   field_name(what), n, cap - 1);
+        return;
+    }
+    const unsigned char *p = codec_raw(c, c->decoding ? NULL : s, (size_t)n, what);
+    if (!p || !c->decoding)
+        return;
+    if (memchr(p, '\0', (size_t)n)) {
+        codec_fail(c, SL_EPARSE, "job refused: %s holds a NUL byte", field_name(what));
+        return;
+    }
+    memcpy(s, p, (size_t)n);
+    s[n] = '\0';
+}
+
+/* The count of a list of at most `max` elements. Returns how many elements to walk: on
+ * encoding at most max (a count over it is sent as it is, and refused by the receiver), on
+ * decoding the count, or 0 when it is over max. */
+static uint32_t codec_count(struct codec *c, uint32_t *n, uint32_t max, const char *what)
+{
+    uint64_t v = *n;
+    codec_uint(c, &v, 4, what);
+    if (c->rc)
+        return 0;
+    if (!c->decoding)
+        return *n < max ? *n : max;
+    *n = (uint32_t)v;
+    if (*n > max) {
+        codec_fail(c, SL_EPARSE, "job refused: %" PRIu32 " %s (at most %" PRIu32 ")", *n, what,
+                   max);
+        return 0;
+    }
+    return *n;
+}
+
+/* A join text: present or not, and then its bytes (malloc'd on decoding, NUL-terminated). */
+static void codec_text(struct codec *c, char **text, size_t *len, const char *what)
+{
+    uint64_t present = !c->decoding && *text, n = present ? *len : 0;
+    codec_uint(c, &present, 1, what);
+    if (c->rc || !present)
+        return;
+    if (present != 1) {
+        codec_fail(c, SL_EPARSE, "job refused: %s: bad presence byte %" PRIu64, field_name(what),
+                   present);
+        return;
+    }
+    codec_uint(c, &n, 8, what);
+    if (c->rc)
+        return;
+    if (!c->decoding) {
+        codec_raw(c, *text, *len, what);
+        return;
+    }
+    if (n > c->size - c->at) {
+        codec_raw(c, NULL, c->size - c->at + 1, what); /* fails as truncated */
+        return;
+    }
+    char *t = malloc((size_t)n + 1);
+    if (!t) {
+        codec_fail(c, SL_ENOMEM, "out of memory");
+        return;
+    }
+    codec_raw(c, t, (size_t)n, what);
+    t[n] = '\0';
+    *text = t;
+    *len = (size_t)n;
+}
+
+/* Fields by type: each encodes or decodes lvalue f, whichever the codec does. */
+#define STR(c, f) codec_str((c), (f), sizeof(f), #f)
+#define UINT_(c, f, width, type)                                                                   \
+    do {                                                                                           \
+        uint64_t v_ = (uint64_t)(f);                                                               \
+        codec_uint((c), &v_, (width), #f);                                                         \
+        if ((c)->decoding)                                                                         \
+            (f) = (type)v_;                                                                        \
+    } while (0)
+#define U32(c, f) UINT_(c, f, 4, uint32_t)
+#define U64(c, f) UINT_(c, f, 8, uint64_t)
+#define I64(c, f) UINT_(c, f, 8, int64_t)
+#define I32(c, f) UINT_(c, f, 4, int32_t) /* an int: stored as its 32-bit two's complement */
+#define ENUM(c, f) I32(c, f)
+#define F64(c, f)                                                                                  \
+    do {                                                                                           \
+        uint64_t v_;                                                                               \
+        memcpy(&v_, &(f), 8);                                                                      \
+        codec_uint((c), &v_, 8, #f);                                                               \
+        if ((c)->decoding)                                                                         \
+            memcpy(&(f), &v_, 8);                                                                  \
+    } while (0)
+#define LIST(c, n, arr, what, fn)                                                                  \
+    do {                                                                                           \
+        uint32_t k_ = codec_count((c), &(n), (uint32_t)(sizeof(arr) / sizeof((arr)[0])), (what));  \
+        for (uint32_t i_ = 0; i_ < k_; i_++)                                                       \
+            fn((c), &(arr)[i_]);                                                                   \
+    } while (0)
+
+_Static_assert(sizeof(double) == 8, "doubles travel as 8 bytes");
+
+static void gen_fields(struct codec *c, sl_gen_cfg *g)
+{
+    U64(c, g->events);
+    U32(c, g->keys);
+    F64(c, g->skew);
+    F64(c, g->click_rate);
+    F64(c, g->purchase_rate);
+    U64(c, g->seed);
+    I64(c, g->start_ms);
+    U32(c, g->events_per_ms);
+    U32(c, g->users);
+}
+
+static void pe_fields(struct codec *c, sl_pe_cfg *pe)
+{
+    STR(c, pe->name);
+    ENUM(c, pe->kind);
+    U64(c, pe->capacity);
+    I32(c, pe->has_prior);
+    F64(c, pe->prior_a);
+    F64(c, pe->prior_b);
+    I64(c, pe->window_ms);
+    I64(c, pe->lateness_ms);
+    STR(c, pe->source);
+    STR(c, pe->binary);
+    U64(c, pe->trigger.every_events);
+    U64(c, pe->trigger.every_ms);
+    U32(c, pe->timeout_ms);
+}
+
+static void stage_fields(struct codec *c, sl_stage_cfg *st)
+{
+    pe_fields(c, &st->pe);
+    STR(c, st->join);
+    STR(c, st->value);
+}
+
+static void placement_fields(struct codec *c, sl_place_override *pl)
+{
+    STR(c, pl->device);
+    I32(c, pl->numa);
+    STR(c, pl->cpus);
+}
+
+static void topology_fields(struct codec *c, sl_topology *t)
+{
+    STR(c, t->device);
+    ENUM(c, t->source.kind);
+    STR(c, t->source.path);
+    ENUM(c, t->source.format);
+    gen_fields(c, &t->source.gen);
+    U32(c, t->filter_types);
+    pe_fields(c, &t->pe);
+    LIST(c, t->nnext, t->next, "further stages", stage_fields);
+    U32(c, t->batch_events);
+    STR(c, t->sink.path);
+    I32(c, t->sink.snapshots);
+    LIST(c, t->nplacement, t->placement, "placement entries", placement_fields);
+}
+
+/* Everything after the tag and the result endpoint. */
+static void job_fields(struct codec *c, sl_job *job)
+{
+    STR(c, job->control_endpoint);
+    U64(c, job->cluster_id);
+    topology_fields(c, &job->topo);
+    for (int i = 0; i < SL_STAGES_MAX; i++)
+        codec_text(c, &job->join_text[i], &job->join_len[i], "a join table");
+}
+
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len)
 {
-    const char *ver = SLUICE_VERSION;
-    uint64_t vlen = strlen(ver), tsz = sizeof(sl_topology);
-    size_t n = 8 + sizeof job->result_endpoint + sizeof job->control_endpoint + 8 + 8 + vlen + 8 +
-               sizeof(sl_topology);
-    for (int i = 0; i < SL_STAGES_MAX; i++)
-        n += 8 + (job->join_text[i] ? job->join_len[i] : 0);
-    unsigned char *p = malloc(n), *o = p;
-    if (!p)
-        return SL_ENOMEM;
-    memcpy(o, JOB_MAGIC, 8);
-    o += 8;
-    memcpy(o, job->result_endpoint, sizeof job->result_endpoint);
-    o += sizeof job->result_endpoint;
-    memcpy(o, job->control_endpoint, sizeof job->control_endpoint);
-    o += sizeof job->control_endpoint;
-    memcpy(o, &tsz, 8);
-    o += 8;
-    memcpy(o, &vlen, 8);
-    o += 8;
-    memcpy(o, ver, vlen);
-    o += vlen;
-    memcpy(o, &job->cluster_id, 8);
-    o += 8;
-    memcpy(o, &job->topo, sizeof job->topo);
-    o += sizeof job->topo;
-    for (int i = 0; i < SL_STAGES_MAX; i++) {
-        uint64_t l = job->join_text[i] ? job->join_len[i] : UINT64_MAX;
-        memcpy(o, &l, 8);
-        o += 8;
-        if (job->join_text[i]) {
-            memcpy(o, job->join_text[i], job->join_len[i]);
-            o += job->join_len[i];
-        }
+    /* The walk reads the job and writes nothing to it when encoding. */
+    sl_job *j = (sl_job *)job;
+    struct codec c = {0};
+    char tag[16];
+    snprintf(tag, sizeof tag, "%s%03d", JOB_TAG, JOB_VERSION);
+    codec_raw(&c, tag, 8, "the tag");
+    STR(&c, j->result_endpoint);
+    job_fields(&c, j);
+    if (c.rc) {
+        free(c.out);
+        return c.rc;
     }
-    *buf = p;
-    *len = n;
+    *buf = c.out;
+    *len = c.len;
     return 0;
+}
+
+/* The version in a tag "SLJOBddd", or -1 when p (len bytes) does not start with one. */
+static int tag_version(const unsigned char *p, size_t len)
+{
+    size_t tl = strlen(JOB_TAG);
+    if (len < tl + 3 || memcmp(p, JOB_TAG, tl) != 0)
+        return -1;
+    int v = 0;
+    for (size_t i = tl; i < tl + 3; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
 }
 
 int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen)
 {
-    const unsigned char *end = p + len;
-    uint64_t tsz, vlen;
+    struct codec c = {.decoding = 1, .in = p, .size = len, .at = 8, .err = err, .errlen = errlen};
     memset(job, 0, sizeof *job);
-    if (len < 8 + sizeof job->result_endpoint + sizeof job->control_endpoint + 16 ||
-        memcmp(p, JOB_MAGIC, 8) != 0) {
-        snprintf(err, errlen, "not a job description of this sluice version");
-        if (len >= 8 + sizeof job->result_endpoint && memcmp(p, "SLJOB", 5) == 0) {
-            memcpy(job->result_endpoint, p + 8, sizeof job->result_endpoint);
-            job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
-        }
+    int version = tag_version(p, len);
+    if (version < 0) {
+        snprintf(err, errlen, "not a job description (no \"%s\" tag)", JOB_TAG);
         return SL_EPARSE;
     }
-    p += 8;
-    memcpy(job->result_endpoint, p, sizeof job->result_endpoint);
-    job->result_endpoint[sizeof job->result_endpoint - 1] = '\0';
-    p += sizeof job->result_endpoint;
-    memcpy(job->control_endpoint, p, sizeof job->control_endpoint);
-    job->control_endpoint[sizeof job->control_endpoint - 1] = '\0';
-    p += sizeof job->control_endpoint;
-    memcpy(&tsz, p, 8);
-    memcpy(&vlen, p + 8, 8);
-    p += 16;
-    if (tsz != sizeof(sl_topology) || vlen != strlen(SLUICE_VERSION) || (size_t)(end - p) < vlen ||
-        memcmp(p, SLUICE_VERSION, vlen) != 0) {
+    if (version != JOB_VERSION) {
+        /* Still find where the refusal goes: a char[512] up to version 3, a string since. */
+        size_t n = sizeof job->result_endpoint;
+        if (version <= 3 && len >= 8 + n) {
+            memcpy(job->result_endpoint, p + 8, n);
+            job->result_endpoint[n - 1] = '\0';
+        } else if (version > JOB_VERSION) {
+            STR(&c, job->result_endpoint);
+            if (c.rc)
+                job->result_endpoint[0] = '\0';
+        }
         snprintf(err, errlen,
-                 "job from another sluice build (this node runs %s; every node and client must "
-                 "run the same build)",
-                 SLUICE_VERSION);
+                 "job description of format version %d, and this node reads version %d: every "
+                 "node and client of a cluster must run the same sluice release",
+                 version, JOB_VERSION);
         return SL_EPARSE;
     }
-    p += vlen;
-    if ((size_t)(end - p) < 8 + sizeof job->topo)
-        goto truncated;
-    memcpy(&job->cluster_id, p, 8);
-    p += 8;
-    memcpy(&job->topo, p, sizeof job->topo);
-    p += sizeof job->topo;
-    /* The topology arrives as raw bytes, which the checksum does not vouch for: checked before
-     * anything indexes an array with it. */
-    if (check_topology(&job->topo, err, errlen))
-        return SL_EPARSE;
-    for (int i = 0; i < SL_STAGES_MAX; i++) {
-        uint64_t l;
-        if (end - p < 8)
-            goto truncated;
-        memcpy(&l, p, 8);
-        p += 8;
-        if (l == UINT64_MAX)
-            continue;
-        if (l > (uint64_t)(end - p))
-            goto truncated;
-        job->join_text[i] = malloc((size_t)l + 1);
-        if (!job->join_text[i]) {
-            sl_job_clear(job);
-            snprintf(err, errlen, "out of memory");
-            return SL_ENOMEM;
-        }
-        memcpy(job->join_text[i], p, (size_t)l);
-        job->join_text[i][l] = '\0';
-        job->join_len[i] = (size_t)l;
-        p += l;
-    }
-    if (p != end)
-        goto truncated;
-    return 0;
-truncated:
-    sl_job_clear(job);
-    snprintf(err, errlen, "job description truncated or padded (%zu bytes)", len);
-    return SL_EPARSE;
+    STR(&c, job->result_endpoint);
+    job_fields(&c, job);
+    if (!c.rc && c.at != len)
+        codec_fail(&c, SL_EPARSE,
+                   "job description truncated or padded (%zu bytes; %zu after its end)", len,
+                   len - c.at);
+    /* Every field is bounded by now; the values are checked as a topology file's would be,
+     * before anything indexes an array with them. */
+    if (!c.rc && check_topology(&job->topo, err, errlen))
+        c.rc = SL_EPARSE;
+    if (c.rc)
+        sl_job_clear(job);
+    return c.rc;
 }
 
 void sl_job_clear(sl_job *job)

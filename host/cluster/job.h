@@ -1,13 +1,13 @@
-/* What nodes and clients say to each other about a job, on top of netio's frames.
+/* What nodes and clients say to each other about a job, on top of netio's frames (the message
+ * kinds are in proto.h).
  *
  * A job is one run of a topology across the cluster. The client sends a JOB frame to every
- * node's first port; its payload is the topology (sl_topology as is: nodes and clients run the
- * same build, which the payload's size and version check), the endpoint the results go to and
- * the text of each stage's join table. Then it streams the source's records, keyed, to their
- * owners (stage 0, schema SL_SCHEMA_REC) and an EOS to every node. Each node finishes a stage
- * once it has the EOS of every upstream sender, forwards the rows as records to the owners of
- * the next stage's keys, and sends EOS downstream; the last stage's rows go to the client
- * (SL_SCHEMA_ROW_*), then a DONE frame with the node's counters.
+ * node's first port; its payload is the topology (encoded field by field with a format version,
+ * job.c), the endpoint the results go to and the text of each stage's join table. Then it streams
+ * the source's records, keyed, to their owners (stage 0, schema SL_SCHEMA_REC) and an EOS to every
+ * node. Each node finishes a stage once it has the EOS of every upstream sender, forwards the rows
+ * as records to the owners of the next stage's keys, and sends EOS downstream; the last stage's
+ * rows go to the client (SL_SCHEMA_ROW_*), then a DONE frame with the node's counters.
  *
  * Streams are (job id << 8) | stage, so frames of an old job are never taken for a new one's.
  * Any thread. */
@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 #include "columns.h"
-#include "topology.h"
 #include "frame.h"
+#include "proto.h"
+#include "topology.h"
 
 enum sl_schema {
     SL_SCHEMA_REC = 1,         /* sl_rec, 32 bytes: a stage's input */
@@ -69,15 +70,19 @@ int sl_hello_parse(const void *p, size_t len, uint32_t *node, long *pid, uint64_
  * SL_EPARSE with the reason in err. */
 int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t errlen);
 
-/* Encodes `job` into *buf (malloc'd, caller frees). Returns 0 or SL_ENOMEM. */
+/* Encodes `job` into *buf (malloc'd, caller frees): little-endian fixed-width integers,
+ * length-prefixed strings, a format version (the layout is in job.c). A count over its array is
+ * sent as it is (the receiver refuses it) and only the array's elements with it. Returns 0 or
+ * SL_ENOMEM. */
 int sl_job_encode(const sl_job *job, unsigned char **buf, size_t *len);
 
-/* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Every count,
- * length, string and enumeration in it is checked against its bound before use: stages at most
- * SL_STAGES_MAX, strings terminated within their fields, kinds, capacities, windows and batch
- * sizes within what a topology file may say. Returns 0, or SL_EPARSE with the reason in err
- * (another build, truncated, a field out of range); job->result_endpoint is then still filled
- * when the payload had one ("" otherwise), so that the refusal can be sent. */
+/* Decodes a JOB payload into *job (join texts malloc'd: sl_job_clear frees them). Every field is
+ * bounds-checked as it is read (a string shorter than its field and without NUL bytes, a list no
+ * longer than its array, a join text within the payload, nothing left over), then the topology
+ * is checked as a topology file's would be (kinds, capacities, windows, batch sizes). Returns 0,
+ * or SL_EPARSE with the reason in err (not a job, another format version, truncated, a field out
+ * of range) or SL_ENOMEM; job->result_endpoint is then still filled when the payload had one
+ * ("" otherwise), so that the refusal can be sent. */
 int sl_job_decode(const unsigned char *p, size_t len, sl_job *job, char *err, size_t errlen);
 
 void sl_job_clear(sl_job *job);

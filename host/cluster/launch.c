@@ -320,9 +320,10 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t di
         snprintf(msg, msglen, "cannot create %s: %s", dir, strerror(errno));
         return SL_EIO;
     }
-    if (sl_keys_generate(dir, 0, msg, msglen)) {
+    int krc = sl_keys_generate(dir, 0, msg, msglen);
+    if (krc) {
         sl_launch_remove_local(dir);
-        return SL_EIO;
+        return krc;
     }
     snprintf(path, pathlen, "%s/cluster.yaml", dir);
     FILE *f = fopen(path, "w");

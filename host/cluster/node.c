@@ -23,6 +23,7 @@
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
+#include "proto.h"
 #include "placement.h"
 
 #define FRAMES_PER_POLL 64
@@ -180,7 +181,7 @@ static void *agent_main(void *arg)
             sl_outbox_destroy(&ob);
             char err[256];
             snprintf(cur, sizeof cur, "%s", a->ep);
-            ob = sl_outbox_new(a->zctx, cur, a->node, a->net, err, sizeof err);
+            sl_outbox_new(a->zctx, cur, a->node, a->net, &ob, err, sizeof err);
             last = 0;
         }
         pthread_mutex_unlock(&a->mu);
@@ -190,7 +191,7 @@ static void *agent_main(void *arg)
         }
         uint64_t now = sl_net_now_us();
         if (want && ob && now - last >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
-            if (sl_outbox_send_now(ob, SL_FRAME_LEASE, stream, NULL, 0) == 0)
+            if (sl_outbox_send_now(ob, SL_MSG_LEASE, stream, NULL, 0) == 0)
                 last = now;
         }
     }
@@ -242,23 +243,24 @@ static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, 
 
 /* Queues a control frame to a one-off endpoint (replies to HELLO, refusals); pump_replies sends
  * it from the poll loop. Never blocks: with every slot taken the reply is dropped and counted. */
-static void reply(struct node *nd, const char *ep, enum sl_frame_kind kind, uint32_t stream,
-                  const void *p, size_t len)
+static void reply(struct node *nd, const char *ep, unsigned kind, uint32_t stream, const void *p,
+                  size_t len)
 {
     char err[256];
+    sl_outbox *ob = NULL;
+    int rc;
     if (nd->nreplies == MAX_REPLIES) {
         nd->replies_dropped++;
         logf_(nd, "reply to %s dropped: %d replies already waiting (%" PRIu64 " dropped)", ep,
               MAX_REPLIES, nd->replies_dropped);
         return;
     }
-    sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &nd->cl->net, err, sizeof err);
-    if (!ob) {
+    if (sl_outbox_new(nd->zctx, ep, nd->id, &nd->cl->net, &ob, err, sizeof err)) {
         logf_(nd, "cannot reply to %s: %s", ep, err);
         return;
     }
-    if (sl_outbox_control(ob, kind, stream, p, len)) {
-        logf_(nd, "reply to %s: %s", ep, strerror(errno));
+    if ((rc = sl_outbox_control(ob, kind, stream, p, len))) {
+        logf_(nd, "reply to %s: %s", ep, sl_strerror(rc));
         sl_outbox_destroy(&ob);
         return;
     }
@@ -431,7 +433,7 @@ static void abort_job(struct node *nd, const char *why)
     snprintf(m, sizeof m, "node %u: %s", nd->id, why);
     logf_(nd, "job %u failed: %s", nd->job_id, why);
     if (nd->client)
-        sl_outbox_control(nd->client, SL_FRAME_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
+        sl_outbox_control(nd->client, SL_MSG_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
     if (nd->client && !atomic_load(&nd->agent.orphaned) && sl_outbox_drain(nd->client, 1000) != 0)
         logf_(nd, "job %u: the client did not take the failure report within 1 s", nd->job_id);
     end_job(nd, 0);
@@ -447,7 +449,7 @@ static void start_job(struct node *nd, const sl_frame *f)
             sl_job_check_endpoint(other.result_endpoint, f->peer, err, sizeof err) == 0) {
             char m[256];
             snprintf(m, sizeof m, "node %u: busy with job %u", nd->id, nd->job_id);
-            reply(nd, other.result_endpoint, SL_FRAME_ABORT, f->h.stream, m, strlen(m));
+            reply(nd, other.result_endpoint, SL_MSG_ABORT, f->h.stream, m, strlen(m));
         }
         sl_job_clear(&other);
         sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
@@ -477,7 +479,7 @@ static void start_job(struct node *nd, const sl_frame *f)
         if (ep_ok) {
             char m[1200];
             snprintf(m, sizeof m, "node %u refused the job: %s", nd->id, err);
-            reply(nd, job->result_endpoint, SL_FRAME_ABORT, stream0, m, strlen(m));
+            reply(nd, job->result_endpoint, SL_MSG_ABORT, stream0, m, strlen(m));
         }
         sl_job_clear(job);
         sl_inbox_forget(nd->in[0], 0xffffff00u, stream0);
@@ -502,12 +504,10 @@ static void start_job(struct node *nd, const sl_frame *f)
     sl_inbox_get_stats(nd->in[0], &is);
     nd->frames_at_start = is.frames;
     nd->bytes_at_start = is.bytes;
-    nd->client =
-        sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, err, sizeof err);
-    nd->client_ctl = nd->client ? sl_outbox_new(nd->zctx, job->control_endpoint, nd->id,
-                                                &nd->cl->net, err, sizeof err)
-                                : NULL;
-    if (!nd->client || !nd->client_ctl) {
+    if (sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, &nd->client, err,
+                      sizeof err) ||
+        sl_outbox_new(nd->zctx, job->control_endpoint, nd->id, &nd->cl->net, &nd->client_ctl, err,
+                      sizeof err)) {
         logf_(nd, "job %u: %s", nd->job_id, err);
         end_job(nd, 0);
         return;
@@ -584,7 +584,7 @@ static void send_done(struct node *nd)
     r->busy_s = (double)(sl_net_now_us() - nd->t0_us) / 1e6;
     uint32_t stream = sl_job_stream(nd->job_id, nd->stages - 1);
     sl_outbox_control(nd->client, SL_FRAME_EOS, stream, NULL, 0);
-    sl_outbox_control(nd->client, SL_FRAME_DONE, stream, r, sizeof *r);
+    sl_outbox_control(nd->client, SL_MSG_DONE, stream, r, sizeof *r);
     logf_(nd, "job %u done: %" PRIu64 " events in, %" PRIu64 " rows out, %.3f s", nd->job_id,
           r->events_in[0], r->rows_out, r->busy_s);
 }
@@ -632,7 +632,7 @@ static int admit(void *ud, const sl_frame_hdr *h)
     struct admit_ctx *ac = ud;
     struct node *nd = ac->nd;
     uint32_t stage = sl_stream_stage(h->stream), job = sl_stream_job(h->stream);
-    if (h->kind == SL_FRAME_JOB)
+    if (h->kind == SL_MSG_JOB)
         return ac->port == 0 && h->source == SL_CLIENT_SOURCE && stage == 0 && h->seq == 0 &&
                job != 0;
     if (nd->active && job == nd->job_id && stage == ac->port && stage < nd->stages &&
@@ -656,7 +656,7 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
 static void handle(struct node *nd, uint32_t port, const sl_frame *f)
 {
     const sl_frame_hdr *h = &f->h;
-    if (h->kind == SL_FRAME_HELLO) {
+    if (h->kind == SL_MSG_HELLO) {
         char ep[512], err[512];
         size_t l = h->payload_len < sizeof ep - 1 ? h->payload_len : sizeof ep - 1;
         memcpy(ep, f->payload, l);
@@ -667,17 +667,17 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         }
         char m[128];
         sl_hello_format(m, sizeof m, nd->id, (long)getpid(), nd->cluster_id);
-        reply(nd, ep, SL_FRAME_HELLO, h->stream, m, strlen(m));
+        reply(nd, ep, SL_MSG_HELLO, h->stream, m, strlen(m));
         return;
     }
-    if (h->kind == SL_FRAME_JOB) {
+    if (h->kind == SL_MSG_JOB) {
         start_job(nd, f);
         return;
     }
     if (!nd->active || nd->finishing)
         return; /* admitted only for the job in progress; a duplicate EOS after the end */
     uint32_t stage = sl_stream_stage(h->stream);
-    if (h->kind == SL_FRAME_ABORT) {
+    if (h->kind == SL_MSG_ABORT) {
         logf_(nd, "job %u aborted by the client", nd->job_id);
         end_job(nd, 0);
         return;
@@ -727,9 +727,9 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
     }
     if (h->source != SL_CLIENT_SOURCE || !nd->active || sl_stream_job(h->stream) != nd->job_id)
         return;
-    if (h->kind == SL_FRAME_LEASE) {
+    if (h->kind == SL_MSG_LEASE) {
         nd->last_lease_us = now;
-    } else if (h->kind == SL_FRAME_CANCEL) {
+    } else if (h->kind == SL_MSG_CANCEL) {
         logf_(nd, "job %u cancelled by its client", nd->job_id);
         end_job(nd, 0);
     }
@@ -790,9 +790,10 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
     for (uint32_t s = 0; s <= SL_NODE_PORTS; s++) {
         char ep[512];
         endpoint(ep, sizeof ep, &cl->nodes[nd->id], s);
-        sl_inbox *ib = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, msg, msglen);
-        if (!ib)
-            return errno == EADDRINUSE ? SL_ECONFLICT : SL_EIO;
+        sl_inbox *ib = NULL;
+        int rc = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, &ib, msg, msglen);
+        if (rc)
+            return rc;
         sl_inbox_on_reject(ib, on_reject, nd);
         if (s < SL_NODE_PORTS) {
             nd->admit[s] = (struct admit_ctx){nd, s};
@@ -809,9 +810,10 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
         for (uint32_t s = 1; s <= SL_NODE_PORTS; s++) {
             char ep[512];
             endpoint(ep, sizeof ep, &cl->nodes[d], s);
-            sl_outbox *ob = sl_outbox_new(nd->zctx, ep, nd->id, &cl->net, msg, msglen);
-            if (!ob)
-                return SL_EIO;
+            sl_outbox *ob = NULL;
+            int rc = sl_outbox_new(nd->zctx, ep, nd->id, &cl->net, &ob, msg, msglen);
+            if (rc)
+                return rc;
             if (s < SL_NODE_PORTS)
                 nd->peer[d][s] = ob;
             else
@@ -897,7 +899,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
 {
     const sl_cluster_cfg *cl = o->cl;
     struct node *nd = calloc(1, sizeof *nd);
-    int rc = 0, perr = 0;
+    int rc = 0;
     if (!nd) {
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
@@ -918,17 +920,12 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     if ((rc = sl_device_open(cl->device, &nd->dev, msg, msglen)))
         goto out;
     place_node(nd);
-    nd->map = sl_partmap_new(cl->partitions, cl->nnodes, &perr);
-    nd->poller = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1);
-    if (!nd->map || !nd->poller) {
-        snprintf(msg, msglen, "out of memory");
-        rc = SL_ENOMEM;
+    if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
         goto out;
-    }
-    if (!(nd->net = sl_netctx_new(&cl->net, msg, msglen))) {
-        rc = SL_EIO;
+    if ((rc = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1,
+                            &nd->poller, msg, msglen)) ||
+        (rc = sl_netctx_new(&cl->net, &nd->net, msg, msglen)))
         goto out;
-    }
     nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;

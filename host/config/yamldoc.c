@@ -3,14 +3,13 @@
  * and the single document handed to the parser's root function. */
 #include "yamlmap.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "err.h"
+#include "textfile.h"
 
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* 1 MiB; a topology is a few hundred bytes */
 #define CONFIG_DEPTH_MAX 64               /* nested collections, the root included */
@@ -274,52 +273,17 @@ int sl_ym_load(const char *path, sl_ym_root_fn fn, void *out, char *err, size_t 
     const sl_ym_ctx c = {path, NULL, err, errlen};
     const yaml_mark_t start = {0, 0, 0};
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    struct stat st;
-    int rc;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return SL_EIO;
-    }
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)CONFIG_FILE_MAX) {
-        rc = sl_ym_fail(&c, start, "config file is %jd bytes; the limit is %zu MiB",
-                        (intmax_t)st.st_size, CONFIG_FILE_MAX >> 20);
-        goto out;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > CONFIG_FILE_MAX) { /* a pipe, or a file that grew */
-                rc = sl_ym_fail(&c, start, "config file is over %zu bytes; the limit is %zu MiB",
-                                CONFIG_FILE_MAX, CONFIG_FILE_MAX >> 20);
-                goto out;
-            }
-            size_t ncap = cap ? cap * 2 : 4096;
-            if (ncap > CONFIG_FILE_MAX)
-                ncap = CONFIG_FILE_MAX + 1; /* one byte more tells a file over the limit */
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                set_err(err, errlen, "%s: out of memory", path);
-                rc = SL_ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-                rc = SL_EIO;
-                goto out;
-            }
-            break;
-        }
-    }
+    size_t len = 0;
+    int rc = sl_read_file(path, CONFIG_FILE_MAX, &buf, &len, err, errlen);
+    if (rc == SL_ERANGE && len > 0)
+        return sl_ym_fail(&c, start, "config file is %zu bytes; the limit is %zu MiB", len,
+                          CONFIG_FILE_MAX >> 20);
+    if (rc == SL_ERANGE) /* a pipe, or a file that grew */
+        return sl_ym_fail(&c, start, "config file is over %zu bytes; the limit is %zu MiB",
+                          CONFIG_FILE_MAX, CONFIG_FILE_MAX >> 20);
+    if (rc)
+        return rc;
     rc = sl_ym_parse(buf, len, path, fn, out, err, errlen);
-out:
     free(buf);
-    fclose(f);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "kernsrc.h"
+#include "peprog.h"
 #include "textfile.h"
 
 extern char **environ;
@@ -406,7 +407,7 @@ static char *slurp(const char *path)
 {
     char *text = NULL, why[512];
     size_t len = 0;
-    return sl_read_file(path, &text, &len, why, sizeof why) ? NULL : text;
+    return sl_read_file(path, SL_PE_FILE_MAX, &text, &len, why, sizeof why) ? NULL : text;
 }
 
 /* The text of file `name` as Oclgrind names it: the user's source, or one of sluice's kernel

@@ -165,7 +165,7 @@ static int load_binary(sl_device *dev, const sl_pe_cfg *pe, const char *opts, cl
 {
     char *file = NULL, *log = NULL;
     size_t file_len = 0;
-    int rc = sl_read_file(pe->binary, &file, &file_len, msg, msglen);
+    int rc = sl_read_file(pe->binary, SL_PE_FILE_MAX, &file, &file_len, msg, msglen);
     if (rc)
         return rc;
     const unsigned char *payload = NULL;
@@ -199,7 +199,7 @@ static int build_source(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *de
             return SL_EINVAL;
         }
         size_t user_len = 0;
-        if ((rc = sl_read_file(pe->source, &user, &user_len, msg, msglen)))
+        if ((rc = sl_read_file(pe->source, SL_PE_FILE_MAX, &user, &user_len, msg, msglen)))
             return rc;
         srcs[0] = (sl_source){pe->source, user};
     } else {

@@ -18,7 +18,8 @@
 #include "device.h"
 #include "topology.h"
 
-#define SL_STATE_MAX 4096 /* largest sl_state a PE may declare, bytes */
+#define SL_STATE_MAX 4096          /* largest sl_state a PE may declare, bytes */
+#define SL_PE_FILE_MAX (64u << 20) /* largest PE source or program binary read, bytes */
 
 typedef struct sl_peprog {
     cl_program prog;    /* the built program (owned); NULL when none */

@@ -1,7 +1,6 @@
 /* The ad -> campaign join table; see jointab.h. */
 #include "jointab.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include "err.h"
 #include "keyhash.h"
+#include "textfile.h"
 
 #define FILE_MAX ((size_t)1 << 30)
 
@@ -216,52 +216,18 @@ fail:
 int sl_jointab_load(const char *path, sl_addict *dict, sl_jointab **out, char **text,
                     size_t *textlen, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return SL_EIO;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap >= FILE_MAX) {
-                set_err(err, errlen, "%s: larger than %zu bytes", path, FILE_MAX);
-                rc = SL_ERANGE;
-                goto out;
-            }
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                set_err(err, errlen, "%s: out of memory", path);
-                rc = SL_ENOMEM;
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-                rc = SL_EIO;
-                goto out;
-            }
-            break;
-        }
-    }
+    size_t len = 0;
+    int rc = sl_read_file(path, FILE_MAX, &buf, &len, err, errlen);
+    if (rc)
+        return rc;
     rc = sl_jointab_parse(buf, len, path, dict, out, err, errlen);
     if (rc == 0 && text) {
-        buf[len] = '\0';
         *text = buf;
         *textlen = len;
         buf = NULL;
     }
-out:
     free(buf);
-    fclose(f);
     return rc;
 }
 

@@ -63,7 +63,7 @@ sluice_fuzz_target(fuzz_frame)
 sluice_fuzz_target(fuzz_job)
 
 # Writes the binary seeds (encoded frames and jobs) of this build: run.sh adds them to the
-# corpus copy, so the job seeds stay valid when sl_topology changes size.
+# corpus copy, so the job seeds stay valid when the job format changes.
 add_executable(fuzz_seeds ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_seeds.c)
 target_link_libraries(fuzz_seeds PRIVATE sluice_core)
 add_dependencies(fuzz_all fuzz_seeds)

@@ -77,8 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const size_t max_payload = max_payloads[(flags >> 1) & 3];
     sl_frame_recsize_fn recsize = (flags & 8) ? NULL : sl_schema_recsize;
 
-    sl_seqtrack *t = sl_seqtrack_new();
-    FUZZ_REQUIRE(t);
+    sl_seqtrack *t = NULL;
+    char why[128];
+    FUZZ_REQUIRE(sl_seqtrack_new(&t, why, sizeof why) == 0 && t);
     struct model m = {NULL, 0, size / (SL_FRAME_HDR + 2) + 1};
     m.e = malloc(m.cap * sizeof *m.e);
     FUZZ_REQUIRE(m.e);
@@ -108,7 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (v == SL_FRAME_OK) {
             FUZZ_REQUIRE(len >= SL_FRAME_HDR && h.payload_len == len - SL_FRAME_HDR);
             FUZZ_REQUIRE(h.payload_len <= max_payload);
-            FUZZ_REQUIRE(h.kind >= 1 && h.kind <= SL_FRAME_KIND_MAX);
+            unsigned num = h.kind & ~SL_FRAME_TRACKED;
+            FUZZ_REQUIRE(h.kind == SL_FRAME_DATA || h.kind == SL_FRAME_EOS ||
+                         h.kind == SL_FRAME_ACK ||
+                         (num >= SL_FRAME_APP && num <= SL_FRAME_APP_MAX));
             sl_frame_encode(&h, msg + SL_FRAME_HDR, hdr);
             FUZZ_REQUIRE(memcmp(hdr, msg, SL_FRAME_HDR) == 0);
 

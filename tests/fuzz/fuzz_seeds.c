@@ -1,9 +1,9 @@
 /* Writes the binary seeds of the frame and job harnesses for this build:
  *   fuzz_seeds FRAME_DIR JOB_DIR
  * Frame seeds are fuzz_frame.c inputs (a flags byte, then 16-bit length-prefixed messages);
- * job seeds are sl_job_encode payloads, which depend on sizeof(sl_topology) and the version,
- * so tests/fuzz/run.sh writes them again into its corpus copy on every run. The repository's
- * corpus keeps all frame seeds but only job-defaults and job-bad-stage-count (60 KB each). */
+ * job seeds are sl_job_encode payloads, which depend on the job format's version, so
+ * tests/fuzz/run.sh writes them again into its corpus copy on every run. The repository's corpus
+ * keeps them all (a few hundred bytes each). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,14 +95,14 @@ static void frame_seeds(const char *dir)
     /* Control frames with opaque payloads. */
     char hello[96];
     int n = sl_hello_format(hello, sizeof hello, 2, 4242, UINT64_C(0x0123456789abcdef));
-    const char *abort_msg = "node 1 refused the job: job from another sluice build";
-    const unsigned char job_start[16] = "SLJOB002tcp://12";
+    const char *abort_msg = "node 1 refused the job: job description of format version 5";
+    const unsigned char job_start[16] = "SLJOB004\x14\0\0\0tcp:";
     o.len = 0;
     put_bytes(&o, "\0", 1);
-    put_frame(&o, SL_FRAME_HELLO, 0, 3, 0, 0, 0, hello, (size_t)n);
-    put_frame(&o, SL_FRAME_JOB, 0, 0, s0, 0, 0, job_start, sizeof job_start);
-    put_frame(&o, SL_FRAME_ABORT, 0, 2, s0, 0, 1, abort_msg, strlen(abort_msg));
-    put_frame(&o, SL_FRAME_DONE, 0, 2, s0, 0, 2, "done", 4);
+    put_frame(&o, SL_MSG_HELLO, 0, 3, 0, 0, 0, hello, (size_t)n);
+    put_frame(&o, SL_MSG_JOB, 0, 0, s0, 0, 0, job_start, sizeof job_start);
+    put_frame(&o, SL_MSG_ABORT, 0, 2, s0, 0, 1, abort_msg, strlen(abort_msg));
+    put_frame(&o, SL_MSG_DONE, 0, 2, s0, 0, 2, "done", 4);
     write_file(dir, "control", o.buf, o.len);
 
     /* Rejects, with at most 64 payload bytes accepted (flags 2): an 80-byte payload, a
@@ -128,7 +128,7 @@ static void frame_seeds(const char *dir)
     sl_frame_encode(&h, recs, frame);
     put_raw(&o, frame, sizeof frame);
     h.version = SL_FRAME_VERSION;
-    h.kind = SL_FRAME_KIND_MAX + 1;
+    h.kind = SL_FRAME_APP - 1; /* a netio kind number that is not defined */
     sl_frame_encode(&h, recs, frame);
     put_raw(&o, frame, sizeof frame);
     write_file(dir, "rejects", o.buf, o.len);

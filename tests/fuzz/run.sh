@@ -27,7 +27,7 @@ cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInf
 cmake --build "$build" -j"$jobs" --target fuzz_all >/dev/null
 
 # Fresh corpus copies: the committed seeds, the examples, and the frame and job seeds of this
-# build (job payloads depend on sizeof(sl_topology)).
+# build (job payloads depend on the job format version).
 rm -rf "$build/corpus" "$build/fuzz-out"
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t" "$build/fuzz-out/$t"

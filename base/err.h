@@ -19,7 +19,8 @@
     X(STOPPED, -13, "stopped on request")                                                          \
     X(CONFLICT, -14, "an address is taken by another process")                                     \
     X(TIMEOUT, -15, "device work did not finish in time")                                          \
-    X(CANCELED, -16, "cancelled while waiting for the device")
+    X(CANCELED, -16, "cancelled while waiting for the device")                                     \
+    X(EXIST, -17, "already exists")
 
 enum sl_err {
     SL_OK = 0,

@@ -1,0 +1,30 @@
+/* The job protocol's messages: the application frame kinds (netio/frame.h) that nodes and
+ * clients send each other. netio carries them without reading them; whether a kind is
+ * sequence-numbered, acknowledged and resent is in its value (SL_FRAME_TRACKED), which is all
+ * netio needs to know. What each payload holds is in job.h; how a job runs, docs/cluster.md.
+ *
+ * The values are part of the wire format: a new message takes the next free number, and a
+ * change of meaning a new SL_FRAME_VERSION. Any thread. */
+#ifndef SL_PROTO_H
+#define SL_PROTO_H
+
+#include "frame.h"
+
+enum sl_msg_kind {
+    /* client -> node's first port: a job (sl_job_encode's payload); tracked */
+    SL_MSG_JOB = SL_FRAME_APP_KIND(0, 1),
+    /* client -> node: "answer to this endpoint" (its text); node -> client: the answer
+     * (sl_hello_format). Untracked: any client may ping. */
+    SL_MSG_HELLO = SL_FRAME_APP_KIND(1, 0),
+    /* node -> client: the job failed; the payload is the message. Tracked */
+    SL_MSG_ABORT = SL_FRAME_APP_KIND(2, 1),
+    /* node -> client: the node finished the job; the payload is its sl_node_report. Tracked */
+    SL_MSG_DONE = SL_FRAME_APP_KIND(3, 1),
+    /* either way, on control ports: "I am alive and still want the job of `stream`". Untracked,
+     * repeated every SL_LEASE_EVERY_MS (node.h) */
+    SL_MSG_LEASE = SL_FRAME_APP_KIND(4, 0),
+    /* client -> node's control port: "drop the job of `stream`". Untracked, repeated */
+    SL_MSG_CANCEL = SL_FRAME_APP_KIND(5, 0),
+};
+
+#endif
