@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "job.h"
+#include "sink.h"
 #include "util.h"
 
 /* s filled with `len` characters from `seed` (letters and digits), NUL-terminated. */
@@ -67,6 +68,19 @@ static void fill_job(sl_job *job)
                                  .events_per_ms = 31,
                                  .users = 4242};
     t->filter_types = 0x5;
+    for (uint32_t i = 0; i < SL_OPTS_MAX; i++) { /* kind options, both lists full */
+        char k[16], v[16];
+        snprintf(k, sizeof k, "key%u", i);
+        snprintf(v, sizeof v, "value-%u", 3 * i);
+        cr_assert(eq(int, sl_opts_set(&t->source.opts, k, v, i + 1, i + 2), 0));
+        cr_assert(eq(int, sl_opts_set(&t->sink.opts, v, k, i + 3, i + 4), 0));
+    }
+    fill_text(t->source.opts.name, sizeof t->source.opts.name - 1, 7);
+    fill_text(t->sink.opts.common, 90, 8);
+    t->batch_wait_ms = 17;
+    t->sink.kind = SL_SINK_REDIS;
+    t->sink.format = SL_SINK_NDJSON;
+    t->sink.mode = SL_SINK_CHANGES;
     fill_pe(&t->pe, 3);
     t->nnext = SL_STAGES_MAX - 1;
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -137,7 +151,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB004", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB005", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -209,8 +223,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB005", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 5, and this node reads version 4", ep, sizeof ep);
+    memcpy(q, "SLJOB006", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 6, and this node reads version 5", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */
@@ -223,7 +237,7 @@ Test(job, other_versions_refused)
     refused(v3, 8 + 100, "format version 3", ep, sizeof ep);
     cr_assert(eq(str, ep, ""));
 
-    const char *tags[] = {"SLJOB04x", "SLJOBabc", "XLJOB004", "sljob004", "SLJOB"};
+    const char *tags[] = {"SLJOB04x", "SLJOBabc", "XLJOB005", "sljob005", "SLJOB"};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
         memcpy(q, p, len);
         memcpy(q, tags[i], strlen(tags[i]) < 8 ? strlen(tags[i]) : 8);
@@ -305,10 +319,14 @@ Test(job, topology_checked)
         const char *says;
         int what;
     } bad[] = {
-        {"stage 0: unknown PE kind", 0},      {"stage 2: capacity out of range", 1},
-        {"stage 0: bad prior flag", 2},       {"stage 1: prior out of range", 3},
-        {"negative window or lateness", 4},   {"unknown source kind or format", 5},
-        {"unknown source kind or format", 6}, {"batch.events out of range", 7},
+        {"stage 0: unknown PE kind", 0},
+        {"stage 2: capacity out of range", 1},
+        {"stage 0: bad prior flag", 2},
+        {"stage 1: prior out of range", 3},
+        {"negative window or lateness", 4},
+        {"unknown source or sink kind, format or mode", 5},
+        {"unknown source or sink kind, format or mode", 6},
+        {"batch.events out of range", 7},
         {"batch.events out of range", 8},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -331,7 +349,7 @@ Test(job, topology_checked)
             t->next[2].pe.lateness_ms = -1;
             break;
         case 5:
-            t->source.kind = (enum sl_source_kind)(SL_SRC_GENERATOR + 1);
+            t->source.kind = 99; /* no row of host/io's source table */
             break;
         case 6:
             t->source.format = (sl_format)-1;

@@ -12,6 +12,8 @@
 #include "err.h"
 #include "event.h"
 #include "lebytes.h"
+#include "sink.h"
+#include "source.h"
 
 size_t sl_schema_recsize(uint32_t schema)
 {
@@ -107,8 +109,10 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
         snprintf(err, errlen, "job refused: a string is not terminated");
         return -1;
     }
-    if ((unsigned)t->source.kind > SL_SRC_GENERATOR || (unsigned)t->source.format > SL_FMT_CSV) {
-        snprintf(err, errlen, "job refused: unknown source kind or format");
+    if (!sl_source_kind_name(t->source.kind) || (unsigned)t->source.format > SL_FMT_CSV ||
+        !sl_sink_kind_name(t->sink.kind) || (unsigned)t->sink.format > SL_SINK_NDJSON ||
+        (unsigned)t->sink.mode > SL_SINK_CHANGES) {
+        snprintf(err, errlen, "job refused: unknown source or sink kind, format or mode");
         return -1;
     }
     if (t->batch_events < 1 || t->batch_events > (UINT32_C(1) << 26)) {
@@ -179,7 +183,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 4
+#define JOB_VERSION 5
 
 struct codec {
     int decoding;
@@ -416,6 +420,23 @@ static void placement_fields(struct codec *c, sl_place_override *pl)
     STR(c, pl->cpus);
 }
 
+static void opt_fields(struct codec *c, sl_opt *o)
+{
+    STR(c, o->key);
+    STR(c, o->val);
+    U32(c, o->line);
+    U32(c, o->col);
+    U32(c, o->kline);
+    U32(c, o->kcol);
+}
+
+static void opts_fields(struct codec *c, sl_opts *o)
+{
+    STR(c, o->name);
+    STR(c, o->common);
+    LIST(c, o->n, o->item, "kind options", opt_fields);
+}
+
 static void topology_fields(struct codec *c, sl_topology *t)
 {
     STR(c, t->device);
@@ -423,12 +444,18 @@ static void topology_fields(struct codec *c, sl_topology *t)
     STR(c, t->source.path);
     ENUM(c, t->source.format);
     gen_fields(c, &t->source.gen);
+    opts_fields(c, &t->source.opts);
     U32(c, t->filter_types);
     pe_fields(c, &t->pe);
     LIST(c, t->nnext, t->next, "further stages", stage_fields);
     U32(c, t->batch_events);
+    U32(c, t->batch_wait_ms);
+    ENUM(c, t->sink.kind);
     STR(c, t->sink.path);
     I32(c, t->sink.snapshots);
+    ENUM(c, t->sink.format);
+    ENUM(c, t->sink.mode);
+    opts_fields(c, &t->sink.opts);
     LIST(c, t->nplacement, t->placement, "placement entries", placement_fields);
 }
 
