@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *sl_strerror(int err)
 {
     switch (err) {
@@ -13,4 +16,14 @@ const char *sl_strerror(int err)
     default:
         return "unknown error";
     }
+}
+
+void sl_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+{
+    if (!msg || msglen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
 }

@@ -2,6 +2,8 @@
 #ifndef SL_ERR_H
 #define SL_ERR_H
 
+#include <stddef.h>
+
 /* X-macro table: name, value, message. Values are negative and stable. */
 #define SL_ERRNO_MAP(X)                                                                            \
     X(NOMEM, -1, "out of memory")                                                                  \
@@ -31,5 +33,10 @@ enum sl_err {
 
 /* Returns a static string describing code `err` (0 or a negative sl_err). Any thread. */
 const char *sl_strerror(int err);
+
+/* Formats a message into msg (msglen bytes, cut to fit), the buffer of the error convention;
+ * msg NULL or msglen 0 writes nothing. Any thread. */
+void sl_set_msg(char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

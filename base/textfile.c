@@ -11,25 +11,13 @@
 
 #include "err.h"
 
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-{
-    if (!msg || msglen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-}
-
 int sl_read_file(const char *path, size_t max, char **text, size_t *len, char *msg, size_t msglen)
 {
     *text = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_msg(msg, msglen, "%s: cannot open: %s", path, strerror(errno));
+        sl_set_msg(msg, msglen, "%s: cannot open: %s", path, strerror(errno));
         return SL_EIO;
     }
     /* A regular file's size is known: refused at once when over, else read in one go (one byte
@@ -38,7 +26,7 @@ int sl_read_file(const char *path, size_t max, char **text, size_t *len, char *m
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
         if ((uintmax_t)st.st_size > max) {
-            set_msg(msg, msglen, "%s: larger than %zu bytes", path, max);
+            sl_set_msg(msg, msglen, "%s: larger than %zu bytes", path, max);
             *len = (size_t)st.st_size;
             fclose(f);
             return SL_ERANGE;
@@ -54,7 +42,7 @@ int sl_read_file(const char *path, size_t max, char **text, size_t *len, char *m
     for (;;) {
         if (!buf || n == cap) {
             if (buf && cap > max) { /* max + 1 bytes read: over the limit */
-                set_msg(msg, msglen, "%s: larger than %zu bytes", path, max);
+                sl_set_msg(msg, msglen, "%s: larger than %zu bytes", path, max);
                 rc = SL_ERANGE;
                 break;
             }
@@ -62,7 +50,7 @@ int sl_read_file(const char *path, size_t max, char **text, size_t *len, char *m
                 cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
             char *nb = realloc(buf, cap + 1);
             if (!nb) {
-                set_msg(msg, msglen, "%s: out of memory", path);
+                sl_set_msg(msg, msglen, "%s: out of memory", path);
                 rc = SL_ENOMEM;
                 break;
             }
@@ -72,7 +60,7 @@ int sl_read_file(const char *path, size_t max, char **text, size_t *len, char *m
         n += got;
         if (got == 0) {
             if (ferror(f)) {
-                set_msg(msg, msglen, "%s: cannot read: %s", path, strerror(errno));
+                sl_set_msg(msg, msglen, "%s: cannot read: %s", path, strerror(errno));
                 rc = SL_EIO;
             }
             break;

@@ -114,107 +114,100 @@ static unsigned last_snapshot(const char *name)
     return last;
 }
 
+/* Starts `sluice ctr --input - --every-ms MS --snapshots --output out.csv` on a pipe whose write
+ * end goes to *wfd (the child keeps only its stdin). Returns its pid. */
+static pid_t start_ctr(unsigned every_ms, int *wfd)
+{
+    int p[2];
+    char args[128];
+    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0));
+    snprintf(args, sizeof args, "ctr --input - --every-ms %u --snapshots --output out.csv -q",
+             every_ms);
+    pid_t pid = spawn_in(args, p[0], NULL, "err.txt");
+    close(p[0]);
+    *wfd = p[1];
+    return pid;
+}
+
+/* Waits (at most 60 s) for the first snapshot in out.csv; returns the last one's number. */
+static unsigned first_snapshot(void)
+{
+    double t_end = now_s() + 60;
+    while (last_snapshot("out.csv") == 0 && now_s() < t_end)
+        usleep(20000);
+    unsigned a = last_snapshot("out.csv");
+    cr_assert(gt(uint, a, 0), "no snapshot within 60 s:\n%s", slurp("err.txt", NULL));
+    return a;
+}
+
+/* Closes the input (after the exit when keep_open: a signal must end the run), expects exit 0
+ * and final rows equal to c. */
+static void end_exact(pid_t pid, int wfd, int keep_open, const struct counts *c)
+{
+    if (!keep_open)
+        close(wfd);
+    int st = wait_exit(pid, 60, "ctr");
+    if (keep_open)
+        close(wfd);
+    cr_assert(eq(int, st, 0), "exit %d:\n%s", st, slurp("err.txt", NULL));
+    char *out = slurp("out.csv", NULL);
+    expect_final(out, c);
+    free(out);
+}
+
 TestSuite(live, .init = setup, .fini = finish, .timeout = 120);
 
 /* 150 events/s for 2.4 s into `ctr --input - --every-ms 200 --snapshots --output FILE`:
  * snapshots appear while the input runs, about every 200 ms, and the final rows are exact. */
 Test(live, slow_stdin_shows_snapshots_while_it_runs)
 {
-    int p[2];
-    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0)); /* the child keeps only its stdin */
-    pid_t pid = spawn_in("ctr --input - --every-ms 200 --snapshots --output out.csv -q", p[0], NULL,
-                         "err.txt");
-    close(p[0]);
+    int wfd;
+    pid_t pid = start_ctr(200, &wfd);
     struct counts c = {0};
-    /* wait until the engine runs: the first event's snapshot shows up */
-    write_event(p[1], 0, &c);
-    double t_end = now_s() + 60;
-    while (last_snapshot("out.csv") == 0 && now_s() < t_end)
-        usleep(20000);
-    unsigned first = last_snapshot("out.csv");
-    cr_assert(gt(uint, first, 0), "no snapshot within 60 s:\n%s", slurp("err.txt", NULL));
+    write_event(wfd, 0, &c); /* the first snapshot shows the engine runs */
+    unsigned first = first_snapshot();
     double t0 = now_s();
     unsigned i = 1;
     while (now_s() - t0 < 2.4) {
-        write_event(p[1], i++, &c);
+        write_event(wfd, i++, &c);
         usleep(6600);
     }
     unsigned during = last_snapshot("out.csv") - first;
-    close(p[1]);
-    int st = wait_exit(pid, 60, "ctr");
-    cr_assert(eq(int, st, 0), "exit %d:\n%s", st, slurp("err.txt", NULL));
     /* every 200 ms for 2.4 s is 12; a loaded machine may lose some, never most */
     cr_assert(ge(uint, during, 6), "%u snapshots in 2.4 s of input at every_ms 200 (%u events)",
               during, i);
-    char *out = slurp("out.csv", NULL);
-    expect_final(out, &c);
-    free(out);
+    end_exact(pid, wfd, 0, &c);
 }
 
 /* After a few events the input goes silent for 1.5 s without closing: snapshots keep coming on
  * the timer. */
 Test(live, silent_input_keeps_emitting)
 {
-    int p[2];
-    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0)); /* the child keeps only its stdin */
-    pid_t pid = spawn_in("ctr --input - --every-ms 100 --snapshots --output out.csv -q", p[0], NULL,
-                         "err.txt");
-    close(p[0]);
+    int wfd;
+    pid_t pid = start_ctr(100, &wfd);
     struct counts c = {0};
     for (unsigned i = 0; i < 20; i++)
-        write_event(p[1], i, &c);
-    double t_end = now_s() + 60;
-    while (last_snapshot("out.csv") == 0 && now_s() < t_end)
-        usleep(20000);
-    unsigned a = last_snapshot("out.csv");
-    cr_assert(gt(uint, a, 0), "no snapshot within 60 s:\n%s", slurp("err.txt", NULL));
+        write_event(wfd, i, &c);
+    unsigned a = first_snapshot();
     usleep(1500000);
     unsigned b = last_snapshot("out.csv");
-    close(p[1]);
-    int st = wait_exit(pid, 60, "ctr");
-    cr_assert(eq(int, st, 0), "exit %d:\n%s", st, slurp("err.txt", NULL));
     cr_assert(ge(uint, b - a, 5), "%u snapshots in 1.5 s of silence at every_ms 100", b - a);
-    char *out = slurp("out.csv", NULL);
-    expect_final(out, &c);
-    free(out);
-}
-
-/* Waits until `text` is in file `name` (at most timeout_s). */
-static void wait_text(const char *name, const char *text, double timeout_s)
-{
-    double end = now_s() + timeout_s;
-    for (;;) {
-        char *s = tu_read_file(tpath(name), NULL);
-        int found = s && strstr(s, text) != NULL;
-        free(s);
-        if (found)
-            return;
-        cr_assert(now_s() < end, "no \"%s\" in %s within %.0f s", text, name, timeout_s);
-        usleep(20000);
-    }
+    end_exact(pid, wfd, 0, &c);
 }
 
 /* stdin stays open; SIGINT stops the run: what was read is counted, the final rows are written
  * to the output file and the exit status is 0. */
 Test(live, sigint_drains_stdin)
 {
-    int p[2];
-    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0)); /* the child keeps only its stdin */
-    pid_t pid = spawn_in("ctr --input - --every-ms 100 --snapshots --output out.csv -q", p[0], NULL,
-                         "err.txt");
-    close(p[0]);
+    int wfd;
+    pid_t pid = start_ctr(100, &wfd);
     struct counts c = {0};
     for (unsigned i = 0; i < 500; i++)
-        write_event(p[1], i, &c);
-    wait_text("out.csv", "snapshot-", 60);
+        write_event(wfd, i, &c);
+    first_snapshot();
     usleep(300000); /* two more snapshots: every event was read */
     cr_assert(eq(int, kill(pid, SIGINT), 0));
-    int st = wait_exit(pid, 30, "ctr after SIGINT");
-    close(p[1]);
-    cr_assert(eq(int, st, 0), "exit %d after SIGINT:\n%s", st, slurp("err.txt", NULL));
-    char *out = slurp("out.csv", NULL);
-    expect_final(out, &c);
-    free(out);
+    end_exact(pid, wfd, 1, &c); /* stdin still open: the signal ends the run */
 }
 
 /* A port nobody listens on now (another process may still take it). */

@@ -646,13 +646,8 @@ out:
         }
     }
     rep->engine.rows_emitted = c.final.n + c.windows.n;
-    if (src) {
-        sl_source_stats ss;
-        sl_source_get_stats(src, &ss);
-        rep->input = ss.input;
-        rep->generated = ss.generated;
-        rep->filtered = ss.filtered;
-    }
+    if (src)
+        sl_pipeline_report_source(rep, src);
     snprintf(rep->device.platform, sizeof rep->device.platform, "cluster");
     snprintf(rep->device.name, sizeof rep->device.name, "%u node%s", c.n, c.n == 1 ? "" : "s");
     teardown(&c);

@@ -14,24 +14,12 @@
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* 1 MiB; a topology is a few hundred bytes */
 #define CONFIG_DEPTH_MAX 64               /* nested collections, the root included */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Reports a libyaml failure of `p` on `text`. Returns SL_ENOMEM or SL_ECONFIG. */
 static int syntax_error(const sl_ym_ctx *c, const yaml_parser_t *p, const char *text, size_t len)
 {
     const char *problem = p->problem ? p->problem : "malformed YAML";
     if (p->error == YAML_MEMORY_ERROR) {
-        set_err(c->err, c->errlen, "%s: out of memory while parsing", c->name);
+        sl_set_msg(c->err, c->errlen, "%s: out of memory while parsing", c->name);
         return SL_ENOMEM;
     }
     if (p->error == YAML_READER_ERROR) {
@@ -188,7 +176,7 @@ static int check_depth_events(const sl_ym_ctx *c, const char *text, size_t len)
     yaml_parser_t parser;
     int depth = 0, rc = 0;
     if (!yaml_parser_initialize(&parser)) {
-        set_err(c->err, c->errlen, "%s: out of memory", c->name);
+        sl_set_msg(c->err, c->errlen, "%s: out of memory", c->name);
         return SL_ENOMEM;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -234,7 +222,7 @@ int sl_ym_parse(const char *text, size_t len, const char *name, sl_ym_root_fn fn
         (rc = check_depth_events(&c, text, len)) < 0)
         return rc;
     if (!yaml_parser_initialize(&parser)) {
-        set_err(err, errlen, "%s: out of memory", c.name);
+        sl_set_msg(err, errlen, "%s: out of memory", c.name);
         return SL_ENOMEM;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

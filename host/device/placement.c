@@ -55,18 +55,6 @@ struct sl_topo {
     int nnuma;
 };
 
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-{
-    if (!msg || msglen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- topology ---------------------------------------------------------------------------- */
 
 static int ends_with(const char *s, const char *suffix)
@@ -79,16 +67,16 @@ int sl_topo_load(sl_topo **out, const char *desc, char *msg, size_t msglen)
 {
     int rc = 0;
     const char *what = desc ? desc : "this machine";
-    set_msg(msg, msglen, "%s", "");
+    sl_set_msg(msg, msglen, "%s", "");
     *out = NULL;
     sl_topo *t = calloc(1, sizeof *t);
     if (!t) {
-        set_msg(msg, msglen, "out of memory");
+        sl_set_msg(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
     if (hwloc_topology_init(&t->h) < 0) {
         free(t);
-        set_msg(msg, msglen, "hwloc_topology_init failed: %s", strerror(errno));
+        sl_set_msg(msg, msglen, "hwloc_topology_init failed: %s", strerror(errno));
         return SL_ENOMEM;
     }
     /* Keep PCI bridges, PCI devices and OS devices (OpenCL ones included): placement looks
@@ -104,7 +92,7 @@ int sl_topo_load(sl_topo **out, const char *desc, char *msg, size_t msglen)
     } else if (desc[0] == '<') {
         size_t n = strlen(desc);
         if (n >= INT_MAX || hwloc_topology_set_xmlbuffer(t->h, desc, (int)n + 1) < 0) {
-            set_msg(msg, msglen, "hwloc refused the XML topology: %s", strerror(errno));
+            sl_set_msg(msg, msglen, "hwloc refused the XML topology: %s", strerror(errno));
             rc = SL_EINVAL;
             goto fail;
         }
@@ -112,26 +100,27 @@ int sl_topo_load(sl_topo **out, const char *desc, char *msg, size_t msglen)
     } else if (ends_with(desc, ".xml")) {
         FILE *f = fopen(desc, "rb");
         if (!f) {
-            set_msg(msg, msglen, "%s: cannot open: %s", desc, strerror(errno));
+            sl_set_msg(msg, msglen, "%s: cannot open: %s", desc, strerror(errno));
             rc = SL_EIO;
             goto fail;
         }
         fclose(f);
         if (hwloc_topology_set_xml(t->h, desc) < 0) {
-            set_msg(msg, msglen, "%s: hwloc refused the XML topology: %s", desc, strerror(errno));
+            sl_set_msg(msg, msglen, "%s: hwloc refused the XML topology: %s", desc,
+                       strerror(errno));
             rc = SL_EINVAL;
             goto fail;
         }
     } else if (hwloc_topology_set_synthetic(t->h, desc) < 0) {
-        set_msg(msg, msglen,
-                "hwloc refused the synthetic topology \"%s\" (expected a description such as "
-                "\"pack:2 numa:1 core:4 pu:1\", or an XML file name ending in .xml)",
-                desc);
+        sl_set_msg(msg, msglen,
+                   "hwloc refused the synthetic topology \"%s\" (expected a description such as "
+                   "\"pack:2 numa:1 core:4 pu:1\", or an XML file name ending in .xml)",
+                   desc);
         rc = SL_EINVAL;
         goto fail;
     }
     if (hwloc_topology_load(t->h) < 0) {
-        set_msg(msg, msglen, "hwloc could not load %s: %s", what, strerror(errno));
+        sl_set_msg(msg, msglen, "hwloc could not load %s: %s", what, strerror(errno));
         rc = SL_EINVAL;
         goto fail;
     }
@@ -283,12 +272,12 @@ int sl_devloc_from_cl(cl_device_id dev, sl_devloc *out, char *msg, size_t msglen
     cl_platform_id plat = NULL;
     cl_int st = clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     if (st != CL_SUCCESS) {
-        set_msg(msg, msglen, "clGetDeviceInfo(CL_DEVICE_TYPE) failed (%d)", (int)st);
+        sl_set_msg(msg, msglen, "clGetDeviceInfo(CL_DEVICE_TYPE) failed (%d)", (int)st);
         return SL_ECL;
     }
     st = clGetDeviceInfo(dev, CL_DEVICE_PLATFORM, sizeof plat, &plat, NULL);
     if (st != CL_SUCCESS) {
-        set_msg(msg, msglen, "clGetDeviceInfo(CL_DEVICE_PLATFORM) failed (%d)", (int)st);
+        sl_set_msg(msg, msglen, "clGetDeviceInfo(CL_DEVICE_PLATFORM) failed (%d)", (int)st);
         return SL_ECL;
     }
     /* The order matches hwloc's OpenCL component, which calls any device with the GPU bit a
@@ -374,8 +363,8 @@ static int fill_sets(const sl_topo *t, hwloc_const_cpuset_t cpus, hwloc_const_no
                      sl_placement *p, char *msg, size_t msglen)
 {
     if (list_str(cpus, p->cpus) < 0 || list_str(nodes, p->nodes) < 0) {
-        set_msg(msg, msglen, "cpuset or nodeset too long to print (more than %d bytes)",
-                SL_PLACE_LIST_MAX - 1);
+        sl_set_msg(msg, msglen, "cpuset or nodeset too long to print (more than %d bytes)",
+                   SL_PLACE_LIST_MAX - 1);
         return SL_ERANGE;
     }
     int w = hwloc_bitmap_weight(cpus);
@@ -426,7 +415,7 @@ static int place_override(const sl_topo *t, const sl_devloc *loc, const sl_place
     char have[SL_PLACE_LIST_MAX];
     if (!cpus || !nodes) {
         rc = SL_ENOMEM;
-        set_msg(msg, msglen, "out of memory");
+        sl_set_msg(msg, msglen, "out of memory");
         goto out;
     }
     if (ov->numa >= 0) {
@@ -499,7 +488,7 @@ int sl_topo_place(const sl_topo *t, const sl_devloc *loc, const sl_place_overrid
     char pci[32], note[160] = "";
     int rc;
     memset(&p, 0, sizeof p);
-    set_msg(msg, msglen, "%s", "");
+    sl_set_msg(msg, msglen, "%s", "");
     sl_devloc_pci_str(loc, pci, sizeof pci);
 
     if (ov && (ov->numa >= 0 || ov->cpus[0])) {
@@ -594,28 +583,29 @@ const char *sl_placement_str(const sl_placement *p, char *buf, size_t len)
 int sl_placement_bind_thread(const sl_topo *t, const sl_placement *p, char *msg, size_t msglen)
 {
     int rc = 0;
-    set_msg(msg, msglen, "%s", "");
+    sl_set_msg(msg, msglen, "%s", "");
     if (!t->thissystem) {
-        set_msg(msg, msglen,
-                "cannot bind to cpus %s: the topology is not this machine's (XML or synthetic)",
-                p->cpus);
+        sl_set_msg(msg, msglen,
+                   "cannot bind to cpus %s: the topology is not this machine's (XML or synthetic)",
+                   p->cpus);
         return SL_EUNSUPPORTED;
     }
     hwloc_bitmap_t cpus = hwloc_bitmap_alloc(), nodes = hwloc_bitmap_alloc();
     if (!cpus || !nodes) {
-        set_msg(msg, msglen, "out of memory");
+        sl_set_msg(msg, msglen, "out of memory");
         rc = SL_ENOMEM;
         goto out;
     }
     if (hwloc_bitmap_list_sscanf(cpus, p->cpus) < 0 || hwloc_bitmap_iszero(cpus) ||
         hwloc_bitmap_list_sscanf(nodes, p->nodes) < 0 || hwloc_bitmap_iszero(nodes)) {
-        set_msg(msg, msglen, "placement lists do not parse: cpus \"%s\", nodes \"%s\"", p->cpus,
-                p->nodes);
+        sl_set_msg(msg, msglen, "placement lists do not parse: cpus \"%s\", nodes \"%s\"", p->cpus,
+                   p->nodes);
         rc = SL_EINVAL;
         goto out;
     }
     if (hwloc_set_cpubind(t->h, cpus, HWLOC_CPUBIND_THREAD) < 0) {
-        set_msg(msg, msglen, "binding this thread to cpus %s failed: %s", p->cpus, strerror(errno));
+        sl_set_msg(msg, msglen, "binding this thread to cpus %s failed: %s", p->cpus,
+                   strerror(errno));
         rc = SL_EUNSUPPORTED;
         goto out;
     }
@@ -624,20 +614,20 @@ int sl_placement_bind_thread(const sl_topo *t, const sl_placement *p, char *msg,
         /* Binding memory to every node would only swap the kernel's local-first default for
          * MPOL_BIND's fixed order; and on one node there is nothing to choose. */
         if (t->nnuma == 1)
-            set_msg(msg, msglen, "one NUMA node: memory binding not needed");
+            sl_set_msg(msg, msglen, "one NUMA node: memory binding not needed");
         else
-            set_msg(msg, msglen,
-                    "nodes %s are all of the machine's: memory left to the default local-first "
-                    "policy",
-                    p->nodes);
+            sl_set_msg(msg, msglen,
+                       "nodes %s are all of the machine's: memory left to the default local-first "
+                       "policy",
+                       p->nodes);
         goto out;
     }
     if (hwloc_set_membind(t->h, nodes, HWLOC_MEMBIND_BIND,
                           HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET) < 0) {
-        set_msg(msg, msglen,
-                "binding this thread's memory to NUMA nodes %s failed: %s (the CPU binding to "
-                "cpus %s stays)",
-                p->nodes, strerror(errno), p->cpus);
+        sl_set_msg(msg, msglen,
+                   "binding this thread's memory to NUMA nodes %s failed: %s (the CPU binding to "
+                   "cpus %s stays)",
+                   p->nodes, strerror(errno), p->cpus);
         rc = SL_EUNSUPPORTED;
         goto out;
     }
@@ -671,7 +661,7 @@ int sl_placement_report(FILE *out, const sl_place_override *ovs, size_t nov, cha
     cl_int st = clGetPlatformIDs(16, plats, &np);
     if (st != CL_SUCCESS || np == 0) {
         fprintf(out, "  no OpenCL platform\n");
-        set_msg(msg, msglen, "no OpenCL platform found");
+        sl_set_msg(msg, msglen, "no OpenCL platform found");
         rc = SL_ENODEV;
         goto out;
     }
@@ -698,7 +688,7 @@ int sl_placement_report(FILE *out, const sl_place_override *ovs, size_t nov, cha
                 fprintf(out, "    %s\n", sl_placement_str(&p, line, sizeof line));
         }
     }
-    set_msg(msg, msglen, "%s", "");
+    sl_set_msg(msg, msglen, "%s", "");
 out:
     sl_topo_free(&t);
     return rc;

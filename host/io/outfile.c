@@ -112,18 +112,6 @@ static int stream_close(void *cookie)
 
 /* ---- paths ---- */
 
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *msg, size_t msglen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!msg || msglen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, msglen, fmt, ap);
-    va_end(ap);
-}
-
 /* Splits path into a malloc'd folder ("." when it has none) and a pointer to its last
  * component (NULL when path ends in '/'). Returns the folder or NULL when out of memory. */
 static char *folder_of(const char *path, const char **base)
@@ -207,8 +195,8 @@ int sl_outfile_check_not_input(const char *out_path, int in_fd, const char *in_p
 {
     if (!is_input(out_path, in_fd, in_path))
         return 0;
-    set_msg(msg, msglen, "the output %s is the input file; writing it would destroy the input",
-            out_path);
+    sl_set_msg(msg, msglen, "the output %s is the input file; writing it would destroy the input",
+               out_path);
     return SL_EINVAL;
 }
 
@@ -285,7 +273,7 @@ int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char 
     sl_outfile *of = calloc(1, sizeof *of);
     if (!of || !(of->path = strdup(path))) {
         free(of);
-        set_msg(msg, msglen, "out of memory");
+        sl_set_msg(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
     of->fd = -1;
@@ -322,17 +310,17 @@ int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char 
         if (bad_folder) {
             const char *base;
             char *dir = folder_of(path, &base);
-            set_msg(msg, msglen, "cannot open output %s: folder %s: %s", path, dir ? dir : "?",
-                    strerror(e));
+            sl_set_msg(msg, msglen, "cannot open output %s: folder %s: %s", path, dir ? dir : "?",
+                       strerror(e));
             free(dir);
         } else {
-            set_msg(msg, msglen, "cannot open output %s: %s", path, strerror(e));
+            sl_set_msg(msg, msglen, "cannot open output %s: %s", path, strerror(e));
         }
         free_outfile(of);
         return e == ENOMEM ? SL_ENOMEM : SL_EIO;
     }
     if ((rc = make_stream(of)) != 0) {
-        set_msg(msg, msglen, "out of memory");
+        sl_set_msg(msg, msglen, "out of memory");
         sl_outfile_abort(&of);
         return rc;
     }
@@ -399,7 +387,7 @@ int sl_outfile_commit(sl_outfile **ofp, char *msg, size_t msglen)
         }
     }
     if (e)
-        set_msg(msg, msglen, "writing %s failed: %s", of->path, strerror(e));
+        sl_set_msg(msg, msglen, "writing %s failed: %s", of->path, strerror(e));
     sl_outfile_abort(&of);
     return e ? SL_EIO : 0;
 }

@@ -179,6 +179,15 @@ sl_ingest sl_pipeline_ingest(const sl_pipeline_opts *o, sl_source *src,
                        .stop = o->stop};
 }
 
+void sl_pipeline_report_source(sl_pipeline_report *rep, const sl_source *src)
+{
+    sl_source_stats ss;
+    sl_source_get_stats(src, &ss);
+    rep->input = ss.input;
+    rep->generated = ss.generated;
+    rep->filtered = ss.filtered;
+}
+
 int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *msg, size_t msglen)
 {
     const sl_topology *t = o->topo;
@@ -262,13 +271,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         rc = sl_sink_print_top(sink, o->top_out, o->top, o->top_min_impressions);
     }
 out:
-    if (src) {
-        sl_source_stats ss;
-        sl_source_get_stats(src, &ss);
-        rep->input = ss.input;
-        rep->generated = ss.generated;
-        rep->filtered = ss.filtered;
-    }
+    if (src)
+        sl_pipeline_report_source(rep, src);
     if (x.ops) {
         sl_executor_stats st;
         sl_executor_get_stats(&x, &st);

@@ -16,6 +16,7 @@
 #include "multidev.h"
 #include "placement.h"
 #include "reader.h"
+#include "source.h"
 
 #define SL_DEVICES_ALL UINT32_MAX
 
@@ -70,6 +71,9 @@ sl_ingest sl_pipeline_ingest(const sl_pipeline_opts *o, sl_source *src,
                              int (*push)(void *, const sl_rec *, size_t, char *, size_t),
                              int (*turn)(void *, char *, size_t), uint64_t (*events)(void *),
                              void *ud);
+
+/* Fills the report's input counts (lines, generated, filtered) from the source. */
+void sl_pipeline_report_source(sl_pipeline_report *rep, const sl_source *src);
 
 /* Runs the topology to the end of its input. Returns 0; SL_EPARSE when on_bad asked to stop;
  * or another negative sl_err with `msg` explaining (device, build, table full, I/O). The report
