@@ -38,3 +38,8 @@ endif()
 add_executable(live_latency ${CMAKE_SOURCE_DIR}/bench/live_latency.c)
 target_link_libraries(live_latency PRIVATE Threads::Threads)
 target_compile_definitions(live_latency PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
+
+# Ingest through the zmq and tcp sources against a file (bench/README.md, "Live ingest").
+add_executable(ingest_live ${CMAKE_SOURCE_DIR}/bench/ingest_live.c)
+target_link_libraries(ingest_live PRIVATE PkgConfig::ZMQ)
+target_compile_definitions(ingest_live PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
