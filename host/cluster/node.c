@@ -1030,7 +1030,10 @@ static int turn(struct node *nd, char *msg, size_t msglen)
             sl_frame f;
             if (sl_inbox_recv(nd->in[s], &f) <= 0)
                 break;
+            int job = f.h.kind == SL_MSG_JOB;
             handle(nd, s, &f);
+            if (job)
+                break; /* a job's setup takes a while: acknowledge before the next one */
             if (stage_out_queued(nd, s) > OUT_LIMIT)
                 break;
         }
