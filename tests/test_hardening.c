@@ -264,7 +264,7 @@ Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout
             break;
         }
         char *e = slurp("next.err", NULL);
-        cr_assert_not_null(strstr(e, "busy with job"), "%s", e);
+        cr_assert_not_null(strstr(e, "busy"), "%s", e);
         free(e);
         cr_assert(now_s() < killed + 20, "the cluster stayed busy 20 s after its client died");
         usleep(500000);
@@ -282,9 +282,9 @@ Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout
     /* A busy node refuses a job ("busy with job N") when it reads its request; one whose
      * inputs are held back by the other job's back-pressure may not read it before the client's
      * liveness timeout ("has been silent"). Either way the client says so and fails. */
-    cr_assert(sa == 0 || strstr(ea, "busy with job") || strstr(ea, "has been silent"), "job a: %s",
+    cr_assert(sa == 0 || strstr(ea, "busy") || strstr(ea, "has been silent"), "job a: %s",
               ea);
-    cr_assert(sb == 0 || strstr(eb, "busy with job") || strstr(eb, "has been silent"), "job b: %s",
+    cr_assert(sb == 0 || strstr(eb, "busy") || strstr(eb, "has been silent"), "job b: %s",
               eb);
     free(ea);
     free(eb);

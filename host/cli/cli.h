@@ -28,5 +28,8 @@ cli_usage usage_devices;
 /* cmd_cluster.c: a node, a cluster's local nodes (up, down) and its keys */
 cli_handler cmd_node, cmd_cluster, cmd_keygen;
 cli_usage usage_node, usage_cluster, usage_keygen;
+/* cmd_job.c: jobs that live on a running cluster (submit, list, status, stop, cancel) */
+cli_handler cmd_job;
+cli_usage usage_job;
 
 #endif

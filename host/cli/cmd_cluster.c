@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -98,6 +99,9 @@ int cmd_node(int argc, char **argv)
                        .quiet = quiet,
                        .exit_with_parent = with_parent,
                        .cleanup_dir = cleanup};
+    char abs[4096];
+    if (realpath(config, abs)) /* node 0's drivers of submitted jobs read the file too */
+        no.cluster_path = abs;
     int rc = sl_node_run(&no, msg, sizeof msg);
     close(sfd);
     if (rc) {
@@ -119,7 +123,8 @@ void usage_cluster(FILE *o)
                "      queued). Its pid is kept in CLUSTER.yaml.pid.\n"
                "down  stops the 'cluster up' of CLUSTER.yaml and waits until it has exited.\n"
                "Jobs go to a running cluster with 'sluice run CONFIG --cluster CLUSTER.yaml' or\n"
-               "'sluice ctr --cluster CLUSTER.yaml'.\n");
+               "'sluice ctr --cluster CLUSTER.yaml' (several at once), or live on it with\n"
+               "'sluice job submit CONFIG --cluster CLUSTER.yaml' (sluice help job).\n");
 }
 
 /* The pid in a `cluster up` pid file: > 0, 0 when the file has none, -1 (errno) when it cannot

@@ -64,7 +64,8 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
                          .po = o,
                          .alive = launch ? sl_launch_alive : NULL,
                          .alive_ud = launch,
-                         .quiet = 0};
+                         .quiet = 0,
+                         .job_id = tg->job_id};
     rc = sl_client_run(&co, rep, crep, msg, msglen);
 out:
     if (launch) {
@@ -148,13 +149,12 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
     sl_pipeline_report rep;
     static sl_client_report crep;
     int clustered = tg && (tg->cluster_file || tg->nodes);
-    if (!clustered) {
-        /* SIGINT, SIGTERM: stop reading, finish what was read, write the final rows, exit 0;
-         * a second one gives the run up. */
-        cli_catch_stop_signals();
-        o.stop = &cli_stop_requested;
-        o.cancel = &cli_cancel_requested;
-    }
+    /* SIGINT, SIGTERM: stop reading, finish what was read (on a cluster: send it, end the
+     * stream and wait for the nodes' final rows), write the final rows, exit 0; a second one
+     * gives the run up (a cluster's nodes are told to drop the job). */
+    cli_catch_stop_signals();
+    o.stop = &cli_stop_requested;
+    o.cancel = &cli_cancel_requested;
     int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);
     if (err && rc->progress)

@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
     {"node", "run one cluster node (docs/cluster.md)", cmd_node, usage_node},
     {"cluster", "start (up) or stop (down) the local nodes of a cluster file", cmd_cluster,
      usage_cluster},
+    {"job", "submit, list, stop or cancel jobs that live on a running cluster", cmd_job, usage_job},
     {"keygen", "make a cluster's CURVE key pair in a folder (docs/cluster.md)", cmd_keygen,
      usage_keygen},
 };

@@ -28,6 +28,7 @@ enum {
     OPT_NODES,
     OPT_DEVICES,
     OPT_CLUSTER,
+    OPT_JOB_ID,
     OPT_WINDOW,
     OPT_LATENESS,
     OPT_BINARY,
@@ -76,6 +77,7 @@ static const struct cli_opt cli_opts[] = {
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
+    {"job-id", REQ, OPT_JOB_ID, CLI_CTR | CLI_RUN, 1, 0xffffff},
     {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
     {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
     {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},
@@ -153,6 +155,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         return parse_devices(arg, &a->tg.devices);
     case OPT_CLUSTER:
         a->tg.cluster_file = arg;
+        break;
+    case OPT_JOB_ID:
+        a->tg.job_id = (uint32_t)v;
         break;
     case OPT_CAPACITY:
         t->pe.capacity = v;
@@ -315,6 +320,11 @@ int cli_check_target(const char *name, const struct cli_target *tg)
 {
     if (tg->nodes && tg->cluster_file) {
         fprintf(stderr, "%s %s: --nodes and --cluster exclude each other\n", cli_prog, name);
+        return 2;
+    }
+    if (tg->job_id && !tg->cluster_file) {
+        fprintf(stderr, "%s %s: --job-id names a job of a running cluster: it needs --cluster\n",
+                cli_prog, name);
         return 2;
     }
     if (tg->devices && (tg->nodes || tg->cluster_file)) {

@@ -282,7 +282,16 @@ static int check_alive(struct client *c)
     return 0;
 }
 
-/* Binds an inbox on client_host at a port of the system's choosing; its endpoint goes to ep. */
+/* SL_ECANCELED once the run is given up (a second stop signal: *po->cancel). */
+static int check_cancel(struct client *c)
+{
+    if (!c->o->po || !c->o->po->cancel || !*c->o->po->cancel)
+        return 0;
+    snprintf(c->msg, c->msglen, "job %u cancelled (a second stop signal): the nodes drop it",
+             c->job_id);
+    return SL_ECANCELED;
+}
+
 /* An sl_ingest push: each record to the node owning its key. */
 static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
@@ -313,7 +322,7 @@ static int turn(void *ud, char *msg, size_t msglen)
     (void)msg; /* c->msg is the same buffer */
     (void)msglen;
     int rc;
-    if ((rc = service(c, 0)) || (rc = check_alive(c)))
+    if ((rc = service(c, 0)) || (rc = check_alive(c)) || (rc = check_cancel(c)))
         return rc;
     for (;;) {
         int full = 0;
@@ -324,7 +333,7 @@ static int turn(void *ud, char *msg, size_t msglen)
             return 0;
         if ((rc = service(c, 20)))
             return rc;
-        if ((++c->polls % 5) == 0 && (rc = check_alive(c)))
+        if ((++c->polls % 5) == 0 && ((rc = check_alive(c)) || (rc = check_cancel(c))))
             return rc;
     }
 }
@@ -544,6 +553,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     if ((rc = open_net(&c)))
         goto out;
     job.topo = *t;
+    /* The input is read here, never on a node: a live source (zmq, tcp, a followed file: kinds
+     * of host/io's table that the job format does not name) travels as stdin. */
+    if (job.topo.source.kind > SL_SRC_GENERATOR) {
+        job.topo.source.kind = SL_SRC_STDIN;
+        job.topo.source.path[0] = '\0';
+    }
     job.cluster_id = sl_cluster_id(o->cl);
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (!t->next[i].join[0])
@@ -568,7 +583,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         rc = SL_ERANGE;
         goto out;
     }
-    c.job_id = ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec) & 0xffffffu;
+    c.job_id = o->job_id ? o->job_id & 0xffffffu
+                         : ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec) & 0xffffffu;
     if (c.job_id == 0)
         c.job_id = 1;
     uint32_t stream = sl_job_stream(c.job_id, 0);
@@ -597,7 +613,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
             goto out;
         }
     while (c.done < c.n) {
-        if ((rc = service(&c, 100)) || (rc = check_alive(&c)))
+        if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)))
             goto out;
     }
     /* Acknowledge the last frames (DONE), so that the nodes end the job now, not when this

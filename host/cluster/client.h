@@ -44,6 +44,7 @@ typedef struct sl_client_opts {
     sl_client_alive_fn alive;
     void *alive_ud;
     int quiet;                 /* no per-node lines on stderr */
+    uint32_t job_id;           /* the job's id on the nodes (1..2^24-1); 0: drawn at random */
     sl_client_sent_fn on_sent; /* NULL = none */
     void *sent_ud;
     sl_client_rows_fn on_rows; /* NULL = none */
@@ -57,7 +58,10 @@ typedef struct sl_client_report {
     uint64_t rejected; /* result frames rejected at the client */
 } sl_client_report;
 
-/* Runs the topology on the cluster. Returns 0 or an sl_err with msg (a node's own message when
+/* Runs the topology on the cluster. Once *po->stop is set (SIGINT, SIGTERM), the input stops
+ * (sl_source_close_input), what was read is sent, the stream ends and the final rows are
+ * written: a clean end (0). Once *po->cancel is set, the nodes are told to drop the job (CANCEL)
+ * and it fails with SL_ECANCELED. Returns 0 or an sl_err with msg (a node's own message when
  * a node failed). rep->engine carries the events sent and rows received; crep the nodes'
  * reports. */
 int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,

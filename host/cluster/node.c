@@ -25,6 +25,8 @@
 #include "poller.h"
 #include "proto.h"
 #include "placement.h"
+#include "jobctl.h"
+#include "registry.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
@@ -34,6 +36,8 @@
 #define FULL_ACK_US UINT64_C(200000)       /* every acknowledgement is repeated this often */
 #define STALL_US UINT64_C(1000000) /* a loop turn this late means this node stalled, not others */
 #define COURTESY_MAX 64
+#define ENDED_MAX 16 /* jobs that ended, remembered for courtesy acknowledgements */
+#define ENDED_FORGET_US UINT64_C(30000000) /* held frames of an ended job kept this long */
 
 /* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
  * that pinged and left (or never listened) costs the node nothing but this slot. */
@@ -57,15 +61,35 @@ struct agent {
     void *zctx;
     const sl_net_opts *net;
     uint32_t node;
-    pthread_mutex_t mu; /* guards ep, stream, want */
-    char ep[512];
-    uint32_t stream;
-    int want;
+    pthread_mutex_t mu; /* guards lease[] */
+    struct lease {
+        char ep[512];
+        uint32_t stream;
+        int want;
+    } lease[SL_NODE_JOBS]; /* one per job slot */
 };
 
 struct admit_ctx {
     struct node *nd;
     uint32_t port;
+};
+
+/* One job in progress on this node. */
+struct slot {
+    struct node *nd;
+    int active, finishing;
+    uint32_t job_id, stages;
+    sl_job job;
+    sl_jointab *joins[SL_STAGES_MAX];
+    sl_chain *chain;
+    sl_outbox *client, *client_ctl;
+    uint64_t eos_mask[SL_STAGES_MAX]; /* bit i: node i's EOS arrived (stage 0: bit 0, client) */
+    int finished[SL_STAGES_MAX];
+    sl_rec local[SL_STAGES_MAX][LOCAL_CHUNK]; /* records for this node's own next stages */
+    size_t nlocal[SL_STAGES_MAX];
+    sl_node_report rep;
+    uint64_t t0_us, last_lease_us;
+    char msg[2048];
 };
 
 struct node {
@@ -85,28 +109,21 @@ struct node {
     sl_outbox *ctl_to[SL_NODES_MAX];              /* peers' control ports (ACK) */
     struct agent agent;
 
-    /* the job in progress */
-    int active, finishing;
-    uint32_t job_id, stages, last_job;
-    sl_job job;
-    sl_jointab *joins[SL_STAGES_MAX];
-    sl_chain *chain;
-    sl_outbox *client, *client_ctl;
-    uint64_t eos_mask[SL_STAGES_MAX]; /* bit i: node i's EOS arrived (stage 0: bit 0, client) */
-    int finished[SL_STAGES_MAX];
-    sl_rec local[SL_STAGES_MAX][LOCAL_CHUNK]; /* records for this node's own next stages */
-    size_t nlocal[SL_STAGES_MAX];
-    sl_rec aligned[LOCAL_CHUNK]; /* a received frame's records, copied to aligned memory */
-    sl_node_report rep;
-    uint64_t t0_us, last_lease_us, last_loop_us, last_full_ack_us;
-    char msg[2048];
+    struct slot slot[SL_NODE_JOBS]; /* the jobs in progress */
+    sl_rec aligned[LOCAL_CHUNK];    /* a received frame's records, copied to aligned memory */
+    uint64_t last_loop_us, last_full_ack_us;
 
-    uint64_t frames_at_start, bytes_at_start;
-
-    /* acknowledgements for stale frames of the job that just ended: its senders may resend
-     * what this node took before it ended, and must not hold it for ever */
+    /* jobs that ended lately: their senders may resend what this node took before the end
+     * (acknowledged as a courtesy, so that they do not hold it for ever), and what this node
+     * still holds for peers of a job that ended well is dropped once it is old */
+    struct ended {
+        uint32_t job;
+        uint64_t at_us;
+    } ended[ENDED_MAX];
+    uint32_t nended_next;
     sl_ack courtesy[COURTESY_MAX];
     uint32_t ncourtesy;
+    sl_registry *reg; /* node 0: the submitted jobs' drivers (registry.h); NULL elsewhere */
 
     uint64_t cluster_id; /* sl_cluster_id of this node's cluster file */
     struct reply replies[MAX_REPLIES];
@@ -156,9 +173,10 @@ static void remove_dir(const char *dir)
 static void *agent_main(void *arg)
 {
     struct agent *a = arg;
-    sl_outbox *ob = NULL;
-    char cur[512] = "";
-    uint64_t last = 0;
+    sl_outbox *ob[SL_NODE_JOBS] = {NULL};
+    char cur[SL_NODE_JOBS][512];
+    uint64_t last[SL_NODE_JOBS] = {0};
+    memset(cur, 0, sizeof cur);
     while (!atomic_load(&a->quit)) {
         struct pollfd p = {.fd = a->sig_fd, .events = POLLIN};
         if (a->sig_fd >= 0) {
@@ -174,39 +192,44 @@ static void *agent_main(void *arg)
             atomic_store(&a->orphaned, 1);
         if (atomic_load(&a->signals) > 1 || atomic_load(&a->orphaned))
             a->cancel = 1; /* the main thread may be waiting for a kernel: let it go */
-        pthread_mutex_lock(&a->mu);
-        int want = a->want;
-        uint32_t stream = a->stream;
-        if (want && strcmp(cur, a->ep) != 0) {
-            sl_outbox_destroy(&ob);
-            char err[256];
-            snprintf(cur, sizeof cur, "%s", a->ep);
-            sl_outbox_new(a->zctx, cur, a->node, a->net, &ob, err, sizeof err);
-            last = 0;
-        }
-        pthread_mutex_unlock(&a->mu);
-        if (!want && ob) {
-            sl_outbox_close_now(&ob);
-            cur[0] = '\0';
-        }
-        uint64_t now = sl_net_now_us();
-        if (want && ob && now - last >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
-            if (sl_outbox_send_now(ob, SL_MSG_LEASE, stream, NULL, 0) == 0)
-                last = now;
+        /* every active job's client gets a lease, each through a socket of its own */
+        for (int i = 0; i < SL_NODE_JOBS; i++) {
+            pthread_mutex_lock(&a->mu);
+            int want = a->lease[i].want;
+            uint32_t stream = a->lease[i].stream;
+            if (want && strcmp(cur[i], a->lease[i].ep) != 0) {
+                sl_outbox_destroy(&ob[i]);
+                char err[256];
+                snprintf(cur[i], sizeof cur[i], "%s", a->lease[i].ep);
+                sl_outbox_new(a->zctx, cur[i], a->node, a->net, &ob[i], err, sizeof err);
+                last[i] = 0;
+            }
+            pthread_mutex_unlock(&a->mu);
+            if (!want && ob[i]) {
+                sl_outbox_close_now(&ob[i]);
+                cur[i][0] = '\0';
+            }
+            uint64_t now = sl_net_now_us();
+            if (want && ob[i] && now - last[i] >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
+                if (sl_outbox_send_now(ob[i], SL_MSG_LEASE, stream, NULL, 0) == 0)
+                    last[i] = now;
+            }
         }
     }
-    sl_outbox_close_now(&ob);
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        sl_outbox_close_now(&ob[i]);
     return NULL;
 }
 
-static void agent_lease(struct node *nd, const char *ep, uint32_t stream)
+/* Leases slot i's job to its client (ep), or stops (ep NULL). */
+static void agent_lease(struct node *nd, int i, const char *ep, uint32_t stream)
 {
     struct agent *a = &nd->agent;
     pthread_mutex_lock(&a->mu);
-    a->want = ep != NULL;
+    a->lease[i].want = ep != NULL;
     if (ep)
-        snprintf(a->ep, sizeof a->ep, "%s", ep);
-    a->stream = stream;
+        snprintf(a->lease[i].ep, sizeof a->lease[i].ep, "%s", ep);
+    a->lease[i].stream = stream;
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -292,25 +315,51 @@ static void pump_replies(struct node *nd, uint64_t now)
     }
 }
 
-/* Sends the acknowledgements in a[0..n) owed to `source` (a node or the client). Returns 0 when
- * sent or nothing was owed, 1 when the socket could not take them now. */
-static int send_acks_to(struct node *nd, uint32_t source, const sl_ack *a, size_t n)
+/* The slot of job `job` in progress, or NULL. */
+static struct slot *slot_of(struct node *nd, uint32_t job)
+{
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active && nd->slot[i].job_id == job)
+            return &nd->slot[i];
+    return NULL;
+}
+
+static int nactive(const struct node *nd)
+{
+    int k = 0;
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        k += nd->slot[i].active;
+    return k;
+}
+
+/* Sends the acknowledgements in a[0..n) owed to `source` (a node, or with SL_CLIENT_SOURCE the
+ * client of job `job`) on socket ob. Returns 0 when sent or nothing was owed, 1 when the socket
+ * could not take them now. */
+static int send_acks_on(sl_outbox *ob, uint32_t source, uint32_t job, const sl_ack *a, size_t n)
 {
     sl_ack mine[SL_ACK_MAX];
     size_t k = 0;
     for (size_t i = 0; i < n && k < SL_ACK_MAX; i++)
-        if (a[i].source == source)
+        if (a[i].source == source &&
+            (source != SL_CLIENT_SOURCE || sl_stream_job(a[i].stream) == job))
             mine[k++] = a[i];
-    if (!k)
-        return 0;
-    sl_outbox *ob = source == SL_CLIENT_SOURCE ? nd->client_ctl
-                    : source < nd->n           ? nd->ctl_to[source]
-                                               : NULL;
-    if (!ob)
+    if (!k || !ob)
         return 0;
     unsigned char buf[4 + SL_ACK_MAX * SL_ACK_BYTES];
     size_t len = sl_ack_encode(mine, k, buf);
     return sl_outbox_send_now(ob, SL_FRAME_ACK, 0, buf, len) == 0 ? 0 : 1;
+}
+
+static int send_acks_to(struct node *nd, uint32_t source, const sl_ack *a, size_t n)
+{
+    if (source == SL_CLIENT_SOURCE) {
+        int missed = 0;
+        for (int i = 0; i < SL_NODE_JOBS; i++)
+            if (nd->slot[i].active)
+                missed |= send_acks_on(nd->slot[i].client_ctl, source, nd->slot[i].job_id, a, n);
+        return missed;
+    }
+    return source < nd->n ? send_acks_on(nd->ctl_to[source], source, 0, a, n) : 0;
 }
 
 /* Acknowledges what the data ports delivered: what changed, and everything every FULL_ACK_US
@@ -340,35 +389,36 @@ static void send_acks(struct node *nd, uint64_t now)
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
 
-static int flush_local(struct node *nd, uint32_t stage)
+static int flush_local(struct slot *sl, uint32_t stage)
 {
-    size_t k = nd->nlocal[stage];
-    nd->nlocal[stage] = 0;
+    size_t k = sl->nlocal[stage];
+    sl->nlocal[stage] = 0;
     if (!k)
         return 0;
-    int rc = sl_chain_push(nd->chain, stage, nd->local[stage], k);
+    int rc = sl_chain_push(sl->chain, stage, sl->local[stage], k);
     if (rc)
-        snprintf(nd->msg, sizeof nd->msg, "%s", sl_chain_message(nd->chain));
+        snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
     return rc;
 }
 
 /* sl_chain_route_fn: records for `stage` go to the owner of each key. */
 static int route(void *ud, uint32_t stage, const sl_rec *recs, size_t n)
 {
-    struct node *nd = ud;
-    uint32_t stream = sl_job_stream(nd->job_id, stage);
+    struct slot *sl = ud;
+    struct node *nd = sl->nd;
+    uint32_t stream = sl_job_stream(sl->job_id, stage);
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(nd->map, recs[i].key);
         if (d == nd->id) {
-            nd->local[stage][nd->nlocal[stage]++] = recs[i];
-            if (nd->nlocal[stage] == LOCAL_CHUNK) {
-                int rc = flush_local(nd, stage);
+            sl->local[stage][sl->nlocal[stage]++] = recs[i];
+            if (sl->nlocal[stage] == LOCAL_CHUNK) {
+                int rc = flush_local(sl, stage);
                 if (rc)
                     return rc;
             }
         } else if (sl_outbox_put(nd->peer[d][stage], stream, SL_SCHEMA_REC, sizeof(sl_rec),
                                  &recs[i], 1)) {
-            snprintf(nd->msg, sizeof nd->msg, "out of memory queueing records for node %u", d);
+            snprintf(sl->msg, sizeof sl->msg, "out of memory queueing records for node %u", d);
             return SL_ENOMEM;
         }
     }
@@ -378,45 +428,75 @@ static int route(void *ud, uint32_t stage, const sl_rec *recs, size_t n)
 /* sl_emit_fn of the last stage: rows go to the client. */
 static int to_client(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
-    struct node *nd = ud;
+    struct slot *sl = ud;
     if (kind == SL_EMIT_SNAPSHOT)
         return 0; /* refused when the job starts; never produced */
     uint32_t schema = kind == SL_EMIT_FINAL ? SL_SCHEMA_ROW_FINAL : SL_SCHEMA_ROW_WINDOWS;
-    if (n && sl_outbox_put(nd->client, sl_job_stream(nd->job_id, nd->stages - 1), schema,
+    if (n && sl_outbox_put(sl->client, sl_job_stream(sl->job_id, sl->stages - 1), schema,
                            sizeof(sl_row), rows, n)) {
-        snprintf(nd->msg, sizeof nd->msg, "out of memory queueing rows for the client");
+        snprintf(sl->msg, sizeof sl->msg, "out of memory queueing rows for the client");
         return SL_ENOMEM;
     }
-    nd->rep.rows_out += n;
+    sl->rep.rows_out += n;
     return 0;
 }
 
-/* Ends the job. `graceful`: it finished and the client has every frame (or is told by ABORT);
- * otherwise (cancelled) every frame of the job still held for peers is dropped. */
-static void end_job(struct node *nd, int graceful)
+/* 1 when `job` ended here lately (its late frames get courtesy acknowledgements). */
+static int ended_lately(const struct node *nd, uint32_t job)
 {
-    uint32_t mask = 0xffffff00u, value = sl_job_stream(nd->job_id, 0);
-    if (nd->client) {
-        if (graceful && sl_outbox_drain(nd->client, 1000) != 0)
-            logf_(nd, "job %u: the client did not take every result within 1 s", nd->job_id);
-        sl_outbox_close_now(&nd->client);
+    for (int i = 0; i < ENDED_MAX; i++)
+        if (nd->ended[i].job == job && job != 0)
+            return 1;
+    return 0;
+}
+
+/* Ends the job of slot sl. `graceful`: it finished and the client has every frame (or is told
+ * by ABORT); what peers have not yet acknowledged is kept for them (it is dropped only once it
+ * is old: forget_old). Otherwise (cancelled) every frame of the job still held for peers is
+ * dropped. */
+static void end_job(struct slot *sl, int graceful)
+{
+    struct node *nd = sl->nd;
+    uint32_t mask = 0xffffff00u, value = sl_job_stream(sl->job_id, 0);
+    if (sl->client) {
+        if (graceful && sl_outbox_drain(sl->client, 1000) != 0)
+            logf_(nd, "job %u: the client did not take every result within 1 s", sl->job_id);
+        sl_outbox_close_now(&sl->client);
     }
-    sl_outbox_close_now(&nd->client_ctl);
-    agent_lease(nd, NULL, 0);
+    sl_outbox_close_now(&sl->client_ctl);
+    agent_lease(nd, (int)(sl - nd->slot), NULL, 0);
     if (!graceful)
         for (uint32_t d = 0; d < nd->n; d++)
             for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
                 if (nd->peer[d][s])
                     sl_outbox_forget(nd->peer[d][s], mask, value);
-    sl_chain_destroy(&nd->chain);
+    sl_chain_destroy(&sl->chain);
     for (int i = 0; i < SL_STAGES_MAX; i++)
-        sl_jointab_destroy(&nd->joins[i]);
-    sl_job_clear(&nd->job);
+        sl_jointab_destroy(&sl->joins[i]);
+    sl_job_clear(&sl->job);
     for (int s = 0; s < SL_NODE_PORTS; s++)
         sl_inbox_forget(nd->in[s], mask, value);
-    nd->last_job = nd->job_id;
-    nd->active = 0;
-    nd->finishing = 0;
+    nd->ended[nd->nended_next] = (struct ended){sl->job_id, sl_net_now_us()};
+    nd->nended_next = (nd->nended_next + 1) % ENDED_MAX;
+    sl->active = 0;
+    sl->finishing = 0;
+}
+
+/* Drops what this node still holds for peers of jobs that ended more than 2 x net.liveness_ms
+ * ago: a peer that has not acknowledged it by then is gone, and the job with it. */
+static void forget_old(struct node *nd, uint64_t now)
+{
+    uint64_t age = 2 * (uint64_t)nd->cl->net.liveness_ms * 1000;
+    for (int i = 0; i < ENDED_MAX; i++) {
+        struct ended *e = &nd->ended[i];
+        if (!e->job || !e->at_us || now - e->at_us < age)
+            continue;
+        for (uint32_t d = 0; d < nd->n; d++)
+            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+                if (nd->peer[d][s])
+                    sl_outbox_forget(nd->peer[d][s], 0xffffff00u, sl_job_stream(e->job, 0));
+        e->at_us = 0; /* forgotten; still remembered for courtesy acknowledgements */
+    }
 }
 
 /* 1 when this node should stop without waiting on peers: its parent is gone, or a kernel that
@@ -426,36 +506,58 @@ static int hurried(const struct node *nd)
     return atomic_load(&((struct node *)nd)->agent.orphaned) || sl_device_wedged(nd->dev);
 }
 
-/* Reports a failure to the client and drops the job. */
-static void abort_job(struct node *nd, const char *why)
+/* Reports a failure to the job's client and drops the job. */
+static void abort_job(struct slot *sl, const char *why)
 {
+    struct node *nd = sl->nd;
     char m[2200];
     snprintf(m, sizeof m, "node %u: %s", nd->id, why);
-    logf_(nd, "job %u failed: %s", nd->job_id, why);
-    if (nd->client)
-        sl_outbox_control(nd->client, SL_MSG_ABORT, sl_job_stream(nd->job_id, 0), m, strlen(m));
-    if (nd->client && !atomic_load(&nd->agent.orphaned) && sl_outbox_drain(nd->client, 1000) != 0)
-        logf_(nd, "job %u: the client did not take the failure report within 1 s", nd->job_id);
-    end_job(nd, 0);
+    logf_(nd, "job %u failed: %s", sl->job_id, why);
+    if (sl->client)
+        sl_outbox_control(sl->client, SL_MSG_ABORT, sl_job_stream(sl->job_id, 0), m, strlen(m));
+    if (sl->client && !atomic_load(&nd->agent.orphaned) && sl_outbox_drain(sl->client, 1000) != 0)
+        logf_(nd, "job %u: the client did not take the failure report within 1 s", sl->job_id);
+    end_job(sl, 0);
+}
+
+/* Refuses the JOB frame f with "node N: why" sent to its result endpoint (when it has a valid
+ * one), and forgets its stream. */
+static void refuse_job(struct node *nd, const sl_frame *f, const char *why)
+{
+    sl_job other;
+    char err[1024];
+    if (sl_job_decode(f->payload, f->h.payload_len, &other, err, sizeof err) == 0 &&
+        sl_job_check_endpoint(other.result_endpoint, f->peer, err, sizeof err) == 0) {
+        char m[512];
+        snprintf(m, sizeof m, "node %u: %s", nd->id, why);
+        reply(nd, other.result_endpoint, SL_MSG_ABORT, f->h.stream, m, strlen(m));
+    }
+    sl_job_clear(&other);
+    sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
 }
 
 static void start_job(struct node *nd, const sl_frame *f)
 {
     char err[1024];
-    sl_job *job = &nd->job;
-    if (nd->active) {
-        sl_job other;
-        if (sl_job_decode(f->payload, f->h.payload_len, &other, err, sizeof err) == 0 &&
-            sl_job_check_endpoint(other.result_endpoint, f->peer, err, sizeof err) == 0) {
-            char m[256];
-            snprintf(m, sizeof m, "node %u: busy with job %u", nd->id, nd->job_id);
-            reply(nd, other.result_endpoint, SL_MSG_ABORT, f->h.stream, m, strlen(m));
-        }
-        sl_job_clear(&other);
-        sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
+    uint32_t stream0 = f->h.stream;
+    if (slot_of(nd, sl_stream_job(stream0)))
+        return; /* a JOB frame again (resent): the job runs already */
+    if (stops(nd)) {
+        refuse_job(nd, f, "stopping: it takes no new job");
         return;
     }
-    uint32_t stream0 = f->h.stream;
+    struct slot *sl = NULL;
+    for (int i = 0; i < SL_NODE_JOBS && !sl; i++)
+        if (!nd->slot[i].active)
+            sl = &nd->slot[i];
+    if (!sl) {
+        char m[128];
+        snprintf(m, sizeof m, "busy: %d jobs running (at most %d at once)", SL_NODE_JOBS,
+                 SL_NODE_JOBS);
+        refuse_job(nd, f, m);
+        return;
+    }
+    sl_job *job = &sl->job;
     int rc = sl_job_decode(f->payload, f->h.payload_len, job, err, sizeof err);
     char eperr[512];
     int ep_ok = job->result_endpoint[0] &&
@@ -485,56 +587,49 @@ static void start_job(struct node *nd, const sl_frame *f)
         sl_inbox_forget(nd->in[0], 0xffffff00u, stream0);
         return;
     }
-    /* Frames of the previous job that peers never acknowledged are of no use now. */
-    for (uint32_t d = 0; d < nd->n; d++)
-        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
-            if (nd->peer[d][s] && nd->last_job)
-                sl_outbox_forget(nd->peer[d][s], 0xffffff00u, sl_job_stream(nd->last_job, 0));
-    nd->active = 1;
-    nd->finishing = 0;
-    nd->job_id = sl_stream_job(stream0);
-    nd->stages = 1 + job->topo.nnext;
-    memset(nd->eos_mask, 0, sizeof nd->eos_mask);
-    memset(nd->finished, 0, sizeof nd->finished);
-    memset(nd->nlocal, 0, sizeof nd->nlocal);
-    memset(&nd->rep, 0, sizeof nd->rep);
-    nd->msg[0] = '\0';
-    nd->t0_us = nd->last_lease_us = sl_net_now_us();
-    sl_inbox_stats is;
-    sl_inbox_get_stats(nd->in[0], &is);
-    nd->frames_at_start = is.frames;
-    nd->bytes_at_start = is.bytes;
-    if (sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, &nd->client, err,
+    sl->nd = nd;
+    sl->active = 1;
+    sl->finishing = 0;
+    sl->job_id = sl_stream_job(stream0);
+    sl->stages = 1 + job->topo.nnext;
+    memset(sl->eos_mask, 0, sizeof sl->eos_mask);
+    memset(sl->finished, 0, sizeof sl->finished);
+    memset(sl->nlocal, 0, sizeof sl->nlocal);
+    memset(&sl->rep, 0, sizeof sl->rep);
+    sl->msg[0] = '\0';
+    sl->t0_us = sl->last_lease_us = sl_net_now_us();
+    if (sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, &sl->client, err,
                       sizeof err) ||
-        sl_outbox_new(nd->zctx, job->control_endpoint, nd->id, &nd->cl->net, &nd->client_ctl, err,
+        sl_outbox_new(nd->zctx, job->control_endpoint, nd->id, &nd->cl->net, &sl->client_ctl, err,
                       sizeof err)) {
-        logf_(nd, "job %u: %s", nd->job_id, err);
-        end_job(nd, 0);
+        logf_(nd, "job %u: %s", sl->job_id, err);
+        end_job(sl, 0);
         return;
     }
-    agent_lease(nd, job->control_endpoint, sl_job_stream(nd->job_id, 0));
+    agent_lease(nd, (int)(sl - nd->slot), job->control_endpoint, sl_job_stream(sl->job_id, 0));
     if (job->topo.sink.snapshots) {
-        abort_job(nd, "snapshots (sink.snapshots) are not supported across nodes");
+        abort_job(sl, "snapshots (sink.snapshots) are not supported across nodes");
         return;
     }
-    for (uint32_t i = 1; i < nd->stages; i++) {
+    for (uint32_t i = 1; i < sl->stages; i++) {
         if (!job->join_text[i])
             continue;
         rc = sl_jointab_parse(job->join_text[i], job->join_len[i], job->topo.next[i - 1].join, NULL,
-                              &nd->joins[i], err, sizeof err);
+                              &sl->joins[i], err, sizeof err);
         if (rc) {
-            abort_job(nd, err);
+            abort_job(sl, err);
             return;
         }
     }
-    rc = sl_chain_new(nd->dev, &job->topo, nd->joins, route, nd, to_client, nd, &nd->chain, err,
+    rc = sl_chain_new(nd->dev, &job->topo, sl->joins, route, sl, to_client, sl, &sl->chain, err,
                       sizeof err);
     if (rc) {
-        abort_job(nd, err);
+        abort_job(sl, err);
         return;
     }
-    sl_chain_set_cancel(nd->chain, &nd->agent.cancel);
-    logf_(nd, "job %u: %u stage(s), results to %s", nd->job_id, nd->stages, job->result_endpoint);
+    sl_chain_set_cancel(sl->chain, &nd->agent.cancel);
+    logf_(nd, "job %u: %u stage(s), results to %s (%d job%s running)", sl->job_id, sl->stages,
+          job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s");
 }
 
 static uint64_t all_nodes(const struct node *nd)
@@ -542,20 +637,21 @@ static uint64_t all_nodes(const struct node *nd)
     return nd->n == 64 ? UINT64_MAX : (UINT64_C(1) << nd->n) - 1;
 }
 
-static void send_done(struct node *nd)
+static void send_done(struct slot *sl)
 {
+    struct node *nd = sl->nd;
     sl_chain_stats cs;
-    sl_chain_get_stats(nd->chain, &cs);
-    sl_node_report *r = &nd->rep;
+    sl_chain_get_stats(sl->chain, &cs);
+    sl_node_report *r = &sl->rep;
     r->node = nd->id;
-    r->stages = nd->stages;
-    for (uint32_t s = 0; s < nd->stages; s++) {
+    r->stages = sl->stages;
+    for (uint32_t s = 0; s < sl->stages; s++) {
         r->events_in[s] = cs.engine[s].events_in;
         r->forwarded[s] = cs.forwarded[s];
         r->unjoined[s] = cs.unjoined[s];
         r->late[s] = cs.engine[s].events_late;
     }
-    sl_engine *tail = sl_chain_engine(nd->chain, nd->stages - 1);
+    sl_engine *tail = sl_chain_engine(sl->chain, sl->stages - 1);
     r->cols = *sl_engine_columns(tail);
     r->windowed = sl_engine_windowed(tail);
     for (int s = 0; s < SL_NODE_PORTS; s++) {
@@ -567,65 +663,63 @@ static void send_done(struct node *nd)
         r->duplicates += is.duplicates;
         r->gaps += is.gaps;
         r->stale += is.stale + is.overflow;
-        r->frames_in += is.frames;
-        r->bytes_in += is.bytes;
         r->dropped_connections += is.handshake_failed;
     }
-    r->frames_in -= nd->frames_at_start;
-    r->bytes_in -= nd->bytes_at_start;
+    /* frames_in and bytes_in were counted as this job's frames arrived (handle) */
     for (uint32_t d = 0; d < nd->n; d++)
-        for (uint32_t s = 1; s < nd->stages; s++)
+        for (uint32_t s = 1; s < sl->stages; s++)
             if (nd->peer[d][s]) {
                 sl_outbox_stats os;
                 sl_outbox_get_stats(nd->peer[d][s], &os);
                 r->send_blocked += os.blocked;
                 r->resent += os.resent;
             }
-    r->busy_s = (double)(sl_net_now_us() - nd->t0_us) / 1e6;
-    uint32_t stream = sl_job_stream(nd->job_id, nd->stages - 1);
-    sl_outbox_control(nd->client, SL_FRAME_EOS, stream, NULL, 0);
-    sl_outbox_control(nd->client, SL_MSG_DONE, stream, r, sizeof *r);
-    logf_(nd, "job %u done: %" PRIu64 " events in, %" PRIu64 " rows out, %.3f s", nd->job_id,
+    r->busy_s = (double)(sl_net_now_us() - sl->t0_us) / 1e6;
+    uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
+    sl_outbox_control(sl->client, SL_FRAME_EOS, stream, NULL, 0);
+    sl_outbox_control(sl->client, SL_MSG_DONE, stream, r, sizeof *r);
+    logf_(nd, "job %u done: %" PRIu64 " events in, %" PRIu64 " rows out, %.3f s", sl->job_id,
           r->events_in[0], r->rows_out, r->busy_s);
 }
 
 /* Finishes every stage whose inputs are complete, in order. Returns 0 or an sl_err. */
-static int advance(struct node *nd)
+static int advance(struct slot *sl)
 {
-    for (uint32_t s = 0; s < nd->stages; s++) {
-        if (nd->finished[s])
+    struct node *nd = sl->nd;
+    for (uint32_t s = 0; s < sl->stages; s++) {
+        if (sl->finished[s])
             continue;
         uint64_t want = s == 0 ? 1 : all_nodes(nd);
-        if (nd->eos_mask[s] != want)
+        if (sl->eos_mask[s] != want)
             return 0;
-        int rc = flush_local(nd, s);
+        int rc = flush_local(sl, s);
         if (rc)
             return rc;
-        if ((rc = sl_chain_finish(nd->chain, s))) {
-            snprintf(nd->msg, sizeof nd->msg, "%s", sl_chain_message(nd->chain));
+        if ((rc = sl_chain_finish(sl->chain, s))) {
+            snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
             return rc;
         }
-        nd->finished[s] = 1;
-        if (s + 1 < nd->stages) {
-            if ((rc = flush_local(nd, s + 1)))
+        sl->finished[s] = 1;
+        if (s + 1 < sl->stages) {
+            if ((rc = flush_local(sl, s + 1)))
                 return rc;
-            uint32_t stream = sl_job_stream(nd->job_id, s + 1);
+            uint32_t stream = sl_job_stream(sl->job_id, s + 1);
             for (uint32_t d = 0; d < nd->n; d++) {
                 if (d == nd->id)
-                    nd->eos_mask[s + 1] |= UINT64_C(1) << d;
+                    sl->eos_mask[s + 1] |= UINT64_C(1) << d;
                 else if (sl_outbox_control(nd->peer[d][s + 1], SL_FRAME_EOS, stream, NULL, 0))
                     return SL_ENOMEM;
             }
         } else {
-            send_done(nd);
-            nd->finishing = 1; /* ends once the client has acknowledged every frame */
+            send_done(sl);
+            sl->finishing = 1; /* ends once the client has acknowledged every frame */
             return 0;
         }
     }
     return 0;
 }
 
-/* sl_inbox_admit_fn of data port p: only the frames of the job in progress, from the senders
+/* sl_inbox_admit_fn of data port p: only the frames of the jobs in progress, from the senders
  * that feed that stage, are tracked; a JOB on port 0 always is (to be refused when busy). */
 static int admit(void *ud, const sl_frame_hdr *h)
 {
@@ -635,10 +729,11 @@ static int admit(void *ud, const sl_frame_hdr *h)
     if (h->kind == SL_MSG_JOB)
         return ac->port == 0 && h->source == SL_CLIENT_SOURCE && stage == 0 && h->seq == 0 &&
                job != 0;
-    if (nd->active && job == nd->job_id && stage == ac->port && stage < nd->stages &&
+    struct slot *sl = slot_of(nd, job);
+    if (sl && stage == ac->port && stage < sl->stages &&
         (stage == 0 ? h->source == SL_CLIENT_SOURCE : h->source < nd->n && h->source != nd->id))
         return 1;
-    if (job == nd->last_job && job != 0 && h->source < nd->n && nd->ncourtesy < COURTESY_MAX)
+    if (!sl && ended_lately(nd, job) && h->source < nd->n && nd->ncourtesy < COURTESY_MAX)
         nd->courtesy[nd->ncourtesy++] =
             (sl_ack){.source = h->source, .stream = h->stream, .next = h->seq + 1};
     return 0;
@@ -674,39 +769,75 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         start_job(nd, f);
         return;
     }
-    if (!nd->active || nd->finishing)
-        return; /* admitted only for the job in progress; a duplicate EOS after the end */
+    struct slot *sl = slot_of(nd, sl_stream_job(h->stream));
+    if (!sl || sl->finishing)
+        return; /* admitted only for a job in progress; a duplicate EOS after the end */
     uint32_t stage = sl_stream_stage(h->stream);
     if (h->kind == SL_MSG_ABORT) {
-        logf_(nd, "job %u aborted by the client", nd->job_id);
-        end_job(nd, 0);
+        logf_(nd, "job %u aborted by the client", sl->job_id);
+        end_job(sl, 0);
         return;
     }
+    sl->rep.frames_in++;
+    sl->rep.bytes_in += SL_FRAME_HDR + h->payload_len;
     if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC) {
         /* A frame's payload need not be aligned for sl_rec: copy it in aligned chunks. */
         for (uint32_t done = 0; done < h->count;) {
             uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
             memcpy(nd->aligned, f->payload + (size_t)done * sizeof(sl_rec), k * sizeof(sl_rec));
-            if (sl_chain_push(nd->chain, stage, nd->aligned, k)) {
-                abort_job(nd, sl_chain_message(nd->chain));
+            if (sl_chain_push(sl->chain, stage, nd->aligned, k)) {
+                abort_job(sl, sl_chain_message(sl->chain));
                 return;
             }
             done += k;
         }
     } else if (h->kind == SL_FRAME_EOS) {
         if (stage == 0)
-            nd->eos_mask[0] |= 1;
+            sl->eos_mask[0] |= 1;
         else
-            nd->eos_mask[stage] |= UINT64_C(1) << h->source;
+            sl->eos_mask[stage] |= UINT64_C(1) << h->source;
     } else {
         return;
     }
     (void)port;
-    if (advance(nd))
-        abort_job(nd, nd->msg[0] ? nd->msg : "stage failed");
+    if (advance(sl))
+        abort_job(sl, sl->msg[0] ? sl->msg : "stage failed");
 }
 
-/* Control frames: acknowledgements of what this node sent, and the client's lease or cancel. */
+/* A `sluice job` command (node 0): carried out by the registry, answered at its endpoint. */
+static void handle_jobctl(struct node *nd, const sl_frame *f)
+{
+    sl_jobctl_req *q = malloc(sizeof *q);
+    char err[1024], *out = malloc(65536);
+    if (!q || !out) {
+        free(q);
+        free(out);
+        return;
+    }
+    if (sl_jobctl_decode(f->payload, f->h.payload_len, q, err, sizeof err)) {
+        logf_(nd, "job command from %s refused: %s", f->peer && *f->peer ? f->peer : "?", err);
+    } else if (sl_job_check_endpoint(q->endpoint, f->peer, err, sizeof err)) {
+        logf_(nd, "job command not answered: %s", err);
+    } else {
+        int rc;
+        if (!nd->reg) {
+            snprintf(out + 1, 65535,
+                     "node %u keeps no job registry: job commands go to node 0 of the cluster "
+                     "file, started by 'sluice cluster up' or 'sluice node --config FILE --id 0'",
+                     nd->id);
+            rc = SL_EINVAL;
+        } else {
+            rc = sl_registry_request(nd->reg, q, out + 1, 65535);
+        }
+        out[0] = rc ? '1' : '0';
+        reply(nd, q->endpoint, SL_MSG_JOBCTL_REPLY, 0, out, 1 + strlen(out + 1));
+    }
+    free(q);
+    free(out);
+}
+
+/* Control frames: acknowledgements of what this node sent, the clients' leases and cancels,
+ * and (node 0) the job commands of `sluice job`. */
 static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
 {
     const sl_frame_hdr *h = &f->h;
@@ -715,8 +846,9 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
         long n = sl_ack_decode(f->payload, h->payload_len, a);
         for (long i = 0; i < n; i++) {
             if (h->source == SL_CLIENT_SOURCE) {
-                if (nd->client && sl_stream_job(a[i].stream) == nd->job_id)
-                    sl_outbox_ack(nd->client, a[i].stream, a[i].next);
+                struct slot *sl = slot_of(nd, sl_stream_job(a[i].stream));
+                if (sl && sl->client)
+                    sl_outbox_ack(sl->client, a[i].stream, a[i].next);
             } else if (h->source < nd->n && h->source != nd->id) {
                 uint32_t s = sl_stream_stage(a[i].stream);
                 if (s >= 1 && s < SL_NODE_PORTS && nd->peer[h->source][s])
@@ -725,24 +857,37 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
         }
         return;
     }
-    if (h->source != SL_CLIENT_SOURCE || !nd->active || sl_stream_job(h->stream) != nd->job_id)
+    if (h->kind == SL_MSG_JOBCTL) {
+        handle_jobctl(nd, f);
+        return;
+    }
+    if (h->source != SL_CLIENT_SOURCE)
+        return;
+    struct slot *sl = slot_of(nd, sl_stream_job(h->stream));
+    if (!sl)
         return;
     if (h->kind == SL_MSG_LEASE) {
-        nd->last_lease_us = now;
+        sl->last_lease_us = now;
     } else if (h->kind == SL_MSG_CANCEL) {
-        logf_(nd, "job %u cancelled by its client", nd->job_id);
-        end_job(nd, 0);
+        logf_(nd, "job %u cancelled by its client", sl->job_id);
+        end_job(sl, 0);
     }
 }
 
+/* What this node holds (queued or not yet acknowledged) for the outputs of stage `stage`, over
+ * every job: the peers' inputs of stage + 1, and the clients of the jobs whose last stage it
+ * is. A port is read only while this is under OUT_LIMIT; since the outputs of a stage are the
+ * inputs of a later one (or a client, which always drains), the waits form no cycle. */
 static size_t stage_out_queued(struct node *nd, uint32_t stage)
 {
     size_t q = 0;
-    if (stage + 1 >= nd->stages)
-        return nd->client ? sl_outbox_queued_bytes(nd->client) : 0;
-    for (uint32_t d = 0; d < nd->n; d++)
-        if (nd->peer[d][stage + 1])
-            q += sl_outbox_queued_bytes(nd->peer[d][stage + 1]);
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active && stage + 1 == nd->slot[i].stages && nd->slot[i].client)
+            q += sl_outbox_queued_bytes(nd->slot[i].client);
+    if (stage + 1 < SL_NODE_PORTS)
+        for (uint32_t d = 0; d < nd->n; d++)
+            if (nd->peer[d][stage + 1])
+                q += sl_outbox_queued_bytes(nd->peer[d][stage + 1]);
     return q;
 }
 
@@ -765,23 +910,29 @@ static void place_node(struct node *nd)
     sl_topo_free(&topo);
 }
 
-/* Fails or finishes the job as time passes: a client silent past net.liveness_ms cancels it; a
- * finished job ends once the client holds every frame. */
-static void check_job(struct node *nd, uint64_t now)
+/* Fails or finishes the jobs as time passes: a client silent past net.liveness_ms cancels its
+ * job; a finished job ends once its client holds every frame. */
+static void check_jobs(struct node *nd, uint64_t now)
 {
-    if (!nd->active)
-        return;
-    if (now - nd->last_loop_us > STALL_US)
-        nd->last_lease_us = now; /* this node stalled: the client may have leased meanwhile */
-    uint64_t silent = now - nd->last_lease_us;
-    if (silent > (uint64_t)nd->cl->net.liveness_ms * 1000) {
-        logf_(nd, "job %u cancelled: its client has been silent for %.1f s (net.liveness_ms %d)",
-              nd->job_id, (double)silent / 1e6, nd->cl->net.liveness_ms);
-        end_job(nd, 0);
-        return;
+    int stalled = now - nd->last_loop_us > STALL_US;
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        struct slot *sl = &nd->slot[i];
+        if (!sl->active)
+            continue;
+        if (stalled)
+            sl->last_lease_us = now; /* this node stalled: the client may have leased meanwhile */
+        uint64_t silent = now - sl->last_lease_us;
+        if (silent > (uint64_t)nd->cl->net.liveness_ms * 1000) {
+            logf_(nd,
+                  "job %u cancelled: its client has been silent for %.1f s (net.liveness_ms %d)",
+                  sl->job_id, (double)silent / 1e6, nd->cl->net.liveness_ms);
+            end_job(sl, 0);
+            continue;
+        }
+        if (sl->finishing && sl->client && sl_outbox_queued_bytes(sl->client) == 0)
+            end_job(sl, 1);
     }
-    if (nd->finishing && nd->client && sl_outbox_queued_bytes(nd->client) == 0)
-        end_job(nd, 1);
+    forget_old(nd, now);
 }
 
 static int open_sockets(struct node *nd, char *msg, size_t msglen)
@@ -836,9 +987,12 @@ static int turn(struct node *nd, char *msg, size_t msglen)
     ctl_idx = sl_poller_add_inbox(p, nd->ctl);
     for (uint32_t s = 0; s < SL_NODE_PORTS; s++) {
         in_idx[s] = -1;
-        if (s > 0 && (!nd->active || s >= nd->stages))
+        int used = s == 0;
+        for (int i = 0; i < SL_NODE_JOBS; i++)
+            used |= nd->slot[i].active && s < nd->slot[i].stages;
+        if (!used)
             continue;
-        if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
+        if (stage_out_queued(nd, s) > OUT_LIMIT)
             continue; /* back-pressure: let the outputs drain first */
         in_idx[s] = sl_poller_add_inbox(p, nd->in[s]);
     }
@@ -851,10 +1005,11 @@ static int turn(struct node *nd, char *msg, size_t msglen)
                 if (sl_outbox_queued_bytes(nd->peer[d][s]))
                     pending_open = 1;
             }
-    if (nd->client) {
-        if (sl_outbox_queued_frames(nd->client))
-            sl_poller_add_outbox(p, nd->client);
-        if (sl_outbox_queued_bytes(nd->client))
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        sl_outbox *c = nd->slot[i].active ? nd->slot[i].client : NULL;
+        if (c && sl_outbox_queued_frames(c))
+            sl_poller_add_outbox(p, c);
+        if (c && sl_outbox_queued_bytes(c))
             pending_open = 1;
     }
     long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 50;
@@ -875,22 +1030,31 @@ static int turn(struct node *nd, char *msg, size_t msglen)
             sl_frame f;
             if (sl_inbox_recv(nd->in[s], &f) <= 0)
                 break;
+            int job = f.h.kind == SL_MSG_JOB;
             handle(nd, s, &f);
-            if (nd->active && stage_out_queued(nd, s) > OUT_LIMIT)
+            if (job)
+                break; /* a job's setup takes a while: acknowledge before the next one */
+            if (stage_out_queued(nd, s) > OUT_LIMIT)
                 break;
         }
     }
     now = sl_net_now_us();
     send_acks(nd, now);
-    check_job(nd, now);
+    check_jobs(nd, now);
+    if (nd->reg)
+        sl_registry_poll(nd->reg);
     nd->last_loop_us = now;
     for (uint32_t d = 0; d < nd->n; d++)
         for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s] &&
                 (sl_outbox_tick(nd->peer[d][s], now) || sl_outbox_pump(nd->peer[d][s])))
                 logf_(nd, "sending to node %u failed: %s", d, strerror(errno));
-    if (nd->client && (sl_outbox_tick(nd->client, now) || sl_outbox_pump(nd->client)))
-        logf_(nd, "sending to the client failed: %s", strerror(errno));
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        sl_outbox *c = nd->slot[i].active ? nd->slot[i].client : NULL;
+        if (c && (sl_outbox_tick(c, now) || sl_outbox_pump(c)))
+            logf_(nd, "sending to the client of job %u failed: %s", nd->slot[i].job_id,
+                  strerror(errno));
+    }
     pump_replies(nd, now);
     return 0;
 }
@@ -922,13 +1086,28 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     place_node(nd);
     if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
         goto out;
-    if ((rc = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES + 1,
+    if ((rc = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES +
+                                SL_NODE_JOBS + 1,
                             &nd->poller, msg, msglen)) ||
         (rc = sl_netctx_new(&cl->net, &nd->net, msg, msglen)))
         goto out;
     nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;
+    if (nd->id == 0 && o->cluster_path) {
+        char exe[4096];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (l > 0) {
+            exe[l] = '\0';
+            if ((rc = sl_registry_new(exe, o->cluster_path, nd->quiet, &nd->reg))) {
+                snprintf(msg, msglen, "out of memory");
+                goto out;
+            }
+        } else {
+            logf_(nd, "cannot find the sluice executable (%s): 'sluice job submit' is refused",
+                  strerror(errno));
+        }
+    }
     struct agent *a = &nd->agent;
     a->sig_fd = o->sig_fd;
     a->exit_with_parent = o->exit_with_parent;
@@ -949,21 +1128,34 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
                         : "UNAUTHENTICATED (no curve keys): anyone who reaches these ports can "
                           "drive this node");
     nd->last_loop_us = sl_net_now_us();
+    int drained = 0;
     for (;;) {
         int s = stops(nd);
-        if (s && !nd->active)
+        if (s && nd->reg && !drained) {
+            /* the submitted jobs' drivers stop reading and finish: their jobs end well */
+            sl_registry_stop_all(nd->reg, 0);
+            drained = 1;
+        }
+        if (s && !nactive(nd) && !(nd->reg && sl_registry_running(nd->reg)))
             break;
-        if (s > 1 && nd->active) {
-            abort_job(nd, atomic_load(&a->orphaned) ? "the process that started this node is gone"
-                                                    : "stopped by a second signal");
+        if (s > 1) {
+            for (int i = 0; i < SL_NODE_JOBS; i++)
+                if (nd->slot[i].active)
+                    abort_job(&nd->slot[i], atomic_load(&a->orphaned)
+                                                ? "the process that started this node is gone"
+                                                : "stopped by a second signal");
             break;
         }
         if ((rc = turn(nd, msg, msglen)))
             break;
         if (!stops(nd) && sl_device_wedged(nd->dev)) {
-            /* A kernel outlived pe.timeout_ms (the job failed with that message): the device
-             * still runs it and cannot be trusted again. cluster up starts a fresh node. */
+            /* A kernel outlived pe.timeout_ms (that job failed with that message): the device
+             * still runs it and cannot be trusted again, so every other job fails too. cluster
+             * up starts a fresh node. */
             snprintf(msg, msglen, "the device is wedged by a kernel that did not finish; exiting");
+            for (int i = 0; i < SL_NODE_JOBS; i++)
+                if (nd->slot[i].active)
+                    abort_job(&nd->slot[i], msg);
             rc = SL_EIO;
             break;
         }
@@ -974,8 +1166,10 @@ out:
         if (nd->nreplies)
             sl_net_sleep_ms(10);
     }
-    if (nd->active)
-        end_job(nd, 0);
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active)
+            end_job(&nd->slot[i], 0);
+    sl_registry_destroy(&nd->reg); /* drivers still running are killed */
     if (nd->agent.started) {
         atomic_store(&nd->agent.quit, 1);
         pthread_join(nd->agent.th, NULL);

@@ -17,7 +17,11 @@
  * acknowledged) for that stage's outputs is under a bound, so a slow peer slows its senders
  * down (back to the client's source) instead of growing memory.
  *
- * Runs on the calling thread until a stop; a job in progress is finished first (a second stop
+ * Several jobs (up to SL_NODE_JOBS) run at once, each in a slot of its own: frames, acks, leases
+ * and cancels go to the slot of the job in their stream (job.h's sl_stream_job). Node 0 also
+ * keeps the registry of submitted jobs (registry.h) and answers `sluice job` commands.
+ *
+ * Runs on the calling thread until a stop; the jobs in progress are finished first (a second stop
  * aborts it), then queued frames are delivered (linger) and the sockets closed. Stops come from
  * *stop (a signal handler's flag) or from sig_fd (a signalfd; -1 for none), read by the lease
  * thread: `sluice node` blocks SIGINT and SIGTERM in every thread so that a signal never
@@ -33,6 +37,7 @@
 
 #define SL_CLIENT_SOURCE UINT32_C(0xfffffffe) /* the source id of clients' frames */
 #define SL_LEASE_EVERY_MS 250                 /* how often leases are sent */
+#define SL_NODE_JOBS 4 /* jobs a node runs at once; one more is refused ("busy") */
 
 /* `sluice node` exits with this status when one of its ports is in use (SL_ECONFLICT). */
 #define SL_NODE_EXIT_CONFLICT 3
@@ -46,6 +51,8 @@ typedef struct sl_node_opts {
     int exit_with_parent;        /* abort the job and stop when the parent process is gone */
     const char *cleanup_dir;     /* with exit_with_parent: the parent's temporary folder of the
                                     cluster file and keys, removed when the parent is gone */
+    const char *cluster_path;    /* node 0: the cluster file's absolute path, for the drivers of
+                                    submitted jobs (registry.h); NULL: no `sluice job` here */
 } sl_node_opts;
 
 /* Logs one line per job and every rejected frame to stderr unless quiet. Returns 0 after a

@@ -25,6 +25,11 @@ enum sl_msg_kind {
     SL_MSG_LEASE = SL_FRAME_APP_KIND(4, 0),
     /* client -> node's control port: "drop the job of `stream`". Untracked, repeated */
     SL_MSG_CANCEL = SL_FRAME_APP_KIND(5, 0),
+    /* `sluice job` -> node 0's control port: a job command (submit, list, status, stop, cancel:
+     * jobctl.h's sl_jobctl_encode). Untracked, answered once like HELLO */
+    SL_MSG_JOBCTL = SL_FRAME_APP_KIND(6, 0),
+    /* node 0 -> the command's endpoint: the answer (jobctl.h). Untracked */
+    SL_MSG_JOBCTL_REPLY = SL_FRAME_APP_KIND(7, 0),
 };
 
 #endif

@@ -1,0 +1,45 @@
+/* Node 0's job registry: the jobs submitted with `sluice job submit` (docs/cluster.md, "Jobs
+ * that live on the cluster"). Each runs as a driver process, node 0's own child: `sluice run
+ * topology.yaml --cluster FILE --job-id ID` in the job's folder STATE/ID (STATE: the cluster
+ * file's path + ".jobs"), with the topology and its join tables written there, stdout to
+ * STATE/ID/stdout and stderr to STATE/ID/log. A driver is an ordinary cluster client: it reads
+ * the input, feeds every node and writes the sink next to the cluster, whatever becomes of the
+ * command that submitted it. It gets SIGKILL when node 0 dies (PR_SET_PDEATHSIG).
+ *
+ * Stop drains (SIGINT: the driver ends its input, the final rows are written, it exits 0);
+ * cancel drops (SIGINT and SIGTERM at once, which the driver counts as two stops: it tells the
+ * nodes to drop the job and exits non-zero; SIGKILL if it is still there 5 s later).
+ *
+ * The registry lives in node 0's memory: a restarted node 0 starts with an empty one. Only the
+ * node's main thread uses it. */
+#ifndef SL_REGISTRY_H
+#define SL_REGISTRY_H
+
+#include <stddef.h>
+
+#include "jobctl.h"
+
+typedef struct sl_registry sl_registry;
+
+/* exe: the sluice executable; cluster_path: the cluster file (absolute). quiet: no log lines.
+ * Returns 0 or SL_ENOMEM. */
+int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out);
+
+/* Kills (SIGKILL) and reaps the drivers still running, and frees the registry. */
+void sl_registry_destroy(sl_registry **r);
+
+/* Reaps the drivers that exited and settles their jobs' states; kills a cancelled driver that
+ * outlived its grace. Call it often. */
+void sl_registry_poll(sl_registry *r);
+
+/* Number of drivers still running. */
+int sl_registry_running(const sl_registry *r);
+
+/* Stops (cancel 0: drain) or cancels every running job. */
+void sl_registry_stop_all(sl_registry *r, int cancel);
+
+/* Carries out a job command. Returns 0 with the answer in out, or an sl_err with the reason
+ * in out (the command is refused). */
+int sl_registry_request(sl_registry *r, const sl_jobctl_req *req, char *out, size_t outlen);
+
+#endif

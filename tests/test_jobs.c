@@ -1,0 +1,375 @@
+/* End-to-end tests of several jobs on one cluster and of jobs that live on it (docs/cluster.md,
+ * "Several jobs at once" and "Jobs that live on the cluster"): `sluice cluster up` with 3 nodes
+ * on loopback, clients run at once, `sluice job submit|list|status|stop|cancel`, a client killed
+ * with SIGKILL and a clustered client stopped with SIGINT. Results are compared with a C count of
+ * the NDJSON the test writes (per ad: views, clicks). Processes as in tests/test_cluster.c
+ * (tests/helpers/proc.h); each failure message names the seed and timings. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <criterion/new/assert.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "launch.h"
+#include "proc.h"
+
+#define NADS 300
+#define LIVENESS_MS 6000
+
+struct truth {
+    uint64_t views[NADS], clicks[NADS], events[NADS];
+};
+
+/* Lines of NDJSON events ("ad-%03u": ids sort as numbers) from seed; counted into *t (added). */
+static char *events_text(size_t lines, uint64_t seed, struct truth *t)
+{
+    size_t cap = lines * 128 + 1, k = 0;
+    char *s = malloc(cap);
+    cr_assert_not_null(s);
+    uint64_t r = seed;
+    for (size_t i = 0; i < lines; i++) {
+        unsigned a = (unsigned)(splitmix64(&r) % NADS);
+        uint64_t ty = splitmix64(&r) % 10;
+        const char *type = ty < 7 ? "view" : ty < 9 ? "click" : "purchase";
+        t->events[a]++;
+        t->views[a] += type[0] == 'v';
+        t->clicks[a] += type[0] == 'c';
+        k += (size_t)snprintf(s + k, cap - k,
+                              "{\"ad_id\": \"ad-%03u\", \"event_type\": \"%s\", \"event_time\": "
+                              "\"%" PRIu64 "\"}\n",
+                              a, type, UINT64_C(1767225600000) + i);
+    }
+    return s;
+}
+
+/* The CSV `sluice ctr` writes for t. */
+static char *expected_csv(const struct truth *t)
+{
+    size_t cap = 64 + NADS * 64, k = 0;
+    char *s = malloc(cap);
+    cr_assert_not_null(s);
+    k += (size_t)snprintf(s, cap, "ad_id,impressions,clicks,ctr\n");
+    for (unsigned a = 0; a < NADS; a++) {
+        if (!t->events[a])
+            continue;
+        double ctr = t->views[a] ? (double)t->clicks[a] / (double)t->views[a] : 0.0;
+        k += (size_t)snprintf(s + k, cap - k, "ad-%03u,%" PRIu64 ",%" PRIu64 ",%.6f\n", a,
+                              t->views[a], t->clicks[a], ctr);
+    }
+    return s;
+}
+
+static void write_text(const char *name, const char *text)
+{
+    FILE *f = create(name);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void assert_file_csv(const char *name, const struct truth *t, const char *what)
+{
+    char *want = expected_csv(t), *got = slurp(name, NULL);
+    cr_assert_not_null(got, "%s: no %s", what, name);
+    assert_same_text(got, want, what);
+    free(want);
+    free(got);
+}
+
+/* A ctr job of input file `in` on the cluster of c.yaml, output to out. */
+static pid_t ctr_job(const char *in, const char *out, const char *err)
+{
+    char args[512];
+    snprintf(args, sizeof args, "ctr --input %s --output %s -q --cluster c.yaml", tpath(in),
+             tpath(out));
+    return spawn(args, NULL, err);
+}
+
+static void up3(struct cluster *cl, unsigned lo)
+{
+    char extra[128];
+    snprintf(extra, sizeof extra, "net: {liveness_ms: %d}\n", LIVENESS_MS);
+    write_cluster("c.yaml", 3, extra, lo);
+    cluster_up(cl, "c.yaml", 3, 1, "up.err");
+}
+
+static void clean_jobs_dir(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tpath("c.yaml.jobs"));
+    cr_assert(eq(int, system(cmd), 0));
+}
+
+Test(jobs, two_jobs_at_once, .init = setup, .fini = teardown, .timeout = 300)
+{
+    uint64_t seed = (uint64_t)time(NULL);
+    cr_log_info("seed %" PRIu64, seed);
+    static struct truth ta, tb;
+    memset(&ta, 0, sizeof ta);
+    memset(&tb, 0, sizeof tb);
+    char *a = events_text(300000, seed, &ta), *b = events_text(200000, seed + 1, &tb);
+    write_text("a.ndjson", a);
+    write_text("b.ndjson", b);
+    free(a);
+    free(b);
+    struct cluster cl;
+    up3(&cl, 56000);
+    double t0 = now_s();
+    pid_t pa = ctr_job("a.ndjson", "a.csv", "a.err"), pb = ctr_job("b.ndjson", "b.csv", "b.err");
+    int sa = wait_exit(pa, 120, "job a"), sb = wait_exit(pb, 120, "job b");
+    cr_log_info("two jobs at once: %.2f s", now_s() - t0);
+    cr_assert(eq(int, sa, 0), "job a (seed %" PRIu64 "): %s", seed, slurp("a.err", NULL));
+    cr_assert(eq(int, sb, 0), "job b (seed %" PRIu64 "): %s", seed, slurp("b.err", NULL));
+    assert_file_csv("a.csv", &ta, "job a of two at once");
+    assert_file_csv("b.csv", &tb, "job b of two at once");
+    cluster_down(&cl);
+    finish();
+}
+
+/* `sluice job ARGS --cluster c.yaml`, asserting status 0; returns its stdout (caller frees). */
+static char *job_cmd(const char *args)
+{
+    char a[512];
+    snprintf(a, sizeof a, "job %s --cluster c.yaml", args);
+    struct run r = run_sluice(a, 30);
+    cr_assert(eq(int, r.status, 0), "sluice %s: %s", a, r.err);
+    char *out = r.out;
+    r.out = NULL;
+    run_free(&r);
+    return out;
+}
+
+/* The id a submit printed: its last word. */
+static unsigned submit(const char *topo)
+{
+    char a[256];
+    snprintf(a, sizeof a, "submit %s", tpath(topo));
+    char *out = job_cmd(a);
+    size_t l = strlen(out);
+    while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
+        out[--l] = '\0';
+    const char *w = strrchr(out, ' ');
+    unsigned id = (unsigned)strtoul(w ? w + 1 : out, NULL, 10);
+    cr_assert(ne(u32, id, 0), "submit printed: %s", out);
+    free(out);
+    return id;
+}
+
+/* The state of job id in `job list`. */
+static void job_state(unsigned id, char *state, size_t len)
+{
+    char *out = job_cmd("list"), pat[32];
+    snprintf(pat, sizeof pat, "\n%u ", id);
+    const char *p = strstr(out, pat);
+    cr_assert_not_null(p, "job %u not in the list:\n%s", id, out);
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    size_t k = 0;
+    while (p[k] && p[k] != ' ' && k + 1 < len) {
+        state[k] = p[k];
+        k++;
+    }
+    state[k] = '\0';
+    free(out);
+}
+
+static void wait_state(unsigned id, const char *want, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    char st[32];
+    for (;;) {
+        job_state(id, st, sizeof st);
+        if (strcmp(st, want) == 0)
+            return;
+        if (now_s() > end) {
+            char a[64];
+            snprintf(a, sizeof a, "status %u", id);
+            char *status = job_cmd(a);
+            cr_assert(0, "job %u is %s, not %s, after %.0f s:\n%s", id, st, want, timeout_s,
+                      status);
+        }
+        usleep(200000);
+    }
+}
+
+Test(jobs, submitted_jobs, .init = setup, .fini = teardown, .timeout = 300)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x5a5a;
+    cr_log_info("seed %" PRIu64, seed);
+    struct cluster cl;
+    up3(&cl, 57500);
+    unsigned zport = 0;
+    for (unsigned p = 58000 + (unsigned)(seed % 400); !zport && p < 59000; p++)
+        if (sl_ports_free(p, 1))
+            zport = p;
+    FILE *f = create("gen.yaml");
+    fprintf(f, "source: {type: generator, events: 4000000000, keys: 1000, seed: 7}\n"
+               "pe: {kind: count}\nsink: {path: gen.csv}\n");
+    fclose(f);
+    f = create("z.yaml");
+    fprintf(f,
+            "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\n",
+            zport, tpath("z.csv"));
+    fclose(f);
+    /* stdin is refused */
+    f = create("stdin.yaml");
+    fprintf(f, "source: {type: stdin}\npe: {kind: count}\n");
+    fclose(f);
+    char a[600];
+    snprintf(a, sizeof a, "job submit %s --cluster c.yaml", tpath("stdin.yaml"));
+    struct run r = run_sluice(a, 30);
+    cr_assert(ne(int, r.status, 0));
+    cr_assert_not_null(strstr(r.err, "stdin"), "%s", r.err);
+    run_free(&r);
+
+    unsigned gen = submit("gen.yaml"), z = submit("z.yaml");
+    cr_log_info("jobs %u (generator) and %u (zmq on port %u)", gen, z, zport);
+    wait_state(gen, "running", 10);
+    wait_state(z, "running", 10);
+    sleep(2); /* the driver binds its zmq source */
+
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    char *text = events_text(20000, seed, &t);
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", zport);
+    int linger = 10000;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert(eq(int, zmq_connect(push, ep), 0));
+    /* messages of up to 100 lines */
+    for (char *p = text; *p;) {
+        char *e = p;
+        for (int k = 0; k < 100 && *e; k++)
+            e = strchr(e, '\n') + 1;
+        cr_assert(eq(int, zmq_send(push, p, (size_t)(e - p), 0), (int)(e - p)));
+        p = e;
+    }
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    free(text);
+    sleep(3); /* the driver reads what was sent */
+
+    snprintf(a, sizeof a, "stop %u", z);
+    free(job_cmd(a));
+    wait_state(z, "done", 60);
+    assert_file_csv("z.csv", &t, "the stopped zmq job's final rows");
+    wait_state(gen, "running", 1);
+
+    double t0 = now_s();
+    snprintf(a, sizeof a, "cancel %u", gen);
+    free(job_cmd(a));
+    wait_state(gen, "cancelled", 20);
+    cr_log_info("cancelled in %.2f s", now_s() - t0);
+    snprintf(a, sizeof a, "status %u", gen);
+    char *st = job_cmd(a);
+    cr_assert_not_null(strstr(st, "cancelled"), "%s", st);
+    free(st);
+
+    /* the nodes are free: SL_NODE_JOBS jobs at once all run */
+    static struct truth tn;
+    memset(&tn, 0, sizeof tn);
+    char *n = events_text(50000, seed + 9, &tn);
+    write_text("n.ndjson", n);
+    free(n);
+    pid_t p[4];
+    for (int i = 0; i < 4; i++) {
+        char out[32], err[32];
+        snprintf(out, sizeof out, "n%d.csv", i);
+        snprintf(err, sizeof err, "n%d.err", i);
+        p[i] = ctr_job("n.ndjson", out, err);
+    }
+    for (int i = 0; i < 4; i++) {
+        char out[32], err[32];
+        snprintf(out, sizeof out, "n%d.csv", i);
+        snprintf(err, sizeof err, "n%d.err", i);
+        int s = wait_exit(p[i], 120, "a job after the cancel");
+        cr_assert(eq(int, s, 0), "job %d of 4 after the cancel: %s", i, slurp(err, NULL));
+        assert_file_csv(out, &tn, "a job after the cancel");
+    }
+    cluster_down(&cl);
+    clean_jobs_dir();
+    finish();
+}
+
+Test(jobs, killed_client, .init = setup, .fini = teardown, .timeout = 300)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x77;
+    cr_log_info("seed %" PRIu64, seed);
+    struct cluster cl;
+    up3(&cl, 59500);
+    pid_t big =
+        spawn("ctr --events 2000000000 -q --cluster c.yaml --output big.csv", NULL, "big.err");
+    sleep(2);
+    cr_assert(eq(int, kill(big, SIGKILL), 0));
+    double killed = now_s();
+    wait_exit(big, 10, "the killed client");
+    /* once its lease has run out, every slot of every node is free: 4 jobs at once run */
+    usleep((useconds_t)(LIVENESS_MS + 1500) * 1000);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    char *n = events_text(50000, seed, &t);
+    write_text("n.ndjson", n);
+    free(n);
+    pid_t p[4];
+    for (int i = 0; i < 4; i++) {
+        char out[32], err[32];
+        snprintf(out, sizeof out, "n%d.csv", i);
+        snprintf(err, sizeof err, "n%d.err", i);
+        p[i] = ctr_job("n.ndjson", out, err);
+    }
+    for (int i = 0; i < 4; i++) {
+        char out[32], err[32];
+        snprintf(out, sizeof out, "n%d.csv", i);
+        snprintf(err, sizeof err, "n%d.err", i);
+        int s = wait_exit(p[i], 120, "a job after the kill");
+        cr_assert(eq(int, s, 0), "job %d of 4, %.1f s after the kill (liveness %d ms): %s", i,
+                  now_s() - killed, LIVENESS_MS, slurp(err, NULL));
+        assert_file_csv(out, &t, "a job after a killed client");
+    }
+    cluster_down(&cl);
+    finish();
+}
+
+Test(jobs, sigint_stdin_client, .init = setup, .fini = teardown, .timeout = 300)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x3131;
+    cr_log_info("seed %" PRIu64, seed);
+    struct cluster cl;
+    up3(&cl, 61000);
+    int fds[2];
+    cr_assert(eq(int, pipe(fds), 0));
+    pid_t c = spawn_in("ctr --input - --output s.csv -q --cluster c.yaml", fds[0], NULL, "s.err");
+    close(fds[0]);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    char *text = events_text(30000, seed, &t);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fds[1], text + off, len - off);
+        cr_assert(gt(sz, (size_t)w, 0));
+        off += (size_t)w;
+    }
+    free(text);
+    sleep(3); /* read and sent; the pipe stays open: only the signal ends the input */
+    double t0 = now_s();
+    cr_assert(eq(int, kill(c, SIGINT), 0));
+    int st = wait_exit(c, 60, "the client stopped by SIGINT");
+    close(fds[1]);
+    cr_log_info("SIGINT to exit: %.2f s", now_s() - t0);
+    cr_assert(eq(int, st, 0), "SIGINT on a clustered run (seed %" PRIu64 "): %s", seed,
+              slurp("s.err", NULL));
+    assert_file_csv("s.csv", &t, "the final rows after SIGINT");
+    cluster_down(&cl);
+    finish();
+}
