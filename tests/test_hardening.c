@@ -282,10 +282,8 @@ Test(hardening, killed_cluster_client, .init = setup, .fini = teardown, .timeout
     /* A busy node refuses a job ("busy with job N") when it reads its request; one whose
      * inputs are held back by the other job's back-pressure may not read it before the client's
      * liveness timeout ("has been silent"). Either way the client says so and fails. */
-    cr_assert(sa == 0 || strstr(ea, "busy") || strstr(ea, "has been silent"), "job a: %s",
-              ea);
-    cr_assert(sb == 0 || strstr(eb, "busy") || strstr(eb, "has been silent"), "job b: %s",
-              eb);
+    cr_assert(sa == 0 || strstr(ea, "busy") || strstr(ea, "has been silent"), "job a: %s", ea);
+    cr_assert(sb == 0 || strstr(eb, "busy") || strstr(eb, "has been silent"), "job b: %s", eb);
     free(ea);
     free(eb);
     job_until_done("after.csv", "after.err", 20, "the cluster stayed busy after two jobs at once");
