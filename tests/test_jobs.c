@@ -106,6 +106,29 @@ static void clean_jobs_dir(void)
     cr_assert(eq(int, system(cmd), 0));
 }
 
+/* SL_NODE_JOBS jobs at once on one fresh input (50,000 events of `seed`), each exact; `what`
+ * names the moment in messages. */
+static void four_jobs_exact(uint64_t seed, const char *what)
+{
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    char *n = events_text(50000, seed, &t);
+    write_text("n.ndjson", n);
+    free(n);
+    pid_t p[4];
+    char out[4][32], err[4][32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(out[i], sizeof out[i], "n%d.csv", i);
+        snprintf(err[i], sizeof err[i], "n%d.err", i);
+        p[i] = ctr_job("n.ndjson", out[i], err[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        int s = wait_exit(p[i], 120, what);
+        cr_assert(eq(int, s, 0), "job %d of 4, %s: %s", i, what, slurp(err[i], NULL));
+        assert_file_csv(out[i], &t, what);
+    }
+}
+
 Test(jobs, two_jobs_at_once, .init = setup, .fini = teardown, .timeout = 300)
 {
     uint64_t seed = (uint64_t)time(NULL);
@@ -276,26 +299,7 @@ Test(jobs, submitted_jobs, .init = setup, .fini = teardown, .timeout = 300)
     free(st);
 
     /* the nodes are free: SL_NODE_JOBS jobs at once all run */
-    static struct truth tn;
-    memset(&tn, 0, sizeof tn);
-    char *n = events_text(50000, seed + 9, &tn);
-    write_text("n.ndjson", n);
-    free(n);
-    pid_t p[4];
-    for (int i = 0; i < 4; i++) {
-        char out[32], err[32];
-        snprintf(out, sizeof out, "n%d.csv", i);
-        snprintf(err, sizeof err, "n%d.err", i);
-        p[i] = ctr_job("n.ndjson", out, err);
-    }
-    for (int i = 0; i < 4; i++) {
-        char out[32], err[32];
-        snprintf(out, sizeof out, "n%d.csv", i);
-        snprintf(err, sizeof err, "n%d.err", i);
-        int s = wait_exit(p[i], 120, "a job after the cancel");
-        cr_assert(eq(int, s, 0), "job %d of 4 after the cancel: %s", i, slurp(err, NULL));
-        assert_file_csv(out, &tn, "a job after the cancel");
-    }
+    four_jobs_exact(seed + 9, "a job after the cancel");
     cluster_down(&cl);
     clean_jobs_dir();
     finish();
@@ -316,27 +320,10 @@ Test(jobs, killed_client, .init = setup, .fini = teardown, .timeout = 300)
     wait_exit(big, 10, "the killed client");
     /* once its lease has run out, every slot of every node is free: 4 jobs at once run */
     usleep((useconds_t)(LIVENESS_MS + 1500) * 1000);
-    static struct truth t;
-    memset(&t, 0, sizeof t);
-    char *n = events_text(50000, seed, &t);
-    write_text("n.ndjson", n);
-    free(n);
-    pid_t p[4];
-    for (int i = 0; i < 4; i++) {
-        char out[32], err[32];
-        snprintf(out, sizeof out, "n%d.csv", i);
-        snprintf(err, sizeof err, "n%d.err", i);
-        p[i] = ctr_job("n.ndjson", out, err);
-    }
-    for (int i = 0; i < 4; i++) {
-        char out[32], err[32];
-        snprintf(out, sizeof out, "n%d.csv", i);
-        snprintf(err, sizeof err, "n%d.err", i);
-        int s = wait_exit(p[i], 120, "a job after the kill");
-        cr_assert(eq(int, s, 0), "job %d of 4, %.1f s after the kill (liveness %d ms): %s", i,
-                  now_s() - killed, LIVENESS_MS, slurp(err, NULL));
-        assert_file_csv(out, &t, "a job after a killed client");
-    }
+    char what[128];
+    snprintf(what, sizeof what, "a job started %.1f s after the kill (liveness %d ms)",
+             now_s() - killed, LIVENESS_MS);
+    four_jobs_exact(seed, what);
     cluster_down(&cl);
     finish();
 }
