@@ -45,6 +45,8 @@ const sl_opt *sl_opts_get(const sl_opts *o, const char *key)
 /* Writes "NAME:LINE:COL: PFX.KEY: " for item it (or "PFX.KEY: " without a place) and the
  * message. Returns SL_ECONFIG. */
 static int vfail(const sl_opts *o, const char *pfx, const char *key, const sl_opt *it, char *msg,
+                 size_t msglen, const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+static int vfail(const sl_opts *o, const char *pfx, const char *key, const sl_opt *it, char *msg,
                  size_t msglen, const char *fmt, va_list ap)
 {
     if (!msg || !msglen)

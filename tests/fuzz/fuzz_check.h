@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "sink.h"
+#include "source.h"
 
 /* An invariant of the code under test: a violation stops the fuzzer with a crash. */
 #define FUZZ_REQUIRE(cond)                                                                         \
@@ -28,12 +30,29 @@ static inline void fuzz_check_pe_shape(const sl_pe_cfg *pe)
     FUZZ_REQUIRE((unsigned)pe->kind <= SL_PE_USER);
 }
 
+/* Kind options: a count within the array, NUL-terminated keys and values. */
+static inline void fuzz_check_opts_shape(const sl_opts *o)
+{
+    FUZZ_TERMINATED(o->name);
+    FUZZ_TERMINATED(o->common);
+    FUZZ_REQUIRE(o->n <= SL_OPTS_MAX);
+    for (uint32_t i = 0; i < o->n; i++) {
+        FUZZ_TERMINATED(o->item[i].key);
+        FUZZ_TERMINATED(o->item[i].val);
+    }
+}
+
 static inline void fuzz_check_topology_shape(const sl_topology *t)
 {
     FUZZ_TERMINATED(t->device);
     FUZZ_TERMINATED(t->source.path);
-    FUZZ_REQUIRE((unsigned)t->source.kind <= SL_SRC_GENERATOR);
+    FUZZ_REQUIRE(sl_source_kind_name(t->source.kind) != NULL); /* a row of host/io's table */
     FUZZ_REQUIRE((unsigned)t->source.format <= SL_FMT_CSV);
+    fuzz_check_opts_shape(&t->source.opts);
+    FUZZ_REQUIRE(sl_sink_kind_name(t->sink.kind) != NULL);
+    FUZZ_REQUIRE((unsigned)t->sink.format <= SL_SINK_NDJSON);
+    FUZZ_REQUIRE((unsigned)t->sink.mode <= SL_SINK_CHANGES);
+    fuzz_check_opts_shape(&t->sink.opts);
     fuzz_check_pe_shape(&t->pe);
     FUZZ_REQUIRE(t->nnext < SL_STAGES_MAX);
     for (uint32_t i = 0; i < t->nnext; i++) {
