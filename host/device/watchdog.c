@@ -276,8 +276,18 @@ void sl_crash_line(int sig, char *buf, size_t len)
     pthread_mutex_unlock(&note_mu);
 }
 
+/* Set by the first thread that faults: it alone writes the line. */
+static atomic_flag crashing = ATOMIC_FLAG_INIT;
+
 static void on_crash(int sig)
 {
+    /* Several device threads can fault at once (a kernel writing out of bounds runs on all of
+     * them). A second one must not reach the default action (which kills the process) before
+     * the first has written the line: it waits here, and the first one's signal ends the process.
+     */
+    if (atomic_flag_test_and_set(&crashing))
+        for (;;)
+            pause();
     char line[NOTE_MAX + 128];
     size_t n = build_line(sig, line, sizeof line - 1);
     line[n++] = '\n';
@@ -287,14 +297,19 @@ static void on_crash(int sig)
             break;
         off += (size_t)w;
     }
-    /* SA_RESETHAND restored the default action. With a previous handler (a sanitizer's), put it
-     * back instead. Either way the signal, blocked until this returns, is then delivered again
-     * (and a fault repeats when the instruction runs again): the default action kills the
-     * process with the signal, as without this handler. */
+    /* Back to the previous handler (a sanitizer's) or the default action, then the signal again:
+     * blocked until this returns, it is delivered then (and a fault repeats when the instruction
+     * runs again), so the process ends as it would have without this handler. */
     const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
     if ((prev->sa_flags & SA_SIGINFO) ||
         (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN))
         sigaction(sig, prev, NULL);
+    else
+        sigaction(sig, &dfl, NULL);
     raise(sig);
 }
 
@@ -308,7 +323,7 @@ int sl_crash_report_install(const char *prog)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
-    sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+    sa.sa_flags = SA_ONSTACK; /* not SA_RESETHAND: see on_crash */
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &prev_segv) != 0 || sigaction(SIGBUS, &sa, &prev_bus) != 0)
         return SL_EINVAL;
