@@ -828,7 +828,7 @@ Test(sinks, kind_keys_checked)
     topo(&t, SL_SINK_ZMQ, SL_SINK_CSV, SL_SINK_FULL, 0);
     char msg[512] = "";
     cr_assert(eq(int, sl_sink_check(&t, msg, sizeof msg), SL_ECONFIG));
-    cr_assert(strstr(msg, "missing key \"connect\"") != NULL, "%s", msg);
+    cr_assert(strstr(msg, "missing required key \"connect\"") != NULL, "%s", msg);
     topo(&t, SL_SINK_REDIS, SL_SINK_CSV, SL_SINK_FULL, 0);
     opt(&t, "key", "c:{campaign_id}:{window_start}");
     cr_assert(eq(int, sl_sink_check(&t, msg, sizeof msg), 0), "%s", msg);

@@ -434,6 +434,8 @@ static void opts_fields(struct codec *c, sl_opts *o)
 {
     STR(c, o->name);
     STR(c, o->common);
+    U32(c, o->line);
+    U32(c, o->col);
     LIST(c, o->n, o->item, "kind options", opt_fields);
 }
 

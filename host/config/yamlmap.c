@@ -377,6 +377,10 @@ int sl_ym_scan_rest(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
 {
     snprintf(rest->name, sizeof rest->name, "%s", c->name ? c->name : "");
     name_list(rest->common, sizeof rest->common, "", keys, nkeys);
+    if (n) {
+        rest->line = (uint32_t)n->start_mark.line + 1;
+        rest->col = (uint32_t)n->start_mark.column + 1;
+    }
     return scan(c, n, path, keys, nkeys, f, rest);
 }
 

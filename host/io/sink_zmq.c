@@ -43,13 +43,10 @@ static int read_cfg(const sl_topology *t, struct zcfg *z, char *msg, size_t msgl
         (rc = sl_opts_u64(o, PFX, "hwm", 1, 1000000, &z->hwm, msg, msglen)) ||
         (rc = sl_opts_u64(o, PFX, "message_bytes", 1024, 1 << 30, &z->max_bytes, msg, msglen)))
         return rc;
-    if (!z->endpoint[0]) {
-        snprintf(msg, msglen,
-                 "%s%ssink: missing key \"connect\" (sink type zmq: an endpoint such "
-                 "as tcp://127.0.0.1:5700)",
-                 o->name, o->name[0] ? ": " : "");
-        return SL_ECONFIG;
-    }
+    if (!z->endpoint[0])
+        return sl_opts_missing(o, PFX, "connect",
+                               "sink type zmq: an endpoint such as tcp://127.0.0.1:5700", msg,
+                               msglen);
     if (strncmp(z->endpoint, "tcp://", 6) != 0 && strncmp(z->endpoint, "ipc://", 6) != 0)
         return sl_opts_fail(o, PFX, "connect", msg, msglen,
                             "expected a tcp:// or ipc:// endpoint, got \"%s\"", z->endpoint);

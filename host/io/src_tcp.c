@@ -89,10 +89,8 @@ static int tcp_read_opts(const sl_topology *t, char *bind, size_t bindsz, uint64
     int rc = sl_opts_known(o, "source", "source type tcp", tcp_keys, 3, msg, msglen);
     if (rc)
         return rc;
-    if (!sl_opts_get(o, "bind")) {
-        snprintf(msg, msglen, "source: missing required key \"bind\" (source.type is tcp)");
-        return SL_ECONFIG;
-    }
+    if (!sl_opts_get(o, "bind"))
+        return sl_opts_missing(o, "source", "bind", "source.type is tcp", msg, msglen);
     if ((rc = sl_opts_str(o, "source", "bind", bind, bindsz, msg, msglen)))
         return rc;
     char host[SL_OPT_VAL_MAX], port[8];

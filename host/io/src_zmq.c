@@ -39,10 +39,8 @@ static int zmq_read_opts(const sl_topology *t, char *bind, size_t bindsz, uint64
     int rc = sl_opts_known(o, "source", "source type zmq", zmq_keys, 3, msg, msglen);
     if (rc)
         return rc;
-    if (!sl_opts_get(o, "bind")) {
-        snprintf(msg, msglen, "source: missing required key \"bind\" (source.type is zmq)");
-        return SL_ECONFIG;
-    }
+    if (!sl_opts_get(o, "bind"))
+        return sl_opts_missing(o, "source", "bind", "source.type is zmq", msg, msglen);
     if ((rc = sl_opts_str(o, "source", "bind", bind, bindsz, msg, msglen)))
         return rc;
     if (!strstr(bind, "://"))

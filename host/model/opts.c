@@ -73,6 +73,20 @@ int sl_opts_fail(const sl_opts *o, const char *pfx, const char *key, char *msg, 
     return rc;
 }
 
+int sl_opts_missing(const sl_opts *o, const char *pfx, const char *key, const char *why, char *msg,
+                    size_t msglen)
+{
+    if (!msg || !msglen)
+        return SL_ECONFIG;
+    int k = 0;
+    if (o->line && o->name[0])
+        k = snprintf(msg, msglen, "%s:%u:%u: ", o->name, o->line, o->col);
+    if (k >= 0 && (size_t)k < msglen)
+        snprintf(msg + k, msglen - (size_t)k, "%s: missing required key \"%s\" (%s)", pfx, key,
+                 why);
+    return SL_ECONFIG;
+}
+
 int sl_opts_known(const sl_opts *o, const char *pfx, const char *what, const char *const *known,
                   size_t nknown, char *msg, size_t msglen)
 {

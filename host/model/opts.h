@@ -24,8 +24,9 @@ typedef struct sl_opt {
 } sl_opt;
 
 typedef struct sl_opts {
-    char name[256];   /* the file the keys came from ("" when none) */
-    char common[256]; /* the mapping's other keys, ", "-separated, for unknown-key messages */
+    char name[256];     /* the file the keys came from ("" when none) */
+    char common[256];   /* the mapping's other keys, ", "-separated, for unknown-key messages */
+    uint32_t line, col; /* where the mapping starts (1-based; 0: not from a file) */
     uint32_t n;
     sl_opt item[SL_OPTS_MAX];
 } sl_opts;
@@ -45,6 +46,10 @@ const sl_opt *sl_opts_get(const sl_opts *o, const char *key);
  * tcp"), said only when the kind takes keys of its own. Returns 0 or SL_ECONFIG. */
 int sl_opts_known(const sl_opts *o, const char *pfx, const char *what, const char *const *known,
                   size_t nknown, char *msg, size_t msglen);
+
+/* Fails at the mapping with "PFX: missing required key "KEY" (WHY)". Returns SL_ECONFIG. */
+int sl_opts_missing(const sl_opts *o, const char *pfx, const char *key, const char *why, char *msg,
+                    size_t msglen);
 
 /* Typed getters: absent keys leave *out as it is and return 0; a value that is wrong fails
  * with a message at its line and column and returns SL_ECONFIG. */
