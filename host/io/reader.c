@@ -393,6 +393,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
                 r->discarding = 0;
                 break;
             }
+            r->nowait = n > 0;
             if ((rc = refill(r)))
                 goto fatal;
             continue;
