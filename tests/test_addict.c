@@ -199,3 +199,42 @@ Test(addict, destroy_nulls_pointer)
     sl_addict_destroy(NULL);
     cr_assert_null(d);
 }
+
+/* sl_addict_next walks the recorded ids in order, once each, from a kept cursor: ids with NUL
+ * bytes inside, repeats (not recorded twice) and growth of the arena in between. Checked against
+ * the list of first occurrences kept here. */
+Test(addict, next_walks_new_ids_in_order)
+{
+    sl_addict *d = sl_addict_new();
+    cr_assert_not_null(d);
+    enum { N = 50000 };
+    static char want[N][24];
+    static size_t want_len[N];
+    size_t nwant = 0, cursor = 0, seen = 0;
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < N / 5; i++) {
+            char id[24];
+            size_t len = (size_t)snprintf(id, sizeof id, "a%d", round * (N / 5) + i);
+            if (i % 7 == 0)
+                id[0] = '\0'; /* an id with a NUL byte inside */
+            uint64_t k;
+            cr_assert(eq(int, sl_addict_intern(d, id, len, &k), 0));
+            memcpy(want[nwant], id, len);
+            want_len[nwant++] = len;
+            if (i % 3 == 0) /* the same again: nothing new to walk */
+                cr_assert(eq(int, sl_addict_intern(d, id, len, &k), 0));
+        }
+        uint64_t key;
+        const char *id;
+        size_t len;
+        while (sl_addict_next(d, &cursor, &key, &id, &len)) {
+            cr_assert(lt(sz, seen, nwant), "more ids walked than recorded");
+            cr_assert(eq(sz, len, want_len[seen]), "id %zu", seen);
+            cr_assert(eq(int, memcmp(id, want[seen], len), 0), "id %zu", seen);
+            cr_assert(eq(u64, key, sl_key_hash(want[seen], len)), "id %zu", seen);
+            seen++;
+        }
+        cr_assert(eq(sz, seen, nwant), "round %d", round);
+    }
+    sl_addict_destroy(&d);
+}

@@ -8,9 +8,14 @@
 
 struct entry {
     uint64_t key; /* 0 = empty (sl_key_hash never returns 0) */
-    uint32_t off; /* into arena */
+    uint32_t off; /* into arena: the id's bytes */
     uint32_t len;
 };
+
+/* The arena holds the ids in the order they were recorded, each as a header (its key and
+ * length, ARENA_HDR bytes, native order) followed by its bytes and a NUL: sl_addict_next walks
+ * it from any earlier position. */
+#define ARENA_HDR (sizeof(uint64_t) + sizeof(uint32_t))
 
 struct sl_addict {
     struct entry *slots;
@@ -80,11 +85,12 @@ int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key)
         *key = k;
         return 0;
     }
-    if (d->arena_len + len + 1 > UINT32_MAX)
+    size_t need = ARENA_HDR + len + 1;
+    if (d->arena_len + need > UINT32_MAX)
         return SL_ENOMEM;
-    if (d->arena_len + len + 1 > d->arena_cap) {
+    if (d->arena_len + need > d->arena_cap) {
         size_t ncap = d->arena_cap ? d->arena_cap * 2 : 65536;
-        while (ncap < d->arena_len + len + 1)
+        while (ncap < d->arena_len + need)
             ncap *= 2;
         char *na = realloc(d->arena, ncap);
         if (!na)
@@ -98,10 +104,14 @@ int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key)
             return rc;
         i = find(d->slots, d->cap, k);
     }
-    memcpy(d->arena + d->arena_len, id, len);
-    d->arena[d->arena_len + len] = '\0';
-    d->slots[i] = (struct entry){k, (uint32_t)d->arena_len, (uint32_t)len};
-    d->arena_len += len + 1;
+    char *at = d->arena + d->arena_len;
+    uint32_t len32 = (uint32_t)len;
+    memcpy(at, &k, sizeof k);
+    memcpy(at + sizeof k, &len32, sizeof len32);
+    memcpy(at + ARENA_HDR, id, len);
+    at[ARENA_HDR + len] = '\0';
+    d->slots[i] = (struct entry){k, (uint32_t)(d->arena_len + ARENA_HDR), len32};
+    d->arena_len += need;
     d->count++;
     *key = k;
     return 0;
@@ -122,4 +132,18 @@ const char *sl_addict_get(const sl_addict *d, uint64_t key, size_t *len)
 size_t sl_addict_count(const sl_addict *d)
 {
     return d->count;
+}
+
+int sl_addict_next(const sl_addict *d, size_t *cursor, uint64_t *key, const char **id, size_t *len)
+{
+    if (*cursor + ARENA_HDR > d->arena_len)
+        return 0;
+    const char *at = d->arena + *cursor;
+    uint32_t len32;
+    memcpy(key, at, sizeof *key);
+    memcpy(&len32, at + sizeof *key, sizeof len32);
+    *id = at + ARENA_HDR;
+    *len = len32;
+    *cursor += ARENA_HDR + len32 + 1;
+    return 1;
 }

@@ -32,4 +32,11 @@ const char *sl_addict_get(const sl_addict *d, uint64_t key, size_t *len);
 /* Returns the number of distinct ids recorded. */
 size_t sl_addict_count(const sl_addict *d);
 
+/* Walks the ids in the order they were recorded: *cursor starts at 0; each call that returns 1
+ * gives the next id after *cursor (its key, bytes and length; valid until the next
+ * sl_addict_intern) and moves *cursor past it; 0 when none was recorded since. Keeping the
+ * cursor and calling again later yields only the ids recorded meanwhile (a cluster node ships
+ * the ids it read to the client this way). */
+int sl_addict_next(const sl_addict *d, size_t *cursor, uint64_t *key, const char **id, size_t *len);
+
 #endif
