@@ -67,6 +67,7 @@ static void fill_job(sl_job *job)
                                  .start_ms = INT64_C(-1234567890123),
                                  .events_per_ms = 31,
                                  .users = 4242};
+    t->source.ingest = SL_INGEST_NODES;
     t->filter_types = 0x5;
     for (uint32_t i = 0; i < SL_OPTS_MAX; i++) { /* kind options, both lists full */
         char k[16], v[16];
@@ -151,7 +152,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB005", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB006", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -223,8 +224,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB006", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 6, and this node reads version 5", ep, sizeof ep);
+    memcpy(q, "SLJOB007", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 7, and this node reads version 6", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */
@@ -237,7 +238,7 @@ Test(job, other_versions_refused)
     refused(v3, 8 + 100, "format version 3", ep, sizeof ep);
     cr_assert(eq(str, ep, ""));
 
-    const char *tags[] = {"SLJOB04x", "SLJOBabc", "XLJOB005", "sljob005", "SLJOB"};
+    const char *tags[] = {"SLJOB04x", "SLJOBabc", "XLJOB006", "sljob006", "SLJOB"};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
         memcpy(q, p, len);
         memcpy(q, tags[i], strlen(tags[i]) < 8 ? strlen(tags[i]) : 8);

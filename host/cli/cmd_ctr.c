@@ -42,6 +42,8 @@ void usage_ctr(FILE *o)
             "                         is the same as in one process)\n"
             "      --cluster FILE     run on the running cluster of FILE (sluice cluster up)\n"
             "      --job-id ID        with --cluster: the job's id on the nodes (1..16777215)\n"
+            "      --ingest-on-nodes  with --nodes or --cluster: every node reads its own part of\n"
+            "                         the --input file and routes each event to its key's node\n"
             "      --devices N|all    spread the ads over the first N devices --device selects\n"
             "                         (or all of them); the output is the same as on one\n"
             "generator (without --input):\n"
@@ -71,6 +73,8 @@ void usage_run(FILE *o)
             "                      ends the input and writes the final rows, a second cancels\n"
             "      --job-id ID     with --cluster: the job's id on the nodes (1..16777215)\n"
             "      --nodes N       run on N local node processes started for this run\n"
+            "      --ingest-on-nodes  with --nodes or --cluster: every node reads its part of the\n"
+            "                      source (source.ingest: nodes, docs/cluster.md)\n"
             "      --devices N|all spread the keys over N devices (one-stage topologies)\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
@@ -100,6 +104,8 @@ int cmd_ctr(int argc, char **argv)
     int show_top = !a.input && !a.output;
     if (cli_check_target("ctr", &a.tg))
         return 2;
+    if (a.tg.ingest_nodes)
+        t.source.ingest = SL_INGEST_NODES;
     return cli_execute(&t, &rc, show_top ? a.top : 0, a.min_impressions, &a.tg);
 }
 
@@ -127,5 +133,7 @@ int cmd_run(int argc, char **argv)
     struct report_ctx rc = cli_report_ctx(&a);
     if (cli_check_target("run", &a.tg))
         return 2;
+    if (a.tg.ingest_nodes)
+        t.source.ingest = SL_INGEST_NODES;
     return cli_execute(&t, &rc, 0, 0, &a.tg);
 }

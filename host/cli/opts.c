@@ -38,6 +38,7 @@ enum {
     OPT_EVERY_EVENTS,
     OPT_SNAPSHOTS,
     OPT_MAX_WAIT,
+    OPT_INGEST_NODES,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -78,6 +79,7 @@ static const struct cli_opt cli_opts[] = {
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
     {"job-id", REQ, OPT_JOB_ID, CLI_CTR | CLI_RUN, 1, 0xffffff},
+    {"ingest-on-nodes", NO, OPT_INGEST_NODES, CLI_CTR | CLI_RUN, 0, 0},
     {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
     {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
     {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},
@@ -182,6 +184,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_NODES:
         a->tg.nodes = (uint32_t)v;
+        break;
+    case OPT_INGEST_NODES:
+        a->tg.ingest_nodes = 1;
         break;
     case OPT_WINDOW:
         t->pe.window_ms = (int64_t)v;
@@ -324,6 +329,13 @@ int cli_check_target(const char *name, const struct cli_target *tg)
     }
     if (tg->job_id && !tg->cluster_file) {
         fprintf(stderr, "%s %s: --job-id names a job of a running cluster: it needs --cluster\n",
+                cli_prog, name);
+        return 2;
+    }
+    if (tg->ingest_nodes && !tg->nodes && !tg->cluster_file) {
+        fprintf(stderr,
+                "%s %s: --ingest-on-nodes splits the input between cluster nodes: it needs "
+                "--nodes or --cluster\n",
                 cli_prog, name);
         return 2;
     }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct client {
     uint32_t stream;
     sl_pipeline_report *rep;
     uint64_t polls;
+    sl_addict *dict; /* ids for the sink; filled by the nodes (SL_MSG_DICT) when they ingest */
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
@@ -104,6 +106,39 @@ static int check_report(sl_node_report *r, uint32_t node)
     return 0;
 }
 
+/* Records the ids of an SL_MSG_DICT payload from node `node` for the sink. Returns 0, or an
+ * sl_err with c->msg (two ids with one key: the one-process run would refuse the second id's
+ * lines; here the job fails rather than merge two ads). A malformed payload is counted as a
+ * rejected frame. */
+static int take_dict(struct client *c, uint32_t node, const unsigned char *p, size_t len)
+{
+    size_t at = 0, idlen;
+    uint64_t key, k;
+    const char *id;
+    int r;
+    while ((r = sl_dict_get(p, len, &at, &key, &id, &idlen)) == 1) {
+        int rc = sl_addict_intern(c->dict, id, idlen, &k);
+        if (rc == SL_ENOMEM) {
+            snprintf(c->msg, c->msglen, "out of memory keeping ad ids");
+            return rc;
+        }
+        if (rc == SL_ECOLLISION) {
+            snprintf(c->msg, c->msglen,
+                     "node %u read an ad id (%zu bytes) whose 64-bit key another id has: the two "
+                     "ads cannot be told apart",
+                     node, idlen);
+            return SL_ECOLLISION;
+        }
+        if (rc || k != key) {
+            c->crep->rejected++; /* an id that does not hash to its key: a broken frame */
+            return 0;
+        }
+    }
+    if (r < 0)
+        c->crep->rejected++;
+    return 0;
+}
+
 /* Takes every result frame waiting. Returns 0, or an sl_err when a node aborted the job. */
 static int receive(struct client *c)
 {
@@ -146,6 +181,22 @@ static int receive(struct client *c)
             c->crep->node[h->source] = nr;
             c->done_from[h->source] = 1;
             c->done++;
+        } else if (h->kind == SL_MSG_DICT) {
+            int rc = take_dict(c, h->source, f.payload, h->payload_len);
+            if (rc)
+                return rc;
+        } else if (h->kind == SL_MSG_BADLINE) {
+            const sl_pipeline_opts *po = c->o->po;
+            sl_badline b;
+            if (sl_badline_decode(f.payload, h->payload_len, &b)) {
+                c->crep->rejected++;
+                continue;
+            }
+            if (po && po->on_bad &&
+                po->on_bad(po->bad_ud, b.line, b.column, b.byte_offset, b.reason)) {
+                snprintf(c->msg, c->msglen, "stopped at the first malformed line (--strict)");
+                return SL_EPARSE;
+            }
         } else if (h->kind == SL_MSG_ABORT) {
             size_t l = h->payload_len < c->msglen - 1 ? (size_t)h->payload_len : c->msglen - 1;
             memcpy(c->msg, f.payload, l);
@@ -335,6 +386,63 @@ static int turn(void *ud, char *msg, size_t msglen)
             return rc;
         if ((++c->polls % 5) == 0 && ((rc = check_alive(c)) || (rc = check_cancel(c))))
             return rc;
+    }
+}
+
+/* The job's life when the nodes read its input (source.ingest: nodes): once every node has
+ * taken the JOB frame (acknowledged it), GO tells them to start reading; on a stop signal STOP
+ * tells them to close their inputs and finish. Both are repeated with the leases. Returns when
+ * every node is done, or an sl_err. */
+static int run_on_nodes(struct client *c)
+{
+    const sl_pipeline_opts *po = c->o->po;
+    uint32_t stream0 = sl_job_stream(c->job_id, 0);
+    uint64_t last_sent = 0;
+    int go = 0, stop_sent = 0;
+    while (c->done < c->n) {
+        int rc;
+        if ((rc = service(c, 20)) || (rc = check_alive(c)) || (rc = check_cancel(c)))
+            return rc;
+        uint64_t now = sl_net_now_us();
+        if (!go) {
+            go = 1;
+            for (uint32_t d = 0; d < c->n; d++)
+                if (sl_outbox_queued_bytes(c->to[d]))
+                    go = 0; /* its JOB frame is not acknowledged yet */
+            if (go)
+                last_sent = 0;
+        }
+        int stopping = po && po->stop && *po->stop;
+        if (!go ||
+            (now - last_sent < (uint64_t)SL_LEASE_EVERY_MS * 1000 && !(stopping && !stop_sent)))
+            continue;
+        last_sent = now;
+        for (uint32_t d = 0; d < c->n; d++) {
+            sl_outbox_send_now(c->ctl_to[d], SL_MSG_GO, stream0, NULL, 0);
+            if (stopping)
+                sl_outbox_send_now(c->ctl_to[d], SL_MSG_STOP, stream0, NULL, 0);
+        }
+        stop_sent |= stopping;
+    }
+    return 0;
+}
+
+/* Adds what the nodes' own sources read (their DONE reports) to the run's report. */
+static void report_node_input(struct client *c)
+{
+    sl_pipeline_report *rep = c->rep;
+    for (uint32_t d = 0; d < c->n; d++) {
+        const sl_node_report *r = &c->crep->node[d];
+        if (!r->ingested)
+            continue;
+        rep->input.lines += r->in_lines;
+        rep->input.records += r->in_records;
+        rep->input.bad += r->in_bad;
+        rep->input.blank += r->in_blank;
+        rep->input.bytes += r->in_bytes;
+        rep->filtered += r->in_filtered;
+        for (int i = 0; i < 4; i++)
+            rep->engine.type_counts[i] += r->in_types[i];
     }
 }
 
@@ -553,9 +661,26 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     if ((rc = open_net(&c)))
         goto out;
     job.topo = *t;
-    /* The input is read here, never on a node: a live source (zmq, tcp, a followed file: kinds
-     * of host/io's table that the job format does not name) travels as stdin. */
-    if (job.topo.source.kind > SL_SRC_GENERATOR) {
+    int on_nodes = t->source.ingest == SL_INGEST_NODES;
+    if (on_nodes) {
+        /* every node reads its own part; a file's path must mean the same to them */
+        char why[512];
+        if ((rc = sl_source_splittable(t, why, sizeof why))) {
+            snprintf(msg, msglen, "source.ingest: nodes: %s", why);
+            goto out;
+        }
+        if (t->source.kind == SL_SRC_FILE && t->source.path[0] != '/') {
+            char abs[PATH_MAX];
+            if (!realpath(t->source.path, abs) || strlen(abs) >= sizeof job.topo.source.path) {
+                snprintf(msg, msglen, "cannot resolve %s: %s", t->source.path, strerror(errno));
+                rc = SL_EIO;
+                goto out;
+            }
+            snprintf(job.topo.source.path, sizeof job.topo.source.path, "%s", abs);
+        }
+    } else if (job.topo.source.kind > SL_SRC_GENERATOR) {
+        /* The input is read here: a live source (zmq, tcp, a followed file: kinds of host/io's
+         * table that the nodes need not read) travels as stdin. */
         job.topo.source.kind = SL_SRC_STDIN;
         job.topo.source.path[0] = '\0';
     }
@@ -596,25 +721,30 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     c.last_turn_us = sl_net_now_us();
     for (uint32_t d = 0; d < c.n; d++)
         c.heard_us[d] = c.last_turn_us;
-    if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
-        goto out;
-
     c.map = map;
     c.part = part;
     c.npart = npart;
     c.stream = stream;
     c.rep = rep;
-    sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
-    if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
-        goto out;
-    for (uint32_t d = 0; d < c.n; d++)
-        if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream, NULL, 0)) {
-            rc = SL_ENOMEM;
+    c.dict = dict;
+    if (on_nodes) {
+        if ((rc = run_on_nodes(&c)))
             goto out;
+    } else {
+        if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
+            goto out;
+        sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
+        if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
+            goto out;
+        for (uint32_t d = 0; d < c.n; d++)
+            if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream, NULL, 0)) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+        while (c.done < c.n) {
+            if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)))
+                goto out;
         }
-    while (c.done < c.n) {
-        if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)))
-            goto out;
     }
     /* Acknowledge the last frames (DONE), so that the nodes end the job now, not when this
      * client's lease runs out. */
@@ -664,6 +794,8 @@ out:
     rep->engine.rows_emitted = c.final.n + c.windows.n;
     if (src)
         sl_pipeline_report_source(rep, src);
+    else if (c.rep)
+        report_node_input(&c);
     snprintf(rep->device.platform, sizeof rep->device.platform, "cluster");
     snprintf(rep->device.name, sizeof rep->device.name, "%u node%s", c.n, c.n == 1 ? "" : "s");
     teardown(&c);

@@ -111,7 +111,7 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
     }
     if (!sl_source_kind_name(t->source.kind) || (unsigned)t->source.format > SL_FMT_CSV ||
         !sl_sink_kind_name(t->sink.kind) || (unsigned)t->sink.format > SL_SINK_NDJSON ||
-        (unsigned)t->sink.mode > SL_SINK_CHANGES) {
+        (unsigned)t->sink.mode > SL_SINK_CHANGES || (unsigned)t->source.ingest > SL_INGEST_NODES) {
         snprintf(err, errlen, "job refused: unknown source or sink kind, format or mode");
         return -1;
     }
@@ -183,7 +183,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 5
+#define JOB_VERSION 6
 
 struct codec {
     int decoding;
@@ -447,6 +447,7 @@ static void topology_fields(struct codec *c, sl_topology *t)
     ENUM(c, t->source.format);
     gen_fields(c, &t->source.gen);
     opts_fields(c, &t->source.opts);
+    ENUM(c, t->source.ingest);
     U32(c, t->filter_types);
     pe_fields(c, &t->pe);
     LIST(c, t->nnext, t->next, "further stages", stage_fields);
@@ -552,4 +553,57 @@ void sl_job_clear(sl_job *job)
         free(job->join_text[i]);
         job->join_text[i] = NULL;
     }
+}
+
+/* ---- what ingesting nodes send the client -------------------------------------------------- */
+
+size_t sl_badline_encode(const sl_badline *b, unsigned char *buf)
+{
+    sl_le_put(buf, b->line, 8);
+    sl_le_put(buf + 8, b->byte_offset, 8);
+    sl_le_put(buf + 16, b->column, 4);
+    size_t r = strnlen(b->reason, sizeof b->reason - 1);
+    memcpy(buf + 20, b->reason, r);
+    return 20 + r;
+}
+
+int sl_badline_decode(const unsigned char *p, size_t len, sl_badline *b)
+{
+    if (len < 20 || len > SL_BADLINE_MAX)
+        return -1;
+    b->line = sl_le_get(p, 8);
+    b->byte_offset = sl_le_get(p + 8, 8);
+    b->column = (uint32_t)sl_le_get(p + 16, 4);
+    memcpy(b->reason, p + 20, len - 20);
+    b->reason[len - 20] = '\0';
+    return 0;
+}
+
+int sl_dict_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
+                size_t len)
+{
+    if (len > SL_ADID_MAX || *at + 12 + len > cap)
+        return 0;
+    sl_le_put(buf + *at, key, 8);
+    sl_le_put(buf + *at + 8, len, 4);
+    memcpy(buf + *at + 12, id, len);
+    *at += 12 + len;
+    return 1;
+}
+
+int sl_dict_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key, const char **id,
+                size_t *idlen)
+{
+    if (*at == len)
+        return 0;
+    if (*at > len || len - *at < 12)
+        return -1;
+    uint64_t l = sl_le_get(p + *at + 8, 4);
+    if (l == 0 || l > SL_ADID_MAX || len - *at - 12 < l)
+        return -1;
+    *key = sl_le_get(p + *at, 8);
+    *id = (const char *)p + *at + 12;
+    *idlen = (size_t)l;
+    *at += 12 + (size_t)l;
+    return 1;
 }

@@ -105,6 +105,40 @@ typedef struct sl_node_report {
     double busy_s;                         /* time from JOB to DONE */
     sl_columns cols;                       /* the last stage's output columns */
     int32_t windowed;                      /* rows carry a window start */
+    /* when the nodes ingest (source.ingest: nodes): what this node's source read */
+    int32_t ingested; /* 1: the fields below are this node's source's */
+    uint64_t in_lines, in_records, in_bad, in_blank, in_bytes; /* struct sl_reader_stats */
+    uint64_t in_filtered;                                      /* removed by the keyless filter */
+    uint64_t in_types[4];                 /* records passed on, by event type */
+    uint64_t in_messages, in_connections; /* zmq messages, tcp connections */
 } sl_node_report;
+
+/* A malformed line a node's source read (SL_MSG_BADLINE), where the whole input would number
+ * it: line and byte offset in the file (for a file's part), or as the source names it (zmq and
+ * tcp sources say the message or connection in the reason). */
+typedef struct sl_badline {
+    uint64_t line, byte_offset;
+    uint32_t column;
+    char reason[512];
+} sl_badline;
+
+/* Encodes b into buf (at least SL_BADLINE_MAX bytes): u64 line, u64 byte offset, u32 column,
+ * then the reason's bytes (truncated to fit). Returns the length. */
+#define SL_BADLINE_MAX (20 + 511)
+size_t sl_badline_encode(const sl_badline *b, unsigned char *buf);
+
+/* Decodes p[0..len) into *b (reason NUL-terminated). Returns 0, or -1 when it is not one. */
+int sl_badline_decode(const unsigned char *p, size_t len, sl_badline *b);
+
+/* SL_MSG_DICT entries: appends (key, id) at buf[*at] (u64 key, u32 length, bytes) when it fits
+ * in cap and returns 1 (moving *at past it), else 0. */
+int sl_dict_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
+                size_t len);
+
+/* The entry at p[*at]: 1 with its key, bytes and length (moving *at past it), 0 at the end of
+ * the payload, -1 when the payload is malformed (an entry cut short, or longer than an id may
+ * be). */
+int sl_dict_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key, const char **id,
+                size_t *idlen);
 
 #endif

@@ -27,6 +27,7 @@
 #include "placement.h"
 #include "jobctl.h"
 #include "registry.h"
+#include "source.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
@@ -38,6 +39,9 @@
 #define COURTESY_MAX 64
 #define ENDED_MAX 16 /* jobs that ended, remembered for courtesy acknowledgements */
 #define ENDED_FORGET_US UINT64_C(30000000) /* held frames of an ended job kept this long */
+#define INGEST_CHUNK 16384 /* records one read of a node's own source takes at most */
+#define INGEST_READS 4     /* reads of its source per loop turn */
+#define DICT_FRAME 65536   /* bytes of ids per SL_MSG_DICT frame */
 
 /* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
  * that pinged and left (or never listened) costs the node nothing but this slot. */
@@ -90,6 +94,19 @@ struct slot {
     sl_node_report rep;
     uint64_t t0_us, last_lease_us;
     char msg[2048];
+
+    /* ingest on this node (source.ingest: nodes): its part of the source, parsed here and routed
+     * to the owners of the keys; its ids go to the client (SL_MSG_DICT) */
+    sl_source *src;
+    sl_addict *dict;
+    FILE *src_in; /* a file's part (sl_slice_open), NULL for zmq and tcp */
+    sl_slice_info part;
+    uint64_t line0; /* lines of the file before the part (counted at the first bad line) */
+    int line0_known;
+    size_t dict_cursor;
+    int go, ingest_done, stop_asked, input_closed, read_full;
+    uint64_t bad_seen;
+    sl_rec *ibuf; /* INGEST_CHUNK records */
 };
 
 struct node {
@@ -105,12 +122,13 @@ struct node {
     sl_inbox *in[SL_NODE_PORTS];
     sl_inbox *ctl;
     struct admit_ctx admit[SL_NODE_PORTS];
-    sl_outbox *peer[SL_NODES_MAX][SL_NODE_PORTS]; /* [node][stage], stage >= 1, not self */
+    sl_outbox *peer[SL_NODES_MAX][SL_NODE_PORTS]; /* [node][stage], not self */
     sl_outbox *ctl_to[SL_NODES_MAX];              /* peers' control ports (ACK) */
     struct agent agent;
 
-    struct slot slot[SL_NODE_JOBS]; /* the jobs in progress */
-    sl_rec aligned[LOCAL_CHUNK];    /* a received frame's records, copied to aligned memory */
+    struct slot slot[SL_NODE_JOBS];    /* the jobs in progress */
+    sl_rec aligned[LOCAL_CHUNK];       /* a received frame's records, copied to aligned memory */
+    unsigned char dictbuf[DICT_FRAME]; /* an SL_MSG_DICT payload being filled */
     uint64_t last_loop_us, last_full_ack_us;
 
     /* jobs that ended lately: their senders may resend what this node took before the end
@@ -316,6 +334,17 @@ static void pump_replies(struct node *nd, uint64_t now)
 }
 
 /* The slot of job `job` in progress, or NULL. */
+static uint64_t all_nodes(const struct node *nd)
+{
+    return nd->n == 64 ? UINT64_MAX : (UINT64_C(1) << nd->n) - 1;
+}
+
+/* 1 when the nodes read the job's source (source.ingest: nodes), not its client. */
+static int nodes_ingest(const struct slot *sl)
+{
+    return sl->job.topo.source.ingest == SL_INGEST_NODES;
+}
+
 static struct slot *slot_of(struct node *nd, uint32_t job)
 {
     for (int i = 0; i < SL_NODE_JOBS; i++)
@@ -467,10 +496,17 @@ static void end_job(struct slot *sl, int graceful)
     agent_lease(nd, (int)(sl - nd->slot), NULL, 0);
     if (!graceful)
         for (uint32_t d = 0; d < nd->n; d++)
-            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+            for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
                 if (nd->peer[d][s])
                     sl_outbox_forget(nd->peer[d][s], mask, value);
     sl_chain_destroy(&sl->chain);
+    sl_source_destroy(&sl->src);
+    if (sl->src_in)
+        fclose(sl->src_in);
+    sl->src_in = NULL;
+    sl_addict_destroy(&sl->dict);
+    free(sl->ibuf);
+    sl->ibuf = NULL;
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&sl->joins[i]);
     sl_job_clear(&sl->job);
@@ -492,7 +528,7 @@ static void forget_old(struct node *nd, uint64_t now)
         if (!e->job || !e->at_us || now - e->at_us < age)
             continue;
         for (uint32_t d = 0; d < nd->n; d++)
-            for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+            for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
                 if (nd->peer[d][s])
                     sl_outbox_forget(nd->peer[d][s], 0xffffff00u, sl_job_stream(e->job, 0));
         e->at_us = 0; /* forgotten; still remembered for courtesy acknowledgements */
@@ -534,6 +570,165 @@ static void refuse_job(struct node *nd, const sl_frame *f, const char *why)
     }
     sl_job_clear(&other);
     sl_inbox_forget(nd->in[0], 0xffffff00u, f->h.stream);
+}
+
+/* ---- ingest on this node (source.ingest: nodes) -------------------------------------------- */
+
+static int advance(struct slot *sl);
+
+/* sl_bad_fn of a node's own source: the first SL_BADLINES_SENT malformed lines go to the client
+ * (which reports them as a one-process run would), numbered as in the whole file. */
+static int ingest_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset,
+                      const char *reason)
+{
+    struct slot *sl = ud;
+    if (++sl->bad_seen > SL_BADLINES_SENT || !sl->client)
+        return 0;
+    sl_badline b = {.line = line, .byte_offset = byte_offset, .column = (uint32_t)column};
+    if (sl->src_in) {
+        /* the part's line numbers and offsets count its repeated CSV header first */
+        uint64_t hdr_lines = sl->part.prefix ? 1 : 0;
+        if (!sl->line0_known) {
+            sl->line0_known = 1;
+            if (sl_slice_lines_before(sl->job.topo.source.path, sl->part.lo, &sl->line0))
+                sl->line0 = 0;
+        }
+        b.line = sl->line0 + (line > hdr_lines ? line - hdr_lines : line);
+        b.byte_offset =
+            sl->part.lo +
+            (byte_offset >= sl->part.prefix ? byte_offset - sl->part.prefix : byte_offset);
+        snprintf(b.reason, sizeof b.reason, "%s", reason);
+    } else {
+        snprintf(b.reason, sizeof b.reason, "node %u: %s", sl->nd->id, reason);
+    }
+    unsigned char buf[SL_BADLINE_MAX];
+    size_t len = sl_badline_encode(&b, buf);
+    sl_outbox_control(sl->client, SL_MSG_BADLINE, sl_job_stream(sl->job_id, sl->stages - 1), buf,
+                      len);
+    return 0;
+}
+
+/* Opens this node's part of the job's source. Returns 0 or an sl_err with err. */
+static int open_ingest(struct slot *sl, char *err, size_t errlen)
+{
+    struct node *nd = sl->nd;
+    sl_topology *t = &sl->job.topo;
+    sl->go = sl->ingest_done = sl->stop_asked = sl->input_closed = sl->read_full = 0;
+    sl->line0_known = 0;
+    sl->dict_cursor = 0;
+    sl->bad_seen = 0;
+    int rc = sl_source_part(t, nd->id, nd->n, &sl->src_in, &sl->part, err, errlen);
+    if (rc)
+        return rc;
+    sl->dict = sl_addict_new();
+    sl->ibuf = malloc(INGEST_CHUNK * sizeof *sl->ibuf);
+    if (!sl->dict || !sl->ibuf) {
+        snprintf(err, errlen, "out of memory");
+        return SL_ENOMEM;
+    }
+    if ((rc = sl_source_new(t, sl->src_in, sl->dict, ingest_bad, sl, &sl->src, err, errlen)))
+        return rc;
+    sl_source_set_wait(sl->src, 0);
+    const char *ep = sl_source_endpoint(sl->src);
+    if (ep)
+        logf_(nd, "job %u: takes input at %s", sl->job_id, ep);
+    else
+        logf_(nd, "job %u: reads bytes %" PRIu64 "..%" PRIu64 " of %s (%" PRIu64 " bytes)",
+              sl->job_id, sl->part.lo, sl->part.hi, t->source.path, sl->part.size);
+    return 0;
+}
+
+/* What this node holds for its peers' first stage: its own source's output. */
+static size_t ingest_queued(struct node *nd)
+{
+    size_t q = 0;
+    for (uint32_t d = 0; d < nd->n; d++)
+        if (nd->peer[d][0])
+            q += sl_outbox_queued_bytes(nd->peer[d][0]);
+    return q;
+}
+
+/* Sends the client the ids this node read since the last call. Returns 0 or SL_ENOMEM. */
+static int send_dict(struct slot *sl)
+{
+    struct node *nd = sl->nd;
+    size_t cap = nd->cl->net.max_payload < DICT_FRAME ? nd->cl->net.max_payload : DICT_FRAME;
+    size_t at = 0;
+    uint64_t key;
+    const char *id;
+    size_t len;
+    uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
+    while (sl_addict_next(sl->dict, &sl->dict_cursor, &key, &id, &len)) {
+        if (!sl_dict_put(nd->dictbuf, cap, &at, key, id, len)) {
+            if (sl_outbox_control(sl->client, SL_MSG_DICT, stream, nd->dictbuf, at))
+                return SL_ENOMEM;
+            at = 0;
+            sl_dict_put(nd->dictbuf, cap, &at, key, id, len);
+        }
+    }
+    if (at && sl_outbox_control(sl->client, SL_MSG_DICT, stream, nd->dictbuf, at))
+        return SL_ENOMEM;
+    return 0;
+}
+
+/* Reads what this node's source has (a few chunks at most, while its peers take what it sends),
+ * routes each record to the owner of its key, and at the end of its input ends the first stage
+ * for every node. */
+static void ingest_step(struct slot *sl)
+{
+    struct node *nd = sl->nd;
+    if (!sl->src || !sl->go || sl->ingest_done || sl->finishing)
+        return;
+    if (sl->stop_asked && !sl->input_closed) {
+        sl->input_closed = 1;
+        if (sl_source_close_input(sl->src)) {
+            abort_job(sl, "closing the input failed");
+            return;
+        }
+    }
+    sl->read_full = 0;
+    for (int k = 0; k < INGEST_READS && !sl_source_done(sl->src); k++) {
+        if (ingest_queued(nd) > OUT_LIMIT)
+            return; /* back-pressure: the peers take what was sent first */
+        long n = sl_source_read(sl->src, sl->ibuf, INGEST_CHUNK);
+        if (n < 0) {
+            abort_job(sl, n == SL_EIO ? "reading the input failed"
+                                      : "the input cannot be read past a malformed line");
+            return;
+        }
+        if (n == 0)
+            break;
+        for (long i = 0; i < n; i++)
+            sl->rep.in_types[sl->ibuf[i].type & 3]++;
+        if (send_dict(sl) || route(sl, 0, sl->ibuf, (size_t)n) || flush_local(sl, 0)) {
+            abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
+            return;
+        }
+        if ((size_t)n == INGEST_CHUNK)
+            sl->read_full = 1;
+    }
+    if (!sl_source_done(sl->src))
+        return;
+    if (send_dict(sl) || flush_local(sl, 0)) {
+        abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
+        return;
+    }
+    sl->ingest_done = 1;
+    uint32_t stream = sl_job_stream(sl->job_id, 0);
+    for (uint32_t d = 0; d < nd->n; d++) {
+        if (d == nd->id)
+            sl->eos_mask[0] |= UINT64_C(1) << d;
+        else if (sl_outbox_control(nd->peer[d][0], SL_FRAME_EOS, stream, NULL, 0)) {
+            abort_job(sl, "out of memory");
+            return;
+        }
+    }
+    sl_source_stats ss;
+    sl_source_get_stats(sl->src, &ss);
+    logf_(nd, "job %u: input ended: %" PRIu64 " records, %" PRIu64 " malformed", sl->job_id,
+          ss.input.records, ss.input.bad);
+    if (advance(sl))
+        abort_job(sl, sl->msg[0] ? sl->msg : "stage failed");
 }
 
 static void start_job(struct node *nd, const sl_frame *f)
@@ -628,13 +823,12 @@ static void start_job(struct node *nd, const sl_frame *f)
         return;
     }
     sl_chain_set_cancel(sl->chain, &nd->agent.cancel);
+    if (nodes_ingest(sl) && (rc = open_ingest(sl, err, sizeof err))) {
+        abort_job(sl, err);
+        return;
+    }
     logf_(nd, "job %u: %u stage(s), results to %s (%d job%s running)", sl->job_id, sl->stages,
           job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s");
-}
-
-static uint64_t all_nodes(const struct node *nd)
-{
-    return nd->n == 64 ? UINT64_MAX : (UINT64_C(1) << nd->n) - 1;
 }
 
 static void send_done(struct slot *sl)
@@ -667,13 +861,26 @@ static void send_done(struct slot *sl)
     }
     /* frames_in and bytes_in were counted as this job's frames arrived (handle) */
     for (uint32_t d = 0; d < nd->n; d++)
-        for (uint32_t s = 1; s < sl->stages; s++)
+        for (uint32_t s = 0; s < sl->stages; s++)
             if (nd->peer[d][s]) {
                 sl_outbox_stats os;
                 sl_outbox_get_stats(nd->peer[d][s], &os);
                 r->send_blocked += os.blocked;
                 r->resent += os.resent;
             }
+    if (sl->src) {
+        sl_source_stats ss;
+        sl_source_get_stats(sl->src, &ss);
+        r->ingested = 1;
+        r->in_lines = ss.input.lines;
+        r->in_records = ss.input.records;
+        r->in_bad = ss.input.bad;
+        r->in_blank = ss.input.blank;
+        r->in_bytes = ss.input.bytes;
+        r->in_filtered = ss.filtered;
+        r->in_messages = ss.messages;
+        r->in_connections = ss.connections;
+    }
     r->busy_s = (double)(sl_net_now_us() - sl->t0_us) / 1e6;
     uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
     sl_outbox_control(sl->client, SL_FRAME_EOS, stream, NULL, 0);
@@ -689,7 +896,7 @@ static int advance(struct slot *sl)
     for (uint32_t s = 0; s < sl->stages; s++) {
         if (sl->finished[s])
             continue;
-        uint64_t want = s == 0 ? 1 : all_nodes(nd);
+        uint64_t want = s == 0 && !nodes_ingest(sl) ? 1 : all_nodes(nd);
         if (sl->eos_mask[s] != want)
             return 0;
         int rc = flush_local(sl, s);
@@ -730,8 +937,9 @@ static int admit(void *ud, const sl_frame_hdr *h)
         return ac->port == 0 && h->source == SL_CLIENT_SOURCE && stage == 0 && h->seq == 0 &&
                job != 0;
     struct slot *sl = slot_of(nd, job);
+    int from_node = h->source < nd->n && h->source != nd->id;
     if (sl && stage == ac->port && stage < sl->stages &&
-        (stage == 0 ? h->source == SL_CLIENT_SOURCE : h->source < nd->n && h->source != nd->id))
+        (stage == 0 && !nodes_ingest(sl) ? h->source == SL_CLIENT_SOURCE : from_node))
         return 1;
     if (!sl && ended_lately(nd, job) && h->source < nd->n && nd->ncourtesy < COURTESY_MAX)
         nd->courtesy[nd->ncourtesy++] =
@@ -792,7 +1000,7 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
             done += k;
         }
     } else if (h->kind == SL_FRAME_EOS) {
-        if (stage == 0)
+        if (stage == 0 && !nodes_ingest(sl))
             sl->eos_mask[0] |= 1;
         else
             sl->eos_mask[stage] |= UINT64_C(1) << h->source;
@@ -851,7 +1059,7 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
                     sl_outbox_ack(sl->client, a[i].stream, a[i].next);
             } else if (h->source < nd->n && h->source != nd->id) {
                 uint32_t s = sl_stream_stage(a[i].stream);
-                if (s >= 1 && s < SL_NODE_PORTS && nd->peer[h->source][s])
+                if (s < SL_NODE_PORTS && nd->peer[h->source][s])
                     sl_outbox_ack(nd->peer[h->source][s], a[i].stream, a[i].next);
             }
         }
@@ -868,6 +1076,14 @@ static void handle_ctl(struct node *nd, const sl_frame *f, uint64_t now)
         return;
     if (h->kind == SL_MSG_LEASE) {
         sl->last_lease_us = now;
+    } else if (h->kind == SL_MSG_GO) {
+        sl->last_lease_us = now;
+        sl->go = 1;
+    } else if (h->kind == SL_MSG_STOP) {
+        sl->last_lease_us = now;
+        if (sl->src && !sl->stop_asked)
+            logf_(nd, "job %u: its client asked to stop reading the input", sl->job_id);
+        sl->stop_asked = 1;
     } else if (h->kind == SL_MSG_CANCEL) {
         logf_(nd, "job %u cancelled by its client", sl->job_id);
         end_job(sl, 0);
@@ -958,7 +1174,7 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
     for (uint32_t d = 0; d < cl->nnodes; d++) {
         if (d == nd->id)
             continue;
-        for (uint32_t s = 1; s <= SL_NODE_PORTS; s++) {
+        for (uint32_t s = 0; s <= SL_NODE_PORTS; s++) {
             char ep[512];
             endpoint(ep, sizeof ep, &cl->nodes[d], s);
             sl_outbox *ob = NULL;
@@ -998,7 +1214,7 @@ static int turn(struct node *nd, char *msg, size_t msglen)
     }
     int pending_open = 0;
     for (uint32_t d = 0; d < nd->n; d++)
-        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+        for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s]) {
                 if (sl_outbox_queued_frames(nd->peer[d][s]))
                     sl_poller_add_outbox(p, nd->peer[d][s]);
@@ -1013,6 +1229,25 @@ static int turn(struct node *nd, char *msg, size_t msglen)
             pending_open = 1;
     }
     long timeout = pending_open ? (long)(cl->net.flush_us / 1000) + 1 : nd->nreplies ? 10 : 50;
+    /* the jobs' own sources (source.ingest: nodes): a file is read on every turn, a socket when
+     * it has something (or at once after a read that filled its chunk) */
+    int ingest_now = 0, ingest_live = 0;
+    if (ingest_queued(nd) <= OUT_LIMIT)
+        for (int i = 0; i < SL_NODE_JOBS; i++) {
+            struct slot *sl = &nd->slot[i];
+            if (!sl->active || !sl->src || !sl->go || sl->ingest_done || sl->finishing)
+                continue;
+            int fd = sl_source_fd(sl->src);
+            if (fd < 0 || sl->read_full || (sl->stop_asked && !sl->input_closed))
+                ingest_now = 1;
+            else
+                sl_poller_add_fd(p, fd);
+            ingest_live = 1;
+        }
+    if (ingest_now)
+        timeout = 0;
+    else if (ingest_live && timeout > 10)
+        timeout = 10;
     if (sl_poller_wait(p, timeout) < 0) {
         snprintf(msg, msglen, "waiting on the node's sockets failed: %s", strerror(errno));
         return SL_EIO;
@@ -1038,6 +1273,9 @@ static int turn(struct node *nd, char *msg, size_t msglen)
                 break;
         }
     }
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active)
+            ingest_step(&nd->slot[i]);
     now = sl_net_now_us();
     send_acks(nd, now);
     check_jobs(nd, now);
@@ -1045,7 +1283,7 @@ static int turn(struct node *nd, char *msg, size_t msglen)
         sl_registry_poll(nd->reg);
     nd->last_loop_us = now;
     for (uint32_t d = 0; d < nd->n; d++)
-        for (uint32_t s = 1; s < SL_NODE_PORTS; s++)
+        for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
             if (nd->peer[d][s] &&
                 (sl_outbox_tick(nd->peer[d][s], now) || sl_outbox_pump(nd->peer[d][s])))
                 logf_(nd, "sending to node %u failed: %s", d, strerror(errno));
@@ -1087,7 +1325,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
         goto out;
     if ((rc = sl_poller_new(SL_NODE_PORTS + 1 + SL_NODES_MAX * SL_NODE_PORTS + MAX_REPLIES +
-                                SL_NODE_JOBS + 1,
+                                2 * SL_NODE_JOBS + 1,
                             &nd->poller, msg, msglen)) ||
         (rc = sl_netctx_new(&cl->net, &nd->net, msg, msglen)))
         goto out;

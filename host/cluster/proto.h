@@ -30,6 +30,22 @@ enum sl_msg_kind {
     SL_MSG_JOBCTL = SL_FRAME_APP_KIND(6, 0),
     /* node 0 -> the command's endpoint: the answer (jobctl.h). Untracked */
     SL_MSG_JOBCTL_REPLY = SL_FRAME_APP_KIND(7, 0),
+    /* node -> client, when the nodes ingest (source.ingest: nodes): ids this node read, so that
+     * the client can name keys in its output: entries of a u64 key, a u32 length and the id's
+     * bytes (little-endian), each key's id once per node. Tracked, ahead of the node's DONE */
+    SL_MSG_DICT = SL_FRAME_APP_KIND(12, 1),
+    /* node -> client, when the nodes ingest: a malformed line (sl_badline_encode: line, column,
+     * byte offset, reason), the first SL_BADLINES_SENT of each node's job. Tracked */
+    SL_MSG_BADLINE = SL_FRAME_APP_KIND(13, 1),
+    /* client -> node's control port: "stop reading your input" (a drain, as SIGINT does to a
+     * one-process run). Untracked, repeated with the leases */
+    SL_MSG_STOP = SL_FRAME_APP_KIND(14, 0),
+    /* client -> node's control port, when the nodes ingest: "every node has the job: start
+     * reading" (a node's records to a peer that has not yet set the job up would be dropped
+     * there). Untracked, repeated with the leases */
+    SL_MSG_GO = SL_FRAME_APP_KIND(15, 0),
 };
+
+#define SL_BADLINES_SENT 100 /* malformed lines a node reports to the client per job */
 
 #endif

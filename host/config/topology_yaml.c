@@ -35,6 +35,7 @@ enum {
     SRC_START_MS,
     SRC_EVENTS_PER_MS,
     SRC_USERS,
+    SRC_INGEST,
     SRC_NKEYS
 };
 
@@ -51,6 +52,7 @@ static const char *const source_keys[SRC_NKEYS] = {
     [SRC_START_MS] = "start_ms",
     [SRC_EVENTS_PER_MS] = "events_per_ms",
     [SRC_USERS] = "users",
+    [SRC_INGEST] = "ingest",
 };
 
 static const sl_ym_rule generator_rules[] = {
@@ -120,8 +122,21 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
         t->source.format = format_of[k];
     }
 
+    if (f[SRC_INGEST].v) {
+        static const char *const at[] = {"client", "nodes"};
+        int k = sl_ym_choice(c, f[SRC_INGEST].v, "source.ingest", at, SL_YM_COUNT(at));
+        if (k < 0)
+            return SL_ECONFIG;
+        t->source.ingest = k;
+        char why[512];
+        if (k == SL_INGEST_NODES && sl_source_splittable(t, why, sizeof why)) {
+            sl_ym_fail(c, f[SRC_INGEST].v->start_mark, "source.ingest: nodes: %s", why);
+            return SL_ECONFIG;
+        }
+    }
+
     if (t->source.kind != SL_SRC_GENERATOR)
-        rc = sl_ym_refuse(c, f, SRC_EVENTS, SRC_NKEYS, "source", "source.type is generator");
+        rc = sl_ym_refuse(c, f, SRC_EVENTS, SRC_INGEST, "source", "source.type is generator");
     else
         rc = sl_ym_read(c, f, "source", generator_rules, SL_YM_COUNT(generator_rules),
                         &t->source.gen);

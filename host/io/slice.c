@@ -169,3 +169,35 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FIL
         (sl_slice_info){.lo = (uint64_t)lo, .hi = (uint64_t)hi, .size = size, .prefix = p->nprefix};
     return 0;
 }
+
+int sl_slice_lines_before(const char *path, uint64_t lo, uint64_t *lines)
+{
+    *lines = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return SL_EIO;
+    char *buf = malloc(SCAN);
+    if (!buf) {
+        close(fd);
+        return SL_EIO;
+    }
+    uint64_t at = 0, n = 0;
+    int rc = 0;
+    while (at < lo) {
+        size_t want = lo - at < SCAN ? (size_t)(lo - at) : SCAN;
+        ssize_t r = pread(fd, buf, want, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = SL_EIO;
+            break;
+        }
+        for (const char *p = buf, *e = buf + r; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+            n++;
+        at += (uint64_t)r;
+    }
+    free(buf);
+    close(fd);
+    *lines = n;
+    return rc;
+}

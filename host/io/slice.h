@@ -27,4 +27,8 @@ typedef struct sl_slice_info {
 int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FILE **out,
                   sl_slice_info *info, char *msg, size_t msglen);
 
+/* Counts the lines that end before byte `lo` of the file at path (the '\n' bytes in [0, lo)):
+ * the number of the line that starts at lo, less one. Returns 0 with *lines, or SL_EIO. */
+int sl_slice_lines_before(const char *path, uint64_t lo, uint64_t *lines);
+
 #endif

@@ -194,6 +194,56 @@ const char *sl_source_kind_name(int kind)
     return kind >= 0 && kind < NKINDS ? kinds[kind].name : NULL;
 }
 
+int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen)
+{
+    int k = t->source.kind;
+    if (k == SL_SRC_FILE && !file_variant(t))
+        return 0;
+    if (k >= 0 && k < NKINDS &&
+        (kinds[k].ops == &sl_src_zmq_ops || kinds[k].ops == &sl_src_tcp_ops))
+        return 0;
+    snprintf(msg, msglen, "%s",
+             k == SL_SRC_FILE        ? "a followed file has one reader: ingest it on the client"
+             : k == SL_SRC_GENERATOR ? "every node would generate the same events"
+                                     : "it has one reader: only a file (not followed), zmq or "
+                                       "tcp source is read on every node");
+    return SL_EUNSUPPORTED;
+}
+
+/* Adds `add` to the port at the end of a bind address ("tcp://H:P", "H:P"). */
+static int shift_port(sl_opt *o, uint32_t add, char *msg, size_t msglen)
+{
+    char *colon = strrchr(o->val, ':');
+    char *end = NULL;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || colon[1] == '*' || (end && *end == '\0' && port == 0 && end != colon + 1))
+        return 0; /* the system picks a port for each node */
+    if (!end || end == colon + 1 || *end != '\0' || port + add > 65535) {
+        snprintf(msg, msglen, "source.bind %s: cannot give node %u port %lu + %u", o->val, add,
+                 port, add);
+        return SL_ECONFIG;
+    }
+    snprintf(colon + 1, sizeof o->val - (size_t)(colon + 1 - o->val), "%lu", port + add);
+    return 0;
+}
+
+int sl_source_part(sl_topology *t, uint32_t part, uint32_t nparts, FILE **in, sl_slice_info *info,
+                   char *msg, size_t msglen)
+{
+    *in = NULL;
+    memset(info, 0, sizeof *info);
+    int rc = sl_source_splittable(t, msg, msglen);
+    if (rc)
+        return rc;
+    if (t->source.kind == SL_SRC_FILE)
+        return sl_slice_open(t->source.path, part, nparts, t->source.format == SL_FMT_CSV, in, info,
+                             msg, msglen);
+    for (uint32_t i = 0; i < t->source.opts.n; i++)
+        if (strcmp(t->source.opts.item[i].key, "bind") == 0)
+            return shift_port(&t->source.opts.item[i], part, msg, msglen);
+    return 0;
+}
+
 int sl_source_check(const sl_topology *t, char *msg, size_t msglen)
 {
     int k = t->source.kind;

@@ -19,6 +19,7 @@
 #include "topology.h"
 #include "event.h"
 #include "reader.h"
+#include "slice.h"
 
 typedef struct sl_source sl_source;
 
@@ -28,6 +29,19 @@ const char *sl_source_kind_name(int kind);
 /* Checks the source's kind-specific keys (t->source.opts) as the kind's backend reads them.
  * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
 int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
+
+/* Whether every node of a cluster can read its own part of t's source (source.ingest: nodes):
+ * a file read once (its lines are dealt into parts), or a zmq or tcp source (each node binds its
+ * own endpoint). Returns 0, or SL_EUNSUPPORTED with the reason (stdin and a followed file have
+ * one reader; the generator would make the same events on every node). */
+int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen);
+
+/* Makes t's source part `part` of `nparts` (part = a node's id): a zmq or tcp source binds the
+ * port of source.bind plus `part` (port 0 or "*" stays: the system picks); a file's part is
+ * opened into *in (sl_slice_open, its bytes in *info) to be read as stdin would be. *in stays
+ * NULL and *info zero for zmq and tcp. Returns 0, or an sl_err with msg. */
+int sl_source_part(sl_topology *t, uint32_t part, uint32_t nparts, FILE **in, sl_slice_info *info,
+                   char *msg, size_t msglen);
 
 /* Opens the topology's source: the generator, or a reader of `in` (opened by the caller).
  * Keys are interned in `dict`. Returns 0 with *out, or an sl_err with msg. */

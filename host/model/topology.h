@@ -59,6 +59,11 @@ extern const char *const sl_pe_kind_names[SL_PE_NKINDS + 1];
  * further kinds are rows there (sl_source_kind_find). */
 enum sl_source_kind { SL_SRC_FILE = 0, SL_SRC_STDIN = 1, SL_SRC_GENERATOR = 2 };
 
+/* Where a clustered run reads its source: on the client (it parses and sends each event to the
+ * node owning its key), or on every node (each reads its own part: a file's lines dealt into
+ * parts, or its own zmq/tcp endpoint; parses, and routes each event to its owner itself). */
+enum sl_ingest_at { SL_INGEST_CLIENT = 0, SL_INGEST_NODES = 1 };
+
 /* Sink kinds of host/io's sink table (sink.c), in its order: a file (or stdout) first. */
 enum sl_sink_kind { SL_SINK_FILE = 0 };
 
@@ -110,6 +115,7 @@ typedef struct sl_topology {
         sl_format format;
         sl_gen_cfg gen;
         sl_opts opts; /* the kind's own keys, read by its backend */
+        int ingest;   /* enum sl_ingest_at; one process ignores it */
     } source;
     uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
     sl_pe_cfg pe;          /* the first keyed PE, fed by the source */

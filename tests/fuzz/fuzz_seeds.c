@@ -95,8 +95,8 @@ static void frame_seeds(const char *dir)
     /* Control frames with opaque payloads. */
     char hello[96];
     int n = sl_hello_format(hello, sizeof hello, 2, 4242, UINT64_C(0x0123456789abcdef));
-    const char *abort_msg = "node 1 refused the job: job description of format version 5";
-    const unsigned char job_start[16] = "SLJOB005\x14\0\0\0tcp:";
+    const char *abort_msg = "node 1 refused the job: job description of format version 6";
+    const unsigned char job_start[16] = "SLJOB006\x14\0\0\0tcp:";
     o.len = 0;
     put_bytes(&o, "\0", 1);
     put_frame(&o, SL_MSG_HELLO, 0, 3, 0, 0, 0, hello, (size_t)n);
