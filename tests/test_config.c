@@ -269,7 +269,7 @@ Test(config, unknown_keys_at_every_level)
     EXPECT_ERR("source: {type: file, file: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
                "of: type, path, format, events, keys, skew, click_rate, purchase_rate, seed, "
-               "start_ms, events_per_ms, users, follow, poll_ms)");
+               "start_ms, events_per_ms, users, ingest, follow, poll_ms)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");
