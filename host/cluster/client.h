@@ -1,5 +1,7 @@
 /* The client side of a cluster job: the topology's source and keyless filter run here, each
- * record goes to the node that owns its key (the partition map of the cluster file), and the
+ * record goes to the node that owns its key (the partition map of the cluster file), or, with
+ * source.ingest: nodes, every node reads its own part of the source and the client starts and
+ * stops them (GO, STOP) and collects the ids they read (SL_MSG_DICT); the
  * last stage's rows come back here, where the sink writes them as the one-process pipeline
  * would: final rows in one emission sorted by ad id, so `sluice ctr --nodes N` prints what
  * `sluice ctr` prints.
