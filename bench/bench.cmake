@@ -41,5 +41,5 @@ target_compile_definitions(live_latency PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice
 
 # Ingest through the zmq and tcp sources against a file (bench/README.md, "Live ingest").
 add_executable(ingest_live ${CMAKE_SOURCE_DIR}/bench/ingest_live.c)
-target_link_libraries(ingest_live PRIVATE PkgConfig::ZMQ)
+target_link_libraries(ingest_live PRIVATE PkgConfig::ZMQ Threads::Threads)
 target_compile_definitions(ingest_live PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")

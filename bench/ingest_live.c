@@ -1,14 +1,20 @@
 /* Ingest through the live sources against a file: the same NDJSON events counted per ad (ctr)
  * by `sluice run` with a zmq source (PUSH messages of 1,000 lines), a tcp source (one
  * connection) and a file source, each run start to exit (the zmq and tcp runs end with SIGINT
- * once every byte is sent; SIGINT drains what the source took). Prints each run's wall time,
- * the median events/s of each source and its ratio to the file source measured in the same run.
+ * once every byte is sent; SIGINT drains what the source took). With --nodes N the same three
+ * run again on N local nodes started by the run (`--nodes N`) with `source.ingest: nodes`:
+ * every node reads its part of the file, or binds its own zmq/tcp endpoint (port + node id),
+ * and the events are sent to the N endpoints at once, a contiguous 1/N of the lines to each.
+ * Prints each run's wall time, the median events/s of each configuration and its ratio to the
+ * one-process file source measured in the same run.
  *
- *   ingest_live EVENTS.ndjson [--reps 3] [--sluice PATH]
+ *   ingest_live EVENTS.ndjson [--reps 3] [--nodes N] [--sluice PATH]
  *
  * Every run's final rows must equal the file run's (checked: the output files are compared). */
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,11 +55,16 @@ static char *slurp(const char *path, size_t *len)
     return s;
 }
 
-static pid_t start(const char *sluice, const char *topo)
+static pid_t start(const char *sluice, const char *topo, unsigned nodes)
 {
+    char n[16];
+    snprintf(n, sizeof n, "%u", nodes);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(sluice, sluice, "run", topo, "-q", (char *)NULL);
+        if (nodes)
+            execl(sluice, sluice, "run", topo, "-q", "--nodes", n, (char *)NULL);
+        else
+            execl(sluice, sluice, "run", topo, "-q", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -117,6 +128,49 @@ static int send_tcp(unsigned port, const char *data, size_t len)
     return 0;
 }
 
+/* One sender thread: a zmq or tcp endpoint and its share of the lines. */
+struct sender {
+    pthread_t th;
+    int zmq;
+    unsigned port;
+    const char *data;
+    size_t len;
+    int rc;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *s = arg;
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", s->port);
+    s->rc = s->zmq ? send_zmq(ep, s->data, s->len) : send_tcp(s->port, s->data, s->len);
+    return NULL;
+}
+
+/* Sends data to n endpoints at port, port + 1, ... at once, a contiguous 1/n of the lines to
+ * each. Returns 0 or -1. */
+static int send_spread(int zmq, unsigned port, unsigned n, const char *data, size_t len)
+{
+    struct sender s[64];
+    size_t at = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t end = i + 1 == n ? len : len / n * (i + 1);
+        const char *nl = end < len ? memchr(data + end, '\n', len - end) : NULL;
+        end = nl ? (size_t)(nl - data) + 1 : len;
+        if (end < at)
+            end = at;
+        s[i] = (struct sender){.zmq = zmq, .port = port + i, .data = data + at, .len = end - at};
+        at = end;
+        pthread_create(&s[i].th, NULL, sender_main, &s[i]);
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(s[i].th, NULL);
+        rc |= s[i].rc;
+    }
+    return rc;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -131,12 +185,25 @@ int main(int argc, char **argv)
     }
     const char *events = argv[1], *sluice = SLUICE_BIN;
     int reps = 3;
+    unsigned nodes = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--nodes"))
+            nodes = (unsigned)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sluice"))
             sluice = argv[i + 1];
     }
+    if (reps < 1 || reps > 64 || nodes > 64) {
+        fprintf(stderr, "ingest_live: --reps 1..64, --nodes 0..64\n");
+        return 2;
+    }
+    char events_abs[4096];
+    if (!realpath(events, events_abs)) {
+        fprintf(stderr, "ingest_live: cannot find %s: %s\n", events, strerror(errno));
+        return 1;
+    }
+    events = events_abs;
     size_t len;
     char *data = slurp(events, &len);
     if (!data) {
@@ -150,49 +217,54 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/ingest_live_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
-    const char *kinds[] = {"file", "zmq", "tcp"};
-    double t[3][64];
-    unsigned zport = 47000 + (unsigned)(getpid() % 2000), tport = zport + 1;
+    const char *kinds[] = {"file", "zmq", "tcp", "file", "zmq", "tcp"};
+    int nconf = nodes ? 6 : 3;
+    double t[6][64];
+    unsigned zport = 40000 + (unsigned)(getpid() % 1000) * 20, tport = zport + 10;
     char ref[600];
-    snprintf(ref, sizeof ref, "%s/out-file.csv", dir);
+    snprintf(ref, sizeof ref, "%s/out-file0.csv", dir);
     int bad = 0;
-    for (int r = 0; r < reps && r < 64; r++) {
-        for (int k = 0; k < 3; k++) {
+    char label[6][32];
+    for (int k = 0; k < nconf; k++)
+        snprintf(label[k], sizeof label[k], "%s%s", kinds[k], k < 3 ? "" : " on nodes");
+    for (int r = 0; r < reps; r++) {
+        for (int k = 0; k < nconf; k++) {
             char topo[600], out[600];
-            snprintf(topo, sizeof topo, "%s/%s.yaml", dir, kinds[k]);
-            snprintf(out, sizeof out, "%s/out-%s.csv", dir, kinds[k]);
+            unsigned n = k < 3 ? 0 : nodes;
+            const char *ingest = n ? ", ingest: nodes" : "";
+            snprintf(topo, sizeof topo, "%s/%s%d.yaml", dir, kinds[k], k);
+            snprintf(out, sizeof out, "%s/out-%s%d.csv", dir, kinds[k], k);
             FILE *f = fopen(topo, "w");
-            if (k == 0)
-                fprintf(f, "source: {type: file, path: \"%s\", format: ndjson}\n", events);
-            else if (k == 1)
-                fprintf(f, "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n",
-                        zport);
+            if (k % 3 == 0)
+                fprintf(f, "source: {type: file, path: \"%s\", format: ndjson%s}\n", events,
+                        ingest);
+            else if (k % 3 == 1)
+                fprintf(f, "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson%s}\n",
+                        zport, ingest);
             else
-                fprintf(f, "source: {type: tcp, bind: \"127.0.0.1:%u\"}\n", tport);
+                fprintf(f, "source: {type: tcp, bind: \"127.0.0.1:%u\"%s}\n", tport, ingest);
             fprintf(f, "pe: {kind: ctr, capacity: 2000000}\nsink: {path: \"%s\"}\n", out);
             fclose(f);
             double t0 = now_s();
-            pid_t pid = start(sluice, topo);
+            pid_t pid = start(sluice, topo, n);
             int rc = 0;
-            if (k == 1) {
-                char ep[64];
-                snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", zport);
-                rc = send_zmq(ep, data, len);
-            } else if (k == 2) {
-                rc = send_tcp(tport, data, len);
-            }
-            if (k > 0) {
+            if (k % 3 == 1)
+                rc = send_spread(1, zport, n ? n : 1, data, len);
+            else if (k % 3 == 2)
+                rc = send_spread(0, tport, n ? n : 1, data, len);
+            if (k % 3 > 0) {
                 usleep(200000); /* the last bytes reach the source before the signal */
                 kill(pid, SIGINT);
             }
             int st = finish(pid);
             t[k][r] = now_s() - t0;
-            printf("run %d %-4s %6.3f s%s\n", r + 1, kinds[k], t[k][r], rc || st ? "  FAILED" : "");
+            printf("run %d %-13s %6.3f s%s\n", r + 1, label[k], t[k][r],
+                   rc || st ? "  FAILED" : "");
             bad |= rc || st;
             size_t la, lb;
             char *a = slurp(ref, &la), *b = slurp(out, &lb);
             if (!a || !b || la != lb || memcmp(a, b, la) != 0) {
-                printf("  results of %s differ from the file source's\n", kinds[k]);
+                printf("  results of %s differ from the file source's\n", label[k]);
                 bad = 1;
             }
             free(a);
@@ -200,18 +272,22 @@ int main(int argc, char **argv)
         }
     }
     double file_med = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < nconf; k++) {
         qsort(t[k], (size_t)reps, sizeof(double), cmp_double);
         double med = t[k][reps / 2];
         if (k == 0)
             file_med = med;
-        printf("%-4s source: median %6.3f s (min %6.3f, max %6.3f; %d runs), %6.2f M events/s, "
-               "%.2fx the file source\n",
-               kinds[k], med, t[k][0], t[k][reps - 1], reps, (double)nev / med / 1e6,
+        char where[32] = "1 process";
+        if (k >= 3)
+            snprintf(where, sizeof where, "%u nodes", nodes);
+        printf("%-4s source, %-9s: median %6.3f s (min %6.3f, max %6.3f; %d runs), %6.2f M "
+               "events/s, %.2fx the one-process file source\n",
+               kinds[k], where, med, t[k][0], t[k][reps - 1], reps, (double)nev / med / 1e6,
                file_med / med);
     }
     printf("(%zu events, %.1f MB; whole runs from start to exit, kernel build from the cache "
-           "included; the zmq and tcp runs include the 0.2 s before their SIGINT)\n",
+           "included, and with nodes their start; the zmq and tcp runs include the 0.2 s before "
+           "their SIGINT)\n",
            nev, (double)len / 1e6);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
