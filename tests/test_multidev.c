@@ -2,13 +2,17 @@
  * what the plain C reference gives on the whole stream (and what one device gives), for every
  * built-in PE, windows with late events included; pipelined and unpipelined batches agree; a
  * device's failure is reported with its index; `sluice ctr --devices 2` prints what
- * `sluice ctr` prints.
+ * `sluice ctr` prints. Timers: with slow input that is never finished, sl_multi_tick makes every
+ * record reach its device and every window close on every device within a bound (checked
+ * against the reference), and `sluice run --devices 2` writes window rows while its input is
+ * open.
  *
  * Two devices: PoCL exposes one CPU device per entry of POCL_DEVICES, set here (inside each
  * test: Criterion forks, and OpenCL must not be initialised before the fork) unless the
  * environment already chose. Where fewer than two devices exist, device 0 is opened twice (two
  * contexts, two tables): the split and merge are still exercised. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "err.h"
 #include "harness.h"
 #include "multidev.h"
+#include "proc.h"
 #include "reference.h"
 
 struct collect {
@@ -403,6 +408,74 @@ TWO_DEVICE_TEST(slow_input_is_dispatched_after_the_batch_wait, 120)
     free(c.rows.rows);
     free(recs);
     pthread_mutex_destroy(&c.mu);
+}
+
+/* `sluice run --devices 2` on a pipe that stays open: 8 ads send a few events each in window
+ * [0, 1000), then ad-0 alone sends one at 1050. Window 0 of every ad is written (a `windows-N`
+ * row of the in-place result file) while the input is still open, within a bound, with the
+ * counts written here; closing the input ends the run with exit 0. */
+Test(multidev, cli_run_devices_2_closes_windows_while_input_is_open, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    FILE *f = create("win.yaml");
+    fprintf(f, "source: {type: stdin}\npe: {kind: window_count, window_ms: 1000}\n"
+               "batch: {max_wait_ms: 20}\nsink: {path: out.csv, snapshots: true}\n");
+    fclose(f);
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = spawn_in("run win.yaml --devices 2 -q", p[0], NULL, "err.txt");
+    close(p[0]);
+    enum { ADS = 8 };
+    unsigned count[ADS] = {0};
+    uint64_t seed = 11;
+    char line[160];
+    for (int round = 0; round < 3; round++) {
+        for (unsigned a = 0; a < ADS; a++) {
+            if (tu_unit(&seed) < 0.3 && a != 0)
+                continue; /* not every ad in every round: the counts differ */
+            int n = snprintf(line, sizeof line,
+                             "{\"ad_id\":\"ad-%u\",\"event_type\":\"view\",\"event_time\":%u}\n", a,
+                             100 * (unsigned)round + 10 * a);
+            cr_assert_eq(write(p[1], line, (size_t)n), n);
+            count[a]++;
+        }
+        usleep(100000);
+    }
+    int n = snprintf(line, sizeof line,
+                     "{\"ad_id\":\"ad-0\",\"event_type\":\"view\",\"event_time\":1050}\n");
+    cr_assert_eq(write(p[1], line, (size_t)n), n);
+    unsigned want = 0;
+    for (unsigned a = 0; a < ADS; a++)
+        want += count[a] > 0;
+    /* the run builds two engines first: 60 s for a loaded machine */
+    double t0 = now_s();
+    char *out = NULL;
+    for (;;) {
+        free(out);
+        out = slurp("out.csv", NULL);
+        if ((out && count_str(out, "\nwindows-") >= want) || now_s() - t0 > 60)
+            break;
+        usleep(20000);
+    }
+    cr_assert_not_null(out, "no output: %s", slurp("err.txt", NULL));
+    cr_assert_eq(count_str(out, "\nwindows-"), want, "window rows while input is open:\n%s", out);
+    cr_assert_eq(count_str(out, "\nfinal"), 0, "the run has not ended:\n%s", out);
+    for (unsigned a = 0; a < ADS; a++) {
+        if (!count[a])
+            continue;
+        char row[64];
+        snprintf(row, sizeof row, ",ad-%u,0,%u\n", a, count[a]);
+        cr_assert_not_null(strstr(out, row), "%s missing:\n%s", row, out);
+    }
+    free(out);
+    close(p[1]);
+    int st = wait_exit(pid, 60, "sluice run --devices 2");
+    cr_assert_eq(st, 0, "exit %d: %s", st, slurp("err.txt", NULL));
+    out = slurp("out.csv", NULL);
+    cr_assert_not_null(strstr(out, ",ad-0,1000,1\n"), "the final row of window 1000:\n%s", out);
+    free(out);
+    finish();
 }
 
 static char *run_cmd(const char *cmd)
