@@ -1,8 +1,9 @@
 /* End-to-end tests of several jobs on one cluster and of jobs that live on it (docs/cluster.md,
  * "Several jobs at once" and "Jobs that live on the cluster"): `sluice cluster up` with 3 nodes
  * on loopback, clients run at once, `sluice job submit|list|status|stop|cancel`, a client killed
- * with SIGKILL and a clustered client stopped with SIGINT. Results are compared with a C count of
- * the NDJSON the test writes (per ad: views, clicks). Processes as in tests/test_cluster.c
+ * with SIGKILL and a clustered client stopped with SIGINT, events so far in `job list` and the
+ * registry across restarts of node 0. Results are compared with a C count of the NDJSON the test
+ * writes (per ad: views, clicks; lines sent). Processes as in tests/test_cluster.c
  * (tests/helpers/proc.h); each failure message names the seed and timings. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
