@@ -1,8 +1,9 @@
 /* End-to-end tests of several jobs on one cluster and of jobs that live on it (docs/cluster.md,
  * "Several jobs at once" and "Jobs that live on the cluster"): `sluice cluster up` with 3 nodes
  * on loopback, clients run at once, `sluice job submit|list|status|stop|cancel`, a client killed
- * with SIGKILL and a clustered client stopped with SIGINT. Results are compared with a C count of
- * the NDJSON the test writes (per ad: views, clicks). Processes as in tests/test_cluster.c
+ * with SIGKILL and a clustered client stopped with SIGINT, events so far in `job list` and the
+ * registry across restarts of node 0. Results are compared with a C count of the NDJSON the test
+ * writes (per ad: views, clicks; lines sent). Processes as in tests/test_cluster.c
  * (tests/helpers/proc.h); each failure message names the seed and timings. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -358,5 +359,213 @@ Test(jobs, sigint_stdin_client, .init = setup, .fini = teardown, .timeout = 300)
               slurp("s.err", NULL));
     assert_file_csv("s.csv", &t, "the final rows after SIGINT");
     cluster_down(&cl);
+    finish();
+}
+
+/* `sluice job list` without asserting success: status into *st (node 0 may be restarting). */
+static char *try_list(int *st)
+{
+    struct run r = run_sluice("job list --cluster c.yaml", 30);
+    *st = r.status;
+    char *out = r.out;
+    r.out = NULL;
+    run_free(&r);
+    return out;
+}
+
+/* Job id's row of `job list` (state and events, "-" when none counted yet). */
+struct jrow {
+    char state[32], events[32];
+};
+
+static int find_row(const char *list, unsigned id, struct jrow *row)
+{
+    char pat[32], date[32], time_[32];
+    snprintf(pat, sizeof pat, "\n%u ", id);
+    const char *p = strstr(list, pat);
+    if (!p)
+        return -1;
+    return sscanf(p + strlen(pat), "%31s %31s %31s %31s", row->state, date, time_, row->events) == 4
+               ? 0
+               : -1;
+}
+
+static struct jrow job_row(unsigned id)
+{
+    char *out = job_cmd("list");
+    struct jrow row;
+    cr_assert(eq(int, find_row(out, id, &row), 0), "job %u not in the list:\n%s", id, out);
+    free(out);
+    return row;
+}
+
+/* The events column of job id once it shows `want`, or what it shows after timeout_s. */
+static struct jrow wait_events(unsigned id, const char *want, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    struct jrow row = job_row(id);
+    while (strcmp(row.events, want) != 0 && now_s() < end) {
+        usleep(200000);
+        row = job_row(id);
+    }
+    return row;
+}
+
+/* Each job's expected state and events column after the restarts, and a check of the list. */
+struct want {
+    unsigned id;
+    const char *state;
+    char events[32];
+};
+
+static void expect_list(const struct want *w, size_t n, const char *when)
+{
+    char *out = job_cmd("list");
+    for (size_t i = 0; i < n; i++) {
+        struct jrow row;
+        cr_assert(eq(int, find_row(out, w[i].id, &row), 0), "%s: job %u not listed:\n%s", when,
+                  w[i].id, out);
+        cr_assert(eq(str, row.state, (char *)w[i].state), "%s: job %u:\n%s", when, w[i].id, out);
+        cr_assert(eq(str, row.events, (char *)w[i].events), "%s: events of job %u:\n%s", when,
+                  w[i].id, out);
+    }
+    free(out);
+}
+
+/* Events so far in `job list`, and the registry across restarts of node 0: a zmq job shows the
+ * number of lines sent to it (counted here) while it runs; a finished generator job its event
+ * count; then node 0 dies (SIGKILL; cluster up starts it again) and the running job is `lost`
+ * while the ended ones keep their states and counts, also after cluster down and up; a job
+ * submitted afterwards gets an id none of them had. */
+Test(jobs, job_list_counts_events_and_survives_node0_restarts, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x4242;
+    cr_log_info("seed %" PRIu64, seed);
+    struct cluster cl;
+    up3(&cl, 62500);
+    unsigned zport = 0;
+    for (unsigned p = 60000 + (unsigned)(seed % 400); !zport && p < 61000; p++)
+        if (sl_ports_free(p, 1))
+            zport = p;
+    const unsigned small_events = 30000 + (unsigned)(seed % 1000);
+    FILE *f = create("small.yaml");
+    fprintf(f,
+            "source: {type: generator, events: %u, keys: 100, seed: 3}\n"
+            "pe: {kind: count}\nsink: {path: small.csv}\n",
+            small_events);
+    fclose(f);
+    f = create("big.yaml");
+    fprintf(f, "source: {type: generator, events: 4000000000, keys: 1000, seed: 7}\n"
+               "pe: {kind: count}\nsink: {path: big.csv}\n");
+    fclose(f);
+    f = create("bad.yaml");
+    fprintf(f, "source: {type: file, path: %s}\npe: {kind: count}\n", tpath("missing.ndjson"));
+    fclose(f);
+    f = create("z.yaml");
+    fprintf(f,
+            "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\n",
+            zport, tpath("z.csv"));
+    fclose(f);
+
+    unsigned small = submit("small.yaml"), bad = submit("bad.yaml"), z = submit("z.yaml"),
+             big = submit("big.yaml");
+    cr_log_info("jobs: small %u, bad %u, zmq %u (port %u), big %u", small, bad, z, zport, big);
+    wait_state(small, "done", 60);
+    wait_state(bad, "failed", 30);
+    wait_state(z, "running", 10);
+    wait_state(big, "running", 10);
+    char want_small[32];
+    snprintf(want_small, sizeof want_small, "%u", small_events);
+    struct jrow row = wait_events(small, want_small, 5);
+    cr_assert(eq(str, row.events, want_small), "events of the finished generator job");
+    sleep(2); /* the driver binds its zmq source */
+
+    /* lines to the zmq job, counted here as they are written */
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    size_t lines = 15000 + (size_t)(seed % 5000);
+    char *text = events_text(lines, seed, &t);
+    uint64_t sent = 0;
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", zport);
+    int linger = 10000;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert(eq(int, zmq_connect(push, ep), 0));
+    for (char *p = text; *p;) {
+        char *e = p;
+        for (int k = 0; k < 100 && *e; k++, sent++)
+            e = strchr(e, '\n') + 1;
+        cr_assert(eq(int, zmq_send(push, p, (size_t)(e - p), 0), (int)(e - p)));
+        p = e;
+    }
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    free(text);
+    char want_z[32];
+    snprintf(want_z, sizeof want_z, "%" PRIu64, sent);
+    double t0 = now_s();
+    row = wait_events(z, want_z, 30);
+    cr_log_info("job list counted the zmq job's %s events %.2f s after the send", want_z,
+                now_s() - t0);
+    cr_assert(eq(str, row.events, want_z), "events of the running zmq job (%s)", row.state);
+    cr_assert(eq(str, row.state, "running"));
+    char a[64];
+    snprintf(a, sizeof a, "status %u", z);
+    char *st = job_cmd(a), pat[64];
+    snprintf(pat, sizeof pat, "events: %s (0 malformed lines), ", want_z);
+    cr_assert_not_null(strstr(st, pat), "%s", st);
+    free(st);
+
+    snprintf(a, sizeof a, "cancel %u", big);
+    free(job_cmd(a));
+    wait_state(big, "cancelled", 20);
+    struct jrow big_row = job_row(big); /* its count when it was cancelled */
+    cr_assert(ne(str, big_row.events, "-"), "the cancelled job counted events");
+
+    /* node 0 dies; cluster up starts it again, and its registry comes from the job folders */
+    pid_t old0 = cl.node[0];
+    cr_assert(eq(int, kill(old0, SIGKILL), 0));
+    t0 = now_s();
+    char *out = NULL;
+    for (int status = -1; status != 0;) {
+        free(out);
+        cr_assert(lt(dbl, now_s() - t0, 60.0), "node 0 does not answer after its restart");
+        usleep(300000);
+        out = try_list(&status);
+    }
+    cr_log_info("node 0 answered again %.2f s after SIGKILL:\n%s", now_s() - t0, out);
+    free(out);
+    struct want w[] = {
+        {small, "done", ""}, {bad, "failed", "-"}, {big, "cancelled", ""}, {z, "lost", ""}};
+    snprintf(w[0].events, sizeof w[0].events, "%s", want_small);
+    snprintf(w[2].events, sizeof w[2].events, "%s", big_row.events);
+    snprintf(w[3].events, sizeof w[3].events, "%s", want_z);
+    expect_list(w, 4, "after node 0 was killed and restarted");
+    snprintf(a, sizeof a, "status %u", z);
+    st = job_cmd(a);
+    cr_assert_not_null(strstr(st, "exit status: unknown"), "%s", st);
+    free(st);
+
+    /* cluster down and up: the same list */
+    cl.node[0] = 0;
+    cr_assert(eq(u32, find_nodes(&cl), 1), "the restarted node 0");
+    cr_assert(ne(int, cl.node[0], old0));
+    cluster_down(&cl);
+    cluster_up(&cl, "c.yaml", 3, 1, "up2.err");
+    expect_list(w, 4, "after cluster down and up");
+
+    /* a new job: an id no earlier job had, and it runs */
+    unsigned again = submit("small.yaml");
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(ne(u32, again, w[i].id), "job id %u used again", again);
+    wait_state(again, "done", 60);
+    row = wait_events(again, want_small, 5);
+    cr_assert(eq(str, row.events, want_small), "events of the job after the restarts");
+    cluster_down(&cl);
+    clean_jobs_dir();
     finish();
 }

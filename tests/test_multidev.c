@@ -2,23 +2,30 @@
  * what the plain C reference gives on the whole stream (and what one device gives), for every
  * built-in PE, windows with late events included; pipelined and unpipelined batches agree; a
  * device's failure is reported with its index; `sluice ctr --devices 2` prints what
- * `sluice ctr` prints.
+ * `sluice ctr` prints. Timers: with slow input that is never finished, sl_multi_tick makes every
+ * record reach its device and every window close on every device within a bound (checked
+ * against the reference), and `sluice run --devices 2` writes window rows while its input is
+ * open.
  *
  * Two devices: PoCL exposes one CPU device per entry of POCL_DEVICES, set here (inside each
  * test: Criterion forks, and OpenCL must not be initialised before the fork) unless the
  * environment already chose. Where fewer than two devices exist, device 0 is opened twice (two
  * contexts, two tables): the split and merge are still exercised. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "device.h"
 #include "err.h"
 #include "harness.h"
 #include "multidev.h"
+#include "proc.h"
 #include "reference.h"
 
 struct collect {
@@ -196,6 +203,279 @@ TWO_DEVICE_TEST(snapshot_triggers_and_bad_counts_are_refused, 0)
     cfg = th_cfg(SL_PE_COUNT, 100000, 8192);
     run_multi(0, &cfg, NULL, 0, 1, &r);
     cr_assert_eq(r.rc, SL_EINVAL);
+}
+
+/* ---- timers: slow input, no finish ---- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Ticks m every 2 ms, as the ingest loop's turns do while input is silent, for `s` seconds. */
+static void tick_for(sl_multi *m, double s, uint32_t max_wait_ms)
+{
+    double end = mono_s() + s;
+    do {
+        cr_assert_eq(sl_multi_tick(m, max_wait_ms), 0, "%s", sl_multi_message(m));
+        usleep(2000);
+    } while (mono_s() < end);
+}
+
+/* The rows collected so far (c->rows, under its lock), sorted by key and window (malloc'd). */
+static sl_row *rows_so_far(struct collect *c, size_t *n)
+{
+    pthread_mutex_lock(&c->mu);
+    *n = c->rows.n;
+    sl_row *r = malloc((*n ? *n : 1) * sizeof *r);
+    cr_assert_not_null(r);
+    if (*n)
+        memcpy(r, c->rows.rows, *n * sizeof *r);
+    pthread_mutex_unlock(&c->mu);
+    qsort(r, *n, sizeof *r, sl_row_cmp_key);
+    return r;
+}
+
+/* Ticks m until c holds `want` rows or `limit_s` passed; returns the seconds it took. */
+static double tick_until(sl_multi *m, struct collect *c, size_t want, uint32_t max_wait_ms,
+                         double limit_s)
+{
+    double t0 = mono_s();
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        size_t have = c->rows.n;
+        pthread_mutex_unlock(&c->mu);
+        if (have >= want || mono_s() - t0 > limit_s)
+            return mono_s() - t0;
+        cr_assert_eq(sl_multi_tick(m, max_wait_ms), 0, "%s", sl_multi_message(m));
+        usleep(2000);
+    }
+}
+
+/* Keys ranked 0.. (th_key) until each of the nd devices owns `per_dev` of them, in rank order. */
+static size_t keys_on_both(uint64_t *keys, size_t per_dev)
+{
+    size_t n = 0, have[2] = {0, 0};
+    for (uint32_t r = 0; have[0] < per_dev || have[1] < per_dev; r++) {
+        uint64_t k = th_key(r);
+        uint32_t d = sl_multi_device_of(k, nd);
+        if (have[d] < per_dev) {
+            have[d]++;
+            keys[n++] = k;
+        }
+    }
+    return n;
+}
+
+/* A window PE on two devices fed slowly (a few records, then silence, never finished): once a
+ * record on device 1 alone moves event time past a window's end, both devices emit that window
+ * within a bound (device 0 by the stream's watermark, its partial chunks by the batch wait),
+ * and what has been emitted is exactly the reference's rows of the windows closed so far. */
+TWO_DEVICE_TEST(slow_input_closes_windows_on_time_on_every_device, 120)
+{
+    static const int64_t lateness[] = {0, 400};
+    const uint32_t max_wait_ms = 20;
+    uint64_t keys[12];
+    size_t nkeys = keys_on_both(keys, 6);
+    uint64_t late_key = 0; /* a key of device 1: the record that closes a window */
+    for (size_t i = 0; i < nkeys && !late_key; i++)
+        late_key = sl_multi_device_of(keys[i], nd) == 1 ? keys[i] : 0;
+    for (size_t li = 0; li < 2; li++) {
+        sl_engine_cfg cfg = th_cfg(SL_PE_WINDOW, 100000, 8192);
+        cfg.pe.window_ms = 1000;
+        cfg.pe.lateness_ms = lateness[li];
+        struct mres r;
+        memset(&r, 0, sizeof r);
+        pthread_mutex_init(&r.c.mu, NULL);
+        sl_multi *m = NULL;
+        int rc =
+            sl_multi_new(devs, nd, &cfg, NULL, NULL, collect_rows, &r.c, &m, r.msg, sizeof r.msg);
+        cr_assert_eq(rc, 0, "%s", r.msg);
+        sl_rec recs[256];
+        size_t n = 0;
+        uint64_t seed = 7 + li;
+        for (int64_t w = 0; w < 3; w++) {
+            /* window w: three slow rounds of one record per key (times inside the window, out
+             * of order within it), ticking between them */
+            for (int round = 0; round < 3; round++) {
+                size_t first = n;
+                for (size_t k = 0; k < nkeys; k++) {
+                    double u = tu_unit(&seed);
+                    recs[n++] = (sl_rec){.key = keys[k],
+                                         .time_ms = w * 1000 + (int64_t)(u * 900),
+                                         .value = 1.0f,
+                                         .type = SL_EV_VIEW};
+                }
+                cr_assert_eq(sl_multi_push(m, recs + first, n - first), 0, "%s",
+                             sl_multi_message(m));
+                tick_for(m, 0.03, max_wait_ms);
+            }
+            /* nothing of window w is closed yet: the rows so far are those of windows < w */
+            size_t ngot;
+            sl_row *got = rows_so_far(&r.c, &ngot);
+            for (size_t i = 0; i < ngot; i++)
+                cr_assert_lt(got[i].window_start, w * 1000, "window %lld emitted while open",
+                             (long long)got[i].window_start);
+            free(got);
+            /* one record of device 1 whose time closes window w (and only w) */
+            recs[n++] = (sl_rec){.key = late_key,
+                                 .time_ms = (w + 1) * 1000 + cfg.pe.lateness_ms + 50,
+                                 .value = 1.0f,
+                                 .type = SL_EV_VIEW};
+            cr_assert_eq(sl_multi_push(m, recs + n - 1, 1), 0, "%s", sl_multi_message(m));
+            /* the reference: the rows of windows ending at or before the watermark's window */
+            sl_row *ref;
+            size_t nref, nclosed = 0;
+            uint64_t late;
+            th_reference(&cfg.pe, recs, n, &ref, &nref, &late);
+            cr_assert_eq(late, 0);
+            for (size_t i = 0; i < nref; i++)
+                if (ref[i].window_start + cfg.pe.window_ms <= (w + 1) * 1000)
+                    ref[nclosed++] = ref[i];
+            cr_assert_gt(nclosed, nkeys * (size_t)w, "the reference closes window %lld",
+                         (long long)w);
+            /* max_wait_ms is 20; a loaded 2-core machine gets 2 s */
+            double took = tick_until(m, &r.c, nclosed, max_wait_ms, 2.0);
+            got = rows_so_far(&r.c, &ngot);
+            cr_assert_eq(ngot, nclosed,
+                         "lateness %lld, window %lld: %zu rows after %.3f s, the reference "
+                         "closed %zu",
+                         (long long)cfg.pe.lateness_ms, (long long)w, ngot, took, nclosed);
+            th_assert_rows(got, ngot, ref, nclosed, 0.0);
+            free(got);
+            free(ref);
+        }
+        cr_assert_eq(r.c.finals, 0, "never finished");
+        sl_multi_get_stats(m, &r.st);
+        cr_assert_gt(r.st.dev[0].emissions, 0, "device 0 emitted windows");
+        cr_assert_gt(r.st.dev[1].emissions, 0, "device 1 emitted windows");
+        sl_multi_destroy(&m);
+        free(r.c.rows.rows);
+        pthread_mutex_destroy(&r.c.mu);
+    }
+}
+
+/* A PE without windows on two devices, a few records at a time with pauses and never finished:
+ * every record reaches its device's kernel within a bound of the batch wait (the devices'
+ * dispatched counts by type equal the records pushed, counted here), although no chunk or batch
+ * ever fills. */
+TWO_DEVICE_TEST(slow_input_is_dispatched_after_the_batch_wait, 120)
+{
+    const uint32_t max_wait_ms = 10;
+    sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 100000, 8192);
+    sl_multi *m = NULL;
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.mu, NULL);
+    char msg[2048];
+    int rc = sl_multi_new(devs, nd, &cfg, NULL, NULL, collect_rows, &c, &m, msg, sizeof msg);
+    cr_assert_eq(rc, 0, "%s", msg);
+    sl_rec *recs = th_records_new(5, 600, 40, 0.5, 1700000000000, 0);
+    uint64_t want[SL_EV_NTYPES] = {0}, pushed = 0;
+    for (size_t i = 0; i < 600; i += 100) {
+        cr_assert_eq(sl_multi_push(m, recs + i, 100), 0, "%s", sl_multi_message(m));
+        for (size_t j = i; j < i + 100; j++)
+            want[recs[j].type & 3]++;
+        pushed += 100;
+        double t0 = mono_s(), took;
+        sl_multi_stats st;
+        for (;;) {
+            cr_assert_eq(sl_multi_tick(m, max_wait_ms), 0, "%s", sl_multi_message(m));
+            sl_multi_get_stats(m, &st);
+            uint64_t done = 0;
+            for (int t = 0; t < SL_EV_NTYPES; t++)
+                done += st.total.type_counts[t];
+            took = mono_s() - t0;
+            if (done >= pushed || took > 2.0)
+                break;
+            usleep(2000);
+        }
+        for (int t = 0; t < SL_EV_NTYPES; t++)
+            cr_assert_eq(st.total.type_counts[t], want[t],
+                         "type %d: %llu dispatched, %llu pushed (%.3f s after the push)", t,
+                         (unsigned long long)st.total.type_counts[t], (unsigned long long)want[t],
+                         took);
+        cr_assert_gt(st.dev[0].batches, 0);
+        cr_assert_gt(st.dev[1].batches, 0);
+    }
+    cr_assert_eq(c.rows.n, 0, "no rows before the end of input");
+    cr_assert_eq(sl_multi_finish(m), 0, "%s", sl_multi_message(m));
+    qsort(c.rows.rows, c.rows.n, sizeof *c.rows.rows, sl_row_cmp_key);
+    th_assert_reference(&cfg.pe, recs, 600, c.rows.rows, c.rows.n);
+    sl_multi_destroy(&m);
+    free(c.rows.rows);
+    free(recs);
+    pthread_mutex_destroy(&c.mu);
+}
+
+/* `sluice run --devices 2` on a pipe that stays open: 8 ads send a few events each in window
+ * [0, 1000), then ad-0 alone sends one at 1050. Window 0 of every ad is written (a `windows-N`
+ * row of the in-place result file) while the input is still open, within a bound, with the
+ * counts written here; closing the input ends the run with exit 0. */
+Test(multidev, cli_run_devices_2_closes_windows_while_input_is_open, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    FILE *f = create("win.yaml");
+    fprintf(f, "source: {type: stdin}\npe: {kind: window_count, window_ms: 1000}\n"
+               "batch: {max_wait_ms: 20}\nsink: {path: out.csv, snapshots: true}\n");
+    fclose(f);
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = spawn_in("run win.yaml --devices 2 -q", p[0], NULL, "err.txt");
+    close(p[0]);
+    enum { ADS = 8 };
+    unsigned count[ADS] = {0};
+    uint64_t seed = 11;
+    char line[160];
+    for (int round = 0; round < 3; round++) {
+        for (unsigned a = 0; a < ADS; a++) {
+            if (tu_unit(&seed) < 0.3 && a != 0)
+                continue; /* not every ad in every round: the counts differ */
+            int n = snprintf(line, sizeof line,
+                             "{\"ad_id\":\"ad-%u\",\"event_type\":\"view\",\"event_time\":%u}\n", a,
+                             100 * (unsigned)round + 10 * a);
+            cr_assert_eq(write(p[1], line, (size_t)n), n);
+            count[a]++;
+        }
+        usleep(100000);
+    }
+    int n = snprintf(line, sizeof line,
+                     "{\"ad_id\":\"ad-0\",\"event_type\":\"view\",\"event_time\":1050}\n");
+    cr_assert_eq(write(p[1], line, (size_t)n), n);
+    unsigned want = 0;
+    for (unsigned a = 0; a < ADS; a++)
+        want += count[a] > 0;
+    /* the run builds two engines first: 60 s for a loaded machine */
+    double t0 = now_s();
+    char *out = NULL;
+    for (;;) {
+        free(out);
+        out = slurp("out.csv", NULL);
+        if ((out && count_str(out, "\nwindows-") >= want) || now_s() - t0 > 60)
+            break;
+        usleep(20000);
+    }
+    cr_assert_not_null(out, "no output: %s", slurp("err.txt", NULL));
+    cr_assert_eq(count_str(out, "\nwindows-"), want, "window rows while input is open:\n%s", out);
+    cr_assert_eq(count_str(out, "\nfinal"), 0, "the run has not ended:\n%s", out);
+    for (unsigned a = 0; a < ADS; a++) {
+        if (!count[a])
+            continue;
+        char row[64];
+        snprintf(row, sizeof row, ",ad-%u,0,%u\n", a, count[a]);
+        cr_assert_not_null(strstr(out, row), "%s missing:\n%s", row, out);
+    }
+    free(out);
+    close(p[1]);
+    int st = wait_exit(pid, 60, "sluice run --devices 2");
+    cr_assert_eq(st, 0, "exit %d: %s", st, slurp("err.txt", NULL));
+    out = slurp("out.csv", NULL);
+    cr_assert_not_null(strstr(out, ",ad-0,1000,1\n"), "the final row of window 1000:\n%s", out);
+    free(out);
+    finish();
 }
 
 static char *run_cmd(const char *cmd)

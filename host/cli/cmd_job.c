@@ -32,13 +32,16 @@ void usage_job(FILE *o)
             "        absolute file path (stdin is refused); relative paths are taken in the\n"
             "        job's folder there. The job runs until its input ends or it is stopped.\n"
             "list    every job node 0 knows: id, state (running, stopping, cancelling, done,\n"
-            "        failed, cancelled), start time, topology\n"
-            "status  one job: its state, exit status and the last line of its log\n"
+            "        failed, cancelled, lost), start time, events so far and events/s (of the\n"
+            "        last quarter second while it runs, of the whole run once ended), topology\n"
+            "status  one job: its state, exit status, events so far and the last line of its\n"
+            "        log\n"
             "stop    drains: the input ends, the final rows are written, the job is done\n"
             "cancel  drops: the job ends at once, every node lets go of it\n"
             "\n"
             "The commands travel over the cluster's authenticated ZeroMQ (its CURVE keys).\n"
-            "Submitted jobs die with node 0. See docs/cluster.md.\n");
+            "Submitted jobs die with node 0; a restarted node 0 lists them as lost, and the\n"
+            "jobs that ended with their states. See docs/cluster.md.\n");
 }
 
 /* Reads a whole file (at most FILE_MAX bytes) into *text. Returns 0, or -1 (said). */

@@ -141,7 +141,8 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
         .on_bad = report_on_bad,
         .bad_ud = rc,
         .strict = rc->strict,
-        .on_progress = rc->progress && !rc->quiet ? report_on_progress : NULL,
+        .on_progress =
+            (rc->progress && !rc->quiet) || rc->progress_file ? report_on_progress : NULL,
         .progress_ud = rc,
         .progress_every_s = 0.25,
         .devices = tg ? tg->devices : 0,
@@ -159,6 +160,18 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);
     if (err && rc->progress)
         report_clear_line();
+    if (rc->progress_file) {
+        /* the last word: the whole run's count (the nodes' on a cluster) when it ended well,
+         * else the last count seen */
+        sl_progress p = rc->last;
+        if (!err) {
+            p.events = rep.engine.events_in;
+            p.bad = rep.input.bad;
+            p.elapsed_s = rep.elapsed_s;
+        }
+        p.rate = p.elapsed_s > 0 ? (double)p.events / p.elapsed_s : 0.0;
+        report_progress_file(rc, &p, 1);
+    }
     if (err && of && sl_outfile_error(of)) {
         /* The run failed because the output could not be written: say why. */
         fprintf(stderr, "%s: writing %s failed: %s\n", cli_prog, t->sink.path,

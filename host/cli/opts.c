@@ -39,6 +39,7 @@ enum {
     OPT_SNAPSHOTS,
     OPT_MAX_WAIT,
     OPT_INGEST_NODES,
+    OPT_PROGRESS_FILE,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -75,6 +76,8 @@ static const struct cli_opt cli_opts[] = {
     {"click-rate", REQ, OPT_CLICK, CLI_CTR, 0, 0},
     {"seed", REQ, OPT_SEED, CLI_CTR, 0, UINT64_MAX},
     {"progress", NO, OPT_PROGRESS, ALL, 0, 0},
+    /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
+    {"progress-file", REQ, OPT_PROGRESS_FILE, CLI_RUN, 0, 0},
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
@@ -216,6 +219,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
     case OPT_PROGRESS:
         a->progress = 1;
         break;
+    case OPT_PROGRESS_FILE:
+        a->progress_file = arg;
+        break;
     case OPT_BINARY:
         a->binary = 1;
         break;
@@ -317,6 +323,7 @@ void cli_option_error(const char *name, int c, char **argv, const struct option 
 struct report_ctx cli_report_ctx(const struct cli_args *a)
 {
     struct report_ctx rc = {.strict = a->strict, .quiet = a->quiet};
+    rc.progress_file = a->progress_file;
     rc.progress = a->progress && !a->quiet;
     return rc;
 }

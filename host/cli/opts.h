@@ -26,6 +26,7 @@ struct cli_args {
     int set_io;     /* --input and --output go into t as they come (ctr) */
     const char *device, *input, *output; /* as given; NULL when absent */
     int strict, quiet, progress;         /* --strict, --quiet, --progress */
+    const char *progress_file;           /* --progress-file (internal: a job's driver) */
     int binary, deep, timeout_set;       /* --binary, --deep, --timeout-ms */
     uint64_t top, min_impressions;       /* --top, --min-impressions */
     struct cli_target tg;                /* --nodes, --cluster, --devices */

@@ -1,6 +1,9 @@
 /* The run's reports on stderr: malformed lines, progress, summaries (report.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "placement.h"
@@ -26,9 +29,41 @@ int report_on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, 
     return rc->strict;
 }
 
+void report_progress_file(struct report_ctx *rc, const sl_progress *p, int final)
+{
+    if (!rc->progress_file || rc->progress_file_failed)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", rc->progress_file);
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    if (ok) {
+        fprintf(f,
+                "events %" PRIu64 "\nmalformed %" PRIu64 "\nrate %.1f\nelapsed_s %.3f\ntime %lld\n"
+                "final %d\n",
+                p->events, p->bad, p->rate, p->elapsed_s, (long long)time(NULL), final);
+        ok = fflush(f) == 0 && !ferror(f);
+        ok = fclose(f) == 0 && ok;
+    }
+    if (ok && rename(tmp, rc->progress_file) == 0) {
+        rc->last = *p;
+        return;
+    }
+    if (rc->progress)
+        report_clear_line();
+    fprintf(stderr, "%s: cannot write the progress file %s: %s (not tried again)\n", cli_prog,
+            rc->progress_file, strerror(errno));
+    remove(tmp);
+    rc->progress_file_failed = 1;
+}
+
 void report_on_progress(void *ud, const sl_progress *p)
 {
     struct report_ctx *rc = ud;
+    if (p)
+        report_progress_file(rc, p, 0);
+    if (!rc->progress) /* no progress line (or it was cleared for good) */
+        return;
     report_clear_line();
     if (!p) {
         fflush(stderr);

@@ -16,6 +16,11 @@ struct report_ctx {
     int quiet;      /* no progress line and no summary */
     int progress;   /* a progress line is on the terminal: clear it before writing */
     uint64_t shown; /* malformed lines so far */
+    /* --progress-file: where the run's progress is kept, for node 0's `sluice job list` (NULL:
+     * nowhere); whatever quiet says. */
+    const char *progress_file;
+    int progress_file_failed; /* a write failed: said once, not tried again */
+    sl_progress last;         /* the last progress written there */
 };
 
 /* Clears the progress line (the cursor goes back to the start of an empty line). */
@@ -26,8 +31,15 @@ void report_clear_line(void);
 int report_on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, const char *reason);
 
 /* The pipeline's progress callback: rewrites the progress line, or clears it for good when p is
- * NULL (the run is over). */
+ * NULL (the run is over); and with a progress file, rewrites that. */
 void report_on_progress(void *ud, const sl_progress *p);
+
+/* The progress file (host/cluster/registry.h reads it): lines "KEY VALUE" of events (records
+ * handed on so far), malformed, rate (events/s over the last interval; for the final one, over
+ * the whole run), elapsed_s, time (Unix seconds of the write) and final (1 once the run is
+ * over), written to PATH.tmp and renamed over PATH, so that a reader sees a whole one. A
+ * failure is said once on stderr and the file is left as it was. */
+void report_progress_file(struct report_ctx *rc, const sl_progress *p, int final);
 
 /* The summary of a finished run: events, rate, device, counts by type, timings per device,
  * placement, and what was dropped or filtered. */

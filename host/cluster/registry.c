@@ -1,8 +1,10 @@
 /* Node 0's job registry; see registry.h. */
 #include "registry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdint.h>
@@ -22,9 +24,9 @@
 #define JOBS_MAX 64                       /* jobs remembered; the oldest ended one makes room */
 #define CANCEL_GRACE_US UINT64_C(5000000) /* a cancelled driver still there then gets SIGKILL */
 
-enum state { RUNNING, STOPPING, CANCELLING, DONE, FAILED, CANCELLED };
-static const char *const state_name[] = {"running", "stopping", "cancelling",
-                                         "done",    "failed",   "cancelled"};
+enum state { RUNNING, STOPPING, CANCELLING, DONE, FAILED, CANCELLED, LOST, NSTATES };
+static const char *const state_name[] = {"running", "stopping",  "cancelling", "done",
+                                         "failed",  "cancelled", "lost"};
 
 struct rjob {
     uint32_t id;
@@ -47,6 +49,8 @@ struct sl_registry {
     int n;
 };
 
+static void load_jobs(sl_registry *r);
+
 int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out)
 {
     sl_registry *r = calloc(1, sizeof *r);
@@ -57,13 +61,19 @@ int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_reg
     snprintf(r->state, sizeof r->state, "%s.jobs", cluster_path);
     r->quiet = quiet;
     r->next_seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)sl_net_now_us();
+    load_jobs(r);
     *out = r;
     return 0;
 }
 
+static int alive_state(enum state st)
+{
+    return st == RUNNING || st == STOPPING || st == CANCELLING;
+}
+
 static int alive(const struct rjob *j)
 {
-    return j->st == RUNNING || j->st == STOPPING || j->st == CANCELLING;
+    return alive_state(j->st);
 }
 
 int sl_registry_running(const sl_registry *r)
@@ -87,11 +97,192 @@ static void rlog(const sl_registry *r, const char *fmt, ...)
     va_end(ap);
 }
 
+/* ---- the job's record in its folder: STATE/ID/state ---- */
+
+/* Writes text to dir/name through dir/name.tmp and a rename, so that a reader (or a node 0
+ * that died while writing) sees the old file or the new one, whole. Returns 0 or -1 (errno). */
+static int write_atomic(const char *dir, const char *name, const char *text)
+{
+    char p[4400], tmp[4400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    ok = fflush(f) == 0 && ok;
+    ok = fsync(fileno(f)) == 0 && ok; /* the state outlives a crash of the machine too */
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, p) != 0) {
+        int e = errno;
+        remove(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Records j's state in its folder, where a restarted node 0 finds it (load_jobs). */
+static void save_state(const sl_registry *r, const struct rjob *j)
+{
+    char topo[sizeof j->topo], text[1024];
+    snprintf(topo, sizeof topo, "%s", j->topo);
+    for (char *c = topo; *c; c++) /* one line, whatever the file was called */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    snprintf(text, sizeof text,
+             "id %u\nstate %s\nexit_status %d\nstarted %lld\nended %lld\ntopology %s\n", j->id,
+             state_name[j->st], j->status, (long long)j->started, (long long)j->ended, topo);
+    if (write_atomic(j->dir, "state", text))
+        rlog(r,
+             "job %u: cannot record its state in %s/state: %s (a restarted node 0 will not "
+             "know it)",
+             j->id, j->dir, strerror(errno));
+}
+
+/* The value of "KEY VALUE" line `key` in text into out (the rest of the line). Returns 0, or
+ * -1 when there is no such line. */
+static int field(const char *text, const char *key, char *out, size_t len)
+{
+    size_t kl = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
+            size_t n = strcspn(l + kl + 1, "\n");
+            snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), l + kl + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Whole small file dir/name into buf (NUL-terminated, cut at len - 1). Returns 0 or -1. */
+static int read_small(const char *dir, const char *name, char *buf, size_t len)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 0;
+}
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The job recorded in folder STATE/name, into *j. Returns 0, or -1 when it holds no readable
+ * record (not a job's folder, or one made before its record was written). */
+static int read_job(const sl_registry *r, const char *name, struct rjob *j)
+{
+    long long id, st, status, started, ended;
+    if (parse_ll(name, 1, 0xffffff, &id))
+        return -1;
+    memset(j, 0, sizeof *j);
+    snprintf(j->dir, sizeof j->dir, "%s/%s", r->state, name);
+    char text[2048], v[300];
+    if (read_small(j->dir, "state", text, sizeof text) || field(text, "id", v, sizeof v) ||
+        parse_ll(v, id, id, &id) || field(text, "state", v, sizeof v))
+        return -1;
+    for (st = 0; st < NSTATES && strcmp(v, state_name[st]) != 0; st++)
+        ;
+    if (st == NSTATES || field(text, "exit_status", v, sizeof v) || parse_ll(v, -1, 255, &status) ||
+        field(text, "started", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &started) ||
+        field(text, "ended", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &ended) ||
+        field(text, "topology", j->topo, sizeof j->topo))
+        return -1;
+    j->id = (uint32_t)id;
+    j->st = (enum state)st;
+    j->status = (int)status;
+    j->started = (time_t)started;
+    j->ended = (time_t)ended;
+    return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct rjob *x = a, *y = b;
+    return x->started < y->started ? -1 : x->started > y->started ? 1 : x->id < y->id ? -1 : 1;
+}
+
+/* The latest modification time of the driver's files in j's folder (its last sign of life). */
+static time_t last_sign(const struct rjob *j)
+{
+    static const char *const names[] = {"progress", "log", "stdout", "state"};
+    time_t t = j->started;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[4400];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", j->dir, names[i]);
+        if (stat(p, &sb) == 0 && sb.st_mtime > t)
+            t = sb.st_mtime;
+    }
+    return t;
+}
+
+/* A restarted node 0: the jobs recorded in STATE/ (the JOBS_MAX newest). A job recorded as
+ * running, stopping or cancelling was alive when the node 0 before this one died, and its
+ * driver died with it (PR_SET_PDEATHSIG): it is lost, and recorded so. */
+static void load_jobs(sl_registry *r)
+{
+    DIR *d = opendir(r->state);
+    if (!d)
+        return;
+    struct rjob *all = NULL;
+    size_t n = 0, cap = 0, lost = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (n == cap) {
+            size_t c = cap ? cap * 2 : 64;
+            struct rjob *a = realloc(all, c * sizeof *a);
+            if (!a)
+                break;
+            all = a;
+            cap = c;
+        }
+        if (read_job(r, e->d_name, &all[n]) == 0)
+            n++;
+    }
+    closedir(d);
+    qsort(all, n, sizeof *all, by_start);
+    size_t from = n > JOBS_MAX ? n - JOBS_MAX : 0;
+    for (size_t i = from; i < n; i++) {
+        struct rjob *j = &r->job[r->n++];
+        *j = all[i];
+        if (alive(j)) {
+            j->st = LOST;
+            j->status = -1;
+            j->ended = last_sign(j);
+            save_state(r, j);
+            lost++;
+        }
+    }
+    free(all);
+    if (n)
+        rlog(r, "%zu submitted job%s recorded in %s%s", n, n == 1 ? "" : "s", r->state,
+             from ? " (only the newest are listed)" : "");
+    if (lost)
+        rlog(r,
+             "%zu of them %s lost: running when the node 0 before this one died, and their "
+             "drivers died with it",
+             lost, lost == 1 ? "is" : "are");
+}
+
 static void settle(sl_registry *r, struct rjob *j, int wst)
 {
     j->status = WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst);
     j->ended = time(NULL);
     j->st = j->st == CANCELLING ? CANCELLED : j->status == 0 ? DONE : FAILED;
+    save_state(r, j);
     rlog(r, "submitted job %u %s (driver exit status %d)", j->id, state_name[j->st], j->status);
 }
 
@@ -108,7 +299,9 @@ void sl_registry_poll(sl_registry *r)
             settle(r, j, wst);
         } else if (p < 0 && errno == ECHILD) {
             j->status = -1;
+            j->ended = time(NULL);
             j->st = j->st == CANCELLING ? CANCELLED : FAILED;
+            save_state(r, j);
         } else if (j->st == CANCELLING && now >= j->cancel_at_us) {
             kill(j->pid, SIGKILL);
             j->cancel_at_us = UINT64_MAX;
@@ -116,7 +309,7 @@ void sl_registry_poll(sl_registry *r)
     }
 }
 
-static void signal_job(struct rjob *j, int cancel)
+static void signal_job(const sl_registry *r, struct rjob *j, int cancel)
 {
     if (cancel) {
         /* two different signals stay pending together: the driver counts two stops */
@@ -128,13 +321,14 @@ static void signal_job(struct rjob *j, int cancel)
         kill(j->pid, SIGINT);
         j->st = STOPPING;
     }
+    save_state(r, j);
 }
 
 void sl_registry_stop_all(sl_registry *r, int cancel)
 {
     for (int i = 0; i < r->n; i++)
         if (alive(&r->job[i]) && (cancel || r->job[i].st == RUNNING))
-            signal_job(&r->job[i], cancel);
+            signal_job(r, &r->job[i], cancel);
 }
 
 void sl_registry_destroy(sl_registry **rp)
@@ -185,8 +379,12 @@ static int mkdir_ok(const char *p)
 static int write_file(const char *dir, const char *name, const char *text, size_t len, char *out,
                       size_t outlen)
 {
-    if (!name[0] || name[0] == '/' || strstr(name, "..") || strcmp(name, "log") == 0 ||
-        strcmp(name, "stdout") == 0) {
+    static const char *const own[] = {"log",       "stdout",   "state",
+                                      "state.tmp", "progress", "progress.tmp"};
+    int taken = 0;
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        taken |= strcmp(name, own[i]) == 0;
+    if (!name[0] || name[0] == '/' || strstr(name, "..") || taken) {
         snprintf(out, outlen,
                  "file name \"%s\" refused: a submitted file must be named relative "
                  "to its topology, without \"..\"",
@@ -235,27 +433,34 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
         return SL_ERANGE;
     }
     memset(j, 0, sizeof *j);
+    if (mkdir_ok(r->state)) {
+        snprintf(out, outlen, "cannot make the jobs' folder %s: %s", r->state, strerror(errno));
+        return SL_EIO;
+    }
+    /* An id is new: not remembered here, and no folder of an earlier job (of this node 0 or
+     * one before it) has it. */
     uint32_t id;
-    for (;;) {
+    for (int tries = 0;; tries++) {
         r->next_seed = r->next_seed * 1664525u + 1013904223u;
         id = (r->next_seed >> 8) & 0xffffffu;
         int used = id == 0;
         for (int i = 0; i < r->n; i++)
             used |= &r->job[i] != j && r->job[i].id == id;
-        if (!used)
+        if (used)
+            continue;
+        snprintf(j->dir, sizeof j->dir, "%s/%u", r->state, id);
+        if (mkdir(j->dir, 0700) == 0)
             break;
+        if (errno != EEXIST || tries > 1000) {
+            snprintf(out, outlen, "cannot make the job's folder %s: %s", j->dir, strerror(errno));
+            return SL_EIO;
+        }
     }
     j->id = id;
     j->st = FAILED; /* until the driver runs */
     j->status = -1;
     j->started = j->ended = time(NULL);
     snprintf(j->topo, sizeof j->topo, "%s", q->arg);
-    snprintf(j->dir, sizeof j->dir, "%s/%u", r->state, id);
-    if (mkdir_ok(r->state) || mkdir_ok(j->dir)) {
-        snprintf(out, outlen, "cannot make the job's folder %s: %s", j->dir, strerror(errno));
-        j->id = 0;
-        return SL_EIO;
-    }
     if (write_file(j->dir, "topology.yaml", q->topo, q->topo_len, out, outlen)) {
         j->id = 0;
         return SL_EIO;
@@ -268,12 +473,13 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
             j->id = 0;
             return SL_EPARSE;
         }
-    char idtext[16], log[4400], so[4400];
+    char idtext[16], log[4400], so[4400], prog[4400];
     snprintf(idtext, sizeof idtext, "%u", id);
     snprintf(log, sizeof log, "%s/log", j->dir);
     snprintf(so, sizeof so, "%s/stdout", j->dir);
-    char *argv[] = {r->exe,     "run",      "topology.yaml", "--cluster",
-                    r->cluster, "--job-id", idtext,          NULL};
+    snprintf(prog, sizeof prog, "%s/progress", j->dir);
+    char *argv[] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
+                    "--job-id", idtext, "--progress-file", prog,        NULL};
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -304,6 +510,7 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
     }
     j->pid = pid;
     j->st = RUNNING;
+    save_state(r, j);
     rlog(r, "submitted job %u (%s): driver pid %ld, log %s", id, j->topo, (long)pid, log);
     snprintf(out, outlen, "submitted job %u (%s; log %s on node 0's machine): %u", id, j->topo, log,
              id);
@@ -333,6 +540,33 @@ static void last_line(const struct rjob *j, char *buf, size_t len)
     snprintf(buf, len, "%s", nl ? nl + 1 : tail);
 }
 
+/* What the driver last wrote to its progress file (the `--progress-file` of sluice run). */
+struct progress {
+    int have, final;
+    uint64_t events, bad;
+    double rate;
+    long long time;
+};
+
+static void read_progress(const struct rjob *j, struct progress *p)
+{
+    char text[1024], v[64];
+    long long ev, bad, fin;
+    memset(p, 0, sizeof *p);
+    if (read_small(j->dir, "progress", text, sizeof text) || field(text, "events", v, sizeof v) ||
+        parse_ll(v, 0, INT64_MAX, &ev) || field(text, "malformed", v, sizeof v) ||
+        parse_ll(v, 0, INT64_MAX, &bad) || field(text, "final", v, sizeof v) ||
+        parse_ll(v, 0, 1, &fin) || field(text, "rate", v, sizeof v))
+        return;
+    p->rate = strtod(v, NULL);
+    if (field(text, "time", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &p->time))
+        return;
+    p->events = (uint64_t)ev;
+    p->bad = (uint64_t)bad;
+    p->final = (int)fin;
+    p->have = 1;
+}
+
 static void when(time_t t, char *buf, size_t len)
 {
     struct tm tm;
@@ -346,16 +580,22 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
     if (strcmp(q->verb, "submit") == 0)
         return submit(r, q, out, outlen);
     if (strcmp(q->verb, "list") == 0) {
-        size_t o = (size_t)snprintf(out, outlen, "%-9s %-10s %-19s %s\n", "ID", "STATE", "STARTED",
-                                    "TOPOLOGY");
+        size_t o = (size_t)snprintf(out, outlen, "%-9s %-10s %-19s %12s %10s  %s\n", "ID", "STATE",
+                                    "STARTED", "EVENTS", "EVENTS/S", "TOPOLOGY");
         for (int i = 0; i < r->n && o < outlen; i++) {
             const struct rjob *j = &r->job[i];
             if (!j->id)
                 continue;
-            char t[32];
+            char t[32], ev[24] = "-", rate[24] = "-";
+            struct progress p;
             when(j->started, t, sizeof t);
-            o += (size_t)snprintf(out + o, outlen - o, "%-9u %-10s %-19s %s\n", j->id,
-                                  state_name[j->st], t, j->topo);
+            read_progress(j, &p);
+            if (p.have)
+                snprintf(ev, sizeof ev, "%" PRIu64, p.events);
+            if (p.have && (alive(j) || p.final)) /* a lost job's last rate says nothing */
+                snprintf(rate, sizeof rate, "%.0f", p.rate);
+            o += (size_t)snprintf(out + o, outlen - o, "%-9u %-10s %-19s %12s %10s  %s\n", j->id,
+                                  state_name[j->st], t, ev, rate, j->topo);
         }
         return 0;
     }
@@ -373,9 +613,29 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         if (alive(j))
             o += (size_t)snprintf(out + o, outlen - o, "driver: pid %ld on node 0's machine\n",
                                   (long)j->pid);
+        else if (j->st == LOST)
+            o += (size_t)snprintf(out + o, outlen - o,
+                                  "ended: %s or soon after (its driver's last write; it died "
+                                  "with node 0)\nexit status: unknown\n",
+                                  e);
         else
             o +=
                 (size_t)snprintf(out + o, outlen - o, "ended: %s\nexit status: %d\n", e, j->status);
+        struct progress p;
+        read_progress(j, &p);
+        if (o < outlen && p.have) {
+            char at[32];
+            when((time_t)p.time, at, sizeof at);
+            char rate[64] = "";
+            if (alive(j) || p.final)
+                snprintf(rate, sizeof rate, ", %.0f events/s%s", p.rate,
+                         p.final ? " over the whole run" : "");
+            o += (size_t)snprintf(out + o, outlen - o,
+                                  "events: %" PRIu64 " (%" PRIu64 " malformed lines)%s, as of %s\n",
+                                  p.events, p.bad, rate, at);
+        } else if (o < outlen) {
+            o += (size_t)snprintf(out + o, outlen - o, "events: none counted yet\n");
+        }
         if (o < outlen)
             o += (size_t)snprintf(out + o, outlen - o, "folder: %s (log, stdout)\n", j->dir);
         if (o < outlen && line[0])
@@ -391,7 +651,7 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         snprintf(out, outlen, "job %u is %s already", j->id, state_name[j->st]);
         return SL_ECONFLICT;
     }
-    signal_job(j, cancel);
+    signal_job(r, j, cancel);
     rlog(r, "submitted job %u: %s", j->id, cancel ? "cancelling" : "stopping (draining)");
     snprintf(out, outlen, "job %u: %s\n", j->id,
              cancel ? "cancelling: the nodes drop it now"

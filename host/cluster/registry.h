@@ -4,14 +4,21 @@
  * file's path + ".jobs"), with the topology and its join tables written there, stdout to
  * STATE/ID/stdout and stderr to STATE/ID/log. A driver is an ordinary cluster client: it reads
  * the input, feeds every node and writes the sink next to the cluster, whatever becomes of the
- * command that submitted it. It gets SIGKILL when node 0 dies (PR_SET_PDEATHSIG).
+ * command that submitted it. It gets SIGKILL when node 0 dies (PR_SET_PDEATHSIG). It keeps its
+ * progress in STATE/ID/progress (`--progress-file`, host/cli/report.h: events so far, malformed
+ * lines, rate), which list and status show.
  *
  * Stop drains (SIGINT: the driver ends its input, the final rows are written, it exits 0);
  * cancel drops (SIGINT and SIGTERM at once, which the driver counts as two stops: it tells the
  * nodes to drop the job and exits non-zero; SIGKILL if it is still there 5 s later).
  *
- * The registry lives in node 0's memory: a restarted node 0 starts with an empty one. Only the
- * node's main thread uses it. */
+ * Each job's state is also kept in STATE/ID/state ("KEY VALUE" lines: id, state, exit_status,
+ * started, ended, topology; written to state.tmp, synced and renamed at every change), so that a
+ * restarted node 0 (sl_registry_new) lists the jobs of the ones before it: a job recorded as
+ * running, stopping or cancelling was alive when that node 0 died, and its driver died with it,
+ * so it becomes `lost`; ended jobs keep their state. A new job's id is one no folder in STATE has
+ * (its folder is made exclusively), so ids are not used again across restarts. Only the node's
+ * main thread uses the registry. */
 #ifndef SL_REGISTRY_H
 #define SL_REGISTRY_H
 
@@ -22,7 +29,7 @@
 typedef struct sl_registry sl_registry;
 
 /* exe: the sluice executable; cluster_path: the cluster file (absolute). quiet: no log lines.
- * Returns 0 or SL_ENOMEM. */
+ * Reads the jobs recorded in STATE (the JOBS_MAX newest; see above). Returns 0 or SL_ENOMEM. */
 int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out);
 
 /* Kills (SIGKILL) and reaps the drivers still running, and frees the registry. */

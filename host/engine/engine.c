@@ -803,6 +803,22 @@ int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms)
     return rc ? rc : triggers(e);
 }
 
+int sl_engine_advance(sl_engine *e, int64_t time_ms)
+{
+    if (e->failed)
+        return e->failed;
+    if (!e->windowed || time_ms < -SL_WINDOW_TIME_LIMIT || time_ms > SL_WINDOW_TIME_LIMIT ||
+        (e->wm.have_time && time_ms <= e->wm.max_time))
+        return 0;
+    e->wm.have_time = 1;
+    e->wm.max_time = time_ms;
+    int64_t before;
+    if (!sl_watermark_closed(&e->wm, e->cfg.pe.window_ms, e->cfg.pe.lateness_ms, &before) ||
+        before <= e->closed_before)
+        return 0;
+    return flush_staged(e); /* the staged records first: they may belong to closing windows */
+}
+
 int sl_engine_finish(sl_engine *e)
 {
     if (e->failed)

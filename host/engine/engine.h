@@ -89,6 +89,14 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
  * so that results keep flowing while input is slow or silent. Returns 0 or a negative sl_err. */
 int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms);
 
+/* Windowed PEs: raises the watermark as a record of event time time_ms would (watermark.h),
+ * without one; when that closes windows, the staged records are dispatched and the closed
+ * windows emitted. For a caller that applies the late rule on a wider stream than the engine
+ * sees (several devices, multidev.h): every record pushed afterwards must be on time under the
+ * raised watermark. A time at or below the watermark, beyond +-SL_WINDOW_TIME_LIMIT, or an
+ * engine whose PE is not windowed: nothing. Returns 0 or a negative sl_err as for push. */
+int sl_engine_advance(sl_engine *e, int64_t time_ms);
+
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
  * negative sl_err as for sl_engine_push. */
 int sl_engine_finish(sl_engine *e);

@@ -56,6 +56,11 @@ static int engine_tick(void *p, uint32_t max_wait_ms)
     return sl_engine_tick(p, max_wait_ms);
 }
 
+static int multi_tick(void *p, uint32_t max_wait_ms)
+{
+    return sl_multi_tick(p, max_wait_ms);
+}
+
 static int chain_tick(void *p, uint32_t max_wait_ms)
 {
     return sl_chain_tick(p, max_wait_ms);
@@ -185,7 +190,7 @@ sl_executor sl_executor_of_engine(sl_engine *e)
 }
 
 static const sl_executor_ops multi_ops = {
-    "devices",     multi_push,     multi_finish,     NULL,          NULL,          multi_stats,
+    "devices",     multi_push,     multi_finish,     multi_tick,    NULL,          multi_stats,
     multi_columns, multi_windowed, multi_set_cancel, multi_message, multi_destroy,
 };
 

@@ -34,7 +34,7 @@ typedef struct sl_executor_ops {
     const char *name; /* "engine", "devices" or "chain" */
     int (*push)(void *impl, const sl_rec *recs, size_t n);
     int (*finish)(void *impl);
-    int (*tick)(void *impl, uint32_t max_wait_ms); /* NULL: timers run on the object's threads */
+    int (*tick)(void *impl, uint32_t max_wait_ms); /* NULL: no timers (tick does nothing) */
     int (*reset)(void *impl);                      /* NULL: not supported (several devices) */
     void (*stats)(const void *impl, sl_executor_stats *st);
     const sl_columns *(*columns)(const void *impl);
@@ -66,8 +66,9 @@ int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n);
 int sl_executor_finish(sl_executor *x);
 
 /* Runs the timers while input is slow or silent (sl_engine_tick: a partial batch older than
- * max_wait_ms is dispatched, every_ms triggers fire). Several devices: nothing (their engines'
- * threads dispatch as records arrive). Returns 0 or a negative sl_err. */
+ * max_wait_ms is dispatched, every_ms triggers fire, windows close). Several devices:
+ * sl_multi_tick (the partial chunks go to their devices, whose threads tick their engines).
+ * Returns 0 or a negative sl_err. */
 int sl_executor_tick(sl_executor *x, uint32_t max_wait_ms);
 
 /* Discards all state for a new stream, keeping programs and buffers (sl_engine_reset). Returns

@@ -29,13 +29,27 @@ struct devq {
     pthread_cond_t cv_done; /* the caller waits: a slot came free, built, finished */
     sl_rec *slot[QDEPTH];
     size_t slot_n[QDEPTH];
+    /* Read by the thread once the slot's records are pushed: the whole stream's watermark to
+     * raise the engine's to (windowed PEs; slot_has_wm 0: none), and slot_flush 1 when the
+     * records waited the batch wait already (the caller's timer): dispatch them at once. */
+    int64_t slot_wm[QDEPTH];
+    int slot_has_wm[QDEPTH], slot_flush[QDEPTH];
     unsigned head, count;
     int built, finish, finished, quit;
+    int tick; /* sl_multi_tick asks for sl_engine_tick(tick_wait_ms) */
+    uint32_t tick_wait_ms;
+    int idle_has_wm; /* a watermark for an empty queue (every chunk before it is pushed) */
+    int64_t idle_wm;
     int rc;
-    sl_engine_stats stats; /* copied by the thread after each chunk */
+    sl_engine_stats stats; /* copied by the thread after each engine call */
 
-    sl_rec *fill; /* the caller's chunk being filled */
+    /* The caller's own: the chunk being filled, when its first record came, and the last
+     * watermark handed to the thread. */
+    sl_rec *fill;
     size_t nfill;
+    double fill_at;
+    int sent_has_wm;
+    int64_t sent_wm;
 };
 
 struct sl_multi {
@@ -136,6 +150,18 @@ static void engine_called(struct devq *dq, int rc)
         sl_engine_get_stats(dq->eng, &dq->stats);
 }
 
+/* On device thread dq, after the records of a chunk were pushed (rc: how that went): raises the
+ * engine's watermark to the stream's and dispatches the staged records if the chunk asks for
+ * it. Returns rc or the first error. */
+static int after_chunk(struct devq *dq, int rc, int has_wm, int64_t wm, int flush)
+{
+    if (!rc && has_wm)
+        rc = sl_engine_advance(dq->eng, wm);
+    if (!rc && flush)
+        rc = sl_engine_tick(dq->eng, 0);
+    return rc;
+}
+
 static void *device_thread(void *arg)
 {
     struct devq *dq = arg;
@@ -154,28 +180,52 @@ static void *device_thread(void *arg)
     dq->rc = rc;
     pthread_cond_broadcast(&dq->cv_done);
     for (;;) {
-        while (!dq->count && !dq->quit && !(dq->finish && !dq->finished))
+        while (!dq->count && !dq->quit && !dq->idle_has_wm && !dq->tick &&
+               !(dq->finish && !dq->finished))
             pthread_cond_wait(&dq->cv_work, &dq->mu);
         if (dq->quit)
             break;
         if (dq->eng)
             sl_engine_set_cancel(dq->eng, atomic_load(&m->cancel));
-        if (!dq->count) { /* finish, with everything handed over pushed */
+        int skip = dq->rc != 0;
+        if (dq->count) {
+            unsigned h = dq->head;
+            sl_rec *buf = dq->slot[h];
+            size_t n = dq->slot_n[h];
             pthread_mutex_unlock(&dq->mu);
-            engine_called(dq, dq->rc ? 0 : sl_engine_finish(dq->eng));
-            dq->finished = 1;
+            /* After a failure chunks are still taken (and discarded) so the caller never waits
+             * on a queue nobody drains; it sees `failed` at its next push. */
+            int prc = skip ? 0 : sl_engine_push(dq->eng, buf, n);
+            /* The slot's watermark is read once its records are in the engine (the engine
+             * copied them: the slot is free), since the caller may raise it until then. */
+            pthread_mutex_lock(&dq->mu);
+            int has_wm = dq->slot_has_wm[h], flush = dq->slot_flush[h];
+            int64_t wm = dq->slot_wm[h];
+            dq->head = (h + 1) % QDEPTH;
+            dq->count--;
             pthread_cond_broadcast(&dq->cv_done);
+            pthread_mutex_unlock(&dq->mu);
+            engine_called(dq, skip ? 0 : after_chunk(dq, prc, has_wm, wm, flush));
             continue;
         }
-        sl_rec *buf = dq->slot[dq->head];
-        size_t n = dq->slot_n[dq->head];
-        int skip = dq->rc != 0;
+        if (dq->idle_has_wm) { /* every chunk before this watermark is pushed */
+            int64_t wm = dq->idle_wm;
+            dq->idle_has_wm = 0;
+            pthread_mutex_unlock(&dq->mu);
+            engine_called(dq, skip ? 0 : sl_engine_advance(dq->eng, wm));
+            continue;
+        }
+        if (dq->tick) {
+            uint32_t wait_ms = dq->tick_wait_ms;
+            dq->tick = 0;
+            pthread_mutex_unlock(&dq->mu);
+            engine_called(dq, skip ? 0 : sl_engine_tick(dq->eng, wait_ms));
+            continue;
+        }
+        /* finish, with everything handed over pushed */
         pthread_mutex_unlock(&dq->mu);
-        /* After a failure chunks are still taken (and discarded) so the caller never waits on
-         * a queue nobody drains; it sees `failed` at its next push. */
-        engine_called(dq, skip ? 0 : sl_engine_push(dq->eng, buf, n));
-        dq->head = (dq->head + 1) % QDEPTH;
-        dq->count--;
+        engine_called(dq, skip ? 0 : sl_engine_finish(dq->eng));
+        dq->finished = 1;
         pthread_cond_broadcast(&dq->cv_done);
     }
     pthread_mutex_unlock(&dq->mu);
@@ -260,12 +310,25 @@ int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg
     return 0;
 }
 
-/* Hands device d's filled chunk to its thread, waiting while its queue is full. */
-static int hand_over(sl_multi *m, struct devq *dq)
+/* Whether the stream's watermark is ahead of what device dq was handed. The caller's thread. */
+static int wm_ahead(const sl_multi *m, const struct devq *dq)
+{
+    return m->windowed && m->wm.have_time && (!dq->sent_has_wm || m->wm.max_time > dq->sent_wm);
+}
+
+/* Hands device dq's filled chunk to its thread with the stream's watermark (every record of the
+ * device that it admitted is in this chunk or an earlier one), waiting while its queue is full
+ * (wait 0: leaves the chunk to the caller instead). flush: the device dispatches its staged
+ * records once it has these. Returns 1 when the chunk was handed over. */
+static int hand_over(sl_multi *m, struct devq *dq, int wait, int flush)
 {
     if (!dq->nfill)
         return 0;
     pthread_mutex_lock(&dq->mu);
+    if (dq->count == QDEPTH && !wait) {
+        pthread_mutex_unlock(&dq->mu);
+        return 0;
+    }
     if (dq->count == QDEPTH) {
         double t0 = now_s();
         while (dq->count == QDEPTH)
@@ -276,12 +339,19 @@ static int hand_over(sl_multi *m, struct devq *dq)
     sl_rec *free_buf = dq->slot[s];
     dq->slot[s] = dq->fill;
     dq->slot_n[s] = dq->nfill;
+    dq->slot_flush[s] = flush;
+    dq->slot_has_wm[s] = wm_ahead(m, dq);
+    dq->slot_wm[s] = m->wm.max_time;
+    if (dq->slot_has_wm[s]) {
+        dq->sent_has_wm = 1;
+        dq->sent_wm = m->wm.max_time;
+    }
     dq->count++;
     pthread_cond_signal(&dq->cv_work);
     pthread_mutex_unlock(&dq->mu);
     dq->fill = free_buf;
     dq->nfill = 0;
-    return 0;
+    return 1;
 }
 
 /* The late rule on the whole stream: 1 to keep record r, else it is counted. */
@@ -304,18 +374,56 @@ int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n)
     if (atomic_load(&m->failed))
         return m->rc;
     const uint32_t ndev = m->ndev;
+    double now = -1.0; /* read once per call, when a device's chunk gets its first record */
     for (size_t i = 0; i < n; i++) {
         if (m->windowed && !keep_windowed(m, &recs[i]))
             continue;
         struct devq *dq = &m->q[sl_part_of(recs[i].key, ndev)];
+        if (!dq->nfill)
+            dq->fill_at = now < 0 ? (now = now_s()) : now;
         dq->fill[dq->nfill++] = recs[i];
         if (dq->nfill == CHUNK) {
-            hand_over(m, dq);
+            hand_over(m, dq, 1, 0);
             if (atomic_load(&m->failed))
                 return m->rc;
         }
     }
     m->events_in += n;
+    return 0;
+}
+
+int sl_multi_tick(sl_multi *m, uint32_t max_wait_ms)
+{
+    if (atomic_load(&m->failed))
+        return m->rc;
+    double now = now_s();
+    for (uint32_t i = 0; i < m->ndev; i++) {
+        struct devq *dq = &m->q[i];
+        /* A chunk whose first record waited the batch wait goes now, and is dispatched at once
+         * (a device whose queue is full is busy: it gets the chunk at a later tick). */
+        if (dq->nfill && (now - dq->fill_at) * 1000.0 >= (double)max_wait_ms)
+            hand_over(m, dq, 0, 1);
+        pthread_mutex_lock(&dq->mu);
+        /* A device with nothing waiting here gets the stream's watermark without records, so
+         * that it closes the windows other devices' records closed. With a chunk being filled
+         * the watermark waits for it (records of that chunk may lie before it). */
+        if (!dq->nfill && wm_ahead(m, dq)) {
+            if (dq->count) { /* after the last queued chunk, which holds the device's last */
+                unsigned last = (dq->head + dq->count - 1) % QDEPTH;
+                dq->slot_has_wm[last] = 1;
+                dq->slot_wm[last] = m->wm.max_time;
+            } else {
+                dq->idle_has_wm = 1;
+                dq->idle_wm = m->wm.max_time;
+            }
+            dq->sent_has_wm = 1;
+            dq->sent_wm = m->wm.max_time;
+        }
+        dq->tick = 1;
+        dq->tick_wait_ms = max_wait_ms;
+        pthread_cond_signal(&dq->cv_work);
+        pthread_mutex_unlock(&dq->mu);
+    }
     return 0;
 }
 
@@ -325,7 +433,7 @@ int sl_multi_finish(sl_multi *m)
         return m->rc;
     for (uint32_t i = 0; i < m->ndev; i++) {
         struct devq *dq = &m->q[i];
-        hand_over(m, dq);
+        hand_over(m, dq, 1, 0);
         pthread_mutex_lock(&dq->mu);
         dq->finish = 1;
         pthread_cond_signal(&dq->cv_work);

@@ -12,14 +12,24 @@
  * Windowed PEs: the late-event rule is applied here, on the whole stream, before records are
  * split (a device only sees its keys, so its own view of event time lags); the devices get no
  * late records, and each (key, window) is emitted exactly once, as with one device, though
- * closed windows of different devices are emitted at different moments.
+ * closed windows of different devices are emitted at different moments. Each device is handed
+ * the whole stream's watermark along with its chunks (and without records at sl_multi_tick), so
+ * a device closes a window when the stream passes its end, not when its own keys do.
+ *
+ * Timers: sl_multi_tick, called often from the creating thread (as sl_engine_tick is), hands a
+ * chunk whose first record waited the batch wait to its device, which dispatches it at once;
+ * hands the watermark to devices with nothing waiting; and has every device thread run
+ * sl_engine_tick on its engine (records staged there from earlier chunks). So with slow or
+ * silent input a record reaches its device's kernel about max_wait_ms after it was pushed, and
+ * windows close about then, as with one device. Without ticks, chunks leave only when full
+ * (64 Ki records) or at sl_multi_finish.
  *
  * Not supported (SL_EUNSUPPORTED at sl_multi_new): snapshot triggers, whose rows would be taken
  * at different moments on each device.
  *
- * sl_multi_push, sl_multi_finish and sl_multi_destroy belong to the thread that created the
- * multi. on_emit is called from the device threads for windows (one call at a time: they are
- * serialised here) and from the calling thread for the final rows. */
+ * sl_multi_push, sl_multi_tick, sl_multi_finish and sl_multi_destroy belong to the thread that
+ * created the multi. on_emit is called from the device threads for windows (one call at a time:
+ * they are serialised here) and from the calling thread for the final rows. */
 #ifndef SL_MULTIDEV_H
 #define SL_MULTIDEV_H
 
@@ -57,6 +67,13 @@ int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg
 /* Splits n records by key among the devices. Returns 0, or the first error of a device (its
  * message in sl_multi_message); the multi then accepts nothing more. */
 int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n);
+
+/* Runs the timers while input is slow or silent (see above): a chunk whose first record was
+ * pushed max_wait_ms ago or more goes to its device and is dispatched, every device gets the
+ * stream's watermark and runs sl_engine_tick(max_wait_ms). Does not wait for the devices (a
+ * device whose queue is full gets its chunk at a later tick). Returns 0, or a device's first
+ * error as sl_multi_push does. */
+int sl_multi_tick(sl_multi *m, uint32_t max_wait_ms);
 
 /* Hands over what is left, waits for every device to finish, and emits the final rows of all
  * devices in one SL_EMIT_FINAL call. Returns 0 or an sl_err. */

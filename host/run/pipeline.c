@@ -1,5 +1,6 @@
 #include "pipeline.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,16 +70,20 @@ struct ticking {
     sl_executor *x;
     uint32_t max_wait_ms;
     int64_t lateness_ms; /* the first PE's */
-    int have_time;
-    int64_t max_time; /* the largest event time pushed */
+    /* The largest event time pushed (have_time: once there is one). Written by the reading
+     * thread, read by the sink's clock, which with several devices runs on a device thread:
+     * max_time is stored before have_time. */
+    _Atomic int have_time;
+    _Atomic int64_t max_time;
 };
 
 /* The sink's clock: the largest event time pushed less the first PE's allowed lateness (the
  * watermark of watermark.h, for every PE kind). */
 static int64_t watermark_of(void *ud)
 {
-    const struct ticking *tk = ud;
-    return tk->have_time ? tk->max_time - tk->lateness_ms : SL_SINK_NO_WATERMARK;
+    struct ticking *tk = ud;
+    return atomic_load(&tk->have_time) ? atomic_load(&tk->max_time) - tk->lateness_ms
+                                       : SL_SINK_NO_WATERMARK;
 }
 
 /* sl_ingest's turn: runs the executor's timers (partial batches, every_ms triggers), so that
@@ -95,11 +100,13 @@ static int tick(void *ud, char *msg, size_t msglen)
 static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
-    int64_t m = tk->have_time ? tk->max_time : INT64_MIN;
+    int have = atomic_load(&tk->have_time);
+    int64_t m = have ? atomic_load(&tk->max_time) : INT64_MIN;
     for (size_t i = 0; i < n; i++)
         m = recs[i].time_ms > m ? recs[i].time_ms : m;
-    tk->have_time |= n > 0;
-    tk->max_time = m;
+    atomic_store(&tk->max_time, m);
+    if (n > 0 && !have)
+        atomic_store(&tk->have_time, 1);
     return push_records(tk->x, recs, n, msg, msglen);
 }
 
