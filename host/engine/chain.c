@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "lebytes.h"
 
 #define CONVERT_CHUNK 8192
 
@@ -239,4 +240,60 @@ void sl_chain_destroy(sl_chain **chp)
     free(ch->conv);
     free(ch);
     *chp = NULL;
+}
+
+int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
+{
+    unsigned char *part[SL_STAGES_MAX] = {NULL};
+    size_t plen[SL_STAGES_MAX] = {0}, total = 4;
+    int rc = 0;
+    for (uint32_t i = 0; i < ch->n && rc == 0; i++) {
+        if ((rc = sl_engine_save(ch->st[i].eng, &part[i], &plen[i])))
+            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
+        total += 8 + plen[i];
+    }
+    unsigned char *p = rc ? NULL : malloc(total);
+    if (!rc && !p) {
+        snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
+        rc = SL_ENOMEM;
+    }
+    if (p) {
+        size_t at = 4;
+        sl_le_put(p, ch->n, 4);
+        for (uint32_t i = 0; i < ch->n; i++) {
+            sl_le_put(p + at, plen[i], 8);
+            memcpy(p + at + 8, part[i], plen[i]);
+            at += 8 + plen[i];
+        }
+        *img = p;
+        *len = total;
+    }
+    for (uint32_t i = 0; i < ch->n; i++)
+        free(part[i]);
+    return rc;
+}
+
+int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen)
+{
+    if (len < 4 || sl_le_get(img, 4) != ch->n) {
+        snprintf(msg, msglen, "the saved state has %llu stage(s), this topology %u",
+                 len < 4 ? 0ULL : (unsigned long long)sl_le_get(img, 4), ch->n);
+        return SL_EINVAL;
+    }
+    size_t at = 4;
+    for (uint32_t i = 0; i < ch->n; i++) {
+        if (len - at < 8 || sl_le_get(img + at, 8) > len - at - 8) {
+            snprintf(msg, msglen, "the saved state is cut short in stage %u", i);
+            return SL_EPARSE;
+        }
+        size_t l = (size_t)sl_le_get(img + at, 8);
+        char m[1024];
+        int rc = sl_engine_load(ch->st[i].eng, img + at + 8, l, m, sizeof m);
+        if (rc) {
+            snprintf(msg, msglen, "stage %u: %s", i, m);
+            return rc;
+        }
+        at += 8 + l;
+    }
+    return 0;
 }

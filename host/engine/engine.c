@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "keyhash.h"
+#include "lebytes.h"
 #include "log.h"
 #include "peprog.h"
 #include "tablegeom.h"
@@ -990,4 +991,132 @@ void sl_engine_destroy(sl_engine **ep)
     free(e->cursor);
     free(e->rows);
     free(e);
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------- */
+
+#define IMAGE_MAGIC "SLENGST1"
+#define IMAGE_HDR (8 + 4 * 4 + 8 + 4 * 2)
+#define IMAGE_STATS 9 /* u64 counters after the header */
+
+/* The layout fields of an image header, in order: slot size, state size, regions, copies,
+ * slots, counters, windowed. */
+static void image_layout(const sl_engine *e, uint64_t v[7])
+{
+    v[0] = e->prog.slot_size;
+    v[1] = sl_engine_state_size(e);
+    v[2] = e->g.nparts;
+    v[3] = e->g.copies;
+    v[4] = e->g.nslots;
+    v[5] = e->g.ncounters;
+    v[6] = (uint64_t)e->windowed;
+}
+
+static const unsigned image_width[7] = {4, 4, 4, 4, 8, 4, 4};
+
+int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
+{
+    *img = NULL;
+    *len = 0;
+    if (e->failed)
+        return e->failed;
+    if (e->windowed)
+        return fail(e, SL_EUNSUPPORTED,
+                    "a checkpoint of a windowed PE (%s) is not supported yet: its emitted windows "
+                    "are not part of it",
+                    e->cfg.pe.name);
+    int rc = dispatch(e, e->staging, e->staged);
+    e->staged = 0;
+    if (rc || (rc = drain(e)))
+        return rc;
+    size_t table = (size_t)e->g.nslots * e->prog.slot_size;
+    size_t fill = e->g.ncounters * sizeof(cl_uint);
+    size_t n = IMAGE_HDR + IMAGE_STATS * 8 + table + fill;
+    unsigned char *p = malloc(n);
+    if (!p)
+        return fail(e, SL_ENOMEM, "out of memory saving the state table (%zu MiB)", n >> 20);
+    memcpy(p, IMAGE_MAGIC, 8);
+    size_t at = 8;
+    uint64_t v[7];
+    image_layout(e, v);
+    for (int i = 0; i < 7; i++) {
+        sl_le_put(p + at, v[i], image_width[i]);
+        at += image_width[i];
+    }
+    const uint64_t stats[IMAGE_STATS] = {
+        e->stats.events_in,      e->stats.events_late,    e->stats.events_bad_time,
+        e->stats.batches,        e->stats.type_counts[0], e->stats.type_counts[1],
+        e->stats.type_counts[2], e->stats.type_counts[3], e->stats.keys};
+    for (int i = 0; i < IMAGE_STATS; i++, at += 8)
+        sl_le_put(p + at, stats[i], 8);
+    cl_int st = clEnqueueReadBuffer(e->q, e->slots, CL_TRUE, 0, table, p + at, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_TRUE, 0, fill, p + at + table, 0, NULL, NULL);
+    if (st != CL_SUCCESS) {
+        free(p);
+        return clfail(e, st, "reading the state table back for a checkpoint");
+    }
+    *img = p;
+    *len = n;
+    return 0;
+}
+
+int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg, size_t msglen)
+{
+    static const char *const what[7] = {"slot size", "state size", "regions", "table copies",
+                                        "slots",     "counters",   "windowed"};
+    if (e->failed) {
+        snprintf(msg, msglen, "%s", e->msg);
+        return e->failed;
+    }
+    if (len < IMAGE_HDR + IMAGE_STATS * 8 || memcmp(img, IMAGE_MAGIC, 8) != 0) {
+        snprintf(msg, msglen, "not a state table image of this format");
+        return SL_EPARSE;
+    }
+    uint64_t mine[7];
+    image_layout(e, mine);
+    size_t at = 8;
+    for (int i = 0; i < 7; i++) {
+        uint64_t theirs = sl_le_get(img + at, image_width[i]);
+        at += image_width[i];
+        if (theirs != mine[i]) {
+            snprintf(msg, msglen,
+                     "the saved state does not fit PE %s: %s %llu in the checkpoint, %llu here (a "
+                     "PE of another state type, pe.capacity or device)",
+                     e->cfg.pe.name, what[i], (unsigned long long)theirs,
+                     (unsigned long long)mine[i]);
+            return SL_EINVAL;
+        }
+    }
+    size_t table = (size_t)e->g.nslots * e->prog.slot_size;
+    size_t fill = e->g.ncounters * sizeof(cl_uint);
+    if (len != IMAGE_HDR + IMAGE_STATS * 8 + table + fill) {
+        snprintf(msg, msglen, "state table image of %zu bytes, %zu expected", len,
+                 (size_t)IMAGE_HDR + IMAGE_STATS * 8 + table + fill);
+        return SL_EPARSE;
+    }
+    uint64_t stats[IMAGE_STATS];
+    for (int i = 0; i < IMAGE_STATS; i++, at += 8)
+        stats[i] = sl_le_get(img + at, 8);
+    int rc = drain(e);
+    if (rc) {
+        snprintf(msg, msglen, "%s", e->msg);
+        return rc;
+    }
+    cl_int st = clEnqueueWriteBuffer(e->q, e->slots, CL_TRUE, 0, table, img + at, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueWriteBuffer(e->q, e->fill, CL_TRUE, 0, fill, img + at + table, 0, NULL, NULL);
+    if (st != CL_SUCCESS) {
+        rc = clfail(e, st, "writing a checkpoint's state table");
+        snprintf(msg, msglen, "%s", e->msg);
+        return rc;
+    }
+    e->stats.events_in = stats[0];
+    e->stats.events_late = stats[1];
+    e->stats.events_bad_time = stats[2];
+    e->stats.batches = stats[3];
+    for (int i = 0; i < 4; i++)
+        e->stats.type_counts[i] = stats[4 + i];
+    e->stats.keys = stats[8];
+    return 0;
 }

@@ -127,6 +127,19 @@ int sl_engine_reset(sl_engine *e);
 /* The last error's explanation ("" when none). */
 const char *sl_engine_message(const sl_engine *e);
 
+/* Checkpoints: dispatches what is staged, waits for the device and reads every key's state
+ * back, with the table's layout and the counters (events in, by type, late, batches), into *img
+ * (malloc'd, *len bytes; caller frees). The engine goes on as before. Returns 0, or a negative
+ * sl_err (SL_EUNSUPPORTED for a windowed PE, whose emitted windows a checkpoint does not hold).
+ * An image loads only into an engine of the same layout: state and slot size, regions, copies
+ * and slots (the same PE state type and pe.capacity on the same kind of device). */
+int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len);
+
+/* Replaces every key's state and the counters with those of img (sl_engine_save's), on an
+ * engine that has taken no records yet. Returns 0, or SL_EINVAL (another layout: msg names the
+ * field), SL_EPARSE (not an image) or an OpenCL failure, with msg. */
+int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg, size_t msglen);
+
 void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st);
 
 /* How long sl_engine_destroy waits for the device once the cancel flag is set. */
