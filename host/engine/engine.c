@@ -63,6 +63,8 @@ struct sl_engine {
     sl_watermark wm;
     int64_t closed_before; /* windows ending at or before this were emitted */
     sl_trigger trig;
+    int aligned;           /* sl_engine_align_timer was called: reapplied by reset */
+    double align_offset_s; /* its offset */
     int failed;
     /* watchdog (host/watchdog.h) */
     const volatile sig_atomic_t *cancel; /* sl_engine_set_cancel; NULL = none */
@@ -803,6 +805,13 @@ int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms)
     return rc ? rc : triggers(e);
 }
 
+void sl_engine_align_timer(sl_engine *e, double offset_s)
+{
+    e->aligned = 1;
+    e->align_offset_s = offset_s;
+    sl_trigger_align(&e->trig, offset_s, now_s());
+}
+
 int sl_engine_finish(sl_engine *e)
 {
     if (e->failed)
@@ -854,6 +863,8 @@ int sl_engine_reset(sl_engine *e)
     e->wm = (sl_watermark){0, 0};
     e->closed_before = INT64_MIN;
     sl_trigger_init(&e->trig, &e->cfg.pe.trigger, now_s());
+    if (e->aligned)
+        sl_trigger_align(&e->trig, e->align_offset_s, now_s());
     e->failed = 0;
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
