@@ -30,6 +30,10 @@ enum sl_msg_kind {
     SL_MSG_JOBCTL = SL_FRAME_APP_KIND(6, 0),
     /* node 0 -> the command's endpoint: the answer (jobctl.h). Untracked */
     SL_MSG_JOBCTL_REPLY = SL_FRAME_APP_KIND(7, 0),
+    /* node -> client, on the last stage's result stream: the snapshot whose rows
+     * (SL_SCHEMA_ROW_SNAPSHOT) came since the previous one is complete; the payload is its
+     * sl_snap_end (job.h). Tracked */
+    SL_MSG_SNAPSHOT_END = SL_FRAME_APP_KIND(8, 1),
 };
 
 #endif
