@@ -6,7 +6,10 @@
  * p50, p99 and p99.9 per rate, and the bound the design aims at (every_ms + 20 ms) beside them.
  *
  *   live_latency [--sluice PATH] [--every-ms 100] [--mode full|changes]
- *                [--rates 1000,10000,100000] [--seconds 5]
+ *                [--rates 1000,10000,100000] [--seconds 5] [--nodes N]
+ *
+ * With --nodes N the run is `sluice run --nodes N`: N local node processes, snapshots gathered by
+ * the client (docs/cluster.md).
  *
  * Measures the whole path (pipe, parse, batch, device, emission, sort, write, pipe). */
 #include <errno.h>
@@ -35,6 +38,7 @@ struct run {
     double sent[MAX_PROBES]; /* write time of probe i; 0 = not sent */
     double seen[MAX_PROBES]; /* first output line naming it; 0 = not seen */
     unsigned nprobes;
+    volatile int warm; /* the warm-up event's line was seen */
 };
 
 /* Reads sluice's output; notes when each probe-N first appears. */
@@ -54,6 +58,8 @@ static void *reader(void *arg)
         while ((nl = strchr(line, '\n'))) {
             *nl = '\0';
             char *p = strstr(line, "probe-");
+            if (strstr(line, "warm"))
+                r->warm = 1;
             if (p) {
                 unsigned i = (unsigned)strtoul(p + 6, NULL, 10);
                 if (i < MAX_PROBES && r->seen[i] == 0)
@@ -85,7 +91,7 @@ static double pct(const double *v, size_t n, double p)
 
 /* One run at `rate` events/s for `seconds`. Returns 0 and prints a line, or -1. */
 static int run_rate(const char *sluice, const char *topo, unsigned rate, double seconds,
-                    unsigned every_ms, const char *mode)
+                    unsigned every_ms, const char *mode, const char *nodes)
 {
     int in[2], out[2];
     if (pipe(in) || pipe(out))
@@ -98,7 +104,10 @@ static int run_rate(const char *sluice, const char *topo, unsigned rate, double 
         close(in[1]);
         close(out[0]);
         close(out[1]);
-        execl(sluice, sluice, "run", topo, "-q", (char *)NULL);
+        if (nodes)
+            execl(sluice, sluice, "run", topo, "-q", "--nodes", nodes, (char *)NULL);
+        else
+            execl(sluice, sluice, "run", topo, "-q", (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -114,7 +123,9 @@ static int run_rate(const char *sluice, const char *topo, unsigned rate, double 
                      "{\"ad_id\":\"warm\",\"event_type\":\"view\",\"event_time\":1}\n");
     if (write(in[1], line, (size_t)n) != n)
         return -1;
-    usleep(1500000);
+    for (int i = 0; i < 600 && !r->warm; i++) /* nodes take a while to start */
+        usleep(100000);
+    usleep(500000);
 
     double t0 = now_s(), next_probe = t0;
     uint64_t sent = 0;
@@ -164,12 +175,12 @@ static int run_rate(const char *sluice, const char *topo, unsigned rate, double 
             missing++;
     }
     qsort(lat, k, sizeof *lat, cmp_double);
-    printf(
-        "%-8s every_ms %-5u offered %8u ev/s  achieved %9.0f ev/s  probes %5zu  "
-        "p50 %7.1f ms  p99 %7.1f ms  p99.9 %7.1f ms  max %7.1f ms  (bound every_ms+20 = %u ms)%s\n",
-        mode, every_ms, rate, (double)sent / elapsed, k, pct(lat, k, 0.5), pct(lat, k, 0.99),
-        pct(lat, k, 0.999), k ? lat[k - 1] : 0.0, every_ms + 20,
-        missing ? "  SOME PROBES NEVER SEEN" : "");
+    printf("%-8s every_ms %-5u offered %8u ev/s  achieved %9.0f ev/s  probes %5zu  "
+           "p50 %7.1f ms  p99 %7.1f ms  p99.9 %7.1f ms  max %7.1f ms  (bound every_ms+20 = %u "
+           "ms)%s%s\n",
+           mode, every_ms, rate, (double)sent / elapsed, k, pct(lat, k, 0.5), pct(lat, k, 0.99),
+           pct(lat, k, 0.999), k ? lat[k - 1] : 0.0, every_ms + 20,
+           missing ? "  SOME PROBES NEVER SEEN" : "", nodes ? "  (--nodes)" : "");
     fflush(stdout);
     free(lat);
     free(r);
@@ -178,7 +189,7 @@ static int run_rate(const char *sluice, const char *topo, unsigned rate, double 
 
 int main(int argc, char **argv)
 {
-    const char *sluice = SLUICE_BIN, *mode = "full", *rates = "1000,10000,100000";
+    const char *sluice = SLUICE_BIN, *mode = "full", *rates = "1000,10000,100000", *nodes = NULL;
     unsigned every_ms = 100;
     double seconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -192,9 +203,11 @@ int main(int argc, char **argv)
             rates = argv[i + 1];
         else if (!strcmp(argv[i], "--seconds"))
             seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--nodes"))
+            nodes = argv[i + 1];
         else {
             fprintf(stderr, "usage: live_latency [--sluice PATH] [--every-ms MS] "
-                            "[--mode full|changes] [--rates R1,R2] [--seconds S]\n");
+                            "[--mode full|changes] [--rates R1,R2] [--seconds S] [--nodes N]\n");
             return 2;
         }
     }
@@ -212,7 +225,7 @@ int main(int argc, char **argv)
     int rc = 0;
     char *list = strdup(rates);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
-        rc |= run_rate(sluice, topo, (unsigned)atoi(tok), seconds, every_ms, mode);
+        rc |= run_rate(sluice, topo, (unsigned)atoi(tok), seconds, every_ms, mode, nodes);
     free(list);
     unlink(topo);
     return rc ? 1 : 0;

@@ -27,10 +27,32 @@
 #define SEND_LIMIT ((size_t)8 << 20) /* queued bytes per node before the input waits */
 #define FULL_ACK_US UINT64_C(200000) /* every acknowledgement is repeated this often */
 #define STALL_US UINT64_C(1000000)   /* a loop turn this late means the client stalled */
+/* A node's new snapshot waits at most this long for the other nodes' of the same moment before
+ * the client writes what it has (their every_ms triggers fire together: tick_jobs, node.c). */
+#define SNAP_HOLD_US UINT64_C(10000)
+#define SNAP_WAIT_MS 5 /* the longest a read waits with snapshots on: the client's turns */
 
 struct rows {
     sl_row *r;
     size_t n, cap;
+};
+
+/* Snapshots (sink.snapshots): keys are partitioned, so the union of every node's latest
+ * complete snapshot is the state of the whole job, which the client writes as one emission. */
+struct snapnode {
+    struct rows pending; /* rows of the snapshot on its way (before its SL_MSG_SNAPSHOT_END) */
+    struct rows latest;  /* the node's latest complete snapshot */
+    int have, fresh;     /* latest holds one; it came after the last emission */
+    int32_t have_watermark;
+    int64_t watermark_ms; /* the node's watermark at that snapshot */
+};
+
+struct snaps {
+    struct snapnode node[SL_NODES_MAX];
+    int layout;              /* the sink has its columns (from the first snapshot's end) */
+    uint64_t fresh_since_us; /* when the first snapshot since the last emission came; 0: none */
+    uint64_t expect;         /* bit d: the next emission waits for node d (0: for every node) */
+    struct rows all;         /* the union handed to the sink */
 };
 
 struct client {
@@ -58,6 +80,8 @@ struct client {
     sl_pipeline_report *rep;
     uint64_t polls;
     sl_addict *dict; /* ids for the sink; filled by the nodes (SL_MSG_DICT) when they ingest */
+    sl_sink *sink;   /* for snapshots while the job runs */
+    struct snaps snap;
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
@@ -91,16 +115,15 @@ static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, 
                                 : "gap before it");
 }
 
-/* Checks what the sink will use from a node's report: its stage count and column layout. */
-static int check_report(sl_node_report *r, uint32_t node)
+/* Checks a column layout a node sent before the sink uses it. */
+static int check_layout(const sl_columns *cols, int32_t windowed)
 {
-    if (r->node != node || r->stages < 1 || r->stages > SL_STAGES_MAX || r->cols.n < 1 ||
-        r->cols.n > SL_COLUMNS_MAX || (r->windowed != 0 && r->windowed != 1))
+    if (cols->n < 1 || cols->n > SL_COLUMNS_MAX || (windowed != 0 && windowed != 1))
         return -1;
-    for (int i = 0; i < r->cols.n; i++) {
-        if (!memchr(r->cols.name[i], '\0', sizeof r->cols.name[i]) ||
-            (unsigned)r->cols.fmt[i] > SL_COLFMT_KEY || r->cols.decimals[i] < 0 ||
-            r->cols.decimals[i] > 30)
+    for (int i = 0; i < cols->n; i++) {
+        if (!memchr(cols->name[i], '\0', sizeof cols->name[i]) ||
+            (unsigned)cols->fmt[i] > SL_COLFMT_KEY || cols->decimals[i] < 0 ||
+            cols->decimals[i] > 30)
             return -1;
     }
     return 0;
@@ -139,6 +162,131 @@ static int take_dict(struct client *c, uint32_t node, const unsigned char *p, si
     return 0;
 }
 
+/* Checks what the sink will use from a node's report: its stage count and column layout. */
+static int check_report(sl_node_report *r, uint32_t node)
+{
+    if (r->node != node || r->stages < 1 || r->stages > SL_STAGES_MAX ||
+        (r->have_watermark != 0 && r->have_watermark != 1))
+        return -1;
+    return check_layout(&r->cols, r->windowed);
+}
+
+/* The sink's clock on a cluster (sl_sink_set_clock). While the job runs (snapshots): the
+ * smallest watermark of the nodes' snapshots in the emission, each the largest event time that
+ * node had taken less the first PE's lateness, so that every node's part has seen at least
+ * that far (nodes that took no event yet are left out). Once every node is done (the windows and
+ * final emissions): the largest, i.e. the largest event time of the whole input less the
+ * lateness, the one-process run's watermark. */
+static int64_t cluster_watermark(void *ud)
+{
+    const struct client *c = ud;
+    int have = 0, end = c->done == c->n;
+    int64_t w = 0;
+    for (uint32_t d = 0; d < c->n; d++) {
+        const struct snapnode *sn = &c->snap.node[d];
+        const sl_node_report *r = &c->crep->node[d];
+        int h = end ? r->have_watermark : sn->have && sn->have_watermark;
+        int64_t v = end ? r->watermark_ms : sn->watermark_ms;
+        if (h && (!have || (end ? v > w : v < w)))
+            w = v;
+        have |= h;
+    }
+    return have ? w : SL_SINK_NO_WATERMARK;
+}
+
+/* A node's SL_MSG_SNAPSHOT_END: the rows received since its last one become its latest
+ * snapshot. Returns 0, or SL_EPARSE when the marker is malformed or disagrees with the rows. */
+static int snap_end(struct client *c, uint32_t node, const void *payload, uint64_t len)
+{
+    struct snapnode *sn = &c->snap.node[node];
+    sl_snap_end m;
+    if (len != sizeof m) {
+        snprintf(c->msg, c->msglen, "node %u sent a snapshot end of %" PRIu64 " bytes, not %zu",
+                 node, len, sizeof m);
+        return SL_EPARSE;
+    }
+    memcpy(&m, payload, sizeof m);
+    if (m.rows != sn->pending.n || check_layout(&m.cols, m.windowed) ||
+        (m.have_watermark != 0 && m.have_watermark != 1)) {
+        snprintf(c->msg, c->msglen,
+                 "node %u sent snapshot %" PRIu64
+                 " out of bounds (%zu rows came, its end says %" PRIu64 ")",
+                 node, m.seq, sn->pending.n, m.rows);
+        return SL_EPARSE;
+    }
+    struct rows t = sn->latest;
+    sn->latest = sn->pending;
+    sn->pending = t;
+    sn->pending.n = 0;
+    sn->have = sn->fresh = 1;
+    sn->have_watermark = m.have_watermark;
+    sn->watermark_ms = m.watermark_ms;
+    if (!c->snap.layout) {
+        sl_sink_set_layout(c->sink, &m.cols, m.windowed);
+        if (sl_topology_rekeyed(c->o->po->topo))
+            sl_sink_set_key_name(c->sink, "campaign_id");
+        c->snap.layout = 1;
+    }
+    if (!c->snap.fresh_since_us)
+        c->snap.fresh_since_us = sl_net_now_us();
+    return 0;
+}
+
+/* Writes the union of the nodes' latest snapshots as one SL_EMIT_SNAPSHOT emission when it is
+ * due: every node the emission waits for has sent one since the last emission (a round: the
+ * nodes' every_ms triggers fire together), or the first of them has waited SNAP_HOLD_US (a node
+ * that is late, or triggers that fire per node: every_events). After a round the next emission
+ * waits for every node; after a wait cut short, only for the nodes that were missing, so that a
+ * late node's snapshot is written as soon as it comes rather than held again. Once every node is
+ * done, the final emission supersedes what is left. Returns 0 or the sink's error. */
+static int snap_emit(struct client *c)
+{
+    struct snaps *sp = &c->snap;
+    if (!sp->fresh_since_us || c->done == c->n || !c->sink)
+        return 0;
+    uint64_t expect = sp->expect ? sp->expect : UINT64_MAX, missing = 0;
+    for (uint32_t d = 0; d < c->n; d++)
+        if (((expect >> d) & 1) && !c->done_from[d] && !sp->node[d].fresh)
+            missing |= UINT64_C(1) << d;
+    if (missing && sl_net_now_us() - sp->fresh_since_us < SNAP_HOLD_US)
+        return 0;
+    sp->expect = missing;
+    sp->all.n = 0;
+    for (uint32_t d = 0; d < c->n; d++) {
+        struct snapnode *sn = &sp->node[d];
+        if (sn->latest.n && rows_add(&sp->all, sn->latest.r, sn->latest.n)) {
+            snprintf(c->msg, c->msglen, "out of memory gathering a snapshot");
+            return SL_ENOMEM;
+        }
+        sn->fresh = 0;
+    }
+    sp->fresh_since_us = 0;
+    int rc = sl_sink_emit(c->sink, SL_EMIT_SNAPSHOT, sp->all.r, sp->all.n);
+    if (rc)
+        snprintf(c->msg, c->msglen, "%s",
+                 sl_sink_message(c->sink)[0] ? sl_sink_message(c->sink) : sl_strerror(rc));
+    return rc;
+}
+
+/* How long service may wait: not past the moment a held snapshot is due (SNAP_HOLD_US). */
+static int snap_wait_ms(const struct client *c, int wait_ms)
+{
+    if (!c->snap.fresh_since_us)
+        return wait_ms;
+    uint64_t now = sl_net_now_us(), due = c->snap.fresh_since_us + SNAP_HOLD_US;
+    int left = now >= due ? 0 : (int)((due - now + 999) / 1000);
+    return left < wait_ms ? (left < 1 ? 1 : left) : wait_ms;
+}
+
+static void snap_free(struct snaps *sp)
+{
+    for (uint32_t d = 0; d < SL_NODES_MAX; d++) {
+        free(sp->node[d].pending.r);
+        free(sp->node[d].latest.r);
+    }
+    free(sp->all.r);
+}
+
 /* Takes every result frame waiting. Returns 0, or an sl_err when a node aborted the job. */
 static int receive(struct client *c)
 {
@@ -151,7 +299,16 @@ static int receive(struct client *c)
             continue;
         }
         c->heard_us[h->source] = sl_net_now_us();
-        if (h->kind == SL_FRAME_DATA) {
+        if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_ROW_SNAPSHOT) {
+            if (rows_add(&c->snap.node[h->source].pending, f.payload, h->count)) {
+                snprintf(c->msg, c->msglen, "out of memory keeping a snapshot");
+                return SL_ENOMEM;
+            }
+        } else if (h->kind == SL_MSG_SNAPSHOT_END) {
+            int rc = snap_end(c, h->source, f.payload, h->payload_len);
+            if (rc)
+                return rc;
+        } else if (h->kind == SL_FRAME_DATA) {
             struct rows *v = h->schema == SL_SCHEMA_ROW_FINAL     ? &c->final
                              : h->schema == SL_SCHEMA_ROW_WINDOWS ? &c->windows
                                                                   : NULL;
@@ -290,12 +447,14 @@ static int service(struct client *c, int wait_ms)
     }
     sl_poller_add_inbox(p, c->results);
     sl_poller_add_inbox(p, c->ctl);
-    if (wait_ms > 0 && sl_poller_wait(p, wait_ms) < 0) {
+    if (wait_ms > 0 && sl_poller_wait(p, snap_wait_ms(c, wait_ms)) < 0) {
         snprintf(c->msg, c->msglen, "waiting on the client's sockets failed: %s", strerror(errno));
         return SL_EIO;
     }
     receive_ctl(c);
     int rc = receive(c);
+    if (!rc)
+        rc = snap_emit(c);
     now = sl_net_now_us();
     send_acks(c, now);
     if (now - c->last_lease_us >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
@@ -642,10 +801,6 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
-    if (t->sink.snapshots) {
-        snprintf(msg, msglen, "sink.snapshots is not supported across nodes yet");
-        return SL_EUNSUPPORTED;
-    }
     dict = sl_addict_new();
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
@@ -658,6 +813,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         goto out;
     if ((rc = sl_sink_open(t, po->out, dict, po->top > 0, &sink, msg, msglen)))
         goto out;
+    c.sink = sink;
+    sl_sink_set_clock(sink, cluster_watermark, &c);
     if ((rc = open_net(&c)))
         goto out;
     job.topo = *t;
@@ -734,6 +891,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
             goto out;
         sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
+        if (t->sink.snapshots)
+            in.wait_ms = SNAP_WAIT_MS; /* snapshots are written from turn: run it that often */
         if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
             goto out;
         for (uint32_t d = 0; d < c.n; d++)
@@ -810,5 +969,6 @@ out:
     free(npart);
     free(c.final.r);
     free(c.windows.r);
+    snap_free(&c.snap);
     return rc;
 }

@@ -4,7 +4,8 @@
  * stops them (GO, STOP) and collects the ids they read (SL_MSG_DICT); the
  * last stage's rows come back here, where the sink writes them as the one-process pipeline
  * would: final rows in one emission sorted by ad id, so `sluice ctr --nodes N` prints what
- * `sluice ctr` prints.
+ * `sluice ctr` prints. With sink.snapshots, each node's snapshots come back while the job runs
+ * and the client writes the union of the nodes' latest ones (docs/cluster.md, "Snapshots").
  *
  * Back-pressure: when a node's queue is full, the client stops reading its input until the
  * queue drains (it keeps receiving results meanwhile). Nothing is dropped.
@@ -35,7 +36,8 @@ typedef int (*sl_client_alive_fn)(void *ud, char *msg, size_t msglen);
  *
  * on_rows: for each result DATA frame as it is taken off the result socket, once its rows are
  * kept for the sink: kind is SL_EMIT_WINDOWS or SL_EMIT_FINAL (enum sl_emit_kind), rows are one
- * frame's worth from one node, in no particular order (an aligned copy, valid during the call). */
+ * frame's worth from one node, in no particular order (an aligned copy, valid during the call).
+ * Snapshot rows are not passed on. */
 typedef void (*sl_client_sent_fn)(void *ud, const sl_rec *recs, size_t n, uint64_t now_us);
 typedef void (*sl_client_rows_fn)(void *ud, int kind, const sl_row *rows, size_t n,
                                   uint64_t recv_us);

@@ -22,6 +22,7 @@ size_t sl_schema_recsize(uint32_t schema)
         return sizeof(sl_rec);
     case SL_SCHEMA_ROW_FINAL:
     case SL_SCHEMA_ROW_WINDOWS:
+    case SL_SCHEMA_ROW_SNAPSHOT:
         return sizeof(sl_row);
     default:
         return 0;

@@ -7,7 +7,9 @@
  * the source's records, keyed, to their owners (stage 0, schema SL_SCHEMA_REC) and an EOS to every
  * node. Each node finishes a stage once it has the EOS of every upstream sender, forwards the rows
  * as records to the owners of the next stage's keys, and sends EOS downstream; the last stage's
- * rows go to the client (SL_SCHEMA_ROW_*), then a DONE frame with the node's counters.
+ * rows go to the client (SL_SCHEMA_ROW_*), then a DONE frame with the node's counters. With
+ * sink.snapshots, every snapshot of the last stage goes to the client on the same stream while
+ * the job runs: its rows (SL_SCHEMA_ROW_SNAPSHOT), then an SL_MSG_SNAPSHOT_END frame.
  *
  * Streams are (job id << 8) | stage, so frames of an old job are never taken for a new one's.
  * Any thread. */
@@ -23,9 +25,10 @@
 #include "topology.h"
 
 enum sl_schema {
-    SL_SCHEMA_REC = 1,         /* sl_rec, 32 bytes: a stage's input */
-    SL_SCHEMA_ROW_FINAL = 2,   /* sl_row, 80 bytes: final rows of the last stage */
-    SL_SCHEMA_ROW_WINDOWS = 3, /* sl_row: rows of closed windows of the last stage */
+    SL_SCHEMA_REC = 1,          /* sl_rec, 32 bytes: a stage's input */
+    SL_SCHEMA_ROW_FINAL = 2,    /* sl_row, 80 bytes: final rows of the last stage */
+    SL_SCHEMA_ROW_WINDOWS = 3,  /* sl_row: rows of closed windows of the last stage */
+    SL_SCHEMA_ROW_SNAPSHOT = 4, /* sl_row: a snapshot's rows of the last stage (sink.snapshots) */
 };
 
 /* Record size of a schema (an sl_frame_recsize_fn): 0 for an unknown one. */
@@ -111,6 +114,8 @@ typedef struct sl_node_report {
     uint64_t in_filtered;                                      /* removed by the keyless filter */
     uint64_t in_types[4];                 /* records passed on, by event type */
     uint64_t in_messages, in_connections; /* zmq messages, tcp connections */
+    int32_t have_watermark;               /* watermark_ms is known (stage 0 had a record) */
+    int64_t watermark_ms; /* the largest event time into stage 0 less the first PE's lateness */
 } sl_node_report;
 
 /* A malformed line a node's source read (SL_MSG_BADLINE), where the whole input would number
@@ -140,5 +145,18 @@ int sl_dict_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const 
  * be). */
 int sl_dict_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key, const char **id,
                 size_t *idlen);
+
+/* The payload of SL_MSG_SNAPSHOT_END: a node's snapshot of the last stage is complete. Sent as
+ * this build's struct, like sl_node_report. */
+typedef struct sl_snap_end {
+    uint64_t seq;           /* the node's snapshots of this job, from 1 (a skipped one, when the
+                               client's queue was full, takes no number) */
+    uint64_t rows;          /* SL_SCHEMA_ROW_SNAPSHOT rows since the previous snapshot's end */
+    int32_t have_watermark; /* as in sl_node_report, at the snapshot */
+    int32_t windowed;       /* rows carry a window start */
+    int64_t watermark_ms;
+    sl_columns cols; /* the last stage's output columns: the client writes snapshots before any
+                        DONE tells it the layout */
+} sl_snap_end;
 
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -107,7 +109,12 @@ struct slot {
     size_t dict_cursor;
     int go, ingest_done, stop_asked, input_closed, read_full;
     uint64_t bad_seen;
-    sl_rec *ibuf; /* INGEST_CHUNK records */
+    sl_rec *ibuf;         /* INGEST_CHUNK records */
+    struct slot_snap {    /* snapshots to the client and the chain's timers; zeroed by end_job */
+        int aligned;      /* every_ms aligned to the wall clock (tick_jobs) */
+        uint64_t seq;     /* snapshots sent */
+        uint64_t skipped; /* snapshots not sent: the client's queue was over OUT_LIMIT */
+    } snap;
 };
 
 struct node {
@@ -455,12 +462,51 @@ static int route(void *ud, uint32_t stage, const sl_rec *recs, size_t n)
     return 0;
 }
 
+/* This node's watermark for the job: the largest event time pushed into stage 0 less the first
+ * PE's lateness, as the one-process run's sink clock (host/run/pipeline.c) has it. */
+static void slot_watermark(const struct slot *sl, int32_t *have, int64_t *wm)
+{
+    sl_chain_stats cs;
+    sl_chain_get_stats(sl->chain, &cs);
+    *have = cs.have_time;
+    *wm = cs.have_time ? cs.max_time_ms - sl->job.topo.pe.lateness_ms : 0;
+}
+
+/* A snapshot of the last stage goes to the client when the job asks for snapshots: its rows,
+ * then SL_MSG_SNAPSHOT_END, on the stream of the final rows, so that it can never overtake
+ * them. While the client's queue is over OUT_LIMIT a snapshot is skipped (a later one
+ * supersedes it), so that what is queued stays bounded whatever the trigger's pace. */
+static int snapshot_to_client(struct slot *sl, const sl_row *rows, size_t n)
+{
+    if (!sl->job.topo.sink.snapshots || !sl->client || !sl->chain)
+        return 0;
+    if (sl_outbox_queued_bytes(sl->client) > OUT_LIMIT) {
+        sl->snap.skipped++;
+        return 0;
+    }
+    sl_snap_end m;
+    memset(&m, 0, sizeof m);
+    m.seq = ++sl->snap.seq;
+    m.rows = n;
+    slot_watermark(sl, &m.have_watermark, &m.watermark_ms);
+    sl_engine *tail = sl_chain_engine(sl->chain, sl->stages - 1);
+    m.cols = *sl_engine_columns(tail);
+    m.windowed = sl_engine_windowed(tail);
+    uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
+    if ((n && sl_outbox_put(sl->client, stream, SL_SCHEMA_ROW_SNAPSHOT, sizeof(sl_row), rows, n)) ||
+        sl_outbox_control(sl->client, SL_MSG_SNAPSHOT_END, stream, &m, sizeof m)) {
+        snprintf(sl->msg, sizeof sl->msg, "out of memory queueing a snapshot for the client");
+        return SL_ENOMEM;
+    }
+    return 0;
+}
+
 /* sl_emit_fn of the last stage: rows go to the client. */
 static int to_client(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
     struct slot *sl = ud;
     if (kind == SL_EMIT_SNAPSHOT)
-        return 0; /* refused when the job starts; never produced */
+        return snapshot_to_client(sl, rows, n);
     uint32_t schema = kind == SL_EMIT_FINAL ? SL_SCHEMA_ROW_FINAL : SL_SCHEMA_ROW_WINDOWS;
     if (n && sl_outbox_put(sl->client, sl_job_stream(sl->job_id, sl->stages - 1), schema,
                            sizeof(sl_row), rows, n)) {
@@ -517,6 +563,7 @@ static void end_job(struct slot *sl, int graceful)
     nd->nended_next = (nd->nended_next + 1) % ENDED_MAX;
     sl->active = 0;
     sl->finishing = 0;
+    memset(&sl->snap, 0, sizeof sl->snap);
 }
 
 /* Drops what this node still holds for peers of jobs that ended more than 2 x net.liveness_ms
@@ -816,10 +863,6 @@ static void start_job(struct node *nd, const sl_frame *f)
         return;
     }
     agent_lease(nd, (int)(sl - nd->slot), job->control_endpoint, sl_job_stream(sl->job_id, 0));
-    if (job->topo.sink.snapshots) {
-        abort_job(sl, "snapshots (sink.snapshots) are not supported across nodes");
-        return;
-    }
     for (uint32_t i = 1; i < sl->stages; i++) {
         if (!job->join_text[i])
             continue;
@@ -865,6 +908,7 @@ static void send_done(struct slot *sl)
     sl_engine *tail = sl_chain_engine(sl->chain, sl->stages - 1);
     r->cols = *sl_engine_columns(tail);
     r->windowed = sl_engine_windowed(tail);
+    slot_watermark(sl, &r->have_watermark, &r->watermark_ms);
     for (int s = 0; s < SL_NODE_PORTS; s++) {
         sl_inbox_stats is;
         sl_inbox_poll_monitor(nd->in[s]);
@@ -904,6 +948,9 @@ static void send_done(struct slot *sl)
     sl_outbox_control(sl->client, SL_MSG_DONE, stream, r, sizeof *r);
     logf_(nd, "job %u done: %" PRIu64 " events in, %" PRIu64 " rows out, %.3f s", sl->job_id,
           r->events_in[0], r->rows_out, r->busy_s);
+    if (sl->snap.seq || sl->snap.skipped)
+        logf_(nd, "job %u: %" PRIu64 " snapshots sent, %" PRIu64 " skipped (the client was behind)",
+              sl->job_id, sl->snap.seq, sl->snap.skipped);
 }
 
 /* Finishes every stage whose inputs are complete, in order. Returns 0 or an sl_err. */
@@ -1207,6 +1254,63 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
     return 0;
 }
 
+/* CLOCK_REALTIME less CLOCK_MONOTONIC, in seconds: the engines' timers run on the latter, and
+ * the nodes of a cluster share the former (as far as their clocks are synchronised). */
+static double wall_offset_s(void)
+{
+    struct timespec m, r;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    return ((double)r.tv_sec - (double)m.tv_sec) + ((double)r.tv_nsec - (double)m.tv_nsec) * 1e-9;
+}
+
+/* The longest the poll loop may wait while jobs run: their batch wait, clamped to 1..50 ms as the
+ * one-process ingest loop clamps its reads (host/run/pipeline.c), so that their timers run that
+ * often. LONG_MAX without a running job. */
+static long tick_wait_ms(const struct node *nd)
+{
+    long w = LONG_MAX;
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        const struct slot *sl = &nd->slot[i];
+        if (!sl->active || sl->finishing || !sl->chain)
+            continue;
+        uint32_t b = sl->job.topo.batch_wait_ms;
+        long t = b < 1 ? 1 : b > 50 ? 50 : (long)b;
+        w = t < w ? t : w;
+    }
+    return w;
+}
+
+/* Runs the timers of every job in progress, as the one-process ingest loop does between reads:
+ * records this node routed to itself go into their stages, partial batches older than the job's
+ * batch_wait_ms are dispatched, and triggers fire while input is slow or silent (every_ms; a
+ * snapshot goes to the client: to_client). A job's every_ms is aligned to the wall clock on its
+ * first tick (sl_chain_align_timers), so that every node takes the job's snapshots at the same
+ * moments and the client can write them together; every_events counts this node's events. */
+static void tick_jobs(struct node *nd)
+{
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        struct slot *sl = &nd->slot[i];
+        if (!sl->active || sl->finishing || !sl->chain)
+            continue;
+        if (!sl->snap.aligned) {
+            sl_chain_align_timers(sl->chain, wall_offset_s());
+            sl->snap.aligned = 1;
+        }
+        int rc = 0;
+        for (uint32_t s = 1; s < sl->stages && !rc; s++)
+            if (!sl->finished[s])
+                rc = flush_local(sl, s);
+        if (rc) {
+            abort_job(sl, sl->msg[0] ? sl->msg : "stage failed");
+        } else if (sl_chain_tick(sl->chain, sl->job.topo.batch_wait_ms)) {
+            if (!sl->msg[0])
+                snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
+            abort_job(sl, sl->msg);
+        }
+    }
+}
+
 /* One turn of the poll loop. Returns 0 or an sl_err with msg. */
 static int turn(struct node *nd, char *msg, size_t msglen)
 {
@@ -1265,6 +1369,8 @@ static int turn(struct node *nd, char *msg, size_t msglen)
         timeout = 0;
     else if (ingest_live && timeout > 10)
         timeout = 10;
+    long tick = tick_wait_ms(nd);
+    timeout = tick < timeout ? tick : timeout;
     if (sl_poller_wait(p, timeout) < 0) {
         snprintf(msg, msglen, "waiting on the node's sockets failed: %s", strerror(errno));
         return SL_EIO;
@@ -1293,6 +1399,7 @@ static int turn(struct node *nd, char *msg, size_t msglen)
     for (int i = 0; i < SL_NODE_JOBS; i++)
         if (nd->slot[i].active)
             ingest_step(&nd->slot[i]);
+    tick_jobs(nd);
     now = sl_net_now_us();
     send_acks(nd, now);
     check_jobs(nd, now);

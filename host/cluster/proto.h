@@ -44,6 +44,10 @@ enum sl_msg_kind {
      * reading" (a node's records to a peer that has not yet set the job up would be dropped
      * there). Untracked, repeated with the leases */
     SL_MSG_GO = SL_FRAME_APP_KIND(15, 0),
+    /* node -> client, on the last stage's result stream: the snapshot whose rows
+     * (SL_SCHEMA_ROW_SNAPSHOT) came since the previous one is complete; the payload is its
+     * sl_snap_end (job.h). Tracked */
+    SL_MSG_SNAPSHOT_END = SL_FRAME_APP_KIND(8, 1),
 };
 
 #define SL_BADLINES_SENT 100 /* malformed lines a node reports to the client per job */

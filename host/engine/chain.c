@@ -27,6 +27,8 @@ struct sl_chain {
     void *out_ud;
     sl_rec *conv; /* CONVERT_CHUNK records */
     uint64_t forwarded[SL_STAGES_MAX], unjoined[SL_STAGES_MAX];
+    int have_time;
+    int64_t max_time_ms; /* the largest event time pushed into stage 0 */
     char msg[1024];
 };
 
@@ -162,6 +164,13 @@ int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n)
         snprintf(ch->msg, sizeof ch->msg, "no stage %u (the topology has %u)", stage, ch->n);
         return SL_EINVAL;
     }
+    if (stage == 0 && n) {
+        int64_t m = ch->have_time ? ch->max_time_ms : INT64_MIN;
+        for (size_t i = 0; i < n; i++)
+            m = recs[i].time_ms > m ? recs[i].time_ms : m;
+        ch->have_time = 1;
+        ch->max_time_ms = m;
+    }
     int rc = sl_engine_push(ch->st[stage].eng, recs, n);
     if (rc && !ch->msg[0])
         snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
@@ -195,6 +204,12 @@ sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage)
     return stage < ch->n ? ch->st[stage].eng : NULL;
 }
 
+void sl_chain_align_timers(sl_chain *ch, double offset_s)
+{
+    for (uint32_t i = 0; i < ch->n; i++)
+        sl_engine_align_timer(ch->st[i].eng, offset_s);
+}
+
 void sl_chain_set_cancel(sl_chain *ch, const volatile sig_atomic_t *flag)
 {
     for (uint32_t i = 0; i < ch->n; i++)
@@ -205,6 +220,8 @@ int sl_chain_reset(sl_chain *ch)
 {
     ch->msg[0] = '\0';
     memset(ch->forwarded, 0, sizeof ch->forwarded);
+    ch->have_time = 0;
+    ch->max_time_ms = 0;
     memset(ch->unjoined, 0, sizeof ch->unjoined);
     for (uint32_t i = 0; i < ch->n; i++) {
         int rc = sl_engine_reset(ch->st[i].eng);
@@ -228,6 +245,8 @@ void sl_chain_get_stats(const sl_chain *ch, sl_chain_stats *st)
         st->forwarded[i] = ch->forwarded[i];
         st->unjoined[i] = ch->unjoined[i];
     }
+    st->have_time = ch->have_time;
+    st->max_time_ms = ch->max_time_ms;
 }
 
 void sl_chain_destroy(sl_chain **chp)

@@ -32,6 +32,8 @@ typedef struct sl_chain_stats {
     sl_engine_stats engine[SL_STAGES_MAX];
     uint64_t forwarded[SL_STAGES_MAX]; /* records made from stage i's rows for stage i + 1 */
     uint64_t unjoined[SL_STAGES_MAX];  /* stage i's rows whose key stage i + 1's join lacks */
+    int have_time;                     /* stage 0 was pushed a record */
+    int64_t max_time_ms;               /* the largest event time pushed into stage 0 */
 } sl_chain_stats;
 
 /* Builds an engine per stage of `t` on `dev`, and checks each next stage's value column
@@ -58,6 +60,11 @@ int sl_chain_finish_all(sl_chain *ch);
 /* sl_engine_tick of every stage, in order (what a stage emits goes on to the next as push
  * would send it). Returns 0 or a negative sl_err (sl_chain_message explains). */
 int sl_chain_tick(sl_chain *ch, uint32_t max_wait_ms);
+
+/* sl_engine_align_timer of every stage: their every_ms triggers fire at the multiples of
+ * every_ms of a clock that is offset_s ahead of CLOCK_MONOTONIC (a cluster node: the wall
+ * clock), so that every node of a job takes its snapshots at the same moments. */
+void sl_chain_align_timers(sl_chain *ch, double offset_s);
 
 sl_engine *sl_chain_engine(const sl_chain *ch, uint32_t stage);
 

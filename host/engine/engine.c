@@ -64,6 +64,8 @@ struct sl_engine {
     sl_watermark wm;
     int64_t closed_before; /* windows ending at or before this were emitted */
     sl_trigger trig;
+    int aligned;           /* sl_engine_align_timer was called: reapplied by reset */
+    double align_offset_s; /* its offset */
     int failed;
     /* watchdog (host/watchdog.h) */
     const volatile sig_atomic_t *cancel; /* sl_engine_set_cancel; NULL = none */
@@ -820,6 +822,13 @@ int sl_engine_advance(sl_engine *e, int64_t time_ms)
     return flush_staged(e); /* the staged records first: they may belong to closing windows */
 }
 
+void sl_engine_align_timer(sl_engine *e, double offset_s)
+{
+    e->aligned = 1;
+    e->align_offset_s = offset_s;
+    sl_trigger_align(&e->trig, offset_s, now_s());
+}
+
 int sl_engine_finish(sl_engine *e)
 {
     if (e->failed)
@@ -871,6 +880,8 @@ int sl_engine_reset(sl_engine *e)
     e->wm = (sl_watermark){0, 0};
     e->closed_before = INT64_MIN;
     sl_trigger_init(&e->trig, &e->cfg.pe.trigger, now_s());
+    if (e->aligned)
+        sl_trigger_align(&e->trig, e->align_offset_s, now_s());
     e->failed = 0;
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);

@@ -97,6 +97,12 @@ int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms);
  * engine whose PE is not windowed: nothing. Returns 0 or a negative sl_err as for push. */
 int sl_engine_advance(sl_engine *e, int64_t time_ms);
 
+/* Aligns the PE's every_ms trigger to a clock shared with other processes (sl_trigger_align,
+ * host/engine/trigger.h): offset_s is that clock less CLOCK_MONOTONIC. A cluster node passes the
+ * wall clock's, so that every node's snapshots of a job are taken at the same moments. Kept over
+ * sl_engine_reset. No effect without every_ms. */
+void sl_engine_align_timer(sl_engine *e, double offset_s);
+
 /* Dispatches what is staged, waits for the device, and emits the final result. Returns 0 or a
  * negative sl_err as for sl_engine_push. */
 int sl_engine_finish(sl_engine *e);
