@@ -231,7 +231,7 @@ Test(config, documented_examples)
                "  type: stdin\n"
                "pe: {kind: ctr}\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink, placement)");
+               "pe, next, batch, sink, placement, checkpoint)");
     EXPECT_ERR("source:\npe: {kind: ctr}\n",
                "topo.yaml:1:8: source: expected a mapping, got nothing");
     EXPECT_ERR("device: pthread\n"
@@ -239,7 +239,7 @@ Test(config, documented_examples)
                "sourse:\n"
                "  type: stdin\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink, placement)");
+               "pe, next, batch, sink, placement, checkpoint)");
     EXPECT_ERR("device: pthread\n"
                "source:\n"
                "  type: stdin\n"

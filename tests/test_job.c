@@ -68,6 +68,9 @@ static void fill_job(sl_job *job)
                                  .events_per_ms = 31,
                                  .users = 4242};
     t->source.ingest = SL_INGEST_NODES;
+    t->checkpoint.every_ms = 1234;
+    t->checkpoint.keep = 7;
+    fill_text(t->checkpoint.dir, 200, 9);
     t->filter_types = 0x5;
     for (uint32_t i = 0; i < SL_OPTS_MAX; i++) { /* kind options, both lists full */
         char k[16], v[16];

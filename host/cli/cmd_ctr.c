@@ -44,6 +44,10 @@ void usage_ctr(FILE *o)
             "      --job-id ID        with --cluster: the job's id on the nodes (1..16777215)\n"
             "      --ingest-on-nodes  with --nodes or --cluster: every node reads its own part of\n"
             "                         the --input file and routes each event to its key's node\n"
+            "      --checkpoint-ms MS write a checkpoint every MS ms (state, ids, input offset;\n"
+            "                         an --input file only; docs/fault-tolerance.md)\n"
+            "      --checkpoint-dir D where checkpoints go (default ./checkpoints)\n"
+            "      --from PATH        resume from a checkpoint file, or a directory's newest\n"
             "      --devices N|all    spread the ads over the first N devices --device selects\n"
             "                         (or all of them); the output is the same as on one\n"
             "generator (without --input):\n"
@@ -75,6 +79,9 @@ void usage_run(FILE *o)
             "      --nodes N       run on N local node processes started for this run\n"
             "      --ingest-on-nodes  with --nodes or --cluster: every node reads its part of the\n"
             "                      source (source.ingest: nodes, docs/cluster.md)\n"
+            "      --checkpoint-ms MS  checkpoint every MS ms (overrides checkpoint.every_ms)\n"
+            "      --checkpoint-dir D  where checkpoints go (overrides checkpoint.dir)\n"
+            "      --from PATH     resume from a checkpoint file, or a directory's newest one\n"
             "      --devices N|all spread the keys over N devices (one-stage topologies)\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
@@ -106,6 +113,8 @@ int cmd_ctr(int argc, char **argv)
         return 2;
     if (a.tg.ingest_nodes)
         t.source.ingest = SL_INGEST_NODES;
+    if (cli_apply_checkpoint(&a, &t))
+        return 2;
     return cli_execute(&t, &rc, show_top ? a.top : 0, a.min_impressions, &a.tg);
 }
 
@@ -135,5 +144,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     if (a.tg.ingest_nodes)
         t.source.ingest = SL_INGEST_NODES;
+    if (cli_apply_checkpoint(&a, &t))
+        return 2;
     return cli_execute(&t, &rc, 0, 0, &a.tg);
 }

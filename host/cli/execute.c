@@ -146,6 +146,7 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
         .progress_ud = rc,
         .progress_every_s = 0.25,
         .devices = tg ? tg->devices : 0,
+        .resume_from = tg ? tg->resume_from : NULL,
     };
     sl_pipeline_report rep;
     static sl_client_report crep;

@@ -14,9 +14,10 @@
 struct cli_target {
     const char *cluster_file;
     uint32_t nodes;
-    uint32_t devices; /* --devices: 0 = one, SL_DEVICES_ALL = all */
-    uint32_t job_id;  /* --job-id: the cluster job's id (1..2^24-1; 0: drawn at random) */
-    int ingest_nodes; /* --ingest-on-nodes: every node reads its part of the input */
+    uint32_t devices;        /* --devices: 0 = one, SL_DEVICES_ALL = all */
+    uint32_t job_id;         /* --job-id: the cluster job's id (1..2^24-1; 0: drawn at random) */
+    int ingest_nodes;        /* --ingest-on-nodes: every node reads its part of the input */
+    const char *resume_from; /* --from: a checkpoint file or directory to resume from */
 };
 
 /* Opens the topology's input and output, runs it where tg says (NULL: in this process), reports

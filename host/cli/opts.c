@@ -40,6 +40,9 @@ enum {
     OPT_MAX_WAIT,
     OPT_INGEST_NODES,
     OPT_PROGRESS_FILE,
+    OPT_CHECKPOINT_MS,
+    OPT_CHECKPOINT_DIR,
+    OPT_FROM,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -83,6 +86,9 @@ static const struct cli_opt cli_opts[] = {
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
     {"job-id", REQ, OPT_JOB_ID, CLI_CTR | CLI_RUN, 1, 0xffffff},
     {"ingest-on-nodes", NO, OPT_INGEST_NODES, CLI_CTR | CLI_RUN, 0, 0},
+    {"checkpoint-ms", REQ, OPT_CHECKPOINT_MS, CLI_CTR | CLI_RUN, 1, 86400000},
+    {"checkpoint-dir", REQ, OPT_CHECKPOINT_DIR, CLI_CTR | CLI_RUN, 0, 0},
+    {"from", REQ, OPT_FROM, CLI_CTR | CLI_RUN, 0, 0},
     {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
     {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
     {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},
@@ -190,6 +196,15 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_INGEST_NODES:
         a->tg.ingest_nodes = 1;
+        break;
+    case OPT_CHECKPOINT_MS:
+        a->checkpoint_ms = v;
+        break;
+    case OPT_CHECKPOINT_DIR:
+        a->checkpoint_dir = arg;
+        break;
+    case OPT_FROM:
+        a->tg.resume_from = arg;
         break;
     case OPT_WINDOW:
         t->pe.window_ms = (int64_t)v;
@@ -326,6 +341,18 @@ struct report_ctx cli_report_ctx(const struct cli_args *a)
     rc.progress_file = a->progress_file;
     rc.progress = a->progress && !a->quiet;
     return rc;
+}
+
+int cli_apply_checkpoint(const struct cli_args *a, sl_topology *t)
+{
+    if (a->checkpoint_ms)
+        t->checkpoint.every_ms = (uint32_t)a->checkpoint_ms;
+    if (a->checkpoint_dir && cli_copy(t->checkpoint.dir, sizeof t->checkpoint.dir,
+                                      a->checkpoint_dir, "--checkpoint-dir"))
+        return 2;
+    if (t->checkpoint.every_ms && !t->checkpoint.dir[0])
+        snprintf(t->checkpoint.dir, sizeof t->checkpoint.dir, "checkpoints");
+    return 0;
 }
 
 int cli_check_target(const char *name, const struct cli_target *tg)

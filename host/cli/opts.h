@@ -30,7 +30,13 @@ struct cli_args {
     int binary, deep, timeout_set;       /* --binary, --deep, --timeout-ms */
     uint64_t top, min_impressions;       /* --top, --min-impressions */
     struct cli_target tg;                /* --nodes, --cluster, --devices */
+    uint64_t checkpoint_ms;              /* --checkpoint-ms (0: as the topology says) */
+    const char *checkpoint_dir;          /* --checkpoint-dir (NULL: as the topology says) */
 };
+
+/* Applies --checkpoint-ms and --checkpoint-dir to t (a directory "checkpoints" when neither
+ * they nor t name one). Returns 0, or 2 after a usage error (said). */
+int cli_apply_checkpoint(const struct cli_args *a, sl_topology *t);
 
 /* Parses the options of command `cmd` (CLI_CTR, CLI_RUN or CLI_KERNEL) from argv (argv[0] is
  * the command's name; the operands move to argv[optind..]) into *a. `name` (ctr, run, kernel)

@@ -115,6 +115,15 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc)
         fprintf(stderr, "  waited %.3f s for full device queues\n", r->multi.t_wait);
     if (r->filtered)
         fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
+    if (r->ckpt.resumed_id)
+        fprintf(stderr, "  resumed from checkpoint %" PRIu64 "\n", r->ckpt.resumed_id);
+    if (r->ckpt.written || r->ckpt.failed)
+        fprintf(stderr,
+                "  checkpoints: %" PRIu64 " written (the last %.1f MB), %.1f ms each on average, "
+                "%.1f ms at most; %" PRIu64 " failed\n",
+                r->ckpt.written, (double)r->ckpt.last_bytes / 1e6,
+                r->ckpt.written ? r->ckpt.total_s * 1e3 / (double)r->ckpt.written : 0.0,
+                r->ckpt.max_s * 1e3, r->ckpt.failed);
     if (e->events_bad_time)
         fprintf(stderr, "  events dropped for a time beyond +-2^62 ms (windowed PE): %" PRIu64 "\n",
                 e->events_bad_time);

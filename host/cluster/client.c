@@ -801,6 +801,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
+    if (t->checkpoint.every_ms || po->resume_from) {
+        snprintf(msg, msglen,
+                 "checkpoints and --from are not supported on a cluster yet: a node's failure "
+                 "still fails its job (docs/fault-tolerance.md)");
+        return SL_EUNSUPPORTED;
+    }
     dict = sl_addict_new();
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);

@@ -106,7 +106,8 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
                  SL_STAGES_MAX - 1);
         return -1;
     }
-    if (!STR_OK(t->device) || !STR_OK(t->source.path) || !STR_OK(t->sink.path)) {
+    if (!STR_OK(t->device) || !STR_OK(t->source.path) || !STR_OK(t->sink.path) ||
+        !STR_OK(t->checkpoint.dir)) {
         snprintf(err, errlen, "job refused: a string is not terminated");
         return -1;
     }
@@ -461,6 +462,9 @@ static void topology_fields(struct codec *c, sl_topology *t)
     ENUM(c, t->sink.mode);
     opts_fields(c, &t->sink.opts);
     LIST(c, t->nplacement, t->placement, "placement entries", placement_fields);
+    U32(c, t->checkpoint.every_ms);
+    U32(c, t->checkpoint.keep);
+    STR(c, t->checkpoint.dir);
 }
 
 /* Everything after the tag and the result endpoint. */

@@ -476,14 +476,35 @@ enum {
     TOP_BATCH,
     TOP_SINK,
     TOP_PLACEMENT,
+    TOP_CHECKPOINT,
     TOP_NKEYS
 };
 
 static const char *const top_keys[TOP_NKEYS] = {
     [TOP_DEVICE] = "device", [TOP_SOURCE] = "source",       [TOP_FILTER] = "filter",
     [TOP_PE] = "pe",         [TOP_NEXT] = "next",           [TOP_BATCH] = "batch",
-    [TOP_SINK] = "sink",     [TOP_PLACEMENT] = "placement",
+    [TOP_SINK] = "sink",     [TOP_PLACEMENT] = "placement", [TOP_CHECKPOINT] = "checkpoint",
 };
+
+/* checkpoint: every_ms and dir (both required), keep. Returns 0 or SL_ECONFIG. */
+static int parse_checkpoint(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t)
+{
+    static const char *const keys[] = {"every_ms", "dir", "keep"};
+    static const sl_ym_rule rules[] = {
+        SL_YM_UINT(0, sl_topology, checkpoint.every_ms, 1, 86400000),
+        SL_YM_PATH(1, sl_topology, checkpoint.dir),
+        SL_YM_UINT(2, sl_topology, checkpoint.keep, 1, 1000),
+    };
+    sl_ym_field f[3];
+    int rc = sl_ym_scan(c, n, "checkpoint", keys, 3, f);
+    if (rc < 0)
+        return rc;
+    if (!f[0].v)
+        return sl_ym_missing(c, n, "checkpoint", "every_ms", "");
+    if (!f[1].v)
+        return sl_ym_missing(c, n, "checkpoint", "dir", "");
+    return sl_ym_read(c, f, "checkpoint", rules, SL_YM_COUNT(rules), t);
+}
 
 /* Walks the document root (NULL for an empty document) into *t. Returns 0 or SL_ECONFIG. */
 static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *t)
@@ -511,6 +532,8 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
     if (f[TOP_SINK].v && (rc = parse_sink(c, f[TOP_SINK].v, t, c->err, c->errlen)) < 0)
         return rc;
     if (f[TOP_PLACEMENT].v && (rc = parse_placement(c, f[TOP_PLACEMENT].v, t)) < 0)
+        return rc;
+    if (f[TOP_CHECKPOINT].v && (rc = parse_checkpoint(c, f[TOP_CHECKPOINT].v, t)) < 0)
         return rc;
     return 0;
 }

@@ -58,6 +58,7 @@ struct sl_engine {
     int cur;
     sl_row *rows;
     size_t rows_cap;
+    unsigned char *mirror; /* checkpoints: the table read back (kept: first touch is slow) */
     sl_emit_fn on_emit;
     void *ud;
     /* window PE: watermark state */
@@ -1001,12 +1002,17 @@ void sl_engine_destroy(sl_engine **ep)
     free(e->staging);
     free(e->cursor);
     free(e->rows);
+    free(e->mirror);
     free(e);
 }
 
 /* ---- checkpoints --------------------------------------------------------------------------- */
 
-#define IMAGE_MAGIC "SLENGST1"
+/* An image: the magic, the layout (image_layout), the counters, the fill counters as they are,
+ * and the table as runs of slots that are not all zero (an empty slot is all zero: the table is
+ * cleared with zeros), each a u64 first slot, a u64 count and the slots' bytes, after a u64 count
+ * of runs. Only the keys present cost space. */
+#define IMAGE_MAGIC "SLENGST2"
 #define IMAGE_HDR (8 + 4 * 4 + 8 + 4 * 2)
 #define IMAGE_STATS 9 /* u64 counters after the header */
 
@@ -1025,6 +1031,14 @@ static void image_layout(const sl_engine *e, uint64_t v[7])
 
 static const unsigned image_width[7] = {4, 4, 4, 4, 8, 4, 4};
 
+static int slot_empty(const unsigned char *p, size_t size)
+{
+    for (size_t i = 0; i < size; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
 {
     *img = NULL;
@@ -1040,9 +1054,30 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
     e->staged = 0;
     if (rc || (rc = drain(e)))
         return rc;
-    size_t table = (size_t)e->g.nslots * e->prog.slot_size;
+    size_t ss = e->prog.slot_size, table = (size_t)e->g.nslots * ss;
     size_t fill = e->g.ncounters * sizeof(cl_uint);
-    size_t n = IMAGE_HDR + IMAGE_STATS * 8 + table + fill;
+    if (!e->mirror && !(e->mirror = malloc(table + fill)))
+        return fail(e, SL_ENOMEM, "out of memory reading the state table back (%zu MiB)",
+                    table >> 20);
+    cl_int st = clEnqueueReadBuffer(e->q, e->slots, CL_TRUE, 0, table, e->mirror, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_TRUE, 0, fill, e->mirror + table, 0, NULL, NULL);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "reading the state table back for a checkpoint");
+    /* the size: the header, the counters, the fill counters, and each run of used slots */
+    size_t n = IMAGE_HDR + IMAGE_STATS * 8 + fill + 8, runs = 0;
+    for (uint64_t i = 0; i < e->g.nslots;) {
+        if (slot_empty(e->mirror + i * ss, ss)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i;
+        while (j < e->g.nslots && !slot_empty(e->mirror + j * ss, ss))
+            j++;
+        n += 16 + (size_t)(j - i) * ss;
+        runs++;
+        i = j;
+    }
     unsigned char *p = malloc(n);
     if (!p)
         return fail(e, SL_ENOMEM, "out of memory saving the state table (%zu MiB)", n >> 20);
@@ -1060,12 +1095,23 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
         e->stats.type_counts[2], e->stats.type_counts[3], e->stats.keys};
     for (int i = 0; i < IMAGE_STATS; i++, at += 8)
         sl_le_put(p + at, stats[i], 8);
-    cl_int st = clEnqueueReadBuffer(e->q, e->slots, CL_TRUE, 0, table, p + at, 0, NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_TRUE, 0, fill, p + at + table, 0, NULL, NULL);
-    if (st != CL_SUCCESS) {
-        free(p);
-        return clfail(e, st, "reading the state table back for a checkpoint");
+    memcpy(p + at, e->mirror + table, fill);
+    at += fill;
+    sl_le_put(p + at, runs, 8);
+    at += 8;
+    for (uint64_t i = 0; i < e->g.nslots;) {
+        if (slot_empty(e->mirror + i * ss, ss)) {
+            i++;
+            continue;
+        }
+        uint64_t j = i;
+        while (j < e->g.nslots && !slot_empty(e->mirror + j * ss, ss))
+            j++;
+        sl_le_put(p + at, i, 8);
+        sl_le_put(p + at + 8, j - i, 8);
+        memcpy(p + at + 16, e->mirror + i * ss, (size_t)(j - i) * ss);
+        at += 16 + (size_t)(j - i) * ss;
+        i = j;
     }
     *img = p;
     *len = n;
@@ -1099,24 +1145,51 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
             return SL_EINVAL;
         }
     }
-    size_t table = (size_t)e->g.nslots * e->prog.slot_size;
+    size_t ss = e->prog.slot_size, table = (size_t)e->g.nslots * ss;
     size_t fill = e->g.ncounters * sizeof(cl_uint);
-    if (len != IMAGE_HDR + IMAGE_STATS * 8 + table + fill) {
-        snprintf(msg, msglen, "state table image of %zu bytes, %zu expected", len,
-                 (size_t)IMAGE_HDR + IMAGE_STATS * 8 + table + fill);
+    if (len - at < IMAGE_STATS * 8 + fill + 8) {
+        snprintf(msg, msglen, "state table image cut short");
         return SL_EPARSE;
     }
     uint64_t stats[IMAGE_STATS];
     for (int i = 0; i < IMAGE_STATS; i++, at += 8)
         stats[i] = sl_le_get(img + at, 8);
+    const unsigned char *fill_img = img + at;
+    at += fill;
+    uint64_t runs = sl_le_get(img + at, 8);
+    at += 8;
+    unsigned char *t = calloc(1, table ? table : 1); /* untouched pages stay the zero page */
+    if (!t) {
+        snprintf(msg, msglen, "out of memory loading the state table (%zu MiB)", table >> 20);
+        return SL_ENOMEM;
+    }
+    for (uint64_t r = 0; r < runs; r++) {
+        uint64_t first = len - at >= 16 ? sl_le_get(img + at, 8) : UINT64_MAX;
+        uint64_t count = len - at >= 16 ? sl_le_get(img + at + 8, 8) : UINT64_MAX;
+        if (first > e->g.nslots || count > e->g.nslots - first || count * ss > len - at - 16) {
+            free(t);
+            snprintf(msg, msglen, "state table image: run %llu out of bounds",
+                     (unsigned long long)r);
+            return SL_EPARSE;
+        }
+        memcpy(t + first * ss, img + at + 16, (size_t)count * ss);
+        at += 16 + (size_t)count * ss;
+    }
+    if (at != len) {
+        free(t);
+        snprintf(msg, msglen, "state table image: %zu bytes after the last run", len - at);
+        return SL_EPARSE;
+    }
     int rc = drain(e);
     if (rc) {
+        free(t);
         snprintf(msg, msglen, "%s", e->msg);
         return rc;
     }
-    cl_int st = clEnqueueWriteBuffer(e->q, e->slots, CL_TRUE, 0, table, img + at, 0, NULL, NULL);
+    cl_int st = clEnqueueWriteBuffer(e->q, e->slots, CL_TRUE, 0, table, t, 0, NULL, NULL);
     if (st == CL_SUCCESS)
-        st = clEnqueueWriteBuffer(e->q, e->fill, CL_TRUE, 0, fill, img + at + table, 0, NULL, NULL);
+        st = clEnqueueWriteBuffer(e->q, e->fill, CL_TRUE, 0, fill, fill_img, 0, NULL, NULL);
+    free(t);
     if (st != CL_SUCCESS) {
         rc = clfail(e, st, "writing a checkpoint's state table");
         snprintf(msg, msglen, "%s", e->msg);

@@ -194,6 +194,50 @@ void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st)
     st->bytes = r->base + r->pos;
 }
 
+static int is_blank(const char *s, size_t len);
+
+int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st)
+{
+    r->st = *st;
+    r->base = st->bytes;
+    r->pos = r->fill = 0;
+    if (r->fmt != SL_FMT_CSV || st->bytes == 0 || !r->in)
+        return 0;
+    /* The first non-blank line chose the columns: find it before the offset. */
+    size_t cap = r->max_line + 2 < ((size_t)1 << 20) ? r->max_line + 2 : (size_t)1 << 20;
+    char *buf = malloc(cap);
+    if (!buf)
+        return SL_EIO;
+    int fd = fileno(r->in);
+    uint64_t at = 0;
+    int rc = 0;
+    while (at < st->bytes) {
+        ssize_t k = pread(fd, buf, cap, (off_t)at);
+        if (k <= 0) {
+            rc = SL_EIO;
+            break;
+        }
+        char *nl = memchr(buf, '\n', (size_t)k);
+        size_t len = nl ? (size_t)(nl - buf) : (size_t)k;
+        if (at + len + (nl ? 1 : 0) > st->bytes)
+            break; /* the offset lies inside it: it is read again from there */
+        if (len > 0 && buf[len - 1] == '\r')
+            len--;
+        if (len > 0 && !is_blank(buf, len)) {
+            sl_perr pe;
+            r->have_cols = 1;
+            if (sl_csv_header(buf, len, &r->cols, &pe) != 1)
+                sl_csv_default_cols(&r->cols);
+            break;
+        }
+        if (!nl)
+            break;
+        at += (uint64_t)(nl - buf) + 1;
+    }
+    free(buf);
+    return rc;
+}
+
 void sl_reader_destroy(sl_reader **rp)
 {
     if (!rp || !*rp)

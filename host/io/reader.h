@@ -86,6 +86,14 @@ int sl_reader_fd(const sl_reader *r);
 
 void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st);
 
+/* Resumes the numbering of an input that the caller positioned at byte st->bytes (a checkpoint's
+ * offset, sl_reader_stats then): the counters become st's, so that line numbers and byte offsets
+ * of malformed lines, and the stats, go on as if the input had been read from its start. For
+ * CSV, when the input's first line lies before that offset, it is read again (pread on the
+ * FILE's descriptor) to take its columns, as at the start. Call before the first read. Returns
+ * 0, or SL_EIO when the first line cannot be read back. */
+int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st);
+
 /* Frees the reader (not its FILE or dictionary) and sets *rp to NULL. */
 void sl_reader_destroy(sl_reader **rp);
 

@@ -295,6 +295,23 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
     return 0;
 }
 
+int sl_source_replayable(const sl_topology *t)
+{
+    return t->source.kind == SL_SRC_FILE && !file_variant(t);
+}
+
+int sl_source_resume(sl_source *s, const sl_source_stats *st)
+{
+    if (s->ops != &file_ops)
+        return SL_EUNSUPPORTED;
+    int rc = sl_reader_resume(s->be, &st->input);
+    if (rc == 0) {
+        s->st.filtered = st->filtered;
+        s->st.passed = st->passed;
+    }
+    return rc;
+}
+
 void sl_source_set_wait(sl_source *s, int ms)
 {
     if (s->ops->set_wait)

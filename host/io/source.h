@@ -96,6 +96,16 @@ typedef struct sl_source_stats {
 
 void sl_source_get_stats(const sl_source *s, sl_source_stats *st);
 
+/* 1 when the topology's source can be read again from an offset (a checkpoint's): a file that is
+ * not followed. Others (stdin, zmq, tcp, a followed file, the generator) cannot yet: their events
+ * would need a write-ahead log. */
+int sl_source_replayable(const sl_topology *t);
+
+/* Resumes a file source whose input the caller positioned at st->input.bytes (the offset
+ * sl_source_get_stats gave when the checkpoint was taken): its counters become st's
+ * (sl_reader_resume). Returns 0, SL_EUNSUPPORTED for another kind, or SL_EIO. */
+int sl_source_resume(sl_source *s, const sl_source_stats *st);
+
 void sl_source_destroy(sl_source **sp);
 
 #endif

@@ -92,6 +92,7 @@ void sl_topology_defaults(sl_topology *t)
     t->batch_wait_ms = SL_BATCH_WAIT_MS;
     snprintf(t->sink.path, sizeof t->sink.path, "-");
     t->sink.snapshots = 0;
+    t->checkpoint.keep = 3;
 }
 
 int sl_topology_rekeyed(const sl_topology *t)

@@ -136,6 +136,13 @@ typedef struct sl_topology {
      * least one is set. Checked against the machine only when placed (sl_topo_place). */
     uint32_t nplacement;
     sl_place_override placement[SL_PLACEMENT_MAX];
+    /* Checkpoints of a one-process run (docs/fault-tolerance.md): every every_ms (0: none) the
+     * PEs' state, the ids and the source's offset go to a file in dir; the newest `keep` stay. */
+    struct {
+        uint32_t every_ms;
+        uint32_t keep;
+        char dir[4096];
+    } checkpoint;
 } sl_topology;
 
 /* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */

@@ -68,6 +68,11 @@ static uint64_t events_in(void *ud)
 /* The executor and the batch wait, for the timers between reads. */
 struct ticking {
     sl_executor *x;
+    /* checkpoints (NULL: none): the chain, the source and the ids they save */
+    sl_ckpt_run *ck;
+    sl_chain *ch;
+    const sl_source *src;
+    const sl_addict *dict;
     uint32_t max_wait_ms;
     int64_t lateness_ms; /* the first PE's */
     /* The largest event time pushed (have_time: once there is one). Written by the reading
@@ -94,6 +99,8 @@ static int tick(void *ud, char *msg, size_t msglen)
     int rc = sl_executor_tick(tk->x, tk->max_wait_ms);
     if (rc)
         snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
+    else if (tk->ck)
+        rc = sl_ckpt_run_tick(tk->ck, tk->ch, tk->src, tk->dict, msg, msglen);
     return rc;
 }
 
@@ -209,6 +216,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_jointab *joins[SL_STAGES_MAX] = {NULL};
     sl_source *src = NULL;
     sl_rec *buf = NULL;
+    sl_chain *ch = NULL; /* one device: the chain the executor wraps */
+    sl_ckpt_run *ck = NULL;
     memset(rep, 0, sizeof *rep);
     msg[0] = '\0';
 
@@ -246,11 +255,18 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             rc = SL_EINVAL;
             goto out;
         }
-        sl_chain *ch = NULL;
         if ((rc = sl_chain_new(dev, t, joins, NULL, NULL, sl_sink_emit, sink, &ch, msg, msglen)))
             goto out;
         x = sl_executor_of_chain(ch);
     }
+    int checkpoints = t->checkpoint.every_ms > 0;
+    sl_source_stats resumed;
+    if ((checkpoints || o->resume_from) &&
+        (rc = sl_ckpt_supported(t, ndev, ndev > 1 ? NULL : ch, msg, msglen)))
+        goto out;
+    if (o->resume_from && (rc = sl_ckpt_resume(o->resume_from, t, ch, dict, o->in, &resumed,
+                                               &rep->ckpt.resumed_id, msg, msglen)))
+        goto out;
     if (o->cancel)
         sl_executor_set_cancel(&x, o->cancel);
     sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
@@ -258,8 +274,23 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
+    if (o->resume_from && (rc = sl_source_resume(src, &resumed))) {
+        snprintf(msg, msglen, "cannot resume the source: %s", sl_strerror(rc));
+        goto out;
+    }
+    if (checkpoints) {
+        if ((rc = sl_ckpt_run_new(t, ch, &ck, msg, msglen)))
+            goto out;
+        sl_ckpt_run_set_next(ck, rep->ckpt.resumed_id + 1);
+    }
 
-    struct ticking tk = {&x, t->batch_wait_ms, t->pe.lateness_ms, 0, 0};
+    struct ticking tk = {.x = &x,
+                         .ck = ck,
+                         .ch = ch,
+                         .src = src,
+                         .dict = dict,
+                         .max_wait_ms = t->batch_wait_ms,
+                         .lateness_ms = t->pe.lateness_ms};
     sl_sink_set_clock(sink, watermark_of, &tk);
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
     /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */
@@ -280,6 +311,12 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
 out:
     if (src)
         sl_pipeline_report_source(rep, src);
+    if (ck) {
+        uint64_t resumed_id = rep->ckpt.resumed_id;
+        sl_ckpt_run_stats(ck, &rep->ckpt);
+        rep->ckpt.resumed_id = resumed_id;
+    }
+    sl_ckpt_run_destroy(&ck);
     if (x.ops) {
         sl_executor_stats st;
         sl_executor_get_stats(&x, &st);

@@ -17,6 +17,7 @@
 #include "placement.h"
 #include "reader.h"
 #include "source.h"
+#include "checkpoint.h"
 
 #define SL_DEVICES_ALL UINT32_MAX
 
@@ -48,6 +49,8 @@ typedef struct sl_pipeline_opts {
     /* Once *cancel is nonzero, waits for devices end and the run fails with SL_ECANCELED
      * (sl_executor_set_cancel). NULL: never. */
     const volatile sig_atomic_t *cancel;
+    /* A checkpoint file or directory to resume from (host/run/checkpoint.h); NULL: none. */
+    const char *resume_from;
 } sl_pipeline_opts;
 
 typedef struct sl_pipeline_report {
@@ -62,6 +65,7 @@ typedef struct sl_pipeline_report {
     sl_multi_stats multi; /* several devices: each device's engine (engine holds the total) */
     int placed;           /* 1 when placement[] holds each device's placement (hwloc loaded) */
     sl_placement placement[SL_MULTI_MAX];
+    sl_ckpt_stats ckpt; /* checkpoints taken, and the one resumed from */
     double elapsed_s;
 } sl_pipeline_report;
 

@@ -1,0 +1,71 @@
+/* Checkpoints of a one-process run (topology `checkpoint: {every_ms, dir, keep}`,
+ * `--checkpoint-ms`) and resuming from one (`--from`): what a run needs to go on exactly where a
+ * checkpoint was taken, so that a run killed at any moment and resumed ends with the output of a
+ * run that was never stopped (docs/fault-tolerance.md).
+ *
+ * A checkpoint is taken between two reads, when every record read so far has been pushed: the
+ * chain's state tables (sl_chain_save), the ad ids seen (for the output's names), the source's
+ * counters with its byte offset, and what the run was reading. It is written with
+ * host/io/ckptfile.h (temporary name, fsync, rename), then older ones beyond `keep` are removed.
+ * A checkpoint that cannot be written is reported and counted; the run goes on and the previous
+ * checkpoint stays usable.
+ *
+ * Supported: file sources read once (their offset is the replay position), one device, PEs
+ * without windows. Others are refused when the run starts, saying why.
+ *
+ * Belongs to the run's thread. */
+#ifndef SL_CHECKPOINT_H
+#define SL_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "addict.h"
+#include "chain.h"
+#include "source.h"
+#include "topology.h"
+
+typedef struct sl_ckpt_stats {
+    uint64_t written;    /* checkpoints written */
+    uint64_t failed;     /* checkpoints that could not be written (reported) */
+    uint64_t last_bytes; /* size of the last one written */
+    double total_s;      /* time spent taking and writing them */
+    double max_s;        /* the longest one */
+    uint64_t resumed_id; /* the checkpoint the run resumed from (0: none) */
+} sl_ckpt_stats;
+
+typedef struct sl_ckpt_run sl_ckpt_run;
+
+/* Checks that t's checkpoints can be taken with `ndev` devices over `ch` (NULL while the chain
+ * is not built yet: the windowed check is then left to sl_ckpt_run_new). Returns 0, or
+ * SL_EUNSUPPORTED with msg. */
+int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
+                      size_t msglen);
+
+/* Periodic checkpoints of t->checkpoint for the run reading t's source. Returns 0 with *out, or
+ * an sl_err with msg. */
+int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out, char *msg,
+                    size_t msglen);
+
+/* Takes a checkpoint when t->checkpoint.every_ms has passed since the last one (or the run's
+ * start). A failure to write is reported on stderr and counted, not returned; a failure of the
+ * engines (their state could not be read) is returned as an sl_err with msg. */
+int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
+                     char *msg, size_t msglen);
+
+/* The next checkpoint's id (after a resume: the resumed one's + 1). */
+void sl_ckpt_run_set_next(sl_ckpt_run *c, uint64_t id);
+
+void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st);
+void sl_ckpt_run_destroy(sl_ckpt_run **cp);
+
+/* Resumes from `from` (a checkpoint file, or a directory: its newest usable checkpoint): loads
+ * the chain's state and the ids into ch and dict, checks that the run reads the same input as
+ * the checkpoint did, and positions `in` at the checkpoint's offset. *st gets the source's
+ * counters for sl_source_resume, *id the checkpoint's id. Returns 0, or an sl_err with msg
+ * (SL_EINVAL: a topology or input that does not match; SL_EPARSE: a corrupted checkpoint). */
+int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict, FILE *in,
+                   sl_source_stats *st, uint64_t *id, char *msg, size_t msglen);
+
+#endif
