@@ -21,7 +21,7 @@
 /* Sections of seeded random bytes: "state-0" .. of the given lengths. */
 struct secs {
     sl_ckpt_section s[4];
-    char names[4][16];
+    char names[4][32];
     unsigned char *buf[4];
 };
 
