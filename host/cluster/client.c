@@ -87,6 +87,8 @@ struct client {
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
 static int rows_add(struct rows *v, const void *r, size_t n)
 {
+    if (n == 0)
+        return 0; /* r and v->r may be NULL */
     if (v->n + n > v->cap) {
         size_t cap = v->cap ? v->cap : 4096;
         while (cap < v->n + n)

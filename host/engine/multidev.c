@@ -126,7 +126,8 @@ static int on_engine_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, 
             m->final = r;
             m->capfinal = cap;
         }
-        memcpy(m->final + m->nfinal, rows, n * sizeof *rows);
+        if (n) /* a device may have no key: rows (and m->final) can be NULL */
+            memcpy(m->final + m->nfinal, rows, n * sizeof *rows);
         m->nfinal += n;
     } else {
         rc = m->on_emit(m->ud, kind, rows, n);
