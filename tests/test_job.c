@@ -102,6 +102,7 @@ static void fill_job(sl_job *job)
         fill_text(t->placement[i].cpus, i % 3 ? 8 + i : 0, 400 + i);
     }
     fill_text(job->result_endpoint, 40, 4);
+    job->restore_id = UINT64_C(0x1122334455667788);
     fill_text(job->control_endpoint, sizeof job->control_endpoint - 1, 5);
     job->cluster_id = UINT64_C(0xfeedfacecafebeef);
     static char join1[] = "ad_id,campaign_id\nad-1,c-1\n", join3[] = "a\0b,\xff\n";
@@ -162,6 +163,7 @@ Test(job, round_trip_every_field)
     cr_assert(eq(str, out.result_endpoint, in.result_endpoint));
     cr_assert(eq(str, out.control_endpoint, in.control_endpoint));
     cr_assert(eq(u64, out.cluster_id, in.cluster_id));
+    cr_assert(eq(u64, out.restore_id, in.restore_id));
     for (int i = 0; i < SL_STAGES_MAX; i++) {
         if (!in.join_text[i]) {
             cr_assert_null(out.join_text[i], "join %d", i);

@@ -1,5 +1,6 @@
 /* Running a topology here or on a cluster, with its input, output and reports (execute.h). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 
 /* Runs the topology on a cluster (a running one, or local nodes started here). Returns 0 or an
  * SL_E* code with the reason in msg. */
+#define RECOVERIES 10 /* node failures a --nodes run with checkpoints recovers from */
+
 static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pipeline_opts *o,
                        sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
 {
@@ -60,13 +63,40 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_launch_remove_local(dir);
         dir[0] = '\0';
     }
+    sl_client_recovery rec = {0};
     sl_client_opts co = {.cl = &cl,
                          .po = o,
                          .alive = launch ? sl_launch_alive : NULL,
                          .alive_ud = launch,
                          .quiet = 0,
-                         .job_id = tg->job_id};
-    rc = sl_client_run(&co, rep, crep, msg, msglen);
+                         .job_id = tg->job_id,
+                         .rec = launch ? &rec : NULL};
+    if (launch && !(rec.dict = sl_addict_new())) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    /* With checkpoints, a node that dies is started again and the job resumes from the newest
+     * checkpoint every node wrote (at most RECOVERIES times). */
+    uint64_t recoveries_done = 0, resumed_from = 0;
+    for (int recoveries = 0;; recoveries++) {
+        rc = sl_client_run(&co, rep, crep, msg, msglen);
+        if (rc == 0 || !t->checkpoint.every_ms || !launch || !rec.node_failed ||
+            recoveries == RECOVERIES || (o->cancel && *o->cancel))
+            break;
+        fprintf(stderr, "%s: %s\n%s: starting the node again and resuming from %s%" PRIu64 "\n",
+                cli_prog, msg, cli_prog,
+                rec.ckpt_id ? "checkpoint " : "the start (no checkpoint yet) ", rec.ckpt_id);
+        if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0 ||
+            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
+            break;
+        recoveries_done++;
+        resumed_from = rec.ckpt_id;
+    }
+    rep->ckpt.written = rec.written;
+    rep->ckpt.failed = rec.failed;
+    rep->ckpt.recoveries = recoveries_done;
+    rep->ckpt.resumed_id = recoveries_done ? resumed_from : 0;
+    sl_addict_destroy(&rec.dict);
 out:
     if (launch) {
         char smsg[1024];

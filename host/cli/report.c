@@ -115,9 +115,18 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc)
         fprintf(stderr, "  waited %.3f s for full device queues\n", r->multi.t_wait);
     if (r->filtered)
         fprintf(stderr, "  filtered out by event type: %" PRIu64 "\n", r->filtered);
-    if (r->ckpt.resumed_id)
+    if (r->ckpt.recoveries)
+        fprintf(stderr,
+                "  recovered from %" PRIu64 " node failure%s (the last from checkpoint %" PRIu64
+                ")\n",
+                r->ckpt.recoveries, r->ckpt.recoveries == 1 ? "" : "s", r->ckpt.resumed_id);
+    else if (r->ckpt.resumed_id)
         fprintf(stderr, "  resumed from checkpoint %" PRIu64 "\n", r->ckpt.resumed_id);
-    if (r->ckpt.written || r->ckpt.failed)
+    if ((r->ckpt.written || r->ckpt.failed) && !r->ckpt.last_bytes)
+        fprintf(stderr,
+                "  checkpoints: %" PRIu64 " written by every node, %" PRIu64 " failed on one\n",
+                r->ckpt.written, r->ckpt.failed);
+    else if (r->ckpt.written || r->ckpt.failed)
         fprintf(stderr,
                 "  checkpoints: %" PRIu64 " written (the last %.1f MB), %.1f ms each on average, "
                 "%.1f ms at most; %" PRIu64 " failed\n",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "inbox.h"
 #include "ingest.h"
 #include "jointab.h"
+#include "lebytes.h"
 #include "node.h"
 #include "outbox.h"
 #include "partmap.h"
@@ -80,7 +82,16 @@ struct client {
     sl_pipeline_report *rep;
     uint64_t polls;
     sl_addict *dict; /* ids for the sink; filled by the nodes (SL_MSG_DICT) when they ingest */
-    sl_sink *sink;   /* for snapshots while the job runs */
+    /* checkpoints (o->rec): barriers sent and not yet written by every node */
+    sl_source *src;
+    uint64_t last_barrier_us;
+    struct barrier {
+        uint64_t id, acked; /* acked: bit d, node d wrote it */
+        sl_source_stats at;
+        uint64_t types[4];
+    } pend[8];
+    uint32_t npend;
+    sl_sink *sink; /* for snapshots while the job runs */
     struct snaps snap;
 };
 
@@ -128,6 +139,73 @@ static int check_layout(const sl_columns *cols, int32_t windowed)
             cols->decimals[i] > 30)
             return -1;
     }
+    return 0;
+}
+
+/* Node `node` wrote (or could not write) the checkpoint of an SL_MSG_CKPT_DONE payload; once
+ * every node has written one, it is the recovery's newest, with the source's offset at its
+ * barrier, and the barriers before it are forgotten. */
+static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, size_t len)
+{
+    sl_client_recovery *rec = c->o->rec;
+    if (!rec || len < 12)
+        return;
+    uint64_t id = sl_le_get(p, 8);
+    int ok = sl_le_get(p + 8, 4) == 1;
+    for (uint32_t i = 0; i < c->npend; i++) {
+        struct barrier *b = &c->pend[i];
+        if (b->id != id)
+            continue;
+        if (!ok) {
+            if (!c->o->quiet)
+                fprintf(stderr,
+                        "sluice: checkpoint %" PRIu64 " failed on node %u: %.*s (the previous "
+                        "one stays usable)\n",
+                        id, node, (int)(len - 12), (const char *)p + 12);
+            rec->failed++;
+            c->pend[i] = c->pend[--c->npend];
+            return;
+        }
+        b->acked |= UINT64_C(1) << node;
+        if (b->acked != (c->n == 64 ? UINT64_MAX : (UINT64_C(1) << c->n) - 1))
+            return;
+        rec->ckpt_id = id;
+        rec->at = b->at;
+        memcpy(rec->types, b->types, sizeof rec->types);
+        rec->written++;
+        uint32_t k = 0; /* keep only the later barriers */
+        for (uint32_t j = 0; j < c->npend; j++)
+            if (c->pend[j].id > id)
+                c->pend[k++] = c->pend[j];
+        c->npend = k;
+        return;
+    }
+}
+
+/* Checkpoints: once every_ms has passed, a barrier behind the records sent so far goes to every
+ * node (at most 8 in flight), with the source's counters as they are now. */
+static int send_barrier(struct client *c)
+{
+    sl_client_recovery *rec = c->o->rec;
+    uint64_t now = sl_net_now_us();
+    uint64_t every = (uint64_t)c->o->po->topo->checkpoint.every_ms * 1000;
+    if (!rec || !every || !c->src || now - c->last_barrier_us < every ||
+        c->npend == sizeof c->pend / sizeof c->pend[0])
+        return 0;
+    c->last_barrier_us = now;
+    if (rec->next_id <= rec->ckpt_id)
+        rec->next_id = rec->ckpt_id + 1;
+    struct barrier *b = &c->pend[c->npend++];
+    b->id = rec->next_id++;
+    b->acked = 0;
+    sl_source_get_stats(c->src, &b->at);
+    memcpy(b->types, c->rep->engine.type_counts, sizeof b->types);
+    unsigned char id[16];
+    sl_le_put(id, b->id, 8);
+    sl_le_put(id + 8, rec->ckpt_id, 8); /* the nodes keep it: a recovery loads it */
+    for (uint32_t d = 0; d < c->n; d++)
+        if (sl_outbox_control(c->to[d], SL_MSG_BARRIER, c->stream, id, 16))
+            return SL_ENOMEM;
     return 0;
 }
 
@@ -340,6 +418,8 @@ static int receive(struct client *c)
             c->crep->node[h->source] = nr;
             c->done_from[h->source] = 1;
             c->done++;
+        } else if (h->kind == SL_MSG_CKPT_DONE) {
+            ckpt_done(c, h->source, f.payload, h->payload_len);
         } else if (h->kind == SL_MSG_DICT) {
             int rc = take_dict(c, h->source, f.payload, h->payload_len);
             if (rc)
@@ -467,10 +547,20 @@ static int service(struct client *c, int wait_ms)
     return rc;
 }
 
+static int check_alive_(struct client *c);
+
 /* Fails the job when a node process died, or when a node has been silent (no lease, no
  * acknowledgement, no result) for net.liveness_ms: dead, hung, paused or cut off, it cannot be
  * told apart from here, and waiting longer would only hide it. */
 static int check_alive(struct client *c)
+{
+    int rc = check_alive_(c);
+    if (rc && c->o->rec)
+        c->o->rec->node_failed = 1;
+    return rc;
+}
+
+static int check_alive_(struct client *c)
 {
     if (c->o->alive && c->o->alive(c->o->alive_ud, c->msg, c->msglen))
         return SL_EIO;
@@ -534,7 +624,8 @@ static int turn(void *ud, char *msg, size_t msglen)
     (void)msg; /* c->msg is the same buffer */
     (void)msglen;
     int rc;
-    if ((rc = service(c, 0)) || (rc = check_alive(c)) || (rc = check_cancel(c)))
+    if ((rc = service(c, 0)) || (rc = check_alive(c)) || (rc = check_cancel(c)) ||
+        (rc = send_barrier(c)))
         return rc;
     for (;;) {
         int full = 0;
@@ -803,13 +894,25 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
-    if (t->checkpoint.every_ms || po->resume_from) {
-        snprintf(msg, msglen,
-                 "checkpoints and --from are not supported on a cluster yet: a node's failure "
-                 "still fails its job (docs/fault-tolerance.md)");
+    sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
+    if (po->resume_from) {
+        snprintf(msg, msglen, "--from is not supported on a cluster yet (docs/fault-tolerance.md)");
         return SL_EUNSUPPORTED;
     }
-    dict = sl_addict_new();
+    if (t->checkpoint.every_ms) {
+        const char *why = !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
+                          : t->source.ingest == SL_INGEST_NODES
+                              ? "with ingest on the nodes (their sources would need barriers)"
+                          : t->nnext ? "with several stages (barriers through the stages)"
+                          : !sl_source_replayable(t)
+                              ? "without a source that can be read again from an offset (a file)"
+                              : NULL;
+        if (why) {
+            snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
+            return SL_EUNSUPPORTED;
+        }
+    }
+    dict = rec ? rec->dict : sl_addict_new();
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
     npart = calloc(c.n, sizeof *npart);
@@ -850,6 +953,19 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         job.topo.source.path[0] = '\0';
     }
     job.cluster_id = sl_cluster_id(o->cl);
+    if (rec) {
+        /* the nodes write their checkpoints there: a path that means the same to them */
+        char abs[PATH_MAX];
+        if ((mkdir(t->checkpoint.dir, 0755) != 0 && errno != EEXIST) ||
+            !realpath(t->checkpoint.dir, abs) || strlen(abs) >= sizeof job.topo.checkpoint.dir) {
+            snprintf(msg, msglen, "checkpoint directory %s: %s", t->checkpoint.dir,
+                     strerror(errno));
+            rc = SL_EIO;
+            goto out;
+        }
+        snprintf(job.topo.checkpoint.dir, sizeof job.topo.checkpoint.dir, "%s", abs);
+        job.restore_id = rec->ckpt_id;
+    }
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (!t->next[i].join[0])
             continue;
@@ -896,8 +1012,25 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if ((rc = run_on_nodes(&c)))
             goto out;
     } else {
+        /* after a failure: the input again from the newest checkpoint's offset (or its start) */
+        if (rec && (rec->ckpt_id || rec->node_failed) &&
+            fseeko(po->in, (off_t)(rec->ckpt_id ? rec->at.input.bytes : 0), SEEK_SET) != 0) {
+            snprintf(msg, msglen, "cannot read the input again to recover: %s", strerror(errno));
+            rc = SL_EIO;
+            goto out;
+        }
+        if (rec)
+            rec->node_failed = 0;
         if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
             goto out;
+        if (rec && rec->ckpt_id && (rc = sl_source_resume(src, &rec->at))) {
+            snprintf(msg, msglen, "cannot resume the input: %s", sl_strerror(rc));
+            goto out;
+        }
+        if (rec && rec->ckpt_id)
+            memcpy(rep->engine.type_counts, rec->types, sizeof rec->types);
+        c.src = src;
+        c.last_barrier_us = sl_net_now_us();
         sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
         if (t->sink.snapshots)
             in.wait_ms = SNAP_WAIT_MS; /* snapshots are written from turn: run it that often */
@@ -968,7 +1101,8 @@ out:
     teardown(&c);
     sl_source_destroy(&src);
     sl_sink_destroy(&sink);
-    sl_addict_destroy(&dict);
+    if (!rec)
+        sl_addict_destroy(&dict);
     sl_partmap_destroy(&map);
     sl_job_clear(&job);
     free(jobbuf);

@@ -20,6 +20,8 @@
 #include "topology.h"
 #include "job.h"
 #include "pipeline.h"
+#include "addict.h"
+#include "source.h"
 
 /* Optional liveness check, called about every 100 ms while waiting: returns 0 when all is
  * well, or nonzero with msg filled (a node process died) to fail the job. */
@@ -42,6 +44,23 @@ typedef void (*sl_client_sent_fn)(void *ud, const sl_rec *recs, size_t n, uint64
 typedef void (*sl_client_rows_fn)(void *ud, int kind, const sl_row *rows, size_t n,
                                   uint64_t recv_us);
 
+/* Checkpoints and recovery of a clustered run (topo.checkpoint.every_ms > 0; one stage, a file
+ * source read by the client): every every_ms the client sends each node a barrier behind the
+ * records sent so far; each node writes its state at the barrier (DIR/node-ID/ckpt-N) and says
+ * so; once every node has, checkpoint N is complete, with the source's offset at the barrier.
+ * When a node dies, the caller restarts it and calls sl_client_run again with the same recovery:
+ * the new job's nodes load checkpoint N and the client reads the input again from its offset, so
+ * the final rows are those of a run without the failure. Kept by the caller across attempts. */
+typedef struct sl_client_recovery {
+    uint64_t ckpt_id;         /* the newest checkpoint every node wrote (0: none yet) */
+    sl_source_stats at;       /* the source's counters when its barrier was sent */
+    uint64_t types[4];        /* records sent by event type until then */
+    uint64_t next_id;         /* the next barrier's id (0: 1) */
+    sl_addict *dict;          /* the ids read in every attempt (the caller makes and frees it) */
+    int node_failed;          /* the last attempt failed because a node died or fell silent */
+    uint64_t written, failed; /* checkpoints completed, and failed on some node */
+} sl_client_recovery;
+
 typedef struct sl_client_opts {
     const sl_cluster_cfg *cl;
     const sl_pipeline_opts *po; /* topology, input, output, callbacks as for sl_pipeline_run */
@@ -53,6 +72,7 @@ typedef struct sl_client_opts {
     void *sent_ud;
     sl_client_rows_fn on_rows; /* NULL = none */
     void *rows_ud;
+    sl_client_recovery *rec; /* checkpoints and recovery; NULL: refused */
 } sl_client_opts;
 
 typedef struct sl_client_report {

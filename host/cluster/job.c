@@ -472,6 +472,7 @@ static void job_fields(struct codec *c, sl_job *job)
 {
     STR(c, job->control_endpoint);
     U64(c, job->cluster_id);
+    U64(c, job->restore_id);
     topology_fields(c, &job->topo);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         codec_text(c, &job->join_text[i], &job->join_len[i], "a join table");

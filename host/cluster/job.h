@@ -49,9 +49,12 @@ static inline uint32_t sl_stream_stage(uint32_t stream)
 
 typedef struct sl_job {
     sl_topology topo;
-    char result_endpoint[512];      /* the client's result socket: tcp://ADDR:PORT */
-    char control_endpoint[512];     /* the client's control socket (ACK, LEASE): tcp://ADDR:PORT */
-    uint64_t cluster_id;            /* sl_cluster_id of the client's cluster file */
+    char result_endpoint[512];  /* the client's result socket: tcp://ADDR:PORT */
+    char control_endpoint[512]; /* the client's control socket (ACK, LEASE): tcp://ADDR:PORT */
+    uint64_t cluster_id;        /* sl_cluster_id of the client's cluster file */
+    /* checkpoints (topo.checkpoint.every_ms > 0): each node writes its state at each barrier to
+     * topo.checkpoint.dir/node-ID/; restore_id > 0: load that checkpoint's state first */
+    uint64_t restore_id;
     char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
     size_t join_len[SL_STAGES_MAX];
 } sl_job;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -23,6 +24,7 @@
 #include "inbox.h"
 #include "job.h"
 #include "jointab.h"
+#include "lebytes.h"
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
@@ -31,6 +33,7 @@
 #include "jobctl.h"
 #include "registry.h"
 #include "source.h"
+#include "ckptfile.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
@@ -633,6 +636,86 @@ static uint64_t node_capacity(const struct node *nd, uint64_t cap)
     return v >= (double)cap ? cap : (uint64_t)v;
 }
 
+/* ---- checkpoints (topo.checkpoint, the client's barriers) ------------------------------------ */
+
+/* This node's checkpoint directory of the job: DIR/node-ID. */
+static void ckpt_dir(const struct slot *sl, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/node-%u", sl->job.topo.checkpoint.dir, sl->nd->id);
+}
+
+/* Loads checkpoint job.restore_id of this node into the chain. Returns 0 or an sl_err with err. */
+static int restore_state(struct slot *sl, char *err, size_t errlen)
+{
+    char dir[4200], path[4400], why[1200];
+    ckpt_dir(sl, dir, sizeof dir);
+    sl_ckpt_path(path, sizeof path, dir, sl->job.restore_id);
+    sl_ckpt *c = NULL;
+    int rc = sl_ckpt_open(path, &c, err, errlen);
+    if (rc)
+        return rc;
+    size_t len = 0;
+    const unsigned char *state = sl_ckpt_get(c, "state", &len);
+    if (!state) {
+        snprintf(err, errlen, "%.500s has no state section", path);
+        rc = SL_EPARSE;
+    } else if ((rc = sl_chain_load(sl->chain, state, len, why, sizeof why))) {
+        snprintf(err, errlen, "%.500s: %.400s", path, why);
+    }
+    sl_ckpt_close(&c);
+    if (rc == 0)
+        logf_(sl->nd, "job %u: state restored from checkpoint %" PRIu64, sl->job_id,
+              sl->job.restore_id);
+    return rc;
+}
+
+/* A barrier (SL_MSG_BARRIER) reached the first stage: every record before it is in the chain.
+ * Writes this node's checkpoint `id` and tells the client; `complete` is the newest checkpoint
+ * every node has written (0: none), which must stay. Returns 0 or an sl_err (the job
+ * fails: its state cannot be read). */
+static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
+{
+    unsigned char *img = NULL, reply[8 + 4 + 1024];
+    size_t len = 0, rlen = 12;
+    int rc = sl_chain_save(sl->chain, &img, &len);
+    if (rc) {
+        snprintf(sl->msg, sizeof sl->msg, "checkpoint %" PRIu64 ": %s", id,
+                 sl_chain_message(sl->chain));
+        return rc;
+    }
+    char dir[4200], why[1024];
+    ckpt_dir(sl, dir, sizeof dir);
+    sl_ckpt_section sec[] = {{"state", img, len}};
+    int ok = mkdir(sl->job.topo.checkpoint.dir, 0755) == 0 || errno == EEXIST;
+    if (!ok)
+        snprintf(why, sizeof why, "cannot make %s: %s", sl->job.topo.checkpoint.dir,
+                 strerror(errno));
+    else
+        ok = sl_ckpt_write(dir, id, sec, 1, NULL, why, sizeof why) == 0;
+    free(img);
+    /* Older ones go only once a later one is complete on every node (the client says which):
+     * that is the one a recovery loads. `keep` of the newest stay as well. */
+    uint64_t keep = sl->job.topo.checkpoint.keep;
+    uint64_t below = id >= keep ? id - keep + 1 : 0;
+    if (ok && complete && below)
+        sl_ckpt_prune(dir, complete < below ? complete : below);
+    if (!ok)
+        logf_(sl->nd, "job %u: %s", sl->job_id, why);
+    sl_le_put(reply, id, 8);
+    sl_le_put(reply + 8, ok ? 1 : 0, 4);
+    if (!ok) {
+        size_t w = strnlen(why, 1024);
+        memcpy(reply + 12, why, w);
+        rlen += w;
+    }
+    if (sl_outbox_control(sl->client, SL_MSG_CKPT_DONE, sl_job_stream(sl->job_id, sl->stages - 1),
+                          reply, rlen)) {
+        snprintf(sl->msg, sizeof sl->msg, "out of memory");
+        return SL_ENOMEM;
+    }
+    return 0;
+}
+
 /* ---- ingest on this node (source.ingest: nodes) -------------------------------------------- */
 
 static int advance(struct slot *sl);
@@ -883,6 +966,10 @@ static void start_job(struct node *nd, const sl_frame *f)
         return;
     }
     sl_chain_set_cancel(sl->chain, &nd->agent.cancel);
+    if (job->restore_id && (rc = restore_state(sl, err, sizeof err))) {
+        abort_job(sl, err);
+        return;
+    }
     if (nodes_ingest(sl) && (rc = open_ingest(sl, err, sizeof err))) {
         abort_job(sl, err);
         return;
@@ -1063,6 +1150,14 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
             }
             done += k;
         }
+    } else if (h->kind == SL_MSG_BARRIER) {
+        if (stage != 0 || h->payload_len != 16 || h->source != SL_CLIENT_SOURCE)
+            return;
+        if (take_checkpoint(sl, sl_le_get(f->payload, 8), sl_le_get(f->payload + 8, 8))) {
+            abort_job(sl, sl->msg);
+            return;
+        }
+        return;
     } else if (h->kind == SL_FRAME_EOS) {
         if (stage == 0 && !nodes_ingest(sl))
             sl->eos_mask[0] |= 1;

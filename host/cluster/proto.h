@@ -44,6 +44,13 @@ enum sl_msg_kind {
      * reading" (a node's records to a peer that has not yet set the job up would be dropped
      * there). Untracked, repeated with the leases */
     SL_MSG_GO = SL_FRAME_APP_KIND(15, 0),
+    /* client -> node, on the first stage's data stream behind the records before it: "write a
+     * checkpoint of your state now"; the payload is its id and the newest checkpoint every node
+     * has written, which must be kept (u64 each, little-endian). Tracked */
+    SL_MSG_BARRIER = SL_FRAME_APP_KIND(16, 1),
+    /* node -> client, on the result stream: checkpoint `id` is written (u64 id, u32 1) or could
+     * not be (u32 0, then the reason's text). Tracked */
+    SL_MSG_CKPT_DONE = SL_FRAME_APP_KIND(17, 1),
     /* node -> client, on the last stage's result stream: the snapshot whose rows
      * (SL_SCHEMA_ROW_SNAPSHOT) came since the previous one is complete; the payload is its
      * sl_snap_end (job.h). Tracked */

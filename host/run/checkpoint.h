@@ -33,6 +33,7 @@ typedef struct sl_ckpt_stats {
     double total_s;      /* time spent taking and writing them */
     double max_s;        /* the longest one */
     uint64_t resumed_id; /* the checkpoint the run resumed from (0: none) */
+    uint64_t recoveries; /* cluster: node failures recovered from */
 } sl_ckpt_stats;
 
 typedef struct sl_ckpt_run sl_ckpt_run;
