@@ -156,7 +156,8 @@ Test(checkpoint, corrupted_and_mismatched_refused)
 }
 
 /* A checkpoint directory that cannot be written: the run goes on, says so, and its output is
- * exact; sources that cannot be replayed and clusters are refused before anything runs. */
+ * exact; sources that cannot be replayed and ingest on the nodes are refused before anything
+ * runs. */
 Test(checkpoint, unwritable_dir_and_refusals)
 {
     write_events("events.ndjson", 20000, 9);
@@ -174,9 +175,12 @@ Test(checkpoint, unwritable_dir_and_refusals)
     cr_assert_not_null(strstr(r.err, "a stdin source's events would need a write-ahead log"), "%s",
                        r.err);
     run_free(&r);
-    r = run_sluice("ctr --input events.ndjson -q --checkpoint-ms 100 --nodes 2", 120);
+    r = run_sluice("ctr --input events.ndjson -q --checkpoint-ms 100 --nodes 2 --ingest-on-nodes",
+                   120);
     cr_assert(ne(int, r.status, 0));
-    cr_assert_not_null(strstr(r.err, "not supported on a cluster yet"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "checkpoints on a cluster are not supported with ingest on "
+                                     "the nodes"),
+                       "%s", r.err);
     run_free(&r);
     run_free(&ref);
     finish();
