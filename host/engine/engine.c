@@ -1039,6 +1039,22 @@ static int slot_empty(const unsigned char *p, size_t size)
     return 1;
 }
 
+/* The next run of used slots of the table read back, at or after *i: 1 with [*first, *end),
+ * moving *i past it; 0 when there is none. */
+static int next_run(const sl_engine *e, uint64_t *i, uint64_t *first, uint64_t *end)
+{
+    size_t ss = e->prog.slot_size;
+    while (*i < e->g.nslots && slot_empty(e->mirror + *i * ss, ss))
+        (*i)++;
+    if (*i == e->g.nslots)
+        return 0;
+    *first = *i;
+    while (*i < e->g.nslots && !slot_empty(e->mirror + *i * ss, ss))
+        (*i)++;
+    *end = *i;
+    return 1;
+}
+
 int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
 {
     *img = NULL;
@@ -1066,18 +1082,9 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
         return clfail(e, st, "reading the state table back for a checkpoint");
     /* the size: the header, the counters, the fill counters, and each run of used slots */
     size_t n = IMAGE_HDR + IMAGE_STATS * 8 + fill + 8, runs = 0;
-    for (uint64_t i = 0; i < e->g.nslots;) {
-        if (slot_empty(e->mirror + i * ss, ss)) {
-            i++;
-            continue;
-        }
-        uint64_t j = i;
-        while (j < e->g.nslots && !slot_empty(e->mirror + j * ss, ss))
-            j++;
-        n += 16 + (size_t)(j - i) * ss;
-        runs++;
-        i = j;
-    }
+    uint64_t first, end;
+    for (uint64_t i = 0; next_run(e, &i, &first, &end); runs++)
+        n += 16 + (size_t)(end - first) * ss;
     unsigned char *p = malloc(n);
     if (!p)
         return fail(e, SL_ENOMEM, "out of memory saving the state table (%zu MiB)", n >> 20);
@@ -1099,19 +1106,11 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
     at += fill;
     sl_le_put(p + at, runs, 8);
     at += 8;
-    for (uint64_t i = 0; i < e->g.nslots;) {
-        if (slot_empty(e->mirror + i * ss, ss)) {
-            i++;
-            continue;
-        }
-        uint64_t j = i;
-        while (j < e->g.nslots && !slot_empty(e->mirror + j * ss, ss))
-            j++;
-        sl_le_put(p + at, i, 8);
-        sl_le_put(p + at + 8, j - i, 8);
-        memcpy(p + at + 16, e->mirror + i * ss, (size_t)(j - i) * ss);
-        at += 16 + (size_t)(j - i) * ss;
-        i = j;
+    for (uint64_t i = 0; next_run(e, &i, &first, &end);) {
+        sl_le_put(p + at, first, 8);
+        sl_le_put(p + at + 8, end - first, 8);
+        memcpy(p + at + 16, e->mirror + first * ss, (size_t)(end - first) * ss);
+        at += 16 + (size_t)(end - first) * ss;
     }
     *img = p;
     *len = n;
