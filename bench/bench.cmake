@@ -43,3 +43,8 @@ target_compile_definitions(live_latency PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice
 add_executable(ingest_live ${CMAKE_SOURCE_DIR}/bench/ingest_live.c)
 target_link_libraries(ingest_live PRIVATE PkgConfig::ZMQ Threads::Threads)
 target_compile_definitions(ingest_live PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
+
+# ckpt_cost: what checkpoints cost a one-process run (bench/README.md, "Checkpoints")
+add_executable(ckpt_cost ${CMAKE_SOURCE_DIR}/bench/ckpt_cost.c)
+target_compile_definitions(ckpt_cost PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
+add_dependencies(ckpt_cost sluice)
