@@ -44,7 +44,7 @@ static int run(char *const *argv, const char *out)
 
 static int same_file(const char *a, const char *b)
 {
-    char cmd[1200];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
     return system(cmd) == 0;
 }
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
     int bad = 0;
     for (int r = 0; r < reps; r++)
         for (int k = 0; k < 3; k++) {
-            char out[600], cmd[700];
+            char out[600], cmd[800];
             snprintf(out, sizeof out, "%s/out%d.csv", dir, k);
             snprintf(cmd, sizeof cmd, "rm -rf '%s'", ck);
             if (system(cmd) != 0)
