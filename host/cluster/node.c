@@ -688,7 +688,7 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
     sl_ckpt_section sec[] = {{"state", img, len}};
     int ok = mkdir(sl->job.topo.checkpoint.dir, 0755) == 0 || errno == EEXIST;
     if (!ok)
-        snprintf(why, sizeof why, "cannot make %s: %s", sl->job.topo.checkpoint.dir,
+        snprintf(why, sizeof why, "cannot make %.700s: %s", sl->job.topo.checkpoint.dir,
                  strerror(errno));
     else
         ok = sl_ckpt_write(dir, id, sec, 1, NULL, why, sizeof why) == 0;
