@@ -107,3 +107,52 @@ Test(recovery, sigkill_a_node_output_unchanged)
     run_free(&ref);
     finish();
 }
+
+/* The same on a long-lived cluster (`cluster up`, which starts a dead node again): the client
+ * notices the node's silence after net.liveness_ms, waits until every node answers, and resumes
+ * from the newest checkpoint. */
+Test(recovery, cluster_up_node_killed_output_unchanged)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    FILE *f = create("events.ndjson");
+    uint64_t s0 = 5;
+    for (unsigned i = 0; i < 1200000; i++) {
+        uint64_t r = splitmix64(&s0);
+        fprintf(f, "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", \"event_time\": %u}\n",
+                (unsigned)(r % 20000), (r >> 32) % 8 == 0 ? "click" : "view", i);
+    }
+    fclose(f);
+    struct run ref = run_sluice("ctr --input events.ndjson -q", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56500);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned victim = (unsigned)(splitmix64(&s) % 3), delay_ms = (unsigned)(splitmix64(&s) % 400);
+    pid_t pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                      "--checkpoint-dir ck",
+                      "out.csv", "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0),
+              "seed %" PRIu64 ": the run ended before every node's first checkpoint", seed);
+    usleep(delay_ms * 1000);
+    kill(cl.node[victim], SIGKILL);
+    st = wait_exit(pid, 300, "the run with a killed node");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0),
+              "seed %" PRIu64 " (node %u killed %u ms after every node's first "
+              "checkpoint): exit %d\n%s",
+              seed, victim, delay_ms, st, err);
+    cr_assert_not_null(strstr(err, "waiting until every node answers"), "%s", err);
+    char *out = slurp("out.csv", NULL);
+    assert_same_text(out, ref.out, "output after a killed node of cluster up");
+    free(out);
+    free(err);
+    run_free(&ref);
+    cluster_down(&cl);
+    finish();
+}

@@ -70,25 +70,34 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
                          .alive_ud = launch,
                          .quiet = 0,
                          .job_id = tg->job_id,
-                         .rec = launch ? &rec : NULL};
-    if (launch && !(rec.dict = sl_addict_new())) {
+                         .rec = &rec};
+    if (!(rec.dict = sl_addict_new())) {
         rc = SL_ENOMEM;
         goto out;
     }
-    /* With checkpoints, a node that dies is started again and the job resumes from the newest
-     * checkpoint every node wrote (at most RECOVERIES times). */
+    /* With checkpoints, a node that dies is started again (here for --nodes; by `cluster up` for
+     * a cluster file's nodes) and the job resumes from the newest checkpoint every node wrote
+     * (at most RECOVERIES times). */
     uint64_t recoveries_done = 0, resumed_from = 0;
     for (int recoveries = 0;; recoveries++) {
         rc = sl_client_run(&co, rep, crep, msg, msglen);
-        if (rc == 0 || !t->checkpoint.every_ms || !launch || !rec.node_failed ||
-            recoveries == RECOVERIES || (o->cancel && *o->cancel))
+        if (rc == 0 || !t->checkpoint.every_ms || !rec.node_failed || recoveries == RECOVERIES ||
+            (o->cancel && *o->cancel))
             break;
-        fprintf(stderr, "%s: %s\n%s: starting the node again and resuming from %s%" PRIu64 "\n",
-                cli_prog, msg, cli_prog,
-                rec.ckpt_id ? "checkpoint " : "the start (no checkpoint yet) ", rec.ckpt_id);
-        if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0 ||
-            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
+        char from[64] = "the start (no checkpoint was complete)";
+        if (rec.ckpt_id)
+            snprintf(from, sizeof from, "checkpoint %" PRIu64, rec.ckpt_id);
+        fprintf(stderr, "%s: %s\n%s: %s and resuming from %s\n", cli_prog, msg, cli_prog,
+                launch ? "starting the node again"
+                       : "waiting until every node answers (cluster up restarts a dead one)",
+                from);
+        if (launch) {
+            if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0 ||
+                (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
+                break;
+        } else if ((rc = sl_client_ping(&cl, 60000, NULL, msg, msglen))) {
             break;
+        }
         recoveries_done++;
         resumed_from = rec.ckpt_id;
     }
