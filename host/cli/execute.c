@@ -63,7 +63,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_launch_remove_local(dir);
         dir[0] = '\0';
     }
-    sl_client_recovery rec = {0};
+    sl_client_recovery rec = {.log_fd = -1};
     sl_client_opts co = {.cl = &cl,
                          .po = o,
                          .alive = launch ? sl_launch_alive : NULL,
@@ -105,6 +105,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
     rep->ckpt.failed = rec.failed;
     rep->ckpt.recoveries = recoveries_done;
     rep->ckpt.resumed_id = recoveries_done ? resumed_from : 0;
+    sl_client_recovery_end(&rec);
     sl_addict_destroy(&rec.dict);
 out:
     if (launch) {

@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -85,6 +86,8 @@ struct client {
     /* checkpoints (o->rec): barriers sent and not yet written by every node */
     sl_source *src;
     uint64_t last_barrier_us;
+    int logging, replaying; /* the ingest log is written (a source that cannot be read again) */
+    char ckpt_dir[4096];    /* the job's checkpoint.dir, absolute */
     struct barrier {
         uint64_t id, acked; /* acked: bit d, node d wrote it */
         sl_source_stats at;
@@ -142,6 +145,8 @@ static int check_layout(const sl_columns *cols, int32_t windowed)
     return 0;
 }
 
+static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len);
+
 /* Node `node` wrote (or could not write) the checkpoint of an SL_MSG_CKPT_DONE payload; once
  * every node has written one, it is the recovery's newest, with the source's offset at its
  * barrier, and the barriers before it are forgotten. */
@@ -171,6 +176,13 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             return;
         rec->ckpt_id = id;
         rec->at = b->at;
+        for (uint64_t seg = rec->log_gc; c->logging && seg < id; seg++) {
+            char path[4400];
+            log_path(c, seg, path, sizeof path);
+            unlink(path);
+        }
+        if (c->logging)
+            rec->log_gc = id;
         memcpy(rec->types, b->types, sizeof rec->types);
         rec->written++;
         uint32_t k = 0; /* keep only the later barriers */
@@ -197,6 +209,17 @@ static int send_barrier(struct client *c)
         rec->next_id = rec->ckpt_id + 1;
     struct barrier *b = &c->pend[c->npend++];
     b->id = rec->next_id++;
+    if (c->logging) {
+        /* what came before the barrier is on disk before the barrier leaves; what comes after
+         * goes to the barrier's own segment */
+        if (rec->log_fd >= 0 && (fsync(rec->log_fd) != 0 || close(rec->log_fd) != 0)) {
+            rec->log_fd = -1;
+            snprintf(c->msg, c->msglen, "syncing the ingest log failed: %s", strerror(errno));
+            return SL_EIO;
+        }
+        rec->log_fd = -1;
+        rec->log_seg = b->id;
+    }
     b->acked = 0;
     sl_source_get_stats(c->src, &b->at);
     memcpy(b->types, c->rep->engine.type_counts, sizeof b->types);
@@ -595,9 +618,54 @@ static int check_cancel(struct client *c)
 }
 
 /* An sl_ingest push: each record to the node owning its key. */
+/* The path of ingest log segment `seg`. */
+static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/client/log-%020" PRIu64, c->ckpt_dir, seg);
+}
+
+/* Appends records to the open ingest log segment (opening segment rec->log_seg first). */
+static int log_records(struct client *c, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    sl_client_recovery *rec = c->o->rec;
+    if (rec->log_fd < 0) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/client", c->ckpt_dir);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            snprintf(msg, msglen, "ingest log %.600s: %s", path, strerror(errno));
+            return SL_EIO;
+        }
+        log_path(c, rec->log_seg, path, sizeof path);
+        rec->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (rec->log_fd < 0) {
+            snprintf(msg, msglen, "ingest log %.600s: %s", path, strerror(errno));
+            return SL_EIO;
+        }
+    }
+    const char *p = (const char *)recs;
+    for (size_t left = n * sizeof *recs; left;) {
+        ssize_t k = write(rec->log_fd, p, left);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            snprintf(msg, msglen, "writing the ingest log failed: %s",
+                     k < 0 ? strerror(errno) : "no space");
+            return SL_EIO;
+        }
+        p += k;
+        left -= (size_t)k;
+    }
+    return 0;
+}
+
 static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct client *c = ud;
+    if (c->logging && !c->replaying) {
+        int rc = log_records(c, recs, n, msg, msglen);
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(c->map, recs[i].key);
         c->part[(size_t)d * CHUNK + c->npart[d]++] = recs[i];
@@ -696,6 +764,55 @@ static void report_node_input(struct client *c)
         for (int i = 0; i < 4; i++)
             rep->engine.type_counts[i] += r->in_types[i];
     }
+}
+
+/* A recovery with a source that cannot be read again: sends the records of the ingest log from
+ * the newest complete checkpoint on (segments ckpt_id .. log_seg, in order) again, with the
+ * usual back-pressure, without logging them twice. */
+static int replay_log(struct client *c, sl_rec *buf)
+{
+    sl_client_recovery *rec = c->o->rec;
+    uint64_t sent = 0;
+    c->replaying = 1;
+    int rc = 0;
+    for (uint64_t seg = rec->ckpt_id; seg <= rec->log_seg && rc == 0; seg++) {
+        char path[4400];
+        log_path(c, seg, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* a barrier interval that got no records */
+        for (;;) {
+            ssize_t k = read(fd, buf, CHUNK * sizeof *buf);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                snprintf(c->msg, c->msglen, "reading the ingest log %.600s: %s", path,
+                         strerror(errno));
+                rc = SL_EIO;
+                break;
+            }
+            size_t n = (size_t)k / sizeof *buf;
+            if (n == 0)
+                break;
+            if ((rc = push_records(c, buf, n, c->msg, c->msglen)) ||
+                (rc = turn(c, c->msg, c->msglen)))
+                break;
+            sent += n;
+        }
+        close(fd);
+    }
+    c->replaying = 0;
+    if (rc == 0 && !c->o->quiet)
+        fprintf(stderr, "sluice: %" PRIu64 " records sent again from the ingest log\n", sent);
+    return rc;
+}
+
+void sl_client_recovery_end(sl_client_recovery *rec)
+{
+    sl_source_destroy(&rec->src);
+    if (rec->log_fd >= 0)
+        close(rec->log_fd);
+    rec->log_fd = -1;
 }
 
 static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
@@ -904,9 +1021,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
                           : t->source.ingest == SL_INGEST_NODES
                               ? "with ingest on the nodes (their sources would need barriers)"
                           : t->nnext ? "with several stages (barriers through the stages)"
-                          : !sl_source_replayable(t)
-                              ? "without a source that can be read again from an offset (a file)"
-                              : NULL;
+                                     : NULL;
         if (why) {
             snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
             return SL_EUNSUPPORTED;
@@ -965,6 +1080,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         }
         snprintf(job.topo.checkpoint.dir, sizeof job.topo.checkpoint.dir, "%s", abs);
         job.restore_id = rec->ckpt_id;
+        snprintf(c.ckpt_dir, sizeof c.ckpt_dir, "%s", abs);
     }
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (!t->next[i].join[0])
@@ -1012,23 +1128,35 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if ((rc = run_on_nodes(&c)))
             goto out;
     } else {
-        /* after a failure: the input again from the newest checkpoint's offset (or its start) */
-        if (rec && (rec->ckpt_id || rec->node_failed) &&
-            fseeko(po->in, (off_t)(rec->ckpt_id ? rec->at.input.bytes : 0), SEEK_SET) != 0) {
-            snprintf(msg, msglen, "cannot read the input again to recover: %s", strerror(errno));
-            rc = SL_EIO;
-            goto out;
-        }
+        int recovering = rec && rec->node_failed, replayable = sl_source_replayable(t);
         if (rec)
             rec->node_failed = 0;
-        if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
-            goto out;
-        if (rec && rec->ckpt_id && (rc = sl_source_resume(src, &rec->at))) {
-            snprintf(msg, msglen, "cannot resume the input: %s", sl_strerror(rc));
-            goto out;
+        c.logging = rec && !replayable;
+        if (c.logging && rec->src) {
+            src = rec->src; /* a live source goes on where it was: its records are in the log */
+        } else {
+            /* after a failure: the input again from the newest checkpoint's offset (or its
+             * start) */
+            if (rec && replayable && (rec->ckpt_id || recovering) &&
+                fseeko(po->in, (off_t)(rec->ckpt_id ? rec->at.input.bytes : 0), SEEK_SET) != 0) {
+                snprintf(msg, msglen, "cannot read the input again to recover: %s",
+                         strerror(errno));
+                rc = SL_EIO;
+                goto out;
+            }
+            if ((rc = sl_source_new(t, po->in, dict, po->on_bad, po->bad_ud, &src, msg, msglen)))
+                goto out;
+            if (c.logging)
+                rec->src = src;
+            if (rec && replayable && rec->ckpt_id && (rc = sl_source_resume(src, &rec->at))) {
+                snprintf(msg, msglen, "cannot resume the input: %s", sl_strerror(rc));
+                goto out;
+            }
         }
         if (rec && rec->ckpt_id)
             memcpy(rep->engine.type_counts, rec->types, sizeof rec->types);
+        if (c.logging && recovering && (rc = replay_log(&c, buf)))
+            goto out;
         c.src = src;
         c.last_barrier_us = sl_net_now_us();
         sl_ingest in = sl_pipeline_ingest(po, src, push_records, turn, NULL, &c);
@@ -1099,7 +1227,8 @@ out:
     snprintf(rep->device.platform, sizeof rep->device.platform, "cluster");
     snprintf(rep->device.name, sizeof rep->device.name, "%u node%s", c.n, c.n == 1 ? "" : "s");
     teardown(&c);
-    sl_source_destroy(&src);
+    if (!(rec && rec->src == src))
+        sl_source_destroy(&src);
     sl_sink_destroy(&sink);
     if (!rec)
         sl_addict_destroy(&dict);

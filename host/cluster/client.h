@@ -44,13 +44,14 @@ typedef void (*sl_client_sent_fn)(void *ud, const sl_rec *recs, size_t n, uint64
 typedef void (*sl_client_rows_fn)(void *ud, int kind, const sl_row *rows, size_t n,
                                   uint64_t recv_us);
 
-/* Checkpoints and recovery of a clustered run (topo.checkpoint.every_ms > 0; one stage, a file
+/* Checkpoints and recovery of a clustered run (topo.checkpoint.every_ms > 0; one stage, the
  * source read by the client): every every_ms the client sends each node a barrier behind the
  * records sent so far; each node writes its state at the barrier (DIR/node-ID/ckpt-N) and says
  * so; once every node has, checkpoint N is complete, with the source's offset at the barrier.
  * When a node dies, the caller restarts it and calls sl_client_run again with the same recovery:
- * the new job's nodes load checkpoint N and the client reads the input again from its offset, so
- * the final rows are those of a run without the failure. Kept by the caller across attempts. */
+ * the new job's nodes load checkpoint N and the client reads a file again from its offset, or
+ * sends a live source's records after it again from its ingest log, so the final rows are those
+ * of a run without the failure. Kept by the caller across attempts (log_fd -1 to start). */
 typedef struct sl_client_recovery {
     uint64_t ckpt_id;         /* the newest checkpoint every node wrote (0: none yet) */
     sl_source_stats at;       /* the source's counters when its barrier was sent */
@@ -59,6 +60,15 @@ typedef struct sl_client_recovery {
     sl_addict *dict;          /* the ids read in every attempt (the caller makes and frees it) */
     int node_failed;          /* the last attempt failed because a node died or fell silent */
     uint64_t written, failed; /* checkpoints completed, and failed on some node */
+    /* A source that cannot be read again (stdin, zmq, tcp, a followed file) lives across the
+     * attempts, and every record it gave is appended to an ingest log in checkpoint.dir/client
+     * (one segment per barrier interval, fsynced at each barrier, removed once a later
+     * checkpoint is complete); a recovery sends the records after the checkpoint again from it,
+     * then reads on. */
+    sl_source *src;
+    int log_fd;       /* the open segment (-1: none yet) */
+    uint64_t log_seg; /* its index: the barrier its records follow (0: the start) */
+    uint64_t log_gc;  /* segments below this were removed */
 } sl_client_recovery;
 
 typedef struct sl_client_opts {
@@ -81,6 +91,9 @@ typedef struct sl_client_report {
     uint64_t frames_sent, bytes_sent, send_blocked;
     uint64_t rejected; /* result frames rejected at the client */
 } sl_client_report;
+
+/* Frees what a recovery keeps (the source, the ingest log's descriptor; not the dict). */
+void sl_client_recovery_end(sl_client_recovery *rec);
 
 /* Runs the topology on the cluster. Once *po->stop is set (SIGINT, SIGTERM), the input stops
  * (sl_source_close_input), what was read is sent, the stream ends and the final rows are
