@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
+#include "launch.h"
 #include "proc.h"
 
 TestSuite(recovery, .init = setup, .fini = teardown, .timeout = 600);
@@ -154,5 +157,86 @@ Test(recovery, cluster_up_node_killed_output_unchanged)
     free(err);
     run_free(&ref);
     cluster_down(&cl);
+    finish();
+}
+
+/* A live source: a zmq source read by the client of `--nodes 3` with checkpoints, fed in paced
+ * messages; a node is killed while the messages still come. The client sends the records after
+ * the newest checkpoint again from its ingest log, reads on, and after SIGINT the final rows
+ * equal a one-process run over the same lines, read from a file. */
+Test(recovery, zmq_source_node_killed_ingest_log_replayed)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned victim = (unsigned)(splitmix64(&s) % 3);
+    unsigned kill_at = 8 + (unsigned)(splitmix64(&s) % 20); /* after this many messages */
+    unsigned port = 0;
+    for (int tries = 0; tries < 50 && !port; tries++) {
+        unsigned p = 40000 + (unsigned)(splitmix64(&s) % 20000);
+        if (sl_ports_free(p, 1))
+            port = p;
+    }
+    cr_assert(ne(uint, port, 0));
+    char topo[512];
+    snprintf(topo, sizeof topo,
+             "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
+             "pe: {kind: ctr}\nsink: {path: out.csv}\n"
+             "checkpoint: {every_ms: 100, dir: ck}\n",
+             port);
+    tu_write_file(tpath("topo.yaml"), topo);
+    pid_t pid = spawn("run topo.yaml --nodes 3", NULL, "err.txt");
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port);
+    cr_assert(eq(int, zmq_connect(push, ep), 0));
+    FILE *all = create("all.ndjson");
+    uint64_t r = 11;
+    pid_t kids[8];
+    int n = 0;
+    for (unsigned m = 0; m < 40; m++) {
+        static char msg[2000 * 80];
+        size_t len = 0;
+        for (unsigned l = 0; l < 2000; l++) {
+            uint64_t v = splitmix64(&r);
+            len += (size_t)snprintf(msg + len, sizeof msg - len,
+                                    "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", "
+                                    "\"event_time\": %u}\n",
+                                    (unsigned)(v % 3000), (v >> 32) % 8 ? "view" : "click",
+                                    m * 2000 + l);
+        }
+        fwrite(msg, 1, len, all);
+        cr_assert(eq(int, zmq_send(push, msg, len, 0), (int)len));
+        usleep(60000);
+        if (m == kill_at) {
+            n = children(pid, kids, 8);
+            cr_assert(gt(int, n, 0), "no node processes");
+            kill(kids[victim % (unsigned)n], SIGKILL);
+        }
+    }
+    fclose(all);
+    int linger = 60000;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    /* the source has every message (linger); give the run time to read and send them */
+    usleep(3000000);
+    kill(pid, SIGINT);
+    int st = wait_exit(pid, 120, "run after SIGINT");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0), "seed %" PRIu64 " (node %u killed after message %u): exit %d\n%s",
+              seed, victim, kill_at, st, err);
+    cr_assert_not_null(strstr(err, "sent again from the ingest log"), "%s", err);
+    cr_assert_not_null(strstr(err, "input: 80000 lines, 80000 records"), "%s", err);
+    struct run ref = run_sluice("ctr --input all.ndjson -q", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    char *out = slurp("out.csv", NULL);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": zmq source after a killed node", seed);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
     finish();
 }
