@@ -111,7 +111,13 @@ out:
     if (launch) {
         char smsg[1024];
         int src = sl_launch_stop(&launch, 30000, smsg, sizeof smsg);
-        if (src && rc == 0) {
+        if (src && rc == 0 && t->checkpoint.every_ms) {
+            /* every node delivered its final rows: a node lost after that loses nothing */
+            fprintf(stderr,
+                    "%s: stopping the nodes: %s (after the job ended: the results are "
+                    "complete)\n",
+                    cli_prog, smsg);
+        } else if (src && rc == 0) {
             snprintf(msg, msglen, "stopping the nodes: %s", smsg);
             rc = src;
         }
