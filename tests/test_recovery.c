@@ -53,19 +53,26 @@ static int all_checkpointed(const char *dir)
     return 1;
 }
 
-Test(recovery, sigkill_a_node_output_unchanged)
+/* Writes events.ndjson (`lines` events over `keys` ads, seeded) and returns the one-process
+ * run's output over it, the reference every recovered run must equal. */
+static struct run events_and_reference(unsigned lines, unsigned keys, uint64_t seed)
 {
-    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     FILE *f = create("events.ndjson");
-    uint64_t s0 = 3;
-    for (unsigned i = 0; i < 1500000; i++) {
-        uint64_t r = splitmix64(&s0);
+    for (unsigned i = 0; i < lines; i++) {
+        uint64_t r = splitmix64(&seed);
         fprintf(f, "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", \"event_time\": %u}\n",
-                (unsigned)(r % 30000), (r >> 32) % 8 == 0 ? "click" : "view", i);
+                (unsigned)(r % keys), (r >> 32) % 8 == 0 ? "click" : "view", i);
     }
     fclose(f);
     struct run ref = run_sluice("ctr --input events.ndjson -q", 300);
     cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    return ref;
+}
+
+Test(recovery, sigkill_a_node_output_unchanged)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    struct run ref = events_and_reference(1500000, 30000, 3);
     const char *env = getenv("SLUICE_TEST_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
     int killed = 0;
@@ -117,16 +124,7 @@ Test(recovery, sigkill_a_node_output_unchanged)
 Test(recovery, cluster_up_node_killed_output_unchanged)
 {
     skip_if_sanitized("a slow failure test of processes: run in the Release build");
-    FILE *f = create("events.ndjson");
-    uint64_t s0 = 5;
-    for (unsigned i = 0; i < 1200000; i++) {
-        uint64_t r = splitmix64(&s0);
-        fprintf(f, "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", \"event_time\": %u}\n",
-                (unsigned)(r % 20000), (r >> 32) % 8 == 0 ? "click" : "view", i);
-    }
-    fclose(f);
-    struct run ref = run_sluice("ctr --input events.ndjson -q", 300);
-    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    struct run ref = events_and_reference(1200000, 20000, 5);
     write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56500);
     struct cluster cl;
     cluster_up(&cl, "c.yaml", 3, 1, "up.err");
