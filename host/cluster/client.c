@@ -201,7 +201,9 @@ static int send_barrier(struct client *c)
     sl_client_recovery *rec = c->o->rec;
     uint64_t now = sl_net_now_us();
     uint64_t every = (uint64_t)c->o->po->topo->checkpoint.every_ms * 1000;
-    if (!rec || !every || !c->src || now - c->last_barrier_us < every ||
+    /* none while the ingest log is sent again: a checkpoint completed then would remove the
+     * segments not yet sent */
+    if (!rec || !every || !c->src || c->replaying || now - c->last_barrier_us < every ||
         c->npend == sizeof c->pend / sizeof c->pend[0])
         return 0;
     c->last_barrier_us = now;
