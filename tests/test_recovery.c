@@ -93,10 +93,8 @@ Test(recovery, sigkill_a_node_output_unchanged)
         usleep(delay_ms * 1000);
         pid_t kids[8];
         int n = done ? 0 : children(pid, kids, 8);
-        if (n > 0 && !reap(pid, &st)) {
+        if (n > 0 && !reap(pid, &st))
             kill(kids[victim % (unsigned)n], SIGKILL);
-            killed++;
-        }
         st = wait_exit(pid, 300, "the run with a killed node");
         char *err = slurp("err.txt", NULL);
         cr_assert(eq(int, st, 0),
@@ -107,13 +105,17 @@ Test(recovery, sigkill_a_node_output_unchanged)
         char what[200];
         snprintf(what, sizeof what, "seed %" PRIu64 ": output after a killed node", seed);
         assert_same_text(out, ref.out, what);
+        /* a kill is noticed either while the job runs (a recovery) or, when it came as the
+         * job was ending, after every node had delivered its rows */
+        int recovered = strstr(err, "starting the node again and resuming") != NULL;
         if (n > 0)
-            cr_assert_not_null(strstr(err, "starting the node again and resuming"),
-                               "seed %" PRIu64 ": %s", seed, err);
+            cr_assert(recovered || strstr(err, "after the job ended: the results are complete"),
+                      "seed %" PRIu64 ": the kill is not reported: %s", seed, err);
+        killed += recovered;
         free(out);
         free(err);
     }
-    cr_assert(gt(int, killed, 0), "no trial killed a node before the run ended");
+    cr_assert(gt(int, killed, 0), "no trial killed a node while the job ran (no recovery)");
     run_free(&ref);
     finish();
 }
@@ -124,13 +126,13 @@ Test(recovery, sigkill_a_node_output_unchanged)
 Test(recovery, cluster_up_node_killed_output_unchanged)
 {
     skip_if_sanitized("a slow failure test of processes: run in the Release build");
-    struct run ref = events_and_reference(1200000, 20000, 5);
+    struct run ref = events_and_reference(3000000, 20000, 5);
     write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56500);
     struct cluster cl;
     cluster_up(&cl, "c.yaml", 3, 1, "up.err");
     const char *env = getenv("SLUICE_TEST_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
-    unsigned victim = (unsigned)(splitmix64(&s) % 3), delay_ms = (unsigned)(splitmix64(&s) % 400);
+    unsigned victim = (unsigned)(splitmix64(&s) % 3), delay_ms = (unsigned)(splitmix64(&s) % 300);
     pid_t pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
                       "--checkpoint-dir ck",
                       "out.csv", "err.txt");

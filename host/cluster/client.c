@@ -244,7 +244,7 @@ static int take_dict(struct client *c, uint32_t node, const unsigned char *p, si
     uint64_t key, k;
     const char *id;
     int r;
-    while ((r = sl_dict_get(p, len, &at, &key, &id, &idlen)) == 1) {
+    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1) {
         int rc = sl_addict_intern(c->dict, id, idlen, &k);
         if (rc == SL_ENOMEM) {
             snprintf(c->msg, c->msglen, "out of memory keeping ad ids");

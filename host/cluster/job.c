@@ -584,32 +584,3 @@ int sl_badline_decode(const unsigned char *p, size_t len, sl_badline *b)
     b->reason[len - 20] = '\0';
     return 0;
 }
-
-int sl_dict_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
-                size_t len)
-{
-    if (len > SL_ADID_MAX || *at + 12 + len > cap)
-        return 0;
-    sl_le_put(buf + *at, key, 8);
-    sl_le_put(buf + *at + 8, len, 4);
-    memcpy(buf + *at + 12, id, len);
-    *at += 12 + len;
-    return 1;
-}
-
-int sl_dict_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key, const char **id,
-                size_t *idlen)
-{
-    if (*at == len)
-        return 0;
-    if (*at > len || len - *at < 12)
-        return -1;
-    uint64_t l = sl_le_get(p + *at + 8, 4);
-    if (l == 0 || l > SL_ADID_MAX || len - *at - 12 < l)
-        return -1;
-    *key = sl_le_get(p + *at, 8);
-    *id = (const char *)p + *at + 12;
-    *idlen = (size_t)l;
-    *at += 12 + (size_t)l;
-    return 1;
-}

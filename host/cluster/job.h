@@ -138,17 +138,6 @@ size_t sl_badline_encode(const sl_badline *b, unsigned char *buf);
 /* Decodes p[0..len) into *b (reason NUL-terminated). Returns 0, or -1 when it is not one. */
 int sl_badline_decode(const unsigned char *p, size_t len, sl_badline *b);
 
-/* SL_MSG_DICT entries: appends (key, id) at buf[*at] (u64 key, u32 length, bytes) when it fits
- * in cap and returns 1 (moving *at past it), else 0. */
-int sl_dict_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
-                size_t len);
-
-/* The entry at p[*at]: 1 with its key, bytes and length (moving *at past it), 0 at the end of
- * the payload, -1 when the payload is malformed (an entry cut short, or longer than an id may
- * be). */
-int sl_dict_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key, const char **id,
-                size_t *idlen);
-
 /* The payload of SL_MSG_SNAPSHOT_END: a node's snapshot of the last stage is complete. Sent as
  * this build's struct, like sl_node_report. */
 typedef struct sl_snap_end {

@@ -803,11 +803,11 @@ static int send_dict(struct slot *sl)
     size_t len;
     uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
     while (sl_addict_next(sl->dict, &sl->dict_cursor, &key, &id, &len)) {
-        if (!sl_dict_put(nd->dictbuf, cap, &at, key, id, len)) {
+        if (!sl_addict_entry_put(nd->dictbuf, cap, &at, key, id, len)) {
             if (sl_outbox_control(sl->client, SL_MSG_DICT, stream, nd->dictbuf, at))
                 return SL_ENOMEM;
             at = 0;
-            sl_dict_put(nd->dictbuf, cap, &at, key, id, len);
+            sl_addict_entry_put(nd->dictbuf, cap, &at, key, id, len);
         }
     }
     if (at && sl_outbox_control(sl->client, SL_MSG_DICT, stream, nd->dictbuf, at))

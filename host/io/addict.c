@@ -5,6 +5,7 @@
 
 #include "keyhash.h"
 #include "err.h"
+#include "lebytes.h"
 
 struct entry {
     uint64_t key; /* 0 = empty (sl_key_hash never returns 0) */
@@ -145,5 +146,34 @@ int sl_addict_next(const sl_addict *d, size_t *cursor, uint64_t *key, const char
     *id = at + ARENA_HDR;
     *len = len32;
     *cursor += ARENA_HDR + len32 + 1;
+    return 1;
+}
+
+int sl_addict_entry_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
+                        size_t len)
+{
+    if (len > SL_ADID_MAX || *at + 12 + len > cap)
+        return 0;
+    sl_le_put(buf + *at, key, 8);
+    sl_le_put(buf + *at + 8, len, 4);
+    memcpy(buf + *at + 12, id, len);
+    *at += 12 + len;
+    return 1;
+}
+
+int sl_addict_entry_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key,
+                        const char **id, size_t *idlen)
+{
+    if (*at == len)
+        return 0;
+    if (*at > len || len - *at < 12)
+        return -1;
+    uint64_t l = sl_le_get(p + *at + 8, 4);
+    if (l == 0 || l > SL_ADID_MAX || len - *at - 12 < l)
+        return -1;
+    *key = sl_le_get(p + *at, 8);
+    *id = (const char *)p + *at + 12;
+    *idlen = (size_t)l;
+    *at += 12 + (size_t)l;
     return 1;
 }

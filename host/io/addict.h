@@ -39,4 +39,15 @@ size_t sl_addict_count(const sl_addict *d);
  * the ids it read to the client this way). */
 int sl_addict_next(const sl_addict *d, size_t *cursor, uint64_t *key, const char **id, size_t *len);
 
+/* A portable form of ids, for sending them (a cluster node's SL_MSG_DICT) and keeping them (a
+ * checkpoint): entries of a u64 key, a u32 length and the id's bytes, little-endian.
+ * sl_addict_entry_put appends (key, id) at buf[*at] when it fits in cap and returns 1 (moving
+ * *at past it), else 0. sl_addict_entry_get reads the entry at p[*at]: 1 with its key, bytes
+ * and length (moving *at past it), 0 at the end of the payload, -1 when the payload is
+ * malformed (an entry cut short, empty, or longer than SL_ADID_MAX). */
+int sl_addict_entry_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key, const char *id,
+                        size_t len);
+int sl_addict_entry_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key,
+                        const char **id, size_t *idlen);
+
 #endif

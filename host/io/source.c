@@ -194,10 +194,15 @@ const char *sl_source_kind_name(int kind)
     return kind >= 0 && kind < NKINDS ? kinds[kind].name : NULL;
 }
 
+int sl_source_replayable(const sl_topology *t)
+{
+    return t->source.kind == SL_SRC_FILE && !file_variant(t);
+}
+
 int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen)
 {
     int k = t->source.kind;
-    if (k == SL_SRC_FILE && !file_variant(t))
+    if (sl_source_replayable(t)) /* a file read once: its lines are dealt into parts */
         return 0;
     if (k >= 0 && k < NKINDS &&
         (kinds[k].ops == &sl_src_zmq_ops || kinds[k].ops == &sl_src_tcp_ops))
@@ -293,11 +298,6 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
     }
     *out = s;
     return 0;
-}
-
-int sl_source_replayable(const sl_topology *t)
-{
-    return t->source.kind == SL_SRC_FILE && !file_variant(t);
 }
 
 int sl_source_resume(sl_source *s, const sl_source_stats *st)

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ckptfile.h"
 #include "engine.h"
 #include "err.h"
+#include "ingest.h"
 #include "lebytes.h"
 #include "log.h"
 
@@ -22,13 +22,6 @@ struct sl_ckpt_run {
     uint64_t next_id;
     sl_ckpt_stats st;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
                       size_t msglen)
@@ -73,7 +66,7 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
     }
     c->t = t;
     c->every_s = t->checkpoint.every_ms / 1000.0;
-    c->last_s = now_s();
+    c->last_s = sl_ingest_now();
     c->next_id = 1;
     /* go on after the checkpoints already there, so that a newer one is never shadowed */
     uint64_t latest = 0;
@@ -105,7 +98,7 @@ static uint32_t nstages(const sl_chain *ch)
     return n;
 }
 
-/* The ids recorded in dict, as (u64 key, u32 length, bytes) entries, into *out (malloc'd). */
+/* The ids recorded in dict, as sl_addict_entry_put entries, into *out (malloc'd). */
 static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
 {
     size_t cap = 65536, at = 0, cursor = 0, idlen;
@@ -115,20 +108,14 @@ static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
     if (!p)
         return SL_ENOMEM;
     while (sl_addict_next(dict, &cursor, &key, &id, &idlen)) {
-        if (at + 12 + idlen > cap) {
-            while (at + 12 + idlen > cap)
-                cap *= 2;
-            unsigned char *np = realloc(p, cap);
+        while (!sl_addict_entry_put(p, cap, &at, key, id, idlen)) {
+            unsigned char *np = realloc(p, cap *= 2);
             if (!np) {
                 free(p);
                 return SL_ENOMEM;
             }
             p = np;
         }
-        sl_le_put(p + at, key, 8);
-        sl_le_put(p + at + 8, idlen, 4);
-        memcpy(p + at + 12, id, idlen);
-        at += 12 + idlen;
     }
     *out = p;
     *len = at;
@@ -138,7 +125,7 @@ static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
                      char *msg, size_t msglen)
 {
-    double t0 = now_s();
+    double t0 = sl_ingest_now();
     if (t0 - c->last_s < c->every_s)
         return 0;
     c->last_s = t0;
@@ -186,11 +173,11 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
     }
     free(state);
     free(ids);
-    double took = now_s() - t0;
+    double took = sl_ingest_now() - t0;
     c->st.total_s += took;
     if (took > c->st.max_s)
         c->st.max_s = took;
-    c->last_s = now_s(); /* the interval runs from the end of this one */
+    c->last_s = sl_ingest_now(); /* the interval runs from the end of this one */
     return 0;
 }
 
@@ -211,22 +198,20 @@ void sl_ckpt_run_destroy(sl_ckpt_run **cp)
 
 static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
-    for (size_t at = 0; at < len;) {
-        if (len - at < 12) {
-            snprintf(msg, msglen, "the checkpoint's ids are cut short");
-            return SL_EPARSE;
-        }
-        uint64_t key = sl_le_get(p + at, 8), l = sl_le_get(p + at + 8, 4), k;
-        if (l == 0 || l > len - at - 12) {
-            snprintf(msg, msglen, "the checkpoint's ids are cut short");
-            return SL_EPARSE;
-        }
-        int rc = sl_addict_intern(dict, (const char *)p + at + 12, (size_t)l, &k);
+    size_t at = 0, idlen;
+    uint64_t key, k;
+    const char *id;
+    int r;
+    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1) {
+        int rc = sl_addict_intern(dict, id, idlen, &k);
         if (rc || k != key) {
             snprintf(msg, msglen, "the checkpoint's ids do not hash to their keys");
             return rc ? rc : SL_EPARSE;
         }
-        at += 12 + (size_t)l;
+    }
+    if (r < 0) {
+        snprintf(msg, msglen, "the checkpoint's ids are cut short");
+        return SL_EPARSE;
     }
     return 0;
 }
