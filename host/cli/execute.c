@@ -21,6 +21,58 @@
  * SL_E* code with the reason in msg. */
 #define RECOVERIES 10 /* node failures a --nodes run with checkpoints recovers from */
 
+#define ANSWER_MS 3000 /* how long a node has to answer after a failure before it is replaced */
+
+/* After a node failure: which nodes play which in the next attempt. With --nodes (launch), a
+ * node that does not answer within ANSWER_MS (paused, hung) is fenced (SIGKILL: it can never act
+ * again) and every dead node is started again. On a cluster file's nodes (cluster up restarts a
+ * dead one), a node that does not answer within ANSWER_MS is replaced: a survivor takes over its
+ * partitions and loads its state from the checkpoint (rec->host), while the epoch's new job id
+ * fences it off should it come back. Returns 0 or an sl_err with msg. */
+static int failover(sl_launch *launch, const sl_cluster_cfg *cl, sl_client_recovery *rec, char *msg,
+                    size_t msglen)
+{
+    int answered[SL_NODES_MAX] = {0};
+    char why[1024];
+    int rc = sl_client_ping_some(cl, ANSWER_MS, NULL, answered, why, sizeof why);
+    if (rc && rc != SL_EIO) {
+        snprintf(msg, msglen, "%s", why);
+        return rc;
+    }
+    if (launch) {
+        int fenced = sl_launch_fence(launch, answered);
+        if (fenced)
+            fprintf(stderr, "%s: %d node process%s did not answer within %d ms: killed\n", cli_prog,
+                    fenced, fenced == 1 ? "" : "es", ANSWER_MS);
+        if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0)
+            return rc;
+        if (rc > 0)
+            fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        return sl_launch_wait_ready(launch, cl, 60000, msg, msglen);
+    }
+    uint32_t alive[SL_NODES_MAX], nalive = 0;
+    for (uint32_t d = 0; d < cl->nnodes; d++)
+        if (answered[d])
+            alive[nalive++] = d;
+    if (!nalive) {
+        snprintf(msg, msglen, "no node answers: %s", why);
+        return SL_EIO;
+    }
+    /* node d's partitions go to the survivors in turn */
+    uint32_t next = 0;
+    rec->host_set = 1;
+    for (uint32_t d = 0; d < cl->nnodes; d++) {
+        if (answered[d]) {
+            rec->host[d] = d;
+            continue;
+        }
+        rec->host[d] = alive[next++ % nalive];
+        fprintf(stderr, "%s: node %u does not answer: node %u takes over its partitions\n",
+                cli_prog, d, rec->host[d]);
+    }
+    return 0;
+}
+
 static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pipeline_opts *o,
                        sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
 {
@@ -87,17 +139,11 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         char from[64] = "the start (no checkpoint was complete)";
         if (rec.ckpt_id)
             snprintf(from, sizeof from, "checkpoint %" PRIu64, rec.ckpt_id);
-        fprintf(stderr, "%s: %s\n%s: %s and resuming from %s\n", cli_prog, msg, cli_prog,
-                launch ? "starting the node again"
-                       : "waiting until every node answers (cluster up restarts a dead one)",
-                from);
-        if (launch) {
-            if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0 ||
-                (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
-                break;
-        } else if ((rc = sl_client_ping(&cl, 60000, NULL, msg, msglen))) {
+        rec.epoch++;
+        fprintf(stderr, "%s: %s\n%s: recovering (epoch %u): resuming from %s\n", cli_prog, msg,
+                cli_prog, rec.epoch, from);
+        if ((rc = failover(launch, &cl, &rec, msg, msglen)))
             break;
-        }
         recoveries_done++;
         resumed_from = rec.ckpt_id;
     }

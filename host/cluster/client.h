@@ -69,6 +69,13 @@ typedef struct sl_client_recovery {
     int log_fd;       /* the open segment (-1: none yet) */
     uint64_t log_seg; /* its index: the barrier its records follow (0: the start) */
     uint64_t log_gc;  /* segments below this were removed */
+    /* Failover (docs/fault-tolerance.md): the attempt (epoch: 0, then one more per recovery; each
+     * runs under a job id of its own, which fences off a node of an earlier attempt that comes
+     * back), and with host_set, the node that plays each node: host[d] == d, or a survivor that
+     * takes over node d's partitions and state (only for one-stage jobs fed by the client) */
+    uint32_t epoch;
+    int host_set;
+    uint32_t host[SL_NODES_MAX];
 } sl_client_recovery;
 
 typedef struct sl_client_opts {
@@ -109,5 +116,10 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
  * (pids: NULL, or cl->nnodes entries); SL_ECONFLICT when a process of another cluster answered
  * at one of the file's addresses; SL_EIO when some did not answer. msg says which. */
 int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen);
+
+/* As sl_client_ping, but also says which nodes answered (answered[i]: 1 or 0, cl->nnodes
+ * entries): SL_EIO then means some did not. */
+int sl_client_ping_some(const sl_cluster_cfg *cl, int timeout_ms, long *pids, int *answered,
+                        char *msg, size_t msglen);
 
 #endif
