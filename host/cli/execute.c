@@ -1,5 +1,6 @@
 /* Running a topology here or on a cluster, with its input, output and reports (execute.h). */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "launch.h"
 #include "outfile.h"
 #include "pipeline.h"
+#include "resume.h"
 #include "proc.h"
 
 /* Runs the topology on a cluster (a running one, or local nodes started here). Returns 0 or an
@@ -73,6 +75,42 @@ static int failover(sl_launch *launch, const sl_cluster_cfg *cl, sl_client_recov
     return 0;
 }
 
+/* Loads the complete checkpoint a clustered run starts from: --from's (a savepoint folder, or
+ * a checkpoint.dir) or, with --resume, checkpoint.dir's newest (none: the run starts afresh).
+ * Returns 0 or an sl_err with msg. */
+static int load_point(const struct cli_target *tg, const sl_topology *t, const sl_cluster_cfg *cl,
+                      sl_client_recovery *rec, char *msg, size_t msglen)
+{
+    if (!t->checkpoint.every_ms) {
+        snprintf(msg, msglen, "%s on a cluster needs checkpoints (checkpoint.every_ms)",
+                 tg->resume_from ? "--from" : "--resume");
+        return SL_EINVAL;
+    }
+    const char *dir = tg->resume_from ? tg->resume_from : t->checkpoint.dir;
+    int r = sl_resume_load(dir, t, cl->nnodes, rec, msg, msglen);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        if (!tg->resume_from)
+            return 0;
+        snprintf(msg, msglen, "--from %s: no complete checkpoint there (client/ckpt-*)", dir);
+        return SL_EINVAL;
+    }
+    if (tg->resume_from) {
+        char abs[PATH_MAX];
+        if (!realpath(dir, abs) || strlen(abs) >= sizeof rec->restore_dir) {
+            snprintf(msg, msglen, "--from %s: %s", dir, strerror(errno));
+            return SL_EIO;
+        }
+        snprintf(rec->restore_dir, sizeof rec->restore_dir, "%s", abs);
+        sl_resume_drop_logs(t->checkpoint.dir); /* a new run: its own ingest log */
+    }
+    rec->node_failed = 1; /* read the input again from the checkpoint's offset */
+    fprintf(stderr, "%s: resuming from checkpoint %" PRIu64 " of %s\n", cli_prog, rec->ckpt_id,
+            dir);
+    return 0;
+}
+
 static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pipeline_opts *o,
                        sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
 {
@@ -127,6 +165,16 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         rc = SL_ENOMEM;
         goto out;
     }
+    /* --from SAVEPOINT, --resume: the first attempt goes on from a complete checkpoint */
+    if ((tg->resume_from || tg->resume) && (rc = load_point(tg, t, &cl, &rec, msg, msglen))) {
+        sl_addict_destroy(&rec.dict);
+        goto out;
+    }
+    sl_pipeline_opts po = *o;
+    po.resume_from = NULL;
+    co.po = &po;
+    co.savepoint = &cli_savepoint_requested;
+    cli_catch_savepoint_signal();
     /* With checkpoints, a node that dies is started again (here for --nodes; by `cluster up` for
      * a cluster file's nodes) and the job resumes from the newest checkpoint every node wrote
      * (at most RECOVERIES times). */

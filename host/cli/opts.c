@@ -43,6 +43,7 @@ enum {
     OPT_CHECKPOINT_MS,
     OPT_CHECKPOINT_DIR,
     OPT_FROM,
+    OPT_RESUME,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -89,6 +90,7 @@ static const struct cli_opt cli_opts[] = {
     {"checkpoint-ms", REQ, OPT_CHECKPOINT_MS, CLI_CTR | CLI_RUN, 1, 86400000},
     {"checkpoint-dir", REQ, OPT_CHECKPOINT_DIR, CLI_CTR | CLI_RUN, 0, 0},
     {"from", REQ, OPT_FROM, CLI_CTR | CLI_RUN, 0, 0},
+    {"resume", NO, OPT_RESUME, CLI_CTR | CLI_RUN, 0, 0},
     {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
     {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
     {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},
@@ -205,6 +207,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_FROM:
         a->tg.resume_from = arg;
+        break;
+    case OPT_RESUME:
+        a->tg.resume = 1;
         break;
     case OPT_WINDOW:
         t->pe.window_ms = (int64_t)v;

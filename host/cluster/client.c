@@ -14,6 +14,7 @@
 
 #include "addict.h"
 #include "err.h"
+#include "resume.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "jointab.h"
@@ -93,6 +94,7 @@ struct client {
     char ckpt_dir[4096];    /* the job's checkpoint.dir, absolute */
     struct barrier {
         uint64_t id, acked; /* acked: bit d, node d wrote it */
+        int savepoint;      /* asked for by a savepoint request: copied once complete */
         sl_source_stats at;
         uint64_t types[4];
     } pend[8];
@@ -168,6 +170,30 @@ static int check_layout(const sl_columns *cols, int32_t windowed)
 
 static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len);
 
+/* Checkpoint rec->ckpt_id is complete: the client's part goes beside the nodes' (resume.h), and
+ * a savepoint's copy is made. A failure is said and counted; the run goes on. */
+static void client_point(struct client *c, int savepoint)
+{
+    sl_client_recovery *rec = c->o->rec;
+    char why[1200];
+    if (sl_resume_write(c->ckpt_dir, c->o->po->topo, c->n, rec, why, sizeof why)) {
+        fprintf(stderr, "sluice: checkpoint %" PRIu64 ": the client's part: %s\n", rec->ckpt_id,
+                why);
+        rec->failed++;
+        return;
+    }
+    if (!savepoint)
+        return;
+    char to[4400];
+    snprintf(to, sizeof to, "%s/savepoints", c->ckpt_dir);
+    mkdir(to, 0755);
+    snprintf(to, sizeof to, "%s/savepoints/sp-%" PRIu64, c->ckpt_dir, rec->ckpt_id);
+    if (sl_resume_copy(c->ckpt_dir, rec->ckpt_id, c->n, to, why, sizeof why))
+        fprintf(stderr, "sluice: savepoint %" PRIu64 " failed: %s\n", rec->ckpt_id, why);
+    else
+        fprintf(stderr, "sluice: savepoint %" PRIu64 " written to %s\n", rec->ckpt_id, to);
+}
+
 /* Node `node` wrote (or could not write) the checkpoint of an SL_MSG_CKPT_DONE payload; once
  * every node has written one, it is the recovery's newest, with the source's offset at its
  * barrier, and the barriers before it are forgotten. */
@@ -197,6 +223,7 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             return;
         rec->ckpt_id = id;
         rec->at = b->at;
+        rec->restore_dir[0] = '\0';
         for (uint64_t seg = rec->log_gc; c->logging && seg < id; seg++) {
             char path[4400];
             log_path(c, seg, path, sizeof path);
@@ -206,6 +233,7 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             rec->log_gc = id;
         memcpy(rec->types, b->types, sizeof rec->types);
         rec->written++;
+        client_point(c, b->savepoint);
         uint32_t k = 0; /* keep only the later barriers */
         for (uint32_t j = 0; j < c->npend; j++)
             if (c->pend[j].id > id)
@@ -224,9 +252,12 @@ static int send_barrier(struct client *c)
     uint64_t every = (uint64_t)c->o->po->topo->checkpoint.every_ms * 1000;
     /* none while the ingest log is sent again: a checkpoint completed then would remove the
      * segments not yet sent */
-    if (!rec || !every || !c->src || c->replaying || now - c->last_barrier_us < every ||
+    int asked = rec && c->o->savepoint && *c->o->savepoint > rec->savepoints_seen;
+    if (!rec || !every || !c->src || c->replaying || (now - c->last_barrier_us < every && !asked) ||
         c->npend == sizeof c->pend / sizeof c->pend[0])
         return 0;
+    if (asked)
+        rec->savepoints_seen = *c->o->savepoint;
     c->last_barrier_us = now;
     if (rec->next_id <= rec->ckpt_id)
         rec->next_id = rec->ckpt_id + 1;
@@ -244,6 +275,7 @@ static int send_barrier(struct client *c)
         rec->log_seg = b->id;
     }
     b->acked = 0;
+    b->savepoint = asked;
     sl_source_get_stats(c->src, &b->at);
     memcpy(b->types, c->rep->engine.type_counts, sizeof b->types);
     unsigned char id[16];
@@ -1051,7 +1083,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
     if (po->resume_from) {
-        snprintf(msg, msglen, "--from is not supported on a cluster yet (docs/fault-tolerance.md)");
+        snprintf(msg, msglen, "--from on a cluster needs checkpoints (checkpoint.every_ms)");
         return SL_EUNSUPPORTED;
     }
     if (t->checkpoint.every_ms) {
@@ -1119,6 +1151,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         snprintf(job.topo.checkpoint.dir, sizeof job.topo.checkpoint.dir, "%s", abs);
         job.restore_id = rec->ckpt_id;
         job.epoch = rec->epoch;
+        snprintf(job.restore_dir, sizeof job.restore_dir, "%s", rec->restore_dir);
         snprintf(c.ckpt_dir, sizeof c.ckpt_dir, "%s", abs);
     }
     for (uint32_t i = 0; i < t->nnext; i++) {

@@ -14,6 +14,7 @@
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,10 @@ typedef struct sl_client_recovery {
     uint32_t epoch;
     int host_set;
     uint32_t host[SL_NODES_MAX];
+    /* where the nodes read checkpoint ckpt_id from when it is not in checkpoint.dir (a savepoint
+     * given with --from); cleared once a checkpoint of this run is complete */
+    char restore_dir[4096];
+    int savepoints_seen; /* savepoint requests handled (sl_client_opts.savepoint) */
 } sl_client_recovery;
 
 typedef struct sl_client_opts {
@@ -90,6 +95,10 @@ typedef struct sl_client_opts {
     sl_client_rows_fn on_rows; /* NULL = none */
     void *rows_ud;
     sl_client_recovery *rec; /* checkpoints and recovery; NULL: refused */
+    /* savepoint requests (SIGUSR1 of a job's driver, `sluice job savepoint`): each time it grows,
+     * a barrier goes out at once, and once every node has written it, the checkpoint is copied
+     * to checkpoint.dir/savepoints/sp-ID (resume.h), said on stderr. NULL: none. */
+    volatile sig_atomic_t *savepoint;
 } sl_client_opts;
 
 typedef struct sl_client_report {
