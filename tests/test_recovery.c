@@ -298,3 +298,77 @@ Test(recovery, paused_node_fenced_survivor_takes_over)
     cluster_down(&cl);
     finish();
 }
+
+/* Savepoints and resuming (docs/fault-tolerance.md): SIGUSR1 to a `--nodes 3` run with
+ * checkpoints writes a savepoint; a new run started `--from` it over the same input ends with
+ * the one-process output. The client (the coordinator of the run) is then killed with SIGKILL
+ * mid-run on a `cluster up` cluster, and a new client with `--resume` goes on from the newest
+ * complete checkpoint: the same output again. */
+Test(recovery, savepoint_and_resume_after_client_killed)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    struct run ref = events_and_reference(2000000, 20000, 11);
+    pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --checkpoint-ms 200 "
+                      "--checkpoint-dir ck",
+                      "out.csv", "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "the run ended before every node's first checkpoint");
+    kill(pid, SIGUSR1);
+    st = wait_exit(pid, 300, "the run asked for a savepoint");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0), "%s", err);
+    const char *at = strstr(err, "written to ");
+    cr_assert_not_null(at, "no savepoint was written: %s", err);
+    char sp[512];
+    cr_assert(eq(int, sscanf(at + 11, "%511s", sp), 1));
+    free(err);
+    char *out = slurp("out.csv", NULL);
+    assert_same_text(out, ref.out, "the run that wrote a savepoint");
+    free(out);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "ctr --input events.ndjson --nodes 3 --checkpoint-ms 200 --checkpoint-dir ck2 "
+             "--from %s",
+             sp);
+    struct run from = run_sluice(args, 300);
+    cr_assert(eq(int, from.status, 0), "%s", from.err);
+    cr_assert_not_null(strstr(from.err, "resuming from checkpoint"), "%s", from.err);
+    assert_same_text(from.out, ref.out, "a run started from the savepoint");
+    run_free(&from);
+
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56700);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned delay_ms = (unsigned)(splitmix64(&s) % 400);
+    pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                "--checkpoint-dir ck3",
+                "out3.csv", "err3.txt");
+    t_end = now_s() + 120;
+    done = 0;
+    while (!all_checkpointed("ck3") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
+    usleep(delay_ms * 1000);
+    kill(pid, SIGKILL);
+    wait_exit(pid, 60, "the killed client");
+    struct run res = run_sluice("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                                "--checkpoint-dir ck3 --resume",
+                                300);
+    cr_assert(eq(int, res.status, 0),
+              "seed %" PRIu64 " (client killed %u ms after every node's "
+              "first checkpoint): %s",
+              seed, delay_ms, res.err);
+    cr_assert_not_null(strstr(res.err, "resuming from checkpoint"), "%s", res.err);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": --resume after the client was killed", seed);
+    assert_same_text(res.out, ref.out, what);
+    run_free(&res);
+    run_free(&ref);
+    cluster_down(&cl);
+    finish();
+}

@@ -47,6 +47,10 @@ void cli_catch_savepoint_signal(void)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, NULL); /* a job's driver starts with it blocked */
 }
 
 int cli_stop_signal_fd(void)

@@ -479,7 +479,12 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
     snprintf(so, sizeof so, "%s/stdout", j->dir);
     snprintf(prog, sizeof prog, "%s/progress", j->dir);
     char *argv[] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
-                    "--job-id", idtext, "--progress-file", prog,        NULL};
+                    "--job-id", idtext, "--progress-file", prog,        NULL,
+                    NULL,       NULL};
+    if (q->from[0]) {
+        argv[9] = "--from";
+        argv[10] = (char *)q->from;
+    }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -491,7 +496,10 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
         /* the child of a threaded process: async-signal-safe calls only, until exec */
         sigset_t none;
         sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); /* the node blocks SIGINT and SIGTERM */
+        /* the node blocks SIGINT and SIGTERM; SIGUSR1 (a savepoint) stays blocked until the
+         * driver has its handler, so that an early one waits instead of killing it */
+        sigaddset(&none, SIGUSR1);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -517,8 +525,9 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
     return 0;
 }
 
-/* The last non-empty line of the job's log into buf ("" when none). */
-static void last_line(const struct rjob *j, char *buf, size_t len)
+/* The last line of the job's log that starts with `prefix` ("": the last non-empty one) into
+ * buf ("" when none), from the log's last 64 KiB. */
+static void last_line(const struct rjob *j, const char *prefix, char *buf, size_t len)
 {
     char p[4400];
     buf[0] = '\0';
@@ -526,7 +535,7 @@ static void last_line(const struct rjob *j, char *buf, size_t len)
     FILE *f = fopen(p, "rb");
     if (!f)
         return;
-    char tail[1000];
+    static char tail[65536];
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
     long from = sz > (long)sizeof tail - 1 ? sz - (long)sizeof tail + 1 : 0;
@@ -536,8 +545,17 @@ static void last_line(const struct rjob *j, char *buf, size_t len)
     while (n && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
         n--;
     tail[n] = '\0';
-    char *nl = strrchr(tail, '\n');
-    snprintf(buf, len, "%s", nl ? nl + 1 : tail);
+    for (;;) {
+        char *nl = strrchr(tail, '\n');
+        const char *line = nl ? nl + 1 : tail;
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            snprintf(buf, len, "%.1000s", line);
+            return;
+        }
+        if (!nl)
+            return;
+        *nl = '\0';
+    }
 }
 
 /* What the driver last wrote to its progress file (the `--progress-file` of sluice run). */
@@ -607,7 +625,9 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         when(j->started, t, sizeof t);
         if (!alive(j))
             when(j->ended, e, sizeof e);
-        last_line(j, line, sizeof line);
+        char sp[1024];
+        last_line(j, "", line, sizeof line);
+        last_line(j, "sluice: savepoint ", sp, sizeof sp);
         size_t o = (size_t)snprintf(out, outlen, "job %u: %s\ntopology: %s\nstarted: %s\n", j->id,
                                     state_name[j->st], j->topo, t);
         if (alive(j))
@@ -638,8 +658,23 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         }
         if (o < outlen)
             o += (size_t)snprintf(out + o, outlen - o, "folder: %s (log, stdout)\n", j->dir);
+        if (o < outlen && sp[0])
+            o += (size_t)snprintf(out + o, outlen - o, "last savepoint: %s\n", sp + 7);
         if (o < outlen && line[0])
             snprintf(out + o, outlen - o, "last log line: %s\n", line);
+        return 0;
+    }
+    if (strcmp(q->verb, "savepoint") == 0) {
+        if (!alive(j) || j->st != RUNNING) {
+            snprintf(out, outlen, "job %u is %s: no savepoint", j->id, state_name[j->st]);
+            return SL_ECONFLICT;
+        }
+        kill(j->pid, SIGUSR1);
+        rlog(r, "submitted job %u: savepoint requested", j->id);
+        snprintf(out, outlen,
+                 "job %u: savepoint requested: its driver takes a checkpoint now and says where "
+                 "it copied it in its log\n",
+                 j->id);
         return 0;
     }
     int cancel = strcmp(q->verb, "cancel") == 0;
