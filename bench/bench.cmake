@@ -48,3 +48,8 @@ target_compile_definitions(ingest_live PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>
 add_executable(ckpt_cost ${CMAKE_SOURCE_DIR}/bench/ckpt_cost.c)
 target_compile_definitions(ckpt_cost PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
 add_dependencies(ckpt_cost sluice)
+
+# recovery_time: a node of --nodes 3 killed, recovery split into detection, restore, catch-up
+# (bench/README.md, "Recovery time")
+add_executable(recovery_time ${CMAKE_SOURCE_DIR}/bench/recovery_time.c)
+add_dependencies(recovery_time sluice)

@@ -53,6 +53,20 @@ static int all_checkpointed(const char *dir)
     return 1;
 }
 
+/* 1 when the client wrote its part of a complete checkpoint into dir/client. */
+static int client_checkpointed(const char *dir)
+{
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/client", dir);
+    DIR *d = opendir(tpath(sub));
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        found |= strncmp(e->d_name, "ckpt-", 5) == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* Writes events.ndjson (`lines` events over `keys` ads, seeded) and returns the one-process
  * run's output over it, the reference every recovered run must equal. */
 static struct run events_and_reference(unsigned lines, unsigned keys, uint64_t seed)
@@ -350,7 +364,8 @@ Test(recovery, savepoint_and_resume_after_client_killed)
                 "out3.csv", "err3.txt");
     t_end = now_s() + 120;
     done = 0;
-    while (!all_checkpointed("ck3") && now_s() < t_end && !(done = reap(pid, &st)))
+    while (!(all_checkpointed("ck3") && client_checkpointed("ck3")) && now_s() < t_end &&
+           !(done = reap(pid, &st)))
         usleep(10000);
     cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
     usleep(delay_ms * 1000);

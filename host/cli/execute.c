@@ -31,48 +31,90 @@
  * dead one), a node that does not answer within ANSWER_MS is replaced: a survivor takes over its
  * partitions and loads its state from the checkpoint (rec->host), while the epoch's new job id
  * fences it off should it come back. Returns 0 or an sl_err with msg. */
-static int failover(sl_launch *launch, const sl_cluster_cfg *cl, sl_client_recovery *rec, char *msg,
-                    size_t msglen)
+/* Gives each node that is not alive (alive[d] == 0) to the survivors in turn: the survivor plays
+ * it in the next attempt (rec->host). A node already played by a survivor stays with it while
+ * that survivor lives. Returns 0. */
+static int relocate_to(const sl_cluster_cfg *cl, sl_client_recovery *rec, const int *alive)
+{
+    uint32_t live[SL_NODES_MAX], nlive = 0, next = 0;
+    for (uint32_t d = 0; d < cl->nnodes; d++)
+        if (alive[d])
+            live[nlive++] = d;
+    if (!rec->host_set)
+        for (uint32_t d = 0; d < cl->nnodes; d++)
+            rec->host[d] = d;
+    rec->host_set = 1;
+    for (uint32_t d = 0; d < cl->nnodes; d++) {
+        if (alive[rec->host[d]])
+            continue;
+        rec->host[d] = alive[d] ? d : live[next++ % nlive];
+        if (rec->host[d] == d)
+            fprintf(stderr, "%s: node %u plays its own partitions again\n", cli_prog, d);
+        else
+            fprintf(stderr, "%s: node %u does not answer: node %u takes over its partitions\n",
+                    cli_prog, d, rec->host[d]);
+    }
+    return 0;
+}
+
+static int failover(sl_launch *launch, const sl_cluster_cfg *cl, const sl_topology *t,
+                    sl_client_recovery *rec, char *msg, size_t msglen)
 {
     int answered[SL_NODES_MAX] = {0};
     char why[1024];
-    int rc = sl_client_ping_some(cl, ANSWER_MS, NULL, answered, why, sizeof why);
-    if (rc && rc != SL_EIO) {
-        snprintf(msg, msglen, "%s", why);
-        return rc;
-    }
+    int rc;
+    /* a survivor can play a failed node only in a one-stage job fed by the client; else the
+     * job waits for the node to answer again (started again here, or by cluster up) */
+    int relocate = !t->nnext && t->source.ingest != SL_INGEST_NODES;
     if (launch) {
-        int fenced = sl_launch_fence(launch, answered);
-        if (fenced)
-            fprintf(stderr, "%s: %d node process%s did not answer within %d ms: killed\n", cli_prog,
-                    fenced, fenced == 1 ? "" : "es", ANSWER_MS);
+        /* a child that died is known at once; one that is silent (paused, hung) and does not
+         * answer now is fenced */
+        if (!sl_launch_alive(launch, why, sizeof why)) {
+            if ((rc = sl_client_ping_some(cl, ANSWER_MS, NULL, answered, why, sizeof why)) &&
+                rc != SL_EIO) {
+                snprintf(msg, msglen, "%s", why);
+                return rc;
+            }
+            int fenced = sl_launch_fence(launch, answered);
+            if (fenced)
+                fprintf(stderr, "%s: %d node process%s did not answer within %d ms: killed\n",
+                        cli_prog, fenced, fenced == 1 ? "" : "es", ANSWER_MS);
+        }
+        /* a survivor takes over at once (starting a process, opening its device and building
+         * its kernels would take a second or more); only when none is left are they started
+         * again */
+        int alive[SL_NODES_MAX] = {0}, nalive = 0;
+        if (relocate) {
+            sl_launch_retire_dead(launch, alive);
+            for (uint32_t d = 0; d < cl->nnodes; d++)
+                nalive += alive[d];
+        }
+        if (nalive)
+            return relocate_to(cl, rec, alive);
         if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0)
             return rc;
         if (rc > 0)
             fprintf(stderr, "%s: %s\n", cli_prog, msg);
         return sl_launch_wait_ready(launch, cl, 60000, msg, msglen);
     }
-    uint32_t alive[SL_NODES_MAX], nalive = 0;
+    if ((rc = sl_client_ping_some(cl, relocate ? ANSWER_MS : 60000, NULL, answered, why,
+                                  sizeof why)) &&
+        rc != SL_EIO) {
+        snprintf(msg, msglen, "%s", why);
+        return rc;
+    }
+    if (rc && !relocate) {
+        snprintf(msg, msglen, "%s", why);
+        return rc;
+    }
+    uint32_t nalive = 0;
     for (uint32_t d = 0; d < cl->nnodes; d++)
-        if (answered[d])
-            alive[nalive++] = d;
+        nalive += answered[d] != 0;
     if (!nalive) {
         snprintf(msg, msglen, "no node answers: %s", why);
         return SL_EIO;
     }
-    /* node d's partitions go to the survivors in turn */
-    uint32_t next = 0;
-    rec->host_set = 1;
-    for (uint32_t d = 0; d < cl->nnodes; d++) {
-        if (answered[d]) {
-            rec->host[d] = d;
-            continue;
-        }
-        rec->host[d] = alive[next++ % nalive];
-        fprintf(stderr, "%s: node %u does not answer: node %u takes over its partitions\n",
-                cli_prog, d, rec->host[d]);
-    }
-    return 0;
+    return relocate_to(cl, rec, answered);
 }
 
 /* Loads the complete checkpoint a clustered run starts from: --from's (a savepoint folder, or
@@ -190,7 +232,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         rec.epoch++;
         fprintf(stderr, "%s: %s\n%s: recovering (epoch %u): resuming from %s\n", cli_prog, msg,
                 cli_prog, rec.epoch, from);
-        if ((rc = failover(launch, &cl, &rec, msg, msglen)))
+        if ((rc = failover(launch, &cl, t, &rec, msg, msglen)))
             break;
         recoveries_done++;
         resumed_from = rec.ckpt_id;

@@ -22,6 +22,7 @@
 #include "node.h"
 #include "outbox.h"
 #include "partmap.h"
+#include "pes.h"
 #include "poller.h"
 #include "proto.h"
 #include "sink.h"
@@ -101,6 +102,12 @@ struct client {
     uint32_t npend;
     sl_sink *sink; /* for snapshots while the job runs */
     struct snaps snap;
+    int acked_once[SL_NODES_MAX];       /* node d acknowledged something of this attempt */
+    uint64_t restored_us, caught_up_us; /* recovery timing (recovery_progress) */
+    uint64_t catch_frames[SL_NODES_MAX];
+    int catch_set;
+    uint64_t again_bytes; /* input read again after a failure (from the checkpoint's offset) */
+    int input_ended;      /* the EOS went out: no more barriers */
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
@@ -253,7 +260,13 @@ static int send_barrier(struct client *c)
     /* none while the ingest log is sent again: a checkpoint completed then would remove the
      * segments not yet sent */
     int asked = rec && c->o->savepoint && *c->o->savepoint > rec->savepoints_seen;
-    if (!rec || !every || !c->src || c->replaying || (now - c->last_barrier_us < every && !asked) ||
+    if (asked && c->input_ended) {
+        rec->savepoints_seen = *c->o->savepoint;
+        fprintf(stderr, "sluice: savepoint not taken: the input has ended\n");
+        return 0;
+    }
+    if (!rec || !every || !c->src || c->input_ended || c->replaying ||
+        (now - c->last_barrier_us < every && !asked) ||
         c->npend == sizeof c->pend / sizeof c->pend[0])
         return 0;
     if (asked)
@@ -549,8 +562,10 @@ static void receive_ctl(struct client *c)
             for (long i = 0; i < n; i++)
                 if (sl_stream_job(a[i].stream) == c->jid[h->source])
                     sl_outbox_ack(c->to[h->source], a[i].stream, a[i].next);
-            if (n > 0)
+            if (n > 0) {
                 c->heard_us[h->source] = now;
+                c->acked_once[h->source] = 1;
+            }
         }
     }
 }
@@ -637,9 +652,62 @@ static int check_alive_(struct client *c);
 static int check_alive(struct client *c)
 {
     int rc = check_alive_(c);
-    if (rc && c->o->rec)
-        c->o->rec->node_failed = 1;
+    if (rc && c->o->rec) {
+        sl_client_recovery *rec = c->o->rec;
+        rec->node_failed = 1;
+        rec->fail_us = sl_net_now_us();
+        sl_source_stats ss;
+        if (c->src)
+            sl_source_get_stats(c->src, &ss);
+        rec->fail_bytes = c->src ? ss.input.bytes : 0;
+    }
     return rc;
+}
+
+/* After a recovery: once every node has acknowledged something of this attempt (it holds the
+ * job and its state is loaded), and once the source has been read again as far as it had been
+ * when the failure was seen, says how long each took. */
+static void recovery_progress(struct client *c)
+{
+    sl_client_recovery *rec = c->o->rec;
+    if (!rec || !rec->fail_us || c->caught_up_us)
+        return;
+    uint64_t now = sl_net_now_us();
+    if (!c->restored_us) {
+        for (uint32_t d = 0; d < c->n; d++)
+            if (!c->acked_once[d])
+                return;
+        c->restored_us = now;
+    }
+    sl_source_stats ss;
+    if (c->src)
+        sl_source_get_stats(c->src, &ss);
+    if (!c->catch_set) {
+        if (c->replaying || (c->src && !c->logging && ss.input.bytes < rec->fail_bytes))
+            return;
+        /* read again as far as before: caught up once the nodes took all of it */
+        for (uint32_t d = 0; d < c->n; d++) {
+            sl_outbox_stats os;
+            sl_outbox_get_stats(c->to[d], &os);
+            c->catch_frames[d] = os.frames + sl_outbox_queued_frames(c->to[d]);
+        }
+        c->catch_set = 1;
+    }
+    for (uint32_t d = 0; d < c->n; d++) {
+        sl_outbox_stats os;
+        sl_outbox_get_stats(c->to[d], &os);
+        if (os.frames - sl_outbox_unacked_frames(c->to[d]) < c->catch_frames[d])
+            return;
+    }
+    c->caught_up_us = now;
+    if (!c->o->quiet)
+        fprintf(stderr,
+                "sluice: recovered: the nodes held the job and their state %.3f s after the "
+                "failure was seen, and had taken the input again up to where it was %.3f s after "
+                "that (%.1f MB again)\n",
+                (double)(c->restored_us - rec->fail_us) / 1e6,
+                (double)(c->caught_up_us - c->restored_us) / 1e6, (double)c->again_bytes / 1e6);
+    rec->fail_us = 0;
 }
 
 static int check_alive_(struct client *c)
@@ -754,6 +822,7 @@ static int turn(void *ud, char *msg, size_t msglen)
     if ((rc = service(c, 0)) || (rc = check_alive(c)) || (rc = check_cancel(c)) ||
         (rc = send_barrier(c)))
         return rc;
+    recovery_progress(c);
     for (;;) {
         int full = 0;
         for (uint32_t d = 0; d < c->n; d++)
@@ -950,18 +1019,21 @@ static void teardown(struct client *c)
 }
 
 /* Tells every node to drop the job (CANCEL on the control ports), trying for up to 300 ms to
- * hand it to each; a node that misses it drops the job when the client's lease runs out. */
+ * hand it to each, or 30 ms once the others have it (a dead node never takes it); a node that
+ * misses it drops the job when the client's lease runs out. */
 static void cancel_job(struct client *c)
 {
     int sent[SL_NODES_MAX] = {0};
     uint32_t left = c->n;
-    for (int tries = 0; tries < 30 && left; tries++) {
+    for (int tries = 0, stuck = 0; tries < 30 && left && stuck < 3; tries++) {
+        uint32_t before = left;
         for (uint32_t d = 0; d < c->n; d++)
             if (!sent[d] && c->ctl_to[d] &&
                 sl_outbox_send_now(c->ctl_to[d], SL_MSG_CANCEL, stream_of(c, d), NULL, 0) == 0) {
                 sent[d] = 1;
                 left--;
             }
+        stuck = left == before && left < c->n ? stuck + 1 : 0;
         if (left)
             sl_net_sleep_ms(10);
     }
@@ -1054,6 +1126,17 @@ out:
     return rc;
 }
 
+/* 1 when some stage of t has windows. Without any, a later stage gets no records before the
+ * end of the input (a stage feeds the next with its final and window rows), so a barrier taken
+ * by the first stage is a consistent cut of every stage. */
+static int windowed_stages(const sl_topology *t)
+{
+    int w = sl_pe_windowed(&t->pe);
+    for (uint32_t i = 0; i < t->nnext; i++)
+        w |= sl_pe_windowed(&t->next[i].pe);
+    return w;
+}
+
 int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,
                   char *msg, size_t msglen)
 {
@@ -1090,8 +1173,11 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         const char *why = !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
                           : t->source.ingest == SL_INGEST_NODES
                               ? "with ingest on the nodes (their sources would need barriers)"
-                          : t->nnext ? "with several stages (barriers through the stages)"
-                                     : NULL;
+                          : t->nnext && windowed_stages(t)
+                              ? "with several stages of which one has windows (its rows would "
+                                "cross stages while the job runs: barriers aligned through the "
+                                "stages)"
+                              : NULL;
         if (why) {
             snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
             return SL_EUNSUPPORTED;
@@ -1229,6 +1315,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         int recovering = rec && rec->node_failed, replayable = sl_source_replayable(t);
         if (rec)
             rec->node_failed = 0;
+        if (recovering && replayable && rec->fail_bytes > (rec->ckpt_id ? rec->at.input.bytes : 0))
+            c.again_bytes = rec->fail_bytes - (rec->ckpt_id ? rec->at.input.bytes : 0);
         c.logging = rec && !replayable;
         if (c.logging && rec->src) {
             src = rec->src; /* a live source goes on where it was: its records are in the log */
@@ -1267,9 +1355,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
                 rc = SL_ENOMEM;
                 goto out;
             }
+        c.input_ended = 1; /* no barrier after the end of the stream */
         while (c.done < c.n) {
-            if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)))
+            if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)) ||
+                (rc = send_barrier(&c)))
                 goto out;
+            recovery_progress(&c);
         }
     }
     /* Acknowledge the last frames (DONE), so that the nodes end the job now, not when this

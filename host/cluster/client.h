@@ -81,6 +81,9 @@ typedef struct sl_client_recovery {
      * given with --from); cleared once a checkpoint of this run is complete */
     char restore_dir[4096];
     int savepoints_seen; /* savepoint requests handled (sl_client_opts.savepoint) */
+    /* Recovery timing, said on stderr once a recovered attempt has caught up: when the failure
+     * was seen and how far the source had been read then (sl_net_now_us, bytes) */
+    uint64_t fail_us, fail_bytes;
 } sl_client_recovery;
 
 typedef struct sl_client_opts {

@@ -24,6 +24,7 @@ struct child {
     pid_t pid;
     uint32_t id;
     int exited, status;
+    int retired; /* dead, and its partitions went to survivors: not started again */
 };
 
 struct sl_launch {
@@ -148,7 +149,7 @@ int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen)
     msg[0] = '\0';
     reap(l, 0);
     for (uint32_t i = 0; i < l->n; i++) {
-        if (!l->c[i].exited)
+        if (!l->c[i].exited || l->c[i].retired)
             continue;
         int st = l->c[i].status;
         pid_t pid = spawn(l, l->c[i].id);
@@ -186,6 +187,20 @@ int sl_launch_fence(sl_launch *l, const int *answered)
     return killed;
 }
 
+int sl_launch_retire_dead(sl_launch *l, int *alive)
+{
+    int n = 0;
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++) {
+        alive[l->c[i].id] = !l->c[i].exited;
+        if (l->c[i].exited && !l->c[i].retired) {
+            l->c[i].retired = 1;
+            n++;
+        }
+    }
+    return n;
+}
+
 uint32_t sl_launch_count(const sl_launch *l)
 {
     return l->n;
@@ -196,7 +211,7 @@ int sl_launch_alive(void *ud, char *msg, size_t msglen)
     sl_launch *l = ud;
     reap(l, 0);
     for (uint32_t i = 0; i < l->n; i++) {
-        if (!l->c[i].exited)
+        if (!l->c[i].exited || l->c[i].retired)
             continue;
         int st = l->c[i].status;
         if (WIFSIGNALED(st))
@@ -281,7 +296,7 @@ int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen)
     size_t o = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         int st = l->c[i].status;
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || l->c[i].retired)
             continue;
         rc = SL_EIO;
         if (msg && o < msglen)

@@ -36,6 +36,11 @@ int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen);
  * a new one. Returns the number killed. */
 int sl_launch_fence(sl_launch *l, const int *answered);
 
+/* Marks every node process that exited as retired: its partitions go to survivors, so it is not
+ * started again, and it no longer counts as a failure (sl_launch_alive, sl_launch_stop).
+ * alive[id] says which node processes still run. Returns the number retired now. */
+int sl_launch_retire_dead(sl_launch *l, int *alive);
+
 /* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now (another
  * process may still take one before it is used). */
 int sl_ports_free(unsigned base, unsigned count);
