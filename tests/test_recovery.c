@@ -387,3 +387,62 @@ Test(recovery, savepoint_and_resume_after_client_killed)
     cluster_down(&cl);
     finish();
 }
+
+/* Two stages (ctr per ad, then the sum of the ads' click counts per campaign through a join):
+ * no window, so no record crosses the stages before the input ends, and the first stage's
+ * barriers are a consistent cut of both. A node of `--nodes 3` killed mid-run is started again
+ * (a survivor cannot play a node of a job with several stages) and the output equals the
+ * one-process run's. */
+Test(recovery, two_stages_node_killed_output_unchanged)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    FILE *f = create("events.ndjson");
+    uint64_t r = 13;
+    for (unsigned i = 0; i < 1500000; i++) {
+        uint64_t v = splitmix64(&r);
+        fprintf(f, "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", \"event_time\": %u}\n",
+                (unsigned)(v % 5000), (v >> 32) % 8 == 0 ? "click" : "view", i);
+    }
+    fclose(f);
+    f = create("camp.csv");
+    fprintf(f, "ad_id,campaign_id\n");
+    for (unsigned a = 0; a < 5000; a++)
+        fprintf(f, "ad-%u,campaign-%03u\n", a, a % 97);
+    fclose(f);
+    f = create("two.yaml");
+    fprintf(f, "source: {type: file, path: events.ndjson, format: ndjson}\n"
+               "pe: {name: per_ad, kind: ctr}\n"
+               "next:\n  - {name: per_campaign, join: camp.csv, value: clicks, kind: sum}\n"
+               "sink: {path: \"-\"}\n");
+    fclose(f);
+    struct run ref = run_sluice("run two.yaml -q", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned delay_ms = (unsigned)(splitmix64(&s) % 300), victim = (unsigned)(splitmix64(&s) % 3);
+    pid_t pid = spawn("run two.yaml --nodes 3 --checkpoint-ms 150 --checkpoint-dir ck", "out.csv",
+                      "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
+    usleep(delay_ms * 1000);
+    pid_t kids[8];
+    int n = children(pid, kids, 8);
+    cr_assert(gt(int, n, 0));
+    kill(kids[victim % (unsigned)n], SIGKILL);
+    st = wait_exit(pid, 300, "the two-stage run with a killed node");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0),
+              "seed %" PRIu64 " (node %u killed %u ms after the first checkpoints): %s", seed,
+              victim, delay_ms, err);
+    char *out = slurp("out.csv", NULL);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": two stages after a killed node", seed);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
+    finish();
+}
