@@ -108,6 +108,7 @@ struct client {
     int catch_set;
     uint64_t again_bytes; /* input read again after a failure (from the checkpoint's offset) */
     int input_ended;      /* the EOS went out: no more barriers */
+    int on_nodes;         /* source.ingest: nodes: each node reads (and checkpoints) its part */
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
@@ -210,11 +211,16 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
     if (!rec || len < 12)
         return;
     uint64_t id = sl_le_get(p, 8);
-    int ok = sl_le_get(p + 8, 4) == 1;
+    uint64_t status = sl_le_get(p + 8, 4);
+    int ok = status == 1;
     for (uint32_t i = 0; i < c->npend; i++) {
         struct barrier *b = &c->pend[i];
         if (b->id != id)
             continue;
+        if (status == 2) { /* the node's input had ended: a checkpoint of nothing to go back to */
+            c->pend[i] = c->pend[--c->npend];
+            return;
+        }
         if (!ok) {
             if (!c->o->quiet)
                 fprintf(stderr,
@@ -265,7 +271,7 @@ static int send_barrier(struct client *c)
         fprintf(stderr, "sluice: savepoint not taken: the input has ended\n");
         return 0;
     }
-    if (!rec || !every || !c->src || c->input_ended || c->replaying ||
+    if (!rec || !every || (!c->src && !c->on_nodes) || c->input_ended || c->replaying ||
         (now - c->last_barrier_us < every && !asked) ||
         c->npend == sizeof c->pend / sizeof c->pend[0])
         return 0;
@@ -289,7 +295,9 @@ static int send_barrier(struct client *c)
     }
     b->acked = 0;
     b->savepoint = asked;
-    sl_source_get_stats(c->src, &b->at);
+    memset(&b->at, 0, sizeof b->at);
+    if (c->src)
+        sl_source_get_stats(c->src, &b->at);
     memcpy(b->types, c->rep->engine.type_counts, sizeof b->types);
     unsigned char id[16];
     sl_le_put(id, b->id, 8);
@@ -871,6 +879,8 @@ static int run_on_nodes(struct client *c)
                 sl_outbox_send_now(c->ctl_to[d], SL_MSG_STOP, stream0, NULL, 0);
         }
         stop_sent |= stopping;
+        if (go && (rc = send_barrier(c)))
+            return rc;
     }
     return 0;
 }
@@ -1170,14 +1180,18 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         return SL_EUNSUPPORTED;
     }
     if (t->checkpoint.every_ms) {
-        const char *why = !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
-                          : t->source.ingest == SL_INGEST_NODES
-                              ? "with ingest on the nodes (their sources would need barriers)"
-                          : t->nnext && windowed_stages(t)
-                              ? "with several stages of which one has windows (its rows would "
-                                "cross stages while the job runs: barriers aligned through the "
-                                "stages)"
-                              : NULL;
+        const char *why =
+            !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
+            : t->source.ingest == SL_INGEST_NODES &&
+                    (t->source.kind != SL_SRC_FILE || t->source.format != SL_FMT_NDJSON)
+                ? "with ingest on the nodes from a source other than an NDJSON file "
+                  "(a zmq or tcp source read by each node would need a write-ahead "
+                  "log on that node; a CSV part its header again)"
+            : t->nnext && windowed_stages(t)
+                ? "with several stages of which one has windows (its rows would "
+                  "cross stages while the job runs: barriers aligned through the "
+                  "stages)"
+                : NULL;
         if (why) {
             snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
             return SL_EUNSUPPORTED;
@@ -1309,6 +1323,9 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     c.rep = rep;
     c.dict = dict;
     if (on_nodes) {
+        c.on_nodes = 1;
+        if (rec)
+            rec->node_failed = 0;
         if ((rc = run_on_nodes(&c)))
             goto out;
     } else {

@@ -113,7 +113,28 @@ struct slot {
     size_t dict_cursor;
     int go, ingest_done, stop_asked, input_closed, read_full;
     uint64_t bad_seen;
-    sl_rec *ibuf;         /* INGEST_CHUNK records */
+    sl_rec *ibuf; /* INGEST_CHUNK records */
+    /* checkpoints with ingest on every node: barriers aligned over the first stage's senders
+     * (every node). While aligning, what a sender sent after its barrier is held, and this
+     * node's own reading waits, until every sender's barrier is in. */
+    struct align {
+        int active;
+        uint64_t id, complete; /* the barrier, and the newest complete checkpoint it names */
+        uint64_t arrived;      /* bit d: node d's barrier (or its end of stream) is in */
+        sl_source_stats at;    /* this node's source when it took its own barrier */
+        uint64_t types[4];     /* records read by type then */
+        struct held {
+            uint32_t from, kind; /* kind: SL_FRAME_DATA (recs), SL_MSG_BARRIER, SL_FRAME_EOS */
+            uint64_t id, complete;
+            sl_rec *recs;
+            size_t n;
+        } * held;
+        size_t nheld, capheld, heldbytes;
+    } al;
+    uint64_t last_barrier; /* the newest barrier this node took (ingest on every node) */
+    int have_resume;       /* restored: the source goes on from resume_at */
+    sl_source_stats resume_at;
+    uint64_t resume_types[4];
     struct slot_snap {    /* snapshots to the client and the chain's timers; zeroed by end_job */
         int aligned;      /* every_ms aligned to the wall clock (tick_jobs) */
         uint64_t seq;     /* snapshots sent */
@@ -558,6 +579,12 @@ static void end_job(struct slot *sl, int graceful)
     sl_addict_destroy(&sl->dict);
     free(sl->ibuf);
     sl->ibuf = NULL;
+    for (size_t i = 0; i < sl->al.nheld; i++)
+        free(sl->al.held[i].recs);
+    free(sl->al.held);
+    memset(&sl->al, 0, sizeof sl->al);
+    sl->last_barrier = 0;
+    sl->have_resume = 0;
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&sl->joins[i]);
     sl_job_clear(&sl->job);
@@ -656,8 +683,16 @@ static int restore_state(struct slot *sl, char *err, size_t errlen)
     int rc = sl_ckpt_open(path, &c, err, errlen);
     if (rc)
         return rc;
-    size_t len = 0;
+    size_t len = 0, slen = 0;
     const unsigned char *state = sl_ckpt_get(c, "state", &len);
+    const unsigned char *src = sl_ckpt_get(c, "source", &slen);
+    if (src && slen == SL_SOURCE_STATS_BYTES + 32) {
+        /* ingest on every node: where this node's own reading goes on */
+        sl_source_stats_get(src, &sl->resume_at);
+        for (int i = 0; i < 4; i++)
+            sl->resume_types[i] = sl_le_get(src + SL_SOURCE_STATS_BYTES + 8 * i, 8);
+        sl->have_resume = 1;
+    }
     if (!state) {
         snprintf(err, errlen, "%.500s has no state section", path);
         rc = SL_EPARSE;
@@ -679,6 +714,15 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
 {
     unsigned char *img = NULL, reply[8 + 4 + 1024];
     size_t len = 0, rlen = 12;
+    if (nodes_ingest(sl) && sl->finished[0]) {
+        /* the input ended and the first stage is done: nothing to go back to (status 2) */
+        sl_le_put(reply, id, 8);
+        sl_le_put(reply + 8, 2, 4);
+        return sl_outbox_control(sl->client, SL_MSG_CKPT_DONE,
+                                 sl_job_stream(sl->job_id, sl->stages - 1), reply, rlen)
+                   ? SL_ENOMEM
+                   : 0;
+    }
     int rc = sl_chain_save(sl->chain, &img, &len);
     if (rc) {
         snprintf(sl->msg, sizeof sl->msg, "checkpoint %" PRIu64 ": %s", id,
@@ -687,13 +731,21 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
     }
     char dir[4200], why[1024];
     ckpt_dir(sl, NULL, dir, sizeof dir);
-    sl_ckpt_section sec[] = {{"state", img, len}};
+    unsigned char src[SL_SOURCE_STATS_BYTES + 32];
+    sl_ckpt_section sec[] = {{"state", img, len}, {"source", src, sizeof src}};
+    size_t nsec = 1;
+    if (nodes_ingest(sl)) {
+        sl_source_stats_put(&sl->al.at, src);
+        for (int i = 0; i < 4; i++)
+            sl_le_put(src + SL_SOURCE_STATS_BYTES + 8 * i, sl->al.types[i], 8);
+        nsec = 2;
+    }
     int ok = mkdir(sl->job.topo.checkpoint.dir, 0755) == 0 || errno == EEXIST;
     if (!ok)
         snprintf(why, sizeof why, "cannot make %.700s: %s", sl->job.topo.checkpoint.dir,
                  strerror(errno));
     else
-        ok = sl_ckpt_write(dir, id, sec, 1, NULL, why, sizeof why) == 0;
+        ok = sl_ckpt_write(dir, id, sec, nsec, NULL, why, sizeof why) == 0;
     free(img);
     /* Older ones go only once a later one is complete on every node (the client says which):
      * that is the one a recovery loads. `keep` of the newest stay as well. */
@@ -823,8 +875,8 @@ static int send_dict(struct slot *sl)
 static void ingest_step(struct slot *sl)
 {
     struct node *nd = sl->nd;
-    if (!sl->src || !sl->go || sl->ingest_done || sl->finishing)
-        return;
+    if (!sl->src || !sl->go || sl->ingest_done || sl->finishing || sl->al.active)
+        return; /* (aligning a barrier: what this node reads now belongs after it) */
     if (sl->stop_asked && !sl->input_closed) {
         sl->input_closed = 1;
         if (sl_source_close_input(sl->src)) {
@@ -985,6 +1037,15 @@ static void start_job(struct node *nd, const sl_frame *f)
         abort_job(sl, err);
         return;
     }
+    if (nodes_ingest(sl) && sl->have_resume) {
+        /* this node's reading goes on where its checkpoint was taken */
+        if (!sl->src_in || fseeko(sl->src_in, (off_t)sl->resume_at.input.bytes, SEEK_SET) != 0 ||
+            sl_source_resume(sl->src, &sl->resume_at)) {
+            abort_job(sl, "cannot resume this node's part of the input at its checkpoint");
+            return;
+        }
+        memcpy(sl->rep.in_types, sl->resume_types, sizeof sl->resume_types);
+    }
     logf_(nd, "job %u: %u stage(s), epoch %u, results to %s (%d job%s running)%s", sl->job_id,
           sl->stages, job->epoch, job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s",
           sl->self != nd->id ? " (playing a failed node)" : "");
@@ -1104,6 +1165,9 @@ static int admit(void *ud, const sl_frame_hdr *h)
     if (sl && stage == ac->port && stage < sl->stages &&
         (stage == 0 && !nodes_ingest(sl) ? h->source == SL_CLIENT_SOURCE : from_node))
         return 1;
+    if (sl && stage == 0 && ac->port == 0 && nodes_ingest(sl) && h->source == SL_CLIENT_SOURCE &&
+        h->kind == SL_MSG_BARRIER)
+        return 1; /* with ingest on every node, only the client's barriers come that way */
     if (!sl && ended_lately(nd, job) && h->source < nd->n && nd->ncourtesy < COURTESY_MAX)
         nd->courtesy[nd->ncourtesy++] =
             (sl_ack){.source = h->source, .stream = h->stream, .next = h->seq + 1};
@@ -1116,6 +1180,143 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
 {
     (void)ud;
     (void)h;
+    return 0;
+}
+
+/* ---- barriers aligned over every node (ingest on every node) ------------------------------ */
+
+/* With source.ingest: nodes, every node feeds every node's first stage, so a checkpoint must cut
+ * all those streams at once (asynchronous barrier snapshotting): the client's barrier, or the
+ * first peer's marker of it, makes this node note where its own reading is and send the marker
+ * on to every peer behind what it sent them; a peer's stream after its marker is held until
+ * every peer's marker (or end of stream) is in; then the state holds exactly what came before
+ * the markers, and is written with this node's reading position ("source"). Held data is
+ * bounded: a checkpoint that would hold more fails the job, saying so. */
+#define HOLD_MAX ((size_t)256 << 20)
+#define FROM_CLIENT UINT32_MAX
+
+static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
+                       uint64_t complete, const void *recs, size_t n);
+
+static int hold(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id, uint64_t complete,
+                const void *recs, size_t n)
+{
+    struct align *al = &sl->al;
+    if (al->heldbytes + n * sizeof(sl_rec) > HOLD_MAX) {
+        snprintf(sl->msg, sizeof sl->msg,
+                 "checkpoint %" PRIu64 ": more than %zu MiB came from the nodes whose barrier was "
+                 "in while waiting for the others'",
+                 al->id, HOLD_MAX >> 20);
+        return SL_ERANGE;
+    }
+    if (al->nheld == al->capheld) {
+        size_t cap = al->capheld ? 2 * al->capheld : 64;
+        struct held *h = realloc(al->held, cap * sizeof *h);
+        if (!h)
+            return SL_ENOMEM;
+        al->held = h;
+        al->capheld = cap;
+    }
+    struct held *h = &al->held[al->nheld];
+    *h = (struct held){.from = from, .kind = kind, .id = id, .complete = complete, .n = n};
+    if (n) {
+        if (!(h->recs = malloc(n * sizeof(sl_rec))))
+            return SL_ENOMEM;
+        memcpy(h->recs, recs, n * sizeof(sl_rec));
+    }
+    al->nheld++;
+    al->heldbytes += n * sizeof(sl_rec);
+    return 0;
+}
+
+/* Once every sender's marker is in: the checkpoint, then what was held, in order (which may
+ * start the next alignment). Returns 0 or an sl_err with sl->msg. */
+static int align_try(struct slot *sl)
+{
+    struct align *al = &sl->al;
+    if (!al->active || al->arrived != all_nodes(sl->nd))
+        return 0;
+    int rc = take_checkpoint(sl, al->id, al->complete);
+    sl->last_barrier = al->id;
+    al->active = 0;
+    struct held *h = al->held;
+    size_t n = al->nheld;
+    al->held = NULL;
+    al->nheld = al->capheld = al->heldbytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = stage0_item(sl, h[i].from, h[i].kind, h[i].id, h[i].complete, h[i].recs, h[i].n);
+        free(h[i].recs);
+    }
+    free(h);
+    return rc;
+}
+
+/* Barrier `id` from the client (FROM_CLIENT) or a peer's marker of it. */
+static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t complete)
+{
+    struct node *nd = sl->nd;
+    struct align *al = &sl->al;
+    if (id <= sl->last_barrier)
+        return 0; /* taken already: the client's, after the peers' markers */
+    if (!al->active) {
+        al->active = 1;
+        al->id = id;
+        al->complete = complete;
+        al->arrived = UINT64_C(1) << nd->id;
+        /* every record this node read so far has been routed: its reading position is here */
+        memset(&al->at, 0, sizeof al->at);
+        if (sl->src)
+            sl_source_get_stats(sl->src, &al->at);
+        memcpy(al->types, sl->rep.in_types, sizeof al->types);
+        if (!sl->ingest_done) {
+            unsigned char p[16];
+            sl_le_put(p, id, 8);
+            sl_le_put(p + 8, complete, 8);
+            uint32_t stream = sl_job_stream(sl->job_id, 0);
+            for (uint32_t d = 0; d < nd->n; d++)
+                if (d != nd->id && sl_outbox_control(nd->peer[d][0], SL_MSG_BARRIER, stream, p, 16))
+                    return SL_ENOMEM;
+        }
+        al->arrived |= sl->eos_mask[0] & all_nodes(nd); /* ended streams send no marker */
+    }
+    if (from != FROM_CLIENT)
+        al->arrived |= UINT64_C(1) << from;
+    return align_try(sl);
+}
+
+/* One item of the first stage's input with ingest on every node: records, a marker or an end of
+ * stream from `from`, held while `from`'s marker is in and others' are not. */
+static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
+                       uint64_t complete, const void *recs, size_t n)
+{
+    struct node *nd = sl->nd;
+    struct align *al = &sl->al;
+    if (al->active && ((from != FROM_CLIENT && from != nd->id && (al->arrived >> from & 1)) ||
+                       (from == FROM_CLIENT && id != al->id)))
+        return hold(sl, from, kind, id, complete, recs, n);
+    if (kind == SL_MSG_BARRIER)
+        return barrier_in(sl, from, id, complete);
+    if (kind == SL_FRAME_EOS) {
+        sl->eos_mask[0] |= UINT64_C(1) << from;
+        if (al->active) {
+            al->arrived |= UINT64_C(1) << from;
+            int rc = align_try(sl);
+            if (rc)
+                return rc;
+        }
+        return advance(sl);
+    }
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < LOCAL_CHUNK ? n - done : LOCAL_CHUNK;
+        memcpy(nd->aligned, (const unsigned char *)recs + done * sizeof(sl_rec),
+               k * sizeof(sl_rec));
+        if (sl_chain_push(sl->chain, 0, nd->aligned, k)) {
+            snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
+            return SL_EIO;
+        }
+        done += k;
+    }
     return 0;
 }
 
@@ -1151,6 +1352,20 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
     }
     sl->rep.frames_in++;
     sl->rep.bytes_in += SL_FRAME_HDR + h->payload_len;
+    if (stage == 0 && nodes_ingest(sl) &&
+        (h->kind == SL_MSG_BARRIER || h->kind == SL_FRAME_EOS ||
+         (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC))) {
+        uint32_t from = h->source == SL_CLIENT_SOURCE ? FROM_CLIENT : h->source;
+        int barrier = h->kind == SL_MSG_BARRIER;
+        if ((barrier && h->payload_len != 16) || (!barrier && from == FROM_CLIENT))
+            return;
+        uint32_t kind = barrier ? SL_MSG_BARRIER : h->kind;
+        if (stage0_item(sl, from, kind, barrier ? sl_le_get(f->payload, 8) : 0,
+                        barrier ? sl_le_get(f->payload + 8, 8) : 0, f->payload,
+                        h->kind == SL_FRAME_DATA ? h->count : 0))
+            abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
+        return;
+    }
     if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC) {
         /* A frame's payload need not be aligned for sl_rec: copy it in aligned chunks. */
         for (uint32_t done = 0; done < h->count;) {

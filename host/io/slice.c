@@ -16,7 +16,7 @@
 
 struct part {
     int fd;
-    uint64_t pos, end;
+    uint64_t lo, pos, end;
     char *prefix;
     size_t nprefix, prefix_off;
 };
@@ -49,6 +49,28 @@ static ssize_t part_read(void *cookie, char *buf, size_t size)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+/* Seeks within the part as its reader sees it (the repeated header, then the part's bytes):
+ * SEEK_SET only, for resuming at a checkpoint's offset. */
+static int part_seek(void *cookie, off64_t *offset, int whence)
+{
+    struct part *p = cookie;
+    if (whence != SEEK_SET || *offset < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t off = (uint64_t)*offset;
+    if (off <= p->nprefix) {
+        p->prefix_off = (size_t)off;
+        p->pos = p->lo;
+    } else {
+        p->prefix_off = p->nprefix;
+        p->pos = p->lo + (off - p->nprefix);
+        if (p->pos > p->end)
+            p->pos = p->end;
+    }
+    return 0;
 }
 
 static int part_close(void *cookie)
@@ -150,14 +172,14 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FIL
     if (hi < lo)
         hi = lo;
     p->fd = fd;
-    p->pos = (uint64_t)lo;
+    p->lo = p->pos = (uint64_t)lo;
     p->end = (uint64_t)hi;
     if (csv && lo > 0 && hi > lo && read_header(p, size)) {
         part_close(p);
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
-    cookie_io_functions_t io = {.read = part_read, .close = part_close};
+    cookie_io_functions_t io = {.read = part_read, .seek = part_seek, .close = part_close};
     FILE *f = fopencookie(p, "r", io);
     if (!f) {
         part_close(p);
