@@ -8,8 +8,10 @@
 
 #include "cli.h"
 #include "config.h"
+#include "coord.h"
 #include "err.h"
 #include "jobctl.h"
+#include "poller.h"
 
 #define FILE_MAX ((size_t)1 << 20) /* a topology or join table shipped with a job, at most */
 #define ANSWER_MS 10000            /* how long node 0 has to answer */
@@ -116,6 +118,35 @@ static int prepare_submit(const char *path, sl_jobctl_req *q, char **texts)
     return 0;
 }
 
+/* Sends the command to the job coordinator: node 0, or with zookeeper the node elected there.
+ * With zookeeper a node that does not answer (it may have died: ZooKeeper names it until its
+ * session ends) or that answers it is not the coordinator (the seat just changed) is not the
+ * end: the coordinator is looked up again, up to 3 times. Returns 0 or an sl_err (said in
+ * msg). */
+static int call(const sl_cluster_cfg *cl, sl_jobctl_req *q, int *refused, char *out, size_t outlen,
+                char *msg, size_t msglen)
+{
+    if (!cl->zk.connect[0])
+        return sl_jobctl_call(cl, 0, q, ANSWER_MS, refused, out, outlen, msg, msglen);
+    int rc = SL_EIO;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint32_t node;
+        if (attempt)
+            sl_net_sleep_ms(cl->zk.session_ms / 2);
+        if ((rc = sl_coord_find_leader(cl, ANSWER_MS, &node, msg, msglen)))
+            return rc;
+        rc = sl_jobctl_call(cl, node, q, ANSWER_MS, refused, out, outlen, msg, msglen);
+        if (rc == 0 && *refused && strstr(out, "is not the job coordinator")) {
+            sl_set_msg(msg, msglen, "%.1000s", out);
+            rc = SL_EIO;
+            continue;
+        }
+        if (rc != SL_EIO)
+            return rc;
+    }
+    return rc;
+}
+
 int cmd_job(int argc, char **argv)
 {
     const char *cluster = NULL, *verb = NULL, *arg = NULL;
@@ -165,7 +196,7 @@ int cmd_job(int argc, char **argv)
     if (status == 0) {
         static char out[65536];
         int refused = 0;
-        if (sl_jobctl_call(&cl, &q, ANSWER_MS, &refused, out, sizeof out, msg, sizeof msg)) {
+        if (call(&cl, &q, &refused, out, sizeof out, msg, sizeof msg)) {
             fprintf(stderr, "%s job %s: %s\n", cli_prog, verb, msg);
             status = 1;
         } else if (refused) {

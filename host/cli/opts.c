@@ -43,6 +43,7 @@ enum {
     OPT_CHECKPOINT_MS,
     OPT_CHECKPOINT_DIR,
     OPT_FROM,
+    OPT_RESUME,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -81,6 +82,8 @@ static const struct cli_opt cli_opts[] = {
     {"progress", NO, OPT_PROGRESS, ALL, 0, 0},
     /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
     {"progress-file", REQ, OPT_PROGRESS_FILE, CLI_RUN, 0, 0},
+    /* internal: a driver started again by a new job coordinator (host/cluster/registry.c) */
+    {"resume", NO, OPT_RESUME, CLI_RUN, 0, 0},
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
@@ -205,6 +208,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_FROM:
         a->tg.resume_from = arg;
+        break;
+    case OPT_RESUME:
+        a->tg.resume = 1;
         break;
     case OPT_WINDOW:
         t->pe.window_ms = (int64_t)v;
