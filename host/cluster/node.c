@@ -1541,7 +1541,7 @@ static void coord_step(struct node *nd, int stopping)
         }
         exe[l] = '\0';
         if (sl_registry_new_zk(exe, nd->o->cluster_path, nd->quiet, nd->id, sl_coord_zk(nd->coord),
-                               sl_coord_root(nd->coord), &nd->reg))
+                               sl_coord_root(nd->coord), nd->cl->net.liveness_ms + 500, &nd->reg))
             logf_(nd, "out of memory for the job registry");
     } else if (!lead && nd->reg) {
         if (running)

@@ -39,6 +39,7 @@ struct rjob {
     char topo[256];
     char dir[4352];
     int zk_dirty; /* its record in ZooKeeper is behind (written again by sl_registry_poll) */
+    uint64_t restart_at_us; /* pid 0: its driver starts again (--resume) then */
 };
 
 struct sl_registry {
@@ -46,9 +47,10 @@ struct sl_registry {
     char cluster[4096];
     char state[4200]; /* cluster + ".jobs" */
     int quiet;
-    uint32_t node;   /* the node keeping this registry (0 without ZooKeeper) */
-    sl_zk *zk;       /* with ZooKeeper: records in ZROOT/jobs/ID too; NULL without */
-    char zroot[300]; /* the cluster's root znode */
+    uint32_t node;             /* the node keeping this registry (0 without ZooKeeper) */
+    sl_zk *zk;                 /* with ZooKeeper: records in ZROOT/jobs/ID too; NULL without */
+    char zroot[300];           /* the cluster's root znode */
+    uint32_t restart_delay_ms; /* a new coordinator's wait before it starts drivers again */
     uint32_t next_seed;
     struct rjob job[JOBS_MAX];
     int n;
@@ -56,6 +58,8 @@ struct sl_registry {
 
 static void load_jobs(sl_registry *r);
 static void load_jobs_zk(sl_registry *r);
+static int start_driver(sl_registry *r, struct rjob *j, int resume, char *out, size_t outlen);
+static int restore_folder(const sl_registry *r, const struct rjob *j);
 
 static sl_registry *make(const char *exe, const char *cluster_path, int quiet)
 {
@@ -81,11 +85,12 @@ int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_reg
 }
 
 int sl_registry_new_zk(const char *exe, const char *cluster_path, int quiet, uint32_t node,
-                       sl_zk *zk, const char *root, sl_registry **out)
+                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, sl_registry **out)
 {
     sl_registry *r = make(exe, cluster_path, quiet);
     if (!r)
         return SL_ENOMEM;
+    r->restart_delay_ms = restart_delay_ms;
     r->node = node;
     r->zk = zk;
     snprintf(r->zroot, sizeof r->zroot, "%s", root);
@@ -356,6 +361,23 @@ void sl_registry_poll(sl_registry *r)
             save_state(r, j);
         if (!alive(j))
             continue;
+        if (j->pid == 0) { /* a driver to start again once the nodes dropped the old one */
+            char why[512];
+            if (now < j->restart_at_us)
+                continue;
+            j->restart_at_us = 0;
+            if (restore_folder(r, j) || start_driver(r, j, 1, why, sizeof why)) {
+                j->st = FAILED;
+                j->status = -1;
+                j->ended = time(NULL);
+                rlog(r, "job %u could not be started again", j->id);
+            } else {
+                rlog(r, "job %u (%s) started again (--resume): driver pid %ld", j->id, j->topo,
+                     (long)j->pid);
+            }
+            save_state(r, j);
+            continue;
+        }
         int wst;
         pid_t p = waitpid(j->pid, &wst, WNOHANG);
         if (p == j->pid) {
@@ -374,7 +396,12 @@ void sl_registry_poll(sl_registry *r)
 
 static void signal_job(const sl_registry *r, struct rjob *j, int cancel)
 {
-    if (cancel) {
+    if (j->pid == 0) { /* not started again yet: it never will be */
+        j->st = CANCELLED;
+        j->status = -1;
+        j->ended = time(NULL);
+        j->restart_at_us = 0;
+    } else if (cancel) {
         /* two different signals stay pending together: the driver counts two stops */
         kill(j->pid, SIGINT);
         kill(j->pid, SIGTERM);
@@ -401,7 +428,7 @@ void sl_registry_destroy(sl_registry **rp)
         return;
     for (int i = 0; i < r->n; i++) {
         struct rjob *j = &r->job[i];
-        if (!alive(j))
+        if (!alive(j) || j->pid == 0) /* one not started again stays running for the next */
             continue;
         kill(j->pid, SIGKILL);
         int wst;
@@ -421,7 +448,7 @@ void sl_registry_abandon(sl_registry **rp)
         return;
     for (int i = 0; i < r->n; i++) {
         struct rjob *j = &r->job[i];
-        if (!alive(j))
+        if (!alive(j) || j->pid == 0)
             continue;
         kill(j->pid, SIGKILL);
         waitpid(j->pid, NULL, 0);
@@ -733,18 +760,12 @@ static void load_jobs_zk(sl_registry *r)
         struct rjob *j = &r->job[r->n++];
         *j = all[i];
         if (j->st == RUNNING) {
-            char why[512];
-            if (restore_folder(r, j) || start_driver(r, j, 1, why, sizeof why)) {
-                j->st = FAILED;
-                j->status = -1;
-                j->ended = time(NULL);
-                rlog(r, "job %u could not be started again", j->id);
-            } else {
-                restarted++;
-                rlog(r, "job %u (%s) started again (--resume): driver pid %ld", j->id, j->topo,
-                     (long)j->pid);
-            }
-            save_state(r, j);
+            /* its driver died with the coordinator before, but the nodes hold the job until
+             * its lease runs out (net.liveness_ms): they would take the new driver's JOB for
+             * the old one's. Started by sl_registry_poll once they dropped it. */
+            j->pid = 0;
+            j->restart_at_us = sl_net_now_us() + (uint64_t)r->restart_delay_ms * 1000;
+            restarted++;
         } else if (j->st == STOPPING || j->st == CANCELLING) {
             j->st = j->st == STOPPING ? LOST : CANCELLED;
             j->status = -1;
@@ -754,8 +775,8 @@ static void load_jobs_zk(sl_registry *r)
     }
     free(all);
     if (k)
-        rlog(r, "%zu submitted job%s recorded in ZooKeeper %s, %zu started again", k,
-             k == 1 ? "" : "s", path, restarted);
+        rlog(r, "%zu submitted job%s recorded in ZooKeeper %s, %zu to start again in %u ms", k,
+             k == 1 ? "" : "s", path, restarted, r->restart_delay_ms);
 }
 
 /* The last non-empty line of the job's log into buf ("" when none). */
@@ -851,7 +872,12 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         last_line(j, line, sizeof line);
         size_t o = (size_t)snprintf(out, outlen, "job %u: %s\ntopology: %s\nstarted: %s\n", j->id,
                                     state_name[j->st], j->topo, t);
-        if (alive(j))
+        if (alive(j) && j->pid == 0)
+            o += (size_t)snprintf(out + o, outlen - o,
+                                  "driver: died with the coordinator before; starts again on "
+                                  "node %u once the nodes dropped the old one\n",
+                                  r->node);
+        else if (alive(j))
             o += (size_t)snprintf(out + o, outlen - o, "driver: pid %ld on node %u's machine\n",
                                   (long)j->pid, r->node);
         else if (j->st == LOST)
