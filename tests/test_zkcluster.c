@@ -195,7 +195,8 @@ static uint32_t leader(const sl_cluster_cfg *cl)
     return id;
 }
 
-/* 3 nodes with zookeeper (sessions of SESSION_MS) under cluster up; the file read into *cfg. */
+/* 3 nodes with zookeeper (sessions of SESSION_MS) under cluster up; the file read into *cfg.
+ * Ports above the ephemeral range (32768-60999), which outgoing connections take from. */
 static void up_zk(struct cluster *c, sl_cluster_cfg *cfg, unsigned lo)
 {
     char extra[512], msg[4096];
@@ -243,7 +244,7 @@ Test(zkcluster, coordinator_killed_job_goes_on, .init = up, .fini = down, .timeo
     memset(&t, 0, sizeof t);
     static sl_cluster_cfg cfg;
     struct cluster cl;
-    up_zk(&cl, &cfg, 40000);
+    up_zk(&cl, &cfg, 61500);
     append_events("in.ndjson", 20000 + seed % 1000, seed, &t);
     write_topology();
     unsigned id = submit("f.yaml");
@@ -303,7 +304,7 @@ Test(zkcluster, zookeeper_restarted_under_running_job, .init = up, .fini = down,
     memset(&t, 0, sizeof t);
     static sl_cluster_cfg cfg;
     struct cluster cl;
-    up_zk(&cl, &cfg, 41600);
+    up_zk(&cl, &cfg, 63000);
     append_events("in.ndjson", 20000 + seed % 1000, seed, &t);
     write_topology();
     unsigned id = submit("f.yaml");
