@@ -569,3 +569,118 @@ Test(jobs, job_list_counts_events_and_survives_node0_restarts, .init = setup, .f
     clean_jobs_dir();
     finish();
 }
+
+/* Fault tolerance of submitted jobs (docs/fault-tolerance.md): a job whose topology has
+ * `checkpoint: {every_ms: 300, dir: ...}` and a zmq source loses a node to SIGKILL while the
+ * messages come; `job stop` then writes the exact final rows. A second job, over a file, gets
+ * `job savepoint`; the same topology submitted `--from` the savepoint writes the same rows. */
+Test(jobs, submitted_job_survives_a_killed_node_and_savepoints, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x7e57;
+    cr_log_info("seed %" PRIu64, seed);
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 57700);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    unsigned zport = 0;
+    for (unsigned p = 59000 + (unsigned)(seed % 400); !zport && p < 60000; p++)
+        if (sl_ports_free(p, 1))
+            zport = p;
+    FILE *f = create("z.yaml");
+    fprintf(f,
+            "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 300, dir: ck}\n",
+            zport, tpath("z.csv"));
+    fclose(f);
+    unsigned z = submit("z.yaml");
+    wait_state(z, "running", 10);
+    sleep(2); /* the driver binds its zmq source */
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    char *text = events_text(60000, seed, &t);
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", zport);
+    int linger = 30000;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert(eq(int, zmq_connect(push, ep), 0));
+    uint64_t s = seed;
+    /* not node 0: it runs the drivers (docs/cluster.md) */
+    unsigned victim = 1 + (unsigned)(splitmix64(&s) % 2),
+             kill_at = 10 + (unsigned)(splitmix64(&s) % 20);
+    unsigned m = 0;
+    for (char *p = text; *p; m++) {
+        char *e = p;
+        for (int k = 0; k < 1000 && *e; k++)
+            e = strchr(e, '\n') + 1;
+        cr_assert(eq(int, zmq_send(push, p, (size_t)(e - p), 0), (int)(e - p)));
+        p = e;
+        usleep(80000);
+        if (m == kill_at)
+            kill(cl.node[victim], SIGKILL);
+    }
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    free(text);
+    sleep(6); /* detection (2 s), recovery, and the rest of the messages */
+    char a[1200];
+    snprintf(a, sizeof a, "stop %u", z);
+    free(job_cmd(a));
+    wait_state(z, "done", 60);
+    snprintf(a, sizeof a, "status %u", z);
+    char *st = job_cmd(a);
+    char what[200];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": node %u killed after message %u", seed, victim,
+             kill_at);
+    assert_file_csv("z.csv", &t, what);
+    free(st);
+
+    /* savepoint of a file job, and a job submitted from it */
+    static struct truth t2;
+    memset(&t2, 0, sizeof t2);
+    char *big = events_text(3000000, seed + 1, &t2);
+    write_text("big.ndjson", big);
+    free(big);
+    f = create("file.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
+            tpath("big.ndjson"), tpath("f1.csv"));
+    fclose(f);
+    unsigned j1 = submit("file.yaml");
+    wait_state(j1, "running", 10);
+    usleep(300000);
+    snprintf(a, sizeof a, "job savepoint %u --cluster c.yaml", j1);
+    struct run sp = run_sluice(a, 90);
+    cr_assert(eq(int, sp.status, 0), "%s%s", sp.out, sp.err);
+    const char *at = strstr(sp.out, " written to ");
+    cr_assert_not_null(at, "%s", sp.out);
+    char path[1024];
+    cr_assert(eq(int, sscanf(at + 12, "%1023s", path), 1));
+    run_free(&sp);
+    wait_state(j1, "done", 120);
+    assert_file_csv("f1.csv", &t2, "the job that wrote a savepoint");
+    f = create("file2.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
+            tpath("big.ndjson"), tpath("f2.csv"));
+    fclose(f);
+    snprintf(a, sizeof a, "submit %s --from %s", tpath("file2.yaml"), path);
+    char *out = job_cmd(a);
+    size_t l = strlen(out);
+    while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
+        out[--l] = '\0';
+    unsigned j2 = (unsigned)strtoul(strrchr(out, ' ') + 1, NULL, 10);
+    free(out);
+    wait_state(j2, "done", 120);
+    assert_file_csv("f2.csv", &t2, "a job submitted from the savepoint");
+    snprintf(a, sizeof a, "status %u", j2);
+    st = job_cmd(a);
+    free(st);
+    cluster_down(&cl);
+    clean_jobs_dir();
+    finish();
+}

@@ -75,8 +75,10 @@ Test(recovery, sigkill_a_node_output_unchanged)
     struct run ref = events_and_reference(1500000, 30000, 3);
     const char *env = getenv("SLUICE_TEST_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
-    int killed = 0;
-    for (int trial = 0; trial < 3; trial++, seed++) {
+    /* SLUICE_KILL_TRIALS=N runs N trials (bench/README.md reports 20) */
+    const char *tenv = getenv("SLUICE_KILL_TRIALS");
+    int trials = tenv && atoi(tenv) > 0 ? atoi(tenv) : 3, killed = 0;
+    for (int trial = 0; trial < trials; trial++, seed++) {
         uint64_t s = seed;
         unsigned delay_ms = (unsigned)(splitmix64(&s) % 700);
         unsigned victim = (unsigned)(splitmix64(&s) % 3);
@@ -107,11 +109,13 @@ Test(recovery, sigkill_a_node_output_unchanged)
         assert_same_text(out, ref.out, what);
         /* a kill is noticed either while the job runs (a recovery) or, when it came as the
          * job was ending, after every node had delivered its rows */
-        int recovered = strstr(err, "starting the node again and resuming") != NULL;
+        int recovered = strstr(err, "recovering (epoch 1)") != NULL;
         if (n > 0)
             cr_assert(recovered || strstr(err, "after the job ended: the results are complete"),
                       "seed %" PRIu64 ": the kill is not reported: %s", seed, err);
         killed += recovered;
+        fprintf(stderr, "kill trial %d: seed %" PRIu64 ", node %u, %u ms: %s\n", trial, seed,
+                victim, delay_ms, recovered ? "recovered" : "after the end");
         free(out);
         free(err);
     }
@@ -150,7 +154,7 @@ Test(recovery, cluster_up_node_killed_output_unchanged)
               "seed %" PRIu64 " (node %u killed %u ms after every node's first "
               "checkpoint): exit %d\n%s",
               seed, victim, delay_ms, st, err);
-    cr_assert_not_null(strstr(err, "waiting until every node answers"), "%s", err);
+    cr_assert_not_null(strstr(err, "recovering (epoch 1)"), "%s", err);
     char *out = slurp("out.csv", NULL);
     assert_same_text(out, ref.out, "output after a killed node of cluster up");
     free(out);
@@ -238,5 +242,133 @@ Test(recovery, zmq_source_node_killed_ingest_log_replayed)
     free(out);
     free(err);
     run_free(&ref);
+    finish();
+}
+
+/* Fencing: a node of a `cluster up` cluster paused (SIGSTOP) past net.liveness_ms is declared
+ * dead; it does not answer, so a survivor takes over its partitions from the newest checkpoint
+ * under a new epoch (a job id of its own). The paused node is then resumed while the job still
+ * runs: whatever it sends for the old epoch's job is rejected, and the output stays byte for
+ * byte the one-process run's. */
+Test(recovery, paused_node_fenced_survivor_takes_over)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    struct run ref = events_and_reference(3000000, 20000, 7);
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56600);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned victim = (unsigned)(splitmix64(&s) % 3), delay_ms = (unsigned)(splitmix64(&s) % 300);
+    pid_t pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                      "--checkpoint-dir ck",
+                      "out.csv", "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0),
+              "seed %" PRIu64 ": the run ended before every node's first checkpoint", seed);
+    usleep(delay_ms * 1000);
+    kill(cl.node[victim], SIGSTOP);
+    /* resumed as soon as its partitions went elsewhere: it comes back with the old epoch */
+    int taken = 0;
+    for (double t = now_s() + 60; !taken && now_s() < t && !(done = reap(pid, &st));) {
+        char *err = slurp("err.txt", NULL);
+        taken = err && strstr(err, "takes over its partitions") != NULL;
+        free(err);
+        usleep(20000);
+    }
+    kill(cl.node[victim], SIGCONT);
+    if (!done)
+        st = wait_exit(pid, 300, "the run with a paused node");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0),
+              "seed %" PRIu64 " (node %u paused %u ms after every node's first checkpoint): "
+              "exit %d\n%s",
+              seed, victim, delay_ms, st, err);
+    cr_assert(taken, "seed %" PRIu64 ": no survivor took over node %u: %s", seed, victim, err);
+    char *out = slurp("out.csv", NULL);
+    char what[160];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": output after node %u was paused", seed, victim);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
+    cluster_down(&cl);
+    finish();
+}
+
+/* Savepoints and resuming (docs/fault-tolerance.md): SIGUSR1 to a `--nodes 3` run with
+ * checkpoints writes a savepoint; a new run started `--from` it over the same input ends with
+ * the one-process output. The client (the coordinator of the run) is then killed with SIGKILL
+ * mid-run on a `cluster up` cluster, and a new client with `--resume` goes on from the newest
+ * complete checkpoint: the same output again. */
+Test(recovery, savepoint_and_resume_after_client_killed)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    struct run ref = events_and_reference(2000000, 20000, 11);
+    pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --checkpoint-ms 200 "
+                      "--checkpoint-dir ck",
+                      "out.csv", "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "the run ended before every node's first checkpoint");
+    kill(pid, SIGUSR1);
+    st = wait_exit(pid, 300, "the run asked for a savepoint");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0), "%s", err);
+    const char *at = strstr(err, "written to ");
+    cr_assert_not_null(at, "no savepoint was written: %s", err);
+    char sp[512];
+    cr_assert(eq(int, sscanf(at + 11, "%511s", sp), 1));
+    free(err);
+    char *out = slurp("out.csv", NULL);
+    assert_same_text(out, ref.out, "the run that wrote a savepoint");
+    free(out);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "ctr --input events.ndjson --nodes 3 --checkpoint-ms 200 --checkpoint-dir ck2 "
+             "--from %s",
+             sp);
+    struct run from = run_sluice(args, 300);
+    cr_assert(eq(int, from.status, 0), "%s", from.err);
+    cr_assert_not_null(strstr(from.err, "resuming from checkpoint"), "%s", from.err);
+    assert_same_text(from.out, ref.out, "a run started from the savepoint");
+    run_free(&from);
+
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56700);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned delay_ms = (unsigned)(splitmix64(&s) % 400);
+    pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                "--checkpoint-dir ck3",
+                "out3.csv", "err3.txt");
+    t_end = now_s() + 120;
+    done = 0;
+    while (!all_checkpointed("ck3") && now_s() < t_end && !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
+    usleep(delay_ms * 1000);
+    kill(pid, SIGKILL);
+    wait_exit(pid, 60, "the killed client");
+    struct run res = run_sluice("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
+                                "--checkpoint-dir ck3 --resume",
+                                300);
+    cr_assert(eq(int, res.status, 0),
+              "seed %" PRIu64 " (client killed %u ms after every node's "
+              "first checkpoint): %s",
+              seed, delay_ms, res.err);
+    cr_assert_not_null(strstr(res.err, "resuming from checkpoint"), "%s", res.err);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": --resume after the client was killed", seed);
+    assert_same_text(res.out, ref.out, what);
+    run_free(&res);
+    run_free(&ref);
+    cluster_down(&cl);
     finish();
 }

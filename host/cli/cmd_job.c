@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "config.h"
@@ -19,9 +20,9 @@
 void usage_job(FILE *o)
 {
     fprintf(o,
-            "usage: sluice job submit TOPOLOGY.yaml --cluster CLUSTER.yaml\n"
+            "usage: sluice job submit TOPOLOGY.yaml --cluster CLUSTER.yaml [--from SAVEPOINT]\n"
             "       sluice job list --cluster CLUSTER.yaml\n"
-            "       sluice job status|stop|cancel ID --cluster CLUSTER.yaml\n"
+            "       sluice job status|stop|cancel|savepoint ID --cluster CLUSTER.yaml\n"
             "\n"
             "Jobs that live on a running cluster (sluice cluster up), whatever becomes of the\n"
             "command that submitted them. Node 0 keeps their registry and runs each job's\n"
@@ -40,6 +41,12 @@ void usage_job(FILE *o)
             "        log\n"
             "stop    drains: the input ends, the final rows are written, the job is done\n"
             "cancel  drops: the job ends at once, every node lets go of it\n"
+            "savepoint  (a job with checkpoint.every_ms) takes a checkpoint now and copies it\n"
+            "        to checkpoint.dir/savepoints/sp-N on node 0's machine, kept until removed;\n"
+            "        prints where once it is written\n"
+            "--from SAVEPOINT  (submit) starts the job from a savepoint (its absolute path on\n"
+            "        node 0's machine): the state, the ids and the input offset it holds; the\n"
+            "        kernels may differ if their state type does not (docs/fault-tolerance.md)\n"
             "\n"
             "The commands travel over the cluster's authenticated ZeroMQ (its CURVE keys).\n"
             "Submitted jobs die with node 0; a restarted node 0 lists them as lost, and the\n"
@@ -147,9 +154,57 @@ static int call(const sl_cluster_cfg *cl, sl_jobctl_req *q, int *refused, char *
     return rc;
 }
 
+/* The "last savepoint:" line of job id's status into buf ("" when none or no answer). Returns
+ * 1 while the job runs (or did not answer), else 0. */
+#define SAVEPOINT_MS 60000
+static int savepoint_line(const sl_cluster_cfg *cl, const char *id, char *buf, size_t len)
+{
+    static sl_jobctl_req q;
+    static char out[65536];
+    char msg[1024];
+    int refused = 0;
+    memset(&q, 0, sizeof q);
+    snprintf(q.verb, sizeof q.verb, "status");
+    snprintf(q.arg, sizeof q.arg, "%s", id);
+    buf[0] = '\0';
+    if (call(cl, &q, &refused, out, sizeof out, msg, sizeof msg) || refused)
+        return 1; /* no answer now: ask again */
+    const char *l = strstr(out, "last savepoint: ");
+    if (l) {
+        l += strlen("last savepoint: ");
+        const char *e = strchr(l, '\n');
+        snprintf(buf, len, "%.*s", e ? (int)(e - l) : (int)strlen(l), l);
+    }
+    return strstr(out, ": running\n") != NULL;
+}
+
+/* After `job savepoint ID`: asks for the job's status until its driver's log says where a
+ * savepoint newer than `before` went (or that it failed), for up to SAVEPOINT_MS; prints that
+ * line. Returns the exit status. */
+static int await_savepoint(const sl_cluster_cfg *cl, const char *id, const char *before)
+{
+    char line[1024];
+    for (int waited = 0; waited < SAVEPOINT_MS; waited += 250) {
+        int running = savepoint_line(cl, id, line, sizeof line);
+        if (line[0] && strcmp(line, before) != 0) {
+            printf("%s\n", line);
+            return strstr(line, " written to ") ? 0 : 1;
+        }
+        if (!running) {
+            fprintf(stderr, "%s job savepoint: the job ended before its savepoint\n", cli_prog);
+            return 1;
+        }
+        struct timespec ts = {0, 250000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "%s job savepoint: no savepoint within %d s (see `sluice job status %s`)\n",
+            cli_prog, SAVEPOINT_MS / 1000, id);
+    return 1;
+}
+
 int cmd_job(int argc, char **argv)
 {
-    const char *cluster = NULL, *verb = NULL, *arg = NULL;
+    const char *cluster = NULL, *verb = NULL, *arg = NULL, *from = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage_job(stdout);
@@ -158,6 +213,8 @@ int cmd_job(int argc, char **argv)
             cluster = argv[++i];
         } else if (strncmp(argv[i], "--cluster=", 10) == 0) {
             cluster = argv[i] + 10;
+        } else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc) {
+            from = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "%s job: unknown option \"%s\" (see sluice job --help)\n", cli_prog,
                     argv[i]);
@@ -175,7 +232,8 @@ int cmd_job(int argc, char **argv)
     int needs_arg = verb && strcmp(verb, "list") != 0;
     if (!verb || !cluster || (needs_arg && !arg) || (!needs_arg && arg) ||
         (strcmp(verb, "submit") && strcmp(verb, "list") && strcmp(verb, "status") &&
-         strcmp(verb, "stop") && strcmp(verb, "cancel"))) {
+         strcmp(verb, "stop") && strcmp(verb, "cancel") && strcmp(verb, "savepoint")) ||
+        (from && strcmp(verb, "submit"))) {
         usage_job(stderr);
         return 2;
     }
@@ -191,8 +249,22 @@ int cmd_job(int argc, char **argv)
     int status = 0;
     if (strcmp(verb, "submit") == 0)
         status = prepare_submit(arg, &q, texts);
-    else if (arg)
+    if (status == 0 && from && from[0] != '/') {
+        fprintf(stderr,
+                "%s job submit: --from %s: give the savepoint's absolute path on node 0's "
+                "machine\n",
+                cli_prog, from);
+        status = 2;
+    } else if (status == 0 && from && strlen(from) >= sizeof q.from) {
+        fprintf(stderr, "%s job submit: --from: path too long\n", cli_prog);
+        status = 2;
+    } else if (from) {
+        snprintf(q.from, sizeof q.from, "%s", from);
+    } else if (arg)
         snprintf(q.arg, sizeof q.arg, "%s", arg);
+    char before[1024] = "";
+    if (status == 0 && strcmp(verb, "savepoint") == 0)
+        savepoint_line(&cl, arg, before, sizeof before);
     if (status == 0) {
         static char out[65536];
         int refused = 0;
@@ -207,6 +279,8 @@ int cmd_job(int argc, char **argv)
             fputs(out, stdout);
             if (l && out[l - 1] != '\n')
                 fputc('\n', stdout);
+            if (strcmp(verb, "savepoint") == 0)
+                status = await_savepoint(&cl, arg, before);
         }
     }
     for (int i = 0; i < 1 + SL_JOBCTL_FILES; i++)

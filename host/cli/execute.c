@@ -1,5 +1,6 @@
 /* Running a topology here or on a cluster, with its input, output and reports (execute.h). */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,11 +16,100 @@
 #include "launch.h"
 #include "outfile.h"
 #include "pipeline.h"
+#include "resume.h"
 #include "proc.h"
 
 /* Runs the topology on a cluster (a running one, or local nodes started here). Returns 0 or an
  * SL_E* code with the reason in msg. */
 #define RECOVERIES 10 /* node failures a --nodes run with checkpoints recovers from */
+
+#define ANSWER_MS 3000 /* how long a node has to answer after a failure before it is replaced */
+
+/* After a node failure: which nodes play which in the next attempt. With --nodes (launch), a
+ * node that does not answer within ANSWER_MS (paused, hung) is fenced (SIGKILL: it can never act
+ * again) and every dead node is started again. On a cluster file's nodes (cluster up restarts a
+ * dead one), a node that does not answer within ANSWER_MS is replaced: a survivor takes over its
+ * partitions and loads its state from the checkpoint (rec->host), while the epoch's new job id
+ * fences it off should it come back. Returns 0 or an sl_err with msg. */
+static int failover(sl_launch *launch, const sl_cluster_cfg *cl, sl_client_recovery *rec, char *msg,
+                    size_t msglen)
+{
+    int answered[SL_NODES_MAX] = {0};
+    char why[1024];
+    int rc = sl_client_ping_some(cl, ANSWER_MS, NULL, answered, why, sizeof why);
+    if (rc && rc != SL_EIO) {
+        snprintf(msg, msglen, "%s", why);
+        return rc;
+    }
+    if (launch) {
+        int fenced = sl_launch_fence(launch, answered);
+        if (fenced)
+            fprintf(stderr, "%s: %d node process%s did not answer within %d ms: killed\n", cli_prog,
+                    fenced, fenced == 1 ? "" : "es", ANSWER_MS);
+        if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0)
+            return rc;
+        if (rc > 0)
+            fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        return sl_launch_wait_ready(launch, cl, 60000, msg, msglen);
+    }
+    uint32_t alive[SL_NODES_MAX], nalive = 0;
+    for (uint32_t d = 0; d < cl->nnodes; d++)
+        if (answered[d])
+            alive[nalive++] = d;
+    if (!nalive) {
+        snprintf(msg, msglen, "no node answers: %s", why);
+        return SL_EIO;
+    }
+    /* node d's partitions go to the survivors in turn */
+    uint32_t next = 0;
+    rec->host_set = 1;
+    for (uint32_t d = 0; d < cl->nnodes; d++) {
+        if (answered[d]) {
+            rec->host[d] = d;
+            continue;
+        }
+        rec->host[d] = alive[next++ % nalive];
+        fprintf(stderr, "%s: node %u does not answer: node %u takes over its partitions\n",
+                cli_prog, d, rec->host[d]);
+    }
+    return 0;
+}
+
+/* Loads the complete checkpoint a clustered run starts from: --from's (a savepoint folder, or
+ * a checkpoint.dir) or, with --resume, checkpoint.dir's newest (none: the run starts afresh).
+ * Returns 0 or an sl_err with msg. */
+static int load_point(const struct cli_target *tg, const sl_topology *t, const sl_cluster_cfg *cl,
+                      sl_client_recovery *rec, char *msg, size_t msglen)
+{
+    if (!t->checkpoint.every_ms) {
+        snprintf(msg, msglen, "%s on a cluster needs checkpoints (checkpoint.every_ms)",
+                 tg->resume_from ? "--from" : "--resume");
+        return SL_EINVAL;
+    }
+    const char *dir = tg->resume_from ? tg->resume_from : t->checkpoint.dir;
+    int r = sl_resume_load(dir, t, cl->nnodes, rec, msg, msglen);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        if (!tg->resume_from)
+            return 0;
+        snprintf(msg, msglen, "--from %s: no complete checkpoint there (client/ckpt-*)", dir);
+        return SL_EINVAL;
+    }
+    if (tg->resume_from) {
+        char abs[PATH_MAX];
+        if (!realpath(dir, abs) || strlen(abs) >= sizeof rec->restore_dir) {
+            snprintf(msg, msglen, "--from %s: %s", dir, strerror(errno));
+            return SL_EIO;
+        }
+        snprintf(rec->restore_dir, sizeof rec->restore_dir, "%s", abs);
+        sl_resume_drop_logs(t->checkpoint.dir); /* a new run: its own ingest log */
+    }
+    rec->node_failed = 1; /* read the input again from the checkpoint's offset */
+    fprintf(stderr, "%s: resuming from checkpoint %" PRIu64 " of %s\n", cli_prog, rec->ckpt_id,
+            dir);
+    return 0;
+}
 
 static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pipeline_opts *o,
                        sl_pipeline_report *rep, sl_client_report *crep, char *msg, size_t msglen)
@@ -75,6 +165,16 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         rc = SL_ENOMEM;
         goto out;
     }
+    /* --from SAVEPOINT, --resume: the first attempt goes on from a complete checkpoint */
+    if ((tg->resume_from || tg->resume) && (rc = load_point(tg, t, &cl, &rec, msg, msglen))) {
+        sl_addict_destroy(&rec.dict);
+        goto out;
+    }
+    sl_pipeline_opts po = *o;
+    po.resume_from = NULL;
+    co.po = &po;
+    co.savepoint = &cli_savepoint_requested;
+    cli_catch_savepoint_signal();
     /* With checkpoints, a node that dies is started again (here for --nodes; by `cluster up` for
      * a cluster file's nodes) and the job resumes from the newest checkpoint every node wrote
      * (at most RECOVERIES times). */
@@ -87,17 +187,11 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         char from[64] = "the start (no checkpoint was complete)";
         if (rec.ckpt_id)
             snprintf(from, sizeof from, "checkpoint %" PRIu64, rec.ckpt_id);
-        fprintf(stderr, "%s: %s\n%s: %s and resuming from %s\n", cli_prog, msg, cli_prog,
-                launch ? "starting the node again"
-                       : "waiting until every node answers (cluster up restarts a dead one)",
-                from);
-        if (launch) {
-            if ((rc = sl_launch_restart_dead(launch, msg, msglen)) < 0 ||
-                (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)))
-                break;
-        } else if ((rc = sl_client_ping(&cl, 60000, NULL, msg, msglen))) {
+        rec.epoch++;
+        fprintf(stderr, "%s: %s\n%s: recovering (epoch %u): resuming from %s\n", cli_prog, msg,
+                cli_prog, rec.epoch, from);
+        if ((rc = failover(launch, &cl, &rec, msg, msglen)))
             break;
-        }
         recoveries_done++;
         resumed_from = rec.ckpt_id;
     }

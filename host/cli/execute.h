@@ -18,9 +18,7 @@ struct cli_target {
     uint32_t job_id;         /* --job-id: the cluster job's id (1..2^24-1; 0: drawn at random) */
     int ingest_nodes;        /* --ingest-on-nodes: every node reads its part of the input */
     const char *resume_from; /* --from: a checkpoint file or directory to resume from */
-    int resume;              /* --resume (internal): a submitted job's driver started again by a
-                                new coordinator (host/cluster/registry.h); for now the job
-                                starts again from its beginning */
+    int resume; /* --resume (cluster): go on from the newest complete checkpoint, if any */
 };
 
 /* Opens the topology's input and output, runs it where tg says (NULL: in this process), reports

@@ -82,8 +82,6 @@ static const struct cli_opt cli_opts[] = {
     {"progress", NO, OPT_PROGRESS, ALL, 0, 0},
     /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
     {"progress-file", REQ, OPT_PROGRESS_FILE, CLI_RUN, 0, 0},
-    /* internal: a driver started again by a new job coordinator (host/cluster/registry.c) */
-    {"resume", NO, OPT_RESUME, CLI_RUN, 0, 0},
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
@@ -92,6 +90,7 @@ static const struct cli_opt cli_opts[] = {
     {"checkpoint-ms", REQ, OPT_CHECKPOINT_MS, CLI_CTR | CLI_RUN, 1, 86400000},
     {"checkpoint-dir", REQ, OPT_CHECKPOINT_DIR, CLI_CTR | CLI_RUN, 0, 0},
     {"from", REQ, OPT_FROM, CLI_CTR | CLI_RUN, 0, 0},
+    {"resume", NO, OPT_RESUME, CLI_CTR | CLI_RUN, 0, 0},
     {"every-ms", REQ, OPT_EVERY_MS, CLI_CTR, 1, UINT32_MAX},
     {"every-events", REQ, OPT_EVERY_EVENTS, CLI_CTR, 1, UINT64_MAX},
     {"snapshots", NO, OPT_SNAPSHOTS, CLI_CTR, 0, 0},

@@ -31,6 +31,28 @@ void cli_catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+volatile sig_atomic_t cli_savepoint_requested;
+
+static void on_savepoint_signal(int sig)
+{
+    (void)sig;
+    cli_savepoint_requested++;
+}
+
+void cli_catch_savepoint_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_savepoint_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, NULL); /* a job's driver starts with it blocked */
+}
+
 int cli_stop_signal_fd(void)
 {
     sigset_t stopset;

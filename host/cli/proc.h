@@ -14,6 +14,11 @@ extern volatile sig_atomic_t cli_stop_requested;
 /* Set by the same handler at the second stop signal: stop waiting, give up the run. */
 extern volatile sig_atomic_t cli_cancel_requested;
 
+/* Savepoint requests: SIGUSR1 counted by cli_catch_savepoint_signal's handler (a job's driver
+ * gets one from `sluice job savepoint`). */
+extern volatile sig_atomic_t cli_savepoint_requested;
+void cli_catch_savepoint_signal(void);
+
 /* Counts SIGINT and SIGTERM in cli_stop_requested instead of dying of them. */
 void cli_catch_stop_signals(void);
 

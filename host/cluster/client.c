@@ -14,6 +14,7 @@
 
 #include "addict.h"
 #include "err.h"
+#include "resume.h"
 #include "inbox.h"
 #include "ingest.h"
 #include "jointab.h"
@@ -61,6 +62,10 @@ struct snaps {
 struct client {
     const sl_client_opts *o;
     uint32_t n, job_id;
+    /* node d's job instance runs on node host[d] under job id jid[d]: d and job_id, or, once
+     * node d failed and a survivor plays it (sl_client_recovery.host), that survivor and an id
+     * of its own, so that the survivor tells its two instances apart */
+    uint32_t host[SL_NODES_MAX], jid[SL_NODES_MAX];
     sl_netctx *net;
     void *zctx; /* sl_netctx_zmq(net) */
     sl_poller *poller;
@@ -79,7 +84,6 @@ struct client {
     const sl_partmap *map;
     sl_rec *part;
     size_t *npart;
-    uint32_t stream;
     sl_pipeline_report *rep;
     uint64_t polls;
     sl_addict *dict; /* ids for the sink; filled by the nodes (SL_MSG_DICT) when they ingest */
@@ -90,6 +94,7 @@ struct client {
     char ckpt_dir[4096];    /* the job's checkpoint.dir, absolute */
     struct barrier {
         uint64_t id, acked; /* acked: bit d, node d wrote it */
+        int savepoint;      /* asked for by a savepoint request: copied once complete */
         sl_source_stats at;
         uint64_t types[4];
     } pend[8];
@@ -99,6 +104,24 @@ struct client {
 };
 
 /* Appends n rows copied from `r` (any alignment: a frame's payload). */
+/* Node d's stream of the first stage. */
+static uint32_t stream_of(const struct client *c, uint32_t d)
+{
+    return sl_job_stream(c->jid[d], 0);
+}
+
+/* The node whose job instance runs under job id `job` on node `source` (a lease's sender), or
+ * UINT32_MAX. */
+static uint32_t node_of(const struct client *c, uint32_t source, uint32_t job)
+{
+    if (source < c->n && c->jid[source] == job && c->host[source] == source)
+        return source;
+    for (uint32_t d = 0; d < c->n; d++)
+        if (c->jid[d] == job && c->host[d] == source)
+            return d;
+    return UINT32_MAX;
+}
+
 static int rows_add(struct rows *v, const void *r, size_t n)
 {
     if (n == 0)
@@ -147,6 +170,30 @@ static int check_layout(const sl_columns *cols, int32_t windowed)
 
 static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len);
 
+/* Checkpoint rec->ckpt_id is complete: the client's part goes beside the nodes' (resume.h), and
+ * a savepoint's copy is made. A failure is said and counted; the run goes on. */
+static void client_point(struct client *c, int savepoint)
+{
+    sl_client_recovery *rec = c->o->rec;
+    char why[1200];
+    if (sl_resume_write(c->ckpt_dir, c->o->po->topo, c->n, rec, why, sizeof why)) {
+        fprintf(stderr, "sluice: checkpoint %" PRIu64 ": the client's part: %s\n", rec->ckpt_id,
+                why);
+        rec->failed++;
+        return;
+    }
+    if (!savepoint)
+        return;
+    char to[4400];
+    snprintf(to, sizeof to, "%s/savepoints", c->ckpt_dir);
+    mkdir(to, 0755);
+    snprintf(to, sizeof to, "%s/savepoints/sp-%" PRIu64, c->ckpt_dir, rec->ckpt_id);
+    if (sl_resume_copy(c->ckpt_dir, rec->ckpt_id, c->n, to, why, sizeof why))
+        fprintf(stderr, "sluice: savepoint %" PRIu64 " failed: %s\n", rec->ckpt_id, why);
+    else
+        fprintf(stderr, "sluice: savepoint %" PRIu64 " written to %s\n", rec->ckpt_id, to);
+}
+
 /* Node `node` wrote (or could not write) the checkpoint of an SL_MSG_CKPT_DONE payload; once
  * every node has written one, it is the recovery's newest, with the source's offset at its
  * barrier, and the barriers before it are forgotten. */
@@ -176,6 +223,7 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             return;
         rec->ckpt_id = id;
         rec->at = b->at;
+        rec->restore_dir[0] = '\0';
         for (uint64_t seg = rec->log_gc; c->logging && seg < id; seg++) {
             char path[4400];
             log_path(c, seg, path, sizeof path);
@@ -185,6 +233,7 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             rec->log_gc = id;
         memcpy(rec->types, b->types, sizeof rec->types);
         rec->written++;
+        client_point(c, b->savepoint);
         uint32_t k = 0; /* keep only the later barriers */
         for (uint32_t j = 0; j < c->npend; j++)
             if (c->pend[j].id > id)
@@ -203,9 +252,12 @@ static int send_barrier(struct client *c)
     uint64_t every = (uint64_t)c->o->po->topo->checkpoint.every_ms * 1000;
     /* none while the ingest log is sent again: a checkpoint completed then would remove the
      * segments not yet sent */
-    if (!rec || !every || !c->src || c->replaying || now - c->last_barrier_us < every ||
+    int asked = rec && c->o->savepoint && *c->o->savepoint > rec->savepoints_seen;
+    if (!rec || !every || !c->src || c->replaying || (now - c->last_barrier_us < every && !asked) ||
         c->npend == sizeof c->pend / sizeof c->pend[0])
         return 0;
+    if (asked)
+        rec->savepoints_seen = *c->o->savepoint;
     c->last_barrier_us = now;
     if (rec->next_id <= rec->ckpt_id)
         rec->next_id = rec->ckpt_id + 1;
@@ -223,13 +275,14 @@ static int send_barrier(struct client *c)
         rec->log_seg = b->id;
     }
     b->acked = 0;
+    b->savepoint = asked;
     sl_source_get_stats(c->src, &b->at);
     memcpy(b->types, c->rep->engine.type_counts, sizeof b->types);
     unsigned char id[16];
     sl_le_put(id, b->id, 8);
     sl_le_put(id + 8, rec->ckpt_id, 8); /* the nodes keep it: a recovery loads it */
     for (uint32_t d = 0; d < c->n; d++)
-        if (sl_outbox_control(c->to[d], SL_MSG_BARRIER, c->stream, id, 16))
+        if (sl_outbox_control(c->to[d], SL_MSG_BARRIER, stream_of(c, d), id, 16))
             return SL_ENOMEM;
     return 0;
 }
@@ -399,7 +452,7 @@ static int receive(struct client *c)
     int r;
     while ((r = sl_inbox_recv(c->results, &f)) == 1) {
         const sl_frame_hdr *h = &f.h;
-        if (sl_stream_job(h->stream) != c->job_id || (h->source >= c->n)) {
+        if (h->source >= c->n || sl_stream_job(h->stream) != c->jid[h->source]) {
             c->stale++;
             continue;
         }
@@ -482,18 +535,22 @@ static void receive_ctl(struct client *c)
     uint64_t now = sl_net_now_us();
     for (int k = 0; k < 1024 && sl_inbox_recv(c->ctl, &f) == 1; k++) {
         const sl_frame_hdr *h = &f.h;
+        if (h->kind == SL_MSG_LEASE) { /* from a node's agent: its own id, the instance's job */
+            uint32_t d = node_of(c, h->source, sl_stream_job(h->stream));
+            if (d < c->n)
+                c->heard_us[d] = now;
+            continue;
+        }
         if (h->source >= c->n)
             continue;
         if (h->kind == SL_FRAME_ACK) {
             sl_ack a[SL_ACK_MAX];
             long n = sl_ack_decode(f.payload, h->payload_len, a);
             for (long i = 0; i < n; i++)
-                if (sl_stream_job(a[i].stream) == c->job_id)
+                if (sl_stream_job(a[i].stream) == c->jid[h->source])
                     sl_outbox_ack(c->to[h->source], a[i].stream, a[i].next);
             if (n > 0)
                 c->heard_us[h->source] = now;
-        } else if (h->kind == SL_MSG_LEASE && sl_stream_job(h->stream) == c->job_id) {
-            c->heard_us[h->source] = now;
         }
     }
 }
@@ -528,7 +585,7 @@ static int send_acks(struct client *c, uint64_t now)
 static int admit_results(void *ud, const sl_frame_hdr *h)
 {
     struct client *c = ud;
-    return c->job_id && sl_stream_job(h->stream) == c->job_id && h->source < c->n;
+    return c->job_id && h->source < c->n && sl_stream_job(h->stream) == c->jid[h->source];
 }
 
 static int admit_none(void *ud, const sl_frame_hdr *h)
@@ -567,7 +624,7 @@ static int service(struct client *c, int wait_ms)
     if (now - c->last_lease_us >= (uint64_t)SL_LEASE_EVERY_MS * 1000) {
         c->last_lease_us = now;
         for (uint32_t d = 0; d < c->n; d++)
-            sl_outbox_send_now(c->ctl_to[d], SL_MSG_LEASE, sl_job_stream(c->job_id, 0), NULL, 0);
+            sl_outbox_send_now(c->ctl_to[d], SL_MSG_LEASE, stream_of(c, d), NULL, 0);
     }
     return rc;
 }
@@ -598,7 +655,7 @@ static int check_alive_(struct client *c)
     for (uint32_t d = 0; d < c->n; d++) {
         if (c->done_from[d] || now - c->heard_us[d] <= limit)
             continue;
-        const sl_node_addr *a = &c->o->cl->nodes[d];
+        const sl_node_addr *a = &c->o->cl->nodes[c->host[d]];
         snprintf(c->msg, c->msglen,
                  "node %u (%s:%u) has been silent for %.1f s (net.liveness_ms %d): it died, hung "
                  "or was cut off; the job failed",
@@ -674,7 +731,7 @@ static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_
         c->rep->engine.type_counts[recs[i].type & 3]++;
     }
     for (uint32_t d = 0; d < c->n; d++) {
-        if (c->npart[d] && sl_outbox_put(c->to[d], c->stream, SL_SCHEMA_REC, sizeof(sl_rec),
+        if (c->npart[d] && sl_outbox_put(c->to[d], stream_of(c, d), SL_SCHEMA_REC, sizeof(sl_rec),
                                          c->part + (size_t)d * CHUNK, c->npart[d])) {
             snprintf(msg, msglen, "out of memory queueing records for node %u", d);
             return SL_ENOMEM;
@@ -862,7 +919,7 @@ static int connect_nodes(struct client *c, int ctl)
 {
     for (uint32_t d = 0; d < c->n; d++) {
         char ep[300];
-        const sl_node_addr *a = &c->o->cl->nodes[d];
+        const sl_node_addr *a = &c->o->cl->nodes[c->host[d]];
         snprintf(ep, sizeof ep, "tcp://%s:%u", a->host, a->port);
         int rc = sl_outbox_new(c->zctx, ep, SL_CLIENT_SOURCE, &c->o->cl->net, &c->to[d], c->msg,
                                c->msglen);
@@ -901,8 +958,7 @@ static void cancel_job(struct client *c)
     for (int tries = 0; tries < 30 && left; tries++) {
         for (uint32_t d = 0; d < c->n; d++)
             if (!sent[d] && c->ctl_to[d] &&
-                sl_outbox_send_now(c->ctl_to[d], SL_MSG_CANCEL, sl_job_stream(c->job_id, 0), NULL,
-                                   0) == 0) {
+                sl_outbox_send_now(c->ctl_to[d], SL_MSG_CANCEL, stream_of(c, d), NULL, 0) == 0) {
                 sent[d] = 1;
                 left--;
             }
@@ -913,9 +969,17 @@ static void cancel_job(struct client *c)
 
 int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen)
 {
+    return sl_client_ping_some(cl, timeout_ms, pids, NULL, msg, msglen);
+}
+
+int sl_client_ping_some(const sl_cluster_cfg *cl, int timeout_ms, long *pids, int *answered,
+                        char *msg, size_t msglen)
+{
     sl_client_opts o = {.cl = cl, .quiet = 1};
     sl_client_report crep;
     struct client c = {.o = &o, .n = cl->nnodes, .crep = &crep, .msg = msg, .msglen = msglen};
+    for (uint32_t d = 0; d < c.n; d++)
+        c.host[d] = d;
     char ep[512];
     int rc = SL_ENOMEM, ready[SL_NODES_MAX] = {0};
     long pid_of[SL_NODES_MAX] = {0}, foreign_pid = 0;
@@ -983,6 +1047,8 @@ int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *m
     }
     if (pids)
         memcpy(pids, pid_of, (size_t)c.n * sizeof *pids);
+    if (answered)
+        memcpy(answered, ready, (size_t)c.n * sizeof *answered);
 out:
     teardown(&c); /* unsent HELLOs to absent nodes are dropped, not lingered on */
     return rc;
@@ -1008,6 +1074,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     memset(crep, 0, sizeof *crep);
     memset(&job, 0, sizeof job);
     crep->nodes = c.n;
+    for (uint32_t d = 0; d < c.n; d++)
+        c.host[d] = o->rec && o->rec->host_set ? o->rec->host[d] : d;
     msg[0] = '\0';
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1015,7 +1083,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
     if (po->resume_from) {
-        snprintf(msg, msglen, "--from is not supported on a cluster yet (docs/fault-tolerance.md)");
+        snprintf(msg, msglen, "--from on a cluster needs checkpoints (checkpoint.every_ms)");
         return SL_EUNSUPPORTED;
     }
     if (t->checkpoint.every_ms) {
@@ -1082,6 +1150,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         }
         snprintf(job.topo.checkpoint.dir, sizeof job.topo.checkpoint.dir, "%s", abs);
         job.restore_id = rec->ckpt_id;
+        job.epoch = rec->epoch;
+        snprintf(job.restore_dir, sizeof job.restore_dir, "%s", rec->restore_dir);
         snprintf(c.ckpt_dir, sizeof c.ckpt_dir, "%s", abs);
     }
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -1107,23 +1177,49 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         rc = SL_ERANGE;
         goto out;
     }
-    c.job_id = o->job_id ? o->job_id & 0xffffffu
-                         : ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec) & 0xffffffu;
+    /* Each attempt (epoch) of a recovered run has a job id of its own: what a node of an
+     * earlier attempt still sends (back from a pause) is not taken for this one's. */
+    c.job_id = o->job_id && !(rec && rec->epoch)
+                   ? o->job_id & 0xffffffu
+                   : ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec ^
+                      (rec ? rec->epoch * 0x9e3779b9u : 0)) &
+                         0xffffffu;
     if (c.job_id == 0)
         c.job_id = 1;
     uint32_t stream = sl_job_stream(c.job_id, 0);
-    for (uint32_t d = 0; d < c.n; d++)
-        if (sl_outbox_control(c.to[d], SL_MSG_JOB, stream, jobbuf, joblen)) {
-            rc = SL_ENOMEM;
-            goto out;
+    for (uint32_t d = 0; d < c.n; d++) {
+        if (c.host[d] == d) {
+            c.jid[d] = c.job_id;
+            if (sl_outbox_control(c.to[d], SL_MSG_JOB, stream, jobbuf, joblen)) {
+                rc = SL_ENOMEM;
+                goto out;
+            }
+            continue;
         }
+        /* a survivor plays node d: the same job, as node d, under an id of its own */
+        unsigned char *own = NULL;
+        size_t ownlen = 0;
+        c.jid[d] = (c.job_id + 0x10001u * (d + 1)) & 0xffffffu;
+        if (c.jid[d] == 0)
+            c.jid[d] = 1;
+        job.self = d + 1;
+        rc = sl_job_encode(&job, &own, &ownlen);
+        job.self = 0;
+        if (rc == 0 && sl_outbox_control(c.to[d], SL_MSG_JOB, stream_of(&c, d), own, ownlen))
+            rc = SL_ENOMEM;
+        free(own);
+        if (rc)
+            goto out;
+        if (!o->quiet)
+            fprintf(stderr, "sluice: node %u (%s:%u) plays node %u, which failed\n", c.host[d],
+                    o->cl->nodes[c.host[d]].host, o->cl->nodes[c.host[d]].port, d);
+    }
     c.last_turn_us = sl_net_now_us();
     for (uint32_t d = 0; d < c.n; d++)
         c.heard_us[d] = c.last_turn_us;
     c.map = map;
     c.part = part;
     c.npart = npart;
-    c.stream = stream;
     c.rep = rep;
     c.dict = dict;
     if (on_nodes) {
@@ -1167,7 +1263,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if ((rc = sl_ingest_run(&in, buf, CHUNK, NULL, msg, msglen)))
             goto out;
         for (uint32_t d = 0; d < c.n; d++)
-            if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream, NULL, 0)) {
+            if (sl_outbox_control(c.to[d], SL_FRAME_EOS, stream_of(&c, d), NULL, 0)) {
                 rc = SL_ENOMEM;
                 goto out;
             }

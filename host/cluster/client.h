@@ -14,6 +14,7 @@
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,17 @@ typedef struct sl_client_recovery {
     int log_fd;       /* the open segment (-1: none yet) */
     uint64_t log_seg; /* its index: the barrier its records follow (0: the start) */
     uint64_t log_gc;  /* segments below this were removed */
+    /* Failover (docs/fault-tolerance.md): the attempt (epoch: 0, then one more per recovery; each
+     * runs under a job id of its own, which fences off a node of an earlier attempt that comes
+     * back), and with host_set, the node that plays each node: host[d] == d, or a survivor that
+     * takes over node d's partitions and state (only for one-stage jobs fed by the client) */
+    uint32_t epoch;
+    int host_set;
+    uint32_t host[SL_NODES_MAX];
+    /* where the nodes read checkpoint ckpt_id from when it is not in checkpoint.dir (a savepoint
+     * given with --from); cleared once a checkpoint of this run is complete */
+    char restore_dir[4096];
+    int savepoints_seen; /* savepoint requests handled (sl_client_opts.savepoint) */
 } sl_client_recovery;
 
 typedef struct sl_client_opts {
@@ -83,6 +95,10 @@ typedef struct sl_client_opts {
     sl_client_rows_fn on_rows; /* NULL = none */
     void *rows_ud;
     sl_client_recovery *rec; /* checkpoints and recovery; NULL: refused */
+    /* savepoint requests (SIGUSR1 of a job's driver, `sluice job savepoint`): each time it grows,
+     * a barrier goes out at once, and once every node has written it, the checkpoint is copied
+     * to checkpoint.dir/savepoints/sp-ID (resume.h), said on stderr. NULL: none. */
+    volatile sig_atomic_t *savepoint;
 } sl_client_opts;
 
 typedef struct sl_client_report {
@@ -109,5 +125,10 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
  * (pids: NULL, or cl->nnodes entries); SL_ECONFLICT when a process of another cluster answered
  * at one of the file's addresses; SL_EIO when some did not answer. msg says which. */
 int sl_client_ping(const sl_cluster_cfg *cl, int timeout_ms, long *pids, char *msg, size_t msglen);
+
+/* As sl_client_ping, but also says which nodes answered (answered[i]: 1 or 0, cl->nnodes
+ * entries): SL_EIO then means some did not. */
+int sl_client_ping_some(const sl_cluster_cfg *cl, int timeout_ms, long *pids, int *answered,
+                        char *msg, size_t msglen);
 
 #endif

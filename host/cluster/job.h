@@ -55,6 +55,16 @@ typedef struct sl_job {
     /* checkpoints (topo.checkpoint.every_ms > 0): each node writes its state at each barrier to
      * topo.checkpoint.dir/node-ID/; restore_id > 0: load that checkpoint's state first */
     uint64_t restore_id;
+    /* where restore_id is read from: DIR/node-ID/ckpt-N with DIR this (a savepoint's folder), or
+     * topo.checkpoint.dir when empty */
+    char restore_dir[4096];
+    /* the node this job instance plays: 0 = the receiving node itself; k + 1 = node k, whose
+     * partitions it took over after node k failed (docs/fault-tolerance.md, "Failover") */
+    uint32_t self;
+    /* the attempt of the run this job belongs to (0, then one more after each recovery): each
+     * attempt runs under its own job id, so frames of an earlier attempt (a node back from a
+     * pause) are rejected; said in the node's log lines */
+    uint32_t epoch;
     char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
     size_t join_len[SL_STAGES_MAX];
 } sl_job;

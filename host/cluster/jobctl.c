@@ -56,6 +56,7 @@ int sl_jobctl_encode(const sl_jobctl_req *r, unsigned char **buf, size_t *len)
     put_str(&w, r->verb);
     put_str(&w, r->arg);
     if (strcmp(r->verb, "submit") == 0) {
+        put_str(&w, r->from);
         put(&w, r->topo, r->topo_len);
         for (uint32_t i = 0; i < r->nfiles && i < SL_JOBCTL_FILES; i++) {
             put_str(&w, r->fname[i]);
@@ -111,7 +112,8 @@ int sl_jobctl_decode(const unsigned char *p, size_t len, sl_jobctl_req *r, char 
         return SL_EPARSE;
     }
     if (strcmp(r->verb, "submit") == 0) {
-        if (get(p, len, &off, &r->topo, &r->topo_len)) {
+        if (get_str(p, len, &off, r->from, sizeof r->from) ||
+            get(p, len, &off, &r->topo, &r->topo_len)) {
             snprintf(err, errlen, "a submitted job without its topology");
             return SL_EPARSE;
         }

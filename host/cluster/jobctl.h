@@ -7,8 +7,9 @@
  * it names, as HELLO is: the endpoint must be on the address the command came from.
  *
  * Payload of a command, every field a little-endian u32 length and that many bytes: the reply
- * endpoint, the verb ("submit", "list", "status", "stop", "cancel"), its argument (a job id, or
- * for submit the topology's file name), then for submit the topology's YAML text and any number
+ * endpoint, the verb ("submit", "list", "status", "stop", "cancel", "savepoint"), its argument (a
+ * job id, or for submit the topology's file name), then for submit the savepoint to start from
+ * ("" for none), the topology's YAML text and any number
  * of (relative file name, text) pairs: join tables to write next to it. A reply is one byte,
  * '0' (done) or '1' (refused), then the text to show.
  *
@@ -27,6 +28,7 @@ typedef struct sl_jobctl_req {
     char endpoint[512];
     char verb[16];
     char arg[256];
+    char from[1024];  /* submit: --from SAVEPOINT, a folder on node 0's machine ("": none) */
     const char *topo; /* submit: the topology's text (not NUL-terminated), topo_len bytes */
     size_t topo_len;
     uint32_t nfiles;

@@ -168,6 +168,24 @@ int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen)
     return restarted;
 }
 
+int sl_launch_fence(sl_launch *l, const int *answered)
+{
+    int killed = 0;
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (l->c[i].exited || answered[l->c[i].id])
+            continue;
+        kill(l->c[i].pid, SIGKILL);
+        int st;
+        if (waitpid(l->c[i].pid, &st, 0) == l->c[i].pid) {
+            l->c[i].exited = 1;
+            l->c[i].status = st;
+        }
+        killed++;
+    }
+    return killed;
+}
+
 uint32_t sl_launch_count(const sl_launch *l)
 {
     return l->n;

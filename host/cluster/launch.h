@@ -31,6 +31,11 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
  * number restarted, with a line per node in msg ("" when none). */
 int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen);
 
+/* Fences the node processes that did not answer (answered[id] == 0; a paused or hung one): each
+ * gets SIGKILL and is reaped, so that it can never act again and sl_launch_restart_dead starts
+ * a new one. Returns the number killed. */
+int sl_launch_fence(sl_launch *l, const int *answered);
+
 /* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now (another
  * process may still take one before it is used). */
 int sl_ports_free(unsigned base, unsigned count);

@@ -90,6 +90,7 @@ struct slot {
     struct node *nd;
     int active, finishing;
     uint32_t job_id, stages;
+    uint32_t self; /* the node this job instance plays: nd->id, or a failed node's (job.self) */
     sl_job job;
     sl_jointab *joins[SL_STAGES_MAX];
     sl_chain *chain;
@@ -630,9 +631,9 @@ static void refuse_job(struct node *nd, const sl_frame *f, const char *why)
  * more than the whole. Each node's state table then holds about its share, so a cluster's memory
  * per node (and the time to clear a fresh table, which dominates a small job's start) falls as
  * nodes are added. */
-static uint64_t node_capacity(const struct node *nd, uint64_t cap)
+static uint64_t node_capacity(const struct node *nd, uint32_t self, uint64_t cap)
 {
-    double p = (double)sl_partmap_owned(nd->map, nd->id) / (double)sl_partmap_nparts(nd->map);
+    double p = (double)sl_partmap_owned(nd->map, self) / (double)sl_partmap_nparts(nd->map);
     double mean = (double)cap * p;
     double v = mean + 6.0 * sqrt(mean * (1.0 - p)) + 1024.0;
     return v >= (double)cap ? cap : (uint64_t)v;
@@ -640,17 +641,18 @@ static uint64_t node_capacity(const struct node *nd, uint64_t cap)
 
 /* ---- checkpoints (topo.checkpoint, the client's barriers) ------------------------------------ */
 
-/* This node's checkpoint directory of the job: DIR/node-ID. */
-static void ckpt_dir(const struct slot *sl, char *buf, size_t len)
+/* The checkpoint directory of the node this job instance plays: DIR/node-ID (DIR: root, or the
+ * job's checkpoint.dir when NULL). */
+static void ckpt_dir(const struct slot *sl, const char *root, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/node-%u", sl->job.topo.checkpoint.dir, sl->nd->id);
+    snprintf(buf, len, "%s/node-%u", root ? root : sl->job.topo.checkpoint.dir, sl->self);
 }
 
 /* Loads checkpoint job.restore_id of this node into the chain. Returns 0 or an sl_err with err. */
 static int restore_state(struct slot *sl, char *err, size_t errlen)
 {
     char dir[4200], path[4400], why[1200];
-    ckpt_dir(sl, dir, sizeof dir);
+    ckpt_dir(sl, sl->job.restore_dir[0] ? sl->job.restore_dir : NULL, dir, sizeof dir);
     sl_ckpt_path(path, sizeof path, dir, sl->job.restore_id);
     sl_ckpt *c = NULL;
     int rc = sl_ckpt_open(path, &c, err, errlen);
@@ -666,8 +668,8 @@ static int restore_state(struct slot *sl, char *err, size_t errlen)
     }
     sl_ckpt_close(&c);
     if (rc == 0)
-        logf_(sl->nd, "job %u: state restored from checkpoint %" PRIu64, sl->job_id,
-              sl->job.restore_id);
+        logf_(sl->nd, "job %u: state of node %u restored from checkpoint %" PRIu64, sl->job_id,
+              sl->self, sl->job.restore_id);
     return rc;
 }
 
@@ -686,7 +688,7 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
         return rc;
     }
     char dir[4200], why[1024];
-    ckpt_dir(sl, dir, sizeof dir);
+    ckpt_dir(sl, NULL, dir, sizeof dir);
     sl_ckpt_section sec[] = {{"state", img, len}};
     int ok = mkdir(sl->job.topo.checkpoint.dir, 0755) == 0 || errno == EEXIST;
     if (!ok)
@@ -917,6 +919,14 @@ static void start_job(struct node *nd, const sl_frame *f)
                  job->cluster_id, nd->cluster_id);
         rc = SL_EPARSE;
     }
+    if (rc == 0 && job->self &&
+        (job->self > nd->n || job->topo.nnext || job->topo.source.ingest == SL_INGEST_NODES)) {
+        snprintf(err, sizeof err,
+                 "it asks this node to play node %u: possible for a one-stage job fed by its "
+                 "client, among %u nodes",
+                 job->self - 1, nd->n);
+        rc = SL_EPARSE;
+    }
     if (rc) {
         logf_(nd, "refused a job from %s: %s", f->peer && *f->peer ? f->peer : "?", err);
         if (ep_ok) {
@@ -932,6 +942,7 @@ static void start_job(struct node *nd, const sl_frame *f)
     sl->active = 1;
     sl->finishing = 0;
     sl->job_id = sl_stream_job(stream0);
+    sl->self = job->self ? job->self - 1 : nd->id;
     sl->stages = 1 + job->topo.nnext;
     memset(sl->eos_mask, 0, sizeof sl->eos_mask);
     memset(sl->finished, 0, sizeof sl->finished);
@@ -939,9 +950,9 @@ static void start_job(struct node *nd, const sl_frame *f)
     memset(&sl->rep, 0, sizeof sl->rep);
     sl->msg[0] = '\0';
     sl->t0_us = sl->last_lease_us = sl_net_now_us();
-    if (sl_outbox_new(nd->zctx, job->result_endpoint, nd->id, &nd->cl->net, &sl->client, err,
+    if (sl_outbox_new(nd->zctx, job->result_endpoint, sl->self, &nd->cl->net, &sl->client, err,
                       sizeof err) ||
-        sl_outbox_new(nd->zctx, job->control_endpoint, nd->id, &nd->cl->net, &sl->client_ctl, err,
+        sl_outbox_new(nd->zctx, job->control_endpoint, sl->self, &nd->cl->net, &sl->client_ctl, err,
                       sizeof err)) {
         logf_(nd, "job %u: %s", sl->job_id, err);
         end_job(sl, 0);
@@ -958,9 +969,9 @@ static void start_job(struct node *nd, const sl_frame *f)
             return;
         }
     }
-    job->topo.pe.capacity = node_capacity(nd, job->topo.pe.capacity);
+    job->topo.pe.capacity = node_capacity(nd, sl->self, job->topo.pe.capacity);
     for (uint32_t i = 0; i < job->topo.nnext; i++)
-        job->topo.next[i].pe.capacity = node_capacity(nd, job->topo.next[i].pe.capacity);
+        job->topo.next[i].pe.capacity = node_capacity(nd, sl->self, job->topo.next[i].pe.capacity);
     rc = sl_chain_new(nd->dev, &job->topo, sl->joins, route, sl, to_client, sl, &sl->chain, err,
                       sizeof err);
     if (rc) {
@@ -976,8 +987,9 @@ static void start_job(struct node *nd, const sl_frame *f)
         abort_job(sl, err);
         return;
     }
-    logf_(nd, "job %u: %u stage(s), results to %s (%d job%s running)", sl->job_id, sl->stages,
-          job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s");
+    logf_(nd, "job %u: %u stage(s), epoch %u, results to %s (%d job%s running)%s", sl->job_id,
+          sl->stages, job->epoch, job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s",
+          sl->self != nd->id ? " (playing a failed node)" : "");
 }
 
 static void send_done(struct slot *sl)
@@ -986,7 +998,7 @@ static void send_done(struct slot *sl)
     sl_chain_stats cs;
     sl_chain_get_stats(sl->chain, &cs);
     sl_node_report *r = &sl->rep;
-    r->node = nd->id;
+    r->node = sl->self;
     r->stages = sl->stages;
     for (uint32_t s = 0; s < sl->stages; s++) {
         r->events_in[s] = cs.engine[s].events_in;

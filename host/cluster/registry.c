@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
 #include "sock.h"
 #include "zk.h"
@@ -58,7 +59,8 @@ struct sl_registry {
 
 static void load_jobs(sl_registry *r);
 static void load_jobs_zk(sl_registry *r);
-static int start_driver(sl_registry *r, struct rjob *j, int resume, char *out, size_t outlen);
+static int start_driver(sl_registry *r, struct rjob *j, int resume, const char *from, char *out,
+                        size_t outlen);
 static int restore_folder(const sl_registry *r, const struct rjob *j);
 
 static sl_registry *make(const char *exe, const char *cluster_path, int quiet)
@@ -352,6 +354,18 @@ static void settle(sl_registry *r, struct rjob *j, int wst)
     rlog(r, "submitted job %u %s (driver exit status %d)", j->id, state_name[j->st], j->status);
 }
 
+/* Whether job j's topology takes checkpoints (checkpoint.every_ms): its driver started again
+ * then goes on from the newest complete one (--resume); without, it starts afresh. */
+static int takes_checkpoints(const struct rjob *j)
+{
+    sl_topology *t = malloc(sizeof *t);
+    char p[4400], err[1024];
+    snprintf(p, sizeof p, "%s/topology.yaml", j->dir);
+    int yes = t && sl_config_load(p, t, err, sizeof err) == 0 && t->checkpoint.every_ms > 0;
+    free(t);
+    return yes;
+}
+
 void sl_registry_poll(sl_registry *r)
 {
     uint64_t now = sl_net_now_us();
@@ -366,13 +380,17 @@ void sl_registry_poll(sl_registry *r)
             if (now < j->restart_at_us)
                 continue;
             j->restart_at_us = 0;
-            if (restore_folder(r, j) || start_driver(r, j, 1, why, sizeof why)) {
+            int resume = 0;
+            if (restore_folder(r, j) ||
+                start_driver(r, j, resume = takes_checkpoints(j), NULL, why, sizeof why)) {
                 j->st = FAILED;
                 j->status = -1;
                 j->ended = time(NULL);
                 rlog(r, "job %u could not be started again", j->id);
             } else {
-                rlog(r, "job %u (%s) started again (--resume): driver pid %ld", j->id, j->topo,
+                rlog(r, "job %u (%s) started again, %s: driver pid %ld", j->id, j->topo,
+                     resume ? "from its newest complete checkpoint (--resume)"
+                            : "from its beginning (it takes no checkpoints)",
                      (long)j->pid);
             }
             save_state(r, j);
@@ -532,17 +550,26 @@ static struct rjob *new_slot(sl_registry *r)
 }
 
 /* Starts j's driver in its folder (resume: with --resume, a job started again by a new
- * coordinator). Returns 0 with j->pid set, or SL_EIO with the reason in out. */
-static int start_driver(sl_registry *r, struct rjob *j, int resume, char *out, size_t outlen)
+ * coordinator; from: --from SAVEPOINT, NULL or "" for none). Returns 0 with j->pid set, or
+ * SL_EIO with the reason in out. */
+static int start_driver(sl_registry *r, struct rjob *j, int resume, const char *from, char *out,
+                        size_t outlen)
 {
     char idtext[16], log[4400], so[4400], prog[4400];
     snprintf(idtext, sizeof idtext, "%u", j->id);
     snprintf(log, sizeof log, "%s/log", j->dir);
     snprintf(so, sizeof so, "%s/stdout", j->dir);
     snprintf(prog, sizeof prog, "%s/progress", j->dir);
-    char *argv[] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
-                    "--job-id", idtext, "--progress-file", prog,        resume ? "--resume" : NULL,
-                    NULL};
+    char *argv[14] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
+                      "--job-id", idtext, "--progress-file", prog};
+    int argc = 9;
+    if (from && from[0]) {
+        argv[argc++] = "--from";
+        argv[argc++] = (char *)from;
+    }
+    if (resume)
+        argv[argc++] = "--resume";
+    argv[argc] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -553,7 +580,10 @@ static int start_driver(sl_registry *r, struct rjob *j, int resume, char *out, s
         /* the child of a threaded process: async-signal-safe calls only, until exec */
         sigset_t none;
         sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL); /* the node blocks SIGINT and SIGTERM */
+        /* the node blocks SIGINT and SIGTERM; SIGUSR1 (a savepoint) stays blocked until the
+         * driver has its handler, so that an early one waits instead of killing it */
+        sigaddset(&none, SIGUSR1);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -670,7 +700,7 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
         }
     if (r->zk)
         keep_files_zk(r, j, q);
-    if (start_driver(r, j, 0, out, outlen)) {
+    if (start_driver(r, j, 0, q->from, out, outlen)) {
         save_state(r, j);
         j->id = 0;
         return SL_EIO;
@@ -779,8 +809,9 @@ static void load_jobs_zk(sl_registry *r)
              k == 1 ? "" : "s", path, restarted, r->restart_delay_ms);
 }
 
-/* The last non-empty line of the job's log into buf ("" when none). */
-static void last_line(const struct rjob *j, char *buf, size_t len)
+/* The last line of the job's log that starts with `prefix` ("": the last non-empty one) into
+ * buf ("" when none), from the log's last 64 KiB. */
+static void last_line(const struct rjob *j, const char *prefix, char *buf, size_t len)
 {
     char p[4400];
     buf[0] = '\0';
@@ -788,7 +819,7 @@ static void last_line(const struct rjob *j, char *buf, size_t len)
     FILE *f = fopen(p, "rb");
     if (!f)
         return;
-    char tail[1000];
+    static char tail[65536];
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
     long from = sz > (long)sizeof tail - 1 ? sz - (long)sizeof tail + 1 : 0;
@@ -798,8 +829,17 @@ static void last_line(const struct rjob *j, char *buf, size_t len)
     while (n && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
         n--;
     tail[n] = '\0';
-    char *nl = strrchr(tail, '\n');
-    snprintf(buf, len, "%s", nl ? nl + 1 : tail);
+    for (;;) {
+        char *nl = strrchr(tail, '\n');
+        const char *line = nl ? nl + 1 : tail;
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            snprintf(buf, len, "%.1000s", line);
+            return;
+        }
+        if (!nl)
+            return;
+        *nl = '\0';
+    }
 }
 
 /* What the driver last wrote to its progress file (the `--progress-file` of sluice run). */
@@ -869,7 +909,9 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         when(j->started, t, sizeof t);
         if (!alive(j))
             when(j->ended, e, sizeof e);
-        last_line(j, line, sizeof line);
+        char sp[1024];
+        last_line(j, "", line, sizeof line);
+        last_line(j, "sluice: savepoint ", sp, sizeof sp);
         size_t o = (size_t)snprintf(out, outlen, "job %u: %s\ntopology: %s\nstarted: %s\n", j->id,
                                     state_name[j->st], j->topo, t);
         if (alive(j) && j->pid == 0)
@@ -905,8 +947,24 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         }
         if (o < outlen)
             o += (size_t)snprintf(out + o, outlen - o, "folder: %s (log, stdout)\n", j->dir);
+        if (o < outlen && sp[0])
+            o += (size_t)snprintf(out + o, outlen - o, "last savepoint: %s\n", sp + 7);
         if (o < outlen && line[0])
             snprintf(out + o, outlen - o, "last log line: %s\n", line);
+        return 0;
+    }
+    if (strcmp(q->verb, "savepoint") == 0) {
+        if (!alive(j) || j->st != RUNNING || j->pid == 0) {
+            snprintf(out, outlen, "job %u is %s: no savepoint", j->id,
+                     j->pid == 0 && alive(j) ? "waiting to start again" : state_name[j->st]);
+            return SL_ECONFLICT;
+        }
+        kill(j->pid, SIGUSR1);
+        rlog(r, "submitted job %u: savepoint requested", j->id);
+        snprintf(out, outlen,
+                 "job %u: savepoint requested: its driver takes a checkpoint now and says where "
+                 "it copied it in its log\n",
+                 j->id);
         return 0;
     }
     int cancel = strcmp(q->verb, "cancel") == 0;

@@ -38,7 +38,8 @@ int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_reg
  * "node"; written again by sl_registry_poll when ZooKeeper was unreachable), with the topology
  * in ROOT/jobs/ID/topology and its files in ROOT/jobs/ID/file-K. Reads the jobs recorded there
  * (the JOBS_MAX newest): those recorded as running lost their driver with the coordinator
- * before and are started again here, with --resume, restart_delay_ms later (the nodes drop the
+ * before and are started again here (with --resume when their topology takes checkpoints: from
+ * the newest complete one; else from their beginning), restart_delay_ms later (the nodes drop the
  * old driver's job after net.liveness_ms; pass at least that), their folder written again from
  * ZooKeeper when this machine has none; stopping ones are lost, cancelling ones cancelled. A new
  * job's id is also one no record in ROOT/jobs has. zk stays the caller's. Returns 0 or SL_ENOMEM.

@@ -1,5 +1,6 @@
 #include "addict.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,4 +177,47 @@ int sl_addict_entry_get(const unsigned char *p, size_t len, size_t *at, uint64_t
     *idlen = (size_t)l;
     *at += 12 + (size_t)l;
     return 1;
+}
+
+int sl_addict_image(const sl_addict *d, unsigned char **out, size_t *len)
+{
+    size_t cap = 65536, at = 0, cursor = 0, idlen;
+    uint64_t key;
+    const char *id;
+    unsigned char *p = malloc(cap);
+    if (!p)
+        return SL_ENOMEM;
+    while (sl_addict_next(d, &cursor, &key, &id, &idlen)) {
+        while (!sl_addict_entry_put(p, cap, &at, key, id, idlen)) {
+            unsigned char *np = realloc(p, cap *= 2);
+            if (!np) {
+                free(p);
+                return SL_ENOMEM;
+            }
+            p = np;
+        }
+    }
+    *out = p;
+    *len = at;
+    return 0;
+}
+
+int sl_addict_load_image(sl_addict *d, const unsigned char *p, size_t len, char *msg, size_t msglen)
+{
+    size_t at = 0, idlen;
+    uint64_t key, k;
+    const char *id;
+    int r;
+    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1) {
+        int rc = sl_addict_intern(d, id, idlen, &k);
+        if (rc || k != key) {
+            snprintf(msg, msglen, "the ids do not hash to their keys");
+            return rc ? rc : SL_EPARSE;
+        }
+    }
+    if (r < 0) {
+        snprintf(msg, msglen, "the ids are cut short");
+        return SL_EPARSE;
+    }
+    return 0;
 }

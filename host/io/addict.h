@@ -50,4 +50,13 @@ int sl_addict_entry_put(unsigned char *buf, size_t cap, size_t *at, uint64_t key
 int sl_addict_entry_get(const unsigned char *p, size_t len, size_t *at, uint64_t *key,
                         const char **id, size_t *idlen);
 
+/* Every id of d as sl_addict_entry_put entries into *out (malloc'd, caller frees). Returns 0 or
+ * SL_ENOMEM. */
+int sl_addict_image(const sl_addict *d, unsigned char **out, size_t *len);
+
+/* Interns the ids of an sl_addict_image into d. Returns 0, or an sl_err with msg (SL_EPARSE: the
+ * image is cut short, or an id does not hash to its key). */
+int sl_addict_load_image(sl_addict *d, const unsigned char *p, size_t len, char *msg,
+                         size_t msglen);
+
 #endif

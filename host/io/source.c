@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "generator.h"
+#include "lebytes.h"
 #include "srcbe.h"
 
 /* ---- line sources: a reader over a file, a pipe or stdin ---------------------------------- */
@@ -379,4 +380,23 @@ void sl_source_destroy(sl_source **sp)
     (*sp)->ops->close(&(*sp)->be);
     free(*sp);
     *sp = NULL;
+}
+
+void sl_source_stats_put(const sl_source_stats *st, unsigned char *out)
+{
+    const uint64_t v[7] = {st->input.lines, st->input.records, st->input.bad, st->input.blank,
+                           st->input.bytes, st->filtered,      st->passed};
+    for (int i = 0; i < 7; i++)
+        sl_le_put(out + 8 * i, v[i], 8);
+}
+
+void sl_source_stats_get(const unsigned char *p, sl_source_stats *st)
+{
+    uint64_t v[7];
+    for (int i = 0; i < 7; i++)
+        v[i] = sl_le_get(p + 8 * i, 8);
+    memset(st, 0, sizeof *st);
+    st->input = (struct sl_reader_stats){v[0], v[1], v[2], v[3], v[4]};
+    st->filtered = v[5];
+    st->passed = v[6];
 }

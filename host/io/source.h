@@ -96,6 +96,12 @@ typedef struct sl_source_stats {
 
 void sl_source_get_stats(const sl_source *s, sl_source_stats *st);
 
+/* The counters a resume needs (the reader's five, filtered, passed) in a portable form:
+ * SL_SOURCE_STATS_BYTES little-endian bytes. get fills the rest of *st with zeros. */
+#define SL_SOURCE_STATS_BYTES 56
+void sl_source_stats_put(const sl_source_stats *st, unsigned char *out);
+void sl_source_stats_get(const unsigned char *p, sl_source_stats *st);
+
 /* 1 when the topology's source can be read again from an offset (a checkpoint's): a file that is
  * not followed. Others (stdin, zmq, tcp, a followed file, the generator) cannot yet: their events
  * would need a write-ahead log. */
