@@ -22,7 +22,9 @@
     X(CONFLICT, -14, "an address is taken by another process")                                     \
     X(TIMEOUT, -15, "device work did not finish in time")                                          \
     X(CANCELED, -16, "cancelled while waiting for the device")                                     \
-    X(EXIST, -17, "already exists")
+    X(EXIST, -17, "already exists")                                                                \
+    X(NOENT, -18, "no such entry")                                                                 \
+    X(STALE, -19, "changed by another writer meanwhile")
 
 enum sl_err {
     SL_OK = 0,

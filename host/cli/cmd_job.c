@@ -9,8 +9,10 @@
 
 #include "cli.h"
 #include "config.h"
+#include "coord.h"
 #include "err.h"
 #include "jobctl.h"
+#include "poller.h"
 
 #define FILE_MAX ((size_t)1 << 20) /* a topology or join table shipped with a job, at most */
 #define ANSWER_MS 10000            /* how long node 0 has to answer */
@@ -123,6 +125,35 @@ static int prepare_submit(const char *path, sl_jobctl_req *q, char **texts)
     return 0;
 }
 
+/* Sends the command to the job coordinator: node 0, or with zookeeper the node elected there.
+ * With zookeeper a node that does not answer (it may have died: ZooKeeper names it until its
+ * session ends) or that answers it is not the coordinator (the seat just changed) is not the
+ * end: the coordinator is looked up again, up to 3 times. Returns 0 or an sl_err (said in
+ * msg). */
+static int call(const sl_cluster_cfg *cl, sl_jobctl_req *q, int *refused, char *out, size_t outlen,
+                char *msg, size_t msglen)
+{
+    if (!cl->zk.connect[0])
+        return sl_jobctl_call(cl, 0, q, ANSWER_MS, refused, out, outlen, msg, msglen);
+    int rc = SL_EIO;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint32_t node;
+        if (attempt)
+            sl_net_sleep_ms(cl->zk.session_ms / 2);
+        if ((rc = sl_coord_find_leader(cl, ANSWER_MS, &node, msg, msglen)))
+            return rc;
+        rc = sl_jobctl_call(cl, node, q, ANSWER_MS, refused, out, outlen, msg, msglen);
+        if (rc == 0 && *refused && strstr(out, "is not the job coordinator")) {
+            sl_set_msg(msg, msglen, "%.1000s", out);
+            rc = SL_EIO;
+            continue;
+        }
+        if (rc != SL_EIO)
+            return rc;
+    }
+    return rc;
+}
+
 /* The "last savepoint:" line of job id's status into buf ("" when none or no answer). Returns
  * 1 while the job runs (or did not answer), else 0. */
 #define SAVEPOINT_MS 60000
@@ -136,7 +167,7 @@ static int savepoint_line(const sl_cluster_cfg *cl, const char *id, char *buf, s
     snprintf(q.verb, sizeof q.verb, "status");
     snprintf(q.arg, sizeof q.arg, "%s", id);
     buf[0] = '\0';
-    if (sl_jobctl_call(cl, &q, ANSWER_MS, &refused, out, sizeof out, msg, sizeof msg) || refused)
+    if (call(cl, &q, &refused, out, sizeof out, msg, sizeof msg) || refused)
         return 1; /* no answer now: ask again */
     const char *l = strstr(out, "last savepoint: ");
     if (l) {
@@ -237,7 +268,7 @@ int cmd_job(int argc, char **argv)
     if (status == 0) {
         static char out[65536];
         int refused = 0;
-        if (sl_jobctl_call(&cl, &q, ANSWER_MS, &refused, out, sizeof out, msg, sizeof msg)) {
+        if (call(&cl, &q, &refused, out, sizeof out, msg, sizeof msg)) {
             fprintf(stderr, "%s job %s: %s\n", cli_prog, verb, msg);
             status = 1;
         } else if (refused) {

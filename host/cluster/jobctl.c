@@ -138,8 +138,8 @@ int sl_jobctl_decode(const unsigned char *p, size_t len, sl_jobctl_req *r, char 
     return 0;
 }
 
-int sl_jobctl_call(const sl_cluster_cfg *cl, sl_jobctl_req *r, int timeout_ms, int *refused,
-                   char *out, size_t outlen, char *msg, size_t msglen)
+int sl_jobctl_call(const sl_cluster_cfg *cl, uint32_t node, sl_jobctl_req *r, int timeout_ms,
+                   int *refused, char *out, size_t outlen, char *msg, size_t msglen)
 {
     sl_netctx *net = NULL;
     sl_inbox *ib = NULL;
@@ -163,7 +163,13 @@ int sl_jobctl_call(const sl_cluster_cfg *cl, sl_jobctl_req *r, int timeout_ms, i
         rc = SL_EIO;
         goto out;
     }
-    snprintf(ep, sizeof ep, "tcp://%s:%u", cl->nodes[0].host, cl->nodes[0].port + SL_NODE_CTL);
+    if (node >= cl->nnodes) {
+        snprintf(msg, msglen, "node %u is not in the cluster file", node);
+        rc = SL_EINVAL;
+        goto out;
+    }
+    snprintf(ep, sizeof ep, "tcp://%s:%u", cl->nodes[node].host,
+             cl->nodes[node].port + SL_NODE_CTL);
     if ((rc = sl_outbox_new(sl_netctx_zmq(net), ep, SL_CLIENT_SOURCE, &cl->net, &ob, msg, msglen)))
         goto out;
     if ((rc = sl_jobctl_encode(r, &buf, &len)))
@@ -189,7 +195,7 @@ int sl_jobctl_call(const sl_cluster_cfg *cl, sl_jobctl_req *r, int timeout_ms, i
         sl_poller_wait(pl, 50);
         sl_frame f;
         while (sl_inbox_recv(ib, &f) == 1) {
-            if (f.h.kind != SL_MSG_JOBCTL_REPLY || f.h.source != 0 || f.h.payload_len < 1)
+            if (f.h.kind != SL_MSG_JOBCTL_REPLY || f.h.source != node || f.h.payload_len < 1)
                 continue;
             *refused = f.payload[0] != '0';
             size_t l = f.h.payload_len - 1 < outlen - 1 ? f.h.payload_len - 1 : outlen - 1;
@@ -200,8 +206,9 @@ int sl_jobctl_call(const sl_cluster_cfg *cl, sl_jobctl_req *r, int timeout_ms, i
         }
     }
     snprintf(msg, msglen,
-             "node 0 (%s:%u) did not answer within %d ms: is the cluster up (sluice cluster up)%s?",
-             cl->nodes[0].host, cl->nodes[0].port, timeout_ms,
+             "node %u (%s:%u) did not answer within %d ms: is the cluster up (sluice cluster "
+             "up)%s?",
+             node, cl->nodes[node].host, cl->nodes[node].port, timeout_ms,
              cl->net.curve ? ", and does this command read the cluster's key" : "");
 out:
     free(buf);

@@ -45,10 +45,11 @@ int sl_jobctl_encode(const sl_jobctl_req *r, unsigned char **buf, size_t *len);
 int sl_jobctl_decode(const unsigned char *p, size_t len, sl_jobctl_req *r, char *err,
                      size_t errlen);
 
-/* Sends the command `r` (its endpoint is filled here) to node 0 of `cl` and waits up to
- * timeout_ms for the answer. Returns 0 with the answer's text in out (refused: *refused = 1),
- * or SL_EIO when node 0 did not answer, with msg saying so. */
-int sl_jobctl_call(const sl_cluster_cfg *cl, sl_jobctl_req *r, int timeout_ms, int *refused,
-                   char *out, size_t outlen, char *msg, size_t msglen);
+/* Sends the command `r` (its endpoint is filled here) to node `node` of `cl` (the coordinator:
+ * node 0, or the one ZooKeeper elected, coord.h) and waits up to timeout_ms for the answer.
+ * Returns 0 with the answer's text in out (refused: *refused = 1), or SL_EIO when the node did
+ * not answer, with msg saying so. */
+int sl_jobctl_call(const sl_cluster_cfg *cl, uint32_t node, sl_jobctl_req *r, int timeout_ms,
+                   int *refused, char *out, size_t outlen, char *msg, size_t msglen);
 
 #endif

@@ -32,6 +32,7 @@
 #include "placement.h"
 #include "jobctl.h"
 #include "registry.h"
+#include "coord.h"
 #include "source.h"
 #include "ckptfile.h"
 
@@ -175,6 +176,7 @@ struct node {
     sl_ack courtesy[COURTESY_MAX];
     uint32_t ncourtesy;
     sl_registry *reg; /* node 0: the submitted jobs' drivers (registry.h); NULL elsewhere */
+    sl_coord *coord;  /* with zookeeper: membership and the coordinator's seat (coord.h) */
 
     uint64_t cluster_id; /* sl_cluster_id of this node's cluster file */
     struct reply replies[MAX_REPLIES];
@@ -1414,7 +1416,13 @@ static void handle_jobctl(struct node *nd, const sl_frame *f)
         logf_(nd, "job command not answered: %s", err);
     } else {
         int rc;
-        if (!nd->reg) {
+        if (!nd->reg && nd->coord) {
+            snprintf(out + 1, 65535,
+                     "node %u is not the job coordinator (ZooKeeper elects it; sluice job "
+                     "finds it there): ask again",
+                     nd->id);
+            rc = SL_EINVAL;
+        } else if (!nd->reg) {
             snprintf(out + 1, 65535,
                      "node %u keeps no job registry: job commands go to node 0 of the cluster "
                      "file, started by 'sluice cluster up' or 'sluice node --config FILE --id 0'",
@@ -1743,6 +1751,33 @@ static int turn(struct node *nd, char *msg, size_t msglen)
     return 0;
 }
 
+/* With ZooKeeper (coord.h): follows this node's seat as the job coordinator. Elected, it makes
+ * the registry, which starts again the jobs whose driver died with the coordinator before; the
+ * seat lost (its session expired), it abandons it: its drivers are killed, and the coordinator
+ * now elected starts them again. A stopping node leaves the election once its drivers ended. */
+static void coord_step(struct node *nd, int stopping)
+{
+    int running = nd->reg && sl_registry_running(nd->reg);
+    int lead = sl_coord_poll(nd->coord, stopping && !running);
+    if (lead && !nd->reg && !stopping) {
+        char exe[4096];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (l <= 0) {
+            logf_(nd, "cannot find the sluice executable (%s): no job registry", strerror(errno));
+            return;
+        }
+        exe[l] = '\0';
+        if (sl_registry_new_zk(exe, nd->o->cluster_path, nd->quiet, nd->id, sl_coord_zk(nd->coord),
+                               sl_coord_root(nd->coord), nd->cl->net.liveness_ms + 500, &nd->reg))
+            logf_(nd, "out of memory for the job registry");
+    } else if (!lead && nd->reg) {
+        if (running)
+            sl_registry_abandon(&nd->reg);
+        else
+            sl_registry_destroy(&nd->reg);
+    }
+}
+
 int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
 {
     const sl_cluster_cfg *cl = o->cl;
@@ -1778,7 +1813,10 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;
-    if (nd->id == 0 && o->cluster_path) {
+    if (cl->zk.connect[0] && o->cluster_path &&
+        (rc = sl_coord_new(cl, nd->id, nd->quiet, &nd->coord, msg, msglen)))
+        goto out;
+    if (nd->id == 0 && o->cluster_path && !nd->coord) {
         char exe[4096];
         ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
         if (l > 0) {
@@ -1815,6 +1853,8 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     int drained = 0;
     for (;;) {
         int s = stops(nd);
+        if (nd->coord)
+            coord_step(nd, s);
         if (s && nd->reg && !drained) {
             /* the submitted jobs' drivers stop reading and finish: their jobs end well */
             sl_registry_stop_all(nd->reg, 0);
@@ -1854,6 +1894,7 @@ out:
         if (nd->slot[i].active)
             end_job(&nd->slot[i], 0);
     sl_registry_destroy(&nd->reg); /* drivers still running are killed */
+    sl_coord_destroy(&nd->coord);  /* membership and candidacy go with the session */
     if (nd->agent.started) {
         atomic_store(&nd->agent.quit, 1);
         pthread_join(nd->agent.th, NULL);

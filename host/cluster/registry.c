@@ -18,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
 #include "sock.h"
+#include "zk.h"
 
 #define JOBS_MAX 64                       /* jobs remembered; the oldest ended one makes room */
 #define CANCEL_GRACE_US UINT64_C(5000000) /* a cancelled driver still there then gets SIGKILL */
@@ -37,6 +39,8 @@ struct rjob {
     uint64_t cancel_at_us;
     char topo[256];
     char dir[4352];
+    int zk_dirty; /* its record in ZooKeeper is behind (written again by sl_registry_poll) */
+    uint64_t restart_at_us; /* pid 0: its driver starts again (--resume) then */
 };
 
 struct sl_registry {
@@ -44,24 +48,56 @@ struct sl_registry {
     char cluster[4096];
     char state[4200]; /* cluster + ".jobs" */
     int quiet;
+    uint32_t node;             /* the node keeping this registry (0 without ZooKeeper) */
+    sl_zk *zk;                 /* with ZooKeeper: records in ZROOT/jobs/ID too; NULL without */
+    char zroot[300];           /* the cluster's root znode */
+    uint32_t restart_delay_ms; /* a new coordinator's wait before it starts drivers again */
     uint32_t next_seed;
     struct rjob job[JOBS_MAX];
     int n;
 };
 
 static void load_jobs(sl_registry *r);
+static void load_jobs_zk(sl_registry *r);
+static int start_driver(sl_registry *r, struct rjob *j, int resume, const char *from, char *out,
+                        size_t outlen);
+static int restore_folder(const sl_registry *r, const struct rjob *j);
 
-int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out)
+static sl_registry *make(const char *exe, const char *cluster_path, int quiet)
 {
     sl_registry *r = calloc(1, sizeof *r);
     if (!r)
-        return SL_ENOMEM;
+        return NULL;
     snprintf(r->exe, sizeof r->exe, "%s", exe);
     snprintf(r->cluster, sizeof r->cluster, "%s", cluster_path);
     snprintf(r->state, sizeof r->state, "%s.jobs", cluster_path);
     r->quiet = quiet;
     r->next_seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)sl_net_now_us();
+    return r;
+}
+
+int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out)
+{
+    sl_registry *r = make(exe, cluster_path, quiet);
+    if (!r)
+        return SL_ENOMEM;
     load_jobs(r);
+    *out = r;
+    return 0;
+}
+
+int sl_registry_new_zk(const char *exe, const char *cluster_path, int quiet, uint32_t node,
+                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, sl_registry **out)
+{
+    sl_registry *r = make(exe, cluster_path, quiet);
+    if (!r)
+        return SL_ENOMEM;
+    r->restart_delay_ms = restart_delay_ms;
+    r->node = node;
+    r->zk = zk;
+    snprintf(r->zroot, sizeof r->zroot, "%s", root);
+    r->next_seed ^= node * 0x9e3779b9u;
+    load_jobs_zk(r);
     *out = r;
     return 0;
 }
@@ -91,7 +127,7 @@ static void rlog(const sl_registry *r, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "node 0: ");
+    fprintf(stderr, "node %u: ", r->node);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -122,8 +158,27 @@ static int write_atomic(const char *dir, const char *name, const char *text)
     return 0;
 }
 
-/* Records j's state in its folder, where a restarted node 0 finds it (load_jobs). */
-static void save_state(const sl_registry *r, const struct rjob *j)
+/* j's record in ZooKeeper: ZROOT/jobs/ID holds the state file's lines, the folder and the node
+ * keeping it. Returns 0, or -1 (j->zk_dirty set: sl_registry_poll writes it again). */
+static int save_zk(const sl_registry *r, struct rjob *j, const char *text)
+{
+    char path[400], msg[512], rec[1400];
+    snprintf(path, sizeof path, "%s/jobs/%u", r->zroot, j->id);
+    int n = snprintf(rec, sizeof rec, "%sdir %s\nnode %u\n", text, j->dir, r->node);
+    j->zk_dirty = 1;
+    if (n < 0 || (size_t)n >= sizeof rec || sl_zk_state(r->zk) != SL_ZK_CONNECTED)
+        return -1;
+    if (sl_zk_put(r->zk, path, rec, (size_t)n, msg, sizeof msg)) {
+        rlog(r, "job %u: its record in ZooKeeper waits: %s", j->id, msg);
+        return -1;
+    }
+    j->zk_dirty = 0;
+    return 0;
+}
+
+/* Records j's state in its folder, where a restarted node 0 finds it (load_jobs), and with
+ * ZooKeeper in ZROOT/jobs/ID, where the next coordinator finds it (load_jobs_zk). */
+static void save_state(const sl_registry *r, struct rjob *j)
 {
     char topo[sizeof j->topo], text[1024];
     snprintf(topo, sizeof topo, "%s", j->topo);
@@ -133,6 +188,8 @@ static void save_state(const sl_registry *r, const struct rjob *j)
     snprintf(text, sizeof text,
              "id %u\nstate %s\nexit_status %d\nstarted %lld\nended %lld\ntopology %s\n", j->id,
              state_name[j->st], j->status, (long long)j->started, (long long)j->ended, topo);
+    if (r->zk)
+        save_zk(r, j, text);
     if (write_atomic(j->dir, "state", text))
         rlog(r,
              "job %u: cannot record its state in %s/state: %s (a restarted node 0 will not "
@@ -180,18 +237,14 @@ static int parse_ll(const char *s, long long lo, long long hi, long long *out)
     return 0;
 }
 
-/* The job recorded in folder STATE/name, into *j. Returns 0, or -1 when it holds no readable
- * record (not a job's folder, or one made before its record was written). */
-static int read_job(const sl_registry *r, const char *name, struct rjob *j)
+/* A job's record (the state file's lines) in text into *j, whose id must be `id`. Returns 0
+ * or -1. */
+static int parse_job(const char *text, long long id, struct rjob *j)
 {
-    long long id, st, status, started, ended;
-    if (parse_ll(name, 1, 0xffffff, &id))
-        return -1;
-    memset(j, 0, sizeof *j);
-    snprintf(j->dir, sizeof j->dir, "%s/%s", r->state, name);
-    char text[2048], v[300];
-    if (read_small(j->dir, "state", text, sizeof text) || field(text, "id", v, sizeof v) ||
-        parse_ll(v, id, id, &id) || field(text, "state", v, sizeof v))
+    long long st, status, started, ended;
+    char v[300];
+    if (field(text, "id", v, sizeof v) || parse_ll(v, id, id, &id) ||
+        field(text, "state", v, sizeof v))
         return -1;
     for (st = 0; st < NSTATES && strcmp(v, state_name[st]) != 0; st++)
         ;
@@ -206,6 +259,21 @@ static int read_job(const sl_registry *r, const char *name, struct rjob *j)
     j->started = (time_t)started;
     j->ended = (time_t)ended;
     return 0;
+}
+
+/* The job recorded in folder STATE/name, into *j. Returns 0, or -1 when it holds no readable
+ * record (not a job's folder, or one made before its record was written). */
+static int read_job(const sl_registry *r, const char *name, struct rjob *j)
+{
+    long long id;
+    if (parse_ll(name, 1, 0xffffff, &id))
+        return -1;
+    memset(j, 0, sizeof *j);
+    snprintf(j->dir, sizeof j->dir, "%s/%s", r->state, name);
+    char text[2048];
+    if (read_small(j->dir, "state", text, sizeof text))
+        return -1;
+    return parse_job(text, id, j);
 }
 
 static int by_start(const void *a, const void *b)
@@ -286,13 +354,48 @@ static void settle(sl_registry *r, struct rjob *j, int wst)
     rlog(r, "submitted job %u %s (driver exit status %d)", j->id, state_name[j->st], j->status);
 }
 
+/* Whether job j's topology takes checkpoints (checkpoint.every_ms): its driver started again
+ * then goes on from the newest complete one (--resume); without, it starts afresh. */
+static int takes_checkpoints(const struct rjob *j)
+{
+    sl_topology *t = malloc(sizeof *t);
+    char p[4400], err[1024];
+    snprintf(p, sizeof p, "%s/topology.yaml", j->dir);
+    int yes = t && sl_config_load(p, t, err, sizeof err) == 0 && t->checkpoint.every_ms > 0;
+    free(t);
+    return yes;
+}
+
 void sl_registry_poll(sl_registry *r)
 {
     uint64_t now = sl_net_now_us();
     for (int i = 0; i < r->n; i++) {
         struct rjob *j = &r->job[i];
+        if (j->zk_dirty && j->id && sl_zk_state(r->zk) == SL_ZK_CONNECTED)
+            save_state(r, j);
         if (!alive(j))
             continue;
+        if (j->pid == 0) { /* a driver to start again once the nodes dropped the old one */
+            char why[512];
+            if (now < j->restart_at_us)
+                continue;
+            j->restart_at_us = 0;
+            int resume = 0;
+            if (restore_folder(r, j) ||
+                start_driver(r, j, resume = takes_checkpoints(j), NULL, why, sizeof why)) {
+                j->st = FAILED;
+                j->status = -1;
+                j->ended = time(NULL);
+                rlog(r, "job %u could not be started again", j->id);
+            } else {
+                rlog(r, "job %u (%s) started again, %s: driver pid %ld", j->id, j->topo,
+                     resume ? "from its newest complete checkpoint (--resume)"
+                            : "from its beginning (it takes no checkpoints)",
+                     (long)j->pid);
+            }
+            save_state(r, j);
+            continue;
+        }
         int wst;
         pid_t p = waitpid(j->pid, &wst, WNOHANG);
         if (p == j->pid) {
@@ -311,7 +414,12 @@ void sl_registry_poll(sl_registry *r)
 
 static void signal_job(const sl_registry *r, struct rjob *j, int cancel)
 {
-    if (cancel) {
+    if (j->pid == 0) { /* not started again yet: it never will be */
+        j->st = CANCELLED;
+        j->status = -1;
+        j->ended = time(NULL);
+        j->restart_at_us = 0;
+    } else if (cancel) {
         /* two different signals stay pending together: the driver counts two stops */
         kill(j->pid, SIGINT);
         kill(j->pid, SIGTERM);
@@ -338,7 +446,7 @@ void sl_registry_destroy(sl_registry **rp)
         return;
     for (int i = 0; i < r->n; i++) {
         struct rjob *j = &r->job[i];
-        if (!alive(j))
+        if (!alive(j) || j->pid == 0) /* one not started again stays running for the next */
             continue;
         kill(j->pid, SIGKILL);
         int wst;
@@ -346,6 +454,22 @@ void sl_registry_destroy(sl_registry **rp)
             j->st = CANCELLING;
             settle(r, j, wst);
         }
+    }
+    free(r);
+    *rp = NULL;
+}
+
+void sl_registry_abandon(sl_registry **rp)
+{
+    sl_registry *r = *rp;
+    if (!r)
+        return;
+    for (int i = 0; i < r->n; i++) {
+        struct rjob *j = &r->job[i];
+        if (!alive(j) || j->pid == 0)
+            continue;
+        kill(j->pid, SIGKILL);
+        waitpid(j->pid, NULL, 0);
     }
     free(r);
     *rp = NULL;
@@ -363,8 +487,8 @@ static struct rjob *find(sl_registry *r, const char *arg, char *out, size_t outl
     for (int i = 0; i < r->n; i++)
         if (r->job[i].id == id)
             return &r->job[i];
-    snprintf(out, outlen, "no job %lu in the registry of node 0 ('sluice job list' shows them)",
-             id);
+    snprintf(out, outlen, "no job %lu in the registry of node %u ('sluice job list' shows them)",
+             id, r->node);
     return NULL;
 }
 
@@ -425,6 +549,100 @@ static struct rjob *new_slot(sl_registry *r)
     return old;
 }
 
+/* Starts j's driver in its folder (resume: with --resume, a job started again by a new
+ * coordinator; from: --from SAVEPOINT, NULL or "" for none). Returns 0 with j->pid set, or
+ * SL_EIO with the reason in out. */
+static int start_driver(sl_registry *r, struct rjob *j, int resume, const char *from, char *out,
+                        size_t outlen)
+{
+    char idtext[16], log[4400], so[4400], prog[4400];
+    snprintf(idtext, sizeof idtext, "%u", j->id);
+    snprintf(log, sizeof log, "%s/log", j->dir);
+    snprintf(so, sizeof so, "%s/stdout", j->dir);
+    snprintf(prog, sizeof prog, "%s/progress", j->dir);
+    char *argv[14] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
+                      "--job-id", idtext, "--progress-file", prog};
+    int argc = 9;
+    if (from && from[0]) {
+        argv[argc++] = "--from";
+        argv[argc++] = (char *)from;
+    }
+    if (resume)
+        argv[argc++] = "--resume";
+    argv[argc] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(out, outlen, "cannot start the job's driver: %s", strerror(errno));
+        return SL_EIO;
+    }
+    if (pid == 0) {
+        /* the child of a threaded process: async-signal-safe calls only, until exec */
+        sigset_t none;
+        sigemptyset(&none);
+        /* the node blocks SIGINT and SIGTERM; SIGUSR1 (a savepoint) stays blocked until the
+         * driver has its handler, so that an early one waits instead of killing it */
+        sigaddset(&none, SIGUSR1);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        setpgid(0, 0); /* a Ctrl-C at the node's terminal reaches the node, which stops drivers */
+        int in = open("/dev/null", O_RDONLY), lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600),
+            of = open(so, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || lf < 0 || of < 0 || chdir(j->dir) != 0)
+            _exit(127);
+        dup2(in, 0);
+        dup2(of, 1);
+        dup2(lf, 2);
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        execv(r->exe, argv);
+        _exit(127);
+    }
+    j->pid = pid;
+    return 0;
+}
+
+/* With ZooKeeper: claims id for a new job (ZROOT/jobs/ID made exclusively, so that no two
+ * coordinators give it). Returns 0, 1 when it is taken, or -1 (said in out). */
+static int claim_zk(const sl_registry *r, uint32_t id, char *out, size_t outlen)
+{
+    char path[400], msg[512];
+    snprintf(path, sizeof path, "%s/jobs/%u", r->zroot, id);
+    int rc = sl_zk_create(r->zk, path, NULL, 0, SL_ZK_PARENTS, NULL, 0, msg, sizeof msg);
+    if (rc == SL_EEXIST)
+        return 1;
+    if (rc) {
+        snprintf(out, outlen, "cannot record the job in ZooKeeper: %s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* With ZooKeeper: the job's topology (ZROOT/jobs/ID/topology) and files (file-K: the name, a
+ * newline, the text), so that a coordinator on another machine can write its folder again. */
+static void keep_files_zk(const sl_registry *r, const struct rjob *j, const sl_jobctl_req *q)
+{
+    char path[400], msg[512];
+    snprintf(path, sizeof path, "%s/jobs/%u/topology", r->zroot, j->id);
+    if (sl_zk_put(r->zk, path, q->topo, q->topo_len, msg, sizeof msg))
+        rlog(r, "job %u: its topology is not kept in ZooKeeper: %s", j->id, msg);
+    for (uint32_t i = 0; i < q->nfiles; i++) {
+        size_t nl = strlen(q->fname[i]);
+        char *b = malloc(nl + 1 + q->flen[i]);
+        if (!b)
+            continue;
+        memcpy(b, q->fname[i], nl);
+        b[nl] = '\n';
+        memcpy(b + nl + 1, q->ftext[i], q->flen[i]);
+        snprintf(path, sizeof path, "%s/jobs/%u/file-%u", r->zroot, j->id, i);
+        if (sl_zk_put(r->zk, path, b, nl + 1 + q->flen[i], msg, sizeof msg))
+            rlog(r, "job %u: file %s is not kept in ZooKeeper: %s", j->id, q->fname[i], msg);
+        free(b);
+    }
+}
+
 static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outlen)
 {
     struct rjob *j = new_slot(r);
@@ -437,8 +655,8 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
         snprintf(out, outlen, "cannot make the jobs' folder %s: %s", r->state, strerror(errno));
         return SL_EIO;
     }
-    /* An id is new: not remembered here, and no folder of an earlier job (of this node 0 or
-     * one before it) has it. */
+    /* An id is new: not remembered here, no folder of an earlier job (of this coordinator or
+     * one before it) has it, and with ZooKeeper no record there has it. */
     uint32_t id;
     for (int tries = 0;; tries++) {
         r->next_seed = r->next_seed * 1664525u + 1013904223u;
@@ -449,8 +667,15 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
         if (used)
             continue;
         snprintf(j->dir, sizeof j->dir, "%s/%u", r->state, id);
-        if (mkdir(j->dir, 0700) == 0)
-            break;
+        if (mkdir(j->dir, 0700) == 0) {
+            int taken = r->zk ? claim_zk(r, id, out, outlen) : 0;
+            if (taken == 0)
+                break;
+            rmdir(j->dir);
+            if (taken < 0)
+                return SL_EIO;
+            continue;
+        }
         if (errno != EEXIST || tries > 1000) {
             snprintf(out, outlen, "cannot make the job's folder %s: %s", j->dir, strerror(errno));
             return SL_EIO;
@@ -473,56 +698,115 @@ static int submit(sl_registry *r, const sl_jobctl_req *q, char *out, size_t outl
             j->id = 0;
             return SL_EPARSE;
         }
-    char idtext[16], log[4400], so[4400], prog[4400];
-    snprintf(idtext, sizeof idtext, "%u", id);
-    snprintf(log, sizeof log, "%s/log", j->dir);
-    snprintf(so, sizeof so, "%s/stdout", j->dir);
-    snprintf(prog, sizeof prog, "%s/progress", j->dir);
-    char *argv[] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
-                    "--job-id", idtext, "--progress-file", prog,        NULL,
-                    NULL,       NULL};
-    if (q->from[0]) {
-        argv[9] = "--from";
-        argv[10] = (char *)q->from;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(out, outlen, "cannot start the job's driver: %s", strerror(errno));
+    if (r->zk)
+        keep_files_zk(r, j, q);
+    if (start_driver(r, j, 0, q->from, out, outlen)) {
+        save_state(r, j);
         j->id = 0;
         return SL_EIO;
     }
-    if (pid == 0) {
-        /* the child of a threaded process: async-signal-safe calls only, until exec */
-        sigset_t none;
-        sigemptyset(&none);
-        /* the node blocks SIGINT and SIGTERM; SIGUSR1 (a savepoint) stays blocked until the
-         * driver has its handler, so that an early one waits instead of killing it */
-        sigaddset(&none, SIGUSR1);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        setpgid(0, 0); /* a Ctrl-C at node 0's terminal reaches node 0, which stops its drivers */
-        int in = open("/dev/null", O_RDONLY), lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600),
-            of = open(so, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (in < 0 || lf < 0 || of < 0 || chdir(j->dir) != 0)
-            _exit(127);
-        dup2(in, 0);
-        dup2(of, 1);
-        dup2(lf, 2);
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-        execv(r->exe, argv);
-        _exit(127);
-    }
-    j->pid = pid;
     j->st = RUNNING;
     save_state(r, j);
-    rlog(r, "submitted job %u (%s): driver pid %ld, log %s", id, j->topo, (long)pid, log);
-    snprintf(out, outlen, "submitted job %u (%s; log %s on node 0's machine): %u", id, j->topo, log,
-             id);
+    rlog(r, "submitted job %u (%s): driver pid %ld, log %s/log", id, j->topo, (long)j->pid, j->dir);
+    snprintf(out, outlen, "submitted job %u (%s; log %s/log on node %u's machine): %u", id, j->topo,
+             j->dir, r->node, id);
     return 0;
+}
+
+/* With ZooKeeper, a job to start again whose folder is missing here (the coordinator before
+ * ran on another machine): writes it from ZROOT/jobs/ID/topology and file-K. Returns 0 or -1. */
+static int restore_folder(const sl_registry *r, const struct rjob *j)
+{
+    char p[4400], path[400], msg[512], err[512];
+    snprintf(p, sizeof p, "%s/topology.yaml", j->dir);
+    if (access(p, R_OK) == 0)
+        return 0;
+    if (mkdir_ok(r->state) || mkdir_ok(j->dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/jobs/%u/topology", r->zroot, j->id);
+    char *text;
+    size_t len;
+    if (sl_zk_get(r->zk, path, 0, &text, &len, NULL, msg, sizeof msg)) {
+        rlog(r, "job %u: %s", j->id, msg);
+        return -1;
+    }
+    int rc = write_file(j->dir, "topology.yaml", text, len, err, sizeof err);
+    free(text);
+    for (uint32_t i = 0; rc == 0 && i < SL_JOBCTL_FILES; i++) {
+        snprintf(path, sizeof path, "%s/jobs/%u/file-%u", r->zroot, j->id, i);
+        if (sl_zk_get(r->zk, path, 0, &text, &len, NULL, msg, sizeof msg))
+            break;
+        char *nl = memchr(text, '\n', len);
+        if (nl) {
+            *nl = '\0';
+            rc = write_file(j->dir, text, nl + 1, len - (size_t)(nl + 1 - text), err, sizeof err);
+        }
+        free(text);
+    }
+    if (rc)
+        rlog(r, "job %u: %s", j->id, err);
+    return rc;
+}
+
+/* A new coordinator: the jobs recorded in ZROOT/jobs (the JOBS_MAX newest). A job recorded as
+ * running lost its driver with the coordinator before (PR_SET_PDEATHSIG): it is started again
+ * here with --resume. One recorded as stopping is lost (its drain was cut short), one recorded
+ * as cancelling is cancelled. */
+static void load_jobs_zk(sl_registry *r)
+{
+    char path[400], msg[512];
+    snprintf(path, sizeof path, "%s/jobs", r->zroot);
+    sl_zk_names n;
+    int rc = sl_zk_children(r->zk, path, 0, &n, msg, sizeof msg);
+    if (rc) {
+        if (rc != SL_ENOENT)
+            rlog(r, "the job registry in ZooKeeper cannot be read: %s", msg);
+        return;
+    }
+    struct rjob *all = n.n ? calloc((size_t)n.n, sizeof *all) : NULL;
+    size_t k = 0, restarted = 0;
+    for (int i = 0; all && i < n.n; i++) {
+        long long id;
+        char p[440], *text;
+        size_t len;
+        if (parse_ll(n.name[i], 1, 0xffffff, &id))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, n.name[i]);
+        if (sl_zk_get(r->zk, p, 0, &text, &len, NULL, msg, sizeof msg))
+            continue;
+        struct rjob *j = &all[k];
+        memset(j, 0, sizeof *j);
+        if (parse_job(text, id, j) == 0) {
+            if (field(text, "dir", j->dir, sizeof j->dir))
+                snprintf(j->dir, sizeof j->dir, "%s/%lld", r->state, id);
+            k++;
+        }
+        free(text);
+    }
+    sl_zk_names_free(&n);
+    qsort(all, k, sizeof *all, by_start);
+    size_t from = k > JOBS_MAX ? k - JOBS_MAX : 0;
+    for (size_t i = from; i < k; i++) {
+        struct rjob *j = &r->job[r->n++];
+        *j = all[i];
+        if (j->st == RUNNING) {
+            /* its driver died with the coordinator before, but the nodes hold the job until
+             * its lease runs out (net.liveness_ms): they would take the new driver's JOB for
+             * the old one's. Started by sl_registry_poll once they dropped it. */
+            j->pid = 0;
+            j->restart_at_us = sl_net_now_us() + (uint64_t)r->restart_delay_ms * 1000;
+            restarted++;
+        } else if (j->st == STOPPING || j->st == CANCELLING) {
+            j->st = j->st == STOPPING ? LOST : CANCELLED;
+            j->status = -1;
+            j->ended = last_sign(j);
+            save_state(r, j);
+        }
+    }
+    free(all);
+    if (k)
+        rlog(r, "%zu submitted job%s recorded in ZooKeeper %s, %zu to start again in %u ms", k,
+             k == 1 ? "" : "s", path, restarted, r->restart_delay_ms);
 }
 
 /* The last line of the job's log that starts with `prefix` ("": the last non-empty one) into
@@ -630,9 +914,14 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         last_line(j, "sluice: savepoint ", sp, sizeof sp);
         size_t o = (size_t)snprintf(out, outlen, "job %u: %s\ntopology: %s\nstarted: %s\n", j->id,
                                     state_name[j->st], j->topo, t);
-        if (alive(j))
-            o += (size_t)snprintf(out + o, outlen - o, "driver: pid %ld on node 0's machine\n",
-                                  (long)j->pid);
+        if (alive(j) && j->pid == 0)
+            o += (size_t)snprintf(out + o, outlen - o,
+                                  "driver: died with the coordinator before; starts again on "
+                                  "node %u once the nodes dropped the old one\n",
+                                  r->node);
+        else if (alive(j))
+            o += (size_t)snprintf(out + o, outlen - o, "driver: pid %ld on node %u's machine\n",
+                                  (long)j->pid, r->node);
         else if (j->st == LOST)
             o += (size_t)snprintf(out + o, outlen - o,
                                   "ended: %s or soon after (its driver's last write; it died "
@@ -665,8 +954,9 @@ int sl_registry_request(sl_registry *r, const sl_jobctl_req *q, char *out, size_
         return 0;
     }
     if (strcmp(q->verb, "savepoint") == 0) {
-        if (!alive(j) || j->st != RUNNING) {
-            snprintf(out, outlen, "job %u is %s: no savepoint", j->id, state_name[j->st]);
+        if (!alive(j) || j->st != RUNNING || j->pid == 0) {
+            snprintf(out, outlen, "job %u is %s: no savepoint", j->id,
+                     j->pid == 0 && alive(j) ? "waiting to start again" : state_name[j->st]);
             return SL_ECONFLICT;
         }
         kill(j->pid, SIGUSR1);

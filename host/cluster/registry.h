@@ -25,12 +25,32 @@
 #include <stddef.h>
 
 #include "jobctl.h"
+#include "zk.h"
 
 typedef struct sl_registry sl_registry;
 
 /* exe: the sluice executable; cluster_path: the cluster file (absolute). quiet: no log lines.
  * Reads the jobs recorded in STATE (the JOBS_MAX newest; see above). Returns 0 or SL_ENOMEM. */
 int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_registry **out);
+
+/* The registry of the job coordinator elected through ZooKeeper (coord.h), node `node`: every
+ * change of a job's state is also recorded in ROOT/jobs/ID (the state file's lines, "dir" and
+ * "node"; written again by sl_registry_poll when ZooKeeper was unreachable), with the topology
+ * in ROOT/jobs/ID/topology and its files in ROOT/jobs/ID/file-K. Reads the jobs recorded there
+ * (the JOBS_MAX newest): those recorded as running lost their driver with the coordinator
+ * before and are started again here (with --resume when their topology takes checkpoints: from
+ * the newest complete one; else from their beginning), restart_delay_ms later (the nodes drop the
+ * old driver's job after net.liveness_ms; pass at least that), their folder written again from
+ * ZooKeeper when this machine has none; stopping ones are lost, cancelling ones cancelled. A new
+ * job's id is also one no record in ROOT/jobs has. zk stays the caller's. Returns 0 or SL_ENOMEM.
+ */
+int sl_registry_new_zk(const char *exe, const char *cluster_path, int quiet, uint32_t node,
+                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, sl_registry **out);
+
+/* A coordinator that lost its seat: kills (SIGKILL) and reaps the drivers still running and
+ * frees the registry, leaving the jobs' records as they are (the next coordinator starts them
+ * again). */
+void sl_registry_abandon(sl_registry **r);
 
 /* Kills (SIGKILL) and reaps the drivers still running, and frees the registry. */
 void sl_registry_destroy(sl_registry **r);

@@ -1,6 +1,6 @@
 /* Cluster files: YAML -> sl_cluster_cfg (config.h), the rules of the file: nodes, partitions,
- * client_host, device, net, curve and insecure (docs/cluster.md). Loaded and read with the
- * typed getters of yamlmap.h, so messages are "NAME:LINE:COLUMN: ..." as for topologies. */
+ * client_host, device, net, curve, insecure and zookeeper (docs/cluster.md). Loaded and read with
+ * the typed getters of yamlmap.h, so messages are "NAME:LINE:COLUMN: ..." as for topologies. */
 #include "config.h"
 
 #include <stdio.h>
@@ -79,12 +79,46 @@ static int parse_nodes(const sl_ym_ctx *c, const yaml_node_t *n, sl_cluster_cfg 
     return 0;
 }
 
-enum { C_NODES, C_PARTS, C_CLIENT, C_DEVICE, C_NET, C_CURVE, C_INSECURE, C_N };
+/* zookeeper: {connect, root, session_ms}. connect is required; root is an absolute znode path
+ * without a trailing slash or empty parts. Returns 0 or SL_ECONFIG. */
+static int parse_zk(const sl_ym_ctx *c, const yaml_node_t *n, sl_zk_cfg *z)
+{
+    enum { Z_CONNECT, Z_ROOT, Z_SESSION, Z_N };
+    static const char *const keys[Z_N] = {
+        [Z_CONNECT] = "connect", [Z_ROOT] = "root", [Z_SESSION] = "session_ms"};
+    static const sl_ym_rule rules[] = {
+        SL_YM_STR(Z_CONNECT, sl_zk_cfg, connect, 0),
+        SL_YM_STR(Z_ROOT, sl_zk_cfg, root, 0),
+        SL_YM_UINT(Z_SESSION, sl_zk_cfg, session_ms, 1000, 60000),
+    };
+    sl_ym_field f[Z_N];
+    int rc = sl_ym_scan(c, n, "zookeeper", keys, Z_N, f);
+    if (rc < 0)
+        return rc;
+    if (!f[Z_CONNECT].v)
+        return sl_ym_missing(c, n, "zookeeper", "connect", " (host:port[,host:port...])");
+    if ((rc = sl_ym_read(c, f, "zookeeper", rules, SL_YM_COUNT(rules), z)) < 0)
+        return rc;
+    for (const char *s = z->connect; *s; s++)
+        if (*s == ' ' || *s == '/' || (unsigned char)*s < 0x20)
+            return sl_ym_fail(c, f[Z_CONNECT].v->start_mark,
+                              "zookeeper.connect: expected host:port[,host:port...], got \"%s\"",
+                              z->connect);
+    size_t l = strlen(z->root);
+    if (z->root[0] != '/' || l < 2 || z->root[l - 1] == '/' || strstr(z->root, "//"))
+        return sl_ym_fail(c, f[Z_ROOT].v ? f[Z_ROOT].v->start_mark : n->start_mark,
+                          "zookeeper.root: expected a znode path such as /sluice/prod (a "
+                          "leading slash, no trailing one), got \"%s\"",
+                          z->root);
+    return 0;
+}
+
+enum { C_NODES, C_PARTS, C_CLIENT, C_DEVICE, C_NET, C_CURVE, C_INSECURE, C_ZK, C_N };
 
 static const char *const cluster_keys[C_N] = {
     [C_NODES] = "nodes",       [C_PARTS] = "partitions", [C_CLIENT] = "client_host",
     [C_DEVICE] = "device",     [C_NET] = "net",          [C_CURVE] = "curve",
-    [C_INSECURE] = "insecure",
+    [C_INSECURE] = "insecure", [C_ZK] = "zookeeper",
 };
 
 /* Without keys anyone who reaches a port can drive the cluster: only loopback, unless the file
@@ -147,6 +181,8 @@ static int cluster_root(const sl_ym_ctx *c, const yaml_node_t *root, void *out)
         if ((rc = sl_ym_read(c, k, "curve", curve_rule, 1, &tmp)) < 0)
             return rc;
     }
+    if (f[C_ZK].v && (rc = parse_zk(c, f[C_ZK].v, &tmp.zk)) < 0)
+        return rc;
     if ((rc = sl_ym_read(c, f, "", insecure_rule, 1, &tmp)) < 0 ||
         (rc = check_loopback(c, f, &tmp)) < 0)
         return rc;

@@ -109,4 +109,6 @@ void sl_cluster_defaults(sl_cluster_cfg *c)
     c->partitions = 256;
     snprintf(c->client_host, sizeof c->client_host, "127.0.0.1");
     sl_net_opts_defaults(&c->net);
+    snprintf(c->zk.root, sizeof c->zk.root, "/sluice");
+    c->zk.session_ms = 4000;
 }

@@ -168,6 +168,14 @@ typedef struct sl_node_addr {
     uint32_t port; /* the first of SL_NODE_SPAN consecutive ports */
 } sl_node_addr;
 
+/* zookeeper: in a cluster file (docs/cluster.md, "Cluster state in ZooKeeper"): where the
+ * cluster keeps its membership, coordinator election, partition map and job registry. */
+typedef struct sl_zk_cfg {
+    char connect[512];   /* "host:port[,host:port...]"; "" = no ZooKeeper (the static file) */
+    char root[256];      /* the cluster's znode, e.g. /sluice/prod (default /sluice) */
+    uint32_t session_ms; /* session timeout, 1000..60000 (default 4000) */
+} sl_zk_cfg;
+
 typedef struct sl_cluster_cfg {
     uint32_t nnodes;
     sl_node_addr nodes[SL_NODES_MAX];
@@ -177,6 +185,7 @@ typedef struct sl_cluster_cfg {
     sl_net_opts net;     /* net.curve and its keys are filled by sl_cluster_load from keys_dir */
     char keys_dir[4096]; /* curve.keys resolved against the file's folder; "" = no keys */
     int insecure;        /* insecure: true: no keys, yet nodes off loopback are allowed */
+    sl_zk_cfg zk;        /* zookeeper: {...}; zk.connect "" when absent */
 } sl_cluster_cfg;
 
 void sl_cluster_defaults(sl_cluster_cfg *c);

@@ -1,0 +1,390 @@
+/* A `sluice cluster up` cluster whose state is in ZooKeeper (docs/cluster.md, "Cluster state in
+ * ZooKeeper"; a real server started by tests/zk.sh on a free loopback port): the job
+ * coordinator (the elected node) killed with SIGKILL while a submitted job runs, another node
+ * takes the seat, `job list` answers through it and the job, started again there (from its
+ * beginning: it takes no checkpoints), ends with the exact result; ZooKeeper stopped past the
+ * session timeout and started again under a running job, which goes on undisturbed (same driver,
+ * same coordinator, every event counted once). The job reads a followed NDJSON file the test writes
+ * (the truth counted here) and is stopped with `job stop`, so its length is the test's choice, not
+ * the machine's speed. Seeds and timings are logged. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <criterion/new/assert.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "coord.h"
+#include "err.h"
+#include "proc.h"
+#include "zk.h"
+#include "zkserver.h"
+
+#define NADS 300
+#define SESSION_MS 2000
+#define LIVENESS_MS 2000
+
+struct truth {
+    uint64_t views[NADS], clicks[NADS], events[NADS];
+};
+
+static struct zkserver srv;
+
+static void up(void)
+{
+    setup();
+    zks_start(&srv);
+}
+
+static void down(void)
+{
+    teardown();
+    zks_destroy(&srv);
+}
+
+/* Appends `lines` NDJSON events of seed to the file, counted into *t. */
+static void append_events(const char *name, size_t lines, uint64_t seed, struct truth *t)
+{
+    FILE *f = fopen(tpath(name), "a");
+    cr_assert_not_null(f);
+    uint64_t r = seed;
+    for (size_t i = 0; i < lines; i++) {
+        unsigned a = (unsigned)(splitmix64(&r) % NADS);
+        uint64_t ty = splitmix64(&r) % 10;
+        const char *type = ty < 7 ? "view" : ty < 9 ? "click" : "purchase";
+        t->events[a]++;
+        t->views[a] += type[0] == 'v';
+        t->clicks[a] += type[0] == 'c';
+        fprintf(f,
+                "{\"ad_id\": \"ad-%03u\", \"event_type\": \"%s\", \"event_time\": "
+                "\"%" PRIu64 "\"}\n",
+                a, type, UINT64_C(1767225600000) + i);
+    }
+    fclose(f);
+}
+
+static char *expected_csv(const struct truth *t)
+{
+    size_t cap = 64 + NADS * 64, k = 0;
+    char *s = malloc(cap);
+    cr_assert_not_null(s);
+    k += (size_t)snprintf(s, cap, "ad_id,impressions,clicks,ctr\n");
+    for (unsigned a = 0; a < NADS; a++) {
+        if (!t->events[a])
+            continue;
+        double ctr = t->views[a] ? (double)t->clicks[a] / (double)t->views[a] : 0.0;
+        k += (size_t)snprintf(s + k, cap - k, "ad-%03u,%" PRIu64 ",%" PRIu64 ",%.6f\n", a,
+                              t->views[a], t->clicks[a], ctr);
+    }
+    return s;
+}
+
+static char *job_cmd(const char *args)
+{
+    char a[512];
+    snprintf(a, sizeof a, "job %s --cluster c.yaml", args);
+    struct run r = run_sluice(a, 60);
+    cr_assert(eq(int, r.status, 0), "sluice %s: %s", a, r.err);
+    char *out = r.out;
+    r.out = NULL;
+    run_free(&r);
+    return out;
+}
+
+static unsigned submit(const char *topo)
+{
+    char a[600];
+    snprintf(a, sizeof a, "submit %s", tpath(topo));
+    char *out = job_cmd(a);
+    size_t l = strlen(out);
+    while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
+        out[--l] = '\0';
+    const char *w = strrchr(out, ' ');
+    unsigned id = (unsigned)strtoul(w ? w + 1 : out, NULL, 10);
+    cr_assert(ne(u32, id, 0), "submit printed: %s", out);
+    free(out);
+    return id;
+}
+
+struct jrow {
+    char state[32], events[32];
+};
+
+static struct jrow job_row(unsigned id)
+{
+    char *out = job_cmd("list"), pat[32], date[32], tm[32];
+    struct jrow row;
+    snprintf(pat, sizeof pat, "\n%u ", id);
+    const char *p = strstr(out, pat);
+    cr_assert_not_null(p, "job %u not in the list:\n%s", id, out);
+    cr_assert(eq(
+        int, sscanf(p + strlen(pat), "%31s %31s %31s %31s", row.state, date, tm, row.events), 4));
+    free(out);
+    return row;
+}
+
+/* Waits until job id is in `state` with `events` counted (NULL: any). */
+static struct jrow wait_row(unsigned id, const char *state, const char *events, double timeout_s,
+                            const char *what)
+{
+    double end = now_s() + timeout_s;
+    for (;;) {
+        struct jrow row = job_row(id);
+        if (strcmp(row.state, state) == 0 && (!events || strcmp(row.events, events) == 0))
+            return row;
+        if (now_s() > end) {
+            char a[64];
+            snprintf(a, sizeof a, "status %u", id);
+            cr_assert(0, "%s: job %u is %s with %s events, not %s with %s, after %.0f s:\n%s", what,
+                      id, row.state, row.events, state, events ? events : "any", timeout_s,
+                      job_cmd(a));
+        }
+        usleep(200000);
+    }
+}
+
+/* The pid of job id's driver (a process whose command line has --job-id ID), 0 when none;
+ * *resume: it was started with --resume. */
+static pid_t driver_of(unsigned id, int *resume)
+{
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    char want[32];
+    snprintf(want, sizeof want, "%u", id);
+    pid_t found = 0;
+    while ((e = readdir(d)) && !found) {
+        int pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[8192];
+        snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t l = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[l] = '\0';
+        int job = 0, res = 0;
+        const char *prev = "";
+        for (size_t i = 0; i < l; i += strlen(buf + i) + 1) {
+            job |= strcmp(prev, "--job-id") == 0 && strcmp(buf + i, want) == 0;
+            res |= strcmp(buf + i, "--resume") == 0;
+            prev = buf + i;
+        }
+        if (job) {
+            found = pid;
+            *resume = res;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static uint32_t leader(const sl_cluster_cfg *cl)
+{
+    uint32_t id;
+    char msg[512];
+    cr_assert(eq(int, sl_coord_find_leader(cl, 10000, &id, msg, sizeof msg), 0), "%s", msg);
+    return id;
+}
+
+/* 3 nodes with zookeeper (sessions of SESSION_MS) under cluster up; the file read into *cfg.
+ * Ports above the ephemeral range (32768-60999), which outgoing connections take from. */
+static void up_zk(struct cluster *c, sl_cluster_cfg *cfg, unsigned lo)
+{
+    char extra[512], msg[4096];
+    snprintf(extra, sizeof extra,
+             "zookeeper: {connect: \"%s\", root: /sluice/test, session_ms: %d}\n"
+             "net: {liveness_ms: %d}\n",
+             srv.connect, SESSION_MS, LIVENESS_MS);
+    write_cluster("c.yaml", 3, extra, lo);
+    cr_assert(eq(int, sl_cluster_load(tpath("c.yaml"), cfg, msg, sizeof msg), 0), "%s", msg);
+    cluster_up(c, "c.yaml", 3, 0, "up.err");
+}
+
+static void write_topology(void)
+{
+    FILE *f = create("f.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson, follow: true}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\n",
+            tpath("in.ndjson"), tpath("out.csv"));
+    fclose(f);
+}
+
+static void assert_result(const struct truth *t, const char *what)
+{
+    char *want = expected_csv(t), *got = slurp("out.csv", NULL);
+    cr_assert_not_null(got, "%s: no out.csv", what);
+    assert_same_text(got, want, what);
+    free(want);
+    free(got);
+}
+
+static uint64_t total(const struct truth *t)
+{
+    uint64_t n = 0;
+    for (unsigned a = 0; a < NADS; a++)
+        n += t->events[a];
+    return n;
+}
+
+Test(zkcluster, coordinator_killed_job_goes_on, .init = up, .fini = down, .timeout = 180)
+{
+    uint64_t seed = (uint64_t)time(NULL);
+    cr_log_info("seed %" PRIu64, seed);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    static sl_cluster_cfg cfg;
+    struct cluster cl;
+    up_zk(&cl, &cfg, 61500);
+    append_events("in.ndjson", 20000 + seed % 1000, seed, &t);
+    write_topology();
+    unsigned id = submit("f.yaml");
+    char n[32];
+    snprintf(n, sizeof n, "%" PRIu64, total(&t));
+    wait_row(id, "running", n, 30, "before the kill");
+    uint32_t old = leader(&cfg);
+    int resume = -1;
+    pid_t drv = driver_of(id, &resume);
+    cr_assert(ne(int, drv, 0), "job %u's driver", id);
+    cr_assert(eq(int, resume, 0));
+    cr_log_info("job %u runs (driver %d) under coordinator node %u (pid %d)", id, (int)drv, old,
+                (int)cl.node[old]);
+
+    double t0 = now_s();
+    cr_assert(eq(int, kill(cl.node[old], SIGKILL), 0));
+    uint32_t now_leader = old;
+    while (now_leader == old) {
+        cr_assert(lt(dbl, now_s() - t0, 20.0), "no new coordinator");
+        usleep(50000);
+        now_leader = leader(&cfg);
+    }
+    double elected = now_s() - t0;
+    /* job list answers through the new coordinator: the job is there, running */
+    struct jrow row = job_row(id);
+    cr_assert(eq(str, row.state, "running"), "after the kill: %s", row.state);
+    pid_t drv2 = 0;
+    while (!(drv2 = driver_of(id, &resume)) || drv2 == drv) {
+        cr_assert(lt(dbl, now_s() - t0, 30.0), "the driver was not started again");
+        usleep(50000);
+    }
+    cr_assert(eq(int, resume, 0), "no checkpoints: started afresh, without --resume");
+    cr_log_info("SIGKILL of node %u: node %u elected after %.2f s, driver %d started again "
+                "after %.2f s",
+                old, now_leader, elected, (int)drv2, now_s() - t0);
+
+    /* more input, read by the new driver; then stop: the final rows of the whole file */
+    append_events("in.ndjson", 5000, seed + 1, &t);
+    snprintf(n, sizeof n, "%" PRIu64, total(&t));
+    wait_row(id, "running", n, 60, "after the takeover");
+    char a[64];
+    snprintf(a, sizeof a, "stop %u", id);
+    free(job_cmd(a));
+    wait_row(id, "done", NULL, 60, "stopped");
+    assert_result(&t, "the job that outlived its coordinator");
+    cl.node[old] = 0;
+    cr_assert(eq(u32, find_nodes(&cl), 1), "cluster up restarted the killed node");
+    cluster_down(&cl);
+    finish();
+}
+
+Test(zkcluster, zookeeper_restarted_under_running_job, .init = up, .fini = down, .timeout = 180)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x77;
+    cr_log_info("seed %" PRIu64, seed);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    static sl_cluster_cfg cfg;
+    struct cluster cl;
+    up_zk(&cl, &cfg, 63000);
+    append_events("in.ndjson", 20000 + seed % 1000, seed, &t);
+    write_topology();
+    unsigned id = submit("f.yaml");
+    char n[32];
+    snprintf(n, sizeof n, "%" PRIu64, total(&t));
+    wait_row(id, "running", n, 30, "before the restart");
+    uint32_t lead = leader(&cfg);
+    int resume;
+    pid_t drv = driver_of(id, &resume);
+    cr_assert(ne(int, drv, 0));
+
+    /* ZooKeeper goes for longer than the session timeout; the job's input goes on meanwhile */
+    double t0 = now_s();
+    zks_stop(&srv);
+    append_events("in.ndjson", 5000, seed + 1, &t);
+    snprintf(n, sizeof n, "%" PRIu64, total(&t));
+    usleep(3 * SESSION_MS * 1000);
+    double gone = now_s() - t0;
+    zks_restart(&srv);
+    cr_log_info("ZooKeeper was down %.2f s (session timeout %d ms)", gone, SESSION_MS);
+    wait_row(id, "running", n, 30, "after the restart");
+    cr_assert(eq(u32, leader(&cfg), lead), "the same coordinator");
+    cr_assert(eq(int, driver_of(id, &resume), drv), "the same driver");
+    cr_assert(eq(int, resume, 0));
+    /* every node is a member again (the same sessions, or registered anew) */
+    sl_zk *z = NULL;
+    char msg[512];
+    cr_assert(eq(int, sl_zk_new(srv.connect, SESSION_MS, 10000, &z, msg, sizeof msg), 0), "%s",
+              msg);
+    double t1 = now_s();
+    for (;;) {
+        sl_zk_names m;
+        int rc = sl_zk_children(z, "/sluice/test/members", 0, &m, msg, sizeof msg);
+        int count = rc == 0 ? m.n : 0;
+        if (rc == 0)
+            sl_zk_names_free(&m);
+        if (count == 3)
+            break;
+        cr_assert(lt(dbl, now_s() - t1, 10.0), "%d members after the restart", count);
+        usleep(100000);
+    }
+    sl_zk_destroy(&z);
+    char a[64];
+    snprintf(a, sizeof a, "stop %u", id);
+    free(job_cmd(a));
+    wait_row(id, "done", NULL, 60, "stopped");
+    assert_result(&t, "the job under a ZooKeeper restart");
+    cluster_down(&cl);
+    finish();
+}
+
+Test(zkcluster, zookeeper_key_errors_say_where, .timeout = 30)
+{
+    static sl_cluster_cfg c;
+    char err[1024];
+    const char *ok = "zookeeper: {connect: \"127.0.0.1:2181\"}\nnodes:\n"
+                     "  - {id: 0, host: 127.0.0.1, port: 7600}\n";
+    cr_assert(eq(int, sl_cluster_parse(ok, strlen(ok), "c.yaml", &c, err, sizeof err), 0), "%s",
+              err);
+    cr_assert(eq(str, c.zk.connect, "127.0.0.1:2181"));
+    cr_assert(eq(str, c.zk.root, "/sluice"));
+    cr_assert(eq(u32, c.zk.session_ms, 4000));
+    const char *none = "nodes:\n  - {id: 0, host: 127.0.0.1, port: 7600}\n";
+    cr_assert(eq(int, sl_cluster_parse(none, strlen(none), "c.yaml", &c, err, sizeof err), 0));
+    cr_assert(eq(str, c.zk.connect, ""), "no zookeeper: the static file");
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"zookeeper: {root: /x}\n", "c.yaml:1:12: zookeeper: missing required key \"connect\""},
+        {"zookeeper: {connect: a:1, root: x}\n", "c.yaml:1:33: zookeeper.root"},
+        {"zookeeper: {connect: a:1, root: /x/}\n", "c.yaml:1:33: zookeeper.root"},
+        {"zookeeper: {connect: a:1, session_ms: 10}\n", "c.yaml:1:39: zookeeper.session_ms"},
+        {"zookeeper: {connect: a:1, sessionms: 10}\n", "c.yaml:1:27"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%snodes:\n  - {id: 0, host: 127.0.0.1, port: 7600}\n",
+                 bad[i].text);
+        int rc = sl_cluster_parse(text, strlen(text), "c.yaml", &c, err, sizeof err);
+        cr_assert(eq(int, rc, SL_ECONFIG), "%s", bad[i].text);
+        cr_assert_not_null(strstr(err, bad[i].want), "%s: got %s", bad[i].text, err);
+    }
+}
