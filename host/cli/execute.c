@@ -166,12 +166,14 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                 return 2;
             }
             /* A result stream (snapshots) is written in place, so that it can be followed; so is
-             * the output of a run with checkpoints, which must outlive a crash, and a resumed
-             * run keeps it (the checkpoint takes it back to its committed length). */
-            int ckpt = t->checkpoint.every_ms > 0 || (tg && tg->resume_from);
-            int mode = tg && tg->resume_from       ? SL_OUTFILE_KEEP
-                       : ckpt || t->sink.snapshots ? SL_OUTFILE_IN_PLACE
-                                                   : SL_OUTFILE_RENAME;
+             * the output of a one-process run with checkpoints, which must outlive a crash, and
+             * a resumed one keeps it (the checkpoint takes it back to its committed length). A
+             * cluster's client does not commit its output yet: renamed at the end, as before. */
+            int local = !(tg && (tg->cluster_file || tg->nodes));
+            int mode = local && tg && tg->resume_from ? SL_OUTFILE_KEEP
+                       : (local && t->checkpoint.every_ms > 0) || t->sink.snapshots
+                           ? SL_OUTFILE_IN_PLACE
+                           : SL_OUTFILE_RENAME;
             if (sl_outfile_open_mode(t->sink.path, mode, &of, msg, sizeof msg)) {
                 fprintf(stderr, "%s: %s\n", cli_prog, msg);
                 if (in && in != stdin)

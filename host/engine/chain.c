@@ -29,6 +29,7 @@ struct sl_chain {
     uint64_t forwarded[SL_STAGES_MAX], unjoined[SL_STAGES_MAX];
     int have_time;
     int64_t max_time_ms; /* the largest event time pushed into stage 0 */
+    int commits_windows; /* sl_chain_commit_windows: windowed stages may be saved */
     char msg[1024];
 };
 
@@ -268,11 +269,26 @@ void sl_chain_destroy(sl_chain **chp)
 #define CHAIN_HDR (8 + 4 + 4 + 8)
 #define CHAIN_STAGE_HDR (3 * 8)
 
+void sl_chain_commit_windows(sl_chain *ch, int on)
+{
+    ch->commits_windows = on;
+}
+
 int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
 {
     unsigned char *part[SL_STAGES_MAX] = {NULL};
     size_t plen[SL_STAGES_MAX] = {0}, total = CHAIN_HDR;
     int rc = 0;
+    *img = NULL;
+    *len = 0;
+    for (uint32_t i = 0; i < ch->n && !ch->commits_windows; i++)
+        if (sl_engine_windowed(ch->st[i].eng)) {
+            snprintf(ch->msg, sizeof ch->msg,
+                     "a checkpoint of a windowed PE (stage %u) is not supported here yet: the "
+                     "windows it emitted before the checkpoint are not committed with it",
+                     i);
+            return SL_EUNSUPPORTED;
+        }
     for (uint32_t i = 0; i < ch->n && rc == 0; i++) {
         if ((rc = sl_engine_save(ch->st[i].eng, &part[i], &plen[i])))
             snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));

@@ -91,6 +91,13 @@ void sl_chain_destroy(sl_chain **chp);
  * callback. Return 0 or a negative sl_err (sl_chain_message, or msg for load: SL_EINVAL for a
  * layout that does not match, naming the stage and the field; SL_EPARSE for a damaged image). */
 int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len);
+
+/* Whether the chain's owner commits its output with each checkpoint (sl_sink_commit after
+ * sl_chain_save, as a one-process run does): only then does sl_chain_save take windowed stages,
+ * whose emitted windows are no longer in the state. Off by default: sl_chain_save then refuses a
+ * chain with a windowed stage (SL_EUNSUPPORTED, sl_chain_message says so), because a recovery
+ * from that state would lose the windows emitted before it that the output did not keep. */
+void sl_chain_commit_windows(sl_chain *ch, int on);
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 #endif

@@ -282,6 +282,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         goto out;
     }
     if (checkpoints) {
+        sl_chain_commit_windows(ch, 1); /* the sink commits with every checkpoint */
         if ((rc = sl_ckpt_run_new(t, ch, &ck, msg, msglen)))
             goto out;
         sl_ckpt_run_set_next(ck, rep->ckpt.resumed_id + 1);
