@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,183 @@ Test(checkpoint, unwritable_dir_and_refusals)
                                      "the nodes"),
                        "%s", r.err);
     run_free(&r);
+    run_free(&ref);
+    finish();
+}
+
+/* ---- windowed PEs: their windows committed with each checkpoint ---------------------------- */
+
+/* Writes `lines` NDJSON events for a 1 s windowed count, every BAD_EVERY-th line malformed:
+ * times about 2 ms apart that jitter back by up to 300 ms (with 150 ms of lateness, some are
+ * late), and ad ids that start with their window ("w00012-ad034"). An emission's rows are
+ * sorted by id, then window; with ids that name their window, every grouping of consecutive
+ * windows into emissions gives the same order, so the file is the same whatever moments the
+ * windows were emitted at (those follow the clock: batch waits, checkpoints), and a run resumed
+ * from a checkpoint can be compared with one that never stopped byte for byte. */
+static void write_window_events(const char *name, unsigned lines, uint64_t seed)
+{
+    FILE *f = create(name);
+    for (unsigned i = 0; i < lines; i++) {
+        if (i % BAD_EVERY == BAD_EVERY - 1) {
+            fprintf(f, "{\"ad_id\": \"w1\", \"event_type\": \"view\"\n");
+            continue;
+        }
+        uint64_t r = splitmix64(&seed);
+        unsigned t = 1000 + 2 * i - (unsigned)(r % 301);
+        fprintf(f, "{\"ad_id\": \"w%05u-ad%03u\", \"event_type\": \"%s\", \"event_time\": %u}\n",
+                t / 1000, (unsigned)((r >> 16) % 150), (r >> 40) % 10 == 0 ? "click" : "view", t);
+    }
+    fclose(f);
+}
+
+static const char window_topology[] =
+    "source: {path: events.ndjson}\n"
+    "pe: {kind: window_count, window_ms: 1000, lateness_ms: 150, capacity: 50000}\n"
+    "batch: {events: 4096}\n"
+    "sink: {path: out.csv}\n";
+
+/* Size of file `name` of the test directory (0 when missing). */
+static long file_size(const char *name)
+{
+    size_t len = 0;
+    char *p = exists(name) ? slurp(name, &len) : NULL;
+    free(p);
+    return (long)len;
+}
+
+/* A windowed count writes its windows as the run goes. Killed with SIGKILL at a random moment
+ * after its first checkpoint and resumed with --from, the output file (sink.path, written in
+ * place and committed at each checkpoint) is truncated back to what the checkpoint committed and
+ * written on from there: it ends byte for byte as a run that never stopped wrote it, with no
+ * window lost, none twice and no partial row. Each trial prints its seed and delay. */
+Test(checkpoint, windows_sigkill_then_resume_equals_uninterrupted)
+{
+    write_window_events("events.ndjson", 300000, 11);
+    tu_write_file(tpath("win.yaml"), window_topology);
+    struct run ref = run_sluice("run win.yaml -q -o ref.csv", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    run_free(&ref);
+    size_t ref_len;
+    char *want = slurp("ref.csv", &ref_len);
+    cr_assert(gt(sz, count_lines(want), 50000), "windows were written");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    int mid_run_with_rows = 0;
+    for (int trial = 0; trial < 3; trial++, seed++) {
+        uint64_t s = seed;
+        unsigned delay_ms = (unsigned)(splitmix64(&s) % 500);
+        char dir[32], args[256];
+        snprintf(dir, sizeof dir, "wk%d", trial);
+        snprintf(args, sizeof args,
+                 "run win.yaml -q -o out.csv --checkpoint-ms 30 --checkpoint-dir %s", dir);
+        pid_t pid = spawn(args, NULL, NULL);
+        double t_end = now_s() + 60;
+        int st;
+        while (!has_checkpoint(dir) && now_s() < t_end && !reap(pid, &st))
+            usleep(2000);
+        cr_assert(has_checkpoint(dir), "seed %" PRIu64 ": no checkpoint within 60 s", seed);
+        usleep(delay_ms * 1000);
+        int finished = reap(pid, &st);
+        if (!finished) {
+            kill(pid, SIGKILL);
+            wait_exit(pid, 30, "the killed run");
+            long at_kill = file_size("out.csv");
+            mid_run_with_rows += at_kill > 0 && (size_t)at_kill < ref_len;
+        }
+        /* Whatever lies past the committed length goes: rows a killed run wrote after its last
+         * checkpoint, a partial one. The resumed run writes those again, so here bytes it would
+         * never write stand for them, as many as the whole output: only truncation removes them
+         * all. */
+        FILE *f = fopen(tpath("out.csv"), "ab");
+        cr_assert_not_null(f);
+        for (size_t i = 0; i < ref_len; i++)
+            fputc(i % 64 == 63 ? '\n' : 'x', f);
+        fclose(f);
+        snprintf(args, sizeof args,
+                 "run win.yaml -q -o out.csv --checkpoint-ms 30 --checkpoint-dir %s --from %s", dir,
+                 dir);
+        struct run r = run_sluice(args, 300);
+        cr_assert(eq(int, r.status, 0),
+                  "seed %" PRIu64 " (killed %u ms after the first checkpoint%s): resume "
+                  "failed: %s",
+                  seed, delay_ms, finished ? ", the run had ended" : "", r.err);
+        size_t got_len;
+        char *got = slurp("out.csv", &got_len);
+        if (got_len != ref_len || memcmp(got, want, ref_len) != 0)
+            fprintf(stderr, "seed %" PRIu64 ", killed %u ms after the first checkpoint:\n", seed,
+                    delay_ms);
+        assert_same_text(got, want, "resumed windows against an uninterrupted run's");
+        free(got);
+        run_free(&r);
+    }
+    cr_assert(gt(int, mid_run_with_rows, 0),
+              "no trial killed the run after it wrote windows and before it ended");
+    free(want);
+    finish();
+}
+
+/* Runs `sluice ARGS` through /bin/sh in the test directory, ARGS redirecting standard output
+ * itself (or piping it on), with standard error in "sh.err". Returns the exit status (of the
+ * last command of a pipe) and the error text (malloc'd) in *err. */
+static int sh_sluice(const char *args, char **err)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && { '%s' %s; } 2>sh.err", tmpdir, SLUICE_BIN, args);
+    int st = system(cmd);
+    cr_assert(ne(int, st, -1));
+    *err = slurp("sh.err", NULL);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* Standard output takes part when it is a regular file: the killed run's rows are kept up to
+ * the committed length when the resumed run appends (>>) to the same file, and the file ends as
+ * a run that never stopped wrote it. Opened again with > (emptied), it no longer holds what was
+ * committed: refused, saying so. A pipe cannot be truncated: the resumed run says so on stderr
+ * and writes the rows from the checkpoint on. */
+Test(checkpoint, windows_on_stdout)
+{
+    write_window_events("events.ndjson", 200000, 12);
+    tu_write_file(tpath("win.yaml"), window_topology);
+    struct run ref = run_sluice("run win.yaml -q -o -", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    pid_t pid =
+        spawn("run win.yaml -q -o - --checkpoint-ms 30 --checkpoint-dir ck", "so.csv", NULL);
+    double t_end = now_s() + 60;
+    int st, ended = 0;
+    while (!exists("ck/ckpt-00000000000000000002") && now_s() < t_end && !(ended = reap(pid, &st)))
+        usleep(2000);
+    cr_assert(eq(int, ended, 0), "the run ended before its second checkpoint");
+    kill(pid, SIGKILL);
+    wait_exit(pid, 30, "the killed run");
+    cr_assert(gt(long, file_size("so.csv"), 0), "windows were written before the kill");
+
+    char *err;
+    int status = sh_sluice("run win.yaml -q -o - --from ck >> so.csv", &err);
+    cr_assert(eq(int, status, 0), "%s", err);
+    free(err);
+    char *got = slurp("so.csv", NULL);
+    assert_same_text(got, ref.out, "stdout appended to after a resume");
+    free(got);
+
+    status =
+        sh_sluice("run win.yaml -q -o - --from ck/ckpt-00000000000000000002 > emptied.csv", &err);
+    cr_assert(eq(int, status, 1));
+    cr_assert_not_null(strstr(err, "fewer than"), "%s", err);
+    cr_assert_not_null(strstr(err, ">>"), "%s", err);
+    free(err);
+
+    status = sh_sluice("run win.yaml -q -o - --from ck/ckpt-00000000000000000002 | cat > piped.csv",
+                       &err);
+    cr_assert(eq(int, status, 0), "%s", err);
+    cr_assert_not_null(strstr(err, "not a regular file"), "%s", err);
+    free(err);
+    got = slurp("piped.csv", NULL);
+    size_t n = strlen(got);
+    cr_assert(gt(sz, n, 0));
+    cr_assert(le(sz, n, strlen(ref.out)));
+    cr_assert(eq(int, memcmp(got, ref.out + strlen(ref.out) - n, n), 0),
+              "the pipe gets the rows from the checkpoint on: the uninterrupted output's tail");
+    free(got);
     run_free(&ref);
     finish();
 }

@@ -454,3 +454,124 @@ Test(engine, save_then_load_goes_on_exactly, .timeout = 300)
     sl_device_close(&dev);
     free(recs);
 }
+
+/* Window and final rows, copied in the order they come, and snapshots counted (sl_emit_fn). */
+struct kept_windows {
+    sl_row *r;
+    size_t n;
+    size_t snapshots, snapshot_rows;
+};
+
+static int keep_windows(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n)
+{
+    struct kept_windows *k = ud;
+    if (kind == SL_EMIT_SNAPSHOT) {
+        k->snapshots++;
+        k->snapshot_rows += n;
+        return 0;
+    }
+    if (n == 0)
+        return 0;
+    k->r = realloc(k->r, (k->n + n) * sizeof *rows);
+    cr_assert_not_null(k->r);
+    memcpy(k->r + k->n, rows, n * sizeof *rows);
+    k->n += n;
+    return 0;
+}
+
+/* Checkpoints of a windowed PE: an engine takes the first part of the records in chunks (closing
+ * and emitting windows as the watermark passes them), saves, and a new engine loads the image
+ * and takes the rest. The windows the first emitted plus those the second emitted are exactly
+ * the reference's over all the records, none twice: the open windows, the watermark (late
+ * events after the cut are judged by the times before it) and the closed windows all carried
+ * over. The every_events trigger goes on from its saved point (snapshots at every 10,000th
+ * event of the whole stream), and an engine with another window_ms or lateness_ms refuses the
+ * image, naming the field. Both dispatch modes. */
+Test(engine, save_then_load_windows_goes_on_exactly, .timeout = 300)
+{
+    const size_t n = 120000, cut = 51234, chunk = 997;
+    /* 2,000 keys, times about 1 ms apart jittering back by up to 400 ms, windows of 1 s with
+     * 100 ms of lateness: many windows close before the cut, some stay open over it, and many
+     * events are late on each side of it */
+    sl_rec *recs = th_records_new(31, n, 2000, 0.8, -20000, 400);
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_GROUPED, SL_DISPATCH_CHUNKED};
+    sl_device *dev = NULL;
+    char msg[4096];
+    cr_assert(eq(int, sl_device_open(NULL, &dev, msg, sizeof msg), 0), "%s", msg);
+    for (size_t m = 0; m < 2; m++) {
+        sl_engine_cfg cfg = th_cfg(SL_PE_WINDOW, 60000, 4096);
+        cfg.mode = modes[m];
+        cfg.pe.window_ms = 1000;
+        cfg.pe.lateness_ms = 100;
+        cfg.pe.trigger.every_events = 10000;
+        struct kept_windows first = {0}, second = {0};
+        sl_engine *a = NULL, *b = NULL;
+        cr_assert(eq(int, sl_engine_new(dev, &cfg, keep_windows, &first, &a, msg, sizeof msg), 0),
+                  "%s", msg);
+        for (size_t i = 0; i < cut; i += chunk)
+            cr_assert(eq(int, sl_engine_push(a, recs + i, i + chunk < cut ? chunk : cut - i), 0),
+                      "%s", sl_engine_message(a));
+        unsigned char *img = NULL;
+        size_t len = 0;
+        size_t emitted_before = first.n;
+        cr_assert(eq(int, sl_engine_save(a, &img, &len), 0), "%s", sl_engine_message(a));
+        cr_assert(eq(sz, first.n, emitted_before), "saving emits nothing");
+        cr_assert(gt(sz, first.n, 1000), "windows were closed before the cut");
+        sl_engine_stats sa;
+        sl_engine_get_stats(a, &sa);
+        cr_assert(gt(u64, sa.keys, 0), "windows were open at the cut");
+        cr_assert(eq(sz, first.snapshots, cut / 10000));
+        sl_engine_destroy(&a);
+
+        cr_assert(eq(int, sl_engine_new(dev, &cfg, keep_windows, &second, &b, msg, sizeof msg), 0),
+                  "%s", msg);
+        cr_assert(eq(int, sl_engine_load(b, img, len, msg, sizeof msg), 0), "%s", msg);
+        for (size_t i = cut; i < n; i += chunk)
+            cr_assert(eq(int, sl_engine_push(b, recs + i, i + chunk < n ? chunk : n - i), 0), "%s",
+                      sl_engine_message(b));
+        cr_assert(eq(int, sl_engine_finish(b), 0), "%s", sl_engine_message(b));
+        sl_engine_stats sb;
+        sl_engine_get_stats(b, &sb);
+        cr_assert(eq(u64, sb.events_in, n), "counters go on from the image");
+        cr_assert(eq(sz, second.snapshots, n / 10000 - cut / 10000),
+                  "every_events fires at the whole stream's multiples");
+        cr_assert(eq(u64, sb.rows_emitted,
+                     (uint64_t)(first.n + second.n + first.snapshot_rows + second.snapshot_rows)),
+                  "rows counted over both engines");
+        sl_engine_destroy(&b);
+
+        /* what the two emitted, together, is the reference's over every record */
+        size_t total = first.n + second.n;
+        sl_row *all = malloc(total * sizeof *all);
+        cr_assert_not_null(all);
+        memcpy(all, first.r, first.n * sizeof *all);
+        memcpy(all + first.n, second.r, second.n * sizeof *all);
+        qsort(all, total, sizeof *all, sl_row_cmp_key);
+        uint64_t late = th_assert_reference(&cfg.pe, recs, n, all, total);
+        cr_assert(gt(u64, late, 0), "the late rule was exercised");
+        cr_assert(eq(u64, sb.events_late, late), "late events counted once, on both sides");
+
+        /* another window or lateness: refused, naming it */
+        static const char *const fields[] = {"window_ms", "lateness_ms"};
+        for (int f = 0; f < 2; f++) {
+            sl_engine_cfg other = cfg;
+            if (f == 0)
+                other.pe.window_ms = 2000;
+            else
+                other.pe.lateness_ms = 0;
+            struct kept_windows none = {0};
+            cr_assert(
+                eq(int, sl_engine_new(dev, &other, keep_windows, &none, &b, msg, sizeof msg), 0),
+                "%s", msg);
+            cr_assert(eq(int, sl_engine_load(b, img, len, msg, sizeof msg), SL_EINVAL));
+            cr_assert_not_null(strstr(msg, fields[f]), "%s", msg);
+            sl_engine_destroy(&b);
+        }
+        free(img);
+        free(all);
+        free(first.r);
+        free(second.r);
+    }
+    sl_device_close(&dev);
+    free(recs);
+}

@@ -301,8 +301,16 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                     fclose(in);
                 return 2;
             }
-            /* A result stream (snapshots) is written in place, so that it can be followed. */
-            if (sl_outfile_open_mode(t->sink.path, t->sink.snapshots, &of, msg, sizeof msg)) {
+            /* A result stream (snapshots) is written in place, so that it can be followed; so is
+             * the output of a one-process run with checkpoints, which must outlive a crash, and
+             * a resumed one keeps it (the checkpoint takes it back to its committed length). A
+             * cluster's client does not commit its output yet: renamed at the end, as before. */
+            int local = !(tg && (tg->cluster_file || tg->nodes));
+            int mode = local && tg && tg->resume_from ? SL_OUTFILE_KEEP
+                       : (local && t->checkpoint.every_ms > 0) || t->sink.snapshots
+                           ? SL_OUTFILE_IN_PLACE
+                           : SL_OUTFILE_RENAME;
+            if (sl_outfile_open_mode(t->sink.path, mode, &of, msg, sizeof msg)) {
                 fprintf(stderr, "%s: %s\n", cli_prog, msg);
                 if (in && in != stdin)
                     fclose(in);
@@ -317,6 +325,7 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
         .topo = t,
         .in = in,
         .out = out,
+        .outfile = of,
         .top = top,
         .top_min_impressions = min_impressions,
         .top_out = stdout,

@@ -82,11 +82,22 @@ void sl_chain_get_stats(const sl_chain *ch, sl_chain_stats *st);
 
 void sl_chain_destroy(sl_chain **chp);
 
-/* Checkpoints of every stage (sl_engine_save of each, in order) into *img (malloc'd, *len
- * bytes), and back into a chain of the same topology that has taken no records yet. A chain's
- * stages pass rows to each other synchronously, so between two pushes nothing is in flight
- * between them. Return 0 or a negative sl_err (sl_chain_message, or msg for load). */
+/* Checkpoints of every stage (sl_engine_save of each, in order: windowed stages included, with
+ * their open windows and watermarks), the counters of rows forwarded and unjoined, and the
+ * largest event time pushed into stage 0, into *img (malloc'd, *len bytes), and back into a
+ * chain of the same topology that has taken no records yet. A chain's stages pass rows to each
+ * other synchronously and saving emits nothing, so between two pushes nothing is in flight
+ * between them, and what the chain emitted before the save is exactly what reached the output
+ * callback. Return 0 or a negative sl_err (sl_chain_message, or msg for load: SL_EINVAL for a
+ * layout that does not match, naming the stage and the field; SL_EPARSE for a damaged image). */
 int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len);
+
+/* Whether the chain's owner commits its output with each checkpoint (sl_sink_commit after
+ * sl_chain_save, as a one-process run does): only then does sl_chain_save take windowed stages,
+ * whose emitted windows are no longer in the state. Off by default: sl_chain_save then refuses a
+ * chain with a windowed stage (SL_EUNSUPPORTED, sl_chain_message says so), because a recovery
+ * from that state would lose the windows emitted before it that the output did not keep. */
+void sl_chain_commit_windows(sl_chain *ch, int on);
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 #endif

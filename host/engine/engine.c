@@ -1008,17 +1008,23 @@ void sl_engine_destroy(sl_engine **ep)
 
 /* ---- checkpoints --------------------------------------------------------------------------- */
 
-/* An image: the magic, the layout (image_layout), the counters, the fill counters as they are,
- * and the table as runs of slots that are not all zero (an empty slot is all zero: the table is
- * cleared with zeros), each a u64 first slot, a u64 count and the slots' bytes, after a u64 count
- * of runs. Only the keys present cost space. */
-#define IMAGE_MAGIC "SLENGST2"
-#define IMAGE_HDR (8 + 4 * 4 + 8 + 4 * 2)
-#define IMAGE_STATS 9 /* u64 counters after the header */
+/* An image: the magic, the layout (image_layout), the counters, the window and trigger
+ * bookkeeping (image_clock), the fill counters as they are, and the table as runs of slots that
+ * are not all zero (an empty slot is all zero: the table is cleared with zeros), each a u64 first
+ * slot, a u64 count and the slots' bytes, after a u64 count of runs. Only the keys present cost
+ * space. A windowed PE's open windows are slots like any other; the windows it emitted are gone
+ * from the table and are the sink's (its committed output, sink.h). Version 3 added the window
+ * layout, the emission counters and the bookkeeping; older images are refused. */
+#define IMAGE_MAGIC "SLENGST3"
+#define IMAGE_NLAYOUT 9
+#define IMAGE_HDR (8 + 4 * 4 + 8 + 4 * 2 + 8 * 2)
+#define IMAGE_STATS 11 /* u64 counters after the header */
+#define IMAGE_CLOCK 5  /* u64 window and trigger bookkeeping after them */
 
 /* The layout fields of an image header, in order: slot size, state size, regions, copies,
- * slots, counters, windowed. */
-static void image_layout(const sl_engine *e, uint64_t v[7])
+ * slots, counters, windowed, window_ms, lateness_ms (both 0 without windows). A saved table only
+ * means the same in an engine where all of them are equal. */
+static void image_layout(const sl_engine *e, uint64_t v[IMAGE_NLAYOUT])
 {
     v[0] = e->prog.slot_size;
     v[1] = sl_engine_state_size(e);
@@ -1027,9 +1033,27 @@ static void image_layout(const sl_engine *e, uint64_t v[7])
     v[4] = e->g.nslots;
     v[5] = e->g.ncounters;
     v[6] = (uint64_t)e->windowed;
+    v[7] = e->windowed ? (uint64_t)e->cfg.pe.window_ms : 0;
+    v[8] = e->windowed ? (uint64_t)e->cfg.pe.lateness_ms : 0;
 }
 
-static const unsigned image_width[7] = {4, 4, 4, 4, 8, 4, 4};
+static const unsigned image_width[IMAGE_NLAYOUT] = {4, 4, 4, 4, 8, 4, 4, 8, 8};
+static const char *const image_field[IMAGE_NLAYOUT] = {"slot size",    "state size", "regions",
+                                                       "table copies", "slots",      "counters",
+                                                       "windowed",     "window_ms",  "lateness_ms"};
+
+/* The bookkeeping a resumed engine needs to close and emit the same windows and fire
+ * every_events at the same events as one that never stopped: the watermark (whether a record
+ * was admitted, the largest admitted time), the start before which windows were emitted, and
+ * every_events with its next point. every_ms runs on the wall clock and starts again. */
+static void image_clock(const sl_engine *e, uint64_t v[IMAGE_CLOCK])
+{
+    v[0] = (uint64_t)e->wm.have_time;
+    v[1] = (uint64_t)e->wm.max_time;
+    v[2] = (uint64_t)e->closed_before;
+    v[3] = e->trig.cfg.every_events;
+    v[4] = e->trig.next_events;
+}
 
 static int slot_empty(const unsigned char *p, size_t size)
 {
@@ -1068,11 +1092,6 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
     *len = 0;
     if (e->failed)
         return e->failed;
-    if (e->windowed)
-        return fail(e, SL_EUNSUPPORTED,
-                    "a checkpoint of a windowed PE (%s) is not supported yet: its emitted windows "
-                    "are not part of it",
-                    e->cfg.pe.name);
     int rc = dispatch(e, e->staging, e->staged);
     e->staged = 0;
     if (rc || (rc = drain(e)))
@@ -1088,7 +1107,7 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
     if (st != CL_SUCCESS)
         return clfail(e, st, "reading the state table back for a checkpoint");
     /* the size: the header, the counters, the fill counters, and each run of used slots */
-    size_t n = IMAGE_HDR + IMAGE_STATS * 8 + fill + 8, runs = 0;
+    size_t n = IMAGE_HDR + (IMAGE_STATS + IMAGE_CLOCK) * 8 + fill + 8, runs = 0;
     uint64_t first, end;
     for (uint64_t i = 0; next_run(e, &i, &first, &end); runs++)
         n += 16 + (size_t)(end - first) * ss;
@@ -1097,18 +1116,23 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
         return fail(e, SL_ENOMEM, "out of memory saving the state table (%zu MiB)", n >> 20);
     memcpy(p, IMAGE_MAGIC, 8);
     size_t at = 8;
-    uint64_t v[7];
+    uint64_t v[IMAGE_NLAYOUT];
     image_layout(e, v);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < IMAGE_NLAYOUT; i++) {
         sl_le_put(p + at, v[i], image_width[i]);
         at += image_width[i];
     }
     const uint64_t stats[IMAGE_STATS] = {
         e->stats.events_in,      e->stats.events_late,    e->stats.events_bad_time,
         e->stats.batches,        e->stats.type_counts[0], e->stats.type_counts[1],
-        e->stats.type_counts[2], e->stats.type_counts[3], e->stats.keys};
+        e->stats.type_counts[2], e->stats.type_counts[3], e->stats.keys,
+        e->stats.emissions,      e->stats.rows_emitted};
     for (int i = 0; i < IMAGE_STATS; i++, at += 8)
         sl_le_put(p + at, stats[i], 8);
+    uint64_t clock[IMAGE_CLOCK];
+    image_clock(e, clock);
+    for (int i = 0; i < IMAGE_CLOCK; i++, at += 8)
+        sl_le_put(p + at, clock[i], 8);
     memcpy(p + at, e->mirror + table, fill);
     at += fill;
     sl_le_put(p + at, runs, 8);
@@ -1126,40 +1150,51 @@ int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len)
 
 int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg, size_t msglen)
 {
-    static const char *const what[7] = {"slot size", "state size", "regions", "table copies",
-                                        "slots",     "counters",   "windowed"};
     if (e->failed) {
         snprintf(msg, msglen, "%s", e->msg);
         return e->failed;
     }
-    if (len < IMAGE_HDR + IMAGE_STATS * 8 || memcmp(img, IMAGE_MAGIC, 8) != 0) {
+    if (len >= 8 && memcmp(img, IMAGE_MAGIC, 7) == 0 && img[7] != IMAGE_MAGIC[7]) {
+        snprintf(msg, msglen,
+                 "the saved state is a state table image of version %c, this sluice reads "
+                 "version %c",
+                 img[7], IMAGE_MAGIC[7]);
+        return SL_EINVAL;
+    }
+    if (len < IMAGE_HDR + (IMAGE_STATS + IMAGE_CLOCK) * 8 || memcmp(img, IMAGE_MAGIC, 8) != 0) {
         snprintf(msg, msglen, "not a state table image of this format");
         return SL_EPARSE;
     }
-    uint64_t mine[7];
+    uint64_t mine[IMAGE_NLAYOUT];
     image_layout(e, mine);
     size_t at = 8;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < IMAGE_NLAYOUT; i++) {
         uint64_t theirs = sl_le_get(img + at, image_width[i]);
         at += image_width[i];
         if (theirs != mine[i]) {
             snprintf(msg, msglen,
                      "the saved state does not fit PE %s: %s %llu in the checkpoint, %llu here (a "
-                     "PE of another state type, pe.capacity or device)",
-                     e->cfg.pe.name, what[i], (unsigned long long)theirs,
+                     "PE of another state type, pe.capacity, window or device)",
+                     e->cfg.pe.name, image_field[i], (unsigned long long)theirs,
                      (unsigned long long)mine[i]);
             return SL_EINVAL;
         }
     }
     size_t ss = e->prog.slot_size, table = (size_t)e->g.nslots * ss;
     size_t fill = e->g.ncounters * sizeof(cl_uint);
-    if (len - at < IMAGE_STATS * 8 + fill + 8) {
+    if (len - at < (IMAGE_STATS + IMAGE_CLOCK) * 8 + fill + 8) {
         snprintf(msg, msglen, "state table image cut short");
         return SL_EPARSE;
     }
-    uint64_t stats[IMAGE_STATS];
+    uint64_t stats[IMAGE_STATS], clock[IMAGE_CLOCK];
     for (int i = 0; i < IMAGE_STATS; i++, at += 8)
         stats[i] = sl_le_get(img + at, 8);
+    for (int i = 0; i < IMAGE_CLOCK; i++, at += 8)
+        clock[i] = sl_le_get(img + at, 8);
+    if (clock[0] > 1 || (!e->windowed && (clock[0] || clock[2] != (uint64_t)INT64_MIN))) {
+        snprintf(msg, msglen, "state table image: watermark out of range");
+        return SL_EPARSE;
+    }
     const unsigned char *fill_img = img + at;
     at += fill;
     uint64_t runs = sl_le_get(img + at, 8);
@@ -1208,5 +1243,17 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
     for (int i = 0; i < 4; i++)
         e->stats.type_counts[i] = stats[4 + i];
     e->stats.keys = stats[8];
+    e->stats.emissions = stats[9];
+    e->stats.rows_emitted = stats[10];
+    e->wm.have_time = (int)clock[0];
+    e->wm.max_time = (int64_t)clock[1];
+    e->closed_before = (int64_t)clock[2];
+    /* every_events goes on from its saved point when it is the same; another period starts at
+     * its next multiple after the events taken (as sl_trigger_init would have placed it) */
+    uint64_t every = e->trig.cfg.every_events;
+    if (every && clock[3] == every && clock[4] > e->stats.events_in)
+        e->trig.next_events = clock[4];
+    else if (every)
+        e->trig.next_events = (e->stats.events_in / every + 1) * every;
     return 0;
 }

@@ -134,16 +134,21 @@ int sl_engine_reset(sl_engine *e);
 const char *sl_engine_message(const sl_engine *e);
 
 /* Checkpoints: dispatches what is staged, waits for the device and reads every key's state
- * back, with the table's layout and the counters (events in, by type, late, batches), into *img
- * (malloc'd, *len bytes; caller frees). The engine goes on as before. Returns 0, or a negative
- * sl_err (SL_EUNSUPPORTED for a windowed PE, whose emitted windows a checkpoint does not hold).
- * An image loads only into an engine of the same layout: state and slot size, regions, copies
- * and slots (the same PE state type and pe.capacity on the same kind of device). */
+ * back (a windowed PE's: every open window), with the table's layout, the counters (events in,
+ * by type, late, batches, emissions, rows) and, for windowed PEs, the watermark and the windows
+ * already emitted (those are no longer in the table: they went to the emit callback, whose
+ * output the caller commits with the checkpoint), into *img (malloc'd, *len bytes; caller
+ * frees). Emits nothing; the engine goes on as before. Returns 0 or a negative sl_err. An image
+ * loads only into an engine of the same layout: state and slot size, regions, copies, slots,
+ * window_ms and lateness_ms (the same PE state type, pe.capacity and window on the same kind of
+ * device). */
 int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len);
 
-/* Replaces every key's state and the counters with those of img (sl_engine_save's), on an
- * engine that has taken no records yet. Returns 0, or SL_EINVAL (another layout: msg names the
- * field), SL_EPARSE (not an image) or an OpenCL failure, with msg. */
+/* Replaces every key's state (or open window), the counters, the watermark and the every_events
+ * trigger's next point with those of img (sl_engine_save's), on an engine that has taken no
+ * records yet: it then closes and emits the same windows with the same values as the engine
+ * that saved it would have. Returns 0, or SL_EINVAL (another layout, or an image of another
+ * version: msg names the field), SL_EPARSE (not an image) or an OpenCL failure, with msg. */
 int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *st);

@@ -265,8 +265,9 @@ int sl_outfile_open(const char *path, sl_outfile **ofp, char *msg, size_t msglen
     return sl_outfile_open_mode(path, 0, ofp, msg, msglen);
 }
 
-int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char *msg, size_t msglen)
+int sl_outfile_open_mode(const char *path, int how, sl_outfile **ofp, char *msg, size_t msglen)
 {
+    int in_place = how != SL_OUTFILE_RENAME;
     struct stat st;
     int e = 0, bad_folder = 0, rc;
     *ofp = NULL;
@@ -282,7 +283,8 @@ int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char 
         e = EISDIR;
     } else if (in_place || special_path(path) || (exists && !S_ISREG(st.st_mode))) {
         of->direct = 1;
-        of->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        of->fd = open(path, O_WRONLY | O_CREAT | (how == SL_OUTFILE_KEEP ? 0 : O_TRUNC) | O_CLOEXEC,
+                      0666);
         if (of->fd < 0)
             e = errno;
     } else if ((e = resolve(path, &of->dest, &bad_folder)) == 0) {
@@ -333,6 +335,11 @@ int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **ofp, char 
 FILE *sl_outfile_stream(const sl_outfile *of)
 {
     return of->f;
+}
+
+int sl_outfile_fd(const sl_outfile *of)
+{
+    return of->fd;
 }
 
 int sl_outfile_error(const sl_outfile *of)

@@ -30,10 +30,25 @@ int sl_outfile_check_not_input(const char *out_path, int in_fd, const char *in_p
  * names the file, or its missing folder, and the errno text) or SL_ENOMEM. */
 int sl_outfile_open(const char *path, sl_outfile **of, char *msg, size_t msglen);
 
-/* sl_outfile_open, or with in_place the file itself is truncated and written as rows come
- * (no temporary file, no rename): for result streams (snapshots) that a program follows while
- * the job runs. */
-int sl_outfile_open_mode(const char *path, int in_place, sl_outfile **of, char *msg, size_t msglen);
+/* How sl_outfile_open_mode writes. */
+enum sl_outfile_mode {
+    SL_OUTFILE_RENAME = 0,   /* a temporary file renamed at commit (sl_outfile_open) */
+    SL_OUTFILE_IN_PLACE = 1, /* the file itself, truncated and written as rows come (no
+                                temporary file, no rename): for result streams (snapshots) that
+                                a program follows while the job runs, and runs with checkpoints,
+                                whose output must outlive a crash */
+    SL_OUTFILE_KEEP = 2      /* in place, kept as it is (created when missing), written from its
+                                start: a run resumed from a checkpoint, which takes the file back
+                                to its committed length (sl_sink_rewind) before writing */
+};
+
+/* sl_outfile_open, writing as `how` (enum sl_outfile_mode) says. */
+int sl_outfile_open_mode(const char *path, int how, sl_outfile **of, char *msg, size_t msglen);
+
+/* The descriptor the stream writes to (its stream has none of its own: fileno gives -1), for
+ * fsync and truncation by a checkpoint's commit (sl_sink_set_output_fd). Writes go at the
+ * descriptor's offset. Valid until commit or abort. */
+int sl_outfile_fd(const sl_outfile *of);
 
 /* The stream to write to; valid until commit or abort. */
 FILE *sl_outfile_stream(const sl_outfile *of);

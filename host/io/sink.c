@@ -8,9 +8,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "lebytes.h"
 #include "log.h"
 #include "sinkbe.h"
 #include "utf8.h"
@@ -316,11 +319,16 @@ static int file_write(sl_sink *s, const sl_emission *em)
                 rc = SL_EIO;
                 break;
             }
+            s->bytes += b.len;
             b.len = 0;
         }
     }
-    if (!rc && b.len && fwrite(b.p, 1, b.len, s->out) != b.len) /* a header alone */
-        rc = SL_EIO;
+    if (!rc && b.len) { /* a header alone */
+        if (fwrite(b.p, 1, b.len, s->out) != b.len)
+            rc = SL_EIO;
+        else
+            s->bytes += b.len;
+    }
     sl_tb_free(&b);
     if (rc == SL_EIO)
         snprintf(s->msg, sizeof s->msg, "writing the results failed: %s", strerror(errno));
@@ -439,6 +447,7 @@ static sl_sink *alloc_sink(const sl_addict *dict, int snapshots, int keep)
     s->keep = keep;
     s->dict = dict;
     s->snapshots = snapshots;
+    s->out_fd = -1;
     return s;
 }
 
@@ -698,4 +707,217 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
                 list[i].row->v[ctr_cols[1]], list[i].row->v[ctr_cols[2]]);
     free(list);
     return fflush(out) != 0 || ferror(out) ? SL_EIO : 0;
+}
+
+/* ---- commits ------------------------------------------------------------------------------ */
+
+/* A sink image (sl_sink_save): the magic, then u64 committed, u32 truncatable, u32 header_done,
+ * u64 seq, u64 nsnap, u64 nwin, u32 kind, u32 format, u32 mode, u32 windowed, u32 columns, u64
+ * count of changes entries, and each entry as u64 key, i64 window start and the columns' doubles
+ * as u64 bits. */
+#define SINK_MAGIC "SLSINK01"
+#define SINK_HDR (8 + 8 + 4 + 4 + 3 * 8 + 5 * 4 + 8)
+
+void sl_sink_set_output_fd(sl_sink *s, int fd)
+{
+    s->out_fd = fd;
+}
+
+/* The file kind's descriptor: the one set, else the stream's own (-1 when it has none). */
+static int output_fd(const sl_sink *s)
+{
+    if (s->out_fd >= 0)
+        return s->out_fd;
+    return s->out ? fileno(s->out) : -1;
+}
+
+/* Whether fd is a regular file (one that can be fsynced and truncated). */
+static int regular_fd(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int sl_sink_commit(sl_sink *s, uint64_t *len)
+{
+    *len = 0;
+    s->msg[0] = '\0';
+    int rc = sl_sink_flush(s);
+    if (rc)
+        return rc;
+    s->committed = 0;
+    s->truncatable = 0;
+    if (s->ops != &file_ops || !s->out)
+        return 0;
+    int fd = output_fd(s);
+    if (!regular_fd(fd)) {
+        s->committed = *len = s->bytes;
+        return 0;
+    }
+    off_t off;
+    if (fsync(fd) != 0 || (off = lseek(fd, 0, SEEK_CUR)) < 0) {
+        snprintf(s->msg, sizeof s->msg, "committing the results failed: %s", strerror(errno));
+        return SL_EIO;
+    }
+    s->committed = *len = (uint64_t)off;
+    s->truncatable = 1;
+    return 0;
+}
+
+/* The index of s's kind in kinds[]. */
+static int kind_of(const sl_sink *s)
+{
+    for (int k = 0; k < NKINDS; k++)
+        if (kinds[k].ops == s->ops)
+            return k;
+    return -1;
+}
+
+int sl_sink_save(const sl_sink *s, unsigned char **img, size_t *len)
+{
+    size_t n = 0, cols = (size_t)s->cols.n;
+    if (s->last)
+        n = s->last->n;
+    size_t total = SINK_HDR + n * (16 + 8 * cols);
+    unsigned char *p = malloc(total);
+    if (!p)
+        return SL_ENOMEM;
+    memcpy(p, SINK_MAGIC, 8);
+    size_t at = 8;
+    const uint64_t v[] = {s->committed,
+                          (uint64_t)s->truncatable,
+                          (uint64_t)s->header_done,
+                          s->seq,
+                          s->nsnap,
+                          s->nwin,
+                          (uint64_t)kind_of(s),
+                          (uint64_t)s->format,
+                          (uint64_t)s->mode,
+                          (uint64_t)s->windowed,
+                          cols,
+                          n};
+    static const unsigned width[] = {8, 4, 4, 8, 8, 8, 4, 4, 4, 4, 4, 8};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        sl_le_put(p + at, v[i], width[i]);
+        at += width[i];
+    }
+    for (size_t i = 0; s->last && i < s->last->cap; i++) {
+        const struct slot *sl = &s->last->slot[i];
+        if (!sl->used)
+            continue;
+        sl_le_put(p + at, sl->key, 8);
+        sl_le_put(p + at + 8, (uint64_t)sl->ws, 8);
+        at += 16;
+        for (size_t c = 0; c < cols; c++, at += 8) {
+            uint64_t bits;
+            memcpy(&bits, &sl->v[c], 8);
+            sl_le_put(p + at, bits, 8);
+        }
+    }
+    *img = p;
+    *len = total;
+    return 0;
+}
+
+int sl_sink_restore(sl_sink *s, const unsigned char *img, size_t len, uint64_t *committed,
+                    char *msg, size_t msglen)
+{
+    *committed = 0;
+    if (len < SINK_HDR || memcmp(img, SINK_MAGIC, 8) != 0) {
+        snprintf(msg, msglen, "not a sink image of this version");
+        return SL_EPARSE;
+    }
+    static const unsigned width[] = {8, 4, 4, 8, 8, 8, 4, 4, 4, 4, 4, 8};
+    uint64_t v[12];
+    size_t at = 8;
+    for (int i = 0; i < 12; i++) {
+        v[i] = sl_le_get(img + at, width[i]);
+        at += width[i];
+    }
+    static const char *const what[] = {"sink type", "sink format", "sink mode", "windowed",
+                                       "columns"};
+    const uint64_t mine[] = {(uint64_t)kind_of(s), (uint64_t)s->format, (uint64_t)s->mode,
+                             (uint64_t)s->windowed, (uint64_t)s->cols.n};
+    for (int i = 0; i < 5; i++)
+        if (v[6 + i] != mine[i]) {
+            snprintf(msg, msglen,
+                     "the saved output does not fit this sink: %s %llu in the checkpoint, %llu "
+                     "here",
+                     what[i], (unsigned long long)v[6 + i], (unsigned long long)mine[i]);
+            return SL_EINVAL;
+        }
+    size_t cols = (size_t)s->cols.n, entry = 16 + 8 * cols;
+    uint64_t n = v[11];
+    if (v[1] > 1 || v[2] > 1 || (n && !s->last) || n > (len - at) / entry ||
+        n * entry != len - at) {
+        snprintf(msg, msglen, "sink image: %s",
+                 n && !s->last ? "changes saved for a sink not in changes mode" : "damaged");
+        return SL_EPARSE;
+    }
+    for (uint64_t i = 0; i < n; i++, at += entry) {
+        struct sl_lastmap *m = s->last;
+        if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m)) {
+            snprintf(msg, msglen, "out of memory loading the sink's changes");
+            return SL_ENOMEM;
+        }
+        uint64_t key = sl_le_get(img + at, 8);
+        int64_t ws = (int64_t)sl_le_get(img + at + 8, 8);
+        struct slot *sl = &m->slot[slot_of(m, key, ws)];
+        if (sl->used) {
+            snprintf(msg, msglen, "sink image: a (key, window) saved twice");
+            return SL_EPARSE;
+        }
+        sl->used = 1;
+        sl->key = key;
+        sl->ws = ws;
+        for (size_t c = 0; c < cols; c++) {
+            uint64_t bits = sl_le_get(img + at + 16 + 8 * c, 8);
+            memcpy(&sl->v[c], &bits, 8);
+        }
+        m->n++;
+    }
+    s->committed = *committed = v[0];
+    s->truncatable = (int)v[1];
+    s->header_done = (int)v[2];
+    s->seq = v[3];
+    s->nsnap = v[4];
+    s->nwin = v[5];
+    s->bytes = v[0];
+    return 0;
+}
+
+int sl_sink_rewind(sl_sink *s, uint64_t len, char *msg, size_t msglen)
+{
+    if (s->ops != &file_ops || !s->out)
+        return 0;
+    if (fflush(s->out) != 0) {
+        snprintf(msg, msglen, "writing the results failed: %s", strerror(errno));
+        return SL_EIO;
+    }
+    int fd = output_fd(s);
+    struct stat st;
+    if (!regular_fd(fd) || fstat(fd, &st) != 0) {
+        if (len == 0)
+            return 0;
+        snprintf(msg, msglen,
+                 "the output is not a regular file (a pipe or a terminal): it cannot be taken "
+                 "back to the %llu bytes the checkpoint committed, so the rows emitted after the "
+                 "checkpoint are written again after what it already received",
+                 (unsigned long long)len);
+        return SL_EUNSUPPORTED;
+    }
+    if ((uint64_t)st.st_size < len) {
+        snprintf(msg, msglen,
+                 "the output has %lld bytes, fewer than the %llu the checkpoint committed: it is "
+                 "not the output the checkpointed run wrote (resume with the same --output or "
+                 "sink.path, or append standard output to the same file with >>)",
+                 (long long)st.st_size, (unsigned long long)len);
+        return SL_EINVAL;
+    }
+    if (ftruncate(fd, (off_t)len) != 0 || lseek(fd, (off_t)len, SEEK_SET) < 0 || fsync(fd) != 0) {
+        snprintf(msg, msglen, "cannot take the output back to %llu bytes: %s",
+                 (unsigned long long)len, strerror(errno));
+        return SL_EIO;
+    }
+    return 0;
 }

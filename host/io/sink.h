@@ -103,6 +103,57 @@ const sl_row *sl_sink_rows(const sl_sink *s, size_t *n);
  * SL_EIO. */
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions);
 
+/* ---- commits: the sink's part in checkpoints (docs/fault-tolerance.md) -------------------
+ *
+ * A checkpoint is taken between emissions: the caller saves the engines' state, then commits the
+ * sink (sl_sink_commit) and keeps its image (sl_sink_save) in the checkpoint. A run resumed from
+ * that checkpoint restores the image (sl_sink_restore) and takes the output back to the
+ * committed length (sl_sink_rewind) before anything is emitted, so that what the output holds
+ * is exactly what a run that never stopped would have written at that point. Per kind:
+ *   file   flushed and fsynced; a regular file is truncated back on resume (exactly once); a
+ *          pipe or terminal cannot be, and sees the rows after the checkpoint again
+ *   redis  every emission's replies are read before the next one, so what was emitted is in
+ *          the server; rows after the checkpoint are written again with the same full values
+ *          (idempotent)
+ *   zmq    nothing to commit: PUSH has no acknowledgement. Rows after the checkpoint are sent
+ *          again; messages still queued in the socket when the process died are lost
+ * Usable by any caller that writes rows through a sink (a one-process run, a cluster's client);
+ * the sink's thread, like every call here. */
+
+/* The descriptor the file kind's stream writes to, for commits (fsync, its offset) and
+ * sl_sink_rewind. Needed when the stream has none of its own (fileno -1: an sl_outfile's
+ * stream, whose descriptor sl_outfile_fd gives); otherwise fileno(out) is used. */
+void sl_sink_set_output_fd(sl_sink *s, int fd);
+
+/* Commits what the sink wrote so far. The file kind flushes its stream and, on a regular file,
+ * fsyncs it; *len gets the committed length: the descriptor's offset (for a file opened to
+ * append, its end), or for a pipe, a terminal or a stream without a descriptor the bytes the sink
+ * wrote (which cannot be truncated back to). Other kinds flush and set *len to 0. Returns 0, or
+ * SL_EIO with sl_sink_message (nothing is committed then). */
+int sl_sink_commit(sl_sink *s, uint64_t *len);
+
+/* The sink's state at its last commit, into *img (malloc'd, *len bytes; caller frees): the
+ * committed length, whether it can be truncated back to, whether the CSV header was written,
+ * the emission numbers (emit_seq, snapshot-N, windows-N), and in changes mode the last row
+ * written per (key, window), so that a resumed run writes the same rows. Call it right after
+ * sl_sink_commit. Returns 0 or SL_ENOMEM. */
+int sl_sink_save(const sl_sink *s, unsigned char **img, size_t *len);
+
+/* Loads an image of sl_sink_save into a sink of the same kind, mode and columns that has
+ * written nothing yet, and sets *committed to the length to rewind to. The output itself is not
+ * touched (sl_sink_rewind). Returns 0, or SL_EINVAL (another mode or layout: msg names it) or
+ * SL_EPARSE (not an image of this version), with msg. */
+int sl_sink_restore(sl_sink *s, const unsigned char *img, size_t len, uint64_t *committed,
+                    char *msg, size_t msglen);
+
+/* Takes the file kind's output back to `len` bytes: truncates the file there and goes on writing
+ * at its end (nothing is lost before len, nothing written after it stays). Returns 0 (also for
+ * other kinds, and for len 0 on any output); SL_EINVAL when the file is shorter than len (it is
+ * not the output the checkpoint committed: say, one opened again with `>` instead of `>>`);
+ * SL_EUNSUPPORTED when it cannot be truncated (a pipe, a terminal: the rows after the
+ * checkpoint are written again after what it already got); SL_EIO; each with msg. */
+int sl_sink_rewind(sl_sink *s, uint64_t len, char *msg, size_t msglen);
+
 /* Closes the backend (the zmq kind waits a bounded time for queued messages) and frees. */
 void sl_sink_destroy(sl_sink **sp);
 

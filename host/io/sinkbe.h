@@ -76,6 +76,12 @@ struct sl_sink {
     const sl_row **pick; /* scratch: the rows of one emission that changed */
     size_t pick_cap;
     struct sl_lastmap *last; /* changes mode: the last row written per (key, window) */
+    /* commits (sl_sink_commit): the file kind's descriptor (-1: fileno(out)), the bytes the
+     * file kind wrote, and the last commit's length and whether it can be truncated back to */
+    int out_fd;
+    uint64_t bytes;
+    uint64_t committed;
+    int truncatable;
     char msg[1024];
 };
 

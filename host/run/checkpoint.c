@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "lebytes.h"
 #include "log.h"
+#include "sink.h"
 
 #define INPUT_FIELDS 7
 
@@ -37,14 +38,8 @@ int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, c
         snprintf(msg, msglen, "checkpoints with several devices (--devices) are not supported yet");
         return SL_EUNSUPPORTED;
     }
-    for (uint32_t i = 0; ch && sl_chain_engine(ch, i); i++)
-        if (sl_engine_windowed(sl_chain_engine(ch, i))) {
-            snprintf(msg, msglen,
-                     "checkpoints of a windowed PE (stage %u) are not supported yet: the windows "
-                     "it emitted before a checkpoint are not part of it",
-                     i);
-            return SL_EUNSUPPORTED;
-        }
+    (void)ch; /* windowed PEs too: their open windows are in the state, the emitted ones in the
+                 sink's committed output */
     return 0;
 }
 
@@ -123,7 +118,7 @@ static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
 }
 
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
-                     char *msg, size_t msglen)
+                     sl_sink *sink, char *msg, size_t msglen)
 {
     double t0 = sl_ingest_now();
     if (t0 - c->last_s < c->every_s)
@@ -136,11 +131,22 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
         snprintf(msg, msglen, "checkpoint: %s", sl_chain_message(ch));
         return rc;
     }
-    if ((rc = dict_image(dict, &ids, &ids_len))) {
+    /* ---- the sink's commit: what it wrote up to this state (windows, snapshots) ---- */
+    unsigned char *out_img = NULL;
+    size_t out_len = 0;
+    uint64_t committed = 0;
+    if ((rc = sl_sink_commit(sink, &committed))) {
         free(state);
+        snprintf(msg, msglen, "checkpoint: %s", sl_sink_message(sink));
+        return rc;
+    }
+    if ((rc = sl_sink_save(sink, &out_img, &out_len)) || (rc = dict_image(dict, &ids, &ids_len))) {
+        free(state);
+        free(out_img);
         snprintf(msg, msglen, "checkpoint: out of memory");
         return rc;
     }
+    /* ---- */
     sl_source_stats ss;
     sl_source_get_stats(src, &ss);
     unsigned char input[INPUT_FIELDS * 8];
@@ -154,11 +160,13 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
     sl_ckpt_section sec[] = {{"meta", meta, (size_t)mlen},
                              {"input", input, sizeof input},
                              {"dict", ids, ids_len},
-                             {"state", state, state_len}};
+                             {"state", state, state_len},
+                             {"sink", out_img, out_len}};
     uint64_t bytes = 0;
     char why[1200];
     uint64_t id = c->next_id;
-    if (sl_ckpt_write(c->t->checkpoint.dir, id, sec, 4, &bytes, why, sizeof why)) {
+    if (sl_ckpt_write(c->t->checkpoint.dir, id, sec, sizeof sec / sizeof *sec, &bytes, why,
+                      sizeof why)) {
         c->st.failed++;
         fprintf(stderr, "sluice: %s (the run goes on; the previous checkpoint stays usable)\n",
                 why);
@@ -168,10 +176,13 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
         c->st.last_bytes = bytes;
         if (id >= c->t->checkpoint.keep)
             sl_ckpt_prune(c->t->checkpoint.dir, id - c->t->checkpoint.keep + 1);
-        SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %" PRIu64 " bytes at input byte %" PRIu64,
-                 id, bytes, ss.input.bytes);
+        SL_DEBUG("checkpoint",
+                 "checkpoint %" PRIu64 ": %" PRIu64 " bytes at input byte %" PRIu64
+                 ", output committed at byte %" PRIu64,
+                 id, bytes, ss.input.bytes, committed);
     }
     free(state);
+    free(out_img);
     free(ids);
     double took = sl_ingest_now() - t0;
     c->st.total_s += took;
@@ -216,8 +227,9 @@ static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *
     return 0;
 }
 
-int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict, FILE *in,
-                   sl_source_stats *st, uint64_t *id, char *msg, size_t msglen)
+int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict,
+                   sl_sink *sink, FILE *in, sl_source_stats *st, uint64_t *id, char *msg,
+                   size_t msglen)
 {
     char path[4400], why[1200] = "";
     struct stat sb;
@@ -247,11 +259,13 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
     int rc = sl_ckpt_open(path, &c, msg, msglen);
     if (rc)
         return rc;
-    size_t mlen, ilen, dlen, slen;
+    size_t mlen, ilen, dlen, slen, olen;
     const char *meta = sl_ckpt_get(c, "meta", &mlen);
     const unsigned char *input = sl_ckpt_get(c, "input", &ilen);
     const unsigned char *ids = sl_ckpt_get(c, "dict", &dlen);
     const unsigned char *state = sl_ckpt_get(c, "state", &slen);
+    const unsigned char *out_img = sl_ckpt_get(c, "sink", &olen);
+    uint64_t committed = 0;
     char want[4400];
     int wlen = meta_text(t, nstages(ch), want, sizeof want);
     if (!meta || !input || !ids || !state || ilen != INPUT_FIELDS * 8) {
@@ -265,6 +279,11 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
     } else if ((rc = sl_chain_load(ch, state, slen, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
     } else if ((rc = load_dict(dict, ids, dlen, why, sizeof why))) {
+        snprintf(msg, msglen, "%s: %s", path, why);
+    } else if (!out_img) {
+        snprintf(msg, msglen, "%s was written by an older sluice (it has no sink section)", path);
+        rc = SL_EINVAL;
+    } else if ((rc = sl_sink_restore(sink, out_img, olen, &committed, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
     }
     if (rc == 0) {
@@ -290,6 +309,17 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         }
         *id = sl_ckpt_id(c);
     }
+    /* ---- the output back to the checkpoint's committed length, once all else is loaded ---- */
+    if (rc == 0) {
+        int r = sl_sink_rewind(sink, committed, why, sizeof why);
+        if (r == SL_EUNSUPPORTED) {
+            fprintf(stderr, "sluice: --from: %s\n", why);
+        } else if (r) {
+            snprintf(msg, msglen, "--from %s: %s", path, why);
+            rc = r;
+        }
+    }
+    /* ---- */
     sl_ckpt_close(&c);
     return rc;
 }

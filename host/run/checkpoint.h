@@ -4,14 +4,16 @@
  * run that was never stopped (docs/fault-tolerance.md).
  *
  * A checkpoint is taken between two reads, when every record read so far has been pushed: the
- * chain's state tables (sl_chain_save), the ad ids seen (for the output's names), the source's
- * counters with its byte offset, and what the run was reading. It is written with
+ * chain's state tables (sl_chain_save; windowed PEs' open windows and watermarks), the sink's
+ * commit (sl_sink_commit, sl_sink_save: what it wrote so far made durable, with its length), the
+ * ad ids seen (for the output's names), the source's counters with its byte offset, and what the
+ * run was reading. It is written with
  * host/io/ckptfile.h (temporary name, fsync, rename), then older ones beyond `keep` are removed.
  * A checkpoint that cannot be written is reported and counted; the run goes on and the previous
  * checkpoint stays usable.
  *
- * Supported: file sources read once (their offset is the replay position), one device, PEs
- * without windows. Others are refused when the run starts, saying why.
+ * Supported: file sources read once (their offset is the replay position), one device. Others
+ * are refused when the run starts, saying why.
  *
  * Belongs to the run's thread. */
 #ifndef SL_CHECKPOINT_H
@@ -23,6 +25,7 @@
 
 #include "addict.h"
 #include "chain.h"
+#include "sink.h"
 #include "source.h"
 #include "topology.h"
 
@@ -39,8 +42,7 @@ typedef struct sl_ckpt_stats {
 typedef struct sl_ckpt_run sl_ckpt_run;
 
 /* Checks that t's checkpoints can be taken with `ndev` devices over `ch` (NULL while the chain
- * is not built yet: the windowed check is then left to sl_ckpt_run_new). Returns 0, or
- * SL_EUNSUPPORTED with msg. */
+ * is not built yet). Returns 0, or SL_EUNSUPPORTED with msg. */
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
                       size_t msglen);
 
@@ -50,10 +52,12 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
                     size_t msglen);
 
 /* Takes a checkpoint when t->checkpoint.every_ms has passed since the last one (or the run's
- * start). A failure to write is reported on stderr and counted, not returned; a failure of the
- * engines (their state could not be read) is returned as an sl_err with msg. */
+ * start): the chain's state, then the commit of `sink` (the chain's output), so that the
+ * checkpoint holds what the output held at that moment. A failure to write is reported on
+ * stderr and counted, not returned; a failure of the engines (their state could not be read)
+ * or of the sink's commit is returned as an sl_err with msg. */
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
-                     char *msg, size_t msglen);
+                     sl_sink *sink, char *msg, size_t msglen);
 
 /* The next checkpoint's id (after a resume: the resumed one's + 1). */
 void sl_ckpt_run_set_next(sl_ckpt_run *c, uint64_t id);
@@ -62,11 +66,15 @@ void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st);
 void sl_ckpt_run_destroy(sl_ckpt_run **cp);
 
 /* Resumes from `from` (a checkpoint file, or a directory: its newest usable checkpoint): loads
- * the chain's state and the ids into ch and dict, checks that the run reads the same input as
- * the checkpoint did, and positions `in` at the checkpoint's offset. *st gets the source's
+ * the chain's state, the ids and the sink's counters into ch, dict and sink, checks that the run
+ * reads the same input as the checkpoint did, positions `in` at the checkpoint's offset, and,
+ * once all of that succeeded, takes the sink's output back to the length it had committed
+ * (sl_sink_rewind: an output that cannot be truncated, a pipe, is said on stderr; one shorter
+ * than that length is refused). Nothing was emitted into `sink` yet. *st gets the source's
  * counters for sl_source_resume, *id the checkpoint's id. Returns 0, or an sl_err with msg
  * (SL_EINVAL: a topology or input that does not match; SL_EPARSE: a corrupted checkpoint). */
-int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict, FILE *in,
-                   sl_source_stats *st, uint64_t *id, char *msg, size_t msglen);
+int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict,
+                   sl_sink *sink, FILE *in, sl_source_stats *st, uint64_t *id, char *msg,
+                   size_t msglen);
 
 #endif

@@ -73,6 +73,7 @@ struct ticking {
     sl_chain *ch;
     const sl_source *src;
     const sl_addict *dict;
+    sl_sink *sink;
     uint32_t max_wait_ms;
     int64_t lateness_ms; /* the first PE's */
     /* The largest event time pushed (have_time: once there is one). Written by the reading
@@ -100,7 +101,7 @@ static int tick(void *ud, char *msg, size_t msglen)
     if (rc)
         snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
     else if (tk->ck)
-        rc = sl_ckpt_run_tick(tk->ck, tk->ch, tk->src, tk->dict, msg, msglen);
+        rc = sl_ckpt_run_tick(tk->ck, tk->ch, tk->src, tk->dict, tk->sink, msg, msglen);
     return rc;
 }
 
@@ -238,6 +239,8 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     }
     if ((rc = sl_sink_open(t, o->out, dict, o->top > 0, &sink, msg, msglen)))
         goto out;
+    if (o->outfile)
+        sl_sink_set_output_fd(sink, sl_outfile_fd(o->outfile));
     for (uint32_t i = 0; i < t->nnext; i++) {
         if (t->next[i].join[0] &&
             (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
@@ -264,12 +267,12 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     if ((checkpoints || o->resume_from) &&
         (rc = sl_ckpt_supported(t, ndev, ndev > 1 ? NULL : ch, msg, msglen)))
         goto out;
-    if (o->resume_from && (rc = sl_ckpt_resume(o->resume_from, t, ch, dict, o->in, &resumed,
+    sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
+    if (o->resume_from && (rc = sl_ckpt_resume(o->resume_from, t, ch, dict, sink, o->in, &resumed,
                                                &rep->ckpt.resumed_id, msg, msglen)))
         goto out;
     if (o->cancel)
         sl_executor_set_cancel(&x, o->cancel);
-    sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
     if (sl_topology_rekeyed(t))
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
@@ -279,6 +282,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         goto out;
     }
     if (checkpoints) {
+        sl_chain_commit_windows(ch, 1); /* the sink commits with every checkpoint */
         if ((rc = sl_ckpt_run_new(t, ch, &ck, msg, msglen)))
             goto out;
         sl_ckpt_run_set_next(ck, rep->ckpt.resumed_id + 1);
@@ -289,8 +293,15 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
                          .ch = ch,
                          .src = src,
                          .dict = dict,
+                         .sink = sink,
                          .max_wait_ms = t->batch_wait_ms,
                          .lateness_ms = t->pe.lateness_ms};
+    if (o->resume_from) { /* the sink's watermark goes on from the checkpoint's */
+        sl_chain_stats cs;
+        sl_chain_get_stats(ch, &cs);
+        atomic_store(&tk.max_time, cs.max_time_ms);
+        atomic_store(&tk.have_time, cs.have_time);
+    }
     sl_sink_set_clock(sink, watermark_of, &tk);
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
     /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "ingest.h"
 #include "multidev.h"
+#include "outfile.h"
 #include "placement.h"
 #include "reader.h"
 #include "source.h"
@@ -23,8 +24,12 @@
 
 typedef struct sl_pipeline_opts {
     const sl_topology *topo;
-    FILE *in;     /* for SL_SRC_FILE / SL_SRC_STDIN: opened by the caller */
-    FILE *out;    /* CSV output, or NULL to keep results only (for the top table) */
+    FILE *in;  /* for SL_SRC_FILE / SL_SRC_STDIN: opened by the caller */
+    FILE *out; /* CSV output, or NULL to keep results only (for the top table) */
+    /* out's sl_outfile when it is one (NULL: a plain stream such as stdout): its descriptor is
+     * the one checkpoints fsync and a resumed run truncates (sl_sink_set_output_fd). A run with
+     * checkpoints needs it opened in place (SL_OUTFILE_IN_PLACE, SL_OUTFILE_KEEP to resume). */
+    const sl_outfile *outfile;
     uint64_t top; /* > 0: after the run, print the top ads by CTR to top_out */
     uint64_t top_min_impressions;
     FILE *top_out;
