@@ -512,3 +512,56 @@ Test(recovery, ingest_on_nodes_node_killed_output_unchanged)
     run_free(&ref);
     finish();
 }
+
+/* A windowed PE on a cluster with checkpoints: the client keeps the window rows each node sent
+ * before its barrier once a checkpoint is complete, the nodes' state holds the windows already
+ * emitted, and after a node is killed the windows after the checkpoint are sent again exactly
+ * once. The output (every window row, written once at the end) equals a run without failure. */
+Test(recovery, windows_node_killed_output_unchanged)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    FILE *f = create("events.ndjson");
+    uint64_t r = 23;
+    for (unsigned i = 0; i < 1500000; i++) {
+        uint64_t v = splitmix64(&r);
+        fprintf(f, "{\"ad_id\": \"ad-%u\", \"event_type\": \"view\", \"event_time\": %u}\n",
+                (unsigned)(v % 2000), i / 4);
+    }
+    fclose(f);
+    f = create("win.yaml");
+    fprintf(f, "source: {type: file, path: events.ndjson, format: ndjson}\n"
+               "pe: {kind: window_count, window_ms: 5000, lateness_ms: 100}\n"
+               "sink: {path: \"-\"}\n");
+    fclose(f);
+    struct run ref = run_sluice("run win.yaml -q --nodes 3", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned delay_ms = (unsigned)(splitmix64(&s) % 400), victim = (unsigned)(splitmix64(&s) % 3);
+    pid_t pid = spawn("run win.yaml --nodes 3 --checkpoint-ms 150 --checkpoint-dir ck", "out.csv",
+                      "err.txt");
+    double t_end = now_s() + 120;
+    int st, done = 0;
+    while (!(all_checkpointed("ck") && client_checkpointed("ck")) && now_s() < t_end &&
+           !(done = reap(pid, &st)))
+        usleep(10000);
+    cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
+    usleep(delay_ms * 1000);
+    pid_t kids[8];
+    int n = children(pid, kids, 8);
+    cr_assert(gt(int, n, 0));
+    kill(kids[victim % (unsigned)n], SIGKILL);
+    st = wait_exit(pid, 300, "the windowed run with a killed node");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0),
+              "seed %" PRIu64 " (node %u killed %u ms after a complete checkpoint): %s", seed,
+              victim, delay_ms, err);
+    char *out = slurp("out.csv", NULL);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": windows after a killed node", seed);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
+    finish();
+}

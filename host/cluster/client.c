@@ -40,7 +40,10 @@
 struct rows {
     sl_row *r;
     size_t n, cap;
+    uint32_t *from; /* window rows with checkpoints: the node each came from (KEPT: committed) */
+    size_t capfrom;
 };
+#define KEPT UINT32_MAX
 
 /* Snapshots (sink.snapshots): keys are partitioned, so the union of every node's latest
  * complete snapshot is the state of the whole job, which the client writes as one emission. */
@@ -94,8 +97,9 @@ struct client {
     int logging, replaying; /* the ingest log is written (a source that cannot be read again) */
     char ckpt_dir[4096];    /* the job's checkpoint.dir, absolute */
     struct barrier {
-        uint64_t id, acked; /* acked: bit d, node d wrote it */
-        int savepoint;      /* asked for by a savepoint request: copied once complete */
+        uint64_t id, acked;        /* acked: bit d, node d wrote it */
+        size_t wpos[SL_NODES_MAX]; /* window rows received when node d's answer came */
+        int savepoint;             /* asked for by a savepoint request: copied once complete */
         sl_source_stats at;
         uint64_t types[4];
     } pend[8];
@@ -128,6 +132,49 @@ static uint32_t node_of(const struct client *c, uint32_t source, uint32_t job)
         if (c->jid[d] == job && c->host[d] == source)
             return d;
     return UINT32_MAX;
+}
+
+/* Notes that the last n rows of v came from node `from`. Returns 0 or SL_ENOMEM. */
+static int rows_from(struct rows *v, size_t n, uint32_t from)
+{
+    if (v->n > v->capfrom) {
+        size_t cap = v->capfrom ? v->capfrom : 4096;
+        while (cap < v->n)
+            cap *= 2;
+        uint32_t *nf = realloc(v->from, cap * sizeof *nf);
+        if (!nf)
+            return SL_ENOMEM;
+        v->from = nf;
+        v->capfrom = cap;
+    }
+    for (size_t i = v->n - n; i < v->n; i++)
+        v->from[i] = from;
+    return 0;
+}
+
+/* Checkpoint b is complete: the window rows each node sent before its barrier (they came before
+ * its answer, on the same stream) are kept in rec->win for the attempts after a failure. */
+static int commit_windows(struct client *c, const struct barrier *b)
+{
+    sl_client_recovery *rec = c->o->rec;
+    struct rows *v = &c->windows;
+    size_t k = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->from[i] == KEPT || i < b->wpos[v->from[i]]) {
+            v->from[i] = KEPT;
+            k++;
+        }
+    sl_row *w = k ? malloc(k * sizeof *w) : NULL;
+    if (k && !w)
+        return SL_ENOMEM;
+    k = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (v->from[i] == KEPT)
+            w[k++] = v->r[i];
+    free(rec->win);
+    rec->win = w;
+    rec->nwin = k;
+    return 0;
 }
 
 static int rows_add(struct rows *v, const void *r, size_t n)
@@ -232,6 +279,7 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             return;
         }
         b->acked |= UINT64_C(1) << node;
+        b->wpos[node] = c->windows.n;
         if (b->acked != (c->n == 64 ? UINT64_MAX : (UINT64_C(1) << c->n) - 1))
             return;
         rec->ckpt_id = id;
@@ -246,6 +294,12 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             rec->log_gc = id;
         memcpy(rec->types, b->types, sizeof rec->types);
         rec->written++;
+        if (c->windows.from && commit_windows(c, b)) {
+            fprintf(stderr, "sluice: checkpoint %" PRIu64 ": out of memory keeping its windows\n",
+                    id);
+            rec->failed++;
+            return;
+        }
         client_point(c, b->savepoint);
         uint32_t k = 0; /* keep only the later barriers */
         for (uint32_t j = 0; j < c->npend; j++)
@@ -495,7 +549,8 @@ static int receive(struct client *c)
                 c->stale++;
                 continue;
             }
-            if (rows_add(v, f.payload, h->count)) {
+            if (rows_add(v, f.payload, h->count) ||
+                (v == &c->windows && c->o->rec && rows_from(v, h->count, h->source))) {
                 snprintf(c->msg, c->msglen, "out of memory keeping results");
                 return SL_ENOMEM;
             }
@@ -951,6 +1006,9 @@ void sl_client_recovery_end(sl_client_recovery *rec)
     if (rec->log_fd >= 0)
         close(rec->log_fd);
     rec->log_fd = -1;
+    free(rec->win);
+    rec->win = NULL;
+    rec->nwin = 0;
 }
 
 static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
@@ -1322,6 +1380,13 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     c.npart = npart;
     c.rep = rep;
     c.dict = dict;
+    /* the window rows of the checkpoint this attempt starts from: the nodes do not send them
+     * again */
+    if (rec && rec->ckpt_id && rec->nwin &&
+        (rows_add(&c.windows, rec->win, rec->nwin) || rows_from(&c.windows, rec->nwin, KEPT))) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
     if (on_nodes) {
         c.on_nodes = 1;
         if (rec)
@@ -1446,6 +1511,7 @@ out:
     free(npart);
     free(c.final.r);
     free(c.windows.r);
+    free(c.windows.from);
     snap_free(&c.snap);
     return rc;
 }

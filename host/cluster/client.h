@@ -84,6 +84,10 @@ typedef struct sl_client_recovery {
     /* Recovery timing, said on stderr once a recovered attempt has caught up: when the failure
      * was seen and how far the source had been read then (sl_net_now_us, bytes) */
     uint64_t fail_us, fail_bytes;
+    /* windowed PEs: the window rows every node sent before the newest complete checkpoint's
+     * barrier (the rows after it are sent again after a recovery); malloc'd, nwin rows */
+    sl_row *win;
+    size_t nwin;
 } sl_client_recovery;
 
 typedef struct sl_client_opts {

@@ -1031,6 +1031,9 @@ static void start_job(struct node *nd, const sl_frame *f)
         return;
     }
     sl_chain_set_cancel(sl->chain, &nd->agent.cancel);
+    /* the client keeps the window rows sent before each checkpoint's barrier */
+    if (job->topo.checkpoint.every_ms)
+        sl_chain_commit_windows(sl->chain, 1);
     if (job->restore_id && (rc = restore_state(sl, err, sizeof err))) {
         abort_job(sl, err);
         return;

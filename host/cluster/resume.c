@@ -42,8 +42,9 @@ int sl_resume_write(const char *dir, const sl_topology *t, uint32_t nnodes,
     sl_ckpt_section sec[] = {{"meta", meta, (size_t)mlen},
                              {"input", input, sizeof input},
                              {"types", types, sizeof types},
-                             {"dict", ids, ids_len}};
-    int rc = sl_ckpt_write(sub, rec->ckpt_id, sec, 4, NULL, msg, msglen);
+                             {"dict", ids, ids_len},
+                             {"windows", rec->win, rec->nwin * sizeof(sl_row)}};
+    int rc = sl_ckpt_write(sub, rec->ckpt_id, sec, 5, NULL, msg, msglen);
     free(ids);
     if (rc == 0)
         sl_ckpt_prune(sub, rec->ckpt_id);
@@ -113,9 +114,12 @@ int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_cl
     const unsigned char *input = sl_ckpt_get(c, "input", &ilen);
     const unsigned char *types = sl_ckpt_get(c, "types", &tlen);
     const unsigned char *ids = sl_ckpt_get(c, "dict", &dlen);
+    size_t winlen = 0;
+    const void *win = sl_ckpt_get(c, "windows", &winlen);
     char want[4400];
     int wlen = meta_text(t, nnodes, want, sizeof want);
-    if (!meta || !input || !types || !ids || ilen != SL_SOURCE_STATS_BYTES || tlen != 32) {
+    if (!meta || !input || !types || !ids || ilen != SL_SOURCE_STATS_BYTES || tlen != 32 || !win ||
+        wlen % sizeof(sl_row)) {
         snprintf(msg, msglen, "%s is not a cluster checkpoint (a section is missing)", path);
         rc = SL_EPARSE;
     } else if (mlen != (size_t)wlen || memcmp(meta, want, mlen) != 0) {
@@ -132,6 +136,16 @@ int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_cl
         sl_source_stats_get(input, &rec->at);
         for (int i = 0; i < 4; i++)
             rec->types[i] = sl_le_get(types + 8 * i, 8);
+        free(rec->win);
+        rec->win = NULL;
+        rec->nwin = winlen / sizeof(sl_row);
+        if (rec->nwin && !(rec->win = malloc(winlen))) {
+            rec->nwin = 0;
+            snprintf(msg, msglen, "out of memory");
+            rc = SL_ENOMEM;
+        } else if (rec->nwin) {
+            memcpy(rec->win, win, winlen);
+        }
         rec->log_gc = id;
         rec->log_seg = newest_segment(sub);
         if (rec->log_seg < id)
