@@ -388,3 +388,67 @@ Test(zkcluster, zookeeper_key_errors_say_where, .timeout = 30)
         cr_assert_not_null(strstr(err, bad[i].want), "%s: got %s", bad[i].text, err);
     }
 }
+
+/* The coordinator killed under a job that takes checkpoints: the new coordinator starts its
+ * driver again with --resume, which goes on from the newest complete checkpoint (the client's
+ * part in the job's checkpoint directory) instead of the file's start, and the job ends with
+ * exactly the counts of the whole file. */
+Test(zkcluster, coordinator_killed_checkpointed_job_resumes, .init = up, .fini = down,
+     .timeout = 240)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0xc0de;
+    cr_log_info("seed %" PRIu64, seed);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    static sl_cluster_cfg cfg;
+    struct cluster cl;
+    up_zk(&cl, &cfg, 62500);
+    append_events("big.ndjson", 4000000, seed, &t);
+    FILE *f = create("k.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
+            tpath("big.ndjson"), tpath("out.csv"));
+    fclose(f);
+    unsigned id = submit("k.yaml");
+    wait_row(id, "running", NULL, 30, "before the kill");
+    /* a complete checkpoint: the client's part is in the job's folder */
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/%u/ck/client", tpath("c.yaml.jobs"), id);
+    double t0 = now_s();
+    for (int found = 0; !found;) {
+        cr_assert(lt(dbl, now_s() - t0, 60.0), "no complete checkpoint in %s", ck);
+        DIR *d = opendir(ck);
+        for (struct dirent *e; d && (e = readdir(d));)
+            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
+        if (d)
+            closedir(d);
+        usleep(20000);
+    }
+    uint32_t old = leader(&cfg);
+    int resume = -1;
+    pid_t drv = driver_of(id, &resume);
+    cr_assert(ne(int, drv, 0), "job %u's driver", id);
+    t0 = now_s();
+    cr_assert(eq(int, kill(cl.node[old], SIGKILL), 0));
+    pid_t drv2 = 0;
+    while (!(drv2 = driver_of(id, &resume)) || drv2 == drv) {
+        cr_assert(lt(dbl, now_s() - t0, 40.0), "the driver was not started again");
+        usleep(50000);
+    }
+    cr_assert(eq(int, resume, 1), "a job with checkpoints goes on with --resume");
+    cr_log_info("SIGKILL of coordinator node %u: driver %d started again with --resume after "
+                "%.2f s",
+                old, (int)drv2, now_s() - t0);
+    wait_row(id, "done", NULL, 120, "after the takeover");
+    assert_result(&t, "the checkpointed job that outlived its coordinator");
+    char log[600];
+    snprintf(log, sizeof log, "c.yaml.jobs/%u/log", id);
+    char *text = slurp(log, NULL);
+    cr_assert_not_null(strstr(text, "resuming from checkpoint"), "%s", text);
+    free(text);
+    cl.node[old] = 0;
+    find_nodes(&cl); /* cluster up started the killed node again */
+    cluster_down(&cl);
+    finish();
+}

@@ -118,8 +118,8 @@ int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_cl
     const void *win = sl_ckpt_get(c, "windows", &winlen);
     char want[4400];
     int wlen = meta_text(t, nnodes, want, sizeof want);
-    if (!meta || !input || !types || !ids || ilen != SL_SOURCE_STATS_BYTES || tlen != 32 || !win ||
-        wlen % sizeof(sl_row)) {
+    if (!meta || !input || !types || !ids || ilen != SL_SOURCE_STATS_BYTES || tlen != 32 ||
+        winlen % sizeof(sl_row)) {
         snprintf(msg, msglen, "%s is not a cluster checkpoint (a section is missing)", path);
         rc = SL_EPARSE;
     } else if (mlen != (size_t)wlen || memcmp(meta, want, mlen) != 0) {
