@@ -261,35 +261,46 @@ void sl_chain_destroy(sl_chain **chp)
     *chp = NULL;
 }
 
+int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b)
+{
+    b->len = 0;
+    unsigned char *p = sl_bytebuf_reserve(b, 4);
+    if (!p) {
+        snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
+        return SL_ENOMEM;
+    }
+    sl_le_put(p, ch->n, 4);
+    b->len = 4;
+    for (uint32_t i = 0; i < ch->n; i++) {
+        size_t at = b->len; /* the stage's length goes here once known */
+        if (!sl_bytebuf_reserve(b, 8)) {
+            snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
+            return SL_ENOMEM;
+        }
+        b->len += 8;
+        int rc = sl_engine_save_into(ch->st[i].eng, b);
+        if (rc) {
+            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
+            return rc;
+        }
+        sl_le_put(b->p + at, b->len - at - 8, 8);
+    }
+    return 0;
+}
+
 int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
 {
-    unsigned char *part[SL_STAGES_MAX] = {NULL};
-    size_t plen[SL_STAGES_MAX] = {0}, total = 4;
-    int rc = 0;
-    for (uint32_t i = 0; i < ch->n && rc == 0; i++) {
-        if ((rc = sl_engine_save(ch->st[i].eng, &part[i], &plen[i])))
-            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
-        total += 8 + plen[i];
+    sl_bytebuf b = {0};
+    *img = NULL;
+    *len = 0;
+    int rc = sl_chain_save_into(ch, &b);
+    if (rc) {
+        sl_bytebuf_free(&b);
+        return rc;
     }
-    unsigned char *p = rc ? NULL : malloc(total);
-    if (!rc && !p) {
-        snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
-        rc = SL_ENOMEM;
-    }
-    if (p) {
-        size_t at = 4;
-        sl_le_put(p, ch->n, 4);
-        for (uint32_t i = 0; i < ch->n; i++) {
-            sl_le_put(p + at, plen[i], 8);
-            memcpy(p + at + 8, part[i], plen[i]);
-            at += 8 + plen[i];
-        }
-        *img = p;
-        *len = total;
-    }
-    for (uint32_t i = 0; i < ch->n; i++)
-        free(part[i]);
-    return rc;
+    *img = b.p;
+    *len = b.len;
+    return 0;
 }
 
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen)

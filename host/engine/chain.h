@@ -87,6 +87,9 @@ void sl_chain_destroy(sl_chain **chp);
  * stages pass rows to each other synchronously, so between two pushes nothing is in flight
  * between them. Return 0 or a negative sl_err (sl_chain_message, or msg for load). */
 int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len);
+/* sl_chain_save's image into b (b->len reset first; b keeps its memory for the next one, so
+ * that a checkpoint touches no fresh memory). On failure b->len is unspecified. */
+int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b);
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 #endif

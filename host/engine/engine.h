@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytebuf.h"
 #include "columns.h"
 #include "topology.h"
 #include "device.h"
@@ -140,6 +141,10 @@ const char *sl_engine_message(const sl_engine *e);
  * An image loads only into an engine of the same layout: state and slot size, regions, copies
  * and slots (the same PE state type and pe.capacity on the same kind of device). */
 int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len);
+
+/* sl_engine_save's image appended to b (its bytes after b->len; b keeps its memory from one
+ * checkpoint to the next). On failure b->len is as before. Same returns. */
+int sl_engine_save_into(sl_engine *e, sl_bytebuf *b);
 
 /* Replaces every key's state and the counters with those of img (sl_engine_save's), on an
  * engine that has taken no records yet. Returns 0, or SL_EINVAL (another layout: msg names the
