@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ckptfile.h"
+#include "ckptwriter.h"
 #include "engine.h"
 #include "err.h"
 #include "ingest.h"
@@ -21,6 +22,13 @@ struct sl_ckpt_run {
     double every_s, last_s;
     uint64_t next_id;
     sl_ckpt_stats st;
+    sl_ckptw *w; /* writes, fsyncs, renames and prunes on a thread of its own */
+    int waiting; /* a checkpoint is due while the previous one is still being written */
+    /* What the checkpoint in flight is made of, kept from one to the next (fresh memory is slow
+     * to touch): the writer reads them until its completion is taken. */
+    sl_bytebuf state, ids;
+    unsigned char input[INPUT_FIELDS * 8];
+    char meta[4400];
 };
 
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
@@ -64,6 +72,10 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    if ((rc = sl_ckptw_new(&c->w, msg, msglen))) {
+        free(c);
+        return rc;
+    }
     c->t = t;
     c->every_s = t->checkpoint.every_ms / 1000.0;
     c->last_s = sl_ingest_now();
@@ -98,87 +110,103 @@ static uint32_t nstages(const sl_chain *ch)
     return n;
 }
 
-/* The ids recorded in dict, as sl_addict_entry_put entries, into *out (malloc'd). */
-static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
+/* The ids recorded in dict, as sl_addict_entry_put entries, into b (its memory kept). */
+static int dict_image(const sl_addict *dict, sl_bytebuf *b)
 {
-    size_t cap = 65536, at = 0, cursor = 0, idlen;
+    size_t cursor = 0, idlen;
     uint64_t key;
     const char *id;
-    unsigned char *p = malloc(cap);
-    if (!p)
-        return SL_ENOMEM;
+    b->len = 0;
     while (sl_addict_next(dict, &cursor, &key, &id, &idlen)) {
-        while (!sl_addict_entry_put(p, cap, &at, key, id, idlen)) {
-            unsigned char *np = realloc(p, cap *= 2);
-            if (!np) {
-                free(p);
+        while (!sl_addict_entry_put(b->p, b->cap, &b->len, key, id, idlen))
+            if (!sl_bytebuf_reserve(b, b->cap - b->len + 65536))
                 return SL_ENOMEM;
-            }
-            p = np;
-        }
     }
-    *out = p;
-    *len = at;
     return 0;
 }
 
+/* Takes the completion of the checkpoint in flight, if there is one and it is done (wait: blocks
+ * until it is), into the counts; a failure is said on stderr. */
+static void collect(sl_ckpt_run *c, int wait)
+{
+    sl_ckptw_done d;
+    if (!sl_ckptw_poll(c->w, wait, &d))
+        return;
+    c->st.write_s += d.write_s;
+    if (d.write_s > c->st.write_max_s)
+        c->st.write_max_s = d.write_s;
+    if (d.rc) {
+        c->st.failed++;
+        fprintf(stderr, "sluice: %s (the run goes on; the previous checkpoint stays usable)\n",
+                d.why);
+        return;
+    }
+    c->st.written++;
+    c->st.last_bytes = d.bytes;
+    SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %" PRIu64 " bytes written in %.1f ms", d.id,
+             d.bytes, d.write_s * 1e3);
+}
+
+/* A checkpoint is read on the run's thread (the state tables into c->state, the ids, the
+ * source's counters) and handed to the writer; the run goes on while it is written. When one is
+ * due while the previous is still being written, it waits, without blocking the run, for the
+ * first tick after that one is done: at most one is in flight, and the interval is never shorter
+ * than a write. */
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
                      char *msg, size_t msglen)
 {
+    collect(c, 0);
     double t0 = sl_ingest_now();
     if (t0 - c->last_s < c->every_s)
         return 0;
-    c->last_s = t0;
-    unsigned char *state = NULL, *ids = NULL;
-    size_t state_len = 0, ids_len = 0;
-    int rc = sl_chain_save(ch, &state, &state_len);
+    if (sl_ckptw_busy(c->w)) {
+        if (!c->waiting)
+            c->st.deferred++;
+        c->waiting = 1;
+        return 0;
+    }
+    c->waiting = 0;
+    int rc = sl_chain_save_into(ch, &c->state);
     if (rc) {
         snprintf(msg, msglen, "checkpoint: %s", sl_chain_message(ch));
         return rc;
     }
-    if ((rc = dict_image(dict, &ids, &ids_len))) {
-        free(state);
+    if ((rc = dict_image(dict, &c->ids))) {
         snprintf(msg, msglen, "checkpoint: out of memory");
         return rc;
     }
     sl_source_stats ss;
     sl_source_get_stats(src, &ss);
-    unsigned char input[INPUT_FIELDS * 8];
     const uint64_t in[INPUT_FIELDS] = {ss.input.lines, ss.input.records, ss.input.bad,
                                        ss.input.blank, ss.input.bytes,   ss.filtered,
                                        ss.passed};
     for (int i = 0; i < INPUT_FIELDS; i++)
-        sl_le_put(input + 8 * i, in[i], 8);
-    char meta[4400];
-    int mlen = meta_text(c->t, nstages(ch), meta, sizeof meta);
-    sl_ckpt_section sec[] = {{"meta", meta, (size_t)mlen},
-                             {"input", input, sizeof input},
-                             {"dict", ids, ids_len},
-                             {"state", state, state_len}};
-    uint64_t bytes = 0;
-    char why[1200];
-    uint64_t id = c->next_id;
-    if (sl_ckpt_write(c->t->checkpoint.dir, id, sec, 4, &bytes, why, sizeof why)) {
-        c->st.failed++;
-        fprintf(stderr, "sluice: %s (the run goes on; the previous checkpoint stays usable)\n",
-                why);
-    } else {
-        c->next_id++;
-        c->st.written++;
-        c->st.last_bytes = bytes;
-        if (id >= c->t->checkpoint.keep)
-            sl_ckpt_prune(c->t->checkpoint.dir, id - c->t->checkpoint.keep + 1);
-        SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %" PRIu64 " bytes at input byte %" PRIu64,
-                 id, bytes, ss.input.bytes);
+        sl_le_put(c->input + 8 * i, in[i], 8);
+    int mlen = meta_text(c->t, nstages(ch), c->meta, sizeof c->meta);
+    sl_ckpt_section sec[] = {{"meta", c->meta, (size_t)mlen},
+                             {"input", c->input, sizeof c->input},
+                             {"dict", c->ids.p, c->ids.len},
+                             {"state", c->state.p, c->state.len}};
+    uint64_t id = c->next_id++, keep = c->t->checkpoint.keep;
+    rc = sl_ckptw_submit(c->w, c->t->checkpoint.dir, id, sec, sizeof sec / sizeof sec[0],
+                         id >= keep ? id - keep + 1 : 0);
+    if (rc) {
+        snprintf(msg, msglen, "checkpoint %" PRIu64 ": %s", id, sl_strerror(rc));
+        return rc;
     }
-    free(state);
-    free(ids);
+    SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %zu bytes of state at input byte %" PRIu64, id,
+             c->state.len, ss.input.bytes);
     double took = sl_ingest_now() - t0;
     c->st.total_s += took;
     if (took > c->st.max_s)
         c->st.max_s = took;
-    c->last_s = sl_ingest_now(); /* the interval runs from the end of this one */
+    c->last_s = sl_ingest_now(); /* the interval runs from the end of this one's reading */
     return 0;
+}
+
+void sl_ckpt_run_finish(sl_ckpt_run *c)
+{
+    collect(c, 1);
 }
 
 void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st)
@@ -190,6 +218,9 @@ void sl_ckpt_run_destroy(sl_ckpt_run **cp)
 {
     if (!cp || !*cp)
         return;
+    sl_ckptw_destroy(&(*cp)->w);
+    sl_bytebuf_free(&(*cp)->state);
+    sl_bytebuf_free(&(*cp)->ids);
     free(*cp);
     *cp = NULL;
 }

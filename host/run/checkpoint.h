@@ -6,7 +6,8 @@
  * A checkpoint is taken between two reads, when every record read so far has been pushed: the
  * chain's state tables (sl_chain_save), the ad ids seen (for the output's names), the source's
  * counters with its byte offset, and what the run was reading. It is written with
- * host/io/ckptfile.h (temporary name, fsync, rename), then older ones beyond `keep` are removed.
+ * host/io/ckptfile.h (temporary name, fsync, rename) on the checkpoint writer's thread, then older
+ * ones beyond `keep` are removed.
  * A checkpoint that cannot be written is reported and counted; the run goes on and the previous
  * checkpoint stays usable.
  *
@@ -30,8 +31,11 @@ typedef struct sl_ckpt_stats {
     uint64_t written;    /* checkpoints written */
     uint64_t failed;     /* checkpoints that could not be written (reported) */
     uint64_t last_bytes; /* size of the last one written */
-    double total_s;      /* time spent taking and writing them */
-    double max_s;        /* the longest one */
+    double total_s;      /* time the run's thread spent taking them (the state read back) */
+    double max_s;        /* the longest one, on the run's thread */
+    double write_s;      /* time the writer's thread spent writing them (checksums, fsyncs) */
+    double write_max_s;  /* the longest write */
+    uint64_t deferred;   /* due while the previous one was still being written: taken later */
     uint64_t resumed_id; /* the checkpoint the run resumed from (0: none) */
     uint64_t recoveries; /* cluster: node failures recovered from */
 } sl_ckpt_stats;
@@ -50,13 +54,19 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
                     size_t msglen);
 
 /* Takes a checkpoint when t->checkpoint.every_ms has passed since the last one (or the run's
- * start). A failure to write is reported on stderr and counted, not returned; a failure of the
- * engines (their state could not be read) is returned as an sl_err with msg. */
+ * start): reads the state on this thread and hands it to the checkpoint writer's thread
+ * (host/io/ckptwriter.h), which writes it while the run goes on; one due while the previous one
+ * is still being written is taken at the first tick after it is done. A failure to write is
+ * reported on stderr and counted (at a later tick, or sl_ckpt_run_finish), not returned; a
+ * failure of the engines (their state could not be read) is returned as an sl_err with msg. */
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
                      char *msg, size_t msglen);
 
 /* The next checkpoint's id (after a resume: the resumed one's + 1). */
 void sl_ckpt_run_set_next(sl_ckpt_run *c, uint64_t id);
+
+/* Waits for the checkpoint being written, if any, and counts it (the end of the run). */
+void sl_ckpt_run_finish(sl_ckpt_run *c);
 
 void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st);
 void sl_ckpt_run_destroy(sl_ckpt_run **cp);

@@ -313,6 +313,7 @@ out:
         sl_pipeline_report_source(rep, src);
     if (ck) {
         uint64_t resumed_id = rep->ckpt.resumed_id;
+        sl_ckpt_run_finish(ck);
         sl_ckpt_run_stats(ck, &rep->ckpt);
         rep->ckpt.resumed_id = resumed_id;
     }
