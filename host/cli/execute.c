@@ -63,7 +63,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_launch_remove_local(dir);
         dir[0] = '\0';
     }
-    sl_client_recovery rec = {.log_fd = -1};
+    sl_client_recovery rec = {0};
     sl_client_opts co = {.cl = &cl,
                          .po = o,
                          .alive = launch ? sl_launch_alive : NULL,
