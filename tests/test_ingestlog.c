@@ -78,7 +78,7 @@ static void expect_replay(sl_ingestlog *l, uint64_t from, uint64_t first, uint64
     struct expect e = {.next = first};
     uint64_t count = 0;
     char msg[1024];
-    int rc = sl_ingestlog_replay(l, from, check_fn, &e, &count, msg, sizeof msg);
+    int rc = sl_ingestlog_replay(l, from, check_fn, NULL, &e, &count, msg, sizeof msg);
     cr_assert(eq(int, rc, 0), "%s", msg);
     cr_assert(eq(u64, e.wrong, 0), "record %" PRIu64 " replayed wrong", e.wrong - 1);
     cr_assert(eq(u64, count, n));
@@ -240,7 +240,7 @@ Test(ingestlog, corruption_refused)
     cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), 0), "%s",
               msg);
     struct expect e = {0};
-    int rc = sl_ingestlog_replay(l, 0, check_fn, &e, NULL, msg, sizeof msg);
+    int rc = sl_ingestlog_replay(l, 0, check_fn, NULL, &e, NULL, msg, sizeof msg);
     cr_assert(eq(int, rc, SL_EPARSE));
     char want[64];
     snprintf(want, sizeof want, "corrupted at byte %d", 16 + 16 + 100 * 32);
@@ -299,7 +299,7 @@ Test(ingestlog, sigkill_while_appending_leaves_a_prefix)
                   "seed %" PRIu64 ": %s", seed, msg);
         struct expect e = {0};
         uint64_t count = 0;
-        int rc = sl_ingestlog_replay(l, 0, check_fn, &e, &count, msg, sizeof msg);
+        int rc = sl_ingestlog_replay(l, 0, check_fn, NULL, &e, &count, msg, sizeof msg);
         cr_assert(eq(int, rc, 0), "seed %" PRIu64 " (killed after %u us): %s", seed, delay_us, msg);
         cr_assert(eq(u64, e.wrong, 0), "seed %" PRIu64 ": record %" PRIu64 " replayed wrong", seed,
                   e.wrong - 1);

@@ -120,6 +120,11 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc)
                 "  recovered from %" PRIu64 " node failure%s (the last from checkpoint %" PRIu64
                 ")\n",
                 r->ckpt.recoveries, r->ckpt.recoveries == 1 ? "" : "s", r->ckpt.resumed_id);
+    else if (r->ckpt.resumed_id && r->ckpt.replayed)
+        fprintf(stderr,
+                "  resumed from checkpoint %" PRIu64 ", then %" PRIu64
+                " records from the ingest log\n",
+                r->ckpt.resumed_id, r->ckpt.replayed);
     else if (r->ckpt.resumed_id)
         fprintf(stderr, "  resumed from checkpoint %" PRIu64 "\n", r->ckpt.resumed_id);
     uint64_t taken = r->ckpt.written + r->ckpt.failed;

@@ -760,7 +760,8 @@ static int replay_log(struct client *c)
     int rc = log_open(c, c->msg, c->msglen);
     c->replaying = 1;
     if (rc == 0)
-        rc = sl_ingestlog_replay(rec->log, rec->ckpt_id, replay_push, c, &sent, c->msg, c->msglen);
+        rc = sl_ingestlog_replay(rec->log, rec->ckpt_id, replay_push, NULL, c, &sent, c->msg,
+                                 c->msglen);
     c->replaying = 0;
     if (rc == 0 && !c->o->quiet)
         fprintf(stderr, "sluice: %" PRIu64 " records sent again from the ingest log\n", sent);

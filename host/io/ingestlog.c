@@ -18,6 +18,7 @@
 
 #define MAGIC "SLILOG01"
 #define BLOCK_MAGIC 0x42494c53u /* "SLIB" */
+#define BYTES_MAGIC 0x59494c53u /* "SLIY" */
 #define BYTE_ORDER_MARK 0x01020304u
 #define SEG_HDR 16
 #define BLK_HDR 16
@@ -26,6 +27,7 @@
 #define IOV_BLOCKS 16
 
 _Static_assert(sizeof(sl_rec) == 32, "the log's records are 32 bytes");
+_Static_assert(SL_INGESTLOG_BYTES <= SL_INGESTLOG_BLOCK * sizeof(sl_rec), "one block buffer");
 
 struct sl_ingestlog {
     char dir[DIR_MAX];
@@ -125,8 +127,9 @@ static ssize_t read_full(int fd, void *buf, size_t len)
  * *good gets the end of the last whole block (0 when even the header is not whole), *torn 1 when
  * bytes follow it that are not a whole block. Returns 0, SL_EIO (read failed), SL_EPARSE (not a
  * segment of this format: another magic, record size or byte order) or what fn returned. */
-static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn, void *ud,
-                uint64_t *count, uint64_t *good, int *torn, char *msg, size_t msglen)
+static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn,
+                sl_ingestlog_bytes_fn bytes_fn, void *ud, uint64_t *count, uint64_t *good,
+                int *torn, char *msg, size_t msglen)
 {
     unsigned char h[SEG_HDR];
     *good = 0;
@@ -157,12 +160,14 @@ static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn, v
         }
         if (k == 0)
             return 0;
-        uint64_t n = k == BLK_HDR ? sl_le_get(b + 4, 4) : 0;
-        if (k < BLK_HDR || sl_le_get(b, 4) != BLOCK_MAGIC || n == 0 || n > SL_INGESTLOG_BLOCK) {
+        uint64_t n = k == BLK_HDR ? sl_le_get(b + 4, 4) : 0, magic = sl_le_get(b, 4);
+        int recs = magic == BLOCK_MAGIC;
+        if (k < BLK_HDR || (!recs && magic != BYTES_MAGIC) || n == 0 ||
+            n > (recs ? SL_INGESTLOG_BLOCK : SL_INGESTLOG_BYTES)) {
             *torn = 1;
             return 0;
         }
-        size_t bytes = (size_t)n * sizeof(sl_rec);
+        size_t bytes = recs ? (size_t)n * sizeof(sl_rec) : (size_t)n;
         if ((k = read_full(fd, l->blk, bytes)) < 0) {
             snprintf(msg, msglen, "reading the ingest log %.600s: %s", path, strerror(errno));
             return SL_EIO;
@@ -171,12 +176,14 @@ static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn, v
             *torn = 1;
             return 0;
         }
-        if (fn) {
-            int rc = fn(ud, l->blk, (size_t)n, msg, msglen);
-            if (rc)
-                return rc;
-        }
-        if (count)
+        int rc = 0;
+        if (recs && fn)
+            rc = fn(ud, l->blk, (size_t)n, msg, msglen);
+        else if (!recs && bytes_fn)
+            rc = bytes_fn(ud, (const unsigned char *)l->blk, bytes, msg, msglen);
+        if (rc)
+            return rc;
+        if (count && recs)
             *count += n;
         *good += BLK_HDR + bytes;
     }
@@ -209,7 +216,7 @@ static int cut_tail(sl_ingestlog *l, char *msg, size_t msglen)
         snprintf(msg, msglen, "ingest log %.600s: %s", path, strerror(errno));
         rc = SL_EIO;
     } else {
-        rc = walk(l, fd, path, NULL, NULL, NULL, &good, &torn, msg, msglen);
+        rc = walk(l, fd, path, NULL, NULL, NULL, NULL, &good, &torn, msg, msglen);
     }
     if (rc == 0 && (uint64_t)st.st_size > good) {
         if (ftruncate(fd, (off_t)good) != 0 || fsync(fd) != 0) {
@@ -279,6 +286,19 @@ int sl_ingestlog_open(const char *dir, enum sl_ingestlog_mode mode, sl_ingestlog
 uint64_t sl_ingestlog_segment(const sl_ingestlog *l)
 {
     return l->seg;
+}
+
+uint64_t sl_ingestlog_first(const sl_ingestlog *l)
+{
+    uint64_t *segs = NULL, first = l->seg;
+    size_t n = 0;
+    char why[256];
+    if (list_segments(l->dir, &segs, &n, why, sizeof why))
+        return UINT64_MAX;
+    if (n > 0 && segs[0] < first)
+        first = segs[0];
+    free(segs);
+    return first;
 }
 
 uint64_t sl_ingestlog_cut(const sl_ingestlog *l)
@@ -383,6 +403,33 @@ int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg
     return 0;
 }
 
+int sl_ingestlog_append_bytes(sl_ingestlog *l, const void *p, size_t len, char *msg, size_t msglen)
+{
+    if (l->mode == SL_INGESTLOG_READ || len == 0 || len > SL_INGESTLOG_BYTES) {
+        snprintf(msg, msglen, "ingest log: a block of %zu bytes (1..%d), or a log opened to read",
+                 len, SL_INGESTLOG_BYTES);
+        return SL_EINVAL;
+    }
+    int rc;
+    if (l->fd < 0 && (rc = open_current(l, msg, msglen)))
+        return rc;
+    unsigned char hdr[BLK_HDR];
+    sl_le_put(hdr, BYTES_MAGIC, 4);
+    sl_le_put(hdr + 4, len, 4);
+    sl_le_put(hdr + 8, XXH3_64bits_withSeed(p, len, len), 8);
+    struct iovec iov[2] = {{hdr, BLK_HDR}, {(void *)p, len}};
+    int e = writev_all(l->fd, iov, 2);
+    if (e) {
+        if (ftruncate(l->fd, (off_t)l->size) != 0)
+            e = e ? e : errno;
+        snprintf(msg, msglen, "writing the ingest log %.600s failed: %s", l->dir, strerror(e));
+        return SL_EIO;
+    }
+    l->size += BLK_HDR + len;
+    l->dirty = 1;
+    return 0;
+}
+
 int sl_ingestlog_sync(sl_ingestlog *l, char *msg, size_t msglen)
 {
     if (l->fd < 0 || !l->dirty)
@@ -435,8 +482,9 @@ int sl_ingestlog_prune(sl_ingestlog *l, uint64_t below)
     return removed;
 }
 
-int sl_ingestlog_replay(sl_ingestlog *l, uint64_t from, sl_ingestlog_fn fn, void *ud,
-                        uint64_t *count, char *msg, size_t msglen)
+int sl_ingestlog_replay(sl_ingestlog *l, uint64_t from, sl_ingestlog_fn fn,
+                        sl_ingestlog_bytes_fn bytes_fn, void *ud, uint64_t *count, char *msg,
+                        size_t msglen)
 {
     uint64_t *segs = NULL, got = 0;
     size_t n = 0;
@@ -454,7 +502,7 @@ int sl_ingestlog_replay(sl_ingestlog *l, uint64_t from, sl_ingestlog_fn fn, void
         }
         uint64_t good;
         int torn;
-        rc = walk(l, fd, path, fn, ud, &got, &good, &torn, msg, msglen);
+        rc = walk(l, fd, path, fn, bytes_fn, ud, &got, &good, &torn, msg, msglen);
         close(fd);
         if (rc == 0 && torn && !(l->mode == SL_INGESTLOG_READ && i == n - 1)) {
             snprintf(msg, msglen,

@@ -14,7 +14,10 @@
  *                       the machine that wrote it, soon after: a field-by-field encoding would
  *                       cost a pass over every record for no reader that needs it.
  *   blocks:             u32 "SLIB", u32 count (1..SL_INGESTLOG_BLOCK), u64 XXH3 of the count
- *                       records (seeded with count), the records
+ *                       records (seeded with count), the records; or
+ *                       u32 "SLIY", u32 length (1..SL_INGESTLOG_BYTES), u64 XXH3 of the bytes
+ *                       (seeded with length), the caller's bytes (the run logs the ad ids it
+ *                       learnt with them: the records hold only their keys)
  *
  * Appends write whole blocks; a crash (SIGKILL, power loss) can leave the last segment's last
  * block cut short or, after a power loss, with bytes that were never written: opening the log
@@ -33,7 +36,8 @@
 
 #include "event.h"
 
-#define SL_INGESTLOG_BLOCK 4096 /* records in a block at most */
+#define SL_INGESTLOG_BLOCK 4096   /* records in a block at most */
+#define SL_INGESTLOG_BYTES 131072 /* bytes in a block of bytes at most */
 
 typedef struct sl_ingestlog sl_ingestlog;
 
@@ -54,6 +58,10 @@ int sl_ingestlog_open(const char *dir, enum sl_ingestlog_mode mode, sl_ingestlog
  * sl_ingestlog_roll's. */
 uint64_t sl_ingestlog_segment(const sl_ingestlog *l);
 
+/* The lowest segment there (the current one when there is none), or UINT64_MAX when the
+ * directory cannot be listed. */
+uint64_t sl_ingestlog_first(const sl_ingestlog *l);
+
 /* Bytes cut from the last segment when it was opened (a torn tail; 0: none). */
 uint64_t sl_ingestlog_cut(const sl_ingestlog *l);
 
@@ -61,6 +69,11 @@ uint64_t sl_ingestlog_cut(const sl_ingestlog *l);
  * (sl_ingestlog_sync). Returns 0, or SL_EIO with msg (the disk is full, a write failed: what
  * was written of a block is a torn tail that the next RESUME cuts); SL_EINVAL on a READ log. */
 int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg, size_t msglen);
+
+/* Appends a block of len (1..SL_INGESTLOG_BYTES) bytes of the caller's, handed back in order
+ * with the records by sl_ingestlog_replay. Returns as sl_ingestlog_append, or SL_EINVAL for a
+ * length out of range. */
+int sl_ingestlog_append_bytes(sl_ingestlog *l, const void *p, size_t len, char *msg, size_t msglen);
 
 /* Makes what was appended since the last sync durable (fdatasync). Returns 0 (at once when
  * there is nothing to sync), or SL_EIO with msg. */
@@ -77,13 +90,19 @@ int sl_ingestlog_prune(sl_ingestlog *l, uint64_t below);
  * during the call). Returns 0 to go on, or an sl_err (with msg) that stops the replay. */
 typedef int (*sl_ingestlog_fn)(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen);
 
+/* Called with a block of bytes (sl_ingestlog_append_bytes), valid during the call. */
+typedef int (*sl_ingestlog_bytes_fn)(void *ud, const unsigned char *p, size_t len, char *msg,
+                                     size_t msglen);
+
 /* Hands every record of the segments from `from` on (every one at or above it, in order) to fn,
- * each block only once its checksum matched. *count (may be NULL) gets the records handed over.
+ * and every block of bytes to bytes_fn (NULL: skipped) where it was appended among them, each
+ * block only once its checksum matched. *count (may be NULL) gets the records handed over.
  * Returns 0; what fn returned; SL_EIO (a segment cannot be read); or SL_EPARSE with msg naming
  * the segment and byte (a block cut short or corrupted anywhere but the tail of a READ log's
  * last segment, where reading stops). */
-int sl_ingestlog_replay(sl_ingestlog *l, uint64_t from, sl_ingestlog_fn fn, void *ud,
-                        uint64_t *count, char *msg, size_t msglen);
+int sl_ingestlog_replay(sl_ingestlog *l, uint64_t from, sl_ingestlog_fn fn,
+                        sl_ingestlog_bytes_fn bytes_fn, void *ud, uint64_t *count, char *msg,
+                        size_t msglen);
 
 /* Syncs and closes the current segment, frees the log and sets *lp NULL. */
 void sl_ingestlog_close(sl_ingestlog **lp);

@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,15 @@
 #include "engine.h"
 #include "err.h"
 #include "ingest.h"
+#include "ingestlog.h"
 #include "lebytes.h"
 #include "log.h"
 
 #define INPUT_FIELDS 7
+/* The ingest log's group commit: what a live source gave is fdatasync'd this often (and at each
+ * checkpoint), so a power loss loses at most this long of accepted events; a killed process
+ * loses none of them (they are in the page cache once appended). */
+#define LOG_SYNC_S 0.1
 
 struct sl_ckpt_run {
     const sl_topology *t;
@@ -29,16 +35,21 @@ struct sl_ckpt_run {
     sl_bytebuf state, ids;
     unsigned char input[INPUT_FIELDS * 8];
     char meta[4400];
+    unsigned char logseg[8]; /* the "log" section: the ingest log's segment after it */
+    sl_ingestlog *log;       /* a live source's (the caller's), or NULL */
+    double log_synced_s;
 };
 
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
                       size_t msglen)
 {
-    if (!sl_source_replayable(t)) {
+    if (!sl_source_replayable(t) && !sl_source_loggable(t)) {
         snprintf(msg, msglen,
                  "checkpoints need a source that can be read again from an offset (a file, not "
-                 "followed); a %s source's events would need a write-ahead log, not built yet",
-                 sl_source_kind_name(t->source.kind));
+                 "followed) or whose events go through the ingest log (stdin, zmq, tcp); a %s "
+                 "source is not supported yet",
+                 t->source.kind == SL_SRC_FILE ? "followed file"
+                                               : sl_source_kind_name(t->source.kind));
         return SL_EUNSUPPORTED;
     }
     if (ndev > 1) {
@@ -56,8 +67,8 @@ int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, c
     return 0;
 }
 
-int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out, char *msg,
-                    size_t msglen)
+int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ingestlog *log, sl_ckpt_run **out,
+                    char *msg, size_t msglen)
 {
     *out = NULL;
     int rc = sl_ckpt_supported(t, 1, ch, msg, msglen);
@@ -78,12 +89,16 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
     }
     c->t = t;
     c->every_s = t->checkpoint.every_ms / 1000.0;
-    c->last_s = sl_ingest_now();
+    c->last_s = c->log_synced_s = sl_ingest_now();
     c->next_id = 1;
+    c->log = log;
+    /* a checkpoint rolls the log to a segment of its own id: above every segment there */
+    if (log)
+        c->next_id = sl_ingestlog_segment(log) + 1;
     /* go on after the checkpoints already there, so that a newer one is never shadowed */
     uint64_t latest = 0;
     char why[1024];
-    if (sl_ckpt_latest(t->checkpoint.dir, &latest, why, sizeof why) == 1)
+    if (sl_ckpt_latest(t->checkpoint.dir, &latest, why, sizeof why) == 1 && latest >= c->next_id)
         c->next_id = latest + 1;
     *out = c;
     return 0;
@@ -143,6 +158,10 @@ static void collect(sl_ckpt_run *c, int wait)
     }
     c->st.written++;
     c->st.last_bytes = d.bytes;
+    /* the log from the oldest checkpoint kept on is what a resume may need */
+    uint64_t keep = c->t->checkpoint.keep;
+    if (c->log && d.id >= keep)
+        sl_ingestlog_prune(c->log, d.id - keep + 1);
     SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %" PRIu64 " bytes written in %.1f ms", d.id,
              d.bytes, d.write_s * 1e3);
 }
@@ -157,6 +176,12 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
 {
     collect(c, 0);
     double t0 = sl_ingest_now();
+    int rc;
+    if (c->log && t0 - c->log_synced_s >= LOG_SYNC_S) {
+        if ((rc = sl_ingestlog_sync(c->log, msg, msglen)))
+            return rc;
+        c->log_synced_s = t0;
+    }
     if (t0 - c->last_s < c->every_s)
         return 0;
     if (sl_ckptw_busy(c->w)) {
@@ -166,7 +191,13 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
         return 0;
     }
     c->waiting = 0;
-    int rc = sl_chain_save_into(ch, &c->state);
+    uint64_t id = c->next_id++, keep = c->t->checkpoint.keep;
+    /* what the source gives from now on follows this checkpoint: segment `id` of the log */
+    if (c->log && (rc = sl_ingestlog_roll(c->log, id, msg, msglen)))
+        return rc;
+    c->log_synced_s = t0;
+    sl_le_put(c->logseg, id, 8);
+    rc = sl_chain_save_into(ch, &c->state);
     if (rc) {
         snprintf(msg, msglen, "checkpoint: %s", sl_chain_message(ch));
         return rc;
@@ -186,9 +217,10 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
     sl_ckpt_section sec[] = {{"meta", c->meta, (size_t)mlen},
                              {"input", c->input, sizeof c->input},
                              {"dict", c->ids.p, c->ids.len},
-                             {"state", c->state.p, c->state.len}};
-    uint64_t id = c->next_id++, keep = c->t->checkpoint.keep;
-    rc = sl_ckptw_submit(c->w, c->t->checkpoint.dir, id, sec, sizeof sec / sizeof sec[0],
+                             {"state", c->state.p, c->state.len},
+                             {"log", c->logseg, sizeof c->logseg}};
+    rc = sl_ckptw_submit(c->w, c->t->checkpoint.dir, id, sec,
+                         sizeof sec / sizeof sec[0] - (c->log ? 0 : 1),
                          id >= keep ? id - keep + 1 : 0);
     if (rc) {
         snprintf(msg, msglen, "checkpoint %" PRIu64 ": %s", id, sl_strerror(rc));
@@ -207,6 +239,9 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
 void sl_ckpt_run_finish(sl_ckpt_run *c)
 {
     collect(c, 1);
+    char why[1200];
+    if (c->log && sl_ingestlog_sync(c->log, why, sizeof why))
+        fprintf(stderr, "sluice: %s\n", why);
 }
 
 void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st)
@@ -226,6 +261,39 @@ void sl_ckpt_run_destroy(sl_ckpt_run **cp)
 }
 
 /* ---- resuming ----------------------------------------------------------------------------- */
+
+int sl_ckpt_log_dir(const sl_topology *t, const char *from, char *buf, size_t len, char *msg,
+                    size_t msglen)
+{
+    char fdir[4400] = "";
+    if (from) {
+        struct stat sb;
+        snprintf(fdir, sizeof fdir, "%s", from);
+        if (stat(from, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            char *slash = strrchr(fdir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(fdir, sizeof fdir, ".");
+        }
+    }
+    const char *dir = t->checkpoint.dir[0] ? t->checkpoint.dir : fdir;
+    if (from && t->checkpoint.dir[0]) {
+        char a[PATH_MAX], b[PATH_MAX];
+        if (!realpath(fdir, a) || !realpath(t->checkpoint.dir, b) || strcmp(a, b) != 0) {
+            snprintf(msg, msglen,
+                     "--from %.1000s is not in the checkpoint directory %.1000s: a %s source "
+                     "resumes from the checkpoints beside its ingest log",
+                     from, t->checkpoint.dir, sl_source_kind_name(t->source.kind));
+            return SL_EINVAL;
+        }
+    }
+    if ((size_t)snprintf(buf, len, "%s/ingest", dir) >= len) {
+        snprintf(msg, msglen, "the checkpoint directory's name is too long");
+        return SL_EINVAL;
+    }
+    return 0;
+}
 
 static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
@@ -248,8 +316,9 @@ static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *
 }
 
 int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict, FILE *in,
-                   sl_source_stats *st, uint64_t *id, char *msg, size_t msglen)
+                   sl_source_stats *st, uint64_t *id, uint64_t *log_from, char *msg, size_t msglen)
 {
+    int live = sl_source_loggable(t);
     char path[4400], why[1200] = "";
     struct stat sb;
     if (stat(from, &sb) != 0) {
@@ -283,6 +352,8 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
     const unsigned char *input = sl_ckpt_get(c, "input", &ilen);
     const unsigned char *ids = sl_ckpt_get(c, "dict", &dlen);
     const unsigned char *state = sl_ckpt_get(c, "state", &slen);
+    size_t llen = 0;
+    const unsigned char *logseg = sl_ckpt_get(c, "log", &llen);
     char want[4400];
     int wlen = meta_text(t, nstages(ch), want, sizeof want);
     if (!meta || !input || !ids || !state || ilen != INPUT_FIELDS * 8) {
@@ -292,6 +363,11 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         snprintf(msg, msglen,
                  "%s was taken by a run of another input or topology:\n%.*sthis run:\n%s", path,
                  (int)mlen, meta, want);
+        rc = SL_EINVAL;
+    } else if (live && (!logseg || llen != 8)) {
+        snprintf(msg, msglen,
+                 "%s was taken without an ingest log: a %s source cannot resume from it", path,
+                 sl_source_kind_name(t->source.kind));
         rc = SL_EINVAL;
     } else if ((rc = sl_chain_load(ch, state, slen, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
@@ -307,8 +383,11 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         st->filtered = v[5];
         st->passed = v[6];
         struct stat is;
-        if (fstat(fileno(in), &is) == 0 && S_ISREG(is.st_mode) &&
-            (uint64_t)is.st_size < st->input.bytes) {
+        *log_from = live ? sl_le_get(logseg, 8) : 0;
+        if (live) {
+            /* nothing to seek: the ingest log holds what came after the checkpoint */
+        } else if (fstat(fileno(in), &is) == 0 && S_ISREG(is.st_mode) &&
+                   (uint64_t)is.st_size < st->input.bytes) {
             snprintf(msg, msglen,
                      "%s was taken at byte %" PRIu64 " of %s, which now has %lld bytes: another "
                      "file",

@@ -11,8 +11,12 @@
  * A checkpoint that cannot be written is reported and counted; the run goes on and the previous
  * checkpoint stays usable.
  *
- * Supported: file sources read once (their offset is the replay position), one device, PEs
- * without windows. Others are refused when the run starts, saying why.
+ * Supported: file sources read once (their offset is the replay position); stdin, zmq and tcp,
+ * whose records the run appends to a write-ahead ingest log (host/io/ingestlog.h, in
+ * checkpoint.dir/ingest) before it pushes them: checkpoint N rolls the log to segment N (its
+ * "log" section says so), a resume replays the log from there, and segments below the oldest
+ * checkpoint kept are removed once a checkpoint is written; one device; PEs without windows.
+ * Others are refused when the run starts, saying why.
  *
  * Belongs to the run's thread. */
 #ifndef SL_CHECKPOINT_H
@@ -24,6 +28,7 @@
 
 #include "addict.h"
 #include "chain.h"
+#include "ingestlog.h"
 #include "source.h"
 #include "topology.h"
 
@@ -37,6 +42,7 @@ typedef struct sl_ckpt_stats {
     double write_max_s;  /* the longest write */
     uint64_t deferred;   /* due while the previous one was still being written: taken later */
     uint64_t resumed_id; /* the checkpoint the run resumed from (0: none) */
+    uint64_t replayed;   /* records replayed from the ingest log after it (a live source) */
     uint64_t recoveries; /* cluster: node failures recovered from */
 } sl_ckpt_stats;
 
@@ -48,10 +54,12 @@ typedef struct sl_ckpt_run sl_ckpt_run;
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
                       size_t msglen);
 
-/* Periodic checkpoints of t->checkpoint for the run reading t's source. Returns 0 with *out, or
- * an sl_err with msg. */
-int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out, char *msg,
-                    size_t msglen);
+/* Periodic checkpoints of t->checkpoint for the run reading t's source. log: a live source's
+ * ingest log, which the caller appends to, owns and closes after sl_ckpt_run_destroy (NULL for a
+ * file): checkpoints roll it, sync it every 100 ms and prune it. Returns 0 with *out, or an
+ * sl_err with msg. */
+int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ingestlog *log, sl_ckpt_run **out,
+                    char *msg, size_t msglen);
 
 /* Takes a checkpoint when t->checkpoint.every_ms has passed since the last one (or the run's
  * start): reads the state on this thread and hands it to the checkpoint writer's thread
@@ -65,7 +73,8 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
 /* The next checkpoint's id (after a resume: the resumed one's + 1). */
 void sl_ckpt_run_set_next(sl_ckpt_run *c, uint64_t id);
 
-/* Waits for the checkpoint being written, if any, and counts it (the end of the run). */
+/* Waits for the checkpoint being written, if any, and counts it, and syncs the ingest log (the
+ * end of the run). */
 void sl_ckpt_run_finish(sl_ckpt_run *c);
 
 void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st);
@@ -73,10 +82,19 @@ void sl_ckpt_run_destroy(sl_ckpt_run **cp);
 
 /* Resumes from `from` (a checkpoint file, or a directory: its newest usable checkpoint): loads
  * the chain's state and the ids into ch and dict, checks that the run reads the same input as
- * the checkpoint did, and positions `in` at the checkpoint's offset. *st gets the source's
- * counters for sl_source_resume, *id the checkpoint's id. Returns 0, or an sl_err with msg
- * (SL_EINVAL: a topology or input that does not match; SL_EPARSE: a corrupted checkpoint). */
+ * the checkpoint did, and positions `in` at the checkpoint's offset (a file source). *st gets
+ * the source's counters for sl_source_resume, *id the checkpoint's id, *log_from the ingest
+ * log's segment that follows it (a live source: replay the log from there; 0 for a file).
+ * Returns 0, or an sl_err with msg (SL_EINVAL: a topology or input that does not match, or a
+ * live source's checkpoint without a log; SL_EPARSE: a corrupted checkpoint). */
 int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict, FILE *in,
-                   sl_source_stats *st, uint64_t *id, char *msg, size_t msglen);
+                   sl_source_stats *st, uint64_t *id, uint64_t *log_from, char *msg, size_t msglen);
+
+/* The ingest log's directory of a run with a live source: DIR/ingest of checkpoint.dir, or of
+ * `from` (a checkpoint directory, or a checkpoint file's directory) when the run takes no
+ * checkpoints. Returns 0, or SL_EINVAL with msg when `from` is not in checkpoint.dir (its log
+ * would not be the one the run appends to). */
+int sl_ckpt_log_dir(const sl_topology *t, const char *from, char *buf, size_t len, char *msg,
+                    size_t msglen);
 
 #endif
