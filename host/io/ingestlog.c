@@ -101,7 +101,8 @@ static int list_segments(const char *dir, uint64_t **out, size_t *n, char *msg, 
         *n = 0;
         return rc;
     }
-    qsort(*out, *n, sizeof **out, cmp_u64);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, cmp_u64);
     return 0;
 }
 
