@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -189,14 +190,25 @@ Test(checkpoint, unwritable_dir_and_refusals)
     finish();
 }
 
-/* Writes all of buf to fd. */
-static void write_all(int fd, const char *buf, size_t len)
+/* Writes all of buf to fd (non-blocking) while the run `pid` lives: the test holds the pipe's
+ * read end too, so a write to a pipe whose reader died would block for ever. */
+static void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err)
 {
+    double t_end = now_s() + 120;
     while (len) {
         ssize_t k = write(fd, buf, len);
-        cr_assert(gt(sz, (size_t)(k > 0 ? k : 0), 0), "writing to the run's stdin failed");
-        buf += k;
-        len -= (size_t)k;
+        if (k > 0) {
+            buf += k;
+            len -= (size_t)k;
+            continue;
+        }
+        int st;
+        cr_assert(k < 0 && errno == EAGAIN, "writing to the run's stdin failed: %s",
+                  strerror(errno));
+        cr_assert(eq(int, reap(pid, &st), 0), "the run ended (%d) before its input: %s", st,
+                  slurp(err, NULL));
+        cr_assert(lt(dbl, now_s(), t_end), "the run did not read its stdin for 120 s");
+        usleep(2000);
     }
 }
 
@@ -210,6 +222,7 @@ static void write_all(int fd, const char *buf, size_t len)
 Test(checkpoint, stdin_sigkill_then_resume_equals_uninterrupted)
 {
     const unsigned lines = 300000, bursts = 20;
+    signal(SIGPIPE, SIG_IGN); /* a run that died: EPIPE, said by write_all */
     write_events("events.ndjson", lines, 77);
     struct run ref = run_sluice("ctr --input events.ndjson -q", 300);
     cr_assert(eq(int, ref.status, 0), "%s", ref.err);
@@ -233,11 +246,12 @@ Test(checkpoint, stdin_sigkill_then_resume_equals_uninterrupted)
         char args[256];
         int p[2];
         cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0));
+        cr_assert(eq(int, fcntl(p[1], F_SETFL, O_NONBLOCK), 0));
         snprintf(args, sizeof args, "ctr --input - -q --checkpoint-ms 40 --checkpoint-dir cks%d",
                  trial);
         pid_t pid = spawn_in(args, p[0], "out1.csv", "err1.txt");
         for (unsigned b = 0; b <= kill_after; b++) {
-            write_all(p[1], all + cut[b], cut[b + 1] - cut[b]);
+            write_all(p[1], all + cut[b], cut[b + 1] - cut[b], pid, "err1.txt");
             usleep(20000);
         }
         int unread = 1;
@@ -257,7 +271,7 @@ Test(checkpoint, stdin_sigkill_then_resume_equals_uninterrupted)
         pid = spawn_in(args, p[0], "out2.csv", "err2.txt");
         close(p[0]);
         for (unsigned b = kill_after + 1; b < bursts; b++)
-            write_all(p[1], all + cut[b], cut[b + 1] - cut[b]);
+            write_all(p[1], all + cut[b], cut[b + 1] - cut[b], pid, "err2.txt");
         close(p[1]);
         st = wait_exit(pid, 120, "the resumed run");
         char *err = slurp("err2.txt", NULL), *out = slurp("out2.csv", NULL);
