@@ -46,8 +46,9 @@ target_compile_definitions(ingest_live PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>
 
 # ckpt_cost: what checkpoints cost a one-process run (bench/README.md, "Checkpoints")
 add_executable(ckpt_cost ${CMAKE_SOURCE_DIR}/bench/ckpt_cost.c)
-target_compile_definitions(ckpt_cost PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>")
-add_dependencies(ckpt_cost sluice)
+target_compile_definitions(ckpt_cost PRIVATE SLUICE_BIN="$<TARGET_FILE:sluice>"
+                           GEN_EVENTS_BIN="$<TARGET_FILE:gen_events>")
+add_dependencies(ckpt_cost sluice gen_events)
 
 # recovery_time: a node of --nodes 3 killed, recovery split into detection, restore, catch-up
 # (bench/README.md, "Recovery time")

@@ -570,3 +570,75 @@ Test(recovery, windows_node_killed_output_unchanged)
     run_free(&ref);
     finish();
 }
+
+/* Waits until file `name` of the test directory holds `what` (or pid ended, or 60 s). */
+static int wait_for_text(const char *name, const char *what, pid_t pid)
+{
+    int st;
+    for (double t_end = now_s() + 60; now_s() < t_end;) {
+        char *t = slurp(name, NULL);
+        int found = t && strstr(t, what);
+        free(t);
+        if (found)
+            return 1;
+        if (reap(pid, &st))
+            return 0;
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* A node's checkpoint directory that cannot be written: the job runs on, each failure is
+ * reported, and the checkpoint complete before stays usable. In a run whose every node has a
+ * checkpoint, node 1's directory is moved aside and a file put in its place (root ignores
+ * permissions) until a failure is reported, then put back, and a node SIGKILLed: the recovery
+ * loads a checkpoint written before or after the failures, and the output is the one-process
+ * run's. */
+Test(recovery, unwritable_checkpoint_dir_runs_on)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    struct run ref = events_and_reference(1500000, 30000, 9);
+    /* a directory that cannot be made at the start is refused before the job starts: the client
+     * resolves it to the absolute path every node writes under */
+    tu_write_file(tpath("blocker"), "a file where the checkpoint directory should be\n");
+    struct run r =
+        run_sluice("ctr --input events.ndjson --nodes 3 --checkpoint-ms 100 --checkpoint-dir "
+                   "blocker/ck",
+                   300);
+    cr_assert(ne(int, r.status, 0), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "checkpoint directory blocker/ck: Not a directory"), "%s",
+                       r.err);
+    run_free(&r);
+
+    pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --checkpoint-ms 100 --checkpoint-dir ck",
+                      "out.csv", "err.txt");
+    int st;
+    double t_end = now_s() + 120;
+    while (!all_checkpointed("ck") && now_s() < t_end && !reap(pid, &st))
+        usleep(10000);
+    cr_assert(all_checkpointed("ck"), "no checkpoint on every node");
+    cr_assert(eq(int, rename(tpath("ck/node-1"), tpath("ck/node-1.away")), 0));
+    tu_write_file(tpath("ck/node-1"), "not a directory\n");
+    int failed = wait_for_text("err.txt", "failed on node 1", pid);
+    cr_assert(eq(int, unlink(tpath("ck/node-1")), 0));
+    cr_assert(eq(int, rename(tpath("ck/node-1.away"), tpath("ck/node-1")), 0));
+    char *err = slurp("err.txt", NULL);
+    cr_assert(failed, "no checkpoint failure reported: %s", err);
+    free(err);
+    pid_t kids[8];
+    int n = reap(pid, &st) ? 0 : children(pid, kids, 8);
+    if (n > 0)
+        kill(kids[0], SIGKILL);
+    st = wait_exit(pid, 300, "the run with failed checkpoints and a killed node");
+    err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0), "exit %d\n%s", st, err);
+    char *out = slurp("out.csv", NULL);
+    assert_same_text(out, ref.out, "failed checkpoints, then a killed node");
+    cr_assert(n == 0 || strstr(err, "starting the node again and resuming") ||
+                  strstr(err, "after the job ended: the results are complete"),
+              "the kill is not reported: %s", err);
+    free(out);
+    free(err);
+    run_free(&ref);
+    finish();
+}

@@ -16,6 +16,7 @@
 #include "launch.h"
 #include "outfile.h"
 #include "pipeline.h"
+#include "ingestlog.h"
 #include "resume.h"
 #include "proc.h"
 
@@ -146,6 +147,14 @@ static int load_point(const struct cli_target *tg, const sl_topology *t, const s
         }
         snprintf(rec->restore_dir, sizeof rec->restore_dir, "%s", abs);
         sl_resume_drop_logs(t->checkpoint.dir); /* a new run: its own ingest log */
+    } else if (!sl_source_replayable(t)) {
+        /* --resume of a live source: the log goes on, and what follows the checkpoint in it is
+         * sent again */
+        char logdir[4200];
+        snprintf(logdir, sizeof logdir, "%s/client", t->checkpoint.dir);
+        int rc = sl_ingestlog_open(logdir, SL_INGESTLOG_RESUME, &rec->log, msg, msglen);
+        if (rc)
+            return rc;
     }
     rec->node_failed = 1; /* read the input again from the checkpoint's offset */
     fprintf(stderr, "%s: resuming from checkpoint %" PRIu64 " of %s\n", cli_prog, rec->ckpt_id,
@@ -195,7 +204,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_launch_remove_local(dir);
         dir[0] = '\0';
     }
-    sl_client_recovery rec = {.log_fd = -1};
+    sl_client_recovery rec = {0};
     sl_client_opts co = {.cl = &cl,
                          .po = o,
                          .alive = launch ? sl_launch_alive : NULL,

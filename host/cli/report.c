@@ -120,19 +120,27 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc)
                 "  recovered from %" PRIu64 " node failure%s (the last from checkpoint %" PRIu64
                 ")\n",
                 r->ckpt.recoveries, r->ckpt.recoveries == 1 ? "" : "s", r->ckpt.resumed_id);
+    else if (r->ckpt.resumed_id && r->ckpt.replayed)
+        fprintf(stderr,
+                "  resumed from checkpoint %" PRIu64 ", then %" PRIu64
+                " records from the ingest log\n",
+                r->ckpt.resumed_id, r->ckpt.replayed);
     else if (r->ckpt.resumed_id)
         fprintf(stderr, "  resumed from checkpoint %" PRIu64 "\n", r->ckpt.resumed_id);
-    if ((r->ckpt.written || r->ckpt.failed) && !r->ckpt.last_bytes)
+    uint64_t taken = r->ckpt.written + r->ckpt.failed;
+    if (taken && r->ckpt.total_s == 0) /* a cluster's: the nodes take them */
         fprintf(stderr,
                 "  checkpoints: %" PRIu64 " written by every node, %" PRIu64 " failed on one\n",
                 r->ckpt.written, r->ckpt.failed);
-    else if (r->ckpt.written || r->ckpt.failed)
+    else if (taken)
         fprintf(stderr,
-                "  checkpoints: %" PRIu64 " written (the last %.1f MB), %.1f ms each on average, "
-                "%.1f ms at most; %" PRIu64 " failed\n",
+                "  checkpoints: %" PRIu64 " written (the last %.1f MB), %.1f ms each on the run's "
+                "thread on average (%.1f ms at most), then %.1f ms writing on the writer's "
+                "(%.1f at most); %" PRIu64 " waited for the previous one; %" PRIu64 " failed\n",
                 r->ckpt.written, (double)r->ckpt.last_bytes / 1e6,
-                r->ckpt.written ? r->ckpt.total_s * 1e3 / (double)r->ckpt.written : 0.0,
-                r->ckpt.max_s * 1e3, r->ckpt.failed);
+                r->ckpt.total_s * 1e3 / (double)taken, r->ckpt.max_s * 1e3,
+                r->ckpt.write_s * 1e3 / (double)taken, r->ckpt.write_max_s * 1e3, r->ckpt.deferred,
+                r->ckpt.failed);
     if (e->events_bad_time)
         fprintf(stderr, "  events dropped for a time beyond +-2^62 ms (windowed PE): %" PRIu64 "\n",
                 e->events_bad_time);

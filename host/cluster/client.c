@@ -223,7 +223,7 @@ static int check_layout(const sl_columns *cols, int32_t windowed)
     return 0;
 }
 
-static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len);
+static int log_open(struct client *c, char *msg, size_t msglen);
 
 /* Checkpoint rec->ckpt_id is complete: the client's part goes beside the nodes' (resume.h), and
  * a savepoint's copy is made. A failure is said and counted; the run goes on. */
@@ -285,13 +285,8 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
         rec->ckpt_id = id;
         rec->at = b->at;
         rec->restore_dir[0] = '\0';
-        for (uint64_t seg = rec->log_gc; c->logging && seg < id; seg++) {
-            char path[4400];
-            log_path(c, seg, path, sizeof path);
-            unlink(path);
-        }
-        if (c->logging)
-            rec->log_gc = id;
+        if (c->logging && rec->log)
+            sl_ingestlog_prune(rec->log, id);
         memcpy(rec->types, b->types, sizeof rec->types);
         rec->written++;
         if (c->windows.from && commit_windows(c, b)) {
@@ -339,13 +334,9 @@ static int send_barrier(struct client *c)
     if (c->logging) {
         /* what came before the barrier is on disk before the barrier leaves; what comes after
          * goes to the barrier's own segment */
-        if (rec->log_fd >= 0 && (fsync(rec->log_fd) != 0 || close(rec->log_fd) != 0)) {
-            rec->log_fd = -1;
-            snprintf(c->msg, c->msglen, "syncing the ingest log failed: %s", strerror(errno));
-            return SL_EIO;
-        }
-        rec->log_fd = -1;
-        rec->log_seg = b->id;
+        int rc = log_open(c, c->msg, c->msglen);
+        if (rc || (rc = sl_ingestlog_roll(rec->log, b->id, c->msg, c->msglen)))
+            return rc;
     }
     b->acked = 0;
     b->savepoint = asked;
@@ -808,44 +799,27 @@ static int check_cancel(struct client *c)
 }
 
 /* An sl_ingest push: each record to the node owning its key. */
-/* The path of ingest log segment `seg`. */
-static void log_path(const struct client *c, uint64_t seg, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/client/log-%020" PRIu64, c->ckpt_dir, seg);
-}
-
-/* Appends records to the open ingest log segment (opening segment rec->log_seg first). */
-static int log_records(struct client *c, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+/* Opens the ingest log in checkpoint.dir/client, anew, unless it is open (it lives across the
+ * attempts of a recovery). */
+static int log_open(struct client *c, char *msg, size_t msglen)
 {
     sl_client_recovery *rec = c->o->rec;
-    if (rec->log_fd < 0) {
-        char path[4400];
-        snprintf(path, sizeof path, "%s/client", c->ckpt_dir);
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            snprintf(msg, msglen, "ingest log %.600s: %s", path, strerror(errno));
-            return SL_EIO;
-        }
-        log_path(c, rec->log_seg, path, sizeof path);
-        rec->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (rec->log_fd < 0) {
-            snprintf(msg, msglen, "ingest log %.600s: %s", path, strerror(errno));
-            return SL_EIO;
-        }
+    if (rec->log)
+        return 0;
+    char path[4400];
+    if (mkdir(c->ckpt_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(msg, msglen, "ingest log %.600s: %s", c->ckpt_dir, strerror(errno));
+        return SL_EIO;
     }
-    const char *p = (const char *)recs;
-    for (size_t left = n * sizeof *recs; left;) {
-        ssize_t k = write(rec->log_fd, p, left);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            snprintf(msg, msglen, "writing the ingest log failed: %s",
-                     k < 0 ? strerror(errno) : "no space");
-            return SL_EIO;
-        }
-        p += k;
-        left -= (size_t)k;
-    }
-    return 0;
+    snprintf(path, sizeof path, "%s/client", c->ckpt_dir);
+    return sl_ingestlog_open(path, SL_INGESTLOG_FRESH, &rec->log, msg, msglen);
+}
+
+/* Appends records to the ingest log (opened first). */
+static int log_records(struct client *c, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    int rc = log_open(c, msg, msglen);
+    return rc ? rc : sl_ingestlog_append(c->o->rec->log, recs, n, msg, msglen);
 }
 
 static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
@@ -959,41 +933,26 @@ static void report_node_input(struct client *c)
     }
 }
 
+/* sl_ingestlog_fn of replay_log: the records to their nodes, then a turn of the loop. */
+static int replay_push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct client *c = ud;
+    int rc = push_records(c, recs, n, msg, msglen);
+    return rc ? rc : turn(c, msg, msglen);
+}
+
 /* A recovery with a source that cannot be read again: sends the records of the ingest log from
- * the newest complete checkpoint on (segments ckpt_id .. log_seg, in order) again, with the
+ * the newest complete checkpoint on (its segment and every later one, in order) again, with the
  * usual back-pressure, without logging them twice. */
-static int replay_log(struct client *c, sl_rec *buf)
+static int replay_log(struct client *c)
 {
     sl_client_recovery *rec = c->o->rec;
     uint64_t sent = 0;
+    int rc = log_open(c, c->msg, c->msglen);
     c->replaying = 1;
-    int rc = 0;
-    for (uint64_t seg = rec->ckpt_id; seg <= rec->log_seg && rc == 0; seg++) {
-        char path[4400];
-        log_path(c, seg, path, sizeof path);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue; /* a barrier interval that got no records */
-        for (;;) {
-            ssize_t k = read(fd, buf, CHUNK * sizeof *buf);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                snprintf(c->msg, c->msglen, "reading the ingest log %.600s: %s", path,
-                         strerror(errno));
-                rc = SL_EIO;
-                break;
-            }
-            size_t n = (size_t)k / sizeof *buf;
-            if (n == 0)
-                break;
-            if ((rc = push_records(c, buf, n, c->msg, c->msglen)) ||
-                (rc = turn(c, c->msg, c->msglen)))
-                break;
-            sent += n;
-        }
-        close(fd);
-    }
+    if (rc == 0)
+        rc = sl_ingestlog_replay(rec->log, rec->ckpt_id, replay_push, NULL, c, &sent, c->msg,
+                                 c->msglen);
     c->replaying = 0;
     if (rc == 0 && !c->o->quiet)
         fprintf(stderr, "sluice: %" PRIu64 " records sent again from the ingest log\n", sent);
@@ -1003,9 +962,7 @@ static int replay_log(struct client *c, sl_rec *buf)
 void sl_client_recovery_end(sl_client_recovery *rec)
 {
     sl_source_destroy(&rec->src);
-    if (rec->log_fd >= 0)
-        close(rec->log_fd);
-    rec->log_fd = -1;
+    sl_ingestlog_close(&rec->log);
     free(rec->win);
     rec->win = NULL;
     rec->nwin = 0;
@@ -1423,7 +1380,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         }
         if (rec && rec->ckpt_id)
             memcpy(rep->engine.type_counts, rec->types, sizeof rec->types);
-        if (c.logging && recovering && (rc = replay_log(&c, buf)))
+        if (c.logging && recovering && (rc = replay_log(&c)))
             goto out;
         c.src = src;
         c.last_barrier_us = sl_net_now_us();

@@ -23,6 +23,7 @@
 #include "pipeline.h"
 #include "addict.h"
 #include "source.h"
+#include "ingestlog.h"
 
 /* Optional liveness check, called about every 100 ms while waiting: returns 0 when all is
  * well, or nonzero with msg filled (a node process died) to fail the job. */
@@ -63,13 +64,11 @@ typedef struct sl_client_recovery {
     uint64_t written, failed; /* checkpoints completed, and failed on some node */
     /* A source that cannot be read again (stdin, zmq, tcp, a followed file) lives across the
      * attempts, and every record it gave is appended to an ingest log in checkpoint.dir/client
-     * (one segment per barrier interval, fsynced at each barrier, removed once a later
-     * checkpoint is complete); a recovery sends the records after the checkpoint again from it,
-     * then reads on. */
+     * (host/io/ingestlog.h: segment N holds what followed barrier N; synced as each barrier
+     * leaves; removed once a later checkpoint is complete); a recovery sends the records after
+     * the checkpoint again from it, then reads on. */
     sl_source *src;
-    int log_fd;       /* the open segment (-1: none yet) */
-    uint64_t log_seg; /* its index: the barrier its records follow (0: the start) */
-    uint64_t log_gc;  /* segments below this were removed */
+    sl_ingestlog *log; /* NULL until the first record or barrier */
     /* Failover (docs/fault-tolerance.md): the attempt (epoch: 0, then one more per recovery; each
      * runs under a job id of its own, which fences off a node of an earlier attempt that comes
      * back), and with host_set, the node that plays each node: host[d] == d, or a survivor that
@@ -115,7 +114,7 @@ typedef struct sl_client_report {
     uint64_t rejected; /* result frames rejected at the client */
 } sl_client_report;
 
-/* Frees what a recovery keeps (the source, the ingest log's descriptor; not the dict). */
+/* Frees what a recovery keeps (the source, the ingest log; not the dict). */
 void sl_client_recovery_end(sl_client_recovery *rec);
 
 /* Runs the topology on the cluster. Once *po->stop is set (SIGINT, SIGTERM), the input stops

@@ -35,6 +35,7 @@
 #include "coord.h"
 #include "source.h"
 #include "ckptfile.h"
+#include "ckptwriter.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
@@ -141,6 +142,12 @@ struct slot {
         uint64_t seq;     /* snapshots sent */
         uint64_t skipped; /* snapshots not sent: the client's queue was over OUT_LIMIT */
     } snap;
+    /* checkpoints: written on a thread of their own (host/io/ckptwriter.h) from the state read
+     * into ckbuf at the barrier (kept from one to the next); SL_MSG_CKPT_DONE goes once the file
+     * is durable (ckpt_settle). Made at the first barrier, freed by end_job. */
+    sl_ckptw *ckw;
+    sl_bytebuf ckbuf;
+    unsigned char cksrc[SL_SOURCE_STATS_BYTES + 32]; /* the "source" section (ingest on nodes) */
 };
 
 struct node {
@@ -553,6 +560,8 @@ static int ended_lately(const struct node *nd, uint32_t job)
     return 0;
 }
 
+static int ckpt_settle(struct slot *sl, int wait);
+
 /* Ends the job of slot sl. `graceful`: it finished and the client has every frame (or is told
  * by ABORT); what peers have not yet acknowledged is kept for them (it is dropped only once it
  * is old: forget_old). Otherwise (cancelled) every frame of the job still held for peers is
@@ -561,6 +570,10 @@ static void end_job(struct slot *sl, int graceful)
 {
     struct node *nd = sl->nd;
     uint32_t mask = 0xffffff00u, value = sl_job_stream(sl->job_id, 0);
+    if (graceful)
+        ckpt_settle(sl, 1);     /* the client hears of a checkpoint written as the job ended */
+    sl_ckptw_destroy(&sl->ckw); /* waits for a write in flight */
+    sl_bytebuf_free(&sl->ckbuf);
     if (sl->client) {
         if (graceful && sl_outbox_drain(sl->client, 1000) != 0)
             logf_(nd, "job %u: the client did not take every result within 1 s", sl->job_id);
@@ -708,58 +721,17 @@ static int restore_state(struct slot *sl, char *err, size_t errlen)
     return rc;
 }
 
-/* A barrier (SL_MSG_BARRIER) reached the first stage: every record before it is in the chain.
- * Writes this node's checkpoint `id` and tells the client; `complete` is the newest checkpoint
- * every node has written (0: none), which must stay. Returns 0 or an sl_err (the job
- * fails: its state cannot be read). */
-static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
+/* Tells the client how checkpoint `id` went: SL_MSG_CKPT_DONE with ok, or the reason. Returns 0
+ * or SL_ENOMEM (sl->msg). */
+static int ckpt_reply(struct slot *sl, uint64_t id, const char *why)
 {
-    unsigned char *img = NULL, reply[8 + 4 + 1024];
-    size_t len = 0, rlen = 12;
-    if (nodes_ingest(sl) && sl->finished[0]) {
-        /* the input ended and the first stage is done: nothing to go back to (status 2) */
-        sl_le_put(reply, id, 8);
-        sl_le_put(reply + 8, 2, 4);
-        return sl_outbox_control(sl->client, SL_MSG_CKPT_DONE,
-                                 sl_job_stream(sl->job_id, sl->stages - 1), reply, rlen)
-                   ? SL_ENOMEM
-                   : 0;
-    }
-    int rc = sl_chain_save(sl->chain, &img, &len);
-    if (rc) {
-        snprintf(sl->msg, sizeof sl->msg, "checkpoint %" PRIu64 ": %s", id,
-                 sl_chain_message(sl->chain));
-        return rc;
-    }
-    char dir[4200], why[1024];
-    ckpt_dir(sl, NULL, dir, sizeof dir);
-    unsigned char src[SL_SOURCE_STATS_BYTES + 32];
-    sl_ckpt_section sec[] = {{"state", img, len}, {"source", src, sizeof src}};
-    size_t nsec = 1;
-    if (nodes_ingest(sl)) {
-        sl_source_stats_put(&sl->al.at, src);
-        for (int i = 0; i < 4; i++)
-            sl_le_put(src + SL_SOURCE_STATS_BYTES + 8 * i, sl->al.types[i], 8);
-        nsec = 2;
-    }
-    int ok = mkdir(sl->job.topo.checkpoint.dir, 0755) == 0 || errno == EEXIST;
-    if (!ok)
-        snprintf(why, sizeof why, "cannot make %.700s: %s", sl->job.topo.checkpoint.dir,
-                 strerror(errno));
-    else
-        ok = sl_ckpt_write(dir, id, sec, nsec, NULL, why, sizeof why) == 0;
-    free(img);
-    /* Older ones go only once a later one is complete on every node (the client says which):
-     * that is the one a recovery loads. `keep` of the newest stay as well. */
-    uint64_t keep = sl->job.topo.checkpoint.keep;
-    uint64_t below = id >= keep ? id - keep + 1 : 0;
-    if (ok && complete && below)
-        sl_ckpt_prune(dir, complete < below ? complete : below);
-    if (!ok)
+    unsigned char reply[8 + 4 + 1024];
+    size_t rlen = 12;
+    if (why)
         logf_(sl->nd, "job %u: %s", sl->job_id, why);
     sl_le_put(reply, id, 8);
-    sl_le_put(reply + 8, ok ? 1 : 0, 4);
-    if (!ok) {
+    sl_le_put(reply + 8, why ? 0 : 1, 4);
+    if (why) {
         size_t w = strnlen(why, 1024);
         memcpy(reply + 12, why, w);
         rlen += w;
@@ -768,6 +740,74 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
                           reply, rlen)) {
         snprintf(sl->msg, sizeof sl->msg, "out of memory");
         return SL_ENOMEM;
+    }
+    return 0;
+}
+
+/* Takes the completion of the checkpoint being written, if it is done (wait: blocks until it
+ * is), and answers the client. Returns 0 or SL_ENOMEM (sl->msg). */
+static int ckpt_settle(struct slot *sl, int wait)
+{
+    sl_ckptw_done d;
+    if (!sl->ckw || !sl_ckptw_poll(sl->ckw, wait, &d) || !sl->client)
+        return 0;
+    return ckpt_reply(sl, d.id, d.rc ? d.why : NULL);
+}
+
+/* A barrier (SL_MSG_BARRIER) reached the first stage: every record before it is in the chain.
+ * Reads this node's state into sl->ckbuf and hands checkpoint `id` to the writer; the client is
+ * told once it is durable (ckpt_settle, from the poll loop). One still being written is waited
+ * for first: at most one in flight, and the barrier's state must be read now. `complete` is the
+ * newest checkpoint every node has written (0: none), which must stay. Returns 0 or an sl_err
+ * (the job fails: its state cannot be read). */
+static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
+{
+    int rc = ckpt_settle(sl, 1);
+    if (rc)
+        return rc;
+    if (nodes_ingest(sl) && sl->finished[0]) {
+        /* the input ended and the first stage is done: nothing to go back to (status 2) */
+        unsigned char reply[12];
+        sl_le_put(reply, id, 8);
+        sl_le_put(reply + 8, 2, 4);
+        return sl_outbox_control(sl->client, SL_MSG_CKPT_DONE,
+                                 sl_job_stream(sl->job_id, sl->stages - 1), reply, sizeof reply)
+                   ? SL_ENOMEM
+                   : 0;
+    }
+    if ((rc = sl_chain_save_into(sl->chain, &sl->ckbuf))) {
+        snprintf(sl->msg, sizeof sl->msg, "checkpoint %" PRIu64 ": %s", id,
+                 sl_chain_message(sl->chain));
+        return rc;
+    }
+    char dir[4200], why[1024];
+    ckpt_dir(sl, NULL, dir, sizeof dir);
+    if (mkdir(sl->job.topo.checkpoint.dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(why, sizeof why, "cannot make %.700s: %s", sl->job.topo.checkpoint.dir,
+                 strerror(errno));
+        return ckpt_reply(sl, id, why);
+    }
+    if (!sl->ckw && sl_ckptw_new(&sl->ckw, why, sizeof why))
+        return ckpt_reply(sl, id, why);
+    /* Older ones go only once a later one is complete on every node (the client says which):
+     * that is the one a recovery loads. `keep` of the newest stay as well. */
+    uint64_t keep = sl->job.topo.checkpoint.keep;
+    uint64_t below = id >= keep ? id - keep + 1 : 0;
+    /* with ingest on every node, where its own reading was at the barrier (bytes kept in the
+     * slot until the write is done) */
+    sl_ckpt_section sec[] = {{"state", sl->ckbuf.p, sl->ckbuf.len},
+                             {"source", sl->cksrc, sizeof sl->cksrc}};
+    size_t nsec = 1;
+    if (nodes_ingest(sl)) {
+        sl_source_stats_put(&sl->al.at, sl->cksrc);
+        for (int i = 0; i < 4; i++)
+            sl_le_put(sl->cksrc + SL_SOURCE_STATS_BYTES + 8 * i, sl->al.types[i], 8);
+        nsec = 2;
+    }
+    if (sl_ckptw_submit(sl->ckw, dir, id, sec, nsec,
+                        complete && below ? complete < below ? complete : below : 0)) {
+        snprintf(why, sizeof why, "checkpoint %" PRIu64 ": the writer refused it", id);
+        return ckpt_reply(sl, id, why);
     }
     return 0;
 }
@@ -1698,6 +1738,9 @@ static int turn(struct node *nd, char *msg, size_t msglen)
                 sl_poller_add_fd(p, fd);
             ingest_live = 1;
         }
+    for (int i = 0; i < SL_NODE_JOBS; i++) /* checkpoints being written */
+        if (nd->slot[i].active && nd->slot[i].ckw && sl_ckptw_busy(nd->slot[i].ckw))
+            sl_poller_add_fd(p, sl_ckptw_fd(nd->slot[i].ckw));
     if (ingest_now)
         timeout = 0;
     else if (ingest_live && timeout > 10)
@@ -1729,6 +1772,9 @@ static int turn(struct node *nd, char *msg, size_t msglen)
                 break;
         }
     }
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active && ckpt_settle(&nd->slot[i], 0))
+            abort_job(&nd->slot[i], nd->slot[i].msg);
     for (int i = 0; i < SL_NODE_JOBS; i++)
         if (nd->slot[i].active)
             ingest_step(&nd->slot[i]);

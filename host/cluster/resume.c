@@ -51,24 +51,6 @@ int sl_resume_write(const char *dir, const sl_topology *t, uint32_t nnodes,
     return rc;
 }
 
-/* The newest ingest log segment in sub (0: none). */
-static uint64_t newest_segment(const char *sub)
-{
-    uint64_t best = 0;
-    DIR *d = opendir(sub);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (strncmp(e->d_name, "log-", 4) != 0)
-            continue;
-        char *end;
-        uint64_t v = strtoull(e->d_name + 4, &end, 10);
-        if (*end == '\0' && v > best)
-            best = v;
-    }
-    if (d)
-        closedir(d);
-    return best;
-}
-
 void sl_resume_drop_logs(const char *dir)
 {
     char sub[4200], path[4500];
@@ -146,10 +128,6 @@ int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_cl
         } else if (rec->nwin) {
             memcpy(rec->win, win, winlen);
         }
-        rec->log_gc = id;
-        rec->log_seg = newest_segment(sub);
-        if (rec->log_seg < id)
-            rec->log_seg = id;
     }
     sl_ckpt_close(&c);
     return rc ? rc : 1;

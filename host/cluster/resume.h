@@ -25,8 +25,8 @@ int sl_resume_write(const char *dir, const sl_topology *t, uint32_t nnodes,
                     const sl_client_recovery *rec, char *msg, size_t msglen);
 
 /* Loads the newest client part in dir/client into rec (ckpt_id, at, types, next_id, the ids into
- * rec->dict, and log_seg: the newest ingest log segment there) after checking that it was taken
- * by a run of the same input, format and node count. Returns 1 when one was loaded, 0 when dir
+ * rec->dict, the window rows kept) after checking that it was taken by a run of the same input,
+ * format and node count. Returns 1 when one was loaded, 0 when dir
  * has none, or an sl_err with msg (SL_EINVAL: another run's; SL_EPARSE: damaged). */
 int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_client_recovery *rec,
                    char *msg, size_t msglen);

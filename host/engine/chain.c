@@ -274,13 +274,9 @@ void sl_chain_commit_windows(sl_chain *ch, int on)
     ch->commits_windows = on;
 }
 
-int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
+int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b)
 {
-    unsigned char *part[SL_STAGES_MAX] = {NULL};
-    size_t plen[SL_STAGES_MAX] = {0}, total = CHAIN_HDR;
-    int rc = 0;
-    *img = NULL;
-    *len = 0;
+    b->len = 0;
     for (uint32_t i = 0; i < ch->n && !ch->commits_windows; i++)
         if (sl_engine_windowed(ch->st[i].eng)) {
             snprintf(ch->msg, sizeof ch->msg,
@@ -289,35 +285,48 @@ int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
                      i);
             return SL_EUNSUPPORTED;
         }
-    for (uint32_t i = 0; i < ch->n && rc == 0; i++) {
-        if ((rc = sl_engine_save(ch->st[i].eng, &part[i], &plen[i])))
-            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
-        total += CHAIN_STAGE_HDR + plen[i];
-    }
-    unsigned char *p = rc ? NULL : malloc(total);
-    if (!rc && !p) {
+    unsigned char *p = sl_bytebuf_reserve(b, CHAIN_HDR);
+    if (!p) {
         snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
-        rc = SL_ENOMEM;
+        return SL_ENOMEM;
     }
-    if (p) {
-        memcpy(p, CHAIN_MAGIC, 8);
-        sl_le_put(p + 8, ch->n, 4);
-        sl_le_put(p + 12, (uint64_t)ch->have_time, 4);
-        sl_le_put(p + 16, (uint64_t)ch->max_time_ms, 8);
-        size_t at = CHAIN_HDR;
-        for (uint32_t i = 0; i < ch->n; i++) {
-            sl_le_put(p + at, ch->forwarded[i], 8);
-            sl_le_put(p + at + 8, ch->unjoined[i], 8);
-            sl_le_put(p + at + 16, plen[i], 8);
-            memcpy(p + at + CHAIN_STAGE_HDR, part[i], plen[i]);
-            at += CHAIN_STAGE_HDR + plen[i];
+    memcpy(p, CHAIN_MAGIC, 8);
+    sl_le_put(p + 8, ch->n, 4);
+    sl_le_put(p + 12, (uint64_t)ch->have_time, 4);
+    sl_le_put(p + 16, (uint64_t)ch->max_time_ms, 8);
+    b->len = CHAIN_HDR;
+    for (uint32_t i = 0; i < ch->n; i++) {
+        size_t at = b->len; /* the stage's length goes here once known */
+        if (!(p = sl_bytebuf_reserve(b, CHAIN_STAGE_HDR))) {
+            snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
+            return SL_ENOMEM;
         }
-        *img = p;
-        *len = total;
+        sl_le_put(p, ch->forwarded[i], 8);
+        sl_le_put(p + 8, ch->unjoined[i], 8);
+        b->len += CHAIN_STAGE_HDR;
+        int rc = sl_engine_save_into(ch->st[i].eng, b);
+        if (rc) {
+            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
+            return rc;
+        }
+        sl_le_put(b->p + at + 16, b->len - at - CHAIN_STAGE_HDR, 8);
     }
-    for (uint32_t i = 0; i < ch->n; i++)
-        free(part[i]);
-    return rc;
+    return 0;
+}
+
+int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len)
+{
+    sl_bytebuf b = {0};
+    *img = NULL;
+    *len = 0;
+    int rc = sl_chain_save_into(ch, &b);
+    if (rc) {
+        sl_bytebuf_free(&b);
+        return rc;
+    }
+    *img = b.p;
+    *len = b.len;
+    return 0;
 }
 
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen)

@@ -98,6 +98,10 @@ int sl_chain_save(sl_chain *ch, unsigned char **img, size_t *len);
  * chain with a windowed stage (SL_EUNSUPPORTED, sl_chain_message says so), because a recovery
  * from that state would lose the windows emitted before it that the output did not keep. */
 void sl_chain_commit_windows(sl_chain *ch, int on);
+
+/* sl_chain_save's image into b (b->len reset first; b keeps its memory for the next one, so
+ * that a checkpoint touches no fresh memory). On failure b->len is unspecified. */
+int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b);
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 #endif

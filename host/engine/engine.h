@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytebuf.h"
 #include "columns.h"
 #include "topology.h"
 #include "device.h"
@@ -143,6 +144,10 @@ const char *sl_engine_message(const sl_engine *e);
  * window_ms and lateness_ms (the same PE state type, pe.capacity and window on the same kind of
  * device). */
 int sl_engine_save(sl_engine *e, unsigned char **img, size_t *len);
+
+/* sl_engine_save's image appended to b (its bytes after b->len; b keeps its memory from one
+ * checkpoint to the next). On failure b->len is as before. Same returns. */
+int sl_engine_save_into(sl_engine *e, sl_bytebuf *b);
 
 /* Replaces every key's state (or open window), the counters, the watermark and the every_events
  * trigger's next point with those of img (sl_engine_save's), on an engine that has taken no

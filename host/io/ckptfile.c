@@ -337,7 +337,8 @@ int sl_ckpt_latest(const char *dir, uint64_t *id, char *msg, size_t msglen)
         ids[n++] = v;
     }
     closedir(d);
-    qsort(ids, n, sizeof *ids, cmp_desc);
+    if (n > 1) /* ids is NULL when there are none */
+        qsort(ids, n, sizeof *ids, cmp_desc);
     int found = 0;
     for (size_t i = 0; i < n && !found; i++) {
         char path[4200], why[1024];

@@ -200,6 +200,14 @@ int sl_source_replayable(const sl_topology *t)
     return t->source.kind == SL_SRC_FILE && !file_variant(t);
 }
 
+int sl_source_loggable(const sl_topology *t)
+{
+    int k = t->source.kind;
+    return k == SL_SRC_STDIN ||
+           (k >= 0 && k < NKINDS &&
+            (kinds[k].ops == &sl_src_zmq_ops || kinds[k].ops == &sl_src_tcp_ops));
+}
+
 int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen)
 {
     int k = t->source.kind;

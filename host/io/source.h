@@ -107,6 +107,10 @@ void sl_source_stats_get(const unsigned char *p, sl_source_stats *st);
  * would need a write-ahead log. */
 int sl_source_replayable(const sl_topology *t);
 
+/* 1 when the topology's source is live and cannot be read again (stdin, zmq, tcp): a checkpoint
+ * needs its accepted records in a write-ahead ingest log (host/io/ingestlog.h). */
+int sl_source_loggable(const sl_topology *t);
+
 /* Resumes a file source whose input the caller positioned at st->input.bytes (the offset
  * sl_source_get_stats gave when the checkpoint was taken): its counters become st's
  * (sl_reader_resume). Returns 0, SL_EUNSUPPORTED for another kind, or SL_EIO. */

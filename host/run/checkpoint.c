@@ -2,36 +2,57 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ckptfile.h"
+#include "ckptwriter.h"
 #include "engine.h"
 #include "err.h"
 #include "ingest.h"
+#include "ingestlog.h"
 #include "lebytes.h"
 #include "log.h"
 #include "sink.h"
 
 #define INPUT_FIELDS 7
+/* The ingest log's group commit: what a live source gave is fdatasync'd this often (and at each
+ * checkpoint), so a power loss loses at most this long of accepted events; a killed process
+ * loses none of them (they are in the page cache once appended). */
+#define LOG_SYNC_S 0.1
 
 struct sl_ckpt_run {
     const sl_topology *t;
     double every_s, last_s;
     uint64_t next_id;
     sl_ckpt_stats st;
+    sl_ckptw *w; /* writes, fsyncs, renames and prunes on a thread of its own */
+    int waiting; /* a checkpoint is due while the previous one is still being written */
+    /* What the checkpoint in flight is made of, kept from one to the next (fresh memory is slow
+     * to touch): the writer reads them until its completion is taken. */
+    sl_bytebuf state, ids;
+    unsigned char input[INPUT_FIELDS * 8];
+    char meta[4400];
+    unsigned char logseg[8]; /* the "log" section: the ingest log's segment after it */
+    sl_ingestlog *log;       /* a live source's (the caller's), or NULL */
+    double log_synced_s;
+    unsigned char *sink_img; /* the "sink" section (sl_sink_save), malloc'd */
+    size_t sink_len;
 };
 
 int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, char *msg,
                       size_t msglen)
 {
-    if (!sl_source_replayable(t)) {
+    if (!sl_source_replayable(t) && !sl_source_loggable(t)) {
         snprintf(msg, msglen,
                  "checkpoints need a source that can be read again from an offset (a file, not "
-                 "followed); a %s source's events would need a write-ahead log, not built yet",
-                 sl_source_kind_name(t->source.kind));
+                 "followed) or whose events go through the ingest log (stdin, zmq, tcp); a %s "
+                 "source is not supported yet",
+                 t->source.kind == SL_SRC_FILE ? "followed file"
+                                               : sl_source_kind_name(t->source.kind));
         return SL_EUNSUPPORTED;
     }
     if (ndev > 1) {
@@ -43,8 +64,8 @@ int sl_ckpt_supported(const sl_topology *t, uint32_t ndev, const sl_chain *ch, c
     return 0;
 }
 
-int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out, char *msg,
-                    size_t msglen)
+int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ingestlog *log, sl_ckpt_run **out,
+                    char *msg, size_t msglen)
 {
     *out = NULL;
     int rc = sl_ckpt_supported(t, 1, ch, msg, msglen);
@@ -59,14 +80,22 @@ int sl_ckpt_run_new(const sl_topology *t, const sl_chain *ch, sl_ckpt_run **out,
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    if ((rc = sl_ckptw_new(&c->w, msg, msglen))) {
+        free(c);
+        return rc;
+    }
     c->t = t;
     c->every_s = t->checkpoint.every_ms / 1000.0;
-    c->last_s = sl_ingest_now();
+    c->last_s = c->log_synced_s = sl_ingest_now();
     c->next_id = 1;
+    c->log = log;
+    /* a checkpoint rolls the log to a segment of its own id: above every segment there */
+    if (log)
+        c->next_id = sl_ingestlog_segment(log) + 1;
     /* go on after the checkpoints already there, so that a newer one is never shadowed */
     uint64_t latest = 0;
     char why[1024];
-    if (sl_ckpt_latest(t->checkpoint.dir, &latest, why, sizeof why) == 1)
+    if (sl_ckpt_latest(t->checkpoint.dir, &latest, why, sizeof why) == 1 && latest >= c->next_id)
         c->next_id = latest + 1;
     *out = c;
     return 0;
@@ -93,103 +122,137 @@ static uint32_t nstages(const sl_chain *ch)
     return n;
 }
 
-/* The ids recorded in dict, as sl_addict_entry_put entries, into *out (malloc'd). */
-static int dict_image(const sl_addict *dict, unsigned char **out, size_t *len)
+/* The ids recorded in dict, as sl_addict_entry_put entries, into b (its memory kept). */
+static int dict_image(const sl_addict *dict, sl_bytebuf *b)
 {
-    size_t cap = 65536, at = 0, cursor = 0, idlen;
+    size_t cursor = 0, idlen;
     uint64_t key;
     const char *id;
-    unsigned char *p = malloc(cap);
-    if (!p)
-        return SL_ENOMEM;
+    b->len = 0;
     while (sl_addict_next(dict, &cursor, &key, &id, &idlen)) {
-        while (!sl_addict_entry_put(p, cap, &at, key, id, idlen)) {
-            unsigned char *np = realloc(p, cap *= 2);
-            if (!np) {
-                free(p);
+        while (!sl_addict_entry_put(b->p, b->cap, &b->len, key, id, idlen))
+            if (!sl_bytebuf_reserve(b, b->cap - b->len + 65536))
                 return SL_ENOMEM;
-            }
-            p = np;
-        }
     }
-    *out = p;
-    *len = at;
     return 0;
 }
 
+/* Takes the completion of the checkpoint in flight, if there is one and it is done (wait: blocks
+ * until it is), into the counts; a failure is said on stderr. */
+static void collect(sl_ckpt_run *c, int wait)
+{
+    sl_ckptw_done d;
+    if (!sl_ckptw_poll(c->w, wait, &d))
+        return;
+    c->st.write_s += d.write_s;
+    if (d.write_s > c->st.write_max_s)
+        c->st.write_max_s = d.write_s;
+    if (d.rc) {
+        c->st.failed++;
+        fprintf(stderr, "sluice: %s (the run goes on; the previous checkpoint stays usable)\n",
+                d.why);
+        return;
+    }
+    c->st.written++;
+    c->st.last_bytes = d.bytes;
+    /* the log from the oldest checkpoint kept on is what a resume may need */
+    uint64_t keep = c->t->checkpoint.keep;
+    if (c->log && d.id >= keep)
+        sl_ingestlog_prune(c->log, d.id - keep + 1);
+    SL_DEBUG("checkpoint", "checkpoint %" PRIu64 ": %" PRIu64 " bytes written in %.1f ms", d.id,
+             d.bytes, d.write_s * 1e3);
+}
+
+/* A checkpoint is read on the run's thread (the state tables into c->state, the ids, the
+ * source's counters) and handed to the writer; the run goes on while it is written. When one is
+ * due while the previous is still being written, it waits, without blocking the run, for the
+ * first tick after that one is done: at most one is in flight, and the interval is never shorter
+ * than a write. */
 int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const sl_addict *dict,
                      sl_sink *sink, char *msg, size_t msglen)
 {
+    collect(c, 0);
     double t0 = sl_ingest_now();
+    int rc;
+    if (c->log && t0 - c->log_synced_s >= LOG_SYNC_S) {
+        if ((rc = sl_ingestlog_sync(c->log, msg, msglen)))
+            return rc;
+        c->log_synced_s = t0;
+    }
     if (t0 - c->last_s < c->every_s)
         return 0;
-    c->last_s = t0;
-    unsigned char *state = NULL, *ids = NULL;
-    size_t state_len = 0, ids_len = 0;
-    int rc = sl_chain_save(ch, &state, &state_len);
+    if (sl_ckptw_busy(c->w)) {
+        if (!c->waiting)
+            c->st.deferred++;
+        c->waiting = 1;
+        return 0;
+    }
+    c->waiting = 0;
+    uint64_t id = c->next_id++, keep = c->t->checkpoint.keep;
+    /* what the source gives from now on follows this checkpoint: segment `id` of the log */
+    if (c->log && (rc = sl_ingestlog_roll(c->log, id, msg, msglen)))
+        return rc;
+    c->log_synced_s = t0;
+    sl_le_put(c->logseg, id, 8);
+    rc = sl_chain_save_into(ch, &c->state);
     if (rc) {
         snprintf(msg, msglen, "checkpoint: %s", sl_chain_message(ch));
         return rc;
     }
     /* ---- the sink's commit: what it wrote up to this state (windows, snapshots) ---- */
-    unsigned char *out_img = NULL;
-    size_t out_len = 0;
     uint64_t committed = 0;
     if ((rc = sl_sink_commit(sink, &committed))) {
-        free(state);
         snprintf(msg, msglen, "checkpoint: %s", sl_sink_message(sink));
         return rc;
     }
-    if ((rc = sl_sink_save(sink, &out_img, &out_len)) || (rc = dict_image(dict, &ids, &ids_len))) {
-        free(state);
-        free(out_img);
+    free(c->sink_img); /* the writer is done with the previous one */
+    c->sink_img = NULL;
+    c->sink_len = 0;
+    if ((rc = sl_sink_save(sink, &c->sink_img, &c->sink_len)) ||
+        (rc = dict_image(dict, &c->ids))) {
         snprintf(msg, msglen, "checkpoint: out of memory");
         return rc;
     }
     /* ---- */
     sl_source_stats ss;
     sl_source_get_stats(src, &ss);
-    unsigned char input[INPUT_FIELDS * 8];
     const uint64_t in[INPUT_FIELDS] = {ss.input.lines, ss.input.records, ss.input.bad,
                                        ss.input.blank, ss.input.bytes,   ss.filtered,
                                        ss.passed};
     for (int i = 0; i < INPUT_FIELDS; i++)
-        sl_le_put(input + 8 * i, in[i], 8);
-    char meta[4400];
-    int mlen = meta_text(c->t, nstages(ch), meta, sizeof meta);
-    sl_ckpt_section sec[] = {{"meta", meta, (size_t)mlen},
-                             {"input", input, sizeof input},
-                             {"dict", ids, ids_len},
-                             {"state", state, state_len},
-                             {"sink", out_img, out_len}};
-    uint64_t bytes = 0;
-    char why[1200];
-    uint64_t id = c->next_id;
-    if (sl_ckpt_write(c->t->checkpoint.dir, id, sec, sizeof sec / sizeof *sec, &bytes, why,
-                      sizeof why)) {
-        c->st.failed++;
-        fprintf(stderr, "sluice: %s (the run goes on; the previous checkpoint stays usable)\n",
-                why);
-    } else {
-        c->next_id++;
-        c->st.written++;
-        c->st.last_bytes = bytes;
-        if (id >= c->t->checkpoint.keep)
-            sl_ckpt_prune(c->t->checkpoint.dir, id - c->t->checkpoint.keep + 1);
-        SL_DEBUG("checkpoint",
-                 "checkpoint %" PRIu64 ": %" PRIu64 " bytes at input byte %" PRIu64
-                 ", output committed at byte %" PRIu64,
-                 id, bytes, ss.input.bytes, committed);
+        sl_le_put(c->input + 8 * i, in[i], 8);
+    int mlen = meta_text(c->t, nstages(ch), c->meta, sizeof c->meta);
+    sl_ckpt_section sec[] = {{"meta", c->meta, (size_t)mlen},
+                             {"input", c->input, sizeof c->input},
+                             {"dict", c->ids.p, c->ids.len},
+                             {"state", c->state.p, c->state.len},
+                             {"sink", c->sink_img, c->sink_len},
+                             {"log", c->logseg, sizeof c->logseg}};
+    rc = sl_ckptw_submit(c->w, c->t->checkpoint.dir, id, sec,
+                         sizeof sec / sizeof sec[0] - (c->log ? 0 : 1),
+                         id >= keep ? id - keep + 1 : 0);
+    if (rc) {
+        snprintf(msg, msglen, "checkpoint %" PRIu64 ": %s", id, sl_strerror(rc));
+        return rc;
     }
-    free(state);
-    free(out_img);
-    free(ids);
+    SL_DEBUG("checkpoint",
+             "checkpoint %" PRIu64 ": %zu bytes of state at input byte %" PRIu64
+             ", output committed at byte %" PRIu64,
+             id, c->state.len, ss.input.bytes, committed);
     double took = sl_ingest_now() - t0;
     c->st.total_s += took;
     if (took > c->st.max_s)
         c->st.max_s = took;
-    c->last_s = sl_ingest_now(); /* the interval runs from the end of this one */
+    c->last_s = sl_ingest_now(); /* the interval runs from the end of this one's reading */
     return 0;
+}
+
+void sl_ckpt_run_finish(sl_ckpt_run *c)
+{
+    collect(c, 1);
+    char why[1200];
+    if (c->log && sl_ingestlog_sync(c->log, why, sizeof why))
+        fprintf(stderr, "sluice: %s\n", why);
 }
 
 void sl_ckpt_run_stats(const sl_ckpt_run *c, sl_ckpt_stats *st)
@@ -201,11 +264,48 @@ void sl_ckpt_run_destroy(sl_ckpt_run **cp)
 {
     if (!cp || !*cp)
         return;
+    sl_ckptw_destroy(&(*cp)->w);
+    sl_bytebuf_free(&(*cp)->state);
+    sl_bytebuf_free(&(*cp)->ids);
+    free((*cp)->sink_img);
     free(*cp);
     *cp = NULL;
 }
 
 /* ---- resuming ----------------------------------------------------------------------------- */
+
+int sl_ckpt_log_dir(const sl_topology *t, const char *from, char *buf, size_t len, char *msg,
+                    size_t msglen)
+{
+    char fdir[4400] = "";
+    if (from) {
+        struct stat sb;
+        snprintf(fdir, sizeof fdir, "%s", from);
+        if (stat(from, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            char *slash = strrchr(fdir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(fdir, sizeof fdir, ".");
+        }
+    }
+    const char *dir = t->checkpoint.dir[0] ? t->checkpoint.dir : fdir;
+    if (from && t->checkpoint.dir[0]) {
+        char a[PATH_MAX], b[PATH_MAX];
+        if (!realpath(fdir, a) || !realpath(t->checkpoint.dir, b) || strcmp(a, b) != 0) {
+            snprintf(msg, msglen,
+                     "--from %.1000s is not in the checkpoint directory %.1000s: a %s source "
+                     "resumes from the checkpoints beside its ingest log",
+                     from, t->checkpoint.dir, sl_source_kind_name(t->source.kind));
+            return SL_EINVAL;
+        }
+    }
+    if ((size_t)snprintf(buf, len, "%s/ingest", dir) >= len) {
+        snprintf(msg, msglen, "the checkpoint directory's name is too long");
+        return SL_EINVAL;
+    }
+    return 0;
+}
 
 static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
@@ -228,9 +328,10 @@ static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *
 }
 
 int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict,
-                   sl_sink *sink, FILE *in, sl_source_stats *st, uint64_t *id, char *msg,
-                   size_t msglen)
+                   sl_sink *sink, FILE *in, sl_source_stats *st, uint64_t *id, uint64_t *log_from,
+                   char *msg, size_t msglen)
 {
+    int live = sl_source_loggable(t);
     char path[4400], why[1200] = "";
     struct stat sb;
     if (stat(from, &sb) != 0) {
@@ -266,6 +367,8 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
     const unsigned char *state = sl_ckpt_get(c, "state", &slen);
     const unsigned char *out_img = sl_ckpt_get(c, "sink", &olen);
     uint64_t committed = 0;
+    size_t llen = 0;
+    const unsigned char *logseg = sl_ckpt_get(c, "log", &llen);
     char want[4400];
     int wlen = meta_text(t, nstages(ch), want, sizeof want);
     if (!meta || !input || !ids || !state || ilen != INPUT_FIELDS * 8) {
@@ -275,6 +378,11 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         snprintf(msg, msglen,
                  "%s was taken by a run of another input or topology:\n%.*sthis run:\n%s", path,
                  (int)mlen, meta, want);
+        rc = SL_EINVAL;
+    } else if (live && (!logseg || llen != 8)) {
+        snprintf(msg, msglen,
+                 "%s was taken without an ingest log: a %s source cannot resume from it", path,
+                 sl_source_kind_name(t->source.kind));
         rc = SL_EINVAL;
     } else if ((rc = sl_chain_load(ch, state, slen, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
@@ -295,8 +403,11 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         st->filtered = v[5];
         st->passed = v[6];
         struct stat is;
-        if (fstat(fileno(in), &is) == 0 && S_ISREG(is.st_mode) &&
-            (uint64_t)is.st_size < st->input.bytes) {
+        *log_from = live ? sl_le_get(logseg, 8) : 0;
+        if (live) {
+            /* nothing to seek: the ingest log holds what came after the checkpoint */
+        } else if (fstat(fileno(in), &is) == 0 && S_ISREG(is.st_mode) &&
+                   (uint64_t)is.st_size < st->input.bytes) {
             snprintf(msg, msglen,
                      "%s was taken at byte %" PRIu64 " of %s, which now has %lld bytes: another "
                      "file",

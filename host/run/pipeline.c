@@ -1,6 +1,9 @@
 #include "pipeline.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +11,11 @@
 #include "device.h"
 #include "err.h"
 #include "chain.h"
+#include "ckptfile.h"
 #include "executor.h"
 #include "generator.h"
 #include "ingest.h"
+#include "ingestlog.h"
 #include "jointab.h"
 #include "log.h"
 #include "sink.h"
@@ -74,6 +79,10 @@ struct ticking {
     const sl_source *src;
     const sl_addict *dict;
     sl_sink *sink;
+    sl_ingestlog *log;  /* a live source's records go here before the engine (NULL: none) */
+    size_t dict_cursor; /* the ids of dict already in the log */
+    sl_bytebuf *idblk;  /* the ids of one block of bytes (kept) */
+    sl_addict *wdict;   /* dict, for a resume's replay to learn the logged ids */
     uint32_t max_wait_ms;
     int64_t lateness_ms; /* the first PE's */
     /* The largest event time pushed (have_time: once there is one). Written by the reading
@@ -105,7 +114,8 @@ static int tick(void *ud, char *msg, size_t msglen)
     return rc;
 }
 
-static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+/* Pushes records into the engine, keeping the largest event time for the watermark. */
+static int push_engine(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
     int have = atomic_load(&tk->have_time);
@@ -116,6 +126,101 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
     if (n > 0 && !have)
         atomic_store(&tk->have_time, 1);
     return push_records(tk->x, recs, n, msg, msglen);
+}
+
+/* sl_ingest's push: a live source's records are appended to the ingest log first (accepted),
+ * then pushed. */
+/* Appends the ids learnt since the last call to the log, as sl_addict_entry_put entries in blocks
+ * of bytes: the records hold only keys, and the output names them by their ids. */
+static int log_ids(struct ticking *tk, char *msg, size_t msglen)
+{
+    uint64_t key;
+    const char *id;
+    size_t len;
+    sl_bytebuf *b = tk->idblk;
+    b->len = 0;
+    if (!b->p && !sl_bytebuf_reserve(b, SL_INGESTLOG_BYTES)) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    while (sl_addict_next(tk->dict, &tk->dict_cursor, &key, &id, &len)) {
+        if (!sl_addict_entry_put(b->p, SL_INGESTLOG_BYTES, &b->len, key, id, len)) {
+            int rc = sl_ingestlog_append_bytes(tk->log, b->p, b->len, msg, msglen);
+            if (rc)
+                return rc;
+            b->len = 0;
+            sl_addict_entry_put(b->p, SL_INGESTLOG_BYTES, &b->len, key, id, len);
+        }
+    }
+    return b->len ? sl_ingestlog_append_bytes(tk->log, b->p, b->len, msg, msglen) : 0;
+}
+
+static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct ticking *tk = ud;
+    int rc = 0;
+    if (tk->log && ((rc = log_ids(tk, msg, msglen)) ||
+                    (rc = sl_ingestlog_append(tk->log, recs, n, msg, msglen))))
+        return rc;
+    return push_engine(ud, recs, n, msg, msglen);
+}
+
+/* sl_ingestlog_bytes_fn of a resume: the ids logged after the checkpoint, into the dict. */
+static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, size_t msglen)
+{
+    struct ticking *tk = ud;
+    size_t at = 0, idlen;
+    uint64_t key, k;
+    const char *id;
+    int r;
+    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1)
+        if (sl_addict_intern(tk->wdict, id, idlen, &k) != 0 || k != key) {
+            snprintf(msg, msglen, "the ingest log's ids do not hash to their keys");
+            return SL_EPARSE;
+        }
+    if (r < 0) {
+        snprintf(msg, msglen, "the ingest log's ids are malformed");
+        return SL_EPARSE;
+    }
+    return 0;
+}
+
+/* sl_ingestlog_fn of a resume: the log's records after the checkpoint into the engine (not
+ * appended again), with the executor's timers between blocks. */
+static int replay_push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct ticking *tk = ud;
+    int rc = push_engine(ud, recs, n, msg, msglen);
+    if (rc == 0 && (rc = sl_executor_tick(tk->x, tk->max_wait_ms)))
+        snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
+    return rc;
+}
+
+/* Opens a live source's ingest log when the run checkpoints or resumes: anew, or to go on after
+ * the checkpoint resumed from. NULL *log for a file source. Returns 0 or an sl_err with msg. */
+static int open_log(const sl_pipeline_opts *o, sl_ingestlog **log, char *msg, size_t msglen)
+{
+    const sl_topology *t = o->topo;
+    *log = NULL;
+    if (!sl_source_loggable(t) || !(t->checkpoint.every_ms > 0 || o->resume_from))
+        return 0;
+    char dir[4500];
+    int rc = sl_ckpt_log_dir(t, o->resume_from, dir, sizeof dir, msg, msglen);
+    if (rc)
+        return rc;
+    if (t->checkpoint.dir[0] && mkdir(t->checkpoint.dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(msg, msglen, "cannot make the checkpoint directory %s: %s", t->checkpoint.dir,
+                 strerror(errno));
+        return SL_EIO;
+    }
+    rc = sl_ingestlog_open(dir, o->resume_from ? SL_INGESTLOG_RESUME : SL_INGESTLOG_FRESH, log, msg,
+                           msglen);
+    if (rc == 0 && sl_ingestlog_cut(*log))
+        fprintf(stderr,
+                "sluice: the ingest log's last %" PRIu64 " bytes were a torn block (cut): "
+                "records read but never accepted\n",
+                sl_ingestlog_cut(*log));
+    return rc;
 }
 
 static uint64_t events_ticking(void *ud)
@@ -219,6 +324,9 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_rec *buf = NULL;
     sl_chain *ch = NULL; /* one device: the chain the executor wraps */
     sl_ckpt_run *ck = NULL;
+    sl_ingestlog *log = NULL;
+    uint64_t log_from = 0;
+    sl_bytebuf idblk = {0};
     memset(rep, 0, sizeof *rep);
     msg[0] = '\0';
 
@@ -268,22 +376,44 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         (rc = sl_ckpt_supported(t, ndev, ndev > 1 ? NULL : ch, msg, msglen)))
         goto out;
     sl_sink_set_layout(sink, sl_executor_columns(&x), sl_executor_windowed(&x));
-    if (o->resume_from && (rc = sl_ckpt_resume(o->resume_from, t, ch, dict, sink, o->in, &resumed,
-                                               &rep->ckpt.resumed_id, msg, msglen)))
+    if ((rc = open_log(o, &log, msg, msglen)))
         goto out;
+    int from_start = 0; /* a live source killed before its first checkpoint: the whole log */
+    if (o->resume_from && log && sl_ingestlog_first(log) == 0) {
+        uint64_t latest;
+        char why[1200];
+        struct stat sb;
+        from_start = stat(o->resume_from, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+                     sl_ckpt_latest(o->resume_from, &latest, why, sizeof why) == 0;
+    }
+    if (o->resume_from && !from_start &&
+        (rc = sl_ckpt_resume(o->resume_from, t, ch, dict, sink, o->in, &resumed,
+                             &rep->ckpt.resumed_id, &log_from, msg, msglen)))
+        goto out;
+    if (from_start) { /* the whole log again: the output from its start */
+        char why[1200];
+        int r = sl_sink_rewind(sink, 0, why, sizeof why);
+        if (r == SL_EUNSUPPORTED) {
+            fprintf(stderr, "sluice: --from: %s\n", why);
+        } else if (r) {
+            snprintf(msg, msglen, "--from %s: %s", o->resume_from, why);
+            rc = r;
+            goto out;
+        }
+    }
     if (o->cancel)
         sl_executor_set_cancel(&x, o->cancel);
     if (sl_topology_rekeyed(t))
         sl_sink_set_key_name(sink, "campaign_id");
     if ((rc = sl_source_new(t, o->in, dict, o->on_bad, o->bad_ud, &src, msg, msglen)))
         goto out;
-    if (o->resume_from && (rc = sl_source_resume(src, &resumed))) {
+    if (o->resume_from && !log && (rc = sl_source_resume(src, &resumed))) {
         snprintf(msg, msglen, "cannot resume the source: %s", sl_strerror(rc));
         goto out;
     }
     if (checkpoints) {
         sl_chain_commit_windows(ch, 1); /* the sink commits with every checkpoint */
-        if ((rc = sl_ckpt_run_new(t, ch, &ck, msg, msglen)))
+        if ((rc = sl_ckpt_run_new(t, ch, log, &ck, msg, msglen)))
             goto out;
         sl_ckpt_run_set_next(ck, rep->ckpt.resumed_id + 1);
     }
@@ -303,6 +433,21 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         atomic_store(&tk.have_time, cs.have_time);
     }
     sl_sink_set_clock(sink, watermark_of, &tk);
+    /* a live source: what it gave after the checkpoint, from the ingest log, then the source */
+    tk.wdict = dict;
+    tk.idblk = &idblk;
+    if (o->resume_from && log &&
+        (rc = sl_ingestlog_replay(log, log_from, replay_push, replay_ids, &tk, &rep->ckpt.replayed,
+                                  msg, msglen)))
+        goto out;
+    tk.log = checkpoints ? log : NULL; /* appended to while checkpoints are taken */
+    {
+        uint64_t key; /* the ids known now are in the checkpoint or the log already */
+        const char *id;
+        size_t len;
+        while (sl_addict_next(dict, &tk.dict_cursor, &key, &id, &len))
+            ;
+    }
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
     /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */
     in.wait_ms = t->batch_wait_ms < 1 ? 1 : t->batch_wait_ms > 50 ? 50 : (int)t->batch_wait_ms;
@@ -323,11 +468,15 @@ out:
     if (src)
         sl_pipeline_report_source(rep, src);
     if (ck) {
-        uint64_t resumed_id = rep->ckpt.resumed_id;
+        uint64_t resumed_id = rep->ckpt.resumed_id, replayed = rep->ckpt.replayed;
+        sl_ckpt_run_finish(ck);
         sl_ckpt_run_stats(ck, &rep->ckpt);
         rep->ckpt.resumed_id = resumed_id;
+        rep->ckpt.replayed = replayed;
     }
     sl_ckpt_run_destroy(&ck);
+    sl_ingestlog_close(&log);
+    sl_bytebuf_free(&idblk);
     if (x.ops) {
         sl_executor_stats st;
         sl_executor_get_stats(&x, &st);
