@@ -1112,7 +1112,8 @@ int sl_engine_save_into(sl_engine *e, sl_bytebuf *b)
         rc = clfail(e, st, "mapping the state table for a checkpoint");
         goto unmap;
     }
-    unsigned char *p = sl_bytebuf_reserve(b, IMAGE_HDR + (IMAGE_STATS + IMAGE_CLOCK) * 8 + fill + 8);
+    unsigned char *p =
+        sl_bytebuf_reserve(b, IMAGE_HDR + (IMAGE_STATS + IMAGE_CLOCK) * 8 + fill + 8);
     if (!p) {
         rc = fail(e, SL_ENOMEM, "out of memory saving the state table");
         goto unmap;

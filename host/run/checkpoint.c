@@ -208,8 +208,7 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
     free(c->sink_img); /* the writer is done with the previous one */
     c->sink_img = NULL;
     c->sink_len = 0;
-    if ((rc = sl_sink_save(sink, &c->sink_img, &c->sink_len)) ||
-        (rc = dict_image(dict, &c->ids))) {
+    if ((rc = sl_sink_save(sink, &c->sink_img, &c->sink_len)) || (rc = dict_image(dict, &c->ids))) {
         snprintf(msg, msglen, "checkpoint: out of memory");
         return rc;
     }
@@ -222,12 +221,10 @@ int sl_ckpt_run_tick(sl_ckpt_run *c, sl_chain *ch, const sl_source *src, const s
     for (int i = 0; i < INPUT_FIELDS; i++)
         sl_le_put(c->input + 8 * i, in[i], 8);
     int mlen = meta_text(c->t, nstages(ch), c->meta, sizeof c->meta);
-    sl_ckpt_section sec[] = {{"meta", c->meta, (size_t)mlen},
-                             {"input", c->input, sizeof c->input},
-                             {"dict", c->ids.p, c->ids.len},
-                             {"state", c->state.p, c->state.len},
-                             {"sink", c->sink_img, c->sink_len},
-                             {"log", c->logseg, sizeof c->logseg}};
+    sl_ckpt_section sec[] = {
+        {"meta", c->meta, (size_t)mlen},    {"input", c->input, sizeof c->input},
+        {"dict", c->ids.p, c->ids.len},     {"state", c->state.p, c->state.len},
+        {"sink", c->sink_img, c->sink_len}, {"log", c->logseg, sizeof c->logseg}};
     rc = sl_ckptw_submit(c->w, c->t->checkpoint.dir, id, sec,
                          sizeof sec / sizeof sec[0] - (c->log ? 0 : 1),
                          id >= keep ? id - keep + 1 : 0);
