@@ -160,7 +160,7 @@ Test(checkpoint, corrupted_and_mismatched_refused)
 }
 
 /* A checkpoint directory that cannot be written: the run goes on, says so, and its output is
- * exact; sources that cannot be replayed and ingest on the nodes are refused before anything
+ * exact; a followed file, and ingest on the nodes from a CSV file, are refused before anything
  * runs. */
 Test(checkpoint, unwritable_dir_and_refusals)
 {
@@ -180,8 +180,12 @@ Test(checkpoint, unwritable_dir_and_refusals)
     cr_assert(ne(int, r.status, 0));
     cr_assert_not_null(strstr(r.err, "a followed file source is not supported yet"), "%s", r.err);
     run_free(&r);
-    r = run_sluice("ctr --input events.ndjson -q --checkpoint-ms 100 --nodes 2 --ingest-on-nodes",
-                   120);
+    /* ingest on the nodes takes checkpoints from an NDJSON file only (test_recovery) */
+    tu_write_file(tpath("ev.csv"), "ad_id,event_type,event_time\nad-1,view,1\n");
+    tu_write_file(tpath("csvnodes.yaml"),
+                  "source: {type: file, path: ev.csv, format: csv, ingest: nodes}\n"
+                  "pe: {kind: ctr}\ncheckpoint: {every_ms: 100, dir: ckc}\n");
+    r = run_sluice("run csvnodes.yaml -q --nodes 2", 120);
     cr_assert(ne(int, r.status, 0));
     cr_assert_not_null(strstr(r.err, "checkpoints on a cluster are not supported with ingest on "
                                      "the nodes"),

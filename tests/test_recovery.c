@@ -642,3 +642,88 @@ Test(recovery, unwritable_checkpoint_dir_runs_on)
     run_free(&ref);
     finish();
 }
+
+/* The client that holds a zmq source's socket killed with SIGKILL (on a `cluster up` cluster):
+ * every message it had read is in its ingest log, so `--resume` binds the socket again, goes on
+ * from the newest complete checkpoint, sends the log's records after it again, and reads on;
+ * the sender's later messages reach the new client. The final rows (after SIGINT) equal a
+ * one-process run over every line sent. */
+Test(recovery, zmq_source_client_killed_resumes_from_log)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned first = 10 + (unsigned)(splitmix64(&s) % 15); /* messages before the kill */
+    unsigned port = 0;
+    for (int tries = 0; tries < 50 && !port; tries++) {
+        unsigned p = 40000 + (unsigned)(splitmix64(&s) % 20000);
+        if (sl_ports_free(p, 1))
+            port = p;
+    }
+    cr_assert(ne(uint, port, 0));
+    write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56800);
+    struct cluster cl;
+    cluster_up(&cl, "c.yaml", 3, 1, "up.err");
+    char topo[512];
+    snprintf(topo, sizeof topo,
+             "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
+             "pe: {kind: ctr}\nsink: {path: out.csv}\n"
+             "checkpoint: {every_ms: 100, dir: ck}\n",
+             port);
+    tu_write_file(tpath("topo.yaml"), topo);
+    pid_t pid = spawn("run topo.yaml --cluster c.yaml", NULL, "err.txt");
+    void *ctx = zmq_ctx_new();
+    void *push = zmq_socket(ctx, ZMQ_PUSH);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port);
+    cr_assert(eq(int, zmq_connect(push, ep), 0));
+    FILE *all = create("all.ndjson");
+    uint64_t r = 19;
+    for (unsigned m = 0; m < 40; m++) {
+        if (m == first) {
+            /* what was sent has been read and logged, and a checkpoint came after some of it */
+            usleep(1500000);
+            kill(pid, SIGKILL);
+            wait_exit(pid, 60, "the killed client");
+            pid = spawn("run topo.yaml --cluster c.yaml --resume", NULL, "err2.txt");
+            usleep(1500000); /* it binds the socket again; the sender reconnects */
+        }
+        static char msg[2000 * 80];
+        size_t len = 0;
+        for (unsigned l = 0; l < 2000; l++) {
+            uint64_t v = splitmix64(&r);
+            len += (size_t)snprintf(msg + len, sizeof msg - len,
+                                    "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", "
+                                    "\"event_time\": %u}\n",
+                                    (unsigned)(v % 3000), (v >> 32) % 8 ? "view" : "click",
+                                    m * 2000 + l);
+        }
+        fwrite(msg, 1, len, all);
+        cr_assert(eq(int, zmq_send(push, msg, len, 0), (int)len));
+        usleep(50000);
+    }
+    fclose(all);
+    int linger = 60000;
+    zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    usleep(3000000);
+    kill(pid, SIGINT);
+    int st = wait_exit(pid, 120, "the resumed client after SIGINT");
+    char *err = slurp("err2.txt", NULL);
+    cr_assert(eq(int, st, 0), "seed %" PRIu64 " (client killed after message %u): exit %d\n%s",
+              seed, first, st, err);
+    cr_assert_not_null(strstr(err, "resuming from checkpoint"), "%s", err);
+    cr_assert_not_null(strstr(err, "sent again from the ingest log"), "%s", err);
+    struct run ref = run_sluice("ctr --input all.ndjson -q", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    char *out = slurp("out.csv", NULL);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": zmq source after its client was killed", seed);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
+    cluster_down(&cl);
+    finish();
+}
