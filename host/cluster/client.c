@@ -98,7 +98,8 @@ struct client {
     char ckpt_dir[4096];    /* the job's checkpoint.dir, absolute */
     struct barrier {
         uint64_t id, acked;        /* acked: bit d, node d wrote it */
-        size_t wpos[SL_NODES_MAX]; /* window rows received when node d's answer came */
+        size_t wpos[SL_NODES_MAX]; /* window rows received when node d took the barrier */
+        uint64_t cut;              /* bit d: node d said where it took it (status 3) */
         int savepoint;             /* asked for by a savepoint request: copied once complete */
         sl_source_stats at;
         uint64_t types[4];
@@ -268,6 +269,11 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             c->pend[i] = c->pend[--c->npend];
             return;
         }
+        if (status == 3) { /* the node took the barrier here: its window rows before it count */
+            b->wpos[node] = c->windows.n;
+            b->cut |= UINT64_C(1) << node;
+            return;
+        }
         if (!ok) {
             if (!c->o->quiet)
                 fprintf(stderr,
@@ -279,7 +285,8 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
             return;
         }
         b->acked |= UINT64_C(1) << node;
-        b->wpos[node] = c->windows.n;
+        if (!(b->cut >> node & 1))
+            b->wpos[node] = c->windows.n;
         if (b->acked != (c->n == 64 ? UINT64_MAX : (UINT64_C(1) << c->n) - 1))
             return;
         rec->ckpt_id = id;
@@ -339,6 +346,7 @@ static int send_barrier(struct client *c)
             return rc;
     }
     b->acked = 0;
+    b->cut = 0;
     b->savepoint = asked;
     memset(&b->at, 0, sizeof b->at);
     if (c->src)

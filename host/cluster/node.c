@@ -780,6 +780,16 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
                  sl_chain_message(sl->chain));
         return rc;
     }
+    /* the cut in the result stream (status 3): rows sent before this are in the checkpoint's
+     * state as emitted, the later ones are not; the answer comes once the file is durable */
+    unsigned char cut[12];
+    sl_le_put(cut, id, 8);
+    sl_le_put(cut + 8, 3, 4);
+    if (sl_outbox_control(sl->client, SL_MSG_CKPT_DONE, sl_job_stream(sl->job_id, sl->stages - 1),
+                          cut, sizeof cut)) {
+        snprintf(sl->msg, sizeof sl->msg, "out of memory");
+        return SL_ENOMEM;
+    }
     char dir[4200], why[1024];
     ckpt_dir(sl, NULL, dir, sizeof dir);
     if (mkdir(sl->job.topo.checkpoint.dir, 0755) != 0 && errno != EEXIST) {

@@ -49,7 +49,9 @@ enum sl_msg_kind {
      * has written, which must be kept (u64 each, little-endian). Tracked */
     SL_MSG_BARRIER = SL_FRAME_APP_KIND(16, 1),
     /* node -> client, on the result stream: checkpoint `id` is written (u64 id, u32 1) or could
-     * not be (u32 0, then the reason's text). Tracked */
+     * not be (u32 0, then the reason's text); u32 3: the node took the barrier here (the rows
+     * before it are in the checkpoint as emitted; the written answer follows once durable);
+     * u32 2: its input had ended, nothing to checkpoint. Tracked */
     SL_MSG_CKPT_DONE = SL_FRAME_APP_KIND(17, 1),
     /* node -> client, on the last stage's result stream: the snapshot whose rows
      * (SL_SCHEMA_ROW_SNAPSHOT) came since the previous one is complete; the payload is its
