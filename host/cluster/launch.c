@@ -189,11 +189,13 @@ int sl_launch_fence(sl_launch *l, const int *answered)
 
 int sl_launch_retire_dead(sl_launch *l, int *alive)
 {
-    int n = 0;
+    int n = 0, live = 0;
     reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++)
+        live += !l->c[i].exited;
     for (uint32_t i = 0; i < l->n; i++) {
         alive[l->c[i].id] = !l->c[i].exited;
-        if (l->c[i].exited && !l->c[i].retired) {
+        if (live && l->c[i].exited && !l->c[i].retired) {
             l->c[i].retired = 1;
             n++;
         }

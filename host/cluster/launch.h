@@ -38,7 +38,8 @@ int sl_launch_fence(sl_launch *l, const int *answered);
 
 /* Marks every node process that exited as retired: its partitions go to survivors, so it is not
  * started again, and it no longer counts as a failure (sl_launch_alive, sl_launch_stop).
- * alive[id] says which node processes still run. Returns the number retired now. */
+ * alive[id] says which node processes still run. When none does, none is retired (they are all
+ * to be started again). Returns the number retired now. */
 int sl_launch_retire_dead(sl_launch *l, int *alive);
 
 /* 1 when every port in [base, base + count) can be bound on 127.0.0.1 right now (another
