@@ -153,8 +153,9 @@ static int rows_from(struct rows *v, size_t n, uint32_t from)
     return 0;
 }
 
-/* Checkpoint b is complete: the window rows each node sent before its barrier (they came before
- * its answer, on the same stream) are kept in rec->win for the attempts after a failure. */
+/* Checkpoint b is complete: the window rows each node sent before it took the barrier (they came
+ * before its cut, status 3, on the same stream) are kept in rec->win for the attempts after a
+ * failure. */
 static int commit_windows(struct client *c, const struct barrier *b)
 {
     sl_client_recovery *rec = c->o->rec;
