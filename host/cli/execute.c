@@ -157,6 +157,9 @@ static int load_point(const struct cli_target *tg, const sl_topology *t, const s
             return rc;
     }
     rec->node_failed = 1; /* read the input again from the checkpoint's offset */
+    if (!tg->resume_from)
+        rec->epoch = 1; /* a later attempt of the run: a job id of its own, so that the nodes
+                         * never take it for the killed client's job (same --job-id) */
     fprintf(stderr, "%s: resuming from checkpoint %" PRIu64 " of %s\n", cli_prog, rec->ckpt_id,
             dir);
     return 0;
