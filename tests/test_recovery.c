@@ -49,36 +49,44 @@ static int zombie(pid_t pid)
     return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
-/* 1 when every node of a 3-node run wrote a checkpoint into dir/node-*. */
-static int all_checkpointed(const char *dir)
+/* 1 when dir/sub of the test directory holds a checkpoint file. */
+static int has_ckpt(const char *dir, const char *sub)
 {
-    for (int i = 0; i < 3; i++) {
-        char sub[128];
-        snprintf(sub, sizeof sub, "%s/node-%d", dir, i);
-        DIR *d = opendir(tpath(sub));
-        int found = 0;
-        for (struct dirent *e; d && (e = readdir(d));)
-            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
-        if (d)
-            closedir(d);
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 when the client wrote its part of a complete checkpoint into dir/client. */
-static int client_checkpointed(const char *dir)
-{
-    char sub[128];
-    snprintf(sub, sizeof sub, "%s/client", dir);
-    DIR *d = opendir(tpath(sub));
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    DIR *d = opendir(tpath(path));
     int found = 0;
     for (struct dirent *e; d && (e = readdir(d));)
         found |= strncmp(e->d_name, "ckpt-", 5) == 0;
     if (d)
         closedir(d);
     return found;
+}
+
+/* 1 when every node of a 3-node run wrote a checkpoint into dir/node-*. */
+static int all_checkpointed(const char *dir)
+{
+    return has_ckpt(dir, "node-0") && has_ckpt(dir, "node-1") && has_ckpt(dir, "node-2");
+}
+
+/* 1 when the client wrote its part of a complete checkpoint into dir/client. */
+static int client_checkpointed(const char *dir)
+{
+    return has_ckpt(dir, "client");
+}
+
+/* Waits (up to 120 s) until every node of run `pid` wrote a checkpoint into dir, and with
+ * `client` until one is complete (the client's part written too). Returns 1 when the run
+ * ended first (its status in *st, reaped), else 0. */
+static int wait_checkpointed(pid_t pid, const char *dir, int client, int *st)
+{
+    for (double t_end = now_s() + 120; now_s() < t_end; usleep(10000)) {
+        if (all_checkpointed(dir) && (!client || client_checkpointed(dir)))
+            return 0;
+        if (reap(pid, st))
+            return 1;
+    }
+    return 0;
 }
 
 /* Writes events.ndjson (`lines` events over `keys` ads, seeded) and returns the one-process
@@ -117,10 +125,7 @@ Test(recovery, sigkill_a_node_output_unchanged)
                  "ctr --input events.ndjson --nodes 3 --checkpoint-ms 150 --checkpoint-dir %s",
                  dir);
         pid_t pid = spawn(args, "out.csv", "err.txt");
-        double t_end = now_s() + 120;
-        int st, done = 0;
-        while (!all_checkpointed(dir) && now_s() < t_end && !(done = reap(pid, &st)))
-            usleep(10000);
+        int st, done = wait_checkpointed(pid, dir, 0, &st);
         usleep(delay_ms * 1000);
         pid_t kids[8];
         int n = done ? 0 : children(pid, kids, 8);
@@ -181,10 +186,7 @@ Test(recovery, cluster_up_node_killed_output_unchanged)
     pid_t pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
                       "--checkpoint-dir ck",
                       "out.csv", "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 0, &st);
     cr_assert(eq(int, done, 0),
               "seed %" PRIu64 ": the run ended before every node's first checkpoint", seed);
     usleep(delay_ms * 1000);
@@ -304,10 +306,7 @@ Test(recovery, paused_node_fenced_survivor_takes_over)
     pid_t pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
                       "--checkpoint-dir ck",
                       "out.csv", "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 0, &st);
     cr_assert(eq(int, done, 0),
               "seed %" PRIu64 ": the run ended before every node's first checkpoint", seed);
     usleep(delay_ms * 1000);
@@ -352,10 +351,7 @@ Test(recovery, savepoint_and_resume_after_client_killed)
     pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --checkpoint-ms 200 "
                       "--checkpoint-dir ck",
                       "out.csv", "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 0, &st);
     cr_assert(eq(int, done, 0), "the run ended before every node's first checkpoint");
     kill(pid, SIGUSR1);
     st = wait_exit(pid, 300, "the run asked for a savepoint");
@@ -389,11 +385,7 @@ Test(recovery, savepoint_and_resume_after_client_killed)
     pid = spawn("ctr --input events.ndjson --cluster c.yaml --checkpoint-ms 150 "
                 "--checkpoint-dir ck3",
                 "out3.csv", "err3.txt");
-    t_end = now_s() + 120;
-    done = 0;
-    while (!(all_checkpointed("ck3") && client_checkpointed("ck3")) && now_s() < t_end &&
-           !(done = reap(pid, &st)))
-        usleep(10000);
+    done = wait_checkpointed(pid, "ck3", 1, &st);
     cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
     usleep(delay_ms * 1000);
     kill(pid, SIGKILL);
@@ -449,10 +441,7 @@ Test(recovery, two_stages_node_killed_output_unchanged)
     unsigned delay_ms = (unsigned)(splitmix64(&s) % 300), victim = (unsigned)(splitmix64(&s) % 3);
     pid_t pid = spawn("run two.yaml --nodes 3 --checkpoint-ms 150 --checkpoint-dir ck", "out.csv",
                       "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!all_checkpointed("ck") && now_s() < t_end && !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 0, &st);
     cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
     usleep(delay_ms * 1000);
     pid_t kids[8];
@@ -490,11 +479,7 @@ Test(recovery, ingest_on_nodes_node_killed_output_unchanged)
     pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --ingest-on-nodes --checkpoint-ms 150 "
                       "--checkpoint-dir ck",
                       "out.csv", "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!(all_checkpointed("ck") && client_checkpointed("ck")) && now_s() < t_end &&
-           !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 1, &st);
     cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
     usleep(delay_ms * 1000);
     pid_t kids[8];
@@ -545,11 +530,7 @@ Test(recovery, windows_node_killed_output_unchanged)
     unsigned delay_ms = (unsigned)(splitmix64(&s) % 400), victim = (unsigned)(splitmix64(&s) % 3);
     pid_t pid = spawn("run win.yaml --nodes 3 --checkpoint-ms 150 --checkpoint-dir ck", "out.csv",
                       "err.txt");
-    double t_end = now_s() + 120;
-    int st, done = 0;
-    while (!(all_checkpointed("ck") && client_checkpointed("ck")) && now_s() < t_end &&
-           !(done = reap(pid, &st)))
-        usleep(10000);
+    int st, done = wait_checkpointed(pid, "ck", 1, &st);
     cr_assert(eq(int, done, 0), "seed %" PRIu64 ": the run ended too soon", seed);
     usleep(delay_ms * 1000);
     pid_t kids[8];
@@ -613,9 +594,7 @@ Test(recovery, unwritable_checkpoint_dir_runs_on)
     pid_t pid = spawn("ctr --input events.ndjson --nodes 3 --checkpoint-ms 100 --checkpoint-dir ck",
                       "out.csv", "err.txt");
     int st;
-    double t_end = now_s() + 120;
-    while (!all_checkpointed("ck") && now_s() < t_end && !reap(pid, &st))
-        usleep(10000);
+    wait_checkpointed(pid, "ck", 0, &st);
     cr_assert(all_checkpointed("ck"), "no checkpoint on every node");
     cr_assert(eq(int, rename(tpath("ck/node-1"), tpath("ck/node-1.away")), 0));
     tu_write_file(tpath("ck/node-1"), "not a directory\n");

@@ -294,16 +294,21 @@ void sl_ckpt_close(sl_ckpt **cp)
 
 /* ---- the directory ------------------------------------------------------------------------ */
 
+int sl_ckpt_numbered_name(const char *name, const char *prefix, uint64_t *n)
+{
+    if (strncmp(name, prefix, strlen(prefix)) != 0)
+        return 0;
+    const char *d = name + strlen(prefix);
+    if (strlen(d) != 20 || strspn(d, "0123456789") != 20)
+        return 0;
+    *n = strtoull(d, NULL, 10);
+    return 1;
+}
+
 /* 1 with *id when name is a checkpoint's ("ckpt-" and 20 digits). */
 static int ckpt_name(const char *name, uint64_t *id)
 {
-    if (strncmp(name, PREFIX, strlen(PREFIX)) != 0)
-        return 0;
-    const char *d = name + strlen(PREFIX);
-    if (strlen(d) != 20 || strspn(d, "0123456789") != 20)
-        return 0;
-    *id = strtoull(d, NULL, 10);
-    return 1;
+    return sl_ckpt_numbered_name(name, PREFIX, id);
 }
 
 static int cmp_desc(const void *a, const void *b)

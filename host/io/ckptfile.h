@@ -61,6 +61,10 @@ int sl_ckpt_latest(const char *dir, uint64_t *id, char *msg, size_t msglen);
  * left by writes that did not finish. Returns the number removed, or SL_EIO. */
 int sl_ckpt_prune(const char *dir, uint64_t keep);
 
+/* 1 with *n when name is `prefix` followed by 20 decimal digits (the names of numbered files:
+ * checkpoints, ingest log segments), else 0. */
+int sl_ckpt_numbered_name(const char *name, const char *prefix, uint64_t *n);
+
 /* The path of checkpoint id in dir, into buf. */
 void sl_ckpt_path(char *buf, size_t len, const char *dir, uint64_t id);
 

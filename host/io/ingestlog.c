@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ckptfile.h"
 #include "err.h"
 #include "lebytes.h"
 
@@ -49,13 +50,7 @@ static void seg_path(const sl_ingestlog *l, uint64_t seg, char *buf, size_t len)
 /* 1 with *seg when name is a segment's ("log-" and 20 digits). */
 static int seg_name(const char *name, uint64_t *seg)
 {
-    if (strncmp(name, PREFIX, strlen(PREFIX)) != 0)
-        return 0;
-    const char *d = name + strlen(PREFIX);
-    if (strlen(d) != 20 || strspn(d, "0123456789") != 20)
-        return 0;
-    *seg = strtoull(d, NULL, 10);
-    return 1;
+    return sl_ckpt_numbered_name(name, PREFIX, seg);
 }
 
 static int cmp_u64(const void *a, const void *b)

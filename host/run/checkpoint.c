@@ -304,26 +304,6 @@ int sl_ckpt_log_dir(const sl_topology *t, const char *from, char *buf, size_t le
     return 0;
 }
 
-static int load_dict(sl_addict *dict, const unsigned char *p, size_t len, char *msg, size_t msglen)
-{
-    size_t at = 0, idlen;
-    uint64_t key, k;
-    const char *id;
-    int r;
-    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1) {
-        int rc = sl_addict_intern(dict, id, idlen, &k);
-        if (rc || k != key) {
-            snprintf(msg, msglen, "the checkpoint's ids do not hash to their keys");
-            return rc ? rc : SL_EPARSE;
-        }
-    }
-    if (r < 0) {
-        snprintf(msg, msglen, "the checkpoint's ids are cut short");
-        return SL_EPARSE;
-    }
-    return 0;
-}
-
 int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addict *dict,
                    sl_sink *sink, FILE *in, sl_source_stats *st, uint64_t *id, uint64_t *log_from,
                    char *msg, size_t msglen)
@@ -383,7 +363,7 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         rc = SL_EINVAL;
     } else if ((rc = sl_chain_load(ch, state, slen, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
-    } else if ((rc = load_dict(dict, ids, dlen, why, sizeof why))) {
+    } else if ((rc = sl_addict_load_image(dict, ids, dlen, why, sizeof why))) {
         snprintf(msg, msglen, "%s: %s", path, why);
     } else if (!out_img) {
         snprintf(msg, msglen, "%s was written by an older sluice (it has no sink section)", path);
