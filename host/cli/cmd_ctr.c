@@ -11,7 +11,7 @@
 void usage_ctr(FILE *o)
 {
     fprintf(o,
-            "usage: sluice ctr [--input PATH|-] [--output PATH|-] [--format ndjson|csv]\n"
+            "usage: sluice ctr [--input PATH|-] [--output PATH|-] [--format ndjson|csv|tsv]\n"
             "                  [--device NAME] [--prior A,B] [--strict] [options]\n"
             "\n"
             "Counts impressions (event_type view or impression) and clicks per ad id and writes\n"
@@ -22,7 +22,7 @@ void usage_ctr(FILE *o)
             "  -i, --input PATH       events file, '-' for stdin (default: built-in generator)\n"
             "  -o, --output PATH      CSV output, '-' for stdout (default: stdout with --input,\n"
             "                         else a top-ads table only)\n"
-            "  -f, --format FMT       ndjson (default) or csv\n"
+            "  -f, --format FMT       ndjson (default), csv or tsv (CSV with tabs)\n"
             "  -d, --device NAME      OpenCL platform/device name substring (or SLUICE_DEVICE)\n"
             "      --prior A,B        smooth CTR with a Beta(A, B) prior (A, B > 0)\n"
             "      --strict           stop at the first malformed line, exit status 2\n"

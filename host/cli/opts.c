@@ -151,9 +151,14 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         a->output = arg;
         return a->set_io ? cli_copy(t->sink.path, sizeof t->sink.path, arg, "--output") : 0;
     case 'f':
+        if (strcmp(arg, "tsv") == 0) {
+            t->source.format = SL_FMT_CSV;
+            t->schema.delimiter = '\t';
+            return 0;
+        }
         if (sl_format_parse(arg, &t->source.format) == 0)
             return 0;
-        fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", cli_prog, arg);
+        fprintf(stderr, "%s: --format expects ndjson, csv or tsv, got \"%s\"\n", cli_prog, arg);
         return -1;
     case 'd':
         a->device = arg;

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "event.h"
 #include "pes.h"
+#include "schema_yaml.h"
 #include "sink.h"
 #include "source.h"
 #include "yamlmap.h"
@@ -26,6 +27,8 @@ enum {
     SRC_TYPE,
     SRC_PATH,
     SRC_FORMAT,
+    SRC_DELIMITER,
+    SRC_HEADER,
     SRC_EVENTS, /* from here on the generator's */
     SRC_KEYS,
     SRC_SKEW,
@@ -43,6 +46,8 @@ static const char *const source_keys[SRC_NKEYS] = {
     [SRC_TYPE] = "type",
     [SRC_PATH] = "path",
     [SRC_FORMAT] = "format",
+    [SRC_DELIMITER] = "delimiter",
+    [SRC_HEADER] = "header",
     [SRC_EVENTS] = "events",
     [SRC_KEYS] = "keys",
     [SRC_SKEW] = "skew",
@@ -78,14 +83,47 @@ static int kind_of(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
     return sl_ym_choice(c, n, path, names, count);
 }
 
+/* source.delimiter (one byte, or "\t"/"tab") and source.header (true, false or auto): CSV
+ * only. Returns 0 or SL_ECONFIG. */
+static int parse_csv_keys(const sl_ym_ctx *c, const sl_ym_field *f, sl_topology *t)
+{
+    if ((f[SRC_DELIMITER].v || f[SRC_HEADER].v) && t->source.format != SL_FMT_CSV)
+        return sl_ym_refuse(c, f, SRC_DELIMITER, SRC_HEADER + 1, "source",
+                            "source.format is csv or tsv");
+    if (f[SRC_DELIMITER].v) {
+        char d[8];
+        if (sl_ym_str(c, f[SRC_DELIMITER].v, "source.delimiter", 0, d, sizeof d) < 0)
+            return SL_ECONFIG;
+        if (strcmp(d, "\\t") == 0 || strcmp(d, "tab") == 0)
+            d[0] = '\t', d[1] = '\0';
+        if (strlen(d) != 1 || d[0] == '"' || d[0] == '\n' || d[0] == '\r')
+            return sl_ym_fail(c, f[SRC_DELIMITER].v->start_mark,
+                              "source.delimiter: expected one byte other than a quote or a "
+                              "newline (\"\\t\" or tab for a tab), got \"%s\"",
+                              d);
+        t->schema.delimiter = (unsigned char)d[0];
+    }
+    if (f[SRC_HEADER].v) {
+        const yaml_node_t *h = f[SRC_HEADER].v;
+        int yes;
+        if (h->type == YAML_SCALAR_NODE && strcmp((const char *)h->data.scalar.value, "auto") == 0)
+            t->schema.header = SL_HEADER_AUTO;
+        else if (sl_ym_bool(c, h, "source.header", &yes) < 0)
+            return SL_ECONFIG;
+        else
+            t->schema.header = yes ? SL_HEADER_YES : SL_HEADER_NO;
+    }
+    return 0;
+}
+
 /* source: type (file when there is a path, else stdin), path and format, the generator's
  * settings, and the keys of other kinds (into source.opts, checked by the kind's backend in
  * host/io). Returns 0 or SL_ECONFIG. */
 static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t, char *err,
                         size_t errlen)
 {
-    static const char *const formats[] = {"ndjson", "json", "csv"};
-    static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV};
+    static const char *const formats[] = {"ndjson", "json", "csv", "tsv"};
+    static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV, SL_FMT_CSV};
     sl_ym_field f[SRC_NKEYS];
     int rc = sl_ym_scan_rest(c, n, "source", source_keys, SRC_NKEYS, f, &t->source.opts);
     if (rc < 0)
@@ -120,7 +158,11 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
         if (k < 0)
             return SL_ECONFIG;
         t->source.format = format_of[k];
+        if (k == 3)
+            t->schema.delimiter = '\t';
     }
+    if ((rc = parse_csv_keys(c, f, t)) < 0)
+        return rc;
 
     if (f[SRC_INGEST].v) {
         static const char *const at[] = {"client", "nodes"};
@@ -477,6 +519,7 @@ enum {
     TOP_SINK,
     TOP_PLACEMENT,
     TOP_CHECKPOINT,
+    TOP_SCHEMA,
     TOP_NKEYS
 };
 
@@ -484,6 +527,7 @@ static const char *const top_keys[TOP_NKEYS] = {
     [TOP_DEVICE] = "device", [TOP_SOURCE] = "source",       [TOP_FILTER] = "filter",
     [TOP_PE] = "pe",         [TOP_NEXT] = "next",           [TOP_BATCH] = "batch",
     [TOP_SINK] = "sink",     [TOP_PLACEMENT] = "placement", [TOP_CHECKPOINT] = "checkpoint",
+    [TOP_SCHEMA] = "schema",
 };
 
 /* checkpoint: every_ms and dir (both required), keep. Returns 0 or SL_ECONFIG. */
@@ -519,6 +563,8 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
     if ((rc = sl_ym_read(c, f, "", device_rule, 1, t)) < 0)
         return rc;
     if (f[TOP_SOURCE].v && (rc = parse_source(c, f[TOP_SOURCE].v, t, c->err, c->errlen)) < 0)
+        return rc;
+    if (f[TOP_SCHEMA].v && (rc = sl_schema_yaml(c, f[TOP_SCHEMA].v, &t->schema)) < 0)
         return rc;
     if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
         return rc;

@@ -29,6 +29,7 @@
 #include "err.h"
 #include "log.h"
 #include "ndjson.h"
+#include "evbuild.h"
 
 /* Bytes read per fread; a build may shrink it (-DSL_READER_BLOCK=64) to stress the
  * block-boundary code with small inputs. */
@@ -61,6 +62,12 @@ struct sl_reader {
 
     int have_cols; /* CSV: the first non-blank line was seen */
     sl_csv_cols cols;
+    sl_evplan plan; /* the schema lines are read by */
+
+    /* A line that gives several events (schema type predicates) when `out` had room for fewer:
+     * the rest, handed out first by the next read. */
+    sl_rec stash[SL_EV_NTYPES];
+    unsigned nstash, stash_at;
 
     struct sl_reader_stats st; /* st.bytes is kept as base + pos */
 };
@@ -89,7 +96,8 @@ static sl_reader *reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t ma
     r->scratch = malloc(r->cap);
     if (!r->buf || !r->scratch)
         goto fail;
-    sl_csv_default_cols(&r->cols);
+    r->plan = *sl_evplan_default();
+    sl_csv_cols_init(&r->cols, &r->plan);
     return r;
 fail:
     free(r->buf);
@@ -111,6 +119,12 @@ sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_li
 sl_reader *sl_reader_new_chunked(sl_format fmt, sl_addict *dict, size_t max_line)
 {
     return reader_new(NULL, fmt, dict, max_line, BLOCK < CHUNK_CAP0 ? BLOCK : CHUNK_CAP0);
+}
+
+void sl_reader_set_schema(sl_reader *r, const sl_schema *s)
+{
+    sl_evplan_init(&r->plan, s);
+    sl_csv_cols_init(&r->cols, &r->plan);
 }
 
 void sl_reader_set_wait(sl_reader *r, int ms)
@@ -185,7 +199,7 @@ int sl_reader_fd(const sl_reader *r)
 
 int sl_reader_at_end(const sl_reader *r)
 {
-    return r->eof && r->pos == r->fill && !r->discarding;
+    return r->eof && r->pos == r->fill && !r->discarding && r->nstash == 0;
 }
 
 void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st)
@@ -227,7 +241,7 @@ int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st)
             sl_perr pe;
             r->have_cols = 1;
             if (sl_csv_header(buf, len, &r->cols, &pe) != 1)
-                sl_csv_default_cols(&r->cols);
+                sl_csv_cols_init(&r->cols, &r->plan);
             break;
         }
         if (!nl)
@@ -348,8 +362,9 @@ static size_t id_column(const sl_reader *r, const char *line, size_t len, const 
     return 1;
 }
 
-/* Turns one line (no newline, no trailing '\r') into *rec. Returns 1 for a record, 0 for a
- * line that gives none (blank, CSV header, malformed and reported), or a negative sl_err. */
+/* Turns one line (no newline, no trailing '\r') into *rec, and into the stash when the line gives
+ * more than one event. Returns 1 for a record, 0 for a line that gives none (blank, CSV header,
+ * malformed and reported), or a negative sl_err. */
 static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec)
 {
     sl_rawev ev;
@@ -372,11 +387,11 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
             r->have_cols = 1;
             if (rc == 1)
                 return 0;
-            sl_csv_default_cols(&r->cols);
+            sl_csv_cols_init(&r->cols, &r->plan);
         }
         rc = sl_csv_parse(line, len, &r->cols, r->scratch, &ev, &pe);
     } else {
-        rc = sl_ndjson_parse(line, len, r->scratch, &ev, &pe);
+        rc = sl_ndjson_parse_plan(&r->plan, line, len, r->scratch, &ev, &pe);
     }
     if (rc)
         return bad_line(r, off, pe.column, pe.reason);
@@ -389,13 +404,13 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
         const char *other = sl_addict_get(r->dict, sl_key_hash(ev.ad_id, ev.ad_id_len), &olen);
         int a = ev.ad_id_len > 60 ? 60 : (int)ev.ad_id_len;
         int b = olen > 60 ? 60 : (int)olen;
-        snprintf(reason, sizeof reason, "ad_id \"%.*s\" has the same 64-bit key as \"%.*s\"", a,
+        snprintf(reason, sizeof reason, "key \"%.*s\" has the same 64-bit hash as \"%.*s\"", a,
                  ev.ad_id, b, other ? other : "");
         return bad_line(r, off, id_column(r, line, len, ev.ad_id), reason);
     }
     if (rc == SL_ERANGE) {
         char reason[sizeof pe.reason];
-        snprintf(reason, sizeof reason, "ad_id length %zu out of range", ev.ad_id_len);
+        snprintf(reason, sizeof reason, "key length %zu out of range", ev.ad_id_len);
         return bad_line(r, off, id_column(r, line, len, ev.ad_id), reason);
     }
     if (rc) {
@@ -404,11 +419,27 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
     }
     rec->key = key;
     rec->time_ms = ev.time_ms;
-    rec->value = ev.value;
+    rec->value = (float)ev.value;
     rec->type = (uint32_t)ev.type;
     rec->user = ev.user_id_len ? sl_key_hash(ev.user_id, ev.user_id_len) : 0;
     r->st.records++;
+    for (unsigned more = ev.types & ~(1u << ev.type); more; more &= more - 1) {
+        sl_rec *x = &r->stash[r->nstash++];
+        *x = *rec;
+        x->type = (uint32_t)__builtin_ctz(more);
+        r->st.records++;
+    }
     return 1;
+}
+
+/* Hands out stashed records of the last line into out[n..max). Returns the new n. */
+static size_t drain_stash(sl_reader *r, sl_rec *out, size_t n, size_t max)
+{
+    while (r->stash_at < r->nstash && n < max)
+        out[n++] = r->stash[r->stash_at++];
+    if (r->stash_at == r->nstash)
+        r->nstash = r->stash_at = 0;
+    return n;
 }
 
 /* Reads up to max records. When the callback asks to stop, SL_EPARSE is returned at once and
@@ -424,6 +455,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
     if (r->failed)
         return r->failed;
     r->starved = 0;
+    n = drain_stash(r, out, n, max);
     while (n < max && !r->starved) {
         if (r->discarding) {
             char *nl = memchr(r->buf + r->pos, '\n', r->fill - r->pos);
@@ -488,6 +520,8 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
         if (rc < 0)
             return rc;
         n += (size_t)rc;
+        if (r->nstash)
+            n = drain_stash(r, out, n, max);
     }
     return (long)n;
 

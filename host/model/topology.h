@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "opts.h"
+#include "schema.h"
 #include "sock.h"
 
 typedef enum sl_format { SL_FMT_NDJSON = 0, SL_FMT_CSV = 1 } sl_format;
@@ -143,6 +144,9 @@ typedef struct sl_topology {
         uint32_t keep;
         char dir[4096];
     } checkpoint;
+    /* The input's declared shape (schema.h; docs/config.md "Schemas"): the YSB defaults unless
+     * the topology has a schema: section. Read by file, stdin and network sources alike. */
+    sl_schema schema;
 } sl_topology;
 
 /* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */
