@@ -262,7 +262,7 @@ Test(config, unknown_keys_at_every_level)
     EXPECT_ERR("pe:\n  kind: ctr\n  capcity: 5\n",
                "topo.yaml:3:3: pe: unknown key \"capcity\" (expected one of: name, kind, "
                "capacity, prior, window_ms, lateness_ms, trigger, source, binary, "
-               "timeout_ms)");
+               "timeout_ms, params, field)");
     EXPECT_ERR("pe: {kind: ctr, trigger: {every: 5}}\n",
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
@@ -696,9 +696,10 @@ Test(config, next_stages)
     EXPECT_ERR("pe: {kind: ctr}\nnext: [{kind: sum}, {kind: sum}, {kind: sum}, {kind: sum}]\n",
                "topo.yaml:2:7: next: expected at most 3 PEs, got a list of 4 items");
     /* join and value belong to next stages only. */
-    EXPECT_ERR("pe: {kind: ctr, join: x.csv}\n",
-               "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
-               "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms)");
+    EXPECT_ERR(
+        "pe: {kind: ctr, join: x.csv}\n",
+        "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
+        "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms, params, field)");
 }
 
 Test(config, cluster_file)

@@ -46,6 +46,13 @@ static void fill_pe(sl_pe_cfg *pe, uint64_t k)
     pe->trigger.every_events = 5000 + k;
     pe->trigger.every_ms = 700 + k;
     pe->timeout_ms = 12345 + (uint32_t)k;
+    pe->nparams = k % 2 ? SL_PE_PARAMS : 1 + (uint32_t)(k % 5);
+    for (uint32_t i = 0; i < pe->nparams; i++) {
+        snprintf(pe->param[i].name, sizeof pe->param[i].name, "p%u_%llu", i, (unsigned long long)k);
+        snprintf(pe->param[i].value, sizeof pe->param[i].value, "%s%u.%llue-3", i % 2 ? "-" : "", i,
+                 (unsigned long long)k);
+    }
+    fill_text(pe->field, k % (sizeof pe->field - 1), 700 + k);
 }
 
 /* Every field set, each differently; strings of varied lengths, some of the longest their field

@@ -19,6 +19,7 @@ void usage_kernel(FILE *o)
 {
     fprintf(
         o, "usage: sluice kernel check FILE.cl [--deep] [--device NAME] [--window-ms N]\n"
+           "                         [--param NAME=NUMBER]...\n"
            "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
@@ -32,6 +33,8 @@ void usage_kernel(FILE *o)
            "         --deep: then runs it on a small generated sample under Oclgrind and reports\n"
            "         out-of-bounds accesses, data races and uninitialized values with their line\n"
            "         (--timeout-ms MS bounds each batch there; default 60000: it is slow)\n"
+           "         --param NAME=NUMBER: a compile-time constant NAME (upper-cased), as a\n"
+           "         topology's pe.params gives it (check, build and run)\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
@@ -60,7 +63,8 @@ static int open_user_pe(const char *device, const sl_pe_cfg *pe, sl_device **dev
 }
 
 /* kernel check: what the compiled PE is (device, shape, state size, columns), on stdout. */
-static void print_pe_summary(const char *file, const sl_device *dev, const sl_engine *eng)
+static void print_pe_summary(const char *file, const sl_pe_cfg *pe, const sl_device *dev,
+                             const sl_engine *eng)
 {
     const sl_device_info *in = sl_device_get_info(dev);
     const sl_columns *c = sl_engine_columns(eng);
@@ -78,6 +82,15 @@ static void print_pe_summary(const char *file, const sl_device *dev, const sl_en
         printf(")");
     }
     printf("\n");
+    if (pe->nparams) {
+        printf("  params: ");
+        for (uint32_t i = 0; i < pe->nparams; i++) {
+            char d[SL_SCHEMA_NAME + SL_SCHEMA_TEXT + 8];
+            sl_pe_param_define(&pe->param[i], d, sizeof d);
+            printf("%s%s", i ? " " : "", d + 2); /* NAME=VALUE, without -D */
+        }
+        printf("\n");
+    }
 }
 
 /* kernel check --deep, after the normal check passed: the PE under Oclgrind. Returns the exit
@@ -200,7 +213,7 @@ int cmd_kernel(int argc, char **argv)
         return 1;
     int status = 0;
     if (strcmp(sub, "check") == 0) {
-        print_pe_summary(file, dev, eng);
+        print_pe_summary(file, &t.pe, dev, eng);
         if (a.deep) {
             fflush(stdout);
             sl_engine_destroy(&eng);

@@ -34,6 +34,7 @@ enum {
     OPT_BINARY,
     OPT_TIMEOUT,
     OPT_DEEP,
+    OPT_PARAM,
     OPT_EVERY_MS,
     OPT_EVERY_EVENTS,
     OPT_SNAPSHOTS,
@@ -100,11 +101,37 @@ static const struct cli_opt cli_opts[] = {
     {"binary", NO, OPT_BINARY, CLI_KERNEL, 0, 0},
     {"timeout-ms", REQ, OPT_TIMEOUT, CLI_KERNEL, 0, UINT32_MAX},
     {"deep", NO, OPT_DEEP, CLI_KERNEL, 0, 0},
+    {"param", REQ, OPT_PARAM, CLI_KERNEL, 0, 0},
     {"quiet", NO, 'q', ALL, 0, 0},
     {"help", NO, 'h', ALL, 0, 0},
 };
 
 /* --prior A,B: two positive numbers into the PE. Returns 0, or -1 (said). */
+/* --param NAME=VALUE: one of the PE's params (sl_pe_param_check). Returns 0 or -1 (said). */
+static int parse_param(const char *arg, sl_pe_cfg *pe)
+{
+    const char *eq = strchr(arg, '=');
+    char err[256];
+    if (pe->nparams == SL_PE_PARAMS) {
+        fprintf(stderr, "%s: at most %d --param options\n", cli_prog, SL_PE_PARAMS);
+        return -1;
+    }
+    sl_pe_param *p = &pe->param[pe->nparams];
+    if (!eq || (size_t)(eq - arg) >= sizeof p->name || strlen(eq + 1) >= sizeof p->value) {
+        fprintf(stderr, "%s: --param expects NAME=NUMBER, got \"%s\"\n", cli_prog, arg);
+        return -1;
+    }
+    memcpy(p->name, arg, (size_t)(eq - arg));
+    p->name[eq - arg] = '\0';
+    snprintf(p->value, sizeof p->value, "%s", eq + 1);
+    if (sl_pe_param_check(p, err, sizeof err)) {
+        fprintf(stderr, "%s: --param: %s\n", cli_prog, err);
+        return -1;
+    }
+    pe->nparams++;
+    return 0;
+}
+
 static int parse_prior(const char *s, sl_pe_cfg *pe)
 {
     char *end;
@@ -165,6 +192,8 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         return t ? cli_copy(t->device, sizeof t->device, arg, "--device") : 0;
     case OPT_PRIOR:
         return parse_prior(arg, &t->pe);
+    case OPT_PARAM:
+        return parse_param(arg, &t->pe);
     case OPT_SKEW:
         return cli_parse_double("--skew", arg, 0, 10, &t->source.gen.skew);
     case OPT_CLICK:

@@ -80,7 +80,14 @@ static int terminated(const char *s, size_t n)
 static int check_pe(const sl_pe_cfg *pe, int stage, char *err, size_t errlen)
 {
     const char *why = NULL;
-    if (!STR_OK(pe->name) || !STR_OK(pe->source) || !STR_OK(pe->binary))
+    for (uint32_t i = 0; i < pe->nparams; i++) {
+        char bad[256];
+        if (sl_pe_param_check(&pe->param[i], bad, sizeof bad)) {
+            snprintf(err, errlen, "job refused: stage %d: %s", stage, bad);
+            return -1;
+        }
+    }
+    if (!STR_OK(pe->name) || !STR_OK(pe->source) || !STR_OK(pe->binary) || !STR_OK(pe->field))
         why = "a string is not terminated";
     else if ((unsigned)pe->kind > SL_PE_USER)
         why = "unknown PE kind";
@@ -396,6 +403,12 @@ static void gen_fields(struct codec *c, sl_gen_cfg *g)
     U32(c, g->users);
 }
 
+static void param_fields(struct codec *c, sl_pe_param *p)
+{
+    STR(c, p->name);
+    STR(c, p->value);
+}
+
 static void pe_fields(struct codec *c, sl_pe_cfg *pe)
 {
     STR(c, pe->name);
@@ -411,6 +424,8 @@ static void pe_fields(struct codec *c, sl_pe_cfg *pe)
     U64(c, pe->trigger.every_events);
     U64(c, pe->trigger.every_ms);
     U32(c, pe->timeout_ms);
+    LIST(c, pe->nparams, pe->param, "PE params", param_fields);
+    STR(c, pe->field);
 }
 
 static void stage_fields(struct codec *c, sl_stage_cfg *st)

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 #include "event.h"
@@ -231,6 +232,8 @@ enum {
     PE_SOURCE,
     PE_BINARY,
     PE_TIMEOUT_MS,
+    PE_PARAMS,
+    PE_FIELD, /* the first PE only */
     PE_JOIN,  /* next stages only */
     PE_VALUE, /* next stages only */
     PE_NKEYS
@@ -242,6 +245,7 @@ static const char *const pe_keys[PE_NKEYS] = {
     [PE_WINDOW_MS] = "window_ms", [PE_LATENESS_MS] = "lateness_ms",
     [PE_TRIGGER] = "trigger",     [PE_SOURCE] = "source",
     [PE_BINARY] = "binary",       [PE_TIMEOUT_MS] = "timeout_ms",
+    [PE_PARAMS] = "params",       [PE_FIELD] = "field",
     [PE_JOIN] = "join",           [PE_VALUE] = "value",
 };
 
@@ -296,6 +300,38 @@ static int parse_prior(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx
     pe->has_prior = 1;
     pe->prior_a = ab[0];
     pe->prior_b = ab[1];
+    return 0;
+}
+
+/* PFX.params: a mapping of names to numbers (sl_pe_param_check). Returns 0 or SL_ECONFIG. */
+static int parse_params(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
+{
+    char path[128], err[256];
+    sl_ym_join(path, sizeof path, pfx, "params");
+    if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.start == n->data.mapping.pairs.top)
+        return sl_ym_expected(c, n, path, "a mapping of names to numbers");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (pe->nparams == SL_PE_PARAMS)
+            return sl_ym_fail(c, k->start_mark, "%s: at most %d params", path, SL_PE_PARAMS);
+        sl_pe_param *pa = &pe->param[pe->nparams];
+        if (sl_ym_str(c, k, path, 0, pa->name, sizeof pa->name) < 0)
+            return SL_ECONFIG;
+        char vpath[192];
+        snprintf(vpath, sizeof vpath, "%s.%s", path, pa->name);
+        if (sl_ym_str(c, v, vpath, 0, pa->value, sizeof pa->value) < 0)
+            return SL_ECONFIG;
+        if (sl_pe_param_check(pa, err, sizeof err) < 0)
+            return sl_ym_fail(c, k->start_mark, "%s: %s", path, err);
+        for (uint32_t i = 0; i < pe->nparams; i++)
+            if (strcasecmp(pe->param[i].name, pa->name) == 0)
+                return sl_ym_fail(c, k->start_mark,
+                                  "%s: \"%s\" given twice (names are not "
+                                  "case-sensitive: both become one constant)",
+                                  path, pa->name);
+        pe->nparams++;
+    }
     return 0;
 }
 
@@ -363,6 +399,15 @@ static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, s
         return rc;
 
     if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, pfx, &pe->trigger)) < 0)
+        return rc;
+    if (f[PE_PARAMS].v && (rc = parse_params(c, f[PE_PARAMS].v, pfx, pe)) < 0)
+        return rc;
+    if (st && f[PE_FIELD].k)
+        return sl_ym_refuse(c, f, PE_FIELD, PE_FIELD + 1, pfx,
+                            "the first PE (pe:): a next stage takes its value from value:");
+    if (f[PE_FIELD].v &&
+        (rc = sl_ym_str(c, f[PE_FIELD].v, sl_ym_join(path, sizeof path, pfx, "field"), 0, pe->field,
+                        sizeof pe->field)) < 0)
         return rc;
     return sl_ym_read(c, f, pfx, timeout_rules, SL_YM_COUNT(timeout_rules), pe);
 }
@@ -550,6 +595,31 @@ static int parse_checkpoint(const sl_ym_ctx *c, const yaml_node_t *n, sl_topolog
     return sl_ym_read(c, f, "checkpoint", rules, SL_YM_COUNT(rules), t);
 }
 
+/* pe.field names the schema field the first PE takes as its value: it must be declared and
+ * numeric, and agree with schema.value when both are given. Returns 0 or SL_ECONFIG. */
+static int resolve_field(const sl_ym_ctx *c, const yaml_node_t *pe, sl_topology *t)
+{
+    sl_ym_field f[PE_NKEYS];
+    if (sl_ym_scan(c, pe, "pe", pe_keys, PE_NKEYS - 2, f) < 0)
+        return SL_ECONFIG;
+    sl_schema *s = &t->schema;
+    int i = sl_schema_yaml_field(c, f[PE_FIELD].v, "pe.field", s);
+    if (i < 0)
+        return SL_ECONFIG;
+    int type = s->field[i].type;
+    if (type != SL_FT_INT64 && type != SL_FT_DOUBLE && type != SL_FT_BOOL)
+        return sl_ym_fail(c, f[PE_FIELD].v->start_mark,
+                          "pe.field: \"%s\" is declared %s; a PE's input is int64, double or "
+                          "bool",
+                          s->field[i].name, sl_ftype_name(type));
+    if (s->declared && s->value_field >= 0 && s->value_field != i)
+        return sl_ym_fail(c, f[PE_FIELD].v->start_mark,
+                          "pe.field: \"%s\", but schema.value is \"%s\": name one",
+                          s->field[i].name, s->field[s->value_field].name);
+    s->value_field = i;
+    return 0;
+}
+
 /* Walks the document root (NULL for an empty document) into *t. Returns 0 or SL_ECONFIG. */
 static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *t)
 {
@@ -569,6 +639,8 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
     if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
         return rc;
     if ((rc = parse_pe(c, f[TOP_PE].v, "pe", &t->pe, NULL)) < 0)
+        return rc;
+    if (t->pe.field[0] && (rc = resolve_field(c, f[TOP_PE].v, t)) < 0)
         return rc;
     if (f[TOP_NEXT].v && (rc = parse_next(c, f[TOP_NEXT].v, t)) < 0)
         return rc;

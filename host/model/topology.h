@@ -80,6 +80,22 @@ typedef struct sl_trigger_cfg {
     uint64_t every_ms;     /* 0 = off (wall-clock milliseconds) */
 } sl_trigger_cfg;
 
+#define SL_PE_PARAMS 16 /* params of one PE */
+
+/* One of a PE's params: a name ([A-Za-z][A-Za-z0-9_]*, not starting with SL_) and a number as
+ * the topology wrote it (an integer, a decimal, or true/false read as 1/0). */
+typedef struct sl_pe_param {
+    char name[SL_SCHEMA_NAME];
+    char value[SL_SCHEMA_TEXT];
+} sl_pe_param;
+
+/* Checks a param's name and value; writes why not into err. Returns 0 or SL_EINVAL. */
+int sl_pe_param_check(const sl_pe_param *p, char *err, size_t errlen);
+
+/* The build option of a checked param: "-DNAME=VALUE" with NAME upper-cased and an integer
+ * that does not fit 32 bits suffixed L, into out. */
+void sl_pe_param_define(const sl_pe_param *p, char *out, size_t outsz);
+
 typedef struct sl_pe_cfg {
     char name[64];
     enum sl_pe_kind kind;
@@ -92,6 +108,10 @@ typedef struct sl_pe_cfg {
     char binary[4096];       /* user: path of a program binary (sluice kernel build) */
     sl_trigger_cfg trigger;
     uint32_t timeout_ms; /* longest wait for one dispatch (a batch, an emission); 0 = no limit */
+    /* params: compile-time constants of the PE's kernel, -DNAME=VALUE (NAME upper-cased). */
+    uint32_t nparams;
+    sl_pe_param param[SL_PE_PARAMS];
+    char field[SL_SCHEMA_NAME]; /* the first PE: the schema field fed as the value ("" none) */
 } sl_pe_cfg;
 
 #define SL_STAGES_MAX 4     /* keyed PEs in one topology: pe and up to three in next */
