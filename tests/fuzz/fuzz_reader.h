@@ -27,6 +27,10 @@ void sl_reader64_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
 long sl_reader64_read(sl_reader *r, sl_rec *out, size_t max);
 void sl_reader64_stats(const sl_reader *r, struct sl_reader_stats *st);
 void sl_reader64_destroy(sl_reader **rp);
+void sl_reader64_set_schema(sl_reader *r, const sl_schema *s);
+
+/* The schema both readers read by (fuzz_schema.c sets one; NULL: the default). */
+static const sl_schema *fuzz_schema;
 
 #define FUZZ_MAX_LINE 512 /* small enough that the fuzzer makes over-long lines */
 #define FUZZ_BATCH 5      /* records per sl_reader_read call */
@@ -79,9 +83,17 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
         sl_reader64_on_bad(r, fuzz_on_bad, run);
     else
         sl_reader_on_bad(r, fuzz_on_bad, run);
+    const uint64_t per_line = fuzz_schema ? (uint64_t)sl_schema_max_events(fuzz_schema) : 1;
+    if (fuzz_schema) {
+        if (small)
+            sl_reader64_set_schema(r, fuzz_schema);
+        else
+            sl_reader_set_schema(r, fuzz_schema);
+    }
 
-    /* Every call but the last consumes at least one line, and there are at most size + 1. */
-    run->recs = malloc((size + 1) * sizeof *run->recs);
+    /* Every call but the last consumes at least one line, and there are at most size + 1, each
+     * giving at most per_line records. */
+    run->recs = malloc((size + 1) * per_line * sizeof *run->recs);
     FUZZ_REQUIRE(run->recs);
     sl_rec batch[FUZZ_BATCH];
     for (;;) {
@@ -101,7 +113,7 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
                 break; /* a CSV header without a required column: sticky */
             continue;
         }
-        FUZZ_REQUIRE((size_t)n <= FUZZ_BATCH && run->nrecs + (size_t)n <= size + 1);
+        FUZZ_REQUIRE((size_t)n <= FUZZ_BATCH && run->nrecs + (size_t)n <= (size + 1) * per_line);
         for (long i = 0; i < n; i++) {
             const sl_rec *x = &batch[i];
             FUZZ_REQUIRE(x->key != SL_EMPTY_KEY && x->key != SL_TOMBSTONE_KEY);
@@ -115,10 +127,12 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
     else
         sl_reader_stats(r, &run->st);
 
-    /* Every line is a record, a malformed line, a blank line or the CSV header. */
+    /* Every line gives records (1 to per_line), or is malformed, blank or the CSV header. */
     const struct sl_reader_stats *st = &run->st;
-    uint64_t sorted = st->records + st->bad + st->blank;
-    FUZZ_REQUIRE(sorted <= st->lines && st->lines - sorted <= (fmt == SL_FMT_CSV ? 1u : 0u));
+    uint64_t sorted = (st->records + per_line - 1) / per_line + st->bad + st->blank;
+    FUZZ_REQUIRE(sorted <= st->lines);
+    if (per_line == 1)
+        FUZZ_REQUIRE(st->lines - sorted <= (fmt == SL_FMT_CSV ? 1u : 0u));
     FUZZ_REQUIRE(st->bad == run->nbads && st->records >= run->nrecs);
     FUZZ_REQUIRE(st->bytes <= size && st->lines <= (uint64_t)size + 1);
     if (run->last == 0)

@@ -13,7 +13,7 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: bash tests/fuzz/run.sh [SECONDS_EACH]" >&2
   exit 2
 fi
-targets=(ndjson csv topology cluster frame job)
+targets=(ndjson csv schema topology cluster frame job)
 build=build-fuzz
 jobs=$(nproc)
 
