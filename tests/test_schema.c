@@ -379,6 +379,13 @@ Test(schema, avazu_csv_ctr_per_site_and_app, .init = setup, .timeout = 120)
         for (unsigned a = 0; a < APPS; a++)
             want += imp[s][a] > 0;
     cr_assert_eq(rows, want);
+
+    /* The schema travels with a cluster job: two nodes, each parsing its part of the file. */
+    r = run_sh_status("run topo.yaml --nodes 2 --ingest-on-nodes --output two.csv", 0);
+    run_free(&r);
+    char *two = slurp("two.csv", &len);
+    assert_same_text(two, out, "2 nodes, ingest on the nodes, against one process");
+    free(two);
     free(out);
     finish();
 }
