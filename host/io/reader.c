@@ -68,6 +68,7 @@ struct sl_reader {
      * the rest, handed out first by the next read. */
     sl_rec stash[SL_EV_NTYPES];
     unsigned nstash, stash_at;
+    int time_checked; /* the first record's time was looked at (seconds read as ms) */
 
     struct sl_reader_stats st; /* st.bytes is kept as base + pos */
 };
@@ -416,6 +417,19 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
     if (rc) {
         r->failed = rc;
         return rc;
+    }
+    if (!r->time_checked) {
+        r->time_checked = 1;
+        /* 1e9..1e11 ms is January 1970 to March 1973, while 1e9..1e11 s is 2001 to 5138: most
+         * likely times written in seconds, which a millisecond field reads 1000 times too
+         * small (windows would be wrong). Said once; the data is read as declared. */
+        if (r->plan.s.time_format == SL_TIME_MS && ev.time_ms >= INT64_C(1000000000) &&
+            ev.time_ms < INT64_C(100000000000))
+            SL_WARN("reader",
+                    "line %llu: %s %lld is before 1973 in milliseconds; if the times are "
+                    "seconds, declare schema.time.format: s (docs/config.md)",
+                    (unsigned long long)r->st.lines, r->plan.s.field[r->plan.s.time_field].name,
+                    (long long)ev.time_ms);
     }
     rec->key = key;
     rec->time_ms = ev.time_ms;
