@@ -533,3 +533,20 @@ Test(schema, params_reach_the_kernel, .init = setup, .timeout = 120)
     run_free(&r);
     finish();
 }
+
+Test(schema, seconds_in_a_millisecond_field_are_pointed_out, .init = setup, .timeout = 60)
+{
+    FILE *f = create("s.ndjson");
+    fputs("{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":1700000000}\n", f);
+    fclose(f);
+    struct run r = run_sh_status("ctr --input s.ndjson --output out.csv", 0);
+    cr_assert(strstr(r.err, "event_time 1700000000 is before 1973 in milliseconds"), "%s", r.err);
+    run_free(&r);
+    f = create("ms.ndjson");
+    fputs("{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":1700000000000}\n", f);
+    fclose(f);
+    r = run_sh_status("ctr --input ms.ndjson --output out.csv", 0);
+    cr_assert(!strstr(r.err, "before 1973"), "%s", r.err);
+    run_free(&r);
+    finish();
+}
