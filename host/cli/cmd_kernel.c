@@ -13,6 +13,7 @@
 #include "err.h"
 #include "execute.h"
 #include "opts.h"
+#include "outfile.h"
 #include "proc.h"
 
 void usage_kernel(FILE *o)
@@ -120,7 +121,13 @@ static int write_binary(const char *output, const sl_device *dev, sl_engine *eng
     unsigned char *bin = NULL;
     size_t len = 0;
     int status = 0;
+    char msg[8400];
     int err = sl_engine_program_binary(eng, &bin, &len);
+    if (!err && sl_outfile_make_folder(output, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        free(bin);
+        return 1;
+    }
     FILE *f = err ? NULL : fopen(output, "wb");
     if (err || !f || fwrite(bin, 1, len, f) != len || fclose(f) != 0) {
         fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", cli_prog, output,
