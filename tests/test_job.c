@@ -46,6 +46,8 @@ static void fill_pe(sl_pe_cfg *pe, uint64_t k)
     pe->trigger.every_events = 5000 + k;
     pe->trigger.every_ms = 700 + k;
     pe->timeout_ms = 12345 + (uint32_t)k;
+    snprintf(pe->format, sizeof pe->format, "c%llu:f%llu,*:g", (unsigned long long)k,
+             (unsigned long long)(k % 10));
 }
 
 /* Every field set, each differently; strings of varied lengths, some of the longest their field
@@ -68,6 +70,7 @@ static void fill_job(sl_job *job)
                                  .events_per_ms = 31,
                                  .users = 4242};
     t->source.ingest = SL_INGEST_NODES;
+    t->source.max_malformed = 0.125;
     t->checkpoint.every_ms = 1234;
     t->checkpoint.keep = 7;
     fill_text(t->checkpoint.dir, 200, 9);
@@ -159,7 +162,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB007", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB008", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -235,8 +238,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB008", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 8, and this node reads version 7", ep, sizeof ep);
+    memcpy(q, "SLJOB009", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 9, and this node reads version 8", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */

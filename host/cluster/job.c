@@ -185,7 +185,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 7
+#define JOB_VERSION 8
 
 struct codec {
     int decoding;
@@ -406,6 +406,7 @@ static void pe_fields(struct codec *c, sl_pe_cfg *pe)
     U64(c, pe->trigger.every_events);
     U64(c, pe->trigger.every_ms);
     U32(c, pe->timeout_ms);
+    STR(c, pe->format);
 }
 
 static void stage_fields(struct codec *c, sl_stage_cfg *st)
@@ -465,6 +466,7 @@ static void topology_fields(struct codec *c, sl_topology *t)
     U32(c, t->checkpoint.every_ms);
     U32(c, t->checkpoint.keep);
     STR(c, t->checkpoint.dir);
+    F64(c, t->source.max_malformed);
 }
 
 /* Everything after the tag and the result endpoint. */

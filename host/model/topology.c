@@ -93,6 +93,7 @@ void sl_topology_defaults(sl_topology *t)
     snprintf(t->sink.path, sizeof t->sink.path, "-");
     t->sink.snapshots = 0;
     t->checkpoint.keep = 3;
+    t->source.max_malformed = SL_MAX_MALFORMED_DEFAULT;
 }
 
 int sl_topology_rekeyed(const sl_topology *t)
