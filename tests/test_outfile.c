@@ -266,8 +266,8 @@ static const char events[] = "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_t
                              "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":4}\n";
 /* Worked out by hand: a has 2 views and 1 click, b 1 view. */
 static const char events_csv[] = "ad_id,impressions,clicks,ctr\n"
-                                 "a,2,1,0.500000\n"
-                                 "b,1,0,0.000000\n";
+                                 "a,2,1,0.5\n"
+                                 "b,1,0,0\n";
 static const char old_output[] = "an earlier result\nthat must survive\n";
 
 /* Runs `sluice ARGS`, asserts its exit status, and that the file `name` then holds `want` (NULL:
