@@ -279,7 +279,7 @@ Test(threshold, nodes_sum_what_they_read, .init = setup, .fini = teardown, .time
     /* the client parses (--nodes 2), or each node parses its part (--ingest-on-nodes): the
      * malformed lines are summed over them all */
     char *w40 = write_mixed("m40.ndjson", 300, 200, 50);
-    write_mixed("m60.ndjson", 200, 300, 50);
+    free(write_mixed("m60.ndjson", 200, 300, 50));
     FILE *f = create("out.csv");
     cr_assert_eq(fwrite(old_output, 1, OLD_LEN, f), OLD_LEN);
     fclose(f);
