@@ -262,15 +262,15 @@ Test(config, unknown_keys_at_every_level)
     EXPECT_ERR("pe:\n  kind: ctr\n  capcity: 5\n",
                "topo.yaml:3:3: pe: unknown key \"capcity\" (expected one of: name, kind, "
                "capacity, prior, window_ms, lateness_ms, trigger, source, binary, "
-               "timeout_ms, params, field)");
+               "timeout_ms, params, field, format)");
     EXPECT_ERR("pe: {kind: ctr, trigger: {every: 5}}\n",
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
     EXPECT_ERR("source: {type: file, file: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
                "of: type, path, format, delimiter, header, events, keys, skew, click_rate, "
-               "purchase_rate, seed, "
-               "start_ms, events_per_ms, users, ingest, follow, poll_ms)");
+               "purchase_rate, seed, start_ms, events_per_ms, users, ingest, max_malformed, follow, "
+               "poll_ms)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");
@@ -696,10 +696,10 @@ Test(config, next_stages)
     EXPECT_ERR("pe: {kind: ctr}\nnext: [{kind: sum}, {kind: sum}, {kind: sum}, {kind: sum}]\n",
                "topo.yaml:2:7: next: expected at most 3 PEs, got a list of 4 items");
     /* join and value belong to next stages only. */
-    EXPECT_ERR(
-        "pe: {kind: ctr, join: x.csv}\n",
-        "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
-        "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms, params, field)");
+    EXPECT_ERR("pe: {kind: ctr, join: x.csv}\n",
+               "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
+               "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms, params, field, "
+               "format)");
 }
 
 Test(config, cluster_file)

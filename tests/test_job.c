@@ -53,6 +53,8 @@ static void fill_pe(sl_pe_cfg *pe, uint64_t k)
                  (unsigned long long)k);
     }
     fill_text(pe->field, k % (sizeof pe->field - 1), 700 + k);
+    snprintf(pe->format, sizeof pe->format, "c%llu:f%llu,*:g", (unsigned long long)k,
+             (unsigned long long)(k % 10));
 }
 
 /* Every field set, each differently; strings of varied lengths, some of the longest their field
@@ -106,6 +108,7 @@ static void fill_job(sl_job *job)
     s->pred[3] = (sl_type_pred){.on = 1, .field = 31};
     s->delimiter = '\t';
     s->header = SL_HEADER_NO;
+    t->source.max_malformed = 0.125;
     t->checkpoint.every_ms = 1234;
     t->checkpoint.keep = 7;
     fill_text(t->checkpoint.dir, 200, 9);

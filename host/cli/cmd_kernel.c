@@ -13,6 +13,7 @@
 #include "err.h"
 #include "execute.h"
 #include "opts.h"
+#include "outfile.h"
 #include "proc.h"
 
 void usage_kernel(FILE *o)
@@ -24,7 +25,8 @@ void usage_kernel(FILE *o)
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
            "                         [--capacity N] [--timeout-ms MS] [--device NAME]\n"
-           "                         [--strict] [--quiet]\n"
+           "                         [--strict] [--max-malformed SHARE] [--decimals N]\n"
+           "                         [--quiet]\n"
            "\n"
            "A PE in OpenCL C includes sluice.h and declares its shape and columns (see\n"
            "docs/kernel-abi.md).\n"
@@ -39,9 +41,11 @@ void usage_kernel(FILE *o)
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
            "         by ad id; --timeout-ms MS: a batch or an emission that takes longer fails\n"
-           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology)\n"
+           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology);\n"
+           "         --max-malformed SHARE and --decimals N as for sluice run\n"
            "Exit status: 0 success, 1 a build, ABI or run failure, or problems found by --deep,\n"
-           "2 a usage error, 3 --deep without Oclgrind installed (the normal check passed).\n");
+           "2 a usage error, 3 --deep without Oclgrind installed (the normal check passed), 4\n"
+           "run: too many malformed lines (--max-malformed).\n");
 }
 
 /* Opens the device and an engine for the user PE in `pe` (a small table: for check and build).
@@ -133,7 +137,13 @@ static int write_binary(const char *output, const sl_device *dev, sl_engine *eng
     unsigned char *bin = NULL;
     size_t len = 0;
     int status = 0;
+    char msg[8400];
     int err = sl_engine_program_binary(eng, &bin, &len);
+    if (!err && sl_outfile_make_folder(output, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        free(bin);
+        return 1;
+    }
     FILE *f = err ? NULL : fopen(output, "wb");
     if (err || !f || fwrite(bin, 1, len, f) != len || fclose(f) != 0) {
         fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", cli_prog, output,
@@ -154,7 +164,8 @@ static int kernel_run(sl_topology *t, const struct cli_args *a)
         return 2;
     }
     if (cli_set_input(t, a->input) ||
-        cli_copy(t->sink.path, sizeof t->sink.path, a->output ? a->output : "-", "--output"))
+        cli_copy(t->sink.path, sizeof t->sink.path, a->output ? a->output : "-", "--output") ||
+        cli_apply_output(a, t))
         return 2;
     struct report_ctx rc = cli_report_ctx(a);
     return cli_execute(t, &rc, 0, 0, NULL);

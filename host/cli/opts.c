@@ -45,6 +45,8 @@ enum {
     OPT_CHECKPOINT_DIR,
     OPT_FROM,
     OPT_RESUME,
+    OPT_MAX_MALFORMED,
+    OPT_DECIMALS,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -71,6 +73,8 @@ static const struct cli_opt cli_opts[] = {
     {"device", REQ, 'd', ALL, 0, 0},
     {"prior", REQ, OPT_PRIOR, CLI_CTR, 0, 0},
     {"strict", NO, OPT_STRICT, ALL, 0, 0},
+    {"max-malformed", REQ, OPT_MAX_MALFORMED, ALL, 0, 0},
+    {"decimals", REQ, OPT_DECIMALS, ALL, 0, 9},
     {"capacity", REQ, OPT_CAPACITY, CLI_CTR | CLI_KERNEL, 1, UINT64_C(1) << 31},
     {"batch", REQ, OPT_BATCH, CLI_CTR, 1, UINT64_C(1) << 26},
     {"top", REQ, OPT_TOP, CLI_CTR, 1, 1000000},
@@ -267,6 +271,12 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
     case OPT_MAX_WAIT:
         t->batch_wait_ms = (uint32_t)v;
         break;
+    case OPT_MAX_MALFORMED:
+        a->max_malformed_set = 1;
+        return cli_parse_double("--max-malformed", arg, 0, 1, &a->max_malformed);
+    case OPT_DECIMALS:
+        a->decimals = (int)v + 1;
+        break;
     case OPT_STRICT:
         a->strict = 1;
         break;
@@ -391,6 +401,26 @@ int cli_apply_checkpoint(const struct cli_args *a, sl_topology *t)
         return 2;
     if (t->checkpoint.every_ms && !t->checkpoint.dir[0])
         snprintf(t->checkpoint.dir, sizeof t->checkpoint.dir, "checkpoints");
+    return 0;
+}
+
+int cli_apply_output(const struct cli_args *a, sl_topology *t)
+{
+    if (a->max_malformed_set)
+        t->source.max_malformed = a->max_malformed;
+    if (!a->decimals)
+        return 0;
+    /* the last PE's columns are the output's: every float column gets N decimals, after
+     * (over) what its pe.format says */
+    sl_pe_cfg *pe = t->nnext ? &t->next[t->nnext - 1].pe : &t->pe;
+    size_t used = strlen(pe->format);
+    int w = snprintf(pe->format + used, sizeof pe->format - used, "%s*:f%d", used ? "," : "",
+                     a->decimals - 1);
+    if (w < 0 || (size_t)w >= sizeof pe->format - used) {
+        pe->format[used] = '\0';
+        fprintf(stderr, "%s: --decimals: the PE's format overrides are too long\n", cli_prog);
+        return 2;
+    }
     return 0;
 }
 

@@ -426,6 +426,7 @@ static void pe_fields(struct codec *c, sl_pe_cfg *pe)
     U32(c, pe->timeout_ms);
     LIST(c, pe->nparams, pe->param, "PE params", param_fields);
     STR(c, pe->field);
+    STR(c, pe->format);
 }
 
 static void stage_fields(struct codec *c, sl_stage_cfg *st)
@@ -525,6 +526,7 @@ static void topology_fields(struct codec *c, sl_topology *t)
     U32(c, t->checkpoint.keep);
     STR(c, t->checkpoint.dir);
     schema_fields(c, &t->schema);
+    F64(c, t->source.max_malformed);
 }
 
 /* Everything after the tag and the result endpoint. */

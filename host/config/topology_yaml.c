@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "columns.h"
 #include "err.h"
 #include "event.h"
 #include "pes.h"
@@ -40,6 +41,7 @@ enum {
     SRC_EVENTS_PER_MS,
     SRC_USERS,
     SRC_INGEST,
+    SRC_MAX_MALFORMED,
     SRC_NKEYS
 };
 
@@ -59,6 +61,7 @@ static const char *const source_keys[SRC_NKEYS] = {
     [SRC_EVENTS_PER_MS] = "events_per_ms",
     [SRC_USERS] = "users",
     [SRC_INGEST] = "ingest",
+    [SRC_MAX_MALFORMED] = "max_malformed",
 };
 
 static const sl_ym_rule generator_rules[] = {
@@ -178,6 +181,16 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
         }
     }
 
+    /* max_malformed: the share of malformed lines a run accepts (0..1) */
+    if (f[SRC_MAX_MALFORMED].v) {
+        if (t->source.kind == SL_SRC_GENERATOR)
+            return sl_ym_refuse(c, f, SRC_MAX_MALFORMED, SRC_MAX_MALFORMED + 1, "source",
+                                "the source reads lines (source.type is not generator)");
+        if ((rc = sl_ym_double(c, f[SRC_MAX_MALFORMED].v, "source.max_malformed", SL_YM_UNIT,
+                               &t->source.max_malformed)) < 0)
+            return rc;
+    }
+
     if (t->source.kind != SL_SRC_GENERATOR)
         rc = sl_ym_refuse(c, f, SRC_EVENTS, SRC_INGEST, "source", "source.type is generator");
     else
@@ -234,6 +247,7 @@ enum {
     PE_TIMEOUT_MS,
     PE_PARAMS,
     PE_FIELD, /* the first PE only */
+    PE_FORMAT,
     PE_JOIN,  /* next stages only */
     PE_VALUE, /* next stages only */
     PE_NKEYS
@@ -247,6 +261,7 @@ static const char *const pe_keys[PE_NKEYS] = {
     [PE_BINARY] = "binary",       [PE_TIMEOUT_MS] = "timeout_ms",
     [PE_PARAMS] = "params",       [PE_FIELD] = "field",
     [PE_JOIN] = "join",           [PE_VALUE] = "value",
+    [PE_FORMAT] = "format",
 };
 
 static const sl_ym_rule stage_rules[] = {
@@ -335,6 +350,65 @@ static int parse_params(const sl_ym_ctx *c, const yaml_node_t *n, const char *pf
     return 0;
 }
 
+/* 1 when the len bytes at s are a column name ([A-Za-z_][A-Za-z0-9_]*, under 48 bytes) or "*". */
+static int column_name_ok(const char *s, size_t len)
+{
+    if (len == 1 && s[0] == '*')
+        return 1;
+    if (len == 0 || len >= sizeof((sl_columns *)0)->name[0] || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* PFX.format: a mapping of column names ("*": every float column) to formats, into
+ * pe->format as "NAME:FMT,...". A built-in kind's columns are known: a name that is not one of
+ * them, or a key column, is refused here; a user PE's are checked when its program is built
+ * (peprog.c). Returns 0 or SL_ECONFIG. */
+static int parse_format(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
+{
+    static const char *const fmts[] = {"g",  "int", "f0", "f1", "f2", "f3",
+                                       "f4", "f5",  "f6", "f7", "f8", "f9"};
+    char path[128], vpath[192], err[512];
+    sl_ym_join(path, sizeof path, pfx, "format");
+    if (n->type != YAML_MAPPING_NODE)
+        return sl_ym_expected(c, n, path, "a mapping of column names to formats ({ctr: f6})");
+    const sl_pe_def *def = sl_pe_def_of(pe->kind);
+    sl_columns cols;
+    if (def->columns && sl_columns_parse(def->columns, &cols, err, sizeof err))
+        return sl_ym_fail(c, n->start_mark, "%s: %s", path, err);
+    size_t used = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *name = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        size_t len = k->type == YAML_SCALAR_NODE ? k->data.scalar.length : 0;
+        if (!column_name_ok(name, len))
+            return sl_ym_expected(c, k, path, "a column name or \"*\" as a key");
+        char entry[64], seen[sizeof pe->format + 1];
+        snprintf(entry, sizeof entry, ",%s:", name);
+        snprintf(seen, sizeof seen, ",%s", pe->format);
+        if (strstr(seen, entry))
+            return sl_ym_fail(c, k->start_mark, "%s: duplicate key \"%s\"", path, name);
+        snprintf(vpath, sizeof vpath, "%s.%s", path, name);
+        int f = sl_ym_choice(c, v, vpath, fmts, SL_YM_COUNT(fmts));
+        if (f < 0)
+            return SL_ECONFIG;
+        snprintf(entry, sizeof entry, "%s:%s", name, fmts[f]);
+        if (def->columns && sl_columns_override(&cols, entry, err, sizeof err))
+            return sl_ym_fail(c, k->start_mark, "%s: %s", path, err);
+        int w =
+            snprintf(pe->format + used, sizeof pe->format - used, "%s%s", used ? "," : "", entry);
+        if (w < 0 || (size_t)w >= sizeof pe->format - used)
+            return sl_ym_fail(c, k->start_mark, "%s: too many columns", path);
+        used += (size_t)w;
+    }
+    return 0;
+}
+
 /* Writes "PFX.kind is A or B" for the kinds with any of `flags`. */
 static void kind_cond(char *cond, size_t len, const char *pfx, unsigned flags)
 {
@@ -408,6 +482,8 @@ static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, s
     if (f[PE_FIELD].v &&
         (rc = sl_ym_str(c, f[PE_FIELD].v, sl_ym_join(path, sizeof path, pfx, "field"), 0, pe->field,
                         sizeof pe->field)) < 0)
+        return rc;
+    if (f[PE_FORMAT].v && (rc = parse_format(c, f[PE_FORMAT].v, pfx, pe)) < 0)
         return rc;
     return sl_ym_read(c, f, pfx, timeout_rules, SL_YM_COUNT(timeout_rules), pe);
 }

@@ -122,9 +122,14 @@ static int check_abi(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *def, 
                  pe->name, def->kernel, cols, def->columns);
         return SL_EINVAL;
     }
-    char err[256];
+    char err[512];
     if (sl_columns_parse(cols, &p->columns, err, sizeof err)) {
         snprintf(msg, msglen, "PE \"%s\": %s", pe->name, err);
+        return SL_EINVAL;
+    }
+    /* the topology's pe.format: a column printed otherwise than the PE declares */
+    if (sl_columns_override(&p->columns, pe->format, err, sizeof err)) {
+        snprintf(msg, msglen, "PE \"%s\": pe.format: %s", pe->name, err);
         return SL_EINVAL;
     }
     p->slot_size = info[0];

@@ -94,6 +94,7 @@ void sl_topology_defaults(sl_topology *t)
     snprintf(t->sink.path, sizeof t->sink.path, "-");
     t->sink.snapshots = 0;
     t->checkpoint.keep = 3;
+    t->source.max_malformed = SL_MAX_MALFORMED_DEFAULT;
     sl_schema_defaults(&t->schema);
 }
 

@@ -112,6 +112,9 @@ typedef struct sl_pe_cfg {
     uint32_t nparams;
     sl_pe_param param[SL_PE_PARAMS];
     char field[SL_SCHEMA_NAME]; /* the first PE: the schema field fed as the value ("" none) */
+    /* pe.format: overrides of its columns' formats, "NAME:FMT,..." as sl_columns_override
+     * (columns.h) reads them; "" = as the PE declares (SL_COLUMNS) */
+    char format[512];
 } sl_pe_cfg;
 
 #define SL_STAGES_MAX 4     /* keyed PEs in one topology: pe and up to three in next */
@@ -137,6 +140,10 @@ typedef struct sl_topology {
         sl_gen_cfg gen;
         sl_opts opts; /* the kind's own keys, read by its backend */
         int ingest;   /* enum sl_ingest_at; one process ignores it */
+        /* source.max_malformed (--max-malformed): the largest share, 0..1, of the input's
+         * lines (those not blank, a CSV header aside) that may be malformed; a run over it
+         * fails (exit status 4), as does one whose every line is (SL_MAX_MALFORMED_DEFAULT) */
+        double max_malformed;
     } source;
     uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
     sl_pe_cfg pe;          /* the first keyed PE, fed by the source */
@@ -172,9 +179,11 @@ typedef struct sl_topology {
 /* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */
 int sl_topology_rekeyed(const sl_topology *t);
 
-/* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
- * capacity 1,048,576 no prior window 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS,
- * batch 262,144 waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
+/* Defaults: device "", source stdin ndjson with sl_gen_defaults and max_malformed
+ * SL_MAX_MALFORMED_DEFAULT, no filter, pe "ctr" kind ctr capacity 1,048,576 no prior window
+ * 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS no format overrides, batch 262,144
+ * waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
+#define SL_MAX_MALFORMED_DEFAULT 0.5 /* more than half of the lines malformed fails a run */
 #define SL_BATCH_WAIT_MS 5u
 #define SL_PE_TIMEOUT_MS 10000u
 void sl_topology_defaults(sl_topology *t);
