@@ -266,11 +266,12 @@ Test(config, unknown_keys_at_every_level)
     EXPECT_ERR("pe: {kind: ctr, trigger: {every: 5}}\n",
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
-    EXPECT_ERR("source: {type: file, file: x}\npe: {kind: ctr}\n",
-               "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
-               "of: type, path, format, delimiter, header, events, keys, skew, click_rate, "
-               "purchase_rate, seed, start_ms, events_per_ms, users, ingest, max_malformed, follow, "
-               "poll_ms)");
+    EXPECT_ERR(
+        "source: {type: file, file: x}\npe: {kind: ctr}\n",
+        "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
+        "of: type, path, format, delimiter, header, events, keys, skew, click_rate, "
+        "purchase_rate, seed, start_ms, events_per_ms, users, ingest, max_malformed, follow, "
+        "poll_ms)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");
