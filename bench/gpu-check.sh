@@ -36,12 +36,12 @@ for t in cmake cc pkg-config; do
 done
 
 step "build (Release, tests on)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSLUICE_TESTS=ON >"$build.log" 2>&1 &&
+mkdir -p "$build" && cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSLUICE_TESTS=ON >"$build/build.log" 2>&1 &&
   timeout 200 cmake --build "$build" -j"$(nproc)" --target sluice bench_ctr gen_events \
-    test_engine test_multidev test_examples test_userpe test_device >>"$build.log" 2>&1 ||
+    test_engine test_multidev test_examples test_userpe test_device >>"$build/build.log" 2>&1 ||
   {
-    tail -n 30 "$build.log"
-    echo "gpu-check: the build failed (the whole log: $build.log)"
+    tail -n 30 "$build/build.log"
+    echo "gpu-check: the build failed (the whole log: $build/build.log)"
     exit 1
   }
 echo "built in $build"
