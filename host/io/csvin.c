@@ -3,8 +3,8 @@
  * Fields are scanned in place: an unquoted field, or a quoted one without doubled quotes, is
  * returned as a pointer into the line; a quoted field with doubled quotes is unescaped into the
  * caller's scratch at the offset it has in the line (unescaping only shortens, so `len` bytes of
- * scratch suffice). Limitation: the line reader splits input at '\n', so a quoted field cannot
- * span lines here (RFC 4180 allows it); such a field is reported as unterminated.
+ * scratch suffice). A quoted field may hold '\r' and '\n' (RFC 4180): the line reader ends a
+ * CSV record at the first '\n' outside quotes, so such a record reaches here whole.
  *
  * Data fields are taken exactly as written: " 123" is not an integer. */
 #include "csvin.h"

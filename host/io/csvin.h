@@ -1,4 +1,4 @@
-/* CSV events (RFC 4180 quoting; a quoted field cannot span lines): columns ad_id (valid UTF-8),
+/* CSV events (RFC 4180 quoting; a quoted field may hold newlines): columns ad_id (valid UTF-8),
  * event_type, event_time and optionally value, and user_id when a header names it.
  * A first line naming the columns sets their order (other columns are skipped); without one
  * the order is ad_id,event_type,event_time[,value]. */
@@ -21,7 +21,8 @@ void sl_csv_default_cols(sl_csv_cols *cols);
  * SL_EPARSE when it is a header missing a required column. Any thread. */
 int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err);
 
-/* Parses one data line (no newline; trailing '\r' allowed) like sl_ndjson_parse. */
+/* Parses one data record (no final newline; trailing '\r' allowed; newlines inside quoted
+ * fields are content) like sl_ndjson_parse. */
 int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch, sl_rawev *ev,
                  sl_perr *err);
 
