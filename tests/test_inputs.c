@@ -76,6 +76,8 @@ static void got_free(struct got *g)
 
 static void got_push(struct got *g, const sl_rec *r, size_t n)
 {
+    if (n == 0)
+        return;
     if (g->n + n > g->cap) {
         g->cap = (g->n + n) * 2 + 1024;
         g->recs = realloc(g->recs, g->cap * sizeof *g->recs);
@@ -838,6 +840,20 @@ Test(inputs, csv_line_numbers_after_records_over_several_lines)
     expect_same_read(&g, &c, "one byte at a time");
     got_free(&c);
     got_free(&g);
+
+    /* a quote left open to the end of a text that ends with a newline: one malformed record,
+     * and no line after that newline; the same when the record is over-long and skipped */
+    const char *open = "a,view,1\n\"open\nquote,view,2\n";
+    for (size_t max_line = 0; max_line <= 8; max_line += 8) {
+        read_chunked(open, strlen(open), SL_FMT_CSV, max_line, 3, &c);
+        cr_assert_eq(c.last, 0);
+        cr_assert_eq(c.n, 1u);
+        cr_assert_eq(c.nbad, 1u);
+        cr_assert_eq(c.bads[0].line, 2);
+        cr_assert_eq(c.st.lines, 3, "max_line %zu: %llu lines", max_line,
+                     (unsigned long long)c.st.lines);
+        got_free(&c);
+    }
     finish();
 }
 

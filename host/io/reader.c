@@ -83,6 +83,7 @@ struct sl_reader {
     int csv_fs;     /* ... ending at the start of a field */
     int csv_q;      /* the record has a quoted field (it may hold newlines) */
     uint64_t nl_in; /* newlines inside the record being read (counted in st.lines already) */
+    int tail_nl;    /* the last byte skipped of an over-long record was a newline */
 
     int bom_pending; /* the text's first bytes may still be a byte order mark */
 
@@ -755,9 +756,13 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
             if (csv) {
                 r->st.lines += count_nl(s, drop);
                 r->csv_at = 0;
+                if (drop > 0)
+                    r->tail_nl = s[drop - 1] == '\n';
             }
             r->pos += drop;
             if (r->eof) {
+                if (csv && r->tail_nl)
+                    r->st.lines--; /* the text ends inside quotes with a newline: no line after */
                 r->discarding = 0;
                 csv_reset(r);
                 break;
@@ -787,6 +792,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
             if (csv) { /* skip what was scanned; its newlines are quoted ones */
                 r->nl_in = count_nl(s, r->csv_at);
                 r->st.lines += r->nl_in;
+                r->tail_nl = r->csv_at > 0 && s[r->csv_at - 1] == '\n';
                 r->pos += r->csv_at;
                 r->csv_at = 0;
             } else {
@@ -809,6 +815,8 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
             /* A record may span lines: they all count now, and reports name the first
              * (bad_line). */
             r->nl_in = r->csv_q ? count_nl(s, len) : 0;
+            if (adv == len && r->nl_in > 0 && s[len - 1] == '\n')
+                r->nl_in--; /* the text ends inside quotes with a newline: no line after */
             r->st.lines += r->nl_in;
             csv_reset(r);
         }
