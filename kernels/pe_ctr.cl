@@ -6,7 +6,7 @@
 #include "sluice.h"
 
 #define SL_PE_REDUCE
-#define SL_COLUMNS "impressions:int,clicks:int,ctr:f6"
+#define SL_COLUMNS "impressions:int,clicks:int,ctr:g"
 
 typedef struct {
     ulong views;

@@ -4,7 +4,7 @@
 #include "sluice.h"
 
 #define SL_PE_REDUCE
-#define SL_COLUMNS "count:int,sum:f6"
+#define SL_COLUMNS "count:int,sum:g"
 
 typedef struct {
     ulong n;

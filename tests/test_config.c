@@ -231,7 +231,7 @@ Test(config, documented_examples)
                "  type: stdin\n"
                "pe: {kind: ctr}\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink, placement, checkpoint)");
+               "pe, next, batch, sink, placement, checkpoint, schema)");
     EXPECT_ERR("source:\npe: {kind: ctr}\n",
                "topo.yaml:1:8: source: expected a mapping, got nothing");
     EXPECT_ERR("device: pthread\n"
@@ -239,7 +239,7 @@ Test(config, documented_examples)
                "sourse:\n"
                "  type: stdin\n",
                "topo.yaml:3:1: unknown key \"sourse\" (expected one of: device, source, filter, "
-               "pe, next, batch, sink, placement, checkpoint)");
+               "pe, next, batch, sink, placement, checkpoint, schema)");
     EXPECT_ERR("device: pthread\n"
                "source:\n"
                "  type: stdin\n"
@@ -262,14 +262,16 @@ Test(config, unknown_keys_at_every_level)
     EXPECT_ERR("pe:\n  kind: ctr\n  capcity: 5\n",
                "topo.yaml:3:3: pe: unknown key \"capcity\" (expected one of: name, kind, "
                "capacity, prior, window_ms, lateness_ms, trigger, source, binary, "
-               "timeout_ms)");
+               "timeout_ms, params, field, format)");
     EXPECT_ERR("pe: {kind: ctr, trigger: {every: 5}}\n",
                "topo.yaml:1:27: pe.trigger: unknown key \"every\" (expected one of: "
                "every_events, every_ms)");
-    EXPECT_ERR("source: {type: file, file: x}\npe: {kind: ctr}\n",
-               "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
-               "of: type, path, format, events, keys, skew, click_rate, purchase_rate, seed, "
-               "start_ms, events_per_ms, users, ingest, follow, poll_ms)");
+    EXPECT_ERR(
+        "source: {type: file, file: x}\npe: {kind: ctr}\n",
+        "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
+        "of: type, path, format, delimiter, header, events, keys, skew, click_rate, "
+        "purchase_rate, seed, start_ms, events_per_ms, users, ingest, max_malformed, follow, "
+        "poll_ms)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");
@@ -407,8 +409,9 @@ Test(config, source_rules)
     EXPECT_ERR("source: {type: pipe}\npe: {kind: ctr}\n",
                "topo.yaml:1:16: source.type: expected one of file, stdin, generator, zmq, "
                "tcp, got \"pipe\"");
-    EXPECT_ERR("source: {type: file, path: x, format: xml}\npe: {kind: ctr}\n",
-               "topo.yaml:1:39: source.format: expected one of ndjson, json, csv, got \"xml\"");
+    EXPECT_ERR(
+        "source: {type: file, path: x, format: xml}\npe: {kind: ctr}\n",
+        "topo.yaml:1:39: source.format: expected one of ndjson, json, csv, tsv, got \"xml\"");
     EXPECT_ERR("source: {type: stdin, path: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:23: source.path: only allowed when source.type is file");
     EXPECT_ERR("source: {type: generator, format: csv}\npe: {kind: ctr}\n",
@@ -696,7 +699,8 @@ Test(config, next_stages)
     /* join and value belong to next stages only. */
     EXPECT_ERR("pe: {kind: ctr, join: x.csv}\n",
                "topo.yaml:1:17: pe: unknown key \"join\" (expected one of: name, kind, capacity, "
-               "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms)");
+               "prior, window_ms, lateness_ms, trigger, source, binary, timeout_ms, params, field, "
+               "format)");
 }
 
 Test(config, cluster_file)

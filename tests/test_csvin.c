@@ -82,10 +82,10 @@ Test(csvin, default_cols)
 {
     sl_csv_cols c;
     sl_csv_default_cols(&c);
-    cr_assert_eq(c.ad_id, 0);
-    cr_assert_eq(c.event_type, 1);
-    cr_assert_eq(c.event_time, 2);
-    cr_assert_eq(c.value, 3);
+    cr_assert_eq(c.col[0], 0);
+    cr_assert_eq(c.col[1], 1);
+    cr_assert_eq(c.col[2], 2);
+    cr_assert_eq(c.col[3], 3);
     cr_assert_eq(c.ncols, 0);
 }
 
@@ -164,21 +164,22 @@ Test(csvin, quote_errors)
 Test(csvin, header_detection)
 {
     sl_csv_cols c;
+    sl_csv_default_cols(&c);
     sl_perr e;
     const char *h = "ad_id,event_type,event_time";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 1);
-    cr_assert_eq(c.ad_id, 0);
-    cr_assert_eq(c.event_type, 1);
-    cr_assert_eq(c.event_time, 2);
-    cr_assert_eq(c.value, -1, "no value column");
+    cr_assert_eq(c.col[0], 0);
+    cr_assert_eq(c.col[1], 1);
+    cr_assert_eq(c.col[2], 2);
+    cr_assert_eq(c.col[3], -1, "no value column");
     cr_assert_eq(c.ncols, 3);
 
     h = "event_time,user,\"value\",ad_id,event_type,extra\r";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 1);
-    cr_assert_eq(c.event_time, 0);
-    cr_assert_eq(c.value, 2, "quoted column names count");
-    cr_assert_eq(c.ad_id, 3);
-    cr_assert_eq(c.event_type, 4);
+    cr_assert_eq(c.col[2], 0);
+    cr_assert_eq(c.col[3], 2, "quoted column names count");
+    cr_assert_eq(c.col[0], 3);
+    cr_assert_eq(c.col[1], 4);
     cr_assert_eq(c.ncols, 6);
 
     struct tp_res r = parse_cols("17,u1,0.5,ad9,click,", &c);
@@ -190,7 +191,7 @@ Test(csvin, header_detection)
     tp_done(&r);
 
     /* Not headers: data, a header without ad_id, a line that is not valid CSV. */
-    c.ad_id = 99;
+    c.col[0] = 99;
     h = "ad1,view,123";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 0);
     h = "id,event_type,event_time";
@@ -199,12 +200,13 @@ Test(csvin, header_detection)
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 0);
     h = " ad_id,event_type,event_time";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 0, "names are matched exactly");
-    cr_assert_eq(c.ad_id, 99, "cols untouched when the line is not a header");
+    cr_assert_eq(c.col[0], 99, "cols untouched when the line is not a header");
 }
 
 Test(csvin, header_errors)
 {
     sl_csv_cols c;
+    sl_csv_default_cols(&c);
     sl_perr e;
     const char *h = "ad_id,event_type,value";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), SL_EPARSE);
@@ -224,6 +226,7 @@ Test(csvin, header_errors)
 Test(csvin, column_counts)
 {
     sl_csv_cols c;
+    sl_csv_default_cols(&c);
     sl_perr e;
     const char *h = "ad_id,event_type,event_time,value";
     cr_assert_eq(sl_csv_header(h, strlen(h), &c, &e), 1);

@@ -32,7 +32,7 @@
  * room for other devices and still catches any difference of semantics (a missed or extra
  * decay, a wrong order, a float where a double belongs) by many more. */
 #define DECAY_TOL 1e-12
-#define HALF_LIFE_MS 60000.0 /* the default SL_HALF_LIFE_MS of decayed_ctr.cl */
+#define HALF_LIFE_MS 60000.0 /* the default HALF_LIFE_MS of decayed_ctr.cl */
 
 #define T0 INT64_C(1700000000000) /* event times start here (2023-11-14) */
 

@@ -636,7 +636,7 @@ Test(inputs, compressed_files_are_not_cut_into_parts_for_nodes)
     FILE *f = NULL;
     sl_slice_info info;
     char msg[512];
-    int rc = sl_slice_open(tpath("ev.gz"), 1, 3, 0, &f, &info, msg, sizeof msg);
+    int rc = sl_slice_open(tpath("ev.gz"), 1, 3, NULL, &f, &info, msg, sizeof msg);
     cr_assert_eq(rc, SL_EUNSUPPORTED, "%s", msg);
     cr_assert_null(f);
     cr_assert_not_null(strstr(msg, tpath("ev.gz")), "%s", msg);
@@ -654,7 +654,7 @@ Test(inputs, compressed_files_are_not_cut_into_parts_for_nodes)
     cr_assert_not_null(strstr(msg, "ingest: client"), "%s", msg);
     snprintf(t.source.path, sizeof t.source.path, "%s", tpath("ev.ndjson"));
     cr_assert_eq(sl_source_splittable(&t, msg, sizeof msg), 0, "%s", msg);
-    rc = sl_slice_open(tpath("ev.ndjson"), 1, 3, 0, &f, &info, msg, sizeof msg);
+    rc = sl_slice_open(tpath("ev.ndjson"), 1, 3, NULL, &f, &info, msg, sizeof msg);
     cr_assert_eq(rc, 0, "%s", msg);
     fclose(f);
     finish();

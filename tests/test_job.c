@@ -46,6 +46,15 @@ static void fill_pe(sl_pe_cfg *pe, uint64_t k)
     pe->trigger.every_events = 5000 + k;
     pe->trigger.every_ms = 700 + k;
     pe->timeout_ms = 12345 + (uint32_t)k;
+    pe->nparams = k % 2 ? SL_PE_PARAMS : 1 + (uint32_t)(k % 5);
+    for (uint32_t i = 0; i < pe->nparams; i++) {
+        snprintf(pe->param[i].name, sizeof pe->param[i].name, "p%u_%llu", i, (unsigned long long)k);
+        snprintf(pe->param[i].value, sizeof pe->param[i].value, "%s%u.%llue-3", i % 2 ? "-" : "", i,
+                 (unsigned long long)k);
+    }
+    fill_text(pe->field, k % (sizeof pe->field - 1), 700 + k);
+    snprintf(pe->format, sizeof pe->format, "c%llu:f%llu,*:g", (unsigned long long)k,
+             (unsigned long long)(k % 10));
 }
 
 /* Every field set, each differently; strings of varied lengths, some of the longest their field
@@ -68,6 +77,38 @@ static void fill_job(sl_job *job)
                                  .events_per_ms = 31,
                                  .users = 4242};
     t->source.ingest = SL_INGEST_NODES;
+    /* A declared schema with every list full and every member away from its default. */
+    sl_schema *s = &t->schema;
+    s->declared = 1;
+    s->nfields = SL_SCHEMA_FIELDS;
+    for (uint32_t i = 0; i < SL_SCHEMA_FIELDS; i++) {
+        snprintf(s->field[i].name, sizeof s->field[i].name, "f%u_%0*u", i, (int)(i % 30), i);
+        s->field[i].type = (int32_t)(i % SL_FT_N);
+        s->field[i].optional = i > 16 && i % 2;
+    }
+    s->nkey = SL_SCHEMA_KEYS;
+    for (uint32_t i = 0; i < SL_SCHEMA_KEYS; i++)
+        s->key[i] = (int32_t)(5 * i); /* strings, required */
+    s->time_field = 4;                /* a time */
+    s->time_format = SL_TIME_PATTERN;
+    snprintf(s->time_pattern, sizeof s->time_pattern, "%%y%%m%%d%%H");
+    s->value_field = 7;
+    s->user_field = 10;
+    s->type_mode = SL_TYPE_PREDICATES;
+    s->type_field = 3;
+    s->type_nocase = 1;
+    s->nmap = SL_SCHEMA_MAP;
+    for (uint32_t i = 0; i < SL_SCHEMA_MAP; i++) {
+        fill_text(s->map[i].text, sizeof s->map[i].text - 1 - i, 500 + i);
+        s->map[i].type = (int32_t)(i % 4);
+    }
+    s->pred[0] = (sl_type_pred){.on = 1, .all = 1};
+    s->pred[1] = (sl_type_pred){.on = 1, .field = 6};
+    fill_text(s->pred[1].equals, sizeof s->pred[1].equals - 1, 600);
+    s->pred[3] = (sl_type_pred){.on = 1, .field = 31};
+    s->delimiter = '\t';
+    s->header = SL_HEADER_NO;
+    t->source.max_malformed = 0.125;
     t->checkpoint.every_ms = 1234;
     t->checkpoint.keep = 7;
     fill_text(t->checkpoint.dir, 200, 9);
@@ -159,7 +200,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB007", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB008", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -235,8 +276,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB008", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 8, and this node reads version 7", ep, sizeof ep);
+    memcpy(q, "SLJOB009", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 9, and this node reads version 8", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */

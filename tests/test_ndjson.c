@@ -287,10 +287,21 @@ Test(ndjson, ad_id_rules)
 {
     const char *l = "{\"ad_id\":\"\",\"event_type\":\"v\",\"event_time\":1}";
     expect_err(l, 10, "ad_id is empty");
+    /* A number is an id: its text as written. */
     l = "{\"ad_id\":17,\"event_type\":\"v\",\"event_time\":1}";
-    expect_err(l, 10, "ad_id must be a string");
+    struct tp_res r = parse_ok(l);
+    tp_expect_id(&r, "17");
+    tp_done(&r);
+    l = "{\"ad_id\":-1.50e3,\"event_type\":\"v\",\"event_time\":1}";
+    r = parse_ok(l);
+    tp_expect_id(&r, "-1.50e3");
+    tp_done(&r);
+    l = "{\"ad_id\":true,\"event_type\":\"v\",\"event_time\":1}";
+    expect_err(l, 10, "ad_id is not a string or a number");
+    l = "{\"ad_id\":{},\"event_type\":\"v\",\"event_time\":1}";
+    expect_err(l, 10, "ad_id is not a string or a number");
     l = "{\"ad_id\":\"a\",\"event_type\":null,\"event_time\":1}";
-    expect_err(l, tp_col_of(l, "null"), "event_type must be a string");
+    expect_err(l, tp_col_of(l, "null"), "event_type is null");
 
     /* SL_ADID_MAX bytes are accepted, one more is not. */
     char line[SL_ADID_MAX + 128];
@@ -298,7 +309,7 @@ Test(ndjson, ad_id_rules)
     memset(id, 'q', sizeof id - 1);
     id[SL_ADID_MAX] = '\0';
     sprintf(line, "{\"ad_id\":\"%s\",\"event_type\":\"v\",\"event_time\":1}", id);
-    struct tp_res r = parse(line);
+    r = parse(line);
     cr_assert_eq(r.rc, 0, "%d-byte id: %s", SL_ADID_MAX, r.err.reason);
     cr_assert_eq(r.ev.ad_id_len, (size_t)SL_ADID_MAX);
     tp_done(&r);
@@ -362,8 +373,13 @@ Test(ndjson, user_id_is_optional_and_unescaped)
     cr_assert_null(r.ev.user_id);
     cr_assert_eq(r.ev.user_id_len, 0);
     tp_done(&r);
-    expect_err("{\"ad_id\": \"a\", \"user_id\": 12, \"event_type\": \"view\", \"event_time\": 5}",
-               27, "user_id must be a string");
+    r = parse("{\"ad_id\": \"a\", \"user_id\": 12, \"event_type\": \"view\", \"event_time\": 5}");
+    cr_assert_eq(r.rc, 0, "a number is a user id: %s", r.err.reason);
+    cr_assert_eq(r.ev.user_id_len, 2);
+    cr_assert_eq(memcmp(r.ev.user_id, "12", 2), 0);
+    tp_done(&r);
+    expect_err("{\"ad_id\": \"a\", \"user_id\": [1], \"event_type\": \"view\", \"event_time\": 5}",
+               27, "user_id is not a string or a number");
     expect_err("{\"ad_id\": \"a\", \"user_id\": \"x\", \"user_id\": \"y\", \"event_type\": \"v\", "
                "\"event_time\": 5}",
                32, "duplicate field \"user_id\"");

@@ -131,19 +131,51 @@ Test(outfile, symlinked_output_replaces_its_target, .init = setup)
     assert_dir_holds(names);
 }
 
+Test(outfile, missing_folders_are_made_with_the_umask, .init = setup)
+{
+    char msg[1024], path[1024];
+    sl_outfile *of;
+    snprintf(path, sizeof path, "%s/a//b/c/x.csv", tmpdir);
+    mode_t old = umask(027);
+    cr_assert_eq(sl_outfile_open(path, &of, msg, sizeof msg), 0, "%s", msg);
+    umask(old);
+    fputs("x\n", sl_outfile_stream(of));
+    cr_assert_eq(sl_outfile_commit(&of, msg, sizeof msg), 0, "%s", msg);
+    assert_file(tpath("a/b/c/x.csv"), "x\n");
+    const char *dirs[] = {"a", "a/b", "a/b/c"};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        cr_assert_eq(stat(tpath(dirs[i]), &st), 0, "%s", dirs[i]);
+        cr_assert(S_ISDIR(st.st_mode), "%s", dirs[i]);
+        cr_assert_eq(st.st_mode & 07777, 0750, "%s: mode %o", dirs[i],
+                     (unsigned)(st.st_mode & 07777));
+    }
+    /* An existing folder below is kept; in place (snapshots) makes them too. */
+    cr_assert_eq(
+        sl_outfile_open_mode(tpath("a/d/y.csv"), SL_OUTFILE_IN_PLACE, &of, msg, sizeof msg), 0,
+        "%s", msg);
+    cr_assert_eq(sl_outfile_commit(&of, msg, sizeof msg), 0, "%s", msg);
+    assert_file(tpath("a/d/y.csv"), "");
+    assert_file(tpath("a/b/c/x.csv"), "x\n");
+    const char *names[] = {"a", NULL};
+    assert_dir_holds(names);
+}
+
 Test(outfile, open_errors_name_the_file_or_folder, .init = setup)
 {
     char msg[1024], want[1400];
     sl_outfile *of = NULL;
-    cr_assert_eq(sl_outfile_open(tpath("nodir/x.csv"), &of, msg, sizeof msg), SL_EIO);
+    tu_write_file(tpath("afile"), "not a folder\n");
+    cr_assert_eq(sl_outfile_open(tpath("afile/sub/x.csv"), &of, msg, sizeof msg), SL_EIO);
     cr_assert_null(of);
-    snprintf(want, sizeof want, "cannot open output %s: folder %s: No such file or directory",
-             tpath("nodir/x.csv"), tpath("nodir"));
+    snprintf(want, sizeof want, "cannot create folder %s for output %s: Not a directory",
+             tpath("afile"), tpath("afile/sub/x.csv"));
     cr_assert_str_eq(msg, want);
+    cr_assert_eq(sl_outfile_make_folder(tpath("afile/x.csv"), msg, sizeof msg), SL_EIO);
     cr_assert_eq(sl_outfile_open(tmpdir, &of, msg, sizeof msg), SL_EIO);
     snprintf(want, sizeof want, "cannot open output %s: Is a directory", tmpdir);
     cr_assert_str_eq(msg, want);
-    const char *names[] = {NULL};
+    const char *names[] = {"afile", NULL};
     assert_dir_holds(names);
 }
 
@@ -234,8 +266,8 @@ static const char events[] = "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_t
                              "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":4}\n";
 /* Worked out by hand: a has 2 views and 1 click, b 1 view. */
 static const char events_csv[] = "ad_id,impressions,clicks,ctr\n"
-                                 "a,2,1,0.500000\n"
-                                 "b,1,0,0.000000\n";
+                                 "a,2,1,0.5\n"
+                                 "b,1,0,0\n";
 static const char old_output[] = "an earlier result\nthat must survive\n";
 
 /* Runs `sluice ARGS`, asserts its exit status, and that the file `name` then holds `want` (NULL:
@@ -315,9 +347,9 @@ Test(cli_output, io_errors_name_the_file_and_the_reason, .init = setup, .timeout
                        "stderr: %s", r.err);
     run_free(&r);
 
-    r = run_sh_status("ctr --input ev.json --output nodir/out.csv -q", 1);
-    cr_assert_str_eq(r.err, "sluice: cannot open output nodir/out.csv: folder nodir: No such file "
-                            "or directory\n");
+    r = run_sh_status("ctr --input ev.json --output ev.json/out.csv -q", 1);
+    cr_assert_str_eq(r.err, "sluice: cannot create folder ev.json for output ev.json/out.csv: Not "
+                            "a directory\n");
     run_free(&r);
 
     /* stdout is written as before. */

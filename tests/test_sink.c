@@ -67,8 +67,8 @@ static enum sl_pe_kind cur_kind;
 
 static sl_sink *new_sink(FILE *out, enum sl_pe_kind kind, const sl_addict *d, int snapshots)
 {
-    static const char *const spec[] = {"count:int", "count:int,sum:f6",
-                                       "impressions:int,clicks:int,ctr:f6", "count:int"};
+    static const char *const spec[] = {"count:int", "count:int,sum:g",
+                                       "impressions:int,clicks:int,ctr:g", "count:int"};
     sl_columns cols;
     char err[128];
     cr_assert(eq(int, sl_columns_parse(spec[kind], &cols, err, sizeof err), 0), "%s", err);
@@ -165,21 +165,24 @@ static void expect_final(enum sl_pe_kind kind, int snapshots, const struct krow 
 Test(sink, ctr_rows)
 {
     static const struct krow rows[] = {
-        {"b", 0, 4, 1, 1.0 / 4.0},    /* 0.250000 */
-        {"ab", 0, 3, 2, 2.0 / 3.0},   /* 0.666667 (rounded up) */
-        {"a", 0, 3, 1, 1.0 / 3.0},    /* 0.333333 */
-        {"B", 0, 0, 0, 0.0},          /* no impressions */
-        {"a1", 0, 7, 7, 1.0},         /* every view clicked */
-        {"a-2", 0, 1000000, 1, 1e-6}, /* 0.000001 */
+        {"b", 0, 4, 1, 1.0 / 4.0},         /* exact in binary: 0.25 */
+        {"ab", 0, 3, 2, 2.0 / 3.0},        /* 16 digits read back exactly */
+        {"a", 0, 3, 1, 1.0 / 3.0},         /* 16 digits too */
+        {"B", 0, 0, 0, 0.0},               /* no impressions */
+        {"a1", 0, 7, 7, 1.0},              /* every view clicked */
+        {"a-2", 0, 1000000, 1, 1e-6},      /* the nearest double to 1e-6 */
+        {"a-3", 0, 3000000, 1, 1.0 / 3e6}, /* 17 digits are needed */
     };
+    /* written out by hand: the shortest decimal each double reads back from */
     expect_final(SL_PE_CTR, 0, rows, NROWS(rows),
                  "ad_id,impressions,clicks,ctr\n"
-                 "B,0,0,0.000000\n"
-                 "a,3,1,0.333333\n"
-                 "a-2,1000000,1,0.000001\n"
-                 "a1,7,7,1.000000\n"
-                 "ab,3,2,0.666667\n"
-                 "b,4,1,0.250000\n");
+                 "B,0,0,0\n"
+                 "a,3,1,0.3333333333333333\n"
+                 "a-2,1000000,1,1e-06\n"
+                 "a-3,3000000,1,3.3333333333333335e-07\n"
+                 "a1,7,7,1\n"
+                 "ab,3,2,0.6666666666666666\n"
+                 "b,4,1,0.25\n");
 }
 
 Test(sink, count_rows)
@@ -202,19 +205,18 @@ Test(sink, count_rows)
 Test(sink, sum_rows)
 {
     static const struct krow rows[] = {
-        {"m", 0, 3, 0, 2.5},       /* 2.500000 */
-        {"k", 0, 2, 0, -1.25},     /* negative sums keep their sign */
-        {"l", 0, 1, 0, 1234567.0}, /* 1234567.000000 */
-        {"j", 0, 4, 0, 0.1 + 0.2}, /* 0.30000000000000004 -> 0.300000 */
-        {"i", 0, 1, 0, 1.0 / 3.0}, /* 0.333333 */
+        {"m", 0, 3, 0, 2.5},       {"k", 0, 2, 0, -1.25}, /* negative sums keep their sign */
+        {"l", 0, 1, 0, 1234567.0},                        /* integral: no point, no zeros */
+        {"j", 0, 4, 0, 0.1 + 0.2}, /* not the double nearest 0.3: all 17 digits */
+        {"i", 0, 1, 0, 1.0 / 3.0},
     };
     expect_final(SL_PE_SUM, 0, rows, NROWS(rows),
                  "ad_id,count,sum\n"
-                 "i,1,0.333333\n"
-                 "j,4,0.300000\n"
-                 "k,2,-1.250000\n"
-                 "l,1,1234567.000000\n"
-                 "m,3,2.500000\n");
+                 "i,1,0.3333333333333333\n"
+                 "j,4,0.30000000000000004\n"
+                 "k,2,-1.25\n"
+                 "l,1,1234567\n"
+                 "m,3,2.5\n");
 }
 
 /* Window rows sort by id, then by window start (negative starts first). */
@@ -471,7 +473,7 @@ Test(sink, snapshot_on_ctr_header)
     static const struct krow r = {"x", 0, 2, 1, 0.5};
     expect_final(SL_PE_CTR, 1, &r, 1,
                  "emit,ad_id,impressions,clicks,ctr\n"
-                 "final,x,2,1,0.500000\n");
+                 "final,x,2,1,0.5\n");
 }
 
 /* With out NULL nothing is written, and windows and final rows are still kept (every field). */

@@ -17,7 +17,9 @@ static char *read_part(const char *path, uint32_t part, uint32_t n, int csv, siz
 {
     FILE *f = NULL;
     char msg[256];
-    int rc = sl_slice_open(path, part, n, csv, &f, info, msg, sizeof msg);
+    sl_schema schema;
+    sl_schema_defaults(&schema);
+    int rc = sl_slice_open(path, part, n, csv ? &schema : NULL, &f, info, msg, sizeof msg);
     cr_assert(eq(int, rc, 0), "%s", msg);
     size_t cap = 4096, got = 0;
     char *buf = malloc(cap);
@@ -133,11 +135,11 @@ Test(slice, refuses_what_cannot_be_split)
     sl_slice_info info;
     char msg[256];
     cr_assert(
-        eq(int, sl_slice_open("/nonexistent/x", 0, 2, 0, &f, &info, msg, sizeof msg), SL_EIO));
+        eq(int, sl_slice_open("/nonexistent/x", 0, 2, NULL, &f, &info, msg, sizeof msg), SL_EIO));
     cr_assert_not_null(strstr(msg, "/nonexistent/x"));
-    cr_assert(eq(int, sl_slice_open("/dev/null", 0, 2, 0, &f, &info, msg, sizeof msg), SL_EIO));
+    cr_assert(eq(int, sl_slice_open("/dev/null", 0, 2, NULL, &f, &info, msg, sizeof msg), SL_EIO));
     cr_assert_not_null(strstr(msg, "not a regular file"), "%s", msg);
     cr_assert(
-        eq(int, sl_slice_open("/etc/hostname", 2, 2, 0, &f, &info, msg, sizeof msg), SL_EINVAL));
+        eq(int, sl_slice_open("/etc/hostname", 2, 2, NULL, &f, &info, msg, sizeof msg), SL_EINVAL));
     cr_assert_null(f);
 }

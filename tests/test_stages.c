@@ -189,9 +189,10 @@ static void sum_expected(FILE *w, const struct counts *n)
             ads += (uint64_t)n->seen[a];
             sum += n->clicks[a];
         }
+        char num[32];
         if (ads)
-            fprintf(w, "campaign-%03u,%llu,%llu.000000\n", c, (unsigned long long)ads,
-                    (unsigned long long)sum);
+            fprintf(w, "campaign-%03u,%llu,%s\n", c, (unsigned long long)ads,
+                    tu_shortest((double)sum, num, sizeof num));
     }
 }
 

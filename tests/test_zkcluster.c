@@ -79,8 +79,9 @@ static char *expected_csv(const struct truth *t)
         if (!t->events[a])
             continue;
         double ctr = t->views[a] ? (double)t->clicks[a] / (double)t->views[a] : 0.0;
-        k += (size_t)snprintf(s + k, cap - k, "ad-%03u,%" PRIu64 ",%" PRIu64 ",%.6f\n", a,
-                              t->views[a], t->clicks[a], ctr);
+        char num[32];
+        k += (size_t)snprintf(s + k, cap - k, "ad-%03u,%" PRIu64 ",%" PRIu64 ",%s\n", a,
+                              t->views[a], t->clicks[a], tu_shortest(ctr, num, sizeof num));
     }
     return s;
 }

@@ -1,11 +1,11 @@
 /* Example sequential PE "decayed_ctr": a click-through rate that forgets old events.
  *
  * Every ad keeps an impression count and a click count that lose half their weight for every
- * SL_HALF_LIFE_MS milliseconds of event time (default one minute), so recent traffic dominates.
+ * HALF_LIFE_MS milliseconds of event time (default one minute), so recent traffic dominates.
  * On each event, in the order the events arrived:
  *
  *   1. if its time t is later than the latest time seen so far for the ad (last), both counts
- *      are multiplied by 2^(-(t - last) / SL_HALF_LIFE_MS); an event that arrives late
+ *      are multiplied by 2^(-(t - last) / HALF_LIFE_MS); an event that arrives late
  *      (t <= last) decays nothing: the decay only moves forward in time;
  *   2. a view adds 1 to impressions, a click adds 1 to clicks (purchases and other events only
  *      move the clock);
@@ -25,8 +25,9 @@
  * decayed under the other part's events. With #define SL_PE_SEQUENTIAL the framework hands each
  * ad's events to one work-item, one at a time, in arrival order, and never merges states.
  *
- * The half-life is a compile-time constant; change the default below, or build with
- * -DSL_HALF_LIFE_MS=30000.0 where the build options can be given.
+ * The half-life is a compile-time constant: a topology sets it with
+ * pe: {params: {half_life_ms: 30000.0}} (sluice kernel check --param half_life_ms=30000.0);
+ * without one it is the default below.
  *
  * Try it: sluice kernel check decayed_ctr.cl; sluice kernel run decayed_ctr.cl --input
  * events.ndjson (README.md in this folder). */
@@ -35,8 +36,8 @@
 #define SL_PE_SEQUENTIAL
 #define SL_COLUMNS "impressions:g,clicks:g,ctr:f6"
 
-#ifndef SL_HALF_LIFE_MS
-#define SL_HALF_LIFE_MS 60000.0
+#ifndef HALF_LIFE_MS
+#define HALF_LIFE_MS 60000.0
 #endif
 
 typedef struct {
@@ -61,7 +62,7 @@ void sl_process(__global sl_state *s, const sl_record *r)
 {
     const long t = r->time_ms;
     if (s->seen && t > s->last_ms) {
-        const double d = exp2(-(double)(t - s->last_ms) / SL_HALF_LIFE_MS);
+        const double d = exp2(-(double)(t - s->last_ms) / HALF_LIFE_MS);
         s->impressions *= d;
         s->clicks *= d;
     }

@@ -2,7 +2,8 @@
  * commands, each a handler and a usage text (one file per command family: cmd_*.c). main.c
  * lists them in its command table. Exit status of every command: 0 success, 1 runtime failure
  * (device, build, table full, I/O), 2 usage or configuration error, or a malformed line under
- * --strict. */
+ * --strict; 3 kernel check --deep without Oclgrind; 4 a run with more malformed lines than
+ * source.max_malformed (--max-malformed) allows (REPORT_TOO_MALFORMED, report.h). */
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
 

@@ -11,7 +11,7 @@
 void usage_ctr(FILE *o)
 {
     fprintf(o,
-            "usage: sluice ctr [--input PATH|-] [--output PATH|-] [--format ndjson|csv]\n"
+            "usage: sluice ctr [--input PATH|-] [--output PATH|-] [--format ndjson|csv|tsv]\n"
             "                  [--device NAME] [--prior A,B] [--strict] [options]\n"
             "\n"
             "Counts impressions (event_type view or impression) and clicks per ad id and writes\n"
@@ -22,10 +22,16 @@ void usage_ctr(FILE *o)
             "  -i, --input PATH       events file, '-' for stdin (default: built-in generator)\n"
             "  -o, --output PATH      CSV output, '-' for stdout (default: stdout with --input,\n"
             "                         else a top-ads table only)\n"
-            "  -f, --format FMT       ndjson (default) or csv\n"
+            "  -f, --format FMT       ndjson (default), csv or tsv (CSV with tabs)\n"
             "  -d, --device NAME      OpenCL platform/device name substring (or SLUICE_DEVICE)\n"
             "      --prior A,B        smooth CTR with a Beta(A, B) prior (A, B > 0)\n"
             "      --strict           stop at the first malformed line, exit status 2\n"
+            "      --max-malformed SHARE  fail the run (exit status 4, no output file written)\n"
+            "                         when more than SHARE (0..1, default 0.5) of the input's\n"
+            "                         lines are malformed, or all of them are (blank lines\n"
+            "                         and a CSV header do not count)\n"
+            "      --decimals N       print the ctr column with N decimals (0..9; default: the\n"
+            "                         shortest text that reads back as the exact value)\n"
             "      --capacity N       most distinct ads the device table holds (default 1048576)\n"
             "      --batch N          events per device batch (default 262144)\n"
             "      --top N            rows in the top-ads table (default 10)\n"
@@ -60,7 +66,11 @@ void usage_ctr(FILE *o)
             "      --skew S           Zipf exponent of ad popularity, 0 = uniform (default 1.0)\n"
             "      --click-rate P     mean per-ad click probability (default 0.1)\n"
             "      --seed N           generator seed (default 42)\n"
-            "  -h, --help             this text\n");
+            "  -h, --help             this text\n"
+            "\n"
+            "Exit status: 0 success; 1 a runtime failure (device, build, table full, I/O); 2 a\n"
+            "usage error, or a malformed line under --strict; 4 too many malformed lines\n"
+            "(--max-malformed).\n");
 }
 
 void usage_run(FILE *o)
@@ -77,6 +87,12 @@ void usage_run(FILE *o)
             "  -d, --device NAME   override the config's device\n"
             "  -o, --output PATH   override the config's sink path ('-' for stdout)\n"
             "      --strict        stop at the first malformed input line, exit status 2\n"
+            "      --max-malformed SHARE  fail the run (exit status 4, no output file written)\n"
+            "                      when more than SHARE (0..1) of the input's lines are\n"
+            "                      malformed, or all of them are (overrides\n"
+            "                      source.max_malformed, default 0.5)\n"
+            "      --decimals N    print every float column of the output with N decimals\n"
+            "                      (0..9; overrides the last PE's format:)\n"
             "      --cluster FILE  run on the running cluster of FILE (sluice cluster up); Ctrl-C\n"
             "                      ends the input and writes the final rows, a second cancels\n"
             "      --job-id ID     with --cluster: the job's id on the nodes (1..16777215)\n"
@@ -92,7 +108,11 @@ void usage_run(FILE *o)
             "      --devices N|all spread the keys over N devices (one-stage topologies)\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
             "  -q, --quiet         no progress line and no summary\n"
-            "  -h, --help          this text\n");
+            "  -h, --help          this text\n"
+            "\n"
+            "Exit status: 0 success; 1 a runtime failure (device, build, table full, I/O); 2 a\n"
+            "usage or configuration error, or a malformed line under --strict; 4 too many\n"
+            "malformed lines (--max-malformed, source.max_malformed).\n");
 }
 
 int cmd_ctr(int argc, char **argv)
@@ -120,7 +140,7 @@ int cmd_ctr(int argc, char **argv)
         return 2;
     if (a.tg.ingest_nodes)
         t.source.ingest = SL_INGEST_NODES;
-    if (cli_apply_checkpoint(&a, &t))
+    if (cli_apply_checkpoint(&a, &t) || cli_apply_output(&a, &t))
         return 2;
     return cli_execute(&t, &rc, show_top ? a.top : 0, a.min_impressions, &a.tg);
 }
@@ -151,7 +171,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     if (a.tg.ingest_nodes)
         t.source.ingest = SL_INGEST_NODES;
-    if (cli_apply_checkpoint(&a, &t))
+    if (cli_apply_checkpoint(&a, &t) || cli_apply_output(&a, &t))
         return 2;
     return cli_execute(&t, &rc, 0, 0, &a.tg);
 }

@@ -13,17 +13,20 @@
 #include "err.h"
 #include "execute.h"
 #include "opts.h"
+#include "outfile.h"
 #include "proc.h"
 
 void usage_kernel(FILE *o)
 {
     fprintf(
         o, "usage: sluice kernel check FILE.cl [--deep] [--device NAME] [--window-ms N]\n"
+           "                         [--param NAME=NUMBER]...\n"
            "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
            "                         [--capacity N] [--timeout-ms MS] [--device NAME]\n"
-           "                         [--strict] [--quiet]\n"
+           "                         [--strict] [--max-malformed SHARE] [--decimals N]\n"
+           "                         [--quiet]\n"
            "\n"
            "A PE in OpenCL C includes sluice.h and declares its shape and columns (see\n"
            "docs/kernel-abi.md).\n"
@@ -32,13 +35,17 @@ void usage_kernel(FILE *o)
            "         --deep: then runs it on a small generated sample under Oclgrind and reports\n"
            "         out-of-bounds accesses, data races and uninitialized values with their line\n"
            "         (--timeout-ms MS bounds each batch there; default 60000: it is slow)\n"
+           "         --param NAME=NUMBER: a compile-time constant NAME (upper-cased), as a\n"
+           "         topology's pe.params gives it (check, build and run)\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
            "         by ad id; --timeout-ms MS: a batch or an emission that takes longer fails\n"
-           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology)\n"
+           "         the run (default 10000, 0 = no limit; pe.timeout_ms in a topology);\n"
+           "         --max-malformed SHARE and --decimals N as for sluice run\n"
            "Exit status: 0 success, 1 a build, ABI or run failure, or problems found by --deep,\n"
-           "2 a usage error, 3 --deep without Oclgrind installed (the normal check passed).\n");
+           "2 a usage error, 3 --deep without Oclgrind installed (the normal check passed), 4\n"
+           "run: too many malformed lines (--max-malformed).\n");
 }
 
 /* Opens the device and an engine for the user PE in `pe` (a small table: for check and build).
@@ -60,7 +67,8 @@ static int open_user_pe(const char *device, const sl_pe_cfg *pe, sl_device **dev
 }
 
 /* kernel check: what the compiled PE is (device, shape, state size, columns), on stdout. */
-static void print_pe_summary(const char *file, const sl_device *dev, const sl_engine *eng)
+static void print_pe_summary(const char *file, const sl_pe_cfg *pe, const sl_device *dev,
+                             const sl_engine *eng)
 {
     const sl_device_info *in = sl_device_get_info(dev);
     const sl_columns *c = sl_engine_columns(eng);
@@ -78,6 +86,15 @@ static void print_pe_summary(const char *file, const sl_device *dev, const sl_en
         printf(")");
     }
     printf("\n");
+    if (pe->nparams) {
+        printf("  params: ");
+        for (uint32_t i = 0; i < pe->nparams; i++) {
+            char d[SL_SCHEMA_NAME + SL_SCHEMA_TEXT + 8];
+            sl_pe_param_define(&pe->param[i], d, sizeof d);
+            printf("%s%s", i ? " " : "", d + 2); /* NAME=VALUE, without -D */
+        }
+        printf("\n");
+    }
 }
 
 /* kernel check --deep, after the normal check passed: the PE under Oclgrind. Returns the exit
@@ -120,7 +137,13 @@ static int write_binary(const char *output, const sl_device *dev, sl_engine *eng
     unsigned char *bin = NULL;
     size_t len = 0;
     int status = 0;
+    char msg[8400];
     int err = sl_engine_program_binary(eng, &bin, &len);
+    if (!err && sl_outfile_make_folder(output, msg, sizeof msg)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, msg);
+        free(bin);
+        return 1;
+    }
     FILE *f = err ? NULL : fopen(output, "wb");
     if (err || !f || fwrite(bin, 1, len, f) != len || fclose(f) != 0) {
         fprintf(stderr, "%s: writing the program binary to %s failed: %s\n", cli_prog, output,
@@ -141,7 +164,8 @@ static int kernel_run(sl_topology *t, const struct cli_args *a)
         return 2;
     }
     if (cli_set_input(t, a->input) ||
-        cli_copy(t->sink.path, sizeof t->sink.path, a->output ? a->output : "-", "--output"))
+        cli_copy(t->sink.path, sizeof t->sink.path, a->output ? a->output : "-", "--output") ||
+        cli_apply_output(a, t))
         return 2;
     struct report_ctx rc = cli_report_ctx(a);
     return cli_execute(t, &rc, 0, 0, NULL);
@@ -200,7 +224,7 @@ int cmd_kernel(int argc, char **argv)
         return 1;
     int status = 0;
     if (strcmp(sub, "check") == 0) {
-        print_pe_summary(file, dev, eng);
+        print_pe_summary(file, &t.pe, dev, eng);
         if (a.deep) {
             fflush(stdout);
             sl_engine_destroy(&eng);

@@ -391,6 +391,9 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                 report_cluster(&crep);
         }
         report_bad_total(&rep, rc);
+        /* too many malformed lines: a failed run, whose file output is not committed */
+        if (report_too_malformed(&rep, t->source.max_malformed))
+            status = REPORT_TOO_MALFORMED;
     }
     if (in && in != stdin)
         fclose(in);

@@ -24,7 +24,9 @@ struct cli_target {
 /* Opens the topology's input and output, runs it where tg says (NULL: in this process), reports
  * on stderr. With top > 0 there is no CSV output: the top `top` ads with min_impressions or more
  * go to stdout as a table. A file output goes through an sl_outfile: it replaces an existing
- * file only when the run succeeds. Returns the exit status. */
+ * file only when the run succeeds. A run whose input was more malformed than
+ * t->source.max_malformed allows (report_too_malformed: summed over the nodes on a cluster)
+ * fails with REPORT_TOO_MALFORMED. Returns the exit status. */
 int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t min_impressions,
                 const struct cli_target *tg);
 

@@ -34,6 +34,7 @@ enum {
     OPT_BINARY,
     OPT_TIMEOUT,
     OPT_DEEP,
+    OPT_PARAM,
     OPT_EVERY_MS,
     OPT_EVERY_EVENTS,
     OPT_SNAPSHOTS,
@@ -44,6 +45,8 @@ enum {
     OPT_CHECKPOINT_DIR,
     OPT_FROM,
     OPT_RESUME,
+    OPT_MAX_MALFORMED,
+    OPT_DECIMALS,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -70,6 +73,8 @@ static const struct cli_opt cli_opts[] = {
     {"device", REQ, 'd', ALL, 0, 0},
     {"prior", REQ, OPT_PRIOR, CLI_CTR, 0, 0},
     {"strict", NO, OPT_STRICT, ALL, 0, 0},
+    {"max-malformed", REQ, OPT_MAX_MALFORMED, ALL, 0, 0},
+    {"decimals", REQ, OPT_DECIMALS, ALL, 0, 9},
     {"capacity", REQ, OPT_CAPACITY, CLI_CTR | CLI_KERNEL, 1, UINT64_C(1) << 31},
     {"batch", REQ, OPT_BATCH, CLI_CTR, 1, UINT64_C(1) << 26},
     {"top", REQ, OPT_TOP, CLI_CTR, 1, 1000000},
@@ -100,11 +105,37 @@ static const struct cli_opt cli_opts[] = {
     {"binary", NO, OPT_BINARY, CLI_KERNEL, 0, 0},
     {"timeout-ms", REQ, OPT_TIMEOUT, CLI_KERNEL, 0, UINT32_MAX},
     {"deep", NO, OPT_DEEP, CLI_KERNEL, 0, 0},
+    {"param", REQ, OPT_PARAM, CLI_KERNEL, 0, 0},
     {"quiet", NO, 'q', ALL, 0, 0},
     {"help", NO, 'h', ALL, 0, 0},
 };
 
 /* --prior A,B: two positive numbers into the PE. Returns 0, or -1 (said). */
+/* --param NAME=VALUE: one of the PE's params (sl_pe_param_check). Returns 0 or -1 (said). */
+static int parse_param(const char *arg, sl_pe_cfg *pe)
+{
+    const char *eq = strchr(arg, '=');
+    char err[256];
+    if (pe->nparams == SL_PE_PARAMS) {
+        fprintf(stderr, "%s: at most %d --param options\n", cli_prog, SL_PE_PARAMS);
+        return -1;
+    }
+    sl_pe_param *p = &pe->param[pe->nparams];
+    if (!eq || (size_t)(eq - arg) >= sizeof p->name || strlen(eq + 1) >= sizeof p->value) {
+        fprintf(stderr, "%s: --param expects NAME=NUMBER, got \"%s\"\n", cli_prog, arg);
+        return -1;
+    }
+    memcpy(p->name, arg, (size_t)(eq - arg));
+    p->name[eq - arg] = '\0';
+    snprintf(p->value, sizeof p->value, "%s", eq + 1);
+    if (sl_pe_param_check(p, err, sizeof err)) {
+        fprintf(stderr, "%s: --param: %s\n", cli_prog, err);
+        return -1;
+    }
+    pe->nparams++;
+    return 0;
+}
+
 static int parse_prior(const char *s, sl_pe_cfg *pe)
 {
     char *end;
@@ -151,15 +182,22 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         a->output = arg;
         return a->set_io ? cli_copy(t->sink.path, sizeof t->sink.path, arg, "--output") : 0;
     case 'f':
+        if (strcmp(arg, "tsv") == 0) {
+            t->source.format = SL_FMT_CSV;
+            t->schema.delimiter = '\t';
+            return 0;
+        }
         if (sl_format_parse(arg, &t->source.format) == 0)
             return 0;
-        fprintf(stderr, "%s: --format expects ndjson or csv, got \"%s\"\n", cli_prog, arg);
+        fprintf(stderr, "%s: --format expects ndjson, csv or tsv, got \"%s\"\n", cli_prog, arg);
         return -1;
     case 'd':
         a->device = arg;
         return t ? cli_copy(t->device, sizeof t->device, arg, "--device") : 0;
     case OPT_PRIOR:
         return parse_prior(arg, &t->pe);
+    case OPT_PARAM:
+        return parse_param(arg, &t->pe);
     case OPT_SKEW:
         return cli_parse_double("--skew", arg, 0, 10, &t->source.gen.skew);
     case OPT_CLICK:
@@ -232,6 +270,12 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_MAX_WAIT:
         t->batch_wait_ms = (uint32_t)v;
+        break;
+    case OPT_MAX_MALFORMED:
+        a->max_malformed_set = 1;
+        return cli_parse_double("--max-malformed", arg, 0, 1, &a->max_malformed);
+    case OPT_DECIMALS:
+        a->decimals = (int)v + 1;
         break;
     case OPT_STRICT:
         a->strict = 1;
@@ -357,6 +401,26 @@ int cli_apply_checkpoint(const struct cli_args *a, sl_topology *t)
         return 2;
     if (t->checkpoint.every_ms && !t->checkpoint.dir[0])
         snprintf(t->checkpoint.dir, sizeof t->checkpoint.dir, "checkpoints");
+    return 0;
+}
+
+int cli_apply_output(const struct cli_args *a, sl_topology *t)
+{
+    if (a->max_malformed_set)
+        t->source.max_malformed = a->max_malformed;
+    if (!a->decimals)
+        return 0;
+    /* the last PE's columns are the output's: every float column gets N decimals, after
+     * (over) what its pe.format says */
+    sl_pe_cfg *pe = t->nnext ? &t->next[t->nnext - 1].pe : &t->pe;
+    size_t used = strlen(pe->format);
+    int w = snprintf(pe->format + used, sizeof pe->format - used, "%s*:f%d", used ? "," : "",
+                     a->decimals - 1);
+    if (w < 0 || (size_t)w >= sizeof pe->format - used) {
+        pe->format[used] = '\0';
+        fprintf(stderr, "%s: --decimals: the PE's format overrides are too long\n", cli_prog);
+        return 2;
+    }
     return 0;
 }
 

@@ -32,7 +32,15 @@ struct cli_args {
     struct cli_target tg;                /* --nodes, --cluster, --devices */
     uint64_t checkpoint_ms;              /* --checkpoint-ms (0: as the topology says) */
     const char *checkpoint_dir;          /* --checkpoint-dir (NULL: as the topology says) */
+    int max_malformed_set;               /* --max-malformed was given: */
+    double max_malformed;                /*   its share, 0..1 */
+    int decimals;                        /* --decimals N: N + 1; 0 when not given */
 };
+
+/* Applies --max-malformed (source.max_malformed) and --decimals (every float column of the
+ * last PE printed with N decimals: "*:fN" after its pe.format) to t. Returns 0, or 2 after a
+ * usage error (said). */
+int cli_apply_output(const struct cli_args *a, sl_topology *t);
 
 /* Applies --checkpoint-ms and --checkpoint-dir to t (a directory "checkpoints" when neither
  * they nor t name one). Returns 0, or 2 after a usage error (said). */

@@ -164,6 +164,30 @@ void report_bad_total(const sl_pipeline_report *r, const struct report_ctx *rc)
                 r->input.bad == 1 ? "" : "s");
 }
 
+int report_too_malformed(const sl_pipeline_report *r, double max_share)
+{
+    uint64_t bad = r->input.bad, read = r->input.records + r->input.bad;
+    if (bad == 0)
+        return 0;
+    /* exact for counts below 2^53; a share of 1 never trips this, only "nothing readable" */
+    int over = (double)bad > max_share * (double)read;
+    if (r->input.records && !over)
+        return 0;
+    if (!r->input.records)
+        fprintf(stderr,
+                "%s: all %" PRIu64 " input line%s malformed, none could be read (check the "
+                "input and its format); the run failed (exit status %d)\n",
+                cli_prog, bad, bad == 1 ? " was" : "s were", REPORT_TOO_MALFORMED);
+    else
+        fprintf(stderr,
+                "%s: %" PRIu64 " of %" PRIu64 " non-blank input lines were malformed "
+                "(%.1f%%), more than the %g%% allowed; the run failed (exit status %d): "
+                "--max-malformed SHARE (0..1) or source.max_malformed sets the share allowed\n",
+                cli_prog, bad, read, 100.0 * (double)bad / (double)read, 100.0 * max_share,
+                REPORT_TOO_MALFORMED);
+    return 1;
+}
+
 /* Writes the kinds of frames node n rejected, when it rejected any. */
 static void report_rejected(const sl_node_report *n)
 {

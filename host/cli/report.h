@@ -49,6 +49,16 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc);
  * --strict run). */
 void report_bad_total(const sl_pipeline_report *r, const struct report_ctx *rc);
 
+/* The exit status of a run that read more malformed lines than its source allows. */
+#define REPORT_TOO_MALFORMED 4
+
+/* Whether the input was too malformed for the run to count as a success: some line was
+ * malformed and either none gave a record, or more than `max_share` (0..1) of the lines read
+ * were malformed (lines read: records and malformed lines; blank lines and a CSV header count
+ * in neither). When it was, says so on stderr in one line (how many of how many, the limit and
+ * how to change it) and returns 1; else 0. */
+int report_too_malformed(const sl_pipeline_report *r, double max_share);
+
 /* A line per node of a clustered run (events per stage, frames, rejections, recoveries) and
  * what the client sent. */
 void report_cluster(const sl_client_report *cr);

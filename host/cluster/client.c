@@ -981,7 +981,7 @@ static int bind_any(struct client *c, sl_inbox **ib, char *ep, size_t eplen)
 {
     char want[300];
     snprintf(want, sizeof want, "tcp://%s:*", c->o->cl->client_host);
-    int rc = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_schema_recsize, ib, c->msg, c->msglen);
+    int rc = sl_inbox_new(c->zctx, want, &c->o->cl->net, sl_payload_recsize, ib, c->msg, c->msglen);
     if (rc)
         return rc;
     if (sl_inbox_endpoint(*ib, ep, eplen)) {

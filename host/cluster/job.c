@@ -15,7 +15,7 @@
 #include "sink.h"
 #include "source.h"
 
-size_t sl_schema_recsize(uint32_t schema)
+size_t sl_payload_recsize(uint32_t schema)
 {
     switch (schema) {
     case SL_SCHEMA_REC:
@@ -80,7 +80,14 @@ static int terminated(const char *s, size_t n)
 static int check_pe(const sl_pe_cfg *pe, int stage, char *err, size_t errlen)
 {
     const char *why = NULL;
-    if (!STR_OK(pe->name) || !STR_OK(pe->source) || !STR_OK(pe->binary))
+    for (uint32_t i = 0; i < pe->nparams; i++) {
+        char bad[256];
+        if (sl_pe_param_check(&pe->param[i], bad, sizeof bad)) {
+            snprintf(err, errlen, "job refused: stage %d: %s", stage, bad);
+            return -1;
+        }
+    }
+    if (!STR_OK(pe->name) || !STR_OK(pe->source) || !STR_OK(pe->binary) || !STR_OK(pe->field))
         why = "a string is not terminated";
     else if ((unsigned)pe->kind > SL_PE_USER)
         why = "unknown PE kind";
@@ -130,6 +137,11 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
             snprintf(err, errlen, "job refused: placement %u: a string is not terminated", i);
             return -1;
         }
+    char why[256];
+    if (sl_schema_check(&t->schema, why, sizeof why)) {
+        snprintf(err, errlen, "job refused: %s", why);
+        return -1;
+    }
     if (check_pe(&t->pe, 0, err, errlen))
         return -1;
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -185,7 +197,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 7
+#define JOB_VERSION 8
 
 struct codec {
     int decoding;
@@ -391,6 +403,12 @@ static void gen_fields(struct codec *c, sl_gen_cfg *g)
     U32(c, g->users);
 }
 
+static void param_fields(struct codec *c, sl_pe_param *p)
+{
+    STR(c, p->name);
+    STR(c, p->value);
+}
+
 static void pe_fields(struct codec *c, sl_pe_cfg *pe)
 {
     STR(c, pe->name);
@@ -406,6 +424,9 @@ static void pe_fields(struct codec *c, sl_pe_cfg *pe)
     U64(c, pe->trigger.every_events);
     U64(c, pe->trigger.every_ms);
     U32(c, pe->timeout_ms);
+    LIST(c, pe->nparams, pe->param, "PE params", param_fields);
+    STR(c, pe->field);
+    STR(c, pe->format);
 }
 
 static void stage_fields(struct codec *c, sl_stage_cfg *st)
@@ -441,6 +462,45 @@ static void opts_fields(struct codec *c, sl_opts *o)
     LIST(c, o->n, o->item, "kind options", opt_fields);
 }
 
+static void schema_field_fields(struct codec *c, sl_schema_field *f)
+{
+    STR(c, f->name);
+    I32(c, f->type);
+    I32(c, f->optional);
+}
+
+static void type_map_fields(struct codec *c, sl_type_map *m)
+{
+    STR(c, m->text);
+    I32(c, m->type);
+}
+
+static void schema_fields(struct codec *c, sl_schema *s)
+{
+    I32(c, s->declared);
+    LIST(c, s->nfields, s->field, "schema fields", schema_field_fields);
+    U32(c, s->nkey); /* checked by sl_schema_check after decoding */
+    for (uint32_t i = 0; i < SL_SCHEMA_KEYS; i++)
+        I32(c, s->key[i]);
+    I32(c, s->time_field);
+    I32(c, s->time_format);
+    STR(c, s->time_pattern);
+    I32(c, s->value_field);
+    I32(c, s->user_field);
+    I32(c, s->type_mode);
+    I32(c, s->type_field);
+    I32(c, s->type_nocase);
+    LIST(c, s->nmap, s->map, "type map entries", type_map_fields);
+    for (int i = 0; i < 4; i++) {
+        I32(c, s->pred[i].on);
+        I32(c, s->pred[i].all);
+        I32(c, s->pred[i].field);
+        STR(c, s->pred[i].equals);
+    }
+    I32(c, s->delimiter);
+    I32(c, s->header);
+}
+
 static void topology_fields(struct codec *c, sl_topology *t)
 {
     STR(c, t->device);
@@ -465,6 +525,8 @@ static void topology_fields(struct codec *c, sl_topology *t)
     U32(c, t->checkpoint.every_ms);
     U32(c, t->checkpoint.keep);
     STR(c, t->checkpoint.dir);
+    schema_fields(c, &t->schema);
+    F64(c, t->source.max_malformed);
 }
 
 /* Everything after the tag and the result endpoint. */

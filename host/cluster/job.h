@@ -24,15 +24,15 @@
 #include "proto.h"
 #include "topology.h"
 
-enum sl_schema {
+enum sl_payload {
     SL_SCHEMA_REC = 1,          /* sl_rec, 32 bytes: a stage's input */
     SL_SCHEMA_ROW_FINAL = 2,    /* sl_row, 80 bytes: final rows of the last stage */
     SL_SCHEMA_ROW_WINDOWS = 3,  /* sl_row: rows of closed windows of the last stage */
     SL_SCHEMA_ROW_SNAPSHOT = 4, /* sl_row: a snapshot's rows of the last stage (sink.snapshots) */
 };
 
-/* Record size of a schema (an sl_frame_recsize_fn): 0 for an unknown one. */
-size_t sl_schema_recsize(uint32_t schema);
+/* Record size of a payload schema (an sl_frame_recsize_fn): 0 for an unknown one. */
+size_t sl_payload_recsize(uint32_t schema);
 
 static inline uint32_t sl_job_stream(uint32_t job, uint32_t stage)
 {

@@ -155,8 +155,8 @@ int sl_jobctl_call(const sl_cluster_cfg *cl, uint32_t node, sl_jobctl_req *r, in
         (rc = sl_netctx_new(&cl->net, &net, msg, msglen)))
         goto out;
     snprintf(want, sizeof want, "tcp://%s:*", cl->client_host);
-    if ((rc =
-             sl_inbox_new(sl_netctx_zmq(net), want, &cl->net, sl_schema_recsize, &ib, msg, msglen)))
+    if ((rc = sl_inbox_new(sl_netctx_zmq(net), want, &cl->net, sl_payload_recsize, &ib, msg,
+                           msglen)))
         goto out;
     if (sl_inbox_endpoint(ib, r->endpoint, sizeof r->endpoint)) {
         snprintf(msg, msglen, "cannot read the endpoint of %s: %s", want, strerror(errno));

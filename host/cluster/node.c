@@ -1605,7 +1605,7 @@ static int open_sockets(struct node *nd, char *msg, size_t msglen)
         char ep[512];
         endpoint(ep, sizeof ep, &cl->nodes[nd->id], s);
         sl_inbox *ib = NULL;
-        int rc = sl_inbox_new(nd->zctx, ep, &cl->net, sl_schema_recsize, &ib, msg, msglen);
+        int rc = sl_inbox_new(nd->zctx, ep, &cl->net, sl_payload_recsize, &ib, msg, msglen);
         if (rc)
             return rc;
         sl_inbox_on_reject(ib, on_reject, nd);

@@ -7,10 +7,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "columns.h"
 #include "err.h"
 #include "event.h"
 #include "pes.h"
+#include "schema_yaml.h"
 #include "sink.h"
 #include "source.h"
 #include "yamlmap.h"
@@ -26,6 +29,8 @@ enum {
     SRC_TYPE,
     SRC_PATH,
     SRC_FORMAT,
+    SRC_DELIMITER,
+    SRC_HEADER,
     SRC_EVENTS, /* from here on the generator's */
     SRC_KEYS,
     SRC_SKEW,
@@ -36,6 +41,7 @@ enum {
     SRC_EVENTS_PER_MS,
     SRC_USERS,
     SRC_INGEST,
+    SRC_MAX_MALFORMED,
     SRC_NKEYS
 };
 
@@ -43,6 +49,8 @@ static const char *const source_keys[SRC_NKEYS] = {
     [SRC_TYPE] = "type",
     [SRC_PATH] = "path",
     [SRC_FORMAT] = "format",
+    [SRC_DELIMITER] = "delimiter",
+    [SRC_HEADER] = "header",
     [SRC_EVENTS] = "events",
     [SRC_KEYS] = "keys",
     [SRC_SKEW] = "skew",
@@ -53,6 +61,7 @@ static const char *const source_keys[SRC_NKEYS] = {
     [SRC_EVENTS_PER_MS] = "events_per_ms",
     [SRC_USERS] = "users",
     [SRC_INGEST] = "ingest",
+    [SRC_MAX_MALFORMED] = "max_malformed",
 };
 
 static const sl_ym_rule generator_rules[] = {
@@ -78,14 +87,47 @@ static int kind_of(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
     return sl_ym_choice(c, n, path, names, count);
 }
 
+/* source.delimiter (one byte, or "\t"/"tab") and source.header (true, false or auto): CSV
+ * only. Returns 0 or SL_ECONFIG. */
+static int parse_csv_keys(const sl_ym_ctx *c, const sl_ym_field *f, sl_topology *t)
+{
+    if ((f[SRC_DELIMITER].v || f[SRC_HEADER].v) && t->source.format != SL_FMT_CSV)
+        return sl_ym_refuse(c, f, SRC_DELIMITER, SRC_HEADER + 1, "source",
+                            "source.format is csv or tsv");
+    if (f[SRC_DELIMITER].v) {
+        char d[8];
+        if (sl_ym_str(c, f[SRC_DELIMITER].v, "source.delimiter", 0, d, sizeof d) < 0)
+            return SL_ECONFIG;
+        if (strcmp(d, "\\t") == 0 || strcmp(d, "tab") == 0)
+            d[0] = '\t', d[1] = '\0';
+        if (strlen(d) != 1 || d[0] == '"' || d[0] == '\n' || d[0] == '\r')
+            return sl_ym_fail(c, f[SRC_DELIMITER].v->start_mark,
+                              "source.delimiter: expected one byte other than a quote or a "
+                              "newline (\"\\t\" or tab for a tab), got \"%s\"",
+                              d);
+        t->schema.delimiter = (unsigned char)d[0];
+    }
+    if (f[SRC_HEADER].v) {
+        const yaml_node_t *h = f[SRC_HEADER].v;
+        int yes;
+        if (h->type == YAML_SCALAR_NODE && strcmp((const char *)h->data.scalar.value, "auto") == 0)
+            t->schema.header = SL_HEADER_AUTO;
+        else if (sl_ym_bool(c, h, "source.header", &yes) < 0)
+            return SL_ECONFIG;
+        else
+            t->schema.header = yes ? SL_HEADER_YES : SL_HEADER_NO;
+    }
+    return 0;
+}
+
 /* source: type (file when there is a path, else stdin), path and format, the generator's
  * settings, and the keys of other kinds (into source.opts, checked by the kind's backend in
  * host/io). Returns 0 or SL_ECONFIG. */
 static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t, char *err,
                         size_t errlen)
 {
-    static const char *const formats[] = {"ndjson", "json", "csv"};
-    static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV};
+    static const char *const formats[] = {"ndjson", "json", "csv", "tsv"};
+    static const sl_format format_of[] = {SL_FMT_NDJSON, SL_FMT_NDJSON, SL_FMT_CSV, SL_FMT_CSV};
     sl_ym_field f[SRC_NKEYS];
     int rc = sl_ym_scan_rest(c, n, "source", source_keys, SRC_NKEYS, f, &t->source.opts);
     if (rc < 0)
@@ -120,7 +162,11 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
         if (k < 0)
             return SL_ECONFIG;
         t->source.format = format_of[k];
+        if (k == 3)
+            t->schema.delimiter = '\t';
     }
+    if ((rc = parse_csv_keys(c, f, t)) < 0)
+        return rc;
 
     if (f[SRC_INGEST].v) {
         static const char *const at[] = {"client", "nodes"};
@@ -133,6 +179,16 @@ static int parse_source(const sl_ym_ctx *c, const yaml_node_t *n, sl_topology *t
             sl_ym_fail(c, f[SRC_INGEST].v->start_mark, "source.ingest: nodes: %s", why);
             return SL_ECONFIG;
         }
+    }
+
+    /* max_malformed: the share of malformed lines a run accepts (0..1) */
+    if (f[SRC_MAX_MALFORMED].v) {
+        if (t->source.kind == SL_SRC_GENERATOR)
+            return sl_ym_refuse(c, f, SRC_MAX_MALFORMED, SRC_MAX_MALFORMED + 1, "source",
+                                "the source reads lines (source.type is not generator)");
+        if ((rc = sl_ym_double(c, f[SRC_MAX_MALFORMED].v, "source.max_malformed", SL_YM_UNIT,
+                               &t->source.max_malformed)) < 0)
+            return rc;
     }
 
     if (t->source.kind != SL_SRC_GENERATOR)
@@ -189,6 +245,9 @@ enum {
     PE_SOURCE,
     PE_BINARY,
     PE_TIMEOUT_MS,
+    PE_PARAMS,
+    PE_FIELD, /* the first PE only */
+    PE_FORMAT,
     PE_JOIN,  /* next stages only */
     PE_VALUE, /* next stages only */
     PE_NKEYS
@@ -200,7 +259,9 @@ static const char *const pe_keys[PE_NKEYS] = {
     [PE_WINDOW_MS] = "window_ms", [PE_LATENESS_MS] = "lateness_ms",
     [PE_TRIGGER] = "trigger",     [PE_SOURCE] = "source",
     [PE_BINARY] = "binary",       [PE_TIMEOUT_MS] = "timeout_ms",
+    [PE_PARAMS] = "params",       [PE_FIELD] = "field",
     [PE_JOIN] = "join",           [PE_VALUE] = "value",
+    [PE_FORMAT] = "format",
 };
 
 static const sl_ym_rule stage_rules[] = {
@@ -254,6 +315,97 @@ static int parse_prior(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx
     pe->has_prior = 1;
     pe->prior_a = ab[0];
     pe->prior_b = ab[1];
+    return 0;
+}
+
+/* PFX.params: a mapping of names to numbers (sl_pe_param_check). Returns 0 or SL_ECONFIG. */
+static int parse_params(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
+{
+    char path[128], err[256];
+    sl_ym_join(path, sizeof path, pfx, "params");
+    if (n->type != YAML_MAPPING_NODE || n->data.mapping.pairs.start == n->data.mapping.pairs.top)
+        return sl_ym_expected(c, n, path, "a mapping of names to numbers");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (pe->nparams == SL_PE_PARAMS)
+            return sl_ym_fail(c, k->start_mark, "%s: at most %d params", path, SL_PE_PARAMS);
+        sl_pe_param *pa = &pe->param[pe->nparams];
+        if (sl_ym_str(c, k, path, 0, pa->name, sizeof pa->name) < 0)
+            return SL_ECONFIG;
+        char vpath[192];
+        snprintf(vpath, sizeof vpath, "%s.%s", path, pa->name);
+        if (sl_ym_str(c, v, vpath, 0, pa->value, sizeof pa->value) < 0)
+            return SL_ECONFIG;
+        if (sl_pe_param_check(pa, err, sizeof err) < 0)
+            return sl_ym_fail(c, k->start_mark, "%s: %s", path, err);
+        for (uint32_t i = 0; i < pe->nparams; i++)
+            if (strcasecmp(pe->param[i].name, pa->name) == 0)
+                return sl_ym_fail(c, k->start_mark,
+                                  "%s: \"%s\" given twice (names are not "
+                                  "case-sensitive: both become one constant)",
+                                  path, pa->name);
+        pe->nparams++;
+    }
+    return 0;
+}
+
+/* 1 when the len bytes at s are a column name ([A-Za-z_][A-Za-z0-9_]*, under 48 bytes) or "*". */
+static int column_name_ok(const char *s, size_t len)
+{
+    if (len == 1 && s[0] == '*')
+        return 1;
+    if (len == 0 || len >= sizeof((sl_columns *)0)->name[0] || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* PFX.format: a mapping of column names ("*": every float column) to formats, into
+ * pe->format as "NAME:FMT,...". A built-in kind's columns are known: a name that is not one of
+ * them, or a key column, is refused here; a user PE's are checked when its program is built
+ * (peprog.c). Returns 0 or SL_ECONFIG. */
+static int parse_format(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, sl_pe_cfg *pe)
+{
+    static const char *const fmts[] = {"g",  "int", "f0", "f1", "f2", "f3",
+                                       "f4", "f5",  "f6", "f7", "f8", "f9"};
+    char path[128], vpath[192], err[512];
+    sl_ym_join(path, sizeof path, pfx, "format");
+    if (n->type != YAML_MAPPING_NODE)
+        return sl_ym_expected(c, n, path, "a mapping of column names to formats ({ctr: f6})");
+    const sl_pe_def *def = sl_pe_def_of(pe->kind);
+    sl_columns cols;
+    if (def->columns && sl_columns_parse(def->columns, &cols, err, sizeof err))
+        return sl_ym_fail(c, n->start_mark, "%s: %s", path, err);
+    size_t used = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *name = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        size_t len = k->type == YAML_SCALAR_NODE ? k->data.scalar.length : 0;
+        if (!column_name_ok(name, len))
+            return sl_ym_expected(c, k, path, "a column name or \"*\" as a key");
+        char entry[64], seen[sizeof pe->format + 1];
+        snprintf(entry, sizeof entry, ",%s:", name);
+        snprintf(seen, sizeof seen, ",%s", pe->format);
+        if (strstr(seen, entry))
+            return sl_ym_fail(c, k->start_mark, "%s: duplicate key \"%s\"", path, name);
+        snprintf(vpath, sizeof vpath, "%s.%s", path, name);
+        int f = sl_ym_choice(c, v, vpath, fmts, SL_YM_COUNT(fmts));
+        if (f < 0)
+            return SL_ECONFIG;
+        snprintf(entry, sizeof entry, "%s:%s", name, fmts[f]);
+        if (def->columns && sl_columns_override(&cols, entry, err, sizeof err))
+            return sl_ym_fail(c, k->start_mark, "%s: %s", path, err);
+        int w =
+            snprintf(pe->format + used, sizeof pe->format - used, "%s%s", used ? "," : "", entry);
+        if (w < 0 || (size_t)w >= sizeof pe->format - used)
+            return sl_ym_fail(c, k->start_mark, "%s: too many columns", path);
+        used += (size_t)w;
+    }
     return 0;
 }
 
@@ -321,6 +473,17 @@ static int parse_pe(const sl_ym_ctx *c, const yaml_node_t *n, const char *pfx, s
         return rc;
 
     if (f[PE_TRIGGER].v && (rc = parse_trigger(c, f[PE_TRIGGER].v, pfx, &pe->trigger)) < 0)
+        return rc;
+    if (f[PE_PARAMS].v && (rc = parse_params(c, f[PE_PARAMS].v, pfx, pe)) < 0)
+        return rc;
+    if (st && f[PE_FIELD].k)
+        return sl_ym_refuse(c, f, PE_FIELD, PE_FIELD + 1, pfx,
+                            "the first PE (pe:): a next stage takes its value from value:");
+    if (f[PE_FIELD].v &&
+        (rc = sl_ym_str(c, f[PE_FIELD].v, sl_ym_join(path, sizeof path, pfx, "field"), 0, pe->field,
+                        sizeof pe->field)) < 0)
+        return rc;
+    if (f[PE_FORMAT].v && (rc = parse_format(c, f[PE_FORMAT].v, pfx, pe)) < 0)
         return rc;
     return sl_ym_read(c, f, pfx, timeout_rules, SL_YM_COUNT(timeout_rules), pe);
 }
@@ -477,6 +640,7 @@ enum {
     TOP_SINK,
     TOP_PLACEMENT,
     TOP_CHECKPOINT,
+    TOP_SCHEMA,
     TOP_NKEYS
 };
 
@@ -484,6 +648,7 @@ static const char *const top_keys[TOP_NKEYS] = {
     [TOP_DEVICE] = "device", [TOP_SOURCE] = "source",       [TOP_FILTER] = "filter",
     [TOP_PE] = "pe",         [TOP_NEXT] = "next",           [TOP_BATCH] = "batch",
     [TOP_SINK] = "sink",     [TOP_PLACEMENT] = "placement", [TOP_CHECKPOINT] = "checkpoint",
+    [TOP_SCHEMA] = "schema",
 };
 
 /* checkpoint: every_ms and dir (both required), keep. Returns 0 or SL_ECONFIG. */
@@ -506,6 +671,31 @@ static int parse_checkpoint(const sl_ym_ctx *c, const yaml_node_t *n, sl_topolog
     return sl_ym_read(c, f, "checkpoint", rules, SL_YM_COUNT(rules), t);
 }
 
+/* pe.field names the schema field the first PE takes as its value: it must be declared and
+ * numeric, and agree with schema.value when both are given. Returns 0 or SL_ECONFIG. */
+static int resolve_field(const sl_ym_ctx *c, const yaml_node_t *pe, sl_topology *t)
+{
+    sl_ym_field f[PE_NKEYS];
+    if (sl_ym_scan(c, pe, "pe", pe_keys, PE_NKEYS - 2, f) < 0)
+        return SL_ECONFIG;
+    sl_schema *s = &t->schema;
+    int i = sl_schema_yaml_field(c, f[PE_FIELD].v, "pe.field", s);
+    if (i < 0)
+        return SL_ECONFIG;
+    int type = s->field[i].type;
+    if (type != SL_FT_INT64 && type != SL_FT_DOUBLE && type != SL_FT_BOOL)
+        return sl_ym_fail(c, f[PE_FIELD].v->start_mark,
+                          "pe.field: \"%s\" is declared %s; a PE's input is int64, double or "
+                          "bool",
+                          s->field[i].name, sl_ftype_name(type));
+    if (s->declared && s->value_field >= 0 && s->value_field != i)
+        return sl_ym_fail(c, f[PE_FIELD].v->start_mark,
+                          "pe.field: \"%s\", but schema.value is \"%s\": name one",
+                          s->field[i].name, s->field[s->value_field].name);
+    s->value_field = i;
+    return 0;
+}
+
 /* Walks the document root (NULL for an empty document) into *t. Returns 0 or SL_ECONFIG. */
 static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *t)
 {
@@ -520,9 +710,13 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
         return rc;
     if (f[TOP_SOURCE].v && (rc = parse_source(c, f[TOP_SOURCE].v, t, c->err, c->errlen)) < 0)
         return rc;
+    if (f[TOP_SCHEMA].v && (rc = sl_schema_yaml(c, f[TOP_SCHEMA].v, &t->schema)) < 0)
+        return rc;
     if (f[TOP_FILTER].v && (rc = parse_filter(c, f[TOP_FILTER].v, t)) < 0)
         return rc;
     if ((rc = parse_pe(c, f[TOP_PE].v, "pe", &t->pe, NULL)) < 0)
+        return rc;
+    if (t->pe.field[0] && (rc = resolve_field(c, f[TOP_PE].v, t)) < 0)
         return rc;
     if (f[TOP_NEXT].v && (rc = parse_next(c, f[TOP_NEXT].v, t)) < 0)
         return rc;

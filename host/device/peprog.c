@@ -45,6 +45,11 @@ static int build_options(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *d
                       pe->prior_a, pe->prior_b);
     if (windowed && (size_t)n < len)
         n += snprintf(opts + n, len - (size_t)n, " -DSL_WINDOW_MS=%lldL", (long long)pe->window_ms);
+    for (uint32_t i = 0; i < pe->nparams && (size_t)n < len; i++) {
+        char d[SL_SCHEMA_NAME + SL_SCHEMA_TEXT + 8];
+        sl_pe_param_define(&pe->param[i], d, sizeof d);
+        n += snprintf(opts + n, len - (size_t)n, " %s", d);
+    }
     return (size_t)n < len ? 0 : SL_ERANGE;
 }
 
@@ -117,9 +122,14 @@ static int check_abi(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *def, 
                  pe->name, def->kernel, cols, def->columns);
         return SL_EINVAL;
     }
-    char err[256];
+    char err[512];
     if (sl_columns_parse(cols, &p->columns, err, sizeof err)) {
         snprintf(msg, msglen, "PE \"%s\": %s", pe->name, err);
+        return SL_EINVAL;
+    }
+    /* the topology's pe.format: a column printed otherwise than the PE declares */
+    if (sl_columns_override(&p->columns, pe->format, err, sizeof err)) {
+        snprintf(msg, msglen, "PE \"%s\": pe.format: %s", pe->name, err);
         return SL_EINVAL;
     }
     p->slot_size = info[0];
@@ -227,7 +237,7 @@ int sl_peprog_build(sl_device *dev, const sl_pe_cfg *pe, sl_peprog *out, char *m
         return SL_EINVAL;
     }
     sl_peprog p = {.windowed = sl_pe_windowed(pe)};
-    char opts[1400];
+    char opts[4096];
     int rc = build_options(dev, pe, def, p.windowed, opts, sizeof opts, msg, msglen);
     if (rc)
         return rc;

@@ -1,10 +1,10 @@
-/* CSV event lines (RFC 4180 quoting, one record per line).
+/* CSV event lines (RFC 4180 quoting, any one-byte delimiter), read by the schema.
  *
  * Fields are scanned in place: an unquoted field, or a quoted one without doubled quotes, is
  * returned as a pointer into the line; a quoted field with doubled quotes is unescaped into the
  * caller's scratch at the offset it has in the line (unescaping only shortens, so `len` bytes of
- * scratch suffice). A quoted field may hold '\r' and '\n' (RFC 4180): the line reader ends a
- * CSV record at the first '\n' outside quotes, so such a record reaches here whole.
+ * scratch suffice). A quoted field may hold newlines when the line reader hands over the whole
+ * record (host/io/reader.c finds a CSV record's end outside quotes).
  *
  * Data fields are taken exactly as written: " 123" is not an integer. */
 #include "csvin.h"
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "addict.h"
+#include "evbuild.h"
 #include "err.h"
 #include "numtext.h"
 #include "utf8.h"
@@ -36,12 +37,26 @@ struct ctx {
     const char *end;
     char *scratch; /* NULL: doubled quotes are left as they are (header names) */
     sl_perr *err;
+    char delim;
 };
+
+/* The delimiter as a message names it. */
+static const char *delim_name(char d, char *buf)
+{
+    if (d == '\t')
+        return "a tab";
+    if ((unsigned char)d < 0x20 || (unsigned char)d >= 0x7f) {
+        snprintf(buf, 8, "0x%02x", (unsigned char)d);
+        return buf;
+    }
+    snprintf(buf, 8, "'%c'", d);
+    return buf;
+}
 
 /* Records `reason` at the column of `at` and returns SL_EPARSE. */
 #define fail(c, at, ...) sl_perr_set((c)->err, (c)->line, (at), __VA_ARGS__)
 
-/* Scans the field starting at *pp into *f and leaves *pp at the ',' after it or at the end of
+/* Scans the field starting at *pp into *f and leaves *pp at the delimiter after it or at the end of
  * the line. Returns 0 or SL_EPARSE. */
 static int next_field(const struct ctx *c, const char **pp, struct field *f)
 {
@@ -76,11 +91,13 @@ static int next_field(const struct ctx *c, const char **pp, struct field *f)
             p = q + 1;
             break;
         }
-        if (p < end && *p != ',')
-            return fail(c, p, "expected ',' after closing quote");
+        if (p < end && *p != c->delim) {
+            char dn[8];
+            return fail(c, p, "expected %s after closing quote", delim_name(c->delim, dn));
+        }
     } else {
         const char *s = p;
-        while (p < end && *p != ',') {
+        while (p < end && *p != c->delim) {
             if (*p == '"')
                 return fail(c, p, "quote inside unquoted field");
             p++;
@@ -92,132 +109,103 @@ static int next_field(const struct ctx *c, const char **pp, struct field *f)
     return 0;
 }
 
-static int eq(const struct field *f, const char *name)
+void sl_csv_cols_init(sl_csv_cols *cols, const sl_evplan *plan)
 {
-    size_t n = strlen(name);
-    return f->n == n && memcmp(f->s, name, n) == 0;
+    const sl_schema *sc = &plan->s;
+    memset(cols, 0, sizeof *cols);
+    cols->plan = plan;
+    cols->delim = sc->delimiter ? (char)sc->delimiter : ',';
+    for (int i = 0; i < SL_CSV_COLS; i++)
+        cols->field[i] = -1;
+    /* Without a header the columns are the declared fields in order; trailing optional ones
+     * may be left out. The default schema's user_id comes only through a header, as it always
+     * has. */
+    int most = (int)sc->nfields;
+    if (!sc->declared && most > 4)
+        most = 4;
+    cols->need = 0;
+    for (int i = 0; i < most; i++) {
+        cols->col[i] = i;
+        cols->field[i] = (int8_t)i;
+        if (!sc->field[i].optional)
+            cols->need = i + 1;
+    }
+    for (int i = most; i < (int)sc->nfields; i++)
+        cols->col[i] = -1;
+    cols->most = most;
+    cols->ncols = 0;
 }
 
 void sl_csv_default_cols(sl_csv_cols *cols)
 {
-    cols->ad_id = 0;
-    cols->event_type = 1;
-    cols->event_time = 2;
-    cols->value = 3;
-    cols->user_id = -1;
-    cols->ncols = 0;
+    sl_csv_cols_init(cols, sl_evplan_default());
 }
 
 int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    const struct ctx cx = {line, line + len, NULL, err};
-    static const char *const names[] = {"ad_id", "event_type", "event_time", "value", "user_id"};
-    int idx[5] = {-1, -1, -1, -1, -1};
+    const sl_evplan *plan = cols->plan ? cols->plan : sl_evplan_default();
+    const sl_schema *sc = &plan->s;
+    const char delim = sc->delimiter ? (char)sc->delimiter : ',';
+    const struct ctx cx = {line, line + len, NULL, err, delim};
+    int idx[SL_SCHEMA_FIELDS];
     const char *dup = NULL;
-    int dup_name = 0;
+    int dup_name = 0, names_key = 0;
     const char *p = line;
     sl_perr ignored;
-    const struct ctx quiet = {line, line + len, NULL, &ignored};
+    const struct ctx quiet = {line, line + len, NULL, &ignored, delim};
     long n = 0;
 
+    for (uint32_t i = 0; i < sc->nfields; i++)
+        idx[i] = -1;
     for (;;) {
         struct field f = {0};
         /* A line that is not valid CSV is not a header; sl_csv_parse will say why. */
-        if (next_field(&quiet, &p, &f))
+        if (next_field(&quiet, &p, &f)) {
+            if (sc->header == SL_HEADER_YES)
+                return fail(&cx, line, "the first line is not a valid CSV header");
             return 0;
+        }
         if (n == INT_MAX)
             return 0;
-        for (int i = 0; i < 5; i++) {
-            if (!eq(&f, names[i]))
-                continue;
+        int i = f.n ? sl_evplan_field(plan, f.s, f.n) : -1;
+        if (i >= 0) {
             if (idx[i] >= 0 && !dup) {
                 dup = f.at;
                 dup_name = i;
             }
             idx[i] = (int)n;
+            names_key |= i == sc->key[0];
         }
         n++;
         if (p == cx.end)
             break;
         p++;
     }
-    if (idx[0] < 0)
+    if (sc->header == SL_HEADER_NO || (sc->header == SL_HEADER_AUTO && !names_key))
         return 0;
     if (dup)
-        return fail(&cx, dup, "duplicate column \"%s\" in header", names[dup_name]);
-    for (int i = 1; i < 3; i++)
-        if (idx[i] < 0)
-            return fail(&cx, line, "header has no \"%s\" column", names[i]);
-    cols->ad_id = idx[0];
-    cols->event_type = idx[1];
-    cols->event_time = idx[2];
-    cols->value = idx[3];
-    cols->user_id = idx[4];
-    cols->ncols = (int)n;
-    return 1;
-}
-
-/* Column of byte i of field f: exact when the field was not unescaped, its start otherwise. */
-static const char *at_byte(const struct ctx *c, const struct field *f, size_t i)
-{
-    if (f->s >= c->line && f->s < c->end)
-        return f->s + i;
-    return f->at;
-}
-
-/* Checks that field f is valid UTF-8, as written in the line (doubled quotes are ASCII, so
- * that is the same as its content), and fails at the first bad byte. Returns 0 or SL_EPARSE. */
-static int check_utf8(const struct ctx *c, const struct field *f)
-{
-    const char *raw = f->s, *end = f->s + f->n;
-    if (!(f->s >= c->line && f->s < c->end)) { /* unescaped into scratch: find the closing quote */
-        raw = end = f->at + 1;
-        while ((end = memchr(end, '"', (size_t)(c->end - end))) && end + 1 < c->end &&
-               end[1] == '"')
-            end += 2;
-        if (!end)
-            return 0; /* cannot happen: next_field found it */
+        return fail(&cx, dup, "duplicate column \"%s\" in header", sc->field[dup_name].name);
+    for (uint32_t i = 0; i < sc->nfields; i++) {
+        if (idx[i] < 0 && !sc->field[i].optional)
+            return fail(&cx, line, "header has no \"%s\" column", sc->field[i].name);
+        if (idx[i] >= SL_CSV_COLS)
+            return fail(&cx, line, "column \"%s\" is column %d; at most %d columns are read",
+                        sc->field[i].name, idx[i] + 1, SL_CSV_COLS);
     }
-    size_t n = (size_t)(end - raw), bad = sl_utf8_check(raw, n);
-    if (bad < n)
-        return fail(c, raw + bad, "ad_id is not valid UTF-8 (byte 0x%02x)",
-                    (unsigned char)raw[bad]);
-    return 0;
-}
-
-static int parse_time(const struct ctx *c, const struct field *f, int64_t *out)
-{
-    size_t bad;
-    int rc = sl_parse_i64(f->s, f->n, out, &bad);
-    if (rc == 1)
-        return fail(c, at_byte(c, f, bad), "event_time is not an integer");
-    if (rc == 2)
-        return fail(c, f->at, "event_time out of range for int64");
-    return 0;
-}
-
-/* An empty value field reads as 0; otherwise a decimal number that fits a float. strtod runs on
- * a bounded, NUL-terminated copy and follows LC_NUMERIC, which sluice leaves at "C". */
-static int parse_value(const struct ctx *c, const struct field *f, float *out)
-{
-    char buf[MAX_NUMBER + 1];
-    *out = 0;
-    if (f->n == 0)
-        return 0;
-    size_t i;
-    if (!sl_check_decimal(f->s, f->n, &i))
-        return fail(c, at_byte(c, f, i), "value is not a number");
-    if (f->n > MAX_NUMBER)
-        return fail(c, f->at, "value longer than %d characters", MAX_NUMBER);
-    memcpy(buf, f->s, f->n);
-    buf[f->n] = '\0';
-    double d = strtod(buf, NULL);
-    if (!isfinite(d) || fabs(d) > FLT_MAX)
-        return fail(c, f->at, "value out of range for float");
-    *out = (float)d;
-    return 0;
+    for (int i = 0; i < SL_CSV_COLS; i++)
+        cols->field[i] = -1;
+    for (uint32_t i = 0; i < sc->nfields; i++) {
+        cols->col[i] = idx[i];
+        if (idx[i] >= 0)
+            cols->field[idx[i]] = (int8_t)i;
+    }
+    cols->plan = plan;
+    cols->delim = delim;
+    cols->ncols = (int)n;
+    cols->need = cols->most = (int)n;
+    return 1;
 }
 
 int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch, sl_rawev *ev,
@@ -225,41 +213,33 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    const struct ctx cx = {line, line + len, scratch, err};
+    const sl_evplan *plan = cols->plan ? cols->plan : sl_evplan_default();
+    const struct ctx cx = {line, line + len, scratch, err, cols->delim ? cols->delim : ','};
     const struct ctx *c = &cx;
-    struct field ad = {0}, ty = {0}, tm = {0}, va = {0}, us = {0};
-    const char *extra = NULL; /* the ',' before the first field past the most allowed */
+    sl_fval vals[SL_SCHEMA_FIELDS];
+    const char *extra = NULL; /* the delimiter before the first field past the most allowed */
     const char *p = line;
-    long n = 0;
+    long n = 0, need = cols->need, most = cols->most;
     int rc;
 
-    /* Columns allowed: exactly ncols, or without a fixed count every required column and at
-     * most up to the value column. */
-    long need = cols->ncols, most = cols->ncols;
-    if (need <= 0) {
-        need = cols->ad_id;
-        if (cols->event_type > need)
-            need = cols->event_type;
-        if (cols->event_time > need)
-            need = cols->event_time;
-        need++;
-        most = cols->value >= need ? cols->value + 1 : need;
-    }
-
+    memset(vals, 0, plan->s.nfields * sizeof vals[0]);
     for (;;) {
         struct field f = {0};
         if ((rc = next_field(c, &p, &f)))
             return rc;
-        if (n == cols->ad_id)
-            ad = f;
-        if (n == cols->event_type)
-            ty = f;
-        if (n == cols->event_time)
-            tm = f;
-        if (n == cols->value)
-            va = f;
-        if (n == cols->user_id)
-            us = f;
+        if (n < SL_CSV_COLS && cols->field[n] >= 0) {
+            int i = cols->field[n];
+            sl_fval *v = &vals[i];
+            v->s = f.s;
+            v->n = f.n;
+            v->at = f.at;
+            /* An empty field is an optional field's "absent" (a required one is checked). */
+            v->kind = f.n == 0 && plan->s.field[i].optional ? SL_FV_ABSENT : SL_FV_STR;
+            if (f.s < line || f.s >= cx.end) { /* unescaped: the text between the quotes */
+                v->raw = f.at + 1;
+                v->raw_n = (size_t)(p - v->raw) - 1; /* p: past the closing quote */
+            }
+        }
         if (n == most)
             extra = f.at - 1;
         n++;
@@ -273,25 +253,5 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
             return fail(c, at, "expected %ld columns, got %ld", need, n);
         return fail(c, at, "expected %ld to %ld columns, got %ld", need, most, n);
     }
-
-    if (ad.n == 0)
-        return fail(c, ad.at, "ad_id is empty");
-    if (ad.n > SL_ADID_MAX)
-        return fail(c, ad.at, "ad_id longer than %d bytes", SL_ADID_MAX);
-    /* Ids are written to the output as they are, so they must be valid UTF-8. */
-    if (!sl_utf8_is_ascii(ad.s, ad.n) && (rc = check_utf8(c, &ad)))
-        return rc;
-    if ((rc = parse_time(c, &tm, &ev->time_ms)))
-        return rc;
-    ev->value = 0;
-    if (va.at && (rc = parse_value(c, &va, &ev->value)))
-        return rc;
-    if (us.n > SL_ADID_MAX)
-        return fail(c, us.at, "user_id longer than %d bytes", SL_ADID_MAX);
-    ev->ad_id = ad.s;
-    ev->ad_id_len = ad.n;
-    ev->user_id = us.n ? us.s : NULL;
-    ev->user_id_len = us.n;
-    ev->type = sl_evtype_parse(ty.s, ty.n);
-    return 0;
+    return sl_evbuild(plan, vals, line, len, cx.end, ev, err);
 }

@@ -26,14 +26,12 @@
 #endif
 
 #include "addict.h"
+#include "evbuild.h"
 #include "err.h"
 #include "numtext.h"
 #include "utf8.h"
 
 #define MAX_DEPTH 512 /* nesting limit of skipped values */
-#define MAX_NUMBER 63 /* longest numeric text converted for `value` */
-
-enum { F_AD_ID = 1, F_EVENT_TYPE = 2, F_EVENT_TIME = 4, F_VALUE = 8, F_USER_ID = 16 };
 
 struct ctx {
     const char *line;
@@ -427,182 +425,66 @@ static const char *skip_value(const struct ctx *c, const char *p)
     }
 }
 
-/* Converts the checked decimal text s[0..n) to a finite float (strtod on a bounded,
- * NUL-terminated copy; strtod follows LC_NUMERIC, which sluice leaves at "C"). */
-static int to_float(const struct ctx *c, const char *at, const char *s, size_t n, float *out)
+/* Scans the value of declared field f at p into vals[f]: a string, a number, true, false or
+ * null (an object or array is not a field's value). Returns its end or NULL. */
+static const char *scan_field(const struct ctx *c, const char *p, const sl_evplan *plan, int f,
+                              sl_fval *v)
 {
-    char buf[MAX_NUMBER + 1];
-    if (n > MAX_NUMBER)
-        return fail(c, at, "value longer than %d characters", MAX_NUMBER);
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    double d = strtod(buf, NULL);
-    if (!isfinite(d) || fabs(d) > FLT_MAX)
-        return fail(c, at, "value out of range for float");
-    *out = (float)d;
-    return 0;
-}
-
-static int field_of(const char *k, size_t n)
-{
-    if (n == 5) {
-        if (memcmp(k, "ad_id", 5) == 0)
-            return F_AD_ID;
-        if (memcmp(k, "value", 5) == 0)
-            return F_VALUE;
-    } else if (n == 7 && memcmp(k, "user_id", 7) == 0) {
-        return F_USER_ID;
-    } else if (n == 10 && memcmp(k, "event_", 6) == 0) {
-        if (memcmp(k + 6, "type", 4) == 0)
-            return F_EVENT_TYPE;
-        if (memcmp(k + 6, "time", 4) == 0)
-            return F_EVENT_TIME;
-    }
-    return 0;
-}
-
-static const char *field_name(int f)
-{
-    switch (f) {
-    case F_AD_ID:
-        return "ad_id";
-    case F_EVENT_TYPE:
-        return "event_type";
-    case F_EVENT_TIME:
-        return "event_time";
-    case F_USER_ID:
-        return "user_id";
+    const char *q, *frac;
+    v->at = p;
+    switch (*p) {
+    case '"':
+        v->kind = SL_FV_STR;
+        q = scan_string(c, p, &v->s, &v->n);
+        if (q) {
+            v->raw = p + 1;
+            v->raw_n = (size_t)(q - p) - 2;
+        }
+        return q;
+    case '{':
+    case '[':
+        fail(c, p, "%s is not %s", plan->s.field[f].name, sl_evplan_want(plan, f));
+        return NULL;
+    case 't':
+    case 'f':
+    case 'n':
+        if (!(q = scan_literal(c, p)))
+            return NULL;
+        v->kind = *p == 'n' ? SL_FV_NULL : SL_FV_LIT;
+        v->s = p;
+        v->n = (size_t)(q - p);
+        return q;
     default:
-        return "value";
-    }
-}
-
-/* Parses the event_time value at p (a JSON integer or a string of digits) into ev->time_ms.
- * Returns its end or NULL. */
-static const char *parse_time(const struct ctx *c, const char *p, sl_rawev *ev)
-{
-    const char *s, *q, *frac;
-    size_t n, bad;
-    int rc;
-    if (*p == '"') {
-        q = scan_string(c, p, &s, &n);
-        if (!q)
-            return NULL;
-        rc = sl_parse_i64(s, n, &ev->time_ms, &bad);
-        if (rc == 1) {
-            /* Exact column when the string had no escapes, the string's start otherwise. */
-            fail(c, s == p + 1 ? s + bad : p, "event_time is not an integer");
+        if (*p != '-' && !is_digit(*p)) {
+            fail(c, p, "%s is not %s", plan->s.field[f].name, sl_evplan_want(plan, f));
             return NULL;
         }
-    } else if (*p == '-' || is_digit(*p)) {
-        q = scan_number(c, p, &frac);
-        if (!q)
+        if (!(q = scan_number(c, p, &frac)))
             return NULL;
-        if (frac) {
-            fail(c, frac, "event_time is not an integer");
-            return NULL;
-        }
-        rc = sl_parse_i64(p, (size_t)(q - p), &ev->time_ms, &bad);
-    } else {
-        fail(c, p, "event_time is not an integer");
-        return NULL;
-    }
-    if (rc == 2) {
-        fail(c, p, "event_time out of range for int64");
-        return NULL;
-    }
-    return q;
-}
-
-/* Parses the value field at p into ev->value. Returns its end or NULL. */
-static const char *parse_value(const struct ctx *c, const char *p, sl_rawev *ev)
-{
-    const char *s, *q, *frac;
-    size_t n;
-    if (*p == '"') {
-        q = scan_string(c, p, &s, &n);
-        if (!q)
-            return NULL;
-        size_t i;
-        if (!sl_check_decimal(s, n, &i)) {
-            fail(c, s == p + 1 ? p + 1 + i : p, "value is not a number");
-            return NULL;
-        }
-        return to_float(c, p, s, n, &ev->value) ? NULL : q;
-    }
-    if (*p == '-' || is_digit(*p)) {
-        q = scan_number(c, p, &frac);
-        if (!q)
-            return NULL;
-        return to_float(c, p, p, (size_t)(q - p), &ev->value) ? NULL : q;
-    }
-    if (c->end - p >= 4 && memcmp(p, "null", 4) == 0) {
-        ev->value = 0; /* null reads as an absent value */
-        return p + 4;
-    }
-    fail(c, p, "value is not a number");
-    return NULL;
-}
-
-/* Parses the string field `f` (ad_id, user_id or event_type) at p. Returns its end or NULL. */
-static const char *parse_id(const struct ctx *c, const char *p, int f, sl_rawev *ev)
-{
-    const char *s;
-    size_t n;
-    if (*p != '"') {
-        fail(c, p, "%s must be a string", field_name(f));
-        return NULL;
-    }
-    const char *q = scan_string(c, p, &s, &n);
-    if (!q)
-        return NULL;
-    if (f == F_EVENT_TYPE) {
-        ev->type = sl_evtype_parse(s, n);
+        v->kind = SL_FV_NUM;
+        v->s = p;
+        v->n = (size_t)(q - p);
         return q;
     }
-    if (f == F_USER_ID) { /* optional; an empty one means no user */
-        if (n > SL_ADID_MAX) {
-            fail(c, p, "user_id longer than %d bytes", SL_ADID_MAX);
-            return NULL;
-        }
-        ev->user_id = s;
-        ev->user_id_len = n;
-        return q;
-    }
-    if (n == 0) {
-        fail(c, p, "ad_id is empty");
-        return NULL;
-    }
-    if (n > SL_ADID_MAX) {
-        fail(c, p, "ad_id longer than %d bytes", SL_ADID_MAX);
-        return NULL;
-    }
-    /* Ids are written to the output as they are, so they must be valid UTF-8. The string as
-     * written is checked (its escapes are ASCII and decode to whole sequences, so it is valid
-     * exactly when the decoded id is), which gives the column of the bad byte. */
-    size_t raw = (size_t)(q - p) - 2, bad;
-    if (!sl_utf8_is_ascii(p + 1, raw) && (bad = sl_utf8_check(p + 1, raw)) < raw) {
-        fail(c, p + 1 + bad, "ad_id is not valid UTF-8 (byte 0x%02x)", (unsigned char)p[1 + bad]);
-        return NULL;
-    }
-    ev->ad_id = s;
-    ev->ad_id_len = n;
-    return q;
 }
 
 int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, sl_perr *err)
+{
+    return sl_ndjson_parse_plan(sl_evplan_default(), line, len, scratch, ev, err);
+}
+
+int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, char *scratch,
+                         sl_rawev *ev, sl_perr *err)
 {
     const struct ctx cx = {line, line + len, scratch, err};
     const struct ctx *c = &cx;
     const char *end = line + len;
     const char *p = skip_ws(line, end);
-    unsigned seen = 0;
+    sl_fval vals[SL_SCHEMA_FIELDS];
 
     if (p >= end || *p != '{')
         return fail(c, p, "expected '{' at start of line");
-    ev->value = 0;
-    ev->user_id = NULL;
-    ev->user_id_len = 0;
+    memset(vals, 0, plan->s.nfields * sizeof vals[0]);
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}') {
         p++;
@@ -622,25 +504,13 @@ int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, s
         p = skip_ws(p + 1, end);
         if (p >= end)
             return fail(c, p, "expected a value");
-        int f = field_of(k, kn);
-        if (f & seen)
-            return fail(c, name, "duplicate field \"%s\"", field_name(f));
-        seen |= (unsigned)f;
-        switch (f) {
-        case F_AD_ID:
-        case F_EVENT_TYPE:
-        case F_USER_ID:
-            p = parse_id(c, p, f, ev);
-            break;
-        case F_EVENT_TIME:
-            p = parse_time(c, p, ev);
-            break;
-        case F_VALUE:
-            p = parse_value(c, p, ev);
-            break;
-        default:
+        int f = kn > 0 ? sl_evplan_field(plan, k, kn) : -1;
+        if (f < 0) {
             p = skip_value(c, p);
-            break;
+        } else {
+            if (vals[f].kind != SL_FV_ABSENT)
+                return fail(c, name, "duplicate field \"%s\"", plan->s.field[f].name);
+            p = scan_field(c, p, plan, f, &vals[f]);
         }
         if (!p)
             return SL_EPARSE;
@@ -660,9 +530,5 @@ closed:;
     p = skip_ws(p, end);
     if (p != end)
         return fail(c, p, "trailing characters after object");
-    static const int required[] = {F_AD_ID, F_EVENT_TYPE, F_EVENT_TIME};
-    for (int i = 0; i < 3; i++)
-        if (!(seen & (unsigned)required[i]))
-            return fail(c, close, "missing field \"%s\"", field_name(required[i]));
-    return 0;
+    return sl_evbuild(plan, vals, line, len, close, ev, err);
 }

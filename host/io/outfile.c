@@ -164,6 +164,38 @@ static int resolve(const char *path, char **out, int *bad_folder)
     return *out ? 0 : ENOMEM;
 }
 
+/* Creates folder `dir` and those above it that are missing, as mkdir -p (mode 0777 less the
+ * umask). Returns 0, or an errno value with *failed_len set to the length of the prefix of dir
+ * that could not be made (or is no folder). dir is modified while it runs and restored. */
+static int make_folders(char *dir, size_t *failed_len)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        *failed_len = strlen(dir);
+        return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) {
+        *failed_len = strlen(dir);
+        return errno;
+    }
+    /* missing, or under something that is no folder: the parent says which */
+    char *slash = strrchr(dir, '/');
+    while (slash && slash > dir && slash[-1] == '/')
+        slash--; /* "a//b": the parent is "a" */
+    if (slash && slash > dir) {
+        *slash = '\0';
+        int e = make_folders(dir, failed_len);
+        *slash = '/';
+        if (e)
+            return e;
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        *failed_len = strlen(dir);
+        return errno;
+    }
+    return 0;
+}
+
 /* Whether writing path in place is all that can be done: /dev/stdout and the like name an
  * open file, not a folder entry a rename could replace. */
 static int special_path(const char *path)
@@ -260,6 +292,21 @@ static int open_tmp(sl_outfile *of, mode_t mode)
     return 0;
 }
 
+int sl_outfile_make_folder(const char *path, char *msg, size_t msglen)
+{
+    const char *base;
+    char *dir = folder_of(path, &base);
+    size_t failed = 0;
+    int e = !dir ? ENOMEM : base ? make_folders(dir, &failed) : 0; /* "d/": no file name */
+    if (e == ENOMEM)
+        sl_set_msg(msg, msglen, "out of memory");
+    else if (e)
+        sl_set_msg(msg, msglen, "cannot create folder %.*s for output %s: %s", (int)failed, dir,
+                   path, strerror(e));
+    free(dir);
+    return e == 0 ? 0 : e == ENOMEM ? SL_ENOMEM : SL_EIO;
+}
+
 int sl_outfile_open(const char *path, sl_outfile **ofp, char *msg, size_t msglen)
 {
     return sl_outfile_open_mode(path, 0, ofp, msg, msglen);
@@ -279,6 +326,11 @@ int sl_outfile_open_mode(const char *path, int how, sl_outfile **ofp, char *msg,
     }
     of->fd = -1;
     int exists = stat(path, &st) == 0;
+    if (!exists && (errno == ENOENT || errno == ENOTDIR) && !special_path(path) &&
+        (rc = sl_outfile_make_folder(path, msg, msglen)) != 0) {
+        free_outfile(of); /* a new output in a folder that could not be made */
+        return rc;
+    }
     if (exists && S_ISDIR(st.st_mode)) {
         e = EISDIR;
     } else if (in_place || special_path(path) || (exists && !S_ISREG(st.st_mode))) {

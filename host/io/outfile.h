@@ -26,9 +26,17 @@ typedef struct sl_outfile sl_outfile;
 int sl_outfile_check_not_input(const char *out_path, int in_fd, const char *in_path, char *msg,
                                size_t msglen);
 
-/* Opens `path` for writing as described above. Returns 0 with *of set, or SL_EIO (the message
- * names the file, or its missing folder, and the errno text) or SL_ENOMEM. */
+/* Opens `path` for writing as described above. A folder of path that does not exist is made
+ * first, as mkdir -p would (mode 0777 less the umask; it stays should the run fail). Returns 0
+ * with *of set, or SL_EIO (the message names the file, or the folder that could not be made,
+ * and the errno text) or SL_ENOMEM. */
 int sl_outfile_open(const char *path, sl_outfile **of, char *msg, size_t msglen);
+
+/* Makes the folders of the file path `path` that do not exist yet, as mkdir -p would (each
+ * with mode 0777 less the umask); nothing when path has no folder or ends in '/'. Returns 0, or
+ * SL_EIO ("cannot create folder DIR for output PATH: REASON", DIR the first one that could not
+ * be made, or is no folder) or SL_ENOMEM. Any thread. */
+int sl_outfile_make_folder(const char *path, char *msg, size_t msglen);
 
 /* How sl_outfile_open_mode writes. */
 enum sl_outfile_mode {

@@ -5,16 +5,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addict.h"
 #include "event.h"
+#include "schema.h"
 
 typedef struct sl_rawev {
-    const char *ad_id; /* points into the line, or into the caller's scratch when unescaped */
+    const char *ad_id; /* the key's id: points into the line, into the caller's scratch when
+                        * unescaped, or into `joined` for a composite key */
     size_t ad_id_len;
     const char *user_id; /* like ad_id; NULL (len 0) when the line has no user_id */
     size_t user_id_len;
-    enum sl_evtype type;
+    enum sl_evtype type; /* the first of `types` (SL_EV_OTHER when none) */
+    unsigned types;      /* bit (1 << type) for each event the line gives (schema predicates) */
     int64_t time_ms;
-    float value; /* 0 when the line has no value field */
+    double value;                 /* 0 when the line has no value field */
+    char joined[SL_ADID_MAX + 1]; /* a composite key's parts, SL_KEY_SEP between them */
 } sl_rawev;
 
 /* Where and why a line was rejected. */

@@ -49,6 +49,7 @@
 #include "err.h"
 #include "log.h"
 #include "ndjson.h"
+#include "evbuild.h"
 
 /* Bytes read per fread; a build may shrink it (-DSL_READER_BLOCK=64) to stress the
  * block-boundary code with small inputs. */
@@ -83,6 +84,13 @@ struct sl_reader {
 
     int have_cols; /* CSV: the first non-blank line was seen */
     sl_csv_cols cols;
+    sl_evplan plan; /* the schema lines are read by */
+
+    /* A line that gives several events (schema type predicates) when `out` had room for fewer:
+     * the rest, handed out first by the next read. */
+    sl_rec stash[SL_EV_NTYPES];
+    unsigned nstash, stash_at;
+    int time_checked; /* the first record's time was looked at (seconds read as ms) */
 
     /* CSV: how far the scan for the end of the record at pos got (csv_end) */
     size_t csv_at;  /* bytes of the record scanned */
@@ -137,7 +145,8 @@ static sl_reader *reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t ma
     r->scratch = malloc(r->cap);
     if (!r->buf || !r->scratch)
         goto fail;
-    sl_csv_default_cols(&r->cols);
+    r->plan = *sl_evplan_default();
+    sl_csv_cols_init(&r->cols, &r->plan);
     return r;
 fail:
     free(r->buf);
@@ -159,6 +168,12 @@ sl_reader *sl_reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t max_li
 sl_reader *sl_reader_new_chunked(sl_format fmt, sl_addict *dict, size_t max_line)
 {
     return reader_new(NULL, fmt, dict, max_line, BLOCK < CHUNK_CAP0 ? BLOCK : CHUNK_CAP0);
+}
+
+void sl_reader_set_schema(sl_reader *r, const sl_schema *s)
+{
+    sl_evplan_init(&r->plan, s);
+    sl_csv_cols_init(&r->cols, &r->plan);
 }
 
 void sl_reader_set_wait(sl_reader *r, int ms)
@@ -247,7 +262,7 @@ const char *sl_reader_error(const sl_reader *r)
 
 int sl_reader_at_end(const sl_reader *r)
 {
-    return r->eof && r->pos == r->fill && !r->discarding;
+    return r->eof && r->pos == r->fill && !r->discarding && r->nstash == 0;
 }
 
 void sl_reader_stats(const sl_reader *r, struct sl_reader_stats *st)
@@ -495,8 +510,8 @@ static int no_quote(sl_reader *r, const char *nl)
 
 /* CSV: the '\n' that ends the record at s (of which avail bytes are there): the first one outside
  * a quoted field. A '"' opens a quoted field only at the start of a field (the record's start
- * or after a ','), as sl_csv_parse reads fields; inside one, "" is a quote and a lone '"' closes
- * it. A '"' elsewhere is left to sl_csv_parse to report. nl0 is the first '\n' of the avail
+ * or after the delimiter), as sl_csv_parse reads fields; inside one, "" is a quote and a lone '"'
+ * closes it. A '"' elsewhere is left to sl_csv_parse to report. nl0 is the first '\n' of the avail
  * bytes when the caller looked for it (a new record), else s. Returns NULL when the end is not
  * among the avail bytes; the scan's state is then kept (csv_at, csv_inq, csv_fs) and the next
  * call, with more bytes, goes on from there. Sets csv_q when the record may span lines. */
@@ -505,6 +520,7 @@ static char *csv_end(sl_reader *r, char *s, size_t avail, char *nl0)
     char *p = s + r->csv_at, *end = s + avail;
     char *nl = nl0; /* the next '\n' at or after p, unless it is s (not known) */
     int inq = r->csv_inq, fs = r->csv_fs;
+    const char delim = r->cols.delim ? r->cols.delim : ',';
     while (p < end) {
         if (inq) {
             char *q = memchr(p, '"', (size_t)(end - p));
@@ -527,7 +543,7 @@ static char *csv_end(sl_reader *r, char *s, size_t avail, char *nl0)
             nl = memchr(p, '\n', (size_t)(end - p));
         char *lim = nl ? nl : end;
         char *q = memchr(p, '"', (size_t)(lim - p));
-        while (q && !(q == p ? fs : q[-1] == ','))
+        while (q && !(q == p ? fs : q[-1] == delim))
             q = q + 1 < lim ? memchr(q + 1, '"', (size_t)(lim - q - 1)) : NULL;
         if (q) {
             inq = 1;
@@ -543,7 +559,7 @@ static char *csv_end(sl_reader *r, char *s, size_t avail, char *nl0)
             return nl;
         }
         if (end > p)
-            fs = end[-1] == ',';
+            fs = end[-1] == delim;
         p = end;
     }
     r->csv_at = (size_t)(p - s);
@@ -587,7 +603,7 @@ static int scan_prefix(sl_reader *r, uint64_t target)
                     sl_perr pe;
                     r->have_cols = 1;
                     if (sl_csv_header(s, len, &r->cols, &pe) != 1)
-                        sl_csv_default_cols(&r->cols);
+                        sl_csv_cols_init(&r->cols, &r->plan);
                     look = 0;
                 }
                 continue;
@@ -699,8 +715,9 @@ static size_t id_column(const sl_reader *r, const char *line, size_t len, const 
     return 1;
 }
 
-/* Turns one line (no newline, no trailing '\r') into *rec. Returns 1 for a record, 0 for a
- * line that gives none (blank, CSV header, malformed and reported), or a negative sl_err. */
+/* Turns one line (no newline, no trailing '\r') into *rec, and into the stash when the line gives
+ * more than one event. Returns 1 for a record, 0 for a line that gives none (blank, CSV header,
+ * malformed and reported), or a negative sl_err. */
 static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec)
 {
     sl_rawev ev;
@@ -723,11 +740,11 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
             r->have_cols = 1;
             if (rc == 1)
                 return 0;
-            sl_csv_default_cols(&r->cols);
+            sl_csv_cols_init(&r->cols, &r->plan);
         }
         rc = sl_csv_parse(line, len, &r->cols, r->scratch, &ev, &pe);
     } else {
-        rc = sl_ndjson_parse(line, len, r->scratch, &ev, &pe);
+        rc = sl_ndjson_parse_plan(&r->plan, line, len, r->scratch, &ev, &pe);
     }
     if (rc)
         return bad_line(r, off, pe.column, pe.reason);
@@ -740,26 +757,55 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
         const char *other = sl_addict_get(r->dict, sl_key_hash(ev.ad_id, ev.ad_id_len), &olen);
         int a = ev.ad_id_len > 60 ? 60 : (int)ev.ad_id_len;
         int b = olen > 60 ? 60 : (int)olen;
-        snprintf(reason, sizeof reason, "ad_id \"%.*s\" has the same 64-bit key as \"%.*s\"", a,
+        snprintf(reason, sizeof reason, "key \"%.*s\" has the same 64-bit hash as \"%.*s\"", a,
                  ev.ad_id, b, other ? other : "");
         return bad_line(r, off, id_column(r, line, len, ev.ad_id), reason);
     }
     if (rc == SL_ERANGE) {
         char reason[sizeof pe.reason];
-        snprintf(reason, sizeof reason, "ad_id length %zu out of range", ev.ad_id_len);
+        snprintf(reason, sizeof reason, "key length %zu out of range", ev.ad_id_len);
         return bad_line(r, off, id_column(r, line, len, ev.ad_id), reason);
     }
     if (rc) {
         r->failed = rc;
         return rc;
     }
+    if (!r->time_checked) {
+        r->time_checked = 1;
+        /* 1e9..1e11 ms is January 1970 to March 1973, while 1e9..1e11 s is 2001 to 5138: most
+         * likely times written in seconds, which a millisecond field reads 1000 times too
+         * small (windows would be wrong). Said once; the data is read as declared. */
+        if (r->plan.s.time_format == SL_TIME_MS && ev.time_ms >= INT64_C(1000000000) &&
+            ev.time_ms < INT64_C(100000000000))
+            SL_WARN("reader",
+                    "line %llu: %s %lld is before 1973 in milliseconds; if the times are "
+                    "seconds, declare schema.time.format: s (docs/config.md)",
+                    (unsigned long long)r->st.lines, r->plan.s.field[r->plan.s.time_field].name,
+                    (long long)ev.time_ms);
+    }
     rec->key = key;
     rec->time_ms = ev.time_ms;
-    rec->value = ev.value;
+    rec->value = (float)ev.value;
     rec->type = (uint32_t)ev.type;
     rec->user = ev.user_id_len ? sl_key_hash(ev.user_id, ev.user_id_len) : 0;
     r->st.records++;
+    for (unsigned more = ev.types & ~(1u << ev.type); more; more &= more - 1) {
+        sl_rec *x = &r->stash[r->nstash++];
+        *x = *rec;
+        x->type = (uint32_t)__builtin_ctz(more);
+        r->st.records++;
+    }
     return 1;
+}
+
+/* Hands out stashed records of the last line into out[n..max). Returns the new n. */
+static size_t drain_stash(sl_reader *r, sl_rec *out, size_t n, size_t max)
+{
+    while (r->stash_at < r->nstash && n < max)
+        out[n++] = r->stash[r->stash_at++];
+    if (r->stash_at == r->nstash)
+        r->nstash = r->stash_at = 0;
+    return n;
 }
 
 /* Reads up to max records. When the callback asks to stop, SL_EPARSE is returned at once and
@@ -778,6 +824,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
     r->starved = 0;
     if (r->bom_pending)
         check_bom(r);
+    n = drain_stash(r, out, n, max);
     while (n < max && !r->starved) {
         if (r->discarding) {
             char *s = r->buf + r->pos;
@@ -888,6 +935,8 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
         if (rc < 0)
             return rc;
         n += (size_t)rc;
+        if (r->nstash)
+            n = drain_stash(r, out, n, max);
     }
     return (long)n;
 

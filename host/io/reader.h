@@ -74,6 +74,11 @@ void sl_reader_end(sl_reader *r);
 /* Bytes handed in and not consumed yet (a partial line, or lines not read yet). */
 size_t sl_reader_pending(const sl_reader *r);
 
+/* Reads lines by schema s (host/model/schema.h; checked with sl_schema_check) instead of the
+ * default one. Call before the first read. A line may then give several records (a schema's
+ * type predicates); stats count records, not lines, in `records`. */
+void sl_reader_set_schema(sl_reader *r, const sl_schema *s);
+
 /* Sets the malformed-line callback (default: none; lines are still counted). */
 void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
 

@@ -212,6 +212,43 @@ const char *sl_sink_key_text(const sl_sink *s, double v, char *buf, size_t bufle
     return buf;
 }
 
+/* Writes a key's id as its columns: a composite key's parts (SL_KEY_SEP between them) each as
+ * a CSV field. */
+static void tb_csv_key(sl_tbuf *b, const char *id, size_t len)
+{
+    const char *sep;
+    while ((sep = memchr(id, SL_KEY_SEP, len))) {
+        tb_csv_field(b, id, (size_t)(sep - id));
+        sl_tb_put(b, ",", 1);
+        len -= (size_t)(sep - id) + 1;
+        id = sep + 1;
+    }
+    tb_csv_field(b, id, len);
+}
+
+/* Writes a key's id as JSON members: "name":"part" for each of the key's columns. */
+static void tb_json_key(const sl_sink *s, sl_tbuf *b, const char *id, size_t len)
+{
+    const char *names = key_name(s);
+    for (;;) {
+        const char *comma = strchr(names, ',');
+        size_t nl = comma ? (size_t)(comma - names) : strlen(names);
+        const char *sep = comma ? memchr(id, SL_KEY_SEP, len) : NULL;
+        size_t pl = sep ? (size_t)(sep - id) : len;
+        sl_tb_printf(b, ",\"%.*s\":", (int)nl, names);
+        tb_json_str(b, id, pl);
+        if (!comma)
+            return;
+        names = comma + 1;
+        if (sep) {
+            len -= pl + 1;
+            id = sep + 1;
+        } else {
+            id += len, len = 0; /* fewer parts than names: the rest print empty */
+        }
+    }
+}
+
 static void csv_row(const sl_sink *s, const sl_emission *em, const struct sl_named *nm, sl_tbuf *b)
 {
     const sl_row *r = nm->row;
@@ -224,7 +261,7 @@ static void csv_row(const sl_sink *s, const sl_emission *em, const struct sl_nam
     } else if (s->snapshots) {
         sl_tb_printf(b, "%s,", em->label);
     }
-    tb_csv_field(b, nm->id, nm->len);
+    tb_csv_key(b, nm->id, nm->len);
     if (s->windowed)
         sl_tb_printf(b, ",%" PRId64, r->window_start);
     for (int c = 0; c < s->cols.n; c++) {
@@ -256,8 +293,7 @@ static void json_row(const sl_sink *s, const sl_emission *em, const struct sl_na
         sl_tb_printf(b, "%" PRId64, em->watermark_ms);
     else
         sl_tb_puts(b, "null");
-    sl_tb_printf(b, ",\"%s\":", key_name(s));
-    tb_json_str(b, nm->id, nm->len);
+    tb_json_key(s, b, nm->id, nm->len);
     if (s->windowed)
         sl_tb_printf(b, ",\"window_start\":%" PRId64, r->window_start);
     for (int c = 0; c < s->cols.n; c++) {
@@ -478,6 +514,8 @@ int sl_sink_open(const sl_topology *t, FILE *out, const sl_addict *dict, int kee
         sl_sink_destroy(&s);
         return SL_ENOMEM;
     }
+    if (t->schema.declared)
+        sl_schema_key_names(&t->schema, s->key_name, sizeof s->key_name);
     s->ops = kinds[t->sink.kind].ops;
     msg[0] = '\0';
     if ((rc = s->ops->open(s, t, out, msg, msglen))) {

@@ -2,7 +2,8 @@
  * pipelined: up to sink.batch commands go out before their replies are read and checked.
  *
  * The hash's name is sink.key with {ad_id} (or {campaign_id}: either stands for the key
- * column's id) replaced by the row's id and {window_start} by the row's window start; for a
+ * column's id) replaced by the row's id (a composite key's parts joined with ':') and
+ * {window_start} by the row's window start; for a
  * windowed PE whose key has no {window_start}, ":" and the window start are appended, so that
  * windows never overwrite each other. The fields are the PE's columns as the CSV prints them
  * (a key column: its id, "" for none), window_start for windowed PEs, and, when the sink writes
@@ -180,7 +181,14 @@ static void key_of(const sl_sink *s, struct rsink *rs, const struct sl_named *nm
     int has_ws = 0;
     for (const char *p = rs->cfg.key; *p;) {
         if (strncmp(p, "{ad_id}", 7) == 0 || strncmp(p, "{campaign_id}", 13) == 0) {
-            sl_tb_put(b, nm->id, nm->len);
+            /* a composite key's parts joined with ':' */
+            const char *id = nm->id, *end = nm->id + nm->len, *sep;
+            while ((sep = memchr(id, SL_KEY_SEP, (size_t)(end - id)))) {
+                sl_tb_put(b, id, (size_t)(sep - id));
+                sl_tb_put(b, ":", 1);
+                id = sep + 1;
+            }
+            sl_tb_put(b, id, (size_t)(end - id));
             p = strchr(p, '}') + 1;
         } else if (strncmp(p, "{window_start}", 14) == 0) {
             sl_tb_printf(b, "%" PRId64, nm->row->window_start);

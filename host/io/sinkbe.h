@@ -58,7 +58,8 @@ struct sl_sink {
     FILE *out; /* the file kind's stream */
     sl_columns cols;
     int windowed;
-    char key_name[48]; /* the first column's name; "ad_id" unless re-keyed by a join */
+    char key_name[256]; /* the key's column names, comma-separated (a composite key has several);
+                         * "ad_id" unless the schema or a join names it */
     const sl_addict *dict;
     int snapshots;
     int format; /* enum sl_sink_format */

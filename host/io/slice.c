@@ -106,7 +106,7 @@ static int64_t line_start(int fd, uint64_t b, uint64_t size)
 }
 
 /* The file's first line with its '\n' into p->prefix when it is a CSV header. */
-static int read_header(struct part *p, uint64_t size)
+static int read_header(struct part *p, uint64_t size, const sl_schema *schema)
 {
     size_t cap = size < HEADER_MAX ? (size_t)size : HEADER_MAX;
     char *buf = malloc(cap + 1);
@@ -123,7 +123,10 @@ static int read_header(struct part *p, uint64_t size)
     }
     char *nl = memchr(buf, '\n', got);
     size_t len = nl ? (size_t)(nl - buf) : 0;
+    sl_evplan plan;
+    sl_evplan_init(&plan, schema);
     sl_csv_cols cols;
+    sl_csv_cols_init(&cols, &plan);
     sl_perr perr;
     if (nl && sl_csv_header(buf, len && buf[len - 1] == '\r' ? len - 1 : len, &cols, &perr) == 1) {
         p->prefix = buf;
@@ -157,8 +160,8 @@ int sl_slice_check(const char *path, char *msg, size_t msglen)
     return rc;
 }
 
-int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FILE **out,
-                  sl_slice_info *info, char *msg, size_t msglen)
+int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_schema *csv,
+                  FILE **out, sl_slice_info *info, char *msg, size_t msglen)
 {
     *out = NULL;
     memset(info, 0, sizeof *info);
@@ -203,7 +206,7 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FIL
     p->fd = fd;
     p->lo = p->pos = (uint64_t)lo;
     p->end = (uint64_t)hi;
-    if (csv && lo > 0 && hi > lo && read_header(p, size)) {
+    if (csv && lo > 0 && hi > lo && read_header(p, size, csv)) {
         part_close(p);
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;

@@ -4,7 +4,7 @@
  *
  * Part p holds the lines that start in bytes [size * p / nparts, size * (p + 1) / nparts) of
  * the file, so cutting never splits a line and the parts cover every byte once. A CSV file
- * whose first line is a header (it names ad_id: sl_csv_header) gets that line in front of every
+ * whose first line is a header (by its schema: sl_csv_header) gets that line in front of every
  * later part as well, so that each part's reader knows the columns.
  *
  * One thread per FILE. */
@@ -14,18 +14,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "schema.h"
+
 typedef struct sl_slice_info {
     uint64_t lo, hi; /* the part's bytes in the file: [lo, hi) */
     uint64_t size;   /* the file's size when it was opened */
     size_t prefix;   /* bytes read before lo: the CSV header repeated (0: none) */
 } sl_slice_info;
 
-/* Opens part `part` (< nparts) of the regular file at `path`; csv: the input is CSV (a header
- * line is repeated). Returns 0 with *out (closed with fclose) and *info, or SL_EIO (cannot open
- * or read it, or it is not a regular file), SL_EUNSUPPORTED (it is compressed: sl_slice_check),
- * SL_EINVAL or SL_ENOMEM, with msg. Bytes the file gains after the open are not read. */
-int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, int csv, FILE **out,
-                  sl_slice_info *info, char *msg, size_t msglen);
+/* Opens part `part` (< nparts) of the regular file at `path`; csv: the input's schema when it is
+ * CSV (a header line is repeated), NULL when it is not. Returns 0 with *out (closed with fclose)
+ * and *info, or SL_EIO (cannot open or read it, or it is not a regular file), SL_EUNSUPPORTED
+ * (it is compressed: sl_slice_check), SL_EINVAL or SL_ENOMEM, with msg. Bytes the file gains
+ * after the open are not read. */
+int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_schema *csv,
+                  FILE **out, sl_slice_info *info, char *msg, size_t msglen);
 
 /* Whether the file at path can be cut into parts: SL_EUNSUPPORTED with msg (naming the file and
  * `ingest: client`) when it is gzip or zstd compressed (decomp.h), whose byte ranges are not

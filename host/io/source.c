@@ -22,6 +22,7 @@ static int lines_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    sl_reader_set_schema(rd, &t->schema);
     sl_reader_on_bad(rd, on_bad, bad_ud);
     *be = rd;
     return 0;
@@ -250,8 +251,9 @@ int sl_source_part(sl_topology *t, uint32_t part, uint32_t nparts, FILE **in, sl
     if (rc)
         return rc;
     if (t->source.kind == SL_SRC_FILE)
-        return sl_slice_open(t->source.path, part, nparts, t->source.format == SL_FMT_CSV, in, info,
-                             msg, msglen);
+        return sl_slice_open(t->source.path, part, nparts,
+                             t->source.format == SL_FMT_CSV ? &t->schema : NULL, in, info, msg,
+                             msglen);
     for (uint32_t i = 0; i < t->source.opts.n; i++)
         if (strcmp(t->source.opts.item[i].key, "bind") == 0)
             return shift_port(&t->source.opts.item[i], part, msg, msglen);

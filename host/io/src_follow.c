@@ -97,6 +97,7 @@ static int follow_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_f
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    sl_reader_set_schema(f->rd, &t->schema);
     sl_reader_on_bad(f->rd, sl_src_origin_bad, &f->org);
     open_path(f);
     if (f->fd < 0)

@@ -44,6 +44,7 @@ struct tsrc {
     struct conn **c;
     size_t nc, maxc, next;
     sl_format fmt;
+    sl_schema schema; /* each connection's reader reads by it */
     sl_addict *dict;
     size_t max_line;
     sl_bad_fn fn;
@@ -191,6 +192,7 @@ static int tcp_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
     s->lfd = -1;
     s->maxc = (size_t)max_clients;
     s->fmt = t->source.format;
+    s->schema = t->schema;
     s->dict = dict;
     s->max_line = (size_t)max_line;
     s->fn = on_bad;
@@ -254,6 +256,7 @@ static int accept_all(struct tsrc *s)
             close(fd);
             return SL_ENOMEM;
         }
+        sl_reader_set_schema(c->rd, &s->schema);
         c->fd = fd;
         c->ready = 1;
         c->org.fn = s->fn;

@@ -85,6 +85,7 @@ static int zmq_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    sl_reader_set_schema(z->rd, &t->schema);
     sl_reader_on_bad(z->rd, sl_src_origin_bad, &z->org);
     char err[512];
     z->pull = sl_pull_bind(bind, (size_t)max_message * 2, 0, err, sizeof err);

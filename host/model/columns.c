@@ -123,3 +123,77 @@ void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t l
             return;
     }
 }
+
+int sl_colfmt_parse(const char *s, size_t len, enum sl_colfmt *fmt, int *decimals)
+{
+    if (len == 3 && strncmp(s, "int", 3) == 0) {
+        *fmt = SL_COLFMT_INT;
+        *decimals = 0;
+    } else if (len == 1 && s[0] == 'g') {
+        *fmt = SL_COLFMT_G;
+        *decimals = 0;
+    } else if (len == 2 && s[0] == 'f' && s[1] >= '0' && s[1] <= '9') {
+        *fmt = SL_COLFMT_FIXED;
+        *decimals = s[1] - '0';
+    } else {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+/* Writes c's column names, comma-separated, into buf. */
+static void list_names(const sl_columns *c, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", c->name[i]);
+}
+
+int sl_columns_override(sl_columns *c, const char *spec, char *err, size_t errlen)
+{
+    const char *p = spec;
+    while (*p) {
+        size_t len = strcspn(p, ","), nlen = strcspn(p, ":");
+        if (nlen >= len) {
+            snprintf(err, errlen, "\"%.*s\": expected COLUMN:FORMAT", (int)len, p);
+            return SL_EINVAL;
+        }
+        enum sl_colfmt fmt;
+        int dec;
+        if (sl_colfmt_parse(p + nlen + 1, len - nlen - 1, &fmt, &dec)) {
+            snprintf(err, errlen, "column \"%.*s\": expected int, g or f0..f9, got \"%.*s\"",
+                     (int)nlen, p, (int)(len - nlen - 1), p + nlen + 1);
+            return SL_EINVAL;
+        }
+        if (nlen == 1 && p[0] == '*') {
+            for (int i = 0; i < c->n; i++)
+                if (c->fmt[i] == SL_COLFMT_G || c->fmt[i] == SL_COLFMT_FIXED) {
+                    c->fmt[i] = fmt;
+                    c->decimals[i] = dec;
+                }
+        } else {
+            int i = -1;
+            for (int k = 0; k < c->n && i < 0; k++)
+                if (strlen(c->name[k]) == nlen && strncmp(c->name[k], p, nlen) == 0)
+                    i = k;
+            if (i < 0) {
+                char names[SL_COLUMNS_MAX * 50];
+                list_names(c, names, sizeof names);
+                snprintf(err, errlen, "no column \"%.*s\" (the columns are %s)", (int)nlen, p,
+                         names);
+                return SL_EINVAL;
+            }
+            if (c->fmt[i] == SL_COLFMT_KEY) {
+                snprintf(err, errlen, "column \"%s\" holds keys: its format stays", c->name[i]);
+                return SL_EINVAL;
+            }
+            c->fmt[i] = fmt;
+            c->decimals[i] = dec;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}

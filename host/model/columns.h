@@ -43,6 +43,19 @@ int sl_columns_find(const sl_columns *c, const char *name);
  * thread. */
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len);
 
+/* Parses one column format, the `len` bytes at s: "int", "g" or "f0".."f9" ("key" is not one:
+ * a column's keyness is its PE's to say). Returns 0 with *fmt and *decimals (0 unless
+ * SL_COLFMT_FIXED), or SL_EINVAL. Any thread. */
+int sl_colfmt_parse(const char *s, size_t len, enum sl_colfmt *fmt, int *decimals);
+
+/* Overrides formats of c's columns as `spec` says: "NAME:FMT" entries separated by commas
+ * (a topology's pe.format), FMT as sl_colfmt_parse reads it, applied in order; NAME "*" stands
+ * for every column c declares as g or fN (its float columns: not int, not key). "" changes
+ * nothing. Returns 0, or SL_EINVAL with `err` saying what is wrong (c then partly changed): an
+ * entry without ':', a NAME that is no column of c (err lists c's columns), a key column, an
+ * unknown FMT. Any thread. */
+int sl_columns_override(sl_columns *c, const char *spec, char *err, size_t errlen);
+
 /* Returns the 64-bit key held in a key column's value v (its bits, unchanged). Any thread. */
 uint64_t sl_columns_key(double v);
 

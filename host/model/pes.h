@@ -32,7 +32,7 @@ typedef struct sl_pe_def {
                             NULL for user PEs */
     const char *defines; /* build options the kind always gets, e.g. "-DSL_MAX"; "" or NULL: none */
     unsigned flags;      /* enum sl_pe_flag */
-    const char *columns; /* its SL_COLUMNS text, e.g. "count:int,sum:f6" (the engine checks it
+    const char *columns; /* its SL_COLUMNS text, e.g. "count:int,sum:g" (the engine checks it
                             against what the program declares); NULL for user PEs */
 } sl_pe_def;
 

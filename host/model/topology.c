@@ -2,6 +2,7 @@
 #include "topology.h"
 
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -93,6 +94,70 @@ void sl_topology_defaults(sl_topology *t)
     snprintf(t->sink.path, sizeof t->sink.path, "-");
     t->sink.snapshots = 0;
     t->checkpoint.keep = 3;
+    t->source.max_malformed = SL_MAX_MALFORMED_DEFAULT;
+    sl_schema_defaults(&t->schema);
+}
+
+int sl_pe_param_check(const sl_pe_param *p, char *err, size_t errlen)
+{
+    const char *n = p->name, *v = p->value;
+    if (!memchr(n, '\0', sizeof p->name) || !memchr(v, '\0', sizeof p->value) || !n[0]) {
+        snprintf(err, errlen, "a param name or value is not valid");
+        return SL_EINVAL;
+    }
+    for (const char *q = n; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+              (q > n && ((*q >= '0' && *q <= '9') || *q == '_')))) {
+            snprintf(err, errlen, "param \"%s\": a name is a letter then letters, digits and '_'",
+                     n);
+            return SL_EINVAL;
+        }
+    if (strncasecmp(n, "sl_", 3) == 0) {
+        snprintf(err, errlen, "param \"%s\": names starting with SL_ are sluice's own", n);
+        return SL_EINVAL;
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+        return 0;
+    /* [-]digits[.digits][e[+-]digits]: what C reads as the same number */
+    const char *q = v;
+    q += *q == '-';
+    int digits = 0;
+    while (*q >= '0' && *q <= '9')
+        q++, digits++;
+    if (*q == '.')
+        for (q++; *q >= '0' && *q <= '9'; q++)
+            digits++;
+    if (digits && (*q == 'e' || *q == 'E')) {
+        q++;
+        q += *q == '+' || *q == '-';
+        if (!(*q >= '0' && *q <= '9'))
+            digits = 0;
+        while (*q >= '0' && *q <= '9')
+            q++;
+    }
+    if (!digits || *q) {
+        snprintf(err, errlen, "param \"%s\": expected a number or true/false, got \"%s\"", n, v);
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+void sl_pe_param_define(const sl_pe_param *p, char *out, size_t outsz)
+{
+    char name[SL_SCHEMA_NAME];
+    size_t i = 0;
+    for (; p->name[i] && i + 1 < sizeof name; i++)
+        name[i] = (char)toupper((unsigned char)p->name[i]);
+    name[i] = '\0';
+    const char *v = p->value;
+    if (strcmp(v, "true") == 0)
+        v = "1";
+    else if (strcmp(v, "false") == 0)
+        v = "0";
+    int integral = strpbrk(v, ".eE") == NULL;
+    /* A decimal stays a double literal; a large integer gets L, as int would not hold it. */
+    int wide = integral && (strlen(v) > 9 + (v[0] == '-'));
+    snprintf(out, outsz, "-D%s=%s%s", name, v, wide ? "L" : "");
 }
 
 int sl_topology_rekeyed(const sl_topology *t)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "opts.h"
+#include "schema.h"
 #include "sock.h"
 
 typedef enum sl_format { SL_FMT_NDJSON = 0, SL_FMT_CSV = 1 } sl_format;
@@ -79,6 +80,22 @@ typedef struct sl_trigger_cfg {
     uint64_t every_ms;     /* 0 = off (wall-clock milliseconds) */
 } sl_trigger_cfg;
 
+#define SL_PE_PARAMS 16 /* params of one PE */
+
+/* One of a PE's params: a name ([A-Za-z][A-Za-z0-9_]*, not starting with SL_) and a number as
+ * the topology wrote it (an integer, a decimal, or true/false read as 1/0). */
+typedef struct sl_pe_param {
+    char name[SL_SCHEMA_NAME];
+    char value[SL_SCHEMA_TEXT];
+} sl_pe_param;
+
+/* Checks a param's name and value; writes why not into err. Returns 0 or SL_EINVAL. */
+int sl_pe_param_check(const sl_pe_param *p, char *err, size_t errlen);
+
+/* The build option of a checked param: "-DNAME=VALUE" with NAME upper-cased and an integer
+ * that does not fit 32 bits suffixed L, into out. */
+void sl_pe_param_define(const sl_pe_param *p, char *out, size_t outsz);
+
 typedef struct sl_pe_cfg {
     char name[64];
     enum sl_pe_kind kind;
@@ -91,6 +108,13 @@ typedef struct sl_pe_cfg {
     char binary[4096];       /* user: path of a program binary (sluice kernel build) */
     sl_trigger_cfg trigger;
     uint32_t timeout_ms; /* longest wait for one dispatch (a batch, an emission); 0 = no limit */
+    /* params: compile-time constants of the PE's kernel, -DNAME=VALUE (NAME upper-cased). */
+    uint32_t nparams;
+    sl_pe_param param[SL_PE_PARAMS];
+    char field[SL_SCHEMA_NAME]; /* the first PE: the schema field fed as the value ("" none) */
+    /* pe.format: overrides of its columns' formats, "NAME:FMT,..." as sl_columns_override
+     * (columns.h) reads them; "" = as the PE declares (SL_COLUMNS) */
+    char format[512];
 } sl_pe_cfg;
 
 #define SL_STAGES_MAX 4     /* keyed PEs in one topology: pe and up to three in next */
@@ -116,6 +140,10 @@ typedef struct sl_topology {
         sl_gen_cfg gen;
         sl_opts opts; /* the kind's own keys, read by its backend */
         int ingest;   /* enum sl_ingest_at; one process ignores it */
+        /* source.max_malformed (--max-malformed): the largest share, 0..1, of the input's
+         * lines (those not blank, a CSV header aside) that may be malformed; a run over it
+         * fails (exit status 4), as does one whose every line is (SL_MAX_MALFORMED_DEFAULT) */
+        double max_malformed;
     } source;
     uint32_t filter_types; /* bit (1 << sl_evtype) set = keep; all four bits set = no filter */
     sl_pe_cfg pe;          /* the first keyed PE, fed by the source */
@@ -143,14 +171,19 @@ typedef struct sl_topology {
         uint32_t keep;
         char dir[4096];
     } checkpoint;
+    /* The input's declared shape (schema.h; docs/config.md "Schemas"): the YSB defaults unless
+     * the topology has a schema: section. Read by file, stdin and network sources alike. */
+    sl_schema schema;
 } sl_topology;
 
 /* 1 when some next stage joins, so that the last PE is keyed by campaign, not by ad. */
 int sl_topology_rekeyed(const sl_topology *t);
 
-/* Defaults: device "", source stdin ndjson with sl_gen_defaults, no filter, pe "ctr" kind ctr
- * capacity 1,048,576 no prior window 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS,
- * batch 262,144 waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
+/* Defaults: device "", source stdin ndjson with sl_gen_defaults and max_malformed
+ * SL_MAX_MALFORMED_DEFAULT, no filter, pe "ctr" kind ctr capacity 1,048,576 no prior window
+ * 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS no format overrides, batch 262,144
+ * waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
+#define SL_MAX_MALFORMED_DEFAULT 0.5 /* more than half of the lines malformed fails a run */
 #define SL_BATCH_WAIT_MS 5u
 #define SL_PE_TIMEOUT_MS 10000u
 void sl_topology_defaults(sl_topology *t);

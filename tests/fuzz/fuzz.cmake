@@ -47,6 +47,7 @@ target_compile_definitions(fuzz_reader64 PRIVATE
   sl_reader_end=sl_reader64_end
   sl_reader_pending=sl_reader64_pending
   sl_reader_resume=sl_reader64_resume
+  sl_reader_set_schema=sl_reader64_set_schema
   sl_reader_error=sl_reader64_error)
 
 function(sluice_fuzz_target name)
@@ -59,6 +60,7 @@ endfunction()
 
 sluice_fuzz_target(fuzz_ndjson $<TARGET_OBJECTS:fuzz_reader64>)
 sluice_fuzz_target(fuzz_csv $<TARGET_OBJECTS:fuzz_reader64>)
+sluice_fuzz_target(fuzz_schema $<TARGET_OBJECTS:fuzz_reader64>)
 sluice_fuzz_target(fuzz_topology)
 sluice_fuzz_target(fuzz_cluster)
 sluice_fuzz_target(fuzz_frame)

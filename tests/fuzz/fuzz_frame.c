@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned flags = data[0];
     const int repair = flags & 1;
     const size_t max_payload = max_payloads[(flags >> 1) & 3];
-    sl_frame_recsize_fn recsize = (flags & 8) ? NULL : sl_schema_recsize;
+    sl_frame_recsize_fn recsize = (flags & 8) ? NULL : sl_payload_recsize;
 
     sl_seqtrack *t = NULL;
     char why[128];

@@ -36,6 +36,10 @@ void sl_reader64_on_bad(sl_reader *r, sl_bad_fn fn, void *ud);
 long sl_reader64_read(sl_reader *r, sl_rec *out, size_t max);
 void sl_reader64_stats(const sl_reader *r, struct sl_reader_stats *st);
 void sl_reader64_destroy(sl_reader **rp);
+void sl_reader64_set_schema(sl_reader *r, const sl_schema *s);
+
+/* The schema both readers read by (fuzz_schema.c sets one; NULL: the default). */
+static const sl_schema *fuzz_schema;
 
 #define FUZZ_MAX_LINE 512               /* small enough that the fuzzer makes over-long lines */
 #define FUZZ_BATCH 5                    /* records per sl_reader_read call */
@@ -89,10 +93,18 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
         sl_reader64_on_bad(r, fuzz_on_bad, run);
     else
         sl_reader_on_bad(r, fuzz_on_bad, run);
+    const uint64_t per_line = fuzz_schema ? (uint64_t)sl_schema_max_events(fuzz_schema) : 1;
+    if (fuzz_schema) {
+        if (small)
+            sl_reader64_set_schema(r, fuzz_schema);
+        else
+            sl_reader_set_schema(r, fuzz_schema);
+    }
 
-    /* Every call but the last consumes at least one line, and there are at most tlen + 1. The
-     * text a corrupt input gives before its error may be longer than the one-go decoding's
-     * (which loses what the failing call decoded): no bound then. */
+    /* Every call but the last consumes at least one line, and there are at most tlen + 1, each
+     * giving at most per_line records. The text a corrupt input gives before its error may be
+     * longer than the one-go decoding's (which loses what the failing call decoded): no bound
+     * then. */
     size_t most = corrupt ? SIZE_MAX / 64 : tlen, cap = (most < 4096 ? most : 4096) + 1;
     run->recs = malloc(cap * sizeof *run->recs);
     FUZZ_REQUIRE(run->recs);
@@ -116,8 +128,9 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
                 break; /* sticky: corrupt input, or a CSV header without a required column */
             continue;
         }
-        FUZZ_REQUIRE((size_t)n <= FUZZ_BATCH && run->nrecs + (size_t)n <= most + 1);
-        if (run->nrecs + (size_t)n > cap) {
+        FUZZ_REQUIRE((size_t)n <= FUZZ_BATCH &&
+                     run->nrecs + (size_t)n <= (most + 1) * (size_t)per_line);
+        while (run->nrecs + (size_t)n > cap) {
             cap *= 2;
             run->recs = realloc(run->recs, cap * sizeof *run->recs);
             FUZZ_REQUIRE(run->recs);
@@ -135,12 +148,12 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
     else
         sl_reader_stats(r, &run->st);
 
-    /* Every line is a record, a malformed line, a blank line or the CSV header, or (CSV) a
-     * line inside a record's quoted field. */
+    /* Every line gives records (1 to per_line), or is malformed, blank or the CSV header, or
+     * (CSV) lies inside a record's quoted field. */
     const struct sl_reader_stats *st = &run->st;
-    uint64_t sorted = st->records + st->bad + st->blank;
+    uint64_t sorted = (st->records + per_line - 1) / per_line + st->bad + st->blank;
     FUZZ_REQUIRE(sorted <= st->lines);
-    if (fmt != SL_FMT_CSV)
+    if (per_line == 1 && fmt != SL_FMT_CSV)
         FUZZ_REQUIRE(st->lines == sorted);
     FUZZ_REQUIRE(st->bad == run->nbads && st->records >= run->nrecs);
     FUZZ_REQUIRE(st->bytes <= most && st->lines <= (uint64_t)most + 1);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A bounded libFuzzer run of every harness in tests/fuzz (README "Tests"):
-#   bash tests/fuzz/run.sh [SECONDS_EACH]     (default 8: six targets, about a minute)
+#   bash tests/fuzz/run.sh [SECONDS_EACH]     (default 8: seven targets, about a minute)
 # Configures build-fuzz with clang (ASan + UBSan + libFuzzer), builds the harnesses, and runs
 # each for SECONDS_EACH on a copy of its seed corpus in build-fuzz/corpus/<target> (new inputs
 # go there, never into the repository). Exits non-zero, naming the input that did it, when a
@@ -13,7 +13,7 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: bash tests/fuzz/run.sh [SECONDS_EACH]" >&2
   exit 2
 fi
-targets=(ndjson csv topology cluster frame job)
+targets=(ndjson csv schema topology cluster frame job)
 build=build-fuzz
 jobs=$(nproc)
 

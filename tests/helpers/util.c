@@ -125,3 +125,15 @@ const char tu_spin_cl[] = "#include \"sluice.h\"\n"
                           "{ d->n += s->n; }\n"
                           "void sl_emit(__global const sl_state *s, sl_out *o)\n"
                           "{ o->v[0] = (double)s->n; }\n";
+
+const char *tu_shortest(double v, char *buf, size_t len)
+{
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    snprintf(buf, len, "%.*g", p < 15 ? 15 : p, v);
+    return buf;
+}

@@ -52,6 +52,13 @@ double tu_unit(uint64_t *s);
  * window) as PE `name`, with `capacity` keys and batches of `batch` events. */
 sl_engine_cfg tu_example_pe(const char *file, const char *name, uint64_t capacity, uint32_t batch);
 
+/* Writes into buf the text the sink prints for v in a float column of format g: v with the
+ * fewest significant digits P that strtod reads back as exactly v, in printf's %g notation at
+ * precision P, or 15 when P is smaller (so that 4660 prints as "4660", not "4.66e+03"; %g drops
+ * trailing zeros). Written here on its own, as the tests' reference of host/model/columns.c.
+ * Returns buf. */
+const char *tu_shortest(double v, char *buf, size_t len);
+
 /* A user PE whose sl_add never returns: its loop waits for a state value that nothing stores,
  * read from global memory on every turn, so the compiler can neither drop the loop nor prove
  * it infinite. For the kernel watchdog's tests. */
