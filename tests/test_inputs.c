@@ -25,6 +25,7 @@
 #include "keyhash.h"
 #include "proc.h"
 #include "reader.h"
+#include "schema.h"
 #include "slice.h"
 #include "source.h"
 
@@ -853,6 +854,50 @@ Test(inputs, csv_line_numbers_after_records_over_several_lines)
         cr_assert_eq(c.st.lines, 3, "max_line %zu: %llu lines", max_line,
                      (unsigned long long)c.st.lines);
         got_free(&c);
+    }
+    finish();
+}
+
+/* A schema's delimiter decides where a field, and so a quote, may start. */
+Test(inputs, tsv_quoted_newlines)
+{
+    const char *text = "ad_id\tevent_type\tevent_time\n" /* 1 */
+                       "\"a\nb\"\tview\t1\n"             /* 2-3 */
+                       "\"c,\"\"d\"\"\"\tclick\t2\n"     /* 4 */
+                       "e\t\"v\niew\"\t3\n"              /* 5-6: an "other" type */
+                       "f\tview\tx\n"                    /* 7: malformed */
+                       "g,\"h\ni\",view,4\n";            /* 8, 9: no quote opens here */
+    static sl_schema sc;
+    sl_schema_defaults(&sc);
+    sc.delimiter = '\t';
+    for (size_t chunk = 0; chunk <= 1; chunk++) {
+        struct got g;
+        got_init(&g);
+        sl_reader *r = sl_reader_new_chunked(SL_FMT_CSV, g.dict, 0);
+        sl_reader_set_schema(r, &sc);
+        sl_reader_on_bad(r, on_bad, &g);
+        for (size_t at = 0, len = strlen(text); at < len;) {
+            size_t k = sl_reader_feed(r, text + at, chunk ? 1 : len - at);
+            at += k;
+            sl_rec buf[8];
+            long n = sl_reader_read(r, buf, 8);
+            cr_assert_geq(n, 0);
+            got_push(&g, buf, (size_t)n);
+        }
+        sl_reader_end(r);
+        drain(r, 8, &g);
+        sl_reader_destroy(&r);
+        cr_assert_eq(g.last, 0);
+        cr_assert_eq(g.n, 3u, "chunk %zu: %zu records", chunk, g.n);
+        cr_assert_eq(g.recs[0].key, sl_key_hash("a\nb", 3));
+        cr_assert_eq(g.recs[1].key, sl_key_hash("c,\"d\"", 5));
+        cr_assert_eq(g.recs[2].type, (uint32_t)SL_EV_OTHER);
+        cr_assert_eq(g.nbad, 3u);
+        cr_assert_eq(g.bads[0].line, 7);
+        cr_assert_eq(g.bads[1].line, 8);
+        cr_assert_eq(g.bads[2].line, 9);
+        cr_assert_eq(g.st.lines, 9);
+        got_free(&g);
     }
     finish();
 }
