@@ -29,10 +29,10 @@
  * Throughput (parse, intern, records; 1M YSB lines of 255 bytes through fmemopen, 8192 records
  * per call, gcc -O2, best of 9, dev VM with 2 AMD EPYC cores, 2026-11-21): 5.8-6.3 M lines/s.
  * Compressed input, BOM and quoted newlines (instructions counted by callgrind, 1M lines, against
- * the reader before them): NDJSON +4 per line (+0.2% of the reader and parser), CSV of 53-byte
- * lines without quotes +34 (+1.8%), the same with two quoted fields per line +330 (+19%: seven
- * memchr calls find its quotes and its end). gzip and zstd input cost what zlib and libzstd take
- * to decode (README.md gives rates). */
+ * the reader of main without them, schemas included): NDJSON +2 per line (+0.1% of the reader
+ * and parser), CSV of 53-byte lines without quotes +31 (+1.4%), the same with two quoted fields
+ * per line +346 (+17%: seven memchr calls find its quotes and its end). gzip and zstd input
+ * cost what zlib and libzstd take to decode (README.md gives rates). */
 #include "reader.h"
 
 #include <errno.h>
