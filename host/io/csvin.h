@@ -3,7 +3,8 @@
  * header (schema.header can force it either way): it maps columns to declared fields by name,
  * other columns are skipped. Without one, the columns are the declared fields in order, and
  * trailing optional ones may be left out; with the default schema that is
- * ad_id,event_type,event_time[,value], user_id only through a header. */
+ * ad_id,event_type,event_time[,value], user_id only through a header. A quoted field may hold
+ * newlines: the line reader hands over whole records. */
 #ifndef SL_CSVIN_H
 #define SL_CSVIN_H
 
@@ -35,7 +36,8 @@ void sl_csv_default_cols(sl_csv_cols *cols);
  * placing one past column SL_CSV_COLS. Any thread. */
 int sl_csv_header(const char *line, size_t len, sl_csv_cols *cols, sl_perr *err);
 
-/* Parses one data line (no newline; trailing '\r' allowed) like sl_ndjson_parse. */
+/* Parses one data record (no final newline; trailing '\r' allowed; newlines inside quoted
+ * fields are content) like sl_ndjson_parse. */
 int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *scratch, sl_rawev *ev,
                  sl_perr *err);
 

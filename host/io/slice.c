@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "csvin.h"
+#include "decomp.h"
 #include "err.h"
 
 #define SCAN 65536
@@ -136,6 +137,29 @@ static int read_header(struct part *p, uint64_t size, const sl_schema *schema)
     return 0;
 }
 
+/* SL_EUNSUPPORTED with msg when the file open at fd (path) is compressed, else 0. */
+static int refuse_compressed(int fd, const char *path, char *msg, size_t msglen)
+{
+    int kind = sl_decomp_fd_kind(fd);
+    if (kind == SL_DECOMP_NONE)
+        return 0;
+    snprintf(msg, msglen,
+             "%s is %s-compressed: it cannot be cut into parts for the nodes to read; read it "
+             "on the client (source.ingest: client)",
+             path, sl_decomp_name(kind));
+    return SL_EUNSUPPORTED;
+}
+
+int sl_slice_check(const char *path, char *msg, size_t msglen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int rc = refuse_compressed(fd, path, msg, msglen);
+    close(fd);
+    return rc;
+}
+
 int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_schema *csv,
                   FILE **out, sl_slice_info *info, char *msg, size_t msglen)
 {
@@ -157,6 +181,11 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_sch
         snprintf(msg, msglen, "%s is not a regular file: it cannot be split between nodes", path);
         close(fd);
         return SL_EIO;
+    }
+    int rc = refuse_compressed(fd, path, msg, msglen);
+    if (rc) {
+        close(fd);
+        return rc;
     }
     uint64_t size = (uint64_t)st.st_size;
     /* size * part / nparts without overflow for any size below 2^64 / 2^16 parts */

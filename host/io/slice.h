@@ -24,10 +24,16 @@ typedef struct sl_slice_info {
 
 /* Opens part `part` (< nparts) of the regular file at `path`; csv: the input's schema when it is
  * CSV (a header line is repeated), NULL when it is not. Returns 0 with *out (closed with fclose)
- * and *info, or SL_EIO (cannot open or read it, or it is not a regular file), SL_EINVAL or
- * SL_ENOMEM, with msg. Bytes the file gains after the open are not read. */
+ * and *info, or SL_EIO (cannot open or read it, or it is not a regular file), SL_EUNSUPPORTED
+ * (it is compressed: sl_slice_check), SL_EINVAL or SL_ENOMEM, with msg. Bytes the file gains
+ * after the open are not read. */
 int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_schema *csv,
                   FILE **out, sl_slice_info *info, char *msg, size_t msglen);
+
+/* Whether the file at path can be cut into parts: SL_EUNSUPPORTED with msg (naming the file and
+ * `ingest: client`) when it is gzip or zstd compressed (decomp.h), whose byte ranges are not
+ * text; else 0, also when it cannot be opened (sl_slice_open then says why). */
+int sl_slice_check(const char *path, char *msg, size_t msglen);
 
 /* Counts the lines that end before byte `lo` of the file at path (the '\n' bytes in [0, lo)):
  * the number of the line that starts at lo, less one. Returns 0 with *lines, or SL_EIO. */

@@ -213,7 +213,7 @@ int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen)
 {
     int k = t->source.kind;
     if (sl_source_replayable(t)) /* a file read once: its lines are dealt into parts */
-        return 0;
+        return sl_slice_check(t->source.path, msg, msglen);
     if (k >= 0 && k < NKINDS &&
         (kinds[k].ops == &sl_src_zmq_ops || kinds[k].ops == &sl_src_tcp_ops))
         return 0;

@@ -33,7 +33,8 @@ int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
 /* Whether every node of a cluster can read its own part of t's source (source.ingest: nodes):
  * a file read once (its lines are dealt into parts), or a zmq or tcp source (each node binds its
  * own endpoint). Returns 0, or SL_EUNSUPPORTED with the reason (stdin and a followed file have
- * one reader; the generator would make the same events on every node). */
+ * one reader; the generator would make the same events on every node; a compressed file, looked
+ * at when it can be opened, cannot be cut: sl_slice_check). */
 int sl_source_splittable(const sl_topology *t, char *msg, size_t msglen);
 
 /* Makes t's source part `part` of `nparts` (part = a node's id): a zmq or tcp source binds the

@@ -10,6 +10,7 @@
 
 #include "ckptfile.h"
 #include "ckptwriter.h"
+#include "decomp.h"
 #include "engine.h"
 #include "err.h"
 #include "ingest.h"
@@ -384,7 +385,9 @@ int sl_ckpt_resume(const char *from, const sl_topology *t, sl_chain *ch, sl_addi
         if (live) {
             /* nothing to seek: the ingest log holds what came after the checkpoint */
         } else if (fstat(fileno(in), &is) == 0 && S_ISREG(is.st_mode) &&
-                   (uint64_t)is.st_size < st->input.bytes) {
+                   (uint64_t)is.st_size < st->input.bytes &&
+                   /* a compressed input's offset is one of its decompressed text */
+                   sl_decomp_fd_kind(fileno(in)) == SL_DECOMP_NONE) {
             snprintf(msg, msglen,
                      "%s was taken at byte %" PRIu64 " of %s, which now has %lld bytes: another "
                      "file",

@@ -47,7 +47,8 @@ target_compile_definitions(fuzz_reader64 PRIVATE
   sl_reader_end=sl_reader64_end
   sl_reader_pending=sl_reader64_pending
   sl_reader_resume=sl_reader64_resume
-  sl_reader_set_schema=sl_reader64_set_schema)
+  sl_reader_set_schema=sl_reader64_set_schema
+  sl_reader_error=sl_reader64_error)
 
 function(sluice_fuzz_target name)
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c ${ARGN})
