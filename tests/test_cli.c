@@ -105,7 +105,7 @@ static void write_ndjson(struct gen *g, size_t nads, size_t lines, size_t bad_ev
         "{\"ad_id\": \"ad-1\", \"event_type\": \"view\", \"event_time\": 1.5}", /* fraction */
         "not json at all",
         "{\"ad_id\": \"ad-1\", \"event_type\": \"view\", \"event_time\": \"12\"",
-        "{\"ad_id\": 7, \"event_type\": \"view\", \"event_time\": \"12\"}",
+        "{\"ad_id\": true, \"event_type\": \"view\", \"event_time\": \"12\"}", /* no id */
     };
     size_t used = 0;
     for (size_t i = 0; i < lines; i++) {

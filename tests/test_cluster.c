@@ -247,7 +247,7 @@ static void write_ndjson(const char *name, size_t nads, size_t lines, size_t bad
         "{\"ad_id\": \"ad-1\", \"event_type\": \"view\"}",
         "not json at all",
         "{\"ad_id\": \"ad-1\", \"event_type\": \"view\", \"event_time\": \"12\"",
-        "{\"ad_id\": 7, \"event_type\": \"click\", \"event_time\": \"12\"}",
+        "{\"ad_id\": [7], \"event_type\": \"click\", \"event_time\": \"12\"}", /* no id */
         "[1, 2, 3]",
     };
     static const char *const types[] = {"view", "click", "purchase"};

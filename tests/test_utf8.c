@@ -205,6 +205,7 @@ Test(utf8, csv_ad_id_columns)
 
     /* Another column's bytes are not the id's business. */
     sl_csv_cols hdr;
+    sl_csv_default_cols(&hdr);
     const char *h = "event_type,ad_id,event_time,user_id";
     cr_assert_eq(sl_csv_header(h, strlen(h), &hdr, &pe), 1);
     const char *other = "vi\xffw,ad-1,5,u\xff";

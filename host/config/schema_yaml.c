@@ -103,7 +103,7 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
                    &count) < 0)
         return SL_ECONFIG;
     for (size_t i = 0; i < count; i++) {
-        char path[32];
+        char path[48];
         snprintf(path, sizeof path, "schema.key[%zu]", i);
         int f = sl_schema_yaml_field(c, sl_ym_item(c, n, i), path, s);
         if (f < 0)
