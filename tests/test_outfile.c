@@ -48,19 +48,6 @@ static void assert_dir_holds(const char *const *names)
     cr_assert_eq(seen, want, "%zu files in %s, expected %zu", seen, tmpdir, want);
 }
 
-/* Names in the folder that start with '.' (temporary files), besides . and .. */
-static int hidden_files(void)
-{
-    DIR *d = opendir(tmpdir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 /* ---- the module ---- */
 
 Test(outfile, new_file_appears_on_commit_with_the_umask, .init = setup)

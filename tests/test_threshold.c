@@ -66,19 +66,6 @@ static void assert_bytes(const char *name, const char *want, size_t len)
     free(got);
 }
 
-/* The number of names in the test directory that start with '.' (temporary files of outputs). */
-static int hidden_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
-
 /* An earlier output, with bytes a text editor would not write, that a failed run must keep. */
 static const char old_output[] = "an earlier result\r\n\0with a NUL,\xff\xfe and no newline";
 #define OLD_LEN (sizeof old_output - 1)
@@ -114,7 +101,7 @@ Test(threshold, all_malformed_exits_4_and_keeps_the_output, .init = setup, .time
                        "%s", err);
     cr_assert_not_null(strstr(err, "the run failed (exit status 4)"), "%s", err);
     assert_bytes("out.csv", old_output, OLD_LEN);
-    cr_assert_eq(hidden_files(tmpdir), 0, "a temporary output was left behind");
+    cr_assert_eq(hidden_files(), 0, "a temporary output was left behind");
     free(err);
 
     /* --max-malformed 1 allows any share, but not an input of which nothing could be read */
@@ -126,7 +113,7 @@ Test(threshold, all_malformed_exits_4_and_keeps_the_output, .init = setup, .time
                                    "pe: {kind: ctr}\nsink: {path: fresh.csv}\n");
     free(run_err("run t.yaml -q", 4));
     cr_assert_not(exists("fresh.csv"));
-    cr_assert_eq(hidden_files(tmpdir), 0);
+    cr_assert_eq(hidden_files(), 0);
     free(want);
 }
 
@@ -299,7 +286,7 @@ Test(threshold, nodes_sum_what_they_read, .init = setup, .fini = teardown, .time
         cr_assert_str_eq(got, w40, "%s", how[i]);
         free(got);
     }
-    cr_assert_eq(hidden_files(tmpdir), 0);
+    cr_assert_eq(hidden_files(), 0);
     free(w40);
     finish();
 }

@@ -80,6 +80,18 @@ int exists(const char *name)
     return access(tpath(name), F_OK) == 0;
 }
 
+int hidden_files(void)
+{
+    DIR *d = opendir(tmpdir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
 size_t count_lines(const char *s)
 {
     size_t n = 0;

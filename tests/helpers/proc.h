@@ -50,6 +50,9 @@ const char *tpath(const char *name);
 char *slurp(const char *name, size_t *len);
 FILE *create(const char *name);
 int exists(const char *name);
+/* Files of the test directory whose names start with '.' (temporary outputs), "." and ".."
+ * aside. */
+int hidden_files(void);
 
 size_t count_lines(const char *s);
 size_t count_str(const char *s, const char *needle);
