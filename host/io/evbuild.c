@@ -24,11 +24,24 @@ void sl_evplan_init(sl_evplan *p, const sl_schema *s)
 {
     memset(p, 0, sizeof *p);
     p->s = *s;
+    memset(p->by_len, -1, sizeof p->by_len);
+    int8_t *last[SL_SCHEMA_NAME];
+    for (int n = 0; n < SL_SCHEMA_NAME; n++)
+        last[n] = &p->by_len[n];
     for (uint32_t i = 0; i < s->nfields && i < SL_SCHEMA_FIELDS; i++) {
-        size_t n = strlen(s->field[i].name);
-        p->namelen[i] = (uint8_t)(n < SL_SCHEMA_NAME ? n : SL_SCHEMA_NAME - 1);
+        const char *name = s->field[i].name;
+        size_t n = strnlen(name, SL_SCHEMA_NAME - 1);
         if (!s->field[i].optional)
             p->required |= 1u << i;
+        p->next_len[i] = -1;
+        if (n == 0)
+            continue;
+        *last[n] = (int8_t)i;
+        last[n] = &p->next_len[i];
+        if (n >= 8) {
+            memcpy(&p->head[i], name, 8);
+            memcpy(&p->tail[i], name + n - 8, 8);
+        }
     }
     p->max_events = sl_schema_max_events(s);
 }
