@@ -550,3 +550,79 @@ Test(schema, seconds_in_a_millisecond_field_are_pointed_out, .init = setup, .tim
     run_free(&r);
     finish();
 }
+
+/* The issue's syntax: no fields: list (each field declared by the key that names it), the CTR
+ * predicates at the top of schema:, time with unit:, type with ignore_case. The same input
+ * through a schema that declares everything gives the same CSV. */
+Test(schema, fields_implied_by_their_use, .init = setup, .timeout = 120)
+{
+    static uint64_t imp[SITES][APPS], clk[SITES][APPS];
+    write_avazu("train.csv", 1234, 5000, imp, clk);
+    FILE *y = create("short.yaml");
+    fputs("source: {path: train.csv, format: csv}\n"
+          "schema:\n"
+          "  key: site_id\n"
+          "  time: {field: hour, format: \"%y%m%d%H\"}\n"
+          "  impression: all\n"
+          "  click: {field: click, equals: 1}\n"
+          "pe: {kind: ctr}\n"
+          "sink: {path: short.csv}\n",
+          y);
+    fclose(y);
+    y = create("long.yaml");
+    fputs("source: {path: train.csv, format: csv}\n"
+          "schema:\n"
+          "  fields: {site_id: string, hour: time, click: int64}\n"
+          "  key: site_id\n"
+          "  time: {field: hour, format: \"%y%m%d%H\"}\n"
+          "  type: {impression: all, click: {field: click, equals: 1}}\n"
+          "pe: {kind: ctr}\n"
+          "sink: {path: long.csv}\n",
+          y);
+    fclose(y);
+    struct run r = run_sh_status("run short.yaml", 0);
+    run_free(&r);
+    r = run_sh_status("run long.yaml", 0);
+    run_free(&r);
+    size_t len;
+    char *a = slurp("short.csv", &len), *b = slurp("long.csv", &len);
+    assert_same_text(a, b, "implied fields against declared ones");
+    cr_assert(!strncmp(a, "site_id,impressions,clicks,ctr\n", 31), "%.40s", a);
+    uint64_t total_i = 0, want_i = 0;
+    for (char *line = strchr(a, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        unsigned long long i, c;
+        cr_assert_eq(sscanf(strchr(line, ',') + 1, "%llu,%llu", &i, &c), 2, "%.40s", line);
+        total_i += i;
+    }
+    for (unsigned s = 0; s < SITES; s++)
+        for (unsigned p = 0; p < APPS; p++)
+            want_i += imp[s][p];
+    cr_assert_eq(total_i, want_i);
+    free(a);
+    free(b);
+
+    /* time {field, unit}, type {field, ignore_case, map} */
+    FILE *f = create("typed.csv");
+    fputs("ev,t,ad\nVIEW,2026-01-01T00:00:00Z,7\nclick,2026-01-01T00:00:01Z,7\n"
+          "Impression,2026-01-01T00:00:02Z,8\nPurchase,2026-01-01T00:00:03Z,8\n",
+          f);
+    fclose(f);
+    y = create("typed.yaml");
+    fputs("source: {path: typed.csv, format: csv}\n"
+          "schema:\n"
+          "  key: ad\n"
+          "  time: {field: t, unit: iso8601}\n"
+          "  type: {field: ev, ignore_case: true, map: {view: view, impression: view, click: "
+          "click, purchase: purchase}}\n"
+          "pe: {kind: ctr}\n"
+          "sink: {path: typed.out}\n",
+          y);
+    fclose(y);
+    r = run_sh_status("run typed.yaml", 0);
+    cr_assert(strstr(r.err, "view 2, click 1, purchase 1, other 0"), "%s", r.err);
+    run_free(&r);
+    a = slurp("typed.out", &len);
+    assert_same_text(a, "ad,impressions,clicks,ctr\n7,1,1,1\n8,1,0,0\n", "typed");
+    free(a);
+    finish();
+}

@@ -499,6 +499,7 @@ static void schema_fields(struct codec *c, sl_schema *s)
     }
     I32(c, s->delimiter);
     I32(c, s->header);
+    I32(c, s->implied);
 }
 
 static void topology_fields(struct codec *c, sl_topology *t)

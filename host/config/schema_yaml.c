@@ -23,8 +23,18 @@ static const char *text(const yaml_node_t *n)
     return (const char *)n->data.scalar.value;
 }
 
-int sl_schema_yaml_field(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
-                         const sl_schema *s)
+/* 1 when name is [A-Za-z_][A-Za-z0-9_]*. */
+static int name_ok(const char *name)
+{
+    for (const char *q = name; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
+              (q > name && *q >= '0' && *q <= '9')))
+            return 0;
+    return *name != '\0';
+}
+
+int sl_schema_yaml_field(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, sl_schema *s,
+                         int type)
 {
     char name[SL_SCHEMA_NAME];
     if (sl_ym_str(c, n, path, 0, name, sizeof name) < 0)
@@ -32,6 +42,22 @@ int sl_schema_yaml_field(const sl_ym_ctx *c, const yaml_node_t *n, const char *p
     int i = sl_schema_find(s, name, strlen(name));
     if (i >= 0)
         return i;
+    if (s->implied && type >= 0) { /* no fields: list: the field is declared by its use */
+        if (!name_ok(name)) {
+            sl_ym_fail(c, n->start_mark, "%s: \"%s\" is not a field name ([A-Za-z_][A-Za-z0-9_]*)",
+                       path, name);
+            return -1;
+        }
+        if (s->nfields == SL_SCHEMA_FIELDS) {
+            sl_ym_fail(c, n->start_mark, "%s: at most %d fields", path, SL_SCHEMA_FIELDS);
+            return -1;
+        }
+        sl_schema_field *f = &s->field[s->nfields];
+        snprintf(f->name, sizeof f->name, "%s", name);
+        f->type = type;
+        f->optional = 0;
+        return (int)s->nfields++;
+    }
     char list[512] = "";
     size_t at = 0;
     for (uint32_t k = 0; k < s->nfields && at < sizeof list; k++) {
@@ -59,12 +85,10 @@ static int read_fields(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
         sl_schema_field *f = &s->field[s->nfields];
         if (sl_ym_str(c, k, "schema.fields", 0, f->name, sizeof f->name) < 0)
             return SL_ECONFIG;
-        for (const char *q = f->name; *q; q++)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
-                  (q > f->name && *q >= '0' && *q <= '9')))
-                return sl_ym_fail(c, k->start_mark,
-                                  "schema.fields: \"%s\" is not a name ([A-Za-z_][A-Za-z0-9_]*)",
-                                  f->name);
+        if (!name_ok(f->name))
+            return sl_ym_fail(c, k->start_mark,
+                              "schema.fields: \"%s\" is not a name ([A-Za-z_][A-Za-z0-9_]*)",
+                              f->name);
         if (sl_schema_find(s, f->name, strlen(f->name)) >= 0)
             return sl_ym_fail(c, k->start_mark, "schema.fields: \"%s\" declared twice", f->name);
         char path[96];
@@ -96,7 +120,9 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
     if (n->type == YAML_SCALAR_NODE) {
         s->nkey = 1;
-        return (s->key[0] = sl_schema_yaml_field(c, n, "schema.key", s)) < 0 ? SL_ECONFIG : 0;
+        return (s->key[0] = sl_schema_yaml_field(c, n, "schema.key", s, SL_FT_STRING)) < 0
+                   ? SL_ECONFIG
+                   : 0;
     }
     size_t count;
     if (sl_ym_list(c, n, "schema.key", "a field name or a list of them", SL_SCHEMA_KEYS, "fields",
@@ -105,7 +131,7 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
     for (size_t i = 0; i < count; i++) {
         char path[48];
         snprintf(path, sizeof path, "schema.key[%zu]", i);
-        int f = sl_schema_yaml_field(c, sl_ym_item(c, n, i), path, s);
+        int f = sl_schema_yaml_field(c, sl_ym_item(c, n, i), path, s, SL_FT_STRING);
         if (f < 0)
             return SL_ECONFIG;
         for (size_t j = 0; j < i; j++)
@@ -122,16 +148,19 @@ static int read_time(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
     const yaml_node_t *fn = n, *fmt = NULL;
     if (n->type == YAML_MAPPING_NODE) {
-        static const char *const keys[] = {"field", "format"};
-        sl_ym_field g[2];
-        if (sl_ym_scan(c, n, "schema.time", keys, 2, g) < 0)
+        static const char *const keys[] = {"field", "format", "unit"};
+        sl_ym_field g[3];
+        if (sl_ym_scan(c, n, "schema.time", keys, 3, g) < 0)
             return SL_ECONFIG;
         if (!g[0].v)
             return sl_ym_missing(c, n, "schema.time", "field", "");
+        if (g[1].v && g[2].v)
+            return sl_ym_fail(c, g[2].k->start_mark,
+                              "schema.time: format and unit say the same; give one");
         fn = g[0].v;
-        fmt = g[1].v;
+        fmt = g[1].v ? g[1].v : g[2].v;
     }
-    if ((s->time_field = sl_schema_yaml_field(c, fn, "schema.time.field", s)) < 0)
+    if ((s->time_field = sl_schema_yaml_field(c, fn, "schema.time.field", s, SL_FT_TIME)) < 0)
         return SL_ECONFIG;
     if (s->field[s->time_field].type != SL_FT_TIME)
         return sl_ym_fail(
@@ -163,7 +192,7 @@ static const int type_of[] = {SL_EV_VIEW, SL_EV_VIEW, SL_EV_CLICK, SL_EV_PURCHAS
 static int read_type_field(const sl_ym_ctx *c, const sl_ym_field *g, sl_schema *s)
 {
     s->type_mode = SL_TYPE_FIELD;
-    if ((s->type_field = sl_schema_yaml_field(c, g[0].v, "schema.type.field", s)) < 0)
+    if ((s->type_field = sl_schema_yaml_field(c, g[0].v, "schema.type.field", s, SL_FT_STRING)) < 0)
         return SL_ECONFIG;
     const yaml_node_t *m = g[1].v;
     if (!m)
@@ -190,16 +219,17 @@ static int read_type_field(const sl_ym_ctx *c, const sl_ym_field *g, sl_schema *
     return 0;
 }
 
-/* type: {impression: all, click: {field: click, equals: 1}, ...}: predicates. */
-static int read_type_preds(const sl_ym_ctx *c, const sl_ym_field *g, sl_schema *s)
+/* Predicates, {impression: all, click: {field: click, equals: 1}, ...}: g[i] is the node of
+ * type_names[i] (NULL when absent), under pfx ("schema" or "schema.type"). */
+static int read_type_preds(const sl_ym_ctx *c, const sl_ym_field *g, const char *pfx, sl_schema *s)
 {
     s->type_mode = SL_TYPE_PREDICATES;
     for (size_t i = 0; i < SL_YM_COUNT(type_names); i++) {
-        const yaml_node_t *v = g[3 + i].v;
+        const yaml_node_t *v = g[i].v;
         if (!v)
             continue;
         char path[48];
-        snprintf(path, sizeof path, "schema.type.%s", type_names[i]);
+        snprintf(path, sizeof path, "%s.%s", pfx, type_names[i]);
         sl_type_pred *pr = &s->pred[type_of[i]];
         if (pr->on)
             return sl_ym_fail(c, v->start_mark, "%s: that type has a predicate already", path);
@@ -221,7 +251,7 @@ static int read_type_preds(const sl_ym_ctx *c, const sl_ym_field *g, sl_schema *
         char fp[64], ep[64];
         snprintf(fp, sizeof fp, "%s.field", path);
         snprintf(ep, sizeof ep, "%s.equals", path);
-        if ((pr->field = sl_schema_yaml_field(c, h[0].v, fp, s)) < 0)
+        if ((pr->field = sl_schema_yaml_field(c, h[0].v, fp, s, SL_FT_STRING)) < 0)
             return SL_ECONFIG;
         if (sl_ym_str(c, h[1].v, ep, 1, pr->equals, sizeof pr->equals) < 0)
             return SL_ECONFIG;
@@ -231,15 +261,23 @@ static int read_type_preds(const sl_ym_ctx *c, const sl_ym_field *g, sl_schema *
 
 static int read_type(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
-    static const char *const keys[] = {"field",      "map",   "case_insensitive", "view",
-                                       "impression", "click", "purchase",         "other"};
+    static const char *const keys[] = {"field",       "map",      "case_insensitive",
+                                       "ignore_case", "view",     "impression",
+                                       "click",       "purchase", "other"};
     sl_ym_field g[SL_YM_COUNT(keys)];
     if (sl_ym_scan(c, n, "schema.type", keys, SL_YM_COUNT(keys), g) < 0)
         return SL_ECONFIG;
-    if (g[2].v && sl_ym_bool(c, g[2].v, "schema.type.case_insensitive", &s->type_nocase) < 0)
-        return SL_ECONFIG;
+    if (g[2].v && g[3].v)
+        return sl_ym_fail(c, g[3].k->start_mark,
+                          "schema.type: ignore_case and case_insensitive say the same; give one");
+    for (int k = 2; k <= 3; k++)
+        if (g[k].v &&
+            sl_ym_bool(c, g[k].v,
+                       k == 2 ? "schema.type.case_insensitive" : "schema.type.ignore_case",
+                       &s->type_nocase) < 0)
+            return SL_ECONFIG;
     int preds = 0;
-    for (size_t i = 3; i < SL_YM_COUNT(keys); i++)
+    for (size_t i = 4; i < SL_YM_COUNT(keys); i++)
         preds |= g[i].v != NULL;
     if (g[0].v && preds)
         return sl_ym_fail(c, n->start_mark,
@@ -253,20 +291,42 @@ static int read_type(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
         return sl_ym_fail(c, n->start_mark,
                           "schema.type: expected field: NAME (and map:) or predicates such as "
                           "{impression: all, click: {field: click, equals: 1}}");
-    return read_type_preds(c, g, s);
+    return read_type_preds(c, g + 4, "schema.type", s);
 }
 
-enum { K_FIELDS, K_KEY, K_TIME, K_TYPE, K_VALUE, K_USER, K_N };
+enum {
+    K_FIELDS,
+    K_KEY,
+    K_TIME,
+    K_TYPE,
+    K_VALUE,
+    K_USER,
+    K_VIEW, /* predicates at the top level, in type_names' order */
+    K_IMPRESSION,
+    K_CLICK,
+    K_PURCHASE,
+    K_OTHER,
+    K_N
+};
 
 int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
-    static const char *const keys[K_N] = {"fields", "key", "time", "type", "value", "user"};
+    static const char *const keys[K_N] = {"fields", "key",      "time", "type",
+                                          "value",  "user",     "view", "impression",
+                                          "click",  "purchase", "other"};
     sl_ym_field f[K_N];
     if (sl_ym_scan(c, n, "schema", keys, K_N, f) < 0)
         return SL_ECONFIG;
-    for (int k = K_FIELDS; k <= K_TIME; k++)
+    for (int k = K_KEY; k <= K_TIME; k++)
         if (!f[k].v)
             return sl_ym_missing(c, n, "schema", keys[k], "");
+    int preds = 0;
+    for (int k = K_VIEW; k < K_N; k++)
+        preds |= f[k].v != NULL;
+    if (preds && f[K_TYPE].v)
+        return sl_ym_fail(c, f[K_TYPE].k->start_mark,
+                          "schema: type and predicates (impression:, click:, ...) both say how "
+                          "an event's type is found; give one");
     const int32_t delim = s->delimiter;
     const int header = s->header;
     memset(s, 0, sizeof *s);
@@ -274,11 +334,15 @@ int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
     s->delimiter = delim;
     s->header = header;
     s->value_field = s->user_field = -1;
-    if (read_fields(c, f[K_FIELDS].v, s) < 0 || read_key(c, f[K_KEY].v, s) < 0 ||
+    s->implied = f[K_FIELDS].v == NULL;
+    if ((f[K_FIELDS].v && read_fields(c, f[K_FIELDS].v, s) < 0) || read_key(c, f[K_KEY].v, s) < 0 ||
         read_time(c, f[K_TIME].v, s) < 0)
         return SL_ECONFIG;
     if (f[K_TYPE].v) {
         if (read_type(c, f[K_TYPE].v, s) < 0)
+            return SL_ECONFIG;
+    } else if (preds) {
+        if (read_type_preds(c, f + K_VIEW, "schema", s) < 0)
             return SL_ECONFIG;
     } else { /* every row is an impression */
         s->type_mode = SL_TYPE_PREDICATES;
@@ -286,7 +350,8 @@ int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
         s->pred[SL_EV_VIEW].all = 1;
     }
     if (f[K_VALUE].v) {
-        if ((s->value_field = sl_schema_yaml_field(c, f[K_VALUE].v, "schema.value", s)) < 0)
+        if ((s->value_field =
+                 sl_schema_yaml_field(c, f[K_VALUE].v, "schema.value", s, SL_FT_DOUBLE)) < 0)
             return SL_ECONFIG;
         int t = s->field[s->value_field].type;
         if (t != SL_FT_INT64 && t != SL_FT_DOUBLE && t != SL_FT_BOOL)
@@ -295,7 +360,8 @@ int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
                               "bool",
                               s->field[s->value_field].name, sl_ftype_name(t));
     }
-    if (f[K_USER].v && (s->user_field = sl_schema_yaml_field(c, f[K_USER].v, "schema.user", s)) < 0)
+    if (f[K_USER].v &&
+        (s->user_field = sl_schema_yaml_field(c, f[K_USER].v, "schema.user", s, SL_FT_STRING)) < 0)
         return SL_ECONFIG;
     char err[256];
     if (sl_schema_check(s, err, sizeof err) < 0)

@@ -679,7 +679,7 @@ static int resolve_field(const sl_ym_ctx *c, const yaml_node_t *pe, sl_topology 
     if (sl_ym_scan(c, pe, "pe", pe_keys, PE_NKEYS - 2, f) < 0)
         return SL_ECONFIG;
     sl_schema *s = &t->schema;
-    int i = sl_schema_yaml_field(c, f[PE_FIELD].v, "pe.field", s);
+    int i = sl_schema_yaml_field(c, f[PE_FIELD].v, "pe.field", s, SL_FT_DOUBLE);
     if (i < 0)
         return SL_ECONFIG;
     int type = s->field[i].type;

@@ -85,6 +85,7 @@ typedef struct sl_schema {
     sl_type_pred pred[4]; /* SL_TYPE_PREDICATES: by enum sl_evtype */
     int32_t delimiter;    /* CSV field separator, a byte 1..255 (',' by default, '\t' for TSV) */
     int32_t header;       /* enum sl_header: whether a CSV's first line names the columns */
+    int32_t implied;      /* 1: no fields: list; each field is declared where a key names it */
 } sl_schema;
 
 /* The YSB defaults described above: fields ad_id (string), event_type (string), event_time
