@@ -626,3 +626,97 @@ Test(schema, fields_implied_by_their_use, .init = setup, .timeout = 120)
     free(a);
     finish();
 }
+
+/* The schema examples in examples/topologies run as written, each against a count made here
+ * from its data file. */
+Test(schema, example_topologies_run_as_written, .init = setup, .timeout = 120)
+{
+    /* avazu_ctr.yaml: impressions and clicks per site_id (column 6), label in column 2 */
+    struct run r =
+        run_sh_status("run " SLUICE_SOURCE_DIR "/examples/topologies/avazu_ctr.yaml -q", 0);
+    FILE *f = fopen(SLUICE_SOURCE_DIR "/examples/data/avazu_sample.csv", "r");
+    cr_assert_not_null(f);
+    char line[512], want[4096] = "site_id,impressions,clicks,ctr\n";
+    char site[8][16] = {{0}};
+    unsigned long long imp[8] = {0}, clk[8] = {0};
+    int nsites = 0;
+    cr_assert_not_null(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f)) {
+        char *col[12];
+        int n = 0;
+        for (char *p = strtok(line, ",\n"); p && n < 12; p = strtok(NULL, ",\n"))
+            col[n++] = p;
+        cr_assert_eq(n, 12);
+        int k = 0;
+        while (k < nsites && strcmp(site[k], col[5]))
+            k++;
+        if (k == nsites)
+            snprintf(site[nsites++], sizeof site[0], "%s", col[5]);
+        imp[k]++;
+        clk[k] += strcmp(col[1], "1") == 0;
+    }
+    fclose(f);
+    for (int done = 0; done < nsites; done++) { /* rows sorted by id */
+        int k = -1;
+        for (int j = 0; j < nsites; j++)
+            if (imp[j] && (k < 0 || strcmp(site[j], site[k]) < 0))
+                k = j;
+        char row[128], num[64];
+        snprintf(row, sizeof row, "%s,%llu,%llu,%s\n", site[k], imp[k], clk[k],
+                 tu_shortest((double)clk[k] / (double)imp[k], num, sizeof num));
+        strcat(want, row);
+        imp[k] = 0;
+    }
+    assert_same_text(r.out, want, "avazu_ctr.yaml");
+    run_free(&r);
+
+    /* query_ad_ctr.yaml: per (query, ad_id), event names in any case */
+    r = run_sh_status("run " SLUICE_SOURCE_DIR "/examples/topologies/query_ad_ctr.yaml -q", 0);
+    f = fopen(SLUICE_SOURCE_DIR "/examples/data/query_ad.ndjson", "r");
+    cr_assert_not_null(f);
+    unsigned long long qi[3][4] = {{0}}, qc[3][4] = {{0}};
+    static const char *const queries[3] = {"rain jacket", "running shoes", "trail map"};
+    static const char *const ads[4] = {"1001", "1002", "1003", "2001"};
+    while (fgets(line, sizeof line, f)) {
+        int q = -1, a = -1;
+        for (int k = 0; k < 3; k++)
+            if (strstr(line, queries[k]))
+                q = k;
+        for (int k = 0; k < 4; k++) {
+            char needle[32];
+            snprintf(needle, sizeof needle, "\"ad_id\": %s,", ads[k]);
+            if (strstr(line, needle))
+                a = k;
+        }
+        cr_assert(q >= 0 && a >= 0, "%s", line);
+        if (strstr(line, "\"CLICK\""))
+            qc[q][a]++;
+        else
+            qi[q][a]++;
+    }
+    fclose(f);
+    strcpy(want, "query,ad_id,impressions,clicks,ctr\n");
+    for (int q = 0; q < 3; q++)
+        for (int a = 0; a < 4; a++) {
+            if (!qi[q][a] && !qc[q][a])
+                continue;
+            char row[128], num[64];
+            snprintf(
+                row, sizeof row, "%s,%s,%llu,%llu,%s\n", queries[q], ads[a], qi[q][a], qc[q][a],
+                tu_shortest(qi[q][a] ? (double)qc[q][a] / (double)qi[q][a] : 0, num, sizeof num));
+            strcat(want, row);
+        }
+    assert_same_text(r.out, want, "query_ad_ctr.yaml");
+    run_free(&r);
+
+    /* ysb_gzip.yaml: the same CSV as the uncompressed file through sluice ctr */
+    r = run_sh_status("run " SLUICE_SOURCE_DIR "/examples/topologies/ysb_gzip.yaml -q", 0);
+    struct run plain =
+        run_sh_status("ctr --input " SLUICE_SOURCE_DIR "/examples/data/ysb_sample.ndjson "
+                      "--output - -q",
+                      0);
+    assert_same_text(r.out, plain.out, "ysb_gzip.yaml against the plain file");
+    run_free(&r);
+    run_free(&plain);
+    finish();
+}
