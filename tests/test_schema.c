@@ -624,6 +624,26 @@ Test(schema, fields_implied_by_their_use, .init = setup, .timeout = 120)
     a = slurp("typed.out", &len);
     assert_same_text(a, "ad,impressions,clicks,ctr\n7,1,1,1\n8,1,0,0\n", "typed");
     free(a);
+
+    /* an implied field is a string, yet "1.0" compares with equals: 1 as the number it is */
+    f = create("labels.csv");
+    fputs("site_id,hour,click\na,14102100,1.0\na,14102100,0\na,14102100,1\nb,14102100,2\n", f);
+    fclose(f);
+    y = create("labels.yaml");
+    fputs("source: {path: labels.csv, format: csv}\n"
+          "schema: {key: site_id, time: {field: hour, format: \"%y%m%d%H\"}, impression: all,\n"
+          "         click: {field: click, equals: 1}}\n"
+          "pe: {kind: ctr}\nsink: {path: labels.out}\n",
+          y);
+    fclose(y);
+    r = run_sh_status("run labels.yaml", 0);
+    run_free(&r);
+    a = slurp("labels.out", &len);
+    char want[128], num[64];
+    snprintf(want, sizeof want, "site_id,impressions,clicks,ctr\na,3,2,%s\nb,1,0,0\n",
+             tu_shortest(2.0 / 3.0, num, sizeof num));
+    assert_same_text(a, want, "labels");
+    free(a);
     finish();
 }
 

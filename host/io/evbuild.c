@@ -238,15 +238,23 @@ static int same_text(const char *a, size_t n, const char *b, int nocase)
     return nocase ? strncasecmp(a, b, n) == 0 : memcmp(a, b, n) == 0;
 }
 
-/* Whether field value v satisfies "equals": the same text, or the same number. */
+/* Whether field value v satisfies "equals": the same text, or the same number (a field
+ * declared string whose text is a decimal number counts as that number: "1.0" equals 1). */
 static int pred_match(const sl_type_pred *pr, const sl_fval *v, double num, int has_num, int nocase)
 {
     if (v->kind == SL_FV_ABSENT || v->kind == SL_FV_NULL)
         return 0;
     if (same_text(v->s, v->n, pr->equals, nocase))
         return 1;
-    if (!has_num)
-        return 0;
+    if (!has_num) {
+        char buf[MAX_NUMBER + 1];
+        size_t bad;
+        if (!is_text(v) || v->n > MAX_NUMBER || !sl_check_decimal(v->s, v->n, &bad))
+            return 0;
+        memcpy(buf, v->s, v->n);
+        buf[v->n] = '\0';
+        num = strtod(buf, NULL);
+    }
     char *end;
     double e = strtod(pr->equals, &end);
     if (end == pr->equals || *end)
