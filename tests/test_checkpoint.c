@@ -46,18 +46,6 @@ static unsigned write_events(const char *name, unsigned lines, uint64_t seed)
     return bad;
 }
 
-/* 1 when directory `dir` of the test directory holds a checkpoint. */
-static int has_checkpoint(const char *dir)
-{
-    DIR *d = opendir(tpath(dir));
-    int found = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        found |= strncmp(e->d_name, "ckpt-", 5) == 0;
-    if (d)
-        closedir(d);
-    return found;
-}
-
 Test(checkpoint, sigkill_then_resume_equals_uninterrupted)
 {
     unsigned bad = write_events("events.ndjson", 400000, 42);

@@ -54,13 +54,7 @@ static int has_ckpt(const char *dir, const char *sub)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, sub);
-    DIR *d = opendir(tpath(path));
-    int found = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        found |= strncmp(e->d_name, "ckpt-", 5) == 0;
-    if (d)
-        closedir(d);
-    return found;
+    return has_checkpoint(path);
 }
 
 /* 1 when every node of a 3-node run wrote a checkpoint into dir/node-*. */

@@ -9,21 +9,13 @@
  * Data fields are taken exactly as written: " 123" is not an integer. */
 #include "csvin.h"
 
-#include <float.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "addict.h"
 #include "evbuild.h"
 #include "err.h"
-#include "numtext.h"
-#include "utf8.h"
-
-#define MAX_NUMBER 63 /* longest numeric text converted for `value` */
 
 /* One field of a line: content, and where its raw text starts in the line. */
 struct field {

@@ -15,21 +15,15 @@
  * SWAR only 6.7-6.9 M lines/s. */
 #include "ndjson.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
-#include "addict.h"
 #include "evbuild.h"
 #include "err.h"
-#include "numtext.h"
-#include "utf8.h"
 
 #define MAX_DEPTH 512 /* nesting limit of skipped values */
 

@@ -92,6 +92,17 @@ int hidden_files(void)
     return n;
 }
 
+int has_checkpoint(const char *dir)
+{
+    DIR *d = opendir(tpath(dir));
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        found |= strncmp(e->d_name, "ckpt-", 5) == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
 size_t count_lines(const char *s)
 {
     size_t n = 0;

@@ -53,6 +53,8 @@ int exists(const char *name);
 /* Files of the test directory whose names start with '.' (temporary outputs), "." and ".."
  * aside. */
 int hidden_files(void);
+/* 1 when directory `dir` of the test directory holds a checkpoint file (ckpt-N). */
+int has_checkpoint(const char *dir);
 
 size_t count_lines(const char *s);
 size_t count_str(const char *s, const char *needle);
