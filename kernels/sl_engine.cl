@@ -117,7 +117,8 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
     return h;
 }
 
-/* Aggregates one batch; work-item i applies recs[bounds[i] .. bounds[i+1]) in arrival order.
+/* Aggregates one batch; work-item i applies recs[prog[i] .. bounds[i+1]) in arrival order and
+ * leaves in prog[i] the first record it did not apply (bounds[i+1] when it applied them all).
  *   grouped (copies == 0): the host grouped the batch by region, so work-item i holds all of
  *     region i's events and owns region i of the one table. Any PE, any device; the only mode
  *     for sequential PEs.
@@ -127,18 +128,26 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
  *     a CPU device, where host and "device" share the cores, that pass cost more than the
  *     aggregation itself (docs/engine.md).
  * State is updated in place in its slot (measured on PoCL 3.1: copying it to private memory and
- * back on every key change halved the speed). status[0] counts events that found no free slot
- * (the host fails the run with SL_ETABLEFULL); status[1] is 1 + the region that overflowed. */
+ * back on every key change halved the speed).
+ * A record whose region has no free slot stops its work-item there: status[0] counts the
+ * work-items that stopped, status[1] is 1 + the last region that overflowed. The host then grows
+ * the table (sl_rehash) and runs the batch again from prog[]. While status[0] is set, a batch
+ * applies nothing at all (every work-item stops at its first record), so that a later batch
+ * never overtakes the rest of an earlier one: each key still sees its events in arrival order. */
 __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *bounds,
-                           __global sl_slot *slots, __global uint *fill, uint region_slots,
-                           uint region_max, uint pbits, uint copies, __global uint *status)
+                           __global uint *prog, __global sl_slot *slots, __global uint *fill,
+                           uint region_slots, uint region_max, uint pbits, uint copies,
+                           __global uint *status)
 {
     const uint i0 = get_global_id(0);
-    const uint beg = bounds[i0], end = bounds[i0 + 1];
+    const uint beg = prog[i0], end = bounds[i0 + 1];
+    if (beg >= end || status[0] != 0)
+        return;
     const uint mask = region_slots - 1;
     const uint nparts = 1u << pbits;
     __global sl_slot *table = slots + (size_t)(copies ? i0 * nparts : 0) * region_slots;
-    for (uint i = beg; i < end; i++) {
+    uint i = beg;
+    for (; i < end; i++) {
 #ifdef SL_PREFETCH
         /* the loop waits on one random slot access per event: start the one 24 events ahead */
         if (i + SL_PREFETCH < end) {
@@ -166,14 +175,38 @@ __kernel void sl_aggregate(__global const sl_record *recs, __global const uint *
         if (h > mask) {
             atomic_add(&status[0], 1);
             atomic_max(&status[1], region + 1);
-            continue;
+            break;
         }
         SL_APPLY(&rs[h].s, &r);
+    }
+    prog[i0] = i;
+}
+
+/* Moves every key of one sub-table (region r of the old table, old_slots slots) into the same
+ * region of a new, larger table (new_slots slots, all empty), state and all. Work-item r owns
+ * sub-table r of both: regions x copies work-items in all. The fill counters stay as they are. */
+__kernel void sl_rehash(__global const sl_slot *from, uint old_slots, __global sl_slot *to,
+                        uint new_slots)
+{
+    const size_t r = get_global_id(0);
+    __global const sl_slot *src = from + r * old_slots;
+    __global sl_slot *dst = to + r * new_slots;
+    const uint mask = new_slots - 1;
+    for (uint h = 0; h < old_slots; h++) {
+        const ulong k = src[h].key;
+        if (k == SL_EMPTY_KEY)
+            continue;
+        uint d = sl_slot_index(k, mask);
+        while (dst[d].key != SL_EMPTY_KEY)
+            d = (d + 1) & mask;
+        dst[d] = src[h];
     }
 }
 
 #ifdef SL_PE_REDUCE
-/* Chunked mode: work-item p merges region p of copies 1.. into copy 0 and empties them. */
+/* Chunked mode: work-item p merges region p of copies 1.. into copy 0, emptying each slot it
+ * moved. When region p of copy 0 has no free slot, the work-item stops (status as for
+ * sl_aggregate) with the rest in place; the host grows the table and runs the merge again. */
 __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint region_slots,
                               uint region_max, uint copies, __global uint *status)
 {
@@ -186,7 +219,6 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint
             const ulong k = src[h].key;
             if (k == SL_EMPTY_KEY)
                 continue;
-            src[h].key = SL_EMPTY_KEY;
 #ifdef SL_WINDOW_MS
             const ulong ad_key = src[h].ad_key;
             const long ws = src[h].window_start;
@@ -198,11 +230,12 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint
             if (d > mask) {
                 atomic_add(&status[0], 1);
                 atomic_max(&status[1], p + 1);
-                continue;
+                return;
             }
             sl_merge(&dst[d].s, &src[h].s);
+            src[h].key = SL_EMPTY_KEY;
+            fill[c * nparts + p] -= 1;
         }
-        fill[c * nparts + p] = 0;
     }
 }
 #endif

@@ -86,7 +86,9 @@ oclgrind_env=(
 ex=$(cd "$here/../examples/kernels" && pwd)
 # Cases: name|expected exit status|dispatch modes|topology (YAML, a generator source, no device:
 # SLUICE_DEVICE). A sequential PE is always grouped.
-# Small on purpose: Oclgrind interprets every instruction. Snapshots every N events run the
+# Small on purpose: Oclgrind interprets every instruction. `growth` has no capacity and more keys
+# than the first table holds, so the table grows (sl_rehash) and, grouped, a batch stops for want
+# of room and goes on (sl_aggregate's progress). Snapshots every N events run the
 # merge and the emission mid-stream; window_count closes windows (tombstones, slot reuse).
 # topk_ctr.cl ranks the generator's users by purchase value per ad (standing in for ads per
 # campaign: 200 users, so each one repeats with different values); its key columns
@@ -110,6 +112,9 @@ batch: {events: 1000}"
   "table_full|1|chunked grouped|source: {type: generator, events: 3000, keys: 500, skew: 0, seed: 5}
 pe: {kind: count, capacity: 50}
 batch: {events: 1000}"
+  "growth|0|chunked grouped|source: {type: generator, events: 40000, keys: 40000, skew: 0, seed: 10}
+pe: {kind: count}
+batch: {events: 20000}"
   "revenue.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 50, seed: 6, purchase_rate: 0.3}
 pe: {kind: user, source: $ex/revenue.cl, capacity: 100, trigger: {every_events: 2500}}
 batch: {events: 1000}

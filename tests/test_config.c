@@ -68,7 +68,7 @@ Test(config, topology_defaults)
     cr_assert_eq(t.source.gen.keys, 100000);
     cr_assert_eq(t.source.gen.seed, 42);
     cr_assert_eq(t.filter_types, 0xfu);
-    expect_pe(&t.pe, "ctr", SL_PE_CTR, 1048576, 0, 10000, 0, 0);
+    expect_pe(&t.pe, "ctr", SL_PE_CTR, 0, 0, 10000, 0, 0);
     cr_assert_eq(t.pe.lateness_ms, 0);
     cr_assert_eq(t.batch_events, 262144);
     cr_assert_str_eq(t.sink.path, "-");
@@ -84,7 +84,7 @@ Test(config, pe_defaults_and_kind_names)
         sl_pe_defaults(&pe, (enum sl_pe_kind)k);
         cr_assert_str_eq(pe.name, names[k]);
         cr_assert_eq(pe.kind, (enum sl_pe_kind)k);
-        cr_assert_eq(pe.capacity, 1048576);
+        cr_assert_eq(pe.capacity, 0, "no cap by default: the table grows");
         cr_assert_eq(pe.window_ms, 10000);
         cr_assert_str_eq(sl_pe_kind_name((enum sl_pe_kind)k), names[k]);
         cr_assert_eq(sl_pe_kind_parse(names[k], &parsed), 0);

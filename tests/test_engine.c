@@ -393,6 +393,52 @@ static int keep_final(void *ud, enum sl_emit_kind kind, const sl_row *rows, size
     return 0;
 }
 
+/* Tables that size themselves: with no pe.capacity the table starts at 4,096 keys and grows on
+ * the device as keys arrive. The first batch alone brings more new keys than the first table
+ * holds (the batch stops, the table grows, the batch goes on); later batches grow it before it
+ * fills. Every key's row equals the C reference's, in both dispatch modes, for counts, CTR and
+ * windows (where open windows are the keys), and the table did grow. */
+Test(engine, table_grows_as_keys_arrive, .timeout = 300)
+{
+    size_t n = 700000;
+    uint32_t keys = 250000;
+    sl_rec *recs = th_records_new(91, n, keys, 0.0, 0, 20000);
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_GROUPED, SL_DISPATCH_CHUNKED};
+    static const enum sl_pe_kind kinds[] = {SL_PE_CTR, SL_PE_WINDOW};
+    for (size_t m = 0; m < 2; m++)
+        for (size_t k = 0; k < 2; k++) {
+            sl_engine_cfg cfg = th_cfg(kinds[k], 0, 65536);
+            cfg.mode = modes[m];
+            if (kinds[k] == SL_PE_WINDOW) {
+                cfg.pe.window_ms = 1000000; /* few windows: most keys stay open to the end */
+                cfg.pe.lateness_ms = 20000;
+            }
+            th_result res;
+            cr_assert(eq(int, th_run(&cfg, recs, n, 100000, &res), 0), "%s", res.msg);
+            th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
+            cr_assert(gt(u64, res.stats.table_grows, 0), "mode %zu kind %zu: the table grew", m, k);
+            cr_assert(ge(u64, res.stats.table_slots, (uint64_t)keys),
+                      "mode %zu kind %zu: %llu slots for %u keys", m, k,
+                      (unsigned long long)res.stats.table_slots, keys);
+            th_result_free(&res);
+        }
+    free(recs);
+}
+
+/* A pe.capacity caps the growth: past it the run fails, naming the capacity. */
+Test(engine, capacity_caps_growth, .timeout = 120)
+{
+    size_t n = 200000;
+    sl_rec *recs = th_records_new(92, n, 60000, 0.0, 0, 0);
+    sl_engine_cfg cfg = th_cfg(SL_PE_COUNT, 30000, 65536);
+    th_result res;
+    cr_assert(eq(int, th_run(&cfg, recs, n, 100000, &res), SL_ETABLEFULL));
+    cr_assert_not_null(strstr(res.msg, "pe.capacity"), "%s", res.msg);
+    cr_assert_not_null(strstr(res.msg, "30000"), "%s", res.msg);
+    th_result_free(&res);
+    free(recs);
+}
+
 /* Checkpoints (sl_engine_save/load): an engine that took the first part of the records saves
  * its state; a new engine loads it and takes the rest; its final rows equal the reference's over
  * all the records, in both dispatch modes, for every PE without windows. An engine of another
@@ -433,9 +479,10 @@ Test(engine, save_then_load_goes_on_exactly, .timeout = 300)
             th_assert_reference(&cfg.pe, recs, n, second.r, second.n);
             cr_assert(eq(sz, first.n, 0), "saving emits nothing");
 
-            /* another capacity: another table layout */
+            /* a capacity whose table is smaller than the image's: refused (a larger one takes
+             * the image's size: the table grows to it) */
             sl_engine_cfg other = cfg;
-            other.pe.capacity = 400000;
+            other.pe.capacity = 1000;
             struct kept none = {0};
             cr_assert(
                 eq(int, sl_engine_new(dev, &other, keep_final, &none, &b, msg, sizeof msg), 0),

@@ -175,6 +175,43 @@ Test(userpe, sequential_pe_sees_each_key_in_arrival_order, .init = make_dir, .ti
     free(recs);
 }
 
+/* The same sequential PE while its table grows: no pe.capacity, and far more keys than the first
+ * table holds, so that batches stop for want of room and go on after the table grows (and the
+ * batch behind them waits). Every key still sees its events in arrival order: the rows equal a
+ * reference computed key by key in arrival order (th_by_key). */
+Test(userpe, sequential_pe_keeps_order_while_the_table_grows, .init = make_dir, .timeout = 180)
+{
+    const char *path = write_pe("drops.cl", DROPS);
+    size_t n = 400000;
+    sl_rec *recs = th_records_new(8, n, 120000, 0.5, 0, 0);
+    size_t *idx = th_by_key(recs, n);
+    sl_row *ref = calloc(n, sizeof *ref);
+    cr_assert_not_null(ref);
+    size_t nref = 0;
+    float last = 0.0f;
+    for (size_t j = 0; j < n; j++) {
+        const sl_rec *r = &recs[idx[j]];
+        if (nref == 0 || ref[nref - 1].key != r->key) {
+            ref[nref++].key = r->key;
+        } else if (r->value < last) {
+            ref[nref - 1].v[1] += 1;
+        }
+        last = r->value;
+        ref[nref - 1].v[0] += 1;
+        ref[nref - 1].v[2] = (double)r->value;
+    }
+    sl_engine_cfg cfg = user_cfg(path, 0);
+    cfg.batch_events = 65536;
+    th_result res;
+    cr_assert_eq(th_run(&cfg, recs, n, 50000, &res), 0, "%s", res.msg);
+    cr_assert_gt(res.stats.table_grows, 0, "the table grew");
+    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    th_result_free(&res);
+    free(ref);
+    free(idx);
+    free(recs);
+}
+
 Test(userpe, windowed_user_pe_matches_reference, .init = make_dir, .timeout = 120)
 {
     /* count per (key, window) through a user file equals the built-in window_count reference */

@@ -91,7 +91,7 @@ static int check_pe(const sl_pe_cfg *pe, int stage, char *err, size_t errlen)
         why = "a string is not terminated";
     else if ((unsigned)pe->kind > SL_PE_USER)
         why = "unknown PE kind";
-    else if (pe->capacity < 1 || pe->capacity > (UINT64_C(1) << 31))
+    else if (pe->capacity > (UINT64_C(1) << 31)) /* 0: the table grows as keys arrive */
         why = "capacity out of range";
     else if (pe->has_prior != 0 && pe->has_prior != 1)
         why = "bad prior flag";

@@ -14,7 +14,7 @@
  *   pe:
  *     name: ctr_per_ad
  *     kind: ctr                  # count | sum | ctr | window_count
- *     capacity: 1000000          # most keys the device table holds
+ *     capacity: 1000000          # optional cap on keys (default: the table grows)
  *     prior: [1.0, 10.0]         # ctr only: Beta(a, b) smoothing
  *     window_ms: 10000           # window_count only
  *     lateness_ms: 0             # window_count only

@@ -21,12 +21,17 @@
 
 #define DEFAULT_BATCH (1u << 18)
 #define NBUF 2
+/* A table's first size, in keys (or open windows), when pe.capacity does not say less: the
+ * table then grows as keys arrive (grow_table). */
+#define INITIAL_KEYS 4096
 
 /* One pipeline stage: a pinned buffer the host fills while the device works on the other. */
 struct stage {
     cl_mem pinned;      /* CL_MEM_ALLOC_HOST_PTR, batch_cap records */
     cl_mem dev;         /* device copy on devices without host-unified memory, else NULL */
     cl_mem bounds;      /* P + 1 partition bounds */
+    cl_mem prog;        /* per work-item: the first record not applied yet (sl_aggregate) */
+    size_t n;           /* records in the batch last sent from this buffer */
     sl_rec *host;       /* mapped pointer into pinned, valid once `ready` has completed */
     cl_event ready;     /* map completion: the last kernel that read this buffer is done */
     cl_event kernel;    /* aggregation of the last batch in this buffer, for profiling */
@@ -43,12 +48,15 @@ struct sl_engine {
     cl_command_queue q;  /* kernels, in order: batches apply in arrival order */
     cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
     sl_peprog prog;      /* the PE's program and what its ABI declares */
-    cl_kernel k_agg, k_emit, k_merge;
+    cl_kernel k_agg, k_emit, k_merge, k_rehash;
     cl_mem slots, fill, status, out, out_count;
     size_t out_rows; /* capacity of `out` in rows */
     sl_engine_cfg cfg;
-    sl_table_geom g; /* regions, copies (chunked mode), slots (tablegeom.h) */
-    int windowed;    /* rows per (key, window) (sl_pe_windowed) */
+    sl_table_geom g;       /* regions, copies (chunked mode), slots (tablegeom.h); grows */
+    uint32_t max_slots;    /* region_slots the table may grow to: pe.capacity's, else 2^30 */
+    uint32_t full_region;  /* 1 + the region that last had no free slot (for messages) */
+    uint32_t fullest_prev; /* the fullest region's keys after the batch before (growth) */
+    int windowed;          /* rows per (key, window) (sl_pe_windowed) */
     size_t batch_cap;
     sl_rec *staging;
     size_t staged;
@@ -202,6 +210,8 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     e->k_agg = clCreateKernel(e->prog.prog, "sl_aggregate", &st);
     if (st == CL_SUCCESS)
         e->k_emit = clCreateKernel(e->prog.prog, "sl_emit_rows", &st);
+    if (st == CL_SUCCESS)
+        e->k_rehash = clCreateKernel(e->prog.prog, "sl_rehash", &st);
     if (st == CL_SUCCESS && !e->prog.sequential)
         e->k_merge = clCreateKernel(e->prog.prog, "sl_merge_copies", &st);
     if (st != CL_SUCCESS) {
@@ -241,8 +251,9 @@ static cl_int set_args(cl_kernel k, cl_uint first, const struct karg *a, size_t 
     return st;
 }
 
-/* Sets the kernel arguments that stay the same for the engine's life (the table, its counters
- * and sizes), once, so that a batch sets only its records and bounds. Returns a CL status. */
+/* Sets the kernel arguments that stay the same from batch to batch (the table, its counters and
+ * sizes): at creation and after the table grows, so that a batch sets only its records, bounds
+ * and progress. Returns a CL status. */
 static cl_int set_fixed_args(sl_engine *e)
 {
     const struct karg agg[] = {KARG(e->slots),        KARG(e->fill),    KARG(e->g.region_slots),
@@ -251,7 +262,7 @@ static cl_int set_fixed_args(sl_engine *e)
     const struct karg emit[] = {KARG(e->slots), KARG(e->fill), KARG(e->g.region_slots)};
     const struct karg merge[] = {KARG(e->slots),        KARG(e->fill),     KARG(e->g.region_slots),
                                  KARG(e->g.region_max), KARG(e->g.copies), KARG(e->status)};
-    cl_int st = set_args(e->k_agg, 2, agg, 7);
+    cl_int st = set_args(e->k_agg, 3, agg, 7);
     if (st == CL_SUCCESS)
         st = set_args(e->k_emit, 0, emit, 3);
     if (st == CL_SUCCESS)
@@ -310,9 +321,9 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
     size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
     if (table_bytes > in->max_alloc) {
         snprintf(msg, msglen,
-                 "pe.capacity %llu needs a %zu MiB state table, over the device's largest "
-                 "allocation of %llu MiB",
-                 (unsigned long long)e->cfg.pe.capacity, table_bytes >> 20,
+                 "a state table of %llu slots (%zu MiB) is over device %s's largest allocation "
+                 "of %llu MiB (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                 (unsigned long long)e->g.nslots, table_bytes >> 20, in->name,
                  (unsigned long long)(in->max_alloc >> 20));
         return SL_ERANGE;
     }
@@ -334,6 +345,7 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
         if (!in->unified_memory)
             s->dev = make_buffer(e, CL_MEM_READ_ONLY, batch_bytes, &rc);
         s->bounds = make_buffer(e, CL_MEM_READ_ONLY, (e->g.nbounds + 1) * sizeof(cl_uint), &rc);
+        s->prog = make_buffer(e, CL_MEM_READ_WRITE, e->g.nbounds * sizeof(cl_uint), &rc);
         s->bounds_h = calloc(e->g.nbounds + 1, sizeof *s->bounds_h);
         s->fill_h = calloc(e->g.ncounters, sizeof *s->fill_h);
         if (rc)
@@ -375,8 +387,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         return SL_EUNSUPPORTED;
     }
     int windowed = sl_pe_windowed(pe);
-    if (!sl_pe_def_of(pe->kind) || pe->capacity == 0 ||
-        (windowed && (pe->window_ms <= 0 || pe->lateness_ms < 0))) {
+    if (!sl_pe_def_of(pe->kind) || (windowed && (pe->window_ms <= 0 || pe->lateness_ms < 0))) {
         snprintf(msg, msglen, "invalid PE configuration (kind, capacity or window)");
         return SL_EINVAL;
     }
@@ -388,15 +399,26 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     uint32_t copies = cfg->copies ? cfg->copies : (in->compute_units < 64 ? in->compute_units : 64);
     if (copies == 0)
         copies = 1;
+    /* The table starts at INITIAL_KEYS (or pe.capacity when smaller) and grows as keys arrive,
+     * up to pe.capacity's size when it is set, else as far as the device's memory allows. */
+    uint64_t first_keys = pe->capacity && pe->capacity < INITIAL_KEYS ? pe->capacity : INITIAL_KEYS;
     sl_table_geom check; /* refuse bad partitions or copies before the build */
-    int rc = sl_table_geom_make(pe->capacity, parts, cfg->copies, &check, msg, msglen);
+    int rc = sl_table_geom_make(first_keys, parts, cfg->copies, &check, msg, msglen);
     if (rc)
         return rc;
+    uint32_t max_slots = 1u << 30;
+    if (pe->capacity) {
+        sl_table_geom capped;
+        if ((rc = sl_table_geom_make(pe->capacity, parts, cfg->copies, &capped, msg, msglen)))
+            return rc;
+        max_slots = capped.region_slots;
+    }
     sl_engine *e = calloc(1, sizeof *e);
     if (!e)
         return SL_ENOMEM;
     e->dev = dev;
     e->g = check; /* regions now; copies once the build says whether chunked mode applies */
+    e->max_slots = max_slots;
     e->cfg = *cfg;
     e->ctx = sl_device_context(dev);
     e->q = sl_device_queue(dev);
@@ -428,7 +450,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     int chunked =
         !e->prog.sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
                                 (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
-    if ((rc = sl_table_geom_make(pe->capacity, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
+    if ((rc = sl_table_geom_make(first_keys, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     if ((st = set_fixed_args(e)) != CL_SUCCESS) {
@@ -436,12 +458,16 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         snprintf(msg, msglen, "setting kernel arguments failed: %s", sl_cl_strerror(st));
         goto fail;
     }
+    e->stats.table_slots = e->g.nslots;
+    char most[64] = "as far as device memory allows";
+    if (pe->capacity)
+        snprintf(most, sizeof most, "up to pe.capacity %llu keys",
+                 (unsigned long long)pe->capacity);
     SL_INFO("engine",
-            "PE %s (%s): %u regions x %u slots (%llu keys max, %zu-byte slots), batches of %zu, "
-            "%s",
+            "PE %s (%s): %u regions x %u slots to start (%zu-byte slots; grows %s), batches of "
+            "%zu, %s",
             pe->name, e->prog.sequential ? "sequential" : "reduce", e->g.nparts, e->g.region_slots,
-            (unsigned long long)pe->capacity, e->prog.slot_size, e->batch_cap,
-            e->g.copies ? "chunked" : "grouped by the host");
+            e->prog.slot_size, most, e->batch_cap, e->g.copies ? "chunked" : "grouped by the host");
     *out = e;
     return 0;
 fail:
@@ -450,18 +476,225 @@ fail:
 }
 
 /* Fails the engine when `live` keys (or open windows), as the device counts them after a batch
- * or a merge, exceed pe.capacity. Returns 0 or SL_ETABLEFULL. */
+ * or a merge, exceed pe.capacity (when it is set). Returns 0 or SL_ETABLEFULL. */
 static int check_capacity(sl_engine *e, uint64_t live)
 {
-    if (live <= e->cfg.pe.capacity)
+    if (!e->cfg.pe.capacity || live <= e->cfg.pe.capacity)
         return 0;
-    return fail(e, SL_ETABLEFULL, "state table full: %llu %s exceed pe.capacity of %llu: raise it",
+    return fail(e, SL_ETABLEFULL,
+                "state table full: %llu %s exceed pe.capacity of %llu: raise it, or leave "
+                "pe.capacity unset so that the table grows as keys arrive",
                 (unsigned long long)live, e->windowed ? "open windows" : "keys",
                 (unsigned long long)e->cfg.pe.capacity);
 }
 
+/* Replaces the state table by one of `region_slots` slots per region (the regions and copies
+ * stay), all empty, and with rehash moves every key of the old table into it on the device
+ * (enqueued on q behind the batches already there). Fails the engine with SL_ETABLEFULL when
+ * the new table does not fit the device: over its largest allocation, or with the old one over
+ * its memory. Returns 0 or a negative sl_err. */
+static int set_table(sl_engine *e, uint32_t region_slots, int rehash)
+{
+    const sl_device_info *in = sl_device_get_info(e->dev);
+    uint64_t subtables = (uint64_t)e->g.nparts * (e->g.copies ? e->g.copies : 1);
+    uint64_t nslots = (uint64_t)region_slots * subtables;
+    size_t bytes = (size_t)nslots * e->prog.slot_size;
+    size_t old = (size_t)e->g.nslots * e->prog.slot_size;
+    const char *what = NULL;
+    cl_ulong limit = 0;
+    if (bytes > in->max_alloc) {
+        what = "largest allocation (CL_DEVICE_MAX_MEM_ALLOC_SIZE)";
+        limit = in->max_alloc;
+    } else if (rehash && old + bytes > in->global_mem) {
+        what = "memory, with the old table beside it while keys move (CL_DEVICE_GLOBAL_MEM_SIZE)";
+        limit = in->global_mem;
+    }
+    if (what)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: %llu %s fill the %zu MiB table, and the next size (%zu MiB) "
+                    "is over device %s's %s of %llu MiB: spread the keys over more devices or "
+                    "nodes",
+                    (unsigned long long)e->stats.keys, e->windowed ? "open windows" : "keys",
+                    old >> 20, bytes >> 20, in->name, what, (unsigned long long)(limit >> 20));
+    int rc = 0;
+    cl_mem t = make_buffer(e, CL_MEM_READ_WRITE, bytes, &rc);
+    if (rc)
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: %llu %s fill the %zu MiB table, and device %s could not "
+                    "allocate the next size (%zu MiB): %s",
+                    (unsigned long long)e->stats.keys, e->windowed ? "open windows" : "keys",
+                    old >> 20, in->name, bytes >> 20, sl_strerror(rc));
+    cl_int st;
+    if (e->clear_by_write) {
+        if ((rc = finish_queue(e, e->q, "sl_aggregate", "growing the state table")))
+            goto fail;
+        st = zero_by_write(e, t, bytes);
+    } else {
+        cl_uint zero = 0;
+        st = clEnqueueFillBuffer(e->q, t, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+    }
+    if (st == CL_SUCCESS && rehash) {
+        cl_kernel k = e->k_rehash;
+        const struct karg a[] = {KARG(e->slots), KARG(e->g.region_slots), KARG(t),
+                                 KARG(region_slots)};
+        size_t global = (size_t)subtables, local = 1;
+        st = set_args(k, 0, a, 4);
+        if (st == CL_SUCCESS)
+            st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
+    }
+    if (st != CL_SUCCESS) {
+        rc = clfail(e, st, "growing the state table");
+        goto fail;
+    }
+    clReleaseMemObject(e->slots); /* freed once the commands that use it are done */
+    e->slots = t;
+    e->g.region_slots = region_slots;
+    e->g.region_max = region_slots - region_slots / 8;
+    e->g.nslots = nslots;
+    e->stats.table_slots = nslots;
+    if ((st = set_fixed_args(e)) != CL_SUCCESS)
+        return clfail(e, st, "clSetKernelArg");
+    return 0;
+fail:
+    clReleaseMemObject(t);
+    return rc;
+}
+
+/* Grows the table to at least `factor` times its regions' slots, as far as pe.capacity allows.
+ * Fails the engine with SL_ETABLEFULL when it is at that size already. Returns 0 or a negative
+ * sl_err. */
+static int grow_table(sl_engine *e, uint32_t factor)
+{
+    uint32_t rs = e->g.region_slots;
+    if (rs >= e->max_slots) {
+        uint64_t live = e->stats.keys;
+        if (e->cfg.pe.capacity)
+            return fail(e, SL_ETABLEFULL,
+                        "state table full: region %u of %u has no free slot among its %u (%llu "
+                        "%s in all); pe.capacity is %llu keys: raise it, or leave it unset so "
+                        "that the table grows as keys arrive",
+                        e->full_region ? e->full_region - 1 : 0, e->g.nparts, e->g.region_max,
+                        (unsigned long long)live, e->windowed ? "open windows" : "keys",
+                        (unsigned long long)e->cfg.pe.capacity);
+        return fail(e, SL_ETABLEFULL,
+                    "state table full: its regions have 2^30 slots each, the most sluice "
+                    "supports (%llu %s)",
+                    (unsigned long long)live, e->windowed ? "open windows" : "keys");
+    }
+    uint64_t want = (uint64_t)rs * factor;
+    if (want > e->max_slots)
+        want = e->max_slots;
+    double t0 = now_s();
+    int rc = set_table(e, (uint32_t)want, 1);
+    if (rc)
+        return rc;
+
+    e->stats.table_grows++;
+    e->stats.t_grow += now_s() - t0;
+    SL_DEBUG("engine", "PE %s: state table grew to %u slots per region (%llu in all)",
+             e->cfg.pe.name, e->g.region_slots, (unsigned long long)e->g.nslots);
+    return 0;
+}
+
+/* Enqueues the aggregation of stage s's n records (in its pinned buffer, mapped): unmaps it,
+ * copies it to device memory where the device has its own, runs sl_aggregate from the progress
+ * in s->prog, reads back status and fill counts, and maps the buffer again (s->ready). The
+ * records stay in the buffer (CL_MAP_WRITE keeps them) so that the batch can run again after
+ * the table grows. Returns 0 or a negative sl_err. */
+static int launch(sl_engine *e, struct stage *s, size_t n)
+{
+    cl_int st;
+    cl_event unmapped = NULL, ready_in = NULL;
+    st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clEnqueueUnmapMemObject");
+    s->host = NULL;
+    cl_mem recs = s->pinned;
+    ready_in = unmapped;
+    if (s->dev) {
+        release_event(&s->transfer);
+        st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * sizeof(sl_rec), 1, &unmapped,
+                                 &s->transfer);
+        clReleaseEvent(unmapped);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "clEnqueueCopyBuffer");
+        ready_in = s->transfer;
+        clRetainEvent(ready_in);
+        recs = s->dev;
+    }
+    cl_kernel k = e->k_agg;
+    const struct karg per_batch[] = {KARG(recs), KARG(s->bounds), KARG(s->prog)};
+    st = set_args(k, 0, per_batch, 3);
+    size_t global = e->g.nbounds, local = 1;
+    release_event(&s->kernel);
+    if (st == CL_SUCCESS)
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
+    clReleaseEvent(ready_in);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "enqueueing the aggregation kernel");
+    cl_event got_status = NULL;
+    st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0, NULL,
+                             NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
+                                 s->fill_h, 0, NULL, &got_status);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "reading batch status");
+    s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE, 0,
+                                 e->batch_cap * sizeof(sl_rec), 1, &got_status, &s->ready, &st);
+    clReleaseEvent(got_status);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clEnqueueMapBuffer");
+    s->n = n;
+    s->pending = 1;
+    clFlush(e->qx);
+    clFlush(e->q);
+    return 0;
+}
+
+/* Stage s's batch stopped short (status set): a region had no free slot, in this batch or in
+ * an earlier one, which stops every later batch at its first record (sl_aggregate). Clears the
+ * status and runs the rest of the batch again; when that stops too, the table grows first.
+ * Returns 0 once the whole batch is applied, or a negative sl_err. */
+static int finish_stopped(sl_engine *e, struct stage *s)
+{
+    static const cl_uint zeros[2] = {0, 0};
+    for (int attempt = 0;; attempt++) {
+        e->full_region = s->status_h[1];
+        if (attempt > 0) {
+            e->stats.keys = 0; /* for messages: the largest copy's count, as in reclaim */
+            for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
+                uint64_t in_copy = 0;
+                for (uint32_t p = 0; p < e->g.nparts; p++)
+                    in_copy += s->fill_h[c * e->g.nparts + p];
+                if (in_copy > e->stats.keys)
+                    e->stats.keys = in_copy;
+            }
+            int rc = grow_table(e, 4);
+            if (rc)
+                return rc;
+        }
+        cl_int st =
+            clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "clearing the batch status");
+        e->stats.t_kernel += event_seconds(s->kernel);
+        e->stats.t_transfer += event_seconds(s->transfer);
+        int rc = launch(e, s, s->n);
+        if (rc)
+            return rc;
+        rc = wait_event(e, s->ready, "sl_aggregate", "applying a batch again");
+        if (rc)
+            return rc;
+        release_event(&s->ready);
+        if (s->status_h[0] == 0)
+            return 0;
+    }
+}
+
 /* Waits until stage s may be refilled and checks what its previous batch left in status and
- * fill. Returns 0 or SL_ETABLEFULL / SL_ECL. */
+ * fill: finishes a batch that stopped for want of room, and grows the table before the next
+ * batch once a region is more than 5/8 full. Returns 0 or SL_ETABLEFULL / SL_ECL. */
 static int reclaim(sl_engine *e, struct stage *s)
 {
     if (s->ready) {
@@ -472,27 +705,59 @@ static int reclaim(sl_engine *e, struct stage *s)
     }
     if (!s->pending)
         return 0;
+    if (s->status_h[0] != 0) {
+        int rc = finish_stopped(e, s);
+        /* The later batches in flight ran while the status was set, so they applied nothing:
+         * they go again now, in order, before a new batch can overtake them. */
+        for (int i = 1; i < NBUF && rc == 0; i++) {
+            struct stage *t = &e->st[((s - e->st) + i) % NBUF];
+            if (!t->pending)
+                continue;
+            if (t->ready) {
+                if ((rc = wait_event(e, t->ready, "sl_aggregate", "waiting for a batch")))
+                    break;
+                release_event(&t->ready);
+            }
+            if (t->status_h[0] != 0)
+                rc = finish_stopped(e, t);
+        }
+        if (rc)
+            return rc;
+    }
     s->pending = 0;
     e->stats.t_kernel += event_seconds(s->kernel);
     e->stats.t_transfer += event_seconds(s->transfer);
     release_event(&s->kernel);
     release_event(&s->transfer);
     uint64_t live = 0;
+    uint32_t fullest = 0;
     for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
         uint64_t in_copy = 0;
-        for (uint32_t p = 0; p < e->g.nparts; p++)
-            in_copy += s->fill_h[c * e->g.nparts + p];
+        for (uint32_t p = 0; p < e->g.nparts; p++) {
+            uint32_t f = s->fill_h[c * e->g.nparts + p];
+            in_copy += f;
+            if (f > fullest)
+                fullest = f;
+        }
         if (in_copy > live)
             live = in_copy;
     }
     e->stats.keys = live;
-    if (s->status_h[0] != 0)
-        return fail(e, SL_ETABLEFULL,
-                    "state table full: region %u of %u has no free slot among its %u (%llu "
-                    "events could not be applied); pe.capacity is %llu keys: raise it",
-                    s->status_h[1] - 1, e->g.nparts, e->g.region_max,
-                    (unsigned long long)s->status_h[0], (unsigned long long)e->cfg.pe.capacity);
-    return check_capacity(e, live);
+    int rc = check_capacity(e, live);
+    /* Grows when one more batch that brings as many new keys as this one did would take the
+     * fullest region past 5/8, to room for two more such batches: a stopped batch costs a wait
+     * for the device, and every growth a pass over the table. */
+    uint64_t added = fullest > e->fullest_prev ? fullest - e->fullest_prev : 0;
+    e->fullest_prev = fullest;
+    uint64_t rs = e->g.region_slots;
+    if (rc == 0 && (fullest + added) * 8 > rs * 5 && rs < e->max_slots) {
+        uint64_t need = (fullest + 2 * added) * 8 / 5 + 1;
+        uint32_t factor = 2;
+        while (rs * factor < need && factor < 64)
+            factor *= 2;
+        rc = grow_table(e, factor);
+    }
+    return rc;
 }
 
 /* Groups src[0..n) by partition into the current stage's pinned buffer and enqueues its
@@ -536,52 +801,16 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
         e->stats.type_counts[t] += types[t];
     e->stats.t_batch += now_s() - t0;
 
-    cl_int st;
-    cl_event unmapped = NULL, ready_in = NULL;
-    st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "clEnqueueUnmapMemObject");
-    s->host = NULL;
-    cl_mem recs = s->pinned;
-    ready_in = unmapped;
-    if (s->dev) {
-        st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * sizeof(sl_rec), 1, &unmapped,
-                                 &s->transfer);
-        clReleaseEvent(unmapped);
-        if (st != CL_SUCCESS)
-            return clfail(e, st, "clEnqueueCopyBuffer");
-        ready_in = s->transfer;
-        clRetainEvent(ready_in);
-        recs = s->dev;
-    }
-    st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0, (e->g.nbounds + 1) * sizeof(cl_uint),
-                              bounds, 0, NULL, NULL);
-    cl_kernel k = e->k_agg;
-    const struct karg per_batch[] = {KARG(recs), KARG(s->bounds)};
+    /* bounds_h is left alone until this stage's map completes (s->ready) */
+    cl_int st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0,
+                                     (e->g.nbounds + 1) * sizeof(cl_uint), bounds, 0, NULL, NULL);
     if (st == CL_SUCCESS)
-        st = set_args(k, 0, per_batch, 2);
-    size_t local = 1;
-    if (st == CL_SUCCESS)
-        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
-    clReleaseEvent(ready_in);
+        st = clEnqueueWriteBuffer(e->q, s->prog, CL_FALSE, 0, e->g.nbounds * sizeof(cl_uint),
+                                  bounds, 0, NULL, NULL);
     if (st != CL_SUCCESS)
-        return clfail(e, st, "enqueueing the aggregation kernel");
-    cl_event got_status = NULL;
-    st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0, NULL,
-                             NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
-                                 s->fill_h, 0, NULL, &got_status);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "reading batch status");
-    s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
-                                 e->batch_cap * sizeof(sl_rec), 1, &got_status, &s->ready, &st);
-    clReleaseEvent(got_status);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "clEnqueueMapBuffer");
-    s->pending = 1;
-    clFlush(e->qx);
-    clFlush(e->q);
+        return clfail(e, st, "writing batch bounds");
+    if ((rc = launch(e, s, n)))
+        return rc;
     e->stats.batches++;
     e->cur = (e->cur + 1) % NBUF;
     if (e->cfg.no_overlap)
@@ -600,41 +829,44 @@ static int drain(sl_engine *e)
     return 0;
 }
 
-/* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. */
+/* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. A region of copy
+ * 0 without room stops the merge there: the table grows and the merge goes on. */
 static int merge_copies(sl_engine *e)
 {
+    static const cl_uint zeros[2] = {0, 0};
     cl_uint *status = e->merge_status_h;
     cl_kernel k = e->k_merge;
-    cl_int st = CL_SUCCESS;
-    cl_event got = NULL;
-    size_t global = e->g.nparts, local = 1;
-    status[0] = status[1] = 0;
-    if (st == CL_SUCCESS)
-        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
     uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status, 0,
-                                 NULL, NULL);
-    if (st == CL_SUCCESS)
-        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.nparts * sizeof(cl_uint), fill, 0,
-                                 NULL, &got);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "merging table copies");
-    int rc = wait_event(e, got, "sl_merge_copies", "merging table copies");
-    if (rc)
-        return rc; /* `got` is kept: the merge may still run */
-    clReleaseEvent(got);
-    uint64_t live = 0;
-    for (uint32_t p = 0; p < e->g.nparts; p++)
-        live += fill[p];
-    e->stats.keys = live;
-    if (status[0] != 0)
-        return fail(e, SL_ETABLEFULL,
-                    "state table full: merging the table copies, region %u of %u had no free slot "
-                    "for %u %s; pe.capacity is %llu: raise it",
-                    status[1] - 1, e->g.nparts, status[0], e->windowed ? "windows" : "keys",
-                    (unsigned long long)e->cfg.pe.capacity);
-    return check_capacity(e, live);
+    for (;;) {
+        cl_event got = NULL;
+        size_t global = e->g.nparts, local = 1;
+        status[0] = status[1] = 0;
+        cl_int st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
+        if (st == CL_SUCCESS)
+            st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status,
+                                     0, NULL, NULL);
+        if (st == CL_SUCCESS)
+            st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.nparts * sizeof(cl_uint),
+                                     fill, 0, NULL, &got);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "merging table copies");
+        int rc = wait_event(e, got, "sl_merge_copies", "merging table copies");
+        if (rc)
+            return rc; /* `got` is kept: the merge may still run */
+        clReleaseEvent(got);
+        uint64_t live = 0;
+        for (uint32_t p = 0; p < e->g.nparts; p++)
+            live += fill[p];
+        e->stats.keys = live;
+        if (status[0] == 0)
+            return check_capacity(e, live);
+        st = clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "clearing the merge status");
+        e->full_region = status[1];
+        if ((rc = grow_table(e, 2)))
+            return rc;
+    }
 }
 
 /* Runs the emission kernel (close = 0: a snapshot; 1: close windows ending at or before
@@ -885,6 +1117,8 @@ int sl_engine_reset(sl_engine *e)
     e->failed = 0;
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
+    e->stats.table_slots = e->g.nslots;
+    e->fullest_prev = 0;
     return 0;
 }
 
@@ -982,7 +1216,7 @@ void sl_engine_destroy(sl_engine **ep)
         release_event(&s->ready);
         release_event(&s->kernel);
         release_event(&s->transfer);
-        const cl_mem bufs[] = {s->pinned, s->dev, s->bounds};
+        const cl_mem bufs[] = {s->pinned, s->dev, s->bounds, s->prog};
         release_mems(bufs, sizeof bufs / sizeof bufs[0]);
         free(s->bounds_h);
         free(s->fill_h);
@@ -993,7 +1227,7 @@ void sl_engine_destroy(sl_engine **ep)
     }
     const cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
     release_mems(mems, sizeof mems / sizeof mems[0]);
-    const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge};
+    const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge, e->k_rehash};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         if (kernels[i])
             clReleaseKernel(kernels[i]);
@@ -1205,9 +1439,17 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
     uint64_t mine[IMAGE_NLAYOUT];
     image_layout(e, mine);
     size_t at = 8;
+    uint64_t nslots = e->g.nslots; /* the image's: the table takes its size before the load */
+    uint64_t subtables = (uint64_t)e->g.nparts * (e->g.copies ? e->g.copies : 1);
     for (int i = 0; i < IMAGE_NLAYOUT; i++) {
         uint64_t theirs = sl_le_get(img + at, image_width[i]);
         at += image_width[i];
+        uint64_t rs = theirs / subtables;
+        if (i == 4 && theirs % subtables == 0 && rs >= 1 && rs <= e->max_slots &&
+            (rs & (rs - 1)) == 0) {
+            nslots = theirs; /* a table that grew (or not yet) to another size */
+            continue;
+        }
         if (theirs != mine[i]) {
             snprintf(msg, msglen,
                      "the saved state does not fit PE %s: %s %llu in the checkpoint, %llu here (a "
@@ -1217,7 +1459,7 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
             return SL_EINVAL;
         }
     }
-    size_t ss = e->prog.slot_size, table = (size_t)e->g.nslots * ss;
+    size_t ss = e->prog.slot_size, table = (size_t)nslots * ss;
     size_t fill = e->g.ncounters * sizeof(cl_uint);
     if (len - at < (IMAGE_STATS + IMAGE_CLOCK) * 8 + fill + 8) {
         snprintf(msg, msglen, "state table image cut short");
@@ -1244,7 +1486,7 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
     for (uint64_t r = 0; r < runs; r++) {
         uint64_t first = len - at >= 16 ? sl_le_get(img + at, 8) : UINT64_MAX;
         uint64_t count = len - at >= 16 ? sl_le_get(img + at + 8, 8) : UINT64_MAX;
-        if (first > e->g.nslots || count > e->g.nslots - first || count * ss > len - at - 16) {
+        if (first > nslots || count > nslots - first || count * ss > len - at - 16) {
             free(t);
             snprintf(msg, msglen, "state table image: run %llu out of bounds",
                      (unsigned long long)r);
@@ -1259,6 +1501,8 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
         return SL_EPARSE;
     }
     int rc = drain(e);
+    if (rc == 0 && nslots != e->g.nslots)
+        rc = set_table(e, (uint32_t)(nslots / subtables), 0);
     if (rc) {
         free(t);
         snprintf(msg, msglen, "%s", e->msg);

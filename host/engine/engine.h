@@ -68,6 +68,9 @@ typedef struct sl_engine_stats {
     double t_transfer;     /* seconds: device transfers (profiling events) */
     double t_kernel;       /* seconds: aggregation kernels (profiling events) */
     double t_emit;         /* seconds: emission (kernel, read back, callback) */
+    uint64_t table_slots;  /* slots in the state table now (all regions and copies) */
+    uint64_t table_grows;  /* times the table grew (moving every key into a larger one) */
+    double t_grow;         /* seconds: enqueueing growth (the device's work shows in the rest) */
 } sl_engine_stats;
 
 typedef struct sl_engine sl_engine;

@@ -9,7 +9,6 @@
 #include "err.h"
 #include "event.h"
 
-#define DEFAULT_CAPACITY (UINT64_C(1) << 20)
 #define DEFAULT_BATCH 262144u
 #define ALL_TYPES ((1u << SL_EV_NTYPES) - 1)
 #define GEN_DEFAULT_START_MS INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
@@ -72,7 +71,7 @@ void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind)
     memset(pe, 0, sizeof *pe);
     snprintf(pe->name, sizeof pe->name, "%s", sl_pe_kind_name(kind));
     pe->kind = kind;
-    pe->capacity = DEFAULT_CAPACITY;
+    pe->capacity = 0; /* no cap: the table grows as keys arrive */
     pe->has_prior = 0;
     pe->window_ms = kind == SL_PE_USER ? 0 : 10000; /* a user PE has a window only when asked */
     pe->lateness_ms = 0;

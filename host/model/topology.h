@@ -99,7 +99,7 @@ void sl_pe_param_define(const sl_pe_param *p, char *out, size_t outsz);
 typedef struct sl_pe_cfg {
     char name[64];
     enum sl_pe_kind kind;
-    uint64_t capacity;       /* most distinct keys in the state table */
+    uint64_t capacity;       /* most distinct keys in the state table; 0: no cap (it grows) */
     int has_prior;           /* ctr: smooth with Beta(prior_a, prior_b) */
     double prior_a, prior_b; /* ctr: > 0 when has_prior */
     int64_t window_ms;       /* window_count (and optionally user): window length, > 0 */
@@ -180,7 +180,7 @@ typedef struct sl_topology {
 int sl_topology_rekeyed(const sl_topology *t);
 
 /* Defaults: device "", source stdin ndjson with sl_gen_defaults and max_malformed
- * SL_MAX_MALFORMED_DEFAULT, no filter, pe "ctr" kind ctr capacity 1,048,576 no prior window
+ * SL_MAX_MALFORMED_DEFAULT, no filter, pe "ctr" kind ctr capacity 0 (no cap) no prior window
  * 10000 lateness 0 no trigger timeout SL_PE_TIMEOUT_MS no format overrides, batch 262,144
  * waiting at most SL_BATCH_WAIT_MS, sink "-" csv full, no placement overrides. */
 #define SL_MAX_MALFORMED_DEFAULT 0.5 /* more than half of the lines malformed fails a run */
