@@ -44,6 +44,8 @@ void usage_ctr(FILE *o)
             "                         rows (each row starts with its emission; docs/output.md)\n"
             "      --max-wait-ms MS   longest an event waits in a partial batch (default 5)\n"
             "      --progress         live progress line on stderr even when it is not a terminal\n"
+            "      --metrics HOST:PORT  serve Prometheus metrics at /metrics and the web UI at /\n"
+            "                         while the run goes on (e.g. 127.0.0.1:9464; port 0: any)\n"
             "  -q, --quiet            no progress line and no summary\n"
             "      --nodes N          run across N local node processes on loopback (the output\n"
             "                         is the same as in one process)\n"
@@ -108,6 +110,8 @@ void usage_run(FILE *o)
             "                      checkpoint.dir, if there is one (a restarted job driver)\n"
             "      --devices N|all spread the keys over N devices (one-stage topologies)\n"
             "      --progress      live progress line on stderr even when not a terminal\n"
+            "      --metrics HOST:PORT  serve Prometheus metrics at /metrics and the web UI at /\n"
+            "                      while the run goes on (e.g. 127.0.0.1:9464; port 0: any)\n"
             "  -q, --quiet         no progress line and no summary\n"
             "  -h, --help          this text\n"
             "\n"
@@ -143,6 +147,7 @@ int cmd_ctr(int argc, char **argv)
         t.source.ingest = SL_INGEST_NODES;
     if (cli_apply_checkpoint(&a, &t) || cli_apply_output(&a, &t))
         return 2;
+    a.tg.job_name = "ctr";
     return cli_execute(&t, &rc, show_top ? a.top : 0, a.min_impressions, &a.tg);
 }
 
@@ -174,5 +179,13 @@ int cmd_run(int argc, char **argv)
         t.source.ingest = SL_INGEST_NODES;
     if (cli_apply_checkpoint(&a, &t) || cli_apply_output(&a, &t))
         return 2;
+    /* the job's name in the metrics: the file's, without its folder and .yaml */
+    char job[128];
+    const char *base = strrchr(argv[optind], '/');
+    snprintf(job, sizeof job, "%s", base ? base + 1 : argv[optind]);
+    char *dot = strrchr(job, '.');
+    if (dot && dot != job && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+        *dot = '\0';
+    a.tg.job_name = job;
     return cli_execute(&t, &rc, 0, 0, &a.tg);
 }

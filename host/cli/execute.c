@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "execute.h"
+#include "monitor.h"
 #include "launch.h"
 #include "outfile.h"
 #include "pipeline.h"
@@ -360,8 +361,34 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
     cli_catch_stop_signals();
     o.stop = &cli_stop_requested;
     o.cancel = &cli_cancel_requested;
+    struct cli_monitor mon = {0};
+    if (tg && tg->metrics) {
+        if (clustered) {
+            fprintf(stderr,
+                    "%s: --metrics serves a run in this process; a cluster's nodes do not serve "
+                    "metrics yet\n",
+                    cli_prog);
+            status = 2;
+        } else if (cli_monitor_start(&mon, tg->metrics, t, tg->job_name ? tg->job_name : "job",
+                                     rc->quiet)) {
+            status = 1;
+        }
+        if (status) {
+            if (in && in != stdin)
+                fclose(in);
+            if (of)
+                sl_outfile_abort(&of);
+            return status;
+        }
+        rc->ui = mon.ui;
+        o.on_stats = cli_monitor_stats;
+        o.stats_ud = &mon;
+        o.stats_every_s = 0.25;
+    }
     int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);
+    rc->ui = NULL;
+    cli_monitor_finish(&mon, &rep, err != 0);
     if (err && rc->progress)
         report_clear_line();
     if (rc->progress_file) {

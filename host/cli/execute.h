@@ -18,7 +18,9 @@ struct cli_target {
     uint32_t job_id;         /* --job-id: the cluster job's id (1..2^24-1; 0: drawn at random) */
     int ingest_nodes;        /* --ingest-on-nodes: every node reads its part of the input */
     const char *resume_from; /* --from: a checkpoint file or directory to resume from */
-    int resume; /* --resume (cluster): go on from the newest complete checkpoint, if any */
+    int resume;          /* --resume (cluster): go on from the newest complete checkpoint, if any */
+    const char *metrics; /* --metrics HOST:PORT: serve metrics and the web UI (NULL: no) */
+    const char *job_name; /* the job's name in the metrics: the topology file's, or the command */
 };
 
 /* Opens the topology's input and output, runs it where tg says (NULL: in this process), reports

@@ -47,6 +47,7 @@ enum {
     OPT_RESUME,
     OPT_MAX_MALFORMED,
     OPT_DECIMALS,
+    OPT_METRICS,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -85,6 +86,7 @@ static const struct cli_opt cli_opts[] = {
     {"click-rate", REQ, OPT_CLICK, CLI_CTR, 0, 0},
     {"seed", REQ, OPT_SEED, CLI_CTR, 0, UINT64_MAX},
     {"progress", NO, OPT_PROGRESS, ALL, 0, 0},
+    {"metrics", REQ, OPT_METRICS, CLI_CTR | CLI_RUN, 0, 0},
     /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
     {"progress-file", REQ, OPT_PROGRESS_FILE, CLI_RUN, 0, 0},
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
@@ -276,6 +278,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         return cli_parse_double("--max-malformed", arg, 0, 1, &a->max_malformed);
     case OPT_DECIMALS:
         a->decimals = (int)v + 1;
+        break;
+    case OPT_METRICS:
+        a->tg.metrics = arg;
         break;
     case OPT_STRICT:
         a->strict = 1;

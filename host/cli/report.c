@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "placement.h"
 #include "report.h"
+#include "webui.h"
 
 #define MAX_SHOWN_BAD 10
 
@@ -26,6 +27,8 @@ int report_on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, 
                 column, byte_offset);
     }
     rc->shown++;
+    if (rc->ui)
+        sl_webui_note_bad(rc->ui, line, column, byte_offset, reason);
     return rc->strict;
 }
 

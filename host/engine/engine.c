@@ -725,8 +725,12 @@ static int reclaim(sl_engine *e, struct stage *s)
             return rc;
     }
     s->pending = 0;
-    e->stats.t_kernel += event_seconds(s->kernel);
-    e->stats.t_transfer += event_seconds(s->transfer);
+    double tk = event_seconds(s->kernel), tt = event_seconds(s->transfer);
+    e->stats.t_kernel += tk;
+    e->stats.t_transfer += tt;
+    sl_hist_add(&e->stats.h_kernel, tk);
+    if (s->transfer)
+        sl_hist_add(&e->stats.h_transfer, tt);
     release_event(&s->kernel);
     release_event(&s->transfer);
     uint64_t live = 0;
@@ -800,6 +804,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
     for (int t = 0; t < SL_EV_NTYPES; t++)
         e->stats.type_counts[t] += types[t];
     e->stats.t_batch += now_s() - t0;
+    sl_hist_add(&e->stats.h_batch, now_s() - t0);
 
     /* bounds_h is left alone until this stage's map completes (s->ready) */
     cl_int st = clEnqueueWriteBuffer(e->q, s->bounds, CL_FALSE, 0,
@@ -938,6 +943,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
     if (e->on_emit && (rc = e->on_emit(e->ud, kind, e->rows, count)))
         return fail(e, rc, "the result sink failed: %s", sl_strerror(rc));
     e->stats.t_emit += now_s() - t0;
+    sl_hist_add(&e->stats.h_emit, now_s() - t0);
     sl_trigger_emitted(&e->trig, now_s());
     return 0;
 }
@@ -1028,11 +1034,33 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
     return 0;
 }
 
+/* 1 when ev has completed (or failed: reclaim then says so), without waiting. */
+static int event_done(cl_event ev)
+{
+    cl_int status = CL_QUEUED;
+    if (clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL) !=
+        CL_SUCCESS)
+        return 0;
+    return status == CL_COMPLETE || status < 0;
+}
+
 int sl_engine_tick(sl_engine *e, uint32_t max_wait_ms)
 {
     if (e->failed)
         return e->failed;
     int rc = 0;
+    /* batches the device has finished are checked now, oldest first, so that the figures
+     * (keys, kernel time) are fresh while input is slow */
+    for (int i = 0; i < NBUF && rc == 0; i++) {
+        struct stage *s = &e->st[(e->cur + i) % NBUF];
+        if (!s->pending)
+            continue;
+        if (s->ready && !event_done(s->ready))
+            break;
+        rc = reclaim(e, s);
+    }
+    if (rc)
+        return rc;
     if (e->staged && (now_s() - e->staged_at) * 1000.0 >= (double)max_wait_ms)
         rc = flush_staged(e);
     return rc ? rc : triggers(e);

@@ -30,6 +30,7 @@
 
 #include "bytebuf.h"
 #include "columns.h"
+#include "hist.h"
 #include "topology.h"
 #include "device.h"
 #include "event.h"
@@ -71,6 +72,8 @@ typedef struct sl_engine_stats {
     uint64_t table_slots;  /* slots in the state table now (all regions and copies) */
     uint64_t table_grows;  /* times the table grew (moving every key into a larger one) */
     double t_grow;         /* seconds: enqueueing growth (the device's work shows in the rest) */
+    /* Per batch (emission): the same stages' durations as histograms, for the metrics */
+    sl_hist h_batch, h_transfer, h_kernel, h_emit;
 } sl_engine_stats;
 
 typedef struct sl_engine sl_engine;

@@ -502,6 +502,12 @@ void sl_multi_get_stats(const sl_multi *m, sl_multi_stats *st)
         t->t_transfer += d->t_transfer;
         t->t_kernel += d->t_kernel;
         t->t_emit += d->t_emit;
+        t->table_slots += d->table_slots;
+        t->table_grows += d->table_grows;
+        sl_hist_merge(&t->h_batch, &d->h_batch);
+        sl_hist_merge(&t->h_transfer, &d->h_transfer);
+        sl_hist_merge(&t->h_kernel, &d->h_kernel);
+        sl_hist_merge(&t->h_emit, &d->h_emit);
     }
     for (int k = 0; k < SL_EV_NTYPES; k++)
         t->type_counts[k] += m->dropped_types[k];

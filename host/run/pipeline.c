@@ -84,7 +84,11 @@ struct ticking {
     sl_bytebuf *idblk;  /* the ids of one block of bytes (kept) */
     sl_addict *wdict;   /* dict, for a resume's replay to learn the logged ids */
     uint32_t max_wait_ms;
-    int64_t lateness_ms; /* the first PE's */
+    int64_t lateness_ms;          /* the first PE's */
+    const sl_pipeline_opts *o;    /* on_stats */
+    double stats_at;              /* when on_stats was last called */
+    double stats_t0;              /* when the run started */
+    const sl_device_info *device; /* the first device's */
     /* The largest event time pushed (have_time: once there is one). Written by the reading
      * thread, read by the sink's clock, which with several devices runs on a device thread:
      * max_time is stored before have_time. */
@@ -101,11 +105,38 @@ static int64_t watermark_of(void *ud)
                                        : SL_SINK_NO_WATERMARK;
 }
 
+/* Calls on_stats with the figures so far. */
+static void live_stats(struct ticking *tk)
+{
+    static sl_pipeline_report live; /* large: not on the stack; the run's thread only */
+    memset(&live, 0, sizeof live);
+    sl_pipeline_report_source(&live, tk->src);
+    sl_executor_stats st;
+    sl_executor_get_stats(tk->x, &st);
+    live.engine = st.first;
+    live.chain = st.chain;
+    live.multi = st.multi;
+    if (tk->ck)
+        sl_ckpt_run_stats(tk->ck, &live.ckpt);
+    live.elapsed_s = sl_ingest_now() - tk->stats_t0;
+    if (tk->device)
+        live.device = *tk->device;
+    tk->o->on_stats(tk->o->stats_ud, &live);
+}
+
 /* sl_ingest's turn: runs the executor's timers (partial batches, every_ms triggers), so that
  * results keep flowing while input is slow or silent. */
 static int tick(void *ud, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
+    const sl_pipeline_opts *o = tk->o;
+    if (o && o->on_stats && o->stats_every_s > 0) {
+        double now = sl_ingest_now();
+        if (now - tk->stats_at >= o->stats_every_s) {
+            tk->stats_at = now;
+            live_stats(tk);
+        }
+    }
     int rc = sl_executor_tick(tk->x, tk->max_wait_ms);
     if (rc)
         snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
@@ -425,7 +456,10 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
                          .dict = dict,
                          .sink = sink,
                          .max_wait_ms = t->batch_wait_ms,
-                         .lateness_ms = t->pe.lateness_ms};
+                         .lateness_ms = t->pe.lateness_ms,
+                         .o = o,
+                         .stats_t0 = sl_ingest_now(),
+                         .device = &rep->device};
     if (o->resume_from) { /* the sink's watermark goes on from the checkpoint's */
         sl_chain_stats cs;
         sl_chain_get_stats(ch, &cs);

@@ -22,6 +22,8 @@
 
 #define SL_DEVICES_ALL UINT32_MAX
 
+struct sl_pipeline_report;
+
 typedef struct sl_pipeline_opts {
     const sl_topology *topo;
     FILE *in;  /* for SL_SRC_FILE / SL_SRC_STDIN: opened by the caller */
@@ -56,6 +58,12 @@ typedef struct sl_pipeline_opts {
     const volatile sig_atomic_t *cancel;
     /* A checkpoint file or directory to resume from (host/run/checkpoint.h); NULL: none. */
     const char *resume_from;
+    /* While the run goes on, every stats_every_s seconds (between reads; 0: never): the
+     * figures so far, in a report whose source, engine, chain and ckpt fields are filled
+     * (the metrics endpoint's snapshots). Called on the run's thread. */
+    void (*on_stats)(void *ud, const struct sl_pipeline_report *live);
+    void *stats_ud;
+    double stats_every_s;
 } sl_pipeline_opts;
 
 typedef struct sl_pipeline_report {
