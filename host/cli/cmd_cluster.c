@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "log.h"
 #include "config.h"
 #include "err.h"
 #include "launch.h"
@@ -72,6 +73,11 @@ int cmd_node(int argc, char **argv)
             cli_option_error("node", c, argv, opts);
             return 2;
         }
+    }
+    if (id != UINT64_MAX) {
+        char name[32];
+        snprintf(name, sizeof name, "node-%u", (unsigned)id);
+        sl_log_set_node(name);
     }
     if (!config || id == UINT64_MAX || optind < argc) {
         usage_node(stderr);

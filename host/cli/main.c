@@ -1,9 +1,11 @@
 /* The sluice command line: the table of commands and the dispatch to them. Each command lives
  * in its family's file (cmd_*.c, declared in cli.h); exit statuses are listed there. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "log.h"
 #include "proc.h"
 
 const char cli_prog[] = "sluice";
@@ -35,14 +37,19 @@ static const struct cli_command commands[] = {
 
 static void usage_main(FILE *o)
 {
-    fprintf(o, "usage: sluice [--version] [--help] COMMAND [ARGS]\n"
+    fprintf(o, "usage: sluice [--version] [--help] [--log-format text|logfmt|json] COMMAND [ARGS]\n"
                "\n"
                "A stream processor that runs keyed aggregation PEs as OpenCL kernels.\n"
                "\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(o, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(o, "\n'sluice COMMAND --help' describes each command.\n");
+    fprintf(
+        o,
+        "\n'sluice help COMMAND' (or 'sluice COMMAND --help') describes each command.\n"
+        "--log-format: the log lines on stderr as today's text, logfmt (ts=... level=...\n"
+        "node=... cat=... msg=...) or one JSON object each; also SLUICE_LOG_FORMAT, which\n"
+        "the nodes a run starts inherit. SLUICE_LOG=level[,category...] picks what is logged.\n");
 }
 
 /* The command called `name`, or NULL after saying on stderr that there is none. */
@@ -61,6 +68,24 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage_main(stderr);
         return 2;
+    }
+    if (strcmp(argv[1], "--log-format") == 0 || strncmp(argv[1], "--log-format=", 13) == 0) {
+        const char *v = argv[1][12] == '=' ? argv[1] + 13 : argc > 2 ? argv[2] : "";
+        enum sl_log_format fmt;
+        if (sl_log_format_parse(v, &fmt)) {
+            fprintf(stderr, "%s: --log-format: expected text, logfmt or json, got \"%s\"\n",
+                    cli_prog, v);
+            return 2;
+        }
+        sl_log_set_format(fmt);
+        setenv("SLUICE_LOG_FORMAT", v, 1); /* for the nodes this run starts */
+        int used = argv[1][12] == '=' ? 1 : 2;
+        argc -= used;
+        argv += used;
+        if (argc < 2) {
+            usage_main(stderr);
+            return 2;
+        }
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
