@@ -550,7 +550,7 @@ int main(int argc, char **argv)
     join = NULL;
 
     /* The nodes, once for every run. */
-    if ((rc = sl_launch_local_cluster(a.nodes, "", cl_dir, sizeof cl_dir, cl_path, sizeof cl_path,
+    if ((rc = sl_launch_local_cluster(a.nodes, "", 0, cl_dir, sizeof cl_dir, cl_path, sizeof cl_path,
                                       msg, sizeof msg)))
         goto out;
     made_cluster = 1;

@@ -131,7 +131,7 @@ Test(metrics, prometheus_text_of_a_snapshot)
     for (size_t i = 0; i < sizeof obs / sizeof obs[0]; i++)
         sl_hist_add(&j.chain.engine[0].h_kernel, obs[i]);
     sl_bytebuf b = {0};
-    cr_assert(eq(int, sl_metrics_prometheus(&j, &b), 0));
+    cr_assert(eq(int, sl_metrics_prometheus(&j, 1, NULL, &b), 0));
     cr_assert(eq(int, sl_bytebuf_append(&b, "", 1), 0));
     const char *t = (const char *)b.p;
     check_format(t);

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,7 +179,11 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
      * other ports. */
     for (int attempt = 1;; attempt++) {
         if (tg->nodes) {
-            if ((rc = sl_launch_local_cluster(tg->nodes, t->device, dir, sizeof dir, path,
+            uint32_t metrics = 0; /* --metrics 127.0.0.1:P: node i serves at P + i */
+            const char *colon = tg->metrics ? strrchr(tg->metrics, ':') : NULL;
+            if (colon)
+                metrics = (uint32_t)strtoul(colon + 1, NULL, 10);
+            if ((rc = sl_launch_local_cluster(tg->nodes, t->device, metrics, dir, sizeof dir, path,
                                               sizeof path, msg, msglen)))
                 return rc;
         } else {
@@ -363,12 +368,28 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
     o.cancel = &cli_cancel_requested;
     struct cli_monitor mon = {0};
     if (tg && tg->metrics) {
-        if (clustered) {
+        const char *colon = strrchr(tg->metrics, ':');
+        unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+        int loopback = colon && ((colon - tg->metrics == 9 && !strncmp(tg->metrics, "127.0.0.1", 9)) ||
+                                 (colon - tg->metrics == 9 && !strncmp(tg->metrics, "localhost", 9)));
+        if (tg->cluster_file) {
             fprintf(stderr,
-                    "%s: --metrics serves a run in this process; a cluster's nodes do not serve "
-                    "metrics yet\n",
+                    "%s: --metrics: a running cluster's nodes serve metrics where its file says "
+                    "(nodes[i].metrics, docs/metrics.md)\n",
                     cli_prog);
             status = 2;
+        } else if (tg->nodes && (!loopback || port == 0 || port + tg->nodes > 65536)) {
+            fprintf(stderr,
+                    "%s: --metrics with --nodes N: 127.0.0.1:PORT, node i then serves at PORT + i "
+                    "(PORT 1..%lu)\n",
+                    cli_prog, 65536UL - tg->nodes);
+            status = 2;
+        } else if (tg->nodes) {
+            if (!rc->quiet)
+                for (uint32_t i = 0; i < tg->nodes; i++)
+                    fprintf(stderr, "%s: node %u: metrics at http://127.0.0.1:%lu/metrics, web UI at "
+                                    "http://127.0.0.1:%lu/\n",
+                            cli_prog, i, port + i, port + i);
         } else if (cli_monitor_start(&mon, tg->metrics, t, tg->job_name ? tg->job_name : "job",
                                      rc->quiet)) {
             status = 1;
@@ -380,10 +401,13 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
                 sl_outfile_abort(&of);
             return status;
         }
-        rc->ui = mon.ui;
-        o.on_stats = cli_monitor_stats;
-        o.stats_ud = &mon;
-        o.stats_every_s = 0.25;
+        if (mon.ui) {
+            rc->ui = mon.ui;
+            rc->ui_job = mon.name;
+            o.on_stats = cli_monitor_stats;
+            o.stats_ud = &mon;
+            o.stats_every_s = 0.25;
+        }
     }
     int err = clustered ? run_cluster(tg, t, &o, &rep, &crep, msg, sizeof msg)
                         : sl_pipeline_run(&o, &rep, msg, sizeof msg);

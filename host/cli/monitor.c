@@ -25,6 +25,8 @@ int cli_monitor_start(struct cli_monitor *m, const char *addr, const sl_topology
     clock_gettime(CLOCK_REALTIME, &ts);
     m->start_unix = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     sl_webui_set_controls(m->ui, &cli_stop_requested, &cli_cancel_requested);
+    static sl_pipeline_report none; /* the job is listed (running) before its first figures */
+    cli_monitor_stats(m, &none);
     if (!quiet) {
         const char *colon = strrchr(addr, ':');
         fprintf(stderr, "%s: metrics at http://%.*s:%u/metrics, web UI at http://%.*s:%u/\n",

@@ -28,7 +28,7 @@ int report_on_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offset, 
     }
     rc->shown++;
     if (rc->ui)
-        sl_webui_note_bad(rc->ui, line, column, byte_offset, reason);
+        sl_webui_note_bad(rc->ui, rc->ui_job, line, column, byte_offset, reason);
     return rc->strict;
 }
 

@@ -21,7 +21,8 @@ struct report_ctx {
     const char *progress_file;
     int progress_file_failed; /* a write failed: said once, not tried again */
     sl_progress last;         /* the last progress written there */
-    struct sl_webui *ui;      /* --metrics: malformed lines are noted there too (NULL: no) */
+    struct sl_webui *ui;      /* --metrics: malformed lines are noted there too (NULL: no), */
+    const char *ui_job;       /* as this job's */
 };
 
 /* Clears the progress line (the cursor goes back to the start of an empty line). */

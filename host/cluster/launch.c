@@ -327,8 +327,8 @@ int sl_ports_free(unsigned base, unsigned count)
     return 1;
 }
 
-int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t dirlen, char *path,
-                            size_t pathlen, char *msg, size_t msglen)
+int sl_launch_local_cluster(uint32_t n, const char *device, uint32_t metrics, char *dir,
+                            size_t dirlen, char *path, size_t pathlen, char *msg, size_t msglen)
 {
     const char *tmp = getenv("TMPDIR");
     unsigned span = n * SL_NODE_SPAN, base = 0;
@@ -377,7 +377,11 @@ int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t di
     }
     fputs("nodes:\n", f);
     for (uint32_t i = 0; i < n; i++)
-        fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_SPAN);
+        if (metrics)
+            fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u, metrics: %u}\n", i,
+                    base + i * SL_NODE_SPAN, metrics + i);
+        else
+            fprintf(f, "  - {id: %u, host: 127.0.0.1, port: %u}\n", i, base + i * SL_NODE_SPAN);
     if (fclose(f) != 0) {
         snprintf(msg, msglen, "cannot write %s: %s", path, strerror(errno));
         sl_launch_remove_local(dir);

@@ -67,9 +67,10 @@ int sl_launch_stop(sl_launch **lp, int timeout_ms, char *msg, size_t msglen);
 
 /* Makes a new temporary folder (its path to dir) holding a fresh CURVE key pair and a cluster
  * file for n nodes on 127.0.0.1 with free ports and those keys, using OpenCL device `device` (""
- * for the default); the file's path goes to path. Returns 0 or SL_EIO with msg (nothing left). */
-int sl_launch_local_cluster(uint32_t n, const char *device, char *dir, size_t dirlen, char *path,
-                            size_t pathlen, char *msg, size_t msglen);
+ * for the default); with metrics > 0, node i serves its metrics at port metrics + i. The file's
+ * path goes to path. Returns 0 or SL_EIO with msg (nothing left). */
+int sl_launch_local_cluster(uint32_t n, const char *device, uint32_t metrics, char *dir,
+                            size_t dirlen, char *path, size_t pathlen, char *msg, size_t msglen);
 
 /* Removes a folder made by sl_launch_local_cluster and what it holds. */
 void sl_launch_remove_local(const char *dir);

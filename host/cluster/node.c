@@ -25,6 +25,7 @@
 #include "job.h"
 #include "jointab.h"
 #include "lebytes.h"
+#include "log.h"
 #include "outbox.h"
 #include "partmap.h"
 #include "poller.h"
@@ -36,6 +37,7 @@
 #include "source.h"
 #include "ckptfile.h"
 #include "ckptwriter.h"
+#include "webui.h"
 
 #define FRAMES_PER_POLL 64
 #define OUT_LIMIT ((size_t)8 << 20) /* held bytes per stage's outputs before reading stops */
@@ -186,6 +188,8 @@ struct node {
     sl_coord *coord;  /* with zookeeper: membership and the coordinator's seat (coord.h) */
 
     uint64_t cluster_id; /* sl_cluster_id of this node's cluster file */
+    sl_webui *ui;        /* nodes[id].metrics: its jobs' figures and its own (NULL: none) */
+    uint64_t ui_at_us;   /* when they were last published */
     struct reply replies[MAX_REPLIES];
     uint32_t nreplies;
     uint64_t replies_dropped;
@@ -566,9 +570,86 @@ static int ckpt_settle(struct slot *sl, int wait);
  * by ABORT); what peers have not yet acknowledged is kept for them (it is dropped only once it
  * is old: forget_old). Otherwise (cancelled) every frame of the job still held for peers is
  * dropped. */
+/* ---- metrics (nodes[id].metrics; host/obs) ----------------------------------------------- */
+
+/* Publishes this node's part of sl's job, in `state`. */
+static void publish_job(struct slot *sl, const char *state)
+{
+    struct node *nd = sl->nd;
+    static sl_obs_job j; /* the node's thread only */
+    memset(&j, 0, sizeof j);
+    const sl_topology *t = &sl->job.topo;
+    snprintf(j.name, sizeof j.name, "job-%u", sl->job_id);
+    snprintf(j.node, sizeof j.node, "node-%u", nd->id);
+    snprintf(j.state, sizeof j.state, "%s", state);
+    double age = (double)(sl_net_now_us() - sl->t0_us) * 1e-6;
+    j.start_unix = (double)time(NULL) - age;
+    j.elapsed_s = age;
+    snprintf(j.source, sizeof j.source, "%s", sl->src ? sl_source_kind_name(t->source.kind) : "peers");
+    snprintf(j.sink, sizeof j.sink, "client");
+    const sl_device_info *di = sl_device_get_info(nd->dev);
+    snprintf(j.device, sizeof j.device, "%.120s / %.120s", di->platform, di->name);
+    if (sl->chain)
+        sl_chain_get_stats(sl->chain, &j.chain);
+    j.stages = sl->stages;
+    for (uint32_t s = 0; s < j.stages && s < SL_STAGES_MAX; s++) {
+        const sl_pe_cfg *pe = s == 0 ? &t->pe : &t->next[s - 1].pe;
+        snprintf(j.pe_name[s], sizeof j.pe_name[s], "%s", pe->name);
+        snprintf(j.pe_kind[s], sizeof j.pe_kind[s], "%s", sl_pe_kind_name(pe->kind));
+        j.pe_capacity[s] = pe->capacity;
+    }
+    if (sl->src) {
+        sl_source_stats ss;
+        sl_source_get_stats(sl->src, &ss);
+        j.input = ss.input;
+        j.generated = ss.generated;
+        j.filtered = ss.filtered;
+    }
+    sl_webui_publish(nd->ui, &j);
+}
+
+/* Publishes the node's own figures and each job's part, every 250 ms. */
+static void publish_metrics(struct node *nd, uint64_t now)
+{
+    if (!nd->ui || now - nd->ui_at_us < 250000)
+        return;
+    nd->ui_at_us = now;
+    static sl_obs_node o; /* the node's thread only */
+    memset(&o, 0, sizeof o);
+    snprintf(o.node, sizeof o.node, "node-%u", nd->id);
+    for (uint32_t d = 0; d < nd->n; d++)
+        for (int s = -1; s < SL_NODE_PORTS && o.ndests < SL_OBS_DESTS; s++) {
+            sl_outbox *ob = s < 0 ? nd->ctl_to[d] : nd->peer[d][s];
+            if (!ob)
+                continue;
+            sl_obs_dest *x = &o.dest[o.ndests++];
+            x->node = d;
+            x->port = s;
+            x->queued_frames = sl_outbox_queued_frames(ob);
+            x->queued_bytes = sl_outbox_queued_bytes(ob);
+            x->unacked_frames = sl_outbox_unacked_frames(ob);
+            sl_outbox_get_stats(ob, &x->st);
+        }
+    for (int s = 0; s <= SL_NODE_PORTS; s++) {
+        sl_inbox *ib = s < SL_NODE_PORTS ? nd->in[s] : nd->ctl;
+        if (!ib)
+            continue;
+        sl_inbox_stats st;
+        sl_inbox_get_stats(ib, &st);
+        for (int v = 1; v < SL_FRAME_NVERDICTS; v++)
+            o.rejected[v] += st.rejected[v];
+    }
+    sl_webui_publish_node(nd->ui, &o);
+    for (int i = 0; i < SL_NODE_JOBS; i++)
+        if (nd->slot[i].active)
+            publish_job(&nd->slot[i], nd->slot[i].finishing ? "finishing" : "running");
+}
+
 static void end_job(struct slot *sl, int graceful)
 {
     struct node *nd = sl->nd;
+    if (nd->ui)
+        publish_job(sl, graceful ? "finished" : "failed");
     uint32_t mask = 0xffffff00u, value = sl_job_stream(sl->job_id, 0);
     if (graceful)
         ckpt_settle(sl, 1);     /* the client hears of a checkpoint written as the job ended */
@@ -1872,6 +1953,17 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
     nd->zctx = sl_netctx_zmq(nd->net);
     if ((rc = open_sockets(nd, msg, msglen)))
         goto out;
+    if (cl->nodes[nd->id].metrics) {
+        char addr[300], why[512];
+        snprintf(addr, sizeof addr, "%s:%u",
+                 strcmp(cl->nodes[nd->id].host, "localhost") == 0 ? "127.0.0.1"
+                                                                   : cl->nodes[nd->id].host,
+                 cl->nodes[nd->id].metrics);
+        if (sl_webui_start(addr, &nd->ui, why, sizeof why) == 0)
+            logf_(nd, "metrics at http://%s/metrics, web UI at http://%s/", addr, addr);
+        else
+            SL_WARN("node", "node %u: no metrics endpoint: %s", nd->id, why);
+    }
     if (cl->zk.connect[0] && o->cluster_path &&
         (rc = sl_coord_new(cl, nd->id, nd->quiet, &nd->coord, msg, msglen)))
         goto out;
@@ -1931,6 +2023,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         }
         if ((rc = turn(nd, msg, msglen)))
             break;
+        publish_metrics(nd, sl_net_now_us());
         if (!stops(nd) && sl_device_wedged(nd->dev)) {
             /* A kernel outlived pe.timeout_ms (that job failed with that message): the device
              * still runs it and cannot be trusted again, so every other job fails too. cluster
@@ -1952,6 +2045,7 @@ out:
     for (int i = 0; i < SL_NODE_JOBS; i++)
         if (nd->slot[i].active)
             end_job(&nd->slot[i], 0);
+    sl_webui_stop(&nd->ui);
     sl_registry_destroy(&nd->reg); /* drivers still running are killed */
     sl_coord_destroy(&nd->coord);  /* membership and candidacy go with the session */
     if (nd->agent.started) {

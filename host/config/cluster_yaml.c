@@ -47,10 +47,11 @@ static int parse_net(const sl_ym_ctx *c, const yaml_node_t *n, sl_net_opts *o)
 /* nodes: a list of {id, host, port}, ids 0..N-1 in order. Returns 0 or SL_ECONFIG. */
 static int parse_nodes(const sl_ym_ctx *c, const yaml_node_t *n, sl_cluster_cfg *cl)
 {
-    static const char *const keys[] = {"id", "host", "port"};
+    static const char *const keys[] = {"id", "host", "port", "metrics"};
     static const sl_ym_rule rules[] = {
         SL_YM_STR(1, sl_node_addr, host, 0),
         SL_YM_UINT(2, sl_node_addr, port, 1, 65536 - SL_NODE_SPAN),
+        SL_YM_UINT(3, sl_node_addr, metrics, 1, 65535),
     };
     size_t count;
     int rc = sl_ym_list(c, n, "nodes", "a non-empty list of {id, host, port}", SL_NODES_MAX,
@@ -59,11 +60,11 @@ static int parse_nodes(const sl_ym_ctx *c, const yaml_node_t *n, sl_cluster_cfg 
         return rc;
     for (size_t i = 0; i < count; i++) {
         yaml_node_t *item = sl_ym_item(c, n, i);
-        sl_ym_field f[3];
+        sl_ym_field f[4];
         char pfx[32], path[64];
         uint64_t id;
         snprintf(pfx, sizeof pfx, "nodes[%zu]", i);
-        if ((rc = sl_ym_scan(c, item, pfx, keys, 3, f)) < 0)
+        if ((rc = sl_ym_scan(c, item, pfx, keys, 4, f)) < 0)
             return rc;
         for (int k = 0; k < 3; k++)
             if (!f[k].v)

@@ -198,7 +198,8 @@ void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind);
 
 typedef struct sl_node_addr {
     char host[256];
-    uint32_t port; /* the first of SL_NODE_SPAN consecutive ports */
+    uint32_t port;    /* the first of SL_NODE_SPAN consecutive ports */
+    uint32_t metrics; /* the port of its metrics endpoint and web UI at host (0: none) */
 } sl_node_addr;
 
 /* zookeeper: in a cluster file (docs/cluster.md, "Cluster state in ZooKeeper"): where the

@@ -67,24 +67,118 @@ static int family(sl_bytebuf *b, const char *name, const char *type, const char 
     return put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Per job series: name{job="..."} value. */
-static int job_series(sl_bytebuf *b, const char *job, const char *name, const char *type,
-                      const char *help, double v)
+/* The labels every series of job j has: job, and node when it has one, escaped. */
+static void job_labels(const sl_obs_job *j, char *buf, size_t len)
 {
-    int rc = family(b, name, type, help);
-    return rc ? rc : put(b, "%s{job=\"%s\"} %.17g\n", name, job, v);
+    char job[300], node[100];
+    label(job, sizeof job, j->name);
+    label(node, sizeof node, j->node);
+    if (j->node[0])
+        snprintf(buf, len, "job=\"%s\",node=\"%s\"", job, node);
+    else
+        snprintf(buf, len, "job=\"%s\"", job);
 }
 
-/* One family with a series per stage: name{job,pe} from f(stage). */
-static int pe_series(sl_bytebuf *b, const sl_obs_job *j, const char *job, const char (*pes)[200],
-                     const char *name, const char *type, const char *help,
-                     double (*f)(const sl_obs_job *, uint32_t))
+typedef double (*job_fn)(const sl_obs_job *j);
+typedef double (*pe_fn)(const sl_obs_job *, uint32_t);
+
+static double f_running(const sl_obs_job *j)
 {
-    int rc = family(b, name, type, help);
-    for (uint32_t s = 0; s < j->stages && !rc; s++)
-        rc = put(b, "%s{job=\"%s\",pe=\"%s\"} %.17g\n", name, job, pes[s], f(j, s));
-    return rc;
+    return strcmp(j->state, "running") == 0;
 }
+static double f_start(const sl_obs_job *j)
+{
+    return j->start_unix;
+}
+static double f_elapsed(const sl_obs_job *j)
+{
+    return j->elapsed_s;
+}
+static double f_lines(const sl_obs_job *j)
+{
+    return (double)j->input.lines;
+}
+static double f_records(const sl_obs_job *j)
+{
+    return (double)j->input.records;
+}
+static double f_malformed(const sl_obs_job *j)
+{
+    return (double)j->input.bad;
+}
+static double f_blank(const sl_obs_job *j)
+{
+    return (double)j->input.blank;
+}
+static double f_bytes(const sl_obs_job *j)
+{
+    return (double)j->input.bytes;
+}
+static double f_generated(const sl_obs_job *j)
+{
+    return (double)j->generated;
+}
+static double f_filtered(const sl_obs_job *j)
+{
+    return (double)j->filtered;
+}
+
+static const struct job_family {
+    const char *name, *type, *help;
+    job_fn f;
+} job_families[] = {
+    {"sluice_job_running", "gauge", "1 while the job takes input.", f_running},
+    {"sluice_job_start_time_seconds", "gauge",
+     "When the job started, seconds since the Unix epoch.", f_start},
+    {"sluice_job_elapsed_seconds", "gauge", "Seconds since the job started.", f_elapsed},
+    {"sluice_input_lines_total", "counter", "Input lines seen (blank ones included).", f_lines},
+    {"sluice_input_records_total", "counter", "Records the input's lines gave.", f_records},
+    {"sluice_input_malformed_total", "counter", "Malformed input lines (reported and skipped).",
+     f_malformed},
+    {"sluice_input_blank_total", "counter", "Blank input lines skipped.", f_blank},
+    {"sluice_input_bytes_total", "counter", "Bytes of input text read (decompressed).", f_bytes},
+    {"sluice_generated_events_total", "counter", "Events the built-in generator made.",
+     f_generated},
+    {"sluice_filtered_events_total", "counter", "Events the keyless filter dropped.", f_filtered},
+};
+
+static double f_ck_written(const sl_obs_job *j)
+{
+    return (double)j->ckpt.written;
+}
+static double f_ck_failed(const sl_obs_job *j)
+{
+    return (double)j->ckpt.failed;
+}
+static double f_ck_bytes(const sl_obs_job *j)
+{
+    return (double)j->ckpt.last_bytes;
+}
+static double f_ck_total(const sl_obs_job *j)
+{
+    return j->ckpt.total_s;
+}
+static double f_ck_max(const sl_obs_job *j)
+{
+    return j->ckpt.max_s;
+}
+static double f_ck_age(const sl_obs_job *j)
+{
+    return j->ckpt_age_s;
+}
+
+static const struct job_family ckpt_families[] = {
+    {"sluice_checkpoints_total", "counter", "Checkpoints written.", f_ck_written},
+    {"sluice_checkpoint_failures_total", "counter", "Checkpoints that could not be written.",
+     f_ck_failed},
+    {"sluice_checkpoint_last_bytes", "gauge", "Size of the last checkpoint written.", f_ck_bytes},
+    {"sluice_checkpoint_seconds_total", "counter",
+     "Seconds the job's thread spent taking checkpoints.", f_ck_total},
+    {"sluice_checkpoint_max_seconds", "gauge", "The longest checkpoint on the job's thread.",
+     f_ck_max},
+    {"sluice_checkpoint_age_seconds", "gauge",
+     "Seconds since the last checkpoint was written (-1: none yet).", f_ck_age},
+};
 
 static double f_in(const sl_obs_job *j, uint32_t s)
 {
@@ -167,116 +261,140 @@ static const struct pe_family {
      f_unjoined},
 };
 
-int sl_metrics_prometheus(const sl_obs_job *j, sl_bytebuf *b)
+static const char *const type_names[SL_EV_NTYPES] = {"view", "click", "purchase", "other"};
+
+/* The node's outboxes and rejected frames. */
+static int node_metrics(const sl_obs_node *nd, sl_bytebuf *b)
 {
-    char job[300];
-    char pes[SL_STAGES_MAX][200];
-    label(job, sizeof job, j->name);
-    for (uint32_t s = 0; s < j->stages && s < SL_STAGES_MAX; s++)
-        label(pes[s], sizeof pes[s], j->pe_name[s]);
-    int rc = family(b, "sluice_job_info", "gauge", "The job, its source, sink and device (1).");
-    if (!rc)
-        rc = put(b, "sluice_job_info{job=\"%s\",state=\"%s\",source=\"%s\",sink=\"%s\"} 1\n", job,
-                 j->state, j->source, j->sink);
-    if (!rc)
-        rc = job_series(b, job, "sluice_job_running", "gauge", "1 while the job takes input.",
-                        strcmp(j->state, "running") == 0);
-    if (!rc)
-        rc = job_series(b, job, "sluice_job_start_time_seconds", "gauge",
-                        "When the job started, seconds since the Unix epoch.", j->start_unix);
-    if (!rc)
-        rc = job_series(b, job, "sluice_job_elapsed_seconds", "gauge",
-                        "Seconds since the job started.", j->elapsed_s);
+    char node[100];
+    label(node, sizeof node, nd->node);
     static const struct {
-        const char *name, *help;
-        size_t off;
-    } input[] = {
-        {"sluice_input_lines_total", "Input lines seen (blank ones included).",
-         offsetof(struct sl_reader_stats, lines)},
-        {"sluice_input_records_total", "Records the input's lines gave.",
-         offsetof(struct sl_reader_stats, records)},
-        {"sluice_input_malformed_total", "Malformed input lines (reported and skipped).",
-         offsetof(struct sl_reader_stats, bad)},
-        {"sluice_input_blank_total", "Blank input lines skipped.",
-         offsetof(struct sl_reader_stats, blank)},
-        {"sluice_input_bytes_total", "Bytes of input text read (decompressed).",
-         offsetof(struct sl_reader_stats, bytes)},
+        const char *name, *type, *help;
+    } fams[] = {
+        {"sluice_outbox_queued_frames", "gauge", "Frames waiting in the outbox to a peer."},
+        {"sluice_outbox_queued_bytes", "gauge", "Bytes waiting in the outbox to a peer."},
+        {"sluice_outbox_unacked_frames", "gauge", "Frames sent to a peer and not acknowledged."},
+        {"sluice_outbox_sent_frames_total", "counter", "Frames handed to ZeroMQ for a peer."},
+        {"sluice_outbox_sent_bytes_total", "counter", "Bytes handed to ZeroMQ for a peer."},
+        {"sluice_outbox_blocked_total", "counter",
+         "Sends that stopped because the peer's queue was full (back-pressure)."},
+        {"sluice_outbox_disconnects_total", "counter", "Connections to the peer lost."},
+        {"sluice_outbox_resent_frames_total", "counter", "Frames sent again after a reconnect."},
     };
-    for (size_t i = 0; i < sizeof input / sizeof input[0] && !rc; i++) {
-        uint64_t v;
-        memcpy(&v, (const char *)&j->input + input[i].off, sizeof v);
-        rc = job_series(b, job, input[i].name, "counter", input[i].help, (double)v);
+    int rc = 0;
+    for (size_t k = 0; k < sizeof fams / sizeof fams[0] && !rc; k++) {
+        rc = family(b, fams[k].name, fams[k].type, fams[k].help);
+        for (uint32_t i = 0; i < nd->ndests && !rc; i++) {
+            const sl_obs_dest *d = &nd->dest[i];
+            const uint64_t v[] = {d->queued_frames,  d->queued_bytes, d->unacked_frames,
+                                  d->st.frames,      d->st.bytes,     d->st.blocked,
+                                  d->st.disconnects, d->st.resent};
+            char port[16];
+            if (d->port < 0)
+                snprintf(port, sizeof port, "control");
+            else
+                snprintf(port, sizeof port, "stage%d", (int)d->port);
+            rc = put(b, "%s{node=\"%s\",peer=\"node-%u\",port=\"%s\"} %llu\n", fams[k].name, node,
+                     (unsigned)d->node, port, (unsigned long long)v[k]);
+        }
     }
     if (!rc)
-        rc = job_series(b, job, "sluice_generated_events_total", "counter",
-                        "Events the built-in generator made.", (double)j->generated);
-    if (!rc)
-        rc = job_series(b, job, "sluice_filtered_events_total", "counter",
-                        "Events the keyless filter dropped.", (double)j->filtered);
-    for (size_t i = 0; i < sizeof pe_families / sizeof pe_families[0] && !rc; i++)
-        rc = pe_series(b, j, job, (const char(*)[200])pes, pe_families[i].name, pe_families[i].type,
-                       pe_families[i].help, pe_families[i].f);
+        rc = family(b, "sluice_frames_rejected_total", "counter",
+                    "Frames this node's inboxes rejected, by reason.");
+    for (int v = 1; v < SL_FRAME_NVERDICTS && !rc; v++) {
+        char reason[100];
+        label(reason, sizeof reason, sl_frame_verdict_name(v));
+        rc = put(b, "sluice_frames_rejected_total{node=\"%s\",reason=\"%s\"} %llu\n", node, reason,
+                 (unsigned long long)nd->rejected[v]);
+    }
+    return rc;
+}
+
+int sl_metrics_prometheus(const sl_obs_job *jobs, size_t njobs, const sl_obs_node *node,
+                          sl_bytebuf *b)
+{
+    static char lab[SL_OBS_JOBS_MAX][512];     /* the run's thread or the server's: one at a */
+    static char pes[SL_OBS_JOBS_MAX][SL_STAGES_MAX][200]; /* time (webui's lock) */
+    if (njobs > SL_OBS_JOBS_MAX)
+        njobs = SL_OBS_JOBS_MAX;
+    for (size_t i = 0; i < njobs; i++) {
+        job_labels(&jobs[i], lab[i], sizeof lab[i]);
+        for (uint32_t s = 0; s < jobs[i].stages && s < SL_STAGES_MAX; s++)
+            label(pes[i][s], sizeof pes[i][s], jobs[i].pe_name[s]);
+    }
+    int rc = family(b, "sluice_job_info", "gauge", "The job, its state, source and sink (1).");
+    for (size_t i = 0; i < njobs && !rc; i++)
+        rc = put(b, "sluice_job_info{%s,state=\"%s\",source=\"%s\",sink=\"%s\"} 1\n", lab[i],
+                 jobs[i].state, jobs[i].source, jobs[i].sink);
+    for (size_t k = 0; k < sizeof job_families / sizeof job_families[0] && !rc; k++) {
+        const struct job_family *f = &job_families[k];
+        rc = family(b, f->name, f->type, f->help);
+        for (size_t i = 0; i < njobs && !rc; i++)
+            rc = put(b, "%s{%s} %.17g\n", f->name, lab[i], f->f(&jobs[i]));
+    }
+    for (size_t k = 0; k < sizeof pe_families / sizeof pe_families[0] && !rc; k++) {
+        const struct pe_family *f = &pe_families[k];
+        rc = family(b, f->name, f->type, f->help);
+        for (size_t i = 0; i < njobs && !rc; i++)
+            for (uint32_t s = 0; s < jobs[i].stages && !rc; s++)
+                rc = put(b, "%s{%s,pe=\"%s\"} %.17g\n", f->name, lab[i], pes[i][s],
+                         f->f(&jobs[i], s));
+    }
     if (!rc)
         rc = family(b, "sluice_events_by_type_total", "counter",
                     "Events pushed into the PE, by event type.");
-    static const char *const types[SL_EV_NTYPES] = {"view", "click", "purchase", "other"};
-    for (uint32_t s = 0; s < j->stages && !rc; s++)
-        for (int t = 0; t < SL_EV_NTYPES && !rc; t++)
-            rc = put(b, "sluice_events_by_type_total{job=\"%s\",pe=\"%s\",type=\"%s\"} %llu\n", job,
-                     pes[s], types[t], (unsigned long long)j->chain.engine[s].type_counts[t]);
+    for (size_t i = 0; i < njobs && !rc; i++)
+        for (uint32_t s = 0; s < jobs[i].stages && !rc; s++)
+            for (int t = 0; t < SL_EV_NTYPES && !rc; t++)
+                rc = put(b, "sluice_events_by_type_total{%s,pe=\"%s\",type=\"%s\"} %llu\n", lab[i],
+                         pes[i][s], type_names[t],
+                         (unsigned long long)jobs[i].chain.engine[s].type_counts[t]);
     if (!rc)
         rc = family(b, "sluice_stage_seconds_total", "counter",
                     "Seconds spent per stage: host batching, transfer, kernel, emit.");
-    for (uint32_t s = 0; s < j->stages && !rc; s++)
-        for (int k = 0; k < 4 && !rc; k++)
-            rc = put(b, "sluice_stage_seconds_total{job=\"%s\",pe=\"%s\",stage=\"%s\"} %.17g\n",
-                     job, pes[s], stage_names[k], stage_total(&j->chain.engine[s], k));
+    for (size_t i = 0; i < njobs && !rc; i++)
+        for (uint32_t s = 0; s < jobs[i].stages && !rc; s++)
+            for (int k = 0; k < 4 && !rc; k++)
+                rc = put(b, "sluice_stage_seconds_total{%s,pe=\"%s\",stage=\"%s\"} %.17g\n", lab[i],
+                         pes[i][s], stage_names[k], stage_total(&jobs[i].chain.engine[s], k));
     if (!rc)
         rc = family(b, "sluice_stage_duration_seconds", "histogram",
                     "Duration of each batch's host batching, transfer and kernel, and of each "
                     "emission.");
-    for (uint32_t s = 0; s < j->stages && !rc; s++)
-        for (int k = 0; k < 4 && !rc; k++) {
-            const sl_hist *h = stage_hist(&j->chain.engine[s], k);
-            uint64_t cum = 0;
-            for (int i = 0; i < SL_HIST_BUCKETS && !rc; i++) {
-                cum += h->bucket[i];
-                rc = put(b,
-                         "sluice_stage_duration_seconds_bucket{job=\"%s\",pe=\"%s\",stage=\"%s\","
-                         "le=\"%g\"} %llu\n",
-                         job, pes[s], stage_names[k], sl_hist_bounds[i], (unsigned long long)cum);
+    for (size_t i = 0; i < njobs && !rc; i++)
+        for (uint32_t s = 0; s < jobs[i].stages && !rc; s++)
+            for (int k = 0; k < 4 && !rc; k++) {
+                const sl_hist *h = stage_hist(&jobs[i].chain.engine[s], k);
+                char l[800];
+                snprintf(l, sizeof l, "%s,pe=\"%s\",stage=\"%s\"", lab[i], pes[i][s],
+                         stage_names[k]);
+                uint64_t cum = 0;
+                for (int q = 0; q < SL_HIST_BUCKETS && !rc; q++) {
+                    cum += h->bucket[q];
+                    rc = put(b, "sluice_stage_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", l,
+                             sl_hist_bounds[q], (unsigned long long)cum);
+                }
+                if (!rc)
+                    rc = put(b,
+                             "sluice_stage_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n"
+                             "sluice_stage_duration_seconds_sum{%s} %.17g\n"
+                             "sluice_stage_duration_seconds_count{%s} %llu\n",
+                             l, (unsigned long long)h->count, l, h->sum, l,
+                             (unsigned long long)h->count);
             }
-            if (!rc)
-                rc = put(b,
-                         "sluice_stage_duration_seconds_bucket{job=\"%s\",pe=\"%s\",stage=\"%s\","
-                         "le=\"+Inf\"} %llu\n"
-                         "sluice_stage_duration_seconds_sum{job=\"%s\",pe=\"%s\",stage=\"%s\"} "
-                         "%.17g\n"
-                         "sluice_stage_duration_seconds_count{job=\"%s\",pe=\"%s\",stage=\"%s\"} "
-                         "%llu\n",
-                         job, pes[s], stage_names[k], (unsigned long long)h->count, job, pes[s],
-                         stage_names[k], h->sum, job, pes[s], stage_names[k],
-                         (unsigned long long)h->count);
-        }
-    if (j->checkpoints && !rc) {
-        rc = job_series(b, job, "sluice_checkpoints_total", "counter", "Checkpoints written.",
-                        (double)j->ckpt.written);
-        if (!rc)
-            rc = job_series(b, job, "sluice_checkpoint_failures_total", "counter",
-                            "Checkpoints that could not be written.", (double)j->ckpt.failed);
-        if (!rc)
-            rc = job_series(b, job, "sluice_checkpoint_last_bytes", "gauge",
-                            "Size of the last checkpoint written.", (double)j->ckpt.last_bytes);
-        if (!rc)
-            rc = job_series(b, job, "sluice_checkpoint_seconds_total", "counter",
-                            "Seconds the job's thread spent taking checkpoints.", j->ckpt.total_s);
-        if (!rc)
-            rc = job_series(b, job, "sluice_checkpoint_max_seconds", "gauge",
-                            "The longest checkpoint on the job's thread.", j->ckpt.max_s);
-        if (!rc && j->ckpt_age_s >= 0)
-            rc = job_series(b, job, "sluice_checkpoint_age_seconds", "gauge",
-                            "Seconds since the last checkpoint was written.", j->ckpt_age_s);
+    int any_ckpt = 0;
+    for (size_t i = 0; i < njobs; i++)
+        any_ckpt |= jobs[i].checkpoints;
+    for (size_t k = 0; any_ckpt && k < sizeof ckpt_families / sizeof ckpt_families[0] && !rc;
+         k++) {
+        const struct job_family *f = &ckpt_families[k];
+        rc = family(b, f->name, f->type, f->help);
+        for (size_t i = 0; i < njobs && !rc; i++)
+            if (jobs[i].checkpoints)
+                rc = put(b, "%s{%s} %.17g\n", f->name, lab[i], f->f(&jobs[i]));
     }
+    if (node && !rc)
+        rc = node_metrics(node, b);
     return rc;
 }
 
@@ -306,6 +424,10 @@ int sl_metrics_json(const sl_obs_job *j, sl_bytebuf *b)
     int rc = put(b, "{\"name\":");
     if (!rc)
         rc = sl_metrics_json_string(b, j->name);
+    if (!rc)
+        rc = put(b, ",\"node\":");
+    if (!rc)
+        rc = sl_metrics_json_string(b, j->node);
     if (!rc)
         rc = put(b,
                  ",\"state\":\"%s\",\"start_unix\":%.3f,\"elapsed_s\":%.3f,\"source\":\"%s\","
@@ -364,5 +486,34 @@ int sl_metrics_json(const sl_obs_job *j, sl_bytebuf *b)
                  (unsigned long long)j->ckpt.last_bytes, j->ckpt_age_s);
     else if (!rc)
         rc = put(b, "null");
+    return rc ? rc : put(b, "}");
+}
+
+int sl_metrics_json_node(const sl_obs_node *n, sl_bytebuf *b)
+{
+    int rc = put(b, ",\"outboxes\":[");
+    for (uint32_t i = 0; i < n->ndests && !rc; i++) {
+        const sl_obs_dest *d = &n->dest[i];
+        rc = put(b,
+                 "%s{\"peer\":%u,\"port\":%d,\"queued_frames\":%llu,\"queued_bytes\":%llu,"
+                 "\"unacked_frames\":%llu,\"sent_frames\":%llu,\"sent_bytes\":%llu,\"blocked\":%llu}",
+                 i ? "," : "", (unsigned)d->node, (int)d->port, (unsigned long long)d->queued_frames,
+                 (unsigned long long)d->queued_bytes, (unsigned long long)d->unacked_frames,
+                 (unsigned long long)d->st.frames, (unsigned long long)d->st.bytes,
+                 (unsigned long long)d->st.blocked);
+    }
+    if (!rc)
+        rc = put(b, "],\"rejected\":{");
+    int first = 1;
+    for (int v = 1; v < SL_FRAME_NVERDICTS && !rc; v++) {
+        if (!n->rejected[v])
+            continue;
+        rc = put(b, "%s", first ? "" : ",");
+        if (!rc)
+            rc = sl_metrics_json_string(b, sl_frame_verdict_name(v));
+        if (!rc)
+            rc = put(b, ":%llu", (unsigned long long)n->rejected[v]);
+        first = 0;
+    }
     return rc ? rc : put(b, "}");
 }

@@ -9,11 +9,15 @@
 
 #include "bytebuf.h"
 #include "chain.h"
+#include "frame.h"
+#include "outbox.h"
 #include "checkpoint.h"
 #include "reader.h"
 #include "topology.h"
 
-#define SL_OBS_REASONS 5 /* malformed lines whose reasons a snapshot keeps: the latest */
+#define SL_OBS_REASONS 5  /* malformed lines whose reasons a snapshot keeps: the latest */
+#define SL_OBS_JOBS_MAX 16 /* jobs one endpoint shows */
+#define SL_OBS_DESTS (SL_NODES_MAX * 2) /* a node's outboxes it shows */
 
 typedef struct sl_obs_bad {
     uint64_t line;
@@ -24,6 +28,7 @@ typedef struct sl_obs_bad {
 
 typedef struct sl_obs_job {
     char name[128];    /* the job: the topology file's base name, or the command ("ctr") */
+    char node[32];     /* the cluster node showing its part of the job ("node-2"); "" alone */
     char state[16];    /* running, stopping, finished, failed */
     double start_unix; /* wall clock when it started, seconds */
     double elapsed_s;
@@ -47,13 +52,37 @@ typedef struct sl_obs_job {
     sl_obs_bad bad[SL_OBS_REASONS];
 } sl_obs_job;
 
-/* Appends j as Prometheus text: counters end in _total, durations are in seconds, every series
- * has a job label (and pe, stage, type where they apply). Returns 0 or SL_ENOMEM. */
-int sl_metrics_prometheus(const sl_obs_job *j, sl_bytebuf *out);
+/* A cluster node's own figures: what waits in each outbox to a peer (the buffers ZeroMQ does
+ * not show), how often a peer's full queue stopped sending (back-pressure), and the frames its
+ * inboxes rejected, by reason. */
+typedef struct sl_obs_dest {
+    uint32_t node; /* the peer */
+    int32_t port;  /* its data port (the stage it feeds), or -1 for its control port */
+    uint64_t queued_frames, queued_bytes, unacked_frames;
+    sl_outbox_stats st;
+} sl_obs_dest;
+
+typedef struct sl_obs_node {
+    char node[32]; /* "node-2" */
+    uint32_t ndests;
+    sl_obs_dest dest[SL_OBS_DESTS];
+    uint64_t rejected[SL_FRAME_NVERDICTS]; /* by sl_frame_verdict; [SL_FRAME_OK] unused */
+} sl_obs_node;
+
+/* Appends jobs[0..njobs) and, when node is not NULL, the node's own figures as Prometheus text:
+ * each family's HELP and TYPE once, counters end in _total, durations are in seconds, every
+ * job series has a job label (and node on a cluster; pe, stage, type where they apply).
+ * Returns 0 or SL_ENOMEM. One thread at a time. */
+int sl_metrics_prometheus(const sl_obs_job *jobs, size_t njobs, const sl_obs_node *node,
+                          sl_bytebuf *out);
 
 /* Appends j as one JSON object (the web UI's /api/jobs holds a list of them). Returns 0 or
  * SL_ENOMEM. */
 int sl_metrics_json(const sl_obs_job *j, sl_bytebuf *out);
+
+/* Appends ,"outboxes":[...],"rejected":{...} for a node's own figures (inside the object of
+ * /api/jobs). Returns 0 or SL_ENOMEM. */
+int sl_metrics_json_node(const sl_obs_node *n, sl_bytebuf *out);
 
 /* Appends s as a JSON string literal, quotes included. Returns 0 or SL_ENOMEM. */
 int sl_metrics_json_string(sl_bytebuf *out, const char *s);

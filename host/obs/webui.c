@@ -13,22 +13,30 @@
 #include "err.h"
 #include "webfiles.h"
 
-struct sl_webui {
-    struct MHD_Daemon *d;
-    uint16_t port;
-    pthread_mutex_t mu;
-    int have;       /* a snapshot was published */
-    sl_obs_job job; /* the latest, with the interval figures filled in */
-    /* the interval figures: events and kernel seconds at the interval's start (base_at,
-     * monotonic seconds), and the rates over the last whole interval */
+/* One job's latest snapshot and what its interval figures need. */
+struct entry {
+    int used;
+    sl_obs_job job; /* with the interval figures filled in */
+    /* events and kernel seconds at the interval's start (base_at, monotonic seconds), and the
+     * rates over the last whole interval */
     double base_at;
     uint64_t base_in;
     double base_kernel[SL_STAGES_MAX];
     double rate, busy[SL_STAGES_MAX];
     uint64_t ckpt_written; /* checkpoints seen written, and when the count last went up */
     double ckpt_at;        /* (< 0: never) */
-    uint32_t nbad;         /* reasons in bad[], oldest first */
+    uint32_t nbad;         /* malformed lines' reasons, oldest first */
     sl_obs_bad bad[SL_OBS_REASONS];
+};
+
+struct sl_webui {
+    struct MHD_Daemon *d;
+    uint16_t port;
+    pthread_mutex_t mu;
+    pthread_mutex_t render_mu; /* one Prometheus rendering at a time */
+    struct entry jobs[SL_OBS_JOBS_MAX]; /* in the order they were first published */
+    int have_node;
+    sl_obs_node node;
     volatile sig_atomic_t *stop, *cancel;
 };
 
@@ -72,18 +80,36 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, con
     return reply(c, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
-/* The latest snapshot, or 0 when none was published yet. */
-static int snapshot(sl_webui *w, sl_obs_job *j)
+/* Copies every job's latest snapshot into jobs (SL_OBS_JOBS_MAX) and the node's into node
+ * (when not NULL). Returns the number of jobs; *have_node says whether node was set. */
+static size_t snapshot(sl_webui *w, sl_obs_job *jobs, sl_obs_node *node, int *have_node)
 {
+    size_t n = 0;
     pthread_mutex_lock(&w->mu);
-    int have = w->have;
-    if (have) {
-        *j = w->job;
-        j->nbad = w->nbad;
-        memcpy(j->bad, w->bad, sizeof j->bad);
+    for (size_t i = 0; i < SL_OBS_JOBS_MAX; i++) {
+        const struct entry *e = &w->jobs[i];
+        if (!e->used)
+            continue;
+        jobs[n] = e->job;
+        jobs[n].nbad = e->nbad;
+        memcpy(jobs[n].bad, e->bad, sizeof jobs[n].bad);
+        n++;
     }
+    *have_node = w->have_node;
+    if (node && w->have_node)
+        *node = w->node;
     pthread_mutex_unlock(&w->mu);
-    return have;
+    return n;
+}
+
+/* The entry of job `name` (len bytes), or NULL. Under mu. */
+static struct entry *find(sl_webui *w, const char *name, size_t len)
+{
+    for (size_t i = 0; i < SL_OBS_JOBS_MAX; i++)
+        if (w->jobs[i].used && strlen(w->jobs[i].job.name) == len &&
+            strncmp(w->jobs[i].job.name, name, len) == 0)
+            return &w->jobs[i];
+    return NULL;
 }
 
 /* POST /api/jobs/NAME/stop or /cancel. */
@@ -92,28 +118,27 @@ static enum MHD_Result control(sl_webui *w, struct MHD_Connection *c, const char
     const char *slash = strrchr(rest, '/');
     if (!slash)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "no such job action\n");
-    sl_obs_job *j = malloc(sizeof *j);
-    if (!j)
-        return MHD_NO;
-    int have = snapshot(w, j);
-    size_t nlen = (size_t)(slash - rest);
-    int known = have && strlen(j->name) == nlen && strncmp(j->name, rest, nlen) == 0;
-    free(j);
+    pthread_mutex_lock(&w->mu);
+    int known = find(w, rest, (size_t)(slash - rest)) != NULL;
+    volatile sig_atomic_t *stop = w->stop, *cancel = w->cancel;
+    pthread_mutex_unlock(&w->mu);
     if (!known)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "no such job\n");
     volatile sig_atomic_t *flag = NULL;
     if (strcmp(slash + 1, "stop") == 0)
-        flag = w->stop;
+        flag = stop;
     else if (strcmp(slash + 1, "cancel") == 0)
-        flag = w->cancel;
+        flag = cancel;
     else
         return reply_text(c, MHD_HTTP_NOT_FOUND, "no such job action\n");
     if (!flag)
-        return reply_text(c, MHD_HTTP_CONFLICT, "this job cannot be stopped from here\n");
+        return reply_text(c, MHD_HTTP_CONFLICT,
+                          "this endpoint shows a node's part of the job: stop or cancel it where "
+                          "it was submitted (its client, or sluice job stop|cancel ID)\n");
     /* The run reads these flags between reads, as it does after SIGINT and SIGTERM. A stop
      * ends the input and writes the final rows; a cancel gives the run up. */
-    if (flag == w->cancel && w->stop)
-        *w->stop = 1;
+    if (flag == cancel && stop)
+        *stop = 1;
     *flag = 1;
     const char ok[] = "{\"ok\":true}";
     return reply(c, MHD_HTTP_ACCEPTED, "application/json", ok, sizeof ok - 1);
@@ -122,23 +147,43 @@ static enum MHD_Result control(sl_webui *w, struct MHD_Connection *c, const char
 static enum MHD_Result get(sl_webui *w, struct MHD_Connection *c, const char *url)
 {
     if (strcmp(url, "/metrics") == 0 || strcmp(url, "/api/jobs") == 0) {
-        sl_obs_job *j = malloc(sizeof *j);
+        sl_obs_job *jobs = malloc(SL_OBS_JOBS_MAX * sizeof *jobs);
+        sl_obs_node *node = malloc(sizeof *node);
         sl_bytebuf b = {0};
-        if (!j)
+        if (!jobs || !node) {
+            free(jobs);
+            free(node);
             return MHD_NO;
-        int have = snapshot(w, j);
+        }
+        int have_node = 0;
+        size_t n = snapshot(w, jobs, node, &have_node);
         int json = url[1] == 'a';
         int rc = 0;
         if (json) {
-            rc = sl_bytebuf_append(&b, "{\"jobs\":[", 9);
-            if (!rc && have)
-                rc = sl_metrics_json(j, &b);
+            rc = sl_bytebuf_append(&b, "{\"node\":", 8);
             if (!rc)
-                rc = sl_bytebuf_append(&b, "]}", 2);
-        } else if (have) {
-            rc = sl_metrics_prometheus(j, &b);
+                rc = sl_metrics_json_string(&b, have_node ? node->node : "");
+            if (!rc)
+                rc = sl_bytebuf_append(&b, ",\"jobs\":[", 9);
+            for (size_t i = 0; i < n && !rc; i++) {
+                if (i)
+                    rc = sl_bytebuf_append(&b, ",", 1);
+                if (!rc)
+                    rc = sl_metrics_json(&jobs[i], &b);
+            }
+            if (!rc)
+                rc = sl_bytebuf_append(&b, "]", 1);
+            if (!rc && have_node)
+                rc = sl_metrics_json_node(node, &b);
+            if (!rc)
+                rc = sl_bytebuf_append(&b, "}", 1);
+        } else {
+            pthread_mutex_lock(&w->render_mu); /* the renderer's label buffers */
+            rc = sl_metrics_prometheus(jobs, n, have_node ? node : NULL, &b);
+            pthread_mutex_unlock(&w->render_mu);
         }
-        free(j);
+        free(jobs);
+        free(node);
         enum MHD_Result ok =
             rc ? reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n")
                : reply(c, MHD_HTTP_OK,
@@ -203,7 +248,7 @@ int sl_webui_start(const char *addr, sl_webui **out, char *msg, size_t msglen)
     if (!w)
         return SL_ENOMEM;
     pthread_mutex_init(&w->mu, NULL);
-    w->ckpt_at = -1;
+    pthread_mutex_init(&w->render_mu, NULL);
     w->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, w,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
@@ -211,6 +256,7 @@ int sl_webui_start(const char *addr, sl_webui **out, char *msg, size_t msglen)
         snprintf(msg, msglen, "--metrics %s: cannot listen there (in use, or not this host's)",
                  addr);
         pthread_mutex_destroy(&w->mu);
+        pthread_mutex_destroy(&w->render_mu);
         free(w);
         return SL_EIO;
     }
@@ -237,45 +283,69 @@ void sl_webui_publish(sl_webui *w, const sl_obs_job *j)
 {
     double now = mono();
     pthread_mutex_lock(&w->mu);
-    double dt = now - w->base_at;
-    if (!w->have || dt >= 0.5) { /* a new interval: rates over the one that ended */
-        if (w->have && dt > 0) {
-            w->rate = (double)(j->chain.engine[0].events_in - w->base_in) / dt;
+    struct entry *e = find(w, j->name, strlen(j->name));
+    if (!e) { /* a new job: a free entry, else the oldest one that is over */
+        for (size_t i = 0; i < SL_OBS_JOBS_MAX && !e; i++)
+            if (!w->jobs[i].used)
+                e = &w->jobs[i];
+        for (size_t i = 0; i < SL_OBS_JOBS_MAX && !e; i++)
+            if (strcmp(w->jobs[i].job.state, "running") != 0)
+                e = &w->jobs[i];
+        if (!e)
+            e = &w->jobs[0];
+        memset(e, 0, sizeof *e);
+        e->ckpt_at = -1;
+    }
+    double dt = now - e->base_at;
+    if (!e->used || dt >= 0.5) { /* a new interval: rates over the one that ended */
+        if (e->used && dt > 0) {
+            e->rate = (double)(j->chain.engine[0].events_in - e->base_in) / dt;
             for (uint32_t s = 0; s < j->stages && s < SL_STAGES_MAX; s++) {
-                double k = j->chain.engine[s].t_kernel - w->base_kernel[s];
-                w->busy[s] = k > 0 ? k / dt : 0.0;
+                double k = j->chain.engine[s].t_kernel - e->base_kernel[s];
+                e->busy[s] = k > 0 ? k / dt : 0.0;
             }
         }
-        w->base_at = now;
-        w->base_in = j->chain.engine[0].events_in;
+        e->base_at = now;
+        e->base_in = j->chain.engine[0].events_in;
         for (uint32_t s = 0; s < j->stages && s < SL_STAGES_MAX; s++)
-            w->base_kernel[s] = j->chain.engine[s].t_kernel;
+            e->base_kernel[s] = j->chain.engine[s].t_kernel;
     }
-    if (j->checkpoints && j->ckpt.written > w->ckpt_written) {
-        w->ckpt_written = j->ckpt.written;
-        w->ckpt_at = now;
+    if (j->checkpoints && j->ckpt.written > e->ckpt_written) {
+        e->ckpt_written = j->ckpt.written;
+        e->ckpt_at = now;
     }
-    w->job = *j;
-    w->job.rate_in = w->rate;
-    memcpy(w->job.busy_ratio, w->busy, sizeof w->busy);
-    w->job.ckpt_age_s = w->ckpt_at < 0 ? -1.0 : now - w->ckpt_at;
-    w->have = 1;
+    e->job = *j;
+    e->job.rate_in = e->rate;
+    memcpy(e->job.busy_ratio, e->busy, sizeof e->busy);
+    e->job.ckpt_age_s = e->ckpt_at < 0 ? -1.0 : now - e->ckpt_at;
+    e->used = 1;
     pthread_mutex_unlock(&w->mu);
 }
 
-void sl_webui_note_bad(sl_webui *w, uint64_t line, uint64_t column, uint64_t byte,
+void sl_webui_publish_node(sl_webui *w, const sl_obs_node *n)
+{
+    pthread_mutex_lock(&w->mu);
+    w->node = *n;
+    w->have_node = 1;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void sl_webui_note_bad(sl_webui *w, const char *job, uint64_t line, uint64_t column, uint64_t byte,
                        const char *reason)
 {
     pthread_mutex_lock(&w->mu);
-    if (w->nbad == SL_OBS_REASONS) {
-        memmove(w->bad, w->bad + 1, (SL_OBS_REASONS - 1) * sizeof w->bad[0]);
-        w->nbad--;
+    struct entry *e = find(w, job, strlen(job));
+    if (e) {
+        if (e->nbad == SL_OBS_REASONS) {
+            memmove(e->bad, e->bad + 1, (SL_OBS_REASONS - 1) * sizeof e->bad[0]);
+            e->nbad--;
+        }
+        sl_obs_bad *b = &e->bad[e->nbad++];
+        b->line = line;
+        b->column = column;
+        b->byte = byte;
+        snprintf(b->reason, sizeof b->reason, "%s", reason);
     }
-    sl_obs_bad *b = &w->bad[w->nbad++];
-    b->line = line;
-    b->column = column;
-    b->byte = byte;
-    snprintf(b->reason, sizeof b->reason, "%s", reason);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -287,5 +357,6 @@ void sl_webui_stop(sl_webui **wp)
     *wp = NULL;
     MHD_stop_daemon(w->d);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->render_mu);
     free(w);
 }

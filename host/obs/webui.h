@@ -21,16 +21,23 @@ int sl_webui_start(const char *addr, sl_webui **out, char *msg, size_t msglen);
 /* The port it listens on. */
 uint16_t sl_webui_port(const sl_webui *w);
 
-/* The flags that the page's Stop and Cancel buttons set (the run's own; NULL: no button). */
+/* The flags that the page's Stop and Cancel buttons set (the run's own; NULL: the buttons are
+ * refused, as on a cluster node, which shows its part of jobs submitted elsewhere). */
 void sl_webui_set_controls(sl_webui *w, volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel);
 
-/* Replaces the job's snapshot. The figures over an interval (rate_in, busy_ratio) and the
+/* Replaces job j's snapshot (by j->name; up to SL_OBS_JOBS_MAX jobs, a finished one giving way to
+ * a new one). The figures over an interval (rate_in, busy_ratio) and the
  * checkpoint's age come from the previous snapshot; the last malformed lines' reasons from
  * sl_webui_note_bad. Any thread. */
 void sl_webui_publish(sl_webui *w, const sl_obs_job *j);
 
-/* Keeps a malformed line's place and reason for the page (the last SL_OBS_REASONS). Any thread. */
-void sl_webui_note_bad(sl_webui *w, uint64_t line, uint64_t column, uint64_t byte,
+/* Replaces the node's own figures (outboxes, rejected frames): a cluster node's endpoint. Any
+ * thread. */
+void sl_webui_publish_node(sl_webui *w, const sl_obs_node *n);
+
+/* Keeps a malformed line's place and reason for job `job`'s page (its last SL_OBS_REASONS; a
+ * job not published yet keeps none). Any thread. */
+void sl_webui_note_bad(sl_webui *w, const char *job, uint64_t line, uint64_t column, uint64_t byte,
                        const char *reason);
 
 /* Stops serving (requests in flight end first) and frees w. */
