@@ -959,16 +959,16 @@ struct costs {
     double wire_per_event;    /* frame bytes per remote event (record + header share) */
     double csv_parse;         /* per CSV event (reported; the model reads NDJSON) */
     double engine_threads;    /* the device's compute units: PoCL's kernel threads */
-    double setup_one;         /* one process's sl_engine_new (wall s, its capacity) */
+    double setup_one, setup_one_cpu; /* one process's sl_engine_new (wall s, CPU s) */
     double setup_wall[MAX_N + 1], setup_cpu[MAX_N + 1]; /* a node of n's sl_engine_new */
 };
 
 /* The costs as "name value" lines (seconds), for --costs-out and --costs-in. */
+/* clang-format off */
 #define COST_FIELDS(X)                                                                             \
-    X(parse)                                                                                       \
-    X(csv_parse)                                                                                   \
-    X(eng_host) X(eng_dev) X(snd_thr) X(snd_io) X(rcv_thr) X(rcv_io) X(merge) X(wire_per_event)    \
-        X(engine_threads) X(setup_one)
+    X(parse) X(csv_parse) X(eng_host) X(eng_dev) X(snd_thr) X(snd_io) X(rcv_thr) X(rcv_io)      \
+    X(merge) X(wire_per_event) X(engine_threads) X(setup_one) X(setup_one_cpu)
+/* clang-format on */
 
 static int costs_save(const struct costs *k, const char *path)
 {
@@ -1051,23 +1051,26 @@ struct where {
     int parse_threads;     /* reader threads per node; 1 as built (the node's one thread) */
     int one_process;       /* 1: sluice in one process (no route, no network) */
     double engine_threads; /* PoCL's kernel threads per node process */
+    double client_s;       /* the client's CPU s for the job (the id merge), on one thread */
 };
 
-enum res { R_MAIN, R_READERS, R_IO, R_CPU, R_ENGINE, R_NIC_OUT, R_NIC_IN, R_NRES };
+enum res { R_MAIN, R_READERS, R_IO, R_CPU, R_ENGINE, R_NIC_OUT, R_NIC_IN, R_CLIENT, R_NRES };
 static const char *const res_name[R_NRES] = {"node thread (parse+route+recv)",
                                              "reader threads",
                                              "ZeroMQ I/O thread (TCP+CURVE)",
                                              "cores",
                                              "engine (kernel threads)",
                                              "link out",
-                                             "link in"};
+                                             "link in",
+                                             "client (id merge)"};
 static const char *const res_short[R_NRES] = {"main",   "readers", "io", "cpu",
-                                              "engine", "out",     "in"};
+                                              "engine", "out",     "in", "client"};
 
 struct pred {
     double t;            /* streaming seconds for the job */
     double rate;         /* job events / t */
     double util[R_NRES]; /* of the busiest node, over t */
+    double cpu_s;        /* CPU s of every node and the client together (simulated) */
     int bottleneck;      /* enum res */
     uint32_t node;       /* the busiest node */
 };
@@ -1105,8 +1108,8 @@ static void model(const struct costs *k, const struct shares *s, const struct wh
 {
     memset(p, 0, sizeof *p);
     double cap[R_NRES] = {1,           w->parse_threads, 1, w->cores, w->engine_threads,
-                          w->link_Bps, w->link_Bps};
-    double total_cpu = 0;
+                          w->link_Bps, w->link_Bps,      1};
+    double total_cpu = w->client_s;
     for (uint32_t d = 0; d < w->n; d++) {
         double wk[R_NRES], t[R_NRES];
         node_work(k, s, w, d, E, wk);
@@ -1126,8 +1129,13 @@ static void model(const struct costs *k, const struct shares *s, const struct wh
         p->t = total_cpu / w->cores;
         p->bottleneck = R_CPU;
     }
+    if (w->client_s > p->t) {
+        p->t = w->client_s;
+        p->bottleneck = R_CLIENT;
+    }
     double wk[R_NRES];
     node_work(k, s, w, p->node, E, wk);
+    wk[R_CLIENT] = w->client_s;
     for (int r = 0; r < R_NRES; r++)
         p->util[r] = cap[r] > 0 && p->t > 0 ? wk[r] / cap[r] / p->t : 0;
     if (w->shared)
@@ -1199,6 +1207,7 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
     double route = w->one_process ? 0 : k->route[n <= MAX_N ? n : MAX_N];
     double dt = t_hint / 20000.0, t = 0, wpe = k->wire_per_event;
     double eq_max = 2 * ENGINE_BATCH;
+    double cb = 0, client_used = 0; /* the client's backlog and work done, CPU s */
     for (uint32_t d = 0; d < n; d++)
         nd[d].in = E / n;
     double(*moved)[MAX_N] = calloc(n, sizeof *moved);
@@ -1226,7 +1235,7 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
             nthr[d][R_MAIN] = nthr[d][R_IO] = 1;
             nthr[d][R_READERS] = w->parse_threads;
             nthr[d][R_ENGINE] = w->engine_threads;
-            nthr[d][R_CPU] = nthr[d][R_NIC_OUT] = nthr[d][R_NIC_IN] = 0;
+            nthr[d][R_CPU] = nthr[d][R_NIC_OUT] = nthr[d][R_NIC_IN] = nthr[d][R_CLIENT] = 0;
             if (w->parse_threads > 1) {
                 want[d][R_READERS] = reading;
                 want[d][R_MAIN] = inbound;
@@ -1242,6 +1251,14 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
             }
             active |= a->in > 0;
         }
+        /* the client: one thread, on the shared pool (with node 0's entries) or a machine of its
+         * own */
+        double client_want = cb / dt > 1 ? 1 : cb / dt;
+        if (w->shared) {
+            want[0][R_CLIENT] = client_want;
+            nthr[0][R_CLIENT] = 1;
+        }
+        active |= cb > 1e-12;
         if (!active)
             break;
         t += dt;
@@ -1252,6 +1269,11 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
             for (uint32_t d = 0; d < n; d++)
                 fair_share(want[d], nthr[d], g[d], R_NRES, w->cores);
         }
+        double client_g = w->shared ? g[0][R_CLIENT] : client_want;
+        cb -= client_g * dt;
+        client_used += client_g * dt;
+        if (cb < 1e-12)
+            cb = 0;
         /* I/O threads send: budgets, then link limits out and in */
         double in_cap[MAX_N];
         for (uint32_t e = 0; e < n; e++)
@@ -1333,6 +1355,7 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
                 if (own > 0 && ev * own > eq_max - a->eq)
                     ev = (eq_max - a->eq) / own;
                 a->in -= ev;
+                cb += ev * w->client_s / E;
                 a->eq += ev * (one ? 1.0 : own);
                 if (!one)
                     for (uint32_t e = 0; e < n; e++)
@@ -1366,8 +1389,8 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
     p->t = t;
     p->rate = t > 0 ? E / t : 0;
     double cap[R_NRES] = {1,           w->parse_threads, 1, w->cores, w->engine_threads,
-                          w->link_Bps, w->link_Bps};
-    double best = -1, all_cpu = 0;
+                          w->link_Bps, w->link_Bps,      0};
+    double best = -1, all_cpu = w->shared ? client_used : 0;
     for (uint32_t d = 0; d < n; d++) {
         nd[d].used[R_CPU] =
             nd[d].used[R_MAIN] + nd[d].used[R_READERS] + nd[d].used[R_IO] + nd[d].used[R_ENGINE];
@@ -1384,11 +1407,15 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
                 p->node = d;
             }
         }
+    if (t > 0 && client_used / t > best)
+        p->bottleneck = R_CLIENT;
+    p->cpu_s = w->shared ? all_cpu : all_cpu + client_used;
     for (int r = 0; r < R_NRES; r++) {
         p->util[r] = cap[r] > 0 && t > 0 ? nd[p->node].used[r] / cap[r] / t : 0;
         if (r == R_CPU && w->shared)
             p->util[r] = all_cpu / w->cores / t;
     }
+    p->util[R_CLIENT] = t > 0 ? client_used / t : 0;
     free(moved);
     free(nd);
 }
@@ -1409,18 +1436,21 @@ static void print_pred(const char *label, const struct pred *a, const struct pre
                        double fixed)
 {
     printf("  %-24s %7.2f %-7s %7.2f %7.3f  %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% "
-           "%5.0f%%  %s (node %u)\n",
+           "%5.0f%% %5.0f%%  %s",
            label, a->rate / 1e6, res_short[a->bottleneck], sim->rate / 1e6, sim->t + fixed,
            sim->util[R_MAIN] * 100, sim->util[R_READERS] * 100, sim->util[R_IO] * 100,
            sim->util[R_CPU] * 100, sim->util[R_ENGINE] * 100, sim->util[R_NIC_OUT] * 100,
-           sim->util[R_NIC_IN] * 100, res_name[sim->bottleneck], sim->node);
+           sim->util[R_NIC_IN] * 100, sim->util[R_CLIENT] * 100, res_name[sim->bottleneck]);
+    if (sim->bottleneck != R_CLIENT)
+        printf(" (node %u)", sim->node);
+    printf("\n");
 }
 
 static void print_head(void)
 {
-    printf("  %-24s %7s %-7s %7s %7s  %6s %6s %6s %6s %6s %6s %6s  %s\n", "", "bound", "by", "sim",
-           "job s", res_short[R_MAIN], res_short[R_READERS], res_short[R_IO], res_short[R_CPU],
-           res_short[R_ENGINE], res_short[R_NIC_OUT], res_short[R_NIC_IN],
+    printf("  %-24s %7s %-7s %7s %7s  %6s %6s %6s %6s %6s %6s %6s %6s  %s\n", "", "bound", "by",
+           "sim", "s", res_short[R_MAIN], res_short[R_READERS], res_short[R_IO], res_short[R_CPU],
+           res_short[R_ENGINE], res_short[R_NIC_OUT], res_short[R_NIC_IN], res_short[R_CLIENT],
            "bottleneck (simulated, busiest node)");
     printf("  %-24s %7s %-7s %7s\n", "", "Mev/s", "", "Mev/s");
 }
@@ -1611,6 +1641,7 @@ int main(int argc, char **argv)
             snprintf(label, sizeof label, "capacity %" PRIu64 ", CPU s", o.capacity);
             series_print(label, &su1.setup_cpu, 1, "");
             k.setup_one = su1.setup_s.med;
+            k.setup_one_cpu = su1.setup_cpu.med;
             for (int i = 0; i < nl; i++) {
                 uint32_t n = (uint32_t)local_d[i];
                 /* node.c's node_capacity for node 0 */
@@ -1733,8 +1764,8 @@ int main(int argc, char **argv)
            k.snd_io * 1e9, k.rcv_thr * 1e9, k.rcv_io * 1e9, k.wire_per_event, o.wire,
            k.merge * 1e9);
     printf("job: %.0f events, %u ads Zipf %.2f, %u partitions; one ingest thread per node%s; "
-           "utilisation of the busiest node over the streaming time; 'job s' = simulated "
-           "streaming + the client's dictionary merge (setup not included)\n",
+           "utilisation of the busiest node over the streaming time; 's' = simulated "
+           "streaming seconds (the nodes' job setup not included)\n",
            E, o.g.keys, o.g.skew, o.partitions,
            o.parse_threads > 1 ? " replaced by --parse-threads readers" : " (as built)");
     for (int gi = 0; gi < ngbit; gi++) {
@@ -1745,43 +1776,61 @@ int main(int argc, char **argv)
             struct shares sh;
             if ((rc = key_shares(&o.g, n, o.partitions, o.job_events, &sh, msg, sizeof msg)))
                 goto fail;
-            struct where w = {n,      o.cores,         0, gbit[gi] * 1e9 / 8,
-                              o.wire, o.parse_threads, 0, o.cores};
+            struct where w = {n,
+                              o.cores,
+                              0,
+                              gbit[gi] * 1e9 / 8,
+                              o.wire,
+                              o.parse_threads,
+                              0,
+                              o.cores,
+                              n * sh.distinct * k.merge};
             struct pred a, sim;
             model(&k, &sh, &w, E, &a);
             simulate(&k, &sh, &w, E, a.t, &sim);
             char lab[64];
             snprintf(lab, sizeof lab, "%u node%s (max share %.1f%%)", n, n > 1 ? "s" : "",
                      sh.max_share * 100);
-            print_pred(lab, &a, &sim, n > 1 ? n * sh.distinct * k.merge : 0);
+            print_pred(lab, &a, &sim, 0);
         }
     }
     if (nl > 0) {
         printf("\nthis machine: every node on %d shared cores, loopback (no wire limit), kernel "
-               "threads per node %.0f; 'job s' adds the nodes' sl_engine_new (measured above, "
-               "on the shared cores) and the merge\n",
+               "threads per node %.0f; 's' = simulated streaming + sl_engine_new (measured "
+               "above; the nodes' on the shared cores): the job's wall time but for process "
+               "start, device open and the final sort and write\n",
                o.shared_cores, k.engine_threads);
         print_head();
         struct shares s1;
         if ((rc = key_shares(&o.g, 1, o.partitions, o.job_events, &s1, msg, sizeof msg)))
             goto fail;
-        struct where w1 = {1, o.shared_cores, 1, 0, 1, 1, 1, k.engine_threads};
+        struct where w1 = {1, o.shared_cores, 1, 0, 1, 1, 1, k.engine_threads, 0};
         struct pred a, sim;
         model(&k, &s1, &w1, E, &a);
         simulate(&k, &s1, &w1, E, a.t, &sim);
         print_pred("1 process", &a, &sim, k.setup_one);
+        printf("  %-24s CPU s: %.2f streaming + %.2f setup = %.2f\n", "", sim.cpu_s,
+               k.setup_one_cpu, sim.cpu_s + k.setup_one_cpu);
         for (int i = 0; i < nl; i++) {
             uint32_t n = (uint32_t)local_d[i];
             struct shares sh;
             if ((rc = key_shares(&o.g, n, o.partitions, o.job_events, &sh, msg, sizeof msg)))
                 goto fail;
-            struct where w = {n, o.shared_cores, 1, 0, 1, o.parse_threads, 0, k.engine_threads};
+            struct where w = {.n = n,
+                              .cores = o.shared_cores,
+                              .shared = 1,
+                              .wire = 1,
+                              .parse_threads = o.parse_threads,
+                              .engine_threads = k.engine_threads,
+                              .client_s = n * sh.distinct * k.merge};
             model(&k, &sh, &w, E, &a);
             simulate(&k, &sh, &w, E, a.t, &sim);
             double su = k.setup_wall[n], suc = n * k.setup_cpu[n] / o.shared_cores;
             char lab[64];
             snprintf(lab, sizeof lab, "%u local node%s", n, n > 1 ? "s" : "");
-            print_pred(lab, &a, &sim, (su > suc ? su : suc) + n * sh.distinct * k.merge);
+            print_pred(lab, &a, &sim, su > suc ? su : suc);
+            printf("  %-24s CPU s: %.2f streaming (client %.2f) + %.2f setup = %.2f\n", "",
+                   sim.cpu_s, w.client_s, n * k.setup_cpu[n], sim.cpu_s + n * k.setup_cpu[n]);
         }
     }
 done:
