@@ -961,6 +961,9 @@ struct costs {
     double engine_threads;    /* the device's compute units: PoCL's kernel threads */
     double setup_one, setup_one_cpu; /* one process's sl_engine_new (wall s, CPU s) */
     double setup_wall[MAX_N + 1], setup_cpu[MAX_N + 1]; /* a node of n's sl_engine_new */
+    /* The engine at the tables the local runs use: [0] one process (--capacity), [n] node 0 of
+     * n local nodes (its share of --capacity, fed only the keys it owns); 0 = not measured. */
+    double eng_host_at[MAX_N + 1], eng_dev_at[MAX_N + 1];
 };
 
 /* The costs as "name value" lines (seconds), for --costs-out and --costs-in. */
@@ -984,6 +987,9 @@ static int costs_save(const struct costs *k, const char *path)
         if (k->setup_wall[n] > 0)
             fprintf(f, "setup %u %.9g %.9g\n", n, k->setup_wall[n], k->setup_cpu[n]);
     }
+    for (uint32_t n = 0; n <= MAX_N; n++)
+        if (k->eng_host_at[n] > 0)
+            fprintf(f, "engine_at %u %.9g %.9g\n", n, k->eng_host_at[n], k->eng_dev_at[n]);
     return fclose(f) == 0 ? 0 : SL_EIO;
 }
 
@@ -1010,6 +1016,11 @@ static int costs_load(struct costs *k, const char *path, char *msg, size_t msgle
         if (sscanf(line, "setup %u %lf %lf", &n, &v, &v2) == 3 && n >= 1 && n <= MAX_N) {
             k->setup_wall[n] = v;
             k->setup_cpu[n] = v2;
+            continue;
+        }
+        if (sscanf(line, "engine_at %u %lf %lf", &n, &v, &v2) == 3 && n <= MAX_N) {
+            k->eng_host_at[n] = v;
+            k->eng_dev_at[n] = v2;
             continue;
         }
         if (sscanf(line, "%63s %lf", name, &v) != 2) {
@@ -1570,7 +1581,7 @@ int main(int argc, char **argv)
     sl_gen_cfg ge = o.g;
     ge.events = o.engine_events;
     sl_rec *recs = NULL;
-    if ((parts & (P_ROUTE | P_ENGINE | P_NET)) && (rc = bc_gen_records(&ge, &recs))) {
+    if ((parts & (P_ROUTE | P_ENGINE | P_SETUP | P_NET)) && (rc = bc_gen_records(&ge, &recs))) {
         snprintf(msg, sizeof msg, "generating records: %s", sl_strerror(rc));
         goto fail;
     }
@@ -1630,10 +1641,20 @@ int main(int argc, char **argv)
         }
 
         /* setup: sl_engine_new at the table sizes the runs use */
+        size_t nsub = ge.events < ((size_t)4 << 20) ? ge.events : ((size_t)4 << 20);
+        sl_rec *sub = (parts & P_SETUP) ? malloc(nsub * sizeof *sub) : NULL;
+        if ((parts & P_SETUP) && !sub) {
+            rc = SL_ENOMEM;
+            snprintf(msg, sizeof msg, "out of memory");
+            goto fail;
+        }
         if (parts & P_SETUP) {
-            printf("\nsetup: sl_engine_new (PoCL cache warm), wall s and process CPU s\n");
-            sl_rec dummy[1] = {{0}};
-            if ((rc = measure_engine(dev, o.capacity, dummy, 1, o.reps, &su1, msg, sizeof msg)))
+            printf(
+                "\nsetup: sl_engine_new (PoCL cache warm) at the tables of the local runs, wall s "
+                "and process CPU s; the engine at those tables, fed what that node owns "
+                "(at most %zu records), ns CPU per event\n",
+                nsub);
+            if ((rc = measure_engine(dev, o.capacity, recs, nsub, o.reps, &su1, msg, sizeof msg)))
                 goto fail;
             char label[96];
             snprintf(label, sizeof label, "capacity %" PRIu64 " (one process), wall s", o.capacity);
@@ -1642,6 +1663,10 @@ int main(int argc, char **argv)
             series_print(label, &su1.setup_cpu, 1, "");
             k.setup_one = su1.setup_s.med;
             k.setup_one_cpu = su1.setup_cpu.med;
+            k.eng_host_at[0] = su1.host_ev.med;
+            k.eng_dev_at[0] = su1.dev_ev.med;
+            printf("  %-44s %10.3f + %.3f\n", "its engine: pushing thread + kernel threads",
+                   k.eng_host_at[0] * 1e9, k.eng_dev_at[0] * 1e9);
             for (int i = 0; i < nl; i++) {
                 uint32_t n = (uint32_t)local_d[i];
                 /* node.c's node_capacity for node 0 */
@@ -1649,18 +1674,27 @@ int main(int argc, char **argv)
                 if ((rc = sl_partmap_new(o.partitions, n, &map, msg, sizeof msg)))
                     goto fail;
                 double pr = (double)sl_partmap_owned(map, 0) / o.partitions, mean = o.capacity * pr;
+                size_t nown = 0;
+                for (size_t i2 = 0; i2 < nsub; i2++)
+                    if (sl_partmap_node_of_key(map, recs[i2].key) == 0)
+                        sub[nown++] = recs[i2];
                 sl_partmap_destroy(&map);
                 double v = mean + 6.0 * sqrt(mean * (1.0 - pr)) + 1024.0;
                 uint64_t cap = v >= (double)o.capacity ? o.capacity : (uint64_t)v;
                 struct engine_res su;
-                if ((rc = measure_engine(dev, cap, dummy, 1, o.reps, &su, msg, sizeof msg)))
+                if ((rc = measure_engine(dev, cap, sub, nown, o.reps, &su, msg, sizeof msg)))
                     goto fail;
                 snprintf(label, sizeof label, "capacity %" PRIu64 " (node of %u), wall s", cap, n);
                 series_print(label, &su.setup_s, 1, "");
                 k.setup_wall[n] = su.setup_s.med;
                 k.setup_cpu[n] = su.setup_cpu.med;
+                k.eng_host_at[n] = su.host_ev.med;
+                k.eng_dev_at[n] = su.dev_ev.med;
+                printf("  %-44s %10.3f + %.3f\n", "its engine: pushing thread + kernel threads",
+                       k.eng_host_at[n] * 1e9, k.eng_dev_at[n] * 1e9);
             }
         }
+        free(sub);
         sl_device_close(&dev);
     }
 
@@ -1796,9 +1830,10 @@ int main(int argc, char **argv)
     }
     if (nl > 0) {
         printf("\nthis machine: every node on %d shared cores, loopback (no wire limit), kernel "
-               "threads per node %.0f; 's' = simulated streaming + sl_engine_new (measured "
-               "above; the nodes' on the shared cores): the job's wall time but for process "
-               "start, device open and the final sort and write\n",
+               "threads per node %.0f; the engine's costs at each run's table (setup above); 's' "
+               "= simulated streaming + sl_engine_new (measured above; the nodes' on the shared "
+               "cores): the job's wall time but for process start, device open and the final "
+               "sort and write\n",
                o.shared_cores, k.engine_threads);
         print_head();
         struct shares s1;
@@ -1806,8 +1841,13 @@ int main(int argc, char **argv)
             goto fail;
         struct where w1 = {1, o.shared_cores, 1, 0, 1, 1, 1, k.engine_threads, 0};
         struct pred a, sim;
-        model(&k, &s1, &w1, E, &a);
-        simulate(&k, &s1, &w1, E, a.t, &sim);
+        struct costs kl = k; /* the engine at the table of that run, where measured */
+        if (k.eng_host_at[0] > 0) {
+            kl.eng_host = k.eng_host_at[0];
+            kl.eng_dev = k.eng_dev_at[0];
+        }
+        model(&kl, &s1, &w1, E, &a);
+        simulate(&kl, &s1, &w1, E, a.t, &sim);
         print_pred("1 process", &a, &sim, k.setup_one);
         printf("  %-24s CPU s: %.2f streaming + %.2f setup = %.2f\n", "", sim.cpu_s,
                k.setup_one_cpu, sim.cpu_s + k.setup_one_cpu);
@@ -1823,8 +1863,13 @@ int main(int argc, char **argv)
                               .parse_threads = o.parse_threads,
                               .engine_threads = k.engine_threads,
                               .client_s = n * sh.distinct * k.merge};
-            model(&k, &sh, &w, E, &a);
-            simulate(&k, &sh, &w, E, a.t, &sim);
+            kl = k;
+            if (k.eng_host_at[n] > 0) {
+                kl.eng_host = k.eng_host_at[n];
+                kl.eng_dev = k.eng_dev_at[n];
+            }
+            model(&kl, &sh, &w, E, &a);
+            simulate(&kl, &sh, &w, E, a.t, &sim);
             double su = k.setup_wall[n], suc = n * k.setup_cpu[n] / o.shared_cores;
             char lab[64];
             snprintf(lab, sizeof lab, "%u local node%s", n, n > 1 ? "s" : "");
