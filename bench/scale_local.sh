@@ -45,6 +45,26 @@ cpu_of() {
     echo "$t"
 }
 
+# clock ticks of the processes in $@ by thread: "main io rest" (main: the thread whose id is the
+# process's; io: ZeroMQ's I/O threads; rest: PoCL's kernel threads, the lease and ZAP threads)
+threads_of() {
+    local p t m=0 i=0 r=0 v
+    for p in "$@"; do
+        for t in /proc/"$p"/task/*; do
+            [ -r "$t/stat" ] || continue
+            v=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null) || continue
+            if [ "${t##*/}" = "$p" ]; then
+                m=$((m + v))
+            elif grep -q '^ZMQbg/IO' "$t/comm" 2>/dev/null; then
+                i=$((i + v))
+            else
+                r=$((r + v))
+            fi
+        done
+    done
+    echo "$m $i $r"
+}
+
 # median (min-max) of the numbers on stdin
 stats() {
     sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.3f (%.3f-%.3f)", v[int((NR + 1) / 2)], v[1], v[NR]}'
@@ -88,19 +108,27 @@ for n in $counts; do
     timed "${one[@]}" >/dev/null # warm-up of each
     timed "${clu[@]}" --output /dev/null >/dev/null
     : >"$tmp/w1"; : >"$tmp/c1"; : >"$tmp/wn"; : >"$tmp/cn"; : >"$tmp/nn"
+    : >"$tmp/tm"; : >"$tmp/ti"; : >"$tmp/tr"
     for ((r = 1; r <= reps; r++)); do
         read -r w1 c1 <<<"$(timed "${one[@]}")"
         before=$(cpu_of $nodes)
+        read -r m0 i0 r0 <<<"$(threads_of $nodes)"
         read -r wn cn <<<"$(timed "${clu[@]}" --output /dev/null)"
         after=$(cpu_of $nodes)
+        read -r m1 i1 r1 <<<"$(threads_of $nodes)"
         [ -n "$w1" ] && [ -n "$wn" ] || exit 1
         nc=$(awk -v a="$after" -v b="$before" -v hz="$hz" 'BEGIN {printf "%.2f", (a - b) / hz}')
-        echo "  run $r: one process ${w1} s (cpu ${c1} s) | $n nodes ${wn} s (client cpu ${cn} s, nodes cpu ${nc} s) load $(cut -d' ' -f1 /proc/loadavg)"
+        th=$(awk -v hz="$hz" -v m=$((m1 - m0)) -v i=$((i1 - i0)) -v r=$((r1 - r0)) \
+            'BEGIN {printf "%.2f %.2f %.2f", m / hz, i / hz, r / hz}')
+        read -r tm ti tr <<<"$th"
+        echo "  run $r: one process ${w1} s (cpu ${c1} s) | $n nodes ${wn} s (client cpu ${cn} s, nodes cpu ${nc} s: node threads ${tm}, I/O threads ${ti}, other threads ${tr}) load $(cut -d' ' -f1 /proc/loadavg)"
+        echo "$tm" >>"$tmp/tm"; echo "$ti" >>"$tmp/ti"; echo "$tr" >>"$tmp/tr"
         echo "$w1" >>"$tmp/w1"; echo "$c1" >>"$tmp/c1"
         echo "$wn" >>"$tmp/wn"; echo "$cn" >>"$tmp/cn"; echo "$nc" >>"$tmp/nn"
     done
     echo "$n nodes: one process wall $(stats <"$tmp/w1") cpu $(stats <"$tmp/c1");" \
-         "cluster wall $(stats <"$tmp/wn") client cpu $(stats <"$tmp/cn") nodes cpu $(stats <"$tmp/nn")"
+         "cluster wall $(stats <"$tmp/wn") client cpu $(stats <"$tmp/cn") nodes cpu $(stats <"$tmp/nn")" \
+         "(node threads $(stats <"$tmp/tm"), I/O threads $(stats <"$tmp/ti"), other threads $(stats <"$tmp/tr"))"
     "$sluice" cluster down "$tmp/local.yaml" >/dev/null 2>&1 || true
     wait "$up_pid" 2>/dev/null || true
     up_pid=
