@@ -7,7 +7,8 @@
  *                     [--engine-events N] [--net-mib M] [--device NAME] [--cores C]
  *                     [--gbit LIST] [--nodes LIST] [--job-events N] [--shared-cores C]
  *                     [--local-nodes LIST] [--parse-threads P] [--wire-factor F]
- *                     [--partitions P] [--capacity N] [--only LIST]
+ *                     [--partitions P] [--capacity N] [--only LIST] [--costs-out FILE]
+ *                     [--costs-in FILE] [--parse-ns NS]
  *
  * Measured, each --reps times after one warm-up run, printed as median (min..max):
  *  parse   sl_source over a YSB-shaped NDJSON file and a CSV file (made by gen_events with
@@ -138,7 +139,7 @@ struct opts {
     uint32_t net_mib, partitions;
     int cores, shared_cores, parse_threads;
     const char *only, *costs_in, *costs_out;
-    double wire;
+    double wire, parse_ns;
 };
 
 /* Parses "1,2,3" into v (at most max values, each 1..hi). Returns the count, or -1. */
@@ -225,9 +226,10 @@ struct parse_res {
 };
 
 /* Reads the file at path through sl_source (format fmt, no filter) reps + 1 times, the first
- * not counted. Returns 0 or an sl_err with msg. */
-static int measure_parse(const char *path, sl_format fmt, int reps, struct parse_res *r, char *msg,
-                         size_t msglen)
+ * not counted: the whole file (nparts 0), or as node 0 of nparts reads its part
+ * (sl_source_part, host/io/slice.h). Returns 0 or an sl_err with msg. */
+static int measure_parse(const char *path, sl_format fmt, uint32_t nparts, int reps,
+                         struct parse_res *r, char *msg, size_t msglen)
 {
     sl_topology t;
     sl_topology_defaults(&t);
@@ -242,13 +244,23 @@ static int measure_parse(const char *path, sl_format fmt, int reps, struct parse
     int rc = 0;
     memset(r, 0, sizeof *r);
     for (int rep = -1; rep < reps && rc == 0; rep++) {
-        FILE *in = fopen(path, "r");
+        FILE *in = NULL;
         sl_addict *dict = sl_addict_new();
         sl_source *src = NULL;
-        if (!in || !dict) {
+        if (nparts) {
+            sl_topology tp = t;
+            sl_slice_info info;
+            tp.source.ingest = SL_INGEST_NODES;
+            rc = sl_source_part(&tp, 0, nparts, &in, &info, msg, msglen);
+        } else if (!(in = fopen(path, "r"))) {
             snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
             rc = SL_EIO;
-        } else {
+        }
+        if (rc == 0 && (!in || !dict)) {
+            snprintf(msg, msglen, "cannot open %s", path);
+            rc = SL_EIO;
+        }
+        if (rc == 0) {
             double w0 = bc_now_s(), c0 = thread_cpu_s();
             uint64_t n = 0;
             rc = sl_source_new(&t, in, dict, NULL, NULL, &src, msg, msglen);
@@ -1439,9 +1451,10 @@ static const char usage[] =
     "                    [--cores C] [--gbit LIST] [--nodes LIST] [--job-events N]\n"
     "                    [--shared-cores C] [--local-nodes LIST] [--parse-threads P]\n"
     "                    [--wire-factor F] [--partitions P] [--capacity N] [--only LIST]\n"
-    "                    [--costs-out FILE] [--costs-in FILE]\n"
+    "                    [--costs-out FILE] [--costs-in FILE] [--parse-ns NS]\n"
     "--only parse,route,engine,setup,merge,net measures those alone (no model); --costs-out\n"
-    "writes the measured costs, --costs-in models from such a file without measuring.\n";
+    "writes the measured costs, --costs-in models from such a file without measuring;\n"
+    "--parse-ns models with that parse cost per event instead of the measured one.\n";
 
 static void print_pred(const char *label, const struct pred *a, const struct pred *sim,
                        double fixed)
@@ -1502,6 +1515,7 @@ int main(int argc, char **argv)
         {"job-events", 0, BC_U64, &o.job_events, 1, 1e12},
         {"shared-cores", 0, BC_INT, &o.shared_cores, 1, 1024},
         {"parse-threads", 0, BC_INT, &o.parse_threads, 1, 1024},
+        {"parse-ns", 0, BC_DBL, &o.parse_ns, 1, 1e6},
         {"wire-factor", 0, BC_DBL, &o.wire, 1, 2},
         {"partitions", 0, BC_U32, &o.partitions, 1, SL_PART_MAX_PARTS},
         {"capacity", 0, BC_U64, &o.capacity, 1024, 1e9},
@@ -1562,13 +1576,18 @@ int main(int argc, char **argv)
         printf(
             "\nparse: sl_source over a whole file, one thread (CPU s per event of that thread is "
             "the model's input)\n");
-        if ((rc = measure_parse(o.ndjson, SL_FMT_NDJSON, o.reps, &pn, msg, sizeof msg)) ||
-            (rc = measure_parse(o.csv, SL_FMT_CSV, o.reps, &pc, msg, sizeof msg)))
+        struct parse_res ps;
+        if ((rc = measure_parse(o.ndjson, SL_FMT_NDJSON, 0, o.reps, &pn, msg, sizeof msg)) ||
+            (rc = measure_parse(o.ndjson, SL_FMT_NDJSON, 3, o.reps, &ps, msg, sizeof msg)) ||
+            (rc = measure_parse(o.csv, SL_FMT_CSV, 0, o.reps, &pc, msg, sizeof msg)))
             goto fail;
         printf("  NDJSON (YSB shape): %" PRIu64 " events, %.1f bytes/event\n", pn.events,
                (double)pn.bytes / (double)pn.events);
         series_print("NDJSON parse, M events/s (wall)", &pn.rate, 1e-6, "");
         series_print("NDJSON parse, ns CPU per event", &pn.cpu_ev, 1e9, "");
+        printf("  NDJSON, part 1 of 3 as a node opens it (sl_source_part): %" PRIu64 " events\n",
+               ps.events);
+        series_print("NDJSON part parse, ns CPU per event", &ps.cpu_ev, 1e9, "");
         printf("  CSV: %" PRIu64 " events, %.1f bytes/event\n", pc.events,
                (double)pc.bytes / (double)pc.events);
         series_print("CSV parse, M events/s (wall)", &pc.rate, 1e-6, "");
@@ -1788,6 +1807,8 @@ int main(int argc, char **argv)
     }
     if (parts != P_ALL && !o.costs_in)
         goto done;
+    if (o.parse_ns > 0)
+        k.parse = o.parse_ns * 1e-9; /* a what-if: the model with another parse cost */
     double E = (double)o.job_events;
     printf("\nmodel inputs (CPU s of one core here): parse %.1f ns/event; route %.1f (N=2) .. "
            "%.1f (N=%u) ns/event; engine host %.1f + kernel %.1f ns/event; send %.2f + %.2f, "
