@@ -8,7 +8,7 @@
  *                     [--gbit LIST] [--nodes LIST] [--job-events N] [--shared-cores C]
  *                     [--local-nodes LIST] [--parse-threads P] [--wire-factor F]
  *                     [--partitions P] [--capacity N] [--only LIST] [--costs-out FILE]
- *                     [--costs-in FILE] [--parse-ns NS]
+ *                     [--costs-in FILE] [--parse-ns NS] [--io-threads T]
  *
  * Measured, each --reps times after one warm-up run, printed as median (min..max):
  *  parse   sl_source over a YSB-shaped NDJSON file and a CSV file (made by gen_events with
@@ -137,7 +137,7 @@ struct opts {
     const char *ndjson, *csv, *device, *gbit, *nodes, *local_nodes;
     uint64_t engine_events, job_events, capacity;
     uint32_t net_mib, partitions;
-    int cores, shared_cores, parse_threads;
+    int cores, shared_cores, parse_threads, io_threads;
     const char *only, *costs_in, *costs_out;
     double wire, parse_ns;
 };
@@ -1072,6 +1072,7 @@ struct where {
     double link_Bps;       /* bytes/s each way per node; 0: no wire limit (loopback) */
     double wire;           /* wire bytes per frame byte (TCP/IP and Ethernet framing) */
     int parse_threads;     /* reader threads per node; 1 as built (the node's one thread) */
+    int io_threads;        /* ZeroMQ I/O threads per node; 1 as built (ZMQ_IO_THREADS default) */
     int one_process;       /* 1: sluice in one process (no route, no network) */
     double engine_threads; /* PoCL's kernel threads per node process */
     double client_s;       /* the client's CPU s for the job (the id merge), on one thread */
@@ -1130,8 +1131,9 @@ static void model(const struct costs *k, const struct shares *s, const struct wh
                   struct pred *p)
 {
     memset(p, 0, sizeof *p);
-    double cap[R_NRES] = {1,           w->parse_threads, 1, w->cores, w->engine_threads,
-                          w->link_Bps, w->link_Bps,      1};
+    double cap[R_NRES] = {
+        1, w->parse_threads, w->io_threads, w->cores, w->engine_threads, w->link_Bps, w->link_Bps,
+        1};
     double total_cpu = w->client_s;
     for (uint32_t d = 0; d < w->n; d++) {
         double wk[R_NRES], t[R_NRES];
@@ -1255,7 +1257,8 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
                     ? a->in * (k->parse + route + rem * wpe * k->snd_thr + own * k->eng_host) / dt
                     : 0;
             memset(want[d], 0, sizeof want[d]);
-            nthr[d][R_MAIN] = nthr[d][R_IO] = 1;
+            nthr[d][R_MAIN] = 1;
+            nthr[d][R_IO] = w->io_threads;
             nthr[d][R_READERS] = w->parse_threads;
             nthr[d][R_ENGINE] = w->engine_threads;
             nthr[d][R_CPU] = nthr[d][R_NIC_OUT] = nthr[d][R_NIC_IN] = nthr[d][R_CLIENT] = 0;
@@ -1411,8 +1414,9 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
     }
     p->t = t;
     p->rate = t > 0 ? E / t : 0;
-    double cap[R_NRES] = {1,           w->parse_threads, 1, w->cores, w->engine_threads,
-                          w->link_Bps, w->link_Bps,      0};
+    double cap[R_NRES] = {
+        1, w->parse_threads, w->io_threads, w->cores, w->engine_threads, w->link_Bps, w->link_Bps,
+        0};
     double best = -1, all_cpu = w->shared ? client_used : 0;
     for (uint32_t d = 0; d < n; d++) {
         nd[d].used[R_CPU] =
@@ -1443,6 +1447,14 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
     free(nd);
 }
 
+/* I/O threads a node of n can keep busy: ZeroMQ serves each connection on one I/O thread, and a
+ * node has n - 1 connections out (its outboxes) and n - 1 in (its peers'). */
+static int io_usable(int threads, uint32_t n)
+{
+    int conns = n > 1 ? 2 * (int)(n - 1) : 1;
+    return threads < conns ? threads : conns;
+}
+
 /* ---- main ----------------------------------------------------------------------------------- */
 
 static const char usage[] =
@@ -1451,7 +1463,7 @@ static const char usage[] =
     "                    [--cores C] [--gbit LIST] [--nodes LIST] [--job-events N]\n"
     "                    [--shared-cores C] [--local-nodes LIST] [--parse-threads P]\n"
     "                    [--wire-factor F] [--partitions P] [--capacity N] [--only LIST]\n"
-    "                    [--costs-out FILE] [--costs-in FILE] [--parse-ns NS]\n"
+    "                    [--costs-out FILE] [--costs-in FILE] [--parse-ns NS] [--io-threads T]\n"
     "--only parse,route,engine,setup,merge,net measures those alone (no model); --costs-out\n"
     "writes the measured costs, --costs-in models from such a file without measuring;\n"
     "--parse-ns models with that parse cost per event instead of the measured one.\n";
@@ -1497,6 +1509,7 @@ int main(int argc, char **argv)
     o.nodes = "1,2,3,4,8,16";
     o.local_nodes = "1,2,3";
     o.parse_threads = 1;
+    o.io_threads = 1;
     o.wire = 1538.0 / 1448.0; /* Ethernet frame + preamble + gap per TCP payload at MTU 1500 */
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     o.cores = online > 0 ? (int)online : 1;
@@ -1516,6 +1529,7 @@ int main(int argc, char **argv)
         {"shared-cores", 0, BC_INT, &o.shared_cores, 1, 1024},
         {"parse-threads", 0, BC_INT, &o.parse_threads, 1, 1024},
         {"parse-ns", 0, BC_DBL, &o.parse_ns, 1, 1e6},
+        {"io-threads", 0, BC_INT, &o.io_threads, 1, 64},
         {"wire-factor", 0, BC_DBL, &o.wire, 1, 2},
         {"partitions", 0, BC_U32, &o.partitions, 1, SL_PART_MAX_PARTS},
         {"capacity", 0, BC_U64, &o.capacity, 1024, 1e9},
@@ -1823,6 +1837,9 @@ int main(int argc, char **argv)
            "streaming seconds (the nodes' job setup not included)\n",
            E, o.g.keys, o.g.skew, o.partitions,
            o.parse_threads > 1 ? " replaced by --parse-threads readers" : " (as built)");
+    printf("ZeroMQ I/O threads per node: %d%s\n", o.io_threads,
+           o.io_threads > 1 ? " (a what-if; a node uses at most one per connection, 2 (N - 1))"
+                            : " (as built)");
     for (int gi = 0; gi < ngbit; gi++) {
         printf("\n%d cores per node, %.0f Gbit/s links each way:\n", o.cores, gbit[gi]);
         print_head();
@@ -1831,15 +1848,14 @@ int main(int argc, char **argv)
             struct shares sh;
             if ((rc = key_shares(&o.g, n, o.partitions, o.job_events, &sh, msg, sizeof msg)))
                 goto fail;
-            struct where w = {n,
-                              o.cores,
-                              0,
-                              gbit[gi] * 1e9 / 8,
-                              o.wire,
-                              o.parse_threads,
-                              0,
-                              o.cores,
-                              n * sh.distinct * k.merge};
+            struct where w = {.n = n,
+                              .cores = o.cores,
+                              .link_Bps = gbit[gi] * 1e9 / 8,
+                              .wire = o.wire,
+                              .parse_threads = o.parse_threads,
+                              .io_threads = io_usable(o.io_threads, n),
+                              .engine_threads = o.cores,
+                              .client_s = n * sh.distinct * k.merge};
             struct pred a, sim;
             model(&k, &sh, &w, E, &a);
             simulate(&k, &sh, &w, E, a.t, &sim);
@@ -1860,7 +1876,14 @@ int main(int argc, char **argv)
         struct shares s1;
         if ((rc = key_shares(&o.g, 1, o.partitions, o.job_events, &s1, msg, sizeof msg)))
             goto fail;
-        struct where w1 = {1, o.shared_cores, 1, 0, 1, 1, 1, k.engine_threads, 0};
+        struct where w1 = {.n = 1,
+                           .cores = o.shared_cores,
+                           .shared = 1,
+                           .wire = 1,
+                           .parse_threads = 1,
+                           .io_threads = 1,
+                           .one_process = 1,
+                           .engine_threads = k.engine_threads};
         struct pred a, sim;
         struct costs kl = k; /* the engine at the table of that run, where measured */
         if (k.eng_host_at[0] > 0) {
@@ -1882,6 +1905,7 @@ int main(int argc, char **argv)
                               .shared = 1,
                               .wire = 1,
                               .parse_threads = o.parse_threads,
+                              .io_threads = io_usable(o.io_threads, n),
                               .engine_threads = k.engine_threads,
                               .client_s = n * sh.distinct * k.merge};
             kl = k;
