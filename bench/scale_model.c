@@ -82,6 +82,7 @@
 #define MAX_REPS 64
 #define MAX_N 64
 #define ENGINE_BATCH 262144.0 /* sl_engine_cfg.batch_events default: a device batch */
+#define NET_DEADLINE_S 300    /* a transfer that takes longer has failed */
 
 /* ---- clocks and series ---------------------------------------------------------------------- */
 
@@ -535,7 +536,7 @@ static void sluice_receiver(const struct net_case *c, int rfd, int wfd)
         rc = sl_outbox_new(sl_netctx_zmq(ctx), pep, 1, &no, &ctl, msg, sizeof msg);
     if (rc == 0)
         rc = sl_poller_new(2, &pl, msg, sizeof msg);
-    double t0 = thread_cpu_s(), p0 = proc_cpu_s(), last_full = bc_now_s();
+    double t0 = thread_cpu_s(), p0 = proc_cpu_s(), last_full = bc_now_s(), t_begin = last_full;
     int done = 0;
     sl_ack acks[SL_ACK_MAX];
     unsigned char abuf[4 + SL_ACK_MAX * SL_ACK_BYTES];
@@ -569,9 +570,11 @@ static void sluice_receiver(const struct net_case *c, int rfd, int wfd)
         }
         if (done || got == 64)
             continue;
+        if (now - t_begin > NET_DEADLINE_S || getppid() == 1)
+            rc = SL_ETIMEOUT; /* the sender is gone or stuck */
         sl_poller_clear(pl);
         sl_poller_add_inbox(pl, ib);
-        if (sl_poller_wait(pl, 20) < 0)
+        if (rc == 0 && sl_poller_wait(pl, 20) < 0)
             rc = SL_EIO;
     }
     /* The last acknowledgements, repeated until the sender has them (it says so by closing). */
@@ -660,6 +663,11 @@ static int sluice_sender(const struct net_case *c, const sl_rec *recs, int rfd, 
             rc = sl_outbox_pump(ob);
         if (rc || (eos && sl_outbox_queued_bytes(ob) == 0))
             break;
+        if (bc_now_s() - *t_start > NET_DEADLINE_S) {
+            snprintf(msg, msglen, "the transfer took over %d s", NET_DEADLINE_S);
+            rc = SL_ETIMEOUT;
+            break;
+        }
         sl_poller_clear(pl);
         sl_poller_add_inbox(pl, ib);
         if (sl_outbox_queued_frames(ob))
@@ -1095,8 +1103,9 @@ struct pred {
     double rate;         /* job events / t */
     double util[R_NRES]; /* of the busiest node, over t */
     double cpu_s;        /* CPU s of every node and the client together (simulated) */
-    int bottleneck;      /* enum res */
-    uint32_t node;       /* the busiest node */
+    double cpu_main, cpu_io, cpu_engine; /* of which node (and reader) threads, I/O, kernels */
+    int bottleneck;                      /* enum res */
+    uint32_t node;                       /* the busiest node */
 };
 
 /* The work of node d of w->n for a job of E events: per resource, seconds of busy time. */
@@ -1437,6 +1446,11 @@ static void simulate(const struct costs *k, const struct shares *s, const struct
     if (t > 0 && client_used / t > best)
         p->bottleneck = R_CLIENT;
     p->cpu_s = w->shared ? all_cpu : all_cpu + client_used;
+    for (uint32_t d = 0; d < n; d++) {
+        p->cpu_main += nd[d].used[R_MAIN] + nd[d].used[R_READERS];
+        p->cpu_io += nd[d].used[R_IO];
+        p->cpu_engine += nd[d].used[R_ENGINE];
+    }
     for (int r = 0; r < R_NRES; r++) {
         p->util[r] = cap[r] > 0 && t > 0 ? nd[p->node].used[r] / cap[r] / t : 0;
         if (r == R_CPU && w->shared)
@@ -1893,8 +1907,10 @@ int main(int argc, char **argv)
         model(&kl, &s1, &w1, E, &a);
         simulate(&kl, &s1, &w1, E, a.t, &sim);
         print_pred("1 process", &a, &sim, k.setup_one);
-        printf("  %-24s CPU s: %.2f streaming + %.2f setup = %.2f\n", "", sim.cpu_s,
-               k.setup_one_cpu, sim.cpu_s + k.setup_one_cpu);
+        printf("  %-24s CPU s: %.2f streaming (its thread %.2f, kernels %.2f) + %.2f setup = "
+               "%.2f\n",
+               "", sim.cpu_s, sim.cpu_main, sim.cpu_engine, k.setup_one_cpu,
+               sim.cpu_s + k.setup_one_cpu);
         for (int i = 0; i < nl; i++) {
             uint32_t n = (uint32_t)local_d[i];
             struct shares sh;
@@ -1919,8 +1935,10 @@ int main(int argc, char **argv)
             char lab[64];
             snprintf(lab, sizeof lab, "%u local node%s", n, n > 1 ? "s" : "");
             print_pred(lab, &a, &sim, su > suc ? su : suc);
-            printf("  %-24s CPU s: %.2f streaming (client %.2f) + %.2f setup = %.2f\n", "",
-                   sim.cpu_s, w.client_s, n * k.setup_cpu[n], sim.cpu_s + n * k.setup_cpu[n]);
+            printf("  %-24s CPU s: %.2f streaming (node threads %.2f, I/O threads %.2f, kernels "
+                   "%.2f, client %.2f) + %.2f setup = %.2f\n",
+                   "", sim.cpu_s, sim.cpu_main, sim.cpu_io, sim.cpu_engine, w.client_s,
+                   n * k.setup_cpu[n], sim.cpu_s + n * k.setup_cpu[n]);
         }
     }
 done:
