@@ -54,3 +54,11 @@ add_dependencies(ckpt_cost sluice gen_events)
 # (bench/README.md, "Recovery time")
 add_executable(recovery_time ${CMAKE_SOURCE_DIR}/bench/recovery_time.c)
 add_dependencies(recovery_time sluice)
+
+# sluice-scale: per-event costs of a node with ingest on every node, measured with sluice's own
+# code, and a model of the cluster's throughput to 16 nodes built on them (bench/SCALING.md)
+add_executable(sluice-scale ${CMAKE_SOURCE_DIR}/bench/scale_model.c
+  ${CMAKE_SOURCE_DIR}/bench/common.c)
+target_link_libraries(sluice-scale PRIVATE sluice_core PkgConfig::ZMQ m)
+target_compile_definitions(sluice-scale PRIVATE GEN_EVENTS_BIN="$<TARGET_FILE:gen_events>")
+add_dependencies(sluice-scale gen_events)
