@@ -550,8 +550,8 @@ int main(int argc, char **argv)
     join = NULL;
 
     /* The nodes, once for every run. */
-    if ((rc = sl_launch_local_cluster(a.nodes, "", 0, cl_dir, sizeof cl_dir, cl_path, sizeof cl_path,
-                                      msg, sizeof msg)))
+    if ((rc = sl_launch_local_cluster(a.nodes, "", 0, cl_dir, sizeof cl_dir, cl_path,
+                                      sizeof cl_path, msg, sizeof msg)))
         goto out;
     made_cluster = 1;
     cl.timeout_s = a.job_timeout_s;

@@ -61,8 +61,8 @@ static int one_case(const nodes_opts *o, uint32_t n, rp_report *r, char *msg, si
         goto out;
     }
     rp_system *sc = rp_sys(k, "sluice cluster"), *s1 = rp_sys(k, "sluice 1 process");
-    if ((rc = sl_launch_local_cluster(n, o->device ? o->device : "", 0, cl_dir, sizeof cl_dir, cl_path,
-                                      sizeof cl_path, msg, msglen)))
+    if ((rc = sl_launch_local_cluster(n, o->device ? o->device : "", 0, cl_dir, sizeof cl_dir,
+                                      cl_path, sizeof cl_path, msg, msglen)))
         goto out;
     made = 1;
     if ((rc = sl_cluster_load(cl_path, &cfg, msg, msglen)) ||

@@ -370,8 +370,9 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
     if (tg && tg->metrics) {
         const char *colon = strrchr(tg->metrics, ':');
         unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
-        int loopback = colon && ((colon - tg->metrics == 9 && !strncmp(tg->metrics, "127.0.0.1", 9)) ||
-                                 (colon - tg->metrics == 9 && !strncmp(tg->metrics, "localhost", 9)));
+        int loopback =
+            colon && ((colon - tg->metrics == 9 && !strncmp(tg->metrics, "127.0.0.1", 9)) ||
+                      (colon - tg->metrics == 9 && !strncmp(tg->metrics, "localhost", 9)));
         if (tg->cluster_file) {
             fprintf(stderr,
                     "%s: --metrics: a running cluster's nodes serve metrics where its file says "
@@ -387,8 +388,9 @@ int cli_execute(sl_topology *t, struct report_ctx *rc, uint64_t top, uint64_t mi
         } else if (tg->nodes) {
             if (!rc->quiet)
                 for (uint32_t i = 0; i < tg->nodes; i++)
-                    fprintf(stderr, "%s: node %u: metrics at http://127.0.0.1:%lu/metrics, web UI at "
-                                    "http://127.0.0.1:%lu/\n",
+                    fprintf(stderr,
+                            "%s: node %u: metrics at http://127.0.0.1:%lu/metrics, web UI at "
+                            "http://127.0.0.1:%lu/\n",
                             cli_prog, i, port + i, port + i);
         } else if (cli_monitor_start(&mon, tg->metrics, t, tg->job_name ? tg->job_name : "job",
                                      rc->quiet)) {

@@ -585,7 +585,8 @@ static void publish_job(struct slot *sl, const char *state)
     double age = (double)(sl_net_now_us() - sl->t0_us) * 1e-6;
     j.start_unix = (double)time(NULL) - age;
     j.elapsed_s = age;
-    snprintf(j.source, sizeof j.source, "%s", sl->src ? sl_source_kind_name(t->source.kind) : "peers");
+    snprintf(j.source, sizeof j.source, "%s",
+             sl->src ? sl_source_kind_name(t->source.kind) : "peers");
     snprintf(j.sink, sizeof j.sink, "client");
     const sl_device_info *di = sl_device_get_info(nd->dev);
     snprintf(j.device, sizeof j.device, "%.120s / %.120s", di->platform, di->name);
@@ -1957,7 +1958,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         char addr[300], why[512];
         snprintf(addr, sizeof addr, "%s:%u",
                  strcmp(cl->nodes[nd->id].host, "localhost") == 0 ? "127.0.0.1"
-                                                                   : cl->nodes[nd->id].host,
+                                                                  : cl->nodes[nd->id].host,
                  cl->nodes[nd->id].metrics);
         if (sl_webui_start(addr, &nd->ui, why, sizeof why) == 0)
             logf_(nd, "metrics at http://%s/metrics, web UI at http://%s/", addr, addr);

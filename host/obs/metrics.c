@@ -313,7 +313,7 @@ static int node_metrics(const sl_obs_node *nd, sl_bytebuf *b)
 int sl_metrics_prometheus(const sl_obs_job *jobs, size_t njobs, const sl_obs_node *node,
                           sl_bytebuf *b)
 {
-    static char lab[SL_OBS_JOBS_MAX][512];     /* the run's thread or the server's: one at a */
+    static char lab[SL_OBS_JOBS_MAX][512]; /* the run's thread or the server's: one at a */
     static char pes[SL_OBS_JOBS_MAX][SL_STAGES_MAX][200]; /* time (webui's lock) */
     if (njobs > SL_OBS_JOBS_MAX)
         njobs = SL_OBS_JOBS_MAX;
@@ -385,8 +385,7 @@ int sl_metrics_prometheus(const sl_obs_job *jobs, size_t njobs, const sl_obs_nod
     int any_ckpt = 0;
     for (size_t i = 0; i < njobs; i++)
         any_ckpt |= jobs[i].checkpoints;
-    for (size_t k = 0; any_ckpt && k < sizeof ckpt_families / sizeof ckpt_families[0] && !rc;
-         k++) {
+    for (size_t k = 0; any_ckpt && k < sizeof ckpt_families / sizeof ckpt_families[0] && !rc; k++) {
         const struct job_family *f = &ckpt_families[k];
         rc = family(b, f->name, f->type, f->help);
         for (size_t i = 0; i < njobs && !rc; i++)
@@ -494,13 +493,14 @@ int sl_metrics_json_node(const sl_obs_node *n, sl_bytebuf *b)
     int rc = put(b, ",\"outboxes\":[");
     for (uint32_t i = 0; i < n->ndests && !rc; i++) {
         const sl_obs_dest *d = &n->dest[i];
-        rc = put(b,
-                 "%s{\"peer\":%u,\"port\":%d,\"queued_frames\":%llu,\"queued_bytes\":%llu,"
-                 "\"unacked_frames\":%llu,\"sent_frames\":%llu,\"sent_bytes\":%llu,\"blocked\":%llu}",
-                 i ? "," : "", (unsigned)d->node, (int)d->port, (unsigned long long)d->queued_frames,
-                 (unsigned long long)d->queued_bytes, (unsigned long long)d->unacked_frames,
-                 (unsigned long long)d->st.frames, (unsigned long long)d->st.bytes,
-                 (unsigned long long)d->st.blocked);
+        rc = put(
+            b,
+            "%s{\"peer\":%u,\"port\":%d,\"queued_frames\":%llu,\"queued_bytes\":%llu,"
+            "\"unacked_frames\":%llu,\"sent_frames\":%llu,\"sent_bytes\":%llu,\"blocked\":%llu}",
+            i ? "," : "", (unsigned)d->node, (int)d->port, (unsigned long long)d->queued_frames,
+            (unsigned long long)d->queued_bytes, (unsigned long long)d->unacked_frames,
+            (unsigned long long)d->st.frames, (unsigned long long)d->st.bytes,
+            (unsigned long long)d->st.blocked);
     }
     if (!rc)
         rc = put(b, "],\"rejected\":{");

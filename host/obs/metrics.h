@@ -15,7 +15,7 @@
 #include "reader.h"
 #include "topology.h"
 
-#define SL_OBS_REASONS 5  /* malformed lines whose reasons a snapshot keeps: the latest */
+#define SL_OBS_REASONS 5   /* malformed lines whose reasons a snapshot keeps: the latest */
 #define SL_OBS_JOBS_MAX 16 /* jobs one endpoint shows */
 #define SL_OBS_DESTS (SL_NODES_MAX * 2) /* a node's outboxes it shows */
 

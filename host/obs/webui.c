@@ -33,7 +33,7 @@ struct sl_webui {
     struct MHD_Daemon *d;
     uint16_t port;
     pthread_mutex_t mu;
-    pthread_mutex_t render_mu; /* one Prometheus rendering at a time */
+    pthread_mutex_t render_mu;          /* one Prometheus rendering at a time */
     struct entry jobs[SL_OBS_JOBS_MAX]; /* in the order they were first published */
     int have_node;
     sl_obs_node node;

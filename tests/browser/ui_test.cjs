@@ -3,7 +3,8 @@
 // it wrote itself. The page must show the job's real figures (events in, malformed lines with
 // their line numbers, keys in the table, the device, the graph's PE), equal to /metrics and to
 // the script's own counts; its Stop button must end the run with exit status 0 and final rows
-// equal to those counts. A screenshot of the page goes to BUILD_DIR/browser/ui.png.
+// equal to those counts. A screenshot of the page goes to BUILD_DIR/browser/ui.png. Then the same
+// for a 3-node local job (--nodes 3): node 1's page (ui-node.png) shows its part of the job.
 //
 //   usage: node tests/browser/ui_test.cjs BUILD_DIR CHROMIUM
 "use strict";
@@ -147,10 +148,95 @@ async function main() {
       if (Number(i) !== imp[ad] || Number(c) !== clk[ad]) fail("row " + line + " differs from the counts written");
     }
     check(true, "every row equals the script's own counts");
+
+    await cluster(browser, env);
   } finally {
     if (browser) await browser.close();
-    child.stdin.end();
+    if (!child.stdin.destroyed) child.stdin.end();
     if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}
+
+// A free run of n ports on 127.0.0.1 (each bound and released), from a random start.
+async function freePorts(n) {
+  const net = require("net");
+  const tryPort = (p) => new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(p, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+  for (let t = 0; t < 100; t++) {
+    const base = 20000 + Math.floor(Math.random() * 9000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await tryPort(base + i);
+    if (ok) return base;
+  }
+  fail("no free ports");
+}
+
+// The UI of a running 3-node local job: node 1's page shows its part of the job (its events
+// in, as its /metrics says) and its outboxes to the two other nodes; Stop is refused there,
+// saying where to stop the job; the end of input ends the job with every row right.
+async function cluster(browser, env) {
+  const port = await freePorts(3);
+  const child = spawn(path.join(build, "sluice"), ["ctr", "--input", "-", "--output",
+    path.join(dir, "out3.csv"), "--nodes", "3", "--metrics", "127.0.0.1:" + port],
+    { env, stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (c) => (stderr += c));
+  const exited = new Promise((resolve) => child.on("exit", (code, sig) => resolve({ code, sig })));
+  try {
+    const imp = new Array(ADS).fill(0);
+    let text = "";
+    for (let i = 1; i <= LINES; i++) {
+      const ad = (i * 13) % ADS;
+      text += JSON.stringify({ ad_id: "ad-" + ad, event_type: "view", event_time: 9000 + i }) + "\n";
+      imp[ad]++;
+    }
+    child.stdin.write(text);
+    const node = port + 1;
+    let total = 0, mine = NaN;
+    for (let i = 0; i < 1200 && total !== LINES; i++) {
+      total = 0;
+      for (let k = 0; k < 3; k++) {
+        let m;
+        try { m = (await get(port + k, "/metrics")).body; } catch (e) { m = ""; }
+        const hit = /^sluice_events_in_total\{job="job-\d+",node="node-\d+",pe="ctr"\} (\d+)$/m.exec(m);
+        if (hit) total += Number(hit[1]);
+        if (hit && k === 1) mine = Number(hit[1]);
+      }
+      if (total !== LINES) await sleep(100);
+    }
+    check(total === LINES, "the three nodes' events in add up to the " + LINES + " lines written");
+    const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    await page.goto("http://127.0.0.1:" + node + "/");
+    await page.waitForFunction((n) => document.querySelector("#events-in")?.textContent === String(n),
+      mine, { timeout: 20000 });
+    check(true, "node 1's page shows its " + mine + " events in, as its /metrics does");
+    check((await page.locator("#jobs tbody tr td").first().textContent()).includes("(node-1's part)"),
+      "the job list says it is node 1's part of the job");
+    check((await page.locator("#node-name").textContent()) === "node-1", "the outbox panel names the node");
+    const peers = await page.locator("#outboxes tbody tr").evaluateAll((rs) => rs.map((r) => r.dataset.peer));
+    check(peers.includes("0") && peers.includes("2") && !peers.includes("1"),
+      "its outboxes go to nodes 0 and 2: " + JSON.stringify(peers));
+    await page.screenshot({ path: path.join(dir, "ui-node.png"), fullPage: true });
+    await page.click("#stop");
+    await page.waitForFunction(() => (document.querySelector("#notice")?.textContent || "").startsWith("refused"),
+      null, { timeout: 10000 });
+    check((await page.locator("#notice").textContent()).includes("where it was submitted"),
+      "Stop on a node's page is refused, saying where to stop the job");
+    await page.close();
+    child.stdin.end();
+    const to = setTimeout(() => child.kill("SIGKILL"), 120000);
+    const ex = await exited;
+    clearTimeout(to);
+    check(ex.code === 0, "the end of input ends the 3-node job with exit status 0 (" + JSON.stringify(ex) + ")");
+    const out = fs.readFileSync(path.join(dir, "out3.csv"), "utf8").trim().split("\n");
+    check(out.length === ADS + 1 && out.slice(1).every((l) => Number(l.split(",")[1]) === imp[Number(l.split(",")[0].slice(3))]),
+      "every row of the 3-node job equals the script's own counts");
+  } finally {
+    if (child.exitCode === null) { child.stdin.end(); child.kill("SIGTERM"); }
+    if (stderr.includes("error")) console.log(stderr);
   }
 }
 

@@ -21,7 +21,7 @@ function el(tag, attrs, text) {
 
 async function control(job, action) {
   const r = await fetch("/api/jobs/" + encodeURIComponent(job) + "/" + action, { method: "POST" });
-  document.getElementById("conn").textContent = r.ok ? action + " requested" : "refused: " + (await r.text());
+  document.getElementById("notice").textContent = r.ok ? action + " requested" : "refused: " + (await r.text());
 }
 
 function drawJobs(jobs) {
@@ -29,7 +29,7 @@ function drawJobs(jobs) {
   body.textContent = "";
   for (const j of jobs) {
     const tr = el("tr", { "data-job": j.name });
-    tr.appendChild(el("td", {}, j.name));
+    tr.appendChild(el("td", {}, j.node ? j.name + " (" + j.node + "'s part)" : j.name));
     tr.appendChild(el("td", { class: "state-" + j.state }, j.state));
     tr.appendChild(el("td", { class: "num" }, j.elapsed_s.toFixed(1) + " s"));
     tr.appendChild(el("td", { class: "num" }, String(j.stages.length ? j.stages[0].events_in : 0)));
@@ -157,12 +157,30 @@ function drawJob(j) {
   drawChart();
 }
 
+function drawNode(data) {
+  const row = document.getElementById("node-row");
+  if (!data.node) { row.hidden = true; return; }
+  row.hidden = false;
+  document.getElementById("node-name").textContent = data.node;
+  const body = document.querySelector("#outboxes tbody");
+  body.textContent = "";
+  for (const o of data.outboxes || []) {
+    const tr = el("tr", { "data-peer": String(o.peer) });
+    [ "node-" + o.peer, o.port < 0 ? "control" : "stage " + o.port, o.queued_frames, fmt(o.queued_bytes),
+      o.unacked_frames, o.sent_frames, o.blocked ].forEach((v, i) => tr.appendChild(el("td", i > 1 ? { class: "num" } : {}, String(v))));
+    body.appendChild(tr);
+  }
+  const rej = Object.entries(data.rejected || {});
+  document.getElementById("rejected").textContent = rej.length ? rej.map(([k, v]) => k + ": " + v).join(", ") : "none";
+}
+
 async function poll() {
   try {
     const r = await fetch("/api/jobs", { cache: "no-store" });
     const data = await r.json();
     document.getElementById("conn").textContent = "updated " + new Date().toLocaleTimeString();
     drawJobs(data.jobs);
+    drawNode(data);
     const j = data.jobs.find((x) => x.name === selected) || data.jobs[0];
     if (j) {
       selected = j.name;
