@@ -390,7 +390,7 @@ Test(job, topology_checked)
             t->pe.kind = (enum sl_pe_kind)(SL_PE_USER + 1);
             break;
         case 1:
-            t->next[1].pe.capacity = 0;
+            t->next[1].pe.capacity = (UINT64_C(1) << 31) + 1; /* 0 is no cap: fine */
             break;
         case 2:
             t->pe.has_prior = 2;
