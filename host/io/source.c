@@ -55,6 +55,11 @@ static void lines_set_wait(void *be, int ms)
     sl_reader_set_wait(be, ms);
 }
 
+static int lines_resume(void *be, const struct sl_reader_stats *st)
+{
+    return sl_reader_resume(be, st);
+}
+
 static const struct source_ops lines_ops = {
     .open = lines_open,
     .read = lines_read,
@@ -100,6 +105,7 @@ static const struct source_ops file_ops = {
     .close = lines_close,
     .set_wait = lines_set_wait,
     .variant = file_variant,
+    .resume = lines_resume,
 };
 
 /* ---- the generator ------------------------------------------------------------------------ */
@@ -313,9 +319,9 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
 
 int sl_source_resume(sl_source *s, const sl_source_stats *st)
 {
-    if (s->ops != &file_ops)
+    if (!s->ops->resume)
         return SL_EUNSUPPORTED;
-    int rc = sl_reader_resume(s->be, &st->input);
+    int rc = s->ops->resume(s->be, &st->input);
     if (rc == 0) {
         s->st.filtered = st->filtered;
         s->st.passed = st->passed;

@@ -35,6 +35,10 @@ struct source_ops {
     /* The backend that serves topology t when the kind has several (file: follow or not);
      * NULL: this one. */
     const struct source_ops *(*variant)(const sl_topology *t);
+    /* Optional (NULL: the kind cannot resume). Goes on from a checkpoint's counters st, the
+     * caller having put the input at st->bytes (sl_source_resume); before the first read.
+     * Returns 0 or an sl_err. */
+    int (*resume)(void *be, const struct sl_reader_stats *st);
 };
 
 extern const struct source_ops sl_src_zmq_ops;
