@@ -181,6 +181,8 @@ static int got_bad(void *ud, uint64_t line, size_t column, uint64_t offset, cons
 
 static void got_add(struct got *g, const sl_rec *r, size_t n)
 {
+    if (n == 0)
+        return;
     if (g->n + n > g->cap) {
         g->cap = (g->n + n) * 2;
         g->r = realloc(g->r, g->cap * sizeof *g->r);
