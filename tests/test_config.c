@@ -271,7 +271,7 @@ Test(config, unknown_keys_at_every_level)
         "topo.yaml:1:22: source: unknown key \"file\" (source type file: expected one "
         "of: type, path, format, delimiter, header, events, keys, skew, click_rate, "
         "purchase_rate, seed, start_ms, events_per_ms, users, ingest, max_malformed, follow, "
-        "poll_ms)");
+        "poll_ms, threads, chunk_bytes)");
     EXPECT_ERR("sink: {paht: x}\npe: {kind: ctr}\n",
                "topo.yaml:1:8: sink: unknown key \"paht\" (expected one of: type, path, snapshots, "
                "format, mode)");

@@ -35,6 +35,8 @@ void usage_ctr(FILE *o)
             "      --capacity N       cap on distinct ads in the device table (default: none;\n"
             "                         the table grows as ads arrive, up to device memory)\n"
             "      --batch N          events per device batch (default 262144)\n"
+            "      --threads N        threads parsing an NDJSON --input file (0: one per CPU,\n"
+            "                         at most 8, the default; 1: one reader; docs/engine.md)\n"
             "      --top N            rows in the top-ads table (default 10)\n"
             "      --min-impressions N  ads in the top table need this many (default 1000)\n"
             "      --every-ms MS      emit every key's current result every MS ms of wall-clock\n"

@@ -48,6 +48,7 @@ enum {
     OPT_MAX_MALFORMED,
     OPT_DECIMALS,
     OPT_METRICS,
+    OPT_THREADS,
 };
 
 /* One option: its getopt_long name, argument and value, and the commands that take it. An
@@ -85,6 +86,7 @@ static const struct cli_opt cli_opts[] = {
     {"skew", REQ, OPT_SKEW, CLI_CTR, 0, 0},
     {"click-rate", REQ, OPT_CLICK, CLI_CTR, 0, 0},
     {"seed", REQ, OPT_SEED, CLI_CTR, 0, UINT64_MAX},
+    {"threads", REQ, OPT_THREADS, CLI_CTR, 0, 64},
     {"progress", NO, OPT_PROGRESS, ALL, 0, 0},
     {"metrics", REQ, OPT_METRICS, CLI_CTR | CLI_RUN, 0, 0},
     /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
@@ -233,6 +235,11 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
     case OPT_SEED:
         t->source.gen.seed = v;
         break;
+    case OPT_THREADS: { /* source.threads of an --input file (host/io/src_par.c) */
+        char n[24];
+        snprintf(n, sizeof n, "%" PRIu64, v);
+        return sl_opts_set(&t->source.opts, "threads", n, 0, 0) ? -1 : 0;
+    }
     case OPT_NODES:
         a->tg.nodes = (uint32_t)v;
         break;

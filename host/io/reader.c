@@ -200,6 +200,7 @@ static void compact(sl_reader *r)
 }
 
 static int grow(sl_reader *r);
+static void csv_reset(sl_reader *r);
 
 char *sl_reader_room(sl_reader *r, size_t *room)
 {
@@ -240,6 +241,36 @@ void sl_reader_end(sl_reader *r)
 size_t sl_reader_pending(const sl_reader *r)
 {
     return r->fill - r->pos;
+}
+
+void sl_reader_restart(sl_reader *r, int first)
+{
+    SL_CHECK(r->chunked);
+    r->pos = r->fill = 0;
+    r->base = 0;
+    r->eof = r->raw_eof = 0;
+    r->starved = r->nowait = r->discarding = r->failed = 0;
+    r->have_cols = 0;
+    sl_csv_cols_init(&r->cols, &r->plan);
+    r->nstash = r->stash_at = 0;
+    r->time_checked = !first;
+    csv_reset(r);
+    r->nl_in = 0;
+    r->tail_nl = 0;
+    r->qfrom = r->qnext = r->qlim = 0;
+    r->bom_pending = 1;
+    r->errmsg[0] = '\0';
+    memset(&r->st, 0, sizeof r->st);
+}
+
+int sl_reader_reserve(sl_reader *r, size_t bytes)
+{
+    while (r->cap < bytes && r->cap < r->max_line + 2) {
+        int rc = grow(r);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 void sl_reader_on_bad(sl_reader *r, sl_bad_fn fn, void *ud)

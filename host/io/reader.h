@@ -74,6 +74,20 @@ void sl_reader_end(sl_reader *r);
 /* Bytes handed in and not consumed yet (a partial line, or lines not read yet). */
 size_t sl_reader_pending(const sl_reader *r);
 
+/* Makes a chunked reader read another input from its start, as a new one from
+ * sl_reader_new_chunked would (no bytes, not ended, counters zero, no sticky error, a CSV header
+ * looked for again), keeping its buffers, schema, callback, dictionary and wait: a pool that
+ * parses many pieces of one file (src_par.c) allocates nothing per piece. `first` 0 says the
+ * input is a later piece of a text whose start another reader reads: the first record's time is
+ * then not looked at (the warning about times that look like seconds is the first piece's).
+ * Number the piece with sl_reader_resume. */
+void sl_reader_restart(sl_reader *r, int first);
+
+/* Grows a chunked reader's buffer to at least `bytes` (never past max_line + 2), so that a
+ * caller handing in large pieces needs fewer rounds. Returns 0, or SL_ENOMEM with the buffer as
+ * it was. */
+int sl_reader_reserve(sl_reader *r, size_t bytes);
+
 /* Reads lines by schema s (host/model/schema.h; checked with sl_schema_check) instead of the
  * default one. Call before the first read. A line may then give several records (a schema's
  * type predicates); stats count records, not lines, in `records`. */

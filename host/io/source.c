@@ -55,6 +55,11 @@ static void lines_set_wait(void *be, int ms)
     sl_reader_set_wait(be, ms);
 }
 
+static int lines_resume(void *be, const struct sl_reader_stats *st)
+{
+    return sl_reader_resume(be, st);
+}
+
 static const struct source_ops lines_ops = {
     .open = lines_open,
     .read = lines_read,
@@ -64,14 +69,14 @@ static const struct source_ops lines_ops = {
     .set_wait = lines_set_wait,
 };
 
-/* ---- files: read once, or followed (src_follow.c) ----------------------------------------- */
+/* ---- files: read once by one reader or by threads (src_par.c), or followed (src_follow.c) -- */
 
-/* follow (bool) and poll_ms (with follow only). */
+/* follow (bool), poll_ms (with follow only), threads and chunk_bytes. */
 static int file_check(const sl_topology *t, char *msg, size_t msglen)
 {
-    static const char *const known[] = {"follow", "poll_ms"};
+    static const char *const known[] = {"follow", "poll_ms", "threads", "chunk_bytes"};
     const sl_opts *o = &t->source.opts;
-    int rc = sl_opts_known(o, "source", "source type file", known, 2, msg, msglen);
+    int rc = sl_opts_known(o, "source", "source type file", known, 4, msg, msglen);
     if (rc)
         return rc;
     int follow = 0;
@@ -80,15 +85,29 @@ static int file_check(const sl_topology *t, char *msg, size_t msglen)
     if (!follow && sl_opts_get(o, "poll_ms"))
         return sl_opts_fail(o, "source", "poll_ms", msg, msglen, "needs follow: true");
     uint64_t poll_ms = 0;
-    return sl_opts_u64(o, "source", "poll_ms", 1, 60000, &poll_ms, msg, msglen);
+    unsigned threads;
+    if ((rc = sl_opts_u64(o, "source", "poll_ms", 1, 60000, &poll_ms, msg, msglen)))
+        return rc;
+    return sl_src_par_threads(t, &threads, NULL, msg, msglen);
 }
 
+/* A followed file has its backend; a file read once is parsed by threads when it is NDJSON and
+ * more than one thread is asked for (or automatic on a machine with several CPUs). CSV is read
+ * by one reader: a quoted field may hold newlines, so a chunk cut at a raw '\n' could start
+ * inside a record. src_par.c also falls back to one reader for input that is not a plain
+ * regular file (compressed, a pipe, a cluster node's file part). */
 static const struct source_ops *file_variant(const sl_topology *t)
 {
     int follow = 0;
+    unsigned threads = 1;
     char msg[8];
     sl_opts_bool(&t->source.opts, "source", "follow", &follow, msg, sizeof msg);
-    return follow ? &sl_src_follow_ops : NULL;
+    if (follow)
+        return &sl_src_follow_ops;
+    if (t->source.format == SL_FMT_NDJSON &&
+        sl_src_par_threads(t, &threads, NULL, msg, sizeof msg) == 0 && threads > 1)
+        return &sl_src_par_ops;
+    return NULL;
 }
 
 static const struct source_ops file_ops = {
@@ -100,6 +119,7 @@ static const struct source_ops file_ops = {
     .close = lines_close,
     .set_wait = lines_set_wait,
     .variant = file_variant,
+    .resume = lines_resume,
 };
 
 /* ---- the generator ------------------------------------------------------------------------ */
@@ -198,7 +218,7 @@ const char *sl_source_kind_name(int kind)
 
 int sl_source_replayable(const sl_topology *t)
 {
-    return t->source.kind == SL_SRC_FILE && !file_variant(t);
+    return t->source.kind == SL_SRC_FILE && file_variant(t) != &sl_src_follow_ops;
 }
 
 int sl_source_loggable(const sl_topology *t)
@@ -313,9 +333,9 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
 
 int sl_source_resume(sl_source *s, const sl_source_stats *st)
 {
-    if (s->ops != &file_ops)
+    if (!s->ops->resume)
         return SL_EUNSUPPORTED;
-    int rc = sl_reader_resume(s->be, &st->input);
+    int rc = s->ops->resume(s->be, &st->input);
     if (rc == 0) {
         s->st.filtered = st->filtered;
         s->st.passed = st->passed;

@@ -32,14 +32,30 @@ struct source_ops {
     int (*close_input)(void *be);
     /* The address listened on, or NULL. */
     const char *(*endpoint)(const void *be);
-    /* The backend that serves topology t when the kind has several (file: follow or not);
-     * NULL: this one. */
+    /* The backend that serves topology t when the kind has several (file: followed, parsed
+     * by several threads, or read by one reader); NULL: this one. */
     const struct source_ops *(*variant)(const sl_topology *t);
+    /* Optional (NULL: the kind cannot resume). Goes on from a checkpoint's counters st, the
+     * caller having put the input at st->bytes (sl_source_resume); before the first read.
+     * Returns 0 or an sl_err. */
+    int (*resume)(void *be, const struct sl_reader_stats *st);
 };
 
 extern const struct source_ops sl_src_zmq_ops;
 extern const struct source_ops sl_src_tcp_ops;
 extern const struct source_ops sl_src_follow_ops;
+extern const struct source_ops sl_src_par_ops; /* a plain NDJSON file on threads (src_par.c) */
+
+/* The parse threads of a file source (source.threads: 0 takes the online CPUs, at most 8) and
+ * its chunk size in bytes (source.chunk_bytes; chunk_bytes may be NULL). Returns 0, or
+ * SL_ECONFIG with msg for a value out of range. */
+int sl_src_par_threads(const sl_topology *t, unsigned *threads, uint64_t *chunk_bytes, char *msg,
+                       size_t msglen);
+
+/* Tests only: from now on in this process, a parallel source gives way to one reader at chunk
+ * `chunk` (UINT64_MAX: never), as it does when two threads' ids share a key, which no test can
+ * make happen. */
+void sl_src_par_test_give_way(uint64_t chunk);
 
 /* Where a chunked reader's lines come from, for malformed-line reports: the caller's callback
  * gets line and byte offset counted from the origin's first byte and the reason prefixed with
