@@ -53,6 +53,7 @@ enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W
 #define S_CL "sluice (OpenCL)"
 #define S_REF "sluice C reference"
 #define S_C1 "plain C 1 thread"
+#define S_LEAN "lean C 1 thread (16 B)"
 #define S_REDIS "Redis HINCRBY"
 
 struct opts {
@@ -275,7 +276,7 @@ struct ctr_case {
     double x;
     const sl_rec *recs;
     size_t n, keys_hint;
-    int reps, redis, mt, ref;
+    int reps, redis, mt, ref, lean;
     uint32_t batch;
 };
 
@@ -284,7 +285,8 @@ struct ctr_run {
     const struct ctr_case *cc;
     sl_engine_cfg ecfg;
     sr_engine *e;
-    bc_rows srows; /* the engine's and the reference's rows, reused */
+    bc_rows srows;  /* the engine's and the reference's rows, reused */
+    bl_rec16 *lean; /* the input as 16-byte records (lean C), converted before the runs */
 };
 
 static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
@@ -294,6 +296,9 @@ static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *
     if (strcmp(name, S_C1) == 0)
         return plain_c(c, bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &o->owned, &o->n),
                        "plain C");
+    if (strcmp(name, S_LEAN) == 0)
+        return plain_c(c, bl_ctr_lean(c->ws, x->lean, cc->n, cc->keys_hint, &o->owned, &o->n),
+                       "lean C");
     if (strcmp(name, c->sys_mt) == 0)
         return plain_c(
             c, bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &o->owned, &o->n),
@@ -314,12 +319,14 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     rp_case *k = rp_case_add(&c->rep, cc->workload, cc->label, cc->x, cc->n);
     if (!k)
         return SL_ENOMEM;
-    const char *names[5];
+    const char *names[6];
     int ns = 0;
     names[ns++] = S_CL;
     if (cc->ref)
         names[ns++] = S_REF;
     names[ns++] = S_C1;
+    if (cc->lean)
+        names[ns++] = S_LEAN;
     if (cc->mt)
         names[ns++] = c->sys_mt;
     if (cc->redis && c->redis)
@@ -334,10 +341,16 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     x.ecfg.batch_events = cc->batch;
     sl_row *ref = NULL;
     size_t nref = 0;
+    if (cc->lean && !(x.lean = bl_rec16_from(cc->recs, cc->n))) {
+        snprintf(c->msg, sizeof c->msg, "lean C: out of memory");
+        return SL_ENOMEM;
+    }
     double rss0 = rp_mem_rss_mb();
     int rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg);
-    if (rc)
+    if (rc) {
+        free(x.lean);
         return rc;
+    }
     rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
     rc = run_reps(c, k, names, ns, cc->reps, cc->label, cc->n, 3, ctr_system, &x, &ref, &nref);
     if (rc == 0 && k->equal)
@@ -346,6 +359,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                  "every repetition, against %s",
                  nref, S_C1);
     free(ref);
+    free(x.lean);
     bc_rows_free(&x.srows);
     sr_engine_destroy(&x.e);
     c->cases_done++;
@@ -429,7 +443,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
 static int workload_ctr(struct ctx *c)
 {
     struct ctr_case cc = {
-        .workload = "ctr", .reps = c->o.reps, .redis = c->o.redis, .mt = 1, .ref = 1};
+        .workload = "ctr", .reps = c->o.reps, .redis = c->o.redis, .mt = 1, .ref = 1, .lean = 1};
     sl_rec *recs = NULL;
     int rc;
     if (c->o.input) {
