@@ -54,3 +54,8 @@ add_dependencies(ckpt_cost sluice gen_events)
 # (bench/README.md, "Recovery time")
 add_executable(recovery_time ${CMAKE_SOURCE_DIR}/bench/recovery_time.c)
 add_dependencies(recovery_time sluice)
+
+# ndjson_ctr: the hand-written one-thread NDJSON CTR counter that sluice-bench's file workload
+# runs as a whole process beside `sluice ctr` (bench/README.md, "file"). libc only.
+add_executable(ndjson_ctr ${CMAKE_SOURCE_DIR}/bench/ndjson_ctr.c)
+add_dependencies(sluice-bench ndjson_ctr gen_events)
