@@ -477,7 +477,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
             if (!ctr_rows_match(ref, nref, got, ngot, why, sizeof why) && k->equal) {
                 snprintf(k->check, sizeof k->check,
                          "DIFFER: %s, repetition %d (0: warm-up), against plain C 1 thread over "
-                         "the generator's records: %s",
+                         "the generator's records: %.300s",
                          s->label, rep + 1, why);
                 k->equal = 0;
             }
