@@ -595,8 +595,8 @@ static int fast_line(struct counter *c, const char *p, const char *end, const ch
         *nl = s.blk + __builtin_ctzll(s.nl);
     else if (s.blk + 64 < end)
         *nl = memchr(s.blk + 64, '\n', (size_t)(end - s.blk - 64));
-    if (!*nl)
-        return 1; /* the line goes on past the data read so far */
+    if (!*nl || (size_t)(*nl - p) > MAX_LINE)
+        return 1; /* the line goes on past the data read so far, or is too long */
     c->lines++;
     struct slot *sl = table_get(&c->t, id, idlen);
     if (!sl)
@@ -655,7 +655,13 @@ static int count_fd(struct counter *c, int fd)
             if (r == 1) {
                 if (!(nl = memchr(p, '\n', (size_t)(end - p))))
                     break;
-                r = count_line(c, p, nl);
+                if ((size_t)(nl - p) > MAX_LINE) { /* too long, as sluice's reader says */
+                    c->lines++;
+                    c->bad++;
+                    r = 0;
+                } else {
+                    r = count_line(c, p, nl);
+                }
             }
             if (r) {
                 rc = -1;
