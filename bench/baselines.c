@@ -29,7 +29,7 @@ struct buf {
 };
 
 struct bl_ws {
-    struct buf tab[MAX_THREADS], local[MAX_THREADS], scratch[MAX_THREADS], items;
+    struct buf tab[MAX_THREADS], local[MAX_THREADS], scratch[MAX_THREADS], items, lean;
 };
 
 bl_ws *bl_ws_new(void)
@@ -47,6 +47,7 @@ void bl_ws_destroy(bl_ws **wp)
         free((*wp)->scratch[i].p);
     }
     free((*wp)->items.p);
+    free((*wp)->lean.p);
     free(*wp);
     *wp = NULL;
 }
@@ -212,6 +213,74 @@ int bl_ctr_single(bl_ws *ws, const sl_rec *recs, size_t n, size_t keys_hint, sl_
     ctab_rows(&t, *rows);
     *nrows = t.fill;
     qsort(*rows, *nrows, sizeof **rows, sl_row_cmp_key);
+    return 0;
+}
+
+/* ---- the lean CTR counter: 16-byte records, 16-byte slots ---- */
+
+struct lslot {
+    uint64_t key;
+    uint32_t views, clicks;
+};
+
+static size_t lhash(const void *slot)
+{
+    const uint64_t k = ((const struct lslot *)slot)->key;
+    return (size_t)(k ^ (k >> 32));
+}
+
+bl_rec16 *bl_rec16_from(const sl_rec *recs, size_t n)
+{
+    bl_rec16 *r = malloc((n + 1) * sizeof *r);
+    for (size_t i = 0; r && i < n; i++)
+        r[i] = (bl_rec16){.key = recs[i].key, .type = recs[i].type};
+    return r;
+}
+
+int bl_ctr_lean(bl_ws *ws, const bl_rec16 *recs, size_t n, size_t keys_hint, sl_row **rows,
+                size_t *nrows)
+{
+    if (n > UINT32_MAX)
+        return SL_EINVAL;
+    struct tab t;
+    if (tab_init(&t, keys_hint, sizeof(struct lslot), &ws->lean))
+        return SL_ENOMEM;
+    struct lslot *s = t.s;
+    size_t mask = t.mask;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t k = recs[i].key;
+        size_t h = (size_t)(k ^ (k >> 32)) & mask;
+        while (s[h].key != k) {
+            if (s[h].key == 0) {
+                if ((t.fill + 1) * 2 > mask + 1) {
+                    if (tab_grow(&t, sizeof *s, lhash))
+                        return SL_ENOMEM;
+                    s = t.s;
+                    mask = t.mask;
+                    h = (size_t)(k ^ (k >> 32)) & mask;
+                    continue;
+                }
+                s[h].key = k;
+                t.fill++;
+                break;
+            }
+            h = (h + 1) & mask;
+        }
+        s[h].views += recs[i].type == SL_EV_VIEW;
+        s[h].clicks += recs[i].type == SL_EV_CLICK;
+    }
+    if (!(*rows = malloc((t.fill + 1) * sizeof **rows)))
+        return SL_ENOMEM;
+    size_t m = 0;
+    for (size_t h = 0; h <= mask; h++) {
+        if (!s[h].key)
+            continue;
+        sl_row r = {.key = s[h].key, .v = {(double)s[h].views, (double)s[h].clicks}};
+        r.v[2] = s[h].views ? (double)s[h].clicks / (double)s[h].views : 0.0;
+        (*rows)[m++] = r;
+    }
+    *nrows = m;
+    qsort(*rows, m, sizeof **rows, sl_row_cmp_key);
     return 0;
 }
 

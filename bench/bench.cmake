@@ -16,10 +16,13 @@ add_executable(sluice-bench
   ${CMAKE_SOURCE_DIR}/bench/redisbase.c
   ${CMAKE_SOURCE_DIR}/bench/report.c
   ${CMAKE_SOURCE_DIR}/bench/sluicerun.c
-  ${CMAKE_SOURCE_DIR}/bench/nodes.c)
+  ${CMAKE_SOURCE_DIR}/bench/nodes.c
+  ${CMAKE_SOURCE_DIR}/bench/filerun.c)
 target_link_libraries(sluice-bench PRIVATE sluice_core PkgConfig::HIREDIS Threads::Threads m)
 target_compile_definitions(sluice-bench PRIVATE
   SLUICE_BIN="$<TARGET_FILE:sluice>"
+  NDJSON_CTR_BIN="$<TARGET_FILE:ndjson_ctr>"
+  GEN_EVENTS_BIN="$<TARGET_FILE:gen_events>"
   SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots"
   SLUICE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_dependencies(sluice-bench sluice)
@@ -62,3 +65,8 @@ add_executable(sluice-scale ${CMAKE_SOURCE_DIR}/bench/scale_model.c
 target_link_libraries(sluice-scale PRIVATE sluice_core PkgConfig::ZMQ m)
 target_compile_definitions(sluice-scale PRIVATE GEN_EVENTS_BIN="$<TARGET_FILE:gen_events>")
 add_dependencies(sluice-scale gen_events)
+
+# ndjson_ctr: the hand-written one-thread NDJSON CTR counter that sluice-bench's file workload
+# runs as a whole process beside `sluice ctr` (bench/README.md, "file"). libc only.
+add_executable(ndjson_ctr ${CMAKE_SOURCE_DIR}/bench/ndjson_ctr.c)
+add_dependencies(sluice-bench ndjson_ctr gen_events)

@@ -224,9 +224,10 @@ void rp_print_table(const rp_report *r, FILE *out)
     const rp_machine *m = &r->m;
     fprintf(out,
             "sluice-bench%s: sluice %s (%s), %s; %s, %ld CPUs, %.0f GiB; device %s (%s, "
-            "driver %s); redis %s\n",
+            "driver %s); redis %s; duckdb %s\n",
             r->quick ? " --quick" : "", m->sluice, m->commit[0] ? m->commit : "no git", m->date,
-            m->cpu, m->cores, m->mem_gib, m->device, m->device_version, m->driver, m->redis);
+            m->cpu, m->cores, m->mem_gib, m->device, m->device_version, m->driver, m->redis,
+            m->duckdb[0] ? m->duckdb : "not run");
     fprintf(out,
             "load average at start %.2f, at end %.2f (other work on this machine shows "
             "here); every figure: median (min..max) of the repetitions\n",
@@ -263,6 +264,16 @@ void rp_print_table(const rp_report *r, FILE *out)
                 snprintf(e, sizeof e, "%.2f", (double)c->events / cpu / 1e6);
             fprintf(out, "   %-22s %-30s %-9.2f %-20s %-32s %s\n", s->name, a,
                     ref && eps > 0 ? ref_eps / eps : NAN, b, d, e);
+        }
+        /* whole processes (the file workload): their seconds from start to exit */
+        if (strcmp(c->workload, "file") == 0) {
+            fprintf(out, "   wall seconds, start to exit:");
+            for (int k = 0; k < c->nsys; k++) {
+                char w[64];
+                cell(w, sizeof w, rp_get(&c->sys[k], "wall_s"), 1, 3);
+                fprintf(out, "%s %s %s", k ? ";" : "", c->sys[k].name, w);
+            }
+            fprintf(out, "\n");
         }
         /* stages and latency of the systems that have them */
         static const char *stages[] = {"parse_s",  "join_s", "batch_s", "transfer_s",
@@ -346,6 +357,7 @@ int rp_write_json(const rp_report *r, const char *path)
         {", ", "pocl_version", strstr(m->device, "Portable Computing Language") ? m->driver : ""},
         {", ", "redis_version", m->redis},
         {", ", "hiredis_version", m->hiredis},
+        {", ", "duckdb_version", m->duckdb[0] ? m->duckdb : "not run"},
         {", ", "gnuplot", m->gnuplot},
         {", ", "date", m->date},
     };

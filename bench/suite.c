@@ -3,14 +3,17 @@
  * usage: sluice-bench [--quick] [--workload LIST] [--reps N] [--seed S] [--out DIR]
  *                     [--input FILE [--format ndjson|csv] [--join FILE]] [--record PREFIX]
  *                     [--events N] [--keys K] [--skew S] [--ysb-events N] [--threads T]
+ *                     [--file-events N] [--peers] [--peers-dir DIR]
  *                     [--device NAME] [--redis-server EXE] [--no-redis] [--no-plots]
  *                     [--progress | --no-progress]
  *
- * Workloads (LIST is comma-separated; default all): ctr, ysb, keys, skew, latency (batch size
- * and paced input rate), nodes (local cluster). Every repetition of every case runs each system
- * on the same input, in a rotating order; every system's rows are compared with the plain C
- * single-thread rows of the same repetition, exactly, and the table is printed only when all
- * are equal (exit status 1 otherwise, whatever the speed). bench/README.md has the details. */
+ * Workloads (LIST is comma-separated; default all): ctr, ysb, file (an NDJSON file to a CSV,
+ * whole processes: sluice ctr, a hand-written C counter, DuckDB when installed), keys, skew,
+ * latency (batch size and paced input rate), nodes (local cluster). Every repetition of every case
+ * runs each system on the same input, in a rotating order; every system's rows are compared with
+ * the plain C single-thread rows of the same repetition, exactly, and the table is printed only
+ * when all are equal (exit status 1 otherwise, whatever the speed). bench/README.md has the
+ * details. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -27,6 +30,7 @@
 #include "config.h"
 #include "device.h"
 #include "err.h"
+#include "filerun.h"
 #include "generator.h"
 #include "jointab.h"
 #include "nodes.h"
@@ -43,7 +47,16 @@
 #define SLUICE_SOURCE_DIR "."
 #endif
 
-enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W_ALL = 63 };
+enum {
+    W_CTR = 1,
+    W_YSB = 2,
+    W_KEYS = 4,
+    W_SKEW = 8,
+    W_LAT = 16,
+    W_NODES = 32,
+    W_FILE = 64,
+    W_ALL = 127
+};
 
 /* Event-time rates of the generated ysb inputs: a 10 s window holds 10 000 events (ysb) and
  * 2 500 (the latency sweeps, for more windows per run). */
@@ -53,14 +66,15 @@ enum { W_CTR = 1, W_YSB = 2, W_KEYS = 4, W_SKEW = 8, W_LAT = 16, W_NODES = 32, W
 #define S_CL "sluice (OpenCL)"
 #define S_REF "sluice C reference"
 #define S_C1 "plain C 1 thread"
+#define S_LEAN "lean C 1 thread (16 B)"
 #define S_REDIS "Redis HINCRBY"
 
 struct opts {
-    int quick, reps, sweep_reps, workloads, redis, plots, progress;
-    uint64_t seed, sweep_events, ysb_events, lat_events;
+    int quick, reps, sweep_reps, workloads, redis, plots, progress, peers;
+    uint64_t seed, sweep_events, ysb_events, lat_events, file_events;
     sl_gen_cfg ctr; /* the ctr workload's generator: --events, --keys, --skew */
     unsigned threads;
-    const char *input, *join, *format, *out, *device, *redis_exe, *record;
+    const char *input, *join, *format, *out, *device, *redis_exe, *record, *peers_dir;
 };
 
 struct ctx {
@@ -275,7 +289,7 @@ struct ctr_case {
     double x;
     const sl_rec *recs;
     size_t n, keys_hint;
-    int reps, redis, mt, ref;
+    int reps, redis, mt, ref, lean;
     uint32_t batch;
 };
 
@@ -284,7 +298,8 @@ struct ctr_run {
     const struct ctr_case *cc;
     sl_engine_cfg ecfg;
     sr_engine *e;
-    bc_rows srows; /* the engine's and the reference's rows, reused */
+    bc_rows srows;  /* the engine's and the reference's rows, reused */
+    bl_rec16 *lean; /* the input as 16-byte records (lean C), converted before the runs */
 };
 
 static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *o)
@@ -294,6 +309,9 @@ static int ctr_system(struct ctx *c, void *w, const char *name, struct sys_out *
     if (strcmp(name, S_C1) == 0)
         return plain_c(c, bl_ctr_single(c->ws, cc->recs, cc->n, cc->keys_hint, &o->owned, &o->n),
                        "plain C");
+    if (strcmp(name, S_LEAN) == 0)
+        return plain_c(c, bl_ctr_lean(c->ws, x->lean, cc->n, cc->keys_hint, &o->owned, &o->n),
+                       "lean C");
     if (strcmp(name, c->sys_mt) == 0)
         return plain_c(
             c, bl_ctr_multi(c->ws, cc->recs, cc->n, cc->keys_hint, c->o.threads, &o->owned, &o->n),
@@ -314,12 +332,14 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     rp_case *k = rp_case_add(&c->rep, cc->workload, cc->label, cc->x, cc->n);
     if (!k)
         return SL_ENOMEM;
-    const char *names[5];
+    const char *names[6];
     int ns = 0;
     names[ns++] = S_CL;
     if (cc->ref)
         names[ns++] = S_REF;
     names[ns++] = S_C1;
+    if (cc->lean)
+        names[ns++] = S_LEAN;
     if (cc->mt)
         names[ns++] = c->sys_mt;
     if (cc->redis && c->redis)
@@ -334,10 +354,16 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
     x.ecfg.batch_events = cc->batch;
     sl_row *ref = NULL;
     size_t nref = 0;
+    if (cc->lean && !(x.lean = bl_rec16_from(cc->recs, cc->n))) {
+        snprintf(c->msg, sizeof c->msg, "lean C: out of memory");
+        return SL_ENOMEM;
+    }
     double rss0 = rp_mem_rss_mb();
     int rc = sr_engine_new(c->dev, &x.ecfg, &x.e, c->msg, sizeof c->msg);
-    if (rc)
+    if (rc) {
+        free(x.lean);
         return rc;
+    }
     rp_add(rp_sys(k, S_CL), "setup_mb", "MiB", rp_mem_rss_mb() - rss0);
     rc = run_reps(c, k, names, ns, cc->reps, cc->label, cc->n, 3, ctr_system, &x, &ref, &nref);
     if (rc == 0 && k->equal)
@@ -346,6 +372,7 @@ static int run_ctr_case(struct ctx *c, const struct ctr_case *cc)
                  "every repetition, against %s",
                  nref, S_C1);
     free(ref);
+    free(x.lean);
     bc_rows_free(&x.srows);
     sr_engine_destroy(&x.e);
     c->cases_done++;
@@ -429,7 +456,7 @@ static int load_ctr(struct ctx *c, sl_rec **out, size_t *n, size_t *keys, double
 static int workload_ctr(struct ctx *c)
 {
     struct ctr_case cc = {
-        .workload = "ctr", .reps = c->o.reps, .redis = c->o.redis, .mt = 1, .ref = 1};
+        .workload = "ctr", .reps = c->o.reps, .redis = c->o.redis, .mt = 1, .ref = 1, .lean = 1};
     sl_rec *recs = NULL;
     int rc;
     if (c->o.input) {
@@ -740,11 +767,12 @@ out:
 /* ---- driver ---- */
 
 static const char usage[] =
-    "usage: sluice-bench [--quick] [--workload ctr,ysb,keys,skew,latency,nodes|all]\n"
+    "usage: sluice-bench [--quick] [--workload ctr,ysb,file,keys,skew,latency,nodes|all]\n"
     "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
     "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
     "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
     "                    [--ysb-events N] [--sweep-events N] [--lat-events N]\n"
+    "                    [--file-events N] [--peers] [--peers-dir DIR]\n"
     "                    [--threads T] [--device NAME] [--redis-server EXE]\n"
     "                    [--no-redis] [--no-plots] [--progress | --no-progress]\n";
 
@@ -753,10 +781,9 @@ static int parse_workloads(const char *s, int *out)
     static const struct {
         const char *name;
         int bit;
-    } w[] = {{"ctr", W_CTR},     {"ysb", W_YSB},
-             {"keys", W_KEYS},   {"skew", W_SKEW},
-             {"latency", W_LAT}, {"nodes", W_NODES},
-             {"all", W_ALL},     {"sweeps", W_KEYS | W_SKEW | W_LAT | W_NODES}};
+    } w[] = {{"ctr", W_CTR},   {"ysb", W_YSB},     {"keys", W_KEYS},
+             {"skew", W_SKEW}, {"latency", W_LAT}, {"nodes", W_NODES},
+             {"file", W_FILE}, {"all", W_ALL},     {"sweeps", W_KEYS | W_SKEW | W_LAT | W_NODES}};
     *out = 0;
     while (*s) {
         size_t l = strcspn(s, ",");
@@ -786,6 +813,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         o->sweep_events = 1 << 18;
         o->ysb_events = 300000;
         o->lat_events = 150000;
+        o->file_events = 200000;
     }
     const char *workloads = NULL;
     const bc_opt lo[] = {
@@ -805,6 +833,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"ysb-events", 0, BC_U64, &o->ysb_events, 1, HUGE_VAL},
         {"sweep-events", 0, BC_U64, &o->sweep_events, 1, HUGE_VAL},
         {"lat-events", 0, BC_U64, &o->lat_events, 1, HUGE_VAL},
+        {"file-events", 0, BC_U64, &o->file_events, 1, HUGE_VAL},
+        {"peers", 0, BC_SET, &o->peers, 0, 0},
+        {"peers-dir", 0, BC_STR, &o->peers_dir, 0, 0},
         {"no-redis", 0, BC_CLEAR, &o->redis, 0, 0},
         {"no-plots", 0, BC_CLEAR, &o->plots, 0, 0},
         {"progress", 0, BC_SET, &o->progress, 0, 0},
@@ -858,6 +889,8 @@ int main(int argc, char **argv)
                        .sweep_events = 4194304,
                        .ysb_events = 4000000,
                        .lat_events = 1500000,
+                       .file_events = 10000000,
+                       .peers_dir = SLUICE_SOURCE_DIR "/bench/.peers",
                        .out = "bench/out",
                        .redis_exe = "redis-server"};
     bc_ctr_input(&o->ctr);
@@ -882,6 +915,7 @@ int main(int argc, char **argv)
     snprintf(c.rep.m.hiredis, sizeof c.rep.m.hiredis, "%d.%d.%d", HIREDIS_MAJOR, HIREDIS_MINOR,
              HIREDIS_PATCH);
     snprintf(c.rep.m.redis, sizeof c.rep.m.redis, "not run");
+    snprintf(c.rep.m.duckdb, sizeof c.rep.m.duckdb, "not run");
     if (mkdir_p(o->out)) {
         fprintf(stderr, "sluice-bench: cannot create %s: %s\n", o->out, strerror(errno));
         return 1;
@@ -904,13 +938,31 @@ int main(int argc, char **argv)
     }
     /* the plan, for the progress bar */
     c.cases_total = (o->workloads & W_CTR ? 1 : 0) + (o->workloads & W_YSB ? 1 : 0) +
-                    (o->workloads & W_KEYS ? 4 : 0) + (o->workloads & W_SKEW ? 4 : 0) +
-                    (o->workloads & W_LAT ? 4 + 6 : 0) +
+                    (o->workloads & W_FILE ? 1 : 0) + (o->workloads & W_KEYS ? 4 : 0) +
+                    (o->workloads & W_SKEW ? 4 : 0) + (o->workloads & W_LAT ? 4 + 6 : 0) +
                     (o->workloads & W_NODES ? nodes_cases(o->quick) : 0);
     if (o->workloads & W_CTR)
         rc = workload_ctr(&c);
     if (rc == 0 && (o->workloads & W_YSB))
         rc = workload_ysb(&c);
+    if (rc == 0 && (o->workloads & W_FILE)) {
+        fr_opts fo = {.quick = o->quick,
+                      .reps = o->reps,
+                      .events = o->file_events,
+                      .seed = o->seed,
+                      .keys = o->ctr.keys,
+                      .skew = o->ctr.skew,
+                      .threads = o->threads,
+                      .device = o->device,
+                      .out = o->out,
+                      .peers_dir = o->peers_dir,
+                      .install = o->peers};
+        progress(&c, "file: whole processes", -1, o->reps);
+        rc = fr_run(&fo, &c.rep, c.msg, sizeof c.msg);
+        if (c.rep.n && !c.rep.cases[c.rep.n - 1].equal)
+            c.failed = 1;
+        c.cases_done++;
+    }
     if (rc == 0 && (o->workloads & W_KEYS))
         rc = workload_sweep(&c, 1);
     if (rc == 0 && (o->workloads & W_SKEW))
