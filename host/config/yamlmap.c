@@ -430,10 +430,10 @@ int sl_ym_list(const sl_ym_ctx *c, const yaml_node_t *n, const char *path, const
 static int read_rule(const sl_ym_ctx *c, const yaml_node_t *n, const char *path,
                      const sl_ym_rule *r, char *dst)
 {
-    uint64_t u;
-    int64_t i;
-    double d;
-    int b, rc;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double d = 0;
+    int b = 0, rc;
     switch (r->type) {
     case SL_YM_UINT:
         if ((rc = sl_ym_u64(c, n, path, r->lo, r->hi, &u)) < 0)

@@ -288,7 +288,7 @@ static int add_finding(struct findings *fs, const struct finding *f)
  * which differs between work-items and runs. */
 static void set_title(struct finding *f, const char *line)
 {
-    snprintf(f->title, sizeof f->title, "%s", line);
+    snprintf(f->title, sizeof f->title, "%.*s", (int)sizeof f->title - 1, line);
     f->title[strcspn(f->title, "\r\n")] = '\0';
     char *a = strstr(f->title, " address 0x");
     if (a)
