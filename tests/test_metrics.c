@@ -169,15 +169,28 @@ Test(metrics, prometheus_text_of_a_snapshot)
 
 TestSuite(metrics_live, .init = setup, .fini = finish, .timeout = 120);
 
+/* A TCP connection to 127.0.0.1:port, or -1 (errno set). */
+static int dial(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 /* Sends an HTTP request to 127.0.0.1:port and returns the whole response (malloc'd). */
 static char *http(unsigned port, const char *method, const char *path)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(ge(int, fd, 0));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(eq(int, connect(fd, (struct sockaddr *)&sa, sizeof sa), 0), "connect: %s",
-              strerror(errno));
+    int fd = dial(port);
+    cr_assert(ge(int, fd, 0), "connect: %s", strerror(errno));
     char req[512];
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: "
@@ -212,6 +225,14 @@ static const char *body(const char *resp, int status)
     const char *b = strstr(resp, "\r\n\r\n");
     cr_assert_not_null(b);
     return b + 4;
+}
+
+/* Asserts the status of one request's response. */
+static void expect_status(unsigned port, const char *method, const char *path, int status)
+{
+    char *r = http(port, method, path);
+    body(r, status);
+    free(r);
 }
 
 /* The port in "metrics at http://127.0.0.1:PORT/metrics" on err.txt, waiting up to 30 s. */
@@ -315,16 +336,9 @@ Test(metrics_live, counters_equal_the_input_and_stop_ends_the_run)
     r = http(port, "GET", "/app.js");
     cr_assert_not_null(strstr(body(r, 200), "/api/jobs"));
     free(r);
-    free(http(port, "GET", "/nothing-here")); /* answered, not a crash */
-    r = http(port, "GET", "/nothing-here");
-    body(r, 404);
-    free(r);
-    r = http(port, "POST", "/api/jobs/other/stop");
-    body(r, 404);
-    free(r);
-    r = http(port, "DELETE", "/metrics");
-    body(r, 405);
-    free(r);
+    expect_status(port, "GET", "/nothing-here", 404);
+    expect_status(port, "POST", "/api/jobs/other/stop", 404);
+    expect_status(port, "DELETE", "/metrics", 405);
 
     /* Stop from the endpoint: the input ends as on SIGINT, the final rows are written, exit 0 */
     r = http(port, "POST", "/api/jobs/ctr/stop");
@@ -400,14 +414,10 @@ Test(metrics_live, every_node_of_a_local_cluster_serves_its_part, .timeout = 240
         total = 0;
         int up = 0;
         for (unsigned i = 0; i < 3; i++) {
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            struct sockaddr_in sa = {.sin_family = AF_INET,
-                                     .sin_port = htons((uint16_t)(port + i))};
-            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-            close(fd);
-            if (!ok)
+            int fd = dial(port + i);
+            if (fd < 0)
                 continue;
+            close(fd);
             up++;
             char *r = http(port + i, "GET", "/metrics");
             const char *t = body(r, 200);

@@ -652,6 +652,27 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
     return 0;
 }
 
+/* The live keys that fill counters read back after a batch say: the largest table copy's count
+ * (chunked mode: exact once an emission merges them). *fullest (when not NULL) gets the largest
+ * count of any one region. */
+static uint64_t live_keys(const sl_engine *e, const uint32_t *fill, uint32_t *fullest)
+{
+    uint64_t live = 0;
+    uint32_t most = 0;
+    for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
+        uint64_t in_copy = 0;
+        for (uint32_t p = 0; p < e->g.nparts; p++) {
+            uint32_t f = fill[c * e->g.nparts + p];
+            in_copy += f;
+            most = f > most ? f : most;
+        }
+        live = in_copy > live ? in_copy : live;
+    }
+    if (fullest)
+        *fullest = most;
+    return live;
+}
+
 /* Stage s's batch stopped short (status set): a region had no free slot, in this batch or in
  * an earlier one, which stops every later batch at its first record (sl_aggregate). Clears the
  * status and runs the rest of the batch again; when that stops too, the table grows first.
@@ -662,14 +683,7 @@ static int finish_stopped(sl_engine *e, struct stage *s)
     for (int attempt = 0;; attempt++) {
         e->full_region = s->status_h[1];
         if (attempt > 0) {
-            e->stats.keys = 0; /* for messages: the largest copy's count, as in reclaim */
-            for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
-                uint64_t in_copy = 0;
-                for (uint32_t p = 0; p < e->g.nparts; p++)
-                    in_copy += s->fill_h[c * e->g.nparts + p];
-                if (in_copy > e->stats.keys)
-                    e->stats.keys = in_copy;
-            }
+            e->stats.keys = live_keys(e, s->fill_h, NULL); /* for messages */
             int rc = grow_table(e, 4);
             if (rc)
                 return rc;
@@ -733,19 +747,8 @@ static int reclaim(sl_engine *e, struct stage *s)
         sl_hist_add(&e->stats.h_transfer, tt);
     release_event(&s->kernel);
     release_event(&s->transfer);
-    uint64_t live = 0;
-    uint32_t fullest = 0;
-    for (uint32_t c = 0; c < (e->g.copies ? e->g.copies : 1); c++) {
-        uint64_t in_copy = 0;
-        for (uint32_t p = 0; p < e->g.nparts; p++) {
-            uint32_t f = s->fill_h[c * e->g.nparts + p];
-            in_copy += f;
-            if (f > fullest)
-                fullest = f;
-        }
-        if (in_copy > live)
-            live = in_copy;
-    }
+    uint32_t fullest;
+    uint64_t live = live_keys(e, s->fill_h, &fullest);
     e->stats.keys = live;
     int rc = check_capacity(e, live);
     /* Grows when one more batch that brings as many new keys as this one did would take the
