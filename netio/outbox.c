@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 struct stream_seq {
@@ -44,6 +45,7 @@ struct sl_outbox {
     int down; /* a connection was lost and its successor's handshake not yet seen */
 
     sl_outbox_stats st;
+    uint64_t blocked_at_us; /* when the peer's queue was first found full; 0 while not blocked */
 };
 
 static struct sealed *at(const sl_outbox *ob, size_t i)
@@ -366,9 +368,27 @@ static void release_head(sl_outbox *ob)
     }
 }
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u + 1; /* never 0 */
+}
+
+/* Ends a blocked spell, adding its time to the stats. */
+static void unblock(sl_outbox *ob)
+{
+    if (ob->blocked_at_us) {
+        ob->st.blocked_us += mono_us() - ob->blocked_at_us;
+        ob->blocked_at_us = 0;
+    }
+}
+
 int sl_outbox_pump(sl_outbox *ob)
 {
     poll_monitor(ob);
+    if (ob->down) /* frames wait for a connection, not for room */
+        unblock(ob);
     while (ob->nsent < ob->qn && !ob->down) {
         struct sealed *s = at(ob, ob->nsent);
         if (s->acked) { /* acknowledged before a resend reached it */
@@ -381,6 +401,8 @@ int sl_outbox_pump(sl_outbox *ob)
             int e = zmq_errno();
             if (e == EAGAIN) {
                 ob->st.blocked++;
+                if (!ob->blocked_at_us)
+                    ob->blocked_at_us = mono_us();
                 break;
             }
             if (e == EINTR)
@@ -388,6 +410,7 @@ int sl_outbox_pump(sl_outbox *ob)
             errno = e;
             return SL_EIO;
         }
+        unblock(ob);
         ob->st.frames++;
         ob->st.bytes += s->len;
         ob->nsent++;
@@ -483,4 +506,6 @@ void *sl_outbox_socket(const sl_outbox *ob)
 void sl_outbox_get_stats(const sl_outbox *ob, sl_outbox_stats *st)
 {
     *st = ob->st;
+    if (ob->blocked_at_us) /* a spell still going on counts so far */
+        st->blocked_us += mono_us() - ob->blocked_at_us;
 }

@@ -105,6 +105,9 @@ typedef struct sl_outbox_stats {
     uint64_t bytes;       /* frame bytes handed to ZeroMQ, headers included */
     uint64_t records;     /* DATA records sealed */
     uint64_t blocked;     /* pumps that stopped because the peer's queue was full */
+    uint64_t blocked_us;  /* microseconds frames waited behind a full peer queue: from the pump
+                             that found it full to the next send that got through (a lost
+                             connection ends the spell) */
     uint64_t connects;    /* handshakes completed (the first one included) */
     uint64_t disconnects; /* connections lost */
     uint64_t resent;      /* frames sent again after a reconnect */

@@ -360,6 +360,100 @@ Test(metrics_live, counters_equal_the_input_and_stop_ends_the_run)
     free(out);
 }
 
+/* A windowed run's late events: their count, and the newest SL_LATE_NOTES of them in /api/jobs
+ * with the window that had closed and the watermark that closed it, computed here from the
+ * input; and the batch wait: one observation per batch, each at least batch.max_wait_ms when
+ * input stops short of a full batch (the timer dispatches it). */
+#define WIN_EVENTS 400
+#define WIN_WAIT_MS 200
+Test(metrics_live, late_events_name_their_windows_and_batches_their_wait)
+{
+    FILE *f = fopen(tpath("win.yaml"), "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "source: {type: stdin}\n"
+            "pe: {kind: window_count, window_ms: 1000, lateness_ms: 0}\n"
+            "batch: {max_wait_ms: %d}\n"
+            "sink: {path: out.csv}\n",
+            WIN_WAIT_MS);
+    fclose(f);
+    int p[2];
+    cr_assert(eq(int, pipe2(p, O_CLOEXEC), 0));
+    pid_t pid = spawn_in("run win.yaml --metrics 127.0.0.1:0", p[0], NULL, "err.txt");
+    close(p[0]);
+    unsigned port = metrics_port();
+    /* on time: event i at 100 i ms; after every 50th from the 100th, one 5 s and more behind */
+    long long late_t[WIN_EVENTS], late_max[WIN_EVENTS];
+    unsigned nlate = 0, valid = 0;
+    for (unsigned i = 0; i < WIN_EVENTS; i++) {
+        char line[200];
+        int n = snprintf(line, sizeof line,
+                         "{\"ad_id\":\"ad-%u\",\"event_type\":\"view\",\"event_time\":%u}\n", i % 7,
+                         100 * i);
+        cr_assert(eq(long, (long)write(p[1], line, (size_t)n), (long)n));
+        valid++;
+        if (i >= 100 && i % 50 == 0) {
+            late_max[nlate] = 100LL * i;
+            late_t[nlate] = 100LL * i - 5000 - 37 * (long long)nlate;
+            n = snprintf(line, sizeof line,
+                         "{\"ad_id\":\"ad-1\",\"event_type\":\"view\",\"event_time\":%lld}\n",
+                         late_t[nlate]);
+            cr_assert(eq(long, (long)write(p[1], line, (size_t)n), (long)n));
+            nlate++;
+            valid++;
+        }
+    }
+    cr_assert(gt(uint, nlate, (unsigned)SL_LATE_NOTES), "more late events than notes kept");
+    char *r = until(port, "sluice_events_late_total{job=\"win\",pe=\"window_count\"}", nlate);
+    free(r);
+    /* a record's type is counted when it is refused as late or its batch is dispatched */
+    r = until(port, "sluice_events_by_type_total{job=\"win\",pe=\"window_count\",type=\"view\"}",
+              valid);
+    const char *t = body(r, 200);
+    check_format(t);
+    double batches = sample(t, "sluice_batches_total{job=\"win\",pe=\"window_count\"}");
+    cr_assert(ge(dbl, batches, 1.0));
+    cr_assert(eq(dbl, sample(t, "sluice_batch_wait_seconds_count{job=\"win\",pe=\"window_count\"}"),
+                 batches),
+              "one wait per batch:\n%s", t);
+    cr_assert(eq(dbl,
+                 sample(t, "sluice_batch_wait_seconds_bucket{job=\"win\",pe=\"window_count\","
+                           "le=\"0.1\"}"),
+                 0.0),
+              "every batch waited max_wait_ms (%d ms) for more input:\n%s", WIN_WAIT_MS, t);
+    cr_assert(ge(dbl, sample(t, "sluice_batch_wait_seconds_sum{job=\"win\",pe=\"window_count\"}"),
+                 batches * WIN_WAIT_MS / 1000.0));
+    free(r);
+
+    r = http(port, "GET", "/api/jobs");
+    t = body(r, 200);
+    /* newest first; the oldest late events are no longer listed */
+    const char *at = t;
+    for (unsigned k = 0; k < nlate; k++) {
+        unsigned i = nlate - 1 - k;
+        long long start = late_t[i] - late_t[i] % 1000;
+        char want[400];
+        snprintf(want, sizeof want,
+                 "\"time_ms\":%lld,\"late\":true,\"reason\":\"event time %lld ms is late: its "
+                 "window [%lld, %lld) had closed, the watermark being %lld ms (latest event time "
+                 "%lld ms less lateness 0 ms)\"",
+                 late_t[i], late_t[i], start, start + 1000, late_max[i], late_max[i]);
+        const char *hit = strstr(at, want);
+        if (k < SL_LATE_NOTES) {
+            cr_assert_not_null(hit, "late note %u (newest first): %s\nin %s", k, want, t);
+            at = hit + 1;
+        } else {
+            cr_assert_null(strstr(t, want), "only the newest %d are kept: %s", SL_LATE_NOTES, t);
+        }
+    }
+    free(r);
+    r = http(port, "POST", "/api/jobs/win/stop");
+    body(r, 202);
+    free(r);
+    cr_assert(eq(int, wait_exit(pid, 60, "sluice run after a stop"), 0));
+    close(p[1]);
+}
+
 /* A free run of n consecutive ports on 127.0.0.1 in 20000..29999 (checked by binding). */
 static unsigned free_ports(unsigned n)
 {

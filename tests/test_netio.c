@@ -1198,6 +1198,14 @@ Test(netio, back_pressure_without_loss)
     cr_assert(gt(sz, sl_outbox_queued_frames(ob), 0));
     sl_outbox_get_stats(ob, &os);
     cr_assert(gt(u64, os.blocked, 0));
+    /* the blocked time: the drain that gave up waited 200 ms behind the full queue, and a spell
+     * still going on counts as it goes */
+    cr_assert(ge(u64, os.blocked_us, 200000), "blocked %llu us", (unsigned long long)os.blocked_us);
+    usleep(300000);
+    sl_outbox_stats held;
+    sl_outbox_get_stats(ob, &held);
+    cr_assert(ge(u64, held.blocked_us, os.blocked_us + 300000), "blocked %llu us, then %llu us",
+              (unsigned long long)os.blocked_us, (unsigned long long)held.blocked_us);
     cr_assert(ge(u64, os.frames, 2 * (uint64_t)n.o.hwm), "blocked after only %llu frames",
               (unsigned long long)os.frames);
     /* more input queues up; nothing is dropped */
@@ -1237,6 +1245,12 @@ Test(netio, back_pressure_without_loss)
     cr_assert(eq(u64, is.frames, 1 + nframes));
     cr_assert(eq(u64, os.frames, 1 + nframes));
     cr_assert(eq(u64, os.records, put));
+    /* nothing waits now: the blocked time stands still */
+    usleep(100000);
+    sl_outbox_stats still;
+    sl_outbox_get_stats(ob, &still);
+    cr_assert(eq(u64, still.blocked_us, os.blocked_us));
+    cr_assert(ge(u64, os.blocked_us, held.blocked_us));
     cr_assert(eq(u64, is.gaps, 0));
     cr_assert(eq(u64, is.duplicates, 0));
 

@@ -773,6 +773,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
 {
     if (n == 0)
         return 0;
+    const double arrived = e->staged_at; /* set by push whenever records are pending */
     struct stage *s = &e->st[e->cur];
     int rc = reclaim(e, s);
     if (rc)
@@ -819,6 +820,9 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
         return clfail(e, st, "writing batch bounds");
     if ((rc = launch(e, s, n)))
         return rc;
+    const double waited = now_s() - arrived;
+    e->stats.t_wait += waited;
+    sl_hist_add(&e->stats.h_wait, waited);
     e->stats.batches++;
     e->cur = (e->cur + 1) % NBUF;
     if (e->cfg.no_overlap)
@@ -997,6 +1001,8 @@ static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
             e->stats.events_late++;
         else
             e->stats.events_bad_time++;
+        sl_late_log_add(&e->stats.late_log, &e->wm, a, src[i].key, src[i].time_ms,
+                        e->cfg.pe.window_ms, e->cfg.pe.lateness_ms);
         e->stats.type_counts[src[i].type & 3]++;
     }
     return kept;

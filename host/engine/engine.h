@@ -72,8 +72,14 @@ typedef struct sl_engine_stats {
     uint64_t table_slots;  /* slots in the state table now (all regions and copies) */
     uint64_t table_grows;  /* times the table grew (moving every key into a larger one) */
     double t_grow;         /* seconds: enqueueing growth (the device's work shows in the rest) */
+    double t_wait;         /* seconds batches waited: from each batch's oldest record's arrival
+                              to its aggregation being enqueued (staging until the batch fills or
+                              batch.max_wait_ms passes, then a free buffer while the device is
+                              behind), summed over batches */
     /* Per batch (emission): the same stages' durations as histograms, for the metrics */
-    sl_hist h_batch, h_transfer, h_kernel, h_emit;
+    sl_hist h_batch, h_transfer, h_kernel, h_emit, h_wait;
+    sl_late_log late_log; /* windowed PEs: the last few records counted in events_late or
+                             events_bad_time, with the watermark that refused them */
 } sl_engine_stats;
 
 typedef struct sl_engine sl_engine;

@@ -73,6 +73,7 @@ struct sl_multi {
 
     sl_watermark wm; /* the late rule of windowed PEs, on the whole stream */
     uint64_t late, bad_time, dropped_types[SL_EV_NTYPES];
+    sl_late_log late_log; /* the last few of them */
     uint64_t events_in;
     double t_wait;
 };
@@ -366,6 +367,8 @@ static int keep_windowed(sl_multi *m, const sl_rec *r)
         m->late++;
     else
         m->bad_time++;
+    sl_late_log_add(&m->late_log, &m->wm, a, r->key, r->time_ms, m->cfg.pe.window_ms,
+                    m->cfg.pe.lateness_ms);
     m->dropped_types[r->type & 3]++;
     return 0;
 }
@@ -508,11 +511,14 @@ void sl_multi_get_stats(const sl_multi *m, sl_multi_stats *st)
         sl_hist_merge(&t->h_transfer, &d->h_transfer);
         sl_hist_merge(&t->h_kernel, &d->h_kernel);
         sl_hist_merge(&t->h_emit, &d->h_emit);
+        sl_hist_merge(&t->h_wait, &d->h_wait);
+        t->t_wait += d->t_wait;
     }
     for (int k = 0; k < SL_EV_NTYPES; k++)
         t->type_counts[k] += m->dropped_types[k];
     t->events_in = m->events_in;
     t->events_late = m->late;
+    t->late_log = m->late_log;
     t->events_bad_time = m->bad_time;
     st->t_wait = m->t_wait;
 }

@@ -11,6 +11,7 @@
 #ifndef SL_WATERMARK_H
 #define SL_WATERMARK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Windowed PEs take event times within +-2^62 ms (146 million years), so that window arithmetic
@@ -40,5 +41,35 @@ enum sl_admit sl_watermark_admit(sl_watermark *wm, int64_t t, int64_t window_ms,
  * -SL_WINDOW_TIME_LIMIT, where no admitted record's window ends). */
 int sl_watermark_closed(const sl_watermark *wm, int64_t window_ms, int64_t lateness_ms,
                         int64_t *before);
+
+/* The last few records the rule refused, for the metrics and the web UI ("the last few
+ * reasons"): a ring of SL_LATE_NOTES, the newest replacing the oldest. */
+#define SL_LATE_NOTES 5
+
+typedef struct sl_late_note {
+    uint64_t key;                   /* the record's key (sl_rec.key) */
+    int64_t time_ms;                /* its event time */
+    int64_t max_time;               /* the largest event time admitted before it (0 when none) */
+    int64_t window_ms, lateness_ms; /* the rule it was refused under */
+    enum sl_admit why;              /* SL_ADMIT_LATE or SL_ADMIT_BAD_TIME */
+} sl_late_note;
+
+typedef struct sl_late_log {
+    sl_late_note note[SL_LATE_NOTES];
+    uint32_t n;    /* notes held, up to SL_LATE_NOTES */
+    uint32_t next; /* where the next one goes */
+} sl_late_log;
+
+/* Notes that the record (key, t) was refused as `why` under watermark wm (before any update:
+ * sl_watermark_admit leaves wm alone when it refuses). */
+void sl_late_log_add(sl_late_log *l, const sl_watermark *wm, enum sl_admit why, uint64_t key,
+                     int64_t t, int64_t window_ms, int64_t lateness_ms);
+
+/* The i-th most recent note (0 = the newest); i must be below l->n. */
+const sl_late_note *sl_late_log_get(const sl_late_log *l, uint32_t i);
+
+/* One line saying why the note's record was refused: its window and the watermark that closed
+ * it, or the time limit it broke. */
+void sl_late_note_reason(const sl_late_note *n, char *buf, size_t len);
 
 #endif

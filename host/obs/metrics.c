@@ -61,6 +61,23 @@ static double stage_total(const sl_engine_stats *e, int s)
     return t[s];
 }
 
+/* One histogram's series (buckets, sum, count) under labels l. */
+static int histogram(sl_bytebuf *b, const char *name, const char *l, const sl_hist *h)
+{
+    int rc = 0;
+    uint64_t cum = 0;
+    for (int q = 0; q < SL_HIST_BUCKETS && !rc; q++) {
+        cum += h->bucket[q];
+        rc = put(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, l, sl_hist_bounds[q],
+                 (unsigned long long)cum);
+    }
+    if (!rc)
+        rc = put(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n%s_sum{%s} %.17g\n%s_count{%s} %llu\n", name,
+                 l, (unsigned long long)h->count, name, l, h->sum, name, l,
+                 (unsigned long long)h->count);
+    return rc;
+}
+
 /* One metric family's header. */
 static int family(sl_bytebuf *b, const char *name, const char *type, const char *help)
 {
@@ -263,6 +280,15 @@ static const struct pe_family {
 
 static const char *const type_names[SL_EV_NTYPES] = {"view", "click", "purchase", "other"};
 
+/* An outbox's port label: the stage its frames feed, or the control channel. */
+static void port_label(const sl_obs_dest *d, char *buf, size_t len)
+{
+    if (d->port < 0)
+        snprintf(buf, len, "control");
+    else
+        snprintf(buf, len, "stage%d", (int)d->port);
+}
+
 /* The node's outboxes and rejected frames. */
 static int node_metrics(const sl_obs_node *nd, sl_bytebuf *b)
 {
@@ -290,13 +316,22 @@ static int node_metrics(const sl_obs_node *nd, sl_bytebuf *b)
                                   d->st.frames,      d->st.bytes,     d->st.blocked,
                                   d->st.disconnects, d->st.resent};
             char port[16];
-            if (d->port < 0)
-                snprintf(port, sizeof port, "control");
-            else
-                snprintf(port, sizeof port, "stage%d", (int)d->port);
+            port_label(d, port, sizeof port);
             rc = put(b, "%s{node=\"%s\",peer=\"node-%u\",port=\"%s\"} %llu\n", fams[k].name, node,
                      (unsigned)d->node, port, (unsigned long long)v[k]);
         }
+    }
+    if (!rc)
+        rc = family(b, "sluice_outbox_blocked_seconds_total", "counter",
+                    "Seconds frames waited behind the peer's full queue (back-pressure).");
+    for (uint32_t i = 0; i < nd->ndests && !rc; i++) {
+        const sl_obs_dest *d = &nd->dest[i];
+        char port[16];
+        port_label(d, port, sizeof port);
+        rc = put(
+            b,
+            "sluice_outbox_blocked_seconds_total{node=\"%s\",peer=\"node-%u\",port=\"%s\"} %.6f\n",
+            node, (unsigned)d->node, port, (double)d->st.blocked_us / 1e6);
     }
     if (!rc)
         rc = family(b, "sluice_frames_rejected_total", "counter",
@@ -364,24 +399,23 @@ int sl_metrics_prometheus(const sl_obs_job *jobs, size_t njobs, const sl_obs_nod
     for (size_t i = 0; i < njobs && !rc; i++)
         for (uint32_t s = 0; s < jobs[i].stages && !rc; s++)
             for (int k = 0; k < 4 && !rc; k++) {
-                const sl_hist *h = stage_hist(&jobs[i].chain.engine[s], k);
                 char l[800];
                 snprintf(l, sizeof l, "%s,pe=\"%s\",stage=\"%s\"", lab[i], pes[i][s],
                          stage_names[k]);
-                uint64_t cum = 0;
-                for (int q = 0; q < SL_HIST_BUCKETS && !rc; q++) {
-                    cum += h->bucket[q];
-                    rc = put(b, "sluice_stage_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", l,
-                             sl_hist_bounds[q], (unsigned long long)cum);
-                }
-                if (!rc)
-                    rc = put(b,
-                             "sluice_stage_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n"
-                             "sluice_stage_duration_seconds_sum{%s} %.17g\n"
-                             "sluice_stage_duration_seconds_count{%s} %llu\n",
-                             l, (unsigned long long)h->count, l, h->sum, l,
-                             (unsigned long long)h->count);
+                rc = histogram(b, "sluice_stage_duration_seconds", l,
+                               stage_hist(&jobs[i].chain.engine[s], k));
             }
+    if (!rc)
+        rc = family(b, "sluice_batch_wait_seconds", "histogram",
+                    "How long each batch waited on the host: from its oldest event's arrival "
+                    "until its aggregation was enqueued (filling, batch.max_wait_ms, and a free "
+                    "buffer while the device is behind).");
+    for (size_t i = 0; i < njobs && !rc; i++)
+        for (uint32_t s = 0; s < jobs[i].stages && !rc; s++) {
+            char l[800];
+            snprintf(l, sizeof l, "%s,pe=\"%s\"", lab[i], pes[i][s]);
+            rc = histogram(b, "sluice_batch_wait_seconds", l, &jobs[i].chain.engine[s].h_wait);
+        }
     int any_ckpt = 0;
     for (size_t i = 0; i < njobs; i++)
         any_ckpt |= jobs[i].checkpoints;
@@ -454,7 +488,8 @@ int sl_metrics_json(const sl_obs_job *j, sl_bytebuf *b)
                      "\"rows_out\":%llu,\"emissions\":%llu,\"batches\":%llu,\"keys\":%llu,"
                      "\"slots\":%llu,\"capacity\":%llu,\"grows\":%llu,\"busy_ratio\":%.17g,"
                      "\"forwarded\":%llu,\"types\":[%llu,%llu,%llu,%llu],\"seconds\":{\"batch\":"
-                     "%.17g,\"transfer\":%.17g,\"kernel\":%.17g,\"emit\":%.17g}}",
+                     "%.17g,\"transfer\":%.17g,\"kernel\":%.17g,\"emit\":%.17g,\"wait\":%.17g},"
+                     "\"late_recent\":[",
                      j->pe_kind[s], (unsigned long long)e->events_in,
                      (unsigned long long)e->events_late, (unsigned long long)e->events_bad_time,
                      (unsigned long long)e->rows_emitted, (unsigned long long)e->emissions,
@@ -464,7 +499,21 @@ int sl_metrics_json(const sl_obs_job *j, sl_bytebuf *b)
                      (unsigned long long)j->chain.forwarded[s],
                      (unsigned long long)e->type_counts[0], (unsigned long long)e->type_counts[1],
                      (unsigned long long)e->type_counts[2], (unsigned long long)e->type_counts[3],
-                     e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
+                     e->t_batch, e->t_transfer, e->t_kernel, e->t_emit, e->t_wait);
+        for (uint32_t k = 0; k < e->late_log.n && !rc; k++) {
+            const sl_late_note *n = sl_late_log_get(&e->late_log, k);
+            char why[300];
+            sl_late_note_reason(n, why, sizeof why);
+            rc = put(b, "%s{\"key\":\"%016llx\",\"time_ms\":%lld,\"late\":%s,\"reason\":",
+                     k ? "," : "", (unsigned long long)n->key, (long long)n->time_ms,
+                     n->why == SL_ADMIT_LATE ? "true" : "false");
+            if (!rc)
+                rc = sl_metrics_json_string(b, why);
+            if (!rc)
+                rc = put(b, "}");
+        }
+        if (!rc)
+            rc = put(b, "]}");
     }
     if (!rc)
         rc = put(b, "],\"bad\":[");
@@ -493,14 +542,15 @@ int sl_metrics_json_node(const sl_obs_node *n, sl_bytebuf *b)
     int rc = put(b, ",\"outboxes\":[");
     for (uint32_t i = 0; i < n->ndests && !rc; i++) {
         const sl_obs_dest *d = &n->dest[i];
-        rc = put(
-            b,
-            "%s{\"peer\":%u,\"port\":%d,\"queued_frames\":%llu,\"queued_bytes\":%llu,"
-            "\"unacked_frames\":%llu,\"sent_frames\":%llu,\"sent_bytes\":%llu,\"blocked\":%llu}",
-            i ? "," : "", (unsigned)d->node, (int)d->port, (unsigned long long)d->queued_frames,
-            (unsigned long long)d->queued_bytes, (unsigned long long)d->unacked_frames,
-            (unsigned long long)d->st.frames, (unsigned long long)d->st.bytes,
-            (unsigned long long)d->st.blocked);
+        rc =
+            put(b,
+                "%s{\"peer\":%u,\"port\":%d,\"queued_frames\":%llu,\"queued_bytes\":%llu,"
+                "\"unacked_frames\":%llu,\"sent_frames\":%llu,\"sent_bytes\":%llu,\"blocked\":%llu,"
+                "\"blocked_s\":%.6f}",
+                i ? "," : "", (unsigned)d->node, (int)d->port, (unsigned long long)d->queued_frames,
+                (unsigned long long)d->queued_bytes, (unsigned long long)d->unacked_frames,
+                (unsigned long long)d->st.frames, (unsigned long long)d->st.bytes,
+                (unsigned long long)d->st.blocked, (double)d->st.blocked_us / 1e6);
     }
     if (!rc)
         rc = put(b, "],\"rejected\":{");

@@ -113,7 +113,8 @@ function drawDevices(j) {
     const t = s.seconds;
     d.appendChild(el("p", { class: "stages" }, "seconds: batching " + t.batch.toFixed(3) + " · transfer " +
       t.transfer.toFixed(3) + " · kernel " + t.kernel.toFixed(3) + " · emit " + t.emit.toFixed(3) +
-      " · " + s.batches + " batches"));
+      " · " + s.batches + " batches, waiting " + (s.batches ? (1000 * t.wait / s.batches).toFixed(1) : "0") +
+      " ms each on the host"));
     box.appendChild(d);
   });
 }
@@ -147,6 +148,10 @@ function drawJob(j) {
   const ol = document.getElementById("reasons");
   ol.textContent = "";
   for (const b of j.bad) ol.appendChild(el("li", {}, "line " + b.line + ", column " + b.column + ", byte " + b.byte + ": " + b.reason));
+  const late = document.getElementById("late-reasons");
+  late.textContent = "";
+  for (const s of j.stages)
+    for (const n of s.late_recent || []) late.appendChild(el("li", {}, "PE " + s.pe + ", key " + n.key + ": " + n.reason));
   const ck = document.getElementById("ckpt");
   ck.textContent = j.checkpoints
     ? j.checkpoints.written + " written, " + j.checkpoints.failed + " failed, last " + fmt(j.checkpoints.last_bytes) + "B" +
@@ -167,7 +172,7 @@ function drawNode(data) {
   for (const o of data.outboxes || []) {
     const tr = el("tr", { "data-peer": String(o.peer) });
     [ "node-" + o.peer, o.port < 0 ? "control" : "stage " + o.port, o.queued_frames, fmt(o.queued_bytes),
-      o.unacked_frames, o.sent_frames, o.blocked ].forEach((v, i) => tr.appendChild(el("td", i > 1 ? { class: "num" } : {}, String(v))));
+      o.unacked_frames, o.sent_frames, o.blocked, o.blocked_s.toFixed(3) ].forEach((v, i) => tr.appendChild(el("td", i > 1 ? { class: "num" } : {}, String(v))));
     body.appendChild(tr);
   }
   const rej = Object.entries(data.rejected || {});
