@@ -119,6 +119,7 @@ async function main() {
     check((await page.locator('#graph g[data-node="source"]').textContent()).includes("stdin"),
       "the graph's source is stdin");
     check((await page.locator('#graph g[data-node="sink"]').count()) === 1, "the graph has the sink");
+    check(/wait \d+\.\d ms/.test(await pe.textContent()), "the PE shows its batches' wait");
     check((await page.locator("#device-name").textContent()) === jobs[0].device,
       "the device panel names the device: " + jobs[0].device);
     await page.waitForFunction((n) => (document.querySelector("#keys-0")?.textContent || "").includes(" " + n + " keys"),
@@ -219,6 +220,9 @@ async function cluster(browser, env) {
     const peers = await page.locator("#outboxes tbody tr").evaluateAll((rs) => rs.map((r) => r.dataset.peer));
     check(peers.includes("0") && peers.includes("2") && !peers.includes("1"),
       "its outboxes go to nodes 0 and 2: " + JSON.stringify(peers));
+    const toPeers = await page.locator('#graph g[data-node="peers"]').textContent();
+    check(/\d+ frames queued/.test(toPeers) && /back-pressure \d+\.\d\d s/.test(toPeers),
+      "the node's graph shows what waits for its peers and its back-pressure: " + toPeers);
     await page.screenshot({ path: path.join(dir, "ui-node.png"), fullPage: true });
     await page.click("#stop");
     await page.waitForFunction(() => (document.querySelector("#notice")?.textContent || "").startsWith("refused"),

@@ -46,7 +46,7 @@ function drawJobs(jobs) {
   }
 }
 
-function drawGraph(j) {
+function drawGraph(j, outboxes) {
   const svg = document.getElementById("graph");
   svg.textContent = "";
   const ns = "http://www.w3.org/2000/svg";
@@ -54,9 +54,16 @@ function drawGraph(j) {
   if (j.filtered) nodes.push({ id: "filter", title: "filter", line: fmt(j.filtered) + " dropped" });
   j.stages.forEach((s, i) => nodes.push({
     id: "pe-" + i, title: s.pe + " (" + s.kind + ")",
-    line: fmt(i === 0 ? j.rate_in : 0) + " ev/s · busy " + Math.round(100 * s.busy_ratio) + "%",
+    line: fmt(i === 0 ? j.rate_in : 0) + " ev/s · busy " + Math.round(100 * s.busy_ratio) + "% · wait " +
+      (s.batches ? (1000 * s.seconds.wait / s.batches).toFixed(1) : "0") + " ms",
     line2: fmt(s.events_in) + " in · " + fmt(s.rows_out) + " rows out",
   }));
+  if (outboxes && outboxes.length) {
+    const blocked = outboxes.reduce((a, o) => a + o.blocked_s, 0);
+    const queued = outboxes.reduce((a, o) => a + o.queued_frames, 0);
+    nodes.push({ id: "peers", title: "to the other nodes", line: queued + " frames queued",
+      line2: "back-pressure " + blocked.toFixed(2) + " s" });
+  }
   nodes.push({ id: "sink", title: "sink: " + j.sink, line: fmt(j.stages.length ? j.stages[j.stages.length - 1].rows_out : 0) + " rows" });
   const w = 190, gap = 40;
   nodes.forEach((n, i) => {
@@ -138,7 +145,7 @@ function drawChart() {
   g.fillText(fmt(max) + " ev/s", 5, 12);
 }
 
-function drawJob(j) {
+function drawJob(j, outboxes) {
   document.getElementById("job").hidden = false;
   document.getElementById("job-name").textContent = j.name;
   document.getElementById("rate").textContent = fmt(j.rate_in);
@@ -157,7 +164,7 @@ function drawJob(j) {
     ? j.checkpoints.written + " written, " + j.checkpoints.failed + " failed, last " + fmt(j.checkpoints.last_bytes) + "B" +
       (j.checkpoints.age_s >= 0 ? ", " + j.checkpoints.age_s.toFixed(1) + " s ago" : "")
     : "none in this job";
-  drawGraph(j);
+  drawGraph(j, outboxes);
   drawDevices(j);
   drawChart();
 }
@@ -191,7 +198,7 @@ async function poll() {
       selected = j.name;
       history.push([j.elapsed_s, j.rate_in]);
       if (history.length > 120) history.shift();
-      drawJob(j);
+      drawJob(j, data.outboxes);
     }
     document.body.dataset.polls = String(Number(document.body.dataset.polls || 0) + 1);
   } catch (e) {
