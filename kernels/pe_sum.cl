@@ -20,7 +20,7 @@ void sl_init(__global sl_state *s)
 void sl_add(__global sl_state *s, const sl_record *r)
 {
     s->n += 1;
-    s->sum += (double)r->value;
+    s->sum += SL_VALUE(r);
 }
 
 void sl_merge(__global sl_state *dst, __global const sl_state *src)

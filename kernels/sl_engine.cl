@@ -329,7 +329,8 @@ __kernel void sl_emit_rows(__global sl_slot *slots, __global uint *fill, uint re
 
 /* Reports the PE's layout to the host: info[0] sizeof(sl_slot), info[1] sizeof(sl_row),
  * info[2] sizeof(sl_state), info[3] shape (1 reduce, 2 sequential), info[4] SL_OUT_MAX,
- * info[5..6] the window length it was built with (low, high 32 bits; 0 without a window); and
+ * info[5..6] the window length it was built with (low, high 32 bits; 0 without a window),
+ * info[7] sizeof(sl_record) (32 + 8 per schema attribute); and
  * the SL_COLUMNS text into cols (cols_len bytes, always terminated). */
 __kernel void sl_abi_info(__global uint *info, __global char *cols, uint cols_len)
 {
@@ -345,6 +346,7 @@ __kernel void sl_abi_info(__global uint *info, __global char *cols, uint cols_le
     info[2] = (uint)sizeof(sl_state);
     info[3] = SL_SHAPE;
     info[4] = SL_OUT_MAX;
+    info[7] = (uint)sizeof(sl_record);
     uint i = 0;
     for (; i + 1 < cols_len && sl_columns[i]; i++)
         cols[i] = sl_columns[i];

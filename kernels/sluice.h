@@ -25,7 +25,8 @@
  * PE's partial states may be merged in any grouping, so `add` and `merge` must be commutative and
  * associative; a sequential PE sees each key's events in arrival order, one at a time.
  *
- * Records are 32 bytes, little-endian; host/event.h declares the same layout in C. */
+ * Records are 32 bytes, little-endian, plus 8 bytes per schema attribute; host/event.h declares
+ * the 32 in C. */
 #ifndef SLUICE_H
 #define SLUICE_H
 
@@ -36,13 +37,50 @@
 #define SL_EV_PURCHASE 2u /* "purchase" */
 #define SL_EV_OTHER 3u    /* any other event_type */
 
+/* The record: 32 bytes, then one member per field of the topology's schema.attributes, in
+ * its order, under the field's own name: a double for a double field, a long for int64, bool
+ * (0/1) and time (ms) fields; 0 when a line lacks an optional one. The framework defines
+ * SL_ATTRk (the name) and SL_ATTRk_T (the type) for them when it builds the PE
+ * (docs/kernel-abi.md, "Attributes"); `sluice kernel check --attr NAME:TYPE` does the same. */
 typedef struct sl_record {
     ulong key;    /* 64-bit key of the ad id (XXH3, fixed seed); never 0 */
     long time_ms; /* event time, ms since the Unix epoch */
     float value;  /* numeric attribute, 0 when the input has none */
     uint type;    /* SL_EV_* */
     ulong user;   /* 64-bit hash of the user id (XXH3, same seed); 0 when the input has none */
+#ifdef SL_ATTR0
+    SL_ATTR0_T SL_ATTR0;
+#endif
+#ifdef SL_ATTR1
+    SL_ATTR1_T SL_ATTR1;
+#endif
+#ifdef SL_ATTR2
+    SL_ATTR2_T SL_ATTR2;
+#endif
+#ifdef SL_ATTR3
+    SL_ATTR3_T SL_ATTR3;
+#endif
+#ifdef SL_ATTR4
+    SL_ATTR4_T SL_ATTR4;
+#endif
+#ifdef SL_ATTR5
+    SL_ATTR5_T SL_ATTR5;
+#endif
+#ifdef SL_ATTR6
+    SL_ATTR6_T SL_ATTR6;
+#endif
+#ifdef SL_ATTR7
+    SL_ATTR7_T SL_ATTR7;
+#endif
 } sl_record;
+
+/* The event's value as the built-in PEs read it: the value field at full width when it is also
+ * an attribute (SL_VALUE_ATTR, its name), else the 32-bit `value`. */
+#ifdef SL_VALUE_ATTR
+#define SL_VALUE(r) ((double)(r)->SL_VALUE_ATTR)
+#else
+#define SL_VALUE(r) ((double)(r)->value)
+#endif
 
 #define SL_OUT_MAX 8
 

@@ -20,7 +20,7 @@ void usage_kernel(FILE *o)
 {
     fprintf(
         o, "usage: sluice kernel check FILE.cl [--deep] [--device NAME] [--window-ms N]\n"
-           "                         [--param NAME=NUMBER]...\n"
+           "                         [--param NAME=NUMBER]... [--attr NAME:TYPE]...\n"
            "       sluice kernel build FILE.cl -o FILE.bin [--device NAME] [--window-ms N]\n"
            "       sluice kernel run FILE [--binary] --input EVENTS|- [--format ndjson|csv]\n"
            "                         [--output PATH|-] [--window-ms N] [--lateness-ms N]\n"
@@ -37,6 +37,9 @@ void usage_kernel(FILE *o)
            "         (--timeout-ms MS bounds each batch there; default 60000: it is slow)\n"
            "         --param NAME=NUMBER: a compile-time constant NAME (upper-cased), as a\n"
            "         topology's pe.params gives it (check, build and run)\n"
+           "         --attr NAME:TYPE: a member of sl_record after `user`, as a topology's\n"
+           "         schema.attributes gives it (TYPE double, int64, bool or time; check\n"
+           "         and build)\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
@@ -86,6 +89,10 @@ static void print_pe_summary(const char *file, const sl_pe_cfg *pe, const sl_dev
         printf(")");
     }
     printf("\n");
+    printf("  record:  key, time_ms, value, type, user");
+    for (uint32_t k = 0; k < pe->nattrs; k++)
+        printf(", %s (%s)", pe->attr[k].name, pe->attr[k].is_double ? "double" : "long");
+    printf(" (%zu bytes)\n", sizeof(sl_rec) + 8u * pe->nattrs);
     if (pe->nparams) {
         printf("  params: ");
         for (uint32_t i = 0; i < pe->nparams; i++) {

@@ -35,6 +35,7 @@ enum {
     OPT_TIMEOUT,
     OPT_DEEP,
     OPT_PARAM,
+    OPT_ATTR,
     OPT_EVERY_MS,
     OPT_EVERY_EVENTS,
     OPT_SNAPSHOTS,
@@ -110,6 +111,7 @@ static const struct cli_opt cli_opts[] = {
     {"timeout-ms", REQ, OPT_TIMEOUT, CLI_KERNEL, 0, UINT32_MAX},
     {"deep", NO, OPT_DEEP, CLI_KERNEL, 0, 0},
     {"param", REQ, OPT_PARAM, CLI_KERNEL, 0, 0},
+    {"attr", REQ, OPT_ATTR, CLI_KERNEL, 0, 0},
     {"quiet", NO, 'q', ALL, 0, 0},
     {"help", NO, 'h', ALL, 0, 0},
 };
@@ -137,6 +139,41 @@ static int parse_param(const char *arg, sl_pe_cfg *pe)
         return -1;
     }
     pe->nparams++;
+    return 0;
+}
+
+/* --attr NAME:TYPE: one of the record's attribute members, as a topology's schema.attributes
+ * gives it (TYPE double, int64, bool or time; the last three are longs). Returns 0 or -1. */
+static int parse_attr(const char *arg, sl_pe_cfg *pe)
+{
+    const char *colon = strchr(arg, ':');
+    if (pe->nattrs == SL_SCHEMA_ATTRS) {
+        fprintf(stderr, "%s: at most %d --attr options\n", cli_prog, SL_SCHEMA_ATTRS);
+        return -1;
+    }
+    sl_pe_attr *a = &pe->attr[pe->nattrs];
+    int type = colon ? sl_ftype_parse(colon + 1) : -1;
+    if (!colon || (size_t)(colon - arg) >= sizeof a->name || type < 0 || type == SL_FT_STRING) {
+        fprintf(stderr, "%s: --attr expects NAME:TYPE (double, int64, bool or time), got \"%s\"\n",
+                cli_prog, arg);
+        return -1;
+    }
+    memcpy(a->name, arg, (size_t)(colon - arg));
+    a->name[colon - arg] = '\0';
+    if (!sl_schema_attr_name_ok(a->name)) {
+        fprintf(stderr,
+                "%s: --attr: \"%s\" cannot name a member of the record (a C identifier that is "
+                "not key, time_ms, value, type, user, a keyword, or starting with sl_ or __)\n",
+                cli_prog, a->name);
+        return -1;
+    }
+    for (uint32_t k = 0; k < pe->nattrs; k++)
+        if (strcmp(pe->attr[k].name, a->name) == 0) {
+            fprintf(stderr, "%s: --attr: \"%s\" named twice\n", cli_prog, a->name);
+            return -1;
+        }
+    a->is_double = type == SL_FT_DOUBLE;
+    pe->nattrs++;
     return 0;
 }
 
@@ -202,6 +239,8 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         return parse_prior(arg, &t->pe);
     case OPT_PARAM:
         return parse_param(arg, &t->pe);
+    case OPT_ATTR:
+        return parse_attr(arg, &t->pe);
     case OPT_SKEW:
         return cli_parse_double("--skew", arg, 0, 10, &t->source.gen.skew);
     case OPT_CLICK:

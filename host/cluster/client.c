@@ -1199,6 +1199,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
+    if (t->schema.nattrs) {
+        snprintf(msg, msglen,
+                 "schema.attributes reach the kernels of a one-process run; a cluster's frames "
+                 "do not carry them yet (run it without --nodes or --cluster)");
+        return SL_EUNSUPPORTED;
+    }
     if (po->resume_from) {
         snprintf(msg, msglen, "--from on a cluster needs checkpoints (checkpoint.every_ms)");
         return SL_EUNSUPPORTED;

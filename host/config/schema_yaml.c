@@ -144,6 +144,29 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
     return 0;
 }
 
+/* schema.attributes: a list of numeric fields (an implied one is declared a double). */
+static int read_attrs(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
+{
+    size_t count;
+    if (sl_ym_list(c, n, "schema.attributes", "a list of field names", SL_SCHEMA_ATTRS, "fields",
+                   &count) < 0)
+        return SL_ECONFIG;
+    for (size_t i = 0; i < count; i++) {
+        char path[48];
+        snprintf(path, sizeof path, "schema.attributes[%zu]", i);
+        const yaml_node_t *item = sl_ym_item(c, n, i);
+        int f = sl_schema_yaml_field(c, item, path, s, SL_FT_DOUBLE);
+        if (f < 0)
+            return SL_ECONFIG;
+        char err[256];
+        s->attr[i] = f;
+        s->nattrs = (uint32_t)i + 1;
+        if (sl_schema_check_attr(s, (uint32_t)i, err, sizeof err))
+            return sl_ym_fail(c, item->start_mark, "%s: %s", path, err);
+    }
+    return 0;
+}
+
 static int read_time(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
     const yaml_node_t *fn = n, *fmt = NULL;
@@ -301,6 +324,7 @@ enum {
     K_TYPE,
     K_VALUE,
     K_USER,
+    K_ATTRS,
     K_VIEW, /* predicates at the top level, in type_names' order */
     K_IMPRESSION,
     K_CLICK,
@@ -311,9 +335,9 @@ enum {
 
 int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
-    static const char *const keys[K_N] = {"fields", "key",      "time", "type",
-                                          "value",  "user",     "view", "impression",
-                                          "click",  "purchase", "other"};
+    static const char *const keys[K_N] = {"fields",     "key",   "time",       "type",
+                                          "value",      "user",  "attributes", "view",
+                                          "impression", "click", "purchase",   "other"};
     sl_ym_field f[K_N];
     if (sl_ym_scan(c, n, "schema", keys, K_N, f) < 0)
         return SL_ECONFIG;
@@ -362,6 +386,8 @@ int sl_schema_yaml(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
     }
     if (f[K_USER].v &&
         (s->user_field = sl_schema_yaml_field(c, f[K_USER].v, "schema.user", s, SL_FT_STRING)) < 0)
+        return SL_ECONFIG;
+    if (f[K_ATTRS].v && read_attrs(c, f[K_ATTRS].v, s) < 0)
         return SL_ECONFIG;
     char err[256];
     if (sl_schema_check(s, err, sizeof err) < 0)

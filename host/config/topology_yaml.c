@@ -729,6 +729,9 @@ static int parse_root(const sl_ym_ctx *c, const yaml_node_t *root, sl_topology *
         return rc;
     if (f[TOP_CHECKPOINT].v && (rc = parse_checkpoint(c, f[TOP_CHECKPOINT].v, t)) < 0)
         return rc;
+    char why[300];
+    if (t->schema.nattrs && sl_source_carries_attrs(t, why, sizeof why))
+        return sl_ym_fail(c, f[TOP_SCHEMA].v->start_mark, "%s", why);
     return 0;
 }
 
@@ -739,8 +742,10 @@ static int topology_root(const sl_ym_ctx *c, const yaml_node_t *root, void *out)
     sl_topology tmp;
     sl_topology_defaults(&tmp);
     int rc = parse_root(c, root, &tmp);
-    if (rc == 0)
+    if (rc == 0) {
+        sl_topology_bind_attrs(&tmp);
         memcpy(out, &tmp, sizeof tmp);
+    }
     return rc;
 }
 

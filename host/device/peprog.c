@@ -50,6 +50,17 @@ static int build_options(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *d
         sl_pe_param_define(&pe->param[i], d, sizeof d);
         n += snprintf(opts + n, len - (size_t)n, " %s", d);
     }
+    for (uint32_t k = 0; k < pe->nattrs && k < SL_SCHEMA_ATTRS && (size_t)n < len; k++) {
+        if (!sl_schema_attr_name_ok(pe->attr[k].name)) {
+            snprintf(msg, msglen, "PE \"%s\": attribute %u's name is not valid", pe->name, k);
+            return SL_EINVAL;
+        }
+        n += snprintf(opts + n, len - (size_t)n, " -DSL_ATTR%u=%s -DSL_ATTR%u_T=%s", k,
+                      pe->attr[k].name, k, pe->attr[k].is_double ? "double" : "long");
+    }
+    if (pe->value_attr > 0 && (uint32_t)pe->value_attr <= pe->nattrs && (size_t)n < len)
+        n += snprintf(opts + n, len - (size_t)n, " -DSL_VALUE_ATTR=%s",
+                      pe->attr[pe->value_attr - 1].name);
     return (size_t)n < len ? 0 : SL_ERANGE;
 }
 
@@ -59,7 +70,7 @@ static int check_abi(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *def, 
                      char *msg, size_t msglen)
 {
     cl_int st;
-    cl_uint info[7] = {0};
+    cl_uint info[8] = {0};
     char cols[512] = "";
     cl_uint cols_len = sizeof cols;
     size_t one = 1;
@@ -99,6 +110,14 @@ static int check_abi(sl_device *dev, const sl_pe_cfg *pe, const sl_pe_def *def, 
                  "PE \"%s\": ABI mismatch: row %u bytes (expected %zu), %u output columns "
                  "(expected %d), shape %u; was it built against another sluice.h?",
                  pe->name, info[1], sizeof(sl_row), info[4], SL_COLUMNS_MAX, info[3]);
+        return SL_EINVAL;
+    }
+    const size_t want_rec = sizeof(sl_rec) + 8u * pe->nattrs;
+    if (info[7] != want_rec) {
+        snprintf(msg, msglen,
+                 "PE \"%s\": its sl_record is %u bytes but the topology's %u attributes make "
+                 "records of %zu: rebuild the binary with the same schema.attributes",
+                 pe->name, info[7], pe->nattrs, want_rec);
         return SL_EINVAL;
     }
     uint64_t built_window = (uint64_t)info[5] | (uint64_t)info[6] << 32;

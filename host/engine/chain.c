@@ -161,6 +161,12 @@ uint32_t sl_chain_stages(const sl_chain *ch)
 
 int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n)
 {
+    return sl_chain_push_attrs(ch, stage, recs, NULL, n);
+}
+
+int sl_chain_push_attrs(sl_chain *ch, uint32_t stage, const sl_rec *recs, const uint64_t *attrs,
+                        size_t n)
+{
     if (stage >= ch->n) {
         snprintf(ch->msg, sizeof ch->msg, "no stage %u (the topology has %u)", stage, ch->n);
         return SL_EINVAL;
@@ -172,7 +178,7 @@ int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n)
         ch->have_time = 1;
         ch->max_time_ms = m;
     }
-    int rc = sl_engine_push(ch->st[stage].eng, recs, n);
+    int rc = sl_engine_push_attrs(ch->st[stage].eng, recs, attrs, n);
     if (rc && !ch->msg[0])
         snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
     return rc;

@@ -50,6 +50,10 @@ uint32_t sl_chain_stages(const sl_chain *ch);
  * sl_chain_message). */
 int sl_chain_push(sl_chain *ch, uint32_t stage, const sl_rec *recs, size_t n);
 
+/* As sl_chain_push, with the records' schema attributes (sl_engine_push_attrs; NULL: none). */
+int sl_chain_push_attrs(sl_chain *ch, uint32_t stage, const sl_rec *recs, const uint64_t *attrs,
+                        size_t n);
+
 /* Finishes stage `stage`: its final rows go to the next stage (or the output). Returns 0 or a
  * negative sl_err. */
 int sl_chain_finish(sl_chain *ch, uint32_t stage);

@@ -58,7 +58,10 @@ struct sl_engine {
     uint32_t fullest_prev; /* the fullest region's keys after the batch before (growth) */
     int windowed;          /* rows per (key, window) (sl_pe_windowed) */
     size_t batch_cap;
+    uint32_t nattr;  /* schema.attributes: 64-bit words after each record (pe.nattrs) */
+    size_t rec_size; /* bytes of a record on the device: sizeof(sl_rec) + 8 nattr */
     sl_rec *staging;
+    uint64_t *staging_attr; /* nattr words per staged record (NULL without attributes) */
     size_t staged;
     double staged_at; /* when the oldest staged record arrived (staged > 0) */
     uint32_t *cursor; /* P: scatter positions */
@@ -318,7 +321,7 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
 {
     const sl_device_info *in = sl_device_get_info(e->dev);
     size_t table_bytes = (size_t)e->g.nslots * e->prog.slot_size;
-    size_t batch_bytes = e->batch_cap * sizeof(sl_rec);
+    size_t batch_bytes = e->batch_cap * e->rec_size;
     if (table_bytes > in->max_alloc) {
         snprintf(msg, msglen,
                  "a state table of %llu slots (%zu MiB) is over device %s's largest allocation "
@@ -427,6 +430,8 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     e->ud = ud;
     e->windowed = windowed;
     e->batch_cap = cfg->batch_events ? cfg->batch_events : DEFAULT_BATCH;
+    e->nattr = pe->nattrs;
+    e->rec_size = sizeof(sl_rec) + 8u * e->nattr;
     e->closed_before = INT64_MIN;
     sl_trigger_init(&e->trig, &pe->trigger, now_s());
     cl_int st;
@@ -438,7 +443,9 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     }
     e->staging = malloc(e->batch_cap * sizeof(sl_rec));
     e->cursor = malloc(e->g.nparts * sizeof *e->cursor);
-    if (!e->staging || !e->cursor) {
+    if (e->nattr)
+        e->staging_attr = malloc(e->batch_cap * e->nattr * sizeof *e->staging_attr);
+    if (!e->staging || !e->cursor || (e->nattr && !e->staging_attr)) {
         rc = SL_ENOMEM;
         snprintf(msg, msglen, "out of memory for a batch of %zu events", e->batch_cap);
         goto fail;
@@ -613,7 +620,7 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
     ready_in = unmapped;
     if (s->dev) {
         release_event(&s->transfer);
-        st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * sizeof(sl_rec), 1, &unmapped,
+        st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * e->rec_size, 1, &unmapped,
                                  &s->transfer);
         clReleaseEvent(unmapped);
         if (st != CL_SUCCESS)
@@ -641,7 +648,7 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
     if (st != CL_SUCCESS)
         return clfail(e, st, "reading batch status");
     s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE, 0,
-                                 e->batch_cap * sizeof(sl_rec), 1, &got_status, &s->ready, &st);
+                                 e->batch_cap * e->rec_size, 1, &got_status, &s->ready, &st);
     clReleaseEvent(got_status);
     if (st != CL_SUCCESS)
         return clfail(e, st, "clEnqueueMapBuffer");
@@ -767,9 +774,21 @@ static int reclaim(sl_engine *e, struct stage *s)
     return rc;
 }
 
-/* Groups src[0..n) by partition into the current stage's pinned buffer and enqueues its
- * aggregation. Returns 0 or a negative sl_err. */
-static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
+/* One record as the device reads it: the record, then its nattr attribute words (zeros when
+ * attr is NULL). */
+static void put_wide(unsigned char *dst, const sl_rec *r, const uint64_t *attr, uint32_t nattr)
+{
+    memcpy(dst, r, sizeof *r);
+    if (attr)
+        memcpy(dst + sizeof *r, attr, nattr * sizeof *attr);
+    else
+        memset(dst + sizeof *r, 0, nattr * sizeof *attr);
+}
+
+/* Groups src[0..n) (with their attributes, attr: nattr words each, or NULL) by partition into
+ * the current stage's pinned buffer and enqueues its aggregation. Returns 0 or a negative
+ * sl_err. */
+static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_t n)
 {
     if (n == 0)
         return 0;
@@ -790,7 +809,14 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
             bounds[w] = (uint32_t)(n * w / global);
         for (size_t i = 0; i < n; i++)
             types[src[i].type & 3]++;
-        memcpy(s->host, src, n * sizeof *src);
+        if (e->nattr) {
+            unsigned char *dst = (unsigned char *)s->host;
+            for (size_t i = 0; i < n; i++)
+                put_wide(dst + i * e->rec_size, &src[i], attr ? attr + i * e->nattr : NULL,
+                         e->nattr);
+        } else {
+            memcpy(s->host, src, n * sizeof *src);
+        }
     } else {
         for (size_t i = 0; i < n; i++) {
             bounds[(src[i].key >> shift) + 1]++;
@@ -800,10 +826,17 @@ static int dispatch(sl_engine *e, const sl_rec *src, size_t n)
             e->cursor[p] = bounds[p];
             bounds[p + 1] += bounds[p];
         }
-        sl_rec *dst = s->host;
         uint32_t *cur = e->cursor;
-        for (size_t i = 0; i < n; i++)
-            dst[cur[src[i].key >> shift]++] = src[i];
+        if (e->nattr) {
+            unsigned char *dst = (unsigned char *)s->host;
+            for (size_t i = 0; i < n; i++)
+                put_wide(dst + (size_t)cur[src[i].key >> shift]++ * e->rec_size, &src[i],
+                         attr ? attr + i * e->nattr : NULL, e->nattr);
+        } else {
+            sl_rec *dst = s->host;
+            for (size_t i = 0; i < n; i++)
+                dst[cur[src[i].key >> shift]++] = src[i];
+        }
     }
     for (int t = 0; t < SL_EV_NTYPES; t++)
         e->stats.type_counts[t] += types[t];
@@ -969,7 +1002,7 @@ static int close_windows(sl_engine *e)
 /* Dispatches the staged records, then fires the triggers that are due. */
 static int flush_staged(sl_engine *e)
 {
-    int rc = dispatch(e, e->staging, e->staged);
+    int rc = dispatch(e, e->staging, e->staging_attr, e->staged);
     e->staged = 0;
     if (rc == 0 && e->windowed)
         rc = close_windows(e);
@@ -984,9 +1017,19 @@ static int triggers(sl_engine *e)
     return rc ? rc : emit(e, SL_EMIT_SNAPSHOT, 0, 0);
 }
 
-/* Windowed PEs: copies the records that are not late (watermark.h) into staging and counts
- * the others. Returns how many were copied. */
-static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
+/* Copies n records' attributes (NULL: zeros) into staging after the staged ones. */
+static void stage_attrs(sl_engine *e, size_t at, const uint64_t *attr, size_t n)
+{
+    uint64_t *dst = e->staging_attr + at * e->nattr;
+    if (attr)
+        memcpy(dst, attr, n * e->nattr * sizeof *dst);
+    else
+        memset(dst, 0, n * e->nattr * sizeof *dst);
+}
+
+/* Windowed PEs: copies the records that are not late (watermark.h) into staging, with their
+ * attributes, and counts the others. Returns how many were copied. */
+static size_t stage_windowed(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_t n)
 {
     sl_rec *dst = e->staging + e->staged;
     size_t kept = 0;
@@ -994,6 +1037,8 @@ static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
         enum sl_admit a =
             sl_watermark_admit(&e->wm, src[i].time_ms, e->cfg.pe.window_ms, e->cfg.pe.lateness_ms);
         if (a == SL_ADMIT_OK) {
+            if (e->nattr)
+                stage_attrs(e, e->staged + kept, attr ? attr + i * e->nattr : NULL, 1);
             dst[kept++] = src[i];
             continue;
         }
@@ -1010,8 +1055,15 @@ static size_t stage_windowed(sl_engine *e, const sl_rec *src, size_t n)
 
 int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
 {
+    return sl_engine_push_attrs(e, recs, NULL, n);
+}
+
+int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs, size_t n)
+{
     if (e->failed)
         return e->failed;
+    if (!e->nattr)
+        attrs = NULL;
     while (n > 0) {
         size_t room = e->batch_cap - e->staged;
         uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
@@ -1022,12 +1074,14 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
         if (e->staged == 0)
             e->staged_at = now_s();
         if (e->staged == 0 && take == e->batch_cap && !e->windowed) {
-            rc = dispatch(e, recs, take); /* a whole batch: group straight from the caller */
+            rc = dispatch(e, recs, attrs, take); /* a whole batch: group straight from the caller */
         } else {
             if (e->windowed) {
-                e->staged += stage_windowed(e, recs, take);
+                e->staged += stage_windowed(e, recs, attrs, take);
             } else {
                 memcpy(e->staging + e->staged, recs, take * sizeof *recs);
+                if (e->nattr)
+                    stage_attrs(e, e->staged, attrs, take);
                 e->staged += take;
             }
             rc = e->staged == e->batch_cap ? flush_staged(e) : 0;
@@ -1036,6 +1090,8 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
             return rc;
         e->stats.events_in += take;
         recs += take;
+        if (attrs)
+            attrs += take * e->nattr;
         n -= take;
         if ((rc = triggers(e)))
             return rc;
@@ -1131,7 +1187,7 @@ int sl_engine_reset(sl_engine *e)
         s->pending = 0;
         if (!s->host) {
             s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION,
-                                         0, e->batch_cap * sizeof(sl_rec), 0, NULL, &s->ready, &st);
+                                         0, e->batch_cap * e->rec_size, 0, NULL, &s->ready, &st);
             if (st != CL_SUCCESS)
                 return clfail(e, st, what);
             if ((rc = wait_event(e, s->ready, "sl_aggregate", what)))
@@ -1270,6 +1326,7 @@ void sl_engine_destroy(sl_engine **ep)
             clReleaseKernel(kernels[i]);
     sl_peprog_release(&e->prog);
     free(e->staging);
+    free(e->staging_attr);
     free(e->cursor);
     free(e->rows);
     free(e);
@@ -1365,7 +1422,7 @@ int sl_engine_save_into(sl_engine *e, sl_bytebuf *b)
 {
     if (e->failed)
         return e->failed;
-    int rc = dispatch(e, e->staging, e->staged);
+    int rc = dispatch(e, e->staging, e->staging_attr, e->staged);
     e->staged = 0;
     if (rc || (rc = drain(e)))
         return rc;

@@ -96,6 +96,11 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
  * code); after an error the engine accepts nothing more and sl_engine_message() explains. */
 int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
 
+/* As sl_engine_push, with each record's schema attributes: pe.nattrs 64-bit words per record
+ * (sl_reader_attrs' layout), which the kernels see as sl_record's members after `user`. attrs
+ * NULL gives zeros; an engine without attributes ignores them. */
+int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs, size_t n);
+
 /* Runs the engine's timers without input: dispatches the staged records once the oldest has
  * waited max_wait_ms (batch.max_wait_ms), and fires the PE's every_ms trigger when due (also
  * every_events, which push fires itself). Call it often (the ingest loop does, every few ms)

@@ -21,19 +21,21 @@ static const sl_engine *chain_tail(const void *p)
     return sl_chain_engine(p, sl_chain_stages(p) - 1);
 }
 
-static int engine_push(void *p, const sl_rec *recs, size_t n)
+static int engine_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
-    return sl_engine_push(p, recs, n);
+    return sl_engine_push_attrs(p, recs, attrs, n);
 }
 
-static int multi_push(void *p, const sl_rec *recs, size_t n)
+/* Several devices take no attributes (the pipeline refuses schema.attributes with them). */
+static int multi_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
+    (void)attrs;
     return sl_multi_push(p, recs, n);
 }
 
-static int chain_push(void *p, const sl_rec *recs, size_t n)
+static int chain_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
-    return sl_chain_push(p, 0, recs, n);
+    return sl_chain_push_attrs(p, 0, recs, attrs, n);
 }
 
 static int engine_finish(void *p)
@@ -218,7 +220,12 @@ int sl_executor_tick(sl_executor *x, uint32_t max_wait_ms)
 
 int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n)
 {
-    return x->ops->push(x->impl, recs, n);
+    return x->ops->push(x->impl, recs, NULL, n);
+}
+
+int sl_executor_push_attrs(sl_executor *x, const sl_rec *recs, const uint64_t *attrs, size_t n)
+{
+    return x->ops->push(x->impl, recs, attrs, n);
 }
 
 int sl_executor_finish(sl_executor *x)

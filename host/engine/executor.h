@@ -32,7 +32,7 @@ typedef struct sl_executor_stats {
  * object's own function does (engine.h, multidev.h, chain.h). */
 typedef struct sl_executor_ops {
     const char *name; /* "engine", "devices" or "chain" */
-    int (*push)(void *impl, const sl_rec *recs, size_t n);
+    int (*push)(void *impl, const sl_rec *recs, const uint64_t *attrs, size_t n);
     int (*finish)(void *impl);
     int (*tick)(void *impl, uint32_t max_wait_ms); /* NULL: no timers (tick does nothing) */
     int (*reset)(void *impl);                      /* NULL: not supported (several devices) */
@@ -60,6 +60,10 @@ sl_executor sl_executor_of_chain(sl_chain *ch); /* push feeds stage 0, finish fi
 /* Appends n records to the first PE. Returns 0 or a negative sl_err (sl_executor_message
  * explains); after an error the executor accepts nothing more. */
 int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n);
+
+/* As sl_executor_push, with the records' schema attributes (sl_engine_push_attrs; NULL: none)
+ * for the first PE. */
+int sl_executor_push_attrs(sl_executor *x, const sl_rec *recs, const uint64_t *attrs, size_t n);
 
 /* Pushes what is staged, waits for the devices and emits the final rows (every stage's, in
  * order, for a chain). Returns 0 or a negative sl_err. */

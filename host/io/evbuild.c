@@ -290,6 +290,7 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
     const struct ctx *c = &cx;
     const sl_schema *s = &p->s;
     double num[SL_SCHEMA_FIELDS];
+    int64_t whole[SL_SCHEMA_FIELDS]; /* int64 and time fields, exactly */
     unsigned present = 0, has_num = 0;
     int64_t t = 0;
     int rc;
@@ -315,6 +316,7 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
             if ((rc = get_int(c, (int)i, v, &x)))
                 return rc;
             num[i] = (double)x;
+            whole[i] = x;
             has_num |= 1u << i;
             break;
         }
@@ -332,6 +334,7 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
             int64_t x;
             if ((rc = get_time(c, (int)i, v, &x)))
                 return rc;
+            whole[i] = x;
             if ((int)i == s->time_field)
                 t = x;
             break;
@@ -373,11 +376,30 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
         ev->user_id_len = v->n;
     }
 
+    for (uint32_t k = 0; k < s->nattrs; k++) {
+        const int f = s->attr[k];
+        uint64_t bits = 0;
+        if (present >> f & 1) {
+            const int ft = s->field[f].type;
+            if (ft == SL_FT_DOUBLE)
+                memcpy(&bits, &num[f], sizeof bits);
+            else if (ft == SL_FT_BOOL)
+                bits = num[f] != 0;
+            else
+                bits = (uint64_t)whole[f];
+        }
+        ev->attr[k] = bits;
+    }
     ev->time_ms = t;
     ev->value = 0;
     if (s->value_field >= 0 && (present >> s->value_field & 1)) {
-        /* Records carry the value as a 32-bit float (kernels/sluice.h). */
-        if (fabs(num[s->value_field]) > FLT_MAX)
+        /* Records carry the value as a 32-bit float (kernels/sluice.h); when the value field is
+         * also an attribute the kernels read it at full width (SL_VALUE), and the float is
+         * only what a float holds (an infinity beyond FLT_MAX). */
+        int wide = 0;
+        for (uint32_t k = 0; k < s->nattrs; k++)
+            wide |= s->attr[k] == s->value_field;
+        if (!wide && fabs(num[s->value_field]) > FLT_MAX)
             return fail(c, vals[s->value_field].at, "%s out of range for float",
                         name_of(c, s->value_field));
         ev->value = num[s->value_field];

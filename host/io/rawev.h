@@ -18,8 +18,9 @@ typedef struct sl_rawev {
     enum sl_evtype type; /* the first of `types` (SL_EV_OTHER when none) */
     unsigned types;      /* bit (1 << type) for each event the line gives (schema predicates) */
     int64_t time_ms;
-    double value;                 /* 0 when the line has no value field */
-    char joined[SL_ADID_MAX + 1]; /* a composite key's parts, SL_KEY_SEP between them */
+    double value;                   /* 0 when the line has no value field */
+    uint64_t attr[SL_SCHEMA_ATTRS]; /* schema.attributes: a long's or a double's bits (0: absent) */
+    char joined[SL_ADID_MAX + 1];   /* a composite key's parts, SL_KEY_SEP between them */
 } sl_rawev;
 
 /* Where and why a line was rejected. */

@@ -90,6 +90,12 @@ struct sl_reader {
      * the rest, handed out first by the next read. */
     sl_rec stash[SL_EV_NTYPES];
     unsigned nstash, stash_at;
+    /* schema.attributes: those of the records the last read returned, nattr words each, in a
+     * buffer of attr_cap records; the stashed records' (one line's) */
+    uint32_t nattr;
+    uint64_t *attr;
+    size_t attr_cap;
+    uint64_t stash_attr[SL_SCHEMA_ATTRS];
     int time_checked; /* the first record's time was looked at (seconds read as ms) */
 
     /* CSV: how far the scan for the end of the record at pos got (csv_end) */
@@ -173,6 +179,7 @@ sl_reader *sl_reader_new_chunked(sl_format fmt, sl_addict *dict, size_t max_line
 void sl_reader_set_schema(sl_reader *r, const sl_schema *s)
 {
     sl_evplan_init(&r->plan, s);
+    r->nattr = s->nattrs;
     sl_csv_cols_init(&r->cols, &r->plan);
 }
 
@@ -311,6 +318,7 @@ void sl_reader_destroy(sl_reader **rp)
     free((*rp)->buf);
     free((*rp)->scratch);
     free((*rp)->zin);
+    free((*rp)->attr);
     sl_decomp_destroy(&(*rp)->dz);
     free(*rp);
     *rp = NULL;
@@ -749,7 +757,8 @@ static size_t id_column(const sl_reader *r, const char *line, size_t len, const 
 /* Turns one line (no newline, no trailing '\r') into *rec, and into the stash when the line gives
  * more than one event. Returns 1 for a record, 0 for a line that gives none (blank, CSV header,
  * malformed and reported), or a negative sl_err. */
-static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec)
+static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec,
+                    uint64_t *attr)
 {
     sl_rawev ev;
     sl_perr pe;
@@ -819,6 +828,10 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
     rec->value = (float)ev.value;
     rec->type = (uint32_t)ev.type;
     rec->user = ev.user_id_len ? sl_key_hash(ev.user_id, ev.user_id_len) : 0;
+    if (r->nattr) {
+        memcpy(attr, ev.attr, r->nattr * sizeof *attr);
+        memcpy(r->stash_attr, ev.attr, r->nattr * sizeof *attr);
+    }
     r->st.records++;
     for (unsigned more = ev.types & ~(1u << ev.type); more; more &= more - 1) {
         sl_rec *x = &r->stash[r->nstash++];
@@ -832,8 +845,11 @@ static int one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl
 /* Hands out stashed records of the last line into out[n..max). Returns the new n. */
 static size_t drain_stash(sl_reader *r, sl_rec *out, size_t n, size_t max)
 {
-    while (r->stash_at < r->nstash && n < max)
+    while (r->stash_at < r->nstash && n < max) {
+        if (r->nattr)
+            memcpy(r->attr + n * r->nattr, r->stash_attr, r->nattr * sizeof *r->attr);
         out[n++] = r->stash[r->stash_at++];
+    }
     if (r->stash_at == r->nstash)
         r->nstash = r->stash_at = 0;
     return n;
@@ -852,6 +868,15 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
 
     if (r->failed)
         return r->failed;
+    if (r->nattr && r->attr_cap < max) {
+        free(r->attr);
+        r->attr = malloc(max * r->nattr * sizeof *r->attr);
+        r->attr_cap = r->attr ? max : 0;
+        if (!r->attr) {
+            r->failed = SL_ENOMEM;
+            return SL_ENOMEM;
+        }
+    }
     r->starved = 0;
     if (r->bom_pending)
         check_bom(r);
@@ -962,7 +987,7 @@ long sl_reader_read(sl_reader *r, sl_rec *out, size_t max)
                 return SL_EPARSE;
             continue;
         }
-        rc = one_line(r, s, len, off, &out[n]);
+        rc = one_line(r, s, len, off, &out[n], r->nattr ? r->attr + n * r->nattr : NULL);
         if (rc < 0)
             return rc;
         n += (size_t)rc;
@@ -976,4 +1001,9 @@ fatal:
     r->failed = rc;
     SL_ERROR("reader", "reading input: %s", r->errmsg[0] ? r->errmsg : sl_strerror(rc));
     return n > 0 ? (long)n : rc;
+}
+
+uint64_t *sl_reader_attrs(sl_reader *r)
+{
+    return r->nattr ? r->attr : NULL;
 }

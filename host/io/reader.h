@@ -115,6 +115,11 @@ void sl_reader_set_wait(sl_reader *r, int ms);
  * reported as a malformed line whose reason names both ids. */
 long sl_reader_read(sl_reader *r, sl_rec *out, size_t max);
 
+/* schema.attributes (schema.h): the attributes of the records the last sl_reader_read returned,
+ * s->nattrs 64-bit words per record (a long's or a double's bits), in the same order; valid,
+ * and the caller's to rearrange, until the next read. NULL when the schema declares none. */
+uint64_t *sl_reader_attrs(sl_reader *r);
+
 /* 1 once every byte of the input was read and parsed. */
 int sl_reader_at_end(const sl_reader *r);
 

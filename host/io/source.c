@@ -55,6 +55,11 @@ static void lines_set_wait(void *be, int ms)
     sl_reader_set_wait(be, ms);
 }
 
+static uint64_t *lines_attrs(void *be)
+{
+    return sl_reader_attrs(be);
+}
+
 static int lines_resume(void *be, const struct sl_reader_stats *st)
 {
     return sl_reader_resume(be, st);
@@ -67,6 +72,7 @@ static const struct source_ops lines_ops = {
     .stats = lines_stats,
     .close = lines_close,
     .set_wait = lines_set_wait,
+    .attrs = lines_attrs,
 };
 
 /* ---- files: read once by one reader or by threads (src_par.c), or followed (src_follow.c) -- */
@@ -104,7 +110,7 @@ static const struct source_ops *file_variant(const sl_topology *t)
     sl_opts_bool(&t->source.opts, "source", "follow", &follow, msg, sizeof msg);
     if (follow)
         return &sl_src_follow_ops;
-    if (t->source.format == SL_FMT_NDJSON &&
+    if (t->source.format == SL_FMT_NDJSON && t->schema.nattrs == 0 &&
         sl_src_par_threads(t, &threads, NULL, msg, sizeof msg) == 0 && threads > 1)
         return &sl_src_par_ops;
     return NULL;
@@ -120,6 +126,7 @@ static const struct source_ops file_ops = {
     .set_wait = lines_set_wait,
     .variant = file_variant,
     .resume = lines_resume,
+    .attrs = lines_attrs,
 };
 
 /* ---- the generator ------------------------------------------------------------------------ */
@@ -294,12 +301,31 @@ int sl_source_check(const sl_topology *t, char *msg, size_t msglen)
     return sl_opts_known(&t->source.opts, "source", what, NULL, 0, msg, msglen);
 }
 
+int sl_source_carries_attrs(const sl_topology *t, char *msg, size_t msglen)
+{
+    int k = t->source.kind;
+    if (k < 0 || k >= NKINDS || t->schema.nattrs == 0)
+        return 0;
+    const struct source_ops *ops = kinds[k].ops;
+    if (ops->variant && ops->variant(t))
+        ops = ops->variant(t);
+    if (ops->attrs || ops == &gen_ops) /* the generator makes records without a schema */
+        return 0;
+    snprintf(msg, msglen,
+             "schema.attributes: a %s source%s does not carry attributes to the kernels yet; a "
+             "file read once and stdin do",
+             kinds[k].name, ops == &sl_src_follow_ops ? " with follow: true" : "");
+    return SL_EUNSUPPORTED;
+}
+
 struct sl_source {
     const struct source_ops *ops;
     void *be;
     int generator;
     uint32_t mask;
     int done;
+    uint32_t nattr;  /* schema.attributes per record (0: none) */
+    uint64_t *attrs; /* those of the last read's records, after the filter */
     sl_source_stats st;
 };
 
@@ -322,6 +348,7 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
     s->ops = ops;
     s->generator = ops == &gen_ops;
     s->mask = t->filter_types;
+    s->nattr = ops->attrs ? t->schema.nattrs : 0;
     int rc = ops->open(t, in, dict, on_bad, bad_ud, &s->be, msg, msglen);
     if (rc) {
         free(s);
@@ -376,11 +403,16 @@ long sl_source_read(sl_source *s, sl_rec *buf, size_t cap)
         s->st.generated += (uint64_t)n;
     const uint32_t all = (1u << SL_EV_NTYPES) - 1;
     size_t k = (size_t)n;
+    uint64_t *a = s->attrs = s->nattr ? s->ops->attrs(s->be) : NULL;
+    const size_t na = s->nattr;
     if ((s->mask & all) != all) {
         k = 0;
         for (long i = 0; i < n; i++)
-            if (s->mask & (1u << (buf[i].type & 3)))
+            if (s->mask & (1u << (buf[i].type & 3))) {
+                if (a && k != (size_t)i)
+                    memmove(a + k * na, a + (size_t)i * na, na * sizeof *a);
                 buf[k++] = buf[i];
+            }
         s->st.filtered += (uint64_t)n - k;
     }
     s->st.passed += k;
@@ -429,4 +461,9 @@ void sl_source_stats_get(const unsigned char *p, sl_source_stats *st)
     st->input = (struct sl_reader_stats){v[0], v[1], v[2], v[3], v[4]};
     st->filtered = v[5];
     st->passed = v[6];
+}
+
+const uint64_t *sl_source_attrs(const sl_source *s)
+{
+    return s->attrs;
 }

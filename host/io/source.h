@@ -30,6 +30,10 @@ const char *sl_source_kind_name(int kind);
  * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
 int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
 
+/* Whether t's source carries schema.attributes to the kernels (a file read once, stdin; the
+ * generator has none to carry). Returns 0, or SL_EUNSUPPORTED with msg naming the source. */
+int sl_source_carries_attrs(const sl_topology *t, char *msg, size_t msglen);
+
 /* Whether every node of a cluster can read its own part of t's source (source.ingest: nodes):
  * a file read once (its lines are dealt into parts), or a zmq or tcp source (each node binds its
  * own endpoint). Returns 0, or SL_EUNSUPPORTED with the reason (stdin and a followed file have
@@ -55,6 +59,11 @@ int sl_source_new(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn on_
  * of input, or when nothing was available, or when the filter removed all of it: callers loop
  * on sl_source_done), or a negative sl_err: SL_EIO, or SL_EPARSE when on_bad asked to stop. */
 long sl_source_read(sl_source *s, sl_rec *buf, size_t cap);
+
+/* schema.attributes: those of the records the last sl_source_read returned (after the
+ * filter), t->schema.nattrs words each in the same order (sl_reader_attrs); NULL when the
+ * schema declares none. Valid until the next read. */
+const uint64_t *sl_source_attrs(const sl_source *s);
 
 /* 1 once the input is exhausted. Live sources (zmq, tcp, a followed file) run until
  * sl_source_close_input. */

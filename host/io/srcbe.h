@@ -39,6 +39,9 @@ struct source_ops {
      * caller having put the input at st->bytes (sl_source_resume); before the first read.
      * Returns 0 or an sl_err. */
     int (*resume)(void *be, const struct sl_reader_stats *st);
+    /* Optional (NULL: the kind does not carry schema.attributes). The attributes of the records
+     * the last read returned (sl_reader_attrs), which the filter may compact in place. */
+    uint64_t *(*attrs)(void *be);
 };
 
 extern const struct source_ops sl_src_zmq_ops;

@@ -108,6 +108,65 @@ static int field_ok(const sl_schema *s, int32_t i)
     return i >= 0 && (uint32_t)i < s->nfields;
 }
 
+int sl_schema_attr_name_ok(const char *name)
+{
+    static const char *const taken[] = {
+        "key",      "time_ms",   "value",      "type",     "user",     "auto",     "break",
+        "case",     "char",      "const",      "continue", "default",  "do",       "double",
+        "else",     "enum",      "extern",     "float",    "for",      "goto",     "if",
+        "inline",   "int",       "long",       "register", "restrict", "return",   "short",
+        "signed",   "sizeof",    "static",     "struct",   "switch",   "typedef",  "union",
+        "unsigned", "void",      "volatile",   "while",    "uchar",    "ushort",   "uint",
+        "ulong",    "half",      "bool",       "global",   "local",    "constant", "private",
+        "kernel",   "read_only", "write_only", "true",     "false"};
+    if (!((*name >= 'A' && *name <= 'Z') || (*name >= 'a' && *name <= 'z') || *name == '_'))
+        return 0;
+    for (const char *q = name; *q; q++)
+        if (!((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+              *q == '_'))
+            return 0;
+    if ((name[0] == 's' || name[0] == 'S') && (name[1] == 'l' || name[1] == 'L') && name[2] == '_')
+        return 0;
+    if (name[0] == '_' && name[1] == '_')
+        return 0;
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        if (strcmp(name, taken[i]) == 0)
+            return 0;
+    return 1;
+}
+
+int sl_schema_check_attr(const sl_schema *s, uint32_t k, char *err, size_t errlen)
+{
+    if (!field_ok(s, s->attr[k])) {
+        snprintf(err, errlen, "the field is not declared");
+        return SL_EINVAL;
+    }
+    const sl_schema_field *f = &s->field[s->attr[k]];
+    if (f->type == SL_FT_STRING) {
+        snprintf(err, errlen, "\"%s\" is a string; attributes are int64, double, bool or time",
+                 f->name);
+        return SL_EINVAL;
+    }
+    if (!sl_schema_attr_name_ok(f->name)) {
+        snprintf(err, errlen,
+                 "\"%s\" cannot name a member of the kernels' record (a C identifier that is "
+                 "not key, time_ms, value, type, user, a keyword, or starting with sl_ or __)",
+                 f->name);
+        return SL_EINVAL;
+    }
+    for (uint32_t j = 0; j < k; j++)
+        if (s->attr[j] == s->attr[k]) {
+            snprintf(err, errlen, "\"%s\" named twice", f->name);
+            return SL_EINVAL;
+        }
+    return 0;
+}
+
+int sl_schema_attr_is_double(const sl_schema *s, uint32_t k)
+{
+    return s->field[s->attr[k]].type == SL_FT_DOUBLE;
+}
+
 int sl_schema_check(const sl_schema *s, char *err, size_t errlen)
 {
     if (s->nfields == 0 || s->nfields > SL_SCHEMA_FIELDS) {
@@ -174,6 +233,17 @@ int sl_schema_check(const sl_schema *s, char *err, size_t errlen)
         snprintf(err, errlen, "schema.value: field \"%s\" is not numeric (int64, double, bool)",
                  field_ok(s, s->value_field) ? s->field[s->value_field].name : "?");
         return SL_EINVAL;
+    }
+    if (s->nattrs > SL_SCHEMA_ATTRS) {
+        snprintf(err, errlen, "schema.attributes: at most %d fields", SL_SCHEMA_ATTRS);
+        return SL_EINVAL;
+    }
+    for (uint32_t k = 0; k < s->nattrs; k++) {
+        char why[200];
+        if (sl_schema_check_attr(s, k, why, sizeof why)) {
+            snprintf(err, errlen, "schema.attributes[%u]: %s", k, why);
+            return SL_EINVAL;
+        }
     }
     if (s->user_field >= 0 && !field_ok(s, s->user_field)) {
         snprintf(err, errlen, "schema.user: field is not declared");

@@ -19,6 +19,7 @@
 #define SL_SCHEMA_MAP 16    /* entries of a type mapping */
 #define SL_SCHEMA_NAME 48   /* bytes of a field name, with the NUL */
 #define SL_SCHEMA_TEXT 64   /* bytes of a mapped or compared value, with the NUL */
+#define SL_SCHEMA_ATTRS 8   /* attributes that reach the kernels (schema.attributes) */
 
 /* Joins the parts of a composite key's id ("q1" and "ad7" -> "q1\x1f" "ad7"): the dictionary
  * keeps the joined text, sinks print one column per part. Never in a single key's id. */
@@ -86,6 +87,11 @@ typedef struct sl_schema {
     int32_t delimiter;    /* CSV field separator, a byte 1..255 (',' by default, '\t' for TSV) */
     int32_t header;       /* enum sl_header: whether a CSV's first line names the columns */
     int32_t implied;      /* 1: no fields: list; each field is declared where a key names it */
+    /* schema.attributes: numeric fields that travel with each record to the kernels, under
+     * their own names (sl_record.NAME): 8 bytes each, a long (int64, bool as 0/1, time in ms)
+     * or a double; 0 when a line lacks an optional one */
+    uint32_t nattrs;
+    int32_t attr[SL_SCHEMA_ATTRS]; /* field indexes, in the record's order */
 } sl_schema;
 
 /* The YSB defaults described above: fields ad_id (string), event_type (string), event_time
@@ -111,6 +117,18 @@ int sl_time_pattern_check(const char *pattern, char *err, size_t errlen);
  * a value field of a numeric type) and writes the first problem into err. Returns 0 or
  * SL_EINVAL. */
 int sl_schema_check(const sl_schema *s, char *err, size_t errlen);
+
+/* Checks attribute k: a declared field, not a string, a name the kernels' record can take, not
+ * named before. Returns 0, or SL_EINVAL with err (without the key's path). */
+int sl_schema_check_attr(const sl_schema *s, uint32_t k, char *err, size_t errlen);
+
+/* Whether name can be a member of the kernels' record: a C identifier that is not one of its
+ * own members (key, time_ms, value, type, user), not a C or OpenCL C keyword or type, and not
+ * starting with sl_ (any case) or __. */
+int sl_schema_attr_name_ok(const char *name);
+
+/* Whether attribute k is carried as a double (a double field) rather than a long. */
+int sl_schema_attr_is_double(const sl_schema *s, uint32_t k);
 
 /* Writes the key's column names, comma-separated ("query,ad_id"), into out. */
 void sl_schema_key_names(const sl_schema *s, char *out, size_t outsz);

@@ -176,3 +176,16 @@ void sl_cluster_defaults(sl_cluster_cfg *c)
     snprintf(c->zk.root, sizeof c->zk.root, "/sluice");
     c->zk.session_ms = 4000;
 }
+
+void sl_topology_bind_attrs(sl_topology *t)
+{
+    const sl_schema *s = &t->schema;
+    t->pe.nattrs = s->nattrs;
+    t->pe.value_attr = 0;
+    for (uint32_t k = 0; k < s->nattrs && k < SL_SCHEMA_ATTRS; k++) {
+        snprintf(t->pe.attr[k].name, sizeof t->pe.attr[k].name, "%s", s->field[s->attr[k]].name);
+        t->pe.attr[k].is_double = sl_schema_attr_is_double(s, k);
+        if (s->attr[k] == s->value_field)
+            t->pe.value_attr = (int32_t)k + 1;
+    }
+}

@@ -89,6 +89,13 @@ typedef struct sl_pe_param {
     char value[SL_SCHEMA_TEXT];
 } sl_pe_param;
 
+/* One of the members schema.attributes adds to a PE's sl_record (after `user`): 8 bytes each,
+ * a double or a long. */
+typedef struct sl_pe_attr {
+    char name[SL_SCHEMA_NAME];
+    int32_t is_double;
+} sl_pe_attr;
+
 /* Checks a param's name and value; writes why not into err. Returns 0 or SL_EINVAL. */
 int sl_pe_param_check(const sl_pe_param *p, char *err, size_t errlen);
 
@@ -112,6 +119,12 @@ typedef struct sl_pe_cfg {
     uint32_t nparams;
     sl_pe_param param[SL_PE_PARAMS];
     char field[SL_SCHEMA_NAME]; /* the first PE: the schema field fed as the value ("" none) */
+    /* The first PE: schema.attributes, the members its records carry after `user`
+     * (sl_topology_bind_attrs); value_attr is 1 + the one the value field is (0: none), which
+     * the built-in PEs then read at full width (SL_VALUE in kernels/sluice.h). */
+    uint32_t nattrs;
+    sl_pe_attr attr[SL_SCHEMA_ATTRS];
+    int32_t value_attr;
     /* pe.format: overrides of its columns' formats, "NAME:FMT,..." as sl_columns_override
      * (columns.h) reads them; "" = as the PE declares (SL_COLUMNS) */
     char format[512];
@@ -187,6 +200,10 @@ int sl_topology_rekeyed(const sl_topology *t);
 #define SL_BATCH_WAIT_MS 5u
 #define SL_PE_TIMEOUT_MS 10000u
 void sl_topology_defaults(sl_topology *t);
+
+/* Gives the first PE (t->pe) the schema's attributes (schema.attributes) and which of them is
+ * the value; the other PEs take none (their records come from rows). */
+void sl_topology_bind_attrs(sl_topology *t);
 
 /* Fills pe defaults for `kind` (used by the quickstart commands). */
 void sl_pe_defaults(sl_pe_cfg *pe, enum sl_pe_kind kind);

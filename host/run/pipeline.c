@@ -54,10 +54,11 @@ static int open_devices(const sl_pipeline_opts *o, sl_device **devs, uint32_t *n
 }
 
 /* sl_ingest's push and events, on the executor (several devices, or the chain of stages). */
-static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+static int push_records(void *ud, const sl_rec *recs, const uint64_t *attrs, size_t n, char *msg,
+                        size_t msglen)
 {
     sl_executor *x = ud;
-    int rc = sl_executor_push(x, recs, n);
+    int rc = sl_executor_push_attrs(x, recs, attrs, n);
     if (rc)
         snprintf(msg, msglen, "%s", sl_executor_message(x));
     return rc;
@@ -145,8 +146,10 @@ static int tick(void *ud, char *msg, size_t msglen)
     return rc;
 }
 
-/* Pushes records into the engine, keeping the largest event time for the watermark. */
-static int push_engine(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+/* Pushes records (and their schema attributes, or NULL) into the engine, keeping the largest
+ * event time for the watermark. */
+static int push_engine(void *ud, const sl_rec *recs, const uint64_t *attrs, size_t n, char *msg,
+                       size_t msglen)
 {
     struct ticking *tk = ud;
     int have = atomic_load(&tk->have_time);
@@ -156,7 +159,7 @@ static int push_engine(void *ud, const sl_rec *recs, size_t n, char *msg, size_t
     atomic_store(&tk->max_time, m);
     if (n > 0 && !have)
         atomic_store(&tk->have_time, 1);
-    return push_records(tk->x, recs, n, msg, msglen);
+    return push_records(tk->x, recs, attrs, n, msg, msglen);
 }
 
 /* sl_ingest's push: a live source's records are appended to the ingest log first (accepted),
@@ -193,7 +196,9 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
     if (tk->log && ((rc = log_ids(tk, msg, msglen)) ||
                     (rc = sl_ingestlog_append(tk->log, recs, n, msg, msglen))))
         return rc;
-    return push_engine(ud, recs, n, msg, msglen);
+    /* recs is the whole of the source's last read (sl_ingest_run), so its attributes are the
+     * source's */
+    return push_engine(ud, recs, sl_source_attrs(tk->src), n, msg, msglen);
 }
 
 /* sl_ingestlog_bytes_fn of a resume: the ids logged after the checkpoint, into the dict. */
@@ -221,7 +226,7 @@ static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, s
 static int replay_push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
-    int rc = push_engine(ud, recs, n, msg, msglen);
+    int rc = push_engine(ud, recs, NULL, n, msg, msglen); /* no log with attributes (open_log) */
     if (rc == 0 && (rc = sl_executor_tick(tk->x, tk->max_wait_ms)))
         snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
     return rc;
@@ -235,6 +240,12 @@ static int open_log(const sl_pipeline_opts *o, sl_ingestlog **log, char *msg, si
     *log = NULL;
     if (!sl_source_loggable(t) || !(t->checkpoint.every_ms > 0 || o->resume_from))
         return 0;
+    if (t->schema.nattrs) {
+        snprintf(msg, msglen,
+                 "schema.attributes: the ingest log of a live source's checkpoints does not keep "
+                 "attributes yet; checkpoint a file source, or run without checkpoints");
+        return SL_EUNSUPPORTED;
+    }
     char dir[4500];
     int rc = sl_ckpt_log_dir(t, o->resume_from, dir, sizeof dir, msg, msglen);
     if (rc)
@@ -384,6 +395,13 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
         if (t->next[i].join[0] &&
             (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
             goto out;
+    }
+    if (ndev > 1 && t->schema.nattrs) {
+        snprintf(msg, msglen,
+                 "schema.attributes reach the kernels on one device; several devices (--devices) "
+                 "do not carry them yet");
+        rc = SL_EUNSUPPORTED;
+        goto out;
     }
     if (ndev > 1) {
         sl_engine_cfg ec = {.pe = t->pe, .batch_events = t->batch_events};

@@ -152,6 +152,12 @@ static int on_emit(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t 
 
 int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk, th_result *res)
 {
+    return th_run_attrs(cfg, recs, NULL, n, chunk, res);
+}
+
+int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
+                 size_t chunk, th_result *res)
+{
     memset(res, 0, sizeof *res);
     sl_device *dev = NULL;
     char msg[4096];
@@ -165,7 +171,16 @@ int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
         sl_device_close(&dev);
         return rc;
     }
-    rc = bc_feed(BC_ENGINE, e, recs, n, chunk);
+    if (attrs) {
+        for (size_t i = 0; i < n && rc == 0; i += chunk) {
+            size_t k = n - i < chunk ? n - i : chunk;
+            rc = sl_engine_push_attrs(e, recs + i, attrs + i * cfg->pe.nattrs, k);
+        }
+        if (rc == 0)
+            rc = sl_engine_finish(e);
+    } else {
+        rc = bc_feed(BC_ENGINE, e, recs, n, chunk);
+    }
     snprintf(res->msg, sizeof res->msg, "%s", sl_engine_message(e));
     sl_engine_get_stats(e, &res->stats);
     sl_engine_destroy(&e);

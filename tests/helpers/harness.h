@@ -56,6 +56,11 @@ typedef struct th_result {
  * negative sl_err, with res->msg); asserts on device problems. */
 int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk, th_result *res);
 
+/* th_run with each record's schema attributes (cfg->pe.nattrs words per record), pushed with
+ * sl_engine_push_attrs. */
+int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
+                 size_t chunk, th_result *res);
+
 void th_result_free(th_result *res);
 
 /* Runs the reference over recs and returns its sorted rows. */

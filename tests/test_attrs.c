@@ -1,0 +1,500 @@
+/* schema.attributes: declared numeric fields reach the kernels by name (sl_record.bid, .qty),
+ * 64 bits wide. The reader's attribute words are checked against the values written (an int64
+ * past 2^53, a double, a bool, a time, an absent optional field, a line that gives two events);
+ * a user PE that reads them by name is run on the engine in both dispatch modes, while its
+ * table grows, and with windows and late events, against a plain C reference; `sluice run`
+ * carries them from an NDJSON file through the keyless filter; the built-in sum reads its
+ * value field at full width when it is an attribute; and what does not carry attributes yet
+ * (clusters, several devices, live sources) refuses them with a clear error. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "harness.h"
+#include "proc.h"
+#include "reader.h"
+#include "util.h"
+#include "watermark.h"
+
+#define TWO53 9007199254740992.0
+
+/* ---- the reader ------------------------------------------------------------------------------ */
+
+Test(attrs, reader_carries_declared_fields_exactly)
+{
+    static const char yaml[] =
+        "schema:\n"
+        "  fields: {ad: string, t: time, bid: double, qty: int64, vip: bool,\n"
+        "           seen: time, tip: {type: double, optional: true}, click: int64}\n"
+        "  key: ad\n"
+        "  time: t\n"
+        "  impression: all\n"
+        "  click: {field: click, equals: 1}\n"
+        "  attributes: [bid, qty, vip, seen, tip]\n"
+        "pe: {kind: ctr}\n";
+    sl_topology t;
+    char err[512];
+    cr_assert_eq(sl_config_parse(yaml, sizeof yaml - 1, "a.yaml", &t, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(t.schema.nattrs, 5);
+    cr_assert_eq(t.pe.nattrs, 5);
+    cr_assert_str_eq(t.pe.attr[1].name, "qty");
+    cr_assert(t.pe.attr[0].is_double && !t.pe.attr[1].is_double && !t.pe.attr[2].is_double);
+    static const char text[] =
+        "{\"ad\":\"a\",\"t\":5,\"bid\":0.1,\"qty\":9007199254740993,\"vip\":true,"
+        "\"seen\":1700000000123,\"tip\":2.5,\"click\":0}\n"
+        "{\"ad\":\"b\",\"t\":6,\"bid\":-1e300,\"qty\":-9223372036854775808,\"vip\":false,"
+        "\"seen\":7,\"click\":1}\n"
+        "{\"ad\":\"c\",\"t\":7,\"bid\":3,\"qty\":1,\"vip\":1,\"seen\":8,\"tip\":null,\"click\":0}"
+        "\n";
+    FILE *in = fmemopen((void *)text, sizeof text - 1, "r");
+    cr_assert_not_null(in);
+    sl_addict *dict = sl_addict_new();
+    sl_reader *r = sl_reader_new(in, SL_FMT_NDJSON, dict, 0);
+    sl_reader_set_schema(r, &t.schema);
+    double d0 = 0.1, d1 = -1e300, d2 = 3.0, tip = 2.5;
+    uint64_t b0, b1, b2, btip;
+    memcpy(&b0, &d0, 8);
+    memcpy(&b1, &d1, 8);
+    memcpy(&b2, &d2, 8);
+    memcpy(&btip, &tip, 8);
+    /* line 2 gives an impression and a click: both carry its attributes */
+    const uint64_t want[4][5] = {
+        {b0, UINT64_C(9007199254740993), 1, UINT64_C(1700000000123), btip},
+        {b1, UINT64_C(1) << 63, 0, 7, 0},
+        {b1, UINT64_C(1) << 63, 0, 7, 0},
+        {b2, 1, 1, 8, 0},
+    };
+    /* one record a read, so that line 2's click waits in the stash for the next read */
+    for (int i = 0; i < 4; i++) {
+        sl_rec rec;
+        cr_assert_eq(sl_reader_read(r, &rec, 1), 1, "record %d", i);
+        const uint64_t *a = sl_reader_attrs(r);
+        cr_assert_not_null(a);
+        for (int k = 0; k < 5; k++)
+            cr_assert_eq(a[k], want[i][k], "record %d attribute %s: %#llx, want %#llx", i,
+                         t.pe.attr[k].name, (unsigned long long)a[k],
+                         (unsigned long long)want[i][k]);
+    }
+    sl_rec rest[4];
+    cr_assert_eq(sl_reader_read(r, rest, 4), 0);
+    sl_reader_destroy(&r);
+    fclose(in);
+    sl_addict_destroy(&dict);
+}
+
+/* ---- the engine ------------------------------------------------------------------------------ */
+
+/* Reads its three attributes by name: sums of bid and of qty's last three digits, the largest
+ * qty (less 2^53, which a double holds exactly), and how many were vip. */
+static const char ATTR_PE[] =
+    "#include \"sluice.h\"\n"
+    "#define SL_PE_REDUCE\n"
+    "#define SL_COLUMNS \"n:int,bid:g,qty_low:int,qty_max:int,vip:int\"\n"
+    "typedef struct { ulong n; double bid; long low, max; ulong vip; } sl_state;\n"
+    "void sl_init(__global sl_state *s)\n"
+    "{ s->n = 0; s->bid = 0; s->low = 0; s->max = LONG_MIN; s->vip = 0; }\n"
+    "void sl_add(__global sl_state *s, const sl_record *r)\n"
+    "{\n"
+    "    s->n += 1;\n"
+    "    s->bid += r->bid;\n"
+    "    s->low += r->qty % 1000;\n"
+    "    s->max = max(s->max, r->qty);\n"
+    "    s->vip += r->vip;\n"
+    "}\n"
+    "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+    "{ d->n += s->n; d->bid += s->bid; d->low += s->low; d->max = max(d->max, s->max);\n"
+    "  d->vip += s->vip; }\n"
+    "void sl_emit(__global const sl_state *s, sl_out *o)\n"
+    "{ o->v[0] = (double)s->n; o->v[1] = s->bid; o->v[2] = (double)s->low;\n"
+    "  o->v[3] = (double)(s->max - 9007199254740992L); o->v[4] = (double)s->vip; }\n";
+
+#define NATTR 3
+
+static const char *write_file(const char *name, const char *text)
+{
+    FILE *f = create(name);
+    fputs(text, f);
+    fclose(f);
+    return tpath(name);
+}
+
+static sl_engine_cfg attr_cfg(const char *source)
+{
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sl_pe_defaults(&cfg.pe, SL_PE_USER);
+    snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s", source);
+    static const char *const names[NATTR] = {"bid", "qty", "vip"};
+    for (int k = 0; k < NATTR; k++) {
+        snprintf(cfg.pe.attr[k].name, sizeof cfg.pe.attr[k].name, "%s", names[k]);
+        cfg.pe.attr[k].is_double = k == 0;
+    }
+    cfg.pe.nattrs = NATTR;
+    cfg.batch_events = 8192;
+    return cfg;
+}
+
+/* Attributes for n records: bid a multiple of 1/4 under 1000 (sums exact in any order), qty
+ * 2^53 and more (not a double's), vip every third. */
+static uint64_t *make_attrs(uint64_t seed, size_t n)
+{
+    uint64_t *a = malloc(n * NATTR * sizeof *a);
+    cr_assert_not_null(a);
+    for (size_t i = 0; i < n; i++) {
+        double bid = (double)(splitmix64(&seed) % 4000) * 0.25;
+        memcpy(&a[i * NATTR], &bid, 8);
+        a[i * NATTR + 1] = (UINT64_C(1) << 53) + splitmix64(&seed) % (UINT64_C(1) << 40);
+        a[i * NATTR + 2] = i % 3 == 0;
+    }
+    return a;
+}
+
+struct keyed {
+    uint64_t key;
+    int64_t ws;
+    size_t i;
+};
+
+static int cmp_keyed(const void *pa, const void *pb)
+{
+    const struct keyed *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    if (a->ws != b->ws)
+        return a->ws < b->ws ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The plain C reference of ATTR_PE: per key (and window, window_ms > 0, after the late rule of
+ * watermark.h in arrival order). *late gets the records refused. Rows sorted as the engine's. */
+static sl_row *ref_attrs(const sl_rec *recs, const uint64_t *a, size_t n, int64_t window_ms,
+                         int64_t lateness_ms, size_t *nrows, uint64_t *late)
+{
+    struct keyed *k = malloc((n ? n : 1) * sizeof *k);
+    sl_row *rows = calloc(n ? n : 1, sizeof *rows);
+    cr_assert(k && rows);
+    sl_watermark wm = {0, 0};
+    size_t m = 0;
+    *late = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t ws = 0;
+        if (window_ms) {
+            if (sl_watermark_admit(&wm, recs[i].time_ms, window_ms, lateness_ms) != SL_ADMIT_OK) {
+                (*late)++;
+                continue;
+            }
+            ws = recs[i].time_ms - ((recs[i].time_ms % window_ms) + window_ms) % window_ms;
+        }
+        k[m++] = (struct keyed){recs[i].key, ws, i};
+    }
+    qsort(k, m, sizeof *k, cmp_keyed);
+    size_t r = 0;
+    int64_t max = 0;
+    for (size_t j = 0; j < m; j++) {
+        const uint64_t *x = a + k[j].i * NATTR;
+        if (j == 0 || k[j].key != k[j - 1].key || k[j].ws != k[j - 1].ws) {
+            rows[r].key = k[j].key;
+            rows[r].window_start = k[j].ws;
+            max = INT64_MIN;
+            r++;
+        }
+        sl_row *w = &rows[r - 1];
+        double bid;
+        memcpy(&bid, &x[0], 8);
+        w->v[0] += 1;
+        w->v[1] += bid;
+        w->v[2] += (double)((int64_t)x[1] % 1000);
+        max = (int64_t)x[1] > max ? (int64_t)x[1] : max;
+        w->v[3] = (double)(max - (INT64_C(1) << 53));
+        w->v[4] += (double)x[2];
+    }
+    free(k);
+    *nrows = r;
+    return rows;
+}
+
+Test(attrs, user_pe_reads_them_by_name_in_both_modes_while_the_table_grows, .init = setup,
+     .fini = finish, .timeout = 240)
+{
+    const char *path = write_file("attrs.cl", ATTR_PE);
+    size_t n = 120000;
+    sl_rec *recs = th_records_new(11, n, 30000, 0.8, 0, 0);
+    uint64_t *a = make_attrs(12, n);
+    size_t nref;
+    uint64_t late;
+    sl_row *ref = ref_attrs(recs, a, n, 0, 0, &nref, &late);
+    for (int mode = SL_DISPATCH_GROUPED; mode <= SL_DISPATCH_CHUNKED; mode++) {
+        sl_engine_cfg cfg = attr_cfg(path);
+        cfg.mode = (enum sl_dispatch_mode)mode;
+        th_result res;
+        cr_assert_eq(th_run_attrs(&cfg, recs, a, n, 5003, &res), 0, "mode %d: %s", mode, res.msg);
+        cr_assert_gt(res.stats.table_grows, 0, "mode %d: the table grew", mode);
+        th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+        th_result_free(&res);
+    }
+    free(ref);
+    free(a);
+    free(recs);
+}
+
+Test(attrs, windowed_user_pe_keeps_attributes_with_their_records, .init = setup, .fini = finish,
+     .timeout = 180)
+{
+    const char *path = write_file("attrs.cl", ATTR_PE);
+    size_t n = 60000;
+    /* times from 100 ms with jitter up to 400 ms: some arrive after their window closed */
+    sl_rec *recs = th_records_new(5, n, 300, 1.0, 100, 400);
+    uint64_t *a = make_attrs(6, n);
+    size_t nref;
+    uint64_t late;
+    sl_row *ref = ref_attrs(recs, a, n, 2000, 100, &nref, &late);
+    cr_assert_gt(late, 0, "the input has late records");
+    sl_engine_cfg cfg = attr_cfg(path);
+    cfg.pe.window_ms = 2000;
+    cfg.pe.lateness_ms = 100;
+    th_result res;
+    cr_assert_eq(th_run_attrs(&cfg, recs, a, n, 997, &res), 0, "%s", res.msg);
+    cr_assert_eq(res.stats.events_late, late);
+    th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+    th_result_free(&res);
+    free(ref);
+    free(a);
+    free(recs);
+}
+
+/* ---- end to end ------------------------------------------------------------------------------ */
+
+#define ADS 150
+
+Test(attrs, sluice_run_carries_them_from_a_file_through_the_filter, .init = setup, .fini = finish,
+     .timeout = 180)
+{
+    write_file("attrs.cl", ATTR_PE);
+    /* purchases are filtered out before the PE: the reference skips them */
+    double bid[ADS] = {0};
+    uint64_t n[ADS] = {0}, low[ADS] = {0}, vip[ADS] = {0};
+    int64_t max[ADS];
+    for (int i = 0; i < ADS; i++)
+        max[i] = INT64_MIN;
+    uint64_t seed = 21;
+    FILE *f = create("ev.ndjson");
+    static const char *const types[3] = {"view", "click", "purchase"};
+    for (int i = 0; i < 40000; i++) {
+        unsigned ad = (unsigned)(splitmix64(&seed) % ADS);
+        int ty = (int)(splitmix64(&seed) % 3);
+        double b = (double)(splitmix64(&seed) % 4000) * 0.25;
+        int64_t q = (INT64_C(1) << 53) + (int64_t)(splitmix64(&seed) % (UINT64_C(1) << 40));
+        int v = splitmix64(&seed) % 4 == 0;
+        fprintf(f,
+                "{\"ad\":\"ad-%u\",\"type\":\"%s\",\"t\":%d,\"bid\":%.2f,\"qty\":%lld,"
+                "\"vip\":%s}\n",
+                ad, types[ty], 1000 + i, b, (long long)q, v ? "true" : "false");
+        if (ty == 2)
+            continue;
+        n[ad]++;
+        bid[ad] += b;
+        low[ad] += (uint64_t)(q % 1000);
+        max[ad] = q > max[ad] ? q : max[ad];
+        vip[ad] += (uint64_t)v;
+    }
+    fclose(f);
+    write_file("topo.yaml",
+               "source: {path: ev.ndjson}\n"
+               "schema:\n"
+               "  fields: {ad: string, type: string, t: time, bid: double, qty: int64, vip: bool}\n"
+               "  key: ad\n"
+               "  time: t\n"
+               "  type: {field: type}\n"
+               "  attributes: [bid, qty, vip]\n"
+               "filter: {event_types: [view, click]}\n"
+               "pe: {kind: user, source: attrs.cl}\n"
+               "sink: {path: out.csv}\n");
+    struct run r = run_sh_status("run topo.yaml -q", 0);
+    run_free(&r);
+    char *out = slurp("out.csv", NULL);
+    cr_assert(strncmp(out, "ad,n,bid,qty_low,qty_max,vip\n", 29) == 0, "%.80s", out);
+    size_t rows = 0;
+    for (char *line = strchr(out, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        unsigned ad;
+        unsigned long long cn, cl, cv;
+        double cb, cm;
+        cr_assert_eq(sscanf(line, "ad-%u,%llu,%lf,%llu,%lf,%llu", &ad, &cn, &cb, &cl, &cm, &cv), 6,
+                     "%.80s", line);
+        cr_assert_lt(ad, ADS);
+        cr_assert_eq(cn, n[ad], "ad %u events", ad);
+        cr_assert_eq(cb, bid[ad], "ad %u bid %.17g, want %.17g", ad, cb, bid[ad]);
+        cr_assert_eq(cl, low[ad], "ad %u qty_low", ad);
+        cr_assert_eq(cm, (double)(max[ad] - (INT64_C(1) << 53)), "ad %u qty_max", ad);
+        cr_assert_eq(cv, vip[ad], "ad %u vip", ad);
+        rows++;
+    }
+    size_t want = 0;
+    for (int i = 0; i < ADS; i++)
+        want += n[i] > 0;
+    cr_assert_eq(rows, want);
+    free(out);
+
+    /* kernel check shows the record they make; without them the PE does not build */
+    r = run_sh_status("kernel check attrs.cl --attr bid:double --attr qty:int64 --attr vip:bool",
+                      0);
+    cr_assert(strstr(r.out, "record:  key, time_ms, value, type, user, bid (double), qty (long), "
+                            "vip (long) (56 bytes)"),
+              "stdout: %s", r.out);
+    run_free(&r);
+    r = run_sh_status("kernel check attrs.cl", 1);
+    cr_assert(strstr(r.err, "no member named 'bid'"), "stderr: %s", r.err);
+    run_free(&r);
+}
+
+/* The built-in sum adds its value field in double precision when it is an attribute: amounts of
+ * 10^10 and halves, which a 32-bit float rounds to multiples of 1024. */
+Test(attrs, sum_reads_its_value_at_full_width, .init = setup, .fini = finish, .timeout = 120)
+{
+    double sum[ADS] = {0};
+    uint64_t seed = 4;
+    FILE *f = create("ev.csv");
+    fputs("ad,t,amount\n", f);
+    for (int i = 0; i < 5000; i++) {
+        unsigned ad = (unsigned)(splitmix64(&seed) % ADS);
+        double amount = 1e10 + (double)(splitmix64(&seed) % 1000) * 0.5;
+        sum[ad] += amount;
+        fprintf(f, "ad-%u,%d,%.1f\n", ad, i, amount);
+    }
+    fclose(f);
+    write_file("topo.yaml",
+               "source: {path: ev.csv, format: csv}\n"
+               "schema: {fields: {ad: string, t: time, amount: double}, key: ad, time: t,\n"
+               "         attributes: [amount]}\n"
+               "pe: {kind: sum, field: amount}\n"
+               "sink: {path: out.csv}\n");
+    struct run r = run_sh_status("run topo.yaml -q", 0);
+    run_free(&r);
+    char *out = slurp("out.csv", NULL);
+    size_t rows = 0;
+    for (char *line = strchr(out, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        unsigned ad;
+        unsigned long long cnt;
+        double s;
+        cr_assert_eq(sscanf(line, "ad-%u,%llu,%lf", &ad, &cnt, &s), 3, "%.80s", line);
+        cr_assert_lt(ad, ADS);
+        cr_assert_eq(s, sum[ad], "ad %u: %.17g, want %.17g", ad, s, sum[ad]);
+        rows++;
+    }
+    cr_assert_gt(rows, 0);
+    free(out);
+}
+
+Test(attrs, refused_where_they_are_not_carried, .init = setup, .fini = finish, .timeout = 120)
+{
+    write_file("ev.ndjson", "{\"ad\":\"a\",\"t\":1,\"bid\":2}\n");
+    static const char schema[] = "schema: {fields: {ad: string, t: time, bid: double}, key: ad, "
+                                 "time: t, attributes: [bid]}\n";
+    static const struct {
+        const char *topo, *args, *says;
+        int status;
+    } cases[] = {
+        {"source: {path: ev.ndjson}\npe: {kind: sum, field: bid}\n", "--nodes 2",
+         "a cluster's frames do not carry them yet", 1},
+        {"source: {type: zmq, bind: \"tcp://127.0.0.1:0\"}\npe: {kind: sum}\n", "",
+         "a zmq source does not carry attributes", 2},
+        {"source: {path: ev.ndjson, follow: true}\npe: {kind: sum}\n", "",
+         "a file source with follow: true does not carry attributes", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *y = create("t.yaml");
+        fprintf(y, "%s%s", schema, cases[i].topo);
+        fclose(y);
+        char args[200];
+        snprintf(args, sizeof args, "run t.yaml -o - -q %s", cases[i].args);
+        struct run r = run_sh(args);
+        cr_assert_eq(r.status, cases[i].status, "case %zu: status %d\nstderr: %s", i, r.status,
+                     r.err);
+        cr_assert(strstr(r.err, cases[i].says), "case %zu stderr: %s", i, r.err);
+        run_free(&r);
+    }
+    static const struct {
+        const char *schema, *says;
+    } bad[] = {
+        {"{fields: {ad: string, t: time}, key: ad, time: t, attributes: [ad]}",
+         "\"ad\" is a string"},
+        {"{fields: {ad: string, t: time, key: double}, key: ad, time: t, attributes: [key]}",
+         "cannot name a member of the kernels' record"},
+        {"{fields: {ad: string, t: time, sl_x: double}, key: ad, time: t, attributes: [sl_x]}",
+         "cannot name a member"},
+        {"{fields: {ad: string, t: time, b: double}, key: ad, time: t, attributes: [b, b]}",
+         "\"b\" named twice"},
+        {"{fields: {ad: string, t: time}, key: ad, time: t, attributes: [nope]}",
+         "no field \"nope\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *y = create("bad.yaml");
+        fprintf(y, "schema: %s\npe: {kind: ctr}\n", bad[i].schema);
+        fclose(y);
+        struct run r = run_sh_status("run bad.yaml", 2);
+        cr_assert(strstr(r.err, bad[i].says), "schema %s\nstderr: %s", bad[i].schema, r.err);
+        cr_assert(strstr(r.err, "bad.yaml:1:"), "names the file and line: %s", r.err);
+        run_free(&r);
+    }
+}
+
+/* examples/topologies/query_ad_bids.yaml runs as written: per (query, ad) the events, the sum
+ * and largest bid and the latest time, computed here from examples/data/query_ad.ndjson. */
+Test(attrs, example_topology_runs_as_written, .init = setup, .fini = finish, .timeout = 120)
+{
+    struct run r =
+        run_sh_status("run " SLUICE_SOURCE_DIR "/examples/topologies/query_ad_bids.yaml -q", 0);
+    FILE *f = fopen(SLUICE_SOURCE_DIR "/examples/data/query_ad.ndjson", "r");
+    cr_assert_not_null(f);
+    static const char *const queries[3] = {"rain jacket", "running shoes", "trail map"};
+    static const char *const ads[4] = {"1001", "1002", "1003", "2001"};
+    unsigned long long n[3][4] = {{0}};
+    double sum[3][4] = {{0}}, max[3][4];
+    long long last[3][4];
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char q[64], ad[16];
+        struct tm tm = {0};
+        double bid;
+        cr_assert_eq(
+            sscanf(line,
+                   "{\"query\": \"%63[^\"]\", \"ad_id\": %15[0-9], \"event\": \"%*[^\"]\", "
+                   "\"ts\": \"%d-%d-%dT%d:%d:%dZ\", \"bid\": %lf}",
+                   q, ad, &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                   &bid),
+            9, "%s", line);
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        long long ms = (long long)timegm(&tm) * 1000;
+        int qi = -1, ai = -1;
+        for (int k = 0; k < 3; k++)
+            qi = strcmp(q, queries[k]) == 0 ? k : qi;
+        for (int k = 0; k < 4; k++)
+            ai = strcmp(ad, ads[k]) == 0 ? k : ai;
+        cr_assert(qi >= 0 && ai >= 0, "%s", line);
+        if (n[qi][ai]++ == 0) {
+            max[qi][ai] = bid;
+            last[qi][ai] = ms;
+        }
+        sum[qi][ai] += bid;
+        max[qi][ai] = bid > max[qi][ai] ? bid : max[qi][ai];
+        last[qi][ai] = ms > last[qi][ai] ? ms : last[qi][ai];
+    }
+    fclose(f);
+    char want[4096] = "query,ad_id,events,bid_sum,bid_max,last_seen_ms\n";
+    for (int q = 0; q < 3; q++)
+        for (int a = 0; a < 4; a++) {
+            if (!n[q][a])
+                continue;
+            char row[256], num[64];
+            snprintf(row, sizeof row, "%s,%s,%llu,%.2f,%s,%lld\n", queries[q], ads[a], n[q][a],
+                     sum[q][a], tu_shortest(max[q][a], num, sizeof num), last[q][a]);
+            strcat(want, row);
+        }
+    assert_same_text(r.out, want, "query_ad_bids.yaml");
+    run_free(&r);
+}
