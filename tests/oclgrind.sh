@@ -84,8 +84,9 @@ oclgrind_env=(
 )
 
 ex=$(cd "$here/../examples/kernels" && pwd)
-# Cases: name|expected exit status|dispatch modes|topology (YAML, a generator source, no device:
-# SLUICE_DEVICE). A sequential PE is always grouped.
+exd=$(cd "$here/../examples/data" && pwd)
+# Cases: name|expected exit status|dispatch modes|topology (YAML, a generator source or one of
+# examples/data, no device: SLUICE_DEVICE). A sequential PE is always grouped.
 # Small on purpose: Oclgrind interprets every instruction. `growth` has no capacity and more keys
 # than the first table holds, so the table grows (sl_rehash) and, grouped, a batch stops for want
 # of room and goes on (sl_aggregate's progress). Snapshots every N events run the
@@ -125,6 +126,13 @@ batch: {events: 1000}"
   "distinct_users.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 30, seed: 8, users: 3000}
 pe: {kind: user, source: $ex/distinct_users.cl, capacity: 64}
 batch: {events: 1000}"
+  "bid_stats.cl|0|chunked grouped|source: {path: $exd/query_ad.ndjson}
+schema: {fields: {query: string, ad_id: string, event: string, ts: time, bid: double}, key: [query, ad_id],
+  time: {field: ts, format: iso8601}, type: {field: event, ignore_case: true, map: {impression: view, view: view, click: click}},
+  attributes: [bid, ts]}
+pe: {kind: user, source: $ex/bid_stats.cl, trigger: {every_events: 150}}
+batch: {events: 100}
+sink: {snapshots: true}"
   "topk_ctr.cl|0|chunked grouped|source: {type: generator, events: 6000, keys: 30, seed: 9, users: 200, purchase_rate: 0.3}
 pe: {kind: user, source: $ex/topk_ctr.cl, capacity: 64, trigger: {every_events: 2500}}
 batch: {events: 1000}

@@ -50,7 +50,8 @@ target_compile_definitions(fuzz_reader64 PRIVATE
   sl_reader_set_schema=sl_reader64_set_schema
   sl_reader_error=sl_reader64_error
   sl_reader_restart=sl_reader64_restart
-  sl_reader_reserve=sl_reader64_reserve)
+  sl_reader_reserve=sl_reader64_reserve
+  sl_reader_attrs=sl_reader64_attrs)
 
 function(sluice_fuzz_target name)
   add_executable(${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/${name}.c ${ARGN})

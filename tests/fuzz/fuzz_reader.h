@@ -37,6 +37,7 @@ long sl_reader64_read(sl_reader *r, sl_rec *out, size_t max);
 void sl_reader64_stats(const sl_reader *r, struct sl_reader_stats *st);
 void sl_reader64_destroy(sl_reader **rp);
 void sl_reader64_set_schema(sl_reader *r, const sl_schema *s);
+uint64_t *sl_reader64_attrs(sl_reader *r);
 
 /* The schema both readers read by (fuzz_schema.c sets one; NULL: the default). */
 static const sl_schema *fuzz_schema;
@@ -51,6 +52,7 @@ static const sl_schema *fuzz_schema;
 struct fuzz_run {
     sl_rec *recs; /* delivered records, in order */
     size_t nrecs;
+    uint64_t *attrs; /* their schema attributes, fuzz_schema->nattrs words each */
     struct bad_line bads[FUZZ_BADS];
     uint64_t nbads;
     int stopped; /* the callback asked to stop during the current call */
@@ -106,8 +108,10 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
      * longer than the one-go decoding's (which loses what the failing call decoded): no bound
      * then. */
     size_t most = corrupt ? SIZE_MAX / 64 : tlen, cap = (most < 4096 ? most : 4096) + 1;
+    const size_t na = fuzz_schema ? fuzz_schema->nattrs : 0;
     run->recs = malloc(cap * sizeof *run->recs);
-    FUZZ_REQUIRE(run->recs);
+    run->attrs = malloc(cap * (na ? na : 1) * sizeof *run->attrs);
+    FUZZ_REQUIRE(run->recs && run->attrs);
     sl_rec batch[FUZZ_BATCH];
     for (;;) {
         FUZZ_REQUIRE(run->ncalls < most + 3);
@@ -133,8 +137,13 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
         while (run->nrecs + (size_t)n > cap) {
             cap *= 2;
             run->recs = realloc(run->recs, cap * sizeof *run->recs);
-            FUZZ_REQUIRE(run->recs);
+            run->attrs = realloc(run->attrs, cap * (na ? na : 1) * sizeof *run->attrs);
+            FUZZ_REQUIRE(run->recs && run->attrs);
         }
+        const uint64_t *a = small ? sl_reader64_attrs(r) : sl_reader_attrs(r);
+        FUZZ_REQUIRE((a != NULL) == (na > 0));
+        if (na)
+            memcpy(run->attrs + run->nrecs * na, a, (size_t)n * na * sizeof *a);
         for (long i = 0; i < n; i++) {
             const sl_rec *x = &batch[i];
             FUZZ_REQUIRE(x->key != SL_EMPTY_KEY && x->key != SL_TOMBSTONE_KEY);
@@ -182,7 +191,9 @@ static void fuzz_read_all(const uint8_t *data, size_t size, sl_format fmt, int s
 static void fuzz_run_free(struct fuzz_run *run)
 {
     free(run->recs);
+    free(run->attrs);
     run->recs = NULL;
+    run->attrs = NULL;
 }
 
 /* The text of data[0..size) into *text (caller frees) and *tlen: the input itself, or what it
@@ -271,6 +282,8 @@ static int fuzz_reader_one(const uint8_t *data, size_t size, sl_format fmt)
         FUZZ_REQUIRE(a->key == b->key && a->time_ms == b->time_ms && a->type == b->type &&
                      a->user == b->user && memcmp(&a->value, &b->value, sizeof a->value) == 0);
     }
+    const size_t na = fuzz_schema ? fuzz_schema->nattrs : 0;
+    FUZZ_REQUIRE(memcmp(big.attrs, small.attrs, big.nrecs * na * sizeof *big.attrs) == 0);
     FUZZ_REQUIRE(big.nbads == small.nbads);
     for (uint64_t i = 0; i < big.nbads && i < FUZZ_BADS; i++) {
         const struct bad_line *a = &big.bads[i], *b = &small.bads[i];

@@ -1,7 +1,9 @@
 /* libFuzzer harness: the readers by a declared schema (fuzz_reader.h). The first byte picks the
  * format (NDJSON or CSV with ',' or a tab), the time format and the type rule; the rest is the
  * event file. The schema has a composite key, typed fields, an optional value and, in half the
- * cases, predicates that give two records for one line. */
+ * cases, predicates that give two records for one line; four of its fields (an int64, an
+ * optional double, an optional bool and the time) are attributes, compared between the two
+ * readers. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(s.time_pattern, sizeof s.time_pattern, "%s", patterns[(pick >> 5) & 3]);
     s.value_field = 4;
     s.user_field = 6;
+    s.nattrs = 4;
+    s.attr[0] = 3;
+    s.attr[1] = 4;
+    s.attr[2] = 5;
+    s.attr[3] = 2;
     s.type_nocase = (pick >> 4) & 1;
     if (pick & 8) {
         s.type_mode = SL_TYPE_PREDICATES;
