@@ -38,8 +38,8 @@ void usage_kernel(FILE *o)
            "         --param NAME=NUMBER: a compile-time constant NAME (upper-cased), as a\n"
            "         topology's pe.params gives it (check, build and run)\n"
            "         --attr NAME:TYPE: a member of sl_record after `user`, as a topology's\n"
-           "         schema.attributes gives it (TYPE double, int64, bool or time; check\n"
-           "         and build)\n"
+           "         schema.attributes gives it (TYPE double, int64, bool or time; check,\n"
+           "         --deep, whose sample carries zeros in them, and build)\n"
            "  build  writes the device's program binary, loadable with pe.binary or --binary\n"
            "         (the path an FPGA's aocx/xclbin takes)\n"
            "  run    runs the PE over an events file and prints one CSV row per key, sorted\n"
@@ -118,7 +118,8 @@ static int deep_check(const char *file, const sl_pe_cfg *pe, int timeout_set)
                       .source = file,
                       .window_ms = pe->window_ms,
                       .lateness_ms = pe->lateness_ms,
-                      .timeout_ms = timeout_set ? pe->timeout_ms : 60000};
+                      .timeout_ms = timeout_set ? pe->timeout_ms : 60000,
+                      .pe = pe};
     sl_deep_report rep;
     printf("%s: running it under Oclgrind (out-of-bounds accesses, data races, uninitialized "
            "values)...\n",

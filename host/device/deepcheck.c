@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -103,6 +104,22 @@ static void yaml_quoted(char *buf, size_t len, const char *s)
     buf[n] = '\0';
 }
 
+/* Appends to buf (cap bytes, *at used), never past its end: *at stops at cap - 1. */
+__attribute__((format(printf, 4, 5))) static void appendf(char *buf, size_t cap, size_t *at,
+                                                          const char *fmt, ...)
+{
+    if (*at >= cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *at, cap - *at, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= cap - *at)
+        *at = cap - 1;
+    else
+        *at += (size_t)w;
+}
+
 /* The topology of the run: the generator's sample through the PE, output discarded. */
 static int write_topology(const sl_deep_opts *o, const char *abs_source, const char *path,
                           char *msg, size_t msglen)
@@ -133,9 +150,31 @@ static int write_topology(const sl_deep_opts *o, const char *abs_source, const c
                       (long long)o->window_ms, (long long)o->lateness_ms);
     snprintf(y + n, sizeof y - (size_t)n, "  source: ");
     yaml_quoted(y, sizeof y, abs_source);
-    n = (int)strlen(y);
-    snprintf(y + n, sizeof y - (size_t)n, "\nbatch: {events: %d}\nsink: {path: /dev/null}\n",
-             SAMPLE_BATCH);
+    size_t at = strlen(y);
+    appendf(y, sizeof y, &at, "\n");
+    const sl_pe_cfg *pe = o->pe;
+    for (uint32_t i = 0; pe && i < pe->nparams; i++)
+        appendf(y, sizeof y, &at, "%s%s: %s%s", i ? ", " : "  params: {", pe->param[i].name,
+                pe->param[i].value, i + 1 == pe->nparams ? "}\n" : "");
+    /* the attributes, in a schema of the generator's fields (the records carry zeros) */
+    if (pe && pe->nattrs) {
+        appendf(y, sizeof y, &at,
+                "schema:\n  fields: {ad_id: string, event_type: string, event_time: time");
+        for (uint32_t k = 0; k < pe->nattrs; k++)
+            appendf(y, sizeof y, &at, ", %s: %s", pe->attr[k].name,
+                    pe->attr[k].is_double ? "double" : "int64");
+        appendf(y, sizeof y, &at,
+                "}\n  key: ad_id\n  time: event_time\n  type: {field: event_type}\n"
+                "  attributes: [");
+        for (uint32_t k = 0; k < pe->nattrs; k++)
+            appendf(y, sizeof y, &at, "%s%s", k ? ", " : "", pe->attr[k].name);
+        appendf(y, sizeof y, &at, "]\n");
+    }
+    appendf(y, sizeof y, &at, "batch: {events: %d}\nsink: {path: /dev/null}\n", SAMPLE_BATCH);
+    if (at >= sizeof y - 1) {
+        snprintf(msg, msglen, "the sample topology is too long (the PE's path?)");
+        return SL_ERANGE;
+    }
     return write_text(path, y, msg, msglen);
 }
 

@@ -24,12 +24,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "topology.h"
+
 typedef struct sl_deep_opts {
     const char *self;    /* the sluice executable to run under Oclgrind */
     const char *source;  /* the PE's OpenCL C file, as the user named it */
     int64_t window_ms;   /* > 0: a windowed PE (as --window-ms) */
     int64_t lateness_ms; /* windowed PEs */
     uint32_t timeout_ms; /* pe.timeout_ms of the run under the simulator; 0 = no limit */
+    const sl_pe_cfg *pe; /* NULL, or the PE whose params and attributes the run repeats (the
+                            generator's records carry zeros in the attributes) */
 } sl_deep_opts;
 
 typedef struct sl_deep_report {
