@@ -272,14 +272,23 @@ Test(attrs, windowed_user_pe_keeps_attributes_with_their_records, .init = setup,
 
 #define ADS 150
 
-Test(attrs, sluice_run_carries_them_from_a_file_through_the_filter, .init = setup, .fini = finish,
-     .timeout = 180)
+/* The per-ad reference of ATTR_PE over the file write_input writes. */
+struct per_ad {
+    double bid[ADS];
+    uint64_t n[ADS], low[ADS], vip[ADS];
+    int64_t max[ADS];
+};
+
+/* Writes attrs.cl, ev.ndjson (views, clicks and purchases with a bid, a qty past 2^53 and a
+ * vip flag) and topo.yaml (attributes [bid, qty, vip], purchases filtered out: the reference
+ * skips them), and fills *ref with what the PE must give per ad. */
+static void write_input(struct per_ad *ref)
 {
     write_file("attrs.cl", ATTR_PE);
-    /* purchases are filtered out before the PE: the reference skips them */
-    double bid[ADS] = {0};
-    uint64_t n[ADS] = {0}, low[ADS] = {0}, vip[ADS] = {0};
-    int64_t max[ADS];
+    memset(ref, 0, sizeof *ref);
+    double *bid = ref->bid;
+    uint64_t *n = ref->n, *low = ref->low, *vip = ref->vip;
+    int64_t *max = ref->max;
     for (int i = 0; i < ADS; i++)
         max[i] = INT64_MIN;
     uint64_t seed = 21;
@@ -315,9 +324,15 @@ Test(attrs, sluice_run_carries_them_from_a_file_through_the_filter, .init = setu
                "filter: {event_types: [view, click]}\n"
                "pe: {kind: user, source: attrs.cl}\n"
                "sink: {path: out.csv}\n");
-    struct run r = run_sh_status("run topo.yaml -q", 0);
-    run_free(&r);
-    char *out = slurp("out.csv", NULL);
+}
+
+/* Checks name (a CSV of ATTR_PE's rows) against the reference. */
+static void check_output(const char *name, const struct per_ad *ref)
+{
+    const double *bid = ref->bid;
+    const uint64_t *n = ref->n, *low = ref->low, *vip = ref->vip;
+    const int64_t *max = ref->max;
+    char *out = slurp(name, NULL);
     cr_assert(strncmp(out, "ad,n,bid,qty_low,qty_max,vip\n", 29) == 0, "%.80s", out);
     size_t rows = 0;
     for (char *line = strchr(out, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
@@ -339,6 +354,16 @@ Test(attrs, sluice_run_carries_them_from_a_file_through_the_filter, .init = setu
         want += n[i] > 0;
     cr_assert_eq(rows, want);
     free(out);
+}
+
+Test(attrs, sluice_run_carries_them_from_a_file_through_the_filter, .init = setup, .fini = finish,
+     .timeout = 180)
+{
+    static struct per_ad ref;
+    write_input(&ref);
+    struct run r = run_sh_status("run topo.yaml -q", 0);
+    run_free(&r);
+    check_output("out.csv", &ref);
 
     /* kernel check shows the record they make; without them the PE does not build */
     r = run_sh_status("kernel check attrs.cl --attr bid:double --attr qty:int64 --attr vip:bool",
@@ -399,8 +424,8 @@ Test(attrs, refused_where_they_are_not_carried, .init = setup, .fini = finish, .
         const char *topo, *args, *says;
         int status;
     } cases[] = {
-        {"source: {path: ev.ndjson}\npe: {kind: sum, field: bid}\n", "--nodes 2",
-         "a cluster's frames do not carry them yet", 1},
+        {"source: {path: ev.ndjson}\npe: {kind: sum, field: bid}\n", "--nodes 2 --ingest-on-nodes",
+         "ingest on the nodes does not carry them yet", 1},
         {"source: {type: zmq, bind: \"tcp://127.0.0.1:0\"}\npe: {kind: sum}\n", "",
          "a zmq source does not carry attributes", 2},
         {"source: {path: ev.ndjson, follow: true}\npe: {kind: sum}\n", "",
@@ -513,4 +538,22 @@ Test(attrs, deep_check_builds_the_sample_with_them, .init = setup, .fini = finis
     cr_assert(strstr(r.out, "attrs.cl: OK under Oclgrind (4000 generated events"), "stdout: %s",
               r.out);
     run_free(&r);
+}
+
+/* A 2-node local cluster: the client's frames carry the attributes to the nodes that own the
+ * keys, and the rows equal the reference and the one process's, byte for byte. */
+Test(attrs, a_cluster_carries_them_to_the_nodes, .init = setup, .fini = finish, .timeout = 240)
+{
+    skip_if_sanitized("two nodes and their PoCL builds under ASan are too slow here");
+    static struct per_ad ref;
+    write_input(&ref);
+    struct run r = run_sh_status("run topo.yaml -q --nodes 2 -o cluster.csv", 0);
+    run_free(&r);
+    check_output("cluster.csv", &ref);
+    r = run_sh_status("run topo.yaml -q -o one.csv", 0);
+    run_free(&r);
+    char *a = slurp("cluster.csv", NULL), *b = slurp("one.csv", NULL);
+    assert_same_text(a, b, "the 2-node cluster's rows against one process's");
+    free(a);
+    free(b);
 }

@@ -108,6 +108,10 @@ static void fill_job(sl_job *job)
     s->pred[3] = (sl_type_pred){.on = 1, .field = 31};
     s->delimiter = '\t';
     s->header = SL_HEADER_NO;
+    static const int32_t attrs[SL_SCHEMA_ATTRS] = {1, 2, 3, 6, 7, 8, 11, 12}; /* numeric fields */
+    s->nattrs = SL_SCHEMA_ATTRS;
+    memcpy(s->attr, attrs, sizeof attrs);
+    sl_topology_bind_attrs(t); /* as a topology file's load does */
     t->source.max_malformed = 0.125;
     t->checkpoint.every_ms = 1234;
     t->checkpoint.keep = 7;
@@ -200,7 +204,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB008", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB009", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -276,8 +280,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB009", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 9, and this node reads version 8", ep, sizeof ep);
+    memcpy(q, "SLJOB010", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 10, and this node reads version 9", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */

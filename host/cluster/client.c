@@ -88,6 +88,9 @@ struct client {
     const sl_partmap *map;
     sl_rec *part;
     size_t *npart;
+    uint32_t nattr;      /* schema.attributes: words per record (0: none) */
+    uint64_t *part_attr; /* nattr words for each record of part */
+    unsigned char *wide; /* one node's records with their attributes, as the frames carry them */
     sl_pipeline_report *rep;
     uint64_t polls;
     sl_addict *dict; /* ids for the sink; filled by the nodes (SL_MSG_DICT) when they ingest */
@@ -839,14 +842,38 @@ static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_
         if (rc)
             return rc;
     }
+    /* recs is the source's last read (sl_ingest_run; attributes refuse checkpoints, so there
+     * is no replay), and its attributes are the source's */
+    const size_t na = c->nattr;
+    const uint64_t *attrs = na && c->src ? sl_source_attrs(c->src) : NULL;
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(c->map, recs[i].key);
-        c->part[(size_t)d * CHUNK + c->npart[d]++] = recs[i];
+        size_t at = (size_t)d * CHUNK + c->npart[d]++;
+        c->part[at] = recs[i];
+        if (na) {
+            if (attrs)
+                memcpy(c->part_attr + at * na, attrs + i * na, na * sizeof *attrs);
+            else
+                memset(c->part_attr + at * na, 0, na * sizeof *attrs);
+        }
         c->rep->engine.type_counts[recs[i].type & 3]++;
     }
     for (uint32_t d = 0; d < c->n; d++) {
-        if (c->npart[d] && sl_outbox_put(c->to[d], stream_of(c, d), SL_SCHEMA_REC, sizeof(sl_rec),
-                                         c->part + (size_t)d * CHUNK, c->npart[d])) {
+        const void *payload = c->part + (size_t)d * CHUNK;
+        uint32_t schema = SL_SCHEMA_REC;
+        size_t rsize = sizeof(sl_rec);
+        if (na && c->npart[d]) {
+            rsize = sizeof(sl_rec) + 8 * na;
+            schema = SL_SCHEMA_REC_ATTRS + (uint32_t)na;
+            for (size_t i = 0; i < c->npart[d]; i++) {
+                size_t at = (size_t)d * CHUNK + i;
+                memcpy(c->wide + i * rsize, &c->part[at], sizeof(sl_rec));
+                memcpy(c->wide + i * rsize + sizeof(sl_rec), c->part_attr + at * na, 8 * na);
+            }
+            payload = c->wide;
+        }
+        if (c->npart[d] &&
+            sl_outbox_put(c->to[d], stream_of(c, d), schema, rsize, payload, c->npart[d])) {
             snprintf(msg, msglen, "out of memory queueing records for node %u", d);
             return SL_ENOMEM;
         }
@@ -1199,10 +1226,11 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
-    if (t->schema.nattrs) {
+    if (t->schema.nattrs && (t->checkpoint.every_ms || t->source.ingest == SL_INGEST_NODES)) {
         snprintf(msg, msglen,
-                 "schema.attributes reach the kernels of a one-process run; a cluster's frames "
-                 "do not carry them yet (run it without --nodes or --cluster)");
+                 "schema.attributes on a cluster travel from the client's source only, without "
+                 "checkpoints: %s does not carry them yet",
+                 t->checkpoint.every_ms ? "the ingest log of checkpoints" : "ingest on the nodes");
         return SL_EUNSUPPORTED;
     }
     if (po->resume_from) {
@@ -1231,7 +1259,12 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     buf = malloc(CHUNK * sizeof *buf);
     part = malloc((size_t)c.n * CHUNK * sizeof *part);
     npart = calloc(c.n, sizeof *npart);
-    if (!dict || !buf || !part || !npart) {
+    c.nattr = t->schema.nattrs;
+    if (c.nattr) {
+        c.part_attr = malloc((size_t)c.n * CHUNK * c.nattr * sizeof *c.part_attr);
+        c.wide = malloc(CHUNK * (sizeof(sl_rec) + 8 * (size_t)c.nattr));
+    }
+    if (!dict || !buf || !part || !npart || (c.nattr && (!c.part_attr || !c.wide))) {
         rc = SL_ENOMEM;
         goto out;
     }
@@ -1481,6 +1514,8 @@ out:
     free(buf);
     free(part);
     free(npart);
+    free(c.part_attr);
+    free(c.wide);
     free(c.final.r);
     free(c.windows.r);
     free(c.windows.from);

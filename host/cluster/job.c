@@ -25,6 +25,8 @@ size_t sl_payload_recsize(uint32_t schema)
     case SL_SCHEMA_ROW_SNAPSHOT:
         return sizeof(sl_row);
     default:
+        if (schema > SL_SCHEMA_REC_ATTRS && schema <= SL_SCHEMA_REC_ATTRS + SL_SCHEMA_ATTRS)
+            return sizeof(sl_rec) + 8u * (schema - SL_SCHEMA_REC_ATTRS);
         return 0;
     }
 }
@@ -142,6 +144,7 @@ static int check_topology(sl_topology *t, char *err, size_t errlen)
         snprintf(err, errlen, "job refused: %s", why);
         return -1;
     }
+    sl_topology_bind_attrs(t); /* the first PE's record members, from the checked schema */
     if (check_pe(&t->pe, 0, err, errlen))
         return -1;
     for (uint32_t i = 0; i < t->nnext; i++) {
@@ -197,7 +200,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 8
+#define JOB_VERSION 9
 
 struct codec {
     int decoding;
@@ -500,6 +503,9 @@ static void schema_fields(struct codec *c, sl_schema *s)
     I32(c, s->delimiter);
     I32(c, s->header);
     I32(c, s->implied);
+    U32(c, s->nattrs); /* checked by sl_schema_check; the first PE's members follow from them */
+    for (uint32_t i = 0; i < SL_SCHEMA_ATTRS; i++)
+        I32(c, s->attr[i]);
 }
 
 static void topology_fields(struct codec *c, sl_topology *t)

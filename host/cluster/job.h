@@ -29,6 +29,9 @@ enum sl_payload {
     SL_SCHEMA_ROW_FINAL = 2,    /* sl_row, 80 bytes: final rows of the last stage */
     SL_SCHEMA_ROW_WINDOWS = 3,  /* sl_row: rows of closed windows of the last stage */
     SL_SCHEMA_ROW_SNAPSHOT = 4, /* sl_row: a snapshot's rows of the last stage (sink.snapshots) */
+    /* SL_SCHEMA_REC_ATTRS + n, n = 1..SL_SCHEMA_ATTRS: a first stage's input with n attributes
+     * (schema.attributes): each record's 32 bytes, then its n 64-bit words */
+    SL_SCHEMA_REC_ATTRS = 16,
 };
 
 /* Record size of a payload schema (an sl_frame_recsize_fn): 0 for an unknown one. */

@@ -169,9 +169,10 @@ struct node {
     sl_outbox *ctl_to[SL_NODES_MAX];              /* peers' control ports (ACK) */
     struct agent agent;
 
-    struct slot slot[SL_NODE_JOBS];    /* the jobs in progress */
-    sl_rec aligned[LOCAL_CHUNK];       /* a received frame's records, copied to aligned memory */
-    unsigned char dictbuf[DICT_FRAME]; /* an SL_MSG_DICT payload being filled */
+    struct slot slot[SL_NODE_JOBS]; /* the jobs in progress */
+    sl_rec aligned[LOCAL_CHUNK];    /* a received frame's records, copied to aligned memory */
+    uint64_t aligned_attr[LOCAL_CHUNK * SL_SCHEMA_ATTRS]; /* ... and their attributes */
+    unsigned char dictbuf[DICT_FRAME];                    /* an SL_MSG_DICT payload being filled */
     uint64_t last_loop_us, last_full_ack_us;
 
     /* jobs that ended lately: their senders may resend what this node took before the end
@@ -1509,6 +1510,28 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
             uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
             memcpy(nd->aligned, f->payload + (size_t)done * sizeof(sl_rec), k * sizeof(sl_rec));
             if (sl_chain_push(sl->chain, stage, nd->aligned, k)) {
+                abort_job(sl, sl_chain_message(sl->chain));
+                return;
+            }
+            done += k;
+        }
+    } else if (h->kind == SL_FRAME_DATA && h->schema > SL_SCHEMA_REC_ATTRS &&
+               h->schema <= SL_SCHEMA_REC_ATTRS + SL_SCHEMA_ATTRS) {
+        /* the client's records with their schema.attributes: records and words apart */
+        const uint32_t na = h->schema - SL_SCHEMA_REC_ATTRS;
+        const size_t rsize = sizeof(sl_rec) + 8u * na;
+        if (stage != 0 || na != sl->job.topo.pe.nattrs) {
+            abort_job(sl, "records with attributes the job's first PE does not declare");
+            return;
+        }
+        for (uint32_t done = 0; done < h->count;) {
+            uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
+            for (uint32_t i = 0; i < k; i++) {
+                const unsigned char *r = f->payload + (size_t)(done + i) * rsize;
+                memcpy(&nd->aligned[i], r, sizeof(sl_rec));
+                memcpy(&nd->aligned_attr[(size_t)i * na], r + sizeof(sl_rec), 8u * na);
+            }
+            if (sl_chain_push_attrs(sl->chain, 0, nd->aligned, nd->aligned_attr, k)) {
                 abort_job(sl, sl_chain_message(sl->chain));
                 return;
             }
