@@ -610,6 +610,82 @@ Test(sources, tcp_max_clients_and_close_input_drains)
 
 /* ---- follow ------------------------------------------------------------------------------- */
 
+/* ---- schema.attributes through the live sources ----------------------------------------- */
+
+/* A schema whose attribute n is 2^53 + the record's time: every record read checks itself. */
+#define ATTR_SCHEMA                                                                                \
+    "schema: {fields: {ad_id: string, event_type: string, event_time: time, n: int64},\n"          \
+    "         key: ad_id, time: event_time, type: {field: event_type}, attributes: [n]}\n"         \
+    "pe: {kind: count}\n"
+
+static size_t attr_line(char *dst, size_t cap, unsigned client, unsigned i)
+{
+    long long t = (long long)client * 1000000 + i;
+    return (size_t)snprintf(dst, cap,
+                            "{\"ad_id\":\"a%u\",\"event_type\":\"view\",\"event_time\":%lld,"
+                            "\"n\":%lld}\n",
+                            i % 7, t, (1LL << 53) + t);
+}
+
+/* Reads until x holds want records (at most 5 s), checking each read's attributes against its
+ * records. */
+static void read_attrs_until(struct src *x, size_t want)
+{
+    double t0 = now_s();
+    while (x->n < want && now_s() - t0 < 5) {
+        long k = sl_source_read(x->s, x->got + x->n, 37);
+        cr_assert_geq(k, 0, "read: %s", sl_strerror((int)k));
+        const uint64_t *a = sl_source_attrs(x->s);
+        for (long i = 0; i < k; i++) {
+            const sl_rec *r = &x->got[x->n + (size_t)i];
+            cr_assert_not_null(a);
+            cr_assert(eq(u64, a[i], (UINT64_C(1) << 53) + (uint64_t)r->time_ms),
+                      "record %zu (time %lld) carries another line's attribute", x->n + (size_t)i,
+                      (long long)r->time_ms);
+        }
+        x->n += (size_t)k;
+    }
+    cr_assert(eq(sz, x->n, want));
+}
+
+Test(sources, live_sources_carry_attributes_with_their_records)
+{
+    /* tcp: three clients, lines cut anywhere, gathered into reads of 37 */
+    struct src x;
+    src_open(&x, "source: {type: tcp, bind: \"127.0.0.1:0\"}\n" ATTR_SCHEMA);
+    int fd[3];
+    for (unsigned c = 0; c < 3; c++)
+        fd[c] = tcp_client(sl_source_endpoint(x.s));
+    for (unsigned i = 0; i < 300; i++)
+        for (unsigned c = 0; c < 3; c++) {
+            char line[160];
+            size_t n = attr_line(line, sizeof line, c, i);
+            size_t cut = i % n;
+            send_all(fd[c], line, cut);
+            send_all(fd[c], line + cut, n - cut);
+        }
+    for (unsigned c = 0; c < 3; c++)
+        close(fd[c]);
+    read_attrs_until(&x, 900);
+    src_close(&x);
+
+    /* zmq: messages of several lines each */
+    src_open(&x, "source: {type: zmq, bind: \"tcp://127.0.0.1:*\"}\n" ATTR_SCHEMA);
+    void *ctx = zmq_ctx_new();
+    void *push = push_to(ctx, sl_source_endpoint(x.s));
+    for (unsigned m = 0; m < 60; m++) {
+        char msg[2048];
+        size_t len = 0;
+        for (unsigned i = 0; i < 5; i++)
+            len += attr_line(msg + len, sizeof msg - len, 1, m * 5 + i);
+        send_msg(push, msg, len);
+    }
+    read_attrs_until(&x, 300);
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    src_close(&x);
+}
+
 static void tmp_path(char *out, size_t len, const char *name)
 {
     const char *dir = getenv("SLUICE_TEST_TMP");

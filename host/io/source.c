@@ -194,6 +194,32 @@ int64_t sl_src_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int sl_src_attrs_take(sl_src_attrs *a, sl_reader *rd, size_t at, size_t k, size_t cap)
+{
+    if (!a->na || k == 0)
+        return 0;
+    if (a->cap < cap) {
+        uint64_t *p = realloc(a->buf, cap * a->na * sizeof *p);
+        if (!p)
+            return SL_ENOMEM;
+        a->buf = p;
+        a->cap = cap;
+    }
+    memcpy(a->buf + at * a->na, sl_reader_attrs(rd), k * a->na * sizeof *a->buf);
+    return 0;
+}
+
+uint64_t *sl_src_attrs_get(sl_src_attrs *a)
+{
+    return a->na ? a->buf : NULL;
+}
+
+void sl_src_attrs_free(sl_src_attrs *a)
+{
+    free(a->buf);
+    *a = (sl_src_attrs){0};
+}
+
 void sl_src_add_input(struct sl_reader_stats *a, const struct sl_reader_stats *b)
 {
     a->lines += b->lines;
@@ -312,8 +338,7 @@ int sl_source_carries_attrs(const sl_topology *t, char *msg, size_t msglen)
     if (ops->attrs || ops == &gen_ops) /* the generator makes records without a schema */
         return 0;
     snprintf(msg, msglen,
-             "schema.attributes: a %s source%s does not carry attributes to the kernels yet; a "
-             "file read once and stdin do",
+             "schema.attributes: a %s source%s does not carry attributes to the kernels yet",
              kinds[k].name, ops == &sl_src_follow_ops ? " with follow: true" : "");
     return SL_EUNSUPPORTED;
 }

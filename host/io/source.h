@@ -30,8 +30,10 @@ const char *sl_source_kind_name(int kind);
  * Returns 0, or SL_ECONFIG with a message naming the key's line and column. */
 int sl_source_check(const sl_topology *t, char *msg, size_t msglen);
 
-/* Whether t's source carries schema.attributes to the kernels (a file read once, stdin; the
- * generator has none to carry). Returns 0, or SL_EUNSUPPORTED with msg naming the source. */
+/* Whether t's source carries schema.attributes to the kernels: every kind whose backend offers
+ * them (all of today's; a file on several threads falls back to one reader for them), and the
+ * generator, which has none to carry. Returns 0, or SL_EUNSUPPORTED with msg naming the
+ * source. */
 int sl_source_carries_attrs(const sl_topology *t, char *msg, size_t msglen);
 
 /* Whether every node of a cluster can read its own part of t's source (source.ingest: nodes):

@@ -26,6 +26,7 @@
 #define FOLLOW_POLL_MS_DEFAULT 100
 
 struct fsrc {
+    sl_src_attrs attrs; /* schema.attributes of the read being gathered */
     char path[4096];
     int fd;
     dev_t dev;
@@ -99,6 +100,7 @@ static int follow_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_f
     }
     sl_reader_set_schema(f->rd, &t->schema);
     sl_reader_on_bad(f->rd, sl_src_origin_bad, &f->org);
+    f->attrs.na = t->schema.nattrs;
     open_path(f);
     if (f->fd < 0)
         SL_WARN("source", "follow: %s: %s; waiting for it", f->path, strerror(errno));
@@ -136,6 +138,8 @@ static long follow_read(void *be, sl_rec *buf, size_t cap, int *end)
         long k = sl_reader_read(f->rd, buf + n, cap - n);
         if (k < 0)
             return k;
+        if (sl_src_attrs_take(&f->attrs, f->rd, n, (size_t)k, cap))
+            return SL_ENOMEM;
         n += (size_t)k;
         if (n == cap)
             return (long)n;
@@ -250,8 +254,14 @@ static void follow_close(void **be)
     if (f->fd >= 0)
         close(f->fd);
     sl_reader_destroy(&f->rd);
+    sl_src_attrs_free(&f->attrs);
     free(f);
     *be = NULL;
+}
+
+static uint64_t *follow_attrs(void *be)
+{
+    return sl_src_attrs_get(&((struct fsrc *)be)->attrs);
 }
 
 const struct source_ops sl_src_follow_ops = {
@@ -262,4 +272,5 @@ const struct source_ops sl_src_follow_ops = {
     .close = follow_close,
     .set_wait = follow_set_wait,
     .close_input = follow_close_input,
+    .attrs = follow_attrs,
 };

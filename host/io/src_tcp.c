@@ -39,6 +39,7 @@ struct conn {
 };
 
 struct tsrc {
+    sl_src_attrs attrs; /* schema.attributes of the read being gathered */
     int lfd, ep;
     char endpoint[SL_OPT_VAL_MAX + 16];
     struct conn **c;
@@ -193,6 +194,7 @@ static int tcp_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
     s->maxc = (size_t)max_clients;
     s->fmt = t->source.format;
     s->schema = t->schema;
+    s->attrs.na = t->schema.nattrs;
     s->dict = dict;
     s->max_line = (size_t)max_line;
     s->fn = on_bad;
@@ -278,15 +280,19 @@ static int accept_all(struct tsrc *s)
     return 0;
 }
 
-/* Parses what connection c has into buf (up to cap records) and receives more while its
- * reader needs it. Returns the number of records, or a negative sl_err. */
-static long serve(struct tsrc *s, struct conn *c, sl_rec *buf, size_t cap)
+/* Parses what connection c has into buf (up to cap records; records base.. of a read of up to
+ * total, for the attributes) and receives more while its reader needs it. Returns the number
+ * of records, or a negative sl_err. */
+static long serve(struct tsrc *s, struct conn *c, sl_rec *buf, size_t cap, size_t base,
+                  size_t total)
 {
     size_t n = 0;
     for (;;) {
         long k = sl_reader_read(c->rd, buf + n, cap - n);
         if (k < 0)
             return k;
+        if (sl_src_attrs_take(&s->attrs, c->rd, base + n, (size_t)k, total))
+            return SL_ENOMEM;
         n += (size_t)k;
         if (n == cap)
             return (long)n; /* c->ready stays: more lines may be buffered */
@@ -337,7 +343,7 @@ static long tcp_read(void *be, sl_rec *buf, size_t cap, int *end)
             struct conn *c = s->c[i];
             if (!c->ready && !s->closing)
                 continue;
-            long k = serve(s, c, buf + n, cap - n);
+            long k = serve(s, c, buf + n, cap - n, n, cap);
             if (k < 0)
                 return k;
             n += (size_t)k;
@@ -428,8 +434,14 @@ static void tcp_close_be(void **be)
     if (s->ep >= 0)
         close(s->ep);
     free(s->c);
+    sl_src_attrs_free(&s->attrs);
     free(s);
     *be = NULL;
+}
+
+static uint64_t *tcp_attrs(void *be)
+{
+    return sl_src_attrs_get(&((struct tsrc *)be)->attrs);
 }
 
 const struct source_ops sl_src_tcp_ops = {
@@ -442,4 +454,5 @@ const struct source_ops sl_src_tcp_ops = {
     .set_wait = tcp_set_wait,
     .close_input = tcp_close_input,
     .endpoint = tcp_endpoint,
+    .attrs = tcp_attrs,
 };

@@ -18,6 +18,7 @@
 #define ZMQ_MAX_MESSAGE_DEFAULT ((uint64_t)4 << 20)
 
 struct zsrc {
+    sl_src_attrs attrs; /* schema.attributes of the read being gathered */
     sl_pull *pull;
     sl_reader *rd;
     sl_src_origin org;
@@ -86,6 +87,7 @@ static int zmq_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
         return SL_ENOMEM;
     }
     sl_reader_set_schema(z->rd, &t->schema);
+    z->attrs.na = t->schema.nattrs;
     sl_reader_on_bad(z->rd, sl_src_origin_bad, &z->org);
     char err[512];
     z->pull = sl_pull_bind(bind, (size_t)max_message * 2, 0, err, sizeof err);
@@ -145,6 +147,8 @@ static long zmq_read(void *be, sl_rec *buf, size_t cap, int *end)
         long k = sl_reader_read(z->rd, buf + n, cap - n);
         if (k < 0)
             return k;
+        if (sl_src_attrs_take(&z->attrs, z->rd, n, (size_t)k, cap))
+            return SL_ENOMEM;
         n += (size_t)k;
         if (n == cap)
             return (long)n;
@@ -238,8 +242,14 @@ static void zmq_close_be(void **be)
         return;
     sl_pull_close(&z->pull);
     sl_reader_destroy(&z->rd);
+    sl_src_attrs_free(&z->attrs);
     free(z);
     *be = NULL;
+}
+
+static uint64_t *zmq_attrs(void *be)
+{
+    return sl_src_attrs_get(&((struct zsrc *)be)->attrs);
 }
 
 const struct source_ops sl_src_zmq_ops = {
@@ -252,4 +262,5 @@ const struct source_ops sl_src_zmq_ops = {
     .set_wait = zmq_set_wait,
     .close_input = zmq_close_input,
     .endpoint = zmq_endpoint,
+    .attrs = zmq_attrs,
 };

@@ -80,4 +80,22 @@ int64_t sl_src_now_ms(void);
 /* Adds b's reader counts to a. */
 void sl_src_add_input(struct sl_reader_stats *a, const struct sl_reader_stats *b);
 
+/* schema.attributes of a backend whose one read gathers several sl_reader_read calls (a
+ * followed file's, a zmq message's, several connections'): na words per record of the read
+ * being gathered, in buf. {0} until set up with na. */
+typedef struct sl_src_attrs {
+    uint32_t na;
+    uint64_t *buf;
+    size_t cap; /* records buf holds */
+} sl_src_attrs;
+
+/* After sl_reader_read(rd, out + at, ...) gave k records of a read of up to cap: copies their
+ * attributes to records at..at+k of the gathered read. Nothing without attributes. Returns 0 or
+ * SL_ENOMEM. */
+int sl_src_attrs_take(sl_src_attrs *a, sl_reader *rd, size_t at, size_t k, size_t cap);
+
+/* The gathered read's attributes (NULL without them); frees them. */
+uint64_t *sl_src_attrs_get(sl_src_attrs *a);
+void sl_src_attrs_free(sl_src_attrs *a);
+
 #endif
