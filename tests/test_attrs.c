@@ -281,6 +281,17 @@ struct per_ad {
     int64_t max[ADS];
 };
 
+/* The topology of write_input's file, less its source and sink. */
+#define ATTR_TOPO                                                                                  \
+    "schema:\n"                                                                                    \
+    "  fields: {ad: string, type: string, t: time, bid: double, qty: int64, vip: bool}\n"          \
+    "  key: ad\n"                                                                                  \
+    "  time: t\n"                                                                                  \
+    "  type: {field: type}\n"                                                                      \
+    "  attributes: [bid, qty, vip]\n"                                                              \
+    "filter: {event_types: [view, click]}\n"                                                       \
+    "pe: {kind: user, source: attrs.cl}\n"
+
 /* Writes attrs.cl, ev.ndjson (views, clicks and purchases with a bid, a qty past 2^53 and a
  * vip flag) and topo.yaml (attributes [bid, qty, vip], purchases filtered out: the reference
  * skips them), and fills *ref with what the PE must give per ad. */
@@ -315,17 +326,7 @@ static void write_input(struct per_ad *ref)
         vip[ad] += (uint64_t)v;
     }
     fclose(f);
-    write_file("topo.yaml",
-               "source: {path: ev.ndjson}\n"
-               "schema:\n"
-               "  fields: {ad: string, type: string, t: time, bid: double, qty: int64, vip: bool}\n"
-               "  key: ad\n"
-               "  time: t\n"
-               "  type: {field: type}\n"
-               "  attributes: [bid, qty, vip]\n"
-               "filter: {event_types: [view, click]}\n"
-               "pe: {kind: user, source: attrs.cl}\n"
-               "sink: {path: out.csv}\n");
+    write_file("topo.yaml", "source: {path: ev.ndjson}\n" ATTR_TOPO "sink: {path: out.csv}\n");
 }
 
 /* Checks name (a CSV of ATTR_PE's rows) against the reference. */
@@ -565,17 +566,8 @@ Test(attrs, a_followed_file_carries_them, .init = setup, .fini = finish, .timeou
 {
     static struct per_ad ref;
     write_input(&ref);
-    write_file("live.yaml",
-               "source: {path: ev.ndjson, follow: true, poll_ms: 20}\n"
-               "schema:\n"
-               "  fields: {ad: string, type: string, t: time, bid: double, qty: int64, vip: bool}\n"
-               "  key: ad\n"
-               "  time: t\n"
-               "  type: {field: type}\n"
-               "  attributes: [bid, qty, vip]\n"
-               "filter: {event_types: [view, click]}\n"
-               "pe: {kind: user, source: attrs.cl}\n"
-               "sink: {path: live.csv}\n");
+    write_file("live.yaml", "source: {path: ev.ndjson, follow: true, poll_ms: 20}\n" ATTR_TOPO
+                            "sink: {path: live.csv}\n");
     pid_t pid = spawn("run live.yaml --metrics 127.0.0.1:0", NULL, "err.txt");
     /* the stop signals are caught before the metrics endpoint says where it is */
     double end = now_s() + 60;

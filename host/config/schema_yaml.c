@@ -116,6 +116,29 @@ static int read_fields(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
     return 0;
 }
 
+/* A list under `key` (at most max items) of field names into out[] as field indexes (an implied
+ * field is declared `type`), each named once. Returns 0 with *count set, or SL_ECONFIG. */
+static int read_field_list(const sl_ym_ctx *c, const yaml_node_t *n, const char *key,
+                           const char *what, size_t max, int type, sl_schema *s, int32_t *out,
+                           size_t *count)
+{
+    if (sl_ym_list(c, n, key, what, max, "fields", count) < 0)
+        return SL_ECONFIG;
+    for (size_t i = 0; i < *count; i++) {
+        char path[48];
+        snprintf(path, sizeof path, "%s[%zu]", key, i);
+        int f = sl_schema_yaml_field(c, sl_ym_item(c, n, i), path, s, type);
+        if (f < 0)
+            return SL_ECONFIG;
+        for (size_t j = 0; j < i; j++)
+            if (out[j] == f)
+                return sl_ym_fail(c, sl_ym_item(c, n, i)->start_mark, "%s: \"%s\" named twice",
+                                  path, s->field[f].name);
+        out[i] = f;
+    }
+    return 0;
+}
+
 static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
     if (n->type == YAML_SCALAR_NODE) {
@@ -125,21 +148,9 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
                    : 0;
     }
     size_t count;
-    if (sl_ym_list(c, n, "schema.key", "a field name or a list of them", SL_SCHEMA_KEYS, "fields",
-                   &count) < 0)
+    if (read_field_list(c, n, "schema.key", "a field name or a list of them", SL_SCHEMA_KEYS,
+                        SL_FT_STRING, s, s->key, &count))
         return SL_ECONFIG;
-    for (size_t i = 0; i < count; i++) {
-        char path[48];
-        snprintf(path, sizeof path, "schema.key[%zu]", i);
-        int f = sl_schema_yaml_field(c, sl_ym_item(c, n, i), path, s, SL_FT_STRING);
-        if (f < 0)
-            return SL_ECONFIG;
-        for (size_t j = 0; j < i; j++)
-            if (s->key[j] == f)
-                return sl_ym_fail(c, sl_ym_item(c, n, i)->start_mark, "%s: \"%s\" named twice",
-                                  path, s->field[f].name);
-        s->key[i] = f;
-    }
     s->nkey = (uint32_t)count;
     return 0;
 }
@@ -148,21 +159,15 @@ static int read_key(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 static int read_attrs(const sl_ym_ctx *c, const yaml_node_t *n, sl_schema *s)
 {
     size_t count;
-    if (sl_ym_list(c, n, "schema.attributes", "a list of field names", SL_SCHEMA_ATTRS, "fields",
-                   &count) < 0)
+    if (read_field_list(c, n, "schema.attributes", "a list of field names", SL_SCHEMA_ATTRS,
+                        SL_FT_DOUBLE, s, s->attr, &count))
         return SL_ECONFIG;
-    for (size_t i = 0; i < count; i++) {
-        char path[48];
-        snprintf(path, sizeof path, "schema.attributes[%zu]", i);
-        const yaml_node_t *item = sl_ym_item(c, n, i);
-        int f = sl_schema_yaml_field(c, item, path, s, SL_FT_DOUBLE);
-        if (f < 0)
-            return SL_ECONFIG;
+    s->nattrs = (uint32_t)count;
+    for (uint32_t i = 0; i < s->nattrs; i++) {
         char err[256];
-        s->attr[i] = f;
-        s->nattrs = (uint32_t)i + 1;
-        if (sl_schema_check_attr(s, (uint32_t)i, err, sizeof err))
-            return sl_ym_fail(c, item->start_mark, "%s: %s", path, err);
+        if (sl_schema_check_attr(s, i, err, sizeof err))
+            return sl_ym_fail(c, sl_ym_item(c, n, i)->start_mark, "schema.attributes[%u]: %s", i,
+                              err);
     }
     return 0;
 }
