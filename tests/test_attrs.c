@@ -4,9 +4,12 @@
  * a user PE that reads them by name is run on the engine in both dispatch modes, while its
  * table grows, and with windows and late events, against a plain C reference; `sluice run`
  * carries them from an NDJSON file through the keyless filter; the built-in sum reads its
- * value field at full width when it is an attribute; and what does not carry attributes yet
- * (clusters, several devices, live sources) refuses them with a clear error. */
+ * value field at full width when it is an attribute; a live source's ingest log keeps them
+ * through a SIGKILL and a resume, in one process and on a cluster; and what does not carry
+ * attributes yet refuses them with a clear error. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,8 +432,6 @@ Test(attrs, refused_where_they_are_not_carried, .init = setup, .fini = finish, .
     } cases[] = {
         {"source: {path: ev.ndjson}\npe: {kind: sum, field: bid}\n", "--nodes 2 --ingest-on-nodes",
          "ingest on the nodes does not carry them yet", 1},
-        {"source: {type: stdin}\npe: {kind: sum}\ncheckpoint: {every_ms: 1000, dir: ck}\n", "",
-         "the ingest log of a live source's checkpoints does not keep attributes", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         FILE *y = create("t.yaml");
@@ -557,6 +558,136 @@ Test(attrs, a_cluster_carries_them_to_the_nodes, .init = setup, .fini = finish, 
     assert_same_text(a, b, "the 2-node cluster's rows against one process's");
     free(a);
     free(b);
+}
+
+/* ---- the ingest log of a live source (stdin) ----------------------------------------------- */
+
+/* The events of ev.ndjson cut at whole lines: [0, *a), [*a, *b) and [*b, len). */
+static char *thirds(size_t *len, size_t *a, size_t *b)
+{
+    char *all = slurp("ev.ndjson", len);
+    *a = *len / 2;
+    *b = *len * 3 / 4;
+    while (all[*a - 1] != '\n')
+        (*a)++;
+    while (all[*b - 1] != '\n')
+        (*b)++;
+    return all;
+}
+
+/* A pipe for a run's stdin: the write end non-blocking (write_all). */
+static void stdin_pipe(int p[2])
+{
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    cr_assert_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* Waits (up to 60 s) until the run has read all it was given on its stdin pipe p, then `ms`. */
+static void drained(const int p[2], unsigned ms)
+{
+    int unread = 1;
+    for (double end = now_s() + 60; unread > 0 && now_s() < end;)
+        if (ioctl(p[0], FIONREAD, &unread) != 0 || unread > 0)
+            usleep(5000);
+    cr_assert_eq(unread, 0, "the run did not read its stdin");
+    usleep(ms * 1000);
+}
+
+/* Waits (up to 120 s) until each of the checkpoint directory's parts holds a checkpoint while
+ * the run pid lives. */
+static void checkpointed(pid_t pid, const char *const *parts, size_t n, const char *err)
+{
+    for (double end = now_s() + 120;; usleep(10000)) {
+        size_t have = 0;
+        for (size_t i = 0; i < n; i++)
+            have += (size_t)has_checkpoint(parts[i]);
+        if (have == n)
+            return;
+        int st;
+        cr_assert_eq(reap(pid, &st), 0, "the run ended (%d) before its checkpoint: %s", st,
+                     slurp(err, NULL));
+        cr_assert_lt(now_s(), end, "no checkpoint in 120 s");
+    }
+}
+
+/* stdin, read with checkpoints every 2 s, gets half the events, then a quarter more once its
+ * first checkpoint is written; once that quarter is read, logged and pushed (300 ms), before
+ * the next checkpoint, the run is SIGKILLed. `--from` replays what the ingest log holds after
+ * the checkpoint, attribute words with their records, and reads the last quarter: the rows are
+ * the reference's. */
+Test(attrs, stdin_checkpoints_log_them_and_a_resume_replays_them, .init = setup, .fini = finish,
+     .timeout = 240)
+{
+    static struct per_ad ref;
+    write_input(&ref);
+    write_file("stdin.yaml",
+               "source: {type: stdin}\n" ATTR_TOPO "checkpoint: {every_ms: 2000, dir: cks}\n");
+    size_t len, a, b;
+    char *all = thirds(&len, &a, &b);
+    int p[2];
+    stdin_pipe(p);
+    pid_t pid = spawn_in("run stdin.yaml -o -", p[0], "out1.csv", "err1.txt");
+    write_all(p[1], all, a, pid, "err1.txt");
+    const char *parts[] = {"cks"};
+    checkpointed(pid, parts, 1, "err1.txt");
+    write_all(p[1], all + a, b - a, pid, "err1.txt");
+    drained(p, 300);
+    kill(pid, SIGKILL);
+    wait_exit(pid, 30, "the killed run");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "grep -rqa SLIA '%s'", tpath("cks"));
+    cr_assert_eq(system(cmd), 0, "no block of records with attributes in the ingest log");
+    pid = spawn_in("run stdin.yaml -o - --from cks", p[0], "out2.csv", "err2.txt");
+    close(p[0]);
+    write_all(p[1], all + b, len - b, pid, "err2.txt");
+    close(p[1]);
+    int st = wait_exit(pid, 120, "the resumed run");
+    char *err = slurp("err2.txt", NULL);
+    cr_assert_eq(st, 0, "resume failed: %s", err);
+    cr_assert(strstr(err, "records from the ingest log"), "nothing was replayed: %s", err);
+    check_output("out2.csv", &ref);
+    free(err);
+    free(all);
+}
+
+/* A 2-node cluster whose client reads stdin with checkpoints (every 1.5 s): after the first
+ * complete checkpoint and a quarter more of the events read and logged, a node is SIGKILLed; the
+ * client sends what its ingest log holds after the checkpoint again, attribute words with their
+ * records, to the restored nodes, then the last quarter: the rows are the reference's. */
+Test(attrs, a_cluster_with_checkpoints_sends_them_again_after_a_node_dies, .init = setup,
+     .fini = finish, .timeout = 300)
+{
+    skip_if_sanitized("two nodes and their PoCL builds under ASan are too slow here");
+    static struct per_ad ref;
+    write_input(&ref);
+    write_file("stdin.yaml",
+               "source: {type: stdin}\n" ATTR_TOPO "checkpoint: {every_ms: 1500, dir: cks}\n");
+    size_t len, a, b;
+    char *all = thirds(&len, &a, &b);
+    int p[2];
+    stdin_pipe(p);
+    pid_t pid = spawn_in("run stdin.yaml -o - --nodes 2", p[0], "cl.csv", "err.txt");
+    close(p[0]);
+    write_all(p[1], all, a, pid, "err.txt");
+    const char *parts[] = {"cks/node-0", "cks/node-1", "cks/client"};
+    checkpointed(pid, parts, 3, "err.txt");
+    write_all(p[1], all + a, b - a, pid, "err.txt");
+    usleep(300000);
+    pid_t kids[4];
+    int n = children(pid, kids, 4);
+    cr_assert_eq(n, 2, "the run's node processes");
+    kill(kids[1], SIGKILL);
+    write_all(p[1], all + b, len - b, pid, "err.txt");
+    close(p[1]);
+    int st = wait_exit(pid, 240, "the run with a killed node");
+    char *err = slurp("err.txt", NULL);
+    cr_assert_eq(st, 0, "node 1 killed 300 ms after the second part was written: %s", err);
+    cr_assert(strstr(err, "recovering (epoch 1)"), "no recovery: %s", err);
+    cr_assert(strstr(err, "records sent again from the ingest log"), "no replay: %s", err);
+    check_output("cl.csv", &ref);
+    free(err);
+    free(all);
 }
 
 /* A followed file (a live source: its reader's reads are gathered into one) carries them too.

@@ -389,28 +389,6 @@ Test(checkpoint, windows_on_stdout)
     finish();
 }
 
-/* Writes all of buf to fd (non-blocking) while the run `pid` lives: the test holds the pipe's
- * read end too, so a write to a pipe whose reader died would block for ever. */
-static void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err)
-{
-    double t_end = now_s() + 120;
-    while (len) {
-        ssize_t k = write(fd, buf, len);
-        if (k > 0) {
-            buf += k;
-            len -= (size_t)k;
-            continue;
-        }
-        int st;
-        cr_assert(k < 0 && errno == EAGAIN, "writing to the run's stdin failed: %s",
-                  strerror(errno));
-        cr_assert(eq(int, reap(pid, &st), 0), "the run ended (%d) before its input: %s", st,
-                  slurp(err, NULL));
-        cr_assert(lt(dbl, now_s(), t_end), "the run did not read its stdin for 120 s");
-        usleep(2000);
-    }
-}
-
 /* stdin cannot be read again: its records go through the ingest log. The events go into a pipe
  * in bursts; after a random burst, once the run has read everything written (the pipe is
  * empty) and a random delay later (checkpoints every 40 ms, log syncs, a write in flight), the

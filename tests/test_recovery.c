@@ -20,35 +20,6 @@
 
 TestSuite(recovery, .init = setup, .fini = teardown, .timeout = 600);
 
-/* The child processes of pid (its --nodes node processes), from /proc. Returns how many. */
-static int children(pid_t pid, pid_t *out, int cap)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "r");
-    int n = 0;
-    long v;
-    while (f && n < cap && fscanf(f, "%ld", &v) == 1)
-        out[n++] = (pid_t)v;
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* 1 when process pid has ended and waits to be reaped (or is gone). */
-static int zombie(pid_t pid)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    char *ok = fgets(line, sizeof line, f);
-    fclose(f);
-    const char *p = ok ? strrchr(line, ')') : NULL;
-    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-}
-
 /* 1 when dir/sub of the test directory holds a checkpoint file. */
 static int has_ckpt(const char *dir, const char *sub)
 {

@@ -827,25 +827,27 @@ static int log_open(struct client *c, char *msg, size_t msglen)
     return sl_ingestlog_open(path, SL_INGESTLOG_FRESH, &rec->log, msg, msglen);
 }
 
-/* Appends records to the ingest log (opened first). */
-static int log_records(struct client *c, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+/* Appends records, with their attributes (NULL: none), to the ingest log (opened first). */
+static int log_records(struct client *c, const sl_rec *recs, const uint64_t *attrs, size_t n,
+                       char *msg, size_t msglen)
 {
     int rc = log_open(c, msg, msglen);
-    return rc ? rc : sl_ingestlog_append(c->o->rec->log, recs, n, msg, msglen);
+    return rc ? rc
+              : sl_ingestlog_append_attrs(c->o->rec->log, recs, attrs, attrs ? c->nattr : 0, n, msg,
+                                          msglen);
 }
 
-static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+/* Logs (unless replaying) and sends records with their attributes (c->nattr words each; NULL
+ * with none, sent as zeros when the job declares some). */
+static int send_records(struct client *c, const sl_rec *recs, const uint64_t *attrs, size_t n,
+                        char *msg, size_t msglen)
 {
-    struct client *c = ud;
     if (c->logging && !c->replaying) {
-        int rc = log_records(c, recs, n, msg, msglen);
+        int rc = log_records(c, recs, attrs, n, msg, msglen);
         if (rc)
             return rc;
     }
-    /* recs is the source's last read (sl_ingest_run; attributes refuse checkpoints, so there
-     * is no replay), and its attributes are the source's */
     const size_t na = c->nattr;
-    const uint64_t *attrs = na && c->src ? sl_source_attrs(c->src) : NULL;
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(c->map, recs[i].key);
         size_t at = (size_t)d * CHUNK + c->npart[d]++;
@@ -882,6 +884,15 @@ static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_
     if (c->o->on_sent)
         c->o->on_sent(c->o->sent_ud, recs, n, sl_net_now_us());
     return 0;
+}
+
+/* sl_ingest's push: recs is the source's last read (sl_ingest_run), so its attributes are the
+ * source's. */
+static int push_records(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    struct client *c = ud;
+    const uint64_t *attrs = c->nattr && c->src ? sl_source_attrs(c->src) : NULL;
+    return send_records(c, recs, attrs, n, msg, msglen);
 }
 
 /* An sl_ingest turn: sockets, leases and liveness, and back-pressure: while any node holds too
@@ -970,10 +981,17 @@ static void report_node_input(struct client *c)
 }
 
 /* sl_ingestlog_fn of replay_log: the records to their nodes, then a turn of the loop. */
-static int replay_push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+static int replay_push(void *ud, const sl_rec *recs, const uint64_t *attrs, uint32_t nattr,
+                       size_t n, char *msg, size_t msglen)
 {
     struct client *c = ud;
-    int rc = push_records(c, recs, n, msg, msglen);
+    if (nattr != c->nattr) {
+        snprintf(msg, msglen,
+                 "the ingest log's records carry %u schema.attributes, the job declares %u", nattr,
+                 c->nattr);
+        return SL_EPARSE;
+    }
+    int rc = send_records(c, recs, attrs, n, msg, msglen);
     return rc ? rc : turn(c, msg, msglen);
 }
 
@@ -1226,11 +1244,11 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
-    if (t->schema.nattrs && (t->checkpoint.every_ms || t->source.ingest == SL_INGEST_NODES)) {
+    if (t->schema.nattrs && t->source.ingest == SL_INGEST_NODES) {
         snprintf(msg, msglen,
-                 "schema.attributes on a cluster travel from the client's source only, without "
-                 "checkpoints: %s does not carry them yet",
-                 t->checkpoint.every_ms ? "the ingest log of checkpoints" : "ingest on the nodes");
+                 "schema.attributes on a cluster travel from the client's source only: %s does "
+                 "not carry them yet",
+                 "ingest on the nodes");
         return SL_EUNSUPPORTED;
     }
     if (po->resume_from) {

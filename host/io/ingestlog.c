@@ -11,14 +11,18 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "ckptfile.h"
 #include "err.h"
 #include "lebytes.h"
+#include "schema.h"
 
-#define MAGIC "SLILOG01"
+#define MAGIC "SLILOG02"
+#define MAGIC_V1 "SLILOG01"     /* the same without attribute blocks */
 #define BLOCK_MAGIC 0x42494c53u /* "SLIB" */
+#define ATTR_MAGIC 0x41494c53u  /* "SLIA" */
 #define BYTES_MAGIC 0x59494c53u /* "SLIY" */
 #define BYTE_ORDER_MARK 0x01020304u
 #define SEG_HDR 16
@@ -28,7 +32,9 @@
 #define IOV_BLOCKS 16
 
 _Static_assert(sizeof(sl_rec) == 32, "the log's records are 32 bytes");
-_Static_assert(SL_INGESTLOG_BYTES <= SL_INGESTLOG_BLOCK * sizeof(sl_rec), "one block buffer");
+/* the largest block: an attribute block of full records */
+#define BLK_MAX (8 + (size_t)SL_INGESTLOG_BLOCK * (sizeof(sl_rec) + 8 * SL_SCHEMA_ATTRS))
+_Static_assert(SL_INGESTLOG_BYTES <= BLK_MAX, "one block buffer");
 
 struct sl_ingestlog {
     char dir[DIR_MAX];
@@ -39,7 +45,7 @@ struct sl_ingestlog {
     int dirty;     /* appended since the last sync */
     int made;      /* its file was made since the last sync: the directory is synced too */
     uint64_t cut;
-    sl_rec *blk; /* a block read back, SL_INGESTLOG_BLOCK records */
+    uint64_t *blk; /* a block read back, BLK_MAX bytes (8-aligned for records and words) */
 };
 
 static void seg_path(const sl_ingestlog *l, uint64_t seg, char *buf, size_t len)
@@ -139,8 +145,8 @@ static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn,
         *torn = k > 0;
         return 0;
     }
-    if (memcmp(h, MAGIC, 8) != 0 || sl_le_get(h + 8, 4) != sizeof(sl_rec) ||
-        sl_le_get(h + 12, 4) != BYTE_ORDER_MARK) {
+    if ((memcmp(h, MAGIC, 8) != 0 && memcmp(h, MAGIC_V1, 8) != 0) ||
+        sl_le_get(h + 8, 4) != sizeof(sl_rec) || sl_le_get(h + 12, 4) != BYTE_ORDER_MARK) {
         snprintf(msg, msglen,
                  "%.600s is not an ingest log segment of this format and machine (magic, record "
                  "size or byte order)",
@@ -157,24 +163,42 @@ static int walk(sl_ingestlog *l, int fd, const char *path, sl_ingestlog_fn fn,
         if (k == 0)
             return 0;
         uint64_t n = k == BLK_HDR ? sl_le_get(b + 4, 4) : 0, magic = sl_le_get(b, 4);
-        int recs = magic == BLOCK_MAGIC;
+        int recs = magic == BLOCK_MAGIC || magic == ATTR_MAGIC, attr = magic == ATTR_MAGIC;
         if (k < BLK_HDR || (!recs && magic != BYTES_MAGIC) || n == 0 ||
             n > (recs ? SL_INGESTLOG_BLOCK : SL_INGESTLOG_BYTES)) {
             *torn = 1;
             return 0;
         }
         size_t bytes = recs ? (size_t)n * sizeof(sl_rec) : (size_t)n;
-        if ((k = read_full(fd, l->blk, bytes)) < 0) {
+        uint32_t nattr = 0;
+        if (attr) {
+            /* its first word says how many words each record has */
+            if ((k = read_full(fd, l->blk, 8)) < 0) {
+                snprintf(msg, msglen, "reading the ingest log %.600s: %s", path, strerror(errno));
+                return SL_EIO;
+            }
+            uint64_t na = k == 8 ? sl_le_get((const unsigned char *)l->blk, 8) : 0;
+            if (na == 0 || na > SL_SCHEMA_ATTRS) {
+                *torn = 1;
+                return 0;
+            }
+            nattr = (uint32_t)na;
+            bytes = 8 + (size_t)n * (sizeof(sl_rec) + 8u * nattr);
+        }
+        size_t at = attr ? 8 : 0;
+        if ((k = read_full(fd, (unsigned char *)l->blk + at, bytes - at)) < 0) {
             snprintf(msg, msglen, "reading the ingest log %.600s: %s", path, strerror(errno));
             return SL_EIO;
         }
-        if ((size_t)k < bytes || XXH3_64bits_withSeed(l->blk, bytes, n) != sl_le_get(b + 8, 8)) {
+        if ((size_t)k < bytes - at ||
+            XXH3_64bits_withSeed(l->blk, bytes, n) != sl_le_get(b + 8, 8)) {
             *torn = 1;
             return 0;
         }
         int rc = 0;
+        const sl_rec *r = (const sl_rec *)((const unsigned char *)l->blk + at);
         if (recs && fn)
-            rc = fn(ud, l->blk, (size_t)n, msg, msglen);
+            rc = fn(ud, r, attr ? (const uint64_t *)(r + n) : NULL, nattr, (size_t)n, msg, msglen);
         else if (!recs && bytes_fn)
             rc = bytes_fn(ud, (const unsigned char *)l->blk, bytes, msg, msglen);
         if (rc)
@@ -236,7 +260,7 @@ int sl_ingestlog_open(const char *dir, enum sl_ingestlog_mode mode, sl_ingestlog
         return SL_EINVAL;
     }
     sl_ingestlog *l = calloc(1, sizeof *l);
-    if (!l || !(l->blk = malloc(SL_INGESTLOG_BLOCK * sizeof *l->blk))) {
+    if (!l || !(l->blk = malloc(BLK_MAX))) {
         free(l);
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
@@ -359,30 +383,49 @@ static int writev_all(int fd, struct iovec *iov, int cnt)
     return 0;
 }
 
-int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+int sl_ingestlog_append_attrs(sl_ingestlog *l, const sl_rec *recs, const uint64_t *attrs,
+                              uint32_t nattr, size_t n, char *msg, size_t msglen)
 {
-    if (l->mode == SL_INGESTLOG_READ) {
-        snprintf(msg, msglen, "the ingest log was opened to read");
+    if (l->mode == SL_INGESTLOG_READ || nattr > SL_SCHEMA_ATTRS) {
+        snprintf(msg, msglen, "ingest log: %u attributes (0..%d), or a log opened to read", nattr,
+                 SL_SCHEMA_ATTRS);
         return SL_EINVAL;
     }
     int rc;
     if (l->fd < 0 && (rc = open_current(l, msg, msglen)))
         return rc;
-    unsigned char hdr[IOV_BLOCKS][BLK_HDR];
-    struct iovec iov[2 * IOV_BLOCKS];
+    unsigned char hdr[IOV_BLOCKS][BLK_HDR + 8];
+    struct iovec iov[3 * IOV_BLOCKS];
     while (n > 0) {
         int cnt = 0;
         uint64_t bytes = 0;
         for (int b = 0; b < IOV_BLOCKS && n > 0; b++) {
             size_t k = n < SL_INGESTLOG_BLOCK ? n : SL_INGESTLOG_BLOCK;
-            size_t len = k * sizeof *recs;
-            sl_le_put(hdr[b], BLOCK_MAGIC, 4);
+            size_t len = k * sizeof *recs, wlen = k * nattr * 8u;
+            uint64_t h;
+            if (nattr) {
+                /* the hash runs over the words' count, the records and the words */
+                XXH3_state_t st;
+                sl_le_put(hdr[b] + BLK_HDR, nattr, 8);
+                XXH3_64bits_reset_withSeed(&st, k);
+                XXH3_64bits_update(&st, hdr[b] + BLK_HDR, 8);
+                XXH3_64bits_update(&st, recs, len);
+                XXH3_64bits_update(&st, attrs, wlen);
+                h = XXH3_64bits_digest(&st);
+            } else {
+                h = XXH3_64bits_withSeed(recs, len, k);
+            }
+            sl_le_put(hdr[b], nattr ? ATTR_MAGIC : BLOCK_MAGIC, 4);
             sl_le_put(hdr[b] + 4, k, 4);
-            sl_le_put(hdr[b] + 8, XXH3_64bits_withSeed(recs, len, k), 8);
-            iov[cnt++] = (struct iovec){hdr[b], BLK_HDR};
+            sl_le_put(hdr[b] + 8, h, 8);
+            iov[cnt++] = (struct iovec){hdr[b], nattr ? BLK_HDR + 8 : BLK_HDR};
             iov[cnt++] = (struct iovec){(void *)recs, len};
-            bytes += BLK_HDR + len;
+            if (nattr)
+                iov[cnt++] = (struct iovec){(void *)attrs, wlen};
+            bytes += BLK_HDR + (nattr ? 8 : 0) + len + wlen;
             recs += k;
+            if (nattr)
+                attrs += k * nattr;
             n -= k;
         }
         int e = writev_all(l->fd, iov, cnt);
@@ -397,6 +440,11 @@ int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg
         l->dirty = 1;
     }
     return 0;
+}
+
+int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+{
+    return sl_ingestlog_append_attrs(l, recs, NULL, 0, n, msg, msglen);
 }
 
 int sl_ingestlog_append_bytes(sl_ingestlog *l, const void *p, size_t len, char *msg, size_t msglen)

@@ -8,13 +8,17 @@
  * came after it, and segments below the oldest checkpoint still kept can be removed.
  *
  * A segment (little-endian):
- *   "SLILOG01"          8 bytes: magic and format version
+ *   "SLILOG02"          8 bytes: magic and format version (01, without attribute blocks, is
+ *                       read too)
  *   u32 record size     32 (sizeof(sl_rec)): the records are this machine's sl_rec, as the
  *   u32 byte order      engine takes them; 0x01020304 as written here. A log is read back by
  *                       the machine that wrote it, soon after: a field-by-field encoding would
  *                       cost a pass over every record for no reader that needs it.
  *   blocks:             u32 "SLIB", u32 count (1..SL_INGESTLOG_BLOCK), u64 XXH3 of the count
  *                       records (seeded with count), the records; or
+ *                       u32 "SLIA", u32 count (1..SL_INGESTLOG_BLOCK), u64 XXH3 of what follows
+ *                       (seeded with count): u64 nattr (1..SL_SCHEMA_ATTRS), the count records,
+ *                       then their schema.attributes, nattr words each, record by record; or
  *                       u32 "SLIY", u32 length (1..SL_INGESTLOG_BYTES), u64 XXH3 of the bytes
  *                       (seeded with length), the caller's bytes (the run logs the ad ids it
  *                       learnt with them: the records hold only their keys)
@@ -70,6 +74,12 @@ uint64_t sl_ingestlog_cut(const sl_ingestlog *l);
  * was written of a block is a torn tail that the next RESUME cuts); SL_EINVAL on a READ log. */
 int sl_ingestlog_append(sl_ingestlog *l, const sl_rec *recs, size_t n, char *msg, size_t msglen);
 
+/* Appends n records with their schema.attributes: nattr (1..SL_SCHEMA_ATTRS) 64-bit words each,
+ * record i's at attrs[i * nattr]; nattr 0 (attrs unused) is sl_ingestlog_append. Returns as
+ * sl_ingestlog_append, or SL_EINVAL for nattr out of range. */
+int sl_ingestlog_append_attrs(sl_ingestlog *l, const sl_rec *recs, const uint64_t *attrs,
+                              uint32_t nattr, size_t n, char *msg, size_t msglen);
+
 /* Appends a block of len (1..SL_INGESTLOG_BYTES) bytes of the caller's, handed back in order
  * with the records by sl_ingestlog_replay. Returns as sl_ingestlog_append, or SL_EINVAL for a
  * length out of range. */
@@ -87,8 +97,11 @@ int sl_ingestlog_roll(sl_ingestlog *l, uint64_t seg, char *msg, size_t msglen);
 int sl_ingestlog_prune(sl_ingestlog *l, uint64_t below);
 
 /* Called with the records of the log in order, at most SL_INGESTLOG_BLOCK at a time (valid
- * during the call). Returns 0 to go on, or an sl_err (with msg) that stops the replay. */
-typedef int (*sl_ingestlog_fn)(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen);
+ * during the call), with their schema.attributes: nattr words per record (attrs NULL and nattr 0
+ * for records appended without them). Returns 0 to go on, or an sl_err (with msg) that stops
+ * the replay. */
+typedef int (*sl_ingestlog_fn)(void *ud, const sl_rec *recs, const uint64_t *attrs, uint32_t nattr,
+                               size_t n, char *msg, size_t msglen);
 
 /* Called with a block of bytes (sl_ingestlog_append_bytes), valid during the call. */
 typedef int (*sl_ingestlog_bytes_fn)(void *ud, const unsigned char *p, size_t len, char *msg,

@@ -84,6 +84,7 @@ struct ticking {
     size_t dict_cursor; /* the ids of dict already in the log */
     sl_bytebuf *idblk;  /* the ids of one block of bytes (kept) */
     sl_addict *wdict;   /* dict, for a resume's replay to learn the logged ids */
+    uint32_t nattr;     /* schema.attributes per record (the log keeps them with the records) */
     uint32_t max_wait_ms;
     int64_t lateness_ms;          /* the first PE's */
     const sl_pipeline_opts *o;    /* on_stats */
@@ -193,12 +194,14 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
 {
     struct ticking *tk = ud;
     int rc = 0;
-    if (tk->log && ((rc = log_ids(tk, msg, msglen)) ||
-                    (rc = sl_ingestlog_append(tk->log, recs, n, msg, msglen))))
-        return rc;
     /* recs is the whole of the source's last read (sl_ingest_run), so its attributes are the
      * source's */
-    return push_engine(ud, recs, sl_source_attrs(tk->src), n, msg, msglen);
+    const uint64_t *attrs = sl_source_attrs(tk->src);
+    if (tk->log && ((rc = log_ids(tk, msg, msglen)) ||
+                    (rc = sl_ingestlog_append_attrs(tk->log, recs, attrs, attrs ? tk->nattr : 0, n,
+                                                    msg, msglen))))
+        return rc;
+    return push_engine(ud, recs, attrs, n, msg, msglen);
 }
 
 /* sl_ingestlog_bytes_fn of a resume: the ids logged after the checkpoint, into the dict. */
@@ -223,10 +226,18 @@ static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, s
 
 /* sl_ingestlog_fn of a resume: the log's records after the checkpoint into the engine (not
  * appended again), with the executor's timers between blocks. */
-static int replay_push(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
+static int replay_push(void *ud, const sl_rec *recs, const uint64_t *attrs, uint32_t nattr,
+                       size_t n, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
-    int rc = push_engine(ud, recs, NULL, n, msg, msglen); /* no log with attributes (open_log) */
+    if (nattr != tk->nattr) {
+        snprintf(msg, msglen,
+                 "the ingest log's records carry %u schema.attributes, the topology declares %u: "
+                 "resume with the topology that wrote it",
+                 nattr, tk->nattr);
+        return SL_EPARSE;
+    }
+    int rc = push_engine(ud, recs, attrs, n, msg, msglen);
     if (rc == 0 && (rc = sl_executor_tick(tk->x, tk->max_wait_ms)))
         snprintf(msg, msglen, "%s", sl_executor_message(tk->x));
     return rc;
@@ -240,12 +251,6 @@ static int open_log(const sl_pipeline_opts *o, sl_ingestlog **log, char *msg, si
     *log = NULL;
     if (!sl_source_loggable(t) || !(t->checkpoint.every_ms > 0 || o->resume_from))
         return 0;
-    if (t->schema.nattrs) {
-        snprintf(msg, msglen,
-                 "schema.attributes: the ingest log of a live source's checkpoints does not keep "
-                 "attributes yet; checkpoint a file source, or run without checkpoints");
-        return SL_EUNSUPPORTED;
-    }
     char dir[4500];
     int rc = sl_ckpt_log_dir(t, o->resume_from, dir, sizeof dir, msg, msglen);
     if (rc)
@@ -488,6 +493,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     /* a live source: what it gave after the checkpoint, from the ingest log, then the source */
     tk.wdict = dict;
     tk.idblk = &idblk;
+    tk.nattr = t->schema.nattrs;
     if (o->resume_from && log &&
         (rc = sl_ingestlog_replay(log, log_from, replay_push, replay_ids, &tk, &rep->ckpt.replayed,
                                   msg, msglen)))

@@ -528,3 +528,54 @@ void cluster_down(struct cluster *c)
         cr_assert(eq(int, errno, ESRCH));
     }
 }
+
+/* The child processes of pid (its --nodes node processes), from /proc. Returns how many. */
+int children(pid_t pid, pid_t *out, int cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    long v;
+    while (f && n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (pid_t)v;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* 1 when process pid has ended and waits to be reaped (or is gone). */
+int zombie(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    const char *p = ok ? strrchr(line, ')') : NULL;
+    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+/* Writes all of buf to fd (non-blocking) while the run `pid` lives: the test holds the pipe's
+ * read end too, so a write to a pipe whose reader died would block for ever. */
+void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err)
+{
+    double t_end = now_s() + 120;
+    while (len) {
+        ssize_t k = write(fd, buf, len);
+        if (k > 0) {
+            buf += k;
+            len -= (size_t)k;
+            continue;
+        }
+        int st;
+        cr_assert(k < 0 && errno == EAGAIN, "writing to the run's stdin failed: %s",
+                  strerror(errno));
+        cr_assert(eq(int, reap(pid, &st), 0), "the run ended (%d) before its input: %s", st,
+                  slurp(err, NULL));
+        cr_assert(lt(dbl, now_s(), t_end), "the run did not read its stdin for 120 s");
+        usleep(2000);
+    }
+}

@@ -88,6 +88,14 @@ int procs_in_tmpdir(void);
 void assert_nothing_running(void);
 long rss_kib(pid_t pid);
 
+/* The child processes of pid (a --nodes run's node processes), from /proc. Returns how many. */
+int children(pid_t pid, pid_t *out, int cap);
+/* 1 when process pid has ended and waits to be reaped (or is gone). */
+int zombie(pid_t pid);
+/* Writes all of buf to fd (non-blocking) while the run `pid` lives (asserts it does; err: its
+ * stderr file, shown if it ended). */
+void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err);
+
 /* Cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), then `extra`. */
 void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo);
 unsigned first_port(const char *name, unsigned id);
