@@ -26,11 +26,9 @@ static int engine_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_
     return sl_engine_push_attrs(p, recs, attrs, n);
 }
 
-/* Several devices take no attributes (the pipeline refuses schema.attributes with them). */
 static int multi_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
-    (void)attrs;
-    return sl_multi_push(p, recs, n);
+    return sl_multi_push_attrs(p, recs, attrs, n);
 }
 
 static int chain_push(void *p, const sl_rec *recs, const uint64_t *attrs, size_t n)

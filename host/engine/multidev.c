@@ -28,6 +28,7 @@ struct devq {
     pthread_cond_t cv_work; /* the thread waits: a chunk, finish or quit */
     pthread_cond_t cv_done; /* the caller waits: a slot came free, built, finished */
     sl_rec *slot[QDEPTH];
+    uint64_t *slot_attrs[QDEPTH]; /* nattrs words per record of slot[] (NULL: no attributes) */
     size_t slot_n[QDEPTH];
     /* Read by the thread once the slot's records are pushed: the whole stream's watermark to
      * raise the engine's to (windowed PEs; slot_has_wm 0: none), and slot_flush 1 when the
@@ -43,9 +44,10 @@ struct devq {
     int rc;
     sl_engine_stats stats; /* copied by the thread after each engine call */
 
-    /* The caller's own: the chunk being filled, when its first record came, and the last
-     * watermark handed to the thread. */
+    /* The caller's own: the chunk being filled (with its records' attribute words), when its
+     * first record came, and the last watermark handed to the thread. */
     sl_rec *fill;
+    uint64_t *fill_attrs;
     size_t nfill;
     double fill_at;
     int sent_has_wm;
@@ -62,6 +64,7 @@ struct sl_multi {
     void *ud;
     const sl_columns *cols;
     int windowed;
+    uint32_t nattrs; /* schema.attributes: words per record (cfg.pe.nattrs) */
 
     atomic_int failed;
     _Atomic(const volatile sig_atomic_t *) cancel; /* sl_multi_set_cancel */
@@ -193,11 +196,12 @@ static void *device_thread(void *arg)
         if (dq->count) {
             unsigned h = dq->head;
             sl_rec *buf = dq->slot[h];
+            const uint64_t *attrs = dq->slot_attrs[h];
             size_t n = dq->slot_n[h];
             pthread_mutex_unlock(&dq->mu);
             /* After a failure chunks are still taken (and discarded) so the caller never waits
              * on a queue nobody drains; it sees `failed` at its next push. */
-            int prc = skip ? 0 : sl_engine_push(dq->eng, buf, n);
+            int prc = skip ? 0 : sl_engine_push_attrs(dq->eng, buf, attrs, n);
             /* The slot's watermark is read once its records are in the engine (the engine
              * copied them: the slot is free), since the caller may raise it until then. */
             pthread_mutex_lock(&dq->mu);
@@ -261,6 +265,7 @@ int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg
     m->thread_ud = thread_ud;
     m->on_emit = on_emit;
     m->ud = ud;
+    m->nattrs = cfg->pe.nattrs;
     pthread_mutex_init(&m->mu, NULL);
     int rc = 0;
     for (uint32_t i = 0; i < ndev; i++) {
@@ -277,6 +282,15 @@ int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg
         int ok = dq->fill != NULL;
         for (int s = 0; s < QDEPTH; s++)
             ok = ok && dq->slot[s];
+        if (m->nattrs) { /* the attribute words travel in buffers of their own beside them */
+            size_t words = (size_t)CHUNK * m->nattrs * sizeof(uint64_t);
+            dq->fill_attrs = malloc(words);
+            ok = ok && dq->fill_attrs;
+            for (int s = 0; s < QDEPTH; s++) {
+                dq->slot_attrs[s] = malloc(words);
+                ok = ok && dq->slot_attrs[s];
+            }
+        }
         if (!ok) {
             snprintf(msg, msglen, "out of memory");
             rc = SL_ENOMEM;
@@ -339,7 +353,9 @@ static int hand_over(sl_multi *m, struct devq *dq, int wait, int flush)
     }
     unsigned s = (dq->head + dq->count) % QDEPTH;
     sl_rec *free_buf = dq->slot[s];
+    uint64_t *free_attrs = dq->slot_attrs[s];
     dq->slot[s] = dq->fill;
+    dq->slot_attrs[s] = dq->fill_attrs;
     dq->slot_n[s] = dq->nfill;
     dq->slot_flush[s] = flush;
     dq->slot_has_wm[s] = wm_ahead(m, dq);
@@ -352,6 +368,7 @@ static int hand_over(sl_multi *m, struct devq *dq, int wait, int flush)
     pthread_cond_signal(&dq->cv_work);
     pthread_mutex_unlock(&dq->mu);
     dq->fill = free_buf;
+    dq->fill_attrs = free_attrs;
     dq->nfill = 0;
     return 1;
 }
@@ -375,16 +392,30 @@ static int keep_windowed(sl_multi *m, const sl_rec *r)
 
 int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n)
 {
+    return sl_multi_push_attrs(m, recs, NULL, n);
+}
+
+int sl_multi_push_attrs(sl_multi *m, const sl_rec *recs, const uint64_t *attrs, size_t n)
+{
     if (atomic_load(&m->failed))
         return m->rc;
-    const uint32_t ndev = m->ndev;
+    const uint32_t ndev = m->ndev, na = m->nattrs;
+    const size_t wbytes = (size_t)na * sizeof(uint64_t); /* one record's words */
     double now = -1.0; /* read once per call, when a device's chunk gets its first record */
     for (size_t i = 0; i < n; i++) {
+        /* a dropped record's words are dropped with it: they are read only for kept ones */
         if (m->windowed && !keep_windowed(m, &recs[i]))
             continue;
         struct devq *dq = &m->q[sl_part_of(recs[i].key, ndev)];
         if (!dq->nfill)
             dq->fill_at = now < 0 ? (now = now_s()) : now;
+        if (na) {
+            uint64_t *w = dq->fill_attrs + dq->nfill * na;
+            if (attrs)
+                memcpy(w, attrs + i * na, wbytes);
+            else
+                memset(w, 0, wbytes);
+        }
         dq->fill[dq->nfill++] = recs[i];
         if (dq->nfill == CHUNK) {
             hand_over(m, dq, 1, 0);
@@ -541,8 +572,11 @@ void sl_multi_destroy(sl_multi **mp)
         pthread_cond_destroy(&dq->cv_work);
         pthread_cond_destroy(&dq->cv_done);
         free(dq->fill);
-        for (int s = 0; s < QDEPTH; s++)
+        free(dq->fill_attrs);
+        for (int s = 0; s < QDEPTH; s++) {
             free(dq->slot[s]);
+            free(dq->slot_attrs[s]);
+        }
     }
     pthread_mutex_destroy(&m->mu);
     free(m->final);

@@ -24,6 +24,10 @@
  * windows close about then, as with one device. Without ticks, chunks leave only when full
  * (64 Ki records) or at sl_multi_finish.
  *
+ * Attributes (schema.attributes, cfg->pe.nattrs words per record): each record's words travel
+ * with it into its device's chunk and queue, and its device's thread pushes them with
+ * sl_engine_push_attrs; a record the late rule drops drops its words too.
+ *
  * Not supported (SL_EUNSUPPORTED at sl_multi_new): snapshot triggers, whose rows would be taken
  * at different moments on each device.
  *
@@ -65,8 +69,14 @@ int sl_multi_new(sl_device *const *devs, uint32_t ndev, const sl_engine_cfg *cfg
                  sl_multi **out, char *msg, size_t msglen);
 
 /* Splits n records by key among the devices. Returns 0, or the first error of a device (its
- * message in sl_multi_message); the multi then accepts nothing more. */
+ * message in sl_multi_message); the multi then accepts nothing more. With attributes
+ * (cfg->pe.nattrs > 0) each record's words are zeros, as sl_multi_push_attrs with attrs NULL. */
 int sl_multi_push(sl_multi *m, const sl_rec *recs, size_t n);
+
+/* As sl_multi_push, with each record's schema attributes: cfg->pe.nattrs 64-bit words per
+ * record, record i's at attrs[i * nattrs] (sl_engine_push_attrs' layout), copied here (attrs
+ * need not outlive the call). attrs NULL gives zeros; a multi without attributes ignores them. */
+int sl_multi_push_attrs(sl_multi *m, const sl_rec *recs, const uint64_t *attrs, size_t n);
 
 /* Runs the timers while input is slow or silent (see above): a chunk whose first record was
  * pushed max_wait_ms ago or more goes to its device and is dispatched, every device gets the

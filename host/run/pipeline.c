@@ -401,13 +401,6 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             (rc = sl_jointab_load(t->next[i].join, dict, &joins[i + 1], NULL, NULL, msg, msglen)))
             goto out;
     }
-    if (ndev > 1 && t->schema.nattrs) {
-        snprintf(msg, msglen,
-                 "schema.attributes reach the kernels on one device; several devices (--devices) "
-                 "do not carry them yet");
-        rc = SL_EUNSUPPORTED;
-        goto out;
-    }
     if (ndev > 1) {
         sl_engine_cfg ec = {.pe = t->pe, .batch_events = t->batch_events};
         sl_multi *multi = NULL;
