@@ -6,6 +6,10 @@
  * record reach its device and every window close on every device within a bound (checked
  * against the reference), and `sluice run --devices 2` writes window rows while its input is
  * open.
+ * Attributes (schema.attributes): a user PE that reads them by name gives on two devices, in
+ * both dispatch modes and with windows and late events, exactly what a plain C reference gives
+ * per key (int64 words past 2^53, doubles a float would round, each record's own index), and
+ * `sluice run --devices 2` carries them from a file as one device does.
  *
  * Two devices: PoCL exposes one CPU device per entry of POCL_DEVICES, set here (inside each
  * test: Criterion forks, and OpenCL must not be initialised before the fork) unless the
@@ -13,7 +17,9 @@
  * contexts, two tables): the split and merge are still exercised. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +33,7 @@
 #include "multidev.h"
 #include "proc.h"
 #include "reference.h"
+#include "watermark.h"
 
 struct collect {
     pthread_mutex_t mu;
@@ -510,4 +517,370 @@ Test(multidev, cli_devices_2_prints_what_one_device_prints, .timeout = 300)
     free(one);
     free(two);
     free(all);
+}
+
+/* ---- attributes ---- */
+
+/* A user PE that reads three attributes by name: price (double), qty (int64) and seq (int64,
+ * the record's index in the test's stream). Per key (and window): the events, the sum and the
+ * largest price, qty's wrapping 64-bit sum and its largest value (each as two 32-bit halves, so
+ * that every bit reaches the row exactly), and the sum of seq (which records the key got). */
+static const char MD_ATTR_PE[] =
+    "#include \"sluice.h\"\n"
+    "#define SL_PE_REDUCE\n"
+    "#define SL_COLUMNS \"n:int,price:g,price_max:g,qsum_hi:int,qsum_lo:int,qmax_hi:int,"
+    "qmax_lo:int,seq:int\"\n"
+    "typedef struct { ulong n; double price, pmax; ulong qsum; long qmax; ulong seq; } sl_state;\n"
+    "void sl_init(__global sl_state *s)\n"
+    "{ s->n = 0; s->price = 0.0; s->pmax = -INFINITY; s->qsum = 0; s->qmax = LONG_MIN;\n"
+    "  s->seq = 0; }\n"
+    "void sl_add(__global sl_state *s, const sl_record *r)\n"
+    "{\n"
+    "    s->n += 1;\n"
+    "    s->price += r->price;\n"
+    "    s->pmax = fmax(s->pmax, r->price);\n"
+    "    s->qsum += (ulong)r->qty;\n"
+    "    s->qmax = max(s->qmax, r->qty);\n"
+    "    s->seq += (ulong)r->seq;\n"
+    "}\n"
+    "void sl_merge(__global sl_state *d, __global const sl_state *s)\n"
+    "{ d->n += s->n; d->price += s->price; d->pmax = fmax(d->pmax, s->pmax);\n"
+    "  d->qsum += s->qsum; d->qmax = max(d->qmax, s->qmax); d->seq += s->seq; }\n"
+    "void sl_emit(__global const sl_state *s, sl_out *o)\n"
+    "{ o->v[0] = (double)s->n; o->v[1] = s->price; o->v[2] = s->pmax;\n"
+    "  o->v[3] = (double)(s->qsum >> 32); o->v[4] = (double)(s->qsum & 0xffffffffUL);\n"
+    "  o->v[5] = (double)(s->qmax >> 32); o->v[6] = (double)(s->qmax & 0xffffffffL);\n"
+    "  o->v[7] = (double)s->seq; }\n";
+
+#define MD_NATTR 3
+
+/* One record's words: a price of 10^8 and quarters (a float rounds it to a multiple of 8; sums
+ * of up to 2^40 such prices are exact in any order), a qty of 2^53 or more, of either sign (a
+ * double would round it), and the record's index. */
+static void md_words(uint64_t *seed, size_t i, uint64_t *w)
+{
+    double price = 1e8 + (double)(splitmix64(seed) % 4000) * 0.25;
+    memcpy(&w[0], &price, 8);
+    uint64_t mag = (UINT64_C(1) << 53) + splitmix64(seed) % (UINT64_C(1) << 40);
+    int64_t qty = splitmix64(seed) % 2 ? -(int64_t)mag : (int64_t)mag;
+    memcpy(&w[1], &qty, 8);
+    w[2] = (uint64_t)i;
+}
+
+static uint64_t *md_attrs(uint64_t seed, size_t n)
+{
+    uint64_t *a = malloc((n ? n : 1) * MD_NATTR * sizeof *a);
+    cr_assert_not_null(a);
+    for (size_t i = 0; i < n; i++)
+        md_words(&seed, i, a + i * MD_NATTR);
+    return a;
+}
+
+/* One key's (or window's) figures, as MD_ATTR_PE keeps them. */
+struct md_acc {
+    uint64_t n, qsum, seq;
+    double price, pmax;
+    int64_t qmax;
+};
+
+static void md_acc_init(struct md_acc *a)
+{
+    memset(a, 0, sizeof *a);
+    a->pmax = -INFINITY;
+    a->qmax = INT64_MIN;
+}
+
+static void md_acc_add(struct md_acc *a, const uint64_t *w)
+{
+    double price;
+    memcpy(&price, &w[0], 8);
+    a->n++;
+    a->price += price;
+    a->pmax = price > a->pmax ? price : a->pmax;
+    a->qsum += w[1];
+    a->qmax = (int64_t)w[1] > a->qmax ? (int64_t)w[1] : a->qmax;
+    a->seq += w[2];
+}
+
+/* MD_ATTR_PE's row of a. */
+static void md_acc_row(const struct md_acc *a, double *v)
+{
+    uint64_t qmax = (uint64_t)a->qmax;
+    v[0] = (double)a->n;
+    v[1] = a->price;
+    v[2] = a->pmax;
+    v[3] = (double)(a->qsum >> 32);
+    v[4] = (double)(a->qsum & 0xffffffffu);
+    v[5] = (double)(a->qmax >> 32); /* arithmetic shift, as OpenCL C's on a long */
+    v[6] = (double)(qmax & 0xffffffffu);
+    v[7] = (double)a->seq;
+}
+
+struct md_at {
+    uint64_t key;
+    int64_t ws;
+    size_t i;
+};
+
+static int md_at_cmp(const void *pa, const void *pb)
+{
+    const struct md_at *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    if (a->ws != b->ws)
+        return a->ws < b->ws ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+/* The plain C reference of MD_ATTR_PE over the whole stream, in arrival order: per key, or per
+ * (key, window) after watermark.h's late rule when window_ms > 0 (*late: the records it
+ * refused). Rows sorted by key and window, as the tests sort the multi's. */
+static sl_row *md_reference(const sl_rec *recs, const uint64_t *a, size_t n, int64_t window_ms,
+                            int64_t lateness_ms, size_t *nrows, uint64_t *late)
+{
+    struct md_at *at = malloc((n ? n : 1) * sizeof *at);
+    sl_row *rows = calloc(n ? n : 1, sizeof *rows);
+    cr_assert(at && rows);
+    sl_watermark wm = {0, 0};
+    size_t m = 0;
+    *late = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t ws = 0, t = recs[i].time_ms;
+        if (window_ms) {
+            if (sl_watermark_admit(&wm, t, window_ms, lateness_ms) != SL_ADMIT_OK) {
+                (*late)++;
+                continue;
+            }
+            int64_t r = t % window_ms;
+            ws = t - (r < 0 ? r + window_ms : r);
+        }
+        at[m++] = (struct md_at){recs[i].key, ws, i};
+    }
+    qsort(at, m, sizeof *at, md_at_cmp);
+    size_t nr = 0;
+    struct md_acc acc;
+    for (size_t j = 0; j < m; j++) {
+        if (j == 0 || at[j].key != at[j - 1].key || at[j].ws != at[j - 1].ws) {
+            if (j)
+                md_acc_row(&acc, rows[nr - 1].v);
+            md_acc_init(&acc);
+            rows[nr].key = at[j].key;
+            rows[nr].window_start = at[j].ws;
+            nr++;
+        }
+        md_acc_add(&acc, a + at[j].i * MD_NATTR);
+    }
+    if (nr)
+        md_acc_row(&acc, rows[nr - 1].v);
+    free(at);
+    *nrows = nr;
+    return rows;
+}
+
+/* A user PE's configuration: MD_ATTR_PE at `path` with its three attributes. */
+static sl_engine_cfg md_cfg(const char *path)
+{
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sl_pe_defaults(&cfg.pe, SL_PE_USER);
+    snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s", path);
+    static const char *const names[MD_NATTR] = {"price", "qty", "seq"};
+    for (int k = 0; k < MD_NATTR; k++) {
+        snprintf(cfg.pe.attr[k].name, sizeof cfg.pe.attr[k].name, "%s", names[k]);
+        cfg.pe.attr[k].is_double = k == 0;
+    }
+    cfg.pe.nattrs = MD_NATTR;
+    cfg.batch_events = 8192;
+    return cfg;
+}
+
+/* Writes MD_ATTR_PE into the test directory; returns its path. */
+static const char *md_write_pe(void)
+{
+    FILE *f = create("md_attrs.cl");
+    fputs(MD_ATTR_PE, f);
+    fclose(f);
+    return tpath("md_attrs.cl");
+}
+
+/* Runs cfg over recs and their words a on the two devices, `chunk` records a push with
+ * sl_multi_push_attrs; the chunk starting at record `bare` (SIZE_MAX: none) goes through
+ * sl_multi_push, without words. Rows sorted by key and window. */
+static void md_run(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *a, size_t n,
+                   size_t chunk, size_t bare, struct mres *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->c.mu, NULL);
+    sl_multi *m = NULL;
+    r->rc = sl_multi_new(devs, nd, cfg, NULL, NULL, collect_rows, &r->c, &m, r->msg, sizeof r->msg);
+    if (r->rc)
+        return;
+    for (size_t i = 0; i < n && !r->rc; i += chunk) {
+        size_t k = n - i < chunk ? n - i : chunk;
+        r->rc = i == bare ? sl_multi_push(m, recs + i, k)
+                          : sl_multi_push_attrs(m, recs + i, a + i * MD_NATTR, k);
+    }
+    if (!r->rc)
+        r->rc = sl_multi_finish(m);
+    if (r->rc)
+        snprintf(r->msg, sizeof r->msg, "%s", sl_multi_message(m));
+    sl_multi_get_stats(m, &r->st);
+    sl_multi_destroy(&m);
+    if (r->c.rows.rows)
+        qsort(r->c.rows.rows, r->c.rows.n, sizeof *r->c.rows.rows, sl_row_cmp_key);
+}
+
+static void md_init(void)
+{
+    setup();
+    open_two();
+}
+
+#define MD_TEST(name, timeout_s)                                                                   \
+    Test(multidev, name, .init = md_init, .fini = teardown, .timeout = timeout_s)
+
+/* 200,000 records over 30,000 keys: more than a chunk (64 Ki records) per device, so words
+ * cross chunk hand-overs and the queues; one chunk pushed without words reads zeros. */
+MD_TEST(user_pe_reads_attributes_by_name_on_two_devices, 300)
+{
+    const char *path = md_write_pe();
+    size_t n = 200000, chunk = 7001, bare = 5 * chunk;
+    sl_rec *recs = th_records_new(31, n, 30000, 0.8, 1700000000000, 0);
+    uint64_t *a = md_attrs(32, n);
+    /* the input holds what a float or a double would round */
+    size_t rounded_price = 0, wide_qty = 0;
+    for (size_t i = 0; i < n; i++) {
+        double p;
+        memcpy(&p, &a[i * MD_NATTR], 8);
+        int64_t q = (int64_t)a[i * MD_NATTR + 1];
+        rounded_price += (double)(float)p != p;
+        wide_qty += (int64_t)(double)q != q;
+    }
+    cr_assert_gt(rounded_price, n / 2);
+    cr_assert_gt(wide_qty, n / 4);
+    /* the reference sees the bare chunk's words as zeros */
+    uint64_t *ra = malloc(n * MD_NATTR * sizeof *ra);
+    cr_assert_not_null(ra);
+    memcpy(ra, a, n * MD_NATTR * sizeof *ra);
+    memset(ra + bare * MD_NATTR, 0, chunk * MD_NATTR * sizeof *ra);
+    size_t nref;
+    uint64_t late;
+    sl_row *ref = md_reference(recs, ra, n, 0, 0, &nref, &late);
+    for (int mode = SL_DISPATCH_GROUPED; mode <= SL_DISPATCH_CHUNKED; mode++) {
+        sl_engine_cfg cfg = md_cfg(path);
+        cfg.mode = (enum sl_dispatch_mode)mode;
+        struct mres r;
+        md_run(&cfg, recs, a, n, chunk, bare, &r);
+        cr_assert_eq(r.rc, 0, "mode %d: %s (%s)", mode, sl_strerror(r.rc), r.msg);
+        cr_assert_eq(r.c.finals, 1);
+        th_assert_rows(r.c.rows.rows, r.c.rows.n, ref, nref, 0.0);
+        cr_assert_eq(r.st.total.events_in, n);
+        for (uint32_t d = 0; d < nd; d++)
+            cr_assert_gt(r.st.dev[d].events_in, n / 10, "mode %d: device %u gets a share", mode, d);
+        cr_assert_eq(r.st.dev[0].events_in + r.st.dev[1].events_in, n);
+        free(r.c.rows.rows);
+    }
+    free(ref);
+    free(ra);
+    free(a);
+    free(recs);
+    finish();
+}
+
+/* Windows with late events: the records the late rule drops before the split take their words
+ * with them, so every window's figures are the reference's. */
+MD_TEST(windowed_attributes_with_late_events_match_the_reference, 300)
+{
+    const char *path = md_write_pe();
+    size_t n = 150000;
+    /* times from -3000 ms with jitter up to 400 ms: some arrive after their window closed */
+    sl_rec *recs = th_records_new(41, n, 400, 1.0, -3000, 400);
+    uint64_t *a = md_attrs(42, n);
+    sl_engine_cfg cfg = md_cfg(path);
+    cfg.pe.window_ms = 2000;
+    cfg.pe.lateness_ms = 100;
+    size_t nref;
+    uint64_t late;
+    sl_row *ref = md_reference(recs, a, n, cfg.pe.window_ms, cfg.pe.lateness_ms, &nref, &late);
+    cr_assert_gt(late, 100, "the input has late records");
+    struct mres r;
+    md_run(&cfg, recs, a, n, 4099, SIZE_MAX, &r);
+    cr_assert_eq(r.rc, 0, "%s (%s)", sl_strerror(r.rc), r.msg);
+    cr_assert_eq(r.st.total.events_late, late, "late: multi %llu, reference %llu",
+                 (unsigned long long)r.st.total.events_late, (unsigned long long)late);
+    cr_assert_eq(r.st.dev[0].events_in + r.st.dev[1].events_in,
+                 n - late - r.st.total.events_bad_time);
+    cr_assert_gt(r.st.dev[0].emissions, 0);
+    cr_assert_gt(r.st.dev[1].emissions, 0);
+    th_assert_rows(r.c.rows.rows, r.c.rows.n, ref, nref, 0.0);
+    free(r.c.rows.rows);
+    free(ref);
+    free(a);
+    free(recs);
+    finish();
+}
+
+/* `sluice run --devices 2` on a topology with schema.attributes [price, qty, seq], from an
+ * NDJSON file: every ad's row is the reference's, and the output is what one device writes. */
+Test(multidev, cli_run_devices_2_carries_attributes, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    enum { ADS = 120, LINES = 30000 };
+    md_write_pe();
+    static struct md_acc acc[ADS];
+    for (int k = 0; k < ADS; k++)
+        md_acc_init(&acc[k]);
+    FILE *f = create("ev.ndjson");
+    uint64_t seed = 51;
+    for (size_t i = 0; i < LINES; i++) {
+        unsigned ad = (unsigned)(splitmix64(&seed) % ADS);
+        uint64_t w[MD_NATTR];
+        md_words(&seed, i, w);
+        double price;
+        memcpy(&price, &w[0], 8);
+        fprintf(f, "{\"ad\":\"ad-%u\",\"t\":%zu,\"price\":%.2f,\"qty\":%lld,\"seq\":%zu}\n", ad,
+                1000 + i, price, (long long)(int64_t)w[1], i);
+        md_acc_add(&acc[ad], w);
+    }
+    fclose(f);
+    f = create("topo.yaml");
+    fputs("source: {path: ev.ndjson}\n"
+          "schema:\n"
+          "  fields: {ad: string, t: time, price: double, qty: int64, seq: int64}\n"
+          "  key: ad\n"
+          "  time: t\n"
+          "  attributes: [price, qty, seq]\n"
+          "pe: {kind: user, source: md_attrs.cl}\n"
+          "sink: {path: out.csv}\n",
+          f);
+    fclose(f);
+    struct run r = run_sh_status("run topo.yaml -q --devices 2 -o two.csv", 0);
+    run_free(&r);
+    r = run_sh_status("run topo.yaml -q -o one.csv", 0);
+    run_free(&r);
+    char *two = slurp("two.csv", NULL), *one = slurp("one.csv", NULL);
+    const char head[] = "ad,n,price,price_max,qsum_hi,qsum_lo,qmax_hi,qmax_lo,seq\n";
+    cr_assert(strncmp(two, head, sizeof head - 1) == 0, "%.100s", two);
+    size_t rows = 0;
+    for (char *line = two + sizeof head - 1; *line; line = strchr(line, '\n') + 1) {
+        unsigned ad;
+        double v[8], want[8];
+        cr_assert_eq(sscanf(line, "ad-%u,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &ad, &v[0], &v[1], &v[2],
+                            &v[3], &v[4], &v[5], &v[6], &v[7]),
+                     9, "%.100s", line);
+        cr_assert_lt(ad, ADS);
+        md_acc_row(&acc[ad], want);
+        for (int k = 0; k < 8; k++)
+            cr_assert_eq(v[k], want[k], "ad-%u column %d: %.17g, want %.17g", ad, k, v[k], want[k]);
+        rows++;
+    }
+    size_t want_rows = 0;
+    for (int k = 0; k < ADS; k++)
+        want_rows += acc[k].n > 0;
+    cr_assert_eq(rows, want_rows);
+    assert_same_text(two, one, "--devices 2 against one device");
+    free(two);
+    free(one);
+    finish();
 }
