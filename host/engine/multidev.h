@@ -31,9 +31,9 @@
  * Not supported (SL_EUNSUPPORTED at sl_multi_new): snapshot triggers, whose rows would be taken
  * at different moments on each device.
  *
- * sl_multi_push, sl_multi_tick, sl_multi_finish and sl_multi_destroy belong to the thread that
- * created the multi. on_emit is called from the device threads for windows (one call at a time:
- * they are serialised here) and from the calling thread for the final rows. */
+ * sl_multi_push(_attrs), sl_multi_tick, sl_multi_finish and sl_multi_destroy belong to the thread
+ * that created the multi. on_emit is called from the device threads for windows (one call at a
+ * time: they are serialised here) and from the calling thread for the final rows. */
 #ifndef SL_MULTIDEV_H
 #define SL_MULTIDEV_H
 
