@@ -117,70 +117,121 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
     return h;
 }
 
+/* Applies record r to its slot in sub-table `base` (region_slots slots per region; with
+ * `chunked`, the region is the key's top bits, else base is the work-item's own region) and
+ * counts a new key in fbase[region]. Returns 0, or 1 when the region has no free slot (status
+ * set as sl_aggregate_grouped's comment says). Inlined into both aggregation kernels, where `chunked` is a
+ * constant. */
+__attribute__((always_inline)) int sl_apply_one(const sl_record *r, __global sl_slot *base,
+                                                __global uint *fbase, uint region_slots,
+                                                uint region_max, uint rshift, int chunked,
+                                                uint i0, __global uint *status)
+{
+    const uint mask = region_slots - 1;
+    /* (key >> 1) >> (63 - pbits): the top pbits bits, and 0 for pbits 0 (no shift by 64) */
+    const uint region = chunked ? (uint)((r->key >> 1) >> rshift) : 0;
+    __global sl_slot *rs = base + (size_t)region * region_slots;
+#ifdef SL_WINDOW_MS
+    const long ws = sl_window_start(r->time_ms);
+    const ulong k = sl_table_key(r->key, ws);
+#else
+    const long ws = 0;
+    const ulong k = r->key;
+#endif
+    const uint h = sl_lookup(rs, k, mask, region_max, &fbase[region], r->key, ws);
+    if (h > mask) {
+        atomic_add(&status[0], 1);
+        atomic_max(&status[1], (chunked ? region : i0) + 1);
+        return 1;
+    }
+    SL_APPLY(&rs[h].s, r);
+    return 0;
+}
+
+/* The body of both aggregation kernels, `chunked` a constant in each, so that neither tests the
+ * mode per record. Counted in PoCL 3.1's x86-64 code of the ctr PE in chunked mode, for a record
+ * whose key is found at its first probe: one kernel taking the mode as an argument spent 67
+ * instructions (26 on the prefetch's address, reloading the mode and the table's bases from the
+ * stack), this one 51 (17). */
+__attribute__((always_inline)) void sl_aggregate_run(__global const sl_record *recs,
+                                                     __global const uint *bounds,
+                                                     __global uint *prog, __global sl_slot *slots,
+                                                     __global uint *fill, uint region_slots,
+                                                     uint region_max, uint pbits,
+                                                     __global uint *status, int chunked)
+{
+    const uint i0 = get_global_id(0);
+    const uint beg = prog[i0], end = bounds[i0 + 1];
+    if (beg >= end || status[0] != 0)
+        return;
+    const uint per = chunked ? 1u << pbits : 1u; /* sub-tables of this work-item */
+    __global sl_slot *base = slots + (size_t)i0 * per * region_slots;
+    __global uint *fbase = fill + (size_t)i0 * per;
+    const uint rshift = 63 - pbits;
+    uint i = beg;
+#ifdef SL_PREFETCH
+    /* the loop waits on one random slot access per record: start the one SL_PREFETCH ahead;
+     * the last SL_PREFETCH records go without */
+    const uint mask = region_slots - 1;
+    const uint pend = end - beg > SL_PREFETCH ? end - SL_PREFETCH : beg;
+    for (; i < pend; i++) {
+        const sl_record ahead = recs[i + SL_PREFETCH];
+        const uint ra = chunked ? (uint)((ahead.key >> 1) >> rshift) : 0;
+        __builtin_prefetch(base + (size_t)ra * region_slots +
+                           sl_slot_index(SL_RECORD_TABLE_KEY(&ahead), mask));
+        const sl_record r = recs[i];
+        if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0, status))
+            goto stopped;
+    }
+#endif
+    for (; i < end; i++) {
+        const sl_record r = recs[i];
+        if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0, status))
+            break;
+    }
+#ifdef SL_PREFETCH
+stopped:
+#endif
+    prog[i0] = i;
+}
+
 /* Aggregates one batch; work-item i applies recs[prog[i] .. bounds[i+1]) in arrival order and
  * leaves in prog[i] the first record it did not apply (bounds[i+1] when it applied them all).
- *   grouped (copies == 0): the host grouped the batch by region, so work-item i holds all of
+ *   sl_aggregate_grouped: the host grouped the batch by region, so work-item i holds all of
  *     region i's events and owns region i of the one table. Any PE, any device; the only mode
  *     for sequential PEs.
- *   chunked (copies > 0, reduce PEs): the batch is in arrival order, cut into `copies`
- *     contiguous chunks; work-item i aggregates its chunk into its own copy i of the table, and
- *     sl_merge_copies folds the copies together before any emission. No host grouping pass: on
- *     a CPU device, where host and "device" share the cores, that pass cost more than the
- *     aggregation itself (docs/engine.md).
+ *   sl_aggregate_chunked (reduce PEs): the batch is in arrival order, cut into as many
+ *     contiguous chunks as the table has copies; work-item i aggregates its chunk into its own
+ *     copy i of the table, and sl_merge_copies folds the copies together before any emission.
+ *     No host grouping pass: on a CPU device, where host and "device" share the cores, that pass
+ *     cost more than the aggregation itself (docs/engine.md).
  * State is updated in place in its slot (measured on PoCL 3.1: copying it to private memory and
  * back on every key change halved the speed).
  * A record whose region has no free slot stops its work-item there: status[0] counts the
  * work-items that stopped, status[1] is 1 + the last region that overflowed. The host then grows
  * the table (sl_rehash) and runs the batch again from prog[]. While status[0] is set, a batch
  * applies nothing at all (every work-item stops at its first record), so that a later batch
- * never overtakes the rest of an earlier one: each key still sees its events in arrival order. */
-__kernel void sl_aggregate(__global const sl_record *recs, __global const uint *bounds,
-                           __global uint *prog, __global sl_slot *slots, __global uint *fill,
-                           uint region_slots, uint region_max, uint pbits, uint copies,
-                           __global uint *status)
+ * never overtakes the rest of an earlier one: each key still sees its events in arrival order.
+ * Both take the same arguments (copies is the host's table geometry, unused by the kernel). */
+__kernel void sl_aggregate_grouped(__global const sl_record *recs, __global const uint *bounds,
+                                   __global uint *prog, __global sl_slot *slots,
+                                   __global uint *fill, uint region_slots, uint region_max,
+                                   uint pbits, uint copies, __global uint *status)
 {
-    const uint i0 = get_global_id(0);
-    const uint beg = prog[i0], end = bounds[i0 + 1];
-    if (beg >= end || status[0] != 0)
-        return;
-    const uint mask = region_slots - 1;
-    const uint nparts = 1u << pbits;
-    __global sl_slot *table = slots + (size_t)(copies ? i0 * nparts : 0) * region_slots;
-    uint i = beg;
-    for (; i < end; i++) {
-#ifdef SL_PREFETCH
-        /* the loop waits on one random slot access per event: start the one 24 events ahead */
-        if (i + SL_PREFETCH < end) {
-            const sl_record ahead = recs[i + SL_PREFETCH];
-            const uint ra = copies ? (pbits ? (uint)(ahead.key >> (64 - pbits)) : 0) : i0;
-            __builtin_prefetch(table + (size_t)ra * region_slots +
-                               sl_slot_index(SL_RECORD_TABLE_KEY(&ahead), mask));
-        }
-#endif
-        const sl_record r = recs[i];
-        uint region = i0, ctr = i0;
-        if (copies) {
-            region = pbits ? (uint)(r.key >> (64 - pbits)) : 0;
-            ctr = i0 * nparts + region;
-        }
-        __global sl_slot *rs = table + (size_t)region * region_slots;
-#ifdef SL_WINDOW_MS
-        const long ws = sl_window_start(r.time_ms);
-        const ulong k = sl_table_key(r.key, ws);
-#else
-        const long ws = 0;
-        const ulong k = r.key;
-#endif
-        const uint h = sl_lookup(rs, k, mask, region_max, &fill[ctr], r.key, ws);
-        if (h > mask) {
-            atomic_add(&status[0], 1);
-            atomic_max(&status[1], region + 1);
-            break;
-        }
-        SL_APPLY(&rs[h].s, &r);
-    }
-    prog[i0] = i;
+    (void)copies;
+    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 0);
 }
+
+#ifdef SL_PE_REDUCE
+__kernel void sl_aggregate_chunked(__global const sl_record *recs, __global const uint *bounds,
+                                   __global uint *prog, __global sl_slot *slots,
+                                   __global uint *fill, uint region_slots, uint region_max,
+                                   uint pbits, uint copies, __global uint *status)
+{
+    (void)copies;
+    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 1);
+}
+#endif
 
 /* Moves every key of one sub-table (region r of the old table, old_slots slots) into the same
  * region of a new, larger table (new_slots slots, all empty), state and all. Work-item r owns
@@ -206,7 +257,7 @@ __kernel void sl_rehash(__global const sl_slot *from, uint old_slots, __global s
 #ifdef SL_PE_REDUCE
 /* Chunked mode: work-item p merges region p of copies 1.. into copy 0, emptying each slot it
  * moved. When region p of copy 0 has no free slot, the work-item stops (status as for
- * sl_aggregate) with the rest in place; the host grows the table and runs the merge again. */
+ * sl_aggregate_grouped) with the rest in place; the host grows the table and runs the merge again. */
 __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint region_slots,
                               uint region_max, uint copies, __global uint *status)
 {

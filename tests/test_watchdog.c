@@ -703,7 +703,7 @@ Test(watchdog, deep_check_reports_an_out_of_bounds_read_with_its_line, .timeout 
     cr_assert(strstr(p.out, "oobread.cl: OK for ") != NULL, "the normal check passes:\n%s", p.out);
     cr_assert(strstr(p.out, "oobread.cl:11:") != NULL, "no report at line 11:\n%s", p.out);
     cr_assert(strstr(p.out, "Invalid read of size 4") != NULL, "%s", p.out);
-    cr_assert(strstr(p.out, "(kernel sl_aggregate;") != NULL, "%s", p.out);
+    cr_assert(strstr(p.out, "(kernel sl_aggregate_chunked;") != NULL, "%s", p.out);
     cr_assert(strstr(p.out, "   11 |     s->w += weights[r->type + 2];") != NULL,
               "the line's text from the file:\n%s", p.out);
     cr_assert(strstr(p.out, " out-of-bounds, 0 data race, 0 uninitialized value") != NULL, "%s",

@@ -210,9 +210,7 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     if (rc)
         return rc;
     cl_int st;
-    e->k_agg = clCreateKernel(e->prog.prog, "sl_aggregate", &st);
-    if (st == CL_SUCCESS)
-        e->k_emit = clCreateKernel(e->prog.prog, "sl_emit_rows", &st);
+    e->k_emit = clCreateKernel(e->prog.prog, "sl_emit_rows", &st);
     if (st == CL_SUCCESS)
         e->k_rehash = clCreateKernel(e->prog.prog, "sl_rehash", &st);
     if (st == CL_SUCCESS && !e->prog.sequential)
@@ -460,6 +458,14 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     if ((rc = sl_table_geom_make(first_keys, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
+    /* one aggregation kernel per mode, so that neither tests the mode per record */
+    e->k_agg = clCreateKernel(e->prog.prog,
+                              chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &st);
+    if (st != CL_SUCCESS) {
+        rc = SL_ECL;
+        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", e->cfg.pe.name, sl_cl_strerror(st));
+        goto fail;
+    }
     if ((st = set_fixed_args(e)) != CL_SUCCESS) {
         rc = sl_cl_check(st, "clSetKernelArg");
         snprintf(msg, msglen, "setting kernel arguments failed: %s", sl_cl_strerror(st));
