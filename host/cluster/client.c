@@ -1244,13 +1244,6 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     double t0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 
     sl_client_recovery *rec = t->checkpoint.every_ms ? o->rec : NULL;
-    if (t->schema.nattrs && t->source.ingest == SL_INGEST_NODES) {
-        snprintf(msg, msglen,
-                 "schema.attributes on a cluster travel from the client's source only: %s does "
-                 "not carry them yet",
-                 "ingest on the nodes");
-        return SL_EUNSUPPORTED;
-    }
     if (po->resume_from) {
         snprintf(msg, msglen, "--from on a cluster needs checkpoints (checkpoint.every_ms)");
         return SL_EUNSUPPORTED;

@@ -118,6 +118,12 @@ struct slot {
     int go, ingest_done, stop_asked, input_closed, read_full;
     uint64_t bad_seen;
     sl_rec *ibuf; /* INGEST_CHUNK records */
+    /* schema.attributes (nattr words a record, 0: none): the words of the first stage's local
+     * records beside sl->local[0] (LOCAL_CHUNK x nattr), and one record with its words as the
+     * frames to peers carry it (SL_SCHEMA_REC_ATTRS + nattr); made by open_ingest */
+    uint32_t nattr;
+    uint64_t *local_attr;
+    unsigned char *wide;
     /* checkpoints with ingest on every node: barriers aligned over the first stage's senders
      * (every node). While aligning, what a sender sent after its barrier is held, and this
      * node's own reading waits, until every sender's barrier is in. */
@@ -129,8 +135,9 @@ struct slot {
         uint64_t types[4];     /* records read by type then */
         struct held {
             uint32_t from, kind; /* kind: SL_FRAME_DATA (recs), SL_MSG_BARRIER, SL_FRAME_EOS */
+            uint32_t na;         /* the records' attribute words each (after its 32 bytes) */
             uint64_t id, complete;
-            sl_rec *recs;
+            unsigned char *recs; /* n records of 32 + 8 na bytes, as their frame had them */
             size_t n;
         } * held;
         size_t nheld, capheld, heldbytes;
@@ -471,34 +478,63 @@ static int flush_local(struct slot *sl, uint32_t stage)
     sl->nlocal[stage] = 0;
     if (!k)
         return 0;
-    int rc = sl_chain_push(sl->chain, stage, sl->local[stage], k);
+    /* the first stage's records read here carry their attributes (ingest on this node) */
+    const uint64_t *attrs = stage == 0 && sl->nattr ? sl->local_attr : NULL;
+    int rc = sl_chain_push_attrs(sl->chain, stage, sl->local[stage], attrs, k);
     if (rc)
         snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
     return rc;
 }
 
-/* sl_chain_route_fn: records for `stage` go to the owner of each key. */
-static int route(void *ud, uint32_t stage, const sl_rec *recs, size_t n)
+/* Records for `stage` go to the owner of each key. With sl->nattr (this node's own reading into
+ * the first stage, schema.attributes) each record takes its words along: attrs holds nattr a
+ * record (NULL: zeros); to a peer they follow its 32 bytes in a frame of schema
+ * SL_SCHEMA_REC_ATTRS + nattr, as the client's frames carry them. */
+static int route_attrs(struct slot *sl, uint32_t stage, const sl_rec *recs, const uint64_t *attrs,
+                       size_t n)
 {
-    struct slot *sl = ud;
     struct node *nd = sl->nd;
     uint32_t stream = sl_job_stream(sl->job_id, stage);
+    const size_t na = stage == 0 ? sl->nattr : 0;
+    const size_t rsize = sizeof(sl_rec) + 8 * na;
+    const uint32_t schema = na ? SL_SCHEMA_REC_ATTRS + (uint32_t)na : SL_SCHEMA_REC;
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(nd->map, recs[i].key);
         if (d == nd->id) {
-            sl->local[stage][sl->nlocal[stage]++] = recs[i];
+            size_t at = sl->nlocal[stage]++;
+            sl->local[stage][at] = recs[i];
+            if (na && attrs)
+                memcpy(sl->local_attr + at * na, attrs + i * na, 8 * na);
+            else if (na)
+                memset(sl->local_attr + at * na, 0, 8 * na);
             if (sl->nlocal[stage] == LOCAL_CHUNK) {
                 int rc = flush_local(sl, stage);
                 if (rc)
                     return rc;
             }
-        } else if (sl_outbox_put(nd->peer[d][stage], stream, SL_SCHEMA_REC, sizeof(sl_rec),
-                                 &recs[i], 1)) {
+            continue;
+        }
+        const void *one = &recs[i];
+        if (na) {
+            memcpy(sl->wide, &recs[i], sizeof(sl_rec));
+            if (attrs)
+                memcpy(sl->wide + sizeof(sl_rec), attrs + i * na, 8 * na);
+            else
+                memset(sl->wide + sizeof(sl_rec), 0, 8 * na);
+            one = sl->wide;
+        }
+        if (sl_outbox_put(nd->peer[d][stage], stream, schema, rsize, one, 1)) {
             snprintf(sl->msg, sizeof sl->msg, "out of memory queueing records for node %u", d);
             return SL_ENOMEM;
         }
     }
     return 0;
+}
+
+/* sl_chain_route_fn: records for `stage` go to the owner of each key. */
+static int route(void *ud, uint32_t stage, const sl_rec *recs, size_t n)
+{
+    return route_attrs(ud, stage, recs, NULL, n);
 }
 
 /* This node's watermark for the job: the largest event time pushed into stage 0 less the first
@@ -677,6 +713,11 @@ static void end_job(struct slot *sl, int graceful)
     sl_addict_destroy(&sl->dict);
     free(sl->ibuf);
     sl->ibuf = NULL;
+    free(sl->local_attr);
+    sl->local_attr = NULL;
+    free(sl->wide);
+    sl->wide = NULL;
+    sl->nattr = 0;
     for (size_t i = 0; i < sl->al.nheld; i++)
         free(sl->al.held[i].recs);
     free(sl->al.held);
@@ -955,7 +996,19 @@ static int open_ingest(struct slot *sl, char *err, size_t errlen)
         return rc;
     sl->dict = sl_addict_new();
     sl->ibuf = malloc(INGEST_CHUNK * sizeof *sl->ibuf);
-    if (!sl->dict || !sl->ibuf) {
+    /* schema.attributes: the first PE reads them (the job bound them to it), and they travel
+     * with the records this node routes */
+    sl->nattr = t->schema.nattrs;
+    if (sl->nattr != t->pe.nattrs || sl->nattr > SL_SCHEMA_ATTRS) {
+        snprintf(err, errlen, "the schema's %u attributes are not the first PE's %u", sl->nattr,
+                 t->pe.nattrs);
+        return SL_EINVAL;
+    }
+    if (sl->nattr) {
+        sl->local_attr = malloc((size_t)LOCAL_CHUNK * sl->nattr * sizeof *sl->local_attr);
+        sl->wide = malloc(sizeof(sl_rec) + 8u * sl->nattr);
+    }
+    if (!sl->dict || !sl->ibuf || (sl->nattr && (!sl->local_attr || !sl->wide))) {
         snprintf(err, errlen, "out of memory");
         return SL_ENOMEM;
     }
@@ -1033,7 +1086,9 @@ static void ingest_step(struct slot *sl)
             break;
         for (long i = 0; i < n; i++)
             sl->rep.in_types[sl->ibuf[i].type & 3]++;
-        if (send_dict(sl) || route(sl, 0, sl->ibuf, (size_t)n) || flush_local(sl, 0)) {
+        /* this read's attribute words (valid until the next read): copied as they are routed */
+        const uint64_t *attrs = sl->nattr ? sl_source_attrs(sl->src) : NULL;
+        if (send_dict(sl) || route_attrs(sl, 0, sl->ibuf, attrs, (size_t)n) || flush_local(sl, 0)) {
             abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
             return;
         }
@@ -1334,13 +1389,14 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
 #define FROM_CLIENT UINT32_MAX
 
 static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
-                       uint64_t complete, const void *recs, size_t n);
+                       uint64_t complete, const void *recs, uint32_t na, size_t n);
 
 static int hold(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id, uint64_t complete,
-                const void *recs, size_t n)
+                const void *recs, uint32_t na, size_t n)
 {
     struct align *al = &sl->al;
-    if (al->heldbytes + n * sizeof(sl_rec) > HOLD_MAX) {
+    const size_t bytes = n * (sizeof(sl_rec) + 8u * na);
+    if (al->heldbytes + bytes > HOLD_MAX) {
         snprintf(sl->msg, sizeof sl->msg,
                  "checkpoint %" PRIu64 ": more than %zu MiB came from the nodes whose barrier was "
                  "in while waiting for the others'",
@@ -1356,14 +1412,15 @@ static int hold(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id, uint
         al->capheld = cap;
     }
     struct held *h = &al->held[al->nheld];
-    *h = (struct held){.from = from, .kind = kind, .id = id, .complete = complete, .n = n};
+    *h =
+        (struct held){.from = from, .kind = kind, .na = na, .id = id, .complete = complete, .n = n};
     if (n) {
-        if (!(h->recs = malloc(n * sizeof(sl_rec))))
+        if (!(h->recs = malloc(bytes)))
             return SL_ENOMEM;
-        memcpy(h->recs, recs, n * sizeof(sl_rec));
+        memcpy(h->recs, recs, bytes);
     }
     al->nheld++;
-    al->heldbytes += n * sizeof(sl_rec);
+    al->heldbytes += bytes;
     return 0;
 }
 
@@ -1383,7 +1440,8 @@ static int align_try(struct slot *sl)
     al->nheld = al->capheld = al->heldbytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
-            rc = stage0_item(sl, h[i].from, h[i].kind, h[i].id, h[i].complete, h[i].recs, h[i].n);
+            rc = stage0_item(sl, h[i].from, h[i].kind, h[i].id, h[i].complete, h[i].recs, h[i].na,
+                             h[i].n);
         free(h[i].recs);
     }
     free(h);
@@ -1423,16 +1481,45 @@ static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t comp
     return align_try(sl);
 }
 
-/* One item of the first stage's input with ingest on every node: records, a marker or an end of
- * stream from `from`, held while `from`'s marker is in and others' are not. */
+/* Pushes n records of a frame's payload (each 32 bytes, then na attribute words) into stage
+ * `stage`, copied in aligned chunks (a payload need not be aligned for sl_rec). Returns 0 or
+ * SL_EIO with the chain's message in sl->msg. */
+static int push_payload(struct slot *sl, uint32_t stage, const unsigned char *p, uint32_t na,
+                        size_t n)
+{
+    struct node *nd = sl->nd;
+    const size_t rsize = sizeof(sl_rec) + 8u * na;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < LOCAL_CHUNK ? n - done : LOCAL_CHUNK;
+        if (!na) {
+            memcpy(nd->aligned, p + done * rsize, k * sizeof(sl_rec));
+        } else {
+            for (size_t i = 0; i < k; i++) {
+                const unsigned char *r = p + (done + i) * rsize;
+                memcpy(&nd->aligned[i], r, sizeof(sl_rec));
+                memcpy(&nd->aligned_attr[i * na], r + sizeof(sl_rec), 8u * na);
+            }
+        }
+        if (sl_chain_push_attrs(sl->chain, stage, nd->aligned, na ? nd->aligned_attr : NULL, k)) {
+            snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
+            return SL_EIO;
+        }
+        done += k;
+    }
+    return 0;
+}
+
+/* One item of the first stage's input with ingest on every node: records (na attribute words
+ * after each), a marker or an end of stream from `from`, held while `from`'s marker is in and
+ * others' are not. */
 static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
-                       uint64_t complete, const void *recs, size_t n)
+                       uint64_t complete, const void *recs, uint32_t na, size_t n)
 {
     struct node *nd = sl->nd;
     struct align *al = &sl->al;
     if (al->active && ((from != FROM_CLIENT && from != nd->id && (al->arrived >> from & 1)) ||
                        (from == FROM_CLIENT && id != al->id)))
-        return hold(sl, from, kind, id, complete, recs, n);
+        return hold(sl, from, kind, id, complete, recs, na, n);
     if (kind == SL_MSG_BARRIER)
         return barrier_in(sl, from, id, complete);
     if (kind == SL_FRAME_EOS) {
@@ -1445,17 +1532,7 @@ static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t i
         }
         return advance(sl);
     }
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < LOCAL_CHUNK ? n - done : LOCAL_CHUNK;
-        memcpy(nd->aligned, (const unsigned char *)recs + done * sizeof(sl_rec),
-               k * sizeof(sl_rec));
-        if (sl_chain_push(sl->chain, 0, nd->aligned, k)) {
-            snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
-            return SL_EIO;
-        }
-        done += k;
-    }
-    return 0;
+    return push_payload(sl, 0, recs, na, n);
 }
 
 static void handle(struct node *nd, uint32_t port, const sl_frame *f)
@@ -1490,52 +1567,38 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
     }
     sl->rep.frames_in++;
     sl->rep.bytes_in += SL_FRAME_HDR + h->payload_len;
+    /* records with their schema.attributes (the client's, or with ingest on every node a
+     * peer's): each record's 32 bytes, then its na words, for the first stage only */
+    const int with_attrs = h->kind == SL_FRAME_DATA && h->schema > SL_SCHEMA_REC_ATTRS &&
+                           h->schema <= SL_SCHEMA_REC_ATTRS + SL_SCHEMA_ATTRS;
+    const uint32_t na = with_attrs ? h->schema - SL_SCHEMA_REC_ATTRS : 0;
+    if (with_attrs && (stage != 0 || na != sl->job.topo.pe.nattrs)) {
+        abort_job(sl, "records with attributes the job's first PE does not declare");
+        return;
+    }
     if (stage == 0 && nodes_ingest(sl) &&
         (h->kind == SL_MSG_BARRIER || h->kind == SL_FRAME_EOS ||
-         (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC))) {
+         (h->kind == SL_FRAME_DATA && (h->schema == SL_SCHEMA_REC || with_attrs)))) {
         uint32_t from = h->source == SL_CLIENT_SOURCE ? FROM_CLIENT : h->source;
         int barrier = h->kind == SL_MSG_BARRIER;
         if ((barrier && h->payload_len != 16) || (!barrier && from == FROM_CLIENT))
             return;
+        if (h->kind == SL_FRAME_DATA && na != sl->job.topo.pe.nattrs) {
+            abort_job(sl, "a node sent records without the attributes the job's first PE "
+                          "declares");
+            return;
+        }
         uint32_t kind = barrier ? SL_MSG_BARRIER : h->kind;
         if (stage0_item(sl, from, kind, barrier ? sl_le_get(f->payload, 8) : 0,
-                        barrier ? sl_le_get(f->payload + 8, 8) : 0, f->payload,
+                        barrier ? sl_le_get(f->payload + 8, 8) : 0, f->payload, na,
                         h->kind == SL_FRAME_DATA ? h->count : 0))
             abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
         return;
     }
-    if (h->kind == SL_FRAME_DATA && h->schema == SL_SCHEMA_REC) {
-        /* A frame's payload need not be aligned for sl_rec: copy it in aligned chunks. */
-        for (uint32_t done = 0; done < h->count;) {
-            uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
-            memcpy(nd->aligned, f->payload + (size_t)done * sizeof(sl_rec), k * sizeof(sl_rec));
-            if (sl_chain_push(sl->chain, stage, nd->aligned, k)) {
-                abort_job(sl, sl_chain_message(sl->chain));
-                return;
-            }
-            done += k;
-        }
-    } else if (h->kind == SL_FRAME_DATA && h->schema > SL_SCHEMA_REC_ATTRS &&
-               h->schema <= SL_SCHEMA_REC_ATTRS + SL_SCHEMA_ATTRS) {
-        /* the client's records with their schema.attributes: records and words apart */
-        const uint32_t na = h->schema - SL_SCHEMA_REC_ATTRS;
-        const size_t rsize = sizeof(sl_rec) + 8u * na;
-        if (stage != 0 || na != sl->job.topo.pe.nattrs) {
-            abort_job(sl, "records with attributes the job's first PE does not declare");
+    if (h->kind == SL_FRAME_DATA && (h->schema == SL_SCHEMA_REC || with_attrs)) {
+        if (push_payload(sl, stage, f->payload, na, h->count)) {
+            abort_job(sl, sl->msg);
             return;
-        }
-        for (uint32_t done = 0; done < h->count;) {
-            uint32_t k = h->count - done < LOCAL_CHUNK ? h->count - done : LOCAL_CHUNK;
-            for (uint32_t i = 0; i < k; i++) {
-                const unsigned char *r = f->payload + (size_t)(done + i) * rsize;
-                memcpy(&nd->aligned[i], r, sizeof(sl_rec));
-                memcpy(&nd->aligned_attr[(size_t)i * na], r + sizeof(sl_rec), 8u * na);
-            }
-            if (sl_chain_push_attrs(sl->chain, 0, nd->aligned, nd->aligned_attr, k)) {
-                abort_job(sl, sl_chain_message(sl->chain));
-                return;
-            }
-            done += k;
         }
     } else if (h->kind == SL_MSG_BARRIER) {
         if (stage != 0 || h->payload_len != 16 || h->source != SL_CLIENT_SOURCE)
