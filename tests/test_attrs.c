@@ -7,7 +7,8 @@
  * value field at full width when it is an attribute; a live source's ingest log keeps them
  * through a SIGKILL and a resume, in one process and on a cluster; every node of a cluster
  * ingesting its part routes them with its records (also through a node killed with
- * checkpoints); and attributes that cannot be carried are refused with a clear error. */
+ * checkpoints); and a wrong declaration (a string, a reserved name, a field twice or unknown)
+ * is refused naming the file and line. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -422,11 +423,9 @@ Test(attrs, sum_reads_its_value_at_full_width, .init = setup, .fini = finish, .t
     free(out);
 }
 
-Test(attrs, refused_where_they_are_not_carried, .init = setup, .fini = finish, .timeout = 120)
+Test(attrs, wrong_declarations_refused_naming_the_line, .init = setup, .fini = finish,
+     .timeout = 120)
 {
-    /* (no cluster or source refuses them any more: ingest on the nodes in
-     * ingest_on_the_nodes_routes_them_with_their_records; what is left to refuse is a schema
-     * whose attributes cannot be carried) */
     static const struct {
         const char *schema, *says;
     } bad[] = {
