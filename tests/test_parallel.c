@@ -161,6 +161,8 @@ static void write_text(const char *path, const struct text *t)
 struct got {
     sl_rec *r;
     size_t n, cap;
+    uint64_t *a; /* schema.attributes: na words per record of r (set by ref_read, src_read) */
+    uint32_t na;
     struct bad_line *bad;
     size_t nbad, capbad;
     int stop; /* the callback asks to stop at the first report */
@@ -179,7 +181,8 @@ static int got_bad(void *ud, uint64_t line, size_t column, uint64_t offset, cons
     return g->stop;
 }
 
-static void got_add(struct got *g, const sl_rec *r, size_t n)
+/* Keeps n records, with their attribute words (a: g->na each) when the schema declares some. */
+static void got_add(struct got *g, const sl_rec *r, const uint64_t *a, size_t n)
 {
     if (n == 0)
         return;
@@ -187,14 +190,23 @@ static void got_add(struct got *g, const sl_rec *r, size_t n)
         g->cap = (g->n + n) * 2;
         g->r = realloc(g->r, g->cap * sizeof *g->r);
         cr_assert_not_null(g->r);
+        if (g->na) {
+            g->a = realloc(g->a, g->cap * g->na * sizeof *g->a);
+            cr_assert_not_null(g->a);
+        }
     }
     memcpy(g->r + g->n, r, n * sizeof *r);
+    if (g->na) {
+        cr_assert_not_null(a, "records without their attribute words");
+        memcpy(g->a + g->n * g->na, a, n * g->na * sizeof *a);
+    }
     g->n += n;
 }
 
 static void got_free(struct got *g)
 {
     free(g->r);
+    free(g->a);
     free(g->bad);
     memset(g, 0, sizeof *g);
 }
@@ -214,6 +226,7 @@ static void ref_read(FILE *in, const sl_topology *t, sl_addict *d,
     sl_reader *r = sl_reader_new(in, t->source.format, d, 0);
     cr_assert_not_null(r);
     sl_reader_set_schema(r, &t->schema);
+    g->na = t->schema.nattrs;
     sl_reader_on_bad(r, got_bad, g);
     if (from)
         cr_assert(eq(int, sl_reader_resume(r, from), 0));
@@ -227,9 +240,10 @@ static void ref_read(FILE *in, const sl_topology *t, sl_addict *d,
         }
         if (n == 0 && sl_reader_at_end(r))
             break;
+        const uint64_t *a = sl_reader_attrs(r);
         for (long i = 0; i < n; i++)
             if (keeps(t, buf[i].type))
-                got_add(g, &buf[i], 1);
+                got_add(g, &buf[i], a ? a + (size_t)i * g->na : NULL, 1);
     }
     sl_reader_stats(r, st);
     free(buf);
@@ -266,6 +280,7 @@ static void src_read(FILE *in, const sl_topology *t, sl_addict *d, const sl_sour
     sl_source *s = NULL;
     char msg[512] = "";
     cr_assert(eq(int, sl_source_new(t, in, d, got_bad, g, &s, msg, sizeof msg), 0), "%s", msg);
+    g->na = t->schema.nattrs;
     if (from)
         cr_assert(eq(int, sl_source_resume(s, from), 0));
     sl_rec *buf = malloc(cap * sizeof *buf);
@@ -276,7 +291,7 @@ static void src_read(FILE *in, const sl_topology *t, sl_addict *d, const sl_sour
             g->rc = (int)n;
             break;
         }
-        got_add(g, buf, (size_t)n);
+        got_add(g, buf, sl_source_attrs(s), (size_t)n);
         if (x && n > 0) {
             sl_source_stats now;
             sl_source_get_stats(s, &now);
@@ -313,6 +328,9 @@ static void same_records(const struct got *a, const struct got *b, const char *w
         cr_assert(eq(flt, x->value, y->value), "%s: record %zu value", what, i);
         cr_assert(eq(u64, x->user, y->user), "%s: record %zu user", what, i);
     }
+    cr_assert(eq(u32, a->na, b->na), "%s: attribute words", what);
+    for (size_t i = 0; i < a->n * a->na; i++)
+        cr_assert(eq(u64, a->a[i], b->a[i]), "%s: record %zu word %zu", what, i / a->na, i % a->na);
 }
 
 static void same_reports(const struct got *a, const struct got *b, const char *what)
@@ -498,6 +516,19 @@ Test(parallel, schema_with_two_records_a_line_and_a_filter)
 }
 
 /* A line over the reader's 1 MiB limit, in a chunk of 4 KiB, 1 MiB and 4 MiB. */
+/* schema.attributes: every record's word (its time, as the kernels' `event_time`) comes with it,
+ * whatever the thread count, chunk size and read size, also when a line makes two records and
+ * the filter drops some. */
+Test(parallel, attributes_come_with_their_records)
+{
+    static const char attrs[] = "  attributes: [event_time]\n";
+    char extra[sizeof schema2 + sizeof attrs];
+    snprintf(extra, sizeof extra, "%s%s", schema2, attrs);
+    struct shape sh = {.lines = 1500, .longs = 41};
+    sweep(31, &sh, extra);
+    finish();
+}
+
 Test(parallel, line_over_the_line_limit)
 {
     struct text x = {0};

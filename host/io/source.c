@@ -110,7 +110,7 @@ static const struct source_ops *file_variant(const sl_topology *t)
     sl_opts_bool(&t->source.opts, "source", "follow", &follow, msg, sizeof msg);
     if (follow)
         return &sl_src_follow_ops;
-    if (t->source.format == SL_FMT_NDJSON && t->schema.nattrs == 0 &&
+    if (t->source.format == SL_FMT_NDJSON &&
         sl_src_par_threads(t, &threads, NULL, msg, sizeof msg) == 0 && threads > 1)
         return &sl_src_par_ops;
     return NULL;

@@ -12,11 +12,11 @@
  *
  * Workers. Each worker has a chunked reader (sl_reader_new_chunked, restarted per chunk, its
  * buffer reserved at 1 MiB) and a dictionary of its own. It preads its chunk into the reader's
- * buffer and keeps, per chunk: the records; the ids its dictionary learnt in that chunk
- * (sl_addict_entry_put entries); the malformed lines its reader reported (line numbered by the
- * chunk's reader, column, file byte offset, reason, and the reader's counters with that line);
- * and cut points, every PAR_CUT records, where the reader's counters are known for the records
- * before them.
+ * buffer and keeps, per chunk: the records (with their schema.attributes words); the ids its
+ * dictionary learnt in that chunk (sl_addict_entry_put entries); the malformed lines its reader
+ * reported (line numbered by the chunk's reader, column, file byte offset, reason, and the reader's
+ * counters with that line); and cut points, every PAR_CUT records, where the reader's counters are
+ * known for the records before them.
  *
  * Order. Parsed chunks wait in a ring of 2 x threads slots; a worker takes chunk k only once
  * chunk k - ring was handed out, so memory stays bounded. sl_source_read's thread hands chunks
@@ -101,6 +101,8 @@ struct chunk {
     struct sl_reader_stats st0; /* the reader's counters at the chunk's start */
     sl_rec *rec;
     size_t nrec, caprec;
+    uint64_t *attr; /* schema.attributes: nattr words per record of rec[] (none without) */
+    size_t capattr; /* records attr has room for */
     struct cut *cut;
     size_t ncut, capcut;
     struct report *bad;
@@ -130,6 +132,7 @@ struct par {
     sl_bad_fn on_bad;
     void *bad_ud;
     sl_schema schema;
+    uint32_t nattr; /* schema.attributes per record (0: none) */
     unsigned nthreads;
     uint64_t chunk_bytes;
     int wait_ms;
@@ -160,6 +163,9 @@ struct par {
     size_t at, bi, ci;           /* in cur: the next record, report and cut */
     struct sl_reader_stats done; /* the counters after the chunks before cur */
     struct sl_reader_stats now;  /* the counters at the last point handed out */
+    uint64_t *out;               /* the attributes of the last read's records (nattr each) */
+    int last_single;             /* the last read's records came from `single` */
+    size_t capout;               /* records out has room for */
     int failed;                  /* sticky error */
 };
 
@@ -281,17 +287,35 @@ static int line_start(struct worker *w, uint64_t x, uint64_t *start)
     return 0;
 }
 
+/* Copies the attribute words of the m records the worker's reader just gave after the chunk's
+ * records (room made by take_records). */
+static void take_attrs(struct worker *w, struct chunk *c, size_t m)
+{
+    const size_t na = w->p->nattr;
+    if (na && m)
+        memcpy(c->attr + c->nrec * na, sl_reader_attrs(w->rd), m * na * sizeof *c->attr);
+}
+
 /* Takes every record the reader has into the chunk, with a cut point after each PAR_CUT or so:
  * when a line's records did not all fit, the rest (at most SL_EV_NTYPES - 1, in the reader's
  * stash) are taken first, so that the cut falls at the end of a line. Returns 0 or an sl_err. */
 static int take_records(struct worker *w, struct chunk *c)
 {
+    const size_t na = w->p->nattr;
     for (;;) {
         if (room_for(&c->rec, &c->caprec, c->nrec, PAR_CUT + SL_EV_NTYPES, sizeof *c->rec, 4096))
             return SL_ENOMEM;
+        if (na && c->capattr < c->caprec) { /* room for the words of every record rec has */
+            uint64_t *a = realloc(c->attr, c->caprec * na * sizeof *a);
+            if (!a)
+                return SL_ENOMEM;
+            c->attr = a;
+            c->capattr = c->caprec;
+        }
         long m = sl_reader_read(w->rd, c->rec + c->nrec, PAR_CUT);
         if (m < 0)
             return (int)m;
+        take_attrs(w, c, (size_t)m);
         c->nrec += (size_t)m;
         if (m > 0) {
             struct sl_reader_stats st;
@@ -301,6 +325,7 @@ static int take_records(struct worker *w, struct chunk *c)
                 long more = sl_reader_read(w->rd, c->rec + c->nrec, stashed);
                 if (more < 0)
                     return (int)more;
+                take_attrs(w, c, (size_t)more);
                 c->nrec += (size_t)more;
             }
             if (add_cut(c, &st))
@@ -587,6 +612,7 @@ static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
 {
     struct par *p = be;
     *end = 0;
+    p->last_single = p->single != NULL;
     if (p->single) {
         long n = sl_reader_read(p->single, buf, cap);
         *end = n == 0 && sl_reader_at_end(p->single);
@@ -595,6 +621,15 @@ static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
     if (p->failed)
         return p->failed;
     int rc = 0;
+    if (p->nattr && p->capout < cap) { /* the read's words, beside buf */
+        uint64_t *o = realloc(p->out, cap * p->nattr * sizeof *o);
+        if (!o) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        p->out = o;
+        p->capout = cap;
+    }
     if (!p->started && (rc = start_pool(p)))
         goto fail;
     if (p->single)
@@ -670,6 +705,9 @@ static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
             k = cap;   /* cap is less than a cut's records: the counters wait for the cut */
         }
         memcpy(buf + n, c->rec + p->at, k * sizeof *buf);
+        if (p->nattr)
+            memcpy(p->out + n * p->nattr, c->attr + p->at * p->nattr,
+                   k * p->nattr * sizeof *p->out);
         n += k;
         p->at += k;
     }
@@ -729,6 +767,7 @@ static void par_close(void **be)
     for (unsigned i = 0; i < p->nring && p->ring; i++) {
         struct chunk *c = &p->ring[i];
         free(c->rec);
+        free(c->attr);
         free(c->cut);
         free(c->bad);
         free(c->text);
@@ -741,6 +780,7 @@ static void par_close(void **be)
     }
     free(p->ring);
     free(p->w);
+    free(p->out);
     sl_reader_destroy(&p->single);
     free(p);
     *be = NULL;
@@ -785,6 +825,7 @@ static int par_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
     p->on_bad = on_bad;
     p->bad_ud = bad_ud;
     p->schema = t->schema;
+    p->nattr = t->schema.nattrs;
     p->wait_ms = SL_READER_WAIT_MS;
     struct stat sb;
     const char *why = NULL;
@@ -805,7 +846,15 @@ static int par_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
     return 0;
 }
 
+/* The attributes of the last read's records: the single reader's, or those handed out. */
+static uint64_t *par_attrs(void *be)
+{
+    struct par *p = be;
+    return p->last_single ? sl_reader_attrs(p->single) : p->out;
+}
+
 const struct source_ops sl_src_par_ops = {
+    .attrs = par_attrs,
     .open = par_open,
     .read = par_read,
     .fd = par_fd,
