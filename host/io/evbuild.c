@@ -187,7 +187,8 @@ static int is_text(const sl_fval *v)
 /* Whether the 8 bytes of w (in memory order, little-endian) are all ASCII digits. */
 static inline int all_digits8(uint64_t w)
 {
-    return ((w & HIGH4) | ((w + UINT64_C(0x0606060606060606)) & HIGH4)) == DIGITS8;
+    /* 0x30..0x3f in every byte, and then no carry: 0x30..0x39 */
+    return (w & HIGH4) == DIGITS8 && ((w + UINT64_C(0x0606060606060606)) & HIGH4) == DIGITS8;
 }
 
 /* The value of 8 ASCII digits, the first byte in memory the most significant: pairs, then
