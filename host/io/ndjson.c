@@ -1,7 +1,12 @@
 /* NDJSON event lines: a hand-written scanner for one JSON object per line.
  *
- * No DOM and no allocation: the scanner walks the line once, picks out the four fields it knows
- * and validates (then forgets) everything else. Strings without escapes are returned as pointers
+ * No DOM and no allocation: the scanner walks the line once, picks out the schema's declared
+ * fields (sl_evbuild then checks and converts them) and validates (then forgets) everything
+ * else. A member's name is first compared, as written, with the declared names that start with
+ * its first byte (raw_name): a declared member then needs no scan of its name and no lookup,
+ * and an undeclared name without escapes is known undeclared once scanned; a name with escapes
+ * is decoded and looked up (sl_evplan_field_at). The one space that usually follows ':' and ','
+ * is stepped over without a whitespace loop. Strings without escapes are returned as pointers
  * into the line; a string with escapes is decoded into the caller's scratch at the same offset
  * it has in the line. Decoding never lengthens a string (an escape of 2, 6 or 12 bytes becomes at
  * most 1, 3 or 4 bytes), so decoded strings never overlap and `len` bytes of scratch always
