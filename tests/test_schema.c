@@ -4,6 +4,7 @@
  * numeric ids, ISO times) against counts the test makes itself. */
 /* timegm: _GNU_SOURCE comes from the build */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,195 @@ Test(schema, csv_header_by_name_tab_delimited)
     sl_csv_cols_init(&cols, &p);
     cr_assert_eq(sl_csv_header(h, strlen(h), &cols, &e), SL_EPARSE);
     cr_assert_str_eq(e.reason, "header has no \"query\" column");
+}
+
+/* Names made to meet in the plan's lookup (evbuild.h): the same length, first and last bytes;
+ * the same first and last 8 bytes with other bytes between; the longest a name may be; names
+ * that JSON must escape. Field 0 (k) is the key, 1 (t) the time; the rest are optional int64s
+ * that the test reads one at a time as the value. */
+static const char *const dispatch_names[] = {
+    "k",
+    "t",
+    "ab_1z",
+    "ab_2z",
+    "ab_3z",
+    "abcdefgh1234ijklmnop",
+    "abcdefgh5678ijklmnop",
+    "exactly8",
+    "sixteen_bytes_ok",
+    "a_name_of_forty_seven_bytes_the_longest_allowed", /* SL_SCHEMA_NAME - 1 */
+    "q\"t",
+    "b\\s",
+};
+#define NDISPATCH (sizeof dispatch_names / sizeof dispatch_names[0])
+
+static void dispatch_schema(sl_schema *s, int value)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < NDISPATCH; i++) {
+        cr_assert_lt(strlen(dispatch_names[i]), sizeof s->field[i].name);
+        snprintf(s->field[i].name, sizeof s->field[i].name, "%s", dispatch_names[i]);
+        s->field[i].type = i == 0 ? SL_FT_STRING : i == 1 ? SL_FT_TIME : SL_FT_INT64;
+        s->field[i].optional = i >= 2;
+    }
+    s->declared = 1;
+    s->nfields = NDISPATCH;
+    s->nkey = 1;
+    s->time_field = 1;
+    s->time_format = SL_TIME_MS;
+    s->value_field = value;
+    s->user_field = -1;
+    s->type_mode = SL_TYPE_PREDICATES;
+    s->pred[SL_EV_VIEW] = (sl_type_pred){.on = 1, .all = 1};
+    s->delimiter = ',';
+    char err[256];
+    cr_assert_eq(sl_schema_check(s, err, sizeof err), 0, "%s", err);
+}
+
+Test(schema, member_names_found_exactly)
+{
+    static const char *const decoys[] = {"ab_4z",
+                                         "ab_1",
+                                         "b_1z",
+                                         "abcdefgh9999ijklmnop",
+                                         "abcdefgh1234ijklmnopq",
+                                         "exactly9",
+                                         "exactly",
+                                         "sixteen_bytes_oK",
+                                         "a_name_of_forty_seven_bytes_the_longest_allowex",
+                                         "q",
+                                         "kk",
+                                         "T"};
+    sl_schema s;
+    dispatch_schema(&s, -1);
+    sl_evplan p;
+    sl_evplan_init(&p, &s);
+    for (size_t i = 0; i < NDISPATCH; i++)
+        cr_assert_eq(sl_evplan_field(&p, dispatch_names[i], strlen(dispatch_names[i])), (int)i,
+                     "%s", dispatch_names[i]);
+    for (size_t i = 0; i < sizeof decoys / sizeof decoys[0]; i++)
+        cr_assert_eq(sl_evplan_field(&p, decoys[i], strlen(decoys[i])), -1, "%s", decoys[i]);
+
+    /* One line holds every field (field i = 1000 + i; escaped names written escaped, and ab_2z
+     * with an escape it need not have) and every decoy (= 7); the time comes last, so that its
+     * name is near the end of the line. Each field in turn is the value. */
+    char line[2048];
+    size_t at = (size_t)snprintf(line, sizeof line, "{\"k\": \"key\"");
+    for (size_t i = 0; i < sizeof decoys / sizeof decoys[0]; i++)
+        at += (size_t)snprintf(line + at, sizeof line - at, ", \"%s\": 7", decoys[i]);
+    for (size_t i = NDISPATCH; i-- > 2;) {
+        const char *name = dispatch_names[i];
+        if (strcmp(name, "q\"t") == 0)
+            name = "q\\\"t";
+        else if (strcmp(name, "b\\s") == 0)
+            name = "b\\\\s";
+        else if (strcmp(name, "ab_2z") == 0)
+            name = "ab_\\u0032z";
+        at += (size_t)snprintf(line + at, sizeof line - at, ",\"%s\":\"%zu\"", name, 1000 + i);
+    }
+    snprintf(line + at, sizeof line - at, ",\"t\":1001}");
+    for (size_t v = 2; v < NDISPATCH; v++) {
+        dispatch_schema(&s, (int)v);
+        sl_evplan_init(&p, &s);
+        sl_rawev ev;
+        sl_perr e;
+        cr_assert_eq(parse_json(&p, line, &ev, &e), 0, "%s: %s", line, e.reason);
+        cr_assert_eq(ev.value, (double)(1000 + v), "%s read %g", dispatch_names[v], ev.value);
+        cr_assert_eq(ev.time_ms, 1001);
+        cr_assert_eq(ev.ad_id_len, 3);
+    }
+
+    /* The same in CSV, by a header (which names a column as it is written, without undoing
+     * doubled quotes: q"t is left out). */
+    char head[1024], row[1024];
+    size_t ha = 0, ra = 0;
+    for (size_t i = 0; i < NDISPATCH; i++) {
+        const char *name = strcmp(dispatch_names[i], "q\"t") == 0 ? "qt" : dispatch_names[i];
+        ha += (size_t)snprintf(head + ha, sizeof head - ha, "%s%s,%s", i ? "," : "", decoys[i % 12],
+                               name);
+        ra += (size_t)snprintf(row + ra, sizeof row - ra, "%s7,%s", i ? "," : "",
+                               i == 0   ? "key"
+                               : i == 1 ? "1001"
+                                        : "");
+        if (i >= 2)
+            ra += (size_t)snprintf(row + ra, sizeof row - ra, "%zu", 1000 + i);
+    }
+    for (size_t v = 2; v < NDISPATCH; v++) {
+        dispatch_schema(&s, (int)v);
+        sl_evplan_init(&p, &s);
+        sl_csv_cols cols;
+        sl_csv_cols_init(&cols, &p);
+        sl_perr e;
+        cr_assert_eq(sl_csv_header(head, strlen(head), &cols, &e), 1, "%s: %s", head, e.reason);
+        char scratch[1024];
+        sl_rawev ev;
+        cr_assert_eq(sl_csv_parse(row, strlen(row), &cols, scratch, &ev, &e), 0, "%s", e.reason);
+        double want = strcmp(dispatch_names[v], "q\"t") == 0 ? 0 : (double)(1000 + v);
+        cr_assert_eq(ev.value, want, "%s read %g", dispatch_names[v], ev.value);
+    }
+
+    /* A name met twice, once escaped, is a duplicate; reported at the second. */
+    const char *dup = "{\"k\":\"a\",\"t\":1,\"ab_2z\":1,\"ab_\\u0032z\":2}";
+    sl_rawev ev;
+    sl_perr e;
+    cr_assert_eq(parse_json(&p, dup, &ev, &e), SL_EPARSE);
+    cr_assert_str_eq(e.reason, "duplicate field \"ab_2z\"");
+    cr_assert_eq(e.column, (size_t)(strstr(dup, "\"ab_\\") - dup) + 1);
+}
+
+/* Integer fields (here the default event_time) read as strtoll reads them: random digit
+ * strings of 1 to 20 digits, as JSON strings and numbers, signed or not, some with a byte that
+ * is not a digit; a bad byte is named by its column, a number past int64 (before any bad byte)
+ * is out of range. */
+Test(schema, integers_read_as_strtoll)
+{
+    const sl_evplan *p = sl_evplan_default();
+    uint64_t rng = 20261207;
+    const char *head = "{\"ad_id\":\"a\",\"event_type\":\"view\",\"event_time\":";
+    for (int round = 0; round < 200000; round++) {
+        char digits[32], line[128];
+        size_t n = 1 + splitmix64(&rng) % 20;
+        int quoted = splitmix64(&rng) % 2, neg = splitmix64(&rng) % 8 == 0;
+        for (size_t i = 0; i < n; i++)
+            digits[i] = (char)('0' + splitmix64(&rng) % 10);
+        if (!quoted && digits[0] == '0' && n > 1)
+            digits[0] = '1'; /* JSON numbers have no leading zero */
+        size_t bad = SIZE_MAX;
+        if (quoted && splitmix64(&rng) % 4 == 0) {
+            bad = splitmix64(&rng) % n;
+            static const char nd[] = "a/:. x";
+            digits[bad] = nd[splitmix64(&rng) % (sizeof nd - 1)];
+        }
+        digits[n] = '\0';
+        const char *q = quoted ? "\"" : "";
+        snprintf(line, sizeof line, "%s%s%s%s%s}", head, q, neg ? "-" : "", digits, q);
+        size_t vcol = strlen(head) + 1; /* the value's first byte (its quote, when quoted) */
+        sl_rawev ev;
+        sl_perr e;
+        int rc = parse_json(p, line, &ev, &e);
+        /* The digits are read in order: a number past int64 before the bad byte is out of
+         * range. */
+        char ref[40];
+        snprintf(ref, sizeof ref, "%s%.*s", neg ? "-" : "", (int)(bad == SIZE_MAX ? n : bad),
+                 digits);
+        errno = 0;
+        long long want = strtoll(ref, NULL, 10);
+        if (errno == ERANGE) {
+            cr_assert_eq(rc, SL_EPARSE, "%s", line);
+            cr_assert_str_eq(e.reason, "event_time out of range for int64", "%s", line);
+            cr_assert_eq(e.column, vcol, "%s", line);
+            continue;
+        }
+        if (bad != SIZE_MAX) {
+            cr_assert_eq(rc, SL_EPARSE, "%s", line);
+            cr_assert_str_eq(e.reason, "event_time is not an integer", "%s", line);
+            cr_assert_eq(e.column, vcol + 1 + (size_t)neg + bad, "%s: column %zu", line, e.column);
+            continue;
+        }
+        cr_assert_eq(rc, 0, "%s: %s", line, e.reason);
+        cr_assert_eq(ev.time_ms, (int64_t)want, "%s: %lld, strtoll %lld", line,
+                     (long long)ev.time_ms, want);
+    }
 }
 
 /* ---- whole runs --------------------------------------------------------------------------- */

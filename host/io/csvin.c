@@ -214,7 +214,7 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
     long n = 0, need = cols->need, most = cols->most;
     int rc;
 
-    memset(vals, 0, plan->s.nfields * sizeof vals[0]);
+    sl_fseen fs = {0, 0};
     for (;;) {
         struct field f = {0};
         if ((rc = next_field(c, &p, &f)))
@@ -222,11 +222,15 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
         if (n < SL_CSV_COLS && cols->field[n] >= 0) {
             int i = cols->field[n];
             sl_fval *v = &vals[i];
+            fs.seen |= 1u << i;
             v->s = f.s;
             v->n = f.n;
             v->at = f.at;
             /* An empty field is an optional field's "absent" (a required one is checked). */
             v->kind = f.n == 0 && plan->s.field[i].optional ? SL_FV_ABSENT : SL_FV_STR;
+            fs.text |= (uint32_t)(v->kind == SL_FV_STR) << i;
+            v->raw = NULL;
+            v->raw_n = 0;
             if (f.s < line || f.s >= cx.end) { /* unescaped: the text between the quotes */
                 v->raw = f.at + 1;
                 v->raw_n = (size_t)(p - v->raw) - 1; /* p: past the closing quote */
@@ -245,5 +249,5 @@ int sl_csv_parse(const char *line, size_t len, const sl_csv_cols *cols, char *sc
             return fail(c, at, "expected %ld columns, got %ld", need, n);
         return fail(c, at, "expected %ld to %ld columns, got %ld", need, most, n);
     }
-    return sl_evbuild(plan, vals, line, len, cx.end, ev, err);
+    return sl_evbuild(plan, vals, fs, line, len, cx.end, ev, err);
 }

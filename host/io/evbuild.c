@@ -2,7 +2,12 @@
  *
  * Every declared field that a line holds is checked against its type, whether or not a role
  * uses it, so that "a line that does not match the schema" means the same in NDJSON and CSV.
- * Numbers are converted once (strtod on a bounded copy; sluice leaves LC_NUMERIC at "C"). */
+ * Numbers are converted once (strtod on a bounded copy; sluice leaves LC_NUMERIC at "C");
+ * integers of up to 16 digits without a sign, the usual millisecond times and numeric ids,
+ * are read without a branch per digit (9 to 16 of them 8 digits at a time, fast_uint), anything
+ * else by sl_parse_i64, which also words every error. When a line's fields are all text and
+ * none is missing (the parser's sl_fseen says so), only the fields of other types are looked
+ * at. */
 #include "evbuild.h"
 
 #include <float.h>
@@ -20,29 +25,103 @@
 
 #define MAX_NUMBER 63 /* longest numeric text converted */
 
+/* How many pairs of the plan's names fall in one slot with multiplier mul. */
+static int collisions(const sl_evplan *p, uint32_t mul)
+{
+    unsigned h[SL_SCHEMA_FIELDS];
+    int n = 0;
+    for (uint32_t i = 0; i < p->s.nfields; i++) {
+        const char *name = p->s.field[i].name;
+        size_t len = p->nlen[i];
+        if (len == 0) {
+            h[i] = SL_EVPLAN_SLOTS; /* never looked up */
+            continue;
+        }
+        h[i] = sl_evplan_hash(mul, len, (unsigned char)name[0], (unsigned char)name[len - 1]);
+        for (uint32_t j = 0; j < i; j++)
+            n += h[j] == h[i];
+    }
+    return n;
+}
+
 void sl_evplan_init(sl_evplan *p, const sl_schema *s)
 {
     memset(p, 0, sizeof *p);
     p->s = *s;
-    memset(p->by_len, -1, sizeof p->by_len);
-    int8_t *last[SL_SCHEMA_NAME];
-    for (int n = 0; n < SL_SCHEMA_NAME; n++)
-        last[n] = &p->by_len[n];
-    for (uint32_t i = 0; i < s->nfields && i < SL_SCHEMA_FIELDS; i++) {
-        const char *name = s->field[i].name;
+    if (p->s.nfields > SL_SCHEMA_FIELDS)
+        p->s.nfields = SL_SCHEMA_FIELDS;
+    memset(p->slot, -1, sizeof p->slot);
+    for (uint32_t i = 0; i < p->s.nfields; i++) {
+        const char *name = p->s.field[i].name;
         size_t n = strnlen(name, SL_SCHEMA_NAME - 1);
         if (!s->field[i].optional)
             p->required |= 1u << i;
-        p->next_len[i] = -1;
-        if (n == 0)
-            continue;
-        *last[n] = (int8_t)i;
-        last[n] = &p->next_len[i];
-        if (n >= 8) {
-            memcpy(&p->head[i], name, 8);
+        switch (s->field[i].type) {
+        case SL_FT_INT64:
+            p->check[i] = SL_CHK_INT64;
+            break;
+        case SL_FT_DOUBLE:
+            p->check[i] = SL_CHK_DOUBLE;
+            break;
+        case SL_FT_BOOL:
+            p->check[i] = SL_CHK_BOOL;
+            break;
+        case SL_FT_TIME:
+            p->check[i] = s->time_format == SL_TIME_MS ? SL_CHK_TIME_MS : SL_CHK_TIME;
+            break;
+        default:
+            p->check[i] = SL_CHK_TEXT;
+            break;
+        }
+        if (p->check[i] != SL_CHK_TEXT)
+            p->checked |= 1u << i;
+        p->next[i] = -1;
+        p->nlen[i] = (uint8_t)n;
+        size_t h = n < 8 ? n : 8;
+        memcpy(&p->head[i], name, h);
+        memset(&p->hmask[i], 0xff, h);
+        if (n >= 8)
             memcpy(&p->tail[i], name + n - 8, 8);
+    }
+    /* The first of a few odd multipliers that separates all the names (with up to 32 names in
+     * 256 slots one of 64 nearly always does), else the one with the fewest pairs together. */
+    uint32_t mul = UINT32_C(0x9E3779B1);
+    int best = collisions(p, mul);
+    p->mul = mul;
+    for (int k = 1; k < 64 && best > 0; k++) {
+        mul = mul * UINT32_C(0x2C1B3C6D) + UINT32_C(0x297A2D39);
+        mul |= 1;
+        int c = collisions(p, mul);
+        if (c < best) {
+            best = c;
+            p->mul = mul;
         }
     }
+    /* Chains in declared order, so that a lookup finds the first of equal names (none: the
+     * schema refuses a name declared twice). */
+    for (int i = (int)p->s.nfields - 1; i >= 0; i--) {
+        size_t n = p->nlen[i];
+        if (n == 0)
+            continue;
+        const char *name = p->s.field[i].name;
+        unsigned h = sl_evplan_hash(p->mul, n, (unsigned char)name[0], (unsigned char)name[n - 1]);
+        p->next[i] = p->slot[h];
+        p->slot[h] = (int8_t)i;
+    }
+    memset(p->by_first, -1, sizeof p->by_first);
+    for (int i = (int)p->s.nfields - 1; i >= 0; i--) {
+        const unsigned char *name = (const unsigned char *)p->s.field[i].name;
+        size_t n = p->nlen[i], k = 0;
+        while (k < n && name[k] >= 0x20 && name[k] != '"' && name[k] != '\\')
+            k++;
+        p->next_first[i] = -1;
+        if (n == 0 || k < n)
+            continue; /* found only through the scanned (unescaped) name */
+        p->next_first[i] = p->by_first[name[0]];
+        p->by_first[name[0]] = (int8_t)i;
+    }
+    for (uint32_t k = 0; k < s->nattrs && k < SL_SCHEMA_ATTRS; k++)
+        p->value_wide |= s->value_field >= 0 && s->attr[k] == s->value_field;
     p->max_events = sl_schema_max_events(s);
 }
 
@@ -106,9 +185,65 @@ static int is_text(const sl_fval *v)
     return v->kind == SL_FV_STR || v->kind == SL_FV_NUM;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define DIGITS8 UINT64_C(0x3030303030303030)
+#define HIGH4 UINT64_C(0xF0F0F0F0F0F0F0F0)
+
+/* Whether the 8 bytes of w (in memory order, little-endian) are all ASCII digits. */
+static inline int all_digits8(uint64_t w)
+{
+    /* 0x30..0x3f in every byte, and then no carry: 0x30..0x39 */
+    return (w & HIGH4) == DIGITS8 && ((w + UINT64_C(0x0606060606060606)) & HIGH4) == DIGITS8;
+}
+
+/* The value of 8 ASCII digits, the first byte in memory the most significant: pairs, then
+ * quads, then the whole, each step one multiply. */
+static inline uint64_t value8(uint64_t w)
+{
+    w -= DIGITS8;
+    w = (w * 10 + (w >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+    w = (w * 100 + (w >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+    return (w * 10000 + (w >> 32)) & UINT64_C(0xFFFFFFFF);
+}
+#endif
+
+/* The common integer, 1 to 16 digits without a sign, without branching per digit: *out and 1,
+ * or 0 for anything else (sl_parse_i64 then reads it and says what is wrong). */
+static inline int fast_uint(const char *s, size_t n, int64_t *out)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n > 8 && n <= 16) {
+        uint64_t hi, lo;
+        memcpy(&hi, s, 8);
+        memcpy(&lo, s + n - 8, 8);
+        /* hi's first n - 8 bytes lead, the rest (lo's) become leading '0's */
+        unsigned drop = (unsigned)(16 - n) * 8;
+        if (drop)
+            hi = (hi << drop) | (DIGITS8 >> (64 - drop));
+        if (!all_digits8(hi) || !all_digits8(lo))
+            return 0;
+        *out = (int64_t)(value8(hi) * 100000000 + value8(lo));
+        return 1;
+    }
+#endif
+    if (n == 0 || n > 16)
+        return 0;
+    uint64_t acc = 0;
+    unsigned bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned d = (unsigned)(unsigned char)s[k] - '0';
+        bad |= d > 9;
+        acc = acc * 10 + d;
+    }
+    *out = (int64_t)acc;
+    return !bad;
+}
+
 static int get_int(const struct ctx *c, int i, const sl_fval *v, int64_t *out)
 {
     size_t bad;
+    if ((v->kind == SL_FV_STR || v->kind == SL_FV_NUM) && fast_uint(v->s, v->n, out))
+        return 0;
     if (v->kind == SL_FV_NUM) {
         const char *frac = NULL;
         for (size_t k = 0; k < v->n && !frac; k++)
@@ -230,6 +365,19 @@ static int get_id(const struct ctx *c, int i, const sl_fval *v, int key)
     return 0;
 }
 
+/* Whether get_id would pass v without a word (no call, no error to word): text, an ASCII key of
+ * 1 to SL_ADID_MAX bytes, a user of at most SL_ADID_MAX. A single key only (the parts of a
+ * composite one are also searched for SL_KEY_SEP). */
+static inline int id_fast(const sl_fval *v, int key)
+{
+    if (v->kind != SL_FV_STR && v->kind != SL_FV_NUM)
+        return 0;
+    if (!key)
+        return v->n <= SL_ADID_MAX;
+    return v->n - 1 < SL_ADID_MAX &&
+           (v->raw ? sl_utf8_is_ascii(v->raw, v->raw_n) : sl_utf8_is_ascii(v->s, v->n));
+}
+
 static int same_text(const char *a, size_t n, const char *b, int nocase)
 {
     size_t m = strlen(b);
@@ -283,7 +431,7 @@ static enum sl_evtype map_type(const sl_schema *s, const sl_fval *v)
     return SL_EV_OTHER;
 }
 
-int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t len,
+int sl_evbuild(const sl_evplan *p, const sl_fval *vals, sl_fseen fs, const char *line, size_t len,
                const char *missing_at, sl_rawev *ev, sl_perr *err)
 {
     const struct ctx cx = {p, line, len, err};
@@ -295,42 +443,64 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
     int64_t t = 0;
     int rc;
 
-    for (uint32_t i = 0; i < s->nfields; i++) {
+    /* The fields the line has and those it must have, in declared order: the first problem in
+     * that order is the one reported. When every field the line has is text and none is
+     * missing (the usual line), only the fields of other types are looked at; the common
+     * values (integers of up to 16 digits) are taken here, anything else, and every problem,
+     * goes through get_*. */
+    const uint32_t seen = fs.seen;
+    uint32_t todo;
+    if ((seen | p->required) == fs.text) {
+        present = fs.text;
+        todo = fs.text & p->checked;
+    } else {
+        todo = seen | p->required;
+    }
+    for (; todo; todo &= todo - 1) {
+        const unsigned i = (unsigned)__builtin_ctz(todo);
         const sl_fval *v = &vals[i];
-        int optional = s->field[i].optional;
-        if (v->kind == SL_FV_ABSENT || v->kind == SL_FV_NULL) {
-            if (optional)
+        if (!(seen >> i & 1))
+            return fail(c, missing_at, "missing field \"%s\"", s->field[i].name);
+        const int kind = v->kind;
+        if (kind == SL_FV_ABSENT || kind == SL_FV_NULL) {
+            if (s->field[i].optional)
                 continue;
-            if (v->kind == SL_FV_NULL)
+            if (kind == SL_FV_NULL)
                 return fail(c, v->at, "%s is null", s->field[i].name);
             return fail(c, missing_at, "missing field \"%s\"", s->field[i].name);
         }
+        const int text = fs.text >> i & 1;
         present |= 1u << i;
-        switch (s->field[i].type) {
-        case SL_FT_STRING:
-            if (!is_text(v))
+        switch (p->check[i]) {
+        case SL_CHK_TEXT:
+            if (!text)
                 return fail(c, v->at, "%s is not a string or a number", s->field[i].name);
             break;
-        case SL_FT_INT64: {
+        case SL_CHK_INT64:
+        case SL_CHK_TIME_MS: {
             int64_t x;
-            if ((rc = get_int(c, (int)i, v, &x)))
+            if (!(text && fast_uint(v->s, v->n, &x)) && (rc = get_int(c, (int)i, v, &x)))
                 return rc;
-            num[i] = (double)x;
             whole[i] = x;
-            has_num |= 1u << i;
+            if (p->check[i] == SL_CHK_INT64) {
+                num[i] = (double)x;
+                has_num |= 1u << i;
+            } else if ((int)i == s->time_field) {
+                t = x;
+            }
             break;
         }
-        case SL_FT_DOUBLE:
+        case SL_CHK_DOUBLE:
             if ((rc = get_double(c, (int)i, v, &num[i])))
                 return rc;
             has_num |= 1u << i;
             break;
-        case SL_FT_BOOL:
+        case SL_CHK_BOOL:
             if ((rc = get_bool(c, (int)i, v, &num[i])))
                 return rc;
             has_num |= 1u << i;
             break;
-        default: { /* SL_FT_TIME */
+        default: { /* SL_CHK_TIME */
             int64_t x;
             if ((rc = get_time(c, (int)i, v, &x)))
                 return rc;
@@ -345,7 +515,7 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
     /* The key: one field's text as it is, or the parts joined. */
     if (s->nkey == 1) {
         const sl_fval *v = &vals[s->key[0]];
-        if ((rc = get_id(c, s->key[0], v, 1)))
+        if (!id_fast(v, 1) && (rc = get_id(c, s->key[0], v, 1)))
             return rc;
         ev->ad_id = v->s;
         ev->ad_id_len = v->n;
@@ -370,7 +540,7 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
     ev->user_id_len = 0;
     if (s->user_field >= 0 && (present >> s->user_field & 1)) {
         const sl_fval *v = &vals[s->user_field];
-        if ((rc = get_id(c, s->user_field, v, 0)))
+        if (!id_fast(v, 0) && (rc = get_id(c, s->user_field, v, 0)))
             return rc;
         ev->user_id = v->n ? v->s : NULL;
         ev->user_id_len = v->n;
@@ -396,17 +566,14 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
         /* Records carry the value as a 32-bit float (kernels/sluice.h); when the value field is
          * also an attribute the kernels read it at full width (SL_VALUE), and the float is
          * only what a float holds (an infinity beyond FLT_MAX). */
-        int wide = 0;
-        for (uint32_t k = 0; k < s->nattrs; k++)
-            wide |= s->attr[k] == s->value_field;
-        if (!wide && fabs(num[s->value_field]) > FLT_MAX)
+        if (!p->value_wide && fabs(num[s->value_field]) > FLT_MAX)
             return fail(c, vals[s->value_field].at, "%s out of range for float",
                         name_of(c, s->value_field));
         ev->value = num[s->value_field];
     }
 
     if (s->type_mode == SL_TYPE_FIELD) {
-        ev->type = map_type(s, &vals[s->type_field]);
+        ev->type = present >> s->type_field & 1 ? map_type(s, &vals[s->type_field]) : SL_EV_OTHER;
         ev->types = 1u << ev->type;
         return 0;
     }
@@ -419,6 +586,8 @@ int sl_evbuild(const sl_evplan *p, const sl_fval *vals, const char *line, size_t
             types |= 1u << ty;
             continue;
         }
+        if (!(present >> pr->field & 1))
+            continue; /* absent or null: no match */
         const sl_fval *v = &vals[pr->field];
         int hn = (has_num >> pr->field) & 1;
         if (pred_match(pr, v, hn ? num[pr->field] : 0, hn, s->type_nocase))

@@ -1,7 +1,12 @@
 /* NDJSON event lines: a hand-written scanner for one JSON object per line.
  *
- * No DOM and no allocation: the scanner walks the line once, picks out the four fields it knows
- * and validates (then forgets) everything else. Strings without escapes are returned as pointers
+ * No DOM and no allocation: the scanner walks the line once, picks out the schema's declared
+ * fields (sl_evbuild then checks and converts them) and validates (then forgets) everything
+ * else. A member's name is first compared, as written, with the declared names that start with
+ * its first byte (raw_name): a declared member then needs no scan of its name and no lookup,
+ * and an undeclared name without escapes is known undeclared once scanned; a name with escapes
+ * is decoded and looked up (sl_evplan_field_at). The one space that usually follows ':' and ','
+ * is stepped over without a whitespace loop. Strings without escapes are returned as pointers
  * into the line; a string with escapes is decoded into the caller's scratch at the same offset
  * it has in the line. Decoding never lengthens a string (an escape of 2, 6 or 12 bytes becomes at
  * most 1, 3 or 4 bytes), so decoded strings never overlap and `len` bytes of scratch always
@@ -37,10 +42,31 @@ struct ctx {
 /* Records `reason` at the column of `at` and returns SL_EPARSE. */
 #define fail(c, at, ...) sl_perr_set((c)->err, (c)->line, (at), __VA_ARGS__)
 
+/* JSON's whitespace: ' ', '\t', '\r', '\n'. Any other byte is out with one compare (a byte
+ * above ' '), the rest with a bit test. */
+#define WS_BITS                                                                                    \
+    ((UINT64_C(1) << ' ') | (UINT64_C(1) << '\t') | (UINT64_C(1) << '\r') | (UINT64_C(1) << '\n'))
+
+static inline int is_ws(char ch)
+{
+    unsigned char u = (unsigned char)ch;
+    return u <= ' ' && (WS_BITS >> u & 1);
+}
+
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    while (p < end && is_ws(*p))
         p++;
+    return p;
+}
+
+/* After a ':' or ',' at p (p + 2 < end): past it, the one space that usually follows and any
+ * other whitespace. */
+static inline const char *past_sep(const char *p, const char *end)
+{
+    p += 1 + (p[1] == ' ');
+    if ((unsigned char)*p <= ' ')
+        p = skip_ws(p, end);
     return p;
 }
 
@@ -419,22 +445,53 @@ static const char *skip_value(const struct ctx *c, const char *p)
     }
 }
 
-/* Scans the value of declared field f at p into vals[f]: a string, a number, true, false or
- * null (an object or array is not a field's value). Returns its end or NULL. */
+/* Whether s[0..n) (n > 8, the first 8 bytes already compared) is field i's name. */
+static inline int long_name_is(const sl_evplan *plan, int i, const char *s, size_t n)
+{
+    uint64_t b;
+    memcpy(&b, s + n - 8, 8);
+    return b == plan->tail[i] && (n <= 16 || memcmp(s + 8, plan->s.field[i].name + 8, n - 16) == 0);
+}
+
+/* The declared field whose name, as written, starts the member at p (its opening quote), by
+ * sl_evplan.by_first: the name's bytes and a closing quote right after them, so that neither a
+ * scan of the name nor a lookup is needed. Sets *after past the closing quote. -1 when none
+ * matches: a name without escapes is then no declared one (a declared name that JSON writes as
+ * it is would have matched; one that needs escapes cannot be written without them). -2 when
+ * the line ends too soon to look (the name is then scanned and looked up). */
+static inline int raw_name(const sl_evplan *plan, const char *p, const char *end,
+                           const char **after)
+{
+    const char *s = p + 1;
+    const size_t room = (size_t)(end - s);
+    if (room < 9)
+        return -2;
+    int i = plan->by_first[(unsigned char)*s];
+    if (i < 0)
+        return -1;
+    uint64_t a;
+    memcpy(&a, s, 8);
+    do {
+        const size_t n = plan->nlen[i];
+        if (n < room && s[n] == '"' && (a & plan->hmask[i]) == plan->head[i] &&
+            (n <= 8 || long_name_is(plan, i, s, n))) {
+            *after = s + n + 1;
+            return i;
+        }
+        i = plan->next_first[i];
+    } while (i >= 0);
+    return -1;
+}
+
+/* Scans the value of declared field f at p into vals[f] when it is not a string (the caller
+ * scans those): a number, true, false or null (an object or array is not a field's value).
+ * Returns its end or NULL. */
 static const char *scan_field(const struct ctx *c, const char *p, const sl_evplan *plan, int f,
                               sl_fval *v)
 {
     const char *q, *frac;
     v->at = p;
     switch (*p) {
-    case '"':
-        v->kind = SL_FV_STR;
-        q = scan_string(c, p, &v->s, &v->n);
-        if (q) {
-            v->raw = p + 1;
-            v->raw_n = (size_t)(q - p) - 2;
-        }
-        return q;
     case '{':
     case '[':
         fail(c, p, "%s is not %s", plan->s.field[f].name, sl_evplan_want(plan, f));
@@ -447,6 +504,8 @@ static const char *scan_field(const struct ctx *c, const char *p, const sl_evpla
         v->kind = *p == 'n' ? SL_FV_NULL : SL_FV_LIT;
         v->s = p;
         v->n = (size_t)(q - p);
+        v->raw = NULL;
+        v->raw_n = 0;
         return q;
     default:
         if (*p != '-' && !is_digit(*p)) {
@@ -458,6 +517,8 @@ static const char *scan_field(const struct ctx *c, const char *p, const sl_evpla
         v->kind = SL_FV_NUM;
         v->s = p;
         v->n = (size_t)(q - p);
+        v->raw = NULL;
+        v->raw_n = 0;
         return q;
     }
 }
@@ -474,11 +535,11 @@ int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, ch
     const struct ctx *c = &cx;
     const char *end = line + len;
     const char *p = skip_ws(line, end);
-    sl_fval vals[SL_SCHEMA_FIELDS];
+    sl_fval vals[SL_SCHEMA_FIELDS]; /* vals[f] is set when bit f of fs.seen is */
+    sl_fseen fs = {0, 0};
 
     if (p >= end || *p != '{')
         return fail(c, p, "expected '{' at start of line");
-    memset(vals, 0, plan->s.nfields * sizeof vals[0]);
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}') {
         p++;
@@ -489,25 +550,61 @@ int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, ch
         size_t kn;
         if (p >= end || *p != '"')
             return fail(c, p, "expected field name");
-        p = scan_string(c, p, &k, &kn);
-        if (!p)
-            return SL_EPARSE;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return fail(c, p, "expected ':' after field name");
-        p = skip_ws(p + 1, end);
+        int f = raw_name(plan, p, end, &p);
+        if (f < 0) {
+            p = scan_string(c, p, &k, &kn);
+            if (!p)
+                return SL_EPARSE;
+            /* A decoded name lies in scratch at the offset of its text in the line, so 8 bytes
+             * from it can be read when 8 bytes from its text can. */
+            if (f == -2 || k != name + 1)
+                f = kn > 0 ? sl_evplan_field_at(plan, k, kn, end - name > 8) : -1;
+        }
+        if (end - p >= 3 && *p == ':') { /* the common case: ':' right after the name */
+            p = past_sep(p, end);
+        } else {
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return fail(c, p, "expected ':' after field name");
+            p = skip_ws(p + 1, end);
+        }
         if (p >= end)
             return fail(c, p, "expected a value");
-        int f = kn > 0 ? sl_evplan_field(plan, k, kn) : -1;
-        if (f < 0) {
-            p = skip_value(c, p);
-        } else {
-            if (vals[f].kind != SL_FV_ABSENT)
+        if (f >= 0) {
+            const uint32_t bit = 1u << f;
+            if (fs.seen & bit)
                 return fail(c, name, "duplicate field \"%s\"", plan->s.field[f].name);
-            p = scan_field(c, p, plan, f, &vals[f]);
+            fs.seen |= bit;
+            sl_fval *v = &vals[f];
+            if (*p == '"') {
+                const char *q = scan_string(c, p, &v->s, &v->n);
+                if (!q)
+                    return SL_EPARSE;
+                v->at = p;
+                v->kind = SL_FV_STR;
+                v->raw = p + 1;
+                v->raw_n = (size_t)(q - p) - 2;
+                fs.text |= bit;
+                p = q;
+            } else {
+                p = scan_field(c, p, plan, f, v);
+                if (!p)
+                    return SL_EPARSE;
+                fs.text |= v->kind == SL_FV_NUM ? bit : 0;
+            }
+        } else if (*p == '"') { /* an undeclared string: only checked */
+            const char *s;
+            size_t n;
+            p = scan_string(c, p, &s, &n);
+        } else {
+            p = skip_value(c, p);
         }
         if (!p)
             return SL_EPARSE;
+        if (end - p >= 3 && *p == ',') { /* the common case: ',' right after the value */
+            p = past_sep(p, end);
+            continue;
+        }
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p = skip_ws(p + 1, end);
@@ -524,5 +621,5 @@ closed:;
     p = skip_ws(p, end);
     if (p != end)
         return fail(c, p, "trailing characters after object");
-    return sl_evbuild(plan, vals, line, len, close, ev, err);
+    return sl_evbuild(plan, vals, fs, line, len, close, ev, err);
 }
