@@ -4,8 +4,9 @@
  * anywhere in the last block, or garbage after a power loss) is found and cut when the log is
  * opened to go on, and only read around when opened to read; corruption anywhere else is
  * refused naming the byte; a process SIGKILLed while appending leaves a whole prefix; a write
- * that fails (the disk full) leaves no torn block behind. Seeds are printed; SLUICE_TEST_SEED
- * picks them. */
+ * that fails (the disk full) leaves no torn block behind; records appended with their
+ * schema.attributes come back with exactly their words; a segment of the first format is still
+ * read. Seeds are printed; SLUICE_TEST_SEED picks them. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <inttypes.h>
@@ -343,6 +344,33 @@ Test(ingestlog, attributes_kept_with_their_records)
         eq(int, sl_ingestlog_replay(l, 0, check_fn, NULL, &e, NULL, msg, sizeof msg), SL_EPARSE));
     cr_assert_not_null(strstr(msg, "corrupted at byte 16 ("), "%s", msg);
     cr_assert(eq(u64, e.next, 0));
+    sl_ingestlog_close(&l);
+    rm_rf(dir);
+}
+
+/* A segment of the first format (SLILOG01, before attribute blocks) is read as it was. */
+Test(ingestlog, first_format_still_read)
+{
+    char dir[512], msg[1024], path[700];
+    tu_mkdtemp(dir, sizeof dir, "ilog");
+    sl_ingestlog *l = NULL;
+    cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_FRESH, &l, msg, sizeof msg), 0), "%s",
+              msg);
+    append_range(l, 0, 5000, 1000);
+    sl_ingestlog_close(&l);
+    seg_file(path, sizeof path, dir, 0);
+    size_t len;
+    char *img = tu_read_file(path, &len);
+    cr_assert(eq(int, memcmp(img, "SLILOG02", 8), 0), "a new segment is written as SLILOG02");
+    memcpy(img, "SLILOG01", 8);
+    FILE *f = fopen(path, "wb");
+    fwrite(img, 1, len, f);
+    fclose(f);
+    free(img);
+    cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), 0), "%s",
+              msg);
+    cr_assert(eq(u64, sl_ingestlog_cut(l), 0));
+    expect_replay(l, 0, 0, 5000);
     sl_ingestlog_close(&l);
     rm_rf(dir);
 }
