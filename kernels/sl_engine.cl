@@ -120,12 +120,12 @@ uint sl_lookup(__global sl_slot *rs, ulong k, uint mask, uint region_max, __glob
 /* Applies record r to its slot in sub-table `base` (region_slots slots per region; with
  * `chunked`, the region is the key's top bits, else base is the work-item's own region) and
  * counts a new key in fbase[region]. Returns 0, or 1 when the region has no free slot (status
- * set as sl_aggregate_grouped's comment says). Inlined into both aggregation kernels, where `chunked` is a
- * constant. */
+ * set as sl_aggregate_grouped's comment says). Inlined into both aggregation kernels, where
+ * `chunked` is a constant. */
 __attribute__((always_inline)) int sl_apply_one(const sl_record *r, __global sl_slot *base,
                                                 __global uint *fbase, uint region_slots,
-                                                uint region_max, uint rshift, int chunked,
-                                                uint i0, __global uint *status)
+                                                uint region_max, uint rshift, int chunked, uint i0,
+                                                __global uint *status)
 {
     const uint mask = region_slots - 1;
     /* (key >> 1) >> (63 - pbits): the top pbits bits, and 0 for pbits 0 (no shift by 64) */
@@ -153,12 +153,10 @@ __attribute__((always_inline)) int sl_apply_one(const sl_record *r, __global sl_
  * whose key is found at its first probe: one kernel taking the mode as an argument spent 67
  * instructions (26 on the prefetch's address, reloading the mode and the table's bases from the
  * stack), this one 51 (17). */
-__attribute__((always_inline)) void sl_aggregate_run(__global const sl_record *recs,
-                                                     __global const uint *bounds,
-                                                     __global uint *prog, __global sl_slot *slots,
-                                                     __global uint *fill, uint region_slots,
-                                                     uint region_max, uint pbits,
-                                                     __global uint *status, int chunked)
+__attribute__((always_inline)) void
+sl_aggregate_run(__global const sl_record *recs, __global const uint *bounds, __global uint *prog,
+                 __global sl_slot *slots, __global uint *fill, uint region_slots, uint region_max,
+                 uint pbits, __global uint *status, int chunked)
 {
     const uint i0 = get_global_id(0);
     const uint beg = prog[i0], end = bounds[i0 + 1];
@@ -257,7 +255,8 @@ __kernel void sl_rehash(__global const sl_slot *from, uint old_slots, __global s
 #ifdef SL_PE_REDUCE
 /* Chunked mode: work-item p merges region p of copies 1.. into copy 0, emptying each slot it
  * moved. When region p of copy 0 has no free slot, the work-item stops (status as for
- * sl_aggregate_grouped) with the rest in place; the host grows the table and runs the merge again. */
+ * sl_aggregate_grouped) with the rest in place; the host grows the table and runs the merge again.
+ */
 __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint region_slots,
                               uint region_max, uint copies, __global uint *status)
 {
