@@ -537,7 +537,7 @@ Test(sink, kept_rows_grow)
  */
 
 struct idrow {
-    char id[12];
+    char id[32];
     size_t len;
     uint64_t count;
 };
@@ -568,26 +568,33 @@ static void quote_into(char *buf, size_t *k, const char *id, size_t len)
         buf[(*k)++] = '"';
 }
 
-Test(sink, randomized_count_rows)
+/* N rows with distinct random ids: `prefix`, then 0 to `tail` bytes of `alphabet` (alen bytes,
+ * NULs allowed), at least one byte in all, handed over as one final emission in the order they
+ * were made; the CSV must list them in the byte order of a plain comparison. */
+static void random_ids_sorted(const char *prefix, size_t tail, const char *alphabet, size_t alen,
+                              uint64_t state)
 {
     enum { N = 600 };
-    static const char alphabet[] = "ab,\"\n\r xyZ\xc3\xa9\x7f";
+    const size_t plen = strlen(prefix);
     struct idrow *ids = calloc(N, sizeof *ids);
     sl_row *rows = calloc(N, sizeof *rows);
-    char *want = malloc(N * 40 + 64);
+    char *want = malloc(N * 80 + 64);
     cr_assert(ids && rows && want);
+    cr_assert(le(sz, plen + tail, sizeof ids->id));
     struct fixture fx;
     open_fixture(&fx, SL_PE_COUNT, 0);
 
-    uint64_t state = 12345;
     size_t made = 0;
     while (made < N) {
         struct idrow r;
         state = state * UINT64_C(6364136223846793005) + 1442695040888963407u;
-        r.len = 1 + (size_t)(state >> 60) % 8;
-        for (size_t j = 0; j < r.len; j++) {
+        r.len = plen + (size_t)(state >> 40) % (tail + 1);
+        if (r.len == 0)
+            continue;
+        memcpy(r.id, prefix, plen);
+        for (size_t j = plen; j < r.len; j++) {
             state = state * UINT64_C(6364136223846793005) + 1442695040888963407u;
-            r.id[j] = alphabet[(state >> 33) % (sizeof alphabet - 1)];
+            r.id[j] = alphabet[(state >> 33) % alen];
         }
         int dup = 0;
         for (size_t i = 0; i < made && !dup; i++)
@@ -613,6 +620,20 @@ Test(sink, randomized_count_rows)
     free(ids);
     free(rows);
     free(want);
+}
+
+Test(sink, randomized_count_rows)
+{
+    static const char alphabet[] = "ab,\"\n\r xyZ\xc3\xa9\x7f";
+    random_ids_sorted("", 8, alphabet, sizeof alphabet - 1, 12345);
+}
+
+/* Ids that share their first 12 to 20 bytes, around the 16 the sort compares from the rows,
+ * some shorter than 16, with NUL and 0xff bytes after the shared part. */
+Test(sink, randomized_long_ids_sharing_prefixes)
+{
+    static const char alphabet[] = {'\0', 'a', 'b', '\xff', '0'};
+    random_ids_sorted("sluice-ad-00", 12, alphabet, sizeof alphabet, 777);
 }
 
 /* ---- errors ------------------------------------------------------------------------------------

@@ -572,13 +572,22 @@ void sl_sink_destroy(sl_sink **sp)
     *sp = NULL;
 }
 
+/* Orders rows by id (bytes, then length) and then window start: by the ids' 16-byte prefixes
+ * first, which are in the rows, then by the rest of the ids where the prefixes tie. */
 static int cmp_named(const void *a, const void *b)
 {
     const struct sl_named *x = a, *y = b;
+    if (x->pre[0] != y->pre[0])
+        return x->pre[0] < y->pre[0] ? -1 : 1;
+    if (x->pre[1] != y->pre[1])
+        return x->pre[1] < y->pre[1] ? -1 : 1;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->id, y->id, n);
-    if (c)
-        return c;
+    if (n > 16) {
+        int c =
+            memcmp((x->is_hex ? x->hex : x->id) + 16, (y->is_hex ? y->hex : y->id) + 16, n - 16);
+        if (c)
+            return c;
+    }
     if (x->len != y->len)
         return x->len < y->len ? -1 : 1;
     if (x->row->window_start != y->row->window_start)
@@ -586,9 +595,24 @@ static int cmp_named(const void *a, const void *b)
     return 0;
 }
 
+/* The first 16 bytes of id (len bytes) as two big-endian words, zero-padded: comparing them
+ * compares the ids' first 16 bytes as memcmp does, a shorter id's missing bytes as zeros. */
+static void id_prefix(const char *id, size_t len, uint64_t pre[2])
+{
+    unsigned char b[16] = {0};
+    memcpy(b, id, len < 16 ? len : 16);
+    for (int w = 0; w < 2; w++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+            v = v << 8 | b[w * 8 + i];
+        pre[w] = v;
+    }
+}
+
 static void name_row(const sl_sink *s, const sl_row *r, struct sl_named *nm, int warn)
 {
     nm->row = r;
+    nm->is_hex = 0;
     nm->id = sl_addict_get(s->dict, r->key, &nm->len);
     if (!nm->id) { /* every key comes through the dictionary: this is a bug, but show it */
         if (warn)
@@ -596,7 +620,17 @@ static void name_row(const sl_sink *s, const sl_row *r, struct sl_named *nm, int
         snprintf(nm->hex, sizeof nm->hex, "0x%016" PRIx64, r->key);
         nm->id = nm->hex;
         nm->len = strlen(nm->hex);
+        nm->is_hex = 1;
     }
+    id_prefix(nm->id, nm->len, nm->pre);
+}
+
+/* After rows were moved (sorted): a hex id points at its row's own hex again. */
+static void hex_ids_moved(struct sl_named *nm, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nm[i].is_hex)
+            nm[i].id = nm[i].hex;
 }
 
 /* Fills s->order with rows pick[0..n) (rows[0..n) when pick is NULL) and their ids, sorted.
@@ -615,6 +649,7 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
     for (size_t i = 0; i < n; i++)
         name_row(s, pick ? pick[i] : &rows[i], &s->order[i], 1);
     qsort(s->order, n, sizeof *s->order, cmp_named);
+    hex_ids_moved(s->order, n);
     return 0;
 }
 
@@ -736,6 +771,7 @@ int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impres
         m++;
     }
     qsort_r(list, m, sizeof *list, cmp_ctr, ctr_cols);
+    hex_ids_moved(list, m);
     fprintf(out, "Top %zu ads by CTR (of %zu with >= %" PRIu64 " impressions, %zu ads in all)\n",
             n < m ? n : m, m, min_impressions, s->nkept);
     fprintf(out, "%4s  %-20s %12s %10s %9s\n", "rank", "ad_id", "impressions", "clicks", "ctr");
