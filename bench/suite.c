@@ -947,7 +947,8 @@ int main(int argc, char **argv)
     }
     /* the plan, for the progress bar */
     c.cases_total = (o->workloads & W_CTR ? 1 : 0) + (o->workloads & W_YSB ? 1 : 0) +
-                    (o->workloads & W_FILE ? 1 : 0) + (o->workloads & W_KEYS ? keys_cases(o->quick) : 0) +
+                    (o->workloads & W_FILE ? 1 : 0) +
+                    (o->workloads & W_KEYS ? keys_cases(o->quick) : 0) +
                     (o->workloads & W_SKEW ? 4 : 0) + (o->workloads & W_LAT ? 4 + 6 : 0) +
                     (o->workloads & W_NODES ? nodes_cases(o->quick) : 0);
     if (o->workloads & W_CTR)

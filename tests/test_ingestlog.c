@@ -118,6 +118,19 @@ static void seg_file(char *buf, size_t len, const char *dir, uint64_t seg)
     snprintf(buf, len, "%s/log-%020" PRIu64, dir, seg);
 }
 
+/* Flips the bits of `mask` in the byte at `at` of the file at path, in place. */
+static void flip_byte(const char *path, long at, unsigned char mask)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f, "%s", path);
+    cr_assert(eq(int, fseek(f, at, SEEK_SET), 0));
+    int c = fgetc(f);
+    cr_assert(ne(int, c, EOF), "%s has no byte %ld", path, at);
+    cr_assert(eq(int, fseek(f, at, SEEK_SET), 0));
+    cr_assert(ne(int, fputc(c ^ mask, f), EOF));
+    cr_assert(eq(int, fclose(f), 0));
+}
+
 static void rm_rf(const char *dir)
 {
     char cmd[700];
@@ -251,13 +264,7 @@ Test(ingestlog, corruption_refused)
     append_range(l, 300, 400, 100);
     sl_ingestlog_close(&l);
     seg_file(path, sizeof path, dir, 1);
-    size_t len;
-    char *img = tu_read_file(path, &len);
-    img[16 + 16 + 100 * 32 + 16 + 40] ^= 0x04; /* the second block's second record */
-    FILE *f = fopen(path, "wb");
-    fwrite(img, 1, len, f);
-    fclose(f);
-    free(img);
+    flip_byte(path, 16 + 16 + 100 * 32 + 16 + 40, 0x04); /* the second block's second record */
     cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), 0), "%s",
               msg);
     struct expect e = {0};
@@ -330,13 +337,7 @@ Test(ingestlog, attributes_kept_with_their_records)
     sl_ingestlog_close(&l);
 
     /* a bit flipped in the first block's last word: refused at that block */
-    size_t len;
-    char *img = tu_read_file(path, &len);
-    img[16 + 16 + 8 + 1 * 32 + 3 * 8 - 1] ^= 0x10;
-    FILE *f = fopen(path, "wb");
-    fwrite(img, 1, len, f);
-    fclose(f);
-    free(img);
+    flip_byte(path, 16 + 16 + 8 + 1 * 32 + 3 * 8 - 1, 0x10);
     cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), 0), "%s",
               msg);
     e = (struct expect){.mixed = 1};
@@ -362,11 +363,8 @@ Test(ingestlog, first_format_still_read)
     size_t len;
     char *img = tu_read_file(path, &len);
     cr_assert(eq(int, memcmp(img, "SLILOG02", 8), 0), "a new segment is written as SLILOG02");
-    memcpy(img, "SLILOG01", 8);
-    FILE *f = fopen(path, "wb");
-    fwrite(img, 1, len, f);
-    fclose(f);
     free(img);
+    flip_byte(path, 7, '1' ^ '2'); /* SLILOG01 */
     cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), 0), "%s",
               msg);
     cr_assert(eq(u64, sl_ingestlog_cut(l), 0));
