@@ -459,8 +459,16 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     /* one aggregation kernel per mode, so that neither tests the mode per record */
-    e->k_agg = clCreateKernel(e->prog.prog,
-                              chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &st);
+    const char *agg = chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped";
+    e->k_agg = clCreateKernel(e->prog.prog, agg, &st);
+    if (st == CL_INVALID_KERNEL_NAME) { /* a pe.binary of a sluice before the split */
+        rc = SL_EBUILD;
+        snprintf(msg, msglen,
+                 "PE \"%s\": its program has no kernel %s (a binary built by an older sluice, "
+                 "whose one aggregation kernel took the mode): rebuild it with sluice kernel build",
+                 e->cfg.pe.name, agg);
+        goto fail;
+    }
     if (st != CL_SUCCESS) {
         rc = SL_ECL;
         snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", e->cfg.pe.name, sl_cl_strerror(st));
