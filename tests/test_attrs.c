@@ -125,26 +125,14 @@ static const char ATTR_PE[] =
 
 static const char *write_file(const char *name, const char *text)
 {
-    FILE *f = create(name);
-    fputs(text, f);
-    fclose(f);
+    tu_write_file(tpath(name), text);
     return tpath(name);
 }
 
 static sl_engine_cfg attr_cfg(const char *source)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_USER);
-    snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s", source);
     static const char *const names[NATTR] = {"bid", "qty", "vip"};
-    for (int k = 0; k < NATTR; k++) {
-        snprintf(cfg.pe.attr[k].name, sizeof cfg.pe.attr[k].name, "%s", names[k]);
-        cfg.pe.attr[k].is_double = k == 0;
-    }
-    cfg.pe.nattrs = NATTR;
-    cfg.batch_events = 8192;
-    return cfg;
+    return th_attr_cfg(source, names, NATTR, 1u << 0, 8192);
 }
 
 /* Attributes for n records: bid a multiple of 1/4 under 1000 (sums exact in any order), qty

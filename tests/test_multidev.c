@@ -680,26 +680,14 @@ static sl_row *md_reference(const sl_rec *recs, const uint64_t *a, size_t n, int
 /* A user PE's configuration: MD_ATTR_PE at `path` with its three attributes. */
 static sl_engine_cfg md_cfg(const char *path)
 {
-    sl_engine_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    sl_pe_defaults(&cfg.pe, SL_PE_USER);
-    snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s", path);
     static const char *const names[MD_NATTR] = {"price", "qty", "seq"};
-    for (int k = 0; k < MD_NATTR; k++) {
-        snprintf(cfg.pe.attr[k].name, sizeof cfg.pe.attr[k].name, "%s", names[k]);
-        cfg.pe.attr[k].is_double = k == 0;
-    }
-    cfg.pe.nattrs = MD_NATTR;
-    cfg.batch_events = 8192;
-    return cfg;
+    return th_attr_cfg(path, names, MD_NATTR, 1u << 0, 8192);
 }
 
 /* Writes MD_ATTR_PE into the test directory; returns its path. */
 static const char *md_write_pe(void)
 {
-    FILE *f = create("md_attrs.cl");
-    fputs(MD_ATTR_PE, f);
-    fclose(f);
+    tu_write_file(tpath("md_attrs.cl"), MD_ATTR_PE);
     return tpath("md_attrs.cl");
 }
 

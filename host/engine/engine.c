@@ -202,24 +202,41 @@ static void release_event(cl_event *ev)
     }
 }
 
-/* Builds the PE's program (peprog.h) and creates the engine's kernels. Returns 0 or an sl_err
- * with msg. */
+/* Creates kernel `name` of the PE's program into *k. A program without it is a pe.binary built
+ * by a sluice whose kernels differ (before the aggregation kernel was split by dispatch mode, one
+ * sl_aggregate): SL_EBUILD asking for a rebuild. Returns 0, that, or SL_ECL, with msg. */
+static int make_kernel(sl_engine *e, const char *name, cl_kernel *k, char *msg, size_t msglen)
+{
+    cl_int st;
+    *k = clCreateKernel(e->prog.prog, name, &st);
+    if (st == CL_SUCCESS)
+        return 0;
+    *k = NULL;
+    if (st == CL_INVALID_KERNEL_NAME) {
+        snprintf(msg, msglen,
+                 "PE \"%s\": its program has no kernel %s (a binary built by another version of "
+                 "sluice): rebuild it with sluice kernel build",
+                 e->cfg.pe.name, name);
+        return SL_EBUILD;
+    }
+    snprintf(msg, msglen, "PE \"%s\": clCreateKernel %s: %s", e->cfg.pe.name, name,
+             sl_cl_strerror(st));
+    return SL_ECL;
+}
+
+/* Builds the PE's program (peprog.h) and creates the engine's kernels, all but the aggregation
+ * kernel, whose name follows the dispatch mode (sl_engine_new, once that is known). Returns 0 or
+ * an sl_err with msg. */
 static int build(sl_engine *e, char *msg, size_t msglen)
 {
     int rc = sl_peprog_build(e->dev, &e->cfg.pe, &e->prog, msg, msglen);
-    if (rc)
-        return rc;
-    cl_int st;
-    e->k_emit = clCreateKernel(e->prog.prog, "sl_emit_rows", &st);
-    if (st == CL_SUCCESS)
-        e->k_rehash = clCreateKernel(e->prog.prog, "sl_rehash", &st);
-    if (st == CL_SUCCESS && !e->prog.sequential)
-        e->k_merge = clCreateKernel(e->prog.prog, "sl_merge_copies", &st);
-    if (st != CL_SUCCESS) {
-        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", e->cfg.pe.name, sl_cl_strerror(st));
-        return SL_ECL;
-    }
-    return 0;
+    if (rc == 0)
+        rc = make_kernel(e, "sl_emit_rows", &e->k_emit, msg, msglen);
+    if (rc == 0)
+        rc = make_kernel(e, "sl_rehash", &e->k_rehash, msg, msglen);
+    if (rc == 0 && !e->prog.sequential)
+        rc = make_kernel(e, "sl_merge_copies", &e->k_merge, msg, msglen);
+    return rc;
 }
 
 static cl_mem make_buffer(sl_engine *e, cl_mem_flags flags, size_t size, int *rc)
@@ -459,21 +476,9 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     /* one aggregation kernel per mode, so that neither tests the mode per record */
-    const char *agg = chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped";
-    e->k_agg = clCreateKernel(e->prog.prog, agg, &st);
-    if (st == CL_INVALID_KERNEL_NAME) { /* a pe.binary of a sluice before the split */
-        rc = SL_EBUILD;
-        snprintf(msg, msglen,
-                 "PE \"%s\": its program has no kernel %s (a binary built by an older sluice, "
-                 "whose one aggregation kernel took the mode): rebuild it with sluice kernel build",
-                 e->cfg.pe.name, agg);
+    if ((rc = make_kernel(e, chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &e->k_agg,
+                          msg, msglen)))
         goto fail;
-    }
-    if (st != CL_SUCCESS) {
-        rc = SL_ECL;
-        snprintf(msg, msglen, "PE \"%s\": clCreateKernel: %s", e->cfg.pe.name, sl_cl_strerror(st));
-        goto fail;
-    }
     if ((st = set_fixed_args(e)) != CL_SUCCESS) {
         rc = sl_cl_check(st, "clSetKernelArg");
         snprintf(msg, msglen, "setting kernel arguments failed: %s", sl_cl_strerror(st));

@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,23 @@ sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch)
     memset(&cfg, 0, sizeof cfg);
     sl_pe_defaults(&cfg.pe, kind);
     cfg.pe.capacity = capacity;
+    cfg.batch_events = batch;
+    return cfg;
+}
+
+sl_engine_cfg th_attr_cfg(const char *source, const char *const *names, uint32_t n,
+                          uint32_t doubles, uint32_t batch)
+{
+    sl_engine_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    sl_pe_defaults(&cfg.pe, SL_PE_USER);
+    snprintf(cfg.pe.source, sizeof cfg.pe.source, "%s", source);
+    cr_assert(n <= SL_SCHEMA_ATTRS);
+    for (uint32_t k = 0; k < n; k++) {
+        snprintf(cfg.pe.attr[k].name, sizeof cfg.pe.attr[k].name, "%s", names[k]);
+        cfg.pe.attr[k].is_double = (doubles >> k) & 1;
+    }
+    cfg.pe.nattrs = n;
     cfg.batch_events = batch;
     return cfg;
 }

@@ -29,6 +29,12 @@ sl_rec *th_records_new(uint64_t seed, size_t n, uint32_t keys, double skew, int6
  * events. */
 sl_engine_cfg th_cfg(enum sl_pe_kind kind, uint64_t capacity, uint32_t batch);
 
+/* A user PE's configuration: its source file `source`, schema attributes names[0..n) (bit k of
+ * `doubles` set: names[k] is a double, else a long; n at most SL_SCHEMA_ATTRS) and batches of
+ * `batch` events; the rest the defaults. */
+sl_engine_cfg th_attr_cfg(const char *source, const char *const *names, uint32_t n,
+                          uint32_t doubles, uint32_t batch);
+
 /* The indices of recs[0..n) grouped by key in arrival order: sorted by key, then index
  * (malloc'd, caller frees). */
 size_t *th_by_key(const sl_rec *recs, size_t n);
