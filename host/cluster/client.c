@@ -19,6 +19,7 @@
 #include "ingest.h"
 #include "jointab.h"
 #include "lebytes.h"
+#include "memtrim.h"
 #include "node.h"
 #include "outbox.h"
 #include "partmap.h"
@@ -199,6 +200,15 @@ static int rows_add(struct rows *v, const void *r, size_t n)
     memcpy(v->r + v->n, r, n * sizeof(sl_row));
     v->n += n;
     return 0;
+}
+
+/* Every node acknowledged everything sent to it (its queue is empty). */
+static int all_sent(const struct client *c)
+{
+    for (uint32_t d = 0; d < c->n; d++)
+        if (c->to[d] && sl_outbox_queued_bytes(c->to[d]))
+            return 0;
+    return 1;
 }
 
 static void on_reject(void *ud, int verdict, const sl_frame_hdr *h, size_t len, int64_t detail)
@@ -1454,11 +1464,14 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
                 goto out;
             }
         c.input_ended = 1; /* no barrier after the end of the stream */
+        int released = 0;
         while (c.done < c.n) {
             if ((rc = service(&c, 100)) || (rc = check_alive(&c)) || (rc = check_cancel(&c)) ||
                 (rc = send_barrier(&c)))
                 goto out;
             recovery_progress(&c);
+            if (!released && (released = all_sent(&c)))
+                sl_mem_release_free(); /* the send queues' memory, before the results come */
         }
     }
     /* Acknowledge the last frames (DONE), so that the nodes end the job now, not when this
@@ -1470,7 +1483,9 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         sl_net_sleep_ms(10);
     }
 
-    /* Every node is done: write the results as one process would. */
+    /* Every node is done: write the results as one process would. What was freed goes back
+     * first, so that the emission's allocations do not add to the queues' (base/memtrim.h). */
+    sl_mem_release_free();
     const sl_node_report *r0 = &crep->node[0];
     sl_sink_set_layout(sink, &r0->cols, r0->windowed);
     if (sl_topology_rekeyed(t))
