@@ -1,6 +1,8 @@
 /* Output columns: the SL_COLUMNS grammar and how values print. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,4 +68,49 @@ Test(columns, formats_values)
     cr_assert_eq(strtod(small, NULL), 1e70, "got \"%s\"", small);
     sl_columns_format(&c, 1, 1e70, buf, sizeof buf); /* 400 bytes hold it in full */
     cr_assert_eq(strlen(buf), 74, "71 digits, '.', 2 decimals: \"%s\"", buf);
+}
+
+/* Integral values take a path of their own (no printf): the text must be what printf writes,
+ * "%lld" for int and "%.15g" for g, over values of every magnitude and sign; a seed prints. */
+Test(columns, integral_values_as_printf_writes_them)
+{
+    sl_columns c;
+    char err[256], got[400], want[400];
+    cr_assert_eq(sl_columns_parse("n:int,g", &c, err, sizeof err), 0);
+    const double fixed[] = {0.0,     -0.0,   1.0,     -1.0,     9.0,         10.0, -10.0,
+                            99999.0, 1e14,   -1e14,   1e15 - 1, -(1e15 - 1), 1e15, 1e16,
+                            0x1p53,  0x1p62, -0x1p62, 0x1p63,   123456789.0};
+    const unsigned seed = 20261207u;
+    srand(seed);
+    for (int t = 0; t < 20000; t++) {
+        double v;
+        if (t < (int)(sizeof fixed / sizeof fixed[0])) {
+            v = fixed[t];
+        } else { /* random magnitude: 1 to 19 digits, either sign */
+            int digits = 1 + rand() % 19;
+            double m = 0;
+            for (int d = 0; d < digits; d++)
+                m = m * 10 + rand() % 10;
+            v = rand() % 2 ? -m : m;
+        }
+        sl_columns_format(&c, 0, v, got, sizeof got);
+        if (isfinite(v) && v == floor(v) && fabs(v) < 0x1p63)
+            snprintf(want, sizeof want, "%lld", (long long)v);
+        else
+            snprintf(want, sizeof want, "%.17g", v); /* not this test's path: read back below */
+        if (fabs(v) < 0x1p63)
+            cr_assert_str_eq(got, want, "int of %.17g (seed %u)", v, seed);
+        sl_columns_format(&c, 1, v, got, sizeof got);
+        snprintf(want, sizeof want, "%.15g", v);
+        if (strtod(want, NULL) == v) /* else g needs 16 or 17 digits: not an integral path */
+            cr_assert_str_eq(got, want, "g of %.17g (seed %u)", v, seed);
+        else
+            cr_assert_eq(strtod(got, NULL), v, "g of %.17g reads back (seed %u)", v, seed);
+    }
+    /* a buffer too short cuts the text as snprintf does */
+    char small[4];
+    sl_columns_format(&c, 0, 123456.0, small, sizeof small);
+    cr_assert_str_eq(small, "123");
+    sl_columns_format(&c, 1, -98765.0, small, sizeof small);
+    cr_assert_str_eq(small, "-98");
 }

@@ -1,6 +1,7 @@
 #include "columns.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,26 @@ uint64_t sl_columns_key(double v)
     return k;
 }
 
+/* Writes the integer m (|m| < 2^63) in decimal into buf (len bytes), as "%lld" would, cut to
+ * len - 1 bytes as snprintf would. */
+static void put_int(int64_t m, char *buf, size_t len)
+{
+    char t[24];
+    size_t n = 0;
+    uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (m < 0)
+        t[n++] = '-';
+    size_t k = 0;
+    while (n && k + 1 < len)
+        buf[k++] = t[--n];
+    if (len)
+        buf[k] = '\0';
+}
+
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
 {
     if (c->fmt[i] == SL_COLFMT_KEY) {
@@ -113,7 +134,13 @@ void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t l
             return; /* else too long for buf: the exact shortest form below */
     }
     if (c->fmt[i] == SL_COLFMT_INT && isfinite(v) && v == floor(v) && fabs(v) < 0x1p63) {
-        snprintf(buf, len, "%lld", (long long)v);
+        put_int((int64_t)v, buf, len);
+        return;
+    }
+    /* an integral value below 10^15 in magnitude: %.15g writes its digits, and they read back
+     * exactly (-0 is left to printf, which writes "-0") */
+    if (v == floor(v) && fabs(v) < 1e15 && (v != 0 || !signbit(v))) {
+        put_int((int64_t)v, buf, len);
         return;
     }
     /* shortest of %.15g, %.16g, %.17g that reads back exactly */
