@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "idsort.h"
 #include "lebytes.h"
 #include "log.h"
 #include "sinkbe.h"
@@ -568,45 +569,9 @@ void sl_sink_destroy(sl_sink **sp)
     free(s->pick);
     free(s->kept);
     free(s->order);
+    free(s->keys);
     free(s);
     *sp = NULL;
-}
-
-/* Orders rows by id (bytes, then length) and then window start: by the ids' 16-byte prefixes
- * first, which are in the rows, then by the rest of the ids where the prefixes tie. */
-static int cmp_named(const void *a, const void *b)
-{
-    const struct sl_named *x = a, *y = b;
-    if (x->pre[0] != y->pre[0])
-        return x->pre[0] < y->pre[0] ? -1 : 1;
-    if (x->pre[1] != y->pre[1])
-        return x->pre[1] < y->pre[1] ? -1 : 1;
-    size_t n = x->len < y->len ? x->len : y->len;
-    if (n > 16) {
-        int c =
-            memcmp((x->is_hex ? x->hex : x->id) + 16, (y->is_hex ? y->hex : y->id) + 16, n - 16);
-        if (c)
-            return c;
-    }
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    if (x->row->window_start != y->row->window_start)
-        return x->row->window_start < y->row->window_start ? -1 : 1;
-    return 0;
-}
-
-/* The first 16 bytes of id (len bytes) as two big-endian words, zero-padded: comparing them
- * compares the ids' first 16 bytes as memcmp does, a shorter id's missing bytes as zeros. */
-static void id_prefix(const char *id, size_t len, uint64_t pre[2])
-{
-    unsigned char b[16] = {0};
-    memcpy(b, id, len < 16 ? len : 16);
-    for (int w = 0; w < 2; w++) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++)
-            v = v << 8 | b[w * 8 + i];
-        pre[w] = v;
-    }
 }
 
 static void name_row(const sl_sink *s, const sl_row *r, struct sl_named *nm, int warn)
@@ -617,12 +582,12 @@ static void name_row(const sl_sink *s, const sl_row *r, struct sl_named *nm, int
     if (!nm->id) { /* every key comes through the dictionary: this is a bug, but show it */
         if (warn)
             SL_WARN("sink", "no ad id for key %016" PRIx64, r->key);
-        snprintf(nm->hex, sizeof nm->hex, "0x%016" PRIx64, r->key);
+        sl_id_hex(r->key, nm->hex);
         nm->id = nm->hex;
         nm->len = strlen(nm->hex);
         nm->is_hex = 1;
     }
-    id_prefix(nm->id, nm->len, nm->pre);
+    sl_id_prefix(nm->id, nm->len, nm->pre);
 }
 
 /* After rows were moved (sorted): a hex id points at its row's own hex again. */
@@ -633,12 +598,15 @@ static void hex_ids_moved(struct sl_named *nm, size_t n)
             nm[i].id = nm[i].hex;
 }
 
-/* Fills s->order with rows pick[0..n) (rows[0..n) when pick is NULL) and their ids, sorted.
- * Returns 0 or SL_ENOMEM. */
+/* Fills s->order with rows pick[0..n) (rows[0..n) when pick is NULL) and their ids, sorted by
+ * id then window (idsort.h): the rows' keys are sorted, then laid out. Returns 0, SL_ENOMEM or
+ * SL_ERANGE (more than 2^32 - 1 rows in one emission). */
 static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, size_t n)
 {
     if (n == 0)
         return 0;
+    if (n > UINT32_MAX)
+        return SL_ERANGE;
     if (n > s->order_cap) {
         struct sl_named *no = realloc(s->order, n * sizeof *no);
         if (!no)
@@ -646,10 +614,47 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
         s->order = no;
         s->order_cap = n;
     }
-    for (size_t i = 0; i < n; i++)
-        name_row(s, pick ? pick[i] : &rows[i], &s->order[i], 1);
-    qsort(s->order, n, sizeof *s->order, cmp_named);
-    hex_ids_moved(s->order, n);
+    if (n > s->keys_cap) {
+        struct sl_idkey *nk = realloc(s->keys, n * sizeof *nk);
+        if (!nk)
+            return SL_ENOMEM;
+        s->keys = nk;
+        s->keys_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sl_row *r = pick ? pick[i] : &rows[i];
+        struct sl_idkey *k = &s->keys[i];
+        size_t len;
+        k->id = sl_addict_get(s->dict, r->key, &len);
+        k->at = (uint32_t)i;
+        if (k->id) {
+            k->len = (uint32_t)len;
+            sl_id_prefix(k->id, len, k->pre);
+        } else { /* every key comes through the dictionary: this is a bug, but show it */
+            char hex[19];
+            SL_WARN("sink", "no ad id for key %016" PRIx64, r->key);
+            sl_id_hex(r->key, hex);
+            k->len = (uint32_t)strlen(hex);
+            sl_id_prefix(hex, k->len, k->pre);
+        }
+    }
+    int rc = sl_idkey_sort(s->keys, n, rows, pick);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const struct sl_idkey *k = &s->keys[i];
+        struct sl_named *nm = &s->order[i];
+        nm->row = pick ? pick[k->at] : &rows[k->at];
+        nm->id = k->id;
+        nm->len = k->len;
+        nm->pre[0] = k->pre[0];
+        nm->pre[1] = k->pre[1];
+        nm->is_hex = !k->id;
+        if (nm->is_hex) {
+            sl_id_hex(nm->row->key, nm->hex);
+            nm->id = nm->hex;
+        }
+    }
     return 0;
 }
 
@@ -749,7 +754,7 @@ static int cmp_ctr(const void *a, const void *b, void *ctx)
         return cx > cy ? -1 : 1;
     if (ix != iy)
         return ix > iy ? -1 : 1;
-    return cmp_named(a, b);
+    return sl_named_cmp(x, y);
 }
 
 int sl_sink_print_top(const sl_sink *s, FILE *out, size_t n, uint64_t min_impressions)

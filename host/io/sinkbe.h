@@ -21,6 +21,8 @@ void sl_tb_puts(sl_tbuf *b, const char *s);
 void sl_tb_printf(sl_tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sl_tb_free(sl_tbuf *b);
 
+struct sl_idkey; /* idsort.h */
+
 /* One row with its key's id (from the dictionary, or "0x" and hex digits when it lacks it).
  * pre is the id's first 16 bytes, big-endian and zero-padded, so that sorting compares most ids
  * without reading them from the dictionary (at 10M keys, reading them made the final emission's
@@ -77,8 +79,10 @@ struct sl_sink {
     void *wm_ud;
     sl_row *kept;
     size_t nkept, capkept;
-    struct sl_named *order; /* scratch for sorting one emission */
+    struct sl_named *order; /* one emission's rows in their order */
     size_t order_cap;
+    struct sl_idkey *keys; /* scratch for sorting them (idsort.h) */
+    size_t keys_cap;
     const sl_row **pick; /* scratch: the rows of one emission that changed */
     size_t pick_cap;
     struct sl_lastmap *last; /* changes mode: the last row written per (key, window) */
