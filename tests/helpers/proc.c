@@ -382,13 +382,26 @@ long rss_kib(pid_t pid)
 
 /* ---- clusters -------------------------------------------------------------------------------- */
 
+/* The last cluster file written, so that cluster_up can write it again at other ports. */
+static struct {
+    char name[128], extra[2048];
+    unsigned n, lo;
+    int set;
+} last_file;
+
 /* Writes cluster file `name`: n nodes on 127.0.0.1 at free ports in [lo, lo + 1500), and
- * `extra` lines. Each test passes its own window above Linux's ephemeral ports (32768-60999 by
- * default) and above the range `--nodes` draws from (host/launch.c: 10000-32767): a free port
- * is checked before the node binds it, and in those ranges an outgoing connection or another
- * launch could take it meanwhile, or a concurrent test's nodes could answer for it. */
+ * `extra` lines. Each test passes its own window, best above Linux's ephemeral ports
+ * (32768-60999 by default) and above the range `--nodes` draws from (host/launch.c:
+ * 10000-32767): a free port is checked before the node binds it, and meanwhile an outgoing
+ * connection, another launch or a concurrent test's nodes (whose windows overlap) could take
+ * it; cluster_up then writes the file again at other ports. */
 void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo)
 {
+    snprintf(last_file.name, sizeof last_file.name, "%s", name);
+    snprintf(last_file.extra, sizeof last_file.extra, "%s", extra ? extra : "");
+    last_file.n = n;
+    last_file.lo = lo;
+    last_file.set = 1;
     static uint64_t s;
     if (!s)
         s = ((uint64_t)getpid() << 32) ^ (uint64_t)(now_s() * 1e9);
@@ -476,7 +489,7 @@ void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, cons
     double t0 = now_s();
     c->up = spawn(args, NULL, errfile);
     long pid = 0;
-    for (;;) {
+    for (int again = 0;;) {
         FILE *f = fopen(tpath(pidfile), "r");
         if (f) {
             int ok = fscanf(f, "%ld", &pid) == 1;
@@ -485,8 +498,24 @@ void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, cons
                 break; /* else caught while being written */
         }
         int st;
-        cr_assert(eq(int, reap(c->up, &st), 0), "cluster up exited with %d: %s", st,
-                  slurp(errfile, NULL));
+        if (reap(c->up, &st)) {
+            char *err = slurp(errfile, NULL);
+            /* a port taken after write_cluster found it free: the file again, elsewhere */
+            int taken = err && strstr(err, "ports is in use") && last_file.set &&
+                        strcmp(last_file.name, file) == 0 && again < 5;
+            if (taken) {
+                cr_log_info("cluster up: a port was taken meanwhile (%s); other ports", err);
+                free(err);
+                char nm[sizeof last_file.name], ex[sizeof last_file.extra];
+                memcpy(nm, last_file.name, sizeof nm); /* write_cluster writes last_file */
+                memcpy(ex, last_file.extra, sizeof ex);
+                write_cluster(nm, last_file.n, ex[0] ? ex : NULL, last_file.lo);
+                again++;
+                c->up = spawn(args, NULL, errfile);
+                continue;
+            }
+            cr_assert(0, "cluster up exited with %d: %s", st, err);
+        }
         cr_assert(now_s() < t0 + 120, "cluster up: not ready after 120 s");
         usleep(20000);
     }
