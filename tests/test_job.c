@@ -151,6 +151,8 @@ static void fill_job(sl_job *job)
     fill_text(job->restore_dir, sizeof job->restore_dir - 1, 6);
     job->self = 3;
     job->epoch = 0xabcdef12u;
+    job->registry_id = 0x00fedcbau;
+    job->driver_epoch = UINT64_C(0x1234567890abcdef);
     fill_text(job->control_endpoint, sizeof job->control_endpoint - 1, 5);
     job->cluster_id = UINT64_C(0xfeedfacecafebeef);
     static char join1[] = "ad_id,campaign_id\nad-1,c-1\n", join3[] = "a\0b,\xff\n";
@@ -204,7 +206,7 @@ Test(job, round_trip_every_field)
     fill_job(&in);
     size_t len;
     unsigned char *p = encode(&in, &len);
-    cr_assert(eq(int, memcmp(p, "SLJOB009", 8), 0));
+    cr_assert(eq(int, memcmp(p, "SLJOB010", 8), 0));
     char err[512] = "";
     cr_assert(eq(int, sl_job_decode(p, len, &out, err, sizeof err), 0), "%s", err);
     cr_assert(eq(int, memcmp(&out.topo, &in.topo, sizeof in.topo), 0), "the topology changed");
@@ -215,6 +217,8 @@ Test(job, round_trip_every_field)
     cr_assert(eq(str, out.restore_dir, in.restore_dir));
     cr_assert(eq(u32, out.self, in.self));
     cr_assert(eq(u32, out.epoch, in.epoch));
+    cr_assert(eq(u32, out.registry_id, in.registry_id));
+    cr_assert(eq(u64, out.driver_epoch, in.driver_epoch));
     for (int i = 0; i < SL_STAGES_MAX; i++) {
         if (!in.join_text[i]) {
             cr_assert_null(out.join_text[i], "join %d", i);
@@ -280,8 +284,8 @@ Test(job, other_versions_refused)
     unsigned char *q = malloc(len);
     cr_assert_not_null(q);
     memcpy(q, p, len);
-    memcpy(q, "SLJOB010", 8); /* a later version: its result endpoint is the first string */
-    refused(q, len, "format version 10, and this node reads version 9", ep, sizeof ep);
+    memcpy(q, "SLJOB011", 8); /* a later version: its result endpoint is the first string */
+    refused(q, len, "format version 11, and this node reads version 10", ep, sizeof ep);
     cr_assert(eq(str, ep, "tcp://10.1.2.3:7777"));
     memcpy(q, "SLJOB999", 8);
     refused(q, 12, "format version 999", ep, sizeof ep); /* too short for its endpoint */

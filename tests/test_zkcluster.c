@@ -150,9 +150,9 @@ static struct jrow wait_row(unsigned id, const char *state, const char *events, 
     }
 }
 
-/* The pid of job id's driver (a process whose command line has --job-id ID), 0 when none;
- * *resume: it was started with --resume. */
-static pid_t driver_of(unsigned id, int *resume)
+/* The pid of job id's driver (a process whose command line has --job-id ID) other than `not`,
+ * 0 when none; *resume: it was started with --resume. */
+static pid_t driver_but(unsigned id, pid_t not, int *resume)
 {
     DIR *d = opendir("/proc");
     cr_assert_not_null(d);
@@ -162,7 +162,7 @@ static pid_t driver_of(unsigned id, int *resume)
     pid_t found = 0;
     while ((e = readdir(d)) && !found) {
         int pid = atoi(e->d_name);
-        if (pid <= 0)
+        if (pid <= 0 || pid == not )
             continue;
         char path[64], buf[8192];
         snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
@@ -186,6 +186,11 @@ static pid_t driver_of(unsigned id, int *resume)
     }
     closedir(d);
     return found;
+}
+
+static pid_t driver_of(unsigned id, int *resume)
+{
+    return driver_but(id, 0, resume);
 }
 
 static uint32_t leader(const sl_cluster_cfg *cl)
@@ -450,6 +455,108 @@ Test(zkcluster, coordinator_killed_checkpointed_job_resumes, .init = up, .fini =
     free(text);
     cl.node[old] = 0;
     find_nodes(&cl); /* cluster up started the killed node again */
+    cluster_down(&cl);
+    finish();
+}
+
+/* The nodes' log lines "driver epoch E" in up.err: how many there are with the highest E (into
+ * *at_max), and whether a lower one is there too (the return value). */
+static int driver_epochs(size_t *at_max)
+{
+    char *text = slurp("up.err", NULL);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    size_t n = 0;
+    for (const char *p = text; p && (p = strstr(p, "driver epoch ")); p++) {
+        uint64_t e = strtoull(p + strlen("driver epoch "), NULL, 10);
+        if (e > hi) {
+            hi = e;
+            n = 0;
+        }
+        n += e == hi;
+        if (e < lo)
+            lo = e;
+    }
+    free(text);
+    *at_max = n;
+    return hi > lo;
+}
+
+/* Two drivers of one job: the coordinator and its job's driver are both stopped (SIGSTOP), as a
+ * machine cut off from everything would be; the coordinator's session expires, another node is
+ * elected and starts the job's driver again with --resume. Then the old driver comes back before
+ * its coordinator does: its nodes ended its job (its lease ran out), and the JOB it sends to
+ * recover is refused, for the nodes saw the driver of a newer coordinator: it exits saying it was
+ * fenced, never writing the output. The new driver ends the job with the exact result. */
+Test(zkcluster, paused_driver_of_old_coordinator_fenced, .init = up, .fini = down, .timeout = 240)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0xfe7ce;
+    cr_log_info("seed %" PRIu64, seed);
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    static sl_cluster_cfg cfg;
+    struct cluster cl;
+    up_zk(&cl, &cfg, 63100);
+    append_events("big.ndjson", 4000000, seed, &t);
+    FILE *f = create("k.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
+            tpath("big.ndjson"), tpath("out.csv"));
+    fclose(f);
+    unsigned id = submit("k.yaml");
+    wait_row(id, "running", NULL, 30, "before the pause");
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/%u/ck/client", tpath("c.yaml.jobs"), id);
+    double t0 = now_s();
+    for (int found = 0; !found;) {
+        cr_assert(lt(dbl, now_s() - t0, 60.0), "no complete checkpoint in %s", ck);
+        DIR *d = opendir(ck);
+        for (struct dirent *e; d && (e = readdir(d));)
+            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
+        if (d)
+            closedir(d);
+        usleep(20000);
+    }
+    uint32_t old = leader(&cfg);
+    int resume = -1;
+    pid_t drv = driver_of(id, &resume);
+    cr_assert(ne(int, drv, 0), "job %u's driver", id);
+    t0 = now_s();
+    cr_assert(eq(int, kill(drv, SIGSTOP), 0));
+    cr_assert(eq(int, kill(cl.node[old], SIGSTOP), 0));
+    pid_t drv2 = 0;
+    while (!(drv2 = driver_but(id, drv, &resume))) {
+        cr_assert(lt(dbl, now_s() - t0, 40.0), "no new driver while coordinator %u is stopped",
+                  old);
+        usleep(50000);
+    }
+    cr_assert(eq(int, resume, 1), "the new driver goes on with --resume");
+    /* the new driver's JOB reached both running nodes */
+    size_t at_max = 0;
+    while (!driver_epochs(&at_max) || at_max < 2) {
+        cr_assert(lt(dbl, now_s() - t0, 60.0), "the new driver's JOB did not reach the nodes:\n%s",
+                  slurp("up.err", NULL));
+        usleep(50000);
+    }
+    double taken = now_s() - t0;
+    cr_assert(eq(int, kill(drv, SIGCONT), 0));
+    while (!zombie(drv) && kill(drv, 0) == 0) {
+        cr_assert(lt(dbl, now_s() - t0, 90.0), "the old driver still runs");
+        usleep(50000);
+    }
+    double fenced = now_s() - t0;
+    cr_assert(eq(int, kill(cl.node[old], SIGCONT), 0));
+    cr_log_info("coordinator node %u and driver %d stopped: new driver %d, its JOB on the nodes "
+                "after %.2f s; the old driver, resumed then, ended after %.2f s",
+                old, (int)drv, (int)drv2, taken, fenced);
+    wait_row(id, "done", NULL, 120, "after the takeover");
+    assert_result(&t, "the job whose old driver was fenced");
+    char log[600];
+    snprintf(log, sizeof log, "c.yaml.jobs/%u/log", id);
+    char *text = slurp(log, NULL);
+    cr_assert_not_null(strstr(text, "fenced: submitted job"), "the old driver's log:\n%s", text);
+    free(text);
+    find_nodes(&cl);
     cluster_down(&cl);
     finish();
 }

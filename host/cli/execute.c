@@ -173,7 +173,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
     char path[4096], dir[4096] = "";
     static sl_cluster_cfg cl;
     sl_launch *launch = NULL;
-    int rc;
+    int rc, answered[SL_NODES_MAX] = {0}, silent = 0;
     /* Local nodes take free ports found just before they start; another launch can take them
      * first (the node then exits, or another cluster answers there). Such a start is retried on
      * other ports. */
@@ -192,7 +192,19 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         if ((rc = sl_cluster_load(path, &cl, msg, msglen)))
             goto out;
         if (!tg->nodes) {
-            if ((rc = sl_client_ping(&cl, 5000, NULL, msg, msglen)))
+            /* With checkpoints, a one-stage job fed by this client starts without the nodes
+             * that do not answer (stopped, cut off: a driver started again by a new coordinator
+             * meets them), survivors playing their partitions as after a failure. */
+            rc = sl_client_ping_some(&cl, 5000, NULL, answered, msg, msglen);
+            int relocate =
+                t->checkpoint.every_ms && !t->nnext && t->source.ingest != SL_INGEST_NODES;
+            for (uint32_t d = 0; rc == SL_EIO && relocate && d < cl.nnodes; d++)
+                silent |= answered[d];
+            if (silent) {
+                fprintf(stderr, "%s: %s: the others take over their partitions\n", cli_prog, msg);
+                rc = 0;
+            }
+            if (rc)
                 goto out;
             break;
         }
@@ -220,6 +232,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
                          .alive_ud = launch,
                          .quiet = 0,
                          .job_id = tg->job_id,
+                         .driver_epoch = tg->driver_epoch,
                          .rec = &rec};
     if (!(rec.dict = sl_addict_new())) {
         rc = SL_ENOMEM;
@@ -230,6 +243,8 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_addict_destroy(&rec.dict);
         goto out;
     }
+    if (silent)
+        relocate_to(&cl, &rec, answered);
     sl_pipeline_opts po = *o;
     po.resume_from = NULL;
     co.po = &po;

@@ -16,6 +16,7 @@ struct cli_target {
     uint32_t nodes;
     uint32_t devices;        /* --devices: 0 = one, SL_DEVICES_ALL = all */
     uint32_t job_id;         /* --job-id: the cluster job's id (1..2^24-1; 0: drawn at random) */
+    uint64_t driver_epoch;   /* --driver-epoch: the coordinator's epoch (set by the registry) */
     int ingest_nodes;        /* --ingest-on-nodes: every node reads its part of the input */
     const char *resume_from; /* --from: a checkpoint file or directory to resume from */
     int resume;          /* --resume (cluster): go on from the newest complete checkpoint, if any */

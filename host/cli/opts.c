@@ -29,6 +29,7 @@ enum {
     OPT_DEVICES,
     OPT_CLUSTER,
     OPT_JOB_ID,
+    OPT_DRIVER_EPOCH,
     OPT_WINDOW,
     OPT_LATENESS,
     OPT_BINARY,
@@ -92,6 +93,7 @@ static const struct cli_opt cli_opts[] = {
     {"metrics", REQ, OPT_METRICS, CLI_CTR | CLI_RUN, 0, 0},
     /* internal, not in --help: the driver of a submitted job (host/cluster/registry.c) */
     {"progress-file", REQ, OPT_PROGRESS_FILE, CLI_RUN, 0, 0},
+    {"driver-epoch", REQ, OPT_DRIVER_EPOCH, CLI_RUN, 1, UINT64_MAX},
     {"nodes", REQ, OPT_NODES, CLI_CTR | CLI_RUN, 1, SL_NODES_MAX},
     {"devices", REQ, OPT_DEVICES, CLI_CTR | CLI_RUN, 0, 0},
     {"cluster", REQ, OPT_CLUSTER, CLI_CTR | CLI_RUN, 0, 0},
@@ -252,6 +254,9 @@ static int apply_option(struct cli_args *a, int val, const char *arg, uint64_t v
         break;
     case OPT_JOB_ID:
         a->tg.job_id = (uint32_t)v;
+        break;
+    case OPT_DRIVER_EPOCH:
+        a->tg.driver_epoch = (uint64_t)v;
         break;
     case OPT_CAPACITY:
         t->pe.capacity = v;
@@ -479,6 +484,13 @@ int cli_check_target(const char *name, const struct cli_target *tg)
 {
     if (tg->nodes && tg->cluster_file) {
         fprintf(stderr, "%s %s: --nodes and --cluster exclude each other\n", cli_prog, name);
+        return 2;
+    }
+    if (tg->driver_epoch && !tg->job_id) {
+        fprintf(stderr,
+                "%s %s: --driver-epoch is the coordinator's, for the driver of a submitted job: "
+                "it needs --job-id\n",
+                cli_prog, name);
         return 2;
     }
     if (tg->job_id && !tg->cluster_file) {

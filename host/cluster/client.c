@@ -1322,6 +1322,8 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         job.topo.source.path[0] = '\0';
     }
     job.cluster_id = sl_cluster_id(o->cl);
+    job.registry_id = o->job_id;
+    job.driver_epoch = o->job_id ? o->driver_epoch : 0;
     if (rec) {
         /* the nodes write their checkpoints there: a path that means the same to them */
         char abs[PATH_MAX];
@@ -1362,12 +1364,15 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         goto out;
     }
     /* Each attempt (epoch) of a recovered run has a job id of its own: what a node of an
-     * earlier attempt still sends (back from a pause) is not taken for this one's. */
-    c.job_id = o->job_id && !(rec && rec->epoch)
-                   ? o->job_id & 0xffffffu
-                   : ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec ^
-                      (rec ? rec->epoch * 0x9e3779b9u : 0)) &
-                         0xffffffu;
+     * earlier attempt still sends (back from a pause) is not taken for this one's. So has the
+     * driver a later coordinator started (driver_epoch above 1): the driver before it may still
+     * run, cut off from ZooKeeper, and the nodes must tell their frames apart. */
+    c.job_id =
+        o->job_id && !(rec && rec->epoch) && job.driver_epoch <= 1
+            ? o->job_id & 0xffffffu
+            : ((uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec ^
+               (rec ? rec->epoch * 0x9e3779b9u : 0) ^ (uint32_t)job.driver_epoch * 0x85ebca6bu) &
+                  0xffffffu;
     if (c.job_id == 0)
         c.job_id = 1;
     uint32_t stream = sl_job_stream(c.job_id, 0);

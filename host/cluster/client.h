@@ -96,6 +96,8 @@ typedef struct sl_client_opts {
     void *alive_ud;
     int quiet;                 /* no per-node lines on stderr */
     uint32_t job_id;           /* the job's id on the nodes (1..2^24-1); 0: drawn at random */
+    uint64_t driver_epoch;     /* the epoch of the coordinator that started this driver (0: none;
+                                * sl_job.driver_epoch) */
     sl_client_sent_fn on_sent; /* NULL = none */
     void *sent_ud;
     sl_client_rows_fn on_rows; /* NULL = none */

@@ -200,7 +200,7 @@ int sl_job_check_endpoint(const char *ep, const char *peer, char *err, size_t er
  * read, so JOB_VERSION goes up with it (and with any change in what a field means): the older
  * node then refuses the job with a message naming both versions. */
 #define JOB_TAG "SLJOB"
-#define JOB_VERSION 9
+#define JOB_VERSION 10
 
 struct codec {
     int decoding;
@@ -545,6 +545,8 @@ static void job_fields(struct codec *c, sl_job *job)
     STR(c, job->restore_dir);
     U32(c, job->self);
     U32(c, job->epoch);
+    U32(c, job->registry_id);
+    U64(c, job->driver_epoch);
     topology_fields(c, &job->topo);
     for (int i = 0; i < SL_STAGES_MAX; i++)
         codec_text(c, &job->join_text[i], &job->join_len[i], "a join table");

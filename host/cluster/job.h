@@ -68,6 +68,13 @@ typedef struct sl_job {
      * attempt runs under its own job id, so frames of an earlier attempt (a node back from a
      * pause) are rejected; said in the node's log lines */
     uint32_t epoch;
+    /* a job submitted with `sluice job submit`: its id in the registry (0: a run of its own)
+     * and the epoch of the elected coordinator that started its driver (0: none, no ZooKeeper).
+     * A node refuses the JOB of a driver older than one it has seen for that job, and ends what
+     * an older driver runs when a newer one's JOB comes (docs/fault-tolerance.md, "Two drivers
+     * of one job") */
+    uint32_t registry_id;
+    uint64_t driver_epoch;
     char *join_text[SL_STAGES_MAX]; /* malloc'd, NUL-terminated; NULL when the stage has none */
     size_t join_len[SL_STAGES_MAX];
 } sl_job;

@@ -47,7 +47,8 @@
 #define FULL_ACK_US UINT64_C(200000)       /* every acknowledgement is repeated this often */
 #define STALL_US UINT64_C(1000000) /* a loop turn this late means this node stalled, not others */
 #define COURTESY_MAX 64
-#define ENDED_MAX 16 /* jobs that ended, remembered for courtesy acknowledgements */
+#define ENDED_MAX 16  /* jobs that ended, remembered for courtesy acknowledgements */
+#define FENCES_MAX 64 /* submitted jobs whose newest driver's epoch is remembered */
 #define ENDED_FORGET_US UINT64_C(30000000) /* held frames of an ended job kept this long */
 #define INGEST_CHUNK 16384 /* records one read of a node's own source takes at most */
 #define INGEST_READS 4     /* reads of its source per loop turn */
@@ -190,6 +191,14 @@ struct node {
         uint64_t at_us;
     } ended[ENDED_MAX];
     uint32_t nended_next;
+    /* submitted jobs (registry ids) and the newest coordinator epoch of a driver that sent this
+     * node their JOB: an older driver of the job is fenced (docs/fault-tolerance.md, "Two
+     * drivers of one job"); the oldest entry makes room */
+    struct fence {
+        uint32_t job;
+        uint64_t epoch;
+    } fence[FENCES_MAX];
+    uint32_t nfence_next;
     sl_ack courtesy[COURTESY_MAX];
     uint32_t ncourtesy;
     sl_registry *reg; /* node 0: the submitted jobs' drivers (registry.h); NULL elsewhere */
@@ -774,6 +783,44 @@ static void abort_job(struct slot *sl, const char *why)
     end_job(sl, 0);
 }
 
+/* The JOB of a submitted job's driver started by the coordinator of `epoch`: 0 when it may run,
+ * else -1 with the refusal in err (a newer coordinator's driver was here). A newer epoch than any
+ * seen for the job is remembered, and what older drivers of the job run here is ended: they
+ * learn it from the failure report, and their frames find no job any more. */
+static int fence_driver(struct node *nd, uint32_t job, uint64_t epoch, char *err, size_t errlen)
+{
+    struct fence *f = NULL;
+    for (int i = 0; i < FENCES_MAX && !f; i++)
+        if (nd->fence[i].job == job && nd->fence[i].epoch)
+            f = &nd->fence[i];
+    if (f && epoch < f->epoch) {
+        snprintf(err, errlen,
+                 "fenced: submitted job %u is driven by the driver of a newer coordinator (epoch "
+                 "%" PRIu64 "; this driver's is %" PRIu64 ")",
+                 job, f->epoch, epoch);
+        return -1;
+    }
+    if (f && epoch == f->epoch)
+        return 0;
+    if (!f) {
+        f = &nd->fence[nd->nfence_next];
+        nd->nfence_next = (nd->nfence_next + 1) % FENCES_MAX;
+    }
+    *f = (struct fence){job, epoch};
+    for (int i = 0; i < SL_NODE_JOBS; i++) {
+        struct slot *sl = &nd->slot[i];
+        if (sl->active && sl->job.registry_id == job && sl->job.driver_epoch < epoch) {
+            char why[256];
+            snprintf(why, sizeof why,
+                     "fenced: the driver of a newer coordinator (epoch %" PRIu64
+                     ") took submitted job %u over from this one (epoch %" PRIu64 ")",
+                     epoch, job, sl->job.driver_epoch);
+            abort_job(sl, why);
+        }
+    }
+    return 0;
+}
+
 /* Refuses the JOB frame f with "node N: why" sent to its result endpoint (when it has a valid
  * one), and forgets its stream. */
 static void refuse_job(struct node *nd, const sl_frame *f, const char *why)
@@ -1167,6 +1214,9 @@ static void start_job(struct node *nd, const sl_frame *f)
                  job->self - 1, nd->n);
         rc = SL_EPARSE;
     }
+    if (rc == 0 && job->registry_id && job->driver_epoch &&
+        fence_driver(nd, job->registry_id, job->driver_epoch, err, sizeof err))
+        rc = SL_EPARSE;
     if (rc) {
         logf_(nd, "refused a job from %s: %s", f->peer && *f->peer ? f->peer : "?", err);
         if (ep_ok) {
@@ -1239,9 +1289,13 @@ static void start_job(struct node *nd, const sl_frame *f)
         }
         memcpy(sl->rep.in_types, sl->resume_types, sizeof sl->resume_types);
     }
-    logf_(nd, "job %u: %u stage(s), epoch %u, results to %s (%d job%s running)%s", sl->job_id,
-          sl->stages, job->epoch, job->result_endpoint, nactive(nd), nactive(nd) == 1 ? "" : "s",
-          sl->self != nd->id ? " (playing a failed node)" : "");
+    char driver[96] = "";
+    if (job->registry_id)
+        snprintf(driver, sizeof driver, ", submitted job %u, driver epoch %" PRIu64,
+                 job->registry_id, job->driver_epoch);
+    logf_(nd, "job %u: %u stage(s), epoch %u%s, results to %s (%d job%s running)%s", sl->job_id,
+          sl->stages, job->epoch, driver, job->result_endpoint, nactive(nd),
+          nactive(nd) == 1 ? "" : "s", sl->self != nd->id ? " (playing a failed node)" : "");
 }
 
 static void send_done(struct slot *sl)
@@ -1995,7 +2049,8 @@ static void coord_step(struct node *nd, int stopping)
         }
         exe[l] = '\0';
         if (sl_registry_new_zk(exe, nd->o->cluster_path, nd->quiet, nd->id, sl_coord_zk(nd->coord),
-                               sl_coord_root(nd->coord), nd->cl->net.liveness_ms + 500, &nd->reg))
+                               sl_coord_root(nd->coord), nd->cl->net.liveness_ms + 500,
+                               sl_coord_epoch(nd->coord), &nd->reg))
             logf_(nd, "out of memory for the job registry");
     } else if (!lead && nd->reg) {
         if (running)

@@ -52,6 +52,7 @@ struct sl_registry {
     sl_zk *zk;                 /* with ZooKeeper: records in ZROOT/jobs/ID too; NULL without */
     char zroot[300];           /* the cluster's root znode */
     uint32_t restart_delay_ms; /* a new coordinator's wait before it starts drivers again */
+    uint64_t epoch;            /* with ZooKeeper: the coordinator's, given to its drivers */
     uint32_t next_seed;
     struct rjob job[JOBS_MAX];
     int n;
@@ -87,12 +88,14 @@ int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_reg
 }
 
 int sl_registry_new_zk(const char *exe, const char *cluster_path, int quiet, uint32_t node,
-                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, sl_registry **out)
+                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, uint64_t epoch,
+                       sl_registry **out)
 {
     sl_registry *r = make(exe, cluster_path, quiet);
     if (!r)
         return SL_ENOMEM;
     r->restart_delay_ms = restart_delay_ms;
+    r->epoch = epoch;
     r->node = node;
     r->zk = zk;
     snprintf(r->zroot, sizeof r->zroot, "%s", root);
@@ -555,14 +558,19 @@ static struct rjob *new_slot(sl_registry *r)
 static int start_driver(sl_registry *r, struct rjob *j, int resume, const char *from, char *out,
                         size_t outlen)
 {
-    char idtext[16], log[4400], so[4400], prog[4400];
+    char idtext[16], epoch[24], log[4400], so[4400], prog[4400];
     snprintf(idtext, sizeof idtext, "%u", j->id);
+    snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
     snprintf(log, sizeof log, "%s/log", j->dir);
     snprintf(so, sizeof so, "%s/stdout", j->dir);
     snprintf(prog, sizeof prog, "%s/progress", j->dir);
-    char *argv[14] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
+    char *argv[16] = {r->exe,     "run",  "topology.yaml",   "--cluster", r->cluster,
                       "--job-id", idtext, "--progress-file", prog};
     int argc = 9;
+    if (r->epoch) {
+        argv[argc++] = "--driver-epoch";
+        argv[argc++] = epoch;
+    }
     if (from && from[0]) {
         argv[argc++] = "--from";
         argv[argc++] = (char *)from;

@@ -42,10 +42,13 @@ int sl_registry_new(const char *exe, const char *cluster_path, int quiet, sl_reg
  * the newest complete one; else from their beginning), restart_delay_ms later (the nodes drop the
  * old driver's job after net.liveness_ms; pass at least that), their folder written again from
  * ZooKeeper when this machine has none; stopping ones are lost, cancelling ones cancelled. A new
- * job's id is also one no record in ROOT/jobs has. zk stays the caller's. Returns 0 or SL_ENOMEM.
- */
+ * job's id is also one no record in ROOT/jobs has. zk stays the caller's. Every driver it starts
+ * carries `epoch`, the coordinator's (--driver-epoch): the nodes refuse an older coordinator's
+ * drivers once they saw a newer one's (docs/fault-tolerance.md, "Two drivers of one job").
+ * Returns 0 or SL_ENOMEM. */
 int sl_registry_new_zk(const char *exe, const char *cluster_path, int quiet, uint32_t node,
-                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, sl_registry **out);
+                       sl_zk *zk, const char *root, uint32_t restart_delay_ms, uint64_t epoch,
+                       sl_registry **out);
 
 /* A coordinator that lost its seat: kills (SIGKILL) and reaps the drivers still running and
  * frees the registry, leaving the jobs' records as they are (the next coordinator starts them
