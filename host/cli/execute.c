@@ -173,7 +173,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
     char path[4096], dir[4096] = "";
     static sl_cluster_cfg cl;
     sl_launch *launch = NULL;
-    int rc, answered[SL_NODES_MAX] = {0}, silent = 0;
+    int rc, answered[SL_NODES_MAX] = {0}, without_some = 0;
     /* Local nodes take free ports found just before they start; another launch can take them
      * first (the node then exits, or another cluster answers there). Such a start is retried on
      * other ports. */
@@ -199,8 +199,8 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
             int relocate =
                 t->checkpoint.every_ms && !t->nnext && t->source.ingest != SL_INGEST_NODES;
             for (uint32_t d = 0; rc == SL_EIO && relocate && d < cl.nnodes; d++)
-                silent |= answered[d];
-            if (silent) {
+                without_some |= answered[d]; /* some did not answer, this one did */
+            if (without_some) {
                 fprintf(stderr, "%s: %s: the others take over their partitions\n", cli_prog, msg);
                 rc = 0;
             }
@@ -243,7 +243,7 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
         sl_addict_destroy(&rec.dict);
         goto out;
     }
-    if (silent)
+    if (without_some)
         relocate_to(&cl, &rec, answered);
     sl_pipeline_opts po = *o;
     po.resume_from = NULL;

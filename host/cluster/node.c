@@ -1290,7 +1290,7 @@ static void start_job(struct node *nd, const sl_frame *f)
         memcpy(sl->rep.in_types, sl->resume_types, sizeof sl->resume_types);
     }
     char driver[96] = "";
-    if (job->registry_id)
+    if (job->registry_id && job->driver_epoch)
         snprintf(driver, sizeof driver, ", submitted job %u, driver epoch %" PRIu64,
                  job->registry_id, job->driver_epoch);
     logf_(nd, "job %u: %u stage(s), epoch %u%s, results to %s (%d job%s running)%s", sl->job_id,
