@@ -114,3 +114,77 @@ Test(columns, integral_values_as_printf_writes_them)
     sl_columns_format(&c, 1, -98765.0, small, sizeof small);
     cr_assert_str_eq(small, "-98");
 }
+
+/* The text the g format had before its printf-free path: the shortest of %.15g, %.16g and %.17g
+ * that reads back as v. */
+static void g_reference(double v, char *buf, size_t len)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v || !isfinite(v))
+            return;
+    }
+}
+
+static void same_as_reference(const sl_columns *c, double v, unsigned seed)
+{
+    char got[400], want[400];
+    sl_columns_format(c, 0, v, got, sizeof got);
+    g_reference(v, want, sizeof want);
+    cr_assert_str_eq(got, want, "g of %.17g (bits %016llx, seed %u)", v,
+                     (unsigned long long)sl_columns_key(v), seed);
+}
+
+/* Non-integral values take a printf-free path too when 15 digits read them back: the text must
+ * be the reference's, for click-through rates (ratios of counts), short decimals, random
+ * doubles of every magnitude and the edges of the path's range. */
+Test(columns, fractions_as_printf_writes_them)
+{
+    sl_columns c;
+    char err[256];
+    cr_assert_eq(sl_columns_parse("r", &c, err, sizeof err), 0);
+    const unsigned seed = 7u * 20261207u;
+    srand(seed);
+    static const double edges[] = {1e-4,
+                                   1e-4 * (1 + 0x1p-52),
+                                   1e-4 * (1 - 0x1p-53),
+                                   0.1 + 0.2,
+                                   1.0 / 3.0,
+                                   2.0 / 3.0,
+                                   0.5,
+                                   0.999999999999999,
+                                   0.9999999999999999,
+                                   1e15 - 0.5,
+                                   1e14 + 0.5,
+                                   123456789012345.6,
+                                   12345678901234.56,
+                                   -0.25,
+                                   -1e-4,
+                                   9.5,
+                                   0.000123456789012345,
+                                   0.0001234567890123456};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        same_as_reference(&c, edges[i], seed);
+    for (int t = 0; t < 200000; t++) {
+        /* a CTR: clicks over views */
+        uint32_t views = 1 + (uint32_t)rand() % 1000000, clicks = (uint32_t)rand() % (views + 1);
+        same_as_reference(&c, (double)clicks / (double)views, seed);
+        /* a short decimal m * 10^-k, either sign */
+        int digits = 1 + rand() % 17, k = rand() % 20;
+        double m = 0;
+        for (int d = 0; d < digits; d++)
+            m = m * 10 + rand() % 10;
+        double v = m / pow(10, k);
+        same_as_reference(&c, rand() % 2 ? -v : v, seed);
+        /* any finite double */
+        uint64_t bits = ((uint64_t)rand() << 62) ^ ((uint64_t)rand() << 31) ^ (uint64_t)rand();
+        double x;
+        memcpy(&x, &bits, sizeof x);
+        if (isfinite(x))
+            same_as_reference(&c, x, seed);
+        /* a double near 10^e for e in -6..16, where the path's range begins and ends */
+        double y = ldexp((double)((uint64_t)rand() << 21 ^ (uint64_t)rand()), -52) *
+                   pow(10, -6 + rand() % 23);
+        same_as_reference(&c, y, seed);
+    }
+}

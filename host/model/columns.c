@@ -102,24 +102,84 @@ uint64_t sl_columns_key(double v)
     return k;
 }
 
-/* Writes the integer m (|m| < 2^63) in decimal into buf (len bytes), as "%lld" would, cut to
- * len - 1 bytes as snprintf would. */
+/* Copies t (n bytes) into buf (len bytes) as snprintf would: cut to len - 1, NUL-ended. */
+static void put_text(const char *t, size_t n, char *buf, size_t len)
+{
+    if (!len)
+        return;
+    if (n > len - 1)
+        n = len - 1;
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+}
+
+/* Writes u in decimal at t; returns the digits written (at most 20). */
+static size_t put_digits(uint64_t u, char *t)
+{
+    char d[20];
+    size_t nd = 0, n = 0;
+    do {
+        d[nd++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (nd)
+        t[n++] = d[--nd];
+    return n;
+}
+
+/* Writes the integer m (|m| < 2^63) in decimal into buf (len bytes), as "%lld" would. */
 static void put_int(int64_t m, char *buf, size_t len)
 {
     char t[24];
     size_t n = 0;
-    uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
     if (m < 0)
         t[n++] = '-';
-    size_t k = 0;
-    while (n && k + 1 < len)
-        buf[k++] = t[--n];
-    if (len)
-        buf[k] = '\0';
+    n += put_digits(m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m, t + n);
+    put_text(t, n, buf, len);
+}
+
+/* v as "%.15g" writes it when that reads back exactly, without printf: v finite, not integral,
+ * 1e-4 <= |v| < 1e15 (where %g writes no exponent). The fewest decimals k with m = |v| * 10^k
+ * rounded below 10^15 and m / 10^k == |v| give its digits: m and 10^k are exact doubles, so the
+ * division rounds m * 10^-k to the nearest double as strtod does, and v is that double; v then
+ * rounds to m's digits at 15 significant digits (v is within half an ulp of m * 10^-k, far below
+ * half a unit of the 15th digit), and m's last digit is not 0 (else k - 1 would do), so %g,
+ * which drops trailing zeros, writes m's digits. |v| * 10^k is within 0.25 of m for any m below
+ * 10^15, so rounding it finds m. Returns 1 when written, 0 when v needs more than 15 digits or
+ * lies outside that range (printf then). */
+static int put_short(double v, char *buf, size_t len)
+{
+    static const double p10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15) || a == floor(a))
+        return 0;
+    for (int k = 1; k < 19; k++) {
+        double y = a * p10[k];
+        if (y >= 1e15)
+            return 0;
+        double m = nearbyint(y);
+        if (m / p10[k] != a)
+            continue;
+        uint64_t u = (uint64_t)m, scale = 1;
+        for (int j = 0; j < k; j++)
+            scale *= 10;
+        char t[48];
+        size_t n = 0;
+        if (v < 0)
+            t[n++] = '-';
+        n += put_digits(u / scale, t + n);
+        t[n++] = '.';
+        uint64_t fp = u % scale;
+        for (int j = k - 1; j >= 0; j--) { /* k digits, leading zeros kept */
+            t[n + (size_t)j] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        n += (size_t)k;
+        put_text(t, n, buf, len);
+        return 1;
+    }
+    return 0;
 }
 
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
@@ -143,6 +203,8 @@ void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t l
         put_int((int64_t)v, buf, len);
         return;
     }
+    if (put_short(v, buf, len))
+        return;
     /* shortest of %.15g, %.16g, %.17g that reads back exactly */
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
