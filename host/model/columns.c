@@ -182,6 +182,86 @@ static int put_short(double v, char *buf, size_t len)
     return 0;
 }
 
+__extension__ typedef unsigned __int128 u128;
+
+/* 10^k as an integer, k <= 38. */
+static u128 pow10_int(int k)
+{
+    u128 p = 1;
+    while (k-- > 0)
+        p *= 10;
+    return p;
+}
+
+/* v as "%.*g" with precision prec (16 or 17) writes it, when that reads back as v, without
+ * printf: v finite, not integral, 1e-4 <= |v| < 1e15. Exact in 128-bit integers: |v| = M * 2^-s
+ * (M below 2^53, s at most 66), its prec significant digits N = M * 10^k * 2^-s rounded half to
+ * even (as glibc's printf rounds the exact value), and N * 10^-k reads back when it lies within
+ * half an ulp of |v| (a quarter below a power of two; a tie goes to the even M, as strtod's).
+ * Returns 1 when written, 0 when these digits do not read back. */
+static int put_exact(double v, int prec, char *buf, size_t len)
+{
+    int ex;
+    double f = frexp(fabs(v), &ex);
+    uint64_t m = (uint64_t)ldexp(f, 53);
+    int s = 53 - ex; /* |v| = m * 2^-s, s >= 4 here */
+    int e = (int)floor(log10(fabs(v)));
+    u128 n = 0, lo = pow10_int(prec - 1), hi = pow10_int(prec);
+    int k = 0;
+    for (int tries = 0; tries < 3; tries++) { /* log10 may be one off near a power of ten */
+        k = prec - 1 - e;
+        u128 x = (u128)m * pow10_int(k), half = (u128)1 << (s - 1);
+        n = x >> s;
+        u128 r = x & (((u128)1 << s) - 1);
+        if (r > half || (r == half && (n & 1)))
+            n++;
+        if (n >= hi)
+            e++;
+        else if (n < lo)
+            e--;
+        else
+            break;
+    }
+    if (n < lo || n >= hi)
+        return 0;
+    /* does n * 10^-k read back as |v|? Both times 10^k * 2^s: n * 2^s against m * 10^k, whose
+     * half ulp is 10^k / 2 */
+    u128 d = n << s, x = (u128)m * pow10_int(k), p = pow10_int(k);
+    u128 diff = d > x ? d - x : x - d;
+    int below = d < x, pow2 = m == (UINT64_C(1) << 52);
+    u128 twice = diff * (below && pow2 ? 4 : 2);
+    if (twice > p || (twice == p && (m & 1)))
+        return 0;
+    char digits[40], t[64];
+    size_t nd = 0, o = 0;
+    for (u128 q = n; q; q /= 10)
+        digits[nd++] = (char)('0' + (int)(q % 10));
+    /* digits[nd - 1] is the first; the point comes after e + 1 of them (e < 0: "0." and -e - 1
+     * zeros first) */
+    if (v < 0)
+        t[o++] = '-';
+    if (e < 0) {
+        t[o++] = '0';
+        t[o++] = '.';
+        for (int z = 0; z < -e - 1; z++)
+            t[o++] = '0';
+        while (nd)
+            t[o++] = digits[--nd];
+    } else {
+        for (int j = 0; j <= e; j++)
+            t[o++] = digits[--nd];
+        t[o++] = '.';
+        while (nd)
+            t[o++] = digits[--nd];
+    }
+    while (t[o - 1] == '0') /* %g drops trailing zeros, and a point with nothing after it */
+        o--;
+    if (t[o - 1] == '.')
+        o--;
+    put_text(t, o, buf, len);
+    return 1;
+}
+
 void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t len)
 {
     if (c->fmt[i] == SL_COLFMT_KEY) {
@@ -204,6 +284,10 @@ void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t l
         return;
     }
     if (put_short(v, buf, len))
+        return;
+    /* where put_short's range ends, 16 or 17 digits, as printf writes them */
+    if (isfinite(v) && fabs(v) >= 1e-4 && fabs(v) < 1e15 && v != floor(v) &&
+        (put_exact(v, 16, buf, len) || put_exact(v, 17, buf, len)))
         return;
     /* shortest of %.15g, %.16g, %.17g that reads back exactly */
     for (int prec = 15; prec <= 17; prec++) {
