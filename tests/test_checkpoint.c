@@ -332,7 +332,9 @@ static unsigned long newest_ckpt(const char *dir)
  * and writes the rows from the checkpoint on. */
 Test(checkpoint, windows_on_stdout)
 {
-    write_window_events("events.ndjson", 200000, 12);
+    /* long enough that checkpoints come after the first windows are written (CI once ended a
+     * run of 200,000 lines before that) */
+    write_window_events("events.ndjson", 800000, 12);
     tu_write_file(tpath("win.yaml"), window_topology);
     struct run ref = run_sluice("run win.yaml -q -o -", 300);
     cr_assert(eq(int, ref.status, 0), "%s", ref.err);

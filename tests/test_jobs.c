@@ -230,10 +230,8 @@ Test(jobs, submitted_jobs, .init = setup, .fini = teardown, .timeout = 300)
     cr_log_info("seed %" PRIu64, seed);
     struct cluster cl;
     up3(&cl, 57500);
-    unsigned zport = 0;
-    for (unsigned p = 58000 + (unsigned)(seed % 400); !zport && p < 59000; p++)
-        if (sl_ports_free(p, 1))
-            zport = p;
+    uint64_t ps = seed;
+    unsigned zport = free_port_high(&ps);
     FILE *f = create("gen.yaml");
     fprintf(f, "source: {type: generator, events: 4000000000, keys: 1000, seed: 7}\n"
                "pe: {kind: count}\nsink: {path: gen.csv}\n");
@@ -445,10 +443,8 @@ Test(jobs, job_list_counts_events_and_survives_node0_restarts, .init = setup, .f
     cr_log_info("seed %" PRIu64, seed);
     struct cluster cl;
     up3(&cl, 62500);
-    unsigned zport = 0;
-    for (unsigned p = 60000 + (unsigned)(seed % 400); !zport && p < 61000; p++)
-        if (sl_ports_free(p, 1))
-            zport = p;
+    uint64_t ps = seed;
+    unsigned zport = free_port_high(&ps);
     const unsigned small_events = 30000 + (unsigned)(seed % 1000);
     FILE *f = create("small.yaml");
     fprintf(f,
@@ -584,10 +580,8 @@ Test(jobs, submitted_job_survives_a_killed_node_and_savepoints, .init = setup, .
     write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 57700);
     struct cluster cl;
     cluster_up(&cl, "c.yaml", 3, 1, "up.err");
-    unsigned zport = 0;
-    for (unsigned p = 59000 + (unsigned)(seed % 400); !zport && p < 60000; p++)
-        if (sl_ports_free(p, 1))
-            zport = p;
+    uint64_t ps = seed;
+    unsigned zport = free_port_high(&ps);
     FILE *f = create("z.yaml");
     fprintf(f,
             "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"

@@ -183,13 +183,7 @@ Test(recovery, zmq_source_node_killed_ingest_log_replayed)
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
     unsigned victim = (unsigned)(splitmix64(&s) % 3);
     unsigned kill_at = 8 + (unsigned)(splitmix64(&s) % 20); /* after this many messages */
-    unsigned port = 0;
-    for (int tries = 0; tries < 50 && !port; tries++) {
-        unsigned p = 40000 + (unsigned)(splitmix64(&s) % 20000);
-        if (sl_ports_free(p, 1))
-            port = p;
-    }
-    cr_assert(ne(uint, port, 0));
+    unsigned port = free_port_high(&s);
     char topo[512];
     snprintf(topo, sizeof topo,
              "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson}\n"
@@ -598,13 +592,7 @@ Test(recovery, zmq_source_client_killed_resumes_from_log)
     const char *env = getenv("SLUICE_TEST_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
     unsigned first = 10 + (unsigned)(splitmix64(&s) % 15); /* messages before the kill */
-    unsigned port = 0;
-    for (int tries = 0; tries < 50 && !port; tries++) {
-        unsigned p = 40000 + (unsigned)(splitmix64(&s) % 20000);
-        if (sl_ports_free(p, 1))
-            port = p;
-    }
-    cr_assert(ne(uint, port, 0));
+    unsigned port = free_port_high(&s);
     write_cluster("c.yaml", 3, "net: {liveness_ms: 2000}\n", 56800);
     struct cluster cl;
     cluster_up(&cl, "c.yaml", 3, 1, "up.err");

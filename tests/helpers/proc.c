@@ -421,6 +421,17 @@ void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo)
     fclose(f);
 }
 
+unsigned free_port_high(uint64_t *s)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        unsigned p = 61000 + (unsigned)(splitmix64(s) % 4535);
+        if (sl_ports_free(p, 1))
+            return p;
+    }
+    cr_assert(0, "no free port in 61000-65534");
+    return 0;
+}
+
 unsigned first_port(const char *name, unsigned id)
 {
     char *s = slurp(name, NULL), pat[64];

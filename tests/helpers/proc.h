@@ -100,6 +100,12 @@ void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err);
 void write_cluster(const char *name, unsigned n, const char *extra, unsigned lo);
 unsigned first_port(const char *name, unsigned id);
 
+/* A loopback port nobody listens on now, drawn with seed *s from [61000, 65535): above Linux's
+ * ephemeral range, so no outgoing connection takes it, nor a socket that reconnects to it while
+ * nothing listens (TCP connects to itself when its source port is the one it dials: a source
+ * bound again after its process was killed would then find its port in use). */
+unsigned free_port_high(uint64_t *s);
+
 struct cluster {
     char file[64];
     pid_t up;
