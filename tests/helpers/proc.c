@@ -493,6 +493,7 @@ void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, cons
 {
     memset(c, 0, sizeof *c);
     snprintf(c->file, sizeof c->file, "%s", file);
+    snprintf(c->errfile, sizeof c->errfile, "%s", errfile);
     c->n = n;
     char args[256], pidfile[96];
     snprintf(args, sizeof args, "cluster up %s%s", file, quiet ? " --quiet" : "");
@@ -541,6 +542,17 @@ void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, cons
  * waits for it (`down` takes a zombie for gone, but reaping it is this process's job). */
 void cluster_down(struct cluster *c)
 {
+    int up_st = cluster_down_status(c);
+    if (up_st != 0) {
+        char *up_err = slurp(c->errfile, NULL);
+        size_t l = up_err ? strlen(up_err) : 0;
+        cr_assert(eq(int, up_st, 0), "cluster up's exit status; the end of %s:\n%s", c->errfile,
+                  up_err ? up_err + (l > 6000 ? l - 6000 : 0) : "(none)");
+    }
+}
+
+int cluster_down_status(struct cluster *c)
+{
     char args[256], pidfile[96];
     snprintf(args, sizeof args, "cluster down %s", c->file);
     snprintf(pidfile, sizeof pidfile, "%s.pid", c->file);
@@ -560,13 +572,13 @@ void cluster_down(struct cluster *c)
     cr_assert(eq(int, down_st, 0), "cluster down: %s", err);
     cr_assert_not_null(strstr(err, "is down"), "%s", err);
     free(err);
-    cr_assert(eq(int, up_st, 0), "cluster up's exit status");
     cr_assert(eq(int, exists(pidfile), 0), "%s is removed", pidfile);
     for (unsigned i = 0; i < c->n; i++) {
         errno = 0;
         cr_assert(eq(int, kill(c->node[i], 0), -1), "node %u (pid %d) is gone", i, (int)c->node[i]);
         cr_assert(eq(int, errno, ESRCH));
     }
+    return up_st;
 }
 
 /* The child processes of pid (its --nodes node processes), from /proc. Returns how many. */

@@ -108,6 +108,7 @@ unsigned free_port_high(uint64_t *s);
 
 struct cluster {
     char file[64];
+    char errfile[64]; /* cluster up's standard error */
     pid_t up;
     unsigned n;
     pid_t node[SL_NODES_MAX];
@@ -119,5 +120,8 @@ unsigned find_nodes(struct cluster *c);
 void cluster_up(struct cluster *c, const char *file, unsigned n, int quiet, const char *errfile);
 /* `sluice cluster down FILE`; asserts both exit 0 and every node is gone. */
 void cluster_down(struct cluster *c);
+/* As cluster_down, but returns cluster up's exit status (a wait status) instead of asserting
+ * that it is 0. */
+int cluster_down_status(struct cluster *c);
 
 #endif
