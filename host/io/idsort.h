@@ -2,7 +2,7 @@
  * its id's first 16 bytes kept as two big-endian words, its id and the row's place. A radix sort
  * orders these keys by the 16 bytes, passing only over the bytes where the ids differ; keys whose
  * 16 bytes tie are ordered by comparison. The sink then lays its rows out in that order in one
- * sequential pass. At 4M keys this takes a third of what qsort of the named rows took
+ * sequential pass. At 4M keys the sort takes 0.44 s where qsort of the named rows took 2.85 s
  * (bench/README.md, "The final emission at millions of keys"). */
 #ifndef SL_IDSORT_H
 #define SL_IDSORT_H
