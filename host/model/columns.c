@@ -204,7 +204,7 @@ static int put_exact(double v, int prec, char *buf, size_t len)
     int ex;
     double f = frexp(fabs(v), &ex);
     uint64_t m = (uint64_t)ldexp(f, 53);
-    int s = 53 - ex; /* |v| = m * 2^-s, s >= 4 here */
+    int s = 53 - ex; /* |v| = m * 2^-s, s >= 3 here (|v| < 2^50) */
     int e = (int)floor(log10(fabs(v)));
     u128 n = 0, lo = pow10_int(prec - 1), hi = pow10_int(prec);
     int k = 0;
