@@ -395,6 +395,35 @@ Test(zkcluster, zookeeper_key_errors_say_where, .timeout = 30)
     }
 }
 
+/* Submits a job reading 4,000,000 events of seed (counted into *t) with checkpoints every
+ * 200 ms, and waits until it runs and a checkpoint is complete (the client's part is in the
+ * job's folder). Returns its id. */
+static unsigned submit_checkpointed(uint64_t seed, struct truth *t, const char *what)
+{
+    append_events("big.ndjson", 4000000, seed, t);
+    FILE *f = create("k.yaml");
+    fprintf(f,
+            "source: {type: file, path: %s, format: ndjson}\n"
+            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
+            tpath("big.ndjson"), tpath("out.csv"));
+    fclose(f);
+    unsigned id = submit("k.yaml");
+    wait_row(id, "running", NULL, 30, what);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/%u/ck/client", tpath("c.yaml.jobs"), id);
+    double t0 = now_s();
+    for (int found = 0; !found;) {
+        cr_assert(lt(dbl, now_s() - t0, 60.0), "%s: no complete checkpoint in %s", what, ck);
+        DIR *d = opendir(ck);
+        for (struct dirent *e; d && (e = readdir(d));)
+            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
+        if (d)
+            closedir(d);
+        usleep(20000);
+    }
+    return id;
+}
+
 /* The coordinator killed under a job that takes checkpoints: the new coordinator starts its
  * driver again with --resume, which goes on from the newest complete checkpoint (the client's
  * part in the job's checkpoint directory) instead of the file's start, and the job ends with
@@ -409,33 +438,12 @@ Test(zkcluster, coordinator_killed_checkpointed_job_resumes, .init = up, .fini =
     static sl_cluster_cfg cfg;
     struct cluster cl;
     up_zk(&cl, &cfg, 62500);
-    append_events("big.ndjson", 4000000, seed, &t);
-    FILE *f = create("k.yaml");
-    fprintf(f,
-            "source: {type: file, path: %s, format: ndjson}\n"
-            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
-            tpath("big.ndjson"), tpath("out.csv"));
-    fclose(f);
-    unsigned id = submit("k.yaml");
-    wait_row(id, "running", NULL, 30, "before the kill");
-    /* a complete checkpoint: the client's part is in the job's folder */
-    char ck[512];
-    snprintf(ck, sizeof ck, "%s/%u/ck/client", tpath("c.yaml.jobs"), id);
-    double t0 = now_s();
-    for (int found = 0; !found;) {
-        cr_assert(lt(dbl, now_s() - t0, 60.0), "no complete checkpoint in %s", ck);
-        DIR *d = opendir(ck);
-        for (struct dirent *e; d && (e = readdir(d));)
-            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
-        if (d)
-            closedir(d);
-        usleep(20000);
-    }
+    unsigned id = submit_checkpointed(seed, &t, "before the kill");
     uint32_t old = leader(&cfg);
     int resume = -1;
     pid_t drv = driver_of(id, &resume);
     cr_assert(ne(int, drv, 0), "job %u's driver", id);
-    t0 = now_s();
+    double t0 = now_s();
     cr_assert(eq(int, kill(cl.node[old], SIGKILL), 0));
     pid_t drv2 = 0;
     while (!(drv2 = driver_of(id, &resume)) || drv2 == drv) {
@@ -496,32 +504,12 @@ Test(zkcluster, paused_driver_of_old_coordinator_fenced, .init = up, .fini = dow
     static sl_cluster_cfg cfg;
     struct cluster cl;
     up_zk(&cl, &cfg, 63100);
-    append_events("big.ndjson", 4000000, seed, &t);
-    FILE *f = create("k.yaml");
-    fprintf(f,
-            "source: {type: file, path: %s, format: ndjson}\n"
-            "pe: {kind: ctr}\nsink: {path: %s}\ncheckpoint: {every_ms: 200, dir: ck}\n",
-            tpath("big.ndjson"), tpath("out.csv"));
-    fclose(f);
-    unsigned id = submit("k.yaml");
-    wait_row(id, "running", NULL, 30, "before the pause");
-    char ck[512];
-    snprintf(ck, sizeof ck, "%s/%u/ck/client", tpath("c.yaml.jobs"), id);
-    double t0 = now_s();
-    for (int found = 0; !found;) {
-        cr_assert(lt(dbl, now_s() - t0, 60.0), "no complete checkpoint in %s", ck);
-        DIR *d = opendir(ck);
-        for (struct dirent *e; d && (e = readdir(d));)
-            found |= strncmp(e->d_name, "ckpt-", 5) == 0;
-        if (d)
-            closedir(d);
-        usleep(20000);
-    }
+    unsigned id = submit_checkpointed(seed, &t, "before the pause");
     uint32_t old = leader(&cfg);
     int resume = -1;
     pid_t drv = driver_of(id, &resume);
     cr_assert(ne(int, drv, 0), "job %u's driver", id);
-    t0 = now_s();
+    double t0 = now_s();
     cr_assert(eq(int, kill(drv, SIGSTOP), 0));
     cr_assert(eq(int, kill(cl.node[old], SIGSTOP), 0));
     pid_t drv2 = 0;
