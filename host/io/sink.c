@@ -622,21 +622,10 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
         s->keys_cap = n;
     }
     for (size_t i = 0; i < n; i++) {
-        const sl_row *r = pick ? pick[i] : &rows[i];
-        struct sl_idkey *k = &s->keys[i];
-        size_t len;
-        k->id = sl_addict_get(s->dict, r->key, &len);
-        k->at = (uint32_t)i;
-        if (k->id) {
-            k->len = (uint32_t)len;
-            sl_id_prefix(k->id, len, k->pre);
-        } else { /* every key comes through the dictionary: this is a bug, but show it */
-            char hex[19];
-            SL_WARN("sink", "no ad id for key %016" PRIx64, r->key);
-            sl_id_hex(r->key, hex);
-            k->len = (uint32_t)strlen(hex);
-            sl_id_prefix(hex, k->len, k->pre);
-        }
+        struct sl_named nm;
+        name_row(s, pick ? pick[i] : &rows[i], &nm, 1);
+        s->keys[i] = (struct sl_idkey){
+            {nm.pre[0], nm.pre[1]}, nm.is_hex ? NULL : nm.id, (uint32_t)nm.len, (uint32_t)i};
     }
     int rc = sl_idkey_sort(s->keys, n, rows, pick);
     if (rc)
@@ -644,16 +633,13 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
     for (size_t i = 0; i < n; i++) {
         const struct sl_idkey *k = &s->keys[i];
         struct sl_named *nm = &s->order[i];
-        nm->row = pick ? pick[k->at] : &rows[k->at];
-        nm->id = k->id;
-        nm->len = k->len;
-        nm->pre[0] = k->pre[0];
-        nm->pre[1] = k->pre[1];
-        nm->is_hex = !k->id;
-        if (nm->is_hex) {
-            sl_id_hex(nm->row->key, nm->hex);
-            nm->id = nm->hex;
+        const sl_row *r = pick ? pick[k->at] : &rows[k->at];
+        if (!k->id) { /* its hex text again, at its new place (warned above) */
+            name_row(s, r, nm, 0);
+            continue;
         }
+        *nm =
+            (struct sl_named){.row = r, .id = k->id, .len = k->len, .pre = {k->pre[0], k->pre[1]}};
     }
     return 0;
 }

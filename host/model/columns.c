@@ -138,50 +138,6 @@ static void put_int(int64_t m, char *buf, size_t len)
     put_text(t, n, buf, len);
 }
 
-/* v as "%.15g" writes it when that reads back exactly, without printf: v finite, not integral,
- * 1e-4 <= |v| < 1e15 (where %g writes no exponent). The fewest decimals k with m = |v| * 10^k
- * rounded below 10^15 and m / 10^k == |v| give its digits: m and 10^k are exact doubles, so the
- * division rounds m * 10^-k to the nearest double as strtod does, and v is that double; v then
- * rounds to m's digits at 15 significant digits (v is within half an ulp of m * 10^-k, far below
- * half a unit of the 15th digit), and m's last digit is not 0 (else k - 1 would do), so %g,
- * which drops trailing zeros, writes m's digits. |v| * 10^k is within 0.25 of m for any m below
- * 10^15, so rounding it finds m. Returns 1 when written, 0 when v needs more than 15 digits or
- * lies outside that range (printf then). */
-static int put_short(double v, char *buf, size_t len)
-{
-    static const double p10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-    double a = fabs(v);
-    if (!(a >= 1e-4 && a < 1e15) || a == floor(a))
-        return 0;
-    for (int k = 1; k < 19; k++) {
-        double y = a * p10[k];
-        if (y >= 1e15)
-            return 0;
-        double m = nearbyint(y);
-        if (m / p10[k] != a)
-            continue;
-        uint64_t u = (uint64_t)m, scale = 1;
-        for (int j = 0; j < k; j++)
-            scale *= 10;
-        char t[48];
-        size_t n = 0;
-        if (v < 0)
-            t[n++] = '-';
-        n += put_digits(u / scale, t + n);
-        t[n++] = '.';
-        uint64_t fp = u % scale;
-        for (int j = k - 1; j >= 0; j--) { /* k digits, leading zeros kept */
-            t[n + (size_t)j] = (char)('0' + fp % 10);
-            fp /= 10;
-        }
-        n += (size_t)k;
-        put_text(t, n, buf, len);
-        return 1;
-    }
-    return 0;
-}
-
 __extension__ typedef unsigned __int128 u128;
 
 /* 10^k as an integer, k <= 38. */
@@ -193,7 +149,7 @@ static u128 pow10_int(int k)
     return p;
 }
 
-/* v as "%.*g" with precision prec (16 or 17) writes it, when that reads back as v, without
+/* v as "%.*g" with precision prec (15, 16 or 17) writes it, when that reads back as v, without
  * printf: v finite, not integral, 1e-4 <= |v| < 1e15. Exact in 128-bit integers: |v| = M * 2^-s
  * (M below 2^53, s at most 66), its prec significant digits N = M * 10^k * 2^-s rounded half to
  * even (as glibc's printf rounds the exact value), and N * 10^-k reads back when it lies within
@@ -283,11 +239,9 @@ void sl_columns_format(const sl_columns *c, int i, double v, char *buf, size_t l
         put_int((int64_t)v, buf, len);
         return;
     }
-    if (put_short(v, buf, len))
-        return;
-    /* where put_short's range ends, 16 or 17 digits, as printf writes them */
+    /* the same shortest of 15, 16 and 17 digits, without printf where %g writes no exponent */
     if (isfinite(v) && fabs(v) >= 1e-4 && fabs(v) < 1e15 && v != floor(v) &&
-        (put_exact(v, 16, buf, len) || put_exact(v, 17, buf, len)))
+        (put_exact(v, 15, buf, len) || put_exact(v, 16, buf, len) || put_exact(v, 17, buf, len)))
         return;
     /* shortest of %.15g, %.16g, %.17g that reads back exactly */
     for (int prec = 15; prec <= 17; prec++) {
