@@ -172,6 +172,41 @@ Test(recovery, cluster_up_node_killed_output_unchanged)
     finish();
 }
 
+/* A node process of `--nodes 3` killed while the nodes start (before every node answered): no
+ * job was sent yet, so the run starts it again and goes on, its output the one-process run's. */
+Test(recovery, node_killed_while_starting_started_again)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned victim = (unsigned)(splitmix64(&s) % 3);
+    struct run ref = events_and_reference(300000, 5000, seed);
+    pid_t pid = spawn("ctr --input events.ndjson --nodes 3", "out.csv", "err.txt");
+    pid_t kids[8];
+    int n = 0, st = 0;
+    double t0 = now_s();
+    while ((n = children(pid, kids, 8)) < 3 && now_s() < t0 + 30 && !reap(pid, &st))
+        usleep(1000);
+    cr_assert(eq(int, n, 3), "seed %" PRIu64 ": the run did not start 3 node processes", seed);
+    double at_ms = (now_s() - t0) * 1000;
+    kill(kids[victim], SIGKILL);
+    st = wait_exit(pid, 300, "the run with a node killed while starting");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0),
+              "seed %" PRIu64 " (node process %u killed %.0f ms after the start): "
+              "exit %d\n%s",
+              seed, victim, at_ms, st, err);
+    cr_assert_not_null(strstr(err, "before the nodes were ready: node"),
+                       "seed %" PRIu64 " (killed %.0f ms after the start): %s", seed, at_ms, err);
+    cr_assert_not_null(strstr(err, "was killed by signal 9; restarted as pid"), "%s", err);
+    char *out = slurp("out.csv", NULL);
+    assert_same_text(out, ref.out, "output after a node killed while starting");
+    free(out);
+    free(err);
+    run_free(&ref);
+    finish();
+}
+
 /* A live source: a zmq source read by the client of `--nodes 3` with checkpoints, fed in paced
  * messages; a node is killed while the messages still come. The client sends the records after
  * the newest checkpoint again from its ingest log, reads on, and after SIGINT the final rows
@@ -216,6 +251,18 @@ Test(recovery, zmq_source_node_killed_ingest_log_replayed)
         cr_assert(eq(int, zmq_send(push, msg, len, 0), (int)len));
         usleep(60000);
         if (m == kill_at) {
+            /* the kill comes once the job runs (every node checkpointed, the client too): a
+             * node killed while the nodes start is another test's
+             * (node_killed_while_starting_started_again) */
+            double t0 = now_s();
+            int st0 = 0;
+            cr_assert(eq(int, wait_checkpointed(pid, "ck", 1, &st0), 0),
+                      "seed %" PRIu64 ": the run ended (status %d) before its first complete "
+                      "checkpoint",
+                      seed, st0);
+            if (now_s() - t0 > 0.01)
+                fprintf(stderr, "zmq source kill: waited %.2f s for the first checkpoint\n",
+                        now_s() - t0);
             n = children(pid, kids, 8);
             cr_assert(gt(int, n, 0), "no node processes");
             kill(kids[victim % (unsigned)n], SIGKILL);

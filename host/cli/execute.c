@@ -213,8 +213,19 @@ static int run_cluster(const struct cli_target *tg, sl_topology *t, const sl_pip
             rc = SL_EIO;
             goto out;
         }
-        if ((rc = sl_launch_start(exe, path, &cl, 1, dir, &launch, msg, msglen)) == 0 &&
-            (rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen)) == 0)
+        if ((rc = sl_launch_start(exe, path, &cl, 1, dir, &launch, msg, msglen)) == 0)
+            rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen);
+        /* A node process killed before every node answered: no job was sent yet, so nothing is
+         * lost; it is started again, as after a failure (RECOVERIES times at most). */
+        for (int again = 0;
+             rc == SL_EIO && launch && again < RECOVERIES && sl_launch_killed(launch); again++) {
+            char rmsg[1024];
+            if (sl_launch_restart_dead(launch, rmsg, sizeof rmsg) <= 0)
+                break;
+            fprintf(stderr, "%s: before the nodes were ready: %s\n", cli_prog, rmsg);
+            rc = sl_launch_wait_ready(launch, &cl, 60000, msg, msglen);
+        }
+        if (rc == 0)
             break;
         if (attempt == 3 || rc != SL_ECONFLICT)
             goto out;

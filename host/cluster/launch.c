@@ -169,6 +169,15 @@ int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen)
     return restarted;
 }
 
+int sl_launch_killed(sl_launch *l)
+{
+    int n = 0;
+    reap(l, 0);
+    for (uint32_t i = 0; i < l->n; i++)
+        n += l->c[i].exited && !l->c[i].retired && WIFSIGNALED(l->c[i].status);
+    return n;
+}
+
 int sl_launch_fence(sl_launch *l, const int *answered)
 {
     int killed = 0;

@@ -31,6 +31,9 @@ int sl_launch_start(const char *exe, const char *cluster_path, const sl_cluster_
  * number restarted, with a line per node in msg ("" when none). */
 int sl_launch_restart_dead(sl_launch *l, char *msg, size_t msglen);
 
+/* Number of node processes (not retired) that were killed by a signal (SIGKILL, a crash). */
+int sl_launch_killed(sl_launch *l);
+
 /* Fences the node processes that did not answer (answered[id] == 0; a paused or hung one): each
  * gets SIGKILL and is reaped, so that it can never act again and sl_launch_restart_dead starts
  * a new one. Returns the number killed. */
