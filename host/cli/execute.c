@@ -158,6 +158,11 @@ static int load_point(const struct cli_target *tg, const sl_topology *t, const s
         if (rc)
             return rc;
     }
+    /* barriers numbered above any the killed client took (a segment of the ingest log, or a
+     * node's file, of a barrier that never completed) */
+    uint64_t top = sl_resume_highest(t->checkpoint.dir);
+    if (rec->next_id <= top)
+        rec->next_id = top + 1;
     rec->node_failed = 1; /* read the input again from the checkpoint's offset */
     if (!tg->resume_from)
         rec->epoch = 1; /* a later attempt of the run: a job id of its own, so that the nodes

@@ -51,6 +51,29 @@ int sl_resume_write(const char *dir, const sl_topology *t, uint32_t nnodes,
     return rc;
 }
 
+uint64_t sl_resume_highest(const char *dir)
+{
+    uint64_t top = 0, n;
+    char sub[4400];
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strcmp(e->d_name, "client") != 0 && strncmp(e->d_name, "node-", 5) != 0)
+            continue;
+        snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+        DIR *s = opendir(sub);
+        for (struct dirent *f; s && (f = readdir(s));)
+            if ((sl_ckpt_numbered_name(f->d_name, "ckpt-", &n) ||
+                 sl_ckpt_numbered_name(f->d_name, "log-", &n)) &&
+                n > top)
+                top = n;
+        if (s)
+            closedir(s);
+    }
+    if (d)
+        closedir(d);
+    return top;
+}
+
 void sl_resume_drop_logs(const char *dir)
 {
     char sub[4200], path[4500];

@@ -31,6 +31,12 @@ int sl_resume_write(const char *dir, const sl_topology *t, uint32_t nnodes,
 int sl_resume_load(const char *dir, const sl_topology *t, uint32_t nnodes, sl_client_recovery *rec,
                    char *msg, size_t msglen);
 
+/* The highest number among the checkpoints and ingest log segments of dir/client and every
+ * dir/node-K (ckpt-N, log-N; 0 when none). A client that goes on from a checkpoint numbers its
+ * barriers above it: a barrier taken but never completed before the old client died left a
+ * segment (and node files) of its number, which a new barrier must not reuse. */
+uint64_t sl_resume_highest(const char *dir);
+
 /* Removes the ingest log segments of dir/client (a run started from a savepoint begins a log of
  * its own). */
 void sl_resume_drop_logs(const char *dir);
