@@ -170,7 +170,8 @@ Test(checkpoint, unwritable_dir_and_refusals)
     cr_assert(ne(int, r.status, 0));
     cr_assert_not_null(strstr(r.err, "a followed file source is not supported yet"), "%s", r.err);
     run_free(&r);
-    /* ingest on the nodes takes checkpoints from an NDJSON file only (test_recovery) */
+    /* ingest on the nodes takes checkpoints from an NDJSON file, zmq or tcp (test_recovery), not
+     * from CSV */
     tu_write_file(tpath("ev.csv"), "ad_id,event_type,event_time\nad-1,view,1\n");
     tu_write_file(tpath("csvnodes.yaml"),
                   "source: {type: file, path: ev.csv, format: csv, ingest: nodes}\n"

@@ -131,13 +131,6 @@ static void flip_byte(const char *path, long at, unsigned char mask)
     cr_assert(eq(int, fclose(f), 0));
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert(eq(int, system(cmd), 0));
-}
-
 TestSuite(ingestlog, .timeout = 120);
 
 Test(ingestlog, append_roll_replay_prune)
@@ -185,7 +178,7 @@ Test(ingestlog, append_roll_replay_prune)
               msg);
     expect_replay(l, 0, 0, 0);
     sl_ingestlog_close(&l);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* Cuts the last segment at many places inside its last block (and fills it with zeros, as
@@ -246,7 +239,7 @@ Test(ingestlog, torn_tail_cut_on_resume)
     expect_replay(l, 0, 0, 10);
     sl_ingestlog_close(&l);
     free(img);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* A flipped bit in a block that is not the last one's tail: refused, naming the byte; a file
@@ -281,7 +274,7 @@ Test(ingestlog, corruption_refused)
     cr_assert(eq(int, sl_ingestlog_open(dir, SL_INGESTLOG_RESUME, &l, msg, sizeof msg), SL_EPARSE));
     cr_assert_not_null(strstr(msg, "not an ingest log segment"), "%s", msg);
     cr_assert_null(l);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* Records appended with their schema.attributes (3, none, 8 and 1 words, in appends that cross
@@ -346,7 +339,7 @@ Test(ingestlog, attributes_kept_with_their_records)
     cr_assert_not_null(strstr(msg, "corrupted at byte 16 ("), "%s", msg);
     cr_assert(eq(u64, e.next, 0));
     sl_ingestlog_close(&l);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* A segment of the first format (SLILOG01, before attribute blocks) is read as it was. */
@@ -370,7 +363,7 @@ Test(ingestlog, first_format_still_read)
     cr_assert(eq(u64, sl_ingestlog_cut(l), 0));
     expect_replay(l, 0, 0, 5000);
     sl_ingestlog_close(&l);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }
 
 /* A child appends records in appends of random sizes, syncing now and then, and is SIGKILLed at
@@ -423,7 +416,7 @@ Test(ingestlog, sigkill_while_appending_leaves_a_prefix)
         append_range(l, count, count + 1000, 300);
         expect_replay(l, 0, 0, count + 1000);
         sl_ingestlog_close(&l);
-        rm_rf(dir);
+        tu_rm_rf(dir);
     }
 }
 
@@ -460,5 +453,5 @@ Test(ingestlog, failed_append_leaves_no_torn_block)
     cr_assert(eq(u64, sl_ingestlog_cut(l), 0), "a torn block was left behind");
     expect_replay(l, 0, 0, 3000); /* 100,000 bytes hold three appends of 1,000 */
     sl_ingestlog_close(&l);
-    rm_rf(dir);
+    tu_rm_rf(dir);
 }

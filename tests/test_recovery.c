@@ -294,6 +294,135 @@ Test(recovery, zmq_source_node_killed_ingest_log_replayed)
     finish();
 }
 
+/* Three free ports in a row in 61000-65534 (a zmq source on every node binds port + i). */
+static unsigned free_ports3_high(uint64_t *s)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        unsigned p = 61000 + (unsigned)(splitmix64(s) % 4500);
+        if (sl_ports_free(p, 3))
+            return p;
+    }
+    cr_assert(0, "no three free ports in a row in 61000-65534");
+    return 0;
+}
+
+/* 1 when the client's part of a checkpoint numbered `id` or more is in dir/client. */
+static int complete_from(const char *dir, uint64_t id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/client", dir);
+    DIR *d = opendir(tpath(path));
+    int found = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && strtoull(e->d_name + 5, NULL, 10) >= id)
+            found = 1;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* A zmq source on every node (source.ingest: nodes) of `--nodes 3` with checkpoints every 3 s:
+ * each node logs what it reads before routing it. Once a checkpoint after the first messages is
+ * complete, a burst of messages goes to every node; a random node is killed after it read its
+ * part, before the next checkpoint. Every node goes back to that checkpoint and sends what its log
+ * holds after it again (the killed node's new process too), the sender's later messages reach the
+ * new instances, and after SIGINT the final rows equal a one-process run over every line sent. */
+Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
+{
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
+    const char *env = getenv("SLUICE_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL), s = seed;
+    unsigned victim = (unsigned)(splitmix64(&s) % 3);
+    unsigned port = free_ports3_high(&s);
+    char topo[512];
+    snprintf(topo, sizeof topo,
+             "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson, ingest: nodes}\n"
+             "pe: {kind: ctr}\nsink: {path: out.csv}\n"
+             "checkpoint: {every_ms: 3000, dir: ck}\n",
+             port);
+    tu_write_file(tpath("topo.yaml"), topo);
+    pid_t pid = spawn("run topo.yaml --nodes 3", NULL, "err.txt");
+    void *ctx = zmq_ctx_new();
+    void *push[3];
+    for (unsigned d = 0; d < 3; d++) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port + d);
+        push[d] = zmq_socket(ctx, ZMQ_PUSH);
+        cr_assert(eq(int, zmq_connect(push[d], ep), 0));
+    }
+    FILE *all = create("all.ndjson");
+    uint64_t r = 23;
+    unsigned lines = 0;
+    for (unsigned m = 0; m < 60; m++) {
+        if (m == 20) {
+            /* the first barrier goes when the nodes start reading; messages 0-19 are in the
+             * second checkpoint, and 20-39 follow it */
+            int st0 = 0;
+            double t_end = now_s() + 60;
+            while (!complete_from("ck", 2) && now_s() < t_end && !reap(pid, &st0))
+                usleep(10000);
+            cr_assert(complete_from("ck", 2),
+                      "seed %" PRIu64 ": no second complete checkpoint (run status %d)", seed, st0);
+        }
+        if (m == 40) {
+            /* each node has read its part of the burst (and logged it); the next checkpoint is
+             * seconds away */
+            usleep(500000);
+            pid_t kids[8];
+            int n = children(pid, kids, 8);
+            cr_assert(eq(int, n, 3), "seed %" PRIu64 ": %d node processes", seed, n);
+            kill(kids[victim], SIGKILL);
+            /* the recovery: a new process for the killed node, and every node's job restored
+             * and its log sent again; the sender's later messages wait in its queues */
+            usleep(3000000);
+        }
+        static char msg[1000 * 80];
+        size_t len = 0;
+        for (unsigned l = 0; l < 1000; l++, lines++) {
+            uint64_t v = splitmix64(&r);
+            len += (size_t)snprintf(msg + len, sizeof msg - len,
+                                    "{\"ad_id\": \"ad-%u\", \"event_type\": \"%s\", "
+                                    "\"event_time\": %u}\n",
+                                    (unsigned)(v % 3000), (v >> 32) % 8 ? "view" : "click", lines);
+        }
+        fwrite(msg, 1, len, all);
+        cr_assert(eq(int, zmq_send(push[m % 3], msg, len, 0), (int)len));
+        if (m < 20 || m >= 40)
+            usleep(30000);
+    }
+    fclose(all);
+    for (unsigned d = 0; d < 3; d++) {
+        int linger = 60000;
+        zmq_setsockopt(push[d], ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(push[d]);
+    }
+    zmq_ctx_term(ctx);
+    usleep(2000000);
+    kill(pid, SIGINT);
+    int st = wait_exit(pid, 120, "run after SIGINT");
+    char *err = slurp("err.txt", NULL);
+    cr_assert(eq(int, st, 0), "seed %" PRIu64 " (node %u killed): exit %d\n%s", seed, victim, st,
+              err);
+    const char *from = strstr(err, "recovering (epoch 1): resuming from checkpoint");
+    cr_assert_not_null(from, "%s", err);
+    /* from checkpoint 2, the burst after it comes from the nodes' logs (a later one: the kill
+     * came late, and the test is weaker) */
+    cr_log_info("seed %" PRIu64 ": %.60s", seed, from);
+    char counts[64];
+    snprintf(counts, sizeof counts, "input: %u lines, %u records", lines, lines);
+    cr_assert_not_null(strstr(err, counts), "seed %" PRIu64 ": %s", seed, err);
+    struct run ref = run_sluice("ctr --input all.ndjson -q", 300);
+    cr_assert(eq(int, ref.status, 0), "%s", ref.err);
+    char *out = slurp("out.csv", NULL);
+    char what[128];
+    snprintf(what, sizeof what, "seed %" PRIu64 ": zmq on every node after a killed node", seed);
+    assert_same_text(out, ref.out, what);
+    free(out);
+    free(err);
+    run_free(&ref);
+    finish();
+}
+
 /* Fencing: a node of a `cluster up` cluster paused (SIGSTOP) past net.liveness_ms is declared
  * dead; it does not answer, so a survivor takes over its partitions from the newest checkpoint
  * under a new epoch (a job id of its own). The paused node is then resumed while the job still

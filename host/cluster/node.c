@@ -37,6 +37,7 @@
 #include "source.h"
 #include "ckptfile.h"
 #include "ckptwriter.h"
+#include "nodelog.h"
 #include "webui.h"
 
 #define FRAMES_PER_POLL 64
@@ -119,6 +120,11 @@ struct slot {
     int go, ingest_done, stop_asked, input_closed, read_full;
     uint64_t bad_seen;
     sl_rec *ibuf; /* INGEST_CHUNK records */
+    /* a zmq or tcp source with checkpoints: what is read is logged before it is routed
+     * (host/cluster/nodelog.h); in_base counts what earlier instances of this node read (the
+     * checkpoint's counters and the records sent again from the log) */
+    sl_nodelog *ilog;
+    sl_source_stats in_base;
     /* schema.attributes (nattr words a record, 0: none): the words of the first stage's local
      * records beside sl->local[0] (LOCAL_CHUNK x nattr), and one record with its words as the
      * frames to peers carry it (SL_SCHEMA_REC_ATTRS + nattr); made by open_ingest */
@@ -618,6 +624,19 @@ static int ckpt_settle(struct slot *sl, int wait);
  * dropped. */
 /* ---- metrics (nodes[id].metrics; host/obs) ----------------------------------------------- */
 
+/* This node's source counters, with what earlier instances of it read (a restored instance of
+ * a logged source: the checkpoint's counters and the records sent again from the log). */
+static void source_stats(const struct slot *sl, sl_source_stats *ss)
+{
+    sl_source_get_stats(sl->src, ss);
+    ss->input.lines += sl->in_base.input.lines;
+    ss->input.records += sl->in_base.input.records;
+    ss->input.bad += sl->in_base.input.bad;
+    ss->input.blank += sl->in_base.input.blank;
+    ss->input.bytes += sl->in_base.input.bytes;
+    ss->filtered += sl->in_base.filtered;
+}
+
 /* Publishes this node's part of sl's job, in `state`. */
 static void publish_job(struct slot *sl, const char *state)
 {
@@ -647,7 +666,7 @@ static void publish_job(struct slot *sl, const char *state)
     }
     if (sl->src) {
         sl_source_stats ss;
-        sl_source_get_stats(sl->src, &ss);
+        source_stats(sl, &ss);
         j.input = ss.input;
         j.generated = ss.generated;
         j.filtered = ss.filtered;
@@ -692,6 +711,8 @@ static void publish_metrics(struct node *nd, uint64_t now)
             publish_job(&nd->slot[i], nd->slot[i].finishing ? "finishing" : "running");
 }
 
+static void drain_to_log(struct slot *sl);
+
 static void end_job(struct slot *sl, int graceful)
 {
     struct node *nd = sl->nd;
@@ -714,6 +735,10 @@ static void end_job(struct slot *sl, int graceful)
             for (uint32_t s = 0; s < SL_NODE_PORTS; s++)
                 if (nd->peer[d][s])
                     sl_outbox_forget(nd->peer[d][s], mask, value);
+    if (!graceful)
+        drain_to_log(sl);
+    sl_nodelog_close(&sl->ilog);
+    memset(&sl->in_base, 0, sizeof sl->in_base);
     sl_chain_destroy(&sl->chain);
     sl_source_destroy(&sl->src);
     if (sl->src_in)
@@ -1059,9 +1084,36 @@ static int open_ingest(struct slot *sl, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return SL_ENOMEM;
     }
+    char dir[4200];
+    int logged = t->checkpoint.every_ms && sl_source_loggable(t);
+    if (logged) {
+        /* an older attempt of this job still here (its cancel not in yet) holds the source's
+         * address and this node's ingest log: it ends first, logging what it had received */
+        ckpt_dir(sl, NULL, dir, sizeof dir);
+        for (int i = 0; i < SL_NODE_JOBS; i++) {
+            struct slot *o = &nd->slot[i];
+            if (o != sl && o->active && o->ilog && strcmp(sl_nodelog_dir(o->ilog), dir) == 0) {
+                char why[128];
+                snprintf(why, sizeof why,
+                         "superseded by job %u, a later attempt of it (it takes the input and the "
+                         "ingest log over)",
+                         sl->job_id);
+                abort_job(o, why);
+            }
+        }
+    }
     if ((rc = sl_source_new(t, sl->src_in, sl->dict, ingest_bad, sl, &sl->src, err, errlen)))
         return rc;
     sl_source_set_wait(sl->src, 0);
+    if (logged) {
+        /* a later attempt (a recovery, --resume) goes on with the log and sends what it holds
+         * after its checkpoint again; a first attempt, or one from a savepoint, starts it anew */
+        int resume = sl->job.epoch > 0 && !sl->job.restore_dir[0];
+        if ((rc = sl_nodelog_open(dir, resume, sl->job.restore_id, &sl->ilog, err, errlen)))
+            return rc;
+        logf_(nd, "job %u: ingest log in %s%s", sl->job_id, dir,
+              resume ? " (going on: what it holds after the checkpoint is sent again)" : "");
+    }
     const char *ep = sl_source_endpoint(sl->src);
     if (ep)
         logf_(nd, "job %u: takes input at %s", sl->job_id, ep);
@@ -1069,6 +1121,82 @@ static int open_ingest(struct slot *sl, char *err, size_t errlen)
         logf_(nd, "job %u: reads bytes %" PRIu64 "..%" PRIu64 " of %s (%" PRIu64 " bytes)",
               sl->job_id, sl->part.lo, sl->part.hi, t->source.path, sl->part.size);
     return 0;
+}
+
+static int send_dict(struct slot *sl);
+
+/* sl_nodelog_fn: records of the ingest log sent again, as if read now. */
+static int replay_fn(void *ud, const sl_rec *recs, const uint64_t *attrs, uint32_t nattr, size_t n,
+                     char *msg, size_t msglen)
+{
+    struct slot *sl = ud;
+    if (nattr != sl->nattr) {
+        snprintf(msg, msglen,
+                 "the ingest log's records carry %u schema.attributes, the job declares %u", nattr,
+                 sl->nattr);
+        return SL_EPARSE;
+    }
+    for (size_t i = 0; i < n; i++)
+        sl->rep.in_types[recs[i].type & 3]++;
+    sl->in_base.input.lines += n;
+    sl->in_base.input.records += n;
+    int rc = send_dict(sl);
+    if (!rc)
+        rc = route_attrs(sl, 0, recs, attrs, n);
+    if (rc)
+        snprintf(msg, msglen, "%s", sl->msg[0] ? sl->msg : "out of memory");
+    return rc;
+}
+
+/* A restored instance with a logged source: before it reads on, and before it takes a barrier,
+ * what its log holds after the checkpoint goes to the owners of the keys again. Returns 0 or an
+ * sl_err with sl->msg. */
+static int replay_log(struct slot *sl)
+{
+    if (!sl_nodelog_replay_pending(sl->ilog))
+        return 0;
+    uint64_t n = 0;
+    char why[1024];
+    int rc = sl_nodelog_replay(sl->ilog, sl->dict, replay_fn, sl, &n, why, sizeof why);
+    if (!rc && (rc = send_dict(sl)) == 0)
+        rc = flush_local(sl, 0);
+    if (rc) {
+        char m[1024];
+        snprintf(m, sizeof m, "%.1000s", sl->msg[0] ? sl->msg : why);
+        snprintf(sl->msg, sizeof sl->msg, "sending the ingest log again: %s", m);
+        return rc;
+    }
+    logf_(sl->nd, "job %u: %" PRIu64 " records sent again from this node's ingest log", sl->job_id,
+          n);
+    return 0;
+}
+
+/* An instance that ends before its input did (cancelled for a recovery, superseded, failed):
+ * what its source had already received goes to the log (not routed), so that the next attempt
+ * sends it with the rest; the sender counts it delivered. */
+static void drain_to_log(struct slot *sl)
+{
+    if (!sl->ilog || !sl->src || !sl->ibuf || sl->ingest_done)
+        return;
+    uint64_t kept = 0;
+    char why[1024];
+    for (int k = 0; k < 1024; k++) {
+        long n = sl_source_read(sl->src, sl->ibuf, INGEST_CHUNK);
+        if (n <= 0)
+            break;
+        const uint64_t *attrs = sl->nattr ? sl_source_attrs(sl->src) : NULL;
+        if (sl_nodelog_append(sl->ilog, sl->dict, sl->ibuf, attrs, sl->nattr, (size_t)n, why,
+                              sizeof why)) {
+            logf_(sl->nd, "job %u: logging what the source still held failed: %s", sl->job_id, why);
+            break;
+        }
+        kept += (uint64_t)n;
+    }
+    if (kept)
+        logf_(sl->nd,
+              "job %u: %" PRIu64 " records its source had received went to the ingest log for "
+              "the next attempt",
+              sl->job_id, kept);
 }
 
 /* What this node holds for its peers' first stage: its own source's output. */
@@ -1119,6 +1247,10 @@ static void ingest_step(struct slot *sl)
             return;
         }
     }
+    if (replay_log(sl)) {
+        abort_job(sl, sl->msg);
+        return;
+    }
     sl->read_full = 0;
     for (int k = 0; k < INGEST_READS && !sl_source_done(sl->src); k++) {
         if (ingest_queued(nd) > OUT_LIMIT)
@@ -1135,6 +1267,12 @@ static void ingest_step(struct slot *sl)
             sl->rep.in_types[sl->ibuf[i].type & 3]++;
         /* this read's attribute words (valid until the next read): copied as they are routed */
         const uint64_t *attrs = sl->nattr ? sl_source_attrs(sl->src) : NULL;
+        /* a logged source: on disk before anything is routed */
+        if (sl->ilog && sl_nodelog_append(sl->ilog, sl->dict, sl->ibuf, attrs, sl->nattr, (size_t)n,
+                                          sl->msg, sizeof sl->msg)) {
+            abort_job(sl, sl->msg);
+            return;
+        }
         if (send_dict(sl) || route_attrs(sl, 0, sl->ibuf, attrs, (size_t)n) || flush_local(sl, 0)) {
             abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
             return;
@@ -1159,7 +1297,7 @@ static void ingest_step(struct slot *sl)
         }
     }
     sl_source_stats ss;
-    sl_source_get_stats(sl->src, &ss);
+    source_stats(sl, &ss);
     logf_(nd, "job %u: input ended: %" PRIu64 " records, %" PRIu64 " malformed", sl->job_id,
           ss.input.records, ss.input.bad);
     if (advance(sl))
@@ -1280,7 +1418,11 @@ static void start_job(struct node *nd, const sl_frame *f)
         abort_job(sl, err);
         return;
     }
-    if (nodes_ingest(sl) && sl->have_resume) {
+    if (nodes_ingest(sl) && sl->have_resume && sl->ilog) {
+        /* a live source goes on with what comes next; its counters from the checkpoint's */
+        sl->in_base = sl->resume_at;
+        memcpy(sl->rep.in_types, sl->resume_types, sizeof sl->resume_types);
+    } else if (nodes_ingest(sl) && sl->have_resume) {
         /* this node's reading goes on where its checkpoint was taken */
         if (!sl->src_in || fseeko(sl->src_in, (off_t)sl->resume_at.input.bytes, SEEK_SET) != 0 ||
             sl_source_resume(sl->src, &sl->resume_at)) {
@@ -1338,7 +1480,7 @@ static void send_done(struct slot *sl)
             }
     if (sl->src) {
         sl_source_stats ss;
-        sl_source_get_stats(sl->src, &ss);
+        source_stats(sl, &ss);
         r->ingested = 1;
         r->in_lines = ss.input.lines;
         r->in_records = ss.input.records;
@@ -1509,6 +1651,11 @@ static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t comp
     struct align *al = &sl->al;
     if (id <= sl->last_barrier)
         return 0; /* taken already: the client's, after the peers' markers */
+    /* a restored instance's log goes out again before its first barrier (the barrier's state
+     * must hold it; GO may come after a barrier) */
+    int rc = al->active ? 0 : replay_log(sl);
+    if (rc)
+        return rc;
     if (!al->active) {
         al->active = 1;
         al->id = id;
@@ -1517,8 +1664,11 @@ static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t comp
         /* every record this node read so far has been routed: its reading position is here */
         memset(&al->at, 0, sizeof al->at);
         if (sl->src)
-            sl_source_get_stats(sl->src, &al->at);
+            source_stats(sl, &al->at);
         memcpy(al->types, sl->rep.in_types, sizeof al->types);
+        /* what it reads from now on goes to the log's segment of this barrier */
+        if (sl->ilog && (rc = sl_nodelog_barrier(sl->ilog, id, complete, sl->msg, sizeof sl->msg)))
+            return rc;
         if (!sl->ingest_done) {
             unsigned char p[16];
             sl_le_put(p, id, 8);

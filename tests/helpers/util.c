@@ -51,6 +51,14 @@ void tu_mkdtemp(char *dir, size_t size, const char *prefix)
     cr_assert_not_null(mkdtemp(dir), "mkdtemp in %s: %s", base, strerror(errno));
 }
 
+void tu_rm_rf(const char *dir)
+{
+    char cmd[700];
+    cr_assert(strlen(dir) < sizeof cmd - 16, "%s: name too long", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert(system(cmd) == 0, "rm -rf %s failed", dir);
+}
+
 void run_free(struct run *r)
 {
     free(r->out);

@@ -24,6 +24,9 @@ void tu_write_file(const char *path, const char *text);
  * empty; the base made first when missing) into dir, or asserts. */
 void tu_mkdtemp(char *dir, size_t size, const char *prefix);
 
+/* Removes dir and everything under it (rm -rf), or asserts. */
+void tu_rm_rf(const char *dir);
+
 /* A finished `sluice` run: its exit status (128 + signal when killed) and its output. */
 struct run {
     int status;
