@@ -10,14 +10,11 @@
 #include "err.h"
 #include "ingestlog.h"
 
-#define IDS_BLOCK 65536 /* bytes of id entries per logged block (<= SL_INGESTLOG_BYTES) */
-
 struct sl_nodelog {
     sl_ingestlog *log;
     size_t id_cursor; /* the dictionary's ids up to here are in the log (or came from it) */
     uint64_t replay_from;
     int pending; /* resumed, not replayed yet */
-    unsigned char ids[IDS_BLOCK];
     char dir[4200];
 };
 
@@ -69,19 +66,8 @@ int sl_nodelog_append(sl_nodelog *l, const sl_addict *dict, const sl_rec *recs,
                       const uint64_t *attrs, uint32_t nattr, size_t n, char *msg, size_t msglen)
 {
     /* the ids first: a replay interns them before the records that name them */
-    size_t at = 0, len;
-    uint64_t key;
-    const char *id;
-    int rc;
-    while (sl_addict_next(dict, &l->id_cursor, &key, &id, &len)) {
-        if (!sl_addict_entry_put(l->ids, sizeof l->ids, &at, key, id, len)) {
-            if ((rc = sl_ingestlog_append_bytes(l->log, l->ids, at, msg, msglen)))
-                return rc;
-            at = 0;
-            sl_addict_entry_put(l->ids, sizeof l->ids, &at, key, id, len);
-        }
-    }
-    if (at && (rc = sl_ingestlog_append_bytes(l->log, l->ids, at, msg, msglen)))
+    int rc = sl_ingestlog_append_ids(l->log, dict, &l->id_cursor, msg, msglen);
+    if (rc)
         return rc;
     return n ? sl_ingestlog_append_attrs(l->log, recs, attrs, nattr, n, msg, msglen) : 0;
 }
@@ -103,26 +89,7 @@ struct replay {
 static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
     struct replay *r = ud;
-    size_t at = 0, idlen;
-    uint64_t key, k;
-    const char *id;
-    int got;
-    while ((got = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1) {
-        int rc = sl_addict_intern(r->dict, id, idlen, &k);
-        if (rc == SL_ECOLLISION || (rc == 0 && k != key)) {
-            snprintf(msg, msglen, "the ingest log holds an id that does not hash to its key");
-            return SL_EPARSE;
-        }
-        if (rc) {
-            snprintf(msg, msglen, "out of memory");
-            return rc;
-        }
-    }
-    if (got < 0) {
-        snprintf(msg, msglen, "the ingest log holds a malformed block of ids");
-        return SL_EPARSE;
-    }
-    return 0;
+    return sl_addict_load_image(r->dict, p, len, msg, msglen);
 }
 
 static int replay_recs(void *ud, const sl_rec *recs, const uint64_t *attrs, uint32_t nattr,

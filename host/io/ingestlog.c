@@ -45,7 +45,8 @@ struct sl_ingestlog {
     int dirty;     /* appended since the last sync */
     int made;      /* its file was made since the last sync: the directory is synced too */
     uint64_t cut;
-    uint64_t *blk; /* a block read back, BLK_MAX bytes (8-aligned for records and words) */
+    uint64_t *blk;      /* a block read back, BLK_MAX bytes (8-aligned for records and words) */
+    unsigned char *ids; /* ids being put into a block of bytes (SL_INGESTLOG_BYTES), made at need */
 };
 
 static void seg_path(const sl_ingestlog *l, uint64_t seg, char *buf, size_t len)
@@ -474,6 +475,28 @@ int sl_ingestlog_append_bytes(sl_ingestlog *l, const void *p, size_t len, char *
     return 0;
 }
 
+int sl_ingestlog_append_ids(sl_ingestlog *l, const sl_addict *dict, size_t *cursor, char *msg,
+                            size_t msglen)
+{
+    uint64_t key;
+    const char *id;
+    size_t len, at = 0;
+    int rc;
+    if (!l->ids && !(l->ids = malloc(SL_INGESTLOG_BYTES))) {
+        snprintf(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    while (sl_addict_next(dict, cursor, &key, &id, &len)) {
+        if (!sl_addict_entry_put(l->ids, SL_INGESTLOG_BYTES, &at, key, id, len)) {
+            if ((rc = sl_ingestlog_append_bytes(l, l->ids, at, msg, msglen)))
+                return rc;
+            at = 0;
+            sl_addict_entry_put(l->ids, SL_INGESTLOG_BYTES, &at, key, id, len);
+        }
+    }
+    return at ? sl_ingestlog_append_bytes(l, l->ids, at, msg, msglen) : 0;
+}
+
 int sl_ingestlog_sync(sl_ingestlog *l, char *msg, size_t msglen)
 {
     if (l->fd < 0 || !l->dirty)
@@ -573,6 +596,7 @@ void sl_ingestlog_close(sl_ingestlog **lp)
         close(l->fd);
     }
     free(l->blk);
+    free(l->ids);
     free(l);
     *lp = NULL;
 }

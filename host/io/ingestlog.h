@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addict.h"
 #include "event.h"
 
 #define SL_INGESTLOG_BLOCK 4096   /* records in a block at most */
@@ -84,6 +85,13 @@ int sl_ingestlog_append_attrs(sl_ingestlog *l, const sl_rec *recs, const uint64_
  * with the records by sl_ingestlog_replay. Returns as sl_ingestlog_append, or SL_EINVAL for a
  * length out of range. */
 int sl_ingestlog_append_bytes(sl_ingestlog *l, const void *p, size_t len, char *msg, size_t msglen);
+
+/* Appends the ids dict recorded after *cursor (sl_addict_next) as blocks of bytes of
+ * sl_addict_entry_put entries, and moves *cursor past them; a replay hands them to its bytes_fn
+ * (sl_addict_load_image interns them). Returns as sl_ingestlog_append_bytes (0 when there are
+ * none). */
+int sl_ingestlog_append_ids(sl_ingestlog *l, const sl_addict *dict, size_t *cursor, char *msg,
+                            size_t msglen);
 
 /* Makes what was appended since the last sync durable (fdatasync). Returns 0 (at once when
  * there is nothing to sync), or SL_EIO with msg. */

@@ -82,7 +82,6 @@ struct ticking {
     sl_sink *sink;
     sl_ingestlog *log;  /* a live source's records go here before the engine (NULL: none) */
     size_t dict_cursor; /* the ids of dict already in the log */
-    sl_bytebuf *idblk;  /* the ids of one block of bytes (kept) */
     sl_addict *wdict;   /* dict, for a resume's replay to learn the logged ids */
     uint32_t nattr;     /* schema.attributes per record (the log keeps them with the records) */
     uint32_t max_wait_ms;
@@ -164,32 +163,8 @@ static int push_engine(void *ud, const sl_rec *recs, const uint64_t *attrs, size
 }
 
 /* sl_ingest's push: a live source's records are appended to the ingest log first (accepted),
- * then pushed. */
-/* Appends the ids learnt since the last call to the log, as sl_addict_entry_put entries in blocks
- * of bytes: the records hold only keys, and the output names them by their ids. */
-static int log_ids(struct ticking *tk, char *msg, size_t msglen)
-{
-    uint64_t key;
-    const char *id;
-    size_t len;
-    sl_bytebuf *b = tk->idblk;
-    b->len = 0;
-    if (!b->p && !sl_bytebuf_reserve(b, SL_INGESTLOG_BYTES)) {
-        snprintf(msg, msglen, "out of memory");
-        return SL_ENOMEM;
-    }
-    while (sl_addict_next(tk->dict, &tk->dict_cursor, &key, &id, &len)) {
-        if (!sl_addict_entry_put(b->p, SL_INGESTLOG_BYTES, &b->len, key, id, len)) {
-            int rc = sl_ingestlog_append_bytes(tk->log, b->p, b->len, msg, msglen);
-            if (rc)
-                return rc;
-            b->len = 0;
-            sl_addict_entry_put(b->p, SL_INGESTLOG_BYTES, &b->len, key, id, len);
-        }
-    }
-    return b->len ? sl_ingestlog_append_bytes(tk->log, b->p, b->len, msg, msglen) : 0;
-}
-
+ * after the ids learnt since the last push (the records hold only keys, and the output names
+ * them by their ids), then pushed. */
 static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen)
 {
     struct ticking *tk = ud;
@@ -197,9 +172,10 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
     /* recs is the whole of the source's last read (sl_ingest_run), so its attributes are the
      * source's */
     const uint64_t *attrs = sl_source_attrs(tk->src);
-    if (tk->log && ((rc = log_ids(tk, msg, msglen)) ||
-                    (rc = sl_ingestlog_append_attrs(tk->log, recs, attrs, attrs ? tk->nattr : 0, n,
-                                                    msg, msglen))))
+    if (tk->log &&
+        ((rc = sl_ingestlog_append_ids(tk->log, tk->dict, &tk->dict_cursor, msg, msglen)) ||
+         (rc = sl_ingestlog_append_attrs(tk->log, recs, attrs, attrs ? tk->nattr : 0, n, msg,
+                                         msglen))))
         return rc;
     return push_engine(ud, recs, attrs, n, msg, msglen);
 }
@@ -207,21 +183,8 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
 /* sl_ingestlog_bytes_fn of a resume: the ids logged after the checkpoint, into the dict. */
 static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
-    struct ticking *tk = ud;
-    size_t at = 0, idlen;
-    uint64_t key, k;
-    const char *id;
-    int r;
-    while ((r = sl_addict_entry_get(p, len, &at, &key, &id, &idlen)) == 1)
-        if (sl_addict_intern(tk->wdict, id, idlen, &k) != 0 || k != key) {
-            snprintf(msg, msglen, "the ingest log's ids do not hash to their keys");
-            return SL_EPARSE;
-        }
-    if (r < 0) {
-        snprintf(msg, msglen, "the ingest log's ids are malformed");
-        return SL_EPARSE;
-    }
-    return 0;
+    const struct ticking *tk = ud;
+    return sl_addict_load_image(tk->wdict, p, len, msg, msglen);
 }
 
 /* sl_ingestlog_fn of a resume: the log's records after the checkpoint into the engine (not
@@ -373,7 +336,6 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_ckpt_run *ck = NULL;
     sl_ingestlog *log = NULL;
     uint64_t log_from = 0;
-    sl_bytebuf idblk = {0};
     memset(rep, 0, sizeof *rep);
     msg[0] = '\0';
 
@@ -485,7 +447,6 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
     sl_sink_set_clock(sink, watermark_of, &tk);
     /* a live source: what it gave after the checkpoint, from the ingest log, then the source */
     tk.wdict = dict;
-    tk.idblk = &idblk;
     tk.nattr = t->schema.nattrs;
     if (o->resume_from && log &&
         (rc = sl_ingestlog_replay(log, log_from, replay_push, replay_ids, &tk, &rep->ckpt.replayed,
@@ -527,7 +488,6 @@ out:
     }
     sl_ckpt_run_destroy(&ck);
     sl_ingestlog_close(&log);
-    sl_bytebuf_free(&idblk);
     if (x.ops) {
         sl_executor_stats st;
         sl_executor_get_stats(&x, &st);
