@@ -4,13 +4,17 @@
  * trial says its seed, delay and victim; SLUICE_TEST_SEED=N picks the first trial's seed. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -321,13 +325,46 @@ static int complete_from(const char *dir, uint64_t id)
     return found;
 }
 
-/* A zmq source on every node (source.ingest: nodes) of `--nodes 3` with checkpoints every 3 s:
- * each node logs what it reads before routing it. Once a checkpoint after the first messages is
- * complete, a burst of messages goes to every node; a random node is killed after it read its
- * part, before the next checkpoint. Every node goes back to that checkpoint and sends what its log
- * holds after it again (the killed node's new process too), the sender's later messages reach the
- * new instances, and after SIGINT the final rows equal a one-process run over every line sent. */
-Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
+/* Sends one message of len bytes to node d's source: a zmq message on push[d], or (tcp) a
+ * connection of its own that writes it whole and closes, retried while the node's address
+ * refuses it (its process is being started again), for up to 30 s. */
+static void send_to_node(int tcp, void *const *push, unsigned port, unsigned d, const char *msg,
+                         size_t len)
+{
+    if (!tcp) {
+        cr_assert(eq(int, zmq_send(push[d], msg, len, 0), (int)len));
+        return;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(port + d))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = -1;
+    for (double t_end = now_s() + 30; fd < 0 && now_s() < t_end;) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert(ge(int, fd, 0));
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            close(fd);
+            fd = -1;
+            usleep(50000);
+        }
+    }
+    cr_assert(ge(int, fd, 0), "node %u's tcp source at port %u did not accept for 30 s", d,
+              port + d);
+    for (size_t at = 0; at < len;) {
+        ssize_t k = write(fd, msg + at, len - at);
+        cr_assert(gt(long, (long)k, 0L), "writing to node %u: %s", d, strerror(errno));
+        at += (size_t)k;
+    }
+    close(fd);
+}
+
+/* A live source on every node (source.ingest: nodes; zmq, or tcp) of `--nodes 3` with
+ * checkpoints every 3 s: each node logs what it reads before routing it. Once a checkpoint after
+ * the first messages is complete, a burst of messages goes to every node; a random node is
+ * killed after it read its part, before the next checkpoint. Every node goes back to that
+ * checkpoint and sends what its log holds after it again (the killed node's new process too),
+ * the sender's later messages reach the new instances, and after SIGINT the final rows equal a
+ * one-process run over every line sent, and the input counts the lines sent. */
+static void live_on_nodes_node_killed(int tcp)
 {
     skip_if_sanitized("a slow failure test of processes: run in the Release build");
     const char *env = getenv("SLUICE_TEST_SEED");
@@ -336,15 +373,15 @@ Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
     unsigned port = free_ports3_high(&s);
     char topo[512];
     snprintf(topo, sizeof topo,
-             "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson, ingest: nodes}\n"
+             "source: {type: %s, bind: \"%s127.0.0.1:%u\", format: ndjson, ingest: nodes}\n"
              "pe: {kind: ctr}\nsink: {path: out.csv}\n"
              "checkpoint: {every_ms: 3000, dir: ck}\n",
-             port);
+             tcp ? "tcp" : "zmq", tcp ? "" : "tcp://", port);
     tu_write_file(tpath("topo.yaml"), topo);
     pid_t pid = spawn("run topo.yaml --nodes 3", NULL, "err.txt");
-    void *ctx = zmq_ctx_new();
-    void *push[3];
-    for (unsigned d = 0; d < 3; d++) {
+    void *ctx = tcp ? NULL : zmq_ctx_new();
+    void *push[3] = {NULL, NULL, NULL};
+    for (unsigned d = 0; d < 3 && !tcp; d++) {
         char ep[64];
         snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", port + d);
         push[d] = zmq_socket(ctx, ZMQ_PUSH);
@@ -373,7 +410,8 @@ Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
             cr_assert(eq(int, n, 3), "seed %" PRIu64 ": %d node processes", seed, n);
             kill(kids[victim], SIGKILL);
             /* the recovery: a new process for the killed node, and every node's job restored
-             * and its log sent again; the sender's later messages wait in its queues */
+             * and its log sent again; the sender's later messages wait in its queues (zmq) or
+             * until the node's address accepts again (tcp) */
             usleep(3000000);
         }
         static char msg[1000 * 80];
@@ -386,17 +424,18 @@ Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
                                     (unsigned)(v % 3000), (v >> 32) % 8 ? "view" : "click", lines);
         }
         fwrite(msg, 1, len, all);
-        cr_assert(eq(int, zmq_send(push[m % 3], msg, len, 0), (int)len));
+        send_to_node(tcp, push, port, m % 3, msg, len);
         if (m < 20 || m >= 40)
             usleep(30000);
     }
     fclose(all);
-    for (unsigned d = 0; d < 3; d++) {
+    for (unsigned d = 0; d < 3 && !tcp; d++) {
         int linger = 60000;
         zmq_setsockopt(push[d], ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(push[d]);
     }
-    zmq_ctx_term(ctx);
+    if (ctx)
+        zmq_ctx_term(ctx);
     usleep(2000000);
     kill(pid, SIGINT);
     int st = wait_exit(pid, 120, "run after SIGINT");
@@ -407,7 +446,7 @@ Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
     cr_assert_not_null(from, "%s", err);
     /* from checkpoint 2, the burst after it comes from the nodes' logs (a later one: the kill
      * came late, and the test is weaker) */
-    cr_log_info("seed %" PRIu64 ": %.60s", seed, from);
+    cr_log_info("seed %" PRIu64 ": %.*s", seed, (int)strcspn(from, "\n"), from);
     char counts[64];
     snprintf(counts, sizeof counts, "input: %u lines, %u records", lines, lines);
     cr_assert_not_null(strstr(err, counts), "seed %" PRIu64 ": %s", seed, err);
@@ -415,12 +454,23 @@ Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
     cr_assert(eq(int, ref.status, 0), "%s", ref.err);
     char *out = slurp("out.csv", NULL);
     char what[128];
-    snprintf(what, sizeof what, "seed %" PRIu64 ": zmq on every node after a killed node", seed);
+    snprintf(what, sizeof what, "seed %" PRIu64 ": a %s source on every node after a killed node",
+             seed, tcp ? "tcp" : "zmq");
     assert_same_text(out, ref.out, what);
     free(out);
     free(err);
     run_free(&ref);
     finish();
+}
+
+Test(recovery, zmq_on_nodes_node_killed_logs_replayed)
+{
+    live_on_nodes_node_killed(0);
+}
+
+Test(recovery, tcp_on_nodes_node_killed_logs_replayed)
+{
+    live_on_nodes_node_killed(1);
 }
 
 /* Fencing: a node of a `cluster up` cluster paused (SIGSTOP) past net.liveness_ms is declared
