@@ -6,9 +6,12 @@
  * every node reads its part of the file, or binds its own zmq/tcp endpoint (port + node id),
  * and the events are sent to the N endpoints at once, a contiguous 1/N of the lines to each.
  * Prints each run's wall time, the median events/s of each configuration and its ratio to the
- * one-process file source measured in the same run.
+ * one-process file source measured in the same run. With --checkpoint-ms MS every configuration
+ * runs again with `checkpoint: {every_ms: MS}` (a live source's records then go through an
+ * ingest log: the run's, or with --nodes each node's), interleaved with the run without, and
+ * its ratio to the configuration without checkpoints is printed.
  *
- *   ingest_live EVENTS.ndjson [--reps 3] [--nodes N] [--sluice PATH]
+ *   ingest_live EVENTS.ndjson [--reps 3] [--nodes N] [--checkpoint-ms MS] [--sluice PATH]
  *
  * Every run's final rows must equal the file run's (checked: the output files are compared). */
 #include <pthread.h>
@@ -180,21 +183,24 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ingest_live EVENTS.ndjson [--reps N] [--sluice PATH]\n");
+        fprintf(stderr, "usage: ingest_live EVENTS.ndjson [--reps N] [--nodes N] [--checkpoint-ms "
+                        "MS] [--sluice PATH]\n");
         return 2;
     }
     const char *events = argv[1], *sluice = SLUICE_BIN;
     int reps = 3;
-    unsigned nodes = 0;
+    unsigned nodes = 0, ckpt_ms = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--nodes"))
             nodes = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--checkpoint-ms"))
+            ckpt_ms = (unsigned)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sluice"))
             sluice = argv[i + 1];
     }
-    if (reps < 1 || reps > 64 || nodes > 64) {
+    if (reps < 1 || reps > 64 || nodes > 64 || ckpt_ms > 3600000) {
         fprintf(stderr, "ingest_live: --reps 1..64, --nodes 0..64\n");
         return 2;
     }
@@ -218,23 +224,28 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         return 1;
     const char *kinds[] = {"file", "zmq", "tcp", "file", "zmq", "tcp"};
-    int nconf = nodes ? 6 : 3;
-    double t[6][64];
+    int nbase = nodes ? 6 : 3, nconf = ckpt_ms ? 2 * nbase : nbase;
+    double t[12][64];
     unsigned zport = 40000 + (unsigned)(getpid() % 1000) * 20, tport = zport + 10;
     char ref[600];
     snprintf(ref, sizeof ref, "%s/out-file0.csv", dir);
     int bad = 0;
-    char label[6][32];
+    char label[12][40];
     for (int k = 0; k < nconf; k++)
-        snprintf(label[k], sizeof label[k], "%s%s", kinds[k], k < 3 ? "" : " on nodes");
+        snprintf(label[k], sizeof label[k], "%s%s%s", kinds[k % nbase],
+                 k % nbase < 3 ? "" : " on nodes", k >= nbase ? " +ckpt" : "");
     for (int r = 0; r < reps; r++) {
-        for (int k = 0; k < nconf; k++) {
+        for (int c = 0; c < nconf; c++) {
+            /* with checkpoints, each configuration right after the same one without */
+            int k = ckpt_ms ? (c % 2) * nbase + c / 2 : c, base = k % nbase;
             char topo[600], out[600];
-            unsigned n = k < 3 ? 0 : nodes;
+            unsigned n = base < 3 ? 0 : nodes;
             const char *ingest = n ? ", ingest: nodes" : "";
-            snprintf(topo, sizeof topo, "%s/%s%d.yaml", dir, kinds[k], k);
-            snprintf(out, sizeof out, "%s/out-%s%d.csv", dir, kinds[k], k);
+            snprintf(topo, sizeof topo, "%s/%s%d.yaml", dir, kinds[base], k);
+            snprintf(out, sizeof out, "%s/out-%s%d.csv", dir, kinds[base], k);
             FILE *f = fopen(topo, "w");
+            if (k >= nbase)
+                fprintf(f, "checkpoint: {every_ms: %u, dir: \"%s/ck%d\"}\n", ckpt_ms, dir, k);
             if (k % 3 == 0)
                 fprintf(f, "source: {type: file, path: \"%s\", format: ndjson%s}\n", events,
                         ingest);
@@ -277,13 +288,19 @@ int main(int argc, char **argv)
         double med = t[k][reps / 2];
         if (k == 0)
             file_med = med;
-        char where[32] = "1 process";
-        if (k >= 3)
+        char where[48] = "1 process";
+        if (k % nbase >= 3)
             snprintf(where, sizeof where, "%u nodes", nodes);
+        if (k >= nbase)
+            snprintf(where + strlen(where), sizeof where - strlen(where),
+                     ", checkpoints every %u ms", ckpt_ms);
         printf("%-4s source, %-9s: median %6.3f s (min %6.3f, max %6.3f; %d runs), %6.2f M "
-               "events/s, %.2fx the one-process file source\n",
-               kinds[k], where, med, t[k][0], t[k][reps - 1], reps, (double)nev / med / 1e6,
+               "events/s, %.2fx the one-process file source",
+               kinds[k % nbase], where, med, t[k][0], t[k][reps - 1], reps, (double)nev / med / 1e6,
                file_med / med);
+        if (k >= nbase)
+            printf(", %.2fx the same without checkpoints", t[k - nbase][reps / 2] / med);
+        printf("\n");
     }
     printf("(%zu events, %.1f MB; whole runs from start to exit, kernel build from the cache "
            "included, and with nodes their start; the zmq and tcp runs include the 0.2 s before "

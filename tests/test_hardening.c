@@ -745,8 +745,18 @@ Test(hardening, endless_kernel_on_a_cluster, .init = setup, .fini = teardown, .t
     pid_t client = spawn("run spin.yaml --cluster c.yaml", NULL, "spin.err");
     wait_log("up.err", "node 1: job ", 60);
     let_run(client, 2.0, "the endless job");
-    memset(cl.node, 0, sizeof cl.node);
-    cr_assert(eq(u32, find_nodes(&cl), 2));
+    /* both nodes may have been replaced after the first job (each held the kernel): one can
+     * still be starting (forked, not yet running as a node) */
+    unsigned found = 0;
+    double t_find = now_s();
+    for (;; usleep(100000)) {
+        memset(cl.node, 0, sizeof cl.node);
+        if ((found = find_nodes(&cl)) == 2 || now_s() > t_find + 30)
+            break;
+    }
+    cr_assert(eq(u32, found, 2), "2 node processes of cluster up (found %u in 30 s)", found);
+    if (now_s() - t_find > 0.05)
+        cr_log_info("both node processes found after %.1f s", now_s() - t_find);
     t0 = now_s();
     /* Not cluster_down(): libzmq 4.3.4 (Debian 12) can abort a node in its I/O thread
      * ("Assertion failed: !_io_error (src/stream_engine_base.cpp:331)") while the endless
