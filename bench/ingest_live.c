@@ -84,7 +84,7 @@ static int finish(pid_t pid)
 static int send_zmq(const char *ep, const char *data, size_t len)
 {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PUSH);
-    int hwm = 100, linger = -1;
+    int hwm = 100, linger = 60000; /* not for ever: the run may have died */
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(s, ep) != 0)
@@ -100,7 +100,7 @@ static int send_zmq(const char *ep, const char *data, size_t len)
             return -1;
         at = end;
     }
-    zmq_close(s); /* waits until every message is with the source (linger -1) */
+    zmq_close(s); /* waits until every message is with the source (at most the linger) */
     zmq_ctx_term(ctx);
     return 0;
 }
@@ -108,23 +108,30 @@ static int send_zmq(const char *ep, const char *data, size_t len)
 /* Sends the events over one TCP connection (retrying the connect while the run starts). */
 static int send_tcp(unsigned port, const char *data, size_t len)
 {
-    int fd = -1;
+    int fd = -1, e = 0;
     for (int tries = 0; tries < 600; tries++) {
         fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
             break;
+        e = errno;
         close(fd);
         fd = -1;
         usleep(10000);
     }
-    if (fd < 0)
+    if (fd < 0) {
+        fprintf(stderr, "ingest_live: tcp port %u: no connection in 6 s: %s\n", port, strerror(e));
         return -1;
+    }
     for (size_t at = 0; at < len;) {
         ssize_t k = write(fd, data + at, len - at);
-        if (k <= 0)
+        if (k <= 0) {
+            fprintf(stderr, "ingest_live: tcp port %u: writing after %zu of %zu bytes: %s\n", port,
+                    at, len, k < 0 ? strerror(errno) : "nothing written");
+            close(fd);
             return -1;
+        }
         at += (size_t)k;
     }
     close(fd);
@@ -172,6 +179,32 @@ static int send_spread(int zmq, unsigned port, unsigned n, const char *data, siz
         rc |= s[i].rc;
     }
     return rc;
+}
+
+/* The first of `count` ports in a row that can be bound on 127.0.0.1 now, drawn from
+ * 61000-65400: above Linux's ephemeral range (32768-60999), where an outgoing connection (a
+ * sender's, a node's) can hold a port between runs. 0 when none is found. */
+static unsigned free_span(unsigned count)
+{
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid();
+    for (int tries = 0; tries < 500; tries++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned p = 61000 + (seed >> 8) % 4400, ok = 1;
+        for (unsigned i = 0; i < count && ok; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(p + i))};
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+            if (fd >= 0)
+                close(fd);
+        }
+        if (ok)
+            return p;
+    }
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -226,7 +259,6 @@ int main(int argc, char **argv)
     const char *kinds[] = {"file", "zmq", "tcp", "file", "zmq", "tcp"};
     int nbase = nodes ? 6 : 3, nconf = ckpt_ms ? 2 * nbase : nbase;
     double t[12][64];
-    unsigned zport = 40000 + (unsigned)(getpid() % 1000) * 20, tport = zport + 10;
     char ref[600];
     snprintf(ref, sizeof ref, "%s/out-file0.csv", dir);
     int bad = 0;
@@ -243,6 +275,7 @@ int main(int argc, char **argv)
             const char *ingest = n ? ", ingest: nodes" : "";
             snprintf(topo, sizeof topo, "%s/%s%d.yaml", dir, kinds[base], k);
             snprintf(out, sizeof out, "%s/out-%s%d.csv", dir, kinds[base], k);
+            unsigned port = k % 3 ? free_span(n ? n : 1) : 0;
             FILE *f = fopen(topo, "w");
             if (k >= nbase)
                 fprintf(f, "checkpoint: {every_ms: %u, dir: \"%s/ck%d\"}\n", ckpt_ms, dir, k);
@@ -251,18 +284,18 @@ int main(int argc, char **argv)
                         ingest);
             else if (k % 3 == 1)
                 fprintf(f, "source: {type: zmq, bind: \"tcp://127.0.0.1:%u\", format: ndjson%s}\n",
-                        zport, ingest);
+                        port, ingest);
             else
-                fprintf(f, "source: {type: tcp, bind: \"127.0.0.1:%u\"%s}\n", tport, ingest);
+                fprintf(f, "source: {type: tcp, bind: \"127.0.0.1:%u\"%s}\n", port, ingest);
             fprintf(f, "pe: {kind: ctr, capacity: 2000000}\nsink: {path: \"%s\"}\n", out);
             fclose(f);
             double t0 = now_s();
             pid_t pid = start(sluice, topo, n);
             int rc = 0;
             if (k % 3 == 1)
-                rc = send_spread(1, zport, n ? n : 1, data, len);
+                rc = send_spread(1, port, n ? n : 1, data, len);
             else if (k % 3 == 2)
-                rc = send_spread(0, tport, n ? n : 1, data, len);
+                rc = send_spread(0, port, n ? n : 1, data, len);
             if (k % 3 > 0) {
                 usleep(200000); /* the last bytes reach the source before the signal */
                 kill(pid, SIGINT);
