@@ -1088,15 +1088,18 @@ static int open_ingest(struct slot *sl, char *err, size_t errlen)
     int logged = t->checkpoint.every_ms && sl_source_loggable(t);
     if (logged) {
         /* an older attempt of this job still here (its cancel not in yet) holds the source's
-         * address and this node's ingest log: it ends first, logging what it had received */
+         * address and this node's ingest log: it ends first, logging what it had received (a
+         * job given the same checkpoint.dir by mistake is ended too: the two would write over
+         * each other's checkpoints and log) */
         ckpt_dir(sl, NULL, dir, sizeof dir);
         for (int i = 0; i < SL_NODE_JOBS; i++) {
             struct slot *o = &nd->slot[i];
             if (o != sl && o->active && o->ilog && strcmp(sl_nodelog_dir(o->ilog), dir) == 0) {
-                char why[128];
+                char why[256];
                 snprintf(why, sizeof why,
-                         "superseded by job %u, a later attempt of it (it takes the input and the "
-                         "ingest log over)",
+                         "superseded by job %u, which uses the same checkpoint directory (a later "
+                         "attempt of this job, or another job given the same checkpoint.dir): it "
+                         "takes the input and the ingest log over",
                          sl->job_id);
                 abort_job(o, why);
             }
