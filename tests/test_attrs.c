@@ -646,7 +646,7 @@ Test(attrs, a_cluster_with_checkpoints_sends_them_again_after_a_node_dies, .init
     pid_t kids[4];
     int n = children(pid, kids, 4);
     cr_assert_eq(n, 2, "the run's node processes");
-    kill(kids[1], SIGKILL);
+    kill_child(pid, kids[1], SIGKILL);
     write_all(p[1], all + b, len - b, pid, "err.txt");
     close(p[1]);
     int st = wait_exit(pid, 240, "the run with a killed node");
@@ -788,7 +788,7 @@ Test(attrs, ingest_on_the_nodes_with_checkpoints_survives_a_killed_node, .init =
     int n = children(pid, kids, 8);
     cr_assert_gt(n, 0, "seed %llu: no node left to kill %u ms after the checkpoint",
                  (unsigned long long)seed, delay_ms);
-    kill(kids[victim % (unsigned)n], SIGKILL);
+    kill_child(pid, kids[victim % (unsigned)n], SIGKILL);
     int st = wait_exit(pid, 300, "the run with ingest on the nodes, attributes and a killed node");
     char *err = slurp("err.txt", NULL);
     cr_assert_eq(st, 0, "seed %llu (node %u killed %u ms after a complete checkpoint): %s",

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -594,6 +595,27 @@ int children(pid_t pid, pid_t *out, int cap)
     if (f)
         fclose(f);
     return n;
+}
+
+int kill_child(pid_t parent, pid_t child, int sig)
+{
+    int fd = pidfd_open(child, 0);
+    if (fd < 0)
+        return -1;
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)child);
+    FILE *f = fopen(path, "r");
+    char *ok = f ? fgets(line, sizeof line, f) : NULL;
+    if (f)
+        fclose(f);
+    const char *rp = ok ? strrchr(line, ')') : NULL; /* the name may hold spaces and parens */
+    char state = 0;
+    int ppid = -1, rc = -1;
+    if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)parent && state != 'Z' &&
+        state != 'X')
+        rc = pidfd_send_signal(fd, sig, NULL, 0);
+    close(fd);
+    return rc == 0 ? 0 : -1;
 }
 
 /* 1 when process pid has ended and waits to be reaped (or is gone). */

@@ -92,6 +92,12 @@ long rss_kib(pid_t pid);
 int children(pid_t pid, pid_t *out, int cap);
 /* 1 when process pid has ended and waits to be reaped (or is gone). */
 int zombie(pid_t pid);
+/* Sends sig to `child` only while it is a live child of `parent` (a run's node process). The pid
+ * is pinned (pidfd_open) before its parent is read, so a pid the system gave another process
+ * since (pid_max is 32768 here: it wraps within a CI run; a concurrent test's process may hold
+ * it) is never signalled. Returns 0 when sent, -1 when child is no longer a live child of
+ * parent. */
+int kill_child(pid_t parent, pid_t child, int sig);
 /* Writes all of buf to fd (non-blocking) while the run `pid` lives (asserts it does; err: its
  * stderr file, shown if it ended). */
 void write_all(int fd, const char *buf, size_t len, pid_t pid, const char *err);
