@@ -1261,10 +1261,6 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
     if (t->checkpoint.every_ms) {
         const char *why =
             !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
-            : t->source.ingest == SL_INGEST_NODES && !sl_source_loggable(t) &&
-                    (t->source.kind != SL_SRC_FILE || t->source.format != SL_FMT_NDJSON)
-                ? "with ingest on the nodes from a CSV file (each node's part would need "
-                  "the header again)"
             : t->nnext && windowed_stages(t)
                 ? "with several stages of which one has windows (its rows would "
                   "cross stages while the job runs: barriers aligned through the "
