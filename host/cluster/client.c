@@ -951,8 +951,12 @@ static int run_on_nodes(struct client *c)
             for (uint32_t d = 0; d < c->n; d++)
                 if (sl_outbox_queued_bytes(c->to[d]))
                     go = 0; /* its JOB frame is not acknowledged yet */
-            if (go)
+            if (go) {
                 last_sent = 0;
+                /* the first checkpoint every_ms after the nodes took the job: one at once would
+                 * hold nothing worth keeping */
+                c->last_barrier_us = now;
+            }
         }
         int stopping = po && po->stop && *po->stop;
         if (!go ||
