@@ -104,6 +104,8 @@ struct client {
         uint64_t id, acked;        /* acked: bit d, node d wrote it */
         size_t wpos[SL_NODES_MAX]; /* window rows received when node d took the barrier */
         uint64_t cut;              /* bit d: node d said where it took it (status 3) */
+        uint64_t answered;         /* bit d: node d said how it ended (written, failed, ended) */
+        int dropped;               /* a node failed it or had ended: it will not be complete */
         int savepoint;             /* asked for by a savepoint request: copied once complete */
         sl_source_stats at;
         uint64_t types[4];
@@ -275,12 +277,20 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
     uint64_t id = sl_le_get(p, 8);
     uint64_t status = sl_le_get(p + 8, 4);
     int ok = status == 1;
+    const uint64_t all = c->n == 64 ? UINT64_MAX : (UINT64_C(1) << c->n) - 1;
+    /* a job with several stages has one barrier at a time (send_barrier): it is forgotten only
+     * once every node has answered, since a node answers once all its stages have taken it */
+    const int one_at_a_time = c->o->po->topo->nnext > 0;
     for (uint32_t i = 0; i < c->npend; i++) {
         struct barrier *b = &c->pend[i];
         if (b->id != id)
             continue;
+        if (status != 3)
+            b->answered |= UINT64_C(1) << node;
         if (status == 2) { /* the node's input had ended: a checkpoint of nothing to go back to */
-            c->pend[i] = c->pend[--c->npend];
+            b->dropped = 1;
+            if (!one_at_a_time || b->answered == all)
+                c->pend[i] = c->pend[--c->npend];
             return;
         }
         if (status == 3) { /* the node took the barrier here: its window rows before it count */
@@ -295,13 +305,20 @@ static void ckpt_done(struct client *c, uint32_t node, const unsigned char *p, s
                         "one stays usable)\n",
                         id, node, (int)(len - 12), (const char *)p + 12);
             rec->failed++;
-            c->pend[i] = c->pend[--c->npend];
+            b->dropped = 1;
+            if (!one_at_a_time || b->answered == all)
+                c->pend[i] = c->pend[--c->npend];
             return;
         }
         b->acked |= UINT64_C(1) << node;
+        if (b->dropped) {
+            if (b->answered == all)
+                c->pend[i] = c->pend[--c->npend];
+            return;
+        }
         if (!(b->cut >> node & 1))
             b->wpos[node] = c->windows.n;
-        if (b->acked != (c->n == 64 ? UINT64_MAX : (UINT64_C(1) << c->n) - 1))
+        if (b->acked != all)
             return;
         rec->ckpt_id = id;
         rec->at = b->at;
@@ -341,9 +358,11 @@ static int send_barrier(struct client *c)
         fprintf(stderr, "sluice: savepoint not taken: the input has ended\n");
         return 0;
     }
+    /* a job with several stages: one barrier at a time (a node's stages take it one after the
+     * other, host/cluster/node.c, take_checkpoint) */
+    size_t most = c->o->po->topo->nnext ? 1 : sizeof c->pend / sizeof c->pend[0];
     if (!rec || !every || (!c->src && !c->on_nodes) || c->input_ended || c->replaying ||
-        (now - c->last_barrier_us < every && !asked) ||
-        c->npend == sizeof c->pend / sizeof c->pend[0])
+        (now - c->last_barrier_us < every && !asked) || c->npend >= most)
         return 0;
     if (asked)
         rec->savepoints_seen = *c->o->savepoint;
@@ -361,6 +380,8 @@ static int send_barrier(struct client *c)
     }
     b->acked = 0;
     b->cut = 0;
+    b->answered = 0;
+    b->dropped = 0;
     b->savepoint = asked;
     memset(&b->at, 0, sizeof b->at);
     if (c->src)
@@ -1219,17 +1240,6 @@ out:
     return rc;
 }
 
-/* 1 when some stage of t has windows. Without any, a later stage gets no records before the
- * end of the input (a stage feeds the next with its final and window rows), so a barrier taken
- * by the first stage is a consistent cut of every stage. */
-static int windowed_stages(const sl_topology *t)
-{
-    int w = sl_pe_windowed(&t->pe);
-    for (uint32_t i = 0; i < t->nnext; i++)
-        w |= sl_pe_windowed(&t->next[i].pe);
-    return w;
-}
-
 int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_report *crep,
                   char *msg, size_t msglen)
 {
@@ -1263,13 +1273,7 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         return SL_EUNSUPPORTED;
     }
     if (t->checkpoint.every_ms) {
-        const char *why =
-            !o->rec ? "this cluster client cannot restart nodes (use --nodes)"
-            : t->nnext && windowed_stages(t)
-                ? "with several stages of which one has windows (its rows would "
-                  "cross stages while the job runs: barriers aligned through the "
-                  "stages)"
-                : NULL;
+        const char *why = !o->rec ? "this cluster client cannot restart nodes (use --nodes)" : NULL;
         if (why) {
             snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
             return SL_EUNSUPPORTED;

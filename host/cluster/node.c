@@ -131,9 +131,11 @@ struct slot {
     uint32_t nattr;
     uint64_t *local_attr;
     unsigned char *wide;
-    /* checkpoints with ingest on every node: barriers aligned over the first stage's senders
-     * (every node). While aligning, what a sender sent after its barrier is held, and this
-     * node's own reading waits, until every sender's barrier is in. */
+    /* checkpoints: barriers aligned over a stage's senders, al[s] for stage s. Stage 0 with
+     * ingest on every node (every node feeds it), and each later stage of a job with several
+     * (every node's previous stage feeds it). While aligning, what a sender sent after its
+     * barrier is held (and, at stage 0, this node's own reading waits) until every sender's
+     * barrier is in. */
     struct align {
         int active;
         uint64_t id, complete; /* the barrier, and the newest complete checkpoint it names */
@@ -148,9 +150,13 @@ struct slot {
             size_t n;
         } * held;
         size_t nheld, capheld, heldbytes;
-    } al;
-    uint64_t last_barrier; /* the newest barrier this node took (ingest on every node) */
-    int have_resume;       /* restored: the source goes on from resume_at */
+    } al[SL_STAGES_MAX];
+    uint64_t last_barrier[SL_STAGES_MAX]; /* the newest barrier each stage took (aligned) */
+    /* the checkpoint whose state is being read into ckbuf stage by stage: ck_id, and the stages
+     * in it so far (0: none being taken) */
+    uint64_t ck_id;
+    uint32_t ck_stages;
+    int have_resume; /* restored: the source goes on from resume_at */
     sl_source_stats resume_at;
     uint64_t resume_types[4];
     struct slot_snap {    /* snapshots to the client and the chain's timers; zeroed by end_job */
@@ -487,12 +493,25 @@ static void send_acks(struct node *nd, uint64_t now)
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
 
+static int hold(struct slot *sl, uint32_t s, uint32_t from, uint32_t kind, uint64_t id,
+                uint64_t complete, const void *recs, uint32_t na, size_t n);
+static int align_try(struct slot *sl, uint32_t s);
+
+/* Whether what this node sends its own stage s (s >= 1) now comes after its barrier there, while
+ * the stage waits for its peers' barriers: it is held until they are in. */
+static int self_held(const struct slot *sl, uint32_t s)
+{
+    return s > 0 && sl->al[s].active && (sl->al[s].arrived >> sl->nd->id & 1);
+}
+
 static int flush_local(struct slot *sl, uint32_t stage)
 {
     size_t k = sl->nlocal[stage];
     sl->nlocal[stage] = 0;
     if (!k)
         return 0;
+    if (self_held(sl, stage))
+        return hold(sl, stage, sl->nd->id, SL_FRAME_DATA, 0, 0, sl->local[stage], 0, k);
     /* the first stage's records read here carry their attributes (ingest on this node) */
     const uint64_t *attrs = stage == 0 && sl->nattr ? sl->local_attr : NULL;
     int rc = sl_chain_push_attrs(sl->chain, stage, sl->local[stage], attrs, k);
@@ -752,11 +771,15 @@ static void end_job(struct slot *sl, int graceful)
     free(sl->wide);
     sl->wide = NULL;
     sl->nattr = 0;
-    for (size_t i = 0; i < sl->al.nheld; i++)
-        free(sl->al.held[i].recs);
-    free(sl->al.held);
-    memset(&sl->al, 0, sizeof sl->al);
-    sl->last_barrier = 0;
+    for (int st = 0; st < SL_STAGES_MAX; st++) {
+        for (size_t i = 0; i < sl->al[st].nheld; i++)
+            free(sl->al[st].held[i].recs);
+        free(sl->al[st].held);
+    }
+    memset(sl->al, 0, sizeof sl->al);
+    memset(sl->last_barrier, 0, sizeof sl->last_barrier);
+    sl->ck_id = 0;
+    sl->ck_stages = 0;
     sl->have_resume = 0;
     for (int i = 0; i < SL_STAGES_MAX; i++)
         sl_jointab_destroy(&sl->joins[i]);
@@ -950,32 +973,80 @@ static int ckpt_settle(struct slot *sl, int wait)
     return ckpt_reply(sl, d.id, d.rc ? d.why : NULL);
 }
 
-/* A barrier (SL_MSG_BARRIER) reached the first stage: every record before it is in the chain.
- * Reads this node's state into sl->ckbuf and hands checkpoint `id` to the writer; the client is
- * told once it is durable (ckpt_settle, from the poll loop). One still being written is waited
- * for first: at most one in flight, and the barrier's state must be read now. `complete` is the
- * newest checkpoint every node has written (0: none), which must stay. Returns 0 or an sl_err
- * (the job fails: its state cannot be read). */
-static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
+static int barrier_in(struct slot *sl, uint32_t s, uint32_t from, uint64_t id, uint64_t complete);
+
+/* Barrier `id` reached stage s (s = 0: the first stage, from the client or aligned over the
+ * nodes; s >= 1: aligned over the nodes' previous stages): every record before it is in that
+ * stage. Reads the stage's state into sl->ckbuf (the first stage starts the image, each later
+ * one appends to it: sl_chain_save_stage) and, before the last stage, sends the barrier on to
+ * every peer's next stage behind the rows this one sent them, and to its own (barrier_in); the
+ * next stage takes it once every peer's is in. At the last stage the image is whole: checkpoint
+ * `id` goes to the writer and the client is told once it is durable (ckpt_settle, from the poll
+ * loop). A checkpoint still being written is waited for at the first stage: at most one in
+ * flight, and the barrier's state must be read now. `complete` is the newest checkpoint every
+ * node has written (0: none), which must stay. Returns 0 or an sl_err (the job fails: its state
+ * cannot be read). */
+static int take_checkpoint(struct slot *sl, uint32_t s, uint64_t id, uint64_t complete)
 {
-    int rc = ckpt_settle(sl, 1);
-    if (rc)
-        return rc;
-    if (nodes_ingest(sl) && sl->finished[0]) {
-        /* the input ended and the first stage is done: nothing to go back to (status 2) */
-        unsigned char reply[12];
-        sl_le_put(reply, id, 8);
-        sl_le_put(reply + 8, 2, 4);
-        return sl_outbox_control(sl->client, SL_MSG_CKPT_DONE,
-                                 sl_job_stream(sl->job_id, sl->stages - 1), reply, sizeof reply)
-                   ? SL_ENOMEM
-                   : 0;
+    struct node *nd = sl->nd;
+    int rc;
+    if (s == 0) {
+        if ((rc = ckpt_settle(sl, 1)))
+            return rc;
+        if (nodes_ingest(sl) && sl->finished[0]) {
+            /* the input ended and the first stage is done: nothing to go back to (status 2) */
+            unsigned char reply[12];
+            sl_le_put(reply, id, 8);
+            sl_le_put(reply + 8, 2, 4);
+            return sl_outbox_control(sl->client, SL_MSG_CKPT_DONE,
+                                     sl_job_stream(sl->job_id, sl->stages - 1), reply, sizeof reply)
+                       ? SL_ENOMEM
+                       : 0;
+        }
+        if (sl->ck_stages) {
+            /* the client sends a job with several stages its next barrier only once every
+             * node answered the previous one */
+            snprintf(sl->msg, sizeof sl->msg,
+                     "checkpoint %" PRIu64 " reached the first stage while checkpoint %" PRIu64
+                     " was still being taken by stage %u",
+                     id, sl->ck_id, sl->ck_stages);
+            return SL_EINVAL;
+        }
+        sl->ck_id = id;
+    } else if (sl->ck_stages != s || sl->ck_id != id) {
+        snprintf(sl->msg, sizeof sl->msg,
+                 "checkpoint %" PRIu64 " reached stage %u, which expected checkpoint %" PRIu64
+                 " after %u stage(s)",
+                 id, s, sl->ck_id, sl->ck_stages);
+        return SL_EINVAL;
     }
-    if ((rc = sl_chain_save_into(sl->chain, &sl->ckbuf))) {
+    if ((rc = sl_chain_save_stage(sl->chain, s, &sl->ckbuf))) {
+        sl->ck_stages = 0;
         snprintf(sl->msg, sizeof sl->msg, "checkpoint %" PRIu64 ": %s", id,
                  sl_chain_message(sl->chain));
         return rc;
     }
+    sl->ck_stages = s + 1;
+    if (s + 1 < sl->stages) {
+        /* the rows this stage made for this node's own next stage before the barrier go in
+         * before it; to every peer the barrier follows the rows sent so far */
+        if ((rc = flush_local(sl, s + 1)))
+            return rc;
+        if (!sl->finished[s]) {
+            unsigned char p[16];
+            sl_le_put(p, id, 8);
+            sl_le_put(p + 8, complete, 8);
+            uint32_t stream = sl_job_stream(sl->job_id, s + 1);
+            for (uint32_t d = 0; d < nd->n; d++)
+                if (d != nd->id &&
+                    sl_outbox_control(nd->peer[d][s + 1], SL_MSG_BARRIER, stream, p, 16)) {
+                    snprintf(sl->msg, sizeof sl->msg, "out of memory");
+                    return SL_ENOMEM;
+                }
+        }
+        return barrier_in(sl, s + 1, nd->id, id, complete);
+    }
+    sl->ck_stages = 0;
     /* the cut in the result stream (status 3): rows sent before this are in the checkpoint's
      * state as emitted, the later ones are not; the answer comes once the file is durable */
     unsigned char cut[12];
@@ -1005,9 +1076,9 @@ static int take_checkpoint(struct slot *sl, uint64_t id, uint64_t complete)
                              {"source", sl->cksrc, sizeof sl->cksrc}};
     size_t nsec = 1;
     if (nodes_ingest(sl)) {
-        sl_source_stats_put(&sl->al.at, sl->cksrc);
+        sl_source_stats_put(&sl->al[0].at, sl->cksrc);
         for (int i = 0; i < 4; i++)
-            sl_le_put(sl->cksrc + SL_SOURCE_STATS_BYTES + 8 * i, sl->al.types[i], 8);
+            sl_le_put(sl->cksrc + SL_SOURCE_STATS_BYTES + 8 * i, sl->al[0].types[i], 8);
         nsec = 2;
     }
     if (sl_ckptw_submit(sl->ckw, dir, id, sec, nsec,
@@ -1241,7 +1312,7 @@ static int send_dict(struct slot *sl)
 static void ingest_step(struct slot *sl)
 {
     struct node *nd = sl->nd;
-    if (!sl->src || !sl->go || sl->ingest_done || sl->finishing || sl->al.active)
+    if (!sl->src || !sl->go || sl->ingest_done || sl->finishing || sl->al[0].active)
         return; /* (aligning a barrier: what this node reads now belongs after it) */
     if (sl->stop_asked && !sl->input_closed) {
         sl->input_closed = 1;
@@ -1528,10 +1599,21 @@ static int advance(struct slot *sl)
                 return rc;
             uint32_t stream = sl_job_stream(sl->job_id, s + 1);
             for (uint32_t d = 0; d < nd->n; d++) {
-                if (d == nd->id)
-                    sl->eos_mask[s + 1] |= UINT64_C(1) << d;
-                else if (sl_outbox_control(nd->peer[d][s + 1], SL_FRAME_EOS, stream, NULL, 0))
+                if (d != nd->id &&
+                    sl_outbox_control(nd->peer[d][s + 1], SL_FRAME_EOS, stream, NULL, 0))
                     return SL_ENOMEM;
+            }
+            /* this node's own end of stream: after its barrier there, held like its rows */
+            if (self_held(sl, s + 1)) {
+                if ((rc = hold(sl, s + 1, nd->id, SL_FRAME_EOS, 0, 0, NULL, 0, 0)))
+                    return rc;
+            } else {
+                sl->eos_mask[s + 1] |= UINT64_C(1) << nd->id;
+                if (sl->al[s + 1].active) {
+                    sl->al[s + 1].arrived |= UINT64_C(1) << nd->id;
+                    if ((rc = align_try(sl, s + 1)))
+                        return rc;
+                }
             }
         } else {
             send_done(sl);
@@ -1575,31 +1657,34 @@ static int admit_none(void *ud, const sl_frame_hdr *h)
     return 0;
 }
 
-/* ---- barriers aligned over every node (ingest on every node) ------------------------------ */
+/* ---- barriers aligned over every node -------------------------------------------------------- */
 
-/* With source.ingest: nodes, every node feeds every node's first stage, so a checkpoint must cut
- * all those streams at once (asynchronous barrier snapshotting): the client's barrier, or the
- * first peer's marker of it, makes this node note where its own reading is and send the marker
- * on to every peer behind what it sent them; a peer's stream after its marker is held until
- * every peer's marker (or end of stream) is in; then the state holds exactly what came before
- * the markers, and is written with this node's reading position ("source"). Held data is
- * bounded: a checkpoint that would hold more fails the job, saying so. */
+/* A stage fed by every node must cut all those streams at once (asynchronous barrier
+ * snapshotting). Stage 0 with ingest on every node: the client's barrier, or the first peer's
+ * marker of it, makes this node note where its own reading is and send the marker on to every
+ * peer behind what it sent them. Stage s >= 1 of a job with several stages: each node's stage
+ * s - 1, once it took the barrier, sends it on to every peer's stage s behind the rows it sent
+ * them (take_checkpoint). Either way a peer's stream after its marker is held until every peer's
+ * marker (or end of stream) is in, and so is what this node sends its own stage s after its own
+ * (flush_local, advance); then the stage's state holds exactly what came before the markers and
+ * is read (with, at stage 0, this node's reading position: "source"), and what was held goes in.
+ * Held data is bounded: a checkpoint that would hold more fails the job, saying so. */
 #define HOLD_MAX ((size_t)256 << 20)
 #define FROM_CLIENT UINT32_MAX
 
-static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
-                       uint64_t complete, const void *recs, uint32_t na, size_t n);
+static int stage_item(struct slot *sl, uint32_t s, uint32_t from, uint32_t kind, uint64_t id,
+                      uint64_t complete, const void *recs, uint32_t na, size_t n);
 
-static int hold(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id, uint64_t complete,
-                const void *recs, uint32_t na, size_t n)
+static int hold(struct slot *sl, uint32_t s, uint32_t from, uint32_t kind, uint64_t id,
+                uint64_t complete, const void *recs, uint32_t na, size_t n)
 {
-    struct align *al = &sl->al;
+    struct align *al = &sl->al[s];
     const size_t bytes = n * (sizeof(sl_rec) + 8u * na);
     if (al->heldbytes + bytes > HOLD_MAX) {
         snprintf(sl->msg, sizeof sl->msg,
-                 "checkpoint %" PRIu64 ": more than %zu MiB came from the nodes whose barrier was "
-                 "in while waiting for the others'",
-                 al->id, HOLD_MAX >> 20);
+                 "checkpoint %" PRIu64 ": more than %zu MiB came to stage %u from the nodes whose "
+                 "barrier was in while waiting for the others'",
+                 al->id, HOLD_MAX >> 20, s);
         return SL_ERANGE;
     }
     if (al->nheld == al->capheld) {
@@ -1623,15 +1708,15 @@ static int hold(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id, uint
     return 0;
 }
 
-/* Once every sender's marker is in: the checkpoint, then what was held, in order (which may
- * start the next alignment). Returns 0 or an sl_err with sl->msg. */
-static int align_try(struct slot *sl)
+/* Once every sender's marker is in at stage s: the stage's part of the checkpoint, then what was
+ * held, in order (which may start the next alignment). Returns 0 or an sl_err with sl->msg. */
+static int align_try(struct slot *sl, uint32_t s)
 {
-    struct align *al = &sl->al;
+    struct align *al = &sl->al[s];
     if (!al->active || al->arrived != all_nodes(sl->nd))
         return 0;
-    int rc = take_checkpoint(sl, al->id, al->complete);
-    sl->last_barrier = al->id;
+    int rc = take_checkpoint(sl, s, al->id, al->complete);
+    sl->last_barrier[s] = al->id;
     al->active = 0;
     struct held *h = al->held;
     size_t n = al->nheld;
@@ -1639,24 +1724,42 @@ static int align_try(struct slot *sl)
     al->nheld = al->capheld = al->heldbytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
-            rc = stage0_item(sl, h[i].from, h[i].kind, h[i].id, h[i].complete, h[i].recs, h[i].na,
-                             h[i].n);
+            rc = stage_item(sl, s, h[i].from, h[i].kind, h[i].id, h[i].complete, h[i].recs, h[i].na,
+                            h[i].n);
         free(h[i].recs);
     }
     free(h);
     return rc;
 }
 
-/* Barrier `id` from the client (FROM_CLIENT) or a peer's marker of it. */
-static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t complete)
+/* Barrier `id` at stage s: from the client (FROM_CLIENT, stage 0), a peer's marker of it, or
+ * (s >= 1) this node's own previous stage's. */
+static int barrier_in(struct slot *sl, uint32_t s, uint32_t from, uint64_t id, uint64_t complete)
 {
     struct node *nd = sl->nd;
-    struct align *al = &sl->al;
-    if (id <= sl->last_barrier)
+    struct align *al = &sl->al[s];
+    if (id <= sl->last_barrier[s])
         return 0; /* taken already: the client's, after the peers' markers */
+    int rc;
+    if (s > 0) {
+        if (al->active && id != al->id) {
+            snprintf(sl->msg, sizeof sl->msg,
+                     "checkpoint %" PRIu64 " reached stage %u while it aligned checkpoint %" PRIu64,
+                     id, s, al->id);
+            return SL_EINVAL;
+        }
+        if (!al->active) {
+            al->active = 1;
+            al->id = id;
+            al->complete = complete;
+            al->arrived = sl->eos_mask[s] & all_nodes(nd); /* ended streams send no marker */
+        }
+        al->arrived |= UINT64_C(1) << from;
+        return align_try(sl, s);
+    }
     /* a restored instance's log goes out again before its first barrier (the barrier's state
      * must hold it; GO may come after a barrier) */
-    int rc = al->active ? 0 : replay_log(sl);
+    rc = al->active ? 0 : replay_log(sl);
     if (rc)
         return rc;
     if (!al->active) {
@@ -1685,7 +1788,7 @@ static int barrier_in(struct slot *sl, uint32_t from, uint64_t id, uint64_t comp
     }
     if (from != FROM_CLIENT)
         al->arrived |= UINT64_C(1) << from;
-    return align_try(sl);
+    return align_try(sl, 0);
 }
 
 /* Pushes n records of a frame's payload (each 32 bytes, then na attribute words) into stage
@@ -1716,30 +1819,31 @@ static int push_payload(struct slot *sl, uint32_t stage, const unsigned char *p,
     return 0;
 }
 
-/* One item of the first stage's input with ingest on every node: records (na attribute words
- * after each), a marker or an end of stream from `from`, held while `from`'s marker is in and
- * others' are not. */
-static int stage0_item(struct slot *sl, uint32_t from, uint32_t kind, uint64_t id,
-                       uint64_t complete, const void *recs, uint32_t na, size_t n)
+/* One item of an aligned stage's input: records (na attribute words after each), a marker or an
+ * end of stream from `from`, held while `from`'s marker is in and others' are not. Stage 0 with
+ * ingest on every node; every later stage of a job with several. */
+static int stage_item(struct slot *sl, uint32_t s, uint32_t from, uint32_t kind, uint64_t id,
+                      uint64_t complete, const void *recs, uint32_t na, size_t n)
 {
     struct node *nd = sl->nd;
-    struct align *al = &sl->al;
-    if (al->active && ((from != FROM_CLIENT && from != nd->id && (al->arrived >> from & 1)) ||
-                       (from == FROM_CLIENT && id != al->id)))
-        return hold(sl, from, kind, id, complete, recs, na, n);
+    struct align *al = &sl->al[s];
+    if (al->active &&
+        ((from != FROM_CLIENT && (s > 0 || from != nd->id) && (al->arrived >> from & 1)) ||
+         (from == FROM_CLIENT && id != al->id)))
+        return hold(sl, s, from, kind, id, complete, recs, na, n);
     if (kind == SL_MSG_BARRIER)
-        return barrier_in(sl, from, id, complete);
+        return barrier_in(sl, s, from, id, complete);
     if (kind == SL_FRAME_EOS) {
-        sl->eos_mask[0] |= UINT64_C(1) << from;
+        sl->eos_mask[s] |= UINT64_C(1) << from;
         if (al->active) {
             al->arrived |= UINT64_C(1) << from;
-            int rc = align_try(sl);
+            int rc = align_try(sl, s);
             if (rc)
                 return rc;
         }
         return advance(sl);
     }
-    return push_payload(sl, 0, recs, na, n);
+    return push_payload(sl, s, recs, na, n);
 }
 
 static void handle(struct node *nd, uint32_t port, const sl_frame *f)
@@ -1783,12 +1887,14 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
         abort_job(sl, "records with attributes the job's first PE does not declare");
         return;
     }
-    if (stage == 0 && nodes_ingest(sl) &&
+    /* the aligned stages: the first with ingest on every node, every later one */
+    if ((stage > 0 || nodes_ingest(sl)) &&
         (h->kind == SL_MSG_BARRIER || h->kind == SL_FRAME_EOS ||
          (h->kind == SL_FRAME_DATA && (h->schema == SL_SCHEMA_REC || with_attrs)))) {
         uint32_t from = h->source == SL_CLIENT_SOURCE ? FROM_CLIENT : h->source;
         int barrier = h->kind == SL_MSG_BARRIER;
-        if ((barrier && h->payload_len != 16) || (!barrier && from == FROM_CLIENT))
+        if ((barrier && h->payload_len != 16) || (!barrier && from == FROM_CLIENT) ||
+            (stage > 0 && (from == FROM_CLIENT || from == nd->id)))
             return;
         if (h->kind == SL_FRAME_DATA && na != sl->job.topo.pe.nattrs) {
             abort_job(sl, "a node sent records without the attributes the job's first PE "
@@ -1796,9 +1902,9 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
             return;
         }
         uint32_t kind = barrier ? SL_MSG_BARRIER : h->kind;
-        if (stage0_item(sl, from, kind, barrier ? sl_le_get(f->payload, 8) : 0,
-                        barrier ? sl_le_get(f->payload + 8, 8) : 0, f->payload, na,
-                        h->kind == SL_FRAME_DATA ? h->count : 0))
+        if (stage_item(sl, stage, from, kind, barrier ? sl_le_get(f->payload, 8) : 0,
+                       barrier ? sl_le_get(f->payload + 8, 8) : 0, f->payload, na,
+                       h->kind == SL_FRAME_DATA ? h->count : 0))
             abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
         return;
     }
@@ -1810,16 +1916,14 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
     } else if (h->kind == SL_MSG_BARRIER) {
         if (stage != 0 || h->payload_len != 16 || h->source != SL_CLIENT_SOURCE)
             return;
-        if (take_checkpoint(sl, sl_le_get(f->payload, 8), sl_le_get(f->payload + 8, 8))) {
+        if (take_checkpoint(sl, 0, sl_le_get(f->payload, 8), sl_le_get(f->payload + 8, 8))) {
             abort_job(sl, sl->msg);
             return;
         }
         return;
     } else if (h->kind == SL_FRAME_EOS) {
-        if (stage == 0 && !nodes_ingest(sl))
+        if (stage == 0)
             sl->eos_mask[0] |= 1;
-        else
-            sl->eos_mask[stage] |= UINT64_C(1) << h->source;
     } else {
         return;
     }

@@ -280,42 +280,57 @@ void sl_chain_commit_windows(sl_chain *ch, int on)
     ch->commits_windows = on;
 }
 
-int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b)
+int sl_chain_save_stage(sl_chain *ch, uint32_t stage, sl_bytebuf *b)
 {
-    b->len = 0;
-    for (uint32_t i = 0; i < ch->n && !ch->commits_windows; i++)
-        if (sl_engine_windowed(ch->st[i].eng)) {
-            snprintf(ch->msg, sizeof ch->msg,
-                     "a checkpoint of a windowed PE (stage %u) is not supported here yet: the "
-                     "windows it emitted before the checkpoint are not committed with it",
-                     i);
-            return SL_EUNSUPPORTED;
+    if (stage == 0) {
+        b->len = 0;
+        for (uint32_t i = 0; i < ch->n && !ch->commits_windows; i++)
+            if (sl_engine_windowed(ch->st[i].eng)) {
+                snprintf(ch->msg, sizeof ch->msg,
+                         "a checkpoint of a windowed PE (stage %u) is not supported here yet: the "
+                         "windows it emitted before the checkpoint are not committed with it",
+                         i);
+                return SL_EUNSUPPORTED;
+            }
+        unsigned char *p = sl_bytebuf_reserve(b, CHAIN_HDR);
+        if (!p) {
+            snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
+            return SL_ENOMEM;
         }
-    unsigned char *p = sl_bytebuf_reserve(b, CHAIN_HDR);
+        memcpy(p, CHAIN_MAGIC, 8);
+        sl_le_put(p + 8, ch->n, 4);
+        sl_le_put(p + 12, (uint64_t)ch->have_time, 4);
+        sl_le_put(p + 16, (uint64_t)ch->max_time_ms, 8);
+        b->len = CHAIN_HDR;
+    }
+    if (stage >= ch->n || b->len < CHAIN_HDR) {
+        snprintf(ch->msg, sizeof ch->msg, "stage %u saved out of order", stage);
+        return SL_EINVAL;
+    }
+    size_t at = b->len; /* the stage's length goes here once known */
+    unsigned char *p = sl_bytebuf_reserve(b, CHAIN_STAGE_HDR);
     if (!p) {
         snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
         return SL_ENOMEM;
     }
-    memcpy(p, CHAIN_MAGIC, 8);
-    sl_le_put(p + 8, ch->n, 4);
-    sl_le_put(p + 12, (uint64_t)ch->have_time, 4);
-    sl_le_put(p + 16, (uint64_t)ch->max_time_ms, 8);
-    b->len = CHAIN_HDR;
+    sl_le_put(p, ch->forwarded[stage], 8);
+    sl_le_put(p + 8, ch->unjoined[stage], 8);
+    b->len += CHAIN_STAGE_HDR;
+    int rc = sl_engine_save_into(ch->st[stage].eng, b);
+    if (rc) {
+        snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[stage].eng));
+        return rc;
+    }
+    sl_le_put(b->p + at + 16, b->len - at - CHAIN_STAGE_HDR, 8);
+    return 0;
+}
+
+int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b)
+{
     for (uint32_t i = 0; i < ch->n; i++) {
-        size_t at = b->len; /* the stage's length goes here once known */
-        if (!(p = sl_bytebuf_reserve(b, CHAIN_STAGE_HDR))) {
-            snprintf(ch->msg, sizeof ch->msg, "out of memory saving the state tables");
-            return SL_ENOMEM;
-        }
-        sl_le_put(p, ch->forwarded[i], 8);
-        sl_le_put(p + 8, ch->unjoined[i], 8);
-        b->len += CHAIN_STAGE_HDR;
-        int rc = sl_engine_save_into(ch->st[i].eng, b);
-        if (rc) {
-            snprintf(ch->msg, sizeof ch->msg, "%s", sl_engine_message(ch->st[i].eng));
+        int rc = sl_chain_save_stage(ch, i, b);
+        if (rc)
             return rc;
-        }
-        sl_le_put(b->p + at + 16, b->len - at - CHAIN_STAGE_HDR, 8);
     }
     return 0;
 }

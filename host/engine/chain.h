@@ -106,6 +106,14 @@ void sl_chain_commit_windows(sl_chain *ch, int on);
 /* sl_chain_save's image into b (b->len reset first; b keeps its memory for the next one, so
  * that a checkpoint touches no fresh memory). On failure b->len is unspecified. */
 int sl_chain_save_into(sl_chain *ch, sl_bytebuf *b);
+
+/* sl_chain_save_into one stage at a time, for a cluster node whose stages take a checkpoint's
+ * barrier at different moments (barriers aligned stage by stage): stage 0 starts the image in b
+ * (b->len reset), each later stage appends its part, in order; once the last stage is in, b
+ * holds what sl_chain_save_into would have written had every stage been saved at its moment.
+ * The first stage's part carries the chain's event time. Returns 0 or a negative sl_err
+ * (SL_EINVAL: a stage out of order; sl_chain_message explains). */
+int sl_chain_save_stage(sl_chain *ch, uint32_t stage, sl_bytebuf *b);
 int sl_chain_load(sl_chain *ch, const unsigned char *img, size_t len, char *msg, size_t msglen);
 
 #endif
