@@ -22,6 +22,7 @@
 #include "config.h"
 #include "coord.h"
 #include "err.h"
+#include "partmap.h"
 #include "proc.h"
 #include "zk.h"
 #include "zkserver.h"
@@ -463,6 +464,107 @@ Test(zkcluster, coordinator_killed_checkpointed_job_resumes, .init = up, .fini =
     free(text);
     cl.node[old] = 0;
     find_nodes(&cl); /* cluster up started the killed node again */
+    cluster_down(&cl);
+    finish();
+}
+
+/* A job's partition map in ZooKeeper (R/jobs/ID/partmap, coord.h): its attempt and who plays
+ * each node. */
+struct jobmap {
+    uint64_t attempt;
+    uint32_t players[3];
+};
+
+/* Reads job id's map; checks that "owners" names, for every partition, the player of the node
+ * that the cluster's static map (sl_partmap) gives it. Returns 0, or -1 while it does not
+ * exist. */
+static int read_jobmap(sl_zk *z, const sl_cluster_cfg *cfg, unsigned id, struct jobmap *m)
+{
+    char path[128], msg[512], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "/sluice/test/jobs/%u/partmap", id);
+    int rc = sl_zk_get(z, path, 0, &text, &len, NULL, msg, sizeof msg);
+    if (rc == SL_ENOENT)
+        return -1;
+    cr_assert(eq(int, rc, 0), "%s", msg);
+    const char *a = strstr(text, "\nattempt "), *p = strstr(text, "\nplayers "),
+               *o = strstr(text, "\nowners");
+    cr_assert(a && p && o, "job %u's map: %s", id, text);
+    m->attempt = strtoull(a + 9, NULL, 10);
+    cr_assert(eq(int, sscanf(p + 9, "%u %u %u", &m->players[0], &m->players[1], &m->players[2]), 3),
+              "%s", text);
+    sl_partmap *pm = NULL;
+    cr_assert(eq(int, sl_partmap_new(cfg->partitions, 3, &pm, msg, sizeof msg), 0), "%s", msg);
+    const char *q = o + 7;
+    for (uint32_t part = 0; part < sl_partmap_nparts(pm); part++) {
+        char *end;
+        unsigned long owner = strtoul(q, &end, 10);
+        cr_assert(ne(ptr, end, (char *)q), "job %u's map: %u owners of %u", id, part,
+                  sl_partmap_nparts(pm));
+        cr_assert(eq(u32, (uint32_t)owner, m->players[sl_partmap_node(pm, part)]),
+                  "job %u's map: partition %u", id, part);
+        q = end;
+    }
+    sl_partmap_destroy(&pm);
+    free(text);
+    return 0;
+}
+
+/* A node of a ZooKeeper cluster paused (SIGSTOP) under a checkpointed job: its driver finds it
+ * silent, a survivor plays it from the newest checkpoint under a new attempt, and the job's
+ * partition map in ZooKeeper says so (its partitions owned by the survivor, the others
+ * unchanged); resumed, the node is fenced, and the job ends with the exact counts. */
+Test(zkcluster, paused_node_survivor_in_partition_map, .init = up, .fini = down, .timeout = 240)
+{
+    uint64_t seed = (uint64_t)time(NULL) ^ 0x9a;
+    static struct truth t;
+    memset(&t, 0, sizeof t);
+    static sl_cluster_cfg cfg;
+    struct cluster cl;
+    up_zk(&cl, &cfg, 63200);
+    unsigned id = submit_checkpointed(seed, &t, "before the pause");
+    sl_zk *z = NULL;
+    char msg[512];
+    cr_assert(eq(int, sl_zk_new(srv.connect, SESSION_MS, 10000, &z, msg, sizeof msg), 0), "%s",
+              msg);
+    struct jobmap m;
+    cr_assert(eq(int, read_jobmap(z, &cfg, id, &m), 0), "job %u has no partition map", id);
+    cr_assert(eq(u64, m.attempt, 0));
+    for (uint32_t d = 0; d < 3; d++)
+        cr_assert(eq(u32, m.players[d], d), "node %u plays itself at first", d);
+    /* not the coordinator: its driver would be started again instead */
+    uint32_t victim = (leader(&cfg) + 1 + (uint32_t)(seed % 2)) % 3;
+    cr_log_info("seed %" PRIu64 ": node %u paused", seed, victim);
+    cr_assert(eq(int, kill(cl.node[victim], SIGSTOP), 0));
+    char log[600], want[64];
+    snprintf(log, sizeof log, "c.yaml.jobs/%u/log", id);
+    snprintf(want, sizeof want, " plays node %u, which failed", victim);
+    unsigned survivor = 3;
+    for (double t0 = now_s(); survivor == 3;) {
+        char *text = slurp(log, NULL);
+        const char *at = text ? strstr(text, want) : NULL;
+        if (at) {
+            const char *line = at;
+            while (line > text && line[-1] != '\n')
+                line--;
+            cr_assert(eq(int, sscanf(line, "sluice: node %u", &survivor), 1), "%s", text);
+        }
+        cr_assert(at || now_s() - t0 < 60, "no survivor played node %u:\n%s", victim, text);
+        free(text);
+        usleep(50000);
+    }
+    cr_assert(ne(u32, survivor, victim));
+    /* the driver writes the map as it sends the attempt's jobs: it is there, or about to be */
+    for (double t0 = now_s(); read_jobmap(z, &cfg, id, &m) || m.attempt == 0; usleep(50000))
+        cr_assert(lt(dbl, now_s() - t0, 10.0), "the map still says attempt %" PRIu64, m.attempt);
+    cr_assert(eq(u32, m.players[victim], survivor), "node %u's partitions to the survivor", victim);
+    for (uint32_t d = 0; d < 3; d++)
+        if (d != victim)
+            cr_assert(eq(u32, m.players[d], d), "node %u still plays itself", d);
+    cr_assert(eq(int, kill(cl.node[victim], SIGCONT), 0));
+    wait_row(id, "done", NULL, 120, "after the pause");
+    assert_result(&t, "the job whose paused node a survivor played");
+    sl_zk_destroy(&z);
     cluster_down(&cl);
     finish();
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "addict.h"
+#include "coord.h"
 #include "err.h"
 #include "resume.h"
 #include "inbox.h"
@@ -36,7 +37,8 @@
 /* A node's new snapshot waits at most this long for the other nodes' of the same moment before
  * the client writes what it has (their every_ms triggers fire together: tick_jobs, node.c). */
 #define SNAP_HOLD_US UINT64_C(10000)
-#define SNAP_WAIT_MS 5 /* the longest a read waits with snapshots on: the client's turns */
+#define SNAP_WAIT_MS 5  /* the longest a read waits with snapshots on: the client's turns */
+#define ZK_WAIT_MS 1000 /* the longest an attempt waits for ZooKeeper to record its players */
 
 struct rows {
     sl_row *r;
@@ -1405,6 +1407,16 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         if (!o->quiet)
             fprintf(stderr, "sluice: node %u (%s:%u) plays node %u, which failed\n", c.host[d],
                     o->cl->nodes[c.host[d]].host, o->cl->nodes[c.host[d]].port, d);
+    }
+    if (o->job_id && o->cl->zk.connect[0]) {
+        /* a submitted job on a cluster with ZooKeeper: who serves each partition in this
+         * attempt goes to R/jobs/ID/partmap (coord.h); the nodes are already restoring */
+        char zmsg[512];
+        if (sl_coord_publish_job_map(o->cl, o->job_id, job.driver_epoch, rec ? rec->epoch : 0, map,
+                                     c.host, ZK_WAIT_MS, zmsg, sizeof zmsg) &&
+            !o->quiet)
+            fprintf(stderr, "sluice: the job's partition map was not written to ZooKeeper: %s\n",
+                    zmsg);
     }
     c.last_turn_us = sl_net_now_us();
     for (uint32_t d = 0; d < c.n; d++)

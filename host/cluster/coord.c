@@ -350,3 +350,64 @@ int sl_coord_find_leader(const sl_cluster_cfg *cl, uint32_t wait_ms, uint32_t *i
     sl_zk_destroy(&z);
     return rc;
 }
+
+/* The number after "\nNAME " (or at the start) in a record's text; 0 when absent. */
+static uint64_t record_num(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && p[n] == ' ')
+            return strtoull(p + n + 1, NULL, 10);
+    return 0;
+}
+
+int sl_coord_publish_job_map(const sl_cluster_cfg *cl, uint32_t job, uint64_t driver_epoch,
+                             uint64_t attempt, const sl_partmap *map, const uint32_t *host,
+                             uint32_t wait_ms, char *msg, size_t msglen)
+{
+    uint32_t np = sl_partmap_nparts(map), n = cl->nnodes;
+    size_t cap = 256 + (size_t)(np + n) * 7, k = 0;
+    char *text = malloc(cap), path[PATH_LEN];
+    if (!text) {
+        sl_set_msg(msg, msglen, "out of memory");
+        return SL_ENOMEM;
+    }
+    k += (size_t)snprintf(
+        text, cap, "job %u\ndriver_epoch %" PRIu64 "\nattempt %" PRIu64 "\nnodes %u\nplayers", job,
+        driver_epoch, attempt, n);
+    for (uint32_t d = 0; d < n; d++)
+        k += (size_t)snprintf(text + k, cap - k, " %u", host[d]);
+    k += (size_t)snprintf(text + k, cap - k, "\npartitions %u\nowners", np);
+    for (uint32_t p = 0; p < np; p++)
+        k += (size_t)snprintf(text + k, cap - k, " %u", host[sl_partmap_node(map, p)]);
+    k += (size_t)snprintf(text + k, cap - k, "\n");
+    snprintf(path, sizeof path, "%s/jobs/%u/partmap", cl->zk.root, job);
+    sl_zk *z = NULL;
+    int rc = sl_zk_new(cl->zk.connect, cl->zk.session_ms, wait_ms, &z, msg, msglen);
+    for (int tries = 0; rc == 0 && tries < 16; tries++) {
+        char *old = NULL;
+        size_t len;
+        sl_zk_stat st;
+        rc = sl_zk_get(z, path, 0, &old, &len, &st, msg, msglen);
+        if (rc == SL_ENOENT) {
+            rc = sl_zk_create(z, path, text, k, SL_ZK_PARENTS, NULL, 0, msg, msglen);
+            if (rc != SL_EEXIST)
+                break;
+            rc = 0; /* another driver made it first: read it */
+            continue;
+        }
+        if (rc)
+            break;
+        uint64_t de = record_num(old, "driver_epoch"), at = record_num(old, "attempt");
+        free(old);
+        if (de > driver_epoch || (de == driver_epoch && at > attempt))
+            break; /* a newer driver's record */
+        rc = sl_zk_set(z, path, text, k, st.version, NULL, msg, msglen);
+        if (rc != SL_ESTALE)
+            break;
+        rc = 0; /* written by another in between: look again */
+    }
+    sl_zk_destroy(&z);
+    free(text);
+    return rc;
+}

@@ -14,6 +14,10 @@
  *   R/partmap       persistent, written by the coordinator: "partitions", "nodes", "epoch" and
  *                   "owners" (the node of partition 0, 1, ... separated by spaces)
  *   R/jobs/ID       the job registry (registry.h)
+ *   R/jobs/ID/partmap  persistent, written by the job's driver at each attempt: "job",
+ *                   "driver_epoch", "attempt", "nodes", "players" (the node that plays node 0,
+ *                   1, ...: itself, or a survivor in its place), "partitions" and "owners" (the
+ *                   node serving partition 0, 1, ...: the player of its node in R/partmap)
  *
  * Every node of the cluster file that runs with it (cluster up, sluice node --config) is a
  * candidate. A coordinator keeps its seat as long as its session lives: while ZooKeeper is
@@ -28,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "partmap.h"
 #include "topology.h"
 #include "zk.h"
 
@@ -60,5 +65,15 @@ uint64_t sl_coord_epoch(const sl_coord *c);
  * in time), SL_EIO (ZooKeeper did not answer) with msg. */
 int sl_coord_find_leader(const sl_cluster_cfg *cl, uint32_t wait_ms, uint32_t *id, char *msg,
                          size_t msglen);
+
+/* For the driver of submitted job `job`: writes R/jobs/JOB/partmap (above) for the attempt it
+ * starts, in which node host[d] plays node d of map (nodes: cl->nnodes), through a session of
+ * its own (waiting up to wait_ms for it). A record written by a newer driver (a larger
+ * driver_epoch, or the same with a later attempt) is left as it is: a fenced driver cannot
+ * write over its successor's (a versioned write, tried again when another writer came
+ * between). Returns 0, or SL_EIO / SL_ENOMEM with msg. */
+int sl_coord_publish_job_map(const sl_cluster_cfg *cl, uint32_t job, uint64_t driver_epoch,
+                             uint64_t attempt, const sl_partmap *map, const uint32_t *host,
+                             uint32_t wait_ms, char *msg, size_t msglen);
 
 #endif
