@@ -7,6 +7,7 @@
 
 #include "addict.h"
 #include "err.h"
+#include "keyhash.h"
 #include "lineparse.h"
 #include "ndjson.h"
 
@@ -151,6 +152,58 @@ Test(ndjson, ysb_line)
     cr_assert_eq(r.ev.time_ms, INT64_C(1700000000123), "time %lld", (long long)r.ev.time_ms);
     cr_assert_float_eq(r.ev.value, 0.0f, 0.0, "no value field gives 0, got %g", r.ev.value);
     tp_done(&r);
+}
+
+/* The parse that starts the key's lookup (sl_ndjson_parse_hinted): the same event as
+ * sl_ndjson_parse_plan, and a hint naming the id it hashed with sl_key_hash's key, for a plain id
+ * and an escaped one (decoded into scratch); a line without its id gives no hint. Interning with
+ * the hint records the same key and id as sl_addict_intern. */
+Test(ndjson, hinted_parse_starts_the_key_lookup)
+{
+    const char *lines[] = {
+        "{\"ad_id\": \"ad-00001234\", \"event_type\": \"view\", \"event_time\": 5}",
+        "{\"event_type\": \"click\", \"ad_id\": \"caf\\u00e9-\\\"7\\\"\", \"event_time\": 6}",
+        "{\"ad_id\": \"a-very-long-ad-identifier-of-40-bytes-xx\", \"event_type\": \"view\", "
+        "\"event_time\": 7}",
+        "{\"event_type\": \"view\", \"event_time\": 8}",
+    };
+    sl_addict *d = sl_addict_new(), *ref = sl_addict_new();
+    cr_assert(d && ref);
+    static char scratch[512], scratch2[512];
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        sl_rawev a, b;
+        sl_perr ea, eb;
+        const char *hs = (const char *)1;
+        size_t hn = 0;
+        uint64_t hk = 0;
+        size_t len = strlen(lines[i]);
+        int ra = sl_ndjson_parse_plan(sl_evplan_default(), lines[i], len, scratch, &a, &ea);
+        int rb = sl_ndjson_parse_hinted(sl_evplan_default(), lines[i], len, scratch2, &b, &eb, d,
+                                        &hs, &hn, &hk);
+        cr_assert_eq(ra, rb, "line %zu", i);
+        if (ra) {
+            cr_assert_null(hs, "line %zu: no id, no hint", i);
+            cr_assert_str_eq(ea.reason, eb.reason);
+            continue;
+        }
+        cr_assert_eq(a.ad_id_len, b.ad_id_len);
+        cr_assert_eq(memcmp(a.ad_id, b.ad_id, a.ad_id_len), 0, "line %zu", i);
+        cr_assert_eq(a.time_ms, b.time_ms);
+        cr_assert_eq(a.type, b.type);
+        cr_assert_eq(hs, b.ad_id, "line %zu: the hint names the event's id", i);
+        cr_assert_eq(hn, b.ad_id_len);
+        cr_assert_eq(hk, sl_key_hash(b.ad_id, b.ad_id_len), "line %zu", i);
+        uint64_t k1 = 0, k2 = 0;
+        cr_assert_eq(sl_addict_intern_key(d, b.ad_id, b.ad_id_len, hk, &k1), 0);
+        cr_assert_eq(sl_addict_intern(ref, a.ad_id, a.ad_id_len, &k2), 0);
+        cr_assert_eq(k1, k2, "line %zu", i);
+        size_t l1 = 0, l2 = 0;
+        const char *s1 = sl_addict_get(d, k1, &l1), *s2 = sl_addict_get(ref, k2, &l2);
+        cr_assert(s1 && s2 && l1 == l2 && memcmp(s1, s2, l1) == 0, "line %zu", i);
+    }
+    cr_assert_eq(sl_addict_count(d), 3);
+    sl_addict_destroy(&d);
+    sl_addict_destroy(&ref);
 }
 
 Test(ndjson, numbers_and_types)

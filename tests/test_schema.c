@@ -173,6 +173,20 @@ Test(schema, ndjson_by_declared_fields)
                     "\"bid\":\"2.5\",\"extra\":[1,{\"a\":2}]}";
     cr_assert_eq(parse_json(&p, l, &ev, &e), 0, "%s", e.reason);
     cr_assert_eq(ev.ad_id_len, 8);
+    {
+        /* a composite key is joined after the parse: no lookup is started early */
+        sl_addict *d = sl_addict_new();
+        static char scratch[4096];
+        const char *hs = (const char *)1;
+        size_t hn = 0;
+        uint64_t hk = 0;
+        sl_rawev ev2;
+        cr_assert_eq(sl_ndjson_parse_hinted(&p, l, strlen(l), scratch, &ev2, &e, d, &hs, &hn, &hk),
+                     0, "%s", e.reason);
+        cr_assert_null(hs);
+        cr_assert_eq(ev2.ad_id_len, ev.ad_id_len);
+        sl_addict_destroy(&d);
+    }
     cr_assert_eq(memcmp(ev.ad_id,
                         "shoes\x1f"
                         "17",

@@ -132,11 +132,24 @@ static inline void head_of(const char *id, size_t len, uint64_t h[2])
 #endif
 }
 
+uint64_t sl_addict_prefetch(const sl_addict *d, const char *id, size_t len)
+{
+    uint64_t k = sl_key_hash(id, len);
+    __builtin_prefetch(&d->slots[(size_t)k & (d->cap - 1)]);
+    return k;
+}
+
 int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key)
 {
     if (len == 0 || len > SL_ADID_MAX)
         return SL_ERANGE;
-    uint64_t k = sl_key_hash(id, len);
+    return sl_addict_intern_key(d, id, len, sl_key_hash(id, len), key);
+}
+
+int sl_addict_intern_key(sl_addict *d, const char *id, size_t len, uint64_t k, uint64_t *key)
+{
+    if (len == 0 || len > SL_ADID_MAX)
+        return SL_ERANGE;
     uint64_t h[2];
     head_of(id, len, h);
     size_t i = find(d->slots, d->cap, k);

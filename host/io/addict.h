@@ -25,6 +25,13 @@ void sl_addict_destroy(sl_addict **dp);
  * On error nothing is recorded. */
 int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key);
 
+/* A lookup started early: sl_addict_prefetch hashes the id, asks the CPU to bring in its slot
+ * and returns the key, so that work done meanwhile (the rest of the line's parse) hides the
+ * slot's cache miss; sl_addict_intern_key then interns the id with that key, as sl_addict_intern
+ * would (key must be sl_key_hash(id, len)). */
+uint64_t sl_addict_prefetch(const sl_addict *d, const char *id, size_t len);
+int sl_addict_intern_key(sl_addict *d, const char *id, size_t len, uint64_t k, uint64_t *key);
+
 /* Returns the id of `key` (NUL-terminated, length in *len when len is not NULL), or NULL when
  * unknown. The pointer stays valid until the next sl_addict_intern. */
 const char *sl_addict_get(const sl_addict *d, uint64_t key, size_t *len);

@@ -528,9 +528,14 @@ int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, s
     return sl_ndjson_parse_plan(sl_evplan_default(), line, len, scratch, ev, err);
 }
 
-int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, char *scratch,
-                         sl_rawev *ev, sl_perr *err)
+/* The parse of sl_ndjson_parse_plan and sl_ndjson_parse_hinted (dict NULL: no lookup started). */
+__attribute__((always_inline)) static inline int parse_plan(const sl_evplan *plan, const char *line,
+                                                            size_t len, char *scratch, sl_rawev *ev,
+                                                            sl_perr *err, const sl_addict *dict,
+                                                            const char **hint_s, size_t *hint_n,
+                                                            uint64_t *hint_key)
 {
+    const int keyf = dict && plan->s.nkey == 1 ? plan->s.key[0] : -1;
     const struct ctx cx = {line, line + len, scratch, err};
     const struct ctx *c = &cx;
     const char *end = line + len;
@@ -586,6 +591,11 @@ int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, ch
                 v->raw_n = (size_t)(q - p) - 2;
                 fs.text |= bit;
                 p = q;
+                if (f == keyf && v->n > 0 && v->n <= SL_ADID_MAX) {
+                    *hint_key = sl_addict_prefetch(dict, v->s, v->n);
+                    *hint_s = v->s;
+                    *hint_n = v->n;
+                }
             } else {
                 p = scan_field(c, p, plan, f, v);
                 if (!p)
@@ -622,4 +632,18 @@ closed:;
     if (p != end)
         return fail(c, p, "trailing characters after object");
     return sl_evbuild(plan, vals, fs, line, len, close, ev, err);
+}
+
+int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, char *scratch,
+                         sl_rawev *ev, sl_perr *err)
+{
+    return parse_plan(plan, line, len, scratch, ev, err, NULL, NULL, NULL, NULL);
+}
+
+int sl_ndjson_parse_hinted(const sl_evplan *plan, const char *line, size_t len, char *scratch,
+                           sl_rawev *ev, sl_perr *err, const sl_addict *dict, const char **hint_s,
+                           size_t *hint_n, uint64_t *hint_key)
+{
+    *hint_s = NULL;
+    return parse_plan(plan, line, len, scratch, ev, err, dict, hint_s, hint_n, hint_key);
 }

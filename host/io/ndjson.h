@@ -11,6 +11,7 @@
 #ifndef SL_NDJSON_H
 #define SL_NDJSON_H
 
+#include "addict.h"
 #include "evbuild.h"
 #include "rawev.h"
 
@@ -22,5 +23,15 @@ int sl_ndjson_parse(const char *line, size_t len, char *scratch, sl_rawev *ev, s
 /* sl_ndjson_parse by the schema of `plan`. */
 int sl_ndjson_parse_plan(const sl_evplan *plan, const char *line, size_t len, char *scratch,
                          sl_rawev *ev, sl_perr *err);
+
+/* sl_ndjson_parse_plan that, when the schema's key is one field, starts the key's lookup in
+ * `dict` as soon as the key's string is read (sl_addict_prefetch), so that parsing the rest of
+ * the line hides the slot's cache miss: *hint_s, *hint_n and *hint_key then name the string
+ * hashed and its key (*hint_s NULL when none was). The caller interns ev->ad_id with
+ * sl_addict_intern_key(..., *hint_key, ...) when ev->ad_id and ev->ad_id_len are *hint_s and
+ * *hint_n, else as usual. */
+int sl_ndjson_parse_hinted(const sl_evplan *plan, const char *line, size_t len, char *scratch,
+                           sl_rawev *ev, sl_perr *err, const sl_addict *dict, const char **hint_s,
+                           size_t *hint_n, uint64_t *hint_key);
 
 #endif

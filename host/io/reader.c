@@ -764,6 +764,9 @@ one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec, 
     sl_rawev ev;
     sl_perr pe;
     int rc;
+    const char *hint_s = NULL; /* the key's lookup started by the NDJSON parse */
+    size_t hint_n = 0;
+    uint64_t hint_key = 0;
 
     if (len == 0 || is_blank(line, len)) {
         r->st.blank++;
@@ -785,13 +788,17 @@ one_line(sl_reader *r, const char *line, size_t len, uint64_t off, sl_rec *rec, 
         }
         rc = sl_csv_parse(line, len, &r->cols, r->scratch, &ev, &pe);
     } else {
-        rc = sl_ndjson_parse_plan(&r->plan, line, len, r->scratch, &ev, &pe);
+        rc = sl_ndjson_parse_hinted(&r->plan, line, len, r->scratch, &ev, &pe, r->dict, &hint_s,
+                                    &hint_n, &hint_key);
     }
     if (rc)
         return bad_line(r, off, pe.column, pe.reason);
 
     uint64_t key;
-    rc = sl_addict_intern(r->dict, ev.ad_id, ev.ad_id_len, &key);
+    if (hint_s && hint_s == ev.ad_id && hint_n == ev.ad_id_len)
+        rc = sl_addict_intern_key(r->dict, ev.ad_id, ev.ad_id_len, hint_key, &key);
+    else
+        rc = sl_addict_intern(r->dict, ev.ad_id, ev.ad_id_len, &key);
     if (rc == SL_ECOLLISION) {
         char reason[sizeof pe.reason];
         size_t olen = 0;
