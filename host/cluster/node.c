@@ -975,6 +975,25 @@ static int ckpt_settle(struct slot *sl, int wait)
 
 static int barrier_in(struct slot *sl, uint32_t s, uint32_t from, uint64_t id, uint64_t complete);
 
+/* Stage s took barrier `id`: it follows the rows stage s sent every peer's stage s + 1 (none once
+ * stage s has ended: its end of stream went instead). Returns 0 or SL_ENOMEM (sl->msg). */
+static int pass_barrier(struct slot *sl, uint32_t s, uint64_t id, uint64_t complete)
+{
+    struct node *nd = sl->nd;
+    if (sl->finished[s])
+        return 0;
+    unsigned char p[16];
+    sl_le_put(p, id, 8);
+    sl_le_put(p + 8, complete, 8);
+    uint32_t stream = sl_job_stream(sl->job_id, s + 1);
+    for (uint32_t d = 0; d < nd->n; d++)
+        if (d != nd->id && sl_outbox_control(nd->peer[d][s + 1], SL_MSG_BARRIER, stream, p, 16)) {
+            snprintf(sl->msg, sizeof sl->msg, "out of memory");
+            return SL_ENOMEM;
+        }
+    return 0;
+}
+
 /* Barrier `id` reached stage s (s = 0: the first stage, from the client or aligned over the
  * nodes; s >= 1: aligned over the nodes' previous stages): every record before it is in that
  * stage. Reads the stage's state into sl->ckbuf (the first stage starts the image, each later
@@ -1013,6 +1032,15 @@ static int take_checkpoint(struct slot *sl, uint32_t s, uint64_t id, uint64_t co
             return SL_EINVAL;
         }
         sl->ck_id = id;
+    } else if (sl->ck_stages == 0) {
+        /* this node's first stage had ended and answered that there is nothing to go back to:
+         * its later stages pass the barrier on, so that the peers' next stages need not wait
+         * for its end of stream */
+        if (s + 1 == sl->stages)
+            return 0;
+        if ((rc = flush_local(sl, s + 1)) || (rc = pass_barrier(sl, s, id, complete)))
+            return rc;
+        return barrier_in(sl, s + 1, nd->id, id, complete);
     } else if (sl->ck_stages != s || sl->ck_id != id) {
         snprintf(sl->msg, sizeof sl->msg,
                  "checkpoint %" PRIu64 " reached stage %u, which expected checkpoint %" PRIu64
@@ -1030,20 +1058,8 @@ static int take_checkpoint(struct slot *sl, uint32_t s, uint64_t id, uint64_t co
     if (s + 1 < sl->stages) {
         /* the rows this stage made for this node's own next stage before the barrier go in
          * before it; to every peer the barrier follows the rows sent so far */
-        if ((rc = flush_local(sl, s + 1)))
+        if ((rc = flush_local(sl, s + 1)) || (rc = pass_barrier(sl, s, id, complete)))
             return rc;
-        if (!sl->finished[s]) {
-            unsigned char p[16];
-            sl_le_put(p, id, 8);
-            sl_le_put(p + 8, complete, 8);
-            uint32_t stream = sl_job_stream(sl->job_id, s + 1);
-            for (uint32_t d = 0; d < nd->n; d++)
-                if (d != nd->id &&
-                    sl_outbox_control(nd->peer[d][s + 1], SL_MSG_BARRIER, stream, p, 16)) {
-                    snprintf(sl->msg, sizeof sl->msg, "out of memory");
-                    return SL_ENOMEM;
-                }
-        }
         return barrier_in(sl, s + 1, nd->id, id, complete);
     }
     sl->ck_stages = 0;
