@@ -1632,6 +1632,11 @@ static int advance(struct slot *sl)
                 }
             }
         } else {
+            /* a checkpoint still being written is answered before DONE: the client stops
+             * listening once every node's DONE is in (the answer after it went unacknowledged,
+             * and the node waited a second for it at the end) */
+            if ((rc = ckpt_settle(sl, 1)))
+                return rc;
             send_done(sl);
             sl->finishing = 1; /* ends once the client has acknowledged every frame */
             return 0;
