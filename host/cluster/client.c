@@ -1275,9 +1275,10 @@ int sl_client_run(const sl_client_opts *o, sl_pipeline_report *rep, sl_client_re
         return SL_EUNSUPPORTED;
     }
     if (t->checkpoint.every_ms) {
-        const char *why = !o->rec ? "this cluster client cannot restart nodes (use --nodes)" : NULL;
-        if (why) {
-            snprintf(msg, msglen, "checkpoints on a cluster are not supported %s yet", why);
+        if (!o->rec) {
+            snprintf(msg, msglen,
+                     "checkpoints on a cluster need a client that can restart "
+                     "nodes (use --nodes, or --cluster with a cluster file)");
             return SL_EUNSUPPORTED;
         }
     }

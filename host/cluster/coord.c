@@ -351,14 +351,11 @@ int sl_coord_find_leader(const sl_cluster_cfg *cl, uint32_t wait_ms, uint32_t *i
     return rc;
 }
 
-/* The number after "\nNAME " (or at the start) in a record's text; 0 when absent. */
+/* The number of line `name` in a record's text; 0 when absent. */
 static uint64_t record_num(const char *text, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, name, n) == 0 && p[n] == ' ')
-            return strtoull(p + n + 1, NULL, 10);
-    return 0;
+    char v[32];
+    return sl_zk_field(text, name, v, sizeof v) ? 0 : strtoull(v, NULL, 10);
 }
 
 int sl_coord_publish_job_map(const sl_cluster_cfg *cl, uint32_t job, uint64_t driver_epoch,

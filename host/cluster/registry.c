@@ -200,21 +200,6 @@ static void save_state(const sl_registry *r, struct rjob *j)
              j->id, j->dir, strerror(errno));
 }
 
-/* The value of "KEY VALUE" line `key` in text into out (the rest of the line). Returns 0, or
- * -1 when there is no such line. */
-static int field(const char *text, const char *key, char *out, size_t len)
-{
-    size_t kl = strlen(key);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
-            size_t n = strcspn(l + kl + 1, "\n");
-            snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), l + kl + 1);
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Whole small file dir/name into buf (NUL-terminated, cut at len - 1). Returns 0 or -1. */
 static int read_small(const char *dir, const char *name, char *buf, size_t len)
 {
@@ -246,15 +231,15 @@ static int parse_job(const char *text, long long id, struct rjob *j)
 {
     long long st, status, started, ended;
     char v[300];
-    if (field(text, "id", v, sizeof v) || parse_ll(v, id, id, &id) ||
-        field(text, "state", v, sizeof v))
+    if (sl_zk_field(text, "id", v, sizeof v) || parse_ll(v, id, id, &id) ||
+        sl_zk_field(text, "state", v, sizeof v))
         return -1;
     for (st = 0; st < NSTATES && strcmp(v, state_name[st]) != 0; st++)
         ;
-    if (st == NSTATES || field(text, "exit_status", v, sizeof v) || parse_ll(v, -1, 255, &status) ||
-        field(text, "started", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &started) ||
-        field(text, "ended", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &ended) ||
-        field(text, "topology", j->topo, sizeof j->topo))
+    if (st == NSTATES || sl_zk_field(text, "exit_status", v, sizeof v) ||
+        parse_ll(v, -1, 255, &status) || sl_zk_field(text, "started", v, sizeof v) ||
+        parse_ll(v, 0, INT64_MAX, &started) || sl_zk_field(text, "ended", v, sizeof v) ||
+        parse_ll(v, 0, INT64_MAX, &ended) || sl_zk_field(text, "topology", j->topo, sizeof j->topo))
         return -1;
     j->id = (uint32_t)id;
     j->st = (enum state)st;
@@ -785,7 +770,7 @@ static void load_jobs_zk(sl_registry *r)
         struct rjob *j = &all[k];
         memset(j, 0, sizeof *j);
         if (parse_job(text, id, j) == 0) {
-            if (field(text, "dir", j->dir, sizeof j->dir))
+            if (sl_zk_field(text, "dir", j->dir, sizeof j->dir))
                 snprintf(j->dir, sizeof j->dir, "%s/%lld", r->state, id);
             k++;
         }
@@ -863,13 +848,14 @@ static void read_progress(const struct rjob *j, struct progress *p)
     char text[1024], v[64];
     long long ev, bad, fin;
     memset(p, 0, sizeof *p);
-    if (read_small(j->dir, "progress", text, sizeof text) || field(text, "events", v, sizeof v) ||
-        parse_ll(v, 0, INT64_MAX, &ev) || field(text, "malformed", v, sizeof v) ||
-        parse_ll(v, 0, INT64_MAX, &bad) || field(text, "final", v, sizeof v) ||
-        parse_ll(v, 0, 1, &fin) || field(text, "rate", v, sizeof v))
+    if (read_small(j->dir, "progress", text, sizeof text) ||
+        sl_zk_field(text, "events", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &ev) ||
+        sl_zk_field(text, "malformed", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &bad) ||
+        sl_zk_field(text, "final", v, sizeof v) || parse_ll(v, 0, 1, &fin) ||
+        sl_zk_field(text, "rate", v, sizeof v))
         return;
     p->rate = strtod(v, NULL);
-    if (field(text, "time", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &p->time))
+    if (sl_zk_field(text, "time", v, sizeof v) || parse_ll(v, 0, INT64_MAX, &p->time))
         return;
     p->events = (uint64_t)ev;
     p->bad = (uint64_t)bad;

@@ -471,3 +471,16 @@ int sl_zk_incr(sl_zk *z, const char *path, uint64_t *out, char *msg, size_t msgl
     sl_set_msg(msg, msglen, "ZooKeeper counter %s: %d writers got there first", path, INCR_TRIES);
     return SL_EIO;
 }
+
+int sl_zk_field(const char *text, const char *key, char *out, size_t len)
+{
+    size_t kl = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
+            size_t n = strcspn(l + kl + 1, "\n");
+            snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), l + kl + 1);
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -132,4 +132,9 @@ int sl_zk_delete_tree(sl_zk *z, const char *path, char *msg, size_t msglen);
  * new value in *out. Every caller gets a value of its own. Returns 0 or SL_EIO. */
 int sl_zk_incr(sl_zk *z, const char *path, uint64_t *out, char *msg, size_t msglen);
 
+/* The cluster's records (znodes' data, and the job registry's state files) are "KEY VALUE"
+ * lines. The value of line `key` in text goes into out (the rest of the line, cut at len - 1).
+ * Returns 0, or -1 when there is no such line. */
+int sl_zk_field(const char *text, const char *key, char *out, size_t len);
+
 #endif

@@ -142,7 +142,7 @@ uint64_t sl_addict_prefetch(const sl_addict *d, const char *id, size_t len)
 int sl_addict_intern(sl_addict *d, const char *id, size_t len, uint64_t *key)
 {
     if (len == 0 || len > SL_ADID_MAX)
-        return SL_ERANGE;
+        return SL_ERANGE; /* (before hashing what may be a long line) */
     return sl_addict_intern_key(d, id, len, sl_key_hash(id, len), key);
 }
 
