@@ -93,11 +93,15 @@ void report_summary(const sl_pipeline_report *r, const struct report_ctx *rc)
             "  by type: view %" PRIu64 ", click %" PRIu64 ", purchase %" PRIu64 ", other %" PRIu64
             "\n",
             e->type_counts[0], e->type_counts[1], e->type_counts[2], e->type_counts[3]);
-    fprintf(stderr,
-            "  rows %" PRIu64 ", batches %" PRIu64
-            "; host batching %.3f s, transfer %.3f s, kernels "
-            "%.3f s, emit %.3f s\n",
-            e->rows_emitted, e->batches, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
+    char in_place[64] = "";
+    if (e->events_in_place)
+        snprintf(in_place, sizeof in_place, " (%" PRIu64 " events read straight into them)",
+                 e->events_in_place);
+    fprintf(
+        stderr,
+        "  rows %" PRIu64 ", batches %" PRIu64 "%s; host batching %.3f s, transfer %.3f s, kernels "
+        "%.3f s, emit %.3f s\n",
+        e->rows_emitted, e->batches, in_place, e->t_batch, e->t_transfer, e->t_kernel, e->t_emit);
     for (uint32_t i = 0; r->ndevices > 1 && i < r->ndevices; i++) {
         const sl_engine_stats *d = &r->multi.dev[i];
         fprintf(stderr,

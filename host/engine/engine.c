@@ -58,10 +58,14 @@ struct sl_engine {
     uint32_t fullest_prev; /* the fullest region's keys after the batch before (growth) */
     int windowed;          /* rows per (key, window) (sl_pe_windowed) */
     size_t batch_cap;
-    uint32_t nattr;  /* schema.attributes: 64-bit words after each record (pe.nattrs) */
-    size_t rec_size; /* bytes of a record on the device: sizeof(sl_rec) + 8 nattr */
-    sl_rec *staging;
+    uint32_t nattr;         /* schema.attributes: 64-bit words after each record (pe.nattrs) */
+    size_t rec_size;        /* bytes of a record on the device: sizeof(sl_rec) + 8 nattr */
+    sl_rec *staging;        /* staged records, unless `direct` */
     uint64_t *staging_attr; /* nattr words per staged record (NULL without attributes) */
+    /* The batch goes to the device in arrival order, without attributes and without a late
+     * rule: records are staged straight into the current stage's pinned buffer (stage_area), so
+     * a batch reaches the device without a copy of its own. */
+    int direct;
     size_t staged;
     double staged_at; /* when the oldest staged record arrived (staged > 0) */
     uint32_t *cursor; /* P: scatter positions */
@@ -475,6 +479,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     if ((rc = sl_table_geom_make(first_keys, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
+    e->direct = (e->g.copies || e->g.pbits == 0) && !e->windowed && e->nattr == 0;
     /* one aggregation kernel per mode, so that neither tests the mode per record */
     if ((rc = make_kernel(e, chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &e->k_agg,
                           msg, msglen)))
@@ -833,7 +838,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_
             for (size_t i = 0; i < n; i++)
                 put_wide(dst + i * e->rec_size, &src[i], attr ? attr + i * e->nattr : NULL,
                          e->nattr);
-        } else {
+        } else if (src != s->host) { /* staged in place (direct) needs no copy */
             memcpy(s->host, src, n * sizeof *src);
         }
     } else {
@@ -1018,10 +1023,17 @@ static int close_windows(sl_engine *e)
     return emit(e, SL_EMIT_WINDOWS, 1, before);
 }
 
+/* Where the staged records are: the current stage's pinned buffer in direct mode (push reclaims
+ * that stage before it stages a batch's first record there), else staging. */
+static sl_rec *staged_base(const sl_engine *e)
+{
+    return e->direct ? e->st[e->cur].host : e->staging;
+}
+
 /* Dispatches the staged records, then fires the triggers that are due. */
 static int flush_staged(sl_engine *e)
 {
-    int rc = dispatch(e, e->staging, e->staging_attr, e->staged);
+    int rc = dispatch(e, staged_base(e), e->staging_attr, e->staged);
     e->staged = 0;
     if (rc == 0 && e->windowed)
         rc = close_windows(e);
@@ -1090,15 +1102,25 @@ int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs
             room = (size_t)to_trigger;
         size_t take = n < room ? n : room;
         int rc;
-        if (e->staged == 0)
+        if (e->staged == 0) {
             e->staged_at = now_s();
+            /* direct: the batch is staged in the stage's buffer, so its last batch must be done */
+            if (e->direct && (rc = reclaim(e, &e->st[e->cur])))
+                return rc;
+        }
         if (e->staged == 0 && take == e->batch_cap && !e->windowed) {
+            if (e->direct && recs == staged_base(e))
+                e->stats.events_in_place += take;
             rc = dispatch(e, recs, attrs, take); /* a whole batch: group straight from the caller */
         } else {
             if (e->windowed) {
                 e->staged += stage_windowed(e, recs, attrs, take);
             } else {
-                memcpy(e->staging + e->staged, recs, take * sizeof *recs);
+                sl_rec *dst = staged_base(e) + e->staged;
+                if (dst != recs) /* else written in place (sl_engine_stage_area) */
+                    memcpy(dst, recs, take * sizeof *recs);
+                else
+                    e->stats.events_in_place += take;
                 if (e->nattr)
                     stage_attrs(e, e->staged, attrs, take);
                 e->staged += take;
@@ -1116,6 +1138,21 @@ int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs
             return rc;
     }
     return 0;
+}
+
+sl_rec *sl_engine_stage_area(sl_engine *e, size_t *room)
+{
+    *room = 0;
+    if (!e->direct || e->failed)
+        return NULL;
+    if (e->staged == 0 && reclaim(e, &e->st[e->cur]))
+        return NULL; /* the failure is the engine's; the next push returns it */
+    size_t r = e->batch_cap - e->staged;
+    uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
+    if (to_trigger < r)
+        r = (size_t)to_trigger;
+    *room = r;
+    return r ? e->st[e->cur].host + e->staged : NULL;
 }
 
 /* 1 when ev has completed (or failed: reclaim then says so), without waiting. */
@@ -1441,7 +1478,7 @@ int sl_engine_save_into(sl_engine *e, sl_bytebuf *b)
 {
     if (e->failed)
         return e->failed;
-    int rc = dispatch(e, e->staging, e->staging_attr, e->staged);
+    int rc = dispatch(e, staged_base(e), e->staging_attr, e->staged);
     e->staged = 0;
     if (rc || (rc = drain(e)))
         return rc;

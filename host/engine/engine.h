@@ -57,6 +57,8 @@ typedef struct sl_engine_cfg {
 
 typedef struct sl_engine_stats {
     uint64_t events_in;       /* records pushed */
+    uint64_t events_in_place; /* of them, written by the caller into the batch buffer
+                                 (sl_engine_stage_area): no copy on the host */
     uint64_t events_late;     /* window PE: records dropped as late (counted, never applied) */
     uint64_t events_bad_time; /* windowed PEs: dropped, time beyond +-SL_WINDOW_TIME_LIMIT */
     uint64_t batches;         /* batches dispatched */
@@ -100,6 +102,15 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
  * (sl_reader_attrs' layout), which the kernels see as sl_record's members after `user`. attrs
  * NULL gives zeros; an engine without attributes ignores them. */
 int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs, size_t n);
+
+/* Where the next records pushed would be staged, for a caller that writes them there itself
+ * (a source reading straight into the batch): the current pinned batch buffer, with room for
+ * *room records (the batch's rest, or less when a count trigger falls sooner). The caller
+ * writes n <= *room records from the returned pointer and then calls sl_engine_push with that
+ * pointer and n, which copies nothing. The area is valid until that push or any other call on
+ * the engine. NULL (*room 0) when the engine stages in memory of its own (grouped dispatch, a
+ * windowed PE, schema attributes) or has failed: push a buffer of the caller's then. */
+sl_rec *sl_engine_stage_area(sl_engine *e, size_t *room);
 
 /* Runs the engine's timers without input: dispatches the staged records once the oldest has
  * waited max_wait_ms (batch.max_wait_ms), and fires the PE's every_ms trigger when due (also

@@ -173,8 +173,31 @@ int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
     return th_run_attrs(cfg, recs, NULL, n, chunk, res);
 }
 
-int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
-                 size_t chunk, th_result *res)
+/* Pushes recs in pieces of chunk records, each written into the engine's staging area when it
+ * offers one (as much of the piece as its room takes) and pushed from there, else pushed from
+ * recs. Counts the records written in place into res->in_place. */
+static int feed_in_place(sl_engine *e, const sl_rec *recs, size_t n, size_t chunk, th_result *res)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t k = n - i < chunk ? n - i : chunk, room = 0;
+        sl_rec *area = sl_engine_stage_area(e, &room);
+        if (area) {
+            cr_assert(room > 0, "an area comes with room");
+            k = k < room ? k : room;
+            memcpy(area, recs + i, k * sizeof *recs);
+            rc = sl_engine_push(e, area, k);
+            res->in_place += k;
+        } else {
+            rc = sl_engine_push(e, recs + i, k);
+        }
+        i += k;
+    }
+    return rc ? rc : sl_engine_finish(e);
+}
+
+static int run(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
+               size_t chunk, int in_place, th_result *res)
 {
     memset(res, 0, sizeof *res);
     sl_device *dev = NULL;
@@ -196,6 +219,8 @@ int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *a
         }
         if (rc == 0)
             rc = sl_engine_finish(e);
+    } else if (in_place) {
+        rc = feed_in_place(e, recs, n, chunk, res);
     } else {
         rc = bc_feed(BC_ENGINE, e, recs, n, chunk);
     }
@@ -209,6 +234,18 @@ int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *a
     if (res->final_rows)
         qsort(res->final_rows, res->nfinal, sizeof *res->final_rows, sl_row_cmp_key);
     return rc;
+}
+
+int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
+                 size_t chunk, th_result *res)
+{
+    return run(cfg, recs, attrs, n, chunk, 0, res);
+}
+
+int th_run_in_place(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
+                    th_result *res)
+{
+    return run(cfg, recs, NULL, n, chunk, 1, res);
 }
 
 void th_result_free(th_result *res)

@@ -54,6 +54,7 @@ typedef struct th_result {
     sl_row *snap_rows; /* rows of the last snapshot */
     size_t nsnap;
     sl_engine_stats stats;
+    size_t in_place; /* th_run_in_place: records written into the engine's staging area */
     char msg[1024];
 } th_result;
 
@@ -66,6 +67,11 @@ int th_run(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
  * sl_engine_push_attrs. */
 int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
                  size_t chunk, th_result *res);
+
+/* th_run writing each piece into the engine's staging area (sl_engine_stage_area) where it
+ * offers one, cut to its room, and pushing it from there; res->in_place counts those records. */
+int th_run_in_place(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
+                    th_result *res);
 
 void th_result_free(th_result *res);
 
