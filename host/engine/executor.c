@@ -176,12 +176,22 @@ static void chain_destroy(void *p)
     sl_chain_destroy(&ch);
 }
 
+static sl_rec *engine_stage_area(void *p, size_t *room)
+{
+    return sl_engine_stage_area(p, room);
+}
+
+static sl_rec *chain_stage_area(void *p, size_t *room)
+{
+    return sl_engine_stage_area(sl_chain_engine(p, 0), room);
+}
+
 /* ---- the tables ---- */
 
 static const sl_executor_ops engine_ops = {
     "engine",          engine_push,    engine_finish,  engine_tick,
     engine_reset,      engine_stats,   engine_columns, engine_windowed,
-    engine_set_cancel, engine_message, engine_destroy,
+    engine_set_cancel, engine_message, engine_destroy, engine_stage_area,
 };
 
 sl_executor sl_executor_of_engine(sl_engine *e)
@@ -191,7 +201,7 @@ sl_executor sl_executor_of_engine(sl_engine *e)
 
 static const sl_executor_ops multi_ops = {
     "devices",     multi_push,     multi_finish,     multi_tick,    NULL,          multi_stats,
-    multi_columns, multi_windowed, multi_set_cancel, multi_message, multi_destroy,
+    multi_columns, multi_windowed, multi_set_cancel, multi_message, multi_destroy, NULL,
 };
 
 sl_executor sl_executor_of_multi(sl_multi *m)
@@ -201,7 +211,7 @@ sl_executor sl_executor_of_multi(sl_multi *m)
 
 static const sl_executor_ops chain_ops = {
     "chain",       chain_push,     chain_finish,     chain_tick,    chain_reset,   chain_stats,
-    chain_columns, chain_windowed, chain_set_cancel, chain_message, chain_destroy,
+    chain_columns, chain_windowed, chain_set_cancel, chain_message, chain_destroy, chain_stage_area,
 };
 
 sl_executor sl_executor_of_chain(sl_chain *ch)
@@ -224,6 +234,12 @@ int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n)
 int sl_executor_push_attrs(sl_executor *x, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
     return x->ops->push(x->impl, recs, attrs, n);
+}
+
+sl_rec *sl_executor_stage_area(sl_executor *x, size_t *room)
+{
+    *room = 0;
+    return x->ops->stage_area ? x->ops->stage_area(x->impl, room) : NULL;
 }
 
 int sl_executor_finish(sl_executor *x)

@@ -42,6 +42,9 @@ typedef struct sl_executor_ops {
     void (*set_cancel)(void *impl, const volatile sig_atomic_t *flag);
     const char *(*message)(const void *impl);
     void (*destroy)(void *impl);
+    /* Where the first PE stages its next records (sl_engine_stage_area); NULL: it has none to
+     * offer (several devices). */
+    sl_rec *(*stage_area)(void *impl, size_t *room);
 } sl_executor_ops;
 
 /* A handle, passed by value: {NULL, NULL} is an empty executor, which only
@@ -64,6 +67,10 @@ int sl_executor_push(sl_executor *x, const sl_rec *recs, size_t n);
 /* As sl_executor_push, with the records' schema attributes (sl_engine_push_attrs; NULL: none)
  * for the first PE. */
 int sl_executor_push_attrs(sl_executor *x, const sl_rec *recs, const uint64_t *attrs, size_t n);
+
+/* The first PE's staging area for records written in place (sl_engine_stage_area), then pushed
+ * with sl_executor_push from that pointer; NULL with *room 0 when there is none. */
+sl_rec *sl_executor_stage_area(sl_executor *x, size_t *room);
 
 /* Pushes what is staged, waits for the devices and emits the final rows (every stage's, in
  * order, for a chain). Returns 0 or a negative sl_err. */

@@ -31,7 +31,17 @@ int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_
             }
             continue;
         }
-        long n = sl_source_read(in->src, buf, cap);
+        sl_rec *dst = buf;
+        size_t want = cap;
+        if (in->reserve) {
+            size_t room = 0;
+            sl_rec *area = in->reserve(in->ud, &room);
+            if (area && room >= SL_INGEST_DIRECT_MIN) {
+                dst = area;
+                want = room < cap ? room : cap;
+            }
+        }
+        long n = sl_source_read(in->src, dst, want);
         if (n < 0) {
             rc = (int)n;
             snprintf(msg, msglen, "%s",
@@ -40,7 +50,7 @@ int sl_ingest_run(const sl_ingest *in, sl_rec *buf, size_t cap, double *elapsed_
                                   : "the input cannot be read past the error above");
             break;
         }
-        if (n > 0 && (rc = in->push(in->ud, buf, (size_t)n, msg, msglen)))
+        if (n > 0 && (rc = in->push(in->ud, dst, (size_t)n, msg, msglen)))
             break;
         pushed += (uint64_t)n;
         if (in->turn && (rc = in->turn(in->ud, msg, msglen)))

@@ -14,6 +14,11 @@
 #include "event.h"
 #include "source.h"
 
+/* The fewest records a read into push's own area (sl_ingest.reserve) may ask for: a parallel
+ * file source gives exact counters at cut points about a thousand records apart (src_par.c), and
+ * a read that asked for fewer would return between them. */
+#define SL_INGEST_DIRECT_MIN 4096
+
 typedef struct sl_progress {
     uint64_t events;  /* records handed on so far (or what events() says) */
     uint64_t bad;     /* malformed lines so far */
@@ -27,6 +32,11 @@ typedef struct sl_ingest {
     sl_source *src;
     /* Hands n (> 0) records on. Returns 0, or an sl_err with msg filled. */
     int (*push)(void *ud, const sl_rec *recs, size_t n, char *msg, size_t msglen);
+    /* Where push would put the next records, for the source to read into in place
+     * (sl_engine_stage_area): a pointer with room for *room records, or NULL. A read goes
+     * there when the room holds at least SL_INGEST_DIRECT_MIN records, and push then gets that
+     * pointer; else it goes to the loop's buffer. NULL: always the buffer. */
+    sl_rec *(*reserve)(void *ud, size_t *room);
     /* Called after every read, empty ones included (at least every SL_READER_WAIT_MS while a
      * pipe is silent). Returns 0, or an sl_err with msg filled. NULL: none. */
     int (*turn)(void *ud, char *msg, size_t msglen);

@@ -180,6 +180,14 @@ static int push_ticking(void *ud, const sl_rec *recs, size_t n, char *msg, size_
     return push_engine(ud, recs, attrs, n, msg, msglen);
 }
 
+/* sl_ingest's reserve: the first PE's staging area, so that the source reads straight into the
+ * pinned batch buffer (sl_engine_stage_area). */
+static sl_rec *reserve_ticking(void *ud, size_t *room)
+{
+    struct ticking *tk = ud;
+    return sl_executor_stage_area(tk->x, room);
+}
+
 /* sl_ingestlog_bytes_fn of a resume: the ids logged after the checkpoint, into the dict. */
 static int replay_ids(void *ud, const unsigned char *p, size_t len, char *msg, size_t msglen)
 {
@@ -461,6 +469,7 @@ int sl_pipeline_run(const sl_pipeline_opts *o, sl_pipeline_report *rep, char *ms
             ;
     }
     sl_ingest in = sl_pipeline_ingest(o, src, push_ticking, tick, events_ticking, &tk);
+    in.reserve = reserve_ticking;
     /* Reads wait at most the batch wait (1..50 ms), so the timers run that often. */
     in.wait_ms = t->batch_wait_ms < 1 ? 1 : t->batch_wait_ms > 50 ? 50 : (int)t->batch_wait_ms;
     double t0 = sl_ingest_now();
