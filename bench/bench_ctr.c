@@ -3,8 +3,8 @@
  * (plain_c_ctr below). Both results are checked equal, row by row, before any figure is printed.
  *
  * usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B]
- *                  [--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]
- * Prints the median, min and max of R repetitions of each, and their ratio. */
+ *                  [--partitions P] [--copies C] [--grouped] [--no-overlap] [--copy] [--device
+ * NAME] Prints the median, min and max of R repetitions of each, and their ratio. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 {
     sl_gen_cfg g;
     bc_ctr_input(&g);
-    int reps = 5, grouped = 0;
+    int reps = 5, grouped = 0, copy = 0;
     sl_engine_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     sl_pe_defaults(&cfg.pe, SL_PE_CTR);
@@ -72,12 +72,13 @@ int main(int argc, char **argv)
         {"no-overlap", 'n', BC_SET, &cfg.no_overlap, 0, 0},
         {"copies", 'c', BC_U32, &cfg.copies, 0, 0},
         {"grouped", 'g', BC_SET, &grouped, 0, 0},
+        {"copy", 'y', BC_SET, &copy, 0, 0},
         {"device", 'd', BC_STR, &device, 0, 0},
     };
-    int prc =
-        bc_parse_args(argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_ctr",
-                      "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
-                      "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--device NAME]\n");
+    int prc = bc_parse_args(
+        argc, argv, &g, opts, sizeof opts / sizeof *opts, "bench_ctr",
+        "usage: bench_ctr [--events N] [--keys K] [--skew S] [--reps R] [--batch B] "
+        "[--partitions P] [--copies C] [--grouped] [--no-overlap] [--copy] [--device NAME]\n");
     if (prc >= 0)
         return prc;
     if (grouped)
@@ -136,8 +137,9 @@ int main(int argc, char **argv)
         col.n = 0;
         double t1 = bc_now_s();
         rc = sl_engine_reset(e);
-        if (rc == 0) /* the in-memory source hands over 1M-event batches */
-            rc = bc_feed(BC_ENGINE, e, recs, g.events, (size_t)1 << 20);
+        if (rc == 0) /* the in-memory source hands over 1M-event batches, read where they are
+                        (--copy: copied into the engine's pinned buffers) */
+            rc = bc_feed(copy ? BC_ENGINE : BC_LENT, e, recs, g.events, (size_t)1 << 20);
         t_cl[r] = bc_now_s() - t1;
         if (rc) {
             fprintf(stderr, "bench_ctr: engine: %s\n", sl_engine_message(e));

@@ -77,11 +77,12 @@ int bc_feed(enum bc_target t, void *h, const sl_rec *recs, size_t n, size_t chun
     for (size_t i = 0; i < n && rc == 0; i += chunk) {
         size_t k = n - i < chunk ? n - i : chunk;
         rc = t == BC_ENGINE  ? sl_engine_push(h, recs + i, k)
+             : t == BC_LENT  ? sl_engine_push_lent(h, recs + i, k)
              : t == BC_MULTI ? sl_multi_push(h, recs + i, k)
                              : sl_ref_push(h, recs + i, k);
     }
     if (rc == 0 && t != BC_REF)
-        rc = t == BC_ENGINE ? sl_engine_finish(h) : sl_multi_finish(h);
+        rc = t == BC_MULTI ? sl_multi_finish(h) : sl_engine_finish(h);
     return rc;
 }
 
@@ -100,7 +101,11 @@ int bc_gen_records(const sl_gen_cfg *g, sl_rec **out)
     sl_gen *gen = sl_gen_new(g, NULL, &rc);
     if (!gen)
         return rc ? rc : SL_ENOMEM;
-    sl_rec *r = malloc((g->events + 1) * sizeof *r);
+    /* page-aligned, so that a device reading them in place (sl_engine_push_lent) can use the
+     * memory as it is: OpenCL runtimes copy a host pointer that is not aligned to the device's
+     * CL_DEVICE_MEM_BASE_ADDR_ALIGN */
+    size_t bytes = ((g->events + 1) * sizeof(sl_rec) + 4095) & ~(size_t)4095;
+    sl_rec *r = aligned_alloc(4096, bytes);
     uint64_t got = r ? sl_gen_next(gen, r, g->events) : 0;
     sl_gen_destroy(&gen);
     if (!r)

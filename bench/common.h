@@ -49,8 +49,9 @@ int bc_collect(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_t n);
 
 /* ---- feeding records ---- */
 
-/* What bc_feed feeds: an sl_engine, an sl_multi or an sl_ref (host/reference.h). */
-enum bc_target { BC_ENGINE, BC_MULTI, BC_REF };
+/* What bc_feed feeds: an sl_engine (BC_LENT: with sl_engine_push_lent, so that the device
+ * reads the records where they are), an sl_multi or an sl_ref (host/reference.h). */
+enum bc_target { BC_ENGINE, BC_LENT, BC_MULTI, BC_REF };
 
 /* Pushes recs[0..n) into h (a `t`) `chunk` records at a time, then finishes it (sl_engine_finish
  * or sl_multi_finish; an sl_ref has nothing to finish). Stops at the first error and returns

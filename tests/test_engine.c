@@ -464,6 +464,36 @@ Test(engine, records_written_in_place_match_the_reference, .timeout = 300)
     free(recs);
 }
 
+/* Records lent to the engine (sl_engine_push_lent: read where they are), between records pushed
+ * as usual, in pieces larger and smaller than a batch, across count triggers and table growth,
+ * give the reference's rows and snapshots. The CPU device shares host memory, so a chunked CTR
+ * engine lends; the others take the same pushes as copies. */
+Test(engine, lent_records_match_the_reference, .timeout = 300)
+{
+    size_t n = 700000;
+    const size_t every = 90001;
+    sl_rec *recs = th_records_new(29, n, 220000, 0.7, 0, 20000);
+    static const size_t chunks[] = {100003, 7001};
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_CHUNKED, SL_DISPATCH_GROUPED};
+    for (size_t m = 0; m < 2; m++)
+        for (size_t c = 0; c < 2; c++) {
+            sl_engine_cfg cfg = th_cfg(SL_PE_CTR, 0, 65536);
+            cfg.mode = modes[m];
+            cfg.pe.trigger.every_events = every;
+            th_result res;
+            cr_assert(eq(int, th_run_lent(&cfg, recs, n, chunks[c], &res), 0), "%s", res.msg);
+            th_assert_reference(&cfg.pe, recs, n, res.final_rows, res.nfinal);
+            cr_assert(eq(sz, res.nsnapshots, n / every), "mode %zu chunk %zu", m, chunks[c]);
+            th_assert_reference(&cfg.pe, recs, (n / every) * every, res.snap_rows, res.nsnap);
+            cr_assert(gt(u64, res.stats.table_grows, 0), "mode %zu: the table grew", m);
+            cr_assert(gt(sz, res.lent, n / 2));
+            cr_assert(eq(u64, res.stats.events_lent, m == 0 ? res.lent : 0),
+                      "mode %zu chunk %zu: lent records read in place", m, chunks[c]);
+            th_result_free(&res);
+        }
+    free(recs);
+}
+
 /* A pe.capacity caps the growth: past it the run fails, naming the capacity. */
 Test(engine, capacity_caps_growth, .timeout = 120)
 {

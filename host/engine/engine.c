@@ -27,14 +27,17 @@
 
 /* One pipeline stage: a pinned buffer the host fills while the device works on the other. */
 struct stage {
-    cl_mem pinned;      /* CL_MEM_ALLOC_HOST_PTR, batch_cap records */
-    cl_mem dev;         /* device copy on devices without host-unified memory, else NULL */
-    cl_mem bounds;      /* P + 1 partition bounds */
-    cl_mem prog;        /* per work-item: the first record not applied yet (sl_aggregate) */
-    size_t n;           /* records in the batch last sent from this buffer */
-    sl_rec *host;       /* mapped pointer into pinned, valid once `ready` has completed */
-    cl_event ready;     /* map completion: the last kernel that read this buffer is done */
-    cl_event kernel;    /* aggregation of the last batch in this buffer, for profiling */
+    cl_mem pinned;   /* CL_MEM_ALLOC_HOST_PTR, batch_cap records */
+    cl_mem dev;      /* device copy on devices without host-unified memory, else NULL */
+    cl_mem bounds;   /* P + 1 partition bounds */
+    cl_mem prog;     /* per work-item: the first record not applied yet (sl_aggregate) */
+    cl_mem lent;     /* the batch is a caller's records, read where they are (sl_engine_push_lent):
+                        a CL_MEM_USE_HOST_PTR buffer over them, released once the batch is done;
+                        NULL when the batch is in `pinned` */
+    size_t n;        /* records in the batch last sent from this buffer */
+    sl_rec *host;    /* mapped pointer into pinned, valid once `ready` has completed */
+    cl_event ready;  /* map completion: the last kernel that read this buffer is done */
+    cl_event kernel; /* aggregation of the last batch in this buffer, for profiling */
     cl_event transfer;  /* its copy to device memory, for profiling (NULL when unified) */
     uint32_t *bounds_h; /* P + 1, read by a non-blocking write: untouched until `ready` */
     uint32_t *fill_h;   /* P live-key counts read back after the last batch in this buffer */
@@ -66,6 +69,7 @@ struct sl_engine {
      * rule: records are staged straight into the current stage's pinned buffer (stage_area), so
      * a batch reaches the device without a copy of its own. */
     int direct;
+    int lend; /* direct, on a device that reads host memory: sl_engine_push_lent lends */
     size_t staged;
     double staged_at; /* when the oldest staged record arrived (staged > 0) */
     uint32_t *cursor; /* P: scatter positions */
@@ -203,6 +207,14 @@ static void release_event(cl_event *ev)
     if (*ev) {
         clReleaseEvent(*ev);
         *ev = NULL;
+    }
+}
+
+static void release_mem(cl_mem *m)
+{
+    if (*m) {
+        clReleaseMemObject(*m);
+        *m = NULL;
     }
 }
 
@@ -480,6 +492,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
     e->direct = (e->g.copies || e->g.pbits == 0) && !e->windowed && e->nattr == 0;
+    e->lend = e->direct && in->unified_memory;
     /* one aggregation kernel per mode, so that neither tests the mode per record */
     if ((rc = make_kernel(e, chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &e->k_agg,
                           msg, msglen)))
@@ -636,11 +649,14 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
 {
     cl_int st;
     cl_event unmapped = NULL, ready_in = NULL;
+    cl_mem recs = s->lent;
+    if (s->lent) /* the caller's records: nothing to unmap or copy, and `pinned` stays mapped */
+        goto enqueue;
     st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
     if (st != CL_SUCCESS)
         return clfail(e, st, "clEnqueueUnmapMemObject");
     s->host = NULL;
-    cl_mem recs = s->pinned;
+    recs = s->pinned;
     ready_in = unmapped;
     if (s->dev) {
         release_event(&s->transfer);
@@ -653,14 +669,17 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
         clRetainEvent(ready_in);
         recs = s->dev;
     }
+enqueue:;
     cl_kernel k = e->k_agg;
     const struct karg per_batch[] = {KARG(recs), KARG(s->bounds), KARG(s->prog)};
     st = set_args(k, 0, per_batch, 3);
     size_t global = e->g.nbounds, local = 1;
     release_event(&s->kernel);
     if (st == CL_SUCCESS)
-        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 1, &ready_in, &s->kernel);
-    clReleaseEvent(ready_in);
+        st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, ready_in ? 1 : 0,
+                                    ready_in ? &ready_in : NULL, &s->kernel);
+    if (ready_in)
+        clReleaseEvent(ready_in);
     if (st != CL_SUCCESS)
         return clfail(e, st, "enqueueing the aggregation kernel");
     cl_event got_status = NULL;
@@ -671,11 +690,16 @@ static int launch(sl_engine *e, struct stage *s, size_t n)
                                  s->fill_h, 0, NULL, &got_status);
     if (st != CL_SUCCESS)
         return clfail(e, st, "reading batch status");
+    if (s->lent) {
+        s->ready = got_status; /* done once the status is read: the kernel has run */
+        goto sent;
+    }
     s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE, 0,
                                  e->batch_cap * e->rec_size, 1, &got_status, &s->ready, &st);
     clReleaseEvent(got_status);
     if (st != CL_SUCCESS)
         return clfail(e, st, "clEnqueueMapBuffer");
+sent:
     s->n = n;
     s->pending = 1;
     clFlush(e->qx);
@@ -770,6 +794,7 @@ static int reclaim(sl_engine *e, struct stage *s)
             return rc;
     }
     s->pending = 0;
+    release_mem(&s->lent);
     double tk = event_seconds(s->kernel), tt = event_seconds(s->transfer);
     e->stats.t_kernel += tk;
     e->stats.t_transfer += tt;
@@ -838,7 +863,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_
             for (size_t i = 0; i < n; i++)
                 put_wide(dst + i * e->rec_size, &src[i], attr ? attr + i * e->nattr : NULL,
                          e->nattr);
-        } else if (src != s->host) { /* staged in place (direct) needs no copy */
+        } else if (src != s->host && !s->lent) { /* in place or lent: no copy */
             memcpy(s->host, src, n * sizeof *src);
         }
     } else {
@@ -1155,6 +1180,45 @@ sl_rec *sl_engine_stage_area(sl_engine *e, size_t *room)
     return r ? e->st[e->cur].host + e->staged : NULL;
 }
 
+/* Sends n (<= batch_cap) of the caller's records as one batch read where they are. */
+static int dispatch_lent(sl_engine *e, const sl_rec *recs, size_t n)
+{
+    struct stage *s = &e->st[e->cur];
+    int rc = reclaim(e, s); /* releases the stage's previous lent buffer */
+    if (rc)
+        return rc;
+    cl_int st;
+    s->lent = clCreateBuffer(e->ctx, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, n * sizeof *recs,
+                             (void *)(uintptr_t)recs, &st);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "lending a batch (clCreateBuffer with CL_MEM_USE_HOST_PTR)");
+    e->staged_at = now_s();
+    return dispatch(e, recs, NULL, n);
+}
+
+int sl_engine_push_lent(sl_engine *e, const sl_rec *recs, size_t n)
+{
+    if (e->failed)
+        return e->failed;
+    if (!e->lend)
+        return sl_engine_push(e, recs, n);
+    int rc = flush_staged(e); /* records pushed before go first */
+    while (rc == 0 && n > 0) {
+        size_t take = n < e->batch_cap ? n : e->batch_cap;
+        uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
+        if (to_trigger < take)
+            take = (size_t)to_trigger;
+        if (take > 0 && (rc = dispatch_lent(e, recs, take)))
+            break;
+        e->stats.events_in += take;
+        e->stats.events_lent += take;
+        recs += take;
+        n -= take;
+        rc = triggers(e);
+    }
+    return rc;
+}
+
 /* 1 when ev has completed (or failed: reclaim then says so), without waiting. */
 static int event_done(cl_event ev)
 {
@@ -1240,6 +1304,7 @@ int sl_engine_reset(sl_engine *e)
         release_event(&s->ready);
         release_event(&s->kernel);
         release_event(&s->transfer);
+        release_mem(&s->lent);
         s->pending = 0;
         if (!s->host) {
             s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE_INVALIDATE_REGION,
@@ -1365,7 +1430,7 @@ void sl_engine_destroy(sl_engine **ep)
         release_event(&s->ready);
         release_event(&s->kernel);
         release_event(&s->transfer);
-        const cl_mem bufs[] = {s->pinned, s->dev, s->bounds, s->prog};
+        const cl_mem bufs[] = {s->pinned, s->dev, s->bounds, s->prog, s->lent};
         release_mems(bufs, sizeof bufs / sizeof bufs[0]);
         free(s->bounds_h);
         free(s->fill_h);

@@ -59,6 +59,8 @@ typedef struct sl_engine_stats {
     uint64_t events_in;       /* records pushed */
     uint64_t events_in_place; /* of them, written by the caller into the batch buffer
                                  (sl_engine_stage_area): no copy on the host */
+    uint64_t events_lent;     /* of them, read by the device where the caller keeps them
+                                 (sl_engine_push_lent): no copy on the host */
     uint64_t events_late;     /* window PE: records dropped as late (counted, never applied) */
     uint64_t events_bad_time; /* windowed PEs: dropped, time beyond +-SL_WINDOW_TIME_LIMIT */
     uint64_t batches;         /* batches dispatched */
@@ -102,6 +104,14 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n);
  * (sl_reader_attrs' layout), which the kernels see as sl_record's members after `user`. attrs
  * NULL gives zeros; an engine without attributes ignores them. */
 int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs, size_t n);
+
+/* As sl_engine_push, for records that stay where they are, unchanged, until sl_engine_finish
+ * (or sl_engine_reset, or sl_engine_destroy) returns: the device reads them in place
+ * (CL_MEM_USE_HOST_PTR), in batches of at most batch_events, so the host copies nothing. For
+ * an in-memory source that holds its whole input (the benchmarks). Where the engine cannot
+ * lend (grouped dispatch, a windowed PE, schema attributes, a device without host-unified
+ * memory) it is sl_engine_push. Records staged by earlier pushes are dispatched first. */
+int sl_engine_push_lent(sl_engine *e, const sl_rec *recs, size_t n);
 
 /* Where the next records pushed would be staged, for a caller that writes them there itself
  * (a source reading straight into the batch): the current pinned batch buffer, with room for

@@ -196,8 +196,28 @@ static int feed_in_place(sl_engine *e, const sl_rec *recs, size_t n, size_t chun
     return rc ? rc : sl_engine_finish(e);
 }
 
+/* Pushes recs in pieces of chunk records, every third piece with sl_engine_push (so that lent
+ * batches follow staged records and the other way round) and the others lent
+ * (sl_engine_push_lent), whose records res->lent counts. */
+static int feed_lent(sl_engine *e, const sl_rec *recs, size_t n, size_t chunk, th_result *res)
+{
+    int rc = 0;
+    for (size_t i = 0, piece = 0; i < n && rc == 0; i += chunk, piece++) {
+        size_t k = n - i < chunk ? n - i : chunk;
+        if (piece % 3 == 2) {
+            rc = sl_engine_push(e, recs + i, k);
+        } else {
+            rc = sl_engine_push_lent(e, recs + i, k);
+            res->lent += k;
+        }
+    }
+    return rc ? rc : sl_engine_finish(e);
+}
+
+enum feed { FEED_PUSH, FEED_IN_PLACE, FEED_LENT };
+
 static int run(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
-               size_t chunk, int in_place, th_result *res)
+               size_t chunk, enum feed how, th_result *res)
 {
     memset(res, 0, sizeof *res);
     sl_device *dev = NULL;
@@ -219,8 +239,10 @@ static int run(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *att
         }
         if (rc == 0)
             rc = sl_engine_finish(e);
-    } else if (in_place) {
+    } else if (how == FEED_IN_PLACE) {
         rc = feed_in_place(e, recs, n, chunk, res);
+    } else if (how == FEED_LENT) {
+        rc = feed_lent(e, recs, n, chunk, res);
     } else {
         rc = bc_feed(BC_ENGINE, e, recs, n, chunk);
     }
@@ -239,13 +261,19 @@ static int run(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *att
 int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *attrs, size_t n,
                  size_t chunk, th_result *res)
 {
-    return run(cfg, recs, attrs, n, chunk, 0, res);
+    return run(cfg, recs, attrs, n, chunk, FEED_PUSH, res);
 }
 
 int th_run_in_place(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
                     th_result *res)
 {
-    return run(cfg, recs, NULL, n, chunk, 1, res);
+    return run(cfg, recs, NULL, n, chunk, FEED_IN_PLACE, res);
+}
+
+int th_run_lent(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
+                th_result *res)
+{
+    return run(cfg, recs, NULL, n, chunk, FEED_LENT, res);
 }
 
 void th_result_free(th_result *res)

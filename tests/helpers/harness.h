@@ -55,6 +55,7 @@ typedef struct th_result {
     size_t nsnap;
     sl_engine_stats stats;
     size_t in_place; /* th_run_in_place: records written into the engine's staging area */
+    size_t lent;     /* th_run_lent: records pushed with sl_engine_push_lent */
     char msg[1024];
 } th_result;
 
@@ -72,6 +73,11 @@ int th_run_attrs(const sl_engine_cfg *cfg, const sl_rec *recs, const uint64_t *a
  * offers one, cut to its room, and pushing it from there; res->in_place counts those records. */
 int th_run_in_place(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
                     th_result *res);
+
+/* th_run pushing two pieces of every three with sl_engine_push_lent and the third with
+ * sl_engine_push; res->lent counts the lent records. */
+int th_run_lent(const sl_engine_cfg *cfg, const sl_rec *recs, size_t n, size_t chunk,
+                th_result *res);
 
 void th_result_free(th_result *res);
 
