@@ -156,12 +156,13 @@ __attribute__((always_inline)) int sl_apply_one(const sl_record *r, __global sl_
 __attribute__((always_inline)) void
 sl_aggregate_run(__global const sl_record *recs, __global const uint *bounds, __global uint *prog,
                  __global sl_slot *slots, __global uint *fill, uint region_slots, uint region_max,
-                 uint pbits, __global uint *status, int chunked)
+                 uint pbits, __global uint *status, int chunked, __global ulong *types)
 {
     const uint i0 = get_global_id(0);
     const uint beg = prog[i0], end = bounds[i0 + 1];
     if (beg >= end || status[0] != 0)
         return;
+    uint by_type[4] = {0, 0, 0, 0};              /* the records this work-item applies, by type */
     const uint per = chunked ? 1u << pbits : 1u; /* sub-tables of this work-item */
     __global sl_slot *base = slots + (size_t)i0 * per * region_slots;
     __global uint *fbase = fill + (size_t)i0 * per;
@@ -180,17 +181,21 @@ sl_aggregate_run(__global const sl_record *recs, __global const uint *bounds, __
         const sl_record r = recs[i];
         if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0, status))
             goto stopped;
+        by_type[r.type & 3]++;
     }
 #endif
     for (; i < end; i++) {
         const sl_record r = recs[i];
         if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0, status))
             break;
+        by_type[r.type & 3]++;
     }
 #ifdef SL_PREFETCH
 stopped:
 #endif
     prog[i0] = i;
+    for (int t = 0; t < 4; t++)
+        types[i0 * 4 + t] += by_type[t];
 }
 
 /* Aggregates one batch; work-item i applies recs[prog[i] .. bounds[i+1]) in arrival order and
@@ -210,24 +215,31 @@ stopped:
  * the table (sl_rehash) and runs the batch again from prog[]. While status[0] is set, a batch
  * applies nothing at all (every work-item stops at its first record), so that a later batch
  * never overtakes the rest of an earlier one: each key still sees its events in arrival order.
- * Both take the same arguments (copies is the host's table geometry, unused by the kernel). */
+ * Both take the same arguments (copies is the host's table geometry, unused by the kernel).
+ * types holds 4 counters per work-item, to which each adds the records it applied in this run,
+ * by type (& 3): the engine's counts by type, so that the host need not read the batch for them
+ * (a run again after a stop counts only the records it applies then). */
 __kernel void sl_aggregate_grouped(__global const sl_record *recs, __global const uint *bounds,
                                    __global uint *prog, __global sl_slot *slots,
                                    __global uint *fill, uint region_slots, uint region_max,
-                                   uint pbits, uint copies, __global uint *status)
+                                   uint pbits, uint copies, __global uint *status,
+                                   __global ulong *types)
 {
     (void)copies;
-    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 0);
+    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 0,
+                     types);
 }
 
 #ifdef SL_PE_REDUCE
 __kernel void sl_aggregate_chunked(__global const sl_record *recs, __global const uint *bounds,
                                    __global uint *prog, __global sl_slot *slots,
                                    __global uint *fill, uint region_slots, uint region_max,
-                                   uint pbits, uint copies, __global uint *status)
+                                   uint pbits, uint copies, __global uint *status,
+                                   __global ulong *types)
 {
     (void)copies;
-    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 1);
+    sl_aggregate_run(recs, bounds, prog, slots, fill, region_slots, region_max, pbits, status, 1,
+                     types);
 }
 #endif
 

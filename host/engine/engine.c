@@ -41,6 +41,7 @@ struct stage {
     cl_event transfer;  /* its copy to device memory, for profiling (NULL when unified) */
     uint32_t *bounds_h; /* P + 1, read by a non-blocking write: untouched until `ready` */
     uint32_t *fill_h;   /* P live-key counts read back after the last batch in this buffer */
+    uint64_t *types_h;  /* kernel_types: `types` read back after the last batch in this buffer */
     uint32_t status_h[2];
     int pending; /* a batch went out from this buffer and its status was not checked yet */
 };
@@ -53,6 +54,14 @@ struct sl_engine {
     sl_peprog prog;      /* the PE's program and what its ABI declares */
     cl_kernel k_agg, k_emit, k_merge, k_rehash;
     cl_mem slots, fill, status, out, out_count;
+    /* Records applied, by type, counted by the aggregation kernel: SL_EV_NTYPES counters per
+     * work-item, summed over every batch since the table was cleared. */
+    cl_mem types;
+    int kernel_types; /* the program's aggregation kernel takes `types` (a pe.binary built by an
+                         earlier sluice does not: the host then counts types as it batches) */
+    /* With kernel_types: the records by type that the kernel did not count (those of a loaded
+     * checkpoint, late ones the host dropped); stats.type_counts is these plus `types`. */
+    uint64_t types_base[SL_EV_NTYPES];
     size_t out_rows; /* capacity of `out` in rows */
     sl_engine_cfg cfg;
     sl_table_geom g;       /* regions, copies (chunked mode), slots (tablegeom.h); grows */
@@ -297,6 +306,8 @@ static cl_int set_fixed_args(sl_engine *e)
     const struct karg merge[] = {KARG(e->slots),        KARG(e->fill),     KARG(e->g.region_slots),
                                  KARG(e->g.region_max), KARG(e->g.copies), KARG(e->status)};
     cl_int st = set_args(e->k_agg, 3, agg, 7);
+    if (st == CL_SUCCESS && e->kernel_types)
+        st = clSetKernelArg(e->k_agg, 10, sizeof e->types, &e->types);
     if (st == CL_SUCCESS)
         st = set_args(e->k_emit, 0, emit, 3);
     if (st == CL_SUCCESS)
@@ -304,6 +315,12 @@ static cl_int set_fixed_args(sl_engine *e)
     if (st == CL_SUCCESS && e->k_merge)
         st = set_args(e->k_merge, 0, merge, 6);
     return st;
+}
+
+/* Bytes of the `types` counters: SL_EV_NTYPES per work-item of a batch. */
+static size_t types_bytes(const sl_engine *e)
+{
+    return (size_t)e->g.nbounds * SL_EV_NTYPES * sizeof(cl_ulong);
 }
 
 /* Zeroes buffer m with blocking writes (the Oclgrind path of clear_table). Returns a CL status. */
@@ -330,6 +347,8 @@ static cl_int clear_table(sl_engine *e)
             st = zero_by_write(e, e->fill, e->g.ncounters * sizeof(cl_uint));
         if (st == CL_SUCCESS)
             st = zero_by_write(e, e->status, 2 * sizeof(cl_uint));
+        if (st == CL_SUCCESS)
+            st = zero_by_write(e, e->types, types_bytes(e));
         return st;
     }
     cl_uint zero = 0;
@@ -342,6 +361,9 @@ static cl_int clear_table(sl_engine *e)
     if (st == CL_SUCCESS)
         st = clEnqueueFillBuffer(e->q, e->status, &zero, sizeof zero, 0, 2 * sizeof(cl_uint), 0,
                                  NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueFillBuffer(e->q, e->types, &zero, sizeof zero, 0, types_bytes(e), 0, NULL,
+                                 NULL);
     return st;
 }
 
@@ -367,6 +389,7 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
     e->fill = make_buffer(e, CL_MEM_READ_WRITE, e->g.ncounters * sizeof(cl_uint), &rc);
     e->status = make_buffer(e, CL_MEM_READ_WRITE, 2 * sizeof(cl_uint), &rc);
     e->out_count = make_buffer(e, CL_MEM_READ_WRITE, sizeof(cl_uint), &rc);
+    e->types = make_buffer(e, CL_MEM_READ_WRITE, types_bytes(e), &rc);
     if (rc)
         goto fail;
     if ((st = clear_table(e)) != CL_SUCCESS) {
@@ -382,9 +405,10 @@ static int alloc_buffers(sl_engine *e, char *msg, size_t msglen)
         s->prog = make_buffer(e, CL_MEM_READ_WRITE, e->g.nbounds * sizeof(cl_uint), &rc);
         s->bounds_h = calloc(e->g.nbounds + 1, sizeof *s->bounds_h);
         s->fill_h = calloc(e->g.ncounters, sizeof *s->fill_h);
+        s->types_h = calloc((size_t)e->g.nbounds * SL_EV_NTYPES, sizeof *s->types_h);
         if (rc)
             goto fail;
-        if (!s->bounds_h || !s->fill_h) {
+        if (!s->bounds_h || !s->fill_h || !s->types_h) {
             rc = SL_ENOMEM;
             goto fail;
         }
@@ -497,6 +521,10 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     if ((rc = make_kernel(e, chunked ? "sl_aggregate_chunked" : "sl_aggregate_grouped", &e->k_agg,
                           msg, msglen)))
         goto fail;
+    cl_uint nargs = 0;
+    e->kernel_types =
+        clGetKernelInfo(e->k_agg, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL) == CL_SUCCESS &&
+        nargs == 11;
     if ((st = set_fixed_args(e)) != CL_SUCCESS) {
         rc = sl_cl_check(st, "clSetKernelArg");
         snprintf(msg, msglen, "setting kernel arguments failed: %s", sl_cl_strerror(st));
@@ -685,6 +713,9 @@ enqueue:;
     cl_event got_status = NULL;
     st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof s->status_h, s->status_h, 0, NULL,
                              NULL);
+    if (st == CL_SUCCESS && e->kernel_types)
+        st = clEnqueueReadBuffer(e->q, e->types, CL_FALSE, 0, types_bytes(e), s->types_h, 0, NULL,
+                                 NULL);
     if (st == CL_SUCCESS)
         st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
                                  s->fill_h, 0, NULL, &got_status);
@@ -795,6 +826,14 @@ static int reclaim(sl_engine *e, struct stage *s)
     }
     s->pending = 0;
     release_mem(&s->lent);
+    if (e->kernel_types) { /* the counts of every batch up to this one (batches end in order) */
+        for (int t = 0; t < SL_EV_NTYPES; t++) {
+            uint64_t sum = e->types_base[t];
+            for (uint32_t w = 0; w < e->g.nbounds; w++)
+                sum += s->types_h[(size_t)w * SL_EV_NTYPES + t];
+            e->stats.type_counts[t] = sum;
+        }
+    }
     double tk = event_seconds(s->kernel), tt = event_seconds(s->transfer);
     e->stats.t_kernel += tk;
     e->stats.t_transfer += tt;
@@ -856,7 +895,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_
         /* arrival order as is, cut into `global` contiguous chunks */
         for (size_t w = 0; w <= global; w++)
             bounds[w] = (uint32_t)(n * w / global);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && !e->kernel_types; i++)
             types[src[i].type & 3]++;
         if (e->nattr) {
             unsigned char *dst = (unsigned char *)s->host;
@@ -869,7 +908,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_
     } else {
         for (size_t i = 0; i < n; i++) {
             bounds[(src[i].key >> shift) + 1]++;
-            types[src[i].type & 3]++;
+            types[src[i].type & 3]++; /* unused with kernel_types: free beside the bounds */
         }
         for (uint32_t p = 0; p < e->g.nparts; p++) {
             e->cursor[p] = bounds[p];
@@ -887,7 +926,7 @@ static int dispatch(sl_engine *e, const sl_rec *src, const uint64_t *attr, size_
                 dst[cur[src[i].key >> shift]++] = src[i];
         }
     }
-    for (int t = 0; t < SL_EV_NTYPES; t++)
+    for (int t = 0; t < SL_EV_NTYPES && !e->kernel_types; t++)
         e->stats.type_counts[t] += types[t];
     e->stats.t_batch += now_s() - t0;
     sl_hist_add(&e->stats.h_batch, now_s() - t0);
@@ -1105,6 +1144,7 @@ static size_t stage_windowed(sl_engine *e, const sl_rec *src, const uint64_t *at
         sl_late_log_add(&e->stats.late_log, &e->wm, a, src[i].key, src[i].time_ms,
                         e->cfg.pe.window_ms, e->cfg.pe.lateness_ms);
         e->stats.type_counts[src[i].type & 3]++;
+        e->types_base[src[i].type & 3]++; /* never reaches the kernel */
     }
     return kept;
 }
@@ -1331,6 +1371,7 @@ int sl_engine_reset(sl_engine *e)
     e->failed = 0;
     e->msg[0] = '\0';
     memset(&e->stats, 0, sizeof e->stats);
+    memset(e->types_base, 0, sizeof e->types_base);
     e->stats.table_slots = e->g.nslots;
     e->fullest_prev = 0;
     return 0;
@@ -1434,12 +1475,13 @@ void sl_engine_destroy(sl_engine **ep)
         release_mems(bufs, sizeof bufs / sizeof bufs[0]);
         free(s->bounds_h);
         free(s->fill_h);
+        free(s->types_h);
     }
     if (e->qx) {
         clFinish(e->qx); /* the unmaps above: quiesce found the device idle */
         clReleaseCommandQueue(e->qx);
     }
-    const cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count};
+    const cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count, e->types};
     release_mems(mems, sizeof mems / sizeof mems[0]);
     const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge, e->k_rehash};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
@@ -1726,6 +1768,8 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
     cl_int st = clEnqueueWriteBuffer(e->q, e->slots, CL_TRUE, 0, table, t, 0, NULL, NULL);
     if (st == CL_SUCCESS)
         st = clEnqueueWriteBuffer(e->q, e->fill, CL_TRUE, 0, fill, fill_img, 0, NULL, NULL);
+    if (st == CL_SUCCESS) /* the image's type counts become types_base below */
+        st = zero_by_write(e, e->types, types_bytes(e));
     free(t);
     if (st != CL_SUCCESS) {
         rc = clfail(e, st, "writing a checkpoint's state table");
@@ -1736,8 +1780,8 @@ int sl_engine_load(sl_engine *e, const unsigned char *img, size_t len, char *msg
     e->stats.events_late = stats[1];
     e->stats.events_bad_time = stats[2];
     e->stats.batches = stats[3];
-    for (int i = 0; i < 4; i++)
-        e->stats.type_counts[i] = stats[4 + i];
+    for (int i = 0; i < 4; i++) /* the kernel counts the records after these */
+        e->stats.type_counts[i] = e->types_base[i] = stats[4 + i];
     e->stats.keys = stats[8];
     e->stats.emissions = stats[9];
     e->stats.rows_emitted = stats[10];
