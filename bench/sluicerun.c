@@ -174,7 +174,8 @@ int sr_ctr_engine(sr_engine *x, const sl_rec *recs, size_t n, bc_rows *out, sr_s
     double t0 = bc_now_s();
     int rc = sl_engine_reset(x->e);
     if (rc == 0)
-        rc = bc_feed(BC_LENT, x->e, recs, n, CHUNK); /* the records stay in memory: lent */
+        /* the records stay in memory: all of them lent at once, cut into full batches */
+        rc = bc_feed(BC_LENT, x->e, recs, n, n ? n : 1);
     st->wall_s = st->push_s = bc_now_s() - t0;
     if (rc)
         return engine_fail(x, rc, msg, msglen);
