@@ -102,7 +102,7 @@ int bc_gen_records(const sl_gen_cfg *g, sl_rec **out)
     if (!gen)
         return rc ? rc : SL_ENOMEM;
     /* page-aligned, so that a device reading them in place (sl_engine_push_lent) can use the
-     * memory as it is: OpenCL runtimes copy a host pointer that is not aligned to the device's
+     * memory as it is: a runtime may copy a host pointer that is not aligned to the device's
      * CL_DEVICE_MEM_BASE_ADDR_ALIGN */
     size_t bytes = ((g->events + 1) * sizeof(sl_rec) + 4095) & ~(size_t)4095;
     sl_rec *r = aligned_alloc(4096, bytes);
