@@ -673,31 +673,43 @@ static int grow_table(sl_engine *e, uint32_t factor)
  * in s->prog, reads back status and fill counts, and maps the buffer again (s->ready). The
  * records stay in the buffer (CL_MAP_WRITE keeps them) so that the batch can run again after
  * the table grows. Returns 0 or a negative sl_err. */
-static int launch(sl_engine *e, struct stage *s, size_t n)
+/* Hands stage s's pinned buffer (n records) to the device: unmaps it and, on a device without
+ * host-unified memory, copies it to the device's buffer. Sets *recs to the buffer the kernel
+ * reads and *ready_in to the event it waits on. Returns 0 or SL_ECL. */
+static int hand_over(sl_engine *e, struct stage *s, size_t n, cl_mem *recs, cl_event *ready_in)
 {
-    cl_int st;
-    cl_event unmapped = NULL, ready_in = NULL;
-    cl_mem recs = s->lent;
-    if (s->lent) /* the caller's records: nothing to unmap or copy, and `pinned` stays mapped */
-        goto enqueue;
-    st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
+    cl_event unmapped = NULL;
+    cl_int st = clEnqueueUnmapMemObject(e->qx, s->pinned, s->host, 0, NULL, &unmapped);
     if (st != CL_SUCCESS)
         return clfail(e, st, "clEnqueueUnmapMemObject");
     s->host = NULL;
-    recs = s->pinned;
-    ready_in = unmapped;
+    *recs = s->pinned;
+    *ready_in = unmapped;
     if (s->dev) {
         release_event(&s->transfer);
         st = clEnqueueCopyBuffer(e->qx, s->pinned, s->dev, 0, 0, n * e->rec_size, 1, &unmapped,
                                  &s->transfer);
         clReleaseEvent(unmapped);
+        *ready_in = NULL;
         if (st != CL_SUCCESS)
             return clfail(e, st, "clEnqueueCopyBuffer");
-        ready_in = s->transfer;
-        clRetainEvent(ready_in);
-        recs = s->dev;
+        *ready_in = s->transfer;
+        clRetainEvent(*ready_in);
+        *recs = s->dev;
     }
-enqueue:;
+    return 0;
+}
+
+static int launch(sl_engine *e, struct stage *s, size_t n)
+{
+    cl_int st;
+    cl_event ready_in = NULL;
+    cl_mem recs = s->lent; /* lent: the caller's records, and `pinned` stays mapped */
+    if (!s->lent) {
+        int rc = hand_over(e, s, n, &recs, &ready_in);
+        if (rc)
+            return rc;
+    }
     cl_kernel k = e->k_agg;
     const struct karg per_batch[] = {KARG(recs), KARG(s->bounds), KARG(s->prog)};
     st = set_args(k, 0, per_batch, 3);
@@ -723,14 +735,13 @@ enqueue:;
         return clfail(e, st, "reading batch status");
     if (s->lent) {
         s->ready = got_status; /* done once the status is read: the kernel has run */
-        goto sent;
+    } else {
+        s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE, 0,
+                                     e->batch_cap * e->rec_size, 1, &got_status, &s->ready, &st);
+        clReleaseEvent(got_status);
+        if (st != CL_SUCCESS)
+            return clfail(e, st, "clEnqueueMapBuffer");
     }
-    s->host = clEnqueueMapBuffer(e->qx, s->pinned, CL_FALSE, CL_MAP_WRITE, 0,
-                                 e->batch_cap * e->rec_size, 1, &got_status, &s->ready, &st);
-    clReleaseEvent(got_status);
-    if (st != CL_SUCCESS)
-        return clfail(e, st, "clEnqueueMapBuffer");
-sent:
     s->n = n;
     s->pending = 1;
     clFlush(e->qx);
@@ -1154,6 +1165,15 @@ int sl_engine_push(sl_engine *e, const sl_rec *recs, size_t n)
     return sl_engine_push_attrs(e, recs, NULL, n);
 }
 
+/* Records the current batch can still take: the rest of it, or fewer when a count trigger falls
+ * sooner (0 when it is due now). */
+static size_t stage_room(const sl_engine *e)
+{
+    size_t room = e->batch_cap - e->staged;
+    uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
+    return to_trigger < room ? (size_t)to_trigger : room;
+}
+
 int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs, size_t n)
 {
     if (e->failed)
@@ -1161,10 +1181,7 @@ int sl_engine_push_attrs(sl_engine *e, const sl_rec *recs, const uint64_t *attrs
     if (!e->nattr)
         attrs = NULL;
     while (n > 0) {
-        size_t room = e->batch_cap - e->staged;
-        uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
-        if (to_trigger < room)
-            room = (size_t)to_trigger;
+        size_t room = stage_room(e);
         size_t take = n < room ? n : room;
         int rc;
         if (e->staged == 0) {
@@ -1212,12 +1229,8 @@ sl_rec *sl_engine_stage_area(sl_engine *e, size_t *room)
         return NULL;
     if (e->staged == 0 && reclaim(e, &e->st[e->cur]))
         return NULL; /* the failure is the engine's; the next push returns it */
-    size_t r = e->batch_cap - e->staged;
-    uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
-    if (to_trigger < r)
-        r = (size_t)to_trigger;
-    *room = r;
-    return r ? e->st[e->cur].host + e->staged : NULL;
+    *room = stage_room(e);
+    return *room ? e->st[e->cur].host + e->staged : NULL;
 }
 
 /* Sends n (<= batch_cap) of the caller's records as one batch read where they are. */
@@ -1242,12 +1255,10 @@ int sl_engine_push_lent(sl_engine *e, const sl_rec *recs, size_t n)
         return e->failed;
     if (!e->lend)
         return sl_engine_push(e, recs, n);
-    int rc = flush_staged(e); /* records pushed before go first */
+    int rc = flush_staged(e); /* records pushed before go first: nothing is staged now */
     while (rc == 0 && n > 0) {
-        size_t take = n < e->batch_cap ? n : e->batch_cap;
-        uint64_t to_trigger = sl_trigger_room(&e->trig, e->stats.events_in);
-        if (to_trigger < take)
-            take = (size_t)to_trigger;
+        size_t room = stage_room(e);
+        size_t take = n < room ? n : room;
         if (take > 0 && (rc = dispatch_lent(e, recs, take)))
             break;
         e->stats.events_in += take;
