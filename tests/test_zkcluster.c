@@ -6,7 +6,8 @@
  * session timeout and started again under a running job, which goes on undisturbed (same driver,
  * same coordinator, every event counted once). The job reads a followed NDJSON file the test writes
  * (the truth counted here) and is stopped with `job stop`, so its length is the test's choice, not
- * the machine's speed. Seeds and timings are logged. */
+ * the machine's speed. Seeds and timings are logged. The four tests that kill or pause processes
+ * are skipped in the ASan build (slow; the -Werror build runs them). */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <criterion/new/assert.h>
@@ -245,6 +246,7 @@ static uint64_t total(const struct truth *t)
 
 Test(zkcluster, coordinator_killed_job_goes_on, .init = up, .fini = down, .timeout = 180)
 {
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     uint64_t seed = (uint64_t)time(NULL);
     cr_log_info("seed %" PRIu64, seed);
     static struct truth t;
@@ -432,6 +434,7 @@ static unsigned submit_checkpointed(uint64_t seed, struct truth *t, const char *
 Test(zkcluster, coordinator_killed_checkpointed_job_resumes, .init = up, .fini = down,
      .timeout = 240)
 {
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     uint64_t seed = (uint64_t)time(NULL) ^ 0xc0de;
     cr_log_info("seed %" PRIu64, seed);
     static struct truth t;
@@ -516,6 +519,7 @@ static int read_jobmap(sl_zk *z, const sl_cluster_cfg *cfg, unsigned id, struct 
  * unchanged); resumed, the node is fenced, and the job ends with the exact counts. */
 Test(zkcluster, paused_node_survivor_in_partition_map, .init = up, .fini = down, .timeout = 240)
 {
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     uint64_t seed = (uint64_t)time(NULL) ^ 0x9a;
     static struct truth t;
     memset(&t, 0, sizeof t);
@@ -599,6 +603,7 @@ static int driver_epochs(size_t *at_max)
  * fenced, never writing the output. The new driver ends the job with the exact result. */
 Test(zkcluster, paused_driver_of_old_coordinator_fenced, .init = up, .fini = down, .timeout = 240)
 {
+    skip_if_sanitized("a slow failure test of processes: run in the Release build");
     uint64_t seed = (uint64_t)time(NULL) ^ 0xfe7ce;
     cr_log_info("seed %" PRIu64, seed);
     static struct truth t;
