@@ -14,12 +14,17 @@
 
 #define SCAN 65536
 #define HEADER_MAX ((size_t)1 << 20) /* a CSV header line longer than this is not repeated */
+/* The part's FILE buffer: bytes per pread. A cookie stream gets BUFSIZ (8 KiB) otherwise, and
+ * glibc reads it through that buffer whatever fread asks for: a node reading a third of a 1.7 GB
+ * file made 70,000 preads of 8 KiB (strace, 2026-12-07). */
+#define IOBUF ((size_t)1 << 20)
 
 struct part {
     int fd;
     uint64_t lo, pos, end;
     char *prefix;
     size_t nprefix, prefix_off;
+    char *iobuf; /* the FILE's buffer (IOBUF bytes), freed with the part */
 };
 
 static ssize_t part_read(void *cookie, char *buf, size_t size)
@@ -79,6 +84,7 @@ static int part_close(void *cookie)
     struct part *p = cookie;
     int rc = close(p->fd);
     free(p->prefix);
+    free(p->iobuf);
     free(p);
     return rc;
 }
@@ -212,12 +218,14 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_sch
         return SL_ENOMEM;
     }
     cookie_io_functions_t io = {.read = part_read, .seek = part_seek, .close = part_close};
-    FILE *f = fopencookie(p, "r", io);
+    p->iobuf = malloc(IOBUF);
+    FILE *f = p->iobuf ? fopencookie(p, "r", io) : NULL;
     if (!f) {
         part_close(p);
         snprintf(msg, msglen, "out of memory");
         return SL_ENOMEM;
     }
+    setvbuf(f, p->iobuf, _IOFBF, IOBUF);
     *out = f;
     *info =
         (sl_slice_info){.lo = (uint64_t)lo, .hi = (uint64_t)hi, .size = size, .prefix = p->nprefix};
