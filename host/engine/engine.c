@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "hugemem.h"
 #include "keyhash.h"
 #include "lebytes.h"
 #include "log.h"
@@ -78,7 +79,8 @@ struct sl_engine {
      * rule: records are staged straight into the current stage's pinned buffer (stage_area), so
      * a batch reaches the device without a copy of its own. */
     int direct;
-    int lend; /* direct, on a device that reads host memory: sl_engine_push_lent lends */
+    int lend;    /* direct, on a device that reads host memory: sl_engine_push_lent lends */
+    int unified; /* the device reads host memory: large buffers are the engine's (make_buffer) */
     size_t staged;
     double staged_at; /* when the oldest staged record arrived (staged > 0) */
     uint32_t *cursor; /* P: scatter positions */
@@ -264,11 +266,32 @@ static int build(sl_engine *e, char *msg, size_t msglen)
     return rc;
 }
 
+/* clSetMemObjectDestructorCallback's: the host memory of a buffer made by make_buffer. */
+static void CL_CALLBACK free_host_memory(cl_mem m, void *host)
+{
+    (void)m;
+    free(host);
+}
+
+/* A buffer of `size` bytes. On a device that reads host memory, one of SL_HUGE_BYTES or more is
+ * host memory of the engine's own in huge pages (hugemem.h), lent with CL_MEM_USE_HOST_PTR and
+ * freed with the buffer: PoCL's own allocations are 4 KiB pages, whose first touch (the table's
+ * clear, the batches' and the result rows' first writes) made 12,000 of the 28,500 page faults
+ * of a run over the 10M-event NDJSON file (docs/engine.md). Other devices allocate as asked. */
 static cl_mem make_buffer(sl_engine *e, cl_mem_flags flags, size_t size, int *rc)
 {
     cl_int st;
-    cl_mem m = clCreateBuffer(e->ctx, flags, size ? size : 1, NULL, &st);
+    void *host = NULL;
+    if (e->unified && size >= SL_HUGE_BYTES && (host = sl_huge_alloc(size)))
+        flags = (flags & ~(cl_mem_flags)CL_MEM_ALLOC_HOST_PTR) | CL_MEM_USE_HOST_PTR;
+    cl_mem m = clCreateBuffer(e->ctx, flags, size ? size : 1, host, &st);
+    if (st == CL_SUCCESS && host &&
+        (st = clSetMemObjectDestructorCallback(m, free_host_memory, host)) != CL_SUCCESS) {
+        clReleaseMemObject(m);
+        m = NULL;
+    }
     if (st != CL_SUCCESS) {
+        free(host);
         *rc = sl_cl_check(st, "clCreateBuffer");
         return NULL;
     }
@@ -512,6 +535,7 @@ int sl_engine_new(sl_device *dev, const sl_engine_cfg *cfg, sl_emit_fn on_emit, 
     int chunked =
         !e->prog.sequential && (cfg->mode == SL_DISPATCH_CHUNKED ||
                                 (cfg->mode == SL_DISPATCH_AUTO && (in->type & CL_DEVICE_TYPE_CPU)));
+    e->unified = in->unified_memory;
     if ((rc = sl_table_geom_make(first_keys, parts, chunked ? copies : 0, &e->g, msg, msglen)) ||
         (rc = alloc_buffers(e, msg, msglen)))
         goto fail;
@@ -1031,7 +1055,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
         e->out = NULL;
         e->out_rows = 0;
         free(e->rows);
-        e->rows = malloc(need * sizeof *e->rows);
+        e->rows = sl_huge_alloc(need * sizeof *e->rows); /* the rows are read into it fresh */
         if (!e->rows)
             return fail(e, SL_ENOMEM, "out of memory for %zu result rows", need);
         e->out = make_buffer(e, CL_MEM_WRITE_ONLY, need * sizeof(sl_row), &rc);

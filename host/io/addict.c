@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "keyhash.h"
 #include "err.h"
+#include "hugemem.h"
 #include "lebytes.h"
 
 /* A slot holds the id's first 16 bytes (zero-padded, see head_of) beside its key, so that a
@@ -37,23 +37,13 @@ struct sl_addict {
 #define MAX_LOAD_NUM 3
 #define MAX_LOAD_DEN 4
 
-/* Slot arrays of HUGE_BYTES and more are asked for in transparent huge pages: every growth
- * writes a fresh array, and on the development VM the first touch of a 4 KiB page costs about
- * 4 us, as long as parsing some fifteen lines (a 100,000-id dictionary grows to 8 MiB: 2,048
- * page faults a growth, against 4 in huge pages). Where the kernel gives none, nothing changes. */
-#define HUGE_BYTES ((size_t)2 << 20)
-
+/* Slot arrays of 2 MiB and more are asked for in transparent huge pages (hugemem.h): every
+ * growth writes a fresh array (a 100,000-id dictionary grows to 8 MiB: 2,048 page faults a
+ * growth, against 4 in huge pages). */
 static struct entry *new_slots(size_t cap)
 {
     size_t bytes = cap * sizeof(struct entry);
-    struct entry *s;
-    if (bytes >= HUGE_BYTES) { /* cap is a power of two: bytes is a multiple of 2 MiB */
-        s = aligned_alloc(HUGE_BYTES, bytes);
-        if (s)
-            (void)madvise(s, bytes, MADV_HUGEPAGE);
-    } else {
-        s = aligned_alloc(64, bytes);
-    }
+    struct entry *s = sl_huge_alloc(bytes);
     if (s)
         memset(s, 0, bytes);
     return s;
