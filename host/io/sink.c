@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "hugemem.h"
 #include "idsort.h"
 #include "lebytes.h"
 #include "log.h"
@@ -607,18 +608,19 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
         return 0;
     if (n > UINT32_MAX)
         return SL_ERANGE;
+    /* both are written whole below: fresh arrays (in huge pages when large) instead of realloc */
     if (n > s->order_cap) {
-        struct sl_named *no = realloc(s->order, n * sizeof *no);
-        if (!no)
+        free(s->order);
+        s->order_cap = 0;
+        if (!(s->order = sl_huge_alloc(n * sizeof *s->order)))
             return SL_ENOMEM;
-        s->order = no;
         s->order_cap = n;
     }
     if (n > s->keys_cap) {
-        struct sl_idkey *nk = realloc(s->keys, n * sizeof *nk);
-        if (!nk)
+        free(s->keys);
+        s->keys_cap = 0;
+        if (!(s->keys = sl_huge_alloc(n * sizeof *s->keys)))
             return SL_ENOMEM;
-        s->keys = nk;
         s->keys_cap = n;
     }
     for (size_t i = 0; i < n; i++) {
@@ -647,11 +649,11 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
 /* The rows of this emission that changed (into s->pick). Returns the count or SL_ENOMEM. */
 static long pick_changed(sl_sink *s, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
-    if (n > s->pick_cap) {
-        const sl_row **np = realloc(s->pick, n * sizeof *np);
-        if (!np)
+    if (n > s->pick_cap) { /* written whole below */
+        free(s->pick);
+        s->pick_cap = 0;
+        if (!(s->pick = sl_huge_alloc(n * sizeof *s->pick)))
             return SL_ENOMEM;
-        s->pick = np;
         s->pick_cap = n;
     }
     size_t m = 0;
