@@ -15,6 +15,7 @@
 #include "addict.h"
 #include "coord.h"
 #include "err.h"
+#include "hugemem.h"
 #include "resume.h"
 #include "inbox.h"
 #include "ingest.h"
@@ -195,9 +196,14 @@ static int rows_add(struct rows *v, const void *r, size_t n)
         size_t cap = v->cap ? v->cap : 4096;
         while (cap < v->n + n)
             cap *= 2;
-        sl_row *nr = realloc(v->r, cap * sizeof *nr);
+        /* a fresh array in huge pages once large (hugemem.h): the rows are written into fresh
+         * memory either way, and the first touch of small pages is what costs here */
+        sl_row *nr = sl_huge_alloc(cap * sizeof *nr);
         if (!nr)
             return SL_ENOMEM;
+        if (v->n)
+            memcpy(nr, v->r, v->n * sizeof *nr);
+        free(v->r);
         v->r = nr;
         v->cap = cap;
     }
