@@ -9,6 +9,7 @@
 #include "device.h"
 #include "err.h"
 #include "harness.h"
+#include "kernsrc.h"
 #include "pebin.h"
 #include "reference.h"
 
@@ -363,6 +364,131 @@ Test(userpe, binary_gives_the_same_results_as_source, .init = make_dir, .timeout
     th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
     free(ref);
     th_result_free(&res);
+    free(recs);
+}
+
+/* The aggregation kernels as they were before they counted records by type: ten arguments, no
+ * `types` (docs/kernel-abi.md, "Program binaries"). Appended to the framework's source, whose own
+ * two kernels are renamed, they make a program like a pe.binary built by that sluice. */
+static const char *const OLD_KERNELS =
+    "\n__kernel void sl_aggregate_grouped(__global const sl_record *recs,\n"
+    "    __global const uint *bounds, __global uint *prog, __global sl_slot *slots,\n"
+    "    __global uint *fill, uint region_slots, uint region_max, uint pbits, uint copies,\n"
+    "    __global uint *status)\n"
+    "{\n"
+    "    const uint i0 = get_global_id(0);\n"
+    "    uint i = prog[i0];\n"
+    "    if (i >= bounds[i0 + 1] || status[0] != 0)\n"
+    "        return;\n"
+    "    for (; i < bounds[i0 + 1]; i++) {\n"
+    "        const sl_record r = recs[i];\n"
+    "        if (sl_apply_one(&r, slots + (size_t)i0 * region_slots, fill + i0, region_slots,\n"
+    "                         region_max, 63 - pbits, 0, i0, status))\n"
+    "            break;\n"
+    "    }\n"
+    "    prog[i0] = i;\n"
+    "}\n"
+    "#ifdef SL_PE_REDUCE\n"
+    "__kernel void sl_aggregate_chunked(__global const sl_record *recs,\n"
+    "    __global const uint *bounds, __global uint *prog, __global sl_slot *slots,\n"
+    "    __global uint *fill, uint region_slots, uint region_max, uint pbits, uint copies,\n"
+    "    __global uint *status)\n"
+    "{\n"
+    "    const uint i0 = get_global_id(0), per = 1u << pbits;\n"
+    "    uint i = prog[i0];\n"
+    "    if (i >= bounds[i0 + 1] || status[0] != 0)\n"
+    "        return;\n"
+    "    for (; i < bounds[i0 + 1]; i++) {\n"
+    "        const sl_record r = recs[i];\n"
+    "        if (sl_apply_one(&r, slots + (size_t)i0 * per * region_slots, fill + i0 * per,\n"
+    "                         region_slots, region_max, 63 - pbits, 1, i0, status))\n"
+    "            break;\n"
+    "    }\n"
+    "    prog[i0] = i;\n"
+    "}\n"
+    "#endif\n";
+
+/* `text` with every `from` replaced by `to` (malloc'd); asserts that there was at least one. */
+static char *replace_all(const char *text, const char *from, const char *to)
+{
+    size_t nf = strlen(from), nt = strlen(to), count = 0;
+    for (const char *p = strstr(text, from); p; p = strstr(p + nf, from))
+        count++;
+    cr_assert_gt(count, 0, "%s not in the framework's source", from);
+    char *out = malloc(strlen(text) + count * nt + 1), *o = out;
+    cr_assert_not_null(out);
+    for (const char *p = text, *q; (q = strstr(p, from)); p = q + nf) {
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, to, nt);
+        o += nt;
+        text = q + nf;
+    }
+    strcpy(o, text);
+    return out;
+}
+
+/* A pe.binary whose aggregation kernels take no `types` (built before the kernels counted
+ * records by type) still runs: the host counts the types as it batches, and the rows and the
+ * counts by type equal the reference's, in both dispatch modes and across table growths. */
+Test(userpe, binary_without_type_counts_is_counted_by_the_host, .init = make_dir, .timeout = 180)
+{
+    char msg[16384], inc[512], opts[700];
+    sl_device *dev = NULL;
+    cr_assert_eq(sl_device_open(NULL, &dev, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(sl_kernel_include_dir(inc, sizeof inc), 0);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -I%s", inc);
+    char *a = replace_all(sl_kernel_source("sl_engine.cl"), "void sl_aggregate_grouped(",
+                          "void sl_aggregate_grouped_now(");
+    char *b = replace_all(a, "void sl_aggregate_chunked(", "void sl_aggregate_chunked_now(");
+    char *framework = malloc(strlen(b) + strlen(OLD_KERNELS) + 1);
+    cr_assert_not_null(framework);
+    strcpy(framework, b);
+    strcat(framework, OLD_KERNELS);
+    const sl_source srcs[2] = {{"vm.cl", VIEWS_MAX}, {"old_sl_engine.cl", framework}};
+    cl_program prog = NULL;
+    char *log = NULL;
+    int rc = sl_device_build(dev, srcs, 2, opts, &prog, &log);
+    cr_assert_eq(rc, 0, "%s", log ? log : "build failed");
+    free(log);
+    unsigned char *raw = NULL, *bin = NULL;
+    size_t nraw = 0, nbin = 0;
+    cr_assert_eq(sl_device_program_binary(dev, prog, &raw, &nraw), 0);
+    cr_assert_eq(sl_pebin_wrap(sl_device_get_info(dev), raw, nraw, &bin, &nbin), 0);
+    const char *path = write_pe("old.bin", "");
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(bin, 1, nbin, f), nbin);
+    fclose(f);
+    clReleaseProgram(prog);
+    free(raw);
+    free(bin);
+    free(framework);
+    free(b);
+    free(a);
+    sl_device_close(&dev);
+
+    size_t n = 40000;
+    sl_rec *recs = th_records_new(31, n, 6000, 0.5, 0, 0);
+    uint64_t want[SL_EV_NTYPES] = {0};
+    for (size_t i = 0; i < n; i++)
+        want[recs[i].type & 3]++;
+    size_t nref;
+    sl_row *ref = ref_views_max(recs, n, &nref);
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_CHUNKED, SL_DISPATCH_GROUPED};
+    for (size_t m = 0; m < 2; m++) {
+        sl_engine_cfg cfg = user_cfg("", 0);
+        snprintf(cfg.pe.binary, sizeof cfg.pe.binary, "%s", path);
+        cfg.mode = modes[m];
+        th_result res;
+        cr_assert_eq(th_run(&cfg, recs, n, 3000, &res), 0, "mode %zu: %s", m, res.msg);
+        cr_assert_gt(res.stats.table_slots, 4096, "mode %zu: the table never grew", m);
+        th_assert_rows(res.final_rows, res.nfinal, ref, nref, 0.0);
+        for (int t = 0; t < SL_EV_NTYPES; t++)
+            cr_assert_eq(res.stats.type_counts[t], want[t], "mode %zu, type %d", m, t);
+        th_result_free(&res);
+    }
+    free(ref);
     free(recs);
 }
 
