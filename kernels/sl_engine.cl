@@ -302,6 +302,33 @@ __kernel void sl_merge_copies(__global sl_slot *slots, __global uint *fill, uint
 }
 #endif
 
+#if defined(SL_PE_REDUCE) && !defined(SL_WINDOW_MS)
+/* Combining on a cluster: folds states of this PE made on other nodes (whole slots, in[]; the
+ * host grouped them by region, region p's being in[bounds[p] .. bounds[p + 1])) into region p
+ * of copy 0 (the table, in grouped mode), from in[prog[p]], with sl_merge. When region p has no
+ * free slot the work-item stops (status as for sl_aggregate_grouped) and leaves in prog[p] the
+ * first slot it did not fold; the host grows the table and runs it again. */
+__kernel void sl_merge_in(__global const sl_slot *in, __global const uint *bounds,
+                          __global uint *prog, __global sl_slot *slots, __global uint *fill,
+                          uint region_slots, uint region_max, __global uint *status)
+{
+    const uint p = get_global_id(0), mask = region_slots - 1;
+    __global sl_slot *dst = slots + (size_t)p * region_slots;
+    uint i = prog[p];
+    for (; i < bounds[p + 1]; i++) {
+        const ulong k = in[i].key;
+        const uint d = sl_lookup(dst, k, mask, region_max, &fill[p], k, 0);
+        if (d > mask) {
+            atomic_add(&status[0], 1);
+            atomic_max(&status[1], p + 1);
+            break;
+        }
+        sl_merge(&dst[d].s, &in[i].s);
+    }
+    prog[p] = i;
+}
+#endif
+
 /* Deletes slot i of region rs by backward shift: the later slots of its probe run that may move
  * up do, so linear probing needs no tombstones (with them, a long windowed run filled regions
  * with dead slots and reported a full table far below capacity). The caller

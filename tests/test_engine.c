@@ -584,6 +584,91 @@ Test(engine, save_then_load_goes_on_exactly, .timeout = 300)
     free(recs);
 }
 
+/* Which of 3 "nodes" owns a key in the combining test below. */
+static uint32_t owner_of(uint64_t key)
+{
+    return (uint32_t)((key >> 7) % 3);
+}
+
+static int not_mine(void *ud, uint64_t key)
+{
+    return owner_of(key) != *(const uint32_t *)ud;
+}
+
+/* Combining, as cluster nodes do it: three engines each take a third of the records, whatever
+ * their keys; each exports the states of the keys another owns, the owners merge them in (their
+ * tables grow to take them), and the owners' final rows of their own keys together equal the C
+ * reference over all the records, in both dispatch modes, for every built-in reduce PE. */
+Test(engine, states_combined_across_engines_match_the_reference, .timeout = 300)
+{
+    size_t n = 120000;
+    sl_rec *recs = th_records_new(41, n, 20000, 0.8, 1000, 100);
+    static const enum sl_dispatch_mode modes[] = {SL_DISPATCH_GROUPED, SL_DISPATCH_CHUNKED};
+    static const enum sl_pe_kind kinds[] = {SL_PE_CTR, SL_PE_COUNT, SL_PE_SUM};
+    sl_device *dev = NULL;
+    char msg[4096];
+    cr_assert(eq(int, sl_device_open(NULL, &dev, msg, sizeof msg), 0), "%s", msg);
+    for (size_t m = 0; m < 2; m++)
+        for (size_t k = 0; k < 3; k++) {
+            sl_engine_cfg cfg = th_cfg(kinds[k], 0, 4096);
+            cfg.mode = modes[m];
+            struct kept out[3] = {{0}};
+            sl_engine *e[3] = {NULL};
+            sl_bytebuf to[3] = {{0}}; /* states for each owner */
+            for (uint32_t i = 0; i < 3; i++) {
+                cr_assert(eq(int,
+                             sl_engine_new(dev, &cfg, keep_final, &out[i], &e[i], msg, sizeof msg),
+                             0),
+                          "%s", msg);
+                cr_assert(sl_engine_combinable(e[i]));
+                size_t lo = n * i / 3, hi = n * (i + 1) / 3;
+                cr_assert(eq(int, sl_engine_push(e[i], recs + lo, hi - lo), 0));
+            }
+            size_t ss = sl_engine_slot_size(e[0]);
+            for (uint32_t i = 0; i < 3; i++) {
+                sl_bytebuf all = {0};
+                size_t count = 0;
+                cr_assert(eq(int, sl_engine_export_states(e[i], not_mine, &i, &all, &count), 0),
+                          "%s", sl_engine_message(e[i]));
+                cr_assert(eq(sz, all.len, count * ss));
+                cr_assert_gt(count, 0);
+                for (size_t j = 0; j < count; j++) {
+                    uint64_t key;
+                    memcpy(&key, all.p + j * ss, 8);
+                    cr_assert(ne(u32, owner_of(key), i), "exported a key of its own");
+                    cr_assert(
+                        eq(int, sl_bytebuf_append(&to[owner_of(key)], all.p + j * ss, ss), 0));
+                }
+                sl_bytebuf_free(&all);
+            }
+            sl_row *rows = NULL;
+            size_t nrows = 0;
+            for (uint32_t i = 0; i < 3; i++) {
+                sl_engine_stats before, after;
+                sl_engine_get_stats(e[i], &before);
+                cr_assert(eq(int, sl_engine_merge_states(e[i], to[i].p, to[i].len / ss), 0), "%s",
+                          sl_engine_message(e[i]));
+                cr_assert(eq(int, sl_engine_finish(e[i]), 0), "%s", sl_engine_message(e[i]));
+                sl_engine_get_stats(e[i], &after);
+                cr_assert_gt(after.table_slots, 4096, "the table grew");
+                for (size_t r = 0; r < out[i].n; r++) /* an owner's rows of its own keys */
+                    if (owner_of(out[i].r[r].key) == i) {
+                        rows = realloc(rows, (nrows + 1) * sizeof *rows);
+                        cr_assert_not_null(rows);
+                        rows[nrows++] = out[i].r[r];
+                    }
+                sl_engine_destroy(&e[i]);
+                free(out[i].r);
+                sl_bytebuf_free(&to[i]);
+            }
+            qsort(rows, nrows, sizeof *rows, sl_row_cmp_key);
+            th_assert_reference(&cfg.pe, recs, n, rows, nrows);
+            free(rows);
+        }
+    sl_device_close(&dev);
+    free(recs);
+}
+
 /* Window and final rows, copied in the order they come, and snapshots counted (sl_emit_fn). */
 struct kept_windows {
     sl_row *r;

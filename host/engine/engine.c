@@ -54,6 +54,7 @@ struct sl_engine {
     cl_command_queue qx; /* maps, unmaps and copies, ordered against q by events */
     sl_peprog prog;      /* the PE's program and what its ABI declares */
     cl_kernel k_agg, k_emit, k_merge, k_rehash;
+    cl_kernel k_merge_in; /* sl_merge_in (reduce PEs without a window; NULL in older binaries) */
     cl_mem slots, fill, status, out, out_count;
     /* Records applied, by type, counted by the aggregation kernel: SL_EV_NTYPES counters per
      * work-item, summed over every batch since the table was cleared. */
@@ -263,6 +264,12 @@ static int build(sl_engine *e, char *msg, size_t msglen)
         rc = make_kernel(e, "sl_rehash", &e->k_rehash, msg, msglen);
     if (rc == 0 && !e->prog.sequential)
         rc = make_kernel(e, "sl_merge_copies", &e->k_merge, msg, msglen);
+    if (rc == 0 && !e->prog.sequential && !e->windowed) {
+        cl_int st;
+        e->k_merge_in = clCreateKernel(e->prog.prog, "sl_merge_in", &st);
+        if (st != CL_SUCCESS) /* a binary built before it: the engine cannot combine */
+            e->k_merge_in = NULL;
+    }
     return rc;
 }
 
@@ -1518,7 +1525,7 @@ void sl_engine_destroy(sl_engine **ep)
     }
     const cl_mem mems[] = {e->slots, e->fill, e->status, e->out, e->out_count, e->types};
     release_mems(mems, sizeof mems / sizeof mems[0]);
-    const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge, e->k_rehash};
+    const cl_kernel kernels[] = {e->k_agg, e->k_emit, e->k_merge, e->k_rehash, e->k_merge_in};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
         if (kernels[i])
             clReleaseKernel(kernels[i]);
@@ -1693,6 +1700,168 @@ unmap:
         b->len = start;
         rc = clfail(e, st2, "unmapping the state table after a checkpoint");
     }
+    return rc;
+}
+
+int sl_engine_combinable(const sl_engine *e)
+{
+    return e->k_merge_in != NULL && !e->prog.sequential && !e->windowed;
+}
+
+size_t sl_engine_slot_size(const sl_engine *e)
+{
+    return e->prog.slot_size;
+}
+
+int sl_engine_export_states(sl_engine *e, int (*foreign)(void *ud, uint64_t key), void *ud,
+                            sl_bytebuf *b, size_t *n)
+{
+    *n = 0;
+    if (e->failed)
+        return e->failed;
+    if (!sl_engine_combinable(e))
+        return SL_EUNSUPPORTED;
+    int rc = dispatch(e, staged_base(e), e->staging_attr, e->staged);
+    e->staged = 0;
+    if (rc || (rc = drain(e)))
+        return rc;
+    size_t ss = e->prog.slot_size, table = (size_t)e->g.nslots * ss, start = b->len;
+    cl_int st;
+    const unsigned char *tab =
+        clEnqueueMapBuffer(e->q, e->slots, CL_TRUE, CL_MAP_READ, 0, table, 0, NULL, NULL, &st);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "mapping the state table to export states");
+    for (uint64_t i = 0; i < e->g.nslots; i++) {
+        const unsigned char *slot = tab + i * ss;
+        uint64_t key;
+        memcpy(&key, slot, 8);
+        if (key == 0 || !foreign(ud, key))
+            continue;
+        if (sl_bytebuf_append(b, slot, ss)) {
+            b->len = start;
+            rc = fail(e, SL_ENOMEM, "out of memory exporting states");
+            break;
+        }
+        (*n)++;
+    }
+    st = clEnqueueUnmapMemObject(e->q, e->slots, (void *)tab, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clFinish(e->q);
+    if (st != CL_SUCCESS && !rc)
+        rc = clfail(e, st, "unmapping the state table after an export");
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+int sl_engine_merge_states(sl_engine *e, const void *slots, size_t n)
+{
+    if (e->failed)
+        return e->failed;
+    if (!sl_engine_combinable(e))
+        return SL_EUNSUPPORTED;
+    if (n == 0)
+        return 0;
+    if (n > UINT32_MAX)
+        return fail(e, SL_ERANGE, "%zu states to merge at once", n);
+    int rc = dispatch(e, staged_base(e), e->staging_attr, e->staged);
+    e->staged = 0;
+    if (rc || (rc = drain(e)))
+        return rc;
+    /* grouped by region (a key's top pbits bits), as the kernel takes them */
+    const size_t ss = e->prog.slot_size, nparts = e->g.nparts;
+    const unsigned shift = 64 - e->g.pbits;
+    const unsigned char *in = slots;
+    unsigned char *sorted = malloc(n * ss);
+    uint32_t *bounds = calloc(nparts + 1, sizeof *bounds), *cur = malloc(nparts * sizeof *cur);
+    cl_mem m_in = NULL, m_bounds = NULL, m_prog = NULL;
+    if (!sorted || !bounds || !cur) {
+        rc = fail(e, SL_ENOMEM, "out of memory merging %zu states", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key;
+        memcpy(&key, in + i * ss, 8);
+        bounds[(e->g.pbits ? key >> shift : 0) + 1]++;
+    }
+    for (size_t p = 0; p < nparts; p++) {
+        bounds[p + 1] += bounds[p];
+        cur[p] = bounds[p];
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key;
+        memcpy(&key, in + i * ss, 8);
+        memcpy(sorted + (size_t)cur[e->g.pbits ? key >> shift : 0]++ * ss, in + i * ss, ss);
+    }
+    m_in = make_buffer(e, CL_MEM_READ_ONLY, n * ss, &rc);
+    m_bounds = make_buffer(e, CL_MEM_READ_ONLY, (nparts + 1) * sizeof *bounds, &rc);
+    m_prog = make_buffer(e, CL_MEM_READ_WRITE, nparts * sizeof *bounds, &rc);
+    if (rc) {
+        rc = fail(e, rc, "cannot allocate %zu states to merge on the device", n);
+        goto out;
+    }
+    /* blocking writes: the host arrays are free to go whatever happens next */
+    cl_int st = clEnqueueWriteBuffer(e->q, m_in, CL_TRUE, 0, n * ss, sorted, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueWriteBuffer(e->q, m_bounds, CL_TRUE, 0, (nparts + 1) * sizeof *bounds, bounds,
+                                  0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueWriteBuffer(e->q, m_prog, CL_TRUE, 0, nparts * sizeof *bounds, bounds, 0,
+                                  NULL, NULL);
+    if (st != CL_SUCCESS) {
+        rc = clfail(e, st, "writing the states to merge");
+        goto out;
+    }
+    static const cl_uint zeros[2] = {0, 0};
+    cl_uint *status = e->merge_status_h;
+    uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
+    for (;;) {
+        const struct karg a[] = {
+            KARG(m_in),    KARG(m_bounds),          KARG(m_prog),          KARG(e->slots),
+            KARG(e->fill), KARG(e->g.region_slots), KARG(e->g.region_max), KARG(e->status)};
+        size_t global = nparts, local = 1;
+        cl_event got = NULL;
+        status[0] = status[1] = 0;
+        st = set_args(e->k_merge_in, 0, a, sizeof a / sizeof a[0]);
+        if (st == CL_SUCCESS)
+            st = clEnqueueNDRangeKernel(e->q, e->k_merge_in, 1, NULL, &global, &local, 0, NULL,
+                                        NULL);
+        if (st == CL_SUCCESS)
+            st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status,
+                                     0, NULL, NULL);
+        if (st == CL_SUCCESS)
+            st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
+                                     fill, 0, NULL, &got);
+        if (st != CL_SUCCESS) {
+            rc = clfail(e, st, "merging states of other nodes");
+            goto out;
+        }
+        if ((rc = wait_event(e, got, "sl_merge_in", "merging states of other nodes")))
+            goto out; /* `got` is kept: the merge may still run */
+        clReleaseEvent(got);
+        uint64_t live = live_keys(e, fill, NULL);
+        if (live > e->stats.keys)
+            e->stats.keys = live;
+        if (status[0] == 0) {
+            rc = check_capacity(e, e->stats.keys);
+            break;
+        }
+        st = clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
+        if (st != CL_SUCCESS) {
+            rc = clfail(e, st, "clearing the merge status");
+            goto out;
+        }
+        e->full_region = status[1];
+        if ((rc = grow_table(e, 2)))
+            goto out;
+    }
+out:
+    release_mem(&m_in); /* released once the commands that use them are done */
+    release_mem(&m_bounds);
+    release_mem(&m_prog);
+    free(sorted);
+    free(bounds);
+    free(cur);
     return rc;
 }
 

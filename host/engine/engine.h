@@ -172,6 +172,28 @@ int sl_engine_reset(sl_engine *e);
 /* The last error's explanation ("" when none). */
 const char *sl_engine_message(const sl_engine *e);
 
+/* Combining, for a cluster node that aggregates the records it reads whatever node owns their
+ * keys and hands the owners partial states instead of records (host/cluster/node.c): possible
+ * for a reduce PE without a window whose program has sl_merge_in (1), not otherwise (0). */
+int sl_engine_combinable(const sl_engine *e);
+
+/* Bytes of one slot of the state table: the 8-byte key, then the PE's state (and padding). */
+size_t sl_engine_slot_size(const sl_engine *e);
+
+/* Appends to b the slots of every table copy whose key `foreign(ud, key)` says is another
+ * node's, sl_engine_slot_size bytes each, and sets *n to their count (a key may come once per
+ * copy: merging them all is right for a reduce PE). Dispatches what is staged and waits for the
+ * device first; the table stays as it is. Returns 0, SL_EUNSUPPORTED (not combinable) or
+ * another negative sl_err. */
+int sl_engine_export_states(sl_engine *e, int (*foreign)(void *ud, uint64_t key), void *ud,
+                            sl_bytebuf *b, size_t *n);
+
+/* Folds n slots exported by engines of the same PE into this one's table with the PE's
+ * sl_merge (a key not here yet is inserted), growing the table as needed. Dispatches what is
+ * staged and waits for the device first. Returns 0, SL_EUNSUPPORTED or another negative sl_err
+ * (SL_ETABLEFULL at pe.capacity). */
+int sl_engine_merge_states(sl_engine *e, const void *slots, size_t n);
+
 /* Checkpoints: dispatches what is staged, waits for the device and reads every key's state
  * back (a windowed PE's: every open window), with the table's layout, the counters (events in,
  * by type, late, batches, emissions, rows) and, for windowed PEs, the watermark and the windows
