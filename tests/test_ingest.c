@@ -124,6 +124,55 @@ Test(ingest, file_parts_equal_one_process)
     finish();
 }
 
+/* Combining (docs/cluster.md): with a one-stage reduce PE, no checkpoints and no snapshots,
+ * each node aggregates every record of its part and sends the owners partial states instead of
+ * records. Every node says so in the run's summary (states sent and taken in), and the output
+ * equals both the one-process run's and that of the same cluster routing every record (which it
+ * does with checkpoints, whose cut combining would change), for CTR and a plain count. */
+Test(ingest, combined_states_equal_routed_records)
+{
+    write_events("events.ndjson", 90000, 23);
+    FILE *f = create("count.yaml");
+    fprintf(f, "source: {type: file, path: events.ndjson, format: ndjson}\n"
+               "pe: {kind: count}\nsink: {path: \"-\"}\n");
+    fclose(f);
+    static const char *const jobs[] = {"ctr --input events.ndjson", "run count.yaml"};
+    for (int k = 0; k < 2; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s -q", jobs[k]);
+        struct run one = run_sluice(args, 300);
+        snprintf(args, sizeof args, "%s --nodes 3 --ingest-on-nodes", jobs[k]);
+        struct run comb = run_sluice(args, 300);
+        snprintf(args, sizeof args,
+                 "%s -q --nodes 3 --ingest-on-nodes --checkpoint-ms 60000 --checkpoint-dir ck%d",
+                 jobs[k], k);
+        struct run routed = run_sluice(args, 300);
+        cr_assert(eq(int, one.status, 0), "%s", one.err);
+        cr_assert(eq(int, comb.status, 0), "%s", comb.err);
+        cr_assert(eq(int, routed.status, 0), "%s", routed.err);
+        for (unsigned i = 0; i < 3; i++) {
+            char want[32];
+            snprintf(want, sizeof want, "  node %u: ", i);
+            const char *line = strstr(comb.err, want);
+            cr_assert_not_null(line, "%s", comb.err);
+            unsigned long long out = 0, in = 0;
+            const char *c = strstr(line, "; combined: ");
+            cr_assert(c && c < strchr(line, '\n'), "node %u did not combine: %s", i, comb.err);
+            cr_assert(
+                eq(int, sscanf(c, "; combined: %llu partial states sent, %llu taken in", &out, &in),
+                   2));
+            cr_assert(out > 0 && in > 0, "node %u: %s", i, line);
+        }
+        cr_assert_null(strstr(routed.err, "combined:"), "%s", routed.err);
+        assert_same_text(comb.out, one.out, "combined against one process");
+        assert_same_text(routed.out, one.out, "routed against one process");
+        run_free(&one);
+        run_free(&comb);
+        run_free(&routed);
+    }
+    finish();
+}
+
 /* Three ports in a row that nobody listens on now, below Linux's ephemeral range (32768 and up
  * by default): a port from that range can be taken as the local end of another test's connection
  * between this check and the node's bind. */

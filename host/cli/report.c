@@ -223,6 +223,9 @@ void report_cluster(const sl_client_report *cr)
             fprintf(stderr, ", stage %u: %" PRIu64, s, n->events_in[s]);
         fprintf(stderr, "; %" PRIu64 " rows out, %" PRIu64 " frames in, %.3f s", n->rows_out,
                 n->frames_in, n->busy_s);
+        if (n->combined)
+            fprintf(stderr, "; combined: %" PRIu64 " partial states sent, %" PRIu64 " taken in",
+                    n->states_out, n->states_in);
         report_rejected(n);
         if (n->stale)
             fprintf(stderr, ", stale %" PRIu64, n->stale);

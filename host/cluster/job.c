@@ -27,6 +27,9 @@ size_t sl_payload_recsize(uint32_t schema)
     default:
         if (schema > SL_SCHEMA_REC_ATTRS && schema <= SL_SCHEMA_REC_ATTRS + SL_SCHEMA_ATTRS)
             return sizeof(sl_rec) + 8u * (schema - SL_SCHEMA_REC_ATTRS);
+        if (schema >= SL_SCHEMA_STATE + 16 && schema <= SL_SCHEMA_STATE + SL_STATE_SLOT_MAX &&
+            schema % 8 == 0)
+            return schema - SL_SCHEMA_STATE;
         return 0;
     }
 }

@@ -32,7 +32,12 @@ enum sl_payload {
     /* SL_SCHEMA_REC_ATTRS + n, n = 1..SL_SCHEMA_ATTRS: a first stage's input with n attributes
      * (schema.attributes): each record's 32 bytes, then its n 64-bit words */
     SL_SCHEMA_REC_ATTRS = 16,
+    /* SL_SCHEMA_STATE + size, size = 16..SL_STATE_SLOT_MAX and a multiple of 8: slots of a
+     * first stage's state table, key and state (sl_engine_export_states), that a node combining
+     * its input sends the owner of their keys at the end of its input (docs/cluster.md) */
+    SL_SCHEMA_STATE = 1 << 16,
 };
+#define SL_STATE_SLOT_MAX 4096 /* bytes of one slot in an SL_SCHEMA_STATE frame, at most */
 
 /* Record size of a payload schema (an sl_frame_recsize_fn): 0 for an unknown one. */
 size_t sl_payload_recsize(uint32_t schema);
@@ -139,6 +144,10 @@ typedef struct sl_node_report {
     uint64_t in_messages, in_connections; /* zmq messages, tcp connections */
     int32_t have_watermark;               /* watermark_ms is known (stage 0 had a record) */
     int64_t watermark_ms; /* the largest event time into stage 0 less the first PE's lateness */
+    /* combining (docs/cluster.md): partial states this node sent the owners of their keys, and
+     * those it took from the other nodes */
+    int32_t combined;
+    uint64_t states_out, states_in;
 } sl_node_report;
 
 /* A malformed line a node's source read (SL_MSG_BADLINE), where the whole input would number

@@ -120,6 +120,15 @@ struct slot {
     int go, ingest_done, stop_asked, input_closed, read_full;
     uint64_t bad_seen;
     sl_rec *ibuf; /* INGEST_CHUNK records */
+    /* combining (docs/cluster.md, "Ingest on every node"): this node aggregates every record it
+     * reads, whatever node owns its key, and at the end of its input sends each owner the
+     * partial states of its keys instead of the records; the states the peers sent wait in
+     * `foreign` (slot_size bytes each) until every peer's end of stream is in, then fold into
+     * the first stage, whose final rows this node sends only for the keys it owns */
+    int combine;
+    size_t slot_size;
+    sl_bytebuf foreign;
+    uint64_t states_out, states_in;
     /* a zmq or tcp source with checkpoints: what is read is logged before it is routed
      * (host/cluster/nodelog.h); in_base counts what earlier instances of this node read (the
      * checkpoint's counters and the records sent again from the log) */
@@ -532,6 +541,12 @@ static int route_attrs(struct slot *sl, uint32_t stage, const sl_rec *recs, cons
     const size_t na = stage == 0 ? sl->nattr : 0;
     const size_t rsize = sizeof(sl_rec) + 8 * na;
     const uint32_t schema = na ? SL_SCHEMA_REC_ATTRS + (uint32_t)na : SL_SCHEMA_REC;
+    if (sl->combine && stage == 0 && (!na || attrs)) { /* all stay here: no barrier holds them */
+        int rc = flush_local(sl, 0);
+        if (rc == 0 && (rc = sl_chain_push_attrs(sl->chain, 0, recs, na ? attrs : NULL, n)))
+            snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         uint32_t d = sl_partmap_node_of_key(nd->map, recs[i].key);
         if (d == nd->id) {
@@ -617,8 +632,24 @@ static int to_client(void *ud, enum sl_emit_kind kind, const sl_row *rows, size_
     if (kind == SL_EMIT_SNAPSHOT)
         return snapshot_to_client(sl, rows, n);
     uint32_t schema = kind == SL_EMIT_FINAL ? SL_SCHEMA_ROW_FINAL : SL_SCHEMA_ROW_WINDOWS;
-    if (n && sl_outbox_put(sl->client, sl_job_stream(sl->job_id, sl->stages - 1), schema,
-                           sizeof(sl_row), rows, n)) {
+    sl_row *own = NULL;
+    if (sl->combine && n) { /* the rows of the keys this node owns: the others' went as states */
+        if (!(own = malloc(n * sizeof *own))) {
+            snprintf(sl->msg, sizeof sl->msg, "out of memory keeping this node's rows");
+            return SL_ENOMEM;
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (sl_partmap_node_of_key(sl->nd->map, rows[i].key) == sl->nd->id)
+                own[m++] = rows[i];
+        rows = own;
+        n = m;
+    }
+    int rc = n ? sl_outbox_put(sl->client, sl_job_stream(sl->job_id, sl->stages - 1), schema,
+                               sizeof(sl_row), rows, n)
+               : 0;
+    free(own);
+    if (rc) {
         snprintf(sl->msg, sizeof sl->msg, "out of memory queueing rows for the client");
         return SL_ENOMEM;
     }
@@ -766,6 +797,9 @@ static void end_job(struct slot *sl, int graceful)
     sl_addict_destroy(&sl->dict);
     free(sl->ibuf);
     sl->ibuf = NULL;
+    sl_bytebuf_free(&sl->foreign);
+    sl->combine = 0;
+    sl->states_out = sl->states_in = 0;
     free(sl->local_attr);
     sl->local_attr = NULL;
     free(sl->wide);
@@ -1325,6 +1359,58 @@ static int send_dict(struct slot *sl)
 /* Reads what this node's source has (a few chunks at most, while its peers take what it sends),
  * routes each record to the owner of its key, and at the end of its input ends the first stage
  * for every node. */
+/* sl_engine_export_states's test: a key another node owns. */
+static int foreign_key(void *ud, uint64_t key)
+{
+    const struct slot *sl = ud;
+    return sl_partmap_node_of_key(sl->nd->map, key) != sl->nd->id;
+}
+
+/* Combining, at the end of this node's input: the partial states of the keys other nodes own
+ * go to their owners, ahead of this node's end of stream. Returns 0 or an sl_err with sl->msg. */
+static int send_states(struct slot *sl)
+{
+    struct node *nd = sl->nd;
+    sl_engine *e = sl_chain_engine(sl->chain, 0);
+    sl_bytebuf b = {0};
+    size_t n = 0, ss = sl->slot_size;
+    int rc = sl_engine_export_states(e, foreign_key, sl, &b, &n);
+    if (rc)
+        snprintf(sl->msg, sizeof sl->msg, "%s", sl_engine_message(e));
+    const uint32_t stream = sl_job_stream(sl->job_id, 0);
+    const uint32_t schema = SL_SCHEMA_STATE + (uint32_t)ss;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t key;
+        memcpy(&key, b.p + i * ss, 8);
+        uint32_t d = sl_partmap_node_of_key(nd->map, key);
+        if (sl_outbox_put(nd->peer[d][0], stream, schema, ss, b.p + i * ss, 1)) {
+            snprintf(sl->msg, sizeof sl->msg, "out of memory queueing states for node %u", d);
+            rc = SL_ENOMEM;
+        }
+    }
+    sl_bytebuf_free(&b);
+    if (rc == 0) {
+        sl->states_out = n;
+        logf_(nd, "job %u: combined its input: %zu partial states sent to the keys' owners",
+              sl->job_id, n);
+    }
+    return rc;
+}
+
+/* Combining, once every peer's end of stream is in: their states fold into the first stage. */
+static int merge_foreign(struct slot *sl)
+{
+    sl_engine *e = sl_chain_engine(sl->chain, 0);
+    size_t n = sl->foreign.len / sl->slot_size;
+    int rc = sl_engine_merge_states(e, sl->foreign.p, n);
+    if (rc)
+        snprintf(sl->msg, sizeof sl->msg, "%s", sl_engine_message(e));
+    else
+        logf_(sl->nd, "job %u: merged %zu partial states from the other nodes", sl->job_id, n);
+    sl_bytebuf_free(&sl->foreign);
+    return rc;
+}
+
 static void ingest_step(struct slot *sl)
 {
     struct node *nd = sl->nd;
@@ -1377,6 +1463,10 @@ static void ingest_step(struct slot *sl)
         return;
     }
     sl->ingest_done = 1;
+    if (sl->combine && send_states(sl)) {
+        abort_job(sl, sl->msg);
+        return;
+    }
     uint32_t stream = sl_job_stream(sl->job_id, 0);
     for (uint32_t d = 0; d < nd->n; d++) {
         if (d == nd->id)
@@ -1487,7 +1577,15 @@ static void start_job(struct node *nd, const sl_frame *f)
             return;
         }
     }
-    job->topo.pe.capacity = node_capacity(nd, sl->self, job->topo.pe.capacity);
+    /* combining: a one-stage job reading a file on every node whose PE emits only at the end,
+     * without checkpoints (whose cut it would change); on once the engine says its PE can. Such
+     * a node holds the keys of its whole part: its table is not cut to its share. */
+    const sl_topology *tp = &job->topo;
+    int combine = tp->source.ingest == SL_INGEST_NODES && tp->nnext == 0 &&
+                  tp->source.kind == SL_SRC_FILE && !tp->checkpoint.every_ms && !job->restore_id &&
+                  !tp->sink.snapshots && !tp->pe.trigger.every_events && !tp->pe.trigger.every_ms;
+    if (!combine)
+        job->topo.pe.capacity = node_capacity(nd, sl->self, job->topo.pe.capacity);
     for (uint32_t i = 0; i < job->topo.nnext; i++)
         job->topo.next[i].pe.capacity = node_capacity(nd, sl->self, job->topo.next[i].pe.capacity);
     rc = sl_chain_new(nd->dev, &job->topo, sl->joins, route, sl, to_client, sl, &sl->chain, err,
@@ -1507,6 +1605,11 @@ static void start_job(struct node *nd, const sl_frame *f)
     if (nodes_ingest(sl) && (rc = open_ingest(sl, err, sizeof err))) {
         abort_job(sl, err);
         return;
+    }
+    if (combine && sl->src_in && sl_engine_combinable(sl_chain_engine(sl->chain, 0)) &&
+        sl_engine_slot_size(sl_chain_engine(sl->chain, 0)) <= SL_STATE_SLOT_MAX) {
+        sl->combine = 1;
+        sl->slot_size = sl_engine_slot_size(sl_chain_engine(sl->chain, 0));
     }
     if (nodes_ingest(sl) && sl->have_resume && sl->ilog) {
         /* a live source goes on with what comes next; its counters from the checkpoint's */
@@ -1528,6 +1631,11 @@ static void start_job(struct node *nd, const sl_frame *f)
     logf_(nd, "job %u: %u stage(s), epoch %u%s, results to %s (%d job%s running)%s", sl->job_id,
           sl->stages, job->epoch, driver, job->result_endpoint, nactive(nd),
           nactive(nd) == 1 ? "" : "s", sl->self != nd->id ? " (playing a failed node)" : "");
+    if (sl->combine)
+        logf_(nd,
+              "job %u: combining: records of other nodes' keys are aggregated here and sent "
+              "to their owners as partial states at the end",
+              sl->job_id);
 }
 
 static void send_done(struct slot *sl)
@@ -1581,6 +1689,9 @@ static void send_done(struct slot *sl)
         r->in_messages = ss.messages;
         r->in_connections = ss.connections;
     }
+    r->combined = sl->combine;
+    r->states_out = sl->states_out;
+    r->states_in = sl->states_in;
     r->busy_s = (double)(sl_net_now_us() - sl->t0_us) / 1e6;
     uint32_t stream = sl_job_stream(sl->job_id, sl->stages - 1);
     sl_outbox_control(sl->client, SL_FRAME_EOS, stream, NULL, 0);
@@ -1604,6 +1715,8 @@ static int advance(struct slot *sl)
             return 0;
         int rc = flush_local(sl, s);
         if (rc)
+            return rc;
+        if (s == 0 && sl->combine && (rc = merge_foreign(sl)))
             return rc;
         if ((rc = sl_chain_finish(sl->chain, s))) {
             snprintf(sl->msg, sizeof sl->msg, "%s", sl_chain_message(sl->chain));
@@ -1899,6 +2012,20 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
     }
     sl->rep.frames_in++;
     sl->rep.bytes_in += SL_FRAME_HDR + h->payload_len;
+    if (h->kind == SL_FRAME_DATA && h->schema >= SL_SCHEMA_STATE) { /* a peer's partial states */
+        if (!sl->combine || stage != 0 || h->source >= nd->n || h->source == nd->id ||
+            h->schema != SL_SCHEMA_STATE + sl->slot_size) {
+            abort_job(sl, "a node sent partial states that this node does not take (the nodes "
+                          "disagree about combining: another sluice, or another PE program)");
+            return;
+        }
+        if (sl_bytebuf_append(&sl->foreign, f->payload, h->payload_len)) {
+            abort_job(sl, "out of memory keeping the other nodes' partial states");
+            return;
+        }
+        sl->states_in += h->count;
+        return;
+    }
     /* records with their schema.attributes (the client's, or with ingest on every node a
      * peer's): each record's 32 bytes, then its na words, for the first stage only */
     const int with_attrs = h->kind == SL_FRAME_DATA && h->schema > SL_SCHEMA_REC_ATTRS &&
