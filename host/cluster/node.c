@@ -1356,9 +1356,6 @@ static int send_dict(struct slot *sl)
     return 0;
 }
 
-/* Reads what this node's source has (a few chunks at most, while its peers take what it sends),
- * routes each record to the owner of its key, and at the end of its input ends the first stage
- * for every node. */
 /* sl_engine_export_states's test: a key another node owns. */
 static int foreign_key(void *ud, uint64_t key)
 {
@@ -1411,6 +1408,9 @@ static int merge_foreign(struct slot *sl)
     return rc;
 }
 
+/* Reads what this node's source has (a few chunks at most, while its peers take what it sends),
+ * routes each record to the owner of its key, and at the end of its input ends the first stage
+ * for every node. */
 static void ingest_step(struct slot *sl)
 {
     struct node *nd = sl->nd;
