@@ -2019,6 +2019,15 @@ static void handle(struct node *nd, uint32_t port, const sl_frame *f)
                           "disagree about combining: another sluice, or another PE program)");
             return;
         }
+        for (uint32_t i = 0; i < h->count; i++) {
+            uint64_t key;
+            memcpy(&key, f->payload + (size_t)i * sl->slot_size, 8);
+            if (sl_partmap_node_of_key(nd->map, key) != nd->id) {
+                abort_job(sl, "a node sent the partial state of a key this node does not own "
+                              "(the nodes disagree about the partition map)");
+                return;
+            }
+        }
         if (sl_bytebuf_append(&sl->foreign, f->payload, h->payload_len)) {
             abort_job(sl, "out of memory keeping the other nodes' partial states");
             return;

@@ -1782,6 +1782,10 @@ int sl_engine_merge_states(sl_engine *e, const void *slots, size_t n)
     for (size_t i = 0; i < n; i++) {
         uint64_t key;
         memcpy(&key, in + i * ss, 8);
+        if (key == 0 || key == UINT64_MAX) { /* an empty slot's key, or the reserved one */
+            rc = fail(e, SL_EINVAL, "state %zu of %zu to merge has no key", i, n);
+            goto out;
+        }
         bounds[(e->g.pbits ? key >> shift : 0) + 1]++;
     }
     for (size_t p = 0; p < nparts; p++) {
