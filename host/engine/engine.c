@@ -1004,42 +1004,61 @@ static int drain(sl_engine *e)
     return 0;
 }
 
+/* One pass of a kernel that folds states into copy 0 (sl_merge_copies, sl_merge_in: one
+ * work-item per region), its arguments set: runs it, reads its status back into
+ * e->merge_status_h and the first nfill fill counters into stage 0's fill_h (every stage is idle
+ * then: drained), and waits. Returns 0 or a negative sl_err. */
+static int fold_pass(sl_engine *e, cl_kernel k, size_t nfill, const char *kname, const char *what)
+{
+    cl_uint *status = e->merge_status_h;
+    size_t global = e->g.nparts, local = 1;
+    cl_event got = NULL;
+    status[0] = status[1] = 0;
+    cl_int st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status, 0,
+                                 NULL, NULL);
+    if (st == CL_SUCCESS)
+        st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, nfill * sizeof(cl_uint),
+                                 e->st[0].fill_h, 0, NULL, &got);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, what);
+    int rc = wait_event(e, got, kname, what);
+    if (rc)
+        return rc; /* `got` is kept: the kernel may still run */
+    clReleaseEvent(got);
+    return 0;
+}
+
+/* After a fold_pass that stopped for want of room (a region of copy 0 full): clears the status
+ * and grows the table, for the pass to go on. Returns 0 or a negative sl_err. */
+static int fold_room(sl_engine *e)
+{
+    static const cl_uint zeros[2] = {0, 0};
+    cl_int st =
+        clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
+    if (st != CL_SUCCESS)
+        return clfail(e, st, "clearing the merge status");
+    e->full_region = e->merge_status_h[1];
+    return grow_table(e, 2);
+}
+
 /* Chunked mode: folds every table copy into copy 0 and makes stats.keys exact. A region of copy
  * 0 without room stops the merge there: the table grows and the merge goes on. */
 static int merge_copies(sl_engine *e)
 {
-    static const cl_uint zeros[2] = {0, 0};
-    cl_uint *status = e->merge_status_h;
-    cl_kernel k = e->k_merge;
-    uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
+    const uint32_t *fill = e->st[0].fill_h;
     for (;;) {
-        cl_event got = NULL;
-        size_t global = e->g.nparts, local = 1;
-        status[0] = status[1] = 0;
-        cl_int st = clEnqueueNDRangeKernel(e->q, k, 1, NULL, &global, &local, 0, NULL, NULL);
-        if (st == CL_SUCCESS)
-            st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status,
-                                     0, NULL, NULL);
-        if (st == CL_SUCCESS)
-            st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.nparts * sizeof(cl_uint),
-                                     fill, 0, NULL, &got);
-        if (st != CL_SUCCESS)
-            return clfail(e, st, "merging table copies");
-        int rc = wait_event(e, got, "sl_merge_copies", "merging table copies");
+        int rc = fold_pass(e, e->k_merge, e->g.nparts, "sl_merge_copies", "merging table copies");
         if (rc)
-            return rc; /* `got` is kept: the merge may still run */
-        clReleaseEvent(got);
+            return rc;
         uint64_t live = 0;
         for (uint32_t p = 0; p < e->g.nparts; p++)
             live += fill[p];
         e->stats.keys = live;
-        if (status[0] == 0)
+        if (e->merge_status_h[0] == 0)
             return check_capacity(e, live);
-        st = clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
-        if (st != CL_SUCCESS)
-            return clfail(e, st, "clearing the merge status");
-        e->full_region = status[1];
-        if ((rc = grow_table(e, 2)))
+        if ((rc = fold_room(e)))
             return rc;
     }
 }
@@ -1816,47 +1835,26 @@ int sl_engine_merge_states(sl_engine *e, const void *slots, size_t n)
         rc = clfail(e, st, "writing the states to merge");
         goto out;
     }
-    static const cl_uint zeros[2] = {0, 0};
-    cl_uint *status = e->merge_status_h;
-    uint32_t *fill = e->st[0].fill_h; /* every stage is idle here (drained) */
     for (;;) {
         const struct karg a[] = {
             KARG(m_in),    KARG(m_bounds),          KARG(m_prog),          KARG(e->slots),
             KARG(e->fill), KARG(e->g.region_slots), KARG(e->g.region_max), KARG(e->status)};
-        size_t global = nparts, local = 1;
-        cl_event got = NULL;
-        status[0] = status[1] = 0;
-        st = set_args(e->k_merge_in, 0, a, sizeof a / sizeof a[0]);
-        if (st == CL_SUCCESS)
-            st = clEnqueueNDRangeKernel(e->q, e->k_merge_in, 1, NULL, &global, &local, 0, NULL,
-                                        NULL);
-        if (st == CL_SUCCESS)
-            st = clEnqueueReadBuffer(e->q, e->status, CL_FALSE, 0, sizeof e->merge_status_h, status,
-                                     0, NULL, NULL);
-        if (st == CL_SUCCESS)
-            st = clEnqueueReadBuffer(e->q, e->fill, CL_FALSE, 0, e->g.ncounters * sizeof(cl_uint),
-                                     fill, 0, NULL, &got);
+        st = set_args(e->k_merge_in, 0, a, sizeof a / sizeof a[0]); /* e->slots after a growth */
         if (st != CL_SUCCESS) {
-            rc = clfail(e, st, "merging states of other nodes");
+            rc = clfail(e, st, "clSetKernelArg");
             goto out;
         }
-        if ((rc = wait_event(e, got, "sl_merge_in", "merging states of other nodes")))
-            goto out; /* `got` is kept: the merge may still run */
-        clReleaseEvent(got);
-        uint64_t live = live_keys(e, fill, NULL);
+        if ((rc = fold_pass(e, e->k_merge_in, e->g.ncounters, "sl_merge_in",
+                            "merging states of other nodes")))
+            goto out;
+        uint64_t live = live_keys(e, e->st[0].fill_h, NULL);
         if (live > e->stats.keys)
             e->stats.keys = live;
-        if (status[0] == 0) {
+        if (e->merge_status_h[0] == 0) {
             rc = check_capacity(e, e->stats.keys);
             break;
         }
-        st = clEnqueueWriteBuffer(e->q, e->status, CL_FALSE, 0, sizeof zeros, zeros, 0, NULL, NULL);
-        if (st != CL_SUCCESS) {
-            rc = clfail(e, st, "clearing the merge status");
-            goto out;
-        }
-        e->full_region = status[1];
-        if ((rc = grow_table(e, 2)))
+        if ((rc = fold_room(e)))
             goto out;
     }
 out:
