@@ -203,9 +203,12 @@ static int cluster_down(const char *file, const char *pidfile)
         unlink(pidfile);
         return 1;
     }
-    for (int i = 0; i < 6000 && process_alive(pid); i++)
+    /* down once the process is gone, or once it removed its pid file (it does that after its
+     * nodes stopped): the pid alone can be another process's by then on a machine whose pids
+     * wrap around (pid_max 32768 here) */
+    for (int i = 0; i < 6000 && process_alive(pid) && read_pidfile(pidfile) == pid; i++)
         usleep(10000);
-    if (process_alive(pid)) {
+    if (process_alive(pid) && read_pidfile(pidfile) == pid) {
         fprintf(stderr, "%s: cluster process %ld still running after 60 s\n", cli_prog, pid);
         return 1;
     }
