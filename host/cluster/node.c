@@ -1606,10 +1606,11 @@ static void start_job(struct node *nd, const sl_frame *f)
         abort_job(sl, err);
         return;
     }
-    if (combine && sl->src_in && sl_engine_combinable(sl_chain_engine(sl->chain, 0)) &&
-        sl_engine_slot_size(sl_chain_engine(sl->chain, 0)) <= SL_STATE_SLOT_MAX) {
+    const sl_engine *e0 = sl_chain_engine(sl->chain, 0);
+    if (combine && sl->src_in && sl_engine_combinable(e0) &&
+        sl_engine_slot_size(e0) <= SL_STATE_SLOT_MAX) {
         sl->combine = 1;
-        sl->slot_size = sl_engine_slot_size(sl_chain_engine(sl->chain, 0));
+        sl->slot_size = sl_engine_slot_size(e0);
     }
     if (nodes_ingest(sl) && sl->have_resume && sl->ilog) {
         /* a live source goes on with what comes next; its counters from the checkpoint's */

@@ -1724,7 +1724,7 @@ unmap:
 
 int sl_engine_combinable(const sl_engine *e)
 {
-    return e->k_merge_in != NULL && !e->prog.sequential && !e->windowed;
+    return e->k_merge_in != NULL; /* made only for a reduce PE without a window (build) */
 }
 
 size_t sl_engine_slot_size(const sl_engine *e)
@@ -1792,9 +1792,10 @@ int sl_engine_merge_states(sl_engine *e, const void *slots, size_t n)
     const unsigned shift = 64 - e->g.pbits;
     const unsigned char *in = slots;
     unsigned char *sorted = malloc(n * ss);
-    uint32_t *bounds = calloc(nparts + 1, sizeof *bounds), *cur = malloc(nparts * sizeof *cur);
+    uint32_t *bounds = calloc(nparts + 1, sizeof *bounds);
+    uint32_t *cur = e->cursor; /* dispatch's scatter positions, idle once drained */
     cl_mem m_in = NULL, m_bounds = NULL, m_prog = NULL;
-    if (!sorted || !bounds || !cur) {
+    if (!sorted || !bounds) {
         rc = fail(e, SL_ENOMEM, "out of memory merging %zu states", n);
         goto out;
     }
@@ -1863,7 +1864,6 @@ out:
     release_mem(&m_prog);
     free(sorted);
     free(bounds);
-    free(cur);
     return rc;
 }
 
