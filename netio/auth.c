@@ -243,6 +243,10 @@ void sl_zap_destroy(sl_zap **zp)
         return;
     sl_zap *z = *zp;
     atomic_store(&z->stop, 1);
+    /* the context is being ended (sl_netctx_destroy): its shutdown ends the thread's poll at
+     * once with ETERM, instead of at the end of its 50 ms wait; closed sockets that linger are
+     * the reaper's, as they are when zmq_ctx_term alone ends it */
+    zmq_ctx_shutdown(z->zctx);
     pthread_join(z->thread, NULL);
     free(z);
     *zp = NULL;

@@ -41,7 +41,9 @@ int sl_zap_new(void *zctx, const sl_net_opts *o, sl_zap **out, char *err, size_t
 /* Handshakes refused so far (wrong key or mechanism). Any thread. */
 uint64_t sl_zap_refused(const sl_zap *z);
 
-/* Stops the handler (within about 50 ms) and frees it; before zmq_ctx_term. Sets *zp to NULL. */
+/* Stops the handler and frees it, as the context ends: it shuts the context down
+ * (zmq_ctx_shutdown: every socket still open in it fails with ETERM from then on), so call it
+ * only right before zmq_ctx_term, with the context's sockets closed. Sets *zp to NULL. */
 void sl_zap_destroy(sl_zap **zp);
 
 #endif

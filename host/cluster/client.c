@@ -1198,6 +1198,11 @@ int sl_client_ping_some(const sl_cluster_cfg *cl, int timeout_ms, long *pids, in
             sl_outbox_pump(c.to[d]);
         sl_poller_clear(c.poller);
         sl_poller_add_inbox(c.poller, c.results);
+        /* a HELLO still queued (its connection's handshake was not done at the pump) goes as
+         * soon as the socket takes it, not after the wait */
+        for (uint32_t d = 0; d < c.n; d++)
+            if (sl_outbox_queued_frames(c.to[d]))
+                sl_poller_add_outbox(c.poller, c.to[d]);
         sl_poller_wait(c.poller, 50);
         sl_frame f;
         while (sl_inbox_recv(c.results, &f) == 1) {
