@@ -283,6 +283,87 @@ Test(device, build_and_run)
     sl_device_close(&d);
 }
 
+/* Runs fill from prog over n work-items and checks out[i] = 2i + 1 + offset. */
+static void run_fill(sl_device *d, cl_program prog, int offset)
+{
+    enum { N = 32 };
+    cl_int st;
+    cl_kernel k = clCreateKernel(prog, "fill", &st);
+    cr_assert(eq(int, st, CL_SUCCESS), "clCreateKernel: %s", sl_cl_strerror(st));
+    cl_mem buf =
+        clCreateBuffer(sl_device_context(d), CL_MEM_WRITE_ONLY, N * sizeof(cl_int), NULL, &st);
+    cr_assert(eq(int, st, CL_SUCCESS));
+    cr_assert(eq(int, clSetKernelArg(k, 0, sizeof buf, &buf), CL_SUCCESS));
+    size_t global = N;
+    cr_assert(eq(
+        int, clEnqueueNDRangeKernel(sl_device_queue(d), k, 1, NULL, &global, NULL, 0, NULL, NULL),
+        CL_SUCCESS));
+    cl_int out[N];
+    memset(out, 0xff, sizeof out);
+    cr_assert(
+        eq(int,
+           clEnqueueReadBuffer(sl_device_queue(d), buf, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL),
+           CL_SUCCESS));
+    for (int i = 0; i < N; i++)
+        cr_assert(eq(int, out[i], 2 * i + 1 + offset), "out[%d] with OFFSET %d", i, offset);
+    clReleaseMemObject(buf);
+    clReleaseKernel(k);
+}
+
+static cl_program build_fill(sl_device *d, int offset)
+{
+    const sl_source srcs[] = {{"a.cl", helper_cl}, {"fill.cl", good_cl}};
+    char opt[32];
+    snprintf(opt, sizeof opt, "-DOFFSET=%d", offset);
+    cl_program prog = NULL;
+    char *log = NULL;
+    int rc = sl_device_build(d, srcs, 2, opt, &prog, &log);
+    cr_assert(eq(int, rc, 0), "build %s: %s\n%s", opt, sl_strerror(rc), log ? log : "");
+    cr_assert_not_null(prog);
+    return prog;
+}
+
+/* The device keeps what it built: the same sources and options give the same program again
+ * (retained for each caller: releasing one keeps the other working), other options build anew,
+ * a failed build is never kept, and programs pushed out of the cache by later builds still run
+ * for a caller that holds them. */
+Test(device, build_again_gives_the_kept_program)
+{
+    sl_device *d = open_default();
+    cl_program a = build_fill(d, 40), b = build_fill(d, 40);
+    cr_assert(eq(ptr, (void *)a, (void *)b),
+              "the second build of the same text is not the kept one");
+    clReleaseProgram(a);
+    run_fill(d, b, 40);
+    cl_program c = build_fill(d, 7);
+    cr_assert(ne(ptr, (void *)c, (void *)b), "other options gave the kept program");
+    run_fill(d, c, 7);
+    clReleaseProgram(c);
+
+    const sl_source bad[] = {{"a.cl", helper_cl}, {"user.cl", bad_cl}};
+    for (int i = 0; i < 2; i++) {
+        cl_program p = NULL;
+        char *log = NULL;
+        cr_assert(eq(int, sl_device_build(d, bad, 2, NULL, &p, &log), SL_EBUILD), "try %d", i);
+        cr_assert_null(p);
+        cr_assert_not_null(log);
+        cr_assert_not_null(strstr(log, "user.cl:3"), "try %d: %s", i, log);
+        free(log);
+    }
+
+    for (int off = 100; off < 112; off++) { /* more than the cache keeps */
+        cl_program p = build_fill(d, off);
+        run_fill(d, p, off);
+        clReleaseProgram(p);
+    }
+    run_fill(d, b, 40); /* pushed out of the cache, still the caller's */
+    cl_program again = build_fill(d, 40);
+    run_fill(d, again, 40);
+    clReleaseProgram(again);
+    clReleaseProgram(b);
+    sl_device_close(&d);
+}
+
 /* A bad option is a build failure too (SL_EBUILD), not a crash. */
 Test(device, build_bad_option)
 {

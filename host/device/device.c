@@ -8,6 +8,17 @@
 #include "err.h"
 #include "log.h"
 
+/* Programs built from source on a device, kept for the next build of the same text with the same
+ * options: a cluster node builds its kernels again for every job, and PoCL preprocesses the
+ * whole source with clang before it looks in its own cache (about 25 ms a job here). */
+#define BUILT_KEPT 8
+struct built {
+    char *text;    /* the sources as sl_device_build concatenates them, then '\0' and options */
+    size_t len;    /* bytes of text, both parts and both '\0' */
+    cl_program p;  /* one reference held by the cache */
+    uint64_t used; /* the build count when last asked for: the least recent goes first */
+};
+
 struct sl_device {
     cl_platform_id platform;
     cl_device_id id;
@@ -16,6 +27,9 @@ struct sl_device {
     sl_device_info info;
     int wedged;
     struct sl_device *next_kept; /* wedged devices kept until exit */
+    pthread_mutex_t built_mu;    /* guards built[] and builds */
+    struct built built[BUILT_KEPT];
+    uint64_t builds;
 };
 
 /* Wedged devices that sl_device_close did not release: referenced from here, so that leak
@@ -261,6 +275,7 @@ int sl_device_open_nth(const char *match, unsigned nth, sl_device **out, char *m
     sl_device *d = calloc(1, sizeof *d);
     if (!d)
         return SL_ENOMEM;
+    pthread_mutex_init(&d->built_mu, NULL);
     d->platform = pk.plat;
     d->id = pk.dev;
     fill_info(pk.plat, pk.dev, &d->info);
@@ -299,6 +314,12 @@ void sl_device_close(sl_device **dp)
         pthread_mutex_unlock(&kept_mu);
         return;
     }
+    for (int i = 0; i < BUILT_KEPT; i++) {
+        if (d->built[i].p)
+            clReleaseProgram(d->built[i].p);
+        free(d->built[i].text);
+    }
+    pthread_mutex_destroy(&d->built_mu);
     if (d->queue)
         clReleaseCommandQueue(d->queue);
     if (d->ctx)
@@ -380,6 +401,50 @@ int sl_device_list(FILE *out)
 
 static char *build_log(sl_device *d, cl_program prog);
 
+/* The kept program built from key (len bytes), with a reference for the caller; NULL. */
+static cl_program built_get(sl_device *d, const char *key, size_t len)
+{
+    cl_program p = NULL;
+    pthread_mutex_lock(&d->built_mu);
+    d->builds++;
+    for (int i = 0; i < BUILT_KEPT; i++) {
+        struct built *b = &d->built[i];
+        if (b->p && b->len == len && memcmp(b->text, key, len) == 0) {
+            if (clRetainProgram(b->p) == CL_SUCCESS) {
+                p = b->p;
+                b->used = d->builds;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&d->built_mu);
+    return p;
+}
+
+/* Keeps prog (built from key) in place of the least recently used; nothing when out of memory. */
+static void built_put(sl_device *d, const char *key, size_t len, cl_program prog)
+{
+    char *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, key, len);
+    pthread_mutex_lock(&d->built_mu);
+    struct built *v = &d->built[0];
+    for (int i = 1; i < BUILT_KEPT && v->p; i++)
+        if (!d->built[i].p || d->built[i].used < v->used)
+            v = &d->built[i];
+    if (v->p)
+        clReleaseProgram(v->p);
+    free(v->text);
+    if (clRetainProgram(prog) == CL_SUCCESS) {
+        *v = (struct built){.text = copy, .len = len, .p = prog, .used = d->builds};
+    } else {
+        *v = (struct built){0};
+        free(copy);
+    }
+    pthread_mutex_unlock(&d->built_mu);
+}
+
 int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *options,
                     cl_program *out, char **log)
 {
@@ -390,8 +455,11 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
     *out = NULL;
     if (log)
         *log = NULL;
+    if (!options)
+        options = "";
     for (size_t i = 0; i < n; i++)
         total += strlen(srcs[i].text) + strlen(srcs[i].name) + 32;
+    total += strlen(options) + 1;
     text = malloc(total);
     if (!text)
         return SL_ENOMEM;
@@ -399,12 +467,19 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
     for (size_t i = 0; i < n; i++)
         used += (size_t)snprintf(text + used, total - used, "#line 1 \"%s\"\n%s\n", srcs[i].name,
                                  srcs[i].text);
+    /* the cache's key: the text, its '\0', the options and theirs */
+    size_t keylen =
+        used + 1 + (size_t)snprintf(text + used + 1, total - used - 1, "%s", options) + 1;
+    if ((*out = built_get(d, text, keylen)) != NULL) {
+        free(text);
+        return 0;
+    }
     const char *ptext = text;
     cl_int st;
     prog = clCreateProgramWithSource(d->ctx, 1, &ptext, NULL, &st);
     if ((rc = sl_cl_check(st, "clCreateProgramWithSource")))
         goto out;
-    st = clBuildProgram(prog, 1, &d->id, options ? options : "", NULL, NULL);
+    st = clBuildProgram(prog, 1, &d->id, options, NULL, NULL);
     if (st != CL_SUCCESS) {
         char *blog = build_log(d, prog);
         SL_ERROR("device", "program build failed on %s: %s", d->info.name, sl_cl_strerror(st));
@@ -415,6 +490,7 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
         rc = st == CL_BUILD_PROGRAM_FAILURE || st == CL_INVALID_BUILD_OPTIONS ? SL_EBUILD : SL_ECL;
         goto out;
     }
+    built_put(d, text, keylen, prog);
     *out = prog;
     prog = NULL;
 out:

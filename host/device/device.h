@@ -77,7 +77,9 @@ typedef struct sl_source {
 /* Builds a program from the sources, concatenated with a #line directive before each so that
  * build errors name the right file and line. Returns 0 with *out set; SL_EBUILD with the full
  * build log in *log (malloc'd, caller frees; also NULL-safe to ignore by passing log NULL);
- * SL_ECL or SL_ENOMEM. */
+ * SL_ECL or SL_ENOMEM. The device keeps the last few programs it built (with a reference of its
+ * own, released by sl_device_close): the same sources with the same options give the kept
+ * program again, retained for the caller, without a build. Any thread. */
 int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *options,
                     cl_program *out, char **log);
 
