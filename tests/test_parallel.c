@@ -28,6 +28,7 @@
 #include "err.h"
 #include "proc.h"
 #include "reader.h"
+#include "slice.h"
 #include "source.h"
 #include "srcbe.h"
 
@@ -740,6 +741,113 @@ Test(parallel, gives_way_to_one_reader_mid_file)
     }
     sl_src_par_test_give_way(UINT64_MAX);
     ref_free(&ref);
+    free(x.s);
+    finish();
+}
+
+/* A cluster node's part of a file (slice.h): the pool preads the part's range of the file, and
+ * one reader (threads 1) preads it too instead of reading the part's cookie FILE. Either gives
+ * what one reader gives over a plain file holding just the part's bytes, counters and offsets
+ * counted from the part's first byte, for every part of 2, 3 and 4; also resumed in the middle
+ * of a part. The pool must really read (its sl_source_fd is then its eventfd, where a single
+ * reader over the part has none). */
+Test(parallel, node_parts_equal_one_reader_over_their_bytes)
+{
+    struct text x = {0};
+    struct shape sh = {.lines = 2400, .longs = 53, .bom = 1, .no_last_nl = 1};
+    gen_text(&x, 81, &sh);
+    const char *path = tpath("in.ndjson");
+    write_text(path, &x);
+    const char *ppath = tpath("part.ndjson");
+    for (uint32_t nparts = 2; nparts <= 4; nparts++)
+        for (uint32_t p = 0; p < nparts; p++) {
+            char what[96], msg[512] = "";
+            FILE *f = NULL;
+            sl_slice_info info;
+            cr_assert(eq(int, sl_slice_open(path, p, nparts, NULL, &f, &info, msg, sizeof msg), 0),
+                      "%s", msg);
+            fclose(f);
+            cr_assert(info.hi <= x.len && info.lo <= info.hi);
+            struct text part = {.s = x.s + info.lo, .len = (size_t)(info.hi - info.lo)};
+            write_text(ppath, &part);
+            sl_topology t1;
+            topo(&t1, ppath, 1, 0, NULL);
+            struct ref ref;
+            ref_make(&ref, ppath, &t1);
+            for (unsigned threads = 1; threads <= 3; threads++)
+                for (size_t c = 1; c < NCHUNKS; c++) {
+                    snprintf(what, sizeof what, "part %u of %u, threads %u, chunk %u", p, nparts,
+                             threads, chunks[c]);
+                    sl_topology t;
+                    topo(&t, path, threads, chunks[c], NULL);
+                    cr_assert(eq(
+                        int, sl_slice_open(path, p, nparts, NULL, &f, &info, msg, sizeof msg), 0));
+                    sl_source *s = NULL;
+                    sl_addict *d = sl_addict_new();
+                    struct got g = {.na = 0};
+                    cr_assert(eq(int, sl_source_new(&t, f, d, got_bad, &g, &s, msg, sizeof msg), 0),
+                              "%s", msg);
+                    sl_rec buf[333];
+                    int reads = 0;
+                    while (!sl_source_done(s)) {
+                        long n = sl_source_read(s, buf, 333);
+                        cr_assert_geq(n, 0, "%s", what);
+                        got_add(&g, buf, NULL, (size_t)n);
+                        if (threads > 1 && info.hi > info.lo && reads++ == 0)
+                            cr_assert_geq(sl_source_fd(s), 0, "%s: the pool does not read", what);
+                    }
+                    sl_source_stats st;
+                    sl_source_get_stats(s, &st);
+                    sl_source_destroy(&s);
+                    fclose(f);
+                    same_records(&g, &ref.g, what);
+                    same_reports(&g, &ref.g, what);
+                    same_stats(&st.input, &ref.st, what);
+                    same_dict(d, ref.d, what);
+                    got_free(&g);
+                    sl_addict_destroy(&d);
+                }
+            ref_free(&ref);
+            if (info.hi - info.lo < 4096)
+                continue;
+            /* resumed where one reader over the part's bytes stood after three reads */
+            FILE *pf = fopen(ppath, "rb");
+            sl_addict *d0 = sl_addict_new();
+            sl_reader *r = sl_reader_new(pf, SL_FMT_NDJSON, d0, 0);
+            sl_rec b100[100];
+            for (int i = 0; i < 3; i++)
+                cr_assert(gt(long, sl_reader_read(r, b100, 100), 0));
+            struct sl_reader_stats at;
+            sl_reader_stats(r, &at);
+            sl_reader_destroy(&r);
+            sl_addict_destroy(&d0);
+            struct ref rr = {.d = sl_addict_new()};
+            cr_assert(eq(int, fseeko(pf, (off_t)at.bytes, SEEK_SET), 0));
+            ref_read(pf, &t1, rr.d, &at, &rr.g, 333, &rr.st);
+            fclose(pf);
+            for (unsigned threads = 1; threads <= 3; threads += 2) {
+                snprintf(what, sizeof what, "part %u of %u resumed at byte %llu, threads %u", p,
+                         nparts, (unsigned long long)at.bytes, threads);
+                sl_topology t;
+                topo(&t, path, threads, 4096, NULL);
+                cr_assert(
+                    eq(int, sl_slice_open(path, p, nparts, NULL, &f, &info, msg, sizeof msg), 0));
+                cr_assert(eq(int, fseeko(f, (off_t)at.bytes, SEEK_SET), 0));
+                sl_source_stats from = {.input = at, .passed = at.records};
+                struct got g = {0};
+                sl_addict *d = sl_addict_new();
+                sl_source_stats st;
+                src_read(f, &t, d, &from, &g, 4096, NULL, &st);
+                fclose(f);
+                same_records(&g, &rr.g, what);
+                same_reports(&g, &rr.g, what);
+                same_stats(&st.input, &rr.st, what);
+                same_dict(d, rr.d, what);
+                got_free(&g);
+                sl_addict_destroy(&d);
+            }
+            ref_free(&rr);
+        }
     free(x.s);
     finish();
 }

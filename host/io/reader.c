@@ -6,7 +6,9 @@
  * grows (up to max_line + 2 bytes) only when a single line fills it. A line found to be longer
  * than max_line is reported once and the rest of it is skipped without being stored.
  *
- * A regular file (or a stream without a descriptor, such as fmemopen's) is read with fread. A
+ * A regular file (or a stream without a descriptor, such as fmemopen's) is read with fread; a
+ * cluster node's part of a file (slice.h) with pread from the file's descriptor, since its
+ * cookie FILE would copy every byte through a buffer of its own first. A
  * pipe, socket or terminal is read with read(2) after poll(2) waits at most SL_READER_WAIT_MS:
  * whatever has arrived is parsed at once, and when nothing has, sl_reader_read returns what it
  * has (possibly nothing) without being at the end, so that a caller serving a network (leases,
@@ -49,6 +51,7 @@
 #include "err.h"
 #include "log.h"
 #include "ndjson.h"
+#include "slice.h"
 #include "evbuild.h"
 
 /* Bytes read per fread; a build may shrink it (-DSL_READER_BLOCK=64) to stress the
@@ -71,13 +74,16 @@ struct sl_reader {
     char *buf;     /* input; [pos, fill) not consumed yet */
     char *scratch; /* as large as buf: unescaped strings of the current line */
     size_t cap, pos, fill;
-    uint64_t base;  /* input offset of buf[0] */
-    int eof;        /* end of input reached */
-    int live;       /* read with poll + read(2): a pipe, socket or terminal */
-    int chunked;    /* no FILE: input is handed in with sl_reader_room/commit/feed */
-    int wait_ms;    /* longest poll of a live input */
-    int fd;         /* fileno(in) when live */
-    int starved;    /* the last refill found nothing to read yet (live only) */
+    uint64_t base; /* input offset of buf[0] */
+    int eof;       /* end of input reached */
+    int live;      /* read with poll + read(2): a pipe, socket or terminal */
+    int chunked;   /* no FILE: input is handed in with sl_reader_room/commit/feed */
+    int wait_ms;   /* longest poll of a live input */
+    int fd;        /* fileno(in) when live */
+    int part;      /* in is a file's part (sl_slice_range): read with pread from part_fd */
+    int part_fd;
+    uint64_t part_lo, part_len, part_at; /* the part's bytes in the file; the next one read */
+    int starved;                         /* the last refill found nothing to read yet (live only) */
     int nowait;     /* this read has records already: a live refill does not wait */
     int discarding; /* skipping the rest of an over-long line */
     int failed;     /* sticky error: SL_EIO, SL_ENOMEM, or SL_EPARSE for a bad CSV header */
@@ -143,6 +149,8 @@ static sl_reader *reader_new(FILE *in, sl_format fmt, sl_addict *dict, size_t ma
     r->fd = in ? fileno(in) : -1;
     struct stat st;
     r->live = r->fd >= 0 && fstat(r->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+    r->part =
+        in && r->fd < 0 && sl_slice_range(in, &r->part_fd, &r->part_lo, &r->part_len, &r->part_at);
     r->zkind = in ? -1 : SL_DECOMP_NONE; /* chunked input is never decompressed */
     r->bom_pending = 1;
     r->csv_fs = 1;
@@ -367,6 +375,20 @@ static long raw_read(sl_reader *r, void *dst, size_t n)
         }
         if (k == 0)
             r->raw_eof = 1;
+        return (long)k;
+    }
+    if (r->part) {
+        uint64_t left = r->part_len - r->part_at;
+        size_t want = n < left ? n : (size_t)left;
+        ssize_t k = 0;
+        while (want && (k = pread(r->part_fd, dst, want, (off_t)(r->part_lo + r->part_at))) < 0 &&
+               errno == EINTR)
+            ;
+        if (k < 0)
+            return SL_EIO;
+        r->part_at += (uint64_t)k;
+        if (k == 0)
+            r->raw_eof = 1; /* the part's end (or the file shrank) */
         return (long)k;
     }
     size_t got = fread(dst, 1, n, r->in);
@@ -669,6 +691,16 @@ static int scan_prefix(sl_reader *r, uint64_t target)
     return 0;
 }
 
+/* Puts the input at byte off: the FILE, and where a part's next pread starts. 0 or -1. */
+static int seek_in(sl_reader *r, uint64_t off)
+{
+    if (fseeko(r->in, (off_t)off, SEEK_SET) != 0)
+        return -1;
+    if (r->part)
+        r->part_at = off < r->part_len ? off : r->part_len;
+    return 0;
+}
+
 int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st)
 {
     r->st = *st;
@@ -680,7 +712,7 @@ int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st)
     r->bom_pending = 0;
     /* The caller put the FILE at st->bytes; the text before that offset is read again from the
      * start (its first bytes tell whether it is compressed). */
-    if (fseeko(r->in, 0, SEEK_SET) != 0) {
+    if (seek_in(r, 0) != 0) {
         /* not seekable: taken as plain text at the offset; a CSV header cannot be looked for */
         r->zkind = SL_DECOMP_NONE;
         return r->fmt == SL_FMT_CSV ? SL_EIO : 0;
@@ -708,7 +740,7 @@ int sl_reader_resume(sl_reader *r, const struct sl_reader_stats *st)
             return SL_EIO;
         }
     } else {
-        if (fseeko(r->in, (off_t)st->bytes, SEEK_SET) != 0)
+        if (seek_in(r, st->bytes) != 0)
             return SL_EIO;
         r->base = st->bytes;
         r->pos = r->fill = 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +26,25 @@ struct part {
     char *prefix;
     size_t nprefix, prefix_off;
     char *iobuf; /* the FILE's buffer (IOBUF bytes), freed with the part */
+    FILE *f;     /* the FILE made for it, once made: its entry in the list of open parts */
+    struct part *next;
 };
+
+/* The open parts, for sl_slice_range: a reader that knows a FILE is a part reads the part's
+ * bytes straight from its descriptor (a cookie FILE copies everything through its buffer). */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct part *open_parts;
+
+static void forget_part(struct part *p)
+{
+    pthread_mutex_lock(&open_mu);
+    for (struct part **q = &open_parts; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&open_mu);
+}
 
 static ssize_t part_read(void *cookie, char *buf, size_t size)
 {
@@ -82,6 +101,8 @@ static int part_seek(void *cookie, off64_t *offset, int whence)
 static int part_close(void *cookie)
 {
     struct part *p = cookie;
+    if (p->f)
+        forget_part(p);
     int rc = close(p->fd);
     free(p->prefix);
     free(p->iobuf);
@@ -226,10 +247,32 @@ int sl_slice_open(const char *path, uint32_t part, uint32_t nparts, const sl_sch
         return SL_ENOMEM;
     }
     setvbuf(f, p->iobuf, _IOFBF, IOBUF);
+    p->f = f;
+    pthread_mutex_lock(&open_mu);
+    p->next = open_parts;
+    open_parts = p;
+    pthread_mutex_unlock(&open_mu);
     *out = f;
     *info =
         (sl_slice_info){.lo = (uint64_t)lo, .hi = (uint64_t)hi, .size = size, .prefix = p->nprefix};
     return 0;
+}
+
+int sl_slice_range(FILE *f, int *fd, uint64_t *lo, uint64_t *len, uint64_t *at)
+{
+    int found = 0;
+    pthread_mutex_lock(&open_mu);
+    for (const struct part *p = open_parts; p; p = p->next)
+        if (p->f == f && p->nprefix == 0) {
+            *fd = p->fd;
+            *lo = p->lo;
+            *len = p->end - p->lo;
+            *at = p->pos - p->lo;
+            found = 1;
+            break;
+        }
+    pthread_mutex_unlock(&open_mu);
+    return found;
 }
 
 int sl_slice_lines_before(const char *path, uint64_t lo, uint64_t *lines)

@@ -101,7 +101,7 @@ static int file_check(const sl_topology *t, char *msg, size_t msglen)
  * more than one thread is asked for (or automatic on a machine with several CPUs). CSV is read
  * by one reader: a quoted field may hold newlines, so a chunk cut at a raw '\n' could start
  * inside a record. src_par.c also falls back to one reader for input that is not a plain
- * regular file (compressed, a pipe, a cluster node's file part). */
+ * regular file (compressed, a pipe); a cluster node's part of a file it reads as a file. */
 static const struct source_ops *file_variant(const sl_topology *t)
 {
     int follow = 0;

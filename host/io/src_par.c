@@ -41,13 +41,20 @@
  * carries it (its worker had not seen it), and ids interned from the chunk before the collision
  * are those the reader would learn first in it anyway.
  *
+ * A cluster node's part of a file (host/io/slice.h) is read as the file is: the input's byte b
+ * is the file's byte lo + b, preaded from the part's descriptor (sl_slice_range), and the input
+ * ends at the part's end. Offsets, line numbers and counters are the part's, as the one reader
+ * over the part's FILE gives them. While the pool reads, sl_source_fd is an eventfd written
+ * whenever a chunk is parsed, so that a node's loop (host/cluster/node.c) sleeps in its poll
+ * until there is something to hand out instead of asking again and again.
+ *
  * What is read by one reader instead (logged at info): one thread (source.threads: 1, or one
- * CPU), an input that is not a regular file (a pipe, a cluster node's file part), a FILE moved
- * from its start without sl_source_resume, and compressed input (gzip and zstd are decoded as a
- * stream: a byte range of them is not text). CSV (a quoted field may hold newlines, so a raw '\n'
- * need not end a record) and followed files never come here (source.c). A resumed run
- * (sl_source_resume) cuts its chunks from the checkpoint's offset. The file's size is taken when
- * the first read starts the pool: bytes appended later are not read.
+ * CPU), an input that is not a regular file (a pipe), a FILE moved from its start without
+ * sl_source_resume, and compressed input (gzip and zstd are decoded as a stream: a byte range of
+ * them is not text). CSV (a quoted field may hold newlines, so a raw '\n' need not end a record)
+ * and followed files never come here (source.c). A resumed run (sl_source_resume) cuts its
+ * chunks from the checkpoint's offset. The file's size is taken when the first read starts the
+ * pool: bytes appended later are not read.
  *
  * Threading: the ops run on the source's thread; the workers touch only their own reader,
  * dictionary and the chunk they hold, and the ring's states under the mutex. */
@@ -56,6 +63,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +71,7 @@
 #include "decomp.h"
 #include "err.h"
 #include "log.h"
+#include "slice.h"
 #include "srcbe.h"
 
 #define PAR_THREADS_MAX 64 /* source.threads */
@@ -128,7 +137,11 @@ struct worker {
 struct par {
     FILE *in;
     int fd;
-    sl_addict *dict; /* the source's */
+    int part;          /* in is a node's part of the file (sl_slice_range): fd is its descriptor */
+    uint64_t base;     /* the file's offset of the input's byte 0: the part's first byte, or 0 */
+    uint64_t part_len; /* the part's bytes */
+    int evfd;          /* written when a chunk is parsed (sl_source_fd while the pool reads) */
+    sl_addict *dict;   /* the source's */
     sl_bad_fn on_bad;
     void *bad_ud;
     sl_schema schema;
@@ -237,13 +250,13 @@ static int add_cut(struct chunk *c, const struct sl_reader_stats *st)
     return 0;
 }
 
-/* Reads n bytes at offset off of the file into dst, as many as there are. Returns the count
- * (short only at the file's end), or SL_EIO. */
-static long pread_all(int fd, char *dst, size_t n, uint64_t off)
+/* Reads n bytes at offset off of the input (off + p->base of the file) into dst, as many as there
+ * are. Returns the count (short only at the file's end), or SL_EIO. */
+static long pread_all(const struct par *p, char *dst, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(fd, dst + got, n - got, (off_t)(off + got));
+        ssize_t k = pread(p->fd, dst + got, n - got, (off_t)(p->base + off + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0)
@@ -270,7 +283,7 @@ static int line_start(struct worker *w, uint64_t x, uint64_t *start)
         size_t n = (size_t)(want < room ? want : room);
         if (n > p->size - pos)
             n = (size_t)(p->size - pos);
-        long k = pread_all(p->fd, buf, n, pos);
+        long k = pread_all(p, buf, n, pos);
         if (k < 0)
             return (int)k;
         if (k == 0)
@@ -356,7 +369,7 @@ static int read_lines(struct worker *w, struct chunk *c, uint64_t start, uint64_
             want = room;
         if (pos >= hi)
             tail *= 2; /* a long last line: look further each time */
-        long got = want ? pread_all(p->fd, dst, (size_t)want, pos) : 0;
+        long got = want ? pread_all(p, dst, (size_t)want, pos) : 0;
         if (got < 0)
             return (int)got;
         if (got == 0) {
@@ -449,6 +462,11 @@ static void *worker_main(void *arg)
         c->state = SLOT_READY;
         pthread_cond_signal(&p->ready);
         pthread_mutex_unlock(&p->mu);
+        if (p->evfd >= 0) {
+            uint64_t one = 1;
+            ssize_t wr = write(p->evfd, &one, sizeof one);
+            (void)wr; /* only a counter at its maximum refuses it, and then it is readable */
+        }
     }
 }
 
@@ -494,9 +512,10 @@ static int start_pool(struct par *p)
     if (!p->resumed && p->pos0 != 0) /* one reader reads from there, counting from 0 */
         return give_way(p, "not read from its start");
     struct stat sb;
-    if (fstat(p->fd, &sb) != 0)
+    if (!p->part && fstat(p->fd, &sb) != 0)
         return SL_EIO;
-    p->size = (uint64_t)sb.st_size > p->from ? (uint64_t)sb.st_size : p->from;
+    uint64_t size = p->part ? p->part_len : (uint64_t)sb.st_size;
+    p->size = size > p->from ? size : p->from;
     p->nchunks = (p->size - p->from + p->chunk_bytes - 1) / p->chunk_bytes;
     p->done = p->now = p->from_st;
     p->nring = 2 * p->nthreads;
@@ -512,7 +531,8 @@ static int start_pool(struct par *p)
     pthread_cond_init(&p->ready, &ca);
     pthread_condattr_destroy(&ca);
     p->sync_made = 1;
-    (void)sl_log_enabled(SL_LOG_DEBUG, "source"); /* the logger reads SLUICE_LOG here, once */
+    p->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* none: sl_source_fd says -1 */
+    (void)sl_log_enabled(SL_LOG_DEBUG, "source");     /* the logger reads SLUICE_LOG here, once */
     /* The workers take no signals: the thread that reads the source handles them. */
     sigset_t all, old;
     sigfillset(&all);
@@ -549,6 +569,11 @@ static int start_pool(struct par *p)
 static struct chunk *wait_chunk(struct par *p, int ms)
 {
     struct chunk *c = &p->ring[p->next_use % p->nring];
+    if (p->evfd >= 0) { /* emptied before the look: a chunk parsed after it writes it again */
+        uint64_t v;
+        ssize_t rd = read(p->evfd, &v, sizeof v);
+        (void)rd;
+    }
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
@@ -721,7 +746,7 @@ fail:
 static int par_fd(const void *be)
 {
     const struct par *p = be;
-    return p->single ? sl_reader_fd(p->single) : -1;
+    return p->single ? sl_reader_fd(p->single) : p->evfd;
 }
 
 static void par_stats(const void *be, sl_source_stats *st)
@@ -782,6 +807,8 @@ static void par_close(void **be)
     free(p->w);
     free(p->out);
     sl_reader_destroy(&p->single);
+    if (p->evfd >= 0)
+        close(p->evfd);
     free(p);
     *be = NULL;
 }
@@ -821,6 +848,12 @@ static int par_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
     }
     p->in = in;
     p->fd = in ? fileno(in) : -1;
+    p->evfd = -1;
+    uint64_t at = 0;
+    if (in && p->fd < 0 && sl_slice_range(in, &p->fd, &p->base, &p->part_len, &at)) {
+        p->part = 1; /* its bytes are preaded from the file, where the part's FILE stands */
+        p->pos0 = (off_t)at;
+    }
     p->dict = dict;
     p->on_bad = on_bad;
     p->bad_ud = bad_ud;
@@ -833,9 +866,9 @@ static int par_open(const sl_topology *t, FILE *in, sl_addict *dict, sl_bad_fn o
         why = "source.threads is 1 (or there is one CPU)";
     else if (p->fd < 0 || fstat(p->fd, &sb) != 0 || !S_ISREG(sb.st_mode))
         why = "not a regular file";
-    else if ((p->pos0 = ftello(in)) < 0)
+    else if (!p->part && (p->pos0 = ftello(in)) < 0)
         why = "the file cannot tell its position";
-    else if (sl_decomp_fd_kind(p->fd) != SL_DECOMP_NONE)
+    else if (!p->part && sl_decomp_fd_kind(p->fd) != SL_DECOMP_NONE)
         why = "compressed input is decoded by one thread";
     if (why && (!in || (rc = give_way(p, why)))) {
         snprintf(msg, msglen, "%s", in ? sl_strerror(rc) : "no input");
