@@ -101,6 +101,14 @@ Test(ingest, file_parts_equal_one_process)
     cr_assert_not_null(strstr(three.err, total), "want \"%s\" in: %s", total, three.err);
     char *text = slurp("events.ndjson", NULL);
     cr_assert(eq(sz, check_bad_lines(three.err, text), 10), "%s", three.err);
+    run_free(&three);
+    /* each node's part parsed by a pool of threads preading the part (src_par.c): the same rows
+     * and the same malformed lines, numbered in the file */
+    three = run_sluice("ctr --input events.ndjson -q --nodes 3 --ingest-on-nodes --threads 3", 300);
+    cr_assert(eq(int, three.status, 0), "%s", three.err);
+    assert_same_text(three.out, one.out, "--ingest-on-nodes --threads 3 against one process");
+    cr_assert_not_null(strstr(three.err, total), "want \"%s\" in: %s", total, three.err);
+    cr_assert(eq(sz, check_bad_lines(three.err, text), 10), "%s", three.err);
     free(text);
     run_free(&one);
     run_free(&three);

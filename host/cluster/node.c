@@ -53,7 +53,10 @@
 #define ENDED_FORGET_US UINT64_C(30000000) /* held frames of an ended job kept this long */
 #define INGEST_CHUNK 16384 /* records one read of a node's own source takes at most */
 #define INGEST_READS 4     /* reads of its source per loop turn */
-#define DICT_FRAME 65536   /* bytes of ids per SL_MSG_DICT frame */
+#define DIRECT_MIN                                                                                 \
+    4096                 /* fewest records read straight into a batch buffer (as the one-process   \
+                            pipeline's SL_INGEST_DIRECT_MIN: src_par's cut points) */
+#define DICT_FRAME 65536 /* bytes of ids per SL_MSG_DICT frame */
 
 /* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
  * that pinged and left (or never listened) costs the node nothing but this slot. */
@@ -1175,6 +1178,30 @@ static int ingest_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offs
     return 0;
 }
 
+/* The parse threads of this node's part of a file when the job leaves source.threads to the
+ * machine: its online CPUs (at most 8, as src_par.c takes them) shared by the nodes the cluster
+ * file puts on this node's host (a local cluster's nodes share one machine's CPUs; a thread per
+ * CPU in each would only make them wait for each other). Sets the job's source.threads. */
+static void share_threads(struct slot *sl, sl_topology *t)
+{
+    struct node *nd = sl->nd;
+    const sl_cluster_cfg *cl = nd->cl;
+    if (t->source.kind != SL_SRC_FILE || sl_opts_get(&t->source.opts, "threads"))
+        return;
+    uint32_t here = 0;
+    for (uint32_t d = 0; d < cl->nnodes; d++)
+        here += strcmp(cl->nodes[d].host, cl->nodes[nd->id].host) == 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
+    long n = here > 1 ? cpus / (long)here : cpus;
+    n = n < 1 ? 1 : n;
+    char v[24];
+    snprintf(v, sizeof v, "%ld", n);
+    if (here > 1 && sl_opts_set(&t->source.opts, "threads", v, 0, 0) == 0)
+        logf_(nd, "job %u: %ld parse thread%s: %ld CPUs shared by the %u nodes at %s", sl->job_id,
+              n, n == 1 ? "" : "s", cpus, here, cl->nodes[nd->id].host);
+}
+
 /* Opens this node's part of the job's source. Returns 0 or an sl_err with err. */
 static int open_ingest(struct slot *sl, char *err, size_t errlen)
 {
@@ -1226,6 +1253,8 @@ static int open_ingest(struct slot *sl, char *err, size_t errlen)
             }
         }
     }
+    if (sl->src_in)
+        share_threads(sl, t);
     if ((rc = sl_source_new(t, sl->src_in, sl->dict, ingest_bad, sl, &sl->src, err, errlen)))
         return rc;
     sl_source_set_wait(sl->src, 0);
@@ -1431,7 +1460,20 @@ static void ingest_step(struct slot *sl)
     for (int k = 0; k < INGEST_READS && !sl_source_done(sl->src); k++) {
         if (ingest_queued(nd) > OUT_LIMIT)
             return; /* back-pressure: the peers take what was sent first */
-        long n = sl_source_read(sl->src, sl->ibuf, INGEST_CHUNK);
+        sl_rec *recs = sl->ibuf;
+        size_t cap = INGEST_CHUNK;
+        if (sl->combine && !sl->ilog && !sl->nattr) {
+            /* combining keeps every record here: the source reads straight into the first PE's
+             * batch buffer (sl_engine_stage_area), which route_attrs then pushes without a
+             * copy, as the one-process pipeline does */
+            size_t room = 0;
+            sl_rec *area = sl_engine_stage_area(sl_chain_engine(sl->chain, 0), &room);
+            if (area && room >= DIRECT_MIN) {
+                recs = area;
+                cap = room < INGEST_CHUNK ? room : INGEST_CHUNK;
+            }
+        }
+        long n = sl_source_read(sl->src, recs, cap);
         if (n < 0) {
             abort_job(sl, n == SL_EIO ? "reading the input failed"
                                       : "the input cannot be read past a malformed line");
@@ -1439,21 +1481,31 @@ static void ingest_step(struct slot *sl)
         }
         if (n == 0)
             break;
-        for (long i = 0; i < n; i++)
-            sl->rep.in_types[sl->ibuf[i].type & 3]++;
+        /* counted in registers: an array indexed by type chains every count through memory */
+        uint64_t t1 = 0, t2 = 0, t3 = 0;
+        for (long i = 0; i < n; i++) {
+            uint32_t t = recs[i].type & 3;
+            t1 += t == 1;
+            t2 += t == 2;
+            t3 += t == 3;
+        }
+        sl->rep.in_types[0] += (uint64_t)n - t1 - t2 - t3;
+        sl->rep.in_types[1] += t1;
+        sl->rep.in_types[2] += t2;
+        sl->rep.in_types[3] += t3;
         /* this read's attribute words (valid until the next read): copied as they are routed */
         const uint64_t *attrs = sl->nattr ? sl_source_attrs(sl->src) : NULL;
         /* a logged source: on disk before anything is routed */
-        if (sl->ilog && sl_nodelog_append(sl->ilog, sl->dict, sl->ibuf, attrs, sl->nattr, (size_t)n,
+        if (sl->ilog && sl_nodelog_append(sl->ilog, sl->dict, recs, attrs, sl->nattr, (size_t)n,
                                           sl->msg, sizeof sl->msg)) {
             abort_job(sl, sl->msg);
             return;
         }
-        if (send_dict(sl) || route_attrs(sl, 0, sl->ibuf, attrs, (size_t)n) || flush_local(sl, 0)) {
+        if (send_dict(sl) || route_attrs(sl, 0, recs, attrs, (size_t)n) || flush_local(sl, 0)) {
             abort_job(sl, sl->msg[0] ? sl->msg : "out of memory");
             return;
         }
-        if ((size_t)n == INGEST_CHUNK)
+        if ((size_t)n == cap)
             sl->read_full = 1;
     }
     if (!sl_source_done(sl->src))
@@ -1476,6 +1528,12 @@ static void ingest_step(struct slot *sl)
             return;
         }
     }
+    /* what this node sends the peers (the partial states, the ends of stream) leaves now, not
+     * after its own first stage has ended below (a merge and the final rows: tens of ms in
+     * which the peers would wait for it) */
+    for (uint32_t d = 0; d < nd->n; d++)
+        if (d != nd->id && nd->peer[d][0])
+            sl_outbox_pump(nd->peer[d][0]);
     sl_source_stats ss;
     source_stats(sl, &ss);
     logf_(nd, "job %u: input ended: %" PRIu64 " records, %" PRIu64 " malformed", sl->job_id,
