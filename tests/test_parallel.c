@@ -16,10 +16,12 @@
  * depends on the order of the records. */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "addict.h"
@@ -848,6 +850,60 @@ Test(parallel, node_parts_equal_one_reader_over_their_bytes)
             }
             ref_free(&rr);
         }
+    free(x.s);
+    finish();
+}
+
+/* While the pool reads, sl_source_fd is an eventfd that a loop polls between reads (a cluster
+ * node's). Whenever a read leaves records that the next read could have without waiting, the
+ * descriptor must be readable: here the ring is let fill before each read, and a read of 1,500
+ * records stops at a cut point inside a chunk (cuts every 1,024 records), so no chunk is
+ * released and no worker writes the eventfd again. The records must be the reference's. */
+Test(parallel, its_descriptor_wakes_a_poll_while_records_are_ready)
+{
+    struct text x = {0};
+    struct shape sh = {.lines = 12000};
+    gen_text(&x, 91, &sh);
+    const char *path = tpath("in.ndjson");
+    write_text(path, &x);
+    sl_topology t1, t;
+    topo(&t1, path, 1, 0, NULL);
+    struct ref ref;
+    ref_make(&ref, path, &t1);
+    topo(&t, path, 2, 400000, NULL);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    sl_source *s = NULL;
+    sl_addict *d = sl_addict_new();
+    struct got g = {0};
+    char msg[512] = "";
+    cr_assert(eq(int, sl_source_new(&t, f, d, got_bad, &g, &s, msg, sizeof msg), 0), "%s", msg);
+    sl_source_set_wait(s, 0);
+    sl_rec buf[1500];
+    int polled = 0;
+    while (!sl_source_done(s)) {
+        struct timespec nap = {0, 20 * 1000 * 1000}; /* the workers fill the ring meanwhile */
+        nanosleep(&nap, NULL);
+        long n = sl_source_read(s, buf, 1500);
+        cr_assert_geq(n, 0);
+        got_add(&g, buf, NULL, (size_t)n);
+        int fd = sl_source_fd(s);
+        if (sl_source_done(s) || fd < 0 || n == 1500)
+            continue;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        cr_assert(eq(int, poll(&pf, 1, 3000), 1),
+                  "a read of %ld records (after %zu) left the descriptor silent for 3 s", n,
+                  g.n - (size_t)n);
+        polled++;
+    }
+    cr_assert_gt(polled, 0, "no read stopped short of its room: the check did not run");
+    sl_source_destroy(&s);
+    fclose(f);
+    same_records(&g, &ref.g, "polled");
+    same_dict(d, ref.d, "polled");
+    got_free(&g);
+    sl_addict_destroy(&d);
+    ref_free(&ref);
     free(x.s);
     finish();
 }

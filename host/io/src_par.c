@@ -633,6 +633,28 @@ static struct sl_reader_stats at_point(const struct par *p, const struct sl_read
 
 /* ---- the source backend ------------------------------------------------------------------ */
 
+/* At the end of a read from the pool: the eventfd is written again when the next read has
+ * something without waiting (records left in the current chunk, the next chunk parsed, or the
+ * end to report), since wait_chunk emptied it and a worker that finished earlier will not write
+ * it again: a loop polling sl_source_fd would otherwise sleep with records ready. */
+static void rearm(struct par *p)
+{
+    if (p->evfd < 0)
+        return;
+    int more = p->cur != NULL || p->next_use == p->nchunks;
+    if (!more) {
+        pthread_mutex_lock(&p->mu);
+        const struct chunk *c = &p->ring[p->next_use % p->nring];
+        more = c->state == SLOT_READY && c->seq == p->next_use;
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (more) {
+        uint64_t one = 1;
+        ssize_t wr = write(p->evfd, &one, sizeof one);
+        (void)wr;
+    }
+}
+
 static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
 {
     struct par *p = be;
@@ -736,6 +758,7 @@ static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
         n += k;
         p->at += k;
     }
+    rearm(p);
     return (long)n;
 fail:
     p->failed = rc;
