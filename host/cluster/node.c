@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <poll.h>
 #include <time.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "chain.h"
@@ -1179,9 +1180,10 @@ static int ingest_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offs
 }
 
 /* The parse threads of this node's part of a file when the job leaves source.threads to the
- * machine: its online CPUs (at most 8, as src_par.c takes them) shared by the nodes the cluster
- * file puts on this node's host (a local cluster's nodes share one machine's CPUs; a thread per
- * CPU in each would only make them wait for each other). Sets the job's source.threads. */
+ * machine: the CPUs this thread may run on (its placement's) shared by the nodes the cluster
+ * file puts at this node's host, the same string (a local cluster's nodes share one machine's
+ * CPUs; a thread per CPU in each would only make them wait for each other), at most 8 as
+ * src_par.c takes them. Sets the job's source.threads. */
 static void share_threads(struct slot *sl, sl_topology *t)
 {
     struct node *nd = sl->nd;
@@ -1191,10 +1193,12 @@ static void share_threads(struct slot *sl, sl_topology *t)
     uint32_t here = 0;
     for (uint32_t d = 0; d < cl->nnodes; d++)
         here += strcmp(cl->nodes[d].host, cl->nodes[nd->id].host) == 0;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    cpus = cpus < 1 ? 1 : cpus > 8 ? 8 : cpus;
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = cpus < 1 ? 1 : cpus;
     long n = here > 1 ? cpus / (long)here : cpus;
-    n = n < 1 ? 1 : n;
+    n = n < 1 ? 1 : n > 8 ? 8 : n;
     char v[24];
     snprintf(v, sizeof v, "%ld", n);
     if (here > 1 && sl_opts_set(&t->source.opts, "threads", v, 0, 0) == 0)
@@ -1462,7 +1466,7 @@ static void ingest_step(struct slot *sl)
             return; /* back-pressure: the peers take what was sent first */
         sl_rec *recs = sl->ibuf;
         size_t cap = INGEST_CHUNK;
-        if (sl->combine && !sl->ilog && !sl->nattr) {
+        if (sl->combine && !sl->ilog && !sl->nattr && sl->nlocal[0] == 0) {
             /* combining keeps every record here: the source reads straight into the first PE's
              * batch buffer (sl_engine_stage_area), which route_attrs then pushes without a
              * copy, as the one-process pipeline does */
