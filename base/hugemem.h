@@ -15,7 +15,14 @@
  * MADV_HUGEPAGE; smaller ones are 64-byte aligned. */
 #define SL_HUGE_BYTES ((size_t)2 << 20)
 
-/* `bytes` (> 0) of uninitialised memory, freed with free(); NULL when out of memory. */
+/* `bytes` (> 0) of uninitialised memory, freed with sl_huge_free (or free()); NULL when out of
+ * memory. A large one may be a block given back earlier with sl_huge_free: its old contents. */
 void *sl_huge_alloc(size_t bytes);
+
+/* Frees memory from sl_huge_alloc (NULL: nothing). A large block is kept for a later
+ * sl_huge_alloc of about its size instead (at most 16 blocks, and an eighth of the machine's
+ * memory up to 1 GiB in all), so that a process running job after job (a cluster node) writes
+ * into pages it touched before: their first touch is what costs (above). Any thread. */
+void sl_huge_free(void *p);
 
 #endif

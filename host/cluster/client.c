@@ -32,9 +32,10 @@
 #include "source.h"
 
 #define CHUNK 65536
-#define SEND_LIMIT ((size_t)8 << 20) /* queued bytes per node before the input waits */
-#define FULL_ACK_US UINT64_C(200000) /* every acknowledgement is repeated this often */
-#define STALL_US UINT64_C(1000000)   /* a loop turn this late means the client stalled */
+#define FINAL_RESERVE_MAX ((size_t)1 << 24) /* final rows sized at once by the ids at most */
+#define SEND_LIMIT ((size_t)8 << 20)        /* queued bytes per node before the input waits */
+#define FULL_ACK_US UINT64_C(200000)        /* every acknowledgement is repeated this often */
+#define STALL_US UINT64_C(1000000)          /* a loop turn this late means the client stalled */
 /* A node's new snapshot waits at most this long for the other nodes' of the same moment before
  * the client writes what it has (their every_ms triggers fire together: tick_jobs, node.c). */
 #define SNAP_HOLD_US UINT64_C(10000)
@@ -188,6 +189,22 @@ static int commit_windows(struct client *c, const struct barrier *b)
     return 0;
 }
 
+/* Makes room for `want` rows in all (none moved: called before the first). 0 or SL_ENOMEM. */
+static int rows_reserve(struct rows *v, size_t want)
+{
+    if (v->cap >= want)
+        return 0;
+    sl_row *nr = sl_huge_alloc(want * sizeof *nr);
+    if (!nr)
+        return SL_ENOMEM;
+    if (v->n)
+        memcpy(nr, v->r, v->n * sizeof *nr);
+    sl_huge_free(v->r);
+    v->r = nr;
+    v->cap = want;
+    return 0;
+}
+
 static int rows_add(struct rows *v, const void *r, size_t n)
 {
     if (n == 0)
@@ -203,7 +220,7 @@ static int rows_add(struct rows *v, const void *r, size_t n)
             return SL_ENOMEM;
         if (v->n)
             memcpy(nr, v->r, v->n * sizeof *nr);
-        free(v->r);
+        sl_huge_free(v->r);
         v->r = nr;
         v->cap = cap;
     }
@@ -590,6 +607,14 @@ static int receive(struct client *c)
             if (!v) {
                 c->stale++;
                 continue;
+            }
+            /* the final rows: about one a key, and the ids (ahead of them) say how many keys
+             * there are; sized once, the array is not copied and touched afresh as it doubles */
+            size_t keys = c->dict ? sl_addict_count(c->dict) : 0;
+            if (v == &c->final && v->cap == 0 && keys > h->count && keys <= FINAL_RESERVE_MAX &&
+                rows_reserve(v, keys)) {
+                snprintf(c->msg, c->msglen, "out of memory keeping results");
+                return SL_ENOMEM;
             }
             if (rows_add(v, f.payload, h->count) ||
                 (v == &c->windows && c->o->rec && rows_from(v, h->count, h->source))) {

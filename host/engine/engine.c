@@ -277,7 +277,7 @@ static int build(sl_engine *e, char *msg, size_t msglen)
 static void CL_CALLBACK free_host_memory(cl_mem m, void *host)
 {
     (void)m;
-    free(host);
+    sl_huge_free(host);
 }
 
 /* A buffer of `size` bytes. On a device that reads host memory, one of SL_HUGE_BYTES or more is
@@ -1080,7 +1080,7 @@ static int emit(sl_engine *e, enum sl_emit_kind kind, int close, int64_t before)
             clReleaseMemObject(e->out);
         e->out = NULL;
         e->out_rows = 0;
-        free(e->rows);
+        sl_huge_free(e->rows);
         e->rows = sl_huge_alloc(need * sizeof *e->rows); /* the rows are read into it fresh */
         if (!e->rows)
             return fail(e, SL_ENOMEM, "out of memory for %zu result rows", need);
@@ -1552,7 +1552,7 @@ void sl_engine_destroy(sl_engine **ep)
     free(e->staging);
     free(e->staging_attr);
     free(e->cursor);
-    free(e->rows);
+    sl_huge_free(e->rows);
     free(e);
 }
 

@@ -67,7 +67,7 @@ void sl_addict_destroy(sl_addict **dp)
 {
     if (!dp || !*dp)
         return;
-    free((*dp)->slots);
+    sl_huge_free((*dp)->slots);
     free((*dp)->arena);
     free(*dp);
     *dp = NULL;
@@ -90,7 +90,7 @@ static int grow(sl_addict *d)
     for (size_t i = 0; i < d->cap; i++)
         if (d->slots[i].key != 0)
             ns[find(ns, ncap, d->slots[i].key)] = d->slots[i];
-    free(d->slots);
+    sl_huge_free(d->slots);
     d->slots = ns;
     d->cap = ncap;
     return 0;

@@ -567,10 +567,10 @@ void sl_sink_destroy(sl_sink **sp)
     if (s->last)
         free(s->last->slot);
     free(s->last);
-    free(s->pick);
+    sl_huge_free(s->pick);
     free(s->kept);
-    free(s->order);
-    free(s->keys);
+    sl_huge_free(s->order);
+    sl_huge_free(s->keys);
     free(s);
     *sp = NULL;
 }
@@ -610,14 +610,14 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
         return SL_ERANGE;
     /* both are written whole below: fresh arrays (in huge pages when large) instead of realloc */
     if (n > s->order_cap) {
-        free(s->order);
+        sl_huge_free(s->order);
         s->order_cap = 0;
         if (!(s->order = sl_huge_alloc(n * sizeof *s->order)))
             return SL_ENOMEM;
         s->order_cap = n;
     }
     if (n > s->keys_cap) {
-        free(s->keys);
+        sl_huge_free(s->keys);
         s->keys_cap = 0;
         if (!(s->keys = sl_huge_alloc(n * sizeof *s->keys)))
             return SL_ENOMEM;
@@ -650,7 +650,7 @@ static int sort_rows(sl_sink *s, const sl_row *rows, const sl_row *const *pick, 
 static long pick_changed(sl_sink *s, enum sl_emit_kind kind, const sl_row *rows, size_t n)
 {
     if (n > s->pick_cap) { /* written whole below */
-        free(s->pick);
+        sl_huge_free(s->pick);
         s->pick_cap = 0;
         if (!(s->pick = sl_huge_alloc(n * sizeof *s->pick)))
             return SL_ENOMEM;
