@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "err.h"
@@ -361,6 +362,28 @@ Test(device, build_again_gives_the_kept_program)
     run_fill(d, again, 40);
     clReleaseProgram(again);
     clReleaseProgram(b);
+
+    /* a source that includes a file of its own is built anew each time: the file may change */
+    char dir[] = "/tmp/sl-device-XXXXXX", hdr[64], opt[96], fill[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(hdr, sizeof hdr, "%s/off.h", dir);
+    snprintf(opt, sizeof opt, "-I%s", dir);
+    snprintf(fill, sizeof fill, "#include \"off.h\"\n%s", good_cl);
+    const sl_source inc[] = {{"a.cl", helper_cl}, {"fill.cl", fill}};
+    for (int off = 3; off <= 9; off += 6) {
+        FILE *h = fopen(hdr, "w");
+        cr_assert_not_null(h);
+        fprintf(h, "#define OFFSET %d\n", off);
+        fclose(h);
+        cl_program p = NULL;
+        char *log = NULL;
+        int rc = sl_device_build(d, inc, 2, opt, &p, &log);
+        cr_assert(eq(int, rc, 0), "%s", log ? log : "");
+        run_fill(d, p, off);
+        clReleaseProgram(p);
+    }
+    remove(hdr);
+    rmdir(dir);
     sl_device_close(&d);
 }
 

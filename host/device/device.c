@@ -401,6 +401,22 @@ int sl_device_list(FILE *out)
 
 static char *build_log(sl_device *d, cl_program prog);
 
+/* Whether the sources include nothing but sluice.h, whose directory (an -I option, part of the
+ * key) names its content's hash (kernsrc.c): a program that includes any other file is not kept,
+ * since that file may change between two builds of the same text. */
+static int keepable(const sl_source *srcs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (const char *p = srcs[i].text; (p = strstr(p, "#include")) != NULL;) {
+            p += strlen("#include");
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (strncmp(p, "\"sluice.h\"", 10) != 0 && strncmp(p, "<sluice.h>", 10) != 0)
+                return 0;
+        }
+    return 1;
+}
+
 /* The kept program built from key (len bytes), with a reference for the caller; NULL. */
 static cl_program built_get(sl_device *d, const char *key, size_t len)
 {
@@ -470,7 +486,8 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
     /* the cache's key: the text, its '\0', the options and theirs */
     size_t keylen =
         used + 1 + (size_t)snprintf(text + used + 1, total - used - 1, "%s", options) + 1;
-    if ((*out = built_get(d, text, keylen)) != NULL) {
+    int keep = keepable(srcs, n);
+    if (keep && (*out = built_get(d, text, keylen)) != NULL) {
         free(text);
         return 0;
     }
@@ -490,7 +507,8 @@ int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *o
         rc = st == CL_BUILD_PROGRAM_FAILURE || st == CL_INVALID_BUILD_OPTIONS ? SL_EBUILD : SL_ECL;
         goto out;
     }
-    built_put(d, text, keylen, prog);
+    if (keep)
+        built_put(d, text, keylen, prog);
     *out = prog;
     prog = NULL;
 out:

@@ -79,7 +79,8 @@ typedef struct sl_source {
  * build log in *log (malloc'd, caller frees; also NULL-safe to ignore by passing log NULL);
  * SL_ECL or SL_ENOMEM. The device keeps the last few programs it built (with a reference of its
  * own, released by sl_device_close): the same sources with the same options give the kept
- * program again, retained for the caller, without a build. Any thread. */
+ * program again, retained for the caller, without a build; not when a source #includes a file
+ * other than sluice.h (whose directory, an -I option, names its content's hash). Any thread. */
 int sl_device_build(sl_device *d, const sl_source *srcs, size_t n, const char *options,
                     cl_program *out, char **log);
 
