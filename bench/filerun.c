@@ -16,9 +16,12 @@
 #include <unistd.h>
 
 #include "baselines.h"
+#include "client.h"
 #include "common.h"
+#include "config.h"
 #include "err.h"
 #include "keyhash.h"
+#include "launch.h"
 #include "ysb.h"
 
 #if !defined(SLUICE_BIN) || !defined(NDJSON_CTR_BIN) || !defined(GEN_EVENTS_BIN)
@@ -33,9 +36,73 @@
 
 #define S_SLUICE "sluice ctr"
 #define S_CC "C counter 1 thread"
+#define S_NODES "sluice 3 nodes"
+#define NODES 3
 #define CTR_REL_TOL 1e-12
 
 extern char **environ;
+
+/* ---- the running cluster ---- */
+
+/* A local cluster of NODES node processes, started once for the repetitions as a user's would
+ * be running, and the pids of its nodes (their CPU is read around each run). */
+struct cluster {
+    char dir[4096], path[4096];
+    sl_cluster_cfg cfg;
+    sl_launch *launch;
+    long pid[NODES];
+    int made;
+};
+
+static int cluster_start(struct cluster *c, const char *device, char *msg, size_t msglen)
+{
+    int rc = sl_launch_local_cluster(NODES, device ? device : "", 0, c->dir, sizeof c->dir, c->path,
+                                     sizeof c->path, msg, msglen);
+    if (rc)
+        return rc;
+    c->made = 1;
+    if ((rc = sl_cluster_load(c->path, &c->cfg, msg, msglen)) ||
+        (rc = sl_launch_start(SLUICE_BIN, c->path, &c->cfg, 1, c->dir, &c->launch, msg, msglen)) ||
+        (rc = sl_launch_wait_ready(c->launch, &c->cfg, 60000, msg, msglen)))
+        return rc;
+    return sl_client_ping(&c->cfg, 10000, c->pid, msg, msglen);
+}
+
+static void cluster_stop(struct cluster *c, int *rc, char *msg, size_t msglen)
+{
+    if (c->launch) {
+        char smsg[512];
+        if (sl_launch_stop(&c->launch, 30000, smsg, sizeof smsg) && *rc == 0) {
+            snprintf(msg, msglen, "stopping the nodes: %s", smsg);
+            *rc = SL_EIO;
+        }
+    }
+    if (c->made)
+        sl_launch_remove_local(c->dir);
+    c->made = 0;
+}
+
+/* User + system CPU seconds of the cluster's nodes so far (/proc/PID/stat). */
+static double nodes_cpu_s(const struct cluster *c)
+{
+    double t = 0, hz = (double)sysconf(_SC_CLK_TCK);
+    for (int i = 0; i < NODES; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%ld/stat", c->pid[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *q = strrchr(buf, ')'); /* the command name may hold spaces */
+        unsigned long ut = 0, st = 0;
+        if (q &&
+            sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+            t += (double)(ut + st) / hz;
+    }
+    return t;
+}
 
 /* ---- processes ---- */
 
@@ -347,6 +414,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
     size_t nref = 0, ngot = 0;
     int rc = 0;
     struct proc p;
+    struct cluster cl = {0};
 
     int have_duck = duckdb_probe(o, duck, sizeof duck);
     if (!have_duck && o->install) {
@@ -415,12 +483,26 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
         rc = SL_ENOMEM;
         goto out;
     }
-    struct sys sys[3] = {{.name = S_SLUICE, .tag = "sluice"},
+    struct sys sys[4] = {{.name = S_SLUICE, .tag = "sluice"},
                          {.name = S_CC, .tag = "c"},
+                         {.name = S_NODES, .tag = "nodes"},
                          {.name = "", .tag = "duckdb"}};
-    int ns = have_duck ? 3 : 2;
-    for (int i = 0; i < ns; i++) {
-        if (i == 2)
+    /* the 3-node cluster with ingest on every node: its client is the whole process timed, its
+     * CPU the client's and the nodes' */
+    if ((rc = cluster_start(&cl, o->device, msg, msglen))) {
+        char m2[600];
+        snprintf(m2, sizeof m2, "starting %d local nodes: %s", NODES, msg);
+        snprintf(msg, msglen, "%s", m2);
+        goto out;
+    }
+    int ord[4], ns = 0;
+    for (int i = 0; i < 4; i++)
+        if (i != 3 || have_duck)
+            ord[ns++] = i;
+    for (int i = 0; i < 4; i++) {
+        if (i == 3 && !have_duck)
+            continue;
+        if (i == 3)
             snprintf(sys[i].label, sizeof sys[i].label, "DuckDB %u threads", o->threads);
         else
             snprintf(sys[i].label, sizeof sys[i].label, "%s", sys[i].name);
@@ -432,7 +514,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
     snprintf(cap, sizeof cap, "%llu", (unsigned long long)want);
     for (int rep = -1; rep < o->reps && rc == 0; rep++) { /* -1: warm-up, checked, not reported */
         for (int j = 0; j < ns && rc == 0; j++) {
-            const struct sys *s = &sys[(j + rep + 1) % ns];
+            const struct sys *s = &sys[ord[(j + rep + 1) % ns]];
             snprintf(csv, sizeof csv, "%s/file-%s.csv", o->out, s->tag);
             snprintf(errp, sizeof errp, "%s/file-%s.log", o->out, s->tag);
             remove(csv);
@@ -458,6 +540,21 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
                 argv[a++] = NDJSON_CTR_BIN;
                 argv[a++] = file;
                 argv[a++] = csv;
+            } else if (s == &sys[2]) {
+                argv[a++] = SLUICE_BIN;
+                argv[a++] = "ctr";
+                argv[a++] = "--input";
+                argv[a++] = file;
+                argv[a++] = "--cluster";
+                argv[a++] = cl.path;
+                argv[a++] = "--ingest-on-nodes";
+                argv[a++] = "--output";
+                argv[a++] = csv;
+                argv[a++] = "-q";
+                if (want > 1048576) {
+                    argv[a++] = "--capacity";
+                    argv[a++] = cap;
+                }
             } else {
                 argv[a++] = "node";
                 argv[a++] = DUCKDB_SCRIPT;
@@ -467,8 +564,11 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
                 argv[a++] = thr;
             }
             argv[a] = NULL;
+            const double ncpu0 = s == &sys[2] ? nodes_cpu_s(&cl) : 0;
             if ((rc = run_proc(argv, "/dev/null", errp, &p, msg, msglen)))
                 break;
+            if (s == &sys[2])
+                p.cpu += nodes_cpu_s(&cl) - ncpu0;
             char why[400];
             if ((rc = read_ctr_csv(csv, &got, &ngot, why, sizeof why))) {
                 snprintf(msg, msglen, "%s: %s", s->label, why);
@@ -500,6 +600,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
                  "generator's records",
                  nref);
 out:
+    cluster_stop(&cl, &rc, msg, msglen);
     remove(file);
     free(ref);
     return rc;

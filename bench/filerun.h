@@ -5,6 +5,10 @@
  *   C counter 1 thread  bench/ndjson_ctr.c, `ndjson_ctr FILE OUT.csv`
  *   DuckDB T threads    `node bench/duckdb_ctr.cjs PREFIX FILE OUT.csv T` (SET threads=T), only
  *                       when its npm package is installed in PREFIX (bench/peers-setup.sh)
+ *   sluice 3 nodes      `sluice ctr --input FILE --cluster C --ingest-on-nodes --output OUT.csv
+ *                       -q` on a local cluster of 3 `sluice node` processes started once before
+ *                       the repetitions; its CPU seconds are the client's and the nodes'
+ *                       (/proc/PID/stat around each run)
  *
  * The file is written once, before the runs, by gen_events (the generator of the ctr workload:
  * YSB-shaped NDJSON, Zipf ad popularity), and removed afterwards. The answer to check against
