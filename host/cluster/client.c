@@ -189,7 +189,9 @@ static int commit_windows(struct client *c, const struct barrier *b)
     return 0;
 }
 
-/* Makes room for `want` rows in all (none moved: called before the first). 0 or SL_ENOMEM. */
+/* Makes room for `want` rows in all, the rows kept. 0 or SL_ENOMEM (v as it was). A fresh
+ * array in huge pages once large (hugemem.h): the rows are written into fresh memory either
+ * way, and the first touch of small pages is what costs here. */
 static int rows_reserve(struct rows *v, size_t want)
 {
     if (v->cap >= want)
@@ -213,16 +215,8 @@ static int rows_add(struct rows *v, const void *r, size_t n)
         size_t cap = v->cap ? v->cap : 4096;
         while (cap < v->n + n)
             cap *= 2;
-        /* a fresh array in huge pages once large (hugemem.h): the rows are written into fresh
-         * memory either way, and the first touch of small pages is what costs here */
-        sl_row *nr = sl_huge_alloc(cap * sizeof *nr);
-        if (!nr)
+        if (rows_reserve(v, cap))
             return SL_ENOMEM;
-        if (v->n)
-            memcpy(nr, v->r, v->n * sizeof *nr);
-        sl_huge_free(v->r);
-        v->r = nr;
-        v->cap = cap;
     }
     memcpy(v->r + v->n, r, n * sizeof(sl_row));
     v->n += n;
