@@ -11,14 +11,14 @@
 #define KEEP_MAX 16 /* blocks kept at most */
 
 /* Blocks given back with sl_huge_free, for the next sl_huge_alloc that fits: their pages are
- * touched already. The process's memory never shrinks below what is kept, which is bounded by
- * keep_cap(). */
+ * touched already. Only once sl_huge_keep turned it on (keep_limit > 0); the process's memory
+ * never shrinks below what is kept, which is at most keep_limit. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct kept {
     void *p;
     size_t size; /* malloc_usable_size(p) */
 } kept[KEEP_MAX];
-static size_t nkept, kept_bytes;
+static size_t nkept, kept_bytes, keep_limit;
 
 /* The bytes kept at most: an eighth of the machine's memory, at most 1 GiB. */
 static size_t keep_cap(void)
@@ -64,17 +64,26 @@ void *sl_huge_alloc(size_t bytes)
     return p;
 }
 
+void sl_huge_keep(int on)
+{
+    size_t cap = on ? keep_cap() : 0;
+    pthread_mutex_lock(&mu);
+    keep_limit = cap;
+    while (!on && nkept) {
+        free(kept[--nkept].p);
+        kept_bytes -= kept[nkept].size;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 void sl_huge_free(void *p)
 {
     if (!p)
         return;
     size_t size = malloc_usable_size(p);
     if (size >= SL_HUGE_BYTES && ((uintptr_t)p & (SL_HUGE_BYTES - 1)) == 0) {
-        static size_t cap;
         pthread_mutex_lock(&mu);
-        if (!cap)
-            cap = keep_cap();
-        if (nkept < KEEP_MAX && kept_bytes + size <= cap) {
+        if (nkept < KEEP_MAX && kept_bytes + size <= keep_limit) {
             kept[nkept++] = (struct kept){p, size};
             kept_bytes += size;
             p = NULL;

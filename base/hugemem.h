@@ -19,10 +19,15 @@
  * memory. A large one may be a block given back earlier with sl_huge_free: its old contents. */
 void *sl_huge_alloc(size_t bytes);
 
-/* Frees memory from sl_huge_alloc (NULL: nothing). A large block is kept for a later
- * sl_huge_alloc of about its size instead (at most 16 blocks, and an eighth of the machine's
- * memory up to 1 GiB in all), so that a process running job after job (a cluster node) writes
- * into pages it touched before: their first touch is what costs (above). Any thread. */
+/* Frees memory from sl_huge_alloc (NULL: nothing). Once sl_huge_keep(1) was called, a large
+ * block is kept for a later sl_huge_alloc of about its size instead. Any thread. */
 void sl_huge_free(void *p);
+
+/* Turns keeping freed blocks on (at most 16 blocks, and an eighth of the machine's memory up to
+ * 1 GiB in all) or off (the kept ones are freed). For a process that makes engine after engine
+ * (a cluster node, one per job): it writes into pages it touched before, whose first touch is
+ * what costs (above). Off by default: a run of one job would only hold on to the tables it
+ * outgrew. Any thread. */
+void sl_huge_keep(int on);
 
 #endif

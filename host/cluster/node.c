@@ -22,6 +22,7 @@
 #include "chain.h"
 #include "device.h"
 #include "err.h"
+#include "hugemem.h"
 #include "inbox.h"
 #include "job.h"
 #include "jointab.h"
@@ -2559,6 +2560,7 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         rc = SL_EINVAL;
         goto out;
     }
+    sl_huge_keep(1); /* job after job: large blocks are kept for the next (base/hugemem.h) */
     if ((rc = sl_device_open(cl->device, &nd->dev, msg, msglen)))
         goto out;
     place_node(nd);
