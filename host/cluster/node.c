@@ -55,10 +55,10 @@
 #define ENDED_FORGET_US UINT64_C(30000000) /* held frames of an ended job kept this long */
 #define INGEST_CHUNK 16384 /* records one read of a node's own source takes at most */
 #define INGEST_READS 4     /* reads of its source per loop turn */
-#define DIRECT_MIN                                                                                 \
-    4096                 /* fewest records read straight into a batch buffer (as the one-process   \
-                            pipeline's SL_INGEST_DIRECT_MIN: src_par's cut points) */
-#define DICT_FRAME 65536 /* bytes of ids per SL_MSG_DICT frame */
+#define DICT_FRAME 65536   /* bytes of ids per SL_MSG_DICT frame */
+/* The fewest records read straight into a batch buffer: the one-process pipeline's
+ * SL_INGEST_DIRECT_MIN (src_par's cut points). */
+#define DIRECT_MIN 4096
 
 /* A reply to a one-off endpoint, pumped by the poll loop until ZeroMQ has it, so that a client
  * that pinged and left (or never listened) costs the node nothing but this slot. */
