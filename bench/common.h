@@ -78,6 +78,10 @@ void bc_tmp_close(FILE **f, const char *path);
 /* Empties the stream for the next run. Returns 0 or SL_EIO. */
 int bc_truncate(FILE *f);
 
+/* User + system CPU seconds of process pid so far (its /proc/PID/stat), or -1 when it cannot be
+ * read (the process is gone). */
+double bc_proc_cpu_s(long pid);
+
 /* 1 when streams a and b hold the same bytes (both are read from the start); *bytes gets the
  * size. 0 when they differ. */
 int bc_same_bytes(FILE *a, FILE *b, long *bytes);

@@ -85,21 +85,10 @@ static void cluster_stop(struct cluster *c, int *rc, char *msg, size_t msglen)
 /* User + system CPU seconds of the cluster's nodes so far (/proc/PID/stat). */
 static double nodes_cpu_s(const struct cluster *c)
 {
-    double t = 0, hz = (double)sysconf(_SC_CLK_TCK);
+    double t = 0;
     for (int i = 0; i < NODES; i++) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof path, "/proc/%ld/stat", c->pid[i]);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *q = strrchr(buf, ')'); /* the command name may hold spaces */
-        unsigned long ut = 0, st = 0;
-        if (q &&
-            sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
-            t += (double)(ut + st) / hz;
+        double s = bc_proc_cpu_s(c->pid[i]);
+        t += s > 0 ? s : 0;
     }
     return t;
 }
