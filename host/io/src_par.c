@@ -435,6 +435,17 @@ static void parse_chunk(struct worker *w, uint64_t k, struct chunk *c)
     c->rc = rc;
 }
 
+/* Makes the eventfd readable (sl_source_fd while the pool reads): there is something to hand
+ * out. */
+static void signal_ready(const struct par *p)
+{
+    if (p->evfd < 0)
+        return;
+    uint64_t one = 1;
+    ssize_t wr = write(p->evfd, &one, sizeof one);
+    (void)wr; /* only a counter at its maximum refuses it, and then it is readable */
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -462,11 +473,7 @@ static void *worker_main(void *arg)
         c->state = SLOT_READY;
         pthread_cond_signal(&p->ready);
         pthread_mutex_unlock(&p->mu);
-        if (p->evfd >= 0) {
-            uint64_t one = 1;
-            ssize_t wr = write(p->evfd, &one, sizeof one);
-            (void)wr; /* only a counter at its maximum refuses it, and then it is readable */
-        }
+        signal_ready(p);
     }
 }
 
@@ -648,11 +655,8 @@ static void rearm(struct par *p)
         more = c->state == SLOT_READY && c->seq == p->next_use;
         pthread_mutex_unlock(&p->mu);
     }
-    if (more) {
-        uint64_t one = 1;
-        ssize_t wr = write(p->evfd, &one, sizeof one);
-        (void)wr;
-    }
+    if (more)
+        signal_ready(p);
 }
 
 static long par_read(void *be, sl_rec *buf, size_t cap, int *end)
