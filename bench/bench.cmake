@@ -17,15 +17,32 @@ add_executable(sluice-bench
   ${CMAKE_SOURCE_DIR}/bench/report.c
   ${CMAKE_SOURCE_DIR}/bench/sluicerun.c
   ${CMAKE_SOURCE_DIR}/bench/nodes.c
-  ${CMAKE_SOURCE_DIR}/bench/filerun.c)
+  ${CMAKE_SOURCE_DIR}/bench/filerun.c
+  ${CMAKE_SOURCE_DIR}/bench/procrun.c
+  ${CMAKE_SOURCE_DIR}/bench/callgrind.c
+  ${CMAKE_SOURCE_DIR}/bench/insnsrun.c)
 target_link_libraries(sluice-bench PRIVATE sluice_core PkgConfig::HIREDIS Threads::Threads m)
 target_compile_definitions(sluice-bench PRIVATE
   SLUICE_BIN="$<TARGET_FILE:sluice>"
   NDJSON_CTR_BIN="$<TARGET_FILE:ndjson_ctr>"
   GEN_EVENTS_BIN="$<TARGET_FILE:gen_events>"
+  BENCH_INSNS_BIN="$<TARGET_FILE:bench_insns>"
   SLUICE_BENCH_PLOTS="${CMAKE_SOURCE_DIR}/bench/plots"
   SLUICE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
-add_dependencies(sluice-bench sluice)
+add_dependencies(sluice-bench sluice bench_insns)
+
+# bench_insns: one ctr system's run, made to be counted by callgrind (sluice-bench's insns
+# workload runs it under valgrind). Without valgrind's client-request header (Debian's valgrind
+# package) it builds as a plain run, and the workload is skipped for want of valgrind anyway.
+include(CheckIncludeFile)
+check_include_file(valgrind/callgrind.h SLUICE_HAVE_CALLGRIND_H)
+add_executable(bench_insns ${CMAKE_SOURCE_DIR}/bench/insns.c ${CMAKE_SOURCE_DIR}/bench/common.c
+  ${CMAKE_SOURCE_DIR}/bench/baselines.c ${CMAKE_SOURCE_DIR}/bench/sluicerun.c
+  ${CMAKE_SOURCE_DIR}/bench/ysb.c)
+target_link_libraries(bench_insns PRIVATE sluice_core Threads::Threads m)
+if(SLUICE_HAVE_CALLGRIND_H)
+  target_compile_definitions(bench_insns PRIVATE SLUICE_HAVE_CALLGRIND_H=1)
+endif()
 
 # The quick mode as a test: small inputs, 1-2 repetitions, under a minute; it fails when any
 # baseline's results differ from sluice's, never on speed. Not in sanitizer builds (Redis,

@@ -2,18 +2,11 @@
 #include "filerun.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "baselines.h"
 #include "client.h"
@@ -22,6 +15,7 @@
 #include "err.h"
 #include "keyhash.h"
 #include "launch.h"
+#include "procrun.h"
 #include "ysb.h"
 
 #if !defined(SLUICE_BIN) || !defined(NDJSON_CTR_BIN) || !defined(GEN_EVENTS_BIN)
@@ -39,8 +33,6 @@
 #define S_NODES "sluice 3 nodes"
 #define NODES 3
 #define CTR_REL_TOL 1e-12
-
-extern char **environ;
 
 /* ---- the running cluster ---- */
 
@@ -91,122 +83,6 @@ static double nodes_cpu_s(const struct cluster *c)
         t += s > 0 ? s : 0;
     }
     return t;
-}
-
-/* ---- processes ---- */
-
-struct proc {
-    double wall, cpu, peak_mb;
-};
-
-static double tv_s(struct timeval t)
-{
-    return (double)t.tv_sec + (double)t.tv_usec * 1e-6;
-}
-
-/* The last non-empty line of the file at path (at most len - 1 bytes of it), or "". */
-static void last_line(const char *path, char *out, size_t len)
-{
-    char *text = NULL;
-    size_t n = 0;
-    out[0] = '\0';
-    if (ysb_read_file(path, &text, &n))
-        return;
-    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-        n--;
-    size_t b = n;
-    while (b && text[b - 1] != '\n')
-        b--;
-    snprintf(out, len, "%.*s", (int)(n - b), text + b);
-    free(text);
-}
-
-/* VmHWM of process pid in MiB, or 0 when it cannot be read (the process has ended). */
-static double hwm_mb(pid_t pid)
-{
-    char path[64], line[256];
-    double mb = 0;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            mb = strtod(line + 6, NULL) / 1024.0;
-    if (f)
-        fclose(f);
-    return mb;
-}
-
-/* Waits until pid has ended (not reaped), reading its VmHWM every 20 ms; returns the last value
- * read. wait4's ru_maxrss cannot serve: exec counts the spawning process's own peak into it.
- * Through a pidfd, so that the end is seen at once; without one (Linux before 5.3), 0. */
-static double watch_peak(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    double peak = 0;
-    if (fd < 0)
-        return 0;
-    struct pollfd pf = {.fd = fd, .events = POLLIN};
-    for (;;) {
-        double h = hwm_mb(pid);
-        if (h > peak)
-            peak = h;
-        int n = poll(&pf, 1, 20);
-        if (n > 0 || (n < 0 && errno != EINTR))
-            break;
-    }
-    close(fd);
-    return peak;
-#else
-    (void)pid;
-    return 0;
-#endif
-}
-
-/* Runs argv (argv[0] looked up in PATH when it has no '/') with stdout into out_path and stderr
- * into err_path, and waits for it. *p gets its wall time from start to exit, its CPU time (its
- * threads included) and its peak RSS as sampled every 20 ms (0: not measured). Returns 0 when it
- * exited with status 0; otherwise SL_EIO with msg naming the program, how it ended and the last
- * line it wrote to stderr. */
-static int run_proc(char *const argv[], const char *out_path, const char *err_path, struct proc *p,
-                    char *msg, size_t msglen)
-{
-    posix_spawn_file_actions_t fa;
-    if (posix_spawn_file_actions_init(&fa)) {
-        snprintf(msg, msglen, "%s: cannot start: out of memory", argv[0]);
-        return SL_ENOMEM;
-    }
-    int e = posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (!e)
-        e = posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    const double t0 = bc_now_s();
-    if (!e)
-        e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (e) {
-        snprintf(msg, msglen, "%s: cannot start: %s", argv[0], strerror(e));
-        return SL_EIO;
-    }
-    int st = 0;
-    struct rusage ru;
-    p->peak_mb = watch_peak(pid);
-    while (wait4(pid, &st, 0, &ru) < 0) {
-        if (errno != EINTR) {
-            snprintf(msg, msglen, "%s: wait: %s", argv[0], strerror(errno));
-            return SL_EIO;
-        }
-    }
-    p->wall = bc_now_s() - t0;
-    p->cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        return 0;
-    char last[512];
-    last_line(err_path, last, sizeof last);
-    snprintf(msg, msglen, "%s exited with %s %d (stderr in %s): %s", argv[0],
-             WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-             err_path, last);
-    return SL_EIO;
 }
 
 /* ---- the CSVs ---- */
@@ -373,14 +249,14 @@ static int ctr_rows_match(const sl_row *ref, size_t nref, const sl_row *got, siz
 static int duckdb_probe(const fr_opts *o, char *ver, size_t len)
 {
     char out[4096], err[4096];
-    struct proc p;
+    pr_proc p;
     char m[1024];
     snprintf(out, sizeof out, "%s/file-duckdb-version.txt", o->out);
     snprintf(err, sizeof err, "%s/file-duckdb-version.log", o->out);
     char *argv[] = {"node", DUCKDB_SCRIPT, (char *)o->peers_dir, "--version", NULL};
-    int ok = run_proc(argv, out, err, &p, m, sizeof m) == 0;
+    int ok = pr_run(argv, out, err, &p, m, sizeof m) == 0;
     if (ok) {
-        last_line(out, ver, len);
+        pr_last_line(out, ver, len);
         ok = strncmp(ver, "DuckDB", 6) == 0;
     }
     remove(out);
@@ -402,7 +278,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
     sl_row *ref = NULL, *got = NULL;
     size_t nref = 0, ngot = 0;
     int rc = 0;
-    struct proc p;
+    pr_proc p;
     struct cluster cl = {0};
 
     int have_duck = duckdb_probe(o, duck, sizeof duck);
@@ -410,7 +286,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
         snprintf(errp, sizeof errp, "%s/peers-setup.log", o->out);
         char *argv[] = {"bash", PEERS_SETUP, (char *)o->peers_dir, NULL};
         fprintf(stderr, "sluice-bench: installing DuckDB's npm package (bench/peers-setup.sh)\n");
-        if ((rc = run_proc(argv, "/dev/null", errp, &p, msg, msglen)))
+        if ((rc = pr_run(argv, "/dev/null", errp, &p, msg, msglen)))
             return rc;
         if (!(have_duck = duckdb_probe(o, duck, sizeof duck))) {
             snprintf(msg, msglen, "DuckDB does not answer from %s after bench/peers-setup.sh",
@@ -435,7 +311,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
     snprintf(thr, sizeof thr, "%u", o->threads);
     char *gen[] = {GEN_EVENTS_BIN, "--events", ev,   "--keys",       keys,  "--skew",
                    skew,           "--seed",   seed, "--click-rate", "0.1", NULL};
-    if ((rc = run_proc(gen, file, errp, &p, msg, msglen)))
+    if ((rc = pr_run(gen, file, errp, &p, msg, msglen)))
         goto out;
     struct stat sb;
     const double mb = stat(file, &sb) == 0 ? (double)sb.st_size / 1e6 : 0;
@@ -554,7 +430,7 @@ int fr_run(const fr_opts *o, rp_report *r, char *msg, size_t msglen)
             }
             argv[a] = NULL;
             const double ncpu0 = s == &sys[2] ? nodes_cpu_s(&cl) : 0;
-            if ((rc = run_proc(argv, "/dev/null", errp, &p, msg, msglen)))
+            if ((rc = pr_run(argv, "/dev/null", errp, &p, msg, msglen)))
                 break;
             if (s == &sys[2])
                 p.cpu += nodes_cpu_s(&cl) - ncpu0;

@@ -219,21 +219,61 @@ static double med(const rp_system *s, const char *name)
     return x ? rp_median(x, NULL, NULL) : NAN;
 }
 
+/* The insns case: instructions per event of each system (one callgrind run each), and where
+ * they ran; sluice's kernels one by one. */
+static void print_insns(const rp_case *c, FILE *out)
+{
+    const rp_system *sl = NULL;
+    for (int k = 0; k < c->nsys; k++)
+        if (strncmp(c->sys[k].name, "sluice", 6) == 0)
+            sl = &c->sys[k];
+    const double sl_ir = sl ? med(sl, "ir_ev") : NAN;
+    fprintf(out, "\n== %s: %s; 1 run each, under callgrind ==\n", c->workload, c->label);
+    fprintf(out, "   results: %s\n", c->check);
+    fprintf(out, "   %-22s %-12s %-9s %s\n", "system", "instr/event", "sluice/it",
+            "where: kernels, table fill, OpenCL runtime, host code, sorting rows, libc, other");
+    for (int k = 0; k < c->nsys; k++) {
+        const rp_system *s = &c->sys[k];
+        const double ir = med(s, "ir_ev");
+        fprintf(out, "   %-22s %-12.1f %-9.2f %.1f, %.1f, %.1f, %.1f, %.1f, %.1f, %.1f\n", s->name,
+                ir, ir > 0 ? sl_ir / ir : NAN, med(s, "ir_kernel"), med(s, "ir_fill"),
+                med(s, "ir_runtime"), med(s, "ir_host"), med(s, "ir_sort"), med(s, "ir_libc"),
+                med(s, "ir_other"));
+    }
+    for (int k = 0; k < c->nsys; k++) {
+        const rp_system *s = &c->sys[k];
+        int any = 0;
+        for (int j = 0; j < s->ns; j++) {
+            if (strncmp(s->s[j].name, "k:", 2) != 0)
+                continue;
+            if (!any++)
+                fprintf(out, "   %s kernels, instr/event:", s->name);
+            fprintf(out, " %s %.1f", s->s[j].name + 2, rp_median(&s->s[j], NULL, NULL));
+        }
+        if (any)
+            fprintf(out, "\n");
+    }
+}
+
 void rp_print_table(const rp_report *r, FILE *out)
 {
     const rp_machine *m = &r->m;
     fprintf(out,
             "sluice-bench%s: sluice %s (%s), %s; %s, %ld CPUs, %.0f GiB; device %s (%s, "
-            "driver %s); redis %s; duckdb %s\n",
+            "driver %s); redis %s; duckdb %s; valgrind %s\n",
             r->quick ? " --quick" : "", m->sluice, m->commit[0] ? m->commit : "no git", m->date,
             m->cpu, m->cores, m->mem_gib, m->device, m->device_version, m->driver, m->redis,
-            m->duckdb[0] ? m->duckdb : "not run");
+            m->duckdb[0] ? m->duckdb : "not run", m->valgrind[0] ? m->valgrind : "not run");
     fprintf(out,
             "load average at start %.2f, at end %.2f (other work on this machine shows "
             "here); every figure: median (min..max) of the repetitions\n",
             m->load_start[0], m->load_end[0]);
     for (int i = 0; i < r->n; i++) {
         const rp_case *c = &r->cases[i];
+        if (strcmp(c->workload, "insns") == 0) {
+            print_insns(c, out);
+            continue;
+        }
         const rp_system *ref = c->nsys ? &c->sys[0] : NULL;
         double ref_eps = ref ? med(ref, "eps") : NAN;
         int reps = 0;
@@ -358,6 +398,7 @@ int rp_write_json(const rp_report *r, const char *path)
         {", ", "redis_version", m->redis},
         {", ", "hiredis_version", m->hiredis},
         {", ", "duckdb_version", m->duckdb[0] ? m->duckdb : "not run"},
+        {", ", "valgrind_version", m->valgrind[0] ? m->valgrind : "not run"},
         {", ", "gnuplot", m->gnuplot},
         {", ", "date", m->date},
     };

@@ -33,7 +33,8 @@ typedef struct rp_system {
 } rp_system;
 
 typedef struct rp_case {
-    char workload[24]; /* ctr, ysb, file, sweep_keys, sweep_skew, sweep_batch, sweep_rate, nodes */
+    char workload[24]; /* ctr, insns, ysb, file, sweep_keys, sweep_skew, sweep_batch, sweep_rate,
+                          nodes */
     char label[128];   /* the parameters, in words */
     double x;          /* the swept parameter (plots) */
     double x2;         /* a second one (sweep_rate: batch size) */
@@ -54,7 +55,8 @@ typedef struct rp_machine {
     char commit[48]; /* git describe of the source tree, when it is a checkout */
     char redis[32];
     char hiredis[16];
-    char duckdb[48]; /* the file workload's DuckDB, or "not run" */
+    char duckdb[48];   /* the file workload's DuckDB, or "not run" */
+    char valgrind[48]; /* the insns workload's valgrind, "not run" or "not installed" */
     char gnuplot[64];
     char date[40];
     char kernel[256];

@@ -7,7 +7,8 @@
  *                     [--device NAME] [--redis-server EXE] [--no-redis] [--no-plots]
  *                     [--progress | --no-progress]
  *
- * Workloads (LIST is comma-separated; default all): ctr, ysb, file (an NDJSON file to a CSV,
+ * Workloads (LIST is comma-separated; default all): ctr, insns (the ctr systems' instructions
+ * per event under callgrind, when valgrind is installed), ysb, file (an NDJSON file to a CSV,
  * whole processes: sluice ctr, a hand-written C counter, DuckDB when installed), keys, skew,
  * latency (batch size and paced input rate), nodes (local cluster). Every repetition of every case
  * runs each system on the same input, in a rotating order; every system's rows are compared with
@@ -32,6 +33,7 @@
 #include "err.h"
 #include "filerun.h"
 #include "generator.h"
+#include "insnsrun.h"
 #include "jointab.h"
 #include "nodes.h"
 #include "reader.h"
@@ -55,7 +57,8 @@ enum {
     W_LAT = 16,
     W_NODES = 32,
     W_FILE = 64,
-    W_ALL = 127
+    W_INSN = 128,
+    W_ALL = 255
 };
 
 /* Event-time rates of the generated ysb inputs: a 10 s window holds 10 000 events (ysb) and
@@ -776,7 +779,8 @@ out:
 /* ---- driver ---- */
 
 static const char usage[] =
-    "usage: sluice-bench [--quick] [--workload ctr,ysb,file,keys,skew,latency,nodes|all]\n"
+    "usage: sluice-bench [--quick]\n"
+    "                    [--workload ctr,insns,ysb,file,keys,skew,latency,nodes|all]\n"
     "                    [--reps N] [--sweep-reps N] [--seed S] [--out DIR]\n"
     "                    [--input FILE [--format ndjson|csv] [--join FILE]]\n"
     "                    [--record PREFIX] [--events N] [--keys K] [--skew S]\n"
@@ -790,9 +794,11 @@ static int parse_workloads(const char *s, int *out)
     static const struct {
         const char *name;
         int bit;
-    } w[] = {{"ctr", W_CTR},   {"ysb", W_YSB},     {"keys", W_KEYS},
-             {"skew", W_SKEW}, {"latency", W_LAT}, {"nodes", W_NODES},
-             {"file", W_FILE}, {"all", W_ALL},     {"sweeps", W_KEYS | W_SKEW | W_LAT | W_NODES}};
+    } w[] = {{"ctr", W_CTR},     {"ysb", W_YSB},
+             {"keys", W_KEYS},   {"skew", W_SKEW},
+             {"latency", W_LAT}, {"nodes", W_NODES},
+             {"file", W_FILE},   {"insns", W_INSN},
+             {"all", W_ALL},     {"sweeps", W_KEYS | W_SKEW | W_LAT | W_NODES}};
     *out = 0;
     while (*s) {
         size_t l = strcspn(s, ",");
@@ -946,13 +952,24 @@ int main(int argc, char **argv)
         snprintf(c.rep.m.redis, sizeof c.rep.m.redis, "%s", rb_version(c.redis));
     }
     /* the plan, for the progress bar */
-    c.cases_total = (o->workloads & W_CTR ? 1 : 0) + (o->workloads & W_YSB ? 1 : 0) +
-                    (o->workloads & W_FILE ? 1 : 0) +
+    c.cases_total = (o->workloads & W_CTR ? 1 : 0) + (o->workloads & W_INSN ? 1 : 0) +
+                    (o->workloads & W_YSB ? 1 : 0) + (o->workloads & W_FILE ? 1 : 0) +
                     (o->workloads & W_KEYS ? keys_cases(o->quick) : 0) +
                     (o->workloads & W_SKEW ? 4 : 0) + (o->workloads & W_LAT ? 4 + 6 : 0) +
                     (o->workloads & W_NODES ? nodes_cases(o->quick) : 0);
     if (o->workloads & W_CTR)
         rc = workload_ctr(&c);
+    if (rc == 0 && (o->workloads & W_INSN)) {
+        ir_opts io = {.events = o->ctr.events,
+                      .seed = o->seed,
+                      .keys = o->ctr.keys,
+                      .skew = o->ctr.skew,
+                      .device = o->device,
+                      .out = o->out};
+        progress(&c, "insns: under callgrind", -1, 1);
+        rc = ir_run(&io, &c.rep, c.msg, sizeof c.msg);
+        c.cases_done++;
+    }
     if (rc == 0 && (o->workloads & W_YSB))
         rc = workload_ysb(&c);
     if (rc == 0 && (o->workloads & W_FILE)) {
