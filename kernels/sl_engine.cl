@@ -148,11 +148,32 @@ __attribute__((always_inline)) int sl_apply_one(const sl_record *r, __global sl_
     return 0;
 }
 
+#ifdef SL_PREFETCH
+#if SL_PREFETCH > 32
+#error "SL_PREFETCH: at most 32 (the ring of home slots below)"
+#endif
+#define SL_RING 32u /* home slots of the records ahead, a power of two >= SL_PREFETCH */
+
+/* The home slot of record r in sub-table `base` (regions of 2^lg slots): its region's first slot
+ * plus its probe start, that is where sl_apply_one's lookup starts. */
+__attribute__((always_inline)) size_t sl_home(const sl_record *r, uint mask, uint lg, uint rshift,
+                                              int chunked)
+{
+    const size_t region = chunked ? (size_t)((r->key >> 1) >> rshift) : 0;
+    return (region << lg) | sl_slot_index(SL_RECORD_TABLE_KEY(r), mask);
+}
+#endif
+
 /* The body of both aggregation kernels, `chunked` a constant in each, so that neither tests the
  * mode per record. Counted in PoCL 3.1's x86-64 code of the ctr PE in chunked mode, for a record
  * whose key is found at its first probe: one kernel taking the mode as an argument spent 67
  * instructions (26 on the prefetch's address, reloading the mode and the table's bases from the
- * stack), this one 51 (17). */
+ * stack), a kernel per mode 51 (17). With SL_PREFETCH the home slot computed for the prefetch
+ * is kept in a ring until its record comes, and a key found there is applied at once; only the
+ * other records (a probe past the home slot, a new key) go through sl_apply_one, which computes
+ * it again. Per record in all (callgrind, sluice-bench's insns workload, 100k Zipf keys): 52.8
+ * instructions before the ring, 41.0 with it; the kernel's time did not change measurably (it
+ * waits on memory; bench_ctr, 5 alternating runs each, 2026-12-08). */
 __attribute__((always_inline)) void
 sl_aggregate_run(__global const sl_record *recs, __global const uint *bounds, __global uint *prog,
                  __global sl_slot *slots, __global uint *fill, uint region_slots, uint region_max,
@@ -169,17 +190,29 @@ sl_aggregate_run(__global const sl_record *recs, __global const uint *bounds, __
     const uint rshift = 63 - pbits;
     uint i = beg;
 #ifdef SL_PREFETCH
-    /* the loop waits on one random slot access per record: start the one SL_PREFETCH ahead;
-     * the last SL_PREFETCH records go without */
-    const uint mask = region_slots - 1;
+    /* the loop waits on one random slot access per record: start the one SL_PREFETCH ahead,
+     * keeping its home slot in ring[] for when its record comes; the last SL_PREFETCH records go
+     * without */
+    const uint mask = region_slots - 1, lg = popcount(mask);
     const uint pend = end - beg > SL_PREFETCH ? end - SL_PREFETCH : beg;
+    size_t ring[SL_RING];
+    for (uint j = beg; j < pend && j < beg + SL_PREFETCH; j++) {
+        const sl_record r = recs[j];
+        ring[j & (SL_RING - 1)] = sl_home(&r, mask, lg, rshift, chunked);
+        __builtin_prefetch(base + ring[j & (SL_RING - 1)]);
+    }
     for (; i < pend; i++) {
         const sl_record ahead = recs[i + SL_PREFETCH];
-        const uint ra = chunked ? (uint)((ahead.key >> 1) >> rshift) : 0;
-        __builtin_prefetch(base + (size_t)ra * region_slots +
-                           sl_slot_index(SL_RECORD_TABLE_KEY(&ahead), mask));
+        const size_t ha = sl_home(&ahead, mask, lg, rshift, chunked);
+        __builtin_prefetch(base + ha);
+        const size_t h = ring[i & (SL_RING - 1)];
+        ring[(i + SL_PREFETCH) & (SL_RING - 1)] = ha;
         const sl_record r = recs[i];
-        if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0, status))
+        __global sl_slot *s = base + h;
+        if (s->key == SL_RECORD_TABLE_KEY(&r))
+            SL_APPLY(&s->s, &r);
+        else if (sl_apply_one(&r, base, fbase, region_slots, region_max, rshift, chunked, i0,
+                              status))
             goto stopped;
         by_type[r.type & 3]++;
     }
