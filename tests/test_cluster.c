@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -761,6 +762,51 @@ Test(cluster, rogue_client, .init = setup, .fini = teardown, .timeout = 600)
 }
 
 /* ---- 6. cluster up and down ------------------------------------------------------------------ */
+
+/* Nodes at one host share its CPUs for their kernels: each sets POCL_MAX_PTHREAD_COUNT to the
+ * CPUs over the nodes at its host before it opens the device, and the device it opened reports
+ * that many compute units (PoCL read it). */
+Test(cluster, nodes_at_one_host_share_the_device_threads, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    if (getenv("POCL_MAX_PTHREAD_COUNT"))
+        cr_skip_test("POCL_MAX_PTHREAD_COUNT is set: the nodes keep it");
+    cpu_set_t set;
+    cr_assert(eq(int, sched_getaffinity(0, sizeof set, &set), 0));
+    const long cpus = CPU_COUNT(&set), want = cpus / 2 < 1 ? 1 : cpus / 2;
+    write_cluster("share.yaml", 2, "partitions: 16\n", 58000);
+    struct cluster cl;
+    cluster_up(&cl, "share.yaml", 2, 0, "share.err");
+    char *log = NULL;
+    char line[2][160];
+    for (unsigned i = 0; i < 2; i++)
+        snprintf(line[i], sizeof line[i], "node %u: device ", i);
+    for (int tries = 0; tries < 500; tries++) { /* the lines are written as the nodes start */
+        free(log);
+        log = slurp("share.err", NULL);
+        if (log && strstr(log, line[0]) && strstr(log, line[1]))
+            break;
+        usleep(20000);
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        const char *at = log ? strstr(log, line[i]) : NULL;
+        cr_assert_not_null(at, "node %u logs its device's share: %s", i, log ? log : "");
+        char got[400], tail[160], units[64];
+        snprintf(got, sizeof got, "%.*s", (int)strcspn(at, "\n"), at);
+        snprintf(tail, sizeof tail,
+                 "(POCL_MAX_PTHREAD_COUNT=%ld: the CPUs shared by the nodes at 127.0.0.1)", want);
+        cr_assert_not_null(strstr(got, tail), "node %u (%ld CPUs here): %s", i, cpus, got);
+        /* the compute units the opened device reports: PoCL's CPU device ("pthread-...")
+         * honours the variable, another driver need not */
+        snprintf(units, sizeof units, ": %ld compute unit%s (", want, want == 1 ? "" : "s");
+        if (strstr(got, "device pthread"))
+            cr_assert_not_null(strstr(got, units), "node %u: %s", i, got);
+    }
+    free(log);
+    cluster_down(&cl);
+    assert_nothing_running();
+    finish();
+}
 
 Test(cluster, cluster_up_down, .init = setup, .fini = teardown, .timeout = 300)
 {

@@ -240,16 +240,28 @@ struct node {
 
 static void logf_(struct node *nd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* One line on stderr, "node N: " first, written at once: the nodes of a local cluster share their
+ * stderr, and a line written in pieces would interleave with another node's (a longer line is
+ * cut, ending in "..."). */
 static void logf_(struct node *nd, const char *fmt, ...)
 {
     if (nd->quiet)
         return;
+    char line[4096];
+    const size_t room = sizeof line - 4; /* "...\n" */
+    int n = snprintf(line, room, "node %u: ", nd->id);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "node %u: ", nd->id);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int m = vsnprintf(line + n, room - (size_t)n, fmt, ap);
     va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len >= room) {
+        len = room - 1;
+        memcpy(line + len, "...", 3);
+        len += 3;
+    }
+    line[len++] = '\n';
+    fwrite(line, 1, len, stderr);
 }
 
 static void endpoint(char *buf, size_t len, const sl_node_addr *a, uint32_t off)
@@ -1180,24 +1192,57 @@ static int ingest_bad(void *ud, uint64_t line, size_t column, uint64_t byte_offs
     return 0;
 }
 
+/* The CPUs the calling thread may run on (*cpus, at least 1) and the number of nodes the cluster
+ * file puts at this node's host, the same string, this one included (*here): a local cluster's
+ * nodes share one machine's CPUs. */
+static void host_share(const struct node *nd, long *cpus, uint32_t *here)
+{
+    const sl_cluster_cfg *cl = nd->cl;
+    *here = 0;
+    for (uint32_t d = 0; d < cl->nnodes; d++)
+        *here += strcmp(cl->nodes[d].host, cl->nodes[nd->id].host) == 0;
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
+    *cpus = n < 1 ? 1 : n;
+}
+
+/* PoCL's CPU device runs kernels on a thread per CPU the process may use, and every node at a
+ * host opens that device: the nodes of a local cluster would each start a thread per CPU, and
+ * their kernels would wait for one another. 3 local nodes on the 2-CPU development VM took
+ * 1.03-1.05x one process's time with two kernel threads each and 0.95-1.02x with one (the
+ * 10M-event file, farm-bench -n 12-15, 4 and 3 series, 2026-12-08). So, unless the environment
+ * sets it, POCL_MAX_PTHREAD_COUNT (read by PoCL's pthread device when the platform starts;
+ * other drivers ignore it) is set to the CPUs divided by the nodes at this host, at least 1.
+ * Returns that count, or 0 when it left the environment as it was. Called before the
+ * process's first OpenCL call, while the node is its only thread. */
+static long share_device(const struct node *nd)
+{
+    long cpus;
+    uint32_t here;
+    host_share(nd, &cpus, &here);
+    if (here < 2 || getenv("POCL_MAX_PTHREAD_COUNT"))
+        return 0;
+    long n = cpus / (long)here;
+    n = n < 1 ? 1 : n;
+    char v[24];
+    snprintf(v, sizeof v, "%ld", n);
+    return setenv("POCL_MAX_PTHREAD_COUNT", v, 0) == 0 ? n : 0;
+}
+
 /* The parse threads of this node's part of a file when the job leaves source.threads to the
- * machine: the CPUs this thread may run on (its placement's) shared by the nodes the cluster
- * file puts at this node's host, the same string (a local cluster's nodes share one machine's
- * CPUs; a thread per CPU in each would only make them wait for each other), at most 8 as
- * src_par.c takes them. Sets the job's source.threads. */
+ * machine: the CPUs this thread may run on (its placement's) shared by the nodes at this node's
+ * host (host_share; a thread per CPU in each would only make them wait for each other), at
+ * most 8 as src_par.c takes them. Sets the job's source.threads. */
 static void share_threads(struct slot *sl, sl_topology *t)
 {
     struct node *nd = sl->nd;
     const sl_cluster_cfg *cl = nd->cl;
     if (t->source.kind != SL_SRC_FILE || sl_opts_get(&t->source.opts, "threads"))
         return;
-    uint32_t here = 0;
-    for (uint32_t d = 0; d < cl->nnodes; d++)
-        here += strcmp(cl->nodes[d].host, cl->nodes[nd->id].host) == 0;
-    cpu_set_t set;
-    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                            : sysconf(_SC_NPROCESSORS_ONLN);
-    cpus = cpus < 1 ? 1 : cpus;
+    long cpus;
+    uint32_t here;
+    host_share(nd, &cpus, &here);
     long n = here > 1 ? cpus / (long)here : cpus;
     n = n < 1 ? 1 : n > 8 ? 8 : n;
     char v[24];
@@ -2561,8 +2606,17 @@ int sl_node_run(const sl_node_opts *o, char *msg, size_t msglen)
         goto out;
     }
     sl_huge_keep(1); /* job after job: large blocks are kept for the next (base/hugemem.h) */
+    const long kthreads = share_device(nd);
     if ((rc = sl_device_open(cl->device, &nd->dev, msg, msglen)))
         goto out;
+    if (kthreads) {
+        const sl_device_info *di = sl_device_get_info(nd->dev);
+        logf_(nd,
+              "device %s: %u compute unit%s (POCL_MAX_PTHREAD_COUNT=%ld: the CPUs shared by "
+              "the nodes at %s)",
+              di->name, di->compute_units, di->compute_units == 1 ? "" : "s", kthreads,
+              cl->nodes[nd->id].host);
+    }
     place_node(nd);
     if ((rc = sl_partmap_new(cl->partitions, cl->nnodes, &nd->map, msg, msglen)))
         goto out;
