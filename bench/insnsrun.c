@@ -1,10 +1,10 @@
 /* The insns workload; see insnsrun.h. */
 #include "insnsrun.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "callgrind.h"
 #include "err.h"
@@ -24,11 +24,13 @@ static const struct {
     {"lean", "lean C 1 thread (16 B)"},
 };
 
-/* The object file holds kernels that PoCL compiled: they live in its kernel cache (POCL_CACHE_DIR,
- * or its default, a "kcache" folder). */
+/* The object file holds kernels that PoCL compiled: they live in its kernel cache (cache, the
+ * real path of POCL_CACHE_DIR, as valgrind names objects; or PoCL's default, a "kcache"
+ * folder). */
 static int is_kernel_obj(const char *obj, const char *cache)
 {
-    return (cache && *cache && strncmp(obj, cache, strlen(cache)) == 0) || strstr(obj, "/kcache/");
+    size_t n = cache ? strlen(cache) : 0;
+    return (n && strncmp(obj, cache, n) == 0 && obj[n] == '/') || strstr(obj, "/kcache/");
 }
 
 static const char *base_name(const char *path)
@@ -65,7 +67,10 @@ static int is_sort_fn(const char *fn)
 /* The profile's figures into the system's series. */
 static void add_figures(rp_system *s, const cg_profile *p, uint64_t events, int per_kernel)
 {
-    const char *cache = getenv("POCL_CACHE_DIR");
+    const char *env = getenv("POCL_CACHE_DIR");
+    char cache[PATH_MAX] = "";
+    if (env && *env && !realpath(env, cache))
+        cache[0] = '\0';
     uint64_t kernel = 0, fill = 0, runtime = 0, host = 0, sort = 0, libc = 0, other = 0;
     const double ev = (double)events;
     struct {
