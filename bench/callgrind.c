@@ -169,8 +169,8 @@ static int parse_file(struct parse *s, FILE *f)
     size_t cap = 0;
     ssize_t len;
     int rc = 0, have_total = 0, have_events = 0, after_calls = 0, positions = 1;
-    size_t ob = 0, fn = 0, cur_fn_set = 0;
-    int have_ob = 0;
+    size_t ob = 0, fn = 0;
+    int have_ob = 0, have_fn = 0;
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         s->line++;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -196,7 +196,7 @@ static int parse_file(struct parse *s, FILE *f)
             }
             if (rc == 0 && after_calls) /* the inclusive cost of a call: not this function's */
                 after_calls = 0;
-            else if (rc == 0 && !cur_fn_set)
+            else if (rc == 0 && !have_fn)
                 rc = fail(s, "a cost line before any fn=");
             else if (rc == 0 && ir)
                 rc = add_cost(s, have_ob ? ob : NO_OB, fn, ir);
@@ -205,7 +205,7 @@ static int parse_file(struct parse *s, FILE *f)
             have_ob = 1;
         } else if ((v = spec(line, "fn"))) {
             rc = resolve(s, &s->fns, v, &fn);
-            cur_fn_set = 1;
+            have_fn = 1;
         } else if ((v = spec(line, "cob"))) {
             size_t ignored;
             rc = resolve(s, &s->obs, v, &ignored);
